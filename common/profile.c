@@ -1,0 +1,59 @@
+/*  The profile table of DESIGN.md. Kept in one place so the client, the
+    broker's planner and the worker's chain agree on every number.  */
+#include "common/profile.h"
+
+#include <stddef.h>
+#include <string.h>
+
+static const profile_t s_profiles [PROFILE_COUNT] = {
+    { PROFILE_SPOTIFY,   "spotify",   -14.0, false, -1.0, OUT_FLAC, 24, RATE_SOURCE, 0, false, "flac" },
+    { PROFILE_APPLE,     "apple",     -16.0, false, -1.0, OUT_WAV,  24, RATE_SOURCE, 0, false, "wav" },
+    { PROFILE_YOUTUBE,   "youtube",   -14.0, false, -1.0, OUT_FLAC, 24, RATE_SOURCE, 0, false, "flac" },
+    { PROFILE_AMAZON,    "amazon",    -14.0, false, -2.0, OUT_FLAC, 24, RATE_SOURCE, 0, false, "flac" },
+    { PROFILE_TIDAL,     "tidal",     -14.0, false, -1.0, OUT_FLAC, 24, RATE_SOURCE, 0, false, "flac" },
+    { PROFILE_CD,        "cd",        -14.0, true,  -1.0, OUT_WAV,  16, RATE_FIXED, 44100, true, "wav" },
+    { PROFILE_BROADCAST, "broadcast", -23.0, false, -1.0, OUT_WAV,  24, RATE_FIXED, 48000, false, "wav" },
+    { PROFILE_HIRES,     "hires",     -14.0, true,  -1.0, OUT_FLAC, 24, RATE_SOURCE_UPTO, 192000, false, "flac" },
+};
+
+const profile_t *
+profile_get (profile_id_t id)
+{
+    return (int) id >= 0 && id < PROFILE_COUNT ? &s_profiles [id] : NULL;
+}
+
+const profile_t *
+profile_find (const char *name)
+{
+    for (int i = 0; name && i < PROFILE_COUNT; i++)
+        if (strcmp (s_profiles [i].name, name) == 0)
+            return &s_profiles [i];
+    return NULL;
+}
+
+int
+profile_output_rate (const profile_t *profile, int source_rate_hz)
+{
+    switch (profile->rate_rule) {
+        case RATE_FIXED:
+            return profile->rate_hz;
+        case RATE_SOURCE_UPTO:
+            return source_rate_hz <= profile->rate_hz ? source_rate_hz : profile->rate_hz;
+        case RATE_SOURCE:
+        default:
+            //  streaming profiles deliver 44.1 or 48 kHz: keep either,
+            //  bring multiples of 44.1 kHz to 44.1 and anything else to 48.
+            if (source_rate_hz == 44100 || source_rate_hz == 48000)
+                return source_rate_hz;
+            return source_rate_hz % 11025 == 0 ? 44100 : 48000;
+    }
+}
+
+double
+profile_target_lufs (const profile_t *profile, bool has_job_target,
+                     double job_target_lufs)
+{
+    if (has_job_target)
+        return job_target_lufs;
+    return profile->target_lufs;
+}

@@ -1,0 +1,202 @@
+/*  Job spec: the model of DESIGN.md's "Contract: job spec (JSON)" and the
+    parser that fills it from JSON (jansson) or from a CSV catalog.
+
+    Settings can be given in "defaults", per album and per track; the parser
+    resolves them so that every album and every track carries its complete
+    settings_t (the nearest level wins, key by key). Album-wide decisions
+    (loudness policy, tonal match, profiles) are read from the album's
+    settings; per-track ones (chain, gaps, fades) from the track's.
+
+    Parsing never stops at the first problem: every error found is appended
+    to a spec_errors_t with its JSON path ("$.albums[0].tracks[2].gap_s"),
+    or for CSV its line, and the line and column in the source text where
+    known. A spec with any error is not returned.  */
+#ifndef MF_SPEC_H
+#define MF_SPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/profile.h"
+
+#define SPEC_MAX_EQ       16     //  parametric EQ bands per chain
+#define SPEC_MAX_TRACKS   999    //  tracks per album (cd allows 99)
+
+typedef enum {
+    FADE_LINEAR = 0, FADE_EXPONENTIAL, FADE_LOGARITHMIC, FADE_SCURVE,
+    FADE_EQUAL_POWER
+} fade_curve_t;
+
+typedef enum { POLICY_TRACK = 0, POLICY_ALBUM, POLICY_LOUDEST, POLICY_HYBRID } loudness_policy_t;
+typedef enum { TONAL_OFF = 0, TONAL_ALBUM, TONAL_REFERENCE } tonal_match_t;
+typedef enum { EQ_PEAK = 0, EQ_LOWSHELF, EQ_HIGHSHELF, EQ_HIGHPASS, EQ_LOWPASS } eq_type_t;
+
+typedef struct {
+    eq_type_t type;
+    double    freq_hz;           //  centre or corner, 10 .. 0.45 * rate
+    double    gain_db;           //  -24 .. +24 (peak and shelves)
+    double    q;                 //  0.1 .. 18 (shelves: slope S via q)
+} eq_band_t;
+
+typedef struct {
+    bool   enabled;
+    double threshold_db;         //  -60 .. 0 dBFS
+    double ratio;                //  1 .. 20
+    double attack_ms;            //  0.1 .. 500
+    double release_ms;           //  1 .. 5000
+    double knee_db;              //  0 .. 24
+    double makeup_db;            //  -24 .. 24
+} comp_cfg_t;
+
+typedef struct {
+    bool       enabled;
+    double     low_hz;           //  low/mid crossover, 40 .. 1000
+    double     high_hz;          //  mid/high crossover, > low_hz, .. 16000
+    comp_cfg_t band [3];         //  low, mid, high
+} multiband_cfg_t;
+
+typedef struct {
+    double width;                //  0 (mono) .. 2; 1 is neutral
+    double mono_below_hz;        //  0 (off) .. 500
+} stereo_cfg_t;
+
+typedef struct {
+    bool   enabled;
+    double ceiling_dbtp;         //  -20 .. 0; NAN: from the profile/loudness block
+    double lookahead_ms;         //  0.5 .. 20
+    double release_ms;           //  1 .. 2000
+    double max_gr_db;            //  most gain reduction the loudness loop may ask, 0 .. 20
+} limiter_cfg_t;
+
+typedef struct {
+    double          highpass_hz;      //  0 (off) or 5 .. 200
+    int             highpass_order;   //  2 or 4
+    eq_band_t       eq [SPEC_MAX_EQ];
+    int             n_eq;
+    multiband_cfg_t multiband;
+    comp_cfg_t      compressor;
+    stereo_cfg_t    stereo;
+    double          gain_db;          //  -48 .. 48
+    limiter_cfg_t   limiter;
+    bool            dither;           //  dither when the output word is shorter than 24 bits
+    bool            noise_shaping;    //  shaped TPDF instead of flat
+} chain_cfg_t;
+
+typedef struct {
+    loudness_policy_t policy;
+    bool   has_target;           //  target_lufs given somewhere in the spec
+    double target_lufs;          //  -40 .. -5
+    bool   has_true_peak;        //  true_peak_dbtp given somewhere
+    double true_peak_dbtp;       //  -20 .. 0
+    double max_deviation_lu;     //  0 .. 20 (hybrid)
+} loudness_cfg_t;
+
+typedef struct {
+    tonal_match_t match;
+    double strength;             //  0 .. 1
+    double max_db;               //  0 .. 12
+    int    reference_track;      //  index in the album for TONAL_REFERENCE, else -1
+} tonal_cfg_t;
+
+typedef struct {
+    uint32_t       profiles;     //  bit (1u << profile_id_t) per profile
+    loudness_cfg_t loudness;
+    tonal_cfg_t    tonal;
+    chain_cfg_t    chain;
+    double         gap_s;        //  silence before the track, 0 .. 60
+    double         fade_in_s;    //  0 .. 60
+    double         fade_out_s;   //  0 .. 60
+    double         crossfade_s;  //  overlap with the next track, 0 .. 30
+    fade_curve_t   fade_curve;
+    bool           trim;         //  auto-trim leading/trailing silence
+    double         trim_db;      //  threshold for trim, -120 .. -30 dBFS
+} settings_t;
+
+typedef struct {
+    char      *path;             //  relative to the input root
+    char      *title;            //  never NULL (file name when not given)
+    char      *artist;           //  NULL: the album's
+    char      *isrc;             //  NULL or 12 characters CCXXXYYNNNNN
+    settings_t s;                //  resolved
+} spec_track_t;
+
+typedef struct {
+    char         *title;
+    char         *artist;
+    char         *upc;           //  NULL or 12/13 digits
+    settings_t    s;             //  resolved album-level settings
+    spec_track_t *tracks;
+    size_t        n_tracks;
+} spec_album_t;
+
+typedef struct {
+    char         *name;
+    int           priority;      //  0 .. 9, higher first
+    int64_t       deadline_ms;   //  0: none; else ms since the epoch
+    int64_t       deliver_at_ms; //  0: deliver at once
+    settings_t    defaults;      //  resolved defaults
+    spec_album_t *albums;
+    size_t        n_albums;
+} job_spec_t;
+
+typedef struct {
+    char *path;                  //  "$.albums[0].tracks[2].gap_s", or "line 7" for CSV
+    int   line;                  //  1-based in the source text, 0 if unknown
+    int   column;                //  1-based, 0 if unknown
+    char *message;               //  what is wrong and what is allowed
+} spec_error_t;
+
+typedef struct {
+    spec_error_t *items;
+    size_t        n;
+    size_t        cap;
+} spec_errors_t;
+
+//  The built-in defaults (DESIGN.md's example values, profiles spotify+cd).
+void spec_settings_default (settings_t *s);
+
+//  Parses a JSON job spec. origin names the source in messages. Returns the
+//  spec, or NULL with every problem in errs (also NULL on out of memory,
+//  with one error saying so). Paths are not checked against the filesystem.
+job_spec_t *spec_parse_json (const char *text, size_t len, const char *origin,
+                             spec_errors_t *errs);
+
+//  Parses a CSV catalog (album,track,path,title,artist,isrc,gap_s,
+//  fade_in_s,fade_out_s with a header line); same contract as the JSON form.
+job_spec_t *spec_parse_csv (const char *text, size_t len, const char *origin,
+                            spec_errors_t *errs);
+
+//  Reads a file and parses it as CSV when it ends in .csv, else as JSON.
+//  Returns NULL with errs filled on a read or parse failure.
+job_spec_t *spec_load (const char *file, spec_errors_t *errs);
+
+//  Checks that every track path stays inside input_root (no absolute path,
+//  no "..", no symlink out) and names a readable regular file. Appends one
+//  error per bad path. Returns the number of errors added.
+int spec_check_paths (const job_spec_t *spec, const char *input_root,
+                      spec_errors_t *errs);
+
+//  Serialises the resolved spec as canonical JSON (for storage and wire);
+//  spec_parse_json of the result gives an equal spec. Caller frees.
+char *spec_to_json (const job_spec_t *spec);
+
+//  Frees a spec; NULL-safe; sets *self_p to NULL.
+void spec_destroy (job_spec_t **self_p);
+
+//  Appends an error (message formatted printf-style). Returns 0 or MF_ERR_NOMEM.
+int spec_errors_add (spec_errors_t *errs, const char *path, int line, int column,
+                     const char *fmt, ...) __attribute__ ((format (printf, 5, 6)));
+
+//  Frees the items and empties the list.
+void spec_errors_clear (spec_errors_t *errs);
+
+//  Validates a chain config alone (ranges above); appends errors under prefix.
+int spec_check_chain (const chain_cfg_t *chain, const char *prefix, spec_errors_t *errs);
+
+//  Parses one "chain" JSON object text into cfg (over its current values),
+//  for `masterfarm master --spec`. Returns 0 or a negative error with errs.
+int spec_parse_chain_json (const char *text, size_t len, const char *origin,
+                           chain_cfg_t *cfg, spec_errors_t *errs);
+
+#endif

@@ -1,0 +1,254 @@
+/*  Audio file I/O with libsndfile: whole-file reads into interleaved float
+    with every check a corrupt or hostile file needs, and tagged writes.  */
+#include "worker/audio_io.h"
+#include "common/err.h"
+
+#include <math.h>
+#include <sndfile.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  Describes the libsndfile format as text for reports.
+static void
+s_describe (const SF_INFO *info, audio_t *a)
+{
+    const char *container = "audio";
+    SF_FORMAT_INFO fi;
+    fi.format = info->format & SF_FORMAT_TYPEMASK;
+    if (sf_command (NULL, SFC_GET_FORMAT_INFO, &fi, sizeof fi) == 0 && fi.name)
+        container = fi.name;
+    const char *sub = "";
+    a->bits = 0;
+    a->is_float = false;
+    switch (info->format & SF_FORMAT_SUBMASK) {
+        case SF_FORMAT_PCM_S8: case SF_FORMAT_PCM_U8: sub = "PCM 8-bit"; a->bits = 8; break;
+        case SF_FORMAT_PCM_16: sub = "PCM 16-bit"; a->bits = 16; break;
+        case SF_FORMAT_PCM_24: sub = "PCM 24-bit"; a->bits = 24; break;
+        case SF_FORMAT_PCM_32: sub = "PCM 32-bit"; a->bits = 32; break;
+        case SF_FORMAT_FLOAT:  sub = "float 32-bit"; a->is_float = true; break;
+        case SF_FORMAT_DOUBLE: sub = "float 64-bit"; a->is_float = true; break;
+        case SF_FORMAT_VORBIS: sub = "Vorbis"; break;
+        case SF_FORMAT_OPUS:   sub = "Opus"; break;
+        default: sub = "encoded"; break;
+    }
+    //  keep the first word of libsndfile's container name ("WAV", "FLAC", "AIFF")
+    char first [24];
+    snprintf (first, sizeof first, "%s", container);
+    char *sp = strpbrk (first, " (");
+    if (sp)
+        *sp = 0;
+    snprintf (a->format, sizeof a->format, "%s %s", first, sub);
+}
+
+//  Reads every frame from an open handle and validates it.
+static int
+s_read_all (SNDFILE *sf, const SF_INFO *info, const char *name,
+            audio_t *out, char *err, size_t err_size)
+{
+    if (info->channels < 1 || info->channels > AUDIO_MAX_CHANNELS) {
+        snprintf (err, err_size, "%s: %d channels; 1 to %d are supported",
+                  name, info->channels, AUDIO_MAX_CHANNELS);
+        return MF_ERR_UNSUPPORTED;
+    }
+    if (info->samplerate < AUDIO_MIN_RATE_HZ || info->samplerate > AUDIO_MAX_RATE_HZ) {
+        snprintf (err, err_size, "%s: sample rate %d Hz; %d to %d Hz are supported",
+                  name, info->samplerate, AUDIO_MIN_RATE_HZ, AUDIO_MAX_RATE_HZ);
+        return MF_ERR_UNSUPPORTED;
+    }
+    if (info->frames <= 0) {
+        snprintf (err, err_size, "%s: no audio frames (empty or truncated data)", name);
+        return MF_ERR_FORMAT;
+    }
+    //  cap at 6 hours of 8 channels at 384 kHz so a lying header cannot ask for terabytes
+    if (info->frames > (sf_count_t) 384000 * 3600 * 6) {
+        snprintf (err, err_size, "%s: header claims %lld frames; that is more than 6 hours",
+                  name, (long long) info->frames);
+        return MF_ERR_FORMAT;
+    }
+    size_t samples = (size_t) info->frames * (size_t) info->channels;
+    float *data = malloc (samples * sizeof (float));
+    if (!data) {
+        snprintf (err, err_size, "%s: out of memory for %lld frames",
+                  name, (long long) info->frames);
+        return MF_ERR_NOMEM;
+    }
+    sf_command (sf, SFC_SET_NORM_FLOAT, NULL, SF_TRUE);
+    sf_count_t got = sf_readf_float (sf, data, info->frames);
+    if (got <= 0) {
+        snprintf (err, err_size, "%s: cannot read audio data (%s)", name, sf_strerror (sf));
+        free (data);
+        return MF_ERR_FORMAT;
+    }
+    for (size_t i = 0; i < (size_t) got * (size_t) info->channels; i++)
+        if (!isfinite (data [i])) {
+            snprintf (err, err_size, "%s: sample %zu of channel %zu is %s; the file is corrupt",
+                      name, i / (size_t) info->channels, i % (size_t) info->channels + 1,
+                      isnan (data [i]) ? "NaN" : "infinite");
+            free (data);
+            return MF_ERR_FORMAT;
+        }
+    memset (out, 0, sizeof *out);
+    out->data = data;
+    out->frames = got;               //  a truncated file yields what is there
+    out->channels = info->channels;
+    out->rate_hz = info->samplerate;
+    s_describe (info, out);
+    return 0;
+}
+
+int
+audio_read (const char *path, audio_t *out, char *err, size_t err_size)
+{
+    SF_INFO info;
+    memset (&info, 0, sizeof info);
+    SNDFILE *sf = sf_open (path, SFM_READ, &info);
+    if (!sf) {
+        FILE *probe = fopen (path, "rb");
+        if (!probe) {
+            snprintf (err, err_size, "%s: cannot open (no such file or no permission)", path);
+            return MF_ERR_IO;
+        }
+        fseek (probe, 0, SEEK_END);
+        long size = ftell (probe);
+        fclose (probe);
+        if (size == 0)
+            snprintf (err, err_size, "%s: the file is empty", path);
+        else
+            snprintf (err, err_size, "%s: not a readable audio file (%s)",
+                      path, sf_strerror (NULL));
+        return MF_ERR_FORMAT;
+    }
+    int rc = s_read_all (sf, &info, path, out, err, err_size);
+    sf_close (sf);
+    return rc;
+}
+
+//  Virtual I/O over a memory buffer, for inline storage.
+typedef struct {
+    const unsigned char *bytes;
+    sf_count_t size;
+    sf_count_t pos;
+} s_membuf_t;
+
+static sf_count_t s_mem_len (void *u) { return ((s_membuf_t *) u)->size; }
+static sf_count_t
+s_mem_seek (sf_count_t off, int whence, void *u)
+{
+    s_membuf_t *m = u;
+    sf_count_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? m->pos : m->size;
+    sf_count_t to = base + off;
+    if (to < 0 || to > m->size)
+        return -1;
+    m->pos = to;
+    return to;
+}
+static sf_count_t
+s_mem_read (void *ptr, sf_count_t count, void *u)
+{
+    s_membuf_t *m = u;
+    sf_count_t left = m->size - m->pos;
+    if (count > left)
+        count = left;
+    if (count > 0)
+        memcpy (ptr, m->bytes + m->pos, (size_t) count);
+    m->pos += count;
+    return count;
+}
+static sf_count_t s_mem_write (const void *p, sf_count_t c, void *u) { return 0; }
+static sf_count_t s_mem_tell (void *u) { return ((s_membuf_t *) u)->pos; }
+
+int
+audio_read_mem (const void *bytes, size_t size, const char *name,
+                audio_t *out, char *err, size_t err_size)
+{
+    if (size == 0) {
+        snprintf (err, err_size, "%s: the file is empty", name);
+        return MF_ERR_FORMAT;
+    }
+    SF_VIRTUAL_IO vio = { s_mem_len, s_mem_seek, s_mem_read, s_mem_write, s_mem_tell };
+    s_membuf_t mem = { bytes, (sf_count_t) size, 0 };
+    SF_INFO info;
+    memset (&info, 0, sizeof info);
+    SNDFILE *sf = sf_open_virtual (&vio, SFM_READ, &info, &mem);
+    if (!sf) {
+        snprintf (err, err_size, "%s: not a readable audio file (%s)", name, sf_strerror (NULL));
+        return MF_ERR_FORMAT;
+    }
+    int rc = s_read_all (sf, &info, name, out, err, err_size);
+    sf_close (sf);
+    return rc;
+}
+
+int
+audio_write (const char *path, const audio_t *audio, out_format_t format,
+             int bits, const audio_tags_t *tags, char *err, size_t err_size)
+{
+    SF_INFO info;
+    memset (&info, 0, sizeof info);
+    info.samplerate = audio->rate_hz;
+    info.channels = audio->channels;
+    int major = format == OUT_FLAC ? SF_FORMAT_FLAC
+              : format == OUT_AIFF ? SF_FORMAT_AIFF : SF_FORMAT_WAV;
+    int sub = bits == 16 ? SF_FORMAT_PCM_16 : bits == 24 ? SF_FORMAT_PCM_24
+            : bits == 32 && format != OUT_FLAC ? SF_FORMAT_FLOAT : 0;
+    if (!sub) {
+        snprintf (err, err_size, "%s: %d-bit output is not supported for this format "
+                  "(16 or 24; 32 means float, WAV/AIFF only)", path, bits);
+        return MF_ERR_UNSUPPORTED;
+    }
+    info.format = major | sub;
+    if (!sf_format_check (&info)) {
+        snprintf (err, err_size, "%s: %d channels at %d Hz, %d-bit cannot be written in this format",
+                  path, audio->channels, audio->rate_hz, bits);
+        return MF_ERR_UNSUPPORTED;
+    }
+    SNDFILE *sf = sf_open (path, SFM_WRITE, &info);
+    if (!sf) {
+        snprintf (err, err_size, "%s: cannot create (%s)", path, sf_strerror (NULL));
+        return MF_ERR_IO;
+    }
+    sf_command (sf, SFC_SET_CLIPPING, NULL, SF_TRUE);
+    //  libsndfile's float->int scaling is x * 2^(bits-1) with clipping;
+    //  turn off its normalisation-free path so 1.0 maps to full scale.
+    sf_command (sf, SFC_SET_NORM_FLOAT, NULL, SF_TRUE);
+    if (tags) {
+        if (tags->title)   sf_set_string (sf, SF_STR_TITLE, tags->title);
+        if (tags->artist)  sf_set_string (sf, SF_STR_ARTIST, tags->artist);
+        if (tags->album)   sf_set_string (sf, SF_STR_ALBUM, tags->album);
+        if (tags->comment) sf_set_string (sf, SF_STR_COMMENT, tags->comment);
+        if (tags->track_number > 0) {
+            char num [16];
+            snprintf (num, sizeof num, "%d", tags->track_number);
+            sf_set_string (sf, SF_STR_TRACKNUMBER, num);
+        }
+        //  libsndfile has no ISRC field: it travels in the comment as
+        //  "ISRC=CCXXXYYNNNNN" unless the caller gave a comment of its own.
+        if (tags->isrc && !tags->comment) {
+            char c [64];
+            snprintf (c, sizeof c, "ISRC=%s", tags->isrc);
+            sf_set_string (sf, SF_STR_COMMENT, c);
+        }
+    }
+    sf_count_t put = sf_writef_float (sf, audio->data, audio->frames);
+    int rc = 0;
+    if (put != audio->frames) {
+        snprintf (err, err_size, "%s: write failed after %lld of %lld frames (%s)",
+                  path, (long long) put, (long long) audio->frames, sf_strerror (sf));
+        rc = MF_ERR_IO;
+    }
+    if (sf_close (sf) != 0 && rc == 0) {
+        snprintf (err, err_size, "%s: close failed", path);
+        rc = MF_ERR_IO;
+    }
+    return rc;
+}
+
+void
+audio_free (audio_t *audio)
+{
+    if (!audio)
+        return;
+    free (audio->data);
+    memset (audio, 0, sizeof *audio);
+}

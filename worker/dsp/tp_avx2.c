@@ -1,0 +1,9 @@
+/*  True-peak oversampler, avx2 (placeholder until the kernel lands:
+    keeps the generic entry).  */
+#include "worker/dsp/dsp_ops.h"
+
+void
+tp_fill_avx2 (dsp_ops_t *ops)
+{
+    (void) ops;
+}
