@@ -39,6 +39,10 @@ typedef struct dsp_ops_s {
     //  phases, y = sum_k coef[p * taps + k] * x[i - k]; returns max |y|.
     float (*tp_block_max) (const float *x, size_t n, const float *coef,
                            int phases, int taps);
+    //  The same filter, writing for each input sample i the max |y| over
+    //  all phases to peak[i] (the limiter's oversampled detector).
+    void  (*tp_peaks) (const float *x, size_t n, const float *coef,
+                       int phases, int taps, float *peak);
 
     //  Further kernel families (biquad, compressor, limiter, dither, ...)
     //  add their entries below, one commented group per family.

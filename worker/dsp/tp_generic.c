@@ -21,8 +21,28 @@ s_tp_block_max (const float *x, size_t n, const float *coef, int phases, int tap
     return m;
 }
 
+//  Per input sample, max |y| over the phases.
+static void
+s_tp_peaks (const float *x, size_t n, const float *coef, int phases, int taps,
+            float *peak)
+{
+    for (size_t i = 0; i < n; i++) {
+        float m = 0.0f;
+        for (int p = 0; p < phases; p++) {
+            const float *c = coef + (size_t) p * taps;
+            float y = 0.0f;
+            for (int k = 0; k < taps; k++)
+                y += c [k] * x [(ptrdiff_t) i - k];
+            if (fabsf (y) > m)
+                m = fabsf (y);
+        }
+        peak [i] = m;
+    }
+}
+
 void
 tp_fill_generic (dsp_ops_t *ops)
 {
     ops->tp_block_max = s_tp_block_max;
+    ops->tp_peaks = s_tp_peaks;
 }

@@ -1,0 +1,53 @@
+/*  The album plan (DESIGN.md "The flow of one album", step 3): a pure
+    function of the tracks' analyses and the album's settings. No I/O.
+
+    Loudness policies (ITU-R BS.1770-4 gating on the union of all tracks'
+    blocks for album loudness, never an average of track values):
+      track    each track to the target
+      album    one gain for all tracks; album loudness hits the target
+      loudest  one gain so the loudest track hits the target (AES TD1008)
+      hybrid   album gain, then tracks further than max_deviation_lu from
+               the target pulled to that bound
+    Tonal consistency: each track's 1/3-octave spectrum is moved toward the
+    target spectrum (album loudness-weighted mean, or a reference track's)
+    by strength, smoothed across bands and bounded by max_db.  */
+#ifndef MF_PLANNER_H
+#define MF_PLANNER_H
+
+#include <stddef.h>
+
+#include "common/measure.h"
+#include "common/profile.h"
+#include "common/spec.h"
+
+typedef struct {
+    double target_lufs;                //  planned output loudness of the track
+    double gain_db;                    //  static gain: target_lufs - input loudness
+    double ceiling_dbtp;
+    double tonal_db [MEASURE_BANDS];   //  correction per band (0 when off)
+    int64_t fade_in_frames;            //  at the output rate
+    int64_t fade_out_frames;
+} track_plan_t;
+
+typedef struct {
+    profile_id_t  profile;
+    double        album_target_lufs;   //  the album-level target
+    double        album_planned_lufs;  //  predicted album loudness after gains
+    double        spread_lu;           //  max - min of planned track loudness
+    track_plan_t *tracks;              //  n_tracks entries (owned)
+    size_t        n_tracks;
+    char         *report_json;         //  every input and decision (owned)
+} album_plan_t;
+
+//  Plans one album for one profile. analyses[i] is track i's measurement
+//  (input loudness, blocks, spectrum). Returns 0, MF_ERR_INVALID (a track
+//  has no measurable loudness, or a reference track is out of range; err
+//  says which), MF_ERR_NOMEM.
+int planner_plan_album (const spec_album_t *album, const measure_t *const *analyses,
+                        profile_id_t profile, int out_rate_hz,
+                        album_plan_t *plan, char *err, size_t err_size);
+
+//  Frees the plan's arrays; NULL-safe.
+void planner_plan_free (album_plan_t *plan);
+
+#endif

@@ -1,0 +1,60 @@
+/*  Mastering one track: the chain of DESIGN.md ("The mastering chain")
+    with the loudness closed loop, as a library. `masterfarm master` and
+    the farm's master task both call master_run.
+
+    The closed loop: the static gain before the limiter is adjusted until
+    the limited output measures target_lufs (BS.1770-4, libebur128) within
+    0.05 LU, unless that would need more than chain.limiter.max_gr_db of
+    limiter gain reduction; then it stops at that bound and says so in the
+    report (gr_capped) instead of crushing the track.  */
+#ifndef MF_MASTER_H
+#define MF_MASTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/measure.h"
+#include "common/spec.h"
+#include "worker/audio_io.h"
+
+typedef struct {
+    chain_cfg_t  chain;          //  stages and their parameters (validated)
+    double       target_lufs;    //  where the output must land, after limiting
+    double       ceiling_dbtp;   //  true-peak ceiling after dither and encoding
+    double       gain_db;        //  planned static gain; NAN: target - input loudness
+    bool         has_tonal;      //  apply tonal_db
+    double       tonal_db [MEASURE_BANDS];  //  1/3-octave correction curve, dB
+    int          out_rate_hz;    //  resample to this (libsoxr, very high quality)
+    int          out_bits;       //  16 or 24 quantise (with dither if chain.dither
+                                 //  and bits < 24); 32: float, no quantisation
+    double       fade_in_s;      //  0 in the album flow (assemble fades)
+    double       fade_out_s;
+    fade_curve_t fade_curve;
+} master_opts_t;
+
+typedef struct {
+    double in_lufs;              //  input integrated loudness
+    double out_lufs;             //  output integrated loudness (as delivered)
+    double out_lra_lu;
+    double out_true_peak_dbtp;   //  after dither, own meter
+    double gain_db;              //  static gain finally used
+    double gr_max_db;            //  limiter gain reduction, maximum
+    double gr_avg_db;            //  limiter gain reduction, mean over the track
+    bool   gr_capped;            //  the target needed more than max_gr_db
+    int    loop_iterations;
+    double tonal_db [MEASURE_BANDS]; //  correction applied (after bounds)
+} master_report_t;
+
+//  Sets opts to the neutral chain of DESIGN.md's example defaults for a
+//  profile (NULL: float output at the source rate, every stage off).
+void master_opts_default (master_opts_t *opts, const profile_t *profile, int source_rate_hz);
+
+//  Masters in into out (allocated here; free with audio_free). out has
+//  out_rate_hz and, for 16/24-bit, samples exactly on the output word's
+//  grid so that writing it is lossless. Returns 0, MF_ERR_INVALID (opts
+//  out of range; err names the parameter), MF_ERR_UNSUPPORTED (rate or
+//  channels), MF_ERR_NOMEM; err holds one line on failure.
+int master_run (const audio_t *in, const master_opts_t *opts, audio_t *out,
+                master_report_t *report, char *err, size_t err_size);
+
+#endif
