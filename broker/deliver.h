@@ -1,0 +1,63 @@
+/*  Delivery (DESIGN.md "The flow of one album", step 6, and "Contract:
+    outputs"): where an album's files go, the manifest that closes it,
+    and publishing at deliver_at.
+
+    Layout: OUTDIR/<album-slug>/<profile>/ holds a profile's masters,
+    album file and CUE; OUTDIR/<album-slug>/ holds report.json,
+    report.html and manifest.json. The broker builds an album in a
+    staging root, writes the manifest last, and then publishes the album
+    folder into the delivery root with one atomic rename, at deliver_at
+    and not before. Both roots must be on one filesystem.  */
+#ifndef MF_DELIVER_H
+#define MF_DELIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/profile.h"
+#include "common/spec.h"
+
+#define DELIVER_MANIFEST   "manifest.json"
+#define DELIVER_HELD       1       //  deliver_at: not yet time, nothing moved
+
+//  The album's folder name: a slug of "<artist> - <title>" (lower case
+//  ASCII letters, digits and '-'), never empty. Returns 0, or
+//  MF_ERR_INVALID when it does not fit in size.
+int deliver_album_slug (const spec_album_t *album, char *buf, size_t size);
+
+//  OUTDIR/<album-slug> into buf. Returns 0 or MF_ERR_INVALID (too long).
+int deliver_album_dir (const char *out_root, const spec_album_t *album,
+                       char *buf, size_t size);
+
+//  OUTDIR/<album-slug>/<profile> into buf. Returns 0 or MF_ERR_INVALID.
+int deliver_profile_dir (const char *out_root, const spec_album_t *album,
+                         const profile_t *profile, char *buf, size_t size);
+
+//  Creates dir and its missing parents (mode 0755). Returns 0 or
+//  MF_ERR_IO with err naming the folder.
+int deliver_mkdirs (const char *dir, char *err, size_t err_size);
+
+//  Writes album_dir/manifest.json: {"files": [{"path", "bytes", "sha256"}]}
+//  for every regular file under album_dir (recursively, paths relative
+//  and '/'-separated, sorted bytewise; the manifest itself and temporary
+//  files starting with '.' excluded). Written atomically; call it last.
+//  Returns 0, MF_ERR_IO (err names the file) or MF_ERR_NOMEM.
+int deliver_manifest_write (const char *album_dir, char *err, size_t err_size);
+
+//  Checks every file listed in album_dir/manifest.json against its size
+//  and SHA-256, and that no file is missing. Returns 0, MF_ERR_FORMAT
+//  (manifest unreadable, or a mismatch; err names the file) or MF_ERR_IO.
+int deliver_manifest_verify (const char *album_dir, char *err, size_t err_size);
+
+//  Publishes staging_root/<slug> as delivery_root/<slug> with one atomic
+//  rename (then fsyncs delivery_root) when now_ms >= deliver_at_ms
+//  (deliver_at_ms 0: at once). Returns DELIVER_HELD when it is not yet
+//  time (nothing touched; call again later), 0 when published or when it
+//  was already published (the staging folder is gone and the delivered
+//  one exists: safe to repeat after a crash), MF_ERR_STATE when the
+//  staging folder has no manifest or the delivery folder already exists
+//  next to a staging one, MF_ERR_NOTFOUND when neither exists, MF_ERR_IO.
+int deliver_at (const char *staging_root, const char *delivery_root, const char *slug,
+                int64_t now_ms, int64_t deliver_at_ms, char *err, size_t err_size);
+
+#endif
