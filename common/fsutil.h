@@ -1,0 +1,91 @@
+/*  File system helpers shared by the broker, the worker and the client:
+    creating folders, writing files atomically, reading whole files with a
+    size cap, keeping relative paths inside a root (the input and output
+    sandboxes of DESIGN.md), and turning titles into safe file names.
+
+    Atomic write: the data goes to a temporary name in the same folder
+    ("<name>.tmp-<pid>-<n>"), is fsynced, renamed over the final name, and
+    the folder is fsynced, so that after a crash at any moment the final
+    name holds either the old contents or the complete new contents,
+    never a torn file. On any failure the temporary file is removed.
+
+    Names: fsutil_slugify makes folder names ("Back Catalog: 1971/79" ->
+    "back-catalog-1971-79"); fsutil_safe_name keeps case and spaces for
+    human-facing file names ("AC/DC: Live?" -> "AC_DC_ Live_"). Both give
+    ASCII only (common Latin-1 letters lose their accents), never a slash,
+    never a leading dot, at most FSUTIL_NAME_MAX bytes, and the same result
+    for the same input.  */
+#ifndef MF_FSUTIL_H
+#define MF_FSUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define FSUTIL_NAME_MAX   80            //  bytes of a slug or safe name, without NUL
+#define FSUTIL_READ_MAX   (64u << 20)   //  default cap for fsutil_read_file, bytes
+
+//  Creates path and any missing parents with mode (e.g. 0755); existing
+//  folders are fine. Returns 0, MF_ERR_INVALID for an empty path, or
+//  MF_ERR_IO (errno kept) if a component cannot be created or is not a folder.
+int fsutil_mkdir_p (const char *path, mode_t mode);
+
+//  fsyncs a folder so that renames and creations inside it are durable.
+//  Returns 0 or MF_ERR_IO.
+int fsutil_fsync_dir (const char *dir);
+
+//  Writes a fresh temporary name for final_path into buf: same folder,
+//  "<final>.tmp-<pid>-<counter>". Returns 0, or MF_ERR_INVALID if buf is
+//  too small.
+int fsutil_temp_path (const char *final_path, char *buf, size_t size);
+
+//  Writes len bytes to path atomically (see above), file mode 0644.
+//  The folder must exist. Returns 0 or MF_ERR_IO (temporary file removed).
+int fsutil_write_atomic (const char *path, const void *data, size_t len);
+
+//  Commits an already written temporary file: fsyncs it, renames it to
+//  final_path (same file system) and fsyncs final_path's folder.
+//  Returns 0 or MF_ERR_IO; on failure tmp_path is removed.
+int fsutil_commit_temp (const char *tmp_path, const char *final_path);
+
+//  Reads a whole regular file into a new NUL-terminated buffer (*data_out,
+//  caller frees; *len_out excludes the NUL). max_bytes 0 means
+//  FSUTIL_READ_MAX. Returns 0, MF_ERR_IO (errno kept) if it cannot be
+//  read, MF_ERR_INVALID if it is larger than max_bytes or not a regular
+//  file, MF_ERR_NOMEM.
+int fsutil_read_file (const char *path, size_t max_bytes, char **data_out,
+                      size_t *len_out);
+
+//  Lexical check of a relative path from a spec: not empty, not absolute,
+//  no ".." component, no NUL, no backslash. Returns true when acceptable.
+bool fsutil_rel_path_ok (const char *rel);
+
+//  Sandbox check: rel must pass fsutil_rel_path_ok and root/rel, with every
+//  symlink resolved (realpath), must stay inside realpath(root). When
+//  resolved is not NULL the resolved absolute path is written there.
+//  Returns 0; MF_ERR_INVALID if the path is malformed or escapes root;
+//  MF_ERR_NOTFOUND if root/rel does not exist (errno kept); MF_ERR_IO if
+//  root cannot be resolved or resolved is too small.
+int fsutil_path_inside (const char *root, const char *rel, char *resolved,
+                        size_t size);
+
+//  Folder-name slug: lower-case ASCII letters and digits, runs of anything
+//  else become one '-', no leading/trailing '-', at most FSUTIL_NAME_MAX
+//  bytes; "untitled" if nothing is left. size must be > FSUTIL_NAME_MAX
+//  for an untruncated result. Returns buf.
+char *fsutil_slugify (const char *title, char *buf, size_t size);
+
+//  File-name form of a title that keeps case, spaces and punctuation that
+//  is safe on common file systems: / \ : * ? " < > | and control
+//  characters become '_', leading dots and spaces are dropped, trailing
+//  dots and spaces trimmed, at most FSUTIL_NAME_MAX bytes; "untitled" if
+//  nothing is left. Returns buf.
+char *fsutil_safe_name (const char *title, char *buf, size_t size);
+
+//  "NN - <safe title>.<ext>" for a 1-based track number (three digits
+//  above 99). Returns 0, or MF_ERR_INVALID if buf is too small (it needs
+//  FSUTIL_NAME_MAX + 16 bytes at most plus the extension).
+int fsutil_track_file_name (int number, const char *title, const char *ext,
+                            char *buf, size_t size);
+
+#endif
