@@ -1,0 +1,409 @@
+/*  File system helpers: mkdir -p, atomic writes (temp name in the same
+    folder, fsync, rename, fsync the folder), capped whole-file reads, the
+    path sandbox (lexical check, then realpath containment so that symlinks
+    cannot lead out of a root), and ASCII slugs for folder and file names.
+    See fsutil.h for the contract of each function.  */
+#include "common/fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/err.h"
+
+//  Counter that makes temporary names unique within the process.
+static unsigned long s_temp_counter;
+
+//  Writes the folder part of path into buf ("." when there is none,
+//  "/" for a file at the root). Returns 0 or MF_ERR_INVALID if too long.
+static int
+s_dirname (const char *path, char *buf, size_t size)
+{
+    const char *slash = strrchr (path, '/');
+    if (!slash)
+        return snprintf (buf, size, ".") < (int) size ? 0 : MF_ERR_INVALID;
+    size_t n = (size_t) (slash - path);
+    if (n == 0)
+        n = 1;                          //  "/file" -> "/"
+    if (n + 1 > size)
+        return MF_ERR_INVALID;
+    memcpy (buf, path, n);
+    buf [n] = '\0';
+    return 0;
+}
+
+int
+fsutil_mkdir_p (const char *path, mode_t mode)
+{
+    if (!path || !*path)
+        return MF_ERR_INVALID;
+    size_t len = strlen (path);
+    char *copy = malloc (len + 1);
+    if (!copy)
+        return MF_ERR_NOMEM;
+    memcpy (copy, path, len + 1);
+    int rc = 0;
+    for (size_t i = 1; i <= len && rc == 0; i++) {
+        if (copy [i] != '/' && copy [i] != '\0')
+            continue;
+        char saved = copy [i];
+        copy [i] = '\0';
+        if (mkdir (copy, mode) != 0) {
+            struct stat st;
+            int err = errno;
+            if (err != EEXIST || stat (copy, &st) != 0 || !S_ISDIR (st.st_mode)) {
+                errno = err == EEXIST ? ENOTDIR : err;
+                rc = MF_ERR_IO;
+            }
+        }
+        copy [i] = saved;
+    }
+    free (copy);
+    return rc;
+}
+
+int
+fsutil_fsync_dir (const char *dir)
+{
+    int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return MF_ERR_IO;
+    int rc = fsync (fd) == 0 ? 0 : MF_ERR_IO;
+    int saved = errno;
+    close (fd);
+    errno = saved;
+    return rc;
+}
+
+int
+fsutil_temp_path (const char *final_path, char *buf, size_t size)
+{
+    unsigned long n = __atomic_add_fetch (&s_temp_counter, 1, __ATOMIC_RELAXED);
+    int w = snprintf (buf, size, "%s.tmp-%ld-%lu", final_path, (long) getpid (), n);
+    return w >= 0 && (size_t) w < size ? 0 : MF_ERR_INVALID;
+}
+
+//  Renames tmp over final and fsyncs final's folder; removes tmp on failure.
+static int
+s_rename_and_sync (const char *tmp_path, const char *final_path)
+{
+    if (rename (tmp_path, final_path) != 0) {
+        int saved = errno;
+        unlink (tmp_path);
+        errno = saved;
+        return MF_ERR_IO;
+    }
+    char dir [PATH_MAX];
+    if (s_dirname (final_path, dir, sizeof dir) != 0)
+        return MF_ERR_IO;
+    return fsutil_fsync_dir (dir);
+}
+
+int
+fsutil_write_atomic (const char *path, const void *data, size_t len)
+{
+    char tmp [PATH_MAX];
+    if (fsutil_temp_path (path, tmp, sizeof tmp) != 0) {
+        errno = ENAMETOOLONG;
+        return MF_ERR_IO;
+    }
+    int fd = open (tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return MF_ERR_IO;
+    const char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write (fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            goto fail;
+        p += w;
+        left -= (size_t) w;
+    }
+    if (fsync (fd) != 0)
+        goto fail;
+    if (close (fd) != 0) {
+        fd = -1;
+        goto fail;
+    }
+    return s_rename_and_sync (tmp, path);
+fail:;
+    int saved = errno;
+    if (fd >= 0)
+        close (fd);
+    unlink (tmp);
+    errno = saved ? saved : EIO;
+    return MF_ERR_IO;
+}
+
+int
+fsutil_commit_temp (const char *tmp_path, const char *final_path)
+{
+    int fd = open (tmp_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int saved = errno;
+        unlink (tmp_path);
+        errno = saved;
+        return MF_ERR_IO;
+    }
+    if (fsync (fd) != 0) {
+        int saved = errno;
+        close (fd);
+        unlink (tmp_path);
+        errno = saved;
+        return MF_ERR_IO;
+    }
+    close (fd);
+    return s_rename_and_sync (tmp_path, final_path);
+}
+
+int
+fsutil_read_file (const char *path, size_t max_bytes, char **data_out,
+                  size_t *len_out)
+{
+    *data_out = NULL;
+    if (len_out)
+        *len_out = 0;
+    if (max_bytes == 0)
+        max_bytes = FSUTIL_READ_MAX;
+    int fd = open (path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return MF_ERR_IO;
+    struct stat st;
+    if (fstat (fd, &st) != 0) {
+        int saved = errno;
+        close (fd);
+        errno = saved;
+        return MF_ERR_IO;
+    }
+    if (!S_ISREG (st.st_mode) || (uint64_t) st.st_size > max_bytes) {
+        close (fd);
+        return MF_ERR_INVALID;
+    }
+    //  the size may change under us: read until EOF, never past the cap
+    size_t cap = (size_t) st.st_size + 1, len = 0;
+    char *buf = malloc (cap + 1);
+    if (!buf) {
+        close (fd);
+        return MF_ERR_NOMEM;
+    }
+    for (;;) {
+        if (len == cap) {
+            if (cap > max_bytes) {
+                free (buf);
+                close (fd);
+                return MF_ERR_INVALID;
+            }
+            size_t grown = cap * 2 > max_bytes + 1 ? max_bytes + 1 : cap * 2;
+            char *bigger = realloc (buf, grown + 1);
+            if (!bigger) {
+                free (buf);
+                close (fd);
+                return MF_ERR_NOMEM;
+            }
+            buf = bigger;
+            cap = grown;
+        }
+        ssize_t r = read (fd, buf + len, cap - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int saved = errno;
+            free (buf);
+            close (fd);
+            errno = saved;
+            return MF_ERR_IO;
+        }
+        if (r == 0)
+            break;
+        len += (size_t) r;
+    }
+    close (fd);
+    if (len > max_bytes) {
+        free (buf);
+        return MF_ERR_INVALID;
+    }
+    buf [len] = '\0';
+    *data_out = buf;
+    if (len_out)
+        *len_out = len;
+    return 0;
+}
+
+bool
+fsutil_rel_path_ok (const char *rel)
+{
+    if (!rel || !*rel || rel [0] == '/')
+        return false;
+    const char *p = rel;
+    while (*p) {
+        const char *end = strchr (p, '/');
+        size_t n = end ? (size_t) (end - p) : strlen (p);
+        if (n == 2 && p [0] == '.' && p [1] == '.')
+            return false;
+        for (size_t i = 0; i < n; i++)
+            if (p [i] == '\\' || (unsigned char) p [i] < 0x20)
+                return false;
+        p += n;
+        if (*p == '/')
+            p++;
+    }
+    return true;
+}
+
+int
+fsutil_path_inside (const char *root, const char *rel, char *resolved,
+                    size_t size)
+{
+    if (!root || !fsutil_rel_path_ok (rel))
+        return MF_ERR_INVALID;
+    char root_real [PATH_MAX], joined [PATH_MAX], full [PATH_MAX];
+    if (!realpath (root, root_real))
+        return MF_ERR_IO;
+    int w = snprintf (joined, sizeof joined, "%s/%s", root_real, rel);
+    if (w < 0 || (size_t) w >= sizeof joined)
+        return MF_ERR_INVALID;
+    if (!realpath (joined, full))
+        return errno == ENOENT || errno == ENOTDIR ? MF_ERR_NOTFOUND : MF_ERR_IO;
+    size_t n = strlen (root_real);
+    bool inside = strcmp (root_real, "/") == 0
+               || (strncmp (full, root_real, n) == 0 && (full [n] == '/' || full [n] == '\0'));
+    if (!inside)
+        return MF_ERR_INVALID;
+    if (resolved) {
+        if (strlen (full) + 1 > size)
+            return MF_ERR_IO;
+        memcpy (resolved, full, strlen (full) + 1);
+    }
+    return 0;
+}
+
+//  ASCII spelling of U+00C0 .. U+00FF (Latin-1 letters); NULL: no letter.
+static const char *const s_latin1 [64] = {
+    "A", "A", "A", "A", "A", "A", "AE", "C", "E", "E", "E", "E", "I", "I", "I", "I",
+    "D", "N", "O", "O", "O", "O", "O", NULL, "O", "U", "U", "U", "U", "Y", "TH", "ss",
+    "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i", "i",
+    "d", "n", "o", "o", "o", "o", "o", NULL, "o", "u", "u", "u", "u", "y", "th", "y"
+};
+
+//  Reads one character of UTF-8 text at *p and advances *p past it.
+//  Returns its ASCII spelling: a one-character string in one (for ASCII),
+//  a transliteration, or NULL for a character with none (including bytes
+//  that are not valid UTF-8, which are consumed one at a time).
+static const char *
+s_next_ascii (const unsigned char **p, char one [2])
+{
+    const unsigned char *s = *p;
+    if (s [0] < 0x80) {
+        one [0] = (char) s [0];
+        one [1] = '\0';
+        *p = s + 1;
+        return one;
+    }
+    int n = s [0] >= 0xF0 && s [0] < 0xF8 ? 4 : s [0] >= 0xE0 ? 3 : s [0] >= 0xC0 ? 2 : 1;
+    for (int i = 1; i < n; i++)
+        if ((s [i] & 0xC0) != 0x80) {
+            n = 1;                          //  broken sequence: skip the lead byte
+            break;
+        }
+    *p = s + n;
+    if (n == 2) {
+        unsigned cp = (unsigned) (s [0] & 0x1F) << 6 | (s [1] & 0x3F);
+        if (cp >= 0xC0 && cp <= 0xFF)
+            return s_latin1 [cp - 0xC0];
+        if (cp == 0x152) return "OE";
+        if (cp == 0x153) return "oe";
+    }
+    return NULL;
+}
+
+char *
+fsutil_slugify (const char *title, char *buf, size_t size)
+{
+    if (size == 0)
+        return buf;
+    size_t limit = size - 1 < FSUTIL_NAME_MAX ? size - 1 : FSUTIL_NAME_MAX;
+    size_t len = 0;
+    bool dash = false;                  //  a separator is pending
+    const unsigned char *p = (const unsigned char *) (title ? title : "");
+    char one [2];
+    bool full = false;
+    while (*p && !full) {
+        const char *a = s_next_ascii (&p, one);
+        for (; a && *a && !full; a++) {
+            char c = *a;
+            if (c >= 'A' && c <= 'Z')
+                c = (char) (c - 'A' + 'a');
+            if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+                size_t need = dash && len > 0 ? 2 : 1;
+                if (len + need > limit) {
+                    full = true;
+                    break;
+                }
+                if (need == 2)
+                    buf [len++] = '-';
+                dash = false;
+                buf [len++] = c;
+            }
+            else
+                dash = true;
+        }
+        if (!a)
+            dash = true;
+    }
+    while (len > 0 && buf [len - 1] == '-')
+        len--;
+    buf [len] = '\0';
+    if (len == 0)
+        snprintf (buf, size, "untitled");
+    return buf;
+}
+
+char *
+fsutil_safe_name (const char *title, char *buf, size_t size)
+{
+    if (size == 0)
+        return buf;
+    size_t limit = size - 1 < FSUTIL_NAME_MAX ? size - 1 : FSUTIL_NAME_MAX;
+    size_t len = 0;
+    const unsigned char *p = (const unsigned char *) (title ? title : "");
+    char one [2];
+    while (*p && len < limit) {
+        const char *a = s_next_ascii (&p, one);
+        if (!a)
+            a = "_";
+        for (; *a && len < limit; a++) {
+            char c = *a;
+            if (strchr ("/\\:*?\"<>|", c) || (unsigned char) c < 0x20 || c == 0x7f)
+                c = '_';
+            if (len == 0 && (c == '.' || c == ' '))
+                continue;                   //  no hidden files, no leading blanks
+            buf [len++] = c;
+        }
+    }
+    while (len > 0 && (buf [len - 1] == '.' || buf [len - 1] == ' '))
+        len--;
+    buf [len] = '\0';
+    if (len == 0)
+        snprintf (buf, size, "untitled");
+    return buf;
+}
+
+int
+fsutil_track_file_name (int number, const char *title, const char *ext,
+                        char *buf, size_t size)
+{
+    char safe [FSUTIL_NAME_MAX + 1];
+    fsutil_safe_name (title, safe, sizeof safe);
+    int w = ext && *ext
+          ? snprintf (buf, size, "%02d - %s.%s", number, safe, ext)
+          : snprintf (buf, size, "%02d - %s", number, safe);
+    return w >= 0 && (size_t) w < size ? 0 : MF_ERR_INVALID;
+}

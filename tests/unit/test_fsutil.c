@@ -1,0 +1,325 @@
+/*  fsutil: mkdir -p, atomic writes (the final name holds the old or the
+    complete new contents, temporary files never linger), capped reads,
+    the path sandbox (.., absolute paths and symlinks that escape are
+    refused) and the slug / safe-name rules.  */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "common/err.h"
+#include "common/fsutil.h"
+#include "testsig.h"
+
+//  Counts entries of dir whose name contains needle.
+static int
+s_count_named (const char *dir, const char *needle)
+{
+    DIR *d = opendir (dir);
+    assert_non_null (d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir (d)))
+        if (strstr (e->d_name, needle))
+            n++;
+    closedir (d);
+    return n;
+}
+
+//  Creates a file with the given text. Aborts the test on failure.
+static void
+s_write_text (const char *path, const char *text)
+{
+    FILE *f = fopen (path, "wb");
+    assert_non_null (f);
+    fputs (text, f);
+    fclose (f);
+}
+
+static void
+test_mkdir_p (void **state)
+{
+    char path [1024];
+    snprintf (path, sizeof path, "%s/mk/a/b/c", testsig_tmpdir ("fsutil"));
+    assert_int_equal (fsutil_mkdir_p (path, 0755), 0);
+    struct stat st;
+    assert_int_equal (stat (path, &st), 0);
+    assert_true (S_ISDIR (st.st_mode));
+    assert_int_equal (fsutil_mkdir_p (path, 0755), 0);            //  exists: fine
+    strcat (path, "/");
+    assert_int_equal (fsutil_mkdir_p (path, 0755), 0);            //  trailing slash
+    assert_int_equal (fsutil_mkdir_p ("", 0755), MF_ERR_INVALID);
+    //  a file in the way
+    char file [1100];
+    snprintf (file, sizeof file, "%s/mk/plain", testsig_tmpdir ("fsutil"));
+    s_write_text (file, "x");
+    strcat (file, "/sub");
+    assert_int_equal (fsutil_mkdir_p (file, 0755), MF_ERR_IO);
+}
+
+static void
+test_atomic_write (void **state)
+{
+    const char *dir = testsig_tmpdir ("fsutil");
+    char path [1024];
+    snprintf (path, sizeof path, "%s/atomic.txt", dir);
+    assert_int_equal (fsutil_write_atomic (path, "first", 5), 0);
+    char *data = NULL;
+    size_t len = 0;
+    assert_int_equal (fsutil_read_file (path, 0, &data, &len), 0);
+    assert_int_equal (len, 5);
+    assert_string_equal (data, "first");
+    free (data);
+
+    //  overwrite with something bigger; no temp files remain
+    char big [100000];
+    memset (big, 'z', sizeof big);
+    assert_int_equal (fsutil_write_atomic (path, big, sizeof big), 0);
+    assert_int_equal (fsutil_read_file (path, 0, &data, &len), 0);
+    assert_int_equal (len, sizeof big);
+    assert_memory_equal (data, big, sizeof big);
+    free (data);
+    assert_int_equal (s_count_named (dir, ".tmp-"), 0);
+
+    //  an empty file is a valid outcome too
+    assert_int_equal (fsutil_write_atomic (path, "", 0), 0);
+    assert_int_equal (fsutil_read_file (path, 0, &data, &len), 0);
+    assert_int_equal (len, 0);
+    free (data);
+
+    //  missing folder: error, nothing created
+    char bad [1100];
+    snprintf (bad, sizeof bad, "%s/no-such-dir/x.txt", dir);
+    assert_int_equal (fsutil_write_atomic (bad, "x", 1), MF_ERR_IO);
+}
+
+//  A writer process is killed at random moments while it rewrites a file
+//  again and again; the file must always hold one complete version.
+static void
+test_atomic_write_killed (void **state)
+{
+    const char *dir = testsig_tmpdir ("fsutil-kill");
+    char path [1024];
+    snprintf (path, sizeof path, "%s/victim.bin", dir);
+    static char a [200000], b [200000];
+    memset (a, 'a', sizeof a);
+    memset (b, 'b', sizeof b);
+    assert_int_equal (fsutil_write_atomic (path, a, sizeof a), 0);
+    for (int round = 0; round < 5; round++) {
+        pid_t pid = fork ();
+        assert_true (pid >= 0);
+        if (pid == 0) {
+            for (int i = 0;; i++)
+                fsutil_write_atomic (path, i & 1 ? a : b, sizeof a);
+        }
+        //  let it run for a while, polling the file meanwhile
+        for (int i = 0; i < 20; i++) {
+            char *data = NULL;
+            size_t len = 0;
+            assert_int_equal (fsutil_read_file (path, 0, &data, &len), 0);
+            assert_int_equal (len, sizeof a);
+            assert_true (memcmp (data, a, len) == 0 || memcmp (data, b, len) == 0);
+            free (data);
+        }
+        kill (pid, SIGKILL);
+        int status;
+        waitpid (pid, &status, 0);
+        char *data = NULL;
+        size_t len = 0;
+        assert_int_equal (fsutil_read_file (path, 0, &data, &len), 0);
+        assert_int_equal (len, sizeof a);
+        assert_true (memcmp (data, a, len) == 0 || memcmp (data, b, len) == 0);
+        free (data);
+    }
+}
+
+static void
+test_commit_temp (void **state)
+{
+    const char *dir = testsig_tmpdir ("fsutil");
+    char final [1024], tmp [1200];
+    snprintf (final, sizeof final, "%s/committed.txt", dir);
+    assert_int_equal (fsutil_temp_path (final, tmp, sizeof tmp), 0);
+    assert_non_null (strstr (tmp, "committed.txt.tmp-"));
+    char tmp2 [1200];
+    assert_int_equal (fsutil_temp_path (final, tmp2, sizeof tmp2), 0);
+    assert_string_not_equal (tmp, tmp2);                           //  unique names
+    s_write_text (tmp, "payload");
+    assert_int_equal (fsutil_commit_temp (tmp, final), 0);
+    assert_int_equal (access (tmp, F_OK), -1);
+    char *data;
+    assert_int_equal (fsutil_read_file (final, 0, &data, NULL), 0);
+    assert_string_equal (data, "payload");
+    free (data);
+    //  a missing temp file fails
+    assert_int_equal (fsutil_commit_temp (tmp, final), MF_ERR_IO);
+    char small [8];
+    assert_int_equal (fsutil_temp_path (final, small, sizeof small), MF_ERR_INVALID);
+}
+
+static void
+test_read_file (void **state)
+{
+    const char *dir = testsig_tmpdir ("fsutil");
+    char path [1024];
+    snprintf (path, sizeof path, "%s/ten.txt", dir);
+    s_write_text (path, "0123456789");
+    char *data;
+    size_t len;
+    assert_int_equal (fsutil_read_file (path, 10, &data, &len), 0);
+    assert_int_equal (len, 10);
+    free (data);
+    assert_int_equal (fsutil_read_file (path, 9, &data, &len), MF_ERR_INVALID);
+    assert_null (data);
+    assert_int_equal (fsutil_read_file (dir, 0, &data, &len), MF_ERR_INVALID);
+    snprintf (path, sizeof path, "%s/missing", dir);
+    assert_int_equal (fsutil_read_file (path, 0, &data, &len), MF_ERR_IO);
+    assert_int_equal (errno, ENOENT);
+}
+
+static void
+test_rel_path_ok (void **state)
+{
+    assert_true (fsutil_rel_path_ok ("a.wav"));
+    assert_true (fsutil_rel_path_ok ("album1/01 intro.wav"));
+    assert_true (fsutil_rel_path_ok ("a/..b/c..d/...wav"));
+    assert_false (fsutil_rel_path_ok (""));
+    assert_false (fsutil_rel_path_ok (NULL));
+    assert_false (fsutil_rel_path_ok ("/etc/passwd"));
+    assert_false (fsutil_rel_path_ok (".."));
+    assert_false (fsutil_rel_path_ok ("../x.wav"));
+    assert_false (fsutil_rel_path_ok ("a/../../x.wav"));
+    assert_false (fsutil_rel_path_ok ("a/.."));
+    assert_false (fsutil_rel_path_ok ("a\\..\\x.wav"));
+    assert_false (fsutil_rel_path_ok ("a\nb.wav"));
+}
+
+static void
+test_sandbox (void **state)
+{
+    const char *base = testsig_tmpdir ("fsutil-sandbox");
+    char root [1024], outside [1024], p [1400], link [1400];
+    snprintf (root, sizeof root, "%s/root", base);
+    snprintf (outside, sizeof outside, "%s/secret.wav", base);
+    snprintf (p, sizeof p, "%s/album", root);
+    assert_int_equal (fsutil_mkdir_p (p, 0755), 0);
+    snprintf (p, sizeof p, "%s/album/01.wav", root);
+    s_write_text (p, "RIFF");
+    s_write_text (outside, "RIFF");
+
+    char resolved [4096];
+    assert_int_equal (fsutil_path_inside (root, "album/01.wav", resolved, sizeof resolved), 0);
+    assert_non_null (strstr (resolved, "/root/album/01.wav"));
+    assert_int_equal (fsutil_path_inside (root, "./album/01.wav", NULL, 0), 0);
+    assert_int_equal (fsutil_path_inside (root, "../secret.wav", NULL, 0), MF_ERR_INVALID);
+    assert_int_equal (fsutil_path_inside (root, outside, NULL, 0), MF_ERR_INVALID);
+    assert_int_equal (fsutil_path_inside (root, "album/02.wav", NULL, 0), MF_ERR_NOTFOUND);
+
+    //  a symlink that points out of the root
+    snprintf (link, sizeof link, "%s/album/escape.wav", root);
+    unlink (link);
+    assert_int_equal (symlink (outside, link), 0);
+    assert_int_equal (fsutil_path_inside (root, "album/escape.wav", NULL, 0), MF_ERR_INVALID);
+    //  a symlinked folder that points out of the root
+    snprintf (link, sizeof link, "%s/up", root);
+    unlink (link);
+    assert_int_equal (symlink ("..", link), 0);
+    assert_int_equal (fsutil_path_inside (root, "up/secret.wav", NULL, 0), MF_ERR_INVALID);
+    //  a symlink that stays inside is fine
+    snprintf (link, sizeof link, "%s/album/alias.wav", root);
+    unlink (link);
+    assert_int_equal (symlink ("01.wav", link), 0);
+    assert_int_equal (fsutil_path_inside (root, "album/alias.wav", NULL, 0), 0);
+    //  a sibling folder whose name starts with the root's name is outside
+    char sibling [1100];
+    snprintf (sibling, sizeof sibling, "%s/root2", base);
+    assert_int_equal (fsutil_mkdir_p (sibling, 0755), 0);
+    snprintf (p, sizeof p, "%s/x.wav", sibling);
+    s_write_text (p, "RIFF");
+    snprintf (link, sizeof link, "%s/sib", root);
+    unlink (link);
+    assert_int_equal (symlink (sibling, link), 0);
+    assert_int_equal (fsutil_path_inside (root, "sib/x.wav", NULL, 0), MF_ERR_INVALID);
+}
+
+static void
+test_slugify (void **state)
+{
+    char buf [FSUTIL_NAME_MAX + 1];
+    assert_string_equal (fsutil_slugify ("Back catalog 1971-1979", buf, sizeof buf),
+                         "back-catalog-1971-1979");
+    assert_string_equal (fsutil_slugify ("AC/DC: Live!", buf, sizeof buf), "ac-dc-live");
+    assert_string_equal (fsutil_slugify ("  ..hidden", buf, sizeof buf), "hidden");
+    assert_string_equal (fsutil_slugify ("Caf\xc3\xa9 M\xc3\xbcller \xc3\x86ther", buf, sizeof buf),
+                         "cafe-muller-aether");
+    assert_string_equal (fsutil_slugify ("\xe6\x97\xa5\xe6\x9c\xac", buf, sizeof buf), "untitled");
+    assert_string_equal (fsutil_slugify ("", buf, sizeof buf), "untitled");
+    assert_string_equal (fsutil_slugify (NULL, buf, sizeof buf), "untitled");
+    assert_string_equal (fsutil_slugify ("\xff\xfe broken", buf, sizeof buf), "broken");
+    //  bounded and stable
+    char long_title [400];
+    memset (long_title, 'x', sizeof long_title - 1);
+    long_title [sizeof long_title - 1] = '\0';
+    long_title [80] = ' ';
+    fsutil_slugify (long_title, buf, sizeof buf);
+    assert_int_equal (strlen (buf), 80);
+    char again [FSUTIL_NAME_MAX + 1];
+    assert_string_equal (fsutil_slugify (long_title, again, sizeof again), buf);
+    //  truncation never leaves a trailing dash
+    long_title [79] = ' ';
+    fsutil_slugify (long_title, buf, sizeof buf);
+    assert_int_equal (strlen (buf), 79);
+    assert_true (buf [78] == 'x');
+    //  small buffer
+    char tiny [6];
+    assert_string_equal (fsutil_slugify ("Hello World", tiny, sizeof tiny), "hello");
+}
+
+static void
+test_safe_name (void **state)
+{
+    char buf [FSUTIL_NAME_MAX + 1];
+    assert_string_equal (fsutil_safe_name ("Intro", buf, sizeof buf), "Intro");
+    assert_string_equal (fsutil_safe_name ("AC/DC: Live?", buf, sizeof buf), "AC_DC_ Live_");
+    assert_string_equal (fsutil_safe_name (".hidden", buf, sizeof buf), "hidden");
+    assert_string_equal (fsutil_safe_name ("...", buf, sizeof buf), "untitled");
+    assert_string_equal (fsutil_safe_name ("..", buf, sizeof buf), "untitled");
+    assert_string_equal (fsutil_safe_name ("end. ", buf, sizeof buf), "end");
+    assert_string_equal (fsutil_safe_name ("Caf\xc3\xa9", buf, sizeof buf), "Cafe");
+    assert_string_equal (fsutil_safe_name ("a\tb", buf, sizeof buf), "a_b");
+    char name [200];
+    assert_int_equal (fsutil_track_file_name (1, "Intro", "flac", name, sizeof name), 0);
+    assert_string_equal (name, "01 - Intro.flac");
+    assert_int_equal (fsutil_track_file_name (12, "a/b", "wav", name, sizeof name), 0);
+    assert_string_equal (name, "12 - a_b.wav");
+    assert_int_equal (fsutil_track_file_name (123, "x", "wav", name, sizeof name), 0);
+    assert_string_equal (name, "123 - x.wav");
+    assert_int_equal (fsutil_track_file_name (1, "Intro", "flac", name, 8), MF_ERR_INVALID);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_mkdir_p),
+        cmocka_unit_test (test_atomic_write),
+        cmocka_unit_test (test_atomic_write_killed),
+        cmocka_unit_test (test_commit_temp),
+        cmocka_unit_test (test_read_file),
+        cmocka_unit_test (test_rel_path_ok),
+        cmocka_unit_test (test_sandbox),
+        cmocka_unit_test (test_slugify),
+        cmocka_unit_test (test_safe_name),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
