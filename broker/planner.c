@@ -1,0 +1,398 @@
+/*  The album plan: loudness gains per policy and tonal corrections, a
+    pure function of the tracks' analyses and the album's settings.
+
+    Album loudness is always the BS.1770-4 gated loudness of the union of
+    every track's 400 ms blocks (measure_gated_loudness), never a mean of
+    track values: a quiet interlude and a loud single do not weigh by
+    track count but by how much programme they carry above the gates.
+    Because the absolute gate (-70 LUFS) does not move with a gain, the
+    album gain is found by iteration on the shifted blocks rather than by
+    a single subtraction, so the prediction is exact for the blocks.
+
+    Policies (T = target, L_i = track loudness, D = max_deviation_lu):
+      track    g_i = T - L_i
+      album    g_i = g with gated(L + g) = T
+      loudest  g_i = T - max L_i (AES TD1008); the album lands below T
+      hybrid   one album gain g, each track's planned loudness L_i + g
+               clamped to [T - D, T + D]; g is solved (bisection) so the
+               album loudness after clamping still hits T. Tracks inside
+               the window keep their offsets; the outliers move.
+    Ceiling: the lower of the profile's ceiling and the job's true_peak,
+    and of the track's own limiter ceiling when given (a job asking -1
+    dBTP never lifts Amazon's -2 dBTP).
+
+    Tonal: each track's spectrum shape s_i(b) = band_db_i(b) minus its mean
+    over the usable bands (so level is not tone). Target t(b) = the
+    weighted mean of the shapes with weights w_i proportional to
+    10^(P_i/10) * duration_i, each track's share of the album's energy as
+    delivered (P_i its planned loudness), or the reference track's shape.
+    Correction c_i = strength * (t - s_i), smoothed by a 3-band moving
+    average (one band each side: 1 octave in all, which keeps tilts and
+    broad colour and drops narrow peaks that belong to the music),
+    shifted to zero mean over the usable bands so the overall level moves
+    little (the master's loudness loop corrects the rest), then clipped to
+    +-max_db. A band is usable when every track has a finite level above
+    -150 dBFS in it; unusable bands get 0 dB.  */
+#include "broker/planner.h"
+#include "common/err.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PLAN_BAND_FLOOR_DB   -150.0   //  below this a band is empty (no content)
+#define PLAN_SOLVE_TOL_LU    1e-6     //  album gain solved to this
+#define PLAN_SOLVE_ITERS     200
+
+static const char *s_policy_names [] = { "track", "album", "loudest", "hybrid" };
+static const char *s_tonal_names [] = { "off", "album", "reference" };
+
+//  Album loudness of the union of blocks with per-track gains (dB).
+static double
+s_album_lufs (const measure_t *const *a, const double *gains, size_t n)
+{
+    return measure_gated_loudness (a, gains, n);
+}
+
+//  Fills gains[] for the hybrid policy at album gain g: each track's
+//  planned loudness clamped to target +- dev.
+static void
+s_hybrid_gains (const measure_t *const *a, size_t n, double g, double target,
+                double dev, double *gains)
+{
+    for (size_t i = 0; i < n; i++) {
+        double p = a [i]->integrated_lufs + g;
+        if (p > target + dev)
+            p = target + dev;
+        if (p < target - dev)
+            p = target - dev;
+        gains [i] = p - a [i]->integrated_lufs;
+    }
+}
+
+//  Solves for the album gain g so that the union loudness with per-track
+//  gains from mode (0: common gain, 1: hybrid clamp) equals target.
+//  Bisection: album loudness is nondecreasing in g. Returns g (dB).
+static double
+s_solve_album_gain (const measure_t *const *a, size_t n, double target, int hybrid,
+                    double dev, double *gains)
+{
+    double lmin = HUGE_VAL, lmax = -HUGE_VAL;
+    for (size_t i = 0; i < n; i++) {
+        if (a [i]->integrated_lufs < lmin) lmin = a [i]->integrated_lufs;
+        if (a [i]->integrated_lufs > lmax) lmax = a [i]->integrated_lufs;
+    }
+    //  at lo every track is at or below target - dev - 1; at hi at or above
+    //  target + dev + 1, so the album loudness brackets the target
+    double lo = target - lmax - dev - 1.0;
+    double hi = target - lmin + dev + 1.0;
+    double g = 0.5 * (lo + hi);
+    for (int it = 0; it < PLAN_SOLVE_ITERS && hi - lo > PLAN_SOLVE_TOL_LU; it++) {
+        g = 0.5 * (lo + hi);
+        if (hybrid)
+            s_hybrid_gains (a, n, g, target, dev, gains);
+        else
+            for (size_t i = 0; i < n; i++)
+                gains [i] = g;
+        double l = s_album_lufs (a, gains, n);
+        if (l < target)
+            lo = g;
+        else
+            hi = g;
+    }
+    g = 0.5 * (lo + hi);
+    if (hybrid)
+        s_hybrid_gains (a, n, g, target, dev, gains);
+    else
+        for (size_t i = 0; i < n; i++)
+            gains [i] = g;
+    return g;
+}
+
+//  JSON number or null for non-finite values.
+static json_t *
+s_num (double v)
+{
+    return isfinite (v) ? json_real (v) : json_null ();
+}
+
+//  JSON array of MEASURE_BANDS numbers.
+static json_t *
+s_bands (const double *v)
+{
+    json_t *arr = json_array ();
+    for (int b = 0; arr && b < MEASURE_BANDS; b++)
+        json_array_append_new (arr, s_num (v [b]));
+    return arr;
+}
+
+//  Computes the tonal corrections of every track into plan->tracks[i].tonal_db
+//  and records the inputs in rep. Returns 0 or MF_ERR_INVALID (reference).
+static int
+s_plan_tonal (const spec_album_t *album, const measure_t *const *a, size_t n,
+              album_plan_t *plan, json_t *rep, char *err, size_t err_size)
+{
+    const tonal_cfg_t *tc = &album->s.tonal;
+    json_t *jt = json_object ();
+    json_object_set_new (rep, "tonal", jt);
+    json_object_set_new (jt, "match", json_string (s_tonal_names [tc->match <= TONAL_REFERENCE ? tc->match : 0]));
+    json_object_set_new (jt, "strength", json_real (tc->strength));
+    json_object_set_new (jt, "max_db", json_real (tc->max_db));
+    json_object_set_new (jt, "smoothing", json_string ("3-band moving average, zero mean over usable bands, clipped to +-max_db"));
+    json_object_set_new (jt, "weights", json_string ("10^(planned_lufs/10) * duration_s, normalised"));
+    for (size_t i = 0; i < n; i++)
+        memset (plan->tracks [i].tonal_db, 0, sizeof plan->tracks [i].tonal_db);
+    if (tc->match == TONAL_OFF || tc->strength <= 0.0)
+        return 0;
+    if (tc->match == TONAL_REFERENCE
+    && (tc->reference_track < 0 || (size_t) tc->reference_track >= n)) {
+        snprintf (err, err_size, "album \"%s\": tonal reference_track %d is out of range (the album has %zu tracks)",
+                  album->title ? album->title : "", tc->reference_track, n);
+        return MF_ERR_INVALID;
+    }
+    //  usable bands
+    int usable [MEASURE_BANDS];
+    int n_usable = 0;
+    for (int b = 0; b < MEASURE_BANDS; b++) {
+        usable [b] = 1;
+        for (size_t i = 0; i < n; i++)
+            if (!isfinite (a [i]->band_db [b]) || a [i]->band_db [b] <= PLAN_BAND_FLOOR_DB)
+                usable [b] = 0;
+        n_usable += usable [b];
+    }
+    if (n_usable == 0)
+        return 0;
+
+    //  shapes: spectrum minus its mean over the usable bands
+    double (*shape) [MEASURE_BANDS] = calloc (n, sizeof *shape);
+    double *w = calloc (n, sizeof *w);
+    if (!shape || !w) {
+        free (shape);
+        free (w);
+        return MF_ERR_NOMEM;
+    }
+    double wsum = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double mean = 0.0;
+        for (int b = 0; b < MEASURE_BANDS; b++)
+            if (usable [b])
+                mean += a [i]->band_db [b];
+        mean /= n_usable;
+        for (int b = 0; b < MEASURE_BANDS; b++)
+            shape [i][b] = usable [b] ? a [i]->band_db [b] - mean : 0.0;
+        double dur = a [i]->duration_s > 0.0 ? a [i]->duration_s
+                   : (a [i]->rate_hz > 0 ? (double) a [i]->frames / a [i]->rate_hz : 1.0);
+        w [i] = pow (10.0, plan->tracks [i].target_lufs / 10.0) * dur;
+        wsum += w [i];
+    }
+    double target [MEASURE_BANDS];
+    for (int b = 0; b < MEASURE_BANDS; b++) {
+        target [b] = 0.0;
+        if (tc->match == TONAL_REFERENCE)
+            target [b] = shape [tc->reference_track][b];
+        else
+            for (size_t i = 0; i < n; i++)
+                target [b] += w [i] / wsum * shape [i][b];
+    }
+    json_object_set_new (jt, "usable_bands", json_integer (n_usable));
+    json_object_set_new (jt, "target_shape_db", s_bands (target));
+    json_t *jw = json_array ();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new (jw, json_real (w [i] / wsum));
+    json_object_set_new (jt, "track_weights", jw);
+
+    for (size_t i = 0; i < n; i++) {
+        double raw [MEASURE_BANDS], sm [MEASURE_BANDS];
+        for (int b = 0; b < MEASURE_BANDS; b++)
+            raw [b] = usable [b] ? tc->strength * (target [b] - shape [i][b]) : 0.0;
+        double mean = 0.0;
+        for (int b = 0; b < MEASURE_BANDS; b++) {
+            sm [b] = 0.0;
+            if (!usable [b])
+                continue;
+            double s = 0.0;
+            int k = 0;
+            for (int d = -1; d <= 1; d++)
+                if (b + d >= 0 && b + d < MEASURE_BANDS && usable [b + d]) {
+                    s += raw [b + d];
+                    k++;
+                }
+            sm [b] = s / k;
+            mean += sm [b];
+        }
+        mean /= n_usable;
+        for (int b = 0; b < MEASURE_BANDS; b++) {
+            double c = usable [b] ? sm [b] - mean : 0.0;
+            if (c > tc->max_db)
+                c = tc->max_db;
+            if (c < -tc->max_db)
+                c = -tc->max_db;
+            plan->tracks [i].tonal_db [b] = c;
+        }
+    }
+    free (shape);
+    free (w);
+    return 0;
+}
+
+int
+planner_plan_album (const spec_album_t *album, const measure_t *const *analyses,
+                    profile_id_t profile, int out_rate_hz,
+                    album_plan_t *plan, char *err, size_t err_size)
+{
+    char dummy [8];
+    if (!err || err_size == 0) {
+        err = dummy;
+        err_size = sizeof dummy;
+    }
+    err [0] = 0;
+    memset (plan, 0, sizeof *plan);
+    const profile_t *prof = profile_get (profile);
+    if (!album || !analyses || !prof) {
+        snprintf (err, err_size, "planner: missing album, analyses or profile");
+        return MF_ERR_INVALID;
+    }
+    size_t n = album->n_tracks;
+    const char *title = album->title ? album->title : "";
+    if (n == 0) {
+        snprintf (err, err_size, "album \"%s\": no tracks to plan", title);
+        return MF_ERR_INVALID;
+    }
+    const loudness_cfg_t *lc = &album->s.loudness;
+    if ((int) lc->policy < POLICY_TRACK || lc->policy > POLICY_HYBRID) {
+        snprintf (err, err_size, "album \"%s\": unknown loudness policy %d", title, (int) lc->policy);
+        return MF_ERR_INVALID;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const measure_t *m = analyses [i];
+        if (!m || !isfinite (m->integrated_lufs) || m->n_blocks == 0 || !m->block_lufs) {
+            snprintf (err, err_size, "album \"%s\" track %zu (%s): no measurable loudness (silent or not analysed); remove it or replace the file",
+                      title, i + 1, album->tracks [i].path ? album->tracks [i].path : "?");
+            return MF_ERR_INVALID;
+        }
+    }
+
+    double target = profile_target_lufs (prof, lc->has_target, lc->target_lufs);
+    double ceiling = prof->ceiling_dbtp;
+    if (lc->has_true_peak && lc->true_peak_dbtp < ceiling)
+        ceiling = lc->true_peak_dbtp;
+    double dev = lc->max_deviation_lu >= 0.0 ? lc->max_deviation_lu : 0.0;
+
+    plan->profile = profile;
+    plan->n_tracks = n;
+    plan->album_target_lufs = target;
+    plan->tracks = calloc (n, sizeof *plan->tracks);
+    double *gains = calloc (n, sizeof *gains);
+    json_t *rep = json_object ();
+    if (!plan->tracks || !gains || !rep) {
+        free (gains);
+        json_decref (rep);
+        planner_plan_free (plan);
+        return MF_ERR_NOMEM;
+    }
+
+    double in_album = s_album_lufs (analyses, NULL, n);
+    double in_mean = 0.0, lmax = -HUGE_VAL;
+    for (size_t i = 0; i < n; i++) {
+        in_mean += analyses [i]->integrated_lufs / (double) n;
+        if (analyses [i]->integrated_lufs > lmax)
+            lmax = analyses [i]->integrated_lufs;
+    }
+    double album_gain = NAN;
+    switch (lc->policy) {
+        case POLICY_TRACK:
+            for (size_t i = 0; i < n; i++)
+                gains [i] = target - analyses [i]->integrated_lufs;
+            break;
+        case POLICY_ALBUM:
+            album_gain = s_solve_album_gain (analyses, n, target, 0, 0.0, gains);
+            break;
+        case POLICY_LOUDEST:
+            album_gain = target - lmax;
+            for (size_t i = 0; i < n; i++)
+                gains [i] = album_gain;
+            break;
+        case POLICY_HYBRID:
+            album_gain = s_solve_album_gain (analyses, n, target, 1, dev, gains);
+            break;
+    }
+    double pmin = HUGE_VAL, pmax = -HUGE_VAL;
+    for (size_t i = 0; i < n; i++) {
+        track_plan_t *tp = &plan->tracks [i];
+        const settings_t *ts = &album->tracks [i].s;
+        tp->gain_db = gains [i];
+        tp->target_lufs = analyses [i]->integrated_lufs + gains [i];
+        tp->ceiling_dbtp = ceiling;
+        if (isfinite (ts->chain.limiter.ceiling_dbtp) && ts->chain.limiter.ceiling_dbtp < ceiling)
+            tp->ceiling_dbtp = ts->chain.limiter.ceiling_dbtp;
+        tp->fade_in_frames = (int64_t) llround (ts->fade_in_s * out_rate_hz);
+        tp->fade_out_frames = (int64_t) llround (ts->fade_out_s * out_rate_hz);
+        if (tp->target_lufs < pmin) pmin = tp->target_lufs;
+        if (tp->target_lufs > pmax) pmax = tp->target_lufs;
+    }
+    plan->album_planned_lufs = s_album_lufs (analyses, gains, n);
+    plan->spread_lu = pmax - pmin;
+
+    //  the record: inputs, then decisions
+    json_object_set_new (rep, "profile", json_string (prof->name));
+    json_object_set_new (rep, "policy", json_string (s_policy_names [lc->policy]));
+    json_object_set_new (rep, "target_lufs", json_real (target));
+    json_object_set_new (rep, "target_from", json_string (lc->has_target ? "job" : "profile"));
+    json_object_set_new (rep, "ceiling_dbtp", json_real (ceiling));
+    json_object_set_new (rep, "max_deviation_lu", json_real (dev));
+    json_object_set_new (rep, "out_rate_hz", json_integer (out_rate_hz));
+    json_object_set_new (rep, "album_input_lufs", s_num (in_album));
+    json_object_set_new (rep, "album_input_method", json_string ("BS.1770-4 gating over the union of all tracks' blocks"));
+    json_object_set_new (rep, "mean_of_track_lufs_not_used", s_num (in_mean));
+    json_object_set_new (rep, "album_gain_db", s_num (album_gain));
+    json_object_set_new (rep, "album_planned_lufs", s_num (plan->album_planned_lufs));
+    json_object_set_new (rep, "spread_lu", s_num (plan->spread_lu));
+
+    int rc = s_plan_tonal (album, analyses, n, plan, rep, err, err_size);
+    if (rc == 0) {
+        json_t *jtr = json_array ();
+        json_object_set_new (rep, "tracks", jtr);
+        for (size_t i = 0; i < n; i++) {
+            const track_plan_t *tp = &plan->tracks [i];
+            json_t *o = json_object ();
+            json_object_set_new (o, "index", json_integer ((json_int_t) i + 1));
+            json_object_set_new (o, "path", album->tracks [i].path ? json_string (album->tracks [i].path) : json_null ());
+            json_object_set_new (o, "input_lufs", s_num (analyses [i]->integrated_lufs));
+            json_object_set_new (o, "input_true_peak_dbtp", s_num (analyses [i]->true_peak_dbtp));
+            json_object_set_new (o, "duration_s", s_num (analyses [i]->duration_s));
+            json_object_set_new (o, "blocks", json_integer ((json_int_t) analyses [i]->n_blocks));
+            json_object_set_new (o, "gain_db", s_num (tp->gain_db));
+            json_object_set_new (o, "planned_lufs", s_num (tp->target_lufs));
+            int pulled = lc->policy == POLICY_HYBRID
+                      && fabs (tp->gain_db - album_gain) > 1e-9;
+            json_object_set_new (o, "pulled_to_bound", json_boolean (pulled));
+            json_object_set_new (o, "ceiling_dbtp", s_num (tp->ceiling_dbtp));
+            json_object_set_new (o, "fade_in_frames", json_integer (tp->fade_in_frames));
+            json_object_set_new (o, "fade_out_frames", json_integer (tp->fade_out_frames));
+            json_object_set_new (o, "tonal_db", s_bands (tp->tonal_db));
+            json_array_append_new (jtr, o);
+        }
+        plan->report_json = json_dumps (rep, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION (10));
+        if (!plan->report_json)
+            rc = MF_ERR_NOMEM;
+    }
+    json_decref (rep);
+    free (gains);
+    if (rc != 0)
+        planner_plan_free (plan);
+    return rc;
+}
+
+void
+planner_plan_free (album_plan_t *plan)
+{
+    if (!plan)
+        return;
+    free (plan->tracks);
+    free (plan->report_json);
+    plan->tracks = NULL;
+    plan->report_json = NULL;
+    plan->n_tracks = 0;
+}

@@ -1,0 +1,388 @@
+/*  Album planner: union gating instead of averaging, each policy's gains
+    on synthetic measures with known answers, hybrid bounds, ceilings,
+    tonal corrections (strength, smoothing, bounds, reference) and the
+    report record.  */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/planner.h"
+#include "common/err.h"
+
+#define MAXT 8
+
+typedef struct {
+    spec_album_t  album;
+    spec_track_t  tracks [MAXT];
+    measure_t     m [MAXT];
+    const measure_t *mp [MAXT];
+} fx_t;
+
+//  Energy of a loudness value, BS.1770-4 eq. (2), for the expected answers.
+static double e_of (double lufs) { return pow (10.0, (lufs + 0.691) / 10.0); }
+static double l_of (double e) { return -0.691 + 10.0 * log10 (e); }
+
+//  An album of n tracks, track i with blocks[i] blocks at level[i] LUFS.
+static void
+fx_init (fx_t *f, size_t n, const double *level, const int *blocks)
+{
+    memset (f, 0, sizeof *f);
+    f->album.title = "Test album";
+    f->album.tracks = f->tracks;
+    f->album.n_tracks = n;
+    f->album.s.loudness.policy = POLICY_ALBUM;
+    f->album.s.loudness.has_target = true;
+    f->album.s.loudness.target_lufs = -14.0;
+    f->album.s.loudness.max_deviation_lu = 3.0;
+    f->album.s.tonal.match = TONAL_OFF;
+    f->album.s.tonal.reference_track = -1;
+    for (size_t i = 0; i < n; i++) {
+        f->tracks [i].path = "t.wav";
+        f->tracks [i].title = "t";
+        f->tracks [i].s.chain.limiter.ceiling_dbtp = NAN;
+        measure_t *m = &f->m [i];
+        m->rate_hz = 48000;
+        m->n_blocks = (size_t) blocks [i];
+        m->block_lufs = calloc (m->n_blocks, sizeof (float));
+        for (size_t b = 0; b < m->n_blocks; b++)
+            m->block_lufs [b] = (float) level [i];
+        m->integrated_lufs = level [i];
+        m->duration_s = 0.1 * (double) (m->n_blocks + 3);
+        m->true_peak_dbtp = level [i] + 10.0;
+        for (int k = 0; k < MEASURE_BANDS; k++)
+            m->band_db [k] = -40.0;
+        f->mp [i] = m;
+    }
+}
+
+static void
+fx_free (fx_t *f)
+{
+    for (size_t i = 0; i < f->album.n_tracks; i++)
+        measure_free (&f->m [i]);
+}
+
+//  Album loudness is the gated loudness of the union of blocks: one track
+//  of 100 blocks at -10 and one of 300 at -16 LUFS is -13.58 LUFS (all
+//  blocks pass both gates), not -13 (mean of tracks) nor -14.5
+//  (duration-weighted mean); the album gain follows the union.
+static void
+test_union_not_average (void **state)
+{
+    (void) state;
+    double lv [2] = { -10.0, -16.0 };
+    int nb [2] = { 100, 300 };
+    fx_t f;
+    fx_init (&f, 2, lv, nb);
+    double expect = l_of ((100 * e_of (-10) + 300 * e_of (-16)) / 400.0);
+    assert_true (fabs (expect - (-13.0)) > 0.3);          //  averaging would differ
+    assert_true (fabs (expect - (-14.5)) > 0.3);
+    album_plan_t plan;
+    char err [256];
+    assert_int_equal (planner_plan_album (&f.album, f.mp, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), 0);
+    //  tolerance 1e-4 LU: the solver's bisection stops at 1e-6 LU
+    assert_true (fabs (plan.tracks [0].gain_db - (-14.0 - expect)) < 1e-4);
+    assert_true (fabs (plan.tracks [1].gain_db - plan.tracks [0].gain_db) < 1e-12);
+    assert_true (fabs (plan.album_planned_lufs - (-14.0)) < 1e-4);
+    //  offsets kept: planned track loudness = input + gain
+    assert_true (fabs (plan.tracks [0].target_lufs - (-10.0 + plan.tracks [0].gain_db)) < 1e-9);
+    assert_true (fabs (plan.spread_lu - 6.0) < 1e-9);
+    planner_plan_free (&plan);
+    fx_free (&f);
+}
+
+//  The relative gate drops quiet blocks of the union: 100 blocks at -10
+//  and 300 at -30 give -10 LUFS (the -30 blocks fall below the -10 LU
+//  relative gate at about -25.9), while averaging would say -20.
+static void
+test_union_gates_quiet_track (void **state)
+{
+    (void) state;
+    double lv [2] = { -10.0, -30.0 };
+    int nb [2] = { 100, 300 };
+    fx_t f;
+    fx_init (&f, 2, lv, nb);
+    album_plan_t plan;
+    char err [256];
+    assert_int_equal (planner_plan_album (&f.album, f.mp, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), 0);
+    assert_true (fabs (plan.tracks [0].gain_db - (-4.0)) < 1e-4);
+    planner_plan_free (&plan);
+    fx_free (&f);
+}
+
+//  track policy: each track exactly to the target.
+static void
+test_policy_track (void **state)
+{
+    (void) state;
+    double lv [4] = { -8.0, -14.0, -20.0, -26.0 };
+    int nb [4] = { 50, 60, 70, 80 };
+    fx_t f;
+    fx_init (&f, 4, lv, nb);
+    f.album.s.loudness.policy = POLICY_TRACK;
+    f.album.s.loudness.target_lufs = -16.0;
+    album_plan_t plan;
+    char err [256];
+    assert_int_equal (planner_plan_album (&f.album, f.mp, PROFILE_APPLE, 48000, &plan, err, sizeof err), 0);
+    for (int i = 0; i < 4; i++) {
+        assert_true (fabs (plan.tracks [i].gain_db - (-16.0 - lv [i])) < 1e-12);
+        assert_true (fabs (plan.tracks [i].target_lufs - (-16.0)) < 1e-12);
+    }
+    assert_true (fabs (plan.album_planned_lufs - (-16.0)) < 1e-9);
+    assert_true (plan.spread_lu < 1e-9);
+    planner_plan_free (&plan);
+    fx_free (&f);
+}
+
+//  loudest policy: one gain, the loudest track lands on the target.
+static void
+test_policy_loudest (void **state)
+{
+    (void) state;
+    double lv [4] = { -12.0, -9.5, -20.0, -26.0 };
+    int nb [4] = { 50, 60, 70, 80 };
+    fx_t f;
+    fx_init (&f, 4, lv, nb);
+    f.album.s.loudness.policy = POLICY_LOUDEST;
+    album_plan_t plan;
+    char err [256];
+    assert_int_equal (planner_plan_album (&f.album, f.mp, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), 0);
+    for (int i = 0; i < 4; i++)
+        assert_true (fabs (plan.tracks [i].gain_db - (-14.0 + 9.5)) < 1e-12);
+    assert_true (fabs (plan.tracks [1].target_lufs - (-14.0)) < 1e-12);
+    assert_true (plan.album_planned_lufs < -14.0);
+    assert_true (fabs (plan.spread_lu - 16.5) < 1e-9);
+    planner_plan_free (&plan);
+    fx_free (&f);
+}
+
+//  hybrid: every track within target +- max_deviation_lu, album at the
+//  target, tracks inside the window share one gain (offsets kept).
+static void
+test_policy_hybrid_bounds (void **state)
+{
+    (void) state;
+    double lv [5] = { -6.0, -13.0, -15.0, -16.0, -28.0 };
+    int nb [5] = { 100, 100, 100, 100, 100 };
+    fx_t f;
+    fx_init (&f, 5, lv, nb);
+    f.album.s.loudness.policy = POLICY_HYBRID;
+    f.album.s.loudness.max_deviation_lu = 3.0;
+    album_plan_t plan;
+    char err [256];
+    assert_int_equal (planner_plan_album (&f.album, f.mp, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), 0);
+    for (int i = 0; i < 5; i++) {
+        assert_true (plan.tracks [i].target_lufs <= -14.0 + 3.0 + 1e-9);
+        assert_true (plan.tracks [i].target_lufs >= -14.0 - 3.0 - 1e-9);
+    }
+    assert_true (fabs (plan.tracks [0].target_lufs - (-11.0)) < 1e-9);   //  pulled down
+    assert_true (fabs (plan.tracks [4].target_lufs - (-17.0)) < 1e-9);   //  pulled up
+    assert_true (fabs (plan.tracks [1].gain_db - plan.tracks [2].gain_db) < 1e-12);
+    assert_true (fabs (plan.tracks [2].gain_db - plan.tracks [3].gain_db) < 1e-12);
+    //  album on target: recompute independently from the gains
+    double g [5];
+    for (int i = 0; i < 5; i++)
+        g [i] = plan.tracks [i].gain_db;
+    assert_true (fabs (measure_gated_loudness (f.mp, g, 5) - (-14.0)) < 1e-4);
+    assert_true (fabs (plan.album_planned_lufs - (-14.0)) < 1e-4);
+    assert_true (plan.spread_lu <= 6.0 + 1e-9);
+
+    //  a wide window makes hybrid the album policy
+    album_plan_t plan2;
+    f.album.s.loudness.max_deviation_lu = 20.0;
+    assert_int_equal (planner_plan_album (&f.album, f.mp, PROFILE_SPOTIFY, 48000, &plan2, err, sizeof err), 0);
+    f.album.s.loudness.policy = POLICY_ALBUM;
+    album_plan_t plan3;
+    assert_int_equal (planner_plan_album (&f.album, f.mp, PROFILE_SPOTIFY, 48000, &plan3, err, sizeof err), 0);
+    for (int i = 0; i < 5; i++)
+        assert_true (fabs (plan2.tracks [i].gain_db - plan3.tracks [i].gain_db) < 1e-4);
+    //  a zero window makes it the track policy
+    f.album.s.loudness.policy = POLICY_HYBRID;
+    f.album.s.loudness.max_deviation_lu = 0.0;
+    album_plan_t plan4;
+    assert_int_equal (planner_plan_album (&f.album, f.mp, PROFILE_SPOTIFY, 48000, &plan4, err, sizeof err), 0);
+    for (int i = 0; i < 5; i++)
+        assert_true (fabs (plan4.tracks [i].target_lufs - (-14.0)) < 1e-9);
+    planner_plan_free (&plan);
+    planner_plan_free (&plan2);
+    planner_plan_free (&plan3);
+    planner_plan_free (&plan4);
+    fx_free (&f);
+}
+
+//  Target and ceiling: the profile's target unless the job gives one;
+//  the lower of the profile's and the job's ceiling; fades in frames.
+static void
+test_targets_and_ceiling (void **state)
+{
+    (void) state;
+    double lv [1] = { -20.0 };
+    int nb [1] = { 40 };
+    fx_t f;
+    fx_init (&f, 1, lv, nb);
+    f.album.s.loudness.has_target = false;
+    f.album.s.loudness.has_true_peak = true;
+    f.album.s.loudness.true_peak_dbtp = -1.0;
+    f.tracks [0].s.fade_in_s = 0.5;
+    f.tracks [0].s.fade_out_s = 3.0;
+    album_plan_t plan;
+    char err [256];
+    assert_int_equal (planner_plan_album (&f.album, f.mp, PROFILE_BROADCAST, 48000, &plan, err, sizeof err), 0);
+    assert_true (fabs (plan.album_target_lufs - (-23.0)) < 1e-12);
+    assert_true (fabs (plan.tracks [0].ceiling_dbtp - (-1.0)) < 1e-12);
+    assert_int_equal (plan.tracks [0].fade_in_frames, 24000);
+    assert_int_equal (plan.tracks [0].fade_out_frames, 144000);
+    planner_plan_free (&plan);
+    assert_int_equal (planner_plan_album (&f.album, f.mp, PROFILE_AMAZON, 44100, &plan, err, sizeof err), 0);
+    assert_true (fabs (plan.tracks [0].ceiling_dbtp - (-2.0)) < 1e-12);
+    planner_plan_free (&plan);
+    fx_free (&f);
+}
+
+//  A silent track is refused with its number and path.
+static void
+test_silent_track_refused (void **state)
+{
+    (void) state;
+    double lv [2] = { -14.0, -20.0 };
+    int nb [2] = { 40, 40 };
+    fx_t f;
+    fx_init (&f, 2, lv, nb);
+    f.m [1].integrated_lufs = -HUGE_VAL;
+    album_plan_t plan;
+    char err [256] = "";
+    assert_int_equal (planner_plan_album (&f.album, f.mp, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), MF_ERR_INVALID);
+    assert_non_null (strstr (err, "track 2"));
+    assert_null (plan.tracks);
+    fx_free (&f);
+}
+
+//  Tonal: tracks with tilts of -6..+6 dB/decade around a common shape.
+//  At strength 1 the corrected shapes equal the weighted mean shape in
+//  the inner bands (a linear tilt survives the 3-band average exactly),
+//  at strength 0.5 half the distance is left; never beyond max_db;
+//  zero mean over the bands.
+static void
+test_tonal_album (void **state)
+{
+    (void) state;
+    double lv [3] = { -14.0, -14.0, -14.0 };
+    int nb [3] = { 100, 100, 100 };
+    double tilt [3] = { -6.0, 0.0, 6.0 };
+    fx_t f;
+    fx_init (&f, 3, lv, nb);
+    for (int i = 0; i < 3; i++)
+        for (int b = 0; b < MEASURE_BANDS; b++)
+            f.m [i].band_db [b] = -30.0 - 3.0 * (b % 2) + tilt [i] * log10 (measure_band_hz (b) / 1000.0);
+    f.album.s.tonal.match = TONAL_ALBUM;
+    f.album.s.tonal.strength = 1.0;
+    f.album.s.tonal.max_db = 12.0;
+    album_plan_t plan;
+    char err [256];
+    assert_int_equal (planner_plan_album (&f.album, f.mp, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), 0);
+    //  equal loudness and duration: the target tilt is 0 dB/decade, so the
+    //  correction is -tilt per decade (inner bands, 1e-9 dB: exact arithmetic)
+    for (int i = 0; i < 3; i++) {
+        double mean = 0.0;
+        for (int b = 0; b < MEASURE_BANDS; b++)
+            mean += plan.tracks [i].tonal_db [b] / MEASURE_BANDS;
+        assert_true (fabs (mean) < 1e-9);
+        for (int b = 2; b < MEASURE_BANDS - 2; b++) {
+            double d = (plan.tracks [i].tonal_db [b] - plan.tracks [i].tonal_db [b + 1]);
+            double want = -tilt [i] * (log10 (measure_band_hz (b) / 1000.0) - log10 (measure_band_hz (b + 1) / 1000.0));
+            //  ISO 266 centres are rounded: 3-band mean of the log spacing differs by < 0.05 dB
+            assert_true (fabs (d - want) < 0.05);
+        }
+    }
+    planner_plan_free (&plan);
+
+    //  strength 0.5 halves it; max_db 3 bounds it
+    f.album.s.tonal.strength = 0.5;
+    f.album.s.tonal.max_db = 3.0;
+    assert_int_equal (planner_plan_album (&f.album, f.mp, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), 0);
+    double worst = 0.0;
+    for (int i = 0; i < 3; i++)
+        for (int b = 0; b < MEASURE_BANDS; b++)
+            worst = fmax (worst, fabs (plan.tracks [i].tonal_db [b]));
+    assert_true (worst <= 3.0 + 1e-12);
+    assert_true (worst > 2.9);       //  +-6 dB/decade at 0.5 over ~3 decades reaches the bound
+    for (int b = 0; b < MEASURE_BANDS; b++)
+        assert_true (fabs (plan.tracks [1].tonal_db [b]) < 1e-9);   //  the middle track is the mean
+    planner_plan_free (&plan);
+
+    //  reference track: its own correction is zero, others move to it
+    f.album.s.tonal.match = TONAL_REFERENCE;
+    f.album.s.tonal.reference_track = 2;
+    f.album.s.tonal.strength = 1.0;
+    f.album.s.tonal.max_db = 12.0;
+    assert_int_equal (planner_plan_album (&f.album, f.mp, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), 0);
+    for (int b = 0; b < MEASURE_BANDS; b++)
+        assert_true (fabs (plan.tracks [2].tonal_db [b]) < 1e-9);
+    assert_true (plan.tracks [1].tonal_db [MEASURE_BANDS - 3] > 3.0);  //  tilt up toward +6 dB/decade
+    planner_plan_free (&plan);
+
+    f.album.s.tonal.reference_track = 7;
+    assert_int_equal (planner_plan_album (&f.album, f.mp, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), MF_ERR_INVALID);
+    assert_non_null (strstr (err, "reference_track"));
+    fx_free (&f);
+}
+
+//  Loudness weighting: a track 10 LU louder weighs 10 times more in the target.
+static void
+test_tonal_weights (void **state)
+{
+    (void) state;
+    double lv [2] = { -10.0, -20.0 };
+    int nb [2] = { 100, 100 };
+    fx_t f;
+    fx_init (&f, 2, lv, nb);
+    f.album.s.loudness.policy = POLICY_ALBUM;
+    for (int b = 0; b < MEASURE_BANDS; b++) {
+        f.m [0].band_db [b] = -30.0 + (b == 15 ? 11.0 : 0.0);
+        f.m [1].band_db [b] = -30.0;
+    }
+    f.album.s.tonal.match = TONAL_ALBUM;
+    f.album.s.tonal.strength = 1.0;
+    f.album.s.tonal.max_db = 12.0;
+    album_plan_t plan;
+    char err [256];
+    assert_int_equal (planner_plan_album (&f.album, f.mp, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), 0);
+    json_error_t je;
+    json_t *root = json_loads (plan.report_json, 0, &je);
+    assert_non_null (root);
+    json_t *w = json_object_get (json_object_get (root, "tonal"), "track_weights");
+    //  weights 10/11 and 1/11 (10^(-1) ratio); tolerance 1e-9
+    assert_true (fabs (json_real_value (json_array_get (w, 0)) - 10.0 / 11.0) < 1e-9);
+    assert_string_equal (json_string_value (json_object_get (root, "policy")), "album");
+    assert_int_equal (json_array_size (json_object_get (root, "tracks")), 2);
+    assert_true (json_is_real (json_object_get (root, "mean_of_track_lufs_not_used")));
+    json_decref (root);
+    //  the quiet track is corrected more (toward the loud one's bump)
+    assert_true (plan.tracks [1].tonal_db [15] > 2.0 * fabs (plan.tracks [0].tonal_db [15]));
+    planner_plan_free (&plan);
+    fx_free (&f);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_union_not_average),
+        cmocka_unit_test (test_union_gates_quiet_track),
+        cmocka_unit_test (test_policy_track),
+        cmocka_unit_test (test_policy_loudest),
+        cmocka_unit_test (test_policy_hybrid_bounds),
+        cmocka_unit_test (test_targets_and_ceiling),
+        cmocka_unit_test (test_silent_track_refused),
+        cmocka_unit_test (test_tonal_album),
+        cmocka_unit_test (test_tonal_weights),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
