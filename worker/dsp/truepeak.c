@@ -13,9 +13,12 @@
     coef[p * taps + k] = h[p + k * phases], normalised to unit DC gain;
     branch 0 is then exactly a delay of taps / 2 samples. BS.1770-4's
     informative example is a 48-tap, 4-phase filter (12 per branch); this
-    one has 16 per branch for a flatter response near 20 kHz, so that a
-    full-scale sine anywhere up to 0.45 fs reads within 0.05 dB of its
-    analytic peak (tested in tests/dsp/test_truepeak.c).  */
+    one has 16 per branch for a flatter response near 20 kHz. What is left
+    is mostly the grid error of 4x oversampling itself: a peak between two
+    interpolated points reads low by up to 20 log10 cos (pi f / (4 fs)),
+    0.17 dB for a sine at fs / 4. tests/dsp/test_truepeak.c checks the
+    readings against libebur128's true-peak mode (within 0.2 dB) and
+    against analytic peaks.  */
 #include "worker/dsp/truepeak.h"
 #include "worker/dsp/dsp_ops.h"
 
