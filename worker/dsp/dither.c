@@ -1,0 +1,124 @@
+/*  TPDF dither, optional error-feedback noise shaping, and quantisation to
+    the output grid (see dither.h for the theory and references).
+
+    Per sample:  v = x - sum_k h[k] e[n-k]        (shaped mode; else v = x)
+                 y = q * round ((v + d) / q),  d = (u1 + u2 - 1) q,  u uniform [0, 1)
+                 e[n] = y - v                     (total error incl. dither)
+    so y = x + e[n] - sum_k h[k] e[n-k]: the error is filtered by 1 - H(z).
+    Arithmetic is double; the result is exact in float for bits <= 24.  */
+#include "worker/dsp/dither.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const double s_shape [DITHER_SHAPE_TAPS] = { 1.623, -0.982, 0.109 };
+
+struct dither_s {
+    int           bits;
+    int           channels;
+    dither_mode_t mode;
+    double        scale;          //  2^(bits-1): grid steps per unit
+    double        lsb;            //  1 / scale
+    double        kmin, kmax;     //  grid index range
+    uint64_t      rng;            //  xorshift64* state
+    double        err [DITHER_MAX_CHANNELS][DITHER_SHAPE_TAPS];  //  e[n-1], e[n-2], e[n-3]
+    int64_t       clamped;
+};
+
+double
+dither_lsb (int bits)
+{
+    return ldexp (1.0, -(bits - 1));
+}
+
+dither_t *
+dither_new (int bits, int channels, dither_mode_t mode, uint64_t seed)
+{
+    if (bits < 8 || bits > 24 || channels < 1 || channels > DITHER_MAX_CHANNELS
+    ||  (int) mode < DITHER_NONE || mode > DITHER_SHAPED)
+        return NULL;
+    dither_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->bits = bits;
+    self->channels = channels;
+    self->mode = mode;
+    self->scale = ldexp (1.0, bits - 1);
+    self->lsb = 1.0 / self->scale;
+    self->kmin = -self->scale;
+    self->kmax = self->scale - 1.0;
+    self->rng = seed ? seed : 0x2545F4914F6CDD1Dull;
+    return self;
+}
+
+void
+dither_destroy (dither_t **self_p)
+{
+    if (self_p && *self_p) {
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+//  Uniform in [0, 1) from xorshift64* (Vigna 2016), 53 bits.
+static inline double
+s_uniform (uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return (double) ((x * 0x2545F4914F6CDD1Dull) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+void
+dither_process (dither_t *self, float *data, size_t frames)
+{
+    const int ch = self->channels;
+    const double scale = self->scale, lsb = self->lsb;
+    const bool dith = self->mode != DITHER_NONE;
+    const bool shaped = self->mode == DITHER_SHAPED;
+    for (size_t i = 0; i < frames; i++)
+        for (int c = 0; c < ch; c++) {
+            float *s = &data [i * (size_t) ch + (size_t) c];
+            double v = *s;
+            double *e = self->err [c];
+            if (shaped)
+                v -= s_shape [0] * e [0] + s_shape [1] * e [1] + s_shape [2] * e [2];
+            double d = dith ? s_uniform (&self->rng) + s_uniform (&self->rng) - 1.0 : 0.0;
+            double k = floor (v * scale + d + 0.5);
+            if (k < self->kmin) {
+                k = self->kmin;
+                self->clamped++;
+            }
+            else
+            if (k > self->kmax) {
+                k = self->kmax;
+                self->clamped++;
+            }
+            double y = k * lsb;
+            if (shaped) {
+                //  bound the fed-back error to a few LSB so a clamp cannot
+                //  drive the loop unstable
+                double en = y - v;
+                if (en > 4.0 * lsb)
+                    en = 4.0 * lsb;
+                else
+                if (en < -4.0 * lsb)
+                    en = -4.0 * lsb;
+                e [2] = e [1];
+                e [1] = e [0];
+                e [0] = en;
+            }
+            *s = (float) y;
+        }
+}
+
+int64_t
+dither_clamped (const dither_t *self)
+{
+    return self->clamped;
+}
