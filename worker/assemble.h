@@ -25,6 +25,14 @@ typedef struct {
     int64_t length;       //  frames in the slice (to the next track's INDEX 01)
     int64_t trim_lead;    //  frames trimmed from the source start
     int64_t trim_trail;   //  frames trimmed from the source end
+    int64_t audio_start;  //  album frame of the track's first (trimmed) source frame;
+                          //  on cd gapless or crossfaded tracks start is this
+                          //  rounded to the nearest 588-frame boundary
+    int64_t audio_frames; //  source frames placed (after trim)
+    int64_t xfade_in;     //  frames overlapped with the previous track (0: none)
+    int64_t slice_start;  //  first frame of the per-track file: start, except
+                          //  track 1 whose file also holds the pregap (0)
+    int64_t slice_frames; //  frames in the per-track file (to the next start)
 } assemble_track_t;
 
 typedef struct {
@@ -39,6 +47,28 @@ typedef struct {
 int assemble_layout (const spec_album_t *album, const profile_t *profile, int rate_hz,
                      const int64_t *track_frames, assemble_layout_t *layout,
                      char *err, size_t err_size);
+
+//  Red Book check the broker can run at submit time: 1..99 tracks, the
+//  first track's gap (the pregap) at least 2 s, and, when track_frames
+//  (lengths at 44.1 kHz after trim) is not NULL, the whole layout
+//  including every track at least 4 s from its INDEX 01 to the next
+//  track's INDEX 00 (or the end). Returns 0, or MF_ERR_INVALID with the
+//  reason (which track, which rule) in err.
+int assemble_check_cd (const spec_album_t *album, const int64_t *track_frames,
+                       char *err, size_t err_size);
+
+//  Frames of leading and trailing near-silence in a (every channel below
+//  threshold_db dBFS in absolute value). A wholly silent track gives 0
+//  and 0 (nothing to keep otherwise).
+void assemble_silence (const audio_t *a, double threshold_db, int64_t *lead, int64_t *trail);
+
+//  The CUE sheet text for a layout (caller frees): CATALOG, PERFORMER,
+//  TITLE, FILE "album.<ext>" WAVE, per track TRACK NN AUDIO, TITLE,
+//  PERFORMER, ISRC, INDEX 00 (when there is a gap) and INDEX 01 in
+//  mm:ss:ff at 75 frames per second (positions truncated to a CD frame;
+//  exact on cd where they are 588-aligned). NULL on out of memory.
+char *assemble_cue_text (const spec_album_t *album, const profile_t *profile,
+                         const assemble_layout_t *layout, int rate_hz);
 
 //  Builds the album from the mastered tracks and writes into out_dir:
 //  "NN - <title>.<ext>" per track, "album.<ext>" and "album.cue".
