@@ -1,0 +1,245 @@
+/*  masterfarm status: what the broker knows. Without a job id: every job
+    (state, tasks done, audio), every worker (slots, busy, last heard) and
+    the broker's counters (malformed and oversized messages dropped,
+    unknown job ids, late results, re-dispatched tasks, expired workers).
+    With a job id: that job and every track in it, with attempts and the
+    last error of a failed track. --json prints the same as one JSON
+    object, for scripts.  */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "client/commands.h"
+#include "client/farmclient.h"
+#include "common/clock.h"
+#include "common/err.h"
+
+//  Prints the help text to out.
+static void
+s_help (FILE *out)
+{
+    fprintf (out,
+        "usage: masterfarm status [JOB] --broker URL [--json] [--timeout S]\n"
+        "\n"
+        "Without JOB: every job, every worker and the broker's counters.\n"
+        "With JOB: that job and each of its tracks (state, attempts, last error).\n"
+        "\n"
+        "  --broker URL   the broker, tcp://HOST:PORT or ipc://PATH\n"
+        "                 (default: $MASTERFARM_BROKER)\n"
+        "  --json         one JSON object instead of tables\n"
+        "  --timeout S    seconds to wait for the broker (default 5)\n"
+        "\n"
+        "Exit status: 0 answered, 1 unknown job or broker unreachable, 2 bad usage.\n");
+}
+
+//  A "how long ago" text for a wall-clock time in ms since the epoch.
+static const char *
+s_ago (int64_t ms, char *buf, size_t size)
+{
+    if (ms <= 0)
+        snprintf (buf, size, "never");
+    else {
+        double s = (clock_wall_ms () - ms) / 1000.0;
+        snprintf (buf, size, "%.1f s ago", s < 0 ? 0.0 : s);
+    }
+    return buf;
+}
+
+//  Prints one job's summary line.
+static void
+s_print_job (const Masterfarm__JobStatus *j)
+{
+    printf ("%-6" PRIu64 " %-16s %4u  %6u/%-6u %6u  %8.1f/%-8.1f  %s\n", j->job_id,
+            farmclient_job_state_name (j->state), j->priority, j->tasks_done, j->tasks_total,
+            j->tasks_failed, j->audio_done_s, j->audio_total_s, j->name ? j->name : "");
+}
+
+//  Prints the tables for a reply.
+static void
+s_print_text (const Masterfarm__StatusReply *r, uint64_t job_id)
+{
+    printf ("JOB    STATE            PRIO   DONE/TOTAL   FAILED  AUDIO s done/total  NAME\n");
+    for (size_t i = 0; i < r->n_jobs; i++)
+        s_print_job (r->jobs [i]);
+    if (r->n_jobs == 0)
+        printf ("(no jobs)\n");
+
+    for (size_t i = 0; i < r->n_jobs && job_id; i++) {
+        const Masterfarm__JobStatus *j = r->jobs [i];
+        char buf [32];
+        if (j->deadline_ms)
+            printf ("deadline: %s\n", clock_format_rfc3339 (j->deadline_ms, buf, sizeof buf));
+        if (j->deliver_at_ms)
+            printf ("deliver at: %s\n", clock_format_rfc3339 (j->deliver_at_ms, buf, sizeof buf));
+        if (j->output_dir && *j->output_dir)
+            printf ("outputs: %s\n", j->output_dir);
+        printf ("\nALBUM TRACK STATE       ATTEMPTS PROGRESS  TITLE / LAST ERROR\n");
+        for (size_t t = 0; t < j->n_tracks; t++) {
+            const Masterfarm__TrackStatus *ts = j->tracks [t];
+            printf ("%5u %5u %-11s %8u %7.0f%%  %s\n", ts->album + 1, ts->track + 1,
+                    farmclient_task_state_name (ts->state), ts->attempts,
+                    100.0 * ts->progress, ts->title ? ts->title : "");
+            if (ts->last_error && *ts->last_error)
+                printf ("%41s error: %s\n", "", ts->last_error);
+        }
+    }
+
+    if (!job_id) {
+        printf ("\nWORKER                           SLOTS  BUSY   DONE FAILED  LAST HEARD\n");
+        for (size_t i = 0; i < r->n_workers; i++) {
+            const Masterfarm__WorkerStatus *w = r->workers [i];
+            char buf [32];
+            printf ("%-32s %5u %5u %6u %6u  %s\n", w->id ? w->id : "?", w->slots, w->busy,
+                    w->tasks_done, w->tasks_failed, s_ago (w->last_seen_ms, buf, sizeof buf));
+        }
+        if (r->n_workers == 0)
+            printf ("(no workers)\n");
+    }
+    if (r->counters) {
+        const Masterfarm__Counters *c = r->counters;
+        printf ("\ncounters: malformed_dropped=%" PRIu64 " oversized_dropped=%" PRIu64
+                " unknown_job=%" PRIu64 " late_results=%" PRIu64 " tasks_redispatched=%" PRIu64
+                " workers_expired=%" PRIu64 "\n",
+                c->malformed_dropped, c->oversized_dropped, c->unknown_job, c->late_results,
+                c->tasks_redispatched, c->workers_expired);
+    }
+}
+
+//  Builds the JSON form of a reply (field names as in proto/masterfarm.proto).
+static json_t *
+s_to_json (const Masterfarm__StatusReply *r)
+{
+    json_t *root = json_object (), *jobs = json_array (), *workers = json_array ();
+    for (size_t i = 0; i < r->n_jobs; i++) {
+        const Masterfarm__JobStatus *j = r->jobs [i];
+        json_t *tracks = json_array ();
+        for (size_t t = 0; t < j->n_tracks; t++) {
+            const Masterfarm__TrackStatus *ts = j->tracks [t];
+            json_array_append_new (tracks, json_pack (
+                "{s:I, s:I, s:s, s:s, s:I, s:s, s:f}",
+                "album", (json_int_t) ts->album, "track", (json_int_t) ts->track,
+                "title", ts->title ? ts->title : "",
+                "state", farmclient_task_state_name (ts->state),
+                "attempts", (json_int_t) ts->attempts,
+                "last_error", ts->last_error ? ts->last_error : "",
+                "progress", ts->progress));
+        }
+        json_array_append_new (jobs, json_pack (
+            "{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:s, s:o}",
+            "job_id", (json_int_t) j->job_id, "name", j->name ? j->name : "",
+            "state", farmclient_job_state_name (j->state),
+            "priority", (json_int_t) j->priority,
+            "deadline_ms", (json_int_t) j->deadline_ms,
+            "deliver_at_ms", (json_int_t) j->deliver_at_ms,
+            "tasks_total", (json_int_t) j->tasks_total,
+            "tasks_done", (json_int_t) j->tasks_done,
+            "tasks_failed", (json_int_t) j->tasks_failed,
+            "audio_done_s", j->audio_done_s, "audio_total_s", j->audio_total_s,
+            "submitted_ms", (json_int_t) j->submitted_ms,
+            "output_dir", j->output_dir ? j->output_dir : "",
+            "tracks", tracks));
+    }
+    for (size_t i = 0; i < r->n_workers; i++) {
+        const Masterfarm__WorkerStatus *w = r->workers [i];
+        json_array_append_new (workers, json_pack (
+            "{s:s, s:I, s:I, s:I, s:I, s:I}", "id", w->id ? w->id : "",
+            "slots", (json_int_t) w->slots, "busy", (json_int_t) w->busy,
+            "last_seen_ms", (json_int_t) w->last_seen_ms,
+            "tasks_done", (json_int_t) w->tasks_done,
+            "tasks_failed", (json_int_t) w->tasks_failed));
+    }
+    const Masterfarm__Counters *c = r->counters;
+    json_object_set_new (root, "jobs", jobs);
+    json_object_set_new (root, "workers", workers);
+    json_object_set_new (root, "counters", json_pack (
+        "{s:I, s:I, s:I, s:I, s:I, s:I}",
+        "malformed_dropped", (json_int_t) (c ? c->malformed_dropped : 0),
+        "oversized_dropped", (json_int_t) (c ? c->oversized_dropped : 0),
+        "unknown_job", (json_int_t) (c ? c->unknown_job : 0),
+        "late_results", (json_int_t) (c ? c->late_results : 0),
+        "tasks_redispatched", (json_int_t) (c ? c->tasks_redispatched : 0),
+        "workers_expired", (json_int_t) (c ? c->workers_expired : 0)));
+    return root;
+}
+
+int
+cmd_status (int argc, char **argv)
+{
+    const char *broker = NULL, *job_text = NULL;
+    double timeout_s = FARMCLIENT_TIMEOUT_MS / 1000.0;
+    bool as_json = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv [i];
+        if (!strcmp (a, "--help") || !strcmp (a, "-h")) {
+            s_help (stdout);
+            return EXIT_OK;
+        }
+        else if (!strcmp (a, "--json"))
+            as_json = true;
+        else if ((!strcmp (a, "--broker") || !strcmp (a, "--timeout")) && i + 1 >= argc) {
+            fprintf (stderr, "masterfarm status: %s needs a value\n", a);
+            return EXIT_USAGE;
+        }
+        else if (!strcmp (a, "--broker"))
+            broker = argv [++i];
+        else if (!strcmp (a, "--timeout")) {
+            char *end;
+            timeout_s = strtod (argv [++i], &end);
+            if (*end || !(timeout_s > 0 && timeout_s <= 3600)) {
+                fprintf (stderr, "masterfarm status: --timeout needs seconds in (0, 3600]\n");
+                return EXIT_USAGE;
+            }
+        }
+        else if (a [0] == '-') {
+            fprintf (stderr, "masterfarm status: unknown option '%s' (see --help)\n", a);
+            return EXIT_USAGE;
+        }
+        else if (job_text) {
+            fprintf (stderr, "masterfarm status: one job id at most\n");
+            return EXIT_USAGE;
+        }
+        else
+            job_text = a;
+    }
+    uint64_t job_id = 0;
+    if (job_text && farmclient_parse_job_id (job_text, &job_id) != 0) {
+        fprintf (stderr, "masterfarm status: '%s' is not a job id (a number from submit)\n",
+                 job_text);
+        return EXIT_USAGE;
+    }
+    broker = farmclient_broker_url (broker);
+    if (!broker) {
+        fprintf (stderr, "masterfarm status: --broker URL is required (or set MASTERFARM_BROKER)\n");
+        return EXIT_USAGE;
+    }
+    char err [FARMCLIENT_ERR_LEN];
+    farmclient_t *fc = farmclient_new (broker, (int) (timeout_s * 1000), err, sizeof err);
+    if (!fc) {
+        fprintf (stderr, "masterfarm status: %s\n", err);
+        return EXIT_USAGE;
+    }
+    Masterfarm__StatusReply *reply = NULL;
+    int rc = farmclient_status (fc, job_id, &reply);
+    int code = EXIT_OK;
+    if (rc != 0) {
+        fprintf (stderr, "masterfarm status: %s\n", farmclient_error (fc));
+        code = EXIT_FAILED;
+    }
+    else if (as_json) {
+        json_t *j = s_to_json (reply);
+        char *text = json_dumps (j, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
+        if (text)
+            printf ("%s\n", text);
+        free (text);
+        json_decref (j);
+    }
+    else
+        s_print_text (reply, job_id);
+    if (reply)
+        masterfarm__status_reply__free_unpacked (reply, NULL);
+    farmclient_destroy (&fc);
+    return code;
+}

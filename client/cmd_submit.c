@@ -1,0 +1,135 @@
+/*  masterfarm submit: sends a job spec (JSON) or catalog (CSV) to the
+    broker and prints the job id it was stored under. The broker checks
+    the whole spec before it answers; when it refuses, every error is
+    printed with its JSON path (or CSV line) and the command exits 1.  */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/commands.h"
+#include "client/farmclient.h"
+#include "common/err.h"
+
+//  Prints the help text to out.
+static void
+s_help (FILE *out)
+{
+    fprintf (out,
+        "usage: masterfarm submit JOB.json|CATALOG.csv --broker URL [--timeout S]\n"
+        "       masterfarm submit --noop N --broker URL\n"
+        "\n"
+        "Sends a job spec to the broker and prints the job id (one line, stdout).\n"
+        "A .csv file is sent as a catalog, anything else as a JSON job spec.\n"
+        "The broker validates the whole spec first; if anything is wrong, every\n"
+        "error is printed with its JSON path or CSV line and nothing is stored.\n"
+        "\n"
+        "  --broker URL   the broker, tcp://HOST:PORT or ipc://PATH\n"
+        "                 (default: $MASTERFARM_BROKER)\n"
+        "  --timeout S    seconds to wait for the broker (default 5)\n"
+        "  --noop N       submit N no-op tasks instead of a spec (benchmarks)\n"
+        "\n"
+        "Exit status: 0 stored, 1 rejected or broker unreachable, 2 bad usage.\n");
+}
+
+int
+cmd_submit (int argc, char **argv)
+{
+    const char *file = NULL, *broker = NULL;
+    double timeout_s = FARMCLIENT_TIMEOUT_MS / 1000.0;
+    long noop = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv [i];
+        if (!strcmp (a, "--help") || !strcmp (a, "-h")) {
+            s_help (stdout);
+            return EXIT_OK;
+        }
+        else if ((!strcmp (a, "--broker") || !strcmp (a, "--timeout") || !strcmp (a, "--noop"))
+                 && i + 1 >= argc) {
+            fprintf (stderr, "masterfarm submit: %s needs a value\n", a);
+            return EXIT_USAGE;
+        }
+        else if (!strcmp (a, "--broker"))
+            broker = argv [++i];
+        else if (!strcmp (a, "--timeout")) {
+            char *end;
+            timeout_s = strtod (argv [++i], &end);
+            if (*end || !(timeout_s > 0 && timeout_s <= 3600)) {
+                fprintf (stderr, "masterfarm submit: --timeout needs seconds in (0, 3600]\n");
+                return EXIT_USAGE;
+            }
+        }
+        else if (!strcmp (a, "--noop")) {
+            char *end;
+            noop = strtol (argv [++i], &end, 10);
+            if (*end || noop < 1 || noop > 100000000) {
+                fprintf (stderr, "masterfarm submit: --noop needs a task count, 1 .. 100000000\n");
+                return EXIT_USAGE;
+            }
+        }
+        else if (a [0] == '-' && a [1]) {
+            fprintf (stderr, "masterfarm submit: unknown option '%s' (see --help)\n", a);
+            return EXIT_USAGE;
+        }
+        else if (file) {
+            fprintf (stderr, "masterfarm submit: one spec file at a time ('%s' and '%s')\n",
+                     file, a);
+            return EXIT_USAGE;
+        }
+        else
+            file = a;
+    }
+    if (!file == (noop < 0)) {
+        fprintf (stderr, "masterfarm submit: give a JOB.json or CATALOG.csv file (or --noop N)\n");
+        return EXIT_USAGE;
+    }
+    broker = farmclient_broker_url (broker);
+    if (!broker) {
+        fprintf (stderr, "masterfarm submit: --broker URL is required (or set MASTERFARM_BROKER)\n");
+        return EXIT_USAGE;
+    }
+
+    char err [FARMCLIENT_ERR_LEN], *text = NULL;
+    size_t len = 0;
+    const char *format = "noop", *origin = "noop";
+    if (file) {
+        if (farmclient_read_spec (file, &text, &len, &format, err, sizeof err) != 0) {
+            fprintf (stderr, "masterfarm submit: %s\n", err);
+            return EXIT_FAILED;
+        }
+        origin = file;
+    }
+    else {
+        text = malloc (64);
+        if (!text)
+            return EXIT_FAILED;
+        len = (size_t) snprintf (text, 64, "{\"tasks\": %ld}", noop);
+    }
+
+    farmclient_t *fc = farmclient_new (broker, (int) (timeout_s * 1000), err, sizeof err);
+    if (!fc) {
+        fprintf (stderr, "masterfarm submit: %s\n", err);
+        free (text);
+        return EXIT_USAGE;
+    }
+    Masterfarm__SubmitReply *reply = NULL;
+    int rc = farmclient_submit (fc, text, len, format, origin, &reply);
+    free (text);
+    int code = EXIT_OK;
+    if (rc != 0) {
+        fprintf (stderr, "masterfarm submit: %s\n", farmclient_error (fc));
+        code = EXIT_FAILED;
+    }
+    else if (reply->job_id == 0) {
+        farmclient_print_spec_errors (stderr, origin, reply);
+        fprintf (stderr, "masterfarm submit: %s rejected with %zu error%s; nothing was stored\n",
+                 origin, reply->n_errors, reply->n_errors == 1 ? "" : "s");
+        code = EXIT_FAILED;
+    }
+    else
+        printf ("%" PRIu64 "\n", reply->job_id);
+    if (reply)
+        masterfarm__submit_reply__free_unpacked (reply, NULL);
+    farmclient_destroy (&fc);
+    return code;
+}

@@ -1,0 +1,124 @@
+/*  masterfarm watch: follows a job until it ends. On a terminal it draws a
+    progress bar per album with the tracks done, the throughput in x
+    realtime and an ETA, redrawn in place; when stdout is not a terminal
+    it prints a plain line whenever the counts change. Exits 0 when the job
+    is done, 1 when it failed or was cancelled.  */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client/commands.h"
+#include "client/farmclient.h"
+#include "common/err.h"
+
+static volatile int s_interrupted = 0;
+
+//  SIGINT/SIGTERM: ask the watch loop to return.
+static void
+s_on_signal (int sig)
+{
+    (void) sig;
+    s_interrupted = 1;
+}
+
+//  Prints the help text to out.
+static void
+s_help (FILE *out)
+{
+    fprintf (out,
+        "usage: masterfarm watch JOB --broker URL [--plain] [--quiet]\n"
+        "\n"
+        "Follows a job until it ends: progress per album, tracks done, throughput\n"
+        "(x realtime) and ETA; failed tracks are listed with their errors at the end.\n"
+        "\n"
+        "  --broker URL   the broker, tcp://HOST:PORT or ipc://PATH\n"
+        "                 (default: $MASTERFARM_BROKER)\n"
+        "  --plain        plain lines even on a terminal\n"
+        "  --quiet        only the final summary\n"
+        "  --lost S       give up when the broker is silent for S seconds (default 60)\n"
+        "\n"
+        "Exit status: 0 job done, 1 job failed or cancelled (or broker lost),\n"
+        "2 bad usage.\n");
+}
+
+int
+cmd_watch (int argc, char **argv)
+{
+    const char *broker = NULL, *job_text = NULL;
+    bool plain = false, quiet = false;
+    double lost_s = 60;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv [i];
+        if (!strcmp (a, "--help") || !strcmp (a, "-h")) {
+            s_help (stdout);
+            return EXIT_OK;
+        }
+        else if (!strcmp (a, "--plain"))
+            plain = true;
+        else if (!strcmp (a, "--quiet"))
+            quiet = true;
+        else if ((!strcmp (a, "--broker") || !strcmp (a, "--lost")) && i + 1 >= argc) {
+            fprintf (stderr, "masterfarm watch: %s needs a value\n", a);
+            return EXIT_USAGE;
+        }
+        else if (!strcmp (a, "--broker"))
+            broker = argv [++i];
+        else if (!strcmp (a, "--lost")) {
+            char *end;
+            lost_s = strtod (argv [++i], &end);
+            if (*end || !(lost_s >= 1 && lost_s <= 86400)) {
+                fprintf (stderr, "masterfarm watch: --lost needs seconds in 1 .. 86400\n");
+                return EXIT_USAGE;
+            }
+        }
+        else if (a [0] == '-') {
+            fprintf (stderr, "masterfarm watch: unknown option '%s' (see --help)\n", a);
+            return EXIT_USAGE;
+        }
+        else if (job_text) {
+            fprintf (stderr, "masterfarm watch: one job id at a time\n");
+            return EXIT_USAGE;
+        }
+        else
+            job_text = a;
+    }
+    uint64_t job_id = 0;
+    if (farmclient_parse_job_id (job_text, &job_id) != 0) {
+        fprintf (stderr, "masterfarm watch: give the job id that submit printed (got '%s')\n",
+                 job_text ? job_text : "");
+        return EXIT_USAGE;
+    }
+    broker = farmclient_broker_url (broker);
+    if (!broker) {
+        fprintf (stderr, "masterfarm watch: --broker URL is required (or set MASTERFARM_BROKER)\n");
+        return EXIT_USAGE;
+    }
+    char err [FARMCLIENT_ERR_LEN];
+    farmclient_t *fc = farmclient_new (broker, 0, err, sizeof err);
+    if (!fc) {
+        fprintf (stderr, "masterfarm watch: %s\n", err);
+        return EXIT_USAGE;
+    }
+    struct sigaction sa = { .sa_handler = s_on_signal };
+    sigaction (SIGINT, &sa, NULL);
+    sigaction (SIGTERM, &sa, NULL);
+
+    farmclient_watch_cfg_t cfg = {
+        .out = stdout, .tty = !plain && isatty (STDOUT_FILENO), .quiet = quiet,
+        .lost_ms = (int) (lost_s * 1000), .stop = &s_interrupted
+    };
+    int state = 0;
+    int rc = farmclient_watch (fc, job_id, &cfg, &state);
+    int code;
+    if (rc != 0) {
+        fprintf (stderr, "masterfarm watch: job %s: %s\n", job_text, farmclient_error (fc));
+        code = EXIT_FAILED;
+    }
+    else
+        code = state == MASTERFARM__JOB_STATE__JOB_DONE
+            || state == MASTERFARM__JOB_STATE__JOB_WAITING_DELIVERY ? EXIT_OK : EXIT_FAILED;
+    farmclient_destroy (&fc);
+    return code;
+}

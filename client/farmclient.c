@@ -1,0 +1,700 @@
+/*  farmclient: requests to the broker over one DEALER socket, the watch
+    stream with its progress display, and small helpers the client
+    commands share (see farmclient.h).
+
+    Replies are matched by type: a request of type T is answered by T's
+    reply type (SUBMIT -> SUBMIT_REPLY, ...) or by ERROR; anything else that
+    arrives meanwhile (a late reply to an earlier request, a watch event)
+    is dropped. A client sends one request at a time, so this is enough.  */
+#include "client/farmclient.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/fsutil.h"
+
+#define S_WATCH_RESEND_MS   3000    //  re-send WatchRequest after this much silence
+#define S_WATCH_LOST_MS     60000   //  give up after this much silence
+#define S_BAR_WIDTH         28      //  characters in a progress bar
+#define S_RATE_WINDOW       16      //  samples in the throughput window
+
+struct farmclient_t {
+    void    *ctx;                        //  ZeroMQ context (owned)
+    void    *sock;                       //  DEALER connected to url
+    char    *url;
+    int      timeout_ms;                 //  reply deadline
+    uint64_t seq;                        //  last request's sequence number
+    char     error [FARMCLIENT_ERR_LEN]; //  last error, one line
+};
+
+//  Records the last error (printf-style).
+static void __attribute__ ((format (printf, 2, 3)))
+s_set_error (farmclient_t *self, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (self->error, sizeof self->error, fmt, ap);
+    va_end (ap);
+}
+
+farmclient_t *
+farmclient_new (const char *url, int timeout_ms, char *err, size_t err_size)
+{
+    if (!url || (strncmp (url, "tcp://", 6) && strncmp (url, "ipc://", 6)
+                 && strncmp (url, "inproc://", 9))) {
+        snprintf (err, err_size, "broker URL '%s' is not tcp://HOST:PORT or ipc://PATH",
+                  url ? url : "");
+        return NULL;
+    }
+    farmclient_t *self = calloc (1, sizeof *self);
+    if (!self || !(self->url = strdup (url))) {
+        snprintf (err, err_size, "out of memory");
+        free (self);
+        return NULL;
+    }
+    self->timeout_ms = timeout_ms > 0 ? timeout_ms : FARMCLIENT_TIMEOUT_MS;
+    self->ctx = zmq_ctx_new ();
+    if (self->ctx)
+        self->sock = zmq_socket (self->ctx, ZMQ_DEALER);
+    if (!self->sock || wire_socket_setup (self->sock, 0) != 0) {
+        snprintf (err, err_size, "cannot create a ZeroMQ socket: %s", zmq_strerror (zmq_errno ()));
+        farmclient_destroy (&self);
+        return NULL;
+    }
+    if (zmq_connect (self->sock, url) != 0) {
+        snprintf (err, err_size, "cannot connect to broker URL '%s': %s", url,
+                  zmq_strerror (zmq_errno ()));
+        farmclient_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+farmclient_destroy (farmclient_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    farmclient_t *self = *self_p;
+    if (self->sock) {
+        int zero = 0;
+        zmq_setsockopt (self->sock, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_close (self->sock);
+    }
+    if (self->ctx)
+        zmq_ctx_term (self->ctx);
+    free (self->url);
+    free (self);
+    *self_p = NULL;
+}
+
+const char *
+farmclient_url (const farmclient_t *self)
+{
+    return self->url;
+}
+
+const char *
+farmclient_error (const farmclient_t *self)
+{
+    return self->error;
+}
+
+//  The reply type that answers a request type; 0 if none.
+static uint32_t
+s_reply_type (uint32_t type)
+{
+    switch (type) {
+        case MASTERFARM__MSG_TYPE__SUBMIT: return MASTERFARM__MSG_TYPE__SUBMIT_REPLY;
+        case MASTERFARM__MSG_TYPE__STATUS: return MASTERFARM__MSG_TYPE__STATUS_REPLY;
+        case MASTERFARM__MSG_TYPE__WATCH:  return MASTERFARM__MSG_TYPE__WATCH_EVENT;
+        case MASTERFARM__MSG_TYPE__CANCEL:
+        case MASTERFARM__MSG_TYPE__RETRY:  return MASTERFARM__MSG_TYPE__JOB_REPLY;
+        default: return 0;
+    }
+}
+
+//  Sends one request without waiting for the reply. Returns 0, MF_ERR_IO
+//  (error set) or MF_ERR_INVALID.
+static int
+s_send (farmclient_t *self, uint32_t type, const ProtobufCMessage *body)
+{
+    int rc = wire_send (self->sock, NULL, 0, type, ++self->seq, body, NULL, 0, ZMQ_DONTWAIT);
+    if (rc != 0)
+        s_set_error (self, "cannot send %s to broker at %s: %s", wire_type_name (type),
+                     self->url, rc == MF_ERR_IO ? zmq_strerror (zmq_errno ()) : mf_strerror (rc));
+    return rc;
+}
+
+//  Waits until deadline_ms (monotonic) for a message of type want or
+//  ERROR. Returns 0 with msg filled, MF_ERR_TIMEOUT, MF_ERR_IO.
+static int
+s_wait (farmclient_t *self, uint32_t want, int64_t deadline_ms, wire_msg_t *msg)
+{
+    while (true) {
+        int64_t left = deadline_ms - clock_mono_ms ();
+        if (left < 0)
+            left = 0;
+        zmq_pollitem_t item = { self->sock, 0, ZMQ_POLLIN, 0 };
+        int n = zmq_poll (&item, 1, (long) left);
+        if (n < 0) {
+            if (zmq_errno () == EINTR)
+                return MF_ERR_CANCELLED;
+            s_set_error (self, "cannot read from broker at %s: %s", self->url,
+                         zmq_strerror (zmq_errno ()));
+            return MF_ERR_IO;
+        }
+        if (n == 0)
+            return MF_ERR_TIMEOUT;
+        wire_msg_t m = { 0 };
+        int rc = wire_recv (self->sock, false, &m, ZMQ_DONTWAIT);
+        if (rc == WIRE_AGAIN)
+            continue;
+        if (rc == 0 && (m.type == want || m.type == MASTERFARM__MSG_TYPE__ERROR)) {
+            *msg = m;
+            return 0;
+        }
+        //  Stale replies, other streams and malformed messages are dropped.
+        wire_msg_clear (&m);
+        if (rc == MF_ERR_IO || rc == MF_ERR_NOMEM) {
+            s_set_error (self, "cannot read from broker at %s: %s", self->url, mf_strerror (rc));
+            return rc;
+        }
+    }
+}
+
+//  Says that the broker did not answer in time.
+static void
+s_set_timeout_error (farmclient_t *self, int waited_ms)
+{
+    s_set_error (self, "cannot reach broker at %s after %g s "
+                 "(is masterfarm-broker running and bound to that URL?)",
+                 self->url, waited_ms / 1000.0);
+}
+
+int
+farmclient_request (farmclient_t *self, uint32_t type, const ProtobufCMessage *body,
+                    wire_msg_t *reply)
+{
+    self->error [0] = 0;
+    int rc = s_send (self, type, body);
+    if (rc != 0)
+        return rc;
+    rc = s_wait (self, s_reply_type (type), clock_mono_ms () + self->timeout_ms, reply);
+    if (rc == MF_ERR_TIMEOUT)
+        s_set_timeout_error (self, self->timeout_ms);
+    else if (rc == MF_ERR_CANCELLED)
+        s_set_error (self, "interrupted");
+    return rc;
+}
+
+//  Turns an ERROR reply into an error code and text: code NOTFOUND stays
+//  MF_ERR_NOTFOUND, anything else is MF_ERR_PROTOCOL.
+static int
+s_error_reply (farmclient_t *self, const wire_msg_t *reply)
+{
+    const Masterfarm__Error *e = (const Masterfarm__Error *) reply->body;
+    s_set_error (self, "broker at %s: %s", self->url,
+                 e && e->message && *e->message ? e->message : "request refused");
+    if (e && (int) e->code == -MF_ERR_NOTFOUND)
+        return MF_ERR_NOTFOUND;
+    return MF_ERR_PROTOCOL;
+}
+
+int
+farmclient_submit (farmclient_t *self, const char *spec, size_t spec_len,
+                   const char *format, const char *origin,
+                   Masterfarm__SubmitReply **reply_out)
+{
+    *reply_out = NULL;
+    char *copy = malloc (spec_len + 1);      //  protobuf-c wants a C string
+    if (!copy)
+        return MF_ERR_NOMEM;
+    memcpy (copy, spec, spec_len);
+    copy [spec_len] = 0;
+    Masterfarm__SubmitRequest req = MASTERFARM__SUBMIT_REQUEST__INIT;
+    req.spec = copy;
+    req.format = (char *) format;
+    req.origin = (char *) (origin ? origin : "");
+    wire_msg_t reply = { 0 };
+    int rc = farmclient_request (self, MASTERFARM__MSG_TYPE__SUBMIT, &req.base, &reply);
+    free (copy);
+    if (rc != 0)
+        return rc;
+    if (reply.type == MASTERFARM__MSG_TYPE__ERROR) {
+        rc = s_error_reply (self, &reply);
+        wire_msg_clear (&reply);
+        return rc == MF_ERR_NOTFOUND ? MF_ERR_PROTOCOL : rc;
+    }
+    *reply_out = (Masterfarm__SubmitReply *) reply.body;
+    reply.body = NULL;
+    wire_msg_clear (&reply);
+    return 0;
+}
+
+int
+farmclient_status (farmclient_t *self, uint64_t job_id, Masterfarm__StatusReply **reply_out)
+{
+    *reply_out = NULL;
+    Masterfarm__StatusRequest req = MASTERFARM__STATUS_REQUEST__INIT;
+    req.job_id = job_id;
+    wire_msg_t reply = { 0 };
+    int rc = farmclient_request (self, MASTERFARM__MSG_TYPE__STATUS, &req.base, &reply);
+    if (rc != 0)
+        return rc;
+    if (reply.type == MASTERFARM__MSG_TYPE__ERROR) {
+        rc = s_error_reply (self, &reply);
+        wire_msg_clear (&reply);
+        return rc;
+    }
+    *reply_out = (Masterfarm__StatusReply *) reply.body;
+    reply.body = NULL;
+    wire_msg_clear (&reply);
+    return 0;
+}
+
+int
+farmclient_job_command (farmclient_t *self, uint32_t type, uint64_t job_id)
+{
+    Masterfarm__JobRequest req = MASTERFARM__JOB_REQUEST__INIT;
+    req.job_id = job_id;
+    wire_msg_t reply = { 0 };
+    int rc = farmclient_request (self, type, &req.base, &reply);
+    if (rc != 0)
+        return rc;
+    if (reply.type == MASTERFARM__MSG_TYPE__ERROR)
+        rc = s_error_reply (self, &reply);
+    else {
+        const Masterfarm__JobReply *r = (const Masterfarm__JobReply *) reply.body;
+        if (!r->ok) {
+            s_set_error (self, "broker at %s refused: %s", self->url,
+                         r->error && *r->error ? r->error : "no reason given");
+            rc = MF_ERR_STATE;
+        }
+    }
+    wire_msg_clear (&reply);
+    return rc;
+}
+
+const char *
+farmclient_job_state_name (int state)
+{
+    switch (state) {
+        case MASTERFARM__JOB_STATE__JOB_QUEUED:    return "queued";
+        case MASTERFARM__JOB_STATE__JOB_RUNNING:   return "running";
+        case MASTERFARM__JOB_STATE__JOB_DONE:      return "done";
+        case MASTERFARM__JOB_STATE__JOB_FAILED:    return "failed";
+        case MASTERFARM__JOB_STATE__JOB_CANCELLED: return "cancelled";
+        case MASTERFARM__JOB_STATE__JOB_WAITING_DELIVERY: return "waiting-delivery";
+        default: return "unknown";
+    }
+}
+
+const char *
+farmclient_task_state_name (int state)
+{
+    switch (state) {
+        case MASTERFARM__TASK_STATE__TASK_QUEUED:     return "queued";
+        case MASTERFARM__TASK_STATE__TASK_DISPATCHED: return "dispatched";
+        case MASTERFARM__TASK_STATE__TASK_RUNNING:    return "running";
+        case MASTERFARM__TASK_STATE__TASK_DONE:       return "done";
+        case MASTERFARM__TASK_STATE__TASK_FAILED:     return "failed";
+        case MASTERFARM__TASK_STATE__TASK_BLOCKED:    return "blocked";
+        case MASTERFARM__TASK_STATE__TASK_CANCELLED:  return "cancelled";
+        default: return "unknown";
+    }
+}
+
+//  ---- watch -------------------------------------------------------------
+
+typedef struct {
+    int64_t wall_ms;
+    double  audio_s;
+} s_rate_sample_t;
+
+typedef struct {
+    const farmclient_watch_cfg_t *cfg;
+    int      lines_drawn;                     //  tty: lines to overwrite next time
+    int64_t  start_ms;
+    s_rate_sample_t window [S_RATE_WINDOW];   //  recent (time, audio done) points
+    int      n_window;
+    char     last_plain [256];                //  plain mode: last line printed
+} s_view_t;
+
+//  Formats seconds as H:MM:SS or M:SS into buf; "--:--" when unknown.
+static const char *
+s_fmt_duration (double s, char *buf, size_t size)
+{
+    if (!isfinite (s) || s < 0) {
+        snprintf (buf, size, "--:--");
+        return buf;
+    }
+    long t = (long) (s + 0.5);
+    if (t >= 3600)
+        snprintf (buf, size, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+    else
+        snprintf (buf, size, "%ld:%02ld", t / 60, t % 60);
+    return buf;
+}
+
+//  Throughput in audio seconds per wall second over the sample window;
+//  NAN until two samples with progress exist.
+static double
+s_view_rate (s_view_t *v, const Masterfarm__JobStatus *job)
+{
+    s_rate_sample_t now = { clock_mono_ms (), job->audio_done_s };
+    if (v->n_window == S_RATE_WINDOW) {
+        memmove (v->window, v->window + 1, sizeof v->window [0] * (S_RATE_WINDOW - 1));
+        v->n_window--;
+    }
+    v->window [v->n_window++] = now;
+    const s_rate_sample_t *first = &v->window [0];
+    double dt_s = (now.wall_ms - first->wall_ms) / 1000.0;
+    if (dt_s < 0.5 || now.audio_s <= first->audio_s)
+        return dt_s >= 5.0 ? 0.0 : NAN;
+    return (now.audio_s - first->audio_s) / dt_s;
+}
+
+typedef struct {
+    uint32_t tracks, done, failed, running;
+    double   progress;          //  sum of track progress, 0 .. tracks
+} s_album_sum_t;
+
+//  Sums tracks per album into sums (n_albums entries, zeroed by caller).
+static void
+s_album_sums (const Masterfarm__JobStatus *job, s_album_sum_t *sums, uint32_t n_albums)
+{
+    for (size_t i = 0; i < job->n_tracks; i++) {
+        const Masterfarm__TrackStatus *t = job->tracks [i];
+        if (t->album >= n_albums)
+            continue;
+        s_album_sum_t *a = &sums [t->album];
+        a->tracks++;
+        if (t->state == MASTERFARM__TASK_STATE__TASK_DONE) {
+            a->done++;
+            a->progress += 1.0;
+        }
+        else if (t->state == MASTERFARM__TASK_STATE__TASK_FAILED)
+            a->failed++;
+        else {
+            if (t->state == MASTERFARM__TASK_STATE__TASK_RUNNING
+            ||  t->state == MASTERFARM__TASK_STATE__TASK_DISPATCHED)
+                a->running++;
+            a->progress += t->progress > 0 && t->progress <= 1 ? t->progress : 0;
+        }
+    }
+}
+
+//  Number of albums in a job (highest album index + 1), capped at 999.
+static uint32_t
+s_n_albums (const Masterfarm__JobStatus *job)
+{
+    uint32_t n = 0;
+    for (size_t i = 0; i < job->n_tracks; i++)
+        if (job->tracks [i]->album + 1 > n && job->tracks [i]->album < 999)
+            n = job->tracks [i]->album + 1;
+    return n;
+}
+
+//  One summary line for the job: state, tasks, throughput, ETA.
+static void
+s_job_line (const Masterfarm__JobStatus *job, double rate, char *buf, size_t size)
+{
+    char eta [32], done [32], total [32], speed [48], failed [32] = "";
+    double left_s = job->audio_total_s - job->audio_done_s;
+    if (job->tasks_failed)
+        snprintf (failed, sizeof failed, ", %u failed", job->tasks_failed);
+    if (isfinite (rate))
+        snprintf (speed, sizeof speed, "%.1fx realtime", rate);
+    else
+        snprintf (speed, sizeof speed, "measuring speed");
+    snprintf (buf, size, "job %" PRIu64 " %s: %u/%u tasks%s, %s / %s audio, %s, ETA %s",
+              job->job_id, farmclient_job_state_name (job->state),
+              job->tasks_done, job->tasks_total, failed,
+              s_fmt_duration (job->audio_done_s, done, sizeof done),
+              s_fmt_duration (job->audio_total_s, total, sizeof total), speed,
+              s_fmt_duration (isfinite (rate) && rate > 0 ? left_s / rate : NAN, eta, sizeof eta));
+}
+
+//  Draws one event: bars in place on a terminal, else a plain line when
+//  the summary changed.
+static void
+s_view_draw (s_view_t *v, const Masterfarm__JobStatus *job)
+{
+    FILE *out = v->cfg->out;
+    double rate = s_view_rate (v, job);
+    char line [512];
+    s_job_line (job, rate, line, sizeof line);
+    if (v->cfg->quiet)
+        return;
+    uint32_t n_albums = s_n_albums (job);
+    s_album_sum_t *sums = calloc (n_albums ? n_albums : 1, sizeof *sums);
+    if (!sums)
+        return;
+    s_album_sums (job, sums, n_albums);
+
+    if (v->cfg->tty) {
+        if (v->lines_drawn > 0)
+            fprintf (out, "\033[%dA", v->lines_drawn);
+        fprintf (out, "\033[2K%s\n", line);
+        int lines = 1;
+        for (uint32_t a = 0; a < n_albums; a++) {
+            const s_album_sum_t *s = &sums [a];
+            int fill = s->tracks ? (int) (S_BAR_WIDTH * s->progress / s->tracks + 0.5) : 0;
+            char bar [S_BAR_WIDTH + 1];
+            for (int i = 0; i < S_BAR_WIDTH; i++)
+                bar [i] = i < fill ? '#' : '-';
+            bar [S_BAR_WIDTH] = 0;
+            fprintf (out, "\033[2K  album %-3u [%s] %3u/%u tracks", a + 1, bar, s->done, s->tracks);
+            if (s->failed)
+                fprintf (out, ", %u failed", s->failed);
+            if (s->running)
+                fprintf (out, ", %u running", s->running);
+            fputc ('\n', out);
+            lines++;
+        }
+        v->lines_drawn = lines;
+    }
+    else {
+        //  Plain: print when the counts or the state change (not the rate).
+        char key [256];
+        snprintf (key, sizeof key, "%d %u %u", job->state, job->tasks_done, job->tasks_failed);
+        if (strcmp (key, v->last_plain) != 0) {
+            snprintf (v->last_plain, sizeof v->last_plain, "%s", key);
+            fprintf (out, "%s\n", line);
+            for (uint32_t a = 0; a < n_albums && n_albums > 1; a++)
+                fprintf (out, "  album %u: %u/%u tracks done%s\n", a + 1, sums [a].done,
+                         sums [a].tracks, sums [a].failed ? ", some failed" : "");
+        }
+    }
+    fflush (out);
+    free (sums);
+}
+
+//  Prints the final summary and every failed track with its error.
+static void
+s_view_final (s_view_t *v, const Masterfarm__JobStatus *job)
+{
+    FILE *out = v->cfg->out;
+    double wall_s = (clock_mono_ms () - v->start_ms) / 1000.0;
+    char a [32];
+    fprintf (out, "job %" PRIu64 " %s: %u/%u tasks done, %u failed; %s of audio",
+             job->job_id, farmclient_job_state_name (job->state), job->tasks_done,
+             job->tasks_total, job->tasks_failed,
+             s_fmt_duration (job->audio_total_s, a, sizeof a));
+    if (wall_s > 0.05 && job->audio_done_s > 0)
+        fprintf (out, " (%.1fx realtime over %.1f s watched)", job->audio_done_s / wall_s, wall_s);
+    fputc ('\n', out);
+    for (size_t i = 0; i < job->n_tracks; i++) {
+        const Masterfarm__TrackStatus *t = job->tracks [i];
+        if (t->state == MASTERFARM__TASK_STATE__TASK_FAILED)
+            fprintf (out, "  failed: album %u track %u \"%s\" after %u attempt%s: %s\n",
+                     t->album + 1, t->track + 1, t->title ? t->title : "", t->attempts,
+                     t->attempts == 1 ? "" : "s",
+                     t->last_error && *t->last_error ? t->last_error : "no error text");
+    }
+    if (job->output_dir && *job->output_dir)
+        fprintf (out, "outputs: %s\n", job->output_dir);
+    fflush (out);
+}
+
+//  Sends a WatchRequest for job_id. Returns 0 or MF_ERR_IO.
+static int
+s_watch_send (farmclient_t *self, uint64_t job_id)
+{
+    Masterfarm__WatchRequest req = MASTERFARM__WATCH_REQUEST__INIT;
+    req.job_id = job_id;
+    return s_send (self, MASTERFARM__MSG_TYPE__WATCH, &req.base);
+}
+
+int
+farmclient_watch (farmclient_t *self, uint64_t job_id, const farmclient_watch_cfg_t *cfg,
+                  int *state_out)
+{
+    s_view_t view = { .cfg = cfg, .start_ms = clock_mono_ms () };
+    int lost_ms = cfg->lost_ms > 0 ? cfg->lost_ms : S_WATCH_LOST_MS;
+    self->error [0] = 0;
+    *state_out = MASTERFARM__JOB_STATE__JOB_NONE;
+    int rc = s_watch_send (self, job_id);
+    if (rc != 0)
+        return rc;
+    int64_t last_heard = clock_mono_ms (), last_sent = last_heard;
+    bool heard = false;
+    while (true) {
+        if (cfg->stop && *cfg->stop) {
+            s_set_error (self, "interrupted");
+            return MF_ERR_CANCELLED;
+        }
+        wire_msg_t msg = { 0 };
+        rc = s_wait (self, MASTERFARM__MSG_TYPE__WATCH_EVENT, clock_mono_ms () + 250, &msg);
+        int64_t now = clock_mono_ms ();
+        if (rc == MF_ERR_TIMEOUT || rc == MF_ERR_CANCELLED) {
+            int silent = (int) (now - last_heard);
+            if (!heard && silent >= self->timeout_ms) {
+                s_set_timeout_error (self, silent);
+                return MF_ERR_TIMEOUT;
+            }
+            if (silent >= lost_ms) {
+                s_set_error (self, "lost broker at %s: no word for %d s", self->url, silent / 1000);
+                return MF_ERR_TIMEOUT;
+            }
+            //  The broker may have restarted and forgotten us: ask again.
+            if (now - last_sent >= S_WATCH_RESEND_MS && now - last_heard >= S_WATCH_RESEND_MS) {
+                if (s_watch_send (self, job_id) != 0)
+                    return MF_ERR_IO;
+                last_sent = now;
+            }
+            continue;
+        }
+        if (rc != 0)
+            return rc;
+        if (msg.type == MASTERFARM__MSG_TYPE__ERROR) {
+            rc = s_error_reply (self, &msg);
+            wire_msg_clear (&msg);
+            return rc;
+        }
+        const Masterfarm__WatchEvent *ev = (const Masterfarm__WatchEvent *) msg.body;
+        if (!ev->job || ev->job->job_id != job_id) {
+            wire_msg_clear (&msg);
+            continue;
+        }
+        heard = true;
+        last_heard = now;
+        s_view_draw (&view, ev->job);
+        if (ev->final) {
+            *state_out = ev->job->state;
+            s_view_final (&view, ev->job);
+            wire_msg_clear (&msg);
+            return 0;
+        }
+        wire_msg_clear (&msg);
+    }
+}
+
+//  ---- helpers -------------------------------------------------------------
+
+int
+farmclient_read_spec (const char *path, char **text, size_t *len, const char **format,
+                      char *err, size_t err_size)
+{
+    int rc = fsutil_read_file (path, FARMCLIENT_SPEC_MAX_BYTES, text, len);
+    if (rc == MF_ERR_INVALID)
+        snprintf (err, err_size, "%s: not a regular file, or larger than %u MiB",
+                  path, FARMCLIENT_SPEC_MAX_BYTES >> 20);
+    else if (rc != 0)
+        snprintf (err, err_size, "%s: cannot read: %s", path,
+                  rc == MF_ERR_IO ? strerror (errno) : mf_strerror (rc));
+    if (rc != 0)
+        return rc;
+    size_t n = strlen (path);
+    *format = n >= 4 && strcasecmp (path + n - 4, ".csv") == 0 ? "csv" : "json";
+    return 0;
+}
+
+void
+farmclient_print_spec_errors (FILE *out, const char *origin, const Masterfarm__SubmitReply *reply)
+{
+    for (size_t i = 0; i < reply->n_errors; i++) {
+        const Masterfarm__SpecError *e = reply->errors [i];
+        fprintf (out, "%s: %s", origin, e->path && *e->path ? e->path : "$");
+        if (e->line && e->column)
+            fprintf (out, " (line %u, column %u)", e->line, e->column);
+        else if (e->line && !(e->path && strncmp (e->path, "line ", 5) == 0))
+            fprintf (out, " (line %u)", e->line);
+        fprintf (out, ": %s\n", e->message && *e->message ? e->message : "invalid");
+    }
+    if (reply->n_errors == 0)
+        fprintf (out, "%s: rejected by the broker without a reason\n", origin);
+}
+
+int
+farmclient_parse_job_id (const char *text, uint64_t *job_id)
+{
+    if (!text || !*text)
+        return MF_ERR_INVALID;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull (text, &end, 10);
+    if (errno || *end || v == 0 || text [0] == '-')
+        return MF_ERR_INVALID;
+    *job_id = v;
+    return 0;
+}
+
+const char *
+farmclient_broker_url (const char *option_value)
+{
+    if (option_value && *option_value)
+        return option_value;
+    const char *env = getenv ("MASTERFARM_BROKER");
+    return env && *env ? env : NULL;
+}
+
+int
+farmclient_cmd_job (const char *command, uint32_t type, const char *what,
+                    int argc, char **argv)
+{
+    const char *broker = NULL, *job_text = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv [i];
+        if (!strcmp (a, "--help") || !strcmp (a, "-h")) {
+            printf ("usage: masterfarm %s JOB --broker URL\n\n%s\n\n"
+                    "  --broker URL   the broker, tcp://HOST:PORT or ipc://PATH\n"
+                    "                 (default: $MASTERFARM_BROKER)\n\n"
+                    "Exit status: 0 done, 1 refused, unknown job or broker unreachable,\n"
+                    "2 bad usage.\n", command, what);
+            return 0;
+        }
+        else if (!strcmp (a, "--broker")) {
+            if (i + 1 >= argc) {
+                fprintf (stderr, "masterfarm %s: --broker needs a value\n", command);
+                return 2;
+            }
+            broker = argv [++i];
+        }
+        else if (a [0] == '-') {
+            fprintf (stderr, "masterfarm %s: unknown option '%s' (see --help)\n", command, a);
+            return 2;
+        }
+        else if (job_text) {
+            fprintf (stderr, "masterfarm %s: one job id at a time\n", command);
+            return 2;
+        }
+        else
+            job_text = a;
+    }
+    uint64_t job_id = 0;
+    if (farmclient_parse_job_id (job_text, &job_id) != 0) {
+        fprintf (stderr, "masterfarm %s: give the job id that submit printed (got '%s')\n",
+                 command, job_text ? job_text : "");
+        return 2;
+    }
+    broker = farmclient_broker_url (broker);
+    if (!broker) {
+        fprintf (stderr, "masterfarm %s: --broker URL is required (or set MASTERFARM_BROKER)\n",
+                 command);
+        return 2;
+    }
+    char err [FARMCLIENT_ERR_LEN];
+    farmclient_t *fc = farmclient_new (broker, 0, err, sizeof err);
+    if (!fc) {
+        fprintf (stderr, "masterfarm %s: %s\n", command, err);
+        return 2;
+    }
+    int rc = farmclient_job_command (fc, type, job_id);
+    if (rc != 0)
+        fprintf (stderr, "masterfarm %s: job %" PRIu64 ": %s\n", command, job_id,
+                 farmclient_error (fc));
+    else
+        printf ("job %" PRIu64 ": %s\n", job_id,
+                type == MASTERFARM__MSG_TYPE__CANCEL ? "cancelled" : "failed tasks queued again");
+    farmclient_destroy (&fc);
+    return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,141 @@
+/*  farmclient: the client end of the masterfarm protocol, and the pieces
+    that the client commands (submit, status, watch, cancel, retry, run,
+    album) share.
+
+    A farmclient_t is one ZeroMQ DEALER socket connected to the broker's
+    ROUTER endpoint (proto/README.md). A request is one message
+    [Envelope]; the reply comes back on the same socket. Every wait has a
+    deadline: when the broker does not answer in time the call fails with
+    MF_ERR_TIMEOUT and farmclient_error () says "cannot reach broker at
+    URL after 5 s" (or whatever the timeout was), which the commands print.
+
+    Watching is a stream: after a WatchRequest the broker sends WatchEvent
+    messages until one is final. farmclient_watch follows that stream,
+    re-sending the request when the broker goes quiet (so a watch survives
+    a broker restart), and draws progress: bars per album with tracks done,
+    throughput in x realtime and an ETA on a terminal, plain lines when the
+    output is not a terminal.
+
+    The local farm (`masterfarm run` and `masterfarm album`) is in
+    cmd_run.c; farmclient_run_local is its entry point, declared here so
+    that cmd_album.c can call it.  */
+#ifndef MF_FARMCLIENT_H
+#define MF_FARMCLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/wire.h"
+
+#define FARMCLIENT_TIMEOUT_MS      5000    //  default reply deadline
+#define FARMCLIENT_SPEC_MAX_BYTES  (8u << 20)  //  largest job spec we send
+#define FARMCLIENT_ERR_LEN         512
+
+typedef struct farmclient_t farmclient_t;
+
+//  Creates a DEALER socket connected to url ("tcp://host:port" or
+//  "ipc://path"). timeout_ms is the reply deadline (0: the default).
+//  Returns NULL when url is malformed or ZeroMQ fails; err holds why.
+farmclient_t *farmclient_new (const char *url, int timeout_ms, char *err, size_t err_size);
+
+//  Closes the socket and the context; NULL-safe; sets *self_p to NULL.
+void farmclient_destroy (farmclient_t **self_p);
+
+//  The broker URL this client talks to.
+const char *farmclient_url (const farmclient_t *self);
+
+//  The last error as one line a person can act on ("" if none).
+const char *farmclient_error (const farmclient_t *self);
+
+//  Sends one request (type and body) and waits for the reply until the
+//  deadline. Replies to earlier requests (by seq) are skipped. On success
+//  *reply holds the decoded reply (free with wire_msg_clear); an ERROR
+//  reply is returned as such (reply->type == ERROR), not as a failure.
+//  Returns 0, MF_ERR_TIMEOUT (no answer in time), MF_ERR_IO, MF_ERR_NOMEM.
+int farmclient_request (farmclient_t *self, uint32_t type, const ProtobufCMessage *body,
+                        wire_msg_t *reply);
+
+//  Submits a spec (format "json", "csv" or "noop"; origin names it in
+//  errors). On 0, *reply_out holds the SubmitReply (caller frees with
+//  masterfarm__submit_reply__free_unpacked): job_id > 0, or job_id 0 with
+//  the errors. Returns 0, MF_ERR_PROTOCOL (the broker sent an Error;
+//  farmclient_error has its text), MF_ERR_TIMEOUT, MF_ERR_IO, MF_ERR_NOMEM.
+int farmclient_submit (farmclient_t *self, const char *spec, size_t spec_len,
+                       const char *format, const char *origin,
+                       Masterfarm__SubmitReply **reply_out);
+
+//  Asks for the status of one job (job_id > 0) or of all jobs (0). On 0,
+//  *reply_out holds the StatusReply (free with
+//  masterfarm__status_reply__free_unpacked). Returns 0, MF_ERR_NOTFOUND
+//  (unknown job; farmclient_error says so), MF_ERR_PROTOCOL, MF_ERR_TIMEOUT,
+//  MF_ERR_IO, MF_ERR_NOMEM.
+int farmclient_status (farmclient_t *self, uint64_t job_id,
+                       Masterfarm__StatusReply **reply_out);
+
+//  Sends CANCEL or RETRY (type) for a job. Returns 0 when the broker
+//  answered ok, MF_ERR_NOTFOUND (unknown job), MF_ERR_STATE (refused; the
+//  broker's reason is in farmclient_error), MF_ERR_PROTOCOL,
+//  MF_ERR_TIMEOUT, MF_ERR_IO.
+int farmclient_job_command (farmclient_t *self, uint32_t type, uint64_t job_id);
+
+typedef struct {
+    FILE *out;              //  where progress goes (stdout)
+    bool  tty;              //  redraw bars in place; else plain lines
+    bool  quiet;            //  print only the final summary
+    int   lost_ms;          //  give up after the broker is silent this long (0: 60 s)
+    volatile int *stop;     //  when set non-zero, return MF_ERR_CANCELLED (may be NULL)
+} farmclient_watch_cfg_t;
+
+//  Follows job_id until its final event, drawing progress as cfg says.
+//  *state_out gets the final Masterfarm__JobState. Returns 0 (final state
+//  reached, whatever it is), MF_ERR_NOTFOUND (unknown job),
+//  MF_ERR_TIMEOUT (broker silent for cfg->lost_ms), MF_ERR_CANCELLED,
+//  MF_ERR_IO.
+int farmclient_watch (farmclient_t *self, uint64_t job_id,
+                      const farmclient_watch_cfg_t *cfg, int *state_out);
+
+//  Short lower-case names of states ("running", "done", ...).
+const char *farmclient_job_state_name (int state);
+const char *farmclient_task_state_name (int state);
+
+//  Reads a job spec file (at most FARMCLIENT_SPEC_MAX_BYTES) and guesses
+//  its format from the name (.csv: "csv", else "json"). Returns 0 with
+//  *text (caller frees) or a negative error with err naming the file.
+int farmclient_read_spec (const char *path, char **text, size_t *len,
+                          const char **format, char *err, size_t err_size);
+
+//  Prints every error of a rejected SubmitReply to out, one per line:
+//  "ORIGIN: PATH (line L, column C): MESSAGE".
+void farmclient_print_spec_errors (FILE *out, const char *origin,
+                                   const Masterfarm__SubmitReply *reply);
+
+//  Parses a job id ("12"). Returns 0 or MF_ERR_INVALID.
+int farmclient_parse_job_id (const char *text, uint64_t *job_id);
+
+//  The broker URL from --broker (value may be NULL) or else the
+//  MASTERFARM_BROKER environment variable; NULL when neither is set.
+const char *farmclient_broker_url (const char *option_value);
+
+//  The whole of `masterfarm cancel` / `masterfarm retry`: parses
+//  "JOB --broker URL", sends type (CANCEL or RETRY) and prints the result.
+//  what is the help text's description. Returns the exit code.
+int farmclient_cmd_job (const char *command, uint32_t type, const char *what,
+                        int argc, char **argv);
+
+//  Options of the local farm (`masterfarm run` / `masterfarm album`).
+typedef struct {
+    const char *command;     //  "run" or "album", for messages
+    const char *job_path;    //  job spec file
+    const char *out_dir;     //  output root (created)
+    const char *input_root;  //  NULL: the job file's folder
+    int         workers;     //  worker processes (0: one per core)
+    bool        quiet;       //  no progress, summary only
+} farmclient_run_cfg_t;
+
+//  Starts a broker and workers on this machine, submits the job, watches
+//  it, stops the farm and prints where the outputs are (cmd_run.c).
+//  Returns the exit code: 0 all delivered, 1 failed, 2 bad usage.
+int farmclient_run_local (const farmclient_run_cfg_t *cfg);
+
+#endif
