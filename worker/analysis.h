@@ -1,0 +1,77 @@
+/*  Analysis of one track: everything common/measure.h holds, from audio in
+    memory. `masterfarm analyze` and the farm's analyze task both call
+    analysis_run.
+
+    Loudness (ITU-R BS.1770-4, EBU R128, EBU Tech 3341/3342) comes from
+    libebur128 in modes I and LRA (which include M and S); its true-peak
+    mode is not used. The signal is fed in hops of 100 ms (libebur128's
+    own block grid, (rate + 5) / 10 frames); after every hop the loudness
+    of the last 100 ms is read, and the 400 ms blocks (4 hops) and 3 s
+    short-term windows (30 hops) are formed from those hop energies:
+      - block_lufs[i]: the 400 ms block ending at (i + 4) hops, only for
+        complete blocks; a silent block reads ANALYSIS_FLOOR_LUFS.
+      - max_momentary / max_shortterm: the largest 400 ms / 3 s loudness
+        at any hop end, the time before the start counting as silence
+        (what a meter started with the track shows).
+    Integrated loudness and LRA are libebur128's. measure_gated_loudness
+    over one track's blocks reproduces the integrated loudness (tested).
+
+    True peak: worker/dsp/truepeak.h (4x/2x/1x by rate), at least the
+    sample peak.
+
+    Spectrum: per channel and per hop, a Hann-windowed frame of N samples
+    (N the largest power of two <= 2 hops: 8192 at 44.1/48 kHz) starting
+    at the hop, real FFT (fftw3f), power summed into the 1/3-octave bands
+    of measure_band_hz, averaged over channels. A bin belongs to the band
+    whose edges hold its frequency; edges are those of IEC 61260-1's exact
+    base-10 mid-band frequencies, fm = 1000 * 10^((b - 16) / 10) Hz for
+    band b (b = 16 is 1 kHz), edges fm * 10^(+-1/20), so the bands tile
+    the axis without gaps. A 400 ms block
+    takes the mean of the three frames that lie inside it; the track's
+    band_db is the mean over the blocks above both BS.1770-4 gates (-70
+    LUFS absolute, -10 LU relative; blocks at or below a gate are left
+    out). If no block passes (silence, or shorter than 400 ms) the mean
+    over every frame is used; a track shorter than one frame uses one
+    zero-padded frame. Units: dB relative to a full-scale sine, i.e. a
+    0 dBFS sine in a band reads 0 dB there (mean square 0.5 = 0 dB).
+    A band with no power, or above the Nyquist frequency, reads
+    -HUGE_VAL.
+
+    Levels: sample peak in dBFS; DC offset is the largest |mean| over the
+    channels in dBFS (-HUGE_VAL for none); clipped samples count |x| >=
+    0.99999; leading and trailing silence count frames in which every
+    channel stays below cfg->silence_dbfs (a silent track is silent both
+    ways: lead = trail = frames).
+
+    Channels: 1 to 8 in libebur128's default order (L R C LFE Ls Rs), the
+    LFE (4th) left out of loudness; a 7th and 8th channel are taken as
+    back surrounds (7.1: L R C LFE Ls Rs Lb Rb) with the surround weight
+    +1.5 dB of BS.1770-4.  */
+#ifndef MF_ANALYSIS_H
+#define MF_ANALYSIS_H
+
+#include <stddef.h>
+
+#include "common/measure.h"
+#include "worker/audio_io.h"
+
+#define ANALYSIS_SILENCE_DBFS  -60.0    //  default silence threshold
+#define ANALYSIS_FLOOR_LUFS    -200.0   //  what a silent 400 ms block reads
+
+typedef struct {
+    double silence_dbfs;   //  leading/trailing silence threshold, dBFS (< 0)
+} analysis_cfg_t;
+
+//  Fills cfg with the defaults (silence_dbfs = ANALYSIS_SILENCE_DBFS).
+void analysis_cfg_default (analysis_cfg_t *cfg);
+
+//  Measures audio (cfg NULL: defaults) into out, which is overwritten;
+//  out->block_lufs is allocated here (free with measure_free). Sets
+//  FTZ/DAZ on the calling thread. Returns 0, MF_ERR_INVALID (audio
+//  empty or outside 1..8 channels, 8..384 kHz, or cfg out of range),
+//  MF_ERR_FORMAT (a NaN or infinite sample; err says which), or
+//  MF_ERR_NOMEM. On failure err holds one line, out holds no allocation.
+int analysis_run (const audio_t *audio, const analysis_cfg_t *cfg, measure_t *out,
+                  char *err, size_t err_size);
+
+#endif
