@@ -30,15 +30,21 @@ dsp_ops_init_isa (dsp_ops_t *ops, dsp_isa_t max_isa)
 
     basic_fill_generic (ops);
     tp_fill_generic (ops);
+    biquad_fill_generic (ops);
+    compressor_fill_generic (ops);
     ops->isa = DSP_ISA_GENERIC;
     if (max_isa >= DSP_ISA_SSE2) {
         basic_fill_sse2 (ops);
         tp_fill_sse2 (ops);
+        biquad_fill_sse2 (ops);
+        compressor_fill_sse2 (ops);
         ops->isa = DSP_ISA_SSE2;
     }
     if (max_isa >= DSP_ISA_AVX2) {
         basic_fill_avx2 (ops);
         tp_fill_avx2 (ops);
+        biquad_fill_avx2 (ops);
+        compressor_fill_avx2 (ops);
         ops->isa = DSP_ISA_AVX2;
     }
     ops->isa_name = s_isa_names [ops->isa];

@@ -44,8 +44,26 @@ typedef struct dsp_ops_s {
     void  (*tp_peaks) (const float *x, size_t n, const float *coef,
                        int phases, int taps, float *peak);
 
-    //  Further kernel families (biquad, compressor, limiter, dither, ...)
-    //  add their entries below, one commented group per family.
+    //  --- biquad cascades (biquad_*.c; layout drawn in biquad.h) ----------
+    //  Filters frames interleaved frames of channels (1 .. 8) in place
+    //  through n_sections transposed-direct-form-II sections in double:
+    //  coefs[5 s + 0..4] = b0 b1 b2 a1 a2 of section s, state[(2 s) *
+    //  channels + ch] = s1 and state[(2 s + 1) * channels + ch] = s2.
+    void  (*biquad_run) (float *buf, size_t frames, int channels,
+                         const double *coefs, int n_sections, double *state);
+
+    //  --- dynamics (compressor_*.c) ---------------------------------------
+    //  Per frame, the detector level of a stereo-linked compressor:
+    //  level_db[i] = 20 log10 (max over channels of |buf[i * channels + c]|),
+    //  floored at COMPRESSOR_FLOOR_DB (-200 dB) for silence.
+    void  (*comp_level_db) (const float *buf, size_t frames, int channels,
+                            float *level_db);
+    //  Per frame, buf[i * channels + c] *= 10^(gain_db[i] / 20).
+    void  (*gain_apply_db) (float *buf, size_t frames, int channels,
+                            const float *gain_db);
+
+    //  Further kernel families (dither, ...) add their entries below, one
+    //  commented group per family.
 } dsp_ops_t;
 
 //  Fills ops for a given level (capped by the CPU). For tests and benches.
@@ -65,5 +83,11 @@ void basic_fill_avx2 (dsp_ops_t *ops);
 void tp_fill_generic (dsp_ops_t *ops);
 void tp_fill_sse2 (dsp_ops_t *ops);
 void tp_fill_avx2 (dsp_ops_t *ops);
+void biquad_fill_generic (dsp_ops_t *ops);
+void biquad_fill_sse2 (dsp_ops_t *ops);
+void biquad_fill_avx2 (dsp_ops_t *ops);
+void compressor_fill_generic (dsp_ops_t *ops);
+void compressor_fill_sse2 (dsp_ops_t *ops);
+void compressor_fill_avx2 (dsp_ops_t *ops);
 
 #endif

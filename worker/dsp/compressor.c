@@ -1,0 +1,137 @@
+/*  Compressor: gain computer, smooth branching detector and statistics
+    (Giannoulis, Massberg, Reiss 2012; equations in compressor.h). The
+    level detection and the gain application run in the dsp_ops kernels,
+    one internal block of COMPRESSOR_BLOCK_FRAMES at a time.  */
+#include "worker/dsp/compressor.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct compressor_s {
+    const dsp_ops_t *ops;           //  kernel table
+    comp_cfg_t       cfg;           //  validated copy
+    int              channels;
+    double           a_att;         //  attack coefficient exp (-1 / (tau fs))
+    double           a_rel;         //  release coefficient
+    double           y_l;           //  smoothed gain reduction, dB >= 0
+    dyn_stats_t      stats;
+    float            level_db [COMPRESSOR_BLOCK_FRAMES];  //  detector, per frame
+    float            gain_db [COMPRESSOR_BLOCK_FRAMES];   //  applied gain, per frame
+};
+
+//  The gain computer's output level y_G for input level x_db (no makeup).
+static inline double
+s_curve_db (double x_db, double t_db, double ratio, double knee_db)
+{
+    double over = x_db - t_db;
+    if (2.0 * over < -knee_db)
+        return x_db;
+    if (knee_db > 0.0 && 2.0 * fabs (over) <= knee_db) {
+        double d = over + knee_db / 2.0;
+        return x_db + (1.0 / ratio - 1.0) * d * d / (2.0 * knee_db);
+    }
+    return t_db + over / ratio;
+}
+
+double
+compressor_static_db (const comp_cfg_t *cfg, double in_db)
+{
+    assert (cfg);
+    return s_curve_db (in_db, cfg->threshold_db, cfg->ratio, cfg->knee_db) + cfg->makeup_db;
+}
+
+//  True if lo <= v <= hi (and v is a number).
+static bool
+s_in (double v, double lo, double hi)
+{
+    return v >= lo && v <= hi;
+}
+
+compressor_t *
+compressor_new (const comp_cfg_t *cfg, int rate_hz, int channels)
+{
+    if (!cfg || rate_hz < 8000 || rate_hz > 768000
+    ||  channels < 1 || channels > COMPRESSOR_MAX_CHANNELS
+    ||  !s_in (cfg->threshold_db, -60.0, 0.0) || !s_in (cfg->ratio, 1.0, 20.0)
+    ||  !s_in (cfg->attack_ms, 0.1, 500.0) || !s_in (cfg->release_ms, 1.0, 5000.0)
+    ||  !s_in (cfg->knee_db, 0.0, 24.0) || !s_in (cfg->makeup_db, -24.0, 24.0))
+        return NULL;
+    compressor_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->ops = dsp_ops ();
+    self->cfg = *cfg;
+    self->channels = channels;
+    self->a_att = exp (-1.0 / (cfg->attack_ms / 1000.0 * rate_hz));
+    self->a_rel = exp (-1.0 / (cfg->release_ms / 1000.0 * rate_hz));
+    return self;
+}
+
+void
+compressor_destroy (compressor_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free (*self_p);
+    *self_p = NULL;
+}
+
+void
+compressor_process (compressor_t *self, float *buf, size_t frames)
+{
+    assert (self);
+    const double t_db = self->cfg.threshold_db, ratio = self->cfg.ratio;
+    const double knee_db = self->cfg.knee_db, makeup_db = self->cfg.makeup_db;
+    const double a_att = self->a_att, a_rel = self->a_rel;
+    //  Below this level the curve is the identity: no reduction target.
+    const double knee_lo_db = t_db - knee_db / 2.0;
+    while (frames > 0) {
+        size_t n = frames < COMPRESSOR_BLOCK_FRAMES ? frames : COMPRESSOR_BLOCK_FRAMES;
+        self->ops->comp_level_db (buf, n, self->channels, self->level_db);
+        double y_l = self->y_l, gr_max = self->stats.gr_max_db, gr_sum = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            double x_g = self->level_db [i];
+            double x_l = x_g < knee_lo_db ? 0.0
+                       : x_g - s_curve_db (x_g, t_db, ratio, knee_db);
+            if (x_l > y_l)
+                y_l = a_att * y_l + (1.0 - a_att) * x_l;
+            else
+                y_l = a_rel * y_l + (1.0 - a_rel) * x_l;
+            self->gain_db [i] = (float) (makeup_db - y_l);
+            gr_sum += y_l;
+            if (y_l > gr_max)
+                gr_max = y_l;
+        }
+        self->y_l = y_l;
+        self->stats.gr_max_db = gr_max;
+        self->stats.gr_sum_db += gr_sum;
+        self->stats.frames += n;
+        self->ops->gain_apply_db (buf, n, self->channels, self->gain_db);
+        buf += n * (size_t) self->channels;
+        frames -= n;
+    }
+}
+
+void
+compressor_stats (const compressor_t *self, dyn_stats_t *stats)
+{
+    assert (self && stats);
+    *stats = self->stats;
+}
+
+void
+compressor_reset (compressor_t *self)
+{
+    assert (self);
+    self->y_l = 0.0;
+    memset (&self->stats, 0, sizeof self->stats);
+}
+
+void
+compressor_set_ops (compressor_t *self, const dsp_ops_t *ops)
+{
+    assert (self && ops);
+    self->ops = ops;
+}

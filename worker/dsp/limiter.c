@@ -1,0 +1,269 @@
+/*  Lookahead true-peak limiter (limiter.h): oversampled detector from
+    truepeak.h, sliding minimum over the lookahead (monotonic deque,
+    O(1) amortised per frame), one-pole release, box smoothing, and a
+    delay line of the latency. One internal block of LIMITER_BLOCK_FRAMES
+    at a time; nothing is allocated after limiter_new.  */
+#include "worker/dsp/limiter.h"
+#include "worker/dsp/truepeak.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct limiter_s {
+    int          channels;
+    int          latency;       //  L, frames
+    int          box;           //  N, frames of the smoothing window
+    double       ceiling_lin;   //  c: ceiling lowered by the margin, linear
+    double       a_rel;         //  release coefficient
+    truepeak_t  *tp;            //  detector (per-frame peak over channels)
+    float       *peak;          //  LIMITER_BLOCK_FRAMES detector outputs
+    float       *zeros;         //  LIMITER_BLOCK_FRAMES * channels of silence
+    float       *delay;         //  latency * channels: input ring
+    //  Sliding minimum of g_req over the last latency + 1 frames.
+    uint64_t    *dq_idx;        //  input frame index of each entry
+    double      *dq_val;        //  g_req of each entry, increasing from head
+    size_t       dq_cap, dq_head, dq_len;
+    double      *hbuf;          //  box: the last N values of h
+    double       hsum;          //  their sum
+    int          hpos;          //  next slot in hbuf
+    double       h;             //  last h (release state)
+    uint64_t     t;             //  input frames consumed since reset
+    dyn_stats_t  stats;
+};
+
+limiter_t *
+limiter_new (const limiter_cfg_t *cfg, int rate_hz, int channels)
+{
+    if (!cfg || rate_hz < 8000 || rate_hz > 768000
+    ||  channels < 1 || channels > LIMITER_MAX_CHANNELS
+    ||  !(cfg->ceiling_dbtp >= -20.0 && cfg->ceiling_dbtp <= 0.0)
+    ||  !(cfg->lookahead_ms >= 0.5 && cfg->lookahead_ms <= 20.0)
+    ||  !(cfg->release_ms >= 1.0 && cfg->release_ms <= 2000.0))
+        return NULL;
+    limiter_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->channels = channels;
+    self->tp = truepeak_new (rate_hz, channels);
+    if (!self->tp)
+        goto fail;
+    int taps = truepeak_filter (rate_hz)->taps;
+    int lat = (int) lround (cfg->lookahead_ms / 1000.0 * rate_hz);
+    if (lat < taps - 1)
+        lat = taps - 1;
+    if (lat < 1)
+        lat = 1;
+    self->latency = lat;
+    self->box = lat - taps + 2;
+    self->ceiling_lin = pow (10.0, (cfg->ceiling_dbtp - LIMITER_MARGIN_DB) / 20.0);
+    self->a_rel = exp (-1.0 / (cfg->release_ms / 1000.0 * rate_hz));
+    self->dq_cap = (size_t) lat + 2;
+    self->peak = calloc (LIMITER_BLOCK_FRAMES, sizeof (float));
+    self->zeros = calloc ((size_t) LIMITER_BLOCK_FRAMES * channels, sizeof (float));
+    self->delay = calloc ((size_t) lat * channels, sizeof (float));
+    self->dq_idx = calloc (self->dq_cap, sizeof (uint64_t));
+    self->dq_val = calloc (self->dq_cap, sizeof (double));
+    self->hbuf = calloc ((size_t) self->box, sizeof (double));
+    if (!self->peak || !self->zeros || !self->delay || !self->dq_idx
+    ||  !self->dq_val || !self->hbuf)
+        goto fail;
+    limiter_reset (self);
+    return self;
+fail:
+    limiter_destroy (&self);
+    return NULL;
+}
+
+void
+limiter_destroy (limiter_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    limiter_t *self = *self_p;
+    truepeak_destroy (&self->tp);
+    free (self->peak);
+    free (self->zeros);
+    free (self->delay);
+    free (self->dq_idx);
+    free (self->dq_val);
+    free (self->hbuf);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+limiter_latency_frames (const limiter_t *self)
+{
+    assert (self);
+    return self->latency;
+}
+
+void
+limiter_reset (limiter_t *self)
+{
+    assert (self);
+    truepeak_reset (self->tp);
+    memset (self->delay, 0, (size_t) self->latency * self->channels * sizeof (float));
+    self->dq_head = 0;
+    self->dq_len = 0;
+    for (int k = 0; k < self->box; k++)
+        self->hbuf [k] = 1.0;
+    self->hsum = self->box;
+    self->hpos = 0;
+    self->h = 1.0;
+    self->t = 0;
+    memset (&self->stats, 0, sizeof self->stats);
+}
+
+//  Core: n frames from src (interleaved) through the detector, gain and
+//  delay line; output to dst unless dst is NULL (discarded). dst <= src
+//  in the same buffer is safe: each frame is read before its output slot,
+//  which lies at or before it, is written.
+static void
+s_block (limiter_t *self, float *dst, const float *src, size_t n)
+{
+    const size_t ch = (size_t) self->channels;
+    const uint64_t lat = (uint64_t) self->latency;
+    const double c = self->ceiling_lin, a_rel = self->a_rel;
+    const double inv_box = 1.0 / self->box;
+    truepeak_peaks (self->tp, src, n, self->peak);
+    for (size_t i = 0; i < n; i++) {
+        const uint64_t t = self->t;
+        //  Required gain of this frame's detector value.
+        double p = self->peak [i];
+        double g_req = p > c ? c / p : 1.0;
+        //  Sliding minimum over g_req[t - L .. t].
+        while (self->dq_len > 0) {
+            size_t back = (self->dq_head + self->dq_len - 1) % self->dq_cap;
+            if (self->dq_val [back] < g_req)
+                break;
+            self->dq_len--;
+        }
+        size_t slot = (self->dq_head + self->dq_len) % self->dq_cap;
+        self->dq_idx [slot] = t;
+        self->dq_val [slot] = g_req;
+        self->dq_len++;
+        while (self->dq_idx [self->dq_head] + lat < t) {
+            self->dq_head = (self->dq_head + 1) % self->dq_cap;
+            self->dq_len--;
+        }
+        double m = self->dq_val [self->dq_head];
+        //  Release toward 1, never above the lookahead minimum.
+        double h = 1.0 - (1.0 - self->h) * a_rel;
+        if (m < h)
+            h = m;
+        self->h = h;
+        //  Box smoothing; the sum is recomputed exactly once per lap.
+        self->hsum += h - self->hbuf [self->hpos];
+        self->hbuf [self->hpos] = h;
+        if (++self->hpos == self->box) {
+            self->hpos = 0;
+            double s = 0.0;
+            for (int k = 0; k < self->box; k++)
+                s += self->hbuf [k];
+            self->hsum = s;
+        }
+        double g = self->hsum * inv_box;
+        if (g > 1.0)
+            g = 1.0;
+        //  Delay line: out frame t - L, then store frame t in its slot.
+        float *d = self->delay + (size_t) (t % lat) * ch;
+        const float *x = src + i * ch;
+        if (dst) {
+            float *y = dst + i * ch;
+            for (size_t k = 0; k < ch; k++) {
+                float v = d [k];
+                d [k] = x [k];
+                y [k] = (float) (g * v);
+            }
+        }
+        else
+            memcpy (d, x, ch * sizeof (float));
+        if (t >= lat) {
+            double gr_db = g < 1.0 ? -20.0 * log10 (g) : 0.0;
+            if (gr_db > self->stats.gr_max_db)
+                self->stats.gr_max_db = gr_db;
+            self->stats.gr_sum_db += gr_db;
+            self->stats.frames++;
+        }
+        self->t = t + 1;
+    }
+}
+
+void
+limiter_process (limiter_t *self, float *dst, const float *src, size_t frames)
+{
+    assert (self && dst && src);
+    const size_t ch = (size_t) self->channels;
+    while (frames > 0) {
+        size_t n = frames < LIMITER_BLOCK_FRAMES ? frames : LIMITER_BLOCK_FRAMES;
+        s_block (self, dst, src, n);
+        dst += n * ch;
+        src += n * ch;
+        frames -= n;
+    }
+}
+
+//  Feeds frames of silence; output to dst, or discarded when dst is NULL.
+static void
+s_drain (limiter_t *self, float *dst, size_t frames)
+{
+    const size_t ch = (size_t) self->channels;
+    while (frames > 0) {
+        size_t n = frames < LIMITER_BLOCK_FRAMES ? frames : LIMITER_BLOCK_FRAMES;
+        s_block (self, dst, self->zeros, n);
+        if (dst)
+            dst += n * ch;
+        frames -= n;
+    }
+}
+
+void
+limiter_drain (limiter_t *self, float *dst, size_t frames)
+{
+    assert (self && dst);
+    s_drain (self, dst, frames);
+}
+
+void
+limiter_run (limiter_t *self, float *buf, size_t frames)
+{
+    assert (self && (buf || frames == 0));
+    const size_t ch = (size_t) self->channels;
+    const size_t lat = (size_t) self->latency;
+    limiter_reset (self);
+    if (frames >= lat) {
+        //  The first L outputs are the delay line's silence: discarded.
+        size_t left = lat;
+        const float *src = buf;
+        while (left > 0) {
+            size_t n = left < LIMITER_BLOCK_FRAMES ? left : LIMITER_BLOCK_FRAMES;
+            s_block (self, NULL, src, n);
+            src += n * ch;
+            left -= n;
+        }
+        limiter_process (self, buf, buf + lat * ch, frames - lat);
+        s_drain (self, buf + (frames - lat) * ch, lat);
+    }
+    else {
+        const float *src = buf;
+        size_t left = frames;
+        while (left > 0) {
+            size_t n = left < LIMITER_BLOCK_FRAMES ? left : LIMITER_BLOCK_FRAMES;
+            s_block (self, NULL, src, n);
+            src += n * ch;
+            left -= n;
+        }
+        s_drain (self, NULL, lat - frames);
+        s_drain (self, buf, frames);
+    }
+}
+
+void
+limiter_stats (const limiter_t *self, dyn_stats_t *stats)
+{
+    assert (self && stats);
+    *stats = self->stats;
+}

@@ -1,0 +1,81 @@
+/*  Lookahead true-peak limiter with oversampled detection.
+
+    Detection: the true-peak interpolator of truepeak.h (ITU-R BS.1770-4
+    Annex 2; 4x below 88.2 kHz, 2x below 176.4 kHz) gives, for every input
+    frame i, the largest interpolated |value| over all channels whose
+    interpolation filter reads x[i - T + 1 .. i] (T = taps per branch),
+    and the sample peak |x[i]|. Stereo-linked: one gain for all channels.
+
+    Gain: g_req[i] = min (1, c / peak[i]) with c the ceiling lowered by
+    LIMITER_MARGIN_DB. With L the latency (lookahead) in frames and
+    N = L - T + 2 the length of the smoothing window:
+        m[j] = min (g_req[j .. j + L])          sliding minimum (lookahead)
+        h[j] = min (m[j], 1 - (1 - h[j-1]) a_R) one-pole release toward 1,
+                                                a_R = exp (-1 / (release * fs))
+        g[j] = mean (h[j - N + 1 .. j])         box smoothing (linear attack)
+        y[j] = g[j] x[j]
+    Every h in g[j]'s window covers g_req up to j + L - N + 1 = j + T - 1,
+    so g is at or below the need of every interpolated value over the
+    whole filter support, and for an isolated peak g is flat over that
+    support: the interpolated output is then exactly g times the
+    interpolated input, at or below c. The margin absorbs the gain's slope
+    where several peaks overlap and the difference between meters.
+
+    Latency: output frame j leaves when input frame j + L arrives. The
+    caller either discards the first limiter_latency_frames () output
+    frames and ends with limiter_drain (), or calls limiter_run (), which
+    does both: output aligned with the input and of the same length.
+    Processing never allocates, locks or logs.  */
+#ifndef MF_DSP_LIMITER_H
+#define MF_DSP_LIMITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/spec.h"
+#include "worker/dsp/compressor.h"
+#include "worker/dsp/dsp_ops.h"
+
+#define LIMITER_MARGIN_DB      0.1      //  aim this far under the ceiling
+#define LIMITER_MAX_CHANNELS   8
+#define LIMITER_BLOCK_FRAMES   512      //  internal block (detector buffers)
+
+typedef struct limiter_s limiter_t;
+
+//  A limiter for cfg (ceiling_dbtp -20..0, finite: resolve NAN from the
+//  profile first; lookahead_ms 0.5..20; release_ms 1..2000; max_gr_db is
+//  not used here) for channels (1 .. LIMITER_MAX_CHANNELS) at rate_hz
+//  (8000 .. 768000). The lookahead is rounded to whole frames and raised
+//  to at least T - 1 frames (the detector's support); see
+//  limiter_latency_frames. NULL on a value out of range or out of memory.
+limiter_t *limiter_new (const limiter_cfg_t *cfg, int rate_hz, int channels);
+
+//  Frees the limiter; NULL-safe; sets *self_p to NULL.
+void limiter_destroy (limiter_t **self_p);
+
+//  Latency in frames: output frame j is written when input frame j + L is
+//  read. The first L output frames after a reset are silence.
+int limiter_latency_frames (const limiter_t *self);
+
+//  Streams frames frames of interleaved audio from src to dst, delayed by
+//  the latency. dst may equal src (in place), or lie before src in the
+//  same buffer (dst <= src); other overlaps are not allowed.
+void limiter_process (limiter_t *self, float *dst, const float *src, size_t frames);
+
+//  Feeds frames frames of silence and writes the output to dst: with
+//  frames = latency, flushes everything still in the delay line.
+void limiter_drain (limiter_t *self, float *dst, size_t frames);
+
+//  Resets, then limits the whole signal buf (frames * channels floats)
+//  in place with the delay compensated: output aligned with the input,
+//  same length. Never allocates.
+void limiter_run (limiter_t *self, float *buf, size_t frames);
+
+//  Gain-reduction statistics over the output frames that correspond to
+//  input frames (not the initial silence of the delay line).
+void limiter_stats (const limiter_t *self, dyn_stats_t *stats);
+
+//  Forgets the delay line, detector state and statistics.
+void limiter_reset (limiter_t *self);
+
+#endif
