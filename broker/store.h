@@ -1,0 +1,152 @@
+/*  The broker's persistent state: one SQLite file in WAL mode with
+    synchronous=FULL, so that a committed transaction survives a crash or
+    power loss.
+
+    Tables (schema version STORE_SCHEMA_VERSION, kept in `meta`):
+      jobs      one row per accepted job: spec text and format, priority,
+                deadline, deliver_at, state
+      albums    per job and album: slug and state (open, reported, published)
+      tracks    per job, album and track: the analysis (Analysis protobuf)
+      plans     per job, album and profile: the album plan (JSON, for the record)
+      tasks     every task: kind, album, track, profile, state, attempts,
+                last error, result (Result protobuf)
+      attempts  every dispatch of a task: worker, start, end, outcome
+      workers   every worker seen: slots, last seen, tasks done and failed
+      outputs   every committed output file: task, path, bytes, SHA-256
+
+    The broker batches the changes of one event-loop iteration in one
+    transaction (store_begin .. store_commit). A task's result and its
+    output records are written in the same transaction, so a result is
+    committed exactly once. store_recover, run at start, puts tasks that
+    were dispatched or running when the broker stopped back in the queue.
+
+    Every function returns 0 or a negative mf_err_t (MF_ERR_IO for SQLite
+    errors, logged with the statement that failed).  */
+#ifndef MF_STORE_H
+#define MF_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_SCHEMA_VERSION  1
+
+typedef struct _store_t store_t;
+
+typedef struct {
+    uint64_t    id;             //  0 on insert: assigned
+    const char *name;
+    int         priority;
+    int64_t     deadline_ms;
+    int64_t     deliver_at_ms;
+    int64_t     submitted_ms;
+    int         state;          //  Masterfarm__JobState
+    const char *format;         //  "json", "csv" or "noop"
+    const char *spec;           //  spec text as submitted
+    const char *origin;         //  file name for messages
+} store_job_t;
+
+typedef struct {
+    uint64_t    id;             //  0 on insert: assigned
+    uint64_t    job_id;
+    int         kind;           //  Masterfarm__TaskKind
+    int         album;          //  -1 when not album-bound (noop)
+    int         track;          //  -1 for album-level tasks
+    int         profile;        //  profile_id_t, -1 for analyze and noop
+    int         state;          //  Masterfarm__TaskState
+    int         attempts;
+    const char *last_error;     //  NULL: none
+    const void *result;         //  packed Result, or NULL
+    size_t      result_size;
+} store_task_t;
+
+typedef struct {
+    const char *path;           //  relative to the output root
+    int64_t     bytes;
+    const char *sha256;         //  hex, or NULL
+} store_output_t;
+
+//  Opens (creating if needed) the state file. Returns NULL on failure
+//  with one line in err (what and which file).
+store_t *store_open (const char *path, char *err, size_t err_size);
+
+//  Commits nothing pending (call store_commit first), closes; NULL-safe.
+void store_destroy (store_t **self_p);
+
+//  Starts a transaction unless one is open. Returns 0 or MF_ERR_IO.
+int store_begin (store_t *self);
+
+//  Commits the open transaction (no-op when none). Returns 0 or MF_ERR_IO;
+//  on failure the transaction is rolled back.
+int store_commit (store_t *self);
+
+//  Puts dispatched and running tasks back in the queue and closes their
+//  open attempts ("broker restarted"). Returns the number of tasks put
+//  back, or MF_ERR_IO.
+int store_recover (store_t *self, int64_t now_ms);
+
+//  Inserts a job; sets job->id. Returns 0 or MF_ERR_IO.
+int store_job_insert (store_t *self, store_job_t *job);
+
+//  Updates a job's state. Returns 0 or MF_ERR_IO.
+int store_job_set_state (store_t *self, uint64_t job_id, int state, int64_t now_ms);
+
+//  Inserts a task; sets task->id. Returns 0 or MF_ERR_IO.
+int store_task_insert (store_t *self, store_task_t *task);
+
+//  Updates a task's state, attempts and last error (NULL keeps the
+//  stored one; "" clears it). Returns 0 or MF_ERR_IO.
+int store_task_update (store_t *self, uint64_t task_id, int state, int attempts,
+                       const char *last_error);
+
+//  Marks a task done with its result and output records, in the caller's
+//  transaction. Outputs already recorded for the task are replaced.
+//  Returns 0 or MF_ERR_IO.
+int store_task_done (store_t *self, uint64_t task_id, int attempts,
+                     const void *result, size_t result_size,
+                     const store_output_t *outputs, size_t n_outputs);
+
+//  Records the start of an attempt on a worker. Returns 0 or MF_ERR_IO.
+int store_attempt_begin (store_t *self, uint64_t task_id, int attempt,
+                         const char *worker, int64_t now_ms);
+
+//  Records an attempt's end (error NULL: success). Returns 0 or MF_ERR_IO.
+int store_attempt_end (store_t *self, uint64_t task_id, int attempt, bool ok,
+                       const char *error, int64_t now_ms);
+
+//  Stores a track's analysis (packed Analysis). Returns 0 or MF_ERR_IO.
+int store_track_analysis (store_t *self, uint64_t job_id, int album, int track,
+                          const void *analysis, size_t size);
+
+//  Stores an album plan as JSON text. Returns 0 or MF_ERR_IO.
+int store_plan_put (store_t *self, uint64_t job_id, int album, int profile,
+                    const char *plan_json);
+
+//  Sets an album's slug and state (0 open, 1 reported, 2 published).
+//  Returns 0 or MF_ERR_IO.
+int store_album_set (store_t *self, uint64_t job_id, int album, const char *slug,
+                     int state);
+
+//  Records a worker (insert or update slots, last seen, counts).
+//  Returns 0 or MF_ERR_IO.
+int store_worker_put (store_t *self, const char *id, int slots, int64_t last_seen_ms,
+                      int tasks_done, int tasks_failed);
+
+//  Loading at start. Each calls fn once per row in id order; the row's
+//  strings and blobs are valid during the call only. fn returning
+//  non-zero stops the walk and is returned.
+typedef int (store_job_fn) (void *arg, const store_job_t *job);
+typedef int (store_task_fn) (void *arg, const store_task_t *task);
+typedef int (store_track_fn) (void *arg, uint64_t job_id, int album, int track,
+                              const void *analysis, size_t size);
+typedef int (store_album_fn) (void *arg, uint64_t job_id, int album, int state);
+
+int store_jobs_load (store_t *self, store_job_fn *fn, void *arg);
+int store_tasks_load (store_t *self, store_task_fn *fn, void *arg);
+int store_tracks_load (store_t *self, store_track_fn *fn, void *arg);
+int store_albums_load (store_t *self, store_album_fn *fn, void *arg);
+
+//  Number of output records of a task (for tests and checks), or MF_ERR_IO.
+int store_outputs_count (store_t *self, uint64_t task_id);
+
+#endif
