@@ -1,0 +1,490 @@
+/*  masterfarm run: the one-command local farm. Starts a masterfarm-broker
+    and N masterfarm-worker processes on this machine (the binaries next
+    to this executable), submits the job, watches it to the end, stops the
+    farm cleanly and says where the outputs are.
+
+    The farm talks over a free loopback TCP port. Its state file and logs
+    live in OUTDIR/.masterfarm/ (state.db, broker.log, worker-N.log), so a
+    run that was interrupted can be looked into, and re-running on the
+    same OUTDIR resumes from the same state. Exit status: 0 when the job
+    was delivered completely, 1 when any track failed (or the farm could
+    not run), 2 on bad usage.  */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "client/commands.h"
+#include "client/farmclient.h"
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/fsutil.h"
+
+extern char **environ;
+
+#define S_MAX_WORKERS       256
+#define S_BROKER_READY_MS   15000   //  the broker must answer within this
+#define S_STOP_GRACE_MS     10000   //  SIGTERM, then SIGKILL after this
+#define S_STATE_DIR         ".masterfarm"
+
+static volatile int   s_stop = 0;            //  set by signals: stop watching
+static volatile int   s_broker_died = 0;     //  set when the broker exits early
+static volatile pid_t s_broker_pid = 0;
+static volatile int   s_broker_status = 0;
+
+//  SIGINT/SIGTERM: stop watching, then stop the farm.
+static void
+s_on_signal (int sig)
+{
+    (void) sig;
+    s_stop = 1;
+}
+
+//  SIGCHLD: notices when the broker exits (workers are reaped at the end).
+static void
+s_on_child (int sig)
+{
+    (void) sig;
+    int saved = errno, status;
+    if (s_broker_pid > 0 && waitpid (s_broker_pid, &status, WNOHANG) == s_broker_pid) {
+        s_broker_status = status;
+        s_broker_pid = 0;
+        s_broker_died = 1;
+        s_stop = 1;
+    }
+    errno = saved;
+}
+
+//  Prints the help text to out.
+static void
+s_help (FILE *out)
+{
+    fprintf (out,
+        "usage: masterfarm run JOB.json|CATALOG.csv [-o OUTDIR] [-j WORKERS]\n"
+        "                      [--input-root DIR] [--quiet]\n"
+        "\n"
+        "Runs a local farm for one job: a broker and WORKERS worker processes on\n"
+        "this machine, then submits the job, shows progress and stops the farm.\n"
+        "\n"
+        "  -o OUTDIR          where the masters go (default: ./masterfarm-out);\n"
+        "                     state and logs are kept in OUTDIR/" S_STATE_DIR "/\n"
+        "  -j WORKERS         worker processes, one task each (default: one per core)\n"
+        "  --input-root DIR   folder the job's track paths are relative to\n"
+        "                     (default: the job file's folder)\n"
+        "  --quiet            no progress display, only the summary\n"
+        "\n"
+        "Exit status: 0 every output delivered, 1 a track failed or the farm\n"
+        "could not run, 2 bad usage.\n");
+}
+
+//  Folder holding this executable, from /proc/self/exe, into buf.
+//  Returns 0 or MF_ERR_IO.
+static int
+s_exe_dir (char *buf, size_t size)
+{
+    char path [PATH_MAX];
+    ssize_t n = readlink ("/proc/self/exe", path, sizeof path - 1);
+    if (n <= 0)
+        return MF_ERR_IO;
+    path [n] = 0;
+    snprintf (buf, size, "%s", dirname (path));
+    return 0;
+}
+
+//  A free TCP port on 127.0.0.1 (bound, read and released). Returns the
+//  port or -1.
+static int
+s_free_port (void)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = 0 };
+    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    int port = -1;
+    if (bind (fd, (struct sockaddr *) &addr, sizeof addr) == 0
+    &&  getsockname (fd, (struct sockaddr *) &addr, &len) == 0)
+        port = ntohs (addr.sin_port);
+    close (fd);
+    return port;
+}
+
+//  Starts argv[0] with stdout and stderr appended to log_path. Returns the
+//  pid or -1 (errno set).
+static pid_t
+s_spawn (char *const argv [], const char *log_path)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init (&fa);
+    posix_spawn_file_actions_addopen (&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen (&fa, STDOUT_FILENO, log_path,
+                                      O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2 (&fa, STDOUT_FILENO, STDERR_FILENO);
+    pid_t pid;
+    int rc = posix_spawn (&pid, argv [0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy (&fa);
+    if (rc != 0) {
+        errno = rc;
+        return -1;
+    }
+    return pid;
+}
+
+//  Waits for pid to exit until deadline_ms (monotonic). Returns true if it
+//  exited (and was reaped).
+static bool
+s_wait_exit (pid_t pid, int64_t deadline_ms)
+{
+    while (true) {
+        pid_t r = waitpid (pid, NULL, WNOHANG);
+        if (r == pid || (r < 0 && errno == ECHILD))
+            return true;
+        if (clock_mono_ms () >= deadline_ms)
+            return false;
+        usleep (20 * 1000);      //  polling a child's exit, not synchronising
+    }
+}
+
+//  Stops processes: SIGTERM to all, then SIGKILL to those still alive at
+//  the grace deadline.
+static void
+s_stop_all (pid_t *pids, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (pids [i] > 0)
+            kill (pids [i], SIGTERM);
+    int64_t deadline = clock_mono_ms () + S_STOP_GRACE_MS;
+    for (int i = 0; i < n; i++) {
+        if (pids [i] <= 0)
+            continue;
+        if (!s_wait_exit (pids [i], deadline)) {
+            fprintf (stderr, "masterfarm: process %d did not stop in %d s; killing it\n",
+                     (int) pids [i], S_STOP_GRACE_MS / 1000);
+            kill (pids [i], SIGKILL);
+            s_wait_exit (pids [i], clock_mono_ms () + 5000);
+        }
+        pids [i] = 0;
+    }
+}
+
+//  Stops the broker (SIGTERM, then SIGKILL), unless it is already gone.
+static void
+s_stop_broker (void)
+{
+    //  Block SIGCHLD so the handler does not reap the broker under us.
+    sigset_t set, old;
+    sigemptyset (&set);
+    sigaddset (&set, SIGCHLD);
+    sigprocmask (SIG_BLOCK, &set, &old);
+    pid_t pid = s_broker_pid;
+    s_broker_pid = 0;
+    if (pid > 0)
+        s_stop_all (&pid, 1);
+    sigprocmask (SIG_SETMASK, &old, NULL);
+}
+
+//  Waits until the broker answers a status request, it exits, or the
+//  deadline passes. Returns 0 or MF_ERR_TIMEOUT / MF_ERR_IO.
+static int
+s_wait_broker (const char *url, char *err, size_t err_size)
+{
+    int64_t deadline = clock_mono_ms () + S_BROKER_READY_MS;
+    while (clock_mono_ms () < deadline) {
+        if (s_broker_died) {
+            snprintf (err, err_size, "the broker exited at start (status %d)",
+                      WIFEXITED (s_broker_status) ? WEXITSTATUS (s_broker_status) : -1);
+            return MF_ERR_IO;
+        }
+        farmclient_t *fc = farmclient_new (url, 500, err, err_size);
+        if (!fc)
+            return MF_ERR_IO;
+        Masterfarm__StatusReply *reply = NULL;
+        int rc = farmclient_status (fc, 0, &reply);
+        if (reply)
+            masterfarm__status_reply__free_unpacked (reply, NULL);
+        farmclient_destroy (&fc);
+        if (rc == 0)
+            return 0;
+    }
+    snprintf (err, err_size, "the broker did not answer at %s within %d s", url,
+              S_BROKER_READY_MS / 1000);
+    return MF_ERR_TIMEOUT;
+}
+
+//  Prints where the outputs are: every album folder under out_dir with its
+//  manifest.
+static void
+s_print_outputs (const char *out_dir)
+{
+    DIR *d = opendir (out_dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    int n = 0;
+    char **names = NULL;
+    while ((e = readdir (d))) {
+        if (e->d_name [0] == '.')
+            continue;
+        char manifest [PATH_MAX + NAME_MAX + 32];
+        snprintf (manifest, sizeof manifest, "%s/%s/manifest.json", out_dir, e->d_name);
+        if (access (manifest, R_OK) != 0)
+            continue;
+        char **grown = realloc (names, sizeof *names * (size_t) (n + 1));
+        if (!grown)
+            break;
+        names = grown;
+        names [n++] = strdup (e->d_name);
+    }
+    closedir (d);
+    for (int i = 1; i < n; i++)        //  insertion sort: a handful of albums
+        for (int j = i; j > 0 && names [j] && names [j - 1]
+                        && strcmp (names [j - 1], names [j]) > 0; j--) {
+            char *t = names [j]; names [j] = names [j - 1]; names [j - 1] = t;
+        }
+    printf ("outputs in %s/:\n", out_dir);
+    for (int i = 0; i < n; i++) {
+        if (names [i])
+            printf ("  %s/%s/  (report.html, manifest.json)\n", out_dir, names [i]);
+        free (names [i]);
+    }
+    if (n == 0)
+        printf ("  (no album was delivered)\n");
+    free (names);
+}
+
+int
+farmclient_run_local (const farmclient_run_cfg_t *cfg)
+{
+    const char *cmd = cfg->command;
+    char err [FARMCLIENT_ERR_LEN];
+
+    //  1. Paths: binaries, job, roots, state and logs.
+    char exe_dir [PATH_MAX], broker_bin [PATH_MAX + 32], worker_bin [PATH_MAX + 32];
+    if (s_exe_dir (exe_dir, sizeof exe_dir) != 0) {
+        fprintf (stderr, "masterfarm %s: cannot find my own executable in /proc/self/exe\n", cmd);
+        return EXIT_FAILED;
+    }
+    snprintf (broker_bin, sizeof broker_bin, "%s/masterfarm-broker", exe_dir);
+    snprintf (worker_bin, sizeof worker_bin, "%s/masterfarm-worker", exe_dir);
+    if (access (broker_bin, X_OK) != 0 || access (worker_bin, X_OK) != 0) {
+        fprintf (stderr, "masterfarm %s: masterfarm-broker and masterfarm-worker must be "
+                 "installed next to masterfarm (looked in %s)\n", cmd, exe_dir);
+        return EXIT_FAILED;
+    }
+    char *spec = NULL;
+    size_t spec_len = 0;
+    const char *format = NULL;
+    if (farmclient_read_spec (cfg->job_path, &spec, &spec_len, &format, err, sizeof err) != 0) {
+        fprintf (stderr, "masterfarm %s: %s\n", cmd, err);
+        return EXIT_FAILED;
+    }
+    char job_abs [PATH_MAX], input_root [PATH_MAX], out_dir [PATH_MAX];
+    char state_dir [PATH_MAX + 16];
+    if (!realpath (cfg->job_path, job_abs)) {
+        fprintf (stderr, "masterfarm %s: %s: %s\n", cmd, cfg->job_path, strerror (errno));
+        free (spec);
+        return EXIT_FAILED;
+    }
+    if (cfg->input_root) {
+        if (!realpath (cfg->input_root, input_root)) {
+            fprintf (stderr, "masterfarm %s: input root %s: %s\n", cmd, cfg->input_root,
+                     strerror (errno));
+            free (spec);
+            return EXIT_USAGE;
+        }
+    }
+    else
+        snprintf (input_root, sizeof input_root, "%s", dirname (job_abs));
+    if (fsutil_mkdir_p (cfg->out_dir, 0755) != 0 || !realpath (cfg->out_dir, out_dir)) {
+        fprintf (stderr, "masterfarm %s: cannot create output folder %s: %s\n", cmd,
+                 cfg->out_dir, strerror (errno));
+        free (spec);
+        return EXIT_FAILED;
+    }
+    snprintf (state_dir, sizeof state_dir, "%s/%s", out_dir, S_STATE_DIR);
+    if (fsutil_mkdir_p (state_dir, 0755) != 0) {
+        fprintf (stderr, "masterfarm %s: cannot create %s: %s\n", cmd, state_dir, strerror (errno));
+        free (spec);
+        return EXIT_FAILED;
+    }
+    long cores = sysconf (_SC_NPROCESSORS_ONLN);
+    int n_workers = cfg->workers > 0 ? cfg->workers : (cores > 0 ? (int) cores : 1);
+    if (n_workers > S_MAX_WORKERS)
+        n_workers = S_MAX_WORKERS;
+
+    //  2. Signals: Ctrl-C stops the farm cleanly; SIGCHLD watches the broker.
+    struct sigaction sa = { .sa_handler = s_on_signal }, sc = { .sa_handler = s_on_child };
+    sigaction (SIGINT, &sa, NULL);
+    sigaction (SIGTERM, &sa, NULL);
+    sc.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    sigaction (SIGCHLD, &sc, NULL);
+
+    //  3. The broker, on a free loopback port (tried a few times, since the
+    //     port is released before the broker binds it).
+    char url [64], state_path [PATH_MAX + 32], log_path [PATH_MAX + 32];
+    snprintf (state_path, sizeof state_path, "%s/state.db", state_dir);
+    snprintf (log_path, sizeof log_path, "%s/broker.log", state_dir);
+    int code = EXIT_FAILED, rc = MF_ERR_IO;
+    pid_t workers [S_MAX_WORKERS] = { 0 };
+    farmclient_t *fc = NULL;
+    for (int attempt = 0; attempt < 3 && rc != 0 && !s_stop; attempt++) {
+        int port = s_free_port ();
+        if (port < 0) {
+            snprintf (err, sizeof err, "no free loopback TCP port: %s", strerror (errno));
+            break;
+        }
+        snprintf (url, sizeof url, "tcp://127.0.0.1:%d", port);
+        char *bargv [] = { broker_bin, "--bind", url, "--state", state_path,
+                           "--input-root", input_root, "--output-root", out_dir, NULL };
+        s_broker_died = 0;
+        sigset_t set, old;
+        sigemptyset (&set);
+        sigaddset (&set, SIGCHLD);
+        sigprocmask (SIG_BLOCK, &set, &old);
+        pid_t pid = s_spawn (bargv, log_path);
+        s_broker_pid = pid > 0 ? pid : 0;
+        sigprocmask (SIG_SETMASK, &old, NULL);
+        if (pid < 0) {
+            snprintf (err, sizeof err, "cannot start %.400s: %s", broker_bin, strerror (errno));
+            break;
+        }
+        rc = s_wait_broker (url, err, sizeof err);
+        if (rc != 0)
+            s_stop_broker ();
+    }
+    if (rc != 0) {
+        fprintf (stderr, "masterfarm %s: %s (see %s)\n", cmd, err, log_path);
+        goto done;
+    }
+
+    //  4. The workers, one task slot each.
+    for (int i = 0; i < n_workers; i++) {
+        char wlog [PATH_MAX + 32];
+        snprintf (wlog, sizeof wlog, "%s/worker-%d.log", state_dir, i + 1);
+        char *wargv [] = { worker_bin, "--connect", url, "--threads", "1", NULL };
+        workers [i] = s_spawn (wargv, wlog);
+        if (workers [i] < 0) {
+            fprintf (stderr, "masterfarm %s: cannot start %s: %s\n", cmd, worker_bin,
+                     strerror (errno));
+            workers [i] = 0;
+            goto done;
+        }
+    }
+
+    //  5. Submit, then watch to the end.
+    fc = farmclient_new (url, 0, err, sizeof err);
+    if (!fc) {
+        fprintf (stderr, "masterfarm %s: %s\n", cmd, err);
+        goto done;
+    }
+    Masterfarm__SubmitReply *reply = NULL;
+    rc = farmclient_submit (fc, spec, spec_len, format, cfg->job_path, &reply);
+    if (rc != 0) {
+        fprintf (stderr, "masterfarm %s: %s\n", cmd, farmclient_error (fc));
+        goto done;
+    }
+    uint64_t job_id = reply->job_id;
+    if (job_id == 0) {
+        farmclient_print_spec_errors (stderr, cfg->job_path, reply);
+        fprintf (stderr, "masterfarm %s: %s has %zu error%s; nothing was run\n", cmd,
+                 cfg->job_path, reply->n_errors, reply->n_errors == 1 ? "" : "s");
+        masterfarm__submit_reply__free_unpacked (reply, NULL);
+        goto done;
+    }
+    masterfarm__submit_reply__free_unpacked (reply, NULL);
+    if (!cfg->quiet)
+        printf ("job %" PRIu64 " submitted to a local farm at %s with %d worker%s\n",
+                job_id, url, n_workers, n_workers == 1 ? "" : "s");
+    farmclient_watch_cfg_t wcfg = {
+        .out = stdout, .tty = !cfg->quiet && isatty (STDOUT_FILENO), .quiet = cfg->quiet,
+        .lost_ms = 0, .stop = &s_stop
+    };
+    int state = 0;
+    rc = farmclient_watch (fc, job_id, &wcfg, &state);
+    if (rc != 0) {
+        if (s_broker_died)
+            fprintf (stderr, "masterfarm %s: the broker stopped unexpectedly (see %s)\n",
+                     cmd, log_path);
+        else
+            fprintf (stderr, "masterfarm %s: %s\n", cmd, farmclient_error (fc));
+        goto done;
+    }
+    s_print_outputs (out_dir);
+    if (state == MASTERFARM__JOB_STATE__JOB_DONE
+    ||  state == MASTERFARM__JOB_STATE__JOB_WAITING_DELIVERY)
+        code = EXIT_OK;
+    else
+        fprintf (stderr, "masterfarm %s: job %" PRIu64 " %s; logs are in %s/\n", cmd, job_id,
+                 farmclient_job_state_name (state), state_dir);
+
+done:
+    farmclient_destroy (&fc);
+    s_stop_all (workers, n_workers);
+    s_stop_broker ();
+    free (spec);
+    return code;
+}
+
+int
+cmd_run (int argc, char **argv)
+{
+    farmclient_run_cfg_t cfg = { .command = "run", .out_dir = "masterfarm-out" };
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv [i];
+        bool takes = !strcmp (a, "-o") || !strcmp (a, "-j") || !strcmp (a, "--input-root");
+        if (!strcmp (a, "--help") || !strcmp (a, "-h")) {
+            s_help (stdout);
+            return EXIT_OK;
+        }
+        else if (!strcmp (a, "--quiet"))
+            cfg.quiet = true;
+        else if (takes && i + 1 >= argc) {
+            fprintf (stderr, "masterfarm run: %s needs a value\n", a);
+            return EXIT_USAGE;
+        }
+        else if (!strcmp (a, "-o"))
+            cfg.out_dir = argv [++i];
+        else if (!strcmp (a, "--input-root"))
+            cfg.input_root = argv [++i];
+        else if (!strcmp (a, "-j")) {
+            char *end;
+            long n = strtol (argv [++i], &end, 10);
+            if (*end || n < 1 || n > S_MAX_WORKERS) {
+                fprintf (stderr, "masterfarm run: -j needs a worker count, 1 .. %d\n",
+                         S_MAX_WORKERS);
+                return EXIT_USAGE;
+            }
+            cfg.workers = (int) n;
+        }
+        else if (a [0] == '-') {
+            fprintf (stderr, "masterfarm run: unknown option '%s' (see --help)\n", a);
+            return EXIT_USAGE;
+        }
+        else if (cfg.job_path) {
+            fprintf (stderr, "masterfarm run: one job file at a time ('%s' and '%s')\n",
+                     cfg.job_path, a);
+            return EXIT_USAGE;
+        }
+        else
+            cfg.job_path = a;
+    }
+    if (!cfg.job_path) {
+        fprintf (stderr, "masterfarm run: give a JOB.json (see --help)\n");
+        return EXIT_USAGE;
+    }
+    return farmclient_run_local (&cfg);
+}
