@@ -1,0 +1,421 @@
+/*  Album assembly: timelines with gaps and crossfades, Red Book rules and
+    refusals, and a whole album written to disk and read back: slices
+    that concatenate to the album file, gaps of digital silence of the
+    planned length, fade envelopes that follow their curves, a CUE sheet
+    that cuebreakpoints (cuetools) parses to the planned sample positions.  */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "album_fixture.h"
+#include "common/err.h"
+#include "common/fsutil.h"
+#include "testsig.h"
+#include "worker/assemble.h"
+#include "worker/dsp/fade.h"
+
+//  An album spec of n tracks with neutral settings (no audio).
+static void
+s_album (spec_album_t *a, spec_track_t *t, size_t n)
+{
+    memset (a, 0, sizeof *a);
+    album_fixture_settings (&a->s);
+    a->title = "T";
+    a->tracks = t;
+    a->n_tracks = n;
+    for (size_t i = 0; i < n; i++) {
+        memset (&t [i], 0, sizeof t [i]);
+        t [i].title = "x";
+        t [i].s = a->s;
+    }
+}
+
+//  Streaming layout: gaps before tracks, the first gap is the pregap,
+//  a crossfade overlaps the next track, slices tile the album.
+static void
+test_layout_gaps_crossfade (void **state)
+{
+    (void) state;
+    spec_album_t a;
+    spec_track_t t [4];
+    s_album (&a, t, 4);
+    t [0].s.gap_s = 1.0;
+    t [1].s.gap_s = 0.5;
+    t [2].s.gap_s = 3.0;          //  ignored: track 2 crossfades into 3
+    t [1].s.crossfade_s = 0.25;
+    t [3].s.gap_s = 0.0;
+    int64_t len [4] = { 48000, 96000, 24000, 4800 };
+    assemble_layout_t l;
+    char err [256];
+    assert_int_equal (assemble_layout (&a, profile_get (PROFILE_SPOTIFY), 48000, len, &l, err, sizeof err), 0);
+    assert_int_equal (l.tracks [0].pregap, 0);
+    assert_int_equal (l.tracks [0].start, 48000);
+    assert_int_equal (l.tracks [1].pregap, 96000);
+    assert_int_equal (l.tracks [1].start, 120000);
+    assert_int_equal (l.tracks [2].xfade_in, 12000);
+    assert_int_equal (l.tracks [2].start, 120000 + 96000 - 12000);
+    assert_int_equal (l.tracks [2].pregap, l.tracks [2].start);
+    assert_int_equal (l.tracks [3].start, l.tracks [2].start + 24000);
+    assert_int_equal (l.total_frames, l.tracks [3].start + 4800);
+    int64_t sum = 0;
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal (l.tracks [i].slice_start, sum);
+        sum += l.tracks [i].slice_frames;
+    }
+    assert_int_equal (sum, l.total_frames);
+    assert_int_equal (l.tracks [0].length, 120000 - 48000);
+    assemble_layout_free (&l);
+
+    //  a crossfade longer than the next track is refused
+    t [1].s.crossfade_s = 1.0;
+    assert_int_equal (assemble_layout (&a, profile_get (PROFILE_SPOTIFY), 48000, len, &l, err, sizeof err), MF_ERR_INVALID);
+    assert_non_null (strstr (err, "crossfade"));
+}
+
+//  cd: every index on a 588-frame boundary, gaps absorb the rounding so
+//  each track's first sample is its INDEX 01, gapless boundaries keep
+//  the audio continuous, the album is a whole number of CD frames.
+static void
+test_layout_cd_frames (void **state)
+{
+    (void) state;
+    spec_album_t a;
+    spec_track_t t [3];
+    s_album (&a, t, 3);
+    t [0].s.gap_s = 2.0;
+    t [1].s.gap_s = 1.3;
+    t [2].s.gap_s = 0.0;
+    int64_t len [3] = { 44100 * 5 + 17, 44100 * 6 + 300, 44100 * 4 + 1000 };
+    assemble_layout_t l;
+    char err [256];
+    assert_int_equal (assemble_layout (&a, profile_get (PROFILE_CD), 44100, len, &l, err, sizeof err), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal (l.tracks [i].start % 588, 0);
+        assert_int_equal (l.tracks [i].pregap % 588, 0);
+    }
+    assert_int_equal (l.tracks [0].start, 88200);
+    assert_int_equal (l.tracks [0].audio_start, 88200);
+    assert_int_equal (l.tracks [1].audio_start, l.tracks [1].start);
+    int64_t end0 = l.tracks [0].audio_start + len [0];
+    //  the gap is 1.3 s within half a CD frame
+    assert_true (llabs (l.tracks [1].audio_start - end0 - 57330) <= 294);
+    assert_true (l.tracks [1].pregap >= end0);
+    //  gapless: audio continuous, index within half a frame
+    int64_t end1 = l.tracks [1].audio_start + len [1];
+    assert_int_equal (l.tracks [2].audio_start, end1);
+    assert_true (llabs (l.tracks [2].start - end1) <= 294);
+    assert_int_equal (l.total_frames % 588, 0);
+    assemble_layout_free (&l);
+
+    //  48 kHz is not cd
+    assert_int_equal (assemble_layout (&a, profile_get (PROFILE_CD), 48000, len, &l, err, sizeof err), MF_ERR_INVALID);
+    assert_non_null (strstr (err, "44100"));
+}
+
+//  Red Book refusals, each with its reason, at submit time and at layout.
+static void
+test_cd_refusals (void **state)
+{
+    (void) state;
+    static spec_track_t t [100];
+    spec_album_t a;
+    s_album (&a, t, 3);
+    char err [256];
+    int64_t len [3] = { 44100 * 5, 44100 * 3, 44100 * 5 };
+    assert_int_equal (assemble_check_cd (&a, NULL, err, sizeof err), 0);
+    //  a 3 s track
+    assert_int_equal (assemble_check_cd (&a, len, err, sizeof err), MF_ERR_INVALID);
+    assert_non_null (strstr (err, "track 2"));
+    assert_non_null (strstr (err, "4 s"));
+    //  a 1 s pregap
+    t [0].s.gap_s = 1.0;
+    assert_int_equal (assemble_check_cd (&a, NULL, err, sizeof err), MF_ERR_INVALID);
+    assert_non_null (strstr (err, "pregap"));
+    assemble_layout_t l;
+    len [1] = 44100 * 5;
+    assert_int_equal (assemble_layout (&a, profile_get (PROFILE_CD), 44100, len, &l, err, sizeof err), MF_ERR_INVALID);
+    assert_non_null (strstr (err, "2 s"));
+    //  100 tracks
+    s_album (&a, t, 100);
+    assert_int_equal (assemble_check_cd (&a, NULL, err, sizeof err), MF_ERR_INVALID);
+    assert_non_null (strstr (err, "99"));
+    //  fine again with 99
+    a.n_tracks = 99;
+    assert_int_equal (assemble_check_cd (&a, NULL, err, sizeof err), 0);
+}
+
+//  Silence finder for trim.
+static void
+test_silence (void **state)
+{
+    (void) state;
+    audio_t x;
+    testsig_alloc (&x, 1000, 2, 48000);
+    testsig_add_sine (&x, 1000.0, 0.5, 0.3, 100, 700);
+    int64_t lead, trail;
+    assemble_silence (&x, -60.0, &lead, &trail);
+    //  a sine of phase 0.3 is above -60 dBFS from its first sample
+    assert_int_equal (lead, 100);
+    assert_true (trail >= 200 && trail <= 201);
+    memset (x.data, 0, sizeof (float) * 2000);
+    assemble_silence (&x, -60.0, &lead, &trail);
+    assert_int_equal (lead + trail, 0);
+    audio_free (&x);
+}
+
+//  Parses "m:ss.ff" from cuebreakpoints into CD frames (1/75 s).
+static int64_t
+s_msf_frames (const char *s)
+{
+    int m = 0, sec = 0, f = 0;
+    if (sscanf (s, "%d:%d.%d", &m, &sec, &f) != 3)
+        return -1;
+    return (int64_t) (m * 60 + sec) * 75 + f;
+}
+
+//  Reads a file; aborts on failure.
+static void
+s_read (const char *path, audio_t *a)
+{
+    char err [AUDIO_ERR_LEN];
+    if (audio_read (path, a, err, sizeof err) != 0)
+        fail_msg ("%s", err);
+}
+
+//  The whole album written for cd and checked from the files.
+static void
+s_check_album (const profile_t *prof, int with_xfade)
+{
+    album_fixture_t f;
+    album_fixture_make (&f, 5, 44100, 7);
+    //  the fixture is loud float; bring each track to a -6 dBFS sample peak
+    for (size_t i = 0; i < f.n; i++) {
+        float pk = 0;
+        for (size_t k = 0; k < (size_t) f.audio [i].frames * 2; k++)
+            pk = fmaxf (pk, fabsf (f.audio [i].data [k]));
+        for (size_t k = 0; k < (size_t) f.audio [i].frames * 2; k++)
+            f.audio [i].data [k] *= 0.5f / pk;
+    }
+    //  fades on tracks 2..5 with the five curves, gaps 2, 1.5, 0, 0.7, 2.2
+    static const double gaps [5] = { 2.0, 1.5, 0.0, 0.7, 2.2 };
+    static const fade_curve_t curves [5] = { FADE_LINEAR, FADE_EXPONENTIAL, FADE_LOGARITHMIC,
+                                             FADE_SCURVE, FADE_EQUAL_POWER };
+    for (size_t i = 0; i < f.n; i++) {
+        f.tracks [i].s.gap_s = gaps [i];
+        f.tracks [i].s.fade_curve = curves [i];
+        f.tracks [i].s.fade_in_s = 0.4;
+        f.tracks [i].s.fade_out_s = 0.9;
+    }
+    if (with_xfade) {
+        f.tracks [2].s.crossfade_s = 1.0;   //  3 into 4
+        f.tracks [2].s.fade_out_s = 0.0;
+        f.tracks [3].s.fade_in_s = 0.0;
+    }
+    char dir [512];
+    snprintf (dir, sizeof dir, "%s/%s", testsig_tmpdir ("assemble"), prof->name);
+    assemble_layout_t l;
+    char err [512];
+    int rc = assemble_album (&f.album, prof, f.audio, f.n, dir, &l, err, sizeof err);
+    if (rc)
+        fail_msg ("assemble_album: %s", err);
+
+    char path [1024];
+    audio_t whole;
+    snprintf (path, sizeof path, "%s/album.%s", dir, prof->ext);
+    s_read (path, &whole);
+    assert_int_equal (whole.frames, l.total_frames);
+    assert_int_equal (whole.bits, prof->bits);
+
+    //  slices concatenate to the album, sample for sample
+    int ch = whole.channels;
+    int64_t at = 0;
+    for (size_t i = 0; i < f.n; i++) {
+        char name [256];
+        assert_int_equal (fsutil_track_file_name ((int) i + 1, f.tracks [i].title, prof->ext, name, sizeof name), 0);
+        snprintf (path, sizeof path, "%s/%s", dir, name);
+        audio_t s;
+        s_read (path, &s);
+        assert_int_equal (l.tracks [i].slice_start, at);
+        assert_int_equal (s.frames, l.tracks [i].slice_frames);
+        assert_memory_equal (s.data, whole.data + (size_t) at * ch, (size_t) s.frames * ch * sizeof (float));
+        at += s.frames;
+        audio_free (&s);
+    }
+    assert_int_equal (at, whole.frames);
+
+    //  gaps: digital silence of the planned length (cd: within half a
+    //  CD frame, 294 samples, the rounding Red Book alignment needs)
+    int64_t prev_end = 0;
+    for (size_t i = 0; i < f.n; i++) {
+        const assemble_track_t *t = &l.tracks [i];
+        if (t->xfade_in == 0) {
+            int64_t want = llround (f.tracks [i].s.gap_s * whole.rate_hz);
+            int64_t got = t->audio_start - prev_end;
+            if (prof->cd)
+                assert_true (llabs (got - want) <= 294);
+            else
+                assert_int_equal (got, want);
+            for (int64_t k = prev_end * ch; k < t->audio_start * ch; k++)
+                if (whole.data [k] != 0.0f)
+                    fail_msg ("track %zu: gap sample %lld is %g, not silence", i + 1, (long long) k, whole.data [k]);
+        }
+        prev_end = t->audio_start + t->audio_frames;
+    }
+
+    //  fades follow their curves within 0.1 dB where the signal is well
+    //  above the output word's step (|x| > 0.01: 16-bit TPDF error < 0.03 dB)
+    double worst_db = 0.0;
+    for (size_t i = 0; i < f.n; i++) {
+        const assemble_track_t *t = &l.tracks [i];
+        const settings_t *s = &f.tracks [i].s;
+        int64_t fin = llround (s->fade_in_s * whole.rate_hz), fout = llround (s->fade_out_s * whole.rate_hz);
+        for (int64_t j = 0; j < t->audio_frames; j++) {
+            double g;
+            if (j < fin)
+                g = fade_gain (s->fade_curve, (double) j / (double) fin);
+            else if (j >= t->audio_frames - fout)
+                g = fade_gain (s->fade_curve, 1.0 - (double) (j - (t->audio_frames - fout) + 1) / (double) fout);
+            else
+                continue;
+            for (int c = 0; c < ch; c++) {
+                double want = f.audio [i].data [(size_t) j * ch + c] * g;
+                double got = whole.data [(size_t) (t->audio_start + j) * ch + c];
+                if (fabs (want) < 0.01)
+                    continue;
+                double db = fabs (20.0 * log10 (got / want));
+                if (!(db <= 0.1))
+                    fail_msg ("track %zu frame %lld: fade off by %.3f dB (want %g got %g)", i + 1, (long long) j, db, want, got);
+                worst_db = fmax (worst_db, db);
+            }
+        }
+    }
+    printf ("# %s: worst fade envelope error %.4f dB (limit 0.1)\n", prof->name, worst_db);
+
+    //  crossfade: equal-power sum (tolerance 4 LSB of the word: dither)
+    if (with_xfade) {
+        const assemble_track_t *t = &l.tracks [3];
+        double tol = 4.0 * ldexp (1.0, -(prof->bits - 1));
+        assert_int_equal (t->xfade_in, 44100);
+        for (int64_t j = 0; j < t->xfade_in; j += 97) {
+            double x = (double) j / (double) t->xfade_in;
+            int64_t jo = f.audio [2].frames - t->xfade_in + j;
+            for (int c = 0; c < ch; c++) {
+                double want = f.audio [2].data [(size_t) jo * ch + c] * cos (M_PI_2 * x)
+                            + f.audio [3].data [(size_t) j * ch + c] * sin (M_PI_2 * x);
+                double got = whole.data [(size_t) (t->audio_start + j) * ch + c];
+                assert_true (fabs (got - want) <= tol);
+            }
+        }
+    }
+
+    //  the CUE parses with cuebreakpoints and gives the planned positions
+    char cmd [1200];
+    snprintf (cmd, sizeof cmd, "cuebreakpoints --split-gaps '%s/album.cue'", dir);
+    FILE *p = popen (cmd, "r");
+    assert_non_null (p);
+    int64_t expect [64];
+    size_t n_expect = 0;
+    for (size_t i = 0; i < f.n; i++) {
+        int64_t pos [2] = { l.tracks [i].pregap, l.tracks [i].start };
+        for (int k = 0; k < 2; k++) {
+            if (prof->cd)
+                assert_int_equal (pos [k] % 588, 0);
+            int64_t fr = pos [k] * 75 / whole.rate_hz;
+            if (fr > 0 && (n_expect == 0 || expect [n_expect - 1] != fr))
+                expect [n_expect++] = fr;
+        }
+    }
+    char line [128];
+    size_t n_got = 0;
+    while (fgets (line, sizeof line, p)) {
+        assert_true (n_got < n_expect);
+        assert_int_equal (s_msf_frames (line), expect [n_got]);
+        n_got++;
+    }
+    assert_int_equal (pclose (p), 0);
+    assert_int_equal (n_got, n_expect);
+
+    //  the CUE names the file, the catalog and every ISRC
+    snprintf (path, sizeof path, "%s/album.cue", dir);
+    FILE *cf = fopen (path, "r");
+    assert_non_null (cf);
+    char cue [8192];
+    size_t cn = fread (cue, 1, sizeof cue - 1, cf);
+    cue [cn] = 0;
+    fclose (cf);
+    assert_non_null (strstr (cue, "CATALOG 0123456789012"));
+    char want_file [64];
+    snprintf (want_file, sizeof want_file, "FILE \"album.%s\" WAVE", prof->ext);
+    assert_non_null (strstr (cue, want_file));
+    for (size_t i = 0; i < f.n; i++) {
+        char isrc [32];
+        snprintf (isrc, sizeof isrc, "ISRC %s", f.isrcs [i]);
+        assert_non_null (strstr (cue, isrc));
+    }
+    assert_non_null (strstr (cue, "TITLE \"Piece 1 'A'\""));
+
+    audio_free (&whole);
+    assemble_layout_free (&l);
+    album_fixture_free (&f);
+}
+
+//  cd: 16-bit WAV, dithered, CUE on CD frames.
+static void
+test_album_cd (void **state)
+{
+    (void) state;
+    s_check_album (profile_get (PROFILE_CD), 0);
+}
+
+//  spotify: 24-bit FLAC with a crossfade.
+static void
+test_album_flac_crossfade (void **state)
+{
+    (void) state;
+    s_check_album (profile_get (PROFILE_SPOTIFY), 1);
+}
+
+//  Re-running gives the same bytes (dither seeded from the album).
+static void
+test_album_deterministic (void **state)
+{
+    (void) state;
+    album_fixture_t f;
+    album_fixture_make (&f, 2, 44100, 3);
+    for (size_t i = 0; i < f.n; i++)
+        for (size_t k = 0; k < (size_t) f.audio [i].frames * 2; k++)
+            f.audio [i].data [k] *= 0.1f;
+    char d1 [512], d2 [512], err [512];
+    snprintf (d1, sizeof d1, "%s/a", testsig_tmpdir ("assemble_det"));
+    snprintf (d2, sizeof d2, "%s/b", testsig_tmpdir ("assemble_det"));
+    assemble_layout_t l;
+    assert_int_equal (assemble_album (&f.album, profile_get (PROFILE_CD), f.audio, f.n, d1, &l, err, sizeof err), 0);
+    assemble_layout_free (&l);
+    assert_int_equal (assemble_album (&f.album, profile_get (PROFILE_CD), f.audio, f.n, d2, &l, err, sizeof err), 0);
+    assemble_layout_free (&l);
+    char cmd [1200];
+    snprintf (cmd, sizeof cmd, "cmp -s '%s/album.wav' '%s/album.wav'", d1, d2);
+    assert_int_equal (system (cmd), 0);
+    album_fixture_free (&f);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_layout_gaps_crossfade),
+        cmocka_unit_test (test_layout_cd_frames),
+        cmocka_unit_test (test_cd_refusals),
+        cmocka_unit_test (test_silence),
+        cmocka_unit_test (test_album_cd),
+        cmocka_unit_test (test_album_flac_crossfade),
+        cmocka_unit_test (test_album_deterministic),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

@@ -1,0 +1,601 @@
+/*  Album assembly: the timeline (gaps, crossfades, fades, trim), the
+    continuous album file, its CUE sheet and the per-track files cut from
+    the very same quantised samples.
+
+    Timeline. Track i's gap (gap_s, silence before it) runs from its
+    INDEX 00 (pregap) to its INDEX 01 (start); the first track's gap is
+    the disc pregap. A crossfade (crossfade_s on track i) overlaps the end
+    of track i with the start of track i+1 by that many frames, equal
+    power (gains sin and cos of pi/2 x, so the powers sum to 1); the next
+    track's gap is then ignored and its boundary (INDEX 01) is at its
+    first sample, the start of the overlap: what is heard from the
+    boundary on belongs to the new track. Fades (fade_in_s, fade_out_s,
+    fade_curve) act on the track's own audio, after trim, using
+    worker/dsp/fade.h.
+
+    Slices. Track i's file holds frames [start_i, start_i+1): its audio
+    and the following track's gap; the first file also holds the pregap
+    (from frame 0), so the files played back to back are the album file.
+
+    cd (Red Book, IEC 60908): 44.1 kHz; every index on a 588-frame
+    boundary (1/75 s). A gap's silence is lengthened or shortened by less
+    than 294 frames so the track's first sample lies exactly on its
+    INDEX 01; gapless and crossfaded boundaries keep the audio continuous
+    and round the index to the nearest frame boundary. The album is
+    padded with silence to a whole number of CD frames. Limits: 1..99
+    tracks, pregap >= 2 s, each track >= 4 s (INDEX 01 to the next INDEX
+    00). A spec breaking them is refused with the reason.
+
+    Quantisation happens once, on the whole album: samples already on the
+    output grid (mastered tracks quantised by the master stage, silence)
+    are kept bit for bit; frames that fades or crossfades moved off the
+    grid are dithered again (TPDF for 16-bit when chain.dither, rounding
+    otherwise) with one generator seeded from the album, so a re-run
+    writes the same bytes. Overlaps whose equal-power sum would exceed
+    the true-peak ceiling are brought under it by a smooth gain dip.  */
+#include "worker/assemble.h"
+#include "common/err.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "worker/dsp/dither.h"
+#include "worker/dsp/fade.h"
+#include "worker/dsp/truepeak.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CD_RATE_HZ          44100
+#define CD_FRAME            588           //  samples per CD frame (1/75 s at 44.1 kHz)
+#define CD_MAX_TRACKS       99
+#define CD_MIN_PREGAP_S     2.0
+#define CD_MIN_TRACK_S      4.0
+#define CUE_FPS             75
+
+//  Rounds x to the nearest multiple of m (ties up).
+static int64_t s_round_to (int64_t x, int64_t m) { return ((x + m / 2) / m) * m; }
+//  Rounds x up to a multiple of m (x >= 0).
+static int64_t s_ceil_to (int64_t x, int64_t m) { return ((x + m - 1) / m) * m; }
+
+//  Seconds to frames at rate, rounded to nearest.
+static int64_t
+s_frames (double seconds, int rate_hz)
+{
+    return seconds > 0.0 ? (int64_t) llround (seconds * rate_hz) : 0;
+}
+
+//  Title of the album for messages.
+static const char *
+s_title (const spec_album_t *album)
+{
+    return album && album->title ? album->title : "";
+}
+
+int
+assemble_layout (const spec_album_t *album, const profile_t *profile, int rate_hz,
+                 const int64_t *track_frames, assemble_layout_t *layout,
+                 char *err, size_t err_size)
+{
+    char dummy [8];
+    if (!err || err_size == 0) {
+        err = dummy;
+        err_size = sizeof dummy;
+    }
+    err [0] = 0;
+    memset (layout, 0, sizeof *layout);
+    if (!album || !profile || !track_frames || rate_hz <= 0) {
+        snprintf (err, err_size, "assemble: missing album, profile, lengths or rate");
+        return MF_ERR_INVALID;
+    }
+    size_t n = album->n_tracks;
+    bool cd = profile->cd;
+    if (n == 0) {
+        snprintf (err, err_size, "album \"%s\": no tracks to assemble", s_title (album));
+        return MF_ERR_INVALID;
+    }
+    if (cd) {
+        if (rate_hz != CD_RATE_HZ) {
+            snprintf (err, err_size, "album \"%s\": cd needs 44100 Hz audio, got %d Hz", s_title (album), rate_hz);
+            return MF_ERR_INVALID;
+        }
+        int rc = assemble_check_cd (album, NULL, err, err_size);
+        if (rc)
+            return rc;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (track_frames [i] <= 0) {
+            snprintf (err, err_size, "album \"%s\" track %zu: no audio (%lld frames)",
+                      s_title (album), i + 1, (long long) track_frames [i]);
+            return MF_ERR_INVALID;
+        }
+    layout->tracks = calloc (n, sizeof *layout->tracks);
+    if (!layout->tracks)
+        return MF_ERR_NOMEM;
+    layout->n_tracks = n;
+
+    int64_t pos = 0;          //  end of the previous track's audio
+    for (size_t i = 0; i < n; i++) {
+        assemble_track_t *t = &layout->tracks [i];
+        const settings_t *s = &album->tracks [i].s;
+        int64_t xf = i > 0 ? s_frames (album->tracks [i - 1].s.crossfade_s, rate_hz) : 0;
+        int64_t gap = s_frames (s->gap_s, rate_hz);
+        t->audio_frames = track_frames [i];
+        if (xf > 0) {
+            if (xf > track_frames [i - 1] || xf > track_frames [i]) {
+                snprintf (err, err_size, "album \"%s\" track %zu: crossfade_s %.3f is longer than track %zu or %zu",
+                          s_title (album), i, album->tracks [i - 1].s.crossfade_s, i, i + 1);
+                assemble_layout_free (layout);
+                return MF_ERR_INVALID;
+            }
+            t->xfade_in = xf;
+            t->audio_start = pos - xf;
+            t->start = cd ? s_round_to (t->audio_start, CD_FRAME) : t->audio_start;
+            t->pregap = t->start;
+        }
+        else
+        if (gap > 0) {
+            t->audio_start = pos + gap;
+            if (cd) {
+                //  the silence absorbs the rounding: first sample on INDEX 01
+                t->audio_start = s_round_to (pos + gap, CD_FRAME);
+                if (t->audio_start < pos)
+                    t->audio_start = s_ceil_to (pos, CD_FRAME);
+            }
+            t->start = t->audio_start;
+            t->pregap = cd ? s_ceil_to (pos, CD_FRAME) : pos;
+            if (t->pregap > t->start)
+                t->pregap = t->start;
+        }
+        else {
+            t->audio_start = pos;
+            t->start = cd ? s_round_to (pos, CD_FRAME) : pos;
+            t->pregap = t->start;
+        }
+        if (i > 0 && t->start <= layout->tracks [i - 1].start) {
+            snprintf (err, err_size, "album \"%s\" track %zu: starts where track %zu does (too short after crossfade)",
+                      s_title (album), i + 1, i);
+            assemble_layout_free (layout);
+            return MF_ERR_INVALID;
+        }
+        pos = t->audio_start + track_frames [i];
+    }
+    layout->total_frames = cd ? s_ceil_to (pos, CD_FRAME) : pos;
+    for (size_t i = 0; i < n; i++) {
+        assemble_track_t *t = &layout->tracks [i];
+        int64_t next = i + 1 < n ? layout->tracks [i + 1].start : layout->total_frames;
+        t->length = next - t->start;
+        t->slice_start = i == 0 ? 0 : t->start;
+        t->slice_frames = next - t->slice_start;
+        if (cd) {
+            int64_t end = i + 1 < n ? layout->tracks [i + 1].pregap : layout->total_frames;
+            if (end - t->start < (int64_t) (CD_MIN_TRACK_S * CD_RATE_HZ)) {
+                snprintf (err, err_size, "album \"%s\" track %zu: %.2f s long, Red Book (cd) needs at least 4 s per track",
+                          s_title (album), i + 1, (double) (end - t->start) / CD_RATE_HZ);
+                assemble_layout_free (layout);
+                return MF_ERR_INVALID;
+            }
+        }
+    }
+    return 0;
+}
+
+int
+assemble_check_cd (const spec_album_t *album, const int64_t *track_frames,
+                   char *err, size_t err_size)
+{
+    char dummy [8];
+    if (!err || err_size == 0) {
+        err = dummy;
+        err_size = sizeof dummy;
+    }
+    err [0] = 0;
+    if (!album || album->n_tracks == 0) {
+        snprintf (err, err_size, "album \"%s\": no tracks", s_title (album));
+        return MF_ERR_INVALID;
+    }
+    if (album->n_tracks > CD_MAX_TRACKS) {
+        snprintf (err, err_size, "album \"%s\": %zu tracks, Red Book (cd) allows at most 99; split the album or drop the cd profile",
+                  s_title (album), album->n_tracks);
+        return MF_ERR_INVALID;
+    }
+    if (album->tracks [0].s.gap_s < CD_MIN_PREGAP_S - 1e-9) {
+        snprintf (err, err_size, "album \"%s\" track 1: gap_s %.3f, Red Book (cd) needs a pregap of at least 2 s before the first track",
+                  s_title (album), album->tracks [0].s.gap_s);
+        return MF_ERR_INVALID;
+    }
+    if (!track_frames)
+        return 0;
+    const profile_t *cdp = profile_get (PROFILE_CD);
+    assemble_layout_t layout;
+    int rc = assemble_layout (album, cdp, CD_RATE_HZ, track_frames, &layout, err, err_size);
+    assemble_layout_free (&layout);
+    return rc;
+}
+
+void
+assemble_layout_free (assemble_layout_t *layout)
+{
+    if (!layout)
+        return;
+    free (layout->tracks);
+    layout->tracks = NULL;
+    layout->n_tracks = 0;
+    layout->total_frames = 0;
+}
+
+void
+assemble_silence (const audio_t *a, double threshold_db, int64_t *lead, int64_t *trail)
+{
+    float thr = (float) pow (10.0, threshold_db / 20.0);
+    int ch = a->channels;
+    int64_t l = 0, t = 0;
+    while (l < a->frames) {
+        int loud = 0;
+        for (int c = 0; c < ch; c++)
+            if (fabsf (a->data [(size_t) l * ch + c]) >= thr)
+                loud = 1;
+        if (loud)
+            break;
+        l++;
+    }
+    if (l == a->frames) {
+        *lead = *trail = 0;
+        return;
+    }
+    while (t < a->frames - l) {
+        int64_t f = a->frames - 1 - t;
+        int loud = 0;
+        for (int c = 0; c < ch; c++)
+            if (fabsf (a->data [(size_t) f * ch + c]) >= thr)
+                loud = 1;
+        if (loud)
+            break;
+        t++;
+    }
+    *lead = l;
+    *trail = t;
+}
+
+//  Appends printf-style text to a growing buffer. Returns 0 or -1 (OOM).
+typedef struct { char *buf; size_t len, cap; } s_text_t;
+
+static int
+s_text_add (s_text_t *t, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+
+static int
+s_text_add (s_text_t *t, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start (ap, fmt);
+        int k = vsnprintf (t->buf ? t->buf + t->len : NULL, t->buf ? t->cap - t->len : 0, fmt, ap);
+        va_end (ap);
+        if (k < 0)
+            return -1;
+        if (t->buf && t->len + (size_t) k < t->cap) {
+            t->len += (size_t) k;
+            return 0;
+        }
+        size_t cap = (t->cap ? t->cap * 2 : 1024) + (size_t) k;
+        char *nb = realloc (t->buf, cap);
+        if (!nb)
+            return -1;
+        t->buf = nb;
+        t->cap = cap;
+    }
+}
+
+//  Copies a string for a quoted CUE field: '"' becomes '\'', control
+//  characters become spaces, at most 80 bytes (CD-TEXT field size).
+static void
+s_cue_quote (const char *in, char *out, size_t size)
+{
+    size_t k = 0;
+    for (; in && *in && k + 1 < size && k < 80; in++) {
+        unsigned char c = (unsigned char) *in;
+        out [k++] = c == '"' ? '\'' : (c < 0x20 || c == 0x7f) ? ' ' : (char) c;
+    }
+    out [k] = 0;
+}
+
+//  Formats an album frame position as mm:ss:ff (75 CUE frames per second).
+static void
+s_msf (int64_t frame, int rate_hz, char *buf, size_t size)
+{
+    int64_t f = frame * CUE_FPS / rate_hz;
+    snprintf (buf, size, "%02lld:%02lld:%02lld", (long long) (f / (60 * CUE_FPS)),
+              (long long) ((f / CUE_FPS) % 60), (long long) (f % CUE_FPS));
+}
+
+char *
+assemble_cue_text (const spec_album_t *album, const profile_t *profile,
+                   const assemble_layout_t *layout, int rate_hz)
+{
+    s_text_t t = { 0 };
+    char q [96], a [96], m0 [64], m1 [64];
+    int rc = 0;
+    rc |= s_text_add (&t, "REM COMMENT \"masterfarm %s\"\n", profile->name);
+    if (album->upc && *album->upc) {
+        //  CATALOG is 13 digits (EAN-13); a 12-digit UPC-A gets a leading 0
+        rc |= s_text_add (&t, "CATALOG %s%s\n", strlen (album->upc) == 12 ? "0" : "", album->upc);
+    }
+    s_cue_quote (album->artist, a, sizeof a);
+    s_cue_quote (album->title, q, sizeof q);
+    if (album->artist)
+        rc |= s_text_add (&t, "PERFORMER \"%s\"\n", a);
+    rc |= s_text_add (&t, "TITLE \"%s\"\n", q);
+    rc |= s_text_add (&t, "FILE \"album.%s\" WAVE\n", profile->ext);
+    for (size_t i = 0; i < layout->n_tracks && i < album->n_tracks; i++) {
+        const spec_track_t *st = &album->tracks [i];
+        const assemble_track_t *lt = &layout->tracks [i];
+        rc |= s_text_add (&t, "  TRACK %02zu AUDIO\n", i + 1);
+        s_cue_quote (st->title, q, sizeof q);
+        rc |= s_text_add (&t, "    TITLE \"%s\"\n", q);
+        const char *perf = st->artist ? st->artist : album->artist;
+        if (perf) {
+            s_cue_quote (perf, a, sizeof a);
+            rc |= s_text_add (&t, "    PERFORMER \"%s\"\n", a);
+        }
+        if (st->isrc && strlen (st->isrc) == 12)
+            rc |= s_text_add (&t, "    ISRC %s\n", st->isrc);
+        s_msf (lt->pregap, rate_hz, m0, sizeof m0);
+        s_msf (lt->start, rate_hz, m1, sizeof m1);
+        if (lt->pregap < lt->start && strcmp (m0, m1) != 0)
+            rc |= s_text_add (&t, "    INDEX 00 %s\n", m0);
+        rc |= s_text_add (&t, "    INDEX 01 %s\n", m1);
+    }
+    if (rc) {
+        free (t.buf);
+        return NULL;
+    }
+    return t.buf;
+}
+
+//  Writes audio to dir/name atomically (temporary name, fsync, rename).
+static int
+s_write_audio (const char *dir, const char *name, const audio_t *a, const profile_t *profile,
+               const audio_tags_t *tags, char *err, size_t err_size)
+{
+    char path [4096], tmp [4200];
+    if (snprintf (path, sizeof path, "%s/%s", dir, name) >= (int) sizeof path
+    ||  fsutil_temp_path (path, tmp, sizeof tmp) != 0) {
+        snprintf (err, err_size, "%s/%s: path too long", dir, name);
+        return MF_ERR_INVALID;
+    }
+    int rc = audio_write (tmp, a, profile->format, profile->bits, tags, err, err_size);
+    if (rc) {
+        remove (tmp);
+        return rc;
+    }
+    if (fsutil_commit_temp (tmp, path) != 0) {
+        snprintf (err, err_size, "%s: cannot commit the written file", path);
+        return MF_ERR_IO;
+    }
+    return 0;
+}
+
+//  True peak (linear) of frames [from, to) of the album buffer.
+static double
+s_true_peak_lin (const float *data, int channels, int rate_hz, int64_t from, int64_t to)
+{
+    truepeak_t *tp = truepeak_new (rate_hz, channels);
+    if (!tp)
+        return 0.0;
+    truepeak_process (tp, data + (size_t) from * channels, (size_t) (to - from));
+    double db = truepeak_max_dbtp (tp);
+    truepeak_destroy (&tp);
+    return isfinite (db) ? pow (10.0, db / 20.0) : 0.0;
+}
+
+//  Quantises the album to bits in place: frames holding any sample off
+//  the output grid are dithered (mode) in runs; frames on the grid stay.
+static void
+s_quantise (float *data, int64_t frames, int channels, int bits, dither_mode_t mode,
+            uint64_t seed)
+{
+    dither_t *d = dither_new (bits, channels, mode, seed);
+    if (!d)
+        return;
+    double scale = ldexp (1.0, bits - 1);
+    int64_t run = -1;
+    for (int64_t f = 0; f <= frames; f++) {
+        int off = 0;
+        if (f < frames)
+            for (int c = 0; c < channels; c++) {
+                double v = (double) data [(size_t) f * channels + c] * scale;
+                if (v != nearbyint (v) || v >= scale || v < -scale)
+                    off = 1;
+            }
+        if (off && run < 0)
+            run = f;
+        if (!off && run >= 0) {
+            dither_process (d, data + (size_t) run * channels, (size_t) (f - run));
+            run = -1;
+        }
+    }
+    dither_destroy (&d);
+}
+
+//  A seed for the album's dither from its title and the profile (FNV-1a).
+static uint64_t
+s_seed (const spec_album_t *album, const profile_t *profile)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (const char *p = album->title ? album->title : ""; *p; p++)
+        h = (h ^ (unsigned char) *p) * 1099511628211ull;
+    h = (h ^ (uint64_t) profile->id) * 1099511628211ull;
+    return h ? h : 1;
+}
+
+int
+assemble_album (const spec_album_t *album, const profile_t *profile,
+                const audio_t *tracks, size_t n_tracks, const char *out_dir,
+                assemble_layout_t *layout, char *err, size_t err_size)
+{
+    char dummy [8];
+    if (!err || err_size == 0) {
+        err = dummy;
+        err_size = sizeof dummy;
+    }
+    err [0] = 0;
+    memset (layout, 0, sizeof *layout);
+    if (!album || !profile || !tracks || !out_dir || n_tracks != album->n_tracks || n_tracks == 0) {
+        snprintf (err, err_size, "album \"%s\": %zu mastered tracks for %zu in the spec",
+                  s_title (album), n_tracks, album ? album->n_tracks : 0);
+        return MF_ERR_INVALID;
+    }
+    int rate = tracks [0].rate_hz, ch = tracks [0].channels;
+    for (size_t i = 0; i < n_tracks; i++)
+        if (tracks [i].rate_hz != rate || tracks [i].channels != ch || !tracks [i].data) {
+            snprintf (err, err_size, "album \"%s\" track %zu: %d Hz %d ch, track 1 has %d Hz %d ch; all tracks must match",
+                      s_title (album), i + 1, tracks [i].rate_hz, tracks [i].channels, rate, ch);
+            return MF_ERR_INVALID;
+        }
+
+    //  trim
+    int64_t *lead = calloc (n_tracks, sizeof *lead);
+    int64_t *trail = calloc (n_tracks, sizeof *trail);
+    int64_t *len = calloc (n_tracks, sizeof *len);
+    float *album_pcm = NULL;
+    char *cue = NULL;
+    int rc = 0;
+    if (!lead || !trail || !len) {
+        rc = MF_ERR_NOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < n_tracks; i++) {
+        const settings_t *s = &album->tracks [i].s;
+        if (s->trim)
+            assemble_silence (&tracks [i], s->trim_db, &lead [i], &trail [i]);
+        len [i] = tracks [i].frames - lead [i] - trail [i];
+    }
+    rc = assemble_layout (album, profile, rate, len, layout, err, err_size);
+    if (rc)
+        goto done;
+    for (size_t i = 0; i < n_tracks; i++) {
+        layout->tracks [i].trim_lead = lead [i];
+        layout->tracks [i].trim_trail = trail [i];
+    }
+
+    //  timeline in float
+    album_pcm = calloc ((size_t) layout->total_frames * (size_t) ch, sizeof (float));
+    float *tmp = NULL;
+    if (!album_pcm) {
+        rc = MF_ERR_NOMEM;
+        goto done;
+    }
+    double ceiling_dbtp = profile->ceiling_dbtp;
+    if (album->s.loudness.has_true_peak && album->s.loudness.true_peak_dbtp < ceiling_dbtp)
+        ceiling_dbtp = album->s.loudness.true_peak_dbtp;
+    for (size_t i = 0; i < n_tracks; i++) {
+        const assemble_track_t *lt = &layout->tracks [i];
+        const settings_t *s = &album->tracks [i].s;
+        size_t count = (size_t) lt->audio_frames * (size_t) ch;
+        tmp = malloc (count * sizeof (float));
+        if (!tmp) {
+            rc = MF_ERR_NOMEM;
+            goto done;
+        }
+        memcpy (tmp, tracks [i].data + (size_t) lead [i] * ch, count * sizeof (float));
+        int64_t fin = s_frames (s->fade_in_s, rate), fout = s_frames (s->fade_out_s, rate);
+        fade_buffer (tmp, lt->audio_frames, ch, s->fade_curve, fin, fout);
+        //  equal-power crossfade gains: in sin(pi/2 x), out cos(pi/2 x)
+        int64_t xin = lt->xfade_in;
+        int64_t xout = i + 1 < n_tracks ? layout->tracks [i + 1].xfade_in : 0;
+        for (int64_t f = 0; f < xin; f++) {
+            float g = (float) fade_gain (FADE_EQUAL_POWER, (double) f / (double) xin);
+            for (int c = 0; c < ch; c++)
+                tmp [(size_t) f * ch + c] *= g;
+        }
+        for (int64_t f = 0; f < xout; f++) {
+            int64_t at = lt->audio_frames - xout + f;
+            float g = (float) fade_gain (FADE_EQUAL_POWER, 1.0 - (double) f / (double) xout);
+            for (int c = 0; c < ch; c++)
+                tmp [(size_t) at * ch + c] *= g;
+        }
+        float *dst = album_pcm + (size_t) lt->audio_start * ch;
+        for (size_t k = 0; k < count; k++)
+            dst [k] += tmp [k];
+        free (tmp);
+        tmp = NULL;
+    }
+    //  overlaps over the ceiling: a smooth dip to 1 / (sin + cos), -3 dB at
+    //  the middle, which bounds the sum by the louder of the two tracks
+    for (size_t i = 1; i < n_tracks; i++) {
+        const assemble_track_t *lt = &layout->tracks [i];
+        if (lt->xfade_in == 0)
+            continue;
+        int64_t a = lt->audio_start, b = a + lt->xfade_in;
+        double pk = s_true_peak_lin (album_pcm, ch, rate, a, b);
+        if (pk <= pow (10.0, ceiling_dbtp / 20.0))
+            continue;
+        log_info ("album \"%s\" track %zu: crossfade peaks at %.2f dBTP, dipped under the ceiling",
+                  s_title (album), i + 1, 20.0 * log10 (pk));
+        for (int64_t f = a; f < b; f++) {
+            double x = (double) (f - a) / (double) lt->xfade_in;
+            float g = (float) (1.0 / (sin (M_PI_2 * x) + cos (M_PI_2 * x)));
+            for (int c = 0; c < ch; c++)
+                album_pcm [(size_t) f * ch + c] *= g;
+        }
+    }
+
+    //  quantise once
+    if (profile->bits < 32) {
+        dither_mode_t mode = DITHER_NONE;
+        if (profile->bits < 24 && album->s.chain.dither)
+            mode = album->s.chain.noise_shaping ? DITHER_SHAPED : DITHER_TPDF;
+        s_quantise (album_pcm, layout->total_frames, ch, profile->bits, mode, s_seed (album, profile));
+    }
+
+    //  write: album, slices, CUE
+    if (fsutil_mkdir_p (out_dir, 0755) != 0) {
+        snprintf (err, err_size, "%s: cannot create the folder", out_dir);
+        rc = MF_ERR_IO;
+        goto done;
+    }
+    audio_t whole = { .data = album_pcm, .frames = layout->total_frames, .channels = ch,
+                      .rate_hz = rate, .bits = profile->bits };
+    audio_tags_t atags = { .title = album->title, .artist = album->artist, .album = album->title,
+                           .comment = "masterfarm album" };
+    char name [FSUTIL_NAME_MAX + 64];
+    snprintf (name, sizeof name, "album.%s", profile->ext);
+    rc = s_write_audio (out_dir, name, &whole, profile, &atags, err, err_size);
+    for (size_t i = 0; rc == 0 && i < n_tracks; i++) {
+        const assemble_track_t *lt = &layout->tracks [i];
+        const spec_track_t *st = &album->tracks [i];
+        audio_t slice = whole;
+        slice.data = album_pcm + (size_t) lt->slice_start * ch;
+        slice.frames = lt->slice_frames;
+        audio_tags_t tags = { .title = st->title, .artist = st->artist ? st->artist : album->artist,
+                              .album = album->title, .isrc = st->isrc, .track_number = (int) i + 1 };
+        if (fsutil_track_file_name ((int) i + 1, st->title, profile->ext, name, sizeof name) != 0) {
+            snprintf (err, err_size, "album \"%s\" track %zu: file name too long", s_title (album), i + 1);
+            rc = MF_ERR_INVALID;
+            break;
+        }
+        rc = s_write_audio (out_dir, name, &slice, profile, &tags, err, err_size);
+    }
+    if (rc == 0) {
+        cue = assemble_cue_text (album, profile, layout, rate);
+        char path [4096];
+        snprintf (path, sizeof path, "%s/album.cue", out_dir);
+        if (!cue)
+            rc = MF_ERR_NOMEM;
+        else
+        if (fsutil_write_atomic (path, cue, strlen (cue)) != 0) {
+            snprintf (err, err_size, "%s: cannot write", path);
+            rc = MF_ERR_IO;
+        }
+    }
+done:
+    free (cue);
+    free (album_pcm);
+    free (lead);
+    free (trail);
+    free (len);
+    if (rc)
+        assemble_layout_free (layout);
+    return rc;
+}
