@@ -15,7 +15,7 @@
 #include "testsig.h"
 
 //  Allocates frames * channels floats, zeroed; aborts on failure (tests only).
-static float *
+static inline float *
 ku_alloc (size_t frames, int channels)
 {
     float *p = calloc (frames * (size_t) channels + 1, sizeof (float));
@@ -25,7 +25,7 @@ ku_alloc (size_t frames, int channels)
 }
 
 //  Writes amp * sin (2 pi f n / fs + phase) into every channel of buf.
-static void
+static inline void
 ku_sine (float *buf, size_t frames, int channels, double f_hz, double fs_hz,
          double amp, double phase)
 {
@@ -39,7 +39,7 @@ ku_sine (float *buf, size_t frames, int channels, double f_hz, double fs_hz,
 //  Amplitude of the component at f_hz in channel c of frames [start,
 //  start + len): least-squares fit of A sin + B cos (exact for a pure
 //  sine at f_hz, whatever the window length).
-static double
+static inline double
 ku_sine_amp (const float *buf, int channels, int c, size_t start, size_t len,
              double f_hz, double fs_hz)
 {
@@ -62,7 +62,7 @@ ku_sine_amp (const float *buf, int channels, int c, size_t start, size_t len,
 
 //  A seed for the random block sizes: MF_TEST_SEED if set, else the
 //  clock; printed so that a failure can be replayed.
-static uint64_t
+static inline uint64_t
 ku_seed (const char *what)
 {
     const char *env = getenv ("MF_TEST_SEED");
@@ -75,7 +75,7 @@ ku_seed (const char *what)
 }
 
 //  Next block size in 1 .. max (skewed toward small sizes).
-static size_t
+static inline size_t
 ku_block (testsig_rng_t *rng, size_t max)
 {
     double u = testsig_rng_uniform (rng);
