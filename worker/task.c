@@ -1,0 +1,725 @@
+/*  Task bodies (see task.h). Each body turns a Task into a Result: it reads
+    its inputs (from the shared roots or from data frames), calls the
+    library that does the work (analysis_run, master_run, assemble_album)
+    and writes or returns its outputs. Every failure becomes a Result that
+    is not ok with one line saying what and where; the worker sends that
+    to the broker, which decides on retries.  */
+#include "worker/task.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/sha256.h"
+#include "common/spec.h"
+#include "worker/analysis.h"
+
+#define S_ERR_LEN   1024
+#define S_MAX_OUTS  256
+
+typedef struct {
+    const Masterfarm__Task *task;
+    void *const   *in_frames;
+    const size_t  *in_sizes;
+    size_t         n_in;
+    char           err [S_ERR_LEN];
+    //  Result being built.
+    Masterfarm__Result  result;
+    Masterfarm__Analysis analysis;
+    double         band [MEASURE_BANDS];
+    measure_t      measure;
+    char          *report_json;
+    Masterfarm__FileRef  refs [S_MAX_OUTS];
+    Masterfarm__FileRef *ref_ptrs [S_MAX_OUTS];
+    char          *ref_paths [S_MAX_OUTS];
+    char           ref_sha [S_MAX_OUTS][SHA256_HEX_SIZE];
+    size_t         n_refs;
+    //  Output frames (inline).
+    uint8_t       *frames [S_MAX_OUTS];
+    size_t         frame_sizes [S_MAX_OUTS];
+    size_t         n_frames;
+} s_run_t;
+
+//  Sets the run's error line (printf-style) and returns code.
+static int
+s_fail (s_run_t *r, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (r->err, sizeof r->err, fmt, ap);
+    va_end (ap);
+    return code ? code : MF_ERR_INTERNAL;
+}
+
+//  root/rel into buf after a lexical sandbox check. Returns 0 or MF_ERR_INVALID.
+static int
+s_join (s_run_t *r, const char *root, const char *rel, char *buf, size_t size)
+{
+    if (!root || !*root || !rel || !fsutil_rel_path_ok (rel))
+        return s_fail (r, MF_ERR_INVALID, "task %llu: bad path '%s'",
+                       (unsigned long long) r->task->task_id, rel ? rel : "(none)");
+    if ((size_t) snprintf (buf, size, "%s/%s", root, rel) >= size)
+        return s_fail (r, MF_ERR_INVALID, "%s/%s: path too long", root, rel);
+    return 0;
+}
+
+//  Reads input i of the task into audio. Returns 0 or an error with r->err.
+static int
+s_read_input (s_run_t *r, size_t i, audio_t *audio)
+{
+    const Masterfarm__Task *t = r->task;
+    if (i >= t->n_inputs)
+        return s_fail (r, MF_ERR_PROTOCOL, "task %llu: input %zu missing",
+                       (unsigned long long) t->task_id, i);
+    if (t->storage == MASTERFARM__STORAGE__STORAGE_INLINE) {
+        if (i >= r->n_in)
+            return s_fail (r, MF_ERR_PROTOCOL, "task %llu: data frame %zu missing",
+                           (unsigned long long) t->task_id, i);
+        return audio_read_mem (r->in_frames [i], r->in_sizes [i], t->inputs [i]->path,
+                               audio, r->err, sizeof r->err);
+    }
+    char path [4096];
+    int rc = s_join (r, t->input_root, t->inputs [i]->path, path, sizeof path);
+    if (rc)
+        return rc;
+    return audio_read (path, audio, r->err, sizeof r->err);
+}
+
+//  Parses the task's one-album spec. Returns the spec or NULL with r->err.
+static job_spec_t *
+s_spec (s_run_t *r)
+{
+    const char *text = r->task->settings_json;
+    spec_errors_t errs = { 0 };
+    job_spec_t *spec = text ? spec_parse_json (text, strlen (text), "task settings", &errs)
+                            : NULL;
+    if (!spec || spec->n_albums < 1) {
+        s_fail (r, MF_ERR_PROTOCOL, "task %llu: settings do not parse: %s%s%s",
+                (unsigned long long) r->task->task_id,
+                errs.n ? errs.items [0].path : "", errs.n ? ": " : "",
+                errs.n ? errs.items [0].message : "no album");
+        spec_destroy (&spec);
+    }
+    spec_errors_clear (&errs);
+    return spec;
+}
+
+//  Records an output file reference (path as given to the broker).
+static int
+s_add_ref (s_run_t *r, const char *path, uint64_t size, const char *sha)
+{
+    if (r->n_refs >= S_MAX_OUTS)
+        return s_fail (r, MF_ERR_INVALID, "too many outputs");
+    size_t i = r->n_refs++;
+    masterfarm__file_ref__init (&r->refs [i]);
+    r->ref_paths [i] = strdup (path);
+    if (!r->ref_paths [i])
+        return s_fail (r, MF_ERR_NOMEM, "out of memory");
+    r->refs [i].path = r->ref_paths [i];
+    r->refs [i].size = size;
+    if (sha) {
+        snprintf (r->ref_sha [i], SHA256_HEX_SIZE, "%s", sha);
+        r->refs [i].sha256 = r->ref_sha [i];
+    }
+    r->ref_ptrs [i] = &r->refs [i];
+    return 0;
+}
+
+//  Reads a whole file into a new output frame. Returns 0 or an error.
+static int
+s_add_frame_file (s_run_t *r, const char *path)
+{
+    if (r->n_frames >= S_MAX_OUTS)
+        return s_fail (r, MF_ERR_INVALID, "too many outputs");
+    char *data;
+    size_t len;
+    int rc = fsutil_read_file (path, (size_t) WIRE_MAX_MSG_BYTES, &data, &len);
+    if (rc)
+        return s_fail (r, rc, "%s: cannot read back the output: %s", path, mf_strerror (rc));
+    r->frames [r->n_frames] = (uint8_t *) data;
+    r->frame_sizes [r->n_frames] = len;
+    r->n_frames++;
+    return 0;
+}
+
+//  A private temporary folder for inline outputs. Returns 0 or an error.
+static int
+s_tempdir (s_run_t *r, char *buf, size_t size)
+{
+    const char *tmp = getenv ("TMPDIR");
+    snprintf (buf, size, "%s/masterfarm-task-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp (buf))
+        return s_fail (r, MF_ERR_IO, "%s: cannot create a temporary folder: %s", buf,
+                       strerror (errno));
+    return 0;
+}
+
+//  Removes a temporary folder and the files directly in it.
+static void
+s_rm_tempdir (const char *dir)
+{
+    DIR *d = opendir (dir);
+    if (d) {
+        struct dirent *e;
+        char path [4096];
+        while ((e = readdir (d)))
+            if (strcmp (e->d_name, ".") && strcmp (e->d_name, "..")) {
+                snprintf (path, sizeof path, "%s/%s", dir, e->d_name);
+                unlink (path);
+            }
+        closedir (d);
+    }
+    rmdir (dir);
+}
+
+//  Analyze: the track's measurements.
+static int
+s_analyze (s_run_t *r)
+{
+    audio_t in = { 0 };
+    int rc = s_read_input (r, 0, &in);
+    if (rc)
+        return rc;
+    rc = analysis_run (&in, NULL, &r->measure, r->err, sizeof r->err);
+    audio_free (&in);
+    if (rc)
+        return rc;
+    task_analysis_to_pb (&r->measure, &r->analysis, r->band);
+    r->result.analysis = &r->analysis;
+    return 0;
+}
+
+//  Master: the track through the chain with its plan, quantised to the
+//  profile's word, written as a float WAV intermediate.
+static int
+s_master (s_run_t *r)
+{
+    const Masterfarm__Task *t = r->task;
+    const profile_t *profile = t->profile ? profile_find (t->profile) : NULL;
+    if (!profile)
+        return s_fail (r, MF_ERR_PROTOCOL, "task %llu: unknown profile '%s'",
+                       (unsigned long long) t->task_id, t->profile ? t->profile : "");
+    if (t->n_outputs < 1 || !t->plan)
+        return s_fail (r, MF_ERR_PROTOCOL, "task %llu: master task without output or plan",
+                       (unsigned long long) t->task_id);
+    job_spec_t *spec = s_spec (r);
+    if (!spec)
+        return MF_ERR_PROTOCOL;
+    const spec_album_t *album = &spec->albums [0];
+    if (t->track >= album->n_tracks) {
+        spec_destroy (&spec);
+        return s_fail (r, MF_ERR_PROTOCOL, "task %llu: track %u not in its album",
+                       (unsigned long long) t->task_id, t->track);
+    }
+    audio_t in = { 0 }, out = { 0 };
+    int rc = s_read_input (r, 0, &in);
+    if (rc) {
+        spec_destroy (&spec);
+        return rc;
+    }
+    master_opts_t o;
+    master_opts_default (&o, profile, in.rate_hz);
+    o.chain = album->tracks [t->track].s.chain;
+    o.target_lufs = t->plan->target_lufs;
+    o.gain_db = t->plan->gain_db;
+    o.ceiling_dbtp = t->plan->ceiling_dbtp;
+    o.has_tonal = t->plan->n_tonal_db == MEASURE_BANDS;
+    for (size_t b = 0; o.has_tonal && b < MEASURE_BANDS; b++)
+        o.tonal_db [b] = t->plan->tonal_db [b];
+    o.out_rate_hz = profile_output_rate (profile, in.rate_hz);
+    o.out_bits = profile->bits;
+    o.fade_in_s = 0;                     //  assemble does the fades
+    o.fade_out_s = 0;
+    master_report_t rep;
+    memset (&rep, 0, sizeof rep);
+    rc = master_run (&in, &o, &out, &rep, r->err, sizeof r->err);
+    audio_free (&in);
+    spec_destroy (&spec);
+    if (rc)
+        return rc;
+
+    //  Write the intermediate: 32-bit float WAV, lossless for the grid.
+    char dir [4096], path [4096], tmp [4200];
+    bool inline_mode = t->storage == MASTERFARM__STORAGE__STORAGE_INLINE;
+    if (inline_mode) {
+        rc = s_tempdir (r, dir, sizeof dir);
+        if (!rc && (size_t) snprintf (path, sizeof path, "%s/master.wav", dir) >= sizeof path)
+            rc = s_fail (r, MF_ERR_INVALID, "%s: path too long", dir);
+    }
+    else {
+        rc = s_join (r, t->output_root, t->outputs [0]->path, path, sizeof path);
+        if (!rc) {
+            memcpy (dir, path, sizeof dir);
+            char *slash = strrchr (dir, '/');
+            *slash = 0;
+            if (fsutil_mkdir_p (dir, 0755))
+                rc = s_fail (r, MF_ERR_IO, "%s: cannot create folder: %s", dir,
+                             strerror (errno));
+        }
+    }
+    if (!rc && fsutil_temp_path (path, tmp, sizeof tmp))
+        rc = s_fail (r, MF_ERR_INVALID, "%s: path too long", path);
+    if (!rc)
+        rc = audio_write (tmp, &out, OUT_WAV, 32, NULL, r->err, sizeof r->err);
+    if (!rc && fsutil_commit_temp (tmp, path))
+        rc = s_fail (r, MF_ERR_IO, "%s: cannot commit the output: %s", path, strerror (errno));
+    if (rc)
+        unlink (tmp);
+    audio_free (&out);
+    char sha [SHA256_HEX_SIZE] = "";
+    struct stat st;
+    if (!rc && (sha256_file_hex (path, sha) || stat (path, &st)))
+        rc = s_fail (r, MF_ERR_IO, "%s: cannot read back the output", path);
+    if (!rc)
+        rc = s_add_ref (r, t->outputs [0]->path, (uint64_t) st.st_size, sha);
+    if (!rc && inline_mode)
+        rc = s_add_frame_file (r, path);
+    if (inline_mode)
+        s_rm_tempdir (dir);
+    if (rc)
+        return rc;
+    r->report_json = task_master_report_json (&rep);
+    if (!r->report_json)
+        return s_fail (r, MF_ERR_NOMEM, "out of memory");
+    r->result.report_json = r->report_json;
+    return 0;
+}
+
+//  Compares file names for a stable output order.
+static int
+s_cmp_names (const void *a, const void *b)
+{
+    return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+//  Records every finished file in dir as an output (sorted by name);
+//  inline: also as data frames. Returns 0 or an error.
+static int
+s_collect_dir (s_run_t *r, const char *dir, bool inline_mode)
+{
+    DIR *d = opendir (dir);
+    if (!d)
+        return s_fail (r, MF_ERR_IO, "%s: cannot list outputs: %s", dir, strerror (errno));
+    char *names [S_MAX_OUTS];
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir (d)) && n < S_MAX_OUTS)
+        if (e->d_name [0] != '.' && !strstr (e->d_name, ".tmp-"))
+            names [n++] = strdup (e->d_name);
+    closedir (d);
+    qsort (names, n, sizeof names [0], s_cmp_names);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        char path [4096], sha [SHA256_HEX_SIZE];
+        struct stat st;
+        if (!rc && !names [i])
+            rc = s_fail (r, MF_ERR_NOMEM, "out of memory");
+        if (!rc) {
+            snprintf (path, sizeof path, "%s/%s", dir, names [i]);
+            if (stat (path, &st) || !S_ISREG (st.st_mode) || sha256_file_hex (path, sha))
+                rc = s_fail (r, MF_ERR_IO, "%s: cannot read back the output", path);
+        }
+        if (!rc)
+            rc = s_add_ref (r, names [i], (uint64_t) st.st_size, sha);
+        if (!rc && inline_mode)
+            rc = s_add_frame_file (r, path);
+        free (names [i]);
+    }
+    return rc;
+}
+
+//  Assemble: the album for one profile from its mastered intermediates.
+static int
+s_assemble (s_run_t *r)
+{
+    const Masterfarm__Task *t = r->task;
+    const profile_t *profile = t->profile ? profile_find (t->profile) : NULL;
+    if (!profile || t->n_outputs < 1)
+        return s_fail (r, MF_ERR_PROTOCOL, "task %llu: assemble task without profile "
+                       "or output", (unsigned long long) t->task_id);
+    job_spec_t *spec = s_spec (r);
+    if (!spec)
+        return MF_ERR_PROTOCOL;
+    const spec_album_t *album = &spec->albums [0];
+
+    //  Which album tracks take part, in order.
+    json_error_t jerr;
+    json_t *extra = t->extra.len ? json_loadb ((const char *) t->extra.data, t->extra.len,
+                                               0, &jerr) : NULL;
+    json_t *list = extra ? json_object_get (extra, "tracks") : NULL;
+    size_t n = json_is_array (list) ? json_array_size (list) : 0;
+    int rc = 0;
+    if (n == 0 || n != t->n_inputs)
+        rc = s_fail (r, MF_ERR_PROTOCOL, "task %llu: assemble track list does not match "
+                     "its inputs", (unsigned long long) t->task_id);
+    spec_album_t sub = *album;
+    sub.tracks = calloc (n ? n : 1, sizeof *sub.tracks);
+    sub.n_tracks = n;
+    audio_t *tracks = calloc (n ? n : 1, sizeof *tracks);
+    if (!rc && (!sub.tracks || !tracks))
+        rc = s_fail (r, MF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < n; i++) {
+        json_int_t k = json_integer_value (json_array_get (list, i));
+        if (k < 0 || (size_t) k >= album->n_tracks)
+            rc = s_fail (r, MF_ERR_PROTOCOL, "task %llu: track %lld not in the album",
+                         (unsigned long long) t->task_id, (long long) k);
+        else {
+            sub.tracks [i] = album->tracks [k];
+            rc = s_read_input (r, i, &tracks [i]);
+        }
+    }
+    json_decref (extra);
+
+    char dir [4096] = "";
+    bool inline_mode = t->storage == MASTERFARM__STORAGE__STORAGE_INLINE;
+    if (!rc) {
+        if (inline_mode)
+            rc = s_tempdir (r, dir, sizeof dir);
+        else
+            rc = s_join (r, t->output_root, t->outputs [0]->path, dir, sizeof dir);
+    }
+    assemble_layout_t layout;
+    memset (&layout, 0, sizeof layout);
+    if (!rc)
+        rc = assemble_album (&sub, profile, tracks, n, dir, &layout, r->err, sizeof r->err);
+    int rate_hz = n ? tracks [0].rate_hz : 0;
+    for (size_t i = 0; i < n && tracks; i++)
+        audio_free (&tracks [i]);
+    free (tracks);
+    free (sub.tracks);
+    spec_destroy (&spec);
+    if (!rc)
+        rc = s_collect_dir (r, dir, inline_mode);
+    if (inline_mode && dir [0])
+        s_rm_tempdir (dir);
+    if (!rc) {
+        r->report_json = task_layout_json (&layout, rate_hz);
+        r->result.report_json = r->report_json;
+        if (!r->report_json)
+            rc = s_fail (r, MF_ERR_NOMEM, "out of memory");
+    }
+    assemble_layout_free (&layout);
+    return rc;
+}
+
+//  Packs the result and hands the frames over to out.
+static int
+s_pack (s_run_t *r, task_output_t *out)
+{
+    r->result.n_outputs = r->n_refs;
+    r->result.outputs = r->n_refs ? r->ref_ptrs : NULL;
+    size_t size = masterfarm__result__get_packed_size (&r->result);
+    out->result = malloc (size ? size : 1);
+    if (!out->result)
+        return MF_ERR_NOMEM;
+    masterfarm__result__pack (&r->result, out->result);
+    out->result_size = size;
+    if (r->n_frames) {
+        out->frames = calloc (r->n_frames, sizeof *out->frames);
+        out->frame_sizes = calloc (r->n_frames, sizeof *out->frame_sizes);
+        if (!out->frames || !out->frame_sizes)
+            return MF_ERR_NOMEM;
+        for (size_t i = 0; i < r->n_frames; i++) {
+            out->frames [i] = r->frames [i];
+            out->frame_sizes [i] = r->frame_sizes [i];
+            r->frames [i] = NULL;
+        }
+        out->n_frames = r->n_frames;
+    }
+    return 0;
+}
+
+int
+task_run (const Masterfarm__Task *task, void *const *in_frames,
+          const size_t *in_sizes, size_t n_in, task_output_t *out)
+{
+    memset (out, 0, sizeof *out);
+    s_run_t *r = calloc (1, sizeof *r);
+    if (!r)
+        return MF_ERR_NOMEM;
+    r->task = task;
+    r->in_frames = in_frames;
+    r->in_sizes = in_sizes;
+    r->n_in = n_in;
+    masterfarm__result__init (&r->result);
+    masterfarm__analysis__init (&r->analysis);
+    r->result.task_id = task->task_id;
+    r->result.attempt = task->attempt;
+    int64_t start_us = clock_mono_us ();
+    int rc;
+    switch (task->kind) {
+        case MASTERFARM__TASK_KIND__KIND_NOOP:     rc = 0; break;
+        case MASTERFARM__TASK_KIND__KIND_ANALYZE:  rc = s_analyze (r); break;
+        case MASTERFARM__TASK_KIND__KIND_MASTER:   rc = s_master (r); break;
+        case MASTERFARM__TASK_KIND__KIND_ASSEMBLE: rc = s_assemble (r); break;
+        default:
+            rc = s_fail (r, MF_ERR_PROTOCOL, "task %llu: unknown kind %d",
+                         (unsigned long long) task->task_id, (int) task->kind);
+    }
+    r->result.ok = rc == 0;
+    if (rc) {
+        if (!r->err [0])
+            snprintf (r->err, sizeof r->err, "%s", mf_strerror (rc));
+        r->result.error = r->err;
+        //  A failed task returns no outputs.
+        r->result.analysis = NULL;
+        for (size_t i = 0; i < r->n_frames; i++)
+            free (r->frames [i]);
+        r->n_frames = 0;
+        r->n_refs = 0;
+    }
+    r->result.elapsed_s = (double) (clock_mono_us () - start_us) / 1e6;
+    int prc = s_pack (r, out);
+    for (size_t i = 0; i < r->n_refs; i++)
+        free (r->ref_paths [i]);
+    for (size_t i = 0; i < r->n_frames; i++)
+        free (r->frames [i]);
+    free (r->report_json);
+    measure_free (&r->measure);
+    free (r);
+    if (prc)
+        task_output_clear (out);
+    return prc;
+}
+
+void
+task_output_clear (task_output_t *out)
+{
+    if (!out)
+        return;
+    free (out->result);
+    for (size_t i = 0; i < out->n_frames; i++)
+        free (out->frames [i]);
+    free (out->frames);
+    free (out->frame_sizes);
+    memset (out, 0, sizeof *out);
+}
+
+int
+task_output_fail (task_output_t *out, uint64_t task_id, uint32_t attempt, const char *error)
+{
+    memset (out, 0, sizeof *out);
+    Masterfarm__Result res = MASTERFARM__RESULT__INIT;
+    res.task_id = task_id;
+    res.attempt = attempt;
+    res.ok = false;
+    res.error = (char *) error;
+    out->result_size = masterfarm__result__get_packed_size (&res);
+    out->result = malloc (out->result_size);
+    if (!out->result)
+        return MF_ERR_NOMEM;
+    masterfarm__result__pack (&res, out->result);
+    return 0;
+}
+
+void
+task_analysis_to_pb (const measure_t *m, Masterfarm__Analysis *pb, double band [MEASURE_BANDS])
+{
+    masterfarm__analysis__init (pb);
+    pb->format = (char *) m->format;
+    pb->rate_hz = (uint32_t) m->rate_hz;
+    pb->channels = (uint32_t) m->channels;
+    pb->frames = m->frames;
+    pb->integrated_lufs = m->integrated_lufs;
+    pb->lra_lu = m->lra_lu;
+    pb->max_momentary_lufs = m->max_momentary_lufs;
+    pb->max_shortterm_lufs = m->max_shortterm_lufs;
+    pb->sample_peak_dbfs = m->sample_peak_dbfs;
+    pb->true_peak_dbtp = m->true_peak_dbtp;
+    pb->dc_offset_dbfs = m->dc_offset_dbfs;
+    pb->clipped_samples = m->clipped_samples;
+    pb->lead_silence_frames = m->lead_silence_frames;
+    pb->trail_silence_frames = m->trail_silence_frames;
+    for (int b = 0; b < MEASURE_BANDS; b++)
+        band [b] = m->band_db [b];
+    pb->band_db = band;
+    pb->n_band_db = MEASURE_BANDS;
+    pb->block_lufs = m->block_lufs;
+    pb->n_block_lufs = m->n_blocks;
+}
+
+int
+task_analysis_from_pb (const Masterfarm__Analysis *pb, measure_t *m)
+{
+    memset (m, 0, sizeof *m);
+    if (pb->n_band_db != MEASURE_BANDS || pb->channels < 1 || pb->channels > MEASURE_MAX_CH
+    ||  pb->rate_hz < 1 || pb->frames < 0)
+        return MF_ERR_FORMAT;
+    snprintf (m->format, sizeof m->format, "%s", pb->format ? pb->format : "");
+    m->rate_hz = (int) pb->rate_hz;
+    m->channels = (int) pb->channels;
+    m->frames = pb->frames;
+    m->duration_s = (double) pb->frames / pb->rate_hz;
+    m->integrated_lufs = pb->integrated_lufs;
+    m->lra_lu = pb->lra_lu;
+    m->max_momentary_lufs = pb->max_momentary_lufs;
+    m->max_shortterm_lufs = pb->max_shortterm_lufs;
+    m->sample_peak_dbfs = pb->sample_peak_dbfs;
+    m->true_peak_dbtp = pb->true_peak_dbtp;
+    m->dc_offset_dbfs = pb->dc_offset_dbfs;
+    m->clipped_samples = pb->clipped_samples;
+    m->lead_silence_frames = pb->lead_silence_frames;
+    m->trail_silence_frames = pb->trail_silence_frames;
+    for (int b = 0; b < MEASURE_BANDS; b++)
+        m->band_db [b] = pb->band_db [b];
+    if (pb->n_block_lufs) {
+        m->block_lufs = malloc (pb->n_block_lufs * sizeof *m->block_lufs);
+        if (!m->block_lufs)
+            return MF_ERR_NOMEM;
+        memcpy (m->block_lufs, pb->block_lufs, pb->n_block_lufs * sizeof *m->block_lufs);
+        m->n_blocks = pb->n_block_lufs;
+    }
+    return 0;
+}
+
+//  A JSON number, or null when not finite.
+static json_t *
+s_num (double x)
+{
+    return isfinite (x) ? json_real (x) : json_null ();
+}
+
+//  A number from JSON (null: -HUGE_VAL).
+static double
+s_get (json_t *o, const char *key)
+{
+    json_t *v = json_object_get (o, key);
+    return json_is_number (v) ? json_number_value (v) : -HUGE_VAL;
+}
+
+char *
+task_master_report_json (const master_report_t *r)
+{
+    json_t *o = json_object ();
+    json_t *tonal = json_array ();
+    if (!o || !tonal) {
+        json_decref (o);
+        json_decref (tonal);
+        return NULL;
+    }
+    json_object_set_new (o, "in_lufs", s_num (r->in_lufs));
+    json_object_set_new (o, "out_lufs", s_num (r->out_lufs));
+    json_object_set_new (o, "out_lra_lu", s_num (r->out_lra_lu));
+    json_object_set_new (o, "out_true_peak_dbtp", s_num (r->out_true_peak_dbtp));
+    json_object_set_new (o, "gain_db", s_num (r->gain_db));
+    json_object_set_new (o, "gr_max_db", s_num (r->gr_max_db));
+    json_object_set_new (o, "gr_avg_db", s_num (r->gr_avg_db));
+    json_object_set_new (o, "gr_capped", json_boolean (r->gr_capped));
+    json_object_set_new (o, "loop_iterations", json_integer (r->loop_iterations));
+    for (int b = 0; b < MEASURE_BANDS; b++)
+        json_array_append_new (tonal, s_num (r->tonal_db [b]));
+    json_object_set_new (o, "tonal_db", tonal);
+    char *text = json_dumps (o, JSON_COMPACT | JSON_REAL_PRECISION (17));
+    json_decref (o);
+    return text;
+}
+
+int
+task_master_report_parse (const char *json, master_report_t *r)
+{
+    memset (r, 0, sizeof *r);
+    json_error_t jerr;
+    json_t *o = json ? json_loads (json, 0, &jerr) : NULL;
+    if (!json_is_object (o)) {
+        json_decref (o);
+        return MF_ERR_FORMAT;
+    }
+    r->in_lufs = s_get (o, "in_lufs");
+    r->out_lufs = s_get (o, "out_lufs");
+    r->out_lra_lu = s_get (o, "out_lra_lu");
+    r->out_true_peak_dbtp = s_get (o, "out_true_peak_dbtp");
+    r->gain_db = s_get (o, "gain_db");
+    r->gr_max_db = s_get (o, "gr_max_db");
+    r->gr_avg_db = s_get (o, "gr_avg_db");
+    r->gr_capped = json_is_true (json_object_get (o, "gr_capped"));
+    r->loop_iterations = (int) json_integer_value (json_object_get (o, "loop_iterations"));
+    json_t *tonal = json_object_get (o, "tonal_db");
+    for (int b = 0; b < MEASURE_BANDS; b++) {
+        json_t *v = json_array_get (tonal, (size_t) b);
+        r->tonal_db [b] = json_is_number (v) ? json_number_value (v) : 0.0;
+    }
+    json_decref (o);
+    return 0;
+}
+
+char *
+task_layout_json (const assemble_layout_t *l, int rate_hz)
+{
+    json_t *o = json_object ();
+    json_t *arr = json_array ();
+    if (!o || !arr) {
+        json_decref (o);
+        json_decref (arr);
+        return NULL;
+    }
+    json_object_set_new (o, "rate_hz", json_integer (rate_hz));
+    json_object_set_new (o, "total_frames", json_integer (l->total_frames));
+    for (size_t i = 0; i < l->n_tracks; i++) {
+        const assemble_track_t *t = &l->tracks [i];
+        json_t *e = json_pack ("{sI sI sI sI sI sI sI sI sI sI}",
+                               "start", (json_int_t) t->start,
+                               "pregap", (json_int_t) t->pregap,
+                               "length", (json_int_t) t->length,
+                               "trim_lead", (json_int_t) t->trim_lead,
+                               "trim_trail", (json_int_t) t->trim_trail,
+                               "audio_start", (json_int_t) t->audio_start,
+                               "audio_frames", (json_int_t) t->audio_frames,
+                               "xfade_in", (json_int_t) t->xfade_in,
+                               "slice_start", (json_int_t) t->slice_start,
+                               "slice_frames", (json_int_t) t->slice_frames);
+        json_array_append_new (arr, e);
+    }
+    json_object_set_new (o, "tracks", arr);
+    char *text = json_dumps (o, JSON_COMPACT);
+    json_decref (o);
+    return text;
+}
+
+int
+task_layout_parse (const char *json, assemble_layout_t *l, int *rate_hz)
+{
+    memset (l, 0, sizeof *l);
+    json_error_t jerr;
+    json_t *o = json ? json_loads (json, 0, &jerr) : NULL;
+    json_t *arr = json_object_get (o, "tracks");
+    if (!json_is_object (o) || !json_is_array (arr)) {
+        json_decref (o);
+        return MF_ERR_FORMAT;
+    }
+    *rate_hz = (int) json_integer_value (json_object_get (o, "rate_hz"));
+    l->total_frames = json_integer_value (json_object_get (o, "total_frames"));
+    size_t n = json_array_size (arr);
+    l->tracks = calloc (n ? n : 1, sizeof *l->tracks);
+    if (!l->tracks) {
+        json_decref (o);
+        return MF_ERR_NOMEM;
+    }
+    l->n_tracks = n;
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get (arr, i);
+        assemble_track_t *t = &l->tracks [i];
+        t->start = json_integer_value (json_object_get (e, "start"));
+        t->pregap = json_integer_value (json_object_get (e, "pregap"));
+        t->length = json_integer_value (json_object_get (e, "length"));
+        t->trim_lead = json_integer_value (json_object_get (e, "trim_lead"));
+        t->trim_trail = json_integer_value (json_object_get (e, "trim_trail"));
+        t->audio_start = json_integer_value (json_object_get (e, "audio_start"));
+        t->audio_frames = json_integer_value (json_object_get (e, "audio_frames"));
+        t->xfade_in = json_integer_value (json_object_get (e, "xfade_in"));
+        t->slice_start = json_integer_value (json_object_get (e, "slice_start"));
+        t->slice_frames = json_integer_value (json_object_get (e, "slice_frames"));
+    }
+    json_decref (o);
+    return 0;
+}

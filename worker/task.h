@@ -1,0 +1,79 @@
+/*  Running one task (the body of a farm task, in the worker's task
+    process) and the conversions the broker and the worker share.
+
+    Kinds (proto/masterfarm.proto TaskKind):
+      analyze   read the track, analysis_run, return the Analysis
+      master    read the track, master_run with the task's settings and
+                Plan, quantised to the profile's word and written as a
+                32-bit float WAV at the output rate (the intermediate the
+                assemble task reads); returns the master report as JSON
+      assemble  read the album's intermediates (inputs, in track order;
+                `extra` is {"tracks": [album track indexes]}), assemble_album
+                into the profile folder; returns the layout as JSON
+      noop      nothing (benchmarks)
+
+    Storage: shared (inputs[i].path under task->input_root, outputs[0].path
+    under task->output_root, written atomically: temporary name, fsync,
+    rename, folder fsync), or inline (inputs arrive as data frames, outputs
+    go back as data frames named in Result.outputs, relative to the
+    output the broker named).
+
+    task->settings_json is a job spec holding the task's album alone
+    (album index 0 in it; the task's `track` indexes that album).  */
+#ifndef MF_TASK_H
+#define MF_TASK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/measure.h"
+#include "common/wire.h"
+#include "worker/assemble.h"
+#include "worker/master.h"
+
+typedef struct {
+    uint8_t  *result;            //  packed Masterfarm__Result (owned)
+    size_t    result_size;
+    uint8_t **frames;            //  output data frames, inline storage (owned)
+    size_t   *frame_sizes;
+    size_t    n_frames;
+} task_output_t;
+
+//  Runs a task. in_frames are the data frames that came with it (inline).
+//  Always fills out with a Result (ok, or not ok with one line in error
+//  naming the file and the reason). Returns 0, or MF_ERR_NOMEM when not
+//  even the Result could be built.
+int task_run (const Masterfarm__Task *task, void *const *in_frames,
+              const size_t *in_sizes, size_t n_in, task_output_t *out);
+
+//  Frees what out owns and zeroes it; NULL-safe.
+void task_output_clear (task_output_t *out);
+
+//  Packs a Result that says the task failed with error. Returns 0 or MF_ERR_NOMEM.
+int task_output_fail (task_output_t *out, uint64_t task_id, uint32_t attempt,
+                      const char *error);
+
+//  Fills pb from m; pb points into m's arrays (band_db and block_lufs are
+//  not copied; pb->band_db must have room: use the caller's array band).
+void task_analysis_to_pb (const measure_t *m, Masterfarm__Analysis *pb,
+                          double band [MEASURE_BANDS]);
+
+//  Fills m from pb (block_lufs allocated; free with measure_free).
+//  Returns 0, MF_ERR_FORMAT (band count wrong or values not finite where
+//  they must be) or MF_ERR_NOMEM.
+int task_analysis_from_pb (const Masterfarm__Analysis *pb, measure_t *m);
+
+//  A master report as JSON (caller frees), NULL on out of memory.
+char *task_master_report_json (const master_report_t *r);
+
+//  Parses task_master_report_json's output. Returns 0 or MF_ERR_FORMAT.
+int task_master_report_parse (const char *json, master_report_t *r);
+
+//  An album layout and its rate as JSON (caller frees), NULL on out of memory.
+char *task_layout_json (const assemble_layout_t *layout, int rate_hz);
+
+//  Parses task_layout_json's output (layout arrays allocated; free with
+//  assemble_layout_free). Returns 0, MF_ERR_FORMAT or MF_ERR_NOMEM.
+int task_layout_parse (const char *json, assemble_layout_t *layout, int *rate_hz);
+
+#endif
