@@ -1,0 +1,161 @@
+/*  Delivery: folder layout and slugs, the manifest (checked against
+    sha256sum), verification catching a changed or missing file, and
+    deliver_at holding an album until its time on a fake clock, then
+    publishing it with one rename, idempotently.  */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "broker/deliver.h"
+#include "common/err.h"
+#include "common/fsutil.h"
+#include "testsig.h"
+
+//  Writes text to dir/name, creating dir.
+static void
+s_put (const char *dir, const char *name, const char *text)
+{
+    char path [1024];
+    assert_int_equal (fsutil_mkdir_p (dir, 0755), 0);
+    snprintf (path, sizeof path, "%s/%s", dir, name);
+    assert_int_equal (fsutil_write_atomic (path, text, strlen (text)), 0);
+}
+
+//  OUTDIR/<album-slug>/<profile>.
+static void
+test_layout (void **state)
+{
+    (void) state;
+    spec_album_t a = { .title = "Back Catalog: 1971/79", .artist = "The Band" };
+    char buf [512];
+    assert_int_equal (deliver_album_slug (&a, buf, sizeof buf), 0);
+    assert_string_equal (buf, "the-band-back-catalog-1971-79");
+    assert_int_equal (deliver_album_dir ("out", &a, buf, sizeof buf), 0);
+    assert_string_equal (buf, "out/the-band-back-catalog-1971-79");
+    assert_int_equal (deliver_profile_dir ("out", &a, profile_get (PROFILE_CD), buf, sizeof buf), 0);
+    assert_string_equal (buf, "out/the-band-back-catalog-1971-79/cd");
+    assert_int_equal (deliver_profile_dir ("out", &a, profile_get (PROFILE_CD), buf, 10), MF_ERR_INVALID);
+    spec_album_t none = { 0 };
+    assert_int_equal (deliver_album_slug (&none, buf, sizeof buf), 0);
+    assert_true (strlen (buf) > 0);
+}
+
+//  The manifest lists every file with size and SHA-256 (as sha256sum
+//  computes them), sorted, without itself or temporary files; verify
+//  catches a changed byte and a missing or extra file.
+static void
+test_manifest (void **state)
+{
+    (void) state;
+    const char *root = testsig_tmpdir ("deliver_manifest");
+    char album [1024], sub [1100], err [512];
+    snprintf (album, sizeof album, "%s/alb", root);
+    snprintf (sub, sizeof sub, "%s/cd", album);
+    s_put (album, "report.json", "{}\n");
+    s_put (sub, "01 - One.wav", "RIFF....one");
+    s_put (sub, "album.cue", "FILE \"album.wav\" WAVE\n");
+    s_put (sub, ".hidden", "x");
+    assert_int_equal (deliver_manifest_write (album, err, sizeof err), 0);
+
+    char path [1200];
+    snprintf (path, sizeof path, "%s/manifest.json", album);
+    json_error_t je;
+    json_t *m = json_load_file (path, 0, &je);
+    assert_non_null (m);
+    json_t *files = json_object_get (m, "files");
+    assert_int_equal (json_array_size (files), 3);
+    assert_string_equal (json_string_value (json_object_get (json_array_get (files, 0), "path")), "cd/01 - One.wav");
+    assert_string_equal (json_string_value (json_object_get (json_array_get (files, 2), "path")), "report.json");
+    //  independent check with sha256sum
+    char cmd [1400];
+    snprintf (cmd, sizeof cmd, "cd '%s' && sha256sum 'cd/album.cue'", album);
+    FILE *p = popen (cmd, "r");
+    char line [256] = "";
+    assert_non_null (fgets (line, sizeof line, p));
+    pclose (p);
+    line [64] = 0;
+    assert_string_equal (json_string_value (json_object_get (json_array_get (files, 1), "sha256")), line);
+    assert_int_equal (json_integer_value (json_object_get (json_array_get (files, 1), "bytes")), 22);
+    json_decref (m);
+
+    assert_int_equal (deliver_manifest_verify (album, err, sizeof err), 0);
+    s_put (sub, "album.cue", "FILE \"album.wav\" WAVX\n");     //  same size, one byte changed
+    assert_int_equal (deliver_manifest_verify (album, err, sizeof err), MF_ERR_FORMAT);
+    assert_non_null (strstr (err, "album.cue"));
+    assert_int_equal (deliver_manifest_write (album, err, sizeof err), 0);
+    s_put (sub, "extra.txt", "x");
+    assert_int_equal (deliver_manifest_verify (album, err, sizeof err), MF_ERR_FORMAT);
+    snprintf (path, sizeof path, "%s/extra.txt", sub);
+    remove (path);
+    snprintf (path, sizeof path, "%s/01 - One.wav", sub);
+    remove (path);
+    assert_int_equal (deliver_manifest_verify (album, err, sizeof err), MF_ERR_FORMAT);
+    assert_non_null (strstr (err, "missing"));
+}
+
+//  deliver_at with a fake clock: held before the time (nothing moves),
+//  published at it, a repeat is a no-op, an album without manifest is
+//  not published, an existing delivery is never overwritten.
+static void
+test_deliver_at (void **state)
+{
+    (void) state;
+    const char *root = testsig_tmpdir ("deliver_at");
+    char staging [1024], delivery [1024], album [1200], err [512], path [1400];
+    snprintf (staging, sizeof staging, "%s/staging", root);
+    snprintf (delivery, sizeof delivery, "%s/delivery", root);
+    snprintf (album, sizeof album, "%s/a-b", staging);
+    s_put (album, "report.json", "{}");
+    const int64_t at = 1795856400000;          //  2026-11-28T09:00:00Z
+    struct stat st;
+
+    //  not finished: no manifest
+    assert_int_equal (deliver_at (staging, delivery, "a-b", at, at, err, sizeof err), MF_ERR_STATE);
+    assert_non_null (strstr (err, "manifest"));
+    assert_int_equal (deliver_manifest_write (album, err, sizeof err), 0);
+
+    //  a second before: held, nothing moved
+    int64_t now = at - 1000;
+    assert_int_equal (deliver_at (staging, delivery, "a-b", now, at, err, sizeof err), DELIVER_HELD);
+    assert_int_equal (stat (album, &st), 0);
+    snprintf (path, sizeof path, "%s/a-b", delivery);
+    assert_int_not_equal (stat (path, &st), 0);
+    now = at - 1;
+    assert_int_equal (deliver_at (staging, delivery, "a-b", now, at, err, sizeof err), DELIVER_HELD);
+
+    //  at the time: published in one rename, manifest intact
+    now = at;
+    assert_int_equal (deliver_at (staging, delivery, "a-b", now, at, err, sizeof err), 0);
+    assert_int_equal (stat (path, &st), 0);
+    assert_int_not_equal (stat (album, &st), 0);
+    assert_int_equal (deliver_manifest_verify (path, err, sizeof err), 0);
+    //  repeated (a restarted broker): fine, nothing changes
+    assert_int_equal (deliver_at (staging, delivery, "a-b", now + 5000, at, err, sizeof err), 0);
+
+    //  a new staging copy next to a delivered one is refused
+    s_put (album, "report.json", "{}");
+    assert_int_equal (deliver_manifest_write (album, err, sizeof err), 0);
+    assert_int_equal (deliver_at (staging, delivery, "a-b", now, at, err, sizeof err), MF_ERR_STATE);
+    //  deliver_at 0: at once; unknown album: not found; bad names refused
+    assert_int_equal (deliver_at (staging, delivery, "zzz", 0, 0, err, sizeof err), MF_ERR_NOTFOUND);
+    assert_int_equal (deliver_at (staging, delivery, "../x", 0, 0, err, sizeof err), MF_ERR_INVALID);
+    assert_int_equal (deliver_at (staging, delivery, "a/b", 0, 0, err, sizeof err), MF_ERR_INVALID);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_layout),
+        cmocka_unit_test (test_manifest),
+        cmocka_unit_test (test_deliver_at),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
