@@ -117,7 +117,10 @@ s_print_table (const char *path, const measure_t *m)
     printf ("%s\n", path);
     printf ("  format            %s, %d Hz, %d ch, %.3f s (%lld frames)\n",
             m->format, m->rate_hz, m->channels, m->duration_s, (long long) m->frames);
-    printf ("  integrated        %s\n", s_level (b, sizeof b, m->integrated_lufs, "LUFS", "silent"));
+    //  integrated loudness needs one complete 400 ms block (BS.1770-4)
+    bool short_track = m->duration_s < 0.4;
+    printf ("  integrated        %s\n", s_level (b, sizeof b, m->integrated_lufs, "LUFS",
+                                                short_track ? "n/a (shorter than 0.4 s)" : "silent"));
     printf ("  loudness range    %s\n", s_level (b, sizeof b, m->lra_lu, "LU", "n/a"));
     printf ("  max momentary     %s\n", s_level (b, sizeof b, m->max_momentary_lufs, "LUFS", "silent"));
     printf ("  max short-term    %s\n", s_level (b, sizeof b, m->max_shortterm_lufs, "LUFS", "silent"));
