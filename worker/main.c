@@ -1,0 +1,107 @@
+/*  masterfarm-worker: connects to a broker and runs tasks, one per slot,
+    each in its own process (see worker/worker.h).  */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "worker/worker.h"
+
+//  Prints the usage text.
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+        "usage: masterfarm-worker --connect URL [--threads N] [--id NAME]\n"
+        "\n"
+        "Connects to a masterfarm broker and runs its tasks (analyze, master,\n"
+        "assemble), N at a time (default: the number of cores), each in its\n"
+        "own process so that a crash fails only that task.\n"
+        "\n"
+        "  --connect URL   the broker's address, e.g. tcp://farm1:5555\n"
+        "  --threads N     tasks at once, 1 .. 1024\n"
+        "  --id NAME       worker name in logs and status (default HOST-PID)\n"
+        "  --help          this text\n"
+        "\n"
+        "SIGTERM or SIGINT: running tasks are handed back to the broker and the\n"
+        "worker exits 0.\n"
+        "\n"
+        "Environment:\n"
+        "  MASTERFARM_LOG=debug|info|warn|error   log level (default info)\n"
+        "  MASTERFARM_TASK_TIMEOUT_S=N   kill a task after N s of wall time (3600)\n"
+        "  MASTERFARM_TASK_MEM_MB=N      address-space limit of a task process (8192)\n"
+        "  MASTERFARM_TASK_CPU_S=N       CPU-time limit of a task process (3600)\n"
+        "  MASTERFARM_DSP=generic|sse2|avx2   force a DSP kernel set\n"
+        "  MASTERFARM_FAULT=crash:TEXT|hang:TEXT   test hook: a task whose input\n"
+        "      path contains TEXT aborts (crash) or sleeps forever (hang)\n"
+        "\n"
+        "Exit status: 0 after a stop, 1 when the broker socket fails, 2 on bad usage.\n");
+}
+
+//  Signal handler: ask the loop to stop.
+static void
+s_on_signal (int sig)
+{
+    worker_request_stop ();
+}
+
+int
+main (int argc, char **argv)
+{
+    worker_cfg_t cfg;
+    worker_cfg_default (&cfg);
+    static const struct option opts [] = {
+        { "connect", required_argument, NULL, 'c' },
+        { "threads", required_argument, NULL, 't' },
+        { "id",      required_argument, NULL, 'i' },
+        { "help",    no_argument,       NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    int c;
+    while ((c = getopt_long (argc, argv, "c:t:i:h", opts, NULL)) != -1) {
+        switch (c) {
+            case 'c': cfg.connect_url = optarg; break;
+            case 'i': cfg.worker_id = optarg; break;
+            case 't': {
+                char *end;
+                long n = strtol (optarg, &end, 10);
+                if (*end || n < 1 || n > 1024) {
+                    fprintf (stderr, "masterfarm-worker: --threads '%s': give a number "
+                             "from 1 to 1024\n", optarg);
+                    return 2;
+                }
+                cfg.slots = (int) n;
+                break;
+            }
+            case 'h': s_usage (stdout); return 0;
+            default:  s_usage (stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf (stderr, "masterfarm-worker: unexpected argument '%s'\n", argv [optind]);
+        s_usage (stderr);
+        return 2;
+    }
+    if (!cfg.connect_url) {
+        fprintf (stderr, "masterfarm-worker: --connect URL is required "
+                 "(e.g. --connect tcp://127.0.0.1:5555)\n");
+        return 2;
+    }
+    char err [256];
+    worker_t *w = worker_new (&cfg, err, sizeof err);
+    if (!w) {
+        fprintf (stderr, "masterfarm-worker: %s\n", err);
+        return 2;
+    }
+    struct sigaction sa;
+    memset (&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal;
+    sigaction (SIGTERM, &sa, NULL);
+    sigaction (SIGINT, &sa, NULL);
+    signal (SIGPIPE, SIG_IGN);
+    int rc = worker_run (w);
+    worker_destroy (&w);
+    return rc ? 1 : 0;
+}

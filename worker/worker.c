@@ -1,0 +1,643 @@
+/*  The worker daemon's event loop (see worker.h): one DEALER socket, one
+    forked process per running task with a pipe back, heartbeats both ways,
+    reconnection with backoff, and a clean stop.
+
+    Pipe format from a task process: u64 result size, the packed Result,
+    u64 number of data frames, then per frame u64 size and its bytes
+    (host byte order: both ends are the same binary).  */
+#include "worker/worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/wire.h"
+#include "worker/task.h"
+
+#define S_MAX_SLOTS   1024
+
+typedef struct {
+    bool      used;
+    pid_t     pid;
+    int       fd;              //  read end of the pipe, -1 when closed
+    uint64_t  task_id;
+    uint32_t  attempt;
+    int64_t   started_ms;
+    bool      killed;          //  we killed it: cancelled or re-registered
+    bool      timed_out;
+    uint8_t  *buf;             //  what the task process sent so far
+    size_t    len;
+    size_t    cap;
+} s_child_t;
+
+struct _worker_t {
+    worker_cfg_t cfg;
+    char        *url;
+    char         id [128];
+    void        *ctx;
+    void        *sock;
+    s_child_t   *children;      //  cfg.slots entries
+    int          running;
+    uint64_t     seq;
+    int64_t      last_heard_ms;  //  last message from the broker
+    int64_t      next_hb_ms;
+    int64_t      next_try_ms;    //  earliest next reconnection
+    int64_t      backoff_ms;
+};
+
+static volatile sig_atomic_t s_stop = 0;
+
+void
+worker_request_stop (void)
+{
+    s_stop = 1;
+}
+
+//  An integer from the environment, or def.
+static int64_t
+s_env (const char *name, int64_t def)
+{
+    const char *v = getenv (name);
+    if (!v || !*v)
+        return def;
+    char *end;
+    long long x = strtoll (v, &end, 10);
+    return *end || x < 0 ? def : (int64_t) x;
+}
+
+void
+worker_cfg_default (worker_cfg_t *cfg)
+{
+    memset (cfg, 0, sizeof *cfg);
+    long n = sysconf (_SC_NPROCESSORS_ONLN);
+    cfg->slots = n > 0 ? (int) n : 1;
+    cfg->task_timeout_ms = s_env ("MASTERFARM_TASK_TIMEOUT_S", 3600) * 1000;
+    cfg->mem_limit_mb = s_env ("MASTERFARM_TASK_MEM_MB", 8192);
+    cfg->cpu_limit_s = s_env ("MASTERFARM_TASK_CPU_S", 3600);
+}
+
+worker_t *
+worker_new (const worker_cfg_t *cfg, char *err, size_t err_size)
+{
+    if (!cfg->connect_url || !*cfg->connect_url) {
+        snprintf (err, err_size, "no broker URL given (--connect tcp://HOST:PORT)");
+        return NULL;
+    }
+    if (cfg->slots < 1 || cfg->slots > S_MAX_SLOTS) {
+        snprintf (err, err_size, "--threads %d: must be 1 .. %d", cfg->slots, S_MAX_SLOTS);
+        return NULL;
+    }
+    worker_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, err_size, "out of memory");
+        return NULL;
+    }
+    self->cfg = *cfg;
+    self->url = strdup (cfg->connect_url);
+    self->children = calloc ((size_t) cfg->slots, sizeof *self->children);
+    if (cfg->worker_id)
+        snprintf (self->id, sizeof self->id, "%s", cfg->worker_id);
+    else {
+        char host [64] = "host";
+        gethostname (host, sizeof host - 1);
+        snprintf (self->id, sizeof self->id, "%s-%d", host, (int) getpid ());
+    }
+    self->ctx = zmq_ctx_new ();
+    if (!self->url || !self->children || !self->ctx) {
+        snprintf (err, err_size, "out of memory or ZeroMQ unavailable");
+        worker_destroy (&self);
+        return NULL;
+    }
+    for (int i = 0; i < cfg->slots; i++)
+        self->children [i].fd = -1;
+    return self;
+}
+
+//  Closes the socket, if open.
+static void
+s_close (worker_t *self)
+{
+    if (self->sock) {
+        zmq_close (self->sock);
+        self->sock = NULL;
+    }
+}
+
+void
+worker_destroy (worker_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    worker_t *self = *self_p;
+    s_close (self);
+    if (self->ctx)
+        zmq_ctx_term (self->ctx);
+    for (int i = 0; self->children && i < self->cfg.slots; i++)
+        free (self->children [i].buf);
+    free (self->children);
+    free (self->url);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Sends a message to the broker; logs and drops it when the socket
+//  cannot take it. Returns 0 or the wire error.
+static int
+s_send (worker_t *self, uint32_t type, const ProtobufCMessage *body,
+        const wire_frame_t *frames, size_t n_frames)
+{
+    if (!self->sock)
+        return MF_ERR_IO;
+    int rc = wire_send (self->sock, NULL, 0, type, ++self->seq, body, frames, n_frames,
+                        ZMQ_DONTWAIT);
+    if (rc)
+        log_warn ("cannot send %s to the broker: %s", wire_type_name (type),
+                  rc == MF_ERR_IO ? zmq_strerror (zmq_errno ()) : mf_strerror (rc));
+    return rc;
+}
+
+//  Sends READY with our slots and capabilities.
+static void
+s_send_ready (worker_t *self)
+{
+    static char *caps [] = { "analyze", "master", "assemble", "noop", "shared", "inline" };
+    Masterfarm__Ready r = MASTERFARM__READY__INIT;
+    r.worker_id = self->id;
+    r.slots = (uint32_t) self->cfg.slots;
+    r.capabilities = caps;
+    r.n_capabilities = sizeof caps / sizeof caps [0];
+    r.isa = (char *) "auto";
+    s_send (self, MASTERFARM__MSG_TYPE__READY, &r.base, NULL, 0);
+}
+
+//  Opens a new socket to the broker and registers. Returns 0 or MF_ERR_IO.
+static int
+s_connect (worker_t *self)
+{
+    s_close (self);
+    self->sock = zmq_socket (self->ctx, ZMQ_DEALER);
+    if (!self->sock)
+        return MF_ERR_IO;
+    int ivl = 100, ivl_max = 1000;
+    zmq_setsockopt (self->sock, ZMQ_ROUTING_ID, self->id, strlen (self->id));
+    zmq_setsockopt (self->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+    zmq_setsockopt (self->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
+    wire_socket_setup (self->sock, 0);
+    if (zmq_connect (self->sock, self->url)) {
+        log_error ("worker %s: cannot connect to %s: %s", self->id, self->url,
+                   zmq_strerror (zmq_errno ()));
+        s_close (self);
+        return MF_ERR_IO;
+    }
+    s_send_ready (self);
+    return 0;
+}
+
+//  Kills a child's process (it is reaped when its pipe closes).
+static void
+s_kill (s_child_t *c)
+{
+    if (c->used && c->pid > 0 && !c->killed) {
+        kill (c->pid, SIGKILL);
+        c->killed = true;
+    }
+}
+
+//  Stops every running task: the broker has forgotten them.
+static void
+s_kill_all (worker_t *self)
+{
+    for (int i = 0; i < self->cfg.slots; i++)
+        s_kill (&self->children [i]);
+}
+
+//  Writes all of buf to fd. Returns 0 or -1.
+static int
+s_write_all (int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = write (fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t) n;
+    }
+    return 0;
+}
+
+//  The task process: limits, test hooks, the task, the result down the pipe.
+static void __attribute__ ((noreturn))
+s_child_main (worker_t *self, int fd, const wire_msg_t *msg)
+{
+    signal (SIGTERM, SIG_DFL);
+    signal (SIGINT, SIG_DFL);
+    signal (SIGPIPE, SIG_DFL);
+    const Masterfarm__Task *task = (const Masterfarm__Task *) msg->body;
+#if !defined (__SANITIZE_ADDRESS__)
+    if (self->cfg.mem_limit_mb > 0) {
+        struct rlimit rl;
+        rl.rlim_cur = rl.rlim_max = (rlim_t) self->cfg.mem_limit_mb << 20;
+        setrlimit (RLIMIT_AS, &rl);
+    }
+#endif
+    if (self->cfg.cpu_limit_s > 0) {
+        struct rlimit rl;
+        rl.rlim_cur = (rlim_t) self->cfg.cpu_limit_s;
+        rl.rlim_max = (rlim_t) self->cfg.cpu_limit_s + 5;
+        setrlimit (RLIMIT_CPU, &rl);
+    }
+    const char *fault = getenv ("MASTERFARM_FAULT");
+    const char *input = task->n_inputs > 0 && task->inputs [0]->path
+                      ? task->inputs [0]->path : "";
+    if (fault && strncmp (fault, "crash:", 6) == 0 && fault [6] && strstr (input, fault + 6))
+        abort ();
+    if (fault && strncmp (fault, "hang:", 5) == 0 && fault [5] && strstr (input, fault + 5))
+        while (1)
+            pause ();
+
+    task_output_t out;
+    if (task_run (task, msg->frames, msg->frame_sizes, msg->n_frames, &out))
+        _exit (3);
+    uint64_t n = out.result_size;
+    int rc = s_write_all (fd, &n, sizeof n) || s_write_all (fd, out.result, out.result_size);
+    n = out.n_frames;
+    rc = rc || s_write_all (fd, &n, sizeof n);
+    for (size_t i = 0; !rc && i < out.n_frames; i++) {
+        n = out.frame_sizes [i];
+        rc = s_write_all (fd, &n, sizeof n) || s_write_all (fd, out.frames [i], n);
+    }
+    _exit (rc ? 4 : 0);
+}
+
+//  Sends a Result that says the task failed.
+static void
+s_send_failure (worker_t *self, uint64_t task_id, uint32_t attempt, const char *error)
+{
+    Masterfarm__Result res = MASTERFARM__RESULT__INIT;
+    res.task_id = task_id;
+    res.attempt = attempt;
+    res.ok = false;
+    res.error = (char *) error;
+    s_send (self, MASTERFARM__MSG_TYPE__RESULT, &res.base, NULL, 0);
+}
+
+//  Sends the heartbeat: free slots and the tasks held.
+static void
+s_send_heartbeat (worker_t *self)
+{
+    uint64_t ids [S_MAX_SLOTS];
+    size_t n = 0;
+    for (int i = 0; i < self->cfg.slots; i++)
+        if (self->children [i].used && !self->children [i].killed)
+            ids [n++] = self->children [i].task_id;
+    Masterfarm__Heartbeat hb = MASTERFARM__HEARTBEAT__INIT;
+    hb.free_slots = (uint32_t) (self->cfg.slots - self->running);
+    hb.running = ids;
+    hb.n_running = n;
+    s_send (self, MASTERFARM__MSG_TYPE__HEARTBEAT, &hb.base, NULL, 0);
+}
+
+//  Starts a task: no-ops at once, everything else in a task process.
+static void
+s_start_task (worker_t *self, const wire_msg_t *msg)
+{
+    const Masterfarm__Task *task = (const Masterfarm__Task *) msg->body;
+    if (task->kind == MASTERFARM__TASK_KIND__KIND_NOOP) {
+        Masterfarm__Result res = MASTERFARM__RESULT__INIT;
+        res.task_id = task->task_id;
+        res.attempt = task->attempt;
+        res.ok = true;
+        s_send (self, MASTERFARM__MSG_TYPE__RESULT, &res.base, NULL, 0);
+        return;
+    }
+    s_child_t *c = NULL;
+    for (int i = 0; i < self->cfg.slots && !c; i++)
+        if (!self->children [i].used)
+            c = &self->children [i];
+    if (!c) {
+        log_warn ("worker %s: task %llu arrived with no free slot", self->id,
+                  (unsigned long long) task->task_id);
+        s_send_failure (self, task->task_id, task->attempt, "worker has no free slot");
+        return;
+    }
+    int fds [2];
+    if (pipe2 (fds, O_CLOEXEC)) {
+        s_send_failure (self, task->task_id, task->attempt, "cannot create a pipe");
+        return;
+    }
+    fflush (NULL);
+    pid_t pid = fork ();
+    if (pid < 0) {
+        close (fds [0]);
+        close (fds [1]);
+        s_send_failure (self, task->task_id, task->attempt, "cannot start a task process");
+        return;
+    }
+    if (pid == 0) {
+        close (fds [0]);
+        s_child_main (self, fds [1], msg);
+    }
+    close (fds [1]);
+    fcntl (fds [0], F_SETFL, O_NONBLOCK);
+    memset (c, 0, sizeof *c);
+    c->used = true;
+    c->pid = pid;
+    c->fd = fds [0];
+    c->task_id = task->task_id;
+    c->attempt = task->attempt;
+    c->started_ms = clock_mono_ms ();
+    self->running++;
+    log_debug ("worker %s: task %llu attempt %u started in process %d", self->id,
+               (unsigned long long) task->task_id, task->attempt, (int) pid);
+    Masterfarm__Progress p = MASTERFARM__PROGRESS__INIT;
+    p.task_id = task->task_id;
+    p.attempt = task->attempt;
+    p.fraction = 0;
+    s_send (self, MASTERFARM__MSG_TYPE__PROGRESS, &p.base, NULL, 0);
+}
+
+//  Parses what a task process sent and forwards it as RESULT. Returns 0,
+//  or MF_ERR_FORMAT when the bytes are not a complete result.
+static int
+s_forward_result (worker_t *self, s_child_t *c)
+{
+    size_t pos = 0;
+    uint64_t n;
+    if (c->len < sizeof n)
+        return MF_ERR_FORMAT;
+    memcpy (&n, c->buf, sizeof n);
+    pos = sizeof n;
+    if (n > c->len - pos)
+        return MF_ERR_FORMAT;
+    Masterfarm__Result *res = masterfarm__result__unpack (NULL, n, c->buf + pos);
+    if (!res)
+        return MF_ERR_FORMAT;
+    pos += n;
+    uint64_t n_frames = 0;
+    wire_frame_t *frames = NULL;
+    int rc = 0;
+    if (c->len - pos < sizeof n_frames)
+        rc = MF_ERR_FORMAT;
+    else {
+        memcpy (&n_frames, c->buf + pos, sizeof n_frames);
+        pos += sizeof n_frames;
+        if (n_frames > WIRE_MAX_FRAMES)
+            rc = MF_ERR_FORMAT;
+        else
+        if (n_frames && !(frames = calloc (n_frames, sizeof *frames)))
+            rc = MF_ERR_NOMEM;
+    }
+    for (uint64_t i = 0; !rc && i < n_frames; i++) {
+        uint64_t size;
+        if (c->len - pos < sizeof size) {
+            rc = MF_ERR_FORMAT;
+            break;
+        }
+        memcpy (&size, c->buf + pos, sizeof size);
+        pos += sizeof size;
+        if (size > c->len - pos) {
+            rc = MF_ERR_FORMAT;
+            break;
+        }
+        frames [i].data = c->buf + pos;
+        frames [i].size = size;
+        pos += size;
+    }
+    if (!rc) {
+        res->task_id = c->task_id;
+        res->attempt = c->attempt;
+        s_send (self, MASTERFARM__MSG_TYPE__RESULT, &res->base, frames, n_frames);
+        if (!res->ok)
+            log_info ("worker %s: task %llu failed: %s", self->id,
+                      (unsigned long long) c->task_id, res->error ? res->error : "?");
+    }
+    free (frames);
+    masterfarm__result__free_unpacked (res, NULL);
+    return rc;
+}
+
+//  A task process closed its pipe: reap it and report.
+static void
+s_reap (worker_t *self, s_child_t *c)
+{
+    close (c->fd);
+    c->fd = -1;
+    int status = 0;
+    while (waitpid (c->pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    char err [256];
+    err [0] = 0;
+    if (c->timed_out)
+        snprintf (err, sizeof err, "task timed out after %lld s (task process killed)",
+                  (long long) (self->cfg.task_timeout_ms / 1000));
+    else
+    if (c->killed)
+        ;                                //  cancelled or forgotten: say nothing
+    else
+    if (WIFSIGNALED (status))
+        snprintf (err, sizeof err, "task process killed by signal %d (%s)",
+                  WTERMSIG (status), strsignal (WTERMSIG (status)));
+    else
+    if (WIFEXITED (status) && WEXITSTATUS (status) != 0)
+        snprintf (err, sizeof err, "task process exited with status %d",
+                  WEXITSTATUS (status));
+    else
+    if (s_forward_result (self, c))
+        snprintf (err, sizeof err, "task process sent an incomplete result");
+    if (err [0]) {
+        log_warn ("worker %s: task %llu: %s", self->id, (unsigned long long) c->task_id, err);
+        s_send_failure (self, c->task_id, c->attempt, err);
+    }
+    free (c->buf);
+    memset (c, 0, sizeof *c);
+    c->fd = -1;
+    self->running--;
+}
+
+//  Reads what a task process has written; reaps it at end of file.
+static void
+s_read_child (worker_t *self, s_child_t *c)
+{
+    while (true) {
+        if (c->cap - c->len < 65536) {
+            size_t cap = c->cap ? c->cap * 2 : 131072;
+            uint8_t *buf = realloc (c->buf, cap);
+            if (!buf) {
+                s_kill (c);
+                c->len = 0;
+                continue;
+            }
+            c->buf = buf;
+            c->cap = cap;
+        }
+        ssize_t n = read (c->fd, c->buf + c->len, c->cap - c->len);
+        if (n > 0) {
+            c->len += (size_t) n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        s_reap (self, c);
+        return;
+    }
+}
+
+//  Handles one message from the broker.
+static void
+s_on_message (worker_t *self, wire_msg_t *msg)
+{
+    self->last_heard_ms = clock_mono_ms ();
+    self->backoff_ms = WORKER_BACKOFF_MIN_MS;
+    switch (msg->type) {
+        case MASTERFARM__MSG_TYPE__TASK:
+            if (s_stop)
+                break;
+            s_start_task (self, msg);
+            break;
+        case MASTERFARM__MSG_TYPE__TASK_CANCEL: {
+            Masterfarm__TaskCancel *tc = (Masterfarm__TaskCancel *) msg->body;
+            for (int i = 0; i < self->cfg.slots; i++)
+                if (self->children [i].used && self->children [i].task_id == tc->task_id)
+                    s_kill (&self->children [i]);
+            break;
+        }
+        case MASTERFARM__MSG_TYPE__DISCONNECT:
+            //  The broker does not know us (it restarted, or gave us up).
+            log_info ("worker %s: broker asked to register again", self->id);
+            s_kill_all (self);
+            s_send_ready (self);
+            break;
+        case MASTERFARM__MSG_TYPE__HEARTBEAT:
+            break;
+        default:
+            log_warn ("worker %s: unexpected %s from the broker, dropped", self->id,
+                      wire_type_name (msg->type));
+    }
+}
+
+int
+worker_run (worker_t *self)
+{
+    if (s_connect (self))
+        return MF_ERR_IO;
+    log_info ("worker %s: %d slots, broker %s", self->id, self->cfg.slots, self->url);
+    int64_t now = clock_mono_ms ();
+    self->last_heard_ms = now;
+    self->next_hb_ms = now + WORKER_HEARTBEAT_MS;
+    self->backoff_ms = WORKER_BACKOFF_MIN_MS;
+    self->next_try_ms = 0;
+    zmq_pollitem_t items [1 + S_MAX_SLOTS];
+    s_child_t *owners [1 + S_MAX_SLOTS];
+    while (!s_stop) {
+        now = clock_mono_ms ();
+        int n = 0;
+        items [n].socket = self->sock;
+        items [n].fd = 0;
+        items [n].events = ZMQ_POLLIN;
+        owners [n++] = NULL;
+        int64_t timeout = self->next_hb_ms - now;
+        for (int i = 0; i < self->cfg.slots; i++) {
+            s_child_t *c = &self->children [i];
+            if (!c->used)
+                continue;
+            items [n].socket = NULL;
+            items [n].fd = c->fd;
+            items [n].events = ZMQ_POLLIN;
+            owners [n++] = c;
+            if (self->cfg.task_timeout_ms > 0 && !c->killed) {
+                int64_t left = c->started_ms + self->cfg.task_timeout_ms - now;
+                if (left < timeout)
+                    timeout = left;
+            }
+        }
+        if (timeout < 0)
+            timeout = 0;
+        int rc = zmq_poll (items, n, (long) timeout);
+        if (rc < 0 && zmq_errno () != EINTR) {
+            log_error ("worker %s: poll failed: %s", self->id, zmq_strerror (zmq_errno ()));
+            break;
+        }
+        if (rc > 0 && (items [0].revents & ZMQ_POLLIN)) {
+            for (int k = 0; k < 256; k++) {
+                wire_msg_t msg;
+                int wrc = wire_recv (self->sock, false, &msg, ZMQ_DONTWAIT);
+                if (wrc == WIRE_AGAIN || wrc == MF_ERR_IO)
+                    break;
+                if (wrc)
+                    log_warn ("worker %s: malformed message from the broker (%zu bytes), "
+                              "dropped", self->id, msg.bytes);
+                else
+                    s_on_message (self, &msg);
+                wire_msg_clear (&msg);
+            }
+        }
+        for (int i = 1; rc > 0 && i < n; i++)
+            if (items [i].revents & (ZMQ_POLLIN | ZMQ_POLLERR))
+                s_read_child (self, owners [i]);
+
+        now = clock_mono_ms ();
+        for (int i = 0; i < self->cfg.slots; i++) {
+            s_child_t *c = &self->children [i];
+            if (c->used && !c->killed && self->cfg.task_timeout_ms > 0
+            &&  now - c->started_ms >= self->cfg.task_timeout_ms) {
+                c->timed_out = true;
+                s_kill (c);
+            }
+        }
+        if (now >= self->next_hb_ms) {
+            s_send_heartbeat (self);
+            self->next_hb_ms = now + WORKER_HEARTBEAT_MS;
+        }
+        if (now - self->last_heard_ms > WORKER_LIVENESS * WORKER_HEARTBEAT_MS
+        &&  now >= self->next_try_ms) {
+            log_warn ("worker %s: broker %s silent for %lld ms, reconnecting (next try "
+                      "in %lld s)", self->id, self->url, (long long) (now - self->last_heard_ms),
+                      (long long) (self->backoff_ms / 1000));
+            s_kill_all (self);
+            if (s_connect (self))
+                return MF_ERR_IO;
+            self->next_try_ms = now + self->backoff_ms;
+            self->backoff_ms *= 2;
+            if (self->backoff_ms > WORKER_BACKOFF_MAX_MS)
+                self->backoff_ms = WORKER_BACKOFF_MAX_MS;
+        }
+    }
+    //  Stop: hand running tasks back and leave.
+    log_info ("worker %s: stopping; %d running task(s) handed back", self->id, self->running);
+    Masterfarm__Disconnect d = MASTERFARM__DISCONNECT__INIT;
+    d.reason = (char *) "worker stopping";
+    s_send (self, MASTERFARM__MSG_TYPE__DISCONNECT, &d.base, NULL, 0);
+    s_kill_all (self);
+    for (int i = 0; i < self->cfg.slots; i++) {
+        s_child_t *c = &self->children [i];
+        if (c->used) {
+            close (c->fd);
+            waitpid (c->pid, NULL, 0);
+            free (c->buf);
+            memset (c, 0, sizeof *c);
+            c->fd = -1;
+        }
+    }
+    self->running = 0;
+    //  Give the DISCONNECT a moment to leave (linger is 0 on our sockets).
+    int linger = 500;
+    zmq_setsockopt (self->sock, ZMQ_LINGER, &linger, sizeof linger);
+    s_close (self);
+    return 0;
+}

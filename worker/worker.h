@@ -1,0 +1,68 @@
+/*  The worker daemon's event loop.
+
+    One DEALER socket to the broker (identity "<host>-<pid>"). On connect
+    the worker sends READY with its slots; then it runs at most `slots`
+    tasks at once, each in a forked task process with an address-space and
+    a CPU-time limit, so that a crash, an abort, a runaway allocation or a
+    signal fails that task alone ("task process killed by signal N") and
+    the worker carries on. The task process sends its Result (and, inline,
+    its output bytes) back through a pipe. No-op tasks are answered at once
+    without a process.
+
+    Liveness: a HEARTBEAT every WORKER_HEARTBEAT_MS with the free slots
+    and the tasks held. A broker silent for WORKER_LIVENESS intervals is
+    taken as gone: the worker opens a new connection and sends READY
+    again, waiting 1 s, then 2, 4, ... up to 32 s between tries while the
+    broker stays silent. When it re-registers (a new connection, or the
+    broker answering DISCONNECT because it no longer knows the worker),
+    tasks still running are stopped: the broker has put them back in its
+    queue, and their results would be ignored.
+
+    Stop (worker_request_stop, e.g. from SIGTERM): no new tasks, running
+    tasks are stopped and handed back with DISCONNECT, worker_run returns 0.
+
+    Test hooks, read in the task process: MASTERFARM_FAULT="crash:<text>"
+    aborts a task whose first input path contains <text>; "hang:<text>"
+    makes it sleep forever (until the task timeout or a kill).  */
+#ifndef MF_WORKER_H
+#define MF_WORKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WORKER_HEARTBEAT_MS      1000
+#define WORKER_LIVENESS          3        //  silent intervals before reconnecting
+#define WORKER_BACKOFF_MIN_MS    1000
+#define WORKER_BACKOFF_MAX_MS    32000
+
+typedef struct {
+    const char *connect_url;      //  tcp://host:port (or ipc://, inproc://)
+    int         slots;            //  tasks at once, >= 1
+    const char *worker_id;        //  NULL: "<host>-<pid>"
+    int64_t     task_timeout_ms;  //  wall-clock limit per task, 0: none
+    int64_t     mem_limit_mb;     //  RLIMIT_AS of a task process, 0: none
+    int64_t     cpu_limit_s;      //  RLIMIT_CPU of a task process, 0: none
+} worker_cfg_t;
+
+typedef struct _worker_t worker_t;
+
+//  Fills cfg with the defaults: slots = online cores, timeout 1 h,
+//  8192 MiB, 3600 s CPU; MASTERFARM_TASK_TIMEOUT_S, MASTERFARM_TASK_MEM_MB
+//  and MASTERFARM_TASK_CPU_S override them.
+void worker_cfg_default (worker_cfg_t *cfg);
+
+//  Creates a worker (no connection yet). Returns NULL with err filled on
+//  a bad configuration or when ZeroMQ cannot be set up.
+worker_t *worker_new (const worker_cfg_t *cfg, char *err, size_t err_size);
+
+//  Frees the worker; NULL-safe; sets *self_p to NULL.
+void worker_destroy (worker_t **self_p);
+
+//  Runs until a stop is requested. Returns 0, or MF_ERR_IO when the
+//  socket cannot be used at all.
+int worker_run (worker_t *self);
+
+//  Asks every worker loop in the process to stop (async-signal-safe).
+void worker_request_stop (void);
+
+#endif
