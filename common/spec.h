@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common/profile.h"
 
@@ -191,7 +192,12 @@ int spec_errors_add (spec_errors_t *errs, const char *path, int line, int column
 //  Frees the items and empties the list.
 void spec_errors_clear (spec_errors_t *errs);
 
+//  Prints every error as one line "origin:line:column: path: message"
+//  (without line and column when unknown).
+void spec_errors_print (const spec_errors_t *errs, const char *origin, FILE *out);
+
 //  Validates a chain config alone (ranges above); appends errors under prefix.
+//  Returns 0 when valid, else the number of errors added.
 int spec_check_chain (const chain_cfg_t *chain, const char *prefix, spec_errors_t *errs);
 
 //  Parses one "chain" JSON object text into cfg (over its current values),

@@ -1,0 +1,2460 @@
+/*  Job spec parser: JSON (jansson) and CSV catalogs into job_spec_t, with
+    settings resolved level by level and every value validated.
+
+    Resolution. Settings start from spec_settings_default; the "defaults"
+    object is applied over them, each album's keys over the resolved
+    defaults, each track's keys over its album's. Applying an object
+    changes only the keys it names, recursively ("loudness",
+    "chain.compressor" and the rest merge key by key); arrays ("profiles",
+    "chain.eq") replace the whole list. Since each object is applied once,
+    each mistake is reported once, at the JSON path where it was written.
+
+    Validation. Every key is checked against the keys allowed where it
+    stands (with a "did you mean" for near misses), every value against its
+    type and the range documented in spec.h, and the spec as a whole for
+    what only shows once it is resolved (a reference track that does not
+    exist, deliver_at after the deadline). Parsing never stops at the first
+    error.
+
+    Positions. jansson gives line and column for syntax errors only; for
+    the others a light second scan of the (known valid) text builds a
+    sorted index from JSON path to the line and column of each key and
+    value. The index is built on the first error only, so a clean spec
+    costs nothing extra. Columns count bytes from 1.
+
+    CSV. RFC 4180 records (quoted fields, doubled quotes, CRLF or LF, line
+    breaks inside quotes); the header names the columns, in any order.
+    Errors name "line N, column <name>".  */
+#include "common/spec.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/fsutil.h"
+
+//  Documented ranges (spec.h), as "lo, hi" argument pairs.
+#define R_PRIORITY          0, 9
+#define R_TARGET_LUFS       -40.0, -5.0
+#define R_TRUE_PEAK_DBTP    -20.0, 0.0
+#define R_MAX_DEVIATION_LU  0.0, 20.0
+#define R_STRENGTH          0.0, 1.0
+#define R_TONAL_MAX_DB      0.0, 12.0
+#define R_GAP_S             0.0, 60.0
+#define R_FADE_S            0.0, 60.0
+#define R_CROSSFADE_S       0.0, 30.0
+#define R_TRIM_DB           -120.0, -30.0
+#define R_HIGHPASS_HZ       5.0, 200.0           //  or 0 (off)
+#define R_EQ_FREQ_HZ        10.0, 21600.0        //  0.45 * 48 kHz; the worker re-checks per rate
+#define R_EQ_GAIN_DB        -24.0, 24.0
+#define R_EQ_Q              0.1, 18.0
+#define R_THRESHOLD_DB      -60.0, 0.0
+#define R_RATIO             1.0, 20.0
+#define R_ATTACK_MS         0.1, 500.0
+#define R_COMP_RELEASE_MS   1.0, 5000.0
+#define R_KNEE_DB           0.0, 24.0
+#define R_MAKEUP_DB         -24.0, 24.0
+#define R_MB_LOW_HZ         40.0, 1000.0
+#define R_MB_HIGH_HZ        40.0, 16000.0        //  and above low_hz
+#define R_WIDTH             0.0, 2.0
+#define R_MONO_BELOW_HZ     0.0, 500.0
+#define R_GAIN_DB           -48.0, 48.0
+#define R_CEILING_DBTP      -20.0, 0.0
+#define R_LOOKAHEAD_MS      0.5, 20.0
+#define R_LIM_RELEASE_MS    1.0, 2000.0
+#define R_MAX_GR_DB         0.0, 20.0
+
+#define SPEC_DEFAULT_PRIORITY  5
+#define SPEC_PATH_MAX          512               //  bytes of a JSON path we build
+#define SPEC_FILE_MAX          (64u << 20)       //  largest spec file spec_load reads
+
+//  Names of enumerations, indexed by value.
+static const char *const s_fade_names [] =
+    { "linear", "exponential", "logarithmic", "s_curve", "equal_power" };
+static const char *const s_policy_names [] = { "track", "album", "loudest", "hybrid" };
+static const char *const s_match_names [] = { "off", "album", "reference" };
+static const char *const s_eq_names [] =
+    { "peak", "lowshelf", "highshelf", "highpass", "lowpass" };
+
+//  Keys allowed in each kind of object (NULL-terminated).
+static const char *const s_top_keys [] =
+    { "name", "priority", "deadline", "deliver_at", "defaults", "albums", NULL };
+static const char *const s_settings_keys [] =
+    { "profiles", "loudness", "tonal", "chain", "gap_s", "fade_in_s", "fade_out_s",
+      "crossfade_s", "fade_curve", "trim", "trim_db", NULL };
+static const char *const s_album_keys [] = { "title", "artist", "upc", "tracks", NULL };
+static const char *const s_track_keys [] = { "path", "title", "artist", "isrc", NULL };
+static const char *const s_loudness_keys [] =
+    { "policy", "target_lufs", "true_peak_dbtp", "max_deviation_lu", NULL };
+static const char *const s_tonal_keys [] =
+    { "match", "strength", "max_db", "reference_track", NULL };
+static const char *const s_chain_keys [] =
+    { "highpass_hz", "highpass_order", "eq", "multiband", "compressor", "stereo",
+      "gain_db", "limiter", "dither", "noise_shaping", NULL };
+static const char *const s_eq_keys [] = { "type", "freq_hz", "gain_db", "q", NULL };
+static const char *const s_comp_keys [] =
+    { "enabled", "threshold_db", "ratio", "attack_ms", "release_ms", "knee_db",
+      "makeup_db", NULL };
+static const char *const s_mb_keys [] =
+    { "enabled", "low_hz", "high_hz", "low", "mid", "high", NULL };
+static const char *const s_stereo_keys [] = { "width", "mono_below_hz", NULL };
+static const char *const s_limiter_keys [] =
+    { "enabled", "ceiling_dbtp", "lookahead_ms", "release_ms", "max_gr_db", NULL };
+static const char *const s_csv_columns [] =
+    { "album", "track", "path", "title", "artist", "isrc", "gap_s", "fade_in_s",
+      "fade_out_s", NULL };
+static const char *const s_mb_band_names [3] = { "low", "mid", "high" };
+
+// ---------------------------------------------------------------------------
+//  Errors
+
+//  Appends an error with a preformatted va_list message.
+static int
+s_errors_addv (spec_errors_t *errs, const char *path, int line, int column,
+               const char *fmt, va_list ap)
+{
+    if (!errs)
+        return 0;
+    if (errs->n == errs->cap) {
+        size_t cap = errs->cap ? errs->cap * 2 : 8;
+        spec_error_t *items = realloc (errs->items, cap * sizeof *items);
+        if (!items)
+            return MF_ERR_NOMEM;
+        errs->items = items;
+        errs->cap = cap;
+    }
+    char *message = NULL;
+    if (vasprintf (&message, fmt, ap) < 0)
+        return MF_ERR_NOMEM;
+    char *p = strdup (path ? path : "$");
+    if (!p) {
+        free (message);
+        return MF_ERR_NOMEM;
+    }
+    spec_error_t *e = &errs->items [errs->n++];
+    e->path = p;
+    e->line = line;
+    e->column = column;
+    e->message = message;
+    return 0;
+}
+
+int
+spec_errors_add (spec_errors_t *errs, const char *path, int line, int column,
+                 const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    int rc = s_errors_addv (errs, path, line, column, fmt, ap);
+    va_end (ap);
+    return rc;
+}
+
+void
+spec_errors_clear (spec_errors_t *errs)
+{
+    if (!errs)
+        return;
+    for (size_t i = 0; i < errs->n; i++) {
+        free (errs->items [i].path);
+        free (errs->items [i].message);
+    }
+    free (errs->items);
+    errs->items = NULL;
+    errs->n = errs->cap = 0;
+}
+
+void
+spec_errors_print (const spec_errors_t *errs, const char *origin, FILE *out)
+{
+    for (size_t i = 0; errs && i < errs->n; i++) {
+        const spec_error_t *e = &errs->items [i];
+        if (e->line > 0)
+            fprintf (out, "%s:%d:%d: %s: %s\n", origin ? origin : "spec",
+                     e->line, e->column, e->path, e->message);
+        else
+            fprintf (out, "%s: %s: %s\n", origin ? origin : "spec", e->path, e->message);
+    }
+}
+
+// ---------------------------------------------------------------------------
+//  Position index: JSON path -> line/column of the key and of the value
+
+typedef struct {
+    char *path;
+    int   key_line, key_col;         //  0 for array elements and the root
+    int   val_line, val_col;
+} s_pos_t;
+
+typedef struct {
+    const char *text, *p, *end;
+    const char *line_start;
+    int         line;
+    s_pos_t    *items;
+    size_t      n, cap;
+    bool        failed;              //  out of memory: positions stay unknown
+} s_walk_t;
+
+#define S_WALK_MAX_DEPTH  32         //  deeper values are skipped, not indexed
+
+//  Skips blanks, counting lines.
+static void
+s_walk_ws (s_walk_t *w)
+{
+    while (w->p < w->end && (*w->p == ' ' || *w->p == '\t' || *w->p == '\n' || *w->p == '\r')) {
+        if (*w->p == '\n') {
+            w->line++;
+            w->line_start = w->p + 1;
+        }
+        w->p++;
+    }
+}
+
+//  Skips a string starting at its opening quote.
+static void
+s_walk_string (s_walk_t *w)
+{
+    w->p++;
+    while (w->p < w->end && *w->p != '"') {
+        if (*w->p == '\\' && w->p + 1 < w->end)
+            w->p++;
+        w->p++;
+    }
+    if (w->p < w->end)
+        w->p++;
+}
+
+//  Skips any value without indexing it (used below the depth limit).
+static void
+s_walk_skip (s_walk_t *w)
+{
+    int depth = 0;
+    do {
+        s_walk_ws (w);
+        if (w->p >= w->end)
+            return;
+        char c = *w->p;
+        if (c == '"')
+            s_walk_string (w);
+        else {
+            if (c == '{' || c == '[')
+                depth++;
+            else
+            if (c == '}' || c == ']')
+                depth--;
+            w->p++;
+        }
+    } while (depth > 0);
+}
+
+//  Records one path with its key and value positions.
+static void
+s_walk_add (s_walk_t *w, const char *path, int kl, int kc)
+{
+    if (w->failed)
+        return;
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 64;
+        s_pos_t *items = realloc (w->items, cap * sizeof *items);
+        if (!items) {
+            w->failed = true;
+            return;
+        }
+        w->items = items;
+        w->cap = cap;
+    }
+    char *copy = strdup (path);
+    if (!copy) {
+        w->failed = true;
+        return;
+    }
+    s_pos_t *e = &w->items [w->n++];
+    e->path = copy;
+    e->key_line = kl;
+    e->key_col = kc;
+    e->val_line = w->line;
+    e->val_col = (int) (w->p - w->line_start) + 1;
+}
+
+//  Indexes the value at w->p (already recorded by the caller) and its children.
+static void
+s_walk_value (s_walk_t *w, char *path, size_t path_len, int depth)
+{
+    if (w->p >= w->end)
+        return;
+    if (depth >= S_WALK_MAX_DEPTH) {
+        s_walk_skip (w);
+        return;
+    }
+    char c = *w->p;
+    if (c == '{') {
+        w->p++;
+        for (;;) {
+            s_walk_ws (w);
+            if (w->p >= w->end || *w->p == '}')
+                break;
+            if (*w->p == ',') {
+                w->p++;
+                continue;
+            }
+            if (*w->p != '"')
+                return;                  //  not JSON after all: stop indexing
+            int kl = w->line, kc = (int) (w->p - w->line_start) + 1;
+            const char *k0 = w->p + 1;
+            s_walk_string (w);
+            size_t klen = (size_t) (w->p - k0 - 1);
+            s_walk_ws (w);
+            if (w->p < w->end && *w->p == ':')
+                w->p++;
+            s_walk_ws (w);
+            int wrote = snprintf (path + path_len, SPEC_PATH_MAX - path_len, ".%.*s",
+                                  (int) klen, k0);
+            size_t child = path_len + (wrote > 0 ? (size_t) wrote : 0);
+            if (child >= SPEC_PATH_MAX)
+                child = SPEC_PATH_MAX - 1;
+            s_walk_add (w, path, kl, kc);
+            s_walk_value (w, path, child, depth + 1);
+            path [path_len] = '\0';
+        }
+        if (w->p < w->end)
+            w->p++;
+    }
+    else
+    if (c == '[') {
+        w->p++;
+        for (size_t i = 0;; ) {
+            s_walk_ws (w);
+            if (w->p >= w->end || *w->p == ']')
+                break;
+            if (*w->p == ',') {
+                w->p++;
+                continue;
+            }
+            int wrote = snprintf (path + path_len, SPEC_PATH_MAX - path_len, "[%zu]", i++);
+            size_t child = path_len + (wrote > 0 ? (size_t) wrote : 0);
+            if (child >= SPEC_PATH_MAX)
+                child = SPEC_PATH_MAX - 1;
+            s_walk_add (w, path, 0, 0);
+            s_walk_value (w, path, child, depth + 1);
+            path [path_len] = '\0';
+        }
+        if (w->p < w->end)
+            w->p++;
+    }
+    else
+    if (c == '"')
+        s_walk_string (w);
+    else
+        while (w->p < w->end && !strchr (",}] \t\r\n", *w->p))
+            w->p++;
+}
+
+//  Orders index entries by path.
+static int
+s_pos_cmp (const void *a, const void *b)
+{
+    return strcmp (((const s_pos_t *) a)->path, ((const s_pos_t *) b)->path);
+}
+
+// ---------------------------------------------------------------------------
+//  Parse context
+
+typedef struct {
+    spec_errors_t *errs;
+    const char    *text;             //  JSON source, for positions (NULL: none)
+    size_t         len;
+    s_pos_t       *pos;              //  sorted; built on the first error
+    size_t         n_pos;
+    bool           pos_built;
+    size_t         n_errors;         //  errors added by this parse
+} s_ctx_t;
+
+//  A reference_track given as a path, waiting for its album's track list.
+typedef struct {
+    const char *path;                //  borrowed from the JSON tree; NULL: none
+    char        where [SPEC_PATH_MAX];
+} s_ref_t;
+
+//  Builds the position index once.
+static void
+s_ctx_index (s_ctx_t *ctx)
+{
+    if (ctx->pos_built || !ctx->text)
+        return;
+    ctx->pos_built = true;
+    s_walk_t w = { .text = ctx->text, .p = ctx->text, .end = ctx->text + ctx->len,
+                   .line_start = ctx->text, .line = 1 };
+    char path [SPEC_PATH_MAX] = "$";
+    s_walk_ws (&w);
+    s_walk_add (&w, path, 0, 0);
+    s_walk_value (&w, path, 1, 0);
+    qsort (w.items, w.n, sizeof *w.items, s_pos_cmp);
+    ctx->pos = w.items;
+    ctx->n_pos = w.n;
+}
+
+//  Adds an error at a JSON path, with the position of the value (or of
+//  the key when at_key) if the index knows it.
+static void
+s_fail (s_ctx_t *ctx, const char *path, bool at_key, const char *fmt, ...)
+    __attribute__ ((format (printf, 4, 5)));
+
+static void
+s_fail (s_ctx_t *ctx, const char *path, bool at_key, const char *fmt, ...)
+{
+    s_ctx_index (ctx);
+    int line = 0, col = 0;
+    if (ctx->pos) {
+        s_pos_t key = { .path = (char *) path };
+        s_pos_t *hit = bsearch (&key, ctx->pos, ctx->n_pos, sizeof key, s_pos_cmp);
+        if (hit) {
+            line = at_key && hit->key_line ? hit->key_line : hit->val_line;
+            col = at_key && hit->key_line ? hit->key_col : hit->val_col;
+        }
+    }
+    va_list ap;
+    va_start (ap, fmt);
+    s_errors_addv (ctx->errs, path, line, col, fmt, ap);
+    va_end (ap);
+    ctx->n_errors++;
+}
+
+//  Frees the position index.
+static void
+s_ctx_free (s_ctx_t *ctx)
+{
+    for (size_t i = 0; i < ctx->n_pos; i++)
+        free (ctx->pos [i].path);
+    free (ctx->pos);
+    ctx->pos = NULL;
+    ctx->n_pos = 0;
+}
+
+//  Writes parent + "." + key into buf.
+static const char *
+s_key_path (char *buf, const char *parent, const char *key)
+{
+    if (snprintf (buf, SPEC_PATH_MAX, "%s.%s", parent, key) >= SPEC_PATH_MAX)
+        buf [SPEC_PATH_MAX - 2] = '~';        //  truncated: mark it, still a usable path
+    return buf;
+}
+
+//  Writes parent + "[i]" into buf.
+static const char *
+s_index_path (char *buf, const char *parent, size_t i)
+{
+    if (snprintf (buf, SPEC_PATH_MAX, "%s[%zu]", parent, i) >= SPEC_PATH_MAX)
+        buf [SPEC_PATH_MAX - 2] = '~';
+    return buf;
+}
+
+//  Levenshtein distance of two short strings (longer ones count as far).
+static size_t
+s_edit_distance (const char *a, const char *b)
+{
+    size_t la = strlen (a), lb = strlen (b);
+    if (la > 63 || lb > 63)
+        return 99;
+    size_t row [64];
+    for (size_t j = 0; j <= lb; j++)
+        row [j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row [0];
+        row [0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row [j];
+            size_t cost = tolower ((unsigned char) a [i - 1]) == tolower ((unsigned char) b [j - 1]) ? 0 : 1;
+            size_t best = diag + cost;
+            if (up + 1 < best)
+                best = up + 1;
+            if (row [j - 1] + 1 < best)
+                best = row [j - 1] + 1;
+            row [j] = best;
+            diag = up;
+        }
+    }
+    return row [lb];
+}
+
+//  The closest allowed key to key, or NULL if none is close enough
+//  (distance at most 2, and less than half the key's length).
+static const char *
+s_suggest (const char *key, const char *const *a, const char *const *b)
+{
+    const char *best = NULL;
+    size_t best_d = 3;
+    for (int pass = 0; pass < 2; pass++)
+        for (const char *const *k = pass ? b : a; k && *k; k++) {
+            size_t d = s_edit_distance (key, *k);
+            if (d < best_d && d * 2 < strlen (*k)) {
+                best = *k;
+                best_d = d;
+            }
+        }
+    return best;
+}
+
+//  Reports an unknown key, suggesting the nearest allowed one.
+static void
+s_unknown_key (s_ctx_t *ctx, const char *path, const char *key,
+               const char *const *a, const char *const *b)
+{
+    const char *hint = s_suggest (key, a, b);
+    if (hint)
+        s_fail (ctx, path, true, "unknown key '%s'; did you mean '%s'?", key, hint);
+    else
+        s_fail (ctx, path, true, "unknown key '%s'", key);
+}
+
+//  True if key is in the NULL-terminated list.
+static bool
+s_in_list (const char *key, const char *const *list)
+{
+    for (; *list; list++)
+        if (strcmp (key, *list) == 0)
+            return true;
+    return false;
+}
+
+//  A short name of a JSON value's type, for messages.
+static const char *
+s_type_name (const json_t *v)
+{
+    switch (json_typeof (v)) {
+        case JSON_OBJECT:  return "an object";
+        case JSON_ARRAY:   return "an array";
+        case JSON_STRING:  return "a string";
+        case JSON_INTEGER: return "an integer";
+        case JSON_REAL:    return "a number";
+        case JSON_TRUE:    return "true";
+        case JSON_FALSE:   return "false";
+        default:           return "null";
+    }
+}
+
+//  Reads a number within [lo, hi]. Returns true and sets *out, or reports.
+static bool
+s_get_num (s_ctx_t *ctx, const json_t *v, const char *path, double lo, double hi,
+           double *out)
+{
+    if (!json_is_number (v)) {
+        s_fail (ctx, path, false, "expected a number from %g to %g, got %s", lo, hi,
+                s_type_name (v));
+        return false;
+    }
+    double x = json_number_value (v);
+    if (!(x >= lo && x <= hi)) {
+        s_fail (ctx, path, false, "%g is out of range; allowed %g .. %g", x, lo, hi);
+        return false;
+    }
+    *out = x;
+    return true;
+}
+
+//  Reads an integer within [lo, hi]. Returns true and sets *out, or reports.
+static bool
+s_get_int (s_ctx_t *ctx, const json_t *v, const char *path, long long lo, long long hi,
+           int *out)
+{
+    if (!json_is_integer (v)) {
+        s_fail (ctx, path, false, "expected an integer from %lld to %lld, got %s", lo, hi,
+                s_type_name (v));
+        return false;
+    }
+    long long x = json_integer_value (v);
+    if (x < lo || x > hi) {
+        s_fail (ctx, path, false, "%lld is out of range; allowed %lld .. %lld", x, lo, hi);
+        return false;
+    }
+    *out = (int) x;
+    return true;
+}
+
+//  Reads a boolean. Returns true and sets *out, or reports.
+static bool
+s_get_bool (s_ctx_t *ctx, const json_t *v, const char *path, bool *out)
+{
+    if (!json_is_boolean (v)) {
+        s_fail (ctx, path, false, "expected true or false, got %s", s_type_name (v));
+        return false;
+    }
+    *out = json_is_true (v);
+    return true;
+}
+
+//  Reads a string. Returns it (owned by the tree) or NULL after reporting.
+static const char *
+s_get_str (s_ctx_t *ctx, const json_t *v, const char *path)
+{
+    if (!json_is_string (v)) {
+        s_fail (ctx, path, false, "expected a string, got %s", s_type_name (v));
+        return NULL;
+    }
+    return json_string_value (v);
+}
+
+//  Index of name in names (n of them), or -1.
+static int
+s_enum_find (const char *name, const char *const *names, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp (name, names [i]) == 0)
+            return i;
+    return -1;
+}
+
+//  Reads one of names; reports the allowed list otherwise. Returns the index or -1.
+static int
+s_get_enum (s_ctx_t *ctx, const json_t *v, const char *path,
+            const char *const *names, int n)
+{
+    const char *s = s_get_str (ctx, v, path);
+    if (!s)
+        return -1;
+    int i = s_enum_find (s, names, n);
+    if (i < 0) {
+        char allowed [256] = "";
+        for (int k = 0; k < n; k++) {
+            strcat (allowed, k ? ", " : "");
+            strcat (allowed, names [k]);
+        }
+        s_fail (ctx, path, false, "unknown value '%s'; allowed: %s", s, allowed);
+    }
+    return i;
+}
+
+//  True if the text has a control character (titles end up in CUE sheets and tags).
+static bool
+s_has_control (const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char) *s < 0x20 || *s == 0x7f)
+            return true;
+    return false;
+}
+
+//  Reads a non-empty single-line text into a new string (*out, replacing).
+//  Returns true, or false after reporting.
+static bool
+s_get_text (s_ctx_t *ctx, const json_t *v, const char *path, char **out)
+{
+    const char *s = s_get_str (ctx, v, path);
+    if (!s)
+        return false;
+    if (!*s) {
+        s_fail (ctx, path, false, "must not be empty");
+        return false;
+    }
+    if (s_has_control (s)) {
+        s_fail (ctx, path, false, "must not contain control characters (line breaks, tabs)");
+        return false;
+    }
+    char *copy = strdup (s);
+    if (!copy) {
+        s_fail (ctx, path, false, "out of memory");
+        return false;
+    }
+    free (*out);
+    *out = copy;
+    return true;
+}
+
+// ---------------------------------------------------------------------------
+//  Values with their own syntax
+
+//  Normalises an ISRC (dashes removed, upper case) into out (13 bytes).
+//  Returns true if it is CC XXX YY NNNNN: 2 letters, 3 letters or digits,
+//  2 digits, 5 digits.
+static bool
+s_isrc_normalise (const char *in, char out [13])
+{
+    size_t n = 0;
+    for (const char *p = in; *p; p++) {
+        if (*p == '-')
+            continue;
+        if (n == 12)
+            return false;
+        out [n++] = (char) toupper ((unsigned char) *p);
+    }
+    out [n] = '\0';
+    if (n != 12)
+        return false;
+    for (int i = 0; i < 12; i++) {
+        unsigned char c = (unsigned char) out [i];
+        bool ok = i < 2 ? (c >= 'A' && c <= 'Z')
+                : i < 5 ? ((c >= 'A' && c <= 'Z') || isdigit (c))
+                : isdigit (c) != 0;
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+//  True if the text is a UPC/EAN: 12 or 13 digits.
+static bool
+s_upc_ok (const char *s)
+{
+    size_t n = strlen (s);
+    if (n != 12 && n != 13)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isdigit ((unsigned char) s [i]))
+            return false;
+    return true;
+}
+
+//  A fade curve by name ("s-curve" also accepted). Returns -1 if unknown.
+static int
+s_fade_find (const char *name)
+{
+    if (strcmp (name, "s-curve") == 0)
+        return FADE_SCURVE;
+    return s_enum_find (name, s_fade_names, 5);
+}
+
+//  An EQ band type by name ("low_shelf"/"high_shelf" also accepted). -1 if unknown.
+static int
+s_eq_find (const char *name)
+{
+    if (strcmp (name, "low_shelf") == 0)
+        return EQ_LOWSHELF;
+    if (strcmp (name, "high_shelf") == 0)
+        return EQ_HIGHSHELF;
+    return s_enum_find (name, s_eq_names, 5);
+}
+
+// ---------------------------------------------------------------------------
+//  Defaults
+
+//  A compressor with the given settings, enabled.
+static comp_cfg_t
+s_comp (double threshold_db, double ratio, double attack_ms, double release_ms,
+        double knee_db)
+{
+    comp_cfg_t c = { .enabled = true, .threshold_db = threshold_db, .ratio = ratio,
+                     .attack_ms = attack_ms, .release_ms = release_ms,
+                     .knee_db = knee_db, .makeup_db = 0.0 };
+    return c;
+}
+
+void
+spec_settings_default (settings_t *s)
+{
+    memset (s, 0, sizeof *s);
+    s->profiles = 1u << PROFILE_SPOTIFY | 1u << PROFILE_CD;
+    s->loudness.policy = POLICY_ALBUM;
+    s->loudness.has_target = false;
+    s->loudness.target_lufs = -14.0;
+    s->loudness.has_true_peak = false;
+    s->loudness.true_peak_dbtp = -1.0;
+    s->loudness.max_deviation_lu = 3.0;
+    s->tonal.match = TONAL_ALBUM;
+    s->tonal.strength = 0.5;
+    s->tonal.max_db = 3.0;
+    s->tonal.reference_track = -1;
+
+    chain_cfg_t *c = &s->chain;
+    c->highpass_hz = 20.0;
+    c->highpass_order = 2;
+    c->n_eq = 0;
+    c->multiband.enabled = false;            //  off; values used when switched on
+    c->multiband.low_hz = 200.0;
+    c->multiband.high_hz = 3000.0;
+    c->multiband.band [0] = s_comp (-20.0, 2.0, 20.0, 200.0, 6.0);
+    c->multiband.band [1] = s_comp (-20.0, 2.0, 10.0, 150.0, 6.0);
+    c->multiband.band [2] = s_comp (-20.0, 2.0, 5.0, 100.0, 6.0);
+    c->compressor = s_comp (-18.0, 1.5, 30.0, 250.0, 6.0);
+    c->stereo.width = 1.0;
+    c->stereo.mono_below_hz = 0.0;
+    c->gain_db = 0.0;
+    c->limiter.enabled = true;
+    c->limiter.ceiling_dbtp = NAN;
+    c->limiter.lookahead_ms = 2.0;
+    c->limiter.release_ms = 80.0;
+    c->limiter.max_gr_db = 6.0;
+    c->dither = true;
+    c->noise_shaping = false;
+
+    s->gap_s = 2.0;
+    s->fade_in_s = 0.0;
+    s->fade_out_s = 0.0;
+    s->crossfade_s = 0.0;
+    s->fade_curve = FADE_EQUAL_POWER;
+    s->trim = false;
+    s->trim_db = -60.0;
+}
+
+// ---------------------------------------------------------------------------
+//  Applying JSON objects over settings
+
+//  Applies a compressor value: null/false disable, true enables, an object
+//  enables and merges its keys.
+static void
+s_apply_comp (s_ctx_t *ctx, const json_t *v, const char *path, comp_cfg_t *c)
+{
+    if (json_is_null (v) || json_is_boolean (v)) {
+        c->enabled = json_is_true (v);
+        return;
+    }
+    if (!json_is_object (v)) {
+        s_fail (ctx, path, false, "expected an object, true, false or null, got %s",
+                s_type_name (v));
+        return;
+    }
+    c->enabled = true;
+    const char *key;
+    json_t *x;
+    char p [SPEC_PATH_MAX];
+    json_object_foreach ((json_t *) v, key, x) {
+        s_key_path (p, path, key);
+        if (strcmp (key, "enabled") == 0)
+            s_get_bool (ctx, x, p, &c->enabled);
+        else if (strcmp (key, "threshold_db") == 0)
+            s_get_num (ctx, x, p, R_THRESHOLD_DB, &c->threshold_db);
+        else if (strcmp (key, "ratio") == 0)
+            s_get_num (ctx, x, p, R_RATIO, &c->ratio);
+        else if (strcmp (key, "attack_ms") == 0)
+            s_get_num (ctx, x, p, R_ATTACK_MS, &c->attack_ms);
+        else if (strcmp (key, "release_ms") == 0)
+            s_get_num (ctx, x, p, R_COMP_RELEASE_MS, &c->release_ms);
+        else if (strcmp (key, "knee_db") == 0)
+            s_get_num (ctx, x, p, R_KNEE_DB, &c->knee_db);
+        else if (strcmp (key, "makeup_db") == 0)
+            s_get_num (ctx, x, p, R_MAKEUP_DB, &c->makeup_db);
+        else
+            s_unknown_key (ctx, p, key, s_comp_keys, NULL);
+    }
+}
+
+//  Applies a multiband value (null/false/true/object, as for the compressor).
+static void
+s_apply_multiband (s_ctx_t *ctx, const json_t *v, const char *path, multiband_cfg_t *m)
+{
+    if (json_is_null (v) || json_is_boolean (v)) {
+        m->enabled = json_is_true (v);
+        return;
+    }
+    if (!json_is_object (v)) {
+        s_fail (ctx, path, false, "expected an object, true, false or null, got %s",
+                s_type_name (v));
+        return;
+    }
+    m->enabled = true;
+    const char *key;
+    json_t *x;
+    char p [SPEC_PATH_MAX];
+    bool crossover_given = false;
+    json_object_foreach ((json_t *) v, key, x) {
+        s_key_path (p, path, key);
+        int band = s_enum_find (key, s_mb_band_names, 3);
+        if (strcmp (key, "enabled") == 0)
+            s_get_bool (ctx, x, p, &m->enabled);
+        else if (strcmp (key, "low_hz") == 0)
+            crossover_given |= s_get_num (ctx, x, p, R_MB_LOW_HZ, &m->low_hz);
+        else if (strcmp (key, "high_hz") == 0)
+            crossover_given |= s_get_num (ctx, x, p, R_MB_HIGH_HZ, &m->high_hz);
+        else if (band >= 0)
+            s_apply_comp (ctx, x, p, &m->band [band]);
+        else
+            s_unknown_key (ctx, p, key, s_mb_keys, NULL);
+    }
+    if (crossover_given && !(m->high_hz > m->low_hz)) {
+        s_key_path (p, path, json_object_get (v, "high_hz") ? "high_hz" : "low_hz");
+        s_fail (ctx, p, false, "the crossovers must rise: low_hz %g must be below high_hz %g",
+                m->low_hz, m->high_hz);
+    }
+}
+
+//  Applies a limiter value (null/false/true/object); ceiling_dbtp null
+//  means "from the profile".
+static void
+s_apply_limiter (s_ctx_t *ctx, const json_t *v, const char *path, limiter_cfg_t *l)
+{
+    if (json_is_null (v) || json_is_boolean (v)) {
+        l->enabled = json_is_true (v);
+        return;
+    }
+    if (!json_is_object (v)) {
+        s_fail (ctx, path, false, "expected an object, true, false or null, got %s",
+                s_type_name (v));
+        return;
+    }
+    l->enabled = true;
+    const char *key;
+    json_t *x;
+    char p [SPEC_PATH_MAX];
+    json_object_foreach ((json_t *) v, key, x) {
+        s_key_path (p, path, key);
+        if (strcmp (key, "enabled") == 0)
+            s_get_bool (ctx, x, p, &l->enabled);
+        else if (strcmp (key, "ceiling_dbtp") == 0) {
+            if (json_is_null (x))
+                l->ceiling_dbtp = NAN;
+            else
+                s_get_num (ctx, x, p, R_CEILING_DBTP, &l->ceiling_dbtp);
+        }
+        else if (strcmp (key, "lookahead_ms") == 0)
+            s_get_num (ctx, x, p, R_LOOKAHEAD_MS, &l->lookahead_ms);
+        else if (strcmp (key, "release_ms") == 0)
+            s_get_num (ctx, x, p, R_LIM_RELEASE_MS, &l->release_ms);
+        else if (strcmp (key, "max_gr_db") == 0)
+            s_get_num (ctx, x, p, R_MAX_GR_DB, &l->max_gr_db);
+        else
+            s_unknown_key (ctx, p, key, s_limiter_keys, NULL);
+    }
+}
+
+//  Replaces the EQ with the bands of an array (null: no bands).
+static void
+s_apply_eq (s_ctx_t *ctx, const json_t *v, const char *path, chain_cfg_t *c)
+{
+    if (json_is_null (v)) {
+        c->n_eq = 0;
+        return;
+    }
+    if (!json_is_array (v)) {
+        s_fail (ctx, path, false, "expected an array of bands, got %s", s_type_name (v));
+        return;
+    }
+    size_t n = json_array_size (v);
+    if (n > SPEC_MAX_EQ) {
+        s_fail (ctx, path, false, "%zu EQ bands; at most %d are allowed", n, SPEC_MAX_EQ);
+        n = SPEC_MAX_EQ;
+    }
+    c->n_eq = (int) n;
+    char bp [SPEC_PATH_MAX], p [SPEC_PATH_MAX];
+    for (size_t i = 0; i < n; i++) {
+        const json_t *b = json_array_get (v, i);
+        s_index_path (bp, path, i);
+        eq_band_t *band = &c->eq [i];
+        band->type = EQ_PEAK;
+        band->freq_hz = 1000.0;
+        band->gain_db = 0.0;
+        band->q = 0.707;
+        if (!json_is_object (b)) {
+            s_fail (ctx, bp, false, "expected an EQ band object {type, freq_hz, gain_db, q}, got %s",
+                    s_type_name (b));
+            continue;
+        }
+        if (!json_object_get (b, "type"))
+            s_fail (ctx, bp, false, "missing 'type' (peak, lowshelf, highshelf, highpass, lowpass)");
+        if (!json_object_get (b, "freq_hz"))
+            s_fail (ctx, bp, false, "missing 'freq_hz'");
+        const char *key;
+        json_t *x;
+        json_object_foreach ((json_t *) b, key, x) {
+            s_key_path (p, bp, key);
+            if (strcmp (key, "type") == 0) {
+                const char *name = s_get_str (ctx, x, p);
+                int t = name ? s_eq_find (name) : -1;
+                if (name && t < 0)
+                    s_fail (ctx, p, false, "unknown EQ type '%s'; allowed: peak, lowshelf, "
+                            "highshelf, highpass, lowpass", name);
+                if (t >= 0)
+                    band->type = (eq_type_t) t;
+            }
+            else if (strcmp (key, "freq_hz") == 0)
+                s_get_num (ctx, x, p, R_EQ_FREQ_HZ, &band->freq_hz);
+            else if (strcmp (key, "gain_db") == 0)
+                s_get_num (ctx, x, p, R_EQ_GAIN_DB, &band->gain_db);
+            else if (strcmp (key, "q") == 0)
+                s_get_num (ctx, x, p, R_EQ_Q, &band->q);
+            else
+                s_unknown_key (ctx, p, key, s_eq_keys, NULL);
+        }
+    }
+}
+
+//  Applies a "chain" object over c.
+static void
+s_apply_chain (s_ctx_t *ctx, const json_t *v, const char *path, chain_cfg_t *c)
+{
+    if (!json_is_object (v)) {
+        s_fail (ctx, path, false, "expected an object, got %s", s_type_name (v));
+        return;
+    }
+    const char *key;
+    json_t *x;
+    char p [SPEC_PATH_MAX], q [SPEC_PATH_MAX];
+    json_object_foreach ((json_t *) v, key, x) {
+        s_key_path (p, path, key);
+        if (strcmp (key, "highpass_hz") == 0) {
+            if (json_is_number (x) && json_number_value (x) == 0.0)
+                c->highpass_hz = 0.0;
+            else
+            if (json_is_number (x)) {
+                double hz = json_number_value (x);
+                if (hz >= 5.0 && hz <= 200.0)
+                    c->highpass_hz = hz;
+                else
+                    s_fail (ctx, p, false, "%g is out of range; allowed 0 (off) or 5 .. 200", hz);
+            }
+            else
+                s_fail (ctx, p, false, "expected a number, 0 (off) or 5 .. 200, got %s",
+                        s_type_name (x));
+        }
+        else if (strcmp (key, "highpass_order") == 0) {
+            int order;
+            if (s_get_int (ctx, x, p, 2, 4, &order)) {
+                if (order == 3)
+                    s_fail (ctx, p, false, "3 is not allowed; the order is 2 or 4");
+                else
+                    c->highpass_order = order;
+            }
+        }
+        else if (strcmp (key, "eq") == 0)
+            s_apply_eq (ctx, x, p, c);
+        else if (strcmp (key, "multiband") == 0)
+            s_apply_multiband (ctx, x, p, &c->multiband);
+        else if (strcmp (key, "compressor") == 0)
+            s_apply_comp (ctx, x, p, &c->compressor);
+        else if (strcmp (key, "stereo") == 0) {
+            if (!json_is_object (x)) {
+                s_fail (ctx, p, false, "expected an object {width, mono_below_hz}, got %s",
+                        s_type_name (x));
+                continue;
+            }
+            const char *k2;
+            json_t *y;
+            json_object_foreach (x, k2, y) {
+                s_key_path (q, p, k2);
+                if (strcmp (k2, "width") == 0)
+                    s_get_num (ctx, y, q, R_WIDTH, &c->stereo.width);
+                else if (strcmp (k2, "mono_below_hz") == 0)
+                    s_get_num (ctx, y, q, R_MONO_BELOW_HZ, &c->stereo.mono_below_hz);
+                else
+                    s_unknown_key (ctx, q, k2, s_stereo_keys, NULL);
+            }
+        }
+        else if (strcmp (key, "gain_db") == 0)
+            s_get_num (ctx, x, p, R_GAIN_DB, &c->gain_db);
+        else if (strcmp (key, "limiter") == 0)
+            s_apply_limiter (ctx, x, p, &c->limiter);
+        else if (strcmp (key, "dither") == 0)
+            s_get_bool (ctx, x, p, &c->dither);
+        else if (strcmp (key, "noise_shaping") == 0)
+            s_get_bool (ctx, x, p, &c->noise_shaping);
+        else
+            s_unknown_key (ctx, p, key, s_chain_keys, NULL);
+    }
+}
+
+//  Replaces the profile set with the names of an array.
+static void
+s_apply_profiles (s_ctx_t *ctx, const json_t *v, const char *path, uint32_t *profiles)
+{
+    if (!json_is_array (v)) {
+        s_fail (ctx, path, false, "expected an array of profile names, got %s", s_type_name (v));
+        return;
+    }
+    if (json_array_size (v) == 0) {
+        s_fail (ctx, path, false, "at least one profile is needed");
+        return;
+    }
+    uint32_t set = 0;
+    bool ok = true;
+    char p [SPEC_PATH_MAX];
+    for (size_t i = 0; i < json_array_size (v); i++) {
+        s_index_path (p, path, i);
+        const char *name = s_get_str (ctx, json_array_get (v, i), p);
+        if (!name) {
+            ok = false;
+            continue;
+        }
+        const profile_t *prof = profile_find (name);
+        if (!prof) {
+            char allowed [256] = "";
+            for (int k = 0; k < PROFILE_COUNT; k++) {
+                strcat (allowed, k ? ", " : "");
+                strcat (allowed, profile_get ((profile_id_t) k)->name);
+            }
+            s_fail (ctx, p, false, "unknown profile '%s'; known: %s", name, allowed);
+            ok = false;
+            continue;
+        }
+        set |= 1u << prof->id;
+    }
+    if (ok)
+        *profiles = set;
+}
+
+//  Applies a "tonal" object; a reference_track given as a path is kept in ref.
+static void
+s_apply_tonal (s_ctx_t *ctx, const json_t *v, const char *path, tonal_cfg_t *t,
+               s_ref_t *ref)
+{
+    if (!json_is_object (v)) {
+        s_fail (ctx, path, false, "expected an object, got %s", s_type_name (v));
+        return;
+    }
+    const char *key;
+    json_t *x;
+    char p [SPEC_PATH_MAX];
+    json_object_foreach ((json_t *) v, key, x) {
+        s_key_path (p, path, key);
+        if (strcmp (key, "match") == 0) {
+            int m = s_get_enum (ctx, x, p, s_match_names, 3);
+            if (m >= 0)
+                t->match = (tonal_match_t) m;
+        }
+        else if (strcmp (key, "strength") == 0)
+            s_get_num (ctx, x, p, R_STRENGTH, &t->strength);
+        else if (strcmp (key, "max_db") == 0)
+            s_get_num (ctx, x, p, R_TONAL_MAX_DB, &t->max_db);
+        else if (strcmp (key, "reference_track") == 0) {
+            if (json_is_string (x) && *json_string_value (x)) {
+                ref->path = json_string_value (x);
+                snprintf (ref->where, sizeof ref->where, "%s", p);
+                t->reference_track = -1;
+            }
+            else
+            if (json_is_null (x)) {
+                ref->path = NULL;
+                t->reference_track = -1;
+            }
+            else
+            if (json_is_integer (x)) {
+                if (s_get_int (ctx, x, p, 0, SPEC_MAX_TRACKS - 1, &t->reference_track)) {
+                    ref->path = NULL;
+                    snprintf (ref->where, sizeof ref->where, "%s", p);
+                }
+            }
+            else
+                s_fail (ctx, p, false, "expected a track index (0-based) or a track path, "
+                        "got %s", s_type_name (x));
+        }
+        else
+            s_unknown_key (ctx, p, key, s_tonal_keys, NULL);
+    }
+}
+
+//  Applies a "loudness" object.
+static void
+s_apply_loudness (s_ctx_t *ctx, const json_t *v, const char *path, loudness_cfg_t *l)
+{
+    if (!json_is_object (v)) {
+        s_fail (ctx, path, false, "expected an object, got %s", s_type_name (v));
+        return;
+    }
+    const char *key;
+    json_t *x;
+    char p [SPEC_PATH_MAX];
+    json_object_foreach ((json_t *) v, key, x) {
+        s_key_path (p, path, key);
+        if (strcmp (key, "policy") == 0) {
+            int m = s_get_enum (ctx, x, p, s_policy_names, 4);
+            if (m >= 0)
+                l->policy = (loudness_policy_t) m;
+        }
+        else if (strcmp (key, "target_lufs") == 0) {
+            if (s_get_num (ctx, x, p, R_TARGET_LUFS, &l->target_lufs))
+                l->has_target = true;
+        }
+        else if (strcmp (key, "true_peak_dbtp") == 0) {
+            if (s_get_num (ctx, x, p, R_TRUE_PEAK_DBTP, &l->true_peak_dbtp))
+                l->has_true_peak = true;
+        }
+        else if (strcmp (key, "max_deviation_lu") == 0)
+            s_get_num (ctx, x, p, R_MAX_DEVIATION_LU, &l->max_deviation_lu);
+        else
+            s_unknown_key (ctx, p, key, s_loudness_keys, NULL);
+    }
+}
+
+//  Applies one settings key. Returns false if key is not a settings key.
+static bool
+s_apply_setting (s_ctx_t *ctx, const char *key, const json_t *x, const char *p,
+                 settings_t *s, s_ref_t *ref)
+{
+    if (strcmp (key, "profiles") == 0)
+        s_apply_profiles (ctx, x, p, &s->profiles);
+    else if (strcmp (key, "loudness") == 0)
+        s_apply_loudness (ctx, x, p, &s->loudness);
+    else if (strcmp (key, "tonal") == 0)
+        s_apply_tonal (ctx, x, p, &s->tonal, ref);
+    else if (strcmp (key, "chain") == 0)
+        s_apply_chain (ctx, x, p, &s->chain);
+    else if (strcmp (key, "gap_s") == 0)
+        s_get_num (ctx, x, p, R_GAP_S, &s->gap_s);
+    else if (strcmp (key, "fade_in_s") == 0)
+        s_get_num (ctx, x, p, R_FADE_S, &s->fade_in_s);
+    else if (strcmp (key, "fade_out_s") == 0)
+        s_get_num (ctx, x, p, R_FADE_S, &s->fade_out_s);
+    else if (strcmp (key, "crossfade_s") == 0)
+        s_get_num (ctx, x, p, R_CROSSFADE_S, &s->crossfade_s);
+    else if (strcmp (key, "fade_curve") == 0) {
+        const char *name = s_get_str (ctx, x, p);
+        int f = name ? s_fade_find (name) : -1;
+        if (name && f < 0)
+            s_fail (ctx, p, false, "unknown fade curve '%s'; allowed: linear, exponential, "
+                    "logarithmic, s_curve, equal_power", name);
+        if (f >= 0)
+            s->fade_curve = (fade_curve_t) f;
+    }
+    else if (strcmp (key, "trim") == 0)
+        s_get_bool (ctx, x, p, &s->trim);
+    else if (strcmp (key, "trim_db") == 0)
+        s_get_num (ctx, x, p, R_TRIM_DB, &s->trim_db);
+    else
+        return false;
+    return true;
+}
+
+// ---------------------------------------------------------------------------
+//  Spec lifecycle
+
+//  Frees the strings of one settings-bearing track.
+static void
+s_track_free (spec_track_t *t)
+{
+    free (t->path);
+    free (t->title);
+    free (t->artist);
+    free (t->isrc);
+}
+
+void
+spec_destroy (job_spec_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    job_spec_t *self = *self_p;
+    for (size_t a = 0; a < self->n_albums; a++) {
+        spec_album_t *al = &self->albums [a];
+        for (size_t t = 0; t < al->n_tracks; t++)
+            s_track_free (&al->tracks [t]);
+        free (al->tracks);
+        free (al->title);
+        free (al->artist);
+        free (al->upc);
+    }
+    free (self->albums);
+    free (self->name);
+    free (self);
+    *self_p = NULL;
+}
+
+//  The file name of path without folder and extension, as a new string.
+static char *
+s_title_from_path (const char *path)
+{
+    const char *base = strrchr (path, '/');
+    base = base ? base + 1 : path;
+    const char *dot = strrchr (base, '.');
+    size_t n = dot && dot != base ? (size_t) (dot - base) : strlen (base);
+    if (n == 0)
+        return strdup ("untitled");
+    char *t = strndup (base, n);
+    if (t)
+        for (char *c = t; *c; c++)
+            if ((unsigned char) *c < 0x20 || *c == 0x7f)
+                *c = ' ';
+    return t;
+}
+
+//  Resolves a reference given by path against the album's tracks, and
+//  checks that TONAL_REFERENCE has a valid reference. where_album names
+//  the album for messages.
+static void
+s_resolve_reference (s_ctx_t *ctx, tonal_cfg_t *t, const s_ref_t *ref,
+                     const spec_album_t *album, const char *album_path)
+{
+    if (ref->path) {
+        t->reference_track = -1;
+        for (size_t i = 0; i < album->n_tracks; i++)
+            if (album->tracks [i].path && strcmp (album->tracks [i].path, ref->path) == 0) {
+                t->reference_track = (int) i;
+                break;
+            }
+        if (t->reference_track < 0) {
+            s_fail (ctx, ref->where, false, "reference track '%s' is not a track of %s",
+                    ref->path, album_path);
+            return;
+        }
+    }
+    if (t->reference_track >= (int) album->n_tracks) {
+        s_fail (ctx, ref->where [0] ? ref->where : album_path, false,
+                "reference track %d does not exist in %s (it has %zu tracks, counted from 0)",
+                t->reference_track, album_path, album->n_tracks);
+        return;
+    }
+    if (t->match == TONAL_REFERENCE && t->reference_track < 0) {
+        char p [SPEC_PATH_MAX];
+        s_fail (ctx, s_key_path (p, album_path, "tonal"), false,
+                "tonal match 'reference' needs 'reference_track': a track index or path");
+    }
+}
+
+//  Parses one track object into t (settings inherited from album_s).
+static void
+s_parse_track (s_ctx_t *ctx, const json_t *v, const char *path, spec_track_t *t,
+               const settings_t *album_s, const s_ref_t *album_ref, s_ref_t *ref)
+{
+    t->s = *album_s;
+    *ref = *album_ref;
+    if (!json_is_object (v)) {
+        s_fail (ctx, path, false, "expected a track object {path, title, ...}, got %s",
+                s_type_name (v));
+        return;
+    }
+    const char *key;
+    json_t *x;
+    char p [SPEC_PATH_MAX];
+    json_object_foreach ((json_t *) v, key, x) {
+        s_key_path (p, path, key);
+        if (strcmp (key, "path") == 0) {
+            const char *s = s_get_str (ctx, x, p);
+            if (!s)
+                continue;
+            if (!fsutil_rel_path_ok (s))
+                s_fail (ctx, p, false, "path '%s' must be relative to the input root, "
+                        "non-empty and without '..'", s);
+            else if (!(t->path = strdup (s)))
+                s_fail (ctx, p, false, "out of memory");
+        }
+        else if (strcmp (key, "title") == 0)
+            s_get_text (ctx, x, p, &t->title);
+        else if (strcmp (key, "artist") == 0) {
+            if (!json_is_null (x))
+                s_get_text (ctx, x, p, &t->artist);
+        }
+        else if (strcmp (key, "isrc") == 0) {
+            if (json_is_null (x))
+                continue;
+            const char *s = s_get_str (ctx, x, p);
+            char norm [13];
+            if (s && !s_isrc_normalise (s, norm))
+                s_fail (ctx, p, false, "ISRC '%s' is not CC-XXX-YY-NNNNN (2 letters, 3 letters "
+                        "or digits, 2 digits, 5 digits)", s);
+            else if (s && !(t->isrc = strdup (norm)))
+                s_fail (ctx, p, false, "out of memory");
+        }
+        else if (!s_apply_setting (ctx, key, x, p, &t->s, ref))
+            s_unknown_key (ctx, p, key, s_track_keys, s_settings_keys);
+    }
+    if (!json_object_get (v, "path"))
+        s_fail (ctx, path, false, "missing 'path' (the track's file, relative to the input root)");
+    if (!t->title && t->path && !(t->title = s_title_from_path (t->path)))
+        s_fail (ctx, path, false, "out of memory");
+}
+
+//  Parses one album object into al (settings inherited from defaults).
+static void
+s_parse_album (s_ctx_t *ctx, const json_t *v, const char *path, size_t index,
+               spec_album_t *al, const settings_t *defaults, const s_ref_t *def_ref)
+{
+    al->s = *defaults;
+    s_ref_t ref = *def_ref;
+    if (!json_is_object (v)) {
+        s_fail (ctx, path, false, "expected an album object {title, tracks, ...}, got %s",
+                s_type_name (v));
+        return;
+    }
+    const char *key;
+    json_t *x;
+    char p [SPEC_PATH_MAX];
+    json_object_foreach ((json_t *) v, key, x) {
+        s_key_path (p, path, key);
+        if (strcmp (key, "tracks") == 0)
+            continue;                            //  after the album's own settings
+        if (strcmp (key, "title") == 0)
+            s_get_text (ctx, x, p, &al->title);
+        else if (strcmp (key, "artist") == 0) {
+            if (!json_is_null (x))
+                s_get_text (ctx, x, p, &al->artist);
+        }
+        else if (strcmp (key, "upc") == 0) {
+            if (json_is_null (x))
+                continue;
+            const char *s = s_get_str (ctx, x, p);
+            if (s && !s_upc_ok (s))
+                s_fail (ctx, p, false, "UPC '%s' must be 12 or 13 digits", s);
+            else if (s && !(al->upc = strdup (s)))
+                s_fail (ctx, p, false, "out of memory");
+        }
+        else if (!s_apply_setting (ctx, key, x, p, &al->s, &ref))
+            s_unknown_key (ctx, p, key, s_album_keys, s_settings_keys);
+    }
+    if (!al->title && asprintf (&al->title, "Album %zu", index + 1) < 0) {
+        al->title = NULL;
+        s_fail (ctx, path, false, "out of memory");
+    }
+
+    const json_t *tracks = json_object_get (v, "tracks");
+    s_key_path (p, path, "tracks");
+    if (!tracks) {
+        s_fail (ctx, path, false, "missing 'tracks': an album needs at least one track");
+        return;
+    }
+    if (!json_is_array (tracks)) {
+        s_fail (ctx, p, false, "expected an array of tracks, got %s", s_type_name (tracks));
+        return;
+    }
+    size_t n = json_array_size (tracks);
+    if (n == 0) {
+        s_fail (ctx, p, false, "an album needs at least one track");
+        return;
+    }
+    if (n > SPEC_MAX_TRACKS) {
+        s_fail (ctx, p, false, "%zu tracks; at most %d per album", n, SPEC_MAX_TRACKS);
+        return;
+    }
+    al->tracks = calloc (n, sizeof *al->tracks);
+    s_ref_t *refs = calloc (n, sizeof *refs);
+    if (!al->tracks || !refs) {
+        free (refs);
+        s_fail (ctx, p, false, "out of memory");
+        return;
+    }
+    al->n_tracks = n;
+    char tp [SPEC_PATH_MAX];
+    for (size_t i = 0; i < n; i++) {
+        s_index_path (tp, p, i);
+        s_parse_track (ctx, json_array_get (tracks, i), tp, &al->tracks [i], &al->s,
+                       &ref, &refs [i]);
+    }
+    //  references can be resolved now that every track path is known
+    s_resolve_reference (ctx, &al->s.tonal, &ref, al, path);
+    for (size_t i = 0; i < n; i++) {
+        if (refs [i].path == ref.path && strcmp (refs [i].where, ref.where) == 0)
+            al->tracks [i].s.tonal.reference_track = al->s.tonal.reference_track;
+        else {
+            s_index_path (tp, p, i);
+            s_resolve_reference (ctx, &al->tracks [i].s.tonal, &refs [i], al, path);
+        }
+    }
+    free (refs);
+}
+
+//  Reads an RFC 3339 timestamp or null (0).
+static void
+s_get_time (s_ctx_t *ctx, const json_t *v, const char *path, int64_t *ms)
+{
+    if (json_is_null (v)) {
+        *ms = 0;
+        return;
+    }
+    const char *s = s_get_str (ctx, v, path);
+    if (s && clock_parse_rfc3339 (s, ms) != 0)
+        s_fail (ctx, path, false, "'%s' is not an RFC 3339 time such as "
+                "2026-12-01T00:00:00Z", s);
+}
+
+//  Fills spec from a parsed JSON root, reporting into ctx.
+static void
+s_parse_root (s_ctx_t *ctx, const json_t *root, job_spec_t *spec)
+{
+    if (!json_is_object (root)) {
+        s_fail (ctx, "$", false, "a job spec is a JSON object {name, defaults, albums}, got %s",
+                s_type_name (root));
+        return;
+    }
+    const char *key;
+    json_t *x;
+    char p [SPEC_PATH_MAX];
+    json_object_foreach ((json_t *) root, key, x) {
+        s_key_path (p, "$", key);
+        if (strcmp (key, "name") == 0)
+            s_get_text (ctx, x, p, &spec->name);
+        else if (strcmp (key, "priority") == 0)
+            s_get_int (ctx, x, p, R_PRIORITY, &spec->priority);
+        else if (strcmp (key, "deadline") == 0)
+            s_get_time (ctx, x, p, &spec->deadline_ms);
+        else if (strcmp (key, "deliver_at") == 0)
+            s_get_time (ctx, x, p, &spec->deliver_at_ms);
+        else if (strcmp (key, "defaults") == 0 || strcmp (key, "albums") == 0)
+            continue;
+        else if (s_in_list (key, s_settings_keys))
+            s_fail (ctx, p, true, "'%s' is a setting: put it in 'defaults', an album or a track",
+                    key);
+        else
+            s_unknown_key (ctx, p, key, s_top_keys, NULL);
+    }
+    if (spec->deadline_ms && spec->deliver_at_ms && spec->deliver_at_ms > spec->deadline_ms)
+        s_fail (ctx, "$.deliver_at", false, "deliver_at is after the deadline");
+
+    s_ref_t def_ref = { 0 };
+    const json_t *defaults = json_object_get (root, "defaults");
+    if (defaults && !json_is_object (defaults))
+        s_fail (ctx, "$.defaults", false, "expected an object, got %s", s_type_name (defaults));
+    else
+    if (defaults)
+        json_object_foreach ((json_t *) defaults, key, x) {
+            s_key_path (p, "$.defaults", key);
+            if (!s_apply_setting (ctx, key, x, p, &spec->defaults, &def_ref)) {
+                if (s_in_list (key, s_album_keys) || s_in_list (key, s_track_keys))
+                    s_fail (ctx, p, true, "'%s' belongs to an album or a track, not to defaults",
+                            key);
+                else
+                    s_unknown_key (ctx, p, key, s_settings_keys, NULL);
+            }
+        }
+
+    const json_t *albums = json_object_get (root, "albums");
+    if (!albums) {
+        s_fail (ctx, "$", false, "missing 'albums': a job needs at least one album");
+        return;
+    }
+    if (!json_is_array (albums)) {
+        s_fail (ctx, "$.albums", false, "expected an array of albums, got %s", s_type_name (albums));
+        return;
+    }
+    size_t n = json_array_size (albums);
+    if (n == 0) {
+        s_fail (ctx, "$.albums", false, "a job needs at least one album");
+        return;
+    }
+    spec->albums = calloc (n, sizeof *spec->albums);
+    if (!spec->albums) {
+        s_fail (ctx, "$.albums", false, "out of memory");
+        return;
+    }
+    spec->n_albums = n;
+    for (size_t i = 0; i < n; i++) {
+        s_index_path (p, "$.albums", i);
+        s_parse_album (ctx, json_array_get (albums, i), p, i, &spec->albums [i],
+                       &spec->defaults, &def_ref);
+    }
+}
+
+//  A new empty spec with built-in defaults, or NULL.
+static job_spec_t *
+s_spec_new (void)
+{
+    job_spec_t *spec = calloc (1, sizeof *spec);
+    if (!spec)
+        return NULL;
+    spec->priority = SPEC_DEFAULT_PRIORITY;
+    spec_settings_default (&spec->defaults);
+    return spec;
+}
+
+job_spec_t *
+spec_parse_json (const char *text, size_t len, const char *origin,
+                 spec_errors_t *errs)
+{
+    s_ctx_t ctx = { .errs = errs, .text = text, .len = len };
+    if (!text || len == 0) {
+        spec_errors_add (errs, "$", 0, 0, "%s: empty job spec", origin ? origin : "spec");
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *root = json_loadb (text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        spec_errors_add (errs, "$", jerr.line > 0 ? jerr.line : 0,
+                         jerr.column > 0 ? jerr.column : 0,
+                         "%s: not valid JSON: %s", origin ? origin : "spec", jerr.text);
+        return NULL;
+    }
+    job_spec_t *spec = s_spec_new ();
+    if (!spec) {
+        json_decref (root);
+        spec_errors_add (errs, "$", 0, 0, "out of memory");
+        return NULL;
+    }
+    s_parse_root (&ctx, root, spec);
+    json_decref (root);
+    s_ctx_free (&ctx);
+    if (ctx.n_errors > 0)
+        spec_destroy (&spec);
+    return spec;
+}
+
+// ---------------------------------------------------------------------------
+//  CSV catalogs
+
+typedef struct {
+    char *text;
+    int   column;                    //  1-based byte column where the field starts
+} s_field_t;
+
+typedef struct {
+    s_field_t *f;
+    size_t     n, cap;
+    int        line;                 //  line where the record starts
+} s_record_t;
+
+typedef struct {
+    const char *p, *end, *line_start;
+    int         line;
+} s_csv_t;
+
+//  Appends a field to a record. Returns 0 or MF_ERR_NOMEM.
+static int
+s_record_push (s_record_t *r, char *text, int column)
+{
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 16;
+        s_field_t *f = realloc (r->f, cap * sizeof *f);
+        if (!f)
+            return MF_ERR_NOMEM;
+        r->f = f;
+        r->cap = cap;
+    }
+    r->f [r->n].text = text;
+    r->f [r->n].column = column;
+    r->n++;
+    return 0;
+}
+
+//  Frees a record's fields.
+static void
+s_record_clear (s_record_t *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        free (r->f [i].text);
+    r->n = 0;
+}
+
+//  Reads the next record. Returns 1 if one was read, 0 at the end of the
+//  text, MF_ERR_FORMAT after reporting a malformed record (the reader
+//  skips to the next line), MF_ERR_NOMEM.
+static int
+s_csv_record (s_csv_t *c, s_record_t *r, spec_errors_t *errs, size_t *n_errors)
+{
+    s_record_clear (r);
+    if (c->p >= c->end)
+        return 0;
+    r->line = c->line;
+    for (;;) {
+        int column = (int) (c->p - c->line_start) + 1;
+        size_t cap = 32, n = 0;
+        char *buf = malloc (cap);
+        if (!buf)
+            return MF_ERR_NOMEM;
+        bool quoted = c->p < c->end && *c->p == '"';
+        if (quoted) {
+            int open_line = c->line;
+            c->p++;
+            for (;;) {
+                if (c->p >= c->end) {
+                    free (buf);
+                    char where [64];
+                    snprintf (where, sizeof where, "line %d", open_line);
+                    spec_errors_add (errs, where, open_line, column,
+                                     "a quoted field is never closed");
+                    (*n_errors)++;
+                    return MF_ERR_FORMAT;
+                }
+                char ch = *c->p++;
+                if (ch == '"') {
+                    if (c->p < c->end && *c->p == '"')
+                        c->p++;
+                    else
+                        break;
+                }
+                else
+                if (ch == '\n') {
+                    c->line++;
+                    c->line_start = c->p;
+                }
+                if (n + 2 > cap) {
+                    char *bigger = realloc (buf, cap *= 2);
+                    if (!bigger) {
+                        free (buf);
+                        return MF_ERR_NOMEM;
+                    }
+                    buf = bigger;
+                }
+                buf [n++] = ch;
+            }
+        }
+        else
+            while (c->p < c->end && *c->p != ',' && *c->p != '\n' && *c->p != '\r') {
+                if (n + 2 > cap) {
+                    char *bigger = realloc (buf, cap *= 2);
+                    if (!bigger) {
+                        free (buf);
+                        return MF_ERR_NOMEM;
+                    }
+                    buf = bigger;
+                }
+                buf [n++] = *c->p++;
+            }
+        buf [n] = '\0';
+        if (s_record_push (r, buf, column) != 0) {
+            free (buf);
+            return MF_ERR_NOMEM;
+        }
+        if (c->p >= c->end)
+            return 1;
+        char ch = *c->p;
+        if (ch == ',') {
+            c->p++;
+            continue;
+        }
+        if (ch == '\r' || ch == '\n') {
+            c->p++;
+            if (ch == '\r' && c->p < c->end && *c->p == '\n')
+                c->p++;
+            c->line++;
+            c->line_start = c->p;
+            return 1;
+        }
+        //  text after a closing quote
+        char where [64];
+        snprintf (where, sizeof where, "line %d", c->line);
+        spec_errors_add (errs, where, c->line, (int) (c->p - c->line_start) + 1,
+                         "unexpected text after a closing quote; a quote inside a quoted "
+                         "field is written twice (\"\")");
+        (*n_errors)++;
+        while (c->p < c->end && *c->p != '\n')
+            c->p++;
+        if (c->p < c->end) {
+            c->p++;
+            c->line++;
+            c->line_start = c->p;
+        }
+        return MF_ERR_FORMAT;
+    }
+}
+
+//  One CSV row as read, before grouping into albums.
+typedef struct {
+    int          line;
+    char        *album;
+    int          number;             //  the track column
+    spec_track_t track;
+} s_row_t;
+
+//  Trims blanks around text in place. Returns text.
+static char *
+s_trim (char *text)
+{
+    char *s = text;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen (s);
+    while (n > 0 && (s [n - 1] == ' ' || s [n - 1] == '\t'))
+        n--;
+    memmove (text, s, n);
+    text [n] = '\0';
+    return text;
+}
+
+//  Adds a CSV error at a line and named column.
+static void
+s_csv_fail (spec_errors_t *errs, size_t *n_errors, int line, int column,
+            const char *name, const char *fmt, ...)
+    __attribute__ ((format (printf, 6, 7)));
+
+static void
+s_csv_fail (spec_errors_t *errs, size_t *n_errors, int line, int column,
+            const char *name, const char *fmt, ...)
+{
+    char where [128];
+    if (name)
+        snprintf (where, sizeof where, "line %d, column %s", line, name);
+    else
+        snprintf (where, sizeof where, "line %d", line);
+    va_list ap;
+    va_start (ap, fmt);
+    s_errors_addv (errs, where, line, column, fmt, ap);
+    va_end (ap);
+    (*n_errors)++;
+}
+
+//  Parses a CSV number within [lo, hi] (empty: keep *out). Returns true if valid.
+static bool
+s_csv_num (const char *text, double lo, double hi, double *out)
+{
+    if (!*text)
+        return true;
+    char *end;
+    errno = 0;
+    double x = strtod (text, &end);
+    if (end == text || *end || errno || !isfinite (x) || x < lo || x > hi)
+        return false;
+    *out = x;
+    return true;
+}
+
+//  Orders rows by track number (then line, for a stable order).
+static int
+s_row_cmp (const void *a, const void *b)
+{
+    const s_row_t *x = *(const s_row_t *const *) a, *y = *(const s_row_t *const *) b;
+    if (x->number != y->number)
+        return x->number < y->number ? -1 : 1;
+    return x->line < y->line ? -1 : x->line > y->line;
+}
+
+job_spec_t *
+spec_parse_csv (const char *text, size_t len, const char *origin,
+                spec_errors_t *errs)
+{
+    size_t n_errors = 0;
+    const char *name = origin ? origin : "catalog";
+    if (!text || len == 0) {
+        spec_errors_add (errs, "line 1", 0, 0, "%s: empty catalog", name);
+        return NULL;
+    }
+    s_csv_t c = { .p = text, .end = text + len, .line_start = text, .line = 1 };
+    if (len >= 3 && memcmp (text, "\xef\xbb\xbf", 3) == 0)
+        c.p += 3;                                 //  UTF-8 byte order mark
+    s_record_t rec = { 0 };
+    s_row_t *rows = NULL;
+    size_t n_rows = 0, cap_rows = 0;
+    job_spec_t *spec = NULL;
+    int col_of [9];                               //  column index per known name, -1 if absent
+    for (int i = 0; i < 9; i++)
+        col_of [i] = -1;
+    size_t n_columns = 0;
+    bool nomem = false;
+
+    //  header: the first record that is not blank
+    int rc;
+    while ((rc = s_csv_record (&c, &rec, errs, &n_errors)) == 1
+        && rec.n == 1 && !*s_trim (rec.f [0].text))
+        ;
+    if (rc == MF_ERR_NOMEM)
+        goto nomem;
+    if (rc != 1) {
+        if (rc == 0)
+            spec_errors_add (errs, "line 1", 1, 1, "%s: no header line "
+                             "(album,track,path,title,artist,isrc,gap_s,fade_in_s,fade_out_s)",
+                             name);
+        goto done;
+    }
+    n_columns = rec.n;
+    for (size_t i = 0; i < rec.n; i++) {
+        char *h = s_trim (rec.f [i].text);
+        for (char *q = h; *q; q++)
+            *q = (char) tolower ((unsigned char) *q);
+        int k = s_enum_find (h, s_csv_columns, 9);
+        if (k < 0) {
+            const char *hint = s_suggest (h, s_csv_columns, NULL);
+            if (hint)
+                s_csv_fail (errs, &n_errors, rec.line, rec.f [i].column, h,
+                            "unknown column '%s'; did you mean '%s'?", h, hint);
+            else
+                s_csv_fail (errs, &n_errors, rec.line, rec.f [i].column, h,
+                            "unknown column '%s'; known: album, track, path, title, artist, "
+                            "isrc, gap_s, fade_in_s, fade_out_s", h);
+        }
+        else
+        if (col_of [k] >= 0)
+            s_csv_fail (errs, &n_errors, rec.line, rec.f [i].column, h,
+                        "column '%s' appears twice", h);
+        else
+            col_of [k] = (int) i;
+    }
+    for (int k = 0; k < 3; k++)
+        if (col_of [k] < 0)
+            s_csv_fail (errs, &n_errors, rec.line, 0, NULL,
+                        "the header has no '%s' column (needed: album, track, path)",
+                        s_csv_columns [k]);
+    if (n_errors > 0)
+        goto done;
+
+    settings_t defaults;
+    spec_settings_default (&defaults);
+    while ((rc = s_csv_record (&c, &rec, errs, &n_errors)) != 0) {
+        if (rc == MF_ERR_NOMEM)
+            goto nomem;
+        if (rc != 1)
+            continue;
+        if (rec.n == 1 && !*s_trim (rec.f [0].text))
+            continue;                             //  blank line
+        if (rec.n != n_columns) {
+            s_csv_fail (errs, &n_errors, rec.line, 0, NULL,
+                        "%zu fields where the header has %zu", rec.n, n_columns);
+            continue;
+        }
+        if (n_rows == cap_rows) {
+            size_t cap = cap_rows ? cap_rows * 2 : 32;
+            s_row_t *bigger = realloc (rows, cap * sizeof *rows);
+            if (!bigger)
+                goto nomem;
+            rows = bigger;
+            cap_rows = cap;
+        }
+        s_row_t *row = &rows [n_rows++];
+        memset (row, 0, sizeof *row);
+        row->line = rec.line;
+        row->track.s = defaults;
+        for (int k = 0; k < 9; k++) {
+            if (col_of [k] < 0)
+                continue;
+            s_field_t *f = &rec.f [col_of [k]];
+            const char *col = s_csv_columns [k];
+            char *v = s_trim (f->text);
+            bool empty = !*v;
+            switch (k) {
+                case 0:                               //  album
+                    if (empty)
+                        s_csv_fail (errs, &n_errors, rec.line, f->column, col,
+                                    "empty album title");
+                    else if (s_has_control (v))
+                        s_csv_fail (errs, &n_errors, rec.line, f->column, col,
+                                    "the album title contains a line break or control character");
+                    else
+                        row->album = f->text, f->text = NULL;
+                    break;
+                case 1: {                             //  track
+                    char *end;
+                    long x = strtol (v, &end, 10);
+                    if (empty || *end || x < 1 || x > SPEC_MAX_TRACKS)
+                        s_csv_fail (errs, &n_errors, rec.line, f->column, col,
+                                    "'%s' is not a track number 1 .. %d", v, SPEC_MAX_TRACKS);
+                    else
+                        row->number = (int) x;
+                    break;
+                }
+                case 2:                               //  path
+                    if (!fsutil_rel_path_ok (v))
+                        s_csv_fail (errs, &n_errors, rec.line, f->column, col,
+                                    "path '%s' must be relative to the input root, non-empty "
+                                    "and without '..'", v);
+                    else
+                        row->track.path = f->text, f->text = NULL;
+                    break;
+                case 3:                               //  title
+                case 4:                               //  artist
+                    if (empty)
+                        break;
+                    if (s_has_control (v))
+                        s_csv_fail (errs, &n_errors, rec.line, f->column, col,
+                                    "contains a line break or control character");
+                    else if (k == 3)
+                        row->track.title = f->text, f->text = NULL;
+                    else
+                        row->track.artist = f->text, f->text = NULL;
+                    break;
+                case 5: {                             //  isrc
+                    if (empty)
+                        break;
+                    char norm [13];
+                    if (!s_isrc_normalise (v, norm))
+                        s_csv_fail (errs, &n_errors, rec.line, f->column, col,
+                                    "ISRC '%s' is not CC-XXX-YY-NNNNN (2 letters, 3 letters "
+                                    "or digits, 2 digits, 5 digits)", v);
+                    else if (!(row->track.isrc = strdup (norm)))
+                        goto nomem;
+                    break;
+                }
+                case 6:
+                    if (!s_csv_num (v, R_GAP_S, &row->track.s.gap_s))
+                        s_csv_fail (errs, &n_errors, rec.line, f->column, col,
+                                    "'%s' is not a number from 0 to 60 (seconds)", v);
+                    break;
+                case 7:
+                case 8:
+                    if (!s_csv_num (v, R_FADE_S, k == 7 ? &row->track.s.fade_in_s
+                                                        : &row->track.s.fade_out_s))
+                        s_csv_fail (errs, &n_errors, rec.line, f->column, col,
+                                    "'%s' is not a number from 0 to 60 (seconds)", v);
+                    break;
+                default:
+                    break;
+            }
+        }
+        if (!row->track.title && row->track.path
+        &&  !(row->track.title = s_title_from_path (row->track.path)))
+            goto nomem;
+    }
+    if (n_rows == 0 && n_errors == 0) {
+        spec_errors_add (errs, "line 2", 2, 0, "%s: the catalog has no tracks", name);
+        n_errors++;
+    }
+
+    //  group rows into albums in order of first appearance (rows whose
+    //  album or number is unusable were reported and are left out; the
+    //  grouping still runs so that duplicate numbers are reported too)
+    spec = s_spec_new ();
+    if (!spec)
+        goto nomem;
+    spec->albums = calloc (n_rows, sizeof *spec->albums);
+    s_row_t **order = calloc (n_rows, sizeof *order);
+    size_t *album_of = calloc (n_rows, sizeof *album_of);
+    if (!spec->albums || !order || !album_of) {
+        free (order);
+        free (album_of);
+        goto nomem;
+    }
+    for (size_t i = 0; i < n_rows; i++) {
+        album_of [i] = SIZE_MAX;
+        if (!rows [i].album || rows [i].number == 0)
+            continue;
+        size_t a = 0;
+        while (a < spec->n_albums && strcmp (spec->albums [a].title, rows [i].album) != 0)
+            a++;
+        if (a == spec->n_albums) {
+            spec->albums [a].title = strdup (rows [i].album);
+            spec->albums [a].s = defaults;
+            spec->n_albums++;
+            if (!spec->albums [a].title)
+                nomem = true;
+        }
+        album_of [i] = a;
+        spec->albums [a].n_tracks++;
+    }
+    for (size_t a = 0; a < spec->n_albums && !nomem; a++) {
+        spec_album_t *al = &spec->albums [a];
+        size_t n = 0;
+        for (size_t i = 0; i < n_rows; i++)
+            if (album_of [i] == a)
+                order [n++] = &rows [i];
+        qsort (order, n, sizeof *order, s_row_cmp);
+        if (n > SPEC_MAX_TRACKS) {
+            s_csv_fail (errs, &n_errors, order [SPEC_MAX_TRACKS]->line, 0, NULL,
+                        "album '%s' has %zu tracks; at most %d", al->title, n, SPEC_MAX_TRACKS);
+            al->n_tracks = 0;
+            continue;
+        }
+        al->tracks = calloc (n, sizeof *al->tracks);
+        if (!al->tracks) {
+            nomem = true;
+            al->n_tracks = 0;
+            break;
+        }
+        bool same_artist = true;
+        for (size_t i = 0; i < n; i++) {
+            if (i > 0 && order [i]->number == order [i - 1]->number)
+                s_csv_fail (errs, &n_errors, order [i]->line, 0, "track",
+                            "album '%s' already has track %d (line %d)", al->title,
+                            order [i]->number, order [i - 1]->line);
+            al->tracks [i] = order [i]->track;
+            memset (&order [i]->track, 0, sizeof order [i]->track);
+            const char *a0 = al->tracks [0].artist, *ai = al->tracks [i].artist;
+            if (!a0 || !ai || strcmp (a0, ai) != 0)
+                same_artist = false;
+        }
+        //  one artist for the whole album becomes the album's artist
+        if (same_artist && n > 0) {
+            al->artist = al->tracks [0].artist;
+            for (size_t i = 0; i < n; i++)
+                if (i > 0) {
+                    free (al->tracks [i].artist);
+                    al->tracks [i].artist = NULL;
+                }
+            al->tracks [0].artist = NULL;
+        }
+    }
+    free (order);
+    free (album_of);
+    if (nomem)
+        goto nomem;
+    goto done;
+
+nomem:
+    nomem = true;
+    spec_errors_add (errs, "$", 0, 0, "out of memory");
+    n_errors++;
+done:
+    s_record_clear (&rec);
+    free (rec.f);
+    for (size_t i = 0; i < n_rows; i++) {
+        free (rows [i].album);
+        s_track_free (&rows [i].track);
+    }
+    free (rows);
+    if (n_errors > 0)
+        spec_destroy (&spec);
+    return spec;
+}
+
+// ---------------------------------------------------------------------------
+//  Loading, path checks
+
+job_spec_t *
+spec_load (const char *file, spec_errors_t *errs)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = fsutil_read_file (file, SPEC_FILE_MAX, &text, &len);
+    if (rc != 0) {
+        if (rc == MF_ERR_INVALID)
+            spec_errors_add (errs, "$", 0, 0, "%s: not a regular file of at most %u MB",
+                             file, SPEC_FILE_MAX >> 20);
+        else
+            spec_errors_add (errs, "$", 0, 0, "%s: cannot read: %s", file,
+                             rc == MF_ERR_IO ? strerror (errno) : mf_strerror (rc));
+        return NULL;
+    }
+    size_t n = strlen (file);
+    bool csv = n >= 4 && strcasecmp (file + n - 4, ".csv") == 0;
+    job_spec_t *spec = csv ? spec_parse_csv (text, len, file, errs)
+                           : spec_parse_json (text, len, file, errs);
+    free (text);
+    return spec;
+}
+
+int
+spec_check_paths (const job_spec_t *spec, const char *input_root,
+                  spec_errors_t *errs)
+{
+    int added = 0;
+    char *root_real = input_root ? realpath (input_root, NULL) : NULL;
+    if (!root_real) {
+        spec_errors_add (errs, "$", 0, 0, "input root '%s' cannot be opened: %s",
+                         input_root ? input_root : "(none)", strerror (errno));
+        return 1;
+    }
+    free (root_real);
+    char p [SPEC_PATH_MAX], resolved [4096];
+    for (size_t a = 0; spec && a < spec->n_albums; a++)
+        for (size_t t = 0; t < spec->albums [a].n_tracks; t++) {
+            const char *rel = spec->albums [a].tracks [t].path;
+            snprintf (p, sizeof p, "$.albums[%zu].tracks[%zu].path", a, t);
+            int rc = fsutil_path_inside (input_root, rel, resolved, sizeof resolved);
+            struct stat st;
+            if (rc == MF_ERR_INVALID)
+                spec_errors_add (errs, p, 0, 0, "'%s' leads outside the input root", rel ? rel : "");
+            else
+            if (rc == MF_ERR_NOTFOUND)
+                spec_errors_add (errs, p, 0, 0, "'%s' does not exist under the input root", rel);
+            else
+            if (rc != 0)
+                spec_errors_add (errs, p, 0, 0, "'%s' cannot be resolved: %s", rel, strerror (errno));
+            else
+            if (stat (resolved, &st) != 0 || !S_ISREG (st.st_mode))
+                spec_errors_add (errs, p, 0, 0, "'%s' is not a regular file", rel);
+            else
+            if (access (resolved, R_OK) != 0)
+                spec_errors_add (errs, p, 0, 0, "'%s' is not readable: %s", rel, strerror (errno));
+            else
+                continue;
+            added++;
+        }
+    return added;
+}
+
+// ---------------------------------------------------------------------------
+//  Chain configs on their own
+
+//  Reports value at prefix.name if it is outside [lo, hi] (or NAN).
+static void
+s_check (s_ctx_t *ctx, const char *prefix, const char *name, double value,
+         double lo, double hi)
+{
+    if (value >= lo && value <= hi)
+        return;
+    char p [SPEC_PATH_MAX];
+    s_fail (ctx, s_key_path (p, prefix, name), false, "%g is out of range; allowed %g .. %g",
+            value, lo, hi);
+}
+
+//  Checks one compressor's ranges under prefix.
+static void
+s_check_comp (s_ctx_t *ctx, const comp_cfg_t *c, const char *prefix)
+{
+    s_check (ctx, prefix, "threshold_db", c->threshold_db, R_THRESHOLD_DB);
+    s_check (ctx, prefix, "ratio", c->ratio, R_RATIO);
+    s_check (ctx, prefix, "attack_ms", c->attack_ms, R_ATTACK_MS);
+    s_check (ctx, prefix, "release_ms", c->release_ms, R_COMP_RELEASE_MS);
+    s_check (ctx, prefix, "knee_db", c->knee_db, R_KNEE_DB);
+    s_check (ctx, prefix, "makeup_db", c->makeup_db, R_MAKEUP_DB);
+}
+
+int
+spec_check_chain (const chain_cfg_t *chain, const char *prefix, spec_errors_t *errs)
+{
+    s_ctx_t ctx = { .errs = errs };
+    char p [SPEC_PATH_MAX], q [SPEC_PATH_MAX];
+    if (!prefix)
+        prefix = "$";
+    if (chain->highpass_hz != 0.0)
+        s_check (&ctx, prefix, "highpass_hz", chain->highpass_hz, R_HIGHPASS_HZ);
+    if (chain->highpass_order != 2 && chain->highpass_order != 4)
+        s_fail (&ctx, s_key_path (p, prefix, "highpass_order"), false,
+                "%d is not allowed; the order is 2 or 4", chain->highpass_order);
+    if (chain->n_eq < 0 || chain->n_eq > SPEC_MAX_EQ)
+        s_fail (&ctx, s_key_path (p, prefix, "eq"), false, "%d EQ bands; allowed 0 .. %d",
+                chain->n_eq, SPEC_MAX_EQ);
+    for (int i = 0; i >= 0 && i < chain->n_eq && i < SPEC_MAX_EQ; i++) {
+        snprintf (q, sizeof q, "%s.eq[%d]", prefix, i);
+        const eq_band_t *b = &chain->eq [i];
+        if ((int) b->type < EQ_PEAK || b->type > EQ_LOWPASS)
+            s_fail (&ctx, s_key_path (p, q, "type"), false, "unknown EQ type %d", (int) b->type);
+        s_check (&ctx, q, "freq_hz", b->freq_hz, R_EQ_FREQ_HZ);
+        s_check (&ctx, q, "gain_db", b->gain_db, R_EQ_GAIN_DB);
+        s_check (&ctx, q, "q", b->q, R_EQ_Q);
+    }
+    if (chain->multiband.enabled) {
+        const multiband_cfg_t *m = &chain->multiband;
+        s_key_path (q, prefix, "multiband");
+        s_check (&ctx, q, "low_hz", m->low_hz, R_MB_LOW_HZ);
+        s_check (&ctx, q, "high_hz", m->high_hz, R_MB_HIGH_HZ);
+        if (!(m->high_hz > m->low_hz))
+            s_fail (&ctx, s_key_path (p, q, "high_hz"), false,
+                    "the crossovers must rise: low_hz %g must be below high_hz %g",
+                    m->low_hz, m->high_hz);
+        for (int b = 0; b < 3; b++)
+            if (m->band [b].enabled) {
+                char bp [SPEC_PATH_MAX];
+                s_check_comp (&ctx, &m->band [b], s_key_path (bp, q, s_mb_band_names [b]));
+            }
+    }
+    if (chain->compressor.enabled)
+        s_check_comp (&ctx, &chain->compressor, s_key_path (q, prefix, "compressor"));
+    s_key_path (q, prefix, "stereo");
+    s_check (&ctx, q, "width", chain->stereo.width, R_WIDTH);
+    s_check (&ctx, q, "mono_below_hz", chain->stereo.mono_below_hz, R_MONO_BELOW_HZ);
+    s_check (&ctx, prefix, "gain_db", chain->gain_db, R_GAIN_DB);
+    if (chain->limiter.enabled) {
+        const limiter_cfg_t *l = &chain->limiter;
+        s_key_path (q, prefix, "limiter");
+        if (!isnan (l->ceiling_dbtp))
+            s_check (&ctx, q, "ceiling_dbtp", l->ceiling_dbtp, R_CEILING_DBTP);
+        s_check (&ctx, q, "lookahead_ms", l->lookahead_ms, R_LOOKAHEAD_MS);
+        s_check (&ctx, q, "release_ms", l->release_ms, R_LIM_RELEASE_MS);
+        s_check (&ctx, q, "max_gr_db", l->max_gr_db, R_MAX_GR_DB);
+    }
+    return (int) ctx.n_errors;
+}
+
+int
+spec_parse_chain_json (const char *text, size_t len, const char *origin,
+                       chain_cfg_t *cfg, spec_errors_t *errs)
+{
+    if (!text || len == 0) {
+        spec_errors_add (errs, "$", 0, 0, "%s: empty chain spec", origin ? origin : "chain");
+        return MF_ERR_FORMAT;
+    }
+    json_error_t jerr;
+    json_t *root = json_loadb (text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        spec_errors_add (errs, "$", jerr.line > 0 ? jerr.line : 0,
+                         jerr.column > 0 ? jerr.column : 0, "%s: not valid JSON: %s",
+                         origin ? origin : "chain", jerr.text);
+        return MF_ERR_FORMAT;
+    }
+    s_ctx_t ctx = { .errs = errs, .text = text, .len = len };
+    chain_cfg_t work = *cfg;
+    //  {"chain": {...}} is accepted as well as the bare chain object
+    const json_t *chain = root;
+    const char *path = "$";
+    if (json_is_object (root) && json_object_size (root) == 1 && json_object_get (root, "chain")) {
+        chain = json_object_get (root, "chain");
+        path = "$.chain";
+    }
+    s_apply_chain (&ctx, chain, path, &work);
+    json_decref (root);
+    s_ctx_free (&ctx);
+    if (ctx.n_errors > 0)
+        return MF_ERR_INVALID;
+    *cfg = work;
+    return 0;
+}
+
+// ---------------------------------------------------------------------------
+//  Canonical JSON
+
+//  Sets key to a new value in obj; a NULL value (out of memory) is noted in *ok.
+static void
+s_set (json_t *obj, const char *key, json_t *value, bool *ok)
+{
+    if (!value || json_object_set_new (obj, key, value) != 0)
+        *ok = false;
+}
+
+//  A compressor as JSON, enabled or not, with every value.
+static json_t *
+s_comp_json (const comp_cfg_t *c, bool *ok)
+{
+    json_t *o = json_object ();
+    if (!o) {
+        *ok = false;
+        return NULL;
+    }
+    s_set (o, "enabled", json_boolean (c->enabled), ok);
+    s_set (o, "threshold_db", json_real (c->threshold_db), ok);
+    s_set (o, "ratio", json_real (c->ratio), ok);
+    s_set (o, "attack_ms", json_real (c->attack_ms), ok);
+    s_set (o, "release_ms", json_real (c->release_ms), ok);
+    s_set (o, "knee_db", json_real (c->knee_db), ok);
+    s_set (o, "makeup_db", json_real (c->makeup_db), ok);
+    return o;
+}
+
+//  A chain as JSON with every value.
+static json_t *
+s_chain_json (const chain_cfg_t *c, bool *ok)
+{
+    json_t *o = json_object ();
+    if (!o) {
+        *ok = false;
+        return NULL;
+    }
+    s_set (o, "highpass_hz", json_real (c->highpass_hz), ok);
+    s_set (o, "highpass_order", json_integer (c->highpass_order), ok);
+    json_t *eq = json_array ();
+    for (int i = 0; eq && i < c->n_eq; i++) {
+        json_t *b = json_object ();
+        if (!b) {
+            *ok = false;
+            break;
+        }
+        s_set (b, "type", json_string (s_eq_names [c->eq [i].type]), ok);
+        s_set (b, "freq_hz", json_real (c->eq [i].freq_hz), ok);
+        s_set (b, "gain_db", json_real (c->eq [i].gain_db), ok);
+        s_set (b, "q", json_real (c->eq [i].q), ok);
+        if (json_array_append_new (eq, b) != 0)
+            *ok = false;
+    }
+    s_set (o, "eq", eq, ok);
+    json_t *mb = json_object ();
+    if (mb) {
+        s_set (mb, "enabled", json_boolean (c->multiband.enabled), ok);
+        s_set (mb, "low_hz", json_real (c->multiband.low_hz), ok);
+        s_set (mb, "high_hz", json_real (c->multiband.high_hz), ok);
+        for (int b = 0; b < 3; b++)
+            s_set (mb, s_mb_band_names [b], s_comp_json (&c->multiband.band [b], ok), ok);
+    }
+    s_set (o, "multiband", mb, ok);
+    s_set (o, "compressor", s_comp_json (&c->compressor, ok), ok);
+    json_t *st = json_object ();
+    if (st) {
+        s_set (st, "width", json_real (c->stereo.width), ok);
+        s_set (st, "mono_below_hz", json_real (c->stereo.mono_below_hz), ok);
+    }
+    s_set (o, "stereo", st, ok);
+    s_set (o, "gain_db", json_real (c->gain_db), ok);
+    json_t *lim = json_object ();
+    if (lim) {
+        s_set (lim, "enabled", json_boolean (c->limiter.enabled), ok);
+        s_set (lim, "ceiling_dbtp", isnan (c->limiter.ceiling_dbtp)
+                                    ? json_null () : json_real (c->limiter.ceiling_dbtp), ok);
+        s_set (lim, "lookahead_ms", json_real (c->limiter.lookahead_ms), ok);
+        s_set (lim, "release_ms", json_real (c->limiter.release_ms), ok);
+        s_set (lim, "max_gr_db", json_real (c->limiter.max_gr_db), ok);
+    }
+    s_set (o, "limiter", lim, ok);
+    s_set (o, "dither", json_boolean (c->dither), ok);
+    s_set (o, "noise_shaping", json_boolean (c->noise_shaping), ok);
+    return o;
+}
+
+//  Adds every setting of s to obj.
+static void
+s_settings_json (json_t *obj, const settings_t *s, bool *ok)
+{
+    json_t *prof = json_array ();
+    for (int i = 0; prof && i < PROFILE_COUNT; i++)
+        if (s->profiles & (1u << i))
+            if (json_array_append_new (prof, json_string (profile_get ((profile_id_t) i)->name)))
+                *ok = false;
+    s_set (obj, "profiles", prof, ok);
+    json_t *l = json_object ();
+    if (l) {
+        s_set (l, "policy", json_string (s_policy_names [s->loudness.policy]), ok);
+        if (s->loudness.has_target)
+            s_set (l, "target_lufs", json_real (s->loudness.target_lufs), ok);
+        if (s->loudness.has_true_peak)
+            s_set (l, "true_peak_dbtp", json_real (s->loudness.true_peak_dbtp), ok);
+        s_set (l, "max_deviation_lu", json_real (s->loudness.max_deviation_lu), ok);
+    }
+    s_set (obj, "loudness", l, ok);
+    json_t *t = json_object ();
+    if (t) {
+        s_set (t, "match", json_string (s_match_names [s->tonal.match]), ok);
+        s_set (t, "strength", json_real (s->tonal.strength), ok);
+        s_set (t, "max_db", json_real (s->tonal.max_db), ok);
+        s_set (t, "reference_track", s->tonal.reference_track >= 0
+                                     ? json_integer (s->tonal.reference_track) : json_null (), ok);
+    }
+    s_set (obj, "tonal", t, ok);
+    s_set (obj, "chain", s_chain_json (&s->chain, ok), ok);
+    s_set (obj, "gap_s", json_real (s->gap_s), ok);
+    s_set (obj, "fade_in_s", json_real (s->fade_in_s), ok);
+    s_set (obj, "fade_out_s", json_real (s->fade_out_s), ok);
+    s_set (obj, "crossfade_s", json_real (s->crossfade_s), ok);
+    s_set (obj, "fade_curve", json_string (s_fade_names [s->fade_curve]), ok);
+    s_set (obj, "trim", json_boolean (s->trim), ok);
+    s_set (obj, "trim_db", json_real (s->trim_db), ok);
+}
+
+//  An RFC 3339 UTC time with milliseconds when they are not zero.
+static json_t *
+s_time_json (int64_t ms)
+{
+    char buf [40];
+    clock_format_rfc3339 (ms, buf, sizeof buf);
+    int64_t frac = ms % 1000;
+    if (frac < 0)
+        frac += 1000;
+    if (frac) {
+        char *z = strchr (buf, 'Z');
+        if (z)
+            snprintf (z, sizeof buf - (size_t) (z - buf), ".%03dZ", (int) frac);
+    }
+    return json_string (buf);
+}
+
+char *
+spec_to_json (const job_spec_t *spec)
+{
+    if (!spec)
+        return NULL;
+    bool ok = true;
+    json_t *root = json_object ();
+    if (!root)
+        return NULL;
+    if (spec->name)
+        s_set (root, "name", json_string (spec->name), &ok);
+    s_set (root, "priority", json_integer (spec->priority), &ok);
+    if (spec->deadline_ms)
+        s_set (root, "deadline", s_time_json (spec->deadline_ms), &ok);
+    if (spec->deliver_at_ms)
+        s_set (root, "deliver_at", s_time_json (spec->deliver_at_ms), &ok);
+    json_t *defaults = json_object ();
+    if (defaults)
+        s_settings_json (defaults, &spec->defaults, &ok);
+    s_set (root, "defaults", defaults, &ok);
+    json_t *albums = json_array ();
+    for (size_t a = 0; albums && a < spec->n_albums; a++) {
+        const spec_album_t *al = &spec->albums [a];
+        json_t *ao = json_object ();
+        if (!ao) {
+            ok = false;
+            break;
+        }
+        if (al->title)
+            s_set (ao, "title", json_string (al->title), &ok);
+        if (al->artist)
+            s_set (ao, "artist", json_string (al->artist), &ok);
+        if (al->upc)
+            s_set (ao, "upc", json_string (al->upc), &ok);
+        s_settings_json (ao, &al->s, &ok);
+        json_t *tracks = json_array ();
+        for (size_t i = 0; tracks && i < al->n_tracks; i++) {
+            const spec_track_t *t = &al->tracks [i];
+            json_t *to = json_object ();
+            if (!to) {
+                ok = false;
+                break;
+            }
+            if (t->path)
+                s_set (to, "path", json_string (t->path), &ok);
+            if (t->title)
+                s_set (to, "title", json_string (t->title), &ok);
+            if (t->artist)
+                s_set (to, "artist", json_string (t->artist), &ok);
+            if (t->isrc)
+                s_set (to, "isrc", json_string (t->isrc), &ok);
+            s_settings_json (to, &t->s, &ok);
+            if (json_array_append_new (tracks, to) != 0)
+                ok = false;
+        }
+        s_set (ao, "tracks", tracks, &ok);
+        if (json_array_append_new (albums, ao) != 0)
+            ok = false;
+    }
+    s_set (root, "albums", albums, &ok);
+    char *text = ok ? json_dumps (root, JSON_INDENT (2) | JSON_PRESERVE_ORDER
+                                        | JSON_REAL_PRECISION (17)) : NULL;
+    json_decref (root);
+    return text;
+}
