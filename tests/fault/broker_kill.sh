@@ -1,0 +1,102 @@
+#!/bin/bash
+# kill -9 of the broker mid-job, at three points: just after submit,
+# mid-dispatch (the first results are in, most tasks are out on workers)
+# and mid-result (half the tasks done, results arriving). Each time the
+# broker is restarted on the same state file and port; the workers keep
+# running and reconnect. The job must complete; no task that was finished
+# at the kill may run again (checked in the state file: no attempt of
+# such a task starts after the kill, and its output files keep their
+# inode, i.e. were not rewritten); and the audio outputs and CUE sheets
+# must be byte-identical to those of an uninterrupted run.
+. "$MF_SRC/tests/lib/farm_lib.sh"
+command -v sqlite3 >/dev/null || fail "sqlite3 (the CLI) is needed to read the state file"
+
+gen_album "$T/in" --tracks 6 --seconds 4 --seed 31 --profiles spotify
+
+# run_farm NAME POINT: one job through a broker and 2 workers, with the
+# broker killed at POINT (none, submit, dispatch, result).
+run_farm () {
+    local name=$1 point=$2 port
+    port=$(free_port)
+    start_broker "$T/$name.db" "$T/in" "$T/$name" "$port"
+    start_worker "$name-w1"
+    local w1=$LAST_PID
+    start_worker "$name-w2"
+    local w2=$LAST_PID
+    local job
+    job=$(submit "$T/in/job.json")
+    log "$name: job $job submitted"
+    local total
+    total=$(job_field "$job" 'j["tasks_total"]')
+
+    if [ "$point" != none ]; then
+        case "$point" in
+            submit)   ;;
+            dispatch) wait_for "first results ($name)" 60 \
+                          bash -c "[ \$('$MASTERFARM' status $job --broker '$BROKER_URL' --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"jobs\"][0][\"tasks_done\"])') -ge 1 ]" ;;
+            result)   wait_for "half the tasks done ($name)" 90 \
+                          bash -c "[ \$('$MASTERFARM' status $job --broker '$BROKER_URL' --json | python3 -c 'import json,sys; j=json.load(sys.stdin)[\"jobs\"][0]; print(int(2 * j[\"tasks_done\"] >= j[\"tasks_total\"]))') = 1 ]" ;;
+        esac
+        kill -KILL "$BROKER_PID"
+        wait "$BROKER_PID" 2>/dev/null || true
+        local kill_ms
+        kill_ms=$(date +%s%3N)
+        # What was finished at the kill: done tasks (state 4) and their files.
+        sqlite3 "$T/$name.db" "SELECT id FROM tasks WHERE job_id = $job AND state = 4" \
+            | sort -n >"$T/$name.done-at-kill"
+        file_ids "$T/$name" >"$T/$name.files-at-kill"
+        log "$name: broker killed at '$point' with $(wc -l <"$T/$name.done-at-kill")/$total tasks done"
+        mv "$T/broker.log" "$T/$name-broker-before-kill.log"
+        start_broker "$T/$name.db" "$T/in" "$T/$name" "$port"
+    fi
+
+    "$MASTERFARM" watch "$job" --broker "$BROKER_URL" --plain >"$T/$name.watch" 2>&1 \
+        || { cat "$T/$name.watch"; fail "$name: job did not complete"; }
+    [ "$(job_field "$job" 'j["tasks_done"] == j["tasks_total"]')" = True ] \
+        || fail "$name: not every task is done"
+
+    if [ "$point" != none ]; then
+        local ids redone
+        ids=$(paste -sd, "$T/$name.done-at-kill")
+        if [ -n "$ids" ]; then
+            redone=$(sqlite3 "$T/$name.db" \
+                "SELECT count(*) FROM attempts WHERE task_id IN ($ids) AND started_ms >= $kill_ms")
+            [ "$redone" = 0 ] || fail "$name: $redone finished task(s) were dispatched again"
+            local twice
+            twice=$(sqlite3 "$T/$name.db" \
+                "SELECT count(*) FROM (SELECT task_id FROM attempts WHERE ok = 1 GROUP BY task_id HAVING count(*) > 1)")
+            [ "$twice" = 0 ] || fail "$name: $twice task(s) succeeded more than once"
+        fi
+        # Files that existed at the kill were not rewritten.
+        file_ids "$T/$name" >"$T/$name.files-after"
+        python3 - "$T/$name.files-at-kill" "$T/$name.files-after" <<'PY' \
+            || fail "$name: files finished before the kill were rewritten"
+import sys
+def ids(p):
+    return dict(reversed(l.rstrip("\n").split(" ", 1)) for l in open(p) if l.strip())
+before, after = ids(sys.argv[1]), ids(sys.argv[2])
+# Intermediate files may be removed once used; a file still there must be
+# the same file (atomic rewrites would give it a new inode).
+bad = [p for p, i in before.items() if p in after and after[p] != i and ".tmp" not in p]
+if bad:
+    sys.exit("rewritten: %s" % bad)
+PY
+        log "$name: nothing finished before the kill was redone"
+    fi
+    n=$(verify_manifests "$T/$name") || fail "$name: manifest check: $n"
+    audio_digest "$T/$name" >"$T/$name.digest"
+    [ -s "$T/$name.digest" ] || fail "$name: no audio output"
+    stop_group "$w1"
+    stop_group "$w2"
+    stop_group "$BROKER_PID"
+    mv "$T/broker.log" "$T/$name-broker.log"
+}
+
+run_farm ref none
+for point in submit dispatch result; do
+    run_farm "kill-$point" "$point"
+    diff -u "$T/ref.digest" "$T/kill-$point.digest" >&2 \
+        || fail "outputs after a broker kill at '$point' differ from the uninterrupted run"
+    log "kill at '$point': outputs byte-identical to the uninterrupted run"
+done
+farm_pass

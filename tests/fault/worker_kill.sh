@@ -1,0 +1,54 @@
+#!/bin/bash
+# kill -9 of a worker mid-task. Worker w1 alone takes the first task, on
+# the track whose name holds "hangme"; MASTERFARM_FAULT=hang:hangme (for
+# w1 only) makes that task hang, so it is surely running when w1 and its
+# task process are killed. Two healthy workers are running by then. The
+# broker must notice within 3 heartbeats and dispatch the task again
+# within 4 s of the kill (tasks_redispatched in status), and the job must
+# complete with every output written once (manifest complete, nothing
+# listed twice, no temporary file left).
+. "$MF_SRC/tests/lib/farm_lib.sh"
+
+gen_album "$T/in" --tracks 6 --seconds 4 --seed 21 --mark 1:hangme --profiles spotify
+start_broker "$T/state.db" "$T/in" "$T/out"
+start_worker w1 MASTERFARM_FAULT=hang:hangme
+w1=$LAST_PID
+wait_for "w1 registered" 15 bash -c \
+    "'$MASTERFARM' status --broker '$BROKER_URL' --json | grep -q '\"slots\"'"
+
+job=$(submit "$T/in/job.json")
+log "job $job submitted"
+
+# track 0 (hangme) is held by w1: its task is dispatched or running.
+track0_held () {
+    local s
+    s=$(job_field "$job" 'j["tracks"][0]["state"]')
+    [ "$s" = dispatched ] || [ "$s" = running ]
+}
+wait_for "the hangme track to be dispatched to w1" 20 track0_held
+start_worker w2
+start_worker w3
+wait_for "3 workers registered" 15 bash -c \
+    "[ \$('$MASTERFARM' status --broker '$BROKER_URL' --json | grep -c '\"slots\"') = 3 ]"
+before=$(counter tasks_redispatched)
+
+# Kill w1 and its hanging task process (the whole process group).
+t0=$(now_us)
+kill -KILL -- "-$w1"
+log "killed w1 (pid $w1)"
+redispatched () { [ "$(counter tasks_redispatched)" -gt "$before" ]; }
+wait_for "the lost task to be dispatched again" 10 redispatched
+t1=$(now_us)
+ms=$(( (t1 - t0) / 1000 ))
+log "task dispatched again ${ms} ms after the kill"
+[ "$ms" -le 4000 ] || fail "re-dispatch took ${ms} ms, more than 4 s (3 heartbeats of 1 s + slack)"
+[ "$(counter workers_expired)" -ge 1 ] || fail "workers_expired was not counted"
+
+"$MASTERFARM" watch "$job" --broker "$BROKER_URL" --plain >"$T/watch.out" 2>&1 \
+    || { cat "$T/watch.out"; fail "job did not complete after the worker was killed"; }
+[ "$(job_field "$job" 'j["tasks_failed"]')" = 0 ] || fail "a task failed"
+n=$(verify_manifests "$T/out") || fail "manifest check: $n"
+sha256sum_check "$T/out"
+[ "$(track_outputs "$T/out" spotify)" = 6 ] || fail "expected 6 spotify masters"
+log "job done; $n files each written once and matching the manifest"
+farm_pass
