@@ -1,0 +1,299 @@
+/*  masterfarm master: one track through the mastering chain, no farm.
+
+        masterfarm master FILE -o OUT [--profile NAME] [--spec FILE.json]
+                          [--target-lufs X] [--help]
+
+    The output container comes from OUT's extension (.wav, .flac, .aif /
+    .aiff), or from the profile when OUT has none (the profile's extension
+    is then appended). Word size, rate, loudness target and true-peak
+    ceiling come from the profile (default: 24-bit at the source rate,
+    -14 LUFS, -1 dBTP); --target-lufs overrides the target; --spec reads a
+    chain object (DESIGN.md's "chain" block, bare or as {"chain": {...}})
+    over the default chain. Every problem in the spec is printed with its
+    JSON path, line and column before any audio is read.
+
+    Exit: 0 written, 1 the file could not be read, mastered or written,
+    2 bad usage (unknown option, unknown profile, bad spec or value).  */
+#include "client/commands.h"
+#include "common/err.h"
+#include "common/fsutil.h"
+#include "common/profile.h"
+#include "common/spec.h"
+#include "worker/audio_io.h"
+#include "worker/master.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+//  Prints the usage text.
+static void
+s_help (FILE *out)
+{
+    fprintf (out,
+        "usage: masterfarm master FILE -o OUT [--profile NAME] [--spec FILE.json]\n"
+        "                         [--target-lufs X]\n"
+        "\n"
+        "Masters one track: subsonic high-pass, EQ, glue compressor, stereo,\n"
+        "gain and a true-peak limiter, with the gain found by a closed loop so\n"
+        "that the output measures the loudness target (BS.1770-4), its true peak\n"
+        "stays under the ceiling, then dither to the output word.\n"
+        "\n"
+        "  -o OUT              output file; .wav, .flac or .aiff picks the format\n"
+        "                      (no extension: the profile's)\n"
+        "  --profile NAME      spotify, apple, youtube, amazon, tidal, cd, broadcast,\n"
+        "                      hires: target, ceiling, word size and rate\n"
+        "                      (default: -14 LUFS, -1 dBTP, 24-bit, source rate)\n"
+        "  --spec FILE.json    chain settings (the job spec's \"chain\" object)\n"
+        "  --target-lufs X     loudness target, -40 .. -5 LUFS\n"
+        "  --help              this text\n"
+        "\n"
+        "Exit status: 0 written, 1 the file failed, 2 bad usage.\n");
+}
+
+//  Output container from a file name's extension; -1 if none or unknown
+//  (*has_ext says whether there was one).
+static int
+s_format_from_ext (const char *path, bool *has_ext)
+{
+    const char *slash = strrchr (path, '/');
+    const char *dot = strrchr (path, '.');
+    *has_ext = dot && (!slash || dot > slash) && dot [1];
+    if (!*has_ext)
+        return -1;
+    if (strcasecmp (dot, ".wav") == 0)
+        return OUT_WAV;
+    if (strcasecmp (dot, ".flac") == 0)
+        return OUT_FLAC;
+    if (strcasecmp (dot, ".aif") == 0 || strcasecmp (dot, ".aiff") == 0)
+        return OUT_AIFF;
+    return -1;
+}
+
+//  Formats a loudness or level for the report ("-inf" for silence).
+static const char *
+s_num (char *buf, size_t size, double v)
+{
+    if (!isfinite (v))
+        snprintf (buf, size, "%s", v < 0 ? "-inf" : "inf");
+    else
+        snprintf (buf, size, "%.2f", v);
+    return buf;
+}
+
+//  Reads and applies --spec; prints every error. Returns 0 or EXIT_USAGE.
+static int
+s_load_spec (const char *path, chain_cfg_t *chain)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = fsutil_read_file (path, 1u << 20, &text, &len);
+    if (rc) {
+        fprintf (stderr, "masterfarm master: %s: cannot read the spec (%s)\n", path,
+                 rc == MF_ERR_IO ? strerror (errno) : mf_strerror (rc));
+        return EXIT_USAGE;
+    }
+    spec_errors_t errs = { 0 };
+    rc = spec_parse_chain_json (text, len, path, chain, &errs);
+    free (text);
+    if (rc == 0 && spec_check_chain (chain, "$.chain", &errs) == 0 && errs.n == 0) {
+        spec_errors_clear (&errs);
+        return 0;
+    }
+    for (size_t i = 0; i < errs.n; i++) {
+        const spec_error_t *e = &errs.items [i];
+        if (e->line > 0)
+            fprintf (stderr, "masterfarm master: %s:%d:%d: %s: %s\n", path, e->line,
+                     e->column, e->path, e->message);
+        else
+            fprintf (stderr, "masterfarm master: %s: %s: %s\n", path, e->path, e->message);
+    }
+    if (errs.n == 0)
+        fprintf (stderr, "masterfarm master: %s: the chain spec is not valid (%s)\n",
+                 path, mf_strerror (rc));
+    spec_errors_clear (&errs);
+    return EXIT_USAGE;
+}
+
+int
+cmd_master (int argc, char **argv)
+{
+    const char *file = NULL, *outp = NULL, *profile_name = NULL, *spec_path = NULL;
+    double target = NAN;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv [i];
+        bool has_val = i + 1 < argc;
+        if (strcmp (a, "--help") == 0 || strcmp (a, "-h") == 0) {
+            s_help (stdout);
+            return EXIT_OK;
+        }
+        else
+        if (strcmp (a, "-o") == 0 || strcmp (a, "--output") == 0) {
+            if (!has_val)
+                goto missing;
+            outp = argv [++i];
+        }
+        else
+        if (strcmp (a, "--profile") == 0) {
+            if (!has_val)
+                goto missing;
+            profile_name = argv [++i];
+        }
+        else
+        if (strcmp (a, "--spec") == 0) {
+            if (!has_val)
+                goto missing;
+            spec_path = argv [++i];
+        }
+        else
+        if (strcmp (a, "--target-lufs") == 0) {
+            if (!has_val)
+                goto missing;
+            char *end = NULL;
+            const char *v = argv [++i];
+            target = strtod (v, &end);
+            if (end == v || *end || !(target >= -40.0 && target <= -5.0)) {
+                fprintf (stderr, "masterfarm master: --target-lufs '%s': give a number "
+                         "from -40 to -5 (LUFS)\n", v);
+                return EXIT_USAGE;
+            }
+        }
+        else
+        if (a [0] == '-' && a [1]) {
+            fprintf (stderr, "masterfarm master: unknown option '%s' "
+                     "(see masterfarm master --help)\n", a);
+            return EXIT_USAGE;
+        }
+        else
+        if (!file)
+            file = a;
+        else {
+            fprintf (stderr, "masterfarm master: one FILE at a time ('%s' and '%s' given)\n",
+                     file, a);
+            return EXIT_USAGE;
+        }
+        continue;
+missing:
+        fprintf (stderr, "masterfarm master: %s needs a value (see masterfarm master --help)\n", a);
+        return EXIT_USAGE;
+    }
+    if (!file || !outp) {
+        fprintf (stderr, "masterfarm master: %s missing "
+                 "(usage: masterfarm master FILE -o OUT [--profile NAME])\n",
+                 !file ? "FILE" : "-o OUT");
+        return EXIT_USAGE;
+    }
+    const profile_t *profile = NULL;
+    if (profile_name && !(profile = profile_find (profile_name))) {
+        fprintf (stderr, "masterfarm master: unknown profile '%s'; one of spotify, apple, "
+                 "youtube, amazon, tidal, cd, broadcast, hires\n", profile_name);
+        return EXIT_USAGE;
+    }
+    bool has_ext = false;
+    int format = s_format_from_ext (outp, &has_ext);
+    char out_path [4096];
+    if (format < 0 && has_ext) {
+        fprintf (stderr, "masterfarm master: %s: unknown extension; use .wav, .flac or .aiff\n",
+                 outp);
+        return EXIT_USAGE;
+    }
+    if (format < 0) {
+        format = profile ? (int) profile->format : OUT_WAV;
+        snprintf (out_path, sizeof out_path, "%s.%s", outp, profile ? profile->ext : "wav");
+    }
+    else
+        snprintf (out_path, sizeof out_path, "%s", outp);
+
+    //  options (checked before any audio is read)
+    master_opts_t o;
+    master_opts_default (&o, profile, 44100);
+    if (!profile) {
+        master_opts_default (&o, profile_find ("spotify"), 44100);
+        o.target_lufs = -14.0;
+        o.ceiling_dbtp = -1.0;
+        o.out_bits = 24;
+    }
+    if (isfinite (target))
+        o.target_lufs = target;
+    if (spec_path && s_load_spec (spec_path, &o.chain))
+        return EXIT_USAGE;
+    spec_errors_t errs = { 0 };
+    if (spec_check_chain (&o.chain, "$.chain", &errs) > 0 || errs.n > 0) {
+        fprintf (stderr, "masterfarm master: %s: %s\n", errs.items [0].path,
+                 errs.items [0].message);
+        spec_errors_clear (&errs);
+        return EXIT_USAGE;
+    }
+    spec_errors_clear (&errs);
+
+    audio_t in = { 0 }, out = { 0 };
+    char err [AUDIO_ERR_LEN];
+    int rc = audio_read (file, &in, err, sizeof err);
+    if (rc) {
+        fprintf (stderr, "masterfarm master: %s\n", err);
+        return EXIT_FAILED;
+    }
+    o.out_rate_hz = profile ? profile_output_rate (profile, in.rate_hz) : in.rate_hz;
+    if (format == OUT_FLAC && o.out_bits == 32)
+        o.out_bits = 24;
+
+    master_report_t rep;
+    rc = master_run (&in, &o, &out, &rep, err, sizeof err);
+    if (rc) {
+        fprintf (stderr, "masterfarm master: %s: %s\n", file, err);
+        audio_free (&in);
+        return rc == MF_ERR_INVALID ? EXIT_USAGE : EXIT_FAILED;
+    }
+    char tmp [4200];
+    if (fsutil_temp_path (out_path, tmp, sizeof tmp)) {
+        fprintf (stderr, "masterfarm master: %s: path too long\n", out_path);
+        audio_free (&in);
+        audio_free (&out);
+        return EXIT_USAGE;
+    }
+    rc = audio_write (tmp, &out, (out_format_t) format, o.out_bits, NULL, err, sizeof err);
+    if (rc)
+        fprintf (stderr, "masterfarm master: %s\n", err);
+    else
+    if (fsutil_commit_temp (tmp, out_path)) {
+        fprintf (stderr, "masterfarm master: %s: cannot write the output (%s)\n", out_path,
+                 strerror (errno));
+        rc = MF_ERR_IO;
+    }
+    if (rc) {
+        unlink (tmp);
+        audio_free (&in);
+        audio_free (&out);
+        return EXIT_FAILED;
+    }
+
+    char a [32], b [32], c [32];
+    static const char *fmt_names [] = { "WAV", "FLAC", "AIFF" };
+    printf ("input     %s (%s, %d Hz, %d ch, %.1f s)\n", file, in.format, in.rate_hz,
+            in.channels, (double) in.frames / in.rate_hz);
+    printf ("output    %s (%s %s, %d Hz%s)\n", out_path, fmt_names [format],
+            o.out_bits == 32 ? "float" : o.out_bits == 16 ? "16-bit" : "24-bit",
+            out.rate_hz, o.out_bits < 24 && o.chain.dither ? ", dithered" : "");
+    printf ("loudness  %s LUFS in, %s LUFS out (target %s LUFS), LRA %.1f LU\n",
+            s_num (a, sizeof a, rep.in_lufs), s_num (b, sizeof b, rep.out_lufs),
+            s_num (c, sizeof c, o.target_lufs), rep.out_lra_lu);
+    double ceil = isnan (o.chain.limiter.ceiling_dbtp) ? o.ceiling_dbtp : o.chain.limiter.ceiling_dbtp;
+    printf ("peak      %s dBTP true peak (ceiling %.2f dBTP)\n",
+            s_num (a, sizeof a, rep.out_true_peak_dbtp), ceil);
+    printf ("gain      %+.2f dB; limiter gain reduction max %.2f dB, mean %.2f dB; %d render%s\n",
+            rep.gain_db, rep.gr_max_db, rep.gr_avg_db, rep.loop_iterations,
+            rep.loop_iterations == 1 ? "" : "s");
+    if (rep.gr_capped)
+        printf ("capped    yes: the target needs more than %.1f dB of limiting; the output "
+                "stops at %s LUFS rather than crushing the track\n",
+                o.chain.limiter.max_gr_db, s_num (a, sizeof a, rep.out_lufs));
+    else
+        printf ("capped    no\n");
+    audio_free (&in);
+    audio_free (&out);
+    return EXIT_OK;
+}

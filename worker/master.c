@@ -1,0 +1,405 @@
+/*  master_run: one track through the chain with the loudness closed loop
+    (see master.h), then fades and the output word.
+
+    Order of operations, and why it differs from DESIGN.md's list:
+
+        1  pre-gain stages (HP, EQ, tonal, multiband, glue, stereo)
+           at the source rate, once                       chain_run_pre
+        2  resampling to the output rate (libsoxr VHQ)    resample_audio
+        3  gain + true-peak limiter at the OUTPUT rate,   limiter_run
+           repeated inside the loudness loop
+        4  fades, then dither / quantisation to the word  fade, dither
+        5  verification: true peak of the quantised
+           output (own meter); if it is over the ceiling the limiter's
+           ceiling is lowered by the excess and 3-4 repeated
+
+    DESIGN.md lists resampling after the limiter. A true-peak guarantee
+    must hold on the delivered file, and resampling after limiting can
+    create new inter-sample (and sample) overs, so resampling moves before
+    gain and limiter: gain commutes with the (linear) resampler, so the
+    loop's loudness is that of the delivered rate, and the limiter's
+    oversampled detector sees exactly the samples that are delivered.
+
+    The loudness loop (ITU-R BS.1770-4 integrated loudness, libebur128):
+    only gain, limiter and one measurement repeat. The first guess is the
+    planned gain (or target minus the loudness after stage 2); each next
+    gain moves by the error divided by the measured slope dL/dg (secant,
+    clamped to [0.3, 1.2]; 1 on the first step), until the output is
+    within MASTER_LOOP_TOL_LU of the target (usually 2-3 renders). The
+    gain is capped where the limiter would need more than max_gr_db of
+    reduction: g_cap = ceiling + max_gr_db - (true peak after stage 2);
+    the loop stops there and the report says gr_capped.
+
+    Determinism: every stage is deterministic (FFTW_ESTIMATE plans,
+    single-threaded libsoxr, seeded dither), so the same input and
+    options give the same bytes.  */
+#include "worker/master.h"
+#include "worker/chain.h"
+#include "worker/resample.h"
+#include "worker/dsp/dither.h"
+#include "worker/dsp/dsp_ops.h"
+#include "worker/dsp/fade.h"
+#include "worker/dsp/limiter.h"
+#include "worker/dsp/truepeak.h"
+#include "common/err.h"
+#include "common/log.h"
+
+#include <ebur128.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MASTER_LOOP_TOL_LU     0.03     //  stop when within this of the target
+#define MASTER_LOOP_MAX        8        //  renders in the loudness loop
+#define MASTER_TP_RETRIES      4        //  re-limits after a true-peak over
+#define MASTER_DITHER_SEED     0x6d61737465726661ull
+
+void
+master_opts_default (master_opts_t *opts, const profile_t *profile, int source_rate_hz)
+{
+    memset (opts, 0, sizeof *opts);
+    settings_t s;
+    spec_settings_default (&s);
+    opts->chain = s.chain;
+    opts->fade_curve = FADE_EQUAL_POWER;
+    opts->gain_db = NAN;
+    if (profile) {
+        opts->target_lufs = profile_target_lufs (profile, false, NAN);
+        opts->ceiling_dbtp = profile->ceiling_dbtp;
+        opts->out_rate_hz = profile_output_rate (profile, source_rate_hz);
+        opts->out_bits = profile->bits;
+        return;
+    }
+    //  neutral: every stage off, float at the source rate, no loop
+    chain_cfg_t *c = &opts->chain;
+    c->highpass_hz = 0.0;
+    c->n_eq = 0;
+    c->multiband.enabled = false;
+    c->compressor.enabled = false;
+    c->stereo.width = 1.0;
+    c->stereo.mono_below_hz = 0.0;
+    c->gain_db = 0.0;
+    c->limiter.enabled = false;
+    c->dither = false;
+    c->noise_shaping = false;
+    opts->target_lufs = NAN;
+    opts->ceiling_dbtp = 0.0;
+    opts->gain_db = 0.0;
+    opts->out_rate_hz = source_rate_hz;
+    opts->out_bits = 32;
+}
+
+//  Integrated loudness (and optionally LRA) of interleaved audio, LUFS;
+//  -HUGE_VAL for silence. Returns 0 or MF_ERR_NOMEM.
+static int
+s_loudness (const float *data, int64_t frames, int channels, int rate_hz,
+            double *lufs, double *lra_lu)
+{
+    int mode = EBUR128_MODE_I | (lra_lu ? EBUR128_MODE_LRA : 0);
+    ebur128_state *st = ebur128_init ((unsigned) channels, (unsigned long) rate_hz, mode);
+    if (!st)
+        return MF_ERR_NOMEM;
+    if (channels == 1)
+        ebur128_set_channel (st, 0, EBUR128_CENTER);
+    const int64_t step = 1 << 16;
+    for (int64_t i = 0; i < frames; i += step) {
+        int64_t n = frames - i < step ? frames - i : step;
+        if (ebur128_add_frames_float (st, data + (size_t) i * (size_t) channels, (size_t) n)) {
+            ebur128_destroy (&st);
+            return MF_ERR_NOMEM;
+        }
+    }
+    double v = -HUGE_VAL;
+    if (ebur128_loudness_global (st, &v) || !isfinite (v))
+        v = -HUGE_VAL;
+    *lufs = v;
+    if (lra_lu) {
+        double r = 0.0;
+        if (ebur128_loudness_range (st, &r) || !isfinite (r))
+            r = 0.0;
+        *lra_lu = r;
+    }
+    ebur128_destroy (&st);
+    return 0;
+}
+
+//  True peak of interleaved audio (own meter, truepeak.h), dBTP.
+static double
+s_true_peak (const float *data, int64_t frames, int channels, int rate_hz)
+{
+    truepeak_t *tp = truepeak_new (rate_hz, channels);
+    if (!tp)
+        return HUGE_VAL;
+    truepeak_process (tp, data, (size_t) frames);
+    double v = truepeak_max_dbtp (tp);
+    truepeak_destroy (&tp);
+    return v;
+}
+
+//  Checks the options that chain_new does not (ranges of master.h).
+static int
+s_check_opts (const audio_t *in, const master_opts_t *o, char *err, size_t err_size)
+{
+    spec_errors_t errs = { 0 };
+    if (spec_check_chain (&o->chain, "$.chain", &errs) > 0 || errs.n > 0) {
+        snprintf (err, err_size, "%s: %s", errs.items [0].path, errs.items [0].message);
+        spec_errors_clear (&errs);
+        return MF_ERR_INVALID;
+    }
+    spec_errors_clear (&errs);
+    if (in->channels < 1 || in->channels > AUDIO_MAX_CHANNELS || in->frames <= 0
+    ||  !in->data) {
+        snprintf (err, err_size, "input: %d channels, %lld frames; 1..%d channels and at "
+                  "least one frame are needed", in->channels, (long long) in->frames,
+                  AUDIO_MAX_CHANNELS);
+        return MF_ERR_UNSUPPORTED;
+    }
+    if (in->rate_hz < AUDIO_MIN_RATE_HZ || in->rate_hz > AUDIO_MAX_RATE_HZ) {
+        snprintf (err, err_size, "input: sample rate %d Hz; %d .. %d Hz are supported",
+                  in->rate_hz, AUDIO_MIN_RATE_HZ, AUDIO_MAX_RATE_HZ);
+        return MF_ERR_UNSUPPORTED;
+    }
+    if (o->out_rate_hz < AUDIO_MIN_RATE_HZ || o->out_rate_hz > AUDIO_MAX_RATE_HZ) {
+        snprintf (err, err_size, "out_rate_hz: %d Hz; %d .. %d Hz are supported",
+                  o->out_rate_hz, AUDIO_MIN_RATE_HZ, AUDIO_MAX_RATE_HZ);
+        return MF_ERR_UNSUPPORTED;
+    }
+    if (o->out_bits != 16 && o->out_bits != 24 && o->out_bits != 32) {
+        snprintf (err, err_size, "out_bits: %d; 16, 24 or 32 (float)", o->out_bits);
+        return MF_ERR_INVALID;
+    }
+    if (!isnan (o->target_lufs) && !(o->target_lufs >= -40.0 && o->target_lufs <= -5.0)) {
+        snprintf (err, err_size, "target_lufs: %g is out of range (-40 .. -5 LUFS)",
+                  o->target_lufs);
+        return MF_ERR_INVALID;
+    }
+    double ceil = isnan (o->chain.limiter.ceiling_dbtp) ? o->ceiling_dbtp
+                                                        : o->chain.limiter.ceiling_dbtp;
+    if (!(ceil >= -20.0 && ceil <= 0.0)) {
+        snprintf (err, err_size, "ceiling_dbtp: %g is out of range (-20 .. 0 dBTP)", ceil);
+        return MF_ERR_INVALID;
+    }
+    if (!isnan (o->gain_db) && !(fabs (o->gain_db) <= 48.0)) {
+        snprintf (err, err_size, "gain_db: %g is out of range (-48 .. 48 dB)", o->gain_db);
+        return MF_ERR_INVALID;
+    }
+    if (!(o->fade_in_s >= 0.0 && o->fade_in_s <= 60.0)
+    ||  !(o->fade_out_s >= 0.0 && o->fade_out_s <= 60.0)) {
+        snprintf (err, err_size, "fade_in_s / fade_out_s: %g / %g s; 0 .. 60 s",
+                  o->fade_in_s, o->fade_out_s);
+        return MF_ERR_INVALID;
+    }
+    for (int b = 0; o->has_tonal && b < MEASURE_BANDS; b++)
+        if (!isfinite (o->tonal_db [b]) || fabs (o->tonal_db [b]) > 24.0) {
+            snprintf (err, err_size, "tonal_db[%d]: %g dB; finite and within +-24 dB",
+                      b, o->tonal_db [b]);
+            return MF_ERR_INVALID;
+        }
+    return 0;
+}
+
+//  One render of stage 3: out = limiter (pre * 10^(g/20)); limiter NULL
+//  means gain only. Fills the limiter statistics.
+static void
+s_render (const float *pre, float *out, size_t samples, size_t frames, double gain_db,
+          limiter_t *lim, dyn_stats_t *gr)
+{
+    dsp_ops ()->scale (out, pre, (float) pow (10.0, gain_db / 20.0), samples);
+    memset (gr, 0, sizeof *gr);
+    if (lim) {
+        limiter_run (lim, out, frames);
+        limiter_stats (lim, gr);
+    }
+}
+
+int
+master_run (const audio_t *in, const master_opts_t *opts, audio_t *out,
+            master_report_t *report, char *err, size_t err_size)
+{
+    memset (report, 0, sizeof *report);
+    int rc = s_check_opts (in, opts, err, err_size);
+    if (rc)
+        return rc;
+    const int ch = in->channels, out_rate = opts->out_rate_hz;
+    const double ceiling = isnan (opts->chain.limiter.ceiling_dbtp)
+                         ? opts->ceiling_dbtp : opts->chain.limiter.ceiling_dbtp;
+    const double *tonal = opts->has_tonal ? opts->tonal_db : NULL;
+    if (tonal)
+        memcpy (report->tonal_db, opts->tonal_db, sizeof report->tonal_db);
+
+    //  the chain without its gain and limiter: those are stage 3 here
+    chain_cfg_t pre_cfg = opts->chain;
+    pre_cfg.gain_db = 0.0;
+    pre_cfg.limiter.enabled = false;
+    chain_t *chain = chain_new (&pre_cfg, tonal, ceiling, in->rate_hz, ch, err, err_size);
+    if (!chain)
+        return MF_ERR_INVALID;
+
+    float *pre = NULL, *buf = NULL;
+    audio_t rs = { 0 };
+    limiter_t *lim = NULL;
+    const size_t in_samples = (size_t) in->frames * (size_t) ch;
+
+    rc = s_loudness (in->data, in->frames, ch, in->rate_hz, &report->in_lufs, NULL);
+    if (rc)
+        goto nomem;
+
+    //  1. pre-gain stages at the source rate
+    pre = malloc (in_samples * sizeof (float));
+    if (!pre)
+        goto nomem;
+    memcpy (pre, in->data, in_samples * sizeof (float));
+    chain_run_pre (chain, pre, (size_t) in->frames);
+    chain_destroy (&chain);
+
+    //  2. resample to the output rate
+    int64_t frames = in->frames;
+    if (out_rate != in->rate_hz) {
+        audio_t tmp = { .data = pre, .frames = in->frames, .channels = ch,
+                        .rate_hz = in->rate_hz };
+        rc = resample_audio (&tmp, out_rate, &rs, err, err_size);
+        free (pre);
+        pre = rs.data;
+        rs.data = NULL;
+        if (rc)
+            goto fail;
+        frames = rs.frames;
+    }
+    const size_t samples = (size_t) frames * (size_t) ch;
+    buf = malloc ((samples ? samples : 1) * sizeof (float));
+    if (!buf)
+        goto nomem;
+
+    //  3. gain and limiter, the loudness loop
+    double pre_lufs = -HUGE_VAL;
+    rc = s_loudness (pre, frames, ch, out_rate, &pre_lufs, NULL);
+    if (rc)
+        goto nomem;
+    const bool loop = opts->chain.limiter.enabled && isfinite (opts->target_lufs)
+                   && isfinite (pre_lufs);
+    double g = opts->chain.gain_db;
+    if (isfinite (opts->gain_db))
+        g += opts->gain_db;
+    else
+    if (isfinite (opts->target_lufs) && isfinite (pre_lufs))
+        g = opts->target_lufs - pre_lufs;
+    //  the start from the plan is refined from the measured pre-limiter loudness
+    if (loop && isfinite (opts->gain_db))
+        g = opts->target_lufs - pre_lufs;
+    if (g > 48.0)
+        g = 48.0;
+    double g_cap = HUGE_VAL;
+    limiter_cfg_t lc = opts->chain.limiter;
+    lc.ceiling_dbtp = ceiling;
+    if (opts->chain.limiter.enabled) {
+        double tp_pre = s_true_peak (pre, frames, ch, out_rate);
+        if (isfinite (tp_pre))
+            g_cap = ceiling + opts->chain.limiter.max_gr_db - tp_pre;
+        lim = limiter_new (&lc, out_rate, ch);
+        if (!lim) {
+            snprintf (err, err_size, "chain.limiter: cannot be built at %d Hz", out_rate);
+            rc = MF_ERR_INVALID;
+            goto fail;
+        }
+    }
+    bool capped = false;
+    if (loop && g > g_cap) {
+        g = g_cap;
+        capped = true;
+    }
+    dyn_stats_t gr = { 0 };
+    double lufs = -HUGE_VAL, g_prev = NAN, l_prev = NAN;
+    int iters = 0;
+    for (;;) {
+        s_render (pre, buf, samples, (size_t) frames, g, lim, &gr);
+        iters++;
+        if (!loop)
+            break;
+        if (s_loudness (buf, frames, ch, out_rate, &lufs, NULL))
+            goto nomem;
+        double e = opts->target_lufs - lufs;
+        log_debug ("master: loop %d gain %.3f dB -> %.3f LUFS (error %.3f LU, gr max %.2f dB)",
+                   iters, g, lufs, e, gr.gr_max_db);
+        if (fabs (e) <= MASTER_LOOP_TOL_LU || iters >= MASTER_LOOP_MAX || !isfinite (lufs))
+            break;
+        if (e > 0 && capped && g >= g_cap - 1e-9)
+            break;                                //  the cap holds it here
+        double slope = 1.0;
+        if (isfinite (g_prev) && fabs (g - g_prev) > 1e-6) {
+            slope = (lufs - l_prev) / (g - g_prev);
+            slope = slope < 0.3 ? 0.3 : slope > 1.2 ? 1.2 : slope;
+        }
+        g_prev = g;
+        l_prev = lufs;
+        g += e / slope;
+        capped = false;
+        if (g > g_cap) {
+            g = g_cap;
+            capped = true;
+        }
+    }
+
+    //  4-5. fades, quantisation, true-peak verification
+    int64_t fin = (int64_t) llround (opts->fade_in_s * out_rate);
+    int64_t fout = (int64_t) llround (opts->fade_out_s * out_rate);
+    double tp = -HUGE_VAL;
+    for (int attempt = 0; ; attempt++) {
+        fade_buffer (buf, frames, ch, opts->fade_curve, fin, fout);
+        if (opts->out_bits < 32) {
+            dither_mode_t mode = DITHER_NONE;
+            if (opts->out_bits < 24 && opts->chain.dither)
+                mode = opts->chain.noise_shaping ? DITHER_SHAPED : DITHER_TPDF;
+            dither_t *d = dither_new (opts->out_bits, ch, mode, MASTER_DITHER_SEED);
+            if (!d)
+                goto nomem;
+            dither_process (d, buf, (size_t) frames);
+            dither_destroy (&d);
+        }
+        tp = s_true_peak (buf, frames, ch, out_rate);
+        if (!lim || tp <= ceiling || attempt >= MASTER_TP_RETRIES)
+            break;
+        //  over after quantisation: lower the limiter's ceiling by the excess
+        lc.ceiling_dbtp -= (tp - ceiling) + 0.02;
+        log_debug ("master: true peak %.3f dBTP over %.2f; re-limiting at %.3f",
+                   tp, ceiling, lc.ceiling_dbtp);
+        limiter_destroy (&lim);
+        lim = limiter_new (&lc, out_rate, ch);
+        if (!lim)
+            goto nomem;
+        s_render (pre, buf, samples, (size_t) frames, g, lim, &gr);
+    }
+
+    if (s_loudness (buf, frames, ch, out_rate, &report->out_lufs, &report->out_lra_lu))
+        goto nomem;
+    report->out_true_peak_dbtp = tp;
+    report->gain_db = g;
+    report->gr_max_db = gr.gr_max_db;
+    report->gr_avg_db = gr.frames ? gr.gr_sum_db / (double) gr.frames : 0.0;
+    report->gr_capped = loop && capped && report->out_lufs < opts->target_lufs - MASTER_LOOP_TOL_LU;
+    report->loop_iterations = iters;
+
+    memset (out, 0, sizeof *out);
+    out->data = buf;
+    out->frames = frames;
+    out->channels = ch;
+    out->rate_hz = out_rate;
+    out->bits = opts->out_bits < 32 ? opts->out_bits : 0;
+    out->is_float = opts->out_bits == 32;
+    snprintf (out->format, sizeof out->format, "master %d-bit",
+              opts->out_bits);
+    free (pre);
+    limiter_destroy (&lim);
+    return 0;
+
+nomem:
+    snprintf (err, err_size, "mastering: out of memory");
+    rc = MF_ERR_NOMEM;
+fail:
+    chain_destroy (&chain);
+    limiter_destroy (&lim);
+    free (pre);
+    free (buf);
+    audio_free (&rs);
+    return rc;
+}
