@@ -17,8 +17,14 @@ struct limiter_s {
     int          box;           //  N, frames of the smoothing window
     double       ceiling_lin;   //  c: ceiling lowered by the margin, linear
     double       a_rel;         //  release coefficient
-    truepeak_t  *tp;            //  detector (per-frame peak over channels)
+    const dsp_ops_t *ops;       //  kernel table (tp_peaks)
+    int          n_filt;        //  detector filters: 1 or 2
+    int          phases [2];    //  per filter
+    int          taps;          //  T: common support of the filters, frames
+    float       *coef [2];      //  phases * taps each, aligned on one delay
+    float       *hist [LIMITER_MAX_CHANNELS];  //  taps - 1 + BLOCK samples each
     float       *peak;          //  LIMITER_BLOCK_FRAMES detector outputs
+    float       *tmp;           //  LIMITER_BLOCK_FRAMES: one channel, one filter
     float       *zeros;         //  LIMITER_BLOCK_FRAMES * channels of silence
     float       *delay;         //  latency * channels: input ring
     //  Sliding minimum of g_req over the last latency + 1 frames.
@@ -33,6 +39,69 @@ struct limiter_s {
     dyn_stats_t  stats;
 };
 
+//  The reference meter's interpolator (libebur128's design, after the
+//  BS.1770-4 example): a 49-tap Hann-windowed sinc cut off at the input
+//  Nyquist frequency, factor 4 below 96 kHz, 2 below 192 kHz, none
+//  above. Writes factor * taps coefficients in the dsp_ops layout into
+//  coef (room for 4 * 13 or 2 * 25), returns the factor, sets *taps and
+//  *delay (the branch-0 delay in frames).
+static int
+s_ref_design (int rate_hz, double *coef, int *taps, int *delay)
+{
+    int factor = rate_hz < 96000 ? 4 : rate_hz < 192000 ? 2 : 1;
+    if (factor == 1) {
+        coef [0] = 1.0;
+        *taps = 1;
+        *delay = 0;
+        return 1;
+    }
+    const int n = 49;
+    *taps = (n + factor - 1) / factor;
+    *delay = (n - 1) / 2 / factor;
+    for (int k = 0; k < factor * *taps; k++)
+        coef [k] = 0.0;
+    for (int j = 0; j < n; j++) {
+        double m = j - (n - 1) / 2.0;
+        double c = fabs (m) > 1e-9 ? sin (m * M_PI / factor) / (m * M_PI / factor) : 1.0;
+        c *= 0.5 * (1.0 - cos (2.0 * M_PI * j / (n - 1)));
+        coef [(j % factor) * *taps + j / factor] = c;
+    }
+    return factor;
+}
+
+//  Builds the detector: the project's true-peak filter and, when it
+//  differs, the reference meter's, both shifted onto one delay and one
+//  support of self->taps frames. Returns 0 or -1 (out of memory).
+static int
+s_detector_init (limiter_t *self, int rate_hz)
+{
+    const truepeak_filter_t *f = truepeak_filter (rate_hz);
+    double ref [4 * 25];
+    int ref_taps, ref_delay;
+    int ref_phases = s_ref_design (rate_hz, ref, &ref_taps, &ref_delay);
+    self->n_filt = ref_phases > 1 ? 2 : 1;
+    int d = f->delay_frames > ref_delay ? f->delay_frames : ref_delay;
+    int t = f->taps + d - f->delay_frames;
+    if (self->n_filt == 2 && ref_taps + d - ref_delay > t)
+        t = ref_taps + d - ref_delay;
+    self->taps = t;
+    self->phases [0] = f->phases;
+    self->phases [1] = ref_phases;
+    for (int k = 0; k < self->n_filt; k++) {
+        self->coef [k] = calloc ((size_t) self->phases [k] * t, sizeof (float));
+        if (!self->coef [k])
+            return -1;
+    }
+    for (int p = 0; p < f->phases; p++)
+        for (int k = 0; k < f->taps; k++)
+            self->coef [0][p * t + k + d - f->delay_frames] = f->coef [p * f->taps + k];
+    if (self->n_filt == 2)
+        for (int p = 0; p < ref_phases; p++)
+            for (int k = 0; k < ref_taps; k++)
+                self->coef [1][p * t + k + d - ref_delay] = (float) ref [p * ref_taps + k];
+    return 0;
+}
+
 limiter_t *
 limiter_new (const limiter_cfg_t *cfg, int rate_hz, int channels)
 {
@@ -46,10 +115,10 @@ limiter_new (const limiter_cfg_t *cfg, int rate_hz, int channels)
     if (!self)
         return NULL;
     self->channels = channels;
-    self->tp = truepeak_new (rate_hz, channels);
-    if (!self->tp)
+    self->ops = dsp_ops ();
+    if (s_detector_init (self, rate_hz))
         goto fail;
-    int taps = truepeak_filter (rate_hz)->taps;
+    int taps = self->taps;
     int lat = (int) lround (cfg->lookahead_ms / 1000.0 * rate_hz);
     if (lat < taps - 1)
         lat = taps - 1;
@@ -61,12 +130,18 @@ limiter_new (const limiter_cfg_t *cfg, int rate_hz, int channels)
     self->a_rel = exp (-1.0 / (cfg->release_ms / 1000.0 * rate_hz));
     self->dq_cap = (size_t) lat + 2;
     self->peak = calloc (LIMITER_BLOCK_FRAMES, sizeof (float));
+    self->tmp = calloc (LIMITER_BLOCK_FRAMES, sizeof (float));
+    for (int c = 0; c < channels; c++) {
+        self->hist [c] = calloc ((size_t) taps - 1 + LIMITER_BLOCK_FRAMES, sizeof (float));
+        if (!self->hist [c])
+            goto fail;
+    }
     self->zeros = calloc ((size_t) LIMITER_BLOCK_FRAMES * channels, sizeof (float));
     self->delay = calloc ((size_t) lat * channels, sizeof (float));
     self->dq_idx = calloc (self->dq_cap, sizeof (uint64_t));
     self->dq_val = calloc (self->dq_cap, sizeof (double));
     self->hbuf = calloc ((size_t) self->box, sizeof (double));
-    if (!self->peak || !self->zeros || !self->delay || !self->dq_idx
+    if (!self->peak || !self->tmp || !self->zeros || !self->delay || !self->dq_idx
     ||  !self->dq_val || !self->hbuf)
         goto fail;
     limiter_reset (self);
@@ -82,8 +157,12 @@ limiter_destroy (limiter_t **self_p)
     if (!self_p || !*self_p)
         return;
     limiter_t *self = *self_p;
-    truepeak_destroy (&self->tp);
+    for (int k = 0; k < 2; k++)
+        free (self->coef [k]);
+    for (int c = 0; c < LIMITER_MAX_CHANNELS; c++)
+        free (self->hist [c]);
     free (self->peak);
+    free (self->tmp);
     free (self->zeros);
     free (self->delay);
     free (self->dq_idx);
@@ -104,7 +183,8 @@ void
 limiter_reset (limiter_t *self)
 {
     assert (self);
-    truepeak_reset (self->tp);
+    for (int c = 0; c < self->channels; c++)
+        memset (self->hist [c], 0, (size_t) (self->taps - 1) * sizeof (float));
     memset (self->delay, 0, (size_t) self->latency * self->channels * sizeof (float));
     self->dq_head = 0;
     self->dq_len = 0;
@@ -115,6 +195,32 @@ limiter_reset (limiter_t *self)
     self->h = 1.0;
     self->t = 0;
     memset (&self->stats, 0, sizeof self->stats);
+}
+
+//  Detector for n frames of src: peak[i] = largest |interpolated value|
+//  over channels, filters and phases whose support is frames i - T + 1
+//  .. i; keeps each channel's last T - 1 samples as history.
+static void
+s_detect (limiter_t *self, const float *src, size_t n)
+{
+    const size_t ch = (size_t) self->channels;
+    const int t = self->taps;
+    for (size_t c = 0; c < ch; c++) {
+        float *h = self->hist [c];
+        float *x = h + t - 1;
+        for (size_t i = 0; i < n; i++)
+            x [i] = src [i * ch + c];
+        for (int k = 0; k < self->n_filt; k++) {
+            float *out = (c == 0 && k == 0) ? self->peak : self->tmp;
+            self->ops->tp_peaks (x, n, self->coef [k], self->phases [k], t, out);
+            if (out != self->peak)
+                for (size_t i = 0; i < n; i++)
+                    if (out [i] > self->peak [i])
+                        self->peak [i] = out [i];
+        }
+        if (t > 1)
+            memmove (h, h + n, (size_t) (t - 1) * sizeof (float));
+    }
 }
 
 //  Core: n frames from src (interleaved) through the detector, gain and
@@ -128,7 +234,7 @@ s_block (limiter_t *self, float *dst, const float *src, size_t n)
     const uint64_t lat = (uint64_t) self->latency;
     const double c = self->ceiling_lin, a_rel = self->a_rel;
     const double inv_box = 1.0 / self->box;
-    truepeak_peaks (self->tp, src, n, self->peak);
+    s_detect (self, src, n);
     for (size_t i = 0; i < n; i++) {
         const uint64_t t = self->t;
         //  Required gain of this frame's detector value.
@@ -165,9 +271,8 @@ s_block (limiter_t *self, float *dst, const float *src, size_t n)
                 s += self->hbuf [k];
             self->hsum = s;
         }
-        double g = self->hsum * inv_box;
-        if (g > 1.0)
-            g = 1.0;
+        //  Exactly 1 when nothing in the window reduces (transparency).
+        double g = self->hsum >= self->box ? 1.0 : self->hsum * inv_box;
         //  Delay line: out frame t - L, then store frame t in its slot.
         float *d = self->delay + (size_t) (t % lat) * ch;
         const float *x = src + i * ch;
@@ -266,4 +371,11 @@ limiter_stats (const limiter_t *self, dyn_stats_t *stats)
 {
     assert (self && stats);
     *stats = self->stats;
+}
+
+void
+limiter_set_ops (limiter_t *self, const dsp_ops_t *ops)
+{
+    assert (self && ops);
+    self->ops = ops;
 }

@@ -1,10 +1,17 @@
 /*  Lookahead true-peak limiter with oversampled detection.
 
-    Detection: the true-peak interpolator of truepeak.h (ITU-R BS.1770-4
-    Annex 2; 4x below 88.2 kHz, 2x below 176.4 kHz) gives, for every input
-    frame i, the largest interpolated |value| over all channels whose
-    interpolation filter reads x[i - T + 1 .. i] (T = taps per branch),
-    and the sample peak |x[i]|. Stereo-linked: one gain for all channels.
+    Detection (ops->tp_peaks): two polyphase interpolators after ITU-R
+    BS.1770-4 Annex 2 run on every channel, the project's meter's
+    (truepeak.h: 16-tap Kaiser branches, 4x below 88.2 kHz, 2x below
+    176.4 kHz) and the reference meter's (libebur128's design: 49-tap
+    Hann-windowed sinc, 4x below 96 kHz, 2x below 192 kHz). Meters differ
+    by up to ~0.15 dB on individual peaks of broadband signals, so the
+    limiter obeys the larger reading of the two. Both are shifted onto
+    one delay and one support of T frames: for every input frame i the
+    detector gives the largest interpolated |value| over channels, filters
+    and phases whose filters read x[i - T + 1 .. i]; their branch 0 is a
+    pure delay, so sample peaks are included. Stereo-linked: one gain for
+    all channels.
 
     Gain: g_req[i] = min (1, c / peak[i]) with c the ceiling lowered by
     LIMITER_MARGIN_DB. With L the latency (lookahead) in frames and
@@ -77,5 +84,8 @@ void limiter_stats (const limiter_t *self, dyn_stats_t *stats);
 
 //  Forgets the delay line, detector state and statistics.
 void limiter_reset (limiter_t *self);
+
+//  Uses another kernel table (tests and benchmarks compare ISAs this way).
+void limiter_set_ops (limiter_t *self, const dsp_ops_t *ops);
 
 #endif
