@@ -1,0 +1,595 @@
+/*  The album report: report.json for machines, report.html for people.
+
+    Both come from the same inputs (spec album, input analyses, and per
+    profile the plan, master reports, layout and output measures) and say
+    the same things. The HTML page is self-contained: tables, and inline
+    SVG plots drawn here (loudness per track in and out against the
+    target; the tracks' 1/3-octave spectra, input and output, on a log
+    frequency axis; the tonal corrections). No scripts, no external
+    resources, so it opens anywhere and can be archived with the masters.  */
+#include "broker/report.h"
+#include "common/err.h"
+#include "common/fsutil.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PLOT_W   720
+#define PLOT_H   260
+#define PLOT_L   56       //  left margin, px
+#define PLOT_B   34       //  bottom margin, px
+#define PLOT_T   14       //  top margin, px
+
+static const char *s_colours [] = {
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
+    "#7f7f7f", "#bcbd22"
+};
+#define N_COLOURS (sizeof s_colours / sizeof s_colours [0])
+
+//  JSON number or null.
+static json_t *
+s_num (double v)
+{
+    return isfinite (v) ? json_real (v) : json_null ();
+}
+
+//  JSON array of the MEASURE_BANDS values.
+static json_t *
+s_bands (const double *v)
+{
+    json_t *a = json_array ();
+    for (int b = 0; b < MEASURE_BANDS; b++)
+        json_array_append_new (a, s_num (v [b]));
+    return a;
+}
+
+//  JSON string or null.
+static json_t *
+s_str (const char *s)
+{
+    return s ? json_string (s) : json_null ();
+}
+
+//  Checks the inputs every output needs.
+static int
+s_valid (const report_input_t *in)
+{
+    if (!in || !in->album || !in->analyses || (in->n_profiles && !in->profiles))
+        return 0;
+    for (size_t i = 0; i < in->album->n_tracks; i++)
+        if (!in->analyses [i])
+            return 0;
+    for (size_t p = 0; p < in->n_profiles; p++) {
+        const report_profile_t *rp = &in->profiles [p];
+        if (!rp->plan || rp->plan->n_tracks != in->album->n_tracks
+        ||  (rp->layout && rp->layout->n_tracks != in->album->n_tracks))
+            return 0;
+    }
+    return 1;
+}
+
+//  The album's measured output loudness for a profile: given, or the
+//  union gating of the output measures' blocks, or NAN.
+static double
+s_album_out (const report_profile_t *rp, size_t n)
+{
+    if (isfinite (rp->album_out_lufs))
+        return rp->album_out_lufs;
+    if (rp->outputs) {
+        for (size_t i = 0; i < n; i++)
+            if (!rp->outputs [i])
+                return NAN;
+        return measure_gated_loudness (rp->outputs, NULL, n);
+    }
+    return NAN;
+}
+
+//  Track i's output loudness for a profile: measured, master's, or NAN.
+static double
+s_track_out (const report_profile_t *rp, size_t i)
+{
+    if (rp->outputs && rp->outputs [i])
+        return rp->outputs [i]->integrated_lufs;
+    if (rp->masters)
+        return rp->masters [i].out_lufs;
+    return NAN;
+}
+
+//  Builds the report as a jansson tree; NULL on OOM.
+static json_t *
+s_tree (const report_input_t *in)
+{
+    const spec_album_t *al = in->album;
+    size_t n = al->n_tracks;
+    json_t *root = json_object ();
+    json_t *ja = json_object ();
+    json_object_set_new (root, "album", ja);
+    json_object_set_new (ja, "title", s_str (al->title));
+    json_object_set_new (ja, "artist", s_str (al->artist));
+    json_object_set_new (ja, "upc", s_str (al->upc));
+    json_object_set_new (ja, "tracks", json_integer ((json_int_t) n));
+    json_object_set_new (ja, "input_lufs", s_num (measure_gated_loudness (in->analyses, NULL, n)));
+    json_object_set_new (ja, "input_lufs_method", json_string ("BS.1770-4 gating over the union of all tracks' blocks"));
+    double hz [MEASURE_BANDS];
+    for (int b = 0; b < MEASURE_BANDS; b++)
+        hz [b] = measure_band_hz (b);
+    json_object_set_new (root, "band_hz", s_bands (hz));
+
+    json_t *jt = json_array ();
+    json_object_set_new (root, "tracks", jt);
+    for (size_t i = 0; i < n; i++) {
+        const measure_t *m = in->analyses [i];
+        const spec_track_t *st = &al->tracks [i];
+        json_t *o = json_object ();
+        json_object_set_new (o, "index", json_integer ((json_int_t) i + 1));
+        json_object_set_new (o, "title", s_str (st->title));
+        json_object_set_new (o, "artist", s_str (st->artist ? st->artist : al->artist));
+        json_object_set_new (o, "isrc", s_str (st->isrc));
+        json_object_set_new (o, "path", s_str (st->path));
+        json_t *ji = json_object ();
+        json_object_set_new (ji, "format", json_string (m->format));
+        json_object_set_new (ji, "rate_hz", json_integer (m->rate_hz));
+        json_object_set_new (ji, "channels", json_integer (m->channels));
+        json_object_set_new (ji, "duration_s", s_num (m->duration_s));
+        json_object_set_new (ji, "integrated_lufs", s_num (m->integrated_lufs));
+        json_object_set_new (ji, "lra_lu", s_num (m->lra_lu));
+        json_object_set_new (ji, "true_peak_dbtp", s_num (m->true_peak_dbtp));
+        json_object_set_new (ji, "sample_peak_dbfs", s_num (m->sample_peak_dbfs));
+        json_object_set_new (ji, "max_shortterm_lufs", s_num (m->max_shortterm_lufs));
+        json_object_set_new (ji, "dc_offset_dbfs", s_num (m->dc_offset_dbfs));
+        json_object_set_new (ji, "clipped_samples", json_integer ((json_int_t) m->clipped_samples));
+        json_object_set_new (ji, "band_db", s_bands (m->band_db));
+        json_object_set_new (o, "input", ji);
+        json_array_append_new (jt, o);
+    }
+
+    json_t *jp = json_array ();
+    json_object_set_new (root, "profiles", jp);
+    for (size_t p = 0; p < in->n_profiles; p++) {
+        const report_profile_t *rp = &in->profiles [p];
+        const profile_t *prof = profile_get (rp->profile);
+        json_t *o = json_object ();
+        json_object_set_new (o, "profile", json_string (prof ? prof->name : "?"));
+        json_t *jal = json_object ();
+        double out_album = s_album_out (rp, n);
+        double omin = HUGE_VAL, omax = -HUGE_VAL;
+        for (size_t i = 0; i < n; i++) {
+            double l = s_track_out (rp, i);
+            if (isfinite (l)) {
+                omin = fmin (omin, l);
+                omax = fmax (omax, l);
+            }
+        }
+        json_object_set_new (jal, "target_lufs", s_num (rp->plan->album_target_lufs));
+        json_object_set_new (jal, "planned_lufs", s_num (rp->plan->album_planned_lufs));
+        json_object_set_new (jal, "output_lufs", s_num (out_album));
+        json_object_set_new (jal, "planned_spread_lu", s_num (rp->plan->spread_lu));
+        json_object_set_new (jal, "output_spread_lu", s_num (omax >= omin ? omax - omin : NAN));
+        if (rp->layout) {
+            json_object_set_new (jal, "rate_hz", json_integer (rp->rate_hz));
+            json_object_set_new (jal, "total_frames", json_integer (rp->layout->total_frames));
+        }
+        json_object_set_new (o, "album", jal);
+        json_error_t je;
+        json_t *plan = rp->plan->report_json ? json_loads (rp->plan->report_json, 0, &je) : NULL;
+        json_object_set_new (o, "plan", plan ? plan : json_null ());
+
+        json_t *jtr = json_array ();
+        json_object_set_new (o, "tracks", jtr);
+        for (size_t i = 0; i < n; i++) {
+            const track_plan_t *tp = &rp->plan->tracks [i];
+            const master_report_t *mr = rp->masters ? &rp->masters [i] : NULL;
+            const measure_t *om = rp->outputs ? rp->outputs [i] : NULL;
+            json_t *t = json_object ();
+            json_object_set_new (t, "index", json_integer ((json_int_t) i + 1));
+            json_object_set_new (t, "input_lufs", s_num (in->analyses [i]->integrated_lufs));
+            json_object_set_new (t, "planned_lufs", s_num (tp->target_lufs));
+            json_object_set_new (t, "output_lufs", s_num (s_track_out (rp, i)));
+            json_object_set_new (t, "input_lra_lu", s_num (in->analyses [i]->lra_lu));
+            json_object_set_new (t, "output_lra_lu", s_num (om ? om->lra_lu : mr ? mr->out_lra_lu : NAN));
+            json_object_set_new (t, "input_true_peak_dbtp", s_num (in->analyses [i]->true_peak_dbtp));
+            json_object_set_new (t, "output_true_peak_dbtp", s_num (om ? om->true_peak_dbtp : mr ? mr->out_true_peak_dbtp : NAN));
+            json_object_set_new (t, "ceiling_dbtp", s_num (tp->ceiling_dbtp));
+            json_object_set_new (t, "planned_gain_db", s_num (tp->gain_db));
+            json_object_set_new (t, "gain_db", s_num (mr ? mr->gain_db : tp->gain_db));
+            json_object_set_new (t, "tonal_db", s_bands (mr ? mr->tonal_db : tp->tonal_db));
+            json_object_set_new (t, "limiter_gr_max_db", s_num (mr ? mr->gr_max_db : NAN));
+            json_object_set_new (t, "limiter_gr_mean_db", s_num (mr ? mr->gr_avg_db : NAN));
+            json_object_set_new (t, "limiter_gr_capped", mr ? json_boolean (mr->gr_capped) : json_null ());
+            json_object_set_new (t, "loop_iterations", mr ? json_integer (mr->loop_iterations) : json_null ());
+            if (rp->layout) {
+                const assemble_track_t *lt = &rp->layout->tracks [i];
+                json_object_set_new (t, "start_frame", json_integer (lt->start));
+                json_object_set_new (t, "length_frames", json_integer (lt->length));
+                json_object_set_new (t, "pregap_frame", json_integer (lt->pregap));
+                json_object_set_new (t, "audio_start_frame", json_integer (lt->audio_start));
+                json_object_set_new (t, "trim_lead_frames", json_integer (lt->trim_lead));
+                json_object_set_new (t, "trim_trail_frames", json_integer (lt->trim_trail));
+                json_object_set_new (t, "crossfade_in_frames", json_integer (lt->xfade_in));
+                if (rp->rate_hz > 0)
+                    json_object_set_new (t, "start_s", json_real ((double) lt->start / rp->rate_hz));
+            }
+            if (om)
+                json_object_set_new (t, "output_band_db", s_bands (om->band_db));
+            json_array_append_new (jtr, t);
+        }
+        json_array_append_new (jp, o);
+    }
+    return root;
+}
+
+char *
+report_json (const report_input_t *in)
+{
+    if (!s_valid (in))
+        return NULL;
+    json_t *root = s_tree (in);
+    if (!root)
+        return NULL;
+    char *text = json_dumps (root, JSON_INDENT (2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION (8));
+    json_decref (root);
+    return text;
+}
+
+//  A growing text buffer for the HTML page.
+typedef struct { char *buf; size_t len, cap; int failed; } s_out_t;
+
+static void s_put (s_out_t *o, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+
+//  Appends printf-style text; on OOM marks the buffer failed.
+static void
+s_put (s_out_t *o, const char *fmt, ...)
+{
+    if (o->failed)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start (ap, fmt);
+        int k = vsnprintf (o->buf ? o->buf + o->len : NULL, o->buf ? o->cap - o->len : 0, fmt, ap);
+        va_end (ap);
+        if (k < 0) {
+            o->failed = 1;
+            return;
+        }
+        if (o->buf && o->len + (size_t) k < o->cap) {
+            o->len += (size_t) k;
+            return;
+        }
+        size_t cap = (o->cap ? o->cap * 2 : 16384) + (size_t) k;
+        char *nb = realloc (o->buf, cap);
+        if (!nb) {
+            o->failed = 1;
+            return;
+        }
+        o->buf = nb;
+        o->cap = cap;
+    }
+}
+
+//  Appends text with HTML special characters escaped.
+static void
+s_put_esc (s_out_t *o, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+            case '<': s_put (o, "&lt;"); break;
+            case '>': s_put (o, "&gt;"); break;
+            case '&': s_put (o, "&amp;"); break;
+            case '"': s_put (o, "&quot;"); break;
+            default:  s_put (o, "%c", *s);
+        }
+    }
+}
+
+//  A number cell: value with decimals, or an en dash for unknown.
+static void
+s_cell (s_out_t *o, double v, int decimals)
+{
+    if (isfinite (v))
+        s_put (o, "<td>%.*f</td>", decimals, v);
+    else
+        s_put (o, "<td>&ndash;</td>");
+}
+
+//  Plot frame: axes, y grid lines from y0 to y1 every step (value units).
+static void
+s_axes (s_out_t *o, double y0, double y1, double step, const char *ylabel)
+{
+    int w = PLOT_W - PLOT_L - 10, h = PLOT_H - PLOT_B - PLOT_T;
+    s_put (o, "<rect x='%d' y='%d' width='%d' height='%d' fill='none' stroke='#999'/>\n", PLOT_L, PLOT_T, w, h);
+    for (double v = ceil (y0 / step) * step; v <= y1 + 1e-9; v += step) {
+        double y = PLOT_T + h - (v - y0) / (y1 - y0) * h;
+        s_put (o, "<line x1='%d' x2='%d' y1='%.1f' y2='%.1f' stroke='#eee'/>"
+                  "<text x='%d' y='%.1f' font-size='10' text-anchor='end'>%g</text>\n",
+               PLOT_L, PLOT_L + w, y, y, PLOT_L - 4, y + 3, v);
+    }
+    s_put (o, "<text x='12' y='%d' font-size='11' transform='rotate(-90 12 %d)' text-anchor='middle'>%s</text>\n",
+           PLOT_T + h / 2, PLOT_T + h / 2, ylabel);
+}
+
+//  Maps value v in [y0, y1] to a y pixel (clamped to the plot).
+static double
+s_ypix (double v, double y0, double y1)
+{
+    int h = PLOT_H - PLOT_B - PLOT_T;
+    double t = (v - y0) / (y1 - y0);
+    t = t < 0 ? 0 : t > 1 ? 1 : t;
+    return PLOT_T + h - t * h;
+}
+
+//  x pixel of band b on a log frequency axis.
+static double
+s_xband (int b)
+{
+    int w = PLOT_W - PLOT_L - 10;
+    return PLOT_L + 8 + (double) b / (MEASURE_BANDS - 1) * (w - 16);
+}
+
+//  Loudness per track: input (grey), planned (outline), output (colour),
+//  and the target line, for one profile.
+static void
+s_plot_loudness (s_out_t *o, const report_input_t *in, const report_profile_t *rp)
+{
+    size_t n = in->album->n_tracks;
+    double lo = rp->plan->album_target_lufs, hi = lo;
+    for (size_t i = 0; i < n; i++) {
+        double v [3] = { in->analyses [i]->integrated_lufs, rp->plan->tracks [i].target_lufs, s_track_out (rp, i) };
+        for (int k = 0; k < 3; k++)
+            if (isfinite (v [k])) {
+                lo = fmin (lo, v [k]);
+                hi = fmax (hi, v [k]);
+            }
+    }
+    lo = floor (lo / 2.0) * 2.0 - 2.0;
+    hi = ceil (hi / 2.0) * 2.0 + 2.0;
+    s_put (o, "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' role='img' aria-label='loudness per track'>\n", PLOT_W, PLOT_H);
+    s_axes (o, lo, hi, 2.0, "LUFS");
+    int w = PLOT_W - PLOT_L - 10;
+    double slot = (double) w / (double) (n ? n : 1);
+    double ty = s_ypix (rp->plan->album_target_lufs, lo, hi);
+    s_put (o, "<line x1='%d' x2='%d' y1='%.1f' y2='%.1f' stroke='#d62728' stroke-dasharray='5,3'/>"
+              "<text x='%d' y='%.1f' font-size='10' fill='#d62728'>target %.1f</text>\n",
+           PLOT_L, PLOT_L + w, ty, ty, PLOT_L + 4, ty - 3, rp->plan->album_target_lufs);
+    for (size_t i = 0; i < n; i++) {
+        double x = PLOT_L + slot * ((double) i + 0.5);
+        double li = in->analyses [i]->integrated_lufs, lp = rp->plan->tracks [i].target_lufs, lo_ = s_track_out (rp, i);
+        if (isfinite (li))
+            s_put (o, "<circle cx='%.1f' cy='%.1f' r='4' fill='#bbb'><title>track %zu in %.2f LUFS</title></circle>\n",
+                   x - 8, s_ypix (li, lo, hi), i + 1, li);
+        if (isfinite (lp))
+            s_put (o, "<rect x='%.1f' y='%.1f' width='10' height='10' fill='none' stroke='#333'><title>track %zu planned %.2f LUFS</title></rect>\n",
+                   x - 5, s_ypix (lp, lo, hi) - 5, i + 1, lp);
+        if (isfinite (lo_))
+            s_put (o, "<circle cx='%.1f' cy='%.1f' r='4' fill='#1f77b4'><title>track %zu out %.2f LUFS</title></circle>\n",
+                   x + 8, s_ypix (lo_, lo, hi), i + 1, lo_);
+        s_put (o, "<text x='%.1f' y='%d' font-size='10' text-anchor='middle'>%zu</text>\n", x, PLOT_H - PLOT_B + 14, i + 1);
+    }
+    s_put (o, "<text x='%d' y='%d' font-size='10'>grey: input, square: planned, blue: output</text>\n",
+           PLOT_L, PLOT_H - 4);
+    s_put (o, "</svg>\n");
+}
+
+//  Spectra (or corrections) per track as polylines on a log frequency axis.
+//  get(i, b) gives the value; shape removes each curve's mean when set.
+static void
+s_plot_bands (s_out_t *o, size_t n, double (*get) (const void *, size_t, int), const void *ctx,
+              int shape, const char *label)
+{
+    double lo = HUGE_VAL, hi = -HUGE_VAL;
+    double *v = calloc (n * MEASURE_BANDS + 1, sizeof *v);
+    if (!v) {
+        o->failed = 1;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        double mean = 0.0;
+        int k = 0;
+        for (int b = 0; b < MEASURE_BANDS; b++) {
+            double x = get (ctx, i, b);
+            v [i * MEASURE_BANDS + b] = x;
+            if (isfinite (x) && x > -150.0) {
+                mean += x;
+                k++;
+            }
+        }
+        mean = shape && k ? mean / k : 0.0;
+        for (int b = 0; b < MEASURE_BANDS; b++) {
+            double *x = &v [i * MEASURE_BANDS + b];
+            if (isfinite (*x) && *x > -150.0) {
+                *x -= mean;
+                lo = fmin (lo, *x);
+                hi = fmax (hi, *x);
+            }
+            else
+                *x = NAN;
+        }
+    }
+    if (!(hi >= lo)) {
+        lo = -1.0;
+        hi = 1.0;
+    }
+    double step = hi - lo > 40 ? 10.0 : hi - lo > 12 ? 5.0 : 1.0;
+    lo = floor (lo / step) * step;
+    hi = ceil (hi / step) * step;
+    if (hi - lo < step)
+        hi = lo + step;
+    s_put (o, "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' role='img' aria-label='%s'>\n", PLOT_W, PLOT_H, label);
+    s_axes (o, lo, hi, step, label);
+    static const int ticks [] = { 0, 6, 12, 16, 20, 26, 29 };   //  25, 100, 400, 1k, 2.5k, 10k, 20k Hz
+    for (size_t k = 0; k < sizeof ticks / sizeof ticks [0]; k++) {
+        double hz = measure_band_hz (ticks [k]);
+        s_put (o, "<text x='%.1f' y='%d' font-size='10' text-anchor='middle'>%g%s</text>\n",
+               s_xband (ticks [k]), PLOT_H - PLOT_B + 14, hz >= 1000 ? hz / 1000 : hz, hz >= 1000 ? "k" : "");
+    }
+    s_put (o, "<text x='%d' y='%d' font-size='10'>Hz (1/3-octave bands)</text>\n", PLOT_W / 2, PLOT_H - 4);
+    for (size_t i = 0; i < n; i++) {
+        s_put (o, "<polyline fill='none' stroke='%s' stroke-width='1.3' points='", s_colours [i % N_COLOURS]);
+        for (int b = 0; b < MEASURE_BANDS; b++) {
+            double x = v [i * MEASURE_BANDS + b];
+            if (isfinite (x))
+                s_put (o, "%.1f,%.1f ", s_xband (b), s_ypix (x, lo, hi));
+        }
+        s_put (o, "'><title>track %zu</title></polyline>\n", i + 1);
+    }
+    s_put (o, "</svg>\n");
+    free (v);
+}
+
+//  Accessors for s_plot_bands.
+static double s_get_in (const void *ctx, size_t i, int b)
+{
+    return ((const report_input_t *) ctx)->analyses [i]->band_db [b];
+}
+static double s_get_out (const void *ctx, size_t i, int b)
+{
+    const report_profile_t *rp = ctx;
+    return rp->outputs [i] ? rp->outputs [i]->band_db [b] : NAN;
+}
+static double s_get_tonal (const void *ctx, size_t i, int b)
+{
+    const report_profile_t *rp = ctx;
+    return rp->masters ? rp->masters [i].tonal_db [b] : rp->plan->tracks [i].tonal_db [b];
+}
+
+char *
+report_html (const report_input_t *in)
+{
+    if (!s_valid (in))
+        return NULL;
+    const spec_album_t *al = in->album;
+    size_t n = al->n_tracks;
+    s_out_t o = { 0 };
+    s_put (&o, "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>");
+    s_put_esc (&o, al->title);
+    s_put (&o, " - mastering report</title>\n<style>body{font-family:sans-serif;margin:2em;max-width:1100px}"
+              "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:2px 6px;"
+              "text-align:right;font-size:13px}td.l,th.l{text-align:left}h2{margin-top:2em}"
+              ".key span{display:inline-block;margin-right:1em;font-size:12px}</style></head><body>\n");
+    s_put (&o, "<h1>");
+    s_put_esc (&o, al->title);
+    s_put (&o, "</h1>\n<p>");
+    s_put_esc (&o, al->artist);
+    if (al->upc) {
+        s_put (&o, " &middot; UPC ");
+        s_put_esc (&o, al->upc);
+    }
+    s_put (&o, " &middot; %zu tracks &middot; album input loudness %.2f LUFS (BS.1770-4 gating over all tracks' blocks)</p>\n",
+           n, measure_gated_loudness (in->analyses, NULL, n));
+
+    //  inputs
+    s_put (&o, "<h2>Input</h2>\n<table><tr><th>#</th><th class='l'>title</th><th class='l'>ISRC</th><th>s</th>"
+              "<th>LUFS</th><th>LRA LU</th><th>dBTP</th><th>clipped</th></tr>\n");
+    for (size_t i = 0; i < n; i++) {
+        const measure_t *m = in->analyses [i];
+        s_put (&o, "<tr><td>%zu</td><td class='l'>", i + 1);
+        s_put_esc (&o, al->tracks [i].title);
+        s_put (&o, "</td><td class='l'>");
+        s_put_esc (&o, al->tracks [i].isrc);
+        s_put (&o, "</td>");
+        s_cell (&o, m->duration_s, 2);
+        s_cell (&o, m->integrated_lufs, 2);
+        s_cell (&o, m->lra_lu, 1);
+        s_cell (&o, m->true_peak_dbtp, 2);
+        s_put (&o, "<td>%lld</td></tr>\n", (long long) m->clipped_samples);
+    }
+    s_put (&o, "</table>\n<div class='key'>");
+    for (size_t i = 0; i < n; i++)
+        s_put (&o, "<span style='color:%s'>&#9632; track %zu</span>", s_colours [i % N_COLOURS], i + 1);
+    s_put (&o, "</div>\n<h3>Input spectra (shape: each track's mean level removed)</h3>\n");
+    s_plot_bands (&o, n, s_get_in, in, 1, "dB");
+
+    for (size_t p = 0; p < in->n_profiles; p++) {
+        const report_profile_t *rp = &in->profiles [p];
+        const profile_t *prof = profile_get (rp->profile);
+        double out_album = s_album_out (rp, n);
+        s_put (&o, "<h2>Profile %s</h2>\n<p>album target %.2f LUFS, planned %.2f LUFS, ",
+               prof ? prof->name : "?", rp->plan->album_target_lufs, rp->plan->album_planned_lufs);
+        if (isfinite (out_album))
+            s_put (&o, "measured %.2f LUFS, ", out_album);
+        s_put (&o, "planned spread between tracks %.2f LU</p>\n", rp->plan->spread_lu);
+        s_put (&o, "<table><tr><th>#</th><th>in LUFS</th><th>gain dB</th><th>planned LUFS</th><th>out LUFS</th>"
+                  "<th>out LRA LU</th><th>out dBTP</th><th>ceiling</th><th>GR max dB</th><th>GR mean dB</th>"
+                  "<th>start</th><th>length</th></tr>\n");
+        for (size_t i = 0; i < n; i++) {
+            const track_plan_t *tp = &rp->plan->tracks [i];
+            const master_report_t *mr = rp->masters ? &rp->masters [i] : NULL;
+            const measure_t *om = rp->outputs ? rp->outputs [i] : NULL;
+            s_put (&o, "<tr><td>%zu</td>", i + 1);
+            s_cell (&o, in->analyses [i]->integrated_lufs, 2);
+            s_cell (&o, mr ? mr->gain_db : tp->gain_db, 2);
+            s_cell (&o, tp->target_lufs, 2);
+            s_cell (&o, s_track_out (rp, i), 2);
+            s_cell (&o, om ? om->lra_lu : mr ? mr->out_lra_lu : NAN, 1);
+            s_cell (&o, om ? om->true_peak_dbtp : mr ? mr->out_true_peak_dbtp : NAN, 2);
+            s_cell (&o, tp->ceiling_dbtp, 1);
+            s_cell (&o, mr ? mr->gr_max_db : NAN, 2);
+            s_cell (&o, mr ? mr->gr_avg_db : NAN, 2);
+            if (rp->layout && rp->rate_hz > 0) {
+                s_cell (&o, (double) rp->layout->tracks [i].start / rp->rate_hz, 3);
+                s_cell (&o, (double) rp->layout->tracks [i].length / rp->rate_hz, 3);
+            }
+            else
+                s_put (&o, "<td>&ndash;</td><td>&ndash;</td>");
+            s_put (&o, "</tr>\n");
+        }
+        s_put (&o, "</table>\n<h3>Loudness per track</h3>\n");
+        s_plot_loudness (&o, in, rp);
+        s_put (&o, "<h3>Tonal correction per track (dB)</h3>\n");
+        s_plot_bands (&o, n, s_get_tonal, rp, 0, "dB");
+        if (rp->outputs) {
+            s_put (&o, "<h3>Output spectra (shape)</h3>\n");
+            s_plot_bands (&o, n, s_get_out, rp, 1, "dB");
+        }
+    }
+    s_put (&o, "<p style='font-size:11px;color:#777'>Every number here is also in report.json.</p>\n</body></html>\n");
+    if (o.failed) {
+        free (o.buf);
+        return NULL;
+    }
+    return o.buf;
+}
+
+int
+report_write (const report_input_t *in, const char *album_dir, char *err, size_t err_size)
+{
+    char dummy [8];
+    if (!err || err_size == 0) {
+        err = dummy;
+        err_size = sizeof dummy;
+    }
+    err [0] = 0;
+    if (!s_valid (in) || !album_dir) {
+        snprintf (err, err_size, "report: missing album, analyses or a profile's plan");
+        return MF_ERR_INVALID;
+    }
+    char *json = report_json (in);
+    char *html = json ? report_html (in) : NULL;
+    if (!json || !html) {
+        free (json);
+        free (html);
+        snprintf (err, err_size, "report: out of memory");
+        return MF_ERR_NOMEM;
+    }
+    int rc = 0;
+    char path [4096];
+    if (fsutil_mkdir_p (album_dir, 0755) != 0) {
+        snprintf (err, err_size, "%s: cannot create the folder", album_dir);
+        rc = MF_ERR_IO;
+    }
+    const char *names [2] = { "report.json", "report.html" };
+    const char *texts [2] = { json, html };
+    for (int k = 0; rc == 0 && k < 2; k++) {
+        snprintf (path, sizeof path, "%s/%s", album_dir, names [k]);
+        if (fsutil_write_atomic (path, texts [k], strlen (texts [k])) != 0) {
+            snprintf (err, err_size, "%s: cannot write", path);
+            rc = MF_ERR_IO;
+        }
+    }
+    free (json);
+    free (html);
+    return rc;
+}

@@ -1,0 +1,183 @@
+/*  Album report: report.json carries every per-track and per-album field
+    the contract lists, with nulls for unknowns; report.html is a
+    self-contained page whose SVG plots are well-formed XML (checked with
+    python3's XML parser); bad inputs are refused.  */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/report.h"
+#include "common/err.h"
+#include "testsig.h"
+
+#define N 3
+
+static spec_album_t s_al;
+static spec_track_t s_tr [N];
+static measure_t s_m [N], s_out [N];
+static const measure_t *s_mp [N], *s_op [N];
+
+//  Three tracks with blocks at -10, -16, -22 LUFS and tilted spectra.
+static void
+s_setup (void)
+{
+    memset (&s_al, 0, sizeof s_al);
+    s_al.title = "Report <Test> & Co";
+    s_al.artist = "Artist";
+    s_al.upc = "0123456789012";
+    s_al.tracks = s_tr;
+    s_al.n_tracks = N;
+    s_al.s.loudness.policy = POLICY_ALBUM;
+    s_al.s.loudness.has_target = true;
+    s_al.s.loudness.target_lufs = -14.0;
+    s_al.s.tonal.match = TONAL_ALBUM;
+    s_al.s.tonal.strength = 0.5;
+    s_al.s.tonal.max_db = 3.0;
+    s_al.s.tonal.reference_track = -1;
+    s_al.s.gap_s = 2.0;
+    for (int i = 0; i < N; i++) {
+        memset (&s_tr [i], 0, sizeof s_tr [i]);
+        s_tr [i].title = i == 1 ? "Two \"quoted\"" : "Song";
+        s_tr [i].path = "x.wav";
+        s_tr [i].isrc = "USMFA2600001";
+        s_tr [i].s = s_al.s;
+        s_tr [i].s.chain.limiter.ceiling_dbtp = NAN;
+        for (int k = 0; k < 2; k++) {
+            measure_t *m = k ? &s_out [i] : &s_m [i];
+            memset (m, 0, sizeof *m);
+            snprintf (m->format, sizeof m->format, "WAV PCM 24-bit");
+            m->rate_hz = 44100;
+            m->channels = 2;
+            m->duration_s = 6.0;
+            m->frames = 6 * 44100;
+            m->n_blocks = 57;
+            m->block_lufs = calloc (m->n_blocks, sizeof (float));
+            double l = k ? -14.0 - 2.0 * i : -10.0 - 6.0 * i;
+            for (size_t b = 0; b < m->n_blocks; b++)
+                m->block_lufs [b] = (float) l;
+            m->integrated_lufs = l;
+            m->lra_lu = 3.0;
+            m->true_peak_dbtp = k ? -1.2 : -0.5;
+            for (int b = 0; b < MEASURE_BANDS; b++)
+                m->band_db [b] = -30.0 + (i - 1) * 4.0 * log10 (measure_band_hz (b) / 1000.0);
+            m->band_db [MEASURE_BANDS - 1] = -HUGE_VAL;      //  an empty band
+        }
+        s_mp [i] = &s_m [i];
+        s_op [i] = &s_out [i];
+    }
+}
+
+static void
+s_teardown (void)
+{
+    for (int i = 0; i < N; i++) {
+        measure_free (&s_m [i]);
+        measure_free (&s_out [i]);
+    }
+}
+
+//  Full report: plan, masters, layout, outputs; then JSON and HTML checks.
+static void
+test_report_full (void **state)
+{
+    (void) state;
+    s_setup ();
+    album_plan_t plan;
+    char err [512];
+    assert_int_equal (planner_plan_album (&s_al, s_mp, PROFILE_CD, 44100, &plan, err, sizeof err), 0);
+    master_report_t mr [N];
+    memset (mr, 0, sizeof mr);
+    for (int i = 0; i < N; i++) {
+        mr [i].in_lufs = s_m [i].integrated_lufs;
+        mr [i].out_lufs = s_out [i].integrated_lufs;
+        mr [i].gain_db = plan.tracks [i].gain_db;
+        mr [i].gr_max_db = 2.5 + i;
+        mr [i].gr_avg_db = 0.4;
+        mr [i].out_true_peak_dbtp = -1.1;
+        memcpy (mr [i].tonal_db, plan.tracks [i].tonal_db, sizeof mr [i].tonal_db);
+    }
+    int64_t len [N] = { 44100 * 6, 44100 * 6, 44100 * 6 };
+    assemble_layout_t lay;
+    assert_int_equal (assemble_layout (&s_al, profile_get (PROFILE_CD), 44100, len, &lay, err, sizeof err), 0);
+    report_profile_t rp = { .profile = PROFILE_CD, .plan = &plan, .masters = mr, .layout = &lay,
+                            .rate_hz = 44100, .outputs = s_op, .album_out_lufs = NAN };
+    report_input_t in = { .album = &s_al, .analyses = s_mp, .profiles = &rp, .n_profiles = 1 };
+    const char *dir = testsig_tmpdir ("report");
+    assert_int_equal (report_write (&in, dir, err, sizeof err), 0);
+
+    char path [1024];
+    snprintf (path, sizeof path, "%s/report.json", dir);
+    json_error_t je;
+    json_t *root = json_load_file (path, 0, &je);
+    if (!root)
+        fail_msg ("report.json: line %d: %s", je.line, je.text);
+    assert_int_equal (json_array_size (json_object_get (root, "band_hz")), MEASURE_BANDS);
+    json_t *t0 = json_array_get (json_object_get (root, "tracks"), 0);
+    assert_true (json_is_null (json_array_get (json_object_get (json_object_get (t0, "input"), "band_db"), MEASURE_BANDS - 1)));
+    json_t *p0 = json_array_get (json_object_get (root, "profiles"), 0);
+    assert_string_equal (json_string_value (json_object_get (p0, "profile")), "cd");
+    json_t *alb = json_object_get (p0, "album");
+    //  album output loudness from the outputs' blocks by union gating:
+    //  blocks at -14, -16, -18 LUFS (tolerance 1e-6: arithmetic only)
+    double e = (pow (10, -1.4) + pow (10, -1.6) + pow (10, -1.8)) / 3.0;
+    assert_true (fabs (json_real_value (json_object_get (alb, "output_lufs")) - 10 * log10 (e)) < 1e-6);
+    assert_true (fabs (json_real_value (json_object_get (alb, "output_spread_lu")) - 4.0) < 1e-9);
+    assert_true (json_is_object (json_object_get (p0, "plan")));
+    json_t *pt = json_array_get (json_object_get (p0, "tracks"), 2);
+    const char *keys [] = { "input_lufs", "output_lufs", "planned_lufs", "input_lra_lu", "output_lra_lu",
+                            "input_true_peak_dbtp", "output_true_peak_dbtp", "gain_db", "tonal_db",
+                            "limiter_gr_max_db", "limiter_gr_mean_db", "start_frame", "length_frames" };
+    for (size_t k = 0; k < sizeof keys / sizeof keys [0]; k++)
+        if (!json_object_get (pt, keys [k]))
+            fail_msg ("report.json track misses %s", keys [k]);
+    assert_int_equal (json_integer_value (json_object_get (pt, "start_frame")), lay.tracks [2].start);
+    assert_true (fabs (json_real_value (json_object_get (pt, "limiter_gr_max_db")) - 4.5) < 1e-9);
+    json_decref (root);
+
+    //  the HTML: escaped title, one SVG per plot, each well-formed XML
+    snprintf (path, sizeof path, "%s/report.html", dir);
+    char cmd [2048];
+    snprintf (cmd, sizeof cmd,
+              "python3 -c \"import re,sys,xml.etree.ElementTree as E;t=open(sys.argv[1]).read();"
+              "s=re.findall(r'<svg.*?</svg>',t,re.S);assert len(s)==4,len(s);[E.fromstring(x) for x in s];"
+              "assert 'Report &lt;Test&gt; &amp; Co' in t;assert 'nan' not in t.lower().replace('nano','')\" '%s'", path);
+    assert_int_equal (system (cmd), 0);
+
+    //  refusals
+    report_profile_t bad = rp;
+    bad.plan = NULL;
+    in.profiles = &bad;
+    assert_null (report_json (&in));
+    assert_int_equal (report_write (&in, dir, err, sizeof err), MF_ERR_INVALID);
+
+    //  plan only (before mastering): unknowns are null
+    report_profile_t only = { .profile = PROFILE_CD, .plan = &plan, .album_out_lufs = NAN };
+    in.profiles = &only;
+    char *text = report_json (&in);
+    assert_non_null (text);
+    root = json_loads (text, 0, &je);
+    assert_non_null (root);
+    pt = json_array_get (json_object_get (json_array_get (json_object_get (root, "profiles"), 0), "tracks"), 0);
+    assert_true (json_is_null (json_object_get (pt, "output_lufs")));
+    json_decref (root);
+    free (text);
+    assemble_layout_free (&lay);
+    planner_plan_free (&plan);
+    s_teardown ();
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_report_full),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
