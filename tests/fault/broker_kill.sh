@@ -71,9 +71,15 @@ run_farm () {
         file_ids "$T/$name" >"$T/$name.files-after"
         python3 - "$T/$name.files-at-kill" "$T/$name.files-after" <<'PY' \
             || fail "$name: files finished before the kill were rewritten"
-import sys
+import re, sys
 def ids(p):
-    return dict(reversed(l.rstrip("\n").split(" ", 1)) for l in open(p) if l.strip())
+    # Staged album files are published from .masterfarm/job-N/ by a rename.
+    out = {}
+    for l in open(p):
+        if l.strip():
+            inode, path = l.rstrip("\n").split(" ", 1)
+            out[re.sub(r"^\./\.masterfarm/job-[0-9]+/", "./", path)] = inode
+    return out
 before, after = ids(sys.argv[1]), ids(sys.argv[2])
 # Intermediate files may be removed once used; a file still there must be
 # the same file (atomic rewrites would give it a new inode).

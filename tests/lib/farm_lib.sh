@@ -256,9 +256,11 @@ stop_group () {
     wait "$pid" 2>/dev/null || true
 }
 
-# file_ids OUTDIR: "inode path" of every file under OUTDIR (outside the
-# .masterfarm folder), sorted by path; a file rewritten by an atomic
-# rename gets a new inode.
+# file_ids OUTDIR: "inode path" of every file under OUTDIR (staging
+# folders included, state and logs left out), sorted by path; a file
+# rewritten by an atomic rename gets a new inode, a file published by a
+# rename keeps it.
 file_ids () {
-    (cd "$1" && find . -path ./.masterfarm -prune -o -type f -printf '%i %p\n' | LC_ALL=C sort -k2)
+    (cd "$1" && find . -type f ! -name '*.db' ! -name '*.db-*' ! -name '*.log' \
+        -printf '%i %p\n' | LC_ALL=C sort -k2)
 }
