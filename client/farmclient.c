@@ -460,6 +460,7 @@ s_view_draw (s_view_t *v, const Masterfarm__JobStatus *job)
             fputc ('\n', out);
             lines++;
         }
+        fprintf (out, "\033[J");        //  clear what an earlier, longer draw left
         v->lines_drawn = lines;
     }
     else {
