@@ -1743,6 +1743,34 @@ s_trim (char *text)
     return text;
 }
 
+//  True if text is valid UTF-8 (shortest forms, no surrogates, up to U+10FFFF),
+//  as JSON output and tags need.
+static bool
+s_utf8_ok (const char *text)
+{
+    const unsigned char *p = (const unsigned char *) text;
+    while (*p) {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+        int n = (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3 : (*p & 0xF8) == 0xF0 ? 4 : 0;
+        if (n == 0)
+            return false;
+        uint32_t cp = *p & (0x7F >> n);
+        for (int i = 1; i < n; i++) {
+            if ((p [i] & 0xC0) != 0x80)
+                return false;
+            cp = cp << 6 | (p [i] & 0x3F);
+        }
+        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000)
+        ||  cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        p += n;
+    }
+    return true;
+}
+
 //  Adds a CSV error at a line and named column.
 static void
 s_csv_fail (spec_errors_t *errs, size_t *n_errors, int line, int column,
@@ -1891,6 +1919,11 @@ spec_parse_csv (const char *text, size_t len, const char *origin,
             const char *col = s_csv_columns [k];
             char *v = s_trim (f->text);
             bool empty = !*v;
+            if (!s_utf8_ok (v)) {
+                s_csv_fail (errs, &n_errors, rec.line, f->column, col,
+                            "not valid UTF-8; save the catalog as UTF-8");
+                continue;
+            }
             switch (k) {
                 case 0:                               //  album
                     if (empty)

@@ -654,6 +654,13 @@ test_csv_errors (void **state)
     assert_int_equal (errs.items [i].column, 14);
     spec_errors_clear (&errs);
 
+    csv = "album,track,path,title\nA,1,a.wav,caf\xe9\n";           //  Latin-1, not UTF-8
+    assert_null (spec_parse_csv (csv, strlen (csv), "latin1.csv", &errs));
+    assert_int_equal (errs.n, 1);
+    assert_string_equal (errs.items [0].path, "line 2, column title");
+    assert_non_null (strstr (errs.items [0].message, "UTF-8"));
+    spec_errors_clear (&errs);
+
     csv = "album,track,path\nA,1,a.wav\nA,1,b.wav\n";          //  duplicate track number
     assert_null (spec_parse_csv (csv, strlen (csv), "dup.csv", &errs));
     assert_int_equal (errs.n, 1);
