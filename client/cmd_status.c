@@ -76,6 +76,23 @@ s_print_text (const Masterfarm__StatusReply *r, uint64_t job_id)
             printf ("deliver at: %s\n", clock_format_rfc3339 (j->deliver_at_ms, buf, sizeof buf));
         if (j->output_dir && *j->output_dir)
             printf ("outputs: %s\n", j->output_dir);
+        //  Albums: tracks done and failed per album.
+        uint32_t n_albums = 0;
+        for (size_t t = 0; t < j->n_tracks; t++)
+            if (j->tracks [t]->album < 9999 && j->tracks [t]->album + 1 > n_albums)
+                n_albums = j->tracks [t]->album + 1;
+        if (n_albums)
+            printf ("\nALBUM TRACKS  DONE FAILED\n");
+        for (uint32_t a = 0; a < n_albums; a++) {
+            unsigned n = 0, done = 0, failed = 0;
+            for (size_t t = 0; t < j->n_tracks; t++)
+                if (j->tracks [t]->album == a) {
+                    n++;
+                    done += j->tracks [t]->state == MASTERFARM__TASK_STATE__TASK_DONE;
+                    failed += j->tracks [t]->state == MASTERFARM__TASK_STATE__TASK_FAILED;
+                }
+            printf ("%5u %6u %5u %6u\n", a + 1, n, done, failed);
+        }
         printf ("\nALBUM TRACK STATE       ATTEMPTS PROGRESS  TITLE / LAST ERROR\n");
         for (size_t t = 0; t < j->n_tracks; t++) {
             const Masterfarm__TrackStatus *ts = j->tracks [t];
