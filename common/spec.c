@@ -180,11 +180,12 @@ spec_errors_print (const spec_errors_t *errs, const char *origin, FILE *out)
 {
     for (size_t i = 0; errs && i < errs->n; i++) {
         const spec_error_t *e = &errs->items [i];
-        if (e->line > 0)
-            fprintf (out, "%s:%d:%d: %s: %s\n", origin ? origin : "spec",
-                     e->line, e->column, e->path, e->message);
+        const char *o = origin ? origin : "spec";
+        if (e->line > 0 && strncmp (e->path, "line ", 5) != 0)
+            fprintf (out, "%s: %s: %s (line %d, column %d)\n", o, e->path, e->message,
+                     e->line, e->column);
         else
-            fprintf (out, "%s: %s: %s\n", origin ? origin : "spec", e->path, e->message);
+            fprintf (out, "%s: %s: %s\n", o, e->path, e->message);
     }
 }
 

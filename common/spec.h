@@ -192,8 +192,9 @@ int spec_errors_add (spec_errors_t *errs, const char *path, int line, int column
 //  Frees the items and empties the list.
 void spec_errors_clear (spec_errors_t *errs);
 
-//  Prints every error as one line "origin:line:column: path: message"
-//  (without line and column when unknown).
+//  Prints every error as one line "origin: path: message (line L, column C)",
+//  without the parenthesis when the position is unknown or the path is
+//  already a CSV "line N, column X".
 void spec_errors_print (const spec_errors_t *errs, const char *origin, FILE *out);
 
 //  Validates a chain config alone (ranges above); appends errors under prefix.
