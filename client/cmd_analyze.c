@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 //  Prints the usage text to out.
 static void
@@ -182,6 +183,11 @@ cmd_analyze (int argc, char **argv)
         return EXIT_USAGE;
     }
 
+    //  one file at a time, libebur128 on a second thread where there is a core for it
+    analysis_cfg_t cfg;
+    analysis_cfg_default (&cfg);
+    cfg.threads = sysconf (_SC_NPROCESSORS_ONLN) > 1 ? 2 : 1;
+
     json_t *all = json ? json_array () : NULL;
     int failed = 0;
     options_done = false;
@@ -199,7 +205,7 @@ cmd_analyze (int argc, char **argv)
         measure_t m;
         int rc = audio_read (path, &audio, err, sizeof err);
         if (rc == 0) {
-            rc = analysis_run (&audio, NULL, &m, err, sizeof err);
+            rc = analysis_run (&audio, &cfg, &m, err, sizeof err);
             audio_free (&audio);
             if (rc)
                 snprintf (why, sizeof why, "%s: %s", path, err);

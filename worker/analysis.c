@@ -33,6 +33,7 @@ void
 analysis_cfg_default (analysis_cfg_t *cfg)
 {
     cfg->silence_dbfs = ANALYSIS_SILENCE_DBFS;
+    cfg->threads = 1;
 }
 
 //  LUFS <-> mean-square energy, BS.1770-4 eq. (2) (the -0.691 offset).
@@ -55,44 +56,85 @@ s_db (double lin)
     return lin > 0.0 ? 20.0 * log10 (lin) : -HUGE_VAL;
 }
 
-//  Sample statistics in one pass: sample peak, DC, clipped count,
-//  leading/trailing silence. Returns 0 or MF_ERR_FORMAT on a non-finite
-//  sample (err names it).
+//  Per-lane sums, peaks and clip counts over n samples in blocks, 8 lanes
+//  wide so that the compiler vectorises it; lane j of a frame-interleaved
+//  buffer is channel j % channels when channels divides 8. Sums are float
+//  within a block of S_STATS_BLOCK samples and double across blocks.
+#define S_STATS_LANES  8
+#define S_STATS_BLOCK  4096
+
+static void
+s_lane_stats (const float *x, size_t n, double *sum, float *peak, int64_t *clipped)
+{
+    for (size_t base = 0; base < n; base += S_STATS_BLOCK) {
+        size_t len = n - base < S_STATS_BLOCK ? n - base : S_STATS_BLOCK;
+        float acc [S_STATS_LANES] = { 0 }, mx [S_STATS_LANES] = { 0 };
+        int32_t cl [S_STATS_LANES] = { 0 };
+        const float *b = x + base;
+        for (size_t i = 0; i < len; i += S_STATS_LANES)
+            for (int j = 0; j < S_STATS_LANES; j++) {
+                float v = b [i + j];
+                float m = fabsf (v);
+                acc [j] += v;
+                mx [j] = m > mx [j] ? m : mx [j];
+                cl [j] += m >= S_CLIP_LEVEL;
+            }
+        for (int j = 0; j < S_STATS_LANES; j++) {
+            sum [j] += acc [j];
+            peak [j] = mx [j] > peak [j] ? mx [j] : peak [j];
+            clipped [j] += cl [j];
+        }
+    }
+}
+
+//  Sample statistics: sample peak, DC, clipped count, leading/trailing
+//  silence. Returns 0 or MF_ERR_FORMAT on a non-finite sample (err names
+//  it). A NaN or infinity makes a channel sum non-finite, which is how it
+//  is found without a test per sample.
 static int
 s_sample_stats (const audio_t *a, double silence_lin, measure_t *out,
                 char *err, size_t err_size)
 {
     const int ch = a->channels;
     const size_t frames = (size_t) a->frames;
-    const float thr = (float) silence_lin;
+    const size_t n = frames * (size_t) ch;
+    const float *x = a->data;
     double sum [MEASURE_MAX_CH] = { 0 };
     float peak = 0.0f;
     int64_t clipped = 0;
-    int64_t first_loud = -1, last_loud = -1;
-    const float *x = a->data;
-    for (size_t i = 0; i < frames; i++, x += ch) {
-        float fmax = 0.0f;
-        for (int c = 0; c < ch; c++) {
-            float v = x [c];
-            float m = fabsf (v);
-            if (!(m <= 3.4e38f)) {          //  NaN or infinite
-                snprintf (err, err_size, "frame %zu of channel %d is %s; cannot measure",
-                          i, c + 1, isnan (v) ? "NaN" : "infinite");
-                return MF_ERR_FORMAT;
-            }
-            sum [c] += v;
-            if (m > fmax)
-                fmax = m;
-            clipped += m >= S_CLIP_LEVEL;
-        }
-        if (fmax > peak)
-            peak = fmax;
-        if (fmax >= thr) {
-            if (first_loud < 0)
-                first_loud = (int64_t) i;
-            last_loud = (int64_t) i;
+
+    //  the vectorised part: whole multiples of 8 samples when channels divides 8
+    size_t done = 0;
+    if (S_STATS_LANES % ch == 0) {
+        done = n / S_STATS_LANES * S_STATS_LANES;
+        double lsum [S_STATS_LANES] = { 0 };
+        float lpeak [S_STATS_LANES] = { 0 };
+        int64_t lclip [S_STATS_LANES] = { 0 };
+        s_lane_stats (x, done, lsum, lpeak, lclip);
+        for (int j = 0; j < S_STATS_LANES; j++) {
+            sum [j % ch] += lsum [j];
+            peak = lpeak [j] > peak ? lpeak [j] : peak;
+            clipped += lclip [j];
         }
     }
+    for (size_t i = done; i < n; i++) {
+        float v = x [i];
+        float m = fabsf (v);
+        sum [i % (size_t) ch] += v;
+        peak = m > peak ? m : peak;
+        clipped += m >= S_CLIP_LEVEL;
+    }
+    bool finite = true;
+    for (int c = 0; c < ch; c++)
+        finite = finite && isfinite (sum [c]);
+    if (!finite || !isfinite (peak))
+        for (size_t i = 0; i < n; i++)
+            if (!isfinite (x [i])) {
+                snprintf (err, err_size, "frame %zu of channel %zu is %s; cannot measure",
+                          i / (size_t) ch, i % (size_t) ch + 1,
+                          isnan (x [i]) ? "NaN" : "infinite");
+                return MF_ERR_FORMAT;
+            }
     double dc = 0.0;
     for (int c = 0; c < ch; c++) {
         double m = fabs (sum [c] / (double) frames);
@@ -102,14 +144,28 @@ s_sample_stats (const audio_t *a, double silence_lin, measure_t *out,
     out->sample_peak_dbfs = s_db (peak);
     out->dc_offset_dbfs = s_db (dc);
     out->clipped_samples = clipped;
-    if (first_loud < 0) {
+
+    //  silence: scan in from both ends for the first frame with a loud sample
+    const float thr = (float) silence_lin;
+    size_t first = n;
+    for (size_t i = 0; i < n; i++)
+        if (fabsf (x [i]) >= thr) {
+            first = i;
+            break;
+        }
+    if (first == n) {
         out->lead_silence_frames = (int64_t) frames;
         out->trail_silence_frames = (int64_t) frames;
+        return 0;
     }
-    else {
-        out->lead_silence_frames = first_loud;
-        out->trail_silence_frames = (int64_t) frames - 1 - last_loud;
-    }
+    size_t last = first;
+    for (size_t i = n; i-- > first; )
+        if (fabsf (x [i]) >= thr) {
+            last = i;
+            break;
+        }
+    out->lead_silence_frames = (int64_t) (first / (size_t) ch);
+    out->trail_silence_frames = (int64_t) (frames - 1 - last / (size_t) ch);
     return 0;
 }
 
@@ -237,47 +293,53 @@ done:
     return rc;
 }
 
-//  Which band (0 .. MEASURE_BANDS-1) a frequency falls in, or -1: edges
-//  of IEC 61260-1's base-10 mid-band frequencies (see analysis.h).
-static int
-s_band_of (double hz)
-{
-    if (hz <= 0.0)
-        return -1;
-    //  band b spans 1000 * 10^((b - 16 -+ 0.5) / 10)
-    double b = floor (10.0 * log10 (hz / 1000.0) + 16.5);
-    return b >= 0.0 && b < MEASURE_BANDS ? (int) b : -1;
-}
+//  Spectrum frames: Hann-windowed frames of n samples (the largest power
+//  of two <= 2 hops), one every S_FRAME_HOPS hops, so a 400 ms block holds
+//  one or two whole frames.
+#define S_FRAME_HOPS  2
 
-//  Long-term spectrum into out->band_db (see analysis.h). block_e holds
-//  the gating blocks' energies. Returns 0 or MF_ERR_NOMEM.
+typedef struct {
+    size_t  hop;           //  frames per 100 ms hop
+    size_t  n;             //  FFT length
+    size_t  stride;        //  frames between frame starts (S_FRAME_HOPS hops)
+    size_t  n_frames;      //  whole frames in the track (may be 0)
+    size_t  n_rows;        //  rows in band_p: n_frames, or 1 zero-padded frame
+    float  *band_p;        //  n_rows x MEASURE_BANDS band powers, mean over channels
+} s_frames_t;
+
+//  Computes every frame's band powers (in units of the mean square of a
+//  full-scale sine) into f->band_p. Returns 0 or MF_ERR_NOMEM.
 static int
-s_spectrum (const audio_t *a, const double *block_e, size_t n_blocks, measure_t *out,
-            char *err, size_t err_size)
+s_spectrum_frames (const audio_t *a, s_frames_t *f, char *err, size_t err_size)
 {
     const int ch = a->channels;
     const size_t frames = (size_t) a->frames;
-    const size_t hop = (size_t) (a->rate_hz + 5) / 10;
-    size_t n = 1;
-    while (n * 2 <= 2 * hop)
-        n *= 2;                             //  largest power of two <= 2 hops
-    const size_t n_bins = n / 2 + 1;
-    const size_t n_frames = frames >= n ? (frames - n) / hop + 1 : 0;
+    memset (f, 0, sizeof *f);
+    f->hop = (size_t) (a->rate_hz + 5) / 10;
+    f->n = 1;
+    while (f->n * 2 <= 2 * f->hop)
+        f->n *= 2;
+    f->stride = S_FRAME_HOPS * f->hop;
+    const size_t n = f->n, n_bins = n / 2 + 1;
+    f->n_frames = frames >= n ? (frames - n) / f->stride + 1 : 0;
+    f->n_rows = f->n_frames ? f->n_frames : 1;
     int rc = MF_ERR_NOMEM;
 
     float *in = fftwf_malloc (n * sizeof (float));
     fftwf_complex *spec = fftwf_malloc (n_bins * sizeof (fftwf_complex));
     float *win = malloc (n * sizeof (float));
-    int *bin_band = malloc (n_bins * sizeof (int));
-    double *weight = calloc (n_frames + 1, sizeof (double));
+    float *pw = malloc (n_bins * sizeof (float));
+    f->band_p = calloc (f->n_rows * MEASURE_BANDS, sizeof (float));
     fftwf_plan plan = NULL;
     if (in && spec) {
         pthread_mutex_lock (&s_fftw_lock);
         plan = fftwf_plan_dft_r2c_1d ((int) n, in, spec, FFTW_ESTIMATE);
         pthread_mutex_unlock (&s_fftw_lock);
     }
-    if (!in || !spec || !win || !bin_band || !weight || !plan) {
+    if (!in || !spec || !win || !pw || !f->band_p || !plan) {
         snprintf (err, err_size, "out of memory for the spectrum");
+        free (f->band_p);
+        f->band_p = NULL;
         goto done;
     }
     //  periodic Hann window and its power sum
@@ -286,71 +348,37 @@ s_spectrum (const audio_t *a, const double *block_e, size_t n_blocks, measure_t 
         win [i] = (float) (0.5 - 0.5 * cos (2.0 * M_PI * (double) i / (double) n));
         w2 += (double) win [i] * win [i];
     }
-    for (size_t k = 0; k < n_bins; k++)
-        bin_band [k] = k == 0 ? -1 : s_band_of ((double) k * a->rate_hz / (double) n);
-
-    //  frame weights: each block above the gates gives 1/3 to its three frames
-    double gate = 0.0, sum = 0.0;
-    size_t count = 0, passing = 0;
-    const double abs_e = s_energy (S_ABS_GATE_LUFS);
-    for (size_t b = 0; b < n_blocks; b++)
-        if (block_e [b] > abs_e) {
-            sum += block_e [b];
-            count++;
-        }
-    if (count > 0) {
-        gate = sum / (double) count * pow (10.0, S_REL_GATE_LU / 10.0);
-        for (size_t b = 0; b < n_blocks; b++)
-            if (block_e [b] > abs_e && block_e [b] > gate) {
-                for (size_t f = b; f < b + 3 && f < n_frames; f++)
-                    weight [f] += 1.0 / 3.0;
-                passing++;
-            }
+    //  bins [k_lo[b], k_lo[b+1]) belong to band b (DC excluded)
+    size_t k_lo [MEASURE_BANDS + 1];
+    for (int b = 0; b <= MEASURE_BANDS; b++) {
+        double edge_hz = 1000.0 * pow (10.0, ((double) b - 16.5) / 10.0);
+        double k = ceil (edge_hz * (double) n / a->rate_hz);
+        k_lo [b] = k < 1.0 ? 1 : k > (double) n_bins ? n_bins : (size_t) k;
     }
-    double total_w;
-    size_t frames_used = n_frames;
-    if (passing > 0)
-        total_w = (double) passing;
-    else {
-        for (size_t f = 0; f < n_frames; f++)
-            weight [f] = 1.0;
-        if (n_frames == 0) {
-            weight [0] = 1.0;               //  one zero-padded frame
-            frames_used = 1;
-        }
-        total_w = (double) frames_used;
-    }
+    //  one-sided spectrum: bins 1 .. n/2-1 count twice (Parseval)
+    const float scale = (float) (2.0 / ((double) n * w2 * ch * S_FULL_SCALE_SINE));
 
-    double band_p [MEASURE_BANDS] = { 0 };
-    const double scale = 1.0 / ((double) n * w2 * ch);
-    for (size_t f = 0; f < frames_used; f++) {
-        if (weight [f] == 0.0)
-            continue;
-        size_t start = f * hop;
+    for (size_t r = 0; r < f->n_rows; r++) {
+        size_t start = r * f->stride;
         size_t len = start + n <= frames ? n : frames - start;
-        double fb [MEASURE_BANDS] = { 0 };
+        float *row = f->band_p + r * MEASURE_BANDS;
         for (int c = 0; c < ch; c++) {
-            const float *src = a->data + start * (size_t) ch + c;
+            const float *src = a->data + start * (size_t) ch + (size_t) c;
             for (size_t i = 0; i < len; i++)
                 in [i] = src [i * (size_t) ch] * win [i];
             for (size_t i = len; i < n; i++)
                 in [i] = 0.0f;
             fftwf_execute_dft_r2c (plan, in, spec);
-            for (size_t k = 1; k < n_bins; k++) {
-                int band = bin_band [k];
-                if (band < 0)
-                    continue;
-                double re = spec [k][0], im = spec [k][1];
-                double p = re * re + im * im;
-                fb [band] += k == n / 2 ? p : 2.0 * p;
+            for (size_t k = 0; k < n_bins; k++)
+                pw [k] = spec [k][0] * spec [k][0] + spec [k][1] * spec [k][1];
+            pw [n / 2] *= 0.5f;                 //  the Nyquist bin counts once
+            for (int b = 0; b < MEASURE_BANDS; b++) {
+                float acc = 0.0f;
+                for (size_t k = k_lo [b]; k < k_lo [b + 1]; k++)
+                    acc += pw [k];
+                row [b] += acc * scale;
             }
         }
-        for (int b = 0; b < MEASURE_BANDS; b++)
-            band_p [b] += weight [f] * fb [b] * scale;
-    }
-    for (int b = 0; b < MEASURE_BANDS; b++) {
-        double p = band_p [b] / total_w / S_FULL_SCALE_SINE;
-        out->band_db [b] = p > 0.0 ? 10.0 * log10 (p) : -HUGE_VAL;
     }
     rc = 0;
 done:
@@ -362,9 +390,74 @@ done:
     fftwf_free (in);
     fftwf_free (spec);
     free (win);
-    free (bin_band);
-    free (weight);
+    free (pw);
     return rc;
+}
+
+//  The long-term spectrum into out->band_db: the mean over the gating
+//  blocks above both gates of each block's mean frame power (see
+//  analysis.h), or the mean over all frames when no block passes.
+static void
+s_spectrum_combine (const s_frames_t *f, const double *block_e, size_t n_blocks,
+                    measure_t *out)
+{
+    double band [MEASURE_BANDS] = { 0 };
+    double sum = 0.0;
+    size_t count = 0, passing = 0;
+    const double abs_e = s_energy (S_ABS_GATE_LUFS);
+    for (size_t b = 0; b < n_blocks; b++)
+        if (block_e [b] > abs_e) {
+            sum += block_e [b];
+            count++;
+        }
+    if (count > 0 && f->n_frames > 0) {
+        double gate = sum / (double) count * pow (10.0, S_REL_GATE_LU / 10.0);
+        for (size_t b = 0; b < n_blocks; b++) {
+            if (!(block_e [b] > abs_e && block_e [b] > gate))
+                continue;
+            //  frames r with r * stride >= b * hop and r * stride + n <= (b + 4) * hop
+            size_t r0 = (b * f->hop + f->stride - 1) / f->stride;
+            size_t r1 = r0;
+            while (r1 < f->n_frames && r1 * f->stride + f->n <= (b + 4) * f->hop)
+                r1++;
+            if (r1 == r0)
+                continue;
+            double w = 1.0 / (double) (r1 - r0);
+            for (size_t r = r0; r < r1; r++)
+                for (int k = 0; k < MEASURE_BANDS; k++)
+                    band [k] += w * f->band_p [r * MEASURE_BANDS + k];
+            passing++;
+        }
+    }
+    double total = (double) passing;
+    if (passing == 0) {
+        for (size_t r = 0; r < f->n_rows; r++)
+            for (int k = 0; k < MEASURE_BANDS; k++)
+                band [k] += f->band_p [r * MEASURE_BANDS + k];
+        total = (double) f->n_rows;
+    }
+    for (int k = 0; k < MEASURE_BANDS; k++) {
+        double p = band [k] / total;
+        out->band_db [k] = p > 0.0 ? 10.0 * log10 (p) : -HUGE_VAL;
+    }
+}
+
+//  The loudness pass as a thread of its own (analysis_cfg_t.threads 2).
+typedef struct {
+    const audio_t *audio;
+    measure_t     *out;
+    double        *block_e;
+    int            rc;
+    char           err [256];
+} s_loudness_job_t;
+
+static void *
+s_loudness_thread (void *arg)
+{
+    s_loudness_job_t *job = arg;
+    cpu_set_ftz_daz ();
+    job->rc = s_loudness (job->audio, job->out, &job->block_e, job->err, sizeof job->err);
+    return NULL;
 }
 
 int
@@ -396,6 +489,10 @@ analysis_run (const audio_t *audio, const analysis_cfg_t *cfg, measure_t *out,
                   cfg->silence_dbfs);
         return MF_ERR_INVALID;
     }
+    if (cfg->threads != 1 && cfg->threads != 2) {
+        snprintf (err, err_size, "threads %d; it must be 1 or 2", cfg->threads);
+        return MF_ERR_INVALID;
+    }
     cpu_set_ftz_daz ();
 
     snprintf (out->format, sizeof out->format, "%s", audio->format);
@@ -404,34 +501,48 @@ analysis_run (const audio_t *audio, const analysis_cfg_t *cfg, measure_t *out,
     out->frames = audio->frames;
     out->duration_s = (double) audio->frames / audio->rate_hz;
 
+    //  non-finite samples first: nothing else may see them
     int rc = s_sample_stats (audio, pow (10.0, cfg->silence_dbfs / 20.0), out, err, err_size);
     if (rc)
         return rc;
 
-    double *block_e = NULL;
-    rc = s_loudness (audio, out, &block_e, err, err_size);
-    if (rc)
-        return rc;
+    //  loudness (libebur128) on a second thread if asked and possible; it
+    //  writes only the loudness fields and block_lufs of out
+    s_loudness_job_t job = { audio, out, NULL, 0, "" };
+    pthread_t thread;
+    bool threaded = cfg->threads == 2
+                 && pthread_create (&thread, NULL, s_loudness_thread, &job) == 0;
+    if (!threaded)
+        s_loudness_thread (&job);
 
+    s_frames_t frames;
+    char err2 [256] = "";
+    int rc_tp = 0;
     truepeak_t *tp = truepeak_new (audio->rate_hz, audio->channels);
-    if (!tp) {
-        snprintf (err, err_size, "out of memory for the true-peak meter");
-        rc = MF_ERR_NOMEM;
-        goto fail;
+    if (tp) {
+        truepeak_process (tp, audio->data, (size_t) audio->frames);
+        out->true_peak_dbtp = truepeak_max_dbtp (tp);
+        if (out->true_peak_dbtp < out->sample_peak_dbfs)
+            out->true_peak_dbtp = out->sample_peak_dbfs;
+        truepeak_destroy (&tp);
     }
-    truepeak_process (tp, audio->data, (size_t) audio->frames);
-    out->true_peak_dbtp = truepeak_max_dbtp (tp);
-    if (out->true_peak_dbtp < out->sample_peak_dbfs)
-        out->true_peak_dbtp = out->sample_peak_dbfs;
-    truepeak_destroy (&tp);
+    else {
+        snprintf (err2, sizeof err2, "out of memory for the true-peak meter");
+        rc_tp = MF_ERR_NOMEM;
+    }
+    char err3 [256] = "";
+    int rc_sp = s_spectrum_frames (audio, &frames, err3, sizeof err3);
+    if (threaded)
+        pthread_join (thread, NULL);
 
-    rc = s_spectrum (audio, block_e, out->n_blocks, out, err, err_size);
+    rc = job.rc ? job.rc : rc_tp ? rc_tp : rc_sp;
+    if (rc == 0)
+        s_spectrum_combine (&frames, job.block_e, out->n_blocks, out);
+    else
+        snprintf (err, err_size, "%s", job.rc ? job.err : rc_tp ? err2 : err3);
+    free (frames.band_p);
+    free (job.block_e);
     if (rc)
-        goto fail;
-    free (block_e);
-    return 0;
-fail:
-    free (block_e);
-    measure_free (out);
+        measure_free (out);
     return rc;
 }

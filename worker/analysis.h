@@ -19,22 +19,22 @@
     True peak: worker/dsp/truepeak.h (4x/2x/1x by rate), at least the
     sample peak.
 
-    Spectrum: per channel and per hop, a Hann-windowed frame of N samples
-    (N the largest power of two <= 2 hops: 8192 at 44.1/48 kHz) starting
-    at the hop, real FFT (fftw3f), power summed into the 1/3-octave bands
-    of measure_band_hz, averaged over channels. A bin belongs to the band
-    whose edges hold its frequency; edges are those of IEC 61260-1's exact
-    base-10 mid-band frequencies, fm = 1000 * 10^((b - 16) / 10) Hz for
-    band b (b = 16 is 1 kHz), edges fm * 10^(+-1/20), so the bands tile
-    the axis without gaps. A 400 ms block
-    takes the mean of the three frames that lie inside it; the track's
-    band_db is the mean over the blocks above both BS.1770-4 gates (-70
-    LUFS absolute, -10 LU relative; blocks at or below a gate are left
-    out). If no block passes (silence, or shorter than 400 ms) the mean
-    over every frame is used; a track shorter than one frame uses one
-    zero-padded frame. Units: dB relative to a full-scale sine, i.e. a
-    0 dBFS sine in a band reads 0 dB there (mean square 0.5 = 0 dB).
-    A band with no power, or above the Nyquist frequency, reads
+    Spectrum: per channel, Hann-windowed frames of N samples (N the
+    largest power of two <= 2 hops: 8192 at 44.1/48 kHz, 5.4/5.9 Hz bins)
+    starting every 2 hops, real FFT (fftw3f), power summed into the
+    1/3-octave bands of measure_band_hz and averaged over channels. A bin
+    belongs to the band whose edges hold its frequency; the edges are
+    those of IEC 61260-1's exact base-10 mid-band frequencies, fm = 1000 *
+    10^((b - 16) / 10) Hz for band b (b = 16 is 1 kHz), edges fm *
+    10^(+-1/20), so the bands tile the axis without gaps. A 400 ms block
+    takes the mean of the one or two frames that lie wholly inside it;
+    the track's band_db is the mean over the blocks above both BS.1770-4
+    gates (-70 LUFS absolute, -10 LU relative; blocks at or below a gate
+    are left out). If no block passes (silence, or shorter than 400 ms)
+    the mean over every frame is used; a track shorter than one frame
+    uses one zero-padded frame. Units: dB relative to a full-scale sine,
+    i.e. a 0 dBFS sine in a band reads 0 dB there (mean square 0.5 =
+    0 dB). A band with no power, or above the Nyquist frequency, reads
     -HUGE_VAL.
 
     Levels: sample peak in dBFS; DC offset is the largest |mean| over the
@@ -60,9 +60,12 @@
 
 typedef struct {
     double silence_dbfs;   //  leading/trailing silence threshold, dBFS (< 0)
+    int    threads;        //  1, or 2: libebur128 runs on a second thread while
+                           //  this one does peaks and spectrum (same results)
 } analysis_cfg_t;
 
-//  Fills cfg with the defaults (silence_dbfs = ANALYSIS_SILENCE_DBFS).
+//  Fills cfg with the defaults (silence_dbfs = ANALYSIS_SILENCE_DBFS,
+//  threads = 1: the farm runs one task per core).
 void analysis_cfg_default (analysis_cfg_t *cfg);
 
 //  Measures audio (cfg NULL: defaults) into out, which is overwritten;

@@ -166,15 +166,28 @@ truepeak_destroy (truepeak_t **self_p)
     *self_p = NULL;
 }
 
-//  Copies channel c of n interleaved frames behind channel c's history.
+//  Copies n interleaved frames behind each channel's history, in one
+//  pass over the source.
 static void
-s_load (truepeak_t *self, int c, const float *interleaved, size_t n)
+s_load_all (truepeak_t *self, const float *interleaved, size_t n)
 {
-    float *dst = self->buf [c] + self->hist;
     const int ch = self->channels;
-    const float *src = interleaved + c;
+    const size_t h = (size_t) self->hist;
+    if (ch == 1) {
+        memcpy (self->buf [0] + h, interleaved, n * sizeof (float));
+        return;
+    }
+    if (ch == 2) {
+        float *d0 = self->buf [0] + h, *d1 = self->buf [1] + h;
+        for (size_t i = 0; i < n; i++) {
+            d0 [i] = interleaved [2 * i];
+            d1 [i] = interleaved [2 * i + 1];
+        }
+        return;
+    }
     for (size_t i = 0; i < n; i++)
-        dst [i] = src [i * (size_t) ch];
+        for (int c = 0; c < ch; c++)
+            self->buf [c][h + i] = interleaved [i * (size_t) ch + (size_t) c];
 }
 
 //  After n new samples of channel c were consumed, keeps the last hist
@@ -193,8 +206,8 @@ truepeak_process (truepeak_t *self, const float *interleaved, size_t frames)
     const truepeak_filter_t *f = self->filter;
     while (frames > 0) {
         size_t n = frames < TRUEPEAK_CHUNK_FRAMES ? frames : TRUEPEAK_CHUNK_FRAMES;
+        s_load_all (self, interleaved, n);
         for (int c = 0; c < self->channels; c++) {
-            s_load (self, c, interleaved, n);
             float m = self->ops->tp_block_max (self->buf [c] + self->hist, n,
                                                f->coef, f->phases, f->taps);
             if (m > self->max_lin [c])
@@ -226,8 +239,8 @@ truepeak_peaks (truepeak_t *self, const float *interleaved, size_t frames,
     assert (self);
     while (frames > 0) {
         size_t n = frames < TRUEPEAK_CHUNK_FRAMES ? frames : TRUEPEAK_CHUNK_FRAMES;
+        s_load_all (self, interleaved, n);
         for (int c = 0; c < self->channels; c++) {
-            s_load (self, c, interleaved, n);
             if (c == 0)
                 s_peaks_chunk (self, c, n, peak_out);
             else {
