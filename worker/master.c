@@ -20,11 +20,14 @@
     loop's loudness is that of the delivered rate, and the limiter's
     oversampled detector sees exactly the samples that are delivered.
 
-    The loudness loop (ITU-R BS.1770-4 integrated loudness, libebur128):
-    only gain, limiter and one measurement repeat. The first guess is the
-    planned gain (or target minus the loudness after stage 2); each next
-    gain moves by the error divided by the measured slope dL/dg (secant,
-    clamped to [0.3, 1.2]; 1 on the first step), until the output is
+    The loudness loop (ITU-R BS.1770-4 integrated loudness): only gain,
+    limiter and one measurement repeat; the loop measures with its own
+    meter (master_loudness_lufs, the same algorithm as libebur128 at a
+    fraction of the cost) and the delivered output is measured once more
+    with libebur128 for the report. The first guess is target minus the
+    loudness after stage 2; each next gain moves by the error divided by
+    the slope dL/dg (first step: 1 - D/2 where D is the loudness the
+    limiter took; then the secant, clamped to [0.3, 1.2]) until the output is
     within MASTER_LOOP_TOL_LU of the target (usually 2-3 renders). The
     gain is capped where the limiter would need more than max_gr_db of
     reduction: g_cap = ceiling + max_gr_db - (true peak after stage 2);
@@ -51,6 +54,7 @@
 #include <string.h>
 
 #define MASTER_LOOP_TOL_LU     0.03     //  stop when within this of the target
+                                        //  (master.h promises 0.05)
 #define MASTER_LOOP_MAX        8        //  renders in the loudness loop
 #define MASTER_TP_RETRIES      4        //  re-limits after a true-peak over
 #define MASTER_DITHER_SEED     0x6d61737465726661ull
@@ -102,6 +106,9 @@ s_loudness (const float *data, int64_t frames, int channels, int rate_hz,
         return MF_ERR_NOMEM;
     if (channels == 1)
         ebur128_set_channel (st, 0, EBUR128_CENTER);
+    for (int c = 6; c < channels; c++)             //  back surrounds, as analysis.h
+        ebur128_set_channel (st, (unsigned) c, c == 6 ? EBUR128_LEFT_SURROUND
+                                                      : EBUR128_RIGHT_SURROUND);
     const int64_t step = 1 << 16;
     for (int64_t i = 0; i < frames; i += step) {
         int64_t n = frames - i < step ? frames - i : step;
@@ -122,6 +129,127 @@ s_loudness (const float *data, int64_t frames, int channels, int rate_hz,
     }
     ebur128_destroy (&st);
     return 0;
+}
+
+//  K-weighting (ITU-R BS.1770-4 Annex 1) for any rate: the high shelf
+//  (f0 1681.97 Hz, +3.99984 dB, Q 0.7071752) and the RLB high-pass (f0
+//  38.1355 Hz, Q 0.5003271) designed by the bilinear transform from their
+//  analogue prototypes, as libebur128 and the standard's 48 kHz
+//  coefficients do. Fills b[2][3], a[2][3] (a[.][0] = 1).
+static void
+s_kweight_coefs (int rate_hz, double b [2][3], double a [2][3])
+{
+    double f0 = 1681.974450955533, g = 3.999843853973347, q = 0.7071752369554196;
+    double k = tan (M_PI * f0 / rate_hz);
+    double vh = pow (10.0, g / 20.0), vb = pow (vh, 0.4996667741545416);
+    double a0 = 1.0 + k / q + k * k;
+    b [0][0] = (vh + vb * k / q + k * k) / a0;
+    b [0][1] = 2.0 * (k * k - vh) / a0;
+    b [0][2] = (vh - vb * k / q + k * k) / a0;
+    a [0][0] = 1.0;
+    a [0][1] = 2.0 * (k * k - 1.0) / a0;
+    a [0][2] = (1.0 - k / q + k * k) / a0;
+    f0 = 38.13547087602444;
+    q = 0.5003270373238773;
+    k = tan (M_PI * f0 / rate_hz);
+    a0 = 1.0 + k / q + k * k;
+    b [1][0] = 1.0;
+    b [1][1] = -2.0;
+    b [1][2] = 1.0;
+    a [1][0] = 1.0;
+    a [1][1] = 2.0 * (k * k - 1.0) / a0;
+    a [1][2] = (1.0 - k / q + k * k) / a0;
+}
+
+double
+master_loudness_lufs (const float *data, int64_t frames, int channels, int rate_hz)
+{
+    if (!data || frames <= 0 || channels < 1 || channels > AUDIO_MAX_CHANNELS || rate_hz <= 0)
+        return -HUGE_VAL;
+    double b [2][3], a [2][3];
+    s_kweight_coefs (rate_hz, b, a);
+    //  channel weights (BS.1770-4 Table 3, in the layout analysis.h uses:
+    //  L R C LFE Ls Rs Lb Rb; mono counts as one front channel)
+    double w [AUDIO_MAX_CHANNELS];
+    for (int c = 0; c < channels; c++)
+        w [c] = c == 3 ? 0.0 : c >= 4 ? 1.41 : 1.0;
+    const int64_t hop = (rate_hz + 5) / 10;           //  100 ms, as libebur128
+    const int64_t n_hops = frames / hop;
+    if (n_hops < 4)
+        return -HUGE_VAL;
+    double *hop_e = calloc ((size_t) n_hops, sizeof (double));
+    if (!hop_e)
+        return -HUGE_VAL;
+    if (channels == 2) {
+        //  both channels in one pass: two independent recursions overlap
+        double s1 [2] = { 0, 0 }, s2 [2] = { 0, 0 }, t1 [2] = { 0, 0 }, t2 [2] = { 0, 0 };
+        for (int64_t h = 0; h < n_hops; h++) {
+            double acc [2] = { 0, 0 };
+            for (int64_t i = h * hop; i < (h + 1) * hop; i++)
+                for (int c = 0; c < 2; c++) {
+                    double v = data [2 * (size_t) i + (size_t) c];
+                    double y = b [0][0] * v + s1 [c];
+                    s1 [c] = b [0][1] * v - a [0][1] * y + s2 [c];
+                    s2 [c] = b [0][2] * v - a [0][2] * y;
+                    double z = y + t1 [c];
+                    t1 [c] = -2.0 * y - a [1][1] * z + t2 [c];
+                    t2 [c] = y - a [1][2] * z;
+                    acc [c] += z * z;
+                }
+            hop_e [h] = acc [0] + acc [1];
+        }
+    }
+    for (int c = 0; channels != 2 && c < channels; c++) {
+        if (w [c] == 0.0)
+            continue;
+        //  transposed direct form II, two sections, double
+        double s1 = 0, s2 = 0, t1 = 0, t2 = 0;
+        const float *x = data + c;
+        for (int64_t h = 0; h < n_hops; h++) {
+            double acc = 0.0;
+            for (int64_t i = h * hop; i < (h + 1) * hop; i++) {
+                double v = x [(size_t) i * (size_t) channels];
+                double y = b [0][0] * v + s1;
+                s1 = b [0][1] * v - a [0][1] * y + s2;
+                s2 = b [0][2] * v - a [0][2] * y;
+                double z = y + t1;                   //  b[1][0] = 1
+                t1 = -2.0 * y - a [1][1] * z + t2;
+                t2 = y - a [1][2] * z;
+                acc += z * z;
+            }
+            hop_e [h] += w [c] * acc;
+        }
+    }
+    //  400 ms blocks every 100 ms; absolute gate -70 LUFS, relative -10 LU
+    const int64_t n_blocks = n_hops - 3;
+    const double inv = 1.0 / (4.0 * (double) hop);
+    const double abs_gate = pow (10.0, (-70.0 + 0.691) / 10.0);
+    double sum = 0.0;
+    int64_t n = 0;
+    for (int64_t k = 0; k < n_blocks; k++) {
+        double e = (hop_e [k] + hop_e [k + 1] + hop_e [k + 2] + hop_e [k + 3]) * inv;
+        if (e > abs_gate) {
+            sum += e;
+            n++;
+        }
+    }
+    double lufs = -HUGE_VAL;
+    if (n > 0) {
+        double rel_gate = sum / (double) n * pow (10.0, -1.0);
+        double sum2 = 0.0;
+        int64_t n2 = 0;
+        for (int64_t k = 0; k < n_blocks; k++) {
+            double e = (hop_e [k] + hop_e [k + 1] + hop_e [k + 2] + hop_e [k + 3]) * inv;
+            if (e > abs_gate && e > rel_gate) {
+                sum2 += e;
+                n2++;
+            }
+        }
+        if (n2 > 0)
+            lufs = -0.691 + 10.0 * log10 (sum2 / (double) n2);
+    }
+    free (hop_e);
+    return lufs;
 }
 
 //  True peak of interleaved audio (own meter, truepeak.h), dBTP.
@@ -241,9 +369,7 @@ master_run (const audio_t *in, const master_opts_t *opts, audio_t *out,
     limiter_t *lim = NULL;
     const size_t in_samples = (size_t) in->frames * (size_t) ch;
 
-    rc = s_loudness (in->data, in->frames, ch, in->rate_hz, &report->in_lufs, NULL);
-    if (rc)
-        goto nomem;
+    report->in_lufs = master_loudness_lufs (in->data, in->frames, ch, in->rate_hz);
 
     //  1. pre-gain stages at the source rate
     pre = malloc (in_samples * sizeof (float));
@@ -272,10 +398,7 @@ master_run (const audio_t *in, const master_opts_t *opts, audio_t *out,
         goto nomem;
 
     //  3. gain and limiter, the loudness loop
-    double pre_lufs = -HUGE_VAL;
-    rc = s_loudness (pre, frames, ch, out_rate, &pre_lufs, NULL);
-    if (rc)
-        goto nomem;
+    double pre_lufs = master_loudness_lufs (pre, frames, ch, out_rate);
     const bool loop = opts->chain.limiter.enabled && isfinite (opts->target_lufs)
                    && isfinite (pre_lufs);
     double g = opts->chain.gain_db;
@@ -316,8 +439,7 @@ master_run (const audio_t *in, const master_opts_t *opts, audio_t *out,
         iters++;
         if (!loop)
             break;
-        if (s_loudness (buf, frames, ch, out_rate, &lufs, NULL))
-            goto nomem;
+        lufs = master_loudness_lufs (buf, frames, ch, out_rate);
         double e = opts->target_lufs - lufs;
         log_debug ("master: loop %d gain %.3f dB -> %.3f LUFS (error %.3f LU, gr max %.2f dB)",
                    iters, g, lufs, e, gr.gr_max_db);
@@ -325,7 +447,11 @@ master_run (const audio_t *in, const master_opts_t *opts, audio_t *out,
             break;
         if (e > 0 && capped && g >= g_cap - 1e-9)
             break;                                //  the cap holds it here
-        double slope = 1.0;
+        //  first step: the limiter took D = g + pre - L; heavier limiting
+        //  means a flatter L(g): guess slope 1 - D/2 (the secant after that)
+        double d = g + pre_lufs - lufs;
+        double slope = 1.0 - 0.5 * (d > 0 ? d : 0);
+        slope = slope < 0.5 ? 0.5 : slope;
         if (isfinite (g_prev) && fabs (g - g_prev) > 1e-6) {
             slope = (lufs - l_prev) / (g - g_prev);
             slope = slope < 0.3 ? 0.3 : slope > 1.2 ? 1.2 : slope;

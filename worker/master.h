@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/measure.h"
 #include "common/spec.h"
@@ -56,5 +57,12 @@ void master_opts_default (master_opts_t *opts, const profile_t *profile, int sou
 //  channels), MF_ERR_NOMEM; err holds one line on failure.
 int master_run (const audio_t *in, const master_opts_t *opts, audio_t *out,
                 master_report_t *report, char *err, size_t err_size);
+
+//  Integrated loudness (ITU-R BS.1770-4: K-weighting, 400 ms blocks every
+//  100 ms, -70 LUFS absolute and -10 LU relative gates) of interleaved
+//  audio, LUFS; -HUGE_VAL for silence or less than 400 ms. The loudness
+//  loop's own fast meter; agrees with libebur128 to within 0.01 LU
+//  (tested). Channel layout as worker/analysis.h (L R C LFE Ls Rs Lb Rb).
+double master_loudness_lufs (const float *data, int64_t frames, int channels, int rate_hz);
 
 #endif

@@ -1,0 +1,319 @@
+/*  master_run and the chain: transparency, determinism, block-size
+    independence, the loudness cap, mono, rates, fades and bad options.
+
+    - transparency (DESIGN.md quality promise): every stage neutral (EQ
+      bands at 0 dB, compressor at ratio 1, flat tonal curve, width 1, 0 dB
+      gain, limiter off) gives the input back within -120 dBFS, also after
+      a 32-bit float WAV round trip;
+    - the fast loudness meter agrees with libebur128 within 0.01 LU;
+    - chain_process in random chunk sizes equals one block (seed printed);
+    - two runs give identical samples, and identical files (byte compare);
+    - a target that would need more than max_gr_db of limiting stops at
+      the cap (gr_capped, gain reduction about max_gr_db);
+    - mono stays mono; 8 kHz and 384 kHz sources either master or are
+      refused with a reason;
+    - out-of-range options are refused before processing, naming the
+      JSON path (spec_check_chain).  */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <ebur128.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "worker/chain.h"
+#include "worker/master.h"
+#include "master_mix.h"
+#include "testsig.h"
+
+//  libebur128 integrated loudness of interleaved audio.
+static double
+s_ebur (const audio_t *a)
+{
+    ebur128_state *st = ebur128_init ((unsigned) a->channels, (unsigned long) a->rate_hz,
+                                      EBUR128_MODE_I);
+    if (a->channels == 1)
+        ebur128_set_channel (st, 0, EBUR128_CENTER);
+    ebur128_add_frames_float (st, a->data, (size_t) a->frames);
+    double v;
+    ebur128_loudness_global (st, &v);
+    ebur128_destroy (&st);
+    return v;
+}
+
+static void
+test_transparency (void **state)
+{
+    audio_t in, out;
+    testsig_alloc (&in, 48000 * 3, 2, 48000);
+    testsig_add_noise (&in, 0.1, 11);
+    testsig_add_sine (&in, 440.0, 0.3, 0.0, 0, in.frames);
+    master_opts_t o;
+    master_report_t rep;
+    char err [512];
+
+    //  every stage off
+    master_opts_default (&o, NULL, in.rate_hz);
+    assert_true (chain_is_neutral (&o.chain, NULL));
+    assert_int_equal (master_run (&in, &o, &out, &rep, err, sizeof err), 0);
+    assert_int_equal (out.frames, in.frames);
+    assert_memory_equal (out.data, in.data, (size_t) in.frames * 2 * sizeof (float));
+    audio_free (&out);
+
+    //  every stage on but neutral
+    o.chain.n_eq = 3;
+    for (int i = 0; i < 3; i++)
+        o.chain.eq [i] = (eq_band_t) { EQ_PEAK, 100.0 * (i + 1) * (i + 1), 0.0, 1.0 };
+    o.chain.compressor = (comp_cfg_t) { true, -20.0, 1.0, 10.0, 100.0, 6.0, 0.0 };
+    o.chain.stereo.width = 1.0;
+    o.has_tonal = true;
+    memset (o.tonal_db, 0, sizeof o.tonal_db);
+    assert_int_equal (master_run (&in, &o, &out, &rep, err, sizeof err), 0);
+    double worst = 0;
+    for (size_t i = 0; i < (size_t) in.frames * 2; i++)
+        worst = fmax (worst, fabs (out.data [i] - in.data [i]));
+    double worst_db = 20 * log10 (worst + 1e-30);
+    printf ("neutral stages: max difference %.1f dBFS (limit -120)\n", worst_db);
+    assert_true (worst_db < -120.0);
+
+    //  float WAV round trip
+    char path [1200];
+    snprintf (path, sizeof path, "%s/neutral.wav", testsig_tmpdir ("master"));
+    assert_int_equal (audio_write (path, &out, OUT_WAV, 32, NULL, err, sizeof err), 0);
+    audio_t back;
+    assert_int_equal (audio_read (path, &back, err, sizeof err), 0);
+    worst = 0;
+    for (size_t i = 0; i < (size_t) in.frames * 2; i++)
+        worst = fmax (worst, fabs (back.data [i] - in.data [i]));
+    assert_true (20 * log10 (worst + 1e-30) < -120.0);
+    audio_free (&back);
+    audio_free (&out);
+    audio_free (&in);
+}
+
+static void
+test_meter_vs_libebur128 (void **state)
+{
+    static const int rates [] = { 44100, 48000, 96000 };
+    for (int r = 0; r < 3; r++)
+        for (int ch = 1; ch <= 2; ch++) {
+            audio_t a;
+            master_mix_generate (&a, 12.0, rates [r], ch, 3);
+            double own = master_loudness_lufs (a.data, a.frames, a.channels, a.rate_hz);
+            double ref = s_ebur (&a);
+            printf ("%d Hz %d ch: own %.4f, libebur128 %.4f LUFS\n", rates [r], ch, own, ref);
+            assert_true (fabs (own - ref) < 0.01);
+            audio_free (&a);
+        }
+    float silence [48000 * 2] = { 0 };
+    assert_true (isinf (master_loudness_lufs (silence, 48000, 2, 48000)));
+}
+
+static void
+test_chunked_chain (void **state)
+{
+    chain_cfg_t c;
+    master_opts_t o;
+    master_opts_default (&o, profile_find ("spotify"), 44100);
+    c = o.chain;
+    c.n_eq = 2;
+    c.eq [0] = (eq_band_t) { EQ_LOWSHELF, 120.0, 2.0, 0.8 };
+    c.eq [1] = (eq_band_t) { EQ_PEAK, 3000.0, -1.5, 1.2 };
+    c.multiband.enabled = true;
+    c.stereo = (stereo_cfg_t) { 1.2, 100.0 };
+    c.gain_db = 6.0;
+    double tonal [MEASURE_BANDS];
+    for (int i = 0; i < MEASURE_BANDS; i++)
+        tonal [i] = 1.5 * sin (i * 0.4);
+    char err [256];
+    audio_t a, b;
+    master_mix_generate (&a, 3.0, 44100, 2, 5);
+    master_mix_generate (&b, 3.0, 44100, 2, 5);
+    chain_t *c1 = chain_new (&c, tonal, -1.0, 44100, 2, err, sizeof err);
+    chain_t *c2 = chain_new (&c, tonal, -1.0, 44100, 2, err, sizeof err);
+    assert_non_null (c1);
+    assert_non_null (c2);
+    assert_true (chain_latency_frames (c1) > 0);
+    chain_process (c1, a.data, (size_t) a.frames);
+    unsigned seed = 1234;
+    printf ("chunk seed %u\n", seed);
+    srand (seed);
+    size_t pos = 0;
+    while (pos < (size_t) b.frames) {
+        size_t step = 1 + (size_t) rand () % 9000;
+        if (step > (size_t) b.frames - pos)
+            step = (size_t) b.frames - pos;
+        chain_process (c2, b.data + 2 * pos, step);
+        pos += step;
+    }
+    assert_memory_equal (a.data, b.data, (size_t) a.frames * 2 * sizeof (float));
+    chain_destroy (&c1);
+    chain_destroy (&c2);
+    assert_null (c1);
+    audio_free (&a);
+    audio_free (&b);
+}
+
+static void
+test_deterministic (void **state)
+{
+    audio_t in, o1, o2;
+    master_mix_generate (&in, 10.0, 44100, 2, 9);
+    master_opts_t o;
+    master_opts_default (&o, profile_find ("cd"), 44100);
+    o.chain.noise_shaping = true;
+    o.has_tonal = true;
+    for (int i = 0; i < MEASURE_BANDS; i++)
+        o.tonal_db [i] = 0.1 * i - 1.0;
+    master_report_t r1, r2;
+    char err [256];
+    assert_int_equal (master_run (&in, &o, &o1, &r1, err, sizeof err), 0);
+    assert_int_equal (master_run (&in, &o, &o2, &r2, err, sizeof err), 0);
+    assert_int_equal (o1.frames, o2.frames);
+    assert_memory_equal (o1.data, o2.data, (size_t) o1.frames * 2 * sizeof (float));
+    //  and the files, byte for byte
+    char p1 [1200], p2 [1200];
+    const char *dir = testsig_tmpdir ("master");
+    snprintf (p1, sizeof p1, "%s/det1.wav", dir);
+    snprintf (p2, sizeof p2, "%s/det2.wav", dir);
+    assert_int_equal (audio_write (p1, &o1, OUT_WAV, 16, NULL, err, sizeof err), 0);
+    assert_int_equal (audio_write (p2, &o2, OUT_WAV, 16, NULL, err, sizeof err), 0);
+    FILE *f1 = fopen (p1, "rb"), *f2 = fopen (p2, "rb");
+    int c1, c2;
+    long n = 0;
+    do {
+        c1 = fgetc (f1);
+        c2 = fgetc (f2);
+        assert_int_equal (c1, c2);
+        n++;
+    } while (c1 != EOF);
+    fclose (f1);
+    fclose (f2);
+    printf ("two runs: %ld identical bytes\n", n - 1);
+    //  16-bit grid: writing is lossless
+    audio_t back;
+    assert_int_equal (audio_read (p1, &back, err, sizeof err), 0);
+    assert_memory_equal (back.data, o1.data, (size_t) o1.frames * 2 * sizeof (float));
+    audio_free (&back);
+    audio_free (&in);
+    audio_free (&o1);
+    audio_free (&o2);
+}
+
+static void
+test_gr_cap (void **state)
+{
+    audio_t in, out;
+    master_mix_generate (&in, 20.0, 44100, 2, 4);
+    master_opts_t o;
+    master_opts_default (&o, profile_find ("spotify"), 44100);
+    o.target_lufs = -6.0;                  //  far louder than 6 dB of limiting allows
+    o.chain.limiter.max_gr_db = 4.0;
+    master_report_t rep;
+    char err [256];
+    assert_int_equal (master_run (&in, &o, &out, &rep, err, sizeof err), 0);
+    printf ("capped: out %.2f LUFS, gr max %.2f dB (cap 4), capped %d\n", rep.out_lufs,
+            rep.gr_max_db, rep.gr_capped);
+    assert_true (rep.gr_capped);
+    assert_true (rep.out_lufs < -6.5);
+    //  the cap is set from the true peak; the limiter aims 0.1 dB lower (margin)
+    assert_true (rep.gr_max_db < 4.0 + 0.5);
+    assert_true (rep.gr_max_db > 4.0 - 0.5);
+    assert_true (rep.out_true_peak_dbtp <= -1.0);
+    audio_free (&out);
+    audio_free (&in);
+}
+
+static void
+test_mono_rates_fades (void **state)
+{
+    char err [256];
+    master_report_t rep;
+    master_opts_t o;
+    audio_t in, out;
+    master_mix_generate (&in, 8.0, 48000, 1, 2);
+    master_opts_default (&o, profile_find ("apple"), 48000);
+    o.fade_in_s = 1.0;
+    o.fade_out_s = 0.5;
+    assert_int_equal (master_run (&in, &o, &out, &rep, err, sizeof err), 0);
+    assert_int_equal (out.channels, 1);
+    assert_int_equal (out.frames, in.frames);
+    assert_true (out.data [0] == 0.0f);
+    assert_true (out.data [out.frames - 1] == 0.0f);
+    audio_free (&out);
+    audio_free (&in);
+
+    static const int rates [] = { 8000, 22050, 384000 };
+    for (int r = 0; r < 3; r++) {
+        master_mix_generate (&in, 3.0, rates [r], 2, 2);
+        master_opts_default (&o, profile_find ("hires"), rates [r]);
+        int rc = master_run (&in, &o, &out, &rep, err, sizeof err);
+        printf ("%d Hz source -> %d Hz: rc %d %s\n", rates [r], o.out_rate_hz, rc, rc ? err : "");
+        if (rc == 0) {
+            assert_int_equal (out.rate_hz, o.out_rate_hz);
+            assert_true (rep.out_true_peak_dbtp <= o.ceiling_dbtp);
+            audio_free (&out);
+        }
+        else
+            assert_true (strlen (err) > 10);
+        audio_free (&in);
+    }
+}
+
+static void
+test_bad_options (void **state)
+{
+    audio_t in, out;
+    testsig_alloc (&in, 48000, 2, 48000);
+    testsig_add_noise (&in, 0.1, 1);
+    master_opts_t o;
+    master_report_t rep;
+    char err [512];
+    struct { const char *what; const char *needle; } cases [] = {
+        { "ratio 0", "compressor.ratio" },
+        { "attack -1", "compressor.attack_ms" },
+        { "ceiling +1", "ceiling" },
+        { "eq above nyquist", "eq[0].freq_hz" },
+        { "bits 12", "out_bits" },
+        { "target -2", "target_lufs" },
+    };
+    for (int k = 0; k < 6; k++) {
+        master_opts_default (&o, profile_find ("spotify"), 48000);
+        switch (k) {
+            case 0: o.chain.compressor.ratio = 0.0; break;
+            case 1: o.chain.compressor.attack_ms = -1.0; break;
+            case 2: o.chain.limiter.ceiling_dbtp = 1.0; break;
+            case 3: o.chain.n_eq = 1;
+                    o.chain.eq [0] = (eq_band_t) { EQ_PEAK, 30000.0, 3.0, 1.0 }; break;
+            case 4: o.out_bits = 12; break;
+            case 5: o.target_lufs = -2.0; break;
+        }
+        memset (&out, 0, sizeof out);
+        int rc = master_run (&in, &o, &out, &rep, err, sizeof err);
+        printf ("%s: rc %d, \"%s\"\n", cases [k].what, rc, err);
+        assert_true (rc == MF_ERR_INVALID || rc == MF_ERR_UNSUPPORTED);
+        assert_non_null (strstr (err, cases [k].needle));
+        assert_null (out.data);
+    }
+    audio_free (&in);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_transparency),
+        cmocka_unit_test (test_meter_vs_libebur128),
+        cmocka_unit_test (test_chunked_chain),
+        cmocka_unit_test (test_deterministic),
+        cmocka_unit_test (test_gr_cap),
+        cmocka_unit_test (test_mono_rates_fades),
+        cmocka_unit_test (test_bad_options),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
