@@ -85,6 +85,21 @@ s_peak16 (const float *x, size_t i, const __m256 *packed, int phases, int taps,
                              _mm256_max_ps (s_abs (b2), s_abs (b3)));
         return;
     }
+    if (phases == 2) {
+        __m256 a0 = _mm256_setzero_ps (), a1 = a0, b0 = a0, b1 = a0;
+        for (int k = 0; k < taps; k++) {
+            __m256 xa = _mm256_loadu_ps (xi - k);
+            __m256 xb = _mm256_loadu_ps (xi - k + 8);
+            const __m256 *c = packed + k * 2;
+            a0 = _mm256_fmadd_ps (c [0], xa, a0);
+            b0 = _mm256_fmadd_ps (c [0], xb, b0);
+            a1 = _mm256_fmadd_ps (c [1], xa, a1);
+            b1 = _mm256_fmadd_ps (c [1], xb, b1);
+        }
+        *lo = _mm256_max_ps (s_abs (a0), s_abs (a1));
+        *hi = _mm256_max_ps (s_abs (b0), s_abs (b1));
+        return;
+    }
     __m256 a [TP_AVX2_MAX_PHASES], b [TP_AVX2_MAX_PHASES];
     for (int p = 0; p < TP_AVX2_MAX_PHASES; p++)
         a [p] = b [p] = _mm256_setzero_ps ();

@@ -70,6 +70,15 @@ s_peak4 (const float *x, size_t i, const __m128 *packed, int phases, int taps)
         }
     }
     else
+    if (phases == 2) {
+        for (int k = 0; k < taps; k++) {
+            __m128 xv = _mm_loadu_ps (xi - k);
+            const __m128 *c = packed + k * 2;
+            acc [0] = _mm_add_ps (acc [0], _mm_mul_ps (c [0], xv));
+            acc [1] = _mm_add_ps (acc [1], _mm_mul_ps (c [1], xv));
+        }
+    }
+    else
         for (int k = 0; k < taps; k++) {
             __m128 xv = _mm_loadu_ps (xi - k);
             for (int p = 0; p < phases; p++)
