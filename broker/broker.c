@@ -1,0 +1,2233 @@
+/*  The broker (see broker.h): private structs for jobs, albums, tasks,
+    workers and watchers, the event loop, the task graph and the request
+    handlers, in one file as in the zguide's Majordomo broker.
+
+    Memory: a task costs one s_task_t (about 80 bytes) plus one pointer in
+    the id index and, while queued, one in the scheduler's heap, so a
+    million queued no-op tasks stay well under 1 KiB each. Album data
+    (analyses, plans, master reports) exists only for real jobs.
+
+    Every loop iteration: drain up to S_BATCH messages, apply them in one
+    SQLite transaction, run the periodic checks (heartbeats, expiry,
+    deliveries), dispatch queued tasks to free slots, commit, then send
+    watch events for the jobs that changed.  */
+#include "broker/broker.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "broker/deliver.h"
+#include "broker/planner.h"
+#include "broker/report.h"
+#include "broker/scheduler.h"
+#include "broker/store.h"
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/profile.h"
+#include "common/sha256.h"
+#include "common/spec.h"
+#include "common/wire.h"
+#include "worker/task.h"
+
+#define S_BATCH          4096     //  messages handled per loop iteration
+#define S_TICK_MS        250      //  expiry and delivery checks
+#define S_HASH           4096     //  worker identity hash buckets
+#define S_STAGING        ".masterfarm"
+#define S_ERR_LEN        512
+
+//  Task states and kinds, shorter.
+enum {
+    T_QUEUED = MASTERFARM__TASK_STATE__TASK_QUEUED,
+    T_DISPATCHED = MASTERFARM__TASK_STATE__TASK_DISPATCHED,
+    T_RUNNING = MASTERFARM__TASK_STATE__TASK_RUNNING,
+    T_DONE = MASTERFARM__TASK_STATE__TASK_DONE,
+    T_FAILED = MASTERFARM__TASK_STATE__TASK_FAILED,
+    T_BLOCKED = MASTERFARM__TASK_STATE__TASK_BLOCKED,
+    T_CANCELLED = MASTERFARM__TASK_STATE__TASK_CANCELLED,
+    K_ANALYZE = MASTERFARM__TASK_KIND__KIND_ANALYZE,
+    K_MASTER = MASTERFARM__TASK_KIND__KIND_MASTER,
+    K_ASSEMBLE = MASTERFARM__TASK_KIND__KIND_ASSEMBLE,
+    K_NOOP = MASTERFARM__TASK_KIND__KIND_NOOP,
+    J_QUEUED = MASTERFARM__JOB_STATE__JOB_QUEUED,
+    J_RUNNING = MASTERFARM__JOB_STATE__JOB_RUNNING,
+    J_DONE = MASTERFARM__JOB_STATE__JOB_DONE,
+    J_FAILED = MASTERFARM__JOB_STATE__JOB_FAILED,
+    J_CANCELLED = MASTERFARM__JOB_STATE__JOB_CANCELLED,
+    J_WAITING = MASTERFARM__JOB_STATE__JOB_WAITING_DELIVERY,
+};
+
+//  Album states in the store.
+enum { A_OPEN = 0, A_REPORTED = 1, A_PUBLISHED = 2, A_PUBLISH_FAILED = 3 };
+
+typedef struct s_job_s s_job_t;
+
+typedef struct {
+    sched_task_t sched;         //  first: the scheduler's view (id, job, priority)
+    s_job_t     *job;
+    char        *last_error;    //  NULL: none
+    char        *report;        //  master/assemble result report_json (owned)
+    int32_t      album;         //  -1: not album-bound
+    int32_t      track;         //  -1: album-level
+    int32_t      worker;        //  scheduler worker index while held, -1
+    int8_t       kind;
+    int8_t       state;
+    int8_t       profile;       //  -1: none
+    uint8_t      attempts;
+} s_task_t;
+
+typedef struct {
+    int            idx;
+    spec_album_t  *spec;        //  inside the job's spec
+    char           slug [FSUTIL_NAME_MAX + 16];
+    int            state;       //  A_*
+    s_task_t     **analyze;     //  n_tracks
+    s_task_t     **master;      //  n_tracks x PROFILE_COUNT, NULL when not wanted
+    s_task_t      *assemble [PROFILE_COUNT];
+    measure_t     *analyses;    //  n_tracks
+    bool          *analyzed;    //  n_tracks
+    bool           planned;
+    spec_album_t   sub;         //  the analysed tracks (tracks array owned)
+    int           *sub_idx;     //  album track -> index in sub, -1
+    album_plan_t   plans [PROFILE_COUNT];
+    bool           plan_ok [PROFILE_COUNT];
+    char          *plan_err [PROFILE_COUNT];
+    char          *json;        //  one-album spec for tasks (lazy)
+} s_album_t;
+
+struct s_job_s {
+    uint64_t    id;
+    char       *name;
+    int         priority;
+    int64_t     deadline_ms;
+    int64_t     deliver_at_ms;
+    int64_t     submitted_ms;
+    int         state;
+    bool        noop;
+    job_spec_t *spec;
+    s_album_t  *albums;
+    size_t      n_albums;
+    s_task_t  **tasks;
+    size_t      n_tasks;
+    size_t      cap_tasks;
+    uint32_t    done;
+    uint32_t    failed;
+    uint32_t    cancelled;
+    bool        dirty;           //  watchers need an event
+    bool        publish_failed;
+};
+
+typedef struct {
+    bool        live;
+    uint8_t     id [WIRE_MAX_ID_BYTES + 1];
+    size_t      id_size;
+    char        name [128];      //  printable id for logs
+    int         next;            //  hash chain, -1
+    int64_t     last_seen_ms;
+    uint32_t    slots;
+    uint32_t    tasks_done;
+    uint32_t    tasks_failed;
+    s_task_t  **held;
+    size_t      n_held;
+    size_t      cap_held;
+} s_worker_t;
+
+typedef struct {
+    uint8_t  id [WIRE_MAX_ID_BYTES + 1];
+    size_t   id_size;
+    uint64_t job_id;
+} s_watch_t;
+
+struct _broker_t {
+    broker_cfg_t  cfg;
+    char         *input_root;
+    char         *output_root;
+    void         *ctx;
+    void         *sock;
+    store_t      *store;
+    scheduler_t  *sched;
+    s_job_t     **jobs;          //  ascending id
+    size_t        n_jobs;
+    s_task_t    **by_id;         //  task id -> task
+    size_t        n_by_id;
+    s_worker_t   *workers;       //  by scheduler index
+    size_t        n_workers;
+    int           hash [S_HASH];
+    s_watch_t     watch [BROKER_MAX_WATCHERS];
+    size_t        n_watch;
+    uint64_t      seq;
+    size_t        rr;            //  round-robin start for dispatch
+    Masterfarm__Counters counters;
+    int64_t       next_hb_ms;
+    int64_t       next_tick_ms;
+};
+
+static volatile sig_atomic_t s_stop = 0;
+
+void
+broker_request_stop (void)
+{
+    s_stop = 1;
+}
+
+// ---------------------------------------------------------------- helpers
+
+//  A printable form of a routing id.
+static void
+s_id_name (const uint8_t *id, size_t size, char *buf, size_t bsize)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < size && j + 3 < bsize; i++) {
+        uint8_t c = id [i];
+        if (c >= 32 && c < 127)
+            buf [j++] = (char) c;
+        else
+            j += (size_t) snprintf (buf + j, bsize - j, "%02x", c);
+    }
+    buf [j < bsize ? j : bsize - 1] = 0;
+}
+
+//  FNV-1a hash of a routing id, to a bucket.
+static size_t
+s_hash (const uint8_t *id, size_t size)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < size; i++)
+        h = (h ^ id [i]) * 16777619u;
+    return h % S_HASH;
+}
+
+//  The live worker with this routing id, or NULL.
+static s_worker_t *
+s_worker_find (broker_t *self, const uint8_t *id, size_t size)
+{
+    for (int i = self->hash [s_hash (id, size)]; i >= 0; i = self->workers [i].next)
+        if (self->workers [i].id_size == size && memcmp (self->workers [i].id, id, size) == 0)
+            return &self->workers [i];
+    return NULL;
+}
+
+//  The job with this id, or NULL.
+static s_job_t *
+s_job_find (broker_t *self, uint64_t id)
+{
+    size_t lo = 0, hi = self->n_jobs;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (self->jobs [mid]->id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < self->n_jobs && self->jobs [lo]->id == id ? self->jobs [lo] : NULL;
+}
+
+//  The task with this id, or NULL.
+static s_task_t *
+s_task_find (broker_t *self, uint64_t id)
+{
+    return id < self->n_by_id ? self->by_id [id] : NULL;
+}
+
+//  True for done, failed and cancelled.
+static bool
+s_final (int state)
+{
+    return state == T_DONE || state == T_FAILED || state == T_CANCELLED;
+}
+
+//  True for the job states after which nothing runs.
+static bool
+s_job_final (int state)
+{
+    return state == J_DONE || state == J_FAILED || state == J_CANCELLED;
+}
+
+//  Sets this thread's log context to a task's job, album and track.
+static void
+s_log_task (const s_task_t *t, const s_worker_t *w)
+{
+    char job [24], album [16], track [16];
+    snprintf (job, sizeof job, "%llu", (unsigned long long) t->sched.job_id);
+    snprintf (album, sizeof album, "%d", (int) t->album);
+    snprintf (track, sizeof track, "%d", (int) t->track);
+    log_ctx_t ctx = { job, t->album >= 0 ? album : NULL, t->track >= 0 ? track : NULL,
+                      w ? w->name : NULL };
+    log_ctx_set (&ctx);
+}
+
+//  The staging root of a job: OUTPUT_ROOT/.masterfarm/job-<id>.
+static void
+s_staging (broker_t *self, const s_job_t *job, char *buf, size_t size)
+{
+    snprintf (buf, size, "%s/" S_STAGING "/job-%llu", self->output_root,
+              (unsigned long long) job->id);
+}
+
+//  Path of a master's intermediate, relative to the output root.
+static void
+s_intermediate_rel (const s_task_t *t, char *buf, size_t size)
+{
+    const profile_t *p = profile_get ((profile_id_t) t->profile);
+    snprintf (buf, size, S_STAGING "/job-%llu/work/a%d/t%d-%s.wav",
+              (unsigned long long) t->sched.job_id, (int) t->album, (int) t->track,
+              p ? p->name : "x");
+}
+
+//  Path of an album's profile folder in staging, relative to the output root.
+static void
+s_profile_rel (const s_job_t *job, const s_album_t *a, int profile, char *buf, size_t size)
+{
+    const profile_t *p = profile_get ((profile_id_t) profile);
+    snprintf (buf, size, S_STAGING "/job-%llu/%s/%s", (unsigned long long) job->id,
+              a->slug, p ? p->name : "x");
+}
+
+// ------------------------------------------------------- task transitions
+
+//  Sets a task's state, keeps the job's counters, persists it. error:
+//  NULL keeps the last error, "" clears it.
+static void
+s_task_set (broker_t *self, s_task_t *t, int state, const char *error)
+{
+    s_job_t *job = t->job;
+    if (t->state == T_DONE) job->done--;
+    if (t->state == T_FAILED) job->failed--;
+    if (t->state == T_CANCELLED) job->cancelled--;
+    t->state = (int8_t) state;
+    if (state == T_DONE) job->done++;
+    if (state == T_FAILED) job->failed++;
+    if (state == T_CANCELLED) job->cancelled++;
+    if (error) {
+        free (t->last_error);
+        t->last_error = *error ? strdup (error) : NULL;
+    }
+    store_task_update (self->store, t->sched.id, state, t->attempts, error);
+    job->dirty = true;
+}
+
+//  Queues a task for dispatch.
+static void
+s_task_queue (broker_t *self, s_task_t *t)
+{
+    s_task_set (self, t, T_QUEUED, NULL);
+    if (scheduler_push (self->sched, &t->sched))
+        log_error ("out of memory queueing task %llu", (unsigned long long) t->sched.id);
+}
+
+//  Removes a task from its worker's held list and frees the slot.
+static void
+s_task_unhold (broker_t *self, s_task_t *t)
+{
+    if (t->worker < 0 || (size_t) t->worker >= self->n_workers)
+        return;
+    s_worker_t *w = &self->workers [t->worker];
+    for (size_t i = 0; i < w->n_held; i++)
+        if (w->held [i] == t) {
+            w->held [i] = w->held [--w->n_held];
+            break;
+        }
+    scheduler_release (self->sched, t->worker);
+    t->worker = -1;
+}
+
+static void s_album_advance (broker_t *self, s_job_t *job, s_album_t *a);
+static void s_job_check (broker_t *self, s_job_t *job);
+
+//  After a task reached a final state: moves the graph on.
+static void
+s_task_final (broker_t *self, s_task_t *t)
+{
+    if (t->album >= 0 && (size_t) t->album < t->job->n_albums)
+        s_album_advance (self, t->job, &t->job->albums [t->album]);
+    s_job_check (self, t->job);
+}
+
+//  A failed attempt: retry (elsewhere when possible) or fail for good.
+static void
+s_task_attempt_failed (broker_t *self, s_task_t *t, int worker, const char *error)
+{
+    if (t->attempts >= BROKER_MAX_ATTEMPTS) {
+        log_warn ("task %llu failed for good after %d attempts: %s",
+                  (unsigned long long) t->sched.id, t->attempts, error);
+        s_task_set (self, t, T_FAILED, error);
+        s_task_final (self, t);
+    }
+    else {
+        log_info ("task %llu attempt %d failed, queued again: %s",
+                  (unsigned long long) t->sched.id, t->attempts, error);
+        t->sched.avoid_worker = worker;
+        free (t->last_error);
+        t->last_error = strdup (error);
+        store_task_update (self->store, t->sched.id, T_QUEUED, t->attempts, error);
+        t->state = T_QUEUED;
+        scheduler_push (self->sched, &t->sched);
+        t->job->dirty = true;
+    }
+}
+
+// ------------------------------------------------------------- the graph
+
+//  The one-album spec JSON the album's tasks carry.
+static const char *
+s_album_json (s_job_t *job, s_album_t *a)
+{
+    if (!a->json) {
+        job_spec_t one = *job->spec;
+        one.albums = a->spec;
+        one.n_albums = 1;
+        a->json = spec_to_json (&one);
+    }
+    return a->json;
+}
+
+//  Plans every profile of an album from the analysed tracks and releases
+//  or fails the master tasks.
+static void
+s_album_plan (broker_t *self, s_job_t *job, s_album_t *a)
+{
+    size_t n = a->spec->n_tracks;
+    free (a->sub.tracks);
+    a->sub = *a->spec;
+    a->sub.tracks = calloc (n ? n : 1, sizeof *a->sub.tracks);
+    a->sub.n_tracks = 0;
+    const measure_t **an = calloc (n ? n : 1, sizeof *an);
+    if (!a->sub.tracks || !an) {
+        free (an);
+        log_error ("out of memory planning album %d", a->idx);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        a->sub_idx [i] = -1;
+        if (a->analyzed [i]) {
+            a->sub_idx [i] = (int) a->sub.n_tracks;
+            an [a->sub.n_tracks] = &a->analyses [i];
+            a->sub.tracks [a->sub.n_tracks++] = a->spec->tracks [i];
+        }
+    }
+    for (int p = 0; p < PROFILE_COUNT; p++) {
+        if (!(a->spec->s.profiles & (1u << p)))
+            continue;
+        planner_plan_free (&a->plans [p]);
+        free (a->plan_err [p]);
+        a->plan_err [p] = NULL;
+        a->plan_ok [p] = false;
+        char err [S_ERR_LEN] = "";
+        if (a->sub.n_tracks == 0)
+            snprintf (err, sizeof err, "no track of the album could be analysed");
+        else {
+            int rate = profile_output_rate (profile_get ((profile_id_t) p), an [0]->rate_hz);
+            int rc = planner_plan_album (&a->sub, (const measure_t *const *) an,
+                                         (profile_id_t) p, rate, &a->plans [p], err, sizeof err);
+            if (rc == 0) {
+                a->plan_ok [p] = true;
+                store_plan_put (self->store, job->id, a->idx, p, a->plans [p].report_json);
+            }
+            else
+            if (!err [0])
+                snprintf (err, sizeof err, "planning failed: %s", mf_strerror (rc));
+        }
+        if (!a->plan_ok [p]) {
+            a->plan_err [p] = strdup (err);
+            log_warn ("job %llu album %d profile %s: cannot plan: %s",
+                      (unsigned long long) job->id, a->idx, profile_get ((profile_id_t) p)->name,
+                      err);
+        }
+    }
+    free (an);
+    a->planned = true;
+}
+
+//  Moves an album's graph on as far as its task states allow.
+static void
+s_album_advance (broker_t *self, s_job_t *job, s_album_t *a)
+{
+    size_t n = a->spec->n_tracks;
+    //  1. Every analysis final: plan, then release or fail the masters.
+    if (!a->planned) {
+        for (size_t i = 0; i < n; i++)
+            if (!s_final (a->analyze [i]->state))
+                return;
+        s_album_plan (self, job, a);
+    }
+    for (size_t i = 0; i < n; i++)
+        for (int p = 0; p < PROFILE_COUNT; p++) {
+            s_task_t *m = a->master [i * PROFILE_COUNT + p];
+            if (!m || m->state != T_BLOCKED)
+                continue;
+            if (a->analyzed [i] && a->plan_ok [p])
+                s_task_queue (self, m);
+            else {
+                char err [S_ERR_LEN];
+                s_task_t *an = a->analyze [i];
+                if (!a->analyzed [i])
+                    snprintf (err, sizeof err, "not mastered: analysis %s%s%s",
+                              an->state == T_CANCELLED ? "cancelled" : "failed",
+                              an->last_error ? ": " : "", an->last_error ? an->last_error : "");
+                else
+                    snprintf (err, sizeof err, "not mastered: %s",
+                              a->plan_err [p] ? a->plan_err [p] : "no plan");
+                s_task_set (self, m, T_FAILED, err);
+            }
+        }
+    //  2. Every master of a profile final: assemble what was mastered.
+    for (int p = 0; p < PROFILE_COUNT; p++) {
+        s_task_t *as = a->assemble [p];
+        if (!as || as->state != T_BLOCKED)
+            continue;
+        size_t ok = 0;
+        bool all_final = true;
+        for (size_t i = 0; i < n; i++) {
+            s_task_t *m = a->master [i * PROFILE_COUNT + p];
+            if (!m)
+                continue;
+            if (!s_final (m->state))
+                all_final = false;
+            if (m->state == T_DONE)
+                ok++;
+        }
+        if (!all_final)
+            continue;
+        if (ok > 0)
+            s_task_queue (self, as);
+        else
+            s_task_set (self, as, T_FAILED, "not assembled: no track of the album was mastered");
+    }
+    //  3. Every assembly final: report, manifest, then publication.
+    if (a->state != A_OPEN)
+        return;
+    for (int p = 0; p < PROFILE_COUNT; p++)
+        if (a->assemble [p] && !s_final (a->assemble [p]->state))
+            return;
+    char staging [4096], album_dir [4200], err [S_ERR_LEN] = "";
+    s_staging (self, job, staging, sizeof staging);
+    snprintf (album_dir, sizeof album_dir, "%s/%s", staging, a->slug);
+    //  The report covers the analysed tracks, with each profile's masters
+    //  and, when every one of them was assembled, the album timeline.
+    report_profile_t rp [PROFILE_COUNT];
+    master_report_t *mreps [PROFILE_COUNT] = { NULL };
+    assemble_layout_t layouts [PROFILE_COUNT];
+    memset (layouts, 0, sizeof layouts);
+    const measure_t **an = calloc (n ? n : 1, sizeof *an);
+    size_t n_rp = 0;
+    bool any_assembled = false;
+    for (int p = 0; p < PROFILE_COUNT && an; p++) {
+        if (!a->assemble [p] || !a->plan_ok [p])
+            continue;
+        if (a->assemble [p]->state == T_DONE)
+            any_assembled = true;
+        mreps [p] = calloc (a->sub.n_tracks ? a->sub.n_tracks : 1, sizeof *mreps [p]);
+        if (!mreps [p])
+            continue;
+        size_t mastered = 0;
+        for (size_t i = 0; i < n; i++) {
+            s_task_t *m = a->master [i * PROFILE_COUNT + p];
+            if (a->sub_idx [i] >= 0 && m && m->state == T_DONE && m->report
+            &&  task_master_report_parse (m->report, &mreps [p][a->sub_idx [i]]) == 0)
+                mastered++;
+        }
+        memset (&rp [n_rp], 0, sizeof rp [n_rp]);
+        rp [n_rp].profile = (profile_id_t) p;
+        rp [n_rp].plan = &a->plans [p];
+        rp [n_rp].masters = mreps [p];
+        rp [n_rp].album_out_lufs = NAN;
+        int rate = 0;
+        if (a->assemble [p]->state == T_DONE && a->assemble [p]->report
+        &&  task_layout_parse (a->assemble [p]->report, &layouts [p], &rate) == 0
+        &&  layouts [p].n_tracks == a->sub.n_tracks && mastered == a->sub.n_tracks) {
+            rp [n_rp].layout = &layouts [p];
+            rp [n_rp].rate_hz = rate;
+        }
+        n_rp++;
+    }
+    int rc = 0;
+    if (an && n_rp > 0 && any_assembled) {
+        for (size_t i = 0, k = 0; i < n; i++)
+            if (a->sub_idx [i] >= 0)
+                an [k++] = &a->analyses [i];
+        report_input_t in = { &a->sub, (const measure_t *const *) an, rp, n_rp };
+        rc = deliver_mkdirs (album_dir, err, sizeof err);
+        if (!rc)
+            rc = report_write (&in, album_dir, err, sizeof err);
+        if (!rc)
+            rc = deliver_manifest_write (album_dir, err, sizeof err);
+        if (rc)
+            log_error ("job %llu album %s: %s", (unsigned long long) job->id, a->slug, err);
+    }
+    for (int p = 0; p < PROFILE_COUNT; p++) {
+        free (mreps [p]);
+        assemble_layout_free (&layouts [p]);
+    }
+    free (an);
+    a->state = rc ? A_PUBLISH_FAILED : (any_assembled ? A_REPORTED : A_PUBLISH_FAILED);
+    if (rc)
+        job->publish_failed = true;
+    store_album_set (self->store, job->id, a->idx, a->slug, a->state);
+    job->dirty = true;
+}
+
+//  Publishes the albums of a job whose time has come. Returns true when
+//  none is left waiting.
+static bool
+s_job_publish (broker_t *self, s_job_t *job)
+{
+    bool waiting = false;
+    char staging [4096], err [S_ERR_LEN];
+    s_staging (self, job, staging, sizeof staging);
+    for (size_t i = 0; i < job->n_albums; i++) {
+        s_album_t *a = &job->albums [i];
+        if (a->state != A_REPORTED)
+            continue;
+        int rc = deliver_at (staging, self->output_root, a->slug, clock_wall_ms (),
+                             job->deliver_at_ms, err, sizeof err);
+        if (rc == DELIVER_HELD) {
+            waiting = true;
+            continue;
+        }
+        if (rc == 0) {
+            a->state = A_PUBLISHED;
+            log_info ("job %llu: album %s delivered to %s/%s", (unsigned long long) job->id,
+                      a->slug, self->output_root, a->slug);
+        }
+        else {
+            a->state = A_PUBLISH_FAILED;
+            job->publish_failed = true;
+            log_error ("job %llu: album %s not delivered: %s (its files stay in %s/%s)",
+                       (unsigned long long) job->id, a->slug, err, staging, a->slug);
+        }
+        store_album_set (self->store, job->id, a->idx, a->slug, a->state);
+        job->dirty = true;
+    }
+    return !waiting;
+}
+
+//  Sets a job's state when all its tasks are final (and its albums out).
+static void
+s_job_check (broker_t *self, s_job_t *job)
+{
+    if (s_job_final (job->state))
+        return;
+    int state = job->state;
+    if (job->done + job->failed + job->cancelled < job->n_tasks)
+        state = job->done + job->failed > 0 || state == J_RUNNING ? J_RUNNING : J_QUEUED;
+    else {
+        for (size_t i = 0; i < job->n_albums; i++)
+            if (job->albums [i].state == A_OPEN)
+                s_album_advance (self, job, &job->albums [i]);
+        bool published = s_job_publish (self, job);
+        if (!published)
+            state = J_WAITING;
+        else
+            state = job->failed > 0 || job->publish_failed ? J_FAILED : J_DONE;
+    }
+    if (state != job->state) {
+        job->state = state;
+        store_job_set_state (self->store, job->id, state, clock_wall_ms ());
+        job->dirty = true;
+        if (s_job_final (state))
+            log_info ("job %llu %s: %u tasks done, %u failed", (unsigned long long) job->id,
+                      state == J_DONE ? "done" : "failed", job->done, job->failed);
+    }
+}
+
+// --------------------------------------------------------------- building
+
+//  Adds a task to a job (and the id index) from a store row.
+static s_task_t *
+s_task_add (broker_t *self, s_job_t *job, const store_task_t *row)
+{
+    s_task_t *t = calloc (1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->sched.id = row->id;
+    t->sched.job_id = job->id;
+    t->sched.priority = job->priority;
+    t->sched.deadline_ms = job->deadline_ms;
+    t->sched.avoid_worker = -1;
+    t->sched.heap_index = SCHED_NOT_QUEUED;
+    t->job = job;
+    t->album = row->album;
+    t->track = row->track;
+    t->worker = -1;
+    t->kind = (int8_t) row->kind;
+    t->state = (int8_t) row->state;
+    t->profile = (int8_t) row->profile;
+    t->attempts = (uint8_t) row->attempts;
+    if (row->last_error)
+        t->last_error = strdup (row->last_error);
+    if (job->n_tasks == job->cap_tasks) {
+        size_t cap = job->cap_tasks ? job->cap_tasks * 2 : 16;
+        s_task_t **tasks = realloc (job->tasks, cap * sizeof *tasks);
+        if (!tasks) {
+            free (t);
+            return NULL;
+        }
+        job->tasks = tasks;
+        job->cap_tasks = cap;
+    }
+    job->tasks [job->n_tasks++] = t;
+    if (row->id >= self->n_by_id) {
+        size_t n = self->n_by_id ? self->n_by_id : 1024;
+        while (n <= row->id)
+            n *= 2;
+        s_task_t **by = realloc (self->by_id, n * sizeof *by);
+        if (!by)
+            return NULL;
+        memset (by + self->n_by_id, 0, (n - self->n_by_id) * sizeof *by);
+        self->by_id = by;
+        self->n_by_id = n;
+    }
+    self->by_id [row->id] = t;
+    if (row->state == T_DONE) job->done++;
+    if (row->state == T_FAILED) job->failed++;
+    if (row->state == T_CANCELLED) job->cancelled++;
+    //  Place it in its album.
+    if (t->album >= 0 && (size_t) t->album < job->n_albums) {
+        s_album_t *a = &job->albums [t->album];
+        size_t nt = a->spec->n_tracks;
+        if (t->kind == K_ANALYZE && t->track >= 0 && (size_t) t->track < nt)
+            a->analyze [t->track] = t;
+        else
+        if (t->kind == K_MASTER && t->track >= 0 && (size_t) t->track < nt
+        &&  t->profile >= 0 && t->profile < PROFILE_COUNT)
+            a->master [t->track * PROFILE_COUNT + t->profile] = t;
+        else
+        if (t->kind == K_ASSEMBLE && t->profile >= 0 && t->profile < PROFILE_COUNT)
+            a->assemble [t->profile] = t;
+    }
+    return t;
+}
+
+//  Frees a job and everything it owns.
+static void
+s_job_free (s_job_t *job)
+{
+    if (!job)
+        return;
+    for (size_t i = 0; i < job->n_tasks; i++) {
+        free (job->tasks [i]->last_error);
+        free (job->tasks [i]->report);
+        free (job->tasks [i]);
+    }
+    free (job->tasks);
+    for (size_t i = 0; i < job->n_albums; i++) {
+        s_album_t *a = &job->albums [i];
+        for (size_t t = 0; a->analyses && t < a->spec->n_tracks; t++)
+            measure_free (&a->analyses [t]);
+        free (a->analyses);
+        free (a->analyzed);
+        free (a->analyze);
+        free (a->master);
+        free (a->sub.tracks);
+        free (a->sub_idx);
+        free (a->json);
+        for (int p = 0; p < PROFILE_COUNT; p++) {
+            planner_plan_free (&a->plans [p]);
+            free (a->plan_err [p]);
+        }
+    }
+    free (job->albums);
+    spec_destroy (&job->spec);
+    free (job->name);
+    free (job);
+}
+
+//  Parses a noop spec {"tasks": N}. Returns N, or -1 with err.
+static long
+s_noop_count (const char *text, char *err, size_t err_size)
+{
+    json_error_t jerr;
+    json_t *o = json_loads (text, 0, &jerr);
+    json_t *n = json_object_get (o, "tasks");
+    long count = -1;
+    if (!o)
+        snprintf (err, err_size, "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+    else
+    if (!json_is_integer (n) || json_integer_value (n) < 1
+    ||  json_integer_value (n) > BROKER_MAX_NOOP_TASKS)
+        snprintf (err, err_size, "$.tasks: give a whole number from 1 to %d",
+                  BROKER_MAX_NOOP_TASKS);
+    else
+        count = (long) json_integer_value (n);
+    json_decref (o);
+    return count;
+}
+
+//  Creates the in-memory job from a store row (spec parsed, albums laid
+//  out, no tasks yet). Returns NULL (logged) when the spec does not parse.
+static s_job_t *
+s_job_new (const store_job_t *row)
+{
+    s_job_t *job = calloc (1, sizeof *job);
+    if (!job)
+        return NULL;
+    job->id = row->id;
+    job->name = strdup (row->name ? row->name : "");
+    job->priority = row->priority;
+    job->deadline_ms = row->deadline_ms;
+    job->deliver_at_ms = row->deliver_at_ms;
+    job->submitted_ms = row->submitted_ms;
+    job->state = row->state;
+    const char *format = row->format ? row->format : "json";
+    if (strcmp (format, "noop") == 0) {
+        job->noop = true;
+        return job;
+    }
+    spec_errors_t errs = { 0 };
+    size_t len = row->spec ? strlen (row->spec) : 0;
+    job->spec = strcmp (format, "csv") == 0
+              ? spec_parse_csv (row->spec ? row->spec : "", len, row->origin, &errs)
+              : spec_parse_json (row->spec ? row->spec : "", len, row->origin, &errs);
+    spec_errors_clear (&errs);
+    if (!job->spec) {
+        log_error ("job %llu: its stored spec no longer parses; job skipped",
+                   (unsigned long long) row->id);
+        s_job_free (job);
+        return NULL;
+    }
+    job->n_albums = job->spec->n_albums;
+    job->albums = calloc (job->n_albums ? job->n_albums : 1, sizeof *job->albums);
+    if (!job->albums) {
+        s_job_free (job);
+        return NULL;
+    }
+    for (size_t i = 0; i < job->n_albums; i++) {
+        s_album_t *a = &job->albums [i];
+        a->idx = (int) i;
+        a->spec = &job->spec->albums [i];
+        size_t n = a->spec->n_tracks ? a->spec->n_tracks : 1;
+        a->analyze = calloc (n, sizeof *a->analyze);
+        a->master = calloc (n * PROFILE_COUNT, sizeof *a->master);
+        a->analyses = calloc (n, sizeof *a->analyses);
+        a->analyzed = calloc (n, sizeof *a->analyzed);
+        a->sub_idx = calloc (n, sizeof *a->sub_idx);
+        if (!a->analyze || !a->master || !a->analyses || !a->analyzed || !a->sub_idx) {
+            s_job_free (job);
+            return NULL;
+        }
+        //  Unique slug within the job.
+        char slug [FSUTIL_NAME_MAX + 1];
+        if (deliver_album_slug (a->spec, slug, sizeof slug))
+            snprintf (slug, sizeof slug, "album-%zu", i + 1);
+        snprintf (a->slug, sizeof a->slug, "%s", slug);
+        for (size_t k = 0, dup = 1; k < i; k++)
+            if (strcmp (job->albums [k].slug, a->slug) == 0) {
+                snprintf (a->slug, sizeof a->slug, "%s-%zu", slug, ++dup);
+                k = (size_t) -1;
+            }
+    }
+    return job;
+}
+
+//  Inserts a job into the sorted job list.
+static int
+s_job_insert (broker_t *self, s_job_t *job)
+{
+    s_job_t **jobs = realloc (self->jobs, (self->n_jobs + 1) * sizeof *jobs);
+    if (!jobs)
+        return MF_ERR_NOMEM;
+    self->jobs = jobs;
+    size_t i = self->n_jobs;
+    while (i > 0 && jobs [i - 1]->id > job->id) {
+        jobs [i] = jobs [i - 1];
+        i--;
+    }
+    jobs [i] = job;
+    self->n_jobs++;
+    return 0;
+}
+
+//  Inserts one task row and adds it in memory. Returns the task or NULL.
+static s_task_t *
+s_task_create (broker_t *self, s_job_t *job, int kind, int album, int track, int profile,
+               int state)
+{
+    store_task_t row = { .job_id = job->id, .kind = kind, .album = album, .track = track,
+                         .profile = profile, .state = state };
+    if (store_task_insert (self->store, &row))
+        return NULL;
+    return s_task_add (self, job, &row);
+}
+
+// --------------------------------------------------------------- sending
+
+//  Sends a message to a peer; drops it (logged) when the peer cannot take it.
+static void
+s_send (broker_t *self, const uint8_t *id, size_t id_size, uint32_t type,
+        const ProtobufCMessage *body, const wire_frame_t *frames, size_t n_frames)
+{
+    int rc = wire_send (self->sock, id, id_size, type, ++self->seq, body, frames, n_frames,
+                        ZMQ_DONTWAIT);
+    if (rc) {
+        char name [128];
+        s_id_name (id, id_size, name, sizeof name);
+        log_warn ("cannot send %s to %s: %s", wire_type_name (type), name,
+                  rc == MF_ERR_IO ? zmq_strerror (zmq_errno ()) : mf_strerror (rc));
+    }
+}
+
+//  Answers a request with an Error.
+static void
+s_send_error (broker_t *self, const wire_msg_t *msg, int code, const char *text)
+{
+    Masterfarm__Error e = MASTERFARM__ERROR__INIT;
+    e.code = (uint32_t) -code;
+    e.message = (char *) text;
+    s_send (self, msg->id, msg->id_size, MASTERFARM__MSG_TYPE__ERROR, &e.base, NULL, 0);
+}
+
+//  Reads a file for inline storage into a frame. Returns 0 or an error with err.
+static int
+s_read_frame (const char *root, const char *rel, wire_frame_t *f, char **owned,
+              char *err, size_t err_size)
+{
+    char path [4200];
+    snprintf (path, sizeof path, "%s/%s", root, rel);
+    size_t len;
+    int rc = fsutil_read_file (path, (size_t) WIRE_MAX_MSG_BYTES, owned, &len);
+    if (rc) {
+        snprintf (err, err_size, "%.400s: cannot read: %s", path, mf_strerror (rc));
+        return rc;
+    }
+    f->data = *owned;
+    f->size = len;
+    return 0;
+}
+
+//  Dispatches a task to a worker: state, attempt record, TASK message.
+static void
+s_dispatch_one (broker_t *self, s_task_t *t, s_worker_t *w, int widx)
+{
+    s_job_t *job = t->job;
+    t->attempts++;
+    t->worker = widx;
+    t->state = T_DISPATCHED;
+    if (w->n_held == w->cap_held) {
+        size_t cap = w->cap_held ? w->cap_held * 2 : 8;
+        s_task_t **held = realloc (w->held, cap * sizeof *held);
+        if (held) {
+            w->held = held;
+            w->cap_held = cap;
+        }
+    }
+    if (w->n_held < w->cap_held)
+        w->held [w->n_held++] = t;
+    int64_t now = clock_wall_ms ();
+    store_task_update (self->store, t->sched.id, T_DISPATCHED, t->attempts, NULL);
+    store_attempt_begin (self->store, t->sched.id, t->attempts, w->name, now);
+    job->dirty = true;
+    if (job->state == J_QUEUED) {
+        job->state = J_RUNNING;
+        store_job_set_state (self->store, job->id, J_RUNNING, now);
+    }
+
+    Masterfarm__Task m = MASTERFARM__TASK__INIT;
+    m.task_id = t->sched.id;
+    m.attempt = t->attempts;
+    m.kind = (Masterfarm__TaskKind) t->kind;
+    m.job_id = job->id;
+    m.album = t->album >= 0 ? (uint32_t) t->album : 0;
+    m.track = t->track >= 0 ? (uint32_t) t->track : 0;
+    const profile_t *prof = t->profile >= 0 ? profile_get ((profile_id_t) t->profile) : NULL;
+    m.profile = prof ? (char *) prof->name : (char *) "";
+    bool inline_mode = self->cfg.storage == BROKER_STORAGE_INLINE;
+    m.storage = inline_mode ? MASTERFARM__STORAGE__STORAGE_INLINE
+                            : MASTERFARM__STORAGE__STORAGE_SHARED;
+    m.input_root = inline_mode ? (char *) "" : self->input_root;
+    m.output_root = inline_mode ? (char *) "" : self->output_root;
+
+    size_t cap = (t->album >= 0 && job->albums ? job->albums [t->album].spec->n_tracks : 0) + 1;
+    Masterfarm__FileRef *in_refs = calloc (cap, sizeof *in_refs);
+    Masterfarm__FileRef **in_ptrs = calloc (cap, sizeof *in_ptrs);
+    Masterfarm__FileRef out_ref = MASTERFARM__FILE_REF__INIT;
+    Masterfarm__FileRef *out_ptrs [1] = { &out_ref };
+    char (*in_paths) [512] = calloc (cap, sizeof *in_paths);
+    char out_path [1024];
+    wire_frame_t *frames = calloc (cap, sizeof *frames);
+    char **owned = calloc (cap, sizeof *owned);
+    size_t n_in = 0, n_frames = 0;
+    Masterfarm__Plan plan = MASTERFARM__PLAN__INIT;
+    char *extra = NULL;
+    char err [S_ERR_LEN] = "";
+    int rc = in_refs && in_ptrs && in_paths && frames && owned ? 0 : MF_ERR_NOMEM;
+
+    if (t->kind != K_NOOP && t->album >= 0) {
+        s_album_t *a = &job->albums [t->album];
+        m.settings_json = (char *) s_album_json (job, a);
+        if (!m.settings_json)
+            rc = MF_ERR_NOMEM;
+        if (t->kind == K_ANALYZE || t->kind == K_MASTER) {
+            masterfarm__file_ref__init (&in_refs [0]);
+            in_refs [0].path = a->spec->tracks [t->track].path;
+            in_ptrs [0] = &in_refs [0];
+            n_in = 1;
+            if (!rc && inline_mode) {
+                rc = s_read_frame (self->input_root, in_refs [0].path, &frames [0], &owned [0],
+                                   err, sizeof err);
+                if (!rc) {
+                    in_refs [0].size = frames [0].size;
+                    n_frames = 1;
+                }
+            }
+        }
+        if (t->kind == K_MASTER) {
+            s_intermediate_rel (t, out_path, sizeof out_path);
+            out_ref.path = out_path;
+            int k = a->sub_idx [t->track];
+            const track_plan_t *tp = k >= 0 ? &a->plans [t->profile].tracks [k] : NULL;
+            if (!tp)
+                rc = MF_ERR_STATE;
+            else {
+                plan.target_lufs = tp->target_lufs;
+                plan.gain_db = tp->gain_db;
+                plan.ceiling_dbtp = tp->ceiling_dbtp;
+                plan.tonal_db = (double *) tp->tonal_db;
+                plan.n_tonal_db = MEASURE_BANDS;
+                plan.fade_in_frames = tp->fade_in_frames;
+                plan.fade_out_frames = tp->fade_out_frames;
+                m.plan = &plan;
+            }
+        }
+        if (t->kind == K_ASSEMBLE) {
+            s_profile_rel (job, a, t->profile, out_path, sizeof out_path);
+            out_ref.path = out_path;
+            json_t *list = json_array ();
+            for (size_t i = 0; !rc && i < a->spec->n_tracks && n_in < cap; i++) {
+                s_task_t *mt = a->master [i * PROFILE_COUNT + t->profile];
+                if (!mt || mt->state != T_DONE)
+                    continue;
+                s_intermediate_rel (mt, in_paths [n_in], sizeof in_paths [n_in]);
+                masterfarm__file_ref__init (&in_refs [n_in]);
+                in_refs [n_in].path = in_paths [n_in];
+                in_ptrs [n_in] = &in_refs [n_in];
+                json_array_append_new (list, json_integer ((json_int_t) i));
+                if (inline_mode) {
+                    rc = s_read_frame (self->output_root, in_paths [n_in], &frames [n_frames],
+                                       &owned [n_frames], err, sizeof err);
+                    if (!rc) {
+                        in_refs [n_in].size = frames [n_frames].size;
+                        n_frames++;
+                    }
+                }
+                n_in++;
+            }
+            json_t *o = json_pack ("{so}", "tracks", list);
+            extra = json_dumps (o, JSON_COMPACT);
+            json_decref (o);
+            if (extra) {
+                m.extra.data = (uint8_t *) extra;
+                m.extra.len = strlen (extra);
+            }
+        }
+        m.inputs = in_ptrs;
+        m.n_inputs = n_in;
+        if (out_ref.path) {
+            m.outputs = out_ptrs;
+            m.n_outputs = 1;
+        }
+    }
+    s_log_task (t, w);
+    if (rc) {
+        //  The broker could not even build the task: that attempt fails.
+        if (!err [0])
+            snprintf (err, sizeof err, "cannot prepare the task: %s", mf_strerror (rc));
+        log_warn ("task %llu: %s", (unsigned long long) t->sched.id, err);
+        s_task_unhold (self, t);
+        store_attempt_end (self->store, t->sched.id, t->attempts, false, err, now);
+        s_task_attempt_failed (self, t, -1, err);
+    }
+    else {
+        log_debug ("task %llu attempt %d (%s) to %s", (unsigned long long) t->sched.id,
+                   t->attempts, wire_type_name (MASTERFARM__MSG_TYPE__TASK), w->name);
+        s_send (self, w->id, w->id_size, MASTERFARM__MSG_TYPE__TASK, &m.base,
+                n_frames ? frames : NULL, n_frames);
+    }
+    log_ctx_set (NULL);
+    for (size_t i = 0; i < n_frames; i++)
+        free (owned [i]);
+    free (owned);
+    free (frames);
+    free (in_paths);
+    free (in_ptrs);
+    free (in_refs);
+    free (extra);
+}
+
+//  Gives queued tasks to workers with free slots, round robin.
+static void
+s_dispatch (broker_t *self)
+{
+    if (scheduler_size (self->sched) == 0 || self->n_workers == 0)
+        return;
+    size_t n = self->n_workers;
+    for (size_t k = 0; k < n && scheduler_size (self->sched) > 0; k++) {
+        size_t i = (self->rr + k) % n;
+        s_worker_t *w = &self->workers [i];
+        if (!w->live)
+            continue;
+        sched_task_t *st;
+        while ((st = scheduler_take (self->sched, (int) i)))
+            s_dispatch_one (self, (s_task_t *) st, w, (int) i);
+    }
+    self->rr = (self->rr + 1) % n;
+}
+
+// ---------------------------------------------------------------- status
+
+typedef struct {
+    Masterfarm__JobStatus     js;
+    Masterfarm__TrackStatus  *ts;
+    Masterfarm__TrackStatus **tsp;
+} s_status_t;
+
+//  Fills a JobStatus (with per-track rows when tracks is true); free with
+//  s_status_free.
+static void
+s_status_fill (broker_t *self, s_job_t *job, bool tracks, s_status_t *s)
+{
+    memset (s, 0, sizeof *s);
+    masterfarm__job_status__init (&s->js);
+    s->js.job_id = job->id;
+    s->js.name = job->name;
+    s->js.state = (Masterfarm__JobState) job->state;
+    s->js.priority = (uint32_t) job->priority;
+    s->js.deadline_ms = job->deadline_ms;
+    s->js.deliver_at_ms = job->deliver_at_ms;
+    s->js.tasks_total = (uint32_t) job->n_tasks;
+    s->js.tasks_done = job->done;
+    s->js.tasks_failed = job->failed;
+    s->js.submitted_ms = job->submitted_ms;
+    s->js.output_dir = self->output_root;
+    size_t n_tracks = 0;
+    for (size_t a = 0; a < job->n_albums; a++)
+        n_tracks += job->albums [a].spec->n_tracks;
+    if (tracks && n_tracks) {
+        s->ts = calloc (n_tracks, sizeof *s->ts);
+        s->tsp = calloc (n_tracks, sizeof *s->tsp);
+        if (!s->ts || !s->tsp)
+            tracks = false;
+    }
+    size_t k = 0;
+    for (size_t ai = 0; ai < job->n_albums; ai++) {
+        s_album_t *a = &job->albums [ai];
+        int n_prof = 0;
+        for (int p = 0; p < PROFILE_COUNT; p++)
+            n_prof += (a->spec->s.profiles >> p) & 1;
+        for (size_t i = 0; i < a->spec->n_tracks; i++) {
+            s_task_t *an = a->analyze [i];
+            double dur = a->analyzed [i] && a->analyses [i].rate_hz > 0
+                       ? (double) a->analyses [i].frames / a->analyses [i].rate_hz : 0;
+            int state = an ? an->state : T_QUEUED;
+            int attempts = an ? an->attempts : 0;
+            const char *err = an ? an->last_error : NULL;
+            double steps = 1 + n_prof, done = state == T_DONE ? 1 : 0;
+            if (state == T_DONE) {
+                bool all_done = true, any_run = false, any_failed = false;
+                for (int p = 0; p < PROFILE_COUNT; p++) {
+                    s_task_t *m = a->master [i * PROFILE_COUNT + p];
+                    if (!m)
+                        continue;
+                    if (m->state == T_DONE)
+                        done++;
+                    else
+                        all_done = false;
+                    if (m->state == T_DISPATCHED || m->state == T_RUNNING)
+                        any_run = true;
+                    if (m->state == T_FAILED || m->state == T_CANCELLED) {
+                        any_failed = true;
+                        err = m->last_error;
+                        attempts = m->attempts;
+                        state = m->state;
+                    }
+                    else
+                    if (!any_failed && m->attempts > attempts)
+                        attempts = m->attempts;
+                }
+                if (!any_failed)
+                    state = all_done ? T_DONE : any_run ? T_RUNNING : T_QUEUED;
+            }
+            s->js.audio_total_s += dur;
+            if (s_final (state) && state == T_DONE)
+                s->js.audio_done_s += dur;
+            if (tracks && k < n_tracks) {
+                Masterfarm__TrackStatus *ts = &s->ts [k];
+                masterfarm__track_status__init (ts);
+                ts->album = (uint32_t) ai;
+                ts->track = (uint32_t) i;
+                ts->title = a->spec->tracks [i].title;
+                ts->state = (Masterfarm__TaskState) state;
+                ts->attempts = (uint32_t) attempts;
+                ts->last_error = err ? (char *) err : (char *) "";
+                ts->progress = done / steps;
+                s->tsp [k] = ts;
+                k++;
+            }
+        }
+    }
+    if (tracks) {
+        s->js.tracks = s->tsp;
+        s->js.n_tracks = k;
+    }
+}
+
+//  Frees what s_status_fill allocated.
+static void
+s_status_free (s_status_t *s)
+{
+    free (s->ts);
+    free (s->tsp);
+}
+
+//  Sends a WatchEvent for a job to one watcher.
+static void
+s_send_watch (broker_t *self, const s_watch_t *wt, s_job_t *job)
+{
+    s_status_t s;
+    s_status_fill (self, job, true, &s);
+    Masterfarm__WatchEvent ev = MASTERFARM__WATCH_EVENT__INIT;
+    ev.job = &s.js;
+    ev.final = s_job_final (job->state);
+    s_send (self, wt->id, wt->id_size, MASTERFARM__MSG_TYPE__WATCH_EVENT, &ev.base, NULL, 0);
+    s_status_free (&s);
+}
+
+//  Sends events to the watchers of changed jobs (all=true: of every job);
+//  drops watchers whose job is final.
+static void
+s_watch_notify (broker_t *self, bool all)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < self->n_watch; i++) {
+        s_watch_t *wt = &self->watch [i];
+        s_job_t *job = s_job_find (self, wt->job_id);
+        bool keep = job != NULL;
+        if (job && (all || job->dirty)) {
+            s_send_watch (self, wt, job);
+            if (s_job_final (job->state))
+                keep = false;
+        }
+        if (keep)
+            self->watch [j++] = *wt;
+    }
+    self->n_watch = j;
+    for (size_t i = 0; i < self->n_jobs; i++)
+        self->jobs [i]->dirty = false;
+}
+
+// --------------------------------------------------------------- requests
+
+//  SUBMIT: validate fully, persist, answer with the id or every error.
+static void
+s_on_submit (broker_t *self, const wire_msg_t *msg)
+{
+    const Masterfarm__SubmitRequest *req = (const Masterfarm__SubmitRequest *) msg->body;
+    const char *format = req->format && *req->format ? req->format : "json";
+    const char *origin = req->origin && *req->origin ? req->origin : "job";
+    const char *text = req->spec ? req->spec : "";
+    Masterfarm__SubmitReply reply = MASTERFARM__SUBMIT_REPLY__INIT;
+    spec_errors_t errs = { 0 };
+    job_spec_t *spec = NULL;
+    long noop_n = 0;
+    store_job_t row = { .format = format, .spec = text, .origin = origin,
+                        .submitted_ms = clock_wall_ms (), .state = J_QUEUED };
+    if (strcmp (format, "noop") == 0) {
+        char err [S_ERR_LEN];
+        noop_n = s_noop_count (text, err, sizeof err);
+        if (noop_n < 0)
+            spec_errors_add (&errs, "$", 0, 0, "%s", err);
+        row.name = "noop";
+        row.priority = 5;
+    }
+    else
+    if (strcmp (format, "json") == 0 || strcmp (format, "csv") == 0) {
+        spec = format [0] == 'j' ? spec_parse_json (text, strlen (text), origin, &errs)
+                                 : spec_parse_csv (text, strlen (text), origin, &errs);
+        if (spec)
+            spec_check_paths (spec, self->input_root, &errs);
+        if (spec) {
+            row.name = spec->name;
+            row.priority = spec->priority;
+            row.deadline_ms = spec->deadline_ms;
+            row.deliver_at_ms = spec->deliver_at_ms;
+        }
+    }
+    else
+        spec_errors_add (&errs, "format", 0, 0, "unknown spec format '%s' (use json or csv)",
+                         format);
+
+    if (errs.n == 0) {
+        store_begin (self->store);
+        s_job_t *job = NULL;
+        int rc = store_job_insert (self->store, &row);
+        if (!rc)
+            job = s_job_new (&row);
+        if (!job || s_job_insert (self, job))
+            rc = rc ? rc : MF_ERR_NOMEM;
+        for (long i = 0; !rc && i < noop_n; i++)
+            if (!s_task_create (self, job, K_NOOP, -1, -1, -1, T_QUEUED))
+                rc = MF_ERR_IO;
+        for (size_t ai = 0; !rc && job && ai < job->n_albums; ai++) {
+            s_album_t *a = &job->albums [ai];
+            for (size_t t = 0; !rc && t < a->spec->n_tracks; t++)
+                if (!s_task_create (self, job, K_ANALYZE, (int) ai, (int) t, -1, T_QUEUED))
+                    rc = MF_ERR_IO;
+            for (size_t t = 0; !rc && t < a->spec->n_tracks; t++)
+                for (int p = 0; !rc && p < PROFILE_COUNT; p++)
+                    if ((a->spec->s.profiles & (1u << p))
+                    &&  !s_task_create (self, job, K_MASTER, (int) ai, (int) t, p, T_BLOCKED))
+                        rc = MF_ERR_IO;
+            for (int p = 0; !rc && p < PROFILE_COUNT; p++)
+                if ((a->spec->s.profiles & (1u << p))
+                &&  !s_task_create (self, job, K_ASSEMBLE, (int) ai, -1, p, T_BLOCKED))
+                    rc = MF_ERR_IO;
+            if (!rc)
+                rc = store_album_set (self->store, job->id, (int) ai, a->slug, A_OPEN);
+        }
+        //  Acknowledge only what is on disk.
+        if (!rc)
+            rc = store_commit (self->store);
+        if (rc) {
+            log_error ("job could not be stored: %s", mf_strerror (rc));
+            s_send_error (self, msg, rc, "the broker could not store the job; see its log");
+            //  The in-memory job (if any) would not survive a restart:
+            //  leave it out of service.
+            if (job) {
+                for (size_t i = 0; i < job->n_tasks; i++)
+                    self->by_id [job->tasks [i]->sched.id] = NULL;
+                for (size_t i = 0; i < self->n_jobs; i++)
+                    if (self->jobs [i] == job) {
+                        memmove (&self->jobs [i], &self->jobs [i + 1],
+                                 (self->n_jobs - i - 1) * sizeof *self->jobs);
+                        self->n_jobs--;
+                        break;
+                    }
+                s_job_free (job);
+            }
+            spec_destroy (&spec);
+            return;
+        }
+        for (size_t i = 0; i < job->n_tasks; i++)
+            if (job->tasks [i]->state == T_QUEUED)
+                scheduler_push (self->sched, &job->tasks [i]->sched);
+        reply.job_id = job->id;
+        log_info ("job %llu '%s' accepted: %zu albums, %zu tasks", (unsigned long long) job->id,
+                  job->name, job->n_albums, job->n_tasks);
+        s_job_check (self, job);
+    }
+    else
+        log_info ("submission from %s rejected: %zu error(s), first: %s: %s", origin, errs.n,
+                  errs.items [0].path, errs.items [0].message);
+    Masterfarm__SpecError *se = calloc (errs.n ? errs.n : 1, sizeof *se);
+    Masterfarm__SpecError **sep = calloc (errs.n ? errs.n : 1, sizeof *sep);
+    size_t n_err = 0;
+    for (size_t i = 0; se && sep && i < errs.n; i++) {
+        masterfarm__spec_error__init (&se [i]);
+        se [i].path = errs.items [i].path ? errs.items [i].path : (char *) "";
+        se [i].line = (uint32_t) errs.items [i].line;
+        se [i].column = (uint32_t) errs.items [i].column;
+        se [i].message = errs.items [i].message ? errs.items [i].message : (char *) "";
+        sep [i] = &se [i];
+        n_err++;
+    }
+    reply.errors = sep;
+    reply.n_errors = n_err;
+    s_send (self, msg->id, msg->id_size, MASTERFARM__MSG_TYPE__SUBMIT_REPLY, &reply.base,
+            NULL, 0);
+    free (se);
+    free (sep);
+    spec_errors_clear (&errs);
+    spec_destroy (&spec);
+}
+
+//  STATUS: one job with its tracks, or every job in summary; workers; counters.
+static void
+s_on_status (broker_t *self, const wire_msg_t *msg)
+{
+    const Masterfarm__StatusRequest *req = (const Masterfarm__StatusRequest *) msg->body;
+    Masterfarm__StatusReply reply = MASTERFARM__STATUS_REPLY__INIT;
+    size_t n = 0;
+    s_job_t *one = NULL;
+    if (req->job_id) {
+        one = s_job_find (self, req->job_id);
+        if (!one) {
+            self->counters.unknown_job++;
+            char text [96];
+            snprintf (text, sizeof text, "no job %llu on this broker",
+                      (unsigned long long) req->job_id);
+            s_send_error (self, msg, MF_ERR_NOTFOUND, text);
+            return;
+        }
+        n = 1;
+    }
+    else
+        n = self->n_jobs;
+    s_status_t *st = calloc (n ? n : 1, sizeof *st);
+    Masterfarm__JobStatus **jp = calloc (n ? n : 1, sizeof *jp);
+    size_t n_w = 0;
+    for (size_t i = 0; i < self->n_workers; i++)
+        n_w += self->workers [i].live;
+    Masterfarm__WorkerStatus *ws = calloc (n_w ? n_w : 1, sizeof *ws);
+    Masterfarm__WorkerStatus **wp = calloc (n_w ? n_w : 1, sizeof *wp);
+    if (!st || !jp || !ws || !wp) {
+        s_send_error (self, msg, MF_ERR_NOMEM, "the broker is out of memory");
+        free (st); free (jp); free (ws); free (wp);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        s_status_fill (self, one ? one : self->jobs [i], one != NULL, &st [i]);
+        jp [i] = &st [i].js;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < self->n_workers; i++) {
+        s_worker_t *w = &self->workers [i];
+        if (!w->live)
+            continue;
+        masterfarm__worker_status__init (&ws [k]);
+        ws [k].id = w->name;
+        ws [k].slots = w->slots;
+        ws [k].busy = (uint32_t) w->n_held;
+        ws [k].last_seen_ms = clock_wall_ms () - (clock_mono_ms () - w->last_seen_ms);
+        ws [k].tasks_done = w->tasks_done;
+        ws [k].tasks_failed = w->tasks_failed;
+        wp [k] = &ws [k];
+        k++;
+    }
+    reply.jobs = jp;
+    reply.n_jobs = n;
+    reply.workers = wp;
+    reply.n_workers = k;
+    reply.counters = &self->counters;
+    s_send (self, msg->id, msg->id_size, MASTERFARM__MSG_TYPE__STATUS_REPLY, &reply.base,
+            NULL, 0);
+    for (size_t i = 0; i < n; i++)
+        s_status_free (&st [i]);
+    free (st); free (jp); free (ws); free (wp);
+}
+
+//  WATCH: remember the client and send the first event at once.
+static void
+s_on_watch (broker_t *self, const wire_msg_t *msg)
+{
+    const Masterfarm__WatchRequest *req = (const Masterfarm__WatchRequest *) msg->body;
+    s_job_t *job = s_job_find (self, req->job_id);
+    if (!job) {
+        self->counters.unknown_job++;
+        char text [96];
+        snprintf (text, sizeof text, "no job %llu on this broker",
+                  (unsigned long long) req->job_id);
+        s_send_error (self, msg, MF_ERR_NOTFOUND, text);
+        return;
+    }
+    s_watch_t wt;
+    memcpy (wt.id, msg->id, msg->id_size);
+    wt.id_size = msg->id_size;
+    wt.job_id = job->id;
+    s_send_watch (self, &wt, job);
+    if (s_job_final (job->state))
+        return;
+    for (size_t i = 0; i < self->n_watch; i++)
+        if (self->watch [i].id_size == wt.id_size && self->watch [i].job_id == wt.job_id
+        &&  memcmp (self->watch [i].id, wt.id, wt.id_size) == 0)
+            return;
+    if (self->n_watch == BROKER_MAX_WATCHERS) {
+        //  Bounded: the oldest watcher goes.
+        memmove (&self->watch [0], &self->watch [1],
+                 (BROKER_MAX_WATCHERS - 1) * sizeof self->watch [0]);
+        self->n_watch--;
+    }
+    self->watch [self->n_watch++] = wt;
+}
+
+//  Stops a task wherever it is (for cancel).
+static void
+s_task_cancel (broker_t *self, s_task_t *t)
+{
+    if (s_final (t->state))
+        return;
+    if (t->state == T_QUEUED)
+        scheduler_remove (self->sched, &t->sched);
+    if ((t->state == T_DISPATCHED || t->state == T_RUNNING) && t->worker >= 0) {
+        s_worker_t *w = &self->workers [t->worker];
+        Masterfarm__TaskCancel tc = MASTERFARM__TASK_CANCEL__INIT;
+        tc.task_id = t->sched.id;
+        tc.attempt = t->attempts;
+        s_send (self, w->id, w->id_size, MASTERFARM__MSG_TYPE__TASK_CANCEL, &tc.base, NULL, 0);
+        store_attempt_end (self->store, t->sched.id, t->attempts, false, "cancelled",
+                           clock_wall_ms ());
+        s_task_unhold (self, t);
+    }
+    s_task_set (self, t, T_CANCELLED, NULL);
+}
+
+//  RETRY support: puts failed tasks of an album back, with what depends on them.
+static void
+s_album_retry (broker_t *self, s_job_t *job, s_album_t *a)
+{
+    size_t n = a->spec->n_tracks;
+    bool analysis_failed = false, changed = false;
+    for (size_t i = 0; i < n; i++)
+        if (a->analyze [i]->state == T_FAILED || a->analyze [i]->state == T_CANCELLED)
+            analysis_failed = true;
+    bool profile_reset [PROFILE_COUNT] = { false };
+    if (analysis_failed) {
+        //  New analyses change the album plan: everything after analysis again.
+        for (size_t i = 0; i < n; i++)
+            if (!a->analyzed [i]) {
+                a->analyze [i]->attempts = 0;
+                a->analyze [i]->sched.avoid_worker = -1;
+                s_task_queue (self, a->analyze [i]);
+            }
+        for (size_t i = 0; i < n * PROFILE_COUNT; i++)
+            if (a->master [i]) {
+                a->master [i]->attempts = 0;
+                s_task_set (self, a->master [i], T_BLOCKED, "");
+            }
+        a->planned = false;
+        for (int p = 0; p < PROFILE_COUNT; p++)
+            profile_reset [p] = a->assemble [p] != NULL;
+        changed = true;
+    }
+    else
+        for (size_t i = 0; i < n; i++)
+            for (int p = 0; p < PROFILE_COUNT; p++) {
+                s_task_t *m = a->master [i * PROFILE_COUNT + p];
+                if (m && (m->state == T_FAILED || m->state == T_CANCELLED)) {
+                    m->attempts = 0;
+                    m->sched.avoid_worker = -1;
+                    if (a->plan_ok [p])
+                        s_task_queue (self, m);
+                    else {
+                        a->planned = false;
+                        s_task_set (self, m, T_BLOCKED, "");
+                    }
+                    profile_reset [p] = true;
+                    changed = true;
+                }
+            }
+    for (int p = 0; p < PROFILE_COUNT; p++) {
+        s_task_t *as = a->assemble [p];
+        if (as && (profile_reset [p] || as->state == T_FAILED || as->state == T_CANCELLED)) {
+            as->attempts = 0;
+            as->sched.avoid_worker = -1;
+            s_task_set (self, as, T_BLOCKED, "");
+            changed = true;
+        }
+    }
+    if (!changed)
+        return;
+    //  A delivered album comes back to staging to be rebuilt.
+    if (a->state == A_PUBLISHED) {
+        char staging [4096], from [4200], to [4200];
+        s_staging (self, job, staging, sizeof staging);
+        snprintf (from, sizeof from, "%s/%s", self->output_root, a->slug);
+        snprintf (to, sizeof to, "%s/%s", staging, a->slug);
+        struct stat st;
+        if (stat (to, &st) != 0 && rename (from, to) != 0)
+            log_warn ("job %llu: cannot take %s back for the retry: %s",
+                      (unsigned long long) job->id, from, strerror (errno));
+    }
+    a->state = A_OPEN;
+    store_album_set (self->store, job->id, a->idx, a->slug, A_OPEN);
+    s_album_advance (self, job, a);
+}
+
+//  CANCEL and RETRY.
+static void
+s_on_job_request (broker_t *self, const wire_msg_t *msg, bool cancel)
+{
+    const Masterfarm__JobRequest *req = (const Masterfarm__JobRequest *) msg->body;
+    s_job_t *job = s_job_find (self, req->job_id);
+    if (!job) {
+        self->counters.unknown_job++;
+        char text [96];
+        snprintf (text, sizeof text, "no job %llu on this broker",
+                  (unsigned long long) req->job_id);
+        s_send_error (self, msg, MF_ERR_NOTFOUND, text);
+        return;
+    }
+    Masterfarm__JobReply reply = MASTERFARM__JOB_REPLY__INIT;
+    reply.job_id = job->id;
+    reply.ok = true;
+    reply.error = (char *) "";
+    store_begin (self->store);
+    if (cancel) {
+        if (s_job_final (job->state)) {
+            reply.ok = false;
+            reply.error = (char *) "the job has already finished";
+        }
+        else {
+            for (size_t i = 0; i < job->n_tasks; i++)
+                s_task_cancel (self, job->tasks [i]);
+            job->state = J_CANCELLED;
+            store_job_set_state (self->store, job->id, J_CANCELLED, clock_wall_ms ());
+            job->dirty = true;
+            log_info ("job %llu cancelled", (unsigned long long) job->id);
+        }
+    }
+    else {
+        if (job->state == J_CANCELLED) {
+            reply.ok = false;
+            reply.error = (char *) "the job was cancelled; submit it again";
+        }
+        else {
+            size_t before = job->failed;
+            if (job->noop) {
+                for (size_t i = 0; i < job->n_tasks; i++)
+                    if (job->tasks [i]->state == T_FAILED) {
+                        job->tasks [i]->attempts = 0;
+                        s_task_queue (self, job->tasks [i]);
+                    }
+            }
+            else
+                for (size_t i = 0; i < job->n_albums; i++)
+                    s_album_retry (self, job, &job->albums [i]);
+            job->publish_failed = false;
+            if (before > 0 || s_job_final (job->state)) {
+                job->state = J_RUNNING;
+                store_job_set_state (self->store, job->id, J_RUNNING, clock_wall_ms ());
+            }
+            s_job_check (self, job);
+            job->dirty = true;
+            log_info ("job %llu: %zu failed task(s) queued again", (unsigned long long) job->id,
+                      before);
+        }
+    }
+    if (store_commit (self->store)) {
+        s_send_error (self, msg, MF_ERR_IO, "the broker could not store the change; see its log");
+        return;
+    }
+    s_send (self, msg->id, msg->id_size, MASTERFARM__MSG_TYPE__JOB_REPLY, &reply.base, NULL, 0);
+}
+
+// ---------------------------------------------------------------- workers
+
+//  A worker is gone (expired, left or re-registered): its tasks go back.
+//  expired: the attempts count (a task that kills its worker must not
+//  loop forever); otherwise they are handed back free.
+static void
+s_worker_lost (broker_t *self, s_worker_t *w, const char *reason, bool expired)
+{
+    int widx = (int) (w - self->workers);
+    int64_t now = clock_wall_ms ();
+    while (w->n_held > 0) {
+        s_task_t *t = w->held [w->n_held - 1];
+        s_task_unhold (self, t);
+        store_attempt_end (self->store, t->sched.id, t->attempts, false, reason, now);
+        self->counters.tasks_redispatched++;
+        if (expired) {
+            scheduler_strike (self->sched, widx, t->sched.job_id);
+            s_task_attempt_failed (self, t, widx, reason);
+        }
+        else {
+            if (t->attempts > 0)
+                t->attempts--;
+            t->sched.avoid_worker = -1;
+            t->state = T_QUEUED;
+            store_task_update (self->store, t->sched.id, T_QUEUED, t->attempts, NULL);
+            scheduler_push (self->sched, &t->sched);
+            t->job->dirty = true;
+        }
+    }
+    //  Unlink from the hash.
+    size_t b = s_hash (w->id, w->id_size);
+    for (int *p = &self->hash [b]; *p >= 0; p = &self->workers [*p].next)
+        if (*p == widx) {
+            *p = w->next;
+            break;
+        }
+    store_worker_put (self->store, w->name, (int) w->slots, now, (int) w->tasks_done,
+                      (int) w->tasks_failed);
+    scheduler_worker_remove (self->sched, widx);
+    free (w->held);
+    memset (w, 0, sizeof *w);
+    w->next = -1;
+}
+
+//  READY: a worker (re-)registers.
+static void
+s_on_ready (broker_t *self, const wire_msg_t *msg)
+{
+    const Masterfarm__Ready *r = (const Masterfarm__Ready *) msg->body;
+    s_worker_t *old = s_worker_find (self, msg->id, msg->id_size);
+    if (old)
+        s_worker_lost (self, old, "worker registered again", false);
+    uint32_t slots = r->slots < 1 ? 1 : r->slots > 1024 ? 1024 : r->slots;
+    int idx = scheduler_worker_add (self->sched, slots);
+    if (idx < 0)
+        return;
+    if ((size_t) idx >= self->n_workers) {
+        s_worker_t *ws = realloc (self->workers, ((size_t) idx + 1) * sizeof *ws);
+        if (!ws) {
+            scheduler_worker_remove (self->sched, idx);
+            return;
+        }
+        self->workers = ws;
+        for (size_t i = self->n_workers; i <= (size_t) idx; i++) {
+            memset (&ws [i], 0, sizeof ws [i]);
+            ws [i].next = -1;
+        }
+        self->n_workers = (size_t) idx + 1;
+    }
+    s_worker_t *w = &self->workers [idx];
+    memset (w, 0, sizeof *w);
+    w->live = true;
+    memcpy (w->id, msg->id, msg->id_size);
+    w->id_size = msg->id_size;
+    s_id_name (msg->id, msg->id_size, w->name, sizeof w->name);
+    w->slots = slots;
+    w->last_seen_ms = clock_mono_ms ();
+    size_t b = s_hash (w->id, w->id_size);
+    w->next = self->hash [b];
+    self->hash [b] = idx;
+    store_worker_put (self->store, w->name, (int) slots, clock_wall_ms (), 0, 0);
+    log_info ("worker %s ready with %u slot(s)", w->name, slots);
+    Masterfarm__Heartbeat hb = MASTERFARM__HEARTBEAT__INIT;
+    s_send (self, w->id, w->id_size, MASTERFARM__MSG_TYPE__HEARTBEAT, &hb.base, NULL, 0);
+}
+
+//  Writes the inline output frames of a result under the output root and
+//  fills outs. Returns 0 or an error with err.
+static int
+s_write_inline (broker_t *self, s_task_t *t, const Masterfarm__Result *res,
+                const wire_msg_t *msg, store_output_t *outs, char (*paths) [1100],
+                char *err, size_t err_size)
+{
+    if (res->n_outputs != msg->n_frames) {
+        snprintf (err, err_size, "result has %zu outputs but %zu data frames",
+                  res->n_outputs, msg->n_frames);
+        return MF_ERR_PROTOCOL;
+    }
+    char base [1024];
+    if (t->kind == K_MASTER)
+        s_intermediate_rel (t, base, sizeof base);
+    else
+        s_profile_rel (t->job, &t->job->albums [t->album], t->profile, base, sizeof base);
+    for (size_t i = 0; i < res->n_outputs; i++) {
+        const char *name = res->outputs [i]->path;
+        if (t->kind == K_MASTER)
+            snprintf (paths [i], 1100, "%s", base);
+        else
+        if (!name || !fsutil_rel_path_ok (name) || strchr (name, '/')) {
+            snprintf (err, err_size, "result names a bad output '%s'", name ? name : "");
+            return MF_ERR_PROTOCOL;
+        }
+        else
+            snprintf (paths [i], 1100, "%s/%s", base, name);
+        char full [5200], dir [5200];
+        snprintf (full, sizeof full, "%s/%s", self->output_root, paths [i]);
+        snprintf (dir, sizeof dir, "%s", full);
+        *strrchr (dir, '/') = 0;
+        if (fsutil_mkdir_p (dir, 0755) || fsutil_write_atomic (full, msg->frames [i],
+                                                                msg->frame_sizes [i])) {
+            snprintf (err, err_size, "%.400s: cannot write: %s", full, strerror (errno));
+            return MF_ERR_IO;
+        }
+        outs [i].path = paths [i];
+        outs [i].bytes = (int64_t) msg->frame_sizes [i];
+        outs [i].sha256 = res->outputs [i]->sha256;
+    }
+    return 0;
+}
+
+//  RESULT: commit a finished attempt, or retry / fail a failed one.
+static void
+s_on_result (broker_t *self, s_worker_t *w, const wire_msg_t *msg)
+{
+    const Masterfarm__Result *res = (const Masterfarm__Result *) msg->body;
+    s_task_t *t = s_task_find (self, res->task_id);
+    int widx = (int) (w - self->workers);
+    if (!t || t->worker != widx || t->attempts != (int) res->attempt
+    ||  (t->state != T_DISPATCHED && t->state != T_RUNNING)) {
+        self->counters.late_results++;
+        log_info ("late or unknown result for task %llu attempt %u from %s, ignored",
+                  (unsigned long long) res->task_id, res->attempt, w->name);
+        return;
+    }
+    s_log_task (t, w);
+    int64_t now = clock_wall_ms ();
+    s_task_unhold (self, t);
+    char err [S_ERR_LEN] = "";
+    bool ok = res->ok;
+    if (!ok)
+        snprintf (err, sizeof err, "%s", res->error && *res->error ? res->error : "failed");
+
+    //  Outputs: inline bytes written here; shared ones recorded as named.
+    size_t n_out = res->n_outputs < SPEC_MAX_TRACKS + 8 ? res->n_outputs : 0;
+    store_output_t *outs = calloc (n_out ? n_out : 1, sizeof *outs);
+    char (*paths) [1100] = calloc (n_out ? n_out : 1, sizeof *paths);
+    if (ok && (!outs || !paths)) {
+        ok = false;
+        snprintf (err, sizeof err, "broker out of memory");
+    }
+    if (ok && self->cfg.storage == BROKER_STORAGE_INLINE && t->kind != K_NOOP
+    &&  t->kind != K_ANALYZE) {
+        if (s_write_inline (self, t, res, msg, outs, paths, err, sizeof err))
+            ok = false;
+    }
+    else
+    if (ok && t->kind != K_NOOP) {
+        char base [1024] = "";
+        if (t->kind == K_ASSEMBLE)
+            s_profile_rel (t->job, &t->job->albums [t->album], t->profile, base, sizeof base);
+        for (size_t i = 0; i < n_out; i++) {
+            const char *p = res->outputs [i]->path ? res->outputs [i]->path : "";
+            snprintf (paths [i], 1100, "%s%s%s", base, base [0] ? "/" : "", p);
+            outs [i].path = paths [i];
+            outs [i].bytes = (int64_t) res->outputs [i]->size;
+            outs [i].sha256 = res->outputs [i]->sha256;
+        }
+    }
+    //  Kind-specific results.
+    measure_t m;
+    memset (&m, 0, sizeof m);
+    if (ok && t->kind == K_ANALYZE) {
+        if (!res->analysis || task_analysis_from_pb (res->analysis, &m)) {
+            ok = false;
+            snprintf (err, sizeof err, "analysis result missing or malformed");
+        }
+    }
+    if (ok && (t->kind == K_MASTER || t->kind == K_ASSEMBLE) && !res->report_json) {
+        ok = false;
+        snprintf (err, sizeof err, "result without its report");
+    }
+    store_attempt_end (self->store, t->sched.id, t->attempts, ok, ok ? NULL : err, now);
+    if (ok) {
+        //  The result and its outputs in one transaction.
+        size_t size = protobuf_c_message_get_packed_size (&res->base);
+        uint8_t *packed = malloc (size ? size : 1);
+        if (packed)
+            protobuf_c_message_pack (&res->base, packed);
+        if (t->kind == K_ANALYZE) {
+            s_album_t *a = &t->job->albums [t->album];
+            measure_free (&a->analyses [t->track]);
+            a->analyses [t->track] = m;
+            a->analyzed [t->track] = true;
+            memset (&m, 0, sizeof m);
+            size_t asz = masterfarm__analysis__get_packed_size (res->analysis);
+            uint8_t *abuf = malloc (asz ? asz : 1);
+            if (abuf) {
+                masterfarm__analysis__pack (res->analysis, abuf);
+                store_track_analysis (self->store, t->sched.job_id, t->album, t->track, abuf, asz);
+                free (abuf);
+            }
+            //  The analysis lives in `tracks`; keep the task row small.
+            free (packed);
+            packed = NULL;
+            size = 0;
+        }
+        if (t->kind == K_MASTER || t->kind == K_ASSEMBLE) {
+            free (t->report);
+            t->report = strdup (res->report_json);
+        }
+        store_task_done (self->store, t->sched.id, t->attempts, packed, size, outs, n_out);
+        free (packed);
+        t->job->done++;
+        t->state = T_DONE;
+        t->job->dirty = true;
+        free (t->last_error);
+        t->last_error = NULL;
+        w->tasks_done++;
+        log_debug ("task %llu done in %.2f s", (unsigned long long) t->sched.id, res->elapsed_s);
+        s_task_final (self, t);
+    }
+    else {
+        w->tasks_failed++;
+        scheduler_strike (self->sched, widx, t->sched.job_id);
+        log_warn ("task %llu attempt %d failed on %s: %s", (unsigned long long) t->sched.id,
+                  t->attempts, w->name, err);
+        s_task_attempt_failed (self, t, widx, err);
+    }
+    measure_free (&m);
+    free (outs);
+    free (paths);
+    log_ctx_set (NULL);
+}
+
+//  One message from a peer.
+static void
+s_on_message (broker_t *self, const wire_msg_t *msg)
+{
+    uint32_t type = msg->type;
+    //  Client requests.
+    switch (type) {
+        case MASTERFARM__MSG_TYPE__SUBMIT:  s_on_submit (self, msg); return;
+        case MASTERFARM__MSG_TYPE__STATUS:  s_on_status (self, msg); return;
+        case MASTERFARM__MSG_TYPE__WATCH:   s_on_watch (self, msg); return;
+        case MASTERFARM__MSG_TYPE__CANCEL:  s_on_job_request (self, msg, true); return;
+        case MASTERFARM__MSG_TYPE__RETRY:   s_on_job_request (self, msg, false); return;
+        case MASTERFARM__MSG_TYPE__READY:   s_on_ready (self, msg); return;
+        default: break;
+    }
+    //  Worker messages need a registered worker.
+    s_worker_t *w = s_worker_find (self, msg->id, msg->id_size);
+    if (type == MASTERFARM__MSG_TYPE__HEARTBEAT || type == MASTERFARM__MSG_TYPE__PROGRESS
+    ||  type == MASTERFARM__MSG_TYPE__RESULT || type == MASTERFARM__MSG_TYPE__DISCONNECT) {
+        if (!w) {
+            if (type == MASTERFARM__MSG_TYPE__RESULT)
+                self->counters.late_results++;
+            if (type != MASTERFARM__MSG_TYPE__DISCONNECT) {
+                //  We do not know it (we restarted, or it expired): it must register.
+                Masterfarm__Disconnect d = MASTERFARM__DISCONNECT__INIT;
+                d.reason = (char *) "unknown worker: send READY";
+                s_send (self, msg->id, msg->id_size, MASTERFARM__MSG_TYPE__DISCONNECT,
+                        &d.base, NULL, 0);
+            }
+            return;
+        }
+        w->last_seen_ms = clock_mono_ms ();
+        if (type == MASTERFARM__MSG_TYPE__RESULT)
+            s_on_result (self, w, msg);
+        else
+        if (type == MASTERFARM__MSG_TYPE__PROGRESS) {
+            const Masterfarm__Progress *p = (const Masterfarm__Progress *) msg->body;
+            s_task_t *t = s_task_find (self, p->task_id);
+            if (t && t->state == T_DISPATCHED && t->worker == (int) (w - self->workers)
+            &&  t->attempts == (int) p->attempt) {
+                t->state = T_RUNNING;
+                store_task_update (self->store, t->sched.id, T_RUNNING, t->attempts, NULL);
+                t->job->dirty = true;
+            }
+        }
+        else
+        if (type == MASTERFARM__MSG_TYPE__DISCONNECT) {
+            log_info ("worker %s left", w->name);
+            s_worker_lost (self, w, "worker left", false);
+        }
+        return;
+    }
+    //  Anything else is not for the broker.
+    self->counters.malformed_dropped++;
+    char name [128];
+    s_id_name (msg->id, msg->id_size, name, sizeof name);
+    log_warn ("unexpected %s from %s, dropped", wire_type_name (type), name);
+}
+
+// -------------------------------------------------------------- periodic
+
+//  Heartbeats out, dead workers expired, waiting deliveries retried.
+static void
+s_tick (broker_t *self, bool heartbeat)
+{
+    int64_t now = clock_mono_ms ();
+    for (size_t i = 0; i < self->n_workers; i++) {
+        s_worker_t *w = &self->workers [i];
+        if (!w->live)
+            continue;
+        if (now - w->last_seen_ms > BROKER_LIVENESS * BROKER_HEARTBEAT_MS) {
+            char reason [256];
+            snprintf (reason, sizeof reason, "worker %s silent for %lld ms", w->name,
+                      (long long) (now - w->last_seen_ms));
+            log_warn ("%s: expired, %zu task(s) go back to the queue", reason, w->n_held);
+            self->counters.workers_expired++;
+            s_worker_lost (self, w, reason, true);
+            continue;
+        }
+        if (heartbeat) {
+            Masterfarm__Heartbeat hb = MASTERFARM__HEARTBEAT__INIT;
+            hb.free_slots = w->slots - (uint32_t) w->n_held;
+            s_send (self, w->id, w->id_size, MASTERFARM__MSG_TYPE__HEARTBEAT, &hb.base, NULL, 0);
+        }
+    }
+    for (size_t i = 0; i < self->n_jobs; i++)
+        if (self->jobs [i]->state == J_WAITING)
+            s_job_check (self, self->jobs [i]);
+}
+
+// ------------------------------------------------------------------ loading
+
+typedef struct {
+    broker_t *self;
+    s_job_t  *last;
+    int       rc;
+} s_load_t;
+
+//  Loads one job row.
+static int
+s_load_job (void *arg, const store_job_t *row)
+{
+    s_load_t *l = arg;
+    s_job_t *job = s_job_new (row);
+    if (job && s_job_insert (l->self, job)) {
+        s_job_free (job);
+        return MF_ERR_NOMEM;
+    }
+    return 0;
+}
+
+//  Loads one task row into its job.
+static int
+s_load_task (void *arg, const store_task_t *row)
+{
+    s_load_t *l = arg;
+    s_job_t *job = l->last && l->last->id == row->job_id ? l->last
+                 : s_job_find (l->self, row->job_id);
+    l->last = job;
+    if (!job)
+        return 0;
+    s_task_t *t = s_task_add (l->self, job, row);
+    if (!t)
+        return MF_ERR_NOMEM;
+    if (t->state == T_DONE && row->result && (t->kind == K_MASTER || t->kind == K_ASSEMBLE)) {
+        Masterfarm__Result *res = masterfarm__result__unpack (NULL, row->result_size,
+                                                              row->result);
+        if (res && res->report_json)
+            t->report = strdup (res->report_json);
+        if (res)
+            masterfarm__result__free_unpacked (res, NULL);
+    }
+    return 0;
+}
+
+//  Loads one stored analysis into its album.
+static int
+s_load_track (void *arg, uint64_t job_id, int album, int track, const void *data, size_t size)
+{
+    s_load_t *l = arg;
+    s_job_t *job = s_job_find (l->self, job_id);
+    if (!job || album < 0 || (size_t) album >= job->n_albums)
+        return 0;
+    s_album_t *a = &job->albums [album];
+    if (track < 0 || (size_t) track >= a->spec->n_tracks)
+        return 0;
+    Masterfarm__Analysis *pb = masterfarm__analysis__unpack (NULL, size, data);
+    if (pb && task_analysis_from_pb (pb, &a->analyses [track]) == 0)
+        a->analyzed [track] = true;
+    if (pb)
+        masterfarm__analysis__free_unpacked (pb, NULL);
+    return 0;
+}
+
+//  Loads one album state.
+static int
+s_load_album (void *arg, uint64_t job_id, int album, int state)
+{
+    s_load_t *l = arg;
+    s_job_t *job = s_job_find (l->self, job_id);
+    if (job && album >= 0 && (size_t) album < job->n_albums)
+        job->albums [album].state = state;
+    return 0;
+}
+
+//  Rebuilds memory from the state file and moves every open job on.
+static int
+s_load (broker_t *self)
+{
+    int back = store_recover (self->store, clock_wall_ms ());
+    if (back < 0)
+        return back;
+    s_load_t l = { self, NULL, 0 };
+    int rc = store_jobs_load (self->store, s_load_job, &l);
+    if (!rc)
+        rc = store_tasks_load (self->store, s_load_task, &l);
+    if (!rc)
+        rc = store_tracks_load (self->store, s_load_track, &l);
+    if (!rc)
+        rc = store_albums_load (self->store, s_load_album, &l);
+    if (rc)
+        return rc;
+    size_t queued = 0;
+    store_begin (self->store);
+    for (size_t j = 0; j < self->n_jobs; j++) {
+        s_job_t *job = self->jobs [j];
+        //  A job whose analyses are missing a task (a damaged file) is left alone.
+        bool whole = true;
+        for (size_t a = 0; a < job->n_albums; a++)
+            for (size_t t = 0; t < job->albums [a].spec->n_tracks; t++)
+                if (!job->albums [a].analyze [t])
+                    whole = false;
+        if (!whole) {
+            log_error ("job %llu: tasks missing in the state file; job skipped",
+                       (unsigned long long) job->id);
+            continue;
+        }
+        if (job->state == J_CANCELLED)
+            continue;
+        for (size_t i = 0; i < job->n_tasks; i++)
+            if (job->tasks [i]->state == T_QUEUED) {
+                scheduler_push (self->sched, &job->tasks [i]->sched);
+                queued++;
+            }
+        if (s_job_final (job->state))
+            continue;
+        for (size_t a = 0; a < job->n_albums; a++)
+            if (job->albums [a].state == A_OPEN)
+                s_album_advance (self, job, &job->albums [a]);
+        s_job_check (self, job);
+    }
+    if (store_commit (self->store))
+        return MF_ERR_IO;
+    if (self->n_jobs)
+        log_info ("resumed %zu job(s) from %s: %zu task(s) queued, %d put back after a stop",
+                  self->n_jobs, self->cfg.state_path, scheduler_size (self->sched), back);
+    return 0;
+}
+
+// ------------------------------------------------------------------ public
+
+broker_t *
+broker_new (const broker_cfg_t *cfg, char *err, size_t err_size)
+{
+    broker_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, err_size, "out of memory");
+        return NULL;
+    }
+    self->cfg = *cfg;
+    masterfarm__counters__init (&self->counters);
+    for (int i = 0; i < S_HASH; i++)
+        self->hash [i] = -1;
+    char path [4096];
+    if (!cfg->input_root || !realpath (cfg->input_root, path)) {
+        snprintf (err, err_size, "input root %s: %s", cfg->input_root ? cfg->input_root : "(none)",
+                  strerror (errno));
+        broker_destroy (&self);
+        return NULL;
+    }
+    self->input_root = strdup (path);
+    if (!cfg->output_root || fsutil_mkdir_p (cfg->output_root, 0755)
+    ||  !realpath (cfg->output_root, path)) {
+        snprintf (err, err_size, "output root %s: cannot create or open it: %s",
+                  cfg->output_root ? cfg->output_root : "(none)", strerror (errno));
+        broker_destroy (&self);
+        return NULL;
+    }
+    self->output_root = strdup (path);
+    self->sched = scheduler_new ();
+    self->store = store_open (cfg->state_path, err, err_size);
+    if (!self->store || !self->sched || !self->input_root || !self->output_root) {
+        if (self->store || !err [0])
+            snprintf (err, err_size, "out of memory");
+        broker_destroy (&self);
+        return NULL;
+    }
+    if (s_load (self)) {
+        snprintf (err, err_size, "%s: cannot load the saved state (see the log above)",
+                  cfg->state_path);
+        broker_destroy (&self);
+        return NULL;
+    }
+    self->ctx = zmq_ctx_new ();
+    self->sock = self->ctx ? zmq_socket (self->ctx, ZMQ_ROUTER) : NULL;
+    if (!self->sock) {
+        snprintf (err, err_size, "cannot create a ZeroMQ socket: %s", zmq_strerror (zmq_errno ()));
+        broker_destroy (&self);
+        return NULL;
+    }
+    int one = 1, hwm = 100000;
+    wire_socket_setup (self->sock, hwm);
+    zmq_setsockopt (self->sock, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
+    if (zmq_bind (self->sock, cfg->bind_url)) {
+        snprintf (err, err_size, "cannot bind %s: %s (is another broker using it?)",
+                  cfg->bind_url, zmq_strerror (zmq_errno ()));
+        broker_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+broker_destroy (broker_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    broker_t *self = *self_p;
+    if (self->sock)
+        zmq_close (self->sock);
+    if (self->ctx)
+        zmq_ctx_term (self->ctx);
+    if (self->store)
+        store_commit (self->store);
+    store_destroy (&self->store);
+    scheduler_destroy (&self->sched);
+    for (size_t i = 0; i < self->n_jobs; i++)
+        s_job_free (self->jobs [i]);
+    free (self->jobs);
+    free (self->by_id);
+    for (size_t i = 0; i < self->n_workers; i++)
+        free (self->workers [i].held);
+    free (self->workers);
+    free (self->input_root);
+    free (self->output_root);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+broker_run (broker_t *self)
+{
+    log_info ("broker on %s, state %s, input %s, output %s, storage %s", self->cfg.bind_url,
+              self->cfg.state_path, self->input_root, self->output_root,
+              self->cfg.storage == BROKER_STORAGE_INLINE ? "inline" : "shared");
+    int64_t now = clock_mono_ms ();
+    self->next_hb_ms = now + BROKER_HEARTBEAT_MS;
+    self->next_tick_ms = now + S_TICK_MS;
+    int rc = 0;
+    while (!s_stop) {
+        now = clock_mono_ms ();
+        int64_t timeout = self->next_tick_ms - now;
+        if (timeout < 0)
+            timeout = 0;
+        zmq_pollitem_t item = { self->sock, 0, ZMQ_POLLIN, 0 };
+        int prc = zmq_poll (&item, 1, (long) timeout);
+        if (prc < 0 && zmq_errno () != EINTR) {
+            log_error ("poll failed: %s", zmq_strerror (zmq_errno ()));
+            rc = MF_ERR_IO;
+            break;
+        }
+        if (store_begin (self->store)) {
+            rc = MF_ERR_IO;
+            break;
+        }
+        for (int k = 0; prc > 0 && k < S_BATCH; k++) {
+            wire_msg_t msg;
+            int wrc = wire_recv (self->sock, true, &msg, ZMQ_DONTWAIT);
+            if (wrc == WIRE_AGAIN || wrc == MF_ERR_IO)
+                break;
+            if (wrc == WIRE_MALFORMED || wrc == WIRE_OVERSIZED) {
+                char name [128];
+                s_id_name (msg.id, msg.id_size, name, sizeof name);
+                if (wrc == WIRE_OVERSIZED)
+                    self->counters.oversized_dropped++;
+                else
+                    self->counters.malformed_dropped++;
+                log_warn ("%s message from %s (%zu bytes) dropped",
+                          wrc == WIRE_OVERSIZED ? "oversized" : "malformed", name, msg.bytes);
+            }
+            else
+            if (wrc == 0) {
+                store_begin (self->store);
+                s_on_message (self, &msg);
+            }
+            wire_msg_clear (&msg);
+        }
+        now = clock_mono_ms ();
+        bool periodic = now >= self->next_tick_ms;
+        bool hb = now >= self->next_hb_ms;
+        if (periodic) {
+            store_begin (self->store);
+            s_tick (self, hb);
+            self->next_tick_ms = now + S_TICK_MS;
+            if (hb)
+                self->next_hb_ms = now + BROKER_HEARTBEAT_MS;
+        }
+        store_begin (self->store);
+        s_dispatch (self);
+        if (store_commit (self->store)) {
+            log_error ("cannot commit to %s; stopping", self->cfg.state_path);
+            rc = MF_ERR_IO;
+            break;
+        }
+        s_watch_notify (self, hb);
+    }
+    log_info ("broker stopping");
+    return rc;
+}

@@ -1,0 +1,70 @@
+/*  The broker's event loop: one ROUTER socket that clients and workers
+    both connect to (told apart by message type), the job state in SQLite
+    (broker/store.h), the queue in memory (broker/scheduler.h), and the
+    task graph of every album:
+
+        analyze (per track)
+          -> plan (per profile, broker/planner.h, when every track is analysed)
+          -> master (per track and profile, carrying its Plan)
+          -> assemble (per profile, when every master of it is final)
+          -> report.json/html, manifest.json (broker/report.h, deliver.h)
+          -> publication into the output root at deliver_at
+
+    Files of a job are built under OUTPUT_ROOT/.masterfarm/job-<id>/ (the
+    staging root; intermediates in work/) and each album folder is moved
+    into OUTPUT_ROOT/<album-slug>/ by one rename when it is complete and
+    deliver_at has come.
+
+    Reliability (DESIGN.md): workers and broker heartbeat each other every
+    BROKER_HEARTBEAT_MS; a worker silent for BROKER_LIVENESS intervals is
+    dead and its tasks go back to the queue; a result of an expired attempt
+    is ignored and counted; a failed task is retried, on another worker
+    when there is one, up to BROKER_MAX_ATTEMPTS attempts, then fails for
+    good with its last error while the rest of the job goes on. State
+    changes of one loop iteration are committed in one transaction; a job
+    is committed before its id is returned. Restarted on the same state
+    file the broker resumes: tasks done stay done, dispatched ones are
+    queued again.  */
+#ifndef MF_BROKER_H
+#define MF_BROKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BROKER_HEARTBEAT_MS    1000
+#define BROKER_LIVENESS        3      //  silent heartbeats before a worker is dead
+#define BROKER_MAX_ATTEMPTS    3      //  attempts of a task before it fails for good
+#define BROKER_MAX_NOOP_TASKS  10000000
+#define BROKER_MAX_WATCHERS    1024
+
+typedef enum {
+    BROKER_STORAGE_SHARED = 0,        //  workers read and write under the roots
+    BROKER_STORAGE_INLINE = 1         //  bytes travel as data frames
+} broker_storage_t;
+
+typedef struct {
+    const char      *bind_url;        //  e.g. tcp://*:5555
+    const char      *state_path;      //  SQLite state file
+    const char      *input_root;      //  spec paths are relative to it
+    const char      *output_root;     //  albums are delivered into it
+    broker_storage_t storage;
+    int              metrics_port;    //  0: none (not implemented yet)
+} broker_cfg_t;
+
+typedef struct _broker_t broker_t;
+
+//  Opens the state (resuming what it holds) and binds the socket. Returns
+//  NULL with one line in err (what, where, what to do) on failure.
+broker_t *broker_new (const broker_cfg_t *cfg, char *err, size_t err_size);
+
+//  Frees the broker; NULL-safe; sets *self_p to NULL.
+void broker_destroy (broker_t **self_p);
+
+//  Serves until a stop is requested. Returns 0, or MF_ERR_IO when the
+//  socket or the state file fails for good.
+int broker_run (broker_t *self);
+
+//  Asks the broker loop to stop (async-signal-safe).
+void broker_request_stop (void);
+
+#endif

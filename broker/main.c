@@ -1,0 +1,125 @@
+/*  masterfarm-broker: owns the job state and schedules the farm's tasks
+    (see broker/broker.h).  */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "common/log.h"
+
+//  Prints the usage text.
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+        "usage: masterfarm-broker --bind URL --state FILE --input-root DIR --output-root DIR\n"
+        "                         [--storage shared|inline] [--metrics-port N]\n"
+        "\n"
+        "Owns the farm's jobs (kept in FILE, SQLite), splits them into tasks and\n"
+        "hands them to the workers; clients and workers both connect to URL.\n"
+        "Restarted on the same FILE it resumes where it stopped.\n"
+        "\n"
+        "  --bind URL          where to listen, e.g. tcp://*:5555\n"
+        "  --state FILE        the state file (created if missing)\n"
+        "  --input-root DIR    job spec paths are relative to DIR and must stay in it\n"
+        "  --output-root DIR   albums are delivered into DIR/<album-slug>/\n"
+        "  --storage MODE      shared (default): workers read and write under the roots;\n"
+        "                      inline: audio travels over the socket, for workers that\n"
+        "                      do not see the broker's folders\n"
+        "  --metrics-port N    accepted, not served yet\n"
+        "  --help              this text\n"
+        "\n"
+        "Environment: MASTERFARM_LOG=debug|info|warn|error (default info).\n"
+        "SIGTERM or SIGINT stops it cleanly; its state is safe at any moment.\n"
+        "Exit status: 0 after a stop, 1 on a failure at run time, 2 on bad usage\n"
+        "or when the socket or state file cannot be opened.\n");
+}
+
+//  Signal handler: ask the loop to stop.
+static void
+s_on_signal (int sig)
+{
+    broker_request_stop ();
+}
+
+int
+main (int argc, char **argv)
+{
+    broker_cfg_t cfg;
+    memset (&cfg, 0, sizeof cfg);
+    static const struct option opts [] = {
+        { "bind",         required_argument, NULL, 'b' },
+        { "state",        required_argument, NULL, 's' },
+        { "input-root",   required_argument, NULL, 'i' },
+        { "output-root",  required_argument, NULL, 'o' },
+        { "storage",      required_argument, NULL, 'S' },
+        { "metrics-port", required_argument, NULL, 'm' },
+        { "help",         no_argument,       NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    int c;
+    while ((c = getopt_long (argc, argv, "b:s:i:o:S:m:h", opts, NULL)) != -1) {
+        switch (c) {
+            case 'b': cfg.bind_url = optarg; break;
+            case 's': cfg.state_path = optarg; break;
+            case 'i': cfg.input_root = optarg; break;
+            case 'o': cfg.output_root = optarg; break;
+            case 'S':
+                if (strcmp (optarg, "shared") == 0)
+                    cfg.storage = BROKER_STORAGE_SHARED;
+                else
+                if (strcmp (optarg, "inline") == 0)
+                    cfg.storage = BROKER_STORAGE_INLINE;
+                else {
+                    fprintf (stderr, "masterfarm-broker: --storage '%s': use shared or inline\n",
+                             optarg);
+                    return 2;
+                }
+                break;
+            case 'm': {
+                char *end;
+                long n = strtol (optarg, &end, 10);
+                if (*end || n < 1 || n > 65535) {
+                    fprintf (stderr, "masterfarm-broker: --metrics-port '%s': give a port "
+                             "from 1 to 65535\n", optarg);
+                    return 2;
+                }
+                cfg.metrics_port = (int) n;
+                break;
+            }
+            case 'h': s_usage (stdout); return 0;
+            default:  s_usage (stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf (stderr, "masterfarm-broker: unexpected argument '%s'\n", argv [optind]);
+        s_usage (stderr);
+        return 2;
+    }
+    const char *missing = !cfg.bind_url ? "--bind URL" : !cfg.state_path ? "--state FILE"
+                        : !cfg.input_root ? "--input-root DIR"
+                        : !cfg.output_root ? "--output-root DIR" : NULL;
+    if (missing) {
+        fprintf (stderr, "masterfarm-broker: %s is required (see --help)\n", missing);
+        return 2;
+    }
+    if (cfg.metrics_port)
+        log_warn ("--metrics-port %d: metrics are not served by this version", cfg.metrics_port);
+    char err [512] = "";
+    broker_t *b = broker_new (&cfg, err, sizeof err);
+    if (!b) {
+        fprintf (stderr, "masterfarm-broker: %s\n", err);
+        return 2;
+    }
+    struct sigaction sa;
+    memset (&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal;
+    sigaction (SIGTERM, &sa, NULL);
+    sigaction (SIGINT, &sa, NULL);
+    signal (SIGPIPE, SIG_IGN);
+    int rc = broker_run (b);
+    broker_destroy (&b);
+    return rc ? 1 : 0;
+}
