@@ -30,12 +30,15 @@ struct limiter_s {
     //  Sliding minimum of g_req over the last latency + 1 frames.
     uint64_t    *dq_idx;        //  input frame index of each entry
     double      *dq_val;        //  g_req of each entry, increasing from head
-    size_t       dq_cap, dq_head, dq_len;
+    size_t       dq_mask;       //  capacity - 1 (a power of two > latency + 1)
+    size_t       dq_head, dq_tail;  //  running positions; length = tail - head
     double      *hbuf;          //  box: the last N values of h
     double       hsum;          //  their sum
     int          hpos;          //  next slot in hbuf
     double       h;             //  last h (release state)
     uint64_t     t;             //  input frames consumed since reset
+    size_t       dpos;          //  delay-line slot of frame t (t mod latency)
+    double       g_min;         //  smallest gain applied (for gr_max_db)
     dyn_stats_t  stats;
 };
 
@@ -128,7 +131,10 @@ limiter_new (const limiter_cfg_t *cfg, int rate_hz, int channels)
     self->box = lat - taps + 2;
     self->ceiling_lin = pow (10.0, (cfg->ceiling_dbtp - LIMITER_MARGIN_DB) / 20.0);
     self->a_rel = exp (-1.0 / (cfg->release_ms / 1000.0 * rate_hz));
-    self->dq_cap = (size_t) lat + 2;
+    size_t cap = 1;
+    while (cap < (size_t) lat + 2)
+        cap *= 2;
+    self->dq_mask = cap - 1;
     self->peak = calloc (LIMITER_BLOCK_FRAMES, sizeof (float));
     self->tmp = calloc (LIMITER_BLOCK_FRAMES, sizeof (float));
     for (int c = 0; c < channels; c++) {
@@ -138,8 +144,8 @@ limiter_new (const limiter_cfg_t *cfg, int rate_hz, int channels)
     }
     self->zeros = calloc ((size_t) LIMITER_BLOCK_FRAMES * channels, sizeof (float));
     self->delay = calloc ((size_t) lat * channels, sizeof (float));
-    self->dq_idx = calloc (self->dq_cap, sizeof (uint64_t));
-    self->dq_val = calloc (self->dq_cap, sizeof (double));
+    self->dq_idx = calloc (cap, sizeof (uint64_t));
+    self->dq_val = calloc (cap, sizeof (double));
     self->hbuf = calloc ((size_t) self->box, sizeof (double));
     if (!self->peak || !self->tmp || !self->zeros || !self->delay || !self->dq_idx
     ||  !self->dq_val || !self->hbuf)
@@ -187,7 +193,9 @@ limiter_reset (limiter_t *self)
         memset (self->hist [c], 0, (size_t) (self->taps - 1) * sizeof (float));
     memset (self->delay, 0, (size_t) self->latency * self->channels * sizeof (float));
     self->dq_head = 0;
-    self->dq_len = 0;
+    self->dq_tail = 0;
+    self->dpos = 0;
+    self->g_min = 1.0;
     for (int k = 0; k < self->box; k++)
         self->hbuf [k] = 1.0;
     self->hsum = self->box;
@@ -213,10 +221,13 @@ s_detect (limiter_t *self, const float *src, size_t n)
         for (int k = 0; k < self->n_filt; k++) {
             float *out = (c == 0 && k == 0) ? self->peak : self->tmp;
             self->ops->tp_peaks (x, n, self->coef [k], self->phases [k], t, out);
-            if (out != self->peak)
-                for (size_t i = 0; i < n; i++)
-                    if (out [i] > self->peak [i])
-                        self->peak [i] = out [i];
+            if (out != self->peak) {
+                float *pk = self->peak;
+                for (size_t i = 0; i < n; i++) {
+                    float a = pk [i], b = out [i];
+                    pk [i] = a > b ? a : b;         //  branch-free (maxss)
+                }
+            }
         }
         if (t > 1)
             memmove (h, h + n, (size_t) (t - 1) * sizeof (float));
@@ -233,48 +244,55 @@ s_block (limiter_t *self, float *dst, const float *src, size_t n)
     const size_t ch = (size_t) self->channels;
     const uint64_t lat = (uint64_t) self->latency;
     const double c = self->ceiling_lin, a_rel = self->a_rel;
-    const double inv_box = 1.0 / self->box;
+    const int box = self->box;
+    const double inv_box = 1.0 / box;
+    const size_t mask = self->dq_mask;
+    uint64_t *dq_idx = self->dq_idx;
+    double *dq_val = self->dq_val;
+    size_t head = self->dq_head, tail = self->dq_tail;
+    double h = self->h, hsum = self->hsum;
+    double *hbuf = self->hbuf;
+    int hpos = self->hpos;
+    size_t dpos = self->dpos;
+    uint64_t t = self->t;
+    //  Mean reduction in dB = -20 log10 of the product of the gains: one
+    //  multiply per frame, folded into the sum before it can underflow.
+    double g_prod = 1.0, gr_sum = 0.0, g_min = self->g_min;
+    uint64_t counted = 0;
     s_detect (self, src, n);
-    for (size_t i = 0; i < n; i++) {
-        const uint64_t t = self->t;
+    for (size_t i = 0; i < n; i++, t++) {
         //  Required gain of this frame's detector value.
         double p = self->peak [i];
         double g_req = p > c ? c / p : 1.0;
-        //  Sliding minimum over g_req[t - L .. t].
-        while (self->dq_len > 0) {
-            size_t back = (self->dq_head + self->dq_len - 1) % self->dq_cap;
-            if (self->dq_val [back] < g_req)
-                break;
-            self->dq_len--;
-        }
-        size_t slot = (self->dq_head + self->dq_len) % self->dq_cap;
-        self->dq_idx [slot] = t;
-        self->dq_val [slot] = g_req;
-        self->dq_len++;
-        while (self->dq_idx [self->dq_head] + lat < t) {
-            self->dq_head = (self->dq_head + 1) % self->dq_cap;
-            self->dq_len--;
-        }
-        double m = self->dq_val [self->dq_head];
+        //  Sliding minimum over g_req[t - L .. t] (increasing from head).
+        while (tail != head && dq_val [(tail - 1) & mask] >= g_req)
+            tail--;
+        dq_idx [tail & mask] = t;
+        dq_val [tail & mask] = g_req;
+        tail++;
+        while (dq_idx [head & mask] + lat < t)
+            head++;
+        double m = dq_val [head & mask];
         //  Release toward 1, never above the lookahead minimum.
-        double h = 1.0 - (1.0 - self->h) * a_rel;
+        h = 1.0 - (1.0 - h) * a_rel;
         if (m < h)
             h = m;
-        self->h = h;
         //  Box smoothing; the sum is recomputed exactly once per lap.
-        self->hsum += h - self->hbuf [self->hpos];
-        self->hbuf [self->hpos] = h;
-        if (++self->hpos == self->box) {
-            self->hpos = 0;
-            double s = 0.0;
-            for (int k = 0; k < self->box; k++)
-                s += self->hbuf [k];
-            self->hsum = s;
+        hsum += h - hbuf [hpos];
+        hbuf [hpos] = h;
+        if (++hpos == box) {
+            hpos = 0;
+            double sum = 0.0;
+            for (int k = 0; k < box; k++)
+                sum += hbuf [k];
+            hsum = sum;
         }
         //  Exactly 1 when nothing in the window reduces (transparency).
-        double g = self->hsum >= self->box ? 1.0 : self->hsum * inv_box;
+        double g = hsum >= box ? 1.0 : hsum * inv_box;
         //  Delay line: out frame t - L, then store frame t in its slot.
-        float *d = self->delay + (size_t) (t % lat) * ch;
+        float *d = self->delay + dpos * ch;
+        if (++dpos == lat)
+            dpos = 0;
         const float *x = src + i * ch;
         if (dst) {
             float *y = dst + i * ch;
@@ -287,14 +305,29 @@ s_block (limiter_t *self, float *dst, const float *src, size_t n)
         else
             memcpy (d, x, ch * sizeof (float));
         if (t >= lat) {
-            double gr_db = g < 1.0 ? -20.0 * log10 (g) : 0.0;
-            if (gr_db > self->stats.gr_max_db)
-                self->stats.gr_max_db = gr_db;
-            self->stats.gr_sum_db += gr_db;
-            self->stats.frames++;
+            counted++;
+            if (g < 1.0) {
+                g_prod *= g;
+                if (g_prod < 1e-200) {
+                    gr_sum -= 20.0 * log10 (g_prod);
+                    g_prod = 1.0;
+                }
+                if (g < g_min)
+                    g_min = g;
+            }
         }
-        self->t = t + 1;
     }
+    self->dq_head = head;
+    self->dq_tail = tail;
+    self->h = h;
+    self->hsum = hsum;
+    self->hpos = hpos;
+    self->dpos = dpos;
+    self->t = t;
+    self->g_min = g_min;
+    self->stats.gr_sum_db += gr_sum - 20.0 * log10 (g_prod);
+    self->stats.frames += counted;
+    self->stats.gr_max_db = g_min < 1.0 ? -20.0 * log10 (g_min) : 0.0;
 }
 
 void
