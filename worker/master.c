@@ -58,6 +58,10 @@
 #define MASTER_LOOP_MAX        8        //  renders in the loudness loop
 #define MASTER_TP_RETRIES      4        //  re-limits after a true-peak over
 #define MASTER_DITHER_SEED     0x6d61737465726661ull
+#define MASTER_TP_MARGIN_DB    0.05     //  limiter aims this much lower again:
+                                        //  meters that resample (ffmpeg's
+                                        //  ebur128) read up to ~0.08 dB above
+                                        //  the BS.1770 polyphase reading
 
 void
 master_opts_default (master_opts_t *opts, const profile_t *profile, int source_rate_hz)
@@ -414,7 +418,7 @@ master_run (const audio_t *in, const master_opts_t *opts, audio_t *out,
         g = 48.0;
     double g_cap = HUGE_VAL;
     limiter_cfg_t lc = opts->chain.limiter;
-    lc.ceiling_dbtp = ceiling;
+    lc.ceiling_dbtp = ceiling - MASTER_TP_MARGIN_DB;
     if (opts->chain.limiter.enabled) {
         double tp_pre = s_true_peak (pre, frames, ch, out_rate);
         if (isfinite (tp_pre))
