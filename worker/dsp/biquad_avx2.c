@@ -14,12 +14,13 @@
 #include <immintrin.h>
 
 //  Channels c .. c + 3 through every section, all frames.
-static void
-s_quad (float *buf, size_t frames, size_t ch, size_t c, const double *coefs,
-        int n, double *state)
+static inline __attribute__ ((always_inline)) void
+s_quad_n (float *buf, size_t frames, size_t ch, size_t c, const double *coefs,
+        const int n, double *state)
 {
     __m256d s1 [BIQUAD_MAX_SECTIONS], s2 [BIQUAD_MAX_SECTIONS];
     __m256d k [BIQUAD_MAX_SECTIONS][5];
+    #pragma GCC unroll 8
     for (int s = 0; s < n; s++) {
         s1 [s] = _mm256_loadu_pd (state + (size_t) (2 * s) * ch + c);
         s2 [s] = _mm256_loadu_pd (state + (size_t) (2 * s + 1) * ch + c);
@@ -29,6 +30,7 @@ s_quad (float *buf, size_t frames, size_t ch, size_t c, const double *coefs,
     for (size_t i = 0; i < frames; i++) {
         float *f = buf + i * ch + c;
         __m256d x = _mm256_cvtps_pd (_mm_loadu_ps (f));
+        #pragma GCC unroll 8
         for (int s = 0; s < n; s++) {
             __m256d y = _mm256_fmadd_pd (k [s][0], x, s1 [s]);
             s1 [s] = _mm256_fnmadd_pd (k [s][3], y, _mm256_fmadd_pd (k [s][1], x, s2 [s]));
@@ -37,19 +39,42 @@ s_quad (float *buf, size_t frames, size_t ch, size_t c, const double *coefs,
         }
         _mm_storeu_ps (f, _mm256_cvtpd_ps (x));
     }
+    #pragma GCC unroll 8
     for (int s = 0; s < n; s++) {
         _mm256_storeu_pd (state + (size_t) (2 * s) * ch + c, s1 [s]);
         _mm256_storeu_pd (state + (size_t) (2 * s + 1) * ch + c, s2 [s]);
     }
 }
 
-//  Channels c and c + 1 through every section, all frames.
+//  s_quad_n with the section count as a constant for 1 .. 8 sections, so
+//  that the compiler unrolls the cascade and keeps the state in
+//  registers (a state in memory adds store-to-load latency to the
+//  recurrence); any other count takes the general loop.
 static void
-s_pair (float *buf, size_t frames, size_t ch, size_t c, const double *coefs,
+s_quad (float *buf, size_t frames, size_t ch, size_t c, const double *coefs,
         int n, double *state)
+{
+    switch (n) {
+        case 1: s_quad_n (buf, frames, ch, c, coefs, 1, state); break;
+        case 2: s_quad_n (buf, frames, ch, c, coefs, 2, state); break;
+        case 3: s_quad_n (buf, frames, ch, c, coefs, 3, state); break;
+        case 4: s_quad_n (buf, frames, ch, c, coefs, 4, state); break;
+        case 5: s_quad_n (buf, frames, ch, c, coefs, 5, state); break;
+        case 6: s_quad_n (buf, frames, ch, c, coefs, 6, state); break;
+        case 7: s_quad_n (buf, frames, ch, c, coefs, 7, state); break;
+        case 8: s_quad_n (buf, frames, ch, c, coefs, 8, state); break;
+        default: s_quad_n (buf, frames, ch, c, coefs, n, state); break;
+    }
+}
+
+//  Channels c and c + 1 through every section, all frames.
+static inline __attribute__ ((always_inline)) void
+s_pair_n (float *buf, size_t frames, size_t ch, size_t c, const double *coefs,
+        const int n, double *state)
 {
     __m128d s1 [BIQUAD_MAX_SECTIONS], s2 [BIQUAD_MAX_SECTIONS];
     __m128d k [BIQUAD_MAX_SECTIONS][5];
+    #pragma GCC unroll 8
     for (int s = 0; s < n; s++) {
         s1 [s] = _mm_loadu_pd (state + (size_t) (2 * s) * ch + c);
         s2 [s] = _mm_loadu_pd (state + (size_t) (2 * s + 1) * ch + c);
@@ -59,6 +84,7 @@ s_pair (float *buf, size_t frames, size_t ch, size_t c, const double *coefs,
     for (size_t i = 0; i < frames; i++) {
         float *f = buf + i * ch + c;
         __m128d x = _mm_cvtps_pd (_mm_castpd_ps (_mm_load_sd ((const double *) f)));
+        #pragma GCC unroll 8
         for (int s = 0; s < n; s++) {
             __m128d y = _mm_fmadd_pd (k [s][0], x, s1 [s]);
             s1 [s] = _mm_fnmadd_pd (k [s][3], y, _mm_fmadd_pd (k [s][1], x, s2 [s]));
@@ -67,9 +93,31 @@ s_pair (float *buf, size_t frames, size_t ch, size_t c, const double *coefs,
         }
         _mm_store_sd ((double *) f, _mm_castps_pd (_mm_cvtpd_ps (x)));
     }
+    #pragma GCC unroll 8
     for (int s = 0; s < n; s++) {
         _mm_storeu_pd (state + (size_t) (2 * s) * ch + c, s1 [s]);
         _mm_storeu_pd (state + (size_t) (2 * s + 1) * ch + c, s2 [s]);
+    }
+}
+
+//  s_pair_n with the section count as a constant for 1 .. 8 sections, so
+//  that the compiler unrolls the cascade and keeps the state in
+//  registers (a state in memory adds store-to-load latency to the
+//  recurrence); any other count takes the general loop.
+static void
+s_pair (float *buf, size_t frames, size_t ch, size_t c, const double *coefs,
+        int n, double *state)
+{
+    switch (n) {
+        case 1: s_pair_n (buf, frames, ch, c, coefs, 1, state); break;
+        case 2: s_pair_n (buf, frames, ch, c, coefs, 2, state); break;
+        case 3: s_pair_n (buf, frames, ch, c, coefs, 3, state); break;
+        case 4: s_pair_n (buf, frames, ch, c, coefs, 4, state); break;
+        case 5: s_pair_n (buf, frames, ch, c, coefs, 5, state); break;
+        case 6: s_pair_n (buf, frames, ch, c, coefs, 6, state); break;
+        case 7: s_pair_n (buf, frames, ch, c, coefs, 7, state); break;
+        case 8: s_pair_n (buf, frames, ch, c, coefs, 8, state); break;
+        default: s_pair_n (buf, frames, ch, c, coefs, n, state); break;
     }
 }
 
