@@ -89,8 +89,11 @@ s_read_input (s_run_t *r, size_t i, audio_t *audio)
         return audio_read_mem (r->in_frames [i], r->in_sizes [i], t->inputs [i]->path,
                                audio, r->err, sizeof r->err);
     }
+    //  Assembly reads the intermediates the master tasks wrote.
+    const char *root = t->kind == MASTERFARM__TASK_KIND__KIND_ASSEMBLE ? t->output_root
+                                                                       : t->input_root;
     char path [4096];
-    int rc = s_join (r, t->input_root, t->inputs [i]->path, path, sizeof path);
+    int rc = s_join (r, root, t->inputs [i]->path, path, sizeof path);
     if (rc)
         return rc;
     return audio_read (path, audio, r->err, sizeof r->err);

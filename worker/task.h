@@ -12,7 +12,8 @@
                 into the profile folder; returns the layout as JSON
       noop      nothing (benchmarks)
 
-    Storage: shared (inputs[i].path under task->input_root, outputs[0].path
+    Storage: shared (inputs[i].path under task->input_root, or for
+    assemble under task->output_root where the masters wrote them; outputs[0].path
     under task->output_root, written atomically: temporary name, fsync,
     rename, folder fsync), or inline (inputs arrive as data frames, outputs
     go back as data frames named in Result.outputs, relative to the
