@@ -211,6 +211,14 @@ scheduler_worker_held (const scheduler_t *self, int worker)
 }
 
 void
+scheduler_hold (scheduler_t *self, int worker)
+{
+    s_worker_t *w = s_worker (self, worker);
+    if (w)
+        w->held++;
+}
+
+void
 scheduler_release (scheduler_t *self, int worker)
 {
     s_worker_t *w = s_worker (self, worker);

@@ -64,6 +64,10 @@ void scheduler_worker_remove (scheduler_t *self, int worker);
 uint32_t scheduler_worker_slots (const scheduler_t *self, int worker);
 uint32_t scheduler_worker_held (const scheduler_t *self, int worker);
 
+//  Counts a task the worker already runs (adopted after a broker restart)
+//  as held, even beyond its slots.
+void scheduler_hold (scheduler_t *self, int worker);
+
 //  Records that a task the worker held has finished or gone back.
 void scheduler_release (scheduler_t *self, int worker);
 
