@@ -66,15 +66,39 @@ s_read_all (SNDFILE *sf, const SF_INFO *info, const char *name,
                   name, (long long) info->frames);
         return MF_ERR_FORMAT;
     }
-    size_t samples = (size_t) info->frames * (size_t) info->channels;
-    float *data = malloc (samples * sizeof (float));
+    //  the header's frame count is a claim, not a fact: read in chunks and
+    //  grow the buffer, so that a few bytes with a lying header cannot
+    //  make us allocate gigabytes
+    size_t ch = (size_t) info->channels;
+    sf_count_t cap = info->frames < 65536 ? info->frames : 65536;
+    float *data = malloc ((size_t) cap * ch * sizeof (float));
     if (!data) {
         snprintf (err, err_size, "%s: out of memory for %lld frames",
-                  name, (long long) info->frames);
+                  name, (long long) cap);
         return MF_ERR_NOMEM;
     }
     sf_command (sf, SFC_SET_NORM_FLOAT, NULL, SF_TRUE);
-    sf_count_t got = sf_readf_float (sf, data, info->frames);
+    sf_count_t got = 0;
+    for (;;) {
+        if (got == cap) {
+            if (cap >= info->frames)
+                break;
+            sf_count_t grown = cap < info->frames / 2 ? cap * 2 : info->frames;
+            float *bigger = realloc (data, (size_t) grown * ch * sizeof (float));
+            if (!bigger) {
+                snprintf (err, err_size, "%s: out of memory for %lld frames",
+                          name, (long long) grown);
+                free (data);
+                return MF_ERR_NOMEM;
+            }
+            data = bigger;
+            cap = grown;
+        }
+        sf_count_t n = sf_readf_float (sf, data + (size_t) got * ch, cap - got);
+        if (n <= 0)
+            break;
+        got += n;
+    }
     if (got <= 0) {
         snprintf (err, err_size, "%s: cannot read audio data (%s)", name, sf_strerror (sf));
         free (data);
