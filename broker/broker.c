@@ -83,6 +83,7 @@ typedef struct {
     int8_t       state;
     int8_t       profile;       //  -1: none
     uint8_t      attempts;
+    uint8_t      parked;        //  put back after a restart, waiting to be adopted
 } s_task_t;
 
 typedef struct {
@@ -169,6 +170,9 @@ struct _broker_t {
     Masterfarm__Counters counters;
     int64_t       next_hb_ms;
     int64_t       next_tick_ms;
+    s_task_t    **parked;        //  tasks running at a restart, waiting for their worker
+    size_t        n_parked;
+    int64_t       parked_until_ms;
 };
 
 static volatile sig_atomic_t s_stop = 0;
@@ -1738,6 +1742,38 @@ s_write_inline (broker_t *self, s_task_t *t, const Masterfarm__Result *res,
     return 0;
 }
 
+//  Gives a worker a task it already runs: one put back in the queue by a
+//  broker restart whose attempt the worker still holds. Returns true when
+//  adopted.
+static bool
+s_adopt (broker_t *self, s_worker_t *w, s_task_t *t, uint32_t attempt)
+{
+    if (!t || t->state != T_QUEUED || t->worker >= 0 || t->attempts != (int) attempt
+    ||  s_job_final (t->job->state))
+        return false;
+    int widx = (int) (w - self->workers);
+    scheduler_remove (self->sched, &t->sched);
+    t->parked = 0;
+    t->state = T_RUNNING;
+    t->worker = widx;
+    if (w->n_held == w->cap_held) {
+        size_t cap = w->cap_held ? w->cap_held * 2 : 8;
+        s_task_t **held = realloc (w->held, cap * sizeof *held);
+        if (!held)
+            return false;
+        w->held = held;
+        w->cap_held = cap;
+    }
+    w->held [w->n_held++] = t;
+    scheduler_hold (self->sched, widx);
+    store_task_update (self->store, t->sched.id, T_RUNNING, t->attempts, NULL);
+    store_attempt_begin (self->store, t->sched.id, t->attempts, w->name, clock_wall_ms ());
+    t->job->dirty = true;
+    log_info ("task %llu attempt %u adopted from worker %s after a restart",
+              (unsigned long long) t->sched.id, attempt, w->name);
+    return true;
+}
+
 //  RESULT: commit a finished attempt, or retry / fail a failed one.
 static void
 s_on_result (broker_t *self, s_worker_t *w, const wire_msg_t *msg)
@@ -1745,6 +1781,8 @@ s_on_result (broker_t *self, s_worker_t *w, const wire_msg_t *msg)
     const Masterfarm__Result *res = (const Masterfarm__Result *) msg->body;
     s_task_t *t = s_task_find (self, res->task_id);
     int widx = (int) (w - self->workers);
+    //  The attempt the broker put back at a restart: its result is good.
+    s_adopt (self, w, t, res->attempt);
     if (!t || t->worker != widx || t->attempts != (int) res->attempt
     ||  (t->state != T_DISPATCHED && t->state != T_RUNNING)) {
         self->counters.late_results++;
@@ -1887,6 +1925,12 @@ s_on_message (broker_t *self, const wire_msg_t *msg)
         if (type == MASTERFARM__MSG_TYPE__RESULT)
             s_on_result (self, w, msg);
         else
+        if (type == MASTERFARM__MSG_TYPE__HEARTBEAT) {
+            const Masterfarm__Heartbeat *hb = (const Masterfarm__Heartbeat *) msg->body;
+            for (size_t i = 0; i < hb->n_running && i < hb->n_running_attempts; i++)
+                s_adopt (self, w, s_task_find (self, hb->running [i]), hb->running_attempts [i]);
+        }
+        else
         if (type == MASTERFARM__MSG_TYPE__PROGRESS) {
             const Masterfarm__Progress *p = (const Masterfarm__Progress *) msg->body;
             s_task_t *t = s_task_find (self, p->task_id);
@@ -1940,6 +1984,26 @@ s_tick (broker_t *self, bool heartbeat)
     for (size_t i = 0; i < self->n_jobs; i++)
         if (self->jobs [i]->state == J_WAITING)
             s_job_check (self, self->jobs [i]);
+    //  Tasks no worker claimed within a liveness period go back to the queue.
+    if (self->n_parked && now >= self->parked_until_ms) {
+        size_t back = 0;
+        for (size_t i = 0; i < self->n_parked; i++) {
+            s_task_t *t = self->parked [i];
+            if (t->parked && t->state == T_QUEUED && t->worker < 0
+            &&  !s_job_final (t->job->state)) {
+                t->parked = 0;
+                self->counters.tasks_redispatched++;
+                scheduler_push (self->sched, &t->sched);
+                back++;
+            }
+        }
+        if (back)
+            log_info ("%zu task(s) running at the restart were not claimed by a worker; "
+                      "queued again", back);
+        free (self->parked);
+        self->parked = NULL;
+        self->n_parked = 0;
+    }
 }
 
 // ------------------------------------------------------------------ loading
@@ -1976,6 +2040,17 @@ s_load_task (void *arg, const store_task_t *row)
     s_task_t *t = s_task_add (l->self, job, row);
     if (!t)
         return MF_ERR_NOMEM;
+    if (t->state == T_DISPATCHED || t->state == T_RUNNING) {
+        //  Running when the broker stopped: back to the queue (store_recover),
+        //  after a grace period in which its worker may still claim it.
+        t->state = T_QUEUED;
+        s_task_t **p = realloc (l->self->parked, (l->self->n_parked + 1) * sizeof *p);
+        if (!p)
+            return MF_ERR_NOMEM;
+        l->self->parked = p;
+        p [l->self->n_parked++] = t;
+        t->parked = 1;
+    }
     if (t->state == T_DONE && row->result && (t->kind == K_MASTER || t->kind == K_ASSEMBLE)) {
         Masterfarm__Result *res = masterfarm__result__unpack (NULL, row->result_size,
                                                               row->result);
@@ -2021,13 +2096,14 @@ s_load_album (void *arg, uint64_t job_id, int album, int state)
 static int
 s_load (broker_t *self)
 {
-    int back = store_recover (self->store, clock_wall_ms ());
-    if (back < 0)
-        return back;
     s_load_t l = { self, NULL, 0 };
     int rc = store_jobs_load (self->store, s_load_job, &l);
     if (!rc)
         rc = store_tasks_load (self->store, s_load_task, &l);
+    int back = rc ? 0 : store_recover (self->store, clock_wall_ms ());
+    if (back < 0)
+        return back;
+    self->parked_until_ms = clock_mono_ms () + BROKER_LIVENESS * BROKER_HEARTBEAT_MS;
     if (!rc)
         rc = store_tracks_load (self->store, s_load_track, &l);
     if (!rc)
@@ -2052,7 +2128,7 @@ s_load (broker_t *self)
         if (job->state == J_CANCELLED)
             continue;
         for (size_t i = 0; i < job->n_tasks; i++)
-            if (job->tasks [i]->state == T_QUEUED) {
+            if (job->tasks [i]->state == T_QUEUED && !job->tasks [i]->parked) {
                 scheduler_push (self->sched, &job->tasks [i]->sched);
                 queued++;
             }
@@ -2152,6 +2228,7 @@ broker_destroy (broker_t **self_p)
         s_job_free (self->jobs [i]);
     free (self->jobs);
     free (self->by_id);
+    free (self->parked);
     for (size_t i = 0; i < self->n_workers; i++)
         free (self->workers [i].held);
     free (self->workers);

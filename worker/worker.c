@@ -26,6 +26,14 @@
 #include "worker/task.h"
 
 #define S_MAX_SLOTS   1024
+#define S_CACHE       64         //  recent results kept to send again
+#define S_CACHE_MS    30000      //  ... for this long
+
+typedef struct {
+    int64_t   sent_ms;
+    uint8_t  *packed;            //  packed Result (no data frames)
+    size_t    size;
+} s_cached_t;
 
 typedef struct {
     bool      used;
@@ -54,6 +62,8 @@ struct _worker_t {
     int64_t      next_hb_ms;
     int64_t      next_try_ms;    //  earliest next reconnection
     int64_t      backoff_ms;
+    s_cached_t   cache [S_CACHE]; //  results sent lately, for a restarted broker
+    size_t       cache_next;
 };
 
 static volatile sig_atomic_t s_stop = 0;
@@ -145,6 +155,8 @@ worker_destroy (worker_t **self_p)
         zmq_ctx_term (self->ctx);
     for (int i = 0; self->children && i < self->cfg.slots; i++)
         free (self->children [i].buf);
+    for (int i = 0; i < S_CACHE; i++)
+        free (self->cache [i].packed);
     free (self->children);
     free (self->url);
     free (self);
@@ -165,6 +177,38 @@ s_send (worker_t *self, uint32_t type, const ProtobufCMessage *body,
         log_warn ("cannot send %s to the broker: %s", wire_type_name (type),
                   rc == MF_ERR_IO ? zmq_strerror (zmq_errno ()) : mf_strerror (rc));
     return rc;
+}
+
+//  Keeps a copy of a result sent without data frames, so that it can be
+//  sent again to a broker that restarted before committing it.
+static void
+s_cache_put (worker_t *self, const ProtobufCMessage *res)
+{
+    s_cached_t *c = &self->cache [self->cache_next];
+    self->cache_next = (self->cache_next + 1) % S_CACHE;
+    free (c->packed);
+    c->size = protobuf_c_message_get_packed_size (res);
+    c->packed = malloc (c->size ? c->size : 1);
+    if (c->packed)
+        protobuf_c_message_pack (res, c->packed);
+    c->sent_ms = clock_mono_ms ();
+}
+
+//  Sends the recent results again (the broker ignores what it has).
+static void
+s_cache_resend (worker_t *self)
+{
+    int64_t now = clock_mono_ms ();
+    for (int i = 0; i < S_CACHE; i++) {
+        s_cached_t *c = &self->cache [i];
+        if (!c->packed || now - c->sent_ms > S_CACHE_MS)
+            continue;
+        Masterfarm__Result *res = masterfarm__result__unpack (NULL, c->size, c->packed);
+        if (res) {
+            s_send (self, MASTERFARM__MSG_TYPE__RESULT, &res->base, NULL, 0);
+            masterfarm__result__free_unpacked (res, NULL);
+        }
+    }
 }
 
 //  Sends READY with our slots and capabilities.
@@ -293,6 +337,7 @@ s_send_failure (worker_t *self, uint64_t task_id, uint32_t attempt, const char *
     res.ok = false;
     res.error = (char *) error;
     s_send (self, MASTERFARM__MSG_TYPE__RESULT, &res.base, NULL, 0);
+    s_cache_put (self, &res.base);
 }
 
 //  Sends the heartbeat: free slots and the tasks held.
@@ -300,14 +345,19 @@ static void
 s_send_heartbeat (worker_t *self)
 {
     uint64_t ids [S_MAX_SLOTS];
+    uint32_t attempts [S_MAX_SLOTS];
     size_t n = 0;
     for (int i = 0; i < self->cfg.slots; i++)
-        if (self->children [i].used && !self->children [i].killed)
+        if (self->children [i].used && !self->children [i].killed) {
+            attempts [n] = self->children [i].attempt;
             ids [n++] = self->children [i].task_id;
+        }
     Masterfarm__Heartbeat hb = MASTERFARM__HEARTBEAT__INIT;
     hb.free_slots = (uint32_t) (self->cfg.slots - self->running);
     hb.running = ids;
     hb.n_running = n;
+    hb.running_attempts = attempts;
+    hb.n_running_attempts = n;
     s_send (self, MASTERFARM__MSG_TYPE__HEARTBEAT, &hb.base, NULL, 0);
 }
 
@@ -421,6 +471,8 @@ s_forward_result (worker_t *self, s_child_t *c)
         res->task_id = c->task_id;
         res->attempt = c->attempt;
         s_send (self, MASTERFARM__MSG_TYPE__RESULT, &res->base, frames, n_frames);
+        if (n_frames == 0)
+            s_cache_put (self, &res->base);
         if (!res->ok)
             log_info ("worker %s: task %llu failed: %s", self->id,
                       (unsigned long long) c->task_id, res->error ? res->error : "?");
@@ -518,10 +570,13 @@ s_on_message (worker_t *self, wire_msg_t *msg)
             break;
         }
         case MASTERFARM__MSG_TYPE__DISCONNECT:
-            //  The broker does not know us (it restarted, or gave us up).
+            //  The broker does not know us (it restarted, or gave us up):
+            //  register, say what we run (it may adopt those tasks), and
+            //  send recent results again in case they were lost.
             log_info ("worker %s: broker asked to register again", self->id);
-            s_kill_all (self);
             s_send_ready (self);
+            s_send_heartbeat (self);
+            s_cache_resend (self);
             break;
         case MASTERFARM__MSG_TYPE__HEARTBEAT:
             break;
@@ -609,9 +664,10 @@ worker_run (worker_t *self)
             log_warn ("worker %s: broker %s silent for %lld ms, reconnecting (next try "
                       "in %lld s)", self->id, self->url, (long long) (now - self->last_heard_ms),
                       (long long) (self->backoff_ms / 1000));
-            s_kill_all (self);
             if (s_connect (self))
                 return MF_ERR_IO;
+            s_send_heartbeat (self);
+            s_cache_resend (self);
             self->next_try_ms = now + self->backoff_ms;
             self->backoff_ms *= 2;
             if (self->backoff_ms > WORKER_BACKOFF_MAX_MS)

@@ -15,8 +15,11 @@
     again, waiting 1 s, then 2, 4, ... up to 32 s between tries while the
     broker stays silent. When it re-registers (a new connection, or the
     broker answering DISCONNECT because it no longer knows the worker),
-    tasks still running are stopped: the broker has put them back in its
-    queue, and their results would be ignored.
+    tasks keep running: the worker sends READY, then a HEARTBEAT listing
+    the tasks and attempts it runs (a restarted broker adopts them instead
+    of running them again), then the results of the last 30 s again (a
+    broker that restarted before committing them takes them; one that has
+    them ignores them).
 
     Stop (worker_request_stop, e.g. from SIGTERM): no new tasks, running
     tasks are stopped and handed back with DISCONNECT, worker_run returns 0.
