@@ -123,8 +123,12 @@ limiter_new (const limiter_cfg_t *cfg, int rate_hz, int channels)
         goto fail;
     int taps = self->taps;
     int lat = (int) lround (cfg->lookahead_ms / 1000.0 * rate_hz);
-    if (lat < taps - 1)
-        lat = taps - 1;
+    //  At least 2T - 2 frames, so that the smoothing window N = L - T + 2
+    //  is at least the detector's support T: a shorter window lets the
+    //  gain change steeply inside one interpolation support, where the
+    //  interpolated output can then exceed the gain times the input.
+    if (lat < 2 * taps - 2)
+        lat = 2 * taps - 2;
     if (lat < 1)
         lat = 1;
     self->latency = lat;

@@ -53,8 +53,10 @@ typedef struct limiter_s limiter_t;
 //  profile first; lookahead_ms 0.5..20; release_ms 1..2000; max_gr_db is
 //  not used here) for channels (1 .. LIMITER_MAX_CHANNELS) at rate_hz
 //  (8000 .. 768000). The lookahead is rounded to whole frames and raised
-//  to at least T - 1 frames (the detector's support); see
-//  limiter_latency_frames. NULL on a value out of range or out of memory.
+//  to at least 2 T - 2 frames (30 frames with the 4x detector: 0.68 ms at
+//  44.1 kHz), so that the smoothing window is at least the detector's
+//  support; see limiter_latency_frames. NULL on a value out of range or
+//  out of memory.
 limiter_t *limiter_new (const limiter_cfg_t *cfg, int rate_hz, int channels);
 
 //  Frees the limiter; NULL-safe; sets *self_p to NULL.
