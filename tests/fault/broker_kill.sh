@@ -11,7 +11,7 @@
 . "$MF_SRC/tests/lib/farm_lib.sh"
 command -v sqlite3 >/dev/null || fail "sqlite3 (the CLI) is needed to read the state file"
 
-gen_album "$T/in" --tracks 6 --seconds 4 --seed 31 --profiles spotify
+gen_album "$T/in" --tracks 7 --seconds 7 --seed 31 --profiles spotify,cd
 
 # run_farm NAME POINT: one job through a broker and 2 workers, with the
 # broker killed at POINT (none, submit, dispatch, result).
@@ -26,8 +26,6 @@ run_farm () {
     local job
     job=$(submit "$T/in/job.json")
     log "$name: job $job submitted"
-    local total
-    total=$(job_field "$job" 'j["tasks_total"]')
 
     if [ "$point" != none ]; then
         case "$point" in
@@ -41,10 +39,17 @@ run_farm () {
         wait "$BROKER_PID" 2>/dev/null || true
         local kill_ms
         kill_ms=$(date +%s%3N)
-        # What was finished at the kill: done tasks (state 4) and their files.
+        # What was finished at the kill: done tasks (state 4) and the
+        # inodes of the output files committed with them.
         sqlite3 "$T/$name.db" "SELECT id FROM tasks WHERE job_id = $job AND state = 4" \
             | sort -n >"$T/$name.done-at-kill"
-        file_ids "$T/$name" >"$T/$name.files-at-kill"
+        sqlite3 "$T/$name.db" "SELECT o.path FROM outputs o JOIN tasks t ON t.id = o.task_id
+                               WHERE t.job_id = $job AND t.state = 4" \
+            | (cd "$T/$name" && while IFS= read -r p; do
+                   [ -f "$p" ] && printf '%s %s\n' "$(stat -c %i "$p")" "$p"
+               done) >"$T/$name.files-at-kill" || true
+        local total
+        total=$(sqlite3 "$T/$name.db" "SELECT count(*) FROM tasks WHERE job_id = $job")
         log "$name: broker killed at '$point' with $(wc -l <"$T/$name.done-at-kill")/$total tasks done"
         mv "$T/broker.log" "$T/$name-broker-before-kill.log"
         start_broker "$T/$name.db" "$T/in" "$T/$name" "$port"
@@ -67,25 +72,25 @@ run_farm () {
                 "SELECT count(*) FROM (SELECT task_id FROM attempts WHERE ok = 1 GROUP BY task_id HAVING count(*) > 1)")
             [ "$twice" = 0 ] || fail "$name: $twice task(s) succeeded more than once"
         fi
-        # Files that existed at the kill were not rewritten.
-        file_ids "$T/$name" >"$T/$name.files-after"
-        python3 - "$T/$name.files-at-kill" "$T/$name.files-after" <<'PY' \
-            || fail "$name: files finished before the kill were rewritten"
-import re, sys
-def ids(p):
-    # Staged album files are published from .masterfarm/job-N/ by a rename.
-    out = {}
-    for l in open(p):
-        if l.strip():
-            inode, path = l.rstrip("\n").split(" ", 1)
-            out[re.sub(r"^\./\.masterfarm/job-[0-9]+/", "./", path)] = inode
-    return out
-before, after = ids(sys.argv[1]), ids(sys.argv[2])
-# Intermediate files may be removed once used; a file still there must be
-# the same file (atomic rewrites would give it a new inode).
-bad = [p for p, i in before.items() if p in after and after[p] != i and ".tmp" not in p]
+        # Files committed with those tasks were not rewritten: same inode
+        # (at their place, or where the album was published by a rename).
+        python3 - "$T/$name" "$T/$name.files-at-kill" <<'PY' \
+            || fail "$name: files of tasks finished before the kill were rewritten or lost"
+import os, re, sys
+root, listing = sys.argv[1], sys.argv[2]
+bad = []
+for line in open(listing):
+    inode, path = line.rstrip("\n").split(" ", 1)
+    places = [path, re.sub(r"^\.masterfarm/job-[0-9]+/", "", path)]
+    found = [p for p in places if os.path.isfile(os.path.join(root, p))]
+    if not found:
+        if "/work/" not in path:          # intermediates may be cleaned up
+            bad.append("lost: " + path)
+    elif str(os.stat(os.path.join(root, found[-1])).st_ino) != inode:
+        bad.append("rewritten: " + found[-1])
 if bad:
-    sys.exit("rewritten: %s" % bad)
+    sys.exit("\n".join(bad))
+print("%d committed files kept" % sum(1 for _ in open(listing)))
 PY
         log "$name: nothing finished before the kill was redone"
     fi
