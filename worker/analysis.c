@@ -348,14 +348,37 @@ s_spectrum_frames (const audio_t *a, s_frames_t *f, char *err, size_t err_size)
         win [i] = (float) (0.5 - 0.5 * cos (2.0 * M_PI * (double) i / (double) n));
         w2 += (double) win [i] * win [i];
     }
-    //  bins [k_lo[b], k_lo[b+1]) belong to band b (DC excluded)
-    size_t k_lo [MEASURE_BANDS + 1];
-    for (int b = 0; b <= MEASURE_BANDS; b++) {
-        double edge_hz = 1000.0 * pow (10.0, ((double) b - 16.5) / 10.0);
-        double k = ceil (edge_hz * (double) n / a->rate_hz);
-        k_lo [b] = k < 1.0 ? 1 : k > (double) n_bins ? n_bins : (size_t) k;
+    //  Band b spans [u_lo, u_hi) in bins; bin k stands for [k - 1/2, k + 1/2),
+    //  so the two edge bins count with the fraction of them inside the band
+    //  (noise then reads its true band power, not a whole number of bins).
+    //  DC is left out (u >= 1/2); the Nyquist bin stands for half a bin
+    //  on the one-sided axis (u <= n/2).
+    size_t k0 [MEASURE_BANDS], k1 [MEASURE_BANDS];
+    float w0 [MEASURE_BANDS], w1 [MEASURE_BANDS];
+    for (int b = 0; b < MEASURE_BANDS; b++) {
+        double u_lo = 1000.0 * pow (10.0, ((double) b - 16.5) / 10.0) * (double) n / a->rate_hz;
+        double u_hi = 1000.0 * pow (10.0, ((double) b - 15.5) / 10.0) * (double) n / a->rate_hz;
+        u_lo = fmax (u_lo, 0.5);
+        u_hi = fmin (u_hi, (double) (n / 2));
+        if (u_hi <= u_lo) {
+            k0 [b] = 1;
+            k1 [b] = 0;                         //  empty: above Nyquist
+            continue;
+        }
+        k0 [b] = (size_t) floor (u_lo + 0.5);
+        k1 [b] = (size_t) floor (u_hi + 0.5);
+        if (k1 [b] > n / 2)
+            k1 [b] = n / 2;
+        if (k0 [b] == k1 [b]) {
+            w0 [b] = (float) (u_hi - u_lo);
+            w1 [b] = 0.0f;
+        }
+        else {
+            w0 [b] = (float) ((double) k0 [b] + 0.5 - u_lo);
+            w1 [b] = (float) (u_hi - ((double) k1 [b] - 0.5));
+        }
     }
-    //  one-sided spectrum: bins 1 .. n/2-1 count twice (Parseval)
+    //  one-sided spectrum: every bin counts twice (Parseval), see above for Nyquist
     const float scale = (float) (2.0 / ((double) n * w2 * ch * S_FULL_SCALE_SINE));
 
     for (size_t r = 0; r < f->n_rows; r++) {
@@ -371,11 +394,15 @@ s_spectrum_frames (const audio_t *a, s_frames_t *f, char *err, size_t err_size)
             fftwf_execute_dft_r2c (plan, in, spec);
             for (size_t k = 0; k < n_bins; k++)
                 pw [k] = spec [k][0] * spec [k][0] + spec [k][1] * spec [k][1];
-            pw [n / 2] *= 0.5f;                 //  the Nyquist bin counts once
             for (int b = 0; b < MEASURE_BANDS; b++) {
-                float acc = 0.0f;
-                for (size_t k = k_lo [b]; k < k_lo [b + 1]; k++)
-                    acc += pw [k];
+                if (k1 [b] < k0 [b])
+                    continue;
+                float acc = w0 [b] * pw [k0 [b]];
+                if (k1 [b] > k0 [b]) {
+                    for (size_t k = k0 [b] + 1; k < k1 [b]; k++)
+                        acc += pw [k];
+                    acc += w1 [b] * pw [k1 [b]];
+                }
                 row [b] += acc * scale;
             }
         }

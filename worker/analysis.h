@@ -22,11 +22,12 @@
     Spectrum: per channel, Hann-windowed frames of N samples (N the
     largest power of two <= 2 hops: 8192 at 44.1/48 kHz, 5.4/5.9 Hz bins)
     starting every 2 hops, real FFT (fftw3f), power summed into the
-    1/3-octave bands of measure_band_hz and averaged over channels. A bin
-    belongs to the band whose edges hold its frequency; the edges are
-    those of IEC 61260-1's exact base-10 mid-band frequencies, fm = 1000 *
-    10^((b - 16) / 10) Hz for band b (b = 16 is 1 kHz), edges fm *
-    10^(+-1/20), so the bands tile the axis without gaps. A 400 ms block
+    1/3-octave bands of measure_band_hz and averaged over channels. The
+    band edges are those of IEC 61260-1's exact base-10 mid-band
+    frequencies, fm = 1000 * 10^((b - 16) / 10) Hz for band b (b = 16 is
+    1 kHz), edges fm * 10^(+-1/20), so the bands tile the axis without
+    gaps; a bin stands for the frequencies within half a bin of its
+    centre and a bin on an edge counts with the fraction inside the band. A 400 ms block
     takes the mean of the one or two frames that lie wholly inside it;
     the track's band_db is the mean over the blocks above both BS.1770-4
     gates (-70 LUFS absolute, -10 LU relative; blocks at or below a gate
