@@ -5,8 +5,10 @@
     See fsutil.h for the contract of each function.  */
 #include "common/fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -162,6 +164,50 @@ fsutil_commit_temp (const char *tmp_path, const char *final_path)
     }
     close (fd);
     return s_rename_and_sync (tmp_path, final_path);
+}
+
+//  If name ends in ".tmp-<pid>-<n>", returns the pid, else -1.
+static long
+s_temp_pid (const char *name)
+{
+    const char *t = NULL;
+    for (const char *p = strstr (name, ".tmp-"); p; p = strstr (p + 1, ".tmp-"))
+        t = p;                              //  the last one
+    if (!t)
+        return -1;
+    char *end;
+    errno = 0;
+    long pid = strtol (t + 5, &end, 10);
+    if (errno || end == t + 5 || *end != '-' || pid <= 0)
+        return -1;
+    const char *n = end + 1;
+    if (!*n)
+        return -1;
+    for (; *n; n++)
+        if (*n < '0' || *n > '9')
+            return -1;
+    return pid;
+}
+
+int
+fsutil_clean_temps (const char *dir, bool only_dead)
+{
+    DIR *d = opendir (dir);
+    if (!d)
+        return MF_ERR_IO;
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir (d))) {
+        long pid = s_temp_pid (e->d_name);
+        if (pid < 0)
+            continue;
+        if (only_dead && (kill ((pid_t) pid, 0) == 0 || errno == EPERM))
+            continue;                       //  its writer may still be at work
+        if (unlinkat (dirfd (d), e->d_name, 0) == 0)
+            removed++;
+    }
+    closedir (d);
+    return removed;
 }
 
 int

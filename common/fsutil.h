@@ -48,6 +48,12 @@ int fsutil_write_atomic (const char *path, const void *data, size_t len);
 //  Returns 0 or MF_ERR_IO; on failure tmp_path is removed.
 int fsutil_commit_temp (const char *tmp_path, const char *final_path);
 
+//  Removes the temporary files (named as fsutil_temp_path makes them) that
+//  a killed writer left in dir. With only_dead, files of processes that
+//  are still running are kept. Returns the number removed, or MF_ERR_IO
+//  if dir cannot be read.
+int fsutil_clean_temps (const char *dir, bool only_dead);
+
 //  Reads a whole regular file into a new NUL-terminated buffer (*data_out,
 //  caller frees; *len_out excludes the NUL). max_bytes 0 means
 //  FSUTIL_READ_MAX. Returns 0, MF_ERR_IO (errno kept) if it cannot be

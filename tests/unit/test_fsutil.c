@@ -141,6 +141,35 @@ test_atomic_write_killed (void **state)
         assert_true (memcmp (data, a, len) == 0 || memcmp (data, b, len) == 0);
         free (data);
     }
+    //  the killed writers may have left temporary files; they are cleaned
+    //  up, the final file stays
+    assert_true (fsutil_clean_temps (dir, true) >= 0);
+    assert_int_equal (s_count_named (dir, ".tmp-"), 0);
+    assert_int_equal (access (path, F_OK), 0);
+}
+
+static void
+test_clean_temps (void **state)
+{
+    const char *dir = testsig_tmpdir ("fsutil-clean");
+    char p [1200];
+    //  a temp file of this (living) process, one of a surely dead pid, and
+    //  names that only look alike
+    snprintf (p, sizeof p, "%s/a.wav.tmp-%ld-1", dir, (long) getpid ());
+    s_write_text (p, "x");
+    snprintf (p, sizeof p, "%s/b.wav.tmp-999999999-3", dir);
+    s_write_text (p, "x");
+    snprintf (p, sizeof p, "%s/c.tmp-notes.txt", dir);
+    s_write_text (p, "x");
+    snprintf (p, sizeof p, "%s/d.wav.tmp-12-", dir);
+    s_write_text (p, "x");
+    assert_int_equal (fsutil_clean_temps (dir, true), 1);        //  the dead one
+    assert_int_equal (s_count_named (dir, ".tmp-"), 3);
+    assert_int_equal (fsutil_clean_temps (dir, false), 1);       //  ours too
+    assert_int_equal (s_count_named (dir, ".tmp-"), 2);
+    char missing [1200];
+    snprintf (missing, sizeof missing, "%s/nope", dir);
+    assert_int_equal (fsutil_clean_temps (missing, false), MF_ERR_IO);
 }
 
 static void
@@ -314,6 +343,7 @@ main (void)
         cmocka_unit_test (test_mkdir_p),
         cmocka_unit_test (test_atomic_write),
         cmocka_unit_test (test_atomic_write_killed),
+        cmocka_unit_test (test_clean_temps),
         cmocka_unit_test (test_commit_temp),
         cmocka_unit_test (test_read_file),
         cmocka_unit_test (test_rel_path_ok),
