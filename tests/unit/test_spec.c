@@ -779,6 +779,35 @@ test_chain_alone (void **state)
     spec_errors_clear (&errs);
 }
 
+//  The example files in tests/data load (JSON by content, CSV by extension).
+static void
+test_data_examples (void **state)
+{
+    const char *src = getenv ("MF_SRC");
+    if (!src || !*src)
+        skip ();
+    char p [1024];
+    spec_errors_t errs = { 0 };
+    snprintf (p, sizeof p, "%s/tests/data/job_example.json", src);
+    job_spec_t *spec = spec_load (p, &errs);
+    spec_errors_print (&errs, p, stderr);
+    assert_non_null (spec);
+    assert_int_equal (spec->albums [0].n_tracks, 1);
+    spec_destroy (&spec);
+    snprintf (p, sizeof p, "%s/tests/data/catalog_example.csv", src);
+    spec = spec_load (p, &errs);
+    spec_errors_print (&errs, p, stderr);
+    assert_non_null (spec);
+    assert_int_equal (spec->n_albums, 2);
+    assert_string_equal (spec->albums [1].title, "Live at the \"Hall\"");
+    assert_null (spec->albums [1].artist);                   //  the artists differ
+    assert_string_equal (spec->albums [1].tracks [1].artist, "The Band feat. Guest");
+    assert_string_equal (spec->albums [0].artist, "The Band");
+    assert_string_equal (spec->albums [0].tracks [1].title, "Song, Part II");
+    assert_true (spec->albums [0].tracks [2].s.fade_out_s == 3.0);
+    spec_destroy (&spec);
+}
+
 int
 main (void)
 {
@@ -797,6 +826,7 @@ main (void)
         cmocka_unit_test (test_csv_errors),
         cmocka_unit_test (test_load_and_paths),
         cmocka_unit_test (test_chain_alone),
+        cmocka_unit_test (test_data_examples),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
