@@ -19,6 +19,7 @@
 #include "testsig.h"
 #include "worker/assemble.h"
 #include "worker/dsp/fade.h"
+#include "worker/dsp/truepeak.h"
 
 //  An album spec of n tracks with neutral settings (no audio).
 static void
@@ -405,6 +406,74 @@ test_album_deterministic (void **state)
     album_fixture_free (&f);
 }
 
+//  A crossfade of two in-phase sines would sum to +3 dB; the overlap is
+//  dipped so the album stays under the ceiling (own true-peak meter,
+//  ITU-R BS.1770-4 Annex 2), and outside the overlap nothing changes.
+static void
+test_crossfade_ceiling (void **state)
+{
+    (void) state;
+    spec_album_t a;
+    spec_track_t t [2];
+    s_album (&a, t, 2);
+    t [0].s.gap_s = 0.0;
+    t [1].s.gap_s = 0.0;
+    t [0].s.crossfade_s = 1.0;                     //  44100 frames, 441 periods
+    audio_t tr [2];
+    for (int i = 0; i < 2; i++) {
+        testsig_alloc (&tr [i], 44100 * 3, 2, 44100);
+        testsig_add_sine (&tr [i], 441.0, 0.84, 0.0, 0, tr [i].frames);   //  -1.5 dBFS
+    }
+    char err [512];
+    assemble_layout_t l;
+    const char *dir = testsig_tmpdir ("assemble_xf");
+    assert_int_equal (assemble_album (&a, profile_get (PROFILE_SPOTIFY), tr, 2, dir, &l, err, sizeof err), 0);
+    char path [1024];
+    snprintf (path, sizeof path, "%s/album.flac", dir);
+    audio_t whole;
+    s_read (path, &whole);
+    truepeak_t *tp = truepeak_new (44100, 2);
+    truepeak_process (tp, whole.data, (size_t) whole.frames);
+    double peak = truepeak_max_dbtp (tp);
+    truepeak_destroy (&tp);
+    printf ("# crossfade of in-phase sines: true peak %.3f dBTP (ceiling -1.0)\n", peak);
+    assert_true (peak <= -1.0);
+    //  before the overlap: the first track untouched (24-bit: within 1 LSB)
+    for (int64_t k = 0; k < 44100 * 2; k += 37)
+        assert_true (fabs (whole.data [k * 2] - tr [0].data [k * 2]) <= ldexp (1.0, -23));
+    audio_free (&whole);
+    audio_free (&tr [0]);
+    audio_free (&tr [1]);
+    assemble_layout_free (&l);
+}
+
+//  Auto-trim drops leading and trailing near-silence below trim_db.
+static void
+test_trim (void **state)
+{
+    (void) state;
+    spec_album_t a;
+    spec_track_t t [1];
+    s_album (&a, t, 1);
+    t [0].s.trim = true;
+    t [0].s.trim_db = -60.0;
+    t [0].s.gap_s = 1.0;
+    audio_t tr;
+    testsig_alloc (&tr, 44100 * 3, 2, 44100);
+    testsig_add_noise (&tr, 1e-5, 5);                              //  -100 dBFS floor
+    testsig_add_sine (&tr, 1000.0, 0.5, 1.0, 22050, 44100 * 3 - 22050 - 13230);
+    char err [512];
+    assemble_layout_t l;
+    const char *dir = testsig_tmpdir ("assemble_trim");
+    assert_int_equal (assemble_album (&a, profile_get (PROFILE_APPLE), &tr, 1, dir, &l, err, sizeof err), 0);
+    assert_int_equal (l.tracks [0].trim_lead, 22050);
+    assert_int_equal (l.tracks [0].trim_trail, 13230);
+    assert_int_equal (l.tracks [0].audio_frames, 44100 * 3 - 22050 - 13230);
+    assert_int_equal (l.total_frames, 44100 + l.tracks [0].audio_frames);
+    audio_free (&tr);
+    assemble_layout_free (&l);
+}
+
 int
 main (void)
 {
@@ -416,6 +485,8 @@ main (void)
         cmocka_unit_test (test_album_cd),
         cmocka_unit_test (test_album_flac_crossfade),
         cmocka_unit_test (test_album_deterministic),
+        cmocka_unit_test (test_crossfade_ceiling),
+        cmocka_unit_test (test_trim),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
