@@ -15,6 +15,7 @@
     from this program, or $MF_BIN/masterfarm-broker, or --broker PATH).  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
@@ -364,20 +365,30 @@ done:
     s_broker_stop (&b);
 }
 
+//  nftw callback: removes one entry of the scratch folder.
+static int
+s_rm_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void) st; (void) flag; (void) ftw;
+    remove (path);
+    return 0;
+}
+
 int
 main (int argc, char **argv)
 {
     s_cfg_t cfg = { .workers = 256, .tasks = 200000, .queued = 1000000 };
     static char bin [PATH_MAX + 32];
-    bool skip_memory = false, skip_dispatch = false;
+    bool skip_memory = false, skip_dispatch = false, keep = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv [i], *v = i + 1 < argc ? argv [i + 1] : NULL;
         if (!strcmp (a, "--help")) {
             printf ("usage: bench_dispatch [--workers N] [--tasks N] [--queued N] "
-                    "[--broker PATH] [--no-memory] [--no-dispatch]\n");
+                    "[--broker PATH] [--no-memory] [--no-dispatch] [--keep]\n");
             return 0;
         }
         else if (!strcmp (a, "--no-memory"))   skip_memory = true;
+        else if (!strcmp (a, "--keep"))        keep = true;
         else if (!strcmp (a, "--no-dispatch")) skip_dispatch = true;
         else if (v && !strcmp (a, "--workers")) { cfg.workers = atoi (v); i++; }
         else if (v && !strcmp (a, "--tasks"))   { cfg.tasks = atol (v); i++; }
@@ -421,6 +432,9 @@ main (int argc, char **argv)
     if (!skip_dispatch)
         s_bench_dispatch (&cfg, ctx);
     zmq_ctx_term (ctx);
-    printf ("scratch: %s (state files and broker logs)\n", cfg.dir);
+    if (keep)
+        printf ("scratch kept: %s (state files and broker logs)\n", cfg.dir);
+    else
+        nftw (cfg.dir, s_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return 0;
 }
