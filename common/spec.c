@@ -2286,7 +2286,16 @@ spec_parse_chain_json (const char *text, size_t len, const char *origin,
 // ---------------------------------------------------------------------------
 //  Canonical JSON
 
-//  Sets key to a new value in obj; a NULL value (out of memory) is noted in *ok.
+//  names[v] as a JSON string, or NULL (noted by s_set) when v is out of
+//  range, as it can be in a spec built by code.
+static json_t *
+s_enum_json (const char *const *names, int n, int v)
+{
+    return v >= 0 && v < n ? json_string (names [v]) : NULL;
+}
+
+//  Sets key to a new value in obj; a NULL value (out of memory, or a value
+//  that cannot be written) is noted in *ok.
 static void
 s_set (json_t *obj, const char *key, json_t *value, bool *ok)
 {
@@ -2325,13 +2334,13 @@ s_chain_json (const chain_cfg_t *c, bool *ok)
     s_set (o, "highpass_hz", json_real (c->highpass_hz), ok);
     s_set (o, "highpass_order", json_integer (c->highpass_order), ok);
     json_t *eq = json_array ();
-    for (int i = 0; eq && i < c->n_eq; i++) {
+    for (int i = 0; eq && i < c->n_eq && i < SPEC_MAX_EQ; i++) {
         json_t *b = json_object ();
         if (!b) {
             *ok = false;
             break;
         }
-        s_set (b, "type", json_string (s_eq_names [c->eq [i].type]), ok);
+        s_set (b, "type", s_enum_json (s_eq_names, 5, (int) c->eq [i].type), ok);
         s_set (b, "freq_hz", json_real (c->eq [i].freq_hz), ok);
         s_set (b, "gain_db", json_real (c->eq [i].gain_db), ok);
         s_set (b, "q", json_real (c->eq [i].q), ok);
@@ -2383,7 +2392,7 @@ s_settings_json (json_t *obj, const settings_t *s, bool *ok)
     s_set (obj, "profiles", prof, ok);
     json_t *l = json_object ();
     if (l) {
-        s_set (l, "policy", json_string (s_policy_names [s->loudness.policy]), ok);
+        s_set (l, "policy", s_enum_json (s_policy_names, 4, (int) s->loudness.policy), ok);
         if (s->loudness.has_target)
             s_set (l, "target_lufs", json_real (s->loudness.target_lufs), ok);
         if (s->loudness.has_true_peak)
@@ -2393,7 +2402,7 @@ s_settings_json (json_t *obj, const settings_t *s, bool *ok)
     s_set (obj, "loudness", l, ok);
     json_t *t = json_object ();
     if (t) {
-        s_set (t, "match", json_string (s_match_names [s->tonal.match]), ok);
+        s_set (t, "match", s_enum_json (s_match_names, 3, (int) s->tonal.match), ok);
         s_set (t, "strength", json_real (s->tonal.strength), ok);
         s_set (t, "max_db", json_real (s->tonal.max_db), ok);
         s_set (t, "reference_track", s->tonal.reference_track >= 0
@@ -2405,7 +2414,7 @@ s_settings_json (json_t *obj, const settings_t *s, bool *ok)
     s_set (obj, "fade_in_s", json_real (s->fade_in_s), ok);
     s_set (obj, "fade_out_s", json_real (s->fade_out_s), ok);
     s_set (obj, "crossfade_s", json_real (s->crossfade_s), ok);
-    s_set (obj, "fade_curve", json_string (s_fade_names [s->fade_curve]), ok);
+    s_set (obj, "fade_curve", s_enum_json (s_fade_names, 5, (int) s->fade_curve), ok);
     s_set (obj, "trim", json_boolean (s->trim), ok);
     s_set (obj, "trim_db", json_real (s->trim_db), ok);
 }
@@ -2487,7 +2496,7 @@ spec_to_json (const job_spec_t *spec)
             ok = false;
     }
     s_set (root, "albums", albums, &ok);
-    char *text = ok ? json_dumps (root, JSON_INDENT (2) | JSON_PRESERVE_ORDER
+    char *text = ok ? json_dumps (root, JSON_COMPACT | JSON_PRESERVE_ORDER
                                         | JSON_REAL_PRECISION (17)) : NULL;
     json_decref (root);
     return text;

@@ -180,6 +180,8 @@ int spec_check_paths (const job_spec_t *spec, const char *input_root,
 
 //  Serialises the resolved spec as canonical JSON (for storage and wire);
 //  spec_parse_json of the result gives an equal spec. Caller frees.
+//  NULL on out of memory or when a spec built by code holds a value that
+//  cannot be written (text that is not UTF-8, an enumeration out of range).
 char *spec_to_json (const job_spec_t *spec);
 
 //  Frees a spec; NULL-safe; sets *self_p to NULL.
