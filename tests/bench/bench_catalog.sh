@@ -22,6 +22,7 @@ echo "catalog: $ALBUMS albums x $TRACKS tracks x $SECS s = $audio_s s of audio, 
 
 declare -A rate
 for j in 1 2; do
+    load=$(cut -d' ' -f1-3 /proc/loadavg)
     t0=${EPOCHREALTIME/./}
     "$MF_BIN/masterfarm" run "$TMP/in/job.json" -o "$TMP/out-$j" -j "$j" --quiet >"$TMP/run-$j.out" 2>&1 \
         || { cat "$TMP/run-$j.out"; echo "bench_catalog: run with $j worker(s) failed"; exit 1; }
@@ -29,7 +30,9 @@ for j in 1 2; do
     wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 1e6 }')
     rate[$j]=$(awk -v a="$audio_s" -v w="$wall" 'BEGIN { printf "%.2f", a / w }')
     watched=$(grep -o '([0-9.]*x realtime over [0-9.]* s watched)' "$TMP/run-$j.out" || true)
+    echo "  (load average before this run: $load)"
     echo "workers=$j: wall ${wall} s (start to stop of the whole farm), ${rate[$j]}x realtime; job $watched"
 done
+echo "note: the ratio only means something on an otherwise idle machine (see the load averages)"
 awk -v a="${rate[1]}" -v b="${rate[2]}" \
     'BEGIN { printf "scaling 2 workers / 1 worker: %.2f (goal >= 1.8)\n", b / a }'
