@@ -2,7 +2,7 @@
     the output grid (see dither.h for the theory and references).
 
     Per sample:  v = x - sum_k h[k] e[n-k]        (shaped mode; else v = x)
-                 y = q * round ((v + d) / q),  d = (u1 + u2 - 1) q,  u uniform [0, 1)
+                 y = q * round ((v + d) / q),    (to nearest, ties to even)  d = (u1 + u2 - 1) q,  u uniform [0, 1)
                  e[n] = y - v                     (total error incl. dither)
     so y = x + e[n] - sum_k h[k] e[n-k]: the error is filtered by 1 - H(z).
     Arithmetic is double; the result is exact in float for bits <= 24.  */
@@ -14,6 +14,7 @@
 #include <string.h>
 
 static const double s_shape [DITHER_SHAPE_TAPS] = { 1.623, -0.982, 0.109 };
+#define S_ROUND_MAGIC 6755399441055744.0     //  1.5 * 2^52
 
 struct dither_s {
     int           bits;
@@ -89,7 +90,10 @@ dither_process (dither_t *self, float *data, size_t frames)
             if (shaped)
                 v -= s_shape [0] * e [0] + s_shape [1] * e [1] + s_shape [2] * e [2];
             double d = dith ? s_uniform (&self->rng) + s_uniform (&self->rng) - 1.0 : 0.0;
-            double k = floor (v * scale + d + 0.5);
+            //  round to nearest (ties to even) without a libm call:
+            //  adding and subtracting 1.5 * 2^52 leaves the integer part
+            //  (|v * scale| < 2^51 always holds for audio)
+            double k = (v * scale + d + S_ROUND_MAGIC) - S_ROUND_MAGIC;
             if (k < self->kmin) {
                 k = self->kmin;
                 self->clamped++;
