@@ -12,6 +12,25 @@
 #include "worker/dsp/biquad.h"
 
 #include <immintrin.h>
+#include <string.h>
+
+//  Two adjacent floats (any alignment) widened to doubles.
+static inline __m128d
+s_load2 (const float *f)
+{
+    double t;
+    memcpy (&t, f, sizeof t);
+    return _mm_cvtps_pd (_mm_castpd_ps (_mm_set_sd (t)));
+}
+
+//  Two doubles narrowed to two adjacent floats (any alignment).
+static inline void
+s_store2 (float *f, __m128d v)
+{
+    double t;
+    _mm_store_sd (&t, _mm_castps_pd (_mm_cvtpd_ps (v)));
+    memcpy (f, &t, sizeof t);
+}
 
 //  Channels c .. c + 3 through every section, all frames.
 static inline __attribute__ ((always_inline)) void
@@ -83,7 +102,7 @@ s_pair_n (float *buf, size_t frames, size_t ch, size_t c, const double *coefs,
     }
     for (size_t i = 0; i < frames; i++) {
         float *f = buf + i * ch + c;
-        __m128d x = _mm_cvtps_pd (_mm_castpd_ps (_mm_load_sd ((const double *) f)));
+        __m128d x = s_load2 (f);
         #pragma GCC unroll 8
         for (int s = 0; s < n; s++) {
             __m128d y = _mm_fmadd_pd (k [s][0], x, s1 [s]);
@@ -91,7 +110,7 @@ s_pair_n (float *buf, size_t frames, size_t ch, size_t c, const double *coefs,
             s2 [s] = _mm_fnmadd_pd (k [s][4], y, _mm_mul_pd (k [s][2], x));
             x = y;
         }
-        _mm_store_sd ((double *) f, _mm_castps_pd (_mm_cvtpd_ps (x)));
+        s_store2 (f, x);
     }
     #pragma GCC unroll 8
     for (int s = 0; s < n; s++) {
