@@ -1411,6 +1411,9 @@ s_parse_album (s_ctx_t *ctx, const json_t *v, const char *path, size_t index,
         s_fail (ctx, p, false, "%zu tracks; at most %d per album", n, SPEC_MAX_TRACKS);
         return;
     }
+    if (n > 99 && (al->s.profiles & (1u << PROFILE_CD)))
+        s_fail (ctx, p, false, "%zu tracks; a CD holds at most 99 (Red Book): drop the "
+                "'cd' profile for this album or split it", n);
     al->tracks = calloc (n, sizeof *al->tracks);
     s_ref_t *refs = calloc (n, sizeof *refs);
     if (!al->tracks || !refs) {
@@ -2047,6 +2050,10 @@ spec_parse_csv (const char *text, size_t len, const char *origin,
             al->n_tracks = 0;
             continue;
         }
+        if (n > 99 && (al->s.profiles & (1u << PROFILE_CD)))
+            s_csv_fail (errs, &n_errors, order [99]->line, 0, "track",
+                        "album '%s' has %zu tracks; a CD holds at most 99 (Red Book)",
+                        al->title, n);
         al->tracks = calloc (n, sizeof *al->tracks);
         if (!al->tracks) {
             nomem = true;

@@ -408,6 +408,44 @@ test_reference_track (void **state)
     spec_destroy (&spec);
 }
 
+//  A CD holds 99 tracks: more is refused when the album has the cd profile.
+static void
+test_cd_track_limit (void **state)
+{
+    size_t cap = 1 << 16, n = 0;
+    char *text = malloc (cap);
+    assert_non_null (text);
+    n += (size_t) sprintf (text + n, "{\"albums\": [{\"tracks\": [");
+    for (int i = 0; i < 100; i++)
+        n += (size_t) sprintf (text + n, "%s{\"path\": \"%03d.wav\"}", i ? "," : "", i);
+    n += (size_t) sprintf (text + n, "]}]}");
+    spec_errors_t errs = { 0 };
+    assert_null (spec_parse_json (text, n, "cd.json", &errs));
+    assert_int_equal (errs.n, 1);
+    assert_string_equal (errs.items [0].path, "$.albums[0].tracks");
+    assert_non_null (strstr (errs.items [0].message, "99"));
+    spec_errors_clear (&errs);
+    //  without cd, 100 tracks are fine
+    n = (size_t) sprintf (text, "{\"defaults\": {\"profiles\": [\"apple\"]}, \"albums\": [{\"tracks\": [");
+    for (int i = 0; i < 100; i++)
+        n += (size_t) sprintf (text + n, "%s{\"path\": \"%03d.wav\"}", i ? "," : "", i);
+    n += (size_t) sprintf (text + n, "]}]}");
+    job_spec_t *spec = spec_parse_json (text, n, "nocd.json", &errs);
+    spec_errors_print (&errs, "nocd.json", stderr);
+    assert_non_null (spec);
+    assert_int_equal (spec->albums [0].n_tracks, 100);
+    spec_destroy (&spec);
+    //  the CSV form, whose albums have the built-in profiles (with cd)
+    n = (size_t) sprintf (text, "album,track,path\n");
+    for (int i = 1; i <= 100; i++)
+        n += (size_t) sprintf (text + n, "A,%d,%03d.wav\n", i, i);
+    assert_null (spec_parse_csv (text, n, "cd.csv", &errs));
+    assert_int_equal (errs.n, 1);
+    assert_string_equal (errs.items [0].path, "line 101, column track");
+    spec_errors_clear (&errs);
+    free (text);
+}
+
 //  Compares two settings field by field.
 static void
 s_assert_settings_equal (const settings_t *a, const settings_t *b)
@@ -821,6 +859,7 @@ main (void)
         cmocka_unit_test (test_structure_errors),
         cmocka_unit_test (test_identifiers),
         cmocka_unit_test (test_reference_track),
+        cmocka_unit_test (test_cd_track_limit),
         cmocka_unit_test (test_round_trip),
         cmocka_unit_test (test_csv),
         cmocka_unit_test (test_csv_errors),
