@@ -209,6 +209,24 @@ limiter_reset (limiter_t *self)
     memset (&self->stats, 0, sizeof self->stats);
 }
 
+//  pk[i] = max (pk[i], v[i]); four at a time so that the compiler's
+//  straight-line vectoriser can use one packed max per step.
+static void
+s_max_into (float *restrict pk, const float *restrict v, size_t n)
+{
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        float a0 = pk [i], a1 = pk [i + 1], a2 = pk [i + 2], a3 = pk [i + 3];
+        float b0 = v [i], b1 = v [i + 1], b2 = v [i + 2], b3 = v [i + 3];
+        pk [i] = a0 > b0 ? a0 : b0;
+        pk [i + 1] = a1 > b1 ? a1 : b1;
+        pk [i + 2] = a2 > b2 ? a2 : b2;
+        pk [i + 3] = a3 > b3 ? a3 : b3;
+    }
+    for (; i < n; i++)
+        pk [i] = pk [i] > v [i] ? pk [i] : v [i];
+}
+
 //  Detector for n frames of src: peak[i] = largest |interpolated value|
 //  over channels, filters and phases whose support is frames i - T + 1
 //  .. i; keeps each channel's last T - 1 samples as history.
@@ -225,13 +243,8 @@ s_detect (limiter_t *self, const float *src, size_t n)
         for (int k = 0; k < self->n_filt; k++) {
             float *out = (c == 0 && k == 0) ? self->peak : self->tmp;
             self->ops->tp_peaks (x, n, self->coef [k], self->phases [k], t, out);
-            if (out != self->peak) {
-                float *pk = self->peak;
-                for (size_t i = 0; i < n; i++) {
-                    float a = pk [i], b = out [i];
-                    pk [i] = a > b ? a : b;         //  branch-free (maxss)
-                }
-            }
+            if (out != self->peak)
+                s_max_into (self->peak, out, n);
         }
         if (t > 1)
             memmove (h, h + n, (size_t) (t - 1) * sizeof (float));
