@@ -9,7 +9,7 @@
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${1:-./demo-out}
-BUILD="$ROOT/build"
+BUILD=${MF_BUILD:-$ROOT/build}     # MF_BUILD: another build folder
 
 echo "== 1/4 dependencies (ops/install-deps.sh)"
 "$ROOT/ops/install-deps.sh"
