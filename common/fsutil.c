@@ -40,6 +40,7 @@ s_dirname (const char *path, char *buf, size_t size)
     return 0;
 }
 
+//  Creates every missing folder of path; 0, MF_ERR_INVALID or MF_ERR_IO.
 int
 fsutil_mkdir_p (const char *path, mode_t mode)
 {
@@ -70,6 +71,7 @@ fsutil_mkdir_p (const char *path, mode_t mode)
     return rc;
 }
 
+//  Makes the entries of dir durable; 0 or MF_ERR_IO.
 int
 fsutil_fsync_dir (const char *dir)
 {
@@ -83,6 +85,7 @@ fsutil_fsync_dir (const char *dir)
     return rc;
 }
 
+//  Names a fresh temporary file next to final_path; 0 or MF_ERR_INVALID.
 int
 fsutil_temp_path (const char *final_path, char *buf, size_t size)
 {
@@ -107,6 +110,8 @@ s_rename_and_sync (const char *tmp_path, const char *final_path)
     return fsutil_fsync_dir (dir);
 }
 
+//  Writes data under path so that readers see the old or the whole new
+//  contents; 0 or MF_ERR_IO with the temporary file removed.
 int
 fsutil_write_atomic (const char *path, const void *data, size_t len)
 {
@@ -145,6 +150,7 @@ fail:;
     return MF_ERR_IO;
 }
 
+//  fsyncs a written temporary file and renames it into place; 0 or MF_ERR_IO.
 int
 fsutil_commit_temp (const char *tmp_path, const char *final_path)
 {
@@ -189,6 +195,7 @@ s_temp_pid (const char *name)
     return pid;
 }
 
+//  Removes temporary files left by dead writers; the count or MF_ERR_IO.
 int
 fsutil_clean_temps (const char *dir, bool only_dead)
 {
@@ -210,6 +217,7 @@ fsutil_clean_temps (const char *dir, bool only_dead)
     return removed;
 }
 
+//  Reads a regular file of at most max_bytes into a NUL-terminated buffer.
 int
 fsutil_read_file (const char *path, size_t max_bytes, char **data_out,
                   size_t *len_out)
@@ -283,6 +291,7 @@ fsutil_read_file (const char *path, size_t max_bytes, char **data_out,
     return 0;
 }
 
+//  Lexical check of a spec path: relative, no "..", no control characters.
 bool
 fsutil_rel_path_ok (const char *rel)
 {
@@ -304,6 +313,7 @@ fsutil_rel_path_ok (const char *rel)
     return true;
 }
 
+//  Resolves root/rel through every symlink and checks it stays under root.
 int
 fsutil_path_inside (const char *root, const char *rel, char *resolved,
                     size_t size)
@@ -370,6 +380,7 @@ s_next_ascii (const unsigned char **p, char one [2])
     return NULL;
 }
 
+//  Lower-case ASCII folder name of a title, at most FSUTIL_NAME_MAX bytes.
 char *
 fsutil_slugify (const char *title, char *buf, size_t size)
 {
@@ -412,6 +423,7 @@ fsutil_slugify (const char *title, char *buf, size_t size)
     return buf;
 }
 
+//  File-name-safe ASCII form of a title that keeps case and spaces.
 char *
 fsutil_safe_name (const char *title, char *buf, size_t size)
 {
@@ -442,6 +454,7 @@ fsutil_safe_name (const char *title, char *buf, size_t size)
     return buf;
 }
 
+//  "NN - <title>.<ext>"; 0 or MF_ERR_INVALID if buf is too small.
 int
 fsutil_track_file_name (int number, const char *title, const char *ext,
                         char *buf, size_t size)

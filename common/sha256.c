@@ -58,6 +58,7 @@ s_compress (uint32_t state [8], const uint8_t block [64])
     state [4] += e; state [5] += f; state [6] += g; state [7] += h;
 }
 
+//  Sets the initial hash value (FIPS 180-4, 5.3.3).
 void
 sha256_init (sha256_ctx_t *ctx)
 {
@@ -70,6 +71,7 @@ sha256_init (sha256_ctx_t *ctx)
     ctx->block_len = 0;
 }
 
+//  Hashes whole blocks at once and keeps the rest for later.
 void
 sha256_update (sha256_ctx_t *ctx, const void *data, size_t len)
 {
@@ -99,6 +101,7 @@ sha256_update (sha256_ctx_t *ctx, const void *data, size_t len)
     }
 }
 
+//  Pads the message (5.1.1), hashes the last block(s), writes big-endian H0..H7.
 void
 sha256_final (sha256_ctx_t *ctx, uint8_t digest [SHA256_DIGEST_BYTES])
 {
@@ -123,6 +126,7 @@ sha256_final (sha256_ctx_t *ctx, uint8_t digest [SHA256_DIGEST_BYTES])
     ctx->block_len = 0;
 }
 
+//  Digest of one buffer.
 void
 sha256_buffer (const void *data, size_t len, uint8_t digest [SHA256_DIGEST_BYTES])
 {
@@ -132,6 +136,7 @@ sha256_buffer (const void *data, size_t len, uint8_t digest [SHA256_DIGEST_BYTES
     sha256_final (&ctx, digest);
 }
 
+//  Lower-case hex of a digest.
 char *
 sha256_hex (const uint8_t digest [SHA256_DIGEST_BYTES], char hex [SHA256_HEX_SIZE])
 {
@@ -144,6 +149,7 @@ sha256_hex (const uint8_t digest [SHA256_DIGEST_BYTES], char hex [SHA256_HEX_SIZ
     return hex;
 }
 
+//  Hex digest of one buffer.
 char *
 sha256_buffer_hex (const void *data, size_t len, char hex [SHA256_HEX_SIZE])
 {
@@ -152,6 +158,7 @@ sha256_buffer_hex (const void *data, size_t len, char hex [SHA256_HEX_SIZE])
     return sha256_hex (digest, hex);
 }
 
+//  Hex digest of a file read in 64 KB chunks; 0 or MF_ERR_IO.
 int
 sha256_file_hex (const char *path, char hex [SHA256_HEX_SIZE])
 {

@@ -150,6 +150,7 @@ s_errors_addv (spec_errors_t *errs, const char *path, int line, int column,
     return 0;
 }
 
+//  Appends one error; returns 0 or MF_ERR_NOMEM (the error is then lost).
 int
 spec_errors_add (spec_errors_t *errs, const char *path, int line, int column,
                  const char *fmt, ...)
@@ -161,6 +162,7 @@ spec_errors_add (spec_errors_t *errs, const char *path, int line, int column,
     return rc;
 }
 
+//  Frees every error and leaves the list empty and reusable.
 void
 spec_errors_clear (spec_errors_t *errs)
 {
@@ -175,6 +177,7 @@ spec_errors_clear (spec_errors_t *errs)
     errs->n = errs->cap = 0;
 }
 
+//  Prints one line per error, path first, position in parentheses.
 void
 spec_errors_print (const spec_errors_t *errs, const char *origin, FILE *out)
 {
@@ -749,6 +752,7 @@ s_comp (double threshold_db, double ratio, double attack_ms, double release_ms,
     return c;
 }
 
+//  Fills s with the built-in defaults (DESIGN.md's example values).
 void
 spec_settings_default (settings_t *s)
 {
@@ -1225,6 +1229,7 @@ s_track_free (spec_track_t *t)
     free (t->isrc);
 }
 
+//  Frees the spec and every string it owns; NULL-safe; clears *self_p.
 void
 spec_destroy (job_spec_t **self_p)
 {
@@ -1544,6 +1549,7 @@ s_spec_new (void)
     return spec;
 }
 
+//  Parses and resolves a JSON spec; NULL with every error in errs.
 job_spec_t *
 spec_parse_json (const char *text, size_t len, const char *origin,
                  spec_errors_t *errs)
@@ -1822,6 +1828,8 @@ s_row_cmp (const void *a, const void *b)
     return x->line < y->line ? -1 : x->line > y->line;
 }
 
+//  Parses a CSV catalog into albums (first appearance) of tracks (by
+//  number); NULL with every error in errs, each naming its line and column.
 job_spec_t *
 spec_parse_csv (const char *text, size_t len, const char *origin,
                 spec_errors_t *errs)
@@ -2109,6 +2117,7 @@ done:
 // ---------------------------------------------------------------------------
 //  Loading, path checks
 
+//  Reads a spec file (capped at SPEC_FILE_MAX) and parses it by extension.
 job_spec_t *
 spec_load (const char *file, spec_errors_t *errs)
 {
@@ -2132,6 +2141,8 @@ spec_load (const char *file, spec_errors_t *errs)
     return spec;
 }
 
+//  Holds every track path inside input_root and checks it names a readable
+//  regular file; returns the number of errors added.
 int
 spec_check_paths (const job_spec_t *spec, const char *input_root,
                   spec_errors_t *errs)
@@ -2199,6 +2210,7 @@ s_check_comp (s_ctx_t *ctx, const comp_cfg_t *c, const char *prefix)
     s_check (ctx, prefix, "makeup_db", c->makeup_db, R_MAKEUP_DB);
 }
 
+//  Checks every range of a chain config; returns the number of errors added.
 int
 spec_check_chain (const chain_cfg_t *chain, const char *prefix, spec_errors_t *errs)
 {
@@ -2256,6 +2268,8 @@ spec_check_chain (const chain_cfg_t *chain, const char *prefix, spec_errors_t *e
     return (int) ctx.n_errors;
 }
 
+//  Applies a chain object (bare or as {"chain": {...}}) over cfg; cfg is
+//  changed only when there is no error. Returns 0, MF_ERR_FORMAT or MF_ERR_INVALID.
 int
 spec_parse_chain_json (const char *text, size_t len, const char *origin,
                        chain_cfg_t *cfg, spec_errors_t *errs)
@@ -2443,6 +2457,7 @@ s_time_json (int64_t ms)
     return json_string (buf);
 }
 
+//  Writes the resolved spec as compact canonical JSON (caller frees), or NULL.
 char *
 spec_to_json (const job_spec_t *spec)
 {

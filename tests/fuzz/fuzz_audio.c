@@ -14,6 +14,7 @@
 #include "common/err.h"
 #include "worker/audio_io.h"
 
+//  Feeds one input to audio_read_mem and checks what it returns.
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {

@@ -36,6 +36,7 @@ s_check_round_trip (const job_spec_t *spec)
     free (json);
 }
 
+//  Feeds one input to the JSON, CSV and chain parsers.
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {

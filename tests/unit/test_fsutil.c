@@ -46,6 +46,7 @@ s_write_text (const char *path, const char *text)
     fclose (f);
 }
 
+//  mkdir -p creates parents, accepts existing folders and refuses a file in the way.
 static void
 test_mkdir_p (void **state)
 {
@@ -67,6 +68,7 @@ test_mkdir_p (void **state)
     assert_int_equal (fsutil_mkdir_p (file, 0755), MF_ERR_IO);
 }
 
+//  Atomic writes replace contents completely and leave no temporary file.
 static void
 test_atomic_write (void **state)
 {
@@ -148,6 +150,7 @@ test_atomic_write_killed (void **state)
     assert_int_equal (access (path, F_OK), 0);
 }
 
+//  Only temporary files of dead writers are removed unless asked otherwise.
 static void
 test_clean_temps (void **state)
 {
@@ -172,6 +175,7 @@ test_clean_temps (void **state)
     assert_int_equal (fsutil_clean_temps (missing, false), MF_ERR_IO);
 }
 
+//  A written temporary file is committed under its final name.
 static void
 test_commit_temp (void **state)
 {
@@ -196,6 +200,7 @@ test_commit_temp (void **state)
     assert_int_equal (fsutil_temp_path (final, small, sizeof small), MF_ERR_INVALID);
 }
 
+//  Whole-file reads honour the size cap and refuse folders.
 static void
 test_read_file (void **state)
 {
@@ -216,6 +221,7 @@ test_read_file (void **state)
     assert_int_equal (errno, ENOENT);
 }
 
+//  Relative, dot-dot-free paths pass the lexical check; others do not.
 static void
 test_rel_path_ok (void **state)
 {
@@ -233,6 +239,7 @@ test_rel_path_ok (void **state)
     assert_false (fsutil_rel_path_ok ("a\nb.wav"));
 }
 
+//  Paths and symlinks that lead out of the root are refused; those inside pass.
 static void
 test_sandbox (void **state)
 {
@@ -281,6 +288,7 @@ test_sandbox (void **state)
     assert_int_equal (fsutil_path_inside (root, "sib/x.wav", NULL, 0), MF_ERR_INVALID);
 }
 
+//  Slugs: ASCII, lower case, no leading dot, bounded, stable.
 static void
 test_slugify (void **state)
 {
@@ -314,6 +322,7 @@ test_slugify (void **state)
     assert_string_equal (fsutil_slugify ("Hello World", tiny, sizeof tiny), "hello");
 }
 
+//  Safe names keep case and spaces and lose dangerous characters.
 static void
 test_safe_name (void **state)
 {
@@ -336,6 +345,7 @@ test_safe_name (void **state)
     assert_int_equal (fsutil_track_file_name (1, "Intro", "flac", name, 8), MF_ERR_INVALID);
 }
 
+//  Runs every fsutil test; non-zero exit on any failure.
 int
 main (void)
 {

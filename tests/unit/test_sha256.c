@@ -122,6 +122,7 @@ test_file (void **state)
     assert_int_equal (sha256_file_hex (path, hex), MF_ERR_IO);
 }
 
+//  Runs every SHA-256 test; non-zero exit on any failure.
 int
 main (void)
 {

@@ -73,6 +73,7 @@ s_find_error (const spec_errors_t *errs, const char *path)
     return -1;
 }
 
+//  DESIGN.md's example parses to its documented values, nearest level winning.
 static void
 test_design_example (void **state)
 {
@@ -131,6 +132,7 @@ test_design_example (void **state)
     spec_destroy (&spec);                             //  NULL-safe
 }
 
+//  The built-in defaults, and a minimal spec that gets exactly them.
 static void
 test_builtin_defaults (void **state)
 {
@@ -158,6 +160,7 @@ test_builtin_defaults (void **state)
     spec_destroy (&spec);
 }
 
+//  defaults -> album -> track, key by key, nested objects merged, arrays replaced.
 static void
 test_nearest_wins (void **state)
 {
@@ -218,6 +221,7 @@ test_nearest_wins (void **state)
     spec_destroy (&spec);
 }
 
+//  Eight mistakes in one spec: eight errors, each with its path, line and column.
 static void
 test_every_error_reported (void **state)
 {
@@ -288,6 +292,7 @@ test_five_mistakes (void **state)
     spec_errors_clear (&errs);
 }
 
+//  Syntax errors and duplicate keys carry jansson's line and column.
 static void
 test_syntax_errors (void **state)
 {
@@ -315,6 +320,7 @@ test_syntax_errors (void **state)
     spec_errors_clear (&errs);
 }
 
+//  One mistake per spec: exactly one error at the expected path.
 static void
 test_structure_errors (void **state)
 {
@@ -370,6 +376,7 @@ test_structure_errors (void **state)
     }
 }
 
+//  ISRCs are normalised (dashes out, upper case) and checked; UPCs are 12/13 digits.
 static void
 test_identifiers (void **state)
 {
@@ -393,6 +400,7 @@ test_identifiers (void **state)
     }
 }
 
+//  A reference track given by path resolves to its index, per album.
 static void
 test_reference_track (void **state)
 {
@@ -561,6 +569,7 @@ s_round_trip (const char *text)
     spec_destroy (&b);
 }
 
+//  Canonical JSON round-trips to an equal spec for small and rich specs.
 static void
 test_round_trip (void **state)
 {
@@ -587,6 +596,7 @@ test_round_trip (void **state)
         "   \"tracks\": [{\"path\": \"c.wav\"}, {\"path\": \"b.wav\"}]}]}");
 }
 
+//  CSV catalogs: quoting, BOM, CRLF, grouping by album, ordering by track number.
 static void
 test_csv (void **state)
 {
@@ -648,6 +658,7 @@ test_csv (void **state)
     spec_destroy (&spec);
 }
 
+//  CSV mistakes are each reported as "line N, column X".
 static void
 test_csv_errors (void **state)
 {
@@ -720,6 +731,7 @@ test_csv_errors (void **state)
     spec_errors_clear (&errs);
 }
 
+//  spec_load picks the parser by extension; spec_check_paths holds the sandbox.
 static void
 test_load_and_paths (void **state)
 {
@@ -776,6 +788,7 @@ test_load_and_paths (void **state)
     spec_errors_clear (&errs);
 }
 
+//  The chain parser and checker used by `masterfarm master --spec`.
 static void
 test_chain_alone (void **state)
 {
@@ -846,6 +859,7 @@ test_data_examples (void **state)
     spec_destroy (&spec);
 }
 
+//  Runs every spec test; non-zero exit on any failure.
 int
 main (void)
 {
