@@ -307,6 +307,29 @@ typedef struct {
     float  *band_p;        //  n_rows x MEASURE_BANDS band powers, mean over channels
 } s_frames_t;
 
+//  dst[i] = src[i * stride] * win[i] for i < len, zeros up to n.
+static void
+s_window (float *restrict dst, const float *restrict src, size_t stride,
+          const float *restrict win, size_t len, size_t n)
+{
+    if (stride == 2)
+        for (size_t i = 0; i < len; i++)
+            dst [i] = src [2 * i] * win [i];
+    else
+        for (size_t i = 0; i < len; i++)
+            dst [i] = src [i * stride] * win [i];
+    for (size_t i = len; i < n; i++)
+        dst [i] = 0.0f;
+}
+
+//  pw[k] = |X[k]|^2 from interleaved re, im pairs, for n_bins bins.
+static void
+s_power (float *restrict pw, const float *restrict spec, size_t n_bins)
+{
+    for (size_t k = 0; k < n_bins; k++)
+        pw [k] = spec [2 * k] * spec [2 * k] + spec [2 * k + 1] * spec [2 * k + 1];
+}
+
 //  Computes every frame's band powers (in units of the mean square of a
 //  full-scale sine) into f->band_p. Returns 0 or MF_ERR_NOMEM.
 static int
@@ -386,14 +409,10 @@ s_spectrum_frames (const audio_t *a, s_frames_t *f, char *err, size_t err_size)
         size_t len = start + n <= frames ? n : frames - start;
         float *row = f->band_p + r * MEASURE_BANDS;
         for (int c = 0; c < ch; c++) {
-            const float *src = a->data + start * (size_t) ch + (size_t) c;
-            for (size_t i = 0; i < len; i++)
-                in [i] = src [i * (size_t) ch] * win [i];
-            for (size_t i = len; i < n; i++)
-                in [i] = 0.0f;
+            s_window (in, a->data + start * (size_t) ch + (size_t) c, (size_t) ch,
+                      win, len, n);
             fftwf_execute_dft_r2c (plan, in, spec);
-            for (size_t k = 0; k < n_bins; k++)
-                pw [k] = spec [k][0] * spec [k][0] + spec [k][1] * spec [k][1];
+            s_power (pw, (const float *) spec, n_bins);
             for (int b = 0; b < MEASURE_BANDS; b++) {
                 if (k1 [b] < k0 [b])
                     continue;

@@ -54,19 +54,25 @@ cpu_of () {
 mf=$(best_of "$BIN/masterfarm" analyze "$WAV")
 ff=$(best_of ffmpeg -nostats -i "$WAV" -af ebur128=peak=true -f null -)
 cpu=$(cpu_of "$BIN/masterfarm" analyze "$WAV")
+ffcpu=$(cpu_of ffmpeg -nostats -i "$WAV" -af ebur128=peak=true -f null -)
 one=""
 if command -v taskset >/dev/null; then
     one=$(best_of taskset -c 0 "$BIN/masterfarm" analyze "$WAV")
 fi
 
-awk -v d=$DUR -v mf="$mf" -v ff="$ff" -v cpu="$cpu" -v one="$one" 'BEGIN {
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores (wall figures suffer under load; CPU figures less)"
+awk -v d=$DUR -v mf="$mf" -v ff="$ff" -v cpu="$cpu" -v ffcpu="$ffcpu" -v one="$one" 'BEGIN {
     printf "masterfarm analyze      %7.3f s  %7.1fx realtime (wall, best of 3)\n", mf, d / mf
     if (cpu != "")
         printf "masterfarm analyze CPU  %7.3f s  %7.1fx realtime per core (user+sys)\n", cpu, d / cpu
     if (one != "")
         printf "masterfarm on one core  %7.3f s  %7.1fx realtime (taskset -c 0)\n", one, d / one
     printf "ffmpeg ebur128 peak=true %6.3f s  %7.1fx realtime (wall, best of 3)\n", ff, d / ff
+    if (ffcpu != "")
+        printf "ffmpeg CPU              %7.3f s  %7.1fx realtime per core (user+sys)\n", ffcpu, d / ffcpu
     printf "speed-up over ffmpeg    %7.2fx (wall)\n", ff / mf
+    if (cpu != "" && ffcpu != "")
+        printf "speed-up over ffmpeg    %7.2fx (CPU time)\n", ffcpu / cpu
     if (one != "")
         printf "speed-up on one core    %7.2fx\n", ff / one
 }'
