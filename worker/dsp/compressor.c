@@ -85,24 +85,36 @@ compressor_process (compressor_t *self, float *buf, size_t frames)
     const double t_db = self->cfg.threshold_db, ratio = self->cfg.ratio;
     const double knee_db = self->cfg.knee_db, makeup_db = self->cfg.makeup_db;
     const double a_att = self->a_att, a_rel = self->a_rel;
-    //  Below this level the curve is the identity: no reduction target.
-    const double knee_lo_db = t_db - knee_db / 2.0;
+    //  The gain computer's x_L = x_G - y_G without branches: with
+    //  over = x_G - T and d = clamp (over + W/2, 0, W),
+    //      x_L = (1 - 1/R) (d^2 / (2W) + max (over - W/2, 0)),
+    //  which is 0 below the knee, the quadratic inside it and
+    //  (1 - 1/R) over above it (for W = 0 the first term is dropped).
+    const double slope = 1.0 - 1.0 / ratio;
+    const double half_w = knee_db / 2.0;
+    const double inv_2w = knee_db > 0.0 ? 1.0 / (2.0 * knee_db) : 0.0;
+    const double a_tab [2] = { a_rel, a_att };
+    const double b_tab [2] = { 1.0 - a_rel, 1.0 - a_att };
     while (frames > 0) {
         size_t n = frames < COMPRESSOR_BLOCK_FRAMES ? frames : COMPRESSOR_BLOCK_FRAMES;
         self->ops->comp_level_db (buf, n, self->channels, self->level_db);
         double y_l = self->y_l, gr_max = self->stats.gr_max_db, gr_sum = 0.0;
         for (size_t i = 0; i < n; i++) {
-            double x_g = self->level_db [i];
-            double x_l = x_g < knee_lo_db ? 0.0
-                       : x_g - s_curve_db (x_g, t_db, ratio, knee_db);
-            if (x_l > y_l)
-                y_l = a_att * y_l + (1.0 - a_att) * x_l;
-            else
-                y_l = a_rel * y_l + (1.0 - a_rel) * x_l;
+            double over = self->level_db [i] - t_db;
+            double d = over + half_w;
+            d = d > 0.0 ? d : 0.0;                  //  maxsd
+            d = d < knee_db ? d : knee_db;          //  minsd
+            double lin = over - half_w;
+            lin = lin > 0.0 ? lin : 0.0;
+            double x_l = slope * (d * d * inv_2w + lin);
+            //  Attack or release coefficient by table index, not by a
+            //  jump: the decision flips with the signal and would be
+            //  mispredicted.
+            int up = x_l > y_l;
+            y_l = a_tab [up] * y_l + b_tab [up] * x_l;
             self->gain_db [i] = (float) (makeup_db - y_l);
             gr_sum += y_l;
-            if (y_l > gr_max)
-                gr_max = y_l;
+            gr_max = y_l > gr_max ? y_l : gr_max;
         }
         self->y_l = y_l;
         self->stats.gr_max_db = gr_max;
