@@ -253,6 +253,80 @@ s_plan_tonal (const spec_album_t *album, const measure_t *const *a, size_t n,
     return 0;
 }
 
+//  Copies of the tracks' measures whose blocks include the edge blocks
+//  next to gaps (see the top of this file). Returns the number of edges
+//  (>= 0) with *ext and *extp allocated (free with s_edge_free), or -1
+//  when out of memory.
+static int
+s_edge_blocks (const spec_album_t *album, const measure_t *const *a, size_t n,
+               measure_t **ext_p, const measure_t ***extp_p)
+{
+    measure_t *ext = calloc (n, sizeof *ext);
+    const measure_t **extp = calloc (n, sizeof *extp);
+    if (!ext || !extp) {
+        free (ext);
+        free (extp);
+        return -1;
+    }
+    int n_edges = 0;
+    for (size_t i = 0; i < n; i++) {
+        const measure_t *m = a [i];
+        ext [i] = *m;
+        extp [i] = &ext [i];
+        const settings_t *ts = &album->tracks [i].s;
+        bool lead = ts->gap_s >= 0.3 && (i == 0 || album->tracks [i - 1].s.crossfade_s <= 0.0);
+        bool trail = i + 1 < n && album->tracks [i + 1].s.gap_s >= 0.3 && ts->crossfade_s <= 0.0;
+        ext [i].block_lufs = malloc ((m->n_blocks + 6) * sizeof (float));
+        if (!ext [i].block_lufs) {
+            for (size_t k = 0; k < i; k++)
+                free (ext [k].block_lufs);
+            free (ext);
+            free (extp);
+            return -1;
+        }
+        memcpy (ext [i].block_lufs, m->block_lufs, m->n_blocks * sizeof (float));
+        for (int k = 1; m->n_blocks > 0 && k <= 3; k++) {
+            double part = 10.0 * log10 (k / 4.0);
+            if (lead)
+                ext [i].block_lufs [ext [i].n_blocks++] = (float) (m->block_lufs [0] + part);
+            if (trail)
+                ext [i].block_lufs [ext [i].n_blocks++] = (float) (m->block_lufs [m->n_blocks - 1] + part);
+        }
+        n_edges += lead + trail;
+    }
+    *ext_p = ext;
+    *extp_p = extp;
+    return n_edges;
+}
+
+//  Frees what s_edge_blocks allocated.
+static void
+s_edge_free (measure_t *ext, const measure_t **extp, size_t n)
+{
+    for (size_t i = 0; ext && i < n; i++)
+        free (ext [i].block_lufs);
+    free (ext);
+    free (extp);
+}
+
+double
+planner_album_lufs (const spec_album_t *album, const measure_t *const *tracks,
+                    const double *gain_db)
+{
+    if (!album || !tracks || album->n_tracks == 0)
+        return -HUGE_VAL;
+    for (size_t i = 0; i < album->n_tracks; i++)
+        if (!tracks [i] || (tracks [i]->n_blocks && !tracks [i]->block_lufs))
+            return -HUGE_VAL;
+    measure_t *ext = NULL;
+    const measure_t **extp = NULL;
+    if (s_edge_blocks (album, tracks, album->n_tracks, &ext, &extp) < 0)
+        return NAN;
+    double l = measure_gated_loudness (extp, gain_db, album->n_tracks);
+    s_edge_free (ext, extp, album->n_tracks);
+    return l;
+}
+
 int
 planner_plan_album (const spec_album_t *album, const measure_t *const *analyses,
                     profile_id_t profile, int out_rate_hz,
@@ -311,38 +385,14 @@ planner_plan_album (const spec_album_t *album, const measure_t *const *analyses,
 
     //  blocks as the album file holds them: each track's own plus its
     //  edge blocks next to silence (see the top of this file)
-    measure_t *ext = calloc (n, sizeof *ext);
-    const measure_t **extp = calloc (n, sizeof *extp);
-    if (!ext || !extp) {
-        free (ext);
-        free (extp);
+    measure_t *ext = NULL;
+    const measure_t **extp = NULL;
+    int n_edges = s_edge_blocks (album, analyses, n, &ext, &extp);
+    if (n_edges < 0) {
         free (gains);
         json_decref (rep);
         planner_plan_free (plan);
         return MF_ERR_NOMEM;
-    }
-    int n_edges = 0;
-    for (size_t i = 0; i < n; i++) {
-        const measure_t *m = analyses [i];
-        ext [i] = *m;
-        extp [i] = &ext [i];
-        const settings_t *ts = &album->tracks [i].s;
-        bool lead = ts->gap_s >= 0.3 && (i == 0 || album->tracks [i - 1].s.crossfade_s <= 0.0);
-        bool trail = i + 1 < n && album->tracks [i + 1].s.gap_s >= 0.3 && ts->crossfade_s <= 0.0;
-        ext [i].block_lufs = malloc ((m->n_blocks + 6) * sizeof (float));
-        if (!ext [i].block_lufs) {
-            ext [i].n_blocks = 0;
-            continue;
-        }
-        memcpy (ext [i].block_lufs, m->block_lufs, m->n_blocks * sizeof (float));
-        for (int k = 1; k <= 3; k++) {
-            double part = 10.0 * log10 (k / 4.0);
-            if (lead)
-                ext [i].block_lufs [ext [i].n_blocks++] = (float) (m->block_lufs [0] + part);
-            if (trail)
-                ext [i].block_lufs [ext [i].n_blocks++] = (float) (m->block_lufs [m->n_blocks - 1] + part);
-        }
-        n_edges += lead + trail;
     }
     const measure_t *const *alb = extp;
 
@@ -434,10 +484,7 @@ planner_plan_album (const spec_album_t *album, const measure_t *const *analyses,
     }
     json_decref (rep);
     free (gains);
-    for (size_t i = 0; i < n; i++)
-        free (ext [i].block_lufs);
-    free (ext);
-    free (extp);
+    s_edge_free (ext, extp, n);
     if (rc != 0)
         planner_plan_free (plan);
     return rc;

@@ -47,6 +47,15 @@ int planner_plan_album (const spec_album_t *album, const measure_t *const *analy
                         profile_id_t profile, int out_rate_hz,
                         album_plan_t *plan, char *err, size_t err_size);
 
+//  Album loudness (LUFS) as the album file will read: BS.1770-4 gating over
+//  the union of the tracks' blocks, each shifted by gain_db[i] (NULL: no
+//  gains), plus the partial blocks where a track meets a gap or the
+//  pregap (broker/planner.c explains them). For the report and tests on
+//  measured outputs. -HUGE_VAL when nothing passes the gates or an input
+//  is missing; NAN when out of memory.
+double planner_album_lufs (const spec_album_t *album, const measure_t *const *tracks,
+                           const double *gain_db);
+
 //  Frees the plan's arrays; NULL-safe.
 void planner_plan_free (album_plan_t *plan);
 

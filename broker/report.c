@@ -73,9 +73,10 @@ s_valid (const report_input_t *in)
 }
 
 //  The album's measured output loudness for a profile: given, or the
-//  union gating of the output measures' blocks, or NAN.
+//  union gating of the output measures' blocks with the edge blocks the
+//  album file holds at gaps (planner_album_lufs), or NAN.
 static double
-s_album_out (const report_profile_t *rp, size_t n)
+s_album_out (const spec_album_t *album, const report_profile_t *rp, size_t n)
 {
     if (isfinite (rp->album_out_lufs))
         return rp->album_out_lufs;
@@ -83,7 +84,7 @@ s_album_out (const report_profile_t *rp, size_t n)
         for (size_t i = 0; i < n; i++)
             if (!rp->outputs [i])
                 return NAN;
-        return measure_gated_loudness (rp->outputs, NULL, n);
+        return planner_album_lufs (album, rp->outputs, NULL);
     }
     return NAN;
 }
@@ -112,8 +113,8 @@ s_tree (const report_input_t *in)
     json_object_set_new (ja, "artist", s_str (al->artist));
     json_object_set_new (ja, "upc", s_str (al->upc));
     json_object_set_new (ja, "tracks", json_integer ((json_int_t) n));
-    json_object_set_new (ja, "input_lufs", s_num (measure_gated_loudness (in->analyses, NULL, n)));
-    json_object_set_new (ja, "input_lufs_method", json_string ("BS.1770-4 gating over the union of all tracks' blocks"));
+    json_object_set_new (ja, "input_lufs", s_num (planner_album_lufs (al, in->analyses, NULL)));
+    json_object_set_new (ja, "input_lufs_method", json_string ("BS.1770-4 gating over the union of all tracks' blocks, with the partial blocks at gaps"));
     double hz [MEASURE_BANDS];
     for (int b = 0; b < MEASURE_BANDS; b++)
         hz [b] = measure_band_hz (b);
@@ -155,7 +156,7 @@ s_tree (const report_input_t *in)
         json_t *o = json_object ();
         json_object_set_new (o, "profile", json_string (prof ? prof->name : "?"));
         json_t *jal = json_object ();
-        double out_album = s_album_out (rp, n);
+        double out_album = s_album_out (in->album, rp, n);
         double omin = HUGE_VAL, omax = -HUGE_VAL;
         for (size_t i = 0; i < n; i++) {
             double l = s_track_out (rp, i);
@@ -478,7 +479,7 @@ report_html (const report_input_t *in)
         s_put_esc (&o, al->upc);
     }
     s_put (&o, " &middot; %zu tracks &middot; album input loudness %.2f LUFS (BS.1770-4 gating over all tracks' blocks)</p>\n",
-           n, measure_gated_loudness (in->analyses, NULL, n));
+           n, planner_album_lufs (al, in->analyses, NULL));
 
     //  inputs
     s_put (&o, "<h2>Input</h2>\n<table><tr><th>#</th><th class='l'>title</th><th class='l'>ISRC</th><th>s</th>"
@@ -505,7 +506,7 @@ report_html (const report_input_t *in)
     for (size_t p = 0; p < in->n_profiles; p++) {
         const report_profile_t *rp = &in->profiles [p];
         const profile_t *prof = profile_get (rp->profile);
-        double out_album = s_album_out (rp, n);
+        double out_album = s_album_out (in->album, rp, n);
         s_put (&o, "<h2>Profile %s</h2>\n<p>album target %.2f LUFS, planned %.2f LUFS, ",
                prof ? prof->name : "?", rp->plan->album_target_lufs, rp->plan->album_planned_lufs);
         if (isfinite (out_album))

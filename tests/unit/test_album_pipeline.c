@@ -26,7 +26,9 @@
 #include <string.h>
 
 #include "album_fixture.h"
+#include "broker/deliver.h"
 #include "broker/planner.h"
+#include "broker/report.h"
 #include "common/err.h"
 #include "common/fsutil.h"
 #include "testsig.h"
@@ -47,7 +49,8 @@ typedef struct {
     album_plan_t    plan;
     master_report_t rep [N_TRACKS];
     assemble_layout_t layout;
-    char            dir [600];
+    char            root [600];             //  staging root (OUTDIR)
+    char            dir [900];              //  OUTDIR/<album-slug>/<profile>
 } run_t;
 
 //  Integrated loudness (LUFS) and true peak (dBTP) of a file by ffmpeg's
@@ -131,7 +134,8 @@ s_run (run_t *r, loudness_policy_t policy, profile_id_t pid, tonal_match_t match
         if (analysis_run (&mastered [i], NULL, &r->out [i], err, sizeof err) != 0)
             fail_msg ("analysis_run (output): %s", err);
     }
-    snprintf (r->dir, sizeof r->dir, "%s/%s", testsig_tmpdir ("album_pipeline"), tag);
+    snprintf (r->root, sizeof r->root, "%s/%s", testsig_tmpdir ("album_pipeline"), tag);
+    assert_int_equal (deliver_profile_dir (r->root, al, prof, r->dir, sizeof r->dir), 0);
     if (assemble_album (al, prof, mastered, r->f.n, r->dir, &r->layout, err, sizeof err) != 0)
         fail_msg ("assemble_album: %s", err);
     for (size_t i = 0; i < r->f.n; i++)
@@ -182,6 +186,14 @@ s_check_loudness (run_t *r, loudness_policy_t policy, profile_id_t pid)
     worst_tp = fmax (worst_tp, al_tp - r->plan.tracks [0].ceiling_dbtp);
     printf ("#   album: planned %.2f  ffmpeg %.2f LUFS  tp %.2f dBTP; worst true peak minus ceiling %.2f dB\n",
             r->plan.album_planned_lufs, al_lufs, al_tp, worst_tp);
+    //  the plan's model of the album file (union of the mastered tracks'
+    //  blocks plus the partial blocks at gaps) reads what ffmpeg reads
+    const measure_t *op [N_TRACKS];
+    for (size_t i = 0; i < r->f.n; i++)
+        op [i] = &r->out [i];
+    double model = planner_album_lufs (&r->f.album, op, NULL);
+    printf ("#   album model from the mastered tracks' blocks %.3f LUFS, ffmpeg %.3f\n", model, al_lufs);
+    assert_true (fabs (model - al_lufs) <= TOL_LU);
     //  ffmpeg reads true peak in dBFS with 0.1 dB resolution
     assert_true (worst_tp <= 0.0);
     if (policy != POLICY_TRACK)
@@ -197,6 +209,8 @@ s_check_loudness (run_t *r, loudness_policy_t policy, profile_id_t pid)
     }
 }
 
+//  The album policy, then the album's report and manifest as the broker
+//  writes them, and publication at deliver_at.
 static void
 test_policy_album (void **state)
 {
@@ -204,6 +218,33 @@ test_policy_album (void **state)
     run_t *r = calloc (1, sizeof *r);
     s_run (r, POLICY_ALBUM, PROFILE_SPOTIFY, TONAL_OFF, 0, 3, "album");
     s_check_loudness (r, POLICY_ALBUM, PROFILE_SPOTIFY);
+
+    const measure_t *in [N_TRACKS], *out [N_TRACKS];
+    for (size_t i = 0; i < r->f.n; i++) {
+        in [i] = &r->in [i];
+        out [i] = &r->out [i];
+    }
+    report_profile_t rp = { .profile = PROFILE_SPOTIFY, .plan = &r->plan, .masters = r->rep,
+                            .layout = &r->layout, .rate_hz = 44100, .outputs = out,
+                            .album_out_lufs = NAN };
+    report_input_t ri = { .album = &r->f.album, .analyses = in, .profiles = &rp, .n_profiles = 1 };
+    char album_dir [900], slug [128], err [512];
+    assert_int_equal (deliver_album_dir (r->root, &r->f.album, album_dir, sizeof album_dir), 0);
+    assert_int_equal (deliver_album_slug (&r->f.album, slug, sizeof slug), 0);
+    if (report_write (&ri, album_dir, err, sizeof err) != 0)
+        fail_msg ("report_write: %s", err);
+    if (deliver_manifest_write (album_dir, err, sizeof err) != 0)
+        fail_msg ("manifest: %s", err);
+    assert_int_equal (deliver_manifest_verify (album_dir, err, sizeof err), 0);
+    char delivery [700];
+    snprintf (delivery, sizeof delivery, "%s-delivered", r->root);
+    const int64_t at = 1795856400000;
+    assert_int_equal (deliver_at (r->root, delivery, slug, at - 1, at, err, sizeof err), DELIVER_HELD);
+    assert_int_equal (deliver_at (r->root, delivery, slug, at, at, err, sizeof err), 0);
+    char published [1000];
+    snprintf (published, sizeof published, "%s/%s", delivery, slug);
+    assert_int_equal (deliver_manifest_verify (published, err, sizeof err), 0);
+    printf ("#   report, manifest and delivery: %s\n", published);
     s_free (r);
     free (r);
 }

@@ -370,6 +370,42 @@ test_tonal_weights (void **state)
     fx_free (&f);
 }
 
+//  Edges: with 2 s gaps, the album loudness counts the partial blocks
+//  where each track meets silence (1/4, 2/4, 3/4 of the first or last
+//  block's energy), as a meter reading the album file does; without gaps
+//  there are none. Known answer for two tracks of 40 blocks at -10 and
+//  -14 LUFS: track 1 has a leading and a trailing edge, track 2 a
+//  leading one.
+static void
+test_album_edges (void **state)
+{
+    (void) state;
+    double lv [2] = { -10.0, -14.0 };
+    int nb [2] = { 40, 40 };
+    fx_t f;
+    fx_init (&f, 2, lv, nb);
+    double plain = measure_gated_loudness (f.mp, NULL, 2);
+    assert_true (fabs (planner_album_lufs (&f.album, f.mp, NULL) - plain) < 1e-9);
+    for (int i = 0; i < 2; i++)
+        f.tracks [i].s.gap_s = 2.0;
+    double e = (43.0 * e_of (-10) + 41.5 * e_of (-14)) / 89.0;
+    double got = planner_album_lufs (&f.album, f.mp, NULL);
+    assert_true (fabs (got - l_of (e)) < 1e-5);          //  float blocks
+    assert_true (got < plain - 0.1);
+    //  the album policy solves on the same model
+    album_plan_t plan;
+    char err [256];
+    assert_int_equal (planner_plan_album (&f.album, f.mp, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), 0);
+    double g [2] = { plan.tracks [0].gain_db, plan.tracks [1].gain_db };
+    assert_true (fabs (planner_album_lufs (&f.album, f.mp, g) - (-14.0)) < 1e-4);
+    planner_plan_free (&plan);
+    //  a crossfade joins tracks 1 and 2: no edges between them
+    f.tracks [0].s.crossfade_s = 1.0;
+    e = (41.5 * e_of (-10) + 40.0 * e_of (-14)) / 83.0;     //  only the pregap edge
+    assert_true (fabs (planner_album_lufs (&f.album, f.mp, NULL) - l_of (e)) < 1e-5);
+    fx_free (&f);
+}
+
 int
 main (void)
 {
@@ -383,6 +419,7 @@ main (void)
         cmocka_unit_test (test_silent_track_refused),
         cmocka_unit_test (test_tonal_album),
         cmocka_unit_test (test_tonal_weights),
+        cmocka_unit_test (test_album_edges),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
