@@ -474,6 +474,44 @@ test_trim (void **state)
     assemble_layout_free (&l);
 }
 
+//  Quantise once: tracks already on the 16-bit grid (as the master stage
+//  delivers them for cd) keep every sample bit for bit outside their
+//  fades; only the faded frames are dithered again.
+static void
+test_quantise_once (void **state)
+{
+    (void) state;
+    spec_album_t a;
+    spec_track_t t [1];
+    s_album (&a, t, 1);
+    t [0].s.fade_out_s = 0.5;
+    audio_t tr;
+    testsig_alloc (&tr, 44100 * 5, 2, 44100);
+    testsig_add_noise (&tr, 0.1, 11);
+    for (size_t k = 0; k < (size_t) tr.frames * 2; k++)
+        tr.data [k] = (float) (nearbyint (tr.data [k] * 32768.0) / 32768.0);
+    char err [512], path [1024];
+    assemble_layout_t l;
+    const char *dir = testsig_tmpdir ("assemble_q");
+    assert_int_equal (assemble_album (&a, profile_get (PROFILE_CD), &tr, 1, dir, &l, err, sizeof err), 0);
+    snprintf (path, sizeof path, "%s/album.wav", dir);
+    audio_t whole;
+    s_read (path, &whole);
+    int64_t fade_from = tr.frames - 22050, changed = 0;
+    for (int64_t f = 0; f < tr.frames; f++)
+        for (int c = 0; c < 2; c++) {
+            float in = tr.data [(size_t) f * 2 + c], out = whole.data [(size_t) (l.tracks [0].audio_start + f) * 2 + c];
+            if (f < fade_from)
+                assert_true (in == out);
+            else
+                changed += in != out;
+        }
+    assert_true (changed > 40000);         //  the fade did act
+    audio_free (&whole);
+    audio_free (&tr);
+    assemble_layout_free (&l);
+}
+
 int
 main (void)
 {
@@ -487,6 +525,7 @@ main (void)
         cmocka_unit_test (test_album_deterministic),
         cmocka_unit_test (test_crossfade_ceiling),
         cmocka_unit_test (test_trim),
+        cmocka_unit_test (test_quantise_once),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
