@@ -50,5 +50,14 @@ log "task dispatched again ${ms} ms after the kill"
 n=$(verify_manifests "$T/out") || fail "manifest check: $n"
 sha256sum_check "$T/out"
 [ "$(track_outputs "$T/out" spotify)" = 6 ] || fail "expected 6 spotify masters"
+# In the state file: every task succeeded exactly once, and the lost
+# attempt is recorded as such.
+if command -v sqlite3 >/dev/null; then
+    twice=$(sqlite3 "$T/state.db" \
+        "SELECT count(*) FROM (SELECT task_id FROM attempts WHERE ok = 1 GROUP BY task_id HAVING count(*) > 1)")
+    [ "$twice" = 0 ] || fail "$twice task(s) succeeded more than once"
+    lost=$(sqlite3 "$T/state.db" "SELECT count(*) FROM attempts WHERE ok = 0")
+    [ "$lost" -ge 1 ] || fail "the attempt lost with w1 is not recorded"
+fi
 log "job done; $n files each written once and matching the manifest"
 farm_pass

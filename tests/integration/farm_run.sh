@@ -27,6 +27,15 @@ pgrep -f "masterfarm-broker --bind tcp://127.0.0.1:[0-9]* --state $T/out" >/dev/
     && fail "run left its broker running"
 log "run: $n files verified"
 
+# A CSV catalog runs the same way (its profiles are the defaults: spotify and cd).
+gen_album "$T/csv-in" --tracks 3 --seconds 4 --seed 4 --csv
+"$MASTERFARM" run "$T/csv-in/catalog.csv" -o "$T/csv-out" -j 2 --quiet >"$T/csv.out" 2>&1 \
+    || { cat "$T/csv.out"; fail "masterfarm run of a CSV catalog did not exit 0"; }
+n=$(verify_manifests "$T/csv-out") || fail "manifest check: $n"
+[ "$(track_outputs "$T/csv-out" spotify)" = 3 ] || fail "expected 3 spotify masters from the CSV"
+[ "$(track_outputs "$T/csv-out" cd)" = 3 ] || fail "expected 3 cd masters from the CSV"
+log "CSV catalog: $n files verified"
+
 # album: a plain folder of files, no job spec.
 mkdir -p "$T/folder"
 cp "$T/in/album1/"*.wav "$T/folder/"
