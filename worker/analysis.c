@@ -172,7 +172,7 @@ s_sample_stats (const audio_t *a, double silence_lin, measure_t *out,
 //  Loudness through libebur128: integrated, LRA, max M and S, and the
 //  400 ms gating blocks into out->block_lufs, their energies into
 //  *block_e_p (n_blocks doubles, owned by the caller after return).
-//  Returns 0 or MF_ERR_NOMEM.
+//  Returns 0, MF_ERR_NOMEM or MF_ERR_INTERNAL (libebur128 refused frames).
 static int
 s_loudness (const audio_t *a, measure_t *out, double **block_e_p,
             char *err, size_t err_size)
@@ -286,7 +286,8 @@ s_loudness (const audio_t *a, measure_t *out, double **block_e_p,
     block_e = NULL;
     rc = 0;
 done:
-    ebur128_destroy (&st);
+    if (st)
+        ebur128_destroy (&st);             //  libebur128's destroy is not NULL-safe
     free (hop_e);
     free (block_e);
     free (block_lufs);

@@ -73,8 +73,8 @@ void analysis_cfg_default (analysis_cfg_t *cfg);
 //  out->block_lufs is allocated here (free with measure_free). Sets
 //  FTZ/DAZ on the calling thread. Returns 0, MF_ERR_INVALID (audio
 //  empty or outside 1..8 channels, 8..384 kHz, or cfg out of range),
-//  MF_ERR_FORMAT (a NaN or infinite sample; err says which), or
-//  MF_ERR_NOMEM. On failure err holds one line, out holds no allocation.
+//  MF_ERR_FORMAT (a NaN or infinite sample; err says which),
+//  MF_ERR_NOMEM, or MF_ERR_INTERNAL (libebur128 refused the frames). On failure err holds one line, out holds no allocation.
 int analysis_run (const audio_t *audio, const analysis_cfg_t *cfg, measure_t *out,
                   char *err, size_t err_size);
 
