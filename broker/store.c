@@ -4,6 +4,7 @@
     second possible with synchronous=FULL.  */
 #include "broker/store.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,10 +21,10 @@ enum {
 
 static const char *s_sql [S_COUNT] = {
     [S_JOB_INSERT] = "INSERT INTO jobs (name, priority, deadline_ms, deliver_at_ms, "
-                     "submitted_ms, state, format, spec, origin) VALUES (?,?,?,?,?,?,?,?,?)",
+                     "submitted_ms, state, format, spec, origin, id) VALUES (?,?,?,?,?,?,?,?,?,?)",
     [S_JOB_STATE]  = "UPDATE jobs SET state = ?, updated_ms = ? WHERE id = ?",
     [S_TASK_INSERT] = "INSERT INTO tasks (job_id, kind, album, track, profile, state, "
-                      "attempts, last_error) VALUES (?,?,?,?,?,?,?,?)",
+                      "attempts, last_error, id) VALUES (?,?,?,?,?,?,?,?,?)",
     [S_TASK_UPDATE] = "UPDATE tasks SET state = ?, attempts = ?, last_error = ? WHERE id = ?",
     [S_TASK_UPDATE_KEEP] = "UPDATE tasks SET state = ?, attempts = ? WHERE id = ?",
     [S_TASK_DONE]  = "UPDATE tasks SET state = 4, attempts = ?, result = ?, "
@@ -67,11 +68,44 @@ static const char *s_schema =
     "CREATE TABLE IF NOT EXISTS outputs (task_id INT, path TEXT, bytes INT, sha256 TEXT,"
     "  PRIMARY KEY (task_id, path));";
 
+//  One deferred write (see "Writing" below); strings and blobs are copies.
+typedef struct s_op_s {
+    struct s_op_s  *next;
+    int             kind;           //  S_JOB_INSERT .. S_WORKER_PUT
+    store_job_t     job;
+    store_task_t    task;
+    uint64_t        id;
+    int             i [4];
+    int64_t         t;
+    char           *s [5];          //  owned strings
+    void           *blob;           //  owned
+    size_t          blob_size;
+    store_output_t *outs;           //  owned, with owned strings
+    size_t          n_outs;
+    uint64_t        batch;          //  set on the batch's last op: its number
+} s_op_t;
+
 struct _store_t {
-    sqlite3      *db;
-    sqlite3_stmt *stmt [S_COUNT];
-    bool          in_tx;
-    char         *path;
+    sqlite3        *db;
+    sqlite3_stmt   *stmt [S_COUNT];
+    bool            in_tx;          //  a direct transaction is open
+    bool            direct;         //  writes run at once (store_begin_sync)
+    char           *path;
+    uint64_t        next_job_id;
+    uint64_t        next_task_id;
+    //  Deferred writes: built by the caller, handed to the writer thread.
+    s_op_t         *pend_head;      //  ops not yet closed by a commit (caller's)
+    s_op_t         *pend_tail;
+    pthread_t       writer;
+    bool            writer_started;
+    pthread_mutex_t mutex;          //  guards what follows and the connection
+    pthread_cond_t  cond;
+    s_op_t         *queue_head;     //  closed batches for the writer
+    s_op_t         *queue_tail;
+    uint64_t        batches;        //  batches queued so far
+    uint64_t        committed;      //  batches durable so far
+    bool            failed;         //  a deferred commit failed: sticky
+    bool            stop;
 };
 
 //  Logs the last SQLite error with what was being done. Returns MF_ERR_IO.
@@ -126,6 +160,22 @@ s_bind_text (sqlite3_stmt *st, int i, const char *text)
         sqlite3_bind_null (st, i);
 }
 
+//  The largest id in a table (0 when empty).
+static uint64_t
+s_max_id (store_t *self, const char *table)
+{
+    char sql [96];
+    snprintf (sql, sizeof sql, "SELECT COALESCE(MAX(id), 0) FROM %s", table);
+    sqlite3_stmt *st;
+    uint64_t id = 0;
+    if (sqlite3_prepare_v2 (self->db, sql, -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step (st) == SQLITE_ROW)
+            id = (uint64_t) sqlite3_column_int64 (st, 0);
+        sqlite3_finalize (st);
+    }
+    return id;
+}
+
 store_t *
 store_open (const char *path, char *err, size_t err_size)
 {
@@ -135,6 +185,8 @@ store_open (const char *path, char *err, size_t err_size)
         free (self);
         return NULL;
     }
+    pthread_mutex_init (&self->mutex, NULL);
+    pthread_cond_init (&self->cond, NULL);
     if (sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
                          | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         snprintf (err, err_size, "%s: cannot open state file: %s", path,
@@ -181,66 +233,14 @@ store_open (const char *path, char *err, size_t err_size)
             store_destroy (&self);
             return NULL;
         }
+    //  Ids are handed out here, so that deferred inserts need no round trip.
+    self->next_job_id = s_max_id (self, "jobs") + 1;
+    self->next_task_id = s_max_id (self, "tasks") + 1;
     return self;
 }
 
-void
-store_destroy (store_t **self_p)
-{
-    if (!self_p || !*self_p)
-        return;
-    store_t *self = *self_p;
-    if (self->in_tx)
-        s_exec (self, "ROLLBACK");
-    for (int i = 0; i < S_COUNT; i++)
-        sqlite3_finalize (self->stmt [i]);
-    sqlite3_close (self->db);
-    free (self->path);
-    free (self);
-    *self_p = NULL;
-}
-
-int
-store_begin (store_t *self)
-{
-    if (self->in_tx)
-        return 0;
-    if (s_exec (self, "BEGIN IMMEDIATE"))
-        return MF_ERR_IO;
-    self->in_tx = true;
-    return 0;
-}
-
-int
-store_commit (store_t *self)
-{
-    if (!self->in_tx)
-        return 0;
-    self->in_tx = false;
-    if (s_exec (self, "COMMIT")) {
-        s_exec (self, "ROLLBACK");
-        return MF_ERR_IO;
-    }
-    return 0;
-}
-
-int
-store_recover (store_t *self, int64_t now_ms)
-{
-    char sql [256];
-    snprintf (sql, sizeof sql, "UPDATE attempts SET ended_ms = %lld, ok = 0, "
-              "error = 'broker restarted' WHERE ended_ms IS NULL", (long long) now_ms);
-    if (store_begin (self) || s_exec (self, sql)
-    ||  s_exec (self, "UPDATE tasks SET state = 1 WHERE state IN (2, 3)"))
-        return MF_ERR_IO;
-    int n = sqlite3_changes (self->db);
-    if (store_commit (self))
-        return MF_ERR_IO;
-    return n;
-}
-
-int
-store_job_insert (store_t *self, store_job_t *job)
+static int
+s_do_job_insert (store_t *self, const store_job_t *job)
 {
     sqlite3_stmt *st = s_stmt (self, S_JOB_INSERT);
     s_bind_text (st, 1, job->name);
@@ -252,14 +252,12 @@ store_job_insert (store_t *self, store_job_t *job)
     s_bind_text (st, 7, job->format);
     s_bind_text (st, 8, job->spec);
     s_bind_text (st, 9, job->origin);
-    if (s_done (self, st, "insert job"))
-        return MF_ERR_IO;
-    job->id = (uint64_t) sqlite3_last_insert_rowid (self->db);
-    return 0;
+    sqlite3_bind_int64 (st, 10, (sqlite3_int64) job->id);
+    return s_done (self, st, "insert job");
 }
 
-int
-store_job_set_state (store_t *self, uint64_t job_id, int state, int64_t now_ms)
+static int
+s_do_job_set_state (store_t *self, uint64_t job_id, int state, int64_t now_ms)
 {
     sqlite3_stmt *st = s_stmt (self, S_JOB_STATE);
     sqlite3_bind_int (st, 1, state);
@@ -268,8 +266,8 @@ store_job_set_state (store_t *self, uint64_t job_id, int state, int64_t now_ms)
     return s_done (self, st, "update job");
 }
 
-int
-store_task_insert (store_t *self, store_task_t *task)
+static int
+s_do_task_insert (store_t *self, const store_task_t *task)
 {
     sqlite3_stmt *st = s_stmt (self, S_TASK_INSERT);
     sqlite3_bind_int64 (st, 1, (sqlite3_int64) task->job_id);
@@ -280,14 +278,12 @@ store_task_insert (store_t *self, store_task_t *task)
     sqlite3_bind_int (st, 6, task->state);
     sqlite3_bind_int (st, 7, task->attempts);
     s_bind_text (st, 8, task->last_error);
-    if (s_done (self, st, "insert task"))
-        return MF_ERR_IO;
-    task->id = (uint64_t) sqlite3_last_insert_rowid (self->db);
-    return 0;
+    sqlite3_bind_int64 (st, 9, (sqlite3_int64) task->id);
+    return s_done (self, st, "insert task");
 }
 
-int
-store_task_update (store_t *self, uint64_t task_id, int state, int attempts,
+static int
+s_do_task_update (store_t *self, uint64_t task_id, int state, int attempts,
                    const char *last_error)
 {
     sqlite3_stmt *st;
@@ -307,8 +303,8 @@ store_task_update (store_t *self, uint64_t task_id, int state, int attempts,
     return s_done (self, st, "update task");
 }
 
-int
-store_task_done (store_t *self, uint64_t task_id, int attempts,
+static int
+s_do_task_done (store_t *self, uint64_t task_id, int attempts,
                  const void *result, size_t result_size,
                  const store_output_t *outputs, size_t n_outputs)
 {
@@ -339,8 +335,8 @@ store_task_done (store_t *self, uint64_t task_id, int attempts,
     return 0;
 }
 
-int
-store_attempt_begin (store_t *self, uint64_t task_id, int attempt, const char *worker,
+static int
+s_do_attempt_begin (store_t *self, uint64_t task_id, int attempt, const char *worker,
                      int64_t now_ms)
 {
     sqlite3_stmt *st = s_stmt (self, S_ATT_BEGIN);
@@ -351,8 +347,8 @@ store_attempt_begin (store_t *self, uint64_t task_id, int attempt, const char *w
     return s_done (self, st, "attempt begin");
 }
 
-int
-store_attempt_end (store_t *self, uint64_t task_id, int attempt, bool ok,
+static int
+s_do_attempt_end (store_t *self, uint64_t task_id, int attempt, bool ok,
                    const char *error, int64_t now_ms)
 {
     sqlite3_stmt *st = s_stmt (self, S_ATT_END);
@@ -364,8 +360,8 @@ store_attempt_end (store_t *self, uint64_t task_id, int attempt, bool ok,
     return s_done (self, st, "attempt end");
 }
 
-int
-store_track_analysis (store_t *self, uint64_t job_id, int album, int track,
+static int
+s_do_track_analysis (store_t *self, uint64_t job_id, int album, int track,
                       const void *analysis, size_t size)
 {
     sqlite3_stmt *st = s_stmt (self, S_TRACK_PUT);
@@ -376,8 +372,8 @@ store_track_analysis (store_t *self, uint64_t job_id, int album, int track,
     return s_done (self, st, "store analysis");
 }
 
-int
-store_plan_put (store_t *self, uint64_t job_id, int album, int profile,
+static int
+s_do_plan_put (store_t *self, uint64_t job_id, int album, int profile,
                 const char *plan_json)
 {
     sqlite3_stmt *st = s_stmt (self, S_PLAN_PUT);
@@ -388,8 +384,8 @@ store_plan_put (store_t *self, uint64_t job_id, int album, int profile,
     return s_done (self, st, "store plan");
 }
 
-int
-store_album_set (store_t *self, uint64_t job_id, int album, const char *slug, int state)
+static int
+s_do_album_set (store_t *self, uint64_t job_id, int album, const char *slug, int state)
 {
     sqlite3_stmt *st = s_stmt (self, S_ALBUM_PUT);
     sqlite3_bind_int64 (st, 1, (sqlite3_int64) job_id);
@@ -399,8 +395,8 @@ store_album_set (store_t *self, uint64_t job_id, int album, const char *slug, in
     return s_done (self, st, "store album");
 }
 
-int
-store_worker_put (store_t *self, const char *id, int slots, int64_t last_seen_ms,
+static int
+s_do_worker_put (store_t *self, const char *id, int slots, int64_t last_seen_ms,
                   int tasks_done, int tasks_failed)
 {
     sqlite3_stmt *st = s_stmt (self, S_WORKER_PUT);
@@ -410,6 +406,462 @@ store_worker_put (store_t *self, const char *id, int slots, int64_t last_seen_ms
     sqlite3_bind_int (st, 4, tasks_done);
     sqlite3_bind_int (st, 5, tasks_failed);
     return s_done (self, st, "store worker");
+}
+
+/*  Writing. In the default (deferred) mode each write is copied into an
+    op; store_commit_async closes the ops written since the last commit
+    into a batch and hands it to a writer thread, which runs every batch
+    it finds in one transaction and commits it (one fsync for several
+    event-loop iterations: group commit). The event loop never waits for
+    the disk; what it has handed over is durable a few milliseconds later,
+    and a crash before that loses only changes nobody was told about
+    (tasks go back to the queue). Where an answer must wait for the disk
+    (a job's id) the caller uses store_begin_sync and store_commit, which
+    first let the writer finish and then write and commit directly.  */
+
+//  Frees an op and what it owns.
+static void
+s_op_free (s_op_t *op)
+{
+    for (int i = 0; i < 5; i++)
+        free (op->s [i]);
+    free (op->blob);
+    for (size_t i = 0; i < op->n_outs; i++) {
+        free ((char *) op->outs [i].path);
+        free ((char *) op->outs [i].sha256);
+    }
+    free (op->outs);
+    free (op);
+}
+
+//  Frees a list of ops.
+static void
+s_ops_free (s_op_t *op)
+{
+    while (op) {
+        s_op_t *next = op->next;
+        s_op_free (op);
+        op = next;
+    }
+}
+
+//  A copy of a string (NULL stays NULL); *ok cleared on out of memory.
+static char *
+s_dup (const char *text, bool *ok)
+{
+    if (!text)
+        return NULL;
+    char *copy = strdup (text);
+    if (!copy)
+        *ok = false;
+    return copy;
+}
+
+//  Runs one op on the connection. Returns 0 or MF_ERR_IO.
+static int
+s_op_run (store_t *self, s_op_t *op)
+{
+    switch (op->kind) {
+        case S_JOB_INSERT:  return s_do_job_insert (self, &op->job);
+        case S_JOB_STATE:   return s_do_job_set_state (self, op->id, op->i [0], op->t);
+        case S_TASK_INSERT: return s_do_task_insert (self, &op->task);
+        case S_TASK_UPDATE: return s_do_task_update (self, op->id, op->i [0], op->i [1],
+                                                     op->s [0]);
+        case S_TASK_DONE:   return s_do_task_done (self, op->id, op->i [0], op->blob,
+                                                   op->blob_size, op->outs, op->n_outs);
+        case S_ATT_BEGIN:   return s_do_attempt_begin (self, op->id, op->i [0], op->s [0], op->t);
+        case S_ATT_END:     return s_do_attempt_end (self, op->id, op->i [0], op->i [1] != 0,
+                                                     op->s [0], op->t);
+        case S_TRACK_PUT:   return s_do_track_analysis (self, op->id, op->i [0], op->i [1],
+                                                        op->blob, op->blob_size);
+        case S_PLAN_PUT:    return s_do_plan_put (self, op->id, op->i [0], op->i [1], op->s [0]);
+        case S_ALBUM_PUT:   return s_do_album_set (self, op->id, op->i [0], op->s [0], op->i [1]);
+        case S_WORKER_PUT:  return s_do_worker_put (self, op->s [0], op->i [0], op->t,
+                                                    op->i [1], op->i [2]);
+        default:            return MF_ERR_INTERNAL;
+    }
+}
+
+//  The writer thread: runs queued batches, one transaction per wake-up.
+static void *
+s_writer (void *arg)
+{
+    store_t *self = arg;
+    pthread_mutex_lock (&self->mutex);
+    while (true) {
+        while (!self->queue_head && !self->stop)
+            pthread_cond_wait (&self->cond, &self->mutex);
+        if (!self->queue_head && self->stop)
+            break;
+        s_op_t *ops = self->queue_head;
+        uint64_t upto = self->batches;
+        self->queue_head = self->queue_tail = NULL;
+        //  The connection is used by this thread only while the main
+        //  thread waits for it (store_sync), so the lock can go.
+        pthread_mutex_unlock (&self->mutex);
+        int rc = s_exec (self, "BEGIN IMMEDIATE");
+        for (s_op_t *op = ops; !rc && op; op = op->next)
+            rc = s_op_run (self, op);
+        if (!rc)
+            rc = s_exec (self, "COMMIT");
+        if (rc)
+            s_exec (self, "ROLLBACK");
+        s_ops_free (ops);
+        pthread_mutex_lock (&self->mutex);
+        if (rc)
+            self->failed = true;
+        self->committed = upto;
+        pthread_cond_broadcast (&self->cond);
+    }
+    pthread_mutex_unlock (&self->mutex);
+    return NULL;
+}
+
+//  Waits until every batch handed over is committed; afterwards the
+//  caller has the connection to itself until it hands over more.
+//  Returns 0, or MF_ERR_IO if a deferred commit failed.
+static int
+s_wait (store_t *self)
+{
+    pthread_mutex_lock (&self->mutex);
+    while (self->committed < self->batches)
+        pthread_cond_wait (&self->cond, &self->mutex);
+    int rc = self->failed ? MF_ERR_IO : 0;
+    pthread_mutex_unlock (&self->mutex);
+    return rc;
+}
+
+//  Adds an op to the open deferred batch, or runs it at once in direct
+//  mode. Takes ownership of op. Returns 0, MF_ERR_NOMEM or MF_ERR_IO.
+static int
+s_op_add (store_t *self, s_op_t *op, bool ok)
+{
+    if (!ok) {
+        s_op_free (op);
+        return MF_ERR_NOMEM;
+    }
+    if (self->direct) {
+        int rc = s_op_run (self, op);
+        s_op_free (op);
+        return rc;
+    }
+    if (self->pend_tail)
+        self->pend_tail->next = op;
+    else
+        self->pend_head = op;
+    self->pend_tail = op;
+    return 0;
+}
+
+//  A new op of a kind; NULL on out of memory.
+static s_op_t *
+s_op_new (int kind)
+{
+    s_op_t *op = calloc (1, sizeof *op);
+    if (op)
+        op->kind = kind;
+    return op;
+}
+
+void
+store_destroy (store_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    store_t *self = *self_p;
+    //  What was handed over is committed; what was not is dropped.
+    s_ops_free (self->pend_head);
+    if (self->writer_started) {
+        pthread_mutex_lock (&self->mutex);
+        self->stop = true;
+        pthread_cond_broadcast (&self->cond);
+        pthread_mutex_unlock (&self->mutex);
+        pthread_join (self->writer, NULL);
+    }
+    if (self->in_tx)
+        s_exec (self, "ROLLBACK");
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize (self->stmt [i]);
+    sqlite3_close (self->db);
+    pthread_mutex_destroy (&self->mutex);
+    pthread_cond_destroy (&self->cond);
+    free (self->path);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+store_begin (store_t *self)
+{
+    return 0;
+}
+
+int
+store_begin_sync (store_t *self)
+{
+    if (self->direct)
+        return 0;
+    if (store_commit_async (self) || s_wait (self))
+        return MF_ERR_IO;
+    if (s_exec (self, "BEGIN IMMEDIATE"))
+        return MF_ERR_IO;
+    self->in_tx = true;
+    self->direct = true;
+    return 0;
+}
+
+int
+store_commit_async (store_t *self)
+{
+    if (self->direct)
+        return store_commit (self);
+    pthread_mutex_lock (&self->mutex);
+    int rc = self->failed ? MF_ERR_IO : 0;
+    if (self->pend_head) {
+        if (!self->writer_started) {
+            if (pthread_create (&self->writer, NULL, s_writer, self) == 0)
+                self->writer_started = true;
+            else
+                rc = MF_ERR_IO;
+        }
+        if (self->queue_tail)
+            self->queue_tail->next = self->pend_head;
+        else
+            self->queue_head = self->pend_head;
+        self->queue_tail = self->pend_tail;
+        self->pend_head = self->pend_tail = NULL;
+        self->batches++;
+        pthread_cond_broadcast (&self->cond);
+    }
+    pthread_mutex_unlock (&self->mutex);
+    return rc;
+}
+
+int
+store_commit (store_t *self)
+{
+    if (self->direct) {
+        self->direct = false;
+        self->in_tx = false;
+        if (s_exec (self, "COMMIT")) {
+            s_exec (self, "ROLLBACK");
+            return MF_ERR_IO;
+        }
+        return 0;
+    }
+    if (store_commit_async (self))
+        return MF_ERR_IO;
+    return s_wait (self);
+}
+
+int
+store_sync (store_t *self)
+{
+    if (self->direct)
+        return 0;
+    return s_wait (self);
+}
+
+int
+store_recover (store_t *self, int64_t now_ms)
+{
+    char sql [256];
+    snprintf (sql, sizeof sql, "UPDATE attempts SET ended_ms = %lld, ok = 0, "
+              "error = 'broker restarted' WHERE ended_ms IS NULL", (long long) now_ms);
+    if (store_begin_sync (self) || s_exec (self, sql)
+    ||  s_exec (self, "UPDATE tasks SET state = 1 WHERE state IN (2, 3)"))
+        return MF_ERR_IO;
+    int n = sqlite3_changes (self->db);
+    if (store_commit (self))
+        return MF_ERR_IO;
+    return n;
+}
+
+int
+store_job_insert (store_t *self, store_job_t *job)
+{
+    job->id = self->next_job_id++;
+    s_op_t *op = s_op_new (S_JOB_INSERT);
+    if (!op)
+        return MF_ERR_NOMEM;
+    bool ok = true;
+    op->job = *job;
+    op->job.name = op->s [0] = s_dup (job->name, &ok);
+    op->job.format = op->s [1] = s_dup (job->format, &ok);
+    op->job.spec = op->s [2] = s_dup (job->spec, &ok);
+    op->job.origin = op->s [3] = s_dup (job->origin, &ok);
+    return s_op_add (self, op, ok);
+}
+
+int
+store_job_set_state (store_t *self, uint64_t job_id, int state, int64_t now_ms)
+{
+    s_op_t *op = s_op_new (S_JOB_STATE);
+    if (!op)
+        return MF_ERR_NOMEM;
+    op->id = job_id;
+    op->i [0] = state;
+    op->t = now_ms;
+    return s_op_add (self, op, true);
+}
+
+int
+store_task_insert (store_t *self, store_task_t *task)
+{
+    task->id = self->next_task_id++;
+    s_op_t *op = s_op_new (S_TASK_INSERT);
+    if (!op)
+        return MF_ERR_NOMEM;
+    bool ok = true;
+    op->task = *task;
+    op->task.last_error = op->s [0] = s_dup (task->last_error, &ok);
+    op->task.result = NULL;
+    op->task.result_size = 0;
+    return s_op_add (self, op, ok);
+}
+
+int
+store_task_update (store_t *self, uint64_t task_id, int state, int attempts,
+                   const char *last_error)
+{
+    s_op_t *op = s_op_new (S_TASK_UPDATE);
+    if (!op)
+        return MF_ERR_NOMEM;
+    bool ok = true;
+    op->id = task_id;
+    op->i [0] = state;
+    op->i [1] = attempts;
+    op->s [0] = s_dup (last_error, &ok);
+    return s_op_add (self, op, ok);
+}
+
+int
+store_task_done (store_t *self, uint64_t task_id, int attempts,
+                 const void *result, size_t result_size,
+                 const store_output_t *outputs, size_t n_outputs)
+{
+    s_op_t *op = s_op_new (S_TASK_DONE);
+    if (!op)
+        return MF_ERR_NOMEM;
+    bool ok = true;
+    op->id = task_id;
+    op->i [0] = attempts;
+    if (result) {
+        op->blob = malloc (result_size ? result_size : 1);
+        if (op->blob)
+            memcpy (op->blob, result, result_size);
+        else
+            ok = false;
+        op->blob_size = result_size;
+    }
+    if (n_outputs) {
+        op->outs = calloc (n_outputs, sizeof *op->outs);
+        if (!op->outs)
+            ok = false;
+        for (size_t i = 0; ok && i < n_outputs; i++) {
+            op->outs [i].path = s_dup (outputs [i].path, &ok);
+            op->outs [i].sha256 = s_dup (outputs [i].sha256, &ok);
+            op->outs [i].bytes = outputs [i].bytes;
+            op->n_outs = i + 1;
+        }
+    }
+    return s_op_add (self, op, ok);
+}
+
+int
+store_attempt_begin (store_t *self, uint64_t task_id, int attempt, const char *worker,
+                     int64_t now_ms)
+{
+    s_op_t *op = s_op_new (S_ATT_BEGIN);
+    if (!op)
+        return MF_ERR_NOMEM;
+    bool ok = true;
+    op->id = task_id;
+    op->i [0] = attempt;
+    op->s [0] = s_dup (worker, &ok);
+    op->t = now_ms;
+    return s_op_add (self, op, ok);
+}
+
+int
+store_attempt_end (store_t *self, uint64_t task_id, int attempt, bool success,
+                   const char *error, int64_t now_ms)
+{
+    s_op_t *op = s_op_new (S_ATT_END);
+    if (!op)
+        return MF_ERR_NOMEM;
+    bool ok = true;
+    op->id = task_id;
+    op->i [0] = attempt;
+    op->i [1] = success;
+    op->s [0] = s_dup (error, &ok);
+    op->t = now_ms;
+    return s_op_add (self, op, ok);
+}
+
+int
+store_track_analysis (store_t *self, uint64_t job_id, int album, int track,
+                      const void *analysis, size_t size)
+{
+    s_op_t *op = s_op_new (S_TRACK_PUT);
+    if (!op)
+        return MF_ERR_NOMEM;
+    bool ok = true;
+    op->id = job_id;
+    op->i [0] = album;
+    op->i [1] = track;
+    op->blob = malloc (size ? size : 1);
+    if (op->blob)
+        memcpy (op->blob, analysis, size);
+    else
+        ok = false;
+    op->blob_size = size;
+    return s_op_add (self, op, ok);
+}
+
+int
+store_plan_put (store_t *self, uint64_t job_id, int album, int profile,
+                const char *plan_json)
+{
+    s_op_t *op = s_op_new (S_PLAN_PUT);
+    if (!op)
+        return MF_ERR_NOMEM;
+    bool ok = true;
+    op->id = job_id;
+    op->i [0] = album;
+    op->i [1] = profile;
+    op->s [0] = s_dup (plan_json, &ok);
+    return s_op_add (self, op, ok);
+}
+
+int
+store_album_set (store_t *self, uint64_t job_id, int album, const char *slug, int state)
+{
+    s_op_t *op = s_op_new (S_ALBUM_PUT);
+    if (!op)
+        return MF_ERR_NOMEM;
+    bool ok = true;
+    op->id = job_id;
+    op->i [0] = album;
+    op->i [1] = state;
+    op->s [0] = s_dup (slug, &ok);
+    return s_op_add (self, op, ok);
+}
+
+int
+store_worker_put (store_t *self, const char *id, int slots, int64_t last_seen_ms,
+                  int tasks_done, int tasks_failed)
+{
+    s_op_t *op = s_op_new (S_WORKER_PUT);
+    if (!op)
+        return MF_ERR_NOMEM;
+    bool ok = true;
+    op->s [0] = s_dup (id, &ok);
+    op->i [0] = slots;
+    op->i [1] = tasks_done;
+    op->i [2] = tasks_failed;
+    op->t = last_seen_ms;
+    return s_op_add (self, op, ok);
 }
 
 //  Prepares a query for loading. Returns NULL (logged) on failure.
@@ -439,6 +891,8 @@ s_load_end (store_t *self, sqlite3_stmt *st, int step_rc, int cb_rc, const char 
 int
 store_jobs_load (store_t *self, store_job_fn *fn, void *arg)
 {
+    if (store_sync (self))
+        return MF_ERR_IO;
     sqlite3_stmt *st = s_query (self, "SELECT id, name, priority, deadline_ms, deliver_at_ms,"
                                 " submitted_ms, state, format, spec, origin FROM jobs ORDER BY id");
     if (!st)
@@ -465,6 +919,8 @@ store_jobs_load (store_t *self, store_job_fn *fn, void *arg)
 int
 store_tasks_load (store_t *self, store_task_fn *fn, void *arg)
 {
+    if (store_sync (self))
+        return MF_ERR_IO;
     sqlite3_stmt *st = s_query (self, "SELECT id, job_id, kind, album, track, profile, state,"
                                 " attempts, last_error, result FROM tasks ORDER BY id");
     if (!st)
@@ -492,6 +948,8 @@ store_tasks_load (store_t *self, store_task_fn *fn, void *arg)
 int
 store_tracks_load (store_t *self, store_track_fn *fn, void *arg)
 {
+    if (store_sync (self))
+        return MF_ERR_IO;
     sqlite3_stmt *st = s_query (self, "SELECT job_id, album, idx, analysis FROM tracks"
                                 " ORDER BY job_id, album, idx");
     if (!st)
@@ -507,6 +965,8 @@ store_tracks_load (store_t *self, store_track_fn *fn, void *arg)
 int
 store_albums_load (store_t *self, store_album_fn *fn, void *arg)
 {
+    if (store_sync (self))
+        return MF_ERR_IO;
     sqlite3_stmt *st = s_query (self, "SELECT job_id, idx, state FROM albums"
                                 " ORDER BY job_id, idx");
     if (!st)
@@ -521,6 +981,8 @@ store_albums_load (store_t *self, store_album_fn *fn, void *arg)
 int
 store_outputs_count (store_t *self, uint64_t task_id)
 {
+    if (store_sync (self))
+        return MF_ERR_IO;
     char sql [96];
     snprintf (sql, sizeof sql, "SELECT COUNT(*) FROM outputs WHERE task_id = %llu",
               (unsigned long long) task_id);

@@ -14,10 +14,11 @@
       workers   every worker seen: slots, last seen, tasks done and failed
       outputs   every committed output file: task, path, bytes, SHA-256
 
-    The broker batches the changes of one event-loop iteration in one
-    transaction (store_begin .. store_commit). A task's result and its
-    output records are written in the same transaction, so a result is
-    committed exactly once. store_recover, run at start, puts tasks that
+    The broker batches the changes of one event-loop iteration (store_begin
+    .. store_commit_async); a writer thread commits them, several
+    iterations per transaction when the disk is slow. Ids are assigned at
+    once. A task's result and its output records are always in the same
+    transaction, so a result is committed exactly once. store_recover, run at start, puts tasks that
     were dispatched or running when the broker stopped back in the queue.
 
     Every function returns 0 or a negative mf_err_t (MF_ERR_IO for SQLite
@@ -73,19 +74,39 @@ store_t *store_open (const char *path, char *err, size_t err_size);
 //  Commits nothing pending (call store_commit first), closes; NULL-safe.
 void store_destroy (store_t **self_p);
 
-//  Starts a transaction unless one is open. Returns 0 or MF_ERR_IO.
+//  Writes are deferred: they are collected until a commit closes them into
+//  a batch for the store's writer thread, which commits every batch it
+//  finds in one transaction (group commit), so the caller never waits for
+//  the disk. store_begin marks the start of a batch (it does nothing else;
+//  writes without a later commit are dropped by store_destroy).
 int store_begin (store_t *self);
 
-//  Commits the open transaction (no-op when none). Returns 0 or MF_ERR_IO;
-//  on failure the transaction is rolled back.
+//  Waits for the writer, then opens a transaction on the caller's thread:
+//  until store_commit, writes run at once. For answers that must wait for
+//  the disk (a job id). Returns 0 or MF_ERR_IO.
+int store_begin_sync (store_t *self);
+
+//  Hands the writes since the last commit to the writer and returns at
+//  once. Returns 0, or MF_ERR_IO when an earlier deferred commit failed
+//  (that batch was rolled back; the failure is sticky).
+int store_commit_async (store_t *self);
+
+//  Commits and waits until everything written so far is durable (or
+//  commits the direct transaction of store_begin_sync). Returns 0 or
+//  MF_ERR_IO; on failure the transaction is rolled back.
 int store_commit (store_t *self);
+
+//  Waits until everything handed to the writer is committed. Returns 0 or
+//  MF_ERR_IO (a deferred commit failed).
+int store_sync (store_t *self);
 
 //  Puts dispatched and running tasks back in the queue and closes their
 //  open attempts ("broker restarted"). Returns the number of tasks put
 //  back, or MF_ERR_IO.
 int store_recover (store_t *self, int64_t now_ms);
 
-//  Inserts a job; sets job->id. Returns 0 or MF_ERR_IO.
+//  Inserts a job; sets job->id (assigned at once). Returns 0, MF_ERR_NOMEM
+//  or (direct mode) MF_ERR_IO.
 int store_job_insert (store_t *self, store_job_t *job);
 
 //  Updates a job's state. Returns 0 or MF_ERR_IO.
