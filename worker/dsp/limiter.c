@@ -27,15 +27,18 @@ struct limiter_s {
     float       *tmp;           //  LIMITER_BLOCK_FRAMES: one channel, one filter
     float       *zeros;         //  LIMITER_BLOCK_FRAMES * channels of silence
     float       *delay;         //  latency * channels: input ring
-    //  Sliding minimum of g_req over the last latency + 1 frames.
-    uint64_t    *dq_idx;        //  input frame index of each entry
-    double      *dq_val;        //  g_req of each entry, increasing from head
-    size_t       dq_mask;       //  capacity - 1 (a power of two > latency + 1)
-    size_t       dq_head, dq_tail;  //  running positions; length = tail - head
+    //  Sliding minimum of g_req over W = latency + 1 frames (van Herk /
+    //  Gil-Werman): frames in blocks of W; min over a window = min of the
+    //  suffix minimum of its first block and the prefix minimum of its
+    //  last block.
+    double      *win_g;         //  W: g_req of the current block
+    double      *win_suf;       //  W: suffix minima of the last full block
+    double       win_pre;       //  prefix minimum of the current block
+    size_t       win_pos;       //  position of frame t in its block
     double      *hbuf;          //  box: the last N values of h
     double       hsum;          //  their sum
     int          hpos;          //  next slot in hbuf
-    double       h;             //  last h (release state)
+    double       r;             //  release state: 1 - h of the last frame
     uint64_t     t;             //  input frames consumed since reset
     size_t       dpos;          //  delay-line slot of frame t (t mod latency)
     double       g_min;         //  smallest gain applied (for gr_max_db)
@@ -135,10 +138,6 @@ limiter_new (const limiter_cfg_t *cfg, int rate_hz, int channels)
     self->box = lat - taps + 2;
     self->ceiling_lin = pow (10.0, (cfg->ceiling_dbtp - LIMITER_MARGIN_DB) / 20.0);
     self->a_rel = exp (-1.0 / (cfg->release_ms / 1000.0 * rate_hz));
-    size_t cap = 1;
-    while (cap < (size_t) lat + 2)
-        cap *= 2;
-    self->dq_mask = cap - 1;
     self->peak = calloc (LIMITER_BLOCK_FRAMES, sizeof (float));
     self->tmp = calloc (LIMITER_BLOCK_FRAMES, sizeof (float));
     for (int c = 0; c < channels; c++) {
@@ -148,11 +147,11 @@ limiter_new (const limiter_cfg_t *cfg, int rate_hz, int channels)
     }
     self->zeros = calloc ((size_t) LIMITER_BLOCK_FRAMES * channels, sizeof (float));
     self->delay = calloc ((size_t) lat * channels, sizeof (float));
-    self->dq_idx = calloc (cap, sizeof (uint64_t));
-    self->dq_val = calloc (cap, sizeof (double));
+    self->win_g = calloc ((size_t) lat + 1, sizeof (double));
+    self->win_suf = calloc ((size_t) lat + 1, sizeof (double));
     self->hbuf = calloc ((size_t) self->box, sizeof (double));
-    if (!self->peak || !self->tmp || !self->zeros || !self->delay || !self->dq_idx
-    ||  !self->dq_val || !self->hbuf)
+    if (!self->peak || !self->tmp || !self->zeros || !self->delay || !self->win_g
+    ||  !self->win_suf || !self->hbuf)
         goto fail;
     limiter_reset (self);
     return self;
@@ -175,8 +174,8 @@ limiter_destroy (limiter_t **self_p)
     free (self->tmp);
     free (self->zeros);
     free (self->delay);
-    free (self->dq_idx);
-    free (self->dq_val);
+    free (self->win_g);
+    free (self->win_suf);
     free (self->hbuf);
     free (self);
     *self_p = NULL;
@@ -196,15 +195,18 @@ limiter_reset (limiter_t *self)
     for (int c = 0; c < self->channels; c++)
         memset (self->hist [c], 0, (size_t) (self->taps - 1) * sizeof (float));
     memset (self->delay, 0, (size_t) self->latency * self->channels * sizeof (float));
-    self->dq_head = 0;
-    self->dq_tail = 0;
+    //  Frames before the start count as needing no reduction (g_req 1).
+    for (int k = 0; k <= self->latency; k++)
+        self->win_suf [k] = 1.0;
+    self->win_pre = 1.0;
+    self->win_pos = 0;
     self->dpos = 0;
     self->g_min = 1.0;
     for (int k = 0; k < self->box; k++)
         self->hbuf [k] = 1.0;
     self->hsum = self->box;
     self->hpos = 0;
-    self->h = 1.0;
+    self->r = 0.0;
     self->t = 0;
     memset (&self->stats, 0, sizeof self->stats);
 }
@@ -263,11 +265,11 @@ s_block (limiter_t *self, float *dst, const float *src, size_t n)
     const double c = self->ceiling_lin, a_rel = self->a_rel;
     const int box = self->box;
     const double inv_box = 1.0 / box;
-    const size_t mask = self->dq_mask;
-    uint64_t *dq_idx = self->dq_idx;
-    double *dq_val = self->dq_val;
-    size_t head = self->dq_head, tail = self->dq_tail;
-    double h = self->h, hsum = self->hsum;
+    const size_t w = (size_t) lat + 1;
+    double *win_g = self->win_g, *win_suf = self->win_suf;
+    double pre = self->win_pre;
+    size_t pos = self->win_pos;
+    double r = self->r, hsum = self->hsum;
     double *hbuf = self->hbuf;
     int hpos = self->hpos;
     size_t dpos = self->dpos;
@@ -280,20 +282,37 @@ s_block (limiter_t *self, float *dst, const float *src, size_t n)
     for (size_t i = 0; i < n; i++, t++) {
         //  Required gain of this frame's detector value.
         double p = self->peak [i];
-        double g_req = p > c ? c / p : 1.0;
-        //  Sliding minimum over g_req[t - L .. t] (increasing from head).
-        while (tail != head && dq_val [(tail - 1) & mask] >= g_req)
-            tail--;
-        dq_idx [tail & mask] = t;
-        dq_val [tail & mask] = g_req;
-        tail++;
-        while (dq_idx [head & mask] + lat < t)
-            head++;
-        double m = dq_val [head & mask];
-        //  Release toward 1, never above the lookahead minimum.
-        h = 1.0 - (1.0 - h) * a_rel;
-        if (m < h)
-            h = m;
+        double q = p > c ? p : c;                   //  maxsd: g_req = c / max (p, c)
+        double g_req = c / q;
+        //  Sliding minimum over g_req[t - L .. t]: the window starts at
+        //  position pos + 1 of the previous block (or, when pos is the
+        //  block's last position, at the start of this one).
+        win_g [pos] = g_req;
+        pre = g_req < pre ? g_req : pre;
+        double m;
+        if (pos + 1 == w) {
+            double sm = win_g [pos];
+            win_suf [pos] = sm;
+            for (size_t k = pos; k-- > 0; ) {
+                sm = win_g [k] < sm ? win_g [k] : sm;
+                win_suf [k] = sm;
+            }
+            m = pre;
+            pre = 1.0;
+            pos = 0;
+        }
+        else {
+            double s_prev = win_suf [pos + 1];
+            m = s_prev < pre ? s_prev : pre;
+            pos++;
+        }
+        //  Release toward 1, never above the lookahead minimum, kept as
+        //  the distance r = 1 - h so that the recurrence is one multiply
+        //  and one max: r = max (r a_R, 1 - m).
+        r *= a_rel;
+        double need = 1.0 - m;
+        r = need > r ? need : r;                    //  maxsd
+        double h = 1.0 - r;
         //  Box smoothing; the sum is recomputed exactly once per lap.
         hsum += h - hbuf [hpos];
         hbuf [hpos] = h;
@@ -334,9 +353,9 @@ s_block (limiter_t *self, float *dst, const float *src, size_t n)
             }
         }
     }
-    self->dq_head = head;
-    self->dq_tail = tail;
-    self->h = h;
+    self->win_pre = pre;
+    self->win_pos = pos;
+    self->r = r;
     self->hsum = hsum;
     self->hpos = hpos;
     self->dpos = dpos;
