@@ -14,6 +14,7 @@
 #include "broker/broker.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <jansson.h>
 #include <math.h>
 #include <signal.h>
@@ -426,9 +427,19 @@ s_album_plan (broker_t *self, s_job_t *job, s_album_t *a)
         a->plan_err [p] = NULL;
         a->plan_ok [p] = false;
         char err [S_ERR_LEN] = "";
+        int64_t *cd_frames = NULL;
         if (a->sub.n_tracks == 0)
             snprintf (err, sizeof err, "no track of the album could be analysed");
-        else {
+        else
+        if (p == PROFILE_CD && (cd_frames = calloc (a->sub.n_tracks, sizeof *cd_frames))) {
+            //  Red Book limits need the lengths: refuse before mastering.
+            for (size_t k = 0; k < a->sub.n_tracks; k++)
+                cd_frames [k] = an [k]->rate_hz > 0
+                              ? an [k]->frames * 44100 / an [k]->rate_hz : 0;
+            assemble_check_cd (&a->sub, cd_frames, err, sizeof err);
+        }
+        free (cd_frames);
+        if (a->sub.n_tracks > 0 && !err [0]) {
             int rate = profile_output_rate (profile_get ((profile_id_t) p), an [0]->rate_hz);
             int rc = planner_plan_album (&a->sub, (const measure_t *const *) an,
                                          (profile_id_t) p, rate, &a->plans [p], err, sizeof err);
@@ -614,6 +625,27 @@ s_job_publish (broker_t *self, s_job_t *job)
     return !waiting;
 }
 
+//  nftw callback: removes one file or (empty by then) folder.
+static int
+s_rm_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    if (remove (path))
+        log_warn ("cannot remove %s: %s", path, strerror (errno));
+    return 0;
+}
+
+//  Removes a finished job's intermediates and its staging folder (what
+//  is left there once every album is published).
+static void
+s_job_clean (broker_t *self, const s_job_t *job)
+{
+    char staging [4096], work [4200];
+    s_staging (self, job, staging, sizeof staging);
+    snprintf (work, sizeof work, "%s/work", staging);
+    nftw (work, s_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    rmdir (staging);
+}
+
 //  Sets a job's state when all its tasks are final (and its albums out).
 static void
 s_job_check (broker_t *self, s_job_t *job)
@@ -640,6 +672,9 @@ s_job_check (broker_t *self, s_job_t *job)
         if (s_job_final (state))
             log_info ("job %llu %s: %u tasks done, %u failed", (unsigned long long) job->id,
                       state == J_DONE ? "done" : "failed", job->done, job->failed);
+        //  A failed job keeps its intermediates for `retry`.
+        if (state == J_DONE && !job->noop)
+            s_job_clean (self, job);
     }
 }
 
@@ -1261,6 +1296,14 @@ s_on_submit (broker_t *self, const wire_msg_t *msg)
                                  : spec_parse_csv (text, strlen (text), origin, &errs);
         if (spec)
             spec_check_paths (spec, self->input_root, &errs);
+        for (size_t i = 0; spec && i < spec->n_albums; i++) {
+            char err [S_ERR_LEN] = "", path [48];
+            if ((spec->albums [i].s.profiles & (1u << PROFILE_CD))
+            &&  assemble_check_cd (&spec->albums [i], NULL, err, sizeof err)) {
+                snprintf (path, sizeof path, "$.albums[%zu]", i);
+                spec_errors_add (&errs, path, 0, 0, "%s (profile cd)", err);
+            }
+        }
         if (spec) {
             row.name = spec->name;
             row.priority = spec->priority;
