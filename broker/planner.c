@@ -2,12 +2,15 @@
     pure function of the tracks' analyses and the album's settings.
 
     Album loudness is always the BS.1770-4 gated loudness of the union of
-    every track's 400 ms blocks (measure_gated_loudness), never a mean of
-    track values: a quiet interlude and a loud single do not weigh by
-    track count but by how much programme they carry above the gates.
-    Because the absolute gate (-70 LUFS) does not move with a gain, the
-    album gain is found by iteration on the shifted blocks rather than by
-    a single subtraction, so the prediction is exact for the blocks.
+    every track's 400 ms blocks, never a mean of track values: a quiet
+    interlude and a loud single do not weigh by track count but by how
+    much programme they carry above the gates. Because the absolute gate
+    (-70 LUFS) does not move with a gain, the album gain is found by
+    bisection on the shifted blocks rather than by a single subtraction,
+    so the prediction is exact for the blocks. The solver gates block
+    energies computed once (the gating of measure_gated_loudness, which
+    the unit tests use as the reference), so a 99-track album of 4-minute
+    tracks plans in well under 0.1 s.
 
     Edges: the album file holds silence between tracks (gaps, the
     pregap), and a meter reading the album sees 400 ms blocks that
@@ -65,11 +68,83 @@
 static const char *s_policy_names [] = { "track", "album", "loudest", "hybrid" };
 static const char *s_tonal_names [] = { "off", "album", "reference" };
 
-//  Album loudness of the union of blocks with per-track gains (dB).
-static double
-s_album_lufs (const measure_t *const *a, const double *gains, size_t n)
+//  The union of the tracks' blocks as mean-square energies (BS.1770-4
+//  eq. (2)), computed once so that the solver's many gated readings cost
+//  one multiplication per block instead of a pow().
+typedef struct {
+    size_t                  n;
+    const measure_t *const *m;      //  the tracks (integrated_lufs, blocks)
+    double                **e;      //  e[i][k]: energy of block k of track i
+} s_union_t;
+
+//  Energy of a loudness value and back, BS.1770-4 eq. (2).
+static double s_energy (double lufs) { return pow (10.0, (lufs + 0.691) / 10.0); }
+static double s_to_lufs (double energy) { return -0.691 + 10.0 * log10 (energy); }
+
+//  Fills u from n tracks. Returns 0 or MF_ERR_NOMEM.
+static int
+s_union_init (s_union_t *u, const measure_t *const *m, size_t n)
 {
-    return measure_gated_loudness (a, gains, n);
+    u->n = n;
+    u->m = m;
+    u->e = calloc (n, sizeof *u->e);
+    if (!u->e)
+        return MF_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        u->e [i] = malloc ((m [i]->n_blocks + 1) * sizeof (double));
+        if (!u->e [i])
+            return MF_ERR_NOMEM;
+        for (size_t k = 0; k < m [i]->n_blocks; k++)
+            u->e [i][k] = s_energy (m [i]->block_lufs [k]);
+    }
+    return 0;
+}
+
+//  Frees what s_union_init allocated.
+static void
+s_union_free (s_union_t *u)
+{
+    for (size_t i = 0; u->e && i < u->n; i++)
+        free (u->e [i]);
+    free (u->e);
+    u->e = NULL;
+}
+
+//  Album loudness (LUFS) of the union of blocks with per-track gains (dB,
+//  NULL: none): the two-pass gating of measure_gated_loudness (absolute
+//  -70 LUFS, relative -10 LU) on energies. -HUGE_VAL when nothing passes.
+static double
+s_album_lufs (const s_union_t *u, const double *gains)
+{
+    const double abs_gate = s_energy (-70.0);
+    double sum = 0.0;
+    size_t count = 0;
+    for (size_t i = 0; i < u->n; i++) {
+        double gl = gains ? pow (10.0, gains [i] / 10.0) : 1.0;
+        for (size_t k = 0; k < u->m [i]->n_blocks; k++) {
+            double e = u->e [i][k] * gl;
+            if (e > abs_gate) {
+                sum += e;
+                count++;
+            }
+        }
+    }
+    if (count == 0)
+        return -HUGE_VAL;
+    double rel_gate = 0.1 * sum / (double) count;       //  -10 LU
+    sum = 0.0;
+    count = 0;
+    for (size_t i = 0; i < u->n; i++) {
+        double gl = gains ? pow (10.0, gains [i] / 10.0) : 1.0;
+        for (size_t k = 0; k < u->m [i]->n_blocks; k++) {
+            double e = u->e [i][k] * gl;
+            if (e > abs_gate && e > rel_gate) {
+                sum += e;
+                count++;
+            }
+        }
+    }
+    return count ? s_to_lufs (sum / (double) count) : -HUGE_VAL;
 }
 
 //  Fills gains[] for the hybrid policy at album gain g: each track's
@@ -92,9 +167,11 @@ s_hybrid_gains (const measure_t *const *a, size_t n, double g, double target,
 //  gains from mode (0: common gain, 1: hybrid clamp) equals target.
 //  Bisection: album loudness is nondecreasing in g. Returns g (dB).
 static double
-s_solve_album_gain (const measure_t *const *a, size_t n, double target, int hybrid,
+s_solve_album_gain (const s_union_t *u, double target, int hybrid,
                     double dev, double *gains)
 {
+    const measure_t *const *a = u->m;
+    size_t n = u->n;
     double lmin = HUGE_VAL, lmax = -HUGE_VAL;
     for (size_t i = 0; i < n; i++) {
         if (a [i]->integrated_lufs < lmin) lmin = a [i]->integrated_lufs;
@@ -112,7 +189,7 @@ s_solve_album_gain (const measure_t *const *a, size_t n, double target, int hybr
         else
             for (size_t i = 0; i < n; i++)
                 gains [i] = g;
-        double l = s_album_lufs (a, gains, n);
+        double l = s_album_lufs (u, gains);
         if (l < target)
             lo = g;
         else
@@ -394,9 +471,17 @@ planner_plan_album (const spec_album_t *album, const measure_t *const *analyses,
         planner_plan_free (plan);
         return MF_ERR_NOMEM;
     }
-    const measure_t *const *alb = extp;
+    s_union_t alb = { 0 };
+    if (s_union_init (&alb, extp, n) != 0) {
+        s_union_free (&alb);
+        s_edge_free (ext, extp, n);
+        free (gains);
+        json_decref (rep);
+        planner_plan_free (plan);
+        return MF_ERR_NOMEM;
+    }
 
-    double in_album = s_album_lufs (alb, NULL, n);
+    double in_album = s_album_lufs (&alb, NULL);
     double in_mean = 0.0, lmax = -HUGE_VAL;
     for (size_t i = 0; i < n; i++) {
         in_mean += analyses [i]->integrated_lufs / (double) n;
@@ -410,7 +495,7 @@ planner_plan_album (const spec_album_t *album, const measure_t *const *analyses,
                 gains [i] = target - analyses [i]->integrated_lufs;
             break;
         case POLICY_ALBUM:
-            album_gain = s_solve_album_gain (alb, n, target, 0, 0.0, gains);
+            album_gain = s_solve_album_gain (&alb, target, 0, 0.0, gains);
             break;
         case POLICY_LOUDEST:
             album_gain = target - lmax;
@@ -418,7 +503,7 @@ planner_plan_album (const spec_album_t *album, const measure_t *const *analyses,
                 gains [i] = album_gain;
             break;
         case POLICY_HYBRID:
-            album_gain = s_solve_album_gain (alb, n, target, 1, dev, gains);
+            album_gain = s_solve_album_gain (&alb, target, 1, dev, gains);
             break;
     }
     double pmin = HUGE_VAL, pmax = -HUGE_VAL;
@@ -435,7 +520,7 @@ planner_plan_album (const spec_album_t *album, const measure_t *const *analyses,
         if (tp->target_lufs < pmin) pmin = tp->target_lufs;
         if (tp->target_lufs > pmax) pmax = tp->target_lufs;
     }
-    plan->album_planned_lufs = s_album_lufs (alb, gains, n);
+    plan->album_planned_lufs = s_album_lufs (&alb, gains);
     plan->spread_lu = pmax - pmin;
 
     //  the record: inputs, then decisions
@@ -484,6 +569,7 @@ planner_plan_album (const spec_album_t *album, const measure_t *const *analyses,
     }
     json_decref (rep);
     free (gains);
+    s_union_free (&alb);
     s_edge_free (ext, extp, n);
     if (rc != 0)
         planner_plan_free (plan);
