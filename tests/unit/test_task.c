@@ -1,0 +1,242 @@
+/*  Tests of the worker's task bodies and the conversions the broker and
+    worker share: Analysis <-> measure_t, master report and album layout
+    JSON round trips (non-finite values travel as null), a no-op task, an
+    analyze task in shared and inline storage, and failures that name the
+    file (missing input, unknown kind) without crashing.  */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "common/err.h"
+#include "common/fsutil.h"
+#include "testsig.h"
+#include "worker/task.h"
+
+//  Unpacks the Result a task produced.
+static Masterfarm__Result *
+s_result (const task_output_t *out)
+{
+    Masterfarm__Result *r = masterfarm__result__unpack (NULL, out->result_size, out->result);
+    assert_non_null (r);
+    return r;
+}
+
+//  Analysis -> protobuf -> analysis keeps every field and block exactly.
+static void
+test_analysis_round_trip (void **state)
+{
+    measure_t m;
+    memset (&m, 0, sizeof m);
+    snprintf (m.format, sizeof m.format, "WAV PCM 24-bit");
+    m.rate_hz = 48000;
+    m.channels = 2;
+    m.frames = 480000;
+    m.integrated_lufs = -14.25;
+    m.lra_lu = 6.5;
+    m.true_peak_dbtp = -0.75;
+    m.dc_offset_dbfs = -HUGE_VAL;           //  no DC: must survive as -inf
+    m.clipped_samples = 3;
+    m.lead_silence_frames = 100;
+    for (int b = 0; b < MEASURE_BANDS; b++)
+        m.band_db [b] = -20.0 - b;
+    float blocks [5] = { -20.f, -18.5f, -200.f, -14.f, -16.f };
+    m.block_lufs = blocks;
+    m.n_blocks = 5;
+    Masterfarm__Analysis pb;
+    double band [MEASURE_BANDS];
+    task_analysis_to_pb (&m, &pb, band);
+    size_t size = masterfarm__analysis__get_packed_size (&pb);
+    uint8_t *buf = malloc (size);
+    masterfarm__analysis__pack (&pb, buf);
+    Masterfarm__Analysis *back = masterfarm__analysis__unpack (NULL, size, buf);
+    assert_non_null (back);
+    measure_t m2;
+    assert_int_equal (task_analysis_from_pb (back, &m2), 0);
+    assert_string_equal (m2.format, "WAV PCM 24-bit");
+    assert_int_equal (m2.rate_hz, 48000);
+    assert_int_equal (m2.frames, 480000);
+    assert_true (m2.duration_s == 10.0);    //  480000 / 48000, exact
+    assert_true (m2.integrated_lufs == -14.25);
+    assert_true (isinf (m2.dc_offset_dbfs) && m2.dc_offset_dbfs < 0);
+    assert_int_equal (m2.n_blocks, 5);
+    assert_memory_equal (m2.block_lufs, blocks, sizeof blocks);
+    assert_true (m2.band_db [29] == -49.0);
+    measure_free (&m2);
+    //  A wrong band count is refused.
+    back->n_band_db = 3;
+    assert_int_equal (task_analysis_from_pb (back, &m2), MF_ERR_FORMAT);
+    masterfarm__analysis__free_unpacked (back, NULL);
+    free (buf);
+}
+
+//  Master report and layout JSON round trips.
+static void
+test_json_round_trips (void **state)
+{
+    master_report_t r;
+    memset (&r, 0, sizeof r);
+    r.in_lufs = -20.5;
+    r.out_lufs = -14.0;
+    r.out_true_peak_dbtp = -1.0;
+    r.gain_db = 6.5;
+    r.gr_max_db = 2.25;
+    r.gr_capped = true;
+    r.loop_iterations = 4;
+    r.out_lra_lu = NAN;                     //  not finite: null, read back as -inf
+    r.tonal_db [3] = 1.5;
+    char *json = task_master_report_json (&r);
+    assert_non_null (json);
+    master_report_t r2;
+    assert_int_equal (task_master_report_parse (json, &r2), 0);
+    assert_true (r2.in_lufs == -20.5 && r2.gain_db == 6.5 && r2.gr_max_db == 2.25);
+    assert_true (r2.gr_capped);
+    assert_int_equal (r2.loop_iterations, 4);
+    assert_true (r2.tonal_db [3] == 1.5);
+    assert_true (isinf (r2.out_lra_lu));
+    free (json);
+    assert_int_equal (task_master_report_parse ("[1,2", &r2), MF_ERR_FORMAT);
+    assert_int_equal (task_master_report_parse (NULL, &r2), MF_ERR_FORMAT);
+
+    assemble_track_t tr [2] = {
+        { .start = 88200, .pregap = 0, .length = 100000, .slice_start = 0, .slice_frames = 188200 },
+        { .start = 188200, .pregap = 188200, .length = 50000, .xfade_in = 10 },
+    };
+    assemble_layout_t l = { .total_frames = 238200, .tracks = tr, .n_tracks = 2 };
+    json = task_layout_json (&l, 44100);
+    assert_non_null (json);
+    assemble_layout_t l2;
+    int rate = 0;
+    assert_int_equal (task_layout_parse (json, &l2, &rate), 0);
+    assert_int_equal (rate, 44100);
+    assert_int_equal (l2.total_frames, 238200);
+    assert_int_equal (l2.n_tracks, 2);
+    assert_int_equal (l2.tracks [0].slice_frames, 188200);
+    assert_int_equal (l2.tracks [1].xfade_in, 10);
+    assemble_layout_free (&l2);
+    free (json);
+    assert_int_equal (task_layout_parse ("{}", &l2, &rate), MF_ERR_FORMAT);
+}
+
+//  A no-op task succeeds at once; an unknown kind fails with a message.
+static void
+test_noop_and_unknown (void **state)
+{
+    Masterfarm__Task t = MASTERFARM__TASK__INIT;
+    t.task_id = 9;
+    t.attempt = 2;
+    t.kind = MASTERFARM__TASK_KIND__KIND_NOOP;
+    task_output_t out;
+    assert_int_equal (task_run (&t, NULL, NULL, 0, &out), 0);
+    Masterfarm__Result *r = s_result (&out);
+    assert_true (r->ok);
+    assert_int_equal (r->task_id, 9);
+    assert_int_equal (r->attempt, 2);
+    masterfarm__result__free_unpacked (r, NULL);
+    task_output_clear (&out);
+
+    t.kind = (Masterfarm__TaskKind) 77;
+    assert_int_equal (task_run (&t, NULL, NULL, 0, &out), 0);
+    r = s_result (&out);
+    assert_false (r->ok);
+    assert_non_null (strstr (r->error, "unknown kind"));
+    masterfarm__result__free_unpacked (r, NULL);
+    task_output_clear (&out);
+    task_output_clear (&out);               //  twice: safe
+}
+
+//  Analyze: shared storage from a file, inline from bytes, and a missing
+//  file or a path leaving the root failing with the path named.
+static void
+test_analyze (void **state)
+{
+    const char *dir = testsig_tmpdir ("test_task");
+    char path [1024];
+    snprintf (path, sizeof path, "%s/tone.wav", dir);
+    audio_t a;
+    testsig_alloc (&a, 48000, 2, 48000);
+    testsig_add_sine (&a, 1000.0, 0.5, 0.0, 0, 48000);
+    testsig_write_wav (path, &a, 24);
+    audio_free (&a);
+
+    Masterfarm__FileRef in = MASTERFARM__FILE_REF__INIT, *ins [1] = { &in };
+    Masterfarm__Task t = MASTERFARM__TASK__INIT;
+    t.task_id = 1;
+    t.attempt = 1;
+    t.kind = MASTERFARM__TASK_KIND__KIND_ANALYZE;
+    t.storage = MASTERFARM__STORAGE__STORAGE_SHARED;
+    t.input_root = (char *) dir;
+    t.inputs = ins;
+    t.n_inputs = 1;
+    in.path = (char *) "tone.wav";
+    task_output_t out;
+    assert_int_equal (task_run (&t, NULL, NULL, 0, &out), 0);
+    Masterfarm__Result *r = s_result (&out);
+    assert_true (r->ok);
+    assert_non_null (r->analysis);
+    assert_int_equal (r->analysis->rate_hz, 48000);
+    assert_int_equal (r->analysis->frames, 48000);
+    //  A 1 kHz sine of amplitude 0.5 on two channels: mean square 0.125 per
+    //  channel, summed 0.25 (-6.02 dB); BS.1770-4's -0.691 offset and the
+    //  K-filter's +0.69 dB at 1 kHz cancel, so -6.02 LUFS; 0.1 LU tolerance.
+    assert_true (fabs (r->analysis->integrated_lufs - (-6.02)) < 0.1);
+    masterfarm__result__free_unpacked (r, NULL);
+    task_output_clear (&out);
+
+    //  Inline: the same bytes as a data frame.
+    char *bytes;
+    size_t len;
+    assert_int_equal (fsutil_read_file (path, 0, &bytes, &len), 0);
+    t.storage = MASTERFARM__STORAGE__STORAGE_INLINE;
+    void *frames [1] = { bytes };
+    size_t sizes [1] = { len };
+    assert_int_equal (task_run (&t, frames, sizes, 1, &out), 0);
+    r = s_result (&out);
+    assert_true (r->ok);
+    assert_int_equal (r->analysis->frames, 48000);
+    masterfarm__result__free_unpacked (r, NULL);
+    task_output_clear (&out);
+    //  Inline without its frame: a failure, not a crash.
+    assert_int_equal (task_run (&t, NULL, NULL, 0, &out), 0);
+    r = s_result (&out);
+    assert_false (r->ok);
+    masterfarm__result__free_unpacked (r, NULL);
+    task_output_clear (&out);
+    free (bytes);
+
+    //  Missing file: the error names it.
+    t.storage = MASTERFARM__STORAGE__STORAGE_SHARED;
+    in.path = (char *) "missing.wav";
+    assert_int_equal (task_run (&t, NULL, NULL, 0, &out), 0);
+    r = s_result (&out);
+    assert_false (r->ok);
+    assert_non_null (strstr (r->error, "missing.wav"));
+    assert_null (r->analysis);
+    masterfarm__result__free_unpacked (r, NULL);
+    task_output_clear (&out);
+    //  A path leaving the root is refused before any file is opened.
+    in.path = (char *) "../etc/passwd";
+    assert_int_equal (task_run (&t, NULL, NULL, 0, &out), 0);
+    r = s_result (&out);
+    assert_false (r->ok);
+    assert_non_null (strstr (r->error, "bad path"));
+    masterfarm__result__free_unpacked (r, NULL);
+    task_output_clear (&out);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_analysis_round_trip),
+        cmocka_unit_test (test_json_round_trips),
+        cmocka_unit_test (test_noop_and_unknown),
+        cmocka_unit_test (test_analyze),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
