@@ -1,13 +1,22 @@
 /*  SHA-256 as specified in FIPS 180-4, sections 4.1.2 (functions), 4.2.2
     (constants), 5.1.1 (padding), 5.3.3 (initial hash value) and 6.2.2
-    (computation). A straightforward portable implementation: manifests
-    hash a few hundred megabytes per album, for which this is fast enough
-    next to the mastering itself.  */
+    (computation). The portable C block function is the specification; on
+    x86-64 CPUs with the SHA extensions (SHA-NI) a second block function
+    using SHA256RNDS2 / SHA256MSG1 / SHA256MSG2 is chosen at run time,
+    several times faster, so that manifests of large albums cost little.
+    sha256_use_hardware lets tests run both on the same vectors.  */
 #include "common/sha256.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+
+#if defined (__x86_64__) && (defined (__GNUC__) || defined (__clang__))
+#   define S_HAVE_SHANI 1
+#   include <cpuid.h>
+#   include <immintrin.h>
+#endif
 
 #include "common/err.h"
 
@@ -58,6 +67,97 @@ s_compress (uint32_t state [8], const uint8_t block [64])
     state [4] += e; state [5] += f; state [6] += g; state [7] += h;
 }
 
+#ifdef S_HAVE_SHANI
+//  The same block function with the SHA extensions. The state is held as
+//  ABEF / CDGH in two registers, as SHA256RNDS2 wants it; each step of
+//  four rounds adds W+K for those rounds and runs two SHA256RNDS2 (two
+//  rounds each). The message words W[4k..4k+3] (k >= 4) come from the
+//  sixteen before them: MSG1 adds sigma0 of W[t-15] to W[t-16], the add
+//  brings in W[t-7], MSG2 adds sigma1 of W[t-2] (FIPS 180-4, 6.2.2, step 1).
+__attribute__ ((target ("sha,sse4.1,ssse3")))
+static void
+s_compress_shani (uint32_t state [8], const uint8_t block [64])
+{
+    const __m128i bswap = _mm_set_epi64x (0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+    __m128i dcba = _mm_loadu_si128 ((const __m128i *) &state [0]);
+    __m128i hgfe = _mm_loadu_si128 ((const __m128i *) &state [4]);
+    __m128i cdab = _mm_shuffle_epi32 (dcba, 0xB1);
+    __m128i efgh = _mm_shuffle_epi32 (hgfe, 0x1B);
+    __m128i abef = _mm_alignr_epi8 (cdab, efgh, 8);
+    __m128i cdgh = _mm_blend_epi16 (efgh, cdab, 0xF0);
+    const __m128i abef_in = abef, cdgh_in = cdgh;
+
+    __m128i w [4];                      //  ring: w[k % 4] holds W[4k .. 4k+3]
+    for (int k = 0; k < 16; k++) {
+        if (k < 4)
+            w [k] = _mm_shuffle_epi8 (_mm_loadu_si128 ((const __m128i *) (block + 16 * k)), bswap);
+        else {
+            __m128i x = _mm_sha256msg1_epu32 (w [k % 4], w [(k + 1) % 4]);
+            x = _mm_add_epi32 (x, _mm_alignr_epi8 (w [(k + 3) % 4], w [(k + 2) % 4], 4));
+            w [k % 4] = _mm_sha256msg2_epu32 (x, w [(k + 3) % 4]);
+        }
+        __m128i wk = _mm_add_epi32 (w [k % 4], _mm_loadu_si128 ((const __m128i *) &s_k [4 * k]));
+        //  rounds 4k, 4k+1 give the new ABEF; the old ABEF is then CDGH
+        //  for rounds 4k+2, 4k+3
+        cdgh = _mm_sha256rnds2_epu32 (cdgh, abef, wk);
+        abef = _mm_sha256rnds2_epu32 (abef, cdgh, _mm_shuffle_epi32 (wk, 0x0E));
+    }
+    abef = _mm_add_epi32 (abef, abef_in);
+    cdgh = _mm_add_epi32 (cdgh, cdgh_in);
+    __m128i feba = _mm_shuffle_epi32 (abef, 0x1B);
+    __m128i dchg = _mm_shuffle_epi32 (cdgh, 0xB1);
+    _mm_storeu_si128 ((__m128i *) &state [0], _mm_blend_epi16 (feba, dchg, 0xF0));
+    _mm_storeu_si128 ((__m128i *) &state [4], _mm_alignr_epi8 (dchg, feba, 8));
+}
+
+//  True if the CPU has the SHA extensions and SSSE3/SSE4.1 (CPUID 7.0:EBX
+//  bit 29; 1:ECX bits 9 and 19).
+static bool
+s_cpu_has_shani (void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid (1, &a, &b, &c, &d) || !(c & (1u << 9)) || !(c & (1u << 19)))
+        return false;
+    if (!__get_cpuid_count (7, 0, &a, &b, &c, &d))
+        return false;
+    return (b & (1u << 29)) != 0;
+}
+#endif
+
+//  0: not chosen yet, 1: portable C, 2: SHA extensions.
+static int s_impl;
+
+//  Hashes one block with the chosen block function.
+static void
+s_block (uint32_t state [8], const uint8_t block [64])
+{
+    int impl = __atomic_load_n (&s_impl, __ATOMIC_RELAXED);
+    if (impl == 0) {
+        sha256_use_hardware (true);
+        impl = __atomic_load_n (&s_impl, __ATOMIC_RELAXED);
+    }
+#ifdef S_HAVE_SHANI
+    if (impl == 2) {
+        s_compress_shani (state, block);
+        return;
+    }
+#endif
+    s_compress (state, block);
+}
+
+//  Chooses the block function; the hardware one only if the CPU has it.
+bool
+sha256_use_hardware (bool allow)
+{
+    int impl = 1;
+#ifdef S_HAVE_SHANI
+    if (allow && s_cpu_has_shani ())
+        impl = 2;
+#endif
+    __atomic_store_n (&s_impl, impl, __ATOMIC_RELAXED);
+    return impl == 2;
+}
+
 //  Sets the initial hash value (FIPS 180-4, 5.3.3).
 void
 sha256_init (sha256_ctx_t *ctx)
@@ -87,11 +187,11 @@ sha256_update (sha256_ctx_t *ctx, const void *data, size_t len)
         len -= take;
         if (ctx->block_len < 64)
             return;
-        s_compress (ctx->state, ctx->block);
+        s_block (ctx->state, ctx->block);
         ctx->block_len = 0;
     }
     while (len >= 64) {
-        s_compress (ctx->state, p);
+        s_block (ctx->state, p);
         p += 64;
         len -= 64;
     }
@@ -110,13 +210,13 @@ sha256_final (sha256_ctx_t *ctx, uint8_t digest [SHA256_DIGEST_BYTES])
     ctx->block [ctx->block_len++] = 0x80;
     if (ctx->block_len > 56) {
         memset (ctx->block + ctx->block_len, 0, 64 - ctx->block_len);
-        s_compress (ctx->state, ctx->block);
+        s_block (ctx->state, ctx->block);
         ctx->block_len = 0;
     }
     memset (ctx->block + ctx->block_len, 0, 56 - ctx->block_len);
     for (int i = 0; i < 8; i++)
         ctx->block [56 + i] = (uint8_t) (bits >> (56 - 8 * i));
-    s_compress (ctx->state, ctx->block);
+    s_block (ctx->state, ctx->block);
     for (int i = 0; i < 8; i++) {
         digest [4 * i]     = (uint8_t) (ctx->state [i] >> 24);
         digest [4 * i + 1] = (uint8_t) (ctx->state [i] >> 16);

@@ -6,6 +6,7 @@
 #ifndef MF_SHA256_H
 #define MF_SHA256_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +19,11 @@ typedef struct {
     uint8_t  block [64];            //  pending partial block
     size_t   block_len;             //  bytes used in block
 } sha256_ctx_t;
+
+//  Chooses how blocks are hashed, for the whole process: with allow, the
+//  CPU's SHA extensions when it has them (the default), else portable C.
+//  Returns true if the SHA extensions are in use. Both give the same digests.
+bool sha256_use_hardware (bool allow);
 
 //  Starts a new digest.
 void sha256_init (sha256_ctx_t *ctx);

@@ -122,7 +122,56 @@ test_file (void **state)
     assert_int_equal (sha256_file_hex (path, hex), MF_ERR_IO);
 }
 
-//  Runs every SHA-256 test; non-zero exit on any failure.
+//  The hardware block function (when the CPU has it) equals the portable
+//  one on pseudo-random messages of every length 0..300 and a few large ones.
+static void
+test_hardware_matches_c (void **state)
+{
+    if (!sha256_use_hardware (true)) {
+        printf ("no SHA extensions on this CPU: only the portable path is tested\n");
+        skip ();
+    }
+    const uint64_t seed = 0x5eed5a256ULL;
+    printf ("seed %llu\n", (unsigned long long) seed);
+    testsig_rng_t rng;
+    testsig_rng_seed (&rng, seed);
+    size_t max = 70016;                             //  longest message plus the largest offset
+    uint8_t *msg = malloc (max);
+    assert_non_null (msg);
+    for (size_t i = 0; i < max; i++)
+        msg [i] = (uint8_t) (testsig_rng_uniform (&rng) * 256.0);
+    size_t lens [] = { 1000, 4095, 65536, 69999 };
+    for (size_t k = 0; k < 301 + 4; k++) {
+        size_t len = k < 301 ? k : lens [k - 301];
+        size_t off = k % 7;                         //  misaligned starts too
+        uint8_t hw [32], c [32];
+        sha256_use_hardware (true);
+        sha256_buffer (msg + off, len, hw);
+        sha256_use_hardware (false);
+        sha256_buffer (msg + off, len, c);
+        assert_memory_equal (hw, c, 32);
+    }
+    sha256_use_hardware (true);
+    free (msg);
+}
+
+//  Group setups: portable C, then the SHA extensions where present.
+static int
+s_use_c (void **state)
+{
+    sha256_use_hardware (false);
+    return 0;
+}
+
+static int
+s_use_hardware (void **state)
+{
+    if (!sha256_use_hardware (true))
+        printf ("no SHA extensions on this CPU: this group runs the portable path again\n");
+    return 0;
+}
+
+//  Runs every SHA-256 test with each block function; non-zero exit on any failure.
 int
 main (void)
 {
@@ -134,6 +183,9 @@ main (void)
         cmocka_unit_test (test_million_a),
         cmocka_unit_test (test_splits),
         cmocka_unit_test (test_file),
+        cmocka_unit_test (test_hardware_matches_c),
     };
-    return cmocka_run_group_tests (tests, NULL, NULL);
+    int failed = cmocka_run_group_tests_name ("sha256 portable C", tests, s_use_c, NULL);
+    failed += cmocka_run_group_tests_name ("sha256 SHA extensions", tests, s_use_hardware, NULL);
+    return failed ? 1 : 0;
 }
