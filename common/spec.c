@@ -184,11 +184,15 @@ spec_errors_print (const spec_errors_t *errs, const char *origin, FILE *out)
     for (size_t i = 0; errs && i < errs->n; i++) {
         const spec_error_t *e = &errs->items [i];
         const char *o = origin ? origin : "spec";
+        const char *m = e->message;
+        size_t n = strlen (o);
+        if (strncmp (m, o, n) == 0 && m [n] == ':' && m [n + 1] == ' ')
+            m += n + 2;                 //  the message already names the origin
         if (e->line > 0 && strncmp (e->path, "line ", 5) != 0)
-            fprintf (out, "%s: %s: %s (line %d, column %d)\n", o, e->path, e->message,
+            fprintf (out, "%s: %s: %s (line %d, column %d)\n", o, e->path, m,
                      e->line, e->column);
         else
-            fprintf (out, "%s: %s: %s\n", o, e->path, e->message);
+            fprintf (out, "%s: %s: %s\n", o, e->path, m);
     }
 }
 
