@@ -2206,6 +2206,7 @@ broker_new (const broker_cfg_t *cfg, char *err, size_t err_size)
         return NULL;
     }
     self->cfg = *cfg;
+    s_stop = 0;                          //  a new broker starts afresh
     masterfarm__counters__init (&self->counters);
     for (int i = 0; i < S_HASH; i++)
         self->hash [i] = -1;

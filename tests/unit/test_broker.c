@@ -1,0 +1,324 @@
+/*  Tests of the broker's reliability rules with the broker in a thread of
+    this process and simulated workers and clients on DEALER sockets:
+      - a worker silent for 3 heartbeat intervals is expired, its task goes
+        to another worker within 4 s, and the expired attempt's late result
+        is ignored and counted;
+      - a task failing 3 times fails for good and the job ends failed;
+      - a malformed message is dropped and counted, the broker keeps serving;
+      - unknown job ids get an Error.
+    Every wait polls with a deadline; nothing sleeps to synchronise.  */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+#include <zmq.h>
+
+#include "broker/broker.h"
+#include "common/clock.h"
+#include "common/wire.h"
+#include "testsig.h"
+
+typedef struct {
+    broker_t  *broker;
+    pthread_t  thread;
+    void      *ctx;
+    char       url [1200];
+} s_farm_t;
+
+//  Runs the broker loop.
+static void *
+s_broker_thread (void *arg)
+{
+    broker_run ((broker_t *) arg);
+    return NULL;
+}
+
+//  Starts a broker on a fresh state file in a scratch folder.
+static int
+s_setup (void **state)
+{
+    static int n = 0;
+    s_farm_t *f = calloc (1, sizeof *f);
+    char dir [1024], in [1100], out [1100], st [1100];
+    snprintf (dir, sizeof dir, "%s", testsig_tmpdir ("test_broker"));
+    snprintf (in, sizeof in, "%s/in", dir);
+    snprintf (out, sizeof out, "%s/out%d", dir, n);
+    snprintf (st, sizeof st, "%s/state%d.db", dir, n);
+    snprintf (f->url, sizeof f->url, "ipc://%s/b%d.sock", dir, n);
+    n++;
+    mkdir (in, 0755);
+    broker_cfg_t cfg = { .bind_url = f->url, .state_path = st, .input_root = in,
+                         .output_root = out };
+    char err [512];
+    f->broker = broker_new (&cfg, err, sizeof err);
+    if (!f->broker)
+        fprintf (stderr, "broker_new: %s\n", err);
+    assert_non_null (f->broker);
+    pthread_create (&f->thread, NULL, s_broker_thread, f->broker);
+    f->ctx = zmq_ctx_new ();
+    *state = f;
+    return 0;
+}
+
+//  Stops the broker and frees everything.
+static int
+s_teardown (void **state)
+{
+    s_farm_t *f = *state;
+    broker_request_stop ();
+    pthread_join (f->thread, NULL);
+    broker_destroy (&f->broker);
+    zmq_ctx_term (f->ctx);
+    free (f);
+    return 0;
+}
+
+//  A DEALER connected to the broker, with an identity when given.
+static void *
+s_peer (s_farm_t *f, const char *id)
+{
+    void *s = zmq_socket (f->ctx, ZMQ_DEALER);
+    wire_socket_setup (s, 0);
+    if (id)
+        zmq_setsockopt (s, ZMQ_ROUTING_ID, id, strlen (id));
+    assert_int_equal (zmq_connect (s, f->url), 0);
+    return s;
+}
+
+//  Receives the next message of type `want` within timeout_ms, skipping
+//  others (heartbeats). Returns 0 with msg filled, or -1 at the deadline.
+static int
+s_expect (void *sock, uint32_t want, int64_t timeout_ms, wire_msg_t *msg)
+{
+    int64_t deadline = clock_mono_ms () + timeout_ms;
+    while (clock_mono_ms () < deadline) {
+        zmq_pollitem_t it = { sock, 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll (&it, 1, 50) <= 0)
+            continue;
+        if (wire_recv (sock, false, msg, 0) != 0)
+            continue;
+        if (msg->type == want)
+            return 0;
+        wire_msg_clear (msg);
+    }
+    return -1;
+}
+
+//  Sends READY for a one-slot worker.
+static void
+s_ready (void *w, const char *id)
+{
+    Masterfarm__Ready r = MASTERFARM__READY__INIT;
+    r.worker_id = (char *) id;
+    r.slots = 1;
+    assert_int_equal (wire_send (w, NULL, 0, MASTERFARM__MSG_TYPE__READY, 1, &r.base,
+                                 NULL, 0, 0), 0);
+}
+
+//  Sends a heartbeat.
+static void
+s_heartbeat (void *w)
+{
+    Masterfarm__Heartbeat hb = MASTERFARM__HEARTBEAT__INIT;
+    wire_send (w, NULL, 0, MASTERFARM__MSG_TYPE__HEARTBEAT, 1, &hb.base, NULL, 0, 0);
+}
+
+//  Sends a result for a task attempt.
+static void
+s_result (void *w, uint64_t task_id, uint32_t attempt, bool ok, const char *error)
+{
+    Masterfarm__Result r = MASTERFARM__RESULT__INIT;
+    r.task_id = task_id;
+    r.attempt = attempt;
+    r.ok = ok;
+    r.error = (char *) error;
+    assert_int_equal (wire_send (w, NULL, 0, MASTERFARM__MSG_TYPE__RESULT, 1, &r.base,
+                                 NULL, 0, 0), 0);
+}
+
+//  Submits a no-op job of n tasks; returns its id.
+static uint64_t
+s_submit_noop (s_farm_t *f, void *client, int n)
+{
+    char spec [64];
+    snprintf (spec, sizeof spec, "{\"tasks\": %d}", n);
+    Masterfarm__SubmitRequest req = MASTERFARM__SUBMIT_REQUEST__INIT;
+    req.spec = spec;
+    req.format = (char *) "noop";
+    wire_send (client, NULL, 0, MASTERFARM__MSG_TYPE__SUBMIT, 1, &req.base, NULL, 0, 0);
+    wire_msg_t m;
+    assert_int_equal (s_expect (client, MASTERFARM__MSG_TYPE__SUBMIT_REPLY, 5000, &m), 0);
+    uint64_t id = ((Masterfarm__SubmitReply *) m.body)->job_id;
+    wire_msg_clear (&m);
+    assert_true (id > 0);
+    return id;
+}
+
+//  Asks for a job's status; returns the reply message (caller clears).
+static void
+s_status (void *client, uint64_t job_id, wire_msg_t *m)
+{
+    Masterfarm__StatusRequest req = MASTERFARM__STATUS_REQUEST__INIT;
+    req.job_id = job_id;
+    wire_send (client, NULL, 0, MASTERFARM__MSG_TYPE__STATUS, 1, &req.base, NULL, 0, 0);
+    assert_int_equal (s_expect (client, MASTERFARM__MSG_TYPE__STATUS_REPLY, 5000, m), 0);
+}
+
+//  Polls the job's state until it is `want` or the deadline passes.
+static int
+s_wait_state (void *client, uint64_t job_id, int want, int64_t timeout_ms)
+{
+    int64_t deadline = clock_mono_ms () + timeout_ms;
+    int state = -1;
+    while (clock_mono_ms () < deadline) {
+        wire_msg_t m;
+        s_status (client, job_id, &m);
+        Masterfarm__StatusReply *r = (Masterfarm__StatusReply *) m.body;
+        state = r->n_jobs ? (int) r->jobs [0]->state : -1;
+        wire_msg_clear (&m);
+        if (state == want)
+            return state;
+        zmq_poll (NULL, 0, 50);
+    }
+    return state;
+}
+
+//  A silent worker is expired; its task goes to another worker within
+//  4 s (3 heartbeat intervals of 1 s plus the 250 ms check); its late
+//  result is ignored and counted.
+static void
+test_expiry_redispatch (void **state)
+{
+    s_farm_t *f = *state;
+    void *client = s_peer (f, NULL);
+    void *w1 = s_peer (f, "w1");
+    s_ready (w1, "w1");
+    uint64_t job = s_submit_noop (f, client, 1);
+    wire_msg_t m;
+    assert_int_equal (s_expect (w1, MASTERFARM__MSG_TYPE__TASK, 5000, &m), 0);
+    uint64_t task_id = ((Masterfarm__Task *) m.body)->task_id;
+    assert_int_equal (((Masterfarm__Task *) m.body)->attempt, 1);
+    wire_msg_clear (&m);
+    int64_t silent_from = clock_mono_ms ();
+
+    //  w1 goes silent; w2 joins and keeps heartbeating.
+    void *w2 = s_peer (f, "w2");
+    s_ready (w2, "w2");
+    int64_t deadline = silent_from + 6000;
+    bool got = false;
+    while (!got && clock_mono_ms () < deadline) {
+        s_heartbeat (w2);
+        if (s_expect (w2, MASTERFARM__MSG_TYPE__TASK, 300, &m) == 0)
+            got = true;
+    }
+    assert_true (got);
+    int64_t redispatch_ms = clock_mono_ms () - silent_from;
+    printf ("re-dispatched after %lld ms of silence\n", (long long) redispatch_ms);
+    assert_true (redispatch_ms <= 4000);    //  DESIGN.md: within 3 intervals (+ check period)
+    assert_int_equal (((Masterfarm__Task *) m.body)->task_id, task_id);
+    assert_int_equal (((Masterfarm__Task *) m.body)->attempt, 2);
+    wire_msg_clear (&m);
+
+    //  The expired attempt's result arrives late: ignored, counted.
+    s_result (w1, task_id, 1, true, NULL);
+    s_result (w2, task_id, 2, true, NULL);
+    assert_int_equal (s_wait_state (client, job, MASTERFARM__JOB_STATE__JOB_DONE, 5000),
+                      MASTERFARM__JOB_STATE__JOB_DONE);
+    s_status (client, job, &m);
+    Masterfarm__Counters *c = ((Masterfarm__StatusReply *) m.body)->counters;
+    assert_int_equal (c->workers_expired, 1);
+    assert_true (c->late_results >= 1);
+    assert_true (c->tasks_redispatched >= 1);
+    assert_int_equal (((Masterfarm__StatusReply *) m.body)->jobs [0]->tasks_done, 1);
+    wire_msg_clear (&m);
+    zmq_close (w1);
+    zmq_close (w2);
+    zmq_close (client);
+}
+
+//  Three failed attempts fail the task for good; the job ends failed.
+static void
+test_three_attempts (void **state)
+{
+    s_farm_t *f = *state;
+    void *client = s_peer (f, NULL);
+    void *w = s_peer (f, "wf");
+    s_ready (w, "wf");
+    uint64_t job = s_submit_noop (f, client, 2);
+    int failures = 0, done = 0;
+    uint64_t bad = 0;
+    int64_t deadline = clock_mono_ms () + 10000;
+    while (failures + done < 4 && clock_mono_ms () < deadline) {
+        wire_msg_t m;
+        if (s_expect (w, MASTERFARM__MSG_TYPE__TASK, 200, &m) != 0) {
+            s_heartbeat (w);
+            continue;
+        }
+        Masterfarm__Task *t = (Masterfarm__Task *) m.body;
+        //  The first task handed out always fails; the other succeeds.
+        if (!bad)
+            bad = t->task_id;
+        if (t->task_id == bad) {
+            char err [64];
+            snprintf (err, sizeof err, "boom %u", t->attempt);
+            s_result (w, t->task_id, t->attempt, false, err);
+            failures++;
+        }
+        else {
+            s_result (w, t->task_id, t->attempt, true, NULL);
+            done++;
+        }
+        wire_msg_clear (&m);
+    }
+    assert_int_equal (failures, 3);
+    assert_int_equal (s_wait_state (client, job, MASTERFARM__JOB_STATE__JOB_FAILED, 5000),
+                      MASTERFARM__JOB_STATE__JOB_FAILED);
+    wire_msg_t m;
+    s_status (client, job, &m);
+    Masterfarm__JobStatus *js = ((Masterfarm__StatusReply *) m.body)->jobs [0];
+    assert_int_equal (js->tasks_failed, 1);
+    assert_int_equal (js->tasks_done, 1);
+    wire_msg_clear (&m);
+    zmq_close (w);
+    zmq_close (client);
+}
+
+//  Garbage is dropped and counted; unknown jobs get an Error; the broker
+//  keeps answering.
+static void
+test_malformed_and_unknown (void **state)
+{
+    s_farm_t *f = *state;
+    void *client = s_peer (f, NULL);
+    zmq_send (client, "\xff\xfe garbage", 10, 0);
+    Masterfarm__JobRequest jr = MASTERFARM__JOB_REQUEST__INIT;
+    jr.job_id = 987654;
+    wire_send (client, NULL, 0, MASTERFARM__MSG_TYPE__CANCEL, 1, &jr.base, NULL, 0, 0);
+    wire_msg_t m;
+    assert_int_equal (s_expect (client, MASTERFARM__MSG_TYPE__ERROR, 5000, &m), 0);
+    assert_non_null (strstr (((Masterfarm__Error *) m.body)->message, "987654"));
+    wire_msg_clear (&m);
+    s_status (client, 0, &m);
+    Masterfarm__Counters *c = ((Masterfarm__StatusReply *) m.body)->counters;
+    assert_int_equal (c->malformed_dropped, 1);
+    assert_int_equal (c->unknown_job, 1);
+    wire_msg_clear (&m);
+    zmq_close (client);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test_setup_teardown (test_expiry_redispatch, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_three_attempts, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_malformed_and_unknown, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
