@@ -17,7 +17,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,13 +32,14 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/fsutil.h"
-
-extern char **environ;
+#include "common/spec.h"
+#include "broker/deliver.h"
 
 #define S_MAX_WORKERS       256
 #define S_BROKER_READY_MS   15000   //  the broker must answer within this
 #define S_STOP_GRACE_MS     10000   //  SIGTERM, then SIGKILL after this
 #define S_STATE_DIR         ".masterfarm"
+#define S_MAX_RESTARTS      16      //  worker restarts per run
 
 static volatile int   s_stop = 0;            //  set by signals: stop watching
 static volatile int   s_broker_died = 0;     //  set when the broker exits early
@@ -123,24 +124,38 @@ s_free_port (void)
     return port;
 }
 
-//  Starts argv[0] with stdout and stderr appended to log_path. Returns the
-//  pid or -1 (errno set).
+//  Starts argv[0] with stdout and stderr appended to log_path. The child
+//  gets SIGTERM if this process dies (PR_SET_PDEATHSIG), so that a killed
+//  `masterfarm run` leaves no farm behind. Returns the pid or -1 (errno set).
 static pid_t
 s_spawn (char *const argv [], const char *log_path)
 {
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init (&fa);
-    posix_spawn_file_actions_addopen (&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen (&fa, STDOUT_FILENO, log_path,
-                                      O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2 (&fa, STDOUT_FILENO, STDERR_FILENO);
-    pid_t pid;
-    int rc = posix_spawn (&pid, argv [0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy (&fa);
-    if (rc != 0) {
-        errno = rc;
+    int fd = open (log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0)
         return -1;
+    pid_t parent = getpid ();
+    pid_t pid = fork ();
+    if (pid == 0) {
+        prctl (PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid () != parent)
+            _exit (127);                 //  the parent is already gone
+        signal (SIGINT, SIG_IGN);        //  Ctrl-C is for `run`, which stops us in order
+        signal (SIGCHLD, SIG_DFL);
+        sigset_t none;
+        sigemptyset (&none);
+        sigprocmask (SIG_SETMASK, &none, NULL);
+        int devnull = open ("/dev/null", O_RDONLY);
+        if (devnull >= 0)
+            dup2 (devnull, STDIN_FILENO);
+        dup2 (fd, STDOUT_FILENO);
+        dup2 (fd, STDERR_FILENO);
+        execv (argv [0], argv);
+        fprintf (stderr, "cannot start %s: %s\n", argv [0], strerror (errno));
+        _exit (127);
     }
+    int saved = errno;
+    close (fd);
+    errno = saved;
     return pid;
 }
 
@@ -266,6 +281,82 @@ s_print_outputs (const char *out_dir)
     free (names);
 }
 
+typedef struct {
+    pid_t      *pids;          //  worker pids (0: none)
+    int         n;
+    char *const *argv;         //  how to start one
+    const char *state_dir;     //  for the log names
+    int         restarts;
+} s_workers_t;
+
+//  Watch tick: restarts workers that died (a worker killed by the system
+//  must not leave the job waiting forever).
+static void
+s_workers_tick (void *arg)
+{
+    s_workers_t *w = arg;
+    for (int i = 0; i < w->n; i++) {
+        int status;
+        if (w->pids [i] <= 0 || waitpid (w->pids [i], &status, WNOHANG) != w->pids [i])
+            continue;
+        w->pids [i] = 0;
+        if (w->restarts >= S_MAX_RESTARTS) {
+            fprintf (stderr, "masterfarm: worker %d died and %d restarts are used up\n",
+                     i + 1, S_MAX_RESTARTS);
+            continue;
+        }
+        char wlog [PATH_MAX + 32];
+        snprintf (wlog, sizeof wlog, "%s/worker-%d.log", w->state_dir, i + 1);
+        fprintf (stderr, "masterfarm: worker %d %s; starting it again (see %s)\n", i + 1,
+                 WIFSIGNALED (status) ? "was killed" : "exited", wlog);
+        pid_t pid = s_spawn (w->argv, wlog);
+        w->pids [i] = pid > 0 ? pid : 0;
+        w->restarts++;
+    }
+}
+
+//  Looks for a job of an earlier run in the reopened state that has not
+//  finished. Returns its id, or 0.
+static uint64_t
+s_unfinished_job (farmclient_t *fc)
+{
+    Masterfarm__StatusReply *reply = NULL;
+    uint64_t id = 0;
+    if (farmclient_status (fc, 0, &reply) != 0)
+        return 0;
+    for (size_t i = 0; i < reply->n_jobs && !id; i++)
+        if (reply->jobs [i]->state == MASTERFARM__JOB_STATE__JOB_QUEUED
+        ||  reply->jobs [i]->state == MASTERFARM__JOB_STATE__JOB_RUNNING)
+            id = reply->jobs [i]->job_id;
+    masterfarm__status_reply__free_unpacked (reply, NULL);
+    return id;
+}
+
+//  Says whether an album of the job is already delivered in out_dir (from
+//  an earlier run): the broker would refuse to overwrite it after doing
+//  all the work. Returns true (message printed) when one is.
+static bool
+s_already_delivered (const char *cmd, const char *job_path, const char *out_dir)
+{
+    spec_errors_t errs = { 0 };
+    job_spec_t *spec = spec_load (job_path, &errs);
+    spec_errors_clear (&errs);
+    bool found = false;
+    for (size_t a = 0; spec && a < spec->n_albums; a++) {
+        char dir [PATH_MAX];
+        struct stat st;
+        if (deliver_album_dir (out_dir, &spec->albums [a], dir, sizeof dir) == 0
+        &&  stat (dir, &st) == 0) {
+            fprintf (stderr, "masterfarm %s: %s already holds album \"%s\" from an earlier "
+                     "run; use another -o folder, or remove that album folder\n", cmd, dir,
+                     spec->albums [a].title ? spec->albums [a].title : "");
+            found = true;
+        }
+    }
+    spec_destroy (&spec);
+    return found;
+}
+
 int
 farmclient_run_local (const farmclient_run_cfg_t *cfg)
 {
@@ -372,10 +463,12 @@ farmclient_run_local (const farmclient_run_cfg_t *cfg)
     }
 
     //  4. The workers, one task slot each.
+    char *wargv [] = { worker_bin, "--connect", url, "--threads", "1", NULL };
+    s_workers_t wset = { .pids = workers, .n = n_workers, .argv = wargv,
+                         .state_dir = state_dir };
     for (int i = 0; i < n_workers; i++) {
         char wlog [PATH_MAX + 32];
         snprintf (wlog, sizeof wlog, "%s/worker-%d.log", state_dir, i + 1);
-        char *wargv [] = { worker_bin, "--connect", url, "--threads", "1", NULL };
         workers [i] = s_spawn (wargv, wlog);
         if (workers [i] < 0) {
             fprintf (stderr, "masterfarm %s: cannot start %s: %s\n", cmd, worker_bin,
@@ -391,27 +484,36 @@ farmclient_run_local (const farmclient_run_cfg_t *cfg)
         fprintf (stderr, "masterfarm %s: %s\n", cmd, err);
         goto done;
     }
-    Masterfarm__SubmitReply *reply = NULL;
-    rc = farmclient_submit (fc, spec, spec_len, format, cfg->job_path, &reply);
-    if (rc != 0) {
-        fprintf (stderr, "masterfarm %s: %s\n", cmd, farmclient_error (fc));
-        goto done;
+    uint64_t job_id = s_unfinished_job (fc);
+    if (job_id) {
+        printf ("resuming job %" PRIu64 " of an earlier run (state in %s)\n", job_id,
+                state_path);
     }
-    uint64_t job_id = reply->job_id;
-    if (job_id == 0) {
-        farmclient_print_spec_errors (stderr, cfg->job_path, reply);
-        fprintf (stderr, "masterfarm %s: %s has %zu error%s; nothing was run\n", cmd,
-                 cfg->job_path, reply->n_errors, reply->n_errors == 1 ? "" : "s");
+    else {
+        if (s_already_delivered (cmd, cfg->job_path, out_dir))
+            goto done;
+        Masterfarm__SubmitReply *reply = NULL;
+        rc = farmclient_submit (fc, spec, spec_len, format, cfg->job_path, &reply);
+        if (rc != 0) {
+            fprintf (stderr, "masterfarm %s: %s\n", cmd, farmclient_error (fc));
+            goto done;
+        }
+        job_id = reply->job_id;
+        if (job_id == 0) {
+            farmclient_print_spec_errors (stderr, cfg->job_path, reply);
+            fprintf (stderr, "masterfarm %s: %s has %zu error%s; nothing was run\n", cmd,
+                     cfg->job_path, reply->n_errors, reply->n_errors == 1 ? "" : "s");
+            masterfarm__submit_reply__free_unpacked (reply, NULL);
+            goto done;
+        }
         masterfarm__submit_reply__free_unpacked (reply, NULL);
-        goto done;
+        if (!cfg->quiet)
+            printf ("job %" PRIu64 " submitted to a local farm at %s with %d worker%s\n",
+                    job_id, url, n_workers, n_workers == 1 ? "" : "s");
     }
-    masterfarm__submit_reply__free_unpacked (reply, NULL);
-    if (!cfg->quiet)
-        printf ("job %" PRIu64 " submitted to a local farm at %s with %d worker%s\n",
-                job_id, url, n_workers, n_workers == 1 ? "" : "s");
     farmclient_watch_cfg_t wcfg = {
         .out = stdout, .tty = !cfg->quiet && isatty (STDOUT_FILENO), .quiet = cfg->quiet,
-        .lost_ms = 0, .stop = &s_stop
+        .lost_ms = 0, .stop = &s_stop, .tick = s_workers_tick, .tick_arg = &wset
     };
     int state = 0;
     rc = farmclient_watch (fc, job_id, &wcfg, &state);
@@ -419,6 +521,11 @@ farmclient_run_local (const farmclient_run_cfg_t *cfg)
         if (s_broker_died)
             fprintf (stderr, "masterfarm %s: the broker stopped unexpectedly (see %s)\n",
                      cmd, log_path);
+        else
+        if (rc == MF_ERR_CANCELLED)
+            fprintf (stderr, "masterfarm %s: interrupted; the farm is stopped and job %"
+                     PRIu64 " is kept in %s: run the same command again to resume it\n",
+                     cmd, job_id, state_path);
         else
             fprintf (stderr, "masterfarm %s: %s\n", cmd, farmclient_error (fc));
         goto done;

@@ -529,6 +529,8 @@ farmclient_watch (farmclient_t *self, uint64_t job_id, const farmclient_watch_cf
     int64_t last_heard = clock_mono_ms (), last_sent = last_heard;
     bool heard = false;
     while (true) {
+        if (cfg->tick)
+            cfg->tick (cfg->tick_arg);
         if (cfg->stop && *cfg->stop) {
             s_set_error (self, "interrupted");
             return MF_ERR_CANCELLED;

@@ -85,6 +85,8 @@ typedef struct {
     bool  quiet;            //  print only the final summary
     int   lost_ms;          //  give up after the broker is silent this long (0: 60 s)
     volatile int *stop;     //  when set non-zero, return MF_ERR_CANCELLED (may be NULL)
+    void (*tick) (void *arg);   //  called about every 250 ms while watching (may be NULL)
+    void *tick_arg;
 } farmclient_watch_cfg_t;
 
 //  Follows job_id until its final event, drawing progress as cfg says.

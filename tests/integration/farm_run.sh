@@ -27,6 +27,41 @@ pgrep -f "masterfarm-broker --bind tcp://127.0.0.1:[0-9]* --state $T/out" >/dev/
     && fail "run left its broker running"
 log "run: $n files verified"
 
+# Running the same job into the same folder again is refused at once:
+# its album is already delivered there.
+set +e
+"$MASTERFARM" run "$T/in/job.json" -o "$T/out" -j 1 >"$T/again.out" 2>&1
+rc=$?
+set -e
+[ $rc = 1 ] || fail "a second run into a delivered folder exited $rc, expected 1"
+grep -q "already holds album" "$T/again.out" || fail "no clear message for a delivered folder"
+
+# Interrupted with Ctrl-C (SIGINT) mid-job, then run again: it resumes the
+# same job from the state in OUT/.masterfarm and completes it.
+gen_album "$T/in-int" --tracks 6 --seconds 5 --seed 9 --profiles spotify,cd
+"$MASTERFARM" run "$T/in-int/job.json" -o "$T/out-int" -j 1 --input-root "$T/in-int" \
+    >"$T/int1.out" 2>&1 &
+run_pid=$!
+wait_for "run to submit" 20 grep -q "submitted to a local farm at" "$T/int1.out"
+BROKER_URL=$(grep -o "tcp://127.0.0.1:[0-9]*" "$T/int1.out" | head -n 1)
+some_done () { [ "$(job_field 1 'j["tasks_done"]')" -ge 1 ]; }
+wait_for "the first task done" 30 some_done
+kill -INT "$run_pid"
+set +e
+wait "$run_pid"
+rc=$?
+set -e
+cat "$T/int1.out" | tail -n 3
+[ $rc = 1 ] || fail "an interrupted run exited $rc, expected 1"
+grep -q "run the same command again to resume" "$T/int1.out" || fail "no resume hint"
+wait_for "the interrupted farm to stop" 15 bash -c "! pgrep -f '[m]asterfarm-broker .*$T/out-int/' >/dev/null"
+"$MASTERFARM" run "$T/in-int/job.json" -o "$T/out-int" -j 2 --input-root "$T/in-int" \
+    >"$T/int2.out" 2>&1 || { cat "$T/int2.out"; fail "the resumed run did not exit 0"; }
+grep -q "resuming job 1" "$T/int2.out" || fail "the second run did not resume job 1"
+n=$(verify_manifests "$T/out-int") || fail "manifest check: $n"
+[ "$(track_outputs "$T/out-int" cd)" = 6 ] || fail "expected 6 cd masters after the resume"
+log "interrupted run resumed: $n files verified"
+
 # A CSV catalog runs the same way (its profiles are the defaults: spotify and cd).
 gen_album "$T/csv-in" --tracks 3 --seconds 4 --seed 4 --csv
 "$MASTERFARM" run "$T/csv-in/catalog.csv" -o "$T/csv-out" -j 2 --quiet >"$T/csv.out" 2>&1 \
