@@ -28,8 +28,8 @@ typedef struct {
     spec_album_t album;                         //  points into tracks/strings below
     spec_track_t tracks [ALBUM_FIXTURE_MAX];
     char         titles [ALBUM_FIXTURE_MAX][32];
-    char         paths [ALBUM_FIXTURE_MAX][32];
-    char         isrcs [ALBUM_FIXTURE_MAX][16];
+    char         paths [ALBUM_FIXTURE_MAX][48];
+    char         isrcs [ALBUM_FIXTURE_MAX][32];
 } album_fixture_t;
 
 //  Neutral album settings: policy album at -14 LUFS, -1 dBTP, tonal off,
