@@ -1,8 +1,10 @@
-/*  Lookahead true-peak limiter (limiter.h): oversampled detector from
-    truepeak.h, sliding minimum over the lookahead (monotonic deque,
-    O(1) amortised per frame), one-pole release, box smoothing, and a
-    delay line of the latency. One internal block of LIMITER_BLOCK_FRAMES
-    at a time; nothing is allocated after limiter_new.  */
+/*  Lookahead true-peak limiter (limiter.h): two oversampled detectors
+    through ops->tp_peaks (the project meter's filter from truepeak.h and
+    the reference meter's, designed here), sliding minimum over the
+    lookahead (van Herk / Gil-Werman: three comparisons per frame, no
+    data-dependent loop), one-pole release, box smoothing, and a delay
+    line of the latency. One internal block of LIMITER_BLOCK_FRAMES at a
+    time; nothing is allocated after limiter_new.  */
 #include "worker/dsp/limiter.h"
 #include "worker/dsp/truepeak.h"
 
