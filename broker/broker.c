@@ -155,6 +155,7 @@ struct _broker_t {
     char         *output_root;
     void         *ctx;
     void         *sock;
+    void         *metrics;       //  ZMQ_STREAM socket serving HTTP, or NULL
     store_t      *store;
     scheduler_t  *sched;
     s_job_t     **jobs;          //  ascending id
@@ -2054,6 +2055,67 @@ s_tick (broker_t *self, bool heartbeat)
     }
 }
 
+// ------------------------------------------------------------------ metrics
+
+//  Answers one HTTP request on the metrics socket with the counters,
+//  queue and worker figures in Prometheus text format, then closes.
+static void
+s_metrics_serve (broker_t *self)
+{
+    uint8_t id [256];
+    int id_size = zmq_recv (self->metrics, id, sizeof id, ZMQ_DONTWAIT);
+    if (id_size <= 0)
+        return;
+    char req [2048];
+    int n = zmq_recv (self->metrics, req, sizeof req, 0);
+    int more = 0;
+    size_t ms = sizeof more;
+    while (zmq_getsockopt (self->metrics, ZMQ_RCVMORE, &more, &ms) == 0 && more)
+        zmq_recv (self->metrics, req, sizeof req, 0);
+    if (n <= 0)
+        return;                          //  a connect or disconnect notice
+    size_t live = 0, slots = 0, busy = 0;
+    for (size_t i = 0; i < self->n_workers; i++)
+        if (self->workers [i].live) {
+            live++;
+            slots += self->workers [i].slots;
+            busy += self->workers [i].n_held;
+        }
+    size_t running = 0;
+    for (size_t i = 0; i < self->n_jobs; i++)
+        running += !s_job_final (self->jobs [i]->state);
+    char body [2048];
+    int len = snprintf (body, sizeof body,
+        "masterfarm_jobs_total %zu\n"
+        "masterfarm_jobs_open %zu\n"
+        "masterfarm_tasks_queued %zu\n"
+        "masterfarm_workers %zu\n"
+        "masterfarm_worker_slots %zu\n"
+        "masterfarm_worker_slots_busy %zu\n"
+        "masterfarm_malformed_dropped_total %llu\n"
+        "masterfarm_oversized_dropped_total %llu\n"
+        "masterfarm_unknown_job_total %llu\n"
+        "masterfarm_late_results_total %llu\n"
+        "masterfarm_tasks_redispatched_total %llu\n"
+        "masterfarm_workers_expired_total %llu\n",
+        self->n_jobs, running, scheduler_size (self->sched), live, slots, busy,
+        (unsigned long long) self->counters.malformed_dropped,
+        (unsigned long long) self->counters.oversized_dropped,
+        (unsigned long long) self->counters.unknown_job,
+        (unsigned long long) self->counters.late_results,
+        (unsigned long long) self->counters.tasks_redispatched,
+        (unsigned long long) self->counters.workers_expired);
+    char reply [2400];
+    int rlen = snprintf (reply, sizeof reply, "HTTP/1.0 200 OK\r\nContent-Type: text/plain; "
+                         "version=0.0.4\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+                         "%s", len, body);
+    //  A STREAM socket takes exactly one data frame after the routing id.
+    zmq_send (self->metrics, id, (size_t) id_size, ZMQ_SNDMORE);
+    zmq_send (self->metrics, reply, (size_t) rlen, 0);
+    zmq_send (self->metrics, id, (size_t) id_size, ZMQ_SNDMORE);
+    zmq_send (self->metrics, "", 0, 0);  //  closes the connection
+}
+
 // ------------------------------------------------------------------ loading
 
 typedef struct {
@@ -2256,6 +2318,20 @@ broker_new (const broker_cfg_t *cfg, char *err, size_t err_size)
         broker_destroy (&self);
         return NULL;
     }
+    if (cfg->metrics_port > 0) {
+        char url [64];
+        snprintf (url, sizeof url, "tcp://*:%d", cfg->metrics_port);
+        self->metrics = zmq_socket (self->ctx, ZMQ_STREAM);
+        int linger = 0;
+        if (self->metrics)
+            zmq_setsockopt (self->metrics, ZMQ_LINGER, &linger, sizeof linger);
+        if (!self->metrics || zmq_bind (self->metrics, url)) {
+            snprintf (err, err_size, "cannot serve metrics on port %d: %s",
+                      cfg->metrics_port, zmq_strerror (zmq_errno ()));
+            broker_destroy (&self);
+            return NULL;
+        }
+    }
     return self;
 }
 
@@ -2267,6 +2343,8 @@ broker_destroy (broker_t **self_p)
     broker_t *self = *self_p;
     if (self->sock)
         zmq_close (self->sock);
+    if (self->metrics)
+        zmq_close (self->metrics);
     if (self->ctx)
         zmq_ctx_term (self->ctx);
     if (self->store)
@@ -2302,13 +2380,18 @@ broker_run (broker_t *self)
         int64_t timeout = self->next_tick_ms - now;
         if (timeout < 0)
             timeout = 0;
-        zmq_pollitem_t item = { self->sock, 0, ZMQ_POLLIN, 0 };
-        int prc = zmq_poll (&item, 1, (long) timeout);
+        zmq_pollitem_t items [2] = { { self->sock, 0, ZMQ_POLLIN, 0 },
+                                     { self->metrics, 0, ZMQ_POLLIN, 0 } };
+        int prc = zmq_poll (items, self->metrics ? 2 : 1, (long) timeout);
         if (prc < 0 && zmq_errno () != EINTR) {
             log_error ("poll failed: %s", zmq_strerror (zmq_errno ()));
             rc = MF_ERR_IO;
             break;
         }
+        if (prc > 0 && self->metrics && (items [1].revents & ZMQ_POLLIN))
+            s_metrics_serve (self);
+        if (prc > 0 && !(items [0].revents & ZMQ_POLLIN))
+            prc = 0;
         if (store_begin (self->store)) {
             rc = MF_ERR_IO;
             break;

@@ -48,7 +48,7 @@ typedef struct {
     const char      *input_root;      //  spec paths are relative to it
     const char      *output_root;     //  albums are delivered into it
     broker_storage_t storage;
-    int              metrics_port;    //  0: none (not implemented yet)
+    int              metrics_port;    //  HTTP metrics (Prometheus text) on this port, 0: none
 } broker_cfg_t;
 
 typedef struct _broker_t broker_t;

@@ -28,7 +28,7 @@ s_usage (FILE *out)
         "  --storage MODE      shared (default): workers read and write under the roots;\n"
         "                      inline: audio travels over the socket, for workers that\n"
         "                      do not see the broker's folders\n"
-        "  --metrics-port N    accepted, not served yet\n"
+        "  --metrics-port N    serve counters over HTTP on port N (Prometheus text)\n"
         "  --help              this text\n"
         "\n"
         "Environment: MASTERFARM_LOG=debug|info|warn|error (default info).\n"
@@ -105,8 +105,6 @@ main (int argc, char **argv)
         fprintf (stderr, "masterfarm-broker: %s is required (see --help)\n", missing);
         return 2;
     }
-    if (cfg.metrics_port)
-        log_warn ("--metrics-port %d: metrics are not served by this version", cfg.metrics_port);
     char err [512] = "";
     broker_t *b = broker_new (&cfg, err, sizeof err);
     if (!b) {
