@@ -1560,7 +1560,7 @@ spec_parse_json (const char *text, size_t len, const char *origin,
 {
     s_ctx_t ctx = { .errs = errs, .text = text, .len = len };
     if (!text || len == 0) {
-        spec_errors_add (errs, "$", 0, 0, "%s: empty job spec", origin ? origin : "spec");
+        spec_errors_add (errs, "$", 0, 0, "empty job spec");
         return NULL;
     }
     json_error_t jerr;
@@ -1568,7 +1568,7 @@ spec_parse_json (const char *text, size_t len, const char *origin,
     if (!root) {
         spec_errors_add (errs, "$", jerr.line > 0 ? jerr.line : 0,
                          jerr.column > 0 ? jerr.column : 0,
-                         "%s: not valid JSON: %s", origin ? origin : "spec", jerr.text);
+                         "not valid JSON: %s", jerr.text);
         return NULL;
     }
     job_spec_t *spec = s_spec_new ();
@@ -1839,9 +1839,8 @@ spec_parse_csv (const char *text, size_t len, const char *origin,
                 spec_errors_t *errs)
 {
     size_t n_errors = 0;
-    const char *name = origin ? origin : "catalog";
     if (!text || len == 0) {
-        spec_errors_add (errs, "line 1", 0, 0, "%s: empty catalog", name);
+        spec_errors_add (errs, "line 1", 0, 0, "empty catalog");
         return NULL;
     }
     s_csv_t c = { .p = text, .end = text + len, .line_start = text, .line = 1 };
@@ -1866,9 +1865,8 @@ spec_parse_csv (const char *text, size_t len, const char *origin,
         goto nomem;
     if (rc != 1) {
         if (rc == 0)
-            spec_errors_add (errs, "line 1", 1, 1, "%s: no header line "
-                             "(album,track,path,title,artist,isrc,gap_s,fade_in_s,fade_out_s)",
-                             name);
+            spec_errors_add (errs, "line 1", 1, 1, "no header line "
+                             "(album,track,path,title,artist,isrc,gap_s,fade_in_s,fade_out_s)");
         goto done;
     }
     n_columns = rec.n;
@@ -2014,7 +2012,7 @@ spec_parse_csv (const char *text, size_t len, const char *origin,
             goto nomem;
     }
     if (n_rows == 0 && n_errors == 0) {
-        spec_errors_add (errs, "line 2", 2, 0, "%s: the catalog has no tracks", name);
+        spec_errors_add (errs, "line 2", 2, 0, "the catalog has no tracks");
         n_errors++;
     }
 
@@ -2130,10 +2128,10 @@ spec_load (const char *file, spec_errors_t *errs)
     int rc = fsutil_read_file (file, SPEC_FILE_MAX, &text, &len);
     if (rc != 0) {
         if (rc == MF_ERR_INVALID)
-            spec_errors_add (errs, "$", 0, 0, "%s: not a regular file of at most %u MB",
-                             file, SPEC_FILE_MAX >> 20);
+            spec_errors_add (errs, "$", 0, 0, "not a regular file of at most %u MB",
+                             SPEC_FILE_MAX >> 20);
         else
-            spec_errors_add (errs, "$", 0, 0, "%s: cannot read: %s", file,
+            spec_errors_add (errs, "$", 0, 0, "cannot read the file: %s",
                              rc == MF_ERR_IO ? strerror (errno) : mf_strerror (rc));
         return NULL;
     }
@@ -2279,15 +2277,14 @@ spec_parse_chain_json (const char *text, size_t len, const char *origin,
                        chain_cfg_t *cfg, spec_errors_t *errs)
 {
     if (!text || len == 0) {
-        spec_errors_add (errs, "$", 0, 0, "%s: empty chain spec", origin ? origin : "chain");
+        spec_errors_add (errs, "$", 0, 0, "empty chain spec");
         return MF_ERR_FORMAT;
     }
     json_error_t jerr;
     json_t *root = json_loadb (text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
         spec_errors_add (errs, "$", jerr.line > 0 ? jerr.line : 0,
-                         jerr.column > 0 ? jerr.column : 0, "%s: not valid JSON: %s",
-                         origin ? origin : "chain", jerr.text);
+                         jerr.column > 0 ? jerr.column : 0, "not valid JSON: %s", jerr.text);
         return MF_ERR_FORMAT;
     }
     s_ctx_t ctx = { .errs = errs, .text = text, .len = len };

@@ -157,7 +157,8 @@ typedef struct {
 //  The built-in defaults (DESIGN.md's example values, profiles spotify+cd).
 void spec_settings_default (settings_t *s);
 
-//  Parses a JSON job spec. origin names the source in messages. Returns the
+//  Parses a JSON job spec. origin names the source (messages do not repeat
+//  it: callers print it before each error, see spec_errors_print). Returns the
 //  spec, or NULL with every problem in errs (also NULL on out of memory,
 //  with one error saying so). Paths are not checked against the filesystem.
 job_spec_t *spec_parse_json (const char *text, size_t len, const char *origin,
