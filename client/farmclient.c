@@ -606,10 +606,13 @@ farmclient_print_spec_errors (FILE *out, const char *origin, const Masterfarm__S
 {
     for (size_t i = 0; i < reply->n_errors; i++) {
         const Masterfarm__SpecError *e = reply->errors [i];
+        bool csv_path = e->path && strncmp (e->path, "line ", 5) == 0;
         fprintf (out, "%s: %s", origin, e->path && *e->path ? e->path : "$");
-        if (e->line && e->column)
+        if (csv_path && e->column)
+            fprintf (out, " (character %u)", e->column);
+        else if (!csv_path && e->line && e->column)
             fprintf (out, " (line %u, column %u)", e->line, e->column);
-        else if (e->line && !(e->path && strncmp (e->path, "line ", 5) == 0))
+        else if (!csv_path && e->line)
             fprintf (out, " (line %u)", e->line);
         fprintf (out, ": %s\n", e->message && *e->message ? e->message : "invalid");
     }
