@@ -106,13 +106,15 @@ start_in_group () {
 
 # start_broker STATE INPUT_ROOT OUTPUT_ROOT [PORT]: starts a broker,
 # sets BROKER_PID and BROKER_URL, and waits until it answers status.
+# BROKER_ARGS (an array) adds options, e.g. BROKER_ARGS=(--storage inline).
+BROKER_ARGS=()
 start_broker () {
     local state=$1 in=$2 out=$3 port=${4:-}
     [ -n "$port" ] || port=$(free_port)
     BROKER_URL="tcp://127.0.0.1:$port"
     mkdir -p "$out"
     setsid "$BROKER_BIN" --bind "$BROKER_URL" --state "$state" --input-root "$in" \
-        --output-root "$out" >>"$T/broker.log" 2>&1 </dev/null &
+        --output-root "$out" "${BROKER_ARGS[@]}" >>"$T/broker.log" 2>&1 </dev/null &
     BROKER_PID=$!
     FARM_PIDS+=("$BROKER_PID")
     wait_for "broker at $BROKER_URL to answer" 15 \
