@@ -19,6 +19,7 @@
 #define DELIVER_MAX_FILES   100000     //  files under one album folder
 #define DELIVER_MAX_DEPTH   8          //  folder nesting under the album
 
+//  The album folder's slug from "<artist> - <title>"; 0 or MF_ERR_INVALID.
 int
 deliver_album_slug (const spec_album_t *album, char *buf, size_t size)
 {
@@ -35,6 +36,7 @@ deliver_album_slug (const spec_album_t *album, char *buf, size_t size)
     return 0;
 }
 
+//  OUTDIR/<album-slug>; 0 or MF_ERR_INVALID when it does not fit.
 int
 deliver_album_dir (const char *out_root, const spec_album_t *album, char *buf, size_t size)
 {
@@ -44,6 +46,7 @@ deliver_album_dir (const char *out_root, const spec_album_t *album, char *buf, s
     return k < 0 || (size_t) k >= size ? MF_ERR_INVALID : 0;
 }
 
+//  OUTDIR/<album-slug>/<profile>; 0 or MF_ERR_INVALID.
 int
 deliver_profile_dir (const char *out_root, const spec_album_t *album,
                      const profile_t *profile, char *buf, size_t size)
@@ -54,6 +57,7 @@ deliver_profile_dir (const char *out_root, const spec_album_t *album,
     return k < 0 || (size_t) k >= size || !profile ? MF_ERR_INVALID : 0;
 }
 
+//  mkdir -p with mode 0755; 0 or MF_ERR_IO naming the folder.
 int
 deliver_mkdirs (const char *dir, char *err, size_t err_size)
 {
@@ -154,6 +158,8 @@ s_list_free (s_list_t *list)
     memset (list, 0, sizeof *list);
 }
 
+//  Lists, sizes and hashes every file under album_dir into manifest.json,
+//  written atomically; 0, MF_ERR_IO or MF_ERR_NOMEM.
 int
 deliver_manifest_write (const char *album_dir, char *err, size_t err_size)
 {
@@ -210,6 +216,8 @@ deliver_manifest_write (const char *album_dir, char *err, size_t err_size)
     return rc;
 }
 
+//  Re-hashes every listed file and looks for unlisted ones; 0,
+//  MF_ERR_FORMAT (err names the file) or MF_ERR_IO.
 int
 deliver_manifest_verify (const char *album_dir, char *err, size_t err_size)
 {
@@ -285,6 +293,8 @@ s_is_dir (const char *path)
     return stat (path, &st) == 0 && S_ISDIR (st.st_mode);
 }
 
+//  Publishes staging_root/slug as delivery_root/slug by one rename once
+//  now_ms reaches deliver_at_ms; DELIVER_HELD before, 0 when published.
 int
 deliver_at (const char *staging_root, const char *delivery_root, const char *slug,
             int64_t now_ms, int64_t deliver_at_ms, char *err, size_t err_size)

@@ -386,6 +386,7 @@ s_edge_free (measure_t *ext, const measure_t **extp, size_t n)
     free (extp);
 }
 
+//  Album loudness as the album file reads (edges included); see planner.h.
 double
 planner_album_lufs (const spec_album_t *album, const measure_t *const *tracks,
                     const double *gain_db)
@@ -404,6 +405,8 @@ planner_album_lufs (const spec_album_t *album, const measure_t *const *tracks,
     return l;
 }
 
+//  Plans one album for one profile: gains, ceilings, fades, tonal curves
+//  and the record; 0, MF_ERR_INVALID (err says which track) or MF_ERR_NOMEM.
 int
 planner_plan_album (const spec_album_t *album, const measure_t *const *analyses,
                     profile_id_t profile, int out_rate_hz,
@@ -576,6 +579,7 @@ planner_plan_album (const spec_album_t *album, const measure_t *const *analyses,
     return rc;
 }
 
+//  Frees the plan's arrays; NULL-safe.
 void
 planner_plan_free (album_plan_t *plan)
 {

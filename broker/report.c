@@ -223,6 +223,7 @@ s_tree (const report_input_t *in)
     return root;
 }
 
+//  The report as JSON text (caller frees); NULL on missing input or OOM.
 char *
 report_json (const report_input_t *in)
 {
@@ -440,22 +441,26 @@ s_plot_bands (s_out_t *o, size_t n, double (*get) (const void *, size_t, int), c
     free (v);
 }
 
-//  Accessors for s_plot_bands.
+//  s_plot_bands accessor: input spectrum of track i, band b (dB).
 static double s_get_in (const void *ctx, size_t i, int b)
 {
     return ((const report_input_t *) ctx)->analyses [i]->band_db [b];
 }
+//  s_plot_bands accessor: output spectrum of track i, band b (dB).
 static double s_get_out (const void *ctx, size_t i, int b)
 {
     const report_profile_t *rp = ctx;
     return rp->outputs [i] ? rp->outputs [i]->band_db [b] : NAN;
 }
+//  s_plot_bands accessor: tonal correction of track i, band b (dB).
 static double s_get_tonal (const void *ctx, size_t i, int b)
 {
     const report_profile_t *rp = ctx;
     return rp->masters ? rp->masters [i].tonal_db [b] : rp->plan->tracks [i].tonal_db [b];
 }
 
+//  The report as one self-contained HTML page (caller frees); NULL on
+//  missing input or OOM.
 char *
 report_html (const report_input_t *in)
 {
@@ -554,6 +559,8 @@ report_html (const report_input_t *in)
     return o.buf;
 }
 
+//  Writes report.json and report.html atomically; 0, MF_ERR_INVALID,
+//  MF_ERR_NOMEM or MF_ERR_IO with err naming the file.
 int
 report_write (const report_input_t *in, const char *album_dir, char *err, size_t err_size)
 {

@@ -73,6 +73,8 @@ s_title (const spec_album_t *album)
     return album && album->title ? album->title : "";
 }
 
+//  The album timeline from the tracks' lengths (frames at rate_hz, after
+//  trim); 0, MF_ERR_INVALID with the rule broken, or MF_ERR_NOMEM.
 int
 assemble_layout (const spec_album_t *album, const profile_t *profile, int rate_hz,
                  const int64_t *track_frames, assemble_layout_t *layout,
@@ -181,6 +183,8 @@ assemble_layout (const spec_album_t *album, const profile_t *profile, int rate_h
     return 0;
 }
 
+//  Red Book limits (track count, pregap, and with lengths every track's
+//  length); 0 or MF_ERR_INVALID with the reason.
 int
 assemble_check_cd (const spec_album_t *album, const int64_t *track_frames,
                    char *err, size_t err_size)
@@ -214,6 +218,7 @@ assemble_check_cd (const spec_album_t *album, const int64_t *track_frames,
     return rc;
 }
 
+//  Frees the layout's arrays; NULL-safe.
 void
 assemble_layout_free (assemble_layout_t *layout)
 {
@@ -225,6 +230,7 @@ assemble_layout_free (assemble_layout_t *layout)
     layout->total_frames = 0;
 }
 
+//  Frames of leading and trailing near-silence below threshold_db dBFS.
 void
 assemble_silence (const audio_t *a, double threshold_db, int64_t *lead, int64_t *trail)
 {
@@ -258,12 +264,14 @@ assemble_silence (const audio_t *a, double threshold_db, int64_t *lead, int64_t 
     *trail = t;
 }
 
-//  Appends printf-style text to a growing buffer. Returns 0 or -1 (OOM).
+//  A growing text buffer for the CUE sheet.
 typedef struct { char *buf; size_t len, cap; } s_text_t;
 
+//  Appends printf-style text to a growing buffer. Returns 0 or -1 (OOM).
 static int
 s_text_add (s_text_t *t, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 
+//  (definition of the above)
 static int
 s_text_add (s_text_t *t, const char *fmt, ...)
 {
@@ -309,6 +317,7 @@ s_msf (int64_t frame, int rate_hz, char *buf, size_t size)
               (long long) ((f / CUE_FPS) % 60), (long long) (f % CUE_FPS));
 }
 
+//  The CUE sheet for a layout (caller frees); NULL on OOM.
 char *
 assemble_cue_text (const spec_album_t *album, const profile_t *profile,
                    const assemble_layout_t *layout, int rate_hz)
@@ -429,6 +438,8 @@ s_seed (const spec_album_t *album, const profile_t *profile)
     return h ? h : 1;
 }
 
+//  Builds, quantises and writes the album, its slices and its CUE sheet;
+//  0 or a negative error with err.
 int
 assemble_album (const spec_album_t *album, const profile_t *profile,
                 const audio_t *tracks, size_t n_tracks, const char *out_dir,

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+//  Neutral album settings for tests (see the header).
 void
 album_fixture_settings (settings_t *s)
 {
@@ -36,6 +37,7 @@ album_fixture_settings (settings_t *s)
     s->trim_db = -60.0;
 }
 
+//  Integrated loudness of audio by libebur128, LUFS.
 double
 album_fixture_lufs (const audio_t *a)
 {
@@ -56,6 +58,7 @@ s_tilt (double f_hz, double tilt_db)
     return tilt_db * log10 (f_hz / 1000.0);
 }
 
+//  One music-like track at a tilt and loudness (see the header).
 void
 album_fixture_track (audio_t *out, double seconds, int rate_hz, double tilt_db,
                      double level_lufs, uint64_t seed)
@@ -153,6 +156,7 @@ s_shuffle (int *perm, size_t n, testsig_rng_t *rng)
     }
 }
 
+//  The n-track album with its spec (see the header).
 void
 album_fixture_make (album_fixture_t *f, size_t n, int rate_hz, uint64_t seed)
 {
@@ -192,6 +196,7 @@ album_fixture_make (album_fixture_t *f, size_t n, int rate_hz, uint64_t seed)
     }
 }
 
+//  Frees the fixture's audio.
 void
 album_fixture_free (album_fixture_t *f)
 {
