@@ -146,7 +146,7 @@ s_wait (farmclient_t *self, uint32_t want, int64_t deadline_ms, wire_msg_t *msg)
         int n = zmq_poll (&item, 1, (long) left);
         if (n < 0) {
             if (zmq_errno () == EINTR)
-                return MF_ERR_CANCELLED;
+                continue;           //  a signal (SIGCHLD in `run`): callers check their flags
             s_set_error (self, "cannot read from broker at %s: %s", self->url,
                          zmq_strerror (zmq_errno ()));
             return MF_ERR_IO;
@@ -190,8 +190,6 @@ farmclient_request (farmclient_t *self, uint32_t type, const ProtobufCMessage *b
     rc = s_wait (self, s_reply_type (type), clock_mono_ms () + self->timeout_ms, reply);
     if (rc == MF_ERR_TIMEOUT)
         s_set_timeout_error (self, self->timeout_ms);
-    else if (rc == MF_ERR_CANCELLED)
-        s_set_error (self, "interrupted");
     return rc;
 }
 
@@ -538,7 +536,7 @@ farmclient_watch (farmclient_t *self, uint64_t job_id, const farmclient_watch_cf
         wire_msg_t msg = { 0 };
         rc = s_wait (self, MASTERFARM__MSG_TYPE__WATCH_EVENT, clock_mono_ms () + 250, &msg);
         int64_t now = clock_mono_ms ();
-        if (rc == MF_ERR_TIMEOUT || rc == MF_ERR_CANCELLED) {
+        if (rc == MF_ERR_TIMEOUT) {
             int silent = (int) (now - last_heard);
             if (!heard && silent >= self->timeout_ms) {
                 s_set_timeout_error (self, silent);
