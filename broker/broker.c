@@ -13,6 +13,7 @@
     watch events for the jobs that changed.  */
 #include "broker/broker.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <jansson.h>
@@ -1761,8 +1762,23 @@ s_write_inline (broker_t *self, s_task_t *t, const Masterfarm__Result *res,
     char base [1024];
     if (t->kind == K_MASTER)
         s_intermediate_rel (t, base, sizeof base);
-    else
+    else {
         s_profile_rel (t->job, &t->job->albums [t->album], t->profile, base, sizeof base);
+        //  A retried assembly replaces the folder's files, not adds to them.
+        char dir [5200];
+        snprintf (dir, sizeof dir, "%s/%s", self->output_root, base);
+        DIR *d = opendir (dir);
+        struct dirent *e;
+        while (d && (e = readdir (d))) {
+            char f [5600];
+            struct stat st;
+            snprintf (f, sizeof f, "%s/%s", dir, e->d_name);
+            if (lstat (f, &st) == 0 && S_ISREG (st.st_mode))
+                unlink (f);
+        }
+        if (d)
+            closedir (d);
+    }
     for (size_t i = 0; i < res->n_outputs; i++) {
         const char *name = res->outputs [i]->path;
         if (t->kind == K_MASTER)

@@ -186,6 +186,26 @@ s_rm_tempdir (const char *dir)
     rmdir (dir);
 }
 
+//  Removes the regular files directly in dir (an earlier assembly's, before
+//  a retry rebuilds the folder); a missing folder is fine.
+static void
+s_clear_dir (const char *dir)
+{
+    DIR *d = opendir (dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char path [4200];
+    while ((e = readdir (d)))
+        if (e->d_type == DT_REG || e->d_type == DT_UNKNOWN) {
+            snprintf (path, sizeof path, "%s/%s", dir, e->d_name);
+            struct stat st;
+            if (lstat (path, &st) == 0 && S_ISREG (st.st_mode))
+                unlink (path);
+        }
+    closedir (d);
+}
+
 //  Analyze: the track's measurements.
 static int
 s_analyze (s_run_t *r)
@@ -394,6 +414,8 @@ s_assemble (s_run_t *r)
     }
     assemble_layout_t layout;
     memset (&layout, 0, sizeof layout);
+    if (!rc && !inline_mode)
+        s_clear_dir (dir);
     if (!rc)
         rc = assemble_album (&sub, profile, tracks, n, dir, &layout, r->err, sizeof r->err);
     int rate_hz = n ? tracks [0].rate_hz : 0;
