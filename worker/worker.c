@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -285,8 +286,12 @@ s_write_all (int fd, const void *buf, size_t len)
 
 //  The task process: limits, test hooks, the task, the result down the pipe.
 static void __attribute__ ((noreturn))
-s_child_main (worker_t *self, int fd, const wire_msg_t *msg)
+s_child_main (worker_t *self, int fd, const wire_msg_t *msg, pid_t parent)
 {
+    //  A task process must not outlive its worker (kill -9 included).
+    prctl (PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid () != parent)
+        _exit (5);
     signal (SIGTERM, SIG_DFL);
     signal (SIGINT, SIG_DFL);
     signal (SIGPIPE, SIG_DFL);
@@ -390,6 +395,7 @@ s_start_task (worker_t *self, const wire_msg_t *msg)
         return;
     }
     fflush (NULL);
+    pid_t parent = getpid ();
     pid_t pid = fork ();
     if (pid < 0) {
         close (fds [0]);
@@ -399,7 +405,7 @@ s_start_task (worker_t *self, const wire_msg_t *msg)
     }
     if (pid == 0) {
         close (fds [0]);
-        s_child_main (self, fds [1], msg);
+        s_child_main (self, fds [1], msg, parent);
     }
     close (fds [1]);
     fcntl (fds [0], F_SETFL, O_NONBLOCK);
