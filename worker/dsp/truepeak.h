@@ -9,14 +9,15 @@
 
     The interpolator is a windowed-sinc low-pass (Kaiser window), cut off
     at the input Nyquist frequency, split into `phases` polyphase branches
-    of `taps` coefficients each (TRUEPEAK_TAPS per branch). The prototype
+    of `taps` coefficients each (TRUEPEAK_TAPS per branch at 4x,
+    TRUEPEAK_TAPS_2X at 2x; see truepeak.c for the design). The prototype
     is a Nyquist filter: branch 0 is a pure delay, so every input sample
     is itself one of the interpolated values and the reading is never
     below the sample peak. Each branch is normalised to unit DC gain.
 
     Latency: the interpolated value of branch p computed when input sample
     i arrives lies at time (i - delay_frames + p / phases), in input
-    samples, where delay_frames = taps / 2 (0 at 1x).
+    samples, where delay_frames = taps / 2 (8 at 4x, 12 at 2x, 0 at 1x).
 
     Two ways to use it:
       - the meter: truepeak_new / truepeak_process / truepeak_max_dbtp.
@@ -38,7 +39,9 @@
 
 #include <stddef.h>
 
-#define TRUEPEAK_TAPS         16     //  taps per polyphase branch (at 2x and 4x)
+#define TRUEPEAK_TAPS         16     //  taps per polyphase branch at 4x
+#define TRUEPEAK_TAPS_2X      24     //  taps per polyphase branch at 2x
+#define TRUEPEAK_MAX_TAPS     24
 #define TRUEPEAK_MAX_PHASES   4
 #define TRUEPEAK_MAX_CHANNELS 8
 
