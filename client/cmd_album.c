@@ -157,6 +157,7 @@ s_build_job (const char *dir, const char *const *profiles, int n_profiles,
     return job;
 }
 
+//  masterfarm album DIR -o OUT [--profile NAME]...: see s_help.
 int
 cmd_album (int argc, char **argv)
 {

@@ -3,6 +3,7 @@
 #include "client/commands.h"
 #include "client/farmclient.h"
 
+//  masterfarm cancel JOB --broker URL.
 int
 cmd_cancel (int argc, char **argv)
 {

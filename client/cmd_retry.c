@@ -3,6 +3,7 @@
 #include "client/commands.h"
 #include "client/farmclient.h"
 
+//  masterfarm retry JOB --broker URL.
 int
 cmd_retry (int argc, char **argv)
 {

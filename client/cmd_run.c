@@ -357,6 +357,7 @@ s_already_delivered (const char *cmd, const char *job_path, const char *out_dir)
     return found;
 }
 
+//  Starts the farm, submits or resumes, watches, stops; see farmclient.h.
 int
 farmclient_run_local (const farmclient_run_cfg_t *cfg)
 {
@@ -546,6 +547,7 @@ done:
     return code;
 }
 
+//  masterfarm run JOB [-o OUTDIR] [-j WORKERS] [--input-root DIR]: see s_help.
 int
 cmd_run (int argc, char **argv)
 {

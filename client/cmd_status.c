@@ -182,6 +182,7 @@ s_to_json (const Masterfarm__StatusReply *r)
     return root;
 }
 
+//  masterfarm status [JOB] --broker URL [--json]: see s_help.
 int
 cmd_status (int argc, char **argv)
 {

@@ -32,6 +32,7 @@ s_help (FILE *out)
         "Exit status: 0 stored, 1 rejected or broker unreachable, 2 bad usage.\n");
 }
 
+//  masterfarm submit FILE --broker URL: prints the job id or every error.
 int
 cmd_submit (int argc, char **argv)
 {

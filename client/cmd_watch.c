@@ -43,6 +43,7 @@ s_help (FILE *out)
         "2 bad usage.\n");
 }
 
+//  masterfarm watch JOB --broker URL: exit 0 done, 1 failed or cancelled.
 int
 cmd_watch (int argc, char **argv)
 {

@@ -44,6 +44,7 @@ s_set_error (farmclient_t *self, const char *fmt, ...)
     va_end (ap);
 }
 
+//  Creates the DEALER and connects it; see farmclient.h.
 farmclient_t *
 farmclient_new (const char *url, int timeout_ms, char *err, size_t err_size)
 {
@@ -77,6 +78,7 @@ farmclient_new (const char *url, int timeout_ms, char *err, size_t err_size)
     return self;
 }
 
+//  Closes without lingering, so an unanswered request never blocks exit.
 void
 farmclient_destroy (farmclient_t **self_p)
 {
@@ -95,12 +97,14 @@ farmclient_destroy (farmclient_t **self_p)
     *self_p = NULL;
 }
 
+//  The URL given to farmclient_new.
 const char *
 farmclient_url (const farmclient_t *self)
 {
     return self->url;
 }
 
+//  The last error text; empty when the last call succeeded.
 const char *
 farmclient_error (const farmclient_t *self)
 {
@@ -179,6 +183,7 @@ s_set_timeout_error (farmclient_t *self, int waited_ms)
                  self->url, waited_ms / 1000.0);
 }
 
+//  One request, one reply (or ERROR) within the deadline.
 int
 farmclient_request (farmclient_t *self, uint32_t type, const ProtobufCMessage *body,
                     wire_msg_t *reply)
@@ -206,6 +211,7 @@ s_error_reply (farmclient_t *self, const wire_msg_t *reply)
     return MF_ERR_PROTOCOL;
 }
 
+//  SUBMIT with the spec text; the reply is handed to the caller.
 int
 farmclient_submit (farmclient_t *self, const char *spec, size_t spec_len,
                    const char *format, const char *origin,
@@ -237,6 +243,7 @@ farmclient_submit (farmclient_t *self, const char *spec, size_t spec_len,
     return 0;
 }
 
+//  STATUS of one job or of all; ERROR becomes an error code.
 int
 farmclient_status (farmclient_t *self, uint64_t job_id, Masterfarm__StatusReply **reply_out)
 {
@@ -258,6 +265,7 @@ farmclient_status (farmclient_t *self, uint64_t job_id, Masterfarm__StatusReply 
     return 0;
 }
 
+//  CANCEL or RETRY; JobReply ok=false becomes MF_ERR_STATE.
 int
 farmclient_job_command (farmclient_t *self, uint32_t type, uint64_t job_id)
 {
@@ -281,6 +289,7 @@ farmclient_job_command (farmclient_t *self, uint32_t type, uint64_t job_id)
     return rc;
 }
 
+//  JobState as a word for people.
 const char *
 farmclient_job_state_name (int state)
 {
@@ -295,6 +304,7 @@ farmclient_job_state_name (int state)
     }
 }
 
+//  TaskState as a word for people.
 const char *
 farmclient_task_state_name (int state)
 {
@@ -513,6 +523,8 @@ s_watch_send (farmclient_t *self, uint64_t job_id)
     return s_send (self, MASTERFARM__MSG_TYPE__WATCH, &req.base);
 }
 
+//  The watch loop: events drawn as they come, the request re-sent after
+//  S_WATCH_RESEND_MS of silence, given up after cfg->lost_ms.
 int
 farmclient_watch (farmclient_t *self, uint64_t job_id, const farmclient_watch_cfg_t *cfg,
                   int *state_out)
@@ -581,6 +593,7 @@ farmclient_watch (farmclient_t *self, uint64_t job_id, const farmclient_watch_cf
 
 //  ---- helpers -------------------------------------------------------------
 
+//  Reads the spec with the size cap and picks the format from the name.
 int
 farmclient_read_spec (const char *path, char **text, size_t *len, const char **format,
                       char *err, size_t err_size)
@@ -599,6 +612,7 @@ farmclient_read_spec (const char *path, char **text, size_t *len, const char **f
     return 0;
 }
 
+//  One line per SpecError, path first, position when known.
 void
 farmclient_print_spec_errors (FILE *out, const char *origin, const Masterfarm__SubmitReply *reply)
 {
@@ -618,6 +632,7 @@ farmclient_print_spec_errors (FILE *out, const char *origin, const Masterfarm__S
         fprintf (out, "%s: rejected by the broker without a reason\n", origin);
 }
 
+//  Decimal job ids only, greater than 0.
 int
 farmclient_parse_job_id (const char *text, uint64_t *job_id)
 {
@@ -632,6 +647,7 @@ farmclient_parse_job_id (const char *text, uint64_t *job_id)
     return 0;
 }
 
+//  --broker wins over MASTERFARM_BROKER.
 const char *
 farmclient_broker_url (const char *option_value)
 {
@@ -641,6 +657,7 @@ farmclient_broker_url (const char *option_value)
     return env && *env ? env : NULL;
 }
 
+//  Shared body of `cancel` and `retry`.
 int
 farmclient_cmd_job (const char *command, uint32_t type, const char *what,
                     int argc, char **argv)

@@ -374,6 +374,7 @@ s_rm_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
     return 0;
 }
 
+//  Runs the memory and dispatch measurements and prints their figures.
 int
 main (int argc, char **argv)
 {

@@ -410,6 +410,8 @@ s_parse (int argc, char **argv, s_opts_t *o)
     }
 }
 
+//  Writes the tracks and job.json (and catalog.csv); exits 0, 1 on a write
+//  failure, 2 on bad usage.
 int
 main (int argc, char **argv)
 {
