@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 //  Describes the libsndfile format as text for reports.
 static void
@@ -128,6 +129,11 @@ audio_read (const char *path, audio_t *out, char *err, size_t err_size)
     memset (&info, 0, sizeof info);
     SNDFILE *sf = sf_open (path, SFM_READ, &info);
     if (!sf) {
+        struct stat st;
+        if (stat (path, &st) == 0 && S_ISDIR (st.st_mode)) {
+            snprintf (err, err_size, "%s: is a directory, not an audio file", path);
+            return MF_ERR_FORMAT;
+        }
         FILE *probe = fopen (path, "rb");
         if (!probe) {
             snprintf (err, err_size, "%s: cannot open (no such file or no permission)", path);
