@@ -6,7 +6,8 @@
 # generated here: a good sine, an empty file, a truncated WAV header, a
 # text file named .wav, a float WAV with a NaN sample, a one-sample file
 # (measured: peaks yes, integrated loudness n/a), an 8-channel file
-# (measured as 7.1), a 9-channel file (unsupported) and a missing file.
+# (measured as 7.1), a 9-channel file (unsupported), a missing file and a
+# directory.
 set -u
 BIN="${MF_BIN:?MF_BIN not set}/masterfarm"
 TMP="${MF_TEST_TMP:-/tmp}/analyze_badinput.$$"
@@ -52,8 +53,9 @@ wav(d + '/nine.wav', 9, 48000, [(0.1,) * 9] * 4800)
 PY
 
 cd "$TMP"
-files="good.wav empty.wav trunc.wav text.wav nan.wav one.wav eight.wav nine.wav missing.wav good2.wav"
-bad="empty.wav trunc.wav text.wav nan.wav nine.wav missing.wav"
+mkdir -p dir.wav
+files="good.wav empty.wav trunc.wav text.wav nan.wav one.wav eight.wav nine.wav missing.wav dir.wav good2.wav"
+bad="empty.wav trunc.wav text.wav nan.wav nine.wav missing.wav dir.wav"
 good="good.wav one.wav eight.wav good2.wav"
 
 # --- table output -----------------------------------------------------------
@@ -61,7 +63,7 @@ good="good.wav one.wav eight.wav good2.wav"
 rc=$?
 echo "--- stderr"; cat err.txt
 check "exit status 1 when some files fail (got $rc)" test "$rc" -eq 1
-check "one stderr line per bad file (got $(wc -l <err.txt), want 6)" test "$(wc -l <err.txt)" -eq 6
+check "one stderr line per bad file (got $(wc -l <err.txt), want 7)" test "$(wc -l <err.txt)" -eq 7
 for f in $bad; do
     check "$f: one line 'masterfarm analyze: $f: ...'" \
         test "$(grep -c "^masterfarm analyze: $f: ." err.txt)" -eq 1
@@ -69,6 +71,7 @@ done
 check "empty.wav says empty" grep -q "^masterfarm analyze: empty.wav: .*empty" err.txt
 check "nan.wav names the NaN" grep -q "^masterfarm analyze: nan.wav: .*NaN" err.txt
 check "nine.wav names the channel count" grep -q "^masterfarm analyze: nine.wav: 9 channels" err.txt
+check "dir.wav says it is a directory" grep -q "^masterfarm analyze: dir.wav: is a directory" err.txt
 for f in $good; do
     check "$f measured and printed" grep -q "^$f\$" out.txt
 done
@@ -78,13 +81,13 @@ check "one.wav: integrated loudness n/a, not a number" grep -q "n/a (shorter tha
 "$BIN" analyze --json $files >out.json 2>err2.txt
 rc=$?
 check "--json: exit status 1 (got $rc)" test "$rc" -eq 1
-check "--json: same stderr lines" test "$(wc -l <err2.txt)" -eq 6
+check "--json: same stderr lines" test "$(wc -l <err2.txt)" -eq 7
 python3 - out.json <<'PY'
 import json, sys
 arr = json.load(open(sys.argv[1]))
-assert isinstance(arr, list) and len(arr) == 10, arr
+assert isinstance(arr, list) and len(arr) == 11, arr
 by = {o['file']: o for o in arr}
-for f in ['empty.wav', 'trunc.wav', 'text.wav', 'nan.wav', 'nine.wav', 'missing.wav']:
+for f in ['empty.wav', 'trunc.wav', 'text.wav', 'nan.wav', 'nine.wav', 'missing.wav', 'dir.wav']:
     assert 'error' in by[f] and by[f]['error'], f
 for f in ['good.wav', 'good2.wav', 'eight.wav']:
     o = by[f]
