@@ -65,4 +65,10 @@ int master_run (const audio_t *in, const master_opts_t *opts, audio_t *out,
 //  (tested). Channel layout as worker/analysis.h (L R C LFE Ls Rs Lb Rb).
 double master_loudness_lufs (const float *data, int64_t frames, int channels, int rate_hz);
 
+//  The same integrated loudness and the loudness range (EBU Tech 3342,
+//  libebur128's conventions: 3 s windows every 1 s, -70 LUFS and -20 LU
+//  gates, 10th to 95th percentile; 0 when shorter than 3 s), in one pass.
+void master_measure_loudness (const float *data, int64_t frames, int channels, int rate_hz,
+                              double *lufs, double *lra_lu);
+
 #endif

@@ -82,6 +82,21 @@ dither_process (dither_t *self, float *data, size_t frames)
     const double scale = self->scale, lsb = self->lsb;
     const bool dith = self->mode != DITHER_NONE;
     const bool shaped = self->mode == DITHER_SHAPED;
+    if (!dith) {
+        //  plain rounding: branch-free so that the compiler can vectorise
+        const size_t n = frames * (size_t) ch;
+        const double kmin = self->kmin, kmax = self->kmax;
+        int64_t clamped = 0;
+        for (size_t i = 0; i < n; i++) {
+            double k = ((double) data [i] * scale + S_ROUND_MAGIC) - S_ROUND_MAGIC;
+            clamped += (k < kmin) + (k > kmax);
+            k = k < kmin ? kmin : k;
+            k = k > kmax ? kmax : k;
+            data [i] = (float) (k * lsb);
+        }
+        self->clamped += clamped;
+        return;
+    }
     for (size_t i = 0; i < frames; i++)
         for (int c = 0; c < ch; c++) {
             float *s = &data [i * (size_t) ch + (size_t) c];
