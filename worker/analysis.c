@@ -536,8 +536,8 @@ analysis_run (const audio_t *audio, const analysis_cfg_t *cfg, measure_t *out,
                   cfg->silence_dbfs);
         return MF_ERR_INVALID;
     }
-    if (cfg->threads != 1 && cfg->threads != 2) {
-        snprintf (err, err_size, "threads %d; it must be 1 or 2", cfg->threads);
+    if (cfg->threads < 0 || cfg->threads > 2) {
+        snprintf (err, err_size, "threads %d; it must be 1 or 2 (0 means 1)", cfg->threads);
         return MF_ERR_INVALID;
     }
     cpu_set_ftz_daz ();

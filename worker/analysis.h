@@ -61,8 +61,8 @@
 
 typedef struct {
     double silence_dbfs;   //  leading/trailing silence threshold, dBFS (< 0)
-    int    threads;        //  1, or 2: libebur128 runs on a second thread while
-                           //  this one does peaks and spectrum (same results)
+    int    threads;        //  1 (or 0), or 2: libebur128 runs on a second thread
+                           //  while this one does peaks and spectrum (same results)
 } analysis_cfg_t;
 
 //  Fills cfg with the defaults (silence_dbfs = ANALYSIS_SILENCE_DBFS,
