@@ -287,6 +287,9 @@ missing:
     printf ("gain      %+.2f dB; limiter gain reduction max %.2f dB, mean %.2f dB; %d render%s\n",
             rep.gain_db, rep.gr_max_db, rep.gr_avg_db, rep.loop_iterations,
             rep.loop_iterations == 1 ? "" : "s");
+    if (!isfinite (rep.in_lufs) || !isfinite (rep.out_lufs))
+        printf ("note      no gated loudness (silence, or shorter than 0.4 s): the loudness "
+                "target was not applied\n");
     if (rep.gr_capped)
         printf ("capped    yes: the target needs more than %.1f dB of limiting; the output "
                 "stops at %s LUFS rather than crushing the track\n",
