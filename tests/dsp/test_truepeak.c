@@ -298,6 +298,26 @@ test_chunked_equals_block (void **state)
             assert_true (truepeak_channel_dbtp (one, c) == truepeak_channel_dbtp (chunked, c));
         //  the detector's maximum (tail included) equals the meter's
         assert_true (truepeak_max_dbtp (det) == a);
+        //  per frame, the interleaved detector is the max over the channels' detectors
+        truepeak_t *per = truepeak_new (rates [r], ch);
+        float *mono = malloc (frames * sizeof (float));
+        float *pc = malloc (frames * sizeof (float));
+        float *pmax = calloc (frames, sizeof (float));
+        for (int c = 0; c < ch; c++) {
+            for (size_t i = 0; i < frames; i++)
+                mono [i] = x [i * ch + c];
+            truepeak_peaks_channel (per, c, mono, frames, pc);
+            for (size_t i = 0; i < frames; i++)
+                pmax [i] = pc [i] > pmax [i] ? pc [i] : pmax [i];
+        }
+        for (size_t i = 0; i < frames; i++)
+            if (fabsf (pmax [i] - peaks [i]) > 1e-6f * 16)
+                fail_msg ("rate %d frame %zu: per-channel max %.9g vs interleaved %.9g (seed %llu)",
+                          rates [r], i, pmax [i], peaks [i], (unsigned long long) s_seed);
+        truepeak_destroy (&per);
+        free (mono);
+        free (pc);
+        free (pmax);
         //  reading twice does not change anything (the tail is evaluated on a copy)
         assert_true (truepeak_max_dbtp (one) == a);
         truepeak_reset (one);
