@@ -154,6 +154,8 @@ struct _broker_t {
     broker_cfg_t  cfg;
     char         *input_root;
     char         *output_root;
+    char         *bind_url;      //  copies of the configuration's strings
+    char         *state_path;
     void         *ctx;
     void         *sock;
     void         *metrics;       //  ZMQ_STREAM socket serving HTTP, or NULL
@@ -2285,6 +2287,12 @@ broker_new (const broker_cfg_t *cfg, char *err, size_t err_size)
     }
     self->cfg = *cfg;
     s_stop = 0;                          //  a new broker starts afresh
+    self->bind_url = strdup (cfg->bind_url ? cfg->bind_url : "");
+    self->state_path = strdup (cfg->state_path ? cfg->state_path : "");
+    self->cfg.bind_url = self->bind_url;
+    self->cfg.state_path = self->state_path;
+    self->cfg.input_root = NULL;         //  resolved copies below
+    self->cfg.output_root = NULL;
     masterfarm__counters__init (&self->counters);
     for (int i = 0; i < S_HASH; i++)
         self->hash [i] = -1;
@@ -2377,6 +2385,8 @@ broker_destroy (broker_t **self_p)
     free (self->workers);
     free (self->input_root);
     free (self->output_root);
+    free (self->bind_url);
+    free (self->state_path);
     free (self);
     *self_p = NULL;
 }
