@@ -57,67 +57,49 @@ s_abs (__m256 v)
 }
 
 //  Sixteen input samples from i: per lane the largest |y| over phases,
-//  samples i..i+7 in *lo and i+8..i+15 in *hi.
-static inline void
-s_peak16 (const float *x, size_t i, const __m256 *packed, int phases, int taps,
+//  samples i..i+7 in *lo and i+8..i+15 in *hi. Always inlined and called
+//  with a constant phases (see s_peak16_any), so that the phase loops
+//  unroll and the accumulators live in registers.
+static inline __attribute__ ((always_inline)) void
+s_peak16 (const float *x, size_t i, const __m256 *packed, const int phases, int taps,
           __m256 *lo, __m256 *hi)
 {
     const float *xi = x + i;
-    if (phases == 4) {
-        __m256 a0 = _mm256_setzero_ps (), a1 = a0, a2 = a0, a3 = a0;
-        __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-        for (int k = 0; k < taps; k++) {
-            __m256 xa = _mm256_loadu_ps (xi - k);
-            __m256 xb = _mm256_loadu_ps (xi - k + 8);
-            const __m256 *c = packed + k * 4;
-            a0 = _mm256_fmadd_ps (c [0], xa, a0);
-            b0 = _mm256_fmadd_ps (c [0], xb, b0);
-            a1 = _mm256_fmadd_ps (c [1], xa, a1);
-            b1 = _mm256_fmadd_ps (c [1], xb, b1);
-            a2 = _mm256_fmadd_ps (c [2], xa, a2);
-            b2 = _mm256_fmadd_ps (c [2], xb, b2);
-            a3 = _mm256_fmadd_ps (c [3], xa, a3);
-            b3 = _mm256_fmadd_ps (c [3], xb, b3);
-        }
-        *lo = _mm256_max_ps (_mm256_max_ps (s_abs (a0), s_abs (a1)),
-                             _mm256_max_ps (s_abs (a2), s_abs (a3)));
-        *hi = _mm256_max_ps (_mm256_max_ps (s_abs (b0), s_abs (b1)),
-                             _mm256_max_ps (s_abs (b2), s_abs (b3)));
-        return;
-    }
-    if (phases == 2) {
-        __m256 a0 = _mm256_setzero_ps (), a1 = a0, b0 = a0, b1 = a0;
-        for (int k = 0; k < taps; k++) {
-            __m256 xa = _mm256_loadu_ps (xi - k);
-            __m256 xb = _mm256_loadu_ps (xi - k + 8);
-            const __m256 *c = packed + k * 2;
-            a0 = _mm256_fmadd_ps (c [0], xa, a0);
-            b0 = _mm256_fmadd_ps (c [0], xb, b0);
-            a1 = _mm256_fmadd_ps (c [1], xa, a1);
-            b1 = _mm256_fmadd_ps (c [1], xb, b1);
-        }
-        *lo = _mm256_max_ps (s_abs (a0), s_abs (a1));
-        *hi = _mm256_max_ps (s_abs (b0), s_abs (b1));
-        return;
-    }
     __m256 a [TP_AVX2_MAX_PHASES], b [TP_AVX2_MAX_PHASES];
-    for (int p = 0; p < TP_AVX2_MAX_PHASES; p++)
+    #pragma GCC unroll 4
+    for (int p = 0; p < phases; p++)
         a [p] = b [p] = _mm256_setzero_ps ();
     for (int k = 0; k < taps; k++) {
         __m256 xa = _mm256_loadu_ps (xi - k);
         __m256 xb = _mm256_loadu_ps (xi - k + 8);
+        const __m256 *c = packed + k * phases;
+        #pragma GCC unroll 4
         for (int p = 0; p < phases; p++) {
-            a [p] = _mm256_fmadd_ps (packed [k * phases + p], xa, a [p]);
-            b [p] = _mm256_fmadd_ps (packed [k * phases + p], xb, b [p]);
+            a [p] = _mm256_fmadd_ps (c [p], xa, a [p]);
+            b [p] = _mm256_fmadd_ps (c [p], xb, b [p]);
         }
     }
     __m256 ml = s_abs (a [0]), mh = s_abs (b [0]);
+    #pragma GCC unroll 4
     for (int p = 1; p < phases; p++) {
         ml = _mm256_max_ps (ml, s_abs (a [p]));
         mh = _mm256_max_ps (mh, s_abs (b [p]));
     }
     *lo = ml;
     *hi = mh;
+}
+
+//  s_peak16 for phases 1 .. 4, each with the phase count as a constant.
+static inline void
+s_peak16_any (const float *x, size_t i, const __m256 *packed, int phases, int taps,
+              __m256 *lo, __m256 *hi)
+{
+    switch (phases) {
+        case 1:  s_peak16 (x, i, packed, 1, taps, lo, hi); break;
+        case 2:  s_peak16 (x, i, packed, 2, taps, lo, hi); break;
+        case 3:  s_peak16 (x, i, packed, 3, taps, lo, hi); break;
+        default: s_peak16 (x, i, packed, 4, taps, lo, hi); break;
+    }
 }
 
 //  Eight input samples from i (the tail step): per lane max |y| over phases.
@@ -160,7 +142,7 @@ s_tp_block_max_avx2 (const float *x, size_t n, const float *coef, int phases, in
         __m256 m = _mm256_setzero_ps ();
         for (; i + 16 <= n; i += 16) {
             __m256 lo, hi;
-            s_peak16 (x, i, packed, phases, taps, &lo, &hi);
+            s_peak16_any (x, i, packed, phases, taps, &lo, &hi);
             m = _mm256_max_ps (m, _mm256_max_ps (lo, hi));
         }
         for (; i + 8 <= n; i += 8)
@@ -186,7 +168,7 @@ s_tp_peaks_avx2 (const float *x, size_t n, const float *coef, int phases, int ta
         s_pack (packed, coef, phases, taps);
         for (; i + 16 <= n; i += 16) {
             __m256 lo, hi;
-            s_peak16 (x, i, packed, phases, taps, &lo, &hi);
+            s_peak16_any (x, i, packed, phases, taps, &lo, &hi);
             _mm256_storeu_ps (peak + i, lo);
             _mm256_storeu_ps (peak + i + 8, hi);
         }

@@ -52,42 +52,41 @@ s_pack (__m128 *packed, const float *coef, int phases, int taps)
 }
 
 //  Four input samples from i: the largest |y| over phases, per lane.
-static inline __m128
-s_peak4 (const float *x, size_t i, const __m128 *packed, int phases, int taps)
+//  Always inlined and called with a constant phases (s_peak4_any), so
+//  that the phase loops unroll and the accumulators live in registers.
+static inline __attribute__ ((always_inline)) __m128
+s_peak4 (const float *x, size_t i, const __m128 *packed, const int phases, int taps)
 {
     const __m128 abs_mask = _mm_castsi128_ps (_mm_set1_epi32 (0x7fffffff));
-    __m128 acc [TP_SSE2_MAX_PHASES] = { _mm_setzero_ps (), _mm_setzero_ps (),
-                                        _mm_setzero_ps (), _mm_setzero_ps () };
+    __m128 acc [TP_SSE2_MAX_PHASES];
+    #pragma GCC unroll 4
+    for (int p = 0; p < phases; p++)
+        acc [p] = _mm_setzero_ps ();
     const float *xi = x + i;
-    if (phases == 4) {
-        for (int k = 0; k < taps; k++) {
-            __m128 xv = _mm_loadu_ps (xi - k);
-            const __m128 *c = packed + k * 4;
-            acc [0] = _mm_add_ps (acc [0], _mm_mul_ps (c [0], xv));
-            acc [1] = _mm_add_ps (acc [1], _mm_mul_ps (c [1], xv));
-            acc [2] = _mm_add_ps (acc [2], _mm_mul_ps (c [2], xv));
-            acc [3] = _mm_add_ps (acc [3], _mm_mul_ps (c [3], xv));
-        }
+    for (int k = 0; k < taps; k++) {
+        __m128 xv = _mm_loadu_ps (xi - k);
+        const __m128 *c = packed + k * phases;
+        #pragma GCC unroll 4
+        for (int p = 0; p < phases; p++)
+            acc [p] = _mm_add_ps (acc [p], _mm_mul_ps (c [p], xv));
     }
-    else
-    if (phases == 2) {
-        for (int k = 0; k < taps; k++) {
-            __m128 xv = _mm_loadu_ps (xi - k);
-            const __m128 *c = packed + k * 2;
-            acc [0] = _mm_add_ps (acc [0], _mm_mul_ps (c [0], xv));
-            acc [1] = _mm_add_ps (acc [1], _mm_mul_ps (c [1], xv));
-        }
-    }
-    else
-        for (int k = 0; k < taps; k++) {
-            __m128 xv = _mm_loadu_ps (xi - k);
-            for (int p = 0; p < phases; p++)
-                acc [p] = _mm_add_ps (acc [p], _mm_mul_ps (packed [k * phases + p], xv));
-        }
     __m128 m = _mm_and_ps (acc [0], abs_mask);
+    #pragma GCC unroll 4
     for (int p = 1; p < phases; p++)
         m = _mm_max_ps (m, _mm_and_ps (acc [p], abs_mask));
     return m;
+}
+
+//  s_peak4 for phases 1 .. 4, each with the phase count as a constant.
+static inline __m128
+s_peak4_any (const float *x, size_t i, const __m128 *packed, int phases, int taps)
+{
+    switch (phases) {
+        case 1:  return s_peak4 (x, i, packed, 1, taps);
+        case 2:  return s_peak4 (x, i, packed, 2, taps);
+        case 3:  return s_peak4 (x, i, packed, 3, taps);
+        default: return s_peak4 (x, i, packed, 4, taps);
+    }
 }
 
 //  ops->tp_block_max: largest |y| over all samples and phases.
@@ -101,7 +100,7 @@ s_tp_block_max_sse2 (const float *x, size_t n, const float *coef, int phases, in
         s_pack (packed, coef, phases, taps);
         __m128 m = _mm_setzero_ps ();
         for (; i + 4 <= n; i += 4)
-            m = _mm_max_ps (m, s_peak4 (x, i, packed, phases, taps));
+            m = _mm_max_ps (m, s_peak4_any (x, i, packed, phases, taps));
         float lanes [4];
         _mm_storeu_ps (lanes, m);
         for (int l = 0; l < 4; l++)
@@ -126,7 +125,7 @@ s_tp_peaks_sse2 (const float *x, size_t n, const float *coef, int phases, int ta
         __m128 packed [TP_SSE2_MAX_COEF];
         s_pack (packed, coef, phases, taps);
         for (; i + 4 <= n; i += 4)
-            _mm_storeu_ps (peak + i, s_peak4 (x, i, packed, phases, taps));
+            _mm_storeu_ps (peak + i, s_peak4_any (x, i, packed, phases, taps));
     }
     for (; i < n; i++)
         peak [i] = s_peak_one (x, i, coef, phases, taps);

@@ -109,6 +109,11 @@ s_filters_init (void)
 {
     s_design (s_coef_4x, 4, TRUEPEAK_TAPS);
     s_design (s_coef_2x, 2, TRUEPEAK_TAPS_2X);
+    //  branch 0 is an exact delay: the meter relies on it (s_block_max)
+    for (int k = 0; k < TRUEPEAK_TAPS; k++)
+        assert (s_coef_4x [k] == (k == TRUEPEAK_TAPS / 2 ? 1.0f : 0.0f));
+    for (int k = 0; k < TRUEPEAK_TAPS_2X; k++)
+        assert (s_coef_2x [k] == (k == TRUEPEAK_TAPS_2X / 2 ? 1.0f : 0.0f));
     s_filter_4x = (truepeak_filter_t) { 4, TRUEPEAK_TAPS, TRUEPEAK_TAPS / 2, s_coef_4x };
     s_filter_2x = (truepeak_filter_t) { 2, TRUEPEAK_TAPS_2X, TRUEPEAK_TAPS_2X / 2, s_coef_2x };
 }
@@ -203,17 +208,32 @@ s_shift (truepeak_t *self, int c, size_t n)
         memmove (self->buf [c], self->buf [c] + n, (size_t) self->hist * sizeof (float));
 }
 
+//  Largest |interpolated value| for n samples at x (history before it):
+//  branch 0 is x[i - delay] itself (an exact delay, see the design note),
+//  so only branches 1 .. phases-1 go through the FIR kernel; the result
+//  equals running all branches, for 25% (4x) or 50% (2x) less work.
+static float
+s_block_max (const truepeak_t *self, const float *x, size_t n)
+{
+    const truepeak_filter_t *f = self->filter;
+    float m = self->ops->abs_max (x - f->delay_frames, n);
+    if (f->phases > 1) {
+        float r = self->ops->tp_block_max (x, n, f->coef + f->taps, f->phases - 1, f->taps);
+        if (r > m)
+            m = r;
+    }
+    return m;
+}
+
 void
 truepeak_process (truepeak_t *self, const float *interleaved, size_t frames)
 {
     assert (self);
-    const truepeak_filter_t *f = self->filter;
     while (frames > 0) {
         size_t n = frames < TRUEPEAK_CHUNK_FRAMES ? frames : TRUEPEAK_CHUNK_FRAMES;
         s_load_all (self, interleaved, n);
         for (int c = 0; c < self->channels; c++) {
-            float m = self->ops->tp_block_max (self->buf [c] + self->hist, n,
-                                               f->coef, f->phases, f->taps);
+            float m = s_block_max (self, self->buf [c] + self->hist, n);
             if (m > self->max_lin [c])
                 self->max_lin [c] = m;
             s_shift (self, c, n);
@@ -229,7 +249,18 @@ static void
 s_peaks_chunk (truepeak_t *self, int c, size_t n, float *peak)
 {
     const truepeak_filter_t *f = self->filter;
-    self->ops->tp_peaks (self->buf [c] + self->hist, n, f->coef, f->phases, f->taps, peak);
+    const float *x = self->buf [c] + self->hist;
+    const float *x0 = x - f->delay_frames;           //  branch 0: an exact delay
+    if (f->phases > 1) {
+        self->ops->tp_peaks (x, n, f->coef + f->taps, f->phases - 1, f->taps, peak);
+        for (size_t i = 0; i < n; i++) {
+            float v = fabsf (x0 [i]);
+            peak [i] = v > peak [i] ? v : peak [i];
+        }
+    }
+    else
+        for (size_t i = 0; i < n; i++)
+            peak [i] = fabsf (x0 [i]);
     float m = self->ops->abs_max (peak, n);
     if (m > self->max_lin [c])
         self->max_lin [c] = m;
@@ -282,11 +313,9 @@ s_channel_lin (truepeak_t *self, int c)
 {
     float m = self->max_lin [c];
     if (self->hist > 0) {
-        const truepeak_filter_t *f = self->filter;
         memcpy (self->tail, self->buf [c], (size_t) self->hist * sizeof (float));
         memset (self->tail + self->hist, 0, (size_t) self->hist * sizeof (float));
-        float t = self->ops->tp_block_max (self->tail + self->hist, (size_t) self->hist,
-                                           f->coef, f->phases, f->taps);
+        float t = s_block_max (self, self->tail + self->hist, (size_t) self->hist);
         if (t > m)
             m = t;
     }

@@ -33,7 +33,9 @@
       once, in order, through whichever entry point.
 
     Kernels: ops->tp_block_max and ops->tp_peaks from worker/dsp/dsp_ops.h
-    (generic, SSE2, AVX2+FMA). Processing never allocates, locks or logs.  */
+    (generic, SSE2, AVX2+FMA), run on branches 1 .. phases-1 only; branch
+    0, an exact delay, is the delayed sample itself (same result, less
+    work). Processing never allocates, locks or logs.  */
 #ifndef MF_DSP_TRUEPEAK_H
 #define MF_DSP_TRUEPEAK_H
 
