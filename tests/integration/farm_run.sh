@@ -23,8 +23,7 @@ grep -q "outputs in $T/out" "$T/run.out" || fail "run did not say where the outp
 n=$(verify_manifests "$T/out") || fail "manifest check: $n"
 [ "$(track_outputs "$T/out" spotify)" = 4 ] || fail "expected 4 spotify masters"
 [ -f "$T/out/.masterfarm/state.db" ] || fail "no state file in the output folder"
-pgrep -f "masterfarm-broker --bind tcp://127.0.0.1:[0-9]* --state $T/out" >/dev/null \
-    && fail "run left its broker running"
+no_process_like "masterfarm-(broker|worker) .*$T/out/" || fail "run left its farm running"
 log "run: $n files verified"
 
 # Running the same job into the same folder again is refused at once:
@@ -54,7 +53,7 @@ set -e
 cat "$T/int1.out" | tail -n 3
 [ $rc = 1 ] || fail "an interrupted run exited $rc, expected 1"
 grep -q "run the same command again to resume" "$T/int1.out" || fail "no resume hint"
-wait_for "the interrupted farm to stop" 15 bash -c "! pgrep -f '[m]asterfarm-broker .*$T/out-int/' >/dev/null"
+wait_for "the interrupted farm to stop" 15 no_process_like "masterfarm-broker .*$T/out-int/"
 "$MASTERFARM" run "$T/in-int/job.json" -o "$T/out-int" -j 2 --input-root "$T/in-int" \
     >"$T/int2.out" 2>&1 || { cat "$T/int2.out"; fail "the resumed run did not exit 0"; }
 grep -q "resuming job 1" "$T/int2.out" || fail "the second run did not resume job 1"

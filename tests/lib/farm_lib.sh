@@ -246,6 +246,17 @@ audio_digest () {
         | LC_ALL=C sort | xargs -r -d '\n' sha256sum)
 }
 
+# no_process_like REGEX: succeeds when no running process has a command
+# line matching REGEX (reads /proc, so procps is not needed).
+no_process_like () {
+    local f
+    for f in /proc/[0-9]*/cmdline; do
+        [ "$f" = "/proc/$$/cmdline" ] && continue
+        tr '\0' ' ' <"$f" 2>/dev/null | grep -qE -- "$1" && return 1
+    done
+    return 0
+}
+
 # stop_group PID: SIGTERM to the process group of PID, SIGKILL after 5 s.
 stop_group () {
     local pid=$1
