@@ -606,6 +606,21 @@ s_job_publish (broker_t *self, s_job_t *job)
         s_album_t *a = &job->albums [i];
         if (a->state != A_REPORTED)
             continue;
+        //  An earlier delivery of the same album (a re-run into the same
+        //  output root) is moved aside, not mixed with the new one.
+        char from [4200], to [4300], mine [4200];
+        struct stat st;
+        snprintf (from, sizeof from, "%s/%s", self->output_root, a->slug);
+        snprintf (mine, sizeof mine, "%s/%s", staging, a->slug);
+        if ((job->deliver_at_ms <= 0 || clock_wall_ms () >= job->deliver_at_ms)
+        &&  stat (from, &st) == 0 && stat (mine, &st) == 0) {
+            char aside [4200];
+            snprintf (aside, sizeof aside, "%s/" S_STAGING "/replaced", self->output_root);
+            snprintf (to, sizeof to, "%s/%s.%lld", aside, a->slug, (long long) clock_wall_ms ());
+            if (fsutil_mkdir_p (aside, 0755) == 0 && rename (from, to) == 0)
+                log_warn ("job %llu: %s was already delivered; the earlier delivery is kept "
+                          "in %s", (unsigned long long) job->id, from, to);
+        }
         int rc = deliver_at (staging, self->output_root, a->slug, clock_wall_ms (),
                              job->deliver_at_ms, err, sizeof err);
         if (rc == DELIVER_HELD) {
