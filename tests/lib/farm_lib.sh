@@ -252,7 +252,7 @@ no_process_like () {
     local f
     for f in /proc/[0-9]*/cmdline; do
         [ "$f" = "/proc/$$/cmdline" ] && continue
-        tr '\0' ' ' <"$f" 2>/dev/null | grep -qE -- "$1" && return 1
+        tr '\0' ' ' 2>/dev/null <"$f" | grep -qE -- "$1" && return 1
     done
     return 0
 }
