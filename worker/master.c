@@ -349,6 +349,7 @@ s_integrated (const double *hop_e, int64_t n_hops)
     return n2 > 0 ? -0.691 + 10.0 * log10 (sum2 / (double) n2) : -HUGE_VAL;
 }
 
+//  qsort order for doubles, ascending.
 static int
 s_cmp_double (const void *a, const void *b)
 {

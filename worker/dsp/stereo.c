@@ -47,6 +47,7 @@ s_biquad_design (s_biquad_t *f, int kind, double freq_hz, double q, int rate_hz)
     f->z1 = f->z2 = 0.0;
 }
 
+//  One sample through a section (transposed direct form II).
 static inline double
 s_biquad_run (s_biquad_t *f, double x)
 {
