@@ -2437,6 +2437,7 @@ broker_run (broker_t *self)
             rc = MF_ERR_IO;
             break;
         }
+        int64_t busy_from = clock_mono_ms ();
         for (int k = 0; prc > 0 && k < S_BATCH; k++) {
             wire_msg_t msg;
             int wrc = wire_recv (self->sock, true, &msg, ZMQ_DONTWAIT);
@@ -2460,6 +2461,12 @@ broker_run (broker_t *self)
             wire_msg_clear (&msg);
         }
         now = clock_mono_ms ();
+        //  A long stall here (an album's manifest hashed gigabytes) is ours,
+        //  not the workers': their heartbeats wait unread in the socket.
+        if (now - busy_from > BROKER_HEARTBEAT_MS)
+            for (size_t i = 0; i < self->n_workers; i++)
+                if (self->workers [i].live)
+                    self->workers [i].last_seen_ms += now - busy_from;
         bool periodic = now >= self->next_tick_ms;
         bool hb = now >= self->next_hb_ms;
         if (periodic) {
