@@ -548,17 +548,24 @@ analysis_run (const audio_t *audio, const analysis_cfg_t *cfg, measure_t *out,
     out->frames = audio->frames;
     out->duration_s = (double) audio->frames / audio->rate_hz;
 
-    //  non-finite samples first: nothing else may see them
-    int rc = s_sample_stats (audio, pow (10.0, cfg->silence_dbfs / 20.0), out, err, err_size);
-    if (rc)
-        return rc;
-
     //  loudness (libebur128) on a second thread if asked and possible; it
-    //  writes only the loudness fields and block_lufs of out
+    //  writes only the loudness fields and block_lufs of out. It starts
+    //  before the check for non-finite samples below (libebur128 does not
+    //  fail on them) and its results are dropped if that check fails.
     s_loudness_job_t job = { audio, out, NULL, 0, "" };
     pthread_t thread;
     bool threaded = cfg->threads == 2
                  && pthread_create (&thread, NULL, s_loudness_thread, &job) == 0;
+
+    //  non-finite samples: nothing single-threaded sees them
+    int rc = s_sample_stats (audio, pow (10.0, cfg->silence_dbfs / 20.0), out, err, err_size);
+    if (rc) {
+        if (threaded)
+            pthread_join (thread, NULL);
+        free (job.block_e);
+        measure_free (out);
+        return rc;
+    }
     if (!threaded)
         s_loudness_thread (&job);
 

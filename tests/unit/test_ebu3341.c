@@ -303,6 +303,21 @@ test_edge_cases (void **state)
     assert_int_equal (analysis_run (&a, NULL, &m, err, sizeof err), MF_ERR_FORMAT);
     assert_non_null (strstr (err, "NaN"));
     assert_null (m.block_lufs);
+    //  the same with the loudness thread running while the NaN is found (a longer track)
+    audio_t nan_track;
+    testsig_alloc (&nan_track, RATE_HZ * 2, 2, RATE_HZ);
+    testsig_add_noise (&nan_track, 0.1, 5);
+    nan_track.data [2 * RATE_HZ + 1] = NAN;
+    analysis_cfg_t two;
+    analysis_cfg_default (&two);
+    two.threads = 2;
+    assert_int_equal (analysis_run (&nan_track, &two, &m, err, sizeof err), MF_ERR_FORMAT);
+    assert_non_null (strstr (err, "frame 48000 of channel 2 is NaN"));
+    assert_null (m.block_lufs);
+    nan_track.data [2 * RATE_HZ + 1] = INFINITY;
+    assert_int_equal (analysis_run (&nan_track, &two, &m, err, sizeof err), MF_ERR_FORMAT);
+    assert_non_null (strstr (err, "infinite"));
+    audio_free (&nan_track);
     a.data [0] = 0.5f;
     analysis_cfg_t cfg;
     analysis_cfg_default (&cfg);
