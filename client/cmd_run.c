@@ -332,32 +332,27 @@ s_unfinished_job (farmclient_t *fc)
     return id;
 }
 
-//  Says whether an album of the job is already delivered in out_dir (from
-//  an earlier run): the broker would refuse to overwrite it after doing
-//  all the work. Returns true (message printed) when one is.
-static bool
-s_already_delivered (const char *cmd, const char *job_path, const char *out_dir)
+//  Says which albums of the job are already delivered in out_dir (by an
+//  earlier run): the broker moves such a folder to OUTDIR/.masterfarm/
+//  replaced/ when it publishes the new one, and people should know.
+static void
+s_note_earlier_deliveries (const char *cmd, const char *job_path, const char *out_dir)
 {
     spec_errors_t errs = { 0 };
     job_spec_t *spec = spec_load (job_path, &errs);
     spec_errors_clear (&errs);
-    bool found = false;
     for (size_t a = 0; spec && a < spec->n_albums; a++) {
         char dir [PATH_MAX];
         struct stat st;
         if (deliver_album_dir (out_dir, &spec->albums [a], dir, sizeof dir) == 0
-        &&  stat (dir, &st) == 0) {
-            fprintf (stderr, "masterfarm %s: %s already holds album \"%s\" from an earlier "
-                     "run; use another -o folder, or remove that album folder\n", cmd, dir,
-                     spec->albums [a].title ? spec->albums [a].title : "");
-            found = true;
-        }
+        &&  stat (dir, &st) == 0)
+            fprintf (stderr, "masterfarm %s: note: %s holds an earlier delivery; it will be "
+                     "moved to %s/" S_STATE_DIR "/replaced/ when the new one is published\n",
+                     cmd, dir, out_dir);
     }
     spec_destroy (&spec);
-    return found;
 }
 
-//  Starts the farm, submits or resumes, watches, stops; see farmclient.h.
 int
 farmclient_run_local (const farmclient_run_cfg_t *cfg)
 {
@@ -491,8 +486,7 @@ farmclient_run_local (const farmclient_run_cfg_t *cfg)
                 state_path);
     }
     else {
-        if (s_already_delivered (cmd, cfg->job_path, out_dir))
-            goto done;
+        s_note_earlier_deliveries (cmd, cfg->job_path, out_dir);
         Masterfarm__SubmitReply *reply = NULL;
         rc = farmclient_submit (fc, spec, spec_len, format, cfg->job_path, &reply);
         if (rc != 0) {

@@ -3,7 +3,9 @@
 # broker and two workers, masters the job, stops them, exits 0 and leaves
 # outputs that match their manifests; `masterfarm album DIR -o OUT
 # --profile spotify` does the same from a folder of files (titles from
-# file names). Every command answers --help with 0 and bad usage with 2.
+# file names). Re-running into the same folder replaces the delivery (the
+# earlier one is kept aside); an interrupted run resumes; a CSV catalog
+# runs too. Every command answers --help with 0 and bad usage with 2.
 . "$MF_SRC/tests/lib/farm_lib.sh"
 
 for c in run album submit status watch cancel retry; do
@@ -26,14 +28,17 @@ n=$(verify_manifests "$T/out") || fail "manifest check: $n"
 no_process_like "masterfarm-(broker|worker) .*$T/out/" || fail "run left its farm running"
 log "run: $n files verified"
 
-# Running the same job into the same folder again is refused at once:
-# its album is already delivered there.
-set +e
-"$MASTERFARM" run "$T/in/job.json" -o "$T/out" -j 1 >"$T/again.out" 2>&1
-rc=$?
-set -e
-[ $rc = 1 ] || fail "a second run into a delivered folder exited $rc, expected 1"
-grep -q "already holds album" "$T/again.out" || fail "no clear message for a delivered folder"
+# Running the same job into the same folder again works: the earlier
+# delivery is moved aside (OUT/.masterfarm/replaced/) and the new one,
+# byte-identical in its audio, takes its place.
+audio_digest "$T/out" >"$T/first.digest"
+"$MASTERFARM" run "$T/in/job.json" -o "$T/out" -j 2 --quiet >"$T/again.out" 2>&1 \
+    || { cat "$T/again.out"; fail "a second run into the same folder did not exit 0"; }
+grep -q "holds an earlier delivery" "$T/again.out" || fail "no note about the earlier delivery"
+ls -d "$T/out/.masterfarm/replaced/"* >/dev/null 2>&1 || fail "the earlier delivery was not kept aside"
+n=$(verify_manifests "$T/out") || fail "manifest check after the second run: $n"
+diff -u "$T/first.digest" <(audio_digest "$T/out") >&2 || fail "a re-run gave other bytes"
+log "second run into the same folder: earlier delivery kept aside, same bytes"
 
 # Interrupted with Ctrl-C (SIGINT) mid-job, then run again: it resumes the
 # same job from the state in OUT/.masterfarm and completes it.
