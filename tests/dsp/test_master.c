@@ -3,8 +3,8 @@
 
     - transparency (DESIGN.md quality promise): every stage neutral (EQ
       bands at 0 dB, compressor at ratio 1, flat tonal curve, width 1, 0 dB
-      gain, limiter off) gives the input back within -120 dBFS, also after
-      a 32-bit float WAV round trip;
+      gain, limiter off, or on but never reaching its ceiling) gives the
+      input back within -120 dBFS, also after a 32-bit float WAV round trip;
     - the fast loudness meter agrees with libebur128 within 0.01 LU
       (integrated) and 0.05 LU (loudness range);
     - chain_process in random chunk sizes equals one block (seed printed);
@@ -82,6 +82,19 @@ test_transparency (void **state)
     double worst_db = 20 * log10 (worst + 1e-30);
     printf ("neutral stages: max difference %.1f dBFS (limit -120)\n", worst_db);
     assert_true (worst_db < -120.0);
+
+    //  the limiter on but never reaching its ceiling is exact too
+    audio_t lim;
+    o.chain.limiter.enabled = true;
+    o.chain.limiter.ceiling_dbtp = 0.0;
+    assert_int_equal (master_run (&in, &o, &lim, &rep, err, sizeof err), 0);
+    worst = 0;
+    for (size_t i = 0; i < (size_t) in.frames * 2; i++)
+        worst = fmax (worst, fabs (lim.data [i] - in.data [i]));
+    printf ("neutral stages + idle limiter: max difference %.1f dBFS\n", 20 * log10 (worst + 1e-30));
+    assert_true (20 * log10 (worst + 1e-30) < -120.0);
+    assert_true (rep.gr_max_db == 0.0);
+    audio_free (&lim);
 
     //  float WAV round trip
     char path [1200];
