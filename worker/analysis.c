@@ -498,6 +498,7 @@ typedef struct {
     char           err [256];
 } s_loudness_job_t;
 
+//  Runs s_loudness for a job, with FTZ/DAZ set on this thread.
 static void *
 s_loudness_thread (void *arg)
 {

@@ -50,6 +50,7 @@ s_pack (__m256 *packed, const float *coef, int phases, int taps)
             packed [k * phases + p] = _mm256_set1_ps (coef [(size_t) p * taps + k]);
 }
 
+//  |v| per lane (clears the sign bits).
 static inline __m256
 s_abs (__m256 v)
 {
@@ -179,6 +180,7 @@ s_tp_peaks_avx2 (const float *x, size_t n, const float *coef, int phases, int ta
         peak [i] = s_peak_one (x, i, coef, phases, taps);
 }
 
+//  Puts the AVX2+FMA tp kernels into the table.
 void
 tp_fill_avx2 (dsp_ops_t *ops)
 {

@@ -40,6 +40,7 @@ s_tp_peaks (const float *x, size_t n, const float *coef, int phases, int taps,
     }
 }
 
+//  Puts the reference tp kernels into the table.
 void
 tp_fill_generic (dsp_ops_t *ops)
 {

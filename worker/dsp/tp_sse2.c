@@ -131,6 +131,7 @@ s_tp_peaks_sse2 (const float *x, size_t n, const float *coef, int phases, int ta
         peak [i] = s_peak_one (x, i, coef, phases, taps);
 }
 
+//  Puts the SSE2 tp kernels into the table.
 void
 tp_fill_sse2 (dsp_ops_t *ops)
 {
