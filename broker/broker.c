@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -93,6 +94,7 @@ typedef struct {
     spec_album_t  *spec;        //  inside the job's spec
     char           slug [FSUTIL_NAME_MAX + 16];
     int            state;       //  A_*
+    pid_t          report_pid;  //  process writing report and manifest, 0: none
     s_task_t     **analyze;     //  n_tracks
     s_task_t     **master;      //  n_tracks x PROFILE_COUNT, NULL when not wanted
     s_task_t      *assemble [PROFILE_COUNT];
@@ -175,6 +177,7 @@ struct _broker_t {
     Masterfarm__Counters counters;
     int64_t       next_hb_ms;
     int64_t       next_tick_ms;
+    size_t        n_reporting;   //  report processes running
     s_task_t    **parked;        //  tasks running at a restart, waiting for their worker
     size_t        n_parked;
     int64_t       parked_until_ms;
@@ -522,7 +525,7 @@ s_album_advance (broker_t *self, s_job_t *job, s_album_t *a)
             s_task_set (self, as, T_FAILED, "not assembled: no track of the album was mastered");
     }
     //  3. Every assembly final: report, manifest, then publication.
-    if (a->state != A_OPEN)
+    if (a->state != A_OPEN || a->report_pid > 0)
         return;
     for (int p = 0; p < PROFILE_COUNT; p++)
         if (a->assemble [p] && !s_final (a->assemble [p]->state))
@@ -574,19 +577,41 @@ s_album_advance (broker_t *self, s_job_t *job, s_album_t *a)
             if (a->sub_idx [i] >= 0)
                 an [k++] = &a->analyses [i];
         report_input_t in = { &a->sub, (const measure_t *const *) an, rp, n_rp };
-        rc = deliver_mkdirs (album_dir, err, sizeof err);
-        if (!rc)
-            rc = report_write (&in, album_dir, err, sizeof err);
-        if (!rc)
-            rc = deliver_manifest_write (album_dir, err, sizeof err);
-        if (rc)
-            log_error ("job %llu album %s: %s", (unsigned long long) job->id, a->slug, err);
+        //  Hashing an album's files takes seconds: a child process writes
+        //  the report and the manifest while the loop goes on (s_reap_reports).
+        fflush (NULL);
+        pid_t pid = fork ();
+        if (pid == 0) {
+            rc = deliver_mkdirs (album_dir, err, sizeof err);
+            if (!rc)
+                rc = report_write (&in, album_dir, err, sizeof err);
+            if (!rc)
+                rc = deliver_manifest_write (album_dir, err, sizeof err);
+            if (rc)
+                log_error ("job %llu album %s: %s", (unsigned long long) job->id, a->slug, err);
+            _exit (rc ? 1 : 0);
+        }
+        if (pid > 0) {
+            a->report_pid = pid;
+            self->n_reporting++;
+        }
+        else {
+            rc = deliver_mkdirs (album_dir, err, sizeof err);
+            if (!rc)
+                rc = report_write (&in, album_dir, err, sizeof err);
+            if (!rc)
+                rc = deliver_manifest_write (album_dir, err, sizeof err);
+            if (rc)
+                log_error ("job %llu album %s: %s", (unsigned long long) job->id, a->slug, err);
+        }
     }
     for (int p = 0; p < PROFILE_COUNT; p++) {
         free (mreps [p]);
         assemble_layout_free (&layouts [p]);
     }
     free (an);
+    if (a->report_pid > 0)
+        return;
     a->state = rc ? A_PUBLISH_FAILED : (any_assembled ? A_REPORTED : A_PUBLISH_FAILED);
     if (rc)
         job->publish_failed = true;
@@ -675,11 +700,17 @@ s_job_check (broker_t *self, s_job_t *job)
     if (job->done + job->failed + job->cancelled < job->n_tasks)
         state = job->done + job->failed > 0 || state == J_RUNNING ? J_RUNNING : J_QUEUED;
     else {
-        for (size_t i = 0; i < job->n_albums; i++)
+        bool reporting = false;
+        for (size_t i = 0; i < job->n_albums; i++) {
             if (job->albums [i].state == A_OPEN)
                 s_album_advance (self, job, &job->albums [i]);
-        bool published = s_job_publish (self, job);
-        if (!published)
+            if (job->albums [i].state == A_OPEN)
+                reporting = true;
+        }
+        if (reporting)
+            state = J_RUNNING;
+        else
+        if (!s_job_publish (self, job))
             state = J_WAITING;
         else
             state = job->failed > 0 || job->publish_failed ? J_FAILED : J_DONE;
@@ -2039,11 +2070,39 @@ s_on_message (broker_t *self, const wire_msg_t *msg)
 
 // -------------------------------------------------------------- periodic
 
+//  Collects finished report processes and moves their jobs on.
+static void
+s_reap_reports (broker_t *self)
+{
+    for (size_t j = 0; self->n_reporting > 0 && j < self->n_jobs; j++) {
+        s_job_t *job = self->jobs [j];
+        for (size_t i = 0; i < job->n_albums; i++) {
+            s_album_t *a = &job->albums [i];
+            int status;
+            if (a->report_pid <= 0 || waitpid (a->report_pid, &status, WNOHANG) != a->report_pid)
+                continue;
+            a->report_pid = 0;
+            self->n_reporting--;
+            bool ok = WIFEXITED (status) && WEXITSTATUS (status) == 0;
+            a->state = ok ? A_REPORTED : A_PUBLISH_FAILED;
+            if (!ok) {
+                job->publish_failed = true;
+                log_error ("job %llu album %s: report or manifest not written (see above)",
+                           (unsigned long long) job->id, a->slug);
+            }
+            store_album_set (self->store, job->id, a->idx, a->slug, a->state);
+            job->dirty = true;
+            s_job_check (self, job);
+        }
+    }
+}
+
 //  Heartbeats out, dead workers expired, waiting deliveries retried.
 static void
 s_tick (broker_t *self, bool heartbeat)
 {
     int64_t now = clock_mono_ms ();
+    s_reap_reports (self);
     for (size_t i = 0; i < self->n_workers; i++) {
         s_worker_t *w = &self->workers [i];
         if (!w->live)
