@@ -309,6 +309,15 @@ s_child_main (worker_t *self, int fd, const wire_msg_t *msg, pid_t parent)
         rl.rlim_max = (rlim_t) self->cfg.cpu_limit_s + 5;
         setrlimit (RLIMIT_CPU, &rl);
     }
+    //  Logs of the task carry its job, album, track and worker.
+    char job [24], album [16], track [16];
+    snprintf (job, sizeof job, "%llu", (unsigned long long) task->job_id);
+    snprintf (album, sizeof album, "%u", task->album);
+    snprintf (track, sizeof track, "%u", task->track);
+    bool per_track = task->kind == MASTERFARM__TASK_KIND__KIND_ANALYZE
+                  || task->kind == MASTERFARM__TASK_KIND__KIND_MASTER;
+    log_ctx_t ctx = { job, album, per_track ? track : NULL, self->id };
+    log_ctx_set (&ctx);
     const char *fault = getenv ("MASTERFARM_FAULT");
     const char *input = task->n_inputs > 0 && task->inputs [0]->path
                       ? task->inputs [0]->path : "";
