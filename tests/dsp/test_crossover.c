@@ -184,6 +184,30 @@ test_multiband (void **state)
     multiband_stats (m, 2, &st);
     assert_true (st.gr_max_db < 0.01);
     multiband_destroy (&m);
+    //  Random block sizes give the same bytes as one block.
+    {
+        testsig_rng_t rng;
+        testsig_rng_seed (&rng, ku_seed ("multiband"));
+        multiband_t *one = multiband_new (&cfg, 48000, 2), *many = multiband_new (&cfg, 48000, 2);
+        assert_non_null (one);
+        assert_non_null (many);
+        float *x = ku_alloc (frames, 2), *y = ku_alloc (frames, 2);
+        for (size_t i = 0; i < frames * 2; i++)
+            x [i] = y [i] = (float) (((i / 6000) % 2 ? 0.6 : 0.05) * testsig_rng_gauss (&rng));
+        multiband_process (one, x, frames);
+        for (size_t pos = 0; pos < frames; ) {
+            size_t n = ku_block (&rng, 2000);
+            if (n > frames - pos)
+                n = frames - pos;
+            multiband_process (many, y + pos * 2, n);
+            pos += n;
+        }
+        assert_memory_equal (x, y, frames * 2 * sizeof (float));
+        multiband_destroy (&one);
+        multiband_destroy (&many);
+        free (x);
+        free (y);
+    }
     cfg.low_hz = 10.0;
     assert_null (multiband_new (&cfg, 48000, 2));
     free (buf);
