@@ -7,8 +7,9 @@
     processed sine through tonal_eq_run (RMS ratio). A flat curve is
     transparent (linear phase: exactly the input, delayed and
     compensated, within -120 dBFS). Streaming in random chunks equals one
-    block; the linear-phase FIR is time-aligned (an impulse comes out at
-    its own position).  */
+    block, and a buffer shorter than the latency gives the start of its
+    zero-padded run; the linear-phase FIR is time-aligned (an impulse
+    comes out at its own position).  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -169,6 +170,20 @@ test_chunked (void **state)
         tonal_eq_destroy (&e2);
         free (a);
         free (b);
+    }
+    //  a buffer shorter than the latency: the same as its zero-padded run
+    for (int m = 0; m < 2; m++) {
+        tonal_eq_t *eq = tonal_eq_new (db, (tonal_eq_mode_t) m, 48000, 2);
+        size_t ns = 100, nl = 60000;
+        float *s = calloc (ns * 2, sizeof (float)), *l = calloc (nl * 2, sizeof (float));
+        for (size_t i = 0; i < ns * 2; i++)
+            s [i] = l [i] = (float) sin (i * 0.3);
+        tonal_eq_run (eq, s, ns);
+        tonal_eq_run (eq, l, nl);
+        assert_memory_equal (s, l, ns * 2 * sizeof (float));
+        tonal_eq_destroy (&eq);
+        free (s);
+        free (l);
     }
     double bad [MEASURE_BANDS] = { 0 };
     bad [3] = 30.0;
