@@ -55,6 +55,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define MASTER_LOOP_TOL_LU     0.03     //  stop when within this of the target
                                         //  (master.h promises 0.05)
@@ -437,6 +438,23 @@ s_true_peak (const float *data, int64_t frames, int channels, int rate_hz)
     return v;
 }
 
+//  A sample buffer (free with free). Buffers of a whole track are
+//  aligned to 2 MiB and offered to the kernel as transparent huge pages,
+//  which cuts the page faults of touching them by 512x (a hint only).
+static float *
+s_alloc_samples (size_t samples)
+{
+    const size_t huge = (size_t) 2 << 20;
+    size_t bytes = samples * sizeof (float);
+    if (bytes < 4 * huge)
+        return malloc (bytes);
+    size_t rounded = (bytes + huge - 1) / huge * huge;
+    float *p = aligned_alloc (huge, rounded);
+    if (p)
+        madvise (p, rounded, MADV_HUGEPAGE);
+    return p;
+}
+
 //  Checks the options that chain_new does not (ranges of master.h).
 static int
 s_check_opts (const audio_t *in, const master_opts_t *o, char *err, size_t err_size)
@@ -544,7 +562,7 @@ master_run (const audio_t *in, const master_opts_t *opts, audio_t *out,
     report->in_lufs = master_loudness_lufs (in->data, in->frames, ch, in->rate_hz);
 
     //  1. pre-gain stages at the source rate
-    pre = malloc (in_samples * sizeof (float));
+    pre = s_alloc_samples (in_samples);
     if (!pre)
         goto nomem;
     memcpy (pre, in->data, in_samples * sizeof (float));
@@ -565,7 +583,7 @@ master_run (const audio_t *in, const master_opts_t *opts, audio_t *out,
         frames = rs.frames;
     }
     const size_t samples = (size_t) frames * (size_t) ch;
-    buf = malloc ((samples ? samples : 1) * sizeof (float));
+    buf = s_alloc_samples (samples ? samples : 1);
     if (!buf)
         goto nomem;
 
