@@ -316,18 +316,28 @@ s_workers_tick (void *arg)
 }
 
 //  Looks for a job of an earlier run in the reopened state that has not
-//  finished. Returns its id, or 0.
+//  finished and carries this job's name (the same job file run again).
+//  Returns its id, or 0; other unfinished jobs are named on stderr, since
+//  the broker resumes them too while this farm runs.
 static uint64_t
-s_unfinished_job (farmclient_t *fc)
+s_unfinished_job (farmclient_t *fc, const char *cmd, const char *name)
 {
     Masterfarm__StatusReply *reply = NULL;
     uint64_t id = 0;
     if (farmclient_status (fc, 0, &reply) != 0)
         return 0;
-    for (size_t i = 0; i < reply->n_jobs && !id; i++)
-        if (reply->jobs [i]->state == MASTERFARM__JOB_STATE__JOB_QUEUED
-        ||  reply->jobs [i]->state == MASTERFARM__JOB_STATE__JOB_RUNNING)
-            id = reply->jobs [i]->job_id;
+    for (size_t i = 0; i < reply->n_jobs; i++) {
+        const Masterfarm__JobStatus *j = reply->jobs [i];
+        if (j->state != MASTERFARM__JOB_STATE__JOB_QUEUED
+        &&  j->state != MASTERFARM__JOB_STATE__JOB_RUNNING)
+            continue;
+        if (!id && name && j->name && strcmp (j->name, name) == 0)
+            id = j->job_id;
+        else
+            fprintf (stderr, "masterfarm %s: note: job %" PRIu64 " (%s) of an earlier run is "
+                     "unfinished; it goes on while this farm runs\n", cmd, j->job_id,
+                     j->name ? j->name : "");
+    }
     masterfarm__status_reply__free_unpacked (reply, NULL);
     return id;
 }
@@ -336,11 +346,8 @@ s_unfinished_job (farmclient_t *fc)
 //  earlier run): the broker moves such a folder to OUTDIR/.masterfarm/
 //  replaced/ when it publishes the new one, and people should know.
 static void
-s_note_earlier_deliveries (const char *cmd, const char *job_path, const char *out_dir)
+s_note_earlier_deliveries (const char *cmd, const job_spec_t *spec, const char *out_dir)
 {
-    spec_errors_t errs = { 0 };
-    job_spec_t *spec = spec_load (job_path, &errs);
-    spec_errors_clear (&errs);
     for (size_t a = 0; spec && a < spec->n_albums; a++) {
         char dir [PATH_MAX];
         struct stat st;
@@ -350,7 +357,6 @@ s_note_earlier_deliveries (const char *cmd, const char *job_path, const char *ou
                      "moved to %s/" S_STATE_DIR "/replaced/ when the new one is published\n",
                      cmd, dir, out_dir);
     }
-    spec_destroy (&spec);
 }
 
 int
@@ -428,6 +434,7 @@ farmclient_run_local (const farmclient_run_cfg_t *cfg)
     int code = EXIT_FAILED, rc = MF_ERR_IO;
     pid_t workers [S_MAX_WORKERS] = { 0 };
     farmclient_t *fc = NULL;
+    job_spec_t *parsed = NULL;
     for (int attempt = 0; attempt < 3 && rc != 0 && !s_stop; attempt++) {
         int port = s_free_port ();
         if (port < 0) {
@@ -480,13 +487,18 @@ farmclient_run_local (const farmclient_run_cfg_t *cfg)
         fprintf (stderr, "masterfarm %s: %s\n", cmd, err);
         goto done;
     }
-    uint64_t job_id = s_unfinished_job (fc);
+    //  The spec parsed here only for its name and album folders; the
+    //  broker validates it (with every error) when it is submitted.
+    spec_errors_t perrs = { 0 };
+    parsed = spec_load (cfg->job_path, &perrs);
+    spec_errors_clear (&perrs);
+    uint64_t job_id = s_unfinished_job (fc, cmd, parsed ? parsed->name : NULL);
     if (job_id) {
         printf ("resuming job %" PRIu64 " of an earlier run (state in %s)\n", job_id,
                 state_path);
     }
     else {
-        s_note_earlier_deliveries (cmd, cfg->job_path, out_dir);
+        s_note_earlier_deliveries (cmd, parsed, out_dir);
         Masterfarm__SubmitReply *reply = NULL;
         rc = farmclient_submit (fc, spec, spec_len, format, cfg->job_path, &reply);
         if (rc != 0) {
@@ -534,6 +546,7 @@ farmclient_run_local (const farmclient_run_cfg_t *cfg)
                  farmclient_job_state_name (state), state_dir);
 
 done:
+    spec_destroy (&parsed);
     farmclient_destroy (&fc);
     s_stop_all (workers, n_workers);
     s_stop_broker ();
