@@ -9,6 +9,7 @@
 #include "worker/dsp/truepeak.h"
 
 #include <assert.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ struct limiter_s {
     int          n_filt;        //  detector filters: 1 or 2
     int          phases [2];    //  per filter
     int          taps;          //  T: common support of the filters, frames
+    int          det_delay;     //  branch 0 of both filters: x[i - det_delay]
     float       *coef [2];      //  phases * taps each, aligned on one delay
     float       *hist [LIMITER_MAX_CHANNELS];  //  taps - 1 + BLOCK samples each
     float       *peak;          //  LIMITER_BLOCK_FRAMES detector outputs
@@ -70,7 +72,11 @@ s_ref_design (int rate_hz, double *coef, int *taps, int *delay)
         coef [k] = 0.0;
     for (int j = 0; j < n; j++) {
         double m = j - (n - 1) / 2.0;
-        double c = fabs (m) > 1e-9 ? sin (m * M_PI / factor) / (m * M_PI / factor) : 1.0;
+        //  Exact zeros at the other input samples (sin (k pi) in floating
+        //  point is not quite 0): branch 0 is then an exact delay.
+        double c = fabs (m) < 1e-9 ? 1.0
+                 : (j - (n - 1) / 2) % factor == 0 ? 0.0
+                 : sin (m * M_PI / factor) / (m * M_PI / factor);
         c *= 0.5 * (1.0 - cos (2.0 * M_PI * j / (n - 1)));
         coef [(j % factor) * *taps + j / factor] = c;
     }
@@ -93,6 +99,7 @@ s_detector_init (limiter_t *self, int rate_hz)
     if (self->n_filt == 2 && ref_taps + d - ref_delay > t)
         t = ref_taps + d - ref_delay;
     self->taps = t;
+    self->det_delay = d;
     self->phases [0] = f->phases;
     self->phases [1] = ref_phases;
     for (int k = 0; k < self->n_filt; k++) {
@@ -107,6 +114,11 @@ s_detector_init (limiter_t *self, int rate_hz)
         for (int p = 0; p < ref_phases; p++)
             for (int k = 0; k < ref_taps; k++)
                 self->coef [1][p * t + k + d - ref_delay] = (float) ref [p * ref_taps + k];
+    //  s_detect reads branch 0 as the sample delayed by d: it must be
+    //  exactly that in both filters (it is, by design; a bug otherwise).
+    for (int k = 0; k < self->n_filt; k++)
+        for (int j = 0; j < t; j++)
+            assert (self->coef [k][j] == (j == d ? 1.0f : 0.0f));
     return 0;
 }
 
@@ -231,9 +243,26 @@ s_max_into (float *restrict pk, const float *restrict v, size_t n)
         pk [i] = pk [i] > v [i] ? pk [i] : v [i];
 }
 
+//  pk[i] = |x[i]| (first) or max (pk[i], |x[i]|).
+static void
+s_abs_max_into (float *restrict pk, const float *restrict x, size_t n, bool first)
+{
+    if (first)
+        for (size_t i = 0; i < n; i++)
+            pk [i] = fabsf (x [i]);
+    else
+        for (size_t i = 0; i < n; i++) {
+            float a = pk [i], b = fabsf (x [i]);
+            pk [i] = a > b ? a : b;
+        }
+}
+
 //  Detector for n frames of src: peak[i] = largest |interpolated value|
 //  over channels, filters and phases whose support is frames i - T + 1
-//  .. i; keeps each channel's last T - 1 samples as history.
+//  .. i; keeps each channel's last T - 1 samples as history. Branch 0 of
+//  both filters is an exact delay of self->det_delay frames (checked in
+//  s_detector_init), so it is read as the delayed sample itself and the
+//  FIR kernel runs branches 1 .. phases - 1 only.
 static void
 s_detect (limiter_t *self, const float *src, size_t n)
 {
@@ -244,12 +273,13 @@ s_detect (limiter_t *self, const float *src, size_t n)
         float *x = h + t - 1;
         for (size_t i = 0; i < n; i++)
             x [i] = src [i * ch + c];
-        for (int k = 0; k < self->n_filt; k++) {
-            float *out = (c == 0 && k == 0) ? self->peak : self->tmp;
-            self->ops->tp_peaks (x, n, self->coef [k], self->phases [k], t, out);
-            if (out != self->peak)
-                s_max_into (self->peak, out, n);
-        }
+        s_abs_max_into (self->peak, x - self->det_delay, n, c == 0);
+        for (int k = 0; k < self->n_filt; k++)
+            if (self->phases [k] > 1) {
+                self->ops->tp_peaks (x, n, self->coef [k] + t, self->phases [k] - 1, t,
+                                     self->tmp);
+                s_max_into (self->peak, self->tmp, n);
+            }
         if (t > 1)
             memmove (h, h + n, (size_t) (t - 1) * sizeof (float));
     }
