@@ -9,7 +9,9 @@
       true peak at or below the ceiling, by libebur128
       (EBUR128_MODE_TRUE_PEAK) and by worker/dsp/truepeak (own
       oversampling meter), after dither and encoding: no over;
-      the file has the profile's rate, word and channels.  */
+      the file has the profile's rate, word and channels.
+    Also a 20 s 96 kHz source to hires (kept at 96 kHz) and to cd
+    (resampled to 44.1 kHz before the limiter).  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -42,23 +44,24 @@ s_teardown (void **state)
     return 0;
 }
 
+//  Masters src to profile id, writes, reads back and measures.
 static void
-s_profile (profile_id_t id)
+s_profile_from (const audio_t *src, profile_id_t id)
 {
     const profile_t *p = profile_get (id);
     master_opts_t o;
-    master_opts_default (&o, p, s_mix.rate_hz);
+    master_opts_default (&o, p, src->rate_hz);
     audio_t out;
     master_report_t rep;
     char err [512];
-    assert_int_equal (master_run (&s_mix, &o, &out, &rep, err, sizeof err), 0);
+    assert_int_equal (master_run (src, &o, &out, &rep, err, sizeof err), 0);
 
     char path [1200];
     snprintf (path, sizeof path, "%s/%s.%s", testsig_tmpdir ("master_profiles"), p->name, p->ext);
     assert_int_equal (audio_write (path, &out, p->format, p->bits, NULL, err, sizeof err), 0);
     audio_t back;
     assert_int_equal (audio_read (path, &back, err, sizeof err), 0);
-    assert_int_equal (back.rate_hz, profile_output_rate (p, s_mix.rate_hz));
+    assert_int_equal (back.rate_hz, profile_output_rate (p, src->rate_hz));
     assert_int_equal (back.bits, p->bits);
     assert_int_equal (back.channels, 2);
     //  the word grid made the write lossless
@@ -83,9 +86,9 @@ s_profile (profile_id_t id)
     for (size_t i = 0; i < (size_t) back.frames * 2; i++)
         speak = fmax (speak, fabs (back.data [i]));
 
-    printf ("%-9s %s %d-bit %d Hz: libebur128 %.3f LUFS / %.3f dBTP, own %.3f LUFS / "
+    printf ("%-9s %s %d-bit %d Hz from %d Hz: libebur128 %.3f LUFS / %.3f dBTP, own %.3f LUFS / "
             "%.3f dBTP, sample peak %.3f dBFS (target %.1f, ceiling %.1f), gain %.2f dB, "
-            "gr %.2f dB, %d renders\n", p->name, p->ext, p->bits, back.rate_hz, lufs,
+            "gr %.2f dB, %d renders\n", p->name, p->ext, p->bits, back.rate_hz, src->rate_hz, lufs,
             eb_tp_db, own, own_tp, 20 * log10 (speak), o.target_lufs, o.ceiling_dbtp,
             rep.gain_db, rep.gr_max_db, rep.loop_iterations);
     assert_false (rep.gr_capped);
@@ -99,7 +102,7 @@ s_profile (profile_id_t id)
 }
 
 #define PROFILE_TEST(name, id) \
-    static void test_##name (void **state) { s_profile (id); }
+    static void test_##name (void **state) { s_profile_from (&s_mix, id); }
 PROFILE_TEST (spotify, PROFILE_SPOTIFY)
 PROFILE_TEST (apple, PROFILE_APPLE)
 PROFILE_TEST (youtube, PROFILE_YOUTUBE)
@@ -108,6 +111,18 @@ PROFILE_TEST (tidal, PROFILE_TIDAL)
 PROFILE_TEST (cd, PROFILE_CD)
 PROFILE_TEST (broadcast, PROFILE_BROADCAST)
 PROFILE_TEST (hires, PROFILE_HIRES)
+
+//  A 96 kHz source: kept by hires, resampled to 44.1 kHz 16-bit by cd
+//  (the limiter runs after the resampler, so no over appears).
+static void
+test_96k_source (void **state)
+{
+    audio_t src;
+    master_mix_generate (&src, 20.0, 96000, 2, 6);
+    s_profile_from (&src, PROFILE_HIRES);
+    s_profile_from (&src, PROFILE_CD);
+    audio_free (&src);
+}
 
 int
 main (void)
@@ -121,6 +136,7 @@ main (void)
         cmocka_unit_test (test_cd),
         cmocka_unit_test (test_broadcast),
         cmocka_unit_test (test_hires),
+        cmocka_unit_test (test_96k_source),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
