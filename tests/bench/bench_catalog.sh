@@ -4,7 +4,10 @@
 # second), and the scaling ratio between them (goal >= 1.8 on 2 cores).
 # Each configuration runs REPEAT times and the best run counts, which
 # keeps the figures honest on a machine that also does other work; the
-# load average before each run is printed. Prints figures; not a test.
+# load average before each run is printed. Two measures: the whole farm
+# (what `masterfarm run` takes, start-up and shut-down included) and the
+# tasks only (first task start to last task end, from the state file).
+# Needs the sqlite3 command. Prints figures; not a test.
 #
 # usage: MF_BIN=BUILD bash tests/bench/bench_catalog.sh
 #        [ALBUMS (3)] [TRACKS PER ALBUM (8)] [SECONDS PER TRACK (10)]
@@ -25,7 +28,7 @@ audio_s=$(awk -v a="$ALBUMS" -v t="$TRACKS" -v s="$SECS" 'BEGIN { print a * t * 
 echo "catalog: $ALBUMS albums x $TRACKS tracks x $SECS s = $audio_s s of audio," \
      "profiles $PROFILES, $(nproc) cores, best of $REPEAT runs"
 
-declare -A best
+declare -A best tbest
 for j in 1 2; do
     best[$j]=0
     for r in $(seq "$REPEAT"); do
@@ -38,11 +41,17 @@ for j in 1 2; do
         t1=${EPOCHREALTIME/./}
         wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 1e6 }')
         rate=$(awk -v a="$audio_s" -v w="$wall" 'BEGIN { printf "%.2f", a / w }')
-        echo "workers=$j run $r: wall ${wall} s (whole farm, start to stop), ${rate}x realtime" \
-             "(load average before: $load)"
+        # The farm's own work: first task start to last task end (state file).
+        span=$(sqlite3 "$TMP/out/.masterfarm/state.db" \
+            "SELECT (max(ended_ms) - min(started_ms)) / 1000.0 FROM attempts")
+        trate=$(awk -v a="$audio_s" -v w="$span" 'BEGIN { printf "%.2f", a / w }')
+        echo "workers=$j run $r: whole farm ${wall} s = ${rate}x realtime;" \
+             "tasks ${span} s = ${trate}x realtime (load average before: $load)"
         best[$j]=$(awk -v a="${best[$j]}" -v b="$rate" 'BEGIN { print (b > a) ? b : a }')
+        tbest[$j]=$(awk -v a="${tbest[$j]:-0}" -v b="$trate" 'BEGIN { print (b > a) ? b : a }')
     done
 done
-echo "best: 1 worker ${best[1]}x realtime, 2 workers ${best[2]}x realtime"
-awk -v a="${best[1]}" -v b="${best[2]}" \
-    'BEGIN { printf "scaling 2 workers / 1 worker: %.2f (goal >= 1.8)\n", b / a }'
+echo "best, whole farm: 1 worker ${best[1]}x, 2 workers ${best[2]}x realtime"
+echo "best, tasks only: 1 worker ${tbest[1]}x, 2 workers ${tbest[2]}x realtime"
+awk -v a="${best[1]}" -v b="${best[2]}" -v c="${tbest[1]}" -v d="${tbest[2]}" \
+    'BEGIN { printf "scaling 2 workers / 1 worker: %.2f whole farm, %.2f tasks only (goal >= 1.8)\n", b / a, d / c }'
