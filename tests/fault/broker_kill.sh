@@ -7,7 +7,8 @@
 # at the kill may run again (checked in the state file: no attempt of
 # such a task starts after the kill, and its output files keep their
 # inode, i.e. were not rewritten); and the audio outputs and CUE sheets
-# must be byte-identical to those of an uninterrupted run.
+# must be byte-identical to those of an uninterrupted run. A `watch`
+# started before the kill must follow the job across the restart.
 . "$MF_SRC/tests/lib/farm_lib.sh"
 command -v sqlite3 >/dev/null || fail "sqlite3 (the CLI) is needed to read the state file"
 
@@ -26,6 +27,14 @@ run_farm () {
     local job
     job=$(submit "$T/in/job.json")
     log "$name: job $job submitted"
+
+    # A watch that is running when the broker dies must carry on with the
+    # restarted broker (the client asks again after 3 s of silence).
+    local watch_pid=""
+    if [ "$point" = dispatch ] || [ "$point" = result ]; then
+        "$MASTERFARM" watch "$job" --broker "$BROKER_URL" --plain >"$T/$name.watch-across" 2>&1 &
+        watch_pid=$!
+    fi
 
     if [ "$point" != none ]; then
         case "$point" in
@@ -57,6 +66,11 @@ run_farm () {
 
     "$MASTERFARM" watch "$job" --broker "$BROKER_URL" --plain >"$T/$name.watch" 2>&1 \
         || { cat "$T/$name.watch"; fail "$name: job did not complete"; }
+    if [ -n "$watch_pid" ]; then
+        wait "$watch_pid" \
+            || { cat "$T/$name.watch-across"; fail "$name: the watch across the broker restart failed"; }
+        log "$name: a watch started before the kill followed the job to its end"
+    fi
     [ "$(job_field "$job" 'j["tasks_done"] == j["tasks_total"]')" = True ] \
         || fail "$name: not every task is done"
 
