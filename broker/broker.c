@@ -1895,6 +1895,33 @@ s_on_result (broker_t *self, s_worker_t *w, const wire_msg_t *msg)
     int widx = (int) (w - self->workers);
     //  The attempt the broker put back at a restart: its result is good.
     s_adopt (self, w, t, res->attempt);
+    //  The same attempt finished by another worker than the one it is
+    //  recorded on (sent twice across a restart): the first success wins
+    //  and the other copy is stopped.
+    if (t && res->ok && (t->state == T_DISPATCHED || t->state == T_RUNNING)
+    &&  t->attempts == (int) res->attempt && t->worker >= 0 && t->worker != widx
+    &&  (size_t) t->worker < self->n_workers) {
+        s_worker_t *other = &self->workers [t->worker];
+        Masterfarm__TaskCancel tc = MASTERFARM__TASK_CANCEL__INIT;
+        tc.task_id = t->sched.id;
+        tc.attempt = t->attempts;
+        s_send (self, other->id, other->id_size, MASTERFARM__MSG_TYPE__TASK_CANCEL, &tc.base,
+                NULL, 0);
+        s_task_unhold (self, t);
+        if (w->n_held == w->cap_held) {
+            size_t cap = w->cap_held ? w->cap_held * 2 : 8;
+            s_task_t **held = realloc (w->held, cap * sizeof *held);
+            if (held) {
+                w->held = held;
+                w->cap_held = cap;
+            }
+        }
+        if (w->n_held < w->cap_held) {
+            w->held [w->n_held++] = t;
+            scheduler_hold (self->sched, widx);
+            t->worker = widx;
+        }
+    }
     if (!t || t->worker != widx || t->attempts != (int) res->attempt
     ||  (t->state != T_DISPATCHED && t->state != T_RUNNING)) {
         self->counters.late_results++;

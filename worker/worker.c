@@ -27,6 +27,7 @@
 #include "worker/task.h"
 
 #define S_MAX_SLOTS   1024
+#define S_PENDING     16         //  tasks waiting for a slot (after a broker restart)
 #define S_CACHE       64         //  recent results kept to send again
 #define S_CACHE_MS    30000      //  ... for this long
 
@@ -65,6 +66,8 @@ struct _worker_t {
     int64_t      backoff_ms;
     s_cached_t   cache [S_CACHE]; //  results sent lately, for a restarted broker
     size_t       cache_next;
+    wire_msg_t   pending [S_PENDING]; //  TASKs that came while every slot was busy
+    size_t       n_pending;
 };
 
 static volatile sig_atomic_t s_stop = 0;
@@ -158,6 +161,8 @@ worker_destroy (worker_t **self_p)
         free (self->children [i].buf);
     for (int i = 0; i < S_CACHE; i++)
         free (self->cache [i].packed);
+    for (size_t i = 0; i < self->n_pending; i++)
+        wire_msg_clear (&self->pending [i]);
     free (self->children);
     free (self->url);
     free (self);
@@ -375,11 +380,31 @@ s_send_heartbeat (worker_t *self)
     s_send (self, MASTERFARM__MSG_TYPE__HEARTBEAT, &hb.base, NULL, 0);
 }
 
-//  Starts a task: no-ops at once, everything else in a task process.
+//  Starts a task: no-ops at once, everything else in a task process. A
+//  task already running here (a broker that restarted before it recorded
+//  the dispatch sends it again) is not started twice: the running process
+//  takes the new attempt number. A task that finds every slot busy (the
+//  same case) waits in a short queue; msg is then taken over (zeroed).
 static void
-s_start_task (worker_t *self, const wire_msg_t *msg)
+s_start_task (worker_t *self, wire_msg_t *msg)
 {
     const Masterfarm__Task *task = (const Masterfarm__Task *) msg->body;
+    for (int i = 0; i < self->cfg.slots; i++) {
+        s_child_t *c = &self->children [i];
+        if (c->used && !c->killed && c->task_id == task->task_id) {
+            log_info ("worker %s: task %llu already running; now attempt %u", self->id,
+                      (unsigned long long) task->task_id, task->attempt);
+            c->attempt = task->attempt;
+            return;
+        }
+    }
+    for (size_t i = 0; i < self->n_pending; i++) {
+        Masterfarm__Task *p = (Masterfarm__Task *) self->pending [i].body;
+        if (p->task_id == task->task_id) {
+            p->attempt = task->attempt;
+            return;
+        }
+    }
     if (task->kind == MASTERFARM__TASK_KIND__KIND_NOOP) {
         Masterfarm__Result res = MASTERFARM__RESULT__INIT;
         res.task_id = task->task_id;
@@ -392,6 +417,13 @@ s_start_task (worker_t *self, const wire_msg_t *msg)
     for (int i = 0; i < self->cfg.slots && !c; i++)
         if (!self->children [i].used)
             c = &self->children [i];
+    if (!c && self->n_pending < S_PENDING) {
+        log_info ("worker %s: task %llu waits for a free slot", self->id,
+                  (unsigned long long) task->task_id);
+        self->pending [self->n_pending++] = *msg;
+        memset (msg, 0, sizeof *msg);
+        return;
+    }
     if (!c) {
         log_warn ("worker %s: task %llu arrived with no free slot", self->id,
                   (unsigned long long) task->task_id);
@@ -533,6 +565,15 @@ s_reap (worker_t *self, s_child_t *c)
     memset (c, 0, sizeof *c);
     c->fd = -1;
     self->running--;
+    //  A slot is free: the oldest waiting task takes it.
+    if (self->n_pending > 0) {
+        wire_msg_t next = self->pending [0];
+        memmove (&self->pending [0], &self->pending [1],
+                 (self->n_pending - 1) * sizeof self->pending [0]);
+        self->n_pending--;
+        s_start_task (self, &next);
+        wire_msg_clear (&next);
+    }
 }
 
 //  Reads what a task process has written; reaps it at end of file.
@@ -582,6 +623,14 @@ s_on_message (worker_t *self, wire_msg_t *msg)
             for (int i = 0; i < self->cfg.slots; i++)
                 if (self->children [i].used && self->children [i].task_id == tc->task_id)
                     s_kill (&self->children [i]);
+            for (size_t i = 0; i < self->n_pending; i++)
+                if (((Masterfarm__Task *) self->pending [i].body)->task_id == tc->task_id) {
+                    wire_msg_clear (&self->pending [i]);
+                    memmove (&self->pending [i], &self->pending [i + 1],
+                             (self->n_pending - i - 1) * sizeof self->pending [0]);
+                    self->n_pending--;
+                    break;
+                }
             break;
         }
         case MASTERFARM__MSG_TYPE__DISCONNECT:
