@@ -11,7 +11,8 @@
 #               sox has no loudness normalisation)
 #
 # Speed is x realtime per core: audio seconds / CPU seconds (user + sys)
-# of the whole command (decode, process, encode). Every output is measured
+# of the whole command (decode, process, encode); masterfarm and sox are
+# timed best of 3 runs, the ffmpeg pair once. Every output is measured
 # by one independent meter: ffmpeg's ebur128=peak=true.
 #
 # usage: bench_master.sh [BUILD_DIR] [SECONDS]
@@ -46,9 +47,14 @@ cat > "$TMP/chain.json" <<'JSON'
  "limiter": {"lookahead_ms": 2.0, "release_ms": 80}}
 JSON
 
-# masterfarm
-: > "$TMP/mf.t"
-cpu "$TMP/mf.t" "$BIN/masterfarm" master "$IN" -o "$TMP/mf.wav" --spec "$TMP/chain.json" --target-lufs -14
+# masterfarm (best of 3: the machine may be shared)
+best () {  # best OUTFILE RUNS CMD... : the run with the least CPU time
+    local f="$1" n="$2"; shift 2
+    : > "$TMP/best.t"
+    for _ in $(seq "$n"); do cpu "$TMP/best.t" "$@"; done
+    sort -n "$TMP/best.t" | head -1 > "$f"
+}
+best "$TMP/mf.t" 3 "$BIN/masterfarm" master "$IN" -o "$TMP/mf.wav" --spec "$TMP/chain.json" --target-lufs -14
 cp "$TMP/cmd.out" "$TMP/mf_report.txt"
 
 # ffmpeg, two passes
@@ -65,9 +71,8 @@ cpu "$TMP/ff.t" ffmpeg -hide_banner -nostats -y -i "$IN" \
     -af "$FILT,loudnorm=I=-14:TP=-1:LRA=20:measured_I=$M_I:measured_TP=$M_TP:measured_LRA=$M_LRA:measured_thresh=$M_TH:offset=$M_OFF:linear=true" \
     -ar 44100 -c:a pcm_s24le "$TMP/ff.wav"
 
-# sox
-: > "$TMP/sox.t"
-cpu "$TMP/sox.t" sox "$IN" -b 24 "$TMP/sox.wav" highpass 20 bass +2 100 0.7q \
+# sox (best of 3)
+best "$TMP/sox.t" 3 sox "$IN" -b 24 "$TMP/sox.wav" highpass 20 bass +2 100 0.7q \
     equalizer 1000 1.0q -1.5 treble +1.5 8000 0.7q \
     compand 0.03,0.25 6:-70,-70,-18,-18,0,-6 0 gain -n -1
 
