@@ -603,7 +603,7 @@ master_run (const audio_t *in, const master_opts_t *opts, audio_t *out,
     if (g > 48.0)
         g = 48.0;
     limiter_cfg_t lc = opts->chain.limiter;
-    lc.ceiling_dbtp = ceiling - MASTER_TP_MARGIN_DB;
+    lc.ceiling_dbtp = fmax (ceiling - MASTER_TP_MARGIN_DB, -20.0);    //  limiter's range
     if (opts->chain.limiter.enabled) {
         lim = limiter_new (&lc, out_rate, ch);
         if (!lim) {
@@ -682,7 +682,7 @@ master_run (const audio_t *in, const master_opts_t *opts, audio_t *out,
         if (!lim || tp <= ceiling || attempt >= MASTER_TP_RETRIES)
             break;
         //  over after quantisation: lower the limiter's ceiling by the excess
-        lc.ceiling_dbtp -= (tp - ceiling) + 0.02;
+        lc.ceiling_dbtp = fmax (lc.ceiling_dbtp - (tp - ceiling) - 0.02, -20.0);
         log_debug ("master: true peak %.3f dBTP over %.2f; re-limiting at %.3f",
                    tp, ceiling, lc.ceiling_dbtp);
         limiter_destroy (&lim);

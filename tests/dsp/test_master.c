@@ -246,6 +246,14 @@ test_gr_cap (void **state)
     assert_true (rep.gr_max_db > 4.0 - 0.5);
     assert_true (rep.out_true_peak_dbtp <= -1.0);
     audio_free (&out);
+
+    //  the lowest ceiling the spec allows still builds its limiter
+    master_opts_default (&o, profile_find ("spotify"), 44100);
+    o.chain.limiter.ceiling_dbtp = -20.0;
+    o.target_lufs = -30.0;
+    assert_int_equal (master_run (&in, &o, &out, &rep, err, sizeof err), 0);
+    assert_true (rep.out_true_peak_dbtp <= -20.0);
+    audio_free (&out);
     audio_free (&in);
 }
 
