@@ -239,6 +239,7 @@ store_open (const char *path, char *err, size_t err_size)
     return self;
 }
 
+//  Runs store_job_insert's write on the connection. Returns 0 or MF_ERR_IO.
 static int
 s_do_job_insert (store_t *self, const store_job_t *job)
 {
@@ -256,6 +257,7 @@ s_do_job_insert (store_t *self, const store_job_t *job)
     return s_done (self, st, "insert job");
 }
 
+//  Runs store_job_set_state's write on the connection. Returns 0 or MF_ERR_IO.
 static int
 s_do_job_set_state (store_t *self, uint64_t job_id, int state, int64_t now_ms)
 {
@@ -266,6 +268,7 @@ s_do_job_set_state (store_t *self, uint64_t job_id, int state, int64_t now_ms)
     return s_done (self, st, "update job");
 }
 
+//  Runs store_task_insert's write on the connection. Returns 0 or MF_ERR_IO.
 static int
 s_do_task_insert (store_t *self, const store_task_t *task)
 {
@@ -282,6 +285,7 @@ s_do_task_insert (store_t *self, const store_task_t *task)
     return s_done (self, st, "insert task");
 }
 
+//  Runs store_task_update's write on the connection. Returns 0 or MF_ERR_IO.
 static int
 s_do_task_update (store_t *self, uint64_t task_id, int state, int attempts,
                    const char *last_error)
@@ -303,6 +307,7 @@ s_do_task_update (store_t *self, uint64_t task_id, int state, int attempts,
     return s_done (self, st, "update task");
 }
 
+//  Runs store_task_done's write on the connection. Returns 0 or MF_ERR_IO.
 static int
 s_do_task_done (store_t *self, uint64_t task_id, int attempts,
                  const void *result, size_t result_size,
@@ -335,6 +340,7 @@ s_do_task_done (store_t *self, uint64_t task_id, int attempts,
     return 0;
 }
 
+//  Runs store_attempt_begin's write on the connection. Returns 0 or MF_ERR_IO.
 static int
 s_do_attempt_begin (store_t *self, uint64_t task_id, int attempt, const char *worker,
                      int64_t now_ms)
@@ -347,6 +353,7 @@ s_do_attempt_begin (store_t *self, uint64_t task_id, int attempt, const char *wo
     return s_done (self, st, "attempt begin");
 }
 
+//  Runs store_attempt_end's write on the connection. Returns 0 or MF_ERR_IO.
 static int
 s_do_attempt_end (store_t *self, uint64_t task_id, int attempt, bool ok,
                    const char *error, int64_t now_ms)
@@ -360,6 +367,7 @@ s_do_attempt_end (store_t *self, uint64_t task_id, int attempt, bool ok,
     return s_done (self, st, "attempt end");
 }
 
+//  Runs store_track_analysis's write on the connection. Returns 0 or MF_ERR_IO.
 static int
 s_do_track_analysis (store_t *self, uint64_t job_id, int album, int track,
                       const void *analysis, size_t size)
@@ -372,6 +380,7 @@ s_do_track_analysis (store_t *self, uint64_t job_id, int album, int track,
     return s_done (self, st, "store analysis");
 }
 
+//  Runs store_plan_put's write on the connection. Returns 0 or MF_ERR_IO.
 static int
 s_do_plan_put (store_t *self, uint64_t job_id, int album, int profile,
                 const char *plan_json)
@@ -384,6 +393,7 @@ s_do_plan_put (store_t *self, uint64_t job_id, int album, int profile,
     return s_done (self, st, "store plan");
 }
 
+//  Runs store_album_set's write on the connection. Returns 0 or MF_ERR_IO.
 static int
 s_do_album_set (store_t *self, uint64_t job_id, int album, const char *slug, int state)
 {
@@ -395,6 +405,7 @@ s_do_album_set (store_t *self, uint64_t job_id, int album, const char *slug, int
     return s_done (self, st, "store album");
 }
 
+//  Runs store_worker_put's write on the connection. Returns 0 or MF_ERR_IO.
 static int
 s_do_worker_put (store_t *self, const char *id, int slots, int64_t last_seen_ms,
                   int tasks_done, int tasks_failed)
