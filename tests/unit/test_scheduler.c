@@ -75,6 +75,14 @@ test_slots (void **state)
     scheduler_release (s, a);
     assert_non_null (scheduler_take (s, a));
     assert_null (scheduler_take (s, a));
+    assert_int_equal (scheduler_size (s), 4);
+    //  An adopted task counts as held even beyond the slots.
+    scheduler_hold (s, a);
+    assert_int_equal (scheduler_worker_held (s, a), 3);
+    assert_null (scheduler_take (s, a));
+    scheduler_release (s, a);
+    scheduler_release (s, a);
+    assert_non_null (scheduler_take (s, a));
     //  Unknown or removed workers take nothing.
     scheduler_worker_remove (s, b);
     assert_null (scheduler_take (s, b));

@@ -195,6 +195,52 @@ test_pragmas_and_version (void **state)
     assert_non_null (strstr (err, "/nonexistent-dir/x/state.db"));
 }
 
+//  Deferred writes: handed over by store_commit_async, durable after
+//  store_sync; ids are handed out at once and continue after a reopen;
+//  store_begin_sync writes directly after the writer has finished.
+static void
+test_deferred (void **state)
+{
+    char err [256];
+    store_t *st = store_open (s_path, err, sizeof err);
+    assert_non_null (st);
+    store_job_t job = { .name = "j", .format = "noop", .spec = "{}" };
+    store_begin (st);
+    assert_int_equal (store_job_insert (st, &job), 0);
+    assert_int_equal (job.id, 1);
+    uint64_t last = 0;
+    for (int round = 0; round < 50; round++) {
+        store_begin (st);
+        for (int i = 0; i < 20; i++) {
+            store_task_t t = { .job_id = job.id, .kind = 4, .state = 1 };
+            assert_int_equal (store_task_insert (st, &t), 0);
+            assert_true (t.id == last + 1);     //  ascending, no gaps
+            last = t.id;
+        }
+        assert_int_equal (store_commit_async (st), 0);
+    }
+    assert_int_equal (store_sync (st), 0);
+    s_tasks_t c = { 0 };
+    store_tasks_load (st, s_collect, &c);
+    assert_int_equal (c.n, 1000);
+    //  Direct mode after deferred writes.
+    assert_int_equal (store_begin_sync (st), 0);
+    store_task_update (st, 5, 4, 1, "");
+    assert_int_equal (store_commit (st), 0);
+    store_destroy (&st);
+    st = store_open (s_path, err, sizeof err);
+    store_task_t t = { .job_id = job.id, .kind = 4, .state = 1 };
+    store_begin (st);
+    store_task_insert (st, &t);
+    assert_int_equal (t.id, 1001);               //  ids continue after a reopen
+    assert_int_equal (store_commit (st), 0);
+    memset (&c, 0, sizeof c);
+    store_tasks_load (st, s_collect, &c);
+    assert_int_equal (c.n, 1001);
+    assert_int_equal (c.state [4], 4);
+    store_destroy (&st);
+}
+
 int
 main (void)
 {
@@ -202,6 +248,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_crash_resume, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_result_outputs, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_pragmas_and_version, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_deferred, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
