@@ -722,6 +722,11 @@ s_job_check (broker_t *self, s_job_t *job)
         if (s_job_final (state))
             log_info ("job %llu %s: %u tasks done, %u failed", (unsigned long long) job->id,
                       state == J_DONE ? "done" : "failed", job->done, job->failed);
+        if (s_job_final (state) && job->deadline_ms > 0 && clock_wall_ms () > job->deadline_ms) {
+            char when [32];
+            log_warn ("job %llu finished after its deadline %s", (unsigned long long) job->id,
+                      clock_format_rfc3339 (job->deadline_ms, when, sizeof when));
+        }
         //  A failed job keeps its intermediates for `retry`.
         if (state == J_DONE && !job->noop)
             s_job_clean (self, job);
