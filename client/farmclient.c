@@ -333,7 +333,9 @@ typedef struct {
     int64_t  start_ms;
     s_rate_sample_t window [S_RATE_WINDOW];   //  recent (time, audio done) points
     int      n_window;
-    char     last_plain [256];                //  plain mode: last line printed
+    int64_t  plain_ms;                        //  plain mode: when the last line was printed
+    int      plain_state;                     //  ... and the state and counts it showed
+    uint32_t plain_done, plain_failed;
 } s_view_t;
 
 //  Formats seconds as H:MM:SS or M:SS into buf; "--:--" when unknown.
@@ -472,11 +474,16 @@ s_view_draw (s_view_t *v, const Masterfarm__JobStatus *job)
         v->lines_drawn = lines;
     }
     else {
-        //  Plain: print when the counts or the state change (not the rate).
-        char key [256];
-        snprintf (key, sizeof key, "%d %u %u", job->state, job->tasks_done, job->tasks_failed);
-        if (strcmp (key, v->last_plain) != 0) {
-            snprintf (v->last_plain, sizeof v->last_plain, "%s", key);
+        //  Plain: a line when the state or the failures change, and when
+        //  more tasks are done, at most one a second (logs stay short).
+        int64_t now = clock_mono_ms ();
+        bool changed = v->plain_ms == 0 || (int) job->state != v->plain_state
+                    || job->tasks_failed != v->plain_failed;
+        if (changed || (job->tasks_done != v->plain_done && now - v->plain_ms >= 1000)) {
+            v->plain_ms = now;
+            v->plain_state = (int) job->state;
+            v->plain_done = job->tasks_done;
+            v->plain_failed = job->tasks_failed;
             fprintf (out, "%s\n", line);
             for (uint32_t a = 0; a < n_albums && n_albums > 1; a++)
                 fprintf (out, "  album %u: %u/%u tracks done%s\n", a + 1, sums [a].done,
