@@ -1630,6 +1630,12 @@ s_album_retry (broker_t *self, s_job_t *job, s_album_t *a)
     }
     if (!changed)
         return;
+    //  A report still being written belongs to the old state: let it end.
+    if (a->report_pid > 0) {
+        waitpid (a->report_pid, NULL, 0);
+        a->report_pid = 0;
+        self->n_reporting--;
+    }
     //  A delivered album comes back to staging to be rebuilt.
     if (a->state == A_PUBLISHED) {
         char staging [4096], from [4200], to [4200];
