@@ -1553,12 +1553,11 @@ s_on_watch (broker_t *self, const wire_msg_t *msg)
     self->watch [self->n_watch++] = wt;
 }
 
-//  Stops a task wherever it is (for cancel).
+//  Takes a task out of the queue or off its worker (which is told to
+//  stop it), leaving its state to the caller.
 static void
-s_task_cancel (broker_t *self, s_task_t *t)
+s_task_withdraw (broker_t *self, s_task_t *t)
 {
-    if (s_final (t->state))
-        return;
     if (t->state == T_QUEUED)
         scheduler_remove (self->sched, &t->sched);
     if ((t->state == T_DISPATCHED || t->state == T_RUNNING) && t->worker >= 0) {
@@ -1571,6 +1570,16 @@ s_task_cancel (broker_t *self, s_task_t *t)
                            clock_wall_ms ());
         s_task_unhold (self, t);
     }
+    t->parked = 0;
+}
+
+//  Stops a task wherever it is (for cancel).
+static void
+s_task_cancel (broker_t *self, s_task_t *t)
+{
+    if (s_final (t->state))
+        return;
+    s_task_withdraw (self, t);
     s_task_set (self, t, T_CANCELLED, NULL);
 }
 
@@ -1587,7 +1596,7 @@ s_album_retry (broker_t *self, s_job_t *job, s_album_t *a)
     if (analysis_failed) {
         //  New analyses change the album plan: everything after analysis again.
         for (size_t i = 0; i < n; i++)
-            if (!a->analyzed [i]) {
+            if (a->analyze [i]->state == T_FAILED || a->analyze [i]->state == T_CANCELLED) {
                 a->analyze [i]->attempts = 0;
                 a->analyze [i]->sched.avoid_worker = -1;
                 s_task_queue (self, a->analyze [i]);
@@ -1595,6 +1604,7 @@ s_album_retry (broker_t *self, s_job_t *job, s_album_t *a)
         for (size_t i = 0; i < n * PROFILE_COUNT; i++)
             if (a->master [i]) {
                 a->master [i]->attempts = 0;
+                s_task_withdraw (self, a->master [i]);
                 s_task_set (self, a->master [i], T_BLOCKED, "");
             }
         a->planned = false;
@@ -1624,6 +1634,7 @@ s_album_retry (broker_t *self, s_job_t *job, s_album_t *a)
         if (as && (profile_reset [p] || as->state == T_FAILED || as->state == T_CANCELLED)) {
             as->attempts = 0;
             as->sched.avoid_worker = -1;
+            s_task_withdraw (self, as);
             s_task_set (self, as, T_BLOCKED, "");
             changed = true;
         }
