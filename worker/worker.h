@@ -21,6 +21,11 @@
     broker that restarted before committing them takes them; one that has
     them ignores them).
 
+    A TASK for a task already running here (sent again by a broker that
+    restarted before it recorded the dispatch) relabels the running
+    process with the new attempt instead of starting a second one; a TASK
+    that finds every slot busy waits in a short queue for the next slot.
+
     Stop (worker_request_stop, e.g. from SIGTERM): no new tasks, running
     tasks are stopped and handed back with DISCONNECT, worker_run returns 0.
 
