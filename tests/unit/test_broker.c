@@ -29,6 +29,7 @@ typedef struct {
     pthread_t  thread;
     void      *ctx;
     char       url [1200];
+    char       state_path [1200];
 } s_farm_t;
 
 //  Runs the broker loop.
@@ -51,6 +52,7 @@ s_setup (void **state)
     snprintf (out, sizeof out, "%s/out%d", dir, n);
     snprintf (st, sizeof st, "%s/state%d.db", dir, n);
     snprintf (f->url, sizeof f->url, "ipc://%s/b%d.sock", dir, n);
+    snprintf (f->state_path, sizeof f->state_path, "%s", st);
     n++;
     mkdir (in, 0755);
     broker_cfg_t cfg = { .bind_url = f->url, .state_path = st, .input_root = in,
@@ -312,6 +314,83 @@ test_malformed_and_unknown (void **state)
     zmq_close (client);
 }
 
+//  A broker stopped and started again on the same state file resumes:
+//  what was done stays done, a task dispatched at the stop is queued
+//  again (after the grace period in which its worker may claim it), and
+//  the job completes.
+static void
+test_restart_resumes (void **state)
+{
+    s_farm_t *f = *state;
+    void *client = s_peer (f, NULL);
+    void *w = s_peer (f, "wr");
+    s_ready (w, "wr");
+    uint64_t job = s_submit_noop (f, client, 3);
+    wire_msg_t m;
+    //  One task done, one dispatched and left unanswered.
+    assert_int_equal (s_expect (w, MASTERFARM__MSG_TYPE__TASK, 5000, &m), 0);
+    uint64_t first = ((Masterfarm__Task *) m.body)->task_id;
+    s_result (w, first, ((Masterfarm__Task *) m.body)->attempt, true, NULL);
+    wire_msg_clear (&m);
+    assert_int_equal (s_expect (w, MASTERFARM__MSG_TYPE__TASK, 5000, &m), 0);
+    wire_msg_clear (&m);
+    //  Make sure the first result is in before the stop.
+    int64_t deadline = clock_mono_ms () + 5000;
+    uint32_t done = 0;
+    while (done < 1 && clock_mono_ms () < deadline) {
+        s_status (client, job, &m);
+        done = ((Masterfarm__StatusReply *) m.body)->jobs [0]->tasks_done;
+        wire_msg_clear (&m);
+    }
+    assert_int_equal (done, 1);
+    zmq_close (w);
+    zmq_close (client);
+
+    //  Stop and start again on the same state file and address.
+    broker_request_stop ();
+    pthread_join (f->thread, NULL);
+    broker_destroy (&f->broker);
+    char st [1200], in [1200], out [1200];
+    const char *dir = testsig_tmpdir ("test_broker");
+    snprintf (in, sizeof in, "%s/in", dir);
+    snprintf (out, sizeof out, "%s/out-restart", dir);
+    snprintf (st, sizeof st, "%s", f->state_path);
+    broker_cfg_t cfg = { .bind_url = f->url, .state_path = st, .input_root = in,
+                         .output_root = out };
+    char err [512];
+    f->broker = broker_new (&cfg, err, sizeof err);
+    assert_non_null (f->broker);
+    pthread_create (&f->thread, NULL, s_broker_thread, f->broker);
+
+    client = s_peer (f, NULL);
+    s_status (client, job, &m);
+    Masterfarm__JobStatus *js = ((Masterfarm__StatusReply *) m.body)->jobs [0];
+    assert_int_equal (js->tasks_done, 1);       //  not redone
+    assert_int_equal (js->tasks_total, 3);
+    wire_msg_clear (&m);
+    //  A new worker finishes the rest; the first task never comes again.
+    w = s_peer (f, "wr2");
+    s_ready (w, "wr2");
+    int finished = 0;
+    deadline = clock_mono_ms () + 10000;
+    while (finished < 2 && clock_mono_ms () < deadline) {
+        if (s_expect (w, MASTERFARM__MSG_TYPE__TASK, 300, &m) != 0) {
+            s_heartbeat (w);
+            continue;
+        }
+        Masterfarm__Task *t = (Masterfarm__Task *) m.body;
+        assert_true (t->task_id != first);
+        s_result (w, t->task_id, t->attempt, true, NULL);
+        finished++;
+        wire_msg_clear (&m);
+    }
+    assert_int_equal (finished, 2);
+    assert_int_equal (s_wait_state (client, job, MASTERFARM__JOB_STATE__JOB_DONE, 5000),
+                      MASTERFARM__JOB_STATE__JOB_DONE);
+    zmq_close (w);
+    zmq_close (client);
+}
+
 int
 main (void)
 {
@@ -319,6 +398,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_expiry_redispatch, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_three_attempts, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_malformed_and_unknown, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_restart_resumes, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
