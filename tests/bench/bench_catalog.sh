@@ -6,7 +6,10 @@
 # keeps the figures honest on a machine that also does other work; the
 # load average before each run is printed. Two measures: the whole farm
 # (what `masterfarm run` takes, start-up and shut-down included) and the
-# tasks only (first task start to last task end, from the state file).
+# tasks only (first task start to last task end, from the state file),
+# and how many worker slots the broker kept busy on average (the sum of
+# task times over that span): when that is near 2 with 2 workers but the
+# throughput does not double, the cores were shared with other work.
 # Needs the sqlite3 command. Prints figures; not a test.
 #
 # usage: MF_BIN=BUILD bash tests/bench/bench_catalog.sh
@@ -45,8 +48,12 @@ for j in 1 2; do
         span=$(sqlite3 "$TMP/out/.masterfarm/state.db" \
             "SELECT (max(ended_ms) - min(started_ms)) / 1000.0 FROM attempts")
         trate=$(awk -v a="$audio_s" -v w="$span" 'BEGIN { printf "%.2f", a / w }')
+        # Slots kept busy: task time summed over workers / span (at most j).
+        busy=$(sqlite3 "$TMP/out/.masterfarm/state.db" \
+            "SELECT printf('%.2f', sum(ended_ms - started_ms) * 1.0 / (max(ended_ms) - min(started_ms))) FROM attempts")
         echo "workers=$j run $r: whole farm ${wall} s = ${rate}x realtime;" \
-             "tasks ${span} s = ${trate}x realtime (load average before: $load)"
+             "tasks ${span} s = ${trate}x realtime; busy slots ${busy} of $j" \
+             "(load average before: $load)"
         best[$j]=$(awk -v a="${best[$j]}" -v b="$rate" 'BEGIN { print (b > a) ? b : a }')
         tbest[$j]=$(awk -v a="${tbest[$j]:-0}" -v b="$trate" 'BEGIN { print (b > a) ? b : a }')
     done
