@@ -363,14 +363,19 @@ s_send_failure (worker_t *self, uint64_t task_id, uint32_t attempt, const char *
 static void
 s_send_heartbeat (worker_t *self)
 {
-    uint64_t ids [S_MAX_SLOTS];
-    uint32_t attempts [S_MAX_SLOTS];
+    uint64_t ids [S_MAX_SLOTS + S_PENDING];
+    uint32_t attempts [S_MAX_SLOTS + S_PENDING];
     size_t n = 0;
     for (int i = 0; i < self->cfg.slots; i++)
         if (self->children [i].used && !self->children [i].killed) {
             attempts [n] = self->children [i].attempt;
             ids [n++] = self->children [i].task_id;
         }
+    for (size_t i = 0; i < self->n_pending; i++) {
+        const Masterfarm__Task *t = (const Masterfarm__Task *) self->pending [i].body;
+        attempts [n] = t->attempt;
+        ids [n++] = t->task_id;
+    }
     Masterfarm__Heartbeat hb = MASTERFARM__HEARTBEAT__INIT;
     hb.free_slots = (uint32_t) (self->cfg.slots - self->running);
     hb.running = ids;
