@@ -13,7 +13,9 @@
     - Noise shaping moves error power up: below 4 kHz the shaped error
       spectrum lies at least 6 dB under the flat TPDF one.
     - Every output sample lies on the 16-bit grid; two runs with the same
-      seed are identical; chunked processing equals one block.  */
+      seed are identical; chunked processing equals one block.
+    - Plain rounding (24-bit output) is round-half-even with clamping,
+      for every length 0..17 and a long run.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -228,6 +230,43 @@ test_deterministic_and_chunked (void **state)
     free (b);
 }
 
+//  Plain rounding (DITHER_NONE) at 16 and 24 bits: every length 0..17 and
+//  a long run, values inside and beyond full scale and exact ties, against
+//  round-half-even and clamping written out here; clamps are counted.
+static void
+test_rounding (void **state)
+{
+    static const int bits [2] = { 16, 24 };
+    srand (3);
+    for (int b = 0; b < 2; b++) {
+        double q = ldexp (1.0, bits [b] - 1);
+        for (size_t n = 0; n <= 1001; n = n < 17 ? n + 1 : n == 17 ? 1001 : 1002) {
+            float *x = malloc ((n + 1) * sizeof (float)), *y = malloc ((n + 1) * sizeof (float));
+            int64_t expect_clamped = 0;
+            for (size_t i = 0; i < n; i++) {
+                double v = (rand () / (double) RAND_MAX - 0.5) * 2.4;     //  some beyond +-1
+                if (i % 5 == 3)
+                    v = (floor (v * q) + 0.5) / q;                       //  an exact tie
+                x [i] = y [i] = (float) v;
+            }
+            dither_t *d = dither_new (bits [b], 1, DITHER_NONE, 1);
+            dither_process (d, y, n);
+            for (size_t i = 0; i < n; i++) {
+                double k = nearbyint ((double) x [i] * q);               //  ties to even
+                if (k < -q) { k = -q; expect_clamped++; }
+                if (k > q - 1) { k = q - 1; expect_clamped++; }
+                if (y [i] != (float) (k / q))
+                    fail_msg ("%d-bit, n %zu, sample %zu: %.9g -> %.9g, want %.9g", bits [b],
+                              n, i, x [i], y [i], k / q);
+            }
+            assert_int_equal (dither_clamped (d), expect_clamped);
+            dither_destroy (&d);
+            free (x);
+            free (y);
+        }
+    }
+}
+
 int
 main (void)
 {
@@ -235,6 +274,7 @@ main (void)
         cmocka_unit_test (test_fading_sine_no_harmonics),
         cmocka_unit_test (test_tpdf_noise_power),
         cmocka_unit_test (test_deterministic_and_chunked),
+        cmocka_unit_test (test_rounding),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
