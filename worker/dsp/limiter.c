@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define LIMITER_DET_CHUNK  32      //  frames per detector skip decision
+
 struct limiter_s {
     int          channels;
     int          latency;       //  L, frames
@@ -26,6 +28,7 @@ struct limiter_s {
     int          taps;          //  T: common support of the filters, frames
     int          det_delay;     //  branch 0 of both filters: x[i - det_delay]
     float       *coef [2];      //  phases * taps each, aligned on one delay
+    double       coef_bound;    //  >= max over filters and phases of sum |coef|
     float       *hist [LIMITER_MAX_CHANNELS];  //  taps - 1 + BLOCK samples each
     float       *peak;          //  LIMITER_BLOCK_FRAMES detector outputs
     float       *tmp;           //  LIMITER_BLOCK_FRAMES: one channel, one filter
@@ -114,6 +117,18 @@ s_detector_init (limiter_t *self, int rate_hz)
         for (int p = 0; p < ref_phases; p++)
             for (int k = 0; k < ref_taps; k++)
                 self->coef [1][p * t + k + d - ref_delay] = (float) ref [p * ref_taps + k];
+    //  Bound on any detector output per unit of input peak: the largest
+    //  sum of |coef| over filters and phases (at least 1, branch 0), with
+    //  room for the float rounding of a T-term sum (T * 2^-24 << 1e-4).
+    double bound = 1.0;
+    for (int k = 0; k < self->n_filt; k++)
+        for (int p = 0; p < self->phases [k]; p++) {
+            double s = 0.0;
+            for (int j = 0; j < t; j++)
+                s += fabs ((double) self->coef [k][p * t + j]);
+            bound = s > bound ? s : bound;
+        }
+    self->coef_bound = bound * (1.0 + 1e-4);
     //  s_detect reads branch 0 as the sample delayed by d: it must be
     //  exactly that in both filters (it is, by design; a bug otherwise).
     for (int k = 0; k < self->n_filt; k++)
@@ -262,27 +277,63 @@ s_abs_max_into (float *restrict pk, const float *restrict x, size_t n, bool firs
 //  .. i; keeps each channel's last T - 1 samples as history. Branch 0 of
 //  both filters is an exact delay of self->det_delay frames (checked in
 //  s_detector_init), so it is read as the delayed sample itself and the
-//  FIR kernel runs branches 1 .. phases - 1 only.
+//  FIR kernel runs branches 1 .. phases - 1 only. Chunks of
+//  LIMITER_DET_CHUNK frames whose support peaks M satisfy M * coef_bound
+//  <= ceiling cannot need any reduction: their peak[] is set to 0
+//  instead (the same g_req of 1 as the exact value would give).
 static void
 s_detect (limiter_t *self, const float *src, size_t n)
 {
     const size_t ch = (size_t) self->channels;
     const int t = self->taps;
+    const size_t nch = (n + LIMITER_DET_CHUNK - 1) / LIMITER_DET_CHUNK;
+    bool need [LIMITER_BLOCK_FRAMES / LIMITER_DET_CHUNK + 1];
+    //  largest input peak that is sure to stay at or under the ceiling
+    const double m_ok = self->ceiling_lin / self->coef_bound;
+    for (size_t j = 0; j < nch; j++)
+        need [j] = false;
     for (size_t c = 0; c < ch; c++) {
-        float *h = self->hist [c];
-        float *x = h + t - 1;
+        float *x = self->hist [c] + t - 1;
         for (size_t i = 0; i < n; i++)
             x [i] = src [i * ch + c];
-        s_abs_max_into (self->peak, x - self->det_delay, n, c == 0);
-        for (int k = 0; k < self->n_filt; k++)
-            if (self->phases [k] > 1) {
-                self->ops->tp_peaks (x, n, self->coef [k] + t, self->phases [k] - 1, t,
-                                     self->tmp);
-                s_max_into (self->peak, self->tmp, n);
-            }
-        if (t > 1)
-            memmove (h, h + n, (size_t) (t - 1) * sizeof (float));
+        for (size_t j = 0; j < nch; j++) {
+            if (need [j])
+                continue;
+            size_t i0 = j * LIMITER_DET_CHUNK;
+            size_t i1 = i0 + LIMITER_DET_CHUNK < n ? i0 + LIMITER_DET_CHUNK : n;
+            float m = self->ops->abs_max (x + i0 - (t - 1), i1 - i0 + (size_t) (t - 1));
+            //  NaN peaks take the exact path
+            if (!((double) m <= m_ok))
+                need [j] = true;
+        }
     }
+    for (size_t j = 0; j < nch; j++) {
+        size_t i0 = j * LIMITER_DET_CHUNK;
+        size_t i1 = i0 + LIMITER_DET_CHUNK < n ? i0 + LIMITER_DET_CHUNK : n;
+        if (!need [j]) {
+            memset (self->peak + i0, 0, (i1 - i0) * sizeof (float));
+            continue;
+        }
+        //  a run of chunks that need the detector: [i0, i1)
+        while (j + 1 < nch && need [j + 1]) {
+            j++;
+            i1 = j * LIMITER_DET_CHUNK + LIMITER_DET_CHUNK < n
+               ? j * LIMITER_DET_CHUNK + LIMITER_DET_CHUNK : n;
+        }
+        for (size_t c = 0; c < ch; c++) {
+            float *x = self->hist [c] + t - 1;
+            s_abs_max_into (self->peak + i0, x + i0 - self->det_delay, i1 - i0, c == 0);
+            for (int k = 0; k < self->n_filt; k++)
+                if (self->phases [k] > 1) {
+                    self->ops->tp_peaks (x + i0, i1 - i0, self->coef [k] + t,
+                                         self->phases [k] - 1, t, self->tmp);
+                    s_max_into (self->peak + i0, self->tmp, i1 - i0);
+                }
+        }
+    }
+    if (t > 1)
+        for (size_t c = 0; c < ch; c++)
+            memmove (self->hist [c], self->hist [c] + n, (size_t) (t - 1) * sizeof (float));
 }
 
 //  Core: n frames from src (interleaved) through the detector, gain and
@@ -314,8 +365,8 @@ s_block (limiter_t *self, float *dst, const float *src, size_t n)
     for (size_t i = 0; i < n; i++, t++) {
         //  Required gain of this frame's detector value.
         double p = self->peak [i];
-        double q = p > c ? p : c;                   //  maxsd: g_req = c / max (p, c)
-        double g_req = c / q;
+        //  g_req = c / max (p, c); exactly 1 (c / c) at or under the ceiling
+        double g_req = p > c ? c / p : 1.0;
         //  Sliding minimum over g_req[t - L .. t]: the window starts at
         //  position pos + 1 of the previous block (or, when pos is the
         //  block's last position, at the start of this one).
