@@ -43,6 +43,7 @@ struct limiter_s {
     double       win_pre;       //  prefix minimum of the current block
     size_t       win_pos;       //  position of frame t in its block
     double      *hbuf;          //  box: the last N values of h
+    double      *gblk;          //  LIMITER_BLOCK_FRAMES: g_req, then m, then g
     double       hsum;          //  their sum
     int          hpos;          //  next slot in hbuf
     double       r;             //  release state: 1 - h of the last frame
@@ -179,8 +180,9 @@ limiter_new (const limiter_cfg_t *cfg, int rate_hz, int channels)
     self->win_g = calloc ((size_t) lat + 1, sizeof (double));
     self->win_suf = calloc ((size_t) lat + 1, sizeof (double));
     self->hbuf = calloc ((size_t) self->box, sizeof (double));
+    self->gblk = calloc (LIMITER_BLOCK_FRAMES, sizeof (double));
     if (!self->peak || !self->tmp || !self->zeros || !self->delay || !self->win_g
-    ||  !self->win_suf || !self->hbuf)
+    ||  !self->win_suf || !self->hbuf || !self->gblk)
         goto fail;
     limiter_reset (self);
     return self;
@@ -206,6 +208,7 @@ limiter_destroy (limiter_t **self_p)
     free (self->win_g);
     free (self->win_suf);
     free (self->hbuf);
+    free (self->gblk);
     free (self);
     *self_p = NULL;
 }
@@ -339,7 +342,10 @@ s_detect (limiter_t *self, const float *src, size_t n)
 //  Core: n frames from src (interleaved) through the detector, gain and
 //  delay line; output to dst unless dst is NULL (discarded). dst <= src
 //  in the same buffer is safe: each frame is read before its output slot,
-//  which lies at or before it, is written.
+//  which lies at or before it, is written. The per-frame recursions run
+//  as separate passes over the block (required gain, sliding minimum,
+//  release and box smoothing, delay line, statistics), each a short
+//  loop with the same arithmetic, in the same order, as one fused loop.
 static void
 s_block (limiter_t *self, float *dst, const float *src, size_t n)
 {
@@ -349,27 +355,25 @@ s_block (limiter_t *self, float *dst, const float *src, size_t n)
     const int box = self->box;
     const double inv_box = 1.0 / box;
     const size_t w = (size_t) lat + 1;
-    double *win_g = self->win_g, *win_suf = self->win_suf;
+    double *restrict gb = self->gblk;
+    s_detect (self, src, n);
+
+    //  1  required gain: c / max (p, c), exactly 1 (c / c) at or under
+    //     the ceiling
+    const float *pk = self->peak;
+    for (size_t i = 0; i < n; i++) {
+        double p = pk [i];
+        gb [i] = p > c ? c / p : 1.0;
+    }
+
+    //  2  sliding minimum over g_req[t - L .. t]: the window starts at
+    //     position pos + 1 of the previous block (or, when pos is the
+    //     block's last position, at the start of this one)
+    double *restrict win_g = self->win_g, *restrict win_suf = self->win_suf;
     double pre = self->win_pre;
     size_t pos = self->win_pos;
-    double r = self->r, hsum = self->hsum;
-    double *hbuf = self->hbuf;
-    int hpos = self->hpos;
-    size_t dpos = self->dpos;
-    uint64_t t = self->t;
-    //  Mean reduction in dB = -20 log10 of the product of the gains: one
-    //  multiply per frame, folded into the sum before it can underflow.
-    double g_prod = 1.0, gr_sum = 0.0, g_min = self->g_min;
-    uint64_t counted = 0;
-    s_detect (self, src, n);
-    for (size_t i = 0; i < n; i++, t++) {
-        //  Required gain of this frame's detector value.
-        double p = self->peak [i];
-        //  g_req = c / max (p, c); exactly 1 (c / c) at or under the ceiling
-        double g_req = p > c ? c / p : 1.0;
-        //  Sliding minimum over g_req[t - L .. t]: the window starts at
-        //  position pos + 1 of the previous block (or, when pos is the
-        //  block's last position, at the start of this one).
+    for (size_t i = 0; i < n; i++) {
+        double g_req = gb [i];
         win_g [pos] = g_req;
         pre = g_req < pre ? g_req : pre;
         double m;
@@ -389,14 +393,24 @@ s_block (limiter_t *self, float *dst, const float *src, size_t n)
             m = s_prev < pre ? s_prev : pre;
             pos++;
         }
-        //  Release toward 1, never above the lookahead minimum, kept as
-        //  the distance r = 1 - h so that the recurrence is one multiply
-        //  and one max: r = max (r a_R, 1 - m).
+        gb [i] = m;
+    }
+    self->win_pre = pre;
+    self->win_pos = pos;
+
+    //  3  release toward 1, never above the lookahead minimum, kept as
+    //     the distance r = 1 - h so that the recurrence is one multiply
+    //     and one max: r = max (r a_R, 1 - m); then box smoothing, the
+    //     sum recomputed exactly once per lap; g exactly 1 when nothing
+    //     in the window reduces (transparency)
+    double r = self->r, hsum = self->hsum;
+    double *restrict hbuf = self->hbuf;
+    int hpos = self->hpos;
+    for (size_t i = 0; i < n; i++) {
         r *= a_rel;
-        double need = 1.0 - m;
+        double need = 1.0 - gb [i];
         r = need > r ? need : r;                    //  maxsd
         double h = 1.0 - r;
-        //  Box smoothing; the sum is recomputed exactly once per lap.
         hsum += h - hbuf [hpos];
         hbuf [hpos] = h;
         if (++hpos == box) {
@@ -406,46 +420,75 @@ s_block (limiter_t *self, float *dst, const float *src, size_t n)
                 sum += hbuf [k];
             hsum = sum;
         }
-        //  Exactly 1 when nothing in the window reduces (transparency).
-        double g = hsum >= box ? 1.0 : hsum * inv_box;
-        //  Delay line: out frame t - L, then store frame t in its slot.
-        float *d = self->delay + dpos * ch;
-        if (++dpos == lat)
-            dpos = 0;
-        const float *x = src + i * ch;
-        if (dst) {
-            float *y = dst + i * ch;
-            for (size_t k = 0; k < ch; k++) {
-                float v = d [k];
-                d [k] = x [k];
-                y [k] = (float) (g * v);
-            }
-        }
-        else
-            memcpy (d, x, ch * sizeof (float));
-        if (t >= lat) {
-            counted++;
-            if (g < 1.0) {
-                g_prod *= g;
-                if (g_prod < 1e-200) {
-                    gr_sum -= 20.0 * log10 (g_prod);
-                    g_prod = 1.0;
-                }
-                if (g < g_min)
-                    g_min = g;
-            }
-        }
+        gb [i] = hsum >= box ? 1.0 : hsum * inv_box;
     }
-    self->win_pre = pre;
-    self->win_pos = pos;
     self->r = r;
     self->hsum = hsum;
     self->hpos = hpos;
+
+    //  4  delay line: out frame t - L, then store frame t in its slot
+    size_t dpos = self->dpos;
+    for (size_t i = 0; i < n; ) {
+        //  frames up to the ring's end: slots dpos .. dpos + run - 1
+        size_t run = (size_t) lat - dpos;
+        if (run > n - i)
+            run = n - i;
+        float *d = self->delay + dpos * ch;
+        const float *x = src + i * ch;
+        if (dst) {
+            float *y = dst + i * ch;
+            if (ch == 2)
+                for (size_t j = 0; j < run; j++) {
+                    double g = gb [i + j];
+                    float v0 = d [2 * j], v1 = d [2 * j + 1];
+                    float x0 = x [2 * j], x1 = x [2 * j + 1];
+                    d [2 * j] = x0;
+                    d [2 * j + 1] = x1;
+                    y [2 * j] = (float) (g * v0);
+                    y [2 * j + 1] = (float) (g * v1);
+                }
+            else
+                for (size_t j = 0; j < run; j++) {
+                    double g = gb [i + j];
+                    for (size_t k = 0; k < ch; k++) {
+                        float v = d [j * ch + k];
+                        d [j * ch + k] = x [j * ch + k];
+                        y [j * ch + k] = (float) (g * v);
+                    }
+                }
+        }
+        else
+            memcpy (d, x, run * ch * sizeof (float));
+        dpos += run;
+        if (dpos == lat)
+            dpos = 0;
+        i += run;
+    }
     self->dpos = dpos;
-    self->t = t;
+
+    //  5  statistics of the frames past the first L (the delay line's
+    //     silence). Mean reduction in dB = -20 log10 of the product of
+    //     the gains: one multiply per frame, folded into the sum before
+    //     it can underflow.
+    uint64_t t = self->t;
+    size_t i0 = t >= lat ? 0 : (size_t) (lat - t) < n ? (size_t) (lat - t) : n;
+    double g_prod = 1.0, gr_sum = 0.0, g_min = self->g_min;
+    for (size_t i = i0; i < n; i++) {
+        double g = gb [i];
+        if (g < 1.0) {
+            g_prod *= g;
+            if (g_prod < 1e-200) {
+                gr_sum -= 20.0 * log10 (g_prod);
+                g_prod = 1.0;
+            }
+            if (g < g_min)
+                g_min = g;
+        }
+    }
+    self->t = t + n;
     self->g_min = g_min;
     self->stats.gr_sum_db += gr_sum - 20.0 * log10 (g_prod);
-    self->stats.frames += counted;
+    self->stats.frames += n - i0;
     self->stats.gr_max_db = g_min < 1.0 ? -20.0 * log10 (g_min) : 0.0;
 }
 
