@@ -4,10 +4,12 @@
 #include "common/err.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <sndfile.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 //  Describes the libsndfile format as text for reports.
@@ -42,9 +44,55 @@ s_describe (const SF_INFO *info, audio_t *a)
     snprintf (a->format, sizeof a->format, "%s %s", first, sub);
 }
 
-//  Reads every frame from an open handle and validates it.
+//  Bytes per stored sample of an uncompressed subformat, 0 otherwise.
 static int
-s_read_all (SNDFILE *sf, const SF_INFO *info, const char *name,
+s_sample_bytes (int format)
+{
+    switch (format & SF_FORMAT_SUBMASK) {
+        case SF_FORMAT_PCM_S8: case SF_FORMAT_PCM_U8: return 1;
+        case SF_FORMAT_PCM_16: return 2;
+        case SF_FORMAT_PCM_24: return 3;
+        case SF_FORMAT_PCM_32: case SF_FORMAT_FLOAT: return 4;
+        case SF_FORMAT_DOUBLE: return 8;
+        default: return 0;
+    }
+}
+
+//  Whether the subformat decodes from integers (always finite samples).
+static bool
+s_integer_pcm (int format)
+{
+    switch (format & SF_FORMAT_SUBMASK) {
+        case SF_FORMAT_PCM_S8: case SF_FORMAT_PCM_U8: case SF_FORMAT_PCM_16:
+        case SF_FORMAT_PCM_24: case SF_FORMAT_PCM_32:
+            return true;
+        default:
+            return false;
+    }
+}
+
+//  A buffer of samples floats (free with free). Large buffers are aligned
+//  to 2 MiB and offered to the kernel as transparent huge pages, which
+//  cuts the page faults of filling them (a hint only).
+static float *
+s_alloc_samples (size_t samples)
+{
+    const size_t huge = (size_t) 2 << 20;
+    size_t bytes = samples * sizeof (float);
+    if (bytes < 4 * huge)
+        return malloc (bytes ? bytes : 1);
+    size_t rounded = (bytes + huge - 1) / huge * huge;
+    float *p = aligned_alloc (huge, rounded);
+    if (p)
+        madvise (p, rounded, MADV_HUGEPAGE);
+    return p;
+}
+
+//  Reads every frame from an open handle and validates it. file_bytes is
+//  the size of the file (0 when unknown): a header whose frames fit in it
+//  is believed at once, one allocation of the whole track.
+static int
+s_read_all (SNDFILE *sf, const SF_INFO *info, const char *name, sf_count_t file_bytes,
             audio_t *out, char *err, size_t err_size)
 {
     if (info->channels < 1 || info->channels > AUDIO_MAX_CHANNELS) {
@@ -70,9 +118,13 @@ s_read_all (SNDFILE *sf, const SF_INFO *info, const char *name,
     //  the header's frame count is a claim, not a fact: read in chunks and
     //  grow the buffer, so that a few bytes with a lying header cannot
     //  make us allocate gigabytes
+    //  (the whole claimed size when the file can hold it uncompressed)
     size_t ch = (size_t) info->channels;
     sf_count_t cap = info->frames < 65536 ? info->frames : 65536;
-    float *data = malloc ((size_t) cap * ch * sizeof (float));
+    int bps = s_sample_bytes (info->format);
+    if (bps > 0 && file_bytes > 0 && info->frames <= file_bytes / ((sf_count_t) ch * bps))
+        cap = info->frames;
+    float *data = s_alloc_samples ((size_t) cap * ch);
     if (!data) {
         snprintf (err, err_size, "%s: out of memory for %lld frames",
                   name, (long long) cap);
@@ -105,7 +157,9 @@ s_read_all (SNDFILE *sf, const SF_INFO *info, const char *name,
         free (data);
         return MF_ERR_FORMAT;
     }
-    for (size_t i = 0; i < (size_t) got * (size_t) info->channels; i++)
+    //  integer PCM decodes to finite samples; anything else is checked
+    bool check = !s_integer_pcm (info->format);
+    for (size_t i = 0; check && i < (size_t) got * (size_t) info->channels; i++)
         if (!isfinite (data [i])) {
             snprintf (err, err_size, "%s: sample %zu of channel %zu is %s; the file is corrupt",
                       name, i / (size_t) info->channels, i % (size_t) info->channels + 1,
@@ -149,7 +203,9 @@ audio_read (const char *path, audio_t *out, char *err, size_t err_size)
                       path, sf_strerror (NULL));
         return MF_ERR_FORMAT;
     }
-    int rc = s_read_all (sf, &info, path, out, err, err_size);
+    struct stat st;
+    sf_count_t file_bytes = stat (path, &st) == 0 && S_ISREG (st.st_mode) ? (sf_count_t) st.st_size : 0;
+    int rc = s_read_all (sf, &info, path, file_bytes, out, err, err_size);
     sf_close (sf);
     return rc;
 }
@@ -205,7 +261,7 @@ audio_read_mem (const void *bytes, size_t size, const char *name,
         snprintf (err, err_size, "%s: not a readable audio file (%s)", name, sf_strerror (NULL));
         return MF_ERR_FORMAT;
     }
-    int rc = s_read_all (sf, &info, name, out, err, err_size);
+    int rc = s_read_all (sf, &info, name, (sf_count_t) size, out, err, err_size);
     sf_close (sf);
     return rc;
 }
