@@ -221,6 +221,76 @@ s_kweight_hops (const float *data, int channels, int c, int64_t hop, int64_t n_h
 //  extension: SSE2 on x86-64, whatever the target has elsewhere).
 typedef double s_v2d_t __attribute__ ((vector_size (16)));
 
+#if defined (__x86_64__) || defined (__i386__)
+#include <immintrin.h>
+#define S_KWEIGHT_AVX2 1
+
+//  Four doubles: lanes l and l + 1 of s_kweight_hops_stereo, L R L R.
+typedef double s_v4d_t __attribute__ ((vector_size (32)));
+
+//  The main loop of s_kweight_hops_stereo (per hops from first[l] in each
+//  of the S_LANES lanes) with AVX2 and no FMA: lanes 0 and 1 share one
+//  vector, 2 and 3 the other, and every element sees the very operations
+//  of the two-double code in the same order, so the sums are identical.
+//  st[k][l] holds state k (s1, s2, t1, t2) of lane l, in and out.
+__attribute__ ((target ("avx2"))) static void
+s_kweight_main_avx2 (const float *data, int64_t hop, int64_t per,
+                     const int64_t first [S_LANES], const double b [2][3],
+                     const double a [2][3], s_v2d_t st [4][S_LANES], double *hop_e)
+{
+    const s_v4d_t b00 = { b [0][0], b [0][0], b [0][0], b [0][0] };
+    const s_v4d_t b01 = { b [0][1], b [0][1], b [0][1], b [0][1] };
+    const s_v4d_t b02 = { b [0][2], b [0][2], b [0][2], b [0][2] };
+    const s_v4d_t a01 = { a [0][1], a [0][1], a [0][1], a [0][1] };
+    const s_v4d_t a02 = { a [0][2], a [0][2], a [0][2], a [0][2] };
+    const s_v4d_t a11 = { a [1][1], a [1][1], a [1][1], a [1][1] };
+    const s_v4d_t a12 = { a [1][2], a [1][2], a [1][2], a [1][2] };
+    const s_v4d_t m2 = { -2.0, -2.0, -2.0, -2.0 }, zero = { 0.0, 0.0, 0.0, 0.0 };
+    s_v4d_t v [4][2];                   //  state k of lanes 0-1 and 2-3
+    for (int k = 0; k < 4; k++)
+        for (int h = 0; h < 2; h++)
+            v [k][h] = (s_v4d_t) { st [k][2 * h][0], st [k][2 * h][1],
+                                   st [k][2 * h + 1][0], st [k][2 * h + 1][1] };
+    s_v4d_t s1_A = v [0][0], s2_A = v [1][0], t1_A = v [2][0], t2_A = v [3][0];
+    s_v4d_t s1_B = v [0][1], s2_B = v [1][1], t1_B = v [2][1], t2_B = v [3][1];
+#define S_WSTEP(l, pa, pb) do {                                         \
+        __m128 q_ = _mm_castpd_ps (_mm_load_sd ((const double *) (pa)));\
+        q_ = _mm_loadh_pi (q_, (const __m64 *) (pb));                   \
+        s_v4d_t v_ = (s_v4d_t) _mm256_cvtps_pd (q_);                    \
+        s_v4d_t y_ = b00 * v_ + s1_##l;                                 \
+        s1_##l = b01 * v_ - a01 * y_ + s2_##l;                          \
+        s2_##l = b02 * v_ - a02 * y_;                                   \
+        s_v4d_t z_ = y_ + t1_##l;                                       \
+        t1_##l = m2 * y_ - a11 * z_ + t2_##l;                           \
+        t2_##l = y_ - a12 * z_;                                         \
+        acc_##l += z_ * z_;                                             \
+    } while (0)
+    for (int64_t j = 0; j < per; j++) {
+        s_v4d_t acc_A = zero, acc_B = zero;
+        const float *p0 = data + 2 * (size_t) ((first [0] + j) * hop);
+        const float *p1 = data + 2 * (size_t) ((first [1] + j) * hop);
+        const float *p2 = data + 2 * (size_t) ((first [2] + j) * hop);
+        const float *p3 = data + 2 * (size_t) ((first [3] + j) * hop);
+        for (int64_t i = 0; i < hop; i++) {
+            S_WSTEP (A, p0 + 2 * i, p1 + 2 * i);
+            S_WSTEP (B, p2 + 2 * i, p3 + 2 * i);
+        }
+        hop_e [first [0] + j] += acc_A [0] + acc_A [1];
+        hop_e [first [1] + j] += acc_A [2] + acc_A [3];
+        hop_e [first [2] + j] += acc_B [0] + acc_B [1];
+        hop_e [first [3] + j] += acc_B [2] + acc_B [3];
+    }
+#undef S_WSTEP
+    v [0][0] = s1_A; v [1][0] = s2_A; v [2][0] = t1_A; v [3][0] = t2_A;
+    v [0][1] = s1_B; v [1][1] = s2_B; v [2][1] = t1_B; v [3][1] = t2_B;
+    for (int k = 0; k < 4; k++)
+        for (int h = 0; h < 2; h++) {
+            st [k][2 * h] = (s_v2d_t) { v [k][h][0], v [k][h][1] };
+            st [k][2 * h + 1] = (s_v2d_t) { v [k][h][2], v [k][h][3] };
+        }
+}
+#endif
+
 //  Stereo form of s_kweight_hops: both channels of a frame travel in one
 //  vector, S_LANES segments side by side (the same segmentation and
 //  warm-up, so the same result up to rounding); adds L + R energy.
@@ -258,6 +328,19 @@ s_kweight_hops_stereo (const float *data, int64_t hop, int64_t n_hops, int rate_
         if (f >= 0) S_VSTEP (2, f);
     for (int64_t f = first [3] * hop - warm; f < first [3] * hop; f++)
         if (f >= 0) S_VSTEP (3, f);
+#ifdef S_KWEIGHT_AVX2
+    if (dsp_ops ()->isa >= DSP_ISA_AVX2) {
+        s_v2d_t st [4][S_LANES] = {
+            { s1_0, s1_1, s1_2, s1_3 }, { s2_0, s2_1, s2_2, s2_3 },
+            { t1_0, t1_1, t1_2, t1_3 }, { t2_0, t2_1, t2_2, t2_3 } };
+        s_kweight_main_avx2 (data, hop, per, first, b, a, st, hop_e);
+        s1_3 = st [0][3];
+        s2_3 = st [1][3];
+        t1_3 = st [2][3];
+        t2_3 = st [3][3];
+    }
+    else
+#endif
     for (int64_t j = 0; j < per; j++) {
         acc_0 = acc_1 = acc_2 = acc_3 = zero;
         int64_t f0 = (first [0] + j) * hop, f1 = (first [1] + j) * hop;

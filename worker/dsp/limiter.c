@@ -42,6 +42,7 @@ struct limiter_s {
     double      *win_suf;       //  W: suffix minima of the last full block
     double       win_pre;       //  prefix minimum of the current block
     size_t       win_pos;       //  position of frame t in its block
+    uint64_t     ones;          //  trailing frames whose g_req is exactly 1
     double      *hbuf;          //  box: the last N values of h
     double      *gblk;          //  LIMITER_BLOCK_FRAMES: g_req, then m, then g
     double       hsum;          //  their sum
@@ -232,6 +233,7 @@ limiter_reset (limiter_t *self)
         self->win_suf [k] = 1.0;
     self->win_pre = 1.0;
     self->win_pos = 0;
+    self->ones = 0;
     self->dpos = 0;
     self->g_min = 1.0;
     for (int k = 0; k < self->box; k++)
@@ -295,10 +297,21 @@ s_detect (limiter_t *self, const float *src, size_t n)
     const double m_ok = self->ceiling_lin / self->coef_bound;
     for (size_t j = 0; j < nch; j++)
         need [j] = false;
+    if (ch == 2) {
+        float *restrict x0 = self->hist [0] + t - 1, *restrict x1 = self->hist [1] + t - 1;
+        for (size_t i = 0; i < n; i++) {
+            x0 [i] = src [2 * i];
+            x1 [i] = src [2 * i + 1];
+        }
+    }
+    else
+        for (size_t c = 0; c < ch; c++) {
+            float *x = self->hist [c] + t - 1;
+            for (size_t i = 0; i < n; i++)
+                x [i] = src [i * ch + c];
+        }
     for (size_t c = 0; c < ch; c++) {
         float *x = self->hist [c] + t - 1;
-        for (size_t i = 0; i < n; i++)
-            x [i] = src [i * ch + c];
         for (size_t j = 0; j < nch; j++) {
             if (need [j])
                 continue;
@@ -372,8 +385,22 @@ s_block (limiter_t *self, float *dst, const float *src, size_t n)
     double *restrict win_g = self->win_g, *restrict win_suf = self->win_suf;
     double pre = self->win_pre;
     size_t pos = self->win_pos;
+    uint64_t ones = self->ones;
     for (size_t i = 0; i < n; i++) {
         double g_req = gb [i];
+        ones = g_req == 1.0 ? ones + 1 : 0;
+        if (ones >= w) {
+            //  the whole window [t - L, t] asks for 1: m = 1 (gb[i] already
+            //  is), and every entry of the current block is 1
+            win_g [pos] = 1.0;
+            if (++pos == w) {
+                for (size_t k = 0; k < w; k++)
+                    win_suf [k] = 1.0;
+                pre = 1.0;
+                pos = 0;
+            }
+            continue;
+        }
         win_g [pos] = g_req;
         pre = g_req < pre ? g_req : pre;
         double m;
@@ -397,6 +424,7 @@ s_block (limiter_t *self, float *dst, const float *src, size_t n)
     }
     self->win_pre = pre;
     self->win_pos = pos;
+    self->ones = ones;
 
     //  3  release toward 1, never above the lookahead minimum, kept as
     //     the distance r = 1 - h so that the recurrence is one multiply
