@@ -1,0 +1,75 @@
+/*  Accurate true-peak check for delivered masters: the peak of the
+    band-limited reconstruction of the samples, read closely enough to
+    decide whether a file respects its ceiling as meters with a finer grid
+    and a wider passband than the project's 4x meter read it (FFmpeg's
+    ebur128 filter resamples to 192 kHz; SoX's 16x VHQ resampler; an
+    ideal sinc reconstruction).
+
+    Why: the 4x meter (truepeak.h, 16 taps per branch) is cheap and is
+    the limiter's detector, but content near the Nyquist frequency reads
+    low on it, from two causes: its passband falls off above ~15 kHz at
+    44.1 kHz, and a 4x grid can miss a peak by up to 20 log10 cos (pi/8)
+    = 0.69 dB at the Nyquist frequency. Noise with a rising spectral tilt
+    read 0.4 dB under an ideal reconstruction.
+
+    How (two stages, per channel):
+      1. screen: the 4x meter's per-sample envelope (ops->tp_peaks with
+         the truepeak.h filter: exactly the meter's values) gives for every
+         interval [j, j+1) between input samples the largest 4x
+         interpolated value in it; its maximum is the own reading;
+      2. refine: every interval whose envelope is at or above
+         floor_dbtp - TP_CHECK_SCREEN_DB is read again on an 8x grid
+         with a long interpolator (TP_CHECK_TAPS input samples per
+         branch, Kaiser-windowed sinc cut off at the Nyquist frequency,
+         see tp_check.c), and the largest grid point is refined by a
+         parabola through it and its two neighbours (the residual for a
+         sine at the Nyquist frequency is under 0.005 dB).
+    Intervals below the screen keep their 4x reading, so the answer is
+    accurate wherever it matters for the floor: a reading under
+    floor_dbtp - TP_CHECK_SCREEN_DB may be low by as much as the 4x meter
+    is. With floor_dbtp = -HUGE_VAL every interval is refined (a full
+    accurate meter). On limited masters the 4x envelope lay within 0.5 dB
+    of the refined reading; the screen keeps four times that.
+
+    The signal is taken as preceded and followed by silence: the readings
+    include the interpolator's head and tail, as truepeak.h's does.
+
+    Cost: the screen is the 4x meter's own cost; the refinement costs
+    about TP_CHECK_TAPS * 8 multiply-adds per refined interval, so it
+    depends on how much of the signal lies near the ceiling.  */
+#ifndef MF_DSP_TP_CHECK_H
+#define MF_DSP_TP_CHECK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TP_CHECK_PHASES      8      //  grid of the refinement (8x)
+#define TP_CHECK_TAPS        64     //  input samples per refinement branch
+#define TP_CHECK_SCREEN_DB   2.0    //  intervals this close to the floor are refined
+
+//  What one check found. dBTP values are -HUGE_VAL for silence.
+typedef struct {
+    double  own_dbtp;               //  the 4x meter's reading (truepeak.h)
+    double  true_peak_dbtp;         //  accurate reading where refined, 4x elsewhere:
+                                    //  max over intervals (the check's answer)
+    int64_t refined;                //  intervals read on the 8x grid (all channels)
+    int64_t intervals;              //  intervals screened (all channels)
+} tp_check_result_t;
+
+//  Checks frames frames of interleaved audio (channels 1 .. 8, rate_hz
+//  8000 .. 768000) against floor_dbtp (normally the ceiling: what reads
+//  below floor_dbtp - TP_CHECK_SCREEN_DB on the 4x meter is not refined;
+//  -HUGE_VAL refines everything). Fills *result. Returns 0, or
+//  MF_ERR_INVALID for arguments out of range, MF_ERR_NOMEM when out of
+//  memory (result then holds +HUGE_VAL readings, so a caller that
+//  ignores the code still sees "over").
+int tp_check_run (const float *interleaved, int64_t frames, int channels, int rate_hz,
+                  double floor_dbtp, tp_check_result_t *result);
+
+//  The accurate true peak of the whole signal in dBTP (every interval
+//  refined); +HUGE_VAL on bad arguments or out of memory, -HUGE_VAL for
+//  silence.
+double tp_check_max_dbtp (const float *interleaved, int64_t frames, int channels,
+                          int rate_hz);
+
+#endif
