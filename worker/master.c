@@ -47,7 +47,7 @@
 #include "worker/dsp/dsp_ops.h"
 #include "worker/dsp/fade.h"
 #include "worker/dsp/limiter.h"
-#include "worker/dsp/truepeak.h"
+#include "worker/dsp/tp_check.h"
 #include "common/err.h"
 #include "common/log.h"
 
@@ -61,6 +61,10 @@
                                         //  (master.h promises 0.05)
 #define MASTER_LOOP_MAX        8        //  renders in the loudness loop
 #define MASTER_TP_RETRIES      4        //  re-limits after a true-peak over
+#define MASTER_TP_CHECK_DB     0.05     //  the accurate check (tp_check.h) must
+                                        //  read this far under the ceiling:
+                                        //  SoX's 16x VHQ resampler read up to
+                                        //  0.12 dB above it on limited noise
 #define MASTER_DITHER_SEED     0x6d61737465726661ull
 #define MASTER_TP_MARGIN_DB    0.05     //  limiter aims this much lower again:
                                         //  meters that resample (ffmpeg's
@@ -508,19 +512,6 @@ master_measure_loudness (const float *data, int64_t frames, int channels, int ra
     free (hop_e);
 }
 
-//  True peak of interleaved audio (own meter, truepeak.h), dBTP.
-static double
-s_true_peak (const float *data, int64_t frames, int channels, int rate_hz)
-{
-    truepeak_t *tp = truepeak_new (rate_hz, channels);
-    if (!tp)
-        return HUGE_VAL;
-    truepeak_process (tp, data, (size_t) frames);
-    double v = truepeak_max_dbtp (tp);
-    truepeak_destroy (&tp);
-    return v;
-}
-
 //  A sample buffer (free with free). Buffers of a whole track are
 //  aligned to 2 MiB and offered to the kernel as transparent huge pages,
 //  which cuts the page faults of touching them by 512x (a hint only).
@@ -606,12 +597,14 @@ static void
 s_render (const float *pre, float *out, size_t samples, size_t frames, double gain_db,
           limiter_t *lim, dyn_stats_t *gr)
 {
-    dsp_ops ()->scale (out, pre, (float) pow (10.0, gain_db / 20.0), samples);
+    const float gain = (float) pow (10.0, gain_db / 20.0);
     memset (gr, 0, sizeof *gr);
     if (lim) {
-        limiter_run (lim, out, frames);
+        limiter_run_gain (lim, out, pre, frames, gain);        //  scale fused in
         limiter_stats (lim, gr);
     }
+    else
+        dsp_ops ()->scale (out, pre, gain, samples);
 }
 
 int
@@ -686,7 +679,7 @@ master_run (const audio_t *in, const master_opts_t *opts, audio_t *out,
     if (g > 48.0)
         g = 48.0;
     limiter_cfg_t lc = opts->chain.limiter;
-    lc.ceiling_dbtp = fmax (ceiling - MASTER_TP_MARGIN_DB, -20.0);    //  limiter's range
+    lc.ceiling_dbtp = fmax (ceiling - MASTER_TP_MARGIN_DB, -40.0);    //  limiter's range
     if (opts->chain.limiter.enabled) {
         lim = limiter_new (&lc, out_rate, ch);
         if (!lim) {
@@ -705,7 +698,8 @@ master_run (const audio_t *in, const master_opts_t *opts, audio_t *out,
     bool cap_known = false, capped = false;
     dyn_stats_t gr = { 0 };
     double lufs = -HUGE_VAL, g_prev = NAN, l_prev = NAN;
-    int iters = 0;
+    int iters = 0, tp_attempt = 0;
+loudness_loop:
     for (;;) {
         s_render (pre, buf, samples, (size_t) frames, g, lim, &gr);
         iters++;
@@ -749,7 +743,7 @@ master_run (const audio_t *in, const master_opts_t *opts, audio_t *out,
     int64_t fin = (int64_t) llround (opts->fade_in_s * out_rate);
     int64_t fout = (int64_t) llround (opts->fade_out_s * out_rate);
     double tp = -HUGE_VAL;
-    for (int attempt = 0; ; attempt++) {
+    {
         fade_buffer (buf, frames, ch, opts->fade_curve, fin, fout);
         if (opts->out_bits < 32) {
             dither_mode_t mode = DITHER_NONE;
@@ -761,18 +755,29 @@ master_run (const audio_t *in, const master_opts_t *opts, audio_t *out,
             dither_process (d, buf, (size_t) frames);
             dither_destroy (&d);
         }
-        tp = s_true_peak (buf, frames, ch, out_rate);
-        if (!lim || tp <= ceiling || attempt >= MASTER_TP_RETRIES)
-            break;
-        //  over after quantisation: lower the limiter's ceiling by the excess
-        lc.ceiling_dbtp = fmax (lc.ceiling_dbtp - (tp - ceiling) - 0.02, -20.0);
-        log_debug ("master: true peak %.3f dBTP over %.2f; re-limiting at %.3f",
-                   tp, ceiling, lc.ceiling_dbtp);
-        limiter_destroy (&lim);
-        lim = limiter_new (&lc, out_rate, ch);
-        if (!lim)
+        //  the own 4x meter must read at or under the ceiling, the
+        //  accurate check (near-Nyquist content, finer grid) at or under
+        //  ceiling - MASTER_TP_CHECK_DB
+        tp_check_result_t chk;
+        if (tp_check_run (buf, frames, ch, out_rate, ceiling - MASTER_TP_CHECK_DB, &chk))
             goto nomem;
-        s_render (pre, buf, samples, (size_t) frames, g, lim, &gr);
+        tp = fmax (chk.own_dbtp, chk.true_peak_dbtp);
+        double over = fmax (chk.own_dbtp - ceiling,
+                            chk.true_peak_dbtp - (ceiling - MASTER_TP_CHECK_DB));
+        if (lim && over > 0 && tp_attempt < MASTER_TP_RETRIES) {
+            //  over: lower the limiter's ceiling by the excess and run the
+            //  loudness loop again from the last gain (it re-trims the gain)
+            tp_attempt++;
+            lc.ceiling_dbtp = fmax (lc.ceiling_dbtp - over - 0.02, -40.0);
+            log_debug ("master: true peak %.3f dBTP (4x %.3f) over %.2f; re-limiting at %.3f",
+                       chk.true_peak_dbtp, chk.own_dbtp, ceiling, lc.ceiling_dbtp);
+            limiter_destroy (&lim);
+            lim = limiter_new (&lc, out_rate, ch);
+            if (!lim)
+                goto nomem;
+            g_prev = NAN;                         //  the slope changed with the ceiling
+            goto loudness_loop;
+        }
     }
 
     master_measure_loudness (buf, frames, ch, out_rate, &report->out_lufs,

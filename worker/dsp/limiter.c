@@ -144,7 +144,7 @@ limiter_new (const limiter_cfg_t *cfg, int rate_hz, int channels)
 {
     if (!cfg || rate_hz < 8000 || rate_hz > 768000
     ||  channels < 1 || channels > LIMITER_MAX_CHANNELS
-    ||  !(cfg->ceiling_dbtp >= -20.0 && cfg->ceiling_dbtp <= 0.0)
+    ||  !(cfg->ceiling_dbtp >= -40.0 && cfg->ceiling_dbtp <= 0.0)
     ||  !(cfg->lookahead_ms >= 0.5 && cfg->lookahead_ms <= 20.0)
     ||  !(cfg->release_ms >= 1.0 && cfg->release_ms <= 2000.0))
         return NULL;
@@ -245,6 +245,11 @@ limiter_reset (limiter_t *self)
     memset (&self->stats, 0, sizeof self->stats);
 }
 
+//  Four floats and four lane indices (GNU C vector extension: SSE on
+//  x86-64, whatever the target has elsewhere).
+typedef float s_v4f_t __attribute__ ((vector_size (16)));
+typedef int32_t s_v4i_t __attribute__ ((vector_size (16)));
+
 //  pk[i] = max (pk[i], v[i]); four at a time so that the compiler's
 //  straight-line vectoriser can use one packed max per step.
 static void
@@ -287,7 +292,7 @@ s_abs_max_into (float *restrict pk, const float *restrict x, size_t n, bool firs
 //  <= ceiling cannot need any reduction: their peak[] is set to 0
 //  instead (the same g_req of 1 as the exact value would give).
 static void
-s_detect (limiter_t *self, const float *src, size_t n)
+s_detect (limiter_t *self, const float *src, size_t n, float gain)
 {
     const size_t ch = (size_t) self->channels;
     const int t = self->taps;
@@ -299,16 +304,27 @@ s_detect (limiter_t *self, const float *src, size_t n)
         need [j] = false;
     if (ch == 2) {
         float *restrict x0 = self->hist [0] + t - 1, *restrict x1 = self->hist [1] + t - 1;
-        for (size_t i = 0; i < n; i++) {
-            x0 [i] = src [2 * i];
-            x1 [i] = src [2 * i + 1];
+        size_t i = 0;
+        //  four frames at a time: two loads, two shuffles, two stores
+        for (; i + 4 <= n; i += 4) {
+            s_v4f_t a, b;
+            memcpy (&a, src + 2 * i, sizeof a);
+            memcpy (&b, src + 2 * i + 4, sizeof b);
+            s_v4f_t l = __builtin_shuffle (a, b, (s_v4i_t) { 0, 2, 4, 6 }) * gain;
+            s_v4f_t r = __builtin_shuffle (a, b, (s_v4i_t) { 1, 3, 5, 7 }) * gain;
+            memcpy (x0 + i, &l, sizeof l);
+            memcpy (x1 + i, &r, sizeof r);
+        }
+        for (; i < n; i++) {
+            x0 [i] = src [2 * i] * gain;
+            x1 [i] = src [2 * i + 1] * gain;
         }
     }
     else
         for (size_t c = 0; c < ch; c++) {
             float *x = self->hist [c] + t - 1;
             for (size_t i = 0; i < n; i++)
-                x [i] = src [i * ch + c];
+                x [i] = src [i * ch + c] * gain;
         }
     for (size_t c = 0; c < ch; c++) {
         float *x = self->hist [c] + t - 1;
@@ -360,7 +376,7 @@ s_detect (limiter_t *self, const float *src, size_t n)
 //  release and box smoothing, delay line, statistics), each a short
 //  loop with the same arithmetic, in the same order, as one fused loop.
 static void
-s_block (limiter_t *self, float *dst, const float *src, size_t n)
+s_block (limiter_t *self, float *dst, const float *src, size_t n, float gain)
 {
     const size_t ch = (size_t) self->channels;
     const uint64_t lat = (uint64_t) self->latency;
@@ -369,7 +385,7 @@ s_block (limiter_t *self, float *dst, const float *src, size_t n)
     const double inv_box = 1.0 / box;
     const size_t w = (size_t) lat + 1;
     double *restrict gb = self->gblk;
-    s_detect (self, src, n);
+    s_detect (self, src, n, gain);
 
     //  1  required gain: c / max (p, c), exactly 1 (c / c) at or under
     //     the ceiling
@@ -469,7 +485,7 @@ s_block (limiter_t *self, float *dst, const float *src, size_t n)
                 for (size_t j = 0; j < run; j++) {
                     double g = gb [i + j];
                     float v0 = d [2 * j], v1 = d [2 * j + 1];
-                    float x0 = x [2 * j], x1 = x [2 * j + 1];
+                    float x0 = x [2 * j] * gain, x1 = x [2 * j + 1] * gain;
                     d [2 * j] = x0;
                     d [2 * j + 1] = x1;
                     y [2 * j] = (float) (g * v0);
@@ -480,13 +496,17 @@ s_block (limiter_t *self, float *dst, const float *src, size_t n)
                     double g = gb [i + j];
                     for (size_t k = 0; k < ch; k++) {
                         float v = d [j * ch + k];
-                        d [j * ch + k] = x [j * ch + k];
+                        d [j * ch + k] = x [j * ch + k] * gain;
                         y [j * ch + k] = (float) (g * v);
                     }
                 }
         }
         else
+        if (gain == 1.0f)
             memcpy (d, x, run * ch * sizeof (float));
+        else
+            for (size_t k = 0; k < run * ch; k++)
+                d [k] = x [k] * gain;
         dpos += run;
         if (dpos == lat)
             dpos = 0;
@@ -520,18 +540,25 @@ s_block (limiter_t *self, float *dst, const float *src, size_t n)
     self->stats.gr_max_db = g_min < 1.0 ? -20.0 * log10 (g_min) : 0.0;
 }
 
-void
-limiter_process (limiter_t *self, float *dst, const float *src, size_t frames)
+//  limiter_process on gain * src (gain 1: src itself).
+static void
+s_process (limiter_t *self, float *dst, const float *src, size_t frames, float gain)
 {
-    assert (self && dst && src);
     const size_t ch = (size_t) self->channels;
     while (frames > 0) {
         size_t n = frames < LIMITER_BLOCK_FRAMES ? frames : LIMITER_BLOCK_FRAMES;
-        s_block (self, dst, src, n);
+        s_block (self, dst, src, n, gain);
         dst += n * ch;
         src += n * ch;
         frames -= n;
     }
+}
+
+void
+limiter_process (limiter_t *self, float *dst, const float *src, size_t frames)
+{
+    assert (self && dst && src);
+    s_process (self, dst, src, frames, 1.0f);
 }
 
 //  Feeds frames of silence; output to dst, or discarded when dst is NULL.
@@ -541,7 +568,7 @@ s_drain (limiter_t *self, float *dst, size_t frames)
     const size_t ch = (size_t) self->channels;
     while (frames > 0) {
         size_t n = frames < LIMITER_BLOCK_FRAMES ? frames : LIMITER_BLOCK_FRAMES;
-        s_block (self, dst, self->zeros, n);
+        s_block (self, dst, self->zeros, n, 1.0f);
         if (dst)
             dst += n * ch;
         frames -= n;
@@ -555,38 +582,52 @@ limiter_drain (limiter_t *self, float *dst, size_t frames)
     s_drain (self, dst, frames);
 }
 
-void
-limiter_run (limiter_t *self, float *buf, size_t frames)
+//  Feeds frames of gain * src with the output discarded.
+static void
+s_feed (limiter_t *self, const float *src, size_t frames, float gain)
 {
-    assert (self && (buf || frames == 0));
+    const size_t ch = (size_t) self->channels;
+    while (frames > 0) {
+        size_t n = frames < LIMITER_BLOCK_FRAMES ? frames : LIMITER_BLOCK_FRAMES;
+        s_block (self, NULL, src, n, gain);
+        src += n * ch;
+        frames -= n;
+    }
+}
+
+//  limiter_run from src (gain applied) into dst: dst == src (in place)
+//  or no overlap at all.
+static void
+s_run (limiter_t *self, float *dst, const float *src, size_t frames, float gain)
+{
     const size_t ch = (size_t) self->channels;
     const size_t lat = (size_t) self->latency;
     limiter_reset (self);
     if (frames >= lat) {
         //  The first L outputs are the delay line's silence: discarded.
-        size_t left = lat;
-        const float *src = buf;
-        while (left > 0) {
-            size_t n = left < LIMITER_BLOCK_FRAMES ? left : LIMITER_BLOCK_FRAMES;
-            s_block (self, NULL, src, n);
-            src += n * ch;
-            left -= n;
-        }
-        limiter_process (self, buf, buf + lat * ch, frames - lat);
-        s_drain (self, buf + (frames - lat) * ch, lat);
+        s_feed (self, src, lat, gain);
+        s_process (self, dst, src + lat * ch, frames - lat, gain);
+        s_drain (self, dst + (frames - lat) * ch, lat);
     }
     else {
-        const float *src = buf;
-        size_t left = frames;
-        while (left > 0) {
-            size_t n = left < LIMITER_BLOCK_FRAMES ? left : LIMITER_BLOCK_FRAMES;
-            s_block (self, NULL, src, n);
-            src += n * ch;
-            left -= n;
-        }
+        s_feed (self, src, frames, gain);
         s_drain (self, NULL, lat - frames);
-        s_drain (self, buf, frames);
+        s_drain (self, dst, frames);
     }
+}
+
+void
+limiter_run (limiter_t *self, float *buf, size_t frames)
+{
+    assert (self && (buf || frames == 0));
+    s_run (self, buf, buf, frames, 1.0f);
+}
+
+void
+limiter_run_gain (limiter_t *self, float *dst, const float *src, size_t frames, float gain)
+{
+    assert (self && ((dst && src) || frames == 0));
+    s_run (self, dst, src, frames, gain);
 }
 
 void

@@ -49,8 +49,9 @@
 
 typedef struct limiter_s limiter_t;
 
-//  A limiter for cfg (ceiling_dbtp -20..0, finite: resolve NAN from the
-//  profile first; lookahead_ms 0.5..20; release_ms 1..2000; max_gr_db is
+//  A limiter for cfg (ceiling_dbtp -40..0, finite: resolve NAN from the
+//  profile first; specs allow -20..0, the rest is room for a caller's
+//  own margins; lookahead_ms 0.5..20; release_ms 1..2000; max_gr_db is
 //  not used here) for channels (1 .. LIMITER_MAX_CHANNELS) at rate_hz
 //  (8000 .. 768000). The lookahead is rounded to whole frames and raised
 //  to at least 2 T - 2 frames (30 frames with the 4x detector: 0.68 ms at
@@ -79,6 +80,13 @@ void limiter_drain (limiter_t *self, float *dst, size_t frames);
 //  in place with the delay compensated: output aligned with the input,
 //  same length. Never allocates.
 void limiter_run (limiter_t *self, float *buf, size_t frames);
+
+//  limiter_run on gain * src without the scaled copy: dst (frames *
+//  channels floats, not overlapping src) receives exactly what scaling
+//  src into dst (float products, as dsp_ops scale) and limiter_run (dst)
+//  would give.
+void limiter_run_gain (limiter_t *self, float *dst, const float *src, size_t frames,
+                       float gain);
 
 //  Gain-reduction statistics over the output frames that correspond to
 //  input frames (not the initial silence of the delay line).
