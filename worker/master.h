@@ -37,7 +37,8 @@ typedef struct {
     double in_lufs;              //  input integrated loudness
     double out_lufs;             //  output integrated loudness (as delivered)
     double out_lra_lu;
-    double out_true_peak_dbtp;   //  after dither, own meter
+    double out_true_peak_dbtp;   //  after dither: the larger of the own 4x meter
+                                 //  and the accurate check (dsp/tp_check.h)
     double gain_db;              //  static gain finally used
     double gr_max_db;            //  limiter gain reduction, maximum
     double gr_avg_db;            //  limiter gain reduction, mean over the track
