@@ -43,6 +43,7 @@ struct limiter_s {
     double       win_pre;       //  prefix minimum of the current block
     size_t       win_pos;       //  position of frame t in its block
     uint64_t     ones;          //  trailing frames whose g_req is exactly 1
+    bool         suf_ones;      //  win_suf is all 1 (not stored when so)
     double      *hbuf;          //  box: the last N values of h
     double      *gblk;          //  LIMITER_BLOCK_FRAMES: g_req, then m, then g
     double       hsum;          //  their sum
@@ -234,6 +235,7 @@ limiter_reset (limiter_t *self)
     self->win_pre = 1.0;
     self->win_pos = 0;
     self->ones = 0;
+    self->suf_ones = false;
     self->dpos = 0;
     self->g_min = 1.0;
     for (int k = 0; k < self->box; k++)
@@ -402,6 +404,7 @@ s_block (limiter_t *self, float *dst, const float *src, size_t n, float gain)
     double pre = self->win_pre;
     size_t pos = self->win_pos;
     uint64_t ones = self->ones;
+    bool suf_ones = self->suf_ones;
     for (size_t i = 0; i < n; i++) {
         double g_req = gb [i];
         ones = g_req == 1.0 ? ones + 1 : 0;
@@ -410,8 +413,7 @@ s_block (limiter_t *self, float *dst, const float *src, size_t n, float gain)
             //  is), and every entry of the current block is 1
             win_g [pos] = 1.0;
             if (++pos == w) {
-                for (size_t k = 0; k < w; k++)
-                    win_suf [k] = 1.0;
+                suf_ones = true;        //  win_suf all 1, without storing it
                 pre = 1.0;
                 pos = 0;
             }
@@ -421,6 +423,7 @@ s_block (limiter_t *self, float *dst, const float *src, size_t n, float gain)
         pre = g_req < pre ? g_req : pre;
         double m;
         if (pos + 1 == w) {
+            suf_ones = false;
             double sm = win_g [pos];
             win_suf [pos] = sm;
             for (size_t k = pos; k-- > 0; ) {
@@ -432,7 +435,7 @@ s_block (limiter_t *self, float *dst, const float *src, size_t n, float gain)
             pos = 0;
         }
         else {
-            double s_prev = win_suf [pos + 1];
+            double s_prev = suf_ones ? 1.0 : win_suf [pos + 1];
             m = s_prev < pre ? s_prev : pre;
             pos++;
         }
@@ -441,6 +444,7 @@ s_block (limiter_t *self, float *dst, const float *src, size_t n, float gain)
     self->win_pre = pre;
     self->win_pos = pos;
     self->ones = ones;
+    self->suf_ones = suf_ones;
 
     //  3  release toward 1, never above the lookahead minimum, kept as
     //     the distance r = 1 - h so that the recurrence is one multiply
