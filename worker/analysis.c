@@ -323,12 +323,26 @@ s_window (float *restrict dst, const float *restrict src, size_t stride,
         dst [i] = 0.0f;
 }
 
-//  pw[k] = |X[k]|^2 from interleaved re, im pairs, for n_bins bins.
+//  Both channels of a stereo frame windowed in one pass: dst0[i] =
+//  src[2 i] * win[i], dst1[i] = src[2 i + 1] * win[i] for i < len,
+//  zeros up to n (the same products as s_window per channel).
 static void
-s_power (float *restrict pw, const float *restrict spec, size_t n_bins)
+s_window2 (float *restrict dst0, float *restrict dst1, const float *restrict src,
+           const float *restrict win, size_t len, size_t n)
 {
-    for (size_t k = 0; k < n_bins; k++)
-        pw [k] = spec [2 * k] * spec [2 * k] + spec [2 * k + 1] * spec [2 * k + 1];
+    for (size_t i = 0; i < len; i++) {
+        dst0 [i] = src [2 * i] * win [i];
+        dst1 [i] = src [2 * i + 1] * win [i];
+    }
+    for (size_t i = len; i < n; i++)
+        dst0 [i] = dst1 [i] = 0.0f;
+}
+
+//  |X[k]|^2 of bin k from interleaved re, im pairs.
+static inline float
+s_power (const float *restrict spec, size_t k)
+{
+    return spec [2 * k] * spec [2 * k] + spec [2 * k + 1] * spec [2 * k + 1];
 }
 
 //  Computes every frame's band powers (in units of the mean square of a
@@ -350,9 +364,9 @@ s_spectrum_frames (const audio_t *a, s_frames_t *f, char *err, size_t err_size)
     int rc = MF_ERR_NOMEM;
 
     float *in = fftwf_malloc (n * sizeof (float));
+    float *in2 = fftwf_malloc (n * sizeof (float));  //  stereo: the second channel
     fftwf_complex *spec = fftwf_malloc (n_bins * sizeof (fftwf_complex));
     float *win = malloc (n * sizeof (float));
-    float *pw = malloc (n_bins * sizeof (float));
     f->band_p = calloc (f->n_rows * MEASURE_BANDS, sizeof (float));
     fftwf_plan plan = NULL;
     if (in && spec) {
@@ -360,7 +374,7 @@ s_spectrum_frames (const audio_t *a, s_frames_t *f, char *err, size_t err_size)
         plan = fftwf_plan_dft_r2c_1d ((int) n, in, spec, FFTW_ESTIMATE);
         pthread_mutex_unlock (&s_fftw_lock);
     }
-    if (!in || !spec || !win || !pw || !f->band_p || !plan) {
+    if (!in || !in2 || !spec || !win || !f->band_p || !plan) {
         snprintf (err, err_size, "out of memory for the spectrum");
         free (f->band_p);
         f->band_p = NULL;
@@ -409,19 +423,24 @@ s_spectrum_frames (const audio_t *a, s_frames_t *f, char *err, size_t err_size)
         size_t start = r * f->stride;
         size_t len = start + n <= frames ? n : frames - start;
         float *row = f->band_p + r * MEASURE_BANDS;
+        if (ch == 2)
+            s_window2 (in, in2, a->data + start * 2, win, len, n);
         for (int c = 0; c < ch; c++) {
-            s_window (in, a->data + start * (size_t) ch + (size_t) c, (size_t) ch,
-                      win, len, n);
-            fftwf_execute_dft_r2c (plan, in, spec);
-            s_power (pw, (const float *) spec, n_bins);
+            float *x = ch == 2 && c == 1 ? in2 : in;
+            if (ch != 2)
+                s_window (x, a->data + start * (size_t) ch + (size_t) c, (size_t) ch,
+                          win, len, n);
+            //  new-array execute: in and in2 are both fftwf_malloc'd (aligned alike)
+            fftwf_execute_dft_r2c (plan, x, spec);
+            const float *sp = (const float *) spec;
             for (int b = 0; b < MEASURE_BANDS; b++) {
                 if (k1 [b] < k0 [b])
                     continue;
-                float acc = w0 [b] * pw [k0 [b]];
+                float acc = w0 [b] * s_power (sp, k0 [b]);
                 if (k1 [b] > k0 [b]) {
                     for (size_t k = k0 [b] + 1; k < k1 [b]; k++)
-                        acc += pw [k];
-                    acc += w1 [b] * pw [k1 [b]];
+                        acc += s_power (sp, k);
+                    acc += w1 [b] * s_power (sp, k1 [b]);
                 }
                 row [b] += acc * scale;
             }
@@ -435,9 +454,9 @@ done:
         pthread_mutex_unlock (&s_fftw_lock);
     }
     fftwf_free (in);
+    fftwf_free (in2);
     fftwf_free (spec);
     free (win);
-    free (pw);
     return rc;
 }
 
