@@ -705,6 +705,25 @@ loudness_loop:
         iters++;
         if (!loop)
             break;
+        //  the accurate check on the first render: content near the
+        //  Nyquist frequency reads higher there than on the limiter's
+        //  detectors; lowering the ceiling now lets the renders the loop
+        //  makes anyway land under it (rarely a re-limit after step 5)
+        if (lim && iters == 1) {
+            tp_check_result_t chk1;
+            if (tp_check_run (buf, frames, ch, out_rate, ceiling - MASTER_TP_CHECK_DB, &chk1))
+                goto nomem;
+            double over1 = chk1.true_peak_dbtp - (ceiling - MASTER_TP_CHECK_DB);
+            if (over1 > 0) {
+                lc.ceiling_dbtp = fmax (lc.ceiling_dbtp - over1 - 0.02, -40.0);
+                log_debug ("master: first render reads %.3f dBTP (4x %.3f); limiting at %.3f",
+                           chk1.true_peak_dbtp, chk1.own_dbtp, lc.ceiling_dbtp);
+                limiter_destroy (&lim);
+                lim = limiter_new (&lc, out_rate, ch);
+                if (!lim)
+                    goto nomem;
+            }
+        }
         if (gr.gr_max_db > 1e-3) {
             g_cap = g - gr.gr_max_db + max_gr;
             cap_known = true;
