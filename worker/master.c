@@ -10,8 +10,15 @@
            repeated inside the loudness loop
         4  fades, then dither / quantisation to the word  fade, dither
         5  verification: true peak of the quantised
-           output (own meter); if it is over the ceiling the limiter's
-           ceiling is lowered by the excess and 3-4 repeated
+           output by the own 4x meter (at most the ceiling) and by the
+           accurate check (dsp/tp_check.h: 8x grid of a long
+           interpolator near the ceiling; at most the ceiling less
+           MASTER_TP_CHECK_DB); if either is over, the limiter's ceiling
+           is lowered by the excess and 3-4 repeated, the loudness loop
+           re-trimming the gain. The check also runs on the loop's first
+           render, so content whose peaks read higher near the Nyquist
+           frequency than on the limiter's detectors gets its lower
+           ceiling before the loop's other renders
 
     DESIGN.md lists resampling after the limiter. A true-peak guarantee
     must hold on the delivered file, and resampling after limiting can
