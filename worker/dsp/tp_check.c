@@ -60,6 +60,8 @@
 #define TP_CHECK_H            (TP_CHECK_TAPS / 2)
 
 typedef float tp_v8 __attribute__ ((vector_size (32)));
+typedef float tp_v4 __attribute__ ((vector_size (16)));
+typedef int   tp_v4i __attribute__ ((vector_size (16)));
 
 //  coef [k] lane p: c_{p/8}[k]; built once
 static tp_v8 s_coef [TP_CHECK_TAPS];
@@ -189,7 +191,18 @@ s_load (const float *x, int64_t frames, int channels, int64_t t0, int64_t len,
         const float *src = x + t0 * channels;
         if (channels == 2) {
             float *restrict b0 = bufs [0], *restrict b1 = bufs [1];
-            for (int64_t i = 0; i < len; i++) {
+            int64_t i = 0;
+            //  four frames at a time: two loads, two shuffles, two stores
+            for (; i + 4 <= len; i += 4) {
+                tp_v4 u, v;
+                memcpy (&u, src + 2 * i, sizeof u);
+                memcpy (&v, src + 2 * i + 4, sizeof v);
+                tp_v4 l = __builtin_shuffle (u, v, (tp_v4i) { 0, 2, 4, 6 });
+                tp_v4 r = __builtin_shuffle (u, v, (tp_v4i) { 1, 3, 5, 7 });
+                memcpy (b0 + i, &l, sizeof l);
+                memcpy (b1 + i, &r, sizeof r);
+            }
+            for (; i < len; i++) {
                 b0 [i] = src [2 * i];
                 b1 [i] = src [2 * i + 1];
             }
