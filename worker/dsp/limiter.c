@@ -454,22 +454,40 @@ s_block (limiter_t *self, float *dst, const float *src, size_t n, float gain)
     double r = self->r, hsum = self->hsum;
     double *restrict hbuf = self->hbuf;
     int hpos = self->hpos;
-    for (size_t i = 0; i < n; i++) {
-        r *= a_rel;
-        double need = 1.0 - gb [i];
-        r = need > r ? need : r;                    //  maxsd
-        double h = 1.0 - r;
-        hsum += h - hbuf [hpos];
-        hbuf [hpos] = h;
-        if (++hpos == box) {
-            hpos = 0;
-            double sum = 0.0;
-            for (int k = 0; k < box; k++)
-                sum += hbuf [k];
-            hsum = sum;
+    //  Frames whose m is 1 (need 0) take r = r a_R alone: max (r a_R, 0)
+    //  is r a_R itself, and the recurrence is one multiply shorter.
+#define S_BOX_STEP(i) do {                                              \
+        double h_ = 1.0 - r;                                            \
+        hsum += h_ - hbuf [hpos];                                       \
+        hbuf [hpos] = h_;                                               \
+        if (++hpos == box) {                                            \
+            hpos = 0;                                                   \
+            double sum_ = 0.0;                                          \
+            for (int k_ = 0; k_ < box; k_++)                            \
+                sum_ += hbuf [k_];                                      \
+            hsum = sum_;                                                \
+        }                                                               \
+        gb [i] = hsum >= box ? 1.0 : hsum * inv_box;                    \
+    } while (0)
+    for (size_t i = 0; i < n; ) {
+        if (gb [i] == 1.0) {
+            size_t end = i + 1;
+            while (end < n && gb [end] == 1.0)
+                end++;
+            for (; i < end; i++) {
+                r *= a_rel;
+                S_BOX_STEP (i);
+            }
         }
-        gb [i] = hsum >= box ? 1.0 : hsum * inv_box;
+        else {
+            r *= a_rel;
+            double need = 1.0 - gb [i];
+            r = need > r ? need : r;                //  maxsd
+            S_BOX_STEP (i);
+            i++;
+        }
     }
+#undef S_BOX_STEP
     self->r = r;
     self->hsum = hsum;
     self->hpos = hpos;
