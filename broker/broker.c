@@ -15,6 +15,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <jansson.h>
 #include <math.h>
@@ -184,6 +185,23 @@ struct _broker_t {
 };
 
 static volatile sig_atomic_t s_stop = 0;
+
+//  SIGCHLD wakes the loop through this pipe, so a report process that ends
+//  is reaped (and its album delivered) at once, not at the next tick.
+static int s_chld_pipe [2] = { -1, -1 };
+
+//  SIGCHLD handler: one byte into the wake-up pipe (async-signal-safe).
+static void
+s_on_sigchld (int sig)
+{
+    (void) sig;
+    int saved = errno;
+    if (s_chld_pipe [1] >= 0) {
+        ssize_t w = write (s_chld_pipe [1], "c", 1);
+        (void) w;
+    }
+    errno = saved;
+}
 
 void
 broker_request_stop (void)
@@ -2524,20 +2542,40 @@ broker_run (broker_t *self)
     self->next_hb_ms = now + BROKER_HEARTBEAT_MS;
     self->next_tick_ms = now + S_TICK_MS;
     int rc = 0;
+    struct sigaction sa_chld, sa_old;
+    bool chld = false;
+    if (s_chld_pipe [0] >= 0 || pipe2 (s_chld_pipe, O_CLOEXEC | O_NONBLOCK) == 0) {
+        memset (&sa_chld, 0, sizeof sa_chld);
+        sa_chld.sa_handler = s_on_sigchld;
+        sa_chld.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+        sigemptyset (&sa_chld.sa_mask);
+        chld = sigaction (SIGCHLD, &sa_chld, &sa_old) == 0;
+    }
     while (!s_stop) {
         now = clock_mono_ms ();
         int64_t timeout = self->next_tick_ms - now;
         if (timeout < 0)
             timeout = 0;
-        zmq_pollitem_t items [2] = { { self->sock, 0, ZMQ_POLLIN, 0 },
+        zmq_pollitem_t items [3] = { { self->sock, 0, ZMQ_POLLIN, 0 },
+                                     { NULL, chld ? s_chld_pipe [0] : -1, ZMQ_POLLIN, 0 },
                                      { self->metrics, 0, ZMQ_POLLIN, 0 } };
-        int prc = zmq_poll (items, self->metrics ? 2 : 1, (long) timeout);
+        int n_items = self->metrics ? 3 : (chld ? 2 : 1);
+        if (!chld)
+            items [1].fd = -1;
+        int prc = zmq_poll (items, n_items, (long) timeout);
         if (prc < 0 && zmq_errno () != EINTR) {
             log_error ("poll failed: %s", zmq_strerror (zmq_errno ()));
             rc = MF_ERR_IO;
             break;
         }
-        if (prc > 0 && self->metrics && (items [1].revents & ZMQ_POLLIN))
+        bool reap = false;
+        if (prc > 0 && chld && (items [1].revents & ZMQ_POLLIN)) {
+            char drain [64];
+            while (read (s_chld_pipe [0], drain, sizeof drain) > 0)
+                ;
+            reap = true;
+        }
+        if (prc > 0 && self->metrics && (items [2].revents & ZMQ_POLLIN))
             s_metrics_serve (self);
         if (prc > 0 && !(items [0].revents & ZMQ_POLLIN))
             prc = 0;
@@ -2577,6 +2615,10 @@ broker_run (broker_t *self)
                     self->workers [i].last_seen_ms += now - busy_from;
         bool periodic = now >= self->next_tick_ms;
         bool hb = now >= self->next_hb_ms;
+        if (reap && !periodic && self->n_reporting > 0) {
+            store_begin (self->store);
+            s_reap_reports (self);
+        }
         if (periodic) {
             store_begin (self->store);
             s_tick (self, hb);
@@ -2593,6 +2635,8 @@ broker_run (broker_t *self)
         }
         s_watch_notify (self, hb);
     }
+    if (chld)
+        sigaction (SIGCHLD, &sa_old, NULL);
     log_info ("broker stopping");
     return rc;
 }

@@ -212,12 +212,32 @@ s_stop_broker (void)
     sigprocmask (SIG_SETMASK, &old, NULL);
 }
 
+//  True once something accepts TCP connections on 127.0.0.1:port.
+static bool
+s_port_open (int port)
+{
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
+    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    bool open = connect (fd, (struct sockaddr *) &addr, sizeof addr) == 0;
+    close (fd);
+    return open;
+}
+
 //  Waits until the broker answers a status request, it exits, or the
 //  deadline passes. Returns 0 or MF_ERR_TIMEOUT / MF_ERR_IO.
 static int
 s_wait_broker (const char *url, char *err, size_t err_size)
 {
     int64_t deadline = clock_mono_ms () + S_BROKER_READY_MS;
+    //  First until the port listens (a few ms): a client that connects
+    //  earlier waits out the messaging library's reconnect interval.
+    const char *colon = strrchr (url, ':');
+    int port = colon ? atoi (colon + 1) : 0;
+    while (port > 0 && !s_broker_died && clock_mono_ms () < deadline && !s_port_open (port))
+        usleep (2 * 1000);       //  polling a child's start, not synchronising
     while (clock_mono_ms () < deadline) {
         if (s_broker_died) {
             snprintf (err, err_size, "the broker exited at start (status %d)",
