@@ -16,6 +16,7 @@
 #include <fftw3.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,19 +170,67 @@ s_sample_stats (const audio_t *a, double silence_lin, measure_t *out,
     return 0;
 }
 
+//  Frames decoded so far, published by the thread that decodes to the
+//  loudness thread: avail only grows; done says it is final.
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t  cond;
+    _Atomic size_t  avail;
+    _Atomic bool    done;
+} s_progress_t;
+
+//  Waits until at least need frames are decoded or decoding is over;
+//  returns the frames decoded and sets *done when that count is final.
+static size_t
+s_progress_wait (s_progress_t *p, size_t need, bool *done)
+{
+    bool d = atomic_load_explicit (&p->done, memory_order_acquire);
+    size_t n = atomic_load_explicit (&p->avail, memory_order_acquire);
+    if (n < need && !d) {
+        pthread_mutex_lock (&p->lock);
+        for (;;) {
+            d = atomic_load_explicit (&p->done, memory_order_acquire);
+            n = atomic_load_explicit (&p->avail, memory_order_acquire);
+            if (n >= need || d)
+                break;
+            pthread_cond_wait (&p->cond, &p->lock);
+        }
+        pthread_mutex_unlock (&p->lock);
+    }
+    *done = d;
+    return n;
+}
+
+//  Publishes frames decoded (and, with done, that no more will come).
+static void
+s_progress_post (s_progress_t *p, size_t avail, bool done)
+{
+    atomic_store_explicit (&p->avail, avail, memory_order_release);
+    if (done)
+        atomic_store_explicit (&p->done, true, memory_order_release);
+    pthread_mutex_lock (&p->lock);
+    pthread_cond_broadcast (&p->cond);
+    pthread_mutex_unlock (&p->lock);
+}
+
 //  Loudness through libebur128: integrated, LRA, max M and S, and the
 //  400 ms gating blocks into out->block_lufs, their energies into
 //  *block_e_p (n_blocks doubles, owned by the caller after return).
 //  Returns 0, MF_ERR_NOMEM or MF_ERR_INTERNAL (libebur128 refused frames).
+//  a->frames is the final count when prog is NULL; with
+//  prog, a->data holds cap_frames frames of which prog says how many are
+//  decoded, and the final count is the one prog ends with.
 static int
-s_loudness (const audio_t *a, measure_t *out, double **block_e_p,
-            char *err, size_t err_size)
+s_loudness (const audio_t *a, size_t cap_frames, s_progress_t *prog, measure_t *out,
+            double **block_e_p, char *err, size_t err_size)
 {
     const int ch = a->channels;
-    const size_t frames = (size_t) a->frames;
     const size_t hop = (size_t) (a->rate_hz + 5) / 10;      //  libebur128's 100 ms
-    const size_t n_hops = frames / hop;
-    const size_t n_blocks = n_hops >= 4 ? n_hops - 3 : 0;
+    bool done = prog == NULL;
+    size_t frames = prog ? s_progress_wait (prog, hop, &done) : (size_t) a->frames;
+    const size_t cap_hops = (prog ? cap_frames : frames) / hop;
+    size_t n_hops = 0;
+    size_t n_blocks = 0;
     //  a 100 ms loudness window equals the hop only when rate is a multiple of 10
     const bool fast = a->rate_hz % 10 == 0;
     int rc = MF_ERR_NOMEM;
@@ -189,9 +238,10 @@ s_loudness (const audio_t *a, measure_t *out, double **block_e_p,
     ebur128_state *st = ebur128_init ((unsigned) ch, (unsigned long) a->rate_hz,
                                       EBUR128_MODE_I | EBUR128_MODE_LRA
                                       | EBUR128_MODE_M | EBUR128_MODE_S);
-    double *hop_e = calloc (n_hops + 1, sizeof (double));
-    double *block_e = calloc (n_blocks + 1, sizeof (double));
-    float *block_lufs = calloc (n_blocks + 1, sizeof (float));
+    const size_t cap_blocks = cap_hops >= 4 ? cap_hops - 3 : 0;
+    double *hop_e = calloc (cap_hops + 1, sizeof (double));
+    double *block_e = calloc (cap_blocks + 1, sizeof (double));
+    float *block_lufs = calloc (cap_blocks + 1, sizeof (float));
     if (!st || !hop_e || !block_e || !block_lufs) {
         snprintf (err, err_size, "out of memory for the loudness meter");
         goto done;
@@ -204,7 +254,15 @@ s_loudness (const audio_t *a, measure_t *out, double **block_e_p,
     double max_m = 0.0, max_s = 0.0;       //  as energies
     bool have_m = false;
     double sum4 = 0.0, sum30 = 0.0;        //  running sums of hop energies
-    for (size_t h = 0; h < n_hops; h++) {
+    for (size_t h = 0; h < cap_hops; h++) {
+        if ((h + 1) * hop > frames) {
+            if (done)
+                break;
+            frames = s_progress_wait (prog, (h + 1) * hop, &done);
+            if ((h + 1) * hop > frames)
+                break;
+        }
+        n_hops = h + 1;
         if (ebur128_add_frames_float (st, a->data + h * hop * (size_t) ch, hop) != EBUR128_SUCCESS) {
             snprintf (err, err_size, "the loudness meter failed");
             rc = MF_ERR_INTERNAL;
@@ -257,6 +315,9 @@ s_loudness (const audio_t *a, measure_t *out, double **block_e_p,
             block_lufs [h - 3] = isfinite (l) ? (float) l : (float) ANALYSIS_FLOOR_LUFS;
         }
     }
+    while (!done)
+        frames = s_progress_wait (prog, (size_t) -1, &done);
+    n_blocks = n_hops >= 4 ? n_hops - 3 : 0;
     //  the partial last hop: counts for M and S (the meter at the very end)
     size_t rest = frames - n_hops * hop;
     if (rest > 0) {
@@ -511,6 +572,8 @@ s_spectrum_combine (const s_frames_t *f, const double *block_e, size_t n_blocks,
 //  The loudness pass as a thread of its own (analysis_cfg_t.threads 2).
 typedef struct {
     const audio_t *audio;
+    size_t         cap_frames;
+    s_progress_t  *prog;           //  NULL: audio->frames are all there
     measure_t     *out;
     double        *block_e;
     int            rc;
@@ -523,21 +586,33 @@ s_loudness_thread (void *arg)
 {
     s_loudness_job_t *job = arg;
     cpu_set_ftz_daz ();
-    job->rc = s_loudness (job->audio, job->out, &job->block_e, job->err, sizeof job->err);
+    job->rc = s_loudness (job->audio, job->cap_frames, job->prog, job->out,
+                          &job->block_e, job->err, sizeof job->err);
     return NULL;
 }
 
+struct analysis_stream_s {
+    const audio_t    *audio;
+    analysis_cfg_t    cfg;
+    measure_t        *out;
+    s_progress_t      prog;
+    s_loudness_job_t  job;
+    pthread_t         thread;
+    bool              threaded;
+};
+
 int
-analysis_run (const audio_t *audio, const analysis_cfg_t *cfg, measure_t *out,
-              char *err, size_t err_size)
+analysis_begin (analysis_stream_t **stream, const audio_t *audio, int64_t cap_frames,
+                const analysis_cfg_t *cfg, measure_t *out, char *err, size_t err_size)
 {
     analysis_cfg_t defaults;
+    *stream = NULL;
     if (!cfg) {
         analysis_cfg_default (&defaults);
         cfg = &defaults;
     }
     memset (out, 0, sizeof *out);
-    if (!audio || !audio->data || audio->frames < 1) {
+    if (!audio || !audio->data || cap_frames < 1) {
         snprintf (err, err_size, "no audio frames to measure");
         return MF_ERR_INVALID;
     }
@@ -560,6 +635,65 @@ analysis_run (const audio_t *audio, const analysis_cfg_t *cfg, measure_t *out,
         snprintf (err, err_size, "threads %d; it must be 1 or 2 (0 means 1)", cfg->threads);
         return MF_ERR_INVALID;
     }
+    analysis_stream_t *s = calloc (1, sizeof *s);
+    if (!s) {
+        snprintf (err, err_size, "out of memory for the analysis");
+        return MF_ERR_NOMEM;
+    }
+    s->audio = audio;
+    s->cfg = *cfg;
+    s->out = out;
+    pthread_mutex_init (&s->prog.lock, NULL);
+    pthread_cond_init (&s->prog.cond, NULL);
+    atomic_init (&s->prog.avail, 0);
+    atomic_init (&s->prog.done, false);
+    s->job.audio = audio;
+    s->job.cap_frames = (size_t) cap_frames;
+    s->job.prog = &s->prog;
+    s->job.out = out;
+    //  loudness (libebur128) on a second thread if asked and possible; it
+    //  writes only the loudness fields and block_lufs of out, and follows
+    //  the frames as analysis_feed publishes them
+    s->threaded = cfg->threads == 2
+               && pthread_create (&s->thread, NULL, s_loudness_thread, &s->job) == 0;
+    *stream = s;
+    return 0;
+}
+
+void
+analysis_feed (analysis_stream_t *stream, int64_t frames)
+{
+    if (stream->threaded && frames > 0)
+        s_progress_post (&stream->prog, (size_t) frames, false);
+}
+
+//  Frees a stream after its thread (if any) has ended.
+static void
+s_stream_free (analysis_stream_t *s)
+{
+    pthread_mutex_destroy (&s->prog.lock);
+    pthread_cond_destroy (&s->prog.cond);
+    free (s->job.block_e);
+    free (s);
+}
+
+int
+analysis_end (analysis_stream_t **stream, char *err, size_t err_size)
+{
+    analysis_stream_t *s = *stream;
+    *stream = NULL;
+    const audio_t *audio = s->audio;
+    measure_t *out = s->out;
+    if (s->threaded)
+        s_progress_post (&s->prog, audio->frames > 0 ? (size_t) audio->frames : 0, true);
+    if (audio->frames < 1) {
+        if (s->threaded)
+            pthread_join (s->thread, NULL);
+        s_stream_free (s);
+        measure_free (out);
+        snprintf (err, err_size, "no audio frames to measure");
+        return MF_ERR_INVALID;
+    }
     cpu_set_ftz_daz ();
 
     snprintf (out->format, sizeof out->format, "%s", audio->format);
@@ -568,26 +702,21 @@ analysis_run (const audio_t *audio, const analysis_cfg_t *cfg, measure_t *out,
     out->frames = audio->frames;
     out->duration_s = (double) audio->frames / audio->rate_hz;
 
-    //  loudness (libebur128) on a second thread if asked and possible; it
-    //  writes only the loudness fields and block_lufs of out. It starts
-    //  before the check for non-finite samples below (libebur128 does not
-    //  fail on them) and its results are dropped if that check fails.
-    s_loudness_job_t job = { audio, out, NULL, 0, "" };
-    pthread_t thread;
-    bool threaded = cfg->threads == 2
-                 && pthread_create (&thread, NULL, s_loudness_thread, &job) == 0;
-
-    //  non-finite samples: nothing single-threaded sees them
-    int rc = s_sample_stats (audio, pow (10.0, cfg->silence_dbfs / 20.0), out, err, err_size);
+    //  the loudness thread started before the check for non-finite samples
+    //  below (libebur128 does not fail on them); its results are dropped
+    //  if that check fails
+    int rc = s_sample_stats (audio, pow (10.0, s->cfg.silence_dbfs / 20.0), out, err, err_size);
     if (rc) {
-        if (threaded)
-            pthread_join (thread, NULL);
-        free (job.block_e);
+        if (s->threaded)
+            pthread_join (s->thread, NULL);
+        s_stream_free (s);
         measure_free (out);
         return rc;
     }
-    if (!threaded)
-        s_loudness_thread (&job);
+    if (!s->threaded) {
+        s->job.prog = NULL;
+        s_loudness_thread (&s->job);
+    }
 
     s_frames_t frames;
     char err2 [256] = "";
@@ -606,17 +735,33 @@ analysis_run (const audio_t *audio, const analysis_cfg_t *cfg, measure_t *out,
     }
     char err3 [256] = "";
     int rc_sp = s_spectrum_frames (audio, &frames, err3, sizeof err3);
-    if (threaded)
-        pthread_join (thread, NULL);
+    if (s->threaded)
+        pthread_join (s->thread, NULL);
 
-    rc = job.rc ? job.rc : rc_tp ? rc_tp : rc_sp;
+    rc = s->job.rc ? s->job.rc : rc_tp ? rc_tp : rc_sp;
     if (rc == 0)
-        s_spectrum_combine (&frames, job.block_e, out->n_blocks, out);
+        s_spectrum_combine (&frames, s->job.block_e, out->n_blocks, out);
     else
-        snprintf (err, err_size, "%s", job.rc ? job.err : rc_tp ? err2 : err3);
+        snprintf (err, err_size, "%s", s->job.rc ? s->job.err : rc_tp ? err2 : err3);
     free (frames.band_p);
-    free (job.block_e);
+    s_stream_free (s);
     if (rc)
         measure_free (out);
     return rc;
+}
+
+int
+analysis_run (const audio_t *audio, const analysis_cfg_t *cfg, measure_t *out,
+              char *err, size_t err_size)
+{
+    if (!audio || !audio->data || audio->frames < 1) {
+        memset (out, 0, sizeof *out);
+        snprintf (err, err_size, "no audio frames to measure");
+        return MF_ERR_INVALID;
+    }
+    analysis_stream_t *s;
+    int rc = analysis_begin (&s, audio, audio->frames, cfg, out, err, err_size);
+    if (rc)
+        return rc;
+    return analysis_end (&s, err, err_size);
 }

@@ -78,4 +78,29 @@ void analysis_cfg_default (analysis_cfg_t *cfg);
 int analysis_run (const audio_t *audio, const analysis_cfg_t *cfg, measure_t *out,
                   char *err, size_t err_size);
 
+//  Analysis of a track while it is decoded: analysis_begin with audio
+//  whose data has room for cap_frames frames (channels, rate and format
+//  set, frames decoded so far in audio->frames), analysis_feed after each
+//  piece is decoded into audio->data, analysis_end once audio->frames is
+//  final (at most cap_frames). With cfg->threads 2 the loudness meter
+//  follows the decoded frames on its own thread; the rest is measured in
+//  analysis_end. The results are those of analysis_run on the final
+//  audio, which must not move or change until analysis_end returns.
+typedef struct analysis_stream_s analysis_stream_t;
+
+//  Starts an analysis into out (overwritten). Returns 0 with *stream set,
+//  or MF_ERR_INVALID (channels, rate, cfg or cap_frames out of range) or
+//  MF_ERR_NOMEM with err filled and *stream NULL.
+int analysis_begin (analysis_stream_t **stream, const audio_t *audio, int64_t cap_frames,
+                    const analysis_cfg_t *cfg, measure_t *out, char *err, size_t err_size);
+
+//  Says that the first frames frames of audio->data are decoded (a count
+//  that only grows).
+void analysis_feed (analysis_stream_t *stream, int64_t frames);
+
+//  Finishes the analysis and frees the stream (*stream becomes NULL).
+//  Returns 0 with out filled, or the errors of analysis_run (no frames:
+//  MF_ERR_INVALID) with err filled and out holding no allocation.
+int analysis_end (analysis_stream_t **stream, char *err, size_t err_size);
+
 #endif

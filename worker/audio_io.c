@@ -176,22 +176,27 @@ s_read_all (SNDFILE *sf, const SF_INFO *info, const char *name, sf_count_t file_
     return 0;
 }
 
-int
-audio_read (const char *path, audio_t *out, char *err, size_t err_size)
+//  Opens path with libsndfile into *info; on failure err holds one line
+//  saying why and NULL is returned. *file_bytes gets the size of a
+//  regular file (0 when unknown).
+static SNDFILE *
+s_open (const char *path, SF_INFO *info, sf_count_t *file_bytes, int *rc,
+        char *err, size_t err_size)
 {
-    SF_INFO info;
-    memset (&info, 0, sizeof info);
-    SNDFILE *sf = sf_open (path, SFM_READ, &info);
+    memset (info, 0, sizeof *info);
+    SNDFILE *sf = sf_open (path, SFM_READ, info);
     if (!sf) {
+        *rc = MF_ERR_FORMAT;
         struct stat st;
         if (stat (path, &st) == 0 && S_ISDIR (st.st_mode)) {
             snprintf (err, err_size, "%s: is a directory, not an audio file", path);
-            return MF_ERR_FORMAT;
+            return NULL;
         }
         FILE *probe = fopen (path, "rb");
         if (!probe) {
             snprintf (err, err_size, "%s: cannot open (no such file or no permission)", path);
-            return MF_ERR_IO;
+            *rc = MF_ERR_IO;
+            return NULL;
         }
         fseek (probe, 0, SEEK_END);
         long size = ftell (probe);
@@ -201,13 +206,138 @@ audio_read (const char *path, audio_t *out, char *err, size_t err_size)
         else
             snprintf (err, err_size, "%s: not a readable audio file (%s)",
                       path, sf_strerror (NULL));
-        return MF_ERR_FORMAT;
+        return NULL;
     }
     struct stat st;
-    sf_count_t file_bytes = stat (path, &st) == 0 && S_ISREG (st.st_mode) ? (sf_count_t) st.st_size : 0;
-    int rc = s_read_all (sf, &info, path, file_bytes, out, err, err_size);
+    *file_bytes = stat (path, &st) == 0 && S_ISREG (st.st_mode) ? (sf_count_t) st.st_size : 0;
+    *rc = 0;
+    return sf;
+}
+
+int
+audio_read (const char *path, audio_t *out, char *err, size_t err_size)
+{
+    SF_INFO info;
+    sf_count_t file_bytes = 0;
+    int rc = 0;
+    SNDFILE *sf = s_open (path, &info, &file_bytes, &rc, err, err_size);
+    if (!sf)
+        return rc;
+    rc = s_read_all (sf, &info, path, file_bytes, out, err, err_size);
     sf_close (sf);
     return rc;
+}
+
+struct audio_reader_s {
+    SNDFILE   *sf;             //  NULL: the whole file was read at open
+    char      *path;
+    int64_t    cap_frames;     //  frames the buffer holds
+    bool       handed;         //  whole-file mode: the frames were handed out
+};
+
+int
+audio_reader_open (const char *path, audio_t *out, int64_t *cap_frames,
+                   audio_reader_t **reader, char *err, size_t err_size)
+{
+    *reader = NULL;
+    audio_reader_t *r = calloc (1, sizeof *r);
+    char *name = strdup (path);
+    if (!r || !name) {
+        free (r);
+        free (name);
+        snprintf (err, err_size, "%s: out of memory", path);
+        return MF_ERR_NOMEM;
+    }
+    r->path = name;
+    SF_INFO info;
+    sf_count_t file_bytes = 0;
+    int rc = 0;
+    SNDFILE *sf = s_open (path, &info, &file_bytes, &rc, err, err_size);
+    if (!sf) {
+        audio_reader_close (&r);
+        return rc;
+    }
+    int bps = s_sample_bytes (info.format);
+    bool piecewise = s_integer_pcm (info.format) && bps > 0 && file_bytes > 0
+                  && info.channels >= 1 && info.channels <= AUDIO_MAX_CHANNELS
+                  && info.samplerate >= AUDIO_MIN_RATE_HZ
+                  && info.samplerate <= AUDIO_MAX_RATE_HZ
+                  && info.frames > 0
+                  && info.frames <= file_bytes / ((sf_count_t) info.channels * bps);
+    if (!piecewise) {
+        //  anything else: the whole file now, with every check of audio_read
+        rc = s_read_all (sf, &info, path, file_bytes, out, err, err_size);
+        sf_close (sf);
+        if (rc) {
+            audio_reader_close (&r);
+            return rc;
+        }
+        r->cap_frames = out->frames;
+        *cap_frames = out->frames;
+        out->frames = 0;
+        *reader = r;
+        return 0;
+    }
+    float *data = s_alloc_samples ((size_t) info.frames * (size_t) info.channels);
+    if (!data) {
+        snprintf (err, err_size, "%s: out of memory for %lld frames",
+                  path, (long long) info.frames);
+        sf_close (sf);
+        audio_reader_close (&r);
+        return MF_ERR_NOMEM;
+    }
+    sf_command (sf, SFC_SET_NORM_FLOAT, NULL, SF_TRUE);
+    memset (out, 0, sizeof *out);
+    out->data = data;
+    out->channels = info.channels;
+    out->rate_hz = info.samplerate;
+    s_describe (&info, out);
+    r->sf = sf;
+    r->cap_frames = info.frames;
+    *cap_frames = info.frames;
+    *reader = r;
+    return 0;
+}
+
+int64_t
+audio_reader_next (audio_reader_t *r, audio_t *audio, int64_t max_frames,
+                   char *err, size_t err_size)
+{
+    if (!r->sf) {
+        if (r->handed)
+            return 0;
+        r->handed = true;
+        audio->frames = r->cap_frames;
+        return r->cap_frames;
+    }
+    sf_count_t want = r->cap_frames - audio->frames;
+    if (want > max_frames)
+        want = max_frames;
+    sf_count_t n = want > 0
+        ? sf_readf_float (r->sf, audio->data + (size_t) audio->frames * (size_t) audio->channels, want)
+        : 0;
+    if (n > 0) {
+        audio->frames += n;
+        return n;
+    }
+    if (audio->frames <= 0) {
+        snprintf (err, err_size, "%s: cannot read audio data (%s)", r->path, sf_strerror (r->sf));
+        return MF_ERR_FORMAT;
+    }
+    return 0;                        //  a truncated file yields what is there
+}
+
+void
+audio_reader_close (audio_reader_t **reader)
+{
+    if (!reader || !*reader)
+        return;
+    audio_reader_t *r = *reader;
+    if (r->sf)
+        sf_close (r->sf);
+    free (r->path);
+    free (r);
+    *reader = NULL;
 }
 
 //  Virtual I/O over a memory buffer, for inline storage.
