@@ -107,11 +107,13 @@ compressor_process (compressor_t *self, float *buf, size_t frames)
             double lin = over - half_w;
             lin = lin > 0.0 ? lin : 0.0;
             double x_l = slope * (d * d * inv_2w + lin);
-            //  Attack or release coefficient by table index, not by a
-            //  jump: the decision flips with the signal and would be
-            //  mispredicted.
-            int up = x_l > y_l;
-            y_l = a_tab [up] * y_l + b_tab [up] * x_l;
+            //  Both the attack and the release step, then a select: the
+            //  decision flips with the signal (a jump would be
+            //  mispredicted) and the compare runs beside the arithmetic
+            //  instead of before a table load on the recursion's path.
+            double y_up = a_tab [1] * y_l + b_tab [1] * x_l;
+            double y_dn = a_tab [0] * y_l + b_tab [0] * x_l;
+            y_l = x_l > y_l ? y_up : y_dn;
             self->gain_db [i] = (float) (makeup_db - y_l);
             gr_sum += y_l;
             gr_max = y_l > gr_max ? y_l : gr_max;
