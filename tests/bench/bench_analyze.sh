@@ -2,9 +2,11 @@
 # Benchmark of `masterfarm analyze` against ffmpeg's ebur128 filter with
 # true peak, on the same generated file in the same run: a 4-minute
 # 44.1 kHz 24-bit stereo WAV of pink noise plus tones (sox). Best of 3
-# each; prints x realtime (wall clock), masterfarm's CPU time per audio
-# second, the single-core figure (pinned with taskset when available),
-# the ratio to ffmpeg, and the true-peak kernel speeds (bench_tp).
+# each (wall clock and CPU time alike, runs of the two tools taken in
+# turn so that a change of load hits both); prints x realtime (wall
+# clock), CPU time per audio second, the single-core figures of both
+# tools (pinned with taskset when available), the ratios to ffmpeg, and
+# the true-peak kernel speeds (bench_tp).
 # Usage: MF_BIN=<build dir> bash tests/bench/bench_analyze.sh
 # Prints figures; not a test.
 set -eu
@@ -28,21 +30,18 @@ sox -n -r 44100 -c 2 -b 24 "$TMP/tones.wav" synth $DUR sine 220 sine 3000 vol 0.
 sox -m "$TMP/noise.wav" "$TMP/tones.wav" -b 24 "$WAV"
 rm -f "$TMP/noise.wav" "$TMP/tones.wav"
 
-# best_of CMD...: prints the best wall-clock seconds of 3 runs
-best_of () {
-    local best=""
-    for _ in 1 2 3; do
-        local t0 t1
-        t0=$(date +%s.%N)
-        "$@" >/dev/null 2>&1
-        t1=$(date +%s.%N)
-        best=$(awk -v a="$t0" -v b="$t1" -v best="$best" \
-                   'BEGIN { d = b - a; if (best == "" || d < best) best = d; printf "%.4f", best }')
-    done
-    echo "$best"
+RUNS=3
+
+# wall_of CMD...: wall-clock seconds of one run
+wall_of () {
+    local t0 t1
+    t0=$(date +%s.%N)
+    "$@" >/dev/null 2>&1
+    t1=$(date +%s.%N)
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }'
 }
 
-# cpu_of CMD...: user+sys seconds of one run (needs /usr/bin/time)
+# cpu_of CMD...: user+sys seconds of one run (empty without /usr/bin/time)
 cpu_of () {
     if [ -x /usr/bin/time ]; then
         /usr/bin/time -f "%U %S" "$@" 2>&1 >/dev/null | tail -1 | awk '{ printf "%.4f", $1 + $2 }'
@@ -51,30 +50,45 @@ cpu_of () {
     fi
 }
 
-mf=$(best_of "$BIN/masterfarm" analyze "$WAV")
-ff=$(best_of ffmpeg -nostats -i "$WAV" -af ebur128=peak=true -f null -)
-cpu=$(cpu_of "$BIN/masterfarm" analyze "$WAV")
-ffcpu=$(cpu_of ffmpeg -nostats -i "$WAV" -af ebur128=peak=true -f null -)
-one=""
-if command -v taskset >/dev/null; then
-    one=$(best_of taskset -c 0 "$BIN/masterfarm" analyze "$WAV")
-fi
+# min A B: the smaller of two figures, B when A is empty
+min () {
+    awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || (b != "" && b + 0 < a + 0)) print b; else print a }'
+}
+
+MF=("$BIN/masterfarm" analyze "$WAV")
+FF=(ffmpeg -nostats -i "$WAV" -af ebur128=peak=true -f null -)
+PIN=()
+command -v taskset >/dev/null && PIN=(taskset -c 0)
+mf=""; ff=""; cpu=""; ffcpu=""; one=""; ffone=""
+for _ in $(seq $RUNS); do
+    mf=$(min "$mf" "$(wall_of "${MF[@]}")")
+    ff=$(min "$ff" "$(wall_of "${FF[@]}")")
+    cpu=$(min "$cpu" "$(cpu_of "${MF[@]}")")
+    ffcpu=$(min "$ffcpu" "$(cpu_of "${FF[@]}")")
+    if [ ${#PIN[@]} -gt 0 ]; then
+        one=$(min "$one" "$(wall_of "${PIN[@]}" "${MF[@]}")")
+        ffone=$(min "$ffone" "$(wall_of "${PIN[@]}" "${FF[@]}")")
+    fi
+done
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores (wall figures suffer under load; CPU figures less)"
-awk -v d=$DUR -v mf="$mf" -v ff="$ff" -v cpu="$cpu" -v ffcpu="$ffcpu" -v one="$one" 'BEGIN {
-    printf "masterfarm analyze      %7.3f s  %7.1fx realtime (wall, best of 3)\n", mf, d / mf
+awk -v d=$DUR -v n=$RUNS -v mf="$mf" -v ff="$ff" -v cpu="$cpu" -v ffcpu="$ffcpu" \
+    -v one="$one" -v ffone="$ffone" 'BEGIN {
+    printf "masterfarm analyze       %7.3f s  %7.1fx realtime (wall, best of %d)\n", mf, d / mf, n
     if (cpu != "")
-        printf "masterfarm analyze CPU  %7.3f s  %7.1fx realtime per core (user+sys)\n", cpu, d / cpu
+        printf "masterfarm analyze CPU   %7.3f s  %7.1fx realtime per core (user+sys, best of %d)\n", cpu, d / cpu, n
     if (one != "")
-        printf "masterfarm on one core  %7.3f s  %7.1fx realtime (taskset -c 0)\n", one, d / one
-    printf "ffmpeg ebur128 peak=true %6.3f s  %7.1fx realtime (wall, best of 3)\n", ff, d / ff
+        printf "masterfarm on one core   %7.3f s  %7.1fx realtime (taskset -c 0, best of %d)\n", one, d / one, n
+    printf "ffmpeg ebur128 peak=true %7.3f s  %7.1fx realtime (wall, best of %d)\n", ff, d / ff, n
     if (ffcpu != "")
-        printf "ffmpeg CPU              %7.3f s  %7.1fx realtime per core (user+sys)\n", ffcpu, d / ffcpu
-    printf "speed-up over ffmpeg    %7.2fx (wall)\n", ff / mf
+        printf "ffmpeg CPU               %7.3f s  %7.1fx realtime per core (user+sys, best of %d)\n", ffcpu, d / ffcpu, n
+    if (ffone != "")
+        printf "ffmpeg on one core       %7.3f s  %7.1fx realtime (taskset -c 0, best of %d)\n", ffone, d / ffone, n
+    printf "speed-up over ffmpeg     %7.2fx (wall)\n", ff / mf
     if (cpu != "" && ffcpu != "")
-        printf "speed-up over ffmpeg    %7.2fx (CPU time)\n", ffcpu / cpu
-    if (one != "")
-        printf "speed-up on one core    %7.2fx\n", ff / one
+        printf "speed-up over ffmpeg     %7.2fx (CPU time)\n", ffcpu / cpu
+    if (one != "" && ffone != "")
+        printf "speed-up over ffmpeg     %7.2fx (both on one core)\n", ffone / one
 }'
 
 if [ -x "$BIN/tests/bench_tp" ]; then
