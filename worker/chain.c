@@ -5,7 +5,8 @@
     The tonal EQ is the only pre-gain stage with latency; stages after it
     simply work on its delayed stream. For whole buffers, chain_run_pre
     runs stages 1-2 in blocks, the tonal EQ with its own compensation
-    (tonal_eq_run), then stages 4-6 in blocks; chain_run adds gain and the
+    (tonal_eq_run), then stages 4-6 in blocks (without the tonal EQ, all
+    of them block by block in one pass); chain_run adds gain and the
     limiter's compensated run (limiter_run).  */
 #include "worker/chain.h"
 #include "worker/dsp/biquad.h"
@@ -251,6 +252,19 @@ chain_run_pre (chain_t *self, float *buf, size_t frames)
 {
     const size_t ch = (size_t) self->channels;
     chain_reset (self);
+    if (!self->tonal) {
+        //  each stage keeps its own state, so running stages 1-2 and
+        //  4-6 block by block gives the same samples as two passes, with
+        //  one trip through memory instead of two
+        for (size_t i = 0; i < frames; i += CHAIN_BLOCK_FRAMES) {
+            size_t n = frames - i < CHAIN_BLOCK_FRAMES ? frames - i : CHAIN_BLOCK_FRAMES;
+            if (self->hp || self->eq)
+                s_stages_12 (self, buf + i * ch, n);
+            if (self->multiband || self->comp || self->stereo)
+                s_stages_47 (self, buf + i * ch, n);
+        }
+        return;
+    }
     if (self->hp || self->eq)
         for (size_t i = 0; i < frames; i += CHAIN_BLOCK_FRAMES) {
             size_t n = frames - i < CHAIN_BLOCK_FRAMES ? frames - i : CHAIN_BLOCK_FRAMES;
