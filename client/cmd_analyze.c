@@ -1,5 +1,7 @@
 /*  masterfarm analyze FILE... [--json]: measures each file (worker/analysis.h)
-    and prints a table per file, or one JSON array for all of them.
+    and prints a table per file, or one JSON array for all of them. A file
+    is decoded in pieces while the loudness meter, on a second thread,
+    measures the pieces already decoded.
 
     Every file is tried: a file that cannot be read or measured gets one
     line on stderr, "masterfarm analyze: FILE: what is wrong", and the

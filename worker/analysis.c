@@ -6,7 +6,10 @@
     Passes over the audio: one for sample statistics (peak, DC, clipping,
     silence, non-finite values), one through libebur128, one through the
     true-peak meter, and one FFT per hop and channel, only for the frames
-    that lie in blocks above the gates.  */
+    that lie in blocks above the gates. With two threads, libebur128 runs
+    on its own and follows the frames as the caller decodes them
+    (analysis_begin / analysis_feed / analysis_end); the other passes run
+    once the track is complete.  */
 #include "worker/analysis.h"
 #include "worker/dsp/cpu.h"
 #include "worker/dsp/truepeak.h"
