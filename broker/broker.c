@@ -108,6 +108,7 @@ typedef struct {
     bool           plan_ok [PROFILE_COUNT];
     char          *plan_err [PROFILE_COUNT];
     char          *json;        //  one-album spec for tasks (lazy)
+    bool           asm_deferred; //  an assembly is ready but held back (s_assemble_may_start)
 } s_album_t;
 
 struct s_job_s {
@@ -179,6 +180,7 @@ struct _broker_t {
     int64_t       next_hb_ms;
     int64_t       next_tick_ms;
     size_t        n_reporting;   //  report processes running
+    size_t        n_deferred;    //  albums with a ready assembly held back
     s_task_t    **parked;        //  tasks running at a restart, waiting for their worker
     size_t        n_parked;
     int64_t       parked_until_ms;
@@ -373,6 +375,44 @@ s_task_unhold (broker_t *self, s_task_t *t)
 static void s_album_advance (broker_t *self, s_job_t *job, s_album_t *a);
 static void s_job_check (broker_t *self, s_job_t *job);
 
+//  True when an album's ready assembly should be queued now. An assembly
+//  is long (about as much work as all the album's masters) and the last
+//  one ends the job: with several slots it starts early only while more
+//  masters remain than the other slots could run in its time (about one
+//  master per album track per other slot), so that the last albums'
+//  masters finish first and their assemblies run side by side at the end
+//  instead of one after another on one slot. With one slot, no master
+//  left to start, or every slot idle with nothing queued, it starts at
+//  once (masters waiting for running analyses are worth a short wait).
+static bool
+s_assemble_may_start (broker_t *self, const s_album_t *a)
+{
+    //  Masters still to start: queued, or waiting for their album's
+    //  analyses (which are short beside them).
+    size_t queued = 0;
+    for (size_t j = 0; j < self->n_jobs; j++) {
+        const s_job_t *job = self->jobs [j];
+        if (s_job_final (job->state))
+            continue;
+        for (size_t i = 0; i < job->n_tasks; i++) {
+            const s_task_t *t = job->tasks [i];
+            if ((t->state == T_QUEUED || t->state == T_BLOCKED)
+            &&  t->kind == K_MASTER)
+                queued++;
+        }
+    }
+    uint64_t slots = 0, held = 0;
+    for (size_t i = 0; i < self->n_workers; i++)
+        if (self->workers [i].live) {
+            slots += self->workers [i].slots;
+            held += self->workers [i].n_held;
+        }
+    if (slots <= 1 || queued == 0 || (held == 0 && scheduler_size (self->sched) == 0))
+        return true;
+    size_t tracks = a->sub.n_tracks ? a->sub.n_tracks : a->spec->n_tracks;
+    return (uint64_t) queued > (slots - 1) * (uint64_t) tracks;
+}
+
 //  After a task reached a final state: moves the graph on.
 static void
 s_task_final (broker_t *self, s_task_t *t)
@@ -492,6 +532,10 @@ static void
 s_album_advance (broker_t *self, s_job_t *job, s_album_t *a)
 {
     size_t n = a->spec->n_tracks;
+    if (a->asm_deferred) {
+        a->asm_deferred = false;     //  set again below while still held back
+        self->n_deferred--;
+    }
     //  1. Every analysis final: plan, then release or fail the masters.
     if (!a->planned) {
         for (size_t i = 0; i < n; i++)
@@ -537,6 +581,13 @@ s_album_advance (broker_t *self, s_job_t *job, s_album_t *a)
         }
         if (!all_final)
             continue;
+        if (ok > 0 && !s_assemble_may_start (self, a)) {
+            if (!a->asm_deferred) {
+                a->asm_deferred = true;
+                self->n_deferred++;
+            }
+            continue;
+        }
         if (ok > 0)
             s_task_queue (self, as);
         else
@@ -1182,6 +1233,21 @@ s_dispatch_one (broker_t *self, s_task_t *t, s_worker_t *w, int widx)
 static void
 s_dispatch (broker_t *self)
 {
+    //  Held-back assemblies first: the queue may have drained enough.
+    for (size_t j = 0; self->n_deferred > 0 && j < self->n_jobs; j++) {
+        s_job_t *job = self->jobs [j];
+        for (size_t i = 0; i < job->n_albums; i++) {
+            s_album_t *a = &job->albums [i];
+            if (!a->asm_deferred)
+                continue;
+            if (s_job_final (job->state) || a->state != A_OPEN) {
+                a->asm_deferred = false;
+                self->n_deferred--;
+            }
+            else
+                s_album_advance (self, job, a);
+        }
+    }
     if (scheduler_size (self->sched) == 0 || self->n_workers == 0)
         return;
     size_t n = self->n_workers;
