@@ -119,6 +119,7 @@ struct s_job_s {
     int64_t     deliver_at_ms;
     int64_t     submitted_ms;
     int         state;
+    bool        clean_pending;  //  done: intermediates to remove after the watchers heard
     bool        noop;
     job_spec_t *spec;
     s_album_t  *albums;
@@ -188,8 +189,9 @@ struct _broker_t {
 
 static volatile sig_atomic_t s_stop = 0;
 
-//  SIGCHLD wakes the loop through this pipe, so a report process that ends
-//  is reaped (and its album delivered) at once, not at the next tick.
+//  SIGCHLD (and a stop request) wakes the loop through this pipe, so a
+//  report process that ends is reaped (and its album delivered) at once,
+//  not at the next tick.
 static int s_chld_pipe [2] = { -1, -1 };
 
 //  SIGCHLD handler: one byte into the wake-up pipe (async-signal-safe).
@@ -209,6 +211,13 @@ void
 broker_request_stop (void)
 {
     s_stop = 1;
+    //  The signal may land on a messaging thread: wake the loop's poll.
+    if (s_chld_pipe [1] >= 0) {
+        int saved = errno;
+        ssize_t w = write (s_chld_pipe [1], "s", 1);
+        (void) w;
+        errno = saved;
+    }
 }
 
 // ---------------------------------------------------------------- helpers
@@ -759,6 +768,17 @@ s_job_clean (broker_t *self, const s_job_t *job)
     rmdir (staging);
 }
 
+//  Removes the intermediates of jobs done since the last call.
+static void
+s_jobs_clean (broker_t *self)
+{
+    for (size_t i = 0; i < self->n_jobs; i++)
+        if (self->jobs [i]->clean_pending) {
+            self->jobs [i]->clean_pending = false;
+            s_job_clean (self, self->jobs [i]);
+        }
+}
+
 //  Sets a job's state when all its tasks are final (and its albums out).
 static void
 s_job_check (broker_t *self, s_job_t *job)
@@ -798,7 +818,7 @@ s_job_check (broker_t *self, s_job_t *job)
         }
         //  A failed job keeps its intermediates for `retry`.
         if (state == J_DONE && !job->noop)
-            s_job_clean (self, job);
+            job->clean_pending = true;      //  s_jobs_clean, once watchers know
     }
 }
 
@@ -2700,7 +2720,9 @@ broker_run (broker_t *self)
             break;
         }
         s_watch_notify (self, hb);
+        s_jobs_clean (self);
     }
+    s_jobs_clean (self);
     if (chld)
         sigaction (SIGCHLD, &sa_old, NULL);
     log_info ("broker stopping");
