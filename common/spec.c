@@ -807,21 +807,32 @@ spec_settings_default (settings_t *s)
 // ---------------------------------------------------------------------------
 //  Applying JSON objects over settings
 
+//  The common head of a switchable stage: null/false disable it, true
+//  enables it, an object enables it and returns true so the caller merges
+//  its keys; anything else is an error. Returns true only for an object.
+static bool
+s_apply_switch (s_ctx_t *ctx, const json_t *v, const char *path, bool *enabled)
+{
+    if (json_is_null (v) || json_is_boolean (v)) {
+        *enabled = json_is_true (v);
+        return false;
+    }
+    if (!json_is_object (v)) {
+        s_fail (ctx, path, false, "expected an object, true, false or null, got %s",
+                s_type_name (v));
+        return false;
+    }
+    *enabled = true;
+    return true;
+}
+
 //  Applies a compressor value: null/false disable, true enables, an object
 //  enables and merges its keys.
 static void
 s_apply_comp (s_ctx_t *ctx, const json_t *v, const char *path, comp_cfg_t *c)
 {
-    if (json_is_null (v) || json_is_boolean (v)) {
-        c->enabled = json_is_true (v);
+    if (!s_apply_switch (ctx, v, path, &c->enabled))
         return;
-    }
-    if (!json_is_object (v)) {
-        s_fail (ctx, path, false, "expected an object, true, false or null, got %s",
-                s_type_name (v));
-        return;
-    }
-    c->enabled = true;
     const char *key;
     json_t *x;
     char p [SPEC_PATH_MAX];
@@ -850,16 +861,8 @@ s_apply_comp (s_ctx_t *ctx, const json_t *v, const char *path, comp_cfg_t *c)
 static void
 s_apply_multiband (s_ctx_t *ctx, const json_t *v, const char *path, multiband_cfg_t *m)
 {
-    if (json_is_null (v) || json_is_boolean (v)) {
-        m->enabled = json_is_true (v);
+    if (!s_apply_switch (ctx, v, path, &m->enabled))
         return;
-    }
-    if (!json_is_object (v)) {
-        s_fail (ctx, path, false, "expected an object, true, false or null, got %s",
-                s_type_name (v));
-        return;
-    }
-    m->enabled = true;
     const char *key;
     json_t *x;
     char p [SPEC_PATH_MAX];
@@ -890,16 +893,8 @@ s_apply_multiband (s_ctx_t *ctx, const json_t *v, const char *path, multiband_cf
 static void
 s_apply_limiter (s_ctx_t *ctx, const json_t *v, const char *path, limiter_cfg_t *l)
 {
-    if (json_is_null (v) || json_is_boolean (v)) {
-        l->enabled = json_is_true (v);
+    if (!s_apply_switch (ctx, v, path, &l->enabled))
         return;
-    }
-    if (!json_is_object (v)) {
-        s_fail (ctx, path, false, "expected an object, true, false or null, got %s",
-                s_type_name (v));
-        return;
-    }
-    l->enabled = true;
     const char *key;
     json_t *x;
     char p [SPEC_PATH_MAX];

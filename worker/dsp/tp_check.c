@@ -74,20 +74,6 @@ __attribute__ ((target ("avx"))) static void s_grid_avx (const float *xs, float 
 #endif
 static void (*s_grid) (const float *xs, float *out) = s_grid_base;
 
-//  Modified Bessel function of the first kind, order 0 (power series).
-static double
-s_bessel_i0 (double x)
-{
-    double sum = 1.0, term = 1.0, q = x * x / 4.0;
-    for (int k = 1; k < 64; k++) {
-        term *= q / ((double) k * (double) k);
-        sum += term;
-        if (term < sum * 1e-17)
-            break;
-    }
-    return sum;
-}
-
 //  Designs the refinement interpolator (see the top of the file).
 static void
 s_coef_init (void)
@@ -97,7 +83,6 @@ s_coef_init (void)
         s_grid = s_grid_avx;
 #endif
     const double beta = TP_CHECK_KAISER_BETA;
-    double i0_beta = s_bessel_i0 (beta);
     for (int p = 0; p < TP_CHECK_PHASES; p++) {
         double u = (double) p / TP_CHECK_PHASES;
         double h [TP_CHECK_TAPS], sum = 0.0;
@@ -105,7 +90,7 @@ s_coef_init (void)
             double d = (double) (k - TP_CHECK_H + 1) - u;
             double s = d == 0.0 ? 1.0 : sin (M_PI * d) / (M_PI * d);
             double t = d / (double) TP_CHECK_H;
-            double w = s_bessel_i0 (beta * sqrt (fmax (0.0, 1.0 - t * t))) / i0_beta;
+            double w = truepeak_kaiser (t, beta);
             h [k] = s * w;
             sum += h [k];
         }

@@ -70,6 +70,12 @@ s_bessel_i0 (double x)
     return sum;
 }
 
+double
+truepeak_kaiser (double t, double beta)
+{
+    return s_bessel_i0 (beta * sqrt (fmax (0.0, 1.0 - t * t))) / s_bessel_i0 (beta);
+}
+
 //  Fills coef (phases * taps) with the polyphase branches described at
 //  the top of this file.
 static void
@@ -78,7 +84,6 @@ s_design (float *coef, int phases, int taps)
     int n = phases * taps;
     double j0 = n / 2;
     double half = n / 2.0;
-    double i0_beta = s_bessel_i0 (TRUEPEAK_KAISER_BETA);
     for (int p = 0; p < phases; p++) {
         double h [TRUEPEAK_MAX_TAPS];
         double sum = 0.0;
@@ -94,8 +99,7 @@ s_design (float *coef, int phases, int taps)
             else
                 s = sin (M_PI * u) / (M_PI * u);
             double t = d / half;
-            double w = s_bessel_i0 (TRUEPEAK_KAISER_BETA * sqrt (fmax (0.0, 1.0 - t * t)))
-                     / i0_beta;
+            double w = truepeak_kaiser (t, TRUEPEAK_KAISER_BETA);
             h [k] = s * w;
             sum += h [k];
         }

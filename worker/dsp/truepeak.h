@@ -63,6 +63,11 @@ typedef struct {
 //  Returns the filter used at rate_hz (> 0), or NULL for rate_hz <= 0.
 const truepeak_filter_t *truepeak_filter (int rate_hz);
 
+//  Kaiser window at t in [-1, 1] with shape beta, normalised to
+//  1 at t = 0: I0 (beta sqrt (1 - t^2)) / I0 (beta). Shared by the filter
+//  designs here and in tp_check.c.
+double truepeak_kaiser (double t, double beta);
+
 //  A meter for channels (1 .. TRUEPEAK_MAX_CHANNELS) at rate_hz
 //  (8000 .. 768000). NULL on bad arguments or out of memory.
 truepeak_t *truepeak_new (int rate_hz, int channels);
