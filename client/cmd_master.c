@@ -242,7 +242,7 @@ missing:
         o.out_bits = 24;
 
     master_report_t rep;
-    rc = master_run (&in, &o, &out, &rep, err, sizeof err);
+    rc = master_run_take (&in, &o, &out, &rep, err, sizeof err);
     if (rc) {
         fprintf (stderr, "masterfarm master: %s: %s\n", file, err);
         audio_free (&in);

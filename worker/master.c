@@ -614,14 +614,19 @@ s_render (const float *pre, float *out, size_t samples, size_t frames, double ga
         dsp_ops ()->scale (out, pre, gain, samples);
 }
 
-int
-master_run (const audio_t *in, const master_opts_t *opts, audio_t *out,
-            master_report_t *report, char *err, size_t err_size)
+//  master_run on in, whose samples are owned (freed) here whatever the
+//  outcome: the pre-gain stages run on them in place.
+static int
+s_master (const audio_t *in, const master_opts_t *opts, audio_t *out,
+          master_report_t *report, char *err, size_t err_size)
 {
+    float *pre = in->data;
     memset (report, 0, sizeof *report);
     int rc = s_check_opts (in, opts, err, err_size);
-    if (rc)
+    if (rc) {
+        free (pre);
         return rc;
+    }
     const int ch = in->channels, out_rate = opts->out_rate_hz;
     const double ceiling = isnan (opts->chain.limiter.ceiling_dbtp)
                          ? opts->ceiling_dbtp : opts->chain.limiter.ceiling_dbtp;
@@ -634,21 +639,18 @@ master_run (const audio_t *in, const master_opts_t *opts, audio_t *out,
     pre_cfg.gain_db = 0.0;
     pre_cfg.limiter.enabled = false;
     chain_t *chain = chain_new (&pre_cfg, tonal, ceiling, in->rate_hz, ch, err, err_size);
-    if (!chain)
+    if (!chain) {
+        free (pre);
         return MF_ERR_INVALID;
+    }
 
-    float *pre = NULL, *buf = NULL;
+    float *buf = NULL;
     audio_t rs = { 0 };
     limiter_t *lim = NULL;
-    const size_t in_samples = (size_t) in->frames * (size_t) ch;
 
-    report->in_lufs = master_loudness_lufs (in->data, in->frames, ch, in->rate_hz);
+    report->in_lufs = master_loudness_lufs (pre, in->frames, ch, in->rate_hz);
 
-    //  1. pre-gain stages at the source rate
-    pre = s_alloc_samples (in_samples);
-    if (!pre)
-        goto nomem;
-    memcpy (pre, in->data, in_samples * sizeof (float));
+    //  1. pre-gain stages at the source rate, in place
     chain_run_pre (chain, pre, (size_t) in->frames);
     chain_destroy (&chain);
 
@@ -848,4 +850,32 @@ fail:
     free (buf);
     audio_free (&rs);
     return rc;
+}
+
+int
+master_run (const audio_t *in, const master_opts_t *opts, audio_t *out,
+            master_report_t *report, char *err, size_t err_size)
+{
+    audio_t own = *in;
+    own.data = NULL;
+    if (in->data && in->frames > 0 && in->channels > 0) {
+        const size_t samples = (size_t) in->frames * (size_t) in->channels;
+        own.data = s_alloc_samples (samples);
+        if (!own.data) {
+            memset (report, 0, sizeof *report);
+            snprintf (err, err_size, "mastering: out of memory");
+            return MF_ERR_NOMEM;
+        }
+        memcpy (own.data, in->data, samples * sizeof (float));
+    }
+    return s_master (&own, opts, out, report, err, err_size);
+}
+
+int
+master_run_take (audio_t *in, const master_opts_t *opts, audio_t *out,
+                 master_report_t *report, char *err, size_t err_size)
+{
+    audio_t own = *in;
+    in->data = NULL;
+    return s_master (&own, opts, out, report, err, err_size);
 }

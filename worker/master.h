@@ -59,6 +59,13 @@ void master_opts_default (master_opts_t *opts, const profile_t *profile, int sou
 int master_run (const audio_t *in, const master_opts_t *opts, audio_t *out,
                 master_report_t *report, char *err, size_t err_size);
 
+//  master_run that takes in's samples instead of copying them: the
+//  pre-gain stages run on them in place and they are freed, whatever
+//  the outcome (in->data is NULL on return; the other fields stay).
+//  Saves a copy and the memory of one track.
+int master_run_take (audio_t *in, const master_opts_t *opts, audio_t *out,
+                     master_report_t *report, char *err, size_t err_size);
+
 //  Integrated loudness (ITU-R BS.1770-4: K-weighting, 400 ms blocks every
 //  100 ms, -70 LUFS absolute and -10 LU relative gates) of interleaved
 //  audio, LUFS; -HUGE_VAL for silence or less than 400 ms. The loudness

@@ -266,7 +266,7 @@ s_master (s_run_t *r)
     o.fade_out_s = 0;
     master_report_t rep;
     memset (&rep, 0, sizeof rep);
-    rc = master_run (&in, &o, &out, &rep, r->err, sizeof r->err);
+    rc = master_run_take (&in, &o, &out, &rep, r->err, sizeof r->err);
     audio_free (&in);
     spec_destroy (&spec);
     if (rc)
