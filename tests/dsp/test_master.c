@@ -220,9 +220,28 @@ test_deterministic (void **state)
     assert_int_equal (audio_read (p1, &back, err, sizeof err), 0);
     assert_memory_equal (back.data, o1.data, (size_t) o1.frames * 2 * sizeof (float));
     audio_free (&back);
+    //  master_run_take works in the caller's buffer: the same samples,
+    //  the buffer taken (NULL), the format kept
+    audio_t o3;
+    master_report_t r3;
+    assert_int_equal (master_run_take (&in, &o, &o3, &r3, err, sizeof err), 0);
+    assert_null (in.data);
+    assert_int_equal (in.channels, 2);
+    assert_int_equal (o3.frames, o1.frames);
+    assert_memory_equal (o3.data, o1.data, (size_t) o1.frames * 2 * sizeof (float));
+    assert_true (r3.out_lufs == r1.out_lufs && r3.gain_db == r1.gain_db);
+    //  and it frees the buffer on failure too (ASan: no leak)
+    audio_t bad;
+    master_mix_generate (&bad, 1.0, 44100, 2, 3);
+    master_opts_t ob = o;
+    ob.chain.compressor.enabled = true;
+    ob.chain.compressor.ratio = 0.0;
+    assert_int_equal (master_run_take (&bad, &ob, &o3, &r3, err, sizeof err), MF_ERR_INVALID);
+    assert_null (bad.data);
     audio_free (&in);
     audio_free (&o1);
     audio_free (&o2);
+    audio_free (&o3);
 }
 
 static void
