@@ -5,7 +5,13 @@
     measured by libebur128 (EBUR128_MODE_TRUE_PEAK) and by the truepeak
     meter never exceeds the ceiling; silence in gives silence out; a
     signal under the ceiling passes bit-exact with the delay compensated;
-    random block sizes equal one block.  */
+    random block sizes equal one block. And the limiter gives exactly (bit
+    for bit, statistics included) what the reference implementation in
+    limiter_ref.h gives, the per-pass code it replaced, on limited noise
+    at several gains, the generated master mix, square waves, silence and
+    bursts, isolated peaks and hostile values (NaN, infinities,
+    subnormals), mono to 6 channels, 44.1 to 192 kHz, blocks of 1, 7 and
+    4096 frames and whole files, with every kernel table.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +21,10 @@
 #include "worker/dsp/limiter.h"
 #include "worker/dsp/truepeak.h"
 #include "kernels_util.h"
+#include "limiter_ref.h"
+#include "master_mix.h"
+
+#include <float.h>
 
 enum { SIG_SQUARE, SIG_SQUARE_HOT, SIG_NOISE, SIG_NOISE_HOT, SIG_ISP, SIG_BURSTS, SIG_COUNT };
 static const char *s_sig_names [] = {
@@ -301,6 +311,202 @@ test_chunked (void **state)
     free (b);
 }
 
+//  Signals for the comparison with the reference implementation.
+enum { REF_NOISE, REF_MIX, REF_SQUARE, REF_BURST, REF_PEAK, REF_HOSTILE, REF_KINDS };
+static const char *s_ref_names [] = {
+    "gauss noise", "master mix", "square", "silence, burst, silence", "isolated peak",
+    "hostile values"
+};
+
+//  One comparison case: signal, layout, limiter settings and the gain
+//  fed through limiter_run_gain (block modes feed the pre-scaled signal).
+typedef struct {
+    int    kind;
+    int    channels;
+    int    rate_hz;
+    double seconds;
+    double gain_db;
+    double ceiling_dbtp;
+    double lookahead_ms;
+    double release_ms;
+} ref_case_t;
+
+//  Fills buf (frames x ch) with signal kind; deterministic for seed.
+static void
+s_ref_signal (float *buf, size_t frames, int ch, int rate, int kind, uint64_t seed)
+{
+    testsig_rng_t rng;
+    testsig_rng_seed (&rng, seed);
+    const size_t n = frames * (size_t) ch;
+    switch (kind) {
+        case REF_NOISE:
+            for (size_t i = 0; i < n; i++)
+                buf [i] = (float) (0.3 * testsig_rng_gauss (&rng));
+            break;
+        case REF_MIX: {
+            //  the generated mix is stereo; other layouts repeat its channels
+            audio_t a;
+            master_mix_generate (&a, (double) frames / rate, rate, 2, seed);
+            assert_true ((size_t) a.frames == frames);
+            for (size_t i = 0; i < frames; i++)
+                for (int c = 0; c < ch; c++)
+                    buf [i * (size_t) ch + (size_t) c] = a.data [2 * i + (size_t) (c % 2)];
+            audio_free (&a);
+            break;
+        }
+        case REF_SQUARE:
+            for (size_t i = 0; i < frames; i++)
+                for (int c = 0; c < ch; c++)
+                    buf [i * (size_t) ch + (size_t) c] =
+                        (i / (size_t) (17 + 9 * c)) % 2 ? -0.9f : 0.9f;
+            break;
+        case REF_BURST:
+            //  silence long enough for the release to settle, a loud burst
+            //  of 30 ms, silence again, a second burst at the end
+            memset (buf, 0, n * sizeof (float));
+            for (size_t i = frames / 3; i < frames / 3 + (size_t) rate * 3 / 100 && i < frames; i++)
+                for (int c = 0; c < ch; c++)
+                    buf [i * (size_t) ch + (size_t) c] = (float) (1.5 * testsig_rng_gauss (&rng));
+            for (size_t i = frames - frames / 20; i < frames; i++)
+                for (int c = 0; c < ch; c++)
+                    buf [i * (size_t) ch + (size_t) c] = (float) (0.8 * testsig_rng_gauss (&rng));
+            break;
+        case REF_PEAK:
+            //  a quiet sine and one full-scale sample in one channel
+            for (size_t i = 0; i < frames; i++)
+                for (int c = 0; c < ch; c++)
+                    buf [i * (size_t) ch + (size_t) c] =
+                        (float) (0.01 * sin (2.0 * M_PI * 440.0 * (double) i / rate));
+            buf [(frames / 2) * (size_t) ch + (size_t) (ch - 1)] = 1.0f;
+            break;
+        case REF_HOSTILE:
+            for (size_t i = 0; i < n; i++) {
+                double u = testsig_rng_uniform (&rng);
+                float v = (float) (0.5 * testsig_rng_gauss (&rng));
+                buf [i] = u < 0.0005 ? NAN : u < 0.001 ? INFINITY : u < 0.0015 ? -INFINITY
+                        : u < 0.002 ? FLT_MAX : u < 0.01 ? v * 1e-39f : u < 0.02 ? 0.0f : v;
+            }
+            break;
+    }
+}
+
+//  Runs one case through the limiter and the reference, in the mode
+//  block (0: limiter_run_gain on the whole file; SIZE_MAX: limiter_run
+//  in place on the scaled signal; else limiter_process in blocks of that
+//  many frames, in place, then limiter_drain), with the kernel table ops;
+//  asserts identical bytes and statistics.
+static void
+s_ref_compare (const ref_case_t *rc, const float *src, size_t frames, const dsp_ops_t *ops,
+               size_t block)
+{
+    const int ch = rc->channels;
+    limiter_cfg_t cfg = { .enabled = true, .ceiling_dbtp = rc->ceiling_dbtp,
+                          .lookahead_ms = rc->lookahead_ms, .release_ms = rc->release_ms };
+    limiter_t *lim = limiter_new (&cfg, rc->rate_hz, ch);
+    ref_limiter_t *ref = ref_limiter_new (&cfg, rc->rate_hz, ch);
+    assert_non_null (lim);
+    assert_non_null (ref);
+    limiter_set_ops (lim, ops);
+    ref_limiter_set_ops (ref, ops);
+    const size_t lat = (size_t) limiter_latency_frames (lim);
+    assert_int_equal (lat, ref_limiter_latency_frames (ref));
+    const float gain = (float) pow (10.0, rc->gain_db / 20.0);
+    const bool stream = block && block != SIZE_MAX;
+    const size_t total = stream ? frames + lat : frames;
+    float *a = ku_alloc (total, ch), *b = ku_alloc (total, ch);
+    if (!block) {
+        limiter_run_gain (lim, a, src, frames, gain);
+        ref_limiter_run_gain (ref, b, src, frames, gain);
+    }
+    else if (!stream) {
+        dsp_ops ()->scale (a, src, gain, frames * (size_t) ch);
+        memcpy (b, a, frames * (size_t) ch * sizeof (float));
+        limiter_run (lim, a, frames);
+        ref_limiter_run (ref, b, frames);
+    }
+    else {
+        dsp_ops ()->scale (a, src, gain, frames * (size_t) ch);
+        memcpy (b, a, frames * (size_t) ch * sizeof (float));
+        for (size_t pos = 0; pos < frames; pos += block) {
+            size_t k = frames - pos < block ? frames - pos : block;
+            limiter_process (lim, a + pos * (size_t) ch, a + pos * (size_t) ch, k);
+            ref_limiter_process (ref, b + pos * (size_t) ch, b + pos * (size_t) ch, k);
+        }
+        limiter_drain (lim, a + frames * (size_t) ch, lat);
+        ref_limiter_drain (ref, b + frames * (size_t) ch, lat);
+    }
+    dyn_stats_t sa, sb;
+    limiter_stats (lim, &sa);
+    ref_limiter_stats (ref, &sb);
+    size_t diff = 0;
+    for (size_t i = 0; i < total * (size_t) ch; i++)
+        if (memcmp (a + i, b + i, sizeof (float)) && diff++ < 3)
+            printf ("# sample %zu (frame %zu): %.9g, reference %.9g\n", i, i / (size_t) ch,
+                    a [i], b [i]);
+    bool same_stats = sa.frames == sb.frames
+                   && !memcmp (&sa.gr_sum_db, &sb.gr_sum_db, sizeof (double))
+                   && !memcmp (&sa.gr_max_db, &sb.gr_max_db, sizeof (double));
+    if (diff || !same_stats)
+        printf ("# FAIL %s, %d ch, %d Hz, %+.1f dB, ceiling %.1f, la %.1f ms, rel %.0f ms, "
+                "%s, block %zu: %zu samples differ; GR sum %.17g / %.17g, max %.17g / %.17g\n",
+                s_ref_names [rc->kind], ch, rc->rate_hz, rc->gain_db, rc->ceiling_dbtp,
+                rc->lookahead_ms, rc->release_ms, ops->isa_name, block, diff, sa.gr_sum_db,
+                sb.gr_sum_db, sa.gr_max_db, sb.gr_max_db);
+    assert_int_equal (diff, 0);
+    assert_true (same_stats);
+    limiter_destroy (&lim);
+    ref_limiter_destroy (&ref);
+    free (a);
+    free (b);
+}
+
+//  The limiter equals the reference implementation bit for bit, output
+//  and statistics, for every case, kernel table and block size.
+static void
+test_matches_reference (void **state)
+{
+    static const ref_case_t cases [] = {
+        //  kind        ch  rate    s     gain   ceil  la    rel
+        { REF_NOISE,     2, 44100, 0.6,   0.0, -1.0, 2.0,   80.0 },
+        { REF_NOISE,     2, 44100, 0.6,   6.0, -1.0, 2.0,   80.0 },
+        { REF_NOISE,     2, 44100, 0.6,  12.0, -1.0, 2.0,   80.0 },
+        { REF_NOISE,     2, 44100, 0.6,  24.0, -3.0, 0.5,    5.0 },
+        { REF_NOISE,     2, 44100, 0.6, -12.0, -1.0, 2.0,   80.0 },
+        { REF_MIX,       2, 44100, 2.0,   7.5, -1.0, 2.0,   80.0 },
+        { REF_MIX,       2, 44100, 2.0,  10.0, -1.0, 5.0,   10.0 },
+        { REF_MIX,       1, 44100, 1.0,   6.0, -2.0, 2.0,   40.0 },
+        { REF_MIX,       2, 96000, 1.0,   7.5, -1.0, 2.0,   80.0 },
+        { REF_MIX,       2, 192000, 0.5,  7.5, -1.0, 2.0,   80.0 },
+        { REF_SQUARE,    2, 44100, 0.5,   0.0, -1.0, 2.0,   80.0 },
+        { REF_SQUARE,    6, 48000, 0.4,   3.0, -6.0, 1.0,    2.0 },
+        { REF_BURST,     2, 44100, 1.0,   0.0, -1.0, 2.0,    5.0 },
+        { REF_BURST,     1, 96000, 1.0,   6.0, -1.0, 20.0,   1.0 },
+        { REF_BURST,     6, 192000, 0.6,  0.0, -1.0, 2.0,    3.0 },
+        { REF_PEAK,      2, 44100, 1.0,   0.0, -1.0, 2.0,   10.0 },
+        { REF_PEAK,      1, 192000, 0.5,  3.0,  0.0, 0.5, 2000.0 },
+        { REF_NOISE,     6, 96000, 0.3,  10.0, -1.0, 2.0,   80.0 },
+        { REF_NOISE,     1, 192000, 0.3,  6.0, -1.0, 3.0,   50.0 },
+        { REF_HOSTILE,   2, 44100, 0.3,   0.0, -1.0, 2.0,   80.0 },
+        { REF_HOSTILE,   3, 96000, 0.2,   6.0, -1.0, 2.0,    5.0 },
+    };
+    const size_t blocks [] = { 0, SIZE_MAX, 1, 7, 4096 };
+    for (size_t k = 0; k < sizeof cases / sizeof cases [0]; k++) {
+        const ref_case_t *rc = &cases [k];
+        size_t frames = (size_t) lround (rc->seconds * rc->rate_hz);
+        float *src = ku_alloc (frames, rc->channels);
+        s_ref_signal (src, frames, rc->channels, rc->rate_hz, rc->kind, 1000 + k);
+        for (int isa = 0; isa <= (int) dsp_isa_best (); isa++) {
+            dsp_ops_t ops;
+            dsp_ops_init_isa (&ops, (dsp_isa_t) isa);
+            for (size_t j = 0; j < sizeof blocks / sizeof blocks [0]; j++)
+                s_ref_compare (rc, src, frames, &ops, blocks [j]);
+        }
+        printf ("# same as the reference: %s, %d ch, %d Hz, %+.1f dB, %zu frames\n",
+                s_ref_names [rc->kind], rc->channels, rc->rate_hz, rc->gain_db, frames);
+        free (src);
+    }
+}
+
 static void
 test_bad_config (void **state)
 {
@@ -332,6 +538,7 @@ main (void)
         cmocka_unit_test (test_transparent_latency),
         cmocka_unit_test (test_silence),
         cmocka_unit_test (test_chunked),
+        cmocka_unit_test (test_matches_reference),
         cmocka_unit_test (test_bad_config),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
