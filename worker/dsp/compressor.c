@@ -8,6 +8,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 struct compressor_s {
     const dsp_ops_t *ops;           //  kernel table
@@ -19,6 +22,7 @@ struct compressor_s {
     dyn_stats_t      stats;
     float            level_db [COMPRESSOR_BLOCK_FRAMES];  //  detector, per frame
     float            gain_db [COMPRESSOR_BLOCK_FRAMES];   //  applied gain, per frame
+    double           x_l [COMPRESSOR_BLOCK_FRAMES];       //  gain computer, per frame
 };
 
 //  The gain computer's output level y_G for input level x_db (no makeup).
@@ -98,22 +102,52 @@ compressor_process (compressor_t *self, float *buf, size_t frames)
     while (frames > 0) {
         size_t n = frames < COMPRESSOR_BLOCK_FRAMES ? frames : COMPRESSOR_BLOCK_FRAMES;
         self->ops->comp_level_db (buf, n, self->channels, self->level_db);
-        double y_l = self->y_l, gr_max = self->stats.gr_max_db, gr_sum = 0.0;
-        for (size_t i = 0; i < n; i++) {
+        //  the gain computer first, over the block (no recursion: it
+        //  vectorises), so that the loop below carries the detector's
+        //  recursion alone
+        double *restrict xl = self->x_l;
+        size_t i0 = 0;
+#ifdef __SSE2__
+        //  two frames at a time; max and min as the scalar code's
+        //  selects (a > b ? a : b), so the values are the same
+        const __m128d v_t = _mm_set1_pd (t_db), v_hw = _mm_set1_pd (half_w);
+        const __m128d v_knee = _mm_set1_pd (knee_db), v_i2w = _mm_set1_pd (inv_2w);
+        const __m128d v_sl = _mm_set1_pd (slope), v_0 = _mm_setzero_pd ();
+        for (; i0 + 2 <= n; i0 += 2) {
+            __m128d over = _mm_sub_pd (_mm_cvtps_pd (_mm_castpd_ps (
+                _mm_load_sd ((const double *) (self->level_db + i0)))), v_t);
+            __m128d d = _mm_min_pd (_mm_max_pd (_mm_add_pd (over, v_hw), v_0), v_knee);
+            __m128d lin = _mm_max_pd (_mm_sub_pd (over, v_hw), v_0);
+            _mm_storeu_pd (xl + i0, _mm_mul_pd (v_sl, _mm_add_pd (
+                _mm_mul_pd (_mm_mul_pd (d, d), v_i2w), lin)));
+        }
+#endif
+        for (size_t i = i0; i < n; i++) {
             double over = self->level_db [i] - t_db;
             double d = over + half_w;
             d = d > 0.0 ? d : 0.0;                  //  maxsd
             d = d < knee_db ? d : knee_db;          //  minsd
             double lin = over - half_w;
             lin = lin > 0.0 ? lin : 0.0;
-            double x_l = slope * (d * d * inv_2w + lin);
+            xl [i] = slope * (d * d * inv_2w + lin);
+        }
+        double y_l = self->y_l, gr_max = self->stats.gr_max_db, gr_sum = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            double x_l = xl [i];
             //  Both the attack and the release step, then a select: the
             //  decision flips with the signal (a jump would be
             //  mispredicted) and the compare runs beside the arithmetic
             //  instead of before a table load on the recursion's path.
             double y_up = a_tab [1] * y_l + b_tab [1] * x_l;
             double y_dn = a_tab [0] * y_l + b_tab [0] * x_l;
+#ifdef __SSE2__
+            //  the select as a mask (compilers tend to make it a jump)
+            __m128d m = _mm_cmpgt_sd (_mm_set_sd (x_l), _mm_set_sd (y_l));
+            y_l = _mm_cvtsd_f64 (_mm_or_pd (_mm_and_pd (m, _mm_set_sd (y_up)),
+                                            _mm_andnot_pd (m, _mm_set_sd (y_dn))));
+#else
             y_l = x_l > y_l ? y_up : y_dn;
+#endif
             self->gain_db [i] = (float) (makeup_db - y_l);
             gr_sum += y_l;
             gr_max = y_l > gr_max ? y_l : gr_max;
