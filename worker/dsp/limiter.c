@@ -1,10 +1,20 @@
 /*  Lookahead true-peak limiter (limiter.h): two oversampled detectors
     through ops->tp_peaks (the project meter's filter from truepeak.h and
     the reference meter's, designed here), sliding minimum over the
-    lookahead (van Herk / Gil-Werman: three comparisons per frame, no
-    data-dependent loop), one-pole release, box smoothing, and a delay
-    line of the latency. One internal block of LIMITER_BLOCK_FRAMES at a
-    time; nothing is allocated after limiter_new.  */
+    lookahead (van Herk / Gil-Werman over the block and the lookahead
+    before it), one-pole release, box smoothing, and a delay line of the
+    latency. One internal block of LIMITER_BLOCK_FRAMES at a time;
+    nothing is allocated after limiter_new.
+
+    Speed: the release, the box's running and lap sums and the
+    statistics' product are four recurrences of one operation each per
+    frame, run in one loop so that they overlap; the required gain and
+    the delay line run two or four frames per SSE2 instruction with the
+    same per-element arithmetic (double where it was double); blocks
+    whose lookahead windows hold only 1s skip the sliding minimum, and
+    when the release has also settled they skip the release too (g is
+    then exactly 1). Every output sample and statistic is the same as the
+    one-frame-at-a-time definition in limiter.h gives.  */
 #include "worker/dsp/limiter.h"
 #include "worker/dsp/truepeak.h"
 
@@ -13,6 +23,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define LIMITER_DET_CHUNK  32      //  frames per detector skip decision
 
@@ -34,19 +47,19 @@ struct limiter_s {
     float       *tmp;           //  LIMITER_BLOCK_FRAMES: one channel, one filter
     float       *zeros;         //  LIMITER_BLOCK_FRAMES * channels of silence
     float       *delay;         //  latency * channels: input ring
-    //  Sliding minimum of g_req over W = latency + 1 frames (van Herk /
-    //  Gil-Werman): frames in blocks of W; min over a window = min of the
-    //  suffix minimum of its first block and the prefix minimum of its
-    //  last block.
-    double      *win_g;         //  W: g_req of the current block
-    double      *win_suf;       //  W: suffix minima of the last full block
-    double       win_pre;       //  prefix minimum of the current block
-    size_t       win_pos;       //  position of frame t in its block
+    //  Sliding minimum of g_req over W = latency + 1 frames: ext holds
+    //  the g_req of the last L frames, then those of the current block;
+    //  the block's minima come from van Herk / Gil-Werman over ext (runs
+    //  of W aligned at ext[0]), with vh for their suffix and prefix
+    //  minima. Skipped when the window holds only 1s.
+    double      *ext;           //  latency + LIMITER_BLOCK_FRAMES
+    double      *vh_suf;        //  latency + LIMITER_BLOCK_FRAMES
+    double      *vh_pre;        //  latency + LIMITER_BLOCK_FRAMES
     uint64_t     ones;          //  trailing frames whose g_req is exactly 1
-    bool         suf_ones;      //  win_suf is all 1 (not stored when so)
     double      *hbuf;          //  box: the last N values of h
-    double      *gblk;          //  LIMITER_BLOCK_FRAMES: g_req, then m, then g
-    double       hsum;          //  their sum
+    double      *gblk;          //  LIMITER_BLOCK_FRAMES: m, then g
+    double       hsum;          //  their sum (running; exact once per lap)
+    double       lsum;          //  sum of hbuf [0 .. hpos), added in order
     int          hpos;          //  next slot in hbuf
     double       r;             //  release state: 1 - h of the last frame
     uint64_t     t;             //  input frames consumed since reset
@@ -179,12 +192,13 @@ limiter_new (const limiter_cfg_t *cfg, int rate_hz, int channels)
     }
     self->zeros = calloc ((size_t) LIMITER_BLOCK_FRAMES * channels, sizeof (float));
     self->delay = calloc ((size_t) lat * channels, sizeof (float));
-    self->win_g = calloc ((size_t) lat + 1, sizeof (double));
-    self->win_suf = calloc ((size_t) lat + 1, sizeof (double));
+    self->ext = calloc ((size_t) lat + LIMITER_BLOCK_FRAMES, sizeof (double));
+    self->vh_suf = calloc ((size_t) lat + LIMITER_BLOCK_FRAMES, sizeof (double));
+    self->vh_pre = calloc ((size_t) lat + LIMITER_BLOCK_FRAMES, sizeof (double));
     self->hbuf = calloc ((size_t) self->box, sizeof (double));
     self->gblk = calloc (LIMITER_BLOCK_FRAMES, sizeof (double));
-    if (!self->peak || !self->tmp || !self->zeros || !self->delay || !self->win_g
-    ||  !self->win_suf || !self->hbuf || !self->gblk)
+    if (!self->peak || !self->tmp || !self->zeros || !self->delay || !self->ext
+    ||  !self->vh_suf || !self->vh_pre || !self->hbuf || !self->gblk)
         goto fail;
     limiter_reset (self);
     return self;
@@ -207,8 +221,9 @@ limiter_destroy (limiter_t **self_p)
     free (self->tmp);
     free (self->zeros);
     free (self->delay);
-    free (self->win_g);
-    free (self->win_suf);
+    free (self->ext);
+    free (self->vh_suf);
+    free (self->vh_pre);
     free (self->hbuf);
     free (self->gblk);
     free (self);
@@ -230,17 +245,15 @@ limiter_reset (limiter_t *self)
         memset (self->hist [c], 0, (size_t) (self->taps - 1) * sizeof (float));
     memset (self->delay, 0, (size_t) self->latency * self->channels * sizeof (float));
     //  Frames before the start count as needing no reduction (g_req 1).
-    for (int k = 0; k <= self->latency; k++)
-        self->win_suf [k] = 1.0;
-    self->win_pre = 1.0;
-    self->win_pos = 0;
-    self->ones = 0;
-    self->suf_ones = false;
+    for (int k = 0; k < self->latency; k++)
+        self->ext [k] = 1.0;
+    self->ones = (uint64_t) self->latency;
     self->dpos = 0;
     self->g_min = 1.0;
     for (int k = 0; k < self->box; k++)
         self->hbuf [k] = 1.0;
     self->hsum = self->box;
+    self->lsum = 0.0;
     self->hpos = 0;
     self->r = 0.0;
     self->t = 0;
@@ -293,7 +306,7 @@ s_abs_max_into (float *restrict pk, const float *restrict x, size_t n, bool firs
 //  LIMITER_DET_CHUNK frames whose support peaks M satisfy M * coef_bound
 //  <= ceiling cannot need any reduction: their peak[] is set to 0
 //  instead (the same g_req of 1 as the exact value would give).
-static void
+static bool
 s_detect (limiter_t *self, const float *src, size_t n, float gain)
 {
     const size_t ch = (size_t) self->channels;
@@ -368,198 +381,297 @@ s_detect (limiter_t *self, const float *src, size_t n, float gain)
     if (t > 1)
         for (size_t c = 0; c < ch; c++)
             memmove (self->hist [c], self->hist [c] + n, (size_t) (t - 1) * sizeof (float));
+    bool any = false;
+    for (size_t j = 0; j < nch; j++)
+        any |= need [j];
+    return any;
 }
 
-//  Core: n frames from src (interleaved) through the detector, gain and
-//  delay line; output to dst unless dst is NULL (discarded). dst <= src
-//  in the same buffer is safe: each frame is read before its output slot,
-//  which lies at or before it, is written. The per-frame recursions run
-//  as separate passes over the block (required gain, sliding minimum,
-//  release and box smoothing, delay line, statistics), each a short
-//  loop with the same arithmetic, in the same order, as one fused loop.
-static void
-s_block (limiter_t *self, float *dst, const float *src, size_t n, float gain)
+//  1  Required gain of n detector peaks into g: c / p over the ceiling c,
+//     exactly 1 at or under it (and for NaN). Returns whether any frame
+//     asks for less than 1. Four frames per compare; the division only
+//     where a frame is over.
+static bool
+s_required_gain (const float *restrict pk, size_t n, double c, double *restrict g)
 {
-    const size_t ch = (size_t) self->channels;
-    const uint64_t lat = (uint64_t) self->latency;
-    const double c = self->ceiling_lin, a_rel = self->a_rel;
-    const int box = self->box;
-    const double inv_box = 1.0 / box;
-    const size_t w = (size_t) lat + 1;
-    double *restrict gb = self->gblk;
-    s_detect (self, src, n, gain);
-
-    //  1  required gain: c / max (p, c), exactly 1 (c / c) at or under
-    //     the ceiling
-    const float *pk = self->peak;
-    for (size_t i = 0; i < n; i++) {
-        double p = pk [i];
-        gb [i] = p > c ? c / p : 1.0;
-    }
-
-    //  2  sliding minimum over g_req[t - L .. t]: the window starts at
-    //     position pos + 1 of the previous block (or, when pos is the
-    //     block's last position, at the start of this one)
-    double *restrict win_g = self->win_g, *restrict win_suf = self->win_suf;
-    double pre = self->win_pre;
-    size_t pos = self->win_pos;
-    uint64_t ones = self->ones;
-    bool suf_ones = self->suf_ones;
-    for (size_t i = 0; i < n; i++) {
-        double g_req = gb [i];
-        ones = g_req == 1.0 ? ones + 1 : 0;
-        if (ones >= w) {
-            //  the whole window [t - L, t] asks for 1: m = 1 (gb[i] already
-            //  is), and every entry of the current block is 1
-            win_g [pos] = 1.0;
-            if (++pos == w) {
-                suf_ones = true;        //  win_suf all 1, without storing it
-                pre = 1.0;
-                pos = 0;
-            }
+    bool any = false;
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128d cc = _mm_set1_pd (c), one = _mm_set1_pd (1.0);
+    for (; i + 4 <= n; i += 4) {
+        __m128 p = _mm_loadu_ps (pk + i);
+        __m128d lo = _mm_cvtps_pd (p), hi = _mm_cvtps_pd (_mm_movehl_ps (p, p));
+        int over = _mm_movemask_pd (_mm_cmpgt_pd (lo, cc))
+                 | _mm_movemask_pd (_mm_cmpgt_pd (hi, cc)) << 2;
+        if (!over) {
+            _mm_storeu_pd (g + i, one);
+            _mm_storeu_pd (g + i + 2, one);
             continue;
         }
-        win_g [pos] = g_req;
-        pre = g_req < pre ? g_req : pre;
-        double m;
-        if (pos + 1 == w) {
-            suf_ones = false;
-            double sm = win_g [pos];
-            win_suf [pos] = sm;
-            for (size_t k = pos; k-- > 0; ) {
-                sm = win_g [k] < sm ? win_g [k] : sm;
-                win_suf [k] = sm;
-            }
-            m = pre;
-            pre = 1.0;
-            pos = 0;
+        any = true;
+        for (size_t k = i; k < i + 4; k++) {
+            double v = pk [k];
+            g [k] = v > c ? c / v : 1.0;
         }
-        else {
-            double s_prev = suf_ones ? 1.0 : win_suf [pos + 1];
-            m = s_prev < pre ? s_prev : pre;
-            pos++;
-        }
-        gb [i] = m;
     }
-    self->win_pre = pre;
-    self->win_pos = pos;
-    self->ones = ones;
-    self->suf_ones = suf_ones;
+#endif
+    for (; i < n; i++) {
+        double v = pk [i];
+        bool over = v > c;
+        g [i] = over ? c / v : 1.0;
+        any |= over;
+    }
+    return any;
+}
 
-    //  3  release toward 1, never above the lookahead minimum, kept as
-    //     the distance r = 1 - h so that the recurrence is one multiply
-    //     and one max: r = max (r a_R, 1 - m); then box smoothing, the
-    //     sum recomputed exactly once per lap; g exactly 1 when nothing
-    //     in the window reduces (transparency)
-    double r = self->r, hsum = self->hsum;
-    double *restrict hbuf = self->hbuf;
-    int hpos = self->hpos;
-    //  Frames whose m is 1 (need 0) take r = r a_R alone: max (r a_R, 0)
-    //  is r a_R itself, and the recurrence is one multiply shorter.
-#define S_BOX_STEP(i) do {                                              \
-        double h_ = 1.0 - r;                                            \
-        hsum += h_ - hbuf [hpos];                                       \
-        hbuf [hpos] = h_;                                               \
-        if (++hpos == box) {                                            \
-            hpos = 0;                                                   \
-            double sum_ = 0.0;                                          \
-            for (int k_ = 0; k_ < box; k_++)                            \
-                sum_ += hbuf [k_];                                      \
-            hsum = sum_;                                                \
-        }                                                               \
-        gb [i] = hsum >= box ? 1.0 : hsum * inv_box;                    \
-    } while (0)
-    for (size_t i = 0; i < n; ) {
-        if (gb [i] == 1.0) {
-            size_t end = i + 1;
-            while (end < n && gb [end] == 1.0)
-                end++;
-            for (; i < end; i++) {
-                r *= a_rel;
-                S_BOX_STEP (i);
-            }
-        }
-        else {
-            r *= a_rel;
-            double need = 1.0 - gb [i];
-            r = need > r ? need : r;                //  maxsd
-            S_BOX_STEP (i);
-            i++;
+//  2  Sliding minimum: m[i] = min (x[i .. i + L]) for i in [0, n), x
+//     holding n + L values (van Herk / Gil-Werman: runs of W = L + 1
+//     aligned at x[0]; a window is the suffix of one run and the prefix
+//     of the next). Minima are exact, so any order gives the same m.
+static void
+s_sliding_min (const double *restrict x, size_t n, size_t lat, double *restrict suf,
+               double *restrict pre, double *restrict m)
+{
+    const size_t w = lat + 1, len = n + lat;
+    //  suffix minima of the runs starting before n (each lies inside x)
+    for (size_t q = 0; q < n; q += w) {
+        size_t k = q + w - 1;
+        double s = x [k];
+        suf [k] = s;
+        while (k-- > q) {
+            s = x [k] < s ? x [k] : s;
+            suf [k] = s;
         }
     }
-#undef S_BOX_STEP
+    //  prefix minima of the runs from the second on, up to x[len - 1]
+    for (size_t q = w; q < len; q += w) {
+        size_t end = q + w < len ? q + w : len;
+        double p = x [q];
+        pre [q] = p;
+        for (size_t k = q + 1; k < end; k++) {
+            p = x [k] < p ? x [k] : p;
+            pre [k] = p;
+        }
+    }
+    size_t r = 0;               //  i mod w
+    for (size_t i = 0; i < n; i++) {
+        double a = suf [i], b = pre [i + lat];
+        m [i] = r == 0 ? a : a < b ? a : b;
+        r = r + 1 == w ? 0 : r + 1;
+    }
+}
+
+//  3  Release toward 1 and box smoothing over frames [i0, i1) of gb (m
+//     in, g out), with the statistics of the gains when stats is true.
+//     Per frame, in the order of the original per-pass code: r = r a_R,
+//     raised to 1 - m where m < 1 (where m is 1, max (r a_R, 0) is r a_R
+//     itself: one multiply), h = 1 - r, the running sum of the box
+//     updated by h - (the value h replaces), and the lap's sum of h in
+//     order (at the lap's end it is exactly the sum over hbuf from slot 0
+//     that replaces the running one); g exactly 1 when the sum reaches N.
+//     The statistics multiply the gains under 1 and fold the product
+//     into the sum of dB before it can underflow. Four independent
+//     recurrences (r, the running sum, the lap sum, the product): one
+//     loop lets them overlap.
+static inline void
+s_release (limiter_t *self, double *restrict gb, size_t i0, size_t i1, bool stats,
+           double *g_prod_p, double *gr_sum_p, double *g_min_p)
+{
+    const double a_rel = self->a_rel;
+    const int box = self->box;
+    const double box_d = box, inv_box = 1.0 / box;
+    double *restrict hbuf = self->hbuf;
+    double r = self->r, hsum = self->hsum, lsum = self->lsum;
+    int hpos = self->hpos;
+    double g_prod = *g_prod_p, gr_sum = *gr_sum_p, g_min = *g_min_p;
+    for (size_t i = i0; i < i1; i++) {
+        double m = gb [i];
+        r *= a_rel;
+        if (m != 1.0) {
+            double need = 1.0 - m;
+            r = need > r ? need : r;
+        }
+        double h = 1.0 - r;
+        hsum += h - hbuf [hpos];
+        hbuf [hpos] = h;
+        lsum += h;
+        if (++hpos == box) {
+            hpos = 0;
+            hsum = lsum;
+            lsum = 0.0;
+        }
+        double g = hsum >= box_d ? 1.0 : hsum * inv_box;
+        gb [i] = g;
+        if (stats) {
+            //  g at or above 1 leaves the product (times 1) and the
+            //  minimum (at most 1) as they are
+            double gm = g < 1.0 ? g : 1.0;
+            g_prod *= gm;
+            if (g_prod < 1e-200) {
+                gr_sum -= 20.0 * log10 (g_prod);
+                g_prod = 1.0;
+            }
+            g_min = gm < g_min ? gm : g_min;
+        }
+    }
     self->r = r;
     self->hsum = hsum;
+    self->lsum = lsum;
     self->hpos = hpos;
+    *g_prod_p = g_prod;
+    *gr_sum_p = gr_sum;
+    *g_min_p = g_min;
+}
 
-    //  4  delay line: out frame t - L, then store frame t in its slot
+//  Whether the release has settled: h = 1 - r is exactly 1, every h in
+//  the box is 1 and the box's sum gives g = 1. While m stays 1 the state
+//  then stays so (r only shrinks; its value no longer matters: any need
+//  1 - m >= 2^-53 is above r a_R <= 2^-54), and every g is exactly 1.
+static bool
+s_settled (const limiter_t *self)
+{
+    if (!(1.0 - self->r == 1.0 && self->hsum >= (double) self->box))
+        return false;
+    for (int k = 0; k < self->box; k++)
+        if (self->hbuf [k] != 1.0)
+            return false;
+    return true;
+}
+
+//  4  Delay line for n frames from src: out frame t - L (its stored
+//     sample times g, in double, rounded to float) to dst unless NULL,
+//     then frame t (src times gain, in float) into its slot.
+static void
+s_delay (limiter_t *self, float *dst, const float *src, size_t n, float gain,
+         const double *restrict gb)
+{
+    const size_t ch = (size_t) self->channels;
+    const size_t lat = (size_t) self->latency;
     size_t dpos = self->dpos;
     for (size_t i = 0; i < n; ) {
         //  frames up to the ring's end: slots dpos .. dpos + run - 1
-        size_t run = (size_t) lat - dpos;
+        size_t run = lat - dpos;
         if (run > n - i)
             run = n - i;
         float *d = self->delay + dpos * ch;
         const float *x = src + i * ch;
-        if (dst) {
-            float *y = dst + i * ch;
-            if (ch == 2)
-                for (size_t j = 0; j < run; j++) {
-                    double g = gb [i + j];
-                    float v0 = d [2 * j], v1 = d [2 * j + 1];
-                    float x0 = x [2 * j] * gain, x1 = x [2 * j + 1] * gain;
-                    d [2 * j] = x0;
-                    d [2 * j + 1] = x1;
-                    y [2 * j] = (float) (g * v0);
-                    y [2 * j + 1] = (float) (g * v1);
-                }
-            else
-                for (size_t j = 0; j < run; j++) {
-                    double g = gb [i + j];
-                    for (size_t k = 0; k < ch; k++) {
-                        float v = d [j * ch + k];
-                        d [j * ch + k] = x [j * ch + k] * gain;
-                        y [j * ch + k] = (float) (g * v);
-                    }
-                }
-        }
-        else
-        if (gain == 1.0f)
-            memcpy (d, x, run * ch * sizeof (float));
-        else
+        const double *g = gb + i;
+        if (!dst) {
             for (size_t k = 0; k < run * ch; k++)
                 d [k] = x [k] * gain;
+        }
+        else {
+            float *y = dst + i * ch;
+            size_t j = 0;
+#ifdef __SSE2__
+            //  each frame's samples are read before its output is
+            //  written (dst <= src may share the buffer)
+            const __m128 gv = _mm_set1_ps (gain);
+            if (ch == 2)
+                for (; j + 2 <= run; j += 2) {
+                    __m128 v = _mm_loadu_ps (d + 2 * j);
+                    __m128 xs = _mm_mul_ps (_mm_loadu_ps (x + 2 * j), gv);
+                    __m128d g2 = _mm_loadu_pd (g + j);
+                    __m128d lo = _mm_mul_pd (_mm_cvtps_pd (v), _mm_unpacklo_pd (g2, g2));
+                    __m128d hi = _mm_mul_pd (_mm_cvtps_pd (_mm_movehl_ps (v, v)),
+                                             _mm_unpackhi_pd (g2, g2));
+                    _mm_storeu_ps (d + 2 * j, xs);
+                    _mm_storeu_ps (y + 2 * j, _mm_movelh_ps (_mm_cvtpd_ps (lo),
+                                                             _mm_cvtpd_ps (hi)));
+                }
+            else if (ch == 1)
+                for (; j + 4 <= run; j += 4) {
+                    __m128 v = _mm_loadu_ps (d + j);
+                    __m128 xs = _mm_mul_ps (_mm_loadu_ps (x + j), gv);
+                    __m128d lo = _mm_mul_pd (_mm_cvtps_pd (v), _mm_loadu_pd (g + j));
+                    __m128d hi = _mm_mul_pd (_mm_cvtps_pd (_mm_movehl_ps (v, v)),
+                                             _mm_loadu_pd (g + j + 2));
+                    _mm_storeu_ps (d + j, xs);
+                    _mm_storeu_ps (y + j, _mm_movelh_ps (_mm_cvtpd_ps (lo),
+                                                         _mm_cvtpd_ps (hi)));
+                }
+#endif
+            for (; j < run; j++)
+                for (size_t k = 0; k < ch; k++) {
+                    float v = d [j * ch + k];
+                    d [j * ch + k] = x [j * ch + k] * gain;
+                    y [j * ch + k] = (float) (g [j] * v);
+                }
+        }
         dpos += run;
         if (dpos == lat)
             dpos = 0;
         i += run;
     }
     self->dpos = dpos;
+}
 
-    //  5  statistics of the frames past the first L (the delay line's
-    //     silence). Mean reduction in dB = -20 log10 of the product of
-    //     the gains: one multiply per frame, folded into the sum before
-    //     it can underflow.
+//  Core: n frames from src (interleaved) through the detector, gain and
+//  delay line; output to dst unless dst is NULL (discarded). dst <= src
+//  in the same buffer is safe: each frame is read before its output slot,
+//  which lies at or before it, is written. Stages: 1 required gain, 2
+//  sliding minimum, 3 release, box smoothing and statistics, 4 delay
+//  line. Stages 1 to 3 are skipped (m and g exactly 1, state unchanged
+//  but for positions) where the detector found nothing over the ceiling
+//  for the whole window and the release has settled.
+static void
+s_block (limiter_t *self, float *dst, const float *src, size_t n, float gain)
+{
+    const size_t lat = (size_t) self->latency;
+    double *restrict gb = self->gblk;
+    double *restrict ext = self->ext;
+    bool low = false;           //  some g_req of the block under 1
+    if (s_detect (self, src, n, gain))
+        low = s_required_gain (self->peak, n, self->ceiling_lin, ext + lat);
+    bool all_ones = !low && self->ones >= lat;
+    if (all_ones) {
+        //  the window of every frame holds only 1s: m = 1, and ext's
+        //  last L frames (all 1) are already in place
+        self->ones += n;
+    }
+    else {
+        if (!low)
+            for (size_t i = 0; i < n; i++)
+                ext [lat + i] = 1.0;
+        s_sliding_min (ext, n, lat, self->vh_suf, self->vh_pre, gb);
+        size_t k = n;
+        while (k > 0 && ext [lat + k - 1] == 1.0)
+            k--;
+        self->ones = k == 0 ? self->ones + n : n - k;
+        memmove (ext, ext + n, lat * sizeof (double));
+    }
+
+    //  3  statistics of the frames past the first L (the delay line's
+    //     silence): mean reduction in dB = -20 log10 of the product of
+    //     the gains
     uint64_t t = self->t;
     size_t i0 = t >= lat ? 0 : (size_t) (lat - t) < n ? (size_t) (lat - t) : n;
     double g_prod = 1.0, gr_sum = 0.0, g_min = self->g_min;
-    for (size_t i = i0; i < n; i++) {
-        double g = gb [i];
-        if (g < 1.0) {
-            g_prod *= g;
-            if (g_prod < 1e-200) {
-                gr_sum -= 20.0 * log10 (g_prod);
-                g_prod = 1.0;
-            }
-            if (g < g_min)
-                g_min = g;
-        }
+    if (all_ones && s_settled (self)) {
+        //  g = 1 throughout: h stays 1, the box's slots stay 1
+        int hpos = self->hpos + (int) (n % (size_t) self->box);
+        if ((size_t) self->hpos + n >= (size_t) self->box)
+            self->hsum = self->box;
+        self->hpos = hpos >= self->box ? hpos - self->box : hpos;
+        self->lsum = self->hpos;
+        self->r = 0.0;
+        for (size_t i = 0; i < n; i++)
+            gb [i] = 1.0;
+    }
+    else {
+        if (all_ones)
+            for (size_t i = 0; i < n; i++)
+                gb [i] = 1.0;
+        s_release (self, gb, 0, i0, false, &g_prod, &gr_sum, &g_min);
+        s_release (self, gb, i0, n, true, &g_prod, &gr_sum, &g_min);
     }
     self->t = t + n;
     self->g_min = g_min;
     self->stats.gr_sum_db += gr_sum - 20.0 * log10 (g_prod);
     self->stats.frames += n - i0;
     self->stats.gr_max_db = g_min < 1.0 ? -20.0 * log10 (g_min) : 0.0;
+
+    s_delay (self, dst, src, n, gain, gb);
 }
 
 //  limiter_process on gain * src (gain 1: src itself).
