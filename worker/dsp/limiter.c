@@ -297,6 +297,123 @@ s_abs_max_into (float *restrict pk, const float *restrict x, size_t n, bool firs
         }
 }
 
+//  Largest |x[i]| over n samples free of NaN (any order gives the same
+//  maximum); 0 for n == 0.
+static float
+s_abs_peak (const float *x, size_t n)
+{
+    float m = 0.0f;
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128 mask = _mm_castsi128_ps (_mm_set1_epi32 (0x7fffffff));
+    __m128 v = _mm_setzero_ps ();
+    for (; i + 4 <= n; i += 4)
+        v = _mm_max_ps (v, _mm_and_ps (_mm_loadu_ps (x + i), mask));
+    v = _mm_max_ps (v, _mm_movehl_ps (v, v));
+    v = _mm_max_ss (v, _mm_shuffle_ps (v, v, 1));
+    m = _mm_cvtss_f32 (v);
+#endif
+    for (; i < n; i++) {
+        float a = fabsf (x [i]);
+        m = a > m ? a : m;
+    }
+    return m;
+}
+
+//  Whether any of n samples is NaN.
+static bool
+s_has_nan (const float *x, size_t n)
+{
+    size_t i = 0;
+#ifdef __SSE2__
+    __m128 u = _mm_setzero_ps ();
+    for (; i + 4 <= n; i += 4) {
+        __m128 v = _mm_loadu_ps (x + i);
+        u = _mm_or_ps (u, _mm_cmpunord_ps (v, v));
+    }
+    if (_mm_movemask_ps (u))
+        return true;
+#endif
+    for (; i < n; i++)
+        if (x [i] != x [i])
+            return true;
+    return false;
+}
+
+//  The screen through ops->abs_max, one call per chunk and channel over
+//  the chunk's support: need[j] is set where the peak is above m_ok or
+//  NaN (the kernel's reading of NaN decides).
+static void
+s_screen_ops (limiter_t *self, size_t n, size_t nch, double m_ok, bool *need)
+{
+    const int t = self->taps;
+    for (size_t c = 0; c < (size_t) self->channels; c++) {
+        float *x = self->hist [c] + t - 1;
+        for (size_t j = 0; j < nch; j++) {
+            if (need [j])
+                continue;
+            size_t i0 = j * LIMITER_DET_CHUNK;
+            size_t i1 = i0 + LIMITER_DET_CHUNK < n ? i0 + LIMITER_DET_CHUNK : n;
+            float m = self->ops->abs_max (x + i0 - (t - 1), i1 - i0 + (size_t) (t - 1));
+            //  NaN peaks take the exact path
+            if (!((double) m <= m_ok))
+                need [j] = true;
+        }
+    }
+}
+
+//  The detector's screen without a kernel call per chunk and channel:
+//  need[j] = whether the largest |x| over the support of chunk j (its
+//  frames and the T - 1 before), over all channels, is above m_ok. The
+//  same answer as ops->abs_max over each support, for samples free of
+//  NaN (maxima are exact; the kernels differ only in how they treat
+//  NaN): returns false, need untouched, when a NaN is present. Each
+//  chunk's own maximum is taken once; only where it is under m_ok but
+//  its support reaching into the chunk before may not be are the T - 1
+//  frames before it read again.
+static bool
+s_screen (limiter_t *self, size_t n, size_t nch, double m_ok, bool *need)
+{
+    const size_t ch = (size_t) self->channels;
+    const size_t h = (size_t) self->taps - 1;
+    float cmax [LIMITER_BLOCK_FRAMES / LIMITER_DET_CHUNK + 1];
+    float prev = 0.0f;          //  the history's maximum: chunk 0's support
+    for (size_t c = 0; c < ch; c++)
+        if (s_has_nan (self->hist [c], h + n))
+            return false;
+    for (size_t j = 0; j < nch; j++)
+        cmax [j] = 0.0f;
+    for (size_t c = 0; c < ch; c++) {
+        const float *x = self->hist [c] + h;
+        float hm = s_abs_peak (x - h, h);
+        prev = hm > prev ? hm : prev;
+        for (size_t j = 0; j < nch; j++) {
+            size_t i0 = j * LIMITER_DET_CHUNK;
+            size_t i1 = i0 + LIMITER_DET_CHUNK < n ? i0 + LIMITER_DET_CHUNK : n;
+            float m = s_abs_peak (x + i0, i1 - i0);
+            cmax [j] = m > cmax [j] ? m : cmax [j];
+        }
+    }
+    for (size_t j = 0; j < nch; j++) {
+        //  prev covers the T - 1 frames before chunk j (T - 1 <= one chunk)
+        float sup = prev > cmax [j] ? prev : cmax [j];
+        if ((double) sup <= m_ok)
+            need [j] = false;
+        else if ((double) cmax [j] > m_ok)
+            need [j] = true;
+        else {
+            float a = 0.0f;
+            for (size_t c = 0; c < ch; c++) {
+                float m = s_abs_peak (self->hist [c] + j * LIMITER_DET_CHUNK, h);
+                a = m > a ? m : a;
+            }
+            need [j] = (double) a > m_ok;
+        }
+        prev = cmax [j];
+    }
+    return true;
+}
+
 //  Detector for n frames of src: peak[i] = largest |interpolated value|
 //  over channels, filters and phases whose support is frames i - T + 1
 //  .. i; keeps each channel's last T - 1 samples as history. Branch 0 of
@@ -341,19 +458,8 @@ s_detect (limiter_t *self, const float *src, size_t n, float gain)
             for (size_t i = 0; i < n; i++)
                 x [i] = src [i * ch + c] * gain;
         }
-    for (size_t c = 0; c < ch; c++) {
-        float *x = self->hist [c] + t - 1;
-        for (size_t j = 0; j < nch; j++) {
-            if (need [j])
-                continue;
-            size_t i0 = j * LIMITER_DET_CHUNK;
-            size_t i1 = i0 + LIMITER_DET_CHUNK < n ? i0 + LIMITER_DET_CHUNK : n;
-            float m = self->ops->abs_max (x + i0 - (t - 1), i1 - i0 + (size_t) (t - 1));
-            //  NaN peaks take the exact path
-            if (!((double) m <= m_ok))
-                need [j] = true;
-        }
-    }
+    if (!(t - 1 <= LIMITER_DET_CHUNK && s_screen (self, n, nch, m_ok, need)))
+        s_screen_ops (self, n, nch, m_ok, need);
     for (size_t j = 0; j < nch; j++) {
         size_t i0 = j * LIMITER_DET_CHUNK;
         size_t i1 = i0 + LIMITER_DET_CHUNK < n ? i0 + LIMITER_DET_CHUNK : n;
