@@ -24,7 +24,16 @@
       disagree most: an ideal (full-band) reconstruction reads it about
       0.6 dB above the check, FFmpeg and SoX about 0.5 dB below.
       FFmpeg and SoX run when installed; without them those lines are
-      skipped and said so.  */
+      skipped and said so.
+    - Pre-screen: tp_check_run (with the sample-peak pre-screen) returns
+      exactly, bit for bit, what the reference path (every screen block
+      through the 4x kernel, tp_check_run_ex with the pre-screen off)
+      returns: limited noise, sines at fs/4 and near the Nyquist
+      frequency, silence, one isolated peak in a quiet file, a
+      crescendo, steps, peaks at both ends, NaN and infinite samples;
+      1 to 8 channels; 44.1 to 192 kHz; floors from -HUGE_VAL to
+      +HUGE_VAL; lengths around the chunk and block sizes; and random
+      cases with a printed seed.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -39,6 +48,8 @@
 #include "testsig.h"
 #include "common/err.h"
 #include "worker/audio_io.h"
+#include "common/spec.h"
+#include "worker/dsp/limiter.h"
 #include "worker/dsp/tp_check.h"
 #include "worker/dsp/truepeak.h"
 #include "worker/master.h"
@@ -231,6 +242,226 @@ test_master_near_nyquist (void **state)
     audio_free (&src);
 }
 
+//  Checks buf with and without the pre-screen at floor_dbtp: same return
+//  code and the same result, bit for bit; returns the share of the
+//  intervals that the pre-screen settled (0 .. 1).
+static double
+s_same (const char *what, const float *buf, int64_t frames, int channels, int rate_hz,
+        double floor_dbtp)
+{
+    tp_check_result_t ref, got;
+    int64_t bounded = -1;
+    int rc_ref = tp_check_run_ex (buf, frames, channels, rate_hz, floor_dbtp, false, NULL,
+                                  &ref);
+    int rc_got = tp_check_run_ex (buf, frames, channels, rate_hz, floor_dbtp, true, &bounded,
+                                  &got);
+    tp_check_result_t pub;
+    int rc_pub = tp_check_run (buf, frames, channels, rate_hz, floor_dbtp, &pub);
+    if (rc_ref != rc_got || rc_ref != rc_pub
+    ||  memcmp (&ref, &got, sizeof ref) != 0 || memcmp (&ref, &pub, sizeof ref) != 0)
+        fail_msg ("%s (%lld frames x %d at %d Hz, floor %g dBTP): reference rc %d own %.17g "
+                  "check %.17g refined %lld intervals %lld; pre-screened rc %d own %.17g "
+                  "check %.17g refined %lld intervals %lld",
+                  what, (long long) frames, channels, rate_hz, floor_dbtp,
+                  rc_ref, ref.own_dbtp, ref.true_peak_dbtp, (long long) ref.refined,
+                  (long long) ref.intervals, rc_got, got.own_dbtp, got.true_peak_dbtp,
+                  (long long) got.refined, (long long) got.intervals);
+    assert_true (bounded >= 0 && bounded <= got.intervals);
+    return got.intervals > 0 ? (double) bounded / (double) got.intervals : 0.0;
+}
+
+//  s_same at the floors a caller uses and at the edge cases.
+static void
+s_same_floors (const char *what, const float *buf, int64_t frames, int channels,
+               int rate_hz, double peak_dbtp)
+{
+    const double floors [] = { -1.05, peak_dbtp - 0.05, peak_dbtp + 1.0, peak_dbtp + 3.0,
+                               -20.0, 0.0, -HUGE_VAL, HUGE_VAL };
+    for (size_t i = 0; i < sizeof floors / sizeof floors [0]; i++)
+        s_same (what, buf, frames, channels, rate_hz, floors [i]);
+}
+
+//  Limited noise (the use case): white noise with a rising tilt and
+//  bursts, raised into a limiter at -1 dBTP.
+static void
+s_limited_noise (audio_t *a, double seconds, int channels, int rate_hz, uint64_t seed)
+{
+    testsig_alloc (a, (int64_t) (seconds * rate_hz), channels, rate_hz);
+    testsig_rng_t rng;
+    testsig_rng_seed (&rng, seed);
+    for (int c = 0; c < channels; c++) {
+        double prev = 0.0;
+        for (int64_t i = 0; i < a->frames; i++) {
+            double w = testsig_rng_gauss (&rng);
+            double t = fmod ((double) i / rate_hz, 0.25);
+            double g = t < 0.02 ? 6.0 : 1.0;
+            a->data [i * channels + c] = (float) (0.1 * g * (w + 0.5 * (w - prev)));
+            prev = w;
+        }
+    }
+    limiter_cfg_t cfg = { .enabled = true, .ceiling_dbtp = -1.0, .lookahead_ms = 5.0,
+                          .release_ms = 50.0 };
+    limiter_t *lim = limiter_new (&cfg, rate_hz, channels);
+    assert_non_null (lim);
+    float *in = malloc ((size_t) (a->frames * channels) * sizeof (float));
+    assert_non_null (in);
+    memcpy (in, a->data, (size_t) (a->frames * channels) * sizeof (float));
+    limiter_run_gain (lim, a->data, in, (size_t) a->frames, 2.0f);
+    limiter_destroy (&lim);
+    free (in);
+}
+
+static void
+test_prescreen_signals (void **state)
+{
+    (void) state;
+    static const int rates [] = { 44100, 48000, 96000, 192000 };
+    static const int chans [] = { 1, 2, 6 };
+    for (size_t r = 0; r < sizeof rates / sizeof rates [0]; r++)
+        for (size_t k = 0; k < sizeof chans / sizeof chans [0]; k++) {
+            const int rate = rates [r], ch = chans [k];
+            char what [96];
+            audio_t a;
+            //  limited noise
+            s_limited_noise (&a, 1.5, ch, rate, 11 + r * 7 + k);
+            snprintf (what, sizeof what, "limited noise");
+            double share = s_same (what, a.data, a.frames, ch, rate, -1.05);
+            s_same_floors (what, a.data, a.frames, ch, rate, -1.0);
+            printf ("limited noise, %d ch at %d Hz: %.1f%% of the intervals settled by "
+                    "the pre-screen\n", ch, rate, 100.0 * share);
+            audio_free (&a);
+            //  sines at fs/4, near the Nyquist frequency, and a low one,
+            //  at -1 dBFS with a cut start (a step at frame 0)
+            const double freqs [] = { rate / 4.0, rate * 0.49, rate * 0.475, 1000.0 };
+            for (size_t f = 0; f < sizeof freqs / sizeof freqs [0]; f++) {
+                testsig_alloc (&a, rate / 4, ch, rate);
+                testsig_add_sine (&a, freqs [f], testsig_db_to_lin (-1.0), 0.3, 0, a.frames);
+                snprintf (what, sizeof what, "sine %.0f Hz", freqs [f]);
+                s_same_floors (what, a.data, a.frames, ch, rate, -1.0);
+                audio_free (&a);
+            }
+            //  silence
+            testsig_alloc (&a, rate / 4, ch, rate);
+            s_same_floors ("silence", a.data, a.frames, ch, rate, -HUGE_VAL);
+            //  one isolated peak (-0.5 dBFS, one channel) in quiet noise
+            //  (-60 dBFS RMS), far from the ends
+            testsig_add_noise (&a, testsig_db_to_lin (-60.0), 3 + k);
+            a.data [(a.frames / 3) * ch + ch - 1] = (float) testsig_db_to_lin (-0.5);
+            s_same_floors ("isolated peak", a.data, a.frames, ch, rate, -0.5);
+            //  after the peak every block is under the running maxima:
+            //  the pre-screen must have settled them (the path is tested)
+            share = s_same ("isolated peak", a.data, a.frames, ch, rate, -1.05);
+            if (r == 0 && k == 0)
+                printf ("isolated peak: %.1f%% of the intervals settled by the "
+                        "pre-screen\n", 100.0 * share);
+            assert_true (share > 0.5);
+            //  the same peak on the first and on the last frame
+            a.data [(a.frames / 3) * ch + ch - 1] = 0.0f;
+            a.data [0] = -0.9f;
+            a.data [(a.frames - 1) * ch] = 0.95f;
+            s_same_floors ("peaks at the ends", a.data, a.frames, ch, rate, -0.5);
+            audio_free (&a);
+            //  a crescendo (the running maxima grow all along) and steps
+            testsig_alloc (&a, rate / 2, ch, rate);
+            for (int64_t i = 0; i < a.frames; i++)
+                for (int c = 0; c < ch; c++) {
+                    double g = (double) i / (double) a.frames;
+                    double v = sin (2.0 * M_PI * 3000.0 * (double) i / rate + c);
+                    a.data [i * ch + c] = (float) (0.95 * g * g * v);
+                }
+            s_same_floors ("crescendo", a.data, a.frames, ch, rate, -0.5);
+            for (int64_t i = 0; i < a.frames; i++)
+                for (int c = 0; c < ch; c++)
+                    a.data [i * ch + c] = (i / 1000) % 2 ? 0.8f : -0.3f;
+            s_same_floors ("steps", a.data, a.frames, ch, rate, 0.0);
+            audio_free (&a);
+        }
+}
+
+static void
+test_prescreen_nonfinite (void **state)
+{
+    (void) state;
+    const float bad [] = { NAN, -NAN, INFINITY, -INFINITY, 3e38f, 1e-40f };
+    for (size_t b = 0; b < sizeof bad / sizeof bad [0]; b++)
+        for (int ch = 1; ch <= 2; ch++) {
+            audio_t a;
+            s_limited_noise (&a, 0.5, ch, 44100, 99);
+            //  in a loud block, in a quiet stretch, and at the start
+            for (int64_t i = 0; i < a.frames; i++)
+                if (fmod ((double) i / 44100, 0.25) > 0.1)
+                    for (int c = 0; c < ch; c++)
+                        a.data [i * ch + c] *= 0.01f;
+            a.data [(int64_t) (0.01 * 44100) * ch] = bad [b];
+            a.data [(int64_t) (0.2 * 44100) * ch + ch - 1] = bad [b];
+            s_same_floors ("non-finite", a.data, a.frames, ch, 44100, -1.0);
+            a.data [0] = bad [b];
+            s_same_floors ("non-finite first", a.data, a.frames, ch, 44100, -1.0);
+            audio_free (&a);
+        }
+}
+
+static void
+test_prescreen_lengths (void **state)
+{
+    (void) state;
+    //  around the screen block (256 intervals) and the chunk (4096),
+    //  counting the 33 head intervals before the first frame
+    const int64_t lens [] = { 0, 1, 2, 7, 33, 222, 223, 224, 255, 256, 257, 479, 480, 481,
+                              4029, 4030, 4031, 4063, 4064, 4065, 8000, 8160, 8161, 12345 };
+    testsig_rng_t rng;
+    testsig_rng_seed (&rng, 31);
+    for (size_t l = 0; l < sizeof lens / sizeof lens [0]; l++)
+        for (int ch = 1; ch <= 8; ch++) {
+            audio_t a;
+            testsig_alloc (&a, lens [l], ch, 48000);
+            for (int64_t i = 0; i < a.frames * ch; i++) {
+                double g = testsig_rng_uniform (&rng) < 0.02 ? 0.9 : 0.05;
+                a.data [i] = (float) (g * (2.0 * testsig_rng_uniform (&rng) - 1.0));
+            }
+            s_same_floors ("lengths", a.data, a.frames, ch, 48000, -1.0);
+            audio_free (&a);
+        }
+}
+
+static void
+test_prescreen_random (void **state)
+{
+    (void) state;
+    const uint64_t seed = 20261122;
+    printf ("pre-screen random cases: seed %llu\n", (unsigned long long) seed);
+    testsig_rng_t rng;
+    testsig_rng_seed (&rng, seed);
+    static const int rates [] = { 8000, 22050, 44100, 48000, 88200, 96000, 176400, 192000 };
+    for (int n = 0; n < 60; n++) {
+        int ch = 1 + (int) (testsig_rng_uniform (&rng) * 8);
+        int rate = rates [(int) (testsig_rng_uniform (&rng) * 8)];
+        int64_t frames = (int64_t) (testsig_rng_uniform (&rng) * 20000);
+        audio_t a;
+        testsig_alloc (&a, frames, ch, rate);
+        //  segments of random level, colour (a one-pole smoother) and length
+        double level = 0.0, pole = 0.0;
+        double y [8] = { 0 };
+        for (int64_t i = 0; i < frames; i++) {
+            if (testsig_rng_uniform (&rng) < 0.002) {
+                level = pow (10.0, -3.0 * testsig_rng_uniform (&rng));
+                pole = testsig_rng_uniform (&rng) < 0.5 ? 0.0 : 0.95;
+            }
+            for (int c = 0; c < ch; c++) {
+                double w = 2.0 * testsig_rng_uniform (&rng) - 1.0;
+                y [c] = pole * y [c] + (1.0 - pole) * w;
+                a.data [i * ch + c] = (float) (level * y [c] * (pole > 0 ? 3.0 : 1.0));
+            }
+        }
+        double fl = -6.0 * testsig_rng_uniform (&rng);
+        char what [64];
+        snprintf (what, sizeof what, "random case %d", n);
+        s_same (what, a.data, a.frames, ch, rate, fl);
+        s_same (what, a.data, a.frames, ch, rate, -HUGE_VAL);
+        audio_free (&a);
+    }
+}
+
 int
 main (void)
 {
@@ -238,6 +469,10 @@ main (void)
         cmocka_unit_test (test_sines),
         cmocka_unit_test (test_screen),
         cmocka_unit_test (test_master_near_nyquist),
+        cmocka_unit_test (test_prescreen_signals),
+        cmocka_unit_test (test_prescreen_nonfinite),
+        cmocka_unit_test (test_prescreen_lengths),
+        cmocka_unit_test (test_prescreen_random),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -34,12 +34,17 @@
     The signal is taken as preceded and followed by silence: the readings
     include the interpolator's head and tail, as truepeak.h's does.
 
-    Cost: the screen is the 4x meter's own cost; the refinement costs
-    about TP_CHECK_TAPS * 8 multiply-adds per refined interval, so it
-    depends on how much of the signal lies near the ceiling.  */
+    Cost: the screen is at most the 4x meter's own cost, and much less
+    on limited masters: an exact pre-screen from the sample peaks and
+    steps skips the 4x kernel where it provably cannot reach the screen
+    nor raise the readings (same results, see tp_check.c); the
+    refinement costs about TP_CHECK_TAPS * 8 multiply-adds per refined
+    interval, so it depends on how much of the signal lies near the
+    ceiling.  */
 #ifndef MF_DSP_TP_CHECK_H
 #define MF_DSP_TP_CHECK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,7 +58,8 @@ typedef struct {
     double  true_peak_dbtp;         //  accurate reading where refined, 4x elsewhere:
                                     //  max over intervals (the check's answer)
     int64_t refined;                //  intervals read on the 8x grid (all channels)
-    int64_t intervals;              //  intervals screened (all channels)
+    int64_t intervals;              //  intervals screened (all channels), by the
+                                    //  4x envelope or by the pre-screen's bound
 } tp_check_result_t;
 
 //  Checks frames frames of interleaved audio (channels 1 .. 8, rate_hz
@@ -65,6 +71,16 @@ typedef struct {
 //  ignores the code still sees "over").
 int tp_check_run (const float *interleaved, int64_t frames, int channels, int rate_hz,
                   double floor_dbtp, tp_check_result_t *result);
+
+//  tp_check_run with the sample-peak pre-screen (tp_check.c) on or off.
+//  Off is the reference: the 4x kernel on every screen block; on gives
+//  the same result, bit for bit (tests compare them). *bounded (NULL:
+//  not wanted) receives the intervals (all channels) that the
+//  pre-screen settled without the 4x kernel. For tests and benchmarks;
+//  returns as tp_check_run.
+int tp_check_run_ex (const float *interleaved, int64_t frames, int channels, int rate_hz,
+                     double floor_dbtp, bool prescreen, int64_t *bounded,
+                     tp_check_result_t *result);
 
 //  The accurate true peak of the whole signal in dBTP (every interval
 //  refined); +HUGE_VAL on bad arguments or out of memory, -HUGE_VAL for
