@@ -163,36 +163,69 @@ s_grid_avx (const float *xs, float *out)
 }
 #endif
 
-//  y(j - 1/8): branch 7 of the interval before, support from xs - 1.
-static inline float
-s_left (const float *xs)
+//  y(j - 1/8), branch 7 of the interval before, for n intervals whose
+//  supports start at xs [i] (read from xs [i] - 1): out [i]. Each is the
+//  same sum of products in the same order as one 64-step loop would add
+//  them; eight intervals run in lockstep, so that eight independent sums
+//  share the add latency instead of one chain.
+static void
+s_left (const float *const *xs, int n, float *out)
 {
-    float y = 0.0f;
-    for (int k = 0; k < TP_CHECK_TAPS; k++)
-        y += s_coef [k][TP_CHECK_PHASES - 1] * xs [k - 1];
-    return y;
+    for (int i0 = 0; i0 < n; i0 += 8) {
+        const float *p [8];
+        for (int l = 0; l < 8; l++)
+            p [l] = xs [i0 + l < n ? i0 + l : i0] - 1;
+        float y [8] = { 0 };
+        for (int k = 0; k < TP_CHECK_TAPS; k++) {
+            const float c = s_coef [k][TP_CHECK_PHASES - 1];
+            for (int l = 0; l < 8; l++)
+                y [l] += c * p [l][k];
+        }
+        for (int l = 0; l < 8 && i0 + l < n; l++)
+            out [i0 + l] = y [l];
+    }
 }
 
-//  Refined |peak| of the interval with support xs (see the file top):
-//  xs [H - 1] is x[j], xs [H] is x[j+1].
-static float
-s_refine (const float *xs)
+//  The vertex of the parabola through the grid values a, b, c around the
+//  largest, b (see the file top); b where they do not make a crest.
+static inline float
+s_vertex (float a, float b, float c)
 {
-    float v [TP_CHECK_PHASES + 1];
-    s_grid (xs, v);
-    int best = 0;
-    for (int p = 0; p < TP_CHECK_PHASES; p++) {
-        v [p] = fabsf (v [p]);
-        if (v [p] > v [best])
-            best = p;
-    }
-    v [TP_CHECK_PHASES] = fabsf (xs [TP_CHECK_H]);
-    float b = v [best], c = v [best + 1];
-    float a = best > 0 ? v [best - 1] : fabsf (s_left (xs));
     float den = a - 2.0f * b + c;
     if (a <= b && c <= b && den < 0.0f)
         return b - 0.125f * (a - c) * (a - c) / den;
     return b;
+}
+
+//  Refines the interval with support xs (see the file top): xs [H - 1]
+//  is x[j], xs [H] is x[j+1]. Returns true with the refined |peak| in
+//  *e; or false when the largest grid point is the sample x[j] itself
+//  (its left neighbour is y(j - 1/8), from s_left): then *b and *c hold
+//  |y(j)| and |y(j + 1/8)| and the answer is
+//  s_vertex (|y(j - 1/8)|, *b, *c).
+static bool
+s_refine (const float *xs, float *e, float *b, float *c)
+{
+    float v [TP_CHECK_PHASES + 1];
+    s_grid (xs, v);
+    for (int p = 0; p < TP_CHECK_PHASES; p++)
+        v [p] = fabsf (v [p]);
+    v [TP_CHECK_PHASES] = fabsf (xs [TP_CHECK_H]);
+    //  the first largest (ties and NaN: the earlier one), without branches
+    int best = 0;
+    float vb = v [0];
+    for (int p = 1; p < TP_CHECK_PHASES; p++) {
+        bool gt = v [p] > vb;
+        vb = gt ? v [p] : vb;
+        best = gt ? p : best;
+    }
+    if (best == 0) {
+        *b = v [0];
+        *c = v [1];
+        return false;
+    }
+    *e = s_vertex (v [best - 1], v [best], v [best + 1]);
+    return true;
 }
 
 //  Copies the samples of frames t0 .. t0 + len - 1 of every channel into
@@ -338,12 +371,27 @@ s_block (const dsp_ops_t *ops, const float *x0, int64_t len, const truepeak_filt
     else
         for (int64_t k = 0; k < len; k++)
             env [k] = fabsf (x0 [k]);
+    //  refinements whose left neighbour is still to come (s_refine);
+    //  the maxima are the same in any order
+    const float *pend [TP_CHECK_SCAN];
+    float pend_b [TP_CHECK_SCAN], pend_c [TP_CHECK_SCAN], left [TP_CHECK_SCAN];
+    int n_pend = 0;
     for (int64_t k = 0; k < len; k++) {
         float e = env [k];
         if (e >= thr) {
-            e = s_refine (x0 + k - TP_CHECK_H + 1);
+            const float *xs = x0 + k - TP_CHECK_H + 1;
             (*refined)++;
+            if (!s_refine (xs, &e, &pend_b [n_pend], &pend_c [n_pend])) {
+                pend [n_pend++] = xs;
+                continue;
+            }
         }
+        if (e > *best)
+            *best = e;
+    }
+    s_left (pend, n_pend, left);
+    for (int i = 0; i < n_pend; i++) {
+        float e = s_vertex (fabsf (left [i]), pend_b [i], pend_c [i]);
         if (e > *best)
             *best = e;
     }
