@@ -370,24 +370,26 @@ s_screen_ops (limiter_t *self, size_t n, size_t nch, double m_ok, bool *need)
 //  NaN): returns false, need untouched, when a NaN is present. Each
 //  chunk's own maximum is taken once; only where it is under m_ok but
 //  its support reaching into the chunk before may not be are the T - 1
-//  frames before it read again.
+//  frames before it read again. chunk_max, when not NULL, holds the
+//  chunks' maxima over all channels, from samples known free of NaN.
 static bool
-s_screen (limiter_t *self, size_t n, size_t nch, double m_ok, bool *need)
+s_screen (limiter_t *self, size_t n, size_t nch, double m_ok, bool *need,
+          const float *chunk_max)
 {
     const size_t ch = (size_t) self->channels;
     const size_t h = (size_t) self->taps - 1;
     float cmax [LIMITER_BLOCK_FRAMES / LIMITER_DET_CHUNK + 1];
     float prev = 0.0f;          //  the history's maximum: chunk 0's support
     for (size_t c = 0; c < ch; c++)
-        if (s_has_nan (self->hist [c], h + n))
+        if (s_has_nan (self->hist [c], chunk_max ? h : h + n))
             return false;
     for (size_t j = 0; j < nch; j++)
-        cmax [j] = 0.0f;
+        cmax [j] = chunk_max ? chunk_max [j] : 0.0f;
     for (size_t c = 0; c < ch; c++) {
         const float *x = self->hist [c] + h;
         float hm = s_abs_peak (x - h, h);
         prev = hm > prev ? hm : prev;
-        for (size_t j = 0; j < nch; j++) {
+        for (size_t j = 0; j < nch && !chunk_max; j++) {
             size_t i0 = j * LIMITER_DET_CHUNK;
             size_t i1 = i0 + LIMITER_DET_CHUNK < n ? i0 + LIMITER_DET_CHUNK : n;
             float m = s_abs_peak (x + i0, i1 - i0);
@@ -414,6 +416,51 @@ s_screen (limiter_t *self, size_t n, size_t nch, double m_ok, bool *need)
     return true;
 }
 
+#ifdef __SSE2__
+//  De-interleaves n stereo frames of src times gain (float products)
+//  into x0 and x1, four frames per step, and takes on the way each
+//  chunk's largest |x| over both channels into cmax (exact when no
+//  sample is NaN); sets *nan when a sample is NaN.
+static void
+s_split_stereo (const float *restrict src, size_t n, float gain, float *restrict x0,
+                float *restrict x1, float *restrict cmax, bool *nan)
+{
+    const __m128 g = _mm_set1_ps (gain);
+    const __m128 mask = _mm_castsi128_ps (_mm_set1_epi32 (0x7fffffff));
+    __m128 un = _mm_setzero_ps ();
+    size_t j = 0;
+    for (size_t i0 = 0; i0 < n; i0 += LIMITER_DET_CHUNK, j++) {
+        size_t i1 = i0 + LIMITER_DET_CHUNK < n ? i0 + LIMITER_DET_CHUNK : n;
+        __m128 mx = _mm_setzero_ps ();
+        size_t i = i0;
+        for (; i + 4 <= i1; i += 4) {
+            __m128 a = _mm_loadu_ps (src + 2 * i), b = _mm_loadu_ps (src + 2 * i + 4);
+            __m128 l = _mm_mul_ps (_mm_shuffle_ps (a, b, _MM_SHUFFLE (2, 0, 2, 0)), g);
+            __m128 r = _mm_mul_ps (_mm_shuffle_ps (a, b, _MM_SHUFFLE (3, 1, 3, 1)), g);
+            _mm_storeu_ps (x0 + i, l);
+            _mm_storeu_ps (x1 + i, r);
+            mx = _mm_max_ps (mx, _mm_max_ps (_mm_and_ps (l, mask), _mm_and_ps (r, mask)));
+            un = _mm_or_ps (un, _mm_cmpunord_ps (l, r));
+        }
+        mx = _mm_max_ps (mx, _mm_movehl_ps (mx, mx));
+        mx = _mm_max_ss (mx, _mm_shuffle_ps (mx, mx, 1));
+        float m = _mm_cvtss_f32 (mx);
+        for (; i < i1; i++) {
+            float l = src [2 * i] * gain, r = src [2 * i + 1] * gain;
+            x0 [i] = l;
+            x1 [i] = r;
+            if (l != l || r != r)
+                *nan = true;
+            m = fabsf (l) > m ? fabsf (l) : m;
+            m = fabsf (r) > m ? fabsf (r) : m;
+        }
+        cmax [j] = m;
+    }
+    if (_mm_movemask_ps (un))
+        *nan = true;
+}
+#endif
+
 //  Detector for n frames of src: peak[i] = largest |interpolated value|
 //  over channels, filters and phases whose support is frames i - T + 1
 //  .. i; keeps each channel's last T - 1 samples as history. Branch 0 of
@@ -434,8 +481,15 @@ s_detect (limiter_t *self, const float *src, size_t n, float gain)
     const double m_ok = self->ceiling_lin / self->coef_bound;
     for (size_t j = 0; j < nch; j++)
         need [j] = false;
+    float cmax [LIMITER_BLOCK_FRAMES / LIMITER_DET_CHUNK + 1];
+    const float *chunk_max = NULL;
+    bool nan = false;
     if (ch == 2) {
         float *restrict x0 = self->hist [0] + t - 1, *restrict x1 = self->hist [1] + t - 1;
+#ifdef __SSE2__
+        s_split_stereo (src, n, gain, x0, x1, cmax, &nan);
+        chunk_max = cmax;
+#else
         size_t i = 0;
         //  four frames at a time: two loads, two shuffles, two stores
         for (; i + 4 <= n; i += 4) {
@@ -451,6 +505,7 @@ s_detect (limiter_t *self, const float *src, size_t n, float gain)
             x0 [i] = src [2 * i] * gain;
             x1 [i] = src [2 * i + 1] * gain;
         }
+#endif
     }
     else
         for (size_t c = 0; c < ch; c++) {
@@ -458,7 +513,7 @@ s_detect (limiter_t *self, const float *src, size_t n, float gain)
             for (size_t i = 0; i < n; i++)
                 x [i] = src [i * ch + c] * gain;
         }
-    if (!(t - 1 <= LIMITER_DET_CHUNK && s_screen (self, n, nch, m_ok, need)))
+    if (nan || t - 1 > LIMITER_DET_CHUNK || !s_screen (self, n, nch, m_ok, need, chunk_max))
         s_screen_ops (self, n, nch, m_ok, need);
     for (size_t j = 0; j < nch; j++) {
         size_t i0 = j * LIMITER_DET_CHUNK;
@@ -568,7 +623,8 @@ s_sliding_min (const double *restrict x, size_t n, size_t lat, double *restrict 
 }
 
 //  3  Release toward 1 and box smoothing over frames [i0, i1) of gb (m
-//     in, g out), with the statistics of the gains when stats is true.
+//     in, g out; with ones, every m is 1 and gb is only written), with
+//     the statistics of the gains when stats is true.
 //     Per frame, in the order of the original per-pass code: r = r a_R,
 //     raised to 1 - m where m < 1 (where m is 1, max (r a_R, 0) is r a_R
 //     itself: one multiply), h = 1 - r, the running sum of the box
@@ -581,45 +637,63 @@ s_sliding_min (const double *restrict x, size_t n, size_t lat, double *restrict 
 //     loop lets them overlap.
 static inline void
 s_release (limiter_t *self, double *restrict gb, size_t i0, size_t i1, bool stats,
-           double *g_prod_p, double *gr_sum_p, double *g_min_p)
+           bool ones, double *g_prod_p, double *gr_sum_p, double *g_min_p)
 {
     const double a_rel = self->a_rel;
     const int box = self->box;
     const double box_d = box, inv_box = 1.0 / box;
-    double *restrict hbuf = self->hbuf;
     double r = self->r, hsum = self->hsum, lsum = self->lsum;
     int hpos = self->hpos;
     double g_prod = *g_prod_p, gr_sum = *gr_sum_p, g_min = *g_min_p;
-    for (size_t i = i0; i < i1; i++) {
-        double m = gb [i];
-        r *= a_rel;
-        if (m != 1.0) {
-            double need = 1.0 - m;
-            r = need > r ? need : r;
+    //  One frame: m in, g out. m is in [0, 1]: m < 1 is m != 1.
+#define S_RELEASE_STEP(m_, hb_, g_, lap_end_) do {                      \
+        r *= a_rel;                                                     \
+        if ((m_) < 1.0) {                                               \
+            double need_ = 1.0 - (m_);                                  \
+            r = need_ > r ? need_ : r;                                  \
+        }                                                               \
+        double h_ = 1.0 - r;                                            \
+        hsum += h_ - *(hb_);                                            \
+        *(hb_) = h_;                                                    \
+        lsum += h_;                                                     \
+        if (lap_end_) {                                                 \
+            hsum = lsum;                                                \
+            lsum = 0.0;                                                 \
+        }                                                               \
+        g_ = hsum >= box_d ? 1.0 : hsum * inv_box;                      \
+        if (stats) {                                                    \
+            /* g at or above 1 leaves the product (times 1) and the */ \
+            /* minimum (at most 1) as they are */                       \
+            double gm_ = g_ < 1.0 ? g_ : 1.0;                           \
+            g_prod *= gm_;                                              \
+            if (g_prod < 1e-200) {                                      \
+                gr_sum -= 20.0 * log10 (g_prod);                        \
+                g_prod = 1.0;                                           \
+            }                                                           \
+            g_min = gm_ < g_min ? gm_ : g_min;                          \
+        }                                                               \
+    } while (0)
+    for (size_t i = i0; i < i1; ) {
+        //  frames up to the lap's end (slot box - 1), whose step replaces
+        //  the running sum by the lap's
+        size_t left = (size_t) (box - hpos);
+        size_t cnt = i1 - i < left ? i1 - i : left;
+        bool lap = cnt == left;
+        double *restrict hb = self->hbuf + hpos;
+        double *restrict gi = gb + i;
+        double g;
+        for (size_t k = 0; k + lap < cnt; k++) {
+            S_RELEASE_STEP (ones ? 1.0 : gi [k], hb + k, g, false);
+            gi [k] = g;
         }
-        double h = 1.0 - r;
-        hsum += h - hbuf [hpos];
-        hbuf [hpos] = h;
-        lsum += h;
-        if (++hpos == box) {
-            hpos = 0;
-            hsum = lsum;
-            lsum = 0.0;
+        if (lap) {
+            S_RELEASE_STEP (ones ? 1.0 : gi [cnt - 1], hb + cnt - 1, g, true);
+            gi [cnt - 1] = g;
         }
-        double g = hsum >= box_d ? 1.0 : hsum * inv_box;
-        gb [i] = g;
-        if (stats) {
-            //  g at or above 1 leaves the product (times 1) and the
-            //  minimum (at most 1) as they are
-            double gm = g < 1.0 ? g : 1.0;
-            g_prod *= gm;
-            if (g_prod < 1e-200) {
-                gr_sum -= 20.0 * log10 (g_prod);
-                g_prod = 1.0;
-            }
-            g_min = gm < g_min ? gm : g_min;
-        }
+        hpos = lap ? 0 : hpos + (int) cnt;
+        i += cnt;
     }
+#undef S_RELEASE_STEP
     self->r = r;
     self->hsum = hsum;
     self->lsum = lsum;
@@ -741,9 +815,9 @@ s_block (limiter_t *self, float *dst, const float *src, size_t n, float gain)
                 ext [lat + i] = 1.0;
         s_sliding_min (ext, n, lat, self->vh_suf, self->vh_pre, gb);
         size_t k = n;
-        while (k > 0 && ext [lat + k - 1] == 1.0)
+        while (low && k > 0 && ext [lat + k - 1] == 1.0)
             k--;
-        self->ones = k == 0 ? self->ones + n : n - k;
+        self->ones = low ? n - k : self->ones + n;
         memmove (ext, ext + n, lat * sizeof (double));
     }
 
@@ -764,12 +838,14 @@ s_block (limiter_t *self, float *dst, const float *src, size_t n, float gain)
         for (size_t i = 0; i < n; i++)
             gb [i] = 1.0;
     }
+    else if (all_ones) {
+        //  m = 1 throughout: the release alone (one multiply per frame)
+        s_release (self, gb, 0, i0, false, true, &g_prod, &gr_sum, &g_min);
+        s_release (self, gb, i0, n, true, true, &g_prod, &gr_sum, &g_min);
+    }
     else {
-        if (all_ones)
-            for (size_t i = 0; i < n; i++)
-                gb [i] = 1.0;
-        s_release (self, gb, 0, i0, false, &g_prod, &gr_sum, &g_min);
-        s_release (self, gb, i0, n, true, &g_prod, &gr_sum, &g_min);
+        s_release (self, gb, 0, i0, false, false, &g_prod, &gr_sum, &g_min);
+        s_release (self, gb, i0, n, true, false, &g_prod, &gr_sum, &g_min);
     }
     self->t = t + n;
     self->g_min = g_min;
