@@ -33,9 +33,11 @@
 #include "broker/report.h"
 #include "broker/scheduler.h"
 #include "broker/store.h"
+#include "broker/zap.h"
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/fsutil.h"
+#include "common/keys.h"
 #include "common/log.h"
 #include "common/profile.h"
 #include "common/sha256.h"
@@ -164,6 +166,7 @@ struct _broker_t {
     void         *ctx;
     void         *sock;
     void         *metrics;       //  ZMQ_STREAM socket serving HTTP, or NULL
+    zap_t        *zap;           //  CURVE allow-list handler, or NULL (plaintext)
     store_t      *store;
     scheduler_t  *sched;
     s_job_t     **jobs;          //  ascending id
@@ -2342,14 +2345,16 @@ s_metrics_serve (broker_t *self)
         "masterfarm_unknown_job_total %llu\n"
         "masterfarm_late_results_total %llu\n"
         "masterfarm_tasks_redispatched_total %llu\n"
-        "masterfarm_workers_expired_total %llu\n",
+        "masterfarm_workers_expired_total %llu\n"
+        "masterfarm_curve_denied_total %llu\n",
         self->n_jobs, running, scheduler_size (self->sched), live, slots, busy,
         (unsigned long long) self->counters.malformed_dropped,
         (unsigned long long) self->counters.oversized_dropped,
         (unsigned long long) self->counters.unknown_job,
         (unsigned long long) self->counters.late_results,
         (unsigned long long) self->counters.tasks_redispatched,
-        (unsigned long long) self->counters.workers_expired);
+        (unsigned long long) self->counters.workers_expired,
+        (unsigned long long) zap_denied (self->zap));
     char reply [2400];
     int rlen = snprintf (reply, sizeof reply, "HTTP/1.0 200 OK\r\nContent-Type: text/plain; "
                          "version=0.0.4\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
@@ -2504,6 +2509,50 @@ s_load (broker_t *self)
 
 // ------------------------------------------------------------------ public
 
+//  Makes the socket a CURVE server with the ZAP allow-list when the
+//  configuration gives a key (before it binds: the handler must exist
+//  before the first handshake, or libzmq lets everyone in). Returns 0, or
+//  -1 with one line in err (a key or allow folder problem: fail closed).
+static int
+s_curve_setup (broker_t *self, const broker_cfg_t *cfg, char *err, size_t err_size)
+{
+    if (!cfg->curve_key_path) {
+        if (cfg->allow_dir) {
+            snprintf (err, err_size, "an allow folder (%s) needs the broker's key pair "
+                      "(--curve-key FILE)", cfg->allow_dir);
+            return -1;
+        }
+        return 0;
+    }
+    if (!cfg->allow_dir) {
+        snprintf (err, err_size, "CURVE needs an allow folder of client and worker keys "
+                  "(--allow DIR with NAME.pub files)");
+        return -1;
+    }
+    if (!zmq_has ("curve")) {
+        snprintf (err, err_size, "this libzmq was built without CURVE");
+        return -1;
+    }
+    keys_pair_t pair;
+    if (keys_load_pair (cfg->curve_key_path, &pair, err, err_size))
+        return -1;
+    self->zap = zap_new (self->ctx, cfg->allow_dir, err, err_size);
+    int one = 1;
+    int rc = !self->zap
+          || zmq_setsockopt (self->sock, ZMQ_ZAP_DOMAIN, "masterfarm", 10)
+          || zmq_setsockopt (self->sock, ZMQ_CURVE_SERVER, &one, sizeof one)
+          || zmq_setsockopt (self->sock, ZMQ_CURVE_SECRETKEY, pair.secret_z85,
+                             KEYS_Z85_LEN + 1);
+    if (rc && self->zap)
+        snprintf (err, err_size, "cannot make the socket a CURVE server: %s",
+                  zmq_strerror (zmq_errno ()));
+    else
+    if (!rc)
+        log_info ("CURVE server, public key %s", pair.public_z85);
+    explicit_bzero (&pair, sizeof pair);
+    return rc ? -1 : 0;
+}
+
 broker_t *
 broker_new (const broker_cfg_t *cfg, char *err, size_t err_size)
 {
@@ -2563,6 +2612,10 @@ broker_new (const broker_cfg_t *cfg, char *err, size_t err_size)
     int one = 1, hwm = 100000;
     wire_socket_setup (self->sock, hwm);
     zmq_setsockopt (self->sock, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
+    if (s_curve_setup (self, cfg, err, err_size)) {
+        broker_destroy (&self);
+        return NULL;
+    }
     if (zmq_bind (self->sock, cfg->bind_url)) {
         snprintf (err, err_size, "cannot bind %s: %s (is another broker using it?)",
                   cfg->bind_url, zmq_strerror (zmq_errno ()));
@@ -2596,6 +2649,9 @@ broker_destroy (broker_t **self_p)
         zmq_close (self->sock);
     if (self->metrics)
         zmq_close (self->metrics);
+    if (self->zap && self->ctx)
+        zmq_ctx_shutdown (self->ctx);    //  the ZAP thread leaves on ETERM
+    zap_destroy (&self->zap);
     if (self->ctx)
         zmq_ctx_term (self->ctx);
     if (self->store)
@@ -2621,7 +2677,8 @@ broker_destroy (broker_t **self_p)
 int
 broker_run (broker_t *self)
 {
-    log_info ("broker on %s, state %s, input %s, output %s, storage %s", self->cfg.bind_url,
+    log_info ("broker on %s (%s), state %s, input %s, output %s, storage %s",
+              self->cfg.bind_url, self->zap ? "CURVE" : "plaintext",
               self->cfg.state_path, self->input_root, self->output_root,
               self->cfg.storage == BROKER_STORAGE_INLINE ? "inline" : "shared");
     int64_t now = clock_mono_ms ();

@@ -24,7 +24,12 @@
     changes of one loop iteration are committed in one transaction; a job
     is committed before its id is returned. Restarted on the same state
     file the broker resumes: tasks done stay done, dispatched ones are
-    queued again.  */
+    queued again.
+
+    Security (DESIGN.md): with curve_key_path the socket is a CURVE server
+    (RFC 26) and only clients and workers whose public key is in
+    allow_dir get through the handshake (broker/zap.h); without it the
+    socket is plaintext.  */
 #ifndef MF_BROKER_H
 #define MF_BROKER_H
 
@@ -49,6 +54,8 @@ typedef struct {
     const char      *output_root;     //  albums are delivered into it
     broker_storage_t storage;
     int              metrics_port;    //  HTTP metrics (Prometheus text) on this port, 0: none
+    const char      *curve_key_path;  //  the broker's key pair (NAME.key), NULL: plaintext
+    const char      *allow_dir;       //  *.pub keys let in; required with curve_key_path
 } broker_cfg_t;
 
 typedef struct _broker_t broker_t;

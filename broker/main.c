@@ -1,12 +1,15 @@
 /*  masterfarm-broker: owns the job state and schedules the farm's tasks
     (see broker/broker.h).  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "broker/broker.h"
+#include "broker/zap.h"
+#include "common/keys.h"
 #include "common/log.h"
 
 //  Prints the usage text.
@@ -16,6 +19,7 @@ s_usage (FILE *out)
     fprintf (out,
         "usage: masterfarm-broker --bind URL --state FILE --input-root DIR --output-root DIR\n"
         "                         [--storage shared|inline] [--metrics-port N]\n"
+        "                         [--curve-key FILE --allow DIR | --insecure]\n"
         "\n"
         "Owns the farm's jobs (kept in FILE, SQLite), splits them into tasks and\n"
         "hands them to the workers; clients and workers both connect to URL.\n"
@@ -29,6 +33,13 @@ s_usage (FILE *out)
         "                      inline: audio travels over the socket, for workers that\n"
         "                      do not see the broker's folders\n"
         "  --metrics-port N    serve counters over HTTP on port N (Prometheus text)\n"
+        "  --curve-key FILE    encrypt with CURVE using the broker's key pair FILE\n"
+        "                      (NAME.key from masterfarm keygen, mode 0600)\n"
+        "  --allow DIR         with --curve-key: only clients and workers whose public\n"
+        "                      key is a *.pub file in DIR may connect; SIGHUP reads\n"
+        "                      DIR again\n"
+        "  --insecure          allow plaintext on an address other machines can reach\n"
+        "                      (without it, a plaintext broker binds loopback or ipc only)\n"
         "  --help              this text\n"
         "\n"
         "Environment: MASTERFARM_LOG=debug|info|warn|error (default info).\n"
@@ -44,6 +55,13 @@ s_on_signal (int sig)
     broker_request_stop ();
 }
 
+//  SIGHUP handler: read the allow folder again.
+static void
+s_on_hup (int sig)
+{
+    zap_request_reload ();
+}
+
 int
 main (int argc, char **argv)
 {
@@ -56,12 +74,19 @@ main (int argc, char **argv)
         { "output-root",  required_argument, NULL, 'o' },
         { "storage",      required_argument, NULL, 'S' },
         { "metrics-port", required_argument, NULL, 'm' },
+        { "curve-key",    required_argument, NULL, 'k' },
+        { "allow",        required_argument, NULL, 'a' },
+        { "insecure",     no_argument,       NULL, 'I' },
         { "help",         no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
     int c;
-    while ((c = getopt_long (argc, argv, "b:s:i:o:S:m:h", opts, NULL)) != -1) {
+    bool insecure = false;
+    while ((c = getopt_long (argc, argv, "b:s:i:o:S:m:k:a:Ih", opts, NULL)) != -1) {
         switch (c) {
+            case 'k': cfg.curve_key_path = optarg; break;
+            case 'a': cfg.allow_dir = optarg; break;
+            case 'I': insecure = true; break;
             case 'b': cfg.bind_url = optarg; break;
             case 's': cfg.state_path = optarg; break;
             case 'i': cfg.input_root = optarg; break;
@@ -105,7 +130,32 @@ main (int argc, char **argv)
         fprintf (stderr, "masterfarm-broker: %s is required (see --help)\n", missing);
         return 2;
     }
-    char err [512] = "";
+    if (cfg.allow_dir && !cfg.curve_key_path) {
+        fprintf (stderr, "masterfarm-broker: --allow DIR needs --curve-key FILE (the broker's "
+                 "key pair; make one with masterfarm keygen)\n");
+        return 2;
+    }
+    if (cfg.curve_key_path && !cfg.allow_dir) {
+        fprintf (stderr, "masterfarm-broker: --curve-key needs --allow DIR (a folder of the "
+                 "clients' and workers' NAME.pub files)\n");
+        return 2;
+    }
+    if (cfg.curve_key_path && insecure) {
+        fprintf (stderr, "masterfarm-broker: --insecure and --curve-key contradict each other\n");
+        return 2;
+    }
+    if (!cfg.curve_key_path && !keys_endpoint_is_local (cfg.bind_url)) {
+        if (!insecure) {
+            fprintf (stderr, "masterfarm-broker: %s can be reached from other machines and "
+                     "traffic would be plaintext: give --curve-key FILE --allow DIR (see "
+                     "masterfarm keygen), bind 127.0.0.1 or ipc://, or accept it with "
+                     "--insecure\n", cfg.bind_url);
+            return 2;
+        }
+        log_warn ("PLAINTEXT on %s: anyone who reaches this address can submit jobs, read "
+                  "and write under the roots; use --curve-key and --allow", cfg.bind_url);
+    }
+    char err [768] = "";
     broker_t *b = broker_new (&cfg, err, sizeof err);
     if (!b) {
         fprintf (stderr, "masterfarm-broker: %s\n", err);
@@ -116,6 +166,8 @@ main (int argc, char **argv)
     sa.sa_handler = s_on_signal;
     sigaction (SIGTERM, &sa, NULL);
     sigaction (SIGINT, &sa, NULL);
+    sa.sa_handler = s_on_hup;
+    sigaction (SIGHUP, &sa, NULL);
     signal (SIGPIPE, SIG_IGN);
     int rc = broker_run (b);
     broker_destroy (&b);

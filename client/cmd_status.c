@@ -29,6 +29,7 @@ s_help (FILE *out)
         "\n"
         "  --broker URL   the broker, tcp://HOST:PORT or ipc://PATH\n"
         "                 (default: $MASTERFARM_BROKER)\n"
+        FARMCLIENT_KEYS_HELP
         "  --json         one JSON object instead of tables\n"
         "  --timeout S    seconds to wait for the broker (default 5)\n"
         "\n"
@@ -189,8 +190,14 @@ cmd_status (int argc, char **argv)
     const char *broker = NULL, *job_text = NULL;
     double timeout_s = FARMCLIENT_TIMEOUT_MS / 1000.0;
     bool as_json = false;
+    farmclient_keys_t keys = { 0 };
     for (int i = 1; i < argc; i++) {
         const char *a = argv [i];
+        int kc = farmclient_key_option ("status", argc, argv, &i, &keys);
+        if (kc < 0)
+            return EXIT_USAGE;
+        if (kc > 0)
+            continue;
         if (!strcmp (a, "--help") || !strcmp (a, "-h")) {
             s_help (stdout);
             return EXIT_OK;
@@ -234,7 +241,7 @@ cmd_status (int argc, char **argv)
         return EXIT_USAGE;
     }
     char err [FARMCLIENT_ERR_LEN];
-    farmclient_t *fc = farmclient_new (broker, (int) (timeout_s * 1000), err, sizeof err);
+    farmclient_t *fc = farmclient_connect (broker, (int) (timeout_s * 1000), &keys, err, sizeof err);
     if (!fc) {
         fprintf (stderr, "masterfarm status: %s\n", err);
         return EXIT_USAGE;

@@ -26,6 +26,7 @@ s_help (FILE *out)
         "\n"
         "  --broker URL   the broker, tcp://HOST:PORT or ipc://PATH\n"
         "                 (default: $MASTERFARM_BROKER)\n"
+        FARMCLIENT_KEYS_HELP
         "  --timeout S    seconds to wait for the broker (default 5)\n"
         "  --noop N       submit N no-op tasks instead of a spec (benchmarks)\n"
         "\n"
@@ -39,8 +40,14 @@ cmd_submit (int argc, char **argv)
     const char *file = NULL, *broker = NULL;
     double timeout_s = FARMCLIENT_TIMEOUT_MS / 1000.0;
     long noop = -1;
+    farmclient_keys_t keys = { 0 };
     for (int i = 1; i < argc; i++) {
         const char *a = argv [i];
+        int kc = farmclient_key_option ("submit", argc, argv, &i, &keys);
+        if (kc < 0)
+            return EXIT_USAGE;
+        if (kc > 0)
+            continue;
         if (!strcmp (a, "--help") || !strcmp (a, "-h")) {
             s_help (stdout);
             return EXIT_OK;
@@ -107,7 +114,7 @@ cmd_submit (int argc, char **argv)
         len = (size_t) snprintf (text, 64, "{\"tasks\": %ld}", noop);
     }
 
-    farmclient_t *fc = farmclient_new (broker, (int) (timeout_s * 1000), err, sizeof err);
+    farmclient_t *fc = farmclient_connect (broker, (int) (timeout_s * 1000), &keys, err, sizeof err);
     if (!fc) {
         fprintf (stderr, "masterfarm submit: %s\n", err);
         free (text);

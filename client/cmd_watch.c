@@ -35,6 +35,7 @@ s_help (FILE *out)
         "\n"
         "  --broker URL   the broker, tcp://HOST:PORT or ipc://PATH\n"
         "                 (default: $MASTERFARM_BROKER)\n"
+        FARMCLIENT_KEYS_HELP
         "  --plain        plain lines even on a terminal\n"
         "  --quiet        only the final summary\n"
         "  --lost S       give up when the broker is silent for S seconds (default 60)\n"
@@ -50,8 +51,14 @@ cmd_watch (int argc, char **argv)
     const char *broker = NULL, *job_text = NULL;
     bool plain = false, quiet = false;
     double lost_s = 60;
+    farmclient_keys_t keys = { 0 };
     for (int i = 1; i < argc; i++) {
         const char *a = argv [i];
+        int kc = farmclient_key_option ("watch", argc, argv, &i, &keys);
+        if (kc < 0)
+            return EXIT_USAGE;
+        if (kc > 0)
+            continue;
         if (!strcmp (a, "--help") || !strcmp (a, "-h")) {
             s_help (stdout);
             return EXIT_OK;
@@ -97,7 +104,7 @@ cmd_watch (int argc, char **argv)
         return EXIT_USAGE;
     }
     char err [FARMCLIENT_ERR_LEN];
-    farmclient_t *fc = farmclient_new (broker, 0, err, sizeof err);
+    farmclient_t *fc = farmclient_connect (broker, 0, &keys, err, sizeof err);
     if (!fc) {
         fprintf (stderr, "masterfarm watch: %s\n", err);
         return EXIT_USAGE;

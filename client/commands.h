@@ -12,6 +12,7 @@ int cmd_status (int argc, char **argv);
 int cmd_watch (int argc, char **argv);
 int cmd_cancel (int argc, char **argv);
 int cmd_retry (int argc, char **argv);
+int cmd_keygen (int argc, char **argv);
 
 #define EXIT_OK      0
 #define EXIT_FAILED  1

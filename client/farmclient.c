@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/fsutil.h"
+#include "common/keys.h"
 
 #define S_WATCH_RESEND_MS   3000    //  re-send WatchRequest after this much silence
 #define S_WATCH_LOST_MS     60000   //  give up after this much silence
@@ -32,6 +33,10 @@ struct farmclient_t {
     int      timeout_ms;                 //  reply deadline
     uint64_t seq;                        //  last request's sequence number
     char     error [FARMCLIENT_ERR_LEN]; //  last error, one line
+    bool     curve;                      //  CURVE client
+    char     public_z85 [KEYS_Z85_LEN + 1];  //  this client's public key (CURVE)
+    void    *monitor;                    //  PAIR receiving handshake events, or NULL
+    char     handshake [200];            //  last handshake failure without a verdict
 };
 
 //  Records the last error (printf-style).
@@ -44,9 +49,11 @@ s_set_error (farmclient_t *self, const char *fmt, ...)
     va_end (ap);
 }
 
-//  Creates the DEALER and connects it; see farmclient.h.
-farmclient_t *
-farmclient_new (const char *url, int timeout_ms, char *err, size_t err_size)
+//  Creates the DEALER (a CURVE client when keys is not NULL), watches its
+//  handshake events and connects it.
+static farmclient_t *
+s_new (const char *url, int timeout_ms, const keys_pair_t *keys, const char *broker_z85,
+       char *err, size_t err_size)
 {
     if (!url || (strncmp (url, "tcp://", 6) && strncmp (url, "ipc://", 6)
                  && strncmp (url, "inproc://", 9))) {
@@ -69,12 +76,98 @@ farmclient_new (const char *url, int timeout_ms, char *err, size_t err_size)
         farmclient_destroy (&self);
         return NULL;
     }
+    if (keys) {
+        self->curve = true;
+        memcpy (self->public_z85, keys->public_z85, sizeof self->public_z85);
+        if (zmq_setsockopt (self->sock, ZMQ_CURVE_SERVERKEY, broker_z85, KEYS_Z85_LEN + 1)
+        ||  zmq_setsockopt (self->sock, ZMQ_CURVE_PUBLICKEY, keys->public_z85, KEYS_Z85_LEN + 1)
+        ||  zmq_setsockopt (self->sock, ZMQ_CURVE_SECRETKEY, keys->secret_z85,
+                            KEYS_Z85_LEN + 1)) {
+            snprintf (err, err_size, "cannot set the CURVE keys: %s", zmq_strerror (zmq_errno ()));
+            farmclient_destroy (&self);
+            return NULL;
+        }
+    }
+    //  Handshake events, before connecting so that none is missed. Best
+    //  effort: without them a failure is reported as a timeout.
+    if (zmq_socket_monitor (self->sock, "inproc://farmclient-monitor",
+                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+                            | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                            | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0) {
+        self->monitor = zmq_socket (self->ctx, ZMQ_PAIR);
+        int zero = 0;
+        if (self->monitor)
+            zmq_setsockopt (self->monitor, ZMQ_LINGER, &zero, sizeof zero);
+        if (self->monitor && zmq_connect (self->monitor, "inproc://farmclient-monitor")) {
+            zmq_close (self->monitor);
+            self->monitor = NULL;
+        }
+    }
     if (zmq_connect (self->sock, url) != 0) {
         snprintf (err, err_size, "cannot connect to broker URL '%s': %s", url,
                   zmq_strerror (zmq_errno ()));
         farmclient_destroy (&self);
         return NULL;
     }
+    return self;
+}
+
+//  A plaintext client; see farmclient.h.
+farmclient_t *
+farmclient_new (const char *url, int timeout_ms, char *err, size_t err_size)
+{
+    return s_new (url, timeout_ms, NULL, NULL, err, err_size);
+}
+
+//  --curve-key and --broker-key; see farmclient.h.
+int
+farmclient_key_option (const char *command, int argc, char **argv, int *i,
+                       farmclient_keys_t *keys)
+{
+    const char *a = argv [*i];
+    const char **slot = !strcmp (a, "--curve-key") ? &keys->curve_key_path
+                      : !strcmp (a, "--broker-key") ? &keys->broker_key_path : NULL;
+    if (!slot)
+        return 0;
+    if (*i + 1 >= argc || !argv [*i + 1][0]) {
+        fprintf (stderr, "masterfarm %s: %s needs a file\n", command, a);
+        return -1;
+    }
+    *slot = argv [++*i];
+    return 1;
+}
+
+//  A client with CURVE when key files are named; see farmclient.h.
+farmclient_t *
+farmclient_connect (const char *url, int timeout_ms, const farmclient_keys_t *keys,
+                    char *err, size_t err_size)
+{
+    const char *key_path = keys && keys->curve_key_path ? keys->curve_key_path
+                         : getenv (FARMCLIENT_ENV_CURVE_KEY);
+    const char *broker_path = keys && keys->broker_key_path ? keys->broker_key_path
+                            : getenv (FARMCLIENT_ENV_BROKER_KEY);
+    if (key_path && !*key_path)
+        key_path = NULL;
+    if (broker_path && !*broker_path)
+        broker_path = NULL;
+    if (!key_path && !broker_path)
+        return s_new (url, timeout_ms, NULL, NULL, err, err_size);
+    if (!key_path || !broker_path) {
+        snprintf (err, err_size, "CURVE needs both this client's key pair (--curve-key or $%s) "
+                  "and the broker's public key (--broker-key or $%s); only the %s was given",
+                  FARMCLIENT_ENV_CURVE_KEY, FARMCLIENT_ENV_BROKER_KEY,
+                  key_path ? "key pair" : "broker's key");
+        return NULL;
+    }
+    keys_pair_t pair;
+    char broker_z85 [KEYS_Z85_LEN + 1];
+    if (keys_load_pair (key_path, &pair, err, err_size)
+    ||  keys_load_public (broker_path, broker_z85, err, err_size)) {
+        explicit_bzero (&pair, sizeof pair);
+        return NULL;
+    }
+    farmclient_t *self = s_new (url, timeout_ms, &pair, broker_z85, err, err_size);
+    explicit_bzero (&pair, sizeof pair);
     return self;
 }
 
@@ -88,8 +181,12 @@ farmclient_destroy (farmclient_t **self_p)
     if (self->sock) {
         int zero = 0;
         zmq_setsockopt (self->sock, ZMQ_LINGER, &zero, sizeof zero);
+        if (self->monitor)
+            zmq_socket_monitor (self->sock, NULL, 0);
         zmq_close (self->sock);
     }
+    if (self->monitor)
+        zmq_close (self->monitor);
     if (self->ctx)
         zmq_ctx_term (self->ctx);
     free (self->url);
@@ -137,8 +234,62 @@ s_send (farmclient_t *self, uint32_t type, const ProtobufCMessage *body)
     return rc;
 }
 
+//  Reads one handshake event. A refused key or a mechanism mismatch is
+//  final: sets the error and returns MF_ERR_PROTOCOL. Other failures are
+//  kept for the timeout message; returns 0 for them and for success.
+static int
+s_on_monitor (farmclient_t *self)
+{
+    uint8_t head [6];
+    char endpoint [256];
+    int n = zmq_recv (self->monitor, head, sizeof head, ZMQ_DONTWAIT);
+    if (n < 0)
+        return 0;
+    int more = 0;
+    size_t ms = sizeof more;
+    while (zmq_getsockopt (self->monitor, ZMQ_RCVMORE, &more, &ms) == 0 && more)
+        zmq_recv (self->monitor, endpoint, sizeof endpoint, 0);
+    if (n != (int) sizeof head)
+        return 0;
+    uint16_t event;
+    uint32_t value;
+    memcpy (&event, head, 2);
+    memcpy (&value, head + 2, 4);
+    if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        self->handshake [0] = 0;
+        return 0;
+    }
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+        s_set_error (self, "the broker at %s refused this client's key (public key %.8s..., "
+                     "status %u): copy its NAME.pub into the broker's --allow folder and send "
+                     "the broker SIGHUP", self->url, self->public_z85, (unsigned) value);
+        return MF_ERR_PROTOCOL;
+    }
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+    &&  value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH) {
+        if (self->curve)
+            s_set_error (self, "the broker at %s is plaintext but this client uses CURVE: drop "
+                         "--curve-key and --broker-key (and $%s, $%s)", self->url,
+                         FARMCLIENT_ENV_CURVE_KEY, FARMCLIENT_ENV_BROKER_KEY);
+        else
+            s_set_error (self, "the broker at %s requires CURVE: give this client's key pair "
+                         "and the broker's public key (--curve-key FILE --broker-key FILE, or "
+                         "$%s and $%s)", self->url, FARMCLIENT_ENV_CURVE_KEY,
+                         FARMCLIENT_ENV_BROKER_KEY);
+        return MF_ERR_PROTOCOL;
+    }
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+        snprintf (self->handshake, sizeof self->handshake, "the %s handshake failed with "
+                  "protocol error 0x%x", self->curve ? "CURVE" : "plaintext", (unsigned) value);
+    else
+        snprintf (self->handshake, sizeof self->handshake, "the %s handshake failed, "
+                  "ZeroMQ gives no detail", self->curve ? "CURVE" : "plaintext");
+    return 0;
+}
+
 //  Waits until deadline_ms (monotonic) for a message of type want or
-//  ERROR. Returns 0 with msg filled, MF_ERR_TIMEOUT, MF_ERR_IO.
+//  ERROR. Returns 0 with msg filled, MF_ERR_TIMEOUT, MF_ERR_IO,
+//  MF_ERR_PROTOCOL (a final handshake failure; error set).
 static int
 s_wait (farmclient_t *self, uint32_t want, int64_t deadline_ms, wire_msg_t *msg)
 {
@@ -146,8 +297,9 @@ s_wait (farmclient_t *self, uint32_t want, int64_t deadline_ms, wire_msg_t *msg)
         int64_t left = deadline_ms - clock_mono_ms ();
         if (left < 0)
             left = 0;
-        zmq_pollitem_t item = { self->sock, 0, ZMQ_POLLIN, 0 };
-        int n = zmq_poll (&item, 1, (long) left);
+        zmq_pollitem_t items [2] = { { self->sock, 0, ZMQ_POLLIN, 0 },
+                                     { self->monitor, 0, ZMQ_POLLIN, 0 } };
+        int n = zmq_poll (items, self->monitor ? 2 : 1, (long) left);
         if (n < 0) {
             if (zmq_errno () == EINTR)
                 continue;           //  a signal (SIGCHLD in `run`): callers check their flags
@@ -157,6 +309,13 @@ s_wait (farmclient_t *self, uint32_t want, int64_t deadline_ms, wire_msg_t *msg)
         }
         if (n == 0)
             return MF_ERR_TIMEOUT;
+        if (self->monitor && (items [1].revents & ZMQ_POLLIN)) {
+            int hrc = s_on_monitor (self);
+            if (hrc)
+                return hrc;
+        }
+        if (!(items [0].revents & ZMQ_POLLIN))
+            continue;
         wire_msg_t m = { 0 };
         int rc = wire_recv (self->sock, false, &m, ZMQ_DONTWAIT);
         if (rc == WIRE_AGAIN)
@@ -178,9 +337,17 @@ s_wait (farmclient_t *self, uint32_t want, int64_t deadline_ms, wire_msg_t *msg)
 static void
 s_set_timeout_error (farmclient_t *self, int waited_ms)
 {
-    s_set_error (self, "cannot reach broker at %s after %g s "
-                 "(is masterfarm-broker running and bound to that URL?)",
-                 self->url, waited_ms / 1000.0);
+    if (self->curve)
+        s_set_error (self, "cannot reach broker at %s after %g s (is masterfarm-broker running "
+                     "and bound to that URL? CURVE is on: is --broker-key the broker's public "
+                     "key, and this client's key (%.8s...) in its allow folder?%s%s)",
+                     self->url, waited_ms / 1000.0, self->public_z85,
+                     self->handshake [0] ? " " : "", self->handshake);
+    else
+        s_set_error (self, "cannot reach broker at %s after %g s "
+                     "(is masterfarm-broker running and bound to that URL?%s%s)",
+                     self->url, waited_ms / 1000.0, self->handshake [0] ? " " : "",
+                     self->handshake);
 }
 
 //  One request, one reply (or ERROR) within the deadline.
@@ -670,12 +837,20 @@ farmclient_cmd_job (const char *command, uint32_t type, const char *what,
                     int argc, char **argv)
 {
     const char *broker = NULL, *job_text = NULL;
+    farmclient_keys_t keys = { 0 };
     for (int i = 1; i < argc; i++) {
         const char *a = argv [i];
+        int kc = farmclient_key_option (command, argc, argv, &i, &keys);
+        if (kc < 0)
+            return 2;
+        if (kc > 0)
+            continue;
         if (!strcmp (a, "--help") || !strcmp (a, "-h")) {
-            printf ("usage: masterfarm %s JOB --broker URL\n\n%s\n\n"
+            printf ("usage: masterfarm %s JOB --broker URL [--curve-key FILE --broker-key FILE]"
+                    "\n\n%s\n\n"
                     "  --broker URL   the broker, tcp://HOST:PORT or ipc://PATH\n"
-                    "                 (default: $MASTERFARM_BROKER)\n\n"
+                    "                 (default: $MASTERFARM_BROKER)\n"
+                    FARMCLIENT_KEYS_HELP "\n"
                     "Exit status: 0 done, 1 refused, unknown job or broker unreachable,\n"
                     "2 bad usage.\n", command, what);
             return 0;
@@ -711,7 +886,7 @@ farmclient_cmd_job (const char *command, uint32_t type, const char *what,
         return 2;
     }
     char err [FARMCLIENT_ERR_LEN];
-    farmclient_t *fc = farmclient_new (broker, 0, err, sizeof err);
+    farmclient_t *fc = farmclient_connect (broker, 0, &keys, err, sizeof err);
     if (!fc) {
         fprintf (stderr, "masterfarm %s: %s\n", command, err);
         return 2;

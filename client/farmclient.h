@@ -16,6 +16,14 @@
     throughput in x realtime and an ETA on a terminal, plain lines when the
     output is not a terminal.
 
+    Security: farmclient_connect makes the socket a CURVE client when key
+    files are given (--curve-key / --broker-key, or MASTERFARM_CURVE_KEY /
+    MASTERFARM_BROKER_KEY). The socket's handshake events are watched, so
+    that a broker refusing this client's key, or speaking another
+    mechanism (plaintext vs CURVE), ends the wait at once with a message
+    saying so, instead of a bare timeout. farmclient_new is always
+    plaintext (the local farm of `masterfarm run` uses it).
+
     The local farm (`masterfarm run` and `masterfarm album`) is in
     cmd_run.c; farmclient_run_local is its entry point, declared here so
     that cmd_album.c can call it.  */
@@ -32,12 +40,43 @@
 #define FARMCLIENT_SPEC_MAX_BYTES  (8u << 20)  //  largest job spec we send
 #define FARMCLIENT_ERR_LEN         512
 
+#define FARMCLIENT_ENV_CURVE_KEY   "MASTERFARM_CURVE_KEY"   //  default --curve-key
+#define FARMCLIENT_ENV_BROKER_KEY  "MASTERFARM_BROKER_KEY"  //  default --broker-key
+
+//  Help lines for the key options, shared by the commands.
+#define FARMCLIENT_KEYS_HELP \
+    "  --curve-key FILE   CURVE: this client's key pair (NAME.key from masterfarm\n" \
+    "                     keygen; default: $MASTERFARM_CURVE_KEY)\n" \
+    "  --broker-key FILE  CURVE: the broker's public key (its NAME.pub; default:\n" \
+    "                     $MASTERFARM_BROKER_KEY)\n"
+
 typedef struct farmclient_t farmclient_t;
+
+//  Key files of a CURVE client; NULL members fall back to the environment.
+typedef struct {
+    const char *curve_key_path;      //  this client's key pair (NAME.key)
+    const char *broker_key_path;     //  the broker's public key (NAME.pub)
+} farmclient_keys_t;
+
+//  Option parsing for the commands: when argv[*i] is --curve-key or
+//  --broker-key, stores its value in keys, advances *i past it and
+//  returns 1; returns 0 for any other argument, -1 (message printed,
+//  naming command) when the value is missing.
+int farmclient_key_option (const char *command, int argc, char **argv, int *i,
+                           farmclient_keys_t *keys);
 
 //  Creates a DEALER socket connected to url ("tcp://host:port" or
 //  "ipc://path"). timeout_ms is the reply deadline (0: the default).
 //  Returns NULL when url is malformed or ZeroMQ fails; err holds why.
 farmclient_t *farmclient_new (const char *url, int timeout_ms, char *err, size_t err_size);
+
+//  Like farmclient_new, but a CURVE client when keys (or the environment,
+//  for members left NULL) name key files: both must then be given, the
+//  key pair must be private (mode 0600) and both must parse. keys may be
+//  NULL (environment only). Returns NULL with err saying which file is
+//  wrong and why.
+farmclient_t *farmclient_connect (const char *url, int timeout_ms, const farmclient_keys_t *keys,
+                                  char *err, size_t err_size);
 
 //  Closes the socket and the context; NULL-safe; sets *self_p to NULL.
 void farmclient_destroy (farmclient_t **self_p);
@@ -52,7 +91,10 @@ const char *farmclient_error (const farmclient_t *self);
 //  deadline. Replies to earlier requests (by seq) are skipped. On success
 //  *reply holds the decoded reply (free with wire_msg_clear); an ERROR
 //  reply is returned as such (reply->type == ERROR), not as a failure.
-//  Returns 0, MF_ERR_TIMEOUT (no answer in time), MF_ERR_IO, MF_ERR_NOMEM.
+//  Returns 0, MF_ERR_TIMEOUT (no answer in time), MF_ERR_IO, MF_ERR_NOMEM,
+//  MF_ERR_PROTOCOL (the handshake failed: key refused, or plaintext and
+//  CURVE mixed; farmclient_error says which). Every call below that talks
+//  to the broker may return MF_ERR_PROTOCOL for the same reasons.
 int farmclient_request (farmclient_t *self, uint32_t type, const ProtobufCMessage *body,
                         wire_msg_t *reply);
 

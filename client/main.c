@@ -21,6 +21,7 @@ static const s_command_t s_commands [] = {
     { "watch",   cmd_watch,   "watch JOB --broker URL                     live progress and ETA" },
     { "cancel",  cmd_cancel,  "cancel JOB --broker URL" },
     { "retry",   cmd_retry,   "retry JOB --broker URL" },
+    { "keygen",  cmd_keygen,  "keygen NAME [--force]                      CURVE key pair: NAME.key, NAME.pub" },
 };
 
 //  Prints the list of subcommands.

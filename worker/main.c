@@ -15,6 +15,7 @@ s_usage (FILE *out)
 {
     fprintf (out,
         "usage: masterfarm-worker --connect URL [--threads N] [--id NAME]\n"
+        "                         [--curve-key FILE --broker-key FILE]\n"
         "\n"
         "Connects to a masterfarm broker and runs its tasks (analyze, master,\n"
         "assemble), N at a time (default: the number of cores), each in its\n"
@@ -23,6 +24,10 @@ s_usage (FILE *out)
         "  --connect URL   the broker's address, e.g. tcp://farm1:5555\n"
         "  --threads N     tasks at once, 1 .. 1024\n"
         "  --id NAME       worker name in logs and status (default HOST-PID)\n"
+        "  --curve-key FILE   encrypt with CURVE using this worker's key pair FILE\n"
+        "                  (NAME.key from masterfarm keygen, mode 0600); its NAME.pub\n"
+        "                  must be in the broker's --allow folder\n"
+        "  --broker-key FILE  the broker's public key (its NAME.pub); with --curve-key\n"
         "  --help          this text\n"
         "\n"
         "SIGTERM or SIGINT: running tasks are handed back to the broker and the\n"
@@ -56,14 +61,18 @@ main (int argc, char **argv)
         { "connect", required_argument, NULL, 'c' },
         { "threads", required_argument, NULL, 't' },
         { "id",      required_argument, NULL, 'i' },
+        { "curve-key",  required_argument, NULL, 'k' },
+        { "broker-key", required_argument, NULL, 'K' },
         { "help",    no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
     int c;
-    while ((c = getopt_long (argc, argv, "c:t:i:h", opts, NULL)) != -1) {
+    while ((c = getopt_long (argc, argv, "c:t:i:k:K:h", opts, NULL)) != -1) {
         switch (c) {
             case 'c': cfg.connect_url = optarg; break;
             case 'i': cfg.worker_id = optarg; break;
+            case 'k': cfg.curve_key_path = optarg; break;
+            case 'K': cfg.broker_key_path = optarg; break;
             case 't': {
                 char *end;
                 long n = strtol (optarg, &end, 10);
@@ -89,7 +98,12 @@ main (int argc, char **argv)
                  "(e.g. --connect tcp://127.0.0.1:5555)\n");
         return 2;
     }
-    char err [256];
+    if (!cfg.curve_key_path != !cfg.broker_key_path) {
+        fprintf (stderr, "masterfarm-worker: --curve-key and --broker-key go together "
+                 "(this worker's NAME.key and the broker's NAME.pub)\n");
+        return 2;
+    }
+    char err [768];
     worker_t *w = worker_new (&cfg, err, sizeof err);
     if (!w) {
         fprintf (stderr, "masterfarm-worker: %s\n", err);

@@ -22,6 +22,7 @@
 
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/keys.h"
 #include "common/log.h"
 #include "common/wire.h"
 #include "worker/task.h"
@@ -68,6 +69,13 @@ struct _worker_t {
     size_t       cache_next;
     wire_msg_t   pending [S_PENDING]; //  TASKs that came while every slot was busy
     size_t       n_pending;
+    bool         curve;          //  CURVE on: keys below are set
+    keys_pair_t  keys;           //  this worker's key pair
+    char         broker_key [KEYS_Z85_LEN + 1];  //  the broker's public key
+    void        *monitor;        //  PAIR receiving the socket's handshake events
+    unsigned     monitor_seq;    //  makes each monitor endpoint unique
+    bool         handshake_ok;   //  a handshake succeeded on this socket
+    int          handshake_told; //  failure logged on this socket: 1 vague, 2 specific
 };
 
 static volatile sig_atomic_t s_stop = 0;
@@ -127,6 +135,20 @@ worker_new (const worker_cfg_t *cfg, char *err, size_t err_size)
         gethostname (host, sizeof host - 1);
         snprintf (self->id, sizeof self->id, "%s-%d", host, (int) getpid ());
     }
+    if (cfg->curve_key_path || cfg->broker_key_path) {
+        if (!cfg->curve_key_path || !cfg->broker_key_path) {
+            snprintf (err, err_size, "CURVE needs both --curve-key (this worker's NAME.key) "
+                      "and --broker-key (the broker's NAME.pub)");
+            worker_destroy (&self);
+            return NULL;
+        }
+        if (keys_load_pair (cfg->curve_key_path, &self->keys, err, err_size)
+        ||  keys_load_public (cfg->broker_key_path, self->broker_key, err, err_size)) {
+            worker_destroy (&self);
+            return NULL;
+        }
+        self->curve = true;
+    }
     self->ctx = zmq_ctx_new ();
     if (!self->url || !self->children || !self->ctx) {
         snprintf (err, err_size, "out of memory or ZeroMQ unavailable");
@@ -138,13 +160,19 @@ worker_new (const worker_cfg_t *cfg, char *err, size_t err_size)
     return self;
 }
 
-//  Closes the socket, if open.
+//  Closes the socket and its monitor, if open.
 static void
 s_close (worker_t *self)
 {
     if (self->sock) {
+        if (self->monitor)
+            zmq_socket_monitor (self->sock, NULL, 0);
         zmq_close (self->sock);
         self->sock = NULL;
+    }
+    if (self->monitor) {
+        zmq_close (self->monitor);
+        self->monitor = NULL;
     }
 }
 
@@ -165,6 +193,7 @@ worker_destroy (worker_t **self_p)
         wire_msg_clear (&self->pending [i]);
     free (self->children);
     free (self->url);
+    explicit_bzero (&self->keys, sizeof self->keys);
     free (self);
     *self_p = NULL;
 }
@@ -244,6 +273,34 @@ s_connect (worker_t *self)
     zmq_setsockopt (self->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
     zmq_setsockopt (self->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
     wire_socket_setup (self->sock, 0);
+    if (self->curve
+    && (zmq_setsockopt (self->sock, ZMQ_CURVE_SERVERKEY, self->broker_key, KEYS_Z85_LEN + 1)
+    ||  zmq_setsockopt (self->sock, ZMQ_CURVE_PUBLICKEY, self->keys.public_z85,
+                        KEYS_Z85_LEN + 1)
+    ||  zmq_setsockopt (self->sock, ZMQ_CURVE_SECRETKEY, self->keys.secret_z85,
+                        KEYS_Z85_LEN + 1))) {
+        log_error ("worker %s: cannot set the CURVE keys: %s", self->id,
+                   zmq_strerror (zmq_errno ()));
+        s_close (self);
+        return MF_ERR_IO;
+    }
+    //  Handshake events tell a refused key or a mechanism mismatch apart
+    //  from a broker that is just not there (best effort: no monitor, no
+    //  diagnosis).
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "inproc://worker-monitor-%u", ++self->monitor_seq);
+    self->handshake_ok = false;
+    self->handshake_told = 0;
+    if (zmq_socket_monitor (self->sock, endpoint, ZMQ_EVENT_HANDSHAKE_SUCCEEDED
+                            | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+                            | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                            | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0) {
+        self->monitor = zmq_socket (self->ctx, ZMQ_PAIR);
+        if (self->monitor && zmq_connect (self->monitor, endpoint)) {
+            zmq_close (self->monitor);
+            self->monitor = NULL;
+        }
+    }
     if (zmq_connect (self->sock, self->url)) {
         log_error ("worker %s: cannot connect to %s: %s", self->id, self->url,
                    zmq_strerror (zmq_errno ()));
@@ -252,6 +309,61 @@ s_connect (worker_t *self)
     }
     s_send_ready (self);
     return 0;
+}
+
+//  Reads one handshake event from the monitor and logs a failure with
+//  what to do about it (once per socket).
+static void
+s_on_monitor (worker_t *self)
+{
+    uint8_t head [6];
+    char endpoint [256];
+    int n = zmq_recv (self->monitor, head, sizeof head, ZMQ_DONTWAIT);
+    if (n < 0)
+        return;
+    int more = 0;
+    size_t ms = sizeof more;
+    while (zmq_getsockopt (self->monitor, ZMQ_RCVMORE, &more, &ms) == 0 && more)
+        zmq_recv (self->monitor, endpoint, sizeof endpoint, 0);
+    if (n != (int) sizeof head)
+        return;
+    uint16_t event;
+    uint32_t value;
+    memcpy (&event, head, 2);
+    memcpy (&value, head + 2, 4);
+    if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        if (!self->handshake_ok)
+            log_debug ("worker %s: %s handshake with %s done", self->id,
+                       self->curve ? "CURVE" : "plaintext", self->url);
+        self->handshake_ok = true;
+        self->handshake_told = 0;
+        return;
+    }
+    //  A specific diagnosis is logged once; a vague one only before it.
+    bool specific = event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                 || (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                     && value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH);
+    if (self->handshake_told >= (specific ? 2 : 1))
+        return;
+    self->handshake_told = specific ? 2 : 1;
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+        log_error ("worker %s: the broker at %s refused this worker's key (public key "
+                   "%.8s...): copy its NAME.pub into the broker's --allow folder and send "
+                   "the broker SIGHUP; still trying", self->id, self->url,
+                   self->keys.public_z85);
+    else
+    if (specific)
+        log_error ("worker %s: the broker at %s %s; still trying", self->id, self->url,
+                   self->curve ? "is plaintext but this worker uses CURVE (drop --curve-key "
+                                 "and --broker-key, or give the broker its keys)"
+                               : "requires CURVE: give --curve-key and --broker-key");
+    else
+        log_error ("worker %s: handshake with the broker at %s failed (%s 0x%x; %s); still "
+                   "trying", self->id, self->url,
+                   event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol error" : "event",
+                   (unsigned) (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? value : event),
+                   self->curve ? "is --broker-key the broker's public key?"
+                               : "does the broker require CURVE (--curve-key, --broker-key)?");
 }
 
 //  Kills a child's process (it is reaped when its pipe closes).
@@ -666,8 +778,8 @@ worker_run (worker_t *self)
     self->next_hb_ms = now + WORKER_HEARTBEAT_MS;
     self->backoff_ms = WORKER_BACKOFF_MIN_MS;
     self->next_try_ms = 0;
-    zmq_pollitem_t items [1 + S_MAX_SLOTS];
-    s_child_t *owners [1 + S_MAX_SLOTS];
+    zmq_pollitem_t items [2 + S_MAX_SLOTS];
+    s_child_t *owners [2 + S_MAX_SLOTS];
     while (!s_stop) {
         now = clock_mono_ms ();
         int n = 0;
@@ -675,6 +787,14 @@ worker_run (worker_t *self)
         items [n].fd = 0;
         items [n].events = ZMQ_POLLIN;
         owners [n++] = NULL;
+        int first_child = 1;
+        if (self->monitor) {
+            items [n].socket = self->monitor;
+            items [n].fd = 0;
+            items [n].events = ZMQ_POLLIN;
+            owners [n++] = NULL;
+            first_child = 2;
+        }
         int64_t timeout = self->next_hb_ms - now;
         for (int i = 0; i < self->cfg.slots; i++) {
             s_child_t *c = &self->children [i];
@@ -711,7 +831,14 @@ worker_run (worker_t *self)
                 wire_msg_clear (&msg);
             }
         }
-        for (int i = 1; rc > 0 && i < n; i++)
+        if (rc > 0 && first_child == 2 && (items [1].revents & ZMQ_POLLIN))
+            for (int k = 0; k < 16 && self->monitor; k++) {
+                zmq_pollitem_t m = { self->monitor, 0, ZMQ_POLLIN, 0 };
+                if (zmq_poll (&m, 1, 0) <= 0)
+                    break;
+                s_on_monitor (self);
+            }
+        for (int i = first_child; rc > 0 && i < n; i++)
             if (items [i].revents & (ZMQ_POLLIN | ZMQ_POLLERR))
                 s_read_child (self, owners [i]);
 
@@ -731,8 +858,11 @@ worker_run (worker_t *self)
         if (now - self->last_heard_ms > WORKER_LIVENESS * WORKER_HEARTBEAT_MS
         &&  now >= self->next_try_ms) {
             log_warn ("worker %s: broker %s silent for %lld ms, reconnecting (next try "
-                      "in %lld s)", self->id, self->url, (long long) (now - self->last_heard_ms),
-                      (long long) (self->backoff_ms / 1000));
+                      "in %lld s)%s", self->id, self->url, (long long) (now - self->last_heard_ms),
+                      (long long) (self->backoff_ms / 1000),
+                      self->curve && !self->handshake_ok
+                      ? "; no CURVE handshake yet: is --broker-key the broker's public key, "
+                        "and this worker's key in its allow folder?" : "");
             if (s_connect (self))
                 return MF_ERR_IO;
             s_send_heartbeat (self);

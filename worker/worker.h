@@ -31,7 +31,14 @@
 
     Test hooks, read in the task process: MASTERFARM_FAULT="crash:<text>"
     aborts a task whose first input path contains <text>; "hang:<text>"
-    makes it sleep forever (until the task timeout or a kill).  */
+    makes it sleep forever (until the task timeout or a kill).
+
+    Security: with curve_key_path and broker_key_path the connection is
+    CURVE-encrypted (RFC 26) and the broker checks this worker's public
+    key against its allow-list. A refused key, or a broker that speaks
+    another mechanism, is logged as an error naming what to fix (once per
+    connection); the worker keeps trying, so that adding its key to the
+    broker's allow folder (and a SIGHUP to the broker) lets it in.  */
 #ifndef MF_WORKER_H
 #define MF_WORKER_H
 
@@ -50,6 +57,8 @@ typedef struct {
     int64_t     task_timeout_ms;  //  wall-clock limit per task, 0: none
     int64_t     mem_limit_mb;     //  RLIMIT_AS of a task process, 0: none
     int64_t     cpu_limit_s;      //  RLIMIT_CPU of a task process, 0: none
+    const char *curve_key_path;   //  this worker's key pair (NAME.key), NULL: plaintext
+    const char *broker_key_path;  //  the broker's public key (NAME.pub); both or neither
 } worker_cfg_t;
 
 typedef struct _worker_t worker_t;
@@ -59,8 +68,10 @@ typedef struct _worker_t worker_t;
 //  and MASTERFARM_TASK_CPU_S override them.
 void worker_cfg_default (worker_cfg_t *cfg);
 
-//  Creates a worker (no connection yet). Returns NULL with err filled on
-//  a bad configuration or when ZeroMQ cannot be set up.
+//  Creates a worker (no connection yet); reads the key files when given.
+//  Returns NULL with err filled on a bad configuration (a key file that is
+//  missing, malformed or readable by others included) or when ZeroMQ
+//  cannot be set up.
 worker_t *worker_new (const worker_cfg_t *cfg, char *err, size_t err_size);
 
 //  Frees the worker; NULL-safe; sets *self_p to NULL.
