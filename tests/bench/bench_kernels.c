@@ -3,7 +3,11 @@
     limiter, and the limiter's oversampler alone (ops->tp_peaks with the
     4x true-peak filter), on stereo noise at 44.1 kHz. Prints samples per
     nanosecond (samples = frames x channels) and, for the chain of those
-    stages, the realtime factor on one core. Not a test: figures only.
+    stages, the realtime factor on one core. Also the limiter as the
+    master command runs it: limiter_run_gain over the whole generated
+    master mix (master_mix.h) raised by 7.5 dB, so that it limits the
+    kicks and releases in between ("limiter mix"). Not a test: figures
+    only.
 
     Usage: bench_kernels [seconds_of_audio]   (default 20)  */
 #include <math.h>
@@ -19,6 +23,7 @@
 #include "worker/dsp/limiter.h"
 #include "worker/dsp/truepeak.h"
 #include "testsig.h"
+#include "master_mix.h"
 
 #define RATE   44100
 #define CH     2
@@ -71,6 +76,23 @@ s_run_limiter (void *ctx, float *buf, size_t n)
     limiter_process (ctx, buf, buf, n);
 }
 
+//  Best of three runs of limiter_run_gain over the whole of src (frames
+//  stereo frames) into dst, at gain_db, in seconds.
+static double
+s_time_run_gain (limiter_t *lim, const float *src, float *dst, size_t frames, double gain_db)
+{
+    const float gain = (float) pow (10.0, gain_db / 20.0);
+    double best = 1e30;
+    for (int r = 0; r < 3; r++) {
+        double t0 = s_now ();
+        limiter_run_gain (lim, dst, src, frames, gain);
+        double t = s_now () - t0;
+        if (t < best)
+            best = t;
+    }
+    return best;
+}
+
 typedef struct {
     const dsp_ops_t         *ops;
     const truepeak_filter_t *f;
@@ -105,6 +127,8 @@ main (int argc, char **argv)
     testsig_alloc (&a, (int64_t) frames, CH, RATE);
     testsig_add_noise (&a, 0.25, 42);
     testsig_add_sine (&a, 55.0, 0.5, 0.0, 0, (int64_t) frames);
+    audio_t mix;
+    master_mix_generate (&mix, seconds, RATE, CH, 1);
     float *work = malloc (frames * CH * sizeof (float));
     tp_ctx_t tp = { .f = truepeak_filter (RATE) };
     tp.hist = calloc ((size_t) tp.f->taps - 1 + BLOCK, sizeof (float));
@@ -125,8 +149,8 @@ main (int argc, char **argv)
     const char *names [] = { "generic", "sse2", "avx2" };
     printf ("# %.0f s of stereo noise at %d Hz, %d-frame blocks; samples/ns "
             "(samples = frames x channels), thread CPU time, best of 3\n", seconds, RATE, BLOCK);
-    printf ("%-8s %12s %12s %12s %14s %16s\n", "isa", "biquad x5", "compressor",
-            "limiter", "oversampler", "chain realtime");
+    printf ("%-8s %12s %12s %12s %14s %16s %12s\n", "isa", "biquad x5", "compressor",
+            "limiter", "oversampler", "chain realtime", "limiter mix");
     for (int isa = 0; isa <= (int) dsp_isa_best (); isa++) {
         dsp_ops_t ops;
         dsp_ops_init_isa (&ops, (dsp_isa_t) isa);
@@ -142,10 +166,11 @@ main (int argc, char **argv)
         double t_cp = s_time (s_run_comp, cp, a.data, work, frames);
         double t_li = s_time (s_run_limiter, lim, a.data, work, frames);
         double t_tp = s_time (s_run_tp, &tp, a.data, work, frames);
+        double t_mx = s_time_run_gain (lim, mix.data, work, frames, 7.5);
         double chain = t_bq + t_cp + t_li;
-        printf ("%-8s %12.3f %12.3f %12.3f %14.3f %15.0fx\n", names [isa],
+        printf ("%-8s %12.3f %12.3f %12.3f %14.3f %15.0fx %12.3f\n", names [isa],
                 samples / t_bq * 1e-9, samples / t_cp * 1e-9, samples / t_li * 1e-9,
-                samples / t_tp * 1e-9, seconds / chain);
+                samples / t_tp * 1e-9, seconds / chain, samples / t_mx * 1e-9);
         biquad_chain_destroy (&bq);
         compressor_destroy (&cp);
         limiter_destroy (&lim);
@@ -155,5 +180,6 @@ main (int argc, char **argv)
     free (tp.hist);
     free (tp.peak);
     audio_free (&a);
+    audio_free (&mix);
     return 0;
 }

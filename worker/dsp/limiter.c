@@ -26,6 +26,9 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#if defined (__x86_64__) && defined (__GNUC__)
+#include <immintrin.h>
+#endif
 
 #define LIMITER_DET_CHUNK  32      //  frames per detector skip decision
 
@@ -259,6 +262,9 @@ limiter_reset (limiter_t *self)
     self->t = 0;
     memset (&self->stats, 0, sizeof self->stats);
 }
+
+//  LIMITER_BLOCK_FRAMES gains of exactly 1 (GNU range initialiser).
+static const double s_ones [LIMITER_BLOCK_FRAMES] = { [0 ... LIMITER_BLOCK_FRAMES - 1] = 1.0 };
 
 //  Four floats and four lane indices (GNU C vector extension: SSE on
 //  x86-64, whatever the target has elsewhere).
@@ -634,8 +640,9 @@ s_sliding_min (const double *restrict x, size_t n, size_t lat, double *restrict 
 //     The statistics multiply the gains under 1 and fold the product
 //     into the sum of dB before it can underflow. Four independent
 //     recurrences (r, the running sum, the lap sum, the product): one
-//     loop lets them overlap.
-static inline void
+//     loop lets them overlap. Inlined at each call, so that stats and
+//     ones are constants there.
+static inline __attribute__ ((always_inline)) void
 s_release (limiter_t *self, double *restrict gb, size_t i0, size_t i1, bool stats,
            bool ones, double *g_prod_p, double *gr_sum_p, double *g_min_p)
 {
@@ -718,6 +725,35 @@ s_settled (const limiter_t *self)
     return true;
 }
 
+#if defined (__x86_64__) && defined (__GNUC__)
+//  The stereo delay line's output step with AVX2 (used when the kernel
+//  table is at AVX2, so the CPU has it), four frames at a time: y = g v
+//  in double rounded to float, then d = x gain in float; the same
+//  arithmetic as the SSE2 and scalar steps (no FMA: target avx2 alone).
+//  Each frame's samples are read before its output is written. Returns
+//  the frames done (a multiple of 4).
+__attribute__ ((target ("avx2"))) static size_t
+s_delay_stereo_avx2 (float *restrict d, const float *x, float *y, const double *restrict g,
+                     size_t run, float gain)
+{
+    const __m256 gv = _mm256_set1_ps (gain);
+    size_t j = 0;
+    for (; j + 4 <= run; j += 4) {
+        __m256 v = _mm256_loadu_ps (d + 2 * j);
+        __m256 xs = _mm256_mul_ps (_mm256_loadu_ps (x + 2 * j), gv);
+        __m256d g4 = _mm256_loadu_pd (g + j);
+        __m256d lo = _mm256_mul_pd (_mm256_cvtps_pd (_mm256_castps256_ps128 (v)),
+                                    _mm256_permute4x64_pd (g4, 0x50));
+        __m256d hi = _mm256_mul_pd (_mm256_cvtps_pd (_mm256_extractf128_ps (v, 1)),
+                                    _mm256_permute4x64_pd (g4, 0xfa));
+        _mm256_storeu_ps (d + 2 * j, xs);
+        _mm256_storeu_ps (y + 2 * j, _mm256_insertf128_ps (
+            _mm256_castps128_ps256 (_mm256_cvtpd_ps (lo)), _mm256_cvtpd_ps (hi), 1));
+    }
+    return j;
+}
+#endif
+
 //  4  Delay line for n frames from src: out frame t - L (its stored
 //     sample times g, in double, rounded to float) to dst unless NULL,
 //     then frame t (src times gain, in float) into its slot.
@@ -747,6 +783,10 @@ s_delay (limiter_t *self, float *dst, const float *src, size_t n, float gain,
             //  each frame's samples are read before its output is
             //  written (dst <= src may share the buffer)
             const __m128 gv = _mm_set1_ps (gain);
+#if defined (__x86_64__) && defined (__GNUC__)
+            if (ch == 2 && self->ops->isa >= DSP_ISA_AVX2)
+                j = s_delay_stereo_avx2 (d, x, y, g, run, gain);
+#endif
             if (ch == 2)
                 for (; j + 2 <= run; j += 2) {
                     __m128 v = _mm_loadu_ps (d + 2 * j);
@@ -811,8 +851,7 @@ s_block (limiter_t *self, float *dst, const float *src, size_t n, float gain)
     }
     else {
         if (!low)
-            for (size_t i = 0; i < n; i++)
-                ext [lat + i] = 1.0;
+            memcpy (ext + lat, s_ones, n * sizeof (double));
         s_sliding_min (ext, n, lat, self->vh_suf, self->vh_pre, gb);
         size_t k = n;
         while (low && k > 0 && ext [lat + k - 1] == 1.0)
@@ -827,6 +866,7 @@ s_block (limiter_t *self, float *dst, const float *src, size_t n, float gain)
     uint64_t t = self->t;
     size_t i0 = t >= lat ? 0 : (size_t) (lat - t) < n ? (size_t) (lat - t) : n;
     double g_prod = 1.0, gr_sum = 0.0, g_min = self->g_min;
+    const double *g = gb;       //  the block's gains
     if (all_ones && s_settled (self)) {
         //  g = 1 throughout: h stays 1, the box's slots stay 1
         int hpos = self->hpos + (int) (n % (size_t) self->box);
@@ -835,8 +875,7 @@ s_block (limiter_t *self, float *dst, const float *src, size_t n, float gain)
         self->hpos = hpos >= self->box ? hpos - self->box : hpos;
         self->lsum = self->hpos;
         self->r = 0.0;
-        for (size_t i = 0; i < n; i++)
-            gb [i] = 1.0;
+        g = s_ones;
     }
     else if (all_ones) {
         //  m = 1 throughout: the release alone (one multiply per frame)
@@ -853,7 +892,7 @@ s_block (limiter_t *self, float *dst, const float *src, size_t n, float gain)
     self->stats.frames += n - i0;
     self->stats.gr_max_db = g_min < 1.0 ? -20.0 * log10 (g_min) : 0.0;
 
-    s_delay (self, dst, src, n, gain, gb);
+    s_delay (self, dst, src, n, gain, g);
 }
 
 //  limiter_process on gain * src (gain 1: src itself).
