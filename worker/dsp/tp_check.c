@@ -166,8 +166,9 @@ s_grid_avx (const float *xs, float *out)
 //  y(j - 1/8), branch 7 of the interval before, for n intervals whose
 //  supports start at xs [i] (read from xs [i] - 1): out [i]. Each is the
 //  same sum of products in the same order as one 64-step loop would add
-//  them; eight intervals run in lockstep, so that eight independent sums
-//  share the add latency instead of one chain.
+//  them (lane by lane, a vector multiply and add round as the scalar
+//  ones); eight intervals run in lockstep, so that eight independent
+//  sums share the add latency instead of one chain.
 static void
 s_left (const float *const *xs, int n, float *out)
 {
@@ -175,11 +176,12 @@ s_left (const float *const *xs, int n, float *out)
         const float *p [8];
         for (int l = 0; l < 8; l++)
             p [l] = xs [i0 + l < n ? i0 + l : i0] - 1;
-        float y [8] = { 0 };
+        const float *p0 = p [0], *p1 = p [1], *p2 = p [2], *p3 = p [3],
+                    *p4 = p [4], *p5 = p [5], *p6 = p [6], *p7 = p [7];
+        tp_v8 y = { 0 };
         for (int k = 0; k < TP_CHECK_TAPS; k++) {
-            const float c = s_coef [k][TP_CHECK_PHASES - 1];
-            for (int l = 0; l < 8; l++)
-                y [l] += c * p [l][k];
+            tp_v8 x = { p0 [k], p1 [k], p2 [k], p3 [k], p4 [k], p5 [k], p6 [k], p7 [k] };
+            y += s_coef [k][TP_CHECK_PHASES - 1] * x;
         }
         for (int l = 0; l < 8 && i0 + l < n; l++)
             out [i0 + l] = y [l];
