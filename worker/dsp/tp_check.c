@@ -342,17 +342,37 @@ s_scan_avx2 (const float *z, size_t n, int channels, float *peak, float *step)
 //  screen block of one channel whose samples are at x0 (x0 [k] = x[s + k],
 //  with TP_CHECK_MARGIN samples readable on both sides); env has
 //  TP_CHECK_SCAN floats of scratch. Raises *own (4x) and *best (refined
-//  where screened), counts refined intervals.
+//  where screened), counts refined intervals. finite: the pre-screen
+//  found every sample the kernels read finite and under 1e30 (so are
+//  their outputs); the envelope then comes first and the block's 4x
+//  maximum is its largest value, which is exactly ops->tp_block_max's
+//  answer (the kernels compute the same per-sample values, and maxima
+//  are exact), saving the second kernel pass on blocks at the screen.
 static void
 s_block (const dsp_ops_t *ops, const float *x0, int64_t len, const truepeak_filter_t *f,
-         float thr, float *restrict env, float *own, float *best, int64_t *refined)
+         bool finite, float thr, float *restrict env, float *own, float *best,
+         int64_t *refined)
 {
-    //  the 4x maximum of the sub-block: branch 0 is the samples
-    float m = ops->abs_max (x0, (size_t) len);
-    if (f->phases > 1) {
-        float r = ops->tp_block_max (x0 + f->delay_frames, (size_t) len,
-                                     f->coef + f->taps, f->phases - 1, f->taps);
-        m = r > m ? r : m;
+    float m = 0.0f;
+    bool have_env = false;
+    if (finite && f->phases > 1) {
+        ops->tp_peaks (x0 + f->delay_frames, (size_t) len, f->coef + f->taps,
+                       f->phases - 1, f->taps, env);
+        for (int64_t k = 0; k < len; k++) {
+            float v = fabsf (x0 [k]);
+            env [k] = v > env [k] ? v : env [k];
+            m = env [k] > m ? env [k] : m;
+        }
+        have_env = true;
+    }
+    else {
+        //  the 4x maximum of the sub-block: branch 0 is the samples
+        m = ops->abs_max (x0, (size_t) len);
+        if (f->phases > 1) {
+            float r = ops->tp_block_max (x0 + f->delay_frames, (size_t) len,
+                                         f->coef + f->taps, f->phases - 1, f->taps);
+            m = r > m ? r : m;
+        }
     }
     if (m > *own)
         *own = m;
@@ -362,7 +382,9 @@ s_block (const dsp_ops_t *ops, const float *x0, int64_t len, const truepeak_filt
         return;
     }
     //  at the screen: the 4x envelope of every interval
-    if (f->phases > 1) {
+    if (have_env)
+        ;
+    else if (f->phases > 1) {
         ops->tp_peaks (x0 + f->delay_frames, (size_t) len, f->coef + f->taps,
                        f->phases - 1, f->taps, env);
         for (int64_t k = 0; k < len; k++) {
@@ -513,10 +535,12 @@ tp_check_run_ex (const float *interleaved, int64_t frames, int channels, int rat
     for (int64_t s = jbeg; s < jend; s += TP_CHECK_CHUNK) {
         int64_t n = jend - s < TP_CHECK_CHUNK ? jend - s : TP_CHECK_CHUNK;
         const int nb = (int) ((n + TP_CHECK_SCAN - 1) / TP_CHECK_SCAN);
-        bool need [TP_CHECK_CHUNK / TP_CHECK_SCAN];
+        bool need [TP_CHECK_CHUNK / TP_CHECK_SCAN], finite [TP_CHECK_CHUNK / TP_CHECK_SCAN];
         int n_need = nb;
-        for (int b = 0; b < nb; b++)
+        for (int b = 0; b < nb; b++) {
             need [b] = true;
+            finite [b] = false;
+        }
         if (prescreen) {
             //  a block whose bound stays under the screen and at or under
             //  both running maxima cannot change them (its 4x maximum is
@@ -536,6 +560,7 @@ tp_check_run_ex (const float *interleaved, int64_t frames, int channels, int rat
                     s_scan (interleaved + f0 * channels, (size_t) ((f1 - f0) * channels),
                             channels, &peak, &step);
                 double u = s_bound (&bounds, peak, step, clipped);
+                finite [b] = peak <= 1e30f;
                 need [b] = !(u < (double) thr && u <= lim);
                 n_need += need [b];
                 if (!need [b] && bounded)
@@ -569,8 +594,8 @@ tp_check_run_ex (const float *interleaved, int64_t frames, int channels, int rat
                     continue;
                 int64_t k0 = (int64_t) b * TP_CHECK_SCAN;
                 int64_t len = k0 + TP_CHECK_SCAN < n ? TP_CHECK_SCAN : n - k0;
-                s_block (ops, bufs [c] + TP_CHECK_MARGIN + k0, len, f, thr, env,
-                         &own, &best, &result->refined);
+                s_block (ops, bufs [c] + TP_CHECK_MARGIN + k0, len, f, finite [b], thr,
+                         env, &own, &best, &result->refined);
             }
     }
     result->intervals = (jend - jbeg) * channels;
