@@ -358,25 +358,26 @@ s_block (const dsp_ops_t *ops, const float *x0, int64_t len, const truepeak_filt
     if (finite && f->phases > 1) {
         ops->tp_peaks (x0 + f->delay_frames, (size_t) len, f->coef + f->taps,
                        f->phases - 1, f->taps, env);
-        //  env [k] = max (|x0 [k]|, env [k]) and m its maximum, eight at a
+        //  env [k] = max (|x0 [k]|, env [k]) and m its maximum, four at a
         //  time (no NaN here: the comparisons pick as the scalar ones)
-        const tp_v8i mask = { 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff,
-                              0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff };
-        tp_v8 mv = { 0 };
+        const tp_v4i mask = { 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff };
+        tp_v4i mv = { 0 };
         int64_t k = 0;
-        for (; k + 8 <= len; k += 8) {
-            tp_v8 xv, ev;
+        for (; k + 4 <= len; k += 4) {
+            tp_v4i xv, ev;
             memcpy (&xv, x0 + k, sizeof xv);
             memcpy (&ev, env + k, sizeof ev);
-            tp_v8i av = (tp_v8i) xv & mask;
-            tp_v8i gt = (tp_v8) av > ev;
-            tp_v8i ei = (av & gt) | ((tp_v8i) ev & ~gt);
-            memcpy (env + k, &ei, sizeof ei);
-            tp_v8i gm = (tp_v8) ei > mv;
-            mv = (tp_v8) ((ei & gm) | ((tp_v8i) mv & ~gm));
+            xv &= mask;
+            tp_v4i gt = (tp_v4) xv > (tp_v4) ev;
+            ev = (xv & gt) | (ev & ~gt);
+            memcpy (env + k, &ev, sizeof ev);
+            tp_v4i gm = (tp_v4) ev > (tp_v4) mv;
+            mv = (ev & gm) | (mv & ~gm);
         }
-        for (int l = 0; l < 8; l++)
-            m = mv [l] > m ? mv [l] : m;
+        for (int l = 0; l < 4; l++) {
+            float v = ((tp_v4) mv) [l];
+            m = v > m ? v : m;
+        }
         for (; k < len; k++) {
             float v = fabsf (x0 [k]);
             env [k] = v > env [k] ? v : env [k];
