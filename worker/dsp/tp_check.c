@@ -94,7 +94,8 @@ __attribute__ ((target ("avx"))) static void s_grid_avx (const float *xs, float 
 static void (*s_grid) (const float *xs, float *out) = s_grid_base;
 
 //  The pre-screen's sample peak and step (s_scan_base / s_scan_avx2, below).
-static void s_scan_base (const float *z, size_t n, int channels, float *peak, float *step);
+static void s_scan_base (const float *z, size_t n, int channels, float *peak,
+                         float *step);
 #if defined (__x86_64__) || defined (__i386__)
 __attribute__ ((target ("avx2"))) static void
 s_scan_avx2 (const float *z, size_t n, int channels, float *peak, float *step);
@@ -271,14 +272,17 @@ s_load (const float *x, int64_t frames, int channels, int64_t t0, int64_t len,
 }
 
 //  The sample peak and the largest step of n interleaved samples of
-//  channels channels: *peak = max |z [i]|, *step = max |z [i + channels]
-//  - z [i]| (consecutive frames of one channel, in float arithmetic).
-//  Both are found as the largest integer of the bit patterns with the
-//  sign cleared, ordered as the magnitudes for finite values and
-//  infinities: exact, in any order, and *peak is NaN if any sample is
-//  NaN (its pattern is above infinity's), where ops->abs_max may skip
-//  it (*step means nothing then). Written once as a macro body for the
-//  baseline and the AVX2 builds.
+//  channels channels (n a multiple of channels): peak [c] = max |z [i]|,
+//  step [c] = max |z [i + channels] - z [i]| (consecutive frames, in
+//  float arithmetic) over the samples i of channel c when channels
+//  divides the vector width (1, 2, 4, 8: a lane keeps to one channel),
+//  else the maxima over all channels, in every c. Maxima are taken as the
+//  largest integer of the bit patterns with the sign cleared, ordered
+//  as the magnitudes for finite values and infinities: exact, in any
+//  order, and a peak is NaN if a sample is NaN (its pattern is above
+//  infinity's), where ops->abs_max may skip it (the step means nothing
+//  then). Written once as a macro body for the baseline and the AVX2
+//  builds.
 #define TP_CHECK_IMAX(m, v)                                             \
     do { tp_v8i gt_ = (v) > (m); (m) = ((v) & gt_) | ((m) & ~gt_); } while (0)
 #define TP_CHECK_SCAN_BODY                                              \
@@ -302,25 +306,32 @@ s_load (const float *x, int64_t frames, int channels, int64_t t0, int64_t len,
     }                                                                   \
     TP_CHECK_IMAX (mp0, mp1);                                           \
     TP_CHECK_IMAX (md0, md1);                                           \
-    int32_t rp = 0, rd = 0;                                             \
-    for (int k = 0; k < 8; k++) {                                       \
-        rp = mp0 [k] > rp ? mp0 [k] : rp;                               \
-        rd = md0 [k] > rd ? md0 [k] : rd;                               \
+    /*  lane l (and the sample i of the tail) belongs to channel        \
+        l % ch (i % ch) when ch divides 8; else all share one slot  */  \
+    const size_t slots = 8 % ch == 0 ? ch : 1;                          \
+    int32_t rp [TP_CHECK_MAX_CHANNELS] = { 0 }, rd [TP_CHECK_MAX_CHANNELS] = { 0 }; \
+    for (size_t l = 0; l < 8; l++) {                                    \
+        size_t s = l % slots;                                           \
+        rp [s] = mp0 [l] > rp [s] ? mp0 [l] : rp [s];                   \
+        rd [s] = md0 [l] > rd [s] ? md0 [l] : rd [s];                   \
     }                                                                   \
     for (; i < n; i++) {                                                \
+        size_t s = i % slots;                                           \
         int32_t v;                                                      \
         memcpy (&v, z + i, sizeof v);                                   \
         v &= 0x7fffffff;                                                \
-        rp = v > rp ? v : rp;                                           \
+        rp [s] = v > rp [s] ? v : rp [s];                               \
         if (i + ch < n) {                                               \
             float e = z [i + ch] - z [i];                               \
             memcpy (&v, &e, sizeof v);                                  \
             v &= 0x7fffffff;                                            \
-            rd = v > rd ? v : rd;                                       \
+            rd [s] = v > rd [s] ? v : rd [s];                           \
         }                                                               \
     }                                                                   \
-    memcpy (peak, &rp, sizeof *peak);                                   \
-    memcpy (step, &rd, sizeof *step);
+    for (size_t c = 0; c < ch; c++) {                                   \
+        memcpy (peak + c, rp + c % slots, sizeof *peak);                \
+        memcpy (step + c, rd + c % slots, sizeof *step);                \
+    }
 
 static void
 s_scan_base (const float *z, size_t n, int channels, float *peak, float *step)
@@ -555,11 +566,18 @@ tp_check_run_ex (const float *interleaved, int64_t frames, int channels, int rat
     for (int64_t s = jbeg; s < jend; s += TP_CHECK_CHUNK) {
         int64_t n = jend - s < TP_CHECK_CHUNK ? jend - s : TP_CHECK_CHUNK;
         const int nb = (int) ((n + TP_CHECK_SCAN - 1) / TP_CHECK_SCAN);
-        bool need [TP_CHECK_CHUNK / TP_CHECK_SCAN], finite [TP_CHECK_CHUNK / TP_CHECK_SCAN];
+        //  per block and channel: needs the screen proper; its samples
+        //  are finite (see s_block)
+        bool need [TP_CHECK_CHUNK / TP_CHECK_SCAN][TP_CHECK_MAX_CHANNELS];
+        bool finite [TP_CHECK_CHUNK / TP_CHECK_SCAN][TP_CHECK_MAX_CHANNELS];
+        bool any [TP_CHECK_CHUNK / TP_CHECK_SCAN];
         int n_need = nb;
         for (int b = 0; b < nb; b++) {
-            need [b] = true;
-            finite [b] = false;
+            any [b] = true;
+            for (int c = 0; c < channels; c++) {
+                need [b][c] = true;
+                finite [b][c] = false;
+            }
         }
         if (prescreen) {
             //  a block whose bound stays under the screen and at or under
@@ -575,16 +593,20 @@ tp_check_run_ex (const float *interleaved, int64_t frames, int channels, int rat
                 bool clipped = f0 < 0 || f1 > frames;
                 f0 = f0 < 0 ? 0 : f0;
                 f1 = f1 > frames ? frames : f1;
-                float peak = 0.0f, step = 0.0f;
+                float peak [TP_CHECK_MAX_CHANNELS] = { 0 }, step [TP_CHECK_MAX_CHANNELS] = { 0 };
                 if (f1 > f0)
                     s_scan (interleaved + f0 * channels, (size_t) ((f1 - f0) * channels),
-                            channels, &peak, &step);
-                double u = s_bound (&bounds, peak, step, clipped);
-                finite [b] = peak <= 1e30f;
-                need [b] = !(u < (double) thr && u <= lim);
-                n_need += need [b];
-                if (!need [b] && bounded)
-                    *bounded += len * channels;
+                            channels, peak, step);
+                any [b] = false;
+                for (int c = 0; c < channels; c++) {
+                    double u = s_bound (&bounds, peak [c], step [c], clipped);
+                    finite [b][c] = peak [c] <= 1e30f;
+                    need [b][c] = !(u < (double) thr && u <= lim);
+                    any [b] |= need [b][c];
+                    if (!need [b][c] && bounded)
+                        *bounded += len;
+                }
+                n_need += any [b];
             }
         }
         if (n_need == 0)
@@ -592,12 +614,12 @@ tp_check_run_ex (const float *interleaved, int64_t frames, int channels, int rat
         //  load the runs of blocks that need the 4x kernel, each with the
         //  margins, into the same places as a load of the whole chunk
         for (int b = 0; b < nb; ) {
-            if (!need [b]) {
+            if (!any [b]) {
                 b++;
                 continue;
             }
             int e = b;
-            while (e < nb && need [e])
+            while (e < nb && any [e])
                 e++;
             int64_t k0 = (int64_t) b * TP_CHECK_SCAN;
             int64_t k1 = (int64_t) e * TP_CHECK_SCAN < n ? (int64_t) e * TP_CHECK_SCAN : n;
@@ -610,11 +632,11 @@ tp_check_run_ex (const float *interleaved, int64_t frames, int channels, int rat
         }
         for (int c = 0; c < channels; c++)
             for (int b = 0; b < nb; b++) {
-                if (!need [b])
+                if (!need [b][c])
                     continue;
                 int64_t k0 = (int64_t) b * TP_CHECK_SCAN;
                 int64_t len = k0 + TP_CHECK_SCAN < n ? TP_CHECK_SCAN : n - k0;
-                s_block (ops, bufs [c] + TP_CHECK_MARGIN + k0, len, f, finite [b], thr,
+                s_block (ops, bufs [c] + TP_CHECK_MARGIN + k0, len, f, finite [b][c], thr,
                          env, &own, &best, &result->refined);
             }
     }
