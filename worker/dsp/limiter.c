@@ -8,13 +8,14 @@
 
     Speed: the release, the box's running and lap sums and the
     statistics' product are four recurrences of one operation each per
-    frame, run in one loop so that they overlap; the required gain and
-    the delay line run two or four frames per SSE2 instruction with the
-    same per-element arithmetic (double where it was double); blocks
-    whose lookahead windows hold only 1s skip the sliding minimum, and
-    when the release has also settled they skip the release too (g is
-    then exactly 1). Every output sample and statistic is the same as the
-    one-frame-at-a-time definition in limiter.h gives.  */
+    frame, run in one loop so that they overlap; the required gain, the
+    detector's screen and the delay line run two to eight samples per
+    SSE2 (or AVX2) instruction with the same per-element arithmetic
+    (double where it was double, no FMA); blocks whose lookahead windows
+    hold only 1s skip the sliding minimum, and when the release has also
+    settled they skip the release too (g is then exactly 1). Every output
+    sample and statistic is the same as the one-frame-at-a-time
+    definition in limiter.h gives.  */
 #include "worker/dsp/limiter.h"
 #include "worker/dsp/truepeak.h"
 
@@ -475,7 +476,8 @@ s_split_stereo (const float *restrict src, size_t n, float gain, float *restrict
 //  FIR kernel runs branches 1 .. phases - 1 only. Chunks of
 //  LIMITER_DET_CHUNK frames whose support peaks M satisfy M * coef_bound
 //  <= ceiling cannot need any reduction: their peak[] is set to 0
-//  instead (the same g_req of 1 as the exact value would give).
+//  instead (the same g_req of 1 as the exact value would give). Returns
+//  whether any chunk ran the filters (if not, peak[] is all 0).
 static bool
 s_detect (limiter_t *self, const float *src, size_t n, float gain)
 {
