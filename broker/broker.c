@@ -89,6 +89,7 @@ typedef struct {
     int8_t       state;
     int8_t       profile;       //  -1: none
     uint8_t      attempts;
+    uint8_t      restarts;      //  attempts cut short by a broker restart (no strike)
     uint8_t      parked;        //  put back after a restart, waiting to be adopted
 } s_task_t;
 
@@ -438,7 +439,8 @@ s_task_final (broker_t *self, s_task_t *t)
 static void
 s_task_attempt_failed (broker_t *self, s_task_t *t, int worker, const char *error)
 {
-    if (t->attempts >= BROKER_MAX_ATTEMPTS) {
+    //  an attempt that a broker restart cut short is not the task's fault
+    if (t->attempts - t->restarts >= BROKER_MAX_ATTEMPTS) {
         log_warn ("task %llu failed for good after %d attempts: %s",
                   (unsigned long long) t->sched.id, t->attempts, error);
         s_task_set (self, t, T_FAILED, error);
@@ -848,6 +850,7 @@ s_task_add (broker_t *self, s_job_t *job, const store_task_t *row)
     t->state = (int8_t) row->state;
     t->profile = (int8_t) row->profile;
     t->attempts = (uint8_t) row->attempts;
+    t->restarts = (uint8_t) (row->restarts < row->attempts ? row->restarts : row->attempts);
     if (row->last_error)
         t->last_error = strdup (row->last_error);
     if (job->n_tasks == job->cap_tasks) {
@@ -1705,12 +1708,14 @@ s_album_retry (broker_t *self, s_job_t *job, s_album_t *a)
         for (size_t i = 0; i < n; i++)
             if (a->analyze [i]->state == T_FAILED || a->analyze [i]->state == T_CANCELLED) {
                 a->analyze [i]->attempts = 0;
+                a->analyze [i]->restarts = 0;
                 a->analyze [i]->sched.avoid_worker = -1;
                 s_task_queue (self, a->analyze [i]);
             }
         for (size_t i = 0; i < n * PROFILE_COUNT; i++)
             if (a->master [i]) {
                 a->master [i]->attempts = 0;
+                a->master [i]->restarts = 0;
                 s_task_withdraw (self, a->master [i]);
                 s_task_set (self, a->master [i], T_BLOCKED, "");
             }
@@ -1725,6 +1730,7 @@ s_album_retry (broker_t *self, s_job_t *job, s_album_t *a)
                 s_task_t *m = a->master [i * PROFILE_COUNT + p];
                 if (m && (m->state == T_FAILED || m->state == T_CANCELLED)) {
                     m->attempts = 0;
+                    m->restarts = 0;
                     m->sched.avoid_worker = -1;
                     if (a->plan_ok [p])
                         s_task_queue (self, m);
@@ -1740,6 +1746,7 @@ s_album_retry (broker_t *self, s_job_t *job, s_album_t *a)
         s_task_t *as = a->assemble [p];
         if (as && (profile_reset [p] || as->state == T_FAILED || as->state == T_CANCELLED)) {
             as->attempts = 0;
+            as->restarts = 0;
             as->sched.avoid_worker = -1;
             s_task_withdraw (self, as);
             s_task_set (self, as, T_BLOCKED, "");
@@ -1814,6 +1821,7 @@ s_on_job_request (broker_t *self, const wire_msg_t *msg, bool cancel)
                 for (size_t i = 0; i < job->n_tasks; i++)
                     if (job->tasks [i]->state == T_FAILED) {
                         job->tasks [i]->attempts = 0;
+                        job->tasks [i]->restarts = 0;
                         s_task_queue (self, job->tasks [i]);
                     }
             }

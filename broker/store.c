@@ -13,6 +13,8 @@
 #include "common/err.h"
 #include "common/log.h"
 
+#define S_RESTARTED "broker restarted"     //  error of an attempt a restart cut short
+
 enum {
     S_JOB_INSERT, S_JOB_STATE, S_TASK_INSERT, S_TASK_UPDATE, S_TASK_UPDATE_KEEP,
     S_TASK_DONE, S_OUT_DELETE, S_OUT_INSERT, S_ATT_BEGIN, S_ATT_END, S_TRACK_PUT,
@@ -678,7 +680,7 @@ store_recover (store_t *self, int64_t now_ms)
 {
     char sql [256];
     snprintf (sql, sizeof sql, "UPDATE attempts SET ended_ms = %lld, ok = 0, "
-              "error = 'broker restarted' WHERE ended_ms IS NULL", (long long) now_ms);
+              "error = '" S_RESTARTED "' WHERE ended_ms IS NULL", (long long) now_ms);
     if (store_begin_sync (self) || s_exec (self, sql)
     ||  s_exec (self, "UPDATE tasks SET state = 1 WHERE state IN (2, 3)"))
         return MF_ERR_IO;
@@ -933,7 +935,9 @@ store_tasks_load (store_t *self, store_task_fn *fn, void *arg)
     if (store_sync (self))
         return MF_ERR_IO;
     sqlite3_stmt *st = s_query (self, "SELECT id, job_id, kind, album, track, profile, state,"
-                                " attempts, last_error, result FROM tasks ORDER BY id");
+                                " attempts, last_error, result, (SELECT COUNT (*) FROM attempts a"
+                                " WHERE a.task_id = tasks.id AND a.error = '"
+                                S_RESTARTED "') FROM tasks ORDER BY id");
     if (!st)
         return MF_ERR_IO;
     int rc, cb = 0;
@@ -950,6 +954,7 @@ store_tasks_load (store_t *self, store_task_fn *fn, void *arg)
             .last_error = (const char *) sqlite3_column_text (st, 8),
             .result = sqlite3_column_blob (st, 9),
             .result_size = (size_t) sqlite3_column_bytes (st, 9),
+            .restarts = sqlite3_column_int (st, 10),
         };
         cb = fn (arg, &t);
     }

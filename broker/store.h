@@ -59,6 +59,7 @@ typedef struct {
     const char *last_error;     //  NULL: none
     const void *result;         //  packed Result, or NULL
     size_t      result_size;
+    int         restarts;       //  attempts cut short by a broker restart
 } store_task_t;
 
 typedef struct {

@@ -46,6 +46,7 @@ typedef struct {
     int n;
     int state [16];
     int attempts [16];
+    int restarts [16];
     uint64_t id [16];
 } s_tasks_t;
 
@@ -58,6 +59,7 @@ s_collect (void *arg, const store_task_t *t)
         c->id [c->n] = t->id;
         c->state [c->n] = t->state;
         c->attempts [c->n] = t->attempts;
+        c->restarts [c->n] = t->restarts;
     }
     c->n++;
     return 0;
@@ -127,7 +129,9 @@ test_crash_resume (void **state)
     memset (&c, 0, sizeof c);
     store_tasks_load (st, s_collect, &c);
     assert_int_equal (c.state [0], 1);
-    assert_int_equal (c.attempts [0], 1);   //  the attempt is remembered
+    assert_int_equal (c.attempts [0], 1);   //  the attempt is remembered,
+    assert_int_equal (c.restarts [0], 1);   //  as cut short by the restart
+    assert_int_equal (c.restarts [1], 0);
     assert_int_equal (store_recover (st, 2000), 0);
     store_destroy (&st);
     assert_null (st);
