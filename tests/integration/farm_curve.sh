@@ -12,7 +12,8 @@
 #     the broker logs the refusal with the key's first characters and
 #     counts it in its metrics;
 #   - a plaintext client is told that the broker requires CURVE (exit 1);
-#   - a secret key file with mode 0644 is refused by client and broker;
+#   - a secret key file with mode 0644 is refused by client, worker and
+#     broker;
 #   - the broker refuses to start without an allow folder, with an
 #     unreadable one, or in plaintext on a non-loopback address without
 #     --insecure;
@@ -127,7 +128,12 @@ env -u MASTERFARM_BROKER_KEY "$MASTERFARM" status --broker "$BROKER_URL" >"$T/ha
     || rc=$?
 [ "$rc" = 2 ] && grep -q "needs both" "$T/half.out" \
     || fail "client with a key pair but no broker key: exit $rc: $(cat "$T/half.out")"
-log "a 0644 secret key and a missing broker key are refused"
+rc=0
+"$WORKER_BIN" --connect "$BROKER_URL" --curve-key "$T/open.key" --broker-key "$K/broker.pub" \
+    >"$T/open-worker.out" 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q "chmod 600" "$T/open-worker.out" \
+    || fail "worker with a 0644 key: exit $rc: $(cat "$T/open-worker.out")"
+log "a 0644 secret key (client, worker) and a missing broker key are refused"
 
 # SIGHUP: the intruder's key, now allowed, gets in.
 cp "$K/intruder.pub" "$ALLOW/"
