@@ -26,7 +26,8 @@
     AVX operation when the DSP table is at AVX2 (no FMA, so the results
     are the same); four independent accumulators hide the add latency). Branch 7 of
     the interval before (y(j - 1/8)) is computed on its own when the
-    largest grid point is the sample x[j] (its left neighbour).
+    largest grid point is the sample x[j] (its left neighbour): a scalar
+    sum, eight such intervals of a block in lockstep (s_left).
 
     Refinement: the largest |y| of the grid, b, with its neighbours a
     and c, gives the parabola's vertex b - (a - c)^2 / (8 (a - 2b + c)).
@@ -41,24 +42,31 @@
     with a margin of samples on both sides (zeros outside the signal).
 
     Pre-screen (exact): before that, every block is bounded from the
-    interleaved source, all channels at once, by the sample peak M and
-    the largest step D (between consecutive frames of a channel) of the
-    frames its 4x kernel reads (s_scan: one cheap pass, about ten times
-    cheaper than the 4x kernel): the 4x maximum is at most
-    max over branches of min (A M, |S| M + W D) (s_bounds_t). A block
-    whose bound is under the screen and at or under both running maxima
-    (the 4x reading and the answer so far) can change neither, nor need
-    refinement: it is skipped, without the copy or the kernel. The blocks
-    run in the same order and through the same code as without the
-    pre-screen, at the same places in the same buffers, so the result is
-    the same bit for bit (tests/dsp/test_tp_accuracy.c compares it with
-    tp_check_run_ex's reference path); a block with a NaN or infinite
-    sample, or whose frames pass an end of the signal, is bounded by
-    A M alone or not at all (NaN: never skipped). On a 4-minute limited
-    stereo master at 44.1 kHz (tests/bench/bench_tp_check.c) the
-    pre-screen settled 87% of the intervals and the check ran in 0.6
-    times the time without it (0.6% of the intervals refined). Allocates
-    one buffer per call.  */
+    interleaved source by the sample peak M and the largest step D
+    (between consecutive frames) of the frames its 4x kernel reads, per
+    channel (all channels together when their count does not divide 8),
+    in one cheap pass (s_scan; on a long file it runs at the memory's
+    speed): the 4x maximum is at most max over branches of
+    min (A M, |S| M + W D) (s_bounds_t). A block whose bound is under
+    the screen and at or under both running maxima (the 4x reading and
+    the answer so far) can change neither, nor need refinement: it is
+    skipped, without the copy or the kernel. The other blocks run in the
+    same order through the same steps as without the pre-screen, from
+    the same places in the same buffers; a block the pre-screen found
+    finite takes its envelope first and its 4x maximum from it (the same
+    value as ops->tp_block_max, see s_block). So the result is the same
+    bit for bit (tests/dsp/test_tp_accuracy.c compares it with
+    tp_check_run_ex's reference path). NaN and infinite samples make
+    infinite or NaN bounds, never under the screen: those blocks take
+    the reference steps. Where a block's frames pass an end of the
+    signal, the zeros there make steps D does not see: only A M is used.
+
+    On a 4-minute limited stereo master at 44.1 kHz
+    (tests/bench/bench_tp_check.c) the pre-screen settled 88% of the
+    intervals, 0.6% of the intervals were refined, and the check took
+    about half the time it took without these changes; about a third of
+    what is left is reading the file once. Allocates one buffer per
+    call.  */
 #include "worker/dsp/tp_check.h"
 #include "worker/dsp/dsp_ops.h"
 #include "worker/dsp/truepeak.h"
