@@ -439,25 +439,38 @@ s_block (const dsp_ops_t *ops, const float *x0, int64_t len, const truepeak_filt
     const float *pend [TP_CHECK_SCAN];
     float pend_b [TP_CHECK_SCAN], pend_c [TP_CHECK_SCAN], left [TP_CHECK_SCAN];
     int n_pend = 0;
+    float bst = *best;
+    int64_t n_ref = 0;
     for (int64_t k = 0; k < len; k++) {
         float e = env [k];
         if (e >= thr) {
             const float *xs = x0 + k - TP_CHECK_H + 1;
-            (*refined)++;
+            n_ref++;
             if (!s_refine (xs, &e, &pend_b [n_pend], &pend_c [n_pend])) {
                 pend [n_pend++] = xs;
                 continue;
             }
         }
-        if (e > *best)
-            *best = e;
+        bst = e > bst ? e : bst;
     }
-    s_left (pend, n_pend, left);
-    for (int i = 0; i < n_pend; i++) {
+    //  the vertex is never above 9/8 of the largest grid point b (for
+    //  a, c in [0, b] the parabola's rise over b is (a - c)^2 / (8 (2b -
+    //  a - c)) <= b / 8), so where 1.13 b (room for rounding) is at or
+    //  under the answer so far, the left neighbour cannot matter
+    int n_left = 0;
+    for (int i = 0; i < n_pend; i++)
+        if (!((double) pend_b [i] * 1.13 <= (double) bst)) {
+            pend [n_left] = pend [i];
+            pend_b [n_left] = pend_b [i];
+            pend_c [n_left++] = pend_c [i];
+        }
+    s_left (pend, n_left, left);
+    for (int i = 0; i < n_left; i++) {
         float e = s_vertex (fabsf (left [i]), pend_b [i], pend_c [i]);
-        if (e > *best)
-            *best = e;
+        bst = e > bst ? e : bst;
     }
+    *best = bst;
+    *refined += n_ref;
 }
 
 //  Linear to dBTP; -HUGE_VAL for 0.
