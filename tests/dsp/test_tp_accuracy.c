@@ -405,6 +405,33 @@ test_prescreen_nonfinite (void **state)
         }
 }
 
+//  A NaN or an infinity just outside a loud burst, at every distance up
+//  to past the refinement's reach (TP_CHECK_TAPS / 2 + 1 frames) from
+//  either edge: the blocks next to the burst read it with their kernels
+//  or refinements, or not at all.
+static void
+test_prescreen_nonfinite_near (void **state)
+{
+    (void) state;
+    const float bad [] = { NAN, INFINITY };
+    for (size_t b = 0; b < 2; b++)
+        for (int side = 0; side < 2; side++)
+            for (int d = 0; d <= TP_CHECK_TAPS / 2 + 4; d++) {
+                audio_t a;
+                testsig_alloc (&a, 3000, 2, 44100);
+                testsig_add_noise (&a, 0.01, 5 + (uint64_t) d);
+                //  the burst: frames 1024 .. 1535, two blocks of the first
+                //  chunk (whose intervals start 33 frames before frame 0)
+                for (int64_t i = 1024; i < 1536; i++)
+                    a.data [i * 2] = (float) (0.9 * sin (0.3 * (double) i));
+                int64_t at = side ? 1536 + d : 1023 - d;
+                a.data [at * 2] = bad [b];
+                s_same ("non-finite near a burst", a.data, a.frames, 2, 44100, -1.05);
+                s_same ("non-finite near a burst", a.data, a.frames, 2, 44100, -4.0);
+                audio_free (&a);
+            }
+}
+
 static void
 test_prescreen_lengths (void **state)
 {
@@ -476,6 +503,7 @@ main (void)
         cmocka_unit_test (test_master_near_nyquist),
         cmocka_unit_test (test_prescreen_signals),
         cmocka_unit_test (test_prescreen_nonfinite),
+        cmocka_unit_test (test_prescreen_nonfinite_near),
         cmocka_unit_test (test_prescreen_lengths),
         cmocka_unit_test (test_prescreen_random),
     };
