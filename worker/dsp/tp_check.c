@@ -81,7 +81,7 @@
 #define TP_CHECK_KAISER_BETA  6.0     //  side lobes near -60 dB
 #define TP_CHECK_CHUNK        4096    //  intervals per chunk
 #define TP_CHECK_MARGIN       64      //  samples kept on each side of a chunk
-#define TP_CHECK_SCAN         256     //  intervals per screen test (one abs_max)
+#define TP_CHECK_SCAN         256     //  intervals per screen block (one bound)
 #define TP_CHECK_MAX_CHANNELS 8
 #define TP_CHECK_H            (TP_CHECK_TAPS / 2)
 
