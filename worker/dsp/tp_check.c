@@ -614,7 +614,8 @@ tp_check_run_ex (const float *interleaved, int64_t frames, int channels, int rat
                 bool clipped = f0 < 0 || f1 > frames;
                 f0 = f0 < 0 ? 0 : f0;
                 f1 = f1 > frames ? frames : f1;
-                float peak [TP_CHECK_MAX_CHANNELS] = { 0 }, step [TP_CHECK_MAX_CHANNELS] = { 0 };
+                float peak [TP_CHECK_MAX_CHANNELS] = { 0 };
+                float step [TP_CHECK_MAX_CHANNELS] = { 0 };
                 if (f1 > f0)
                     s_scan (interleaved + f0 * channels, (size_t) ((f1 - f0) * channels),
                             channels, peak, step);
