@@ -421,9 +421,7 @@ s_block (const dsp_ops_t *ops, const float *x0, int64_t len, const truepeak_filt
         return;
     }
     //  at the screen: the 4x envelope of every interval
-    if (have_env)
-        ;
-    else if (f->phases > 1) {
+    if (!have_env && f->phases > 1) {
         ops->tp_peaks (x0 + f->delay_frames, (size_t) len, f->coef + f->taps,
                        f->phases - 1, f->taps, env);
         for (int64_t k = 0; k < len; k++) {
@@ -431,7 +429,7 @@ s_block (const dsp_ops_t *ops, const float *x0, int64_t len, const truepeak_filt
             env [k] = v > env [k] ? v : env [k];
         }
     }
-    else
+    else if (!have_env)
         for (int64_t k = 0; k < len; k++)
             env [k] = fabsf (x0 [k]);
     //  refinements whose left neighbour is still to come (s_refine);
