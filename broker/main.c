@@ -9,6 +9,7 @@
 
 #include "broker/broker.h"
 #include "broker/zap.h"
+#include "common/cli.h"
 #include "common/keys.h"
 #include "common/log.h"
 
@@ -104,9 +105,8 @@ main (int argc, char **argv)
                 }
                 break;
             case 'm': {
-                char *end;
-                long n = strtol (optarg, &end, 10);
-                if (*end || n < 1 || n > 65535) {
+                long n;
+                if (!cli_long (optarg, 1, 65535, &n)) {
                     fprintf (stderr, "masterfarm-broker: --metrics-port '%s': give a port "
                              "from 1 to 65535\n", optarg);
                     return 2;

@@ -20,6 +20,7 @@
 
 #include "client/commands.h"
 #include "client/farmclient.h"
+#include "common/cli.h"
 #include "common/fsutil.h"
 #include "common/profile.h"
 
@@ -193,9 +194,8 @@ cmd_album (int argc, char **argv)
                 profiles [n_profiles++] = name;
         }
         else if (!strcmp (a, "-j")) {
-            char *end;
-            long n = strtol (argv [++i], &end, 10);
-            if (*end || n < 1 || n > 256) {
+            long n;
+            if (!cli_long (argv [++i], 1, 256, &n)) {
                 fprintf (stderr, "masterfarm album: -j needs a worker count, 1 .. 256\n");
                 return EXIT_USAGE;
             }

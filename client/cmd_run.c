@@ -29,6 +29,7 @@
 
 #include "client/commands.h"
 #include "client/farmclient.h"
+#include "common/cli.h"
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/fsutil.h"
@@ -597,9 +598,8 @@ cmd_run (int argc, char **argv)
         else if (!strcmp (a, "--input-root"))
             cfg.input_root = argv [++i];
         else if (!strcmp (a, "-j")) {
-            char *end;
-            long n = strtol (argv [++i], &end, 10);
-            if (*end || n < 1 || n > S_MAX_WORKERS) {
+            long n;
+            if (!cli_long (argv [++i], 1, S_MAX_WORKERS, &n)) {
                 fprintf (stderr, "masterfarm run: -j needs a worker count, 1 .. %d\n",
                          S_MAX_WORKERS);
                 return EXIT_USAGE;

@@ -9,6 +9,7 @@
 
 #include "client/commands.h"
 #include "client/farmclient.h"
+#include "common/cli.h"
 #include "common/err.h"
 
 //  Prints the help text to out.
@@ -68,9 +69,7 @@ cmd_submit (int argc, char **argv)
             }
         }
         else if (!strcmp (a, "--noop")) {
-            char *end;
-            noop = strtol (argv [++i], &end, 10);
-            if (*end || noop < 1 || noop > 100000000) {
+            if (!cli_long (argv [++i], 1, 100000000, &noop)) {
                 fprintf (stderr, "masterfarm submit: --noop needs a task count, 1 .. 100000000\n");
                 return EXIT_USAGE;
             }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cli.h"
 #include "common/log.h"
 #include "worker/worker.h"
 
@@ -74,9 +75,8 @@ main (int argc, char **argv)
             case 'k': cfg.curve_key_path = optarg; break;
             case 'K': cfg.broker_key_path = optarg; break;
             case 't': {
-                char *end;
-                long n = strtol (optarg, &end, 10);
-                if (*end || n < 1 || n > 1024) {
+                long n;
+                if (!cli_long (optarg, 1, 1024, &n)) {
                     fprintf (stderr, "masterfarm-worker: --threads '%s': give a number "
                              "from 1 to 1024\n", optarg);
                     return 2;
