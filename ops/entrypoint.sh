@@ -11,6 +11,15 @@
 # MF_BROKER_OPTS / MF_WORKER_OPTS are split into words.
 set -eu
 
+unquote () {  # unquote VALUE: VALUE without one pair of enclosing double
+              # quotes (docker/podman --env-file keep them, systemd and sh do not)
+    v=$1
+    case "$v" in
+        \"*\") v=${v#\"}; v=${v%\"} ;;
+    esac
+    printf '%s' "$v"
+}
+
 need () {  # need VAR...: every VAR set and not empty, or exit 2 naming it
     for v in "$@"; do
         eval "val=\${$v:-}"
@@ -27,19 +36,19 @@ case "$role" in
     broker)
         [ $# -gt 0 ] && exec masterfarm-broker "$@"
         need MF_BIND MF_STATE MF_INPUT_ROOT MF_OUTPUT_ROOT MF_STORAGE MF_CURVE_KEY MF_ALLOW
-        # shellcheck disable=SC2086
+        # shellcheck disable=SC2046  # the options are split into words on purpose
         exec masterfarm-broker --bind "$MF_BIND" --state "$MF_STATE" \
             --input-root "$MF_INPUT_ROOT" --output-root "$MF_OUTPUT_ROOT" \
             --storage "$MF_STORAGE" --curve-key "$MF_CURVE_KEY" --allow "$MF_ALLOW" \
-            ${MF_BROKER_OPTS:-}
+            $(unquote "${MF_BROKER_OPTS:-}")
         ;;
     worker)
         [ $# -gt 0 ] && exec masterfarm-worker "$@"
         need MF_CONNECT MF_CURVE_KEY MF_BROKER_KEY
-        # shellcheck disable=SC2086
+        # shellcheck disable=SC2046  # the options are split into words on purpose
         exec masterfarm-worker --connect "$MF_CONNECT" \
             --curve-key "$MF_CURVE_KEY" --broker-key "$MF_BROKER_KEY" \
-            ${MF_WORKER_OPTS:-}
+            $(unquote "${MF_WORKER_OPTS:-}")
         ;;
     masterfarm)
         exec masterfarm "$@"

@@ -153,6 +153,15 @@ for r in broker worker; do
     mapfile -t ewords < "$TMP/$r.entry"
     "$BIN/$prog" "${ewords[@]}" --help > /dev/null 2>&1
     check "entrypoint.sh $r: arguments accepted" test $? -eq 0
+    # docker/podman --env-file: each line taken literally, quotes kept
+    vars=()
+    while IFS= read -r line; do
+        [[ "$line" =~ ^[A-Z_][A-Z0-9_]*= ]] && vars+=("$line")
+    done < "$UNITS/$r.env.example"
+    env -i PATH="$TMP/path-$r:/usr/bin:/bin" "${vars[@]}" sh "$ENTRY" "$r" \
+        > "$TMP/$r.entry2" 2>&1
+    check "entrypoint.sh $r with --env-file values (quotes kept): same arguments" \
+        diff "$TMP/$r.entry" "$TMP/$r.entry2"
 done
 # A missing variable: the entrypoint names it and exits 2.
 env -i PATH="/usr/bin:/bin" sh "$ENTRY" worker > /dev/null 2> "$TMP/miss.err"
