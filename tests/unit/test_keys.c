@@ -190,8 +190,9 @@ test_bad_files (void **state)
     path = s_file ("unknown.pub", "server-key = abc\n", 0644);
     assert_int_equal (keys_load_public (path, pub2, err, sizeof err), MF_ERR_FORMAT);
     assert_non_null (strstr (err, "line 1: unknown name 'server-key'"));
-    snprintf (text, sizeof text, "%s\n", pub);
-    path = s_file ("bare.pub", text, 0644);
+    //  (a fixed key: Z85 has '=' in its alphabet, and a random key with
+    //  one reads as "NAME = VALUE", an unknown name)
+    path = s_file ("bare.pub", "0123456789abcdefghij0123456789ABCDEFGHIJ\n", 0644);
     assert_int_equal (keys_load_public (path, pub2, err, sizeof err), MF_ERR_FORMAT);
     assert_non_null (strstr (err, "expected 'public-key = KEY'"));
     snprintf (text, sizeof text, "public-key = %s\npublic-key = %s\n", pub, pub);
