@@ -11,6 +11,7 @@
 #include <string.h>
 
 #define RESAMPLE_SCRATCH_FRAMES 4096
+#define RESAMPLE_PIECE_FRAMES   65536   //  input frames per call in resample_audio
 
 struct resample_s {
     soxr_t   soxr;           //  NULL when the rates are equal
@@ -185,8 +186,25 @@ resample_audio (const audio_t *in, int out_rate_hz, audio_t *out,
                   in->rate_hz, out_rate_hz);
         return MF_ERR_NOMEM;
     }
-    int64_t got = resample_process (rs, in->data, (size_t) in->frames, true,
-                                    data, (size_t) want);
+    //  in pieces: given a whole track at once, libsoxr copies all of it
+    //  into its own buffers first (memory of several tracks); piecewise
+    //  its output is the same, sample for sample
+    int64_t got = 0;
+    size_t pos = 0;
+    do {
+        size_t step = (size_t) in->frames - pos;
+        if (step > RESAMPLE_PIECE_FRAMES)
+            step = RESAMPLE_PIECE_FRAMES;
+        bool last = pos + step == (size_t) in->frames;
+        int64_t n = resample_process (rs, in->data + pos * ch, step, last,
+                                      data + (size_t) got * ch, (size_t) (want - got));
+        if (n < 0) {
+            got = n;
+            break;
+        }
+        got += n;
+        pos += step;
+    } while (pos < (size_t) in->frames);
     while (got >= 0 && got < want) {
         int64_t n = resample_process (rs, NULL, 0, true, data + (size_t) got * ch,
                                       (size_t) (want - got));

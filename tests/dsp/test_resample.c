@@ -3,7 +3,8 @@
     converted 44.1 -> 48 kHz matches the ideal sine at 48 kHz (time
     aligned) with a residual below -100 dBFS away from the edges (SOXR_VHQ
     passband ripple and stopband are far below that), chunked equals whole,
-    equal rates copy, and bad rates are refused.  */
+    equal rates copy, bad rates are refused, and resampling a whole track
+    takes little memory beyond its output.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/err.h"
 #include "worker/resample.h"
@@ -139,6 +143,58 @@ test_equal_rate_and_bad (void **state)
     audio_free (&in);
 }
 
+//  Peak resident memory (KiB) of a child that resamples secs seconds of
+//  stereo 44.1 kHz to 48 kHz with resample_audio, over its peak before.
+static long
+s_child_peak_kib (double secs, long *data_kib)
+{
+    int64_t n = (int64_t) (secs * 44100);
+    *data_kib = (long) ((n + resample_out_frames (n, 44100, 48000)) * 2 * 4 / 1024);
+    int fd [2];
+    assert_int_equal (pipe (fd), 0);
+    pid_t pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0) {
+        audio_t in, out;
+        testsig_alloc (&in, n, 2, 44100);
+        testsig_add_noise (&in, 0.1, 5);
+        struct rusage ru;
+        getrusage (RUSAGE_SELF, &ru);
+        long before = ru.ru_maxrss;
+        char err [256];
+        long grown = -1;
+        if (resample_audio (&in, 48000, &out, err, sizeof err) == 0) {
+            getrusage (RUSAGE_SELF, &ru);
+            grown = ru.ru_maxrss - before;
+        }
+        if (write (fd [1], &grown, sizeof grown) != sizeof grown)
+            _exit (1);
+        _exit (0);
+    }
+    close (fd [1]);
+    long grown = -1;
+    assert_int_equal (read (fd [0], &grown, sizeof grown), sizeof grown);
+    close (fd [0]);
+    int status;
+    waitpid (pid, &status, 0);
+    return grown;
+}
+
+//  A whole track resampled needs its output and little else: libsoxr is
+//  fed in pieces, not handed the whole track (it would copy it into its
+//  own buffers). 120 s of stereo: the input is 41 MiB, the output 45 MiB.
+static void
+test_memory_bounded (void **state)
+{
+    long data_kib;
+    long grown = s_child_peak_kib (120.0, &data_kib);
+    long out_kib = data_kib * 48000 / (44100 + 48000);
+    printf ("resample_audio 120 s stereo: peak grew %ld KiB; output %ld KiB\n", grown, out_kib);
+    assert_true (grown > 0);
+    //  the output, plus 25 % (sanitizer shadow memory) and 16 MiB of slack
+    assert_true (grown <= out_kib + out_kib / 4 + 16 * 1024);
+}
+
 int
 main (void)
 {
@@ -147,6 +203,7 @@ main (void)
         cmocka_unit_test (test_lengths),
         cmocka_unit_test (test_sine_accuracy_and_chunks),
         cmocka_unit_test (test_equal_rate_and_bad),
+        cmocka_unit_test (test_memory_bounded),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
