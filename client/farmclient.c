@@ -37,6 +37,7 @@ struct farmclient_t {
     char     public_z85 [KEYS_Z85_LEN + 1];  //  this client's public key (CURVE)
     void    *monitor;                    //  PAIR receiving handshake events, or NULL
     char     handshake [200];            //  last handshake failure without a verdict
+    int      failed_handshakes;          //  in a row, since the last success
 };
 
 //  Records the last error (printf-style).
@@ -257,16 +258,27 @@ s_on_monitor (farmclient_t *self)
     memcpy (&value, head + 2, 4);
     if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
         self->handshake [0] = 0;
+        self->failed_handshakes = 0;
         return 0;
     }
+    self->failed_handshakes++;
     if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
         s_set_error (self, "the broker at %s refused this client's key (public key %.8s..., "
                      "status %u): copy its NAME.pub into the broker's --allow folder and send "
                      "the broker SIGHUP", self->url, self->public_z85, (unsigned) value);
         return MF_ERR_PROTOCOL;
     }
-    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-    &&  value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH) {
+    //  A CURVE broker closes a plaintext peer's connection during the
+    //  greeting: the client sees the mechanism mismatch when the broker's
+    //  greeting arrives first, a failure without detail otherwise (a race
+    //  in libzmq). Without detail the verdict waits for the reconnection's
+    //  handshake to fail too, so that a connection lost once is no verdict.
+    bool mismatch = event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                 && value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH;
+    if (!self->curve && event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+    &&  self->failed_handshakes >= 2)
+        mismatch = true;
+    if (mismatch) {
         if (self->curve)
             s_set_error (self, "the broker at %s is plaintext but this client uses CURVE: drop "
                          "--curve-key and --broker-key (and $%s, $%s)", self->url,

@@ -104,7 +104,7 @@ rc=0
 grep -q "refused this client's key" "$T/intruder.out" \
     || fail "intruder client: unclear error: $(cat "$T/intruder.out")"
 wait_for "the broker to log the intruder's key" 10 \
-    grep -q "refused CURVE key ${intruder_pub:0:8}" "$T/broker.log"
+    grep -qF "refused CURVE key ${intruder_pub:0:8}" "$T/broker.log"
 denied=$(curl -s "http://127.0.0.1:$metrics_port/metrics" \
          | sed -n 's/^masterfarm_curve_denied_total //p')
 [ -n "$denied" ] && [ "$denied" -ge 1 ] || fail "metrics: curve_denied_total is '$denied'"
