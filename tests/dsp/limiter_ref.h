@@ -11,7 +11,6 @@
 #define MF_TESTS_LIMITER_REF_H
 
 #include "worker/dsp/limiter.h"
-#include "worker/dsp/truepeak.h"
 
 #include <assert.h>
 #include <stdbool.h>
@@ -64,89 +63,33 @@ struct ref_limiter_s {
     dyn_stats_t  stats;
 };
 
-//  The reference meter's interpolator (libebur128's design, after the
-//  BS.1770-4 example): a 49-tap Hann-windowed sinc cut off at the input
-//  Nyquist frequency, factor 4 below 96 kHz, 2 below 192 kHz, none
-//  above. Writes factor * taps coefficients in the dsp_ops layout into
-//  coef (room for 4 * 13 or 2 * 25), returns the factor, sets *taps and
-//  *delay (the branch-0 delay in frames).
+//  The detector: the product limiter's own design (limiter_detector),
+//  which the rework left alone; only the passes that use it are kept here.
+//  Returns 0 or -1 (bad arguments or out of memory).
 static int
-ref_s_ref_design (int rate_hz, double *coef, int *taps, int *delay)
+ref_s_detector_init (ref_limiter_t *self, const limiter_cfg_t *cfg, int rate_hz)
 {
-    int factor = rate_hz < 96000 ? 4 : rate_hz < 192000 ? 2 : 1;
-    if (factor == 1) {
-        coef [0] = 1.0;
-        *taps = 1;
-        *delay = 0;
-        return 1;
-    }
-    const int n = 49;
-    *taps = (n + factor - 1) / factor;
-    *delay = (n - 1) / 2 / factor;
-    for (int k = 0; k < factor * *taps; k++)
-        coef [k] = 0.0;
-    for (int j = 0; j < n; j++) {
-        double m = j - (n - 1) / 2.0;
-        //  Exact zeros at the other input samples (sin (k pi) in floating
-        //  point is not quite 0): branch 0 is then an exact delay.
-        double c = fabs (m) < 1e-9 ? 1.0
-                 : (j - (n - 1) / 2) % factor == 0 ? 0.0
-                 : sin (m * M_PI / factor) / (m * M_PI / factor);
-        c *= 0.5 * (1.0 - cos (2.0 * M_PI * j / (n - 1)));
-        coef [(j % factor) * *taps + j / factor] = c;
-    }
-    return factor;
-}
-
-//  Builds the detector: the project's true-peak filter and, when it
-//  differs, the reference meter's, both shifted onto one delay and one
-//  support of self->taps frames. Returns 0 or -1 (out of memory).
-static int
-ref_s_detector_init (ref_limiter_t *self, int rate_hz)
-{
-    const truepeak_filter_t *f = truepeak_filter (rate_hz);
-    double ref [4 * 25];
-    int ref_taps, ref_delay;
-    int ref_phases = ref_s_ref_design (rate_hz, ref, &ref_taps, &ref_delay);
-    self->n_filt = ref_phases > 1 ? 2 : 1;
-    int d = f->delay_frames > ref_delay ? f->delay_frames : ref_delay;
-    int t = f->taps + d - f->delay_frames;
-    if (self->n_filt == 2 && ref_taps + d - ref_delay > t)
-        t = ref_taps + d - ref_delay;
-    self->taps = t;
-    self->det_delay = d;
-    self->phases [0] = f->phases;
-    self->phases [1] = ref_phases;
-    for (int k = 0; k < self->n_filt; k++) {
-        self->coef [k] = calloc ((size_t) self->phases [k] * t, sizeof (float));
+    limiter_t *lim = limiter_new (cfg, rate_hz, self->channels);
+    if (!lim)
+        return -1;
+    limiter_detector_t det;
+    limiter_detector (lim, &det);
+    self->n_filt = det.n_filt;
+    self->taps = det.taps;
+    self->det_delay = det.det_delay;
+    self->coef_bound = det.coef_bound;
+    int rc = 0;
+    for (int k = 0; k < det.n_filt; k++) {
+        self->phases [k] = det.phases [k];
+        size_t n = (size_t) det.phases [k] * (size_t) det.taps;
+        self->coef [k] = malloc (n * sizeof (float));
         if (!self->coef [k])
-            return -1;
+            rc = -1;
+        else
+            memcpy (self->coef [k], det.coef [k], n * sizeof (float));
     }
-    for (int p = 0; p < f->phases; p++)
-        for (int k = 0; k < f->taps; k++)
-            self->coef [0][p * t + k + d - f->delay_frames] = f->coef [p * f->taps + k];
-    if (self->n_filt == 2)
-        for (int p = 0; p < ref_phases; p++)
-            for (int k = 0; k < ref_taps; k++)
-                self->coef [1][p * t + k + d - ref_delay] = (float) ref [p * ref_taps + k];
-    //  Bound on any detector output per unit of input peak: the largest
-    //  sum of |coef| over filters and phases (at least 1, branch 0), with
-    //  room for the float rounding of a T-term sum (T * 2^-24 << 1e-4).
-    double bound = 1.0;
-    for (int k = 0; k < self->n_filt; k++)
-        for (int p = 0; p < self->phases [k]; p++) {
-            double s = 0.0;
-            for (int j = 0; j < t; j++)
-                s += fabs ((double) self->coef [k][p * t + j]);
-            bound = s > bound ? s : bound;
-        }
-    self->coef_bound = bound * (1.0 + 1e-4);
-    //  ref_s_detect reads branch 0 as the sample delayed by d: it must be
-    //  exactly that in both filters (it is, by design; a bug otherwise).
-    for (int k = 0; k < self->n_filt; k++)
-        for (int j = 0; j < t; j++)
-            assert (self->coef [k][j] == (j == d ? 1.0f : 0.0f));
-    return 0;
+    limiter_destroy (&lim);
+    return rc;
 }
 
 static ref_limiter_t *
@@ -163,7 +106,7 @@ ref_limiter_new (const limiter_cfg_t *cfg, int rate_hz, int channels)
         return NULL;
     self->channels = channels;
     self->ops = dsp_ops ();
-    if (ref_s_detector_init (self, rate_hz))
+    if (ref_s_detector_init (self, cfg, rate_hz))
         goto fail;
     int taps = self->taps;
     int lat = (int) lround (cfg->lookahead_ms / 1000.0 * rate_hz);

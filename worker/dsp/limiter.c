@@ -1000,3 +1000,17 @@ limiter_set_ops (limiter_t *self, const dsp_ops_t *ops)
     assert (self && ops);
     self->ops = ops;
 }
+
+void
+limiter_detector (const limiter_t *self, limiter_detector_t *det)
+{
+    assert (self && det);
+    det->n_filt = self->n_filt;
+    det->taps = self->taps;
+    det->det_delay = self->det_delay;
+    det->coef_bound = self->coef_bound;
+    for (int k = 0; k < 2; k++) {
+        det->phases [k] = self->phases [k];
+        det->coef [k] = k < self->n_filt ? self->coef [k] : NULL;
+    }
+}

@@ -98,4 +98,22 @@ void limiter_reset (limiter_t *self);
 //  Uses another kernel table (tests and benchmarks compare ISAs this way).
 void limiter_set_ops (limiter_t *self, const dsp_ops_t *ops);
 
+//  The detector's design, for tests that rebuild the limiter's passes:
+//  its filters (the project's true-peak interpolator and, below 192 kHz,
+//  the reference meter's), each of phases * taps coefficients in the
+//  layout of dsp_ops tp_peaks on one common support of taps frames with
+//  branch 0 an exact delay of det_delay frames, and a bound on any
+//  detector output per unit of input peak. The pointers live as long as
+//  the limiter.
+typedef struct {
+    int          n_filt;        //  1 or 2
+    int          phases [2];
+    int          taps;
+    int          det_delay;
+    const float *coef [2];
+    double       coef_bound;
+} limiter_detector_t;
+
+void limiter_detector (const limiter_t *self, limiter_detector_t *det);
+
 #endif
