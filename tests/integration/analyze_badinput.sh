@@ -13,11 +13,7 @@ BIN="${MF_BIN:?MF_BIN not set}/masterfarm"
 TMP="${MF_TEST_TMP:-/tmp}/analyze_badinput.$$"
 mkdir -p "$TMP"
 trap 'rm -rf "$TMP"' EXIT
-fails=0
-check () {  # check DESCRIPTION CONDITION...
-    local what="$1"; shift
-    if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi
-}
+. "${MF_SRC:?MF_SRC not set}/tests/lib/check_lib.sh"
 
 python3 - "$TMP" <<'PY'
 import math, struct, sys

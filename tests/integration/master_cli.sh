@@ -12,11 +12,7 @@ GEN="$BIN/tests/tool_master_mix"
 TMP="${MF_TEST_TMP:-/tmp}/master_cli.$$"
 mkdir -p "$TMP"
 trap 'rm -rf "$TMP"' EXIT
-fails=0
-check () {  # check DESCRIPTION CONDITION...
-    local what="$1"; shift
-    if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi
-}
+. "${MF_SRC:?MF_SRC not set}/tests/lib/check_lib.sh"
 # ffmpeg ebur128: prints "I: <lufs>" and "Peak: <dbtp>" (summary, 0.1 resolution)
 meter () {  # meter FILE -> "I TP"
     ffmpeg -hide_banner -nostats -i "$1" -af ebur128=peak=true -f null - 2>&1 |

@@ -23,11 +23,7 @@ TMP="${MF_TEST_TMP:-/tmp}/ops_units.$$"
 ANALYZE="${SYSTEMD_ANALYZE:-systemd-analyze}"
 mkdir -p "$TMP"
 trap 'rm -rf "$TMP"' EXIT
-fails=0
-check () {  # check DESCRIPTION CONDITION...
-    local what="$1"; shift
-    if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi
-}
+. "${MF_SRC:?MF_SRC not set}/tests/lib/check_lib.sh"
 
 UNITS="$SRC/ops/systemd"
 ENTRY="$SRC/ops/entrypoint.sh"
