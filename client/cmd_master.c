@@ -15,6 +15,7 @@
     Exit: 0 written, 1 the file could not be read, mastered or written,
     2 bad usage (unknown option, unknown profile, bad spec or value).  */
 #include "client/commands.h"
+#include "common/cli.h"
 #include "common/err.h"
 #include "common/fsutil.h"
 #include "common/profile.h"
@@ -153,10 +154,8 @@ cmd_master (int argc, char **argv)
         if (strcmp (a, "--target-lufs") == 0) {
             if (!has_val)
                 goto missing;
-            char *end = NULL;
             const char *v = argv [++i];
-            target = strtod (v, &end);
-            if (end == v || *end || !(target >= -40.0 && target <= -5.0)) {
+            if (!cli_double (v, -40.0, -5.0, &target)) {
                 fprintf (stderr, "masterfarm master: --target-lufs '%s': give a number "
                          "from -40 to -5 (LUFS)\n", v);
                 return EXIT_USAGE;

@@ -61,9 +61,7 @@ cmd_submit (int argc, char **argv)
         else if (!strcmp (a, "--broker"))
             broker = argv [++i];
         else if (!strcmp (a, "--timeout")) {
-            char *end;
-            timeout_s = strtod (argv [++i], &end);
-            if (*end || !(timeout_s > 0 && timeout_s <= 3600)) {
+            if (!cli_double (argv [++i], 0.0, 3600.0, &timeout_s) || timeout_s <= 0) {
                 fprintf (stderr, "masterfarm submit: --timeout needs seconds in (0, 3600]\n");
                 return EXIT_USAGE;
             }

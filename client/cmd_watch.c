@@ -11,6 +11,7 @@
 
 #include "client/commands.h"
 #include "client/farmclient.h"
+#include "common/cli.h"
 #include "common/err.h"
 
 static volatile int s_interrupted = 0;
@@ -74,9 +75,7 @@ cmd_watch (int argc, char **argv)
         else if (!strcmp (a, "--broker"))
             broker = argv [++i];
         else if (!strcmp (a, "--lost")) {
-            char *end;
-            lost_s = strtod (argv [++i], &end);
-            if (*end || !(lost_s >= 1 && lost_s <= 86400)) {
+            if (!cli_double (argv [++i], 1.0, 86400.0, &lost_s)) {
                 fprintf (stderr, "masterfarm watch: --lost needs seconds in 1 .. 86400\n");
                 return EXIT_USAGE;
             }

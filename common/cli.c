@@ -17,3 +17,16 @@ cli_long (const char *text, long lo, long hi, long *out)
     *out = v;
     return true;
 }
+
+bool
+cli_double (const char *text, double lo, double hi, double *out)
+{
+    if (!text || !*text)
+        return false;
+    char *end = NULL;
+    double v = strtod (text, &end);
+    if (end == text || *end || !(v >= lo && v <= hi))
+        return false;
+    *out = v;
+    return true;
+}

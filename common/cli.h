@@ -12,4 +12,10 @@
 //  false and leave *out alone.
 bool cli_long (const char *text, long lo, long hi, long *out);
 
+//  True when text is a whole number as strtod reads it (nothing after
+//  it) within [lo, hi]; then *out holds it. NULL, empty text, trailing
+//  characters, NaN and values out of range are false and leave *out
+//  alone.
+bool cli_double (const char *text, double lo, double hi, double *out);
+
 #endif

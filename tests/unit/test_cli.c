@@ -1,4 +1,4 @@
-/*  cli_long: whole decimal integers in a range, nothing else.  */
+/*  cli_long and cli_double: numbers in a range, nothing else.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,11 +27,31 @@ test_cli_long (void **state)
     assert_int_equal (v, 7);                    //  untouched on failure
 }
 
+static void
+test_cli_double (void **state)
+{
+    (void) state;
+    double v = 7.0;
+    assert_true (cli_double ("2.5", 1.0, 10.0, &v));
+    assert_true (v == 2.5);
+    assert_true (cli_double ("-14", -40.0, -5.0, &v));
+    assert_true (v == -14.0);
+    assert_true (cli_double ("1e1", 1.0, 10.0, &v));
+    assert_true (v == 10.0);
+    v = 7.0;
+    const char *bad [] = { "0.5", "10.01", "", "5s", "x", " ", "nan", "inf", "-inf" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++)
+        assert_false (cli_double (bad [i], 1.0, 10.0, &v));
+    assert_false (cli_double (NULL, 1.0, 10.0, &v));
+    assert_true (v == 7.0);                     //  untouched on failure
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_cli_long),
+        cmocka_unit_test (test_cli_double),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
