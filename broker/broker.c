@@ -88,8 +88,10 @@ typedef struct {
     int8_t       kind;
     int8_t       state;
     int8_t       profile;       //  -1: none
-    uint8_t      attempts;
-    uint8_t      restarts;      //  attempts cut short by a broker restart (no strike)
+    uint16_t     attempts;      //  dispatches so far: the number of the last attempt
+    uint8_t      strikes;       //  attempts ended by the task's own failure
+    uint8_t      lost;          //  attempts ended by the loss of the worker (expired)
+    uint8_t      resource;      //  attempts ended by a resource failure
     uint8_t      parked;        //  put back after a restart, waiting to be adopted
 } s_task_t;
 
@@ -169,6 +171,7 @@ struct _broker_t {
     void         *metrics;       //  ZMQ_STREAM socket serving HTTP, or NULL
     zap_t        *zap;           //  CURVE allow-list handler, or NULL (plaintext)
     store_t      *store;
+    int           state_lock;    //  store_lock's descriptor, -1: not held
     scheduler_t  *sched;
     s_job_t     **jobs;          //  ascending id
     size_t        n_jobs;
@@ -435,28 +438,88 @@ s_task_final (broker_t *self, s_task_t *t)
     s_job_check (self, t->job);
 }
 
-//  A failed attempt: retry (elsewhere when possible) or fail for good.
-static void
-s_task_attempt_failed (broker_t *self, s_task_t *t, int worker, const char *error)
+//  How an attempt ended when it did not succeed (see broker.h).
+typedef enum {
+    S_END_OWN,          //  the task's own failure: a strike
+    S_END_RESOURCE,     //  the machine ran short: retried after a backoff
+    S_END_LOST          //  its worker expired (killed, host lost)
+} s_end_t;
+
+//  The wait before retrying after the n-th resource failure (n >= 1):
+//  BROKER_BACKOFF_MS doubling, at most BROKER_BACKOFF_MAX_MS.
+static int64_t
+s_backoff_ms (int n)
 {
-    //  an attempt that a broker restart cut short is not the task's fault
-    if (t->attempts - t->restarts >= BROKER_MAX_ATTEMPTS) {
-        log_warn ("task %llu failed for good after %d attempts: %s",
-                  (unsigned long long) t->sched.id, t->attempts, error);
-        s_task_set (self, t, T_FAILED, error);
-        s_task_final (self, t);
+    int64_t ms = BROKER_BACKOFF_MS;
+    for (int i = 1; i < n && ms < BROKER_BACKOFF_MAX_MS; i++)
+        ms *= 2;
+    return ms < BROKER_BACKOFF_MAX_MS ? ms : BROKER_BACKOFF_MAX_MS;
+}
+
+//  Forgets how a task's attempts ended (a retry requested by the operator
+//  starts it afresh) and persists that.
+static void
+s_task_counts_clear (broker_t *self, s_task_t *t)
+{
+    t->strikes = t->lost = t->resource = 0;
+    store_task_counts (self->store, t->sched.id, 0, 0, 0, 0);
+}
+
+//  A failed attempt: retry (elsewhere when possible, after a backoff for a
+//  resource failure) or fail for good when the limit of its kind is
+//  reached. Attempts a broker restart cut short never get here.
+static void
+s_task_attempt_failed (broker_t *self, s_task_t *t, int worker, const char *error,
+                       s_end_t end)
+{
+    int n, limit;
+    const char *what;
+    if (end == S_END_RESOURCE) {
+        n = ++t->resource;
+        limit = BROKER_MAX_RESOURCE;
+        what = "resource failures";
+    }
+    else
+    if (end == S_END_LOST) {
+        n = ++t->lost;
+        limit = BROKER_MAX_LOST;
+        what = "attempts lost with their worker";
     }
     else {
+        n = ++t->strikes;
+        limit = BROKER_MAX_ATTEMPTS;
+        what = "failures";
+    }
+    int64_t retry_at = 0, wait_ms = 0;
+    if (end == S_END_RESOURCE && n < limit) {
+        wait_ms = s_backoff_ms (n);
+        retry_at = clock_wall_ms () + wait_ms;
+    }
+    store_task_counts (self->store, t->sched.id, t->strikes, t->lost, t->resource, retry_at);
+    if (n >= limit) {
+        log_warn ("task %llu failed for good after %d attempts (%d %s): %s",
+                  (unsigned long long) t->sched.id, t->attempts, n, what, error);
+        s_task_set (self, t, T_FAILED, error);
+        s_task_final (self, t);
+        return;
+    }
+    if (wait_ms)
+        log_info ("task %llu attempt %d failed (resource failure %d), queued again in "
+                  "%lld s: %s", (unsigned long long) t->sched.id, t->attempts, n,
+                  (long long) (wait_ms / 1000), error);
+    else
         log_info ("task %llu attempt %d failed, queued again: %s",
                   (unsigned long long) t->sched.id, t->attempts, error);
-        t->sched.avoid_worker = worker;
-        free (t->last_error);
-        t->last_error = strdup (error);
-        store_task_update (self->store, t->sched.id, T_QUEUED, t->attempts, error);
-        t->state = T_QUEUED;
+    t->sched.avoid_worker = worker;
+    free (t->last_error);
+    t->last_error = strdup (error);
+    store_task_update (self->store, t->sched.id, T_QUEUED, t->attempts, error);
+    t->state = T_QUEUED;
+    if (wait_ms)
+        scheduler_defer (self->sched, &t->sched, clock_mono_ms () + wait_ms);
+    else
         scheduler_push (self->sched, &t->sched);
-        t->job->dirty = true;
-    }
+    t->job->dirty = true;
 }
 
 // ------------------------------------------------------------- the graph
@@ -849,8 +912,12 @@ s_task_add (broker_t *self, s_job_t *job, const store_task_t *row)
     t->kind = (int8_t) row->kind;
     t->state = (int8_t) row->state;
     t->profile = (int8_t) row->profile;
-    t->attempts = (uint8_t) row->attempts;
-    t->restarts = (uint8_t) (row->restarts < row->attempts ? row->restarts : row->attempts);
+    t->attempts = (uint16_t) (row->attempts > 0 && row->attempts <= UINT16_MAX
+                              ? row->attempts : 0);
+    t->strikes = (uint8_t) (row->strikes > 0 && row->strikes <= UINT8_MAX ? row->strikes : 0);
+    t->lost = (uint8_t) (row->lost > 0 && row->lost <= UINT8_MAX ? row->lost : 0);
+    t->resource = (uint8_t) (row->resource > 0 && row->resource <= UINT8_MAX
+                             ? row->resource : 0);
     if (row->last_error)
         t->last_error = strdup (row->last_error);
     if (job->n_tasks == job->cap_tasks) {
@@ -1236,7 +1303,8 @@ s_dispatch_one (broker_t *self, s_task_t *t, s_worker_t *w, int widx)
         log_warn ("task %llu: %s", (unsigned long long) t->sched.id, err);
         s_task_unhold (self, t);
         store_attempt_end (self->store, t->sched.id, t->attempts, false, err, now);
-        s_task_attempt_failed (self, t, -1, err);
+        s_task_attempt_failed (self, t, -1, err, rc == MF_ERR_NOMEM ? S_END_RESOURCE
+                                                                   : S_END_OWN);
     }
     else {
         log_debug ("task %llu attempt %d (%s) to %s", (unsigned long long) t->sched.id,
@@ -1708,14 +1776,14 @@ s_album_retry (broker_t *self, s_job_t *job, s_album_t *a)
         for (size_t i = 0; i < n; i++)
             if (a->analyze [i]->state == T_FAILED || a->analyze [i]->state == T_CANCELLED) {
                 a->analyze [i]->attempts = 0;
-                a->analyze [i]->restarts = 0;
+                s_task_counts_clear (self, a->analyze [i]);
                 a->analyze [i]->sched.avoid_worker = -1;
                 s_task_queue (self, a->analyze [i]);
             }
         for (size_t i = 0; i < n * PROFILE_COUNT; i++)
             if (a->master [i]) {
                 a->master [i]->attempts = 0;
-                a->master [i]->restarts = 0;
+                s_task_counts_clear (self, a->master [i]);
                 s_task_withdraw (self, a->master [i]);
                 s_task_set (self, a->master [i], T_BLOCKED, "");
             }
@@ -1730,7 +1798,7 @@ s_album_retry (broker_t *self, s_job_t *job, s_album_t *a)
                 s_task_t *m = a->master [i * PROFILE_COUNT + p];
                 if (m && (m->state == T_FAILED || m->state == T_CANCELLED)) {
                     m->attempts = 0;
-                    m->restarts = 0;
+                    s_task_counts_clear (self, m);
                     m->sched.avoid_worker = -1;
                     if (a->plan_ok [p])
                         s_task_queue (self, m);
@@ -1746,7 +1814,7 @@ s_album_retry (broker_t *self, s_job_t *job, s_album_t *a)
         s_task_t *as = a->assemble [p];
         if (as && (profile_reset [p] || as->state == T_FAILED || as->state == T_CANCELLED)) {
             as->attempts = 0;
-            as->restarts = 0;
+            s_task_counts_clear (self, as);
             as->sched.avoid_worker = -1;
             s_task_withdraw (self, as);
             s_task_set (self, as, T_BLOCKED, "");
@@ -1821,7 +1889,7 @@ s_on_job_request (broker_t *self, const wire_msg_t *msg, bool cancel)
                 for (size_t i = 0; i < job->n_tasks; i++)
                     if (job->tasks [i]->state == T_FAILED) {
                         job->tasks [i]->attempts = 0;
-                        job->tasks [i]->restarts = 0;
+                        s_task_counts_clear (self, job->tasks [i]);
                         s_task_queue (self, job->tasks [i]);
                     }
             }
@@ -1849,8 +1917,9 @@ s_on_job_request (broker_t *self, const wire_msg_t *msg, bool cancel)
 // ---------------------------------------------------------------- workers
 
 //  A worker is gone (expired, left or re-registered): its tasks go back.
-//  expired: the attempts count (a task that kills its worker must not
-//  loop forever); otherwise they are handed back free.
+//  expired: the attempts count as lost with their worker, no strike
+//  against the task, up to BROKER_MAX_LOST (a task that kills its worker
+//  must not loop for ever); otherwise they are handed back free.
 static void
 s_worker_lost (broker_t *self, s_worker_t *w, const char *reason, bool expired)
 {
@@ -1862,8 +1931,7 @@ s_worker_lost (broker_t *self, s_worker_t *w, const char *reason, bool expired)
         store_attempt_end (self->store, t->sched.id, t->attempts, false, reason, now);
         self->counters.tasks_redispatched++;
         if (expired) {
-            scheduler_strike (self->sched, widx, t->sched.job_id);
-            s_task_attempt_failed (self, t, widx, reason);
+            s_task_attempt_failed (self, t, widx, reason, S_END_LOST);
         }
         else {
             if (t->attempts > 0)
@@ -2071,6 +2139,7 @@ s_on_result (broker_t *self, s_worker_t *w, const wire_msg_t *msg)
     s_task_unhold (self, t);
     char err [S_ERR_LEN] = "";
     bool ok = res->ok;
+    bool resource = !ok && res->error_class == MASTERFARM__ERROR_CLASS__ERROR_RESOURCE;
     if (!ok)
         snprintf (err, sizeof err, "%s", res->error && *res->error ? res->error : "failed");
 
@@ -2080,12 +2149,18 @@ s_on_result (broker_t *self, s_worker_t *w, const wire_msg_t *msg)
     char (*paths) [1100] = calloc (n_out ? n_out : 1, sizeof *paths);
     if (ok && (!outs || !paths)) {
         ok = false;
+        resource = true;
         snprintf (err, sizeof err, "broker out of memory");
     }
     if (ok && self->cfg.storage == BROKER_STORAGE_INLINE && t->kind != K_NOOP
     &&  t->kind != K_ANALYZE) {
-        if (s_write_inline (self, t, res, msg, outs, paths, err, sizeof err))
+        errno = 0;
+        int wrc = s_write_inline (self, t, res, msg, outs, paths, err, sizeof err);
+        if (wrc) {
             ok = false;
+            //  The broker's own disk full or failing: not the task's fault.
+            resource = wrc == MF_ERR_IO && mf_errno_is_resource (errno);
+        }
     }
     else
     if (ok && t->kind != K_NOOP) {
@@ -2159,7 +2234,7 @@ s_on_result (broker_t *self, s_worker_t *w, const wire_msg_t *msg)
         scheduler_strike (self->sched, widx, t->sched.job_id);
         log_warn ("task %llu attempt %d failed on %s: %s", (unsigned long long) t->sched.id,
                   t->attempts, w->name, err);
-        s_task_attempt_failed (self, t, widx, err);
+        s_task_attempt_failed (self, t, widx, err, resource ? S_END_RESOURCE : S_END_OWN);
     }
     measure_free (&m);
     free (outs);
@@ -2267,6 +2342,8 @@ s_tick (broker_t *self, bool heartbeat)
 {
     int64_t now = clock_mono_ms ();
     s_reap_reports (self);
+    //  Tasks whose backoff after a resource failure is over.
+    scheduler_wake (self->sched, now);
     for (size_t i = 0; i < self->n_workers; i++) {
         s_worker_t *w = &self->workers [i];
         if (!w->live)
@@ -2419,6 +2496,16 @@ s_load_task (void *arg, const store_task_t *row)
         p [l->self->n_parked++] = t;
         t->parked = 1;
     }
+    else
+    if (t->state == T_QUEUED && row->retry_at_ms > 0) {
+        //  Waiting out a backoff after a resource failure when the broker
+        //  stopped: the rest of it (never more than the longest backoff).
+        int64_t left = row->retry_at_ms - clock_wall_ms ();
+        if (left > BROKER_BACKOFF_MAX_MS)
+            left = BROKER_BACKOFF_MAX_MS;
+        if (left > 0 && scheduler_defer (l->self->sched, &t->sched, clock_mono_ms () + left))
+            return MF_ERR_NOMEM;
+    }
     if (t->state == T_DONE && row->result && (t->kind == K_MASTER || t->kind == K_ASSEMBLE)) {
         Masterfarm__Result *res = masterfarm__result__unpack (NULL, row->result_size,
                                                               row->result);
@@ -2491,6 +2578,8 @@ s_load (broker_t *self)
         if (!whole) {
             log_error ("job %llu: tasks missing in the state file; job skipped",
                        (unsigned long long) job->id);
+            for (size_t i = 0; i < job->n_tasks; i++)
+                scheduler_remove (self->sched, &job->tasks [i]->sched);
             continue;
         }
         if (job->state == J_CANCELLED)
@@ -2570,6 +2659,7 @@ broker_new (const broker_cfg_t *cfg, char *err, size_t err_size)
         return NULL;
     }
     self->cfg = *cfg;
+    self->state_lock = -1;
     s_stop = 0;                          //  a new broker starts afresh
     self->bind_url = strdup (cfg->bind_url ? cfg->bind_url : "");
     self->state_path = strdup (cfg->state_path ? cfg->state_path : "");
@@ -2597,6 +2687,12 @@ broker_new (const broker_cfg_t *cfg, char *err, size_t err_size)
     }
     self->output_root = strdup (path);
     self->sched = scheduler_new ();
+    //  One broker per state file: two would both run its jobs.
+    self->state_lock = store_lock (cfg->state_path, cfg->bind_url, err, err_size);
+    if (self->state_lock < 0) {
+        broker_destroy (&self);
+        return NULL;
+    }
     self->store = store_open (cfg->state_path, err, err_size);
     if (!self->store || !self->sched || !self->input_root || !self->output_root) {
         if (self->store || !err [0])
@@ -2665,6 +2761,7 @@ broker_destroy (broker_t **self_p)
     if (self->store)
         store_commit (self->store);
     store_destroy (&self->store);
+    store_unlock (&self->state_lock);
     scheduler_destroy (&self->sched);
     for (size_t i = 0; i < self->n_jobs; i++)
         s_job_free (self->jobs [i]);

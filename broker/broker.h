@@ -19,8 +19,19 @@
     BROKER_HEARTBEAT_MS; a worker silent for BROKER_LIVENESS intervals is
     dead and its tasks go back to the queue; a result of an expired attempt
     is ignored and counted; a failed task is retried, on another worker
-    when there is one, up to BROKER_MAX_ATTEMPTS attempts, then fails for
-    good with its last error while the rest of the job goes on. State
+    when there is one, and fails for good with its last error (while the
+    rest of the job goes on) only when its attempts ended:
+      - BROKER_MAX_ATTEMPTS times by the task's own failure (its error, or
+        its task process crashing while its worker lives);
+      - or BROKER_MAX_LOST times by the loss of its worker (expired: killed,
+        host lost), so that a task that kills its worker cannot loop for
+        ever while a few dying workers are no strike against it;
+      - or BROKER_MAX_RESOURCE times by a resource failure (disk full, I/O
+        error, out of memory, too many open files: Result error_class),
+        each retried only after a backoff of BROKER_BACKOFF_MS doubling per
+        failure up to BROKER_BACKOFF_MAX_MS.
+    Attempts a broker restart cut short, and tasks handed back by a worker
+    that left or registered again, count in none of these. State
     changes of one loop iteration are committed in one transaction; a job
     is committed before its id is returned. Restarted on the same state
     file the broker resumes: tasks done stay done, dispatched ones are
@@ -38,7 +49,11 @@
 
 #define BROKER_HEARTBEAT_MS    1000
 #define BROKER_LIVENESS        3      //  silent heartbeats before a worker is dead
-#define BROKER_MAX_ATTEMPTS    3      //  attempts of a task before it fails for good
+#define BROKER_MAX_ATTEMPTS    3      //  own failures of a task before it fails for good
+#define BROKER_MAX_LOST        10     //  attempts lost with their worker before it fails
+#define BROKER_MAX_RESOURCE    8      //  resource failures before it fails for good
+#define BROKER_BACKOFF_MS      2000   //  wait before the retry of a first resource failure
+#define BROKER_BACKOFF_MAX_MS  60000  //  longest wait between resource retries
 #define BROKER_MAX_NOOP_TASKS  10000000
 #define BROKER_MAX_WATCHERS    1024
 

@@ -21,10 +21,18 @@ typedef struct {
     size_t      n_strikes;
 } s_worker_t;
 
+typedef struct {
+    sched_task_t *task;
+    int64_t       not_before_ms;
+} s_deferred_t;
+
 struct _scheduler_t {
     sched_task_t **heap;        //  binary heap, best at 0
     size_t         size;
     size_t         cap;
+    s_deferred_t  *deferred;    //  tasks waiting for their time (few: unordered)
+    size_t         n_deferred;
+    size_t         cap_deferred;
     s_worker_t    *workers;
     size_t         n_workers;   //  entries used (live or free)
 };
@@ -102,6 +110,7 @@ scheduler_destroy (scheduler_t **self_p)
     for (size_t i = 0; i < self->n_workers; i++)
         free (self->workers [i].strikes);
     free (self->workers);
+    free (self->deferred);
     free (self->heap);
     free (self);
     *self_p = NULL;
@@ -120,15 +129,85 @@ scheduler_push (scheduler_t *self, sched_task_t *task)
         self->heap = heap;
         self->cap = cap;
     }
+    task->deferred = false;
     s_place (self, self->size++, task);
     s_sift_up (self, self->size - 1);
     return 0;
+}
+
+int
+scheduler_defer (scheduler_t *self, sched_task_t *task, int64_t not_before_ms)
+{
+    if (task->heap_index != SCHED_NOT_QUEUED)
+        return 0;
+    if (self->n_deferred == self->cap_deferred) {
+        size_t cap = self->cap_deferred ? self->cap_deferred * 2 : 16;
+        s_deferred_t *d = realloc (self->deferred, cap * sizeof *d);
+        if (!d)
+            return MF_ERR_NOMEM;
+        self->deferred = d;
+        self->cap_deferred = cap;
+    }
+    task->deferred = true;
+    task->heap_index = (uint32_t) self->n_deferred;
+    self->deferred [self->n_deferred].task = task;
+    self->deferred [self->n_deferred].not_before_ms = not_before_ms;
+    self->n_deferred++;
+    return 0;
+}
+
+//  Takes the deferred task at place i out of the deferred list.
+static void
+s_undefer (scheduler_t *self, size_t i)
+{
+    sched_task_t *t = self->deferred [i].task;
+    t->deferred = false;
+    t->heap_index = SCHED_NOT_QUEUED;
+    self->n_deferred--;
+    if (i < self->n_deferred) {
+        self->deferred [i] = self->deferred [self->n_deferred];
+        self->deferred [i].task->heap_index = (uint32_t) i;
+    }
+}
+
+size_t
+scheduler_wake (scheduler_t *self, int64_t now_ms)
+{
+    size_t moved = 0;
+    size_t i = 0;
+    while (i < self->n_deferred) {
+        if (self->deferred [i].not_before_ms > now_ms) {
+            i++;
+            continue;
+        }
+        sched_task_t *t = self->deferred [i].task;
+        s_undefer (self, i);
+        if (scheduler_push (self, t) == 0)
+            moved++;
+        else {
+            //  No room in the queue: it stays aside for the next wake.
+            scheduler_defer (self, t, now_ms);
+            break;
+        }
+    }
+    return moved;
+}
+
+size_t
+scheduler_deferred (const scheduler_t *self)
+{
+    return self->n_deferred;
 }
 
 void
 scheduler_remove (scheduler_t *self, sched_task_t *task)
 {
     size_t i = task->heap_index;
+    if (task->deferred) {
+        if (i < self->n_deferred && self->deferred [i].task == task)
+            s_undefer (self, i);
+        return;
+    }
     if (i == SCHED_NOT_QUEUED || i >= self->size || self->heap [i] != task)
         return;
     task->heap_index = SCHED_NOT_QUEUED;

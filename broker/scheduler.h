@@ -12,6 +12,11 @@
     last attempt failed on a worker is given to another live worker when one
     exists that may take the job.
 
+    Deferred tasks: a task may be queued with a not-before time
+    (scheduler_defer, for a retry after a backoff); it waits aside and is
+    never taken until scheduler_wake is called with a time at or past it,
+    which moves it into the queue. The caller supplies the times.
+
     No I/O, no clock: pure bookkeeping, tested on its own.  */
 #ifndef MF_SCHEDULER_H
 #define MF_SCHEDULER_H
@@ -30,7 +35,8 @@ typedef struct {
     int32_t  priority;      //  0 .. 9, higher first
     int32_t  avoid_worker;  //  worker whose attempt failed last, -1: none
     int64_t  deadline_ms;   //  0: none
-    uint32_t heap_index;    //  SCHED_NOT_QUEUED when not in the queue
+    uint32_t heap_index;    //  SCHED_NOT_QUEUED when neither queued nor deferred
+    bool     deferred;      //  heap_index is a place among the deferred tasks
 } sched_task_t;
 
 typedef struct _scheduler_t scheduler_t;
@@ -44,11 +50,24 @@ void scheduler_destroy (scheduler_t **self_p);
 //  Queues a task (heap_index must be SCHED_NOT_QUEUED). Returns 0 or MF_ERR_NOMEM.
 int scheduler_push (scheduler_t *self, sched_task_t *task);
 
-//  Removes a queued task (no-op when it is not queued).
+//  Puts a task aside until not_before_ms (on the caller's clock): it is
+//  not taken before scheduler_wake reaches that time. The task must be
+//  neither queued nor deferred (else nothing happens). Returns 0 or
+//  MF_ERR_NOMEM.
+int scheduler_defer (scheduler_t *self, sched_task_t *task, int64_t not_before_ms);
+
+//  Moves every deferred task whose time is at or before now_ms into the
+//  queue. Returns how many moved.
+size_t scheduler_wake (scheduler_t *self, int64_t now_ms);
+
+//  Removes a queued or deferred task (no-op when it is neither).
 void scheduler_remove (scheduler_t *self, sched_task_t *task);
 
-//  Number of queued tasks.
+//  Number of queued tasks (deferred ones not included).
 size_t scheduler_size (const scheduler_t *self);
+
+//  Number of deferred tasks.
+size_t scheduler_deferred (const scheduler_t *self);
 
 //  The best queued task without removing it, or NULL.
 sched_task_t *scheduler_peek (const scheduler_t *self);

@@ -4,11 +4,16 @@
     second possible with synchronous=FULL.  */
 #include "broker/store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/err.h"
 #include "common/log.h"
@@ -18,7 +23,7 @@
 enum {
     S_JOB_INSERT, S_JOB_STATE, S_TASK_INSERT, S_TASK_UPDATE, S_TASK_UPDATE_KEEP,
     S_TASK_DONE, S_OUT_DELETE, S_OUT_INSERT, S_ATT_BEGIN, S_ATT_END, S_TRACK_PUT,
-    S_PLAN_PUT, S_ALBUM_PUT, S_WORKER_PUT, S_COUNT
+    S_PLAN_PUT, S_ALBUM_PUT, S_WORKER_PUT, S_TASK_COUNTS, S_COUNT
 };
 
 static const char *s_sql [S_COUNT] = {
@@ -46,6 +51,15 @@ static const char *s_sql [S_COUNT] = {
                      "VALUES (?,?,?,?)",
     [S_WORKER_PUT] = "INSERT OR REPLACE INTO workers (id, slots, last_seen_ms, "
                      "tasks_done, tasks_failed) VALUES (?,?,?,?,?)",
+    [S_TASK_COUNTS] = "UPDATE tasks SET strikes = ?, lost = ?, resource = ?, retry_at_ms = ? "
+                      "WHERE id = ?",
+};
+
+//  Columns added to `tasks` after the first release (the schema version
+//  did not change: an older state file gets them, zero, when opened).
+static const char *s_task_columns [] = {
+    "strikes INT DEFAULT 0", "lost INT DEFAULT 0", "resource INT DEFAULT 0",
+    "retry_at_ms INT DEFAULT 0"
 };
 
 static const char *s_schema =
@@ -61,7 +75,8 @@ static const char *s_schema =
     "  PRIMARY KEY (job_id, album, profile));"
     "CREATE TABLE IF NOT EXISTS tasks (id INTEGER PRIMARY KEY AUTOINCREMENT, job_id INT,"
     "  kind INT, album INT, track INT, profile INT, state INT, attempts INT,"
-    "  last_error TEXT, result BLOB);"
+    "  last_error TEXT, result BLOB, strikes INT DEFAULT 0, lost INT DEFAULT 0,"
+    "  resource INT DEFAULT 0, retry_at_ms INT DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS tasks_job ON tasks (job_id);"
     "CREATE TABLE IF NOT EXISTS attempts (task_id INT, attempt INT, worker TEXT,"
     "  started_ms INT, ended_ms INT, ok INT, error TEXT, PRIMARY KEY (task_id, attempt));"
@@ -178,6 +193,133 @@ s_max_id (store_t *self, const char *table)
     return id;
 }
 
+//  Describes the holder of the lock file fd (its recorded pid, host, URL
+//  and start, else the pid the kernel reports) into buf.
+static void
+s_lock_holder (int fd, char *buf, size_t size)
+{
+    char text [1024];
+    ssize_t n = pread (fd, text, sizeof text - 1, 0);
+    text [n > 0 ? n : 0] = 0;
+    char host [256] = "", bind [512] = "", since [64] = "";
+    long pid = 0;
+    for (char *line = strtok (text, "\n"); line; line = strtok (NULL, "\n")) {
+        if (strncmp (line, "pid ", 4) == 0)
+            pid = strtol (line + 4, NULL, 10);
+        else
+        if (strncmp (line, "host ", 5) == 0)
+            snprintf (host, sizeof host, "%s", line + 5);
+        else
+        if (strncmp (line, "bind ", 5) == 0)
+            snprintf (bind, sizeof bind, "%s", line + 5);
+        else
+        if (strncmp (line, "since ", 6) == 0)
+            snprintf (since, sizeof since, "%s", line + 6);
+    }
+    if (pid <= 0) {
+        struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+        if (fcntl (fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+            pid = (long) fl.l_pid;
+    }
+    if (pid > 0 && host [0])
+        snprintf (buf, size, "pid %ld on host %s, bound to %s, since %s", pid, host,
+                  bind [0] ? bind : "?", since [0] ? since : "?");
+    else
+    if (pid > 0)
+        snprintf (buf, size, "pid %ld", pid);
+    else
+        snprintf (buf, size, "a process that is starting");
+}
+
+int
+store_lock (const char *path, const char *bind_url, char *err, size_t err_size)
+{
+    char lock_path [4200];
+    if ((size_t) snprintf (lock_path, sizeof lock_path, "%s.lock", path) >= sizeof lock_path) {
+        snprintf (err, err_size, "%s: path too long", path);
+        return -1;
+    }
+    int fd = open (lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf (err, err_size, "%s: cannot open the state lock: %s", lock_path,
+                  strerror (errno));
+        return -1;
+    }
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+    if (fcntl (fd, F_SETLK, &fl) != 0) {
+        int e = errno;
+        if (e == EAGAIN || e == EACCES) {
+            char holder [1200];
+            s_lock_holder (fd, holder, sizeof holder);
+            snprintf (err, err_size, "%s: the state file is in use by another broker (%s); "
+                      "stop it first, or give this broker another --state", path, holder);
+        }
+        else
+            snprintf (err, err_size, "%s: cannot lock: %s", lock_path, strerror (e));
+        close (fd);
+        return -1;
+    }
+    char host [256] = "?", since [64] = "?", text [1200];
+    gethostname (host, sizeof host - 1);
+    time_t now = time (NULL);
+    struct tm tm;
+    if (gmtime_r (&now, &tm))
+        strftime (since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    int len = snprintf (text, sizeof text, "pid %ld\nhost %s\nbind %s\nsince %s\n",
+                        (long) getpid (), host, bind_url ? bind_url : "?", since);
+    if (len > (int) sizeof text - 1)
+        len = (int) sizeof text - 1;
+    if (ftruncate (fd, 0) != 0 || pwrite (fd, text, (size_t) len, 0) != len)
+        log_warn ("%s: cannot record this broker in the lock file: %s", lock_path,
+                  strerror (errno));
+    return fd;
+}
+
+void
+store_unlock (int *fd_p)
+{
+    if (!fd_p || *fd_p < 0)
+        return;
+    close (*fd_p);
+    *fd_p = -1;
+}
+
+//  True when table has a column of that name.
+static bool
+s_has_column (store_t *self, const char *table, const char *column)
+{
+    char sql [96];
+    snprintf (sql, sizeof sql, "PRAGMA table_info (%s)", table);
+    sqlite3_stmt *st;
+    bool found = false;
+    if (sqlite3_prepare_v2 (self->db, sql, -1, &st, NULL) == SQLITE_OK) {
+        while (!found && sqlite3_step (st) == SQLITE_ROW) {
+            const char *name = (const char *) sqlite3_column_text (st, 1);
+            found = name && strcmp (name, column) == 0;
+        }
+        sqlite3_finalize (st);
+    }
+    return found;
+}
+
+//  Adds the task columns a state file written by an older broker lacks.
+//  Returns 0 or MF_ERR_IO.
+static int
+s_upgrade (store_t *self)
+{
+    for (size_t i = 0; i < sizeof s_task_columns / sizeof s_task_columns [0]; i++) {
+        char name [32], sql [128];
+        snprintf (name, sizeof name, "%s", s_task_columns [i]);
+        *strchr (name, ' ') = 0;
+        if (s_has_column (self, "tasks", name))
+            continue;
+        snprintf (sql, sizeof sql, "ALTER TABLE tasks ADD COLUMN %s", s_task_columns [i]);
+        if (s_exec (self, sql))
+            return MF_ERR_IO;
+    }
+    return 0;
+}
+
 store_t *
 store_open (const char *path, char *err, size_t err_size)
 {
@@ -189,6 +331,11 @@ store_open (const char *path, char *err, size_t err_size)
     }
     pthread_mutex_init (&self->mutex, NULL);
     pthread_cond_init (&self->cond, NULL);
+    //  Created private before SQLite opens it: SQLite gives its -wal and
+    //  -shm files the mode of the database file.
+    int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        close (fd);
     if (sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
                          | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         snprintf (err, err_size, "%s: cannot open state file: %s", path,
@@ -200,7 +347,8 @@ store_open (const char *path, char *err, size_t err_size)
     if (s_exec (self, "PRAGMA journal_mode=WAL")
     ||  s_exec (self, "PRAGMA synchronous=FULL")
     ||  s_exec (self, "PRAGMA foreign_keys=OFF")
-    ||  s_exec (self, s_schema)) {
+    ||  s_exec (self, s_schema)
+    ||  s_upgrade (self)) {
         snprintf (err, err_size, "%s: cannot set up the state file: %s", path,
                   sqlite3_errmsg (self->db));
         store_destroy (&self);
@@ -307,6 +455,19 @@ s_do_task_update (store_t *self, uint64_t task_id, int state, int attempts,
         sqlite3_bind_int64 (st, 3, (sqlite3_int64) task_id);
     }
     return s_done (self, st, "update task");
+}
+
+//  Runs store_task_counts's write on the connection. Returns 0 or MF_ERR_IO.
+static int
+s_do_task_counts (store_t *self, uint64_t task_id, const int *counts, int64_t retry_at_ms)
+{
+    sqlite3_stmt *st = s_stmt (self, S_TASK_COUNTS);
+    sqlite3_bind_int (st, 1, counts [0]);
+    sqlite3_bind_int (st, 2, counts [1]);
+    sqlite3_bind_int (st, 3, counts [2]);
+    sqlite3_bind_int64 (st, 4, retry_at_ms);
+    sqlite3_bind_int64 (st, 5, (sqlite3_int64) task_id);
+    return s_done (self, st, "update task counts");
 }
 
 //  Runs store_task_done's write on the connection. Returns 0 or MF_ERR_IO.
@@ -489,6 +650,7 @@ s_op_run (store_t *self, s_op_t *op)
                                                         op->blob, op->blob_size);
         case S_PLAN_PUT:    return s_do_plan_put (self, op->id, op->i [0], op->i [1], op->s [0]);
         case S_ALBUM_PUT:   return s_do_album_set (self, op->id, op->i [0], op->s [0], op->i [1]);
+        case S_TASK_COUNTS: return s_do_task_counts (self, op->id, op->i, op->t);
         case S_WORKER_PUT:  return s_do_worker_put (self, op->s [0], op->i [0], op->t,
                                                     op->i [1], op->i [2]);
         default:            return MF_ERR_INTERNAL;
@@ -749,6 +911,21 @@ store_task_update (store_t *self, uint64_t task_id, int state, int attempts,
 }
 
 int
+store_task_counts (store_t *self, uint64_t task_id, int strikes, int lost, int resource,
+                   int64_t retry_at_ms)
+{
+    s_op_t *op = s_op_new (S_TASK_COUNTS);
+    if (!op)
+        return MF_ERR_NOMEM;
+    op->id = task_id;
+    op->i [0] = strikes;
+    op->i [1] = lost;
+    op->i [2] = resource;
+    op->t = retry_at_ms;
+    return s_op_add (self, op, true);
+}
+
+int
 store_task_done (store_t *self, uint64_t task_id, int attempts,
                  const void *result, size_t result_size,
                  const store_output_t *outputs, size_t n_outputs)
@@ -935,9 +1112,8 @@ store_tasks_load (store_t *self, store_task_fn *fn, void *arg)
     if (store_sync (self))
         return MF_ERR_IO;
     sqlite3_stmt *st = s_query (self, "SELECT id, job_id, kind, album, track, profile, state,"
-                                " attempts, last_error, result, (SELECT COUNT (*) FROM attempts a"
-                                " WHERE a.task_id = tasks.id AND a.error = '"
-                                S_RESTARTED "') FROM tasks ORDER BY id");
+                                " attempts, last_error, result, strikes, lost, resource,"
+                                " retry_at_ms FROM tasks ORDER BY id");
     if (!st)
         return MF_ERR_IO;
     int rc, cb = 0;
@@ -954,7 +1130,10 @@ store_tasks_load (store_t *self, store_task_fn *fn, void *arg)
             .last_error = (const char *) sqlite3_column_text (st, 8),
             .result = sqlite3_column_blob (st, 9),
             .result_size = (size_t) sqlite3_column_bytes (st, 9),
-            .restarts = sqlite3_column_int (st, 10),
+            .strikes = sqlite3_column_int (st, 10),
+            .lost = sqlite3_column_int (st, 11),
+            .resource = sqlite3_column_int (st, 12),
+            .retry_at_ms = sqlite3_column_int64 (st, 13),
         };
         cb = fn (arg, &t);
     }

@@ -9,7 +9,10 @@
       tracks    per job, album and track: the analysis (Analysis protobuf)
       plans     per job, album and profile: the album plan (JSON, for the record)
       tasks     every task: kind, album, track, profile, state, attempts,
-                last error, result (Result protobuf)
+                last error, result (Result protobuf), and what the attempts
+                ended by: strikes (the task's own failures), lost (its
+                worker died or went silent), resource (a resource failure,
+                retried after a backoff, not before retry_at_ms)
       attempts  every dispatch of a task: worker, start, end, outcome
       workers   every worker seen: slots, last seen, tasks done and failed
       outputs   every committed output file: task, path, bytes, SHA-256
@@ -59,7 +62,12 @@ typedef struct {
     const char *last_error;     //  NULL: none
     const void *result;         //  packed Result, or NULL
     size_t      result_size;
-    int         restarts;       //  attempts cut short by a broker restart
+    //  How attempts ended (attempts cut short by a broker restart count in
+    //  none of these: only in attempts).
+    int         strikes;        //  by the task's own failure
+    int         lost;           //  by the loss of its worker (expired)
+    int         resource;       //  by a resource failure (disk full, I/O, memory)
+    int64_t     retry_at_ms;    //  wall clock: not dispatched before; 0: any time
 } store_task_t;
 
 typedef struct {
@@ -68,8 +76,22 @@ typedef struct {
     const char *sha256;         //  hex, or NULL
 } store_output_t;
 
-//  Opens (creating if needed) the state file. Returns NULL on failure
-//  with one line in err (what and which file).
+//  Takes the lock that makes one broker the only user of a state file:
+//  an exclusive POSIX record lock (fcntl) on PATH.lock beside it, created
+//  0600 and holding the holder's pid, host, bind URL and start time. The
+//  lock belongs to this process (a forked child does not hold it) and
+//  goes when the process ends, killed or not. Returns the lock's file
+//  descriptor (keep it open), or -1 with one line in err: when another
+//  broker holds it, naming that broker (pid, host, URL, since when).
+int store_lock (const char *path, const char *bind_url, char *err, size_t err_size);
+
+//  Releases the lock taken by store_lock (closes *fd_p, sets it to -1);
+//  nothing when *fd_p is negative.
+void store_unlock (int *fd_p);
+
+//  Opens (creating if needed, mode 0600: the state holds the specs and
+//  paths of every job) the state file. Returns NULL on failure with one
+//  line in err (what and which file).
 store_t *store_open (const char *path, char *err, size_t err_size);
 
 //  Commits nothing pending (call store_commit first), closes; NULL-safe.
@@ -120,6 +142,11 @@ int store_task_insert (store_t *self, store_task_t *task);
 //  stored one; "" clears it). Returns 0 or MF_ERR_IO.
 int store_task_update (store_t *self, uint64_t task_id, int state, int attempts,
                        const char *last_error);
+
+//  Records how a task's attempts ended so far (see store_task_t) and
+//  when it may run again. Returns 0, MF_ERR_NOMEM or MF_ERR_IO.
+int store_task_counts (store_t *self, uint64_t task_id, int strikes, int lost,
+                       int resource, int64_t retry_at_ms);
 
 //  Marks a task done with its result and output records, in the caller's
 //  transaction. Outputs already recorded for the task are replaced.

@@ -1,6 +1,8 @@
 /*  Error code names, so that every message a person reads says what failed. */
 #include "common/err.h"
 
+#include <errno.h>
+
 const char *
 mf_strerror (int code)
 {
@@ -18,5 +20,17 @@ mf_strerror (int code)
         case MF_ERR_CANCELLED:   return "cancelled";
         case MF_ERR_INTERNAL:    return "internal error";
         default:                 return "unknown error";
+    }
+}
+
+bool
+mf_errno_is_resource (int errnum)
+{
+    switch (errnum) {
+        case ENOSPC: case EDQUOT: case EIO: case ENOMEM:
+        case EMFILE: case ENFILE: case EAGAIN:
+            return true;
+        default:
+            return false;
     }
 }

@@ -4,6 +4,8 @@
 #ifndef MF_ERR_H
 #define MF_ERR_H
 
+#include <stdbool.h>
+
 typedef enum {
     MF_OK            =  0,
     MF_ERR_NOMEM     = -1,   //  out of memory
@@ -21,5 +23,10 @@ typedef enum {
 
 //  Returns a short constant English phrase for an error code; never NULL.
 const char *mf_strerror (int code);
+
+//  True when a system error number says the machine ran short rather than
+//  the work being wrong: ENOSPC, EDQUOT, EIO, ENOMEM, EMFILE, ENFILE,
+//  EAGAIN (fork). Such failures are worth retrying later.
+bool mf_errno_is_resource (int errnum);
 
 #endif

@@ -34,6 +34,7 @@ typedef struct {
     const size_t  *in_sizes;
     size_t         n_in;
     char           err [S_ERR_LEN];
+    int            err_errno;   //  errno when the error line was set (I/O, memory)
     //  Result being built.
     Masterfarm__Result  result;
     Masterfarm__Analysis analysis;
@@ -55,6 +56,8 @@ typedef struct {
 static int
 s_fail (s_run_t *r, int code, const char *fmt, ...)
 {
+    if (code == MF_ERR_IO || code == MF_ERR_NOMEM)
+        r->err_errno = errno;
     va_list ap;
     va_start (ap, fmt);
     vsnprintf (r->err, sizeof r->err, fmt, ap);
@@ -492,11 +495,20 @@ task_run (const Masterfarm__Task *task, void *const *in_frames,
             rc = s_fail (r, MF_ERR_PROTOCOL, "task %llu: unknown kind %d",
                          (unsigned long long) task->task_id, (int) task->kind);
     }
+    int task_errno = errno;
     r->result.ok = rc == 0;
     if (rc) {
         if (!r->err [0])
             snprintf (r->err, sizeof r->err, "%s", mf_strerror (rc));
         r->result.error = r->err;
+        //  Why: the machine (disk full, I/O error, memory) or the task.
+        int e = r->err_errno ? r->err_errno : rc == MF_ERR_IO ? task_errno : 0;
+        if (rc == MF_ERR_NOMEM && !mf_errno_is_resource (e))
+            e = ENOMEM;
+        if ((rc == MF_ERR_IO || rc == MF_ERR_NOMEM) && mf_errno_is_resource (e)) {
+            r->result.error_class = MASTERFARM__ERROR_CLASS__ERROR_RESOURCE;
+            r->result.error_errno = e;
+        }
         //  A failed task returns no outputs.
         r->result.analysis = NULL;
         for (size_t i = 0; i < r->n_frames; i++)

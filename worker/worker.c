@@ -458,15 +458,20 @@ s_child_main (worker_t *self, int fd, const wire_msg_t *msg, pid_t parent)
     _exit (rc ? 4 : 0);
 }
 
-//  Sends a Result that says the task failed.
+//  Sends a Result that says the task failed; errnum non-zero: the system
+//  error behind it (a resource error makes it a resource failure).
 static void
-s_send_failure (worker_t *self, uint64_t task_id, uint32_t attempt, const char *error)
+s_send_failure (worker_t *self, uint64_t task_id, uint32_t attempt, const char *error,
+                int errnum)
 {
     Masterfarm__Result res = MASTERFARM__RESULT__INIT;
     res.task_id = task_id;
     res.attempt = attempt;
     res.ok = false;
     res.error = (char *) error;
+    res.error_errno = errnum;
+    if (mf_errno_is_resource (errnum))
+        res.error_class = MASTERFARM__ERROR_CLASS__ERROR_RESOURCE;
     s_send (self, MASTERFARM__MSG_TYPE__RESULT, &res.base, NULL, 0);
     s_cache_put (self, &res.base);
 }
@@ -544,21 +549,28 @@ s_start_task (worker_t *self, wire_msg_t *msg)
     if (!c) {
         log_warn ("worker %s: task %llu arrived with no free slot", self->id,
                   (unsigned long long) task->task_id);
-        s_send_failure (self, task->task_id, task->attempt, "worker has no free slot");
+        s_send_failure (self, task->task_id, task->attempt, "worker has no free slot",
+                        EAGAIN);
         return;
     }
     int fds [2];
     if (pipe2 (fds, O_CLOEXEC)) {
-        s_send_failure (self, task->task_id, task->attempt, "cannot create a pipe");
+        int e = errno;
+        char err [128];
+        snprintf (err, sizeof err, "cannot create a pipe: %s", strerror (e));
+        s_send_failure (self, task->task_id, task->attempt, err, e);
         return;
     }
     fflush (NULL);
     pid_t parent = getpid ();
     pid_t pid = fork ();
     if (pid < 0) {
+        int e = errno;
+        char err [128];
+        snprintf (err, sizeof err, "cannot start a task process: %s", strerror (e));
         close (fds [0]);
         close (fds [1]);
-        s_send_failure (self, task->task_id, task->attempt, "cannot start a task process");
+        s_send_failure (self, task->task_id, task->attempt, err, e);
         return;
     }
     if (pid == 0) {
@@ -657,12 +669,21 @@ s_reap (worker_t *self, s_child_t *c)
         ;
     char err [256];
     err [0] = 0;
+    int errnum = 0;
     if (c->timed_out)
         snprintf (err, sizeof err, "task timed out after %lld s (task process killed)",
                   (long long) (self->cfg.task_timeout_ms / 1000));
     else
     if (c->killed)
         ;                                //  cancelled or forgotten: say nothing
+    else
+    if (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL) {
+        //  Not a crash of the task: the kernel's out-of-memory killer, or
+        //  someone on the host. Retried later, as a resource failure.
+        snprintf (err, sizeof err, "task process killed by signal %d (%s; out of memory?)",
+                  SIGKILL, strsignal (SIGKILL));
+        errnum = ENOMEM;
+    }
     else
     if (WIFSIGNALED (status))
         snprintf (err, sizeof err, "task process killed by signal %d (%s)",
@@ -676,7 +697,7 @@ s_reap (worker_t *self, s_child_t *c)
         snprintf (err, sizeof err, "task process sent an incomplete result");
     if (err [0]) {
         log_warn ("worker %s: task %llu: %s", self->id, (unsigned long long) c->task_id, err);
-        s_send_failure (self, c->task_id, c->attempt, err);
+        s_send_failure (self, c->task_id, c->attempt, err, errnum);
     }
     free (c->buf);
     memset (c, 0, sizeof *c);

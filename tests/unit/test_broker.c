@@ -6,7 +6,11 @@
       - a task failing 3 times fails for good and the job ends failed;
       - a malformed message is dropped and counted, the broker keeps serving;
       - unknown job ids get an Error;
-      - a restart resumes, and the attempts restarts cut short are no strike.
+      - a restart resumes, and the attempts restarts cut short are no strike
+        (4 restarts and 2 failures of a task: it is still queued);
+      - attempts lost with their worker (expired 4 times) are no strike;
+      - a resource failure (Result error_class) is retried after a backoff
+        that grows (2 s, then 4 s), and is no strike either.
     Every wait polls with a deadline; nothing sleeps to synchronise.  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -143,6 +147,35 @@ s_result (void *w, uint64_t task_id, uint32_t attempt, bool ok, const char *erro
     r.error = (char *) error;
     assert_int_equal (wire_send (w, NULL, 0, MASTERFARM__MSG_TYPE__RESULT, 1, &r.base,
                                  NULL, 0, 0), 0);
+}
+
+//  Sends a failed result of the resource class (disk full).
+static void
+s_result_resource (void *w, uint64_t task_id, uint32_t attempt)
+{
+    Masterfarm__Result r = MASTERFARM__RESULT__INIT;
+    r.task_id = task_id;
+    r.attempt = attempt;
+    r.ok = false;
+    r.error = (char *) "out.flac: cannot write: No space left on device";
+    r.error_class = MASTERFARM__ERROR_CLASS__ERROR_RESOURCE;
+    r.error_errno = 28;
+    assert_int_equal (wire_send (w, NULL, 0, MASTERFARM__MSG_TYPE__RESULT, 1, &r.base,
+                                 NULL, 0, 0), 0);
+}
+
+//  Waits up to timeout_ms for a TASK on w, heartbeating meanwhile.
+//  Returns 0 with msg filled, or -1.
+static int
+s_next_task (void *w, int64_t timeout_ms, wire_msg_t *msg)
+{
+    int64_t deadline = clock_mono_ms () + timeout_ms;
+    while (clock_mono_ms () < deadline) {
+        if (s_expect (w, MASTERFARM__MSG_TYPE__TASK, 300, msg) == 0)
+            return 0;
+        s_heartbeat (w);
+    }
+    return -1;
 }
 
 //  Submits a no-op job of n tasks; returns its id.
@@ -427,7 +460,7 @@ test_restart_no_strike (void **state)
     wire_msg_clear (&m);
     zmq_close (client);
     char id [16];
-    for (int round = 0; round <= 3; round++) {
+    for (int round = 0; round <= 4; round++) {
         //  a worker takes the task (after the restart's grace period)
         snprintf (id, sizeof id, "wn%d", round);
         void *w = s_peer (f, id);
@@ -448,30 +481,112 @@ test_restart_no_strike (void **state)
         wire_msg_clear (&m);
         printf ("round %d: task %llu attempt %u\n", round, (unsigned long long) task_id,
                 attempt);
-        if (round < 3) {
+        if (round < 4) {
             //  unanswered; the dispatch is handed to the store in the
             //  loop iteration that sent it, so the stop commits it
             zmq_close (w);
             s_restart (f);
             continue;
         }
-        //  after three restarts: attempt 4 fails once and is queued again
+        //  after four restarts: attempts 5 and 6 fail, and it is still
+        //  queued (2 failures of its own, fewer than BROKER_MAX_ATTEMPTS)
+        assert_int_equal (attempt, 5);
         s_result (w, task_id, attempt, false, "boom");
-        got = false;
-        deadline = clock_mono_ms () + 10000;
-        while (!got && clock_mono_ms () < deadline) {
-            if (s_expect (w, MASTERFARM__MSG_TYPE__TASK, 300, &m) == 0)
-                got = true;
-            else
-                s_heartbeat (w);
-        }
+        assert_int_equal (s_next_task (w, 10000, &m), 0);
+        assert_int_equal (((Masterfarm__Task *) m.body)->attempt, 6);
+        wire_msg_clear (&m);
+        s_result (w, task_id, 6, false, "boom");
+        got = s_next_task (w, 10000, &m) == 0;
         zmq_close (w);
         assert_true (got);                        //  not failed for good
-        assert_int_equal (attempt, 4);
         assert_int_equal (((Masterfarm__Task *) m.body)->task_id, task_id);
-        assert_int_equal (((Masterfarm__Task *) m.body)->attempt, 5);
+        assert_int_equal (((Masterfarm__Task *) m.body)->attempt, 7);
         wire_msg_clear (&m);
     }
+}
+
+//  A worker that dies or goes silent is no strike against its task: a
+//  task whose worker expires 4 times (more than BROKER_MAX_ATTEMPTS) is
+//  still queued, and the fifth worker finishes it.
+static void
+test_lost_no_strike (void **state)
+{
+    s_farm_t *f = *state;
+    void *client = s_peer (f, NULL);
+    uint64_t job = s_submit_noop (f, client, 1);
+    char id [16];
+    wire_msg_t m;
+    for (int round = 0; round < 5; round++) {
+        snprintf (id, sizeof id, "wl%d", round);
+        void *w = s_peer (f, id);
+        s_ready (w, id);
+        int rc = s_next_task (w, 10000, &m);
+        if (rc)
+            zmq_close (w);
+        assert_int_equal (rc, 0);
+        uint32_t attempt = ((Masterfarm__Task *) m.body)->attempt;
+        uint64_t task_id = ((Masterfarm__Task *) m.body)->task_id;
+        wire_msg_clear (&m);
+        printf ("round %d: attempt %u\n", round, attempt);
+        assert_int_equal (attempt, round + 1);
+        if (round < 4) {
+            //  silent from now on: expired after 3 heartbeat intervals
+            zmq_close (w);
+            continue;
+        }
+        s_result (w, task_id, attempt, true, NULL);
+        assert_int_equal (s_wait_state (client, job, MASTERFARM__JOB_STATE__JOB_DONE, 5000),
+                          MASTERFARM__JOB_STATE__JOB_DONE);
+        zmq_close (w);
+    }
+    zmq_close (client);
+}
+
+//  A resource failure is retried after a backoff that grows (2 s, then
+//  4 s: BROKER_BACKOFF_MS doubling), not dispatched before it, and is no
+//  strike: after 2 resource failures, 2 failures of its own still leave
+//  the task queued, and it completes.
+static void
+test_resource_backoff (void **state)
+{
+    s_farm_t *f = *state;
+    void *client = s_peer (f, NULL);
+    void *w = s_peer (f, "wres");
+    s_ready (w, "wres");
+    uint64_t job = s_submit_noop (f, client, 1);
+    wire_msg_t m;
+    assert_int_equal (s_next_task (w, 5000, &m), 0);
+    uint64_t task_id = ((Masterfarm__Task *) m.body)->task_id;
+    wire_msg_clear (&m);
+    int64_t waits [2];
+    for (int i = 0; i < 2; i++) {
+        s_result_resource (w, task_id, (uint32_t) i + 1);
+        int64_t sent = clock_mono_ms ();
+        assert_int_equal (s_next_task (w, 15000, &m), 0);
+        waits [i] = clock_mono_ms () - sent;
+        printf ("resource failure %d: dispatched again after %lld ms\n", i + 1,
+                (long long) waits [i]);
+        assert_int_equal (((Masterfarm__Task *) m.body)->attempt, i + 2);
+        wire_msg_clear (&m);
+    }
+    assert_true (waits [0] >= 1900);
+    assert_true (waits [1] >= 3900);
+    assert_true (waits [1] > waits [0]);
+    //  Two failures of its own: still queued (the resource failures were
+    //  no strikes), then done.
+    s_result (w, task_id, 3, false, "boom");
+    assert_int_equal (s_next_task (w, 5000, &m), 0);
+    assert_int_equal (((Masterfarm__Task *) m.body)->attempt, 4);
+    wire_msg_clear (&m);
+    s_result (w, task_id, 4, false, "boom");
+    assert_int_equal (s_next_task (w, 5000, &m), 0);
+    assert_int_equal (((Masterfarm__Task *) m.body)->attempt, 5);
+    wire_msg_clear (&m);
+    s_result (w, task_id, 5, true, NULL);
+    assert_int_equal (s_wait_state (client, job, MASTERFARM__JOB_STATE__JOB_DONE, 5000),
+                      MASTERFARM__JOB_STATE__JOB_DONE);
+    zmq_close (w);
+    zmq_close (client);
 }
 
 int
@@ -483,6 +598,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_malformed_and_unknown, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_restart_resumes, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_restart_no_strike, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_lost_no_strike, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_resource_backoff, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -22,6 +22,7 @@ s_task (sched_task_t *t, uint64_t id, uint64_t job, int prio, int64_t deadline)
     t->deadline_ms = deadline;
     t->avoid_worker = -1;
     t->heap_index = SCHED_NOT_QUEUED;
+    t->deferred = false;
 }
 
 //  Priority first, then earliest deadline (none last), then submission.
@@ -151,6 +152,41 @@ test_avoid (void **state)
     scheduler_destroy (&s);
 }
 
+//  A deferred task is never taken before its time, whatever its priority;
+//  scheduler_wake moves it into the queue at its time; a deferred task can
+//  be removed (a cancelled job), and pushing it again does not jump the wait.
+static void
+test_defer (void **state)
+{
+    scheduler_t *s = scheduler_new ();
+    int w = scheduler_worker_add (s, 4);
+    sched_task_t a, b, c;
+    s_task (&a, 1, 1, 9, 0);
+    s_task (&b, 2, 1, 0, 0);
+    s_task (&c, 3, 1, 5, 0);
+    assert_int_equal (scheduler_defer (s, &a, 2000), 0);
+    assert_int_equal (scheduler_defer (s, &c, 4000), 0);
+    assert_int_equal (scheduler_push (s, &a), 0);      //  no-op: still deferred
+    assert_int_equal (scheduler_push (s, &b), 0);
+    assert_int_equal (scheduler_size (s), 1);
+    assert_int_equal (scheduler_deferred (s), 2);
+    assert_ptr_equal (scheduler_take (s, w), &b);       //  a (prio 9) waits
+    assert_null (scheduler_take (s, w));
+    assert_int_equal (scheduler_wake (s, 1999), 0);
+    assert_null (scheduler_take (s, w));
+    assert_int_equal (scheduler_wake (s, 2000), 1);
+    assert_int_equal (scheduler_deferred (s), 1);
+    assert_ptr_equal (scheduler_take (s, w), &a);
+    assert_false (a.deferred);
+    assert_int_equal (a.heap_index, SCHED_NOT_QUEUED);
+    scheduler_remove (s, &c);
+    assert_int_equal (scheduler_deferred (s), 0);
+    assert_int_equal (c.heap_index, SCHED_NOT_QUEUED);
+    assert_int_equal (scheduler_wake (s, 10000), 0);
+    assert_null (scheduler_take (s, w));
+    scheduler_destroy (&s);
+}
+
 //  Random pushes and removals keep the heap order (seed printed).
 static void
 test_heap_random (void **state)
@@ -198,6 +234,7 @@ main (void)
         cmocka_unit_test (test_slots),
         cmocka_unit_test (test_strikes),
         cmocka_unit_test (test_avoid),
+        cmocka_unit_test (test_defer),
         cmocka_unit_test (test_heap_random),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -2,7 +2,10 @@
     process that dies without closing (a forked child calling _exit),
     uncommitted ones vanish, recovery puts dispatched tasks back in the
     queue, a result and its outputs are committed once, and a state file
-    of another schema version is refused with a clear message.  */
+    of another schema version is refused with a clear message. How a
+    task's attempts ended is kept apart from the attempts a restart cut
+    short (those count as nothing), and survives a reopen; a state file of
+    an older broker gets the new columns; the file is created 0600.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -46,7 +50,10 @@ typedef struct {
     int n;
     int state [16];
     int attempts [16];
-    int restarts [16];
+    int strikes [16];
+    int lost [16];
+    int resource [16];
+    int64_t retry_at [16];
     uint64_t id [16];
 } s_tasks_t;
 
@@ -59,7 +66,10 @@ s_collect (void *arg, const store_task_t *t)
         c->id [c->n] = t->id;
         c->state [c->n] = t->state;
         c->attempts [c->n] = t->attempts;
-        c->restarts [c->n] = t->restarts;
+        c->strikes [c->n] = t->strikes;
+        c->lost [c->n] = t->lost;
+        c->resource [c->n] = t->resource;
+        c->retry_at [c->n] = t->retry_at_ms;
     }
     c->n++;
     return 0;
@@ -130,8 +140,9 @@ test_crash_resume (void **state)
     store_tasks_load (st, s_collect, &c);
     assert_int_equal (c.state [0], 1);
     assert_int_equal (c.attempts [0], 1);   //  the attempt is remembered,
-    assert_int_equal (c.restarts [0], 1);   //  as cut short by the restart
-    assert_int_equal (c.restarts [1], 0);
+    assert_int_equal (c.strikes [0], 0);    //  but is no strike: the restart
+    assert_int_equal (c.lost [0], 0);       //  cut it short
+    assert_int_equal (c.resource [0], 0);
     assert_int_equal (store_recover (st, 2000), 0);
     store_destroy (&st);
     assert_null (st);
@@ -245,6 +256,135 @@ test_deferred (void **state)
     store_destroy (&st);
 }
 
+//  A task dispatched 4 times with a broker restart after each, then
+//  failing twice on its own: after recovery and reloading, the counts
+//  the broker sees are 2 strikes, nothing lost, 6 attempts, so it stays
+//  queued (not "failed after 4 attempts, 2 of them broker restarted").
+//  A resource failure's retry time survives too. The state file is 0600.
+static void
+test_restart_counts (void **state)
+{
+    char err [256];
+    store_t *st = store_open (s_path, err, sizeof err);
+    assert_non_null (st);
+    struct stat sb;
+    assert_int_equal (stat (s_path, &sb), 0);
+    assert_int_equal (sb.st_mode & 0777, 0600);
+    store_job_t job = { .name = "j", .priority = 5, .format = "noop",
+                        .spec = "{\"tasks\":1}", .state = 1 };
+    store_task_t t = { .kind = 4, .album = -1, .track = -1, .profile = -1, .state = 1 };
+    store_begin (st);
+    assert_int_equal (store_job_insert (st, &job), 0);
+    t.job_id = job.id;
+    assert_int_equal (store_task_insert (st, &t), 0);
+    assert_int_equal (store_commit (st), 0);
+    int64_t now = 1000;
+    for (int attempt = 1; attempt <= 4; attempt++) {
+        store_begin (st);
+        store_task_update (st, t.id, 2, attempt, NULL);
+        store_attempt_begin (st, t.id, attempt, "w", now++);
+        assert_int_equal (store_commit (st), 0);
+        store_destroy (&st);                     //  the broker stops
+        st = store_open (s_path, err, sizeof err);
+        assert_non_null (st);
+        assert_int_equal (store_recover (st, now++), 1);
+    }
+    for (int attempt = 5; attempt <= 6; attempt++) {
+        store_begin (st);
+        store_attempt_begin (st, t.id, attempt, "w", now++);
+        store_attempt_end (st, t.id, attempt, false, "boom", now++);
+        store_task_counts (st, t.id, attempt - 4, 0, 1, 123456);
+        store_task_update (st, t.id, 1, attempt, "boom");
+        assert_int_equal (store_commit (st), 0);
+    }
+    store_destroy (&st);
+    st = store_open (s_path, err, sizeof err);
+    assert_non_null (st);
+    assert_int_equal (store_recover (st, now), 0);
+    s_tasks_t c = { 0 };
+    assert_int_equal (store_tasks_load (st, s_collect, &c), 0);
+    assert_int_equal (c.n, 1);
+    assert_int_equal (c.state [0], 1);
+    assert_int_equal (c.attempts [0], 6);
+    assert_int_equal (c.strikes [0], 2);
+    assert_int_equal (c.lost [0], 0);
+    assert_int_equal (c.resource [0], 1);
+    assert_int_equal (c.retry_at [0], 123456);
+    store_destroy (&st);
+}
+
+//  A state file written before the attempt counts existed (its tasks
+//  table without them) is upgraded when opened; its tasks load with zero
+//  counts.
+static void
+test_upgrade_columns (void **state)
+{
+    sqlite3 *db;
+    assert_int_equal (sqlite3_open (s_path, &db), SQLITE_OK);
+    assert_int_equal (sqlite3_exec (db,
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);"
+        "INSERT INTO meta VALUES ('schema_version', '1');"
+        "CREATE TABLE tasks (id INTEGER PRIMARY KEY AUTOINCREMENT, job_id INT,"
+        "  kind INT, album INT, track INT, profile INT, state INT, attempts INT,"
+        "  last_error TEXT, result BLOB);"
+        "INSERT INTO tasks (job_id, kind, album, track, profile, state, attempts)"
+        "  VALUES (1, 4, -1, -1, -1, 1, 2);", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close (db);
+    char err [256];
+    store_t *st = store_open (s_path, err, sizeof err);
+    if (!st)
+        fprintf (stderr, "%s\n", err);
+    assert_non_null (st);
+    s_tasks_t c = { 0 };
+    assert_int_equal (store_tasks_load (st, s_collect, &c), 0);
+    assert_int_equal (c.n, 1);
+    assert_int_equal (c.attempts [0], 2);
+    assert_int_equal (c.strikes [0], 0);
+    assert_int_equal (c.retry_at [0], 0);
+    store_begin (st);
+    store_task_counts (st, c.id [0], 1, 2, 3, 99);
+    assert_int_equal (store_commit (st), 0);
+    memset (&c, 0, sizeof c);
+    assert_int_equal (store_tasks_load (st, s_collect, &c), 0);
+    assert_int_equal (c.strikes [0], 1);
+    assert_int_equal (c.lost [0], 2);
+    assert_int_equal (c.resource [0], 3);
+    assert_int_equal (c.retry_at [0], 99);
+    store_destroy (&st);
+}
+
+//  A second lock on a state file (as a second broker would take) is
+//  refused, naming the holder; it is free again once released.
+static void
+test_state_lock (void **state)
+{
+    char err [512] = "";
+    int fd = store_lock (s_path, "tcp://127.0.0.1:5555", err, sizeof err);
+    assert_true (fd >= 0);
+    pid_t pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0) {
+        //  Another process: POSIX record locks belong to processes.
+        char e2 [512] = "";
+        int fd2 = store_lock (s_path, "tcp://127.0.0.1:6666", e2, sizeof e2);
+        char want [64];
+        snprintf (want, sizeof want, "pid %d", (int) getppid ());
+        _exit (fd2 < 0 && strstr (e2, want) && strstr (e2, "tcp://127.0.0.1:5555") ? 0 : 1);
+    }
+    int status;
+    waitpid (pid, &status, 0);
+    assert_true (WIFEXITED (status));
+    assert_int_equal (WEXITSTATUS (status), 0);
+    char lock_path [600];
+    snprintf (lock_path, sizeof lock_path, "%s.lock", s_path);
+    struct stat sb;
+    assert_int_equal (stat (lock_path, &sb), 0);
+    assert_int_equal (sb.st_mode & 0777, 0600);
+    store_unlock (&fd);
+    assert_int_equal (fd, -1);
+    unlink (lock_path);
+}
+
 int
 main (void)
 {
@@ -253,6 +393,9 @@ main (void)
         cmocka_unit_test_setup_teardown (test_result_outputs, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_pragmas_and_version, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_deferred, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_restart_counts, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_upgrade_columns, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_state_lock, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
