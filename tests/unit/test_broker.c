@@ -33,6 +33,7 @@ typedef struct {
     broker_t  *broker;
     pthread_t  thread;
     void      *ctx;
+    void      *socks [16];   //  peers still open (closed by the teardown)
     char       url [1200];
     char       state_path [1200];
 } s_farm_t;
@@ -81,12 +82,17 @@ s_teardown (void **state)
     broker_request_stop ();
     pthread_join (f->thread, NULL);
     broker_destroy (&f->broker);
+    //  A failed assertion leaves its peers open; zmq_ctx_term would wait.
+    for (int i = 0; i < 16; i++)
+        if (f->socks [i])
+            zmq_close (f->socks [i]);
     zmq_ctx_term (f->ctx);
     free (f);
     return 0;
 }
 
-//  A DEALER connected to the broker, with an identity when given.
+//  A DEALER connected to the broker, with an identity when given; the
+//  teardown closes it if the test does not (s_close).
 static void *
 s_peer (s_farm_t *f, const char *id)
 {
@@ -94,8 +100,23 @@ s_peer (s_farm_t *f, const char *id)
     wire_socket_setup (s, 0);
     if (id)
         zmq_setsockopt (s, ZMQ_ROUTING_ID, id, strlen (id));
+    for (int i = 0; i < 16; i++)
+        if (!f->socks [i]) {
+            f->socks [i] = s;
+            break;
+        }
     assert_int_equal (zmq_connect (s, f->url), 0);
     return s;
+}
+
+//  Closes a peer made by s_peer.
+static void
+s_close (s_farm_t *f, void *s)
+{
+    for (int i = 0; i < 16; i++)
+        if (f->socks [i] == s)
+            f->socks [i] = NULL;
+    zmq_close (s);
 }
 
 //  Receives the next message of type `want` within timeout_ms, skipping
@@ -273,9 +294,9 @@ test_expiry_redispatch (void **state)
     assert_true (c->tasks_redispatched >= 1);
     assert_int_equal (((Masterfarm__StatusReply *) m.body)->jobs [0]->tasks_done, 1);
     wire_msg_clear (&m);
-    zmq_close (w1);
-    zmq_close (w2);
-    zmq_close (client);
+    s_close (f, w1);
+    s_close (f, w2);
+    s_close (f, client);
 }
 
 //  Three failed attempts fail the task for good; the job ends failed.
@@ -321,8 +342,8 @@ test_three_attempts (void **state)
     assert_int_equal (js->tasks_failed, 1);
     assert_int_equal (js->tasks_done, 1);
     wire_msg_clear (&m);
-    zmq_close (w);
-    zmq_close (client);
+    s_close (f, w);
+    s_close (f, client);
 }
 
 //  Garbage is dropped and counted; unknown jobs get an Error; the broker
@@ -345,7 +366,7 @@ test_malformed_and_unknown (void **state)
     assert_int_equal (c->malformed_dropped, 1);
     assert_int_equal (c->unknown_job, 1);
     wire_msg_clear (&m);
-    zmq_close (client);
+    s_close (f, client);
 }
 
 //  Stops the broker and starts it again on the same state file and address.
@@ -397,8 +418,8 @@ test_restart_resumes (void **state)
         wire_msg_clear (&m);
     }
     assert_int_equal (done, 1);
-    zmq_close (w);
-    zmq_close (client);
+    s_close (f, w);
+    s_close (f, client);
 
     s_restart (f);
 
@@ -427,8 +448,8 @@ test_restart_resumes (void **state)
     assert_int_equal (finished, 2);
     assert_int_equal (s_wait_state (client, job, MASTERFARM__JOB_STATE__JOB_DONE, 5000),
                       MASTERFARM__JOB_STATE__JOB_DONE);
-    zmq_close (w);
-    zmq_close (client);
+    s_close (f, w);
+    s_close (f, client);
 }
 
 //  Attempts that broker restarts cut short are not held against the
@@ -458,7 +479,7 @@ test_restart_no_strike (void **state)
     assert_int_equal (s_expect (client, MASTERFARM__MSG_TYPE__SUBMIT_REPLY, 5000, &m), 0);
     assert_true (((Masterfarm__SubmitReply *) m.body)->job_id > 0);
     wire_msg_clear (&m);
-    zmq_close (client);
+    s_close (f, client);
     char id [16];
     for (int round = 0; round <= 4; round++) {
         //  a worker takes the task (after the restart's grace period)
@@ -474,7 +495,7 @@ test_restart_no_strike (void **state)
                 s_heartbeat (w);
         }
         if (!got)
-            zmq_close (w);
+            s_close (f, w);
         assert_true (got);
         uint64_t task_id = ((Masterfarm__Task *) m.body)->task_id;
         uint32_t attempt = ((Masterfarm__Task *) m.body)->attempt;
@@ -484,7 +505,7 @@ test_restart_no_strike (void **state)
         if (round < 4) {
             //  unanswered; the dispatch is handed to the store in the
             //  loop iteration that sent it, so the stop commits it
-            zmq_close (w);
+            s_close (f, w);
             s_restart (f);
             continue;
         }
@@ -497,7 +518,7 @@ test_restart_no_strike (void **state)
         wire_msg_clear (&m);
         s_result (w, task_id, 6, false, "boom");
         got = s_next_task (w, 10000, &m) == 0;
-        zmq_close (w);
+        s_close (f, w);
         assert_true (got);                        //  not failed for good
         assert_int_equal (((Masterfarm__Task *) m.body)->task_id, task_id);
         assert_int_equal (((Masterfarm__Task *) m.body)->attempt, 7);
@@ -522,7 +543,7 @@ test_lost_no_strike (void **state)
         s_ready (w, id);
         int rc = s_next_task (w, 10000, &m);
         if (rc)
-            zmq_close (w);
+            s_close (f, w);
         assert_int_equal (rc, 0);
         uint32_t attempt = ((Masterfarm__Task *) m.body)->attempt;
         uint64_t task_id = ((Masterfarm__Task *) m.body)->task_id;
@@ -531,15 +552,15 @@ test_lost_no_strike (void **state)
         assert_int_equal (attempt, round + 1);
         if (round < 4) {
             //  silent from now on: expired after 3 heartbeat intervals
-            zmq_close (w);
+            s_close (f, w);
             continue;
         }
         s_result (w, task_id, attempt, true, NULL);
         assert_int_equal (s_wait_state (client, job, MASTERFARM__JOB_STATE__JOB_DONE, 5000),
                           MASTERFARM__JOB_STATE__JOB_DONE);
-        zmq_close (w);
+        s_close (f, w);
     }
-    zmq_close (client);
+    s_close (f, client);
 }
 
 //  A resource failure is retried after a backoff that grows (2 s, then
@@ -585,8 +606,8 @@ test_resource_backoff (void **state)
     s_result (w, task_id, 5, true, NULL);
     assert_int_equal (s_wait_state (client, job, MASTERFARM__JOB_STATE__JOB_DONE, 5000),
                       MASTERFARM__JOB_STATE__JOB_DONE);
-    zmq_close (w);
-    zmq_close (client);
+    s_close (f, w);
+    s_close (f, client);
 }
 
 int
