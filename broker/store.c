@@ -203,7 +203,8 @@ s_lock_holder (int fd, char *buf, size_t size)
     text [n > 0 ? n : 0] = 0;
     char host [256] = "", bind [512] = "", since [64] = "";
     long pid = 0;
-    for (char *line = strtok (text, "\n"); line; line = strtok (NULL, "\n")) {
+    char *save = NULL;
+    for (char *line = strtok_r (text, "\n", &save); line; line = strtok_r (NULL, "\n", &save)) {
         if (strncmp (line, "pid ", 4) == 0)
             pid = strtol (line + 4, NULL, 10);
         else
