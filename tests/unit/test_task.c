@@ -217,6 +217,8 @@ test_analyze (void **state)
     assert_false (r->ok);
     assert_non_null (strstr (r->error, "missing.wav"));
     assert_null (r->analysis);
+    //  ...and is the task's failure, not the machine's (no backoff).
+    assert_int_equal (r->error_class, MASTERFARM__ERROR_CLASS__ERROR_TASK);
     masterfarm__result__free_unpacked (r, NULL);
     task_output_clear (&out);
     //  A path leaving the root is refused before any file is opened.
@@ -225,6 +227,7 @@ test_analyze (void **state)
     r = s_result (&out);
     assert_false (r->ok);
     assert_non_null (strstr (r->error, "bad path"));
+    assert_int_equal (r->error_class, MASTERFARM__ERROR_CLASS__ERROR_TASK);
     masterfarm__result__free_unpacked (r, NULL);
     task_output_clear (&out);
 }
