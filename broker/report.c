@@ -101,6 +101,31 @@ s_track_out (const report_profile_t *rp, size_t i)
 }
 
 //  Builds the report as a jansson tree; NULL on OOM.
+//  Track i's number in the album spec.
+static int
+s_number (const report_input_t *in, size_t i)
+{
+    return in->numbers ? in->numbers [i] : (int) i + 1;
+}
+
+//  The "complete" flag and "missing" list into o.
+static void
+s_missing_json (const report_input_t *in, json_t *o)
+{
+    json_object_set_new (o, "complete", json_boolean (!in->incomplete));
+    json_t *arr = json_array ();
+    for (size_t i = 0; i < in->n_missing; i++) {
+        const report_missing_t *m = &in->missing [i];
+        json_t *e = json_object ();
+        json_object_set_new (e, "track", m->track > 0 ? json_integer (m->track) : json_null ());
+        json_object_set_new (e, "title", m->title ? json_string (m->title) : json_null ());
+        json_object_set_new (e, "profile", m->profile ? json_string (m->profile) : json_null ());
+        json_object_set_new (e, "reason", json_string (m->reason ? m->reason : ""));
+        json_array_append_new (arr, e);
+    }
+    json_object_set_new (o, "missing", arr);
+}
+
 static json_t *
 s_tree (const report_input_t *in)
 {
@@ -108,6 +133,7 @@ s_tree (const report_input_t *in)
     size_t n = al->n_tracks;
     json_t *root = json_object ();
     json_t *ja = json_object ();
+    s_missing_json (in, root);
     json_object_set_new (root, "album", ja);
     json_object_set_new (ja, "title", s_str (al->title));
     json_object_set_new (ja, "artist", s_str (al->artist));
@@ -126,7 +152,7 @@ s_tree (const report_input_t *in)
         const measure_t *m = in->analyses [i];
         const spec_track_t *st = &al->tracks [i];
         json_t *o = json_object ();
-        json_object_set_new (o, "index", json_integer ((json_int_t) i + 1));
+        json_object_set_new (o, "index", json_integer (s_number (in, i)));
         json_object_set_new (o, "title", s_str (st->title));
         json_object_set_new (o, "artist", s_str (st->artist ? st->artist : al->artist));
         json_object_set_new (o, "isrc", s_str (st->isrc));
@@ -186,7 +212,7 @@ s_tree (const report_input_t *in)
             const master_report_t *mr = rp->masters ? &rp->masters [i] : NULL;
             const measure_t *om = rp->outputs ? rp->outputs [i] : NULL;
             json_t *t = json_object ();
-            json_object_set_new (t, "index", json_integer ((json_int_t) i + 1));
+            json_object_set_new (t, "index", json_integer (s_number (in, i)));
             json_object_set_new (t, "input_lufs", s_num (in->analyses [i]->integrated_lufs));
             json_object_set_new (t, "planned_lufs", s_num (tp->target_lufs));
             json_object_set_new (t, "output_lufs", s_num (s_track_out (rp, i)));
@@ -221,6 +247,18 @@ s_tree (const report_input_t *in)
         json_array_append_new (jp, o);
     }
     return root;
+}
+
+char *
+report_status_json (const report_input_t *in)
+{
+    json_t *o = json_object ();
+    if (!o)
+        return NULL;
+    s_missing_json (in, o);
+    char *text = json_dumps (o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref (o);
+    return text;
 }
 
 //  The report as JSON text (caller frees); NULL on missing input or OOM.
@@ -486,12 +524,31 @@ report_html (const report_input_t *in)
     s_put (&o, " &middot; %zu tracks &middot; album input loudness %.2f LUFS (BS.1770-4 gating over all tracks' blocks)</p>\n",
            n, planner_album_lufs (al, in->analyses, NULL));
 
+    if (in->incomplete || in->n_missing) {
+        s_put (&o, "<h2>Incomplete delivery</h2>\n<p>Not delivered:</p>\n<ul>\n");
+        for (size_t i = 0; i < in->n_missing; i++) {
+            const report_missing_t *m = &in->missing [i];
+            s_put (&o, "<li>");
+            if (m->track > 0) {
+                s_put (&o, "track %d &ldquo;", m->track);
+                s_put_esc (&o, m->title);
+                s_put (&o, "&rdquo;");
+            }
+            else
+                s_put (&o, "album");
+            s_put (&o, ", %s: ", m->profile ? m->profile : "every profile");
+            s_put_esc (&o, m->reason);
+            s_put (&o, "</li>\n");
+        }
+        s_put (&o, "</ul>\n");
+    }
+
     //  inputs
     s_put (&o, "<h2>Input</h2>\n<table><tr><th>#</th><th class='l'>title</th><th class='l'>ISRC</th><th>s</th>"
               "<th>LUFS</th><th>LRA LU</th><th>dBTP</th><th>clipped</th></tr>\n");
     for (size_t i = 0; i < n; i++) {
         const measure_t *m = in->analyses [i];
-        s_put (&o, "<tr><td>%zu</td><td class='l'>", i + 1);
+        s_put (&o, "<tr><td>%d</td><td class='l'>", s_number (in, i));
         s_put_esc (&o, al->tracks [i].title);
         s_put (&o, "</td><td class='l'>");
         s_put_esc (&o, al->tracks [i].isrc);
@@ -524,7 +581,7 @@ report_html (const report_input_t *in)
             const track_plan_t *tp = &rp->plan->tracks [i];
             const master_report_t *mr = rp->masters ? &rp->masters [i] : NULL;
             const measure_t *om = rp->outputs ? rp->outputs [i] : NULL;
-            s_put (&o, "<tr><td>%zu</td>", i + 1);
+            s_put (&o, "<tr><td>%d</td>", s_number (in, i));
             s_cell (&o, in->analyses [i]->integrated_lufs, 2);
             s_cell (&o, mr ? mr->gain_db : tp->gain_db, 2);
             s_cell (&o, tp->target_lufs, 2);

@@ -1009,3 +1009,50 @@ store_outputs_count (store_t *self, uint64_t task_id)
     sqlite3_finalize (st);
     return n;
 }
+
+//  The output paths recorded for a task (relative to the output root):
+//  a new array of n new strings in *paths (free each and the array).
+//  Returns 0, MF_ERR_IO or MF_ERR_NOMEM (then *paths is NULL).
+int
+store_task_outputs (store_t *self, uint64_t task_id, char ***paths, size_t *n)
+{
+    *paths = NULL;
+    *n = 0;
+    if (store_sync (self))
+        return MF_ERR_IO;
+    char sql [96];
+    snprintf (sql, sizeof sql, "SELECT path FROM outputs WHERE task_id = %llu",
+              (unsigned long long) task_id);
+    sqlite3_stmt *st = s_query (self, sql);
+    if (!st)
+        return MF_ERR_IO;
+    int rc = 0, step;
+    size_t cap = 0;
+    while (rc == 0 && (step = sqlite3_step (st)) == SQLITE_ROW) {
+        const char *p = (const char *) sqlite3_column_text (st, 0);
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **np = realloc (*paths, cap * sizeof *np);
+            if (!np) {
+                rc = MF_ERR_NOMEM;
+                break;
+            }
+            *paths = np;
+        }
+        if (!((*paths) [*n] = strdup (p ? p : "")))
+            rc = MF_ERR_NOMEM;
+        else
+            (*n)++;
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = MF_ERR_IO;
+    sqlite3_finalize (st);
+    if (rc) {
+        for (size_t i = 0; i < *n; i++)
+            free ((*paths) [i]);
+        free (*paths);
+        *paths = NULL;
+        *n = 0;
+    }
+    return rc;
+}
