@@ -118,6 +118,8 @@ typedef struct {
     bool           replan;      //  a retry re-runs analyses: compare the next plan with
                                 //  this one, redo only the masters whose plan changed
     char          *error;       //  the last album-level failure (report, publish), or NULL
+    char          *asm_files [PROFILE_COUNT]; //  names the done assembly's result gave,
+                                //  each ending in '\n' (what belongs in the folder)
 } s_album_t;
 
 //  One reason an album is not complete: a track (number in the spec) of
@@ -626,44 +628,52 @@ static int
 s_album_prune (broker_t *self, const s_job_t *job, const s_album_t *a, const char *album_dir,
                char *err, size_t err_size)
 {
-    char prefix [FSUTIL_NAME_MAX + 128];
-    int plen = snprintf (prefix, sizeof prefix, S_STAGING "/job-%llu/%s/",
-                         (unsigned long long) job->id, a->slug);
-    char **keep = NULL;
+    (void) self;
+    (void) job;
+    const char **keep = NULL;
+    char *copies [PROFILE_COUNT] = { NULL };
     size_t n_keep = 0;
     int rc = 0;
     for (int p = 0; p < PROFILE_COUNT && !rc; p++) {
         const s_task_t *as = a->assemble [p];
         if (!as || as->state != T_DONE)
             continue;
-        char **paths = NULL;
-        size_t n = 0;
-        rc = store_task_outputs (self->store, as->sched.id, &paths, &n);
-        if (!rc && n == 0) {
-            snprintf (err, err_size, "the %s assembly recorded no files",
-                      profile_get ((profile_id_t) p)->name);
+        const profile_t *prof = profile_get ((profile_id_t) p);
+        size_t len = a->asm_files [p] ? strlen (a->asm_files [p]) : 0;
+        size_t lines = 0;
+        for (size_t i = 0; i < len; i++)
+            lines += a->asm_files [p][i] == '\n';
+        if (lines == 0) {
+            snprintf (err, err_size, "the %s assembly named no files", prof->name);
             rc = MF_ERR_STATE;
+            break;
         }
-        char **grown = rc ? NULL : realloc (keep, (n_keep + n) * sizeof *keep);
-        if (!rc && !grown)
-            rc = MF_ERR_NOMEM;
+        //  "<profile>/<name>" per line, cut into strings in place
+        size_t plen = strlen (prof->name);
+        copies [p] = malloc (len + lines * (plen + 1) + 1);
+        const char **grown = realloc (keep, (n_keep + lines) * sizeof *keep);
         if (grown)
             keep = grown;
-        for (size_t i = 0; i < n; i++) {
-            //  recorded relative to the output root: keep the album-relative part
-            if (!rc && strncmp (paths [i], prefix, (size_t) plen) == 0)
-                keep [n_keep++] = strdup (paths [i] + plen);
-            free (paths [i]);
+        if (!copies [p] || !grown) {
+            rc = MF_ERR_NOMEM;
+            break;
         }
-        free (paths);
+        char *w = copies [p];
+        for (const char *r = a->asm_files [p]; *r; ) {
+            const char *nl = strchr (r, '\n');
+            size_t n = nl ? (size_t) (nl - r) : strlen (r);
+            keep [n_keep++] = w;
+            w += sprintf (w, "%s/%.*s", prof->name, (int) n, r) + 1;
+            r += n + (nl ? 1 : 0);
+        }
     }
     if (!rc)
-        rc = deliver_prune (album_dir, (const char *const *) keep, n_keep, err, err_size);
+        rc = deliver_prune (album_dir, keep, n_keep, err, err_size);
     else
     if (!err [0])
-        snprintf (err, err_size, "cannot read the assemblies' files: %s", mf_strerror (rc));
-    for (size_t i = 0; i < n_keep; i++)
-        free (keep [i]);
+        snprintf (err, err_size, "cannot list the assemblies' files: %s", mf_strerror (rc));
+    for (int p = 0; p < PROFILE_COUNT; p++)
+        free (copies [p]);
     free (keep);
     return rc;
 }
@@ -1190,6 +1200,7 @@ s_job_free (s_job_t *job)
         free (a->json);
         free (a->error);
         for (int p = 0; p < PROFILE_COUNT; p++) {
+            free (a->asm_files [p]);
             planner_plan_free (&a->plans [p]);
             free (a->plan_err [p]);
         }
@@ -2360,6 +2371,32 @@ s_write_inline (broker_t *self, s_task_t *t, const Masterfarm__Result *res,
     return 0;
 }
 
+//  Keeps the names a done assembly's result gave (one per line) in its
+//  album: the files that belong in the profile's folder.
+static void
+s_asm_files_set (s_task_t *t, const Masterfarm__Result *res)
+{
+    if (t->album < 0 || (size_t) t->album >= t->job->n_albums || t->profile < 0
+    ||  t->profile >= PROFILE_COUNT || !t->job->albums)
+        return;
+    s_album_t *a = &t->job->albums [t->album];
+    size_t len = 1;
+    for (size_t i = 0; i < res->n_outputs; i++)
+        len += strlen (res->outputs [i]->path ? res->outputs [i]->path : "") + 1;
+    char *names = malloc (len), *w = names;
+    if (!names)
+        return;
+    *w = 0;
+    for (size_t i = 0; i < res->n_outputs; i++) {
+        const char *name = res->outputs [i]->path;
+        //  one plain name per file: anything else never belongs
+        if (name && *name && !strchr (name, '/') && !strchr (name, '\n'))
+            w += sprintf (w, "%s\n", name);
+    }
+    free (a->asm_files [t->profile]);
+    a->asm_files [t->profile] = names;
+}
+
 //  Gives a worker a task it already runs: one put back in the queue by a
 //  broker restart whose attempt the worker still holds. Returns true when
 //  adopted.
@@ -2512,6 +2549,8 @@ s_on_result (broker_t *self, s_worker_t *w, const wire_msg_t *msg)
             free (t->report);
             t->report = strdup (res->report_json);
         }
+        if (t->kind == K_ASSEMBLE)
+            s_asm_files_set (t, res);
         store_task_done (self->store, t->sched.id, t->attempts, packed, size, outs, n_out);
         free (packed);
         t->job->done++;
@@ -2796,6 +2835,8 @@ s_load_task (void *arg, const store_task_t *row)
                                                               row->result);
         if (res && res->report_json)
             t->report = strdup (res->report_json);
+        if (res && t->kind == K_ASSEMBLE)
+            s_asm_files_set (t, res);
         if (res)
             masterfarm__result__free_unpacked (res, NULL);
     }

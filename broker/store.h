@@ -171,9 +171,4 @@ int store_albums_load (store_t *self, store_album_fn *fn, void *arg);
 //  Number of output records of a task (for tests and checks), or MF_ERR_IO.
 int store_outputs_count (store_t *self, uint64_t task_id);
 
-//  The output paths recorded for a task's successful attempt (relative to
-//  the output root) in a new array of *n new strings (the caller frees
-//  each and the array). Returns 0, MF_ERR_IO or MF_ERR_NOMEM.
-int store_task_outputs (store_t *self, uint64_t task_id, char ***paths, size_t *n);
-
 #endif
