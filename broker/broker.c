@@ -623,13 +623,11 @@ s_album_failures (const s_album_t *a, s_failure_t *out, size_t cap)
 //  Removes from an album's staging folder every file no successful
 //  assembly named in its result (torn or foreign files of failed and
 //  abandoned attempts, profiles that were not assembled, an earlier
-//  report). Returns 0, or an error with err.
+//  report); whole false: also the album files and CUE sheets (a partial
+//  delivery has none). Returns 0, or an error with err.
 static int
-s_album_prune (broker_t *self, const s_job_t *job, const s_album_t *a, const char *album_dir,
-               char *err, size_t err_size)
+s_album_prune (const s_album_t *a, const char *album_dir, bool whole, char *err, size_t err_size)
 {
-    (void) self;
-    (void) job;
     const char **keep = NULL;
     char *copies [PROFILE_COUNT] = { NULL };
     size_t n_keep = 0;
@@ -662,8 +660,10 @@ s_album_prune (broker_t *self, const s_job_t *job, const s_album_t *a, const cha
         for (const char *r = a->asm_files [p]; *r; ) {
             const char *nl = strchr (r, '\n');
             size_t n = nl ? (size_t) (nl - r) : strlen (r);
-            keep [n_keep++] = w;
-            w += sprintf (w, "%s/%.*s", prof->name, (int) n, r) + 1;
+            if (whole || strncmp (r, "album.", 6) != 0) {
+                keep [n_keep++] = w;
+                w += sprintf (w, "%s/%.*s", prof->name, (int) n, r) + 1;
+            }
             r += n + (nl ? 1 : 0);
         }
     }
@@ -860,7 +860,7 @@ s_album_advance (broker_t *self, s_job_t *job, s_album_t *a)
     snprintf (album_dir, sizeof album_dir, "%s/%s", staging, a->slug);
     //  Only the files the successful assemblies named belong: leftovers of
     //  failed or abandoned attempts go before anything is hashed.
-    int rc = s_album_prune (self, job, a, album_dir, err, sizeof err);
+    int rc = s_album_prune (a, album_dir, complete, err, sizeof err);
     //  The report covers the analysed tracks (under their spec numbers),
     //  the profiles that were assembled, and what is missing and why.
     report_profile_t rp [PROFILE_COUNT];

@@ -8,7 +8,8 @@
 #    01, 02 and 04 (the spec's numbers), no album file or CUE, report.json
 #    and manifest.json say complete: false and list track 3 with its
 #    reason, the manifest lists exactly the files present;
-#  - once the source is fixed, `masterfarm retry` redoes only track 3 (its
+#  - the held state survives a broker restart; once the source is fixed,
+#    `masterfarm retry` (after that restart) redoes only track 3 (its
 #    analysis and masters) and the assemblies: the other tracks' masters
 #    are not run again (the plan did not change: track loudness policy),
 #    and the complete album is published with the bytes of a clean run.
@@ -110,6 +111,16 @@ for p in r["profiles"]:
 EOF
 n=$(verify_manifests "$T/out") || fail "manifest check: $n"
 log "partial: published 01 02 04, complete: false, $n files verified"
+
+# The held state and the failures survive a broker restart.
+port=${BROKER_URL##*:}
+stop_group "$BROKER_PID"
+start_broker "$T/state.db" "$T/in" "$T/out" "$port"
+"$MASTERFARM" status "$job" --broker "$BROKER_URL" >"$T/status2.out"
+grep -qF "held: album \"$album_title\"" "$T/status2.out" \
+    || { cat "$T/status2.out"; fail "after a broker restart the album is no longer held"; }
+grep -qF "failed: album \"$album_title\" track 3 \"$title3\"" "$T/status2.out" \
+    || { cat "$T/status2.out"; fail "after a broker restart status does not name the failure"; }
 
 # Fix the source, retry: only track 3 and the assemblies run again.
 cp "$T/track3.good" "$T/in/$track3"
