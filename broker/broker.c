@@ -345,6 +345,18 @@ s_intermediate_rel (const s_task_t *t, char *buf, size_t size)
               p ? p->name : "x");
 }
 
+//  Path of an assembly attempt's private folder (shared storage: the
+//  worker writes there, the broker moves the files its result names into
+//  the profile folder), relative to the output root.
+static void
+s_attempt_rel (const s_task_t *t, char *buf, size_t size)
+{
+    const profile_t *p = profile_get ((profile_id_t) t->profile);
+    snprintf (buf, size, S_STAGING "/job-%llu/work/a%d/assemble-%s-%d",
+              (unsigned long long) t->sched.job_id, (int) t->album, p ? p->name : "x",
+              (int) t->attempts);
+}
+
 //  Path of an album's profile folder in staging, relative to the output root.
 static void
 s_profile_rel (const s_job_t *job, const s_album_t *a, int profile, char *buf, size_t size)
@@ -1472,7 +1484,12 @@ s_dispatch_one (broker_t *self, s_task_t *t, s_worker_t *w, int widx)
             }
         }
         if (t->kind == K_ASSEMBLE) {
-            s_profile_rel (job, a, t->profile, out_path, sizeof out_path);
+            //  shared: a folder of this attempt only, so that what a killed or
+            //  late attempt leaves never mixes with the files that are kept
+            if (inline_mode)
+                s_profile_rel (job, a, t->profile, out_path, sizeof out_path);
+            else
+                s_attempt_rel (t, out_path, sizeof out_path);
             out_ref.path = out_path;
             json_t *list = json_array ();
             for (size_t i = 0; !rc && i < a->spec->n_tracks && n_in < cap; i++) {
@@ -2397,6 +2414,55 @@ s_asm_files_set (s_task_t *t, const Masterfarm__Result *res)
     a->asm_files [t->profile] = names;
 }
 
+//  Shared storage: moves the files a successful assembly attempt names
+//  from its private folder into the profile folder (cleared first: a
+//  retried assembly replaces the files, not adds to them), then removes
+//  the attempt folder with whatever else is in it. Returns 0, or an
+//  error with err (the attempt then fails).
+static int
+s_assembly_commit (broker_t *self, s_task_t *t, const Masterfarm__Result *res,
+                   char *err, size_t err_size)
+{
+    char rel [1024], from [5200], to [5200];
+    s_attempt_rel (t, rel, sizeof rel);
+    snprintf (from, sizeof from, "%s/%s", self->output_root, rel);
+    s_profile_rel (t->job, &t->job->albums [t->album], t->profile, rel, sizeof rel);
+    snprintf (to, sizeof to, "%s/%s", self->output_root, rel);
+    int rc = 0;
+    if (fsutil_mkdir_p (to, 0755)) {
+        snprintf (err, err_size, "%.400s: cannot create: %s", to, strerror (errno));
+        rc = MF_ERR_IO;
+    }
+    DIR *d = rc ? NULL : opendir (to);
+    struct dirent *e;
+    while (d && (e = readdir (d))) {
+        char f [5600];
+        struct stat st;
+        snprintf (f, sizeof f, "%s/%s", to, e->d_name);
+        if (lstat (f, &st) == 0 && !S_ISDIR (st.st_mode))
+            unlink (f);
+    }
+    if (d)
+        closedir (d);
+    for (size_t i = 0; !rc && i < res->n_outputs; i++) {
+        const char *name = res->outputs [i]->path;
+        char a [5600], b [5600];
+        if (!name || !fsutil_rel_path_ok (name) || strchr (name, '/')) {
+            snprintf (err, err_size, "result names a bad output '%s'", name ? name : "");
+            rc = MF_ERR_PROTOCOL;
+            break;
+        }
+        snprintf (a, sizeof a, "%s/%s", from, name);
+        snprintf (b, sizeof b, "%s/%s", to, name);
+        if (rename (a, b)) {
+            snprintf (err, err_size, "%.400s: cannot move into the album: %s", a, strerror (errno));
+            rc = MF_ERR_IO;
+        }
+    }
+    nftw (from, s_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return rc;
+}
+
 //  Gives a worker a task it already runs: one put back in the queue by a
 //  broker restart whose attempt the worker still holds. Returns true when
 //  adopted.
@@ -2496,9 +2562,12 @@ s_on_result (broker_t *self, s_worker_t *w, const wire_msg_t *msg)
     else
     if (ok && t->kind != K_NOOP) {
         char base [1024] = "";
-        if (t->kind == K_ASSEMBLE)
+        if (t->kind == K_ASSEMBLE) {
             s_profile_rel (t->job, &t->job->albums [t->album], t->profile, base, sizeof base);
-        for (size_t i = 0; i < n_out; i++) {
+            if (s_assembly_commit (self, t, res, err, sizeof err))
+                ok = false;
+        }
+        for (size_t i = 0; ok && i < n_out; i++) {
             const char *p = res->outputs [i]->path ? res->outputs [i]->path : "";
             snprintf (paths [i], 1100, "%s%s%s", base, base [0] ? "/" : "", p);
             outs [i].path = paths [i];
