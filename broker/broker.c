@@ -877,6 +877,7 @@ s_album_advance (broker_t *self, s_job_t *job, s_album_t *a)
     //  the profiles that were assembled, and what is missing and why.
     report_profile_t rp [PROFILE_COUNT];
     master_report_t *mreps [PROFILE_COUNT] = { NULL };
+    bool *delivered [PROFILE_COUNT] = { NULL };
     assemble_layout_t layouts [PROFILE_COUNT];
     memset (layouts, 0, sizeof layouts);
     const measure_t **an = calloc (n ? n : 1, sizeof *an);
@@ -891,20 +892,24 @@ s_album_advance (broker_t *self, s_job_t *job, s_album_t *a)
         if (!a->assemble [p] || !a->plan_ok [p] || a->assemble [p]->state != T_DONE)
             continue;
         mreps [p] = calloc (a->sub.n_tracks ? a->sub.n_tracks : 1, sizeof *mreps [p]);
-        if (!mreps [p])
+        delivered [p] = calloc (a->sub.n_tracks ? a->sub.n_tracks : 1, sizeof *delivered [p]);
+        if (!mreps [p] || !delivered [p])
             continue;
         size_t n_mastered = 0;
         for (size_t i = 0; i < n; i++) {
             s_task_t *m = a->master [i * PROFILE_COUNT + p];
             if (a->sub_idx [i] >= 0 && m && m->state == T_DONE && m->report
-            &&  task_master_report_parse (m->report, &mreps [p][a->sub_idx [i]]) == 0)
+            &&  task_master_report_parse (m->report, &mreps [p][a->sub_idx [i]]) == 0) {
+                delivered [p][a->sub_idx [i]] = true;
                 n_mastered++;
+            }
         }
         memset (&rp [n_rp], 0, sizeof rp [n_rp]);
         rp [n_rp].profile = (profile_id_t) p;
         rp [n_rp].plan = &a->plans [p];
         rp [n_rp].masters = mreps [p];
         rp [n_rp].album_out_lufs = NAN;
+        rp [n_rp].delivered = delivered [p];
         int rate = 0;
         if (complete && a->assemble [p]->report
         &&  task_layout_parse (a->assemble [p]->report, &layouts [p], &rate) == 0
@@ -975,6 +980,7 @@ s_album_advance (broker_t *self, s_job_t *job, s_album_t *a)
     }
     for (int p = 0; p < PROFILE_COUNT; p++) {
         free (mreps [p]);
+        free (delivered [p]);
         assemble_layout_free (&layouts [p]);
     }
     free (status);

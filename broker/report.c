@@ -93,6 +93,8 @@ s_album_out (const spec_album_t *album, const report_profile_t *rp, size_t n)
 static double
 s_track_out (const report_profile_t *rp, size_t i)
 {
+    if (rp->delivered && !rp->delivered [i])
+        return NAN;
     if (rp->outputs && rp->outputs [i])
         return rp->outputs [i]->integrated_lufs;
     if (rp->masters)
@@ -208,6 +210,8 @@ s_tree (const report_input_t *in)
         json_t *jtr = json_array ();
         json_object_set_new (o, "tracks", jtr);
         for (size_t i = 0; i < n; i++) {
+            if (rp->delivered && !rp->delivered [i])
+                continue;                    //  not in this profile (listed as missing)
             const track_plan_t *tp = &rp->plan->tracks [i];
             const master_report_t *mr = rp->masters ? &rp->masters [i] : NULL;
             const measure_t *om = rp->outputs ? rp->outputs [i] : NULL;
@@ -578,6 +582,8 @@ report_html (const report_input_t *in)
                   "<th>out LRA LU</th><th>out dBTP</th><th>ceiling</th><th>GR max dB</th><th>GR mean dB</th>"
                   "<th>start</th><th>length</th></tr>\n");
         for (size_t i = 0; i < n; i++) {
+            if (rp->delivered && !rp->delivered [i])
+                continue;
             const track_plan_t *tp = &rp->plan->tracks [i];
             const master_report_t *mr = rp->masters ? &rp->masters [i] : NULL;
             const measure_t *om = rp->outputs ? rp->outputs [i] : NULL;

@@ -35,6 +35,8 @@ typedef struct {
                                          //  tracks (with blocks), or NULL
     double                    album_out_lufs;  //  measured album loudness; NAN:
                                                //  from outputs' blocks if given
+    const bool               *delivered; //  n_tracks: this profile has the track's
+                                         //  master (a partial delivery), NULL: all
 } report_profile_t;
 
 //  What a partial delivery lacks: a track of one profile (or of every
