@@ -72,8 +72,7 @@ enum {
     J_WAITING = MASTERFARM__JOB_STATE__JOB_WAITING_DELIVERY,
 };
 
-//  Album states in the store.
-//  Album states (stored). A_HELD: a track or profile failed and the spec
+//  Album states in the store. A_HELD: a track or profile failed and the spec
 //  does not ask for a partial delivery: nothing is published until a
 //  retry completes it.
 enum { A_OPEN = 0, A_REPORTED = 1, A_PUBLISHED = 2, A_PUBLISH_FAILED = 3, A_HELD = 4 };
@@ -415,7 +414,6 @@ s_task_unhold (broker_t *self, s_task_t *t)
 }
 
 static void s_album_advance (broker_t *self, s_job_t *job, s_album_t *a);
-static void s_task_withdraw (broker_t *self, s_task_t *t);
 static void s_job_check (broker_t *self, s_job_t *job);
 
 //  True when an album's ready assembly should be queued now. An assembly
