@@ -402,15 +402,15 @@ s_plot_loudness (s_out_t *o, const report_input_t *in, const report_profile_t *r
         double x = PLOT_L + slot * ((double) i + 0.5);
         double li = in->analyses [i]->integrated_lufs, lp = rp->plan->tracks [i].target_lufs, lo_ = s_track_out (rp, i);
         if (isfinite (li))
-            s_put (o, "<circle cx='%.1f' cy='%.1f' r='4' fill='#bbb'><title>track %zu in %.2f LUFS</title></circle>\n",
-                   x - 8, s_ypix (li, lo, hi), i + 1, li);
+            s_put (o, "<circle cx='%.1f' cy='%.1f' r='4' fill='#bbb'><title>track %d in %.2f LUFS</title></circle>\n",
+                   x - 8, s_ypix (li, lo, hi), s_number (in, i), li);
         if (isfinite (lp))
-            s_put (o, "<rect x='%.1f' y='%.1f' width='10' height='10' fill='none' stroke='#333'><title>track %zu planned %.2f LUFS</title></rect>\n",
-                   x - 5, s_ypix (lp, lo, hi) - 5, i + 1, lp);
+            s_put (o, "<rect x='%.1f' y='%.1f' width='10' height='10' fill='none' stroke='#333'><title>track %d planned %.2f LUFS</title></rect>\n",
+                   x - 5, s_ypix (lp, lo, hi) - 5, s_number (in, i), lp);
         if (isfinite (lo_))
-            s_put (o, "<circle cx='%.1f' cy='%.1f' r='4' fill='#1f77b4'><title>track %zu out %.2f LUFS</title></circle>\n",
-                   x + 8, s_ypix (lo_, lo, hi), i + 1, lo_);
-        s_put (o, "<text x='%.1f' y='%d' font-size='10' text-anchor='middle'>%zu</text>\n", x, PLOT_H - PLOT_B + 14, i + 1);
+            s_put (o, "<circle cx='%.1f' cy='%.1f' r='4' fill='#1f77b4'><title>track %d out %.2f LUFS</title></circle>\n",
+                   x + 8, s_ypix (lo_, lo, hi), s_number (in, i), lo_);
+        s_put (o, "<text x='%.1f' y='%d' font-size='10' text-anchor='middle'>%d</text>\n", x, PLOT_H - PLOT_B + 14, s_number (in, i));
     }
     s_put (o, "<text x='%d' y='%d' font-size='10'>grey: input, square: planned, blue: output</text>\n",
            PLOT_L, PLOT_H - 4);
@@ -565,7 +565,7 @@ report_html (const report_input_t *in)
     }
     s_put (&o, "</table>\n<div class='key'>");
     for (size_t i = 0; i < n; i++)
-        s_put (&o, "<span style='color:%s'>&#9632; track %zu</span>", s_colours [i % N_COLOURS], i + 1);
+        s_put (&o, "<span style='color:%s'>&#9632; track %d</span>", s_colours [i % N_COLOURS], s_number (in, i));
     s_put (&o, "</div>\n<h3>Input spectra (shape: each track's mean level removed)</h3>\n");
     s_plot_bands (&o, n, s_get_in, in, 1, "dB");
 
