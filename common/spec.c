@@ -1504,6 +1504,9 @@ s_parse_root (s_ctx_t *ctx, const json_t *root, job_spec_t *spec)
         else if (s_in_list (key, s_settings_keys))
             s_fail (ctx, p, true, "'%s' is a setting: put it in 'defaults', an album or a track",
                     key);
+        else if (strcmp (key, "partial") == 0)
+            s_fail (ctx, p, true, "'partial' is an album setting: put it in 'defaults' "
+                    "or an album");
         else
             s_unknown_key (ctx, p, key, s_top_keys, NULL);
     }

@@ -368,6 +368,8 @@ test_structure_errors (void **state)
           "$.defaults.partial", "string" },
         { "{\"albums\": [{\"tracks\": [{\"path\": \"a.wav\", \"partial\": \"deliver\"}]}]}",
           "$.albums[0].tracks[0].partial", "album setting" },
+        { "{\"partial\": \"deliver\", \"albums\": [{\"tracks\": [{\"path\": \"a.wav\"}]}]}",
+          "$.partial", "album setting" },
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases [0]; k++) {
         spec_errors_t errs = { 0 };
