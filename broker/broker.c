@@ -72,8 +72,10 @@ enum {
     J_WAITING = MASTERFARM__JOB_STATE__JOB_WAITING_DELIVERY,
 };
 
-//  Album states in the store.
-enum { A_OPEN = 0, A_REPORTED = 1, A_PUBLISHED = 2, A_PUBLISH_FAILED = 3 };
+//  Album states in the store. A_HELD: a track or profile failed and the spec
+//  does not ask for a partial delivery: nothing is published until a
+//  retry completes it.
+enum { A_OPEN = 0, A_REPORTED = 1, A_PUBLISHED = 2, A_PUBLISH_FAILED = 3, A_HELD = 4 };
 
 typedef struct s_job_s s_job_t;
 
@@ -114,7 +116,21 @@ typedef struct {
     char          *plan_err [PROFILE_COUNT];
     char          *json;        //  one-album spec for tasks (lazy)
     bool           asm_deferred; //  an assembly is ready but held back (s_assemble_may_start)
+    bool           replan;      //  a retry re-runs analyses: compare the next plan with
+                                //  this one, redo only the masters whose plan changed
+    char          *error;       //  the last album-level failure (report, publish), or NULL
+    char          *asm_files [PROFILE_COUNT]; //  names the done assembly's result gave,
+                                //  each ending in '\n' (what belongs in the folder)
 } s_album_t;
+
+//  One reason an album is not complete: a track (number in the spec) of
+//  one profile or of every profile, or one profile's album.
+typedef struct {
+    int         track;          //  1-based number in the album spec, 0: album-level
+    int         profile;        //  -1: every profile
+    const char *title;          //  the track's title, NULL for album-level
+    const char *reason;
+} s_failure_t;
 
 struct s_job_s {
     uint64_t    id;
@@ -329,6 +345,18 @@ s_intermediate_rel (const s_task_t *t, char *buf, size_t size)
     snprintf (buf, size, S_STAGING "/job-%llu/work/a%d/t%d-%s.wav",
               (unsigned long long) t->sched.job_id, (int) t->album, (int) t->track,
               p ? p->name : "x");
+}
+
+//  Path of an assembly attempt's private folder (shared storage: the
+//  worker writes there, the broker moves the files its result names into
+//  the profile folder), relative to the output root.
+static void
+s_attempt_rel (const s_task_t *t, char *buf, size_t size)
+{
+    const profile_t *p = profile_get ((profile_id_t) t->profile);
+    snprintf (buf, size, S_STAGING "/job-%llu/work/a%d/assemble-%s-%d",
+              (unsigned long long) t->sched.job_id, (int) t->album, p ? p->name : "x",
+              (int) t->attempts);
 }
 
 //  Path of an album's profile folder in staging, relative to the output root.
@@ -604,6 +632,207 @@ s_album_plan (broker_t *self, s_job_t *job, s_album_t *a)
     a->planned = true;
 }
 
+//  True when every analysis and every wanted master of the album is done.
+static bool
+s_album_mastered (const s_album_t *a)
+{
+    size_t n = a->spec->n_tracks;
+    for (size_t i = 0; i < n; i++) {
+        if (!a->analyze [i] || a->analyze [i]->state != T_DONE)
+            return false;
+        for (int p = 0; p < PROFILE_COUNT; p++) {
+            const s_task_t *m = a->master [i * PROFILE_COUNT + p];
+            if (m && m->state != T_DONE)
+                return false;
+        }
+    }
+    return true;
+}
+
+//  Appends one failure to out when there is room.
+static void
+s_failure_add (s_failure_t *out, size_t cap, size_t *k, int track, int profile,
+               const char *title, const char *reason)
+{
+    if (*k < cap)
+        out [(*k)++] = (s_failure_t) { track, profile, title, reason && *reason ? reason
+                                                                  : "failed (no reason given)" };
+}
+
+//  Lists why an album is not complete into out (at most cap entries), by
+//  cause: analyses that failed, masters that failed on their own, plans
+//  that could not be made, assemblies that failed on their own, and the
+//  album's own failure (report, publication). Tasks that never ran
+//  because of a cause listed are not repeated. Returns the count.
+static size_t
+s_album_failures (const s_album_t *a, s_failure_t *out, size_t cap)
+{
+    size_t k = 0, n = a->spec->n_tracks;
+    for (size_t i = 0; i < n; i++) {
+        const s_task_t *an = a->analyze [i];
+        const char *title = a->spec->tracks [i].title;
+        if (an && an->state == T_FAILED) {
+            s_failure_add (out, cap, &k, (int) i + 1, -1, title, an->last_error);
+            continue;
+        }
+        for (int p = 0; p < PROFILE_COUNT; p++) {
+            const s_task_t *m = a->master [i * PROFILE_COUNT + p];
+            if (m && m->state == T_FAILED && (a->plan_ok [p] || m->attempts > 0))
+                s_failure_add (out, cap, &k, (int) i + 1, p, title, m->last_error);
+        }
+    }
+    for (int p = 0; p < PROFILE_COUNT; p++) {
+        const s_task_t *as = a->assemble [p];
+        if (as && a->planned && !a->plan_ok [p])
+            s_failure_add (out, cap, &k, 0, p, NULL, a->plan_err [p]);
+        if (as && as->state == T_FAILED && as->attempts > 0)
+            s_failure_add (out, cap, &k, 0, p, NULL, as->last_error);
+    }
+    if (a->error)
+        s_failure_add (out, cap, &k, 0, -1, NULL, a->error);
+    return k;
+}
+
+//  Removes from an album's staging folder every file no successful
+//  assembly named in its result (torn or foreign files of failed and
+//  abandoned attempts, profiles that were not assembled, an earlier
+//  report); whole false: also the album files and CUE sheets (a partial
+//  delivery has none). Returns 0, or an error with err.
+static int
+s_album_prune (const s_album_t *a, const char *album_dir, bool whole, char *err, size_t err_size)
+{
+    const char **keep = NULL;
+    char *copies [PROFILE_COUNT] = { NULL };
+    size_t n_keep = 0;
+    int rc = 0;
+    for (int p = 0; p < PROFILE_COUNT && !rc; p++) {
+        const s_task_t *as = a->assemble [p];
+        if (!as || as->state != T_DONE)
+            continue;
+        const profile_t *prof = profile_get ((profile_id_t) p);
+        size_t len = a->asm_files [p] ? strlen (a->asm_files [p]) : 0;
+        size_t lines = 0;
+        for (size_t i = 0; i < len; i++)
+            lines += a->asm_files [p][i] == '\n';
+        if (lines == 0) {
+            snprintf (err, err_size, "the %s assembly named no files", prof->name);
+            rc = MF_ERR_STATE;
+            break;
+        }
+        //  "<profile>/<name>" per line, cut into strings in place
+        size_t plen = strlen (prof->name);
+        copies [p] = malloc (len + lines * (plen + 1) + 1);
+        const char **grown = realloc (keep, (n_keep + lines) * sizeof *keep);
+        if (grown)
+            keep = grown;
+        if (!copies [p] || !grown) {
+            rc = MF_ERR_NOMEM;
+            break;
+        }
+        char *w = copies [p];
+        for (const char *r = a->asm_files [p]; *r; ) {
+            const char *nl = strchr (r, '\n');
+            size_t n = nl ? (size_t) (nl - r) : strlen (r);
+            if (whole || strncmp (r, "album.", 6) != 0) {
+                keep [n_keep++] = w;
+                w += sprintf (w, "%s/%.*s", prof->name, (int) n, r) + 1;
+            }
+            r += n + (nl ? 1 : 0);
+        }
+    }
+    if (!rc)
+        rc = deliver_prune (album_dir, keep, n_keep, err, err_size);
+    else
+    if (!err [0])
+        snprintf (err, err_size, "cannot list the assemblies' files: %s", mf_strerror (rc));
+    for (int p = 0; p < PROFILE_COUNT; p++)
+        free (copies [p]);
+    free (keep);
+    return rc;
+}
+
+//  True when two track plans would master a track the same way.
+static bool
+s_track_plan_same (const track_plan_t *x, const track_plan_t *y)
+{
+    if (x->target_lufs != y->target_lufs || x->gain_db != y->gain_db
+    ||  x->ceiling_dbtp != y->ceiling_dbtp || x->fade_in_frames != y->fade_in_frames
+    ||  x->fade_out_frames != y->fade_out_frames)
+        return false;
+    for (int b = 0; b < MEASURE_BANDS; b++)
+        if (x->tonal_db [b] != y->tonal_db [b])
+            return false;
+    return true;
+}
+
+//  After the plan a retry made: every done master whose track plan
+//  changed (or that had none) is mastered again, with its profile's
+//  assembly; one whose plan is the same keeps its output.
+static void
+s_album_recheck_masters (broker_t *self, s_album_t *a, const album_plan_t *old,
+                         const bool *old_ok, const int *old_idx)
+{
+    size_t n = a->spec->n_tracks;
+    for (size_t i = 0; i < n; i++)
+        for (int p = 0; p < PROFILE_COUNT; p++) {
+            s_task_t *m = a->master [i * PROFILE_COUNT + p];
+            if (!m || m->state != T_DONE)
+                continue;
+            int o = old_idx [i], k = a->sub_idx [i];
+            if (old_ok [p] && a->plan_ok [p] && o >= 0 && k >= 0
+            &&  (size_t) o < old [p].n_tracks && (size_t) k < a->plans [p].n_tracks
+            &&  s_track_plan_same (&old [p].tracks [o], &a->plans [p].tracks [k]))
+                continue;
+            log_info ("job %llu album %d track %zu profile %s: its plan changed, mastered again",
+                      (unsigned long long) m->sched.job_id, a->idx, i + 1,
+                      profile_get ((profile_id_t) p)->name);
+            m->attempts = 0;
+            s_task_counts_clear (self, m);
+            m->sched.avoid_worker = -1;
+            s_task_set (self, m, T_BLOCKED, "");
+            s_task_t *as = a->assemble [p];
+            if (as && s_final (as->state)) {
+                as->attempts = 0;
+                s_task_counts_clear (self, as);
+                s_task_set (self, as, T_BLOCKED, "");
+            }
+        }
+}
+
+//  Plans the album; after a retry's new analyses, keeps the masters
+//  whose plan did not change (s_album_recheck_masters).
+static void
+s_album_replan (broker_t *self, s_job_t *job, s_album_t *a)
+{
+    size_t n = a->spec->n_tracks;
+    album_plan_t old [PROFILE_COUNT];
+    bool old_ok [PROFILE_COUNT];
+    int *old_idx = a->replan ? malloc ((n ? n : 1) * sizeof *old_idx) : NULL;
+    if (old_idx) {
+        memcpy (old, a->plans, sizeof old);
+        memcpy (old_ok, a->plan_ok, sizeof old_ok);
+        memcpy (old_idx, a->sub_idx, n * sizeof *old_idx);
+        memset (a->plans, 0, sizeof a->plans);
+    }
+    s_album_plan (self, job, a);
+    if (old_idx) {
+        s_album_recheck_masters (self, a, old, old_ok, old_idx);
+        for (int p = 0; p < PROFILE_COUNT; p++)
+            planner_plan_free (&old [p]);
+        free (old_idx);
+    }
+    else
+    if (a->replan) {
+        //  Out of memory for the comparison: master every track again.
+        for (size_t i = 0; i < n * PROFILE_COUNT; i++)
+            if (a->master [i] && a->master [i]->state == T_DONE) {
+                a->master [i]->attempts = 0;
+                s_task_set (self, a->master [i], T_BLOCKED, "");
+            }
+    }
+    a->replan = false;
+}
+
 //  Moves an album's graph on as far as its task states allow.
 static void
 s_album_advance (broker_t *self, s_job_t *job, s_album_t *a)
@@ -618,7 +847,7 @@ s_album_advance (broker_t *self, s_job_t *job, s_album_t *a)
         for (size_t i = 0; i < n; i++)
             if (!s_final (a->analyze [i]->state))
                 return;
-        s_album_plan (self, job, a);
+        s_album_replan (self, job, a);
     }
     for (size_t i = 0; i < n; i++)
         for (int p = 0; p < PROFILE_COUNT; p++) {
@@ -640,24 +869,29 @@ s_album_advance (broker_t *self, s_job_t *job, s_album_t *a)
                 s_task_set (self, m, T_FAILED, err);
             }
         }
-    //  2. Every master of a profile final: assemble what was mastered.
-    for (int p = 0; p < PROFILE_COUNT; p++) {
+    //  2. Every master of the album final: assemble each profile when the
+    //  album is complete, or when the spec asks for a partial delivery
+    //  (then per-track files only); otherwise the album is held.
+    bool masters_final = true;
+    for (size_t i = 0; i < n * PROFILE_COUNT; i++)
+        if (a->master [i] && !s_final (a->master [i]->state))
+            masters_final = false;
+    bool mastered = masters_final && s_album_mastered (a);
+    for (int p = 0; p < PROFILE_COUNT && masters_final; p++) {
         s_task_t *as = a->assemble [p];
         if (!as || as->state != T_BLOCKED)
             continue;
         size_t ok = 0;
-        bool all_final = true;
         for (size_t i = 0; i < n; i++) {
             s_task_t *m = a->master [i * PROFILE_COUNT + p];
-            if (!m)
-                continue;
-            if (!s_final (m->state))
-                all_final = false;
-            if (m->state == T_DONE)
+            if (m && m->state == T_DONE)
                 ok++;
         }
-        if (!all_final)
+        if (!mastered && !a->spec->s.partial_deliver) {
+            s_task_set (self, as, T_FAILED, "not assembled: the album is held (a track or "
+                        "profile failed, and the spec does not ask for \"partial\": \"deliver\")");
             continue;
+        }
         if (ok > 0 && !s_assemble_may_start (self, a)) {
             if (!a->asm_deferred) {
                 a->asm_deferred = true;
@@ -670,59 +904,108 @@ s_album_advance (broker_t *self, s_job_t *job, s_album_t *a)
         else
             s_task_set (self, as, T_FAILED, "not assembled: no track of the album was mastered");
     }
-    //  3. Every assembly final: report, manifest, then publication.
-    if (a->state != A_OPEN || a->report_pid > 0)
+    //  3. Every assembly final: hold the album, or write its report and
+    //  manifest over exactly the files the assemblies delivered.
+    if (a->state != A_OPEN || a->report_pid > 0 || !masters_final)
         return;
     for (int p = 0; p < PROFILE_COUNT; p++)
         if (a->assemble [p] && !s_final (a->assemble [p]->state))
             return;
+    bool complete = mastered, any_assembled = false;
+    for (int p = 0; p < PROFILE_COUNT; p++)
+        if (a->assemble [p]) {
+            if (a->assemble [p]->state == T_DONE)
+                any_assembled = true;
+            else
+                complete = false;
+        }
+    if (!complete && (!a->spec->s.partial_deliver || !any_assembled)) {
+        a->state = A_HELD;
+        store_album_set (self->store, job->id, a->idx, a->slug, a->state);
+        job->dirty = true;
+        log_warn ("job %llu: album \"%s\" held, not published: not every track of every "
+                  "profile was delivered (masterfarm status %llu names the failures)",
+                  (unsigned long long) job->id, a->spec->title, (unsigned long long) job->id);
+        return;
+    }
     char staging [4096], album_dir [4200], err [S_ERR_LEN] = "";
     s_staging (self, job, staging, sizeof staging);
     snprintf (album_dir, sizeof album_dir, "%s/%s", staging, a->slug);
-    //  The report covers the analysed tracks, with each profile's masters
-    //  and, when every one of them was assembled, the album timeline.
+    //  Only the files the successful assemblies named belong: leftovers of
+    //  failed or abandoned attempts go before anything is hashed.
+    int rc = s_album_prune (a, album_dir, complete, err, sizeof err);
+    //  The report covers the analysed tracks (under their spec numbers),
+    //  the profiles that were assembled, and what is missing and why.
     report_profile_t rp [PROFILE_COUNT];
     master_report_t *mreps [PROFILE_COUNT] = { NULL };
+    bool *delivered [PROFILE_COUNT] = { NULL };
     assemble_layout_t layouts [PROFILE_COUNT];
     memset (layouts, 0, sizeof layouts);
     const measure_t **an = calloc (n ? n : 1, sizeof *an);
+    int *numbers = calloc (n ? n : 1, sizeof *numbers);
+    size_t cap_f = n * (PROFILE_COUNT + 1) + 2 * PROFILE_COUNT + 2, n_f = 0;
+    s_failure_t *fails = calloc (cap_f, sizeof *fails);
+    report_missing_t *missing = calloc (cap_f, sizeof *missing);
     size_t n_rp = 0;
-    bool any_assembled = false;
-    for (int p = 0; p < PROFILE_COUNT && an; p++) {
-        if (!a->assemble [p] || !a->plan_ok [p])
+    if (!an || !numbers || !fails || !missing)
+        rc = rc ? rc : MF_ERR_NOMEM;
+    for (int p = 0; p < PROFILE_COUNT && !rc; p++) {
+        if (!a->assemble [p] || !a->plan_ok [p] || a->assemble [p]->state != T_DONE)
             continue;
-        if (a->assemble [p]->state == T_DONE)
-            any_assembled = true;
         mreps [p] = calloc (a->sub.n_tracks ? a->sub.n_tracks : 1, sizeof *mreps [p]);
-        if (!mreps [p])
+        delivered [p] = calloc (a->sub.n_tracks ? a->sub.n_tracks : 1, sizeof *delivered [p]);
+        if (!mreps [p] || !delivered [p])
             continue;
-        size_t mastered = 0;
+        size_t n_mastered = 0;
         for (size_t i = 0; i < n; i++) {
             s_task_t *m = a->master [i * PROFILE_COUNT + p];
             if (a->sub_idx [i] >= 0 && m && m->state == T_DONE && m->report
-            &&  task_master_report_parse (m->report, &mreps [p][a->sub_idx [i]]) == 0)
-                mastered++;
+            &&  task_master_report_parse (m->report, &mreps [p][a->sub_idx [i]]) == 0) {
+                delivered [p][a->sub_idx [i]] = true;
+                n_mastered++;
+            }
         }
         memset (&rp [n_rp], 0, sizeof rp [n_rp]);
         rp [n_rp].profile = (profile_id_t) p;
         rp [n_rp].plan = &a->plans [p];
         rp [n_rp].masters = mreps [p];
         rp [n_rp].album_out_lufs = NAN;
+        rp [n_rp].delivered = delivered [p];
         int rate = 0;
-        if (a->assemble [p]->state == T_DONE && a->assemble [p]->report
+        if (complete && a->assemble [p]->report
         &&  task_layout_parse (a->assemble [p]->report, &layouts [p], &rate) == 0
-        &&  layouts [p].n_tracks == a->sub.n_tracks && mastered == a->sub.n_tracks) {
+        &&  layouts [p].n_tracks == a->sub.n_tracks && n_mastered == a->sub.n_tracks) {
             rp [n_rp].layout = &layouts [p];
             rp [n_rp].rate_hz = rate;
         }
         n_rp++;
     }
-    int rc = 0;
-    if (an && n_rp > 0 && any_assembled) {
+    if (!rc && n_rp == 0) {
+        snprintf (err, sizeof err, "no profile of the album can be reported");
+        rc = MF_ERR_STATE;
+    }
+    char *status = NULL;
+    if (!rc) {
         for (size_t i = 0, k = 0; i < n; i++)
-            if (a->sub_idx [i] >= 0)
+            if (a->sub_idx [i] >= 0) {
+                numbers [k] = (int) i + 1;
                 an [k++] = &a->analyses [i];
-        report_input_t in = { &a->sub, (const measure_t *const *) an, rp, n_rp };
+            }
+        n_f = complete ? 0 : s_album_failures (a, fails, cap_f);
+        for (size_t i = 0; i < n_f; i++) {
+            const profile_t *pr = fails [i].profile >= 0
+                                ? profile_get ((profile_id_t) fails [i].profile) : NULL;
+            missing [i] = (report_missing_t) { fails [i].track, fails [i].title,
+                                               pr ? pr->name : NULL, fails [i].reason };
+        }
+        report_input_t tmp = { &a->sub, NULL, NULL, 0, NULL, !complete, missing, n_f };
+        status = report_status_json (&tmp);
+        if (!status)
+            rc = MF_ERR_NOMEM;
+    }
+    if (!rc) {
+        report_input_t in = { &a->sub, (const measure_t *const *) an, rp, n_rp, numbers,
+                              !complete, missing, n_f };
         //  Hashing an album's files takes seconds: a child process writes
         //  the report and the manifest while the loop goes on (s_reap_reports).
         fflush (NULL);
@@ -732,7 +1015,7 @@ s_album_advance (broker_t *self, s_job_t *job, s_album_t *a)
             if (!rc)
                 rc = report_write (&in, album_dir, err, sizeof err);
             if (!rc)
-                rc = deliver_manifest_write (album_dir, err, sizeof err);
+                rc = deliver_manifest_write_status (album_dir, status, err, sizeof err);
             if (rc)
                 log_error ("job %llu album %s: %s", (unsigned long long) job->id, a->slug, err);
             _exit (rc ? 1 : 0);
@@ -746,19 +1029,29 @@ s_album_advance (broker_t *self, s_job_t *job, s_album_t *a)
             if (!rc)
                 rc = report_write (&in, album_dir, err, sizeof err);
             if (!rc)
-                rc = deliver_manifest_write (album_dir, err, sizeof err);
-            if (rc)
-                log_error ("job %llu album %s: %s", (unsigned long long) job->id, a->slug, err);
+                rc = deliver_manifest_write_status (album_dir, status, err, sizeof err);
         }
+    }
+    if (rc) {
+        if (!err [0])
+            snprintf (err, sizeof err, "cannot write the report: %s", mf_strerror (rc));
+        log_error ("job %llu album %s: %s", (unsigned long long) job->id, a->slug, err);
+        free (a->error);
+        a->error = strdup (err);
     }
     for (int p = 0; p < PROFILE_COUNT; p++) {
         free (mreps [p]);
+        free (delivered [p]);
         assemble_layout_free (&layouts [p]);
     }
+    free (status);
+    free (missing);
+    free (fails);
+    free (numbers);
     free (an);
     if (a->report_pid > 0)
         return;
-    a->state = rc ? A_PUBLISH_FAILED : (any_assembled ? A_REPORTED : A_PUBLISH_FAILED);
+    a->state = rc ? A_PUBLISH_FAILED : A_REPORTED;
     if (rc)
         job->publish_failed = true;
     store_album_set (self->store, job->id, a->idx, a->slug, a->state);
@@ -808,6 +1101,8 @@ s_job_publish (broker_t *self, s_job_t *job)
             job->publish_failed = true;
             log_error ("job %llu: album %s not delivered: %s (its files stay in %s/%s)",
                        (unsigned long long) job->id, a->slug, err, staging, a->slug);
+            free (a->error);
+            a->error = strdup (err);
         }
         store_album_set (self->store, job->id, a->idx, a->slug, a->state);
         job->dirty = true;
@@ -986,7 +1281,9 @@ s_job_free (s_job_t *job)
         free (a->sub.tracks);
         free (a->sub_idx);
         free (a->json);
+        free (a->error);
         for (int p = 0; p < PROFILE_COUNT; p++) {
+            free (a->asm_files [p]);
             planner_plan_free (&a->plans [p]);
             free (a->plan_err [p]);
         }
@@ -1258,7 +1555,12 @@ s_dispatch_one (broker_t *self, s_task_t *t, s_worker_t *w, int widx)
             }
         }
         if (t->kind == K_ASSEMBLE) {
-            s_profile_rel (job, a, t->profile, out_path, sizeof out_path);
+            //  shared: a folder of this attempt only, so that what a killed or
+            //  late attempt leaves never mixes with the files that are kept
+            if (inline_mode)
+                s_profile_rel (job, a, t->profile, out_path, sizeof out_path);
+            else
+                s_attempt_rel (t, out_path, sizeof out_path);
             out_ref.path = out_path;
             json_t *list = json_array ();
             for (size_t i = 0; !rc && i < a->spec->n_tracks && n_in < cap; i++) {
@@ -1280,7 +1582,9 @@ s_dispatch_one (broker_t *self, s_task_t *t, s_worker_t *w, int widx)
                 }
                 n_in++;
             }
-            json_t *o = json_pack ("{so}", "tracks", list);
+            //  an incomplete album goes out as a partial delivery (per-track
+            //  files under their spec numbers, no album file or CUE)
+            json_t *o = json_pack ("{sosb}", "tracks", list, "partial", !s_album_mastered (a));
             extra = json_dumps (o, JSON_COMPACT);
             json_decref (o);
             if (extra) {
@@ -1363,7 +1667,78 @@ typedef struct {
     Masterfarm__JobStatus     js;
     Masterfarm__TrackStatus  *ts;
     Masterfarm__TrackStatus **tsp;
+    Masterfarm__Failure      *fs;
+    Masterfarm__Failure     **fsp;
+    Masterfarm__AlbumStatus  *as;
+    Masterfarm__AlbumStatus **asp;
 } s_status_t;
+
+#define S_MAX_FAILURES  100       //  failures listed per job in a status
+
+//  The name of an album state for a status.
+static const char *
+s_album_state_name (int state)
+{
+    switch (state) {
+        case A_OPEN:      return "open";
+        case A_HELD:      return "held";
+        case A_REPORTED:  return "reported";
+        case A_PUBLISHED: return "published";
+        default:          return "not-delivered";
+    }
+}
+
+//  Fills the job's failures (and, with albums, its album rows) into s.
+static void
+s_status_failures (s_job_t *job, bool albums, s_status_t *s)
+{
+    s->fs = calloc (S_MAX_FAILURES, sizeof *s->fs);
+    s->fsp = calloc (S_MAX_FAILURES, sizeof *s->fsp);
+    if (albums && job->n_albums) {
+        s->as = calloc (job->n_albums, sizeof *s->as);
+        s->asp = calloc (job->n_albums, sizeof *s->asp);
+    }
+    if (!s->fs || !s->fsp)
+        return;
+    s_failure_t f [S_MAX_FAILURES];
+    size_t k = 0;
+    for (size_t ai = 0; ai < job->n_albums && k < S_MAX_FAILURES; ai++) {
+        s_album_t *a = &job->albums [ai];
+        size_t n = s_album_failures (a, f, S_MAX_FAILURES - k);
+        for (size_t i = 0; i < n; i++, k++) {
+            Masterfarm__Failure *x = &s->fs [k];
+            masterfarm__failure__init (x);
+            x->album = (uint32_t) ai;
+            x->album_title = a->spec->title ? a->spec->title : (char *) "";
+            x->track = (uint32_t) f [i].track;
+            x->track_title = f [i].title ? (char *) f [i].title : (char *) "";
+            x->profile = f [i].profile >= 0
+                       ? (char *) profile_get ((profile_id_t) f [i].profile)->name : (char *) "";
+            x->reason = (char *) f [i].reason;
+            s->fsp [k] = x;
+        }
+    }
+    s->js.failures = s->fsp;
+    s->js.n_failures = k;
+    if (!s->as || !s->asp)
+        return;
+    for (size_t ai = 0; ai < job->n_albums; ai++) {
+        s_album_t *a = &job->albums [ai];
+        Masterfarm__AlbumStatus *x = &s->as [ai];
+        masterfarm__album_status__init (x);
+        x->album = (uint32_t) ai;
+        x->title = a->spec->title ? a->spec->title : (char *) "";
+        x->state = (char *) s_album_state_name (a->state);
+        bool complete = s_album_mastered (a) && !a->error;
+        for (int p = 0; p < PROFILE_COUNT; p++)
+            if (a->assemble [p] && a->assemble [p]->state != T_DONE)
+                complete = false;
+        x->complete = complete;
+        s->asp [ai] = x;
+    }
+    s->js.albums = s->asp;
+    s->js.n_albums = job->n_albums;
+}
 
 //  Fills a JobStatus (with per-track rows when tracks is true); free with
 //  s_status_free.
@@ -1453,6 +1828,8 @@ s_status_fill (broker_t *self, s_job_t *job, bool tracks, s_status_t *s)
         s->js.tracks = s->tsp;
         s->js.n_tracks = k;
     }
+    if (!job->noop)
+        s_status_failures (job, tracks, s);
 }
 
 //  Frees what s_status_fill allocated.
@@ -1461,6 +1838,10 @@ s_status_free (s_status_t *s)
 {
     free (s->ts);
     free (s->tsp);
+    free (s->fs);
+    free (s->fsp);
+    free (s->as);
+    free (s->asp);
 }
 
 //  Sends a WatchEvent for a job to one watcher.
@@ -1761,7 +2142,27 @@ s_task_cancel (broker_t *self, s_task_t *t)
     s_task_set (self, t, T_CANCELLED, NULL);
 }
 
-//  RETRY support: puts failed tasks of an album back, with what depends on them.
+//  Puts a failed or cancelled task back to be run again: queued, or
+//  blocked until what it depends on is done.
+static void
+s_task_reset (broker_t *self, s_task_t *t, bool queue)
+{
+    t->attempts = 0;
+    s_task_counts_clear (self, t);
+    t->sched.avoid_worker = -1;
+    s_task_withdraw (self, t);
+    if (queue)
+        s_task_queue (self, t);
+    else
+        s_task_set (self, t, T_BLOCKED, "");
+}
+
+//  RETRY support: runs again only what failed in an album and what
+//  depends on it: a failed analysis, its track's masters, then a new
+//  plan (a master whose plan did not change keeps its output, see
+//  s_album_replan); a failed master; the assembly of every profile that
+//  changed or failed. A held, partial or undelivered album is rebuilt and
+//  published when complete.
 static void
 s_album_retry (broker_t *self, s_job_t *job, s_album_t *a)
 {
@@ -1772,65 +2173,63 @@ s_album_retry (broker_t *self, s_job_t *job, s_album_t *a)
             analysis_failed = true;
     bool profile_reset [PROFILE_COUNT] = { false };
     if (analysis_failed) {
-        //  New analyses change the album plan: everything after analysis again.
+        //  The plan the done masters were made with, to compare the next
+        //  one against (not in memory after a broker restart).
+        bool all_final = true;
         for (size_t i = 0; i < n; i++)
-            if (a->analyze [i]->state == T_FAILED || a->analyze [i]->state == T_CANCELLED) {
-                a->analyze [i]->attempts = 0;
-                s_task_counts_clear (self, a->analyze [i]);
-                a->analyze [i]->sched.avoid_worker = -1;
-                s_task_queue (self, a->analyze [i]);
-            }
-        for (size_t i = 0; i < n * PROFILE_COUNT; i++)
-            if (a->master [i]) {
-                a->master [i]->attempts = 0;
-                s_task_counts_clear (self, a->master [i]);
-                s_task_withdraw (self, a->master [i]);
-                s_task_set (self, a->master [i], T_BLOCKED, "");
-            }
+            all_final = all_final && s_final (a->analyze [i]->state);
+        if (!a->planned && all_final)
+            s_album_plan (self, job, a);
+        a->replan = a->planned;
         a->planned = false;
-        for (int p = 0; p < PROFILE_COUNT; p++)
-            profile_reset [p] = a->assemble [p] != NULL;
-        changed = true;
-    }
-    else
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+            if (a->analyze [i]->state != T_FAILED && a->analyze [i]->state != T_CANCELLED)
+                continue;
+            s_task_reset (self, a->analyze [i], true);
             for (int p = 0; p < PROFILE_COUNT; p++) {
                 s_task_t *m = a->master [i * PROFILE_COUNT + p];
-                if (m && (m->state == T_FAILED || m->state == T_CANCELLED)) {
-                    m->attempts = 0;
-                    s_task_counts_clear (self, m);
-                    m->sched.avoid_worker = -1;
-                    if (a->plan_ok [p])
-                        s_task_queue (self, m);
-                    else {
-                        a->planned = false;
-                        s_task_set (self, m, T_BLOCKED, "");
-                    }
+                if (m && m->state != T_DONE) {
+                    s_task_reset (self, m, false);
                     profile_reset [p] = true;
-                    changed = true;
                 }
             }
+        }
+        changed = true;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (int p = 0; p < PROFILE_COUNT; p++) {
+            s_task_t *m = a->master [i * PROFILE_COUNT + p];
+            if (m && (m->state == T_FAILED || m->state == T_CANCELLED)) {
+                //  a failed plan is made again once the analyses are in
+                bool queue = a->planned && a->plan_ok [p];
+                if (a->planned && !a->plan_ok [p]) {
+                    a->replan = true;
+                    a->planned = false;
+                }
+                s_task_reset (self, m, queue);
+                profile_reset [p] = true;
+                changed = true;
+            }
+        }
     for (int p = 0; p < PROFILE_COUNT; p++) {
         s_task_t *as = a->assemble [p];
         if (as && (profile_reset [p] || as->state == T_FAILED || as->state == T_CANCELLED)) {
-            as->attempts = 0;
-            s_task_counts_clear (self, as);
-            as->sched.avoid_worker = -1;
-            s_task_withdraw (self, as);
-            s_task_set (self, as, T_BLOCKED, "");
+            s_task_reset (self, as, false);
             changed = true;
         }
     }
-    if (!changed)
+    if (!changed && a->state != A_HELD && a->state != A_PUBLISH_FAILED)
         return;
+    free (a->error);
+    a->error = NULL;
     //  A report still being written belongs to the old state: let it end.
     if (a->report_pid > 0) {
         waitpid (a->report_pid, NULL, 0);
         a->report_pid = 0;
         self->n_reporting--;
     }
-    //  A delivered album comes back to staging to be rebuilt.
-    if (a->state == A_PUBLISHED) {
+    //  A delivered (partial) album comes back to staging to be rebuilt.
+    if (a->state == A_PUBLISHED && changed) {
         char staging [4096], from [4200], to [4200];
         s_staging (self, job, staging, sizeof staging);
         snprintf (from, sizeof from, "%s/%s", self->output_root, a->slug);
@@ -1840,6 +2239,8 @@ s_album_retry (broker_t *self, s_job_t *job, s_album_t *a)
             log_warn ("job %llu: cannot take %s back for the retry: %s",
                       (unsigned long long) job->id, from, strerror (errno));
     }
+    if (a->state == A_PUBLISHED && !changed)
+        return;
     a->state = A_OPEN;
     store_album_set (self->store, job->id, a->idx, a->slug, A_OPEN);
     s_album_advance (self, job, a);
@@ -2059,6 +2460,81 @@ s_write_inline (broker_t *self, s_task_t *t, const Masterfarm__Result *res,
     return 0;
 }
 
+//  Keeps the names a done assembly's result gave (one per line) in its
+//  album: the files that belong in the profile's folder.
+static void
+s_asm_files_set (s_task_t *t, const Masterfarm__Result *res)
+{
+    if (t->album < 0 || (size_t) t->album >= t->job->n_albums || t->profile < 0
+    ||  t->profile >= PROFILE_COUNT || !t->job->albums)
+        return;
+    s_album_t *a = &t->job->albums [t->album];
+    size_t len = 1;
+    for (size_t i = 0; i < res->n_outputs; i++)
+        len += strlen (res->outputs [i]->path ? res->outputs [i]->path : "") + 1;
+    char *names = malloc (len), *w = names;
+    if (!names)
+        return;
+    *w = 0;
+    for (size_t i = 0; i < res->n_outputs; i++) {
+        const char *name = res->outputs [i]->path;
+        //  one plain name per file: anything else never belongs
+        if (name && *name && !strchr (name, '/') && !strchr (name, '\n'))
+            w += sprintf (w, "%s\n", name);
+    }
+    free (a->asm_files [t->profile]);
+    a->asm_files [t->profile] = names;
+}
+
+//  Shared storage: moves the files a successful assembly attempt names
+//  from its private folder into the profile folder (cleared first: a
+//  retried assembly replaces the files, not adds to them), then removes
+//  the attempt folder with whatever else is in it. Returns 0, or an
+//  error with err (the attempt then fails).
+static int
+s_assembly_commit (broker_t *self, s_task_t *t, const Masterfarm__Result *res,
+                   char *err, size_t err_size)
+{
+    char rel [1024], from [5200], to [5200];
+    s_attempt_rel (t, rel, sizeof rel);
+    snprintf (from, sizeof from, "%s/%s", self->output_root, rel);
+    s_profile_rel (t->job, &t->job->albums [t->album], t->profile, rel, sizeof rel);
+    snprintf (to, sizeof to, "%s/%s", self->output_root, rel);
+    int rc = 0;
+    if (fsutil_mkdir_p (to, 0755)) {
+        snprintf (err, err_size, "%.400s: cannot create: %s", to, strerror (errno));
+        rc = MF_ERR_IO;
+    }
+    DIR *d = rc ? NULL : opendir (to);
+    struct dirent *e;
+    while (d && (e = readdir (d))) {
+        char f [5600];
+        struct stat st;
+        snprintf (f, sizeof f, "%s/%s", to, e->d_name);
+        if (lstat (f, &st) == 0 && !S_ISDIR (st.st_mode))
+            unlink (f);
+    }
+    if (d)
+        closedir (d);
+    for (size_t i = 0; !rc && i < res->n_outputs; i++) {
+        const char *name = res->outputs [i]->path;
+        char a [5600], b [5600];
+        if (!name || !fsutil_rel_path_ok (name) || strchr (name, '/')) {
+            snprintf (err, err_size, "result names a bad output '%s'", name ? name : "");
+            rc = MF_ERR_PROTOCOL;
+            break;
+        }
+        snprintf (a, sizeof a, "%s/%s", from, name);
+        snprintf (b, sizeof b, "%s/%s", to, name);
+        if (rename (a, b)) {
+            snprintf (err, err_size, "%.400s: cannot move into the album: %s", a, strerror (errno));
+            rc = MF_ERR_IO;
+        }
+    }
+    nftw (from, s_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return rc;
+}
+
 //  Gives a worker a task it already runs: one put back in the queue by a
 //  broker restart whose attempt the worker still holds. Returns true when
 //  adopted.
@@ -2165,9 +2641,12 @@ s_on_result (broker_t *self, s_worker_t *w, const wire_msg_t *msg)
     else
     if (ok && t->kind != K_NOOP) {
         char base [1024] = "";
-        if (t->kind == K_ASSEMBLE)
+        if (t->kind == K_ASSEMBLE) {
             s_profile_rel (t->job, &t->job->albums [t->album], t->profile, base, sizeof base);
-        for (size_t i = 0; i < n_out; i++) {
+            if (s_assembly_commit (self, t, res, err, sizeof err))
+                ok = false;
+        }
+        for (size_t i = 0; ok && i < n_out; i++) {
             const char *p = res->outputs [i]->path ? res->outputs [i]->path : "";
             snprintf (paths [i], 1100, "%s%s%s", base, base [0] ? "/" : "", p);
             outs [i].path = paths [i];
@@ -2218,6 +2697,8 @@ s_on_result (broker_t *self, s_worker_t *w, const wire_msg_t *msg)
             free (t->report);
             t->report = strdup (res->report_json);
         }
+        if (t->kind == K_ASSEMBLE)
+            s_asm_files_set (t, res);
         store_task_done (self->store, t->sched.id, t->attempts, packed, size, outs, n_out);
         free (packed);
         t->job->done++;
@@ -2328,6 +2809,9 @@ s_reap_reports (broker_t *self)
                 job->publish_failed = true;
                 log_error ("job %llu album %s: report or manifest not written (see above)",
                            (unsigned long long) job->id, a->slug);
+                free (a->error);
+                a->error = strdup ("the report or the manifest could not be written "
+                                   "(the broker's log says why)");
             }
             store_album_set (self->store, job->id, a->idx, a->slug, a->state);
             job->dirty = true;
@@ -2511,6 +2995,8 @@ s_load_task (void *arg, const store_task_t *row)
                                                               row->result);
         if (res && res->report_json)
             t->report = strdup (res->report_json);
+        if (res && t->kind == K_ASSEMBLE)
+            s_asm_files_set (t, res);
         if (res)
             masterfarm__result__free_unpacked (res, NULL);
     }

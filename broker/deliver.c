@@ -11,10 +11,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define DELIVER_MAX_FILES   100000     //  files under one album folder
 #define DELIVER_MAX_DEPTH   8          //  folder nesting under the album
@@ -158,10 +160,83 @@ s_list_free (s_list_t *list)
     memset (list, 0, sizeof *list);
 }
 
-//  Lists, sizes and hashes every file under album_dir into manifest.json,
-//  written atomically; 0, MF_ERR_IO or MF_ERR_NOMEM.
+//  True when rel is one of keep's n paths.
+static bool
+s_kept (const char *rel, const char *const *keep, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (keep [i] && strcmp (keep [i], rel) == 0)
+            return true;
+    return false;
+}
+
+//  Removes from root/rel every entry whose path is not in keep and every
+//  folder left empty (symbolic links and other kinds of file included).
+static int
+s_prune (const char *root, const char *rel, int depth, const char *const *keep, size_t n_keep,
+         char *err, size_t err_size)
+{
+    char dir [4096];
+    snprintf (dir, sizeof dir, "%s%s%s", root, rel [0] ? "/" : "", rel);
+    DIR *d = opendir (dir);
+    if (!d) {
+        snprintf (err, err_size, "%s: cannot list the folder (%s)", dir, strerror (errno));
+        return MF_ERR_IO;
+    }
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir (d))) {
+        if (strcmp (e->d_name, ".") == 0 || strcmp (e->d_name, "..") == 0)
+            continue;
+        char sub [4096], full [8192];
+        snprintf (sub, sizeof sub, "%s%s%s", rel, rel [0] ? "/" : "", e->d_name);
+        snprintf (full, sizeof full, "%s/%s", root, sub);
+        struct stat st;
+        if (lstat (full, &st) != 0)
+            continue;                            //  gone meanwhile
+        if (S_ISDIR (st.st_mode) && depth < DELIVER_MAX_DEPTH) {
+            rc = s_prune (root, sub, depth + 1, keep, n_keep, err, err_size);
+            if (rc == 0 && rmdir (full) != 0 && errno != ENOTEMPTY && errno != EEXIST) {
+                snprintf (err, err_size, "%s: cannot remove (%s)", full, strerror (errno));
+                rc = MF_ERR_IO;
+            }
+        }
+        else
+        if (!(S_ISREG (st.st_mode) && s_kept (sub, keep, n_keep))) {
+            if (S_ISDIR (st.st_mode) ? rmdir (full) != 0 : unlink (full) != 0) {
+                snprintf (err, err_size, "%s: cannot remove (%s)", full, strerror (errno));
+                rc = MF_ERR_IO;
+            }
+            else
+                log_warn ("%s: not part of the delivery, removed", full);
+        }
+    }
+    closedir (d);
+    return rc;
+}
+
+int
+deliver_prune (const char *album_dir, const char *const *keep, size_t n_keep,
+               char *err, size_t err_size)
+{
+    struct stat st;
+    if (stat (album_dir, &st) != 0 && errno == ENOENT)
+        return 0;
+    return s_prune (album_dir, "", 0, keep, n_keep, err, err_size);
+}
+
 int
 deliver_manifest_write (const char *album_dir, char *err, size_t err_size)
+{
+    return deliver_manifest_write_status (album_dir, NULL, err, err_size);
+}
+
+//  Lists, sizes and hashes every file under album_dir into manifest.json,
+//  with status's members first, written atomically; 0, MF_ERR_IO or
+//  MF_ERR_NOMEM.
+int
+deliver_manifest_write_status (const char *album_dir, const char *status,
+                               char *err, size_t err_size)
 {
     s_list_t list = { 0 };
     int rc = s_walk (album_dir, "", 0, &list, err, err_size);
@@ -187,6 +262,13 @@ deliver_manifest_write (const char *album_dir, char *err, size_t err_size)
         json_array_append_new (files, o);
     }
     char *text = NULL;
+    if (rc == 0 && status) {
+        json_error_t je;
+        json_t *st = json_loads (status, 0, &je);
+        if (json_is_object (st))
+            json_object_update (root, st);
+        json_decref (st);
+    }
     if (rc == 0) {
         json_object_set_new (root, "algorithm", json_string ("sha256"));
         json_object_set (root, "files", files);

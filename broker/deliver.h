@@ -44,6 +44,18 @@ int deliver_mkdirs (const char *dir, char *err, size_t err_size);
 //  Returns 0, MF_ERR_IO (err names the file) or MF_ERR_NOMEM.
 int deliver_manifest_write (const char *album_dir, char *err, size_t err_size);
 
+//  The same with status (a JSON object's text, or NULL) merged in first,
+//  e.g. {"complete": false, "missing": [...]} for a partial delivery.
+int deliver_manifest_write_status (const char *album_dir, const char *status,
+                                   char *err, size_t err_size);
+
+//  Removes everything under album_dir that does not belong to the
+//  delivery: every entry whose path (relative, '/'-separated) is not one
+//  of keep's n_keep paths, and folders left empty. A missing album_dir
+//  is fine. Returns 0 or MF_ERR_IO (err names what could not go).
+int deliver_prune (const char *album_dir, const char *const *keep, size_t n_keep,
+                   char *err, size_t err_size);
+
 //  Checks every file listed in album_dir/manifest.json against its size
 //  and SHA-256, and that no file is missing. Returns 0, MF_ERR_FORMAT
 //  (manifest unreadable, or a mismatch; err names the file) or MF_ERR_IO.

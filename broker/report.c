@@ -93,6 +93,8 @@ s_album_out (const spec_album_t *album, const report_profile_t *rp, size_t n)
 static double
 s_track_out (const report_profile_t *rp, size_t i)
 {
+    if (rp->delivered && !rp->delivered [i])
+        return NAN;
     if (rp->outputs && rp->outputs [i])
         return rp->outputs [i]->integrated_lufs;
     if (rp->masters)
@@ -101,6 +103,31 @@ s_track_out (const report_profile_t *rp, size_t i)
 }
 
 //  Builds the report as a jansson tree; NULL on OOM.
+//  Track i's number in the album spec.
+static int
+s_number (const report_input_t *in, size_t i)
+{
+    return in->numbers ? in->numbers [i] : (int) i + 1;
+}
+
+//  The "complete" flag and "missing" list into o.
+static void
+s_missing_json (const report_input_t *in, json_t *o)
+{
+    json_object_set_new (o, "complete", json_boolean (!in->incomplete));
+    json_t *arr = json_array ();
+    for (size_t i = 0; i < in->n_missing; i++) {
+        const report_missing_t *m = &in->missing [i];
+        json_t *e = json_object ();
+        json_object_set_new (e, "track", m->track > 0 ? json_integer (m->track) : json_null ());
+        json_object_set_new (e, "title", m->title ? json_string (m->title) : json_null ());
+        json_object_set_new (e, "profile", m->profile ? json_string (m->profile) : json_null ());
+        json_object_set_new (e, "reason", json_string (m->reason ? m->reason : ""));
+        json_array_append_new (arr, e);
+    }
+    json_object_set_new (o, "missing", arr);
+}
+
 static json_t *
 s_tree (const report_input_t *in)
 {
@@ -108,6 +135,7 @@ s_tree (const report_input_t *in)
     size_t n = al->n_tracks;
     json_t *root = json_object ();
     json_t *ja = json_object ();
+    s_missing_json (in, root);
     json_object_set_new (root, "album", ja);
     json_object_set_new (ja, "title", s_str (al->title));
     json_object_set_new (ja, "artist", s_str (al->artist));
@@ -126,7 +154,7 @@ s_tree (const report_input_t *in)
         const measure_t *m = in->analyses [i];
         const spec_track_t *st = &al->tracks [i];
         json_t *o = json_object ();
-        json_object_set_new (o, "index", json_integer ((json_int_t) i + 1));
+        json_object_set_new (o, "index", json_integer (s_number (in, i)));
         json_object_set_new (o, "title", s_str (st->title));
         json_object_set_new (o, "artist", s_str (st->artist ? st->artist : al->artist));
         json_object_set_new (o, "isrc", s_str (st->isrc));
@@ -182,11 +210,13 @@ s_tree (const report_input_t *in)
         json_t *jtr = json_array ();
         json_object_set_new (o, "tracks", jtr);
         for (size_t i = 0; i < n; i++) {
+            if (rp->delivered && !rp->delivered [i])
+                continue;                    //  not in this profile (listed as missing)
             const track_plan_t *tp = &rp->plan->tracks [i];
             const master_report_t *mr = rp->masters ? &rp->masters [i] : NULL;
             const measure_t *om = rp->outputs ? rp->outputs [i] : NULL;
             json_t *t = json_object ();
-            json_object_set_new (t, "index", json_integer ((json_int_t) i + 1));
+            json_object_set_new (t, "index", json_integer (s_number (in, i)));
             json_object_set_new (t, "input_lufs", s_num (in->analyses [i]->integrated_lufs));
             json_object_set_new (t, "planned_lufs", s_num (tp->target_lufs));
             json_object_set_new (t, "output_lufs", s_num (s_track_out (rp, i)));
@@ -221,6 +251,18 @@ s_tree (const report_input_t *in)
         json_array_append_new (jp, o);
     }
     return root;
+}
+
+char *
+report_status_json (const report_input_t *in)
+{
+    json_t *o = json_object ();
+    if (!o)
+        return NULL;
+    s_missing_json (in, o);
+    char *text = json_dumps (o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref (o);
+    return text;
 }
 
 //  The report as JSON text (caller frees); NULL on missing input or OOM.
@@ -360,15 +402,15 @@ s_plot_loudness (s_out_t *o, const report_input_t *in, const report_profile_t *r
         double x = PLOT_L + slot * ((double) i + 0.5);
         double li = in->analyses [i]->integrated_lufs, lp = rp->plan->tracks [i].target_lufs, lo_ = s_track_out (rp, i);
         if (isfinite (li))
-            s_put (o, "<circle cx='%.1f' cy='%.1f' r='4' fill='#bbb'><title>track %zu in %.2f LUFS</title></circle>\n",
-                   x - 8, s_ypix (li, lo, hi), i + 1, li);
+            s_put (o, "<circle cx='%.1f' cy='%.1f' r='4' fill='#bbb'><title>track %d in %.2f LUFS</title></circle>\n",
+                   x - 8, s_ypix (li, lo, hi), s_number (in, i), li);
         if (isfinite (lp))
-            s_put (o, "<rect x='%.1f' y='%.1f' width='10' height='10' fill='none' stroke='#333'><title>track %zu planned %.2f LUFS</title></rect>\n",
-                   x - 5, s_ypix (lp, lo, hi) - 5, i + 1, lp);
+            s_put (o, "<rect x='%.1f' y='%.1f' width='10' height='10' fill='none' stroke='#333'><title>track %d planned %.2f LUFS</title></rect>\n",
+                   x - 5, s_ypix (lp, lo, hi) - 5, s_number (in, i), lp);
         if (isfinite (lo_))
-            s_put (o, "<circle cx='%.1f' cy='%.1f' r='4' fill='#1f77b4'><title>track %zu out %.2f LUFS</title></circle>\n",
-                   x + 8, s_ypix (lo_, lo, hi), i + 1, lo_);
-        s_put (o, "<text x='%.1f' y='%d' font-size='10' text-anchor='middle'>%zu</text>\n", x, PLOT_H - PLOT_B + 14, i + 1);
+            s_put (o, "<circle cx='%.1f' cy='%.1f' r='4' fill='#1f77b4'><title>track %d out %.2f LUFS</title></circle>\n",
+                   x + 8, s_ypix (lo_, lo, hi), s_number (in, i), lo_);
+        s_put (o, "<text x='%.1f' y='%d' font-size='10' text-anchor='middle'>%d</text>\n", x, PLOT_H - PLOT_B + 14, s_number (in, i));
     }
     s_put (o, "<text x='%d' y='%d' font-size='10'>grey: input, square: planned, blue: output</text>\n",
            PLOT_L, PLOT_H - 4);
@@ -486,12 +528,31 @@ report_html (const report_input_t *in)
     s_put (&o, " &middot; %zu tracks &middot; album input loudness %.2f LUFS (BS.1770-4 gating over all tracks' blocks)</p>\n",
            n, planner_album_lufs (al, in->analyses, NULL));
 
+    if (in->incomplete || in->n_missing) {
+        s_put (&o, "<h2>Incomplete delivery</h2>\n<p>Not delivered:</p>\n<ul>\n");
+        for (size_t i = 0; i < in->n_missing; i++) {
+            const report_missing_t *m = &in->missing [i];
+            s_put (&o, "<li>");
+            if (m->track > 0) {
+                s_put (&o, "track %d &ldquo;", m->track);
+                s_put_esc (&o, m->title);
+                s_put (&o, "&rdquo;");
+            }
+            else
+                s_put (&o, "album");
+            s_put (&o, ", %s: ", m->profile ? m->profile : "every profile");
+            s_put_esc (&o, m->reason);
+            s_put (&o, "</li>\n");
+        }
+        s_put (&o, "</ul>\n");
+    }
+
     //  inputs
     s_put (&o, "<h2>Input</h2>\n<table><tr><th>#</th><th class='l'>title</th><th class='l'>ISRC</th><th>s</th>"
               "<th>LUFS</th><th>LRA LU</th><th>dBTP</th><th>clipped</th></tr>\n");
     for (size_t i = 0; i < n; i++) {
         const measure_t *m = in->analyses [i];
-        s_put (&o, "<tr><td>%zu</td><td class='l'>", i + 1);
+        s_put (&o, "<tr><td>%d</td><td class='l'>", s_number (in, i));
         s_put_esc (&o, al->tracks [i].title);
         s_put (&o, "</td><td class='l'>");
         s_put_esc (&o, al->tracks [i].isrc);
@@ -504,7 +565,7 @@ report_html (const report_input_t *in)
     }
     s_put (&o, "</table>\n<div class='key'>");
     for (size_t i = 0; i < n; i++)
-        s_put (&o, "<span style='color:%s'>&#9632; track %zu</span>", s_colours [i % N_COLOURS], i + 1);
+        s_put (&o, "<span style='color:%s'>&#9632; track %d</span>", s_colours [i % N_COLOURS], s_number (in, i));
     s_put (&o, "</div>\n<h3>Input spectra (shape: each track's mean level removed)</h3>\n");
     s_plot_bands (&o, n, s_get_in, in, 1, "dB");
 
@@ -521,10 +582,12 @@ report_html (const report_input_t *in)
                   "<th>out LRA LU</th><th>out dBTP</th><th>ceiling</th><th>GR max dB</th><th>GR mean dB</th>"
                   "<th>start</th><th>length</th></tr>\n");
         for (size_t i = 0; i < n; i++) {
+            if (rp->delivered && !rp->delivered [i])
+                continue;
             const track_plan_t *tp = &rp->plan->tracks [i];
             const master_report_t *mr = rp->masters ? &rp->masters [i] : NULL;
             const measure_t *om = rp->outputs ? rp->outputs [i] : NULL;
-            s_put (&o, "<tr><td>%zu</td>", i + 1);
+            s_put (&o, "<tr><td>%d</td>", s_number (in, i));
             s_cell (&o, in->analyses [i]->integrated_lufs, 2);
             s_cell (&o, mr ? mr->gain_db : tp->gain_db, 2);
             s_cell (&o, tp->target_lufs, 2);

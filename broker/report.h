@@ -15,6 +15,7 @@
 #ifndef MF_REPORT_H
 #define MF_REPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "broker/planner.h"
@@ -34,13 +35,28 @@ typedef struct {
                                          //  tracks (with blocks), or NULL
     double                    album_out_lufs;  //  measured album loudness; NAN:
                                                //  from outputs' blocks if given
+    const bool               *delivered; //  n_tracks: this profile has the track's
+                                         //  master (a partial delivery), NULL: all
 } report_profile_t;
+
+//  What a partial delivery lacks: a track of one profile (or of every
+//  profile: profile NULL), or one profile's whole album (track 0).
+typedef struct {
+    int                       track;     //  number in the album spec, 0: album-level
+    const char               *title;     //  the track's title, NULL for album-level
+    const char               *profile;   //  NULL: every profile
+    const char               *reason;
+} report_missing_t;
 
 typedef struct {
     const spec_album_t       *album;
     const measure_t *const   *analyses;  //  album->n_tracks input analyses
     const report_profile_t   *profiles;
     size_t                    n_profiles;
+    const int                *numbers;   //  album->n_tracks numbers in the spec, NULL: 1..n
+    bool                      incomplete; //  a partial delivery ("complete": false)
+    const report_missing_t   *missing;   //  n_missing entries: what is not delivered, why
+    size_t                    n_missing;
 } report_input_t;
 
 //  The report as JSON text (UTF-8, indented, keys in a fixed order so the
@@ -48,6 +64,11 @@ typedef struct {
 //  written as null. Returns a string the caller frees, or NULL when an
 //  input is missing (album, analyses, a profile's plan) or out of memory.
 char *report_json (const report_input_t *in);
+
+//  {"complete": bool, "missing": [{"track", "title", "profile", "reason"}]}
+//  from in's incomplete flag and missing list only (the manifest carries
+//  it too). Caller frees; NULL when out of memory.
+char *report_status_json (const report_input_t *in);
 
 //  The report as one self-contained HTML page (no scripts, no external
 //  resources): tables and inline SVG plots. Same failure as report_json.

@@ -105,6 +105,15 @@ s_print_text (const Masterfarm__StatusReply *r, uint64_t job_id)
                 printf ("%41s error: %s\n", "", ts->last_error);
         }
     }
+    //  Why albums are not complete, for every job listed.
+    for (size_t i = 0; i < r->n_jobs; i++) {
+        const Masterfarm__JobStatus *j = r->jobs [i];
+        if (j->n_failures == 0 && j->n_albums == 0)
+            continue;
+        if (j->n_failures)
+            printf ("\njob %" PRIu64 " failures:\n", j->job_id);
+        farmclient_print_failures (stdout, j);
+    }
 
     if (!job_id) {
         printf ("\nWORKER                           SLOTS  BUSY   DONE FAILED  LAST HEARD\n");
@@ -146,8 +155,24 @@ s_to_json (const Masterfarm__StatusReply *r)
                 "last_error", ts->last_error ? ts->last_error : "",
                 "progress", ts->progress));
         }
+        json_t *failures = json_array (), *albums = json_array ();
+        for (size_t f = 0; f < j->n_failures; f++) {
+            const Masterfarm__Failure *x = j->failures [f];
+            json_array_append_new (failures, json_pack (
+                "{s:I, s:s, s:I, s:s, s:s, s:s}",
+                "album", (json_int_t) x->album, "album_title", x->album_title ? x->album_title : "",
+                "track", (json_int_t) x->track, "track_title", x->track_title ? x->track_title : "",
+                "profile", x->profile ? x->profile : "", "reason", x->reason ? x->reason : ""));
+        }
+        for (size_t a = 0; a < j->n_albums; a++) {
+            const Masterfarm__AlbumStatus *x = j->albums [a];
+            json_array_append_new (albums, json_pack (
+                "{s:I, s:s, s:s, s:b}", "album", (json_int_t) x->album,
+                "title", x->title ? x->title : "", "state", x->state ? x->state : "",
+                "complete", (int) x->complete));
+        }
         json_array_append_new (jobs, json_pack (
-            "{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:s, s:o}",
+            "{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:s, s:o, s:o, s:o}",
             "job_id", (json_int_t) j->job_id, "name", j->name ? j->name : "",
             "state", farmclient_job_state_name (j->state),
             "priority", (json_int_t) j->priority,
@@ -159,7 +184,7 @@ s_to_json (const Masterfarm__StatusReply *r)
             "audio_done_s", j->audio_done_s, "audio_total_s", j->audio_total_s,
             "submitted_ms", (json_int_t) j->submitted_ms,
             "output_dir", j->output_dir ? j->output_dir : "",
-            "tracks", tracks));
+            "tracks", tracks, "failures", failures, "albums", albums));
     }
     for (size_t i = 0; i < r->n_workers; i++) {
         const Masterfarm__WorkerStatus *w = r->workers [i];

@@ -673,6 +673,38 @@ s_view_draw (s_view_t *v, const Masterfarm__JobStatus *job)
     free (sums);
 }
 
+void
+farmclient_print_failures (FILE *out, const Masterfarm__JobStatus *job)
+{
+    for (size_t i = 0; i < job->n_failures; i++) {
+        const Masterfarm__Failure *f = job->failures [i];
+        fprintf (out, "  failed: album \"%s\"", f->album_title ? f->album_title : "");
+        if (f->track > 0)
+            fprintf (out, " track %u \"%s\"", f->track, f->track_title ? f->track_title : "");
+        if (f->profile && *f->profile)
+            fprintf (out, ", profile %s", f->profile);
+        else
+        if (f->track > 0)
+            fprintf (out, ", every profile");
+        fprintf (out, ": %s\n", f->reason && *f->reason ? f->reason : "no reason given");
+    }
+    for (size_t i = 0; i < job->n_albums; i++) {
+        const Masterfarm__AlbumStatus *a = job->albums [i];
+        const char *t = a->title ? a->title : "";
+        if (a->state && strcmp (a->state, "held") == 0)
+            fprintf (out, "  held: album \"%s\" is not published: not every track of every "
+                     "profile was delivered; fix the cause above and run masterfarm retry "
+                     "%" PRIu64 "\n", t, job->job_id);
+        else
+        if (a->state && strcmp (a->state, "published") == 0 && !a->complete)
+            fprintf (out, "  partial: album \"%s\" was published incomplete (\"partial\": "
+                     "\"deliver\"); its report.json and manifest.json list what is missing\n", t);
+        else
+        if (a->state && strcmp (a->state, "not-delivered") == 0)
+            fprintf (out, "  not delivered: album \"%s\"\n", t);
+    }
+}
+
 //  Prints the final summary and every failed track with its error.
 static void
 s_view_final (s_view_t *v, const Masterfarm__JobStatus *job)
@@ -687,14 +719,7 @@ s_view_final (s_view_t *v, const Masterfarm__JobStatus *job)
     if (wall_s > 0.05 && job->audio_done_s > 0)
         fprintf (out, " (%.1fx realtime over %.1f s watched)", job->audio_done_s / wall_s, wall_s);
     fputc ('\n', out);
-    for (size_t i = 0; i < job->n_tracks; i++) {
-        const Masterfarm__TrackStatus *t = job->tracks [i];
-        if (t->state == MASTERFARM__TASK_STATE__TASK_FAILED)
-            fprintf (out, "  failed: album %u track %u \"%s\" after %u attempt%s: %s\n",
-                     t->album + 1, t->track + 1, t->title ? t->title : "", t->attempts,
-                     t->attempts == 1 ? "" : "s",
-                     t->last_error && *t->last_error ? t->last_error : "no error text");
-    }
+    farmclient_print_failures (out, job);
     if (job->output_dir && *job->output_dir)
         fprintf (out, "outputs: %s\n", job->output_dir);
     fflush (out);

@@ -141,6 +141,11 @@ int farmclient_watch (farmclient_t *self, uint64_t job_id,
 
 //  Short lower-case names of states ("running", "done", ...).
 const char *farmclient_job_state_name (int state);
+
+//  Prints a job's failures to out, one line each with the album title,
+//  the track number as in the spec, the profile and the reason, then a
+//  line per album that is held (not published) or published incomplete.
+void farmclient_print_failures (FILE *out, const Masterfarm__JobStatus *job);
 const char *farmclient_task_state_name (int state);
 
 //  Reads a job spec file (at most FARMCLIENT_SPEC_MAX_BYTES) and guesses

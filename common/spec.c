@@ -93,7 +93,9 @@ static const char *const s_top_keys [] =
 static const char *const s_settings_keys [] =
     { "profiles", "loudness", "tonal", "chain", "gap_s", "fade_in_s", "fade_out_s",
       "crossfade_s", "fade_curve", "trim", "trim_db", NULL };
-static const char *const s_album_keys [] = { "title", "artist", "upc", "tracks", NULL };
+static const char *const s_album_keys [] =
+    { "title", "artist", "upc", "partial", "tracks", NULL };
+static const char *const s_partial_names [] = { "hold", "deliver" };
 static const char *const s_track_keys [] = { "path", "title", "artist", "isrc", NULL };
 static const char *const s_loudness_keys [] =
     { "policy", "target_lufs", "true_peak_dbtp", "max_deviation_lu", NULL };
@@ -1301,6 +1303,17 @@ s_resolve_reference (s_ctx_t *ctx, tonal_cfg_t *t, const s_ref_t *ref,
     }
 }
 
+//  Applies an album's "partial" key: "hold" (the default: an album with a
+//  failed track is not published) or "deliver" (published, marked
+//  incomplete). A bad value fails at path.
+static void
+s_apply_partial (s_ctx_t *ctx, const json_t *x, const char *path, settings_t *s)
+{
+    int m = s_get_enum (ctx, x, path, s_partial_names, 2);
+    if (m >= 0)
+        s->partial_deliver = m == 1;
+}
+
 //  Parses one track object into t (settings inherited from album_s).
 static void
 s_parse_track (s_ctx_t *ctx, const json_t *v, const char *path, spec_track_t *t,
@@ -1345,6 +1358,9 @@ s_parse_track (s_ctx_t *ctx, const json_t *v, const char *path, spec_track_t *t,
             else if (s && !(t->isrc = strdup (norm)))
                 s_fail (ctx, p, false, "out of memory");
         }
+        else if (strcmp (key, "partial") == 0)
+            s_fail (ctx, p, true, "'partial' is an album setting: put it in 'defaults' "
+                    "or an album");
         else if (!s_apply_setting (ctx, key, x, p, &t->s, ref))
             s_unknown_key (ctx, p, key, s_track_keys, s_settings_keys);
     }
@@ -1388,6 +1404,8 @@ s_parse_album (s_ctx_t *ctx, const json_t *v, const char *path, size_t index,
             else if (s && !(al->upc = strdup (s)))
                 s_fail (ctx, p, false, "out of memory");
         }
+        else if (strcmp (key, "partial") == 0)
+            s_apply_partial (ctx, x, p, &al->s);
         else if (!s_apply_setting (ctx, key, x, p, &al->s, &ref))
             s_unknown_key (ctx, p, key, s_album_keys, s_settings_keys);
     }
@@ -1486,6 +1504,9 @@ s_parse_root (s_ctx_t *ctx, const json_t *root, job_spec_t *spec)
         else if (s_in_list (key, s_settings_keys))
             s_fail (ctx, p, true, "'%s' is a setting: put it in 'defaults', an album or a track",
                     key);
+        else if (strcmp (key, "partial") == 0)
+            s_fail (ctx, p, true, "'partial' is an album setting: put it in 'defaults' "
+                    "or an album");
         else
             s_unknown_key (ctx, p, key, s_top_keys, NULL);
     }
@@ -1500,6 +1521,9 @@ s_parse_root (s_ctx_t *ctx, const json_t *root, job_spec_t *spec)
     if (defaults)
         json_object_foreach ((json_t *) defaults, key, x) {
             s_key_path (p, "$.defaults", key);
+            if (strcmp (key, "partial") == 0)
+                s_apply_partial (ctx, x, p, &spec->defaults);
+            else
             if (!s_apply_setting (ctx, key, x, p, &spec->defaults, &def_ref)) {
                 if (s_in_list (key, s_album_keys) || s_in_list (key, s_track_keys))
                     s_fail (ctx, p, true, "'%s' belongs to an album or a track, not to defaults",
@@ -2473,6 +2497,9 @@ spec_to_json (const job_spec_t *spec)
     json_t *defaults = json_object ();
     if (defaults)
         s_settings_json (defaults, &spec->defaults, &ok);
+    if (defaults)
+        s_set (defaults, "partial", json_string (s_partial_names [spec->defaults.partial_deliver]),
+               &ok);
     s_set (root, "defaults", defaults, &ok);
     json_t *albums = json_array ();
     for (size_t a = 0; albums && a < spec->n_albums; a++) {
@@ -2489,6 +2516,7 @@ spec_to_json (const job_spec_t *spec)
         if (al->upc)
             s_set (ao, "upc", json_string (al->upc), &ok);
         s_settings_json (ao, &al->s, &ok);
+        s_set (ao, "partial", json_string (s_partial_names [al->s.partial_deliver]), &ok);
         json_t *tracks = json_array ();
         for (size_t i = 0; tracks && i < al->n_tracks; i++) {
             const spec_track_t *t = &al->tracks [i];

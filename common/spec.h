@@ -112,6 +112,9 @@ typedef struct {
     fade_curve_t   fade_curve;
     bool           trim;         //  auto-trim leading/trailing silence
     double         trim_db;      //  threshold for trim, -120 .. -30 dBFS
+    bool           partial_deliver;  //  album level ("partial": "deliver"): publish an
+                                 //  album with a failed track, marked incomplete;
+                                 //  false ("hold", the default): hold it back
 } settings_t;
 
 typedef struct {

@@ -445,6 +445,18 @@ assemble_album (const spec_album_t *album, const profile_t *profile,
                 const audio_t *tracks, size_t n_tracks, const char *out_dir,
                 assemble_layout_t *layout, char *err, size_t err_size)
 {
+    return assemble_album_part (album, profile, tracks, n_tracks, NULL, true, out_dir,
+                                layout, err, err_size);
+}
+
+//  Builds the album as assemble_album does; numbers (NULL: 1..n) are the
+//  tracks' numbers in the spec, used in file names and tags; whole false
+//  writes only the per-track files (no album file, no CUE sheet).
+int
+assemble_album_part (const spec_album_t *album, const profile_t *profile,
+                     const audio_t *tracks, size_t n_tracks, const int *numbers, bool whole,
+                     const char *out_dir, assemble_layout_t *layout, char *err, size_t err_size)
+{
     char dummy [8];
     if (!err || err_size == 0) {
         err = dummy;
@@ -566,29 +578,31 @@ assemble_album (const spec_album_t *album, const profile_t *profile,
         rc = MF_ERR_IO;
         goto done;
     }
-    audio_t whole = { .data = album_pcm, .frames = layout->total_frames, .channels = ch,
+    audio_t all = { .data = album_pcm, .frames = layout->total_frames, .channels = ch,
                       .rate_hz = rate, .bits = profile->bits };
     audio_tags_t atags = { .title = album->title, .artist = album->artist, .album = album->title,
                            .comment = "masterfarm album" };
     char name [FSUTIL_NAME_MAX + 64];
     snprintf (name, sizeof name, "album.%s", profile->ext);
-    rc = s_write_audio (out_dir, name, &whole, profile, &atags, err, err_size);
+    if (whole)
+        rc = s_write_audio (out_dir, name, &all, profile, &atags, err, err_size);
     for (size_t i = 0; rc == 0 && i < n_tracks; i++) {
+        int number = numbers ? numbers [i] : (int) i + 1;
         const assemble_track_t *lt = &layout->tracks [i];
         const spec_track_t *st = &album->tracks [i];
-        audio_t slice = whole;
+        audio_t slice = all;
         slice.data = album_pcm + (size_t) lt->slice_start * ch;
         slice.frames = lt->slice_frames;
         audio_tags_t tags = { .title = st->title, .artist = st->artist ? st->artist : album->artist,
-                              .album = album->title, .isrc = st->isrc, .track_number = (int) i + 1 };
-        if (fsutil_track_file_name ((int) i + 1, st->title, profile->ext, name, sizeof name) != 0) {
-            snprintf (err, err_size, "album \"%s\" track %zu: file name too long", s_title (album), i + 1);
+                              .album = album->title, .isrc = st->isrc, .track_number = number };
+        if (fsutil_track_file_name (number, st->title, profile->ext, name, sizeof name) != 0) {
+            snprintf (err, err_size, "album \"%s\" track %d: file name too long", s_title (album), number);
             rc = MF_ERR_INVALID;
             break;
         }
         rc = s_write_audio (out_dir, name, &slice, profile, &tags, err, err_size);
     }
-    if (rc == 0) {
+    if (rc == 0 && whole) {
         cue = assemble_cue_text (album, profile, layout, rate);
         char path [4096];
         snprintf (path, sizeof path, "%s/album.cue", out_dir);

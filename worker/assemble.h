@@ -77,6 +77,15 @@ int assemble_album (const spec_album_t *album, const profile_t *profile,
                     const audio_t *tracks, size_t n_tracks, const char *out_dir,
                     assemble_layout_t *layout, char *err, size_t err_size);
 
+//  The same for part of an album: numbers (NULL: 1..n_tracks) are the
+//  tracks' numbers in the album spec, used in the file names and tags;
+//  whole false writes only the per-track files, without album file and
+//  CUE sheet (a partial delivery).
+int assemble_album_part (const spec_album_t *album, const profile_t *profile,
+                         const audio_t *tracks, size_t n_tracks, const int *numbers, bool whole,
+                         const char *out_dir, assemble_layout_t *layout,
+                         char *err, size_t err_size);
+
 //  Frees the layout's arrays; NULL-safe.
 void assemble_layout_free (assemble_layout_t *layout);
 

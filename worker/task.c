@@ -385,6 +385,8 @@ s_assemble (s_run_t *r)
                                                0, &jerr) : NULL;
     json_t *list = extra ? json_object_get (extra, "tracks") : NULL;
     size_t n = json_is_array (list) ? json_array_size (list) : 0;
+    //  A partial delivery: per-track files only, under their spec numbers.
+    bool whole = !json_is_true (json_object_get (extra, "partial"));
     int rc = 0;
     if (n == 0 || n != t->n_inputs)
         rc = s_fail (r, MF_ERR_PROTOCOL, "task %llu: assemble track list does not match "
@@ -393,7 +395,8 @@ s_assemble (s_run_t *r)
     sub.tracks = calloc (n ? n : 1, sizeof *sub.tracks);
     sub.n_tracks = n;
     audio_t *tracks = calloc (n ? n : 1, sizeof *tracks);
-    if (!rc && (!sub.tracks || !tracks))
+    int *numbers = calloc (n ? n : 1, sizeof *numbers);
+    if (!rc && (!sub.tracks || !tracks || !numbers))
         rc = s_fail (r, MF_ERR_NOMEM, "out of memory");
     for (size_t i = 0; !rc && i < n; i++) {
         json_int_t k = json_integer_value (json_array_get (list, i));
@@ -402,6 +405,7 @@ s_assemble (s_run_t *r)
                          (unsigned long long) t->task_id, (long long) k);
         else {
             sub.tracks [i] = album->tracks [k];
+            numbers [i] = (int) k + 1;
             rc = s_read_input (r, i, &tracks [i]);
         }
     }
@@ -420,11 +424,13 @@ s_assemble (s_run_t *r)
     if (!rc && !inline_mode)
         s_clear_dir (dir);
     if (!rc)
-        rc = assemble_album (&sub, profile, tracks, n, dir, &layout, r->err, sizeof r->err);
+        rc = assemble_album_part (&sub, profile, tracks, n, numbers, whole, dir, &layout,
+                                  r->err, sizeof r->err);
     int rate_hz = n ? tracks [0].rate_hz : 0;
     for (size_t i = 0; i < n && tracks; i++)
         audio_free (&tracks [i]);
     free (tracks);
+    free (numbers);
     free (sub.tracks);
     spec_destroy (&spec);
     if (!rc)

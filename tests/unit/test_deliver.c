@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "broker/deliver.h"
 #include "common/err.h"
@@ -149,6 +150,56 @@ test_deliver_at (void **state)
     assert_int_equal (deliver_at (staging, delivery, "a/b", 0, 0, err, sizeof err), MF_ERR_INVALID);
 }
 
+//  Prune keeps exactly the listed files: a torn temporary, a stray file,
+//  a hidden one, a symbolic link and a folder nobody named all go, and
+//  the manifest then lists exactly the kept files with its status.
+static void
+test_prune (void **state)
+{
+    (void) state;
+    const char *root = testsig_tmpdir ("deliver_prune");
+    char album [1024], cd [1100], sp [1100], old [1100], path [1300], err [512];
+    snprintf (album, sizeof album, "%s/alb", root);
+    snprintf (cd, sizeof cd, "%s/cd", album);
+    snprintf (sp, sizeof sp, "%s/spotify", album);
+    snprintf (old, sizeof old, "%s/apple", album);
+    s_put (cd, "01 - a.wav", "one");
+    s_put (cd, "01 - a.wav.tmp-42-1", "torn");
+    s_put (cd, "album.wav", "stray album");
+    s_put (sp, "01 - a.flac", "one");
+    s_put (sp, ".hidden", "x");
+    s_put (old, "01 - a.wav", "other profile");
+    s_put (album, "notes.txt", "stray");
+    snprintf (path, sizeof path, "%s/link.wav", sp);
+    assert_int_equal (symlink ("/etc/passwd", path), 0);
+    const char *keep [] = { "cd/01 - a.wav", "spotify/01 - a.flac", "spotify/link.wav" };
+    assert_int_equal (deliver_prune (album, keep, 3, err, sizeof err), 0);
+    struct stat st;
+    snprintf (path, sizeof path, "%s/01 - a.wav", cd);
+    assert_int_equal (stat (path, &st), 0);
+    snprintf (path, sizeof path, "%s/01 - a.flac", sp);
+    assert_int_equal (stat (path, &st), 0);
+    const char *gone [] = { "cd/01 - a.wav.tmp-42-1", "cd/album.wav", "spotify/.hidden",
+                            "spotify/link.wav", "apple", "notes.txt" };
+    for (size_t i = 0; i < sizeof gone / sizeof gone [0]; i++) {
+        snprintf (path, sizeof path, "%s/%s", album, gone [i]);
+        assert_int_not_equal (lstat (path, &st), 0);
+    }
+    assert_int_equal (deliver_manifest_write_status (album, "{\"complete\": false}",
+                                                     err, sizeof err), 0);
+    snprintf (path, sizeof path, "%s/%s", album, DELIVER_MANIFEST);
+    json_error_t je;
+    json_t *m = json_load_file (path, 0, &je);
+    assert_non_null (m);
+    assert_true (json_is_false (json_object_get (m, "complete")));
+    assert_int_equal (json_array_size (json_object_get (m, "files")), 2);
+    json_decref (m);
+    assert_int_equal (deliver_manifest_verify (album, err, sizeof err), 0);
+    //  a missing folder is nothing to prune
+    snprintf (path, sizeof path, "%s/none", root);
+    assert_int_equal (deliver_prune (path, keep, 3, err, sizeof err), 0);
+}
+
 int
 main (void)
 {
@@ -156,6 +207,7 @@ main (void)
         cmocka_unit_test (test_layout),
         cmocka_unit_test (test_manifest),
         cmocka_unit_test (test_deliver_at),
+        cmocka_unit_test (test_prune),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

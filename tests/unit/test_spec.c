@@ -362,6 +362,14 @@ test_structure_errors (void **state)
           "$.albums[0].profiles", "at least one" },
         { "{\"priority\": 1.5, \"albums\": [{\"tracks\": [{\"path\": \"a.wav\"}]}]}",
           "$.priority", "integer" },
+        { "{\"albums\": [{\"partial\": \"some\", \"tracks\": [{\"path\": \"a.wav\"}]}]}",
+          "$.albums[0].partial", "hold, deliver" },
+        { "{\"defaults\": {\"partial\": true}, \"albums\": [{\"tracks\": [{\"path\": \"a.wav\"}]}]}",
+          "$.defaults.partial", "string" },
+        { "{\"albums\": [{\"tracks\": [{\"path\": \"a.wav\", \"partial\": \"deliver\"}]}]}",
+          "$.albums[0].tracks[0].partial", "album setting" },
+        { "{\"partial\": \"deliver\", \"albums\": [{\"tracks\": [{\"path\": \"a.wav\"}]}]}",
+          "$.partial", "album setting" },
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases [0]; k++) {
         spec_errors_t errs = { 0 };
@@ -374,6 +382,33 @@ test_structure_errors (void **state)
         }
         spec_errors_clear (&errs);
     }
+}
+
+//  "partial" is an album setting: "hold" by default, "deliver" from
+//  defaults or the album (the nearest wins), kept through spec_to_json.
+static void
+test_partial (void **state)
+{
+    (void) state;
+    const char *text =
+        "{\"defaults\": {\"partial\": \"deliver\"}, \"albums\": ["
+        " {\"tracks\": [{\"path\": \"a.wav\"}]},"
+        " {\"partial\": \"hold\", \"tracks\": [{\"path\": \"b.wav\"}]}]}";
+    job_spec_t *spec = s_parse_ok (text);
+    assert_true (spec->defaults.partial_deliver);
+    assert_true (spec->albums [0].s.partial_deliver);
+    assert_false (spec->albums [1].s.partial_deliver);
+    char *json = spec_to_json (spec);
+    assert_non_null (json);
+    job_spec_t *again = s_parse_ok (json);
+    assert_true (again->albums [0].s.partial_deliver);
+    assert_false (again->albums [1].s.partial_deliver);
+    spec_destroy (&again);
+    free (json);
+    spec_destroy (&spec);
+    spec = s_parse_ok ("{\"albums\": [{\"tracks\": [{\"path\": \"a.wav\"}]}]}");
+    assert_false (spec->albums [0].s.partial_deliver);
+    spec_destroy (&spec);
 }
 
 //  ISRCs are normalised (dashes out, upper case) and checked; UPCs are 12/13 digits.
@@ -880,6 +915,7 @@ main (void)
         cmocka_unit_test (test_load_and_paths),
         cmocka_unit_test (test_chain_alone),
         cmocka_unit_test (test_data_examples),
+        cmocka_unit_test (test_partial),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
