@@ -7,6 +7,9 @@
 #   MF_FUZZ_JOBS=2   targets run at the same time (default 1)
 #   MF_FUZZ_OUT=DIR  where corpora, logs and findings go
 #                    (default build-fuzz/runs/YYYYmmdd-HHMMSS)
+#   MF_FUZZ_KEEP_GOING=1  run in libFuzzer's fork mode, which saves each
+#                    crash, timeout or out-of-memory input and carries on,
+#                    instead of stopping at the first finding
 #
 # Prints per target: time run, executions, executions per second, coverage
 # (edges and features), corpus size at the end and the units it added, and
@@ -67,13 +70,15 @@ max_len () {
 # Runs one target for MINUTES; its log is OUT/NAME.log, without the
 # decoder chatter that libsndfile's MPEG reader prints on every input.
 run_one () {
-    local t=$1 dir="$OUT/$1"
+    local t=$1 dir="$OUT/$1" mode=()
+    [ "${MF_FUZZ_KEEP_GOING:-0}" = 1 ] && \
+        mode=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
     mkdir -p "$dir/corpus" "$dir/findings"
     cp "$ROOT/tests/fuzz/corpus/$t/"* "$dir/corpus/" 2>/dev/null || true
     local rc=0
     ( cd "$dir" && ASAN_OPTIONS=detect_leaks=1 \
       "$BUILD/tests/$t" -max_total_time=$((MINUTES * 60)) -max_len="$(max_len "$t")" \
-          -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+          -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "${mode[@]}" \
           -artifact_prefix="$dir/findings/" corpus 2>&1 ) \
         | grep -av -e '^Note: ' -e '^Warning: ' -e '^\[src/libmpg123' > "$OUT/$t.log" || true
     rc=${PIPESTATUS[0]}
@@ -104,10 +109,20 @@ for t in "${targets[@]}"; do
     execs=$(stat number_of_executed_units) rate=$(stat average_exec_per_sec)
     added=$(stat new_units_added)
     last=$(grep -a -E '^#[0-9]+[[:space:]]+(DONE|NEW|REDUCE|pulse|INITED)' "$log" | tail -1)
+    secs=$(grep -a -o 'Done [0-9]* runs in [0-9]* second' "$log" | tail -1 | awk '{print $5}')
+    # fork mode: "#RUNS: cov: N ft: N corp: N exec/s N oom/timeout/crash: a/b/c time: Ns ..."
+    fork=$(grep -a -E '^#[0-9]+: cov: ' "$log" | tail -1)
+    if [ -n "$fork" ]; then
+        last=$fork
+        execs=$(echo "$fork" | sed -n 's/^#\([0-9]*\):.*/\1/p')
+        rate=$(echo "$fork" | sed -n 's/.* exec\/s \([0-9]*\).*/\1/p')
+        secs=$(echo "$fork" | sed -n 's/.* time: \([0-9]*\)s.*/\1/p')
+        added=$(( $(find "$dir/corpus" -type f | wc -l) - \
+                  $(find "$ROOT/tests/fuzz/corpus/$t" -type f | wc -l) ))
+    fi
     cov=$(echo "$last" | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
     ft=$(echo "$last" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
     corp=$(echo "$last" | sed -n 's/.* corp: \([^ ]*\).*/\1/p')
-    secs=$(grep -a -o 'Done [0-9]* runs in [0-9]* second' "$log" | tail -1 | awk '{print $5}')
     findings=$(find "$dir/findings" -type f \( -name 'crash-*' -o -name 'leak-*' \
                     -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
     rc=$(cat "$dir/exit" 2>/dev/null || echo "?")
