@@ -75,14 +75,13 @@ run_one () {
         mode=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
     mkdir -p "$dir/corpus" "$dir/findings"
     cp "$ROOT/tests/fuzz/corpus/$t/"* "$dir/corpus/" 2>/dev/null || true
-    local rc=0
+    set +e                              # a finding is reported below, not fatal here
     ( cd "$dir" && ASAN_OPTIONS=detect_leaks=1 \
       "$BUILD/tests/$t" -max_total_time=$((MINUTES * 60)) -max_len="$(max_len "$t")" \
           -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "${mode[@]}" \
           -artifact_prefix="$dir/findings/" corpus 2>&1 ) \
-        | grep -av -e '^Note: ' -e '^Warning: ' -e '^\[src/libmpg123' > "$OUT/$t.log" || true
-    rc=${PIPESTATUS[0]}
-    echo "$rc" > "$dir/exit"
+        | grep -av --line-buffered -e '^Note: ' -e '^Warning: ' -e '^\[src/libmpg123' > "$OUT/$t.log"
+    echo "${PIPESTATUS[0]}" > "$dir/exit"
 }
 
 mkdir -p "$OUT"
@@ -115,8 +114,8 @@ for t in "${targets[@]}"; do
     if [ -n "$fork" ]; then
         last=$fork
         execs=$(echo "$fork" | sed -n 's/^#\([0-9]*\):.*/\1/p')
-        rate=$(echo "$fork" | sed -n 's/.* exec\/s \([0-9]*\).*/\1/p')
         secs=$(echo "$fork" | sed -n 's/.* time: \([0-9]*\)s.*/\1/p')
+        rate=$(( execs / (secs > 0 ? secs : 1) ))   # the line's own exec/s is the last job's
         added=$(( $(find "$dir/corpus" -type f | wc -l) - \
                   $(find "$ROOT/tests/fuzz/corpus/$t" -type f | wc -l) ))
     fi
