@@ -818,6 +818,16 @@ farmclient_read_spec (const char *path, char **text, size_t *len, const char **f
                   rc == MF_ERR_IO ? strerror (errno) : mf_strerror (rc));
     if (rc != 0)
         return rc;
+    //  The spec travels as a protobuf string, which ends at a NUL byte:
+    //  refuse one here rather than submit a cut text
+    const char *nul = memchr (*text, '\0', *len);
+    if (nul) {
+        snprintf (err, err_size, "%s: byte %zu is a NUL character; a job spec is text "
+                  "(a binary or damaged file?)", path, (size_t) (nul - *text) + 1);
+        free (*text);
+        *text = NULL;
+        return MF_ERR_FORMAT;
+    }
     size_t n = strlen (path);
     *format = n >= 4 && strcasecmp (path + n - 4, ".csv") == 0 ? "csv" : "json";
     return 0;

@@ -150,7 +150,8 @@ const char *farmclient_task_state_name (int state);
 
 //  Reads a job spec file (at most FARMCLIENT_SPEC_MAX_BYTES) and guesses
 //  its format from the name (.csv: "csv", else "json"). Returns 0 with
-//  *text (caller frees) or a negative error with err naming the file.
+//  *text (caller frees) or a negative error with err naming the file
+//  (MF_ERR_FORMAT: the file holds a NUL byte, which err locates).
 int farmclient_read_spec (const char *path, char **text, size_t *len,
                           const char **format, char *err, size_t err_size);
 

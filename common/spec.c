@@ -298,6 +298,7 @@ s_walk_add (s_walk_t *w, const char *path, int kl, int kc)
 }
 
 //  Indexes the value at w->p (already recorded by the caller) and its children.
+//  Ends on any input: each step of a loop moves w->p forward or stops.
 static void
 s_walk_value (s_walk_t *w, char *path, size_t path_len, int depth)
 {
@@ -355,9 +356,12 @@ s_walk_value (s_walk_t *w, char *path, size_t path_len, int depth)
             size_t child = path_len + (wrote > 0 ? (size_t) wrote : 0);
             if (child >= SPEC_PATH_MAX)
                 child = SPEC_PATH_MAX - 1;
+            const char *before = w->p;
             s_walk_add (w, path, 0, 0);
             s_walk_value (w, path, child, depth + 1);
             path [path_len] = '\0';
+            if (w->p == before)
+                return;                  //  no value here ('[}'): stop indexing
         }
         if (w->p < w->end)
             w->p++;
@@ -365,8 +369,8 @@ s_walk_value (s_walk_t *w, char *path, size_t path_len, int depth)
     else
     if (c == '"')
         s_walk_string (w);
-    else
-        while (w->p < w->end && !strchr (",}] \t\r\n", *w->p))
+    else                                 //  a NUL byte is no delimiter: skip it too
+        while (w->p < w->end && (*w->p == '\0' || !strchr (",}] \t\r\n", *w->p)))
             w->p++;
 }
 
@@ -1572,6 +1576,28 @@ s_spec_new (void)
     return spec;
 }
 
+//  Refuses JSON text holding a NUL byte (jansson skips one after a number,
+//  so the document it parses would not be the bytes given). Returns true
+//  and adds an error naming the byte, its line and column when there is one.
+static bool
+s_json_has_nul (const char *text, size_t len, spec_errors_t *errs)
+{
+    const char *nul = memchr (text, '\0', len);
+    if (!nul)
+        return false;
+    int line = 1;
+    const char *line_start = text;
+    for (const char *p = text; p < nul; p++)
+        if (*p == '\n') {
+            line++;
+            line_start = p + 1;
+        }
+    spec_errors_add (errs, "$", line, (int) (nul - line_start) + 1,
+                     "not valid JSON: NUL character at byte %zu (a binary or damaged file?)",
+                     (size_t) (nul - text) + 1);
+    return true;
+}
+
 //  Parses and resolves a JSON spec; NULL with every error in errs.
 job_spec_t *
 spec_parse_json (const char *text, size_t len, const char *origin,
@@ -1582,6 +1608,8 @@ spec_parse_json (const char *text, size_t len, const char *origin,
         spec_errors_add (errs, "$", 0, 0, "empty job spec");
         return NULL;
     }
+    if (s_json_has_nul (text, len, errs))
+        return NULL;
     json_error_t jerr;
     json_t *root = json_loadb (text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
@@ -2299,6 +2327,8 @@ spec_parse_chain_json (const char *text, size_t len, const char *origin,
         spec_errors_add (errs, "$", 0, 0, "empty chain spec");
         return MF_ERR_FORMAT;
     }
+    if (s_json_has_nul (text, len, errs))
+        return MF_ERR_FORMAT;
     json_error_t jerr;
     json_t *root = json_loadb (text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -894,6 +896,72 @@ test_data_examples (void **state)
     spec_destroy (&spec);
 }
 
+//  One JSON text with an embedded NUL (size counts the NUL).
+typedef struct {
+    const char *text;
+    size_t      len;
+    int         line, column;            //  where the NUL is
+} s_nul_case_t;
+
+//  Parses one case as a spec and as a chain; exits 0 when both refuse it
+//  with an error at the NUL, 1 otherwise (run in a child under alarm()).
+static int
+s_nul_child (const s_nul_case_t *c)
+{
+    alarm (5);                           //  the hang this guards against
+    spec_errors_t errs = { 0 };
+    job_spec_t *spec = spec_parse_json (c->text, c->len, "spec.json", &errs);
+    if (spec || errs.n != 1 || !strstr (errs.items [0].message, "NUL")
+    ||  errs.items [0].line != c->line || errs.items [0].column != c->column) {
+        fprintf (stderr, "spec: %zu errors, first: %s (line %d, column %d)\n", errs.n,
+                 errs.n ? errs.items [0].message : "-", errs.n ? errs.items [0].line : 0,
+                 errs.n ? errs.items [0].column : 0);
+        return 1;
+    }
+    spec_errors_clear (&errs);
+    settings_t s;
+    spec_settings_default (&s);
+    if (spec_parse_chain_json (c->text, c->len, "chain.json", &s.chain, &errs) != MF_ERR_FORMAT
+    ||  errs.n != 1 || !strstr (errs.items [0].message, "NUL")) {
+        fprintf (stderr, "chain: %zu errors\n", errs.n);
+        return 1;
+    }
+    spec_errors_clear (&errs);
+    return 0;
+}
+
+//  A NUL byte in a JSON spec is refused with its position, and never sends
+//  the error locator into an endless loop (jansson skips a NUL after a
+//  number, so such text used to parse and then hang at the first error).
+static void
+test_nul_byte (void **state)
+{
+    static const char t1 [] = "[1\0]";
+    static const char t2 [] = "{\"albums\": [{\"title\": \"A\",\n  \"tracks\": [7\0, 8]}]}";
+    static const char t3 [] = "{\"limiter\": [1\0]}";
+    static const char t4 [] = "{\"name\": \"x\", \"priority\": 5\0}";
+    const s_nul_case_t cases [] = {
+        { t1, sizeof t1 - 1, 1, 3 },
+        { t2, sizeof t2 - 1, 2, 15 },
+        { t3, sizeof t3 - 1, 1, 15 },
+        { t4, sizeof t4 - 1, 1, 28 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        fflush (NULL);
+        pid_t pid = fork ();
+        assert_true (pid >= 0);
+        if (pid == 0)
+            _exit (s_nul_child (&cases [i]));
+        int status = 0;
+        assert_int_equal (waitpid (pid, &status, 0), pid);
+        if (WIFSIGNALED (status))
+            fail_msg ("case %zu: parser killed by signal %d (SIGALRM %d: it hung)",
+                      i, WTERMSIG (status), SIGALRM);
+        assert_true (WIFEXITED (status));
+        assert_int_equal (WEXITSTATUS (status), 0);
+    }
+}
+
 //  Runs every spec test; non-zero exit on any failure.
 int
 main (void)
@@ -916,6 +984,7 @@ main (void)
         cmocka_unit_test (test_chain_alone),
         cmocka_unit_test (test_data_examples),
         cmocka_unit_test (test_partial),
+        cmocka_unit_test (test_nul_byte),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -267,10 +267,10 @@ limiter_reset (limiter_t *self)
 //  LIMITER_BLOCK_FRAMES gains of exactly 1 (GNU range initialiser).
 static const double s_ones [LIMITER_BLOCK_FRAMES] = { [0 ... LIMITER_BLOCK_FRAMES - 1] = 1.0 };
 
-//  Four floats and four lane indices (GNU C vector extension: SSE on
-//  x86-64, whatever the target has elsewhere).
+//  Four floats (GNU C vector extension: SSE on x86-64, whatever the
+//  target has elsewhere); shuffled with __builtin_shufflevector, which
+//  gcc (12 and later) and clang both take.
 typedef float s_v4f_t __attribute__ ((vector_size (16)));
-typedef int32_t s_v4i_t __attribute__ ((vector_size (16)));
 
 //  pk[i] = max (pk[i], v[i]); four at a time so that the compiler's
 //  straight-line vectoriser can use one packed max per step.
@@ -504,8 +504,8 @@ s_detect (limiter_t *self, const float *src, size_t n, float gain)
             s_v4f_t a, b;
             memcpy (&a, src + 2 * i, sizeof a);
             memcpy (&b, src + 2 * i + 4, sizeof b);
-            s_v4f_t l = __builtin_shuffle (a, b, (s_v4i_t) { 0, 2, 4, 6 }) * gain;
-            s_v4f_t r = __builtin_shuffle (a, b, (s_v4i_t) { 1, 3, 5, 7 }) * gain;
+            s_v4f_t l = __builtin_shufflevector (a, b, 0, 2, 4, 6) * gain;
+            s_v4f_t r = __builtin_shufflevector (a, b, 1, 3, 5, 7) * gain;
             memcpy (x0 + i, &l, sizeof l);
             memcpy (x1 + i, &r, sizeof r);
         }

@@ -259,8 +259,8 @@ s_load (const float *x, int64_t frames, int channels, int64_t t0, int64_t len,
                 tp_v4 u, v;
                 memcpy (&u, src + 2 * i, sizeof u);
                 memcpy (&v, src + 2 * i + 4, sizeof v);
-                tp_v4 l = __builtin_shuffle (u, v, (tp_v4i) { 0, 2, 4, 6 });
-                tp_v4 r = __builtin_shuffle (u, v, (tp_v4i) { 1, 3, 5, 7 });
+                tp_v4 l = __builtin_shufflevector (u, v, 0, 2, 4, 6);
+                tp_v4 r = __builtin_shufflevector (u, v, 1, 3, 5, 7);
                 memcpy (b0 + i, &l, sizeof l);
                 memcpy (b1 + i, &r, sizeof r);
             }

@@ -180,10 +180,10 @@ truepeak_destroy (truepeak_t **self_p)
     *self_p = NULL;
 }
 
-//  Four floats and four lane indices (GNU C vector extension: SSE on
-//  x86-64, whatever the target has elsewhere).
+//  Four floats (GNU C vector extension: SSE on x86-64, whatever the
+//  target has elsewhere); shuffled with __builtin_shufflevector, which
+//  gcc (12 and later) and clang both take.
 typedef float s_v4f_t __attribute__ ((vector_size (16)));
-typedef int32_t s_v4i_t __attribute__ ((vector_size (16)));
 
 //  Copies n interleaved frames behind each channel's history, in one
 //  pass over the source.
@@ -204,8 +204,8 @@ s_load_all (truepeak_t *self, const float *interleaved, size_t n)
             s_v4f_t a, b;
             memcpy (&a, interleaved + 2 * i, sizeof a);
             memcpy (&b, interleaved + 2 * i + 4, sizeof b);
-            s_v4f_t l = __builtin_shuffle (a, b, (s_v4i_t) { 0, 2, 4, 6 });
-            s_v4f_t r = __builtin_shuffle (a, b, (s_v4i_t) { 1, 3, 5, 7 });
+            s_v4f_t l = __builtin_shufflevector (a, b, 0, 2, 4, 6);
+            s_v4f_t r = __builtin_shufflevector (a, b, 1, 3, 5, 7);
             memcpy (d0 + i, &l, sizeof l);
             memcpy (d1 + i, &r, sizeof r);
         }
