@@ -247,11 +247,12 @@ s_bands (const double *v)
 //  Computes the tonal corrections of every track into plan->tracks[i].tonal_db
 //  and records the inputs in rep. Silent tracks get none and take no part
 //  in the target; a silent reference track leaves every track uncorrected
-//  (the record says why). numbers[i]: track i's number in the spec.
+//  (the record says why). numbers[i]: track i's number in the spec;
+//  sublist: the tracks are some of the spec album's (those analysed).
 //  Returns 0 or MF_ERR_INVALID (reference out of range or not listed).
 static int
 s_plan_tonal (const spec_album_t *album, const measure_t *const *a, size_t n,
-              const int *numbers, const bool *silent,
+              const int *numbers, bool sublist, const bool *silent,
               album_plan_t *plan, json_t *rep, char *err, size_t err_size)
 {
     const tonal_cfg_t *tc = &album->s.tonal;
@@ -276,7 +277,7 @@ s_plan_tonal (const spec_album_t *album, const measure_t *const *a, size_t n,
                 found = true;
             }
         if (!found) {
-            if (tc->reference_track >= 0 && tc->reference_track < (int) album->n_tracks)
+            if (sublist && tc->reference_track >= 0)
                 snprintf (err, err_size, "album \"%s\": tonal reference track %d was not analysed",
                           album->title ? album->title : "", tc->reference_track + 1);
             else
@@ -647,7 +648,8 @@ planner_plan_tracks (const spec_album_t *album, const measure_t *const *analyses
     json_object_set_new (rep, "silent_method", json_string ("no measurable loudness (every block under the -70 LUFS absolute gate): gain 0 dB, no tonal correction, outside the album loudness"));
     json_object_set_new (rep, "spread_lu", s_num (plan->spread_lu));
 
-    int rc = s_plan_tonal (album, analyses, n, no, silent, plan, rep, err, err_size);
+    int rc = s_plan_tonal (album, analyses, n, no, numbers != NULL, silent, plan, rep,
+                           err, err_size);
     if (rc == 0) {
         json_t *jtr = json_array ();
         json_object_set_new (rep, "tracks", jtr);

@@ -412,6 +412,10 @@ test_track_numbers (void **state)
     err [0] = 0;
     assert_int_equal (planner_plan_tracks (&f.album, f.mp, numbers, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), MF_ERR_INVALID);
     assert_non_null (strstr (err, "track 3"));
+    //  and spec track 12 (beyond the list's length) likewise
+    f.album.s.tonal.reference_track = 11;
+    assert_int_equal (planner_plan_tracks (&f.album, f.mp, numbers, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), MF_ERR_INVALID);
+    assert_non_null (strstr (err, "track 12 was not analysed"));
     //  a silent reference: nothing corrected, the record says why
     f.album.s.tonal.reference_track = 4;
     fx_silence (&f, 2, -HUGE_VAL);
