@@ -565,6 +565,24 @@ s_album_json (s_job_t *job, s_album_t *a)
     return a->json;
 }
 
+//  The album's output rate for a profile: every master of the album and
+//  profile renders at it. A fixed-rate profile has its rate; a profile
+//  that keeps the source rate takes the highest rate it allows for any
+//  of the tracks (44.1 and 48 kHz sources on spotify: 48 kHz), so no
+//  track is delivered below the rate the profile keeps for it.
+static int
+s_album_rate (profile_id_t p, const measure_t *const *an, size_t n)
+{
+    const profile_t *prof = profile_get (p);
+    int rate = 0;
+    for (size_t k = 0; k < n; k++) {
+        int r = profile_output_rate (prof, an [k]->rate_hz);
+        if (r > rate)
+            rate = r;
+    }
+    return rate;
+}
+
 //  Plans every profile of an album from the analysed tracks and releases
 //  or fails the master tasks.
 static void
@@ -576,8 +594,10 @@ s_album_plan (broker_t *self, s_job_t *job, s_album_t *a)
     a->sub.tracks = calloc (n ? n : 1, sizeof *a->sub.tracks);
     a->sub.n_tracks = 0;
     const measure_t **an = calloc (n ? n : 1, sizeof *an);
-    if (!a->sub.tracks || !an) {
+    int *numbers = calloc (n ? n : 1, sizeof *numbers);
+    if (!a->sub.tracks || !an || !numbers) {
         free (an);
+        free (numbers);
         log_error ("out of memory planning album %d", a->idx);
         return;
     }
@@ -585,6 +605,7 @@ s_album_plan (broker_t *self, s_job_t *job, s_album_t *a)
         a->sub_idx [i] = -1;
         if (a->analyzed [i]) {
             a->sub_idx [i] = (int) a->sub.n_tracks;
+            numbers [a->sub.n_tracks] = (int) i + 1;
             an [a->sub.n_tracks] = &a->analyses [i];
             a->sub.tracks [a->sub.n_tracks++] = a->spec->tracks [i];
         }
@@ -610,9 +631,9 @@ s_album_plan (broker_t *self, s_job_t *job, s_album_t *a)
         }
         free (cd_frames);
         if (a->sub.n_tracks > 0 && !err [0]) {
-            int rate = profile_output_rate (profile_get ((profile_id_t) p), an [0]->rate_hz);
-            int rc = planner_plan_album (&a->sub, (const measure_t *const *) an,
-                                         (profile_id_t) p, rate, &a->plans [p], err, sizeof err);
+            int rate = s_album_rate ((profile_id_t) p, an, a->sub.n_tracks);
+            int rc = planner_plan_tracks (&a->sub, (const measure_t *const *) an, numbers,
+                                          (profile_id_t) p, rate, &a->plans [p], err, sizeof err);
             if (rc == 0) {
                 a->plan_ok [p] = true;
                 store_plan_put (self->store, job->id, a->idx, p, a->plans [p].report_json);
@@ -629,6 +650,7 @@ s_album_plan (broker_t *self, s_job_t *job, s_album_t *a)
         }
     }
     free (an);
+    free (numbers);
     a->planned = true;
 }
 
@@ -755,7 +777,10 @@ s_album_prune (const s_album_t *a, const char *album_dir, bool whole, char *err,
 static bool
 s_track_plan_same (const track_plan_t *x, const track_plan_t *y)
 {
-    if (x->target_lufs != y->target_lufs || x->gain_db != y->gain_db
+    //  a silent track has no target (NaN): equal when both have none
+    bool same_target = x->target_lufs == y->target_lufs
+                    || (isnan (x->target_lufs) && isnan (y->target_lufs));
+    if (!same_target || x->silent != y->silent || x->gain_db != y->gain_db
     ||  x->ceiling_dbtp != y->ceiling_dbtp || x->fade_in_frames != y->fade_in_frames
     ||  x->fade_out_frames != y->fade_out_frames)
         return false;
@@ -781,6 +806,7 @@ s_album_recheck_masters (broker_t *self, s_album_t *a, const album_plan_t *old,
             int o = old_idx [i], k = a->sub_idx [i];
             if (old_ok [p] && a->plan_ok [p] && o >= 0 && k >= 0
             &&  (size_t) o < old [p].n_tracks && (size_t) k < a->plans [p].n_tracks
+            &&  old [p].out_rate_hz == a->plans [p].out_rate_hz
             &&  s_track_plan_same (&old [p].tracks [o], &a->plans [p].tracks [k]))
                 continue;
             log_info ("job %llu album %d track %zu profile %s: its plan changed, mastered again",
@@ -1551,6 +1577,7 @@ s_dispatch_one (broker_t *self, s_task_t *t, s_worker_t *w, int widx)
                 plan.n_tonal_db = MEASURE_BANDS;
                 plan.fade_in_frames = tp->fade_in_frames;
                 plan.fade_out_frames = tp->fade_out_frames;
+                plan.out_rate_hz = (uint32_t) a->plans [t->profile].out_rate_hz;
                 m.plan = &plan;
             }
         }

@@ -51,7 +51,17 @@
     shifted to zero mean over the usable bands so the overall level moves
     little (the master's loudness loop corrects the rest), then clipped to
     +-max_db. A band is usable when every track has a finite level above
-    -150 dBFS in it; unusable bands get 0 dB.  */
+    -150 dBFS in it; unusable bands get 0 dB.
+
+    Silence: a track with no measurable loudness (digital silence, or
+    every block under the -70 LUFS absolute gate, where BS.1770 gives
+    -inf) has no loudness to move to a target and no spectrum worth
+    matching. It is planned silent: gain 0 dB, no target, no tonal
+    correction; its blocks stay under the absolute gate at gain 0, so the
+    album loudness is that of the other tracks, and the policies and the
+    tonal target are computed over the other tracks only. An album of
+    silent tracks only is planned too (every gain 0). Messages name
+    tracks by their number in the spec (planner_plan_tracks).  */
 #include "broker/planner.h"
 #include "common/err.h"
 
@@ -151,9 +161,13 @@ s_album_lufs (const s_union_t *u, const double *gains)
 //  planned loudness clamped to target +- dev.
 static void
 s_hybrid_gains (const measure_t *const *a, size_t n, double g, double target,
-                double dev, double *gains)
+                double dev, const bool *silent, double *gains)
 {
     for (size_t i = 0; i < n; i++) {
+        if (silent [i]) {
+            gains [i] = 0.0;
+            continue;
+        }
         double p = a [i]->integrated_lufs + g;
         if (p > target + dev)
             p = target + dev;
@@ -163,17 +177,28 @@ s_hybrid_gains (const measure_t *const *a, size_t n, double g, double target,
     }
 }
 
+//  Fills gains[] with the common gain g, 0 dB for silent tracks.
+static void
+s_common_gains (size_t n, double g, const bool *silent, double *gains)
+{
+    for (size_t i = 0; i < n; i++)
+        gains [i] = silent [i] ? 0.0 : g;
+}
+
 //  Solves for the album gain g so that the union loudness with per-track
-//  gains from mode (0: common gain, 1: hybrid clamp) equals target.
-//  Bisection: album loudness is nondecreasing in g. Returns g (dB).
+//  gains from mode (0: common gain, 1: hybrid clamp) equals target;
+//  silent tracks keep 0 dB. Bisection: album loudness is nondecreasing
+//  in g. At least one track must not be silent. Returns g (dB).
 static double
 s_solve_album_gain (const s_union_t *u, double target, int hybrid,
-                    double dev, double *gains)
+                    double dev, const bool *silent, double *gains)
 {
     const measure_t *const *a = u->m;
     size_t n = u->n;
     double lmin = HUGE_VAL, lmax = -HUGE_VAL;
     for (size_t i = 0; i < n; i++) {
+        if (silent [i])
+            continue;
         if (a [i]->integrated_lufs < lmin) lmin = a [i]->integrated_lufs;
         if (a [i]->integrated_lufs > lmax) lmax = a [i]->integrated_lufs;
     }
@@ -185,10 +210,9 @@ s_solve_album_gain (const s_union_t *u, double target, int hybrid,
     for (int it = 0; it < PLAN_SOLVE_ITERS && hi - lo > PLAN_SOLVE_TOL_LU; it++) {
         g = 0.5 * (lo + hi);
         if (hybrid)
-            s_hybrid_gains (a, n, g, target, dev, gains);
+            s_hybrid_gains (a, n, g, target, dev, silent, gains);
         else
-            for (size_t i = 0; i < n; i++)
-                gains [i] = g;
+            s_common_gains (n, g, silent, gains);
         double l = s_album_lufs (u, gains);
         if (l < target)
             lo = g;
@@ -197,10 +221,9 @@ s_solve_album_gain (const s_union_t *u, double target, int hybrid,
     }
     g = 0.5 * (lo + hi);
     if (hybrid)
-        s_hybrid_gains (a, n, g, target, dev, gains);
+        s_hybrid_gains (a, n, g, target, dev, silent, gains);
     else
-        for (size_t i = 0; i < n; i++)
-            gains [i] = g;
+        s_common_gains (n, g, silent, gains);
     return g;
 }
 
@@ -222,9 +245,14 @@ s_bands (const double *v)
 }
 
 //  Computes the tonal corrections of every track into plan->tracks[i].tonal_db
-//  and records the inputs in rep. Returns 0 or MF_ERR_INVALID (reference).
+//  and records the inputs in rep. Silent tracks get none and take no part
+//  in the target; a silent reference track leaves every track uncorrected
+//  (the record says why). numbers[i]: track i's number in the spec;
+//  sublist: the tracks are some of the spec album's (those analysed).
+//  Returns 0 or MF_ERR_INVALID (reference out of range or not listed).
 static int
 s_plan_tonal (const spec_album_t *album, const measure_t *const *a, size_t n,
+              const int *numbers, bool sublist, const bool *silent,
               album_plan_t *plan, json_t *rep, char *err, size_t err_size)
 {
     const tonal_cfg_t *tc = &album->s.tonal;
@@ -239,19 +267,45 @@ s_plan_tonal (const spec_album_t *album, const measure_t *const *a, size_t n,
         memset (plan->tracks [i].tonal_db, 0, sizeof plan->tracks [i].tonal_db);
     if (tc->match == TONAL_OFF || tc->strength <= 0.0)
         return 0;
-    if (tc->match == TONAL_REFERENCE
-    && (tc->reference_track < 0 || (size_t) tc->reference_track >= n)) {
-        snprintf (err, err_size, "album \"%s\": tonal reference_track %d is out of range (the album has %zu tracks)",
-                  album->title ? album->title : "", tc->reference_track, n);
-        return MF_ERR_INVALID;
+    //  the reference: spec index reference_track among the listed tracks
+    size_t ref = 0;
+    if (tc->match == TONAL_REFERENCE) {
+        bool found = false;
+        for (size_t i = 0; i < n && !found; i++)
+            if (numbers [i] - 1 == tc->reference_track) {
+                ref = i;
+                found = true;
+            }
+        if (!found) {
+            if (sublist && tc->reference_track >= 0)
+                snprintf (err, err_size, "album \"%s\": tonal reference track %d was not analysed",
+                          album->title ? album->title : "", tc->reference_track + 1);
+            else
+                snprintf (err, err_size, "album \"%s\": tonal reference_track %d is out of range (the album has %zu tracks)",
+                          album->title ? album->title : "", tc->reference_track, n);
+            return MF_ERR_INVALID;
+        }
+        if (silent [ref]) {
+            char why [160];
+            snprintf (why, sizeof why, "reference track %d has no measurable loudness: no track is corrected",
+                      numbers [ref]);
+            json_object_set_new (jt, "skipped", json_string (why));
+            return 0;
+        }
     }
-    //  usable bands
+    size_t n_loud = 0;
+    for (size_t i = 0; i < n; i++)
+        n_loud += !silent [i];
+    if (n_loud == 0)
+        return 0;
+    //  usable bands (silent tracks' spectra are not looked at)
     int usable [MEASURE_BANDS];
     int n_usable = 0;
     for (int b = 0; b < MEASURE_BANDS; b++) {
         usable [b] = 1;
         for (size_t i = 0; i < n; i++)
-            if (!isfinite (a [i]->band_db [b]) || a [i]->band_db [b] <= PLAN_BAND_FLOOR_DB)
+            if (!silent [i]
+            && (!isfinite (a [i]->band_db [b]) || a [i]->band_db [b] <= PLAN_BAND_FLOOR_DB))
                 usable [b] = 0;
         n_usable += usable [b];
     }
@@ -268,6 +322,8 @@ s_plan_tonal (const spec_album_t *album, const measure_t *const *a, size_t n,
     }
     double wsum = 0.0;
     for (size_t i = 0; i < n; i++) {
+        if (silent [i])
+            continue;                   //  weight 0, shape unused
         double mean = 0.0;
         for (int b = 0; b < MEASURE_BANDS; b++)
             if (usable [b])
@@ -284,7 +340,7 @@ s_plan_tonal (const spec_album_t *album, const measure_t *const *a, size_t n,
     for (int b = 0; b < MEASURE_BANDS; b++) {
         target [b] = 0.0;
         if (tc->match == TONAL_REFERENCE)
-            target [b] = shape [tc->reference_track][b];
+            target [b] = shape [ref][b];
         else
             for (size_t i = 0; i < n; i++)
                 target [b] += w [i] / wsum * shape [i][b];
@@ -297,6 +353,8 @@ s_plan_tonal (const spec_album_t *album, const measure_t *const *a, size_t n,
     json_object_set_new (jt, "track_weights", jw);
 
     for (size_t i = 0; i < n; i++) {
+        if (silent [i])
+            continue;                   //  stays 0 dB
         double raw [MEASURE_BANDS], sm [MEASURE_BANDS];
         for (int b = 0; b < MEASURE_BANDS; b++)
             raw [b] = usable [b] ? tc->strength * (target [b] - shape [i][b]) : 0.0;
@@ -361,7 +419,8 @@ s_edge_blocks (const spec_album_t *album, const measure_t *const *a, size_t n,
             free (extp);
             return -1;
         }
-        memcpy (ext [i].block_lufs, m->block_lufs, m->n_blocks * sizeof (float));
+        if (m->n_blocks > 0)
+            memcpy (ext [i].block_lufs, m->block_lufs, m->n_blocks * sizeof (float));
         for (int k = 1; m->n_blocks > 0 && k <= 3; k++) {
             double part = 10.0 * log10 (k / 4.0);
             if (lead)
@@ -405,12 +464,30 @@ planner_album_lufs (const spec_album_t *album, const measure_t *const *tracks,
     return l;
 }
 
-//  Plans one album for one profile: gains, ceilings, fades, tonal curves
-//  and the record; 0, MF_ERR_INVALID (err says which track) or MF_ERR_NOMEM.
+//  True when m holds no measurable loudness; see planner.h.
+bool
+planner_track_silent (const measure_t *m)
+{
+    return !m || !isfinite (m->integrated_lufs) || m->n_blocks == 0 || !m->block_lufs;
+}
+
+//  Plans one album for one profile, tracks numbered 1..n; see planner.h.
 int
 planner_plan_album (const spec_album_t *album, const measure_t *const *analyses,
                     profile_id_t profile, int out_rate_hz,
                     album_plan_t *plan, char *err, size_t err_size)
+{
+    return planner_plan_tracks (album, analyses, NULL, profile, out_rate_hz, plan,
+                                err, err_size);
+}
+
+//  Plans some of an album's tracks for one profile: gains, ceilings,
+//  fades, tonal curves and the record; 0, MF_ERR_INVALID (err names the
+//  track by its spec number) or MF_ERR_NOMEM.
+int
+planner_plan_tracks (const spec_album_t *album, const measure_t *const *analyses,
+                     const int *numbers, profile_id_t profile, int out_rate_hz,
+                     album_plan_t *plan, char *err, size_t err_size)
 {
     char dummy [8];
     if (!err || err_size == 0) {
@@ -435,13 +512,26 @@ planner_plan_album (const spec_album_t *album, const measure_t *const *analyses,
         snprintf (err, err_size, "album \"%s\": unknown loudness policy %d", title, (int) lc->policy);
         return MF_ERR_INVALID;
     }
+    int *no = calloc (n, sizeof *no);
+    bool *silent = calloc (n, sizeof *silent);
+    if (!no || !silent) {
+        free (no);
+        free (silent);
+        return MF_ERR_NOMEM;
+    }
+    size_t n_loud = 0;
     for (size_t i = 0; i < n; i++) {
+        no [i] = numbers ? numbers [i] : (int) i + 1;
         const measure_t *m = analyses [i];
-        if (!m || !isfinite (m->integrated_lufs) || m->n_blocks == 0 || !m->block_lufs) {
-            snprintf (err, err_size, "album \"%s\" track %zu (%s): no measurable loudness (silent or not analysed); remove it or replace the file",
-                      title, i + 1, album->tracks [i].path ? album->tracks [i].path : "?");
+        if (!m || (m->n_blocks > 0 && !m->block_lufs)) {
+            snprintf (err, err_size, "album \"%s\" track %d (%s): not analysed",
+                      title, no [i], album->tracks [i].path ? album->tracks [i].path : "?");
+            free (no);
+            free (silent);
             return MF_ERR_INVALID;
         }
+        silent [i] = planner_track_silent (m);
+        n_loud += !silent [i];
     }
 
     double target = profile_target_lufs (prof, lc->has_target, lc->target_lufs);
@@ -451,6 +541,7 @@ planner_plan_album (const spec_album_t *album, const measure_t *const *analyses,
     double dev = lc->max_deviation_lu >= 0.0 ? lc->max_deviation_lu : 0.0;
 
     plan->profile = profile;
+    plan->out_rate_hz = out_rate_hz;
     plan->n_tracks = n;
     plan->album_target_lufs = target;
     plan->tracks = calloc (n, sizeof *plan->tracks);
@@ -458,6 +549,8 @@ planner_plan_album (const spec_album_t *album, const measure_t *const *analyses,
     json_t *rep = json_object ();
     if (!plan->tracks || !gains || !rep) {
         free (gains);
+        free (no);
+        free (silent);
         json_decref (rep);
         planner_plan_free (plan);
         return MF_ERR_NOMEM;
@@ -470,6 +563,8 @@ planner_plan_album (const spec_album_t *album, const measure_t *const *analyses,
     int n_edges = s_edge_blocks (album, analyses, n, &ext, &extp);
     if (n_edges < 0) {
         free (gains);
+        free (no);
+        free (silent);
         json_decref (rep);
         planner_plan_free (plan);
         return MF_ERR_NOMEM;
@@ -479,52 +574,61 @@ planner_plan_album (const spec_album_t *album, const measure_t *const *analyses,
         s_union_free (&alb);
         s_edge_free (ext, extp, n);
         free (gains);
+        free (no);
+        free (silent);
         json_decref (rep);
         planner_plan_free (plan);
         return MF_ERR_NOMEM;
     }
 
+    //  silent tracks' blocks are all under the absolute gate at their
+    //  gain of 0 dB: the album readings are the other tracks'
     double in_album = s_album_lufs (&alb, NULL);
-    double in_mean = 0.0, lmax = -HUGE_VAL;
+    double in_mean = n_loud ? 0.0 : NAN, lmax = -HUGE_VAL;
     for (size_t i = 0; i < n; i++) {
-        in_mean += analyses [i]->integrated_lufs / (double) n;
+        if (silent [i])
+            continue;
+        in_mean += analyses [i]->integrated_lufs / (double) n_loud;
         if (analyses [i]->integrated_lufs > lmax)
             lmax = analyses [i]->integrated_lufs;
     }
     double album_gain = NAN;
+    if (n_loud > 0)
     switch (lc->policy) {
         case POLICY_TRACK:
             for (size_t i = 0; i < n; i++)
-                gains [i] = target - analyses [i]->integrated_lufs;
+                gains [i] = silent [i] ? 0.0 : target - analyses [i]->integrated_lufs;
             break;
         case POLICY_ALBUM:
-            album_gain = s_solve_album_gain (&alb, target, 0, 0.0, gains);
+            album_gain = s_solve_album_gain (&alb, target, 0, 0.0, silent, gains);
             break;
         case POLICY_LOUDEST:
             album_gain = target - lmax;
-            for (size_t i = 0; i < n; i++)
-                gains [i] = album_gain;
+            s_common_gains (n, album_gain, silent, gains);
             break;
         case POLICY_HYBRID:
-            album_gain = s_solve_album_gain (&alb, target, 1, dev, gains);
+            album_gain = s_solve_album_gain (&alb, target, 1, dev, silent, gains);
             break;
     }
     double pmin = HUGE_VAL, pmax = -HUGE_VAL;
     for (size_t i = 0; i < n; i++) {
         track_plan_t *tp = &plan->tracks [i];
         const settings_t *ts = &album->tracks [i].s;
-        tp->gain_db = gains [i];
-        tp->target_lufs = analyses [i]->integrated_lufs + gains [i];
+        tp->silent = silent [i];
+        tp->gain_db = silent [i] ? 0.0 : gains [i];
+        tp->target_lufs = silent [i] ? NAN : analyses [i]->integrated_lufs + gains [i];
         tp->ceiling_dbtp = ceiling;
         if (isfinite (ts->chain.limiter.ceiling_dbtp) && ts->chain.limiter.ceiling_dbtp < ceiling)
             tp->ceiling_dbtp = ts->chain.limiter.ceiling_dbtp;
         tp->fade_in_frames = (int64_t) llround (ts->fade_in_s * out_rate_hz);
         tp->fade_out_frames = (int64_t) llround (ts->fade_out_s * out_rate_hz);
+        if (silent [i])
+            continue;
         if (tp->target_lufs < pmin) pmin = tp->target_lufs;
         if (tp->target_lufs > pmax) pmax = tp->target_lufs;
     }
     plan->album_planned_lufs = s_album_lufs (&alb, gains);
-    plan->spread_lu = pmax - pmin;
+    plan->spread_lu = n_loud ? pmax - pmin : 0.0;
 
     //  the record: inputs, then decisions
     json_object_set_new (rep, "profile", json_string (prof->name));
@@ -540,16 +644,20 @@ planner_plan_album (const spec_album_t *album, const measure_t *const *analyses,
     json_object_set_new (rep, "mean_of_track_lufs_not_used", s_num (in_mean));
     json_object_set_new (rep, "album_gain_db", s_num (album_gain));
     json_object_set_new (rep, "album_planned_lufs", s_num (plan->album_planned_lufs));
+    json_object_set_new (rep, "silent_tracks", json_integer ((json_int_t) (n - n_loud)));
+    json_object_set_new (rep, "silent_method", json_string ("no measurable loudness (every block under the -70 LUFS absolute gate): gain 0 dB, no tonal correction, outside the album loudness"));
     json_object_set_new (rep, "spread_lu", s_num (plan->spread_lu));
 
-    int rc = s_plan_tonal (album, analyses, n, plan, rep, err, err_size);
+    int rc = s_plan_tonal (album, analyses, n, no, numbers != NULL, silent, plan, rep,
+                           err, err_size);
     if (rc == 0) {
         json_t *jtr = json_array ();
         json_object_set_new (rep, "tracks", jtr);
         for (size_t i = 0; i < n; i++) {
             const track_plan_t *tp = &plan->tracks [i];
             json_t *o = json_object ();
-            json_object_set_new (o, "index", json_integer ((json_int_t) i + 1));
+            json_object_set_new (o, "index", json_integer ((json_int_t) no [i]));
+            json_object_set_new (o, "silent", json_boolean (tp->silent));
             json_object_set_new (o, "path", album->tracks [i].path ? json_string (album->tracks [i].path) : json_null ());
             json_object_set_new (o, "input_lufs", s_num (analyses [i]->integrated_lufs));
             json_object_set_new (o, "input_true_peak_dbtp", s_num (analyses [i]->true_peak_dbtp));
@@ -557,7 +665,7 @@ planner_plan_album (const spec_album_t *album, const measure_t *const *analyses,
             json_object_set_new (o, "blocks", json_integer ((json_int_t) analyses [i]->n_blocks));
             json_object_set_new (o, "gain_db", s_num (tp->gain_db));
             json_object_set_new (o, "planned_lufs", s_num (tp->target_lufs));
-            int pulled = lc->policy == POLICY_HYBRID
+            int pulled = lc->policy == POLICY_HYBRID && !tp->silent
                       && fabs (tp->gain_db - album_gain) > 1e-9;
             json_object_set_new (o, "pulled_to_bound", json_boolean (pulled));
             json_object_set_new (o, "ceiling_dbtp", s_num (tp->ceiling_dbtp));
@@ -572,6 +680,8 @@ planner_plan_album (const spec_album_t *album, const measure_t *const *analyses,
     }
     json_decref (rep);
     free (gains);
+    free (no);
+    free (silent);
     s_union_free (&alb);
     s_edge_free (ext, extp, n);
     if (rc != 0)

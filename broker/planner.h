@@ -14,6 +14,7 @@
 #ifndef MF_PLANNER_H
 #define MF_PLANNER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/measure.h"
@@ -27,6 +28,9 @@ typedef struct {
     double tonal_db [MEASURE_BANDS];   //  correction per band (0 when off)
     int64_t fade_in_frames;            //  at the output rate
     int64_t fade_out_frames;
+    bool    silent;                    //  no measurable loudness: gain 0, no
+                                       //  target (target_lufs NAN), no tonal
+                                       //  correction, outside the album loudness
 } track_plan_t;
 
 typedef struct {
@@ -34,18 +38,38 @@ typedef struct {
     double        album_target_lufs;   //  the album-level target
     double        album_planned_lufs;  //  predicted album loudness after gains
     double        spread_lu;           //  max - min of planned track loudness
+                                       //  (0 when no track has loudness)
+    int           out_rate_hz;         //  every master of the album renders at this
     track_plan_t *tracks;              //  n_tracks entries (owned)
     size_t        n_tracks;
     char         *report_json;         //  every input and decision (owned)
 } album_plan_t;
 
 //  Plans one album for one profile. analyses[i] is track i's measurement
-//  (input loudness, blocks, spectrum). Returns 0, MF_ERR_INVALID (a track
-//  has no measurable loudness, or a reference track is out of range; err
-//  says which), MF_ERR_NOMEM.
+//  (input loudness, blocks, spectrum). A track with no measurable loudness
+//  (digital silence, or every block under the -70 LUFS absolute gate) is
+//  planned silent: no gain, no target, no tonal correction, and left out
+//  of the album loudness and of the tonal target; it never fails the plan.
+//  Returns 0, MF_ERR_INVALID (a track has no analysis, or the tonal
+//  reference track is out of range or not in the list; err names the
+//  track), MF_ERR_NOMEM. Tracks are numbered 1..n in messages.
 int planner_plan_album (const spec_album_t *album, const measure_t *const *analyses,
                         profile_id_t profile, int out_rate_hz,
                         album_plan_t *plan, char *err, size_t err_size);
+
+//  planner_plan_album for a list of some of an album's tracks (those
+//  analysed): album->tracks[i] is the track numbered numbers[i] in the
+//  spec (1-based; NULL: i + 1). Messages and the record name tracks by
+//  these numbers, and album->s.tonal.reference_track (an index in the
+//  spec's album) is found among them.
+int planner_plan_tracks (const spec_album_t *album, const measure_t *const *analyses,
+                         const int *numbers, profile_id_t profile, int out_rate_hz,
+                         album_plan_t *plan, char *err, size_t err_size);
+
+//  True when a track's measurement holds no measurable loudness: its
+//  integrated loudness is not finite (every block under the absolute
+//  gate) or it has no 400 ms block.
+bool planner_track_silent (const measure_t *m);
 
 //  Album loudness (LUFS) as the album file will read: BS.1770-4 gating over
 //  the union of the tracks' blocks, each shifted by gain_db[i] (NULL: no

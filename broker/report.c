@@ -165,6 +165,7 @@ s_tree (const report_input_t *in)
         json_object_set_new (ji, "channels", json_integer (m->channels));
         json_object_set_new (ji, "duration_s", s_num (m->duration_s));
         json_object_set_new (ji, "integrated_lufs", s_num (m->integrated_lufs));
+        json_object_set_new (ji, "silent", json_boolean (planner_track_silent (m)));
         json_object_set_new (ji, "lra_lu", s_num (m->lra_lu));
         json_object_set_new (ji, "true_peak_dbtp", s_num (m->true_peak_dbtp));
         json_object_set_new (ji, "sample_peak_dbfs", s_num (m->sample_peak_dbfs));
@@ -218,6 +219,7 @@ s_tree (const report_input_t *in)
             json_t *t = json_object ();
             json_object_set_new (t, "index", json_integer (s_number (in, i)));
             json_object_set_new (t, "input_lufs", s_num (in->analyses [i]->integrated_lufs));
+            json_object_set_new (t, "silent", json_boolean (tp->silent));
             json_object_set_new (t, "planned_lufs", s_num (tp->target_lufs));
             json_object_set_new (t, "output_lufs", s_num (s_track_out (rp, i)));
             json_object_set_new (t, "input_lra_lu", s_num (in->analyses [i]->lra_lu));
@@ -337,6 +339,27 @@ s_cell (s_out_t *o, double v, int decimals)
         s_put (o, "<td>%.*f</td>", decimals, v);
     else
         s_put (o, "<td>&ndash;</td>");
+}
+
+//  A loudness cell: value, or "silent" for a track with no measurable
+//  loudness (m), or an en dash for unknown.
+static void
+s_cell_lufs (s_out_t *o, double v, const measure_t *m)
+{
+    if (!isfinite (v) && m && planner_track_silent (m))
+        s_put (o, "<td>silent</td>");
+    else
+        s_cell (o, v, 2);
+}
+
+//  A loudness in running text: "-14.00 LUFS" or "none (silent)".
+static void
+s_put_lufs (s_out_t *o, double v)
+{
+    if (isfinite (v))
+        s_put (o, "%.2f LUFS", v);
+    else
+        s_put (o, "none (silent)");
 }
 
 //  Plot frame: axes, y grid lines from y0 to y1 every step (value units).
@@ -525,8 +548,9 @@ report_html (const report_input_t *in)
         s_put (&o, " &middot; UPC ");
         s_put_esc (&o, al->upc);
     }
-    s_put (&o, " &middot; %zu tracks &middot; album input loudness %.2f LUFS (BS.1770-4 gating over all tracks' blocks)</p>\n",
-           n, planner_album_lufs (al, in->analyses, NULL));
+    s_put (&o, " &middot; %zu tracks &middot; album input loudness ", n);
+    s_put_lufs (&o, planner_album_lufs (al, in->analyses, NULL));
+    s_put (&o, " (BS.1770-4 gating over all tracks' blocks)</p>\n");
 
     if (in->incomplete || in->n_missing) {
         s_put (&o, "<h2>Incomplete delivery</h2>\n<p>Not delivered:</p>\n<ul>\n");
@@ -558,7 +582,7 @@ report_html (const report_input_t *in)
         s_put_esc (&o, al->tracks [i].isrc);
         s_put (&o, "</td>");
         s_cell (&o, m->duration_s, 2);
-        s_cell (&o, m->integrated_lufs, 2);
+        s_cell_lufs (&o, m->integrated_lufs, m);
         s_cell (&o, m->lra_lu, 1);
         s_cell (&o, m->true_peak_dbtp, 2);
         s_put (&o, "<td>%lld</td></tr>\n", (long long) m->clipped_samples);
@@ -573,8 +597,10 @@ report_html (const report_input_t *in)
         const report_profile_t *rp = &in->profiles [p];
         const profile_t *prof = profile_get (rp->profile);
         double out_album = s_album_out (in->album, rp, n);
-        s_put (&o, "<h2>Profile %s</h2>\n<p>album target %.2f LUFS, planned %.2f LUFS, ",
-               prof ? prof->name : "?", rp->plan->album_target_lufs, rp->plan->album_planned_lufs);
+        s_put (&o, "<h2>Profile %s</h2>\n<p>album target %.2f LUFS, planned ",
+               prof ? prof->name : "?", rp->plan->album_target_lufs);
+        s_put_lufs (&o, rp->plan->album_planned_lufs);
+        s_put (&o, ", ");
         if (isfinite (out_album))
             s_put (&o, "measured %.2f LUFS, ", out_album);
         s_put (&o, "planned spread between tracks %.2f LU</p>\n", rp->plan->spread_lu);
@@ -588,10 +614,10 @@ report_html (const report_input_t *in)
             const master_report_t *mr = rp->masters ? &rp->masters [i] : NULL;
             const measure_t *om = rp->outputs ? rp->outputs [i] : NULL;
             s_put (&o, "<tr><td>%d</td>", s_number (in, i));
-            s_cell (&o, in->analyses [i]->integrated_lufs, 2);
+            s_cell_lufs (&o, in->analyses [i]->integrated_lufs, in->analyses [i]);
             s_cell (&o, mr ? mr->gain_db : tp->gain_db, 2);
-            s_cell (&o, tp->target_lufs, 2);
-            s_cell (&o, s_track_out (rp, i), 2);
+            s_cell_lufs (&o, tp->target_lufs, tp->silent ? in->analyses [i] : NULL);
+            s_cell_lufs (&o, s_track_out (rp, i), tp->silent ? in->analyses [i] : NULL);
             s_cell (&o, om ? om->lra_lu : mr ? mr->out_lra_lu : NAN, 1);
             s_cell (&o, om ? om->true_peak_dbtp : mr ? mr->out_true_peak_dbtp : NAN, 2);
             s_cell (&o, tp->ceiling_dbtp, 1);

@@ -263,7 +263,10 @@ s_master (s_run_t *r)
     o.has_tonal = t->plan->n_tonal_db == MEASURE_BANDS;
     for (size_t b = 0; o.has_tonal && b < MEASURE_BANDS; b++)
         o.tonal_db [b] = t->plan->tonal_db [b];
-    o.out_rate_hz = profile_output_rate (profile, in.rate_hz);
+    //  the album's rate from the plan: every master of one album and
+    //  profile has it, whatever each source's rate
+    o.out_rate_hz = t->plan->out_rate_hz > 0 ? (int) t->plan->out_rate_hz
+                                             : profile_output_rate (profile, in.rate_hz);
     o.out_bits = profile->bits;
     o.fade_in_s = 0;                     //  assemble does the fades
     o.fade_out_s = 0;

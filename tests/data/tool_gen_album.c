@@ -17,6 +17,9 @@
       OUTDIR/albumA/NN - Title.wav          the tracks
     --mark K:WORD puts WORD into track K's file name and title so that a
     worker fault hook (MASTERFARM_FAULT=crash:WORD) can pick that track.
+    --silent K:S makes track K of every album S seconds of digital silence
+    (an interlude); --rates LIST gives the tracks' sample rates in turn
+    (48000,44100: odd tracks at 48 kHz, even ones at 44.1 kHz).
     A summary line per track (file, LUFS, tilt) goes to stdout.  */
 #include <ebur128.h>
 #include <errno.h>
@@ -54,6 +57,10 @@ typedef struct {
     int         mark_track [MAX_MARKS];   //  1-based track index in album 1
     const char *mark_word [MAX_MARKS];
     int         n_marks;
+    int         silent_track;  //  1-based, 0: none
+    double      silent_s;
+    int         rates [8];     //  per-track rates in turn (n_rates 0: rate_hz)
+    int         n_rates;
 } s_opts_t;
 
 //  Note names for titles, so that titles read like titles.
@@ -91,6 +98,8 @@ s_usage (FILE *out)
         "  --target LUFS     loudness target (default -14)\n"
         "  --gap S           gap between tracks in seconds (default 2)\n"
         "  --mark K:WORD     put WORD in track K's name (album 1), e.g. 3:crashme\n"
+        "  --silent K:S      track K of each album is S s of digital silence\n"
+        "  --rates LIST      per-track sample rates in turn, e.g. 48000,44100\n"
         "  --csv             also write catalog.csv\n");
 }
 
@@ -383,6 +392,31 @@ s_parse (int argc, char **argv, s_opts_t *o)
             else if (!strcmp (a, "--policy"))  o->policy = v;
             else if (!strcmp (a, "--target"))  o->target_lufs = s_num (a, v, -40, -5);
             else if (!strcmp (a, "--gap"))     o->gap_s = s_num (a, v, 0, 60);
+            else if (!strcmp (a, "--silent")) {
+                char buf [64];
+                snprintf (buf, sizeof buf, "%s", v);
+                char *colon = strchr (buf, ':');
+                if (!colon) {
+                    fprintf (stderr, "tool_gen_album: --silent needs K:SECONDS (got '%s')\n", v);
+                    exit (2);
+                }
+                *colon = 0;
+                o->silent_track = (int) s_num (a, buf, 1, MAX_TRACKS);
+                o->silent_s = s_num (a, colon + 1, 0.5, 3600);
+            }
+            else if (!strcmp (a, "--rates")) {
+                char buf [256];
+                snprintf (buf, sizeof buf, "%s", v);
+                o->n_rates = 0;
+                for (char *save = NULL, *tok = strtok_r (buf, ",", &save); tok;
+                     tok = strtok_r (NULL, ",", &save)) {
+                    if (o->n_rates == 8) {
+                        fprintf (stderr, "tool_gen_album: --rates takes at most 8 rates\n");
+                        exit (2);
+                    }
+                    o->rates [o->n_rates++] = (int) s_num (a, tok, 8000, 192000);
+                }
+            }
             else if (!strcmp (a, "--mark")) {
                 char *colon = strchr (v, ':');
                 if (!colon || colon [1] == 0 || o->n_marks == MAX_MARKS) {
@@ -485,12 +519,19 @@ main (int argc, char **argv)
             snprintf (path, sizeof path, "%s/%s", dir, file);
 
             audio_t a;
-            testsig_alloc (&a, (int64_t) (secs * o.rate_hz), o.channels, o.rate_hz);
-            s_synth (&a, tilt, o.seed * 1000003ull + (uint64_t) al * 1009 + (uint64_t) k + 1);
-            double got = s_normalise (&a, lufs);
+            int rate = o.n_rates ? o.rates [k % o.n_rates] : o.rate_hz;
+            bool silent = k + 1 == o.silent_track;
+            if (silent)
+                secs = o.silent_s;
+            testsig_alloc (&a, (int64_t) (secs * rate), o.channels, rate);
+            double got = -HUGE_VAL;
+            if (!silent) {                 //  testsig_alloc zeroes: silence
+                s_synth (&a, tilt, o.seed * 1000003ull + (uint64_t) al * 1009 + (uint64_t) k + 1);
+                got = s_normalise (&a, lufs);
+            }
             testsig_write_wav (path, &a, o.bits);
             audio_free (&a);
-            printf ("%s\t%.2f LUFS\t%+.1f dB/decade\t%.2f s\n", rel, got, tilt, secs);
+            printf ("%s\t%.2f LUFS\t%+.1f dB/decade\t%.2f s\t%d Hz\n", rel, got, tilt, secs, rate);
 
             json_array_append_new (tracks, json_pack ("{s:s, s:s}", "path", rel, "title", title));
             if (csv)

@@ -14,7 +14,11 @@
     - mono stays mono; 8 kHz and 384 kHz sources either master or are
       refused with a reason;
     - out-of-range options are refused before processing, naming the
-      JSON path (spec_check_chain).  */
+      JSON path (spec_check_chain);
+    - a silent track's plan (no target, 0 dB): digital silence comes out
+      as silence (24-bit) or dither only (16-bit), at the plan's rate,
+      fades applied; a very quiet track (under the -70 LUFS gate) is not
+      raised toward any target.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -312,6 +316,70 @@ test_mono_rates_fades (void **state)
     }
 }
 
+//  The master task's plan for a silent track: no target (NAN) and 0 dB.
+//  Digital silence at 48 kHz mastered for cd at the album's 44.1 kHz
+//  with fades: dither only (within 2 LSB of zero), one render, no gain;
+//  for spotify (24-bit, no dither) exactly zero. Noise at about -80 LUFS
+//  (every block under the absolute gate) keeps its level (within 1 dB,
+//  the chain's high-pass aside) instead of being pulled to -14 LUFS.
+static void
+test_silent_plan (void **state)
+{
+    (void) state;
+    char err [256];
+    master_report_t rep;
+    master_opts_t o;
+    audio_t in, out;
+    testsig_alloc (&in, 5 * 48000, 2, 48000);
+    master_opts_default (&o, profile_find ("cd"), 48000);
+    o.target_lufs = NAN;
+    o.gain_db = 0.0;
+    o.fade_in_s = 1.0;
+    o.fade_out_s = 1.0;
+    assert_int_equal (master_run (&in, &o, &out, &rep, err, sizeof err), 0);
+    assert_int_equal (out.rate_hz, 44100);
+    assert_true (rep.gain_db == 0.0);
+    assert_int_equal (rep.loop_iterations, 1);
+    assert_true (rep.gr_max_db == 0.0);
+    float peak = 0.0f;
+    for (size_t i = 0; i < (size_t) out.frames * 2; i++)
+        peak = fmaxf (peak, fabsf (out.data [i]));
+    printf ("silence -> cd: peak %.1f LSB, %.1f dBFS\n", peak * 32768.0, 20.0 * log10 (peak + 1e-30));
+    assert_true (peak <= 2.0f / 32768.0f);
+    audio_free (&out);
+
+    master_opts_default (&o, profile_find ("spotify"), 48000);
+    o.target_lufs = NAN;
+    o.gain_db = 0.0;
+    o.fade_in_s = 1.0;
+    assert_int_equal (master_run (&in, &o, &out, &rep, err, sizeof err), 0);
+    for (size_t i = 0; i < (size_t) out.frames * 2; i++)
+        assert_true (out.data [i] == 0.0f);
+    audio_free (&out);
+    audio_free (&in);
+
+    //  very quiet noise: -80 dBFS RMS, not raised
+    testsig_alloc (&in, 5 * 44100, 2, 44100);
+    testsig_add_noise (&in, testsig_db_to_lin (-80.0), 5);
+    master_opts_default (&o, profile_find ("spotify"), 44100);
+    o.target_lufs = NAN;
+    o.gain_db = 0.0;
+    o.fade_in_s = 0.5;
+    assert_int_equal (master_run (&in, &o, &out, &rep, err, sizeof err), 0);
+    double ei = 0.0, eo = 0.0;
+    for (size_t i = 0; i < (size_t) in.frames * 2; i++) {
+        if (i / 2 < (size_t) (0.5 * 44100))
+            continue;                   //  after the fade
+        ei += (double) in.data [i] * in.data [i];
+        eo += (double) out.data [i] * out.data [i];
+    }
+    printf ("-80 dBFS noise: level changed by %.2f dB\n", 10.0 * log10 (eo / ei));
+    assert_true (fabs (10.0 * log10 (eo / ei)) < 1.0);
+    assert_true (out.data [0] == 0.0f);
+    audio_free (&out);
+    audio_free (&in);
+}
+
 static void
 test_bad_options (void **state)
 {
@@ -361,6 +429,7 @@ main (void)
         cmocka_unit_test (test_gr_cap),
         cmocka_unit_test (test_mono_rates_fades),
         cmocka_unit_test (test_bad_options),
+        cmocka_unit_test (test_silent_plan),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

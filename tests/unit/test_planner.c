@@ -246,21 +246,185 @@ test_targets_and_ceiling (void **state)
     fx_free (&f);
 }
 
-//  A silent track is refused with its number and path.
+//  Makes track i of f silent: digital silence (every block -inf) or, with
+//  level finite, a very quiet track whose blocks all sit at level (under
+//  the -70 LUFS absolute gate: BS.1770 integrated loudness -inf).
 static void
-test_silent_track_refused (void **state)
+fx_silence (fx_t *f, size_t i, double level)
+{
+    measure_t *m = &f->m [i];
+    for (size_t b = 0; b < m->n_blocks; b++)
+        m->block_lufs [b] = (float) level;
+    m->integrated_lufs = -HUGE_VAL;
+    m->true_peak_dbtp = isfinite (level) ? level + 10.0 : -HUGE_VAL;
+    for (int k = 0; k < MEASURE_BANDS; k++)
+        m->band_db [k] = isfinite (level) ? -120.0 + 5.0 * (k % 3) : -HUGE_VAL;
+}
+
+//  Tilted spectra on the loud tracks, tonal match on, so that the tonal
+//  target would move if a silent track took part.
+static void
+fx_tonal (fx_t *f)
+{
+    for (size_t i = 0; i < f->album.n_tracks; i++)
+        if (isfinite (f->m [i].integrated_lufs))
+            for (int b = 0; b < MEASURE_BANDS; b++)
+                f->m [i].band_db [b] = -30.0 + (double) ((int) i - 2) * log10 (measure_band_hz (b) / 1000.0);
+    f->album.s.tonal.match = TONAL_ALBUM;
+    f->album.s.tonal.strength = 1.0;
+    f->album.s.tonal.max_db = 12.0;
+}
+
+//  A silent track (track 3 of 5: digital silence, then a very quiet one
+//  under the absolute gate) does not fail the plan, for every policy: it
+//  gets 0 dB and no tonal correction, is marked silent in the record
+//  (no -inf or NaN there), and every other number is that of the album
+//  without it: album loudness, gains, tonal corrections.
+static void
+test_silent_track_planned (void **state)
 {
     (void) state;
-    double lv [2] = { -14.0, -20.0 };
+    const loudness_policy_t policies [] = { POLICY_ALBUM, POLICY_TRACK, POLICY_LOUDEST, POLICY_HYBRID };
+    const double quiet [] = { -HUGE_VAL, -75.0 };
+    for (size_t q = 0; q < 2; q++)
+    for (size_t pi = 0; pi < 4; pi++) {
+        double lv [5] = { -10.0, -16.0, -20.0, -12.0, -24.0 };
+        double lv4 [4] = { -10.0, -16.0, -12.0, -24.0 };
+        int nb [5] = { 100, 200, 100, 150, 100 };
+        int nb4 [4] = { 100, 200, 150, 100 };
+        fx_t f, g;
+        fx_init (&f, 5, lv, nb);
+        fx_init (&g, 4, lv4, nb4);
+        fx_silence (&f, 2, quiet [q]);
+        fx_tonal (&f);
+        for (int b = 0; b < MEASURE_BANDS; b++)
+            for (size_t i = 0; i < 4; i++)
+                g.m [i].band_db [b] = f.m [i < 2 ? i : i + 1].band_db [b];
+        g.album.s.tonal = f.album.s.tonal;
+        f.album.s.loudness.policy = g.album.s.loudness.policy = policies [pi];
+        album_plan_t plan, ref;
+        char err [256] = "";
+        int rc = planner_plan_album (&f.album, f.mp, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err);
+        if (rc != 0)
+            fail_msg ("policy %d: plan failed: %s", (int) policies [pi], err);
+        assert_int_equal (planner_plan_album (&g.album, g.mp, PROFILE_SPOTIFY, 48000, &ref, err, sizeof err), 0);
+        const track_plan_t *st = &plan.tracks [2];
+        assert_true (st->silent);
+        assert_true (st->gain_db == 0.0);
+        assert_true (isnan (st->target_lufs));
+        for (int b = 0; b < MEASURE_BANDS; b++)
+            assert_true (st->tonal_db [b] == 0.0);
+        assert_true (fabs (plan.album_planned_lufs - ref.album_planned_lufs) < 1e-9);
+        assert_true (fabs (plan.spread_lu - ref.spread_lu) < 1e-9);
+        for (size_t i = 0; i < 4; i++) {
+            const track_plan_t *a = &plan.tracks [i < 2 ? i : i + 1], *b = &ref.tracks [i];
+            assert_false (a->silent);
+            assert_true (fabs (a->gain_db - b->gain_db) < 1e-9);
+            for (int k = 0; k < MEASURE_BANDS; k++)
+                assert_true (fabs (a->tonal_db [k] - b->tonal_db [k]) < 1e-9);
+        }
+        if (policies [pi] == POLICY_ALBUM)
+            assert_true (fabs (plan.album_planned_lufs - (-14.0)) < 1e-4);
+        //  the record: silent, with nulls where there is no number
+        assert_non_null (plan.report_json);
+        assert_null (strstr (plan.report_json, "inf"));
+        assert_null (strstr (plan.report_json, "nan"));
+        json_t *root = json_loads (plan.report_json, 0, NULL);
+        assert_non_null (root);
+        json_t *t3 = json_array_get (json_object_get (root, "tracks"), 2);
+        assert_int_equal (json_integer_value (json_object_get (t3, "index")), 3);
+        assert_true (json_is_true (json_object_get (t3, "silent")));
+        assert_true (json_is_null (json_object_get (t3, "input_lufs")));
+        assert_true (json_is_null (json_object_get (t3, "planned_lufs")));
+        assert_true (json_real_value (json_object_get (t3, "gain_db")) == 0.0);
+        assert_int_equal (json_integer_value (json_object_get (root, "silent_tracks")), 1);
+        json_decref (root);
+        planner_plan_free (&plan);
+        planner_plan_free (&ref);
+        fx_free (&f);
+        fx_free (&g);
+    }
+}
+
+//  An album of silent tracks only is planned: every gain 0 dB.
+static void
+test_all_silent (void **state)
+{
+    (void) state;
+    double lv [2] = { -20.0, -20.0 };
     int nb [2] = { 40, 40 };
     fx_t f;
     fx_init (&f, 2, lv, nb);
-    f.m [1].integrated_lufs = -HUGE_VAL;
+    fx_silence (&f, 0, -HUGE_VAL);
+    fx_silence (&f, 1, -80.0);
     album_plan_t plan;
     char err [256] = "";
-    assert_int_equal (planner_plan_album (&f.album, f.mp, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), MF_ERR_INVALID);
-    assert_non_null (strstr (err, "track 2"));
-    assert_null (plan.tracks);
+    assert_int_equal (planner_plan_album (&f.album, f.mp, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), 0);
+    for (size_t i = 0; i < 2; i++) {
+        assert_true (plan.tracks [i].silent);
+        assert_true (plan.tracks [i].gain_db == 0.0);
+    }
+    assert_true (plan.spread_lu == 0.0);
+    assert_null (strstr (plan.report_json, "inf"));
+    assert_null (strstr (plan.report_json, "nan"));
+    planner_plan_free (&plan);
+    fx_free (&f);
+}
+
+//  The planner names tracks by their number in the spec when given a
+//  sub-list (the tracks analysed): spec tracks 1, 2, 5 and 9 of an album.
+//  A failure caused by the fourth entry says "track 9"; the record's
+//  indices are 1, 2, 5, 9; the tonal reference (spec index 4: track 5)
+//  is the third entry, and one not in the list is named by its number.
+static void
+test_track_numbers (void **state)
+{
+    (void) state;
+    double lv [4] = { -14.0, -16.0, -12.0, -15.0 };
+    int nb [4] = { 40, 40, 40, 40 };
+    const int numbers [4] = { 1, 2, 5, 9 };
+    fx_t f;
+    fx_init (&f, 4, lv, nb);
+    fx_tonal (&f);
+    album_plan_t plan;
+    char err [256] = "";
+    //  a missing analysis: the message names track 9, not 4
+    const measure_t *keep = f.mp [3];
+    f.mp [3] = NULL;
+    assert_int_equal (planner_plan_tracks (&f.album, f.mp, numbers, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), MF_ERR_INVALID);
+    assert_non_null (strstr (err, "track 9"));
+    assert_null (strstr (err, "track 4"));
+    f.mp [3] = keep;
+    //  the reference is spec track 5: the third entry keeps its shape
+    f.album.s.tonal.match = TONAL_REFERENCE;
+    f.album.s.tonal.reference_track = 4;
+    assert_int_equal (planner_plan_tracks (&f.album, f.mp, numbers, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), 0);
+    for (int b = 0; b < MEASURE_BANDS; b++)
+        assert_true (fabs (plan.tracks [2].tonal_db [b]) < 1e-9);
+    assert_true (fabs (plan.tracks [0].tonal_db [MEASURE_BANDS - 2]) > 0.1);
+    json_t *root = json_loads (plan.report_json, 0, NULL);
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal (json_integer_value (json_object_get (json_array_get (json_object_get (root, "tracks"), i), "index")), numbers [i]);
+    json_decref (root);
+    planner_plan_free (&plan);
+    //  the reference is spec track 3, which is not in the list
+    f.album.s.tonal.reference_track = 2;
+    err [0] = 0;
+    assert_int_equal (planner_plan_tracks (&f.album, f.mp, numbers, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), MF_ERR_INVALID);
+    assert_non_null (strstr (err, "track 3"));
+    //  and spec track 12 (beyond the list's length) likewise
+    f.album.s.tonal.reference_track = 11;
+    assert_int_equal (planner_plan_tracks (&f.album, f.mp, numbers, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), MF_ERR_INVALID);
+    assert_non_null (strstr (err, "track 12 was not analysed"));
+    //  a silent reference: nothing corrected, the record says why
+    f.album.s.tonal.reference_track = 4;
+    fx_silence (&f, 2, -HUGE_VAL);
+    assert_int_equal (planner_plan_tracks (&f.album, f.mp, numbers, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), 0);
+    for (size_t i = 0; i < 4; i++)
+        for (int b = 0; b < MEASURE_BANDS; b++)
+            assert_true (plan.tracks [i].tonal_db [b] == 0.0);
+    assert_non_null (strstr (plan.report_json, "reference track 5 has no measurable loudness"));
+    planner_plan_free (&plan);
     fx_free (&f);
 }
 
@@ -416,7 +580,9 @@ main (void)
         cmocka_unit_test (test_policy_loudest),
         cmocka_unit_test (test_policy_hybrid_bounds),
         cmocka_unit_test (test_targets_and_ceiling),
-        cmocka_unit_test (test_silent_track_refused),
+        cmocka_unit_test (test_silent_track_planned),
+        cmocka_unit_test (test_all_silent),
+        cmocka_unit_test (test_track_numbers),
         cmocka_unit_test (test_tonal_album),
         cmocka_unit_test (test_tonal_weights),
         cmocka_unit_test (test_album_edges),

@@ -176,11 +176,94 @@ test_report_full (void **state)
     s_teardown ();
 }
 
+//  A silent track (digital silence in, silence out) among loud ones: the
+//  plan succeeds, report.json says "silent" with nulls and never -inf or
+//  NaN, report.html shows "silent" in the loudness cells; an album of
+//  silent tracks only has no album loudness, said in words.
+static void
+test_report_silent (void **state)
+{
+    (void) state;
+    s_setup ();
+    for (int k = 0; k < 2; k++) {
+        measure_t *m = k ? &s_out [1] : &s_m [1];
+        for (size_t b = 0; b < m->n_blocks; b++)
+            m->block_lufs [b] = -HUGE_VALF;
+        m->integrated_lufs = -HUGE_VAL;
+        m->true_peak_dbtp = -HUGE_VAL;
+        m->lra_lu = 0.0;
+        for (int b = 0; b < MEASURE_BANDS; b++)
+            m->band_db [b] = -HUGE_VAL;
+    }
+    album_plan_t plan;
+    char err [512] = "";
+    int rc = planner_plan_album (&s_al, s_mp, PROFILE_SPOTIFY, 44100, &plan, err, sizeof err);
+    if (rc)
+        fail_msg ("plan: %s", err);
+    master_report_t mr [N];
+    memset (mr, 0, sizeof mr);
+    for (int i = 0; i < N; i++) {
+        mr [i].in_lufs = s_m [i].integrated_lufs;
+        mr [i].out_lufs = s_out [i].integrated_lufs;
+        mr [i].out_true_peak_dbtp = s_out [i].true_peak_dbtp;
+        mr [i].gain_db = plan.tracks [i].gain_db;
+    }
+    report_profile_t rp = { .profile = PROFILE_SPOTIFY, .plan = &plan, .masters = mr,
+                            .outputs = s_op, .album_out_lufs = NAN };
+    report_input_t in = { .album = &s_al, .analyses = s_mp, .profiles = &rp, .n_profiles = 1 };
+    for (int pass = 0; pass < 2; pass++) {
+        char *json = report_json (&in), *html = report_html (&in);
+        assert_non_null (json);
+        assert_non_null (html);
+        for (const char *bad [] = { "inf", "nan", "Infinity", "NaN", NULL }, **b = bad; *b; b++) {
+            assert_null (strstr (json, *b));
+            assert_null (strstr (html, *b));
+        }
+        assert_non_null (strstr (html, "<td>silent</td>"));
+        json_t *root = json_loads (json, 0, NULL);
+        assert_non_null (root);
+        json_t *t1 = json_array_get (json_object_get (root, "tracks"), 1);
+        assert_true (json_is_true (json_object_get (json_object_get (t1, "input"), "silent")));
+        assert_true (json_is_null (json_object_get (json_object_get (t1, "input"), "integrated_lufs")));
+        json_t *pt = json_array_get (json_object_get (json_array_get (json_object_get (root, "profiles"), 0), "tracks"), 1);
+        assert_true (json_is_true (json_object_get (pt, "silent")));
+        assert_true (json_real_value (json_object_get (pt, "gain_db")) == 0.0);
+        json_decref (root);
+        free (json);
+        free (html);
+        if (pass == 1)
+            break;
+        //  then every track silent
+        planner_plan_free (&plan);
+        for (int i = 0; i < N; i++)
+            if (i != 1) {
+                measure_free (&s_m [i]);
+                measure_free (&s_out [i]);
+                s_m [i] = s_m [1];
+                s_out [i] = s_out [1];
+            }
+        assert_int_equal (planner_plan_album (&s_al, s_mp, PROFILE_SPOTIFY, 44100, &plan, err, sizeof err), 0);
+        for (int i = 0; i < N; i++)
+            mr [i].gain_db = 0.0;
+    }
+    planner_plan_free (&plan);
+    //  the tracks now share track 2's blocks: free them once
+    measure_free (&s_m [1]);
+    measure_free (&s_out [1]);
+    for (int i = 0; i < N; i++)
+        if (i != 1) {
+            s_m [i].block_lufs = NULL;
+            s_out [i].block_lufs = NULL;
+        }
+    s_teardown ();
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_report_full),
+        cmocka_unit_test (test_report_silent),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
