@@ -1453,6 +1453,7 @@ s_parse_album (s_ctx_t *ctx, const json_t *v, const char *path, size_t index,
         s_index_path (tp, p, i);
         s_parse_track (ctx, json_array_get (tracks, i), tp, &al->tracks [i], &al->s,
                        &ref, &refs [i]);
+        al->tracks [i].number = (int) i + 1;
     }
     //  references can be resolved now that every track path is known
     s_resolve_reference (ctx, &al->s.tonal, &ref, al, path);
@@ -2124,6 +2125,7 @@ spec_parse_csv (const char *text, size_t len, const char *origin,
                             "album '%s' already has track %d (line %d)", al->title,
                             order [i]->number, order [i - 1]->line);
             al->tracks [i] = order [i]->track;
+            al->tracks [i].number = (int) i + 1;
             memset (&order [i]->track, 0, sizeof order [i]->track);
             const char *a0 = al->tracks [0].artist, *ai = al->tracks [i].artist;
             if (!a0 || !ai || strcmp (a0, ai) != 0)

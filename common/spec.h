@@ -123,6 +123,7 @@ typedef struct {
     char      *artist;           //  NULL: the album's
     char      *isrc;             //  NULL or 12 characters CCXXXYYNNNNN
     settings_t s;                //  resolved
+    int        number;           //  1-based place in the spec's album (kept in sub-lists)
 } spec_track_t;
 
 typedef struct {

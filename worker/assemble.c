@@ -73,6 +73,14 @@ s_title (const spec_album_t *album)
     return album && album->title ? album->title : "";
 }
 
+//  The spec's number of the album's i-th track (its place in the spec,
+//  also when the album is a sub-list of it), for messages.
+static int
+s_num (const spec_album_t *album, size_t i)
+{
+    return album->tracks [i].number > 0 ? album->tracks [i].number : (int) i + 1;
+}
+
 //  The album timeline from the tracks' lengths (frames at rate_hz, after
 //  trim); 0, MF_ERR_INVALID with the rule broken, or MF_ERR_NOMEM.
 int
@@ -108,8 +116,8 @@ assemble_layout (const spec_album_t *album, const profile_t *profile, int rate_h
     }
     for (size_t i = 0; i < n; i++)
         if (track_frames [i] <= 0) {
-            snprintf (err, err_size, "album \"%s\" track %zu: no audio (%lld frames)",
-                      s_title (album), i + 1, (long long) track_frames [i]);
+            snprintf (err, err_size, "album \"%s\" track %d: no audio (%lld frames)",
+                      s_title (album), s_num (album, i), (long long) track_frames [i]);
             return MF_ERR_INVALID;
         }
     layout->tracks = calloc (n, sizeof *layout->tracks);
@@ -126,8 +134,9 @@ assemble_layout (const spec_album_t *album, const profile_t *profile, int rate_h
         t->audio_frames = track_frames [i];
         if (xf > 0) {
             if (xf > track_frames [i - 1] || xf > track_frames [i]) {
-                snprintf (err, err_size, "album \"%s\" track %zu: crossfade_s %.3f is longer than track %zu or %zu",
-                          s_title (album), i, album->tracks [i - 1].s.crossfade_s, i, i + 1);
+                snprintf (err, err_size, "album \"%s\" track %d: crossfade_s %.3f is longer than track %d or %d",
+                          s_title (album), s_num (album, i - 1), album->tracks [i - 1].s.crossfade_s,
+                          s_num (album, i - 1), s_num (album, i));
                 assemble_layout_free (layout);
                 return MF_ERR_INVALID;
             }
@@ -156,8 +165,8 @@ assemble_layout (const spec_album_t *album, const profile_t *profile, int rate_h
             t->pregap = t->start;
         }
         if (i > 0 && t->start <= layout->tracks [i - 1].start) {
-            snprintf (err, err_size, "album \"%s\" track %zu: starts where track %zu does (too short after crossfade)",
-                      s_title (album), i + 1, i);
+            snprintf (err, err_size, "album \"%s\" track %d: starts where track %d does (too short after crossfade)",
+                      s_title (album), s_num (album, i), s_num (album, i - 1));
             assemble_layout_free (layout);
             return MF_ERR_INVALID;
         }
@@ -173,8 +182,8 @@ assemble_layout (const spec_album_t *album, const profile_t *profile, int rate_h
         if (cd) {
             int64_t end = i + 1 < n ? layout->tracks [i + 1].pregap : layout->total_frames;
             if (end - t->start < (int64_t) (CD_MIN_TRACK_S * CD_RATE_HZ)) {
-                snprintf (err, err_size, "album \"%s\" track %zu: %.2f s long, Red Book (cd) needs at least 4 s per track",
-                          s_title (album), i + 1, (double) (end - t->start) / CD_RATE_HZ);
+                snprintf (err, err_size, "album \"%s\" track %d: %.2f s long, Red Book (cd) needs at least 4 s per track",
+                          s_title (album), s_num (album, i), (double) (end - t->start) / CD_RATE_HZ);
                 assemble_layout_free (layout);
                 return MF_ERR_INVALID;
             }
@@ -205,8 +214,8 @@ assemble_check_cd (const spec_album_t *album, const int64_t *track_frames,
         return MF_ERR_INVALID;
     }
     if (album->tracks [0].s.gap_s < CD_MIN_PREGAP_S - 1e-9) {
-        snprintf (err, err_size, "album \"%s\" track 1: gap_s %.3f, Red Book (cd) needs a pregap of at least 2 s before the first track",
-                  s_title (album), album->tracks [0].s.gap_s);
+        snprintf (err, err_size, "album \"%s\" track %d: gap_s %.3f, Red Book (cd) needs a pregap of at least 2 s before the first track",
+                  s_title (album), s_num (album, 0), album->tracks [0].s.gap_s);
         return MF_ERR_INVALID;
     }
     if (!track_frames)
@@ -472,8 +481,9 @@ assemble_album_part (const spec_album_t *album, const profile_t *profile,
     int rate = tracks [0].rate_hz, ch = tracks [0].channels;
     for (size_t i = 0; i < n_tracks; i++)
         if (tracks [i].rate_hz != rate || tracks [i].channels != ch || !tracks [i].data) {
-            snprintf (err, err_size, "album \"%s\" track %zu: %d Hz %d ch, track 1 has %d Hz %d ch; all tracks must match",
-                      s_title (album), i + 1, tracks [i].rate_hz, tracks [i].channels, rate, ch);
+            snprintf (err, err_size, "album \"%s\" track %d: %d Hz %d ch, track %d has %d Hz %d ch; all tracks must match",
+                      s_title (album), s_num (album, i), tracks [i].rate_hz, tracks [i].channels,
+                      s_num (album, 0), rate, ch);
             return MF_ERR_INVALID;
         }
 
@@ -554,8 +564,8 @@ assemble_album_part (const spec_album_t *album, const profile_t *profile,
         double pk = s_true_peak_lin (album_pcm, ch, rate, a, b);
         if (pk <= pow (10.0, ceiling_dbtp / 20.0))
             continue;
-        log_info ("album \"%s\" track %zu: crossfade peaks at %.2f dBTP, dipped under the ceiling",
-                  s_title (album), i + 1, 20.0 * log10 (pk));
+        log_info ("album \"%s\" track %d: crossfade peaks at %.2f dBTP, dipped under the ceiling",
+                  s_title (album), s_num (album, i), 20.0 * log10 (pk));
         for (int64_t f = a; f < b; f++) {
             double x = (double) (f - a) / (double) lt->xfade_in;
             float g = (float) (1.0 / (sin (M_PI_2 * x) + cos (M_PI_2 * x)));

@@ -149,6 +149,18 @@ test_cd_refusals (void **state)
     //  fine again with 99
     a.n_tracks = 99;
     assert_int_equal (assemble_check_cd (&a, NULL, err, sizeof err), 0);
+    //  a sub-list of the spec's album (spec tracks 1, 3, 9: the others
+    //  failed) names the spec's numbers, not places in the sub-list
+    s_album (&a, t, 3);
+    t [0].number = 1;
+    t [1].number = 3;
+    t [2].number = 9;
+    int64_t sub [3] = { 44100 * 5, 44100 * 5, 44100 * 3 };
+    assert_int_equal (assemble_check_cd (&a, sub, err, sizeof err), MF_ERR_INVALID);
+    assert_non_null (strstr (err, "track 9"));
+    t [0].s.gap_s = 0.5;
+    assert_int_equal (assemble_check_cd (&a, NULL, err, sizeof err), MF_ERR_INVALID);
+    assert_non_null (strstr (err, "track 1:"));
 }
 
 //  Silence finder for trim.
