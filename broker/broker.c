@@ -2023,6 +2023,23 @@ s_adopt (broker_t *self, s_worker_t *w, s_task_t *t, uint32_t attempt)
     return true;
 }
 
+//  Counts a result the broker does not use: in duplicate_results when its
+//  task is already done (a worker sends recent results again after it
+//  reconnects, so a healed network brings back copies of what was already
+//  taken), otherwise in late_results (an attempt given up on, or a task
+//  not known). Returns true for a duplicate.
+static bool
+s_count_stray_result (broker_t *self, const Masterfarm__Result *res)
+{
+    s_task_t *t = res ? s_task_find (self, res->task_id) : NULL;
+    if (t && t->state == T_DONE) {
+        self->counters.duplicate_results++;
+        return true;
+    }
+    self->counters.late_results++;
+    return false;
+}
+
 //  RESULT: commit a finished attempt, or retry / fail a failed one.
 static void
 s_on_result (broker_t *self, s_worker_t *w, const wire_msg_t *msg)
@@ -2061,8 +2078,9 @@ s_on_result (broker_t *self, s_worker_t *w, const wire_msg_t *msg)
     }
     if (!t || t->worker != widx || t->attempts != (int) res->attempt
     ||  (t->state != T_DISPATCHED && t->state != T_RUNNING)) {
-        self->counters.late_results++;
-        log_info ("late or unknown result for task %llu attempt %u from %s, ignored",
+        bool dup = s_count_stray_result (self, res);
+        log_info ("%s result for task %llu attempt %u from %s, ignored",
+                  dup ? "duplicate (task already done)" : "late or unknown",
                   (unsigned long long) res->task_id, res->attempt, w->name);
         return;
     }
@@ -2188,7 +2206,7 @@ s_on_message (broker_t *self, const wire_msg_t *msg)
     ||  type == MASTERFARM__MSG_TYPE__RESULT || type == MASTERFARM__MSG_TYPE__DISCONNECT) {
         if (!w) {
             if (type == MASTERFARM__MSG_TYPE__RESULT)
-                self->counters.late_results++;
+                s_count_stray_result (self, (const Masterfarm__Result *) msg->body);
             if (type != MASTERFARM__MSG_TYPE__DISCONNECT) {
                 //  We do not know it (we restarted, or it expired): it must register.
                 Masterfarm__Disconnect d = MASTERFARM__DISCONNECT__INIT;
@@ -2352,6 +2370,7 @@ s_metrics_serve (broker_t *self)
         "masterfarm_oversized_dropped_total %llu\n"
         "masterfarm_unknown_job_total %llu\n"
         "masterfarm_late_results_total %llu\n"
+        "masterfarm_duplicate_results_total %llu\n"
         "masterfarm_tasks_redispatched_total %llu\n"
         "masterfarm_workers_expired_total %llu\n"
         "masterfarm_curve_denied_total %llu\n",
@@ -2360,6 +2379,7 @@ s_metrics_serve (broker_t *self)
         (unsigned long long) self->counters.oversized_dropped,
         (unsigned long long) self->counters.unknown_job,
         (unsigned long long) self->counters.late_results,
+        (unsigned long long) self->counters.duplicate_results,
         (unsigned long long) self->counters.tasks_redispatched,
         (unsigned long long) self->counters.workers_expired,
         (unsigned long long) zap_denied (self->zap));
