@@ -1481,9 +1481,12 @@ s_on_submit (broker_t *self, const wire_msg_t *msg)
                          format);
 
     if (errs.n == 0) {
-        store_begin_sync (self->store);
+        //  Fails while the state cannot be written (disk full): then the
+        //  job is refused, not stored later behind the client's back.
+        int rc = store_begin_sync (self->store);
         s_job_t *job = NULL;
-        int rc = store_job_insert (self->store, &row);
+        if (!rc)
+            rc = store_job_insert (self->store, &row);
         if (!rc)
             job = s_job_new (&row);
         if (!job || s_job_insert (self, job))
@@ -1795,7 +1798,11 @@ s_on_job_request (broker_t *self, const wire_msg_t *msg, bool cancel)
     reply.job_id = job->id;
     reply.ok = true;
     reply.error = (char *) "";
-    store_begin_sync (self->store);
+    if (store_begin_sync (self->store)) {
+        s_send_error (self, msg, MF_ERR_IO, "the broker cannot write its state file now "
+                      "(see its log); nothing was changed, try again");
+        return;
+    }
     if (cancel) {
         if (s_job_final (job->state)) {
             reply.ok = false;
@@ -2799,11 +2806,9 @@ broker_run (broker_t *self)
         }
         store_begin (self->store);
         s_dispatch (self);
-        if (store_commit_async (self->store)) {
-            log_error ("cannot commit to %s; stopping", self->cfg.state_path);
-            rc = MF_ERR_IO;
-            break;
-        }
+        //  A failed commit (disk full) is kept and retried by the store;
+        //  the broker runs on, and refuses what must be on disk first.
+        store_commit_async (self->store);
         s_watch_notify (self, hb);
         s_jobs_clean (self);
     }
