@@ -18,14 +18,16 @@
 # Seeds: MF_CHAOS_SEED sets the first round's seed (default: from the
 # clock); round r uses seed+r-1, printed, so one round replays with
 # MF_CHAOS_SEED=<its seed> MF_CHAOS_ROUNDS=1. MF_CHAOS_KILLS caps the
-# kills per round (default 6).
+# kills per round (default 12). Kills of workers go mostly to workers that
+# hold a task. The seed fixes the choices, not the timing: a replay may
+# land its kills at other moments.
 . "$MF_SRC/tests/lib/farm_lib.sh"
 . "$MF_SRC/tests/lib/check_lib.sh"
 command -v sqlite3 >/dev/null || fail "sqlite3 (the CLI) is needed to read the state file"
 
 ROUNDS=${MF_CHAOS_ROUNDS:-3}
 SEED=${MF_CHAOS_SEED:-$(( $(date +%s) % 100000 ))}
-MAX_KILLS=${MF_CHAOS_KILLS:-6}
+MAX_KILLS=${MF_CHAOS_KILLS:-12}
 [[ "$ROUNDS" =~ ^[0-9]+$ && "$SEED" =~ ^[0-9]+$ && "$MAX_KILLS" =~ ^[0-9]+$ ]] \
     || fail "MF_CHAOS_ROUNDS, MF_CHAOS_SEED and MF_CHAOS_KILLS must be whole numbers"
 log "chaos: $ROUNDS round(s), first seed $SEED (replay: MF_CHAOS_SEED=$SEED MF_CHAOS_ROUNDS=$ROUNDS)"
@@ -111,6 +113,25 @@ nothing_redone () {
     [ -z "$rows" ] || { printf '  %s\n' "$rows"; return 1; }
 }
 
+# pick_worker: sets I to the index in WORKERS of a worker to kill: one
+# that holds a task when status names any (worker ids are HOST-PID), so
+# that kills land mid-task; a random one otherwise.
+pick_worker () {
+    local busy p k
+    busy=$(status_json 2>/dev/null | json_get \
+        '" ".join(w["id"].rsplit("-", 1)[-1] for w in d["workers"] if w["busy"] > 0)' \
+        2>/dev/null) || busy=""
+    I=$((RANDOM % ${#WORKERS[@]}))
+    for p in $busy; do
+        for k in "${!WORKERS[@]}"; do
+            if [ "${WORKERS[$k]}" = "$p" ] && [ $((RANDOM % 4)) != 0 ]; then
+                I=$k
+                return 0
+            fi
+        done
+    done
+}
+
 round_fails=0
 for ((r = 1; r <= ROUNDS; r++)); do
     seed=$((SEED + r - 1))
@@ -129,18 +150,18 @@ for ((r = 1; r <= ROUNDS; r++)); do
     while [ "$state" != done ] && [ "$state" != failed ] && [ "$state" != cancelled ]; do
         [ $SECONDS -lt $deadline ] || break
         if [ $kills -lt "$MAX_KILLS" ]; then
-            # Chaos timing (not a wait for a condition): 0.2 .. 1.5 s.
-            sleep "$((RANDOM % 2)).$((RANDOM % 10))$((2 + RANDOM % 8))"
+            # Chaos timing (not a wait for a condition): 0.1 .. 1.0 s.
+            sleep "0.$((1 + RANDOM % 9))$((RANDOM % 10))"
             kills=$((kills + 1))
             case $((RANDOM % 5)) in
                 0|1)
-                    i=$((RANDOM % ${#WORKERS[@]}))
+                    pick_worker; i=$I
                     kill -KILL "${WORKERS[$i]}" 2>/dev/null || true
                     actions+=("worker ${WORKERS[$i]} alone")
                     WORKERS=("${WORKERS[@]:0:$i}" "${WORKERS[@]:$((i + 1))}")
                     start_workers 1 ;;
                 2|3)
-                    i=$((RANDOM % ${#WORKERS[@]}))
+                    pick_worker; i=$I
                     kill -KILL -- "-${WORKERS[$i]}" 2>/dev/null || true
                     actions+=("worker ${WORKERS[$i]} with its tasks")
                     WORKERS=("${WORKERS[@]:0:$i}" "${WORKERS[@]:$((i + 1))}")
