@@ -1957,9 +1957,12 @@ s_on_submit (broker_t *self, const wire_msg_t *msg)
                          format);
 
     if (errs.n == 0) {
-        store_begin_sync (self->store);
+        //  Fails while the state cannot be written (disk full): then the
+        //  job is refused, not stored later behind the client's back.
+        int rc = store_begin_sync (self->store);
         s_job_t *job = NULL;
-        int rc = store_job_insert (self->store, &row);
+        if (!rc)
+            rc = store_job_insert (self->store, &row);
         if (!rc)
             job = s_job_new (&row);
         if (!job || s_job_insert (self, job))
@@ -2291,7 +2294,11 @@ s_on_job_request (broker_t *self, const wire_msg_t *msg, bool cancel)
     reply.job_id = job->id;
     reply.ok = true;
     reply.error = (char *) "";
-    store_begin_sync (self->store);
+    if (store_begin_sync (self->store)) {
+        s_send_error (self, msg, MF_ERR_IO, "the broker cannot write its state file now "
+                      "(see its log); nothing was changed, try again");
+        return;
+    }
     if (cancel) {
         if (s_job_final (job->state)) {
             reply.ok = false;
@@ -2594,6 +2601,23 @@ s_adopt (broker_t *self, s_worker_t *w, s_task_t *t, uint32_t attempt)
     return true;
 }
 
+//  Counts a result the broker does not use: in duplicate_results when its
+//  task is already done (a worker sends recent results again after it
+//  reconnects, so a healed network brings back copies of what was already
+//  taken), otherwise in late_results (an attempt given up on, or a task
+//  not known). Returns true for a duplicate.
+static bool
+s_count_stray_result (broker_t *self, const Masterfarm__Result *res)
+{
+    s_task_t *t = res ? s_task_find (self, res->task_id) : NULL;
+    if (t && t->state == T_DONE) {
+        self->counters.duplicate_results++;
+        return true;
+    }
+    self->counters.late_results++;
+    return false;
+}
+
 //  RESULT: commit a finished attempt, or retry / fail a failed one.
 static void
 s_on_result (broker_t *self, s_worker_t *w, const wire_msg_t *msg)
@@ -2632,8 +2656,9 @@ s_on_result (broker_t *self, s_worker_t *w, const wire_msg_t *msg)
     }
     if (!t || t->worker != widx || t->attempts != (int) res->attempt
     ||  (t->state != T_DISPATCHED && t->state != T_RUNNING)) {
-        self->counters.late_results++;
-        log_info ("late or unknown result for task %llu attempt %u from %s, ignored",
+        bool dup = s_count_stray_result (self, res);
+        log_info ("%s result for task %llu attempt %u from %s, ignored",
+                  dup ? "duplicate (task already done)" : "late or unknown",
                   (unsigned long long) res->task_id, res->attempt, w->name);
         return;
     }
@@ -2771,7 +2796,7 @@ s_on_message (broker_t *self, const wire_msg_t *msg)
     ||  type == MASTERFARM__MSG_TYPE__RESULT || type == MASTERFARM__MSG_TYPE__DISCONNECT) {
         if (!w) {
             if (type == MASTERFARM__MSG_TYPE__RESULT)
-                self->counters.late_results++;
+                s_count_stray_result (self, (const Masterfarm__Result *) msg->body);
             if (type != MASTERFARM__MSG_TYPE__DISCONNECT) {
                 //  We do not know it (we restarted, or it expired): it must register.
                 Masterfarm__Disconnect d = MASTERFARM__DISCONNECT__INIT;
@@ -2940,6 +2965,7 @@ s_metrics_serve (broker_t *self)
         "masterfarm_oversized_dropped_total %llu\n"
         "masterfarm_unknown_job_total %llu\n"
         "masterfarm_late_results_total %llu\n"
+        "masterfarm_duplicate_results_total %llu\n"
         "masterfarm_tasks_redispatched_total %llu\n"
         "masterfarm_workers_expired_total %llu\n"
         "masterfarm_curve_denied_total %llu\n",
@@ -2948,6 +2974,7 @@ s_metrics_serve (broker_t *self)
         (unsigned long long) self->counters.oversized_dropped,
         (unsigned long long) self->counters.unknown_job,
         (unsigned long long) self->counters.late_results,
+        (unsigned long long) self->counters.duplicate_results,
         (unsigned long long) self->counters.tasks_redispatched,
         (unsigned long long) self->counters.workers_expired,
         (unsigned long long) zap_denied (self->zap));
@@ -3389,11 +3416,9 @@ broker_run (broker_t *self)
         }
         store_begin (self->store);
         s_dispatch (self);
-        if (store_commit_async (self->store)) {
-            log_error ("cannot commit to %s; stopping", self->cfg.state_path);
-            rc = MF_ERR_IO;
-            break;
-        }
+        //  A failed commit (disk full) is kept and retried by the store;
+        //  the broker runs on, and refuses what must be on disk first.
+        store_commit_async (self->store);
         s_watch_notify (self, hb);
         s_jobs_clean (self);
     }

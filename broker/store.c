@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 
@@ -121,8 +122,15 @@ struct _store_t {
     s_op_t         *queue_tail;
     uint64_t        batches;        //  batches queued so far
     uint64_t        committed;      //  batches durable so far
-    bool            failed;         //  a deferred commit failed: sticky
+    bool            failed;         //  the last deferred commit failed
     bool            stop;
+    //  Ops of batches that could not be committed (disk full, I/O error),
+    //  in order, followed by every batch handed over since: retried as one
+    //  transaction at most once a second, so that nothing is reordered.
+    s_op_t         *retry_head;
+    s_op_t         *retry_tail;
+    int64_t         retry_at_ms;    //  monotonic time of the next retry
+    bool            kick;           //  a retry is due: wake the writer
 };
 
 //  Logs the last SQLite error with what was being done. Returns MF_ERR_IO.
@@ -659,19 +667,41 @@ s_op_run (store_t *self, s_op_t *op)
 }
 
 //  The writer thread: runs queued batches, one transaction per wake-up.
+//  A batch that cannot be committed (disk full, I/O error) is kept with
+//  every later one and retried as one transaction at most once a second
+//  (store_commit_async kicks it); meanwhile `failed` is set, so that
+//  callers that must know the state is on disk (store_sync) hear it.
 static void *
 s_writer (void *arg)
 {
     store_t *self = arg;
     pthread_mutex_lock (&self->mutex);
     while (true) {
-        while (!self->queue_head && !self->stop)
+        while (!self->queue_head && !self->kick && !self->stop)
             pthread_cond_wait (&self->cond, &self->mutex);
-        if (!self->queue_head && self->stop)
+        if (!self->queue_head && !self->retry_head && self->stop)
             break;
         s_op_t *ops = self->queue_head;
+        s_op_t *tail = self->queue_tail;
         uint64_t upto = self->batches;
         self->queue_head = self->queue_tail = NULL;
+        self->kick = false;
+        if (self->retry_head) {
+            self->retry_tail->next = ops;
+            if (ops)
+                self->retry_tail = tail;
+            ops = self->retry_head;
+            tail = self->retry_tail;
+            self->retry_head = self->retry_tail = NULL;
+        }
+        if (self->failed && !self->stop && clock_mono_ms () < self->retry_at_ms) {
+            //  Not yet time to retry: keep everything, in order.
+            self->retry_head = ops;
+            self->retry_tail = tail;
+            self->committed = upto;
+            pthread_cond_broadcast (&self->cond);
+            continue;
+        }
         //  The connection is used by this thread only while the main
         //  thread waits for it (store_sync), so the lock can go.
         pthread_mutex_unlock (&self->mutex);
@@ -682,10 +712,29 @@ s_writer (void *arg)
             rc = s_exec (self, "COMMIT");
         if (rc)
             s_exec (self, "ROLLBACK");
-        s_ops_free (ops);
         pthread_mutex_lock (&self->mutex);
-        if (rc)
+        if (rc && !self->stop) {
+            if (!self->failed)
+                log_error ("state %s cannot be written; the broker runs on and tries again "
+                           "every second, and acknowledges nothing new until it can",
+                           self->path);
+            self->retry_head = ops;
+            self->retry_tail = tail;
+            self->retry_at_ms = clock_mono_ms () + 1000;
             self->failed = true;
+        }
+        else {
+            pthread_mutex_unlock (&self->mutex);
+            s_ops_free (ops);
+            pthread_mutex_lock (&self->mutex);
+            if (rc)
+                log_error ("state %s: changes since the first failed commit are lost",
+                           self->path);
+            else
+            if (self->failed)
+                log_info ("state %s written again", self->path);
+            self->failed = rc != 0;
+        }
         self->committed = upto;
         pthread_cond_broadcast (&self->cond);
     }
@@ -754,6 +803,7 @@ store_destroy (store_t **self_p)
         pthread_mutex_unlock (&self->mutex);
         pthread_join (self->writer, NULL);
     }
+    s_ops_free (self->retry_head);
     if (self->in_tx)
         s_exec (self, "ROLLBACK");
     for (int i = 0; i < S_COUNT; i++)
@@ -793,6 +843,13 @@ store_commit_async (store_t *self)
         return store_commit (self);
     pthread_mutex_lock (&self->mutex);
     int rc = self->failed ? MF_ERR_IO : 0;
+    //  A failed batch waits for its retry: kick the writer when it is due.
+    if (!self->pend_head && self->retry_head && self->writer_started
+    &&  clock_mono_ms () >= self->retry_at_ms) {
+        self->kick = true;
+        self->batches++;
+        pthread_cond_broadcast (&self->cond);
+    }
     if (self->pend_head) {
         if (!self->writer_started) {
             if (pthread_create (&self->writer, NULL, s_writer, self) == 0)

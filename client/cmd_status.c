@@ -130,9 +130,9 @@ s_print_text (const Masterfarm__StatusReply *r, uint64_t job_id)
         const Masterfarm__Counters *c = r->counters;
         printf ("\ncounters: malformed_dropped=%" PRIu64 " oversized_dropped=%" PRIu64
                 " unknown_job=%" PRIu64 " late_results=%" PRIu64 " tasks_redispatched=%" PRIu64
-                " workers_expired=%" PRIu64 "\n",
+                " workers_expired=%" PRIu64 " duplicate_results=%" PRIu64 "\n",
                 c->malformed_dropped, c->oversized_dropped, c->unknown_job, c->late_results,
-                c->tasks_redispatched, c->workers_expired);
+                c->tasks_redispatched, c->workers_expired, c->duplicate_results);
     }
 }
 
@@ -199,13 +199,14 @@ s_to_json (const Masterfarm__StatusReply *r)
     json_object_set_new (root, "jobs", jobs);
     json_object_set_new (root, "workers", workers);
     json_object_set_new (root, "counters", json_pack (
-        "{s:I, s:I, s:I, s:I, s:I, s:I}",
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
         "malformed_dropped", (json_int_t) (c ? c->malformed_dropped : 0),
         "oversized_dropped", (json_int_t) (c ? c->oversized_dropped : 0),
         "unknown_job", (json_int_t) (c ? c->unknown_job : 0),
         "late_results", (json_int_t) (c ? c->late_results : 0),
         "tasks_redispatched", (json_int_t) (c ? c->tasks_redispatched : 0),
-        "workers_expired", (json_int_t) (c ? c->workers_expired : 0)));
+        "workers_expired", (json_int_t) (c ? c->workers_expired : 0),
+        "duplicate_results", (json_int_t) (c ? c->duplicate_results : 0)));
     return root;
 }
 

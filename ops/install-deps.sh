@@ -10,6 +10,7 @@ PACKAGES="
   libsqlite3-dev libjansson-dev libcmocka-dev
   clang libclang-rt-14-dev
   ffmpeg sox flac cuetools sqlite3
+  iproute2 iptables
   python3 python3-zmq python3-protobuf protobuf-compiler
 "
 
