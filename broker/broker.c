@@ -1826,9 +1826,14 @@ s_status_fill (broker_t *self, s_job_t *job, bool tracks, s_status_t *s)
                         attempts = m->attempts;
                         state = m->state;
                     }
-                    else
-                    if (!any_failed && m->attempts > attempts)
-                        attempts = m->attempts;
+                    else {
+                        if (!any_failed && m->attempts > attempts)
+                            attempts = m->attempts;
+                        //  a master waiting to be tried again (after a
+                        //  resource failure) shows why
+                        if (!any_failed && m->state != T_DONE && m->last_error)
+                            err = m->last_error;
+                    }
                 }
                 if (!any_failed)
                     state = all_done ? T_DONE : any_run ? T_RUNNING : T_QUEUED;
