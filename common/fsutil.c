@@ -15,7 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#if defined (__linux__)
+#   include <linux/openat2.h>
+#endif
 
 #include "common/err.h"
 
@@ -339,6 +343,192 @@ fsutil_path_inside (const char *root, const char *rel, char *resolved,
         memcpy (resolved, full, strlen (full) + 1);
     }
     return 0;
+}
+
+//  Set by fsutil_beneath_force_walk, or once openat2 reported ENOSYS.
+static bool s_beneath_walk;
+
+//  Test hook: forces the component walk instead of openat2.
+void
+fsutil_beneath_force_walk (bool walk)
+{
+    s_beneath_walk = walk;
+}
+
+//  Opens one component name in folder dirfd without following a symlink
+//  there. A symlink (ELOOP from O_NOFOLLOW, or a directory open that finds
+//  a non-folder symlink) becomes EXDEV. Returns the fd or -1 with errno.
+static int
+s_open_component (int dirfd, const char *name, int flags, mode_t mode)
+{
+    if (strcmp (name, "..") == 0) {
+        errno = EXDEV;
+        return -1;
+    }
+    int fd = openat (dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0) {
+        int err = errno;
+        struct stat st;
+        if (err == ELOOP
+        ||  (err == ENOTDIR && fstatat (dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0
+                            && S_ISLNK (st.st_mode)))
+            err = EXDEV;
+        errno = err;
+    }
+    return fd;
+}
+
+//  Walks rel under the folder rootfd component by component (no symlink,
+//  no ".."); with make_dirs, missing folders are created (and the last
+//  component too, as a folder). Opens the last component with flags.
+//  Returns the fd or -1 with errno.
+static int
+s_walk (int rootfd, const char *rel, int flags, mode_t mode, bool make_dirs)
+{
+    char *copy = strdup (rel);
+    if (!copy) {
+        errno = ENOMEM;
+        return -1;
+    }
+    int dirfd = dup (rootfd);
+    if (dirfd < 0) {
+        free (copy);
+        return -1;
+    }
+    char *save = NULL;
+    char *name = strtok_r (copy, "/", &save);
+    int fd = -1;
+    while (name) {
+        char *next = strtok_r (NULL, "/", &save);
+        if (strcmp (name, ".") == 0 && next) {
+            name = next;
+            continue;
+        }
+        bool last = next == NULL;
+        if (make_dirs && strcmp (name, ".") != 0
+        &&  mkdirat (dirfd, name, mode) != 0 && errno != EEXIST) {
+            fd = -1;
+            break;
+        }
+        fd = last && !make_dirs
+           ? s_open_component (dirfd, name, flags, mode)
+           : s_open_component (dirfd, name, O_RDONLY | O_DIRECTORY, 0);
+        if (fd < 0 || last)
+            break;
+        close (dirfd);
+        dirfd = fd;
+        fd = -1;
+        name = next;
+    }
+    int saved = errno;
+    close (dirfd);
+    free (copy);
+    errno = saved;
+    return fd;
+}
+
+//  openat2 beneath rootfd; -1 with errno (ENOSYS: no openat2 here).
+static int
+s_openat2 (int rootfd, const char *rel, int flags, mode_t mode)
+{
+#if defined (__linux__) && defined (SYS_openat2)
+    struct open_how how;
+    memset (&how, 0, sizeof how);
+    how.flags = (uint64_t) (flags | O_CLOEXEC);
+    how.mode = (flags & O_CREAT) ? mode : 0;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    long fd;
+    do
+        fd = syscall (SYS_openat2, rootfd, rel, &how, sizeof how);
+    while (fd < 0 && errno == EAGAIN);
+    return (int) fd;
+#else
+    (void) rootfd; (void) rel; (void) flags; (void) mode;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+//  Maps a failed open's errno to the module's codes (errno kept).
+static int
+s_beneath_code (void)
+{
+    if (errno == EXDEV || errno == ELOOP) {
+        errno = EXDEV;                  //  a symlink out, or a magic link
+        return MF_ERR_INVALID;
+    }
+    if (errno == ENOENT)
+        return MF_ERR_NOTFOUND;
+    return MF_ERR_IO;
+}
+
+//  Opens root/rel with nothing outside root reachable; fd or an error.
+int
+fsutil_open_beneath (const char *root, const char *rel, int flags, mode_t mode)
+{
+    if (!root || !*root || !fsutil_rel_path_ok (rel)) {
+        errno = EXDEV;
+        return MF_ERR_INVALID;
+    }
+    int rootfd = open (root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        return s_beneath_code ();
+    int fd = -1;
+    if (!s_beneath_walk) {
+        fd = s_openat2 (rootfd, rel, flags, mode);
+        if (fd < 0 && (errno == ENOSYS || errno == EPERM))
+            s_beneath_walk = true;      //  no openat2 (or a filter forbids it)
+    }
+    if (fd < 0 && s_beneath_walk)
+        fd = s_walk (rootfd, rel, flags, mode, false);
+    int saved = errno;
+    close (rootfd);
+    errno = saved;
+    return fd >= 0 ? fd : s_beneath_code ();
+}
+
+//  mkdir -p under root without leaving it; 0 or an error.
+int
+fsutil_mkdir_beneath (const char *root, const char *rel_dir, mode_t mode)
+{
+    if (!root || !*root || !rel_dir) {
+        errno = EXDEV;
+        return MF_ERR_INVALID;
+    }
+    if (!*rel_dir || strcmp (rel_dir, ".") == 0)
+        rel_dir = ".";
+    else
+    if (!fsutil_rel_path_ok (rel_dir)) {
+        errno = EXDEV;
+        return MF_ERR_INVALID;
+    }
+    int rootfd = open (root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        return s_beneath_code ();
+    //  The walk creates each folder with mkdirat in a folder it holds open
+    //  without following a symlink; so it is right under openat2 too.
+    int fd = s_walk (rootfd, rel_dir, O_RDONLY | O_DIRECTORY, mode, true);
+    int saved = errno;
+    close (rootfd);
+    errno = saved;
+    if (fd < 0)
+        return s_beneath_code ();
+    close (fd);
+    return 0;
+}
+
+//  One line for a failed open beneath a root.
+const char *
+fsutil_beneath_strerror (int rc, int err, const char *what, char *buf, size_t size)
+{
+    if (rc == MF_ERR_INVALID || err == EXDEV)
+        snprintf (buf, size, "path leaves the %s root (symlink or '..')", what ? what : "");
+    else
+    if (rc == MF_ERR_NOTFOUND)
+        snprintf (buf, size, "no such file or folder");
+    else
+        snprintf (buf, size, "%s", strerror (err));
+    return buf;
 }
 
 //  ASCII spelling of U+00C0 .. U+00FF (Latin-1 letters); NULL: no letter.

@@ -75,6 +75,36 @@ bool fsutil_rel_path_ok (const char *rel);
 int fsutil_path_inside (const char *root, const char *rel, char *resolved,
                         size_t size);
 
+//  Sandbox at the moment of use: opens root/rel so that nothing outside
+//  root can be reached at the time of the open. rel must pass
+//  fsutil_rel_path_ok. With openat2(2) (RESOLVE_BENEATH |
+//  RESOLVE_NO_MAGICLINKS) a symlink that stays inside root is followed
+//  and one that leads out (or a "..") fails; on a kernel without openat2
+//  the path is walked one component at a time with O_NOFOLLOW and every
+//  symlink is refused. flags and mode are those of open(2) (O_CLOEXEC is
+//  added; mode only matters with O_CREAT). Returns the new descriptor
+//  (caller closes), or MF_ERR_INVALID with errno EXDEV when the path is
+//  malformed or leaves root (symlink or ".."), MF_ERR_NOTFOUND (errno
+//  kept) when a component is missing, MF_ERR_IO (errno kept) otherwise.
+int fsutil_open_beneath (const char *root, const char *rel, int flags, mode_t mode);
+
+//  mkdir -p of root/rel_dir with the same containment as
+//  fsutil_open_beneath: no component may be, or be swapped for, a symlink
+//  leading out of root. rel_dir "" or "." is root itself (which must
+//  exist). Returns 0, or the errors of fsutil_open_beneath.
+int fsutil_mkdir_beneath (const char *root, const char *rel_dir, mode_t mode);
+
+//  One line for a failure of fsutil_open_beneath or fsutil_mkdir_beneath
+//  (rc and the errno it left): "path leaves the <what> root (symlink or
+//  '..')", "no such file or folder", or strerror. what names the root
+//  ("input", "output"). Writes into buf and returns it.
+const char *fsutil_beneath_strerror (int rc, int err, const char *what,
+                                     char *buf, size_t size);
+
+//  Test hook: true makes fsutil_open_beneath and fsutil_mkdir_beneath use
+//  the component walk as on a kernel without openat2.
+void fsutil_beneath_force_walk (bool walk);
+
 //  Folder-name slug: lower-case ASCII letters and digits, runs of anything
 //  else become one '-', no leading/trailing '-', at most FSUTIL_NAME_MAX
 //  bytes; "untitled" if nothing is left. size must be > FSUTIL_NAME_MAX

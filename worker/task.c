@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
@@ -92,11 +93,24 @@ s_read_input (s_run_t *r, size_t i, audio_t *audio)
     //  Assembly reads the intermediates the master tasks wrote.
     const char *root = t->kind == MASTERFARM__TASK_KIND__KIND_ASSEMBLE ? t->output_root
                                                                        : t->input_root;
+    const char *what = root == t->output_root ? "output" : "input";
+    const char *rel = t->inputs [i]->path;
     char path [4096];
-    int rc = s_join (r, root, t->inputs [i]->path, path, sizeof path);
+    int rc = s_join (r, root, rel, path, sizeof path);
     if (rc)
         return rc;
-    return audio_read (path, audio, r->err, sizeof r->err);
+    //  Opened beneath the root now, not only checked at submit: a file
+    //  swapped for a symlink to elsewhere since then is refused here.
+    int fd = fsutil_open_beneath (root, rel, O_RDONLY, 0);
+    if (fd < 0) {
+        char why [160];
+        fsutil_beneath_strerror (fd, errno, what, why, sizeof why);
+        return s_fail (r, fd == MF_ERR_INVALID ? MF_ERR_INVALID : MF_ERR_IO,
+                       "%s: %s", rel, why);
+    }
+    rc = audio_read_fd (fd, path, audio, r->err, sizeof r->err);
+    close (fd);
+    return rc;
 }
 
 //  Parses the task's one-album spec. Returns the spec or NULL with r->err.
