@@ -1076,15 +1076,19 @@ s_send_error (broker_t *self, const wire_msg_t *msg, int code, const char *text)
 
 //  Reads a file for inline storage into a frame. Returns 0 or an error with err.
 static int
-s_read_frame (const char *root, const char *rel, wire_frame_t *f, char **owned,
-              char *err, size_t err_size)
+s_read_frame (const char *root, const char *what, const char *rel, wire_frame_t *f,
+              char **owned, char *err, size_t err_size)
 {
-    char path [4200];
-    snprintf (path, sizeof path, "%s/%s", root, rel);
+    //  Opened beneath the root at this moment, not only checked at submit.
     size_t len;
-    int rc = fsutil_read_file (path, (size_t) WIRE_MAX_MSG_BYTES, owned, &len);
+    int rc = fsutil_read_beneath (root, rel, (size_t) WIRE_MAX_MSG_BYTES, owned, &len);
     if (rc) {
-        snprintf (err, err_size, "%.400s: cannot read: %s", path, mf_strerror (rc));
+        char why [160];
+        if (rc == MF_ERR_INVALID && errno == EXDEV)
+            fsutil_beneath_strerror (rc, errno, what, why, sizeof why);
+        else
+            snprintf (why, sizeof why, "cannot read: %s", mf_strerror (rc));
+        snprintf (err, err_size, "%.400s: %s", rel, why);
         return rc;
     }
     f->data = *owned;
@@ -1164,7 +1168,7 @@ s_dispatch_one (broker_t *self, s_task_t *t, s_worker_t *w, int widx)
             in_ptrs [0] = &in_refs [0];
             n_in = 1;
             if (!rc && inline_mode) {
-                rc = s_read_frame (self->input_root, in_refs [0].path, &frames [0], &owned [0],
+                rc = s_read_frame (self->input_root, "input", in_refs [0].path, &frames [0], &owned [0],
                                    err, sizeof err);
                 if (!rc) {
                     in_refs [0].size = frames [0].size;
@@ -1204,7 +1208,7 @@ s_dispatch_one (broker_t *self, s_task_t *t, s_worker_t *w, int widx)
                 in_ptrs [n_in] = &in_refs [n_in];
                 json_array_append_new (list, json_integer ((json_int_t) i));
                 if (inline_mode) {
-                    rc = s_read_frame (self->output_root, in_paths [n_in], &frames [n_frames],
+                    rc = s_read_frame (self->output_root, "output", in_paths [n_in], &frames [n_frames],
                                        &owned [n_frames], err, sizeof err);
                     if (!rc) {
                         in_refs [n_in].size = frames [n_frames].size;
@@ -1975,14 +1979,15 @@ s_write_inline (broker_t *self, s_task_t *t, const Masterfarm__Result *res,
         }
         else
             snprintf (paths [i], 1100, "%s/%s", base, name);
-        char full [5200], dir [5200];
-        snprintf (full, sizeof full, "%s/%s", self->output_root, paths [i]);
-        snprintf (dir, sizeof dir, "%s", full);
-        *strrchr (dir, '/') = 0;
-        if (fsutil_mkdir_p (dir, 0755) || fsutil_write_atomic (full, msg->frames [i],
-                                                                msg->frame_sizes [i])) {
-            snprintf (err, err_size, "%.400s: cannot write: %s", full, strerror (errno));
-            return MF_ERR_IO;
+        //  Created beneath the output root: no folder swapped for a
+        //  symlink can lead the write outside.
+        int wrc = fsutil_write_atomic_beneath (self->output_root, paths [i], msg->frames [i],
+                                               msg->frame_sizes [i]);
+        if (wrc) {
+            char why [160];
+            fsutil_beneath_strerror (wrc, errno, "output", why, sizeof why);
+            snprintf (err, err_size, "%.400s: cannot write: %s", paths [i], why);
+            return wrc == MF_ERR_INVALID ? MF_ERR_INVALID : MF_ERR_IO;
         }
         outs [i].path = paths [i];
         outs [i].bytes = (int64_t) msg->frame_sizes [i];

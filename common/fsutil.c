@@ -221,19 +221,16 @@ fsutil_clean_temps (const char *dir, bool only_dead)
     return removed;
 }
 
-//  Reads a regular file of at most max_bytes into a NUL-terminated buffer.
-int
-fsutil_read_file (const char *path, size_t max_bytes, char **data_out,
-                  size_t *len_out)
+//  Reads the regular file at fd (closed before returning) of at most
+//  max_bytes into a NUL-terminated buffer.
+static int
+s_read_fd (int fd, size_t max_bytes, char **data_out, size_t *len_out)
 {
     *data_out = NULL;
     if (len_out)
         *len_out = 0;
     if (max_bytes == 0)
         max_bytes = FSUTIL_READ_MAX;
-    int fd = open (path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return MF_ERR_IO;
     struct stat st;
     if (fstat (fd, &st) != 0) {
         int saved = errno;
@@ -243,6 +240,7 @@ fsutil_read_file (const char *path, size_t max_bytes, char **data_out,
     }
     if (!S_ISREG (st.st_mode) || (uint64_t) st.st_size > max_bytes) {
         close (fd);
+        errno = S_ISREG (st.st_mode) ? EFBIG : EINVAL;
         return MF_ERR_INVALID;
     }
     //  the size may change under us: read until EOF, never past the cap
@@ -293,6 +291,34 @@ fsutil_read_file (const char *path, size_t max_bytes, char **data_out,
     if (len_out)
         *len_out = len;
     return 0;
+}
+
+//  Reads a regular file of at most max_bytes into a NUL-terminated buffer.
+int
+fsutil_read_file (const char *path, size_t max_bytes, char **data_out,
+                  size_t *len_out)
+{
+    *data_out = NULL;
+    if (len_out)
+        *len_out = 0;
+    int fd = open (path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return MF_ERR_IO;
+    return s_read_fd (fd, max_bytes, data_out, len_out);
+}
+
+//  fsutil_read_file of root/rel opened with fsutil_open_beneath.
+int
+fsutil_read_beneath (const char *root, const char *rel, size_t max_bytes,
+                     char **data_out, size_t *len_out)
+{
+    *data_out = NULL;
+    if (len_out)
+        *len_out = 0;
+    int fd = fsutil_open_beneath (root, rel, O_RDONLY, 0);
+    if (fd < 0)
+        return fd;
+    return s_read_fd (fd, max_bytes, data_out, len_out);
 }
 
 //  Lexical check of a spec path: relative, no "..", no control characters.
@@ -515,6 +541,106 @@ fsutil_mkdir_beneath (const char *root, const char *rel_dir, mode_t mode)
         return s_beneath_code ();
     close (fd);
     return 0;
+}
+
+//  Writes len bytes to the open fd and fsyncs it; 0 or -1 with errno.
+static int
+s_write_all (int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write (fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = EIO;
+            return -1;
+        }
+        p += w;
+        left -= (size_t) w;
+    }
+    return fsync (fd);
+}
+
+//  fsutil_write_atomic of root/rel with every folder made and opened
+//  beneath root; 0 or an error.
+int
+fsutil_write_atomic_beneath (const char *root, const char *rel, const void *data,
+                             size_t len)
+{
+    if (!root || !fsutil_rel_path_ok (rel)) {
+        errno = EXDEV;
+        return MF_ERR_INVALID;
+    }
+    char dir [PATH_MAX];
+    const char *slash = strrchr (rel, '/');
+    const char *name = slash ? slash + 1 : rel;
+    size_t n = slash ? (size_t) (slash - rel) : 0;
+    if (n + 1 > sizeof dir || !*name) {
+        errno = ENAMETOOLONG;
+        return MF_ERR_IO;
+    }
+    memcpy (dir, rel, n);
+    dir [n] = '\0';
+    int rc = fsutil_mkdir_beneath (root, dir, 0755);
+    if (rc)
+        return rc;
+    int dirfd = fsutil_open_beneath (root, n ? dir : ".", O_RDONLY | O_DIRECTORY, 0);
+    if (dirfd < 0)
+        return dirfd;
+    char tmp [NAME_MAX + 64];
+    if (fsutil_temp_path (name, tmp, sizeof tmp) != 0) {
+        close (dirfd);
+        errno = ENAMETOOLONG;
+        return MF_ERR_IO;
+    }
+    int fd = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    rc = fd >= 0 ? 0 : MF_ERR_IO;
+    if (!rc && s_write_all (fd, data, len) != 0)
+        rc = MF_ERR_IO;
+    if (fd >= 0 && close (fd) != 0 && !rc)
+        rc = MF_ERR_IO;
+    if (!rc && renameat (dirfd, tmp, dirfd, name) != 0)
+        rc = MF_ERR_IO;
+    if (!rc && fsync (dirfd) != 0)
+        rc = MF_ERR_IO;
+    int saved = errno;
+    if (rc && fd >= 0)
+        unlinkat (dirfd, tmp, 0);
+    close (dirfd);
+    errno = saved;
+    return rc;
+}
+
+//  Opens (with create, makes) root/rel_dir beneath root and names it by
+//  its descriptor; the fd or an error.
+int
+fsutil_dir_beneath (const char *root, const char *rel_dir, bool create,
+                    char *path, size_t size)
+{
+    if (create) {
+        int rc = fsutil_mkdir_beneath (root, rel_dir, 0755);
+        if (rc)
+            return rc;
+    }
+    int fd = fsutil_open_beneath (root, rel_dir, O_RDONLY | O_DIRECTORY, 0);
+    if (fd < 0)
+        return fd;
+    char probe [64];
+    snprintf (probe, sizeof probe, "/proc/self/fd/%d", fd);
+    struct stat a, b;
+    bool proc = stat (probe, &a) == 0 && fstat (fd, &b) == 0
+             && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    int w = proc ? snprintf (path, size, "%s", probe)
+                 : snprintf (path, size, "%s/%s", root, rel_dir);
+    if (w < 0 || (size_t) w >= size) {
+        close (fd);
+        errno = ENAMETOOLONG;
+        return MF_ERR_IO;
+    }
+    return fd;
 }
 
 //  One line for a failed open beneath a root.

@@ -94,6 +94,32 @@ int fsutil_open_beneath (const char *root, const char *rel, int flags, mode_t mo
 //  exist). Returns 0, or the errors of fsutil_open_beneath.
 int fsutil_mkdir_beneath (const char *root, const char *rel_dir, mode_t mode);
 
+//  fsutil_read_file of root/rel opened by fsutil_open_beneath. Returns 0,
+//  the errors of fsutil_open_beneath (MF_ERR_INVALID with errno EXDEV:
+//  the path leaves root), or those of fsutil_read_file once open.
+int fsutil_read_beneath (const char *root, const char *rel, size_t max_bytes,
+                         char **data_out, size_t *len_out);
+
+//  fsutil_write_atomic of root/rel: the folders are made with
+//  fsutil_mkdir_beneath, and the temporary file is created, renamed and
+//  the folder fsynced through a descriptor of the folder opened beneath
+//  root, so that a folder swapped for a symlink leads nowhere outside.
+//  Returns 0, the errors of fsutil_open_beneath, or MF_ERR_IO (errno
+//  kept; temporary file removed).
+int fsutil_write_atomic_beneath (const char *root, const char *rel, const void *data,
+                                 size_t len);
+
+//  Opens the folder root/rel_dir beneath root (with create, makes it
+//  first with fsutil_mkdir_beneath) for code that writes by path: path
+//  gets "/proc/self/fd/N", which names the folder held open, so names
+//  under it cannot be redirected by a later swap of any component; where
+//  /proc is not mounted it gets root/rel_dir (checked at this moment
+//  only). Returns the descriptor (keep it open while path is used, then
+//  close it), or the errors of fsutil_open_beneath; MF_ERR_IO if path is
+//  too small.
+int fsutil_dir_beneath (const char *root, const char *rel_dir, bool create,
+                        char *path, size_t size);
+
 //  One line for a failure of fsutil_open_beneath or fsutil_mkdir_beneath
 //  (rc and the errno it left): "path leaves the <what> root (symlink or
 //  '..')", "no such file or folder", or strerror. what names the root

@@ -75,6 +75,33 @@ s_join (s_run_t *r, const char *root, const char *rel, char *buf, size_t size)
     return 0;
 }
 
+//  Opens the output folder of rel (its folder part when is_file, else rel
+//  itself) beneath the output root, made if missing, and names it in dir
+//  (see fsutil_dir_beneath); *dirfd stays open while dir is used.
+//  Returns 0 or an error with r->err.
+static int
+s_out_dir (s_run_t *r, const char *rel, bool is_file, char *dir, size_t size, int *dirfd)
+{
+    char rel_dir [4096];
+    snprintf (rel_dir, sizeof rel_dir, "%s", rel);
+    char *slash = strrchr (rel_dir, '/');
+    if (is_file) {
+        if (slash)
+            *slash = '\0';
+        else
+            snprintf (rel_dir, sizeof rel_dir, ".");
+    }
+    *dirfd = fsutil_dir_beneath (r->task->output_root, rel_dir, true, dir, size);
+    if (*dirfd < 0) {
+        char why [160];
+        fsutil_beneath_strerror (*dirfd, errno, "output", why, sizeof why);
+        int code = *dirfd;
+        *dirfd = -1;
+        return s_fail (r, code, "%s: cannot create folder: %s", rel_dir, why);
+    }
+    return 0;
+}
+
 //  Reads input i of the task into audio. Returns 0 or an error with r->err.
 static int
 s_read_input (s_run_t *r, size_t i, audio_t *audio)
@@ -288,6 +315,7 @@ s_master (s_run_t *r)
 
     //  Write the intermediate: 32-bit float WAV, lossless for the grid.
     char dir [4096], path [4096], tmp [4200];
+    int dirfd = -1;
     bool inline_mode = t->storage == MASTERFARM__STORAGE__STORAGE_INLINE;
     if (inline_mode) {
         rc = s_tempdir (r, dir, sizeof dir);
@@ -296,14 +324,13 @@ s_master (s_run_t *r)
     }
     else {
         rc = s_join (r, t->output_root, t->outputs [0]->path, path, sizeof path);
-        if (!rc) {
-            memcpy (dir, path, sizeof dir);
-            char *slash = strrchr (dir, '/');
-            *slash = 0;
-            if (fsutil_mkdir_p (dir, 0755))
-                rc = s_fail (r, MF_ERR_IO, "%s: cannot create folder: %s", dir,
-                             strerror (errno));
-        }
+        if (!rc)
+            rc = s_out_dir (r, t->outputs [0]->path, true, dir, sizeof dir, &dirfd);
+        if (!rc && (size_t) snprintf (path, sizeof path, "%s/%s", dir,
+                                      strrchr (t->outputs [0]->path, '/')
+                                      ? strrchr (t->outputs [0]->path, '/') + 1
+                                      : t->outputs [0]->path) >= sizeof path)
+            rc = s_fail (r, MF_ERR_INVALID, "%s: path too long", dir);
     }
     if (!rc && fsutil_temp_path (path, tmp, sizeof tmp))
         rc = s_fail (r, MF_ERR_INVALID, "%s: path too long", path);
@@ -324,6 +351,8 @@ s_master (s_run_t *r)
         rc = s_add_frame_file (r, path);
     if (inline_mode)
         s_rm_tempdir (dir);
+    if (dirfd >= 0)
+        close (dirfd);
     if (rc)
         return rc;
     r->report_json = task_master_report_json (&rep);
@@ -419,12 +448,16 @@ s_assemble (s_run_t *r)
     json_decref (extra);
 
     char dir [4096] = "";
+    int dirfd = -1;
     bool inline_mode = t->storage == MASTERFARM__STORAGE__STORAGE_INLINE;
     if (!rc) {
         if (inline_mode)
             rc = s_tempdir (r, dir, sizeof dir);
-        else
+        else {
             rc = s_join (r, t->output_root, t->outputs [0]->path, dir, sizeof dir);
+            if (!rc)
+                rc = s_out_dir (r, t->outputs [0]->path, false, dir, sizeof dir, &dirfd);
+        }
     }
     assemble_layout_t layout;
     memset (&layout, 0, sizeof layout);
@@ -442,6 +475,8 @@ s_assemble (s_run_t *r)
         rc = s_collect_dir (r, dir, inline_mode);
     if (inline_mode && dir [0])
         s_rm_tempdir (dir);
+    if (dirfd >= 0)
+        close (dirfd);
     if (!rc) {
         r->report_json = task_layout_json (&layout, rate_hz);
         r->result.report_json = r->report_json;
