@@ -132,8 +132,11 @@ s_read_input (s_run_t *r, size_t i, audio_t *audio)
     if (fd < 0) {
         char why [160];
         fsutil_beneath_strerror (fd, errno, what, why, sizeof why);
-        return s_fail (r, fd == MF_ERR_INVALID ? MF_ERR_INVALID : MF_ERR_IO,
-                       "%s: %s", rel, why);
+        int code = fd == MF_ERR_INVALID ? MF_ERR_INVALID : MF_ERR_IO;
+        if (root == t->output_root)
+            return s_fail (r, code, "%s: %s", rel, why);
+        return s_fail (r, code, "album %u track %u: %s: %s", t->album + 1, t->track + 1,
+                       rel, why);
     }
     rc = audio_read_fd (fd, path, audio, r->err, sizeof r->err);
     close (fd);

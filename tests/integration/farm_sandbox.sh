@@ -6,9 +6,9 @@
 # symlink to a file outside the input root, and a worker starts. The track
 # must fail with an error saying the path leaves the input root, and
 # nothing from outside may be mastered or delivered. Output side (shared
-# storage): the job's work folder in staging is made a symlink to a folder
-# outside the output root before the worker starts; no master may be
-# written there.
+# and inline storage): the job's work folder in staging is made a symlink
+# to a folder outside the output root before the worker starts; no master
+# may be written there.
 . "$MF_SRC/tests/lib/farm_lib.sh"
 . "$MF_SRC/tests/lib/check_lib.sh"
 
@@ -40,7 +40,7 @@ run_case () {
     log "$name: job $job ended $state"
     check "$name: the job does not end done" [ "$state" != done ]
     check "$name: the error says the path leaves the input root" \
-        grep -qF "$track2: path leaves the input root" \
+        grep -qF "album 1 track 2: $track2: path leaves the input root" \
         "$T/broker.log" "$T/$name-w1.log" "$T/$name.status"
     check "$name: no master of track 2 delivered" \
         [ -z "$(find "$T/$name" -name '*Harbour Lights*' -print -quit)" ]
@@ -59,5 +59,7 @@ BROKER_ARGS=(--storage inline)
 run_case inline
 BROKER_ARGS=()
 SWAP_OUT=1 run_case shared-out
+BROKER_ARGS=(--storage inline)
+SWAP_OUT=1 run_case inline-out
 [ "$fails" = 0 ] || fail "$fails check(s) failed"
 farm_pass

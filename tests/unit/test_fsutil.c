@@ -415,6 +415,40 @@ s_beneath_cases (const char *tag, bool walk)
     assert_int_equal (symlink (p, link), 0);
     assert_true (fsutil_open_beneath (root, "out/a/b/y.wav", O_WRONLY | O_CREAT, 0644) < 0);
     assert_int_equal (s_count_named (outdir, "victim"), 0);
+
+    //  atomic writes and held folders beneath the root
+    assert_int_equal (fsutil_write_atomic_beneath (root, "out/c/w.txt", "abc", 3), 0);
+    char *data = NULL;
+    size_t len = 0;
+    assert_int_equal (fsutil_read_beneath (root, "out/c/w.txt", 0, &data, &len), 0);
+    assert_int_equal (len, 3);
+    assert_memory_equal (data, "abc", 3);
+    free (data);
+    assert_int_equal (fsutil_write_atomic_beneath (root, "disc/w.txt", "abc", 3),
+                      MF_ERR_INVALID);
+    assert_int_equal (fsutil_write_atomic_beneath (root, "disc/d/w.txt", "abc", 3),
+                      MF_ERR_INVALID);
+    assert_int_equal (s_count_named (outdir, "w.txt"), 0);
+    assert_int_equal (fsutil_read_beneath (root, "disc/secret.wav", 0, &data, &len),
+                      MF_ERR_INVALID);
+    assert_null (data);
+    char held [1024];
+    assert_int_equal (fsutil_dir_beneath (root, "disc", false, held, sizeof held),
+                      MF_ERR_INVALID);
+    int dfd = fsutil_dir_beneath (root, "out/held", true, held, sizeof held);
+    assert_true (dfd >= 0);
+    //  the folder is swapped for a symlink after it was opened: a name
+    //  under the held path still lands in the real folder, not outside
+    snprintf (p, sizeof p, "%s/out/held", root);
+    snprintf (link, sizeof link, "%s/out/held-real", root);
+    assert_int_equal (rename (p, link), 0);
+    assert_int_equal (symlink (outdir, p), 0);
+    snprintf (p, sizeof p, "%s/late.txt", held);
+    s_write_text (p, "late");
+    close (dfd);
+    assert_int_equal (s_count_named (outdir, "late"), 0);
+    snprintf (p, sizeof p, "%s/out/held-real/late.txt", root);
+    assert_int_equal (lstat (p, &st), 0);
     fsutil_beneath_force_walk (false);
 }
 
