@@ -1,7 +1,9 @@
 /*  File system helpers: mkdir -p, atomic writes (temp name in the same
     folder, fsync, rename, fsync the folder), capped whole-file reads, the
     path sandbox (lexical check, then realpath containment so that symlinks
-    cannot lead out of a root), and ASCII slugs for folder and file names.
+    cannot lead out of a root, checked at submit; and opens beneath a root
+    at the moment of use, with openat2 or a walk with O_NOFOLLOW), and
+    ASCII slugs for folder and file names.
     See fsutil.h for the contract of each function.  */
 #include "common/fsutil.h"
 
@@ -378,7 +380,7 @@ static bool s_beneath_walk;
 void
 fsutil_beneath_force_walk (bool walk)
 {
-    s_beneath_walk = walk;
+    __atomic_store_n (&s_beneath_walk, walk, __ATOMIC_RELAXED);
 }
 
 //  Opens one component name in folder dirfd without following a symlink
@@ -500,12 +502,15 @@ fsutil_open_beneath (const char *root, const char *rel, int flags, mode_t mode)
     if (rootfd < 0)
         return s_beneath_code ();
     int fd = -1;
-    if (!s_beneath_walk) {
+    bool walk = __atomic_load_n (&s_beneath_walk, __ATOMIC_RELAXED);
+    if (!walk) {
         fd = s_openat2 (rootfd, rel, flags, mode);
-        if (fd < 0 && (errno == ENOSYS || errno == EPERM))
-            s_beneath_walk = true;      //  no openat2 (or a filter forbids it)
+        if (fd < 0 && (errno == ENOSYS || errno == EPERM)) {
+            walk = true;                //  no openat2 (or a filter forbids it)
+            __atomic_store_n (&s_beneath_walk, true, __ATOMIC_RELAXED);
+        }
     }
-    if (fd < 0 && s_beneath_walk)
+    if (fd < 0 && walk)
         fd = s_walk (rootfd, rel, flags, mode, false);
     int saved = errno;
     close (rootfd);

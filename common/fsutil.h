@@ -3,6 +3,11 @@
     size cap, keeping relative paths inside a root (the input and output
     sandboxes of DESIGN.md), and turning titles into safe file names.
 
+    Sandbox: fsutil_path_inside checks a path at submit; the *_beneath
+    functions open, create and write at the moment of use so that a file
+    or folder swapped for a symlink since then cannot lead outside the
+    root (openat2 RESOLVE_BENEATH, or a walk refusing every symlink).
+
     Atomic write: the data goes to a temporary name in the same folder
     ("<name>.tmp-<pid>-<n>"), is fsynced, renamed over the final name, and
     the folder is fsynced, so that after a crash at any moment the final
