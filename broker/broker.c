@@ -1173,7 +1173,8 @@ s_dispatch_one (broker_t *self, s_task_t *t, s_worker_t *w, int widx)
             if (!rc && inline_mode) {
                 char where [64];
                 snprintf (where, sizeof where, "album %d track %d", t->album + 1, t->track + 1);
-                rc = s_read_frame (self->input_root, "input", where, in_refs [0].path, &frames [0], &owned [0],
+                rc = s_read_frame (self->input_root, "input", where, in_refs [0].path,
+                                   &frames [0], &owned [0],
                                    err, sizeof err);
                 if (!rc) {
                     in_refs [0].size = frames [0].size;
@@ -1213,7 +1214,8 @@ s_dispatch_one (broker_t *self, s_task_t *t, s_worker_t *w, int widx)
                 in_ptrs [n_in] = &in_refs [n_in];
                 json_array_append_new (list, json_integer ((json_int_t) i));
                 if (inline_mode) {
-                    rc = s_read_frame (self->output_root, "output", NULL, in_paths [n_in], &frames [n_frames],
+                    rc = s_read_frame (self->output_root, "output", NULL, in_paths [n_in],
+                                       &frames [n_frames],
                                        &owned [n_frames], err, sizeof err);
                     if (!rc) {
                         in_refs [n_in].size = frames [n_frames].size;

@@ -102,6 +102,33 @@ s_out_dir (s_run_t *r, const char *rel, bool is_file, char *dir, size_t size, in
     return 0;
 }
 
+//  Messages name files under a held folder by its descriptor path
+//  (fsutil_dir_beneath): rewrites each such mention in r->err to the
+//  folder's place under the output root, rel_dir.
+static void
+s_err_names_dir (s_run_t *r, const char *held, const char *rel_dir)
+{
+    size_t n = strlen (held);
+    if (n == 0 || strncmp (held, "/proc/", 6) != 0)
+        return;
+    char out [S_ERR_LEN];
+    size_t len = 0;
+    const char *p = r->err;
+    while (*p && len + 1 < sizeof out) {
+        if (strncmp (p, held, n) == 0) {
+            int w = snprintf (out + len, sizeof out - len, "%s", rel_dir);
+            len += w > 0 ? (size_t) w : 0;
+            if (len >= sizeof out)
+                len = sizeof out - 1;
+            p += n;
+        }
+        else
+            out [len++] = *p++;
+    }
+    out [len] = '\0';
+    memcpy (r->err, out, len + 1);
+}
+
 //  Reads input i of the task into audio. Returns 0 or an error with r->err.
 static int
 s_read_input (s_run_t *r, size_t i, audio_t *audio)
@@ -317,7 +344,7 @@ s_master (s_run_t *r)
         return rc;
 
     //  Write the intermediate: 32-bit float WAV, lossless for the grid.
-    char dir [4096], path [4096], tmp [4200];
+    char dir [4096] = "", path [4096], tmp [4200] = "";
     int dirfd = -1;
     bool inline_mode = t->storage == MASTERFARM__STORAGE__STORAGE_INLINE;
     if (inline_mode) {
@@ -341,6 +368,14 @@ s_master (s_run_t *r)
         rc = audio_write (tmp, &out, OUT_WAV, 32, NULL, r->err, sizeof r->err);
     if (!rc && fsutil_commit_temp (tmp, path))
         rc = s_fail (r, MF_ERR_IO, "%s: cannot commit the output: %s", path, strerror (errno));
+    if (rc && !inline_mode) {
+        char rel_dir [4096];
+        snprintf (rel_dir, sizeof rel_dir, "%s", t->outputs [0]->path);
+        char *slash = strrchr (rel_dir, '/');
+        if (slash)
+            *slash = '\0';
+        s_err_names_dir (r, dir, rel_dir);
+    }
     if (rc)
         unlink (tmp);
     audio_free (&out);
@@ -468,6 +503,8 @@ s_assemble (s_run_t *r)
         s_clear_dir (dir);
     if (!rc)
         rc = assemble_album (&sub, profile, tracks, n, dir, &layout, r->err, sizeof r->err);
+    if (rc && !inline_mode && dirfd >= 0)
+        s_err_names_dir (r, dir, t->outputs [0]->path);
     int rate_hz = n ? tracks [0].rate_hz : 0;
     for (size_t i = 0; i < n && tracks; i++)
         audio_free (&tracks [i]);
