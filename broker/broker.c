@@ -1464,17 +1464,24 @@ s_send_error (broker_t *self, const wire_msg_t *msg, int code, const char *text)
     s_send (self, msg->id, msg->id_size, MASTERFARM__MSG_TYPE__ERROR, &e.base, NULL, 0);
 }
 
-//  Reads a file for inline storage into a frame. Returns 0 or an error with err.
+//  Reads a file for inline storage into a frame, opened beneath root (what
+//  names it in messages; where, when not NULL, prefixes them, e.g. "album 1
+//  track 2"). Returns 0 or an error with err.
 static int
-s_read_frame (const char *root, const char *rel, wire_frame_t *f, char **owned,
-              char *err, size_t err_size)
+s_read_frame (const char *root, const char *what, const char *where, const char *rel,
+              wire_frame_t *f, char **owned, char *err, size_t err_size)
 {
-    char path [4200];
-    snprintf (path, sizeof path, "%s/%s", root, rel);
+    //  Opened beneath the root at this moment, not only checked at submit.
     size_t len;
-    int rc = fsutil_read_file (path, (size_t) WIRE_MAX_MSG_BYTES, owned, &len);
+    int rc = fsutil_read_beneath (root, rel, (size_t) WIRE_MAX_MSG_BYTES, owned, &len);
     if (rc) {
-        snprintf (err, err_size, "%.400s: cannot read: %s", path, mf_strerror (rc));
+        char why [160];
+        if (rc == MF_ERR_INVALID && errno == EXDEV)
+            fsutil_beneath_strerror (rc, errno, what, why, sizeof why);
+        else
+            snprintf (why, sizeof why, "cannot read: %s", mf_strerror (rc));
+        snprintf (err, err_size, "%s%s%.400s: %s", where ? where : "", where ? ": " : "",
+                  rel, why);
         return rc;
     }
     f->data = *owned;
@@ -1554,7 +1561,10 @@ s_dispatch_one (broker_t *self, s_task_t *t, s_worker_t *w, int widx)
             in_ptrs [0] = &in_refs [0];
             n_in = 1;
             if (!rc && inline_mode) {
-                rc = s_read_frame (self->input_root, in_refs [0].path, &frames [0], &owned [0],
+                char where [64];
+                snprintf (where, sizeof where, "album %d track %d", t->album + 1, t->track + 1);
+                rc = s_read_frame (self->input_root, "input", where, in_refs [0].path,
+                                   &frames [0], &owned [0],
                                    err, sizeof err);
                 if (!rc) {
                     in_refs [0].size = frames [0].size;
@@ -1600,7 +1610,8 @@ s_dispatch_one (broker_t *self, s_task_t *t, s_worker_t *w, int widx)
                 in_ptrs [n_in] = &in_refs [n_in];
                 json_array_append_new (list, json_integer ((json_int_t) i));
                 if (inline_mode) {
-                    rc = s_read_frame (self->output_root, in_paths [n_in], &frames [n_frames],
+                    rc = s_read_frame (self->output_root, "output", NULL, in_paths [n_in],
+                                       &frames [n_frames],
                                        &owned [n_frames], err, sizeof err);
                     if (!rc) {
                         in_refs [n_in].size = frames [n_frames].size;
@@ -2458,16 +2469,18 @@ s_write_inline (broker_t *self, s_task_t *t, const Masterfarm__Result *res,
     else {
         s_profile_rel (t->job, &t->job->albums [t->album], t->profile, base, sizeof base);
         //  A retried assembly replaces the folder's files, not adds to them.
-        char dir [5200];
-        snprintf (dir, sizeof dir, "%s/%s", self->output_root, base);
-        DIR *d = opendir (dir);
+        //  The folder is opened beneath the output root: one swapped for a
+        //  symlink to elsewhere is not emptied.
+        int dfd = fsutil_open_beneath (self->output_root, base, O_RDONLY | O_DIRECTORY, 0);
+        DIR *d = dfd >= 0 ? fdopendir (dfd) : NULL;
+        if (dfd >= 0 && !d)
+            close (dfd);
         struct dirent *e;
         while (d && (e = readdir (d))) {
-            char f [5600];
             struct stat st;
-            snprintf (f, sizeof f, "%s/%s", dir, e->d_name);
-            if (lstat (f, &st) == 0 && S_ISREG (st.st_mode))
-                unlink (f);
+            if (fstatat (dirfd (d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0
+            &&  S_ISREG (st.st_mode))
+                unlinkat (dirfd (d), e->d_name, 0);
         }
         if (d)
             closedir (d);
@@ -2483,14 +2496,15 @@ s_write_inline (broker_t *self, s_task_t *t, const Masterfarm__Result *res,
         }
         else
             snprintf (paths [i], 1100, "%s/%s", base, name);
-        char full [5200], dir [5200];
-        snprintf (full, sizeof full, "%s/%s", self->output_root, paths [i]);
-        snprintf (dir, sizeof dir, "%s", full);
-        *strrchr (dir, '/') = 0;
-        if (fsutil_mkdir_p (dir, 0755) || fsutil_write_atomic (full, msg->frames [i],
-                                                                msg->frame_sizes [i])) {
-            snprintf (err, err_size, "%.400s: cannot write: %s", full, strerror (errno));
-            return MF_ERR_IO;
+        //  Created beneath the output root: no folder swapped for a
+        //  symlink can lead the write outside.
+        int wrc = fsutil_write_atomic_beneath (self->output_root, paths [i], msg->frames [i],
+                                               msg->frame_sizes [i]);
+        if (wrc) {
+            char why [160];
+            fsutil_beneath_strerror (wrc, errno, "output", why, sizeof why);
+            snprintf (err, err_size, "%.400s: cannot write: %s", paths [i], why);
+            return wrc == MF_ERR_INVALID ? MF_ERR_INVALID : MF_ERR_IO;
         }
         outs [i].path = paths [i];
         outs [i].bytes = (int64_t) msg->frame_sizes [i];

@@ -1,7 +1,9 @@
 /*  File system helpers: mkdir -p, atomic writes (temp name in the same
     folder, fsync, rename, fsync the folder), capped whole-file reads, the
     path sandbox (lexical check, then realpath containment so that symlinks
-    cannot lead out of a root), and ASCII slugs for folder and file names.
+    cannot lead out of a root, checked at submit; and opens beneath a root
+    at the moment of use, with openat2 or a walk with O_NOFOLLOW), and
+    ASCII slugs for folder and file names.
     See fsutil.h for the contract of each function.  */
 #include "common/fsutil.h"
 
@@ -15,7 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#if defined (__linux__)
+#   include <linux/openat2.h>
+#endif
 
 #include "common/err.h"
 
@@ -217,19 +223,16 @@ fsutil_clean_temps (const char *dir, bool only_dead)
     return removed;
 }
 
-//  Reads a regular file of at most max_bytes into a NUL-terminated buffer.
-int
-fsutil_read_file (const char *path, size_t max_bytes, char **data_out,
-                  size_t *len_out)
+//  Reads the regular file at fd (closed before returning) of at most
+//  max_bytes into a NUL-terminated buffer.
+static int
+s_read_fd (int fd, size_t max_bytes, char **data_out, size_t *len_out)
 {
     *data_out = NULL;
     if (len_out)
         *len_out = 0;
     if (max_bytes == 0)
         max_bytes = FSUTIL_READ_MAX;
-    int fd = open (path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return MF_ERR_IO;
     struct stat st;
     if (fstat (fd, &st) != 0) {
         int saved = errno;
@@ -239,6 +242,7 @@ fsutil_read_file (const char *path, size_t max_bytes, char **data_out,
     }
     if (!S_ISREG (st.st_mode) || (uint64_t) st.st_size > max_bytes) {
         close (fd);
+        errno = S_ISREG (st.st_mode) ? EFBIG : EINVAL;
         return MF_ERR_INVALID;
     }
     //  the size may change under us: read until EOF, never past the cap
@@ -291,6 +295,34 @@ fsutil_read_file (const char *path, size_t max_bytes, char **data_out,
     return 0;
 }
 
+//  Reads a regular file of at most max_bytes into a NUL-terminated buffer.
+int
+fsutil_read_file (const char *path, size_t max_bytes, char **data_out,
+                  size_t *len_out)
+{
+    *data_out = NULL;
+    if (len_out)
+        *len_out = 0;
+    int fd = open (path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return MF_ERR_IO;
+    return s_read_fd (fd, max_bytes, data_out, len_out);
+}
+
+//  fsutil_read_file of root/rel opened with fsutil_open_beneath.
+int
+fsutil_read_beneath (const char *root, const char *rel, size_t max_bytes,
+                     char **data_out, size_t *len_out)
+{
+    *data_out = NULL;
+    if (len_out)
+        *len_out = 0;
+    int fd = fsutil_open_beneath (root, rel, O_RDONLY, 0);
+    if (fd < 0)
+        return fd;
+    return s_read_fd (fd, max_bytes, data_out, len_out);
+}
+
 //  Lexical check of a spec path: relative, no "..", no control characters.
 bool
 fsutil_rel_path_ok (const char *rel)
@@ -339,6 +371,295 @@ fsutil_path_inside (const char *root, const char *rel, char *resolved,
         memcpy (resolved, full, strlen (full) + 1);
     }
     return 0;
+}
+
+//  Set by fsutil_beneath_force_walk, or once openat2 reported ENOSYS.
+static bool s_beneath_walk;
+
+//  Test hook: forces the component walk instead of openat2.
+void
+fsutil_beneath_force_walk (bool walk)
+{
+    __atomic_store_n (&s_beneath_walk, walk, __ATOMIC_RELAXED);
+}
+
+//  Opens one component name in folder dirfd without following a symlink
+//  there. A symlink (ELOOP from O_NOFOLLOW, or a directory open that finds
+//  a non-folder symlink) becomes EXDEV. Returns the fd or -1 with errno.
+static int
+s_open_component (int dirfd, const char *name, int flags, mode_t mode)
+{
+    if (strcmp (name, "..") == 0) {
+        errno = EXDEV;
+        return -1;
+    }
+    int fd = openat (dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0) {
+        int err = errno;
+        struct stat st;
+        if (err == ELOOP
+        ||  (err == ENOTDIR && fstatat (dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0
+                            && S_ISLNK (st.st_mode)))
+            err = EXDEV;
+        errno = err;
+    }
+    return fd;
+}
+
+//  Walks rel under the folder rootfd component by component (no symlink,
+//  no ".."); with make_dirs, missing folders are created (and the last
+//  component too, as a folder). Opens the last component with flags.
+//  Returns the fd or -1 with errno.
+static int
+s_walk (int rootfd, const char *rel, int flags, mode_t mode, bool make_dirs)
+{
+    char *copy = strdup (rel);
+    if (!copy) {
+        errno = ENOMEM;
+        return -1;
+    }
+    int dirfd = dup (rootfd);
+    if (dirfd < 0) {
+        free (copy);
+        return -1;
+    }
+    char *save = NULL;
+    char *name = strtok_r (copy, "/", &save);
+    int fd = -1;
+    while (name) {
+        char *next = strtok_r (NULL, "/", &save);
+        if (strcmp (name, ".") == 0 && next) {
+            name = next;
+            continue;
+        }
+        bool last = next == NULL;
+        if (make_dirs && strcmp (name, ".") != 0
+        &&  mkdirat (dirfd, name, mode) != 0 && errno != EEXIST) {
+            fd = -1;
+            break;
+        }
+        fd = last && !make_dirs
+           ? s_open_component (dirfd, name, flags, mode)
+           : s_open_component (dirfd, name, O_RDONLY | O_DIRECTORY, 0);
+        if (fd < 0 || last)
+            break;
+        close (dirfd);
+        dirfd = fd;
+        fd = -1;
+        name = next;
+    }
+    int saved = errno;
+    close (dirfd);
+    free (copy);
+    errno = saved;
+    return fd;
+}
+
+//  openat2 beneath rootfd; -1 with errno (ENOSYS: no openat2 here).
+static int
+s_openat2 (int rootfd, const char *rel, int flags, mode_t mode)
+{
+#if defined (__linux__) && defined (SYS_openat2)
+    struct open_how how;
+    memset (&how, 0, sizeof how);
+    how.flags = (uint64_t) (flags | O_CLOEXEC);
+    how.mode = (flags & O_CREAT) ? mode : 0;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    long fd;
+    do
+        fd = syscall (SYS_openat2, rootfd, rel, &how, sizeof how);
+    while (fd < 0 && errno == EAGAIN);
+    return (int) fd;
+#else
+    (void) rootfd; (void) rel; (void) flags; (void) mode;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+//  Maps a failed open's errno to the module's codes (errno kept).
+static int
+s_beneath_code (void)
+{
+    if (errno == EXDEV || errno == ELOOP) {
+        errno = EXDEV;                  //  a symlink out, or a magic link
+        return MF_ERR_INVALID;
+    }
+    if (errno == ENOENT)
+        return MF_ERR_NOTFOUND;
+    return MF_ERR_IO;
+}
+
+//  Opens root/rel with nothing outside root reachable; fd or an error.
+int
+fsutil_open_beneath (const char *root, const char *rel, int flags, mode_t mode)
+{
+    if (!root || !*root || !fsutil_rel_path_ok (rel)) {
+        errno = EXDEV;
+        return MF_ERR_INVALID;
+    }
+    int rootfd = open (root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        return s_beneath_code ();
+    int fd = -1;
+    bool walk = __atomic_load_n (&s_beneath_walk, __ATOMIC_RELAXED);
+    if (!walk) {
+        fd = s_openat2 (rootfd, rel, flags, mode);
+        if (fd < 0 && (errno == ENOSYS || errno == EPERM)) {
+            walk = true;                //  no openat2 (or a filter forbids it)
+            __atomic_store_n (&s_beneath_walk, true, __ATOMIC_RELAXED);
+        }
+    }
+    if (fd < 0 && walk)
+        fd = s_walk (rootfd, rel, flags, mode, false);
+    int saved = errno;
+    close (rootfd);
+    errno = saved;
+    return fd >= 0 ? fd : s_beneath_code ();
+}
+
+//  mkdir -p under root without leaving it; 0 or an error.
+int
+fsutil_mkdir_beneath (const char *root, const char *rel_dir, mode_t mode)
+{
+    if (!root || !*root || !rel_dir) {
+        errno = EXDEV;
+        return MF_ERR_INVALID;
+    }
+    if (!*rel_dir || strcmp (rel_dir, ".") == 0)
+        rel_dir = ".";
+    else
+    if (!fsutil_rel_path_ok (rel_dir)) {
+        errno = EXDEV;
+        return MF_ERR_INVALID;
+    }
+    int rootfd = open (root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        return s_beneath_code ();
+    //  The walk creates each folder with mkdirat in a folder it holds open
+    //  without following a symlink; so it is right under openat2 too.
+    int fd = s_walk (rootfd, rel_dir, O_RDONLY | O_DIRECTORY, mode, true);
+    int saved = errno;
+    close (rootfd);
+    errno = saved;
+    if (fd < 0)
+        return s_beneath_code ();
+    close (fd);
+    return 0;
+}
+
+//  Writes len bytes to the open fd and fsyncs it; 0 or -1 with errno.
+static int
+s_write_all (int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write (fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = EIO;
+            return -1;
+        }
+        p += w;
+        left -= (size_t) w;
+    }
+    return fsync (fd);
+}
+
+//  fsutil_write_atomic of root/rel with every folder made and opened
+//  beneath root; 0 or an error.
+int
+fsutil_write_atomic_beneath (const char *root, const char *rel, const void *data,
+                             size_t len)
+{
+    if (!root || !fsutil_rel_path_ok (rel)) {
+        errno = EXDEV;
+        return MF_ERR_INVALID;
+    }
+    char dir [PATH_MAX];
+    const char *slash = strrchr (rel, '/');
+    const char *name = slash ? slash + 1 : rel;
+    size_t n = slash ? (size_t) (slash - rel) : 0;
+    if (n + 1 > sizeof dir || !*name) {
+        errno = ENAMETOOLONG;
+        return MF_ERR_IO;
+    }
+    memcpy (dir, rel, n);
+    dir [n] = '\0';
+    int rc = fsutil_mkdir_beneath (root, dir, 0755);
+    if (rc)
+        return rc;
+    int dirfd = fsutil_open_beneath (root, n ? dir : ".", O_RDONLY | O_DIRECTORY, 0);
+    if (dirfd < 0)
+        return dirfd;
+    char tmp [NAME_MAX + 64];
+    if (fsutil_temp_path (name, tmp, sizeof tmp) != 0) {
+        close (dirfd);
+        errno = ENAMETOOLONG;
+        return MF_ERR_IO;
+    }
+    int fd = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    rc = fd >= 0 ? 0 : MF_ERR_IO;
+    if (!rc && s_write_all (fd, data, len) != 0)
+        rc = MF_ERR_IO;
+    if (fd >= 0 && close (fd) != 0 && !rc)
+        rc = MF_ERR_IO;
+    if (!rc && renameat (dirfd, tmp, dirfd, name) != 0)
+        rc = MF_ERR_IO;
+    if (!rc && fsync (dirfd) != 0)
+        rc = MF_ERR_IO;
+    int saved = errno;
+    if (rc && fd >= 0)
+        unlinkat (dirfd, tmp, 0);
+    close (dirfd);
+    errno = saved;
+    return rc;
+}
+
+//  Opens (with create, makes) root/rel_dir beneath root and names it by
+//  its descriptor; the fd or an error.
+int
+fsutil_dir_beneath (const char *root, const char *rel_dir, bool create,
+                    char *path, size_t size)
+{
+    if (create) {
+        int rc = fsutil_mkdir_beneath (root, rel_dir, 0755);
+        if (rc)
+            return rc;
+    }
+    int fd = fsutil_open_beneath (root, rel_dir, O_RDONLY | O_DIRECTORY, 0);
+    if (fd < 0)
+        return fd;
+    char probe [64];
+    snprintf (probe, sizeof probe, "/proc/self/fd/%d", fd);
+    struct stat a, b;
+    bool proc = stat (probe, &a) == 0 && fstat (fd, &b) == 0
+             && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    int w = proc ? snprintf (path, size, "%s", probe)
+                 : snprintf (path, size, "%s/%s", root, rel_dir);
+    if (w < 0 || (size_t) w >= size) {
+        close (fd);
+        errno = ENAMETOOLONG;
+        return MF_ERR_IO;
+    }
+    return fd;
+}
+
+//  One line for a failed open beneath a root.
+const char *
+fsutil_beneath_strerror (int rc, int err, const char *what, char *buf, size_t size)
+{
+    if (rc == MF_ERR_INVALID || err == EXDEV)
+        snprintf (buf, size, "path leaves the %s root (symlink or '..')", what ? what : "");
+    else
+    if (rc == MF_ERR_NOTFOUND)
+        snprintf (buf, size, "no such file or folder");
+    else
+        snprintf (buf, size, "%s", strerror (err));
+    return buf;
 }
 
 //  ASCII spelling of U+00C0 .. U+00FF (Latin-1 letters); NULL: no letter.

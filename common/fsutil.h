@@ -3,6 +3,11 @@
     size cap, keeping relative paths inside a root (the input and output
     sandboxes of DESIGN.md), and turning titles into safe file names.
 
+    Sandbox: fsutil_path_inside checks a path at submit; the *_beneath
+    functions open, create and write at the moment of use so that a file
+    or folder swapped for a symlink since then cannot lead outside the
+    root (openat2 RESOLVE_BENEATH, or a walk refusing every symlink).
+
     Atomic write: the data goes to a temporary name in the same folder
     ("<name>.tmp-<pid>-<n>"), is fsynced, renamed over the final name, and
     the folder is fsynced, so that after a crash at any moment the final
@@ -74,6 +79,62 @@ bool fsutil_rel_path_ok (const char *rel);
 //  root cannot be resolved or resolved is too small.
 int fsutil_path_inside (const char *root, const char *rel, char *resolved,
                         size_t size);
+
+//  Sandbox at the moment of use: opens root/rel so that nothing outside
+//  root can be reached at the time of the open. rel must pass
+//  fsutil_rel_path_ok. With openat2(2) (RESOLVE_BENEATH |
+//  RESOLVE_NO_MAGICLINKS) a symlink that stays inside root is followed
+//  and one that leads out (or a "..") fails; on a kernel without openat2
+//  the path is walked one component at a time with O_NOFOLLOW and every
+//  symlink is refused. flags and mode are those of open(2) (O_CLOEXEC is
+//  added; mode only matters with O_CREAT). Returns the new descriptor
+//  (caller closes), or MF_ERR_INVALID with errno EXDEV when the path is
+//  malformed or leaves root (symlink or ".."), MF_ERR_NOTFOUND (errno
+//  kept) when a component is missing, MF_ERR_IO (errno kept) otherwise.
+int fsutil_open_beneath (const char *root, const char *rel, int flags, mode_t mode);
+
+//  mkdir -p of root/rel_dir with the same containment as
+//  fsutil_open_beneath: no component may be, or be swapped for, a symlink
+//  leading out of root. rel_dir "" or "." is root itself (which must
+//  exist). Returns 0, or the errors of fsutil_open_beneath.
+int fsutil_mkdir_beneath (const char *root, const char *rel_dir, mode_t mode);
+
+//  fsutil_read_file of root/rel opened by fsutil_open_beneath. Returns 0,
+//  the errors of fsutil_open_beneath (MF_ERR_INVALID with errno EXDEV:
+//  the path leaves root), or those of fsutil_read_file once open.
+int fsutil_read_beneath (const char *root, const char *rel, size_t max_bytes,
+                         char **data_out, size_t *len_out);
+
+//  fsutil_write_atomic of root/rel: the folders are made with
+//  fsutil_mkdir_beneath, and the temporary file is created, renamed and
+//  the folder fsynced through a descriptor of the folder opened beneath
+//  root, so that a folder swapped for a symlink leads nowhere outside.
+//  Returns 0, the errors of fsutil_open_beneath, or MF_ERR_IO (errno
+//  kept; temporary file removed).
+int fsutil_write_atomic_beneath (const char *root, const char *rel, const void *data,
+                                 size_t len);
+
+//  Opens the folder root/rel_dir beneath root (with create, makes it
+//  first with fsutil_mkdir_beneath) for code that writes by path: path
+//  gets "/proc/self/fd/N", which names the folder held open, so names
+//  under it cannot be redirected by a later swap of any component; where
+//  /proc is not mounted it gets root/rel_dir (checked at this moment
+//  only). Returns the descriptor (keep it open while path is used, then
+//  close it), or the errors of fsutil_open_beneath; MF_ERR_IO if path is
+//  too small.
+int fsutil_dir_beneath (const char *root, const char *rel_dir, bool create,
+                        char *path, size_t size);
+
+//  One line for a failure of fsutil_open_beneath or fsutil_mkdir_beneath
+//  (rc and the errno it left): "path leaves the <what> root (symlink or
+//  '..')", "no such file or folder", or strerror. what names the root
+//  ("input", "output"). Writes into buf and returns it.
+const char *fsutil_beneath_strerror (int rc, int err, const char *what,
+                                     char *buf, size_t size);
+
+//  Test hook: true makes fsutil_open_beneath and fsutil_mkdir_beneath use
+//  the component walk as on a kernel without openat2.
+void fsutil_beneath_force_walk (bool walk);
 
 //  Folder-name slug: lower-case ASCII letters and digits, runs of anything
 //  else become one '-', no leading/trailing '-', at most FSUTIL_NAME_MAX

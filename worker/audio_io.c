@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 
@@ -176,60 +178,78 @@ s_read_all (SNDFILE *sf, const SF_INFO *info, const char *name, sf_count_t file_
     return 0;
 }
 
-//  Opens path with libsndfile into *info; on failure err holds one line
-//  saying why and NULL is returned. *file_bytes gets the size of a
-//  regular file (0 when unknown).
+//  Opens the file at fd (named path in messages) with libsndfile into
+//  *info; libsndfile does not own fd (the caller closes it after
+//  sf_close). On failure err holds one line saying why and NULL is
+//  returned. *file_bytes gets the size of a regular file (0 when unknown).
 static SNDFILE *
-s_open (const char *path, SF_INFO *info, sf_count_t *file_bytes, int *rc,
-        char *err, size_t err_size)
+s_open_fd (int fd, const char *path, SF_INFO *info, sf_count_t *file_bytes, int *rc,
+           char *err, size_t err_size)
 {
     memset (info, 0, sizeof *info);
-    SNDFILE *sf = sf_open (path, SFM_READ, info);
+    struct stat st;
+    bool have_st = fstat (fd, &st) == 0;
+    if (have_st && S_ISDIR (st.st_mode)) {
+        *rc = MF_ERR_FORMAT;
+        snprintf (err, err_size, "%s: is a directory, not an audio file", path);
+        return NULL;
+    }
+    SNDFILE *sf = sf_open_fd (fd, SFM_READ, info, SF_FALSE);
     if (!sf) {
         *rc = MF_ERR_FORMAT;
-        struct stat st;
-        if (stat (path, &st) == 0 && S_ISDIR (st.st_mode)) {
-            snprintf (err, err_size, "%s: is a directory, not an audio file", path);
-            return NULL;
-        }
-        FILE *probe = fopen (path, "rb");
-        if (!probe) {
-            snprintf (err, err_size, "%s: cannot open (no such file or no permission)", path);
-            *rc = MF_ERR_IO;
-            return NULL;
-        }
-        fseek (probe, 0, SEEK_END);
-        long size = ftell (probe);
-        fclose (probe);
-        if (size == 0)
+        if (have_st && S_ISREG (st.st_mode) && st.st_size == 0)
             snprintf (err, err_size, "%s: the file is empty", path);
         else
             snprintf (err, err_size, "%s: not a readable audio file (%s)",
                       path, sf_strerror (NULL));
         return NULL;
     }
-    struct stat st;
-    *file_bytes = stat (path, &st) == 0 && S_ISREG (st.st_mode) ? (sf_count_t) st.st_size : 0;
+    *file_bytes = have_st && S_ISREG (st.st_mode) ? (sf_count_t) st.st_size : 0;
     *rc = 0;
     return sf;
+}
+
+//  Opens path for reading; -1 with err filled and *rc set on failure.
+static int
+s_open_path (const char *path, int *rc, char *err, size_t err_size)
+{
+    int fd = open (path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf (err, err_size, "%s: cannot open (no such file or no permission)", path);
+        *rc = MF_ERR_IO;
+    }
+    return fd;
+}
+
+int
+audio_read_fd (int fd, const char *name, audio_t *out, char *err, size_t err_size)
+{
+    SF_INFO info;
+    sf_count_t file_bytes = 0;
+    int rc = 0;
+    SNDFILE *sf = s_open_fd (fd, name, &info, &file_bytes, &rc, err, err_size);
+    if (!sf)
+        return rc;
+    rc = s_read_all (sf, &info, name, file_bytes, out, err, err_size);
+    sf_close (sf);
+    return rc;
 }
 
 int
 audio_read (const char *path, audio_t *out, char *err, size_t err_size)
 {
-    SF_INFO info;
-    sf_count_t file_bytes = 0;
     int rc = 0;
-    SNDFILE *sf = s_open (path, &info, &file_bytes, &rc, err, err_size);
-    if (!sf)
+    int fd = s_open_path (path, &rc, err, err_size);
+    if (fd < 0)
         return rc;
-    rc = s_read_all (sf, &info, path, file_bytes, out, err, err_size);
-    sf_close (sf);
+    rc = audio_read_fd (fd, path, out, err, err_size);
+    close (fd);
     return rc;
 }
 
 struct audio_reader_s {
     SNDFILE   *sf;             //  NULL: the whole file was read at open
+    int        fd;             //  the open file (libsndfile does not own it), or -1
     char      *path;
     int64_t    cap_frames;     //  frames the buffer holds
     bool       handed;         //  whole-file mode: the frames were handed out
@@ -249,10 +269,13 @@ audio_reader_open (const char *path, audio_t *out, int64_t *cap_frames,
         return MF_ERR_NOMEM;
     }
     r->path = name;
+    r->fd = -1;
     SF_INFO info;
     sf_count_t file_bytes = 0;
     int rc = 0;
-    SNDFILE *sf = s_open (path, &info, &file_bytes, &rc, err, err_size);
+    r->fd = s_open_path (path, &rc, err, err_size);
+    SNDFILE *sf = r->fd < 0 ? NULL
+                : s_open_fd (r->fd, path, &info, &file_bytes, &rc, err, err_size);
     if (!sf) {
         audio_reader_close (&r);
         return rc;
@@ -335,6 +358,8 @@ audio_reader_close (audio_reader_t **reader)
     audio_reader_t *r = *reader;
     if (r->sf)
         sf_close (r->sf);
+    if (r->fd >= 0)
+        close (r->fd);
     free (r->path);
     free (r);
     *reader = NULL;

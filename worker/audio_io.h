@@ -43,6 +43,10 @@ typedef struct {
 //  MF_ERR_NOMEM; on failure err holds "PATH: reason" and *out is untouched.
 int audio_read (const char *path, audio_t *out, char *err, size_t err_size);
 
+//  The same, from a file already open at fd (e.g. by fsutil_open_beneath);
+//  name is used in messages. fd stays open: the caller closes it.
+int audio_read_fd (int fd, const char *name, audio_t *out, char *err, size_t err_size);
+
 //  The same, from bytes in memory (inline storage); name is used in messages.
 int audio_read_mem (const void *bytes, size_t size, const char *name,
                     audio_t *out, char *err, size_t err_size);

@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
@@ -77,6 +78,60 @@ s_join (s_run_t *r, const char *root, const char *rel, char *buf, size_t size)
     return 0;
 }
 
+//  Opens the output folder of rel (its folder part when is_file, else rel
+//  itself) beneath the output root, made if missing, and names it in dir
+//  (see fsutil_dir_beneath); *dirfd stays open while dir is used.
+//  Returns 0 or an error with r->err.
+static int
+s_out_dir (s_run_t *r, const char *rel, bool is_file, char *dir, size_t size, int *dirfd)
+{
+    char rel_dir [4096];
+    snprintf (rel_dir, sizeof rel_dir, "%s", rel);
+    char *slash = strrchr (rel_dir, '/');
+    if (is_file) {
+        if (slash)
+            *slash = '\0';
+        else
+            snprintf (rel_dir, sizeof rel_dir, ".");
+    }
+    *dirfd = fsutil_dir_beneath (r->task->output_root, rel_dir, true, dir, size);
+    if (*dirfd < 0) {
+        char why [160];
+        fsutil_beneath_strerror (*dirfd, errno, "output", why, sizeof why);
+        int code = *dirfd;
+        *dirfd = -1;
+        return s_fail (r, code, "%s: cannot create folder: %s", rel_dir, why);
+    }
+    return 0;
+}
+
+//  Messages name files under a held folder by its descriptor path
+//  (fsutil_dir_beneath): rewrites each such mention in r->err to the
+//  folder's place under the output root, rel_dir.
+static void
+s_err_names_dir (s_run_t *r, const char *held, const char *rel_dir)
+{
+    size_t n = strlen (held);
+    if (n == 0 || strncmp (held, "/proc/", 6) != 0)
+        return;
+    char out [S_ERR_LEN];
+    size_t len = 0;
+    const char *p = r->err;
+    while (*p && len + 1 < sizeof out) {
+        if (strncmp (p, held, n) == 0) {
+            int w = snprintf (out + len, sizeof out - len, "%s", rel_dir);
+            len += w > 0 ? (size_t) w : 0;
+            if (len >= sizeof out)
+                len = sizeof out - 1;
+            p += n;
+        }
+        else
+            out [len++] = *p++;
+    }
+    out [len] = '\0';
+    memcpy (r->err, out, len + 1);
+}
+
 //  Reads input i of the task into audio. Returns 0 or an error with r->err.
 static int
 s_read_input (s_run_t *r, size_t i, audio_t *audio)
@@ -95,11 +150,27 @@ s_read_input (s_run_t *r, size_t i, audio_t *audio)
     //  Assembly reads the intermediates the master tasks wrote.
     const char *root = t->kind == MASTERFARM__TASK_KIND__KIND_ASSEMBLE ? t->output_root
                                                                        : t->input_root;
+    const char *what = root == t->output_root ? "output" : "input";
+    const char *rel = t->inputs [i]->path;
     char path [4096];
-    int rc = s_join (r, root, t->inputs [i]->path, path, sizeof path);
+    int rc = s_join (r, root, rel, path, sizeof path);
     if (rc)
         return rc;
-    return audio_read (path, audio, r->err, sizeof r->err);
+    //  Opened beneath the root now, not only checked at submit: a file
+    //  swapped for a symlink to elsewhere since then is refused here.
+    int fd = fsutil_open_beneath (root, rel, O_RDONLY, 0);
+    if (fd < 0) {
+        char why [160];
+        fsutil_beneath_strerror (fd, errno, what, why, sizeof why);
+        int code = fd == MF_ERR_INVALID ? MF_ERR_INVALID : MF_ERR_IO;
+        if (root == t->output_root)
+            return s_fail (r, code, "%s: %s", rel, why);
+        return s_fail (r, code, "album %u track %u: %s: %s", t->album + 1, t->track + 1,
+                       rel, why);
+    }
+    rc = audio_read_fd (fd, path, audio, r->err, sizeof r->err);
+    close (fd);
+    return rc;
 }
 
 //  Parses the task's one-album spec. Returns the spec or NULL with r->err.
@@ -279,7 +350,8 @@ s_master (s_run_t *r)
         return rc;
 
     //  Write the intermediate: 32-bit float WAV, lossless for the grid.
-    char dir [4096], path [4096], tmp [4200];
+    char dir [4096] = "", path [4096], tmp [4200] = "";
+    int dirfd = -1;
     bool inline_mode = t->storage == MASTERFARM__STORAGE__STORAGE_INLINE;
     if (inline_mode) {
         rc = s_tempdir (r, dir, sizeof dir);
@@ -288,14 +360,13 @@ s_master (s_run_t *r)
     }
     else {
         rc = s_join (r, t->output_root, t->outputs [0]->path, path, sizeof path);
-        if (!rc) {
-            memcpy (dir, path, sizeof dir);
-            char *slash = strrchr (dir, '/');
-            *slash = 0;
-            if (fsutil_mkdir_p (dir, 0755))
-                rc = s_fail (r, MF_ERR_IO, "%s: cannot create folder: %s", dir,
-                             strerror (errno));
-        }
+        if (!rc)
+            rc = s_out_dir (r, t->outputs [0]->path, true, dir, sizeof dir, &dirfd);
+        if (!rc && (size_t) snprintf (path, sizeof path, "%s/%s", dir,
+                                      strrchr (t->outputs [0]->path, '/')
+                                      ? strrchr (t->outputs [0]->path, '/') + 1
+                                      : t->outputs [0]->path) >= sizeof path)
+            rc = s_fail (r, MF_ERR_INVALID, "%s: path too long", dir);
     }
     if (!rc && fsutil_temp_path (path, tmp, sizeof tmp))
         rc = s_fail (r, MF_ERR_INVALID, "%s: path too long", path);
@@ -303,6 +374,14 @@ s_master (s_run_t *r)
         rc = audio_write (tmp, &out, OUT_WAV, 32, NULL, r->err, sizeof r->err);
     if (!rc && fsutil_commit_temp (tmp, path))
         rc = s_fail (r, MF_ERR_IO, "%s: cannot commit the output: %s", path, strerror (errno));
+    if (rc && !inline_mode) {
+        char rel_dir [4096];
+        snprintf (rel_dir, sizeof rel_dir, "%s", t->outputs [0]->path);
+        char *slash = strrchr (rel_dir, '/');
+        if (slash)
+            *slash = '\0';
+        s_err_names_dir (r, dir, rel_dir);
+    }
     if (rc)
         unlink (tmp);
     audio_free (&out);
@@ -316,6 +395,8 @@ s_master (s_run_t *r)
         rc = s_add_frame_file (r, path);
     if (inline_mode)
         s_rm_tempdir (dir);
+    if (dirfd >= 0)
+        close (dirfd);
     if (rc)
         return rc;
     r->report_json = task_master_report_json (&rep);
@@ -415,12 +496,16 @@ s_assemble (s_run_t *r)
     json_decref (extra);
 
     char dir [4096] = "";
+    int dirfd = -1;
     bool inline_mode = t->storage == MASTERFARM__STORAGE__STORAGE_INLINE;
     if (!rc) {
         if (inline_mode)
             rc = s_tempdir (r, dir, sizeof dir);
-        else
+        else {
             rc = s_join (r, t->output_root, t->outputs [0]->path, dir, sizeof dir);
+            if (!rc)
+                rc = s_out_dir (r, t->outputs [0]->path, false, dir, sizeof dir, &dirfd);
+        }
     }
     assemble_layout_t layout;
     memset (&layout, 0, sizeof layout);
@@ -429,6 +514,8 @@ s_assemble (s_run_t *r)
     if (!rc)
         rc = assemble_album_part (&sub, profile, tracks, n, numbers, whole, dir, &layout,
                                   r->err, sizeof r->err);
+    if (rc && !inline_mode && dirfd >= 0)
+        s_err_names_dir (r, dir, t->outputs [0]->path);
     int rate_hz = n ? tracks [0].rate_hz : 0;
     for (size_t i = 0; i < n && tracks; i++)
         audio_free (&tracks [i]);
@@ -440,6 +527,8 @@ s_assemble (s_run_t *r)
         rc = s_collect_dir (r, dir, inline_mode);
     if (inline_mode && dir [0])
         s_rm_tempdir (dir);
+    if (dirfd >= 0)
+        close (dirfd);
     if (!rc) {
         r->report_json = task_layout_json (&layout, rate_hz);
         r->result.report_json = r->report_json;

@@ -7,6 +7,8 @@
 #include <setjmp.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -323,6 +325,147 @@ test_slugify (void **state)
 }
 
 //  Safe names keep case and spaces and lose dangerous characters.
+//  The checks of fsutil_open_beneath and fsutil_mkdir_beneath, with the
+//  component walk forced (walk) or openat2 where the kernel has it.
+static void
+s_beneath_cases (const char *tag, bool walk)
+{
+    fsutil_beneath_force_walk (walk);
+    const char *base = testsig_tmpdir (tag);
+    char root [1024], outdir [1024], p [1400], link [1400];
+    snprintf (root, sizeof root, "%s/root", base);
+    snprintf (outdir, sizeof outdir, "%s/outside", base);
+    snprintf (p, sizeof p, "%s/album", root);
+    assert_int_equal (fsutil_mkdir_p (p, 0755), 0);
+    assert_int_equal (fsutil_mkdir_p (outdir, 0755), 0);
+    snprintf (p, sizeof p, "%s/album/01.wav", root);
+    s_write_text (p, "RIFF");
+    snprintf (p, sizeof p, "%s/secret.wav", outdir);
+    s_write_text (p, "SECRET");
+
+    //  a plain file inside opens
+    int fd = fsutil_open_beneath (root, "album/01.wav", O_RDONLY, 0);
+    assert_true (fd >= 0);
+    char buf [16] = "";
+    assert_int_equal (read (fd, buf, 4), 4);
+    assert_memory_equal (buf, "RIFF", 4);
+    close (fd);
+    assert_int_equal (fsutil_open_beneath (root, "album/02.wav", O_RDONLY, 0), MF_ERR_NOTFOUND);
+    //  '..' and absolute paths are refused
+    errno = 0;
+    assert_int_equal (fsutil_open_beneath (root, "../outside/secret.wav", O_RDONLY, 0),
+                      MF_ERR_INVALID);
+    assert_int_equal (errno, EXDEV);
+    assert_int_equal (fsutil_open_beneath (root, p, O_RDONLY, 0), MF_ERR_INVALID);
+
+    //  a file swapped for a symlink to outside the root is refused
+    snprintf (link, sizeof link, "%s/album/01.wav", root);
+    assert_int_equal (unlink (link), 0);
+    assert_int_equal (symlink (p, link), 0);
+    errno = 0;
+    assert_int_equal (fsutil_open_beneath (root, "album/01.wav", O_RDONLY, 0), MF_ERR_INVALID);
+    assert_int_equal (errno, EXDEV);
+    char why [160];
+    fsutil_beneath_strerror (MF_ERR_INVALID, EXDEV, "input", why, sizeof why);
+    assert_non_null (strstr (why, "leaves the input root"));
+    //  a relative symlink climbing out is refused as well
+    snprintf (link, sizeof link, "%s/album/up.wav", root);
+    assert_int_equal (symlink ("../../outside/secret.wav", link), 0);
+    assert_int_equal (fsutil_open_beneath (root, "album/up.wav", O_RDONLY, 0), MF_ERR_INVALID);
+
+    //  a symlink that stays inside: followed by openat2, refused by the walk
+    snprintf (p, sizeof p, "%s/album/03.wav", root);
+    s_write_text (p, "RIFF");
+    snprintf (link, sizeof link, "%s/album/alias.wav", root);
+    assert_int_equal (symlink ("03.wav", link), 0);
+    fd = fsutil_open_beneath (root, "album/alias.wav", O_RDONLY, 0);
+    if (walk)
+        assert_int_equal (fd, MF_ERR_INVALID);
+    else {
+        assert_true (fd >= 0);
+        close (fd);
+    }
+
+    //  a folder swapped for a symlink to outside: opening or creating
+    //  beneath it is refused, and nothing is created outside
+    snprintf (p, sizeof p, "%s/disc", root);
+    assert_int_equal (symlink (outdir, p), 0);
+    assert_int_equal (fsutil_open_beneath (root, "disc/secret.wav", O_RDONLY, 0), MF_ERR_INVALID);
+    assert_int_equal (fsutil_open_beneath (root, "disc/new.wav",
+                                           O_WRONLY | O_CREAT | O_EXCL, 0644), MF_ERR_INVALID);
+    assert_int_equal (fsutil_mkdir_beneath (root, "disc/sub", 0755), MF_ERR_INVALID);
+    assert_int_equal (s_count_named (outdir, "new"), 0);
+    assert_int_equal (s_count_named (outdir, "sub"), 0);
+
+    //  creating under the root is fine, folders included
+    assert_int_equal (fsutil_mkdir_beneath (root, "out/a/b", 0755), 0);
+    assert_int_equal (fsutil_mkdir_beneath (root, "out/a/b", 0755), 0);
+    assert_int_equal (fsutil_mkdir_beneath (root, "", 0755), 0);
+    fd = fsutil_open_beneath (root, "out/a/b/x.wav", O_WRONLY | O_CREAT | O_EXCL, 0644);
+    assert_true (fd >= 0);
+    assert_int_equal (write (fd, "x", 1), 1);
+    close (fd);
+    snprintf (p, sizeof p, "%s/out/a/b/x.wav", root);
+    struct stat st;
+    assert_int_equal (lstat (p, &st), 0);
+    assert_true (S_ISREG (st.st_mode));
+    //  an output name that is a symlink is not written through
+    snprintf (link, sizeof link, "%s/out/a/b/y.wav", root);
+    snprintf (p, sizeof p, "%s/victim.wav", outdir);
+    assert_int_equal (symlink (p, link), 0);
+    assert_true (fsutil_open_beneath (root, "out/a/b/y.wav", O_WRONLY | O_CREAT, 0644) < 0);
+    assert_int_equal (s_count_named (outdir, "victim"), 0);
+
+    //  atomic writes and held folders beneath the root
+    assert_int_equal (fsutil_write_atomic_beneath (root, "out/c/w.txt", "abc", 3), 0);
+    char *data = NULL;
+    size_t len = 0;
+    assert_int_equal (fsutil_read_beneath (root, "out/c/w.txt", 0, &data, &len), 0);
+    assert_int_equal (len, 3);
+    assert_memory_equal (data, "abc", 3);
+    free (data);
+    assert_int_equal (fsutil_write_atomic_beneath (root, "disc/w.txt", "abc", 3),
+                      MF_ERR_INVALID);
+    assert_int_equal (fsutil_write_atomic_beneath (root, "disc/d/w.txt", "abc", 3),
+                      MF_ERR_INVALID);
+    assert_int_equal (s_count_named (outdir, "w.txt"), 0);
+    assert_int_equal (fsutil_read_beneath (root, "disc/secret.wav", 0, &data, &len),
+                      MF_ERR_INVALID);
+    assert_null (data);
+    char held [1024];
+    assert_int_equal (fsutil_dir_beneath (root, "disc", false, held, sizeof held),
+                      MF_ERR_INVALID);
+    int dfd = fsutil_dir_beneath (root, "out/held", true, held, sizeof held);
+    assert_true (dfd >= 0);
+    //  the folder is swapped for a symlink after it was opened: a name
+    //  under the held path still lands in the real folder, not outside
+    snprintf (p, sizeof p, "%s/out/held", root);
+    snprintf (link, sizeof link, "%s/out/held-real", root);
+    assert_int_equal (rename (p, link), 0);
+    assert_int_equal (symlink (outdir, p), 0);
+    snprintf (p, sizeof p, "%s/late.txt", held);
+    s_write_text (p, "late");
+    close (dfd);
+    assert_int_equal (s_count_named (outdir, "late"), 0);
+    snprintf (p, sizeof p, "%s/out/held-real/late.txt", root);
+    assert_int_equal (lstat (p, &st), 0);
+    fsutil_beneath_force_walk (false);
+}
+
+//  fsutil_open_beneath through openat2 (or the walk where it is missing).
+static void
+test_open_beneath (void **state)
+{
+    s_beneath_cases ("fsutil-beneath", false);
+}
+
+//  fsutil_open_beneath through the component walk of kernels without openat2.
+static void
+test_open_beneath_walk (void **state)
+{
+    s_beneath_cases ("fsutil-beneath-walk", true);
+}
+
 static void
 test_safe_name (void **state)
 {
@@ -358,6 +501,8 @@ main (void)
         cmocka_unit_test (test_read_file),
         cmocka_unit_test (test_rel_path_ok),
         cmocka_unit_test (test_sandbox),
+        cmocka_unit_test (test_open_beneath),
+        cmocka_unit_test (test_open_beneath_walk),
         cmocka_unit_test (test_slugify),
         cmocka_unit_test (test_safe_name),
     };
