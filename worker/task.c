@@ -107,19 +107,23 @@ s_out_dir (s_run_t *r, const char *rel, bool is_file, char *dir, size_t size, in
 
 //  Messages name files under a held folder by its descriptor path
 //  (fsutil_dir_beneath): rewrites each such mention in r->err to the
-//  folder's place under the output root, rel_dir.
+//  folder's path, the output root joined with rel_dir, so that an
+//  operator sees which disk failed.
 static void
 s_err_names_dir (s_run_t *r, const char *held, const char *rel_dir)
 {
     size_t n = strlen (held);
     if (n == 0 || strncmp (held, "/proc/", 6) != 0)
         return;
+    char named [4096];
+    const char *root = r->task->output_root ? r->task->output_root : "";
+    snprintf (named, sizeof named, "%s%s%s", root, *root ? "/" : "", rel_dir);
     char out [S_ERR_LEN];
     size_t len = 0;
     const char *p = r->err;
     while (*p && len + 1 < sizeof out) {
         if (strncmp (p, held, n) == 0) {
-            int w = snprintf (out + len, sizeof out - len, "%s", rel_dir);
+            int w = snprintf (out + len, sizeof out - len, "%s", named);
             len += w > 0 ? (size_t) w : 0;
             if (len >= sizeof out)
                 len = sizeof out - 1;
