@@ -2795,6 +2795,8 @@ s_on_control (broker_t *self, const wire_msg_t *msg)
     if (!w)
         return true;
     w->last_seen_ms = clock_mono_ms ();
+    if (!w->ctl)
+        log_debug ("worker %s: heartbeats on its control connection", w->name);
     w->ctl = true;
     const Masterfarm__Heartbeat *hb = (const Masterfarm__Heartbeat *) msg->body;
     for (size_t i = 0; i < hb->n_running && i < hb->n_running_attempts; i++)
