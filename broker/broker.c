@@ -162,6 +162,7 @@ typedef struct {
     char        name [128];      //  printable id for logs
     int         next;            //  hash chain, -1
     int64_t     last_seen_ms;
+    bool        ctl;             //  heard on its control connection: heartbeat it there too
     uint32_t    slots;
     uint32_t    tasks_done;
     uint32_t    tasks_failed;
@@ -2794,6 +2795,34 @@ s_on_result (broker_t *self, s_worker_t *w, const wire_msg_t *msg)
     log_ctx_set (NULL);
 }
 
+//  A HEARTBEAT from a routing id no worker has: when the id is a worker's
+//  id followed by WIRE_CONTROL_SUFFIX, it came on that worker's control
+//  connection, which only heartbeats use so that they never wait behind
+//  inline audio. It refreshes the worker's liveness (and says which tasks
+//  it runs, as on the data connection); a control heartbeat of a worker we
+//  do not know is dropped without an answer, since the worker learns that
+//  on its data connection. Returns true when the message was such a
+//  heartbeat (handled), false when it is not a control id.
+static bool
+s_on_control (broker_t *self, const wire_msg_t *msg)
+{
+    size_t suffix = strlen (WIRE_CONTROL_SUFFIX);
+    if (msg->id_size <= suffix
+    ||  memcmp (msg->id + msg->id_size - suffix, WIRE_CONTROL_SUFFIX, suffix) != 0)
+        return false;
+    s_worker_t *w = s_worker_find (self, msg->id, msg->id_size - suffix);
+    if (!w)
+        return true;
+    w->last_seen_ms = clock_mono_ms ();
+    if (!w->ctl)
+        log_debug ("worker %s: heartbeats on its control connection", w->name);
+    w->ctl = true;
+    const Masterfarm__Heartbeat *hb = (const Masterfarm__Heartbeat *) msg->body;
+    for (size_t i = 0; i < hb->n_running && i < hb->n_running_attempts; i++)
+        s_adopt (self, w, s_task_find (self, hb->running [i]), hb->running_attempts [i]);
+    return true;
+}
+
 //  One message from a peer.
 static void
 s_on_message (broker_t *self, const wire_msg_t *msg)
@@ -2811,6 +2840,8 @@ s_on_message (broker_t *self, const wire_msg_t *msg)
     }
     //  Worker messages need a registered worker.
     s_worker_t *w = s_worker_find (self, msg->id, msg->id_size);
+    if (!w && type == MASTERFARM__MSG_TYPE__HEARTBEAT && s_on_control (self, msg))
+        return;
     if (type == MASTERFARM__MSG_TYPE__HEARTBEAT || type == MASTERFARM__MSG_TYPE__PROGRESS
     ||  type == MASTERFARM__MSG_TYPE__RESULT || type == MASTERFARM__MSG_TYPE__DISCONNECT) {
         if (!w) {
@@ -2916,6 +2947,17 @@ s_tick (broker_t *self, bool heartbeat)
             Masterfarm__Heartbeat hb = MASTERFARM__HEARTBEAT__INIT;
             hb.free_slots = w->slots - (uint32_t) w->n_held;
             s_send (self, w->id, w->id_size, MASTERFARM__MSG_TYPE__HEARTBEAT, &hb.base, NULL, 0);
+            //  And on its control connection, where no inline audio delays it.
+            if (w->ctl) {
+                uint8_t ctl [WIRE_MAX_ID_BYTES + 1];
+                size_t suffix = strlen (WIRE_CONTROL_SUFFIX);
+                if (w->id_size + suffix <= WIRE_MAX_ID_BYTES) {
+                    memcpy (ctl, w->id, w->id_size);
+                    memcpy (ctl + w->id_size, WIRE_CONTROL_SUFFIX, suffix);
+                    s_send (self, ctl, w->id_size + suffix, MASTERFARM__MSG_TYPE__HEARTBEAT,
+                            &hb.base, NULL, 0);
+                }
+            }
         }
     }
     for (size_t i = 0; i < self->n_jobs; i++)

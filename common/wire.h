@@ -28,6 +28,9 @@
 #define WIRE_MAX_CONTROL_BYTES  (16 * 1024 * 1024)     //  the Envelope frame
 #define WIRE_MAX_FRAMES         1024                   //  data frames per message
 #define WIRE_MAX_ID_BYTES       255                    //  ZeroMQ routing id limit
+//  A worker's control connection (heartbeats only) has the routing id of
+//  its data connection followed by this suffix.
+#define WIRE_CONTROL_SUFFIX     "#ctl"
 
 //  wire_recv results besides 0 and MF_ERR_IO.
 #define WIRE_MALFORMED   (-5)    //  == MF_ERR_PROTOCOL: undecodable or invalid

@@ -1,6 +1,11 @@
-/*  The worker daemon's event loop (see worker.h): one DEALER socket, one
-    forked process per running task with a pipe back, heartbeats both ways,
-    reconnection with backoff, and a clean stop.
+/*  The worker daemon's event loop (see worker.h): one DEALER socket for
+    the work, a second DEALER (the control connection) for heartbeats only,
+    one forked process per running task with a pipe back, heartbeats both
+    ways, reconnection with backoff, and a clean stop.
+
+    The control connection is a separate TCP connection, so heartbeats
+    never wait behind a multi-megabyte TASK or RESULT of inline storage
+    in the data connection's send buffer on a slow link.
 
     Pipe format from a task process: u64 result size, the packed Result,
     u64 number of data frames, then per frame u64 size and its bytes
@@ -58,6 +63,7 @@ struct _worker_t {
     char         id [128];
     void        *ctx;
     void        *sock;
+    void        *ctl;            //  control DEALER: heartbeats only, or NULL
     s_child_t   *children;      //  cfg.slots entries
     int          running;
     uint64_t     seq;
@@ -160,10 +166,14 @@ worker_new (const worker_cfg_t *cfg, char *err, size_t err_size)
     return self;
 }
 
-//  Closes the socket and its monitor, if open.
+//  Closes the sockets and the monitor, if open.
 static void
 s_close (worker_t *self)
 {
+    if (self->ctl) {
+        zmq_close (self->ctl);
+        self->ctl = NULL;
+    }
     if (self->sock) {
         if (self->monitor)
             zmq_socket_monitor (self->sock, NULL, 0);
@@ -260,29 +270,52 @@ s_send_ready (worker_t *self)
     s_send (self, MASTERFARM__MSG_TYPE__READY, &r.base, NULL, 0);
 }
 
-//  Opens a new socket to the broker and registers. Returns 0 or MF_ERR_IO.
+//  A new DEALER with routing id id, our reconnection interval, limits and
+//  (when configured) CURVE keys; not connected. Returns NULL, logged, on
+//  failure.
+static void *
+s_dealer_new (worker_t *self, const char *id)
+{
+    void *sock = zmq_socket (self->ctx, ZMQ_DEALER);
+    if (!sock) {
+        log_error ("worker %s: cannot create a socket: %s", self->id,
+                   zmq_strerror (zmq_errno ()));
+        return NULL;
+    }
+    int ivl = 100, ivl_max = 1000;
+    zmq_setsockopt (sock, ZMQ_ROUTING_ID, id, strlen (id));
+    zmq_setsockopt (sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+    zmq_setsockopt (sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
+    wire_socket_setup (sock, 0);
+    if (self->curve
+    && (zmq_setsockopt (sock, ZMQ_CURVE_SERVERKEY, self->broker_key, KEYS_Z85_LEN + 1)
+    ||  zmq_setsockopt (sock, ZMQ_CURVE_PUBLICKEY, self->keys.public_z85, KEYS_Z85_LEN + 1)
+    ||  zmq_setsockopt (sock, ZMQ_CURVE_SECRETKEY, self->keys.secret_z85,
+                        KEYS_Z85_LEN + 1))) {
+        log_error ("worker %s: cannot set the CURVE keys: %s", self->id,
+                   zmq_strerror (zmq_errno ()));
+        zmq_close (sock);
+        return NULL;
+    }
+    return sock;
+}
+
+//  Opens new sockets to the broker (data and control) and registers.
+//  Returns 0 or MF_ERR_IO. Without a control connection (it could not be
+//  made) the worker still works, with heartbeats on the data connection.
 static int
 s_connect (worker_t *self)
 {
     s_close (self);
-    self->sock = zmq_socket (self->ctx, ZMQ_DEALER);
+    self->sock = s_dealer_new (self, self->id);
     if (!self->sock)
         return MF_ERR_IO;
-    int ivl = 100, ivl_max = 1000;
-    zmq_setsockopt (self->sock, ZMQ_ROUTING_ID, self->id, strlen (self->id));
-    zmq_setsockopt (self->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
-    zmq_setsockopt (self->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
-    wire_socket_setup (self->sock, 0);
-    if (self->curve
-    && (zmq_setsockopt (self->sock, ZMQ_CURVE_SERVERKEY, self->broker_key, KEYS_Z85_LEN + 1)
-    ||  zmq_setsockopt (self->sock, ZMQ_CURVE_PUBLICKEY, self->keys.public_z85,
-                        KEYS_Z85_LEN + 1)
-    ||  zmq_setsockopt (self->sock, ZMQ_CURVE_SECRETKEY, self->keys.secret_z85,
-                        KEYS_Z85_LEN + 1))) {
-        log_error ("worker %s: cannot set the CURVE keys: %s", self->id,
-                   zmq_strerror (zmq_errno ()));
-        s_close (self);
-        return MF_ERR_IO;
+    char ctl_id [sizeof self->id + sizeof WIRE_CONTROL_SUFFIX];
+    snprintf (ctl_id, sizeof ctl_id, "%s%s", self->id, WIRE_CONTROL_SUFFIX);
+    self->ctl = s_dealer_new (self, ctl_id);
+    if (self->ctl && zmq_connect (self->ctl, self->url)) {
+        zmq_close (self->ctl);
+        self->ctl = NULL;
     }
     //  Handshake events tell a refused key or a mechanism mismatch apart
     //  from a broker that is just not there (best effort: no monitor, no
@@ -499,6 +532,16 @@ s_send_heartbeat (worker_t *self)
     hb.n_running = n;
     hb.running_attempts = attempts;
     hb.n_running_attempts = n;
+    //  On the control connection, which nothing bulky delays; on the data
+    //  connection too, for a broker that has no control connections.
+    if (self->ctl) {
+        int rc = wire_send (self->ctl, NULL, 0, MASTERFARM__MSG_TYPE__HEARTBEAT, ++self->seq,
+                            &hb.base, NULL, 0, ZMQ_DONTWAIT);
+        if (rc)
+            log_debug ("worker %s: cannot send HEARTBEAT on the control connection: %s",
+                       self->id, rc == MF_ERR_IO ? zmq_strerror (zmq_errno ())
+                                                 : mf_strerror (rc));
+    }
     s_send (self, MASTERFARM__MSG_TYPE__HEARTBEAT, &hb.base, NULL, 0);
 }
 
@@ -744,6 +787,27 @@ s_read_child (worker_t *self, s_child_t *c)
     }
 }
 
+//  Reads what came on the control connection: a HEARTBEAT says the broker
+//  is alive. Anything else is dropped: a broker without control
+//  connections answers our heartbeats there with DISCONNECT, which must
+//  not make us register again (the data connection says what counts).
+static void
+s_read_control (worker_t *self)
+{
+    for (int k = 0; k < 64 && self->ctl; k++) {
+        wire_msg_t msg;
+        int wrc = wire_recv (self->ctl, false, &msg, ZMQ_DONTWAIT);
+        if (wrc == WIRE_AGAIN || wrc == MF_ERR_IO)
+            break;
+        if (wrc == 0 && msg.type == MASTERFARM__MSG_TYPE__HEARTBEAT)
+            self->last_heard_ms = clock_mono_ms ();
+        else
+            log_debug ("worker %s: %s on the control connection, dropped", self->id,
+                       wrc ? "malformed message" : wire_type_name (msg.type));
+        wire_msg_clear (&msg);
+    }
+}
+
 //  Handles one message from the broker.
 static void
 s_on_message (worker_t *self, wire_msg_t *msg)
@@ -799,8 +863,8 @@ worker_run (worker_t *self)
     self->next_hb_ms = now + WORKER_HEARTBEAT_MS;
     self->backoff_ms = WORKER_BACKOFF_MIN_MS;
     self->next_try_ms = 0;
-    zmq_pollitem_t items [2 + S_MAX_SLOTS];
-    s_child_t *owners [2 + S_MAX_SLOTS];
+    zmq_pollitem_t items [3 + S_MAX_SLOTS];
+    s_child_t *owners [3 + S_MAX_SLOTS];
     while (!s_stop) {
         now = clock_mono_ms ();
         int n = 0;
@@ -808,14 +872,23 @@ worker_run (worker_t *self)
         items [n].fd = 0;
         items [n].events = ZMQ_POLLIN;
         owners [n++] = NULL;
-        int first_child = 1;
+        int monitor_item = -1;
         if (self->monitor) {
             items [n].socket = self->monitor;
             items [n].fd = 0;
             items [n].events = ZMQ_POLLIN;
-            owners [n++] = NULL;
-            first_child = 2;
+            owners [n] = NULL;
+            monitor_item = n++;
         }
+        int ctl_item = -1;
+        if (self->ctl) {
+            items [n].socket = self->ctl;
+            items [n].fd = 0;
+            items [n].events = ZMQ_POLLIN;
+            owners [n] = NULL;
+            ctl_item = n++;
+        }
+        int first_child = n;
         int64_t timeout = self->next_hb_ms - now;
         for (int i = 0; i < self->cfg.slots; i++) {
             s_child_t *c = &self->children [i];
@@ -852,7 +925,9 @@ worker_run (worker_t *self)
                 wire_msg_clear (&msg);
             }
         }
-        if (rc > 0 && first_child == 2 && (items [1].revents & ZMQ_POLLIN))
+        if (rc > 0 && ctl_item >= 0 && (items [ctl_item].revents & ZMQ_POLLIN))
+            s_read_control (self);
+        if (rc > 0 && monitor_item >= 0 && (items [monitor_item].revents & ZMQ_POLLIN))
             for (int k = 0; k < 16 && self->monitor; k++) {
                 zmq_pollitem_t m = { self->monitor, 0, ZMQ_POLLIN, 0 };
                 if (zmq_poll (&m, 1, 0) <= 0)

@@ -10,7 +10,11 @@
         (4 restarts and 2 failures of a task: it is still queued);
       - attempts lost with their worker (expired 4 times) are no strike;
       - a resource failure (Result error_class) is retried after a backoff
-        that grows (2 s, then 4 s), and is no strike either.
+        that grows (2 s, then 4 s), and is no strike either;
+      - heartbeats on a worker's control connection (routing id + "#ctl")
+        keep it alive while its data connection says nothing, and the
+        broker heartbeats it there; a control heartbeat of an unknown
+        worker is dropped without an answer.
     Every wait polls with a deadline; nothing sleeps to synchronise.  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -624,6 +628,55 @@ test_resource_backoff (void **state)
     s_close (f, client);
 }
 
+//  A worker busy receiving or sending a long inline transfer says nothing
+//  on its data connection: its heartbeats on the control connection keep
+//  it alive, and the broker answers there.
+static void
+test_control_heartbeat (void **state)
+{
+    s_farm_t *f = *state;
+    void *client = s_peer (f, NULL);
+    //  A control heartbeat before READY: no worker, no answer, no count.
+    void *stray = s_peer (f, "nobody" WIRE_CONTROL_SUFFIX);
+    s_heartbeat (stray);
+    void *w1 = s_peer (f, "w1");
+    void *ctl = s_peer (f, "w1" WIRE_CONTROL_SUFFIX);
+    s_ready (w1, "w1");
+    s_heartbeat (ctl);
+    uint64_t job = s_submit_noop (f, client, 1);
+    wire_msg_t m;
+    assert_int_equal (s_expect (w1, MASTERFARM__MSG_TYPE__TASK, 5000, &m), 0);
+    uint64_t task_id = ((Masterfarm__Task *) m.body)->task_id;
+    wire_msg_clear (&m);
+    //  5 s (more than 3 intervals) of heartbeats on the control connection only.
+    int64_t until = clock_mono_ms () + 5000;
+    int heard = 0;
+    while (clock_mono_ms () < until) {
+        s_heartbeat (ctl);
+        if (s_expect (ctl, MASTERFARM__MSG_TYPE__HEARTBEAT, 300, &m) == 0) {
+            heard++;
+            wire_msg_clear (&m);
+        }
+    }
+    printf ("broker heartbeats heard on the control connection: %d\n", heard);
+    assert_true (heard >= 3);
+    zmq_pollitem_t it = { stray, 0, ZMQ_POLLIN, 0 };
+    assert_int_equal (zmq_poll (&it, 1, 0), 0);
+    s_result (w1, task_id, 1, true, NULL);
+    assert_int_equal (s_wait_state (client, job, MASTERFARM__JOB_STATE__JOB_DONE, 5000),
+                      MASTERFARM__JOB_STATE__JOB_DONE);
+    s_status (client, job, &m);
+    Masterfarm__Counters *c = ((Masterfarm__StatusReply *) m.body)->counters;
+    assert_int_equal (c->workers_expired, 0);
+    assert_int_equal (c->late_results, 0);
+    assert_int_equal (c->malformed_dropped, 0);
+    wire_msg_clear (&m);
+    s_close (f, ctl);
+    s_close (f, w1);
+    s_close (f, stray);
+    s_close (f, client);
+}
+
 int
 main (void)
 {
@@ -635,6 +688,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_restart_no_strike, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_lost_no_strike, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_resource_backoff, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_control_heartbeat, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
