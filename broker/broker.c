@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -418,6 +419,25 @@ s_task_unhold (broker_t *self, s_task_t *t)
 }
 
 static void s_album_advance (broker_t *self, s_job_t *job, s_album_t *a);
+
+//  In a report process just forked: closes every descriptor but the
+//  standard ones (the broker's listening socket among them, so that a
+//  broker restarted after kill -9 can bind its address at once while an
+//  orphaned report process would still be hashing) and asks the kernel
+//  to end this process with the broker, whose restart writes the report
+//  again.
+static void
+s_report_child_detach (pid_t parent)
+{
+    if (close_range (3, ~0U, 0) != 0) {
+        long max = sysconf (_SC_OPEN_MAX);
+        for (long fd = 3; fd < (max > 0 ? max : 1024); fd++)
+            close ((int) fd);
+    }
+    prctl (PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid () != parent)
+        _exit (1);
+}
 static void s_job_check (broker_t *self, s_job_t *job);
 
 //  True when an album's ready assembly should be queued now. An assembly
@@ -1036,8 +1056,10 @@ s_album_advance (broker_t *self, s_job_t *job, s_album_t *a)
         //  Hashing an album's files takes seconds: a child process writes
         //  the report and the manifest while the loop goes on (s_reap_reports).
         fflush (NULL);
+        pid_t parent = getpid ();
         pid_t pid = fork ();
         if (pid == 0) {
+            s_report_child_detach (parent);
             rc = deliver_mkdirs (album_dir, err, sizeof err);
             if (!rc)
                 rc = report_write (&in, album_dir, err, sizeof err);
