@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sndfile.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,6 +179,130 @@ s_read_all (SNDFILE *sf, const SF_INFO *info, const char *name, sf_count_t file_
     return 0;
 }
 
+//  Where a RIFF walk reads its bytes: an open file (by pread, so the offset
+//  libsndfile uses is untouched) or bytes in memory.
+typedef struct {
+    int                  fd;
+    const unsigned char *mem;
+    int64_t              size;
+} s_src_t;
+
+//  Reads n bytes at off into buf; false when they are not all there.
+static bool
+s_src_read (const s_src_t *src, int64_t off, unsigned char *buf, size_t n)
+{
+    if (off < 0 || off > src->size || (int64_t) n > src->size - off)
+        return false;
+    if (src->mem) {
+        memcpy (buf, src->mem + off, n);
+        return true;
+    }
+    return pread (src->fd, buf, n, (off_t) off) == (ssize_t) n;
+}
+
+//  Reads a 32-bit chunk size, little or (RIFX) big endian.
+static uint32_t
+s_u32 (const unsigned char *b, bool big)
+{
+    return big ? (uint32_t) b [0] << 24 | (uint32_t) b [1] << 16 | (uint32_t) b [2] << 8 | b [3]
+               : (uint32_t) b [3] << 24 | (uint32_t) b [2] << 16 | (uint32_t) b [1] << 8 | b [0];
+}
+
+//  Most chunks a WAV header walk visits before it gives up on the file.
+#define S_MAX_CHUNKS (1 << 20)
+
+//  Walks the contents of a LIST (or bare INFO, as kind says) chunk at byte
+//  at, of length bytes after its 8-byte header, the way libsndfile's
+//  sub-chunk parser does: 'INFO'/'adtl' are 4-byte markers, anything else
+//  an id, a size and a body padded to even. libsndfile 1.2 adds those sizes
+//  in 32 bits, so one running far past the end of the LIST wraps its count
+//  and it walks the LIST for ever; a sub-chunk past the end of its LIST is
+//  malformed in any case and is refused (a missing pad byte at the very end
+//  is tolerated). Stops, accepting, where libsndfile stops reading (a zero
+//  id, 'data', 'exif', trailing bytes too few for a header). Returns false
+//  with err set when refused.
+static bool
+s_riff_check_list (const s_src_t *src, const char *kind, int64_t at, uint32_t length,
+                   bool big, int *steps, const char *name, char *err, size_t err_size)
+{
+    int64_t start = at + 8;
+    int64_t end = start + length;
+    if (end > src->size)
+        end = src->size;        //  libsndfile clamps it to the file too
+    if (length <= 8)
+        return true;            //  libsndfile skips such a LIST whole
+    int64_t pos = start;
+    while (end - pos >= 4) {
+        if (++*steps > S_MAX_CHUNKS) {
+            snprintf (err, err_size, "%s: malformed WAV: more than %d chunks in the header",
+                      name, S_MAX_CHUNKS);
+            return false;
+        }
+        unsigned char h [8];
+        if (!s_src_read (src, pos, h, 4))
+            return true;
+        if (!memcmp (h, "INFO", 4) || !memcmp (h, "adtl", 4)) {
+            pos += 4;
+            continue;
+        }
+        if (!memcmp (h, "\0\0\0\0", 4) || !memcmp (h, "data", 4) || !memcmp (h, "exif", 4)
+        ||  end - pos < 8 || !s_src_read (src, pos, h, 8))
+            return true;
+        uint32_t size = s_u32 (h + 4, big);
+        int64_t body_end = pos + 8 + (int64_t) size;
+        if (body_end > end) {
+            snprintf (err, err_size,
+                      "%s: malformed WAV: %s chunk at byte %lld has a sub-chunk of %lu bytes "
+                      "past its end (at byte %lld)", name, kind, (long long) at, (unsigned long) size, (long long) pos);
+            return false;
+        }
+        pos = body_end + (size & 1);
+    }
+    return true;
+}
+
+//  When the file at src is a RIFF/RIFX/RF64 WAVE, walks its top-level chunks
+//  (each id, size and body padded to even; past the data chunk when it fits
+//  in the file, for the chunks libsndfile also reads after it) and checks
+//  every LIST/INFO chunk with s_riff_check_list, before libsndfile sees the
+//  file. Anything that is not such a WAV, and chunks running past the end
+//  of the file, are left to libsndfile (it reads those without harm).
+//  Returns false with err set, naming the chunk and the byte, when refused.
+static bool
+s_riff_check (const s_src_t *src, const char *name, char *err, size_t err_size)
+{
+    unsigned char h [12];
+    if (!s_src_read (src, 0, h, 12) || memcmp (h + 8, "WAVE", 4))
+        return true;
+    bool rf64 = !memcmp (h, "RF64", 4);
+    bool big = !memcmp (h, "RIFX", 4);
+    if (!rf64 && !big && memcmp (h, "RIFF", 4))
+        return true;
+    int steps = 0;
+    int64_t pos = 12;
+    while (src->size - pos >= 8 && s_src_read (src, pos, h, 8)) {
+        if (++steps > S_MAX_CHUNKS) {
+            snprintf (err, err_size, "%s: malformed WAV: more than %d chunks in the header",
+                      name, S_MAX_CHUNKS);
+            return false;
+        }
+        uint32_t size = s_u32 (h + 4, big);
+        if (!memcmp (h, "LIST", 4) || !memcmp (h, "INFO", 4)) {
+            const char *kind = h [0] == 'L' ? "LIST" : "INFO";
+            if (!s_riff_check_list (src, kind, pos, size, big, &steps, name, err, err_size))
+                return false;
+        }
+        else
+        if (!memcmp (h, "data", 4) && rf64)
+            return true;        //  its size is in the ds64 chunk
+        int64_t next = pos + 8 + (int64_t) size + (size & 1);
+        if (next > src->size)
+            return true;
+        pos = next;
+    }
+    return true;
+}
+
 //  Opens the file at fd (named path in messages) with libsndfile into
 //  *info; libsndfile does not own fd (the caller closes it after
 //  sf_close). On failure err holds one line saying why and NULL is
@@ -193,6 +318,13 @@ s_open_fd (int fd, const char *path, SF_INFO *info, sf_count_t *file_bytes, int 
         *rc = MF_ERR_FORMAT;
         snprintf (err, err_size, "%s: is a directory, not an audio file", path);
         return NULL;
+    }
+    if (have_st && S_ISREG (st.st_mode)) {
+        s_src_t src = { fd, NULL, (int64_t) st.st_size };
+        if (!s_riff_check (&src, path, err, err_size)) {
+            *rc = MF_ERR_FORMAT;
+            return NULL;
+        }
     }
     SNDFILE *sf = sf_open_fd (fd, SFM_READ, info, SF_FALSE);
     if (!sf) {
@@ -407,6 +539,9 @@ audio_read_mem (const void *bytes, size_t size, const char *name,
         snprintf (err, err_size, "%s: the file is empty", name);
         return MF_ERR_FORMAT;
     }
+    s_src_t src = { -1, bytes, (int64_t) size };
+    if (!s_riff_check (&src, name, err, err_size))
+        return MF_ERR_FORMAT;
     SF_VIRTUAL_IO vio = { s_mem_len, s_mem_seek, s_mem_read, s_mem_write, s_mem_tell };
     s_membuf_t mem = { bytes, (sf_count_t) size, 0 };
     SF_INFO info;

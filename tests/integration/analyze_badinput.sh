@@ -7,7 +7,8 @@
 # text file named .wav, a float WAV with a NaN sample, a one-sample file
 # (measured: peaks yes, integrated loudness n/a), an 8-channel file
 # (measured as 7.1), a 9-channel file (unsupported), a missing file and a
-# directory.
+# directory; and the hostile WAV of the fuzz corpus whose LIST chunk made
+# libsndfile spin for ever (refused at once, naming the chunk and byte).
 set -u
 BIN="${MF_BIN:?MF_BIN not set}/masterfarm"
 TMP="${MF_TEST_TMP:-/tmp}/analyze_badinput.$$"
@@ -111,6 +112,16 @@ check "--help: exit 0 (got $rc)" test "$rc" -eq 0
 check "--help: says how to use it" grep -q "usage: masterfarm analyze" help.txt
 "$BIN" analyze good.wav good2.wav >/dev/null 2>err3.txt; rc=$?
 check "all good: exit 0 (got $rc), stderr empty" test "$rc" -eq 0 -a ! -s err3.txt
+
+# --- a hostile WAV header ----------------------------------------------------
+# a LIST chunk holding a sub-chunk far longer than itself: libsndfile 1.2
+# walks it for ever; it must be refused at once, naming the chunk and byte
+hang="$MF_SRC/tests/fuzz/corpus/fuzz_audio/regress_wav_info_chunk_hang.wav"
+timeout 20 "$BIN" analyze "$hang" >/dev/null 2>err4.txt; rc=$?
+echo "--- stderr"; cat err4.txt
+check "hostile LIST chunk: exit 1 within 20 s (got $rc)" test "$rc" -eq 1
+check "hostile LIST chunk: the message names the chunk and the byte" \
+    grep -q "wav_info_chunk_hang.wav: malformed WAV: LIST chunk at byte 36 has a sub-chunk of 4294967295 bytes past its end" err4.txt
 
 echo "$fails failure(s)"
 test "$fails" -eq 0

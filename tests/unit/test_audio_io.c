@@ -1,0 +1,251 @@
+/*  Opening WAV files whose header holds LIST/INFO chunks (worker/audio_io.c).
+
+    - a hostile WAV whose LIST chunk holds a sub-chunk far longer than the
+      LIST (libsndfile 1.2 walks such a LIST for ever) is refused with a
+      message naming the chunk and the byte, by audio_read, audio_read_fd,
+      audio_reader_open and audio_read_mem alike; each call runs in a child
+      process with a 10 s alarm, so a hang fails the test instead of
+      stopping it;
+    - a sub-chunk a few bytes past the end of its LIST is refused the same
+      way; a last sub-chunk missing only its pad byte still opens;
+    - valid WAVs with LIST/INFO chunks still open: written by libsndfile
+      (strings before and after the audio, odd-length strings) and by
+      ffmpeg (-metadata title/artist); a sox WAV (sox writes no LIST chunk
+      to WAV, its comment is dropped) opens too.  */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sndfile.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "worker/audio_io.h"
+
+//  Which entry point a child process opens the file with.
+typedef enum { VIA_PATH, VIA_FD, VIA_READER, VIA_MEM } via_t;
+
+//  Opens path with via in a child process under a 10 s alarm; returns the
+//  child's result in *rc and its message in err. Fails the test when the
+//  child does not finish by itself (a hang ends it with SIGALRM).
+static void
+s_open_in_child (const char *path, via_t via, int *rc, char *err, size_t err_size)
+{
+    int fds [2];
+    assert_int_equal (pipe (fds), 0);
+    pid_t pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0) {
+        close (fds [0]);
+        alarm (10);
+        char msg [AUDIO_ERR_LEN] = "";
+        audio_t audio;
+        memset (&audio, 0, sizeof audio);
+        int r = MF_ERR_IO;
+        if (via == VIA_PATH)
+            r = audio_read (path, &audio, msg, sizeof msg);
+        else
+        if (via == VIA_FD) {
+            int fd = open (path, O_RDONLY);
+            r = fd < 0 ? MF_ERR_IO : audio_read_fd (fd, path, &audio, msg, sizeof msg);
+        }
+        else
+        if (via == VIA_READER) {
+            audio_reader_t *reader = NULL;
+            int64_t cap = 0;
+            r = audio_reader_open (path, &audio, &cap, &reader, msg, sizeof msg);
+            audio_reader_close (&reader);
+        }
+        else {
+            static unsigned char bytes [1 << 20];
+            int fd = open (path, O_RDONLY);
+            ssize_t n = fd < 0 ? -1 : read (fd, bytes, sizeof bytes);
+            r = n < 0 ? MF_ERR_IO : audio_read_mem (bytes, (size_t) n, path, &audio, msg, sizeof msg);
+        }
+        audio_free (&audio);
+        dprintf (fds [1], "%d %s", r, msg);
+        _exit (0);
+    }
+    close (fds [1]);
+    char buf [AUDIO_ERR_LEN + 32] = "";
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof buf - 1 && (n = read (fds [0], buf + got, sizeof buf - 1 - got)) > 0)
+        got += (size_t) n;
+    close (fds [0]);
+    int status = 0;
+    assert_int_equal (waitpid (pid, &status, 0), pid);
+    if (!WIFEXITED (status))
+        fail_msg ("%s (way %d): the open did not finish (signal %d: a hang ended by the alarm)",
+                  path, (int) via, WIFSIGNALED (status) ? WTERMSIG (status) : 0);
+    char *space = strchr (buf, ' ');
+    assert_non_null (space);
+    *rc = atoi (buf);
+    snprintf (err, err_size, "%s", space + 1);
+    printf ("    %s (way %d): rc %d %s\n", path, (int) via, *rc, err);
+}
+
+//  A path under the test scratch folder.
+static void
+s_tmp (char *path, size_t size, const char *name)
+{
+    const char *dir = getenv ("MF_TEST_TMP");
+    snprintf (path, size, "%s/audio_io_%ld_%s", dir ? dir : "/tmp", (long) getpid (), name);
+}
+
+//  Writes a 16-bit stereo WAV of 4410 frames at 44.1 kHz: fmt, then a LIST
+//  chunk of list_len bytes holding list (list_bytes of them), then data.
+static void
+s_write_wav (const char *path, const unsigned char *list, uint32_t list_len, size_t list_bytes)
+{
+    FILE *f = fopen (path, "wb");
+    assert_non_null (f);
+    const uint32_t frames = 4410, data_len = frames * 4;
+    unsigned char hdr [44];
+    uint32_t riff = 4 + 24 + 8 + (uint32_t) list_bytes + (list_bytes & 1) + 8 + data_len;
+    memcpy (hdr, "RIFF", 4);
+    for (int i = 0; i < 4; i++) hdr [4 + i] = (unsigned char) (riff >> (8 * i));
+    memcpy (hdr + 8, "WAVEfmt \x10\0\0\0\x01\0\x02\0\x44\xac\0\0\x10\xb1\x02\0\x04\0\x10\0", 28);
+    memcpy (hdr + 36, "LIST", 4);
+    for (int i = 0; i < 4; i++) hdr [40 + i] = (unsigned char) (list_len >> (8 * i));
+    assert_int_equal (fwrite (hdr, 1, 44, f), 44);
+    assert_int_equal (fwrite (list, 1, list_bytes, f), list_bytes);
+    if (list_bytes & 1)
+        fputc (0, f);
+    fwrite ("data", 1, 4, f);
+    for (int i = 0; i < 4; i++) fputc ((int) (data_len >> (8 * i)) & 0xff, f);
+    for (uint32_t i = 0; i < frames * 2; i++) {
+        int16_t v = (int16_t) ((i * 37) % 2000 - 1000);
+        fputc (v & 0xff, f);
+        fputc ((v >> 8) & 0xff, f);
+    }
+    fclose (f);
+}
+
+//  The known hostile file is refused cleanly, by every way of opening.
+static void
+test_hostile_list_refused (void **state)
+{
+    (void) state;
+    const char *src = getenv ("MF_SRC");
+    assert_non_null (src);
+    char path [1024];
+    snprintf (path, sizeof path, "%s/tests/fuzz/corpus/fuzz_audio/regress_wav_info_chunk_hang.wav", src);
+    for (via_t via = VIA_PATH; via <= VIA_MEM; via++) {
+        int rc = 0;
+        char err [AUDIO_ERR_LEN];
+        s_open_in_child (path, via, &rc, err, sizeof err);
+        assert_int_equal (rc, MF_ERR_FORMAT);
+        assert_non_null (strstr (err, "wav_info_chunk_hang.wav: malformed WAV: LIST chunk at byte 36 "
+                                      "has a sub-chunk of 4294967295 bytes past its end"));
+    }
+}
+
+//  Hand-made LIST chunks: a sub-chunk past the end is refused, a missing
+//  last pad byte is not.
+static void
+test_list_edges (void **state)
+{
+    (void) state;
+    char path [1024];
+    s_tmp (path, sizeof path, "edges.wav");
+    //  INFO, INAM "abc" (3 bytes, odd), ISFT "x" (1 byte, no pad: LIST ends there)
+    static const unsigned char nopad [] = "INFOINAM\x03\0\0\0abc\0ISFT\x01\0\0\0x";
+    s_write_wav (path, nopad, sizeof nopad - 1, sizeof nopad - 1);
+    int rc = -1;
+    char err [AUDIO_ERR_LEN];
+    s_open_in_child (path, VIA_PATH, &rc, err, sizeof err);
+    assert_int_equal (rc, 0);
+    s_open_in_child (path, VIA_MEM, &rc, err, sizeof err);
+    assert_int_equal (rc, 0);
+    //  INFO, ICMT of 40 bytes in a LIST of 20
+    static const unsigned char past [] = "INFOICMT\x28\0\0\0hello world";
+    s_write_wav (path, past, 20, 20);
+    s_open_in_child (path, VIA_READER, &rc, err, sizeof err);
+    assert_int_equal (rc, MF_ERR_FORMAT);
+    assert_non_null (strstr (err, "malformed WAV: LIST chunk at byte 36 has a sub-chunk of 40 bytes"
+                                  " past its end (at byte 48)"));
+    unlink (path);
+}
+
+//  Files with LIST/INFO chunks written by libsndfile, sox and ffmpeg open
+//  and read the frames they hold.
+static void
+test_valid_info_opens (void **state)
+{
+    (void) state;
+    char paths [4][1024];
+    s_tmp (paths [0], sizeof paths [0], "sf_start.wav");
+    s_tmp (paths [1], sizeof paths [1], "sf_end.wav");
+    s_tmp (paths [2], sizeof paths [2], "sox.wav");
+    s_tmp (paths [3], sizeof paths [3], "ffmpeg.wav");
+    static short pcm [2 * 4800];
+    for (int i = 0; i < 2 * 4800; i++)
+        pcm [i] = (short) ((i * 53) % 4000 - 2000);
+    for (int k = 0; k < 2; k++) {
+        SF_INFO info = { .samplerate = 48000, .channels = 2,
+                         .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16 };
+        SNDFILE *sf = sf_open (paths [k], SFM_WRITE, &info);
+        assert_non_null (sf);
+        if (k == 1)
+            assert_int_equal (sf_writef_short (sf, pcm, 4800), 4800);
+        assert_int_equal (sf_set_string (sf, SF_STR_TITLE, "odd title"), 0);
+        assert_int_equal (sf_set_string (sf, SF_STR_ARTIST, "An Artist"), 0);
+        assert_int_equal (sf_set_string (sf, SF_STR_COMMENT, "c"), 0);
+        assert_int_equal (sf_set_string (sf, SF_STR_SOFTWARE, "sw 1.0"), 0);
+        if (k == 0)
+            assert_int_equal (sf_writef_short (sf, pcm, 4800), 4800);
+        sf_close (sf);
+    }
+    char cmd [4096];
+    snprintf (cmd, sizeof cmd, "sox -q -n -r 44100 -c 2 -b 16 --comment 'odd comment' '%s' "
+              "synth 0.1 sine 440", paths [2]);
+    assert_int_equal (system (cmd), 0);
+    snprintf (cmd, sizeof cmd, "ffmpeg -hide_banner -loglevel error -y -f lavfi "
+              "-i sine=frequency=440:duration=0.1 -metadata title=x -metadata artist=abc "
+              "-c:a pcm_s16le '%s'", paths [3]);
+    assert_int_equal (system (cmd), 0);
+    for (int k = 0; k < 4; k++) {
+        //  the file really holds a LIST chunk (sox writes none)
+        FILE *f = fopen (paths [k], "rb");
+        assert_non_null (f);
+        static char bytes [1 << 16];
+        size_t n = fread (bytes, 1, sizeof bytes, f);
+        fclose (f);
+        if (k != 2)
+            assert_non_null (memmem (bytes, n, "LIST", 4));
+        for (via_t via = VIA_PATH; via <= VIA_MEM; via++) {
+            int rc = -1;
+            char err [AUDIO_ERR_LEN];
+            s_open_in_child (paths [k], via, &rc, err, sizeof err);
+            assert_int_equal (rc, 0);
+        }
+        audio_t audio;
+        memset (&audio, 0, sizeof audio);
+        char err [AUDIO_ERR_LEN] = "";
+        assert_int_equal (audio_read (paths [k], &audio, err, sizeof err), 0);
+        assert_int_equal (audio.frames, k < 2 ? 4800 : 4410);
+        audio_free (&audio);
+        unlink (paths [k]);
+    }
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_hostile_list_refused),
+        cmocka_unit_test (test_list_edges),
+        cmocka_unit_test (test_valid_info_opens),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
