@@ -300,6 +300,47 @@ test_manifest_symlink (void **state)
     assert_non_null (strstr (err, album));
 }
 
+//  The job's staging folder (.masterfarm/job-1) swapped for a symlink to
+//  a folder outside the output root holding an album: the _beneath forms
+//  the broker uses refuse it and touch nothing there.
+static void
+test_beneath_job_symlink (void **state)
+{
+    (void) state;
+    const char *root = testsig_tmpdir ("deliver_job_link");
+    char out [1024], staging [1024], outside [1024], album [1100], err [512] = "";
+    s_sandbox (root, out, staging, outside, sizeof out);
+    snprintf (album, sizeof album, "%s/alb", outside);
+    s_put (album, "secret.wav", "keep me");
+    s_put (album, DELIVER_MANIFEST, "{\"files\": []}\n");
+    assert_int_equal (rmdir (staging), 0);
+    assert_int_equal (symlink (outside, staging), 0);
+    const char *rel = ".masterfarm/job-1/alb";
+    const char *keep [] = { "cd/01 - a.wav" };
+    assert_int_not_equal (deliver_prune_beneath (out, rel, keep, 1, err, sizeof err), 0);
+    assert_non_null (strstr (err, out));
+    assert_true (s_exists (album, "secret.wav"));
+    err [0] = 0;
+    assert_int_not_equal (deliver_manifest_write_status_beneath (out, rel, NULL, err, sizeof err), 0);
+    assert_non_null (strstr (err, out));
+    err [0] = 0;
+    assert_int_not_equal (deliver_at_beneath (out, ".masterfarm/job-1", "alb", 0, 0,
+                                              err, sizeof err), 0);
+    assert_non_null (strstr (err, "job-1"));
+    assert_true (s_exists (album, "secret.wav"));
+    assert_false (s_exists (out, "alb"));
+    //  the same layout without the symlink publishes as deliver_at does
+    assert_int_equal (unlink (staging), 0);
+    char real [1100];
+    snprintf (real, sizeof real, "%s/alb", staging);
+    s_put (real, "x.wav", "new");
+    assert_int_equal (deliver_manifest_write_status_beneath (out, rel, NULL, err, sizeof err), 0);
+    assert_int_equal (deliver_at_beneath (out, ".masterfarm/job-1", "alb", 0, 0, err, sizeof err), 0);
+    assert_true (s_exists (out, "alb/x.wav"));
+    snprintf (real, sizeof real, "%s/alb", out);
+    assert_int_equal (deliver_manifest_verify (real, err, sizeof err), 0);
+}
+
 int
 main (void)
 {
@@ -311,6 +352,7 @@ main (void)
         cmocka_unit_test (test_staging_symlink),
         cmocka_unit_test (test_destination_symlink),
         cmocka_unit_test (test_manifest_symlink),
+        cmocka_unit_test (test_beneath_job_symlink),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
