@@ -302,12 +302,13 @@ test_manifest_symlink (void **state)
 
 //  The job's staging folder (.masterfarm/job-1) swapped for a symlink to
 //  a folder outside the output root holding an album: the _beneath forms
-//  the broker uses refuse it and touch nothing there.
+//  the broker uses refuse it and touch nothing there; walk: as on a
+//  kernel without openat2.
 static void
-test_beneath_job_symlink (void **state)
+s_job_symlink (const char *name, bool walk)
 {
-    (void) state;
-    const char *root = testsig_tmpdir ("deliver_job_link");
+    fsutil_beneath_force_walk (walk);
+    const char *root = testsig_tmpdir (name);
     char out [1024], staging [1024], outside [1024], album [1100], err [512] = "";
     s_sandbox (root, out, staging, outside, sizeof out);
     snprintf (album, sizeof album, "%s/alb", outside);
@@ -339,6 +340,15 @@ test_beneath_job_symlink (void **state)
     assert_true (s_exists (out, "alb/x.wav"));
     snprintf (real, sizeof real, "%s/alb", out);
     assert_int_equal (deliver_manifest_verify (real, err, sizeof err), 0);
+    fsutil_beneath_force_walk (false);
+}
+
+static void
+test_beneath_job_symlink (void **state)
+{
+    (void) state;
+    s_job_symlink ("deliver_job_link", false);
+    s_job_symlink ("deliver_job_link_walk", true);
 }
 
 int
