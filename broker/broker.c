@@ -1125,6 +1125,38 @@ s_delivery_aside (broker_t *self, const char *staging_rel, const char *slug, uin
         close (rootfd);
 }
 
+//  Takes a delivered album OUTPUT_ROOT/<slug> back to staging_rel/<slug>
+//  for a retry (unless staging already has one), by names under folder
+//  descriptors opened beneath the output root; a delivery folder that is
+//  a symbolic link is left alone. Failures are logged.
+static void
+s_delivery_back (broker_t *self, const char *staging_rel, const char *slug, uint64_t job_id)
+{
+    const char *root = self->output_root;
+    int rootfd = open (root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int stagefd = fsutil_open_beneath (root, staging_rel, O_RDONLY | O_DIRECTORY, 0);
+    struct stat st;
+    const char *why = NULL;
+    if (rootfd < 0 || stagefd < 0)
+        why = strerror (errno);
+    else
+    if (fstatat (stagefd, slug, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        why = NULL;                             //  staging has one already
+    else
+    if (fstatat (rootfd, slug, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK (st.st_mode))
+        why = "it is a symbolic link";
+    else
+    if (renameat2 (rootfd, slug, stagefd, slug, RENAME_NOREPLACE) != 0)
+        why = strerror (errno);
+    if (why)
+        log_warn ("job %llu: cannot take %s/%s back for the retry: %s",
+                  (unsigned long long) job_id, root, slug, why);
+    if (stagefd >= 0)
+        close (stagefd);
+    if (rootfd >= 0)
+        close (rootfd);
+}
+
 //  Publishes the albums of a job whose time has come. Returns true when
 //  none is left waiting.
 static bool
@@ -2307,14 +2339,10 @@ s_album_retry (broker_t *self, s_job_t *job, s_album_t *a)
     }
     //  A delivered (partial) album comes back to staging to be rebuilt.
     if (a->state == A_PUBLISHED && changed) {
-        char staging [4096], from [4200], to [4200];
-        s_staging (self, job, staging, sizeof staging);
-        snprintf (from, sizeof from, "%s/%s", self->output_root, a->slug);
-        snprintf (to, sizeof to, "%s/%s", staging, a->slug);
-        struct stat st;
-        if (stat (to, &st) != 0 && rename (from, to) != 0)
-            log_warn ("job %llu: cannot take %s back for the retry: %s",
-                      (unsigned long long) job->id, from, strerror (errno));
+        char staging_rel [128];
+        snprintf (staging_rel, sizeof staging_rel, S_STAGING "/job-%llu",
+                  (unsigned long long) job->id);
+        s_delivery_back (self, staging_rel, a->slug, job->id);
     }
     if (a->state == A_PUBLISHED && !changed)
         return;
