@@ -740,9 +740,12 @@ s_album_failures (const s_album_t *a, s_failure_t *out, size_t cap)
 //  assembly named in its result (torn or foreign files of failed and
 //  abandoned attempts, profiles that were not assembled, an earlier
 //  report); whole false: also the album files and CUE sheets (a partial
-//  delivery has none). Returns 0, or an error with err.
+//  delivery has none). The album folder is out_root/album_rel, pruned
+//  beneath out_root (nothing outside it is deleted). Returns 0, or an
+//  error with err.
 static int
-s_album_prune (const s_album_t *a, const char *album_dir, bool whole, char *err, size_t err_size)
+s_album_prune (const s_album_t *a, const char *out_root, const char *album_rel, bool whole,
+               char *err, size_t err_size)
 {
     const char **keep = NULL;
     char *copies [PROFILE_COUNT] = { NULL };
@@ -784,7 +787,7 @@ s_album_prune (const s_album_t *a, const char *album_dir, bool whole, char *err,
         }
     }
     if (!rc)
-        rc = deliver_prune (album_dir, keep, n_keep, err, err_size);
+        rc = deliver_prune_beneath (out_root, album_rel, keep, n_keep, err, err_size);
     else
     if (!err [0])
         snprintf (err, err_size, "cannot list the assemblies' files: %s", mf_strerror (rc));
@@ -975,12 +978,16 @@ s_album_advance (broker_t *self, s_job_t *job, s_album_t *a)
                   (unsigned long long) job->id, a->spec->title, (unsigned long long) job->id);
         return;
     }
-    char staging [4096], album_dir [4200], err [S_ERR_LEN] = "";
-    s_staging (self, job, staging, sizeof staging);
-    snprintf (album_dir, sizeof album_dir, "%s/%s", staging, a->slug);
+    //  Everything below goes by the album's place under the output root,
+    //  opened beneath it at each use, so that a folder on the way swapped
+    //  for a symbolic link leads nowhere outside
+    char album_rel [4200], err [S_ERR_LEN] = "";
+    const char *out_root = self->output_root;
+    snprintf (album_rel, sizeof album_rel, S_STAGING "/job-%llu/%s",
+              (unsigned long long) job->id, a->slug);
     //  Only the files the successful assemblies named belong: leftovers of
     //  failed or abandoned attempts go before anything is hashed.
-    int rc = s_album_prune (a, album_dir, complete, err, sizeof err);
+    int rc = s_album_prune (a, out_root, album_rel, complete, err, sizeof err);
     //  The report covers the analysed tracks (under their spec numbers),
     //  the profiles that were assembled, and what is missing and why.
     report_profile_t rp [PROFILE_COUNT];
@@ -1060,11 +1067,10 @@ s_album_advance (broker_t *self, s_job_t *job, s_album_t *a)
         pid_t pid = fork ();
         if (pid == 0) {
             s_report_child_detach (parent);
-            rc = deliver_mkdirs (album_dir, err, sizeof err);
+            rc = report_write_beneath (&in, out_root, album_rel, err, sizeof err);
             if (!rc)
-                rc = report_write (&in, album_dir, err, sizeof err);
-            if (!rc)
-                rc = deliver_manifest_write_status (album_dir, status, err, sizeof err);
+                rc = deliver_manifest_write_status_beneath (out_root, album_rel, status,
+                                                            err, sizeof err);
             if (rc)
                 log_error ("job %llu album %s: %s", (unsigned long long) job->id, a->slug, err);
             _exit (rc ? 1 : 0);
@@ -1074,11 +1080,10 @@ s_album_advance (broker_t *self, s_job_t *job, s_album_t *a)
             self->n_reporting++;
         }
         else {
-            rc = deliver_mkdirs (album_dir, err, sizeof err);
+            rc = report_write_beneath (&in, out_root, album_rel, err, sizeof err);
             if (!rc)
-                rc = report_write (&in, album_dir, err, sizeof err);
-            if (!rc)
-                rc = deliver_manifest_write_status (album_dir, status, err, sizeof err);
+                rc = deliver_manifest_write_status_beneath (out_root, album_rel, status,
+                                                            err, sizeof err);
         }
     }
     if (rc) {
@@ -1107,35 +1112,92 @@ s_album_advance (broker_t *self, s_job_t *job, s_album_t *a)
     job->dirty = true;
 }
 
+//  Moves an earlier delivery OUTPUT_ROOT/<slug> (a folder, not a symbolic
+//  link: deliver_at_beneath refuses that one) into
+//  OUTPUT_ROOT/.masterfarm/replaced/<slug>.<ms> when staging_rel/<slug>
+//  holds a new one, by names under folder descriptors opened beneath the
+//  output root. Failures are left to the publication to report.
+static void
+s_delivery_aside (broker_t *self, const char *staging_rel, const char *slug, uint64_t job_id)
+{
+    const char *root = self->output_root;
+    char mine [4400], aside_rel [64] = S_STAGING "/replaced", name [FSUTIL_NAME_MAX + 32];
+    snprintf (mine, sizeof mine, "%s/%s", staging_rel, slug);
+    int rootfd = open (root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int minefd = fsutil_open_beneath (root, mine, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+    struct stat st;
+    bool earlier = rootfd >= 0 && minefd >= 0
+                && fstatat (rootfd, slug, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR (st.st_mode);
+    int asidefd = -1;
+    if (earlier && fsutil_mkdir_beneath (root, aside_rel, 0755) == 0)
+        asidefd = fsutil_open_beneath (root, aside_rel, O_RDONLY | O_DIRECTORY, 0);
+    snprintf (name, sizeof name, "%s.%lld", slug, (long long) clock_wall_ms ());
+    if (asidefd >= 0 && renameat2 (rootfd, slug, asidefd, name, RENAME_NOREPLACE) == 0) {
+        if (fsync (rootfd) != 0 || fsync (asidefd) != 0)
+            log_warn ("job %llu: fsync after moving %s/%s aside failed", (unsigned long long) job_id,
+                      root, slug);
+        log_warn ("job %llu: %s/%s was already delivered; the earlier delivery is kept "
+                  "in %s/%s/%s", (unsigned long long) job_id, root, slug, root, aside_rel, name);
+    }
+    if (asidefd >= 0)
+        close (asidefd);
+    if (minefd >= 0)
+        close (minefd);
+    if (rootfd >= 0)
+        close (rootfd);
+}
+
+//  Takes a delivered album OUTPUT_ROOT/<slug> back to staging_rel/<slug>
+//  for a retry (unless staging already has one), by names under folder
+//  descriptors opened beneath the output root; a delivery folder that is
+//  a symbolic link is left alone. Failures are logged.
+static void
+s_delivery_back (broker_t *self, const char *staging_rel, const char *slug, uint64_t job_id)
+{
+    const char *root = self->output_root;
+    int rootfd = open (root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int stagefd = fsutil_open_beneath (root, staging_rel, O_RDONLY | O_DIRECTORY, 0);
+    struct stat st;
+    const char *why = NULL;
+    if (rootfd < 0 || stagefd < 0)
+        why = strerror (errno);
+    else
+    if (fstatat (stagefd, slug, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        why = NULL;                             //  staging has one already
+    else
+    if (fstatat (rootfd, slug, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK (st.st_mode))
+        why = "it is a symbolic link";
+    else
+    if (renameat2 (rootfd, slug, stagefd, slug, RENAME_NOREPLACE) != 0)
+        why = strerror (errno);
+    if (why)
+        log_warn ("job %llu: cannot take %s/%s back for the retry: %s",
+                  (unsigned long long) job_id, root, slug, why);
+    if (stagefd >= 0)
+        close (stagefd);
+    if (rootfd >= 0)
+        close (rootfd);
+}
+
 //  Publishes the albums of a job whose time has come. Returns true when
 //  none is left waiting.
 static bool
 s_job_publish (broker_t *self, s_job_t *job)
 {
     bool waiting = false;
-    char staging [4096], err [S_ERR_LEN];
+    char staging [4096], staging_rel [128], err [S_ERR_LEN];
     s_staging (self, job, staging, sizeof staging);
+    snprintf (staging_rel, sizeof staging_rel, S_STAGING "/job-%llu", (unsigned long long) job->id);
     for (size_t i = 0; i < job->n_albums; i++) {
         s_album_t *a = &job->albums [i];
         if (a->state != A_REPORTED)
             continue;
         //  An earlier delivery of the same album (a re-run into the same
         //  output root) is moved aside, not mixed with the new one.
-        char from [4200], to [4300], mine [4200];
-        struct stat st;
-        snprintf (from, sizeof from, "%s/%s", self->output_root, a->slug);
-        snprintf (mine, sizeof mine, "%s/%s", staging, a->slug);
-        if ((job->deliver_at_ms <= 0 || clock_wall_ms () >= job->deliver_at_ms)
-        &&  stat (from, &st) == 0 && stat (mine, &st) == 0) {
-            char aside [4200];
-            snprintf (aside, sizeof aside, "%s/" S_STAGING "/replaced", self->output_root);
-            snprintf (to, sizeof to, "%s/%s.%lld", aside, a->slug, (long long) clock_wall_ms ());
-            if (fsutil_mkdir_p (aside, 0755) == 0 && rename (from, to) == 0)
-                log_warn ("job %llu: %s was already delivered; the earlier delivery is kept "
-                          "in %s", (unsigned long long) job->id, from, to);
-        }
-        int rc = deliver_at (staging, self->output_root, a->slug, clock_wall_ms (),
-                             job->deliver_at_ms, err, sizeof err);
+        if (job->deliver_at_ms <= 0 || clock_wall_ms () >= job->deliver_at_ms)
+            s_delivery_aside (self, staging_rel, a->slug, job->id);
+        int rc = deliver_at_beneath (self->output_root, staging_rel, a->slug, clock_wall_ms (),
+                                     job->deliver_at_ms, err, sizeof err);
         if (rc == DELIVER_HELD) {
             waiting = true;
             continue;
@@ -2299,14 +2361,10 @@ s_album_retry (broker_t *self, s_job_t *job, s_album_t *a)
     }
     //  A delivered (partial) album comes back to staging to be rebuilt.
     if (a->state == A_PUBLISHED && changed) {
-        char staging [4096], from [4200], to [4200];
-        s_staging (self, job, staging, sizeof staging);
-        snprintf (from, sizeof from, "%s/%s", self->output_root, a->slug);
-        snprintf (to, sizeof to, "%s/%s", staging, a->slug);
-        struct stat st;
-        if (stat (to, &st) != 0 && rename (from, to) != 0)
-            log_warn ("job %llu: cannot take %s back for the retry: %s",
-                      (unsigned long long) job->id, from, strerror (errno));
+        char staging_rel [128];
+        snprintf (staging_rel, sizeof staging_rel, S_STAGING "/job-%llu",
+                  (unsigned long long) job->id);
+        s_delivery_back (self, staging_rel, a->slug, job->id);
     }
     if (a->state == A_PUBLISHED && !changed)
         return;

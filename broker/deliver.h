@@ -49,12 +49,31 @@ int deliver_manifest_write (const char *album_dir, char *err, size_t err_size);
 int deliver_manifest_write_status (const char *album_dir, const char *status,
                                    char *err, size_t err_size);
 
+//  The same for the album folder root/album_rel, opened beneath root
+//  (fsutil_open_beneath) and not itself a symbolic link; files are read
+//  and the manifest written through folder descriptors without following
+//  symbolic links, so nothing outside the album folder is read or
+//  written. deliver_manifest_write_status is this with album_dir's folder
+//  as root. Returns 0, MF_ERR_INVALID (a symbolic link, or a path leaving
+//  root; err names it), MF_ERR_NOTFOUND, MF_ERR_IO or MF_ERR_NOMEM.
+int deliver_manifest_write_status_beneath (const char *root, const char *album_rel,
+                                           const char *status, char *err, size_t err_size);
+
 //  Removes everything under album_dir that does not belong to the
 //  delivery: every entry whose path (relative, '/'-separated) is not one
 //  of keep's n_keep paths, and folders left empty. A missing album_dir
 //  is fine. Returns 0 or MF_ERR_IO (err names what could not go).
 int deliver_prune (const char *album_dir, const char *const *keep, size_t n_keep,
                    char *err, size_t err_size);
+
+//  The same for root/album_rel, opened as deliver_manifest_write_status_
+//  beneath does; entries are removed by name under folder descriptors
+//  (a symbolic link as a link, never followed), so nothing outside the
+//  album folder is deleted. deliver_prune is this with album_dir's folder
+//  as root. Returns 0, MF_ERR_INVALID (the album folder is a symbolic
+//  link or leads out of root; err names it) or MF_ERR_IO.
+int deliver_prune_beneath (const char *root, const char *album_rel, const char *const *keep,
+                           size_t n_keep, char *err, size_t err_size);
 
 //  Checks every file listed in album_dir/manifest.json against its size
 //  and SHA-256, and that no file is missing. Returns 0, MF_ERR_FORMAT
@@ -68,8 +87,20 @@ int deliver_manifest_verify (const char *album_dir, char *err, size_t err_size);
 //  was already published (the staging folder is gone and the delivered
 //  one exists: safe to repeat after a crash), MF_ERR_STATE when the
 //  staging folder has no manifest or the delivery folder already exists
-//  next to a staging one, MF_ERR_NOTFOUND when neither exists, MF_ERR_IO.
+//  next to a staging one, MF_ERR_NOTFOUND when neither exists,
+//  MF_ERR_INVALID when either staging_root/<slug> or delivery_root/<slug>
+//  is a symbolic link (refused, never followed; err names it), MF_ERR_IO.
+//  The move goes by names under descriptors of the two roots and never
+//  replaces what appears at the destination meanwhile.
 int deliver_at (const char *staging_root, const char *delivery_root, const char *slug,
                 int64_t now_ms, int64_t deliver_at_ms, char *err, size_t err_size);
+
+//  deliver_at of out_root/staging_rel/<slug> to out_root/<slug>, the
+//  staging folder opened beneath out_root (fsutil_open_beneath), so that
+//  a folder on the way swapped for a symbolic link leading out of the
+//  output root is refused (MF_ERR_INVALID, err names it) instead of
+//  followed. Same returns as deliver_at.
+int deliver_at_beneath (const char *out_root, const char *staging_rel, const char *slug,
+                        int64_t now_ms, int64_t deliver_at_ms, char *err, size_t err_size);
 
 #endif

@@ -11,6 +11,7 @@
 #include "common/err.h"
 #include "common/fsutil.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
@@ -648,8 +649,8 @@ report_html (const report_input_t *in)
     return o.buf;
 }
 
-//  Writes report.json and report.html atomically; 0, MF_ERR_INVALID,
-//  MF_ERR_NOMEM or MF_ERR_IO with err naming the file.
+//  report_write_beneath with album_dir's folder (created if missing) as
+//  the root.
 int
 report_write (const report_input_t *in, const char *album_dir, char *err, size_t err_size)
 {
@@ -659,7 +660,51 @@ report_write (const report_input_t *in, const char *album_dir, char *err, size_t
         err_size = sizeof dummy;
     }
     err [0] = 0;
-    if (!s_valid (in) || !album_dir) {
+    char parent [4096];
+    size_t len = album_dir ? strlen (album_dir) : 0;
+    while (len > 1 && album_dir [len - 1] == '/')
+        len--;                                   //  trailing '/'
+    if (len == 0 || len >= sizeof parent) {
+        snprintf (err, err_size, "report: missing or too long album folder");
+        return MF_ERR_INVALID;
+    }
+    memcpy (parent, album_dir, len);
+    parent [len] = 0;
+    char *slash = strrchr (parent, '/');
+    const char *base = slash ? slash + 1 : parent;
+    if (slash == parent)
+        parent [0] = 0;                          //  "/x": root "/" (below)
+    else
+    if (slash)
+        *slash = 0;
+    char base_copy [4096];
+    snprintf (base_copy, sizeof base_copy, "%s", base);
+    if (!slash)
+        snprintf (parent, sizeof parent, ".");
+    else
+    if (!parent [0])
+        snprintf (parent, sizeof parent, "/");
+    base = base_copy;
+    if (s_valid (in) && fsutil_mkdir_p (parent, 0755) != 0) {
+        snprintf (err, err_size, "%s: cannot create the folder (%s)", parent, strerror (errno));
+        return MF_ERR_IO;
+    }
+    return report_write_beneath (in, parent, base, err, err_size);
+}
+
+//  Writes the two report files into root/album_rel beneath root; 0 or an
+//  error with err naming the file.
+int
+report_write_beneath (const report_input_t *in, const char *root, const char *album_rel,
+                      char *err, size_t err_size)
+{
+    char dummy [8];
+    if (!err || err_size == 0) {
+        err = dummy;
+        err_size = sizeof dummy;
+    }
+    err [0] = 0;
+    if (!s_valid (in) || !root || !album_rel) {
         snprintf (err, err_size, "report: missing album, analyses or a profile's plan");
         return MF_ERR_INVALID;
     }
@@ -672,18 +717,23 @@ report_write (const report_input_t *in, const char *album_dir, char *err, size_t
         return MF_ERR_NOMEM;
     }
     int rc = 0;
-    char path [4096];
-    if (fsutil_mkdir_p (album_dir, 0755) != 0) {
-        snprintf (err, err_size, "%s: cannot create the folder", album_dir);
-        rc = MF_ERR_IO;
+    char why [256];
+    int mrc = fsutil_mkdir_beneath (root, album_rel, 0755);
+    if (mrc != 0) {
+        fsutil_beneath_strerror (mrc, errno, "output", why, sizeof why);
+        snprintf (err, err_size, "%s/%s: cannot create the folder (%s)", root, album_rel, why);
+        rc = mrc == MF_ERR_INVALID ? MF_ERR_INVALID : MF_ERR_IO;
     }
     const char *names [2] = { "report.json", "report.html" };
     const char *texts [2] = { json, html };
     for (int k = 0; rc == 0 && k < 2; k++) {
-        snprintf (path, sizeof path, "%s/%s", album_dir, names [k]);
-        if (fsutil_write_atomic (path, texts [k], strlen (texts [k])) != 0) {
-            snprintf (err, err_size, "%s: cannot write", path);
-            rc = MF_ERR_IO;
+        char rel [4200];
+        snprintf (rel, sizeof rel, "%s/%s", album_rel, names [k]);
+        int wrc = fsutil_write_atomic_beneath (root, rel, texts [k], strlen (texts [k]));
+        if (wrc != 0) {
+            fsutil_beneath_strerror (wrc, errno, "output", why, sizeof why);
+            snprintf (err, err_size, "%s/%s: cannot write (%s)", root, rel, why);
+            rc = wrc == MF_ERR_INVALID ? MF_ERR_INVALID : MF_ERR_IO;
         }
     }
     free (json);

@@ -80,4 +80,13 @@ char *report_html (const report_input_t *in);
 int report_write (const report_input_t *in, const char *album_dir,
                   char *err, size_t err_size);
 
+//  The same into root/album_rel (made if missing), the folder created and
+//  the files written beneath root (fsutil_mkdir_beneath,
+//  fsutil_write_atomic_beneath), so a folder on the way swapped for a
+//  symbolic link leading out of root is refused, not followed
+//  (MF_ERR_INVALID, err naming it). report_write is this with
+//  album_dir's folder as root.
+int report_write_beneath (const report_input_t *in, const char *root, const char *album_rel,
+                          char *err, size_t err_size);
+
 #endif

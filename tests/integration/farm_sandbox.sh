@@ -8,7 +8,10 @@
 # nothing from outside may be mastered or delivered. Output side (shared
 # and inline storage): the job's work folder in staging is made a symlink
 # to a folder outside the output root before the worker starts; no master
-# may be written there.
+# may be written there. Publication: the album's delivery folder
+# OUTPUT_ROOT/<slug> exists beforehand as a symlink to a folder outside
+# the output root; the broker refuses it, naming it, and writes nothing
+# there.
 . "$MF_SRC/tests/lib/farm_lib.sh"
 . "$MF_SRC/tests/lib/check_lib.sh"
 
@@ -61,5 +64,35 @@ BROKER_ARGS=()
 SWAP_OUT=1 run_case shared-out
 BROKER_ARGS=(--storage inline)
 SWAP_OUT=1 run_case inline-out
+
+# publish_case: the destination of the album is a symlink leading out.
+publish_case () {
+    local name=publish slug=generated-artist-generated-album-1
+    rm -rf "$T/in" && cp -r "$T/src" "$T/in"
+    mkdir -p "$T/$name" "$T/$name-outside"
+    ln -s "$T/$name-outside" "$T/$name/$slug"
+    BROKER_ARGS=()
+    start_broker "$T/$name.db" "$T/in" "$T/$name"
+    local job
+    job=$(submit "$T/in/job.json")
+    start_worker "$name-w1"
+    local w1=$LAST_PID
+    wait_for "$name: job $job to end" 90 job_final "$job"
+    "$MASTERFARM" status "$job" --broker "$BROKER_URL" >"$T/$name.status" 2>&1 || true
+    log "$name: job $job ended $(job_field "$job" 'j["state"]')"
+    check "$name: the job does not end done" job_is_not_done "$job"
+    check "$name: the error names the symlink" \
+        grep -qF "$T/$name/$slug: exists as a symbolic link" "$T/broker.log" "$T/$name.status"
+    check "$name: the symlink is left as it was" [ -L "$T/$name/$slug" ]
+    check "$name: nothing written outside the output root" [ -z "$(ls -A "$T/$name-outside")" ]
+    check "$name: the album stays in staging" \
+        [ -f "$T/$name/.masterfarm/job-$job/$slug/manifest.json" ]
+    stop_group "$w1"
+    stop_group "$BROKER_PID"
+    mv "$T/broker.log" "$T/$name-broker.log"
+}
+job_is_not_done () { ! job_is "$1" done; }
+publish_case
+
 [ "$fails" = 0 ] || fail "$fails check(s) failed"
 farm_pass

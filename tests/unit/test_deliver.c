@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,6 +201,156 @@ test_prune (void **state)
     assert_int_equal (deliver_prune (path, keep, 3, err, sizeof err), 0);
 }
 
+//  Lays out root/out (the output root) with its staging folder
+//  out/.masterfarm/job-1 and root/outside holding a finished album's
+//  files (a WAV and a manifest), which nothing may touch.
+static void
+s_sandbox (const char *root, char *out, char *staging, char *outside, size_t size)
+{
+    snprintf (out, size, "%s/out", root);
+    snprintf (staging, size, "%s/.masterfarm/job-1", out);
+    snprintf (outside, size, "%s/outside", root);
+    assert_int_equal (fsutil_mkdir_p (staging, 0755), 0);
+    s_put (outside, "secret.wav", "keep me");
+    s_put (outside, DELIVER_MANIFEST, "{\"files\": []}\n");
+}
+
+//  True when dir/name exists (without following a last symlink).
+static bool
+s_exists (const char *dir, const char *name)
+{
+    char path [1300];
+    struct stat st;
+    snprintf (path, sizeof path, "%s/%s", dir, name);
+    return lstat (path, &st) == 0;
+}
+
+//  The album's staging folder swapped for a symlink to a folder outside
+//  the output root: prune deletes nothing there, publication moves
+//  nothing, and both refuse naming the folder.
+static void
+test_staging_symlink (void **state)
+{
+    (void) state;
+    const char *root = testsig_tmpdir ("deliver_staging_link");
+    char out [1024], staging [1024], outside [1024], album [1100], err [512] = "";
+    s_sandbox (root, out, staging, outside, sizeof out);
+    snprintf (album, sizeof album, "%s/alb", staging);
+    assert_int_equal (symlink (outside, album), 0);
+    const char *keep [] = { "cd/01 - a.wav" };
+    int rc = deliver_prune (album, keep, 1, err, sizeof err);
+    assert_true (s_exists (outside, "secret.wav"));
+    assert_int_not_equal (rc, 0);
+    assert_non_null (strstr (err, album));
+    err [0] = 0;
+    rc = deliver_at (staging, out, "alb", 0, 0, err, sizeof err);
+    assert_false (s_exists (out, "alb"));
+    assert_true (s_exists (outside, "secret.wav"));
+    assert_int_not_equal (rc, 0);
+    assert_non_null (strstr (err, "symbolic link"));
+}
+
+//  OUTPUT_ROOT/<slug> made beforehand as a symlink to a folder outside:
+//  publication refuses it (never follows it) and names it, and nothing
+//  is written outside.
+static void
+test_destination_symlink (void **state)
+{
+    (void) state;
+    const char *root = testsig_tmpdir ("deliver_dest_link");
+    char out [1024], staging [1024], outside [1024], album [1100], dst [1100], err [512] = "";
+    s_sandbox (root, out, staging, outside, sizeof out);
+    snprintf (dst, sizeof dst, "%s/alb", out);
+    assert_int_equal (symlink (outside, dst), 0);
+    //  nothing in staging: the symlink is not taken for an earlier delivery
+    int rc = deliver_at (staging, out, "alb", 0, 0, err, sizeof err);
+    assert_int_not_equal (rc, 0);
+    assert_non_null (strstr (err, dst));
+    assert_non_null (strstr (err, "symbolic link"));
+    //  a finished album in staging is not moved onto or into it
+    snprintf (album, sizeof album, "%s/alb", staging);
+    s_put (album, "x.wav", "new");
+    assert_int_equal (deliver_manifest_write (album, err, sizeof err), 0);
+    err [0] = 0;
+    rc = deliver_at (staging, out, "alb", 0, 0, err, sizeof err);
+    assert_int_not_equal (rc, 0);
+    assert_non_null (strstr (err, dst));
+    assert_non_null (strstr (err, "symbolic link"));
+    assert_true (s_exists (album, DELIVER_MANIFEST));
+    assert_false (s_exists (outside, "x.wav"));
+    assert_false (s_exists (outside, "alb"));
+}
+
+//  The manifest is not written into a folder that is a symlink leading
+//  outside.
+static void
+test_manifest_symlink (void **state)
+{
+    (void) state;
+    const char *root = testsig_tmpdir ("deliver_manifest_link");
+    char out [1024], staging [1024], outside [1024], album [1100], path [1300], err [512] = "";
+    s_sandbox (root, out, staging, outside, sizeof out);
+    snprintf (path, sizeof path, "%s/%s", outside, DELIVER_MANIFEST);
+    assert_int_equal (unlink (path), 0);
+    snprintf (album, sizeof album, "%s/alb", staging);
+    assert_int_equal (symlink (outside, album), 0);
+    int rc = deliver_manifest_write (album, err, sizeof err);
+    assert_false (s_exists (outside, DELIVER_MANIFEST));
+    assert_int_not_equal (rc, 0);
+    assert_non_null (strstr (err, album));
+}
+
+//  The job's staging folder (.masterfarm/job-1) swapped for a symlink to
+//  a folder outside the output root holding an album: the _beneath forms
+//  the broker uses refuse it and touch nothing there; walk: as on a
+//  kernel without openat2.
+static void
+s_job_symlink (const char *name, bool walk)
+{
+    fsutil_beneath_force_walk (walk);
+    const char *root = testsig_tmpdir (name);
+    char out [1024], staging [1024], outside [1024], album [1100], err [512] = "";
+    s_sandbox (root, out, staging, outside, sizeof out);
+    snprintf (album, sizeof album, "%s/alb", outside);
+    s_put (album, "secret.wav", "keep me");
+    s_put (album, DELIVER_MANIFEST, "{\"files\": []}\n");
+    assert_int_equal (rmdir (staging), 0);
+    assert_int_equal (symlink (outside, staging), 0);
+    const char *rel = ".masterfarm/job-1/alb";
+    const char *keep [] = { "cd/01 - a.wav" };
+    assert_int_not_equal (deliver_prune_beneath (out, rel, keep, 1, err, sizeof err), 0);
+    assert_non_null (strstr (err, out));
+    assert_true (s_exists (album, "secret.wav"));
+    err [0] = 0;
+    assert_int_not_equal (deliver_manifest_write_status_beneath (out, rel, NULL, err, sizeof err), 0);
+    assert_non_null (strstr (err, out));
+    err [0] = 0;
+    assert_int_not_equal (deliver_at_beneath (out, ".masterfarm/job-1", "alb", 0, 0,
+                                              err, sizeof err), 0);
+    assert_non_null (strstr (err, "job-1"));
+    assert_true (s_exists (album, "secret.wav"));
+    assert_false (s_exists (out, "alb"));
+    //  the same layout without the symlink publishes as deliver_at does
+    assert_int_equal (unlink (staging), 0);
+    char real [1100];
+    snprintf (real, sizeof real, "%s/alb", staging);
+    s_put (real, "x.wav", "new");
+    assert_int_equal (deliver_manifest_write_status_beneath (out, rel, NULL, err, sizeof err), 0);
+    assert_int_equal (deliver_at_beneath (out, ".masterfarm/job-1", "alb", 0, 0, err, sizeof err), 0);
+    assert_true (s_exists (out, "alb/x.wav"));
+    snprintf (real, sizeof real, "%s/alb", out);
+    assert_int_equal (deliver_manifest_verify (real, err, sizeof err), 0);
+    fsutil_beneath_force_walk (false);
+}
+
+static void
+test_beneath_job_symlink (void **state)
+{
+    (void) state;
+    s_job_symlink ("deliver_job_link", false);
+    s_job_symlink ("deliver_job_link_walk", true);
+}
+
 int
 main (void)
 {
@@ -208,6 +359,10 @@ main (void)
         cmocka_unit_test (test_manifest),
         cmocka_unit_test (test_deliver_at),
         cmocka_unit_test (test_prune),
+        cmocka_unit_test (test_staging_symlink),
+        cmocka_unit_test (test_destination_symlink),
+        cmocka_unit_test (test_manifest_symlink),
+        cmocka_unit_test (test_beneath_job_symlink),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

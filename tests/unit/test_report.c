@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "broker/report.h"
 #include "common/err.h"
@@ -111,6 +113,26 @@ test_report_full (void **state)
     report_input_t in = { .album = &s_al, .analyses = s_mp, .profiles = &rp, .n_profiles = 1 };
     const char *dir = testsig_tmpdir ("report");
     assert_int_equal (report_write (&in, dir, err, sizeof err), 0);
+    //  never into a folder under the output root swapped for a symbolic
+    //  link that leads out of it
+    {
+        char out [1024], outside [1024], link [1100], lerr [512] = "";
+        struct stat lst;
+        snprintf (out, sizeof out, "%s/out", dir);
+        snprintf (outside, sizeof outside, "%s/outside", dir);
+        snprintf (link, sizeof link, "%s/job", out);
+        assert_int_equal (mkdir (out, 0755), 0);
+        assert_int_equal (mkdir (outside, 0755), 0);
+        assert_int_equal (symlink (outside, link), 0);
+        assert_int_equal (report_write_beneath (&in, out, "job/alb", lerr, sizeof lerr),
+                          MF_ERR_INVALID);
+        assert_non_null (strstr (lerr, "job/alb"));
+        snprintf (link, sizeof link, "%s/alb", outside);
+        assert_int_not_equal (lstat (link, &lst), 0);
+        assert_int_equal (report_write_beneath (&in, out, "alb", lerr, sizeof lerr), 0);
+        snprintf (link, sizeof link, "%s/alb/report.html", out);
+        assert_int_equal (lstat (link, &lst), 0);
+    }
 
     char path [1024];
     snprintf (path, sizeof path, "%s/report.json", dir);
