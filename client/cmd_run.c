@@ -33,6 +33,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/fsutil.h"
+#include "common/sha256.h"
 #include "common/spec.h"
 #include "broker/deliver.h"
 
@@ -336,23 +337,56 @@ s_workers_tick (void *arg)
     }
 }
 
-//  Looks for a job of an earlier run in the reopened state that has not
-//  finished and carries this job's name (the same job file run again).
-//  Returns its id, or 0; other unfinished jobs are named on stderr, since
-//  the broker resumes them too while this farm runs.
+//  Path of the file that records the SHA-256 of the job file a run
+//  submitted as job_id (OUTDIR/.masterfarm/job-N.spec.sha256).
+static void
+s_spec_mark_path (const char *state_dir, uint64_t job_id, char *buf, size_t size)
+{
+    snprintf (buf, size, "%s/job-%" PRIu64 ".spec.sha256", state_dir, job_id);
+}
+
+//  True when job_id was submitted from a job file with this SHA-256.
+static bool
+s_spec_mark_is (const char *state_dir, uint64_t job_id, const char *spec_hex)
+{
+    char path [PATH_MAX + 64], line [SHA256_HEX_SIZE + 2] = "";
+    s_spec_mark_path (state_dir, job_id, path, sizeof path);
+    FILE *f = fopen (path, "r");
+    if (!f)
+        return false;
+    bool same = fgets (line, sizeof line, f) && strncmp (line, spec_hex, SHA256_HEX_SIZE - 1) == 0;
+    fclose (f);
+    return same;
+}
+
+//  Looks among the jobs the broker resumed for one that is not finished
+//  and carries this job's name (the same job file run again), or else
+//  the newest failed run of the same job file, unchanged (*failed set:
+//  running it again retries only what failed). Returns its id, or 0;
+//  other unfinished jobs are named on stderr, since the broker resumes
+//  them too while this farm runs.
 static uint64_t
-s_unfinished_job (farmclient_t *fc, const char *cmd, const char *name)
+s_unfinished_job (farmclient_t *fc, const char *cmd, const char *name,
+                  const char *state_dir, const char *spec_hex, bool *failed)
 {
     Masterfarm__StatusReply *reply = NULL;
-    uint64_t id = 0;
+    uint64_t id = 0, failed_id = 0;
+    *failed = false;
     if (farmclient_status (fc, 0, &reply) != 0)
         return 0;
     for (size_t i = 0; i < reply->n_jobs; i++) {
         const Masterfarm__JobStatus *j = reply->jobs [i];
+        bool mine = name && j->name && strcmp (j->name, name) == 0;
+        if (j->state == MASTERFARM__JOB_STATE__JOB_FAILED) {
+            //  the newest failed run of this very job file (same bytes)
+            if (mine && j->job_id > failed_id && s_spec_mark_is (state_dir, j->job_id, spec_hex))
+                failed_id = j->job_id;
+            continue;
+        }
         if (j->state != MASTERFARM__JOB_STATE__JOB_QUEUED
         &&  j->state != MASTERFARM__JOB_STATE__JOB_RUNNING)
             continue;
-        if (!id && name && j->name && strcmp (j->name, name) == 0)
+        if (!id && mine)
             id = j->job_id;
         else
             fprintf (stderr, "masterfarm %s: note: job %" PRIu64 " (%s) of an earlier run is "
@@ -360,6 +394,10 @@ s_unfinished_job (farmclient_t *fc, const char *cmd, const char *name)
                      j->name ? j->name : "");
     }
     masterfarm__status_reply__free_unpacked (reply, NULL);
+    if (!id && failed_id) {
+        id = failed_id;
+        *failed = true;
+    }
     return id;
 }
 
@@ -513,7 +551,23 @@ farmclient_run_local (const farmclient_run_cfg_t *cfg)
     spec_errors_t perrs = { 0 };
     parsed = spec_load (cfg->job_path, &perrs);
     spec_errors_clear (&perrs);
-    uint64_t job_id = s_unfinished_job (fc, cmd, parsed ? parsed->name : NULL);
+    char spec_hex [SHA256_HEX_SIZE];
+    sha256_buffer_hex (spec, spec_len, spec_hex);
+    bool failed_before = false;
+    uint64_t job_id = s_unfinished_job (fc, cmd, parsed ? parsed->name : NULL, state_dir,
+                                        spec_hex, &failed_before);
+    if (job_id && failed_before) {
+        //  The same job file failed before: run again only what failed
+        //  and what depends on it (the operator has fixed the cause).
+        if (farmclient_job_command (fc, MASTERFARM__MSG_TYPE__RETRY, job_id) != 0) {
+            fprintf (stderr, "masterfarm %s: job %" PRIu64 ": %s\n", cmd, job_id,
+                     farmclient_error (fc));
+            goto done;
+        }
+        printf ("retrying job %" PRIu64 " of an earlier run: only what failed and what "
+                "depends on it runs again (state in %s)\n", job_id, state_path);
+    }
+    else
     if (job_id) {
         printf ("resuming job %" PRIu64 " of an earlier run (state in %s)\n", job_id,
                 state_path);
@@ -535,13 +589,21 @@ farmclient_run_local (const farmclient_run_cfg_t *cfg)
             goto done;
         }
         masterfarm__submit_reply__free_unpacked (reply, NULL);
+        char mark [PATH_MAX + 64], line [SHA256_HEX_SIZE + 1];
+        s_spec_mark_path (state_dir, job_id, mark, sizeof mark);
+        int n = snprintf (line, sizeof line, "%s\n", spec_hex);
+        if (fsutil_write_atomic (mark, line, (size_t) n) != 0)
+            fprintf (stderr, "masterfarm %s: note: cannot write %s (%s): running the same "
+                     "job again after a failure will start it afresh\n", cmd, mark,
+                     strerror (errno));
         if (!cfg->quiet)
             printf ("job %" PRIu64 " submitted to a local farm at %s with %d worker%s\n",
                     job_id, url, n_workers, n_workers == 1 ? "" : "s");
     }
     farmclient_watch_cfg_t wcfg = {
         .out = stdout, .tty = !cfg->quiet && isatty (STDOUT_FILENO), .quiet = cfg->quiet,
-        .lost_ms = 0, .stop = &s_stop, .tick = s_workers_tick, .tick_arg = &wset
+        .lost_ms = 0, .stop = &s_stop, .tick = s_workers_tick, .tick_arg = &wset,
+        .retry_hint = "run the same masterfarm command again: only what failed runs again"
     };
     int state = 0;
     rc = farmclient_watch (fc, job_id, &wcfg, &state);

@@ -112,7 +112,7 @@ s_print_text (const Masterfarm__StatusReply *r, uint64_t job_id)
             continue;
         if (j->n_failures)
             printf ("\njob %" PRIu64 " failures:\n", j->job_id);
-        farmclient_print_failures (stdout, j);
+        farmclient_print_failures (stdout, j, NULL);
     }
 
     if (!job_id) {

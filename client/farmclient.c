@@ -674,7 +674,7 @@ s_view_draw (s_view_t *v, const Masterfarm__JobStatus *job)
 }
 
 void
-farmclient_print_failures (FILE *out, const Masterfarm__JobStatus *job)
+farmclient_print_failures (FILE *out, const Masterfarm__JobStatus *job, const char *retry_hint)
 {
     for (size_t i = 0; i < job->n_failures; i++) {
         const Masterfarm__Failure *f = job->failures [i];
@@ -691,10 +691,14 @@ farmclient_print_failures (FILE *out, const Masterfarm__JobStatus *job)
     for (size_t i = 0; i < job->n_albums; i++) {
         const Masterfarm__AlbumStatus *a = job->albums [i];
         const char *t = a->title ? a->title : "";
-        if (a->state && strcmp (a->state, "held") == 0)
+        if (a->state && strcmp (a->state, "held") == 0) {
             fprintf (out, "  held: album \"%s\" is not published: not every track of every "
-                     "profile was delivered; fix the cause above and run masterfarm retry "
-                     "%" PRIu64 "\n", t, job->job_id);
+                     "profile was delivered; fix the cause above and ", t);
+            if (retry_hint)
+                fprintf (out, "%s\n", retry_hint);
+            else
+                fprintf (out, "run masterfarm retry %" PRIu64 "\n", job->job_id);
+        }
         else
         if (a->state && strcmp (a->state, "published") == 0 && !a->complete)
             fprintf (out, "  partial: album \"%s\" was published incomplete (\"partial\": "
@@ -719,7 +723,7 @@ s_view_final (s_view_t *v, const Masterfarm__JobStatus *job)
     if (wall_s > 0.05 && job->audio_done_s > 0)
         fprintf (out, " (%.1fx realtime over %.1f s watched)", job->audio_done_s / wall_s, wall_s);
     fputc ('\n', out);
-    farmclient_print_failures (out, job);
+    farmclient_print_failures (out, job, v->cfg->retry_hint);
     if (job->output_dir && *job->output_dir)
         fprintf (out, "outputs: %s\n", job->output_dir);
     fflush (out);

@@ -129,6 +129,7 @@ typedef struct {
     volatile int *stop;     //  when set non-zero, return MF_ERR_CANCELLED (may be NULL)
     void (*tick) (void *arg);   //  called about every 250 ms while watching (may be NULL)
     void *tick_arg;
+    const char *retry_hint; //  how to retry a held album (NULL: masterfarm retry JOB)
 } farmclient_watch_cfg_t;
 
 //  Follows job_id until its final event, drawing progress as cfg says.
@@ -145,7 +146,8 @@ const char *farmclient_job_state_name (int state);
 //  Prints a job's failures to out, one line each with the album title,
 //  the track number as in the spec, the profile and the reason, then a
 //  line per album that is held (not published) or published incomplete.
-void farmclient_print_failures (FILE *out, const Masterfarm__JobStatus *job);
+void farmclient_print_failures (FILE *out, const Masterfarm__JobStatus *job,
+                                const char *retry_hint);
 const char *farmclient_task_state_name (int state);
 
 //  Reads a job spec file (at most FARMCLIENT_SPEC_MAX_BYTES) and guesses

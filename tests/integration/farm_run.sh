@@ -92,6 +92,36 @@ PY
 n2=$(verify_manifests "$T/out2") || fail "manifest check: $n2"
 [ "$(track_outputs "$T/out2" spotify)" = 4 ] || fail "expected 4 spotify masters from album"
 
+# A run that failed on a bad source, run again once the file is fixed:
+# the same job is retried (not submitted afresh), only the failed track's
+# tasks and the album's assembly run again, and the album is published.
+gen_album "$T/in-fix" --tracks 3 --seconds 4 --seed 5 --profiles spotify
+bad="$T/in-fix/album1/$(ls "$T/in-fix/album1" | sed -n 2p)"
+cp "$bad" "$T/good.wav"
+head -c 3000 /dev/urandom >"$bad"
+set +e
+"$MASTERFARM" run "$T/in-fix/job.json" -o "$T/out-fix" -j 2 --quiet >"$T/fix1.out" 2>&1
+rc=$?
+set -e
+cat "$T/fix1.out"
+[ $rc = 1 ] || fail "a run with a corrupt track exited $rc, expected 1"
+grep -q "track 2 .*not a readable audio file" "$T/fix1.out" || fail "run did not name track 2 and why"
+grep -q "run the same masterfarm command again" "$T/fix1.out" || fail "run's hint does not say how to retry"
+[ -z "$(ls "$T/out-fix")" ] || fail "the incomplete album was published"
+cp "$T/good.wav" "$bad"
+"$MASTERFARM" run "$T/in-fix/job.json" -o "$T/out-fix" -j 2 --quiet >"$T/fix2.out" 2>&1 \
+    || { cat "$T/fix2.out"; fail "the run after the fix did not exit 0"; }
+cat "$T/fix2.out"
+grep -q "retrying job 1 of an earlier run" "$T/fix2.out" || fail "the run after the fix did not retry job 1"
+n=$(verify_manifests "$T/out-fix") || fail "manifest check after the fix: $n"
+[ "$(track_outputs "$T/out-fix" spotify)" = 3 ] || fail "expected 3 spotify masters after the fix"
+# tracks 1 and 3 (0 and 2 in the state) were analysed and mastered once
+again=$(sqlite3 "$T/out-fix/.masterfarm/state.db" \
+    "SELECT COUNT (*) FROM attempts a JOIN tasks t ON t.id = a.task_id
+     WHERE t.track IN (0, 2) AND t.kind IN (1, 2) GROUP BY t.id HAVING COUNT (*) > 1")
+[ -z "$again" ] || fail "untouched tracks' tasks ran again after the fix"
+log "failed run, fixed source, same command: only the failed track ran again"
+
 # An empty folder is an error a person can act on.
 mkdir -p "$T/empty"
 set +e
