@@ -197,6 +197,20 @@ s_hash_fd (int fd, char hex [SHA256_HEX_SIZE], int64_t *bytes)
     return 0;
 }
 
+//  Opens folder fd (label/rel in messages) for listing; takes fd. NULL
+//  with err set (and fd closed) when it cannot.
+static DIR *
+s_opendir (int fd, const char *label, const char *rel, char *err, size_t err_size)
+{
+    DIR *d = fdopendir (fd);
+    if (!d) {
+        snprintf (err, err_size, "%s%s%s: cannot list the folder (%s)", label, rel [0] ? "/" : "",
+                  rel, strerror (errno));
+        close (fd);
+    }
+    return d;
+}
+
 //  Collects the regular files under the folder fd (relative paths from
 //  the album folder, rel being fd's own; label is the album folder for
 //  messages), with their sizes and SHA-256 when hash. Folders are
@@ -207,13 +221,9 @@ static int
 s_walk (int fd, const char *label, const char *rel, int depth, bool hash, s_list_t *list,
         char *err, size_t err_size)
 {
-    DIR *d = fdopendir (fd);
-    if (!d) {
-        snprintf (err, err_size, "%s%s%s: cannot list the folder (%s)", label, rel [0] ? "/" : "",
-                  rel, strerror (errno));
-        close (fd);
+    DIR *d = s_opendir (fd, label, rel, err, err_size);
+    if (!d)
         return MF_ERR_IO;
-    }
     int rc = 0;
     struct dirent *e;
     while (rc == 0 && (e = readdir (d))) {
@@ -312,13 +322,9 @@ static int
 s_prune (int fd, const char *label, const char *rel, int depth, const char *const *keep,
          size_t n_keep, char *err, size_t err_size)
 {
-    DIR *d = fdopendir (fd);
-    if (!d) {
-        snprintf (err, err_size, "%s%s%s: cannot list the folder (%s)", label, rel [0] ? "/" : "",
-                  rel, strerror (errno));
-        close (fd);
+    DIR *d = s_opendir (fd, label, rel, err, err_size);
+    if (!d)
         return MF_ERR_IO;
-    }
     int rc = 0;
     struct dirent *e;
     while (rc == 0 && (e = readdir (d))) {
