@@ -60,17 +60,6 @@ deliver_profile_dir (const char *out_root, const spec_album_t *album,
     return k < 0 || (size_t) k >= size || !profile ? MF_ERR_INVALID : 0;
 }
 
-//  mkdir -p with mode 0755; 0 or MF_ERR_IO naming the folder.
-int
-deliver_mkdirs (const char *dir, char *err, size_t err_size)
-{
-    if (fsutil_mkdir_p (dir, 0755) != 0) {
-        snprintf (err, err_size, "%s: cannot create the folder (%s)", dir, strerror (errno));
-        return MF_ERR_IO;
-    }
-    return 0;
-}
-
 typedef struct {
     char    *path;                       //  relative, '/'-separated
     int64_t  bytes;

@@ -33,10 +33,6 @@ int deliver_album_dir (const char *out_root, const spec_album_t *album,
 int deliver_profile_dir (const char *out_root, const spec_album_t *album,
                          const profile_t *profile, char *buf, size_t size);
 
-//  Creates dir and its missing parents (mode 0755). Returns 0 or
-//  MF_ERR_IO with err naming the folder.
-int deliver_mkdirs (const char *dir, char *err, size_t err_size);
-
 //  Writes album_dir/manifest.json: {"files": [{"path", "bytes", "sha256"}]}
 //  for every regular file under album_dir (recursively, paths relative
 //  and '/'-separated, sorted bytewise; the manifest itself and temporary

@@ -116,6 +116,27 @@ s_rename_and_sync (const char *tmp_path, const char *final_path)
     return fsutil_fsync_dir (dir);
 }
 
+//  Writes len bytes to the open fd and fsyncs it; 0 or -1 with errno.
+static int
+s_write_all (int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write (fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = EIO;
+            return -1;
+        }
+        p += w;
+        left -= (size_t) w;
+    }
+    return fsync (fd);
+}
+
 //  Writes data under path so that readers see the old or the whole new
 //  contents; 0 or MF_ERR_IO with the temporary file removed.
 int
@@ -129,18 +150,7 @@ fsutil_write_atomic (const char *path, const void *data, size_t len)
     int fd = open (tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
         return MF_ERR_IO;
-    const char *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write (fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            goto fail;
-        p += w;
-        left -= (size_t) w;
-    }
-    if (fsync (fd) != 0)
+    if (s_write_all (fd, data, len) != 0)
         goto fail;
     if (close (fd) != 0) {
         fd = -1;
@@ -546,27 +556,6 @@ fsutil_mkdir_beneath (const char *root, const char *rel_dir, mode_t mode)
         return s_beneath_code ();
     close (fd);
     return 0;
-}
-
-//  Writes len bytes to the open fd and fsyncs it; 0 or -1 with errno.
-static int
-s_write_all (int fd, const void *data, size_t len)
-{
-    const char *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write (fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            if (w == 0)
-                errno = EIO;
-            return -1;
-        }
-        p += w;
-        left -= (size_t) w;
-    }
-    return fsync (fd);
 }
 
 //  fsutil_write_atomic of root/rel with every folder made and opened

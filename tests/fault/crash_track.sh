@@ -14,12 +14,7 @@ start_worker w2 MASTERFARM_FAULT=crash:crashme
 w2=$LAST_PID
 
 job=$(submit "$T/in/job.json")
-set +e
-"$MASTERFARM" watch "$job" --broker "$BROKER_URL" --plain >"$T/watch.out" 2>&1
-rc=$?
-set -e
-cat "$T/watch.out"
-[ $rc = 1 ] || fail "watch of a job with a crashing track exited $rc, expected 1"
+watch_expect "$job" 1 "$T/watch.out"
 [ "$(job_field "$job" 'j["state"]')" = failed ] || fail "job is not 'failed'"
 
 "$MASTERFARM" status "$job" --broker "$BROKER_URL" >"$T/status.out"

@@ -44,12 +44,7 @@ for mode in shared inline; do
     plant 1
     job=$(submit "$T/in/job.json")
     [ "$job" = 1 ] || fail "expected job 1, got $job"
-    set +e
-    "$MASTERFARM" watch "$job" --broker "$BROKER_URL" --plain >"$T/$mode-watch.out" 2>&1
-    rc=$?
-    set -e
-    cat "$T/$mode-watch.out"
-    [ $rc = 1 ] || fail "watch exited $rc, expected 1"
+    watch_expect "$job" 1 "$T/$mode-watch.out"
     [ -z "$(ls "$T/$mode")" ] || fail "an album with a failed assembly was published: $(ls "$T/$mode")"
     "$MASTERFARM" status "$job" --broker "$BROKER_URL" >"$T/$mode-status.out"
     grep -qF "failed: album \"$album_title\", profile cd: " "$T/$mode-status.out" \
@@ -59,10 +54,7 @@ for mode in shared inline; do
     # Partial: published without the failed profile and without leftovers.
     plant 2
     job2=$(submit "$T/in/job-partial.json")
-    set +e
-    "$MASTERFARM" watch "$job2" --broker "$BROKER_URL" --plain >"$T/$mode-watch2.out" 2>&1
-    set -e
-    cat "$T/$mode-watch2.out"
+    watch_expect "$job2" 1 "$T/$mode-watch2.out"
     album="$T/$mode/generated-artist-generated-album-1"
     [ -d "$album" ] || fail "the partial album was not published"
     (cd "$album" && find . -type f | LC_ALL=C sort) >"$T/$mode-files"

@@ -58,12 +58,7 @@ start_broker "$T/state.db" "$T/in" "$T/out"
 start_worker w1
 start_worker w2
 job=$(submit "$T/in/job.json")
-set +e
-"$MASTERFARM" watch "$job" --broker "$BROKER_URL" --plain >"$T/watch.out" 2>&1
-rc=$?
-set -e
-cat "$T/watch.out"
-[ $rc = 1 ] || fail "watch of the held job exited $rc, expected 1"
+watch_expect "$job" 1 "$T/watch.out"
 job_is "$job" failed || fail "the job with a corrupt track is not failed"
 [ -z "$(ls "$T/out")" ] || fail "an incomplete album was published: $(ls "$T/out")"
 "$MASTERFARM" status "$job" --broker "$BROKER_URL" >"$T/status.out"
@@ -84,12 +79,7 @@ log "default: album held, failure named"
 
 # "partial": "deliver": published, marked incomplete, spec numbers.
 job2=$(submit "$T/in/job-partial.json")
-set +e
-"$MASTERFARM" watch "$job2" --broker "$BROKER_URL" --plain >"$T/watch2.out" 2>&1
-rc=$?
-set -e
-cat "$T/watch2.out"
-[ $rc = 1 ] || fail "watch of the partial job exited $rc, expected 1"
+watch_expect "$job2" 1 "$T/watch2.out"
 grep -qF "partial: album \"$album_title\"" "$T/watch2.out" || fail "watch does not say the album is partial"
 [ -d "$T/out/$slug" ] || fail "the partial album was not published"
 for p in spotify cd; do

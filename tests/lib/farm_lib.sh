@@ -173,6 +173,18 @@ submit () {
     "$MASTERFARM" submit "$1" --broker "$BROKER_URL" || fail "submit of $1 failed"
 }
 
+# watch_expect JOB RC FILE: watches JOB to its end (plain lines into FILE,
+# then printed) and fails the test unless watch exits RC.
+watch_expect () {
+    local rc
+    set +e
+    "$MASTERFARM" watch "$1" --broker "$BROKER_URL" --plain >"$3" 2>&1
+    rc=$?
+    set -e
+    cat "$3"
+    [ "$rc" = "$2" ] || fail "watch of job $1 exited $rc, expected $2"
+}
+
 # verify_manifests OUTDIR: every album folder under OUTDIR has a
 # manifest.json, every file it lists exists with its size and SHA-256
 # (checked with sha256sum), every file in the folder is listed, and no
