@@ -163,6 +163,7 @@ typedef struct {
     char        name [128];      //  printable id for logs
     int         next;            //  hash chain, -1
     int64_t     last_seen_ms;
+    int64_t     last_data_ms;    //  last message on its data connection
     bool        ctl;             //  heard on its control connection: heartbeat it there too
     uint32_t    slots;
     uint32_t    tasks_done;
@@ -2522,7 +2523,7 @@ s_on_ready (broker_t *self, const wire_msg_t *msg)
     w->id_size = msg->id_size;
     s_id_name (msg->id, msg->id_size, w->name, sizeof w->name);
     w->slots = slots;
-    w->last_seen_ms = clock_mono_ms ();
+    w->last_seen_ms = w->last_data_ms = clock_mono_ms ();
     size_t b = s_hash (w->id, w->id_size);
     w->next = self->hash [b];
     self->hash [b] = idx;
@@ -2936,7 +2937,7 @@ s_on_message (broker_t *self, const wire_msg_t *msg)
             }
             return;
         }
-        w->last_seen_ms = clock_mono_ms ();
+        w->last_seen_ms = w->last_data_ms = clock_mono_ms ();
         if (type == MASTERFARM__MSG_TYPE__RESULT)
             s_on_result (self, w, msg);
         else
@@ -3018,6 +3019,20 @@ s_tick (broker_t *self, bool heartbeat)
             char reason [256];
             snprintf (reason, sizeof reason, "worker %s silent for %lld ms", w->name,
                       (long long) (now - w->last_seen_ms));
+            log_warn ("%s: expired, %zu task(s) go back to the queue", reason, w->n_held);
+            self->counters.workers_expired++;
+            s_worker_lost (self, w, reason, true);
+            continue;
+        }
+        //  Alive on its control connection only: its data connection is
+        //  dead (half-open after a network fault), so the tasks sent there
+        //  never arrive. The worker, no longer answered, reconnects both.
+        //  The bound leaves room for a large inline transfer on a slow link.
+        if (w->ctl && now - w->last_data_ms > BROKER_DATA_SILENCE_MS) {
+            char reason [256];
+            snprintf (reason, sizeof reason, "worker %s: data connection silent for %lld ms "
+                      "(heard only on its control connection)", w->name,
+                      (long long) (now - w->last_data_ms));
             log_warn ("%s: expired, %zu task(s) go back to the queue", reason, w->n_held);
             self->counters.workers_expired++;
             s_worker_lost (self, w, reason, true);
@@ -3540,8 +3555,10 @@ broker_run (broker_t *self)
         //  not the workers': their heartbeats wait unread in the socket.
         if (now - busy_from > BROKER_HEARTBEAT_MS)
             for (size_t i = 0; i < self->n_workers; i++)
-                if (self->workers [i].live)
+                if (self->workers [i].live) {
                     self->workers [i].last_seen_ms += now - busy_from;
+                    self->workers [i].last_data_ms += now - busy_from;
+                }
         bool periodic = now >= self->next_tick_ms;
         bool hb = now >= self->next_hb_ms;
         if (reap && !periodic && self->n_reporting > 0) {

@@ -49,6 +49,8 @@
 
 #define BROKER_HEARTBEAT_MS    1000
 #define BROKER_LIVENESS        3      //  silent heartbeats before a worker is dead
+#define BROKER_DATA_SILENCE_MS 60000  //  a worker heard only on its control connection
+                                      //  this long has a dead data connection: lost
 #define BROKER_MAX_ATTEMPTS    3      //  own failures of a task before it fails for good
 #define BROKER_MAX_LOST        10     //  attempts lost with their worker before it fails
 #define BROKER_MAX_RESOURCE    8      //  resource failures before it fails for good

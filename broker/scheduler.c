@@ -350,12 +350,15 @@ scheduler_may_take (const scheduler_t *self, int worker, uint64_t job_id)
     return true;
 }
 
-//  True when a live worker other than `worker` may take job_id.
+//  True when a live worker other than `worker` may take job_id now (it
+//  has a free slot): avoiding a worker is a preference, and an idle
+//  worker never waits for a busy one (which may be stuck).
 static bool
 s_other_may_take (const scheduler_t *self, int worker, uint64_t job_id)
 {
     for (size_t i = 0; i < self->n_workers; i++)
         if ((int) i != worker && self->workers [i].live
+        &&  self->workers [i].held < self->workers [i].slots
         &&  s_failures (&self->workers [i], job_id) < SCHED_JOB_STRIKES)
             return true;
     return false;

@@ -152,6 +152,26 @@ test_avoid (void **state)
     scheduler_destroy (&s);
 }
 
+//  A task that avoids worker a (its attempt was lost there) still goes
+//  to a when the only other worker is busy: an idle worker never waits
+//  for a busy one, which may be stuck.
+static void
+test_avoid_busy_other (void **state)
+{
+    scheduler_t *s = scheduler_new ();
+    sched_task_t busy, t;
+    s_task (&busy, 1, 1, 9, 0);
+    s_task (&t, 2, 1, 5, 0);
+    int a = scheduler_worker_add (s, 1);
+    int b = scheduler_worker_add (s, 1);
+    scheduler_push (s, &busy);
+    assert_ptr_equal (scheduler_take (s, b), &busy);     //  b is now full
+    t.avoid_worker = a;
+    scheduler_push (s, &t);
+    assert_ptr_equal (scheduler_take (s, a), &t);
+    scheduler_destroy (&s);
+}
+
 //  A deferred task is never taken before its time, whatever its priority;
 //  scheduler_wake moves it into the queue at its time; a deferred task can
 //  be removed (a cancelled job), and pushing it again does not jump the wait.
@@ -234,6 +254,7 @@ main (void)
         cmocka_unit_test (test_slots),
         cmocka_unit_test (test_strikes),
         cmocka_unit_test (test_avoid),
+        cmocka_unit_test (test_avoid_busy_other),
         cmocka_unit_test (test_defer),
         cmocka_unit_test (test_heap_random),
     };
