@@ -18,4 +18,13 @@ bool cli_long (const char *text, long lo, long hi, long *out);
 //  alone.
 bool cli_double (const char *text, double lo, double hi, double *out);
 
+//  "--name=value" as "--name" "value": returns a copy of argv (argc
+//  entries and a NULL) in which every argument of the form --name=value
+//  before a "--" argument is split in two, so that a command that reads
+//  "--name value" by hand accepts both spellings; *argc_out is the new
+//  count. "-o=x", "--=x" and arguments after "--" are left as they are.
+//  The array and the names are allocated once and live until the process
+//  exits. NULL when out of memory.
+char **cli_split_long_opts (int argc, char **argv, int *argc_out);
+
 #endif
