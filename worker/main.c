@@ -1,5 +1,7 @@
 /*  masterfarm-worker: connects to a broker and runs tasks, one per slot,
-    each in its own process (see worker/worker.h).  */
+    each in its own process (see worker/worker.h). The fault-injection
+    hook of the tests (MASTERFARM_FAULT=crash:TEXT|hang:TEXT, see
+    worker/worker.c) is left out of the user's help on purpose.  */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -42,8 +44,6 @@ s_usage (FILE *out)
         "  MASTERFARM_TASK_MEM_MB=N      address-space limit of a task process (8192)\n"
         "  MASTERFARM_TASK_CPU_S=N       CPU-time limit of a task process (3600)\n"
         "  MASTERFARM_DSP=generic|sse2|avx2   force a DSP kernel set\n"
-        "  MASTERFARM_FAULT=crash:TEXT|hang:TEXT   test hook: a task whose input\n"
-        "      path contains TEXT aborts (crash) or sleeps forever (hang)\n"
         "\n"
         "Exit status: 0 after a stop, 1 when the broker socket fails, 2 on bad usage\n"
         "(a malformed --connect URL included: restarting cannot fix it).\n");
