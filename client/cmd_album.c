@@ -49,7 +49,7 @@ s_help (FILE *out)
         "Masters the audio files in DIR as one album on a local farm (as `run`).\n"
         "Tracks are the audio files in natural name order (1, 2, 10); titles come\n"
         "from file names (\"03 - Glass.wav\" -> \"Glass\"); the album is named\n"
-        "after DIR. Disc folders in DIR (\"Disc 1\", \"CD2\", \"disc-2\", ...) make\n"
+        "after DIR. Disc folders in DIR (\"Disc 1\", \"CD2\", \"disc-2 Live\", ...) make\n"
         "one album of several discs, in disc order, each track with its disc number.\n"
         "The generated job spec is kept in OUTDIR/.masterfarm/album-job.json.\n"
         "\n"
@@ -135,7 +135,8 @@ s_cmp_files (const void *a, const void *b)
 }
 
 //  The disc number of a folder named like "Disc 1", "CD2", "disc-2",
-//  "Disk_03" (case ignored), or 0 when the name is not a disc folder.
+//  "Disk_03" or "Disc 2 - Live" (case ignored; after the number only a
+//  separator and any text), or 0 when the name is not a disc folder.
 static int
 s_disc_number (const char *name)
 {
@@ -147,8 +148,16 @@ s_disc_number (const char *name)
         const char *p = name + n;
         while (*p == ' ' || *p == '-' || *p == '_' || *p == '.')
             p++;
+        char digits [4] = "";
+        size_t k = 0;
+        while (isdigit ((unsigned char) p [k]) && k < sizeof digits - 1) {
+            digits [k] = p [k];
+            k++;
+        }
+        digits [k] = 0;
+        char after = p [k];
         long disc;
-        if (isdigit ((unsigned char) *p) && cli_long (p, 1, 99, &disc))
+        if (k > 0 && (after == 0 || strchr (" -_.:(", after)) && cli_long (digits, 1, 99, &disc))
             return (int) disc;
     }
     return 0;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # masterfarm album DIR: tracks in natural name order ("2 ..." before
-# "10 ..."), disc folders ("Disc 1", "CD2", "disc-3") as one album with
+# "10 ..."), disc folders ("Disc 1", "CD2", "disc-3 - Live") as one album with
 # disc numbers (in the job spec and in report.json), and the --policy,
 # --target-lufs, --title and --artist options carried into the job spec
 # and the delivered album; folders it cannot make one album of are
@@ -41,15 +41,16 @@ files=$(cd "$dest" && ls -- [0-9]*.flac | tr '\n' '|')
 log "natural order and --policy/--target-lufs/--title/--artist: ok"
 
 # --- disc folders -------------------------------------------------------------------
-mkdir -p "$T/Box/CD2" "$T/Box/Disc 1" "$T/Box/disc-3" "$T/Box/Artwork"
+mkdir -p "$T/Box/CD2" "$T/Box/Disc 1" "$T/Box/disc-3 - Live" "$T/Box/Artwork" "$T/Box/CD10x"
 for n in "1 A" "2 B" "10 C"; do noise "$T/Box/Disc 1/$n.wav"; done
 for n in "01 D" "02 E"; do noise "$T/Box/CD2/$n.wav"; done
-noise "$T/Box/disc-3/1 F.wav"
-noise "$T/Box/Artwork/not a track.wav"         # not a disc folder: not part of the album
+noise "$T/Box/disc-3 - Live/1 F.wav"
+noise "$T/Box/Artwork/not a track.wav"         # not disc folders: not part of the album
+noise "$T/Box/CD10x/not a track.wav"
 "$MASTERFARM" album "$T/Box" -o "$T/out2" --profile=spotify -j 2 --quiet \
     > "$T/album2.out" 2>&1 || { cat "$T/album2.out"; fail "album of disc folders did not exit 0"; }
 got=$(track_list "$T/out2/.masterfarm/album-job.json" | tr '\n' ' ')
-[ "$got" = "1:Disc 1/1 A.wav 1:Disc 1/2 B.wav 1:Disc 1/10 C.wav 2:CD2/01 D.wav 2:CD2/02 E.wav 3:disc-3/1 F.wav " ] \
+[ "$got" = "1:Disc 1/1 A.wav 1:Disc 1/2 B.wav 1:Disc 1/10 C.wav 2:CD2/01 D.wav 2:CD2/02 E.wav 3:disc-3 - Live/1 F.wav " ] \
     || fail "disc album tracks wrong: $got"
 report=$(ls "$T"/out2/*/report.json)
 discs=$(python3 -c 'import json,sys
