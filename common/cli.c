@@ -32,6 +32,7 @@ cli_double (const char *text, double lo, double hi, double *out)
     return true;
 }
 
+//  --name=VALUE as two arguments; see cli.h.
 char **
 cli_split_long_opts (int argc, char **argv, int *argc_out)
 {

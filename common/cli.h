@@ -1,6 +1,7 @@
 /*  Command-line values: the checks every program's option parsing shares
     (a whole number in a range), so that each option says only its range
-    and its message.  */
+    and its message; and the --name=VALUE spelling for parsers that read
+    --name VALUE by hand.  */
 #ifndef MF_CLI_H
 #define MF_CLI_H
 
