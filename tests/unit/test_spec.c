@@ -873,7 +873,7 @@ test_data_examples (void **state)
 {
     const char *src = getenv ("MF_SRC");
     if (!src || !*src)
-        skip ();
+        fail_msg ("MF_SRC is not set (ctest sets it): the example files cannot be found");
     char p [1024];
     spec_errors_t errs = { 0 };
     snprintf (p, sizeof p, "%s/tests/data/job_example.json", src);
