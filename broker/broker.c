@@ -161,6 +161,7 @@ typedef struct {
     uint8_t     id [WIRE_MAX_ID_BYTES + 1];
     size_t      id_size;
     char        name [128];      //  printable id for logs
+    char        version [32];    //  its masterfarm version (READY), "" if not sent
     int         next;            //  hash chain, -1
     int64_t     last_seen_ms;
     int64_t     last_data_ms;    //  last message on its data connection
@@ -2195,6 +2196,7 @@ s_on_status (broker_t *self, const wire_msg_t *msg)
         ws [k].last_seen_ms = clock_wall_ms () - (clock_mono_ms () - w->last_seen_ms);
         ws [k].tasks_done = w->tasks_done;
         ws [k].tasks_failed = w->tasks_failed;
+        ws [k].version = w->version;
         wp [k] = &ws [k];
         k++;
     }
@@ -2523,12 +2525,16 @@ s_on_ready (broker_t *self, const wire_msg_t *msg)
     w->id_size = msg->id_size;
     s_id_name (msg->id, msg->id_size, w->name, sizeof w->name);
     w->slots = slots;
+    //  printable only: the version is shown in status, never interpreted
+    for (size_t i = 0; r->version && r->version [i] && i + 1 < sizeof w->version; i++)
+        w->version [i] = r->version [i] >= 0x20 && r->version [i] < 0x7f ? r->version [i] : '?';
     w->last_seen_ms = w->last_data_ms = clock_mono_ms ();
     size_t b = s_hash (w->id, w->id_size);
     w->next = self->hash [b];
     self->hash [b] = idx;
     store_worker_put (self->store, w->name, (int) slots, clock_wall_ms (), 0, 0);
-    log_info ("worker %s ready with %u slot(s)", w->name, slots);
+    log_info ("worker %s ready with %u slot(s), version %s", w->name, slots,
+              *w->version ? w->version : "unknown");
     Masterfarm__Heartbeat hb = MASTERFARM__HEARTBEAT__INIT;
     s_send (self, w->id, w->id_size, MASTERFARM__MSG_TYPE__HEARTBEAT, &hb.base, NULL, 0);
 }

@@ -12,6 +12,7 @@
 #include "common/cli.h"
 #include "common/keys.h"
 #include "common/log.h"
+#include "common/version.h"
 
 //  Prints the usage text.
 static void
@@ -42,6 +43,7 @@ s_usage (FILE *out)
         "  --insecure          allow plaintext on an address other machines can reach\n"
         "                      (without it, a plaintext broker binds loopback or ipc only)\n"
         "  --help              this text\n"
+        "  --version           print the version and exit\n"
         "\n"
         "Environment: MASTERFARM_LOG=debug|info|warn|error (default info).\n"
         "SIGTERM or SIGINT stops it cleanly; its state is safe at any moment.\n"
@@ -79,6 +81,7 @@ main (int argc, char **argv)
         { "allow",        required_argument, NULL, 'a' },
         { "insecure",     no_argument,       NULL, 'I' },
         { "help",         no_argument,       NULL, 'h' },
+        { "version",      no_argument,       NULL, 'V' },
         { NULL, 0, NULL, 0 }
     };
     int c;
@@ -115,6 +118,7 @@ main (int argc, char **argv)
                 break;
             }
             case 'h': s_usage (stdout); return 0;
+            case 'V': printf ("%s %s\n", "masterfarm-broker", MF_VERSION); return 0;
             default:  s_usage (stderr); return 2;
         }
     }

@@ -160,6 +160,8 @@ s_tree (const report_input_t *in)
         json_object_set_new (o, "artist", s_str (st->artist ? st->artist : al->artist));
         json_object_set_new (o, "isrc", s_str (st->isrc));
         json_object_set_new (o, "path", s_str (st->path));
+        if (st->disc > 0)
+            json_object_set_new (o, "disc", json_integer (st->disc));
         json_t *ji = json_object ();
         json_object_set_new (ji, "format", json_string (m->format));
         json_object_set_new (ji, "rate_hz", json_integer (m->rate_hz));

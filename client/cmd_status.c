@@ -25,7 +25,8 @@ s_help (FILE *out)
     fprintf (out,
         "usage: masterfarm status [JOB] --broker URL [--json] [--timeout S]\n"
         "\n"
-        "Without JOB: every job, every worker and the broker's counters.\n"
+        "Without JOB: every job, every worker (with its version) and the broker's\n"
+        "counters.\n"
         "With JOB: that job and each of its tracks (state, attempts, last error).\n"
         "\n"
         "  --broker URL   the broker, tcp://HOST:PORT or ipc://PATH\n"
@@ -116,11 +117,12 @@ s_print_text (const Masterfarm__StatusReply *r, uint64_t job_id)
     }
 
     if (!job_id) {
-        printf ("\nWORKER                           SLOTS  BUSY   DONE FAILED  LAST HEARD\n");
+        printf ("\nWORKER                           VERSION   SLOTS  BUSY   DONE FAILED  LAST HEARD\n");
         for (size_t i = 0; i < r->n_workers; i++) {
             const Masterfarm__WorkerStatus *w = r->workers [i];
             char buf [32];
-            printf ("%-32s %5u %5u %6u %6u  %s\n", w->id ? w->id : "?", w->slots, w->busy,
+            printf ("%-32s %-9s %5u %5u %6u %6u  %s\n", w->id ? w->id : "?",
+                    w->version && *w->version ? w->version : "?", w->slots, w->busy,
                     w->tasks_done, w->tasks_failed, s_ago (w->last_seen_ms, buf, sizeof buf));
         }
         if (r->n_workers == 0)
@@ -189,7 +191,8 @@ s_to_json (const Masterfarm__StatusReply *r)
     for (size_t i = 0; i < r->n_workers; i++) {
         const Masterfarm__WorkerStatus *w = r->workers [i];
         json_array_append_new (workers, json_pack (
-            "{s:s, s:I, s:I, s:I, s:I, s:I}", "id", w->id ? w->id : "",
+            "{s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "id", w->id ? w->id : "",
+            "version", w->version ? w->version : "",
             "slots", (json_int_t) w->slots, "busy", (json_int_t) w->busy,
             "last_seen_ms", (json_int_t) w->last_seen_ms,
             "tasks_done", (json_int_t) w->tasks_done,

@@ -1,7 +1,9 @@
 /*  masterfarm submit: sends a job spec (JSON) or catalog (CSV) to the
     broker and prints the job id it was stored under. The broker checks
     the whole spec before it answers; when it refuses, every error is
-    printed with its JSON path (or CSV line) and the command exits 1.  */
+    printed with its JSON path (or CSV line) and the command exits 1.
+    `--noop N` submits N no-op tasks instead of a spec: a hook of the
+    dispatch benchmarks, left out of the user's help on purpose.  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +20,6 @@ s_help (FILE *out)
 {
     fprintf (out,
         "usage: masterfarm submit JOB.json|CATALOG.csv --broker URL [--timeout S]\n"
-        "       masterfarm submit --noop N --broker URL\n"
         "\n"
         "Sends a job spec to the broker and prints the job id (one line, stdout).\n"
         "A .csv file is sent as a catalog, anything else as a JSON job spec.\n"
@@ -29,7 +30,6 @@ s_help (FILE *out)
         "                 (default: $MASTERFARM_BROKER)\n"
         FARMCLIENT_KEYS_HELP
         "  --timeout S    seconds to wait for the broker (default 5)\n"
-        "  --noop N       submit N no-op tasks instead of a spec (benchmarks)\n"
         "\n"
         "Exit status: 0 stored, 1 rejected or broker unreachable, 2 bad usage.\n");
 }
@@ -85,7 +85,7 @@ cmd_submit (int argc, char **argv)
             file = a;
     }
     if (!file == (noop < 0)) {
-        fprintf (stderr, "masterfarm submit: give a JOB.json or CATALOG.csv file (or --noop N)\n");
+        fprintf (stderr, "masterfarm submit: give a JOB.json or CATALOG.csv file\n");
         return EXIT_USAGE;
     }
     broker = farmclient_broker_url (broker);

@@ -1,6 +1,8 @@
 /*  masterfarm: the command-line client. Dispatches to one subcommand per
     file (client/cmd_*.c); see DESIGN.md "Contract: commands".  */
 #include "client/commands.h"
+#include "common/cli.h"
+#include "common/version.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -31,12 +33,21 @@ s_usage (FILE *out)
     fprintf (out, "usage: masterfarm COMMAND [ARGS]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof s_commands / sizeof s_commands [0]; i++)
         fprintf (out, "  masterfarm %s\n", s_commands [i].synopsis);
-    fprintf (out, "\n'masterfarm COMMAND --help' describes one command.\n");
+    fprintf (out, "\n'masterfarm COMMAND --help' describes one command; every --name VALUE\n"
+                  "option may also be written --name=VALUE. 'masterfarm --version' prints\n"
+                  "the version.\n");
 }
 
 int
 main (int argc, char **argv)
 {
+    //  --name=VALUE is split here, once, for every command's parser
+    char **split = cli_split_long_opts (argc, argv, &argc);
+    if (!split) {
+        fprintf (stderr, "masterfarm: out of memory\n");
+        return EXIT_FAILED;
+    }
+    argv = split;
     if (argc < 2) {
         s_usage (stderr);
         return EXIT_USAGE;
@@ -44,6 +55,10 @@ main (int argc, char **argv)
     if (strcmp (argv [1], "--help") == 0 || strcmp (argv [1], "-h") == 0
     ||  strcmp (argv [1], "help") == 0) {
         s_usage (stdout);
+        return EXIT_OK;
+    }
+    if (strcmp (argv [1], "--version") == 0 || strcmp (argv [1], "version") == 0) {
+        printf ("masterfarm %s\n", MF_VERSION);
         return EXIT_OK;
     }
     for (size_t i = 0; i < sizeof s_commands / sizeof s_commands [0]; i++)

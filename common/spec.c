@@ -96,7 +96,7 @@ static const char *const s_settings_keys [] =
 static const char *const s_album_keys [] =
     { "title", "artist", "upc", "partial", "tracks", NULL };
 static const char *const s_partial_names [] = { "hold", "deliver" };
-static const char *const s_track_keys [] = { "path", "title", "artist", "isrc", NULL };
+static const char *const s_track_keys [] = { "path", "title", "artist", "isrc", "disc", NULL };
 static const char *const s_loudness_keys [] =
     { "policy", "target_lufs", "true_peak_dbtp", "max_deviation_lu", NULL };
 static const char *const s_tonal_keys [] =
@@ -1362,6 +1362,8 @@ s_parse_track (s_ctx_t *ctx, const json_t *v, const char *path, spec_track_t *t,
             else if (s && !(t->isrc = strdup (norm)))
                 s_fail (ctx, p, false, "out of memory");
         }
+        else if (strcmp (key, "disc") == 0)
+            s_get_int (ctx, x, p, 1, 99, &t->disc);
         else if (strcmp (key, "partial") == 0)
             s_fail (ctx, p, true, "'partial' is an album setting: put it in 'defaults' "
                     "or an album");
@@ -2565,6 +2567,8 @@ spec_to_json (const job_spec_t *spec)
                 s_set (to, "artist", json_string (t->artist), &ok);
             if (t->isrc)
                 s_set (to, "isrc", json_string (t->isrc), &ok);
+            if (t->disc > 0)
+                s_set (to, "disc", json_integer (t->disc), &ok);
             s_settings_json (to, &t->s, &ok);
             if (json_array_append_new (tracks, to) != 0)
                 ok = false;

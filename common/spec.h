@@ -124,6 +124,7 @@ typedef struct {
     char      *isrc;             //  NULL or 12 characters CCXXXYYNNNNN
     settings_t s;                //  resolved
     int        number;           //  1-based place in the spec's album (kept in sub-lists)
+    int        disc;             //  disc number 1 .. 99 of a multi-disc album; 0: not given
 } spec_track_t;
 
 typedef struct {

@@ -11,7 +11,8 @@ PACKAGES="
   clang libclang-rt-14-dev
   ffmpeg sox flac cuetools sqlite3
   iproute2 iptables
-  python3 python3-zmq python3-protobuf protobuf-compiler
+  python3 python3-zmq python3-protobuf python3-yaml protobuf-compiler
+  curl systemd
 "
 
 SUDO=""

@@ -24,7 +24,11 @@
     and round the index to the nearest frame boundary. The album is
     padded with silence to a whole number of CD frames. Limits: 1..99
     tracks, pregap >= 2 s, each track >= 4 s (INDEX 01 to the next INDEX
-    00). A spec breaking them is refused with the reason.
+    00). A spec breaking them is refused with the reason and the fix.
+    The pregap is silence in the album file (INDEX 00 at 00:00:00, INDEX
+    01 at 00:02:00 or later), not a CUE PREGAP command: the album file and
+    the track files are then the whole programme of the disc, and no
+    burner or DDP tool has to add the silence.
 
     Quantisation happens once, on the whole album: samples already on the
     output grid (mastered tracks quantised by the master stage, silence)
@@ -214,7 +218,7 @@ assemble_check_cd (const spec_album_t *album, const int64_t *track_frames,
         return MF_ERR_INVALID;
     }
     if (album->tracks [0].s.gap_s < CD_MIN_PREGAP_S - 1e-9) {
-        snprintf (err, err_size, "album \"%s\" track %d: gap_s %.3f, Red Book (cd) needs a pregap of at least 2 s before the first track",
+        snprintf (err, err_size, "album \"%s\" track %d: gap_s %.3f, Red Book (cd) needs a pregap of at least 2 s before the first track: set \"gap_s\": 2.0 on this track (or leave it out: the default is 2.0), or drop the cd profile",
                   s_title (album), s_num (album, 0), album->tracks [0].s.gap_s);
         return MF_ERR_INVALID;
     }

@@ -1,5 +1,7 @@
 /*  masterfarm-worker: connects to a broker and runs tasks, one per slot,
-    each in its own process (see worker/worker.h).  */
+    each in its own process (see worker/worker.h). The fault-injection
+    hook of the tests (MASTERFARM_FAULT=crash:TEXT|hang:TEXT, see
+    worker/worker.c) is left out of the user's help on purpose.  */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -8,6 +10,7 @@
 
 #include "common/cli.h"
 #include "common/log.h"
+#include "common/version.h"
 #include "worker/worker.h"
 
 //  Prints the usage text.
@@ -30,6 +33,7 @@ s_usage (FILE *out)
         "                  must be in the broker's --allow folder\n"
         "  --broker-key FILE  the broker's public key (its NAME.pub); with --curve-key\n"
         "  --help          this text\n"
+        "  --version       print the version and exit\n"
         "\n"
         "SIGTERM or SIGINT: running tasks are handed back to the broker and the\n"
         "worker exits 0.\n"
@@ -40,10 +44,9 @@ s_usage (FILE *out)
         "  MASTERFARM_TASK_MEM_MB=N      address-space limit of a task process (8192)\n"
         "  MASTERFARM_TASK_CPU_S=N       CPU-time limit of a task process (3600)\n"
         "  MASTERFARM_DSP=generic|sse2|avx2   force a DSP kernel set\n"
-        "  MASTERFARM_FAULT=crash:TEXT|hang:TEXT   test hook: a task whose input\n"
-        "      path contains TEXT aborts (crash) or sleeps forever (hang)\n"
         "\n"
-        "Exit status: 0 after a stop, 1 when the broker socket fails, 2 on bad usage.\n");
+        "Exit status: 0 after a stop, 1 when the broker socket fails, 2 on bad usage\n"
+        "(a malformed --connect URL included: restarting cannot fix it).\n");
 }
 
 //  Signal handler: ask the loop to stop.
@@ -65,6 +68,7 @@ main (int argc, char **argv)
         { "curve-key",  required_argument, NULL, 'k' },
         { "broker-key", required_argument, NULL, 'K' },
         { "help",    no_argument,       NULL, 'h' },
+        { "version",      no_argument,       NULL, 'V' },
         { NULL, 0, NULL, 0 }
     };
     int c;
@@ -85,6 +89,7 @@ main (int argc, char **argv)
                 break;
             }
             case 'h': s_usage (stdout); return 0;
+            case 'V': printf ("%s %s\n", "masterfarm-worker", MF_VERSION); return 0;
             default:  s_usage (stderr); return 2;
         }
     }

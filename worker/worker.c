@@ -29,6 +29,7 @@
 #include "common/err.h"
 #include "common/keys.h"
 #include "common/log.h"
+#include "common/version.h"
 #include "common/wire.h"
 #include "worker/task.h"
 
@@ -161,6 +162,22 @@ worker_new (const worker_cfg_t *cfg, char *err, size_t err_size)
         worker_destroy (&self);
         return NULL;
     }
+    //  A malformed address is a usage error, found now rather than in the
+    //  loop: a probe socket connects (nothing is sent; a well-formed
+    //  address whose host is down still connects) and is closed.
+    void *probe = zmq_socket (self->ctx, ZMQ_DEALER);
+    int linger = 0;
+    if (probe)
+        zmq_setsockopt (probe, ZMQ_LINGER, &linger, sizeof linger);
+    if (!probe || zmq_connect (probe, self->url) != 0) {
+        snprintf (err, err_size, "--connect '%s': not a broker address (%s); use "
+                  "tcp://HOST:PORT or ipc://PATH", self->url, zmq_strerror (zmq_errno ()));
+        if (probe)
+            zmq_close (probe);
+        worker_destroy (&self);
+        return NULL;
+    }
+    zmq_close (probe);
     for (int i = 0; i < cfg->slots; i++)
         self->children [i].fd = -1;
     return self;
@@ -267,6 +284,7 @@ s_send_ready (worker_t *self)
     r.capabilities = caps;
     r.n_capabilities = sizeof caps / sizeof caps [0];
     r.isa = (char *) "auto";
+    r.version = (char *) MF_VERSION;
     s_send (self, MASTERFARM__MSG_TYPE__READY, &r.base, NULL, 0);
 }
 

@@ -23,8 +23,8 @@
       This content peaks at the Nyquist frequency itself, where meters
       disagree most: an ideal (full-band) reconstruction reads it about
       0.6 dB above the check, FFmpeg and SoX about 0.5 dB below.
-      FFmpeg and SoX run when installed; without them those lines are
-      skipped and said so.
+      FFmpeg and SoX must be installed: without their readings the test
+      fails (it never passes unchecked).
     - Pre-screen: tp_check_run (with the sample-peak pre-screen) returns
       exactly, bit for bit, what the reference path (every screen block
       through the 4x kernel, tp_check_run_ex with the pre-screen off)
@@ -133,7 +133,7 @@ test_screen (void **state)
 }
 
 //  FFmpeg's ebur128 true peak of path: the largest per-frame value,
-//  linear; NAN when ffmpeg is not available.
+//  linear; NAN when ffmpeg is not available (the test then fails).
 static double
 s_ffmpeg_tp (const char *path)
 {
@@ -157,7 +157,8 @@ s_ffmpeg_tp (const char *path)
     return m;
 }
 
-//  SoX 16x VHQ peak of path in dBFS; NAN when sox is not available.
+//  SoX 16x VHQ peak of path in dBFS; NAN when sox is not available (the
+//  test then fails).
 static double
 s_sox_tp (const char *path, int rate_hz)
 {
@@ -219,14 +220,14 @@ s_master_profile (const audio_t *src, const char *profile)
     assert_true (own <= -1.0);
     assert_true (eb <= -1.0);
     assert_true (rep.out_true_peak_dbtp <= -1.0);
+    //  the independent meters are part of the check: without them the
+    //  test fails rather than pass unchecked (ops/install-deps.sh has both)
     if (isnan (ff))
-        printf ("ffmpeg not available: its reading is skipped\n");
-    else
-        assert_true (ff <= 0.891251);                        //  10^(-1/20): -1 dBTP
+        fail_msg ("no true-peak reading from ffmpeg (is it installed?)");
+    assert_true (ff <= 0.891251);                            //  10^(-1/20): -1 dBTP
     if (isnan (sx))
-        printf ("sox not available: its reading is skipped\n");
-    else
-        assert_true (sx <= -1.0 + 0.05);
+        fail_msg ("no peak reading from sox (is it installed?)");
+    assert_true (sx <= -1.0 + 0.05);
     audio_free (&back);
     audio_free (&out);
 }

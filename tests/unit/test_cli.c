@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "common/cli.h"
@@ -46,12 +47,37 @@ test_cli_double (void **state)
     assert_true (v == 7.0);                     //  untouched on failure
 }
 
+static void
+test_cli_split_long_opts (void **state)
+{
+    (void) state;
+    char *in [] = { "masterfarm", "album", "--profile=cd", "-o", "out", "--target-lufs=-9.5",
+                    "--quiet", "--title=A=B", "--broker=", "-j=2", "--=x", "--",
+                    "--not=split", NULL };
+    int n = 0;
+    char **out = cli_split_long_opts (13, in, &n);
+    assert_non_null (out);
+    const char *want [] = { "masterfarm", "album", "--profile", "cd", "-o", "out",
+                            "--target-lufs", "-9.5", "--quiet", "--title", "A=B",
+                            "--broker", "", "-j=2", "--=x", "--", "--not=split" };
+    assert_int_equal (n, (int) (sizeof want / sizeof want [0]));
+    for (int i = 0; i < n; i++)
+        assert_string_equal (out [i], want [i]);
+    assert_null (out [n]);
+    //  the program name is never split
+    char *first [] = { "--a=b", NULL };
+    out = cli_split_long_opts (1, first, &n);
+    assert_int_equal (n, 1);
+    assert_string_equal (out [0], "--a=b");
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_cli_long),
         cmocka_unit_test (test_cli_double),
+        cmocka_unit_test (test_cli_split_long_opts),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -873,7 +873,7 @@ test_data_examples (void **state)
 {
     const char *src = getenv ("MF_SRC");
     if (!src || !*src)
-        skip ();
+        fail_msg ("MF_SRC is not set (ctest sets it): the example files cannot be found");
     char p [1024];
     spec_errors_t errs = { 0 };
     snprintf (p, sizeof p, "%s/tests/data/job_example.json", src);
@@ -894,6 +894,38 @@ test_data_examples (void **state)
     assert_string_equal (spec->albums [0].tracks [1].title, "Song, Part II");
     assert_true (spec->albums [0].tracks [2].s.fade_out_s == 3.0);
     spec_destroy (&spec);
+}
+
+//  A track's "disc" (multi-disc albums): 1 .. 99, kept through
+//  spec_to_json, absent means 0; out of range or not an integer is an
+//  error at its path.
+static void
+test_track_disc (void **state)
+{
+    (void) state;
+    job_spec_t *spec = s_parse_ok ("{\"albums\": [{\"tracks\": [{\"path\": \"a.wav\", "
+        "\"disc\": 1}, {\"path\": \"b.wav\", \"disc\": 2}, {\"path\": \"c.wav\"}]}]}");
+    assert_int_equal (spec->albums [0].tracks [0].disc, 1);
+    assert_int_equal (spec->albums [0].tracks [1].disc, 2);
+    assert_int_equal (spec->albums [0].tracks [2].disc, 0);
+    char *text = spec_to_json (spec);
+    assert_non_null (text);
+    job_spec_t *again = s_parse_ok (text);
+    assert_int_equal (again->albums [0].tracks [1].disc, 2);
+    assert_int_equal (again->albums [0].tracks [2].disc, 0);
+    free (text);
+    spec_destroy (&again);
+    spec_destroy (&spec);
+    const char *bad [] = { "0", "100", "1.5", "\"2\"" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        char buf [200];
+        snprintf (buf, sizeof buf, "{\"albums\": [{\"tracks\": [{\"path\": \"a.wav\", "
+                  "\"disc\": %s}]}]}", bad [i]);
+        spec_errors_t errs = { 0 };
+        assert_null (spec_parse_json (buf, strlen (buf), "disc.json", &errs));
+        assert_true (s_find_error (&errs, "$.albums[0].tracks[0].disc") >= 0);
+        spec_errors_clear (&errs);
+    }
 }
 
 //  One JSON text with an embedded NUL (size counts the NUL).
@@ -983,6 +1015,7 @@ main (void)
         cmocka_unit_test (test_load_and_paths),
         cmocka_unit_test (test_chain_alone),
         cmocka_unit_test (test_data_examples),
+        cmocka_unit_test (test_track_disc),
         cmocka_unit_test (test_partial),
         cmocka_unit_test (test_nul_byte),
     };
