@@ -22,9 +22,12 @@
     than 294 frames so the track's first sample lies exactly on its
     INDEX 01; gapless and crossfaded boundaries keep the audio continuous
     and round the index to the nearest frame boundary. The album is
-    padded with silence to a whole number of CD frames. Limits: 1..99
-    tracks, pregap >= 2 s, each track >= 4 s (INDEX 01 to the next INDEX
-    00). A spec breaking them is refused with the reason and the fix.
+    padded with silence to a whole number of CD frames. The disc's pregap
+    (the first track's gap) is at least 2 s: a shorter gap_s before track
+    1 (0 is usual for the streaming profiles) is lengthened to 2 s on the
+    cd album only. Limits: 1..99 tracks, each track >= 4 s (INDEX 01 to
+    the next INDEX 00). A spec breaking them is refused with the reason
+    and the fix.
     The pregap is silence in the album file (INDEX 00 at 00:00:00, INDEX
     01 at 00:02:00 or later), not a CUE PREGAP command: the album file and
     the track files are then the whole programme of the disc, and no
@@ -135,6 +138,8 @@ assemble_layout (const spec_album_t *album, const profile_t *profile, int rate_h
         const settings_t *s = &album->tracks [i].s;
         int64_t xf = i > 0 ? s_frames (album->tracks [i - 1].s.crossfade_s, rate_hz) : 0;
         int64_t gap = s_frames (s->gap_s, rate_hz);
+        if (cd && i == 0 && gap < s_frames (CD_MIN_PREGAP_S, rate_hz))
+            gap = s_frames (CD_MIN_PREGAP_S, rate_hz);       //  the disc's pregap
         t->audio_frames = track_frames [i];
         if (xf > 0) {
             if (xf > track_frames [i - 1] || xf > track_frames [i]) {
@@ -215,11 +220,6 @@ assemble_check_cd (const spec_album_t *album, const int64_t *track_frames,
     if (album->n_tracks > CD_MAX_TRACKS) {
         snprintf (err, err_size, "album \"%s\": %zu tracks, Red Book (cd) allows at most 99; split the album or drop the cd profile",
                   s_title (album), album->n_tracks);
-        return MF_ERR_INVALID;
-    }
-    if (album->tracks [0].s.gap_s < CD_MIN_PREGAP_S - 1e-9) {
-        snprintf (err, err_size, "album \"%s\" track %d: gap_s %.3f, Red Book (cd) needs a pregap of at least 2 s before the first track: set \"gap_s\": 2.0 on this track (or leave it out: the default is 2.0), or drop the cd profile",
-                  s_title (album), s_num (album, 0), album->tracks [0].s.gap_s);
         return MF_ERR_INVALID;
     }
     if (!track_frames)

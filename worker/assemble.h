@@ -7,7 +7,8 @@
     16-bit), then the album file and every slice are written from the same
     samples, so per-track files played back to back equal the album file.
     For the cd profile every index lies on a 588-sample frame (1/75 s),
-    the first pregap is at least 2 s, each track at least 4 s, at most 99.  */
+    the first pregap is at least 2 s (a shorter first gap is lengthened),
+    each track at least 4 s, at most 99.  */
 #ifndef MF_ASSEMBLE_H
 #define MF_ASSEMBLE_H
 
@@ -48,8 +49,8 @@ int assemble_layout (const spec_album_t *album, const profile_t *profile, int ra
                      const int64_t *track_frames, assemble_layout_t *layout,
                      char *err, size_t err_size);
 
-//  Red Book check the broker can run at submit time: 1..99 tracks, the
-//  first track's gap (the pregap) at least 2 s, and, when track_frames
+//  Red Book check the broker can run at submit time: 1..99 tracks and,
+//  when track_frames
 //  (lengths at 44.1 kHz after trim) is not NULL, the whole layout
 //  including every track at least 4 s from its INDEX 01 to the next
 //  track's INDEX 00 (or the end). Returns 0, or MF_ERR_INVALID with the
