@@ -29,6 +29,7 @@
 #include "common/err.h"
 #include "common/keys.h"
 #include "common/log.h"
+#include "common/version.h"
 #include "common/wire.h"
 #include "worker/task.h"
 
@@ -267,6 +268,7 @@ s_send_ready (worker_t *self)
     r.capabilities = caps;
     r.n_capabilities = sizeof caps / sizeof caps [0];
     r.isa = (char *) "auto";
+    r.version = (char *) MF_VERSION;
     s_send (self, MASTERFARM__MSG_TYPE__READY, &r.base, NULL, 0);
 }
 
