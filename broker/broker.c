@@ -3802,7 +3802,8 @@ broker_run (broker_t *self)
         }
         //  Between message batches, never inside one: the pages read the
         //  state as the last iteration left it.
-        if (self->http)
+        if (self->http && ((prc > 0 && (items [2].revents & ZMQ_POLLIN))
+                       ||  http_timeout_ms (self->http) == 0))
             http_run (self->http);
         if (prc > 0 && !(items [0].revents & ZMQ_POLLIN))
             prc = 0;

@@ -3,7 +3,7 @@
     jobs, their albums with each track's state and the album's profiles,
     the workers with their version, slots and current tasks, the reasons
     of failures, and links to each album's report. Drawn from the view the
-    broker serves as /status.json (a JSON object, see DESIGN.md):
+    broker serves as /status.json (a JSON object):
 
         { "version", "now", "workers": [ { "name", "version", "slots",
           "busy", "done", "failed", "seen_ago_s", "tasks": [ "..." ] } ],
