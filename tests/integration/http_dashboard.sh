@@ -4,7 +4,9 @@
 #  - curl: the album title and a track title, both full of HTML
 #    metacharacters, appear escaped (never raw); each track row shows its
 #    state (1 and 3 done, 2 failed); the worker shows its version (the
-#    project's) and slots, and while the job runs its current task; the
+#    project's) and slots, and while the job runs its current task (a
+#    first worker hangs in track 3's analysis, MASTERFARM_FAULT, until it
+#    is stopped; a second one does the job); the
 #    failure table gives the reason status gives; the album links its
 #    report.html and report.json, which are served (200) and are the
 #    album's;
@@ -40,19 +42,22 @@ hport=$(free_port)
 BROKER_ARGS=(--metrics-port "$hport")
 start_broker "$T/state.db" "$T/in" "$T/out"
 URL="http://127.0.0.1:$hport"
-start_worker w1
-wait_for "the worker on status.json" 15 \
-    bash -c "curl -sf '$URL/status.json' | grep -q '\"workers\":\[{'"
+track3=$(json_get 'd["albums"][0]["tracks"][2]["path"]' <"$T/in/job.json")
+start_worker w1 MASTERFARM_FAULT="hang:$(basename "$track3")"
+w1=$LAST_PID
 job=$(submit "$T/in/job.json")
 
 # While it runs: the worker's current task, on the page too.
-wait_for "a current task on status.json" 20 \
+wait_for "track 3's analysis as a current task on status.json" 20 \
     bash -c "curl -sf '$URL/status.json' >'$T/during.json' && \
-             python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); \
-                         sys.exit(0 if d[\"workers\"][0][\"tasks\"] else 1)' '$T/during.json'"
-current=$(json_get 'd["workers"][0]["tasks"][0]' <"$T/during.json")
-log "current task: $current"
-case "$current" in "job $job "*) ;; *) fail "current task '$current' does not name job $job" ;; esac
+             grep -qF '\"job $job analyze, album 1, track 3, attempt 1\"' '$T/during.json'"
+curl -sf "$URL/" >"$T/during.html" || fail "GET / failed"
+grep -qF "<br>job $job analyze, album 1, track 3, attempt 1<" "$T/during.html" \
+    || grep -qF "<td>job $job analyze, album 1, track 3, attempt 1<" "$T/during.html" \
+    || fail "the page does not show the current task"
+log "current task shown: job $job analyze, album 1, track 3, attempt 1"
+stop_group "$w1"
+start_worker w2
 
 wait_for "job $job to end" 30 job_final "$job"
 status_json "$job" >"$T/status.json"

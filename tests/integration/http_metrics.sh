@@ -1,7 +1,10 @@
 #!/bin/bash
 # The broker's HTTP port (--metrics-port) on a real job:
-#  - `promtool check metrics` accepts a scrape taken while the job runs and
-#    one taken after it ended, and every family has # HELP and # TYPE;
+#  - `promtool check metrics` accepts scrapes taken while the job waits
+#    for a worker (its 3 analyses queued at priority 5), while a task runs
+#    (a first worker hangs in track 3's analysis, MASTERFARM_FAULT, and is
+#    then stopped; a second one does the job) and after the job ended, and
+#    every family has # HELP and # TYPE;
 #  - the figures the farm needs are there and add up: a task duration
 #    histogram by kind (analyze, master, assemble counted), seconds of
 #    audio mastered (the album's length), failed attempts, retries and
@@ -61,18 +64,28 @@ PY
 # sample FILE NAME{LABELS}: the value of one sample.
 sample () { awk -v n="$2" '$1 == n {print $2; exit}' "$1"; }
 
-start_worker w1
-wait_for "the worker to register" 15 \
-    bash -c "curl -sf '$URL/metrics' | grep -qx 'masterfarm_workers_alive 1'"
+# During the job, before any worker: its analyses wait in the queue.
 job=$(submit "$T/in/job.json")
+curl -sf "$URL/metrics" >"$T/queued.prom" || fail "scrape of the queued job failed"
+check_scrape "$T/queued.prom"
+[ "$(sample "$T/queued.prom" 'masterfarm_tasks_queued{priority="5"}')" = 3 ] \
+    || fail "queue depth at priority 5 is not 3: $(grep '^masterfarm_tasks_queued' "$T/queued.prom")"
+[ "$(sample "$T/queued.prom" 'masterfarm_jobs{state="queued"}')" = 1 ] \
+    || fail "the job is not counted as queued"
+[ "$(sample "$T/queued.prom" masterfarm_workers_alive)" = 0 ] || fail "workers alive is not 0"
+log "scrape of the queued job accepted by promtool (3 tasks queued at priority 5)"
 
-# During the job: a task queued or running.
-wait_for "a task of job $job to be in flight" 20 \
+# While a task runs: the first worker hangs in track 3's analysis.
+track3=$(json_get 'd["albums"][0]["tracks"][2]["path"]' <"$T/in/job.json")
+start_worker w1 MASTERFARM_FAULT="hang:$(basename "$track3")"
+w1=$LAST_PID
+wait_for "a busy slot" 20 \
     bash -c "curl -sf '$URL/metrics' >'$T/during.prom' && \
-             ! grep -qx 'masterfarm_worker_slots_busy 0' '$T/during.prom' || \
-             grep -qE '^masterfarm_tasks_queued\{priority=\"[0-9]\"\} [1-9]' '$T/during.prom'"
+             grep -qx 'masterfarm_worker_slots_busy 1' '$T/during.prom'"
 check_scrape "$T/during.prom"
-log "scrape during the job accepted by promtool"
+log "scrape with a task in flight accepted by promtool"
+stop_group "$w1"
+start_worker w2
 
 wait_for "job $job to end" 30 job_final "$job"
 curl -sf "$URL/metrics" >"$T/after.prom" || fail "scrape after the job failed"
