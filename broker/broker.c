@@ -3710,6 +3710,12 @@ broker_new (const broker_cfg_t *cfg, char *err, size_t err_size)
         }
         log_info ("HTTP port on %s port %d: dashboard /, metrics /metrics", host,
                   cfg->metrics_port);
+        char url [300];
+        snprintf (url, sizeof url, "tcp://%s:%d", host, cfg->metrics_port);
+        if (!keys_endpoint_is_local (url))
+            log_warn ("the HTTP port on %s port %d is plain HTTP without authentication: "
+                      "anyone who reaches it reads job and album names", host,
+                      cfg->metrics_port);
     }
     return self;
 }

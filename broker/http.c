@@ -209,6 +209,8 @@ http_endpoint_host (const char *endpoint, char *host, size_t size)
         return;
     }
     snprintf (host, size, "%.*s", (int) (colon - p), p);
+    if (strcmp (host, "*") == 0 || strcmp (host, "0.0.0.0") == 0 || strcmp (host, "[::]") == 0)
+        snprintf (host, size, "127.0.0.1");
 }
 
 void

@@ -48,9 +48,11 @@ long http_timeout_ms (const http_t *self);
 void http_run (http_t *self);
 
 //  The host part of a ZeroMQ endpoint, for an HTTP port that listens
-//  where the broker's socket does: "tcp://HOST:PORT" gives HOST ("*"
-//  for every interface, "[::1]" for an IPv6 address); any other transport
-//  (ipc://, inproc://) gives "127.0.0.1".
+//  where the broker's socket does: "tcp://HOST:PORT" gives HOST ("[::1]"
+//  for an IPv6 address). A wildcard (*, 0.0.0.0, [::]) and any other
+//  transport (ipc://, inproc://) give "127.0.0.1": the HTTP port, plain
+//  and without authentication, listens on every interface only when
+//  asked by name.
 void http_endpoint_host (const char *endpoint, char *host, size_t size);
 
 //  Helper for handlers: a reply with a copy of text (NUL-terminated) or,

@@ -13,8 +13,9 @@
 #    workers alive, queue depth by priority;
 #  - an unknown path answers 404, a POST 405;
 #  - the port listens on the --bind host (127.0.0.1, checked with ss -ltn)
-#    and is not reachable on the machine's other addresses; --metrics-bind
-#    chooses the host for a broker bound to every interface.
+#    and is not reachable on the machine's other addresses; a broker bound
+#    to every interface keeps it on 127.0.0.1; --metrics-bind '*' opens it
+#    on every interface (and the broker warns).
 . "$MF_SRC/tests/lib/farm_lib.sh"
 
 command -v promtool >/dev/null || { echo "SKIP: promtool not installed (package prometheus)"; exit 77; }
@@ -138,13 +139,23 @@ for a in $others; do
 done
 [ -n "$others" ] || log "no non-loopback address on this machine to try"
 
-# --metrics-bind: a broker bound to every interface, its HTTP port on loopback.
+# A broker bound to every interface: its HTTP port stays on loopback...
 p2=$(free_port); h2=$(free_port)
-start_in_group "$T/broker2.log" "$BROKER_BIN" --bind "tcp://*:$p2" --insecure \
-    --state "$T/state2.db" --input-root "$T/in" --output-root "$T/out2" \
-    --metrics-port "$h2" --metrics-bind 127.0.0.1
+start_in_group "$T/broker2.log" "$BROKER_BIN" --bind "tcp://0.0.0.0:$p2" --insecure \
+    --state "$T/state2.db" --input-root "$T/in" --output-root "$T/out2" --metrics-port "$h2"
 wait_for "the second broker's HTTP port" 15 curl -sf "http://127.0.0.1:$h2/metrics"
 [ "$(ss -Hltn "sport = :$h2" | awk '{print $4}')" = "127.0.0.1:$h2" ] \
-    || fail "--metrics-bind 127.0.0.1 not honoured: $(ss -Hltn "sport = :$h2")"
-log "--metrics-bind 127.0.0.1 honoured"
+    || fail "--bind tcp://0.0.0.0: HTTP port not on 127.0.0.1: $(ss -Hltn "sport = :$h2")"
+log "--bind tcp://0.0.0.0: HTTP port on 127.0.0.1"
+# ...unless --metrics-bind asks for every interface.
+p3=$(free_port); h3=$(free_port)
+start_in_group "$T/broker3.log" "$BROKER_BIN" --bind "tcp://127.0.0.1:$p3" \
+    --state "$T/state3.db" --input-root "$T/in" --output-root "$T/out3" \
+    --metrics-port "$h3" --metrics-bind '*'
+wait_for "the third broker's HTTP port" 15 curl -sf "http://127.0.0.1:$h3/metrics"
+[ "$(ss -Hltn "sport = :$h3" | awk '{print $4}')" = "0.0.0.0:$h3" ] \
+    || fail "--metrics-bind '*' not on every interface: $(ss -Hltn "sport = :$h3")"
+grep -q "plain HTTP without authentication" "$T/broker3.log" \
+    || fail "no warning for an HTTP port open to every interface"
+log "--metrics-bind '*': every interface, with a warning"
 farm_pass

@@ -21,7 +21,10 @@ test_endpoint_host (void **state)
     (void) state;
     const char *cases [][2] = {
         { "tcp://127.0.0.1:5555", "127.0.0.1" },
-        { "tcp://*:5555",         "*" },
+        { "tcp://*:5555",         "127.0.0.1" },     //  wildcards: loopback
+        { "tcp://0.0.0.0:5555",   "127.0.0.1" },
+        { "tcp://[::]:5555",      "127.0.0.1" },
+        { "tcp://192.0.2.7:5555", "192.0.2.7" },
         { "tcp://farm.example.net:5555", "farm.example.net" },
         { "tcp://[::1]:5555",     "[::1]" },
         { "tcp://eth0;192.0.2.1:5555", "127.0.0.1" },   //  a source part: not a host
