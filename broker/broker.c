@@ -3314,15 +3314,9 @@ s_metrics_sample (broker_t *self, metrics_sample_t *s)
         const s_job_t *job = self->jobs [i];
         if (job->state > 0 && job->state < METRICS_JOB_STATES)
             s->jobs [job->state]++;
-        if (s_job_final (job->state))
-            continue;
-        int p = job->priority < 0 ? 0 : job->priority >= METRICS_PRIORITIES
-              ? METRICS_PRIORITIES - 1 : job->priority;
-        for (size_t k = 0; k < job->n_tasks; k++)
-            s->queued [p] += job->tasks [k]->state == T_QUEUED;
     }
-    //  Deferred tasks are queued in state but wait in the scheduler's
-    //  backoff list, not in its queue.
+    for (int p = 0; p < METRICS_PRIORITIES && p < SCHED_PRIORITIES; p++)
+        s->queued [p] = scheduler_size_at (self->sched, p);
     s->deferred = scheduler_deferred (self->sched);
     s->reports_running = self->n_reporting;
     s->malformed_dropped = self->counters.malformed_dropped;

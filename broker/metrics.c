@@ -153,8 +153,8 @@ metrics_render (const metrics_t *self, const metrics_sample_t *s, size_t *size)
         s_put (&o, "masterfarm_jobs{state=\"%s\"} %llu\n", s_job_state [i],
                (unsigned long long) s->jobs [i]);
     s_family (&o, "masterfarm_tasks_queued", "gauge",
-              "Tasks waiting for a worker slot (deferred ones included), by the priority "
-              "of their job (0-9).");
+              "Tasks in the queue waiting for a worker slot, by the priority of their "
+              "job (0-9).");
     for (int p = 0; p < METRICS_PRIORITIES; p++)
         s_put (&o, "masterfarm_tasks_queued{priority=\"%d\"} %llu\n", p,
                (unsigned long long) s->queued [p]);
