@@ -3183,8 +3183,8 @@ s_view_album (const s_job_t *job, size_t ai, const s_status_t *st)
             snprintf (profiles + n, sizeof profiles - n, "%s%s", n ? ", " : "",
                       profile_get ((profile_id_t) p)->name);
         }
-    json_t *o = json_pack ("{s:I, s:s, s:s, s:s}", "index", (json_int_t) ai,
-                           "title", a->spec->title ? a->spec->title : "",
+    json_t *o = json_pack ("{s:I, s:o, s:s, s:s}", "index", (json_int_t) ai,
+                           "title", dashboard_string (a->spec->title),
                            "state", s_album_state_name (a->state), "profiles", profiles);
     if (!o)
         return NULL;
@@ -3201,10 +3201,10 @@ s_view_album (const s_job_t *job, size_t ai, const s_status_t *st)
         const Masterfarm__TrackStatus *ts = st->js.tracks [k];
         if (ts->album != ai)
             continue;
-        json_array_append_new (tracks, json_pack ("{s:I, s:s, s:s, s:I, s:s}",
-            "number", (json_int_t) ts->track + 1, "title", ts->title ? ts->title : "",
+        json_array_append_new (tracks, json_pack ("{s:I, s:o, s:s, s:I, s:o}",
+            "number", (json_int_t) ts->track + 1, "title", dashboard_string (ts->title),
             "state", s_task_state_name (ts->state), "attempts", (json_int_t) ts->attempts,
-            "error", ts->last_error ? ts->last_error : ""));
+            "error", dashboard_string (ts->last_error)));
     }
     json_object_set_new (o, "tracks", tracks ? tracks : json_null ());
     return o;
@@ -3218,8 +3218,8 @@ s_view_job (broker_t *self, s_job_t *job)
     s_status_fill (self, job, true, &st);
     char when [40] = "";
     clock_format_rfc3339 (job->submitted_ms, when, sizeof when);
-    json_t *o = json_pack ("{s:I, s:s, s:s, s:i, s:I, s:I, s:I, s:f, s:f, s:s}",
-        "id", (json_int_t) job->id, "name", job->name ? job->name : "",
+    json_t *o = json_pack ("{s:I, s:o, s:s, s:i, s:I, s:I, s:I, s:f, s:f, s:s}",
+        "id", (json_int_t) job->id, "name", dashboard_string (job->name),
         "state", s_job_state_name (job->state), "priority", job->priority,
         "tasks_total", (json_int_t) st.js.tasks_total,
         "tasks_done", (json_int_t) st.js.tasks_done,
@@ -3231,9 +3231,10 @@ s_view_job (broker_t *self, s_job_t *job)
         json_array_append_new (albums, s_view_album (job, ai, &st));
     for (size_t k = 0; o && failures && k < st.js.n_failures; k++) {
         const Masterfarm__Failure *f = st.js.failures [k];
-        json_array_append_new (failures, json_pack ("{s:s, s:I, s:s, s:s, s:s}",
-            "album_title", f->album_title, "track", (json_int_t) f->track,
-            "track_title", f->track_title, "profile", f->profile, "reason", f->reason));
+        json_array_append_new (failures, json_pack ("{s:o, s:I, s:o, s:s, s:o}",
+            "album_title", dashboard_string (f->album_title), "track", (json_int_t) f->track,
+            "track_title", dashboard_string (f->track_title), "profile", f->profile,
+            "reason", dashboard_string (f->reason)));
     }
     if (o) {
         json_object_set_new (o, "albums", albums ? albums : json_null ());
@@ -3286,8 +3287,9 @@ s_view (broker_t *self)
                 snprintf (line + n, sizeof line - (size_t) n, ", attempt %d", t->attempts);
             json_array_append_new (tasks, json_string (line));
         }
-        json_array_append_new (workers, json_pack ("{s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:o}",
-            "name", w->name, "version", w->version [0] ? w->version : "unknown",
+        json_array_append_new (workers, json_pack ("{s:o, s:s, s:I, s:I, s:I, s:I, s:f, s:o}",
+            "name", dashboard_string (w->name),
+            "version", w->version [0] ? w->version : "unknown",
             "slots", (json_int_t) w->slots, "busy", (json_int_t) w->n_held,
             "done", (json_int_t) w->tasks_done, "failed", (json_int_t) w->tasks_failed,
             "seen_ago_s", (double) (mono - w->last_seen_ms) / 1000.0,

@@ -56,6 +56,25 @@ dashboard_escape (char **out, size_t *len, size_t *cap, const char *text)
     return 0;
 }
 
+json_t *
+dashboard_string (const char *text)
+{
+    if (!text)
+        text = "";
+    json_t *s = json_string (text);
+    if (s)
+        return s;
+    char *copy = strdup (text);
+    if (!copy)
+        return NULL;
+    for (char *p = copy; *p; p++)
+        if ((unsigned char) *p >= 0x80)
+            *p = '?';
+    s = json_string (copy);
+    free (copy);
+    return s;
+}
+
 //  Appends markup written by this file (not escaped).
 static void
 s_put (s_out_t *o, const char *fmt, ...)

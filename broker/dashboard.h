@@ -28,6 +28,12 @@
 //  out of memory. Missing members show as empty.
 char *dashboard_render (const json_t *view, size_t *size);
 
+//  A JSON string of text for the view: text itself when it is valid UTF-8
+//  (JSON needs it; a worker's error message may not be), else a copy with
+//  every byte from 0x80 up replaced by '?'; "" for NULL. NULL only when out
+//  of memory.
+json_t *dashboard_string (const char *text);
+
 //  Appends text HTML-escaped (& < > " ') to out (a growing buffer of
 //  *len bytes in *cap); returns 0, or -1 when out of memory. For tests.
 int dashboard_escape (char **out, size_t *len, size_t *cap, const char *text);

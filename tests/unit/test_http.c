@@ -59,6 +59,21 @@ test_escape (void **state)
 }
 
 static void
+test_json_string (void **state)
+{
+    (void) state;
+    json_t *s = dashboard_string ("ok \xc3\xa9");
+    assert_string_equal (json_string_value (s), "ok \xc3\xa9");
+    json_decref (s);
+    s = dashboard_string ("bad \xff\xfe end");
+    assert_string_equal (json_string_value (s), "bad ?? end");
+    json_decref (s);
+    s = dashboard_string (NULL);
+    assert_string_equal (json_string_value (s), "");
+    json_decref (s);
+}
+
+static void
 test_dashboard_page (void **state)
 {
     (void) state;
@@ -166,6 +181,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_endpoint_host),
         cmocka_unit_test (test_escape),
+        cmocka_unit_test (test_json_string),
         cmocka_unit_test (test_dashboard_page),
         cmocka_unit_test (test_metrics_text),
     };
