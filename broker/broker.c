@@ -165,6 +165,7 @@ typedef struct {
     uint8_t     id [WIRE_MAX_ID_BYTES + 1];
     size_t      id_size;
     char        name [128];      //  printable id for logs
+    char        version [32];    //  its masterfarm version (READY), "" if not sent
     int         next;            //  hash chain, -1
     int64_t     last_seen_ms;
     int64_t     last_data_ms;    //  last message on its data connection
@@ -172,7 +173,6 @@ typedef struct {
     uint32_t    slots;
     uint32_t    tasks_done;
     uint32_t    tasks_failed;
-    char        version [32];    //  from its Ready, printable ASCII
     s_task_t  **held;
     size_t      n_held;
     size_t      cap_held;
@@ -2498,17 +2498,6 @@ s_worker_lost (broker_t *self, s_worker_t *w, const char *reason, bool expired)
     w->next = -1;
 }
 
-//  Keeps the version a worker gave in its Ready, printable ASCII only
-//  (other bytes become '?'), "" when it gave none.
-static void
-s_worker_version (s_worker_t *w, const char *version)
-{
-    size_t j = 0;
-    for (const char *p = version ? version : ""; *p && j + 1 < sizeof w->version; p++)
-        w->version [j++] = *p >= 32 && *p < 127 ? *p : '?';
-    w->version [j] = 0;
-}
-
 //  READY: a worker (re-)registers.
 static void
 s_on_ready (broker_t *self, const wire_msg_t *msg)
@@ -2541,14 +2530,16 @@ s_on_ready (broker_t *self, const wire_msg_t *msg)
     w->id_size = msg->id_size;
     s_id_name (msg->id, msg->id_size, w->name, sizeof w->name);
     w->slots = slots;
-    s_worker_version (w, r->version);
+    //  printable only: the version is shown in status, never interpreted
+    for (size_t i = 0; r->version && r->version [i] && i + 1 < sizeof w->version; i++)
+        w->version [i] = r->version [i] >= 0x20 && r->version [i] < 0x7f ? r->version [i] : '?';
     w->last_seen_ms = w->last_data_ms = clock_mono_ms ();
     size_t b = s_hash (w->id, w->id_size);
     w->next = self->hash [b];
     self->hash [b] = idx;
     store_worker_put (self->store, w->name, (int) slots, clock_wall_ms (), 0, 0);
     log_info ("worker %s ready with %u slot(s), version %s", w->name, slots,
-              w->version [0] ? w->version : "unknown");
+              *w->version ? w->version : "unknown");
     Masterfarm__Heartbeat hb = MASTERFARM__HEARTBEAT__INIT;
     s_send (self, w->id, w->id_size, MASTERFARM__MSG_TYPE__HEARTBEAT, &hb.base, NULL, 0);
 }

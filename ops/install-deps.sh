@@ -8,10 +8,10 @@ PACKAGES="
   libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
   libsndfile1-dev libebur128-dev libsoxr-dev libfftw3-dev
   libsqlite3-dev libjansson-dev libcmocka-dev libmicrohttpd-dev
+  chromium prometheus
   clang libclang-rt-14-dev
   ffmpeg sox flac cuetools sqlite3
-  iproute2 iptables curl
-  chromium prometheus
+  iproute2 iptables
   python3 python3-zmq python3-protobuf protobuf-compiler
 "
 
