@@ -29,7 +29,10 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "broker/dashboard.h"
 #include "broker/deliver.h"
+#include "broker/http.h"
+#include "broker/metrics.h"
 #include "broker/planner.h"
 #include "broker/report.h"
 #include "broker/scheduler.h"
@@ -43,6 +46,7 @@
 #include "common/profile.h"
 #include "common/sha256.h"
 #include "common/spec.h"
+#include "common/version.h"
 #include "common/wire.h"
 #include "worker/task.h"
 
@@ -188,7 +192,8 @@ struct _broker_t {
     char         *state_path;
     void         *ctx;
     void         *sock;
-    void         *metrics;       //  ZMQ_STREAM socket serving HTTP, or NULL
+    http_t       *http;          //  the HTTP port (metrics, dashboard), or NULL
+    metrics_t    *metrics;       //  counters for the metrics page
     zap_t        *zap;           //  CURVE allow-list handler, or NULL (plaintext)
     store_t      *store;
     int           state_lock;    //  store_lock's descriptor, -1: not held
@@ -547,6 +552,7 @@ s_task_attempt_failed (broker_t *self, s_task_t *t, int worker, const char *erro
         retry_at = clock_wall_ms () + wait_ms;
     }
     store_task_counts (self->store, t->sched.id, t->strikes, t->lost, t->resource, retry_at);
+    metrics_task_failed (self->metrics, t->kind, n < limit);
     if (n >= limit) {
         log_warn ("task %llu failed for good after %d attempts (%d %s): %s",
                   (unsigned long long) t->sched.id, t->attempts, n, what, error);
@@ -2725,6 +2731,20 @@ s_count_stray_result (broker_t *self, const Masterfarm__Result *res)
     return false;
 }
 
+//  The metrics of a task that ended well: its duration, and for a master
+//  the seconds of audio of its track.
+static void
+s_metrics_done (broker_t *self, const s_task_t *t, double elapsed_s)
+{
+    double audio_s = 0;
+    if (t->kind == K_MASTER && t->album >= 0 && t->track >= 0) {
+        const s_album_t *a = &t->job->albums [t->album];
+        if (a->analyzed [t->track] && a->analyses [t->track].rate_hz > 0)
+            audio_s = (double) a->analyses [t->track].frames / a->analyses [t->track].rate_hz;
+    }
+    metrics_task_done (self->metrics, t->kind, elapsed_s, audio_s);
+}
+
 //  RESULT: commit a finished attempt, or retry / fail a failed one.
 static void
 s_on_result (broker_t *self, s_worker_t *w, const wire_msg_t *msg)
@@ -2866,6 +2886,7 @@ s_on_result (broker_t *self, s_worker_t *w, const wire_msg_t *msg)
         free (t->last_error);
         t->last_error = NULL;
         w->tasks_done++;
+        s_metrics_done (self, t, res->elapsed_s);
         log_debug ("task %llu done in %.2f s", (unsigned long long) t->sched.id, res->elapsed_s);
         s_task_final (self, t);
     }
@@ -3086,69 +3107,299 @@ s_tick (broker_t *self, bool heartbeat)
     }
 }
 
-// ------------------------------------------------------------------ metrics
+// ------------------------------------------------------------------- http
 
-//  Answers one HTTP request on the metrics socket with the counters,
-//  queue and worker figures in Prometheus text format, then closes.
-static void
-s_metrics_serve (broker_t *self)
+#define S_VIEW_JOBS  50           //  newest jobs on the dashboard and status.json
+
+//  The name of a task state.
+static const char *
+s_task_state_name (int state)
 {
-    uint8_t id [256];
-    int id_size = zmq_recv (self->metrics, id, sizeof id, ZMQ_DONTWAIT);
-    if (id_size <= 0)
-        return;
-    char req [2048];
-    int n = zmq_recv (self->metrics, req, sizeof req, 0);
-    int more = 0;
-    size_t ms = sizeof more;
-    while (zmq_getsockopt (self->metrics, ZMQ_RCVMORE, &more, &ms) == 0 && more)
-        zmq_recv (self->metrics, req, sizeof req, 0);
-    if (n <= 0)
-        return;                          //  a connect or disconnect notice
-    size_t live = 0, slots = 0, busy = 0;
+    switch (state) {
+        case T_QUEUED:     return "queued";
+        case T_DISPATCHED: return "dispatched";
+        case T_RUNNING:    return "running";
+        case T_DONE:       return "done";
+        case T_FAILED:     return "failed";
+        case T_BLOCKED:    return "blocked";
+        case T_CANCELLED:  return "cancelled";
+        default:           return "none";
+    }
+}
+
+//  The name of a job state.
+static const char *
+s_job_state_name (int state)
+{
+    switch (state) {
+        case J_QUEUED:    return "queued";
+        case J_RUNNING:   return "running";
+        case J_DONE:      return "done";
+        case J_FAILED:    return "failed";
+        case J_CANCELLED: return "cancelled";
+        case J_WAITING:   return "waiting-delivery";
+        default:          return "none";
+    }
+}
+
+//  The name of a task kind.
+static const char *
+s_kind_name (int kind)
+{
+    switch (kind) {
+        case K_ANALYZE:  return "analyze";
+        case K_MASTER:   return "master";
+        case K_ASSEMBLE: return "assemble";
+        case K_NOOP:     return "noop";
+        default:         return "task";
+    }
+}
+
+//  True when an album's report files have been written (they are then in
+//  its staging folder or, once published, in its delivered folder).
+static bool
+s_album_has_report (const s_album_t *a)
+{
+    return a->state == A_REPORTED || a->state == A_PUBLISHED || a->state == A_PUBLISH_FAILED;
+}
+
+//  One album of a job for the view, with its tracks from the status rows.
+static json_t *
+s_view_album (const s_job_t *job, size_t ai, const s_status_t *st)
+{
+    const s_album_t *a = &job->albums [ai];
+    char profiles [256] = "", link [96];
+    for (int p = 0; p < PROFILE_COUNT; p++)
+        if ((a->spec->s.profiles >> p) & 1) {
+            size_t n = strlen (profiles);
+            snprintf (profiles + n, sizeof profiles - n, "%s%s", n ? ", " : "",
+                      profile_get ((profile_id_t) p)->name);
+        }
+    json_t *o = json_pack ("{s:I, s:o, s:s, s:s}", "index", (json_int_t) ai,
+                           "title", dashboard_string (a->spec->title),
+                           "state", s_album_state_name (a->state), "profiles", profiles);
+    if (!o)
+        return NULL;
+    if (s_album_has_report (a)) {
+        snprintf (link, sizeof link, "/report/%llu/%zu/report.html",
+                  (unsigned long long) job->id, ai);
+        json_object_set_new (o, "report_html", json_string (link));
+        snprintf (link, sizeof link, "/report/%llu/%zu/report.json",
+                  (unsigned long long) job->id, ai);
+        json_object_set_new (o, "report_json", json_string (link));
+    }
+    json_t *tracks = json_array ();
+    for (size_t k = 0; tracks && k < st->js.n_tracks; k++) {
+        const Masterfarm__TrackStatus *ts = st->js.tracks [k];
+        if (ts->album != ai)
+            continue;
+        json_array_append_new (tracks, json_pack ("{s:I, s:o, s:s, s:I, s:o}",
+            "number", (json_int_t) ts->track + 1, "title", dashboard_string (ts->title),
+            "state", s_task_state_name (ts->state), "attempts", (json_int_t) ts->attempts,
+            "error", dashboard_string (ts->last_error)));
+    }
+    json_object_set_new (o, "tracks", tracks ? tracks : json_null ());
+    return o;
+}
+
+//  One job for the view (status figures, albums, failures).
+static json_t *
+s_view_job (broker_t *self, s_job_t *job)
+{
+    s_status_t st;
+    s_status_fill (self, job, true, &st);
+    char when [40] = "";
+    clock_format_rfc3339 (job->submitted_ms, when, sizeof when);
+    json_t *o = json_pack ("{s:I, s:o, s:s, s:i, s:I, s:I, s:I, s:f, s:f, s:s}",
+        "id", (json_int_t) job->id, "name", dashboard_string (job->name),
+        "state", s_job_state_name (job->state), "priority", job->priority,
+        "tasks_total", (json_int_t) st.js.tasks_total,
+        "tasks_done", (json_int_t) st.js.tasks_done,
+        "tasks_failed", (json_int_t) st.js.tasks_failed,
+        "audio_done_s", st.js.audio_done_s, "audio_total_s", st.js.audio_total_s,
+        "submitted", when);
+    json_t *albums = json_array (), *failures = json_array ();
+    for (size_t ai = 0; o && albums && ai < job->n_albums; ai++)
+        json_array_append_new (albums, s_view_album (job, ai, &st));
+    for (size_t k = 0; o && failures && k < st.js.n_failures; k++) {
+        const Masterfarm__Failure *f = st.js.failures [k];
+        json_array_append_new (failures, json_pack ("{s:o, s:I, s:o, s:s, s:o}",
+            "album_title", dashboard_string (f->album_title), "track", (json_int_t) f->track,
+            "track_title", dashboard_string (f->track_title), "profile", f->profile,
+            "reason", dashboard_string (f->reason)));
+    }
+    if (o) {
+        json_object_set_new (o, "albums", albums ? albums : json_null ());
+        json_object_set_new (o, "failures", failures ? failures : json_null ());
+    }
+    else {
+        json_decref (albums);
+        json_decref (failures);
+    }
+    s_status_free (&st);
+    return o;
+}
+
+//  The view the dashboard and /status.json show (see dashboard.h), or NULL
+//  when out of memory.
+static json_t *
+s_view (broker_t *self)
+{
+    char now [40] = "";
+    clock_format_rfc3339 (clock_wall_ms (), now, sizeof now);
+    json_t *view = json_pack ("{s:s, s:s}", "version", MF_VERSION, "now", now);
+    json_t *workers = json_array (), *jobs = json_array ();
+    if (!view || !workers || !jobs) {
+        json_decref (view);
+        json_decref (workers);
+        json_decref (jobs);
+        return NULL;
+    }
+    json_object_set_new (view, "workers", workers);
+    json_object_set_new (view, "jobs", jobs);
+    int64_t mono = clock_mono_ms ();
+    for (size_t i = 0; i < self->n_workers; i++) {
+        const s_worker_t *w = &self->workers [i];
+        if (!w->live)
+            continue;
+        json_t *tasks = json_array ();
+        for (size_t k = 0; tasks && k < w->n_held; k++) {
+            const s_task_t *t = w->held [k];
+            char line [160];
+            int n = snprintf (line, sizeof line, "job %llu %s",
+                              (unsigned long long) t->sched.job_id, s_kind_name (t->kind));
+            if (t->album >= 0 && n > 0 && (size_t) n < sizeof line)
+                n += snprintf (line + n, sizeof line - (size_t) n, ", album %d", t->album + 1);
+            if (t->track >= 0 && n > 0 && (size_t) n < sizeof line)
+                n += snprintf (line + n, sizeof line - (size_t) n, ", track %d", t->track + 1);
+            if (t->profile >= 0 && n > 0 && (size_t) n < sizeof line)
+                n += snprintf (line + n, sizeof line - (size_t) n, ", %s",
+                               profile_get ((profile_id_t) t->profile)->name);
+            if (n > 0 && (size_t) n < sizeof line)
+                snprintf (line + n, sizeof line - (size_t) n, ", attempt %d", t->attempts);
+            json_array_append_new (tasks, json_string (line));
+        }
+        json_array_append_new (workers, json_pack ("{s:o, s:s, s:I, s:I, s:I, s:I, s:f, s:o}",
+            "name", dashboard_string (w->name),
+            "version", w->version [0] ? w->version : "unknown",
+            "slots", (json_int_t) w->slots, "busy", (json_int_t) w->n_held,
+            "done", (json_int_t) w->tasks_done, "failed", (json_int_t) w->tasks_failed,
+            "seen_ago_s", (double) (mono - w->last_seen_ms) / 1000.0,
+            "tasks", tasks ? tasks : json_null ()));
+    }
+    size_t first = self->n_jobs > S_VIEW_JOBS ? self->n_jobs - S_VIEW_JOBS : 0;
+    for (size_t i = first; i < self->n_jobs; i++)
+        json_array_append_new (jobs, s_view_job (self, self->jobs [i]));
+    return view;
+}
+
+//  The figures of the metrics page sampled now.
+static void
+s_metrics_sample (broker_t *self, metrics_sample_t *s)
+{
+    memset (s, 0, sizeof *s);
     for (size_t i = 0; i < self->n_workers; i++)
         if (self->workers [i].live) {
-            live++;
-            slots += self->workers [i].slots;
-            busy += self->workers [i].n_held;
+            s->workers_alive++;
+            s->slots += self->workers [i].slots;
+            s->slots_busy += self->workers [i].n_held;
         }
-    size_t running = 0;
-    for (size_t i = 0; i < self->n_jobs; i++)
-        running += !s_job_final (self->jobs [i]->state);
-    char body [2048];
-    int len = snprintf (body, sizeof body,
-        "masterfarm_jobs_total %zu\n"
-        "masterfarm_jobs_open %zu\n"
-        "masterfarm_tasks_queued %zu\n"
-        "masterfarm_workers %zu\n"
-        "masterfarm_worker_slots %zu\n"
-        "masterfarm_worker_slots_busy %zu\n"
-        "masterfarm_malformed_dropped_total %llu\n"
-        "masterfarm_oversized_dropped_total %llu\n"
-        "masterfarm_unknown_job_total %llu\n"
-        "masterfarm_late_results_total %llu\n"
-        "masterfarm_duplicate_results_total %llu\n"
-        "masterfarm_tasks_redispatched_total %llu\n"
-        "masterfarm_workers_expired_total %llu\n"
-        "masterfarm_curve_denied_total %llu\n",
-        self->n_jobs, running, scheduler_size (self->sched), live, slots, busy,
-        (unsigned long long) self->counters.malformed_dropped,
-        (unsigned long long) self->counters.oversized_dropped,
-        (unsigned long long) self->counters.unknown_job,
-        (unsigned long long) self->counters.late_results,
-        (unsigned long long) self->counters.duplicate_results,
-        (unsigned long long) self->counters.tasks_redispatched,
-        (unsigned long long) self->counters.workers_expired,
-        (unsigned long long) zap_denied (self->zap));
-    char reply [2400];
-    int rlen = snprintf (reply, sizeof reply, "HTTP/1.0 200 OK\r\nContent-Type: text/plain; "
-                         "version=0.0.4\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
-                         "%s", len, body);
-    //  A STREAM socket takes exactly one data frame after the routing id.
-    zmq_send (self->metrics, id, (size_t) id_size, ZMQ_SNDMORE);
-    zmq_send (self->metrics, reply, (size_t) rlen, 0);
-    zmq_send (self->metrics, id, (size_t) id_size, ZMQ_SNDMORE);
-    zmq_send (self->metrics, "", 0, 0);  //  closes the connection
+    for (size_t i = 0; i < self->n_jobs; i++) {
+        const s_job_t *job = self->jobs [i];
+        if (job->state > 0 && job->state < METRICS_JOB_STATES)
+            s->jobs [job->state]++;
+    }
+    for (int p = 0; p < METRICS_PRIORITIES && p < SCHED_PRIORITIES; p++)
+        s->queued [p] = scheduler_size_at (self->sched, p);
+    s->deferred = scheduler_deferred (self->sched);
+    s->reports_running = self->n_reporting;
+    s->malformed_dropped = self->counters.malformed_dropped;
+    s->oversized_dropped = self->counters.oversized_dropped;
+    s->unknown_job = self->counters.unknown_job;
+    s->late_results = self->counters.late_results;
+    s->duplicate_results = self->counters.duplicate_results;
+    s->tasks_redispatched = self->counters.tasks_redispatched;
+    s->workers_expired = self->counters.workers_expired;
+    s->curve_denied = zap_denied (self->zap);
+}
+
+//  GET /report/<job>/<album>/report.html|report.json: the album's report,
+//  opened beneath the output root (its delivered folder once published,
+//  else its staging folder). Fills reply with the file or a 404.
+static void
+s_http_report (broker_t *self, const char *rest, http_reply_t *reply)
+{
+    unsigned long long job_id = 0;
+    unsigned int album = 0;
+    char name [16] = "";
+    int used = 0;
+    s_job_t *job = NULL;
+    if (sscanf (rest, "%llu/%u/%15[a-z.]%n", &job_id, &album, name, &used) == 3
+    &&  rest [used] == 0 && (strcmp (name, "report.html") == 0
+                          || strcmp (name, "report.json") == 0))
+        job = s_job_find (self, job_id);
+    if (!job || album >= job->n_albums || !s_album_has_report (&job->albums [album])) {
+        http_reply_text (reply, 404, "text/plain; charset=utf-8", "no such report\n");
+        return;
+    }
+    const s_album_t *a = &job->albums [album];
+    char rel [FSUTIL_NAME_MAX + 96];
+    if (a->state == A_PUBLISHED)
+        snprintf (rel, sizeof rel, "%s/%s", a->slug, name);
+    else
+        snprintf (rel, sizeof rel, S_STAGING "/job-%llu/%s/%s", job_id, a->slug, name);
+    int fd = fsutil_open_beneath (self->output_root, rel, O_RDONLY | O_NOFOLLOW, 0);
+    struct stat st;
+    if (fd >= 0 && fstat (fd, &st) == 0 && S_ISREG (st.st_mode)) {
+        reply->status = 200;
+        reply->content_type = name [7] == 'h' ? "text/html; charset=utf-8"
+                                              : "application/json";
+        reply->fd = fd;
+        reply->fd_size = (uint64_t) st.st_size;
+        return;
+    }
+    if (fd >= 0)
+        close (fd);
+    log_info ("http: report %s/%s not readable: %s", self->output_root, rel, strerror (errno));
+    http_reply_text (reply, 404, "text/plain; charset=utf-8", "no such report\n");
+}
+
+//  The HTTP port's pages: / (dashboard), /metrics, /status.json and the
+//  albums' reports; anything else is 404.
+static void
+s_http_handle (void *arg, const char *path, http_reply_t *reply)
+{
+    broker_t *self = arg;
+    if (strcmp (path, "/metrics") == 0) {
+        metrics_sample_t sample;
+        s_metrics_sample (self, &sample);
+        reply->body = metrics_render (self->metrics, &sample, &reply->body_size);
+        reply->status = 200;
+        reply->content_type = "text/plain; version=0.0.4; charset=utf-8";
+        return;
+    }
+    if (strcmp (path, "/") == 0 || strcmp (path, "/status.json") == 0) {
+        json_t *view = s_view (self);
+        if (!view)
+            return;                           //  500
+        if (path [1] == 0) {
+            reply->body = dashboard_render (view, &reply->body_size);
+            reply->content_type = "text/html; charset=utf-8";
+        }
+        else {
+            reply->body = json_dumps (view, JSON_COMPACT);
+            reply->body_size = reply->body ? strlen (reply->body) : 0;
+            reply->content_type = "application/json";
+        }
+        reply->status = 200;
+        json_decref (view);
+        return;
+    }
+    if (strncmp (path, "/report/", 8) == 0) {
+        s_http_report (self, path + 8, reply);
+        return;
+    }
+    http_reply_text (reply, 404, "text/plain; charset=utf-8", "not found\n");
 }
 
 // ------------------------------------------------------------------ loading
@@ -3428,19 +3679,31 @@ broker_new (const broker_cfg_t *cfg, char *err, size_t err_size)
         broker_destroy (&self);
         return NULL;
     }
+    self->metrics = metrics_new ();
+    if (!self->metrics) {
+        snprintf (err, err_size, "out of memory");
+        broker_destroy (&self);
+        return NULL;
+    }
     if (cfg->metrics_port > 0) {
-        char url [64];
-        snprintf (url, sizeof url, "tcp://*:%d", cfg->metrics_port);
-        self->metrics = zmq_socket (self->ctx, ZMQ_STREAM);
-        int linger = 0;
-        if (self->metrics)
-            zmq_setsockopt (self->metrics, ZMQ_LINGER, &linger, sizeof linger);
-        if (!self->metrics || zmq_bind (self->metrics, url)) {
-            snprintf (err, err_size, "cannot serve metrics on port %d: %s",
-                      cfg->metrics_port, zmq_strerror (zmq_errno ()));
+        char host [256];
+        if (cfg->metrics_bind)
+            snprintf (host, sizeof host, "%s", cfg->metrics_bind);
+        else
+            http_endpoint_host (cfg->bind_url, host, sizeof host);
+        self->http = http_new (host, cfg->metrics_port, s_http_handle, self, err, err_size);
+        if (!self->http) {
             broker_destroy (&self);
             return NULL;
         }
+        log_info ("HTTP port on %s port %d: dashboard /, metrics /metrics", host,
+                  cfg->metrics_port);
+        char url [300];
+        snprintf (url, sizeof url, "tcp://%s:%d", host, cfg->metrics_port);
+        if (!keys_endpoint_is_local (url))
+            log_warn ("the HTTP port on %s port %d is plain HTTP without authentication: "
+                      "anyone who reaches it reads job and album names", host,
+                      cfg->metrics_port);
     }
     return self;
 }
@@ -3453,8 +3716,8 @@ broker_destroy (broker_t **self_p)
     broker_t *self = *self_p;
     if (self->sock)
         zmq_close (self->sock);
-    if (self->metrics)
-        zmq_close (self->metrics);
+    http_destroy (&self->http);
+    metrics_destroy (&self->metrics);
     if (self->zap && self->ctx)
         zmq_ctx_shutdown (self->ctx);    //  the ZAP thread leaves on ETERM
     zap_destroy (&self->zap);
@@ -3506,10 +3769,16 @@ broker_run (broker_t *self)
         int64_t timeout = self->next_tick_ms - now;
         if (timeout < 0)
             timeout = 0;
+        if (self->http) {
+            long ht = http_timeout_ms (self->http);
+            if (ht >= 0 && ht < timeout)
+                timeout = ht;
+        }
         zmq_pollitem_t items [3] = { { self->sock, 0, ZMQ_POLLIN, 0 },
                                      { NULL, chld ? s_chld_pipe [0] : -1, ZMQ_POLLIN, 0 },
-                                     { self->metrics, 0, ZMQ_POLLIN, 0 } };
-        int n_items = self->metrics ? 3 : (chld ? 2 : 1);
+                                     { NULL, self->http ? http_fd (self->http) : -1,
+                                       ZMQ_POLLIN, 0 } };
+        int n_items = self->http ? 3 : (chld ? 2 : 1);
         if (!chld)
             items [1].fd = -1;
         int prc = zmq_poll (items, n_items, (long) timeout);
@@ -3525,8 +3794,11 @@ broker_run (broker_t *self)
                 ;
             reap = true;
         }
-        if (prc > 0 && self->metrics && (items [2].revents & ZMQ_POLLIN))
-            s_metrics_serve (self);
+        //  Between message batches, never inside one: the pages read the
+        //  state as the last iteration left it.
+        if (self->http && ((prc > 0 && (items [2].revents & ZMQ_POLLIN))
+                       ||  http_timeout_ms (self->http) == 0))
+            http_run (self->http);
         if (prc > 0 && !(items [0].revents & ZMQ_POLLIN))
             prc = 0;
         if (store_begin (self->store)) {

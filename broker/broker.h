@@ -70,7 +70,8 @@ typedef struct {
     const char      *input_root;      //  spec paths are relative to it
     const char      *output_root;     //  albums are delivered into it
     broker_storage_t storage;
-    int              metrics_port;    //  HTTP metrics (Prometheus text) on this port, 0: none
+    int              metrics_port;    //  HTTP port (dashboard, metrics) on this port, 0: none
+    const char      *metrics_bind;    //  its host; NULL: the host of bind_url
     const char      *curve_key_path;  //  the broker's key pair (NAME.key), NULL: plaintext
     const char      *allow_dir;       //  *.pub keys let in; required with curve_key_path
 } broker_cfg_t;

@@ -20,7 +20,8 @@ s_usage (FILE *out)
 {
     fprintf (out,
         "usage: masterfarm-broker --bind URL --state FILE --input-root DIR --output-root DIR\n"
-        "                         [--storage shared|inline] [--metrics-port N]\n"
+        "                         [--storage shared|inline]\n"
+        "                         [--metrics-port N [--metrics-bind HOST]]\n"
         "                         [--curve-key FILE --allow DIR | --insecure]\n"
         "\n"
         "Owns the farm's jobs (kept in FILE, SQLite), splits them into tasks and\n"
@@ -34,7 +35,11 @@ s_usage (FILE *out)
         "  --storage MODE      shared (default): workers read and write under the roots;\n"
         "                      inline: audio travels over the socket, for workers that\n"
         "                      do not see the broker's folders\n"
-        "  --metrics-port N    serve counters over HTTP on port N (Prometheus text)\n"
+        "  --metrics-port N    serve HTTP on port N: a read-only dashboard at /,\n"
+        "                      Prometheus metrics at /metrics, the albums' reports\n"
+        "  --metrics-bind HOST listen for HTTP on HOST (default: the host of --bind,\n"
+        "                      127.0.0.1 when that is a wildcard or ipc://; give *\n"
+        "                      for every interface)\n"
         "  --curve-key FILE    encrypt with CURVE using the broker's key pair FILE\n"
         "                      (NAME.key from masterfarm keygen, mode 0600)\n"
         "  --allow DIR         with --curve-key: only clients and workers whose public\n"
@@ -77,6 +82,7 @@ main (int argc, char **argv)
         { "output-root",  required_argument, NULL, 'o' },
         { "storage",      required_argument, NULL, 'S' },
         { "metrics-port", required_argument, NULL, 'm' },
+        { "metrics-bind", required_argument, NULL, 'M' },
         { "curve-key",    required_argument, NULL, 'k' },
         { "allow",        required_argument, NULL, 'a' },
         { "insecure",     no_argument,       NULL, 'I' },
@@ -86,7 +92,7 @@ main (int argc, char **argv)
     };
     int c;
     bool insecure = false;
-    while ((c = getopt_long (argc, argv, "b:s:i:o:S:m:k:a:Ih", opts, NULL)) != -1) {
+    while ((c = getopt_long (argc, argv, "b:s:i:o:S:m:M:k:a:Ih", opts, NULL)) != -1) {
         switch (c) {
             case 'k': cfg.curve_key_path = optarg; break;
             case 'a': cfg.allow_dir = optarg; break;
@@ -117,6 +123,14 @@ main (int argc, char **argv)
                 cfg.metrics_port = (int) n;
                 break;
             }
+            case 'M':
+                if (!*optarg) {
+                    fprintf (stderr, "masterfarm-broker: --metrics-bind needs a host name or "
+                             "address\n");
+                    return 2;
+                }
+                cfg.metrics_bind = optarg;
+                break;
             case 'h': s_usage (stdout); return 0;
             case 'V': printf ("%s %s\n", "masterfarm-broker", MF_VERSION); return 0;
             default:  s_usage (stderr); return 2;
@@ -132,6 +146,10 @@ main (int argc, char **argv)
                         : !cfg.output_root ? "--output-root DIR" : NULL;
     if (missing) {
         fprintf (stderr, "masterfarm-broker: %s is required (see --help)\n", missing);
+        return 2;
+    }
+    if (cfg.metrics_bind && !cfg.metrics_port) {
+        fprintf (stderr, "masterfarm-broker: --metrics-bind HOST needs --metrics-port N\n");
         return 2;
     }
     if (cfg.allow_dir && !cfg.curve_key_path) {

@@ -29,6 +29,7 @@ typedef struct {
 struct _scheduler_t {
     sched_task_t **heap;        //  binary heap, best at 0
     size_t         size;
+    size_t         by_priority [SCHED_PRIORITIES]; //  queued tasks of each priority
     size_t         cap;
     s_deferred_t  *deferred;    //  tasks waiting for their time (few: unordered)
     size_t         n_deferred;
@@ -36,6 +37,14 @@ struct _scheduler_t {
     s_worker_t    *workers;
     size_t         n_workers;   //  entries used (live or free)
 };
+
+//  The counting slot of a task's priority: 0 .. SCHED_PRIORITIES - 1.
+static int
+s_priority (const sched_task_t *t)
+{
+    return t->priority < 0 ? 0 : t->priority >= SCHED_PRIORITIES
+         ? SCHED_PRIORITIES - 1 : t->priority;
+}
 
 //  True when a should run before b.
 static bool
@@ -130,6 +139,7 @@ scheduler_push (scheduler_t *self, sched_task_t *task)
         self->cap = cap;
     }
     task->deferred = false;
+    self->by_priority [s_priority (task)]++;
     s_place (self, self->size++, task);
     s_sift_up (self, self->size - 1);
     return 0;
@@ -211,6 +221,7 @@ scheduler_remove (scheduler_t *self, sched_task_t *task)
     if (i == SCHED_NOT_QUEUED || i >= self->size || self->heap [i] != task)
         return;
     task->heap_index = SCHED_NOT_QUEUED;
+    self->by_priority [s_priority (task)]--;
     self->size--;
     if (i == self->size)
         return;
@@ -225,6 +236,12 @@ size_t
 scheduler_size (const scheduler_t *self)
 {
     return self->size;
+}
+
+size_t
+scheduler_size_at (const scheduler_t *self, int priority)
+{
+    return priority >= 0 && priority < SCHED_PRIORITIES ? self->by_priority [priority] : 0;
 }
 
 sched_task_t *

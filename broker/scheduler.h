@@ -28,6 +28,7 @@
 #define SCHED_JOB_STRIKES   3       //  failed tasks of one job before a worker is barred
 #define SCHED_SCAN_MAX      512     //  queued tasks looked at per take before giving up
 #define SCHED_NOT_QUEUED    UINT32_MAX
+#define SCHED_PRIORITIES    10      //  priorities 0 .. 9 (others count as the nearest)
 
 typedef struct {
     uint64_t id;            //  task id; ascending ids are submission order
@@ -65,6 +66,10 @@ void scheduler_remove (scheduler_t *self, sched_task_t *task);
 
 //  Number of queued tasks (deferred ones not included).
 size_t scheduler_size (const scheduler_t *self);
+
+//  Queued tasks (deferred ones not included) of one priority, 0 ..
+//  SCHED_PRIORITIES - 1; 0 for any other number.
+size_t scheduler_size_at (const scheduler_t *self, int priority);
 
 //  Number of deferred tasks.
 size_t scheduler_deferred (const scheduler_t *self);

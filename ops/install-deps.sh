@@ -7,7 +7,8 @@ PACKAGES="
   build-essential cmake pkg-config git
   libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
   libsndfile1-dev libebur128-dev libsoxr-dev libfftw3-dev
-  libsqlite3-dev libjansson-dev libcmocka-dev
+  libsqlite3-dev libjansson-dev libcmocka-dev libmicrohttpd-dev
+  chromium prometheus
   clang libclang-rt-14-dev
   ffmpeg sox flac cuetools sqlite3
   iproute2 iptables

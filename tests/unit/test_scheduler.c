@@ -207,6 +207,47 @@ test_defer (void **state)
     scheduler_destroy (&s);
 }
 
+//  Queue depth by priority follows pushes, takes, removals and deferrals
+//  (deferred tasks are not in it); out-of-range priorities count as the
+//  nearest one.
+static void
+test_size_at (void **state)
+{
+    scheduler_t *s = scheduler_new ();
+    int w = scheduler_worker_add (s, 8);
+    sched_task_t t [6];
+    s_task (&t [0], 1, 1, 5, 0);
+    s_task (&t [1], 2, 1, 5, 0);
+    s_task (&t [2], 3, 1, 9, 0);
+    s_task (&t [3], 4, 1, 42, 0);        //  counts as 9
+    s_task (&t [4], 5, 1, -3, 0);        //  counts as 0
+    s_task (&t [5], 6, 1, 5, 0);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal (scheduler_push (s, &t [i]), 0);
+    assert_int_equal (scheduler_defer (s, &t [5], 1000), 0);
+    assert_int_equal (scheduler_size_at (s, 5), 2);
+    assert_int_equal (scheduler_size_at (s, 9), 2);
+    assert_int_equal (scheduler_size_at (s, 0), 1);
+    assert_int_equal (scheduler_size_at (s, 10), 0);
+    assert_int_equal (scheduler_size_at (s, -1), 0);
+    assert_ptr_equal (scheduler_take (s, w), &t [3]);  //  42 sorts first
+    assert_int_equal (scheduler_size_at (s, 9), 1);
+    scheduler_remove (s, &t [0]);
+    scheduler_remove (s, &t [0]);                      //  twice: no-op
+    assert_int_equal (scheduler_size_at (s, 5), 1);
+    assert_int_equal (scheduler_wake (s, 1000), 1);
+    assert_int_equal (scheduler_size_at (s, 5), 2);
+    size_t total = 0;
+    for (int p = 0; p < SCHED_PRIORITIES; p++)
+        total += scheduler_size_at (s, p);
+    assert_int_equal (total, scheduler_size (s));
+    while (scheduler_take (s, w))
+        ;
+    for (int p = 0; p < SCHED_PRIORITIES; p++)
+        assert_int_equal (scheduler_size_at (s, p), 0);
+    scheduler_destroy (&s);
+}
+
 //  Random pushes and removals keep the heap order (seed printed).
 static void
 test_heap_random (void **state)
@@ -257,6 +298,7 @@ main (void)
         cmocka_unit_test (test_avoid_busy_other),
         cmocka_unit_test (test_defer),
         cmocka_unit_test (test_heap_random),
+        cmocka_unit_test (test_size_at),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
