@@ -754,6 +754,7 @@ task_master_report_json (const master_report_t *r)
     json_object_set_new (o, "gain_db", s_num (r->gain_db));
     json_object_set_new (o, "gr_max_db", s_num (r->gr_max_db));
     json_object_set_new (o, "gr_avg_db", s_num (r->gr_avg_db));
+    json_object_set_new (o, "gr_sustained_db", s_num (r->gr_sustained_db));
     json_object_set_new (o, "gr_capped", json_boolean (r->gr_capped));
     json_object_set_new (o, "loop_iterations", json_integer (r->loop_iterations));
     for (int b = 0; b < MEASURE_BANDS; b++)
@@ -781,6 +782,7 @@ task_master_report_parse (const char *json, master_report_t *r)
     r->gain_db = s_get (o, "gain_db");
     r->gr_max_db = s_get (o, "gr_max_db");
     r->gr_avg_db = s_get (o, "gr_avg_db");
+    r->gr_sustained_db = s_get (o, "gr_sustained_db");
     r->gr_capped = json_is_true (json_object_get (o, "gr_capped"));
     r->loop_iterations = (int) json_integer_value (json_object_get (o, "loop_iterations"));
     json_t *tonal = json_object_get (o, "tonal_db");
