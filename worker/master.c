@@ -915,6 +915,15 @@ loudness_loop:
     else
         master_measure_loudness (buf, frames, ch, out_rate, &report->out_lufs,
                                  &report->out_lra_lu);
+    //  the report's true peak is the accurate one: where the output stays
+    //  well under the ceiling, the check above refined nothing near its
+    //  peak, so read again with the floor at the 4x reading
+    if (isfinite (tp) && tp < ceiling - MASTER_TP_CHECK_DB - TP_CHECK_SCREEN_DB) {
+        tp_check_result_t chk;
+        if (tp_check_run (buf, frames, ch, out_rate, tp, &chk))
+            goto nomem;
+        tp = fmax (chk.own_dbtp, chk.true_peak_dbtp);
+    }
     report->out_true_peak_dbtp = tp;
     report->gain_db = g;
     report->gr_max_db = gr.gr_max_db;

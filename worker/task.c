@@ -822,7 +822,11 @@ task_layout_json (const assemble_layout_t *l, int rate_hz)
         json_array_append_new (arr, e);
     }
     json_object_set_new (o, "tracks", arr);
-    char *text = json_dumps (o, JSON_COMPACT);
+    if (isfinite (l->album_lufs))
+        json_object_set_new (o, "album_lufs", json_real (l->album_lufs));
+    if (isfinite (l->album_lra_lu))
+        json_object_set_new (o, "album_lra_lu", json_real (l->album_lra_lu));
+    char *text = json_dumps (o, JSON_COMPACT | JSON_REAL_PRECISION (17));
     json_decref (o);
     return text;
 }
@@ -840,6 +844,9 @@ task_layout_parse (const char *json, assemble_layout_t *l, int *rate_hz)
     }
     *rate_hz = (int) json_integer_value (json_object_get (o, "rate_hz"));
     l->total_frames = json_integer_value (json_object_get (o, "total_frames"));
+    json_t *al = json_object_get (o, "album_lufs"), *ar = json_object_get (o, "album_lra_lu");
+    l->album_lufs = json_is_number (al) ? json_number_value (al) : NAN;
+    l->album_lra_lu = json_is_number (ar) ? json_number_value (ar) : NAN;
     size_t n = json_array_size (arr);
     l->tracks = calloc (n ? n : 1, sizeof *l->tracks);
     if (!l->tracks) {
