@@ -644,6 +644,7 @@ s_render (const float *pre, float *out, size_t samples, size_t frames, double ga
 #define MASTER_DIP_PAD         64
 #define MASTER_DIP_EXTRA_DB    0.02
 #define MASTER_DIP_PASSES      3
+#define MASTER_DIP_GROUP       40       //  pieces read together first (1 s)
 
 static int
 s_tp_dips (float *buf, int64_t frames, int ch, int rate, double ceiling, bool *dipped)
@@ -662,14 +663,36 @@ s_tp_dips (float *buf, int64_t frames, int ch, int rate, double ceiling, bool *d
             break;
         if (!dip && !(dip = malloc ((size_t) n * sizeof *dip)))
             goto nomem;
+        //  groups of MASTER_DIP_GROUP pieces first: only those that read
+        //  over are read piece by piece
         bool any = false;
         for (int64_t k = 0; k < n; k++) {
             int64_t a = k * piece - pad, b = (k + 1) * piece + pad;
+            if (k % MASTER_DIP_GROUP == 0)
+                b = (k + MASTER_DIP_GROUP) * piece + pad;
             a = a < 0 ? 0 : a;
             b = b > frames ? frames : b;
             if (tp_check_run (buf + (size_t) a * (size_t) ch, b - a, ch, rate, floor_db, &chk))
                 goto nomem;
             double over = fmax (chk.own_dbtp - ceiling, chk.true_peak_dbtp - floor_db);
+            if (k % MASTER_DIP_GROUP == 0) {
+                if (over <= 0) {
+                    int64_t end = k + MASTER_DIP_GROUP < n ? k + MASTER_DIP_GROUP : n;
+                    for (; k < end; k++)
+                        dip [k] = 0.0;
+                    k--;                //  the loop's k++ goes to the next group
+                    continue;
+                }
+                //  the group reads over: its first piece on its own
+                a = k * piece - pad;
+                b = (k + 1) * piece + pad;
+                a = a < 0 ? 0 : a;
+                b = b > frames ? frames : b;
+                if (tp_check_run (buf + (size_t) a * (size_t) ch, b - a, ch, rate, floor_db,
+                                  &chk))
+                    goto nomem;
+                over = fmax (chk.own_dbtp - ceiling, chk.true_peak_dbtp - floor_db);
+            }
             dip [k] = over > 0 ? over + MASTER_DIP_EXTRA_DB : 0.0;
             any |= over > 0;
         }
