@@ -1039,6 +1039,7 @@ s_album_advance (broker_t *self, s_job_t *job, s_album_t *a)
         &&  layouts [p].n_tracks == a->sub.n_tracks && n_mastered == a->sub.n_tracks) {
             rp [n_rp].layout = &layouts [p];
             rp [n_rp].rate_hz = rate;
+            rp [n_rp].album_out_lufs = layouts [p].album_lufs;   //  NAN if not measured
         }
         n_rp++;
     }

@@ -47,6 +47,7 @@
 #include "worker/dsp/dither.h"
 #include "worker/dsp/fade.h"
 #include "worker/dsp/truepeak.h"
+#include "worker/master.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -102,6 +103,8 @@ assemble_layout (const spec_album_t *album, const profile_t *profile, int rate_h
     }
     err [0] = 0;
     memset (layout, 0, sizeof *layout);
+    layout->album_lufs = NAN;
+    layout->album_lra_lu = NAN;
     if (!album || !profile || !track_frames || rate_hz <= 0) {
         snprintf (err, err_size, "assemble: missing album, profile, lengths or rate");
         return MF_ERR_INVALID;
@@ -598,8 +601,14 @@ assemble_album_part (const spec_album_t *album, const profile_t *profile,
                            .comment = "masterfarm album" };
     char name [FSUTIL_NAME_MAX + 64];
     snprintf (name, sizeof name, "album.%s", profile->ext);
-    if (whole)
+    if (whole) {
         rc = s_write_audio (out_dir, name, &all, profile, &atags, err, err_size);
+        //  the album's loudness as delivered: its own samples, gaps,
+        //  crossfades and fades included
+        if (rc == 0)
+            master_measure_loudness (album_pcm, layout->total_frames, ch, rate,
+                                     &layout->album_lufs, &layout->album_lra_lu);
+    }
     for (size_t i = 0; rc == 0 && i < n_tracks; i++) {
         int number = numbers ? numbers [i] : (int) i + 1;
         const assemble_track_t *lt = &layout->tracks [i];

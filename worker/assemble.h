@@ -40,6 +40,9 @@ typedef struct {
     int64_t           total_frames;
     assemble_track_t *tracks;     //  n_tracks (owned)
     size_t            n_tracks;
+    double            album_lufs;     //  integrated loudness of the album file as
+                                      //  written (BS.1770-4); NAN until written
+    double            album_lra_lu;   //  its loudness range (EBU Tech 3342)
 } assemble_layout_t;
 
 //  Computes the timeline for the album's tracks (lengths in frames at

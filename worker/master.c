@@ -13,12 +13,14 @@
            output by the own 4x meter (at most the ceiling) and by the
            accurate check (dsp/tp_check.h: 8x grid of a long
            interpolator near the ceiling; at most the ceiling less
-           MASTER_TP_CHECK_DB); if either is over, the limiter's ceiling
-           is lowered by the excess and 3-4 repeated, the loudness loop
-           re-trimming the gain. The check also runs on the loop's first
-           render, so content whose peaks read higher near the Nyquist
-           frequency than on the limiter's detectors gets its lower
-           ceiling before the loop's other renders
+           MASTER_TP_CHECK_DB); if either is still over, the limiter's
+           ceiling is lowered by the excess and 3-4 repeated, the loudness
+           loop re-trimming the gain (a last resort). Before that, inside
+           the loop, each render is checked the same way and the pieces
+           of 25 ms that read over (content near the Nyquist frequency
+           reads higher there than on the limiter's detectors) are turned
+           down locally by their excess (s_tp_dips): the rest of the
+           track is not limited any harder for a few bursts
 
     DESIGN.md lists resampling after the limiter. A true-peak guarantee
     must hold on the delivered file, and resampling after limiting can
@@ -40,9 +42,14 @@
     limiter took; then the secant, clamped to [0.3, 1.2]) until the output is
     within MASTER_LOOP_TOL_LU of the target (usually 2-3 renders). The
     gain is capped where the limiter would need more than max_gr_db of
-    reduction, learnt from the renders (g_cap = g - gr_max + max_gr_db
-    once the limiter acts, since its deepest reduction follows the gain
-    dB for dB); the loop stops there and the report says gr_capped.
+    sustained reduction (limiter_gr_sustained_db: a high percentile of
+    the mean reduction over 3 s windows), learnt from the renders
+    (g_cap = g - S + max_gr_db once the limiter acts; S grows at most dB
+    for dB with the gain, so the cap is approached from below and
+    re-learnt on every render); the loop stops there and the report says
+    gr_capped. The deepest single reduction does not cap the gain: a few
+    clicks in the source would otherwise hold a whole track short of its
+    target.
 
     Determinism: every stage is deterministic (FFTW_ESTIMATE plans,
     single-threaded libsoxr, seeded dither), so the same input and
@@ -67,6 +74,7 @@
 #define MASTER_LOOP_TOL_LU     0.03     //  stop when within this of the target
                                         //  (master.h promises 0.05)
 #define MASTER_LOOP_MAX        8        //  renders in the loudness loop
+#define MASTER_CAP_TOL_DB      0.02     //  the gain is at the cap within this
 #define MASTER_TP_RETRIES      4        //  re-limits after a true-peak over
 #define MASTER_TP_CHECK_DB     0.05     //  the accurate check (tp_check.h) must
                                         //  read this far under the ceiling:
@@ -618,6 +626,116 @@ s_render (const float *pre, float *out, size_t samples, size_t frames, double ga
         dsp_ops ()->scale (out, pre, gain, samples);
 }
 
+//  Local correction of true-peak overs that the limiter's detectors do
+//  not see (content near the Nyquist frequency reads low on them, see
+//  tp_check.h): the track is checked in pieces of MASTER_DIP_PIECE_S
+//  (each read with MASTER_DIP_PAD frames of context on both sides, more
+//  than the check's interpolator reaches), and every piece over its
+//  limits (the own 4x meter at most ceiling, the accurate check at most
+//  ceiling - MASTER_TP_CHECK_DB) is turned down by its excess plus
+//  MASTER_DIP_EXTRA_DB, flat over the piece and its context, with
+//  raised-cosine ramps of MASTER_DIP_RAMP_S outside (slow enough that
+//  the reconstruction between samples scales with the gain). The rest of
+//  the track keeps its samples. Repeats while the whole track is over
+//  (at most MASTER_DIP_PASSES). Sets *dipped when anything was turned
+//  down. Returns 0 or MF_ERR_NOMEM.
+#define MASTER_DIP_PIECE_S     0.025
+#define MASTER_DIP_RAMP_S      0.010
+#define MASTER_DIP_PAD         64
+#define MASTER_DIP_EXTRA_DB    0.02
+#define MASTER_DIP_PASSES      3
+#define MASTER_DIP_GROUP       40       //  pieces read together first (1 s)
+
+static int
+s_tp_dips (float *buf, int64_t frames, int ch, int rate, double ceiling, bool *dipped)
+{
+    const double floor_db = ceiling - MASTER_TP_CHECK_DB;
+    const int64_t piece = (int64_t) fmax (64.0, round (MASTER_DIP_PIECE_S * rate));
+    const int64_t ramp = (int64_t) fmax (8.0, round (MASTER_DIP_RAMP_S * rate));
+    const int64_t pad = MASTER_DIP_PAD;
+    const int64_t n = (frames + piece - 1) / piece;
+    double *dip = NULL;
+    for (int pass = 0; pass < MASTER_DIP_PASSES; pass++) {
+        tp_check_result_t chk;
+        if (tp_check_run (buf, frames, ch, rate, floor_db, &chk))
+            goto nomem;
+        if (chk.own_dbtp <= ceiling && chk.true_peak_dbtp <= floor_db)
+            break;
+        if (!dip && !(dip = malloc ((size_t) n * sizeof *dip)))
+            goto nomem;
+        //  groups of MASTER_DIP_GROUP pieces first: only those that read
+        //  over are read piece by piece
+        bool any = false;
+        for (int64_t k = 0; k < n; k++) {
+            int64_t a = k * piece - pad, b = (k + 1) * piece + pad;
+            if (k % MASTER_DIP_GROUP == 0)
+                b = (k + MASTER_DIP_GROUP) * piece + pad;
+            a = a < 0 ? 0 : a;
+            b = b > frames ? frames : b;
+            if (tp_check_run (buf + (size_t) a * (size_t) ch, b - a, ch, rate, floor_db, &chk))
+                goto nomem;
+            double over = fmax (chk.own_dbtp - ceiling, chk.true_peak_dbtp - floor_db);
+            if (k % MASTER_DIP_GROUP == 0) {
+                if (over <= 0) {
+                    int64_t end = k + MASTER_DIP_GROUP < n ? k + MASTER_DIP_GROUP : n;
+                    for (; k < end; k++)
+                        dip [k] = 0.0;
+                    k--;                //  the loop's k++ goes to the next group
+                    continue;
+                }
+                //  the group reads over: its first piece on its own
+                a = k * piece - pad;
+                b = (k + 1) * piece + pad;
+                a = a < 0 ? 0 : a;
+                b = b > frames ? frames : b;
+                if (tp_check_run (buf + (size_t) a * (size_t) ch, b - a, ch, rate, floor_db,
+                                  &chk))
+                    goto nomem;
+                over = fmax (chk.own_dbtp - ceiling, chk.true_peak_dbtp - floor_db);
+            }
+            dip [k] = over > 0 ? over + MASTER_DIP_EXTRA_DB : 0.0;
+            any |= over > 0;
+        }
+        if (!any)
+            break;                      //  only the whole reads over: left to the caller
+        //  the gain of frame f: the deepest dip of the pieces whose flat
+        //  part or ramps reach f (ramp < piece: the piece and its
+        //  neighbours)
+        for (int64_t k = 0; k < n; k++) {
+            bool near = dip [k] > 0 || (k > 0 && dip [k - 1] > 0) || (k + 1 < n && dip [k + 1] > 0);
+            if (!near)
+                continue;
+            int64_t f1 = (k + 1) * piece < frames ? (k + 1) * piece : frames;
+            for (int64_t f = k * piece; f < f1; f++) {
+                double d = 0.0;
+                for (int64_t j = k - 1; j <= k + 1; j++) {
+                    if (j < 0 || j >= n || dip [j] <= 0)
+                        continue;
+                    int64_t a = j * piece - pad, b = (j + 1) * piece + pad;
+                    int64_t dist = f < a ? a - f : f >= b ? f - b + 1 : 0;
+                    if (dist >= ramp)
+                        continue;
+                    double w = dist == 0 ? 1.0 : 0.5 + 0.5 * cos (M_PI * (double) dist / (double) ramp);
+                    d = fmax (d, dip [j] * w);
+                }
+                if (d > 0) {
+                    float gain = (float) pow (10.0, -d / 20.0);
+                    for (int c = 0; c < ch; c++)
+                        buf [(size_t) f * (size_t) ch + (size_t) c] *= gain;
+                }
+            }
+        }
+        *dipped = true;
+        log_debug ("master: true-peak overs near the ceiling turned down locally (pass %d)",
+                   pass + 1);
+    }
+    free (dip);
+    return 0;
+nomem:
+    free (dip);
+    return MF_ERR_NOMEM;
+}
+
 //  master_run on in, whose samples are owned (freed) here whatever the
 //  outcome: the pre-gain stages run on them in place.
 static int
@@ -702,54 +820,50 @@ s_master (const audio_t *in, const master_opts_t *opts, audio_t *out,
         }
     }
     //  The cap is learnt from the renders: once the limiter acts, its
-    //  deepest reduction (at the highest true peak, where its gain is
-    //  exactly ceiling / peak) grows dB for dB with the gain, so
-    //  g_cap = g - gr_max + max_gr_db. Before it acts, no step may go
-    //  further than max_gr_db above the last gain.
+    //  sustained reduction S grows at most dB for dB with the gain (fully
+    //  where it limits all along), so g_cap = g - S + max_gr_db is at or
+    //  under the gain where S reaches max_gr_db, and is learnt again on
+    //  each render. Before it acts, no step may go further than
+    //  max_gr_db above the last gain.
     const double max_gr = opts->chain.limiter.max_gr_db;
     double g_cap = HUGE_VAL;
     bool cap_known = false, capped = false;
     dyn_stats_t gr = { 0 };
+    double gr_sus = 0.0;
     double lufs = -HUGE_VAL, lra = 0.0, g_prev = NAN, l_prev = NAN;
     int iters = 0, tp_attempt = 0;
+    bool dips = false;                  //  s_tp_dips turned something down
 loudness_loop:
     for (;;) {
         s_render (pre, buf, samples, (size_t) frames, g, lim, &gr);
         iters++;
         if (!loop)
             break;
-        //  the accurate check on the first render: content near the
-        //  Nyquist frequency reads higher there than on the limiter's
-        //  detectors; lowering the ceiling now lets the renders the loop
-        //  makes anyway land under it (rarely a re-limit after step 5)
-        if (lim && iters == 1) {
-            tp_check_result_t chk1;
-            if (tp_check_run (buf, frames, ch, out_rate, ceiling - MASTER_TP_CHECK_DB, &chk1))
+        //  overs that the limiter's detectors missed (content near the
+        //  Nyquist frequency reads low on them) are turned down where they
+        //  are, before the loudness is measured (the loop trims the gain
+        //  with them); checked on the first render, and on the others
+        //  when it had some
+        if (lim && (iters == 1 || dips)) {
+            bool d = false;
+            if (s_tp_dips (buf, frames, ch, out_rate, ceiling, &d))
                 goto nomem;
-            double over1 = chk1.true_peak_dbtp - (ceiling - MASTER_TP_CHECK_DB);
-            if (over1 > 0) {
-                lc.ceiling_dbtp = fmax (lc.ceiling_dbtp - over1 - 0.02, -40.0);
-                log_debug ("master: first render reads %.3f dBTP (4x %.3f); limiting at %.3f",
-                           chk1.true_peak_dbtp, chk1.own_dbtp, lc.ceiling_dbtp);
-                limiter_destroy (&lim);
-                lim = limiter_new (&lc, out_rate, ch);
-                if (!lim)
-                    goto nomem;
-            }
+            dips = dips || d;
         }
-        if (gr.gr_max_db > 1e-3) {
-            g_cap = g - gr.gr_max_db + max_gr;
+        gr_sus = lim ? limiter_gr_sustained_db (lim) : 0.0;
+        if (gr_sus > 1e-3) {
+            g_cap = g - gr_sus + max_gr;
             cap_known = true;
         }
         //  the range comes with it for free: it is the report's when the
         //  steps after the loop leave the loudness unchanged
         master_measure_loudness (buf, frames, ch, out_rate, &lufs, &lra);
         double e = opts->target_lufs - lufs;
-        log_debug ("master: loop %d gain %.3f dB -> %.3f LUFS (error %.3f LU, gr max %.2f dB)",
-                   iters, g, lufs, e, gr.gr_max_db);
+        log_debug ("master: loop %d gain %.3f dB -> %.3f LUFS (error %.3f LU, gr max %.2f dB, "
+                   "sustained %.2f dB)", iters, g, lufs, e, gr.gr_max_db, gr_sus);
         if (fabs (e) <= MASTER_LOOP_TOL_LU || iters >= MASTER_LOOP_MAX || !isfinite (lufs))
             break;
-        if (e > 0 && cap_known && fabs (g - g_cap) <= 1e-3) {
+        if (e > 0 && cap_known && fabs (g - g_cap) <= MASTER_CAP_TOL_DB) {
             capped = true;                        //  the cap holds it here
             break;
         }
@@ -824,11 +938,25 @@ loudness_loop:
     else
         master_measure_loudness (buf, frames, ch, out_rate, &report->out_lufs,
                                  &report->out_lra_lu);
+    //  the report's true peak is the accurate one: where the output stays
+    //  well under the ceiling, the check above refined nothing near its
+    //  peak, so read again with the floor at the 4x reading
+    if (isfinite (tp) && tp < ceiling - MASTER_TP_CHECK_DB - TP_CHECK_SCREEN_DB) {
+        tp_check_result_t chk;
+        if (tp_check_run (buf, frames, ch, out_rate, tp, &chk))
+            goto nomem;
+        tp = fmax (chk.own_dbtp, chk.true_peak_dbtp);
+    }
     report->out_true_peak_dbtp = tp;
     report->gain_db = g;
     report->gr_max_db = gr.gr_max_db;
     report->gr_avg_db = gr.frames ? gr.gr_sum_db / (double) gr.frames : 0.0;
+    report->gr_sustained_db = gr_sus;
     report->gr_capped = capped;
+    if (capped)
+        log_warn ("master: the target %.1f LUFS needs more than %.1f dB of sustained "
+                  "limiting; delivered at %.2f LUFS", opts->target_lufs, max_gr,
+                  report->out_lufs);
     report->loop_iterations = iters;
 
     memset (out, 0, sizeof *out);
