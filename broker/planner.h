@@ -71,6 +71,15 @@ int planner_plan_tracks (const spec_album_t *album, const measure_t *const *anal
 //  gate) or it has no 400 ms block.
 bool planner_track_silent (const measure_t *m);
 
+//  The tonal correction curve (MEASURE_BANDS dB) from raw, the wanted
+//  change per band (target shape minus the track's), over the bands
+//  where usable[b] is non-zero: smoothed (local linear fit, Gaussian
+//  weights of sigma 1/2 octave), unusable bands holding the nearest
+//  usable value, zero mean over the usable bands, clipped to +-max_db,
+//  then scaled by strength (0 .. 1). All zero when no band is usable.
+void planner_tonal_curve (const double *raw, const int *usable, double strength,
+                          double max_db, double *out);
+
 //  Album loudness (LUFS) as the album file will read: BS.1770-4 gating over
 //  the union of the tracks' blocks, each shifted by gain_db[i] (NULL: no
 //  gains), plus the partial blocks where a track meets a gap or the
