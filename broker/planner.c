@@ -324,6 +324,122 @@ planner_tonal_curve (const double *raw, const int *usable, double strength, doub
     }
 }
 
+#define PLAN_DIST_LO   2          //  40 Hz: spectral distance bands
+#define PLAN_DIST_HI   27         //  16 kHz
+
+double
+planner_spectral_distance (const double *a_db, const double *b_db)
+{
+    double ma = 0.0, mb = 0.0;
+    const int n = PLAN_DIST_HI - PLAN_DIST_LO + 1;
+    for (int b = PLAN_DIST_LO; b <= PLAN_DIST_HI; b++) {
+        if (!isfinite (a_db [b]) || !isfinite (b_db [b]))
+            return NAN;
+        ma += a_db [b] / n;
+        mb += b_db [b] / n;
+    }
+    double ss = 0.0;
+    for (int b = PLAN_DIST_LO; b <= PLAN_DIST_HI; b++) {
+        double d = (a_db [b] - ma) - (b_db [b] - mb);
+        ss += d * d;
+    }
+    return sqrt (ss / n);
+}
+
+//  Reference match; see planner.h.
+int
+planner_reference_match (const measure_t *track, double track_side_mid_db,
+                         const planner_ref_t *refs, size_t n_refs,
+                         const planner_ref_cfg_t *cfg, double profile_target_lufs,
+                         planner_ref_plan_t *out, char *err, size_t err_size)
+{
+    memset (out, 0, sizeof *out);
+    out->width = 1.0;
+    out->target_lufs = profile_target_lufs;
+    out->ref_side_mid_db = NAN;
+    if (!track || !refs || n_refs == 0 || !cfg) {
+        snprintf (err, err_size, "reference: no reference to match");
+        return MF_ERR_INVALID;
+    }
+    if (!(cfg->tone >= 0.0 && cfg->tone <= 1.0) || !(cfg->loudness >= 0.0 && cfg->loudness <= 1.0)
+    ||  !(cfg->width >= 0.0 && cfg->width <= 1.0)) {
+        snprintf (err, err_size, "reference: intensities tone %g, loudness %g, width %g; "
+                  "each 0 .. 1", cfg->tone, cfg->loudness, cfg->width);
+        return MF_ERR_INVALID;
+    }
+    if (!(cfg->max_db >= 0.0 && cfg->max_db <= 12.0)) {
+        snprintf (err, err_size, "reference: max_db %g; 0 .. 12 dB", cfg->max_db);
+        return MF_ERR_INVALID;
+    }
+    if (planner_track_silent (track)) {
+        snprintf (err, err_size, "reference: the track has no measurable loudness to match");
+        return MF_ERR_INVALID;
+    }
+    double wsum = 0.0;
+    for (size_t r = 0; r < n_refs; r++) {
+        if (!refs [r].m || !(refs [r].weight > 0.0) || !isfinite (refs [r].weight)) {
+            snprintf (err, err_size, "reference %zu: weight %g; it must be above 0",
+                      r + 1, refs [r].weight);
+            return MF_ERR_INVALID;
+        }
+        if (planner_track_silent (refs [r].m)) {
+            snprintf (err, err_size, "reference %zu has no measurable loudness", r + 1);
+            return MF_ERR_INVALID;
+        }
+        wsum += refs [r].weight;
+    }
+    //  usable bands: content in the track and in every reference
+    int usable [MEASURE_BANDS], n_usable = 0;
+    for (int b = 0; b < MEASURE_BANDS; b++) {
+        usable [b] = isfinite (track->band_db [b]) && track->band_db [b] > PLAN_BAND_FLOOR_DB;
+        for (size_t r = 0; r < n_refs; r++)
+            if (!(isfinite (refs [r].m->band_db [b]) && refs [r].m->band_db [b] > PLAN_BAND_FLOOR_DB))
+                usable [b] = 0;
+        n_usable += usable [b];
+    }
+    //  shapes relative to their mean over the usable bands
+    double target [MEASURE_BANDS] = { 0 }, shape [MEASURE_BANDS] = { 0 };
+    double ref_lufs = 0.0, sm_sum = 0.0, sm_w = 0.0;
+    for (size_t r = 0; r < n_refs; r++) {
+        const measure_t *m = refs [r].m;
+        double w = refs [r].weight / wsum, mean = 0.0;
+        for (int b = 0; b < MEASURE_BANDS; b++)
+            if (usable [b])
+                mean += m->band_db [b] / (n_usable ? n_usable : 1);
+        for (int b = 0; b < MEASURE_BANDS; b++)
+            if (usable [b])
+                target [b] += w * (m->band_db [b] - mean);
+        ref_lufs += w * m->integrated_lufs;
+        if (isfinite (refs [r].side_mid_db)) {
+            sm_sum += refs [r].weight * refs [r].side_mid_db;
+            sm_w += refs [r].weight;
+        }
+    }
+    double mean = 0.0;
+    for (int b = 0; b < MEASURE_BANDS; b++)
+        if (usable [b])
+            mean += track->band_db [b] / (n_usable ? n_usable : 1);
+    double raw [MEASURE_BANDS];
+    for (int b = 0; b < MEASURE_BANDS; b++) {
+        shape [b] = usable [b] ? track->band_db [b] - mean : 0.0;
+        raw [b] = usable [b] ? target [b] - shape [b] : 0.0;
+        out->ref_shape_db [b] = usable [b] ? target [b] : NAN;
+    }
+    planner_tonal_curve (raw, usable, cfg->tone, cfg->max_db, out->tonal_db);
+    out->distance_db = planner_spectral_distance (track->band_db, out->ref_shape_db);
+
+    out->ref_lufs = ref_lufs;
+    double t = profile_target_lufs + cfg->loudness * (ref_lufs - profile_target_lufs);
+    out->target_lufs = fmin (fmax (t, -40.0), -5.0);
+
+    out->ref_side_mid_db = sm_w > 0.0 ? sm_sum / sm_w : NAN;
+    if (isfinite (out->ref_side_mid_db) && isfinite (track_side_mid_db)) {
+        double w = pow (10.0, cfg->width * (out->ref_side_mid_db - track_side_mid_db) / 20.0);
+        out->width = fmin (fmax (w, 0.0), 2.0);
+    }
+    return 0;
+}
+
 //  Computes the tonal corrections of every track into plan->tracks[i].tonal_db
 //  and records the inputs in rep. Silent tracks get none and take no part
 //  in the target; a silent reference track leaves every track uncorrected
