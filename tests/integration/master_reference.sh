@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # masterfarm master --reference end to end: a 96 kHz track mastered
-# against a 44.1 kHz reference (a brighter copy of another mix, made by
-# sox) and against two weighted references; the output keeps the track's
+# against a 44.1 kHz reference (another mix made brighter, louder and
+# reversed by sox) and against two weighted references; the output keeps the track's
 # rate and is true-peak safe by an independent meter (ffmpeg ebur128
 # peak=true at or under the -1 dBTP ceiling), lands on the reference's
 # loudness at loudness intensity 1 (0.2 LU, the meter prints 0.1); bad
