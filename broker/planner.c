@@ -327,6 +327,7 @@ planner_tonal_curve (const double *raw, const int *usable, double strength, doub
 #define PLAN_DIST_LO   2          //  40 Hz: spectral distance bands
 #define PLAN_DIST_HI   27         //  16 kHz
 
+//  RMS of the shape difference over 40 Hz .. 16 kHz; see planner.h.
 double
 planner_spectral_distance (const double *a_db, const double *b_db)
 {

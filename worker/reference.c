@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+//  Sums M^2 and S^2 over the frames (stereo only); see reference.h.
 void
 reference_mid_side (const float *x, int64_t frames, int channels,
                     double *mid_e, double *side_e)
@@ -28,6 +29,7 @@ reference_mid_side (const float *x, int64_t frames, int channels,
     *side_e = s2;
 }
 
+//  The side/mid ratio in dB from the two energies; see reference.h.
 double
 reference_side_mid_db (double mid_e, double side_e)
 {
@@ -36,6 +38,7 @@ reference_side_mid_db (double mid_e, double side_e)
     return side_e > 0.0 ? 10.0 * log10 (side_e / mid_e) : -HUGE_VAL;
 }
 
+//  Frees the analysis's blocks; see reference.h.
 void
 reference_free (reference_measure_t *r)
 {
@@ -43,6 +46,7 @@ reference_free (reference_measure_t *r)
         measure_free (&r->m);
 }
 
+//  analysis_run plus the side/mid ratio; see reference.h.
 int
 reference_analyse_audio (const audio_t *audio, reference_measure_t *out,
                          char *err, size_t err_size)
@@ -64,6 +68,8 @@ typedef struct {
     size_t n_blocks;
 } s_seg_t;
 
+//  Reads the file segment by segment, analyses each and combines them
+//  (the top of reference.h says how); see reference.h for the errors.
 int
 reference_analyse_file (const char *path, double segment_s, reference_measure_t *out,
                         char *err, size_t err_size)
