@@ -461,7 +461,7 @@ test_tonal_album (void **state)
         for (int b = 2; b < MEASURE_BANDS - 2; b++) {
             double d = (plan.tracks [i].tonal_db [b] - plan.tracks [i].tonal_db [b + 1]);
             double want = -tilt [i] * (log10 (measure_band_hz (b) / 1000.0) - log10 (measure_band_hz (b + 1) / 1000.0));
-            //  ISO 266 centres are rounded: 3-band mean of the log spacing differs by < 0.05 dB
+            //  ISO 266 centres are rounded: the fit over their log spacing differs by < 0.05 dB
             assert_true (fabs (d - want) < 0.05);
         }
     }
