@@ -82,6 +82,8 @@ typedef struct {
     limiter_cfg_t   limiter;
     bool            dither;           //  dither when the output word is shorter than 24 bits
     bool            noise_shaping;    //  shaped TPDF instead of flat
+    bool            tonal_minimum_phase;  //  tonal EQ minimum phase (reference
+                                      //  match) instead of linear phase; not a spec key
 } chain_cfg_t;
 
 typedef struct {
