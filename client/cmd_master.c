@@ -3,7 +3,9 @@
         masterfarm master FILE -o OUT [--profile NAME] [--spec FILE.json]
                           [--target-lufs X] [--reference REF [--reference-weight W]]...
                           [--reference-tone X] [--reference-loudness X]
-                          [--reference-width X] [--reference-max-db DB] [--help]
+                          [--reference-width X] [--reference-max-db DB]
+                          [--title T] [--artist A] [--album B]
+                          [--isrc CC-XXX-YY-NNNNN] [--help]
 
     The output container comes from OUT's extension (.wav, .flac, .aif /
     .aiff), or from the profile when OUT has none (the profile's extension
@@ -12,7 +14,9 @@
     -14 LUFS, -1 dBTP); --target-lufs overrides the target; --spec reads a
     chain object (DESIGN.md's "chain" block, bare or as {"chain": {...}})
     over the default chain. Every problem in the spec is printed with its
-    JSON path, line and column before any audio is read.
+    JSON path, line and column before any audio is read. --title,
+    --artist, --album and --isrc are written as tags (FLAC Vorbis comments,
+    WAV RIFF INFO; the ISRC goes in the comment of WAV and AIFF).
 
     --reference (repeatable, each with an optional --reference-weight
     after it) matches the track to reference files of any rate and length
@@ -48,7 +52,8 @@ s_help (FILE *out)
 {
     fprintf (out,
         "usage: masterfarm master FILE -o OUT [--profile NAME] [--spec FILE.json]\n"
-        "                         [--target-lufs X]\n"
+        "                         [--target-lufs X] [--title T] [--artist A]\n"
+        "                         [--album B] [--isrc CC-XXX-YY-NNNNN]\n"
         "\n"
         "Masters one track: subsonic high-pass, EQ, glue compressor, stereo,\n"
         "gain and a true-peak limiter, with the gain found by a closed loop so\n"
@@ -71,6 +76,10 @@ s_help (FILE *out)
         "                      ceiling and the limiter's max gain reduction still hold\n"
         "  --reference-width X stereo-width intensity, 0 .. 1 (default 1)\n"
         "  --reference-max-db DB  cap of the tonal correction, 0 .. 12 dB (default 6)\n"
+        "  --title T, --artist A, --album B\n"
+        "                      tags of the output (FLAC: Vorbis comments; WAV: RIFF INFO)\n"
+        "  --isrc CODE         the recording's ISRC, CC-XXX-YY-NNNNN (hyphens optional):\n"
+        "                      FLAC ISRC tag; WAV/AIFF comment \"ISRC=...\"\n"
         "  --help              this text\n"
         "\n"
         "Exit status: 0 written, 1 the file failed, 2 bad usage.\n");
@@ -196,6 +205,8 @@ cmd_master (int argc, char **argv)
     double ref_weight [MASTER_MAX_REFS];
     size_t n_refs = 0;
     planner_ref_cfg_t rcfg = { .tone = 1.0, .loudness = 1.0, .width = 1.0, .max_db = 6.0 };
+    audio_tags_t tags = { 0 };
+    char isrc [13];
     for (int i = 1; i < argc; i++) {
         const char *a = argv [i];
         bool has_val = i + 1 < argc;
@@ -271,6 +282,35 @@ cmd_master (int argc, char **argv)
             else
                 *(strcmp (a, "--reference-tone") == 0 ? &rcfg.tone
                   : strcmp (a, "--reference-loudness") == 0 ? &rcfg.loudness : &rcfg.width) = x;
+        if (strcmp (a, "--title") == 0 || strcmp (a, "--artist") == 0
+        ||  strcmp (a, "--album") == 0) {
+            if (!has_val)
+                goto missing;
+            const char *v = argv [++i];
+            if (!*v) {
+                fprintf (stderr, "masterfarm master: %s: give a non-empty text\n", a);
+                return EXIT_USAGE;
+            }
+            if (strcmp (a, "--title") == 0)
+                tags.title = v;
+            else
+            if (strcmp (a, "--artist") == 0)
+                tags.artist = v;
+            else
+                tags.album = v;
+        }
+        else
+        if (strcmp (a, "--isrc") == 0) {
+            if (!has_val)
+                goto missing;
+            const char *v = argv [++i];
+            if (!spec_isrc_normalise (v, isrc)) {
+                fprintf (stderr, "masterfarm master: --isrc '%s': an ISRC is CC-XXX-YY-NNNNN "
+                         "(2 letters, 3 letters or digits, 2 digits, 5 digits; hyphens "
+                         "optional)\n", v);
+                return EXIT_USAGE;
+            }
+            tags.isrc = isrc;
         }
         else
         if (a [0] == '-' && a [1]) {
@@ -370,7 +410,9 @@ missing:
         audio_free (&out);
         return EXIT_USAGE;
     }
-    rc = audio_write (tmp, &out, (out_format_t) format, o.out_bits, NULL, err, sizeof err);
+    bool tagged = tags.title || tags.artist || tags.album || tags.isrc;
+    rc = audio_write (tmp, &out, (out_format_t) format, o.out_bits, tagged ? &tags : NULL,
+                      err, sizeof err);
     if (rc)
         fprintf (stderr, "masterfarm master: %s\n", err);
     else

@@ -133,6 +133,8 @@ typedef struct {
     char         *title;
     char         *artist;
     char         *upc;           //  NULL or 12/13 digits
+    char         *date;          //  NULL or "YYYY" / "YYYY-MM-DD" (release date)
+    char         *genre;         //  NULL or text
     settings_t    s;             //  resolved album-level settings
     spec_track_t *tracks;
     size_t        n_tracks;
@@ -215,5 +217,9 @@ int spec_check_chain (const chain_cfg_t *chain, const char *prefix, spec_errors_
 //  for `masterfarm master --spec`. Returns 0 or a negative error with errs.
 int spec_parse_chain_json (const char *text, size_t len, const char *origin,
                            chain_cfg_t *cfg, spec_errors_t *errs);
+
+//  Normalises an ISRC as the spec's "isrc" key does (hyphens dropped,
+//  upper case) into out; true when it is CC-XXX-YY-NNNNN.
+bool spec_isrc_normalise (const char *in, char out [13]);
 
 #endif

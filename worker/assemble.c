@@ -461,16 +461,18 @@ assemble_album (const spec_album_t *album, const profile_t *profile,
                 const audio_t *tracks, size_t n_tracks, const char *out_dir,
                 assemble_layout_t *layout, char *err, size_t err_size)
 {
-    return assemble_album_part (album, profile, tracks, n_tracks, NULL, true, out_dir,
+    return assemble_album_part (album, profile, tracks, n_tracks, NULL, 0, true, out_dir,
                                 layout, err, err_size);
 }
 
 //  Builds the album as assemble_album does; numbers (NULL: 1..n) are the
-//  tracks' numbers in the spec, used in file names and tags; whole false
-//  writes only the per-track files (no album file, no CUE sheet).
+//  tracks' numbers in the spec, used in file names and tags; track_total
+//  (0: n_tracks) the album's number of tracks; whole false writes only
+//  the per-track files (no album file, no CUE sheet).
 int
 assemble_album_part (const spec_album_t *album, const profile_t *profile,
-                     const audio_t *tracks, size_t n_tracks, const int *numbers, bool whole,
+                     const audio_t *tracks, size_t n_tracks, const int *numbers,
+                     int track_total, bool whole,
                      const char *out_dir, assemble_layout_t *layout, char *err, size_t err_size)
 {
     char dummy [8];
@@ -598,6 +600,8 @@ assemble_album_part (const spec_album_t *album, const profile_t *profile,
     audio_t all = { .data = album_pcm, .frames = layout->total_frames, .channels = ch,
                       .rate_hz = rate, .bits = profile->bits };
     audio_tags_t atags = { .title = album->title, .artist = album->artist, .album = album->title,
+                           .album_artist = album->artist, .barcode = album->upc,
+                           .date = album->date, .genre = album->genre,
                            .comment = "masterfarm album" };
     char name [FSUTIL_NAME_MAX + 64];
     snprintf (name, sizeof name, "album.%s", profile->ext);
@@ -617,7 +621,12 @@ assemble_album_part (const spec_album_t *album, const profile_t *profile,
         slice.data = album_pcm + (size_t) lt->slice_start * ch;
         slice.frames = lt->slice_frames;
         audio_tags_t tags = { .title = st->title, .artist = st->artist ? st->artist : album->artist,
-                              .album = album->title, .isrc = st->isrc, .track_number = number };
+                              .album = album->title, .album_artist = album->artist,
+                              .isrc = st->isrc, .barcode = album->upc,
+                              .date = album->date, .genre = album->genre,
+                              .track_number = number,
+                              .track_total = track_total > 0 ? track_total : (int) n_tracks,
+                              .disc_number = st->disc };
         if (fsutil_track_file_name (number, st->title, profile->ext, name, sizeof name) != 0) {
             snprintf (err, err_size, "album \"%s\" track %d: file name too long", s_title (album), number);
             rc = MF_ERR_INVALID;

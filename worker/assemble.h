@@ -83,10 +83,12 @@ int assemble_album (const spec_album_t *album, const profile_t *profile,
 
 //  The same for part of an album: numbers (NULL: 1..n_tracks) are the
 //  tracks' numbers in the album spec, used in the file names and tags;
-//  whole false writes only the per-track files, without album file and
-//  CUE sheet (a partial delivery).
+//  track_total (0: n_tracks) is the album's number of tracks, for the
+//  TRACKTOTAL tag; whole false writes only the per-track files, without
+//  album file and CUE sheet (a partial delivery).
 int assemble_album_part (const spec_album_t *album, const profile_t *profile,
-                         const audio_t *tracks, size_t n_tracks, const int *numbers, bool whole,
+                         const audio_t *tracks, size_t n_tracks, const int *numbers,
+                         int track_total, bool whole,
                          const char *out_dir, assemble_layout_t *layout,
                          char *err, size_t err_size);
 

@@ -516,8 +516,8 @@ s_assemble (s_run_t *r)
     if (!rc && !inline_mode)
         s_clear_dir (dir);
     if (!rc)
-        rc = assemble_album_part (&sub, profile, tracks, n, numbers, whole, dir, &layout,
-                                  r->err, sizeof r->err);
+        rc = assemble_album_part (&sub, profile, tracks, n, numbers, (int) album->n_tracks,
+                                  whole, dir, &layout, r->err, sizeof r->err);
     if (rc && !inline_mode && dirfd >= 0)
         s_err_names_dir (r, dir, t->outputs [0]->path);
     int rate_hz = n ? tracks [0].rate_hz : 0;
