@@ -16,6 +16,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "common/cli.h"
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/fsutil.h"
@@ -218,7 +219,11 @@ s_reply_type (uint32_t type)
         case MASTERFARM__MSG_TYPE__STATUS: return MASTERFARM__MSG_TYPE__STATUS_REPLY;
         case MASTERFARM__MSG_TYPE__WATCH:  return MASTERFARM__MSG_TYPE__WATCH_EVENT;
         case MASTERFARM__MSG_TYPE__CANCEL:
-        case MASTERFARM__MSG_TYPE__RETRY:  return MASTERFARM__MSG_TYPE__JOB_REPLY;
+        case MASTERFARM__MSG_TYPE__RETRY:
+        case MASTERFARM__MSG_TYPE__PRIORITY:
+        case MASTERFARM__MSG_TYPE__PAUSE:
+        case MASTERFARM__MSG_TYPE__RESUME: return MASTERFARM__MSG_TYPE__JOB_REPLY;
+        case MASTERFARM__MSG_TYPE__LOGS:   return MASTERFARM__MSG_TYPE__LOGS_REPLY;
         default: return 0;
     }
 }
@@ -450,14 +455,49 @@ farmclient_job_command (farmclient_t *self, uint32_t type, uint64_t job_id)
 {
     Masterfarm__JobRequest req = MASTERFARM__JOB_REQUEST__INIT;
     req.job_id = job_id;
+    return farmclient_job_request (self, type, &req, NULL);
+}
+
+//  LOGS of a job, an album or a track; ERROR becomes an error code.
+int
+farmclient_logs (farmclient_t *self, uint64_t job_id, uint32_t album, uint32_t track,
+                 Masterfarm__LogsReply **reply_out)
+{
+    *reply_out = NULL;
+    Masterfarm__LogsRequest req = MASTERFARM__LOGS_REQUEST__INIT;
+    req.job_id = job_id;
+    req.album = album;
+    req.track = track;
     wire_msg_t reply = { 0 };
-    int rc = farmclient_request (self, type, &req.base, &reply);
+    int rc = farmclient_request (self, MASTERFARM__MSG_TYPE__LOGS, &req.base, &reply);
+    if (rc != 0)
+        return rc;
+    if (reply.type == MASTERFARM__MSG_TYPE__ERROR) {
+        rc = s_error_reply (self, &reply);
+        wire_msg_clear (&reply);
+        return rc;
+    }
+    *reply_out = (Masterfarm__LogsReply *) reply.body;
+    reply.body = NULL;
+    wire_msg_clear (&reply);
+    return 0;
+}
+
+//  Any JobRequest (CANCEL, RETRY, PRIORITY, PAUSE, RESUME).
+int
+farmclient_job_request (farmclient_t *self, uint32_t type, const Masterfarm__JobRequest *req,
+                        uint32_t *count)
+{
+    wire_msg_t reply = { 0 };
+    int rc = farmclient_request (self, type, &req->base, &reply);
     if (rc != 0)
         return rc;
     if (reply.type == MASTERFARM__MSG_TYPE__ERROR)
         rc = s_error_reply (self, &reply);
     else {
         const Masterfarm__JobReply *r = (const Masterfarm__JobReply *) reply.body;
+        if (count)
+            *count = r->count;
         if (!r->ok) {
             s_set_error (self, "broker at %s refused: %s", self->url,
                          r->error && *r->error ? r->error : "no reason given");
@@ -882,12 +922,15 @@ farmclient_broker_url (const char *option_value)
     return env && *env ? env : NULL;
 }
 
-//  Shared body of `cancel` and `retry`.
+//  Shared body of `cancel`, `retry`, `priority`, `pause` and `resume`.
 int
 farmclient_cmd_job (const char *command, uint32_t type, const char *what,
                     int argc, char **argv)
 {
-    const char *broker = NULL, *job_text = NULL;
+    const char *broker = NULL, *job_text = NULL, *prio_text = NULL;
+    long album = 0, track = 0;
+    bool is_retry = type == MASTERFARM__MSG_TYPE__RETRY;
+    bool is_prio = type == MASTERFARM__MSG_TYPE__PRIORITY;
     farmclient_keys_t keys = { 0 };
     for (int i = 1; i < argc; i++) {
         const char *a = argv [i];
@@ -897,37 +940,63 @@ farmclient_cmd_job (const char *command, uint32_t type, const char *what,
         if (kc > 0)
             continue;
         if (!strcmp (a, "--help") || !strcmp (a, "-h")) {
-            printf ("usage: masterfarm %s JOB --broker URL [--curve-key FILE --broker-key FILE]"
-                    "\n\n%s\n\n"
+            printf ("usage: masterfarm %s JOB%s --broker URL%s [--curve-key FILE "
+                    "--broker-key FILE]\n\n%s\n\n"
                     "  --broker URL   the broker, tcp://HOST:PORT or ipc://PATH\n"
                     "                 (default: $MASTERFARM_BROKER)\n"
+                    "%s"
                     FARMCLIENT_KEYS_HELP "\n"
                     "Exit status: 0 done, 1 refused, unknown job or broker unreachable,\n"
-                    "2 bad usage.\n", command, what);
+                    "2 bad usage.\n", command, is_prio ? " N" : "",
+                    is_retry ? " [--album A [--track N]]" : "", what,
+                    is_retry ? "  --album A      only album A (its number in status, from 1)\n"
+                               "  --track N      only track N of that album (as in the spec)\n"
+                             : "");
             return 0;
         }
-        else if (!strcmp (a, "--broker")) {
-            if (i + 1 >= argc) {
-                fprintf (stderr, "masterfarm %s: --broker needs a value\n", command);
+        else if ((!strcmp (a, "--broker") || (is_retry && (!strcmp (a, "--album")
+                                                          || !strcmp (a, "--track"))))
+                 && i + 1 >= argc) {
+            fprintf (stderr, "masterfarm %s: %s needs a value\n", command, a);
+            return 2;
+        }
+        else if (!strcmp (a, "--broker"))
+            broker = argv [++i];
+        else if (is_retry && (!strcmp (a, "--album") || !strcmp (a, "--track"))) {
+            long *slot = a [2] == 'a' ? &album : &track;
+            if (!cli_long (argv [++i], 1, 1000000, slot)) {
+                fprintf (stderr, "masterfarm %s: %s needs a number from 1 (got '%s')\n",
+                         command, a, argv [i]);
                 return 2;
             }
-            broker = argv [++i];
         }
         else if (a [0] == '-') {
             fprintf (stderr, "masterfarm %s: unknown option '%s' (see --help)\n", command, a);
             return 2;
         }
-        else if (job_text) {
+        else if (!job_text)
+            job_text = a;
+        else if (is_prio && !prio_text)
+            prio_text = a;
+        else {
             fprintf (stderr, "masterfarm %s: one job id at a time\n", command);
             return 2;
         }
-        else
-            job_text = a;
     }
     uint64_t job_id = 0;
     if (farmclient_parse_job_id (job_text, &job_id) != 0) {
         fprintf (stderr, "masterfarm %s: give the job id that submit printed (got '%s')\n",
                  command, job_text ? job_text : "");
+        return 2;
+    }
+    long priority = 0;
+    if (is_prio && (!prio_text || !cli_long (prio_text, 0, 9, &priority))) {
+        fprintf (stderr, "masterfarm %s: give the new priority, a whole number from 0 to 9 "
+                 "(got '%s')\n", command, prio_text ? prio_text : "");
+        return 2;
+    }
+    if (track && !album) {
+        fprintf (stderr, "masterfarm %s: --track needs --album\n", command);
         return 2;
     }
     broker = farmclient_broker_url (broker);
@@ -942,13 +1011,35 @@ farmclient_cmd_job (const char *command, uint32_t type, const char *what,
         fprintf (stderr, "masterfarm %s: %s\n", command, err);
         return 2;
     }
-    int rc = farmclient_job_command (fc, type, job_id);
+    Masterfarm__JobRequest req = MASTERFARM__JOB_REQUEST__INIT;
+    req.job_id = job_id;
+    req.album = (uint32_t) album;
+    req.track = (uint32_t) track;
+    req.priority = (uint32_t) priority;
+    uint32_t count = 0;
+    int rc = farmclient_job_request (fc, type, &req, &count);
     if (rc != 0)
         fprintf (stderr, "masterfarm %s: job %" PRIu64 ": %s\n", command, job_id,
                  farmclient_error (fc));
     else
-        printf ("job %" PRIu64 ": %s\n", job_id,
-                type == MASTERFARM__MSG_TYPE__CANCEL ? "cancelled" : "failed tasks queued again");
+    if (type == MASTERFARM__MSG_TYPE__CANCEL)
+        printf ("job %" PRIu64 ": cancelled\n", job_id);
+    else
+    if (is_retry && album)
+        printf ("job %" PRIu64 ": album %ld%s%.0ld: %u failed task(s) queued again\n", job_id,
+                album, track ? " track " : "", track, count);
+    else
+    if (is_retry)
+        printf ("job %" PRIu64 ": failed tasks queued again\n", job_id);
+    else
+    if (is_prio)
+        printf ("job %" PRIu64 ": priority %ld\n", job_id, priority);
+    else
+    if (type == MASTERFARM__MSG_TYPE__PAUSE)
+        printf ("job %" PRIu64 ": paused; nothing new is dispatched, %u running task(s) "
+                "finish\n", job_id, count);
+    else
+        printf ("job %" PRIu64 ": resumed\n", job_id);
     farmclient_destroy (&fc);
     return rc == 0 ? 0 : 1;
 }
