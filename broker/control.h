@@ -25,10 +25,10 @@ enum { CONTROL_ANALYZE, CONTROL_MASTER, CONTROL_ASSEMBLE, CONTROL_REPORT, CONTRO
 //  Seconds of one slot per audio second, for a kind never measured: what
 //  a master, assembly or report costs beside an analysis on a typical
 //  host (only their ratios matter).
-#define CONTROL_PRIOR_ANALYZE   0.010
-#define CONTROL_PRIOR_MASTER    0.060
-#define CONTROL_PRIOR_ASSEMBLE  0.020
-#define CONTROL_PRIOR_REPORT    0.002
+#define CONTROL_PRIOR_ANALYZE   0.004
+#define CONTROL_PRIOR_MASTER    0.010
+#define CONTROL_PRIOR_ASSEMBLE  0.008
+#define CONTROL_PRIOR_REPORT    0.001
 
 //  Measured costs of one job.
 typedef struct {

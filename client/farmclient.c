@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
+#include <jansson.h>
 
 #include "common/cli.h"
 #include "common/clock.h"
@@ -844,6 +845,68 @@ farmclient_watch (farmclient_t *self, uint64_t job_id, const farmclient_watch_cf
         }
         wire_msg_clear (&msg);
     }
+}
+
+//  ---- JSON -------------------------------------------------------------
+
+//  A JobStatus as JSON (field names as in proto/masterfarm.proto; states
+//  as words).
+json_t *
+farmclient_job_to_json (const Masterfarm__JobStatus *j)
+{
+    json_t *tracks = json_array ();
+    for (size_t t = 0; t < j->n_tracks; t++) {
+        const Masterfarm__TrackStatus *ts = j->tracks [t];
+        json_array_append_new (tracks, json_pack (
+            "{s:I, s:I, s:s, s:s, s:I, s:s, s:f, s:s, s:f}",
+            "album", (json_int_t) ts->album, "track", (json_int_t) ts->track,
+            "title", ts->title ? ts->title : "",
+            "state", farmclient_task_state_name (ts->state),
+            "attempts", (json_int_t) ts->attempts,
+            "last_error", ts->last_error ? ts->last_error : "",
+            "progress", ts->progress, "stage", ts->stage ? ts->stage : "",
+            "duration_s", ts->duration_s));
+    }
+    json_t *failures = json_array (), *albums = json_array ();
+    for (size_t f = 0; f < j->n_failures; f++) {
+        const Masterfarm__Failure *x = j->failures [f];
+        json_array_append_new (failures, json_pack (
+            "{s:I, s:s, s:I, s:s, s:s, s:s}",
+            "album", (json_int_t) x->album, "album_title", x->album_title ? x->album_title : "",
+            "track", (json_int_t) x->track, "track_title", x->track_title ? x->track_title : "",
+            "profile", x->profile ? x->profile : "", "reason", x->reason ? x->reason : ""));
+    }
+    for (size_t a = 0; a < j->n_albums; a++) {
+        const Masterfarm__AlbumStatus *x = j->albums [a];
+        json_array_append_new (albums, json_pack (
+            "{s:I, s:s, s:s, s:b, s:I, s:I, s:I, s:s, s:s}", "album", (json_int_t) x->album,
+            "title", x->title ? x->title : "", "state", x->state ? x->state : "",
+            "complete", (int) x->complete, "tracks", (json_int_t) x->tracks,
+            "tracks_done", (json_int_t) x->tracks_done,
+            "tracks_failed", (json_int_t) x->tracks_failed,
+            "stage", x->stage ? x->stage : "", "profiles", x->profiles ? x->profiles : ""));
+    }
+    json_t *o = json_pack (
+        "{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:s, s:o, s:o, s:o}",
+        "job_id", (json_int_t) j->job_id, "name", j->name ? j->name : "",
+        "state", farmclient_job_state_name (j->state),
+        "priority", (json_int_t) j->priority,
+        "deadline_ms", (json_int_t) j->deadline_ms,
+        "deliver_at_ms", (json_int_t) j->deliver_at_ms,
+        "tasks_total", (json_int_t) j->tasks_total,
+        "tasks_done", (json_int_t) j->tasks_done,
+        "tasks_failed", (json_int_t) j->tasks_failed,
+        "audio_done_s", j->audio_done_s, "audio_total_s", j->audio_total_s,
+        "submitted_ms", (json_int_t) j->submitted_ms,
+        "output_dir", j->output_dir ? j->output_dir : "",
+        "tracks", tracks, "failures", failures, "albums", albums);
+    json_object_set_new (o, "paused", json_boolean (j->paused));
+    json_object_set_new (o, "work_done", json_real (j->work_done));
+    json_object_set_new (o, "eta_s", json_real (j->eta_s));
+    json_object_set_new (o, "speed", json_real (j->speed));
+    json_object_set_new (o, "started_ms", json_integer ((json_int_t) j->started_ms));
+    json_object_set_new (o, "finished_ms", json_integer ((json_int_t) j->finished_ms));
+    return o;
 }
 
 //  ---- helpers -------------------------------------------------------------

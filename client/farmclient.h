@@ -153,6 +153,11 @@ typedef struct {
 int farmclient_watch (farmclient_t *self, uint64_t job_id,
                       const farmclient_watch_cfg_t *cfg, int *state_out);
 
+//  A JobStatus as a JSON object (new reference; field names as in the
+//  protocol, states as words); NULL on out of memory.
+struct json_t;
+struct json_t *farmclient_job_to_json (const Masterfarm__JobStatus *job);
+
 //  Short lower-case names of states ("running", "done", ...).
 const char *farmclient_job_state_name (int state);
 
