@@ -3623,7 +3623,7 @@ s_status_progress (broker_t *self, s_job_t *job, s_status_t *s)
     s->js.finished_ms = job->finished_ms;
     s->js.work_done = done + left > 0 ? done / (done + left) : final ? 1 : 0;
     s->js.eta_s = final ? 0 : control_eta_s (done, left, running_s);
-    if (running_s > 0 && !job->noop)
+    if ((final ? running_s > 0 : running_s >= 1) && !job->noop)
         s->js.speed = final ? s->js.audio_total_s / running_s
                             : s->js.audio_total_s * s->js.work_done / running_s;
     (void) self;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
+#include <sys/ioctl.h>
 #include <jansson.h>
 
 #include "common/cli.h"
@@ -26,7 +27,7 @@
 #define S_WATCH_RESEND_MS   3000    //  re-send WatchRequest after this much silence
 #define S_WATCH_LOST_MS     60000   //  give up after this much silence
 #define S_BAR_WIDTH         28      //  characters in a progress bar
-#define S_RATE_WINDOW       16      //  samples in the throughput window
+#define S_PLAIN_ALBUMS      20      //  plain mode: more albums get one counts line
 
 struct farmclient_t {
     void    *ctx;                        //  ZeroMQ context (owned)
@@ -543,16 +544,9 @@ farmclient_task_state_name (int state)
 //  ---- watch -------------------------------------------------------------
 
 typedef struct {
-    int64_t wall_ms;
-    double  audio_s;
-} s_rate_sample_t;
-
-typedef struct {
     const farmclient_watch_cfg_t *cfg;
     int      lines_drawn;                     //  tty: lines to overwrite next time
     int64_t  start_ms;
-    s_rate_sample_t window [S_RATE_WINDOW];   //  recent (time, audio done) points
-    int      n_window;
     int64_t  plain_ms;                        //  plain mode: when the last line was printed
     int      plain_state;                     //  ... and the state and counts it showed
     uint32_t plain_done, plain_failed;
@@ -572,24 +566,6 @@ s_fmt_duration (double s, char *buf, size_t size)
     else
         snprintf (buf, size, "%ld:%02ld", t / 60, t % 60);
     return buf;
-}
-
-//  Throughput in audio seconds per wall second over the sample window;
-//  NAN until two samples with progress exist.
-static double
-s_view_rate (s_view_t *v, const Masterfarm__JobStatus *job)
-{
-    s_rate_sample_t now = { clock_mono_ms (), job->audio_done_s };
-    if (v->n_window == S_RATE_WINDOW) {
-        memmove (v->window, v->window + 1, sizeof v->window [0] * (S_RATE_WINDOW - 1));
-        v->n_window--;
-    }
-    v->window [v->n_window++] = now;
-    const s_rate_sample_t *first = &v->window [0];
-    double dt_s = (now.wall_ms - first->wall_ms) / 1000.0;
-    if (dt_s < 0.5 || now.audio_s <= first->audio_s)
-        return dt_s >= 5.0 ? 0.0 : NAN;
-    return (now.audio_s - first->audio_s) / dt_s;
 }
 
 typedef struct {
@@ -622,46 +598,104 @@ s_album_sums (const Masterfarm__JobStatus *job, s_album_sum_t *sums, uint32_t n_
     }
 }
 
-//  Number of albums in a job (highest album index + 1), capped at 999.
+//  Number of albums in a job: its album rows, else the highest album
+//  index of its tracks + 1.
 static uint32_t
 s_n_albums (const Masterfarm__JobStatus *job)
 {
-    uint32_t n = 0;
+    uint32_t n = (uint32_t) job->n_albums;
     for (size_t i = 0; i < job->n_tracks; i++)
-        if (job->tracks [i]->album + 1 > n && job->tracks [i]->album < 999)
+        if (job->tracks [i]->album + 1 > n && job->tracks [i]->album < 100000)
             n = job->tracks [i]->album + 1;
     return n;
 }
 
-//  One summary line for the job: state, tasks, throughput, ETA.
+//  One summary line for the job: state, work done, tasks, audio, speed, ETA.
 static void
-s_job_line (const Masterfarm__JobStatus *job, double rate, char *buf, size_t size)
+s_job_line (const Masterfarm__JobStatus *job, char *buf, size_t size)
 {
     char eta [32], done [32], total [32], speed [48], failed [32] = "";
-    double left_s = job->audio_total_s - job->audio_done_s;
     if (job->tasks_failed)
         snprintf (failed, sizeof failed, ", %u failed", job->tasks_failed);
-    if (isfinite (rate))
-        snprintf (speed, sizeof speed, "%.1fx realtime", rate);
+    if (job->speed > 0)
+        snprintf (speed, sizeof speed, "%.1fx realtime", job->speed);
     else
         snprintf (speed, sizeof speed, "measuring speed");
-    snprintf (buf, size, "job %" PRIu64 " %s: %u/%u tasks%s, %s / %s audio, %s, ETA %s",
-              job->job_id, farmclient_job_state_name (job->state),
-              job->tasks_done, job->tasks_total, failed,
+    snprintf (buf, size, "job %" PRIu64 " %s%s: %.0f%% of the work, %u/%u tasks%s, %s / %s "
+              "audio, %s, ETA %s", job->job_id, farmclient_job_state_name (job->state),
+              job->paused ? " (paused)" : "", 100 * job->work_done, job->tasks_done,
+              job->tasks_total, failed,
               s_fmt_duration (job->audio_done_s, done, sizeof done),
               s_fmt_duration (job->audio_total_s, total, sizeof total), speed,
-              s_fmt_duration (isfinite (rate) && rate > 0 ? left_s / rate : NAN, eta, sizeof eta));
+              s_fmt_duration (job->eta_s, eta, sizeof eta));
 }
 
-//  Draws one event: bars in place on a terminal, else a plain line when
-//  the summary changed.
+//  Rows of the terminal out draws on: its window size, else $LINES, else 24.
+static int
+s_term_rows (FILE *out)
+{
+    struct winsize ws;
+    if (ioctl (fileno (out), TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0)
+        return ws.ws_row;
+    const char *env = getenv ("LINES");
+    long n = env ? strtol (env, NULL, 10) : 0;
+    return n > 0 && n < 10000 ? (int) n : 24;
+}
+
+//  Counts albums by what they are doing: done (published or reported),
+//  held, running (something of it runs), waiting, failed (not delivered).
+typedef struct { uint32_t done, held, running, waiting, failed; } s_album_counts_t;
+
+//  The album row of album a, or NULL.
+static const Masterfarm__AlbumStatus *
+s_album_row (const Masterfarm__JobStatus *job, uint32_t a)
+{
+    return a < job->n_albums && job->albums [a]->album == a ? job->albums [a] : NULL;
+}
+
+//  True when something of album a runs.
+static bool
+s_album_running (const Masterfarm__AlbumStatus *row, const s_album_sum_t *sum)
+{
+    return (row && row->stage && *row->stage) || sum->running > 0;
+}
+
+//  One album row: bar, title, tracks, profiles, what runs.
+static void
+s_album_line (FILE *out, const Masterfarm__JobStatus *job, uint32_t a, const s_album_sum_t *s)
+{
+    const Masterfarm__AlbumStatus *row = s_album_row (job, a);
+    int fill = s->tracks ? (int) (S_BAR_WIDTH * s->progress / s->tracks + 0.5) : 0;
+    char bar [S_BAR_WIDTH + 1], title [64];
+    for (int i = 0; i < S_BAR_WIDTH; i++)
+        bar [i] = i < fill ? '#' : '-';
+    bar [S_BAR_WIDTH] = 0;
+    const char *t = row && row->title && *row->title ? row->title : "";
+    if (*t)
+        snprintf (title, sizeof title, "%-24.24s", t);
+    else
+        snprintf (title, sizeof title, "album %-18u", a + 1);
+    fprintf (out, "\033[2K  %3u %s [%s] %3u/%u tracks", a + 1, title, bar, s->done, s->tracks);
+    if (row && row->profiles && *row->profiles)
+        fprintf (out, " (%s)", row->profiles);
+    if (s->failed)
+        fprintf (out, ", %u failed", s->failed);
+    if (row && row->state && strcmp (row->state, "open"))
+        fprintf (out, ", %s", row->state);
+    if (row && row->stage && *row->stage)
+        fprintf (out, ", running: %s", row->stage);
+    fputc ('\n', out);
+}
+
+//  Draws one event: bars in place on a terminal (a compact view of the
+//  running albums and counts when the albums do not fit its rows), else
+//  a plain line when the summary changed.
 static void
 s_view_draw (s_view_t *v, const Masterfarm__JobStatus *job)
 {
     FILE *out = v->cfg->out;
-    double rate = s_view_rate (v, job);
     char line [512];
-    s_job_line (job, rate, line, sizeof line);
+    s_job_line (job, line, sizeof line);
     if (v->cfg->quiet)
         return;
     uint32_t n_albums = s_n_albums (job);
@@ -669,24 +703,47 @@ s_view_draw (s_view_t *v, const Masterfarm__JobStatus *job)
     if (!sums)
         return;
     s_album_sums (job, sums, n_albums);
+    s_album_counts_t c = { 0 };
+    for (uint32_t a = 0; a < n_albums; a++) {
+        const Masterfarm__AlbumStatus *row = s_album_row (job, a);
+        const char *st = row && row->state ? row->state : "open";
+        if (!strcmp (st, "published") || !strcmp (st, "reported"))
+            c.done++;
+        else if (!strcmp (st, "held"))
+            c.held++;
+        else if (!strcmp (st, "not-delivered"))
+            c.failed++;
+        else if (s_album_running (row, &sums [a]))
+            c.running++;
+        else
+            c.waiting++;
+    }
+    char counts [160];
+    snprintf (counts, sizeof counts, "albums: %u done, %u running, %u waiting, %u held%s",
+              c.done, c.running, c.waiting, c.held, c.failed ? ", some not delivered" : "");
 
     if (v->cfg->tty) {
+        int rows = s_term_rows (out);
         if (v->lines_drawn > 0)
             fprintf (out, "\033[%dA", v->lines_drawn);
         fprintf (out, "\033[2K%s\n", line);
         int lines = 1;
-        for (uint32_t a = 0; a < n_albums; a++) {
-            const s_album_sum_t *s = &sums [a];
-            int fill = s->tracks ? (int) (S_BAR_WIDTH * s->progress / s->tracks + 0.5) : 0;
-            char bar [S_BAR_WIDTH + 1];
-            for (int i = 0; i < S_BAR_WIDTH; i++)
-                bar [i] = i < fill ? '#' : '-';
-            bar [S_BAR_WIDTH] = 0;
-            fprintf (out, "\033[2K  album %-3u [%s] %3u/%u tracks", a + 1, bar, s->done, s->tracks);
-            if (s->failed)
-                fprintf (out, ", %u failed", s->failed);
-            if (s->running)
-                fprintf (out, ", %u running", s->running);
+        if ((int) n_albums + 2 <= rows) {
+            for (uint32_t a = 0; a < n_albums; a++, lines++)
+                s_album_line (out, job, a, &sums [a]);
+        }
+        else {
+            //  Compact: the running albums as far as they fit, then counts.
+            int room = rows - 3, shown = 0;
+            for (uint32_t a = 0; a < n_albums && shown < room; a++)
+                if (s_album_running (s_album_row (job, a), &sums [a])) {
+                    s_album_line (out, job, a, &sums [a]);
+                    shown++;
+                    lines++;
+                }
+            fprintf (out, "\033[2K  %s", counts);
+            if ((uint32_t) shown < c.running)
+                fprintf (out, " (%u running not shown)", c.running - (uint32_t) shown);
             fputc ('\n', out);
             lines++;
         }
@@ -705,9 +762,19 @@ s_view_draw (s_view_t *v, const Masterfarm__JobStatus *job)
             v->plain_done = job->tasks_done;
             v->plain_failed = job->tasks_failed;
             fprintf (out, "%s\n", line);
-            for (uint32_t a = 0; a < n_albums && n_albums > 1; a++)
-                fprintf (out, "  album %u: %u/%u tracks done%s\n", a + 1, sums [a].done,
-                         sums [a].tracks, sums [a].failed ? ", some failed" : "");
+            if (n_albums > S_PLAIN_ALBUMS)
+                fprintf (out, "  %s\n", counts);
+            for (uint32_t a = 0; a < n_albums && n_albums > 1 && n_albums <= S_PLAIN_ALBUMS; a++) {
+                const Masterfarm__AlbumStatus *row = s_album_row (job, a);
+                fprintf (out, "  album %u", a + 1);
+                if (row && row->title && *row->title)
+                    fprintf (out, " \"%s\"", row->title);
+                fprintf (out, ": %u/%u tracks done%s", sums [a].done, sums [a].tracks,
+                         sums [a].failed ? ", some failed" : "");
+                if (row && row->stage && *row->stage)
+                    fprintf (out, ", running: %s", row->stage);
+                fputc ('\n', out);
+            }
         }
     }
     fflush (out);
@@ -750,23 +817,74 @@ farmclient_print_failures (FILE *out, const Masterfarm__JobStatus *job, const ch
     }
 }
 
-//  Prints the final summary and every failed track with its error.
+//  Prints the final summary: albums delivered and held, tracks, audio,
+//  the job's own running time and speed, every failure, the output root.
 static void
 s_view_final (s_view_t *v, const Masterfarm__JobStatus *job)
 {
     FILE *out = v->cfg->out;
-    double wall_s = (clock_mono_ms () - v->start_ms) / 1000.0;
-    char a [32];
-    fprintf (out, "job %" PRIu64 " %s: %u/%u tasks done, %u failed; %s of audio",
-             job->job_id, farmclient_job_state_name (job->state), job->tasks_done,
-             job->tasks_total, job->tasks_failed,
-             s_fmt_duration (job->audio_total_s, a, sizeof a));
+    uint32_t n_albums = s_n_albums (job), published = 0, held = 0, partial = 0, other = 0;
+    uint32_t tracks = 0, t_done = 0, t_failed = 0;
+    for (size_t i = 0; i < job->n_tracks; i++) {
+        tracks++;
+        t_done += job->tracks [i]->state == MASTERFARM__TASK_STATE__TASK_DONE;
+        t_failed += job->tracks [i]->state == MASTERFARM__TASK_STATE__TASK_FAILED;
+    }
+    for (size_t i = 0; i < job->n_albums; i++) {
+        const Masterfarm__AlbumStatus *a = job->albums [i];
+        const char *st = a->state ? a->state : "";
+        if (!strcmp (st, "published") && !a->complete)
+            partial++;
+        else if (!strcmp (st, "published") || !strcmp (st, "reported"))
+            published++;
+        else if (!strcmp (st, "held"))
+            held++;
+        else
+            other++;
+    }
+    double wall_s = job->started_ms > 0 && job->finished_ms >= job->started_ms
+                  ? (job->finished_ms - job->started_ms) / 1000.0
+                  : (clock_mono_ms () - v->start_ms) / 1000.0;
+    char audio [32], wall [32];
+    fprintf (out, "job %" PRIu64 " %s: %u album%s", job->job_id,
+             farmclient_job_state_name (job->state), n_albums, n_albums == 1 ? "" : "s");
+    if (job->n_albums) {
+        fprintf (out, " (%u delivered", published);
+        if (partial)
+            fprintf (out, ", %u partial", partial);
+        fprintf (out, ", %u held", held);
+        if (other)
+            fprintf (out, ", %u not delivered", other);
+        fputc (')', out);
+    }
+    fprintf (out, ", %u track%s (%u done, %u failed), %u/%u tasks\n", tracks,
+             tracks == 1 ? "" : "s", t_done, t_failed, job->tasks_done, job->tasks_total);
+    fprintf (out, "  audio %s, wall time %s", s_fmt_duration (job->audio_total_s, audio,
+             sizeof audio), s_fmt_duration (wall_s, wall, sizeof wall));
+    if (job->speed > 0)
+        fprintf (out, ", %.1fx realtime", job->speed);
+    else
     if (wall_s > 0.05 && job->audio_done_s > 0)
-        fprintf (out, " (%.1fx realtime over %.1f s watched)", job->audio_done_s / wall_s, wall_s);
+        fprintf (out, ", %.1fx realtime", job->audio_done_s / wall_s);
     fputc ('\n', out);
     farmclient_print_failures (out, job, v->cfg->retry_hint);
     if (job->output_dir && *job->output_dir)
         fprintf (out, "outputs: %s\n", job->output_dir);
+    fflush (out);
+}
+
+//  Prints one watch event as one line of JSON: {"final": B, "job": {...}}.
+static void
+s_event_json (FILE *out, const Masterfarm__WatchEvent *ev)
+{
+    json_t *o = json_object ();
+    json_object_set_new (o, "final", json_boolean (ev->final));
+    json_object_set_new (o, "job", farmclient_job_to_json (ev->job));
+    char *text = json_dumps (o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (text)
+        fprintf (out, "%s\n", text);
+    free (text);
+    json_decref (o);
     fflush (out);
 }
 
@@ -836,10 +954,14 @@ farmclient_watch (farmclient_t *self, uint64_t job_id, const farmclient_watch_cf
         }
         heard = true;
         last_heard = now;
-        s_view_draw (&view, ev->job);
+        if (cfg->json)
+            s_event_json (cfg->out, ev);
+        else
+            s_view_draw (&view, ev->job);
         if (ev->final) {
             *state_out = ev->job->state;
-            s_view_final (&view, ev->job);
+            if (!cfg->json)
+                s_view_final (&view, ev->job);
             wire_msg_clear (&msg);
             return 0;
         }

@@ -138,6 +138,7 @@ typedef struct {
     FILE *out;              //  where progress goes (stdout)
     bool  tty;              //  redraw bars in place; else plain lines
     bool  quiet;            //  print only the final summary
+    bool  json;             //  one JSON line per event ({"final", "job"}), nothing else
     int   lost_ms;          //  give up after the broker is silent this long (0: 60 s)
     volatile int *stop;     //  when set non-zero, return MF_ERR_CANCELLED (may be NULL)
     void (*tick) (void *arg);   //  called about every 250 ms while watching (may be NULL)
