@@ -126,6 +126,7 @@ typedef struct {
                                 //  each ending in '\n' (what belongs in the folder)
     double        *dur_s;       //  n_tracks: audio seconds from each file's header at
                                 //  submit (0: unreadable), for progress before analysis
+    int64_t        report_ms;   //  when the report process started (monotonic ms)
 } s_album_t;
 
 //  One reason an album is not complete: a track (number in the spec) of
@@ -458,6 +459,7 @@ static void s_job_durations (broker_t *self, s_job_t *job);
 static double s_track_seconds (const s_album_t *a, size_t i);
 static void s_track_stage (const s_album_t *a, size_t i, char *buf, size_t size);
 static void s_task_cost (s_task_t *t, double elapsed_s);
+static void s_report_cost (s_job_t *job, const s_album_t *a);
 static int s_job_hold (broker_t *self, s_task_t *t, int widx);
 static int s_retry_check (const s_job_t *job, const Masterfarm__JobRequest *req,
                           char *why, size_t size);
@@ -1101,6 +1103,7 @@ s_album_advance (broker_t *self, s_job_t *job, s_album_t *a)
         }
         if (pid > 0) {
             a->report_pid = pid;
+            a->report_ms = clock_mono_ms ();
             self->n_reporting++;
         }
         else {
@@ -3061,6 +3064,8 @@ s_reap_reports (broker_t *self)
             a->report_pid = 0;
             self->n_reporting--;
             bool ok = WIFEXITED (status) && WEXITSTATUS (status) == 0;
+            if (ok)
+                s_report_cost (job, a);
             a->state = ok ? A_REPORTED : A_PUBLISH_FAILED;
             if (!ok) {
                 job->publish_failed = true;
@@ -3488,6 +3493,18 @@ s_task_cost (s_task_t *t, double elapsed_s)
         control_costs_add (&t->job->costs, kind, s_task_audio (t), elapsed_s);
 }
 
+//  Records what an album's report (and manifest) process cost.
+static void
+s_report_cost (s_job_t *job, const s_album_t *a)
+{
+    double album_s = 0;
+    for (size_t i = 0; i < a->spec->n_tracks; i++)
+        album_s += s_track_seconds (a, i);
+    if (a->report_ms > 0)
+        control_costs_add (&job->costs, CONTROL_REPORT, album_s,
+                           (clock_mono_ms () - a->report_ms) / 1000.0);
+}
+
 //  Holds a paused job's task (just taken off the queue for worker widx)
 //  aside until the job resumes. Returns 0, or MF_ERR_NOMEM (then it is
 //  dispatched after all).
@@ -3546,9 +3563,17 @@ s_status_progress (broker_t *self, s_job_t *job, s_status_t *s)
     }
     if (s->asp && job->n_albums)
         s->album_text = calloc (job->n_albums, sizeof *s->album_text);
+    //  The longest chain left in one album: its tracks' work spread over
+    //  every slot, then its longest assembly, then its report. The last
+    //  album's assembly and report run alone, whatever the throughput was.
+    uint64_t slots = 0;
+    for (size_t i = 0; i < self->n_workers; i++)
+        if (self->workers [i].live)
+            slots += self->workers [i].slots;
+    double chain_s = 0;
     for (size_t ai = 0; ai < job->n_albums; ai++) {
         s_album_t *a = &job->albums [ai];
-        double album_s = 0;
+        double album_s = 0, tracks_left = left;
         uint32_t n_an = 0, n_ma = 0, t_done = 0, t_failed = 0;
         for (size_t i = 0; i < a->spec->n_tracks; i++) {
             double sec = s_track_seconds (a, i);
@@ -3569,14 +3594,19 @@ s_status_progress (broker_t *self, s_job_t *job, s_status_t *s)
             t_done += all;
             t_failed += failed;
         }
+        tracks_left = left - tracks_left;
         char assembling [96] = "", profiles [128] = "";
         size_t ka = 0, kp = 0;
+        double asm_left = 0;
         for (int p = 0; p < PROFILE_COUNT; p++) {
             s_task_t *as = a->assemble [p];
             if (!as)
                 continue;
             const char *name = profile_get ((profile_id_t) p)->name;
+            double before = left;
             s_progress_add (as, album_s * rate [CONTROL_ASSEMBLE], now, &done, &left);
+            if (left - before > asm_left)
+                asm_left = left - before;
             if (s_task_running (as) && ka + 1 < sizeof assembling)
                 ka += (size_t) snprintf (assembling + ka, sizeof assembling - ka, " %s", name);
             if (kp + 1 < sizeof profiles)
@@ -3589,11 +3619,18 @@ s_status_progress (broker_t *self, s_job_t *job, s_status_t *s)
             done += report_s;
         else
         if (a->report_pid > 0) {
-            done += report_s / 2;
-            left += report_s / 2;
+            double ran = a->report_ms > 0 ? (clock_mono_ms () - a->report_ms) / 1000.0 : 0;
+            ran = ran < 0 ? 0 : ran > 0.9 * report_s ? 0.9 * report_s : ran;
+            done += ran;
+            left += report_s - ran;
         }
         else
             left += report_s;
+        double report_left = a->state != A_OPEN ? 0 : a->report_pid > 0 ? report_s / 2 : report_s;
+        double chain = (slots > 0 ? tracks_left / (double) slots : tracks_left) + asm_left
+                     + report_left;
+        if (chain > chain_s)
+            chain_s = chain;
         if (s->album_text && ai < s->js.n_albums) {
             char *stage = s->album_text [ai][0];
             size_t size = sizeof s->album_text [ai][0], k = 0;
@@ -3623,10 +3660,11 @@ s_status_progress (broker_t *self, s_job_t *job, s_status_t *s)
     s->js.finished_ms = job->finished_ms;
     s->js.work_done = done + left > 0 ? done / (done + left) : final ? 1 : 0;
     s->js.eta_s = final ? 0 : control_eta_s (done, left, running_s);
+    if (!final && s->js.eta_s >= 0 && chain_s > s->js.eta_s)
+        s->js.eta_s = chain_s;
     if ((final ? running_s > 0 : running_s >= 1) && !job->noop)
         s->js.speed = final ? s->js.audio_total_s / running_s
                             : s->js.audio_total_s * s->js.work_done / running_s;
-    (void) self;
 }
 
 //  Checks a RETRY narrowed to an album or a track: numbers in range, and

@@ -630,16 +630,30 @@ s_job_line (const Masterfarm__JobStatus *job, char *buf, size_t size)
               s_fmt_duration (job->eta_s, eta, sizeof eta));
 }
 
-//  Rows of the terminal out draws on: its window size, else $LINES, else 24.
+//  Rows (or columns) of the terminal out draws on: its window size, else
+//  $LINES (or $COLUMNS), else 24 (or 80).
 static int
-s_term_rows (FILE *out)
+s_term_size (FILE *out, bool rows)
 {
     struct winsize ws;
-    if (ioctl (fileno (out), TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0)
-        return ws.ws_row;
-    const char *env = getenv ("LINES");
+    if (ioctl (fileno (out), TIOCGWINSZ, &ws) == 0 && (rows ? ws.ws_row : ws.ws_col) > 0)
+        return rows ? ws.ws_row : ws.ws_col;
+    const char *env = getenv (rows ? "LINES" : "COLUMNS");
     long n = env ? strtol (env, NULL, 10) : 0;
-    return n > 0 && n < 10000 ? (int) n : 24;
+    return n > 0 && n < 10000 ? (int) n : rows ? 24 : 80;
+}
+
+//  Prints one line of the terminal view, cut to the terminal's width so
+//  that it never wraps (the redraw counts lines).
+static void __attribute__ ((format (printf, 3, 4)))
+s_tty_line (FILE *out, int cols, const char *fmt, ...)
+{
+    char line [1024];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (line, sizeof line, fmt, ap);
+    va_end (ap);
+    fprintf (out, "\033[2K%.*s\n", cols > 1 ? cols - 1 : 1, line);
 }
 
 //  Counts albums by what they are doing: done (published or reported),
@@ -662,7 +676,8 @@ s_album_running (const Masterfarm__AlbumStatus *row, const s_album_sum_t *sum)
 
 //  One album row: bar, title, tracks, profiles, what runs.
 static void
-s_album_line (FILE *out, const Masterfarm__JobStatus *job, uint32_t a, const s_album_sum_t *s)
+s_album_line (FILE *out, int cols, const Masterfarm__JobStatus *job, uint32_t a,
+              const s_album_sum_t *s)
 {
     const Masterfarm__AlbumStatus *row = s_album_row (job, a);
     int fill = s->tracks ? (int) (S_BAR_WIDTH * s->progress / s->tracks + 0.5) : 0;
@@ -675,16 +690,15 @@ s_album_line (FILE *out, const Masterfarm__JobStatus *job, uint32_t a, const s_a
         snprintf (title, sizeof title, "%-24.24s", t);
     else
         snprintf (title, sizeof title, "album %-18u", a + 1);
-    fprintf (out, "\033[2K  %3u %s [%s] %3u/%u tracks", a + 1, title, bar, s->done, s->tracks);
-    if (row && row->profiles && *row->profiles)
-        fprintf (out, " (%s)", row->profiles);
+    char failed [32] = "";
     if (s->failed)
-        fprintf (out, ", %u failed", s->failed);
-    if (row && row->state && strcmp (row->state, "open"))
-        fprintf (out, ", %s", row->state);
-    if (row && row->stage && *row->stage)
-        fprintf (out, ", running: %s", row->stage);
-    fputc ('\n', out);
+        snprintf (failed, sizeof failed, ", %u failed", s->failed);
+    bool open = !row || !row->state || !strcmp (row->state, "open");
+    bool runs = row && row->stage && *row->stage;
+    s_tty_line (out, cols, "  %3u %s [%s] %3u/%u tracks (%s)%s%s%s%s%s", a + 1, title, bar,
+                s->done, s->tracks, row && row->profiles ? row->profiles : "", failed,
+                open ? "" : ", ", open ? "" : row->state, runs ? ", running: " : "",
+                runs ? row->stage : "");
 }
 
 //  Draws one event: bars in place on a terminal (a compact view of the
@@ -723,28 +737,29 @@ s_view_draw (s_view_t *v, const Masterfarm__JobStatus *job)
               c.done, c.running, c.waiting, c.held, c.failed ? ", some not delivered" : "");
 
     if (v->cfg->tty) {
-        int rows = s_term_rows (out);
+        int rows = s_term_size (out, true), cols = s_term_size (out, false);
         if (v->lines_drawn > 0)
             fprintf (out, "\033[%dA", v->lines_drawn);
-        fprintf (out, "\033[2K%s\n", line);
+        s_tty_line (out, cols, "%s", line);
         int lines = 1;
         if ((int) n_albums + 2 <= rows) {
             for (uint32_t a = 0; a < n_albums; a++, lines++)
-                s_album_line (out, job, a, &sums [a]);
+                s_album_line (out, cols, job, a, &sums [a]);
         }
         else {
             //  Compact: the running albums as far as they fit, then counts.
             int room = rows - 3, shown = 0;
             for (uint32_t a = 0; a < n_albums && shown < room; a++)
                 if (s_album_running (s_album_row (job, a), &sums [a])) {
-                    s_album_line (out, job, a, &sums [a]);
+                    s_album_line (out, cols, job, a, &sums [a]);
                     shown++;
                     lines++;
                 }
-            fprintf (out, "\033[2K  %s", counts);
+            char more [48] = "";
             if ((uint32_t) shown < c.running)
-                fprintf (out, " (%u running not shown)", c.running - (uint32_t) shown);
-            fputc ('\n', out);
+                snprintf (more, sizeof more, " (%u running not shown)",
+                          c.running - (uint32_t) shown);
+            s_tty_line (out, cols, "  %s%s", counts, more);
             lines++;
         }
         fprintf (out, "\033[J");        //  clear what an earlier, longer draw left
