@@ -3663,7 +3663,7 @@ s_status_progress (broker_t *self, s_job_t *job, s_status_t *s)
     if (!final && s->js.eta_s >= 0 && chain_s > s->js.eta_s)
         s->js.eta_s = chain_s;
     if ((final ? running_s > 0 : running_s >= 1) && !job->noop)
-        s->js.speed = final ? s->js.audio_total_s / running_s
+        s->js.speed = final ? s->js.audio_done_s / running_s
                             : s->js.audio_total_s * s->js.work_done / running_s;
 }
 
