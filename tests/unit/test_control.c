@@ -35,7 +35,9 @@ static void
 test_control_audio_seconds (void **state)
 {
     (void) state;
-    char root [] = "/tmp/test_control.XXXXXX";
+    const char *tmp = getenv ("MF_TEST_TMP");
+    char root [512];
+    snprintf (root, sizeof root, "%s/test_control.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     assert_non_null (mkdtemp (root));
     char path [512];
     snprintf (path, sizeof path, "%s/a.wav", root);
