@@ -55,7 +55,7 @@ typedef struct {
     uint8_t  *buf;             //  what the task process sent so far
     size_t    len;
     size_t    cap;
-    int       err_fd;          //  read end of its stderr pipe, -1 when closed
+    int       err_fd;          //  read end of its stderr pipe (while used), -1 when closed
     char      tail [WORKER_STDERR_TAIL + 1];  //  the last bytes of its stderr
     size_t    tail_len;
 } s_child_t;
@@ -164,10 +164,8 @@ worker_new (const worker_cfg_t *cfg, char *err, size_t err_size)
         worker_destroy (&self);
         return NULL;
     }
-    for (int i = 0; i < cfg->slots; i++) {
+    for (int i = 0; i < cfg->slots; i++)
         self->children [i].fd = -1;
-        self->children [i].err_fd = -1;
-    }
     return self;
 }
 
