@@ -20,7 +20,6 @@ s_help (FILE *out)
 {
     fprintf (out,
         "usage: masterfarm submit JOB.json|CATALOG.csv --broker URL [--timeout S] [--json]\n"
-        "       masterfarm submit --noop N --broker URL\n"
         "\n"
         "Sends a job spec to the broker and prints the job id (one line, stdout).\n"
         "A .csv file is sent as a catalog, anything else as a JSON job spec.\n"
@@ -31,7 +30,6 @@ s_help (FILE *out)
         "                 (default: $MASTERFARM_BROKER)\n"
         FARMCLIENT_KEYS_HELP
         "  --timeout S    seconds to wait for the broker (default 5)\n"
-        "  --noop N       submit N no-op tasks instead of a spec (benchmarks)\n"
         "  --json         print {\"job_id\": N}, or {\"job_id\": 0, \"errors\": [{\"path\",\n"
         "                 \"line\", \"column\", \"message\"}...]} when rejected, on stdout\n"
         "\n"
