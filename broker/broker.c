@@ -3484,13 +3484,18 @@ s_task_audio (const s_task_t *t)
     return sum;
 }
 
-//  Records what a finished task cost (the elapsed time its Result gave).
+//  Records what a finished task cost: the time its slot was taken, from
+//  dispatch to result (what the task process measured, elapsed_s, leaves
+//  out its start, its input's transfer and its result's, which weigh on
+//  short tasks), or elapsed_s for a task adopted after a restart.
 static void
 s_task_cost (s_task_t *t, double elapsed_s)
 {
     int kind = s_cost_kind (t);
+    double slot_s = t->run_ms > 0 ? (clock_wall_ms () - t->run_ms) / 1000.0 : 0;
     if (kind >= 0)
-        control_costs_add (&t->job->costs, kind, s_task_audio (t), elapsed_s);
+        control_costs_add (&t->job->costs, kind, s_task_audio (t),
+                           slot_s > elapsed_s ? slot_s : elapsed_s);
 }
 
 //  Records what an album's report (and manifest) process cost.

@@ -7,7 +7,8 @@
     analyze and master, the whole album for assemble and report) times
     the seconds one task slot spends per audio second on that kind of
     task. Those rates are measured from the job's own finished tasks (the
-    elapsed time each Result reports); a kind not yet measured takes its
+    time from dispatch to result, which includes starting the task process
+    and moving its input and result); a kind not yet measured takes its
     prior, scaled by how the measured kinds compare with their priors. The
     fraction done is the cost of finished tasks plus the time running
     tasks have run so far (each at most 90% of its estimate), over the
