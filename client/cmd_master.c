@@ -282,6 +282,8 @@ cmd_master (int argc, char **argv)
             else
                 *(strcmp (a, "--reference-tone") == 0 ? &rcfg.tone
                   : strcmp (a, "--reference-loudness") == 0 ? &rcfg.loudness : &rcfg.width) = x;
+        }
+        else
         if (strcmp (a, "--title") == 0 || strcmp (a, "--artist") == 0
         ||  strcmp (a, "--album") == 0) {
             if (!has_val)
