@@ -45,8 +45,10 @@ s_usage (FILE *out)
 int
 main (int argc, char **argv)
 {
-    //  --name=VALUE is split here, once, for every command's parser
-    char **split = cli_split_long_opts (argc, argv, &argc);
+    //  --name=VALUE is split here, once, for every command's parser; the
+    //  array lives as long as the process (held in a static)
+    static char **split;
+    split = cli_split_long_opts (argc, argv, &argc);
     if (!split) {
         fprintf (stderr, "masterfarm: out of memory\n");
         return EXIT_FAILED;

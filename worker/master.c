@@ -13,14 +13,12 @@
            output by the own 4x meter (at most the ceiling) and by the
            accurate check (dsp/tp_check.h: 8x grid of a long
            interpolator near the ceiling; at most the ceiling less
-           MASTER_TP_CHECK_DB); if either is still over, the limiter's
-           ceiling is lowered by the excess and 3-4 repeated, the loudness
-           loop re-trimming the gain (a last resort). Before that, inside
-           the loop, each render is checked the same way and the pieces
-           of 25 ms that read over (content near the Nyquist frequency
-           reads higher there than on the limiter's detectors) are turned
-           down locally by their excess (s_tp_dips): the rest of the
-           track is not limited any harder for a few bursts
+           MASTER_TP_CHECK_DB); if either is over, the limiter's ceiling
+           is lowered by the excess and 3-4 repeated, the loudness loop
+           re-trimming the gain. The check also runs on the loop's first
+           render, so content whose peaks read higher near the Nyquist
+           frequency than on the limiter's detectors gets its lower
+           ceiling before the loop's other renders
 
     DESIGN.md lists resampling after the limiter. A true-peak guarantee
     must hold on the delivered file, and resampling after limiting can
@@ -626,116 +624,6 @@ s_render (const float *pre, float *out, size_t samples, size_t frames, double ga
         dsp_ops ()->scale (out, pre, gain, samples);
 }
 
-//  Local correction of true-peak overs that the limiter's detectors do
-//  not see (content near the Nyquist frequency reads low on them, see
-//  tp_check.h): the track is checked in pieces of MASTER_DIP_PIECE_S
-//  (each read with MASTER_DIP_PAD frames of context on both sides, more
-//  than the check's interpolator reaches), and every piece over its
-//  limits (the own 4x meter at most ceiling, the accurate check at most
-//  ceiling - MASTER_TP_CHECK_DB) is turned down by its excess plus
-//  MASTER_DIP_EXTRA_DB, flat over the piece and its context, with
-//  raised-cosine ramps of MASTER_DIP_RAMP_S outside (slow enough that
-//  the reconstruction between samples scales with the gain). The rest of
-//  the track keeps its samples. Repeats while the whole track is over
-//  (at most MASTER_DIP_PASSES). Sets *dipped when anything was turned
-//  down. Returns 0 or MF_ERR_NOMEM.
-#define MASTER_DIP_PIECE_S     0.025
-#define MASTER_DIP_RAMP_S      0.010
-#define MASTER_DIP_PAD         64
-#define MASTER_DIP_EXTRA_DB    0.02
-#define MASTER_DIP_PASSES      3
-#define MASTER_DIP_GROUP       40       //  pieces read together first (1 s)
-
-static int
-s_tp_dips (float *buf, int64_t frames, int ch, int rate, double ceiling, bool *dipped)
-{
-    const double floor_db = ceiling - MASTER_TP_CHECK_DB;
-    const int64_t piece = (int64_t) fmax (64.0, round (MASTER_DIP_PIECE_S * rate));
-    const int64_t ramp = (int64_t) fmax (8.0, round (MASTER_DIP_RAMP_S * rate));
-    const int64_t pad = MASTER_DIP_PAD;
-    const int64_t n = (frames + piece - 1) / piece;
-    double *dip = NULL;
-    for (int pass = 0; pass < MASTER_DIP_PASSES; pass++) {
-        tp_check_result_t chk;
-        if (tp_check_run (buf, frames, ch, rate, floor_db, &chk))
-            goto nomem;
-        if (chk.own_dbtp <= ceiling && chk.true_peak_dbtp <= floor_db)
-            break;
-        if (!dip && !(dip = malloc ((size_t) n * sizeof *dip)))
-            goto nomem;
-        //  groups of MASTER_DIP_GROUP pieces first: only those that read
-        //  over are read piece by piece
-        bool any = false;
-        for (int64_t k = 0; k < n; k++) {
-            int64_t a = k * piece - pad, b = (k + 1) * piece + pad;
-            if (k % MASTER_DIP_GROUP == 0)
-                b = (k + MASTER_DIP_GROUP) * piece + pad;
-            a = a < 0 ? 0 : a;
-            b = b > frames ? frames : b;
-            if (tp_check_run (buf + (size_t) a * (size_t) ch, b - a, ch, rate, floor_db, &chk))
-                goto nomem;
-            double over = fmax (chk.own_dbtp - ceiling, chk.true_peak_dbtp - floor_db);
-            if (k % MASTER_DIP_GROUP == 0) {
-                if (over <= 0) {
-                    int64_t end = k + MASTER_DIP_GROUP < n ? k + MASTER_DIP_GROUP : n;
-                    for (; k < end; k++)
-                        dip [k] = 0.0;
-                    k--;                //  the loop's k++ goes to the next group
-                    continue;
-                }
-                //  the group reads over: its first piece on its own
-                a = k * piece - pad;
-                b = (k + 1) * piece + pad;
-                a = a < 0 ? 0 : a;
-                b = b > frames ? frames : b;
-                if (tp_check_run (buf + (size_t) a * (size_t) ch, b - a, ch, rate, floor_db,
-                                  &chk))
-                    goto nomem;
-                over = fmax (chk.own_dbtp - ceiling, chk.true_peak_dbtp - floor_db);
-            }
-            dip [k] = over > 0 ? over + MASTER_DIP_EXTRA_DB : 0.0;
-            any |= over > 0;
-        }
-        if (!any)
-            break;                      //  only the whole reads over: left to the caller
-        //  the gain of frame f: the deepest dip of the pieces whose flat
-        //  part or ramps reach f (ramp < piece: the piece and its
-        //  neighbours)
-        for (int64_t k = 0; k < n; k++) {
-            bool near = dip [k] > 0 || (k > 0 && dip [k - 1] > 0) || (k + 1 < n && dip [k + 1] > 0);
-            if (!near)
-                continue;
-            int64_t f1 = (k + 1) * piece < frames ? (k + 1) * piece : frames;
-            for (int64_t f = k * piece; f < f1; f++) {
-                double d = 0.0;
-                for (int64_t j = k - 1; j <= k + 1; j++) {
-                    if (j < 0 || j >= n || dip [j] <= 0)
-                        continue;
-                    int64_t a = j * piece - pad, b = (j + 1) * piece + pad;
-                    int64_t dist = f < a ? a - f : f >= b ? f - b + 1 : 0;
-                    if (dist >= ramp)
-                        continue;
-                    double w = dist == 0 ? 1.0 : 0.5 + 0.5 * cos (M_PI * (double) dist / (double) ramp);
-                    d = fmax (d, dip [j] * w);
-                }
-                if (d > 0) {
-                    float gain = (float) pow (10.0, -d / 20.0);
-                    for (int c = 0; c < ch; c++)
-                        buf [(size_t) f * (size_t) ch + (size_t) c] *= gain;
-                }
-            }
-        }
-        *dipped = true;
-        log_debug ("master: true-peak overs near the ceiling turned down locally (pass %d)",
-                   pass + 1);
-    }
-    free (dip);
-    return 0;
-nomem:
-    free (dip);
-    return MF_ERR_NOMEM;
-}
-
 //  master_run on in, whose samples are owned (freed) here whatever the
 //  outcome: the pre-gain stages run on them in place.
 static int
@@ -832,23 +720,30 @@ s_master (const audio_t *in, const master_opts_t *opts, audio_t *out,
     double gr_sus = 0.0;
     double lufs = -HUGE_VAL, lra = 0.0, g_prev = NAN, l_prev = NAN;
     int iters = 0, tp_attempt = 0;
-    bool dips = false;                  //  s_tp_dips turned something down
 loudness_loop:
     for (;;) {
         s_render (pre, buf, samples, (size_t) frames, g, lim, &gr);
         iters++;
         if (!loop)
             break;
-        //  overs that the limiter's detectors missed (content near the
-        //  Nyquist frequency reads low on them) are turned down where they
-        //  are, before the loudness is measured (the loop trims the gain
-        //  with them); checked on the first render, and on the others
-        //  when it had some
-        if (lim && (iters == 1 || dips)) {
-            bool d = false;
-            if (s_tp_dips (buf, frames, ch, out_rate, ceiling, &d))
+        //  the accurate check on the first render: content near the
+        //  Nyquist frequency reads higher there than on the limiter's
+        //  detectors; lowering the ceiling now lets the renders the loop
+        //  makes anyway land under it (rarely a re-limit after step 5)
+        if (lim && iters == 1) {
+            tp_check_result_t chk1;
+            if (tp_check_run (buf, frames, ch, out_rate, ceiling - MASTER_TP_CHECK_DB, &chk1))
                 goto nomem;
-            dips = dips || d;
+            double over1 = chk1.true_peak_dbtp - (ceiling - MASTER_TP_CHECK_DB);
+            if (over1 > 0) {
+                lc.ceiling_dbtp = fmax (lc.ceiling_dbtp - over1 - 0.02, -40.0);
+                log_debug ("master: first render reads %.3f dBTP (4x %.3f); limiting at %.3f",
+                           chk1.true_peak_dbtp, chk1.own_dbtp, lc.ceiling_dbtp);
+                limiter_destroy (&lim);
+                lim = limiter_new (&lc, out_rate, ch);
+                if (!lim)
+                    goto nomem;
+            }
         }
         gr_sus = lim ? limiter_gr_sustained_db (lim) : 0.0;
         if (gr_sus > 1e-3) {
