@@ -3752,7 +3752,7 @@ s_task_cost (s_task_t *t, double elapsed_s)
     int kind = s_cost_kind (t);
     double slot_s = t->run_ms > 0 ? (clock_wall_ms () - t->run_ms) / 1000.0 : 0;
     if (kind >= 0)
-        control_costs_add (&t->job->costs, kind, s_task_audio (t),
+        control_costs_add (&t->job->costs, kind, t->profile, s_task_audio (t),
                            slot_s > elapsed_s ? slot_s : elapsed_s);
 }
 
@@ -3764,7 +3764,7 @@ s_report_cost (s_job_t *job, const s_album_t *a)
     for (size_t i = 0; i < a->spec->n_tracks; i++)
         album_s += s_track_seconds (a, i);
     if (a->report_ms > 0)
-        control_costs_add (&job->costs, CONTROL_REPORT, album_s,
+        control_costs_add (&job->costs, CONTROL_REPORT, -1, album_s,
                            (clock_mono_ms () - a->report_ms) / 1000.0);
 }
 
@@ -3817,9 +3817,15 @@ static void
 s_status_progress (broker_t *self, s_job_t *job, s_status_t *s)
 {
     int64_t now = clock_wall_ms ();
-    double done = 0, left = 0, rate [CONTROL_KINDS];
+    _Static_assert (PROFILE_COUNT <= CONTROL_VARIANTS, "a cost variant per profile");
+    double done = 0, left = 0, rate [CONTROL_KINDS], master_rate [PROFILE_COUNT],
+           asm_rate [PROFILE_COUNT];
     for (int k = 0; k < CONTROL_KINDS; k++)
         rate [k] = control_rate (&job->costs, k);
+    for (int p = 0; p < PROFILE_COUNT; p++) {
+        master_rate [p] = control_rate_variant (&job->costs, CONTROL_MASTER, p);
+        asm_rate [p] = control_rate_variant (&job->costs, CONTROL_ASSEMBLE, p);
+    }
     if (job->noop) {
         done = job->done;
         left = (double) job->n_tasks - job->done - job->failed - job->cancelled;
@@ -3833,7 +3839,7 @@ s_status_progress (broker_t *self, s_job_t *job, s_status_t *s)
     for (size_t i = 0; i < self->n_workers; i++)
         if (self->workers [i].live)
             slots += self->workers [i].slots;
-    double chain_s = 0;
+    double chain_s = 0, tail_idle = 0;
     for (size_t ai = 0; ai < job->n_albums; ai++) {
         s_album_t *a = &job->albums [ai];
         double album_s = 0, tracks_left = left;
@@ -3849,7 +3855,7 @@ s_status_progress (broker_t *self, s_job_t *job, s_status_t *s)
                 s_task_t *m = a->master [i * PROFILE_COUNT + p];
                 if (!m)
                     continue;
-                s_progress_add (m, sec * rate [CONTROL_MASTER], now, &done, &left);
+                s_progress_add (m, sec * master_rate [p], now, &done, &left);
                 n_ma += s_task_running (m);
                 all = all && m->state == T_DONE;
                 failed = failed || m->state == T_FAILED;
@@ -3860,14 +3866,15 @@ s_status_progress (broker_t *self, s_job_t *job, s_status_t *s)
         tracks_left = left - tracks_left;
         char assembling [96] = "", profiles [128] = "";
         size_t ka = 0, kp = 0;
-        double asm_left = 0;
+        double asm_left = 0, asm_sum = 0;
         for (int p = 0; p < PROFILE_COUNT; p++) {
             s_task_t *as = a->assemble [p];
             if (!as)
                 continue;
             const char *name = profile_get ((profile_id_t) p)->name;
             double before = left;
-            s_progress_add (as, album_s * rate [CONTROL_ASSEMBLE], now, &done, &left);
+            s_progress_add (as, album_s * asm_rate [p], now, &done, &left);
+            asm_sum += left - before;
             if (left - before > asm_left)
                 asm_left = left - before;
             if (s_task_running (as) && ka + 1 < sizeof assembling)
@@ -3892,8 +3899,11 @@ s_status_progress (broker_t *self, s_job_t *job, s_status_t *s)
         double report_left = a->state != A_OPEN ? 0 : a->report_pid > 0 ? report_s / 2 : report_s;
         double chain = (slots > 0 ? tracks_left / (double) slots : tracks_left) + asm_left
                      + report_left;
-        if (chain > chain_s)
+        if (chain > chain_s) {
             chain_s = chain;
+            tail_idle = control_tail_idle_s ((int) (slots > 0 ? slots : 1), asm_left, asm_sum,
+                                             report_left);
+        }
         if (s->album_text && ai < s->js.n_albums) {
             char *stage = s->album_text [ai][0];
             size_t size = sizeof s->album_text [ai][0], k = 0;
@@ -3922,7 +3932,7 @@ s_status_progress (broker_t *self, s_job_t *job, s_status_t *s)
     s->js.started_ms = job->started_ms;
     s->js.finished_ms = job->finished_ms;
     s->js.work_done = done + left > 0 ? done / (done + left) : final ? 1 : 0;
-    s->js.eta_s = final ? 0 : control_eta_s (done, left, running_s);
+    s->js.eta_s = final ? 0 : control_eta_s (done, left + tail_idle, running_s);
     if (!final && s->js.eta_s >= 0 && chain_s > s->js.eta_s)
         s->js.eta_s = chain_s;
     if ((final ? running_s > 0 : running_s >= 1) && !job->noop)

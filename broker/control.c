@@ -32,12 +32,39 @@ control_audio_seconds (const char *root, const char *rel)
 }
 
 void
-control_costs_add (control_costs_t *costs, int kind, double audio_s, double task_s)
+control_costs_add (control_costs_t *costs, int kind, int variant, double audio_s,
+                   double task_s)
 {
     if (kind < 0 || kind >= CONTROL_KINDS || !(audio_s > 0) || !(task_s >= 0))
         return;
     costs->task_s [kind] += task_s;
     costs->audio_s [kind] += audio_s;
+    if (variant >= 0 && variant < CONTROL_VARIANTS) {
+        costs->var_task_s [kind][variant] += task_s;
+        costs->var_audio_s [kind][variant] += audio_s;
+    }
+}
+
+double
+control_rate_variant (const control_costs_t *costs, int kind, int variant)
+{
+    if (kind >= 0 && kind < CONTROL_KINDS && variant >= 0 && variant < CONTROL_VARIANTS
+    &&  costs->var_audio_s [kind][variant] > 0 && costs->var_task_s [kind][variant] > 0)
+        return costs->var_task_s [kind][variant] / costs->var_audio_s [kind][variant];
+    return control_rate (costs, kind);
+}
+
+double
+control_tail_idle_s (int slots, double asm_max_s, double asm_sum_s, double report_s)
+{
+    if (slots < 1)
+        slots = 1;
+    double idle = 0;
+    if (asm_max_s > 0 && slots * asm_max_s > asm_sum_s)
+        idle += slots * asm_max_s - asm_sum_s;
+    if (report_s > 0)
+        idle += (slots - 1) * report_s;     //  the report's own cost is in the cost left
+    return idle;
 }
 
 double

@@ -13,7 +13,14 @@
     fraction done is the cost of finished tasks plus the time running
     tasks have run so far (each at most 90% of its estimate), over the
     total; the ETA is the job's running time so far times the cost left
-    over the cost done.  */
+    over the cost done. Masters and assemblies are also measured per
+    profile (a cd assembly resamples, dithers and writes a CUE: it took
+    twice a spotify one), and a profile's own rate is used once measured.
+
+    The job's last album ends alone: while its longest assembly runs, the
+    other slots have nothing of the job to do, and while its report runs
+    no slot has. That idle slot time is work the ETA must wait for as
+    well (control_tail_idle_s), or it runs short by it at the end.  */
 #ifndef MF_CONTROL_H
 #define MF_CONTROL_H
 
@@ -31,10 +38,15 @@ enum { CONTROL_ANALYZE, CONTROL_MASTER, CONTROL_ASSEMBLE, CONTROL_REPORT, CONTRO
 #define CONTROL_PRIOR_ASSEMBLE  0.008
 #define CONTROL_PRIOR_REPORT    0.001
 
+//  Variants of a kind measured apart (the profile ids of common/profile.h).
+#define CONTROL_VARIANTS        16
+
 //  Measured costs of one job.
 typedef struct {
     double task_s [CONTROL_KINDS];    //  slot seconds of finished tasks
     double audio_s [CONTROL_KINDS];   //  audio seconds those tasks covered
+    double var_task_s [CONTROL_KINDS][CONTROL_VARIANTS];    //  the same per variant
+    double var_audio_s [CONTROL_KINDS][CONTROL_VARIANTS];
 } control_costs_t;
 
 //  Seconds of audio in root/rel, read from the file's header (libsndfile;
@@ -42,13 +54,24 @@ typedef struct {
 //  the file cannot be opened or read: it fails later, in its analysis.
 double control_audio_seconds (const char *root, const char *rel);
 
-//  Records a finished task of kind that covered audio_s seconds of audio
-//  in task_s seconds.
-void control_costs_add (control_costs_t *costs, int kind, double audio_s, double task_s);
+//  Records a finished task of kind (and variant, the task's profile, or
+//  -1) that covered audio_s seconds of audio in task_s seconds.
+void control_costs_add (control_costs_t *costs, int kind, int variant, double audio_s,
+                        double task_s);
 
 //  Slot seconds per audio second for kind: measured, or the prior scaled
 //  as described above. Always > 0.
 double control_rate (const control_costs_t *costs, int kind);
+
+//  The same for one variant of kind (0 .. CONTROL_VARIANTS - 1): its own
+//  measured rate, else control_rate (costs, kind).
+double control_rate_variant (const control_costs_t *costs, int kind, int variant);
+
+//  Slot seconds the job's slots stay idle at its end, beside the cost
+//  left: with slots slots, an album ending with assemblies costing
+//  asm_sum_s in all (the longest asm_max_s, run in parallel) and then a
+//  report of report_s run outside the slots. Returns >= 0.
+double control_tail_idle_s (int slots, double asm_max_s, double asm_sum_s, double report_s);
 
 //  ETA from the cost done and the cost left (any unit) and the seconds
 //  the job has run: running_s * left / done. Returns -1 (unknown) before

@@ -3,8 +3,7 @@
 # Every input's duration is read from its header at submit, so the job's
 # total audio is right in the first status (not only the analysed
 # tracks'). The ETA status reports when 25%, 50% and 75% of the work is
-# done must be within 20% (30% at 75%, where it still runs short) of the
-# time the job really took from there
+# done must be within 20% of the time the job really took from there
 # (status --json snapshots, compared with the job's finished time
 # afterwards). A watcher attached late ends with the job's own speed
 # (audio over first dispatch to end), not the speed of the time it
@@ -111,12 +110,8 @@ for frac in (0.25, 0.5, 0.75):
         print("  not judged: the load changed")
         continue
     judged += 1
-    # 20%, and never less than the status round trip can resolve. At 75%
-    # the bound is 30%: the ETA still runs short near the end (the last
-    # albums' assemblies and reports, priced from few finished ones);
-    # measured -17% and -20% there, so 20% would fail on noise alone.
-    bound = 0.3 if frac > 0.7 else 0.2
-    if s[2] < 0 or err > max(bound * actual, 0.5):
+    # 20%, and never less than the status round trip can resolve.
+    if s[2] < 0 or err > max(0.2 * actual, 0.5):
         bad.append("ETA %.2f s at %d%%, the job took %.2f s more" % (s[2], frac * 100, actual))
 if abs(final['speed'] - final['audio_total_s'] / run_s) > 0.01 * final['speed']:
     bad.append("speed %.2f is not audio over the job's running time (%.2f)"

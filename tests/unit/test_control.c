@@ -71,18 +71,50 @@ test_control_rate (void **state)
     assert_true (control_rate (&c, CONTROL_MASTER) == CONTROL_PRIOR_MASTER);
     assert_true (control_rate (&c, CONTROL_ANALYZE) == CONTROL_PRIOR_ANALYZE);
     //  analyses measured at 3x their prior: the others scale by 3
-    control_costs_add (&c, CONTROL_ANALYZE, 100.0, 3 * 100.0 * CONTROL_PRIOR_ANALYZE);
+    control_costs_add (&c, CONTROL_ANALYZE, -1, 100.0, 3 * 100.0 * CONTROL_PRIOR_ANALYZE);
     assert_true (fabs (control_rate (&c, CONTROL_ANALYZE) - 3 * CONTROL_PRIOR_ANALYZE) < 1e-12);
     assert_true (fabs (control_rate (&c, CONTROL_MASTER) - 3 * CONTROL_PRIOR_MASTER) < 1e-12);
     //  masters measured: their own rate
-    control_costs_add (&c, CONTROL_MASTER, 50.0, 5.0);
+    control_costs_add (&c, CONTROL_MASTER, -1, 50.0, 5.0);
     assert_true (fabs (control_rate (&c, CONTROL_MASTER) - 0.1) < 1e-12);
     //  nonsense is not recorded
-    control_costs_add (&c, CONTROL_MASTER, 0, 5.0);
-    control_costs_add (&c, CONTROL_MASTER, NAN, 5.0);
-    control_costs_add (&c, CONTROL_MASTER, 5.0, -1);
-    control_costs_add (&c, 99, 5.0, 1);
+    control_costs_add (&c, CONTROL_MASTER, -1, 0, 5.0);
+    control_costs_add (&c, CONTROL_MASTER, -1, NAN, 5.0);
+    control_costs_add (&c, CONTROL_MASTER, -1, 5.0, -1);
+    control_costs_add (&c, 99, -1, 5.0, 1);
     assert_true (fabs (control_rate (&c, CONTROL_MASTER) - 0.1) < 1e-12);
+}
+
+static void
+test_control_rate_variant (void **state)
+{
+    (void) state;
+    control_costs_t c;
+    memset (&c, 0, sizeof c);
+    //  two variants of assembly, one twice the other's cost
+    control_costs_add (&c, CONTROL_ASSEMBLE, 0, 100.0, 1.0);
+    control_costs_add (&c, CONTROL_ASSEMBLE, 5, 100.0, 2.0);
+    assert_true (fabs (control_rate_variant (&c, CONTROL_ASSEMBLE, 0) - 0.01) < 1e-12);
+    assert_true (fabs (control_rate_variant (&c, CONTROL_ASSEMBLE, 5) - 0.02) < 1e-12);
+    //  the kind's rate is their mean; an unmeasured variant takes it
+    assert_true (fabs (control_rate (&c, CONTROL_ASSEMBLE) - 0.015) < 1e-12);
+    assert_true (fabs (control_rate_variant (&c, CONTROL_ASSEMBLE, 3) - 0.015) < 1e-12);
+    assert_true (fabs (control_rate_variant (&c, CONTROL_ASSEMBLE, -1) - 0.015) < 1e-12);
+    assert_true (fabs (control_rate_variant (&c, CONTROL_ASSEMBLE, 99) - 0.015) < 1e-12);
+}
+
+static void
+test_control_tail_idle (void **state)
+{
+    (void) state;
+    //  two slots, assemblies of 3 s and 1.5 s: one slot idles 1.5 s;
+    //  a report of 0.25 s outside the slots: the other slot idles too
+    assert_true (fabs (control_tail_idle_s (2, 3.0, 4.5, 0.25) - 1.75) < 1e-12);
+    //  one slot: assemblies run one after the other, nothing idles
+    assert_true (fabs (control_tail_idle_s (1, 3.0, 4.5, 0.25)) < 1e-12);
+    //  nothing left
+    assert_true (control_tail_idle_s (4, 0, 0, 0) == 0);
+    assert_true (control_tail_idle_s (0, 1.0, 1.0, 0) == 0);
 }
 
 static void
@@ -101,6 +133,8 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_control_audio_seconds),
         cmocka_unit_test (test_control_rate),
+        cmocka_unit_test (test_control_rate_variant),
+        cmocka_unit_test (test_control_tail_idle),
         cmocka_unit_test (test_control_eta),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
