@@ -274,9 +274,12 @@ missing:
     static const char *fmt_names [] = { "WAV", "FLAC", "AIFF" };
     printf ("input     %s (%s, %d Hz, %d ch, %.1f s)\n", file, in.format, in.rate_hz,
             in.channels, (double) in.frames / in.rate_hz);
+    const char *dither = o.out_bits >= 24 || !o.chain.dither ? ""
+                       : o.chain.noise_shaping ? ", TPDF dither noise-shaped (Wannamaker 3-tap)"
+                       : ", flat TPDF dither";
     printf ("output    %s (%s %s, %d Hz%s)\n", out_path, fmt_names [format],
             o.out_bits == 32 ? "float" : o.out_bits == 16 ? "16-bit" : "24-bit",
-            out.rate_hz, o.out_bits < 24 && o.chain.dither ? ", dithered" : "");
+            out.rate_hz, dither);
     printf ("loudness  %s LUFS in, %s LUFS out (target %s LUFS), LRA %.1f LU\n",
             s_num (a, sizeof a, rep.in_lufs), s_num (b, sizeof b, rep.out_lufs),
             s_num (c, sizeof c, o.target_lufs), rep.out_lra_lu);

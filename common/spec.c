@@ -799,7 +799,7 @@ spec_settings_default (settings_t *s)
     c->limiter.release_ms = 80.0;
     c->limiter.max_gr_db = 6.0;
     c->dither = true;
-    c->noise_shaping = false;
+    c->noise_shaping = true;                 //  16-bit (cd): shaped TPDF by default
 
     s->gap_s = 2.0;
     s->fade_in_s = 0.0;

@@ -81,7 +81,8 @@ typedef struct {
     double          gain_db;          //  -48 .. 48
     limiter_cfg_t   limiter;
     bool            dither;           //  dither when the output word is shorter than 24 bits
-    bool            noise_shaping;    //  shaped TPDF instead of flat
+    bool            noise_shaping;    //  shaped TPDF (Wannamaker's 3-tap filter, dither.h)
+                                      //  instead of flat; default true
 } chain_cfg_t;
 
 typedef struct {
