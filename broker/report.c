@@ -222,6 +222,8 @@ s_tree (const report_input_t *in)
             json_t *t = json_object ();
             json_object_set_new (t, "index", json_integer (s_number (in, i)));
             json_object_set_new (t, "input_lufs", s_num (in->analyses [i]->integrated_lufs));
+            json_object_set_new (t, "loudness_channels",
+                                 json_string (measure_loudness_channels (in->analyses [i]->channels)));
             json_object_set_new (t, "silent", json_boolean (tp->silent));
             json_object_set_new (t, "planned_lufs", s_num (tp->target_lufs));
             json_object_set_new (t, "output_lufs", s_num (s_track_out (rp, i)));

@@ -280,9 +280,11 @@ missing:
     printf ("output    %s (%s %s, %d Hz%s)\n", out_path, fmt_names [format],
             o.out_bits == 32 ? "float" : o.out_bits == 16 ? "16-bit" : "24-bit",
             out.rate_hz, dither);
-    printf ("loudness  %s LUFS in, %s LUFS out (target %s LUFS), LRA %.1f LU\n",
+    printf ("loudness  %s LUFS in, %s LUFS out (target %s LUFS), LRA %.1f LU%s\n",
             s_num (a, sizeof a, rep.in_lufs), s_num (b, sizeof b, rep.out_lufs),
-            s_num (c, sizeof c, o.target_lufs), rep.out_lra_lu);
+            s_num (c, sizeof c, o.target_lufs), rep.out_lra_lu,
+            out.channels == 1 ? "; dual-mono (the channel counted on two speakers, +3.01 dB)"
+                              : "");
     double ceil = isnan (o.chain.limiter.ceiling_dbtp) ? o.ceiling_dbtp : o.chain.limiter.ceiling_dbtp;
     printf ("peak      %s dBTP true peak (ceiling %.2f dBTP)\n",
             s_num (a, sizeof a, rep.out_true_peak_dbtp), ceil);

@@ -393,10 +393,14 @@ s_hop_energies (const float *data, int64_t frames, int channels, int rate_hz,
     double b [2][3], a [2][3];
     s_kweight_coefs (rate_hz, b, a);
     //  channel weights (BS.1770-4 Table 3, in the layout analysis.h uses:
-    //  L R C LFE Ls Rs Lb Rb; mono counts as one front channel)
+    //  L R C LFE Ls Rs Lb Rb); mono is dual-mono, the channel heard on two
+    //  loudspeakers and counted twice (+3.01 dB; libebur128's
+    //  EBUR128_DUAL_MONO, as the analysis measures it)
     double w [AUDIO_MAX_CHANNELS];
     for (int c = 0; c < channels; c++)
         w [c] = c == 3 ? 0.0 : c >= 4 ? 1.41 : 1.0;
+    if (channels == 1)
+        w [0] = 2.0;
     const int64_t hop = (rate_hz + 5) / 10;           //  100 ms, as libebur128
     const int64_t n_hops = frames / hop;
     if (n_hops < 4)

@@ -70,7 +70,8 @@ int master_run_take (audio_t *in, const master_opts_t *opts, audio_t *out,
 //  100 ms, -70 LUFS absolute and -10 LU relative gates) of interleaved
 //  audio, LUFS; -HUGE_VAL for silence or less than 400 ms. The loudness
 //  loop's own fast meter; agrees with libebur128 to within 0.01 LU
-//  (tested). Channel layout as worker/analysis.h (L R C LFE Ls Rs Lb Rb).
+//  (tested). Channel layout as worker/analysis.h (L R C LFE Ls Rs Lb Rb);
+//  mono is dual-mono (counted twice, +3.01 dB), as the analysis.
 double master_loudness_lufs (const float *data, int64_t frames, int channels, int rate_hz);
 
 //  The same integrated loudness and the loudness range (EBU Tech 3342,
