@@ -55,6 +55,46 @@ s_str (const char *s)
     return s ? json_string (s) : json_null ();
 }
 
+//  The chain a track's masters ran, for report.json: the stages in order
+//  with their settings, the dynamics preset, and the glue compressor as
+//  the master task resolved it (threshold in dBFS from the input's
+//  loudness) with its gain reduction; mr NULL: as the spec says.
+static json_t *
+s_chain_json (const chain_cfg_t *c, const master_report_t *mr)
+{
+    json_t *o = json_object ();
+    json_object_set_new (o, "highpass_hz", c->highpass_hz > 0 ? json_real (c->highpass_hz)
+                                                              : json_null ());
+    json_object_set_new (o, "highpass_order", json_integer (c->highpass_order));
+    json_object_set_new (o, "eq_bands", json_integer (c->n_eq));
+    json_object_set_new (o, "multiband", json_boolean (c->multiband.enabled));
+    json_object_set_new (o, "dynamics", json_string (spec_dynamics_name (c->dynamics)));
+    const comp_cfg_t *k = mr ? &mr->compressor : &c->compressor;
+    json_t *comp = json_object ();
+    json_object_set_new (comp, "enabled", json_boolean (k->enabled));
+    if (k->enabled) {
+        json_object_set_new (comp, "threshold_db", k->relative ? json_null ()
+                                                               : s_num (k->threshold_db));
+        if (c->compressor.relative)
+            json_object_set_new (comp, "threshold_lu_above_loudness",
+                                 json_real (c->compressor.threshold_lu));
+        json_object_set_new (comp, "ratio", json_real (k->ratio));
+        json_object_set_new (comp, "knee_db", json_real (k->knee_db));
+        json_object_set_new (comp, "attack_ms", json_real (k->attack_ms));
+        json_object_set_new (comp, "release_ms", json_real (k->release_ms));
+        json_object_set_new (comp, "makeup_db", json_real (k->makeup_db));
+        json_object_set_new (comp, "gr_max_db", s_num (mr ? mr->comp_gr_max_db : NAN));
+        json_object_set_new (comp, "gr_mean_db", s_num (mr ? mr->comp_gr_avg_db : NAN));
+    }
+    json_object_set_new (o, "compressor", comp);
+    json_object_set_new (o, "stereo_width", json_real (c->stereo.width));
+    json_object_set_new (o, "mono_below_hz", json_real (c->stereo.mono_below_hz));
+    json_object_set_new (o, "limiter", json_boolean (c->limiter.enabled));
+    json_object_set_new (o, "dither", json_boolean (c->dither));
+    json_object_set_new (o, "noise_shaping", json_boolean (c->noise_shaping));
+    return o;
+}
+
 //  Checks the inputs every output needs.
 static int
 s_valid (const report_input_t *in)
@@ -239,6 +279,7 @@ s_tree (const report_input_t *in)
             json_object_set_new (t, "limiter_gr_mean_db", s_num (mr ? mr->gr_avg_db : NAN));
             json_object_set_new (t, "limiter_gr_capped", mr ? json_boolean (mr->gr_capped) : json_null ());
             json_object_set_new (t, "loop_iterations", mr ? json_integer (mr->loop_iterations) : json_null ());
+            json_object_set_new (t, "chain", s_chain_json (&in->album->tracks [i].s.chain, mr));
             if (rp->layout) {
                 const assemble_track_t *lt = &rp->layout->tracks [i];
                 json_object_set_new (t, "start_frame", json_integer (lt->start));

@@ -45,6 +45,10 @@ typedef struct {
     bool   gr_capped;            //  the target needed more than max_gr_db
     int    loop_iterations;
     double tonal_db [MEASURE_BANDS]; //  correction applied (after bounds)
+    comp_cfg_t compressor;       //  the glue compressor as it ran: a relative threshold
+                                 //  resolved into threshold_db; enabled false when off
+    double comp_gr_max_db;       //  its gain reduction, maximum
+    double comp_gr_avg_db;       //  its gain reduction, mean over the track
 } master_report_t;
 
 //  Sets opts to the neutral chain of DESIGN.md's example defaults for a

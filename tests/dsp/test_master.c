@@ -75,7 +75,7 @@ test_transparency (void **state)
     o.chain.n_eq = 3;
     for (int i = 0; i < 3; i++)
         o.chain.eq [i] = (eq_band_t) { EQ_PEAK, 100.0 * (i + 1) * (i + 1), 0.0, 1.0 };
-    o.chain.compressor = (comp_cfg_t) { true, -20.0, 1.0, 10.0, 100.0, 6.0, 0.0 };
+    o.chain.compressor = (comp_cfg_t) { true, -20.0, 1.0, 10.0, 100.0, 6.0, 0.0, false, 0.0 };
     o.chain.stereo.width = 1.0;
     o.has_tonal = true;
     memset (o.tonal_db, 0, sizeof o.tonal_db);
@@ -151,6 +151,7 @@ test_chunked_chain (void **state)
     c.multiband.enabled = true;
     c.stereo = (stereo_cfg_t) { 1.2, 100.0 };
     c.gain_db = 6.0;
+    chain_resolve_dynamics (&c, -20.0);          //  the mix's loudness, about
     double tonal [MEASURE_BANDS];
     for (int i = 0; i < MEASURE_BANDS; i++)
         tonal [i] = 1.5 * sin (i * 0.4);
