@@ -408,6 +408,39 @@ s_put_lufs (s_out_t *o, double v)
         s_put (o, "none (silent)");
 }
 
+//  The glue compressor of each track as it ran (report.json's chain), one
+//  line per track, for report.html.
+static void
+s_put_dynamics (s_out_t *o, const report_input_t *in, const report_profile_t *rp)
+{
+    s_put (o, "<h3>Dynamics</h3>\n<ul>\n");
+    for (size_t i = 0; i < in->album->n_tracks; i++) {
+        if (rp->delivered && !rp->delivered [i])
+            continue;
+        const chain_cfg_t *c = &in->album->tracks [i].s.chain;
+        const master_report_t *mr = rp->masters ? &rp->masters [i] : NULL;
+        const comp_cfg_t *k = mr ? &mr->compressor : &c->compressor;
+        s_put (o, "<li>%d: %s, ", s_number (in, i), spec_dynamics_name (c->dynamics));
+        if (!k->enabled)
+            s_put (o, "glue compressor off</li>\n");
+        else {
+            bool dbfs = mr || !c->compressor.relative;        //  resolved, or absolute
+            if (dbfs)
+                s_put (o, "threshold %.1f dBFS", k->threshold_db);
+            if (c->compressor.relative)
+                s_put (o, "%sloudness %+.1f LU%s", dbfs ? " (" : "threshold ",
+                       c->compressor.threshold_lu, dbfs ? ")" : "");
+            s_put (o, ", %g:1, knee %g dB, attack %g ms, release %g ms", k->ratio, k->knee_db,
+                   k->attack_ms, k->release_ms);
+            if (mr && isfinite (mr->comp_gr_max_db))
+                s_put (o, "; gain reduction max %.2f dB, mean %.2f dB", mr->comp_gr_max_db,
+                       mr->comp_gr_avg_db);
+            s_put (o, "</li>\n");
+        }
+    }
+    s_put (o, "</ul>\n");
+}
+
 //  Plot frame: axes, y grid lines from y0 to y1 every step (value units).
 static void
 s_axes (s_out_t *o, double y0, double y1, double step, const char *ylabel)
@@ -685,6 +718,7 @@ report_html (const report_input_t *in)
             s_put (&o, "<h3>Output spectra (shape)</h3>\n");
             s_plot_bands (&o, n, s_get_out, rp, 1, "dB");
         }
+        s_put_dynamics (&o, in, rp);
     }
     s_put (&o, "<p style='font-size:11px;color:#777'>Every number here is also in report.json.</p>\n</body></html>\n");
     if (o.failed) {

@@ -110,6 +110,9 @@ for tr, name, lu, ratio in ((t[0], "punchy", 1.0, 3.0), (t[1], "gentle", 8.0, 1.
     assert k["gr_max_db"] > 0 and k["gr_mean_db"] >= 0, k
     assert c["highpass_hz"] == 20 and c["limiter"] is True, c
 PY
+html="${rep%.json}.html"
+check "report.html: the dynamics of each track" \
+    grep -qE "<li>1: punchy, threshold -[0-9.]+ dBFS \(loudness \+1.0 LU\), 3:1, knee 4 dB" "$html"
 d=$(ls -d "$TMP"/out/*/apple 2> /dev/null | head -1)
 read -r I1 R1 < <(lra "$d/01 - Punchy.wav")
 read -r I2 R2 < <(lra "$d/02 - Gentle.wav")
