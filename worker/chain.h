@@ -10,6 +10,10 @@
         7 gain                   static, dB
         8 limiter                lookahead true-peak limiter (limiter.h)
 
+    The glue compressor's threshold may be relative to the track's
+    loudness (the dynamics presets of common/spec.h): the caller measures
+    the input and resolves it (chain_resolve_dynamics) before chain_new.
+
     Stages 1-6 are the "pre-gain" part: master.c runs them once per track
     and then repeats only gain and limiter inside the loudness loop. A
     stage is off when its configuration makes it the identity (highpass_hz
