@@ -30,6 +30,7 @@
 #include <zmq.h>
 
 #include "broker/dashboard.h"
+#include "broker/control.h"
 #include "broker/deliver.h"
 #include "broker/http.h"
 #include "broker/metrics.h"
@@ -100,6 +101,7 @@ typedef struct {
     uint8_t      lost;          //  attempts ended by the loss of the worker (expired)
     uint8_t      resource;      //  attempts ended by a resource failure
     uint8_t      parked;        //  put back after a restart, waiting to be adopted
+    int64_t      run_ms;        //  wall clock of the current attempt's dispatch (progress)
 } s_task_t;
 
 typedef struct {
@@ -126,6 +128,9 @@ typedef struct {
     char          *error;       //  the last album-level failure (report, publish), or NULL
     char          *asm_files [PROFILE_COUNT]; //  names the done assembly's result gave,
                                 //  each ending in '\n' (what belongs in the folder)
+    double        *dur_s;       //  n_tracks: audio seconds from each file's header at
+                                //  submit (0: unreadable), for progress before analysis
+    int64_t        report_ms;   //  when the report process started (monotonic ms)
 } s_album_t;
 
 //  One reason an album is not complete: a track (number in the spec) of
@@ -158,6 +163,13 @@ struct s_job_s {
     uint32_t    cancelled;
     bool        dirty;           //  watchers need an event
     bool        publish_failed;
+    bool        paused;          //  dispatches nothing new (masterfarm pause)
+    int64_t     started_ms;      //  first dispatch (wall clock), 0: not yet
+    int64_t     finished_ms;     //  final state reached (wall clock), 0: not yet
+    control_costs_t costs;       //  measured task costs, for progress and ETA
+    s_task_t  **held;            //  queued tasks taken off the queue while paused
+    size_t      n_held;
+    size_t      cap_held;
 };
 
 typedef struct {
@@ -446,6 +458,19 @@ s_report_child_detach (pid_t parent)
         _exit (1);
 }
 static void s_job_check (broker_t *self, s_job_t *job);
+//  Control and progress (defined in their section, below).
+static void s_job_started (broker_t *self, s_job_t *job, int64_t now_ms);
+static void s_job_finished (broker_t *self, s_job_t *job, bool finished);
+static void s_job_durations (broker_t *self, s_job_t *job);
+static double s_track_seconds (const s_album_t *a, size_t i);
+static void s_track_stage (const s_album_t *a, size_t i, char *buf, size_t size);
+static void s_task_cost (s_task_t *t, double elapsed_s);
+static void s_report_cost (s_job_t *job, const s_album_t *a);
+static int s_job_hold (broker_t *self, s_task_t *t, int widx);
+static int s_retry_check (const s_job_t *job, const Masterfarm__JobRequest *req,
+                          char *why, size_t size);
+static void s_on_control_request (broker_t *self, const wire_msg_t *msg);
+static void s_on_logs (broker_t *self, const wire_msg_t *msg);
 
 //  True when an album's ready assembly should be queued now. An assembly
 //  is long (about as much work as all the album's masters) and the last
@@ -1039,6 +1064,7 @@ s_album_advance (broker_t *self, s_job_t *job, s_album_t *a)
         &&  layouts [p].n_tracks == a->sub.n_tracks && n_mastered == a->sub.n_tracks) {
             rp [n_rp].layout = &layouts [p];
             rp [n_rp].rate_hz = rate;
+            rp [n_rp].album_out_lufs = layouts [p].album_lufs;   //  NAN if not measured
         }
         n_rp++;
     }
@@ -1085,6 +1111,7 @@ s_album_advance (broker_t *self, s_job_t *job, s_album_t *a)
         }
         if (pid > 0) {
             a->report_pid = pid;
+            a->report_ms = clock_mono_ms ();
             self->n_reporting++;
         }
         else {
@@ -1289,6 +1316,7 @@ s_job_check (broker_t *self, s_job_t *job)
     if (state != job->state) {
         job->state = state;
         store_job_set_state (self->store, job->id, state, clock_wall_ms ());
+        s_job_finished (self, job, s_job_final (state) || state == J_WAITING);
         job->dirty = true;
         if (s_job_final (state))
             log_info ("job %llu %s: %u tasks done, %u failed", (unsigned long long) job->id,
@@ -1401,6 +1429,7 @@ s_job_free (s_job_t *job)
         free (a->sub_idx);
         free (a->json);
         free (a->error);
+        free (a->dur_s);
         for (int p = 0; p < PROFILE_COUNT; p++) {
             free (a->asm_files [p]);
             planner_plan_free (&a->plans [p]);
@@ -1408,6 +1437,7 @@ s_job_free (s_job_t *job)
         }
     }
     free (job->albums);
+    free (job->held);
     spec_destroy (&job->spec);
     free (job->name);
     free (job);
@@ -1449,6 +1479,9 @@ s_job_new (const store_job_t *row)
     job->deliver_at_ms = row->deliver_at_ms;
     job->submitted_ms = row->submitted_ms;
     job->state = row->state;
+    job->paused = row->paused;
+    job->started_ms = row->started_ms;
+    job->finished_ms = row->finished_ms;
     const char *format = row->format ? row->format : "json";
     if (strcmp (format, "noop") == 0) {
         job->noop = true;
@@ -1482,7 +1515,9 @@ s_job_new (const store_job_t *row)
         a->analyses = calloc (n, sizeof *a->analyses);
         a->analyzed = calloc (n, sizeof *a->analyzed);
         a->sub_idx = calloc (n, sizeof *a->sub_idx);
-        if (!a->analyze || !a->master || !a->analyses || !a->analyzed || !a->sub_idx) {
+        a->dur_s = calloc (n, sizeof *a->dur_s);
+        if (!a->analyze || !a->master || !a->analyses || !a->analyzed || !a->sub_idx
+        ||  !a->dur_s) {
             s_job_free (job);
             return NULL;
         }
@@ -1608,6 +1643,8 @@ s_dispatch_one (broker_t *self, s_task_t *t, s_worker_t *w, int widx)
         store_attempt_begin (self->store, t->sched.id, t->attempts, w->name, now);
     }
     job->dirty = true;
+    t->run_ms = now;
+    s_job_started (self, job, now);
     if (job->state == J_QUEUED) {
         job->state = J_RUNNING;
         store_job_set_state (self->store, job->id, J_RUNNING, now);
@@ -1786,8 +1823,13 @@ s_dispatch (broker_t *self)
         if (!w->live)
             continue;
         sched_task_t *st;
-        while ((st = scheduler_take (self->sched, (int) i)))
-            s_dispatch_one (self, (s_task_t *) st, w, (int) i);
+        while ((st = scheduler_take (self->sched, (int) i))) {
+            s_task_t *t = (s_task_t *) st;
+            //  A paused job's task is held aside until the job resumes.
+            if (t->job->paused && s_job_hold (self, t, (int) i) == 0)
+                continue;
+            s_dispatch_one (self, t, w, (int) i);
+        }
     }
     self->rr = (self->rr + 1) % n;
 }
@@ -1802,6 +1844,8 @@ typedef struct {
     Masterfarm__Failure     **fsp;
     Masterfarm__AlbumStatus  *as;
     Masterfarm__AlbumStatus **asp;
+    char                    (*track_stage) [64];   //  per track row (tracks mode)
+    char                    (*album_text) [2][128]; //  per album: stage, profiles
 } s_status_t;
 
 #define S_MAX_FAILURES  100       //  failures listed per job in a status
@@ -1871,6 +1915,8 @@ s_status_failures (s_job_t *job, bool albums, s_status_t *s)
     s->js.n_albums = job->n_albums;
 }
 
+static void s_status_progress (broker_t *self, s_job_t *job, s_status_t *s);
+
 //  Fills a JobStatus (with per-track rows when tracks is true); free with
 //  s_status_free.
 static void
@@ -1895,6 +1941,7 @@ s_status_fill (broker_t *self, s_job_t *job, bool tracks, s_status_t *s)
     if (tracks && n_tracks) {
         s->ts = calloc (n_tracks, sizeof *s->ts);
         s->tsp = calloc (n_tracks, sizeof *s->tsp);
+        s->track_stage = calloc (n_tracks, sizeof *s->track_stage);
         if (!s->ts || !s->tsp)
             tracks = false;
     }
@@ -1906,8 +1953,7 @@ s_status_fill (broker_t *self, s_job_t *job, bool tracks, s_status_t *s)
             n_prof += (a->spec->s.profiles >> p) & 1;
         for (size_t i = 0; i < a->spec->n_tracks; i++) {
             s_task_t *an = a->analyze [i];
-            double dur = a->analyzed [i] && a->analyses [i].rate_hz > 0
-                       ? (double) a->analyses [i].frames / a->analyses [i].rate_hz : 0;
+            double dur = s_track_seconds (a, i);
             int state = an ? an->state : T_QUEUED;
             int attempts = an ? an->attempts : 0;
             const char *err = an ? an->last_error : NULL;
@@ -1955,6 +2001,11 @@ s_status_fill (broker_t *self, s_job_t *job, bool tracks, s_status_t *s)
                 ts->attempts = (uint32_t) attempts;
                 ts->last_error = err ? (char *) err : (char *) "";
                 ts->progress = done / steps;
+                ts->duration_s = dur;
+                if (s->track_stage) {
+                    s_track_stage (a, i, s->track_stage [k], sizeof s->track_stage [k]);
+                    ts->stage = s->track_stage [k];
+                }
                 s->tsp [k] = ts;
                 k++;
             }
@@ -1966,6 +2017,7 @@ s_status_fill (broker_t *self, s_job_t *job, bool tracks, s_status_t *s)
     }
     if (!job->noop)
         s_status_failures (job, tracks, s);
+    s_status_progress (self, job, s);
 }
 
 //  Frees what s_status_fill allocated.
@@ -1978,6 +2030,8 @@ s_status_free (s_status_t *s)
     free (s->fsp);
     free (s->as);
     free (s->asp);
+    free (s->track_stage);
+    free (s->album_text);
 }
 
 //  Sends a WatchEvent for a job to one watcher.
@@ -2076,6 +2130,8 @@ s_on_submit (broker_t *self, const wire_msg_t *msg)
             job = s_job_new (&row);
         if (!job || s_job_insert (self, job))
             rc = rc ? rc : MF_ERR_NOMEM;
+        if (!rc)
+            s_job_durations (self, job);
         for (long i = 0; !rc && i < noop_n; i++)
             if (!s_task_create (self, job, K_NOOP, -1, -1, -1, T_QUEUED))
                 rc = MF_ERR_IO;
@@ -2304,12 +2360,13 @@ s_task_reset (broker_t *self, s_task_t *t, bool queue)
 //  changed or failed. A held, partial or undelivered album is rebuilt and
 //  published when complete.
 static void
-s_album_retry (broker_t *self, s_job_t *job, s_album_t *a)
+s_album_retry (broker_t *self, s_job_t *job, s_album_t *a, int only_track)
 {
     size_t n = a->spec->n_tracks;
     bool analysis_failed = false, changed = false;
     for (size_t i = 0; i < n; i++)
-        if (a->analyze [i]->state == T_FAILED || a->analyze [i]->state == T_CANCELLED)
+        if ((only_track < 0 || (int) i == only_track)
+        &&  (a->analyze [i]->state == T_FAILED || a->analyze [i]->state == T_CANCELLED))
             analysis_failed = true;
     bool profile_reset [PROFILE_COUNT] = { false };
     if (analysis_failed) {
@@ -2325,6 +2382,8 @@ s_album_retry (broker_t *self, s_job_t *job, s_album_t *a)
         for (size_t i = 0; i < n; i++) {
             if (a->analyze [i]->state != T_FAILED && a->analyze [i]->state != T_CANCELLED)
                 continue;
+            if (only_track >= 0 && (int) i != only_track)
+                continue;
             s_task_reset (self, a->analyze [i], true);
             for (int p = 0; p < PROFILE_COUNT; p++) {
                 s_task_t *m = a->master [i * PROFILE_COUNT + p];
@@ -2339,6 +2398,8 @@ s_album_retry (broker_t *self, s_job_t *job, s_album_t *a)
     for (size_t i = 0; i < n; i++)
         for (int p = 0; p < PROFILE_COUNT; p++) {
             s_task_t *m = a->master [i * PROFILE_COUNT + p];
+            if (only_track >= 0 && (int) i != only_track)
+                continue;
             if (m && (m->state == T_FAILED || m->state == T_CANCELLED)) {
                 //  a failed plan is made again once the analyses are in
                 bool queue = a->planned && a->plan_ok [p];
@@ -2353,12 +2414,13 @@ s_album_retry (broker_t *self, s_job_t *job, s_album_t *a)
         }
     for (int p = 0; p < PROFILE_COUNT; p++) {
         s_task_t *as = a->assemble [p];
-        if (as && (profile_reset [p] || as->state == T_FAILED || as->state == T_CANCELLED)) {
+        if (as && (profile_reset [p] || (only_track < 0 && (as->state == T_FAILED
+                                                             || as->state == T_CANCELLED)))) {
             s_task_reset (self, as, false);
             changed = true;
         }
     }
-    if (!changed && a->state != A_HELD && a->state != A_PUBLISH_FAILED)
+    if (!changed && (only_track >= 0 || (a->state != A_HELD && a->state != A_PUBLISH_FAILED)))
         return;
     free (a->error);
     a->error = NULL;
@@ -2400,6 +2462,7 @@ s_on_job_request (broker_t *self, const wire_msg_t *msg, bool cancel)
     reply.job_id = job->id;
     reply.ok = true;
     reply.error = (char *) "";
+    char refusal [160];
     if (store_begin_sync (self->store)) {
         s_send_error (self, msg, MF_ERR_IO, "the broker cannot write its state file now "
                       "(see its log); nothing was changed, try again");
@@ -2424,6 +2487,11 @@ s_on_job_request (broker_t *self, const wire_msg_t *msg, bool cancel)
             reply.ok = false;
             reply.error = (char *) "the job was cancelled; submit it again";
         }
+        else
+        if (s_retry_check (job, req, refusal, sizeof refusal)) {
+            reply.ok = false;
+            reply.error = refusal;
+        }
         else {
             size_t before = job->failed;
             if (job->noop) {
@@ -2436,7 +2504,9 @@ s_on_job_request (broker_t *self, const wire_msg_t *msg, bool cancel)
             }
             else
                 for (size_t i = 0; i < job->n_albums; i++)
-                    s_album_retry (self, job, &job->albums [i]);
+                    if (req->album == 0 || i + 1 == req->album)
+                        s_album_retry (self, job, &job->albums [i],
+                                       req->track > 0 ? (int) req->track - 1 : -1);
             job->publish_failed = false;
             if (before > 0 || s_job_final (job->state)) {
                 job->state = J_RUNNING;
@@ -2444,6 +2514,7 @@ s_on_job_request (broker_t *self, const wire_msg_t *msg, bool cancel)
             }
             s_job_check (self, job);
             job->dirty = true;
+            reply.count = before > job->failed ? (uint32_t) (before - job->failed) : 0;
             log_info ("job %llu: %zu failed task(s) queued again", (unsigned long long) job->id,
                       before);
         }
@@ -2848,6 +2919,8 @@ s_on_result (broker_t *self, s_worker_t *w, const wire_msg_t *msg)
     }
     if (t->kind != K_NOOP || !ok)
         store_attempt_end (self->store, t->sched.id, t->attempts, ok, ok ? NULL : err, now);
+    if (t->kind != K_NOOP && res->stderr_tail && *res->stderr_tail)
+        store_attempt_stderr (self->store, t->sched.id, t->attempts, res->stderr_tail);
     if (ok) {
         //  The result and its outputs in one transaction.
         size_t size = protobuf_c_message_get_packed_size (&res->base);
@@ -2888,6 +2961,7 @@ s_on_result (broker_t *self, s_worker_t *w, const wire_msg_t *msg)
         w->tasks_done++;
         s_metrics_done (self, t, res->elapsed_s);
         log_debug ("task %llu done in %.2f s", (unsigned long long) t->sched.id, res->elapsed_s);
+        s_task_cost (t, res->elapsed_s);
         s_task_final (self, t);
     }
     else {
@@ -2943,6 +3017,10 @@ s_on_message (broker_t *self, const wire_msg_t *msg)
         case MASTERFARM__MSG_TYPE__WATCH:   s_on_watch (self, msg); return;
         case MASTERFARM__MSG_TYPE__CANCEL:  s_on_job_request (self, msg, true); return;
         case MASTERFARM__MSG_TYPE__RETRY:   s_on_job_request (self, msg, false); return;
+        case MASTERFARM__MSG_TYPE__PRIORITY:
+        case MASTERFARM__MSG_TYPE__PAUSE:
+        case MASTERFARM__MSG_TYPE__RESUME:  s_on_control_request (self, msg); return;
+        case MASTERFARM__MSG_TYPE__LOGS:    s_on_logs (self, msg); return;
         case MASTERFARM__MSG_TYPE__READY:   s_on_ready (self, msg); return;
         default: break;
     }
@@ -3014,6 +3092,8 @@ s_reap_reports (broker_t *self)
             a->report_pid = 0;
             self->n_reporting--;
             bool ok = WIFEXITED (status) && WEXITSTATUS (status) == 0;
+            if (ok)
+                s_report_cost (job, a);
             a->state = ok ? A_REPORTED : A_PUBLISH_FAILED;
             if (!ok) {
                 job->publish_failed = true;
@@ -3420,6 +3500,8 @@ s_load_job (void *arg, const store_job_t *row)
         s_job_free (job);
         return MF_ERR_NOMEM;
     }
+    if (job && !s_job_final (job->state))
+        s_job_durations (l->self, job);
     return 0;
 }
 
@@ -3555,6 +3637,527 @@ s_load (broker_t *self)
         log_info ("resumed %zu job(s) from %s: %zu task(s) queued, %d put back after a stop",
                   self->n_jobs, self->cfg.state_path, scheduler_size (self->sched), back);
     return 0;
+}
+
+// ------------------------------------------------- control and progress
+//
+//  Job control (priority, pause and resume, a retry narrowed to an album
+//  or a track, the attempts log) and what status reports of a job's
+//  progress: durations read at submit, the cost model of broker/control.h,
+//  running stages per track and album.
+
+//  Reads every track's duration from its header (see control.h). Fast:
+//  the header only, one open per track.
+static void
+s_job_durations (broker_t *self, s_job_t *job)
+{
+    for (size_t ai = 0; ai < job->n_albums; ai++) {
+        s_album_t *a = &job->albums [ai];
+        for (size_t i = 0; i < a->spec->n_tracks; i++)
+            a->dur_s [i] = control_audio_seconds (self->input_root, a->spec->tracks [i].path);
+    }
+}
+
+//  A track's audio seconds: from its analysis when done, else its header.
+static double
+s_track_seconds (const s_album_t *a, size_t i)
+{
+    if (a->analyzed [i] && a->analyses [i].rate_hz > 0)
+        return (double) a->analyses [i].frames / a->analyses [i].rate_hz;
+    return a->dur_s ? a->dur_s [i] : 0;
+}
+
+//  True while a task is on a worker.
+static bool
+s_task_running (const s_task_t *t)
+{
+    return t && (t->state == T_DISPATCHED || t->state == T_RUNNING);
+}
+
+//  What runs of a track now: "analyze", "master spotify cd" or "".
+static void
+s_track_stage (const s_album_t *a, size_t i, char *buf, size_t size)
+{
+    buf [0] = 0;
+    if (s_task_running (a->analyze [i])) {
+        snprintf (buf, size, "analyze");
+        return;
+    }
+    size_t k = 0;
+    for (int p = 0; p < PROFILE_COUNT && k + 1 < size; p++)
+        if (s_task_running (a->master [i * PROFILE_COUNT + p]))
+            k += (size_t) snprintf (buf + k, size - k, "%s%s", k ? " " : "master ",
+                                    profile_get ((profile_id_t) p)->name);
+}
+
+//  Records a job's first dispatch.
+static void
+s_job_started (broker_t *self, s_job_t *job, int64_t now_ms)
+{
+    if (job->started_ms > 0 && job->finished_ms == 0)
+        return;
+    if (job->started_ms == 0)
+        job->started_ms = now_ms;
+    job->finished_ms = 0;
+    store_job_times (self->store, job->id, job->started_ms, 0);
+}
+
+//  Records that a job reached a final state (finished) or left it again
+//  (a retry).
+static void
+s_job_finished (broker_t *self, s_job_t *job, bool finished)
+{
+    int64_t at = finished ? clock_wall_ms () : 0;
+    if ((job->finished_ms > 0) == finished)
+        return;
+    job->finished_ms = at;
+    store_job_times (self->store, job->id, job->started_ms, at);
+}
+
+//  The cost-model kind of a task, or -1.
+static int
+s_cost_kind (const s_task_t *t)
+{
+    switch (t->kind) {
+        case K_ANALYZE:  return CONTROL_ANALYZE;
+        case K_MASTER:   return CONTROL_MASTER;
+        case K_ASSEMBLE: return CONTROL_ASSEMBLE;
+        default:         return -1;
+    }
+}
+
+//  The audio seconds a task covers: its track, or its whole album.
+static double
+s_task_audio (const s_task_t *t)
+{
+    if (t->album < 0 || (size_t) t->album >= t->job->n_albums)
+        return 0;
+    const s_album_t *a = &t->job->albums [t->album];
+    if (t->track >= 0)
+        return (size_t) t->track < a->spec->n_tracks ? s_track_seconds (a, (size_t) t->track)
+                                                    : 0;
+    double sum = 0;
+    for (size_t i = 0; i < a->spec->n_tracks; i++)
+        sum += s_track_seconds (a, i);
+    return sum;
+}
+
+//  Records what a finished task cost: the time its slot was taken, from
+//  dispatch to result (what the task process measured, elapsed_s, leaves
+//  out its start, its input's transfer and its result's, which weigh on
+//  short tasks), or elapsed_s for a task adopted after a restart.
+static void
+s_task_cost (s_task_t *t, double elapsed_s)
+{
+    int kind = s_cost_kind (t);
+    double slot_s = t->run_ms > 0 ? (clock_wall_ms () - t->run_ms) / 1000.0 : 0;
+    if (kind >= 0)
+        control_costs_add (&t->job->costs, kind, s_task_audio (t),
+                           slot_s > elapsed_s ? slot_s : elapsed_s);
+}
+
+//  Records what an album's report (and manifest) process cost.
+static void
+s_report_cost (s_job_t *job, const s_album_t *a)
+{
+    double album_s = 0;
+    for (size_t i = 0; i < a->spec->n_tracks; i++)
+        album_s += s_track_seconds (a, i);
+    if (a->report_ms > 0)
+        control_costs_add (&job->costs, CONTROL_REPORT, album_s,
+                           (clock_mono_ms () - a->report_ms) / 1000.0);
+}
+
+//  Holds a paused job's task (just taken off the queue for worker widx)
+//  aside until the job resumes. Returns 0, or MF_ERR_NOMEM (then it is
+//  dispatched after all).
+static int
+s_job_hold (broker_t *self, s_task_t *t, int widx)
+{
+    s_job_t *job = t->job;
+    if (job->n_held == job->cap_held) {
+        size_t cap = job->cap_held ? job->cap_held * 2 : 64;
+        s_task_t **held = realloc (job->held, cap * sizeof *held);
+        if (!held)
+            return MF_ERR_NOMEM;
+        job->held = held;
+        job->cap_held = cap;
+    }
+    job->held [job->n_held++] = t;
+    scheduler_release (self->sched, widx);
+    return 0;
+}
+
+//  Adds one task's cost to done or left: done for a finished task, the
+//  time it has run (at most 90% of its estimate) for a running one;
+//  failed and cancelled tasks are no work.
+static void
+s_progress_add (const s_task_t *t, double cost_s, int64_t now_ms, double *done, double *left)
+{
+    if (!t || t->state == T_FAILED || t->state == T_CANCELLED)
+        return;
+    if (t->state == T_DONE) {
+        *done += cost_s;
+        return;
+    }
+    double ran = 0;
+    if (s_task_running (t) && t->run_ms > 0)
+        ran = (now_ms - t->run_ms) / 1000.0;
+    if (ran > 0.9 * cost_s)
+        ran = 0.9 * cost_s;
+    if (ran < 0)
+        ran = 0;
+    *done += ran;
+    *left += cost_s - ran;
+}
+
+//  Fills the job's progress (work fraction, ETA, speed, times, paused)
+//  and the extra album fields (track counts, running stage, profiles).
+static void
+s_status_progress (broker_t *self, s_job_t *job, s_status_t *s)
+{
+    int64_t now = clock_wall_ms ();
+    double done = 0, left = 0, rate [CONTROL_KINDS];
+    for (int k = 0; k < CONTROL_KINDS; k++)
+        rate [k] = control_rate (&job->costs, k);
+    if (job->noop) {
+        done = job->done;
+        left = (double) job->n_tasks - job->done - job->failed - job->cancelled;
+    }
+    if (s->asp && job->n_albums)
+        s->album_text = calloc (job->n_albums, sizeof *s->album_text);
+    //  The longest chain left in one album: its tracks' work spread over
+    //  every slot, then its longest assembly, then its report. The last
+    //  album's assembly and report run alone, whatever the throughput was.
+    uint64_t slots = 0;
+    for (size_t i = 0; i < self->n_workers; i++)
+        if (self->workers [i].live)
+            slots += self->workers [i].slots;
+    double chain_s = 0;
+    for (size_t ai = 0; ai < job->n_albums; ai++) {
+        s_album_t *a = &job->albums [ai];
+        double album_s = 0, tracks_left = left;
+        uint32_t n_an = 0, n_ma = 0, t_done = 0, t_failed = 0;
+        for (size_t i = 0; i < a->spec->n_tracks; i++) {
+            double sec = s_track_seconds (a, i);
+            album_s += sec;
+            s_progress_add (a->analyze [i], sec * rate [CONTROL_ANALYZE], now, &done, &left);
+            n_an += s_task_running (a->analyze [i]);
+            bool all = a->analyze [i] && a->analyze [i]->state == T_DONE, failed = false;
+            failed = a->analyze [i] && a->analyze [i]->state == T_FAILED;
+            for (int p = 0; p < PROFILE_COUNT; p++) {
+                s_task_t *m = a->master [i * PROFILE_COUNT + p];
+                if (!m)
+                    continue;
+                s_progress_add (m, sec * rate [CONTROL_MASTER], now, &done, &left);
+                n_ma += s_task_running (m);
+                all = all && m->state == T_DONE;
+                failed = failed || m->state == T_FAILED;
+            }
+            t_done += all;
+            t_failed += failed;
+        }
+        tracks_left = left - tracks_left;
+        char assembling [96] = "", profiles [128] = "";
+        size_t ka = 0, kp = 0;
+        double asm_left = 0;
+        for (int p = 0; p < PROFILE_COUNT; p++) {
+            s_task_t *as = a->assemble [p];
+            if (!as)
+                continue;
+            const char *name = profile_get ((profile_id_t) p)->name;
+            double before = left;
+            s_progress_add (as, album_s * rate [CONTROL_ASSEMBLE], now, &done, &left);
+            if (left - before > asm_left)
+                asm_left = left - before;
+            if (s_task_running (as) && ka + 1 < sizeof assembling)
+                ka += (size_t) snprintf (assembling + ka, sizeof assembling - ka, " %s", name);
+            if (kp + 1 < sizeof profiles)
+                kp += (size_t) snprintf (profiles + kp, sizeof profiles - kp, "%s%s",
+                                         kp ? " " : "", name);
+        }
+        //  The report: done once the album left the open state.
+        double report_s = album_s * rate [CONTROL_REPORT];
+        if (a->state != A_OPEN)
+            done += report_s;
+        else
+        if (a->report_pid > 0) {
+            double ran = a->report_ms > 0 ? (clock_mono_ms () - a->report_ms) / 1000.0 : 0;
+            ran = ran < 0 ? 0 : ran > 0.9 * report_s ? 0.9 * report_s : ran;
+            done += ran;
+            left += report_s - ran;
+        }
+        else
+            left += report_s;
+        double report_left = a->state != A_OPEN ? 0 : a->report_pid > 0 ? report_s / 2 : report_s;
+        double chain = (slots > 0 ? tracks_left / (double) slots : tracks_left) + asm_left
+                     + report_left;
+        if (chain > chain_s)
+            chain_s = chain;
+        if (s->album_text && ai < s->js.n_albums) {
+            char *stage = s->album_text [ai][0];
+            size_t size = sizeof s->album_text [ai][0], k = 0;
+            if (n_an)
+                k += (size_t) snprintf (stage + k, size - k, "analyze %u", n_an);
+            if (n_ma && k + 1 < size)
+                k += (size_t) snprintf (stage + k, size - k, "%smaster %u", k ? ", " : "", n_ma);
+            if (ka && k + 1 < size)
+                k += (size_t) snprintf (stage + k, size - k, "%sassemble%s", k ? ", " : "",
+                                        assembling);
+            if (a->report_pid > 0 && k + 1 < size)
+                snprintf (stage + k, size - k, "%sreport", k ? ", " : "");
+            snprintf (s->album_text [ai][1], sizeof s->album_text [ai][1], "%s", profiles);
+            Masterfarm__AlbumStatus *x = s->js.albums [ai];
+            x->tracks = (uint32_t) a->spec->n_tracks;
+            x->tracks_done = t_done;
+            x->tracks_failed = t_failed;
+            x->stage = stage;
+            x->profiles = s->album_text [ai][1];
+        }
+    }
+    bool final = s_job_final (job->state) || job->state == J_WAITING;
+    int64_t end = final && job->finished_ms > 0 ? job->finished_ms : now;
+    double running_s = job->started_ms > 0 ? (end - job->started_ms) / 1000.0 : 0;
+    s->js.paused = job->paused;
+    s->js.started_ms = job->started_ms;
+    s->js.finished_ms = job->finished_ms;
+    s->js.work_done = done + left > 0 ? done / (done + left) : final ? 1 : 0;
+    s->js.eta_s = final ? 0 : control_eta_s (done, left, running_s);
+    if (!final && s->js.eta_s >= 0 && chain_s > s->js.eta_s)
+        s->js.eta_s = chain_s;
+    if ((final ? running_s > 0 : running_s >= 1) && !job->noop)
+        s->js.speed = final ? s->js.audio_done_s / running_s
+                            : s->js.audio_total_s * s->js.work_done / running_s;
+}
+
+//  Checks a RETRY narrowed to an album or a track: numbers in range, and
+//  something failed there. Returns 0, or -1 with why.
+static int
+s_retry_check (const s_job_t *job, const Masterfarm__JobRequest *req, char *why, size_t size)
+{
+    if (req->album == 0 && req->track == 0)
+        return 0;
+    if (req->album == 0) {
+        snprintf (why, size, "a track number needs an album number (--album A --track N)");
+        return -1;
+    }
+    if (job->noop || req->album > job->n_albums) {
+        snprintf (why, size, "the job has no album %u (it has %zu)", req->album,
+                  job->noop ? (size_t) 0 : job->n_albums);
+        return -1;
+    }
+    const s_album_t *a = &job->albums [req->album - 1];
+    if (req->track > a->spec->n_tracks) {
+        snprintf (why, size, "album %u has no track %u (it has %zu)", req->album, req->track,
+                  a->spec->n_tracks);
+        return -1;
+    }
+    bool failed = false;
+    for (size_t i = 0; i < a->spec->n_tracks; i++) {
+        if (req->track && i + 1 != req->track)
+            continue;
+        const s_task_t *an = a->analyze [i];
+        failed = failed || (an && (an->state == T_FAILED || an->state == T_CANCELLED));
+        for (int p = 0; p < PROFILE_COUNT; p++) {
+            const s_task_t *m = a->master [i * PROFILE_COUNT + p];
+            failed = failed || (m && (m->state == T_FAILED || m->state == T_CANCELLED));
+        }
+    }
+    for (int p = 0; !req->track && p < PROFILE_COUNT; p++) {
+        const s_task_t *as = a->assemble [p];
+        failed = failed || (as && (as->state == T_FAILED || as->state == T_CANCELLED));
+    }
+    if (!req->track && (a->state == A_HELD || a->state == A_PUBLISH_FAILED))
+        failed = true;
+    if (!failed) {
+        if (req->track)
+            snprintf (why, size, "nothing failed in album %u track %u", req->album, req->track);
+        else
+            snprintf (why, size, "nothing failed in album %u", req->album);
+        return -1;
+    }
+    return 0;
+}
+
+//  PRIORITY, PAUSE and RESUME of a job.
+static void
+s_on_control_request (broker_t *self, const wire_msg_t *msg)
+{
+    const Masterfarm__JobRequest *req = (const Masterfarm__JobRequest *) msg->body;
+    s_job_t *job = s_job_find (self, req->job_id);
+    if (!job) {
+        self->counters.unknown_job++;
+        char text [96];
+        snprintf (text, sizeof text, "no job %llu on this broker",
+                  (unsigned long long) req->job_id);
+        s_send_error (self, msg, MF_ERR_NOTFOUND, text);
+        return;
+    }
+    Masterfarm__JobReply reply = MASTERFARM__JOB_REPLY__INIT;
+    reply.job_id = job->id;
+    reply.ok = true;
+    reply.error = (char *) "";
+    if (msg->type == MASTERFARM__MSG_TYPE__PRIORITY && req->priority > 9) {
+        reply.ok = false;
+        reply.error = (char *) "a priority is a whole number from 0 to 9";
+    }
+    else
+    if (s_job_final (job->state)) {
+        reply.ok = false;
+        reply.error = (char *) "the job has already finished";
+    }
+    if (!reply.ok) {
+        s_send (self, msg->id, msg->id_size, MASTERFARM__MSG_TYPE__JOB_REPLY, &reply.base,
+                NULL, 0);
+        return;
+    }
+    if (store_begin_sync (self->store)) {
+        s_send_error (self, msg, MF_ERR_IO, "the broker cannot write its state file now "
+                      "(see its log); nothing was changed, try again");
+        return;
+    }
+    if (msg->type == MASTERFARM__MSG_TYPE__PRIORITY) {
+        job->priority = (int) req->priority;
+        for (size_t i = 0; i < job->n_tasks; i++) {
+            sched_task_t *st = &job->tasks [i]->sched;
+            bool queued = st->heap_index != SCHED_NOT_QUEUED && !st->deferred;
+            if (queued)
+                scheduler_remove (self->sched, st);
+            st->priority = job->priority;
+            if (queued)
+                scheduler_push (self->sched, st);
+        }
+        log_info ("job %llu: priority %d", (unsigned long long) job->id, job->priority);
+    }
+    else
+    if (msg->type == MASTERFARM__MSG_TYPE__PAUSE) {
+        //  Queued tasks leave the queue when a worker would take them
+        //  (s_dispatch); running ones finish.
+        job->paused = true;
+        for (size_t i = 0; i < job->n_tasks; i++)
+            reply.count += s_task_running (job->tasks [i]);
+        log_info ("job %llu paused: nothing new is dispatched; %u task(s) running finish",
+                  (unsigned long long) job->id, reply.count);
+    }
+    else {
+        job->paused = false;
+        for (size_t i = 0; i < job->n_held; i++) {
+            s_task_t *t = job->held [i];
+            if (t->state == T_QUEUED && t->sched.heap_index == SCHED_NOT_QUEUED) {
+                scheduler_push (self->sched, &t->sched);
+                reply.count++;
+            }
+        }
+        job->n_held = 0;
+        log_info ("job %llu resumed: %u held task(s) queued again", (unsigned long long) job->id,
+                  reply.count);
+    }
+    store_job_control (self->store, job->id, job->priority, job->paused);
+    job->dirty = true;
+    if (store_commit (self->store)) {
+        s_send_error (self, msg, MF_ERR_IO, "the broker could not store the change; see its log");
+        return;
+    }
+    s_send (self, msg->id, msg->id_size, MASTERFARM__MSG_TYPE__JOB_REPLY, &reply.base, NULL, 0);
+}
+
+#define S_LOGS_MAX        2000          //  attempts in one LOGS reply
+#define S_LOGS_MAX_BYTES  (8u << 20)    //  text in one LOGS reply
+
+typedef struct {
+    Masterfarm__AttemptLog  *rows;
+    Masterfarm__AttemptLog **ptrs;
+    size_t                   n;
+    size_t                   bytes;
+    bool                     truncated;
+} s_logs_t;
+
+//  Copies one attempt row into the reply (strings owned).
+static int
+s_logs_row (void *arg, const store_attempt_t *at)
+{
+    s_logs_t *l = arg;
+    size_t bytes = (at->error ? strlen (at->error) : 0)
+                 + (at->stderr_tail ? strlen (at->stderr_tail) : 0) + 256;
+    if (l->n == S_LOGS_MAX || l->bytes + bytes > S_LOGS_MAX_BYTES) {
+        l->truncated = true;
+        return 1;
+    }
+    Masterfarm__AttemptLog *x = &l->rows [l->n];
+    masterfarm__attempt_log__init (x);
+    const profile_t *p = at->profile >= 0 ? profile_get ((profile_id_t) at->profile) : NULL;
+    x->task_id = at->task_id;
+    x->kind = (char *) s_kind_name (at->kind);
+    x->album = at->album >= 0 ? (uint32_t) at->album + 1 : 0;
+    x->track = at->track >= 0 ? (uint32_t) at->track + 1 : 0;
+    x->profile = p ? (char *) p->name : (char *) "";
+    x->attempt = (uint32_t) (at->attempt > 0 ? at->attempt : 0);
+    x->worker = strdup (at->worker ? at->worker : "");
+    x->started_ms = at->started_ms;
+    x->ended_ms = at->ended_ms;
+    x->ok = at->ok;
+    x->error = strdup (at->error ? at->error : "");
+    x->stderr_tail = strdup (at->stderr_tail ? at->stderr_tail : "");
+    l->ptrs [l->n++] = x;
+    l->bytes += bytes;
+    return x->worker && x->error && x->stderr_tail ? 0 : MF_ERR_NOMEM;
+}
+
+//  LOGS: every recorded attempt of a job's tasks (or of one album or
+//  track), with worker, times, error and stderr tail.
+static void
+s_on_logs (broker_t *self, const wire_msg_t *msg)
+{
+    const Masterfarm__LogsRequest *req = (const Masterfarm__LogsRequest *) msg->body;
+    s_job_t *job = s_job_find (self, req->job_id);
+    char text [128];
+    if (!job) {
+        self->counters.unknown_job++;
+        snprintf (text, sizeof text, "no job %llu on this broker",
+                  (unsigned long long) req->job_id);
+        s_send_error (self, msg, MF_ERR_NOTFOUND, text);
+        return;
+    }
+    if ((req->track && !req->album) || (req->album && req->album > job->n_albums)
+    ||  (req->track && req->track > job->albums [req->album - 1].spec->n_tracks)) {
+        if (req->track && !req->album)
+            snprintf (text, sizeof text, "a track number needs an album number");
+        else
+        if (req->album > job->n_albums)
+            snprintf (text, sizeof text, "job %llu has no album %u",
+                      (unsigned long long) job->id, req->album);
+        else
+            snprintf (text, sizeof text, "album %u has no track %u", req->album, req->track);
+        s_send_error (self, msg, MF_ERR_INVALID, text);
+        return;
+    }
+    s_logs_t l = { 0 };
+    l.rows = calloc (S_LOGS_MAX, sizeof *l.rows);
+    l.ptrs = calloc (S_LOGS_MAX, sizeof *l.ptrs);
+    int rc = l.rows && l.ptrs ? 0 : MF_ERR_NOMEM;
+    if (!rc)
+        rc = store_attempts_load (self->store, job->id, (int) req->album - 1,
+                                  (int) req->track - 1, s_logs_row, &l);
+    if (rc < 0)
+        s_send_error (self, msg, rc, rc == MF_ERR_NOMEM ? "the broker is out of memory"
+                                                        : "the broker cannot read its state "
+                                                          "file now; see its log");
+    else {
+        Masterfarm__LogsReply reply = MASTERFARM__LOGS_REPLY__INIT;
+        reply.job_id = job->id;
+        reply.attempts = l.ptrs;
+        reply.n_attempts = l.n;
+        reply.truncated = l.truncated;
+        s_send (self, msg->id, msg->id_size, MASTERFARM__MSG_TYPE__LOGS_REPLY, &reply.base,
+                NULL, 0);
+    }
+    for (size_t i = 0; i < l.n; i++) {
+        free (l.rows [i].worker);
+        free (l.rows [i].error);
+        free (l.rows [i].stderr_tail);
+    }
+    free (l.rows);
+    free (l.ptrs);
 }
 
 // ------------------------------------------------------------------ public

@@ -45,13 +45,20 @@
     weighted mean of the shapes with weights w_i proportional to
     10^(P_i/10) * duration_i, each track's share of the album's energy as
     delivered (P_i its planned loudness), or the reference track's shape.
-    Correction c_i = strength * (t - s_i), smoothed by a 3-band moving
-    average (one band each side: 1 octave in all, which keeps tilts and
-    broad colour and drops narrow peaks that belong to the music),
-    shifted to zero mean over the usable bands so the overall level moves
-    little (the master's loudness loop corrects the rest), then clipped to
-    +-max_db. A band is usable when every track has a finite level above
-    -150 dBFS in it; unusable bands get 0 dB.
+    Correction c_i = strength * clip (smooth (t - s_i)). smooth is a
+    local linear fit over log2 frequency with Gaussian weights (sigma 1/2
+    octave, out to 1.25 octaves): it keeps tilts and broad colour exactly,
+    edges included, and drops what is narrower than about an octave, so
+    a track's bass notes (a strong 80 Hz beside a weak 100 Hz band) are
+    left to the music instead of becoming +3 / -3 dB neighbours. The
+    result is shifted to zero mean over the usable bands so the overall
+    level moves little (the master's loudness loop corrects the rest),
+    and clipped to +-max_db; strength scales the clipped curve, so 0.5 is
+    half of 1.0 in every band (clipping after scaling made both the same
+    wherever the difference exceeded max_db). A band is usable when every
+    track has a finite level above -150 dBFS in it; an unusable band holds
+    the nearest usable band's correction (0 dB there would make a step of
+    the whole correction between 16 and 20 kHz when a track is low-passed).
 
     Silence: a track with no measurable loudness (digital silence, or
     every block under the -70 LUFS absolute gate, where BS.1770 gives
@@ -74,6 +81,7 @@
 #define PLAN_BAND_FLOOR_DB   -150.0   //  below this a band is empty (no content)
 #define PLAN_SOLVE_TOL_LU    1e-6     //  album gain solved to this
 #define PLAN_SOLVE_ITERS     200
+#define PLAN_SMOOTH_OCT      0.5      //  tonal smoothing: Gaussian sigma, octaves
 
 static const char *s_policy_names [] = { "track", "album", "loudest", "hybrid" };
 static const char *s_tonal_names [] = { "off", "album", "reference" };
@@ -244,6 +252,195 @@ s_bands (const double *v)
     return arr;
 }
 
+//  The correction curve from a raw difference (target shape minus the
+//  track's, dB per band); see planner.h and the top of this file.
+void
+planner_tonal_curve (const double *raw, const int *usable, double strength, double max_db,
+                     double *out)
+{
+    double x [MEASURE_BANDS], sm [MEASURE_BANDS];
+    int n_usable = 0;
+    for (int b = 0; b < MEASURE_BANDS; b++) {
+        x [b] = log2 (measure_band_hz (b));
+        n_usable += usable [b] != 0;
+        out [b] = 0.0;
+    }
+    if (n_usable == 0 || !(strength > 0.0))
+        return;
+    //  local linear regression with Gaussian weights over log2 frequency:
+    //  keeps tilts and broad colour exactly (a straight line in dB over
+    //  log frequency comes out unchanged, edges included) and drops what
+    //  is narrower than about an octave
+    const double sig = PLAN_SMOOTH_OCT, reach = 2.5 * PLAN_SMOOTH_OCT;
+    for (int b = 0; b < MEASURE_BANDS; b++) {
+        if (!usable [b])
+            continue;
+        double s0 = 0, s1 = 0, s2 = 0, t0 = 0, t1 = 0;
+        for (int k = 0; k < MEASURE_BANDS; k++) {
+            double d = x [k] - x [b];
+            if (!usable [k] || fabs (d) > reach)
+                continue;
+            double wk = exp (-0.5 * d * d / (sig * sig));
+            s0 += wk;
+            s1 += wk * d;
+            s2 += wk * d * d;
+            t0 += wk * raw [k];
+            t1 += wk * d * raw [k];
+        }
+        double det = s0 * s2 - s1 * s1;
+        sm [b] = det > 1e-12 * s0 * s0 ? (s2 * t0 - s1 * t1) / det : t0 / s0;
+    }
+    //  unusable bands hold the nearest usable band's value (the upper one
+    //  on a tie), so that an empty 20 kHz band does not pull the curve to
+    //  0 dB between 16 and 20 kHz
+    for (int b = 0; b < MEASURE_BANDS; b++) {
+        if (usable [b])
+            continue;
+        for (int d = 1; d < MEASURE_BANDS; d++) {
+            if (b + d < MEASURE_BANDS && usable [b + d]) {
+                sm [b] = sm [b + d];
+                break;
+            }
+            if (b - d >= 0 && usable [b - d]) {
+                sm [b] = sm [b - d];
+                break;
+            }
+        }
+    }
+    double mean = 0.0;
+    for (int b = 0; b < MEASURE_BANDS; b++)
+        if (usable [b])
+            mean += sm [b];
+    mean /= n_usable;
+    //  max_db bounds the full correction; strength then scales it, so
+    //  strength 0.5 is half of strength 1 in every band
+    for (int b = 0; b < MEASURE_BANDS; b++) {
+        double c = sm [b] - mean;
+        if (c > max_db)
+            c = max_db;
+        if (c < -max_db)
+            c = -max_db;
+        out [b] = strength * c;
+    }
+}
+
+#define PLAN_DIST_LO   2          //  40 Hz: spectral distance bands
+#define PLAN_DIST_HI   27         //  16 kHz
+
+//  RMS of the shape difference over 40 Hz .. 16 kHz; see planner.h.
+double
+planner_spectral_distance (const double *a_db, const double *b_db)
+{
+    double ma = 0.0, mb = 0.0;
+    const int n = PLAN_DIST_HI - PLAN_DIST_LO + 1;
+    for (int b = PLAN_DIST_LO; b <= PLAN_DIST_HI; b++) {
+        if (!isfinite (a_db [b]) || !isfinite (b_db [b]))
+            return NAN;
+        ma += a_db [b] / n;
+        mb += b_db [b] / n;
+    }
+    double ss = 0.0;
+    for (int b = PLAN_DIST_LO; b <= PLAN_DIST_HI; b++) {
+        double d = (a_db [b] - ma) - (b_db [b] - mb);
+        ss += d * d;
+    }
+    return sqrt (ss / n);
+}
+
+//  Reference match; see planner.h.
+int
+planner_reference_match (const measure_t *track, double track_side_mid_db,
+                         const planner_ref_t *refs, size_t n_refs,
+                         const planner_ref_cfg_t *cfg, double profile_target_lufs,
+                         planner_ref_plan_t *out, char *err, size_t err_size)
+{
+    memset (out, 0, sizeof *out);
+    out->width = 1.0;
+    out->target_lufs = profile_target_lufs;
+    out->ref_side_mid_db = NAN;
+    if (!track || !refs || n_refs == 0 || !cfg) {
+        snprintf (err, err_size, "reference: no reference to match");
+        return MF_ERR_INVALID;
+    }
+    if (!(cfg->tone >= 0.0 && cfg->tone <= 1.0) || !(cfg->loudness >= 0.0 && cfg->loudness <= 1.0)
+    ||  !(cfg->width >= 0.0 && cfg->width <= 1.0)) {
+        snprintf (err, err_size, "reference: intensities tone %g, loudness %g, width %g; "
+                  "each 0 .. 1", cfg->tone, cfg->loudness, cfg->width);
+        return MF_ERR_INVALID;
+    }
+    if (!(cfg->max_db >= 0.0 && cfg->max_db <= 12.0)) {
+        snprintf (err, err_size, "reference: max_db %g; 0 .. 12 dB", cfg->max_db);
+        return MF_ERR_INVALID;
+    }
+    if (planner_track_silent (track)) {
+        snprintf (err, err_size, "reference: the track has no measurable loudness to match");
+        return MF_ERR_INVALID;
+    }
+    double wsum = 0.0;
+    for (size_t r = 0; r < n_refs; r++) {
+        if (!refs [r].m || !(refs [r].weight > 0.0) || !isfinite (refs [r].weight)) {
+            snprintf (err, err_size, "reference %zu: weight %g; it must be above 0",
+                      r + 1, refs [r].weight);
+            return MF_ERR_INVALID;
+        }
+        if (planner_track_silent (refs [r].m)) {
+            snprintf (err, err_size, "reference %zu has no measurable loudness", r + 1);
+            return MF_ERR_INVALID;
+        }
+        wsum += refs [r].weight;
+    }
+    //  usable bands: content in the track and in every reference
+    int usable [MEASURE_BANDS], n_usable = 0;
+    for (int b = 0; b < MEASURE_BANDS; b++) {
+        usable [b] = isfinite (track->band_db [b]) && track->band_db [b] > PLAN_BAND_FLOOR_DB;
+        for (size_t r = 0; r < n_refs; r++)
+            if (!(isfinite (refs [r].m->band_db [b]) && refs [r].m->band_db [b] > PLAN_BAND_FLOOR_DB))
+                usable [b] = 0;
+        n_usable += usable [b];
+    }
+    //  shapes relative to their mean over the usable bands
+    double target [MEASURE_BANDS] = { 0 }, shape [MEASURE_BANDS] = { 0 };
+    double ref_lufs = 0.0, sm_sum = 0.0, sm_w = 0.0;
+    for (size_t r = 0; r < n_refs; r++) {
+        const measure_t *m = refs [r].m;
+        double w = refs [r].weight / wsum, mean = 0.0;
+        for (int b = 0; b < MEASURE_BANDS; b++)
+            if (usable [b])
+                mean += m->band_db [b] / (n_usable ? n_usable : 1);
+        for (int b = 0; b < MEASURE_BANDS; b++)
+            if (usable [b])
+                target [b] += w * (m->band_db [b] - mean);
+        ref_lufs += w * m->integrated_lufs;
+        if (isfinite (refs [r].side_mid_db)) {
+            sm_sum += refs [r].weight * refs [r].side_mid_db;
+            sm_w += refs [r].weight;
+        }
+    }
+    double mean = 0.0;
+    for (int b = 0; b < MEASURE_BANDS; b++)
+        if (usable [b])
+            mean += track->band_db [b] / (n_usable ? n_usable : 1);
+    double raw [MEASURE_BANDS];
+    for (int b = 0; b < MEASURE_BANDS; b++) {
+        shape [b] = usable [b] ? track->band_db [b] - mean : 0.0;
+        raw [b] = usable [b] ? target [b] - shape [b] : 0.0;
+        out->ref_shape_db [b] = usable [b] ? target [b] : NAN;
+    }
+    planner_tonal_curve (raw, usable, cfg->tone, cfg->max_db, out->tonal_db);
+    out->distance_db = planner_spectral_distance (track->band_db, out->ref_shape_db);
+
+    out->ref_lufs = ref_lufs;
+    double t = profile_target_lufs + cfg->loudness * (ref_lufs - profile_target_lufs);
+    out->target_lufs = fmin (fmax (t, -40.0), -5.0);
+
+    out->ref_side_mid_db = sm_w > 0.0 ? sm_sum / sm_w : NAN;
+    if (isfinite (out->ref_side_mid_db) && isfinite (track_side_mid_db)) {
+        double w = pow (10.0, cfg->width * (out->ref_side_mid_db - track_side_mid_db) / 20.0);
+        out->width = fmin (fmax (w, 0.0), 2.0);
+    }
+    return 0;
+}
+
 //  Computes the tonal corrections of every track into plan->tracks[i].tonal_db
 //  and records the inputs in rep. Silent tracks get none and take no part
 //  in the target; a silent reference track leaves every track uncorrected
@@ -261,7 +458,7 @@ s_plan_tonal (const spec_album_t *album, const measure_t *const *a, size_t n,
     json_object_set_new (jt, "match", json_string (s_tonal_names [tc->match <= TONAL_REFERENCE ? tc->match : 0]));
     json_object_set_new (jt, "strength", json_real (tc->strength));
     json_object_set_new (jt, "max_db", json_real (tc->max_db));
-    json_object_set_new (jt, "smoothing", json_string ("3-band moving average, zero mean over usable bands, clipped to +-max_db"));
+    json_object_set_new (jt, "smoothing", json_string ("local linear fit, Gaussian weights of sigma 1/2 octave; unusable bands hold the nearest usable value; zero mean over usable bands; clipped to +-max_db, then scaled by strength"));
     json_object_set_new (jt, "weights", json_string ("10^(planned_lufs/10) * duration_s, normalised"));
     for (size_t i = 0; i < n; i++)
         memset (plan->tracks [i].tonal_db, 0, sizeof plan->tracks [i].tonal_db);
@@ -355,33 +552,10 @@ s_plan_tonal (const spec_album_t *album, const measure_t *const *a, size_t n,
     for (size_t i = 0; i < n; i++) {
         if (silent [i])
             continue;                   //  stays 0 dB
-        double raw [MEASURE_BANDS], sm [MEASURE_BANDS];
+        double raw [MEASURE_BANDS];
         for (int b = 0; b < MEASURE_BANDS; b++)
-            raw [b] = usable [b] ? tc->strength * (target [b] - shape [i][b]) : 0.0;
-        double mean = 0.0;
-        for (int b = 0; b < MEASURE_BANDS; b++) {
-            sm [b] = 0.0;
-            if (!usable [b])
-                continue;
-            double s = 0.0;
-            int k = 0;
-            for (int d = -1; d <= 1; d++)
-                if (b + d >= 0 && b + d < MEASURE_BANDS && usable [b + d]) {
-                    s += raw [b + d];
-                    k++;
-                }
-            sm [b] = s / k;
-            mean += sm [b];
-        }
-        mean /= n_usable;
-        for (int b = 0; b < MEASURE_BANDS; b++) {
-            double c = usable [b] ? sm [b] - mean : 0.0;
-            if (c > tc->max_db)
-                c = tc->max_db;
-            if (c < -tc->max_db)
-                c = -tc->max_db;
-            plan->tracks [i].tonal_db [b] = c;
-        }
+            raw [b] = usable [b] ? target [b] - shape [i][b] : 0.0;
+        planner_tonal_curve (raw, usable, tc->strength, tc->max_db, plan->tracks [i].tonal_db);
     }
     free (shape);
     free (w);

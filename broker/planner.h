@@ -71,6 +71,78 @@ int planner_plan_tracks (const spec_album_t *album, const measure_t *const *anal
 //  gate) or it has no 400 ms block.
 bool planner_track_silent (const measure_t *m);
 
+//  The tonal correction curve (MEASURE_BANDS dB) from raw, the wanted
+//  change per band (target shape minus the track's), over the bands
+//  where usable[b] is non-zero: smoothed (local linear fit, Gaussian
+//  weights of sigma 1/2 octave), unusable bands holding the nearest
+//  usable value, zero mean over the usable bands, clipped to +-max_db,
+//  then scaled by strength (0 .. 1). All zero when no band is usable.
+void planner_tonal_curve (const double *raw, const int *usable, double strength,
+                          double max_db, double *out);
+
+/*  Reference mastering: one track matched to one or more weighted
+    references (files of any rate and length, analysed by
+    worker/reference.h) in tonal balance, loudness and stereo width, each
+    with its own intensity 0 .. 1.
+
+      tone      the track's spectrum shape is moved toward the weighted
+                mean of the references' shapes (each relative to its mean
+                over the usable bands) by planner_tonal_curve with
+                strength = tone and the cap max_db; realised by the
+                minimum-phase tonal EQ (no pre-ringing)
+      loudness  target = profile target + loudness * (reference - profile
+                target), the reference loudness the weighted mean of the
+                references' integrated loudness; kept within -40 .. -5
+                LUFS. The profile's true-peak ceiling and the limiter's
+                max_gr_db still bound what is delivered: a reference
+                louder than the limiter may reach is met only that far
+                (the master report says gr_capped)
+      width     side gain w = 10^(width * (R_ref - R_track) / 20) on the
+                stereo stage, R the side/mid energy ratio in dB (weighted
+                mean over the stereo references), bounded to 0 .. 2; 1
+                (unchanged) when the track or every reference is not
+                stereo or has no side content
+
+    Spectral distance (planner_spectral_distance): the RMS over the
+    1/3-octave bands from 40 Hz to 16 kHz of the difference of two shapes,
+    each relative to its own mean over those bands (dB).  */
+typedef struct {
+    const measure_t *m;                //  the reference's analysis
+    double           side_mid_db;      //  its side/mid energy ratio, dB (NAN: not stereo)
+    double           weight;           //  > 0; normalised over the references
+} planner_ref_t;
+
+typedef struct {
+    double tone;                       //  0 .. 1
+    double loudness;                   //  0 .. 1
+    double width;                      //  0 .. 1
+    double max_db;                     //  cap of the tonal correction, 0 .. 12
+} planner_ref_cfg_t;
+
+typedef struct {
+    double tonal_db [MEASURE_BANDS];   //  correction curve (minimum phase)
+    double target_lufs;                //  blended loudness target
+    double width;                      //  side gain for the stereo stage
+    double ref_lufs;                   //  weighted reference loudness
+    double ref_side_mid_db;            //  weighted reference side/mid (NAN: none)
+    double distance_db;                //  spectral distance track -> target, before
+    double ref_shape_db [MEASURE_BANDS];   //  the target shape
+} planner_ref_plan_t;
+
+//  Plans the match of track (side/mid ratio track_side_mid_db) to n_refs
+//  references; profile_target_lufs is where loudness intensity 0 lands.
+//  Returns 0 or MF_ERR_INVALID (no reference, a weight not > 0, an
+//  intensity out of 0 .. 1, a reference or the track without measurable
+//  loudness; err says which).
+int planner_reference_match (const measure_t *track, double track_side_mid_db,
+                             const planner_ref_t *refs, size_t n_refs,
+                             const planner_ref_cfg_t *cfg, double profile_target_lufs,
+                             planner_ref_plan_t *out, char *err, size_t err_size);
+
+//  Spectral distance between two band spectra (dB); see above. NAN when a
+//  band from 40 Hz to 16 kHz is not finite in either.
+double planner_spectral_distance (const double *a_db, const double *b_db);
+
 //  Album loudness (LUFS) as the album file will read: BS.1770-4 gating over
 //  the union of the tracks' blocks, each shifted by gain_db[i] (NULL: no
 //  gains), plus the partial blocks where a track meets a gap or the

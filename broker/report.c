@@ -277,6 +277,7 @@ s_tree (const report_input_t *in)
             json_object_set_new (t, "tonal_db", s_bands (mr ? mr->tonal_db : tp->tonal_db));
             json_object_set_new (t, "limiter_gr_max_db", s_num (mr ? mr->gr_max_db : NAN));
             json_object_set_new (t, "limiter_gr_mean_db", s_num (mr ? mr->gr_avg_db : NAN));
+            json_object_set_new (t, "limiter_gr_sustained_db", s_num (mr ? mr->gr_sustained_db : NAN));
             json_object_set_new (t, "limiter_gr_capped", mr ? json_boolean (mr->gr_capped) : json_null ());
             json_object_set_new (t, "loop_iterations", mr ? json_integer (mr->loop_iterations) : json_null ());
             json_object_set_new (t, "chain", s_chain_json (&in->album->tracks [i].s.chain, mr));

@@ -24,7 +24,8 @@
 enum {
     S_JOB_INSERT, S_JOB_STATE, S_TASK_INSERT, S_TASK_UPDATE, S_TASK_UPDATE_KEEP,
     S_TASK_DONE, S_OUT_DELETE, S_OUT_INSERT, S_ATT_BEGIN, S_ATT_END, S_TRACK_PUT,
-    S_PLAN_PUT, S_ALBUM_PUT, S_WORKER_PUT, S_TASK_COUNTS, S_COUNT
+    S_PLAN_PUT, S_ALBUM_PUT, S_WORKER_PUT, S_TASK_COUNTS, S_JOB_CONTROL, S_JOB_TIMES,
+    S_ATT_STDERR, S_COUNT
 };
 
 static const char *s_sql [S_COUNT] = {
@@ -54,20 +55,26 @@ static const char *s_sql [S_COUNT] = {
                      "tasks_done, tasks_failed) VALUES (?,?,?,?,?)",
     [S_TASK_COUNTS] = "UPDATE tasks SET strikes = ?, lost = ?, resource = ?, retry_at_ms = ? "
                       "WHERE id = ?",
+    [S_JOB_CONTROL] = "UPDATE jobs SET priority = ?, paused = ? WHERE id = ?",
+    [S_JOB_TIMES]  = "UPDATE jobs SET started_ms = ?, finished_ms = ? WHERE id = ?",
+    [S_ATT_STDERR] = "UPDATE attempts SET stderr = ? WHERE task_id = ? AND attempt = ?",
 };
 
-//  Columns added to `tasks` after the first release (the schema version
-//  did not change: an older state file gets them, zero, when opened).
-static const char *s_task_columns [] = {
-    "strikes INT DEFAULT 0", "lost INT DEFAULT 0", "resource INT DEFAULT 0",
-    "retry_at_ms INT DEFAULT 0"
+//  Columns added after the first release (the schema version did not
+//  change: an older state file gets them, zero or NULL, when opened).
+static const struct { const char *table, *column; } s_added_columns [] = {
+    { "tasks", "strikes INT DEFAULT 0" }, { "tasks", "lost INT DEFAULT 0" },
+    { "tasks", "resource INT DEFAULT 0" }, { "tasks", "retry_at_ms INT DEFAULT 0" },
+    { "jobs", "paused INT DEFAULT 0" }, { "jobs", "started_ms INT DEFAULT 0" },
+    { "jobs", "finished_ms INT DEFAULT 0" }, { "attempts", "stderr TEXT" },
 };
 
 static const char *s_schema =
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);"
     "CREATE TABLE IF NOT EXISTS jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT,"
     "  priority INT, deadline_ms INT, deliver_at_ms INT, submitted_ms INT, state INT,"
-    "  format TEXT, spec TEXT, origin TEXT, updated_ms INT);"
+    "  format TEXT, spec TEXT, origin TEXT, updated_ms INT, paused INT DEFAULT 0,"
+    "  started_ms INT DEFAULT 0, finished_ms INT DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS albums (job_id INT, idx INT, slug TEXT, state INT,"
     "  PRIMARY KEY (job_id, idx));"
     "CREATE TABLE IF NOT EXISTS tracks (job_id INT, album INT, idx INT, analysis BLOB,"
@@ -80,7 +87,8 @@ static const char *s_schema =
     "  resource INT DEFAULT 0, retry_at_ms INT DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS tasks_job ON tasks (job_id);"
     "CREATE TABLE IF NOT EXISTS attempts (task_id INT, attempt INT, worker TEXT,"
-    "  started_ms INT, ended_ms INT, ok INT, error TEXT, PRIMARY KEY (task_id, attempt));"
+    "  started_ms INT, ended_ms INT, ok INT, error TEXT, stderr TEXT,"
+    "  PRIMARY KEY (task_id, attempt));"
     "CREATE TABLE IF NOT EXISTS workers (id TEXT PRIMARY KEY, slots INT, last_seen_ms INT,"
     "  tasks_done INT, tasks_failed INT);"
     "CREATE TABLE IF NOT EXISTS outputs (task_id INT, path TEXT, bytes INT, sha256 TEXT,"
@@ -316,13 +324,14 @@ s_has_column (store_t *self, const char *table, const char *column)
 static int
 s_upgrade (store_t *self)
 {
-    for (size_t i = 0; i < sizeof s_task_columns / sizeof s_task_columns [0]; i++) {
+    for (size_t i = 0; i < sizeof s_added_columns / sizeof s_added_columns [0]; i++) {
         char name [32], sql [128];
-        snprintf (name, sizeof name, "%s", s_task_columns [i]);
+        snprintf (name, sizeof name, "%s", s_added_columns [i].column);
         *strchr (name, ' ') = 0;
-        if (s_has_column (self, "tasks", name))
+        if (s_has_column (self, s_added_columns [i].table, name))
             continue;
-        snprintf (sql, sizeof sql, "ALTER TABLE tasks ADD COLUMN %s", s_task_columns [i]);
+        snprintf (sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s", s_added_columns [i].table,
+                  s_added_columns [i].column);
         if (s_exec (self, sql))
             return MF_ERR_IO;
     }
@@ -591,6 +600,30 @@ s_do_worker_put (store_t *self, const char *id, int slots, int64_t last_seen_ms,
     return s_done (self, st, "store worker");
 }
 
+//  Runs the writes of job control (priority, pause), job times and an
+//  attempt's stderr tail on the connection. Returns 0 or MF_ERR_IO.
+static int
+s_do_control (store_t *self, const s_op_t *op)
+{
+    sqlite3_stmt *st = s_stmt (self, op->kind);
+    if (op->kind == S_JOB_CONTROL) {
+        sqlite3_bind_int (st, 1, op->i [0]);
+        sqlite3_bind_int (st, 2, op->i [1]);
+        sqlite3_bind_int64 (st, 3, (sqlite3_int64) op->id);
+        return s_done (self, st, "store job control");
+    }
+    if (op->kind == S_JOB_TIMES) {
+        sqlite3_bind_int64 (st, 1, op->job.started_ms);
+        sqlite3_bind_int64 (st, 2, op->job.finished_ms);
+        sqlite3_bind_int64 (st, 3, (sqlite3_int64) op->id);
+        return s_done (self, st, "store job times");
+    }
+    s_bind_text (st, 1, op->s [0]);
+    sqlite3_bind_int64 (st, 2, (sqlite3_int64) op->id);
+    sqlite3_bind_int (st, 3, op->i [0]);
+    return s_done (self, st, "store attempt stderr");
+}
+
 /*  Writing. In the default (deferred) mode each write is copied into an
     op; store_commit_async closes the ops written since the last commit
     into a batch and hands it to a writer thread, which runs every batch
@@ -662,6 +695,9 @@ s_op_run (store_t *self, s_op_t *op)
         case S_TASK_COUNTS: return s_do_task_counts (self, op->id, op->i, op->t);
         case S_WORKER_PUT:  return s_do_worker_put (self, op->s [0], op->i [0], op->t,
                                                     op->i [1], op->i [2]);
+        case S_JOB_CONTROL:
+        case S_JOB_TIMES:
+        case S_ATT_STDERR:  return s_do_control (self, op);
         default:            return MF_ERR_INTERNAL;
     }
 }
@@ -1142,7 +1178,8 @@ store_jobs_load (store_t *self, store_job_fn *fn, void *arg)
     if (store_sync (self))
         return MF_ERR_IO;
     sqlite3_stmt *st = s_query (self, "SELECT id, name, priority, deadline_ms, deliver_at_ms,"
-                                " submitted_ms, state, format, spec, origin FROM jobs ORDER BY id");
+                                " submitted_ms, state, format, spec, origin, paused, started_ms,"
+                                " finished_ms FROM jobs ORDER BY id");
     if (!st)
         return MF_ERR_IO;
     int rc, cb = 0;
@@ -1158,6 +1195,9 @@ store_jobs_load (store_t *self, store_job_fn *fn, void *arg)
             .format = (const char *) sqlite3_column_text (st, 7),
             .spec = (const char *) sqlite3_column_text (st, 8),
             .origin = (const char *) sqlite3_column_text (st, 9),
+            .paused = sqlite3_column_int (st, 10) != 0,
+            .started_ms = sqlite3_column_int64 (st, 11),
+            .finished_ms = sqlite3_column_int64 (st, 12),
         };
         cb = fn (arg, &j);
     }
@@ -1229,6 +1269,82 @@ store_albums_load (store_t *self, store_album_fn *fn, void *arg)
         cb = fn (arg, (uint64_t) sqlite3_column_int64 (st, 0), sqlite3_column_int (st, 1),
                  sqlite3_column_int (st, 2));
     return s_load_end (self, st, cb ? SQLITE_DONE : rc, cb, "load albums");
+}
+
+int
+store_job_control (store_t *self, uint64_t job_id, int priority, bool paused)
+{
+    s_op_t *op = s_op_new (S_JOB_CONTROL);
+    if (!op)
+        return MF_ERR_NOMEM;
+    op->id = job_id;
+    op->i [0] = priority;
+    op->i [1] = paused;
+    return s_op_add (self, op, true);
+}
+
+int
+store_job_times (store_t *self, uint64_t job_id, int64_t started_ms, int64_t finished_ms)
+{
+    s_op_t *op = s_op_new (S_JOB_TIMES);
+    if (!op)
+        return MF_ERR_NOMEM;
+    op->id = job_id;
+    op->job.started_ms = started_ms;
+    op->job.finished_ms = finished_ms;
+    return s_op_add (self, op, true);
+}
+
+int
+store_attempt_stderr (store_t *self, uint64_t task_id, int attempt, const char *tail)
+{
+    s_op_t *op = s_op_new (S_ATT_STDERR);
+    if (!op)
+        return MF_ERR_NOMEM;
+    bool ok = true;
+    op->id = task_id;
+    op->i [0] = attempt;
+    op->s [0] = s_dup (tail, &ok);
+    return s_op_add (self, op, ok);
+}
+
+int
+store_attempts_load (store_t *self, uint64_t job_id, int album, int track,
+                     store_attempt_fn *fn, void *arg)
+{
+    if (store_sync (self))
+        return MF_ERR_IO;
+    sqlite3_stmt *st = s_query (self, "SELECT a.task_id, t.kind, t.album, t.track, t.profile,"
+                                " a.attempt, a.worker, a.started_ms, a.ended_ms, a.ok, a.error,"
+                                " a.stderr FROM attempts a JOIN tasks t ON t.id = a.task_id"
+                                " WHERE t.job_id = ?1 AND (?2 < 0 OR t.album = ?2)"
+                                " AND (?3 < 0 OR t.track = ?3)"
+                                " ORDER BY t.album, t.track, t.kind, t.profile, a.task_id,"
+                                " a.attempt");
+    if (!st)
+        return MF_ERR_IO;
+    sqlite3_bind_int64 (st, 1, (sqlite3_int64) job_id);
+    sqlite3_bind_int (st, 2, album);
+    sqlite3_bind_int (st, 3, track);
+    int rc, cb = 0;
+    while (cb == 0 && (rc = sqlite3_step (st)) == SQLITE_ROW) {
+        store_attempt_t a = {
+            .task_id = (uint64_t) sqlite3_column_int64 (st, 0),
+            .kind = sqlite3_column_int (st, 1),
+            .album = sqlite3_column_int (st, 2),
+            .track = sqlite3_column_int (st, 3),
+            .profile = sqlite3_column_int (st, 4),
+            .attempt = sqlite3_column_int (st, 5),
+            .worker = (const char *) sqlite3_column_text (st, 6),
+            .started_ms = sqlite3_column_int64 (st, 7),
+            .ended_ms = sqlite3_column_int64 (st, 8),
+            .ok = sqlite3_column_int (st, 9) != 0,
+            .error = (const char *) sqlite3_column_text (st, 10),
+            .stderr_tail = (const char *) sqlite3_column_text (st, 11),
+        };
+        cb = fn (arg, &a);
+    }
+    return s_load_end (self, st, cb ? SQLITE_DONE : rc, cb, "load attempts");
 }
 
 int

@@ -4,7 +4,8 @@
 
     Tables (schema version STORE_SCHEMA_VERSION, kept in `meta`):
       jobs      one row per accepted job: spec text and format, priority,
-                deadline, deliver_at, state
+                deadline, deliver_at, state, paused, started (first dispatch)
+                and finished times
       albums    per job and album: slug and state (open, reported, published)
       tracks    per job, album and track: the analysis (Analysis protobuf)
       plans     per job, album and profile: the album plan (JSON, for the record)
@@ -13,7 +14,8 @@
                 ended by: strikes (the task's own failures), lost (its
                 worker died or went silent), resource (a resource failure,
                 retried after a backoff, not before retry_at_ms)
-      attempts  every dispatch of a task: worker, start, end, outcome
+      attempts  every dispatch of a task: worker, start, end, outcome, the
+                tail of the task process's stderr
       workers   every worker seen: slots, last seen, tasks done and failed
       outputs   every committed output file: task, path, bytes, SHA-256
 
@@ -48,7 +50,26 @@ typedef struct {
     const char *format;         //  "json", "csv" or "noop"
     const char *spec;           //  spec text as submitted
     const char *origin;         //  file name for messages
+    bool        paused;         //  dispatches nothing new
+    int64_t     started_ms;     //  first dispatch, 0: not yet
+    int64_t     finished_ms;    //  final state reached, 0: not yet
 } store_job_t;
+
+//  One attempt of a task, for `masterfarm logs`.
+typedef struct {
+    uint64_t    task_id;
+    int         kind;           //  Masterfarm__TaskKind
+    int         album;          //  index, -1: none
+    int         track;          //  index, -1: album-level
+    int         profile;        //  profile_id_t, -1: none
+    int         attempt;
+    const char *worker;         //  NULL: unknown
+    int64_t     started_ms;
+    int64_t     ended_ms;       //  0: not ended
+    bool        ok;
+    const char *error;          //  NULL: none
+    const char *stderr_tail;    //  NULL: none
+} store_attempt_t;
 
 typedef struct {
     uint64_t    id;             //  0 on insert: assigned
@@ -194,6 +215,26 @@ int store_jobs_load (store_t *self, store_job_fn *fn, void *arg);
 int store_tasks_load (store_t *self, store_task_fn *fn, void *arg);
 int store_tracks_load (store_t *self, store_track_fn *fn, void *arg);
 int store_albums_load (store_t *self, store_album_fn *fn, void *arg);
+
+//  Records a job's priority and whether it is paused. Returns 0,
+//  MF_ERR_NOMEM or MF_ERR_IO.
+int store_job_control (store_t *self, uint64_t job_id, int priority, bool paused);
+
+//  Records when a job was first dispatched and when it reached a final
+//  state (0: not yet), wall clock ms. Returns 0, MF_ERR_NOMEM or MF_ERR_IO.
+int store_job_times (store_t *self, uint64_t job_id, int64_t started_ms, int64_t finished_ms);
+
+//  Records the tail of an attempt's stderr. Returns 0, MF_ERR_NOMEM or
+//  MF_ERR_IO.
+int store_attempt_stderr (store_t *self, uint64_t task_id, int attempt, const char *tail);
+
+//  Calls fn for every recorded attempt of a job's tasks, by album, track,
+//  kind, profile and attempt; album and track (indexes) narrow the walk
+//  when >= 0 (track -1 with album >= 0: every task of that album). Waits
+//  for pending writes first. Returns 0, fn's non-zero value, or MF_ERR_IO.
+typedef int (store_attempt_fn) (void *arg, const store_attempt_t *attempt);
+int store_attempts_load (store_t *self, uint64_t job_id, int album, int track,
+                         store_attempt_fn *fn, void *arg);
 
 //  Number of output records of a task (for tests and checks), or MF_ERR_IO.
 int store_outputs_count (store_t *self, uint64_t task_id);

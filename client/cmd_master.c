@@ -1,7 +1,12 @@
 /*  masterfarm master: one track through the mastering chain, no farm.
 
         masterfarm master FILE -o OUT [--profile NAME] [--spec FILE.json]
-                          [--dynamics PRESET] [--target-lufs X] [--help]
+                          [--dynamics PRESET] [--target-lufs X]
+                          [--reference REF [--reference-weight W]]...
+                          [--reference-tone X] [--reference-loudness X]
+                          [--reference-width X] [--reference-max-db DB]
+                          [--title T] [--artist A] [--album B]
+                          [--isrc CC-XXX-YY-NNNNN] [--help]
 
     The output container comes from OUT's extension (.wav, .flac, .aif /
     .aiff), or from the profile when OUT has none (the profile's extension
@@ -14,7 +19,16 @@
     "dynamics"), compressor keys given in the spec winning over it. Every
     problem in the spec is printed with its JSON path, line and column
     before any audio is read. The report names the chain that ran, with
-    the compressor's resolved settings and gain reduction.
+    the compressor's resolved settings and gain reduction. --title,
+    --artist, --album and --isrc are written as tags (FLAC Vorbis comments,
+    WAV RIFF INFO; the ISRC goes in the comment of WAV and AIFF).
+
+    --reference (repeatable, each with an optional --reference-weight
+    after it) matches the track to reference files of any rate and length
+    (analysed in segments, worker/reference.h): tonal balance, loudness
+    and stereo width, each with its own intensity 0 .. 1 (default 1), the
+    tonal correction (minimum phase) capped at --reference-max-db (default
+    6 dB); see planner_reference_match in broker/planner.h.
 
     Exit: 0 written, 1 the file could not be read, mastered or written,
     2 bad usage (unknown option, unknown profile, bad spec or value).  */
@@ -24,8 +38,10 @@
 #include "common/fsutil.h"
 #include "common/profile.h"
 #include "common/spec.h"
+#include "broker/planner.h"
 #include "worker/audio_io.h"
 #include "worker/master.h"
+#include "worker/reference.h"
 
 #include <errno.h>
 #include <math.h>
@@ -42,6 +58,8 @@ s_help (FILE *out)
     fprintf (out,
         "usage: masterfarm master FILE -o OUT [--profile NAME] [--spec FILE.json]\n"
         "                         [--dynamics PRESET] [--target-lufs X]\n"
+        "                         [--title T] [--artist A]\n"
+        "                         [--album B] [--isrc CC-XXX-YY-NNNNN]\n"
         "\n"
         "Masters one track: subsonic high-pass, EQ, glue compressor, stereo,\n"
         "gain and a true-peak limiter, with the gain found by a closed loop so\n"
@@ -61,6 +79,19 @@ s_help (FILE *out)
         "                      punchy (+1 LU, 3:1, 30 ms attack lets transients\n"
         "                      through). Compressor keys in --spec win over it\n"
         "  --target-lufs X     loudness target, -40 .. -5 LUFS\n"
+        "  --reference REF     match REF (any audio file, any rate and length) in\n"
+        "                      tone, loudness and width; repeat for several\n"
+        "  --reference-weight W  weight (> 0, default 1) of the --reference before it\n"
+        "  --reference-tone X  tonal-balance intensity, 0 .. 1 (default 1)\n"
+        "  --reference-loudness X  loudness intensity, 0 .. 1 (default 1): the target\n"
+        "                      moves from the profile's toward the reference's; the\n"
+        "                      ceiling and the limiter's max gain reduction still hold\n"
+        "  --reference-width X stereo-width intensity, 0 .. 1 (default 1)\n"
+        "  --reference-max-db DB  cap of the tonal correction, 0 .. 12 dB (default 6)\n"
+        "  --title T, --artist A, --album B\n"
+        "                      tags of the output (FLAC: Vorbis comments; WAV: RIFF INFO)\n"
+        "  --isrc CODE         the recording's ISRC, CC-XXX-YY-NNNNN (hyphens optional):\n"
+        "                      FLAC ISRC tag; WAV/AIFF comment \"ISRC=...\"\n"
         "  --help              this text\n"
         "\n"
         "Exit status: 0 written, 1 the file failed, 2 bad usage.\n");
@@ -162,12 +193,65 @@ s_load_spec (const char *path, chain_cfg_t *chain)
     return EXIT_USAGE;
 }
 
+#define MASTER_MAX_REFS 16
+
+//  Analyses the track and the references and sets the options to match
+//  them (tonal curve, loudness target, side gain). Returns 0, or -1 with
+//  the reason printed.
+static int
+s_reference (const char *file, const audio_t *in, const char *const *paths,
+             const double *weights, size_t n, const planner_ref_cfg_t *cfg,
+             master_opts_t *o, planner_ref_plan_t *plan)
+{
+    char err [AUDIO_ERR_LEN];
+    reference_measure_t track, refm [MASTER_MAX_REFS];
+    planner_ref_t refs [MASTER_MAX_REFS];
+    if (reference_analyse_audio (in, &track, err, sizeof err)) {
+        fprintf (stderr, "masterfarm master: %s: %s\n", file, err);
+        return -1;
+    }
+    size_t done = 0;
+    int rc = 0;
+    for (; done < n; done++) {
+        if (reference_analyse_file (paths [done], 0.0, &refm [done], err, sizeof err)) {
+            fprintf (stderr, "masterfarm master: reference %s\n", err);
+            rc = -1;
+            break;
+        }
+        refs [done] = (planner_ref_t) { .m = &refm [done].m,
+                                        .side_mid_db = refm [done].side_mid_db,
+                                        .weight = weights [done] };
+    }
+    if (rc == 0 && planner_reference_match (&track.m, track.side_mid_db, refs, n, cfg,
+                                            o->target_lufs, plan, err, sizeof err)) {
+        fprintf (stderr, "masterfarm master: %s: %s\n", file, err);
+        rc = -1;
+    }
+    if (rc == 0) {
+        o->has_tonal = true;
+        memcpy (o->tonal_db, plan->tonal_db, sizeof o->tonal_db);
+        o->chain.tonal_minimum_phase = true;
+        o->target_lufs = plan->target_lufs;
+        o->chain.stereo.width = fmin (o->chain.stereo.width * plan->width, 2.0);
+    }
+    reference_free (&track);
+    for (size_t i = 0; i < done; i++)
+        reference_free (&refm [i]);
+    return rc;
+}
+
 int
 cmd_master (int argc, char **argv)
 {
     const char *file = NULL, *outp = NULL, *profile_name = NULL, *spec_path = NULL;
     int dynamics = -1;
     double target = NAN;
+    const char *ref_path [MASTER_MAX_REFS];
+    double ref_weight [MASTER_MAX_REFS];
+    size_t n_refs = 0;
+    planner_ref_cfg_t rcfg = { .tone = 1.0, .loudness = 1.0, .width = 1.0, .max_db = 6.0 };
+    audio_tags_t tags = { 0 };
+    char isrc [13];
     for (int i = 1; i < argc; i++) {
         const char *a = argv [i];
         bool has_val = i + 1 < argc;
@@ -214,6 +298,77 @@ cmd_master (int argc, char **argv)
                          "from -40 to -5 (LUFS)\n", v);
                 return EXIT_USAGE;
             }
+        }
+        else
+        if (strcmp (a, "--reference") == 0) {
+            if (!has_val)
+                goto missing;
+            if (n_refs == MASTER_MAX_REFS) {
+                fprintf (stderr, "masterfarm master: at most %d references\n", MASTER_MAX_REFS);
+                return EXIT_USAGE;
+            }
+            ref_weight [n_refs] = 1.0;
+            ref_path [n_refs++] = argv [++i];
+        }
+        else
+        if (strcmp (a, "--reference-weight") == 0 || strcmp (a, "--reference-tone") == 0
+        ||  strcmp (a, "--reference-loudness") == 0 || strcmp (a, "--reference-width") == 0
+        ||  strcmp (a, "--reference-max-db") == 0) {
+            if (!has_val)
+                goto missing;
+            const char *v = argv [++i];
+            bool weight = strcmp (a, "--reference-weight") == 0;
+            bool cap = strcmp (a, "--reference-max-db") == 0;
+            double x;
+            if (!cli_double (v, weight ? 1e-6 : 0.0, weight ? 1e6 : cap ? 12.0 : 1.0, &x)) {
+                fprintf (stderr, "masterfarm master: %s '%s': give a number %s\n", a, v,
+                         weight ? "above 0" : cap ? "from 0 to 12 (dB)" : "from 0 to 1");
+                return EXIT_USAGE;
+            }
+            if (weight && n_refs == 0) {
+                fprintf (stderr, "masterfarm master: --reference-weight goes after the "
+                         "--reference it weighs\n");
+                return EXIT_USAGE;
+            }
+            if (weight)
+                ref_weight [n_refs - 1] = x;
+            else
+            if (cap)
+                rcfg.max_db = x;
+            else
+                *(strcmp (a, "--reference-tone") == 0 ? &rcfg.tone
+                  : strcmp (a, "--reference-loudness") == 0 ? &rcfg.loudness : &rcfg.width) = x;
+        }
+        else
+        if (strcmp (a, "--title") == 0 || strcmp (a, "--artist") == 0
+        ||  strcmp (a, "--album") == 0) {
+            if (!has_val)
+                goto missing;
+            const char *v = argv [++i];
+            if (!*v) {
+                fprintf (stderr, "masterfarm master: %s: give a non-empty text\n", a);
+                return EXIT_USAGE;
+            }
+            if (strcmp (a, "--title") == 0)
+                tags.title = v;
+            else
+            if (strcmp (a, "--artist") == 0)
+                tags.artist = v;
+            else
+                tags.album = v;
+        }
+        else
+        if (strcmp (a, "--isrc") == 0) {
+            if (!has_val)
+                goto missing;
+            const char *v = argv [++i];
+            if (!spec_isrc_normalise (v, isrc)) {
+                fprintf (stderr, "masterfarm master: --isrc '%s': an ISRC is CC-XXX-YY-NNNNN "
+                         "(2 letters, 3 letters or digits, 2 digits, 5 digits; hyphens "
+                         "optional)\n", v);
+                return EXIT_USAGE;
+            }
+            tags.isrc = isrc;
         }
         else
         if (a [0] == '-' && a [1]) {
@@ -295,6 +450,11 @@ missing:
     o.out_rate_hz = profile ? profile_output_rate (profile, in.rate_hz) : in.rate_hz;
     if (format == OUT_FLAC && o.out_bits == 32)
         o.out_bits = 24;
+    planner_ref_plan_t rplan;
+    if (n_refs > 0 && s_reference (file, &in, ref_path, ref_weight, n_refs, &rcfg, &o, &rplan)) {
+        audio_free (&in);
+        return EXIT_FAILED;
+    }
 
     master_report_t rep;
     rc = master_run_take (&in, &o, &out, &rep, err, sizeof err);
@@ -310,7 +470,9 @@ missing:
         audio_free (&out);
         return EXIT_USAGE;
     }
-    rc = audio_write (tmp, &out, (out_format_t) format, o.out_bits, NULL, err, sizeof err);
+    bool tagged = tags.title || tags.artist || tags.album || tags.isrc;
+    rc = audio_write (tmp, &out, (out_format_t) format, o.out_bits, tagged ? &tags : NULL,
+                      err, sizeof err);
     if (rc)
         fprintf (stderr, "masterfarm master: %s\n", err);
     else
@@ -348,6 +510,18 @@ missing:
             rep.gain_db, rep.gr_max_db, rep.gr_avg_db, rep.loop_iterations,
             rep.loop_iterations == 1 ? "" : "s");
     s_print_chain (&o.chain, &rep);
+    if (n_refs > 0) {
+        printf ("reference %zu file%s: %s LUFS, side/mid %s dB; tone %.2f, loudness %.2f, "
+                "width %.2f\n", n_refs, n_refs == 1 ? "" : "s",
+                s_num (a, sizeof a, rplan.ref_lufs), s_num (b, sizeof b, rplan.ref_side_mid_db),
+                rcfg.tone, rcfg.loudness, rcfg.width);
+        double peak = 0.0;
+        for (int k = 0; k < MEASURE_BANDS; k++)
+            peak = fmax (peak, fabs (rplan.tonal_db [k]));
+        printf ("match     spectral distance %.2f dB before; tonal EQ up to %.2f dB "
+                "(minimum phase, cap %.1f dB); side gain %.2f\n", rplan.distance_db, peak,
+                rcfg.max_db, rplan.width);
+    }
     if (!isfinite (rep.in_lufs) || !isfinite (rep.out_lufs))
         printf ("note      no gated loudness (silence, or shorter than 0.4 s): the loudness "
                 "target was not applied\n");

@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -260,47 +259,6 @@ s_wait_broker (const char *url, char *err, size_t err_size)
     snprintf (err, err_size, "the broker did not answer at %s within %d s", url,
               S_BROKER_READY_MS / 1000);
     return MF_ERR_TIMEOUT;
-}
-
-//  Prints where the outputs are: every album folder under out_dir with its
-//  manifest.
-static void
-s_print_outputs (const char *out_dir)
-{
-    DIR *d = opendir (out_dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    int n = 0;
-    char **names = NULL;
-    while ((e = readdir (d))) {
-        if (e->d_name [0] == '.')
-            continue;
-        char manifest [PATH_MAX + NAME_MAX + 32];
-        snprintf (manifest, sizeof manifest, "%s/%s/manifest.json", out_dir, e->d_name);
-        if (access (manifest, R_OK) != 0)
-            continue;
-        char **grown = realloc (names, sizeof *names * (size_t) (n + 1));
-        if (!grown)
-            break;
-        names = grown;
-        names [n++] = strdup (e->d_name);
-    }
-    closedir (d);
-    for (int i = 1; i < n; i++)        //  insertion sort: a handful of albums
-        for (int j = i; j > 0 && names [j] && names [j - 1]
-                        && strcmp (names [j - 1], names [j]) > 0; j--) {
-            char *t = names [j]; names [j] = names [j - 1]; names [j - 1] = t;
-        }
-    printf ("outputs in %s/:\n", out_dir);
-    for (int i = 0; i < n; i++) {
-        if (names [i])
-            printf ("  %s/%s/  (report.html, manifest.json)\n", out_dir, names [i]);
-        free (names [i]);
-    }
-    if (n == 0)
-        printf ("  (no album was delivered)\n");
-    free (names);
 }
 
 typedef struct {
@@ -620,7 +578,6 @@ farmclient_run_local (const farmclient_run_cfg_t *cfg)
             fprintf (stderr, "masterfarm %s: %s\n", cmd, farmclient_error (fc));
         goto done;
     }
-    s_print_outputs (out_dir);
     if (state == MASTERFARM__JOB_STATE__JOB_DONE
     ||  state == MASTERFARM__JOB_STATE__JOB_WAITING_DELIVERY)
         code = EXIT_OK;

@@ -23,15 +23,22 @@ static void
 s_help (FILE *out)
 {
     fprintf (out,
-        "usage: masterfarm status [JOB] --broker URL [--json] [--timeout S]\n"
+        "usage: masterfarm status [JOB] --broker URL [--state STATE] [--failed] [--json]\n"
+        "                         [--timeout S]\n"
         "\n"
         "Without JOB: every job, every worker (with its version) and the broker's\n"
         "counters.\n"
-        "With JOB: that job and each of its tracks (state, attempts, last error).\n"
+        "With JOB: that job, its albums (tracks done, what runs) and each of its\n"
+        "tracks (state, attempts, running stage, last error).\n"
         "\n"
         "  --broker URL   the broker, tcp://HOST:PORT or ipc://PATH\n"
         "                 (default: $MASTERFARM_BROKER)\n"
         FARMCLIENT_KEYS_HELP
+        "  --state STATE  only jobs (without JOB) or tracks (with JOB) in STATE:\n"
+        "                 jobs: queued running paused done failed cancelled\n"
+        "                 waiting-delivery; tracks: queued dispatched running done\n"
+        "                 failed blocked cancelled\n"
+        "  --failed       only jobs with failed tasks, or the failed tracks of JOB\n"
         "  --json         one JSON object instead of tables\n"
         "  --timeout S    seconds to wait for the broker (default 5)\n"
         "\n"
@@ -55,16 +62,21 @@ s_ago (int64_t ms, char *buf, size_t size)
 static void
 s_print_job (const Masterfarm__JobStatus *j)
 {
-    printf ("%-6" PRIu64 " %-16s %4u  %6u/%-6u %6u  %8.1f/%-8.1f  %s\n", j->job_id,
-            farmclient_job_state_name (j->state), j->priority, j->tasks_done, j->tasks_total,
-            j->tasks_failed, j->audio_done_s, j->audio_total_s, j->name ? j->name : "");
+    char eta [32] = "-";
+    if (j->eta_s > 0)
+        snprintf (eta, sizeof eta, "%.0f s", j->eta_s);
+    printf ("%-6" PRIu64 " %-16s %4u  %6u/%-6u %6u  %8.1f/%-8.1f  %4.0f%% %8s  %s\n",
+            j->job_id, j->paused && j->state == MASTERFARM__JOB_STATE__JOB_RUNNING ? "paused"
+            : j->paused ? "queued (paused)" : farmclient_job_state_name (j->state),
+            j->priority, j->tasks_done, j->tasks_total, j->tasks_failed, j->audio_done_s,
+            j->audio_total_s, 100 * j->work_done, eta, j->name ? j->name : "");
 }
 
 //  Prints the tables for a reply.
 static void
 s_print_text (const Masterfarm__StatusReply *r, uint64_t job_id)
 {
-    printf ("JOB    STATE            PRIO   DONE/TOTAL   FAILED  AUDIO s done/total  NAME\n");
+    printf ("JOB    STATE            PRIO   DONE/TOTAL   FAILED  AUDIO s done/total  WORK      ETA  NAME\n");
     for (size_t i = 0; i < r->n_jobs; i++)
         s_print_job (r->jobs [i]);
     if (r->n_jobs == 0)
@@ -79,29 +91,26 @@ s_print_text (const Masterfarm__StatusReply *r, uint64_t job_id)
             printf ("deliver at: %s\n", clock_format_rfc3339 (j->deliver_at_ms, buf, sizeof buf));
         if (j->output_dir && *j->output_dir)
             printf ("outputs: %s\n", j->output_dir);
-        //  Albums: tracks done and failed per album.
-        uint32_t n_albums = 0;
-        for (size_t t = 0; t < j->n_tracks; t++)
-            if (j->tracks [t]->album < 9999 && j->tracks [t]->album + 1 > n_albums)
-                n_albums = j->tracks [t]->album + 1;
-        if (n_albums)
-            printf ("\nALBUM TRACKS  DONE FAILED\n");
-        for (uint32_t a = 0; a < n_albums; a++) {
-            unsigned n = 0, done = 0, failed = 0;
-            for (size_t t = 0; t < j->n_tracks; t++)
-                if (j->tracks [t]->album == a) {
-                    n++;
-                    done += j->tracks [t]->state == MASTERFARM__TASK_STATE__TASK_DONE;
-                    failed += j->tracks [t]->state == MASTERFARM__TASK_STATE__TASK_FAILED;
-                }
-            printf ("%5u %6u %5u %6u\n", a + 1, n, done, failed);
+        //  Albums: title, profiles, tracks done and failed, what runs.
+        if (j->n_albums)
+            printf ("\nALBUM TRACKS  DONE FAILED  STATE          PROFILES        TITLE / RUNNING\n");
+        for (size_t a = 0; a < j->n_albums; a++) {
+            const Masterfarm__AlbumStatus *x = j->albums [a];
+            printf ("%5u %6u %5u %6u  %-14s %-15s %s\n", x->album + 1, x->tracks,
+                    x->tracks_done, x->tracks_failed, x->state ? x->state : "",
+                    x->profiles ? x->profiles : "", x->title ? x->title : "");
+            if (x->stage && *x->stage)
+                printf ("%57s running: %s\n", "", x->stage);
         }
         printf ("\nALBUM TRACK STATE       ATTEMPTS PROGRESS  TITLE / LAST ERROR\n");
         for (size_t t = 0; t < j->n_tracks; t++) {
             const Masterfarm__TrackStatus *ts = j->tracks [t];
-            printf ("%5u %5u %-11s %8u %7.0f%%  %s\n", ts->album + 1, ts->track + 1,
+            printf ("%5u %5u %-11s %8u %7.0f%%  %s", ts->album + 1, ts->track + 1,
                     farmclient_task_state_name (ts->state), ts->attempts,
                     100.0 * ts->progress, ts->title ? ts->title : "");
+            if (ts->stage && *ts->stage)
+                printf ("  [%s]", ts->stage);
+            printf ("\n");
             if (ts->last_error && *ts->last_error)
                 printf ("%41s error: %s\n", "", ts->last_error);
         }
@@ -143,51 +152,8 @@ static json_t *
 s_to_json (const Masterfarm__StatusReply *r)
 {
     json_t *root = json_object (), *jobs = json_array (), *workers = json_array ();
-    for (size_t i = 0; i < r->n_jobs; i++) {
-        const Masterfarm__JobStatus *j = r->jobs [i];
-        json_t *tracks = json_array ();
-        for (size_t t = 0; t < j->n_tracks; t++) {
-            const Masterfarm__TrackStatus *ts = j->tracks [t];
-            json_array_append_new (tracks, json_pack (
-                "{s:I, s:I, s:s, s:s, s:I, s:s, s:f}",
-                "album", (json_int_t) ts->album, "track", (json_int_t) ts->track,
-                "title", ts->title ? ts->title : "",
-                "state", farmclient_task_state_name (ts->state),
-                "attempts", (json_int_t) ts->attempts,
-                "last_error", ts->last_error ? ts->last_error : "",
-                "progress", ts->progress));
-        }
-        json_t *failures = json_array (), *albums = json_array ();
-        for (size_t f = 0; f < j->n_failures; f++) {
-            const Masterfarm__Failure *x = j->failures [f];
-            json_array_append_new (failures, json_pack (
-                "{s:I, s:s, s:I, s:s, s:s, s:s}",
-                "album", (json_int_t) x->album, "album_title", x->album_title ? x->album_title : "",
-                "track", (json_int_t) x->track, "track_title", x->track_title ? x->track_title : "",
-                "profile", x->profile ? x->profile : "", "reason", x->reason ? x->reason : ""));
-        }
-        for (size_t a = 0; a < j->n_albums; a++) {
-            const Masterfarm__AlbumStatus *x = j->albums [a];
-            json_array_append_new (albums, json_pack (
-                "{s:I, s:s, s:s, s:b}", "album", (json_int_t) x->album,
-                "title", x->title ? x->title : "", "state", x->state ? x->state : "",
-                "complete", (int) x->complete));
-        }
-        json_array_append_new (jobs, json_pack (
-            "{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:s, s:o, s:o, s:o}",
-            "job_id", (json_int_t) j->job_id, "name", j->name ? j->name : "",
-            "state", farmclient_job_state_name (j->state),
-            "priority", (json_int_t) j->priority,
-            "deadline_ms", (json_int_t) j->deadline_ms,
-            "deliver_at_ms", (json_int_t) j->deliver_at_ms,
-            "tasks_total", (json_int_t) j->tasks_total,
-            "tasks_done", (json_int_t) j->tasks_done,
-            "tasks_failed", (json_int_t) j->tasks_failed,
-            "audio_done_s", j->audio_done_s, "audio_total_s", j->audio_total_s,
-            "submitted_ms", (json_int_t) j->submitted_ms,
-            "output_dir", j->output_dir ? j->output_dir : "",
-            "tracks", tracks, "failures", failures, "albums", albums));
-    }
+    for (size_t i = 0; i < r->n_jobs; i++)
+        json_array_append_new (jobs, farmclient_job_to_json (r->jobs [i]));
     for (size_t i = 0; i < r->n_workers; i++) {
         const Masterfarm__WorkerStatus *w = r->workers [i];
         json_array_append_new (workers, json_pack (
@@ -213,13 +179,112 @@ s_to_json (const Masterfarm__StatusReply *r)
     return root;
 }
 
+//  The state a job shows: paused, or its state's name.
+static const char *
+s_job_state (const Masterfarm__JobStatus *j)
+{
+    if (j->paused && (j->state == MASTERFARM__JOB_STATE__JOB_RUNNING
+                      || j->state == MASTERFARM__JOB_STATE__JOB_QUEUED))
+        return "paused";
+    return farmclient_job_state_name (j->state);
+}
+
+//  True when name is a state of a job (tracks false) or of a track.
+static bool
+s_state_known (const char *name, bool tracks)
+{
+    static const char *jobs [] = { "queued", "running", "paused", "done", "failed",
+                                   "cancelled", "waiting-delivery" };
+    static const char *task [] = { "queued", "dispatched", "running", "done", "failed",
+                                   "blocked", "cancelled" };
+    for (size_t i = 0; i < 7; i++)
+        if (!strcmp (name, tracks ? task [i] : jobs [i]))
+            return true;
+    return false;
+}
+
+//  What the filters hid, to put back before the reply is freed.
+static struct {
+    Masterfarm__JobStatus   **jobs;
+    size_t                    n_jobs;
+    Masterfarm__TrackStatus **tracks;
+    size_t                    n_tracks;
+    Masterfarm__JobStatus    *job;
+} s_hidden;
+
+//  Applies --state and --failed: to the jobs without JOB, to the tracks of
+//  JOB with it. The reply's arrays are narrowed in place (s_filter_undo
+//  restores them).
+static void
+s_filter (Masterfarm__StatusReply *r, uint64_t job_id, const char *state, bool failed)
+{
+    if (!state && !failed)
+        return;
+    if (!job_id) {
+        s_hidden.jobs = r->jobs;
+        s_hidden.n_jobs = r->n_jobs;
+        Masterfarm__JobStatus **kept = calloc (r->n_jobs ? r->n_jobs : 1, sizeof *kept);
+        if (!kept)
+            return;
+        size_t k = 0;
+        for (size_t i = 0; i < r->n_jobs; i++) {
+            const Masterfarm__JobStatus *j = r->jobs [i];
+            if (state && strcmp (state, s_job_state (j)))
+                continue;
+            if (failed && j->tasks_failed == 0 && j->state != MASTERFARM__JOB_STATE__JOB_FAILED)
+                continue;
+            kept [k++] = r->jobs [i];
+        }
+        r->jobs = kept;
+        r->n_jobs = k;
+        return;
+    }
+    if (r->n_jobs == 0)
+        return;
+    Masterfarm__JobStatus *j = r->jobs [0];
+    s_hidden.job = j;
+    s_hidden.tracks = j->tracks;
+    s_hidden.n_tracks = j->n_tracks;
+    Masterfarm__TrackStatus **kept = calloc (j->n_tracks ? j->n_tracks : 1, sizeof *kept);
+    if (!kept)
+        return;
+    size_t k = 0;
+    for (size_t i = 0; i < j->n_tracks; i++) {
+        const Masterfarm__TrackStatus *t = j->tracks [i];
+        if (state && strcmp (state, farmclient_task_state_name (t->state)))
+            continue;
+        if (failed && t->state != MASTERFARM__TASK_STATE__TASK_FAILED)
+            continue;
+        kept [k++] = j->tracks [i];
+    }
+    j->tracks = kept;
+    j->n_tracks = k;
+}
+
+//  Puts back what s_filter hid.
+static void
+s_filter_undo (Masterfarm__StatusReply *r)
+{
+    if (s_hidden.jobs) {
+        free (r->jobs);
+        r->jobs = s_hidden.jobs;
+        r->n_jobs = s_hidden.n_jobs;
+    }
+    if (s_hidden.job) {
+        free (s_hidden.job->tracks);
+        s_hidden.job->tracks = s_hidden.tracks;
+        s_hidden.job->n_tracks = s_hidden.n_tracks;
+    }
+}
+
 //  masterfarm status [JOB] --broker URL [--json]: see s_help.
 int
 cmd_status (int argc, char **argv)
 {
     const char *broker = NULL, *job_text = NULL;
     double timeout_s = FARMCLIENT_TIMEOUT_MS / 1000.0;
-    bool as_json = false;
+    bool as_json = false, only_failed = false;
+    const char *only_state = NULL;
     farmclient_keys_t keys = { 0 };
     for (int i = 1; i < argc; i++) {
         const char *a = argv [i];
@@ -234,12 +299,17 @@ cmd_status (int argc, char **argv)
         }
         else if (!strcmp (a, "--json"))
             as_json = true;
-        else if ((!strcmp (a, "--broker") || !strcmp (a, "--timeout")) && i + 1 >= argc) {
+        else if (!strcmp (a, "--failed"))
+            only_failed = true;
+        else if ((!strcmp (a, "--broker") || !strcmp (a, "--timeout") || !strcmp (a, "--state"))
+                 && i + 1 >= argc) {
             fprintf (stderr, "masterfarm status: %s needs a value\n", a);
             return EXIT_USAGE;
         }
         else if (!strcmp (a, "--broker"))
             broker = argv [++i];
+        else if (!strcmp (a, "--state"))
+            only_state = argv [++i];
         else if (!strcmp (a, "--timeout")) {
             if (!cli_double (argv [++i], 0.0, 3600.0, &timeout_s) || timeout_s <= 0) {
                 fprintf (stderr, "masterfarm status: --timeout needs seconds in (0, 3600]\n");
@@ -263,6 +333,11 @@ cmd_status (int argc, char **argv)
                  job_text);
         return EXIT_USAGE;
     }
+    if (only_state && !s_state_known (only_state, job_id != 0)) {
+        fprintf (stderr, "masterfarm status: --state %s: not a %s state (see --help)\n",
+                 only_state, job_id ? "track" : "job");
+        return EXIT_USAGE;
+    }
     broker = farmclient_broker_url (broker);
     if (!broker) {
         fprintf (stderr, "masterfarm status: --broker URL is required (or set MASTERFARM_BROKER)\n");
@@ -282,6 +357,7 @@ cmd_status (int argc, char **argv)
         code = EXIT_FAILED;
     }
     else if (as_json) {
+        s_filter (reply, job_id, only_state, only_failed);
         json_t *j = s_to_json (reply);
         char *text = json_dumps (j, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
         if (text)
@@ -289,10 +365,14 @@ cmd_status (int argc, char **argv)
         free (text);
         json_decref (j);
     }
-    else
+    else {
+        s_filter (reply, job_id, only_state, only_failed);
         s_print_text (reply, job_id);
-    if (reply)
+    }
+    if (reply) {
+        s_filter_undo (reply);
         masterfarm__status_reply__free_unpacked (reply, NULL);
+    }
     farmclient_destroy (&fc);
     return code;
 }

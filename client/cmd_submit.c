@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "client/commands.h"
 #include "client/farmclient.h"
 #include "common/cli.h"
@@ -19,7 +21,7 @@ static void
 s_help (FILE *out)
 {
     fprintf (out,
-        "usage: masterfarm submit JOB.json|CATALOG.csv --broker URL [--timeout S]\n"
+        "usage: masterfarm submit JOB.json|CATALOG.csv --broker URL [--timeout S] [--json]\n"
         "\n"
         "Sends a job spec to the broker and prints the job id (one line, stdout).\n"
         "A .csv file is sent as a catalog, anything else as a JSON job spec.\n"
@@ -30,8 +32,33 @@ s_help (FILE *out)
         "                 (default: $MASTERFARM_BROKER)\n"
         FARMCLIENT_KEYS_HELP
         "  --timeout S    seconds to wait for the broker (default 5)\n"
+        "  --json         print {\"job_id\": N}, or {\"job_id\": 0, \"errors\": [{\"path\",\n"
+        "                 \"line\", \"column\", \"message\"}...]} when rejected, on stdout\n"
         "\n"
         "Exit status: 0 stored, 1 rejected or broker unreachable, 2 bad usage.\n");
+}
+
+//  The reply as one JSON object on stdout.
+static void
+s_print_json (const Masterfarm__SubmitReply *reply)
+{
+    json_t *errors = json_array ();
+    for (size_t i = 0; i < reply->n_errors; i++) {
+        const Masterfarm__SpecError *e = reply->errors [i];
+        json_array_append_new (errors, json_pack ("{s:s, s:I, s:I, s:s}",
+            "path", e->path ? e->path : "", "line", (json_int_t) e->line,
+            "column", (json_int_t) e->column, "message", e->message ? e->message : ""));
+    }
+    json_t *o = json_pack ("{s:I}", "job_id", (json_int_t) reply->job_id);
+    if (reply->job_id == 0)
+        json_object_set_new (o, "errors", errors);
+    else
+        json_decref (errors);
+    char *text = json_dumps (o, JSON_PRESERVE_ORDER);
+    if (text)
+        printf ("%s\n", text);
+    free (text);
+    json_decref (o);
 }
 
 //  masterfarm submit FILE --broker URL: prints the job id or every error.
@@ -41,6 +68,7 @@ cmd_submit (int argc, char **argv)
     const char *file = NULL, *broker = NULL;
     double timeout_s = FARMCLIENT_TIMEOUT_MS / 1000.0;
     long noop = -1;
+    bool as_json = false;
     farmclient_keys_t keys = { 0 };
     for (int i = 1; i < argc; i++) {
         const char *a = argv [i];
@@ -60,6 +88,8 @@ cmd_submit (int argc, char **argv)
         }
         else if (!strcmp (a, "--broker"))
             broker = argv [++i];
+        else if (!strcmp (a, "--json"))
+            as_json = true;
         else if (!strcmp (a, "--timeout")) {
             if (!cli_double (argv [++i], 0.0, 3600.0, &timeout_s) || timeout_s <= 0) {
                 fprintf (stderr, "masterfarm submit: --timeout needs seconds in (0, 3600]\n");
@@ -124,6 +154,10 @@ cmd_submit (int argc, char **argv)
     if (rc != 0) {
         fprintf (stderr, "masterfarm submit: %s\n", farmclient_error (fc));
         code = EXIT_FAILED;
+    }
+    else if (as_json) {
+        s_print_json (reply);
+        code = reply->job_id ? EXIT_OK : EXIT_FAILED;
     }
     else if (reply->job_id == 0) {
         farmclient_print_spec_errors (stderr, origin, reply);

@@ -29,16 +29,21 @@ static void
 s_help (FILE *out)
 {
     fprintf (out,
-        "usage: masterfarm watch JOB --broker URL [--plain] [--quiet]\n"
+        "usage: masterfarm watch JOB --broker URL [--plain] [--quiet] [--json]\n"
         "\n"
-        "Follows a job until it ends: progress per album, tracks done, throughput\n"
-        "(x realtime) and ETA; failed tracks are listed with their errors at the end.\n"
+        "Follows a job until it ends: work done, throughput (x realtime) and ETA,\n"
+        "then per album its title, profiles, tracks done and what runs. When the\n"
+        "albums do not fit the terminal's rows, the running albums and counts of\n"
+        "the others. At the end a summary: albums delivered and held, tracks,\n"
+        "audio, wall time, speed, failures with their errors, the output root.\n"
         "\n"
         "  --broker URL   the broker, tcp://HOST:PORT or ipc://PATH\n"
         "                 (default: $MASTERFARM_BROKER)\n"
         FARMCLIENT_KEYS_HELP
         "  --plain        plain lines even on a terminal\n"
         "  --quiet        only the final summary\n"
+        "  --json         one JSON object a line per event: {\"final\": B, \"job\": {...}}\n"
+        "                 (the job as in status --json)\n"
         "  --lost S       give up when the broker is silent for S seconds (default 60)\n"
         "\n"
         "Exit status: 0 job done, 1 job failed or cancelled (or broker lost),\n"
@@ -50,7 +55,7 @@ int
 cmd_watch (int argc, char **argv)
 {
     const char *broker = NULL, *job_text = NULL;
-    bool plain = false, quiet = false;
+    bool plain = false, quiet = false, json = false;
     double lost_s = 60;
     farmclient_keys_t keys = { 0 };
     for (int i = 1; i < argc; i++) {
@@ -68,6 +73,8 @@ cmd_watch (int argc, char **argv)
             plain = true;
         else if (!strcmp (a, "--quiet"))
             quiet = true;
+        else if (!strcmp (a, "--json"))
+            json = true;
         else if ((!strcmp (a, "--broker") || !strcmp (a, "--lost")) && i + 1 >= argc) {
             fprintf (stderr, "masterfarm watch: %s needs a value\n", a);
             return EXIT_USAGE;
@@ -113,7 +120,8 @@ cmd_watch (int argc, char **argv)
     sigaction (SIGTERM, &sa, NULL);
 
     farmclient_watch_cfg_t cfg = {
-        .out = stdout, .tty = !plain && isatty (STDOUT_FILENO), .quiet = quiet,
+        .out = stdout, .tty = !plain && !json && isatty (STDOUT_FILENO), .quiet = quiet,
+        .json = json,
         .lost_ms = (int) (lost_s * 1000), .stop = &s_interrupted
     };
     int state = 0;

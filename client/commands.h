@@ -12,6 +12,10 @@ int cmd_status (int argc, char **argv);
 int cmd_watch (int argc, char **argv);
 int cmd_cancel (int argc, char **argv);
 int cmd_retry (int argc, char **argv);
+int cmd_priority (int argc, char **argv);
+int cmd_pause (int argc, char **argv);
+int cmd_resume (int argc, char **argv);
+int cmd_logs (int argc, char **argv);
 int cmd_keygen (int argc, char **argv);
 
 #define EXIT_OK      0

@@ -15,7 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
+#include <sys/ioctl.h>
+#include <jansson.h>
 
+#include "common/cli.h"
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/fsutil.h"
@@ -24,7 +27,7 @@
 #define S_WATCH_RESEND_MS   3000    //  re-send WatchRequest after this much silence
 #define S_WATCH_LOST_MS     60000   //  give up after this much silence
 #define S_BAR_WIDTH         28      //  characters in a progress bar
-#define S_RATE_WINDOW       16      //  samples in the throughput window
+#define S_PLAIN_ALBUMS      20      //  plain mode: more albums get one counts line
 
 struct farmclient_t {
     void    *ctx;                        //  ZeroMQ context (owned)
@@ -218,7 +221,11 @@ s_reply_type (uint32_t type)
         case MASTERFARM__MSG_TYPE__STATUS: return MASTERFARM__MSG_TYPE__STATUS_REPLY;
         case MASTERFARM__MSG_TYPE__WATCH:  return MASTERFARM__MSG_TYPE__WATCH_EVENT;
         case MASTERFARM__MSG_TYPE__CANCEL:
-        case MASTERFARM__MSG_TYPE__RETRY:  return MASTERFARM__MSG_TYPE__JOB_REPLY;
+        case MASTERFARM__MSG_TYPE__RETRY:
+        case MASTERFARM__MSG_TYPE__PRIORITY:
+        case MASTERFARM__MSG_TYPE__PAUSE:
+        case MASTERFARM__MSG_TYPE__RESUME: return MASTERFARM__MSG_TYPE__JOB_REPLY;
+        case MASTERFARM__MSG_TYPE__LOGS:   return MASTERFARM__MSG_TYPE__LOGS_REPLY;
         default: return 0;
     }
 }
@@ -450,14 +457,49 @@ farmclient_job_command (farmclient_t *self, uint32_t type, uint64_t job_id)
 {
     Masterfarm__JobRequest req = MASTERFARM__JOB_REQUEST__INIT;
     req.job_id = job_id;
+    return farmclient_job_request (self, type, &req, NULL);
+}
+
+//  LOGS of a job, an album or a track; ERROR becomes an error code.
+int
+farmclient_logs (farmclient_t *self, uint64_t job_id, uint32_t album, uint32_t track,
+                 Masterfarm__LogsReply **reply_out)
+{
+    *reply_out = NULL;
+    Masterfarm__LogsRequest req = MASTERFARM__LOGS_REQUEST__INIT;
+    req.job_id = job_id;
+    req.album = album;
+    req.track = track;
     wire_msg_t reply = { 0 };
-    int rc = farmclient_request (self, type, &req.base, &reply);
+    int rc = farmclient_request (self, MASTERFARM__MSG_TYPE__LOGS, &req.base, &reply);
+    if (rc != 0)
+        return rc;
+    if (reply.type == MASTERFARM__MSG_TYPE__ERROR) {
+        rc = s_error_reply (self, &reply);
+        wire_msg_clear (&reply);
+        return rc;
+    }
+    *reply_out = (Masterfarm__LogsReply *) reply.body;
+    reply.body = NULL;
+    wire_msg_clear (&reply);
+    return 0;
+}
+
+//  Any JobRequest (CANCEL, RETRY, PRIORITY, PAUSE, RESUME).
+int
+farmclient_job_request (farmclient_t *self, uint32_t type, const Masterfarm__JobRequest *req,
+                        uint32_t *count)
+{
+    wire_msg_t reply = { 0 };
+    int rc = farmclient_request (self, type, &req->base, &reply);
     if (rc != 0)
         return rc;
     if (reply.type == MASTERFARM__MSG_TYPE__ERROR)
         rc = s_error_reply (self, &reply);
     else {
         const Masterfarm__JobReply *r = (const Masterfarm__JobReply *) reply.body;
+        if (count)
+            *count = r->count;
         if (!r->ok) {
             s_set_error (self, "broker at %s refused: %s", self->url,
                          r->error && *r->error ? r->error : "no reason given");
@@ -502,16 +544,9 @@ farmclient_task_state_name (int state)
 //  ---- watch -------------------------------------------------------------
 
 typedef struct {
-    int64_t wall_ms;
-    double  audio_s;
-} s_rate_sample_t;
-
-typedef struct {
     const farmclient_watch_cfg_t *cfg;
     int      lines_drawn;                     //  tty: lines to overwrite next time
     int64_t  start_ms;
-    s_rate_sample_t window [S_RATE_WINDOW];   //  recent (time, audio done) points
-    int      n_window;
     int64_t  plain_ms;                        //  plain mode: when the last line was printed
     int      plain_state;                     //  ... and the state and counts it showed
     uint32_t plain_done, plain_failed;
@@ -531,24 +566,6 @@ s_fmt_duration (double s, char *buf, size_t size)
     else
         snprintf (buf, size, "%ld:%02ld", t / 60, t % 60);
     return buf;
-}
-
-//  Throughput in audio seconds per wall second over the sample window;
-//  NAN until two samples with progress exist.
-static double
-s_view_rate (s_view_t *v, const Masterfarm__JobStatus *job)
-{
-    s_rate_sample_t now = { clock_mono_ms (), job->audio_done_s };
-    if (v->n_window == S_RATE_WINDOW) {
-        memmove (v->window, v->window + 1, sizeof v->window [0] * (S_RATE_WINDOW - 1));
-        v->n_window--;
-    }
-    v->window [v->n_window++] = now;
-    const s_rate_sample_t *first = &v->window [0];
-    double dt_s = (now.wall_ms - first->wall_ms) / 1000.0;
-    if (dt_s < 0.5 || now.audio_s <= first->audio_s)
-        return dt_s >= 5.0 ? 0.0 : NAN;
-    return (now.audio_s - first->audio_s) / dt_s;
 }
 
 typedef struct {
@@ -581,46 +598,118 @@ s_album_sums (const Masterfarm__JobStatus *job, s_album_sum_t *sums, uint32_t n_
     }
 }
 
-//  Number of albums in a job (highest album index + 1), capped at 999.
+//  Number of albums in a job: its album rows, else the highest album
+//  index of its tracks + 1.
 static uint32_t
 s_n_albums (const Masterfarm__JobStatus *job)
 {
-    uint32_t n = 0;
+    uint32_t n = (uint32_t) job->n_albums;
     for (size_t i = 0; i < job->n_tracks; i++)
-        if (job->tracks [i]->album + 1 > n && job->tracks [i]->album < 999)
+        if (job->tracks [i]->album + 1 > n && job->tracks [i]->album < 100000)
             n = job->tracks [i]->album + 1;
     return n;
 }
 
-//  One summary line for the job: state, tasks, throughput, ETA.
+//  One summary line for the job: state, work done, tasks, audio, speed, ETA.
 static void
-s_job_line (const Masterfarm__JobStatus *job, double rate, char *buf, size_t size)
+s_job_line (const Masterfarm__JobStatus *job, char *buf, size_t size)
 {
     char eta [32], done [32], total [32], speed [48], failed [32] = "";
-    double left_s = job->audio_total_s - job->audio_done_s;
     if (job->tasks_failed)
         snprintf (failed, sizeof failed, ", %u failed", job->tasks_failed);
-    if (isfinite (rate))
-        snprintf (speed, sizeof speed, "%.1fx realtime", rate);
+    if (job->speed > 0)
+        snprintf (speed, sizeof speed, "%.1fx realtime", job->speed);
     else
         snprintf (speed, sizeof speed, "measuring speed");
-    snprintf (buf, size, "job %" PRIu64 " %s: %u/%u tasks%s, %s / %s audio, %s, ETA %s",
-              job->job_id, farmclient_job_state_name (job->state),
-              job->tasks_done, job->tasks_total, failed,
+    snprintf (buf, size, "job %" PRIu64 " %s%s: %.0f%% of the work, %u/%u tasks%s, %s / %s "
+              "audio, %s, ETA %s", job->job_id, farmclient_job_state_name (job->state),
+              job->paused ? " (paused)" : "", 100 * job->work_done, job->tasks_done,
+              job->tasks_total, failed,
               s_fmt_duration (job->audio_done_s, done, sizeof done),
               s_fmt_duration (job->audio_total_s, total, sizeof total), speed,
-              s_fmt_duration (isfinite (rate) && rate > 0 ? left_s / rate : NAN, eta, sizeof eta));
+              s_fmt_duration (job->eta_s, eta, sizeof eta));
 }
 
-//  Draws one event: bars in place on a terminal, else a plain line when
-//  the summary changed.
+//  Rows (or columns) of the terminal out draws on: its window size, else
+//  $LINES (or $COLUMNS), else 24 (or 80).
+static int
+s_term_size (FILE *out, bool rows)
+{
+    struct winsize ws;
+    if (ioctl (fileno (out), TIOCGWINSZ, &ws) == 0 && (rows ? ws.ws_row : ws.ws_col) > 0)
+        return rows ? ws.ws_row : ws.ws_col;
+    const char *env = getenv (rows ? "LINES" : "COLUMNS");
+    long n = env ? strtol (env, NULL, 10) : 0;
+    return n > 0 && n < 10000 ? (int) n : rows ? 24 : 80;
+}
+
+//  Prints one line of the terminal view, cut to the terminal's width so
+//  that it never wraps (the redraw counts lines).
+static void __attribute__ ((format (printf, 3, 4)))
+s_tty_line (FILE *out, int cols, const char *fmt, ...)
+{
+    char line [1024];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (line, sizeof line, fmt, ap);
+    va_end (ap);
+    fprintf (out, "\033[2K%.*s\n", cols > 1 ? cols - 1 : 1, line);
+}
+
+//  Counts albums by what they are doing: done (published or reported),
+//  held, running (something of it runs), waiting, failed (not delivered).
+typedef struct { uint32_t done, held, running, waiting, failed; } s_album_counts_t;
+
+//  The album row of album a, or NULL.
+static const Masterfarm__AlbumStatus *
+s_album_row (const Masterfarm__JobStatus *job, uint32_t a)
+{
+    return a < job->n_albums && job->albums [a]->album == a ? job->albums [a] : NULL;
+}
+
+//  True when something of album a runs.
+static bool
+s_album_running (const Masterfarm__AlbumStatus *row, const s_album_sum_t *sum)
+{
+    return (row && row->stage && *row->stage) || sum->running > 0;
+}
+
+//  One album row: bar, title, tracks, profiles, what runs.
+static void
+s_album_line (FILE *out, int cols, const Masterfarm__JobStatus *job, uint32_t a,
+              const s_album_sum_t *s)
+{
+    const Masterfarm__AlbumStatus *row = s_album_row (job, a);
+    int fill = s->tracks ? (int) (S_BAR_WIDTH * s->progress / s->tracks + 0.5) : 0;
+    char bar [S_BAR_WIDTH + 1], title [64];
+    for (int i = 0; i < S_BAR_WIDTH; i++)
+        bar [i] = i < fill ? '#' : '-';
+    bar [S_BAR_WIDTH] = 0;
+    const char *t = row && row->title && *row->title ? row->title : "";
+    if (*t)
+        snprintf (title, sizeof title, "%-24.24s", t);
+    else
+        snprintf (title, sizeof title, "album %-18u", a + 1);
+    char failed [32] = "";
+    if (s->failed)
+        snprintf (failed, sizeof failed, ", %u failed", s->failed);
+    bool open = !row || !row->state || !strcmp (row->state, "open");
+    bool runs = row && row->stage && *row->stage;
+    s_tty_line (out, cols, "  %3u %s [%s] %3u/%u tracks (%s)%s%s%s%s%s", a + 1, title, bar,
+                s->done, s->tracks, row && row->profiles ? row->profiles : "", failed,
+                open ? "" : ", ", open ? "" : row->state, runs ? ", running: " : "",
+                runs ? row->stage : "");
+}
+
+//  Draws one event: bars in place on a terminal (a compact view of the
+//  running albums and counts when the albums do not fit its rows), else
+//  a plain line when the summary changed.
 static void
 s_view_draw (s_view_t *v, const Masterfarm__JobStatus *job)
 {
     FILE *out = v->cfg->out;
-    double rate = s_view_rate (v, job);
     char line [512];
-    s_job_line (job, rate, line, sizeof line);
+    s_job_line (job, line, sizeof line);
     if (v->cfg->quiet)
         return;
     uint32_t n_albums = s_n_albums (job);
@@ -628,25 +717,49 @@ s_view_draw (s_view_t *v, const Masterfarm__JobStatus *job)
     if (!sums)
         return;
     s_album_sums (job, sums, n_albums);
+    s_album_counts_t c = { 0 };
+    for (uint32_t a = 0; a < n_albums; a++) {
+        const Masterfarm__AlbumStatus *row = s_album_row (job, a);
+        const char *st = row && row->state ? row->state : "open";
+        if (!strcmp (st, "published") || !strcmp (st, "reported"))
+            c.done++;
+        else if (!strcmp (st, "held"))
+            c.held++;
+        else if (!strcmp (st, "not-delivered"))
+            c.failed++;
+        else if (s_album_running (row, &sums [a]))
+            c.running++;
+        else
+            c.waiting++;
+    }
+    char counts [160];
+    snprintf (counts, sizeof counts, "albums: %u done, %u running, %u waiting, %u held%s",
+              c.done, c.running, c.waiting, c.held, c.failed ? ", some not delivered" : "");
 
     if (v->cfg->tty) {
+        int rows = s_term_size (out, true), cols = s_term_size (out, false);
         if (v->lines_drawn > 0)
             fprintf (out, "\033[%dA", v->lines_drawn);
-        fprintf (out, "\033[2K%s\n", line);
+        s_tty_line (out, cols, "%s", line);
         int lines = 1;
-        for (uint32_t a = 0; a < n_albums; a++) {
-            const s_album_sum_t *s = &sums [a];
-            int fill = s->tracks ? (int) (S_BAR_WIDTH * s->progress / s->tracks + 0.5) : 0;
-            char bar [S_BAR_WIDTH + 1];
-            for (int i = 0; i < S_BAR_WIDTH; i++)
-                bar [i] = i < fill ? '#' : '-';
-            bar [S_BAR_WIDTH] = 0;
-            fprintf (out, "\033[2K  album %-3u [%s] %3u/%u tracks", a + 1, bar, s->done, s->tracks);
-            if (s->failed)
-                fprintf (out, ", %u failed", s->failed);
-            if (s->running)
-                fprintf (out, ", %u running", s->running);
-            fputc ('\n', out);
+        if ((int) n_albums + 2 <= rows) {
+            for (uint32_t a = 0; a < n_albums; a++, lines++)
+                s_album_line (out, cols, job, a, &sums [a]);
+        }
+        else {
+            //  Compact: the running albums as far as they fit, then counts.
+            int room = rows - 3, shown = 0;
+            for (uint32_t a = 0; a < n_albums && shown < room; a++)
+                if (s_album_running (s_album_row (job, a), &sums [a])) {
+                    s_album_line (out, cols, job, a, &sums [a]);
+                    shown++;
+                    lines++;
+                }
+            char more [48] = "";
+            if ((uint32_t) shown < c.running)
+                snprintf (more, sizeof more, " (%u running not shown)",
+                          c.running - (uint32_t) shown);
+            s_tty_line (out, cols, "  %s%s", counts, more);
             lines++;
         }
         fprintf (out, "\033[J");        //  clear what an earlier, longer draw left
@@ -664,9 +777,19 @@ s_view_draw (s_view_t *v, const Masterfarm__JobStatus *job)
             v->plain_done = job->tasks_done;
             v->plain_failed = job->tasks_failed;
             fprintf (out, "%s\n", line);
-            for (uint32_t a = 0; a < n_albums && n_albums > 1; a++)
-                fprintf (out, "  album %u: %u/%u tracks done%s\n", a + 1, sums [a].done,
-                         sums [a].tracks, sums [a].failed ? ", some failed" : "");
+            if (n_albums > S_PLAIN_ALBUMS)
+                fprintf (out, "  %s\n", counts);
+            for (uint32_t a = 0; a < n_albums && n_albums > 1 && n_albums <= S_PLAIN_ALBUMS; a++) {
+                const Masterfarm__AlbumStatus *row = s_album_row (job, a);
+                fprintf (out, "  album %u", a + 1);
+                if (row && row->title && *row->title)
+                    fprintf (out, " \"%s\"", row->title);
+                fprintf (out, ": %u/%u tracks done%s", sums [a].done, sums [a].tracks,
+                         sums [a].failed ? ", some failed" : "");
+                if (row && row->stage && *row->stage)
+                    fprintf (out, ", running: %s", row->stage);
+                fputc ('\n', out);
+            }
         }
     }
     fflush (out);
@@ -709,23 +832,74 @@ farmclient_print_failures (FILE *out, const Masterfarm__JobStatus *job, const ch
     }
 }
 
-//  Prints the final summary and every failed track with its error.
+//  Prints the final summary: albums delivered and held, tracks, audio,
+//  the job's own running time and speed, every failure, the output root.
 static void
 s_view_final (s_view_t *v, const Masterfarm__JobStatus *job)
 {
     FILE *out = v->cfg->out;
-    double wall_s = (clock_mono_ms () - v->start_ms) / 1000.0;
-    char a [32];
-    fprintf (out, "job %" PRIu64 " %s: %u/%u tasks done, %u failed; %s of audio",
-             job->job_id, farmclient_job_state_name (job->state), job->tasks_done,
-             job->tasks_total, job->tasks_failed,
-             s_fmt_duration (job->audio_total_s, a, sizeof a));
+    uint32_t n_albums = s_n_albums (job), published = 0, held = 0, partial = 0, other = 0;
+    uint32_t tracks = 0, t_done = 0, t_failed = 0;
+    for (size_t i = 0; i < job->n_tracks; i++) {
+        tracks++;
+        t_done += job->tracks [i]->state == MASTERFARM__TASK_STATE__TASK_DONE;
+        t_failed += job->tracks [i]->state == MASTERFARM__TASK_STATE__TASK_FAILED;
+    }
+    for (size_t i = 0; i < job->n_albums; i++) {
+        const Masterfarm__AlbumStatus *a = job->albums [i];
+        const char *st = a->state ? a->state : "";
+        if (!strcmp (st, "published") && !a->complete)
+            partial++;
+        else if (!strcmp (st, "published") || !strcmp (st, "reported"))
+            published++;
+        else if (!strcmp (st, "held"))
+            held++;
+        else
+            other++;
+    }
+    double wall_s = job->started_ms > 0 && job->finished_ms >= job->started_ms
+                  ? (job->finished_ms - job->started_ms) / 1000.0
+                  : (clock_mono_ms () - v->start_ms) / 1000.0;
+    char audio [32], wall [32];
+    fprintf (out, "job %" PRIu64 " %s: %u album%s", job->job_id,
+             farmclient_job_state_name (job->state), n_albums, n_albums == 1 ? "" : "s");
+    if (job->n_albums) {
+        fprintf (out, " (%u delivered", published);
+        if (partial)
+            fprintf (out, ", %u partial", partial);
+        fprintf (out, ", %u held", held);
+        if (other)
+            fprintf (out, ", %u not delivered", other);
+        fputc (')', out);
+    }
+    fprintf (out, ", %u track%s (%u done, %u failed), %u/%u tasks\n", tracks,
+             tracks == 1 ? "" : "s", t_done, t_failed, job->tasks_done, job->tasks_total);
+    fprintf (out, "  audio %s, wall time %s", s_fmt_duration (job->audio_total_s, audio,
+             sizeof audio), s_fmt_duration (wall_s, wall, sizeof wall));
+    if (job->speed > 0)
+        fprintf (out, ", %.1fx realtime", job->speed);
+    else
     if (wall_s > 0.05 && job->audio_done_s > 0)
-        fprintf (out, " (%.1fx realtime over %.1f s watched)", job->audio_done_s / wall_s, wall_s);
+        fprintf (out, ", %.1fx realtime", job->audio_done_s / wall_s);
     fputc ('\n', out);
     farmclient_print_failures (out, job, v->cfg->retry_hint);
     if (job->output_dir && *job->output_dir)
         fprintf (out, "outputs: %s\n", job->output_dir);
+    fflush (out);
+}
+
+//  Prints one watch event as one line of JSON: {"final": B, "job": {...}}.
+static void
+s_event_json (FILE *out, const Masterfarm__WatchEvent *ev)
+{
+    json_t *o = json_object ();
+    json_object_set_new (o, "final", json_boolean (ev->final));
+    json_object_set_new (o, "job", farmclient_job_to_json (ev->job));
+    char *text = json_dumps (o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (text)
+        fprintf (out, "%s\n", text);
+    free (text);
+    json_decref (o);
     fflush (out);
 }
 
@@ -795,15 +969,81 @@ farmclient_watch (farmclient_t *self, uint64_t job_id, const farmclient_watch_cf
         }
         heard = true;
         last_heard = now;
-        s_view_draw (&view, ev->job);
+        if (cfg->json)
+            s_event_json (cfg->out, ev);
+        else
+            s_view_draw (&view, ev->job);
         if (ev->final) {
             *state_out = ev->job->state;
-            s_view_final (&view, ev->job);
+            if (!cfg->json)
+                s_view_final (&view, ev->job);
             wire_msg_clear (&msg);
             return 0;
         }
         wire_msg_clear (&msg);
     }
+}
+
+//  ---- JSON -------------------------------------------------------------
+
+//  A JobStatus as JSON (field names as in proto/masterfarm.proto; states
+//  as words).
+json_t *
+farmclient_job_to_json (const Masterfarm__JobStatus *j)
+{
+    json_t *tracks = json_array ();
+    for (size_t t = 0; t < j->n_tracks; t++) {
+        const Masterfarm__TrackStatus *ts = j->tracks [t];
+        json_array_append_new (tracks, json_pack (
+            "{s:I, s:I, s:s, s:s, s:I, s:s, s:f, s:s, s:f}",
+            "album", (json_int_t) ts->album, "track", (json_int_t) ts->track,
+            "title", ts->title ? ts->title : "",
+            "state", farmclient_task_state_name (ts->state),
+            "attempts", (json_int_t) ts->attempts,
+            "last_error", ts->last_error ? ts->last_error : "",
+            "progress", ts->progress, "stage", ts->stage ? ts->stage : "",
+            "duration_s", ts->duration_s));
+    }
+    json_t *failures = json_array (), *albums = json_array ();
+    for (size_t f = 0; f < j->n_failures; f++) {
+        const Masterfarm__Failure *x = j->failures [f];
+        json_array_append_new (failures, json_pack (
+            "{s:I, s:s, s:I, s:s, s:s, s:s}",
+            "album", (json_int_t) x->album, "album_title", x->album_title ? x->album_title : "",
+            "track", (json_int_t) x->track, "track_title", x->track_title ? x->track_title : "",
+            "profile", x->profile ? x->profile : "", "reason", x->reason ? x->reason : ""));
+    }
+    for (size_t a = 0; a < j->n_albums; a++) {
+        const Masterfarm__AlbumStatus *x = j->albums [a];
+        json_array_append_new (albums, json_pack (
+            "{s:I, s:s, s:s, s:b, s:I, s:I, s:I, s:s, s:s}", "album", (json_int_t) x->album,
+            "title", x->title ? x->title : "", "state", x->state ? x->state : "",
+            "complete", (int) x->complete, "tracks", (json_int_t) x->tracks,
+            "tracks_done", (json_int_t) x->tracks_done,
+            "tracks_failed", (json_int_t) x->tracks_failed,
+            "stage", x->stage ? x->stage : "", "profiles", x->profiles ? x->profiles : ""));
+    }
+    json_t *o = json_pack (
+        "{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:s, s:o, s:o, s:o}",
+        "job_id", (json_int_t) j->job_id, "name", j->name ? j->name : "",
+        "state", farmclient_job_state_name (j->state),
+        "priority", (json_int_t) j->priority,
+        "deadline_ms", (json_int_t) j->deadline_ms,
+        "deliver_at_ms", (json_int_t) j->deliver_at_ms,
+        "tasks_total", (json_int_t) j->tasks_total,
+        "tasks_done", (json_int_t) j->tasks_done,
+        "tasks_failed", (json_int_t) j->tasks_failed,
+        "audio_done_s", j->audio_done_s, "audio_total_s", j->audio_total_s,
+        "submitted_ms", (json_int_t) j->submitted_ms,
+        "output_dir", j->output_dir ? j->output_dir : "",
+        "tracks", tracks, "failures", failures, "albums", albums);
+    json_object_set_new (o, "paused", json_boolean (j->paused));
+    json_object_set_new (o, "work_done", json_real (j->work_done));
+    json_object_set_new (o, "eta_s", json_real (j->eta_s));
+    json_object_set_new (o, "speed", json_real (j->speed));
+    json_object_set_new (o, "started_ms", json_integer ((json_int_t) j->started_ms));
+    json_object_set_new (o, "finished_ms", json_integer ((json_int_t) j->finished_ms));
+    return o;
 }
 
 //  ---- helpers -------------------------------------------------------------
@@ -882,12 +1122,15 @@ farmclient_broker_url (const char *option_value)
     return env && *env ? env : NULL;
 }
 
-//  Shared body of `cancel` and `retry`.
+//  Shared body of `cancel`, `retry`, `priority`, `pause` and `resume`.
 int
 farmclient_cmd_job (const char *command, uint32_t type, const char *what,
                     int argc, char **argv)
 {
-    const char *broker = NULL, *job_text = NULL;
+    const char *broker = NULL, *job_text = NULL, *prio_text = NULL;
+    long album = 0, track = 0;
+    bool is_retry = type == MASTERFARM__MSG_TYPE__RETRY;
+    bool is_prio = type == MASTERFARM__MSG_TYPE__PRIORITY;
     farmclient_keys_t keys = { 0 };
     for (int i = 1; i < argc; i++) {
         const char *a = argv [i];
@@ -897,37 +1140,63 @@ farmclient_cmd_job (const char *command, uint32_t type, const char *what,
         if (kc > 0)
             continue;
         if (!strcmp (a, "--help") || !strcmp (a, "-h")) {
-            printf ("usage: masterfarm %s JOB --broker URL [--curve-key FILE --broker-key FILE]"
-                    "\n\n%s\n\n"
+            printf ("usage: masterfarm %s JOB%s --broker URL%s [--curve-key FILE "
+                    "--broker-key FILE]\n\n%s\n\n"
                     "  --broker URL   the broker, tcp://HOST:PORT or ipc://PATH\n"
                     "                 (default: $MASTERFARM_BROKER)\n"
+                    "%s"
                     FARMCLIENT_KEYS_HELP "\n"
                     "Exit status: 0 done, 1 refused, unknown job or broker unreachable,\n"
-                    "2 bad usage.\n", command, what);
+                    "2 bad usage.\n", command, is_prio ? " N" : "",
+                    is_retry ? " [--album A [--track N]]" : "", what,
+                    is_retry ? "  --album A      only album A (its number in status, from 1)\n"
+                               "  --track N      only track N of that album (as in the spec)\n"
+                             : "");
             return 0;
         }
-        else if (!strcmp (a, "--broker")) {
-            if (i + 1 >= argc) {
-                fprintf (stderr, "masterfarm %s: --broker needs a value\n", command);
+        else if ((!strcmp (a, "--broker") || (is_retry && (!strcmp (a, "--album")
+                                                          || !strcmp (a, "--track"))))
+                 && i + 1 >= argc) {
+            fprintf (stderr, "masterfarm %s: %s needs a value\n", command, a);
+            return 2;
+        }
+        else if (!strcmp (a, "--broker"))
+            broker = argv [++i];
+        else if (is_retry && (!strcmp (a, "--album") || !strcmp (a, "--track"))) {
+            long *slot = a [2] == 'a' ? &album : &track;
+            if (!cli_long (argv [++i], 1, 1000000, slot)) {
+                fprintf (stderr, "masterfarm %s: %s needs a number from 1 (got '%s')\n",
+                         command, a, argv [i]);
                 return 2;
             }
-            broker = argv [++i];
         }
         else if (a [0] == '-') {
             fprintf (stderr, "masterfarm %s: unknown option '%s' (see --help)\n", command, a);
             return 2;
         }
-        else if (job_text) {
+        else if (!job_text)
+            job_text = a;
+        else if (is_prio && !prio_text)
+            prio_text = a;
+        else {
             fprintf (stderr, "masterfarm %s: one job id at a time\n", command);
             return 2;
         }
-        else
-            job_text = a;
     }
     uint64_t job_id = 0;
     if (farmclient_parse_job_id (job_text, &job_id) != 0) {
         fprintf (stderr, "masterfarm %s: give the job id that submit printed (got '%s')\n",
                  command, job_text ? job_text : "");
+        return 2;
+    }
+    long priority = 0;
+    if (is_prio && (!prio_text || !cli_long (prio_text, 0, 9, &priority))) {
+        fprintf (stderr, "masterfarm %s: give the new priority, a whole number from 0 to 9 "
+                 "(got '%s')\n", command, prio_text ? prio_text : "");
+        return 2;
+    }
+    if (track && !album) {
+        fprintf (stderr, "masterfarm %s: --track needs --album\n", command);
         return 2;
     }
     broker = farmclient_broker_url (broker);
@@ -942,13 +1211,35 @@ farmclient_cmd_job (const char *command, uint32_t type, const char *what,
         fprintf (stderr, "masterfarm %s: %s\n", command, err);
         return 2;
     }
-    int rc = farmclient_job_command (fc, type, job_id);
+    Masterfarm__JobRequest req = MASTERFARM__JOB_REQUEST__INIT;
+    req.job_id = job_id;
+    req.album = (uint32_t) album;
+    req.track = (uint32_t) track;
+    req.priority = (uint32_t) priority;
+    uint32_t count = 0;
+    int rc = farmclient_job_request (fc, type, &req, &count);
     if (rc != 0)
         fprintf (stderr, "masterfarm %s: job %" PRIu64 ": %s\n", command, job_id,
                  farmclient_error (fc));
     else
-        printf ("job %" PRIu64 ": %s\n", job_id,
-                type == MASTERFARM__MSG_TYPE__CANCEL ? "cancelled" : "failed tasks queued again");
+    if (type == MASTERFARM__MSG_TYPE__CANCEL)
+        printf ("job %" PRIu64 ": cancelled\n", job_id);
+    else
+    if (is_retry && album)
+        printf ("job %" PRIu64 ": album %ld%s%.0ld: %u failed task(s) queued again\n", job_id,
+                album, track ? " track " : "", track, count);
+    else
+    if (is_retry)
+        printf ("job %" PRIu64 ": failed tasks queued again\n", job_id);
+    else
+    if (is_prio)
+        printf ("job %" PRIu64 ": priority %ld\n", job_id, priority);
+    else
+    if (type == MASTERFARM__MSG_TYPE__PAUSE)
+        printf ("job %" PRIu64 ": paused; nothing new is dispatched, %u running task(s) "
+                "finish\n", job_id, count);
+    else
+        printf ("job %" PRIu64 ": resumed\n", job_id);
     farmclient_destroy (&fc);
     return rc == 0 ? 0 : 1;
 }

@@ -121,10 +121,24 @@ int farmclient_status (farmclient_t *self, uint64_t job_id,
 //  MF_ERR_TIMEOUT, MF_ERR_IO.
 int farmclient_job_command (farmclient_t *self, uint32_t type, uint64_t job_id);
 
+//  Sends a JobRequest of any type (CANCEL, RETRY with album and track,
+//  PRIORITY with priority, PAUSE, RESUME); *count (may be NULL) gets the
+//  reply's count. Returns as farmclient_job_command.
+int farmclient_job_request (farmclient_t *self, uint32_t type, const Masterfarm__JobRequest *req,
+                            uint32_t *count);
+
+//  Asks for the attempts log of a job (album and track: numbers from 1,
+//  0: all). On 0, *reply_out holds the LogsReply (free with
+//  masterfarm__logs_reply__free_unpacked). Returns as farmclient_status,
+//  and MF_ERR_PROTOCOL for an album or track the job does not have.
+int farmclient_logs (farmclient_t *self, uint64_t job_id, uint32_t album, uint32_t track,
+                     Masterfarm__LogsReply **reply_out);
+
 typedef struct {
     FILE *out;              //  where progress goes (stdout)
     bool  tty;              //  redraw bars in place; else plain lines
     bool  quiet;            //  print only the final summary
+    bool  json;             //  one JSON line per event ({"final", "job"}), nothing else
     int   lost_ms;          //  give up after the broker is silent this long (0: 60 s)
     volatile int *stop;     //  when set non-zero, return MF_ERR_CANCELLED (may be NULL)
     void (*tick) (void *arg);   //  called about every 250 ms while watching (may be NULL)
@@ -139,6 +153,11 @@ typedef struct {
 //  MF_ERR_IO.
 int farmclient_watch (farmclient_t *self, uint64_t job_id,
                       const farmclient_watch_cfg_t *cfg, int *state_out);
+
+//  A JobStatus as a JSON object (new reference; field names as in the
+//  protocol, states as words); NULL on out of memory.
+struct json_t;
+struct json_t *farmclient_job_to_json (const Masterfarm__JobStatus *job);
 
 //  Short lower-case names of states ("running", "done", ...).
 const char *farmclient_job_state_name (int state);

@@ -22,7 +22,11 @@ static const s_command_t s_commands [] = {
     { "status",  cmd_status,  "status [JOB] --broker URL                  jobs, albums, tracks, workers" },
     { "watch",   cmd_watch,   "watch JOB --broker URL                     live progress and ETA" },
     { "cancel",  cmd_cancel,  "cancel JOB --broker URL" },
-    { "retry",   cmd_retry,   "retry JOB --broker URL" },
+    { "retry",   cmd_retry,   "retry JOB [--album A [--track N]] --broker URL" },
+    { "priority", cmd_priority, "priority JOB N --broker URL             priority 0 .. 9 of queued tasks" },
+    { "pause",   cmd_pause,   "pause JOB --broker URL                     dispatch nothing new of the job" },
+    { "resume",  cmd_resume,  "resume JOB --broker URL                    dispatch a paused job again" },
+    { "logs",    cmd_logs,    "logs JOB [--album A [--track N]] --broker URL   every attempt: worker, times, error, stderr" },
     { "keygen",  cmd_keygen,  "keygen NAME [--force]                      CURVE key pair: NAME.key, NAME.pub" },
 };
 
@@ -41,8 +45,10 @@ s_usage (FILE *out)
 int
 main (int argc, char **argv)
 {
-    //  --name=VALUE is split here, once, for every command's parser
-    char **split = cli_split_long_opts (argc, argv, &argc);
+    //  --name=VALUE is split here, once, for every command's parser; the
+    //  array lives as long as the process (held in a static)
+    static char **split;
+    split = cli_split_long_opts (argc, argv, &argc);
     if (!split) {
         fprintf (stderr, "masterfarm: out of memory\n");
         return EXIT_FAILED;

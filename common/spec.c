@@ -97,7 +97,7 @@ static const char *const s_settings_keys [] =
     { "profiles", "loudness", "tonal", "chain", "dynamics", "gap_s", "fade_in_s", "fade_out_s",
       "crossfade_s", "fade_curve", "trim", "trim_db", NULL };
 static const char *const s_album_keys [] =
-    { "title", "artist", "upc", "partial", "tracks", NULL };
+    { "title", "artist", "upc", "date", "genre", "partial", "tracks", NULL };
 static const char *const s_partial_names [] = { "hold", "deliver" };
 static const char *const s_track_keys [] = { "path", "title", "artist", "isrc", "disc", NULL };
 static const char *const s_loudness_keys [] =
@@ -721,6 +721,12 @@ s_isrc_normalise (const char *in, char out [13])
     return true;
 }
 
+bool
+spec_isrc_normalise (const char *in, char out [13])
+{
+    return s_isrc_normalise (in, out);
+}
+
 //  True if the text is a UPC/EAN: 12 or 13 digits.
 static bool
 s_upc_ok (const char *s)
@@ -732,6 +738,24 @@ s_upc_ok (const char *s)
         if (!isdigit ((unsigned char) s [i]))
             return false;
     return true;
+}
+
+//  True if the text is a release date: YYYY or YYYY-MM-DD (a real day).
+static bool
+s_date_ok (const char *s)
+{
+    int y, m, d, n = 0;
+    size_t len = strlen (s);
+    for (size_t i = 0; i < len; i++)
+        if (!(isdigit ((unsigned char) s [i]) || ((i == 4 || i == 7) && s [i] == '-')))
+            return false;
+    if (len == 4)
+        return true;
+    if (len != 10 || sscanf (s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10)
+        return false;
+    static const int days [] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m >= 1 && m <= 12 && d >= 1 && d <= (m == 2 && !leap ? 28 : days [m - 1]);
 }
 
 //  A fade curve by name ("s-curve" also accepted). Returns -1 if unknown.
@@ -1340,6 +1364,8 @@ spec_destroy (job_spec_t **self_p)
         free (al->title);
         free (al->artist);
         free (al->upc);
+        free (al->date);
+        free (al->genre);
     }
     free (self->albums);
     free (self->name);
@@ -1500,6 +1526,19 @@ s_parse_album (s_ctx_t *ctx, const json_t *v, const char *path, size_t index,
                 s_fail (ctx, p, false, "UPC '%s' must be 12 or 13 digits", s);
             else if (s && !(al->upc = strdup (s)))
                 s_fail (ctx, p, false, "out of memory");
+        }
+        else if (strcmp (key, "date") == 0) {
+            if (json_is_null (x))
+                continue;
+            const char *s = s_get_str (ctx, x, p);
+            if (s && !s_date_ok (s))
+                s_fail (ctx, p, false, "date '%s' must be YYYY or YYYY-MM-DD", s);
+            else if (s && !(al->date = strdup (s)))
+                s_fail (ctx, p, false, "out of memory");
+        }
+        else if (strcmp (key, "genre") == 0) {
+            if (!json_is_null (x))
+                s_get_text (ctx, x, p, &al->genre);
         }
         else if (strcmp (key, "partial") == 0)
             s_apply_partial (ctx, x, p, &al->s);
@@ -2680,6 +2719,10 @@ spec_to_json (const job_spec_t *spec)
             s_set (ao, "artist", json_string (al->artist), &ok);
         if (al->upc)
             s_set (ao, "upc", json_string (al->upc), &ok);
+        if (al->date)
+            s_set (ao, "date", json_string (al->date), &ok);
+        if (al->genre)
+            s_set (ao, "genre", json_string (al->genre), &ok);
         s_settings_json (ao, &al->s, &ok);
         s_set (ao, "partial", json_string (s_partial_names [al->s.partial_deliver]), &ok);
         json_t *tracks = json_array ();

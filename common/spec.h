@@ -120,6 +120,8 @@ typedef struct {
     dynamics_t      dynamics;         //  the preset the compressor comes from
     uint32_t        comp_keys;        //  SPEC_COMP_* keys given explicitly (kept
                                       //  over the preset)
+    bool            tonal_minimum_phase;  //  tonal EQ minimum phase (reference
+                                      //  match) instead of linear phase; not a spec key
 } chain_cfg_t;
 
 typedef struct {
@@ -169,6 +171,8 @@ typedef struct {
     char         *title;
     char         *artist;
     char         *upc;           //  NULL or 12/13 digits
+    char         *date;          //  NULL or "YYYY" / "YYYY-MM-DD" (release date)
+    char         *genre;         //  NULL or text
     settings_t    s;             //  resolved album-level settings
     spec_track_t *tracks;
     size_t        n_tracks;
@@ -265,5 +269,9 @@ void spec_dynamics_apply (chain_cfg_t *cfg, dynamics_t d);
 //  for `masterfarm master --spec`. Returns 0 or a negative error with errs.
 int spec_parse_chain_json (const char *text, size_t len, const char *origin,
                            chain_cfg_t *cfg, spec_errors_t *errs);
+
+//  Normalises an ISRC as the spec's "isrc" key does (hyphens dropped,
+//  upper case) into out; true when it is CC-XXX-YY-NNNNN.
+bool spec_isrc_normalise (const char *in, char out [13]);
 
 #endif

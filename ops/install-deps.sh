@@ -6,7 +6,7 @@ set -eu
 PACKAGES="
   build-essential cmake pkg-config git
   libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
-  libsndfile1-dev libebur128-dev libsoxr-dev libfftw3-dev
+  libsndfile1-dev libflac-dev libebur128-dev libsoxr-dev libfftw3-dev
   libsqlite3-dev libjansson-dev libcmocka-dev libmicrohttpd-dev
   chromium prometheus
   clang libclang-rt-14-dev

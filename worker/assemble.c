@@ -47,6 +47,7 @@
 #include "worker/dsp/dither.h"
 #include "worker/dsp/fade.h"
 #include "worker/dsp/truepeak.h"
+#include "worker/master.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -102,6 +103,8 @@ assemble_layout (const spec_album_t *album, const profile_t *profile, int rate_h
     }
     err [0] = 0;
     memset (layout, 0, sizeof *layout);
+    layout->album_lufs = NAN;
+    layout->album_lra_lu = NAN;
     if (!album || !profile || !track_frames || rate_hz <= 0) {
         snprintf (err, err_size, "assemble: missing album, profile, lengths or rate");
         return MF_ERR_INVALID;
@@ -458,16 +461,18 @@ assemble_album (const spec_album_t *album, const profile_t *profile,
                 const audio_t *tracks, size_t n_tracks, const char *out_dir,
                 assemble_layout_t *layout, char *err, size_t err_size)
 {
-    return assemble_album_part (album, profile, tracks, n_tracks, NULL, true, out_dir,
+    return assemble_album_part (album, profile, tracks, n_tracks, NULL, 0, true, out_dir,
                                 layout, err, err_size);
 }
 
 //  Builds the album as assemble_album does; numbers (NULL: 1..n) are the
-//  tracks' numbers in the spec, used in file names and tags; whole false
-//  writes only the per-track files (no album file, no CUE sheet).
+//  tracks' numbers in the spec, used in file names and tags; track_total
+//  (0: n_tracks) the album's number of tracks; whole false writes only
+//  the per-track files (no album file, no CUE sheet).
 int
 assemble_album_part (const spec_album_t *album, const profile_t *profile,
-                     const audio_t *tracks, size_t n_tracks, const int *numbers, bool whole,
+                     const audio_t *tracks, size_t n_tracks, const int *numbers,
+                     int track_total, bool whole,
                      const char *out_dir, assemble_layout_t *layout, char *err, size_t err_size)
 {
     char dummy [8];
@@ -595,11 +600,19 @@ assemble_album_part (const spec_album_t *album, const profile_t *profile,
     audio_t all = { .data = album_pcm, .frames = layout->total_frames, .channels = ch,
                       .rate_hz = rate, .bits = profile->bits };
     audio_tags_t atags = { .title = album->title, .artist = album->artist, .album = album->title,
+                           .album_artist = album->artist, .barcode = album->upc,
+                           .date = album->date, .genre = album->genre,
                            .comment = "masterfarm album" };
     char name [FSUTIL_NAME_MAX + 64];
     snprintf (name, sizeof name, "album.%s", profile->ext);
-    if (whole)
+    if (whole) {
         rc = s_write_audio (out_dir, name, &all, profile, &atags, err, err_size);
+        //  the album's loudness as delivered: its own samples, gaps,
+        //  crossfades and fades included
+        if (rc == 0)
+            master_measure_loudness (album_pcm, layout->total_frames, ch, rate,
+                                     &layout->album_lufs, &layout->album_lra_lu);
+    }
     for (size_t i = 0; rc == 0 && i < n_tracks; i++) {
         int number = numbers ? numbers [i] : (int) i + 1;
         const assemble_track_t *lt = &layout->tracks [i];
@@ -608,7 +621,12 @@ assemble_album_part (const spec_album_t *album, const profile_t *profile,
         slice.data = album_pcm + (size_t) lt->slice_start * ch;
         slice.frames = lt->slice_frames;
         audio_tags_t tags = { .title = st->title, .artist = st->artist ? st->artist : album->artist,
-                              .album = album->title, .isrc = st->isrc, .track_number = number };
+                              .album = album->title, .album_artist = album->artist,
+                              .isrc = st->isrc, .barcode = album->upc,
+                              .date = album->date, .genre = album->genre,
+                              .track_number = number,
+                              .track_total = track_total > 0 ? track_total : (int) n_tracks,
+                              .disc_number = st->disc };
         if (fsutil_track_file_name (number, st->title, profile->ext, name, sizeof name) != 0) {
             snprintf (err, err_size, "album \"%s\" track %d: file name too long", s_title (album), number);
             rc = MF_ERR_INVALID;

@@ -40,6 +40,9 @@ typedef struct {
     int64_t           total_frames;
     assemble_track_t *tracks;     //  n_tracks (owned)
     size_t            n_tracks;
+    double            album_lufs;     //  integrated loudness of the album file as
+                                      //  written (BS.1770-4); NAN until written
+    double            album_lra_lu;   //  its loudness range (EBU Tech 3342)
 } assemble_layout_t;
 
 //  Computes the timeline for the album's tracks (lengths in frames at
@@ -80,10 +83,12 @@ int assemble_album (const spec_album_t *album, const profile_t *profile,
 
 //  The same for part of an album: numbers (NULL: 1..n_tracks) are the
 //  tracks' numbers in the album spec, used in the file names and tags;
-//  whole false writes only the per-track files, without album file and
-//  CUE sheet (a partial delivery).
+//  track_total (0: n_tracks) is the album's number of tracks, for the
+//  TRACKTOTAL tag; whole false writes only the per-track files, without
+//  album file and CUE sheet (a partial delivery).
 int assemble_album_part (const spec_album_t *album, const profile_t *profile,
-                         const audio_t *tracks, size_t n_tracks, const int *numbers, bool whole,
+                         const audio_t *tracks, size_t n_tracks, const int *numbers,
+                         int track_total, bool whole,
                          const char *out_dir, assemble_layout_t *layout,
                          char *err, size_t err_size);
 

@@ -3,6 +3,7 @@
 #include "worker/audio_io.h"
 #include "common/err.h"
 
+#include <FLAC/metadata.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -556,6 +557,124 @@ audio_read_mem (const void *bytes, size_t size, const char *name,
     return rc;
 }
 
+//  Sets the strings libsndfile writes in WAV (RIFF INFO) and AIFF.
+static void
+s_riff_aiff_tags (SNDFILE *sf, const audio_tags_t *tags)
+{
+    if (tags->title)   sf_set_string (sf, SF_STR_TITLE, tags->title);
+    if (tags->artist)  sf_set_string (sf, SF_STR_ARTIST, tags->artist);
+    if (tags->album)   sf_set_string (sf, SF_STR_ALBUM, tags->album);
+    if (tags->date)    sf_set_string (sf, SF_STR_DATE, tags->date);
+    if (tags->genre)   sf_set_string (sf, SF_STR_GENRE, tags->genre);
+    if (tags->comment) sf_set_string (sf, SF_STR_COMMENT, tags->comment);
+    if (tags->track_number > 0) {
+        char num [16];
+        snprintf (num, sizeof num, "%d", tags->track_number);
+        sf_set_string (sf, SF_STR_TRACKNUMBER, num);
+    }
+    //  INFO has no ISRC field (its "ISRC" id means the source): the code
+    //  travels in the comment unless the caller gave a comment of its own
+    if (tags->isrc && !tags->comment) {
+        char c [64];
+        snprintf (c, sizeof c, "ISRC=%s", tags->isrc);
+        sf_set_string (sf, SF_STR_COMMENT, c);
+    }
+}
+
+//  Sets NAME=value in a Vorbis comment block, replacing any NAME there.
+static bool
+s_vc_set (FLAC__StreamMetadata *vc, const char *name, const char *value)
+{
+    if (!value || !*value)
+        return true;
+    FLAC__StreamMetadata_VorbisComment_Entry e;
+    if (!FLAC__metadata_object_vorbiscomment_entry_from_name_value_pair (&e, name, value))
+        return false;
+    //  copy false: the block takes e's bytes (they stay ours on failure)
+    if (FLAC__metadata_object_vorbiscomment_replace_comment (vc, e, true, false))
+        return true;
+    free (e.entry);
+    return false;
+}
+
+//  The same with a positive number; 0 is not written.
+static bool
+s_vc_set_int (FLAC__StreamMetadata *vc, const char *name, int value)
+{
+    char num [16];
+    snprintf (num, sizeof num, "%d", value);
+    return value <= 0 || s_vc_set (vc, name, num);
+}
+
+//  Writes tags as the Vorbis comment block of the FLAC file at path,
+//  through libFLAC's metadata interface (libsndfile has no field for
+//  ISRC, BARCODE, ALBUMARTIST, TRACKTOTAL or DISCNUMBER). Returns 0 or
+//  MF_ERR_IO / MF_ERR_NOMEM with err filled.
+static int
+s_flac_tags (const char *path, const audio_tags_t *tags, char *err, size_t err_size)
+{
+    FLAC__Metadata_Chain *chain = FLAC__metadata_chain_new ();
+    FLAC__Metadata_Iterator *it = FLAC__metadata_iterator_new ();
+    int rc = 0;
+    if (!chain || !it) {
+        snprintf (err, err_size, "%s: out of memory for the FLAC tags", path);
+        rc = MF_ERR_NOMEM;
+        goto done;
+    }
+    if (!FLAC__metadata_chain_read (chain, path)) {
+        snprintf (err, err_size, "%s: cannot read the written FLAC metadata (%s)", path,
+                  FLAC__Metadata_ChainStatusString [FLAC__metadata_chain_status (chain)]);
+        rc = MF_ERR_IO;
+        goto done;
+    }
+    //  the file's Vorbis comment block, or a new one after STREAMINFO
+    FLAC__StreamMetadata *vc = NULL;
+    FLAC__metadata_iterator_init (it, chain);
+    do {
+        if (FLAC__metadata_iterator_get_block_type (it) == FLAC__METADATA_TYPE_VORBIS_COMMENT)
+            vc = FLAC__metadata_iterator_get_block (it);
+    } while (!vc && FLAC__metadata_iterator_next (it));
+    if (!vc) {
+        FLAC__metadata_iterator_init (it, chain);
+        vc = FLAC__metadata_object_new (FLAC__METADATA_TYPE_VORBIS_COMMENT);
+        if (vc && !FLAC__metadata_iterator_insert_block_after (it, vc)) {
+            FLAC__metadata_object_delete (vc);
+            vc = NULL;
+        }
+    }
+    bool ok = vc
+           && s_vc_set (vc, "TITLE", tags->title)
+           && s_vc_set (vc, "ARTIST", tags->artist)
+           && s_vc_set (vc, "ALBUM", tags->album)
+           && s_vc_set (vc, "ALBUMARTIST", tags->album_artist)
+           && s_vc_set_int (vc, "TRACKNUMBER", tags->track_number)
+           && s_vc_set_int (vc, "TRACKTOTAL", tags->track_total)
+           && s_vc_set_int (vc, "DISCNUMBER", tags->disc_number)
+           && s_vc_set (vc, "ISRC", tags->isrc)
+           && s_vc_set (vc, "BARCODE", tags->barcode)
+           && s_vc_set (vc, "DATE", tags->date)
+           && s_vc_set (vc, "GENRE", tags->genre)
+           && s_vc_set (vc, "COMMENT", tags->comment);
+    if (!ok) {
+        snprintf (err, err_size, "%s: cannot set the FLAC tags (a value that is not "
+                  "UTF-8, or out of memory)", path);
+        rc = vc ? MF_ERR_INVALID : MF_ERR_NOMEM;
+        goto done;
+    }
+    FLAC__metadata_chain_sort_padding (chain);
+    if (!FLAC__metadata_chain_write (chain, true, false)) {
+        snprintf (err, err_size, "%s: cannot write the FLAC tags (%s)", path,
+                  FLAC__Metadata_ChainStatusString [FLAC__metadata_chain_status (chain)]);
+        rc = MF_ERR_IO;
+    }
+done:
+    if (it)
+        FLAC__metadata_iterator_delete (it);
+    if (chain)
+        FLAC__metadata_chain_delete (chain);
+    return rc;
+}
+
 int
 audio_write (const char *path, const audio_t *audio, out_format_t format,
              int bits, const audio_tags_t *tags, char *err, size_t err_size)
@@ -588,24 +707,8 @@ audio_write (const char *path, const audio_t *audio, out_format_t format,
     //  libsndfile's float->int scaling is x * 2^(bits-1) with clipping;
     //  turn off its normalisation-free path so 1.0 maps to full scale.
     sf_command (sf, SFC_SET_NORM_FLOAT, NULL, SF_TRUE);
-    if (tags) {
-        if (tags->title)   sf_set_string (sf, SF_STR_TITLE, tags->title);
-        if (tags->artist)  sf_set_string (sf, SF_STR_ARTIST, tags->artist);
-        if (tags->album)   sf_set_string (sf, SF_STR_ALBUM, tags->album);
-        if (tags->comment) sf_set_string (sf, SF_STR_COMMENT, tags->comment);
-        if (tags->track_number > 0) {
-            char num [16];
-            snprintf (num, sizeof num, "%d", tags->track_number);
-            sf_set_string (sf, SF_STR_TRACKNUMBER, num);
-        }
-        //  libsndfile has no ISRC field: it travels in the comment as
-        //  "ISRC=CCXXXYYNNNNN" unless the caller gave a comment of its own.
-        if (tags->isrc && !tags->comment) {
-            char c [64];
-            snprintf (c, sizeof c, "ISRC=%s", tags->isrc);
-            sf_set_string (sf, SF_STR_COMMENT, c);
-        }
-    }
+    if (tags && format != OUT_FLAC)
+        s_riff_aiff_tags (sf, tags);
     sf_count_t put = sf_writef_float (sf, audio->data, audio->frames);
     int rc = 0;
     if (put != audio->frames) {
@@ -617,6 +720,8 @@ audio_write (const char *path, const audio_t *audio, out_format_t format,
         snprintf (err, err_size, "%s: close failed", path);
         rc = MF_ERR_IO;
     }
+    if (rc == 0 && tags && format == OUT_FLAC)
+        rc = s_flac_tags (path, tags, err, err_size);
     return rc;
 }
 

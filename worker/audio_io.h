@@ -27,12 +27,27 @@ typedef struct {
     char    format [48];   //  "WAV PCM 24-bit", "FLAC 16-bit", ...
 } audio_t;
 
+//  What a written file says about itself. FLAC gets Vorbis comments
+//  (TITLE, ARTIST, ALBUM, ALBUMARTIST, TRACKNUMBER, TRACKTOTAL,
+//  DISCNUMBER, ISRC, BARCODE, DATE, GENRE, COMMENT) through libFLAC's
+//  metadata interface; WAV gets the RIFF INFO chunk libsndfile writes
+//  (INAM, IART, IPRD, ITRK, ICRD, IGNR, ICMT), AIFF its NAME, AUTH and
+//  ANNO chunks. Fields a container has no place for (ISRC, BARCODE,
+//  ALBUMARTIST, TRACKTOTAL, DISCNUMBER in WAV and AIFF) are left out,
+//  except the ISRC, which goes into the comment ("ISRC=...") there when
+//  no comment is given.
 typedef struct {
     const char *title;     //  NULL: not written
     const char *artist;
     const char *album;
-    const char *isrc;
+    const char *album_artist;
+    const char *isrc;      //  12 characters, CCXXXYYNNNNN
+    const char *barcode;   //  UPC/EAN, 12 or 13 digits
+    const char *date;      //  "YYYY" or "YYYY-MM-DD"
+    const char *genre;
     int         track_number;  //  0: not written
+    int         track_total;   //  0: not written
+    int         disc_number;   //  0: not written
     const char *comment;
 } audio_tags_t;
 
@@ -78,8 +93,9 @@ void audio_reader_close (audio_reader_t **reader);
 //  Writes audio to path in format with bits (16, 24, or 32 for float WAV)
 //  and tags where the format carries them. Samples are clipped to [-1, 1)
 //  by libsndfile's float-to-int conversion (clipping enabled); callers
-//  that must not clip limit and dither first. Returns 0, MF_ERR_IO or
-//  MF_ERR_UNSUPPORTED with err filled.
+//  that must not clip limit and dither first. Returns 0, MF_ERR_IO,
+//  MF_ERR_UNSUPPORTED, or (FLAC tags) MF_ERR_INVALID for a tag that is not
+//  UTF-8 and MF_ERR_NOMEM, with err filled.
 int audio_write (const char *path, const audio_t *audio, out_format_t format,
                  int bits, const audio_tags_t *tags, char *err, size_t err_size);
 

@@ -120,7 +120,9 @@ chain_new (const chain_cfg_t *cfg, const double *tonal_db, double ceiling_dbtp,
         }
     }
     if (tonal_db && !tonal_eq_is_flat (tonal_db)) {
-        if (!(self->tonal = tonal_eq_new (tonal_db, TONAL_EQ_LINEAR, rate_hz, channels))) {
+        if (!(self->tonal = tonal_eq_new (tonal_db, cfg->tonal_minimum_phase ? TONAL_EQ_MINIMUM
+                                                          : TONAL_EQ_LINEAR,
+                                           rate_hz, channels))) {
             snprintf (err, err_size, "tonal: the correction curve must be finite and within "
                       "+-%g dB per band", TONAL_EQ_MAX_DB);
             goto fail;

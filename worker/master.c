@@ -40,9 +40,14 @@
     limiter took; then the secant, clamped to [0.3, 1.2]) until the output is
     within MASTER_LOOP_TOL_LU of the target (usually 2-3 renders). The
     gain is capped where the limiter would need more than max_gr_db of
-    reduction, learnt from the renders (g_cap = g - gr_max + max_gr_db
-    once the limiter acts, since its deepest reduction follows the gain
-    dB for dB); the loop stops there and the report says gr_capped.
+    sustained reduction (limiter_gr_sustained_db: a high percentile of
+    the mean reduction over 3 s windows), learnt from the renders
+    (g_cap = g - S + max_gr_db once the limiter acts; S grows at most dB
+    for dB with the gain, so the cap is approached from below and
+    re-learnt on every render); the loop stops there and the report says
+    gr_capped. The deepest single reduction does not cap the gain: a few
+    clicks in the source would otherwise hold a whole track short of its
+    target.
 
     Determinism: every stage is deterministic (FFTW_ESTIMATE plans,
     single-threaded libsoxr, seeded dither), so the same input and
@@ -67,6 +72,7 @@
 #define MASTER_LOOP_TOL_LU     0.03     //  stop when within this of the target
                                         //  (master.h promises 0.05)
 #define MASTER_LOOP_MAX        8        //  renders in the loudness loop
+#define MASTER_CAP_TOL_DB      0.02     //  the gain is at the cap within this
 #define MASTER_TP_RETRIES      4        //  re-limits after a true-peak over
 #define MASTER_TP_CHECK_DB     0.05     //  the accurate check (tp_check.h) must
                                         //  read this far under the ceiling:
@@ -714,14 +720,16 @@ s_master (const audio_t *in, const master_opts_t *opts, audio_t *out,
         }
     }
     //  The cap is learnt from the renders: once the limiter acts, its
-    //  deepest reduction (at the highest true peak, where its gain is
-    //  exactly ceiling / peak) grows dB for dB with the gain, so
-    //  g_cap = g - gr_max + max_gr_db. Before it acts, no step may go
-    //  further than max_gr_db above the last gain.
+    //  sustained reduction S grows at most dB for dB with the gain (fully
+    //  where it limits all along), so g_cap = g - S + max_gr_db is at or
+    //  under the gain where S reaches max_gr_db, and is learnt again on
+    //  each render. Before it acts, no step may go further than
+    //  max_gr_db above the last gain.
     const double max_gr = opts->chain.limiter.max_gr_db;
     double g_cap = HUGE_VAL;
     bool cap_known = false, capped = false;
     dyn_stats_t gr = { 0 };
+    double gr_sus = 0.0;
     double lufs = -HUGE_VAL, lra = 0.0, g_prev = NAN, l_prev = NAN;
     int iters = 0, tp_attempt = 0;
 loudness_loop:
@@ -749,19 +757,20 @@ loudness_loop:
                     goto nomem;
             }
         }
-        if (gr.gr_max_db > 1e-3) {
-            g_cap = g - gr.gr_max_db + max_gr;
+        gr_sus = lim ? limiter_gr_sustained_db (lim) : 0.0;
+        if (gr_sus > 1e-3) {
+            g_cap = g - gr_sus + max_gr;
             cap_known = true;
         }
         //  the range comes with it for free: it is the report's when the
         //  steps after the loop leave the loudness unchanged
         master_measure_loudness (buf, frames, ch, out_rate, &lufs, &lra);
         double e = opts->target_lufs - lufs;
-        log_debug ("master: loop %d gain %.3f dB -> %.3f LUFS (error %.3f LU, gr max %.2f dB)",
-                   iters, g, lufs, e, gr.gr_max_db);
+        log_debug ("master: loop %d gain %.3f dB -> %.3f LUFS (error %.3f LU, gr max %.2f dB, "
+                   "sustained %.2f dB)", iters, g, lufs, e, gr.gr_max_db, gr_sus);
         if (fabs (e) <= MASTER_LOOP_TOL_LU || iters >= MASTER_LOOP_MAX || !isfinite (lufs))
             break;
-        if (e > 0 && cap_known && fabs (g - g_cap) <= 1e-3) {
+        if (e > 0 && cap_known && fabs (g - g_cap) <= MASTER_CAP_TOL_DB) {
             capped = true;                        //  the cap holds it here
             break;
         }
@@ -836,11 +845,25 @@ loudness_loop:
     else
         master_measure_loudness (buf, frames, ch, out_rate, &report->out_lufs,
                                  &report->out_lra_lu);
+    //  the report's true peak is the accurate one: where the output stays
+    //  well under the ceiling, the check above refined nothing near its
+    //  peak, so read again with the floor at the 4x reading
+    if (isfinite (tp) && tp < ceiling - MASTER_TP_CHECK_DB - TP_CHECK_SCREEN_DB) {
+        tp_check_result_t chk;
+        if (tp_check_run (buf, frames, ch, out_rate, tp, &chk))
+            goto nomem;
+        tp = fmax (chk.own_dbtp, chk.true_peak_dbtp);
+    }
     report->out_true_peak_dbtp = tp;
     report->gain_db = g;
     report->gr_max_db = gr.gr_max_db;
     report->gr_avg_db = gr.frames ? gr.gr_sum_db / (double) gr.frames : 0.0;
+    report->gr_sustained_db = gr_sus;
     report->gr_capped = capped;
+    if (capped)
+        log_warn ("master: the target %.1f LUFS needs more than %.1f dB of sustained "
+                  "limiting; delivered at %.2f LUFS", opts->target_lufs, max_gr,
+                  report->out_lufs);
     report->loop_iterations = iters;
 
     memset (out, 0, sizeof *out);

@@ -42,6 +42,9 @@ typedef struct {
     double gain_db;              //  static gain finally used
     double gr_max_db;            //  limiter gain reduction, maximum
     double gr_avg_db;            //  limiter gain reduction, mean over the track
+    double gr_sustained_db;      //  limiter gain reduction, sustained
+                                 //  (limiter_gr_sustained_db): what the cap
+                                 //  compares with max_gr_db
     bool   gr_capped;            //  the target needed more than max_gr_db
     int    loop_iterations;
     double tonal_db [MEASURE_BANDS]; //  correction applied (after bounds)

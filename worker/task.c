@@ -516,8 +516,8 @@ s_assemble (s_run_t *r)
     if (!rc && !inline_mode)
         s_clear_dir (dir);
     if (!rc)
-        rc = assemble_album_part (&sub, profile, tracks, n, numbers, whole, dir, &layout,
-                                  r->err, sizeof r->err);
+        rc = assemble_album_part (&sub, profile, tracks, n, numbers, (int) album->n_tracks,
+                                  whole, dir, &layout, r->err, sizeof r->err);
     if (rc && !inline_mode && dirfd >= 0)
         s_err_names_dir (r, dir, t->outputs [0]->path);
     int rate_hz = n ? tracks [0].rate_hz : 0;
@@ -754,6 +754,7 @@ task_master_report_json (const master_report_t *r)
     json_object_set_new (o, "gain_db", s_num (r->gain_db));
     json_object_set_new (o, "gr_max_db", s_num (r->gr_max_db));
     json_object_set_new (o, "gr_avg_db", s_num (r->gr_avg_db));
+    json_object_set_new (o, "gr_sustained_db", s_num (r->gr_sustained_db));
     json_object_set_new (o, "gr_capped", json_boolean (r->gr_capped));
     json_object_set_new (o, "loop_iterations", json_integer (r->loop_iterations));
     //  the glue compressor as it ran (threshold resolved from the loudness)
@@ -795,6 +796,7 @@ task_master_report_parse (const char *json, master_report_t *r)
     r->gain_db = s_get (o, "gain_db");
     r->gr_max_db = s_get (o, "gr_max_db");
     r->gr_avg_db = s_get (o, "gr_avg_db");
+    r->gr_sustained_db = s_get (o, "gr_sustained_db");
     r->gr_capped = json_is_true (json_object_get (o, "gr_capped"));
     r->loop_iterations = (int) json_integer_value (json_object_get (o, "loop_iterations"));
     json_t *c = json_object_get (o, "compressor");
@@ -846,7 +848,11 @@ task_layout_json (const assemble_layout_t *l, int rate_hz)
         json_array_append_new (arr, e);
     }
     json_object_set_new (o, "tracks", arr);
-    char *text = json_dumps (o, JSON_COMPACT);
+    if (isfinite (l->album_lufs))
+        json_object_set_new (o, "album_lufs", json_real (l->album_lufs));
+    if (isfinite (l->album_lra_lu))
+        json_object_set_new (o, "album_lra_lu", json_real (l->album_lra_lu));
+    char *text = json_dumps (o, JSON_COMPACT | JSON_REAL_PRECISION (17));
     json_decref (o);
     return text;
 }
@@ -864,6 +870,9 @@ task_layout_parse (const char *json, assemble_layout_t *l, int *rate_hz)
     }
     *rate_hz = (int) json_integer_value (json_object_get (o, "rate_hz"));
     l->total_frames = json_integer_value (json_object_get (o, "total_frames"));
+    json_t *al = json_object_get (o, "album_lufs"), *ar = json_object_get (o, "album_lra_lu");
+    l->album_lufs = json_is_number (al) ? json_number_value (al) : NAN;
+    l->album_lra_lu = json_is_number (ar) ? json_number_value (ar) : NAN;
     size_t n = json_array_size (arr);
     l->tracks = calloc (n ? n : 1, sizeof *l->tracks);
     if (!l->tracks) {

@@ -56,6 +56,9 @@ typedef struct {
     uint8_t  *buf;             //  what the task process sent so far
     size_t    len;
     size_t    cap;
+    int       err_fd;          //  read end of its stderr pipe (while used), -1 when closed
+    char      tail [WORKER_STDERR_TAIL + 1];  //  the last bytes of its stderr
+    size_t    tail_len;
 } s_child_t;
 
 struct _worker_t {
@@ -489,8 +492,10 @@ s_child_main (worker_t *self, int fd, const wire_msg_t *msg, pid_t parent)
     const char *fault = getenv ("MASTERFARM_FAULT");
     const char *input = task->n_inputs > 0 && task->inputs [0]->path
                       ? task->inputs [0]->path : "";
-    if (fault && strncmp (fault, "crash:", 6) == 0 && fault [6] && strstr (input, fault + 6))
+    if (fault && strncmp (fault, "crash:", 6) == 0 && fault [6] && strstr (input, fault + 6)) {
+        fprintf (stderr, "test hook: crashing on %s\n", input);
         abort ();
+    }
     if (fault && strncmp (fault, "hang:", 5) == 0 && fault [5] && strstr (input, fault + 5))
         while (1)
             pause ();
@@ -513,13 +518,14 @@ s_child_main (worker_t *self, int fd, const wire_msg_t *msg, pid_t parent)
 //  error behind it (a resource error makes it a resource failure).
 static void
 s_send_failure (worker_t *self, uint64_t task_id, uint32_t attempt, const char *error,
-                int errnum)
+                int errnum, const char *stderr_tail)
 {
     Masterfarm__Result res = MASTERFARM__RESULT__INIT;
     res.task_id = task_id;
     res.attempt = attempt;
     res.ok = false;
     res.error = (char *) error;
+    res.stderr_tail = (char *) (stderr_tail ? stderr_tail : "");
     res.error_errno = errnum;
     if (mf_errno_is_resource (errnum))
         res.error_class = MASTERFARM__ERROR_CLASS__ERROR_RESOURCE;
@@ -611,15 +617,24 @@ s_start_task (worker_t *self, wire_msg_t *msg)
         log_warn ("worker %s: task %llu arrived with no free slot", self->id,
                   (unsigned long long) task->task_id);
         s_send_failure (self, task->task_id, task->attempt, "worker has no free slot",
-                        EAGAIN);
+                        EAGAIN, NULL);
         return;
     }
-    int fds [2];
+    int fds [2], efds [2];
     if (pipe2 (fds, O_CLOEXEC)) {
         int e = errno;
         char err [128];
         snprintf (err, sizeof err, "cannot create a pipe: %s", strerror (e));
-        s_send_failure (self, task->task_id, task->attempt, err, e);
+        s_send_failure (self, task->task_id, task->attempt, err, e, NULL);
+        return;
+    }
+    if (pipe2 (efds, O_CLOEXEC)) {
+        int e = errno;
+        char err [128];
+        snprintf (err, sizeof err, "cannot create a pipe: %s", strerror (e));
+        close (fds [0]);
+        close (fds [1]);
+        s_send_failure (self, task->task_id, task->attempt, err, e, NULL);
         return;
     }
     fflush (NULL);
@@ -631,19 +646,29 @@ s_start_task (worker_t *self, wire_msg_t *msg)
         snprintf (err, sizeof err, "cannot start a task process: %s", strerror (e));
         close (fds [0]);
         close (fds [1]);
-        s_send_failure (self, task->task_id, task->attempt, err, e);
+        close (efds [0]);
+        close (efds [1]);
+        s_send_failure (self, task->task_id, task->attempt, err, e, NULL);
         return;
     }
     if (pid == 0) {
         close (fds [0]);
+        close (efds [0]);
+        //  stderr into the pipe: the worker keeps its tail for the Result
+        //  and copies every byte to its own stderr (the worker's log)
+        if (dup2 (efds [1], STDERR_FILENO) < 0)
+            _exit (6);
         s_child_main (self, fds [1], msg, parent);
     }
     close (fds [1]);
+    close (efds [1]);
     fcntl (fds [0], F_SETFL, O_NONBLOCK);
+    fcntl (efds [0], F_SETFL, O_NONBLOCK);
     memset (c, 0, sizeof *c);
     c->used = true;
     c->pid = pid;
     c->fd = fds [0];
+    c->err_fd = efds [0];
     c->task_id = task->task_id;
     c->attempt = task->attempt;
     c->started_ms = clock_mono_ms ();
@@ -707,6 +732,8 @@ s_forward_result (worker_t *self, s_child_t *c)
     if (!rc) {
         res->task_id = c->task_id;
         res->attempt = c->attempt;
+        if (c->tail_len && (!res->stderr_tail || !*res->stderr_tail))
+            res->stderr_tail = c->tail;     //  not freed by free_unpacked: restored below
         s_send (self, MASTERFARM__MSG_TYPE__RESULT, &res->base, frames, n_frames);
         if (n_frames == 0)
             s_cache_put (self, &res->base);
@@ -715,8 +742,53 @@ s_forward_result (worker_t *self, s_child_t *c)
                       (unsigned long long) c->task_id, res->error ? res->error : "?");
     }
     free (frames);
+    if (res->stderr_tail == c->tail)
+        res->stderr_tail = (char *) protobuf_c_empty_string;
     masterfarm__result__free_unpacked (res, NULL);
     return rc;
+}
+
+//  Reads what a task process wrote to stderr: copied to the worker's own
+//  stderr, and its last WORKER_STDERR_TAIL bytes kept for the Result.
+//  Closes the pipe at end of file.
+static void
+s_read_child_err (s_child_t *c)
+{
+    char buf [4096];
+    while (c->err_fd >= 0) {
+        ssize_t n = read (c->err_fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        if (n <= 0) {
+            close (c->err_fd);
+            c->err_fd = -1;
+            return;
+        }
+        ssize_t w = write (STDERR_FILENO, buf, (size_t) n);
+        (void) w;
+        size_t len = (size_t) n;
+        const char *src = buf;
+        if (len >= WORKER_STDERR_TAIL) {
+            src += len - WORKER_STDERR_TAIL;
+            len = WORKER_STDERR_TAIL;
+            c->tail_len = 0;
+        }
+        else
+        if (c->tail_len + len > WORKER_STDERR_TAIL) {
+            size_t drop = c->tail_len + len - WORKER_STDERR_TAIL;
+            memmove (c->tail, c->tail + drop, c->tail_len - drop);
+            c->tail_len -= drop;
+        }
+        memcpy (c->tail + c->tail_len, src, len);
+        c->tail_len += len;
+        //  a NUL byte would end the protobuf string early
+        for (size_t i = c->tail_len - len; i < c->tail_len; i++)
+            if (c->tail [i] == 0)
+                c->tail [i] = '?';
+        c->tail [c->tail_len] = 0;
+    }
 }
 
 //  A task process closed its pipe: reap it and report.
@@ -728,6 +800,12 @@ s_reap (worker_t *self, s_child_t *c)
     int status = 0;
     while (waitpid (c->pid, &status, 0) < 0 && errno == EINTR)
         ;
+    //  The process is gone: what it wrote to stderr is all in the pipe.
+    s_read_child_err (c);
+    if (c->err_fd >= 0) {
+        close (c->err_fd);
+        c->err_fd = -1;
+    }
     char err [256];
     err [0] = 0;
     int errnum = 0;
@@ -758,11 +836,12 @@ s_reap (worker_t *self, s_child_t *c)
         snprintf (err, sizeof err, "task process sent an incomplete result");
     if (err [0]) {
         log_warn ("worker %s: task %llu: %s", self->id, (unsigned long long) c->task_id, err);
-        s_send_failure (self, c->task_id, c->attempt, err, errnum);
+        s_send_failure (self, c->task_id, c->attempt, err, errnum, c->tail);
     }
     free (c->buf);
     memset (c, 0, sizeof *c);
     c->fd = -1;
+    c->err_fd = -1;
     self->running--;
     //  A slot is free: the oldest waiting task takes it.
     if (self->n_pending > 0) {
@@ -881,8 +960,9 @@ worker_run (worker_t *self)
     self->next_hb_ms = now + WORKER_HEARTBEAT_MS;
     self->backoff_ms = WORKER_BACKOFF_MIN_MS;
     self->next_try_ms = 0;
-    zmq_pollitem_t items [3 + S_MAX_SLOTS];
-    s_child_t *owners [3 + S_MAX_SLOTS];
+    zmq_pollitem_t items [3 + 2 * S_MAX_SLOTS];
+    s_child_t *owners [3 + 2 * S_MAX_SLOTS];
+    bool err_item [3 + 2 * S_MAX_SLOTS];     //  the item is a child's stderr pipe
     while (!s_stop) {
         now = clock_mono_ms ();
         int n = 0;
@@ -915,7 +995,15 @@ worker_run (worker_t *self)
             items [n].socket = NULL;
             items [n].fd = c->fd;
             items [n].events = ZMQ_POLLIN;
+            err_item [n] = false;
             owners [n++] = c;
+            if (c->err_fd >= 0) {
+                items [n].socket = NULL;
+                items [n].fd = c->err_fd;
+                items [n].events = ZMQ_POLLIN;
+                err_item [n] = true;
+                owners [n++] = c;
+            }
             if (self->cfg.task_timeout_ms > 0 && !c->killed) {
                 int64_t left = c->started_ms + self->cfg.task_timeout_ms - now;
                 if (left < timeout)
@@ -952,8 +1040,12 @@ worker_run (worker_t *self)
                     break;
                 s_on_monitor (self);
             }
+        //  stderr first: a reaped child's slot may be reused by a new task
         for (int i = first_child; rc > 0 && i < n; i++)
-            if (items [i].revents & (ZMQ_POLLIN | ZMQ_POLLERR))
+            if (err_item [i] && (items [i].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
+                s_read_child_err (owners [i]);
+        for (int i = first_child; rc > 0 && i < n; i++)
+            if (!err_item [i] && (items [i].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
                 s_read_child (self, owners [i]);
 
         now = clock_mono_ms ();
@@ -997,10 +1089,13 @@ worker_run (worker_t *self)
         s_child_t *c = &self->children [i];
         if (c->used) {
             close (c->fd);
+            if (c->err_fd >= 0)
+                close (c->err_fd);
             waitpid (c->pid, NULL, 0);
             free (c->buf);
             memset (c, 0, sizeof *c);
             c->fd = -1;
+            c->err_fd = -1;
         }
     }
     self->running = 0;

@@ -49,6 +49,8 @@
 #define WORKER_LIVENESS          3        //  silent intervals before reconnecting
 #define WORKER_BACKOFF_MIN_MS    1000
 #define WORKER_BACKOFF_MAX_MS    32000
+#define WORKER_STDERR_TAIL       4096     //  bytes of a task process's stderr kept for its
+                                          //  Result (the last ones; all go to the log too)
 
 typedef struct {
     const char *connect_url;      //  tcp://host:port (or ipc://, inproc://)

@@ -554,6 +554,53 @@ test_reference_edges (void **state)
     }
 }
 
+//  The sustained reduction: a 1 kHz sine 6 dB over the ceiling (plus the
+//  limiter's margin) all along reads 6 dB (the percentile of 3 s window
+//  means); the same length of a quiet sine with a 20 ms burst 10 dB over
+//  every second reads the mean reduction (under 1 dB: every window holds
+//  three bursts and their release) while the deepest reduction is 10 dB.
+static void
+test_gr_sustained (void **state)
+{
+    (void) state;
+    const int rate = 48000;
+    const int64_t n = 10 * rate;
+    float *x = malloc ((size_t) n * 2 * sizeof (float));
+    assert_non_null (x);
+    limiter_cfg_t cfg = { .enabled = true, .ceiling_dbtp = -1.0, .lookahead_ms = 2.0,
+                          .release_ms = 80.0, .max_gr_db = 6.0 };
+    limiter_t *lim = limiter_new (&cfg, rate, 2);
+    assert_non_null (lim);
+    //  BS.1770 true peak of a 1 kHz sine is its amplitude
+    double amp = pow (10.0, (-1.0 - LIMITER_MARGIN_DB + 6.0) / 20.0);
+    for (int64_t i = 0; i < n; i++)
+        x [2 * i] = x [2 * i + 1] = (float) (amp * sin (2.0 * M_PI * 1000.0 * i / rate));
+    limiter_run (lim, x, (size_t) n);
+    dyn_stats_t st;
+    limiter_stats (lim, &st);
+    double sus = limiter_gr_sustained_db (lim);
+    printf ("steady: sustained %.3f dB, max %.3f dB\n", sus, st.gr_max_db);
+    assert_true (fabs (sus - 6.0) < 0.1);
+
+    double quiet = pow (10.0, -12.0 / 20.0), loud = pow (10.0, (-1.0 - LIMITER_MARGIN_DB + 10.0) / 20.0);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t pos = i % (n / 10);
+        double a = pos < rate / 50 ? loud : quiet;
+        x [2 * i] = x [2 * i + 1] = (float) (a * sin (2.0 * M_PI * 1000.0 * i / rate));
+    }
+    limiter_run (lim, x, (size_t) n);
+    limiter_stats (lim, &st);
+    sus = limiter_gr_sustained_db (lim);
+    double mean = st.gr_sum_db / (double) st.frames;
+    printf ("bursts: sustained %.3f dB, mean %.3f dB, max %.3f dB\n", sus, mean, st.gr_max_db);
+    //  one burst a second: every window holds the same reduction, the mean's
+    assert_true (sus < 1.0);
+    assert_true (fabs (sus - mean) < 0.1);
+    assert_true (st.gr_max_db > 9.5);
+    limiter_destroy (&lim);
+    free (x);
+}
+
 static void
 test_bad_config (void **state)
 {
@@ -588,6 +635,7 @@ main (void)
         cmocka_unit_test (test_matches_reference),
         cmocka_unit_test (test_reference_edges),
         cmocka_unit_test (test_bad_config),
+        cmocka_unit_test (test_gr_sustained),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -8,7 +8,7 @@
 # runs too. Every command answers --help with 0 and bad usage with 2.
 . "$MF_SRC/tests/lib/farm_lib.sh"
 
-for c in run album submit status watch cancel retry; do
+for c in run album submit status watch cancel retry priority pause resume logs; do
     "$MASTERFARM" "$c" --help >/dev/null || fail "masterfarm $c --help did not exit 0"
     set +e
     "$MASTERFARM" "$c" --no-such-option >/dev/null 2>&1
@@ -21,7 +21,7 @@ gen_album "$T/in" --tracks 4 --seconds 4 --seed 3 --profiles spotify
 "$MASTERFARM" run "$T/in/job.json" -o "$T/out" -j 2 >"$T/run.out" 2>&1 \
     || { cat "$T/run.out"; fail "masterfarm run did not exit 0"; }
 cat "$T/run.out"
-grep -q "outputs in $T/out" "$T/run.out" || fail "run did not say where the outputs are"
+grep -qx "outputs: $T/out" "$T/run.out" || fail "run did not say where the outputs are"
 n=$(verify_manifests "$T/out") || fail "manifest check: $n"
 [ "$(track_outputs "$T/out" spotify)" = 4 ] || fail "expected 4 spotify masters"
 [ -f "$T/out/.masterfarm/state.db" ] || fail "no state file in the output folder"

@@ -1,6 +1,8 @@
 /*  Writes the generated test mix (tests/lib/master_mix.h) as a WAV file:
         tool_master_mix OUT.wav SECONDS [RATE_HZ] [CHANNELS] [BITS]
-    (defaults 44100 Hz, 2 channels, 24-bit; BITS 32 = float).  */
+                        [BURSTS BURST_S FREQ_HZ PEAK]
+    (defaults 44100 Hz, 2 channels, 24-bit; BITS 32 = float); with
+    BURSTS, that many sine bursts are added (master_mix_add_bursts).  */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -24,6 +26,9 @@ main (int argc, char **argv)
     }
     audio_t a;
     master_mix_generate (&a, seconds, rate, channels, 1);
+    if (argc > 9)
+        master_mix_add_bursts (&a, atoi (argv [6]), atof (argv [7]), atof (argv [8]),
+                               atof (argv [9]));
     testsig_write_wav (argv [1], &a, bits);
     audio_free (&a);
     return 0;

@@ -289,3 +289,20 @@ file_ids () {
     (cd "$1" && find . -type f ! -name '*.db' ! -name '*.db-*' ! -name '*.log' \
         -printf '%i %p\n' | LC_ALL=C sort -k2)
 }
+
+# catalog_job IN N JOB [PROFILES]: writes JOB, a catalog of N albums that
+# all use the tracks of the album generated in IN (IN/job.json), each
+# album with its own title ("Album K"), for jobs larger than is quick to
+# generate. PROFILES (comma-separated) overrides the profiles.
+catalog_job () {
+    python3 - "$1" "$2" "$3" "${4:-}" <<'PYEOF'
+import json, sys
+src, n, dst, profiles = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+d = json.load(open(src + '/job.json'))
+base = d['albums'][0]
+d['albums'] = [dict(base, title='Album %d' % (k + 1)) for k in range(n)]
+if profiles:
+    d['defaults']['profiles'] = profiles.split(',')
+json.dump(d, open(dst, 'w'), indent=1)
+PYEOF
+}

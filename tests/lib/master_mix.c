@@ -57,3 +57,28 @@ master_mix_generate (audio_t *a, double seconds, int rate_hz, int channels, uint
         }
     }
 }
+
+void
+master_mix_add_bursts (audio_t *a, int n, double burst_s, double freq_hz, double peak)
+{
+    const int64_t len = (int64_t) llround (burst_s * a->rate_hz);
+    const int64_t edge = (int64_t) llround (0.005 * a->rate_hz);
+    for (int k = 0; k < n; k++) {
+        int64_t c = (int64_t) ((k + 0.5) / n * (double) a->frames);
+        int64_t from = c - len / 2;
+        for (int64_t i = 0; i < len; i++) {
+            int64_t f = from + i;
+            if (f < 0 || f >= a->frames)
+                continue;
+            double env = 1.0;
+            if (i < edge)
+                env = 0.5 - 0.5 * cos (M_PI * (double) i / (double) edge);
+            else
+            if (len - 1 - i < edge)
+                env = 0.5 - 0.5 * cos (M_PI * (double) (len - 1 - i) / (double) edge);
+            double v = peak * env * sin (2.0 * M_PI * freq_hz * (double) i / a->rate_hz);
+            for (int ch = 0; ch < a->channels; ch++)
+                a->data [(size_t) f * (size_t) a->channels + (size_t) ch] += (float) v;
+        }
+    }
+}

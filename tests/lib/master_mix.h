@@ -17,4 +17,11 @@
 void master_mix_generate (audio_t *a, double seconds, int rate_hz, int channels,
                           uint64_t seed);
 
+//  Adds n bursts of a sine at freq_hz, each burst_s long (5 ms raised-
+//  cosine edges) with peak amplitude peak, the same on every channel,
+//  evenly spaced over the signal (burst k centred at (k + 0.5) / n of
+//  its length): clicks or near-Nyquist content in an otherwise clean
+//  mix.
+void master_mix_add_bursts (audio_t *a, int n, double burst_s, double freq_hz, double peak);
+
 #endif

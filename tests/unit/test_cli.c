@@ -1,5 +1,7 @@
 /*  cli_long and cli_double: numbers in a range, nothing else.  */
 #include <setjmp.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -64,11 +66,22 @@ test_cli_split_long_opts (void **state)
     for (int i = 0; i < n; i++)
         assert_string_equal (out [i], want [i]);
     assert_null (out [n]);
+    //  the split names are the only strings the call allocated
+    for (int i = 0; i < n; i++) {
+        bool own = true;
+        for (int k = 0; k < 13; k++)
+            if (out [i] == in [k] || (out [i] > in [k] && out [i] <= in [k] + strlen (in [k])))
+                own = false;
+        if (own)
+            free (out [i]);
+    }
+    free (out);
     //  the program name is never split
     char *first [] = { "--a=b", NULL };
     out = cli_split_long_opts (1, first, &n);
     assert_int_equal (n, 1);
     assert_string_equal (out [0], "--a=b");
+    free (out);
 }
 
 int

@@ -70,7 +70,23 @@ struct limiter_s {
     size_t       dpos;          //  delay-line slot of frame t (t mod latency)
     double       g_min;         //  smallest gain applied (for gr_max_db)
     dyn_stats_t  stats;
+    //  Sustained reduction: the mean reduction (dB) of every window of
+    //  win_frames frames (whole blocks) goes into a histogram of
+    //  LIMITER_GR_BIN_DB bins; the window being filled is win_sum / win_n
+    int64_t      win_frames;
+    double       win_sum;
+    int64_t      win_n;
+    uint32_t     win_hist [LIMITER_GR_BINS];
+    uint32_t     n_win;
 };
+
+//  The histogram bin of a window's mean reduction of gr_db dB.
+static int
+s_gr_bin (double gr_db)
+{
+    double b = gr_db / LIMITER_GR_BIN_DB;
+    return b <= 0.0 ? 0 : b >= LIMITER_GR_BINS - 1 ? LIMITER_GR_BINS - 1 : (int) b;
+}
 
 //  The reference meter's interpolator (libebur128's design, after the
 //  BS.1770-4 example): a 49-tap Hann-windowed sinc cut off at the input
@@ -187,6 +203,7 @@ limiter_new (const limiter_cfg_t *cfg, int rate_hz, int channels)
     self->box = lat - taps + 2;
     self->ceiling_lin = pow (10.0, (cfg->ceiling_dbtp - LIMITER_MARGIN_DB) / 20.0);
     self->a_rel = exp (-1.0 / (cfg->release_ms / 1000.0 * rate_hz));
+    self->win_frames = (int64_t) llround (LIMITER_GR_WINDOW_S * rate_hz);
     self->peak = calloc (LIMITER_BLOCK_FRAMES, sizeof (float));
     self->tmp = calloc (LIMITER_BLOCK_FRAMES, sizeof (float));
     for (int c = 0; c < channels; c++) {
@@ -262,6 +279,10 @@ limiter_reset (limiter_t *self)
     self->r = 0.0;
     self->t = 0;
     memset (&self->stats, 0, sizeof self->stats);
+    self->win_sum = 0.0;
+    self->win_n = 0;
+    self->n_win = 0;
+    memset (self->win_hist, 0, sizeof self->win_hist);
 }
 
 //  LIMITER_BLOCK_FRAMES gains of exactly 1 (GNU range initialiser).
@@ -890,8 +911,17 @@ s_block (limiter_t *self, float *dst, const float *src, size_t n, float gain)
     }
     self->t = t + n;
     self->g_min = g_min;
-    self->stats.gr_sum_db += gr_sum - 20.0 * log10 (g_prod);
+    double blk_db = gr_sum - 20.0 * log10 (g_prod);
+    self->stats.gr_sum_db += blk_db;
     self->stats.frames += n - i0;
+    self->win_sum += blk_db;
+    self->win_n += (int64_t) (n - i0);
+    if (self->win_n >= self->win_frames) {
+        self->win_hist [s_gr_bin (self->win_sum / (double) self->win_n)]++;
+        self->n_win++;
+        self->win_sum = 0.0;
+        self->win_n = 0;
+    }
     self->stats.gr_max_db = g_min < 1.0 ? -20.0 * log10 (g_min) : 0.0;
 
     s_delay (self, dst, src, n, gain, g);
@@ -985,6 +1015,34 @@ limiter_run_gain (limiter_t *self, float *dst, const float *src, size_t frames, 
 {
     assert (self && ((dst && src) || frames == 0));
     s_run (self, dst, src, frames, gain);
+}
+
+double
+limiter_gr_sustained_db (const limiter_t *self)
+{
+    assert (self);
+    //  the window being filled counts when it is at least half a window
+    //  long, or when no window is complete (a short signal)
+    uint32_t n = self->n_win;
+    int open_bin = -1;
+    if (self->win_n > 0 && (2 * self->win_n >= self->win_frames || n == 0)) {
+        open_bin = s_gr_bin (self->win_sum / (double) self->win_n);
+        n++;
+    }
+    if (n == 0)
+        return 0.0;
+    //  the smallest reduction that at least LIMITER_GR_PERCENTILE of the
+    //  windows do not exceed
+    uint64_t rank = (uint64_t) ceil (LIMITER_GR_PERCENTILE / 100.0 * n);
+    if (rank < 1)
+        rank = 1;
+    uint64_t seen = 0;
+    for (int b = 0; b < LIMITER_GR_BINS; b++) {
+        seen += self->win_hist [b] + (b == open_bin);
+        if (seen >= rank)
+            return (b + 0.5) * LIMITER_GR_BIN_DB;
+    }
+    return (LIMITER_GR_BINS - 0.5) * LIMITER_GR_BIN_DB;
 }
 
 void

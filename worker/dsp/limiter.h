@@ -46,6 +46,11 @@
 #define LIMITER_MARGIN_DB      0.1      //  aim this far under the ceiling
 #define LIMITER_MAX_CHANNELS   8
 #define LIMITER_BLOCK_FRAMES   512      //  internal block (detector buffers)
+#define LIMITER_GR_WINDOW_S    3.0      //  windows of the sustained reduction
+                                        //  (EBU short-term length)
+#define LIMITER_GR_PERCENTILE  95.0     //  percentile of the window means
+#define LIMITER_GR_BIN_DB      0.01     //  its resolution
+#define LIMITER_GR_BINS        6000     //  0 .. 60 dB
 
 typedef struct limiter_s limiter_t;
 
@@ -91,6 +96,15 @@ void limiter_run_gain (limiter_t *self, float *dst, const float *src, size_t fra
 //  Gain-reduction statistics over the output frames that correspond to
 //  input frames (not the initial silence of the delay line).
 void limiter_stats (const limiter_t *self, dyn_stats_t *stats);
+
+//  Sustained gain reduction in dB: the LIMITER_GR_PERCENTILE percentile
+//  over consecutive windows of LIMITER_GR_WINDOW_S (whole blocks of
+//  LIMITER_BLOCK_FRAMES) of each window's mean reduction in dB, over the
+//  same frames as limiter_stats; a last, shorter window counts when it
+//  is at least half as long or the only one. A few short, deep
+//  reductions (a click) move it little; limiting that lasts moves it
+//  about as much as its depth. 0 before any frame.
+double limiter_gr_sustained_db (const limiter_t *self);
 
 //  Forgets the delay line, detector state and statistics.
 void limiter_reset (limiter_t *self);

@@ -1,0 +1,74 @@
+#!/bin/bash
+# What watch and run show:
+#  - watch on a terminal with fewer rows than the job has albums redraws a
+#    compact view in place (the job line, the running albums by title,
+#    then counts of the others) and never more lines than the terminal
+#    has (run under `script` with stty rows 8);
+#  - on a tall terminal every album has its row, with title and profiles;
+#  - run ends with one summary (albums delivered and held, tracks, audio,
+#    wall time, speed, failures, output root), not a line per album folder.
+. "$MF_SRC/tests/lib/farm_lib.sh"
+command -v script >/dev/null || { echo "SKIP: script (util-linux) is not installed"; exit 77; }
+
+gen_album "$T/in" --tracks 2 --seconds 3 --seed 8 --profiles spotify
+catalog_job "$T/in" 14 "$T/in/catalog.json"
+start_broker "$T/state.db" "$T/in" "$T/out"
+start_worker w1
+start_worker w2
+job=$(submit "$T/in/catalog.json")
+
+# tty: 8 rows, 14 albums.
+script -qfec "stty rows 8 cols 120; '$MASTERFARM' watch $job --broker '$BROKER_URL'" /dev/null \
+    >"$T/tty8.out" 2>&1 || { cat -v "$T/tty8.out"; fail "watch on a terminal failed"; }
+python3 - "$T/tty8.out" <<'PYEOF' || fail "compact view wrong (see $T/tty8.out)"
+import re, sys
+raw = open(sys.argv[1], 'rb').read().decode('utf-8', 'replace').replace('\r', '')
+frames = raw.split('\x1b[J')[:-1]          # every redraw ends with erase-below
+assert len(frames) >= 2, "only %d frames" % len(frames)
+running_rows = 0
+for f in frames:
+    f = re.sub(r'\x1b\[\d+A', '', f)
+    lines = [l for l in f.split('\n') if l.strip()]
+    assert len(lines) <= 7, "a frame of %d lines on an 8-row terminal:\n%s" % (len(lines), f)
+    assert lines[0].replace('\x1b[2K', '').startswith('job '), "frame starts %r" % lines[0]
+    assert 'albums: ' in lines[-1], "frame does not end with the counts: %r" % lines[-1]
+    running_rows += sum(1 for l in lines if re.search(r'Album \d+ .*running: ', l))
+assert running_rows > 0, "no running album row with its title was drawn"
+assert re.search(r'14 albums \(14 delivered, 0 held\)', raw), "no final summary"
+print("%d frames, %d running-album rows" % (len(frames), running_rows))
+PYEOF
+
+# tty: 40 rows: a row per album, with title and profiles.
+script -qfec "stty rows 40 cols 160; '$MASTERFARM' watch $job --broker '$BROKER_URL'" /dev/null \
+    >"$T/tty40.out" 2>&1 || fail "watch of the finished job failed"
+n=$(tr -d '\r' <"$T/tty40.out" | grep -cE 'Album [0-9]+ .*\[#+\] +2/2 tracks \(spotify\)')
+[ "$n" = 14 ] || { cat -v "$T/tty40.out"; fail "$n album rows on a tall terminal, expected 14"; }
+log "watch: compact view on 8 rows, 14 album rows on 40"
+
+# run: one summary, failures named, no line per album folder.
+gen_album "$T/in2" --tracks 2 --seconds 3 --seed 9 --mark 2:crashme --profiles spotify
+catalog_job "$T/in2" 3 "$T/in2/catalog.json"
+gen_album "$T/in3" --tracks 2 --seconds 3 --seed 10 --profiles spotify
+catalog_job "$T/in3" 12 "$T/in3/catalog.json"
+"$MASTERFARM" run "$T/in3/catalog.json" -o "$T/run-ok" -j 2 --quiet >"$T/run-ok.out" 2>&1 \
+    || { cat "$T/run-ok.out"; fail "run of a good catalog failed"; }
+cat "$T/run-ok.out"
+grep -qE '^job [0-9]+ done: 12 albums \(12 delivered, 0 held\), 24 tracks \(24 done, 0 failed\)' "$T/run-ok.out" \
+    || fail "run's summary lacks albums and tracks"
+grep -qE '^  audio 1:12, wall time [0-9]+:[0-9]{2}, [0-9.]+x realtime$' "$T/run-ok.out" \
+    || fail "run's summary lacks audio, wall time or speed"
+grep -qx "outputs: $(cd "$T/run-ok" && pwd)" "$T/run-ok.out" || fail "run's summary lacks the output root"
+[ "$(wc -l <"$T/run-ok.out")" -le 4 ] || fail "run printed more than its summary"
+set +e
+MASTERFARM_FAULT=crash:crashme "$MASTERFARM" run "$T/in2/catalog.json" -o "$T/run-bad" -j 2 --quiet \
+    >"$T/run-bad.out" 2>&1
+rc=$?
+set -e
+cat "$T/run-bad.out"
+[ $rc = 1 ] || fail "run with failing tracks exited $rc"
+grep -qE '^job [0-9]+ failed: 3 albums \(0 delivered, 3 held\), 6 tracks \(3 done, 3 failed\)' "$T/run-bad.out" \
+    || fail "run's summary does not count the held albums and failed tracks"
+[ "$(grep -c '^  failed: album "Album [123]" track 2 "Harbour Lights crashme"' "$T/run-bad.out")" = 3 ] \
+    || fail "run's summary does not name the three failed tracks"
+log "run: summary with counts, audio, wall time, speed, failures and output root"
+farm_pass
