@@ -55,6 +55,46 @@ s_str (const char *s)
     return s ? json_string (s) : json_null ();
 }
 
+//  The chain a track's masters ran, for report.json: the stages in order
+//  with their settings, the dynamics preset, and the glue compressor as
+//  the master task resolved it (threshold in dBFS from the input's
+//  loudness) with its gain reduction; mr NULL: as the spec says.
+static json_t *
+s_chain_json (const chain_cfg_t *c, const master_report_t *mr)
+{
+    json_t *o = json_object ();
+    json_object_set_new (o, "highpass_hz", c->highpass_hz > 0 ? json_real (c->highpass_hz)
+                                                              : json_null ());
+    json_object_set_new (o, "highpass_order", json_integer (c->highpass_order));
+    json_object_set_new (o, "eq_bands", json_integer (c->n_eq));
+    json_object_set_new (o, "multiband", json_boolean (c->multiband.enabled));
+    json_object_set_new (o, "dynamics", json_string (spec_dynamics_name (c->dynamics)));
+    const comp_cfg_t *k = mr ? &mr->compressor : &c->compressor;
+    json_t *comp = json_object ();
+    json_object_set_new (comp, "enabled", json_boolean (k->enabled));
+    if (k->enabled) {
+        json_object_set_new (comp, "threshold_db", k->relative ? json_null ()
+                                                               : s_num (k->threshold_db));
+        if (c->compressor.relative)
+            json_object_set_new (comp, "threshold_lu_above_loudness",
+                                 json_real (c->compressor.threshold_lu));
+        json_object_set_new (comp, "ratio", json_real (k->ratio));
+        json_object_set_new (comp, "knee_db", json_real (k->knee_db));
+        json_object_set_new (comp, "attack_ms", json_real (k->attack_ms));
+        json_object_set_new (comp, "release_ms", json_real (k->release_ms));
+        json_object_set_new (comp, "makeup_db", json_real (k->makeup_db));
+        json_object_set_new (comp, "gr_max_db", s_num (mr ? mr->comp_gr_max_db : NAN));
+        json_object_set_new (comp, "gr_mean_db", s_num (mr ? mr->comp_gr_avg_db : NAN));
+    }
+    json_object_set_new (o, "compressor", comp);
+    json_object_set_new (o, "stereo_width", json_real (c->stereo.width));
+    json_object_set_new (o, "mono_below_hz", json_real (c->stereo.mono_below_hz));
+    json_object_set_new (o, "limiter", json_boolean (c->limiter.enabled));
+    json_object_set_new (o, "dither", json_boolean (c->dither));
+    json_object_set_new (o, "noise_shaping", json_boolean (c->noise_shaping));
+    return o;
+}
+
 //  Checks the inputs every output needs.
 static int
 s_valid (const report_input_t *in)
@@ -222,6 +262,8 @@ s_tree (const report_input_t *in)
             json_t *t = json_object ();
             json_object_set_new (t, "index", json_integer (s_number (in, i)));
             json_object_set_new (t, "input_lufs", s_num (in->analyses [i]->integrated_lufs));
+            json_object_set_new (t, "loudness_channels",
+                                 json_string (measure_loudness_channels (in->analyses [i]->channels)));
             json_object_set_new (t, "silent", json_boolean (tp->silent));
             json_object_set_new (t, "planned_lufs", s_num (tp->target_lufs));
             json_object_set_new (t, "output_lufs", s_num (s_track_out (rp, i)));
@@ -238,6 +280,7 @@ s_tree (const report_input_t *in)
             json_object_set_new (t, "limiter_gr_sustained_db", s_num (mr ? mr->gr_sustained_db : NAN));
             json_object_set_new (t, "limiter_gr_capped", mr ? json_boolean (mr->gr_capped) : json_null ());
             json_object_set_new (t, "loop_iterations", mr ? json_integer (mr->loop_iterations) : json_null ());
+            json_object_set_new (t, "chain", s_chain_json (&in->album->tracks [i].s.chain, mr));
             if (rp->layout) {
                 const assemble_track_t *lt = &rp->layout->tracks [i];
                 json_object_set_new (t, "start_frame", json_integer (lt->start));
@@ -364,6 +407,39 @@ s_put_lufs (s_out_t *o, double v)
         s_put (o, "%.2f LUFS", v);
     else
         s_put (o, "none (silent)");
+}
+
+//  The glue compressor of each track as it ran (report.json's chain), one
+//  line per track, for report.html.
+static void
+s_put_dynamics (s_out_t *o, const report_input_t *in, const report_profile_t *rp)
+{
+    s_put (o, "<h3>Dynamics</h3>\n<ul>\n");
+    for (size_t i = 0; i < in->album->n_tracks; i++) {
+        if (rp->delivered && !rp->delivered [i])
+            continue;
+        const chain_cfg_t *c = &in->album->tracks [i].s.chain;
+        const master_report_t *mr = rp->masters ? &rp->masters [i] : NULL;
+        const comp_cfg_t *k = mr ? &mr->compressor : &c->compressor;
+        s_put (o, "<li>%d: %s, ", s_number (in, i), spec_dynamics_name (c->dynamics));
+        if (!k->enabled)
+            s_put (o, "glue compressor off</li>\n");
+        else {
+            bool dbfs = mr || !c->compressor.relative;        //  resolved, or absolute
+            if (dbfs)
+                s_put (o, "threshold %.1f dBFS", k->threshold_db);
+            if (c->compressor.relative)
+                s_put (o, "%sloudness %+.1f LU%s", dbfs ? " (" : "threshold ",
+                       c->compressor.threshold_lu, dbfs ? ")" : "");
+            s_put (o, ", %g:1, knee %g dB, attack %g ms, release %g ms", k->ratio, k->knee_db,
+                   k->attack_ms, k->release_ms);
+            if (mr && isfinite (mr->comp_gr_max_db))
+                s_put (o, "; gain reduction max %.2f dB, mean %.2f dB", mr->comp_gr_max_db,
+                       mr->comp_gr_avg_db);
+            s_put (o, "</li>\n");
+        }
+    }
+    s_put (o, "</ul>\n");
 }
 
 //  Plot frame: axes, y grid lines from y0 to y1 every step (value units).
@@ -643,6 +719,7 @@ report_html (const report_input_t *in)
             s_put (&o, "<h3>Output spectra (shape)</h3>\n");
             s_plot_bands (&o, n, s_get_out, rp, 1, "dB");
         }
+        s_put_dynamics (&o, in, rp);
     }
     s_put (&o, "<p style='font-size:11px;color:#777'>Every number here is also in report.json.</p>\n</body></html>\n");
     if (o.failed) {

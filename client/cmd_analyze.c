@@ -78,6 +78,8 @@ s_to_json (const char *path, const measure_t *m)
     json_object_set_new (o, "frames", json_integer (m->frames));
     json_object_set_new (o, "duration_s", json_real (m->duration_s));
     json_object_set_new (o, "integrated_lufs", s_num (m->integrated_lufs));
+    json_object_set_new (o, "loudness_channels",
+                         json_string (measure_loudness_channels (m->channels)));
     json_object_set_new (o, "lra_lu", s_num (m->lra_lu));
     json_object_set_new (o, "max_momentary_lufs", s_num (m->max_momentary_lufs));
     json_object_set_new (o, "max_shortterm_lufs", s_num (m->max_shortterm_lufs));
@@ -122,8 +124,9 @@ s_print_table (const char *path, const measure_t *m)
             m->format, m->rate_hz, m->channels, m->duration_s, (long long) m->frames);
     //  integrated loudness needs one complete 400 ms block (BS.1770-4)
     bool short_track = m->duration_s < 0.4;
-    printf ("  integrated        %s\n", s_level (b, sizeof b, m->integrated_lufs, "LUFS",
-                                                short_track ? "n/a (shorter than 0.4 s)" : "silent"));
+    printf ("  integrated        %s%s\n", s_level (b, sizeof b, m->integrated_lufs, "LUFS",
+                                                short_track ? "n/a (shorter than 0.4 s)" : "silent"),
+            m->channels == 1 ? " (dual-mono: the channel counted on two speakers)" : "");
     printf ("  loudness range    %s\n", s_level (b, sizeof b, m->lra_lu, "LU", "n/a"));
     printf ("  max momentary     %s\n", s_level (b, sizeof b, m->max_momentary_lufs, "LUFS", "silent"));
     printf ("  max short-term    %s\n", s_level (b, sizeof b, m->max_shortterm_lufs, "LUFS", "silent"));

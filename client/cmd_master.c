@@ -1,7 +1,8 @@
 /*  masterfarm master: one track through the mastering chain, no farm.
 
         masterfarm master FILE -o OUT [--profile NAME] [--spec FILE.json]
-                          [--target-lufs X] [--reference REF [--reference-weight W]]...
+                          [--dynamics PRESET] [--target-lufs X]
+                          [--reference REF [--reference-weight W]]...
                           [--reference-tone X] [--reference-loudness X]
                           [--reference-width X] [--reference-max-db DB]
                           [--title T] [--artist A] [--album B]
@@ -13,8 +14,12 @@
     ceiling come from the profile (default: 24-bit at the source rate,
     -14 LUFS, -1 dBTP); --target-lufs overrides the target; --spec reads a
     chain object (DESIGN.md's "chain" block, bare or as {"chain": {...}})
-    over the default chain. Every problem in the spec is printed with its
-    JSON path, line and column before any audio is read. --title,
+    over the default chain; --dynamics picks the glue compressor's preset
+    (none, gentle, standard, punchy; default gentle, or the spec's
+    "dynamics"), compressor keys given in the spec winning over it. Every
+    problem in the spec is printed with its JSON path, line and column
+    before any audio is read. The report names the chain that ran, with
+    the compressor's resolved settings and gain reduction. --title,
     --artist, --album and --isrc are written as tags (FLAC Vorbis comments,
     WAV RIFF INFO; the ISRC goes in the comment of WAV and AIFF).
 
@@ -52,7 +57,8 @@ s_help (FILE *out)
 {
     fprintf (out,
         "usage: masterfarm master FILE -o OUT [--profile NAME] [--spec FILE.json]\n"
-        "                         [--target-lufs X] [--title T] [--artist A]\n"
+        "                         [--dynamics PRESET] [--target-lufs X]\n"
+        "                         [--title T] [--artist A]\n"
         "                         [--album B] [--isrc CC-XXX-YY-NNNNN]\n"
         "\n"
         "Masters one track: subsonic high-pass, EQ, glue compressor, stereo,\n"
@@ -65,7 +71,13 @@ s_help (FILE *out)
         "  --profile NAME      spotify, apple, youtube, amazon, tidal, cd, broadcast,\n"
         "                      hires: target, ceiling, word size and rate\n"
         "                      (default: -14 LUFS, -1 dBTP, 24-bit, source rate)\n"
-        "  --spec FILE.json    chain settings (the job spec's \"chain\" object)\n"
+        "  --spec FILE.json    chain settings (the job spec's \"chain\" object, or\n"
+        "                      {\"chain\": {...}, \"dynamics\": PRESET})\n"
+        "  --dynamics PRESET   glue compressor, its threshold relative to the track's\n"
+        "                      loudness: none (off); gentle (default: loudness +10 LU,\n"
+        "                      1.5:1, only the loudest peaks); standard (+6 LU, 2:1);\n"
+        "                      punchy (+1 LU, 3:1, 30 ms attack lets transients\n"
+        "                      through). Compressor keys in --spec win over it\n"
         "  --target-lufs X     loudness target, -40 .. -5 LUFS\n"
         "  --reference REF     match REF (any audio file, any rate and length) in\n"
         "                      tone, loudness and width; repeat for several\n"
@@ -113,6 +125,38 @@ s_num (char *buf, size_t size, double v)
     else
         snprintf (buf, size, "%.2f", v);
     return buf;
+}
+
+//  Prints the chain that ran: its stages in order with their settings,
+//  the glue compressor as resolved against the input's loudness.
+static void
+s_print_chain (const chain_cfg_t *c, const master_report_t *rep)
+{
+    printf ("chain     high-pass ");
+    if (c->highpass_hz > 0)
+        printf ("%g Hz (order %d)", c->highpass_hz, c->highpass_order);
+    else
+        printf ("off");
+    printf ("; EQ %d band%s; multiband %s; stereo width %g%s; limiter %s\n", c->n_eq,
+            c->n_eq == 1 ? "" : "s", c->multiband.enabled ? "on" : "off", c->stereo.width,
+            c->stereo.mono_below_hz > 0 ? ", mono bass" : "",
+            c->limiter.enabled ? "on" : "off");
+    const comp_cfg_t *k = &rep->compressor;
+    printf ("dynamics  %s: ", spec_dynamics_name (c->dynamics));
+    if (!k->enabled) {
+        printf ("glue compressor off%s\n", c->compressor.enabled
+                ? " (no measurable loudness)" : "");
+        return;
+    }
+    printf ("glue compressor threshold %.1f dBFS", k->threshold_db);
+    if (c->compressor.relative)
+        printf (" (input loudness %+.1f LU)", c->compressor.threshold_lu);
+    printf (", ratio %g:1, knee %g dB, attack %g ms, release %g ms", k->ratio, k->knee_db,
+            k->attack_ms, k->release_ms);
+    if (k->makeup_db != 0.0)
+        printf (", makeup %+g dB", k->makeup_db);
+    printf ("; gain reduction max %.2f dB, mean %.2f dB\n", rep->comp_gr_max_db,
+            rep->comp_gr_avg_db);
 }
 
 //  Reads and applies --spec; prints every error. Returns 0 or EXIT_USAGE.
@@ -200,6 +244,7 @@ int
 cmd_master (int argc, char **argv)
 {
     const char *file = NULL, *outp = NULL, *profile_name = NULL, *spec_path = NULL;
+    int dynamics = -1;
     double target = NAN;
     const char *ref_path [MASTER_MAX_REFS];
     double ref_weight [MASTER_MAX_REFS];
@@ -231,6 +276,17 @@ cmd_master (int argc, char **argv)
             if (!has_val)
                 goto missing;
             spec_path = argv [++i];
+        }
+        else
+        if (strcmp (a, "--dynamics") == 0) {
+            if (!has_val)
+                goto missing;
+            const char *v = argv [++i];
+            if ((dynamics = spec_dynamics_find (v)) < 0) {
+                fprintf (stderr, "masterfarm master: --dynamics '%s': one of none, gentle, "
+                         "standard, punchy\n", v);
+                return EXIT_USAGE;
+            }
         }
         else
         if (strcmp (a, "--target-lufs") == 0) {
@@ -373,6 +429,8 @@ missing:
         o.target_lufs = target;
     if (spec_path && s_load_spec (spec_path, &o.chain))
         return EXIT_USAGE;
+    if (dynamics >= 0)
+        spec_dynamics_apply (&o.chain, (dynamics_t) dynamics);
     spec_errors_t errs = { 0 };
     if (spec_check_chain (&o.chain, "$.chain", &errs) > 0 || errs.n > 0) {
         fprintf (stderr, "masterfarm master: %s: %s\n", errs.items [0].path,
@@ -434,18 +492,24 @@ missing:
     static const char *fmt_names [] = { "WAV", "FLAC", "AIFF" };
     printf ("input     %s (%s, %d Hz, %d ch, %.1f s)\n", file, in.format, in.rate_hz,
             in.channels, (double) in.frames / in.rate_hz);
+    const char *dither = o.out_bits >= 24 || !o.chain.dither ? ""
+                       : o.chain.noise_shaping ? ", TPDF dither noise-shaped (Wannamaker 3-tap)"
+                       : ", flat TPDF dither";
     printf ("output    %s (%s %s, %d Hz%s)\n", out_path, fmt_names [format],
             o.out_bits == 32 ? "float" : o.out_bits == 16 ? "16-bit" : "24-bit",
-            out.rate_hz, o.out_bits < 24 && o.chain.dither ? ", dithered" : "");
-    printf ("loudness  %s LUFS in, %s LUFS out (target %s LUFS), LRA %.1f LU\n",
+            out.rate_hz, dither);
+    printf ("loudness  %s LUFS in, %s LUFS out (target %s LUFS), LRA %.1f LU%s\n",
             s_num (a, sizeof a, rep.in_lufs), s_num (b, sizeof b, rep.out_lufs),
-            s_num (c, sizeof c, o.target_lufs), rep.out_lra_lu);
+            s_num (c, sizeof c, o.target_lufs), rep.out_lra_lu,
+            out.channels == 1 ? "; dual-mono (the channel counted on two speakers, +3.01 dB)"
+                              : "");
     double ceil = isnan (o.chain.limiter.ceiling_dbtp) ? o.ceiling_dbtp : o.chain.limiter.ceiling_dbtp;
     printf ("peak      %s dBTP true peak (ceiling %.2f dBTP)\n",
             s_num (a, sizeof a, rep.out_true_peak_dbtp), ceil);
     printf ("gain      %+.2f dB; limiter gain reduction max %.2f dB, mean %.2f dB; %d render%s\n",
             rep.gain_db, rep.gr_max_db, rep.gr_avg_db, rep.loop_iterations,
             rep.loop_iterations == 1 ? "" : "s");
+    s_print_chain (&o.chain, &rep);
     if (n_refs > 0) {
         printf ("reference %zu file%s: %s LUFS, side/mid %s dB; tone %.2f, loudness %.2f, "
                 "width %.2f\n", n_refs, n_refs == 1 ? "" : "s",

@@ -18,6 +18,12 @@ measure_band_hz (int band)
     return band >= 0 && band < MEASURE_BANDS ? centres [band] : 0.0;
 }
 
+const char *
+measure_loudness_channels (int channels)
+{
+    return channels == 1 ? "dual-mono" : channels == 2 ? "stereo" : "multichannel";
+}
+
 void
 measure_free (measure_t *m)
 {

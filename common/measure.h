@@ -54,6 +54,12 @@ typedef struct {
 //  ISO 266 centre frequency of band i (0 .. MEASURE_BANDS-1) in Hz.
 double measure_band_hz (int band);
 
+//  How the loudness of a file with channels channels was summed, as the
+//  reports name it: "dual-mono" (1: the channel counted twice, +3.01 dB,
+//  as heard on two loudspeakers), "stereo" (2), "multichannel" (3 .. 8:
+//  BS.1770-4 weights, LFE left out).
+const char *measure_loudness_channels (int channels);
+
 //  Frees the owned arrays and zeroes them; NULL-safe.
 void measure_free (measure_t *m);
 

@@ -1,5 +1,10 @@
 /*  The profile table of DESIGN.md. Kept in one place so the client, the
-    broker's planner and the worker's chain agree on every number.  */
+    broker's planner and the worker's chain agree on every number.
+
+    Rates: spotify, youtube and amazon deliver 44.1 or 48 kHz (a source
+    at another rate goes to the nearer family); apple (Apple Digital
+    Masters asks for the hi-res source), tidal and hires keep the source
+    rate up to 192 kHz; cd is 44.1 kHz and broadcast 48 kHz.  */
 #include "common/profile.h"
 
 #include <stddef.h>
@@ -7,10 +12,10 @@
 
 static const profile_t s_profiles [PROFILE_COUNT] = {
     { PROFILE_SPOTIFY,   "spotify",   -14.0, false, -1.0, OUT_FLAC, 24, RATE_SOURCE, 0, false, "flac" },
-    { PROFILE_APPLE,     "apple",     -16.0, false, -1.0, OUT_WAV,  24, RATE_SOURCE, 0, false, "wav" },
+    { PROFILE_APPLE,     "apple",     -16.0, false, -1.0, OUT_WAV,  24, RATE_SOURCE_UPTO, 192000, false, "wav" },
     { PROFILE_YOUTUBE,   "youtube",   -14.0, false, -1.0, OUT_FLAC, 24, RATE_SOURCE, 0, false, "flac" },
     { PROFILE_AMAZON,    "amazon",    -14.0, false, -2.0, OUT_FLAC, 24, RATE_SOURCE, 0, false, "flac" },
-    { PROFILE_TIDAL,     "tidal",     -14.0, false, -1.0, OUT_FLAC, 24, RATE_SOURCE, 0, false, "flac" },
+    { PROFILE_TIDAL,     "tidal",     -14.0, false, -1.0, OUT_FLAC, 24, RATE_SOURCE_UPTO, 192000, false, "flac" },
     { PROFILE_CD,        "cd",        -14.0, true,  -1.0, OUT_WAV,  16, RATE_FIXED, 44100, true, "wav" },
     { PROFILE_BROADCAST, "broadcast", -23.0, false, -1.0, OUT_WAV,  24, RATE_FIXED, 48000, false, "wav" },
     { PROFILE_HIRES,     "hires",     -14.0, true,  -1.0, OUT_FLAC, 24, RATE_SOURCE_UPTO, 192000, false, "flac" },

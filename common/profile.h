@@ -28,7 +28,7 @@ typedef enum {
 } out_format_t;
 
 typedef enum {
-    RATE_SOURCE = 0,     //  keep the source rate (44.1/48 kHz kept; others to 48 kHz)
+    RATE_SOURCE = 0,     //  44.1/48 kHz kept; multiples of 44.1 kHz to 44.1, others to 48
     RATE_FIXED,          //  resample to rate_hz
     RATE_SOURCE_UPTO     //  keep the source rate up to rate_hz
 } rate_rule_t;

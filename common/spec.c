@@ -60,6 +60,7 @@
 #define R_EQ_GAIN_DB        -24.0, 24.0
 #define R_EQ_Q              0.1, 18.0
 #define R_THRESHOLD_DB      -60.0, 0.0
+#define R_THRESHOLD_LU      -30.0, 30.0
 #define R_RATIO             1.0, 20.0
 #define R_ATTACK_MS         0.1, 500.0
 #define R_COMP_RELEASE_MS   1.0, 5000.0
@@ -86,12 +87,14 @@ static const char *const s_policy_names [] = { "track", "album", "loudest", "hyb
 static const char *const s_match_names [] = { "off", "album", "reference" };
 static const char *const s_eq_names [] =
     { "peak", "lowshelf", "highshelf", "highpass", "lowpass" };
+static const char *const s_dynamics_names [DYN_COUNT] =
+    { "none", "gentle", "standard", "punchy" };
 
 //  Keys allowed in each kind of object (NULL-terminated).
 static const char *const s_top_keys [] =
     { "name", "priority", "deadline", "deliver_at", "defaults", "albums", NULL };
 static const char *const s_settings_keys [] =
-    { "profiles", "loudness", "tonal", "chain", "gap_s", "fade_in_s", "fade_out_s",
+    { "profiles", "loudness", "tonal", "chain", "dynamics", "gap_s", "fade_in_s", "fade_out_s",
       "crossfade_s", "fade_curve", "trim", "trim_db", NULL };
 static const char *const s_album_keys [] =
     { "title", "artist", "upc", "date", "genre", "partial", "tracks", NULL };
@@ -106,6 +109,9 @@ static const char *const s_chain_keys [] =
       "gain_db", "limiter", "dither", "noise_shaping", NULL };
 static const char *const s_eq_keys [] = { "type", "freq_hz", "gain_db", "q", NULL };
 static const char *const s_comp_keys [] =
+    { "enabled", "threshold_db", "threshold_lu", "ratio", "attack_ms", "release_ms",
+      "knee_db", "makeup_db", NULL };
+static const char *const s_band_keys [] =
     { "enabled", "threshold_db", "ratio", "attack_ms", "release_ms", "knee_db",
       "makeup_db", NULL };
 static const char *const s_mb_keys [] =
@@ -786,6 +792,62 @@ s_comp (double threshold_db, double ratio, double attack_ms, double release_ms,
     return c;
 }
 
+const char *
+spec_dynamics_name (dynamics_t d)
+{
+    return (int) d >= 0 && d < DYN_COUNT ? s_dynamics_names [d] : "?";
+}
+
+int
+spec_dynamics_find (const char *name)
+{
+    return name ? s_enum_find (name, s_dynamics_names, DYN_COUNT) : -1;
+}
+
+void
+spec_dynamics_preset (dynamics_t d, comp_cfg_t *out)
+{
+    //  threshold above the loudness (LU), ratio, attack ms, release ms, knee dB;
+    //  see spec.h for what each does. none keeps gentle's values, switched off.
+    static const double t [DYN_COUNT][5] = {
+        {  8.0, 1.5, 30.0, 250.0, 6.0 },          //  none
+        {  8.0, 1.5, 30.0, 250.0, 6.0 },          //  gentle
+        {  6.0, 2.0, 20.0, 200.0, 6.0 },          //  standard
+        {  1.0, 3.0, 30.0, 120.0, 4.0 } };        //  punchy
+    int k = (int) d >= 0 && d < DYN_COUNT ? (int) d : DYN_GENTLE;
+    *out = s_comp (-18.0, t [k][1], t [k][2], t [k][3], t [k][4]);
+    out->relative = true;
+    out->threshold_lu = t [k][0];
+    out->enabled = k != DYN_NONE;
+}
+
+void
+spec_dynamics_apply (chain_cfg_t *cfg, dynamics_t d)
+{
+    comp_cfg_t p;
+    spec_dynamics_preset (d, &p);
+    comp_cfg_t *c = &cfg->compressor;
+    const uint32_t given = cfg->comp_keys;
+    cfg->dynamics = d;
+    if (!(given & SPEC_COMP_ENABLED))
+        c->enabled = p.enabled;
+    if (!(given & SPEC_COMP_THRESHOLD)) {
+        c->threshold_db = p.threshold_db;
+        c->relative = p.relative;
+        c->threshold_lu = p.threshold_lu;
+    }
+    if (!(given & SPEC_COMP_RATIO))
+        c->ratio = p.ratio;
+    if (!(given & SPEC_COMP_ATTACK))
+        c->attack_ms = p.attack_ms;
+    if (!(given & SPEC_COMP_RELEASE))
+        c->release_ms = p.release_ms;
+    if (!(given & SPEC_COMP_KNEE))
+        c->knee_db = p.knee_db;
+    if (!(given & SPEC_COMP_MAKEUP))
+        c->makeup_db = p.makeup_db;
+}
+
 //  Fills s with the built-in defaults (DESIGN.md's example values).
 void
 spec_settings_default (settings_t *s)
@@ -813,7 +875,8 @@ spec_settings_default (settings_t *s)
     c->multiband.band [0] = s_comp (-20.0, 2.0, 20.0, 200.0, 6.0);
     c->multiband.band [1] = s_comp (-20.0, 2.0, 10.0, 150.0, 6.0);
     c->multiband.band [2] = s_comp (-20.0, 2.0, 5.0, 100.0, 6.0);
-    c->compressor = s_comp (-18.0, 1.5, 30.0, 250.0, 6.0);
+    c->comp_keys = 0;
+    spec_dynamics_apply (c, DYN_GENTLE);     //  level-aware, see spec.h
     c->stereo.width = 1.0;
     c->stereo.mono_below_hz = 0.0;
     c->gain_db = 0.0;
@@ -823,7 +886,7 @@ spec_settings_default (settings_t *s)
     c->limiter.release_ms = 80.0;
     c->limiter.max_gr_db = 6.0;
     c->dither = true;
-    c->noise_shaping = false;
+    c->noise_shaping = true;                 //  16-bit (cd): shaped TPDF by default
 
     s->gap_s = 2.0;
     s->fade_in_s = 0.0;
@@ -857,34 +920,57 @@ s_apply_switch (s_ctx_t *ctx, const json_t *v, const char *path, bool *enabled)
 }
 
 //  Applies a compressor value: null/false disable, true enables, an object
-//  enables and merges its keys.
+//  enables and merges its keys. given (the glue compressor's; NULL for a
+//  multiband band, which has no relative threshold) collects the keys
+//  set, SPEC_COMP_*, so that a dynamics preset leaves them alone.
 static void
-s_apply_comp (s_ctx_t *ctx, const json_t *v, const char *path, comp_cfg_t *c)
+s_apply_comp (s_ctx_t *ctx, const json_t *v, const char *path, comp_cfg_t *c,
+              uint32_t *given)
 {
-    if (!s_apply_switch (ctx, v, path, &c->enabled))
+    uint32_t set = SPEC_COMP_ENABLED;
+    if (!s_apply_switch (ctx, v, path, &c->enabled)) {
+        if (given)
+            *given |= set;
         return;
+    }
     const char *key;
     json_t *x;
     char p [SPEC_PATH_MAX];
+    if (given && json_object_get (v, "threshold_db") && json_object_get (v, "threshold_lu"))
+        s_fail (ctx, s_key_path (p, path, "threshold_lu"), false, "give threshold_db "
+                "(dBFS) or threshold_lu (LU above the track's loudness), not both");
     json_object_foreach ((json_t *) v, key, x) {
         s_key_path (p, path, key);
         if (strcmp (key, "enabled") == 0)
             s_get_bool (ctx, x, p, &c->enabled);
-        else if (strcmp (key, "threshold_db") == 0)
-            s_get_num (ctx, x, p, R_THRESHOLD_DB, &c->threshold_db);
+        else if (strcmp (key, "threshold_db") == 0) {
+            if (s_get_num (ctx, x, p, R_THRESHOLD_DB, &c->threshold_db)) {
+                c->relative = false;
+                set |= SPEC_COMP_THRESHOLD;
+            }
+        }
+        else if (given && strcmp (key, "threshold_lu") == 0) {
+            if (s_get_num (ctx, x, p, R_THRESHOLD_LU, &c->threshold_lu)) {
+                c->relative = true;
+                set |= SPEC_COMP_THRESHOLD;
+            }
+        }
         else if (strcmp (key, "ratio") == 0)
-            s_get_num (ctx, x, p, R_RATIO, &c->ratio);
+            set |= s_get_num (ctx, x, p, R_RATIO, &c->ratio) ? SPEC_COMP_RATIO : 0;
         else if (strcmp (key, "attack_ms") == 0)
-            s_get_num (ctx, x, p, R_ATTACK_MS, &c->attack_ms);
+            set |= s_get_num (ctx, x, p, R_ATTACK_MS, &c->attack_ms) ? SPEC_COMP_ATTACK : 0;
         else if (strcmp (key, "release_ms") == 0)
-            s_get_num (ctx, x, p, R_COMP_RELEASE_MS, &c->release_ms);
+            set |= s_get_num (ctx, x, p, R_COMP_RELEASE_MS, &c->release_ms)
+                 ? SPEC_COMP_RELEASE : 0;
         else if (strcmp (key, "knee_db") == 0)
-            s_get_num (ctx, x, p, R_KNEE_DB, &c->knee_db);
+            set |= s_get_num (ctx, x, p, R_KNEE_DB, &c->knee_db) ? SPEC_COMP_KNEE : 0;
         else if (strcmp (key, "makeup_db") == 0)
-            s_get_num (ctx, x, p, R_MAKEUP_DB, &c->makeup_db);
+            set |= s_get_num (ctx, x, p, R_MAKEUP_DB, &c->makeup_db) ? SPEC_COMP_MAKEUP : 0;
         else
-            s_unknown_key (ctx, p, key, s_comp_keys, NULL);
+            s_unknown_key (ctx, p, key, given ? s_comp_keys : s_band_keys, NULL);
     }
+    if (given)
+        *given |= set;
 }
 
 //  Applies a multiband value (null/false/true/object, as for the compressor).
@@ -907,7 +993,7 @@ s_apply_multiband (s_ctx_t *ctx, const json_t *v, const char *path, multiband_cf
         else if (strcmp (key, "high_hz") == 0)
             crossover_given |= s_get_num (ctx, x, p, R_MB_HIGH_HZ, &m->high_hz);
         else if (band >= 0)
-            s_apply_comp (ctx, x, p, &m->band [band]);
+            s_apply_comp (ctx, x, p, &m->band [band], NULL);
         else
             s_unknown_key (ctx, p, key, s_mb_keys, NULL);
     }
@@ -1052,7 +1138,7 @@ s_apply_chain (s_ctx_t *ctx, const json_t *v, const char *path, chain_cfg_t *c)
         else if (strcmp (key, "multiband") == 0)
             s_apply_multiband (ctx, x, p, &c->multiband);
         else if (strcmp (key, "compressor") == 0)
-            s_apply_comp (ctx, x, p, &c->compressor);
+            s_apply_comp (ctx, x, p, &c->compressor, &c->comp_keys);
         else if (strcmp (key, "stereo") == 0) {
             if (!json_is_object (x)) {
                 s_fail (ctx, p, false, "expected an object {width, mono_below_hz}, got %s",
@@ -1219,6 +1305,11 @@ s_apply_setting (s_ctx_t *ctx, const char *key, const json_t *x, const char *p,
         s_apply_tonal (ctx, x, p, &s->tonal, ref);
     else if (strcmp (key, "chain") == 0)
         s_apply_chain (ctx, x, p, &s->chain);
+    else if (strcmp (key, "dynamics") == 0) {
+        int d = s_get_enum (ctx, x, p, s_dynamics_names, DYN_COUNT);
+        if (d >= 0)
+            s->chain.dynamics = (dynamics_t) d;
+    }
     else if (strcmp (key, "gap_s") == 0)
         s_get_num (ctx, x, p, R_GAP_S, &s->gap_s);
     else if (strcmp (key, "fade_in_s") == 0)
@@ -1640,6 +1731,24 @@ s_json_has_nul (const char *text, size_t len, spec_errors_t *errs)
     return true;
 }
 
+//  Fills each resolved chain's compressor from its dynamics preset, the
+//  keys the spec gave kept (the preset is the nearest level's, the keys
+//  are collected from every level, so the order of the two keys in an
+//  object or across levels does not matter). NULL-safe.
+static void
+s_resolve_dynamics (job_spec_t *spec)
+{
+    if (!spec)
+        return;
+    spec_dynamics_apply (&spec->defaults.chain, spec->defaults.chain.dynamics);
+    for (size_t a = 0; a < spec->n_albums; a++) {
+        spec_album_t *al = &spec->albums [a];
+        spec_dynamics_apply (&al->s.chain, al->s.chain.dynamics);
+        for (size_t t = 0; t < al->n_tracks; t++)
+            spec_dynamics_apply (&al->tracks [t].s.chain, al->tracks [t].s.chain.dynamics);
+    }
+}
+
 //  Parses and resolves a JSON spec; NULL with every error in errs.
 job_spec_t *
 spec_parse_json (const char *text, size_t len, const char *origin,
@@ -1671,6 +1780,7 @@ spec_parse_json (const char *text, size_t len, const char *origin,
     s_ctx_free (&ctx);
     if (ctx.n_errors > 0)
         spec_destroy (&spec);
+    s_resolve_dynamics (spec);
     return spec;
 }
 
@@ -2294,7 +2404,10 @@ s_check (s_ctx_t *ctx, const char *prefix, const char *name, double value,
 static void
 s_check_comp (s_ctx_t *ctx, const comp_cfg_t *c, const char *prefix)
 {
-    s_check (ctx, prefix, "threshold_db", c->threshold_db, R_THRESHOLD_DB);
+    if (c->relative)
+        s_check (ctx, prefix, "threshold_lu", c->threshold_lu, R_THRESHOLD_LU);
+    else
+        s_check (ctx, prefix, "threshold_db", c->threshold_db, R_THRESHOLD_DB);
     s_check (ctx, prefix, "ratio", c->ratio, R_RATIO);
     s_check (ctx, prefix, "attack_ms", c->attack_ms, R_ATTACK_MS);
     s_check (ctx, prefix, "release_ms", c->release_ms, R_COMP_RELEASE_MS);
@@ -2344,6 +2457,9 @@ spec_check_chain (const chain_cfg_t *chain, const char *prefix, spec_errors_t *e
     }
     if (chain->compressor.enabled)
         s_check_comp (&ctx, &chain->compressor, s_key_path (q, prefix, "compressor"));
+    if ((int) chain->dynamics < 0 || chain->dynamics >= DYN_COUNT)
+        s_fail (&ctx, s_key_path (p, prefix, "dynamics"), false, "unknown preset %d",
+                (int) chain->dynamics);
     s_key_path (q, prefix, "stereo");
     s_check (&ctx, q, "width", chain->stereo.width, R_WIDTH);
     s_check (&ctx, q, "mono_below_hz", chain->stereo.mono_below_hz, R_MONO_BELOW_HZ);
@@ -2382,13 +2498,24 @@ spec_parse_chain_json (const char *text, size_t len, const char *origin,
     s_ctx_t ctx = { .errs = errs, .text = text, .len = len };
     chain_cfg_t work = *cfg;
     //  {"chain": {...}} is accepted as well as the bare chain object
+    //  and {"dynamics": "...", "chain": {...}} (either key alone too)
     const json_t *chain = root;
     const char *path = "$";
-    if (json_is_object (root) && json_object_size (root) == 1 && json_object_get (root, "chain")) {
-        chain = json_object_get (root, "chain");
+    const json_t *dyn = json_is_object (root) ? json_object_get (root, "dynamics") : NULL;
+    const json_t *wrapped = json_is_object (root) ? json_object_get (root, "chain") : NULL;
+    if (json_is_object (root) && (dyn || wrapped)
+    &&  json_object_size (root) == (size_t) (dyn != NULL) + (wrapped != NULL)) {
+        chain = wrapped;
         path = "$.chain";
+        if (dyn) {
+            int d = s_get_enum (&ctx, dyn, "$.dynamics", s_dynamics_names, DYN_COUNT);
+            if (d >= 0)
+                work.dynamics = (dynamics_t) d;
+        }
     }
-    s_apply_chain (&ctx, chain, path, &work);
+    if (chain)
+        s_apply_chain (&ctx, chain, path, &work);
+    spec_dynamics_apply (&work, work.dynamics);
     json_decref (root);
     s_ctx_free (&ctx);
     if (ctx.n_errors > 0)
@@ -2427,7 +2554,10 @@ s_comp_json (const comp_cfg_t *c, bool *ok)
         return NULL;
     }
     s_set (o, "enabled", json_boolean (c->enabled), ok);
-    s_set (o, "threshold_db", json_real (c->threshold_db), ok);
+    if (c->relative)
+        s_set (o, "threshold_lu", json_real (c->threshold_lu), ok);
+    else
+        s_set (o, "threshold_db", json_real (c->threshold_db), ok);
     s_set (o, "ratio", json_real (c->ratio), ok);
     s_set (o, "attack_ms", json_real (c->attack_ms), ok);
     s_set (o, "release_ms", json_real (c->release_ms), ok);
@@ -2524,6 +2654,7 @@ s_settings_json (json_t *obj, const settings_t *s, bool *ok)
     }
     s_set (obj, "tonal", t, ok);
     s_set (obj, "chain", s_chain_json (&s->chain, ok), ok);
+    s_set (obj, "dynamics", s_enum_json (s_dynamics_names, DYN_COUNT, (int) s->chain.dynamics), ok);
     s_set (obj, "gap_s", json_real (s->gap_s), ok);
     s_set (obj, "fade_in_s", json_real (s->fade_in_s), ok);
     s_set (obj, "fade_out_s", json_real (s->fade_out_s), ok);

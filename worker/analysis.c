@@ -249,6 +249,10 @@ s_loudness (const audio_t *a, size_t cap_frames, s_progress_t *prog, measure_t *
         snprintf (err, err_size, "out of memory for the loudness meter");
         goto done;
     }
+    //  mono is dual-mono (BS.1770: a mono channel heard on two
+    //  loudspeakers counts twice, +3.01 dB), as master.c's meter
+    if (ch == 1)
+        ebur128_set_channel (st, 0, EBUR128_DUAL_MONO);
     if (ch >= 7)
         ebur128_set_channel (st, 6, EBUR128_LEFT_SURROUND);
     if (ch >= 8)

@@ -47,7 +47,9 @@
     Channels: 1 to 8 in libebur128's default order (L R C LFE Ls Rs), the
     LFE (4th) left out of loudness; a 7th and 8th channel are taken as
     back surrounds (7.1: L R C LFE Ls Rs Lb Rb) with the surround weight
-    +1.5 dB of BS.1770-4.  */
+    +1.5 dB of BS.1770-4. Mono is measured dual-mono (EBUR128_DUAL_MONO:
+    the channel heard on two loudspeakers, counted twice, +3.01 dB), so a
+    mono file reads what its two-channel copy reads.  */
 #ifndef MF_ANALYSIS_H
 #define MF_ANALYSIS_H
 

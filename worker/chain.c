@@ -47,6 +47,21 @@ chain_is_neutral (const chain_cfg_t *cfg, const double *tonal_db)
         && !cfg->limiter.enabled;
 }
 
+void
+chain_resolve_dynamics (chain_cfg_t *cfg, double loudness_lufs)
+{
+    comp_cfg_t *c = &cfg->compressor;
+    if (!c->relative)
+        return;
+    if (isfinite (loudness_lufs)) {
+        double t = loudness_lufs + c->threshold_lu;
+        c->threshold_db = t < -60.0 ? -60.0 : t > 0.0 ? 0.0 : t;
+    }
+    else
+        c->enabled = false;
+    c->relative = false;
+}
+
 chain_t *
 chain_new (const chain_cfg_t *cfg, const double *tonal_db, double ceiling_dbtp,
            int rate_hz, int channels, char *err, size_t err_size)
@@ -121,6 +136,11 @@ chain_new (const chain_cfg_t *cfg, const double *tonal_db, double ceiling_dbtp,
                       cfg->multiband.high_hz, rate_hz);
             goto fail;
         }
+    }
+    if (cfg->compressor.enabled && cfg->compressor.relative) {
+        snprintf (err, err_size, "chain.compressor.threshold_lu: %g LU above the loudness "
+                  "was not resolved against a measured loudness", cfg->compressor.threshold_lu);
+        goto fail;
     }
     if (cfg->compressor.enabled
     &&  !(self->comp = compressor_new (&cfg->compressor, rate_hz, channels))) {

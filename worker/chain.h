@@ -10,6 +10,10 @@
         7 gain                   static, dB
         8 limiter                lookahead true-peak limiter (limiter.h)
 
+    The glue compressor's threshold may be relative to the track's
+    loudness (the dynamics presets of common/spec.h): the caller measures
+    the input and resolves it (chain_resolve_dynamics) before chain_new.
+
     Stages 1-6 are the "pre-gain" part: master.c runs them once per track
     and then repeats only gain and limiter inside the loudness loop. A
     stage is off when its configuration makes it the identity (highpass_hz
@@ -39,12 +43,21 @@ typedef struct {
     dyn_stats_t limiter;
 } chain_stats_t;
 
+//  Resolves a level-aware (relative) glue compressor threshold against
+//  the loudness of the audio it will see (loudness_lufs, BS.1770
+//  integrated, of the chain's input): threshold_db = loudness_lufs +
+//  threshold_lu, held within -60 .. 0 dBFS, and relative cleared. With no
+//  measurable loudness (silence) the compressor is switched off: there is
+//  nothing for it to act on. Anything else in cfg is left as it is.
+void chain_resolve_dynamics (chain_cfg_t *cfg, double loudness_lufs);
+
 //  Builds the chain for cfg at rate_hz with channels (1 .. 8). tonal_db
 //  (MEASURE_BANDS values, dB) or NULL switches the tonal EQ. ceiling_dbtp
 //  is the limiter's ceiling when cfg->limiter.ceiling_dbtp is NAN. Checks
 //  what depends on the rate (EQ and crossover frequencies below 0.45 *
-//  rate_hz). Returns NULL with one line in err naming the stage and the
-//  value on a bad configuration or out of memory.
+//  rate_hz). A relative compressor threshold must have been resolved
+//  (chain_resolve_dynamics). Returns NULL with one line in err naming the
+//  stage and the value on a bad configuration or out of memory.
 chain_t *chain_new (const chain_cfg_t *cfg, const double *tonal_db, double ceiling_dbtp,
                     int rate_hz, int channels, char *err, size_t err_size);
 

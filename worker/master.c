@@ -399,10 +399,14 @@ s_hop_energies (const float *data, int64_t frames, int channels, int rate_hz,
     double b [2][3], a [2][3];
     s_kweight_coefs (rate_hz, b, a);
     //  channel weights (BS.1770-4 Table 3, in the layout analysis.h uses:
-    //  L R C LFE Ls Rs Lb Rb; mono counts as one front channel)
+    //  L R C LFE Ls Rs Lb Rb); mono is dual-mono, the channel heard on two
+    //  loudspeakers and counted twice (+3.01 dB; libebur128's
+    //  EBUR128_DUAL_MONO, as the analysis measures it)
     double w [AUDIO_MAX_CHANNELS];
     for (int c = 0; c < channels; c++)
         w [c] = c == 3 ? 0.0 : c >= 4 ? 1.41 : 1.0;
+    if (channels == 1)
+        w [0] = 2.0;
     const int64_t hop = (rate_hz + 5) / 10;           //  100 ms, as libebur128
     const int64_t n_hops = frames / hop;
     if (n_hops < 4)
@@ -644,10 +648,15 @@ s_master (const audio_t *in, const master_opts_t *opts, audio_t *out,
     if (tonal)
         memcpy (report->tonal_db, opts->tonal_db, sizeof report->tonal_db);
 
-    //  the chain without its gain and limiter: those are stage 3 here
+    report->in_lufs = master_loudness_lufs (pre, in->frames, ch, in->rate_hz);
+
+    //  the chain without its gain and limiter: those are stage 3 here; a
+    //  level-aware compressor's threshold set from the input's loudness
     chain_cfg_t pre_cfg = opts->chain;
     pre_cfg.gain_db = 0.0;
     pre_cfg.limiter.enabled = false;
+    chain_resolve_dynamics (&pre_cfg, report->in_lufs);
+    report->compressor = pre_cfg.compressor;
     chain_t *chain = chain_new (&pre_cfg, tonal, ceiling, in->rate_hz, ch, err, err_size);
     if (!chain) {
         free (pre);
@@ -658,10 +667,13 @@ s_master (const audio_t *in, const master_opts_t *opts, audio_t *out,
     audio_t rs = { 0 };
     limiter_t *lim = NULL;
 
-    report->in_lufs = master_loudness_lufs (pre, in->frames, ch, in->rate_hz);
-
     //  1. pre-gain stages at the source rate, in place
     chain_run_pre (chain, pre, (size_t) in->frames);
+    chain_stats_t cst;
+    chain_stats (chain, &cst);
+    report->comp_gr_max_db = cst.compressor.gr_max_db;
+    report->comp_gr_avg_db = cst.compressor.frames
+                           ? cst.compressor.gr_sum_db / (double) cst.compressor.frames : 0.0;
     chain_destroy (&chain);
 
     //  2. resample to the output rate

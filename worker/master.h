@@ -48,6 +48,10 @@ typedef struct {
     bool   gr_capped;            //  the target needed more than max_gr_db
     int    loop_iterations;
     double tonal_db [MEASURE_BANDS]; //  correction applied (after bounds)
+    comp_cfg_t compressor;       //  the glue compressor as it ran: a relative threshold
+                                 //  resolved into threshold_db; enabled false when off
+    double comp_gr_max_db;       //  its gain reduction, maximum
+    double comp_gr_avg_db;       //  its gain reduction, mean over the track
 } master_report_t;
 
 //  Sets opts to the neutral chain of DESIGN.md's example defaults for a
@@ -73,7 +77,8 @@ int master_run_take (audio_t *in, const master_opts_t *opts, audio_t *out,
 //  100 ms, -70 LUFS absolute and -10 LU relative gates) of interleaved
 //  audio, LUFS; -HUGE_VAL for silence or less than 400 ms. The loudness
 //  loop's own fast meter; agrees with libebur128 to within 0.01 LU
-//  (tested). Channel layout as worker/analysis.h (L R C LFE Ls Rs Lb Rb).
+//  (tested). Channel layout as worker/analysis.h (L R C LFE Ls Rs Lb Rb);
+//  mono is dual-mono (counted twice, +3.01 dB), as the analysis.
 double master_loudness_lufs (const float *data, int64_t frames, int channels, int rate_hz);
 
 //  The same integrated loudness and the loudness range (EBU Tech 3342,

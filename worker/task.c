@@ -757,6 +757,20 @@ task_master_report_json (const master_report_t *r)
     json_object_set_new (o, "gr_sustained_db", s_num (r->gr_sustained_db));
     json_object_set_new (o, "gr_capped", json_boolean (r->gr_capped));
     json_object_set_new (o, "loop_iterations", json_integer (r->loop_iterations));
+    //  the glue compressor as it ran (threshold resolved from the loudness)
+    json_t *c = json_object ();
+    if (c) {
+        json_object_set_new (c, "enabled", json_boolean (r->compressor.enabled));
+        json_object_set_new (c, "threshold_db", s_num (r->compressor.threshold_db));
+        json_object_set_new (c, "ratio", s_num (r->compressor.ratio));
+        json_object_set_new (c, "attack_ms", s_num (r->compressor.attack_ms));
+        json_object_set_new (c, "release_ms", s_num (r->compressor.release_ms));
+        json_object_set_new (c, "knee_db", s_num (r->compressor.knee_db));
+        json_object_set_new (c, "makeup_db", s_num (r->compressor.makeup_db));
+        json_object_set_new (c, "gr_max_db", s_num (r->comp_gr_max_db));
+        json_object_set_new (c, "gr_mean_db", s_num (r->comp_gr_avg_db));
+        json_object_set_new (o, "compressor", c);
+    }
     for (int b = 0; b < MEASURE_BANDS; b++)
         json_array_append_new (tonal, s_num (r->tonal_db [b]));
     json_object_set_new (o, "tonal_db", tonal);
@@ -785,6 +799,18 @@ task_master_report_parse (const char *json, master_report_t *r)
     r->gr_sustained_db = s_get (o, "gr_sustained_db");
     r->gr_capped = json_is_true (json_object_get (o, "gr_capped"));
     r->loop_iterations = (int) json_integer_value (json_object_get (o, "loop_iterations"));
+    json_t *c = json_object_get (o, "compressor");
+    if (json_is_object (c)) {
+        r->compressor.enabled = json_is_true (json_object_get (c, "enabled"));
+        r->compressor.threshold_db = s_get (c, "threshold_db");
+        r->compressor.ratio = s_get (c, "ratio");
+        r->compressor.attack_ms = s_get (c, "attack_ms");
+        r->compressor.release_ms = s_get (c, "release_ms");
+        r->compressor.knee_db = s_get (c, "knee_db");
+        r->compressor.makeup_db = s_get (c, "makeup_db");
+        r->comp_gr_max_db = s_get (c, "gr_max_db");
+        r->comp_gr_avg_db = s_get (c, "gr_mean_db");
+    }
     json_t *tonal = json_object_get (o, "tonal_db");
     for (int b = 0; b < MEASURE_BANDS; b++) {
         json_t *v = json_array_get (tonal, (size_t) b);
