@@ -29,6 +29,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "broker/cache.h"
 #include "broker/dashboard.h"
 #include "broker/control.h"
 #include "broker/deliver.h"
@@ -130,6 +131,8 @@ typedef struct {
                                 //  each ending in '\n' (what belongs in the folder)
     double        *dur_s;       //  n_tracks: audio seconds from each file's header at
                                 //  submit (0: unreadable), for progress before analysis
+    cache_stat_t  *in_stat;     //  n_tracks: each input's status before its analysis
+                                //  was dispatched (the reuse cache records it)
     int64_t        report_ms;   //  when the report process started (monotonic ms)
 } s_album_t;
 
@@ -226,6 +229,7 @@ struct _broker_t {
     int64_t       next_tick_ms;
     size_t        n_reporting;   //  report processes running
     size_t        n_deferred;    //  albums with a ready assembly held back
+    uint64_t      n_reused;      //  tasks completed from the reuse cache
     s_task_t    **parked;        //  tasks running at a restart, waiting for their worker
     size_t        n_parked;
     int64_t       parked_until_ms;
@@ -1281,11 +1285,19 @@ s_job_clean (broker_t *self, const s_job_t *job)
 static void
 s_jobs_clean (broker_t *self)
 {
+    bool cleaned = false;
     for (size_t i = 0; i < self->n_jobs; i++)
         if (self->jobs [i]->clean_pending) {
             self->jobs [i]->clean_pending = false;
             s_job_clean (self, self->jobs [i]);
+            cleaned = true;
         }
+    //  and the reuse cache's entries no job has used for its period
+    size_t n = cleaned && self->cfg.cache_days > 0
+             ? cache_sweep (self->output_root, (int64_t) self->cfg.cache_days * 86400) : 0;
+    if (n)
+        log_info ("reuse cache: %zu file(s) unused for %d days removed", n,
+                  self->cfg.cache_days);
 }
 
 //  Sets a job's state when all its tasks are final (and its albums out).
@@ -1423,6 +1435,7 @@ s_job_free (s_job_t *job)
             measure_free (&a->analyses [t]);
         free (a->analyses);
         free (a->analyzed);
+        free (a->in_stat);
         free (a->analyze);
         free (a->master);
         free (a->sub.tracks);
@@ -1516,8 +1529,9 @@ s_job_new (const store_job_t *row)
         a->analyzed = calloc (n, sizeof *a->analyzed);
         a->sub_idx = calloc (n, sizeof *a->sub_idx);
         a->dur_s = calloc (n, sizeof *a->dur_s);
+        a->in_stat = calloc (n, sizeof *a->in_stat);
         if (!a->analyze || !a->master || !a->analyses || !a->analyzed || !a->sub_idx
-        ||  !a->dur_s) {
+        ||  !a->dur_s || !a->in_stat) {
             s_job_free (job);
             return NULL;
         }
@@ -1617,6 +1631,219 @@ s_read_frame (const char *root, const char *what, const char *where, const char 
     return 0;
 }
 
+//  The plan a master task carries, from its album's plan (the tonal
+//  curve points into the album). Returns 0, or MF_ERR_STATE when the
+//  track has no plan.
+static int
+s_master_plan (const s_album_t *a, const s_task_t *t, Masterfarm__Plan *plan)
+{
+    int k = a->sub_idx [t->track];
+    if (k < 0 || t->profile < 0 || !a->plan_ok [t->profile])
+        return MF_ERR_STATE;
+    const track_plan_t *tp = &a->plans [t->profile].tracks [k];
+    masterfarm__plan__init (plan);
+    plan->target_lufs = tp->target_lufs;
+    plan->gain_db = tp->gain_db;
+    plan->ceiling_dbtp = tp->ceiling_dbtp;
+    plan->tonal_db = (double *) tp->tonal_db;
+    plan->n_tonal_db = MEASURE_BANDS;
+    plan->fade_in_frames = tp->fade_in_frames;
+    plan->fade_out_frames = tp->fade_out_frames;
+    plan->out_rate_hz = (uint32_t) a->plans [t->profile].out_rate_hz;
+    return 0;
+}
+
+//  A job's first task under way: the job is running from now.
+static void
+s_job_running (broker_t *self, s_job_t *job, int64_t now)
+{
+    job->dirty = true;
+    s_job_started (self, job, now);
+    if (job->state == J_QUEUED) {
+        job->state = J_RUNNING;
+        store_job_set_state (self->store, job->id, J_RUNNING, now);
+    }
+}
+
+// ------------------------------------------------------------ reuse cache
+
+//  The reuse cache's key of a master task: what its intermediate depends
+//  on (the input's digest, the profile, the track, the album's settings
+//  and the plan) and masterfarm's version. Returns false when the input's
+//  digest or the plan is unknown (no reuse).
+static bool
+s_master_key (broker_t *self, s_task_t *t, char key [SHA256_HEX_SIZE])
+{
+    s_album_t *a = &t->job->albums [t->album];
+    const char *sha = a->analyses [t->track].input_sha256;
+    const profile_t *prof = profile_get ((profile_id_t) t->profile);
+    const char *settings = s_album_json (t->job, a);
+    Masterfarm__Plan plan;
+    if (!sha [0] || !prof || !settings || s_master_plan (a, t, &plan))
+        return false;
+    size_t size = masterfarm__plan__get_packed_size (&plan);
+    uint8_t *packed = malloc (size ? size : 1);
+    if (!packed)
+        return false;
+    masterfarm__plan__pack (&plan, packed);
+    int32_t track = t->track;
+    const void *parts [] = { MF_VERSION, sha, prof->name, &track, settings, packed };
+    size_t lens [] = { strlen (MF_VERSION), strlen (sha), strlen (prof->name), sizeof track,
+                       strlen (settings), size };
+    cache_key (key, "master", parts, lens, 6);
+    free (packed);
+    return true;
+}
+
+//  The reuse cache's key of an analysis: the input's digest and the
+//  version (the analysis takes no settings).
+static void
+s_analysis_key (const char *sha, char key [SHA256_HEX_SIZE])
+{
+    const void *parts [] = { MF_VERSION, sha };
+    size_t lens [] = { strlen (MF_VERSION), strlen (sha) };
+    cache_key (key, "analysis", parts, lens, 2);
+}
+
+//  Completes a task with a result found in the reuse cache, as if a
+//  worker had returned it, without an attempt: the slot the scheduler
+//  gave worker widx for it is handed back.
+static void
+s_task_reused (broker_t *self, s_task_t *t, int widx, const Masterfarm__Result *res,
+               const store_output_t *outs, size_t n_out)
+{
+    scheduler_release (self->sched, widx);
+    s_job_running (self, t->job, clock_wall_ms ());
+    uint8_t *packed = NULL;
+    size_t size = 0;
+    if (t->kind == K_MASTER) {
+        size = protobuf_c_message_get_packed_size (&res->base);
+        packed = malloc (size ? size : 1);
+        if (packed)
+            protobuf_c_message_pack (&res->base, packed);
+        else
+            size = 0;
+    }
+    store_task_done (self->store, t->sched.id, t->attempts, packed, size,
+                     (store_output_t *) outs, n_out);
+    free (packed);
+    t->job->done++;
+    t->state = T_DONE;
+    t->job->dirty = true;
+    free (t->last_error);
+    t->last_error = NULL;
+    self->n_reused++;
+    log_info ("job %llu album %d track %d: %s%s%s reused (input and settings unchanged)",
+              (unsigned long long) t->sched.job_id, t->album + 1, t->track + 1,
+              t->kind == K_ANALYZE ? "analysis" : "master",
+              t->kind == K_MASTER ? " " : "",
+              t->kind == K_MASTER ? profile_get ((profile_id_t) t->profile)->name : "");
+    s_task_final (self, t);
+}
+
+//  Looks the task up in the reuse cache; on a hit completes it (see
+//  s_task_reused) and returns true. An analysis is found through its
+//  input's status (an unchanged file is not read again), a master through
+//  its key. On a miss of an analysis, the input's status is kept for the
+//  result to record.
+static bool
+s_cache_take (broker_t *self, s_task_t *t, int widx)
+{
+    if (self->cfg.cache_days <= 0 || t->album < 0 || t->track < 0
+    ||  (t->kind != K_ANALYZE && t->kind != K_MASTER))
+        return false;
+    s_album_t *a = &t->job->albums [t->album];
+    const char *out_root = self->output_root;
+    if (t->kind == K_ANALYZE) {
+        const char *rel = a->spec->tracks [t->track].path;
+        cache_stat_t *st = &a->in_stat [t->track];
+        cache_stat_input (self->input_root, rel, st);
+        char sha [SHA256_HEX_SIZE], key [SHA256_HEX_SIZE];
+        char *data = NULL;
+        size_t size = 0;
+        if (!cache_input_get (out_root, rel, st, sha))
+            return false;
+        s_analysis_key (sha, key);
+        if (!cache_analysis_get (out_root, key, &data, &size))
+            return false;
+        Masterfarm__Analysis *pb = masterfarm__analysis__unpack (NULL, size,
+                                                                 (const uint8_t *) data);
+        measure_t m;
+        bool ok = pb && task_analysis_from_pb (pb, &m) == 0 && !strcmp (m.input_sha256, sha);
+        if (pb)
+            masterfarm__analysis__free_unpacked (pb, NULL);
+        if (!ok) {
+            if (pb)
+                measure_free (&m);
+            free (data);
+            return false;
+        }
+        measure_free (&a->analyses [t->track]);
+        a->analyses [t->track] = m;
+        a->analyzed [t->track] = true;
+        store_track_analysis (self->store, t->sched.job_id, t->album, t->track, data, size);
+        free (data);
+        s_task_reused (self, t, widx, NULL, NULL, 0);
+        return true;
+    }
+    char key [SHA256_HEX_SIZE], rel [1024], sha [SHA256_HEX_SIZE];
+    char *report = NULL;
+    int64_t bytes = 0;
+    if (!s_master_key (self, t, key))
+        return false;
+    s_intermediate_rel (t, rel, sizeof rel);
+    if (!cache_master_get (out_root, key, rel, &report, &bytes, sha))
+        return false;
+    Masterfarm__Result res = MASTERFARM__RESULT__INIT;
+    Masterfarm__FileRef ref = MASTERFARM__FILE_REF__INIT;
+    Masterfarm__FileRef *refs [1] = { &ref };
+    ref.path = rel;
+    ref.size = (uint64_t) bytes;
+    ref.sha256 = sha;
+    res.task_id = t->sched.id;
+    res.ok = true;
+    res.report_json = report;
+    res.outputs = refs;
+    res.n_outputs = 1;
+    store_output_t out = { .path = rel, .bytes = bytes, .sha256 = sha };
+    free (t->report);
+    t->report = report;
+    s_task_reused (self, t, widx, &res, &out, 1);
+    return true;
+}
+
+//  Records what a task's result lets the reuse cache find again: an
+//  analysis with its input's digest, or a master's intermediate.
+static void
+s_cache_put (broker_t *self, s_task_t *t, const Masterfarm__Result *res,
+             const store_output_t *outs, size_t n_out)
+{
+    if (self->cfg.cache_days <= 0 || t->album < 0 || t->track < 0)
+        return;
+    s_album_t *a = &t->job->albums [t->album];
+    const char *sha = a->analyses [t->track].input_sha256;
+    if (t->kind == K_ANALYZE && sha [0] && res->analysis) {
+        char key [SHA256_HEX_SIZE];
+        s_analysis_key (sha, key);
+        size_t size = masterfarm__analysis__get_packed_size (res->analysis);
+        uint8_t *buf = malloc (size ? size : 1);
+        if (buf) {
+            masterfarm__analysis__pack (res->analysis, buf);
+            cache_analysis_put (self->output_root, key, buf, size);
+            free (buf);
+        }
+        cache_input_put (self->output_root, a->spec->tracks [t->track].path,
+                         &a->in_stat [t->track], sha);
+    }
+    char key [SHA256_HEX_SIZE], rel [1024];
+    if (t->kind == K_MASTER && n_out == 1 && outs [0].sha256 && res->report_json
+    &&  s_master_key (self, t, key)) {
+        s_intermediate_rel (t, rel, sizeof rel);
+        cache_master_put (self->output_root, key, rel, res->report_json, outs [0].bytes,
+                          outs [0].sha256);
+    }
+}
+
 //  Dispatches a task to a worker: state, attempt record, TASK message.
 static void
 s_dispatch_one (broker_t *self, s_task_t *t, s_worker_t *w, int widx)
@@ -1642,13 +1869,8 @@ s_dispatch_one (broker_t *self, s_task_t *t, s_worker_t *w, int widx)
         store_task_update (self->store, t->sched.id, T_DISPATCHED, t->attempts, NULL);
         store_attempt_begin (self->store, t->sched.id, t->attempts, w->name, now);
     }
-    job->dirty = true;
     t->run_ms = now;
-    s_job_started (self, job, now);
-    if (job->state == J_QUEUED) {
-        job->state = J_RUNNING;
-        store_job_set_state (self->store, job->id, J_RUNNING, now);
-    }
+    s_job_running (self, job, now);
 
     Masterfarm__Task m = MASTERFARM__TASK__INIT;
     m.task_id = t->sched.id;
@@ -1705,21 +1927,10 @@ s_dispatch_one (broker_t *self, s_task_t *t, s_worker_t *w, int widx)
         if (t->kind == K_MASTER) {
             s_intermediate_rel (t, out_path, sizeof out_path);
             out_ref.path = out_path;
-            int k = a->sub_idx [t->track];
-            const track_plan_t *tp = k >= 0 ? &a->plans [t->profile].tracks [k] : NULL;
-            if (!tp)
+            if (s_master_plan (a, t, &plan))
                 rc = MF_ERR_STATE;
-            else {
-                plan.target_lufs = tp->target_lufs;
-                plan.gain_db = tp->gain_db;
-                plan.ceiling_dbtp = tp->ceiling_dbtp;
-                plan.tonal_db = (double *) tp->tonal_db;
-                plan.n_tonal_db = MEASURE_BANDS;
-                plan.fade_in_frames = tp->fade_in_frames;
-                plan.fade_out_frames = tp->fade_out_frames;
-                plan.out_rate_hz = (uint32_t) a->plans [t->profile].out_rate_hz;
+            else
                 m.plan = &plan;
-            }
         }
         if (t->kind == K_ASSEMBLE) {
             //  shared: a folder of this attempt only, so that what a killed or
@@ -1827,6 +2038,8 @@ s_dispatch (broker_t *self)
             s_task_t *t = (s_task_t *) st;
             //  A paused job's task is held aside until the job resumes.
             if (t->job->paused && s_job_hold (self, t, (int) i) == 0)
+                continue;
+            if (s_cache_take (self, t, (int) i))
                 continue;
             s_dispatch_one (self, t, w, (int) i);
         }
@@ -2951,6 +3164,7 @@ s_on_result (broker_t *self, s_worker_t *w, const wire_msg_t *msg)
         }
         if (t->kind == K_ASSEMBLE)
             s_asm_files_set (t, res);
+        s_cache_put (self, t, res, outs, n_out);
         store_task_done (self->store, t->sched.id, t->attempts, packed, size, outs, n_out);
         free (packed);
         t->job->done++;

@@ -74,7 +74,12 @@ typedef struct {
     const char      *metrics_bind;    //  its host; NULL: the host of bind_url
     const char      *curve_key_path;  //  the broker's key pair (NAME.key), NULL: plaintext
     const char      *allow_dir;       //  *.pub keys let in; required with curve_key_path
+    int              cache_days;      //  keep reuse-cache entries this long, 0: no cache
+                                      //  (broker/cache.h)
 } broker_cfg_t;
+
+//  How long the broker keeps reuse-cache entries by default (days).
+#define BROKER_CACHE_DAYS  30
 
 typedef struct _broker_t broker_t;
 

@@ -23,6 +23,7 @@ s_usage (FILE *out)
         "                         [--storage shared|inline]\n"
         "                         [--metrics-port N [--metrics-bind HOST]]\n"
         "                         [--curve-key FILE --allow DIR | --insecure]\n"
+        "                         [--cache-days N]\n"
         "\n"
         "Owns the farm's jobs (kept in FILE, SQLite), splits them into tasks and\n"
         "hands them to the workers; clients and workers both connect to URL.\n"
@@ -47,6 +48,9 @@ s_usage (FILE *out)
         "                      DIR again\n"
         "  --insecure          allow plaintext on an address other machines can reach\n"
         "                      (without it, a plaintext broker binds loopback or ipc only)\n"
+        "  --cache-days N      reuse analyses and masters of unchanged inputs (same\n"
+        "                      SHA-256, same settings) kept in DIR/.masterfarm/cache for\n"
+        "                      N days after their last use (default 30; 0: no reuse)\n"
         "  --help              this text\n"
         "  --version           print the version and exit\n"
         "\n"
@@ -75,6 +79,7 @@ main (int argc, char **argv)
 {
     broker_cfg_t cfg;
     memset (&cfg, 0, sizeof cfg);
+    cfg.cache_days = BROKER_CACHE_DAYS;
     static const struct option opts [] = {
         { "bind",         required_argument, NULL, 'b' },
         { "state",        required_argument, NULL, 's' },
@@ -86,6 +91,7 @@ main (int argc, char **argv)
         { "curve-key",    required_argument, NULL, 'k' },
         { "allow",        required_argument, NULL, 'a' },
         { "insecure",     no_argument,       NULL, 'I' },
+        { "cache-days",   required_argument, NULL, 'C' },
         { "help",         no_argument,       NULL, 'h' },
         { "version",      no_argument,       NULL, 'V' },
         { NULL, 0, NULL, 0 }
@@ -131,6 +137,16 @@ main (int argc, char **argv)
                 }
                 cfg.metrics_bind = optarg;
                 break;
+            case 'C': {
+                long n;
+                if (!cli_long (optarg, 0, 36500, &n)) {
+                    fprintf (stderr, "masterfarm-broker: --cache-days '%s': give a number of "
+                             "days from 0 (no reuse cache) to 36500\n", optarg);
+                    return 2;
+                }
+                cfg.cache_days = (int) n;
+                break;
+            }
             case 'h': s_usage (stdout); return 0;
             case 'V': printf ("%s %s\n", "masterfarm-broker", MF_VERSION); return 0;
             default:  s_usage (stderr); return 2;

@@ -21,6 +21,7 @@
 
 typedef struct {
     //  source
+    char    input_sha256 [65];     //  SHA-256 (hex) of the file's bytes, "" unknown
     char    format [48];           //  e.g. "WAV PCM 24-bit", "FLAC 16-bit"
     int     rate_hz;
     int     channels;

@@ -136,9 +136,42 @@ s_err_names_dir (s_run_t *r, const char *held, const char *rel_dir)
     memcpy (r->err, out, len + 1);
 }
 
+//  The SHA-256 (hex) of a whole file, read through fd from the start
+//  (the file position is left alone). Returns 0, MF_ERR_IO or
+//  MF_ERR_NOMEM.
+static int
+s_hash_fd (int fd, char hex [SHA256_HEX_SIZE])
+{
+    enum { S_CHUNK = 1 << 18 };
+    uint8_t *buf = malloc (S_CHUNK);
+    if (!buf)
+        return MF_ERR_NOMEM;
+    sha256_ctx_t ctx;
+    sha256_init (&ctx);
+    off_t at = 0;
+    for (;;) {
+        ssize_t n = pread (fd, buf, S_CHUNK, at);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            free (buf);
+            return MF_ERR_IO;
+        }
+        if (n == 0)
+            break;
+        sha256_update (&ctx, buf, (size_t) n);
+        at += n;
+    }
+    free (buf);
+    uint8_t digest [SHA256_DIGEST_BYTES];
+    sha256_final (&ctx, digest);
+    sha256_hex (digest, hex);
+    return 0;
+}
+
 //  Reads input i of the task into audio. Returns 0 or an error with r->err.
 static int
-s_read_input (s_run_t *r, size_t i, audio_t *audio)
+s_read_input (s_run_t *r, size_t i, audio_t *audio, char *sha_hex)
 {
     const Masterfarm__Task *t = r->task;
     if (i >= t->n_inputs)
@@ -148,6 +181,8 @@ s_read_input (s_run_t *r, size_t i, audio_t *audio)
         if (i >= r->n_in)
             return s_fail (r, MF_ERR_PROTOCOL, "task %llu: data frame %zu missing",
                            (unsigned long long) t->task_id, i);
+        if (sha_hex)
+            sha256_buffer_hex (r->in_frames [i], r->in_sizes [i], sha_hex);
         return audio_read_mem (r->in_frames [i], r->in_sizes [i], t->inputs [i]->path,
                                audio, r->err, sizeof r->err);
     }
@@ -173,6 +208,10 @@ s_read_input (s_run_t *r, size_t i, audio_t *audio)
                        rel, why);
     }
     rc = audio_read_fd (fd, path, audio, r->err, sizeof r->err);
+    //  the digest of the very bytes just decoded (they are in the page
+    //  cache now): the broker keys what it reuses on it
+    if (!rc && sha_hex && s_hash_fd (fd, sha_hex))
+        sha_hex [0] = '\0';
     close (fd);
     return rc;
 }
@@ -289,10 +328,13 @@ static int
 s_analyze (s_run_t *r)
 {
     audio_t in = { 0 };
-    int rc = s_read_input (r, 0, &in);
+    char sha [SHA256_HEX_SIZE] = "";
+    int rc = s_read_input (r, 0, &in, sha);
     if (rc)
         return rc;
     rc = analysis_run (&in, NULL, &r->measure, r->err, sizeof r->err);
+    if (!rc)
+        snprintf (r->measure.input_sha256, sizeof r->measure.input_sha256, "%s", sha);
     audio_free (&in);
     if (rc)
         return rc;
@@ -324,7 +366,7 @@ s_master (s_run_t *r)
                        (unsigned long long) t->task_id, t->track);
     }
     audio_t in = { 0 }, out = { 0 };
-    int rc = s_read_input (r, 0, &in);
+    int rc = s_read_input (r, 0, &in, NULL);
     if (rc) {
         spec_destroy (&spec);
         return rc;
@@ -494,7 +536,7 @@ s_assemble (s_run_t *r)
         else {
             sub.tracks [i] = album->tracks [k];
             numbers [i] = (int) k + 1;
-            rc = s_read_input (r, i, &tracks [i]);
+            rc = s_read_input (r, i, &tracks [i], NULL);
         }
     }
     json_decref (extra);
@@ -686,6 +728,7 @@ task_analysis_to_pb (const measure_t *m, Masterfarm__Analysis *pb, double band [
     pb->n_band_db = MEASURE_BANDS;
     pb->block_lufs = m->block_lufs;
     pb->n_block_lufs = m->n_blocks;
+    pb->input_sha256 = (char *) m->input_sha256;
 }
 
 int
@@ -696,6 +739,10 @@ task_analysis_from_pb (const Masterfarm__Analysis *pb, measure_t *m)
     ||  pb->rate_hz < 1 || pb->frames < 0)
         return MF_ERR_FORMAT;
     snprintf (m->format, sizeof m->format, "%s", pb->format ? pb->format : "");
+    //  a digest or nothing: anything else is not trusted as a cache key
+    const char *sha = pb->input_sha256 ? pb->input_sha256 : "";
+    if (strlen (sha) == 64 && strspn (sha, "0123456789abcdef") == 64)
+        snprintf (m->input_sha256, sizeof m->input_sha256, "%s", sha);
     m->rate_hz = (int) pb->rate_hz;
     m->channels = (int) pb->channels;
     m->frames = pb->frames;
