@@ -22,10 +22,7 @@ mkdir -p "$TMP"
 trap 'rm -rf "$TMP"' EXIT
 . "${MF_SRC:?MF_SRC not set}/tests/lib/check_lib.sh"
 command -v ffmpeg > /dev/null || { echo "ffmpeg is needed"; exit 77; }
-lra () {  # lra FILE -> "I LRA" by ffmpeg's ebur128 (0.1 steps)
-    ffmpeg -hide_banner -nostats -i "$1" -af ebur128 -f null - 2>&1 |
-        awk '/Summary/ {s=1} s && /I:/ {i=$2} s && /LRA:/ {l=$2} END {print i, l}'
-}
+lra () { ebur_summary "$1" | awk '{print $1, $2}'; }      # lra FILE -> "I LRA"
 within () { awk -v a="$1" -v b="$2" -v lo="$3" -v hi="$4" 'BEGIN { d = b - a; exit !(d >= lo && d <= hi) }'; }
 
 "$GEN" "$TMP/orch.wav" 30 44100 2 24 || { echo "FAIL generator"; exit 1; }

@@ -13,13 +13,7 @@ TMP="${MF_TEST_TMP:-/tmp}/master_cli.$$"
 mkdir -p "$TMP"
 trap 'rm -rf "$TMP"' EXIT
 . "${MF_SRC:?MF_SRC not set}/tests/lib/check_lib.sh"
-# ffmpeg ebur128: prints "I: <lufs>" and "Peak: <dbtp>" (summary, 0.1 resolution)
-meter () {  # meter FILE -> "I TP"
-    ffmpeg -hide_banner -nostats -i "$1" -af ebur128=peak=true -f null - 2>&1 |
-        awk '/Integrated loudness:/ {s=1} s && /I:/ {i=$2} s && /Peak:/ {p=$2} END {print i, p}'
-}
-near () { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'; }
-le () { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
+meter () { ebur_summary "$1" | awk '{print $1, $3}'; }   # meter FILE -> "I TP"
 probe () {  # probe FILE FIELD
     ffprobe -v error -select_streams a:0 -show_entries "stream=$2" -of default=nw=1:nk=1 "$1"
 }

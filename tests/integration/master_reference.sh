@@ -21,12 +21,7 @@ trap 'rm -rf "$TMP"' EXIT
 . "${MF_SRC:?MF_SRC not set}/tests/lib/check_lib.sh"
 command -v sox > /dev/null && command -v ffmpeg > /dev/null ||
     { echo "sox and ffmpeg are needed"; exit 77; }
-meter () {  # meter FILE -> "I TP"
-    ffmpeg -hide_banner -nostats -i "$1" -af ebur128=peak=true -f null - 2>&1 |
-        awk '/Integrated loudness:/ {s=1} s && /I:/ {i=$2} s && /Peak:/ {p=$2} END {print i, p}'
-}
-near () { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'; }
-le () { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
+meter () { ebur_summary "$1" | awk '{print $1, $3}'; }   # meter FILE -> "I TP"
 
 "$GEN" "$TMP/track.wav" "$SECS" 96000 2 24 || { echo "FAIL generator"; exit 1; }
 "$GEN" "$TMP/mix.wav" 30 44100 2 24

@@ -16,12 +16,8 @@ trap 'rm -rf "$TMP"' EXIT
 . "${MF_SRC:?MF_SRC not set}/tests/lib/check_lib.sh"
 command -v ffmpeg > /dev/null && command -v sox > /dev/null \
     || { echo "ffmpeg and sox are needed"; exit 77; }
-meter () {  # meter FILE -> integrated loudness by ffmpeg's ebur128 (0.1 LU steps)
-    ffmpeg -hide_banner -nostats -i "$1" -af ebur128 -f null - 2>&1 |
-        awk '/Integrated loudness:/ {s=1} s && /I:/ {print $2; exit}'
-}
+meter () { ebur_summary "$1" | awk '{print $1}'; }       # meter FILE -> I (0.1 LU steps)
 dual () { sox "$1" -b 24 "$2" remix 1 1; }      # the two-channel equivalent
-near () { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'; }
 json_get () { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0][sys.argv[2]])' "$1" "$2"; }
 
 # pink noise with a slow swell: music-like level changes, a crest factor that
