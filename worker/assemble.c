@@ -39,7 +39,15 @@
     grid are dithered again (TPDF for 16-bit when chain.dither, rounding
     otherwise) with one generator seeded from the album, so a re-run
     writes the same bytes. Overlaps whose equal-power sum would exceed
-    the true-peak ceiling are brought under it by a smooth gain dip.  */
+    the true-peak ceiling are brought under it by a smooth gain dip.
+
+    Memory. The album is never held whole: the tracks are read through an
+    assemble_source_t, and the timeline is built, quantised (the dither
+    carrying on from piece to piece), measured and written ASSEMBLE_PIECE
+    frames at a time (a crossfade in one piece, so that its peak is known
+    before it is written), to the album file and to the slice the piece
+    belongs to at once. What it holds is two pieces, whatever the
+    album's length.  */
 #include "worker/assemble.h"
 #include "common/err.h"
 #include "common/fsutil.h"
@@ -378,51 +386,78 @@ assemble_cue_text (const spec_album_t *album, const profile_t *profile,
     return t.buf;
 }
 
-//  Writes audio to dir/name atomically (temporary name, fsync, rename).
+//  A file of the album written in pieces under a temporary name and
+//  renamed into place when whole.
+typedef struct {
+    char            path [4096];
+    char            tmp [4200];
+    audio_writer_t *w;
+} s_out_t;
+
+//  Creates dir/name's temporary file. Returns 0 or an error with err.
 static int
-s_write_audio (const char *dir, const char *name, const audio_t *a, const profile_t *profile,
-               const audio_tags_t *tags, char *err, size_t err_size)
+s_out_open (s_out_t *o, const char *dir, const char *name, int rate_hz, int channels,
+            const profile_t *profile, const audio_tags_t *tags, char *err, size_t err_size)
 {
-    char path [4096], tmp [4200];
-    if (snprintf (path, sizeof path, "%s/%s", dir, name) >= (int) sizeof path
-    ||  fsutil_temp_path (path, tmp, sizeof tmp) != 0) {
+    memset (o, 0, sizeof *o);
+    if (snprintf (o->path, sizeof o->path, "%s/%s", dir, name) >= (int) sizeof o->path
+    ||  fsutil_temp_path (o->path, o->tmp, sizeof o->tmp) != 0) {
         snprintf (err, err_size, "%s/%s: path too long", dir, name);
         return MF_ERR_INVALID;
     }
-    int rc = audio_write (tmp, a, profile->format, profile->bits, tags, err, err_size);
+    int rc = audio_writer_open (o->tmp, rate_hz, channels, profile->format, profile->bits,
+                                tags, &o->w, err, err_size);
+    if (rc)
+        remove (o->tmp);
+    return rc;
+}
+
+//  Finishes the file and renames it into place. Returns 0 or an error.
+static int
+s_out_commit (s_out_t *o, char *err, size_t err_size)
+{
+    int rc = audio_writer_close (&o->w, err, err_size);
     if (rc) {
-        remove (tmp);
+        remove (o->tmp);
         return rc;
     }
-    if (fsutil_commit_temp (tmp, path) != 0) {
-        snprintf (err, err_size, "%s: cannot commit the written file", path);
+    if (fsutil_commit_temp (o->tmp, o->path) != 0) {
+        snprintf (err, err_size, "%s: cannot commit the written file", o->path);
         return MF_ERR_IO;
     }
     return 0;
 }
 
-//  True peak (linear) of frames [from, to) of the album buffer.
+//  Drops a file not finished (after a failure); NULL-safe on a closed one.
+static void
+s_out_abort (s_out_t *o)
+{
+    if (!o->w)
+        return;
+    char ignored [8];
+    audio_writer_close (&o->w, ignored, sizeof ignored);
+    remove (o->tmp);
+}
+
+//  True peak (linear) of frames of interleaved audio.
 static double
-s_true_peak_lin (const float *data, int channels, int rate_hz, int64_t from, int64_t to)
+s_true_peak_lin (const float *data, int channels, int rate_hz, int64_t frames)
 {
     truepeak_t *tp = truepeak_new (rate_hz, channels);
     if (!tp)
         return 0.0;
-    truepeak_process (tp, data + (size_t) from * channels, (size_t) (to - from));
+    truepeak_process (tp, data, (size_t) frames);
     double db = truepeak_max_dbtp (tp);
     truepeak_destroy (&tp);
     return isfinite (db) ? pow (10.0, db / 20.0) : 0.0;
 }
 
-//  Quantises the album to bits in place: frames holding any sample off
-//  the output grid are dithered (mode) in runs; frames on the grid stay.
+//  Quantises a piece of the album in place: frames holding any sample
+//  off the output grid are dithered (d, which carries on from piece to
+//  piece) in runs; frames on the grid stay.
 static void
-s_quantise (float *data, int64_t frames, int channels, int bits, dither_mode_t mode,
-            uint64_t seed)
+s_quantise (dither_t *d, float *data, int64_t frames, int channels, int bits)
 {
-    dither_t *d = dither_new (bits, channels, mode, seed);
-    if (!d)
-        return;
     double scale = ldexp (1.0, bits - 1);
     int64_t run = -1;
     for (int64_t f = 0; f <= frames; f++) {
@@ -440,7 +475,6 @@ s_quantise (float *data, int64_t frames, int channels, int bits, dither_mode_t m
             run = -1;
         }
     }
-    dither_destroy (&d);
 }
 
 //  A seed for the album's dither from its title and the profile (FNV-1a).
@@ -454,6 +488,106 @@ s_seed (const spec_album_t *album, const profile_t *profile)
     return h ? h : 1;
 }
 
+//  assemble_silence on a track read through src in pieces into buf.
+static int
+s_silence_stream (const assemble_source_t *src, size_t i, int64_t frames, int ch,
+                  double threshold_db, float *buf, int64_t *lead, int64_t *trail,
+                  char *err, size_t err_size)
+{
+    float thr = (float) pow (10.0, threshold_db / 20.0);
+    int64_t first = -1, last = -1;
+    for (int64_t at = 0; at < frames; at += ASSEMBLE_PIECE) {
+        int64_t n = frames - at < ASSEMBLE_PIECE ? frames - at : ASSEMBLE_PIECE;
+        int rc = src->read (src->arg, i, at, buf, n, err, err_size);
+        if (rc)
+            return rc;
+        for (int64_t f = 0; f < n; f++)
+            for (int c = 0; c < ch; c++)
+                if (fabsf (buf [(size_t) f * ch + c]) >= thr) {
+                    if (first < 0)
+                        first = at + f;
+                    last = at + f;
+                    break;
+                }
+    }
+    *lead = first < 0 ? 0 : first;
+    *trail = first < 0 ? 0 : frames - 1 - last;
+    return 0;
+}
+
+//  Adds track i's contribution to album frames [pos, pos + n) into out:
+//  its frames read through src, with its fades and crossfade gains.
+static int
+s_add_track (const spec_album_t *album, const assemble_layout_t *layout, size_t i,
+             const assemble_source_t *src, int rate, int ch, int64_t pos, int64_t n,
+             float *out, float *tmp, char *err, size_t err_size)
+{
+    const assemble_track_t *lt = &layout->tracks [i];
+    int64_t s = pos > lt->audio_start ? pos : lt->audio_start;
+    int64_t e = pos + n < lt->audio_start + lt->audio_frames ? pos + n
+              : lt->audio_start + lt->audio_frames;
+    if (s >= e)
+        return 0;
+    const int64_t m = e - s, t0 = s - lt->audio_start, af = lt->audio_frames;
+    int rc = src->read (src->arg, i, lt->trim_lead + t0, tmp, m, err, err_size);
+    if (rc)
+        return rc;
+    //  the gains in the order the whole-track form applies them: fade in,
+    //  fade out, crossfade in, crossfade out
+    const settings_t *st = &album->tracks [i].s;
+    int64_t fin = s_frames (st->fade_in_s, rate), fout = s_frames (st->fade_out_s, rate);
+    fin = fin < af ? fin : af;
+    fout = fout < af ? fout : af;
+    if (fin > 0)
+        fade_apply (tmp, (size_t) m, ch, st->fade_curve, t0, fin, false);
+    if (fout > 0)
+        fade_apply (tmp, (size_t) m, ch, st->fade_curve, t0 - (af - fout), fout, true);
+    //  equal-power crossfade gains: in sin(pi/2 x), out cos(pi/2 x)
+    int64_t xin = lt->xfade_in;
+    int64_t xout = i + 1 < layout->n_tracks ? layout->tracks [i + 1].xfade_in : 0;
+    for (int64_t f = 0; f < m; f++) {
+        int64_t k = t0 + f;
+        if (k < xin) {
+            float g = (float) fade_gain (FADE_EQUAL_POWER, (double) k / (double) xin);
+            for (int c = 0; c < ch; c++)
+                tmp [(size_t) f * ch + c] *= g;
+        }
+        int64_t ko = k - (af - xout);
+        if (ko >= 0 && ko < xout) {
+            float g = (float) fade_gain (FADE_EQUAL_POWER, 1.0 - (double) ko / (double) xout);
+            for (int c = 0; c < ch; c++)
+                tmp [(size_t) f * ch + c] *= g;
+        }
+    }
+    float *dst = out + (size_t) (s - pos) * ch;
+    for (size_t k = 0; k < (size_t) m * (size_t) ch; k++)
+        dst [k] += tmp [k];
+    return 0;
+}
+
+//  An in-memory track list as a source (assemble_album_part).
+static int
+s_mem_open (void *arg, size_t i, audio_t *info, char *err, size_t err_size)
+{
+    const audio_t *t = &((const audio_t *) arg) [i];
+    *info = *t;
+    info->data = NULL;
+    return 0;
+}
+
+static int
+s_mem_read (void *arg, size_t i, int64_t at, float *buf, int64_t n, char *err, size_t err_size)
+{
+    const audio_t *t = &((const audio_t *) arg) [i];
+    if (at < 0 || n < 0 || at + n > t->frames || !t->data) {
+        snprintf (err, err_size, "track %zu: frames %lld to %lld asked of %lld", i + 1,
+                  (long long) at, (long long) (at + n), (long long) t->frames);
+        return MF_ERR_INVALID;
+    }
+    memcpy (buf, t->data + (size_t) at * t->channels, (size_t) n * t->channels * sizeof *buf);
+    return 0;
+}
+
 //  Builds, quantises and writes the album, its slices and its CUE sheet;
 //  0 or a negative error with err.
 int
@@ -465,15 +599,30 @@ assemble_album (const spec_album_t *album, const profile_t *profile,
                                 layout, err, err_size);
 }
 
-//  Builds the album as assemble_album does; numbers (NULL: 1..n) are the
-//  tracks' numbers in the spec, used in file names and tags; track_total
-//  (0: n_tracks) the album's number of tracks; whole false writes only
-//  the per-track files (no album file, no CUE sheet).
 int
 assemble_album_part (const spec_album_t *album, const profile_t *profile,
                      const audio_t *tracks, size_t n_tracks, const int *numbers,
                      int track_total, bool whole,
                      const char *out_dir, assemble_layout_t *layout, char *err, size_t err_size)
+{
+    for (size_t i = 0; tracks && i < n_tracks; i++)
+        if (!tracks [i].data) {
+            memset (layout, 0, sizeof *layout);
+            if (err && err_size)
+                snprintf (err, err_size, "album \"%s\" track %d: no samples", s_title (album),
+                          album ? s_num (album, i) : (int) i + 1);
+            return MF_ERR_INVALID;
+        }
+    assemble_source_t src = { s_mem_open, s_mem_read, (void *) tracks };
+    return assemble_album_stream (album, profile, tracks ? &src : NULL, n_tracks, numbers,
+                                  track_total, whole, out_dir, layout, err, err_size);
+}
+
+int
+assemble_album_stream (const spec_album_t *album, const profile_t *profile,
+                       const assemble_source_t *src, size_t n_tracks, const int *numbers,
+                       int track_total, bool whole, const char *out_dir,
+                       assemble_layout_t *layout, char *err, size_t err_size)
 {
     char dummy [8];
     if (!err || err_size == 0) {
@@ -482,157 +631,204 @@ assemble_album_part (const spec_album_t *album, const profile_t *profile,
     }
     err [0] = 0;
     memset (layout, 0, sizeof *layout);
-    if (!album || !profile || !tracks || !out_dir || n_tracks != album->n_tracks || n_tracks == 0) {
+    if (!album || !profile || !src || !out_dir || n_tracks != album->n_tracks || n_tracks == 0) {
         snprintf (err, err_size, "album \"%s\": %zu mastered tracks for %zu in the spec",
                   s_title (album), n_tracks, album ? album->n_tracks : 0);
         return MF_ERR_INVALID;
     }
-    int rate = tracks [0].rate_hz, ch = tracks [0].channels;
-    for (size_t i = 0; i < n_tracks; i++)
-        if (tracks [i].rate_hz != rate || tracks [i].channels != ch || !tracks [i].data) {
-            snprintf (err, err_size, "album \"%s\" track %d: %d Hz %d ch, track %d has %d Hz %d ch; all tracks must match",
-                      s_title (album), s_num (album, i), tracks [i].rate_hz, tracks [i].channels,
-                      s_num (album, 0), rate, ch);
-            return MF_ERR_INVALID;
-        }
-
-    //  trim
+    audio_t *info = calloc (n_tracks, sizeof *info);
     int64_t *lead = calloc (n_tracks, sizeof *lead);
     int64_t *trail = calloc (n_tracks, sizeof *trail);
     int64_t *len = calloc (n_tracks, sizeof *len);
-    float *album_pcm = NULL;
+    float *piece = NULL, *tmp = NULL;
     char *cue = NULL;
+    dither_t *dith = NULL;
+    master_meter_t *meter = NULL;
+    s_out_t album_out = { 0 }, slice_out = { 0 };
     int rc = 0;
-    if (!lead || !trail || !len) {
+    if (!info || !lead || !trail || !len) {
         rc = MF_ERR_NOMEM;
         goto done;
     }
-    for (size_t i = 0; i < n_tracks; i++) {
-        const settings_t *s = &album->tracks [i].s;
-        if (s->trim)
-            assemble_silence (&tracks [i], s->trim_db, &lead [i], &trail [i]);
-        len [i] = tracks [i].frames - lead [i] - trail [i];
-    }
-    rc = assemble_layout (album, profile, rate, len, layout, err, err_size);
+    for (size_t i = 0; i < n_tracks && !rc; i++)
+        rc = src->open (src->arg, i, &info [i], err, err_size);
     if (rc)
         goto done;
+    int rate = info [0].rate_hz, ch = info [0].channels;
+    for (size_t i = 0; i < n_tracks; i++)
+        if (info [i].rate_hz != rate || info [i].channels != ch) {
+            snprintf (err, err_size, "album \"%s\" track %d: %d Hz %d ch, track %d has %d Hz %d ch; all tracks must match",
+                      s_title (album), s_num (album, i), info [i].rate_hz, info [i].channels,
+                      s_num (album, 0), rate, ch);
+            rc = MF_ERR_INVALID;
+            goto done;
+        }
+
+    //  trim (a read of each trimmed track), then the timeline
+    tmp = malloc ((size_t) ASSEMBLE_PIECE * ch * sizeof *tmp);
+    if (!tmp) {
+        rc = MF_ERR_NOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < n_tracks && !rc; i++) {
+        const settings_t *s = &album->tracks [i].s;
+        if (s->trim)
+            rc = s_silence_stream (src, i, info [i].frames, ch, s->trim_db, tmp, &lead [i],
+                                   &trail [i], err, err_size);
+        len [i] = info [i].frames - lead [i] - trail [i];
+    }
+    if (!rc)
+        rc = assemble_layout (album, profile, rate, len, layout, err, err_size);
+    if (rc)
+        goto done;
+    //  pieces: ASSEMBLE_PIECE frames, or a whole crossfade (its peak is
+    //  checked before it is written)
+    int64_t cap = ASSEMBLE_PIECE;
     for (size_t i = 0; i < n_tracks; i++) {
         layout->tracks [i].trim_lead = lead [i];
         layout->tracks [i].trim_trail = trail [i];
+        if (layout->tracks [i].xfade_in > cap)
+            cap = layout->tracks [i].xfade_in;
     }
-
-    //  timeline in float
-    album_pcm = calloc ((size_t) layout->total_frames * (size_t) ch, sizeof (float));
-    float *tmp = NULL;
-    if (!album_pcm) {
+    free (tmp);
+    piece = malloc ((size_t) cap * ch * sizeof *piece);
+    tmp = malloc ((size_t) cap * ch * sizeof *tmp);
+    if (whole)
+        meter = master_meter_new (ch, rate);
+    if (profile->bits < 32) {
+        dither_mode_t mode = DITHER_NONE;
+        if (profile->bits < 24 && album->s.chain.dither)
+            mode = album->s.chain.noise_shaping ? DITHER_SHAPED : DITHER_TPDF;
+        dith = dither_new (profile->bits, ch, mode, s_seed (album, profile));
+    }
+    if (!piece || !tmp || (whole && !meter) || (profile->bits < 32 && !dith)) {
         rc = MF_ERR_NOMEM;
         goto done;
     }
     double ceiling_dbtp = profile->ceiling_dbtp;
     if (album->s.loudness.has_true_peak && album->s.loudness.true_peak_dbtp < ceiling_dbtp)
         ceiling_dbtp = album->s.loudness.true_peak_dbtp;
-    for (size_t i = 0; i < n_tracks; i++) {
-        const assemble_track_t *lt = &layout->tracks [i];
-        const settings_t *s = &album->tracks [i].s;
-        size_t count = (size_t) lt->audio_frames * (size_t) ch;
-        tmp = malloc (count * sizeof (float));
-        if (!tmp) {
-            rc = MF_ERR_NOMEM;
-            goto done;
-        }
-        memcpy (tmp, tracks [i].data + (size_t) lead [i] * ch, count * sizeof (float));
-        int64_t fin = s_frames (s->fade_in_s, rate), fout = s_frames (s->fade_out_s, rate);
-        fade_buffer (tmp, lt->audio_frames, ch, s->fade_curve, fin, fout);
-        //  equal-power crossfade gains: in sin(pi/2 x), out cos(pi/2 x)
-        int64_t xin = lt->xfade_in;
-        int64_t xout = i + 1 < n_tracks ? layout->tracks [i + 1].xfade_in : 0;
-        for (int64_t f = 0; f < xin; f++) {
-            float g = (float) fade_gain (FADE_EQUAL_POWER, (double) f / (double) xin);
-            for (int c = 0; c < ch; c++)
-                tmp [(size_t) f * ch + c] *= g;
-        }
-        for (int64_t f = 0; f < xout; f++) {
-            int64_t at = lt->audio_frames - xout + f;
-            float g = (float) fade_gain (FADE_EQUAL_POWER, 1.0 - (double) f / (double) xout);
-            for (int c = 0; c < ch; c++)
-                tmp [(size_t) at * ch + c] *= g;
-        }
-        float *dst = album_pcm + (size_t) lt->audio_start * ch;
-        for (size_t k = 0; k < count; k++)
-            dst [k] += tmp [k];
-        free (tmp);
-        tmp = NULL;
-    }
-    //  overlaps over the ceiling: a smooth dip to 1 / (sin + cos), -3 dB at
-    //  the middle, which bounds the sum by the louder of the two tracks
-    for (size_t i = 1; i < n_tracks; i++) {
-        const assemble_track_t *lt = &layout->tracks [i];
-        if (lt->xfade_in == 0)
-            continue;
-        int64_t a = lt->audio_start, b = a + lt->xfade_in;
-        double pk = s_true_peak_lin (album_pcm, ch, rate, a, b);
-        if (pk <= pow (10.0, ceiling_dbtp / 20.0))
-            continue;
-        log_info ("album \"%s\" track %d: crossfade peaks at %.2f dBTP, dipped under the ceiling",
-                  s_title (album), s_num (album, i), 20.0 * log10 (pk));
-        for (int64_t f = a; f < b; f++) {
-            double x = (double) (f - a) / (double) lt->xfade_in;
-            float g = (float) (1.0 / (sin (M_PI_2 * x) + cos (M_PI_2 * x)));
-            for (int c = 0; c < ch; c++)
-                album_pcm [(size_t) f * ch + c] *= g;
-        }
-    }
-
-    //  quantise once
-    if (profile->bits < 32) {
-        dither_mode_t mode = DITHER_NONE;
-        if (profile->bits < 24 && album->s.chain.dither)
-            mode = album->s.chain.noise_shaping ? DITHER_SHAPED : DITHER_TPDF;
-        s_quantise (album_pcm, layout->total_frames, ch, profile->bits, mode, s_seed (album, profile));
-    }
-
-    //  write: album, slices, CUE
     if (fsutil_mkdir_p (out_dir, 0755) != 0) {
         snprintf (err, err_size, "%s: cannot create the folder", out_dir);
         rc = MF_ERR_IO;
         goto done;
     }
-    audio_t all = { .data = album_pcm, .frames = layout->total_frames, .channels = ch,
-                      .rate_hz = rate, .bits = profile->bits };
+    char name [FSUTIL_NAME_MAX + 64];
     audio_tags_t atags = { .title = album->title, .artist = album->artist, .album = album->title,
                            .album_artist = album->artist, .barcode = album->upc,
                            .date = album->date, .genre = album->genre,
                            .comment = "masterfarm album" };
-    char name [FSUTIL_NAME_MAX + 64];
-    snprintf (name, sizeof name, "album.%s", profile->ext);
     if (whole) {
-        rc = s_write_audio (out_dir, name, &all, profile, &atags, err, err_size);
+        snprintf (name, sizeof name, "album.%s", profile->ext);
+        rc = s_out_open (&album_out, out_dir, name, rate, ch, profile, &atags, err, err_size);
+        if (rc)
+            goto done;
+    }
+
+    //  the timeline, piece by piece: built in float, quantised once, then
+    //  written to the album file and to the slice it belongs to
+    size_t first = 0, slice = 0;
+    for (int64_t pos = 0; pos < layout->total_frames && !rc; ) {
+        int64_t q = pos + ASSEMBLE_PIECE < layout->total_frames ? pos + ASSEMBLE_PIECE
+                                                               : layout->total_frames;
+        size_t xf = 0;                    //  the track whose crossfade is this piece
+        for (size_t i = 1; i < n_tracks; i++) {
+            const assemble_track_t *lt = &layout->tracks [i];
+            if (lt->xfade_in == 0)
+                continue;
+            if (pos == lt->audio_start) {
+                q = lt->audio_start + lt->xfade_in;
+                xf = i;
+                break;
+            }
+            if (pos < lt->audio_start && lt->audio_start < q)
+                q = lt->audio_start;
+        }
+        const int64_t n = q - pos;
+        memset (piece, 0, (size_t) n * ch * sizeof *piece);
+        while (first < n_tracks && layout->tracks [first].audio_start
+                                   + layout->tracks [first].audio_frames <= pos)
+            first++;
+        for (size_t i = first; i < n_tracks && !rc && layout->tracks [i].audio_start < q; i++)
+            rc = s_add_track (album, layout, i, src, rate, ch, pos, n, piece, tmp, err,
+                              err_size);
+        if (rc)
+            break;
+        //  an overlap over the ceiling: a smooth dip to 1 / (sin + cos), -3 dB
+        //  at the middle, which bounds the sum by the louder of the two tracks
+        double pk = xf > 0 ? s_true_peak_lin (piece, ch, rate, n) : 0.0;
+        if (pk > pow (10.0, ceiling_dbtp / 20.0)) {
+            log_info ("album \"%s\" track %d: crossfade peaks at %.2f dBTP, dipped under the "
+                      "ceiling", s_title (album), s_num (album, xf), 20.0 * log10 (pk));
+            for (int64_t f = 0; f < n; f++) {
+                double x = (double) f / (double) n;
+                float g = (float) (1.0 / (sin (M_PI_2 * x) + cos (M_PI_2 * x)));
+                for (int c = 0; c < ch; c++)
+                    piece [(size_t) f * ch + c] *= g;
+            }
+        }
+        if (dith)
+            s_quantise (dith, piece, n, ch, profile->bits);
         //  the album's loudness as delivered: its own samples, gaps,
         //  crossfades and fades included
-        if (rc == 0)
-            master_measure_loudness (album_pcm, layout->total_frames, ch, rate,
-                                     &layout->album_lufs, &layout->album_lra_lu);
-    }
-    for (size_t i = 0; rc == 0 && i < n_tracks; i++) {
-        int number = numbers ? numbers [i] : (int) i + 1;
-        const assemble_track_t *lt = &layout->tracks [i];
-        const spec_track_t *st = &album->tracks [i];
-        audio_t slice = all;
-        slice.data = album_pcm + (size_t) lt->slice_start * ch;
-        slice.frames = lt->slice_frames;
-        audio_tags_t tags = { .title = st->title, .artist = st->artist ? st->artist : album->artist,
-                              .album = album->title, .album_artist = album->artist,
-                              .isrc = st->isrc, .barcode = album->upc,
-                              .date = album->date, .genre = album->genre,
-                              .track_number = number,
-                              .track_total = track_total > 0 ? track_total : (int) n_tracks,
-                              .disc_number = st->disc };
-        if (fsutil_track_file_name (number, st->title, profile->ext, name, sizeof name) != 0) {
-            snprintf (err, err_size, "album \"%s\" track %d: file name too long", s_title (album), number);
-            rc = MF_ERR_INVALID;
-            break;
+        if (whole && master_meter_add (meter, piece, n))
+            rc = MF_ERR_NOMEM;
+        if (!rc && whole)
+            rc = audio_writer_write (album_out.w, piece, n, err, err_size);
+        for (int64_t done_f = 0; !rc && done_f < n && slice < n_tracks; ) {
+            const assemble_track_t *lt = &layout->tracks [slice];
+            int64_t end = lt->slice_start + lt->slice_frames, at = pos + done_f;
+            if (at >= end) {
+                slice++;
+                continue;
+            }
+            if (at < lt->slice_start) {            //  not in any slice (none expected)
+                done_f += lt->slice_start - at < n - done_f ? lt->slice_start - at : n - done_f;
+                continue;
+            }
+            if (!slice_out.w) {
+                int number = numbers ? numbers [slice] : (int) slice + 1;
+                const spec_track_t *st = &album->tracks [slice];
+                audio_tags_t tags = { .title = st->title,
+                                      .artist = st->artist ? st->artist : album->artist,
+                                      .album = album->title, .album_artist = album->artist,
+                                      .isrc = st->isrc, .barcode = album->upc,
+                                      .date = album->date, .genre = album->genre,
+                                      .track_number = number,
+                                      .track_total = track_total > 0 ? track_total
+                                                                     : (int) n_tracks,
+                                      .disc_number = st->disc };
+                if (fsutil_track_file_name (number, st->title, profile->ext, name,
+                                            sizeof name) != 0) {
+                    snprintf (err, err_size, "album \"%s\" track %d: file name too long",
+                              s_title (album), number);
+                    rc = MF_ERR_INVALID;
+                    break;
+                }
+                //  the writer keeps the tags by pointer: their strings are
+                //  the spec's, the numbers copied
+                rc = s_out_open (&slice_out, out_dir, name, rate, ch, profile, &tags, err,
+                                 err_size);
+                if (rc)
+                    break;
+            }
+            int64_t m = end - at < n - done_f ? end - at : n - done_f;
+            rc = audio_writer_write (slice_out.w, piece + (size_t) done_f * ch, m, err,
+                                     err_size);
+            done_f += m;
+            if (!rc && at + m == end) {
+                rc = s_out_commit (&slice_out, err, err_size);
+                slice++;
+            }
         }
-        rc = s_write_audio (out_dir, name, &slice, profile, &tags, err, err_size);
+        pos = q;
+    }
+    if (!rc && slice_out.w)                      //  a last slice cut short (none expected)
+        rc = s_out_commit (&slice_out, err, err_size);
+    if (!rc && whole) {
+        rc = s_out_commit (&album_out, err, err_size);
+        if (!rc)
+            master_meter_result (meter, &layout->album_lufs, &layout->album_lra_lu);
     }
     if (rc == 0 && whole) {
         cue = assemble_cue_text (album, profile, layout, rate);
@@ -647,8 +843,14 @@ assemble_album_part (const spec_album_t *album, const profile_t *profile,
         }
     }
 done:
+    s_out_abort (&slice_out);
+    s_out_abort (&album_out);
+    master_meter_destroy (&meter);
+    dither_destroy (&dith);
     free (cue);
-    free (album_pcm);
+    free (piece);
+    free (tmp);
+    free (info);
     free (lead);
     free (trail);
     free (len);

@@ -92,6 +92,26 @@ int assemble_album_part (const spec_album_t *album, const profile_t *profile,
                          const char *out_dir, assemble_layout_t *layout,
                          char *err, size_t err_size);
 
+//  Where assemble_album_stream reads the mastered tracks: open gives
+//  track i's rate, channels and frames (info->data NULL), once per track
+//  before any read; read puts frames [at, at + n) of track i into buf
+//  (interleaved). Both return 0 or a negative error with err filled.
+typedef struct {
+    int  (*open) (void *arg, size_t i, audio_t *info, char *err, size_t err_size);
+    int  (*read) (void *arg, size_t i, int64_t at, float *buf, int64_t n,
+                  char *err, size_t err_size);
+    void  *arg;
+} assemble_source_t;
+
+#define ASSEMBLE_PIECE  65536     //  frames built and written at a time
+
+//  assemble_album_part on tracks read through src in pieces: the memory
+//  it holds does not grow with the album (two pieces, or a crossfade).
+int assemble_album_stream (const spec_album_t *album, const profile_t *profile,
+                           const assemble_source_t *src, size_t n_tracks, const int *numbers,
+                           int track_total, bool whole, const char *out_dir,
+                           assemble_layout_t *layout, char *err, size_t err_size);
+
 //  Frees the layout's arrays; NULL-safe.
 void assemble_layout_free (assemble_layout_t *layout);
 

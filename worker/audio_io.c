@@ -675,14 +675,25 @@ done:
     return rc;
 }
 
+struct audio_writer_s {
+    SNDFILE           *sf;
+    char              *path;
+    out_format_t       format;
+    bool               has_tags;
+    audio_tags_t       tags;
+    int64_t            frames;
+};
+
 int
-audio_write (const char *path, const audio_t *audio, out_format_t format,
-             int bits, const audio_tags_t *tags, char *err, size_t err_size)
+audio_writer_open (const char *path, int rate_hz, int channels, out_format_t format,
+                   int bits, const audio_tags_t *tags, audio_writer_t **writer,
+                   char *err, size_t err_size)
 {
+    *writer = NULL;
     SF_INFO info;
     memset (&info, 0, sizeof info);
-    info.samplerate = audio->rate_hz;
-    info.channels = audio->channels;
+    info.samplerate = rate_hz;
+    info.channels = channels;
     int major = format == OUT_FLAC ? SF_FORMAT_FLAC
               : format == OUT_AIFF ? SF_FORMAT_AIFF : SF_FORMAT_WAV;
     int sub = bits == 16 ? SF_FORMAT_PCM_16 : bits == 24 ? SF_FORMAT_PCM_24
@@ -695,34 +706,253 @@ audio_write (const char *path, const audio_t *audio, out_format_t format,
     info.format = major | sub;
     if (!sf_format_check (&info)) {
         snprintf (err, err_size, "%s: %d channels at %d Hz, %d-bit cannot be written in this format",
-                  path, audio->channels, audio->rate_hz, bits);
+                  path, channels, rate_hz, bits);
         return MF_ERR_UNSUPPORTED;
     }
-    SNDFILE *sf = sf_open (path, SFM_WRITE, &info);
-    if (!sf) {
+    audio_writer_t *w = calloc (1, sizeof *w);
+    if (!w || !(w->path = strdup (path))) {
+        free (w);
+        snprintf (err, err_size, "%s: out of memory", path);
+        return MF_ERR_NOMEM;
+    }
+    w->sf = sf_open (path, SFM_WRITE, &info);
+    if (!w->sf) {
         snprintf (err, err_size, "%s: cannot create (%s)", path, sf_strerror (NULL));
+        free (w->path);
+        free (w);
         return MF_ERR_IO;
     }
-    sf_command (sf, SFC_SET_CLIPPING, NULL, SF_TRUE);
+    w->format = format;
+    if (tags) {
+        w->has_tags = true;
+        w->tags = *tags;
+    }
+    sf_command (w->sf, SFC_SET_CLIPPING, NULL, SF_TRUE);
     //  libsndfile's float->int scaling is x * 2^(bits-1) with clipping;
     //  turn off its normalisation-free path so 1.0 maps to full scale.
-    sf_command (sf, SFC_SET_NORM_FLOAT, NULL, SF_TRUE);
+    sf_command (w->sf, SFC_SET_NORM_FLOAT, NULL, SF_TRUE);
     if (tags && format != OUT_FLAC)
-        s_riff_aiff_tags (sf, tags);
-    sf_count_t put = sf_writef_float (sf, audio->data, audio->frames);
-    int rc = 0;
-    if (put != audio->frames) {
+        s_riff_aiff_tags (w->sf, tags);
+    *writer = w;
+    return 0;
+}
+
+int
+audio_writer_write (audio_writer_t *w, const float *data, int64_t frames,
+                    char *err, size_t err_size)
+{
+    sf_count_t put = sf_writef_float (w->sf, data, frames);
+    if (put != frames) {
         snprintf (err, err_size, "%s: write failed after %lld of %lld frames (%s)",
-                  path, (long long) put, (long long) audio->frames, sf_strerror (sf));
+                  w->path, (long long) (w->frames + put), (long long) (w->frames + frames),
+                  sf_strerror (w->sf));
+        return MF_ERR_IO;
+    }
+    w->frames += frames;
+    return 0;
+}
+
+int
+audio_writer_close (audio_writer_t **writer, char *err, size_t err_size)
+{
+    audio_writer_t *w = *writer;
+    if (!w)
+        return 0;
+    *writer = NULL;
+    int rc = 0;
+    if (sf_close (w->sf) != 0) {
+        snprintf (err, err_size, "%s: close failed", w->path);
         rc = MF_ERR_IO;
     }
-    if (sf_close (sf) != 0 && rc == 0) {
-        snprintf (err, err_size, "%s: close failed", path);
-        rc = MF_ERR_IO;
-    }
-    if (rc == 0 && tags && format == OUT_FLAC)
-        rc = s_flac_tags (path, tags, err, err_size);
+    if (rc == 0 && w->has_tags && w->format == OUT_FLAC)
+        rc = s_flac_tags (w->path, &w->tags, err, err_size);
+    free (w->path);
+    free (w);
     return rc;
+}
+
+int
+audio_write (const char *path, const audio_t *audio, out_format_t format,
+             int bits, const audio_tags_t *tags, char *err, size_t err_size)
+{
+    audio_writer_t *w;
+    int rc = audio_writer_open (path, audio->rate_hz, audio->channels, format, bits, tags,
+                                &w, err, err_size);
+    if (rc)
+        return rc;
+    rc = audio_writer_write (w, audio->data, audio->frames, err, err_size);
+    if (rc) {
+        char ignored [8];
+        w->has_tags = false;
+        audio_writer_close (&w, ignored, sizeof ignored);
+        return rc;
+    }
+    return audio_writer_close (&w, err, err_size);
+}
+
+//  A file read at any position (see audio_stream_open_fd).
+struct audio_stream_s {
+    SNDFILE    *sf;
+    char       *name;
+    s_membuf_t  mem;             //  the bytes of a stream opened on memory
+    int         channels;
+    int64_t     frames;
+    int64_t     pos;             //  libsndfile's read position, in frames
+    bool        check;           //  not integer PCM: check every sample
+};
+
+//  Finishes audio_stream_open_*: the checks of audio_read on the header
+//  and the frames the data can hold.
+static int
+s_stream_setup (audio_stream_t *st, const SF_INFO *info, sf_count_t data_bytes,
+                audio_t *out, char *err, size_t err_size)
+{
+    const char *name = st->name;
+    if (info->channels < 1 || info->channels > AUDIO_MAX_CHANNELS) {
+        snprintf (err, err_size, "%s: %d channels; 1 to %d are supported",
+                  name, info->channels, AUDIO_MAX_CHANNELS);
+        return MF_ERR_UNSUPPORTED;
+    }
+    if (info->samplerate < AUDIO_MIN_RATE_HZ || info->samplerate > AUDIO_MAX_RATE_HZ) {
+        snprintf (err, err_size, "%s: sample rate %d Hz; %d to %d Hz are supported",
+                  name, info->samplerate, AUDIO_MIN_RATE_HZ, AUDIO_MAX_RATE_HZ);
+        return MF_ERR_UNSUPPORTED;
+    }
+    if (!info->seekable) {
+        snprintf (err, err_size, "%s: not a seekable audio file", name);
+        return MF_ERR_FORMAT;
+    }
+    int64_t frames = info->frames;
+    int bps = s_sample_bytes (info->format);
+    if (bps > 0 && data_bytes > 0 && frames > data_bytes / ((sf_count_t) info->channels * bps))
+        frames = data_bytes / ((sf_count_t) info->channels * bps);
+    if (frames <= 0) {
+        snprintf (err, err_size, "%s: no audio frames (empty or truncated data)", name);
+        return MF_ERR_FORMAT;
+    }
+    sf_command (st->sf, SFC_SET_NORM_FLOAT, NULL, SF_TRUE);
+    st->channels = info->channels;
+    st->frames = frames;
+    st->check = !s_integer_pcm (info->format);
+    memset (out, 0, sizeof *out);
+    out->frames = frames;
+    out->channels = info->channels;
+    out->rate_hz = info->samplerate;
+    s_describe (info, out);
+    return 0;
+}
+
+int
+audio_stream_open_fd (int fd, const char *name, audio_stream_t **stream, audio_t *info,
+                      char *err, size_t err_size)
+{
+    *stream = NULL;
+    audio_stream_t *st = calloc (1, sizeof *st);
+    if (!st || !(st->name = strdup (name))) {
+        free (st);
+        snprintf (err, err_size, "%s: out of memory", name);
+        return MF_ERR_NOMEM;
+    }
+    SF_INFO sfi;
+    sf_count_t file_bytes = 0;
+    int rc = 0;
+    st->sf = s_open_fd (fd, name, &sfi, &file_bytes, &rc, err, err_size);
+    if (st->sf)
+        rc = s_stream_setup (st, &sfi, file_bytes, info, err, err_size);
+    if (rc) {
+        audio_stream_close (&st);
+        return rc;
+    }
+    *stream = st;
+    return 0;
+}
+
+int
+audio_stream_open_mem (const void *bytes, size_t size, const char *name,
+                       audio_stream_t **stream, audio_t *info, char *err, size_t err_size)
+{
+    *stream = NULL;
+    if (size == 0) {
+        snprintf (err, err_size, "%s: the file is empty", name);
+        return MF_ERR_FORMAT;
+    }
+    s_src_t src = { -1, bytes, (int64_t) size };
+    if (!s_riff_check (&src, name, err, err_size))
+        return MF_ERR_FORMAT;
+    audio_stream_t *st = calloc (1, sizeof *st);
+    if (!st || !(st->name = strdup (name))) {
+        free (st);
+        snprintf (err, err_size, "%s: out of memory", name);
+        return MF_ERR_NOMEM;
+    }
+    static SF_VIRTUAL_IO vio = { s_mem_len, s_mem_seek, s_mem_read, s_mem_write, s_mem_tell };
+    st->mem = (s_membuf_t) { bytes, (sf_count_t) size, 0 };
+    SF_INFO sfi;
+    memset (&sfi, 0, sizeof sfi);
+    st->sf = sf_open_virtual (&vio, SFM_READ, &sfi, &st->mem);
+    int rc = 0;
+    if (!st->sf) {
+        snprintf (err, err_size, "%s: not a readable audio file (%s)", name, sf_strerror (NULL));
+        rc = MF_ERR_FORMAT;
+    }
+    else
+        rc = s_stream_setup (st, &sfi, (sf_count_t) size, info, err, err_size);
+    if (rc) {
+        audio_stream_close (&st);
+        return rc;
+    }
+    *stream = st;
+    return 0;
+}
+
+int
+audio_stream_read (audio_stream_t *st, int64_t at, float *buf, int64_t n,
+                   char *err, size_t err_size)
+{
+    if (at < 0 || n < 0 || at + n > st->frames) {
+        snprintf (err, err_size, "%s: frames %lld to %lld asked of %lld", st->name,
+                  (long long) at, (long long) (at + n), (long long) st->frames);
+        return MF_ERR_INVALID;
+    }
+    if (at != st->pos) {
+        if (sf_seek (st->sf, at, SEEK_SET) != at) {
+            snprintf (err, err_size, "%s: cannot seek to frame %lld (%s)", st->name,
+                      (long long) at, sf_strerror (st->sf));
+            st->pos = -1;
+            return MF_ERR_FORMAT;
+        }
+        st->pos = at;
+    }
+    sf_count_t got = sf_readf_float (st->sf, buf, n);
+    if (got > 0)
+        st->pos += got;
+    if (got != n) {
+        snprintf (err, err_size, "%s: truncated: %lld frames read at frame %lld, %lld "
+                  "expected", st->name, (long long) (got > 0 ? got : 0), (long long) at,
+                  (long long) n);
+        return MF_ERR_FORMAT;
+    }
+    for (size_t i = 0; st->check && i < (size_t) n * (size_t) st->channels; i++)
+        if (!isfinite (buf [i])) {
+            snprintf (err, err_size, "%s: sample %lld of channel %zu is %s; the file is corrupt",
+                      st->name, (long long) at + (long long) (i / (size_t) st->channels),
+                      i % (size_t) st->channels + 1, isnan (buf [i]) ? "NaN" : "infinite");
+            return MF_ERR_FORMAT;
+        }
+    return 0;
+}
+
+void
+audio_stream_close (audio_stream_t **stream)
+{
+    audio_stream_t *st = *stream;
+    if (!st)
+        return;
+    if (st->sf)
+        sf_close (st->sf);
+    free (st->name);
+    free (st);
+    *stream = NULL;
 }
 
 void

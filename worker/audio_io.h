@@ -90,6 +90,49 @@ int64_t audio_reader_next (audio_reader_t *reader, audio_t *audio, int64_t max_f
 //  Closes the reader (not the audio: free that with audio_free); NULL-safe.
 void audio_reader_close (audio_reader_t **reader);
 
+//  A file read at any position in pieces (seekable formats: the album
+//  stage reads mastered tracks this way, a piece at a time).
+typedef struct audio_stream_s audio_stream_t;
+
+//  Opens the file at fd (name in messages; fd stays the caller's, to close
+//  after audio_stream_close) or the bytes in memory (kept by the caller
+//  while the stream is open). info gets channels, rate, format and frames
+//  (the frames the file holds: a header count larger than the data is cut
+//  to the data), info->data NULL. Returns 0 or the errors of audio_read
+//  with err filled.
+int audio_stream_open_fd (int fd, const char *name, audio_stream_t **stream, audio_t *info,
+                          char *err, size_t err_size);
+int audio_stream_open_mem (const void *bytes, size_t size, const char *name,
+                           audio_stream_t **stream, audio_t *info, char *err, size_t err_size);
+
+//  Reads frames [at, at + n) into buf (interleaved). Returns 0, or
+//  MF_ERR_FORMAT (short, NaN or infinite samples) / MF_ERR_INVALID (out of
+//  range) with err filled.
+int audio_stream_read (audio_stream_t *stream, int64_t at, float *buf, int64_t n,
+                       char *err, size_t err_size);
+
+//  Closes the stream; NULL-safe.
+void audio_stream_close (audio_stream_t **stream);
+
+//  A file written in pieces: open, write any number of times, close.
+typedef struct audio_writer_s audio_writer_t;
+
+//  Creates path for rate_hz and channels in format with bits, as
+//  audio_write (tags, kept by pointer until close, as it writes them).
+//  Returns 0 or audio_write's errors with err filled.
+int audio_writer_open (const char *path, int rate_hz, int channels, out_format_t format,
+                       int bits, const audio_tags_t *tags, audio_writer_t **writer,
+                       char *err, size_t err_size);
+
+//  Appends frames. Returns 0 or MF_ERR_IO with err filled.
+int audio_writer_write (audio_writer_t *writer, const float *data, int64_t frames,
+                        char *err, size_t err_size);
+
+//  Finishes the file (FLAC tags written after the audio). Returns 0 or
+//  MF_ERR_IO / the tag errors of audio_write; NULL-safe. The file is
+//  left in place either way (the caller removes a failed one).
+int audio_writer_close (audio_writer_t **writer, char *err, size_t err_size);
+
 //  Writes audio to path in format with bits (16, 24, or 32 for float WAV)
 //  and tags where the format carries them. Samples are clipped to [-1, 1)
 //  by libsndfile's float-to-int conversion (clipping enabled); callers

@@ -387,6 +387,19 @@ s_kweight_hops_stereo (const float *data, int64_t hop, int64_t n_hops, int rate_
 #undef S_VSTEP
 }
 
+//  Channel weights (BS.1770-4 Table 3, in the layout analysis.h uses:
+//  L R C LFE Ls Rs Lb Rb); mono is dual-mono, the channel heard on two
+//  loudspeakers and counted twice (+3.01 dB; libebur128's
+//  EBUR128_DUAL_MONO, as the analysis measures it).
+static void
+s_channel_weights (int channels, double w [AUDIO_MAX_CHANNELS])
+{
+    for (int c = 0; c < channels; c++)
+        w [c] = c == 3 ? 0.0 : c >= 4 ? 1.41 : 1.0;
+    if (channels == 1)
+        w [0] = 2.0;
+}
+
 //  K-weighted energy per 100 ms hop (channel-weighted sum), allocated;
 //  NULL when there are fewer than 4 hops or on out of memory.
 static double *
@@ -398,15 +411,8 @@ s_hop_energies (const float *data, int64_t frames, int channels, int rate_hz,
         return NULL;
     double b [2][3], a [2][3];
     s_kweight_coefs (rate_hz, b, a);
-    //  channel weights (BS.1770-4 Table 3, in the layout analysis.h uses:
-    //  L R C LFE Ls Rs Lb Rb); mono is dual-mono, the channel heard on two
-    //  loudspeakers and counted twice (+3.01 dB; libebur128's
-    //  EBUR128_DUAL_MONO, as the analysis measures it)
     double w [AUDIO_MAX_CHANNELS];
-    for (int c = 0; c < channels; c++)
-        w [c] = c == 3 ? 0.0 : c >= 4 ? 1.41 : 1.0;
-    if (channels == 1)
-        w [0] = 2.0;
+    s_channel_weights (channels, w);
     const int64_t hop = (rate_hz + 5) / 10;           //  100 ms, as libebur128
     const int64_t n_hops = frames / hop;
     if (n_hops < 4)
@@ -531,6 +537,91 @@ master_measure_loudness (const float *data, int64_t frames, int channels, int ra
     *lufs = hop_e ? s_integrated (hop_e, n_hops) : -HUGE_VAL;
     *lra_lu = hop_e ? s_range (hop_e, n_hops) : 0.0;
     free (hop_e);
+}
+
+//  The loudness meter fed in pieces (see master.h): the K-weighting
+//  filters run serially with their state kept between pieces, which is
+//  the one pass s_kweight_hops's lanes stand in for.
+struct master_meter_s {
+    int      channels;
+    int64_t  hop;                //  frames per 100 ms
+    int64_t  in_hop;             //  frames of the current hop so far
+    double   b [2][3], a [2][3];
+    double   w [AUDIO_MAX_CHANNELS];
+    double   st [AUDIO_MAX_CHANNELS][4];
+    double   acc;                //  weighted energy of the current hop
+    double  *hop_e;
+    int64_t  n_hops, cap;
+};
+
+master_meter_t *
+master_meter_new (int channels, int rate_hz)
+{
+    if (channels < 1 || channels > AUDIO_MAX_CHANNELS || rate_hz <= 0)
+        return NULL;
+    master_meter_t *m = calloc (1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->channels = channels;
+    m->hop = (rate_hz + 5) / 10;
+    s_kweight_coefs (rate_hz, m->b, m->a);
+    s_channel_weights (channels, m->w);
+    return m;
+}
+
+int
+master_meter_add (master_meter_t *m, const float *data, int64_t frames)
+{
+    const double b00 = m->b [0][0], b01 = m->b [0][1], b02 = m->b [0][2];
+    const double a01 = m->a [0][1], a02 = m->a [0][2], a11 = m->a [1][1], a12 = m->a [1][2];
+    const size_t ch = (size_t) m->channels;
+    for (int64_t f = 0; f < frames; f++) {
+        for (size_t c = 0; c < ch; c++) {
+            if (m->w [c] <= 0.0)
+                continue;
+            double *s = m->st [c];
+            double v = data [(size_t) f * ch + c];
+            double y = b00 * v + s [0];
+            s [0] = (b01 * v + s [1]) - a01 * y;
+            s [1] = b02 * v - a02 * y;
+            double z = y + s [2];
+            s [2] = (-2.0 * y + s [3]) - a11 * z;
+            s [3] = y - a12 * z;
+            m->acc += m->w [c] * z * z;
+        }
+        if (++m->in_hop < m->hop)
+            continue;
+        if (m->n_hops == m->cap) {
+            int64_t cap = m->cap ? 2 * m->cap : 1024;
+            double *e = realloc (m->hop_e, (size_t) cap * sizeof *e);
+            if (!e)
+                return MF_ERR_NOMEM;
+            m->hop_e = e;
+            m->cap = cap;
+        }
+        m->hop_e [m->n_hops++] = m->acc / (double) m->hop;
+        m->acc = 0.0;
+        m->in_hop = 0;
+    }
+    return 0;
+}
+
+void
+master_meter_result (const master_meter_t *m, double *lufs, double *lra_lu)
+{
+    bool some = m && m->n_hops >= 4;
+    *lufs = some ? s_integrated (m->hop_e, m->n_hops) : -HUGE_VAL;
+    *lra_lu = some ? s_range (m->hop_e, m->n_hops) : 0.0;
+}
+
+void
+master_meter_destroy (master_meter_t **m)
+{
+    if (!*m)
+        return;
+    free ((*m)->hop_e);
+    free (*m);
+    *m = NULL;
 }
 
 //  A sample buffer (free with free). Buffers of a whole track are

@@ -87,4 +87,15 @@ double master_loudness_lufs (const float *data, int64_t frames, int channels, in
 void master_measure_loudness (const float *data, int64_t frames, int channels, int rate_hz,
                               double *lufs, double *lra_lu);
 
+//  The same measured on audio fed in pieces (the album stage's): new for
+//  channels at rate_hz (NULL on bad arguments or out of memory), add each
+//  piece in order (0 or MF_ERR_NOMEM), then the result (-HUGE_VAL and 0
+//  when under 400 ms). Equal to master_measure_loudness on the whole to
+//  rounding (~1e-12 relative).
+typedef struct master_meter_s master_meter_t;
+master_meter_t *master_meter_new (int channels, int rate_hz);
+int master_meter_add (master_meter_t *meter, const float *data, int64_t frames);
+void master_meter_result (const master_meter_t *meter, double *lufs, double *lra_lu);
+void master_meter_destroy (master_meter_t **meter);
+
 #endif

@@ -495,6 +495,67 @@ s_collect_dir (s_run_t *r, const char *dir, bool inline_mode)
     return rc;
 }
 
+//  The album stage's tracks as an assemble_source_t: the intermediates
+//  the master tasks wrote, opened as streams (beneath the output root in
+//  shared storage, the data frames inline) and read a piece at a time.
+typedef struct {
+    s_run_t         *r;
+    audio_stream_t **streams;      //  n
+    int             *fds;          //  n, -1: none
+    size_t           n;
+    size_t           opened;       //  tracks opened so far
+    int              rate_hz;      //  of the first track
+} s_asm_src_t;
+
+static int
+s_asm_open (void *arg, size_t i, audio_t *info, char *err, size_t err_size)
+{
+    s_asm_src_t *src = arg;
+    s_run_t *r = src->r;
+    const Masterfarm__Task *t = r->task;
+    int rc;
+    if (i >= t->n_inputs || i >= src->n)
+        return s_fail (r, MF_ERR_PROTOCOL, "task %llu: input %zu missing",
+                       (unsigned long long) t->task_id, i);
+    const char *rel = t->inputs [i]->path;
+    if (t->storage == MASTERFARM__STORAGE__STORAGE_INLINE) {
+        if (i >= r->n_in)
+            return s_fail (r, MF_ERR_PROTOCOL, "task %llu: data frame %zu missing",
+                           (unsigned long long) t->task_id, i);
+        rc = audio_stream_open_mem (r->in_frames [i], r->in_sizes [i], rel, &src->streams [i],
+                                    info, err, err_size);
+    }
+    else {
+        char path [4096];
+        rc = s_join (r, t->output_root, rel, path, sizeof path);
+        if (rc)
+            return rc;
+        //  opened beneath the root now: a file swapped for a symlink since
+        //  the master wrote it is refused
+        int fd = fsutil_open_beneath (t->output_root, rel, O_RDONLY, 0);
+        if (fd < 0) {
+            char why [160];
+            fsutil_beneath_strerror (fd, errno, "output", why, sizeof why);
+            return s_fail (r, fd == MF_ERR_INVALID ? MF_ERR_INVALID : MF_ERR_IO, "%s: %s",
+                           rel, why);
+        }
+        src->fds [i] = fd;
+        rc = audio_stream_open_fd (fd, path, &src->streams [i], info, err, err_size);
+    }
+    if (!rc && i == 0)
+        src->rate_hz = info->rate_hz;
+    if (!rc)
+        src->opened++;
+    return rc;
+}
+
+static int
+s_asm_read (void *arg, size_t i, int64_t at, float *buf, int64_t n, char *err, size_t err_size)
+{
+    s_asm_src_t *src = arg;
+    return audio_stream_read (src->streams [i], at, buf, n, err, err_size);
+}
+
 //  Assemble: the album for one profile from its mastered intermediates.
 static int
 s_assemble (s_run_t *r)
@@ -524,9 +585,12 @@ s_assemble (s_run_t *r)
     spec_album_t sub = *album;
     sub.tracks = calloc (n ? n : 1, sizeof *sub.tracks);
     sub.n_tracks = n;
-    audio_t *tracks = calloc (n ? n : 1, sizeof *tracks);
     int *numbers = calloc (n ? n : 1, sizeof *numbers);
-    if (!rc && (!sub.tracks || !tracks || !numbers))
+    s_asm_src_t src = { r, calloc (n ? n : 1, sizeof *src.streams),
+                        calloc (n ? n : 1, sizeof *src.fds), n, 0, 0 };
+    for (size_t i = 0; src.fds && i < n; i++)
+        src.fds [i] = -1;
+    if (!rc && (!sub.tracks || !numbers || !src.streams || !src.fds))
         rc = s_fail (r, MF_ERR_NOMEM, "out of memory");
     for (size_t i = 0; !rc && i < n; i++) {
         json_int_t k = json_integer_value (json_array_get (list, i));
@@ -536,7 +600,6 @@ s_assemble (s_run_t *r)
         else {
             sub.tracks [i] = album->tracks [k];
             numbers [i] = (int) k + 1;
-            rc = s_read_input (r, i, &tracks [i], NULL);
         }
     }
     json_decref (extra);
@@ -557,15 +620,21 @@ s_assemble (s_run_t *r)
     memset (&layout, 0, sizeof layout);
     if (!rc && !inline_mode)
         s_clear_dir (dir);
+    //  the mastered tracks are read in pieces, never whole
+    assemble_source_t as = { s_asm_open, s_asm_read, &src };
     if (!rc)
-        rc = assemble_album_part (&sub, profile, tracks, n, numbers, (int) album->n_tracks,
-                                  whole, dir, &layout, r->err, sizeof r->err);
-    if (rc && !inline_mode && dirfd >= 0)
+        rc = assemble_album_stream (&sub, profile, &as, n, numbers, (int) album->n_tracks,
+                                    whole, dir, &layout, r->err, sizeof r->err);
+    if (rc && !inline_mode && dirfd >= 0 && src.opened == n)
         s_err_names_dir (r, dir, t->outputs [0]->path);
-    int rate_hz = n ? tracks [0].rate_hz : 0;
-    for (size_t i = 0; i < n && tracks; i++)
-        audio_free (&tracks [i]);
-    free (tracks);
+    int rate_hz = src.rate_hz;
+    for (size_t i = 0; i < n && src.streams; i++) {
+        audio_stream_close (&src.streams [i]);
+        if (src.fds && src.fds [i] >= 0)
+            close (src.fds [i]);
+    }
+    free (src.streams);
+    free (src.fds);
     free (numbers);
     free (sub.tracks);
     spec_destroy (&spec);
