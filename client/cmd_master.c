@@ -471,8 +471,9 @@ missing:
         return EXIT_USAGE;
     }
     bool tagged = tags.title || tags.artist || tags.album || tags.isrc;
-    rc = audio_write (tmp, &out, (out_format_t) format, o.out_bits, tagged ? &tags : NULL,
-                      err, sizeof err);
+    rc = audio_write_level (tmp, &out, (out_format_t) format, o.out_bits,
+                            profile ? profile->flac_level : -1, tagged ? &tags : NULL, err,
+                            sizeof err);
     if (rc)
         fprintf (stderr, "masterfarm master: %s\n", err);
     else

@@ -45,6 +45,7 @@ typedef struct {
     int          rate_hz;         //  for RATE_FIXED and RATE_SOURCE_UPTO
     bool         cd;              //  Red Book rules: 588-sample frames, CUE
     const char  *ext;             //  "flac", "wav", "aiff"
+    int          flac_level;      //  FLAC encoder preset 0..8 (FLAC profiles)
 } profile_t;
 
 //  The profile with this id; NULL if id is out of range.

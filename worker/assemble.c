@@ -406,7 +406,7 @@ s_out_open (s_out_t *o, const char *dir, const char *name, int rate_hz, int chan
         return MF_ERR_INVALID;
     }
     int rc = audio_writer_open (o->tmp, rate_hz, channels, profile->format, profile->bits,
-                                tags, &o->w, err, err_size);
+                                profile->flac_level, tags, &o->w, err, err_size);
     if (rc)
         remove (o->tmp);
     return rc;

@@ -686,8 +686,8 @@ struct audio_writer_s {
 
 int
 audio_writer_open (const char *path, int rate_hz, int channels, out_format_t format,
-                   int bits, const audio_tags_t *tags, audio_writer_t **writer,
-                   char *err, size_t err_size)
+                   int bits, int flac_level, const audio_tags_t *tags,
+                   audio_writer_t **writer, char *err, size_t err_size)
 {
     *writer = NULL;
     SF_INFO info;
@@ -731,6 +731,11 @@ audio_writer_open (const char *path, int rate_hz, int channels, out_format_t for
     //  libsndfile's float->int scaling is x * 2^(bits-1) with clipping;
     //  turn off its normalisation-free path so 1.0 maps to full scale.
     sf_command (w->sf, SFC_SET_NORM_FLOAT, NULL, SF_TRUE);
+    if (format == OUT_FLAC && flac_level >= 0 && flac_level <= 8) {
+        //  libsndfile maps 0..1 onto the presets 0..8
+        double level = flac_level / 8.0;
+        sf_command (w->sf, SFC_SET_COMPRESSION_LEVEL, &level, sizeof level);
+    }
     if (tags && format != OUT_FLAC)
         s_riff_aiff_tags (w->sf, tags);
     *writer = w;
@@ -775,9 +780,17 @@ int
 audio_write (const char *path, const audio_t *audio, out_format_t format,
              int bits, const audio_tags_t *tags, char *err, size_t err_size)
 {
+    return audio_write_level (path, audio, format, bits, -1, tags, err, err_size);
+}
+
+int
+audio_write_level (const char *path, const audio_t *audio, out_format_t format,
+                   int bits, int flac_level, const audio_tags_t *tags,
+                   char *err, size_t err_size)
+{
     audio_writer_t *w;
-    int rc = audio_writer_open (path, audio->rate_hz, audio->channels, format, bits, tags,
-                                &w, err, err_size);
+    int rc = audio_writer_open (path, audio->rate_hz, audio->channels, format, bits,
+                                flac_level, tags, &w, err, err_size);
     if (rc)
         return rc;
     rc = audio_writer_write (w, audio->data, audio->frames, err, err_size);

@@ -118,11 +118,12 @@ void audio_stream_close (audio_stream_t **stream);
 typedef struct audio_writer_s audio_writer_t;
 
 //  Creates path for rate_hz and channels in format with bits, as
-//  audio_write (tags, kept by pointer until close, as it writes them).
+//  audio_write (tags, kept by pointer until close, as it writes them);
+//  flac_level 0..8 is the FLAC encoder's preset (-1: libsndfile's, 5).
 //  Returns 0 or audio_write's errors with err filled.
 int audio_writer_open (const char *path, int rate_hz, int channels, out_format_t format,
-                       int bits, const audio_tags_t *tags, audio_writer_t **writer,
-                       char *err, size_t err_size);
+                       int bits, int flac_level, const audio_tags_t *tags,
+                       audio_writer_t **writer, char *err, size_t err_size);
 
 //  Appends frames. Returns 0 or MF_ERR_IO with err filled.
 int audio_writer_write (audio_writer_t *writer, const float *data, int64_t frames,
@@ -141,6 +142,11 @@ int audio_writer_close (audio_writer_t **writer, char *err, size_t err_size);
 //  UTF-8 and MF_ERR_NOMEM, with err filled.
 int audio_write (const char *path, const audio_t *audio, out_format_t format,
                  int bits, const audio_tags_t *tags, char *err, size_t err_size);
+
+//  The same with the FLAC encoder's preset (see audio_writer_open).
+int audio_write_level (const char *path, const audio_t *audio, out_format_t format,
+                       int bits, int flac_level, const audio_tags_t *tags,
+                       char *err, size_t err_size);
 
 //  Frees the samples; NULL-safe; leaves the struct zeroed.
 void audio_free (audio_t *audio);

@@ -50,6 +50,12 @@ int task_run (const Masterfarm__Task *task, void *const *in_frames,
 //  Frees what out owns and zeroes it; NULL-safe.
 void task_output_clear (task_output_t *out);
 
+//  Plans, in this process, the FFTs that tasks at 44.1 and 48 kHz make
+//  (the analysis spectrum, the tonal EQ's designs and overlap-add), so
+//  that task processes forked from it find them planned (FFTW keeps what
+//  it planned per process) instead of planning them again each time.
+void task_warm_up (void);
+
 //  Packs a Result that says the task failed with error. Returns 0 or MF_ERR_NOMEM.
 int task_output_fail (task_output_t *out, uint64_t task_id, uint32_t attempt,
                       const char *error);

@@ -955,6 +955,11 @@ worker_run (worker_t *self)
     if (s_connect (self))
         return MF_ERR_IO;
     log_info ("worker %s: %d slots, broker %s", self->id, self->cfg.slots, self->url);
+    //  FFT plans made once here are inherited by every task process
+    int64_t warm = clock_mono_us ();
+    task_warm_up ();
+    log_debug ("worker %s: FFT plans ready in %.1f ms", self->id,
+               (double) (clock_mono_us () - warm) / 1000.0);
     int64_t now = clock_mono_ms ();
     self->last_heard_ms = now;
     self->next_hb_ms = now + WORKER_HEARTBEAT_MS;
