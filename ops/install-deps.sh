@@ -10,7 +10,7 @@ PACKAGES="
   libsqlite3-dev libjansson-dev libcmocka-dev libmicrohttpd-dev
   chromium prometheus
   clang libclang-rt-14-dev
-  ffmpeg sox flac cuetools sqlite3
+  ffmpeg sox flac cuetools sqlite3 loudgain
   iproute2 iptables
   python3 python3-zmq python3-protobuf python3-yaml protobuf-compiler
   curl systemd

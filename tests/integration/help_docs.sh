@@ -16,7 +16,7 @@ mkdir -p "$TMP"
 trap 'rm -rf "$TMP"' EXIT
 . "$SRC/tests/lib/check_lib.sh"
 
-FOREIGN=""      # --options of other programs that README.md shows, if any
+FOREIGN="--quick" # --options of other programs that README.md shows (ops/bench.sh)
 README="$SRC/README.md"
 options () { grep -oE -- '--[a-z][a-z0-9-]*' | sort -u; }
 

@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# ops/bench.sh: masterfarm's speed and memory side by side with peers
+# measured in the same run, as ratios (the machine may be shared, so no
+# figure here is a pass/fail timing). Prints one table per part and the
+# goals next to what was measured, and writes every figure to a JSON file.
+#
+#   analyze   masterfarm analyze vs ffmpeg's ebur128 (true peak on) and
+#             loudgain, on a music-like mix: CPU seconds and ratios
+#   master    masterfarm master --profile spotify vs an ffmpeg chain
+#             (two-pass loudnorm, linear, then alimiter) and a sox chain
+#             (compand, gain to the target, limiter), on a mix that needs
+#             limiting: x realtime per core and ratios
+#   farm      masterfarm run (24-bit WAV in, spotify FLAC out with its
+#             album file, 2 workers) vs a script running ffmpeg's two-pass
+#             loudnorm per track on the same catalog: x realtime per core
+#   scaling   masterfarm run with 1 and with 2 workers: wall-clock ratio
+#   tasks     CPU per task on a catalog of 4 s tracks; broker dispatch
+#             rate and memory per queued task (tests/bench_dispatch)
+#   memory    peak RSS of master on a short and a long mix against one
+#             float copy of the track + 64 MB, of analyze (short and long:
+#             it should not grow), and of the farm's processes
+#
+# CPU is user + system time of the whole command and its children
+# (/usr/bin/time); each masterfarm and peer figure is the best of REPEAT
+# runs taken in turn, so that a change of load hits both.
+#
+# usage: bash ops/bench.sh [--quick] [--build DIR] [--json FILE] [--repeat N]
+#   --quick     shorter material (about 2 minutes in all)
+#   --build     the build folder (default: build, made by ops/build.sh)
+#   --json      where the figures go (default: bench-results.json)
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN="$ROOT/build"
+JSON="bench-results.json"
+QUICK=0
+REPEAT=2
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) QUICK=1 ;;
+        --build) BIN=$(cd "$2" && pwd); shift ;;
+        --json) JSON=$2; shift ;;
+        --repeat) REPEAT=$2; shift ;;
+        -h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "bench.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+MF="$BIN/masterfarm"
+for t in "$MF" "$BIN/tests/tool_master_mix" "$BIN/tests/tool_gen_album" /usr/bin/time; do
+    [ -x "$t" ] || { echo "bench.sh: $t is missing (run sh ops/build.sh first)" >&2; exit 1; }
+done
+for t in ffmpeg sox python3; do
+    command -v $t > /dev/null || { echo "bench.sh: $t is needed (ops/install-deps.sh)" >&2; exit 1; }
+done
+if [ $QUICK = 1 ]; then
+    MIX_S=60 LONG_S=600 ALBUMS=2 TRACKS=4 TRACK_S=20 TINY=60
+else
+    MIX_S=240 LONG_S=1800 ALBUMS=3 TRACKS=6 TRACK_S=60 TINY=200
+fi
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/mf-bench.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+FIG="$TMP/figures.txt"           # key value, one per line, for the JSON
+: > "$FIG"
+put () { echo "$1 $2" >> "$FIG"; }
+ratio () { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+
+# run_cpu OUT CMD...: runs CMD (output dropped); OUT gets "cpu_s wall_s rss_kb"
+run_cpu () {
+    local out=$1
+    shift
+    /usr/bin/time -f "%U %S %e %M" -o "$TMP/time.txt" "$@" > "$TMP/cmd.out" 2> "$TMP/cmd.err" \
+        || { echo "bench.sh: failed: $*" >&2; tail -n 5 "$TMP/cmd.err" >&2; return 1; }
+    awk '{ printf "%.3f %.3f %d\n", $1 + $2, $3, $4 }' "$TMP/time.txt" > "$out"
+}
+
+# best OUT N CMD...: the run with the least CPU of N
+best () {
+    local out=$1 n=$2 i
+    shift 2
+    : > "$out"
+    for i in $(seq "$n"); do
+        run_cpu "$TMP/one.txt" "$@" || return 1
+        if [ ! -s "$out" ] || awk 'NR == FNR { a = $1; next } { exit !(a < $1) }' \
+                "$TMP/one.txt" "$out"; then
+            cp "$TMP/one.txt" "$out"
+        fi
+    done
+}
+field () { awk -v k="$2" '{ print $k }' "$1"; }
+
+echo "masterfarm benchmark: $(nproc) cores, $(date -u +%Y-%m-%dT%H:%M:%SZ), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+
+# ------------------------------------------------------------------ material
+"$BIN/tests/tool_master_mix" "$TMP/mix.wav" "$MIX_S" 44100 2 24 > /dev/null
+"$BIN/tests/tool_master_mix" "$TMP/long.wav" "$LONG_S" 44100 2 24 > /dev/null
+"$BIN/tests/tool_gen_album" "$TMP/cat" --albums "$ALBUMS" --tracks "$TRACKS" \
+    --seconds "$TRACK_S" --profiles spotify --seed 7 > /dev/null
+"$BIN/tests/tool_gen_album" "$TMP/tiny" --albums $((TINY / 10)) --tracks 10 --seconds 4 \
+    --profiles spotify --seed 9 > /dev/null
+CAT_S=$((ALBUMS * TRACKS * TRACK_S))
+
+# ------------------------------------------------------------------ analyze
+best "$TMP/a_mf" $REPEAT "$MF" analyze "$TMP/mix.wav"
+best "$TMP/a_ff" $REPEAT ffmpeg -hide_banner -nostats -i "$TMP/mix.wav" \
+    -af ebur128=peak=true -f null -
+a_mf=$(field "$TMP/a_mf" 1) a_ff=$(field "$TMP/a_ff" 1)
+if command -v loudgain > /dev/null; then
+    cp "$TMP/mix.wav" "$TMP/lg.wav"
+    best "$TMP/a_lg" $REPEAT loudgain -s e -k "$TMP/lg.wav"
+    a_lg=$(field "$TMP/a_lg" 1)
+else
+    a_lg=""
+fi
+printf "analyze (%d s mix)      CPU s   vs masterfarm\n" "$MIX_S"
+printf "  masterfarm analyze  %7.3f\n" "$a_mf"
+printf "  ffmpeg ebur128 TP   %7.3f   %sx\n" "$a_ff" "$(ratio "$a_ff" "$a_mf")"
+if [ -n "$a_lg" ]; then
+    printf "  loudgain            %7.3f   %sx\n" "$a_lg" "$(ratio "$a_lg" "$a_mf")"
+else
+    echo "  loudgain            n/a (not installed)"
+fi
+put analyze_cpu_s "$a_mf"; put analyze_ffmpeg_cpu_s "$a_ff"; put analyze_loudgain_cpu_s "${a_lg:-null}"
+put analyze_vs_ffmpeg "$(ratio "$a_ff" "$a_mf")"
+[ -n "$a_lg" ] && put analyze_vs_loudgain "$(ratio "$a_lg" "$a_mf")"
+echo
+
+# ------------------------------------------------------------------ master
+best "$TMP/m_mf" $REPEAT "$MF" master "$TMP/mix.wav" -o "$TMP/m.flac" --profile spotify
+ff_chain () {
+    local j
+    j=$(ffmpeg -hide_banner -nostats -i "$1" -af loudnorm=I=-14:TP=-1:LRA=20:print_format=json \
+        -f null - 2>&1 | sed -n '/^{/,/^}/p')
+    local mi mtp mlra mth off
+    mi=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["input_i"], d["input_tp"], d["input_lra"], d["input_thresh"], d["target_offset"])' "$j")
+    set -- "$1" "$2" $mi
+    ffmpeg -hide_banner -nostats -y -i "$1" -af "loudnorm=I=-14:TP=-1:LRA=20:measured_I=$3:measured_TP=$4:measured_LRA=$5:measured_thresh=$6:offset=$7:linear=true,alimiter=limit=0.89:level=false" \
+        -c:a flac -sample_fmt s32 "$2"
+}
+export -f ff_chain
+best "$TMP/m_ff" $REPEAT bash -c 'ff_chain "$0" "$1"' "$TMP/mix.wav" "$TMP/m_ff.flac"
+best "$TMP/m_sx" $REPEAT sox "$TMP/mix.wav" -b 24 "$TMP/m_sx.flac" \
+    compand 0.03,0.25 6:-30,-30,-18,-24,0,-12 -6 gain -n -1
+m_mf=$(field "$TMP/m_mf" 1) m_ff=$(field "$TMP/m_ff" 1) m_sx=$(field "$TMP/m_sx" 1)
+xrt () { awk -v s="$1" -v c="$2" 'BEGIN { printf "%.0f", (c > 0 ? s / c : 0) }'; }
+printf "master (%d s mix)       CPU s   x realtime/core   vs masterfarm\n" "$MIX_S"
+printf "  masterfarm master   %7.3f   %8s\n" "$m_mf" "$(xrt "$MIX_S" "$m_mf")"
+printf "  ffmpeg chain        %7.3f   %8s          %sx\n" "$m_ff" "$(xrt "$MIX_S" "$m_ff")" "$(ratio "$m_ff" "$m_mf")"
+printf "  sox chain           %7.3f   %8s          %sx\n" "$m_sx" "$(xrt "$MIX_S" "$m_sx")" "$(ratio "$m_sx" "$m_mf")"
+put master_cpu_s "$m_mf"; put master_x_realtime_per_core "$(xrt "$MIX_S" "$m_mf")"
+put master_ffmpeg_cpu_s "$m_ff"; put master_sox_cpu_s "$m_sx"
+put master_vs_ffmpeg "$(ratio "$m_ff" "$m_mf")"; put master_vs_sox "$(ratio "$m_sx" "$m_mf")"
+echo
+
+# ------------------------------------------------------------------ farm
+loudnorm_script () {   # loudnorm_script JOB_DIR OUT: ffmpeg two-pass loudnorm per track
+    local dir=$1 out=$2 f j m
+    mkdir -p "$out"
+    find "$dir" -name '*.wav' -print0 | while IFS= read -r -d '' f; do
+        j=$(ffmpeg -hide_banner -nostats -i "$f" -af loudnorm=I=-14:TP=-1:print_format=json \
+            -f null - 2>&1 < /dev/null | sed -n '/^{/,/^}/p')
+        m=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print("measured_I=%s:measured_TP=%s:measured_LRA=%s:measured_thresh=%s:offset=%s" % (d["input_i"], d["input_tp"], d["input_lra"], d["input_thresh"], d["target_offset"]))' "$j")
+        ffmpeg -hide_banner -nostats -y -i "$f" -af "loudnorm=I=-14:TP=-1:$m" \
+            -ar 44100 -c:a flac -sample_fmt s32 "$out/$(basename -- "$f" .wav).flac" < /dev/null
+    done
+}
+export -f loudnorm_script
+farm () { rm -rf "$TMP/out$1"; "$MF" run "$TMP/cat/job.json" -o "$TMP/out$1" -j "$1" --quiet; }
+export -f farm
+export MF TMP
+best "$TMP/f2" $REPEAT bash -c 'farm 2'
+best "$TMP/fs" $REPEAT bash -c 'rm -rf "$TMP/ln"; loudnorm_script "$TMP/cat" "$TMP/ln"'
+best "$TMP/f1" 1 bash -c 'farm 1'
+f2=$(field "$TMP/f2" 1) fs=$(field "$TMP/fs" 1)
+w2=$(field "$TMP/f2" 2) w1=$(field "$TMP/f1" 2)
+printf "farm (%d albums x %d tracks x %d s, spotify, 2 workers)   CPU s   x realtime/core   vs masterfarm\n" \
+    "$ALBUMS" "$TRACKS" "$TRACK_S"
+printf "  masterfarm run      %7.2f   %8s\n" "$f2" "$(xrt "$CAT_S" "$f2")"
+printf "  loudnorm script     %7.2f   %8s          %sx\n" "$fs" "$(xrt "$CAT_S" "$fs")" "$(ratio "$fs" "$f2")"
+printf "  scaling: 1 worker %.2f s wall, 2 workers %.2f s wall: %sx\n" "$w1" "$w2" "$(ratio "$w1" "$w2")"
+put farm_cpu_s "$f2"; put farm_x_realtime_per_core "$(xrt "$CAT_S" "$f2")"
+put farm_loudnorm_script_cpu_s "$fs"; put farm_vs_loudnorm_script "$(ratio "$fs" "$f2")"
+put farm_wall_1_worker_s "$w1"; put farm_wall_2_workers_s "$w2"; put farm_scaling "$(ratio "$w1" "$w2")"
+put farm_peak_rss_kb "$(field "$TMP/f2" 3)"
+echo
+
+# ------------------------------------------------------------------ tasks
+best "$TMP/t" 1 bash -c 'rm -rf "$TMP/tout"; "$MF" run "$TMP/tiny/job.json" -o "$TMP/tout" -j 2 --quiet'
+tasks=$(sqlite3 "$TMP/tout/.masterfarm/state.db" "SELECT count(*) FROM tasks" 2>/dev/null \
+        || echo $((TINY * 2 + TINY / 10)))
+t_cpu=$(field "$TMP/t" 1)
+per_task=$(awk -v c="$t_cpu" -v n="$tasks" 'BEGIN { printf "%.1f", c * 1000 / n }')
+printf "tasks: %d tracks of 4 s, %d tasks, %.2f s CPU: %s ms per task (audio work included)\n" \
+    "$TINY" "$tasks" "$t_cpu" "$per_task"
+put task_cpu_ms "$per_task"
+if [ -x "$BIN/tests/bench_dispatch" ]; then
+    n=$([ $QUICK = 1 ] && echo 50000 || echo 200000)
+    "$BIN/tests/bench_dispatch" --tasks "$n" --queued $((n * 5)) > "$TMP/disp.txt" 2>&1
+    sed 's/^/  /' "$TMP/disp.txt" | grep -E "tasks/s|per queued"
+    put dispatch_tasks_per_s "$(grep -oE '[0-9]+ tasks/s' "$TMP/disp.txt" | grep -oE '^[0-9]+' | head -1)"
+    put queued_task_bytes "$(grep -oE '[0-9]+ bytes per queued task' "$TMP/disp.txt" | grep -oE '^[0-9]+' | head -1)"
+fi
+echo
+
+# ------------------------------------------------------------------ memory
+run_cpu "$TMP/ms" "$MF" master "$TMP/mix.wav" -o "$TMP/ms.flac" --profile spotify
+run_cpu "$TMP/ml" "$MF" master "$TMP/long.wav" -o "$TMP/ml.flac" --profile spotify
+run_cpu "$TMP/as" "$MF" analyze "$TMP/mix.wav"
+run_cpu "$TMP/al" "$MF" analyze "$TMP/long.wav"
+copy_mb () { awk -v s="$1" 'BEGIN { printf "%.0f", s * 44100 * 2 * 4 / 1048576 }'; }
+mb () { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
+printf "memory                 peak MB   bound MB (one float copy + 64)\n"
+for x in "ms $MIX_S" "ml $LONG_S"; do
+    set -- $x
+    pk=$(mb "$(field "$TMP/$1" 3)") bound=$(( $(copy_mb "$2") + 64 ))
+    printf "  master %5d s        %7s   %7s\n" "$2" "$pk" "$bound"
+    put "master_${2}s_peak_mb" "$pk"; put "master_${2}s_bound_mb" "$bound"
+done
+printf "  analyze %4d s        %7s\n" "$MIX_S" "$(mb "$(field "$TMP/as" 3)")"
+printf "  analyze %4d s        %7s\n" "$LONG_S" "$(mb "$(field "$TMP/al" 3)")"
+printf "  farm run (largest process)  %s\n" "$(mb "$(field "$TMP/f2" 3)")"
+put analyze_short_peak_mb "$(mb "$(field "$TMP/as" 3)")"
+put analyze_long_peak_mb "$(mb "$(field "$TMP/al" 3)")"
+echo
+
+# ------------------------------------------------------------------ goals
+get () { awk -v k="$1" '$1 == k { print $2 }' "$FIG"; }
+goal () {   # goal NAME MEASURED OP TARGET
+    local met
+    met=$(awk -v m="$2" -v t="$4" -v op="$3" 'BEGIN { if (m == "" || m == "null") { print "n/a"; exit }
+        ok = (op == ">=") ? (m >= t) : (m <= t); print ok ? "met" : "not met" }')
+    printf "  %-44s %10s   goal %s %-8s %s\n" "$1" "$2" "$3" "$4" "$met"
+    put "goal_$(echo "$1" | tr 'A-Z' 'a-z' | tr -c 'a-z0-9\n' '_' | tr -s '_')" "\"$met\""
+}
+echo "goals"
+goal "farm x realtime per core" "$(get farm_x_realtime_per_core)" ">=" 150
+goal "farm CPU vs loudnorm script (x less)" "$(get farm_vs_loudnorm_script)" ">=" 3
+goal "master x realtime per core" "$(get master_x_realtime_per_core)" ">=" 300
+goal "master CPU vs ffmpeg chain (x less)" "$(get master_vs_ffmpeg)" ">=" 30
+goal "analyze CPU vs ffmpeg ebur128 (x less)" "$(get analyze_vs_ffmpeg)" ">=" 4
+goal "master ${LONG_S} s peak MB" "$(get "master_${LONG_S}s_peak_mb")" "<=" "$(get "master_${LONG_S}s_bound_mb")"
+goal "analyze peak MB, long / short" "$(ratio "$(get analyze_long_peak_mb)" "$(get analyze_short_peak_mb)")" "<=" 1.2
+goal "CPU per task on 4 s tracks (ms)" "$(get task_cpu_ms)" "<=" 10
+goal "scaling 1 -> 2 workers" "$(get farm_scaling)" ">=" 1.8
+
+python3 - "$FIG" "$JSON" "$QUICK" <<'PYEOF'
+import json, sys
+figs = {}
+for line in open(sys.argv[1]):
+    k, v = line.rstrip("\n").split(" ", 1)
+    try:
+        figs[k] = json.loads(v)
+    except ValueError:
+        figs[k] = v
+figs["quick"] = sys.argv[3] == "1"
+json.dump(figs, open(sys.argv[2], "w"), indent=1, sort_keys=True)
+PYEOF
+echo
+echo "figures written to $JSON"
