@@ -280,6 +280,25 @@ s_tree (const report_input_t *in)
             json_object_set_new (t, "limiter_gr_sustained_db", s_num (mr ? mr->gr_sustained_db : NAN));
             json_object_set_new (t, "limiter_gr_capped", mr ? json_boolean (mr->gr_capped) : json_null ());
             json_object_set_new (t, "loop_iterations", mr ? json_integer (mr->loop_iterations) : json_null ());
+            if (mr && mr->codec_checked) {
+                //  what the platforms' lossy versions peak at, decoded
+                json_t *k = json_object (), *ktp = json_object ();
+                for (int c = 0; k && ktp && c < CODEC_COUNT; c++)
+                    json_object_set_new (ktp, codec_name (c), mr->codec_available [c]
+                                         ? s_num (mr->codec_true_peak_dbtp [c]) : json_null ());
+                json_t *kb = json_object ();
+                for (int c = 0; kb && c < CODEC_COUNT; c++)
+                    json_object_set_new (kb, codec_name (c), mr->codec_available [c]
+                                         ? s_num (mr->codec_kbps [c]) : json_null ());
+                if (k) {
+                    json_object_set_new (k, "true_peak_dbtp", ktp ? ktp : json_null ());
+                    json_object_set_new (k, "kbps", kb ? kb : json_null ());
+                    json_object_set_new (k, "safe", json_boolean (mr->codec_safe));
+                    json_object_set_new (k, "limited_to_dbtp", s_num (mr->codec_ceiling_dbtp));
+                    json_object_set_new (k, "masterings", json_integer (mr->codec_passes));
+                    json_object_set_new (t, "codec_check", k);
+                }
+            }
             json_object_set_new (t, "chain", s_chain_json (&in->album->tracks [i].s.chain, mr));
             if (rp->layout) {
                 const assemble_track_t *lt = &rp->layout->tracks [i];

@@ -60,6 +60,7 @@ s_help (FILE *out)
         "                         [--dynamics PRESET] [--target-lufs X]\n"
         "                         [--title T] [--artist A]\n"
         "                         [--album B] [--isrc CC-XXX-YY-NNNNN]\n"
+        "                         [--codec-check | --codec-safe]\n"
         "\n"
         "Masters one track: subsonic high-pass, EQ, glue compressor, stereo,\n"
         "gain and a true-peak limiter, with the gain found by a closed loop so\n"
@@ -92,6 +93,11 @@ s_help (FILE *out)
         "                      tags of the output (FLAC: Vorbis comments; WAV: RIFF INFO)\n"
         "  --isrc CODE         the recording's ISRC, CC-XXX-YY-NNNNN (hyphens optional):\n"
         "                      FLAC ISRC tag; WAV/AIFF comment \"ISRC=...\"\n"
+        "  --codec-check       encode the master to MP3 (320 kbps), Ogg Vorbis and\n"
+        "                      Opus in memory, decode, and print each version's\n"
+        "                      true peak (what a platform's transcode peaks at)\n"
+        "  --codec-safe        the same, and master again with a lower ceiling\n"
+        "                      until every decoded version is at or under it\n"
         "  --help              this text\n"
         "\n"
         "Exit status: 0 written, 1 the file failed, 2 bad usage.\n");
@@ -252,6 +258,7 @@ cmd_master (int argc, char **argv)
     planner_ref_cfg_t rcfg = { .tone = 1.0, .loudness = 1.0, .width = 1.0, .max_db = 6.0 };
     audio_tags_t tags = { 0 };
     char isrc [13];
+    bool codec_check = false, codec_safe = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv [i];
         bool has_val = i + 1 < argc;
@@ -371,6 +378,12 @@ cmd_master (int argc, char **argv)
             tags.isrc = isrc;
         }
         else
+        if (strcmp (a, "--codec-check") == 0)
+            codec_check = true;
+        else
+        if (strcmp (a, "--codec-safe") == 0)
+            codec_check = codec_safe = true;
+        else
         if (a [0] == '-' && a [1]) {
             fprintf (stderr, "masterfarm master: unknown option '%s' "
                      "(see masterfarm master --help)\n", a);
@@ -457,7 +470,10 @@ missing:
     }
 
     master_report_t rep;
-    rc = master_run_take (&in, &o, &out, &rep, err, sizeof err);
+    //  the platform's lossy rate; without a streaming profile, 256 kbps
+    int kbps = profile && profile->lossy_kbps > 0 ? profile->lossy_kbps : 256;
+    rc = codec_check ? master_run_codec (&in, &o, kbps, codec_safe, &out, &rep, err, sizeof err)
+                     : master_run_take (&in, &o, &out, &rep, err, sizeof err);
     if (rc) {
         fprintf (stderr, "masterfarm master: %s: %s\n", file, err);
         audio_free (&in);
@@ -507,6 +523,22 @@ missing:
     double ceil = isnan (o.chain.limiter.ceiling_dbtp) ? o.ceiling_dbtp : o.chain.limiter.ceiling_dbtp;
     printf ("peak      %s dBTP true peak (ceiling %.2f dBTP)\n",
             s_num (a, sizeof a, rep.out_true_peak_dbtp), ceil);
+    if (rep.codec_checked) {
+        printf ("codecs    decoded true peak:");
+        for (int k = 0; k < CODEC_COUNT; k++)
+            printf (" %s %s%s", codec_name (k), rep.codec_available [k]
+                    ? s_num (a, sizeof a, rep.codec_true_peak_dbtp [k]) : "n/a",
+                    rep.codec_available [k] ? " dBTP" : "");
+        printf (" (");
+        for (int k = 0; k < CODEC_COUNT; k++)
+            if (rep.codec_available [k])
+                printf ("%s%s %.0f kbps", k ? ", " : "", codec_name (k), rep.codec_kbps [k]);
+        printf (")");
+        if (rep.codec_safe)
+            printf ("; limited to %.2f dBTP (%d mastering%s)", rep.codec_ceiling_dbtp,
+                    rep.codec_passes, rep.codec_passes == 1 ? "" : "s");
+        printf ("\n");
+    }
     printf ("gain      %+.2f dB; limiter gain reduction max %.2f dB, mean %.2f dB; %d render%s\n",
             rep.gain_db, rep.gr_max_db, rep.gr_avg_db, rep.loop_iterations,
             rep.loop_iterations == 1 ? "" : "s");

@@ -10,31 +10,36 @@
     (spotify, youtube, amazon), 5 (libFLAC's default) for tidal and hires,
     whose files reach listeners. Measured on a delivered 24-bit album
     (flac -4 against -5, best of three): 0.03% larger, 24% less encoding
-    CPU.  */
+    CPU.
+
+    Lossy streams (the codec check's bitrate): spotify 160 kbps (its Ogg
+    Vorbis "high" quality), youtube 160 (its Opus audio), apple 256 (AAC
+    256; MP3, Vorbis and Opus stand in for AAC at that rate), amazon 256
+    (its MP3 store), tidal 320 (AAC 320).  */
 #include "common/profile.h"
 
 #include <stddef.h>
 #include <string.h>
 
 //  id, name, target, target from the job, ceiling, format, bits, rate rule,
-//  rate, cd, extension, FLAC preset
+//  rate, cd, extension, FLAC preset, typical lossy stream in kbps
 static const profile_t s_profiles [PROFILE_COUNT] = {
     { PROFILE_SPOTIFY,   "spotify",   -14.0, false, -1.0, OUT_FLAC, 24, RATE_SOURCE, 0,
-      false, "flac", 4 },
+      false, "flac", 4, 160 },
     { PROFILE_APPLE,     "apple",     -16.0, false, -1.0, OUT_WAV,  24, RATE_SOURCE_UPTO, 192000,
-      false, "wav", -1 },
+      false, "wav", -1, 256 },
     { PROFILE_YOUTUBE,   "youtube",   -14.0, false, -1.0, OUT_FLAC, 24, RATE_SOURCE, 0,
-      false, "flac", 4 },
+      false, "flac", 4, 160 },
     { PROFILE_AMAZON,    "amazon",    -14.0, false, -2.0, OUT_FLAC, 24, RATE_SOURCE, 0,
-      false, "flac", 4 },
+      false, "flac", 4, 256 },
     { PROFILE_TIDAL,     "tidal",     -14.0, false, -1.0, OUT_FLAC, 24, RATE_SOURCE_UPTO, 192000,
-      false, "flac", 5 },
+      false, "flac", 5, 320 },
     { PROFILE_CD,        "cd",        -14.0, true,  -1.0, OUT_WAV,  16, RATE_FIXED, 44100,
-      true, "wav", -1 },
+      true, "wav", -1, 0 },
     { PROFILE_BROADCAST, "broadcast", -23.0, false, -1.0, OUT_WAV,  24, RATE_FIXED, 48000,
-      false, "wav", -1 },
+      false, "wav", -1, 0 },
     { PROFILE_HIRES,     "hires",     -14.0, true,  -1.0, OUT_FLAC, 24, RATE_SOURCE_UPTO, 192000,
-      false, "flac", 5 },
+      false, "flac", 5, 0 },
 };
 
 const profile_t *

@@ -46,6 +46,8 @@ typedef struct {
     bool         cd;              //  Red Book rules: 588-sample frames, CUE
     const char  *ext;             //  "flac", "wav", "aiff"
     int          flac_level;      //  FLAC encoder preset 0..8 (FLAC profiles)
+    int          lossy_kbps;      //  the platform's typical lossy stream (stereo), for
+                                  //  the codec check; 0: not a streaming profile
 } profile_t;
 
 //  The profile with this id; NULL if id is out of range.

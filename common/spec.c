@@ -99,6 +99,8 @@ static const char *const s_settings_keys [] =
 static const char *const s_album_keys [] =
     { "title", "artist", "upc", "date", "genre", "partial", "tracks", NULL };
 static const char *const s_partial_names [] = { "hold", "deliver" };
+static const char *const s_profile_keys [] =
+    { "name", "codec_check", "codec_safe", "album_file", NULL };
 static const char *const s_track_keys [] = { "path", "title", "artist", "isrc", "disc", NULL };
 static const char *const s_loudness_keys [] =
     { "policy", "target_lufs", "true_peak_dbtp", "max_deviation_lu", NULL };
@@ -1172,8 +1174,9 @@ s_apply_chain (s_ctx_t *ctx, const json_t *v, const char *path, chain_cfg_t *c)
 
 //  Replaces the profile set with the names of an array.
 static void
-s_apply_profiles (s_ctx_t *ctx, const json_t *v, const char *path, uint32_t *profiles)
+s_apply_profiles (s_ctx_t *ctx, const json_t *v, const char *path, settings_t *s)
 {
+    uint32_t *profiles = &s->profiles;
     if (!json_is_array (v)) {
         s_fail (ctx, path, false, "expected an array of profile names, got %s", s_type_name (v));
         return;
@@ -1182,12 +1185,24 @@ s_apply_profiles (s_ctx_t *ctx, const json_t *v, const char *path, uint32_t *pro
         s_fail (ctx, path, false, "at least one profile is needed");
         return;
     }
-    uint32_t set = 0;
+    uint32_t set = 0, check = 0, safe = 0, no_album = 0;
     bool ok = true;
-    char p [SPEC_PATH_MAX];
+    char p [SPEC_PATH_MAX], kp [SPEC_PATH_MAX];
     for (size_t i = 0; i < json_array_size (v); i++) {
         s_index_path (p, path, i);
-        const char *name = s_get_str (ctx, json_array_get (v, i), p);
+        //  a name, or {"name": ..., and the profile's options}
+        const json_t *e = json_array_get (v, i);
+        const json_t *opts = json_is_object (e) ? e : NULL;
+        if (opts) {
+            e = json_object_get (opts, "name");
+            s_key_path (kp, p, "name");
+            if (!e) {
+                s_fail (ctx, p, false, "a profile given as an object needs \"name\"");
+                ok = false;
+                continue;
+            }
+        }
+        const char *name = s_get_str (ctx, e, opts ? kp : p);
         if (!name) {
             ok = false;
             continue;
@@ -1204,9 +1219,52 @@ s_apply_profiles (s_ctx_t *ctx, const json_t *v, const char *path, uint32_t *pro
             continue;
         }
         set |= 1u << prof->id;
+        const char *key;
+        const json_t *x;
+        json_object_foreach ((json_t *) opts, key, x) {
+            bool on;
+            s_key_path (kp, p, key);
+            if (strcmp (key, "name") == 0)
+                continue;
+            if (strcmp (key, "codec_check") && strcmp (key, "codec_safe")
+            &&  strcmp (key, "album_file")) {
+                s_unknown_key (ctx, kp, key, s_profile_keys, NULL);
+                ok = false;
+                continue;
+            }
+            if (!s_get_bool (ctx, x, kp, &on)) {
+                ok = false;
+                continue;
+            }
+            bool lossy = prof->id != PROFILE_CD && prof->id != PROFILE_BROADCAST
+                      && prof->id != PROFILE_HIRES;
+            if (on && strcmp (key, "album_file") && !lossy) {
+                s_fail (ctx, kp, true, "%s is for the streaming profiles (spotify, apple, "
+                        "youtube, amazon, tidal), which platforms transcode; %s is not one",
+                        key, prof->name);
+                ok = false;
+            }
+            else
+            if (!on && strcmp (key, "album_file") == 0 && prof->cd) {
+                s_fail (ctx, kp, true, "cd always has its album file and CUE sheet");
+                ok = false;
+            }
+            else
+            if (strcmp (key, "album_file") == 0)
+                no_album |= on ? 0 : 1u << prof->id;
+            else
+            if (strcmp (key, "codec_check") == 0)
+                check |= on ? 1u << prof->id : 0;
+            else
+                safe |= on ? 1u << prof->id : 0;
+        }
     }
-    if (ok)
+    if (ok) {
         *profiles = set;
+        s->codec_check = check | safe;          //  codec_safe measures too
+        s->codec_safe = safe;
+        s->no_album_file = no_album;
+    }
 }
 
 //  Applies a "tonal" object; a reference_track given as a path is kept in ref.
@@ -1298,7 +1356,7 @@ s_apply_setting (s_ctx_t *ctx, const char *key, const json_t *x, const char *p,
                  settings_t *s, s_ref_t *ref)
 {
     if (strcmp (key, "profiles") == 0)
-        s_apply_profiles (ctx, x, p, &s->profiles);
+        s_apply_profiles (ctx, x, p, s);
     else if (strcmp (key, "loudness") == 0)
         s_apply_loudness (ctx, x, p, &s->loudness);
     else if (strcmp (key, "tonal") == 0)
@@ -2629,10 +2687,22 @@ static void
 s_settings_json (json_t *obj, const settings_t *s, bool *ok)
 {
     json_t *prof = json_array ();
-    for (int i = 0; prof && i < PROFILE_COUNT; i++)
-        if (s->profiles & (1u << i))
-            if (json_array_append_new (prof, json_string (profile_get ((profile_id_t) i)->name)))
-                *ok = false;
+    for (int i = 0; prof && i < PROFILE_COUNT; i++) {
+        uint32_t bit = 1u << i;
+        if (!(s->profiles & bit))
+            continue;
+        const char *name = profile_get ((profile_id_t) i)->name;
+        json_t *e = (s->codec_check | s->codec_safe | s->no_album_file) & bit
+                  ? json_pack ("{ss}", "name", name) : json_string (name);
+        if (e && (s->codec_check & bit))
+            s_set (e, "codec_check", json_true (), ok);
+        if (e && (s->codec_safe & bit))
+            s_set (e, "codec_safe", json_true (), ok);
+        if (e && (s->no_album_file & bit))
+            s_set (e, "album_file", json_false (), ok);
+        if (json_array_append_new (prof, e))
+            *ok = false;
+    }
     s_set (obj, "profiles", prof, ok);
     json_t *l = json_object ();
     if (l) {

@@ -142,6 +142,10 @@ typedef struct {
 
 typedef struct {
     uint32_t       profiles;     //  bit (1u << profile_id_t) per profile
+    //  per-profile options, same bits ("profiles" entries given as objects):
+    uint32_t       codec_check;  //  measure the true peak after lossy round trips
+    uint32_t       codec_safe;   //  and lower the ceiling until they are under it
+    uint32_t       no_album_file;//  no continuous album file (never cd)
     loudness_cfg_t loudness;
     tonal_cfg_t    tonal;
     chain_cfg_t    chain;

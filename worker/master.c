@@ -1009,3 +1009,57 @@ master_run_take (audio_t *in, const master_opts_t *opts, audio_t *out,
     in->data = NULL;
     return s_master (&own, opts, out, report, err, err_size);
 }
+
+int
+master_run_codec (audio_t *in, const master_opts_t *opts, int kbps, bool safe,
+                  audio_t *out, master_report_t *report, char *err, size_t err_size)
+{
+    master_opts_t o = *opts;
+    const bool chain_ceiling = !isnan (o.chain.limiter.ceiling_dbtp);
+    const double ceiling = chain_ceiling ? o.chain.limiter.ceiling_dbtp : o.ceiling_dbtp;
+    double limit = ceiling;
+    codec_check_t cc;
+    int rc = 0;
+    for (int pass = 1; ; pass++) {
+        //  the last pass may take the input; the others keep it for the next
+        bool last = !safe || pass == MASTER_CODEC_PASSES;
+        rc = last ? master_run_take (in, &o, out, report, err, err_size)
+                  : master_run (in, &o, out, report, err, err_size);
+        if (!rc)
+            rc = codec_check_run (out, kbps, &cc, err, err_size);
+        if (rc) {
+            audio_free (out);
+            break;
+        }
+        report->codec_checked = true;
+        for (int c = 0; c < CODEC_COUNT; c++) {
+            report->codec_available [c] = cc.available [c];
+            report->codec_true_peak_dbtp [c] = cc.true_peak_dbtp [c];
+            report->codec_kbps [c] = cc.kbps [c];
+            if (!cc.available [c])
+                log_warn ("master: %s round trip not measured: %s", codec_name (c), cc.why [c]);
+        }
+        report->codec_safe = safe;
+        report->codec_ceiling_dbtp = limit;
+        report->codec_passes = pass;
+        double over = codec_check_max_dbtp (&cc) - ceiling;
+        if (!safe || !(over > 0))
+            break;
+        if (last) {
+            log_warn ("master: after %d masterings a lossy round trip still peaks %.2f dB "
+                      "over the %.1f dBTP ceiling", pass, over, ceiling);
+            break;
+        }
+        log_debug ("master: a lossy round trip peaks %.2f dB over %.1f dBTP; limiting at %.2f",
+                   over, ceiling, limit - over - MASTER_CODEC_MARGIN_DB);
+        limit -= over + MASTER_CODEC_MARGIN_DB;
+        if (chain_ceiling)
+            o.chain.limiter.ceiling_dbtp = limit;
+        else
+            o.ceiling_dbtp = limit;
+        audio_free (out);
+    }
+    free (in->data);                 //  as master_run_take: the samples go
+    in->data = NULL;
+    return rc;
+}

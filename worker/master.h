@@ -17,6 +17,7 @@
 #include "common/measure.h"
 #include "common/spec.h"
 #include "worker/audio_io.h"
+#include "worker/codec_check.h"
 
 typedef struct {
     chain_cfg_t  chain;          //  stages and their parameters (validated)
@@ -52,6 +53,14 @@ typedef struct {
                                  //  resolved into threshold_db; enabled false when off
     double comp_gr_max_db;       //  its gain reduction, maximum
     double comp_gr_avg_db;       //  its gain reduction, mean over the track
+    //  lossy round trips (worker/codec_check.h), when asked for
+    bool   codec_checked;
+    bool   codec_available [CODEC_COUNT];
+    double codec_true_peak_dbtp [CODEC_COUNT];  //  decoded, own 4x meter
+    double codec_kbps [CODEC_COUNT];             //  each stream's measured bitrate
+    bool   codec_safe;           //  the ceiling was lowered until they were under it
+    double codec_ceiling_dbtp;   //  the ceiling the delivered master was limited to
+    int    codec_passes;         //  masterings it took (1: as planned)
 } master_report_t;
 
 //  Sets opts to the neutral chain of DESIGN.md's example defaults for a
@@ -72,6 +81,21 @@ int master_run (const audio_t *in, const master_opts_t *opts, audio_t *out,
 //  Saves a copy and the memory of one track.
 int master_run_take (audio_t *in, const master_opts_t *opts, audio_t *out,
                      master_report_t *report, char *err, size_t err_size);
+
+//  Codec-safe peaks: at most this many masterings, each with the ceiling
+//  lowered by the last decoded over plus MASTER_CODEC_MARGIN_DB.
+#define MASTER_CODEC_PASSES     4
+#define MASTER_CODEC_MARGIN_DB  0.1
+
+//  master_run_take, then the lossy round trips of codec_check.h (at kbps)
+//  on the
+//  result (in the report); with safe, while a decoded version is over the
+//  ceiling, the track is mastered again with the ceiling lowered by the
+//  excess (at most MASTER_CODEC_PASSES times; the report says the ceiling
+//  it ended at and whether it made it). Takes in's samples like
+//  master_run_take. Returns master_run's errors, or MF_ERR_NOMEM.
+int master_run_codec (audio_t *in, const master_opts_t *opts, int kbps, bool safe,
+                      audio_t *out, master_report_t *report, char *err, size_t err_size);
 
 //  Integrated loudness (ITU-R BS.1770-4: K-weighting, 400 ms blocks every
 //  100 ms, -70 LUFS absolute and -10 LU relative gates) of interleaved

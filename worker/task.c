@@ -390,7 +390,14 @@ s_master (s_run_t *r)
     o.fade_out_s = 0;
     master_report_t rep;
     memset (&rep, 0, sizeof rep);
-    rc = master_run_take (&in, &o, &out, &rep, r->err, sizeof r->err);
+    //  the lossy round trips, when the spec asks for them for this profile
+    const settings_t *ts = &album->tracks [t->track].s;
+    uint32_t bit = 1u << profile->id;
+    if (ts->codec_check & bit)
+        rc = master_run_codec (&in, &o, profile->lossy_kbps, (ts->codec_safe & bit) != 0,
+                               &out, &rep, r->err, sizeof r->err);
+    else
+        rc = master_run_take (&in, &o, &out, &rep, r->err, sizeof r->err);
     audio_free (&in);
     spec_destroy (&spec);
     if (rc)
@@ -578,7 +585,10 @@ s_assemble (s_run_t *r)
     json_t *list = extra ? json_object_get (extra, "tracks") : NULL;
     size_t n = json_is_array (list) ? json_array_size (list) : 0;
     //  A partial delivery: per-track files only, under their spec numbers.
-    bool whole = !json_is_true (json_object_get (extra, "partial"));
+    //  A streaming profile the spec gives "album_file": false: the same,
+    //  the album being whole.
+    bool whole = !json_is_true (json_object_get (extra, "partial"))
+              && !(album->s.no_album_file & (1u << profile->id));
     int rc = 0;
     if (n == 0 || n != t->n_inputs)
         rc = s_fail (r, MF_ERR_PROTOCOL, "task %llu: assemble track list does not match "
@@ -918,6 +928,24 @@ task_master_report_json (const master_report_t *r)
     for (int b = 0; b < MEASURE_BANDS; b++)
         json_array_append_new (tonal, s_num (r->tonal_db [b]));
     json_object_set_new (o, "tonal_db", tonal);
+    //  the lossy round trips: decoded true peak per codec (null: not measured)
+    json_t *k = r->codec_checked ? json_object () : NULL;
+    if (k) {
+        json_t *tp = json_object ();
+        for (int i = 0; tp && i < CODEC_COUNT; i++)
+            json_object_set_new (tp, codec_name (i), r->codec_available [i]
+                                 ? s_num (r->codec_true_peak_dbtp [i]) : json_null ());
+        json_object_set_new (k, "true_peak_dbtp", tp ? tp : json_null ());
+        json_t *kb = json_object ();
+        for (int i = 0; kb && i < CODEC_COUNT; i++)
+            json_object_set_new (kb, codec_name (i), r->codec_available [i]
+                                 ? s_num (r->codec_kbps [i]) : json_null ());
+        json_object_set_new (k, "kbps", kb ? kb : json_null ());
+        json_object_set_new (k, "safe", json_boolean (r->codec_safe));
+        json_object_set_new (k, "ceiling_dbtp", s_num (r->codec_ceiling_dbtp));
+        json_object_set_new (k, "passes", json_integer (r->codec_passes));
+        json_object_set_new (o, "codec", k);
+    }
     char *text = json_dumps (o, JSON_COMPACT | JSON_REAL_PRECISION (17));
     json_decref (o);
     return text;
@@ -959,6 +987,21 @@ task_master_report_parse (const char *json, master_report_t *r)
     for (int b = 0; b < MEASURE_BANDS; b++) {
         json_t *v = json_array_get (tonal, (size_t) b);
         r->tonal_db [b] = json_is_number (v) ? json_number_value (v) : 0.0;
+    }
+    json_t *k = json_object_get (o, "codec");
+    if (json_is_object (k)) {
+        json_t *tp = json_object_get (k, "true_peak_dbtp");
+        r->codec_checked = true;
+        for (int i = 0; i < CODEC_COUNT; i++) {
+            json_t *v = json_object_get (tp, codec_name (i));
+            r->codec_available [i] = json_is_number (v);
+            r->codec_true_peak_dbtp [i] = json_is_number (v) ? json_number_value (v) : NAN;
+            json_t *b = json_object_get (json_object_get (k, "kbps"), codec_name (i));
+            r->codec_kbps [i] = json_is_number (b) ? json_number_value (b) : NAN;
+        }
+        r->codec_safe = json_is_true (json_object_get (k, "safe"));
+        r->codec_ceiling_dbtp = s_get (k, "ceiling_dbtp");
+        r->codec_passes = (int) json_integer_value (json_object_get (k, "passes"));
     }
     json_decref (o);
     return 0;
