@@ -461,6 +461,37 @@ s_put_dynamics (s_out_t *o, const report_input_t *in, const report_profile_t *rp
     s_put (o, "</ul>\n");
 }
 
+//  The lossy round trips of the tracks that had them (codec_check): the
+//  decoded true peak per codec, and the ceiling codec_safe limited to.
+static void
+s_put_codecs (s_out_t *o, const report_input_t *in, const report_profile_t *rp)
+{
+    bool any = false;
+    for (size_t i = 0; rp->masters && i < in->album->n_tracks; i++) {
+        const master_report_t *mr = &rp->masters [i];
+        if ((rp->delivered && !rp->delivered [i]) || !mr->codec_checked)
+            continue;
+        if (!any)
+            s_put (o, "<h3>Lossy round trips (decoded true peak, dBTP)</h3>\n<ul>\n");
+        any = true;
+        s_put (o, "<li>%d:", s_number (in, i));
+        for (int c = 0; c < CODEC_COUNT; c++) {
+            if (mr->codec_available [c])
+                s_put (o, " %s %.2f at %.0f kbps%s", codec_name (c),
+                       mr->codec_true_peak_dbtp [c], mr->codec_kbps [c],
+                       c + 1 < CODEC_COUNT ? "," : "");
+            else
+                s_put (o, " %s not measured%s", codec_name (c), c + 1 < CODEC_COUNT ? "," : "");
+        }
+        if (mr->codec_safe)
+            s_put (o, "; limited to %.2f dBTP (%d mastering%s)", mr->codec_ceiling_dbtp,
+                   mr->codec_passes, mr->codec_passes == 1 ? "" : "s");
+        s_put (o, "</li>\n");
+    }
+    if (any)
+        s_put (o, "</ul>\n");
+}
+
 //  Plot frame: axes, y grid lines from y0 to y1 every step (value units).
 static void
 s_axes (s_out_t *o, double y0, double y1, double step, const char *ylabel)
@@ -739,6 +770,7 @@ report_html (const report_input_t *in)
             s_plot_bands (&o, n, s_get_out, rp, 1, "dB");
         }
         s_put_dynamics (&o, in, rp);
+        s_put_codecs (&o, in, rp);
     }
     s_put (&o, "<p style='font-size:11px;color:#777'>Every number here is also in report.json.</p>\n</body></html>\n");
     if (o.failed) {
