@@ -50,7 +50,7 @@
 #include "common/spec.h"
 #include "common/version.h"
 #include "common/wire.h"
-#include "worker/task.h"
+#include "common/results.h"
 
 #define S_BATCH          4096     //  messages handled per loop iteration
 #define S_TICK_MS        250      //  expiry and delivery checks
@@ -1051,7 +1051,7 @@ s_album_advance (broker_t *self, s_job_t *job, s_album_t *a)
         for (size_t i = 0; i < n; i++) {
             s_task_t *m = a->master [i * PROFILE_COUNT + p];
             if (a->sub_idx [i] >= 0 && m && m->state == T_DONE && m->report
-            &&  task_master_report_parse (m->report, &mreps [p][a->sub_idx [i]]) == 0) {
+            &&  results_master_parse (m->report, &mreps [p][a->sub_idx [i]]) == 0) {
                 delivered [p][a->sub_idx [i]] = true;
                 n_mastered++;
             }
@@ -1064,7 +1064,7 @@ s_album_advance (broker_t *self, s_job_t *job, s_album_t *a)
         rp [n_rp].delivered = delivered [p];
         int rate = 0;
         if (complete && a->assemble [p]->report
-        &&  task_layout_parse (a->assemble [p]->report, &layouts [p], &rate) == 0
+        &&  results_layout_parse (a->assemble [p]->report, &layouts [p], &rate) == 0
         &&  layouts [p].n_tracks == a->sub.n_tracks && n_mastered == a->sub.n_tracks) {
             rp [n_rp].layout = &layouts [p];
             rp [n_rp].rate_hz = rate;
@@ -1769,7 +1769,7 @@ s_cache_take (broker_t *self, s_task_t *t, int widx)
         Masterfarm__Analysis *pb = masterfarm__analysis__unpack (NULL, size,
                                                                  (const uint8_t *) data);
         measure_t m;
-        bool ok = pb && task_analysis_from_pb (pb, &m) == 0 && !strcmp (m.input_sha256, sha);
+        bool ok = pb && results_analysis_from_pb (pb, &m) == 0 && !strcmp (m.input_sha256, sha);
         if (pb)
             masterfarm__analysis__free_unpacked (pb, NULL);
         if (!ok) {
@@ -3121,7 +3121,7 @@ s_on_result (broker_t *self, s_worker_t *w, const wire_msg_t *msg)
     measure_t m;
     memset (&m, 0, sizeof m);
     if (ok && t->kind == K_ANALYZE) {
-        if (!res->analysis || task_analysis_from_pb (res->analysis, &m)) {
+        if (!res->analysis || results_analysis_from_pb (res->analysis, &m)) {
             ok = false;
             snprintf (err, sizeof err, "analysis result missing or malformed");
         }
@@ -3778,7 +3778,7 @@ s_load_track (void *arg, uint64_t job_id, int album, int track, const void *data
     if (track < 0 || (size_t) track >= a->spec->n_tracks)
         return 0;
     Masterfarm__Analysis *pb = masterfarm__analysis__unpack (NULL, size, data);
-    if (pb && task_analysis_from_pb (pb, &a->analyses [track]) == 0)
+    if (pb && results_analysis_from_pb (pb, &a->analyses [track]) == 0)
         a->analyzed [track] = true;
     if (pb)
         masterfarm__analysis__free_unpacked (pb, NULL);

@@ -22,8 +22,7 @@
 #include "common/measure.h"
 #include "common/profile.h"
 #include "common/spec.h"
-#include "worker/assemble.h"
-#include "worker/master.h"
+#include "common/results.h"
 
 typedef struct {
     profile_id_t              profile;

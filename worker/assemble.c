@@ -63,196 +63,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CD_RATE_HZ          44100
-#define CD_FRAME            588           //  samples per CD frame (1/75 s at 44.1 kHz)
-#define CD_MAX_TRACKS       99
-#define CD_MIN_PREGAP_S     2.0
-#define CD_MIN_TRACK_S      4.0
 #define CUE_FPS             75
-
-//  Rounds x to the nearest multiple of m (ties up).
-static int64_t s_round_to (int64_t x, int64_t m) { return ((x + m / 2) / m) * m; }
-//  Rounds x up to a multiple of m (x >= 0).
-static int64_t s_ceil_to (int64_t x, int64_t m) { return ((x + m - 1) / m) * m; }
-
-//  Seconds to frames at rate, rounded to nearest.
-static int64_t
-s_frames (double seconds, int rate_hz)
-{
-    return seconds > 0.0 ? (int64_t) llround (seconds * rate_hz) : 0;
-}
-
-//  Title of the album for messages.
-static const char *
-s_title (const spec_album_t *album)
-{
-    return album && album->title ? album->title : "";
-}
-
-//  The spec's number of the album's i-th track (its place in the spec,
-//  also when the album is a sub-list of it), for messages.
-static int
-s_num (const spec_album_t *album, size_t i)
-{
-    return album->tracks [i].number > 0 ? album->tracks [i].number : (int) i + 1;
-}
-
-//  The album timeline from the tracks' lengths (frames at rate_hz, after
-//  trim); 0, MF_ERR_INVALID with the rule broken, or MF_ERR_NOMEM.
-int
-assemble_layout (const spec_album_t *album, const profile_t *profile, int rate_hz,
-                 const int64_t *track_frames, assemble_layout_t *layout,
-                 char *err, size_t err_size)
-{
-    char dummy [8];
-    if (!err || err_size == 0) {
-        err = dummy;
-        err_size = sizeof dummy;
-    }
-    err [0] = 0;
-    memset (layout, 0, sizeof *layout);
-    layout->album_lufs = NAN;
-    layout->album_lra_lu = NAN;
-    if (!album || !profile || !track_frames || rate_hz <= 0) {
-        snprintf (err, err_size, "assemble: missing album, profile, lengths or rate");
-        return MF_ERR_INVALID;
-    }
-    size_t n = album->n_tracks;
-    bool cd = profile->cd;
-    if (n == 0) {
-        snprintf (err, err_size, "album \"%s\": no tracks to assemble", s_title (album));
-        return MF_ERR_INVALID;
-    }
-    if (cd) {
-        if (rate_hz != CD_RATE_HZ) {
-            snprintf (err, err_size, "album \"%s\": cd needs 44100 Hz audio, got %d Hz", s_title (album), rate_hz);
-            return MF_ERR_INVALID;
-        }
-        int rc = assemble_check_cd (album, NULL, err, err_size);
-        if (rc)
-            return rc;
-    }
-    for (size_t i = 0; i < n; i++)
-        if (track_frames [i] <= 0) {
-            snprintf (err, err_size, "album \"%s\" track %d: no audio (%lld frames)",
-                      s_title (album), s_num (album, i), (long long) track_frames [i]);
-            return MF_ERR_INVALID;
-        }
-    layout->tracks = calloc (n, sizeof *layout->tracks);
-    if (!layout->tracks)
-        return MF_ERR_NOMEM;
-    layout->n_tracks = n;
-
-    int64_t pos = 0;          //  end of the previous track's audio
-    for (size_t i = 0; i < n; i++) {
-        assemble_track_t *t = &layout->tracks [i];
-        const settings_t *s = &album->tracks [i].s;
-        int64_t xf = i > 0 ? s_frames (album->tracks [i - 1].s.crossfade_s, rate_hz) : 0;
-        int64_t gap = s_frames (s->gap_s, rate_hz);
-        if (cd && i == 0 && gap < s_frames (CD_MIN_PREGAP_S, rate_hz))
-            gap = s_frames (CD_MIN_PREGAP_S, rate_hz);       //  the disc's pregap
-        t->audio_frames = track_frames [i];
-        if (xf > 0) {
-            if (xf > track_frames [i - 1] || xf > track_frames [i]) {
-                snprintf (err, err_size, "album \"%s\" track %d: crossfade_s %.3f is longer than track %d or %d",
-                          s_title (album), s_num (album, i - 1), album->tracks [i - 1].s.crossfade_s,
-                          s_num (album, i - 1), s_num (album, i));
-                assemble_layout_free (layout);
-                return MF_ERR_INVALID;
-            }
-            t->xfade_in = xf;
-            t->audio_start = pos - xf;
-            t->start = cd ? s_round_to (t->audio_start, CD_FRAME) : t->audio_start;
-            t->pregap = t->start;
-        }
-        else
-        if (gap > 0) {
-            t->audio_start = pos + gap;
-            if (cd) {
-                //  the silence absorbs the rounding: first sample on INDEX 01
-                t->audio_start = s_round_to (pos + gap, CD_FRAME);
-                if (t->audio_start < pos)
-                    t->audio_start = s_ceil_to (pos, CD_FRAME);
-            }
-            t->start = t->audio_start;
-            t->pregap = cd ? s_ceil_to (pos, CD_FRAME) : pos;
-            if (t->pregap > t->start)
-                t->pregap = t->start;
-        }
-        else {
-            t->audio_start = pos;
-            t->start = cd ? s_round_to (pos, CD_FRAME) : pos;
-            t->pregap = t->start;
-        }
-        if (i > 0 && t->start <= layout->tracks [i - 1].start) {
-            snprintf (err, err_size, "album \"%s\" track %d: starts where track %d does (too short after crossfade)",
-                      s_title (album), s_num (album, i), s_num (album, i - 1));
-            assemble_layout_free (layout);
-            return MF_ERR_INVALID;
-        }
-        pos = t->audio_start + track_frames [i];
-    }
-    layout->total_frames = cd ? s_ceil_to (pos, CD_FRAME) : pos;
-    for (size_t i = 0; i < n; i++) {
-        assemble_track_t *t = &layout->tracks [i];
-        int64_t next = i + 1 < n ? layout->tracks [i + 1].start : layout->total_frames;
-        t->length = next - t->start;
-        t->slice_start = i == 0 ? 0 : t->start;
-        t->slice_frames = next - t->slice_start;
-        if (cd) {
-            int64_t end = i + 1 < n ? layout->tracks [i + 1].pregap : layout->total_frames;
-            if (end - t->start < (int64_t) (CD_MIN_TRACK_S * CD_RATE_HZ)) {
-                snprintf (err, err_size, "album \"%s\" track %d: %.2f s long, Red Book (cd) needs at least 4 s per track",
-                          s_title (album), s_num (album, i), (double) (end - t->start) / CD_RATE_HZ);
-                assemble_layout_free (layout);
-                return MF_ERR_INVALID;
-            }
-        }
-    }
-    return 0;
-}
-
-//  Red Book limits (track count, pregap, and with lengths every track's
-//  length); 0 or MF_ERR_INVALID with the reason.
-int
-assemble_check_cd (const spec_album_t *album, const int64_t *track_frames,
-                   char *err, size_t err_size)
-{
-    char dummy [8];
-    if (!err || err_size == 0) {
-        err = dummy;
-        err_size = sizeof dummy;
-    }
-    err [0] = 0;
-    if (!album || album->n_tracks == 0) {
-        snprintf (err, err_size, "album \"%s\": no tracks", s_title (album));
-        return MF_ERR_INVALID;
-    }
-    if (album->n_tracks > CD_MAX_TRACKS) {
-        snprintf (err, err_size, "album \"%s\": %zu tracks, Red Book (cd) allows at most 99; split the album or drop the cd profile",
-                  s_title (album), album->n_tracks);
-        return MF_ERR_INVALID;
-    }
-    if (!track_frames)
-        return 0;
-    const profile_t *cdp = profile_get (PROFILE_CD);
-    assemble_layout_t layout;
-    int rc = assemble_layout (album, cdp, CD_RATE_HZ, track_frames, &layout, err, err_size);
-    assemble_layout_free (&layout);
-    return rc;
-}
-
-//  Frees the layout's arrays; NULL-safe.
-void
-assemble_layout_free (assemble_layout_t *layout)
-{
-    if (!layout)
-        return;
-    free (layout->tracks);
-    layout->tracks = NULL;
-    layout->n_tracks = 0;
-    layout->total_frames = 0;
-}
 
 //  Frames of leading and trailing near-silence below threshold_db dBFS.
 void
@@ -535,7 +346,7 @@ s_add_track (const spec_album_t *album, const assemble_layout_t *layout, size_t 
     //  the gains in the order the whole-track form applies them: fade in,
     //  fade out, crossfade in, crossfade out
     const settings_t *st = &album->tracks [i].s;
-    int64_t fin = s_frames (st->fade_in_s, rate), fout = s_frames (st->fade_out_s, rate);
+    int64_t fin = assemble_frames (st->fade_in_s, rate), fout = assemble_frames (st->fade_out_s, rate);
     fin = fin < af ? fin : af;
     fout = fout < af ? fout : af;
     if (fin > 0)
@@ -609,8 +420,8 @@ assemble_album_part (const spec_album_t *album, const profile_t *profile,
         if (!tracks [i].data) {
             memset (layout, 0, sizeof *layout);
             if (err && err_size)
-                snprintf (err, err_size, "album \"%s\" track %d: no samples", s_title (album),
-                          album ? s_num (album, i) : (int) i + 1);
+                snprintf (err, err_size, "album \"%s\" track %d: no samples", assemble_album_title (album),
+                          album ? assemble_track_number (album, i) : (int) i + 1);
             return MF_ERR_INVALID;
         }
     assemble_source_t src = { s_mem_open, s_mem_read, (void *) tracks };
@@ -633,7 +444,7 @@ assemble_album_stream (const spec_album_t *album, const profile_t *profile,
     memset (layout, 0, sizeof *layout);
     if (!album || !profile || !src || !out_dir || n_tracks != album->n_tracks || n_tracks == 0) {
         snprintf (err, err_size, "album \"%s\": %zu mastered tracks for %zu in the spec",
-                  s_title (album), n_tracks, album ? album->n_tracks : 0);
+                  assemble_album_title (album), n_tracks, album ? album->n_tracks : 0);
         return MF_ERR_INVALID;
     }
     audio_t *info = calloc (n_tracks, sizeof *info);
@@ -658,8 +469,8 @@ assemble_album_stream (const spec_album_t *album, const profile_t *profile,
     for (size_t i = 0; i < n_tracks; i++)
         if (info [i].rate_hz != rate || info [i].channels != ch) {
             snprintf (err, err_size, "album \"%s\" track %d: %d Hz %d ch, track %d has %d Hz %d ch; all tracks must match",
-                      s_title (album), s_num (album, i), info [i].rate_hz, info [i].channels,
-                      s_num (album, 0), rate, ch);
+                      assemble_album_title (album), assemble_track_number (album, i), info [i].rate_hz, info [i].channels,
+                      assemble_track_number (album, 0), rate, ch);
             rc = MF_ERR_INVALID;
             goto done;
         }
@@ -759,7 +570,7 @@ assemble_album_stream (const spec_album_t *album, const profile_t *profile,
         double pk = xf > 0 ? s_true_peak_lin (piece, ch, rate, n) : 0.0;
         if (pk > pow (10.0, ceiling_dbtp / 20.0)) {
             log_info ("album \"%s\" track %d: crossfade peaks at %.2f dBTP, dipped under the "
-                      "ceiling", s_title (album), s_num (album, xf), 20.0 * log10 (pk));
+                      "ceiling", assemble_album_title (album), assemble_track_number (album, xf), 20.0 * log10 (pk));
             for (int64_t f = 0; f < n; f++) {
                 double x = (double) f / (double) n;
                 float g = (float) (1.0 / (sin (M_PI_2 * x) + cos (M_PI_2 * x)));
@@ -801,7 +612,7 @@ assemble_album_stream (const spec_album_t *album, const profile_t *profile,
                 if (fsutil_track_file_name (number, st->title, profile->ext, name,
                                             sizeof name) != 0) {
                     snprintf (err, err_size, "album \"%s\" track %d: file name too long",
-                              s_title (album), number);
+                              assemble_album_title (album), number);
                     rc = MF_ERR_INVALID;
                     break;
                 }

@@ -106,12 +106,6 @@ s_level (codec_id_t codec, int kbps, int channels)
     return x < 0.0 ? 0.0 : x > 1.0 ? 1.0 : x;
 }
 
-const char *
-codec_name (codec_id_t codec)
-{
-    return (int) codec >= 0 && codec < CODEC_COUNT ? s_codecs [codec].name : "?";
-}
-
 //  The rate a codec is fed for a master at rate_hz.
 static int
 s_codec_rate (codec_id_t codec, int rate_hz)

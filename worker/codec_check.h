@@ -23,9 +23,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/results.h"
 #include "worker/audio_io.h"
-
-typedef enum { CODEC_MP3 = 0, CODEC_VORBIS, CODEC_OPUS, CODEC_COUNT } codec_id_t;
 
 typedef struct {
     bool   available [CODEC_COUNT];       //  encoded and decoded
@@ -33,9 +32,6 @@ typedef struct {
     double kbps [CODEC_COUNT];            //  the stream's bitrate, measured
     char   why [CODEC_COUNT][96];         //  why not available
 } codec_check_t;
-
-//  The codec's name in reports ("mp3", "vorbis", "opus").
-const char *codec_name (codec_id_t codec);
 
 //  Round-trips master through every codec at kbps (stereo) and measures. Returns 0 (out
 //  filled; a codec that is missing or fails is marked unavailable), or

@@ -17,6 +17,7 @@
 #include "common/measure.h"
 #include "common/spec.h"
 #include "worker/audio_io.h"
+#include "common/results.h"
 #include "worker/codec_check.h"
 
 typedef struct {
@@ -34,34 +35,6 @@ typedef struct {
     fade_curve_t fade_curve;
 } master_opts_t;
 
-typedef struct {
-    double in_lufs;              //  input integrated loudness
-    double out_lufs;             //  output integrated loudness (as delivered)
-    double out_lra_lu;
-    double out_true_peak_dbtp;   //  after dither: the larger of the own 4x meter
-                                 //  and the accurate check (dsp/tp_check.h)
-    double gain_db;              //  static gain finally used
-    double gr_max_db;            //  limiter gain reduction, maximum
-    double gr_avg_db;            //  limiter gain reduction, mean over the track
-    double gr_sustained_db;      //  limiter gain reduction, sustained
-                                 //  (limiter_gr_sustained_db): what the cap
-                                 //  compares with max_gr_db
-    bool   gr_capped;            //  the target needed more than max_gr_db
-    int    loop_iterations;
-    double tonal_db [MEASURE_BANDS]; //  correction applied (after bounds)
-    comp_cfg_t compressor;       //  the glue compressor as it ran: a relative threshold
-                                 //  resolved into threshold_db; enabled false when off
-    double comp_gr_max_db;       //  its gain reduction, maximum
-    double comp_gr_avg_db;       //  its gain reduction, mean over the track
-    //  lossy round trips (worker/codec_check.h), when asked for
-    bool   codec_checked;
-    bool   codec_available [CODEC_COUNT];
-    double codec_true_peak_dbtp [CODEC_COUNT];  //  decoded, own 4x meter
-    double codec_kbps [CODEC_COUNT];             //  each stream's measured bitrate
-    bool   codec_safe;           //  the ceiling was lowered until they were under it
-    double codec_ceiling_dbtp;   //  the ceiling the delivered master was limited to
-    int    codec_passes;         //  masterings it took (1: as planned)
-} master_report_t;
 
 //  Sets opts to the neutral chain of DESIGN.md's example defaults for a
 //  profile (NULL: float output at the source rate, every stage off).

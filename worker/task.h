@@ -1,5 +1,5 @@
 /*  Running one task (the body of a farm task, in the worker's task
-    process) and the conversions the broker and the worker share.
+    process). The results it returns travel as common/results.h says.
 
     Kinds (proto/masterfarm.proto TaskKind):
       analyze   read the track, analysis_run, return the Analysis
@@ -29,6 +29,7 @@
 
 #include "common/measure.h"
 #include "common/wire.h"
+#include "common/results.h"
 #include "worker/assemble.h"
 #include "worker/master.h"
 
@@ -60,27 +61,5 @@ void task_warm_up (void);
 int task_output_fail (task_output_t *out, uint64_t task_id, uint32_t attempt,
                       const char *error);
 
-//  Fills pb from m; pb points into m's arrays (band_db and block_lufs are
-//  not copied; pb->band_db must have room: use the caller's array band).
-void task_analysis_to_pb (const measure_t *m, Masterfarm__Analysis *pb,
-                          double band [MEASURE_BANDS]);
-
-//  Fills m from pb (block_lufs allocated; free with measure_free).
-//  Returns 0, MF_ERR_FORMAT (band count wrong or values not finite where
-//  they must be) or MF_ERR_NOMEM.
-int task_analysis_from_pb (const Masterfarm__Analysis *pb, measure_t *m);
-
-//  A master report as JSON (caller frees), NULL on out of memory.
-char *task_master_report_json (const master_report_t *r);
-
-//  Parses task_master_report_json's output. Returns 0 or MF_ERR_FORMAT.
-int task_master_report_parse (const char *json, master_report_t *r);
-
-//  An album layout and its rate as JSON (caller frees), NULL on out of memory.
-char *task_layout_json (const assemble_layout_t *layout, int rate_hz);
-
-//  Parses task_layout_json's output (layout arrays allocated; free with
-//  assemble_layout_free). Returns 0, MF_ERR_FORMAT or MF_ERR_NOMEM.
-int task_layout_parse (const char *json, assemble_layout_t *layout, int *rate_hz);
 
 #endif

@@ -50,14 +50,14 @@ test_analysis_round_trip (void **state)
     m.n_blocks = 5;
     Masterfarm__Analysis pb;
     double band [MEASURE_BANDS];
-    task_analysis_to_pb (&m, &pb, band);
+    results_analysis_to_pb (&m, &pb, band);
     size_t size = masterfarm__analysis__get_packed_size (&pb);
     uint8_t *buf = malloc (size);
     masterfarm__analysis__pack (&pb, buf);
     Masterfarm__Analysis *back = masterfarm__analysis__unpack (NULL, size, buf);
     assert_non_null (back);
     measure_t m2;
-    assert_int_equal (task_analysis_from_pb (back, &m2), 0);
+    assert_int_equal (results_analysis_from_pb (back, &m2), 0);
     assert_string_equal (m2.format, "WAV PCM 24-bit");
     assert_int_equal (m2.rate_hz, 48000);
     assert_int_equal (m2.frames, 480000);
@@ -70,7 +70,7 @@ test_analysis_round_trip (void **state)
     measure_free (&m2);
     //  A wrong band count is refused.
     back->n_band_db = 3;
-    assert_int_equal (task_analysis_from_pb (back, &m2), MF_ERR_FORMAT);
+    assert_int_equal (results_analysis_from_pb (back, &m2), MF_ERR_FORMAT);
     masterfarm__analysis__free_unpacked (back, NULL);
     free (buf);
 }
@@ -90,29 +90,29 @@ test_json_round_trips (void **state)
     r.loop_iterations = 4;
     r.out_lra_lu = NAN;                     //  not finite: null, read back as -inf
     r.tonal_db [3] = 1.5;
-    char *json = task_master_report_json (&r);
+    char *json = results_master_json (&r);
     assert_non_null (json);
     master_report_t r2;
-    assert_int_equal (task_master_report_parse (json, &r2), 0);
+    assert_int_equal (results_master_parse (json, &r2), 0);
     assert_true (r2.in_lufs == -20.5 && r2.gain_db == 6.5 && r2.gr_max_db == 2.25);
     assert_true (r2.gr_capped);
     assert_int_equal (r2.loop_iterations, 4);
     assert_true (r2.tonal_db [3] == 1.5);
     assert_true (isinf (r2.out_lra_lu));
     free (json);
-    assert_int_equal (task_master_report_parse ("[1,2", &r2), MF_ERR_FORMAT);
-    assert_int_equal (task_master_report_parse (NULL, &r2), MF_ERR_FORMAT);
+    assert_int_equal (results_master_parse ("[1,2", &r2), MF_ERR_FORMAT);
+    assert_int_equal (results_master_parse (NULL, &r2), MF_ERR_FORMAT);
 
     assemble_track_t tr [2] = {
         { .start = 88200, .pregap = 0, .length = 100000, .slice_start = 0, .slice_frames = 188200 },
         { .start = 188200, .pregap = 188200, .length = 50000, .xfade_in = 10 },
     };
     assemble_layout_t l = { .total_frames = 238200, .tracks = tr, .n_tracks = 2 };
-    json = task_layout_json (&l, 44100);
+    json = results_layout_json (&l, 44100);
     assert_non_null (json);
     assemble_layout_t l2;
     int rate = 0;
-    assert_int_equal (task_layout_parse (json, &l2, &rate), 0);
+    assert_int_equal (results_layout_parse (json, &l2, &rate), 0);
     assert_int_equal (rate, 44100);
     assert_int_equal (l2.total_frames, 238200);
     assert_int_equal (l2.n_tracks, 2);
@@ -120,7 +120,7 @@ test_json_round_trips (void **state)
     assert_int_equal (l2.tracks [1].xfade_in, 10);
     assemble_layout_free (&l2);
     free (json);
-    assert_int_equal (task_layout_parse ("{}", &l2, &rate), MF_ERR_FORMAT);
+    assert_int_equal (results_layout_parse ("{}", &l2, &rate), MF_ERR_FORMAT);
 }
 
 //  A no-op task succeeds at once; an unknown kind fails with a message.
