@@ -142,7 +142,16 @@ s_round_trip (codec_id_t codec, const audio_t *a, int kbps, double *tp, double *
     }
     double level = s_level (codec, kbps, a->channels);
     sf_command (sf, SFC_SET_COMPRESSION_LEVEL, &level, sizeof level);
-    sf_count_t put = sf_writef_float (sf, a->data, a->frames);
+    //  in pieces: libvorbis's analysis buffer is sized by the write, and
+    //  a whole track in one write crashed it (a 50 s track at 48 kHz)
+    sf_count_t put = 0;
+    while (put < a->frames) {
+        sf_count_t n = a->frames - put < 8192 ? a->frames - put : 8192;
+        sf_count_t w = sf_writef_float (sf, a->data + (size_t) put * a->channels, n);
+        if (w <= 0)
+            break;
+        put += w;
+    }
     sf_close (sf);
     if (mem.failed) {
         rc = MF_ERR_NOMEM;
