@@ -240,6 +240,10 @@ s_tree (const report_input_t *in)
         json_object_set_new (jal, "target_lufs", s_num (rp->plan->album_target_lufs));
         json_object_set_new (jal, "planned_lufs", s_num (rp->plan->album_planned_lufs));
         json_object_set_new (jal, "output_lufs", s_num (out_album));
+        //  whether the profile has a continuous album file ("album_file": false
+        //  in the spec leaves it out; output_lufs is then null: nothing to measure)
+        bool album_file = !prof || !(in->album->s.no_album_file & (1u << prof->id));
+        json_object_set_new (jal, "album_file", json_boolean (album_file));
         json_object_set_new (jal, "planned_spread_lu", s_num (rp->plan->spread_lu));
         json_object_set_new (jal, "output_spread_lu", s_num (omax >= omin ? omax - omin : NAN));
         if (rp->layout) {

@@ -108,6 +108,11 @@ echo "     farm: highest decoded true peak over $(echo "$worst" | cut -d' ' -f2)
 check "report.json lists the decoded peaks of both amazon tracks" \
     awk -v n="$(echo "$worst" | cut -d' ' -f2)" 'BEGIN { exit !(n >= 4) }'
 check "every one is at or under -2 dBTP" le "$(echo "$worst" | cut -d' ' -f1)" -2.0
+check "report.json says amazon has no album file and cd has one" python3 -c '
+import json, sys
+r = {p["profile"]: p["album"] for p in json.load(open(sys.argv[1]))["profiles"]}
+sys.exit(not (r["amazon"]["album_file"] is False and r["amazon"]["output_lufs"] is None
+              and r["cd"]["album_file"] is True and r["cd"]["output_lufs"] is not None))' "$rep"
 alb=$(dirname "$rep")
 check "amazon has its per-track files and no album file" \
     bash -c "ls '$alb/amazon/'*' - '*.flac > /dev/null && ! ls '$alb/amazon/album.flac' 2> /dev/null"
