@@ -1705,6 +1705,17 @@ s_analysis_key (const char *sha, char key [SHA256_HEX_SIZE])
     cache_key (key, "analysis", parts, lens, 2);
 }
 
+//  A task's result is stored: it is done (its job counts it, no error).
+static void
+s_task_done (s_task_t *t)
+{
+    t->job->done++;
+    t->state = T_DONE;
+    t->job->dirty = true;
+    free (t->last_error);
+    t->last_error = NULL;
+}
+
 //  Completes a task with a result found in the reuse cache, as if a
 //  worker had returned it, without an attempt: the slot the scheduler
 //  gave worker widx for it is handed back.
@@ -1727,11 +1738,7 @@ s_task_reused (broker_t *self, s_task_t *t, int widx, const Masterfarm__Result *
     store_task_done (self->store, t->sched.id, t->attempts, packed, size,
                      (store_output_t *) outs, n_out);
     free (packed);
-    t->job->done++;
-    t->state = T_DONE;
-    t->job->dirty = true;
-    free (t->last_error);
-    t->last_error = NULL;
+    s_task_done (t);
     self->n_reused++;
     log_info ("job %llu album %d track %d: %s%s%s reused (input and settings unchanged)",
               (unsigned long long) t->sched.job_id, t->album + 1, t->track + 1,
@@ -3167,11 +3174,7 @@ s_on_result (broker_t *self, s_worker_t *w, const wire_msg_t *msg)
         s_cache_put (self, t, res, outs, n_out);
         store_task_done (self->store, t->sched.id, t->attempts, packed, size, outs, n_out);
         free (packed);
-        t->job->done++;
-        t->state = T_DONE;
-        t->job->dirty = true;
-        free (t->last_error);
-        t->last_error = NULL;
+        s_task_done (t);
         w->tasks_done++;
         s_metrics_done (self, t, res->elapsed_s);
         log_debug ("task %llu done in %.2f s", (unsigned long long) t->sched.id, res->elapsed_s);

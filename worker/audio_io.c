@@ -92,12 +92,10 @@ s_alloc_samples (size_t samples)
     return p;
 }
 
-//  Reads every frame from an open handle and validates it. file_bytes is
-//  the size of the file (0 when unknown): a header whose frames fit in it
-//  is believed at once, one allocation of the whole track.
+//  The channels and rate a file must have to be read. Returns 0 or
+//  MF_ERR_UNSUPPORTED with err naming what.
 static int
-s_read_all (SNDFILE *sf, const SF_INFO *info, const char *name, sf_count_t file_bytes,
-            audio_t *out, char *err, size_t err_size)
+s_check_shape (const SF_INFO *info, const char *name, char *err, size_t err_size)
 {
     if (info->channels < 1 || info->channels > AUDIO_MAX_CHANNELS) {
         snprintf (err, err_size, "%s: %d channels; 1 to %d are supported",
@@ -109,6 +107,19 @@ s_read_all (SNDFILE *sf, const SF_INFO *info, const char *name, sf_count_t file_
                   name, info->samplerate, AUDIO_MIN_RATE_HZ, AUDIO_MAX_RATE_HZ);
         return MF_ERR_UNSUPPORTED;
     }
+    return 0;
+}
+
+//  Reads every frame from an open handle and validates it. file_bytes is
+//  the size of the file (0 when unknown): a header whose frames fit in it
+//  is believed at once, one allocation of the whole track.
+static int
+s_read_all (SNDFILE *sf, const SF_INFO *info, const char *name, sf_count_t file_bytes,
+            audio_t *out, char *err, size_t err_size)
+{
+    int rc = s_check_shape (info, name, err, err_size);
+    if (rc)
+        return rc;
     if (info->frames <= 0) {
         snprintf (err, err_size, "%s: no audio frames (empty or truncated data)", name);
         return MF_ERR_FORMAT;
@@ -821,16 +832,9 @@ s_stream_setup (audio_stream_t *st, const SF_INFO *info, sf_count_t data_bytes,
                 audio_t *out, char *err, size_t err_size)
 {
     const char *name = st->name;
-    if (info->channels < 1 || info->channels > AUDIO_MAX_CHANNELS) {
-        snprintf (err, err_size, "%s: %d channels; 1 to %d are supported",
-                  name, info->channels, AUDIO_MAX_CHANNELS);
-        return MF_ERR_UNSUPPORTED;
-    }
-    if (info->samplerate < AUDIO_MIN_RATE_HZ || info->samplerate > AUDIO_MAX_RATE_HZ) {
-        snprintf (err, err_size, "%s: sample rate %d Hz; %d to %d Hz are supported",
-                  name, info->samplerate, AUDIO_MIN_RATE_HZ, AUDIO_MAX_RATE_HZ);
-        return MF_ERR_UNSUPPORTED;
-    }
+    int rc = s_check_shape (info, name, err, err_size);
+    if (rc)
+        return rc;
     if (!info->seekable) {
         snprintf (err, err_size, "%s: not a seekable audio file", name);
         return MF_ERR_FORMAT;
