@@ -1017,12 +1017,13 @@ master_run_codec (audio_t *in, const master_opts_t *opts, int kbps, bool safe,
     master_opts_t o = *opts;
     const bool chain_ceiling = !isnan (o.chain.limiter.ceiling_dbtp);
     const double ceiling = chain_ceiling ? o.chain.limiter.ceiling_dbtp : o.ceiling_dbtp;
-    double limit = ceiling;
+    double limit = ceiling, safe_at = NAN, unsafe_at = NAN;
+    bool redo = false;                //  mastering again at safe_at, to keep it
     codec_check_t cc;
     int rc = 0;
     for (int pass = 1; ; pass++) {
         //  the last pass may take the input; the others keep it for the next
-        bool last = !safe || pass == MASTER_CODEC_PASSES;
+        bool last = !safe || redo || pass == MASTER_CODEC_PASSES;
         rc = last ? master_run_take (in, &o, out, report, err, err_size)
                   : master_run (in, &o, out, report, err, err_size);
         if (!rc)
@@ -1043,16 +1044,38 @@ master_run_codec (audio_t *in, const master_opts_t *opts, int kbps, bool safe,
         report->codec_ceiling_dbtp = limit;
         report->codec_passes = pass;
         double over = codec_check_max_dbtp (&cc) - ceiling;
-        if (!safe || !(over > 0))
+        if (!safe)
             break;
-        if (last) {
-            log_warn ("master: after %d masterings a lossy round trip still peaks %.2f dB "
-                      "over the %.1f dBTP ceiling", pass, over, ceiling);
-            break;
+        double next;
+        if (!(over > 0)) {
+            //  safe: kept unless the lowering went clearly further than
+            //  needed and there are passes left to raise it and, should
+            //  the raise go over, to master at this limit again
+            double slack = -over;
+            next = fmin (limit + slack - MASTER_CODEC_MARGIN_DB, ceiling);
+            if (isfinite (unsafe_at) && next >= unsafe_at)
+                next = 0.5 * (limit + unsafe_at);
+            if (last || slack <= MASTER_CODEC_SLACK_DB || pass + 2 > MASTER_CODEC_PASSES
+            ||  next <= limit + 0.01)
+                break;
+            safe_at = limit;
+            log_debug ("master: lossy round trips %.2f dB under %.1f dBTP; limiting at %.2f",
+                       slack, ceiling, next);
         }
-        log_debug ("master: a lossy round trip peaks %.2f dB over %.1f dBTP; limiting at %.2f",
-                   over, ceiling, limit - over - MASTER_CODEC_MARGIN_DB);
-        limit -= over + MASTER_CODEC_MARGIN_DB;
+        else {
+            if (last) {
+                log_warn ("master: after %d masterings a lossy round trip still peaks %.2f dB "
+                          "over the %.1f dBTP ceiling", pass, over, ceiling);
+                break;
+            }
+            unsafe_at = limit;
+            //  a raise that went over: back to the limit that was safe
+            redo = isfinite (safe_at);
+            next = redo ? safe_at : limit - over - MASTER_CODEC_MARGIN_DB;
+            log_debug ("master: a lossy round trip peaks %.2f dB over %.1f dBTP; limiting at "
+                       "%.2f", over, ceiling, next);
+        }
+        limit = next;
         if (chain_ceiling)
             o.chain.limiter.ceiling_dbtp = limit;
         else

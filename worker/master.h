@@ -56,9 +56,13 @@ int master_run_take (audio_t *in, const master_opts_t *opts, audio_t *out,
                      master_report_t *report, char *err, size_t err_size);
 
 //  Codec-safe peaks: at most this many masterings, each with the ceiling
-//  lowered by the last decoded over plus MASTER_CODEC_MARGIN_DB.
+//  lowered by the last decoded over plus MASTER_CODEC_MARGIN_DB; a safe one
+//  more than MASTER_CODEC_SLACK_DB under is raised by its slack less the
+//  margin (halfway to a limit that went over) when passes are left to
+//  master at the safe limit again should the raise go over.
 #define MASTER_CODEC_PASSES     4
 #define MASTER_CODEC_MARGIN_DB  0.1
+#define MASTER_CODEC_SLACK_DB   0.25  //  safe this far under: kept as is
 
 //  master_run_take, then the lossy round trips of codec_check.h (at kbps)
 //  on the
