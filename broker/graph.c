@@ -1,0 +1,700 @@
+/*  The album task graph (see graph.h).  */
+#include "broker/graph.h"
+
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker/publish.h"
+
+//  True when an album's ready assembly should be queued now. An assembly
+//  is long (about as much work as all the album's masters) and the last
+//  one ends the job: with several slots it starts early only while more
+//  masters remain than the other slots could run in its time (about one
+//  master per album track per other slot), so that the last albums'
+//  masters finish first and their assemblies run side by side at the end
+//  instead of one after another on one slot. With one slot, no master
+//  left to start, or every slot idle with nothing queued, it starts at
+//  once (masters waiting for running analyses are worth a short wait).
+static bool
+s_assemble_may_start (broker_t *self, const album_t *a)
+{
+    //  Masters still to start: queued, or waiting for their album's
+    //  analyses (which are short beside them).
+    size_t queued = 0;
+    for (size_t j = 0; j < self->n_jobs; j++) {
+        const job_t *job = self->jobs [j];
+        if (core_job_state_final (job->state))
+            continue;
+        for (size_t i = 0; i < job->n_tasks; i++) {
+            const task_t *t = job->tasks [i];
+            if ((t->state == T_QUEUED || t->state == T_BLOCKED)
+            &&  t->kind == K_MASTER)
+                queued++;
+        }
+    }
+    uint64_t slots = 0, held = 0;
+    for (size_t i = 0; i < self->n_workers; i++)
+        if (self->workers [i].live) {
+            slots += self->workers [i].slots;
+            held += self->workers [i].n_held;
+        }
+    if (slots <= 1 || queued == 0 || (held == 0 && scheduler_size (self->sched) == 0))
+        return true;
+    size_t tracks = a->sub.n_tracks ? a->sub.n_tracks : a->spec->n_tracks;
+    return (uint64_t) queued > (slots - 1) * (uint64_t) tracks;
+}
+
+//  After a task reached a final state: moves the graph on.
+void
+graph_task_final (broker_t *self, task_t *t)
+{
+    if (t->album >= 0 && (size_t) t->album < t->job->n_albums)
+        graph_album_advance (self, t->job, &t->job->albums [t->album]);
+    publish_job_check (self, t->job);
+}
+
+//  The wait before retrying after the n-th resource failure (n >= 1):
+//  BROKER_BACKOFF_MS doubling, at most BROKER_BACKOFF_MAX_MS.
+static int64_t
+s_backoff_ms (int n)
+{
+    int64_t ms = BROKER_BACKOFF_MS;
+    for (int i = 1; i < n && ms < BROKER_BACKOFF_MAX_MS; i++)
+        ms *= 2;
+    return ms < BROKER_BACKOFF_MAX_MS ? ms : BROKER_BACKOFF_MAX_MS;
+}
+
+//  Forgets how a task's attempts ended (a retry requested by the operator
+//  starts it afresh) and persists that.
+void
+graph_task_counts_clear (broker_t *self, task_t *t)
+{
+    t->strikes = t->lost = t->resource = 0;
+    store_task_counts (self->store, t->sched.id, 0, 0, 0, 0);
+}
+
+//  A failed attempt: retry (elsewhere when possible, after a backoff for a
+//  resource failure) or fail for good when the limit of its kind is
+//  reached. Attempts a broker restart cut short never get here.
+void
+graph_task_attempt_failed (broker_t *self, task_t *t, int worker, const char *error,
+                           attempt_end_t end)
+{
+    int n, limit;
+    const char *what;
+    if (end == ATTEMPT_END_RESOURCE) {
+        n = ++t->resource;
+        limit = BROKER_MAX_RESOURCE;
+        what = "resource failures";
+    }
+    else
+    if (end == ATTEMPT_END_LOST) {
+        n = ++t->lost;
+        limit = BROKER_MAX_LOST;
+        what = "attempts lost with their worker";
+    }
+    else {
+        n = ++t->strikes;
+        limit = BROKER_MAX_ATTEMPTS;
+        what = "failures";
+    }
+    int64_t retry_at = 0, wait_ms = 0;
+    if (end == ATTEMPT_END_RESOURCE && n < limit) {
+        wait_ms = s_backoff_ms (n);
+        retry_at = clock_wall_ms () + wait_ms;
+    }
+    store_task_counts (self->store, t->sched.id, t->strikes, t->lost, t->resource, retry_at);
+    metrics_task_failed (self->metrics, t->kind, n < limit);
+    if (n >= limit) {
+        log_warn ("task %llu failed for good after %d attempts (%d %s): %s",
+                  (unsigned long long) t->sched.id, t->attempts, n, what, error);
+        core_task_set (self, t, T_FAILED, error);
+        graph_task_final (self, t);
+        return;
+    }
+    if (wait_ms)
+        log_info ("task %llu attempt %d failed (resource failure %d), queued again in "
+                  "%lld s: %s", (unsigned long long) t->sched.id, t->attempts, n,
+                  (long long) (wait_ms / 1000), error);
+    else
+        log_info ("task %llu attempt %d failed, queued again: %s",
+                  (unsigned long long) t->sched.id, t->attempts, error);
+    t->sched.avoid_worker = worker;
+    free (t->last_error);
+    t->last_error = strdup (error);
+    store_task_update (self->store, t->sched.id, T_QUEUED, t->attempts, error);
+    t->state = T_QUEUED;
+    if (wait_ms)
+        scheduler_defer (self->sched, &t->sched, clock_mono_ms () + wait_ms);
+    else
+        scheduler_push (self->sched, &t->sched);
+    t->job->dirty = true;
+}
+
+//  The one-album spec JSON the album's tasks carry.
+const char *
+graph_album_json (job_t *job, album_t *a)
+{
+    if (!a->json) {
+        job_spec_t one = *job->spec;
+        one.albums = a->spec;
+        one.n_albums = 1;
+        a->json = spec_to_json (&one);
+    }
+    return a->json;
+}
+
+//  The album's output rate for a profile: every master of the album and
+//  profile renders at it. A fixed-rate profile has its rate; a profile
+//  that keeps the source rate takes the highest rate it allows for any
+//  of the tracks (44.1 and 48 kHz sources on spotify: 48 kHz), so no
+//  track is delivered below the rate the profile keeps for it.
+static int
+s_album_rate (profile_id_t p, const measure_t *const *an, size_t n)
+{
+    const profile_t *prof = profile_get (p);
+    int rate = 0;
+    for (size_t k = 0; k < n; k++) {
+        int r = profile_output_rate (prof, an [k]->rate_hz);
+        if (r > rate)
+            rate = r;
+    }
+    return rate;
+}
+
+//  Plans every profile of an album from the analysed tracks and releases
+//  or fails the master tasks.
+void
+graph_album_plan (broker_t *self, job_t *job, album_t *a)
+{
+    size_t n = a->spec->n_tracks;
+    free (a->sub.tracks);
+    a->sub = *a->spec;
+    a->sub.tracks = calloc (n ? n : 1, sizeof *a->sub.tracks);
+    a->sub.n_tracks = 0;
+    const measure_t **an = calloc (n ? n : 1, sizeof *an);
+    int *numbers = calloc (n ? n : 1, sizeof *numbers);
+    if (!a->sub.tracks || !an || !numbers) {
+        free (an);
+        free (numbers);
+        log_error ("out of memory planning album %d", a->idx);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        a->sub_idx [i] = -1;
+        if (a->analyzed [i]) {
+            a->sub_idx [i] = (int) a->sub.n_tracks;
+            numbers [a->sub.n_tracks] = (int) i + 1;
+            an [a->sub.n_tracks] = &a->analyses [i];
+            a->sub.tracks [a->sub.n_tracks++] = a->spec->tracks [i];
+        }
+    }
+    for (int p = 0; p < PROFILE_COUNT; p++) {
+        if (!(a->spec->s.profiles & (1u << p)))
+            continue;
+        planner_plan_free (&a->plans [p]);
+        free (a->plan_err [p]);
+        a->plan_err [p] = NULL;
+        a->plan_ok [p] = false;
+        char err [CORE_ERR_LEN] = "";
+        int64_t *cd_frames = NULL;
+        if (a->sub.n_tracks == 0)
+            snprintf (err, sizeof err, "no track of the album could be analysed");
+        else
+        if (p == PROFILE_CD && (cd_frames = calloc (a->sub.n_tracks, sizeof *cd_frames))) {
+            //  Red Book limits need the lengths: refuse before mastering.
+            for (size_t k = 0; k < a->sub.n_tracks; k++)
+                cd_frames [k] = an [k]->rate_hz > 0
+                              ? an [k]->frames * 44100 / an [k]->rate_hz : 0;
+            assemble_check_cd (&a->sub, cd_frames, err, sizeof err);
+        }
+        free (cd_frames);
+        if (a->sub.n_tracks > 0 && !err [0]) {
+            int rate = s_album_rate ((profile_id_t) p, an, a->sub.n_tracks);
+            int rc = planner_plan_tracks (&a->sub, (const measure_t *const *) an, numbers,
+                                          (profile_id_t) p, rate, &a->plans [p], err, sizeof err);
+            if (rc == 0) {
+                a->plan_ok [p] = true;
+                store_plan_put (self->store, job->id, a->idx, p, a->plans [p].report_json);
+            }
+            else
+            if (!err [0])
+                snprintf (err, sizeof err, "planning failed: %s", mf_strerror (rc));
+        }
+        if (!a->plan_ok [p]) {
+            a->plan_err [p] = strdup (err);
+            log_warn ("job %llu album %d profile %s: cannot plan: %s",
+                      (unsigned long long) job->id, a->idx, profile_get ((profile_id_t) p)->name,
+                      err);
+        }
+    }
+    free (an);
+    free (numbers);
+    a->planned = true;
+}
+
+//  True when every analysis and every wanted master of the album is done.
+bool
+graph_album_mastered (const album_t *a)
+{
+    size_t n = a->spec->n_tracks;
+    for (size_t i = 0; i < n; i++) {
+        if (!a->analyze [i] || a->analyze [i]->state != T_DONE)
+            return false;
+        for (int p = 0; p < PROFILE_COUNT; p++) {
+            const task_t *m = a->master [i * PROFILE_COUNT + p];
+            if (m && m->state != T_DONE)
+                return false;
+        }
+    }
+    return true;
+}
+
+//  Appends one failure to out when there is room.
+static void
+s_failure_add (failure_t *out, size_t cap, size_t *k, int track, int profile,
+               const char *title, const char *reason)
+{
+    if (*k < cap)
+        out [(*k)++] = (failure_t) { track, profile, title, reason && *reason ? reason
+                                                                  : "failed (no reason given)" };
+}
+
+//  Lists why an album is not complete into out (at most cap entries), by
+//  cause: analyses that failed, masters that failed on their own, plans
+//  that could not be made, assemblies that failed on their own, and the
+//  album's own failure (report, publication). Tasks that never ran
+//  because of a cause listed are not repeated. Returns the count.
+size_t
+graph_album_failures (const album_t *a, failure_t *out, size_t cap)
+{
+    size_t k = 0, n = a->spec->n_tracks;
+    for (size_t i = 0; i < n; i++) {
+        const task_t *an = a->analyze [i];
+        const char *title = a->spec->tracks [i].title;
+        if (an && an->state == T_FAILED) {
+            s_failure_add (out, cap, &k, (int) i + 1, -1, title, an->last_error);
+            continue;
+        }
+        for (int p = 0; p < PROFILE_COUNT; p++) {
+            const task_t *m = a->master [i * PROFILE_COUNT + p];
+            if (m && m->state == T_FAILED && (a->plan_ok [p] || m->attempts > 0))
+                s_failure_add (out, cap, &k, (int) i + 1, p, title, m->last_error);
+        }
+    }
+    for (int p = 0; p < PROFILE_COUNT; p++) {
+        const task_t *as = a->assemble [p];
+        if (as && a->planned && !a->plan_ok [p])
+            s_failure_add (out, cap, &k, 0, p, NULL, a->plan_err [p]);
+        if (as && as->state == T_FAILED && as->attempts > 0)
+            s_failure_add (out, cap, &k, 0, p, NULL, as->last_error);
+    }
+    if (a->error)
+        s_failure_add (out, cap, &k, 0, -1, NULL, a->error);
+    return k;
+}
+
+//  Removes from an album's staging folder every file no successful
+//  assembly named in its result (torn or foreign files of failed and
+//  abandoned attempts, profiles that were not assembled, an earlier
+//  report); whole false: also the album files and CUE sheets (a partial
+//  delivery has none). The album folder is out_root/album_rel, pruned
+//  beneath out_root (nothing outside it is deleted). Returns 0, or an
+//  error with err.
+static int
+s_album_prune (const album_t *a, const char *out_root, const char *album_rel, bool whole,
+               char *err, size_t err_size)
+{
+    const char **keep = NULL;
+    char *copies [PROFILE_COUNT] = { NULL };
+    size_t n_keep = 0;
+    int rc = 0;
+    for (int p = 0; p < PROFILE_COUNT && !rc; p++) {
+        const task_t *as = a->assemble [p];
+        if (!as || as->state != T_DONE)
+            continue;
+        const profile_t *prof = profile_get ((profile_id_t) p);
+        size_t len = a->asm_files [p] ? strlen (a->asm_files [p]) : 0;
+        size_t lines = 0;
+        for (size_t i = 0; i < len; i++)
+            lines += a->asm_files [p][i] == '\n';
+        if (lines == 0) {
+            snprintf (err, err_size, "the %s assembly named no files", prof->name);
+            rc = MF_ERR_STATE;
+            break;
+        }
+        //  "<profile>/<name>" per line, cut into strings in place
+        size_t plen = strlen (prof->name);
+        copies [p] = malloc (len + lines * (plen + 1) + 1);
+        const char **grown = realloc (keep, (n_keep + lines) * sizeof *keep);
+        if (grown)
+            keep = grown;
+        if (!copies [p] || !grown) {
+            rc = MF_ERR_NOMEM;
+            break;
+        }
+        char *w = copies [p];
+        for (const char *r = a->asm_files [p]; *r; ) {
+            const char *nl = strchr (r, '\n');
+            size_t n = nl ? (size_t) (nl - r) : strlen (r);
+            if (whole || strncmp (r, "album.", 6) != 0) {
+                keep [n_keep++] = w;
+                w += sprintf (w, "%s/%.*s", prof->name, (int) n, r) + 1;
+            }
+            r += n + (nl ? 1 : 0);
+        }
+    }
+    if (!rc)
+        rc = deliver_prune_beneath (out_root, album_rel, keep, n_keep, err, err_size);
+    else
+    if (!err [0])
+        snprintf (err, err_size, "cannot list the assemblies' files: %s", mf_strerror (rc));
+    for (int p = 0; p < PROFILE_COUNT; p++)
+        free (copies [p]);
+    free (keep);
+    return rc;
+}
+
+//  True when two track plans would master a track the same way.
+static bool
+s_track_plan_same (const track_plan_t *x, const track_plan_t *y)
+{
+    //  a silent track has no target (NaN): equal when both have none
+    bool same_target = x->target_lufs == y->target_lufs
+                    || (isnan (x->target_lufs) && isnan (y->target_lufs));
+    if (!same_target || x->silent != y->silent || x->gain_db != y->gain_db
+    ||  x->ceiling_dbtp != y->ceiling_dbtp || x->fade_in_frames != y->fade_in_frames
+    ||  x->fade_out_frames != y->fade_out_frames)
+        return false;
+    for (int b = 0; b < MEASURE_BANDS; b++)
+        if (x->tonal_db [b] != y->tonal_db [b])
+            return false;
+    return true;
+}
+
+//  After the plan a retry made: every done master whose track plan
+//  changed (or that had none) is mastered again, with its profile's
+//  assembly; one whose plan is the same keeps its output.
+static void
+s_album_recheck_masters (broker_t *self, album_t *a, const album_plan_t *old,
+                         const bool *old_ok, const int *old_idx)
+{
+    size_t n = a->spec->n_tracks;
+    for (size_t i = 0; i < n; i++)
+        for (int p = 0; p < PROFILE_COUNT; p++) {
+            task_t *m = a->master [i * PROFILE_COUNT + p];
+            if (!m || m->state != T_DONE)
+                continue;
+            int o = old_idx [i], k = a->sub_idx [i];
+            if (old_ok [p] && a->plan_ok [p] && o >= 0 && k >= 0
+            &&  (size_t) o < old [p].n_tracks && (size_t) k < a->plans [p].n_tracks
+            &&  old [p].out_rate_hz == a->plans [p].out_rate_hz
+            &&  s_track_plan_same (&old [p].tracks [o], &a->plans [p].tracks [k]))
+                continue;
+            log_info ("job %llu album %d track %zu profile %s: its plan changed, mastered again",
+                      (unsigned long long) m->sched.job_id, a->idx, i + 1,
+                      profile_get ((profile_id_t) p)->name);
+            m->attempts = 0;
+            graph_task_counts_clear (self, m);
+            m->sched.avoid_worker = -1;
+            core_task_set (self, m, T_BLOCKED, "");
+            task_t *as = a->assemble [p];
+            if (as && core_task_state_final (as->state)) {
+                as->attempts = 0;
+                graph_task_counts_clear (self, as);
+                core_task_set (self, as, T_BLOCKED, "");
+            }
+        }
+}
+
+//  Plans the album; after a retry's new analyses, keeps the masters
+//  whose plan did not change (s_album_recheck_masters).
+void
+graph_album_replan (broker_t *self, job_t *job, album_t *a)
+{
+    size_t n = a->spec->n_tracks;
+    album_plan_t old [PROFILE_COUNT];
+    bool old_ok [PROFILE_COUNT];
+    int *old_idx = a->replan ? malloc ((n ? n : 1) * sizeof *old_idx) : NULL;
+    if (old_idx) {
+        memcpy (old, a->plans, sizeof old);
+        memcpy (old_ok, a->plan_ok, sizeof old_ok);
+        memcpy (old_idx, a->sub_idx, n * sizeof *old_idx);
+        memset (a->plans, 0, sizeof a->plans);
+    }
+    graph_album_plan (self, job, a);
+    if (old_idx) {
+        s_album_recheck_masters (self, a, old, old_ok, old_idx);
+        for (int p = 0; p < PROFILE_COUNT; p++)
+            planner_plan_free (&old [p]);
+        free (old_idx);
+    }
+    else
+    if (a->replan) {
+        //  Out of memory for the comparison: master every track again.
+        for (size_t i = 0; i < n * PROFILE_COUNT; i++)
+            if (a->master [i] && a->master [i]->state == T_DONE) {
+                a->master [i]->attempts = 0;
+                core_task_set (self, a->master [i], T_BLOCKED, "");
+            }
+    }
+    a->replan = false;
+}
+
+//  Moves an album's graph on as far as its task states allow.
+void
+graph_album_advance (broker_t *self, job_t *job, album_t *a)
+{
+    size_t n = a->spec->n_tracks;
+    if (a->asm_deferred) {
+        a->asm_deferred = false;     //  set again below while still held back
+        self->n_deferred--;
+    }
+    //  1. Every analysis final: plan, then release or fail the masters.
+    if (!a->planned) {
+        for (size_t i = 0; i < n; i++)
+            if (!core_task_state_final (a->analyze [i]->state))
+                return;
+        graph_album_replan (self, job, a);
+    }
+    for (size_t i = 0; i < n; i++)
+        for (int p = 0; p < PROFILE_COUNT; p++) {
+            task_t *m = a->master [i * PROFILE_COUNT + p];
+            if (!m || m->state != T_BLOCKED)
+                continue;
+            if (a->analyzed [i] && a->plan_ok [p])
+                core_task_queue (self, m);
+            else {
+                char err [CORE_ERR_LEN];
+                task_t *an = a->analyze [i];
+                if (!a->analyzed [i])
+                    snprintf (err, sizeof err, "not mastered: analysis %s%s%s",
+                              an->state == T_CANCELLED ? "cancelled" : "failed",
+                              an->last_error ? ": " : "", an->last_error ? an->last_error : "");
+                else
+                    snprintf (err, sizeof err, "not mastered: %s",
+                              a->plan_err [p] ? a->plan_err [p] : "no plan");
+                core_task_set (self, m, T_FAILED, err);
+            }
+        }
+    //  2. Every master of the album final: assemble each profile when the
+    //  album is complete, or when the spec asks for a partial delivery
+    //  (then per-track files only); otherwise the album is held.
+    bool masters_final = true;
+    for (size_t i = 0; i < n * PROFILE_COUNT; i++)
+        if (a->master [i] && !core_task_state_final (a->master [i]->state))
+            masters_final = false;
+    bool mastered = masters_final && graph_album_mastered (a);
+    for (int p = 0; p < PROFILE_COUNT && masters_final; p++) {
+        task_t *as = a->assemble [p];
+        if (!as || as->state != T_BLOCKED)
+            continue;
+        size_t ok = 0;
+        for (size_t i = 0; i < n; i++) {
+            task_t *m = a->master [i * PROFILE_COUNT + p];
+            if (m && m->state == T_DONE)
+                ok++;
+        }
+        if (!mastered && !a->spec->s.partial_deliver) {
+            core_task_set (self, as, T_FAILED, "not assembled: the album is held (a track or "
+                        "profile failed, and the spec does not ask for \"partial\": \"deliver\")");
+            continue;
+        }
+        if (ok > 0 && !s_assemble_may_start (self, a)) {
+            if (!a->asm_deferred) {
+                a->asm_deferred = true;
+                self->n_deferred++;
+            }
+            continue;
+        }
+        if (ok > 0)
+            core_task_queue (self, as);
+        else
+            core_task_set (self, as, T_FAILED, "not assembled: no track of the album was mastered");
+    }
+    //  3. Every assembly final: hold the album, or write its report and
+    //  manifest over exactly the files the assemblies delivered.
+    if (a->state != A_OPEN || a->report_pid > 0 || !masters_final)
+        return;
+    for (int p = 0; p < PROFILE_COUNT; p++)
+        if (a->assemble [p] && !core_task_state_final (a->assemble [p]->state))
+            return;
+    bool complete = mastered, any_assembled = false;
+    for (int p = 0; p < PROFILE_COUNT; p++)
+        if (a->assemble [p]) {
+            if (a->assemble [p]->state == T_DONE)
+                any_assembled = true;
+            else
+                complete = false;
+        }
+    if (!complete && (!a->spec->s.partial_deliver || !any_assembled)) {
+        a->state = A_HELD;
+        store_album_set (self->store, job->id, a->idx, a->slug, a->state);
+        job->dirty = true;
+        log_warn ("job %llu: album \"%s\" held, not published: not every track of every "
+                  "profile was delivered (masterfarm status %llu names the failures)",
+                  (unsigned long long) job->id, a->spec->title, (unsigned long long) job->id);
+        return;
+    }
+    //  Everything below goes by the album's place under the output root,
+    //  opened beneath it at each use, so that a folder on the way swapped
+    //  for a symbolic link leads nowhere outside
+    char album_rel [4200], err [CORE_ERR_LEN] = "";
+    const char *out_root = self->output_root;
+    snprintf (album_rel, sizeof album_rel, CORE_STAGING "/job-%llu/%s",
+              (unsigned long long) job->id, a->slug);
+    //  Only the files the successful assemblies named belong: leftovers of
+    //  failed or abandoned attempts go before anything is hashed.
+    int rc = s_album_prune (a, out_root, album_rel, complete, err, sizeof err);
+    //  The report covers the analysed tracks (under their spec numbers),
+    //  the profiles that were assembled, and what is missing and why.
+    report_profile_t rp [PROFILE_COUNT];
+    master_report_t *mreps [PROFILE_COUNT] = { NULL };
+    bool *delivered [PROFILE_COUNT] = { NULL };
+    assemble_layout_t layouts [PROFILE_COUNT];
+    memset (layouts, 0, sizeof layouts);
+    const measure_t **an = calloc (n ? n : 1, sizeof *an);
+    int *numbers = calloc (n ? n : 1, sizeof *numbers);
+    size_t cap_f = n * (PROFILE_COUNT + 1) + 2 * PROFILE_COUNT + 2, n_f = 0;
+    failure_t *fails = calloc (cap_f, sizeof *fails);
+    report_missing_t *missing = calloc (cap_f, sizeof *missing);
+    size_t n_rp = 0;
+    if (!an || !numbers || !fails || !missing)
+        rc = rc ? rc : MF_ERR_NOMEM;
+    for (int p = 0; p < PROFILE_COUNT && !rc; p++) {
+        if (!a->assemble [p] || !a->plan_ok [p] || a->assemble [p]->state != T_DONE)
+            continue;
+        mreps [p] = calloc (a->sub.n_tracks ? a->sub.n_tracks : 1, sizeof *mreps [p]);
+        delivered [p] = calloc (a->sub.n_tracks ? a->sub.n_tracks : 1, sizeof *delivered [p]);
+        if (!mreps [p] || !delivered [p])
+            continue;
+        size_t n_mastered = 0;
+        for (size_t i = 0; i < n; i++) {
+            task_t *m = a->master [i * PROFILE_COUNT + p];
+            if (a->sub_idx [i] >= 0 && m && m->state == T_DONE && m->report
+            &&  results_master_parse (m->report, &mreps [p][a->sub_idx [i]]) == 0) {
+                delivered [p][a->sub_idx [i]] = true;
+                n_mastered++;
+            }
+        }
+        memset (&rp [n_rp], 0, sizeof rp [n_rp]);
+        rp [n_rp].profile = (profile_id_t) p;
+        rp [n_rp].plan = &a->plans [p];
+        rp [n_rp].masters = mreps [p];
+        rp [n_rp].album_out_lufs = NAN;
+        rp [n_rp].delivered = delivered [p];
+        int rate = 0;
+        if (complete && a->assemble [p]->report
+        &&  results_layout_parse (a->assemble [p]->report, &layouts [p], &rate) == 0
+        &&  layouts [p].n_tracks == a->sub.n_tracks && n_mastered == a->sub.n_tracks) {
+            rp [n_rp].layout = &layouts [p];
+            rp [n_rp].rate_hz = rate;
+            rp [n_rp].album_out_lufs = layouts [p].album_lufs;   //  NAN if not measured
+        }
+        n_rp++;
+    }
+    if (!rc && n_rp == 0) {
+        snprintf (err, sizeof err, "no profile of the album can be reported");
+        rc = MF_ERR_STATE;
+    }
+    char *status = NULL;
+    if (!rc) {
+        for (size_t i = 0, k = 0; i < n; i++)
+            if (a->sub_idx [i] >= 0) {
+                numbers [k] = (int) i + 1;
+                an [k++] = &a->analyses [i];
+            }
+        n_f = complete ? 0 : graph_album_failures (a, fails, cap_f);
+        for (size_t i = 0; i < n_f; i++) {
+            const profile_t *pr = fails [i].profile >= 0
+                                ? profile_get ((profile_id_t) fails [i].profile) : NULL;
+            missing [i] = (report_missing_t) { fails [i].track, fails [i].title,
+                                               pr ? pr->name : NULL, fails [i].reason };
+        }
+        report_input_t tmp = { &a->sub, NULL, NULL, 0, NULL, !complete, missing, n_f };
+        status = report_status_json (&tmp);
+        if (!status)
+            rc = MF_ERR_NOMEM;
+    }
+    if (!rc) {
+        report_input_t in = { &a->sub, (const measure_t *const *) an, rp, n_rp, numbers,
+                              !complete, missing, n_f };
+        //  Hashing an album's files takes seconds: a child process writes
+        //  the report and the manifest while the loop goes on (publish_reap_reports).
+        fflush (NULL);
+        pid_t parent = getpid ();
+        pid_t pid = fork ();
+        if (pid == 0) {
+            publish_report_child_detach (parent);
+            rc = report_write_beneath (&in, out_root, album_rel, err, sizeof err);
+            if (!rc)
+                rc = deliver_manifest_write_status_beneath (out_root, album_rel, status,
+                                                            err, sizeof err);
+            if (rc)
+                log_error ("job %llu album %s: %s", (unsigned long long) job->id, a->slug, err);
+            _exit (rc ? 1 : 0);
+        }
+        if (pid > 0) {
+            a->report_pid = pid;
+            a->report_ms = clock_mono_ms ();
+            self->n_reporting++;
+        }
+        else {
+            rc = report_write_beneath (&in, out_root, album_rel, err, sizeof err);
+            if (!rc)
+                rc = deliver_manifest_write_status_beneath (out_root, album_rel, status,
+                                                            err, sizeof err);
+        }
+    }
+    if (rc) {
+        if (!err [0])
+            snprintf (err, sizeof err, "cannot write the report: %s", mf_strerror (rc));
+        log_error ("job %llu album %s: %s", (unsigned long long) job->id, a->slug, err);
+        free (a->error);
+        a->error = strdup (err);
+    }
+    for (int p = 0; p < PROFILE_COUNT; p++) {
+        free (mreps [p]);
+        free (delivered [p]);
+        assemble_layout_free (&layouts [p]);
+    }
+    free (status);
+    free (missing);
+    free (fails);
+    free (numbers);
+    free (an);
+    if (a->report_pid > 0)
+        return;
+    a->state = rc ? A_PUBLISH_FAILED : A_REPORTED;
+    if (rc)
+        job->publish_failed = true;
+    store_album_set (self->store, job->id, a->idx, a->slug, a->state);
+    job->dirty = true;
+}
+
+//  Keeps the names a done assembly's result gave (one per line) in its
+//  album: the files that belong in the profile's folder.
+void
+graph_asm_files_set (task_t *t, const Masterfarm__Result *res)
+{
+    if (t->album < 0 || (size_t) t->album >= t->job->n_albums || t->profile < 0
+    ||  t->profile >= PROFILE_COUNT || !t->job->albums)
+        return;
+    album_t *a = &t->job->albums [t->album];
+    size_t len = 1;
+    for (size_t i = 0; i < res->n_outputs; i++)
+        len += strlen (res->outputs [i]->path ? res->outputs [i]->path : "") + 1;
+    char *names = malloc (len), *w = names;
+    if (!names)
+        return;
+    *w = 0;
+    for (size_t i = 0; i < res->n_outputs; i++) {
+        const char *name = res->outputs [i]->path;
+        //  one plain name per file: anything else never belongs
+        if (name && *name && !strchr (name, '/') && !strchr (name, '\n'))
+            w += sprintf (w, "%s\n", name);
+    }
+    free (a->asm_files [t->profile]);
+    a->asm_files [t->profile] = names;
+}

@@ -1,0 +1,59 @@
+/*  The album task graph (see broker.h for its shape): the plan made when
+    every track of an album is analysed, advancing an album when one of
+    its tasks ends (masters queued, assemblies started, the report process
+    forked), attempts that failed and their retries, and the reasons an
+    album is not complete.  */
+#ifndef MF_BROKER_GRAPH_H
+#define MF_BROKER_GRAPH_H
+
+#include "broker/core.h"
+
+//  After a task reached a final state: moves the graph on.
+void graph_task_final (broker_t *self, task_t *t);
+
+//  How an attempt ended when it did not succeed (see broker.h).
+typedef enum {
+    ATTEMPT_END_OWN,          //  the task's own failure: a strike
+    ATTEMPT_END_RESOURCE,     //  the machine ran short: retried after a backoff
+    ATTEMPT_END_LOST          //  its worker expired (killed, host lost)
+} attempt_end_t;
+
+//  Forgets how a task's attempts ended (a retry requested by the operator
+//  starts it afresh) and persists that.
+void graph_task_counts_clear (broker_t *self, task_t *t);
+
+//  A failed attempt: retry (elsewhere when possible, after a backoff for a
+//  resource failure) or fail for good when the limit of its kind is
+//  reached. Attempts a broker restart cut short never get here.
+void graph_task_attempt_failed (broker_t *self, task_t *t, int worker, const char *error,
+                                attempt_end_t end);
+
+//  The one-album spec JSON the album's tasks carry.
+const char *graph_album_json (job_t *job, album_t *a);
+
+//  Plans every profile of an album from the analysed tracks and releases
+//  or fails the master tasks.
+void graph_album_plan (broker_t *self, job_t *job, album_t *a);
+
+//  True when every analysis and every wanted master of the album is done.
+bool graph_album_mastered (const album_t *a);
+
+//  Lists why an album is not complete into out (at most cap entries), by
+//  cause: analyses that failed, masters that failed on their own, plans
+//  that could not be made, assemblies that failed on their own, and the
+//  album's own failure (report, publication). Tasks that never ran
+//  because of a cause listed are not repeated. Returns the count.
+size_t graph_album_failures (const album_t *a, failure_t *out, size_t cap);
+
+//  Plans the album; after a retry's new analyses, keeps the masters
+//  whose plan did not change.
+void graph_album_replan (broker_t *self, job_t *job, album_t *a);
+
+//  Moves an album's graph on as far as its task states allow.
+void graph_album_advance (broker_t *self, job_t *job, album_t *a);
+
+//  Keeps the names a done assembly's result gave (one per line) in its
+//  album: the files that belong in the profile's folder.
+void graph_asm_files_set (task_t *t, const Masterfarm__Result *res);
+
+#endif
