@@ -276,3 +276,18 @@ core_kind_name (int kind)
         default:         return "task";
     }
 }
+
+int
+core_tasks_push (task_t ***list, size_t *n, size_t *cap, size_t first_cap, task_t *t)
+{
+    if (*n == *cap) {
+        size_t grown = *cap ? *cap * 2 : first_cap;
+        task_t **more = realloc (*list, grown * sizeof *more);
+        if (!more)
+            return MF_ERR_NOMEM;
+        *list = more;
+        *cap = grown;
+    }
+    (*list) [(*n)++] = t;
+    return 0;
+}

@@ -308,4 +308,8 @@ const char *core_job_state_name (int state);
 //  The name of a task kind.
 const char *core_kind_name (int kind);
 
+//  Appends t to a list that grows by doubling (from first_cap). Returns
+//  0, or MF_ERR_NOMEM with the list unchanged.
+int core_tasks_push (task_t ***list, size_t *n, size_t *cap, size_t first_cap, task_t *t);
+
 #endif

@@ -249,16 +249,7 @@ s_dispatch_one (broker_t *self, task_t *t, worker_info_t *w, int widx)
     t->attempts++;
     t->worker = widx;
     t->state = T_DISPATCHED;
-    if (w->n_held == w->cap_held) {
-        size_t cap = w->cap_held ? w->cap_held * 2 : 8;
-        task_t **held = realloc (w->held, cap * sizeof *held);
-        if (held) {
-            w->held = held;
-            w->cap_held = cap;
-        }
-    }
-    if (w->n_held < w->cap_held)
-        w->held [w->n_held++] = t;
+    core_tasks_push (&w->held, &w->n_held, &w->cap_held, 8, t);
     int64_t now = clock_wall_ms ();
     //  No-op tasks (benchmarks) record only their end: a restart queues
     //  them again anyway, and their attempts tell nobody anything.
@@ -451,15 +442,8 @@ static int
 s_job_hold (broker_t *self, task_t *t, int widx)
 {
     job_t *job = t->job;
-    if (job->n_held == job->cap_held) {
-        size_t cap = job->cap_held ? job->cap_held * 2 : 64;
-        task_t **held = realloc (job->held, cap * sizeof *held);
-        if (!held)
-            return MF_ERR_NOMEM;
-        job->held = held;
-        job->cap_held = cap;
-    }
-    job->held [job->n_held++] = t;
+    if (core_tasks_push (&job->held, &job->n_held, &job->cap_held, 64, t))
+        return MF_ERR_NOMEM;
     scheduler_release (self->sched, widx);
     return 0;
 }

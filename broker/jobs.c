@@ -35,17 +35,10 @@ s_task_add (broker_t *self, job_t *job, const store_task_t *row)
                              ? row->resource : 0);
     if (row->last_error)
         t->last_error = strdup (row->last_error);
-    if (job->n_tasks == job->cap_tasks) {
-        size_t cap = job->cap_tasks ? job->cap_tasks * 2 : 16;
-        task_t **tasks = realloc (job->tasks, cap * sizeof *tasks);
-        if (!tasks) {
-            free (t);
-            return NULL;
-        }
-        job->tasks = tasks;
-        job->cap_tasks = cap;
+    if (core_tasks_push (&job->tasks, &job->n_tasks, &job->cap_tasks, 16, t)) {
+        free (t);
+        return NULL;
     }
-    job->tasks [job->n_tasks++] = t;
     if (row->id >= self->n_by_id) {
         size_t n = self->n_by_id ? self->n_by_id : 1024;
         while (n <= row->id)

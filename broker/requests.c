@@ -12,6 +12,44 @@
 static int s_retry_check (const job_t *job, const Masterfarm__JobRequest *req, char *why,
                           size_t size);
 
+//  The job a request names, or NULL after answering that there is none.
+static job_t *
+s_job_asked (broker_t *self, const wire_msg_t *msg, uint64_t job_id)
+{
+    job_t *job = core_job_find (self, job_id);
+    if (!job) {
+        self->counters.unknown_job++;
+        char text [96];
+        snprintf (text, sizeof text, "no job %llu on this broker", (unsigned long long) job_id);
+        core_send_error (self, msg, MF_ERR_NOTFOUND, text);
+    }
+    return job;
+}
+
+//  Opens the transaction of a change a request asks for. Returns true, or
+//  false after answering that nothing was changed.
+static bool
+s_change_begin (broker_t *self, const wire_msg_t *msg)
+{
+    if (store_begin_sync (self->store) == 0)
+        return true;
+    core_send_error (self, msg, MF_ERR_IO, "the broker cannot write its state file now "
+                     "(see its log); nothing was changed, try again");
+    return false;
+}
+
+//  Commits a request's change and sends its reply (or the failure).
+static void
+s_change_commit (broker_t *self, const wire_msg_t *msg, Masterfarm__JobReply *reply)
+{
+    if (store_commit (self->store))
+        core_send_error (self, msg, MF_ERR_IO,
+                         "the broker could not store the change; see its log");
+    else
+        core_send (self, msg->id, msg->id_size, MASTERFARM__MSG_TYPE__JOB_REPLY, &reply->base,
+                   NULL, 0);
+}
+
 //  SUBMIT: validate fully, persist, answer with the id or every error.
 void
 requests_on_submit (broker_t *self, const wire_msg_t *msg)
@@ -157,15 +195,9 @@ requests_on_status (broker_t *self, const wire_msg_t *msg)
     size_t n = 0;
     job_t *one = NULL;
     if (req->job_id) {
-        one = core_job_find (self, req->job_id);
-        if (!one) {
-            self->counters.unknown_job++;
-            char text [96];
-            snprintf (text, sizeof text, "no job %llu on this broker",
-                      (unsigned long long) req->job_id);
-            core_send_error (self, msg, MF_ERR_NOTFOUND, text);
+        one = s_job_asked (self, msg, req->job_id);
+        if (!one)
             return;
-        }
         n = 1;
     }
     else
@@ -219,15 +251,9 @@ void
 requests_on_watch (broker_t *self, const wire_msg_t *msg)
 {
     const Masterfarm__WatchRequest *req = (const Masterfarm__WatchRequest *) msg->body;
-    job_t *job = core_job_find (self, req->job_id);
-    if (!job) {
-        self->counters.unknown_job++;
-        char text [96];
-        snprintf (text, sizeof text, "no job %llu on this broker",
-                  (unsigned long long) req->job_id);
-        core_send_error (self, msg, MF_ERR_NOTFOUND, text);
+    job_t *job = s_job_asked (self, msg, req->job_id);
+    if (!job)
         return;
-    }
     watcher_t wt;
     memcpy (wt.id, msg->id, msg->id_size);
     wt.id_size = msg->id_size;
@@ -389,25 +415,16 @@ void
 requests_on_job_request (broker_t *self, const wire_msg_t *msg, bool cancel)
 {
     const Masterfarm__JobRequest *req = (const Masterfarm__JobRequest *) msg->body;
-    job_t *job = core_job_find (self, req->job_id);
-    if (!job) {
-        self->counters.unknown_job++;
-        char text [96];
-        snprintf (text, sizeof text, "no job %llu on this broker",
-                  (unsigned long long) req->job_id);
-        core_send_error (self, msg, MF_ERR_NOTFOUND, text);
+    job_t *job = s_job_asked (self, msg, req->job_id);
+    if (!job)
         return;
-    }
     Masterfarm__JobReply reply = MASTERFARM__JOB_REPLY__INIT;
     reply.job_id = job->id;
     reply.ok = true;
     reply.error = (char *) "";
     char refusal [160];
-    if (store_begin_sync (self->store)) {
-        core_send_error (self, msg, MF_ERR_IO, "the broker cannot write its state file now "
-                         "(see its log); nothing was changed, try again");
+    if (!s_change_begin (self, msg))
         return;
-    }
     if (cancel) {
         if (core_job_state_final (job->state)) {
             reply.ok = false;
@@ -459,12 +476,7 @@ requests_on_job_request (broker_t *self, const wire_msg_t *msg, bool cancel)
                       before);
         }
     }
-    if (store_commit (self->store)) {
-        core_send_error (self, msg, MF_ERR_IO,
-                         "the broker could not store the change; see its log");
-        return;
-    }
-    core_send (self, msg->id, msg->id_size, MASTERFARM__MSG_TYPE__JOB_REPLY, &reply.base, NULL, 0);
+    s_change_commit (self, msg, &reply);
 }
 
 //  Checks a RETRY narrowed to an album or a track: numbers in range, and
@@ -521,15 +533,9 @@ void
 requests_on_control_request (broker_t *self, const wire_msg_t *msg)
 {
     const Masterfarm__JobRequest *req = (const Masterfarm__JobRequest *) msg->body;
-    job_t *job = core_job_find (self, req->job_id);
-    if (!job) {
-        self->counters.unknown_job++;
-        char text [96];
-        snprintf (text, sizeof text, "no job %llu on this broker",
-                  (unsigned long long) req->job_id);
-        core_send_error (self, msg, MF_ERR_NOTFOUND, text);
+    job_t *job = s_job_asked (self, msg, req->job_id);
+    if (!job)
         return;
-    }
     Masterfarm__JobReply reply = MASTERFARM__JOB_REPLY__INIT;
     reply.job_id = job->id;
     reply.ok = true;
@@ -548,11 +554,8 @@ requests_on_control_request (broker_t *self, const wire_msg_t *msg)
                    NULL, 0);
         return;
     }
-    if (store_begin_sync (self->store)) {
-        core_send_error (self, msg, MF_ERR_IO, "the broker cannot write its state file now "
-                         "(see its log); nothing was changed, try again");
+    if (!s_change_begin (self, msg))
         return;
-    }
     if (msg->type == MASTERFARM__MSG_TYPE__PRIORITY) {
         job->priority = (int) req->priority;
         for (size_t i = 0; i < job->n_tasks; i++) {
@@ -591,16 +594,10 @@ requests_on_control_request (broker_t *self, const wire_msg_t *msg)
     }
     store_job_control (self->store, job->id, job->priority, job->paused);
     job->dirty = true;
-    if (store_commit (self->store)) {
-        core_send_error (self, msg, MF_ERR_IO,
-                         "the broker could not store the change; see its log");
-        return;
-    }
-    core_send (self, msg->id, msg->id_size, MASTERFARM__MSG_TYPE__JOB_REPLY, &reply.base, NULL, 0);
+    s_change_commit (self, msg, &reply);
 }
 
 #define S_LOGS_MAX        2000          //  attempts in one LOGS reply
-
 #define S_LOGS_MAX_BYTES  (8u << 20)    //  text in one LOGS reply
 
 typedef struct {
@@ -648,15 +645,10 @@ void
 requests_on_logs (broker_t *self, const wire_msg_t *msg)
 {
     const Masterfarm__LogsRequest *req = (const Masterfarm__LogsRequest *) msg->body;
-    job_t *job = core_job_find (self, req->job_id);
-    char text [128];
-    if (!job) {
-        self->counters.unknown_job++;
-        snprintf (text, sizeof text, "no job %llu on this broker",
-                  (unsigned long long) req->job_id);
-        core_send_error (self, msg, MF_ERR_NOTFOUND, text);
+    job_t *job = s_job_asked (self, msg, req->job_id);
+    if (!job)
         return;
-    }
+    char text [128];
     if ((req->track && !req->album) || (req->album && req->album > job->n_albums)
     ||  (req->track && req->track > job->albums [req->album - 1].spec->n_tracks)) {
         if (req->track && !req->album)

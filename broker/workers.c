@@ -224,15 +224,8 @@ workers_adopt (broker_t *self, worker_info_t *w, task_t *t, uint32_t attempt)
     t->parked = 0;
     t->state = T_RUNNING;
     t->worker = widx;
-    if (w->n_held == w->cap_held) {
-        size_t cap = w->cap_held ? w->cap_held * 2 : 8;
-        task_t **held = realloc (w->held, cap * sizeof *held);
-        if (!held)
-            return false;
-        w->held = held;
-        w->cap_held = cap;
-    }
-    w->held [w->n_held++] = t;
+    if (core_tasks_push (&w->held, &w->n_held, &w->cap_held, 8, t))
+        return false;
     scheduler_hold (self->sched, widx);
     store_task_update (self->store, t->sched.id, T_RUNNING, t->attempts, NULL);
     store_attempt_begin (self->store, t->sched.id, t->attempts, w->name, clock_wall_ms ());
@@ -295,16 +288,7 @@ workers_on_result (broker_t *self, worker_info_t *w, const wire_msg_t *msg)
         core_send (self, other->id, other->id_size, MASTERFARM__MSG_TYPE__TASK_CANCEL, &tc.base,
                    NULL, 0);
         core_task_unhold (self, t);
-        if (w->n_held == w->cap_held) {
-            size_t cap = w->cap_held ? w->cap_held * 2 : 8;
-            task_t **held = realloc (w->held, cap * sizeof *held);
-            if (held) {
-                w->held = held;
-                w->cap_held = cap;
-            }
-        }
-        if (w->n_held < w->cap_held) {
-            w->held [w->n_held++] = t;
+        if (core_tasks_push (&w->held, &w->n_held, &w->cap_held, 8, t) == 0) {
             scheduler_hold (self->sched, widx);
             t->worker = widx;
         }

@@ -89,38 +89,10 @@ static const char *const s_eq_names [] =
     { "peak", "lowshelf", "highshelf", "highpass", "lowpass" };
 static const char *const s_dynamics_names [DYN_COUNT] =
     { "none", "gentle", "standard", "punchy" };
-
-//  Keys allowed in each kind of object (NULL-terminated).
-static const char *const s_top_keys [] =
-    { "name", "priority", "deadline", "deliver_at", "defaults", "albums", NULL };
-static const char *const s_settings_keys [] =
-    { "profiles", "loudness", "tonal", "chain", "dynamics", "gap_s", "fade_in_s", "fade_out_s",
-      "crossfade_s", "fade_curve", "trim", "trim_db", NULL };
-static const char *const s_album_keys [] =
-    { "title", "artist", "upc", "date", "genre", "partial", "tracks", NULL };
 static const char *const s_partial_names [] = { "hold", "deliver" };
-static const char *const s_profile_keys [] =
-    { "name", "codec_check", "codec_safe", "album_file", NULL };
-static const char *const s_track_keys [] = { "path", "title", "artist", "isrc", "disc", NULL };
-static const char *const s_loudness_keys [] =
-    { "policy", "target_lufs", "true_peak_dbtp", "max_deviation_lu", NULL };
-static const char *const s_tonal_keys [] =
-    { "match", "strength", "max_db", "reference_track", NULL };
-static const char *const s_chain_keys [] =
-    { "highpass_hz", "highpass_order", "eq", "multiband", "compressor", "stereo",
-      "gain_db", "limiter", "dither", "noise_shaping", NULL };
-static const char *const s_eq_keys [] = { "type", "freq_hz", "gain_db", "q", NULL };
-static const char *const s_comp_keys [] =
-    { "enabled", "threshold_db", "threshold_lu", "ratio", "attack_ms", "release_ms",
-      "knee_db", "makeup_db", NULL };
-static const char *const s_band_keys [] =
-    { "enabled", "threshold_db", "ratio", "attack_ms", "release_ms", "knee_db",
-      "makeup_db", NULL };
-static const char *const s_mb_keys [] =
-    { "enabled", "low_hz", "high_hz", "low", "mid", "high", NULL };
-static const char *const s_stereo_keys [] = { "width", "mono_below_hz", NULL };
-static const char *const s_limiter_keys [] =
-    { "enabled", "ceiling_dbtp", "lookahead_ms", "release_ms", "max_gr_db", NULL };
+
+//  The columns of a CSV catalog (the keys of the JSON objects are in
+//  tables, below).
 static const char *const s_csv_columns [] =
     { "album", "track", "path", "title", "artist", "isrc", "gap_s", "fade_in_s",
       "fade_out_s", NULL };
@@ -509,44 +481,19 @@ s_edit_distance (const char *a, const char *b)
     return row [lb];
 }
 
-//  The closest allowed key to key, or NULL if none is close enough
-//  (distance at most 2, and less than half the key's length).
-static const char *
-s_suggest (const char *key, const char *const *a, const char *const *b)
-{
-    const char *best = NULL;
-    size_t best_d = 3;
-    for (int pass = 0; pass < 2; pass++)
-        for (const char *const *k = pass ? b : a; k && *k; k++) {
-            size_t d = s_edit_distance (key, *k);
-            if (d < best_d && d * 2 < strlen (*k)) {
-                best = *k;
-                best_d = d;
-            }
-        }
-    return best;
-}
+#define S_SUGGEST_MAX  3          //  a suggestion is nearer than this
 
-//  Reports an unknown key, suggesting the nearest allowed one.
+//  One step of looking for the allowed key nearest to key: name replaces
+//  *best when it is nearer than *best_d (start at S_SUGGEST_MAX) and than
+//  half its own length.
 static void
-s_unknown_key (s_ctx_t *ctx, const char *path, const char *key,
-               const char *const *a, const char *const *b)
+s_suggest_step (const char *key, const char *name, const char **best, size_t *best_d)
 {
-    const char *hint = s_suggest (key, a, b);
-    if (hint)
-        s_fail (ctx, path, true, "unknown key '%s'; did you mean '%s'?", key, hint);
-    else
-        s_fail (ctx, path, true, "unknown key '%s'", key);
-}
-
-//  True if key is in the NULL-terminated list.
-static bool
-s_in_list (const char *key, const char *const *list)
-{
-    for (; *list; list++)
-        if (strcmp (key, *list) == 0)
-            return true;
-    return false;
+    size_t d = s_edit_distance (key, name);
+    if (d < *best_d && d * 2 < strlen (name)) {
+        *best = name;
+        *best_d = d;
+    }
 }
 
 //  A short name of a JSON value's type, for messages.
@@ -636,22 +583,25 @@ s_enum_find (const char *name, const char *const *names, int n)
     return -1;
 }
 
-//  Reads one of names; reports the allowed list otherwise. Returns the index or -1.
+//  Reads one of names (find, when given, also knows aliases); reports the
+//  allowed list otherwise, calling a value what ("value" when NULL).
+//  Returns the index or -1.
 static int
-s_get_enum (s_ctx_t *ctx, const json_t *v, const char *path,
-            const char *const *names, int n)
+s_get_enum (s_ctx_t *ctx, const json_t *v, const char *path, const char *const *names,
+            int n, int (*find) (const char *name), const char *what)
 {
     const char *s = s_get_str (ctx, v, path);
     if (!s)
         return -1;
-    int i = s_enum_find (s, names, n);
+    int i = find ? find (s) : s_enum_find (s, names, n);
     if (i < 0) {
         char allowed [256] = "";
         for (int k = 0; k < n; k++) {
             strcat (allowed, k ? ", " : "");
             strcat (allowed, names [k]);
         }
-        s_fail (ctx, path, false, "unknown value '%s'; allowed: %s", s, allowed);
+        s_fail (ctx, path, false, "unknown %s '%s'; allowed: %s", what ? what : "value", s,
+                allowed);
     }
     return i;
 }
@@ -900,7 +850,211 @@ spec_settings_default (settings_t *s)
 }
 
 // ---------------------------------------------------------------------------
-//  Applying JSON objects over settings
+//  Keys, by table
+
+/*  Every object of a spec is read by one walker, s_walk, from tables that
+    describe its keys: the name, how the value is read (a type and, for
+    numbers, the range documented in spec.h), where it goes in the object
+    the table describes, and a mark the caller gets back when the value
+    was taken. Keys that need more than a type (arrays, switchable stages,
+    values with their own syntax) name their reader. An object may be read
+    by several tables at once (an album: its own keys, the album-level
+    settings, the settings every level has); a key none of them has is
+    reported where it stands, with the nearest key of those tables as a
+    "did you mean".  */
+
+//  How a key's value is read.
+typedef enum {
+    S_NUM,              //  a number within [lo, hi], into a double
+    S_INT,              //  an integer within [lo, hi], into an int
+    S_BOOL,             //  true or false, into a bool
+    S_ENUM,             //  one of names (or a name find accepts), its index into an enum
+    S_TEXT,             //  a non-empty single-line string, copied into a char *
+    S_OBJECT,           //  an object, walked with the key's sub-table
+    S_CALL,             //  the key's own reader
+    S_LATER             //  read by the caller after the walk
+} s_type_t;
+
+#define S_NULL_KEEPS  1u            //  null leaves the value as it was
+#define S_NULL_NAN    2u            //  null sets NAN ("from the profile")
+
+typedef struct s_key_s s_key_t;
+typedef struct s_table_s s_table_t;
+
+//  Reads x, the value of key at path, into obj (the object key's table
+//  describes); arg is the walk's (s_walk).
+typedef void (s_read_fn) (s_ctx_t *ctx, const json_t *x, const char *path, void *obj,
+                          const s_key_t *key, void *arg);
+
+struct s_key_s {
+    const char        *name;
+    s_type_t           type;
+    size_t             offset;      //  of the value in the table's object
+    double             lo, hi;      //  S_NUM, S_INT: the allowed range
+    const char *const *names;       //  S_ENUM: the values, by index
+    int                n_names;
+    int              (*find) (const char *name);  //  S_ENUM: with aliases; NULL: names
+    const char        *what;        //  S_ENUM: what a value is ("value" when NULL);
+                                    //  S_OBJECT: its keys, shown when it is not an object
+    const s_table_t   *sub;         //  S_OBJECT: its keys
+    unsigned           flags;       //  S_NULL_*
+    uint32_t           mark;        //  ORed into s_walk's result when the value was taken
+    s_read_fn         *read;        //  S_CALL
+};
+
+struct s_table_s {
+    const s_key_t *keys;
+    size_t         n;
+};
+
+//  A table and the object it fills, in one s_walk.
+typedef struct {
+    const s_table_t *table;
+    void            *obj;
+} s_layer_t;
+
+//  Reports a key that belongs elsewhere (true), or leaves it to be
+//  reported as unknown (false).
+typedef bool (s_misplaced_fn) (s_ctx_t *ctx, const char *path, const char *key);
+
+//  Table rows: where the value goes, its range, a table of a keys array.
+#define S_AT(type, field)   .offset = offsetof (type, field)
+#define S_RANGE(...)        S_RANGE_ (__VA_ARGS__)
+#define S_RANGE_(l, h)      .lo = (l), .hi = (h)
+#define S_TABLE(keys)       { keys, sizeof keys / sizeof keys [0] }
+#define S_FIELD(obj, key)   ((void *) ((char *) (obj) + (key)->offset))
+
+//  Marks beyond SPEC_COMP_*: which threshold, crossovers, loudness given.
+#define S_MARK_ABSOLUTE   (1u << 27)
+#define S_MARK_RELATIVE   (1u << 28)
+#define S_MARK_CROSSOVER  (1u << 29)
+#define S_MARK_TARGET     (1u << 30)
+#define S_MARK_PEAK       (1u << 31)
+
+//  S_ENUM values are stored as int.
+_Static_assert (sizeof (fade_curve_t) == sizeof (int), "enum size");
+_Static_assert (sizeof (loudness_policy_t) == sizeof (int), "enum size");
+_Static_assert (sizeof (tonal_match_t) == sizeof (int), "enum size");
+_Static_assert (sizeof (eq_type_t) == sizeof (int), "enum size");
+_Static_assert (sizeof (dynamics_t) == sizeof (int), "enum size");
+
+//  The key named name in table, or NULL.
+static const s_key_t *
+s_table_find (const s_table_t *table, const char *name)
+{
+    for (size_t i = 0; i < table->n; i++)
+        if (strcmp (table->keys [i].name, name) == 0)
+            return &table->keys [i];
+    return NULL;
+}
+
+//  Reports an unknown key, suggesting the nearest key of the layers.
+static void
+s_unknown_key (s_ctx_t *ctx, const char *path, const char *key, const s_layer_t *layers,
+               size_t n)
+{
+    const char *hint = NULL;
+    size_t hint_d = S_SUGGEST_MAX;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < layers [i].table->n; k++)
+            s_suggest_step (key, layers [i].table->keys [k].name, &hint, &hint_d);
+    if (hint)
+        s_fail (ctx, path, true, "unknown key '%s'; did you mean '%s'?", key, hint);
+    else
+        s_fail (ctx, path, true, "unknown key '%s'", key);
+}
+
+static uint32_t s_walk (s_ctx_t *ctx, const json_t *v, const char *path,
+                        const s_layer_t *layers, size_t n, s_misplaced_fn *misplaced,
+                        void *arg);
+
+//  Reads one key's value by its row. Returns true when the value was taken.
+static bool
+s_read_key (s_ctx_t *ctx, const json_t *x, const char *path, void *obj, const s_key_t *k,
+            void *arg)
+{
+    void *field = S_FIELD (obj, k);
+    if (json_is_null (x) && (k->flags & S_NULL_KEEPS))
+        return false;
+    if (json_is_null (x) && (k->flags & S_NULL_NAN)) {
+        *(double *) field = NAN;
+        return false;
+    }
+    switch (k->type) {
+        case S_NUM:
+            return s_get_num (ctx, x, path, k->lo, k->hi, field);
+        case S_INT:
+            return s_get_int (ctx, x, path, (long long) k->lo, (long long) k->hi, field);
+        case S_BOOL:
+            return s_get_bool (ctx, x, path, field);
+        case S_ENUM: {
+            int i = s_get_enum (ctx, x, path, k->names, k->n_names, k->find, k->what);
+            if (i >= 0)
+                *(int *) field = i;
+            return i >= 0;
+        }
+        case S_TEXT:
+            return s_get_text (ctx, x, path, field);
+        case S_OBJECT:
+            if (!json_is_object (x)) {
+                s_fail (ctx, path, false, "expected an object%s%s, got %s",
+                        k->what ? " " : "", k->what ? k->what : "", s_type_name (x));
+                return false;
+            }
+            s_walk (ctx, x, path, &(s_layer_t) { k->sub, field }, 1, NULL, arg);
+            return true;
+        case S_CALL:
+            k->read (ctx, x, path, obj, k, arg);
+            return true;
+        case S_LATER:
+            return false;
+    }
+    return false;
+}
+
+//  Walks object v at path: each key is read by the first layer whose
+//  table has it, into that layer's object; a key none has goes to
+//  misplaced (may be NULL), then is reported as unknown. Returns the
+//  marks of the values taken.
+static uint32_t
+s_walk (s_ctx_t *ctx, const json_t *v, const char *path, const s_layer_t *layers, size_t n,
+        s_misplaced_fn *misplaced, void *arg)
+{
+    uint32_t marks = 0;
+    const char *key;
+    json_t *x;
+    char p [SPEC_PATH_MAX];
+    json_object_foreach ((json_t *) v, key, x) {
+        s_key_path (p, path, key);
+        const s_key_t *k = NULL;
+        size_t i = 0;
+        while (i < n && !(k = s_table_find (layers [i].table, key)))
+            i++;
+        if (k) {
+            if (s_read_key (ctx, x, p, layers [i].obj, k, arg))
+                marks |= k->mark;
+        }
+        else
+        if (!misplaced || !misplaced (ctx, p, key))
+            s_unknown_key (ctx, p, key, layers, n);
+    }
+    return marks;
+}
+
+//  s_walk of one table over obj, after checking that v is an object.
+static uint32_t
+s_walk_object (s_ctx_t *ctx, const json_t *v, const char *path, const s_table_t *table,
+               void *obj, void *arg)
+{
+    if (!json_is_object (v)) {
+        s_fail (ctx, path, false, "expected an object, got %s", s_type_name (v));
+        return 0;
+    }
+    return s_walk (ctx, v, path, &(s_layer_t) { table, obj }, 1, NULL, arg);
+}
+
+// ---------------------------------------------------------------------------
+//  Settings: the chain and its stages, loudness, tonal match
 
 //  The common head of a switchable stage: null/false disable it, true
 //  enables it, an object enables it and returns true so the caller merges
@@ -921,6 +1075,28 @@ s_apply_switch (s_ctx_t *ctx, const json_t *v, const char *path, bool *enabled)
     return true;
 }
 
+//  The glue compressor's keys; a multiband band has all but the last.
+static const s_key_t s_comp_keys [] = {
+    { "enabled",      S_BOOL, S_AT (comp_cfg_t, enabled) },
+    { "threshold_db", S_NUM,  S_AT (comp_cfg_t, threshold_db), S_RANGE (R_THRESHOLD_DB),
+                      .mark = SPEC_COMP_THRESHOLD | S_MARK_ABSOLUTE },
+    { "ratio",        S_NUM,  S_AT (comp_cfg_t, ratio), S_RANGE (R_RATIO),
+                      .mark = SPEC_COMP_RATIO },
+    { "attack_ms",    S_NUM,  S_AT (comp_cfg_t, attack_ms), S_RANGE (R_ATTACK_MS),
+                      .mark = SPEC_COMP_ATTACK },
+    { "release_ms",   S_NUM,  S_AT (comp_cfg_t, release_ms), S_RANGE (R_COMP_RELEASE_MS),
+                      .mark = SPEC_COMP_RELEASE },
+    { "knee_db",      S_NUM,  S_AT (comp_cfg_t, knee_db), S_RANGE (R_KNEE_DB),
+                      .mark = SPEC_COMP_KNEE },
+    { "makeup_db",    S_NUM,  S_AT (comp_cfg_t, makeup_db), S_RANGE (R_MAKEUP_DB),
+                      .mark = SPEC_COMP_MAKEUP },
+    { "threshold_lu", S_NUM,  S_AT (comp_cfg_t, threshold_lu), S_RANGE (R_THRESHOLD_LU),
+                      .mark = SPEC_COMP_THRESHOLD | S_MARK_RELATIVE },
+};
+static const s_table_t s_comp_table = S_TABLE (s_comp_keys);
+static const s_table_t s_band_table =
+    { s_comp_keys, sizeof s_comp_keys / sizeof s_comp_keys [0] - 1 };
+
 //  Applies a compressor value: null/false disable, true enables, an object
 //  enables and merges its keys. given (the glue compressor's; NULL for a
 //  multiband band, which has no relative threshold) collects the keys
@@ -930,140 +1106,132 @@ s_apply_comp (s_ctx_t *ctx, const json_t *v, const char *path, comp_cfg_t *c,
               uint32_t *given)
 {
     uint32_t set = SPEC_COMP_ENABLED;
-    if (!s_apply_switch (ctx, v, path, &c->enabled)) {
-        if (given)
-            *given |= set;
-        return;
-    }
-    const char *key;
-    json_t *x;
-    char p [SPEC_PATH_MAX];
-    if (given && json_object_get (v, "threshold_db") && json_object_get (v, "threshold_lu"))
-        s_fail (ctx, s_key_path (p, path, "threshold_lu"), false, "give threshold_db "
-                "(dBFS) or threshold_lu (LU above the track's loudness), not both");
-    json_object_foreach ((json_t *) v, key, x) {
-        s_key_path (p, path, key);
-        if (strcmp (key, "enabled") == 0)
-            s_get_bool (ctx, x, p, &c->enabled);
-        else if (strcmp (key, "threshold_db") == 0) {
-            if (s_get_num (ctx, x, p, R_THRESHOLD_DB, &c->threshold_db)) {
-                c->relative = false;
-                set |= SPEC_COMP_THRESHOLD;
-            }
-        }
-        else if (given && strcmp (key, "threshold_lu") == 0) {
-            if (s_get_num (ctx, x, p, R_THRESHOLD_LU, &c->threshold_lu)) {
-                c->relative = true;
-                set |= SPEC_COMP_THRESHOLD;
-            }
-        }
-        else if (strcmp (key, "ratio") == 0)
-            set |= s_get_num (ctx, x, p, R_RATIO, &c->ratio) ? SPEC_COMP_RATIO : 0;
-        else if (strcmp (key, "attack_ms") == 0)
-            set |= s_get_num (ctx, x, p, R_ATTACK_MS, &c->attack_ms) ? SPEC_COMP_ATTACK : 0;
-        else if (strcmp (key, "release_ms") == 0)
-            set |= s_get_num (ctx, x, p, R_COMP_RELEASE_MS, &c->release_ms)
-                 ? SPEC_COMP_RELEASE : 0;
-        else if (strcmp (key, "knee_db") == 0)
-            set |= s_get_num (ctx, x, p, R_KNEE_DB, &c->knee_db) ? SPEC_COMP_KNEE : 0;
-        else if (strcmp (key, "makeup_db") == 0)
-            set |= s_get_num (ctx, x, p, R_MAKEUP_DB, &c->makeup_db) ? SPEC_COMP_MAKEUP : 0;
-        else
-            s_unknown_key (ctx, p, key, given ? s_comp_keys : s_band_keys, NULL);
+    if (s_apply_switch (ctx, v, path, &c->enabled)) {
+        char p [SPEC_PATH_MAX];
+        if (given && json_object_get (v, "threshold_db") && json_object_get (v, "threshold_lu"))
+            s_fail (ctx, s_key_path (p, path, "threshold_lu"), false, "give threshold_db "
+                    "(dBFS) or threshold_lu (LU above the track's loudness), not both");
+        uint32_t marks = s_walk (ctx, v, path,
+                                 &(s_layer_t) { given ? &s_comp_table : &s_band_table, c },
+                                 1, NULL, NULL);
+        if (marks & S_MARK_ABSOLUTE)
+            c->relative = false;
+        if (marks & S_MARK_RELATIVE)
+            c->relative = true;
+        set |= marks & ~(S_MARK_ABSOLUTE | S_MARK_RELATIVE);
     }
     if (given)
         *given |= set;
 }
 
-//  Applies a multiband value (null/false/true/object, as for the compressor).
+//  Reads the glue compressor of a chain.
 static void
-s_apply_multiband (s_ctx_t *ctx, const json_t *v, const char *path, multiband_cfg_t *m)
+s_read_compressor (s_ctx_t *ctx, const json_t *x, const char *path, void *obj,
+                   const s_key_t *key, void *arg)
 {
-    if (!s_apply_switch (ctx, v, path, &m->enabled))
+    (void) key, (void) arg;
+    chain_cfg_t *c = obj;
+    s_apply_comp (ctx, x, path, &c->compressor, &c->comp_keys);
+}
+
+//  Reads one band of a multiband compressor.
+static void
+s_read_band (s_ctx_t *ctx, const json_t *x, const char *path, void *obj,
+             const s_key_t *key, void *arg)
+{
+    (void) arg;
+    s_apply_comp (ctx, x, path, S_FIELD (obj, key), NULL);
+}
+
+static const s_key_t s_multiband_keys [] = {
+    { "enabled", S_BOOL, S_AT (multiband_cfg_t, enabled) },
+    { "low_hz",  S_NUM,  S_AT (multiband_cfg_t, low_hz), S_RANGE (R_MB_LOW_HZ),
+                 .mark = S_MARK_CROSSOVER },
+    { "high_hz", S_NUM,  S_AT (multiband_cfg_t, high_hz), S_RANGE (R_MB_HIGH_HZ),
+                 .mark = S_MARK_CROSSOVER },
+    { "low",     S_CALL, S_AT (multiband_cfg_t, band [0]), .read = s_read_band },
+    { "mid",     S_CALL, S_AT (multiband_cfg_t, band [1]), .read = s_read_band },
+    { "high",    S_CALL, S_AT (multiband_cfg_t, band [2]), .read = s_read_band },
+};
+static const s_table_t s_multiband_table = S_TABLE (s_multiband_keys);
+
+//  Reads a multiband value (null/false/true/object, as for the compressor).
+static void
+s_read_multiband (s_ctx_t *ctx, const json_t *x, const char *path, void *obj,
+                  const s_key_t *key, void *arg)
+{
+    (void) arg;
+    multiband_cfg_t *m = S_FIELD (obj, key);
+    if (!s_apply_switch (ctx, x, path, &m->enabled))
         return;
-    const char *key;
-    json_t *x;
-    char p [SPEC_PATH_MAX];
-    bool crossover_given = false;
-    json_object_foreach ((json_t *) v, key, x) {
-        s_key_path (p, path, key);
-        int band = s_enum_find (key, s_mb_band_names, 3);
-        if (strcmp (key, "enabled") == 0)
-            s_get_bool (ctx, x, p, &m->enabled);
-        else if (strcmp (key, "low_hz") == 0)
-            crossover_given |= s_get_num (ctx, x, p, R_MB_LOW_HZ, &m->low_hz);
-        else if (strcmp (key, "high_hz") == 0)
-            crossover_given |= s_get_num (ctx, x, p, R_MB_HIGH_HZ, &m->high_hz);
-        else if (band >= 0)
-            s_apply_comp (ctx, x, p, &m->band [band], NULL);
-        else
-            s_unknown_key (ctx, p, key, s_mb_keys, NULL);
-    }
-    if (crossover_given && !(m->high_hz > m->low_hz)) {
-        s_key_path (p, path, json_object_get (v, "high_hz") ? "high_hz" : "low_hz");
+    uint32_t marks = s_walk (ctx, x, path, &(s_layer_t) { &s_multiband_table, m }, 1, NULL,
+                             NULL);
+    if ((marks & S_MARK_CROSSOVER) && !(m->high_hz > m->low_hz)) {
+        char p [SPEC_PATH_MAX];
+        s_key_path (p, path, json_object_get (x, "high_hz") ? "high_hz" : "low_hz");
         s_fail (ctx, p, false, "the crossovers must rise: low_hz %g must be below high_hz %g",
                 m->low_hz, m->high_hz);
     }
 }
 
-//  Applies a limiter value (null/false/true/object); ceiling_dbtp null
-//  means "from the profile".
+//  ceiling_dbtp null means "from the profile".
+static const s_key_t s_limiter_keys [] = {
+    { "enabled",      S_BOOL, S_AT (limiter_cfg_t, enabled) },
+    { "ceiling_dbtp", S_NUM,  S_AT (limiter_cfg_t, ceiling_dbtp), S_RANGE (R_CEILING_DBTP),
+                      .flags = S_NULL_NAN },
+    { "lookahead_ms", S_NUM,  S_AT (limiter_cfg_t, lookahead_ms), S_RANGE (R_LOOKAHEAD_MS) },
+    { "release_ms",   S_NUM,  S_AT (limiter_cfg_t, release_ms), S_RANGE (R_LIM_RELEASE_MS) },
+    { "max_gr_db",    S_NUM,  S_AT (limiter_cfg_t, max_gr_db), S_RANGE (R_MAX_GR_DB) },
+};
+static const s_table_t s_limiter_table = S_TABLE (s_limiter_keys);
+
+//  Reads a limiter value (null/false/true/object).
 static void
-s_apply_limiter (s_ctx_t *ctx, const json_t *v, const char *path, limiter_cfg_t *l)
+s_read_limiter (s_ctx_t *ctx, const json_t *x, const char *path, void *obj,
+                const s_key_t *key, void *arg)
 {
-    if (!s_apply_switch (ctx, v, path, &l->enabled))
-        return;
-    const char *key;
-    json_t *x;
-    char p [SPEC_PATH_MAX];
-    json_object_foreach ((json_t *) v, key, x) {
-        s_key_path (p, path, key);
-        if (strcmp (key, "enabled") == 0)
-            s_get_bool (ctx, x, p, &l->enabled);
-        else if (strcmp (key, "ceiling_dbtp") == 0) {
-            if (json_is_null (x))
-                l->ceiling_dbtp = NAN;
-            else
-                s_get_num (ctx, x, p, R_CEILING_DBTP, &l->ceiling_dbtp);
-        }
-        else if (strcmp (key, "lookahead_ms") == 0)
-            s_get_num (ctx, x, p, R_LOOKAHEAD_MS, &l->lookahead_ms);
-        else if (strcmp (key, "release_ms") == 0)
-            s_get_num (ctx, x, p, R_LIM_RELEASE_MS, &l->release_ms);
-        else if (strcmp (key, "max_gr_db") == 0)
-            s_get_num (ctx, x, p, R_MAX_GR_DB, &l->max_gr_db);
-        else
-            s_unknown_key (ctx, p, key, s_limiter_keys, NULL);
-    }
+    (void) arg;
+    limiter_cfg_t *l = S_FIELD (obj, key);
+    if (s_apply_switch (ctx, x, path, &l->enabled))
+        s_walk (ctx, x, path, &(s_layer_t) { &s_limiter_table, l }, 1, NULL, NULL);
 }
+
+static const s_key_t s_eq_keys [] = {
+    { "type",    S_ENUM, S_AT (eq_band_t, type), .names = s_eq_names, .n_names = 5,
+                 .find = s_eq_find, .what = "EQ type" },
+    { "freq_hz", S_NUM,  S_AT (eq_band_t, freq_hz), S_RANGE (R_EQ_FREQ_HZ) },
+    { "gain_db", S_NUM,  S_AT (eq_band_t, gain_db), S_RANGE (R_EQ_GAIN_DB) },
+    { "q",       S_NUM,  S_AT (eq_band_t, q), S_RANGE (R_EQ_Q) },
+};
+static const s_table_t s_eq_table = S_TABLE (s_eq_keys);
 
 //  Replaces the EQ with the bands of an array (null: no bands).
 static void
-s_apply_eq (s_ctx_t *ctx, const json_t *v, const char *path, chain_cfg_t *c)
+s_read_eq (s_ctx_t *ctx, const json_t *x, const char *path, void *obj,
+           const s_key_t *key, void *arg)
 {
-    if (json_is_null (v)) {
+    (void) key, (void) arg;
+    chain_cfg_t *c = obj;
+    if (json_is_null (x)) {
         c->n_eq = 0;
         return;
     }
-    if (!json_is_array (v)) {
-        s_fail (ctx, path, false, "expected an array of bands, got %s", s_type_name (v));
+    if (!json_is_array (x)) {
+        s_fail (ctx, path, false, "expected an array of bands, got %s", s_type_name (x));
         return;
     }
-    size_t n = json_array_size (v);
+    size_t n = json_array_size (x);
     if (n > SPEC_MAX_EQ) {
         s_fail (ctx, path, false, "%zu EQ bands; at most %d are allowed", n, SPEC_MAX_EQ);
         n = SPEC_MAX_EQ;
     }
     c->n_eq = (int) n;
-    char bp [SPEC_PATH_MAX], p [SPEC_PATH_MAX];
+    char bp [SPEC_PATH_MAX];
     for (size_t i = 0; i < n; i++) {
-        const json_t *b = json_array_get (v, i);
+        const json_t *b = json_array_get (x, i);
         s_index_path (bp, path, i);
         eq_band_t *band = &c->eq [i];
-        band->type = EQ_PEAK;
-        band->freq_hz = 1000.0;
-        band->gain_db = 0.0;
-        band->q = 0.707;
+        *band = (eq_band_t) { .type = EQ_PEAK, .freq_hz = 1000.0, .gain_db = 0.0, .q = 0.707 };
         if (!json_is_object (b)) {
             s_fail (ctx, bp, false, "expected an EQ band object {type, freq_hz, gain_db, q}, got %s",
                     s_type_name (b));
@@ -1073,109 +1241,85 @@ s_apply_eq (s_ctx_t *ctx, const json_t *v, const char *path, chain_cfg_t *c)
             s_fail (ctx, bp, false, "missing 'type' (peak, lowshelf, highshelf, highpass, lowpass)");
         if (!json_object_get (b, "freq_hz"))
             s_fail (ctx, bp, false, "missing 'freq_hz'");
-        const char *key;
-        json_t *x;
-        json_object_foreach ((json_t *) b, key, x) {
-            s_key_path (p, bp, key);
-            if (strcmp (key, "type") == 0) {
-                const char *name = s_get_str (ctx, x, p);
-                int t = name ? s_eq_find (name) : -1;
-                if (name && t < 0)
-                    s_fail (ctx, p, false, "unknown EQ type '%s'; allowed: peak, lowshelf, "
-                            "highshelf, highpass, lowpass", name);
-                if (t >= 0)
-                    band->type = (eq_type_t) t;
-            }
-            else if (strcmp (key, "freq_hz") == 0)
-                s_get_num (ctx, x, p, R_EQ_FREQ_HZ, &band->freq_hz);
-            else if (strcmp (key, "gain_db") == 0)
-                s_get_num (ctx, x, p, R_EQ_GAIN_DB, &band->gain_db);
-            else if (strcmp (key, "q") == 0)
-                s_get_num (ctx, x, p, R_EQ_Q, &band->q);
-            else
-                s_unknown_key (ctx, p, key, s_eq_keys, NULL);
-        }
+        s_walk (ctx, b, bp, &(s_layer_t) { &s_eq_table, band }, 1, NULL, NULL);
     }
 }
 
-//  Applies a "chain" object over c.
+//  highpass_hz: 0 (off) or a frequency in its range.
 static void
-s_apply_chain (s_ctx_t *ctx, const json_t *v, const char *path, chain_cfg_t *c)
+s_read_highpass_hz (s_ctx_t *ctx, const json_t *x, const char *path, void *obj,
+                    const s_key_t *key, void *arg)
 {
-    if (!json_is_object (v)) {
-        s_fail (ctx, path, false, "expected an object, got %s", s_type_name (v));
-        return;
-    }
-    const char *key;
-    json_t *x;
-    char p [SPEC_PATH_MAX], q [SPEC_PATH_MAX];
-    json_object_foreach ((json_t *) v, key, x) {
-        s_key_path (p, path, key);
-        if (strcmp (key, "highpass_hz") == 0) {
-            if (json_is_number (x) && json_number_value (x) == 0.0)
-                c->highpass_hz = 0.0;
-            else
-            if (json_is_number (x)) {
-                double hz = json_number_value (x);
-                if (hz >= 5.0 && hz <= 200.0)
-                    c->highpass_hz = hz;
-                else
-                    s_fail (ctx, p, false, "%g is out of range; allowed 0 (off) or 5 .. 200", hz);
-            }
-            else
-                s_fail (ctx, p, false, "expected a number, 0 (off) or 5 .. 200, got %s",
-                        s_type_name (x));
-        }
-        else if (strcmp (key, "highpass_order") == 0) {
-            int order;
-            if (s_get_int (ctx, x, p, 2, 4, &order)) {
-                if (order == 3)
-                    s_fail (ctx, p, false, "3 is not allowed; the order is 2 or 4");
-                else
-                    c->highpass_order = order;
-            }
-        }
-        else if (strcmp (key, "eq") == 0)
-            s_apply_eq (ctx, x, p, c);
-        else if (strcmp (key, "multiband") == 0)
-            s_apply_multiband (ctx, x, p, &c->multiband);
-        else if (strcmp (key, "compressor") == 0)
-            s_apply_comp (ctx, x, p, &c->compressor, &c->comp_keys);
-        else if (strcmp (key, "stereo") == 0) {
-            if (!json_is_object (x)) {
-                s_fail (ctx, p, false, "expected an object {width, mono_below_hz}, got %s",
-                        s_type_name (x));
-                continue;
-            }
-            const char *k2;
-            json_t *y;
-            json_object_foreach (x, k2, y) {
-                s_key_path (q, p, k2);
-                if (strcmp (k2, "width") == 0)
-                    s_get_num (ctx, y, q, R_WIDTH, &c->stereo.width);
-                else if (strcmp (k2, "mono_below_hz") == 0)
-                    s_get_num (ctx, y, q, R_MONO_BELOW_HZ, &c->stereo.mono_below_hz);
-                else
-                    s_unknown_key (ctx, q, k2, s_stereo_keys, NULL);
-            }
-        }
-        else if (strcmp (key, "gain_db") == 0)
-            s_get_num (ctx, x, p, R_GAIN_DB, &c->gain_db);
-        else if (strcmp (key, "limiter") == 0)
-            s_apply_limiter (ctx, x, p, &c->limiter);
-        else if (strcmp (key, "dither") == 0)
-            s_get_bool (ctx, x, p, &c->dither);
-        else if (strcmp (key, "noise_shaping") == 0)
-            s_get_bool (ctx, x, p, &c->noise_shaping);
+    (void) key, (void) arg;
+    chain_cfg_t *c = obj;
+    if (json_is_number (x) && json_number_value (x) == 0.0)
+        c->highpass_hz = 0.0;
+    else
+    if (json_is_number (x)) {
+        double hz = json_number_value (x);
+        if (hz >= 5.0 && hz <= 200.0)
+            c->highpass_hz = hz;
         else
-            s_unknown_key (ctx, p, key, s_chain_keys, NULL);
+            s_fail (ctx, path, false, "%g is out of range; allowed 0 (off) or 5 .. 200", hz);
+    }
+    else
+        s_fail (ctx, path, false, "expected a number, 0 (off) or 5 .. 200, got %s",
+                s_type_name (x));
+}
+
+//  highpass_order: 2 or 4.
+static void
+s_read_highpass_order (s_ctx_t *ctx, const json_t *x, const char *path, void *obj,
+                       const s_key_t *key, void *arg)
+{
+    (void) key, (void) arg;
+    chain_cfg_t *c = obj;
+    int order;
+    if (s_get_int (ctx, x, path, 2, 4, &order)) {
+        if (order == 3)
+            s_fail (ctx, path, false, "3 is not allowed; the order is 2 or 4");
+        else
+            c->highpass_order = order;
     }
 }
+
+static const s_key_t s_stereo_keys [] = {
+    { "width",         S_NUM, S_AT (stereo_cfg_t, width), S_RANGE (R_WIDTH) },
+    { "mono_below_hz", S_NUM, S_AT (stereo_cfg_t, mono_below_hz), S_RANGE (R_MONO_BELOW_HZ) },
+};
+static const s_table_t s_stereo_table = S_TABLE (s_stereo_keys);
+
+static const s_key_t s_chain_keys [] = {
+    { "highpass_hz",    S_CALL,   .read = s_read_highpass_hz },
+    { "highpass_order", S_CALL,   .read = s_read_highpass_order },
+    { "eq",             S_CALL,   .read = s_read_eq },
+    { "multiband",      S_CALL,   S_AT (chain_cfg_t, multiband), .read = s_read_multiband },
+    { "compressor",     S_CALL,   .read = s_read_compressor },
+    { "stereo",         S_OBJECT, S_AT (chain_cfg_t, stereo), .sub = &s_stereo_table,
+                        .what = "{width, mono_below_hz}" },
+    { "gain_db",        S_NUM,    S_AT (chain_cfg_t, gain_db), S_RANGE (R_GAIN_DB) },
+    { "limiter",        S_CALL,   S_AT (chain_cfg_t, limiter), .read = s_read_limiter },
+    { "dither",         S_BOOL,   S_AT (chain_cfg_t, dither) },
+    { "noise_shaping",  S_BOOL,   S_AT (chain_cfg_t, noise_shaping) },
+};
+static const s_table_t s_chain_table = S_TABLE (s_chain_keys);
+
+//  The options of a profile given as an object (read by s_read_profiles).
+static const s_key_t s_profile_keys [] = {
+    { .name = "name", .type = S_LATER },
+    { .name = "codec_check", .type = S_LATER },
+    { .name = "codec_safe", .type = S_LATER },
+    { .name = "album_file", .type = S_LATER },
+};
+static const s_table_t s_profile_table = S_TABLE (s_profile_keys);
 
 //  Replaces the profile set with the names of an array.
 static void
-s_apply_profiles (s_ctx_t *ctx, const json_t *v, const char *path, settings_t *s)
+s_read_profiles (s_ctx_t *ctx, const json_t *v, const char *path, void *obj,
+                 const s_key_t *key, void *arg)
 {
+    (void) key, (void) arg;
+    settings_t *s = obj;
     uint32_t *profiles = &s->profiles;
     if (!json_is_array (v)) {
         s_fail (ctx, path, false, "expected an array of profile names, got %s", s_type_name (v));
@@ -1226,9 +1370,8 @@ s_apply_profiles (s_ctx_t *ctx, const json_t *v, const char *path, settings_t *s
             s_key_path (kp, p, key);
             if (strcmp (key, "name") == 0)
                 continue;
-            if (strcmp (key, "codec_check") && strcmp (key, "codec_safe")
-            &&  strcmp (key, "album_file")) {
-                s_unknown_key (ctx, kp, key, s_profile_keys, NULL);
+            if (!s_table_find (&s_profile_table, key)) {
+                s_unknown_key (ctx, kp, key, &(s_layer_t) { &s_profile_table, NULL }, 1);
                 ok = false;
                 continue;
             }
@@ -1267,132 +1410,90 @@ s_apply_profiles (s_ctx_t *ctx, const json_t *v, const char *path, settings_t *s
     }
 }
 
-//  Applies a "tonal" object; a reference_track given as a path is kept in ref.
+//  Reads reference_track: a track index, or a track path kept in arg (an
+//  s_ref_t) until the album's track list is known; null: none.
 static void
-s_apply_tonal (s_ctx_t *ctx, const json_t *v, const char *path, tonal_cfg_t *t,
-               s_ref_t *ref)
+s_read_reference (s_ctx_t *ctx, const json_t *x, const char *path, void *obj,
+                  const s_key_t *key, void *arg)
 {
-    if (!json_is_object (v)) {
-        s_fail (ctx, path, false, "expected an object, got %s", s_type_name (v));
-        return;
+    (void) key;
+    tonal_cfg_t *t = obj;
+    s_ref_t *ref = arg;
+    if (json_is_string (x) && *json_string_value (x)) {
+        ref->path = json_string_value (x);
+        snprintf (ref->where, sizeof ref->where, "%s", path);
+        t->reference_track = -1;
     }
-    const char *key;
-    json_t *x;
-    char p [SPEC_PATH_MAX];
-    json_object_foreach ((json_t *) v, key, x) {
-        s_key_path (p, path, key);
-        if (strcmp (key, "match") == 0) {
-            int m = s_get_enum (ctx, x, p, s_match_names, 3);
-            if (m >= 0)
-                t->match = (tonal_match_t) m;
-        }
-        else if (strcmp (key, "strength") == 0)
-            s_get_num (ctx, x, p, R_STRENGTH, &t->strength);
-        else if (strcmp (key, "max_db") == 0)
-            s_get_num (ctx, x, p, R_TONAL_MAX_DB, &t->max_db);
-        else if (strcmp (key, "reference_track") == 0) {
-            if (json_is_string (x) && *json_string_value (x)) {
-                ref->path = json_string_value (x);
-                snprintf (ref->where, sizeof ref->where, "%s", p);
-                t->reference_track = -1;
-            }
-            else
-            if (json_is_null (x)) {
-                ref->path = NULL;
-                t->reference_track = -1;
-            }
-            else
-            if (json_is_integer (x)) {
-                if (s_get_int (ctx, x, p, 0, SPEC_MAX_TRACKS - 1, &t->reference_track)) {
-                    ref->path = NULL;
-                    snprintf (ref->where, sizeof ref->where, "%s", p);
-                }
-            }
-            else
-                s_fail (ctx, p, false, "expected a track index (0-based) or a track path, "
-                        "got %s", s_type_name (x));
-        }
-        else
-            s_unknown_key (ctx, p, key, s_tonal_keys, NULL);
-    }
-}
-
-//  Applies a "loudness" object.
-static void
-s_apply_loudness (s_ctx_t *ctx, const json_t *v, const char *path, loudness_cfg_t *l)
-{
-    if (!json_is_object (v)) {
-        s_fail (ctx, path, false, "expected an object, got %s", s_type_name (v));
-        return;
-    }
-    const char *key;
-    json_t *x;
-    char p [SPEC_PATH_MAX];
-    json_object_foreach ((json_t *) v, key, x) {
-        s_key_path (p, path, key);
-        if (strcmp (key, "policy") == 0) {
-            int m = s_get_enum (ctx, x, p, s_policy_names, 4);
-            if (m >= 0)
-                l->policy = (loudness_policy_t) m;
-        }
-        else if (strcmp (key, "target_lufs") == 0) {
-            if (s_get_num (ctx, x, p, R_TARGET_LUFS, &l->target_lufs))
-                l->has_target = true;
-        }
-        else if (strcmp (key, "true_peak_dbtp") == 0) {
-            if (s_get_num (ctx, x, p, R_TRUE_PEAK_DBTP, &l->true_peak_dbtp))
-                l->has_true_peak = true;
-        }
-        else if (strcmp (key, "max_deviation_lu") == 0)
-            s_get_num (ctx, x, p, R_MAX_DEVIATION_LU, &l->max_deviation_lu);
-        else
-            s_unknown_key (ctx, p, key, s_loudness_keys, NULL);
-    }
-}
-
-//  Applies one settings key. Returns false if key is not a settings key.
-static bool
-s_apply_setting (s_ctx_t *ctx, const char *key, const json_t *x, const char *p,
-                 settings_t *s, s_ref_t *ref)
-{
-    if (strcmp (key, "profiles") == 0)
-        s_apply_profiles (ctx, x, p, s);
-    else if (strcmp (key, "loudness") == 0)
-        s_apply_loudness (ctx, x, p, &s->loudness);
-    else if (strcmp (key, "tonal") == 0)
-        s_apply_tonal (ctx, x, p, &s->tonal, ref);
-    else if (strcmp (key, "chain") == 0)
-        s_apply_chain (ctx, x, p, &s->chain);
-    else if (strcmp (key, "dynamics") == 0) {
-        int d = s_get_enum (ctx, x, p, s_dynamics_names, DYN_COUNT);
-        if (d >= 0)
-            s->chain.dynamics = (dynamics_t) d;
-    }
-    else if (strcmp (key, "gap_s") == 0)
-        s_get_num (ctx, x, p, R_GAP_S, &s->gap_s);
-    else if (strcmp (key, "fade_in_s") == 0)
-        s_get_num (ctx, x, p, R_FADE_S, &s->fade_in_s);
-    else if (strcmp (key, "fade_out_s") == 0)
-        s_get_num (ctx, x, p, R_FADE_S, &s->fade_out_s);
-    else if (strcmp (key, "crossfade_s") == 0)
-        s_get_num (ctx, x, p, R_CROSSFADE_S, &s->crossfade_s);
-    else if (strcmp (key, "fade_curve") == 0) {
-        const char *name = s_get_str (ctx, x, p);
-        int f = name ? s_fade_find (name) : -1;
-        if (name && f < 0)
-            s_fail (ctx, p, false, "unknown fade curve '%s'; allowed: linear, exponential, "
-                    "logarithmic, s_curve, equal_power", name);
-        if (f >= 0)
-            s->fade_curve = (fade_curve_t) f;
-    }
-    else if (strcmp (key, "trim") == 0)
-        s_get_bool (ctx, x, p, &s->trim);
-    else if (strcmp (key, "trim_db") == 0)
-        s_get_num (ctx, x, p, R_TRIM_DB, &s->trim_db);
     else
-        return false;
-    return true;
+    if (json_is_null (x)) {
+        ref->path = NULL;
+        t->reference_track = -1;
+    }
+    else
+    if (json_is_integer (x)) {
+        if (s_get_int (ctx, x, path, 0, SPEC_MAX_TRACKS - 1, &t->reference_track)) {
+            ref->path = NULL;
+            snprintf (ref->where, sizeof ref->where, "%s", path);
+        }
+    }
+    else
+        s_fail (ctx, path, false, "expected a track index (0-based) or a track path, "
+                "got %s", s_type_name (x));
 }
+
+static const s_key_t s_tonal_keys [] = {
+    { "match",           S_ENUM, S_AT (tonal_cfg_t, match), .names = s_match_names,
+                         .n_names = 3 },
+    { "strength",        S_NUM,  S_AT (tonal_cfg_t, strength), S_RANGE (R_STRENGTH) },
+    { "max_db",          S_NUM,  S_AT (tonal_cfg_t, max_db), S_RANGE (R_TONAL_MAX_DB) },
+    { "reference_track", S_CALL, .read = s_read_reference },
+};
+static const s_table_t s_tonal_table = S_TABLE (s_tonal_keys);
+
+static const s_key_t s_loudness_keys [] = {
+    { "policy",           S_ENUM, S_AT (loudness_cfg_t, policy), .names = s_policy_names,
+                          .n_names = 4 },
+    { "target_lufs",      S_NUM,  S_AT (loudness_cfg_t, target_lufs), S_RANGE (R_TARGET_LUFS),
+                          .mark = S_MARK_TARGET },
+    { "true_peak_dbtp",   S_NUM,  S_AT (loudness_cfg_t, true_peak_dbtp),
+                          S_RANGE (R_TRUE_PEAK_DBTP), .mark = S_MARK_PEAK },
+    { "max_deviation_lu", S_NUM,  S_AT (loudness_cfg_t, max_deviation_lu),
+                          S_RANGE (R_MAX_DEVIATION_LU) },
+};
+static const s_table_t s_loudness_table = S_TABLE (s_loudness_keys);
+
+//  Reads a "loudness" object; has_target and has_true_peak record that
+//  the spec gave them.
+static void
+s_read_loudness (s_ctx_t *ctx, const json_t *x, const char *path, void *obj,
+                 const s_key_t *key, void *arg)
+{
+    loudness_cfg_t *l = S_FIELD (obj, key);
+    uint32_t marks = s_walk_object (ctx, x, path, &s_loudness_table, l, arg);
+    if (marks & S_MARK_TARGET)
+        l->has_target = true;
+    if (marks & S_MARK_PEAK)
+        l->has_true_peak = true;
+}
+
+//  The settings every level has (defaults, album, track).
+static const s_key_t s_settings_keys [] = {
+    { "profiles",    S_CALL, .read = s_read_profiles },
+    { "loudness",    S_CALL, S_AT (settings_t, loudness), .read = s_read_loudness },
+    { "tonal",       S_OBJECT, S_AT (settings_t, tonal), .sub = &s_tonal_table },
+    { "chain",       S_OBJECT, S_AT (settings_t, chain), .sub = &s_chain_table },
+    { "dynamics",    S_ENUM, S_AT (settings_t, chain.dynamics), .names = s_dynamics_names,
+                     .n_names = DYN_COUNT },
+    { "gap_s",       S_NUM,  S_AT (settings_t, gap_s), S_RANGE (R_GAP_S) },
+    { "fade_in_s",   S_NUM,  S_AT (settings_t, fade_in_s), S_RANGE (R_FADE_S) },
+    { "fade_out_s",  S_NUM,  S_AT (settings_t, fade_out_s), S_RANGE (R_FADE_S) },
+    { "crossfade_s", S_NUM,  S_AT (settings_t, crossfade_s), S_RANGE (R_CROSSFADE_S) },
+    { "fade_curve",  S_ENUM, S_AT (settings_t, fade_curve), .names = s_fade_names,
+                     .n_names = 5, .find = s_fade_find, .what = "fade curve" },
+    { "trim",        S_BOOL, S_AT (settings_t, trim) },
+    { "trim_db",     S_NUM,  S_AT (settings_t, trim_db), S_RANGE (R_TRIM_DB) },
+};
+static const s_table_t s_settings_table = S_TABLE (s_settings_keys);
 
 // ---------------------------------------------------------------------------
 //  Spec lifecycle
@@ -1482,15 +1583,157 @@ s_resolve_reference (s_ctx_t *ctx, tonal_cfg_t *t, const s_ref_t *ref,
     }
 }
 
-//  Applies an album's "partial" key: "hold" (the default: an album with a
+//  Reads an album's "partial" key: "hold" (the default: an album with a
 //  failed track is not published) or "deliver" (published, marked
-//  incomplete). A bad value fails at path.
+//  incomplete).
 static void
-s_apply_partial (s_ctx_t *ctx, const json_t *x, const char *path, settings_t *s)
+s_read_partial (s_ctx_t *ctx, const json_t *x, const char *path, void *obj,
+                const s_key_t *key, void *arg)
 {
-    int m = s_get_enum (ctx, x, path, s_partial_names, 2);
+    (void) key, (void) arg;
+    settings_t *s = obj;
+    int m = s_get_enum (ctx, x, path, s_partial_names, 2, NULL, NULL);
     if (m >= 0)
         s->partial_deliver = m == 1;
+}
+
+//  Settings of an album and of the defaults, not of a track.
+static const s_key_t s_album_settings_keys [] = {
+    { "partial", S_CALL, .read = s_read_partial },
+};
+static const s_table_t s_album_settings_table = S_TABLE (s_album_settings_keys);
+
+//  Keeps a copy of s in the key's field when ok; otherwise reports
+//  "<label> '<s>' <rule>". s NULL: nothing (already reported).
+static void
+s_keep_if (s_ctx_t *ctx, const char *path, void *obj, const s_key_t *key, const char *s,
+           bool ok, const char *label, const char *rule)
+{
+    char **out = S_FIELD (obj, key);
+    if (s && !ok)
+        s_fail (ctx, path, false, "%s '%s' %s", label, s, rule);
+    else
+    if (s && !(*out = strdup (s)))
+        s_fail (ctx, path, false, "out of memory");
+}
+
+//  Reads a track's path: relative to the input root, without "..".
+static void
+s_read_path (s_ctx_t *ctx, const json_t *x, const char *path, void *obj,
+             const s_key_t *key, void *arg)
+{
+    (void) arg;
+    const char *s = s_get_str (ctx, x, path);
+    s_keep_if (ctx, path, obj, key, s, s && fsutil_rel_path_ok (s), "path",
+               "must be relative to the input root, non-empty and without '..'");
+}
+
+//  Reads an ISRC (null: none), kept normalised (spec_isrc_normalise).
+static void
+s_read_isrc (s_ctx_t *ctx, const json_t *x, const char *path, void *obj,
+             const s_key_t *key, void *arg)
+{
+    (void) arg;
+    const char *s = s_get_str (ctx, x, path);
+    char norm [13];
+    bool ok = s && s_isrc_normalise (s, norm);
+    s_keep_if (ctx, path, obj, key, ok ? norm : s, ok, "ISRC", "is not CC-XXX-YY-NNNNN "
+               "(2 letters, 3 letters or digits, 2 digits, 5 digits)");
+}
+
+//  Reads a UPC (null: none) or a release date (null: none).
+static void
+s_read_upc_or_date (s_ctx_t *ctx, const json_t *x, const char *path, void *obj,
+                    const s_key_t *key, void *arg)
+{
+    (void) arg;
+    const char *s = s_get_str (ctx, x, path);
+    if (strcmp (key->name, "upc") == 0)
+        s_keep_if (ctx, path, obj, key, s, s && s_upc_ok (s), "UPC", "must be 12 or 13 digits");
+    else
+        s_keep_if (ctx, path, obj, key, s, s && s_date_ok (s), "date",
+                   "must be YYYY or YYYY-MM-DD");
+}
+
+//  Reads an RFC 3339 timestamp into an int64_t of milliseconds, or null (0).
+static void
+s_read_time (s_ctx_t *ctx, const json_t *x, const char *path, void *obj,
+             const s_key_t *key, void *arg)
+{
+    (void) arg;
+    int64_t *ms = S_FIELD (obj, key);
+    if (json_is_null (x)) {
+        *ms = 0;
+        return;
+    }
+    const char *s = s_get_str (ctx, x, path);
+    if (s && clock_parse_rfc3339 (s, ms) != 0)
+        s_fail (ctx, path, false, "'%s' is not an RFC 3339 time such as "
+                "2026-12-01T00:00:00Z", s);
+}
+
+static const s_key_t s_track_keys [] = {
+    { "path",   S_CALL, S_AT (spec_track_t, path), .read = s_read_path },
+    { "title",  S_TEXT, S_AT (spec_track_t, title) },
+    { "artist", S_TEXT, S_AT (spec_track_t, artist), .flags = S_NULL_KEEPS },
+    { "isrc",   S_CALL, S_AT (spec_track_t, isrc), .flags = S_NULL_KEEPS,
+                .read = s_read_isrc },
+    { "disc",   S_INT,  S_AT (spec_track_t, disc), S_RANGE (1, 99) },
+};
+static const s_table_t s_track_table = S_TABLE (s_track_keys);
+
+static const s_key_t s_album_keys [] = {
+    { "title",  S_TEXT, S_AT (spec_album_t, title) },
+    { "artist", S_TEXT, S_AT (spec_album_t, artist), .flags = S_NULL_KEEPS },
+    { "upc",    S_CALL, S_AT (spec_album_t, upc), .flags = S_NULL_KEEPS, .read = s_read_upc_or_date },
+    { "date",   S_CALL, S_AT (spec_album_t, date), .flags = S_NULL_KEEPS,
+                .read = s_read_upc_or_date },
+    { "genre",  S_TEXT, S_AT (spec_album_t, genre), .flags = S_NULL_KEEPS },
+    { .name = "tracks", .type = S_LATER },
+};
+static const s_table_t s_album_table = S_TABLE (s_album_keys);
+
+static const s_key_t s_top_keys [] = {
+    { "name",       S_TEXT, S_AT (job_spec_t, name) },
+    { "priority",   S_INT,  S_AT (job_spec_t, priority), S_RANGE (R_PRIORITY) },
+    { "deadline",   S_CALL, S_AT (job_spec_t, deadline_ms), .read = s_read_time },
+    { "deliver_at", S_CALL, S_AT (job_spec_t, deliver_at_ms), .read = s_read_time },
+    { .name = "defaults", .type = S_LATER },
+    { .name = "albums", .type = S_LATER },
+};
+static const s_table_t s_top_table = S_TABLE (s_top_keys);
+
+//  Album-level settings where a track stands.
+static bool
+s_misplaced_in_track (s_ctx_t *ctx, const char *path, const char *key)
+{
+    if (!s_table_find (&s_album_settings_table, key))
+        return false;
+    s_fail (ctx, path, true, "'%s' is an album setting: put it in 'defaults' or an album",
+            key);
+    return true;
+}
+
+//  Settings and album settings at the top.
+static bool
+s_misplaced_at_top (s_ctx_t *ctx, const char *path, const char *key)
+{
+    if (s_table_find (&s_settings_table, key))
+        s_fail (ctx, path, true, "'%s' is a setting: put it in 'defaults', an album or a track",
+                key);
+    else
+        return s_misplaced_in_track (ctx, path, key);
+    return true;
+}
+
+//  Album and track keys in the defaults.
+static bool
+s_misplaced_in_defaults (s_ctx_t *ctx, const char *path, const char *key)
+{
+    if (!s_table_find (&s_album_table, key) && !s_table_find (&s_track_table, key))
+        return false;
+    s_fail (ctx, path, true, "'%s' belongs to an album or a track, not to defaults", key);
+    return true;
 }
 
 //  Parses one track object into t (settings inherited from album_s).
@@ -1505,46 +1748,8 @@ s_parse_track (s_ctx_t *ctx, const json_t *v, const char *path, spec_track_t *t,
                 s_type_name (v));
         return;
     }
-    const char *key;
-    json_t *x;
-    char p [SPEC_PATH_MAX];
-    json_object_foreach ((json_t *) v, key, x) {
-        s_key_path (p, path, key);
-        if (strcmp (key, "path") == 0) {
-            const char *s = s_get_str (ctx, x, p);
-            if (!s)
-                continue;
-            if (!fsutil_rel_path_ok (s))
-                s_fail (ctx, p, false, "path '%s' must be relative to the input root, "
-                        "non-empty and without '..'", s);
-            else if (!(t->path = strdup (s)))
-                s_fail (ctx, p, false, "out of memory");
-        }
-        else if (strcmp (key, "title") == 0)
-            s_get_text (ctx, x, p, &t->title);
-        else if (strcmp (key, "artist") == 0) {
-            if (!json_is_null (x))
-                s_get_text (ctx, x, p, &t->artist);
-        }
-        else if (strcmp (key, "isrc") == 0) {
-            if (json_is_null (x))
-                continue;
-            const char *s = s_get_str (ctx, x, p);
-            char norm [13];
-            if (s && !s_isrc_normalise (s, norm))
-                s_fail (ctx, p, false, "ISRC '%s' is not CC-XXX-YY-NNNNN (2 letters, 3 letters "
-                        "or digits, 2 digits, 5 digits)", s);
-            else if (s && !(t->isrc = strdup (norm)))
-                s_fail (ctx, p, false, "out of memory");
-        }
-        else if (strcmp (key, "disc") == 0)
-            s_get_int (ctx, x, p, 1, 99, &t->disc);
-        else if (strcmp (key, "partial") == 0)
-            s_fail (ctx, p, true, "'partial' is an album setting: put it in 'defaults' "
-                    "or an album");
-        else if (!s_apply_setting (ctx, key, x, p, &t->s, ref))
-            s_unknown_key (ctx, p, key, s_track_keys, s_settings_keys);
-    }
+    s_layer_t layers [] = { { &s_track_table, t }, { &s_settings_table, &t->s } };
+    s_walk (ctx, v, path, layers, 2, s_misplaced_in_track, ref);
     if (!json_object_get (v, "path"))
         s_fail (ctx, path, false, "missing 'path' (the track's file, relative to the input root)");
     if (!t->title && t->path && !(t->title = s_title_from_path (t->path)))
@@ -1563,51 +1768,17 @@ s_parse_album (s_ctx_t *ctx, const json_t *v, const char *path, size_t index,
                 s_type_name (v));
         return;
     }
-    const char *key;
-    json_t *x;
-    char p [SPEC_PATH_MAX];
-    json_object_foreach ((json_t *) v, key, x) {
-        s_key_path (p, path, key);
-        if (strcmp (key, "tracks") == 0)
-            continue;                            //  after the album's own settings
-        if (strcmp (key, "title") == 0)
-            s_get_text (ctx, x, p, &al->title);
-        else if (strcmp (key, "artist") == 0) {
-            if (!json_is_null (x))
-                s_get_text (ctx, x, p, &al->artist);
-        }
-        else if (strcmp (key, "upc") == 0) {
-            if (json_is_null (x))
-                continue;
-            const char *s = s_get_str (ctx, x, p);
-            if (s && !s_upc_ok (s))
-                s_fail (ctx, p, false, "UPC '%s' must be 12 or 13 digits", s);
-            else if (s && !(al->upc = strdup (s)))
-                s_fail (ctx, p, false, "out of memory");
-        }
-        else if (strcmp (key, "date") == 0) {
-            if (json_is_null (x))
-                continue;
-            const char *s = s_get_str (ctx, x, p);
-            if (s && !s_date_ok (s))
-                s_fail (ctx, p, false, "date '%s' must be YYYY or YYYY-MM-DD", s);
-            else if (s && !(al->date = strdup (s)))
-                s_fail (ctx, p, false, "out of memory");
-        }
-        else if (strcmp (key, "genre") == 0) {
-            if (!json_is_null (x))
-                s_get_text (ctx, x, p, &al->genre);
-        }
-        else if (strcmp (key, "partial") == 0)
-            s_apply_partial (ctx, x, p, &al->s);
-        else if (!s_apply_setting (ctx, key, x, p, &al->s, &ref))
-            s_unknown_key (ctx, p, key, s_album_keys, s_settings_keys);
-    }
+    s_layer_t layers [] = {
+        { &s_album_table, al }, { &s_album_settings_table, &al->s },
+        { &s_settings_table, &al->s }
+    };
+    s_walk (ctx, v, path, layers, 3, NULL, &ref);
     if (!al->title && asprintf (&al->title, "Album %zu", index + 1) < 0) {
         al->title = NULL;
         s_fail (ctx, path, false, "out of memory");
     }
 
+    char p [SPEC_PATH_MAX];
     const json_t *tracks = json_object_get (v, "tracks");
     s_key_path (p, path, "tracks");
     if (!tracks) {
@@ -1658,20 +1829,6 @@ s_parse_album (s_ctx_t *ctx, const json_t *v, const char *path, size_t index,
     free (refs);
 }
 
-//  Reads an RFC 3339 timestamp or null (0).
-static void
-s_get_time (s_ctx_t *ctx, const json_t *v, const char *path, int64_t *ms)
-{
-    if (json_is_null (v)) {
-        *ms = 0;
-        return;
-    }
-    const char *s = s_get_str (ctx, v, path);
-    if (s && clock_parse_rfc3339 (s, ms) != 0)
-        s_fail (ctx, path, false, "'%s' is not an RFC 3339 time such as "
-                "2026-12-01T00:00:00Z", s);
-}
-
 //  Fills spec from a parsed JSON root, reporting into ctx.
 static void
 s_parse_root (s_ctx_t *ctx, const json_t *root, job_spec_t *spec)
@@ -1681,30 +1838,7 @@ s_parse_root (s_ctx_t *ctx, const json_t *root, job_spec_t *spec)
                 s_type_name (root));
         return;
     }
-    const char *key;
-    json_t *x;
-    char p [SPEC_PATH_MAX];
-    json_object_foreach ((json_t *) root, key, x) {
-        s_key_path (p, "$", key);
-        if (strcmp (key, "name") == 0)
-            s_get_text (ctx, x, p, &spec->name);
-        else if (strcmp (key, "priority") == 0)
-            s_get_int (ctx, x, p, R_PRIORITY, &spec->priority);
-        else if (strcmp (key, "deadline") == 0)
-            s_get_time (ctx, x, p, &spec->deadline_ms);
-        else if (strcmp (key, "deliver_at") == 0)
-            s_get_time (ctx, x, p, &spec->deliver_at_ms);
-        else if (strcmp (key, "defaults") == 0 || strcmp (key, "albums") == 0)
-            continue;
-        else if (s_in_list (key, s_settings_keys))
-            s_fail (ctx, p, true, "'%s' is a setting: put it in 'defaults', an album or a track",
-                    key);
-        else if (strcmp (key, "partial") == 0)
-            s_fail (ctx, p, true, "'partial' is an album setting: put it in 'defaults' "
-                    "or an album");
-        else
-            s_unknown_key (ctx, p, key, s_top_keys, NULL);
-    }
+    s_walk (ctx, root, "$", &(s_layer_t) { &s_top_table, spec }, 1, s_misplaced_at_top, NULL);
     if (spec->deadline_ms && spec->deliver_at_ms && spec->deliver_at_ms > spec->deadline_ms)
         s_fail (ctx, "$.deliver_at", false, "deliver_at is after the deadline");
 
@@ -1713,21 +1847,15 @@ s_parse_root (s_ctx_t *ctx, const json_t *root, job_spec_t *spec)
     if (defaults && !json_is_object (defaults))
         s_fail (ctx, "$.defaults", false, "expected an object, got %s", s_type_name (defaults));
     else
-    if (defaults)
-        json_object_foreach ((json_t *) defaults, key, x) {
-            s_key_path (p, "$.defaults", key);
-            if (strcmp (key, "partial") == 0)
-                s_apply_partial (ctx, x, p, &spec->defaults);
-            else
-            if (!s_apply_setting (ctx, key, x, p, &spec->defaults, &def_ref)) {
-                if (s_in_list (key, s_album_keys) || s_in_list (key, s_track_keys))
-                    s_fail (ctx, p, true, "'%s' belongs to an album or a track, not to defaults",
-                            key);
-                else
-                    s_unknown_key (ctx, p, key, s_settings_keys, NULL);
-            }
-        }
+    if (defaults) {
+        s_layer_t layers [] = {
+            { &s_settings_table, &spec->defaults },
+            { &s_album_settings_table, &spec->defaults }
+        };
+        s_walk (ctx, defaults, "$.defaults", layers, 2, s_misplaced_in_defaults, &def_ref);
+    }
 
+    char p [SPEC_PATH_MAX];
     const json_t *albums = json_object_get (root, "albums");
     if (!albums) {
         s_fail (ctx, "$", false, "missing 'albums': a job needs at least one album");
@@ -2133,7 +2261,10 @@ spec_parse_csv (const char *text, size_t len, const char *origin,
             *q = (char) tolower ((unsigned char) *q);
         int k = s_enum_find (h, s_csv_columns, 9);
         if (k < 0) {
-            const char *hint = s_suggest (h, s_csv_columns, NULL);
+            const char *hint = NULL;
+            size_t hint_d = S_SUGGEST_MAX;
+            for (const char *const *c = s_csv_columns; *c; c++)
+                s_suggest_step (h, *c, &hint, &hint_d);
             if (hint)
                 s_csv_fail (errs, &n_errors, rec.line, rec.f [i].column, h,
                             "unknown column '%s'; did you mean '%s'?", h, hint);
@@ -2566,13 +2697,14 @@ spec_parse_chain_json (const char *text, size_t len, const char *origin,
         chain = wrapped;
         path = "$.chain";
         if (dyn) {
-            int d = s_get_enum (&ctx, dyn, "$.dynamics", s_dynamics_names, DYN_COUNT);
+            int d = s_get_enum (&ctx, dyn, "$.dynamics", s_dynamics_names, DYN_COUNT, NULL,
+                               NULL);
             if (d >= 0)
                 work.dynamics = (dynamics_t) d;
         }
     }
     if (chain)
-        s_apply_chain (&ctx, chain, path, &work);
+        s_walk_object (&ctx, chain, path, &s_chain_table, &work, NULL);
     spec_dynamics_apply (&work, work.dynamics);
     json_decref (root);
     s_ctx_free (&ctx);
