@@ -639,11 +639,8 @@ int
 deliver_at (const char *staging_root, const char *delivery_root, const char *slug,
             int64_t now_ms, int64_t deliver_at_ms, char *err, size_t err_size)
 {
-    char dummy [8];
-    if (!err || err_size == 0) {
-        err = dummy;
-        err_size = sizeof dummy;
-    }
+    char scratch [8];
+    err = mf_err_buffer (err, &err_size, scratch, sizeof scratch);
     int rc = s_deliver_check (staging_root, delivery_root, slug, now_ms, deliver_at_ms,
                               err, err_size);
     if (rc)
@@ -676,11 +673,8 @@ int
 deliver_at_beneath (const char *out_root, const char *staging_rel, const char *slug,
                     int64_t now_ms, int64_t deliver_at_ms, char *err, size_t err_size)
 {
-    char dummy [8];
-    if (!err || err_size == 0) {
-        err = dummy;
-        err_size = sizeof dummy;
-    }
+    char scratch [8];
+    err = mf_err_buffer (err, &err_size, scratch, sizeof scratch);
     int rc = s_deliver_check (out_root, staging_rel, slug, now_ms, deliver_at_ms, err, err_size);
     if (rc)
         return rc;

@@ -663,12 +663,8 @@ planner_plan_tracks (const spec_album_t *album, const measure_t *const *analyses
                      const int *numbers, profile_id_t profile, int out_rate_hz,
                      album_plan_t *plan, char *err, size_t err_size)
 {
-    char dummy [8];
-    if (!err || err_size == 0) {
-        err = dummy;
-        err_size = sizeof dummy;
-    }
-    err [0] = 0;
+    char scratch [8];
+    err = mf_err_buffer (err, &err_size, scratch, sizeof scratch);
     memset (plan, 0, sizeof *plan);
     const profile_t *prof = profile_get (profile);
     if (!album || !analyses || !prof) {

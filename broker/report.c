@@ -789,12 +789,8 @@ report_html (const report_input_t *in)
 int
 report_write (const report_input_t *in, const char *album_dir, char *err, size_t err_size)
 {
-    char dummy [8];
-    if (!err || err_size == 0) {
-        err = dummy;
-        err_size = sizeof dummy;
-    }
-    err [0] = 0;
+    char scratch [8];
+    err = mf_err_buffer (err, &err_size, scratch, sizeof scratch);
     char parent [4096];
     size_t len = album_dir ? strlen (album_dir) : 0;
     while (len > 1 && album_dir [len - 1] == '/')
@@ -833,12 +829,8 @@ int
 report_write_beneath (const report_input_t *in, const char *root, const char *album_rel,
                       char *err, size_t err_size)
 {
-    char dummy [8];
-    if (!err || err_size == 0) {
-        err = dummy;
-        err_size = sizeof dummy;
-    }
-    err [0] = 0;
+    char scratch [8];
+    err = mf_err_buffer (err, &err_size, scratch, sizeof scratch);
     if (!s_valid (in) || !root || !album_rel) {
         snprintf (err, err_size, "report: missing album, analyses or a profile's plan");
         return MF_ERR_INVALID;

@@ -38,6 +38,17 @@ s_change_begin (broker_t *self, const wire_msg_t *msg)
     return false;
 }
 
+//  A reply to a job request: done, until something refuses it.
+static Masterfarm__JobReply
+s_reply (const job_t *job)
+{
+    Masterfarm__JobReply reply = MASTERFARM__JOB_REPLY__INIT;
+    reply.job_id = job->id;
+    reply.ok = true;
+    reply.error = (char *) "";
+    return reply;
+}
+
 //  Commits a request's change and sends its reply (or the failure).
 static void
 s_change_commit (broker_t *self, const wire_msg_t *msg, Masterfarm__JobReply *reply)
@@ -418,10 +429,7 @@ requests_on_job_request (broker_t *self, const wire_msg_t *msg, bool cancel)
     job_t *job = s_job_asked (self, msg, req->job_id);
     if (!job)
         return;
-    Masterfarm__JobReply reply = MASTERFARM__JOB_REPLY__INIT;
-    reply.job_id = job->id;
-    reply.ok = true;
-    reply.error = (char *) "";
+    Masterfarm__JobReply reply = s_reply (job);
     char refusal [160];
     if (!s_change_begin (self, msg))
         return;
@@ -536,10 +544,7 @@ requests_on_control_request (broker_t *self, const wire_msg_t *msg)
     job_t *job = s_job_asked (self, msg, req->job_id);
     if (!job)
         return;
-    Masterfarm__JobReply reply = MASTERFARM__JOB_REPLY__INIT;
-    reply.job_id = job->id;
-    reply.ok = true;
-    reply.error = (char *) "";
+    Masterfarm__JobReply reply = s_reply (job);
     if (msg->type == MASTERFARM__MSG_TYPE__PRIORITY && req->priority > 9) {
         reply.ok = false;
         reply.error = (char *) "a priority is a whole number from 0 to 9";

@@ -102,14 +102,13 @@ s_to_json (const Masterfarm__LogsReply *r)
 int
 cmd_logs (int argc, char **argv)
 {
-    const char *broker = NULL, *job_text = NULL;
-    double timeout_s = FARMCLIENT_TIMEOUT_MS / 1000.0;
+    const char *job_text = NULL;
+    farmclient_opts_t opts = { .timeout_s = FARMCLIENT_TIMEOUT_MS / 1000.0 };
     long album = 0, track = 0;
     bool as_json = false;
-    farmclient_keys_t keys = { 0 };
     for (int i = 1; i < argc; i++) {
         const char *a = argv [i];
-        int kc = farmclient_key_option ("logs", argc, argv, &i, &keys);
+        int kc = farmclient_option ("logs", argc, argv, &i, &opts);
         if (kc < 0)
             return EXIT_USAGE;
         if (kc > 0)
@@ -120,18 +119,9 @@ cmd_logs (int argc, char **argv)
         }
         else if (!strcmp (a, "--json"))
             as_json = true;
-        else if ((!strcmp (a, "--broker") || !strcmp (a, "--timeout") || !strcmp (a, "--album")
-                  || !strcmp (a, "--track")) && i + 1 >= argc) {
+        else if ((!strcmp (a, "--album") || !strcmp (a, "--track")) && i + 1 >= argc) {
             fprintf (stderr, "masterfarm logs: %s needs a value\n", a);
             return EXIT_USAGE;
-        }
-        else if (!strcmp (a, "--broker"))
-            broker = argv [++i];
-        else if (!strcmp (a, "--timeout")) {
-            if (!cli_double (argv [++i], 0.0, 3600.0, &timeout_s) || timeout_s <= 0) {
-                fprintf (stderr, "masterfarm logs: --timeout needs seconds in (0, 3600]\n");
-                return EXIT_USAGE;
-            }
         }
         else if (!strcmp (a, "--album") || !strcmp (a, "--track")) {
             long *slot = a [2] == 'a' ? &album : &track;
@@ -162,17 +152,9 @@ cmd_logs (int argc, char **argv)
         fprintf (stderr, "masterfarm logs: --track needs --album\n");
         return EXIT_USAGE;
     }
-    broker = farmclient_broker_url (broker);
-    if (!broker) {
-        fprintf (stderr, "masterfarm logs: --broker URL is required (or set MASTERFARM_BROKER)\n");
+    farmclient_t *fc = farmclient_open ("logs", &opts);
+    if (!fc)
         return EXIT_USAGE;
-    }
-    char err [FARMCLIENT_ERR_LEN];
-    farmclient_t *fc = farmclient_connect (broker, (int) (timeout_s * 1000), &keys, err, sizeof err);
-    if (!fc) {
-        fprintf (stderr, "masterfarm logs: %s\n", err);
-        return EXIT_USAGE;
-    }
     Masterfarm__LogsReply *reply = NULL;
     int rc = farmclient_logs (fc, job_id, (uint32_t) album, (uint32_t) track, &reply);
     int code = EXIT_OK;

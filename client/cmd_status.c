@@ -281,14 +281,13 @@ s_filter_undo (Masterfarm__StatusReply *r)
 int
 cmd_status (int argc, char **argv)
 {
-    const char *broker = NULL, *job_text = NULL;
-    double timeout_s = FARMCLIENT_TIMEOUT_MS / 1000.0;
+    const char *job_text = NULL;
+    farmclient_opts_t opts = { .timeout_s = FARMCLIENT_TIMEOUT_MS / 1000.0 };
     bool as_json = false, only_failed = false;
     const char *only_state = NULL;
-    farmclient_keys_t keys = { 0 };
     for (int i = 1; i < argc; i++) {
         const char *a = argv [i];
-        int kc = farmclient_key_option ("status", argc, argv, &i, &keys);
+        int kc = farmclient_option ("status", argc, argv, &i, &opts);
         if (kc < 0)
             return EXIT_USAGE;
         if (kc > 0)
@@ -301,21 +300,12 @@ cmd_status (int argc, char **argv)
             as_json = true;
         else if (!strcmp (a, "--failed"))
             only_failed = true;
-        else if ((!strcmp (a, "--broker") || !strcmp (a, "--timeout") || !strcmp (a, "--state"))
-                 && i + 1 >= argc) {
+        else if (!strcmp (a, "--state") && i + 1 >= argc) {
             fprintf (stderr, "masterfarm status: %s needs a value\n", a);
             return EXIT_USAGE;
         }
-        else if (!strcmp (a, "--broker"))
-            broker = argv [++i];
         else if (!strcmp (a, "--state"))
             only_state = argv [++i];
-        else if (!strcmp (a, "--timeout")) {
-            if (!cli_double (argv [++i], 0.0, 3600.0, &timeout_s) || timeout_s <= 0) {
-                fprintf (stderr, "masterfarm status: --timeout needs seconds in (0, 3600]\n");
-                return EXIT_USAGE;
-            }
-        }
         else if (a [0] == '-') {
             fprintf (stderr, "masterfarm status: unknown option '%s' (see --help)\n", a);
             return EXIT_USAGE;
@@ -338,17 +328,9 @@ cmd_status (int argc, char **argv)
                  only_state, job_id ? "track" : "job");
         return EXIT_USAGE;
     }
-    broker = farmclient_broker_url (broker);
-    if (!broker) {
-        fprintf (stderr, "masterfarm status: --broker URL is required (or set MASTERFARM_BROKER)\n");
+    farmclient_t *fc = farmclient_open ("status", &opts);
+    if (!fc)
         return EXIT_USAGE;
-    }
-    char err [FARMCLIENT_ERR_LEN];
-    farmclient_t *fc = farmclient_connect (broker, (int) (timeout_s * 1000), &keys, err, sizeof err);
-    if (!fc) {
-        fprintf (stderr, "masterfarm status: %s\n", err);
-        return EXIT_USAGE;
-    }
     Masterfarm__StatusReply *reply = NULL;
     int rc = farmclient_status (fc, job_id, &reply);
     int code = EXIT_OK;

@@ -65,14 +65,13 @@ s_print_json (const Masterfarm__SubmitReply *reply)
 int
 cmd_submit (int argc, char **argv)
 {
-    const char *file = NULL, *broker = NULL;
-    double timeout_s = FARMCLIENT_TIMEOUT_MS / 1000.0;
+    const char *file = NULL;
+    farmclient_opts_t opts = { .timeout_s = FARMCLIENT_TIMEOUT_MS / 1000.0 };
     long noop = -1;
     bool as_json = false;
-    farmclient_keys_t keys = { 0 };
     for (int i = 1; i < argc; i++) {
         const char *a = argv [i];
-        int kc = farmclient_key_option ("submit", argc, argv, &i, &keys);
+        int kc = farmclient_option ("submit", argc, argv, &i, &opts);
         if (kc < 0)
             return EXIT_USAGE;
         if (kc > 0)
@@ -81,21 +80,12 @@ cmd_submit (int argc, char **argv)
             s_help (stdout);
             return EXIT_OK;
         }
-        else if ((!strcmp (a, "--broker") || !strcmp (a, "--timeout") || !strcmp (a, "--noop"))
-                 && i + 1 >= argc) {
+        else if (!strcmp (a, "--noop") && i + 1 >= argc) {
             fprintf (stderr, "masterfarm submit: %s needs a value\n", a);
             return EXIT_USAGE;
         }
-        else if (!strcmp (a, "--broker"))
-            broker = argv [++i];
         else if (!strcmp (a, "--json"))
             as_json = true;
-        else if (!strcmp (a, "--timeout")) {
-            if (!cli_double (argv [++i], 0.0, 3600.0, &timeout_s) || timeout_s <= 0) {
-                fprintf (stderr, "masterfarm submit: --timeout needs seconds in (0, 3600]\n");
-                return EXIT_USAGE;
-            }
-        }
         else if (!strcmp (a, "--noop")) {
             if (!cli_long (argv [++i], 1, 100000000, &noop)) {
                 fprintf (stderr, "masterfarm submit: --noop needs a task count, 1 .. 100000000\n");
@@ -118,8 +108,7 @@ cmd_submit (int argc, char **argv)
         fprintf (stderr, "masterfarm submit: give a JOB.json or CATALOG.csv file\n");
         return EXIT_USAGE;
     }
-    broker = farmclient_broker_url (broker);
-    if (!broker) {
+    if (!farmclient_broker_url (opts.broker)) {
         fprintf (stderr, "masterfarm submit: --broker URL is required (or set MASTERFARM_BROKER)\n");
         return EXIT_USAGE;
     }
@@ -141,9 +130,8 @@ cmd_submit (int argc, char **argv)
         len = (size_t) snprintf (text, 64, "{\"tasks\": %ld}", noop);
     }
 
-    farmclient_t *fc = farmclient_connect (broker, (int) (timeout_s * 1000), &keys, err, sizeof err);
+    farmclient_t *fc = farmclient_open ("submit", &opts);
     if (!fc) {
-        fprintf (stderr, "masterfarm submit: %s\n", err);
         free (text);
         return EXIT_USAGE;
     }

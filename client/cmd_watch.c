@@ -54,13 +54,13 @@ s_help (FILE *out)
 int
 cmd_watch (int argc, char **argv)
 {
-    const char *broker = NULL, *job_text = NULL;
+    const char *job_text = NULL;
+    farmclient_opts_t opts = { 0 };
     bool plain = false, quiet = false, json = false;
     double lost_s = 60;
-    farmclient_keys_t keys = { 0 };
     for (int i = 1; i < argc; i++) {
         const char *a = argv [i];
-        int kc = farmclient_key_option ("watch", argc, argv, &i, &keys);
+        int kc = farmclient_option ("watch", argc, argv, &i, &opts);
         if (kc < 0)
             return EXIT_USAGE;
         if (kc > 0)
@@ -75,12 +75,10 @@ cmd_watch (int argc, char **argv)
             quiet = true;
         else if (!strcmp (a, "--json"))
             json = true;
-        else if ((!strcmp (a, "--broker") || !strcmp (a, "--lost")) && i + 1 >= argc) {
+        else if (!strcmp (a, "--lost") && i + 1 >= argc) {
             fprintf (stderr, "masterfarm watch: %s needs a value\n", a);
             return EXIT_USAGE;
         }
-        else if (!strcmp (a, "--broker"))
-            broker = argv [++i];
         else if (!strcmp (a, "--lost")) {
             if (!cli_double (argv [++i], 1.0, 86400.0, &lost_s)) {
                 fprintf (stderr, "masterfarm watch: --lost needs seconds in 1 .. 86400\n");
@@ -104,17 +102,9 @@ cmd_watch (int argc, char **argv)
                  job_text ? job_text : "");
         return EXIT_USAGE;
     }
-    broker = farmclient_broker_url (broker);
-    if (!broker) {
-        fprintf (stderr, "masterfarm watch: --broker URL is required (or set MASTERFARM_BROKER)\n");
+    farmclient_t *fc = farmclient_open ("watch", &opts);
+    if (!fc)
         return EXIT_USAGE;
-    }
-    char err [FARMCLIENT_ERR_LEN];
-    farmclient_t *fc = farmclient_connect (broker, 0, &keys, err, sizeof err);
-    if (!fc) {
-        fprintf (stderr, "masterfarm watch: %s\n", err);
-        return EXIT_USAGE;
-    }
     struct sigaction sa = { .sa_handler = s_on_signal };
     sigaction (SIGINT, &sa, NULL);
     sigaction (SIGTERM, &sa, NULL);

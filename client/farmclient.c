@@ -123,22 +123,55 @@ farmclient_new (const char *url, int timeout_ms, char *err, size_t err_size)
     return s_new (url, timeout_ms, NULL, NULL, err, err_size);
 }
 
-//  --curve-key and --broker-key; see farmclient.h.
+//  The shared options; see farmclient.h.
 int
-farmclient_key_option (const char *command, int argc, char **argv, int *i,
-                       farmclient_keys_t *keys)
+farmclient_option (const char *command, int argc, char **argv, int *i,
+                   farmclient_opts_t *opts)
 {
     const char *a = argv [*i];
-    const char **slot = !strcmp (a, "--curve-key") ? &keys->curve_key_path
-                      : !strcmp (a, "--broker-key") ? &keys->broker_key_path : NULL;
-    if (!slot)
+    const char **slot = !strcmp (a, "--curve-key") ? &opts->keys.curve_key_path
+                      : !strcmp (a, "--broker-key") ? &opts->keys.broker_key_path : NULL;
+    if (slot) {
+        if (*i + 1 >= argc || !argv [*i + 1][0]) {
+            fprintf (stderr, "masterfarm %s: %s needs a file\n", command, a);
+            return -1;
+        }
+        *slot = argv [++*i];
+        return 1;
+    }
+    bool timeout = opts->timeout_s > 0 && !strcmp (a, "--timeout");
+    if (!timeout && strcmp (a, "--broker"))
         return 0;
-    if (*i + 1 >= argc || !argv [*i + 1][0]) {
-        fprintf (stderr, "masterfarm %s: %s needs a file\n", command, a);
+    if (*i + 1 >= argc) {
+        fprintf (stderr, "masterfarm %s: %s needs a value\n", command, a);
         return -1;
     }
-    *slot = argv [++*i];
+    if (!timeout)
+        opts->broker = argv [++*i];
+    else
+    if (!cli_double (argv [++*i], 0.0, 3600.0, &opts->timeout_s) || opts->timeout_s <= 0) {
+        fprintf (stderr, "masterfarm %s: --timeout needs seconds in (0, 3600]\n", command);
+        return -1;
+    }
     return 1;
+}
+
+//  The client the shared options ask for; see farmclient.h.
+farmclient_t *
+farmclient_open (const char *command, const farmclient_opts_t *opts)
+{
+    const char *broker = farmclient_broker_url (opts->broker);
+    if (!broker) {
+        fprintf (stderr, "masterfarm %s: --broker URL is required (or set MASTERFARM_BROKER)\n",
+                 command);
+        return NULL;
+    }
+    char err [FARMCLIENT_ERR_LEN];
+    farmclient_t *fc = farmclient_connect (broker, (int) (opts->timeout_s * 1000), &opts->keys,
+                                           err, sizeof err);
+    if (!fc)
+        fprintf (stderr, "masterfarm %s: %s\n", command, err);
+    return fc;
 }
 
 //  A client with CURVE when key files are named; see farmclient.h.
@@ -397,6 +430,27 @@ s_error_reply (farmclient_t *self, const wire_msg_t *reply)
     return MF_ERR_PROTOCOL;
 }
 
+//  Sends a request of type and takes its reply's message (the caller
+//  frees it); an ERROR reply becomes its error code. Returns 0 or an
+//  error code.
+static int
+s_ask (farmclient_t *self, uint32_t type, const ProtobufCMessage *req, void **body_out)
+{
+    *body_out = NULL;
+    wire_msg_t reply = { 0 };
+    int rc = farmclient_request (self, type, req, &reply);
+    if (rc != 0)
+        return rc;
+    if (reply.type == MASTERFARM__MSG_TYPE__ERROR)
+        rc = s_error_reply (self, &reply);
+    else {
+        *body_out = reply.body;
+        reply.body = NULL;
+    }
+    wire_msg_clear (&reply);
+    return rc;
+}
+
 //  SUBMIT with the spec text; the reply is handed to the caller.
 int
 farmclient_submit (farmclient_t *self, const char *spec, size_t spec_len,
@@ -413,20 +467,11 @@ farmclient_submit (farmclient_t *self, const char *spec, size_t spec_len,
     req.spec = copy;
     req.format = (char *) format;
     req.origin = (char *) (origin ? origin : "");
-    wire_msg_t reply = { 0 };
-    int rc = farmclient_request (self, MASTERFARM__MSG_TYPE__SUBMIT, &req.base, &reply);
+    void *body;
+    int rc = s_ask (self, MASTERFARM__MSG_TYPE__SUBMIT, &req.base, &body);
     free (copy);
-    if (rc != 0)
-        return rc;
-    if (reply.type == MASTERFARM__MSG_TYPE__ERROR) {
-        rc = s_error_reply (self, &reply);
-        wire_msg_clear (&reply);
-        return rc == MF_ERR_NOTFOUND ? MF_ERR_PROTOCOL : rc;
-    }
-    *reply_out = (Masterfarm__SubmitReply *) reply.body;
-    reply.body = NULL;
-    wire_msg_clear (&reply);
-    return 0;
+    *reply_out = body;
+    return rc == MF_ERR_NOTFOUND ? MF_ERR_PROTOCOL : rc;
 }
 
 //  STATUS of one job or of all; ERROR becomes an error code.
@@ -436,19 +481,10 @@ farmclient_status (farmclient_t *self, uint64_t job_id, Masterfarm__StatusReply 
     *reply_out = NULL;
     Masterfarm__StatusRequest req = MASTERFARM__STATUS_REQUEST__INIT;
     req.job_id = job_id;
-    wire_msg_t reply = { 0 };
-    int rc = farmclient_request (self, MASTERFARM__MSG_TYPE__STATUS, &req.base, &reply);
-    if (rc != 0)
-        return rc;
-    if (reply.type == MASTERFARM__MSG_TYPE__ERROR) {
-        rc = s_error_reply (self, &reply);
-        wire_msg_clear (&reply);
-        return rc;
-    }
-    *reply_out = (Masterfarm__StatusReply *) reply.body;
-    reply.body = NULL;
-    wire_msg_clear (&reply);
-    return 0;
+    void *body;
+    int rc = s_ask (self, MASTERFARM__MSG_TYPE__STATUS, &req.base, &body);
+    *reply_out = body;
+    return rc;
 }
 
 //  CANCEL or RETRY; JobReply ok=false becomes MF_ERR_STATE.
@@ -470,19 +506,10 @@ farmclient_logs (farmclient_t *self, uint64_t job_id, uint32_t album, uint32_t t
     req.job_id = job_id;
     req.album = album;
     req.track = track;
-    wire_msg_t reply = { 0 };
-    int rc = farmclient_request (self, MASTERFARM__MSG_TYPE__LOGS, &req.base, &reply);
-    if (rc != 0)
-        return rc;
-    if (reply.type == MASTERFARM__MSG_TYPE__ERROR) {
-        rc = s_error_reply (self, &reply);
-        wire_msg_clear (&reply);
-        return rc;
-    }
-    *reply_out = (Masterfarm__LogsReply *) reply.body;
-    reply.body = NULL;
-    wire_msg_clear (&reply);
-    return 0;
+    void *body;
+    int rc = s_ask (self, MASTERFARM__MSG_TYPE__LOGS, &req.base, &body);
+    *reply_out = body;
+    return rc;
 }
 
 //  Any JobRequest (CANCEL, RETRY, PRIORITY, PAUSE, RESUME).
@@ -1127,14 +1154,14 @@ int
 farmclient_cmd_job (const char *command, uint32_t type, const char *what,
                     int argc, char **argv)
 {
-    const char *broker = NULL, *job_text = NULL, *prio_text = NULL;
+    const char *job_text = NULL, *prio_text = NULL;
+    farmclient_opts_t opts = { 0 };
     long album = 0, track = 0;
     bool is_retry = type == MASTERFARM__MSG_TYPE__RETRY;
     bool is_prio = type == MASTERFARM__MSG_TYPE__PRIORITY;
-    farmclient_keys_t keys = { 0 };
     for (int i = 1; i < argc; i++) {
         const char *a = argv [i];
-        int kc = farmclient_key_option (command, argc, argv, &i, &keys);
+        int kc = farmclient_option (command, argc, argv, &i, &opts);
         if (kc < 0)
             return 2;
         if (kc > 0)
@@ -1154,14 +1181,11 @@ farmclient_cmd_job (const char *command, uint32_t type, const char *what,
                              : "");
             return 0;
         }
-        else if ((!strcmp (a, "--broker") || (is_retry && (!strcmp (a, "--album")
-                                                          || !strcmp (a, "--track"))))
+        else if (is_retry && (!strcmp (a, "--album") || !strcmp (a, "--track"))
                  && i + 1 >= argc) {
             fprintf (stderr, "masterfarm %s: %s needs a value\n", command, a);
             return 2;
         }
-        else if (!strcmp (a, "--broker"))
-            broker = argv [++i];
         else if (is_retry && (!strcmp (a, "--album") || !strcmp (a, "--track"))) {
             long *slot = a [2] == 'a' ? &album : &track;
             if (!cli_long (argv [++i], 1, 1000000, slot)) {
@@ -1199,18 +1223,9 @@ farmclient_cmd_job (const char *command, uint32_t type, const char *what,
         fprintf (stderr, "masterfarm %s: --track needs --album\n", command);
         return 2;
     }
-    broker = farmclient_broker_url (broker);
-    if (!broker) {
-        fprintf (stderr, "masterfarm %s: --broker URL is required (or set MASTERFARM_BROKER)\n",
-                 command);
+    farmclient_t *fc = farmclient_open (command, &opts);
+    if (!fc)
         return 2;
-    }
-    char err [FARMCLIENT_ERR_LEN];
-    farmclient_t *fc = farmclient_connect (broker, 0, &keys, err, sizeof err);
-    if (!fc) {
-        fprintf (stderr, "masterfarm %s: %s\n", command, err);
-        return 2;
-    }
     Masterfarm__JobRequest req = MASTERFARM__JOB_REQUEST__INIT;
     req.job_id = job_id;
     req.album = (uint32_t) album;

@@ -58,12 +58,26 @@ typedef struct {
     const char *broker_key_path;     //  the broker's public key (NAME.pub)
 } farmclient_keys_t;
 
-//  Option parsing for the commands: when argv[*i] is --curve-key or
-//  --broker-key, stores its value in keys, advances *i past it and
-//  returns 1; returns 0 for any other argument, -1 (message printed,
-//  naming command) when the value is missing.
-int farmclient_key_option (const char *command, int argc, char **argv, int *i,
-                           farmclient_keys_t *keys);
+//  The options the farm commands share.
+typedef struct {
+    const char       *broker;        //  --broker URL; NULL: $MASTERFARM_BROKER
+    double            timeout_s;     //  --timeout S; 0: the command has no --timeout
+                                     //  (set the default before parsing to accept it)
+    farmclient_keys_t keys;          //  --curve-key, --broker-key
+} farmclient_opts_t;
+
+//  Option parsing for the commands: when argv[*i] is a shared option
+//  (--broker, --curve-key, --broker-key, and --timeout when opts->timeout_s
+//  is set), stores its value in opts, advances *i past it and returns 1;
+//  returns 0 for any other argument, -1 (message printed, naming command)
+//  when its value is missing or out of range.
+int farmclient_option (const char *command, int argc, char **argv, int *i,
+                       farmclient_opts_t *opts);
+
+//  The client the options ask for. NULL after printing why, naming
+//  command: no broker given (neither --broker nor $MASTERFARM_BROKER), or
+//  the connection cannot be made (a malformed URL, a key file).
+farmclient_t *farmclient_open (const char *command, const farmclient_opts_t *opts);
 
 //  Creates a DEALER socket connected to url ("tcp://host:port" or
 //  "ipc://path"). timeout_ms is the reply deadline (0: the default).

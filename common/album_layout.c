@@ -45,12 +45,8 @@ assemble_layout (const spec_album_t *album, const profile_t *profile, int rate_h
                  const int64_t *track_frames, assemble_layout_t *layout,
                  char *err, size_t err_size)
 {
-    char dummy [8];
-    if (!err || err_size == 0) {
-        err = dummy;
-        err_size = sizeof dummy;
-    }
-    err [0] = 0;
+    char scratch [8];
+    err = mf_err_buffer (err, &err_size, scratch, sizeof scratch);
     memset (layout, 0, sizeof *layout);
     layout->album_lufs = NAN;
     layout->album_lra_lu = NAN;
@@ -159,12 +155,8 @@ int
 assemble_check_cd (const spec_album_t *album, const int64_t *track_frames,
                    char *err, size_t err_size)
 {
-    char dummy [8];
-    if (!err || err_size == 0) {
-        err = dummy;
-        err_size = sizeof dummy;
-    }
-    err [0] = 0;
+    char scratch [8];
+    err = mf_err_buffer (err, &err_size, scratch, sizeof scratch);
     if (!album || album->n_tracks == 0) {
         snprintf (err, err_size, "album \"%s\": no tracks", assemble_album_title (album));
         return MF_ERR_INVALID;

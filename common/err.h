@@ -5,6 +5,7 @@
 #define MF_ERR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef enum {
     MF_OK            =  0,
@@ -28,5 +29,18 @@ const char *mf_strerror (int code);
 //  the work being wrong: ENOSPC, EDQUOT, EIO, ENOMEM, EMFILE, ENFILE,
 //  EAGAIN (fork). Such failures are worth retrying later.
 bool mf_errno_is_resource (int errnum);
+
+//  For a function whose message buffer is optional: err, or scratch when
+//  err is NULL or empty (*err_size then says scratch_size); cleared.
+static inline char *
+mf_err_buffer (char *err, size_t *err_size, char *scratch, size_t scratch_size)
+{
+    if (!err || *err_size == 0) {
+        err = scratch;
+        *err_size = scratch_size;
+    }
+    err [0] = 0;
+    return err;
+}
 
 #endif

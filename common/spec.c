@@ -861,22 +861,25 @@ spec_settings_default (settings_t *s)
     by several tables at once (an album: its own keys, the album-level
     settings, the settings every level has); a key none of them has is
     reported where it stands, with the nearest key of those tables as a
-    "did you mean".  */
+    "did you mean". The same tables write the canonical JSON (s_emit,
+    spec_to_json), so that what is read and what is written cannot drift
+    apart.  */
 
 //  How a key's value is read.
 typedef enum {
+    S_LATER,            //  read by the caller after the walk (and not written)
     S_NUM,              //  a number within [lo, hi], into a double
     S_INT,              //  an integer within [lo, hi], into an int
     S_BOOL,             //  true or false, into a bool
     S_ENUM,             //  one of names (or a name find accepts), its index into an enum
     S_TEXT,             //  a non-empty single-line string, copied into a char *
     S_OBJECT,           //  an object, walked with the key's sub-table
-    S_CALL,             //  the key's own reader
-    S_LATER             //  read by the caller after the walk
+    S_CALL              //  the key's own reader
 } s_type_t;
 
 #define S_NULL_KEEPS  1u            //  null leaves the value as it was
-#define S_NULL_NAN    2u            //  null sets NAN ("from the profile")
+#define S_NULL_NAN    2u            //  null sets NAN ("from the profile"), written as null
+#define S_GLUE_ONLY   4u            //  the glue compressor's, not a multiband band's
 
 typedef struct s_key_s s_key_t;
 typedef struct s_table_s s_table_t;
@@ -885,6 +888,10 @@ typedef struct s_table_s s_table_t;
 //  describes); arg is the walk's (s_walk).
 typedef void (s_read_fn) (s_ctx_t *ctx, const json_t *x, const char *path, void *obj,
                           const s_key_t *key, void *arg);
+
+//  Sets key's value from obj into the JSON object o (canonical JSON); a
+//  value that cannot be made is noted in *ok.
+typedef void (s_write_fn) (json_t *o, const void *obj, const s_key_t *key, bool *ok);
 
 struct s_key_s {
     const char        *name;
@@ -896,15 +903,20 @@ struct s_key_s {
     int              (*find) (const char *name);  //  S_ENUM: with aliases; NULL: names
     const char        *what;        //  S_ENUM: what a value is ("value" when NULL);
                                     //  S_OBJECT: its keys, shown when it is not an object
-    const s_table_t   *sub;         //  S_OBJECT: its keys
-    unsigned           flags;       //  S_NULL_*
+    const s_table_t   *sub;         //  S_OBJECT: its keys; S_CALL: written as an
+                                    //  object of these keys
+    unsigned           flags;       //  S_NULL_*, S_GLUE_ONLY
     uint32_t           mark;        //  ORed into s_walk's result when the value was taken
     s_read_fn         *read;        //  S_CALL
+    s_type_t           out;         //  S_CALL: written as this type (S_LATER: not written)
+    s_write_fn        *write;       //  written by this instead
+    bool             (*present) (const void *obj);  //  written only when true; NULL: always
 };
 
 struct s_table_s {
     const s_key_t *keys;
     size_t         n;
+    unsigned       skip;            //  rows with any of these flags are not in the table
 };
 
 //  A table and the object it fills, in one s_walk.
@@ -921,8 +933,9 @@ typedef bool (s_misplaced_fn) (s_ctx_t *ctx, const char *path, const char *key);
 #define S_AT(type, field)   .offset = offsetof (type, field)
 #define S_RANGE(...)        S_RANGE_ (__VA_ARGS__)
 #define S_RANGE_(l, h)      .lo = (l), .hi = (h)
-#define S_TABLE(keys)       { keys, sizeof keys / sizeof keys [0] }
+#define S_TABLE(keys)       { keys, sizeof keys / sizeof keys [0], 0 }
 #define S_FIELD(obj, key)   ((void *) ((char *) (obj) + (key)->offset))
+#define S_CFIELD(obj, key)  ((const void *) ((const char *) (obj) + (key)->offset))
 
 //  Marks beyond SPEC_COMP_*: which threshold, crossovers, loudness given.
 #define S_MARK_ABSOLUTE   (1u << 27)
@@ -943,7 +956,7 @@ static const s_key_t *
 s_table_find (const s_table_t *table, const char *name)
 {
     for (size_t i = 0; i < table->n; i++)
-        if (strcmp (table->keys [i].name, name) == 0)
+        if (!(table->keys [i].flags & table->skip) && strcmp (table->keys [i].name, name) == 0)
             return &table->keys [i];
     return NULL;
 }
@@ -957,7 +970,8 @@ s_unknown_key (s_ctx_t *ctx, const char *path, const char *key, const s_layer_t 
     size_t hint_d = S_SUGGEST_MAX;
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < layers [i].table->n; k++)
-            s_suggest_step (key, layers [i].table->keys [k].name, &hint, &hint_d);
+            if (!(layers [i].table->keys [k].flags & layers [i].table->skip))
+                s_suggest_step (key, layers [i].table->keys [k].name, &hint, &hint_d);
     if (hint)
         s_fail (ctx, path, true, "unknown key '%s'; did you mean '%s'?", key, hint);
     else
@@ -1053,6 +1067,88 @@ s_walk_object (s_ctx_t *ctx, const json_t *v, const char *path, const s_table_t 
     return s_walk (ctx, v, path, &(s_layer_t) { table, obj }, 1, NULL, arg);
 }
 
+//  names[v] as a JSON string, or NULL (noted by s_set) when v is out of
+//  range, as it can be in a spec built by code.
+static json_t *
+s_enum_json (const char *const *names, int n, int v)
+{
+    return v >= 0 && v < n ? json_string (names [v]) : NULL;
+}
+
+//  Sets key to a new value in obj; a NULL value (out of memory, or a value
+//  that cannot be written) is noted in *ok.
+static void
+s_set (json_t *obj, const char *key, json_t *value, bool *ok)
+{
+    if (!value || json_object_set_new (obj, key, value) != 0)
+        *ok = false;
+}
+
+//  An RFC 3339 UTC time with milliseconds when they are not zero.
+static json_t *
+s_time_json (int64_t ms)
+{
+    char buf [40];
+    clock_format_rfc3339 (ms, buf, sizeof buf);
+    int64_t frac = ms % 1000;
+    if (frac < 0)
+        frac += 1000;
+    if (frac) {
+        char *z = strchr (buf, 'Z');
+        if (z)
+            snprintf (z, sizeof buf - (size_t) (z - buf), ".%03dZ", (int) frac);
+    }
+    return json_string (buf);
+}
+
+//  Writes the keys of table from obj into the JSON object o, in the
+//  table's order (canonical JSON: read back, it gives obj again).
+static void
+s_emit (json_t *o, const s_table_t *table, const void *obj, bool *ok)
+{
+    for (size_t i = 0; i < table->n; i++) {
+        const s_key_t *k = &table->keys [i];
+        if ((k->flags & table->skip) || (k->present && !k->present (obj)))
+            continue;
+        if (k->write) {
+            k->write (o, obj, k, ok);
+            continue;
+        }
+        const void *field = S_CFIELD (obj, k);
+        json_t *v = NULL;
+        switch (k->sub ? S_OBJECT : k->type == S_CALL ? k->out : k->type) {
+            case S_LATER:
+            case S_CALL:
+                continue;
+            case S_NUM: {
+                double x = *(const double *) field;
+                v = isnan (x) && (k->flags & S_NULL_NAN) ? json_null () : json_real (x);
+                break;
+            }
+            case S_INT:
+                v = json_integer (*(const int *) field);
+                break;
+            case S_BOOL:
+                v = json_boolean (*(const bool *) field);
+                break;
+            case S_ENUM:
+                v = s_enum_json (k->names, k->n_names, *(const int *) field);
+                break;
+            case S_TEXT:
+                if (!*(char *const *) field)
+                    continue;
+                v = json_string (*(char *const *) field);
+                break;
+            case S_OBJECT:
+                v = json_object ();
+                if (v)
+                    s_emit (v, k->sub, field, ok);
+                break;
+        }
+        s_set (o, k->name, v, ok);
+    }
+}
+
 // ---------------------------------------------------------------------------
 //  Settings: the chain and its stages, loudness, tonal match
 
@@ -1075,11 +1171,27 @@ s_apply_switch (s_ctx_t *ctx, const json_t *v, const char *path, bool *enabled)
     return true;
 }
 
-//  The glue compressor's keys; a multiband band has all but the last.
+//  Which threshold a compressor has.
+static bool
+s_is_absolute (const void *obj)
+{
+    return !((const comp_cfg_t *) obj)->relative;
+}
+
+static bool
+s_is_relative (const void *obj)
+{
+    return ((const comp_cfg_t *) obj)->relative;
+}
+
+//  The glue compressor's keys; a multiband band has all but threshold_lu.
 static const s_key_t s_comp_keys [] = {
     { "enabled",      S_BOOL, S_AT (comp_cfg_t, enabled) },
     { "threshold_db", S_NUM,  S_AT (comp_cfg_t, threshold_db), S_RANGE (R_THRESHOLD_DB),
-                      .mark = SPEC_COMP_THRESHOLD | S_MARK_ABSOLUTE },
+                      .mark = SPEC_COMP_THRESHOLD | S_MARK_ABSOLUTE, .present = s_is_absolute },
+    { "threshold_lu", S_NUM,  S_AT (comp_cfg_t, threshold_lu), S_RANGE (R_THRESHOLD_LU),
+                      .mark = SPEC_COMP_THRESHOLD | S_MARK_RELATIVE, .present = s_is_relative,
+                      .flags = S_GLUE_ONLY },
     { "ratio",        S_NUM,  S_AT (comp_cfg_t, ratio), S_RANGE (R_RATIO),
                       .mark = SPEC_COMP_RATIO },
     { "attack_ms",    S_NUM,  S_AT (comp_cfg_t, attack_ms), S_RANGE (R_ATTACK_MS),
@@ -1090,12 +1202,10 @@ static const s_key_t s_comp_keys [] = {
                       .mark = SPEC_COMP_KNEE },
     { "makeup_db",    S_NUM,  S_AT (comp_cfg_t, makeup_db), S_RANGE (R_MAKEUP_DB),
                       .mark = SPEC_COMP_MAKEUP },
-    { "threshold_lu", S_NUM,  S_AT (comp_cfg_t, threshold_lu), S_RANGE (R_THRESHOLD_LU),
-                      .mark = SPEC_COMP_THRESHOLD | S_MARK_RELATIVE },
 };
 static const s_table_t s_comp_table = S_TABLE (s_comp_keys);
 static const s_table_t s_band_table =
-    { s_comp_keys, sizeof s_comp_keys / sizeof s_comp_keys [0] - 1 };
+    { s_comp_keys, sizeof s_comp_keys / sizeof s_comp_keys [0], S_GLUE_ONLY };
 
 //  Applies a compressor value: null/false disable, true enables, an object
 //  enables and merges its keys. given (the glue compressor's; NULL for a
@@ -1149,9 +1259,12 @@ static const s_key_t s_multiband_keys [] = {
                  .mark = S_MARK_CROSSOVER },
     { "high_hz", S_NUM,  S_AT (multiband_cfg_t, high_hz), S_RANGE (R_MB_HIGH_HZ),
                  .mark = S_MARK_CROSSOVER },
-    { "low",     S_CALL, S_AT (multiband_cfg_t, band [0]), .read = s_read_band },
-    { "mid",     S_CALL, S_AT (multiband_cfg_t, band [1]), .read = s_read_band },
-    { "high",    S_CALL, S_AT (multiband_cfg_t, band [2]), .read = s_read_band },
+    { "low",     S_CALL, S_AT (multiband_cfg_t, band [0]), .read = s_read_band,
+                 .sub = &s_band_table },
+    { "mid",     S_CALL, S_AT (multiband_cfg_t, band [1]), .read = s_read_band,
+                 .sub = &s_band_table },
+    { "high",    S_CALL, S_AT (multiband_cfg_t, band [2]), .read = s_read_band,
+                 .sub = &s_band_table },
 };
 static const s_table_t s_multiband_table = S_TABLE (s_multiband_keys);
 
@@ -1245,6 +1358,22 @@ s_read_eq (s_ctx_t *ctx, const json_t *x, const char *path, void *obj,
     }
 }
 
+//  Writes the EQ bands.
+static void
+s_write_eq (json_t *o, const void *obj, const s_key_t *key, bool *ok)
+{
+    const chain_cfg_t *c = obj;
+    json_t *eq = json_array ();
+    for (int i = 0; eq && i < c->n_eq && i < SPEC_MAX_EQ; i++) {
+        json_t *b = json_object ();
+        if (b)
+            s_emit (b, &s_eq_table, &c->eq [i], ok);
+        if (!b || json_array_append_new (eq, b) != 0)
+            *ok = false;
+    }
+    s_set (o, key->name, eq, ok);
+}
+
 //  highpass_hz: 0 (off) or a frequency in its range.
 static void
 s_read_highpass_hz (s_ctx_t *ctx, const json_t *x, const char *path, void *obj,
@@ -1290,15 +1419,20 @@ static const s_key_t s_stereo_keys [] = {
 static const s_table_t s_stereo_table = S_TABLE (s_stereo_keys);
 
 static const s_key_t s_chain_keys [] = {
-    { "highpass_hz",    S_CALL,   .read = s_read_highpass_hz },
-    { "highpass_order", S_CALL,   .read = s_read_highpass_order },
-    { "eq",             S_CALL,   .read = s_read_eq },
-    { "multiband",      S_CALL,   S_AT (chain_cfg_t, multiband), .read = s_read_multiband },
-    { "compressor",     S_CALL,   .read = s_read_compressor },
+    { "highpass_hz",    S_CALL,   S_AT (chain_cfg_t, highpass_hz), .read = s_read_highpass_hz,
+                        .out = S_NUM },
+    { "highpass_order", S_CALL,   S_AT (chain_cfg_t, highpass_order),
+                        .read = s_read_highpass_order, .out = S_INT },
+    { "eq",             S_CALL,   .read = s_read_eq, .write = s_write_eq },
+    { "multiband",      S_CALL,   S_AT (chain_cfg_t, multiband), .read = s_read_multiband,
+                        .sub = &s_multiband_table },
+    { "compressor",     S_CALL,   S_AT (chain_cfg_t, compressor), .read = s_read_compressor,
+                        .sub = &s_comp_table },
     { "stereo",         S_OBJECT, S_AT (chain_cfg_t, stereo), .sub = &s_stereo_table,
                         .what = "{width, mono_below_hz}" },
     { "gain_db",        S_NUM,    S_AT (chain_cfg_t, gain_db), S_RANGE (R_GAIN_DB) },
-    { "limiter",        S_CALL,   S_AT (chain_cfg_t, limiter), .read = s_read_limiter },
+    { "limiter",        S_CALL,   S_AT (chain_cfg_t, limiter), .read = s_read_limiter,
+                        .sub = &s_limiter_table },
     { "dither",         S_BOOL,   S_AT (chain_cfg_t, dither) },
     { "noise_shaping",  S_BOOL,   S_AT (chain_cfg_t, noise_shaping) },
 };
@@ -1410,6 +1544,40 @@ s_read_profiles (s_ctx_t *ctx, const json_t *v, const char *path, void *obj,
     }
 }
 
+//  Writes the profile set: names, or objects for profiles with options.
+static void
+s_write_profiles (json_t *o, const void *obj, const s_key_t *key, bool *ok)
+{
+    const settings_t *s = obj;
+    json_t *prof = json_array ();
+    for (int i = 0; prof && i < PROFILE_COUNT; i++) {
+        uint32_t bit = 1u << i;
+        if (!(s->profiles & bit))
+            continue;
+        const char *name = profile_get ((profile_id_t) i)->name;
+        json_t *e = (s->codec_check | s->codec_safe | s->no_album_file) & bit
+                  ? json_pack ("{ss}", "name", name) : json_string (name);
+        if (e && (s->codec_check & bit))
+            s_set (e, "codec_check", json_true (), ok);
+        if (e && (s->codec_safe & bit))
+            s_set (e, "codec_safe", json_true (), ok);
+        if (e && (s->no_album_file & bit))
+            s_set (e, "album_file", json_false (), ok);
+        if (json_array_append_new (prof, e))
+            *ok = false;
+    }
+    s_set (o, key->name, prof, ok);
+}
+
+//  Writes reference_track: its index, or null.
+static void
+s_write_reference (json_t *o, const void *obj, const s_key_t *key, bool *ok)
+{
+    const tonal_cfg_t *t = obj;
+    s_set (o, key->name, t->reference_track >= 0 ? json_integer (t->reference_track)
+                                                 : json_null (), ok);
+}
+
 //  Reads reference_track: a track index, or a track path kept in arg (an
 //  s_ref_t) until the album's track list is known; null: none.
 static void
@@ -1446,17 +1614,31 @@ static const s_key_t s_tonal_keys [] = {
                          .n_names = 3 },
     { "strength",        S_NUM,  S_AT (tonal_cfg_t, strength), S_RANGE (R_STRENGTH) },
     { "max_db",          S_NUM,  S_AT (tonal_cfg_t, max_db), S_RANGE (R_TONAL_MAX_DB) },
-    { "reference_track", S_CALL, .read = s_read_reference },
+    { "reference_track", S_CALL, .read = s_read_reference, .write = s_write_reference },
 };
 static const s_table_t s_tonal_table = S_TABLE (s_tonal_keys);
+
+//  Whether the spec gave a target and a true-peak limit.
+static bool
+s_has_target (const void *obj)
+{
+    return ((const loudness_cfg_t *) obj)->has_target;
+}
+
+static bool
+s_has_true_peak (const void *obj)
+{
+    return ((const loudness_cfg_t *) obj)->has_true_peak;
+}
 
 static const s_key_t s_loudness_keys [] = {
     { "policy",           S_ENUM, S_AT (loudness_cfg_t, policy), .names = s_policy_names,
                           .n_names = 4 },
     { "target_lufs",      S_NUM,  S_AT (loudness_cfg_t, target_lufs), S_RANGE (R_TARGET_LUFS),
-                          .mark = S_MARK_TARGET },
+                          .mark = S_MARK_TARGET, .present = s_has_target },
     { "true_peak_dbtp",   S_NUM,  S_AT (loudness_cfg_t, true_peak_dbtp),
-                          S_RANGE (R_TRUE_PEAK_DBTP), .mark = S_MARK_PEAK },
+                          S_RANGE (R_TRUE_PEAK_DBTP), .mark = S_MARK_PEAK,
+                          .present = s_has_true_peak },
     { "max_deviation_lu", S_NUM,  S_AT (loudness_cfg_t, max_deviation_lu),
                           S_RANGE (R_MAX_DEVIATION_LU) },
 };
@@ -1478,8 +1660,9 @@ s_read_loudness (s_ctx_t *ctx, const json_t *x, const char *path, void *obj,
 
 //  The settings every level has (defaults, album, track).
 static const s_key_t s_settings_keys [] = {
-    { "profiles",    S_CALL, .read = s_read_profiles },
-    { "loudness",    S_CALL, S_AT (settings_t, loudness), .read = s_read_loudness },
+    { "profiles",    S_CALL, .read = s_read_profiles, .write = s_write_profiles },
+    { "loudness",    S_CALL, S_AT (settings_t, loudness), .read = s_read_loudness,
+                     .sub = &s_loudness_table },
     { "tonal",       S_OBJECT, S_AT (settings_t, tonal), .sub = &s_tonal_table },
     { "chain",       S_OBJECT, S_AT (settings_t, chain), .sub = &s_chain_table },
     { "dynamics",    S_ENUM, S_AT (settings_t, chain.dynamics), .names = s_dynamics_names,
@@ -1597,9 +1780,17 @@ s_read_partial (s_ctx_t *ctx, const json_t *x, const char *path, void *obj,
         s->partial_deliver = m == 1;
 }
 
+//  Writes "partial".
+static void
+s_write_partial (json_t *o, const void *obj, const s_key_t *key, bool *ok)
+{
+    const settings_t *s = obj;
+    s_set (o, key->name, json_string (s_partial_names [s->partial_deliver]), ok);
+}
+
 //  Settings of an album and of the defaults, not of a track.
 static const s_key_t s_album_settings_keys [] = {
-    { "partial", S_CALL, .read = s_read_partial },
+    { "partial", S_CALL, .read = s_read_partial, .write = s_write_partial },
 };
 static const s_table_t s_album_settings_table = S_TABLE (s_album_settings_keys);
 
@@ -1672,22 +1863,38 @@ s_read_time (s_ctx_t *ctx, const json_t *x, const char *path, void *obj,
                 "2026-12-01T00:00:00Z", s);
 }
 
+//  Writes a time that was given (not 0).
+static void
+s_write_time (json_t *o, const void *obj, const s_key_t *key, bool *ok)
+{
+    int64_t ms = *(const int64_t *) S_CFIELD (obj, key);
+    if (ms)
+        s_set (o, key->name, s_time_json (ms), ok);
+}
+
+//  Whether a track has a disc number.
+static bool
+s_has_disc (const void *obj)
+{
+    return ((const spec_track_t *) obj)->disc > 0;
+}
+
 static const s_key_t s_track_keys [] = {
-    { "path",   S_CALL, S_AT (spec_track_t, path), .read = s_read_path },
+    { "path",   S_CALL, S_AT (spec_track_t, path), .read = s_read_path, .out = S_TEXT },
     { "title",  S_TEXT, S_AT (spec_track_t, title) },
     { "artist", S_TEXT, S_AT (spec_track_t, artist), .flags = S_NULL_KEEPS },
     { "isrc",   S_CALL, S_AT (spec_track_t, isrc), .flags = S_NULL_KEEPS,
-                .read = s_read_isrc },
-    { "disc",   S_INT,  S_AT (spec_track_t, disc), S_RANGE (1, 99) },
+                .read = s_read_isrc, .out = S_TEXT },
+    { "disc",   S_INT,  S_AT (spec_track_t, disc), S_RANGE (1, 99), .present = s_has_disc },
 };
 static const s_table_t s_track_table = S_TABLE (s_track_keys);
 
 static const s_key_t s_album_keys [] = {
     { "title",  S_TEXT, S_AT (spec_album_t, title) },
     { "artist", S_TEXT, S_AT (spec_album_t, artist), .flags = S_NULL_KEEPS },
-    { "upc",    S_CALL, S_AT (spec_album_t, upc), .flags = S_NULL_KEEPS, .read = s_read_upc_or_date },
+    { "upc",    S_CALL, S_AT (spec_album_t, upc), .flags = S_NULL_KEEPS, .read = s_read_upc_or_date, .out = S_TEXT },
     { "date",   S_CALL, S_AT (spec_album_t, date), .flags = S_NULL_KEEPS,
-                .read = s_read_upc_or_date },
+                .read = s_read_upc_or_date, .out = S_TEXT },
     { "genre",  S_TEXT, S_AT (spec_album_t, genre), .flags = S_NULL_KEEPS },
     { .name = "tracks", .type = S_LATER },
 };
@@ -1696,8 +1903,10 @@ static const s_table_t s_album_table = S_TABLE (s_album_keys);
 static const s_key_t s_top_keys [] = {
     { "name",       S_TEXT, S_AT (job_spec_t, name) },
     { "priority",   S_INT,  S_AT (job_spec_t, priority), S_RANGE (R_PRIORITY) },
-    { "deadline",   S_CALL, S_AT (job_spec_t, deadline_ms), .read = s_read_time },
-    { "deliver_at", S_CALL, S_AT (job_spec_t, deliver_at_ms), .read = s_read_time },
+    { "deadline",   S_CALL, S_AT (job_spec_t, deadline_ms), .read = s_read_time,
+                    .write = s_write_time },
+    { "deliver_at", S_CALL, S_AT (job_spec_t, deliver_at_ms), .read = s_read_time,
+                    .write = s_write_time },
     { .name = "defaults", .type = S_LATER },
     { .name = "albums", .type = S_LATER },
 };
@@ -2717,172 +2926,6 @@ spec_parse_chain_json (const char *text, size_t len, const char *origin,
 // ---------------------------------------------------------------------------
 //  Canonical JSON
 
-//  names[v] as a JSON string, or NULL (noted by s_set) when v is out of
-//  range, as it can be in a spec built by code.
-static json_t *
-s_enum_json (const char *const *names, int n, int v)
-{
-    return v >= 0 && v < n ? json_string (names [v]) : NULL;
-}
-
-//  Sets key to a new value in obj; a NULL value (out of memory, or a value
-//  that cannot be written) is noted in *ok.
-static void
-s_set (json_t *obj, const char *key, json_t *value, bool *ok)
-{
-    if (!value || json_object_set_new (obj, key, value) != 0)
-        *ok = false;
-}
-
-//  A compressor as JSON, enabled or not, with every value.
-static json_t *
-s_comp_json (const comp_cfg_t *c, bool *ok)
-{
-    json_t *o = json_object ();
-    if (!o) {
-        *ok = false;
-        return NULL;
-    }
-    s_set (o, "enabled", json_boolean (c->enabled), ok);
-    if (c->relative)
-        s_set (o, "threshold_lu", json_real (c->threshold_lu), ok);
-    else
-        s_set (o, "threshold_db", json_real (c->threshold_db), ok);
-    s_set (o, "ratio", json_real (c->ratio), ok);
-    s_set (o, "attack_ms", json_real (c->attack_ms), ok);
-    s_set (o, "release_ms", json_real (c->release_ms), ok);
-    s_set (o, "knee_db", json_real (c->knee_db), ok);
-    s_set (o, "makeup_db", json_real (c->makeup_db), ok);
-    return o;
-}
-
-//  A chain as JSON with every value.
-static json_t *
-s_chain_json (const chain_cfg_t *c, bool *ok)
-{
-    json_t *o = json_object ();
-    if (!o) {
-        *ok = false;
-        return NULL;
-    }
-    s_set (o, "highpass_hz", json_real (c->highpass_hz), ok);
-    s_set (o, "highpass_order", json_integer (c->highpass_order), ok);
-    json_t *eq = json_array ();
-    for (int i = 0; eq && i < c->n_eq && i < SPEC_MAX_EQ; i++) {
-        json_t *b = json_object ();
-        if (!b) {
-            *ok = false;
-            break;
-        }
-        s_set (b, "type", s_enum_json (s_eq_names, 5, (int) c->eq [i].type), ok);
-        s_set (b, "freq_hz", json_real (c->eq [i].freq_hz), ok);
-        s_set (b, "gain_db", json_real (c->eq [i].gain_db), ok);
-        s_set (b, "q", json_real (c->eq [i].q), ok);
-        if (json_array_append_new (eq, b) != 0)
-            *ok = false;
-    }
-    s_set (o, "eq", eq, ok);
-    json_t *mb = json_object ();
-    if (mb) {
-        s_set (mb, "enabled", json_boolean (c->multiband.enabled), ok);
-        s_set (mb, "low_hz", json_real (c->multiband.low_hz), ok);
-        s_set (mb, "high_hz", json_real (c->multiband.high_hz), ok);
-        for (int b = 0; b < 3; b++)
-            s_set (mb, s_mb_band_names [b], s_comp_json (&c->multiband.band [b], ok), ok);
-    }
-    s_set (o, "multiband", mb, ok);
-    s_set (o, "compressor", s_comp_json (&c->compressor, ok), ok);
-    json_t *st = json_object ();
-    if (st) {
-        s_set (st, "width", json_real (c->stereo.width), ok);
-        s_set (st, "mono_below_hz", json_real (c->stereo.mono_below_hz), ok);
-    }
-    s_set (o, "stereo", st, ok);
-    s_set (o, "gain_db", json_real (c->gain_db), ok);
-    json_t *lim = json_object ();
-    if (lim) {
-        s_set (lim, "enabled", json_boolean (c->limiter.enabled), ok);
-        s_set (lim, "ceiling_dbtp", isnan (c->limiter.ceiling_dbtp)
-                                    ? json_null () : json_real (c->limiter.ceiling_dbtp), ok);
-        s_set (lim, "lookahead_ms", json_real (c->limiter.lookahead_ms), ok);
-        s_set (lim, "release_ms", json_real (c->limiter.release_ms), ok);
-        s_set (lim, "max_gr_db", json_real (c->limiter.max_gr_db), ok);
-    }
-    s_set (o, "limiter", lim, ok);
-    s_set (o, "dither", json_boolean (c->dither), ok);
-    s_set (o, "noise_shaping", json_boolean (c->noise_shaping), ok);
-    return o;
-}
-
-//  Adds every setting of s to obj.
-static void
-s_settings_json (json_t *obj, const settings_t *s, bool *ok)
-{
-    json_t *prof = json_array ();
-    for (int i = 0; prof && i < PROFILE_COUNT; i++) {
-        uint32_t bit = 1u << i;
-        if (!(s->profiles & bit))
-            continue;
-        const char *name = profile_get ((profile_id_t) i)->name;
-        json_t *e = (s->codec_check | s->codec_safe | s->no_album_file) & bit
-                  ? json_pack ("{ss}", "name", name) : json_string (name);
-        if (e && (s->codec_check & bit))
-            s_set (e, "codec_check", json_true (), ok);
-        if (e && (s->codec_safe & bit))
-            s_set (e, "codec_safe", json_true (), ok);
-        if (e && (s->no_album_file & bit))
-            s_set (e, "album_file", json_false (), ok);
-        if (json_array_append_new (prof, e))
-            *ok = false;
-    }
-    s_set (obj, "profiles", prof, ok);
-    json_t *l = json_object ();
-    if (l) {
-        s_set (l, "policy", s_enum_json (s_policy_names, 4, (int) s->loudness.policy), ok);
-        if (s->loudness.has_target)
-            s_set (l, "target_lufs", json_real (s->loudness.target_lufs), ok);
-        if (s->loudness.has_true_peak)
-            s_set (l, "true_peak_dbtp", json_real (s->loudness.true_peak_dbtp), ok);
-        s_set (l, "max_deviation_lu", json_real (s->loudness.max_deviation_lu), ok);
-    }
-    s_set (obj, "loudness", l, ok);
-    json_t *t = json_object ();
-    if (t) {
-        s_set (t, "match", s_enum_json (s_match_names, 3, (int) s->tonal.match), ok);
-        s_set (t, "strength", json_real (s->tonal.strength), ok);
-        s_set (t, "max_db", json_real (s->tonal.max_db), ok);
-        s_set (t, "reference_track", s->tonal.reference_track >= 0
-                                     ? json_integer (s->tonal.reference_track) : json_null (), ok);
-    }
-    s_set (obj, "tonal", t, ok);
-    s_set (obj, "chain", s_chain_json (&s->chain, ok), ok);
-    s_set (obj, "dynamics", s_enum_json (s_dynamics_names, DYN_COUNT, (int) s->chain.dynamics), ok);
-    s_set (obj, "gap_s", json_real (s->gap_s), ok);
-    s_set (obj, "fade_in_s", json_real (s->fade_in_s), ok);
-    s_set (obj, "fade_out_s", json_real (s->fade_out_s), ok);
-    s_set (obj, "crossfade_s", json_real (s->crossfade_s), ok);
-    s_set (obj, "fade_curve", s_enum_json (s_fade_names, 5, (int) s->fade_curve), ok);
-    s_set (obj, "trim", json_boolean (s->trim), ok);
-    s_set (obj, "trim_db", json_real (s->trim_db), ok);
-}
-
-//  An RFC 3339 UTC time with milliseconds when they are not zero.
-static json_t *
-s_time_json (int64_t ms)
-{
-    char buf [40];
-    clock_format_rfc3339 (ms, buf, sizeof buf);
-    int64_t frac = ms % 1000;
-    if (frac < 0)
-        frac += 1000;
-    if (frac) {
-        char *z = strchr (buf, 'Z');
-        if (z)
-            snprintf (z, sizeof buf - (size_t) (z - buf), ".%03dZ", (int) frac);
-    }
-    return json_string (buf);
-}
-
 //  Writes the resolved spec as compact canonical JSON (caller frees), or NULL.
 char *
 spec_to_json (const job_spec_t *spec)
@@ -2893,19 +2936,12 @@ spec_to_json (const job_spec_t *spec)
     json_t *root = json_object ();
     if (!root)
         return NULL;
-    if (spec->name)
-        s_set (root, "name", json_string (spec->name), &ok);
-    s_set (root, "priority", json_integer (spec->priority), &ok);
-    if (spec->deadline_ms)
-        s_set (root, "deadline", s_time_json (spec->deadline_ms), &ok);
-    if (spec->deliver_at_ms)
-        s_set (root, "deliver_at", s_time_json (spec->deliver_at_ms), &ok);
+    s_emit (root, &s_top_table, spec, &ok);
     json_t *defaults = json_object ();
-    if (defaults)
-        s_settings_json (defaults, &spec->defaults, &ok);
-    if (defaults)
-        s_set (defaults, "partial", json_string (s_partial_names [spec->defaults.partial_deliver]),
-               &ok);
+    if (defaults) {
+        s_emit (defaults, &s_settings_table, &spec->defaults, &ok);
+        s_emit (defaults, &s_album_settings_table, &spec->defaults, &ok);
+    }
     s_set (root, "defaults", defaults, &ok);
     json_t *albums = json_array ();
     for (size_t a = 0; albums && a < spec->n_albums; a++) {
@@ -2915,38 +2951,17 @@ spec_to_json (const job_spec_t *spec)
             ok = false;
             break;
         }
-        if (al->title)
-            s_set (ao, "title", json_string (al->title), &ok);
-        if (al->artist)
-            s_set (ao, "artist", json_string (al->artist), &ok);
-        if (al->upc)
-            s_set (ao, "upc", json_string (al->upc), &ok);
-        if (al->date)
-            s_set (ao, "date", json_string (al->date), &ok);
-        if (al->genre)
-            s_set (ao, "genre", json_string (al->genre), &ok);
-        s_settings_json (ao, &al->s, &ok);
-        s_set (ao, "partial", json_string (s_partial_names [al->s.partial_deliver]), &ok);
+        s_emit (ao, &s_album_table, al, &ok);
+        s_emit (ao, &s_settings_table, &al->s, &ok);
+        s_emit (ao, &s_album_settings_table, &al->s, &ok);
         json_t *tracks = json_array ();
         for (size_t i = 0; tracks && i < al->n_tracks; i++) {
-            const spec_track_t *t = &al->tracks [i];
             json_t *to = json_object ();
-            if (!to) {
-                ok = false;
-                break;
+            if (to) {
+                s_emit (to, &s_track_table, &al->tracks [i], &ok);
+                s_emit (to, &s_settings_table, &al->tracks [i].s, &ok);
             }
-            if (t->path)
-                s_set (to, "path", json_string (t->path), &ok);
-            if (t->title)
-                s_set (to, "title", json_string (t->title), &ok);
-            if (t->artist)
-                s_set (to, "artist", json_string (t->artist), &ok);
-            if (t->isrc)
-                s_set (to, "isrc", json_string (t->isrc), &ok);
-            if (t->disc > 0)
-                s_set (to, "disc", json_integer (t->disc), &ok);
-            s_settings_json (to, &t->s, &ok);
-            if (json_array_append_new (tracks, to) != 0)
+            if (!to || json_array_append_new (tracks, to) != 0)
                 ok = false;
         }
         s_set (ao, "tracks", tracks, &ok);

@@ -435,12 +435,8 @@ assemble_album_stream (const spec_album_t *album, const profile_t *profile,
                        int track_total, bool whole, const char *out_dir,
                        assemble_layout_t *layout, char *err, size_t err_size)
 {
-    char dummy [8];
-    if (!err || err_size == 0) {
-        err = dummy;
-        err_size = sizeof dummy;
-    }
-    err [0] = 0;
+    char scratch [8];
+    err = mf_err_buffer (err, &err_size, scratch, sizeof scratch);
     memset (layout, 0, sizeof *layout);
     if (!album || !profile || !src || !out_dir || n_tracks != album->n_tracks || n_tracks == 0) {
         snprintf (err, err_size, "album \"%s\": %zu mastered tracks for %zu in the spec",
