@@ -283,6 +283,9 @@ s_tree (const report_input_t *in)
             json_object_set_new (t, "limiter_gr_mean_db", s_num (mr ? mr->gr_avg_db : NAN));
             json_object_set_new (t, "limiter_gr_sustained_db", s_num (mr ? mr->gr_sustained_db : NAN));
             json_object_set_new (t, "limiter_gr_capped", mr ? json_boolean (mr->gr_capped) : json_null ());
+            json_object_set_new (t, "limiter_ceiling_dbtp",
+                                 s_num (mr ? mr->limiter_ceiling_dbtp : NAN));
+            json_object_set_new (t, "true_peak_fixed_ms", s_num (mr ? mr->tp_fixed_ms : NAN));
             json_object_set_new (t, "loop_iterations", mr ? json_integer (mr->loop_iterations) : json_null ());
             if (mr && mr->codec_checked) {
                 //  what the platforms' lossy versions peak at, decoded

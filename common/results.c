@@ -116,6 +116,8 @@ results_master_json (const master_report_t *r)
     json_object_set_new (o, "gr_avg_db", s_num (r->gr_avg_db));
     json_object_set_new (o, "gr_sustained_db", s_num (r->gr_sustained_db));
     json_object_set_new (o, "gr_capped", json_boolean (r->gr_capped));
+    json_object_set_new (o, "limiter_ceiling_dbtp", s_num (r->limiter_ceiling_dbtp));
+    json_object_set_new (o, "tp_fixed_ms", s_num (r->tp_fixed_ms));
     json_object_set_new (o, "loop_iterations", json_integer (r->loop_iterations));
     //  the glue compressor as it ran (threshold resolved from the loudness)
     json_t *c = json_object ();
@@ -176,6 +178,8 @@ results_master_parse (const char *json, master_report_t *r)
     r->gr_avg_db = s_get (o, "gr_avg_db");
     r->gr_sustained_db = s_get (o, "gr_sustained_db");
     r->gr_capped = json_is_true (json_object_get (o, "gr_capped"));
+    r->limiter_ceiling_dbtp = s_get (o, "limiter_ceiling_dbtp");
+    r->tp_fixed_ms = s_get (o, "tp_fixed_ms");
     r->loop_iterations = (int) json_integer_value (json_object_get (o, "loop_iterations"));
     json_t *c = json_object_get (o, "compressor");
     if (json_is_object (c)) {

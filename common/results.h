@@ -35,6 +35,12 @@ typedef struct {
                                  //  (limiter_gr_sustained_db): what the cap
                                  //  compares with max_gr_db
     bool   gr_capped;            //  the target needed more than max_gr_db
+    double limiter_ceiling_dbtp; //  the limiter's ceiling as it ran: the ceiling less
+                                 //  its margin, lower only where overs it missed ran
+                                 //  through the track (worker/master.c)
+    double tp_fixed_ms;          //  time under local true-peak corrections (overs
+                                 //  the limiter's detector missed, near the
+                                 //  Nyquist frequency), 0: none
     int    loop_iterations;
     double tonal_db [MEASURE_BANDS]; //  correction applied (after bounds)
     comp_cfg_t compressor;       //  the glue compressor as it ran: a relative threshold

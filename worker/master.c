@@ -15,10 +15,16 @@
            interpolator near the ceiling; at most the ceiling less
            MASTER_TP_CHECK_DB); if either is over, the limiter's ceiling
            is lowered by the excess and 3-4 repeated, the loudness loop
-           re-trimming the gain. The check also runs on the loop's first
-           render, so content whose peaks read higher near the Nyquist
-           frequency than on the limiter's detectors gets its lower
-           ceiling before the loop's other renders
+           re-trimming the gain.
+       Overs the limiter's 4x detector misses (content near the Nyquist
+       frequency: a click, a cymbal burst) are corrected where they are,
+       before step 4 (s_tp_fix): the accurate check runs on the render the
+       loop would stop at, the gain dips around each run of overs, and
+       when that costs loudness the loop goes on with corrected renders.
+       Only where such overs run through much of the track (more than
+       MASTER_TP_FIX_SHARE on the first render) is the limiter's ceiling
+       lowered for the whole track instead. Step 5 then rarely finds
+       anything.
 
     DESIGN.md lists resampling after the limiter. A true-peak guarantee
     must hold on the delivered file, and resampling after limiting can
@@ -83,6 +89,19 @@
                                         //  meters that resample (ffmpeg's
                                         //  ebur128) read up to ~0.08 dB above
                                         //  the BS.1770 polyphase reading
+#define MASTER_TP_FIX_DB       0.4      //  a local correction brings the accurate
+                                        //  reading this far under its limit: near
+                                        //  the Nyquist frequency, where they
+                                        //  happen, SoX's 16x resampler and
+                                        //  ffmpeg's ebur128 read up to ~0.4 dB
+                                        //  above the check
+#define MASTER_TP_HF_DB        0.1      //  a peak the check reads this much over
+                                        //  the 4x meter is near the Nyquist
+                                        //  frequency: corrected from
+                                        //  MASTER_TP_FIX_DB under the limit
+#define MASTER_TP_FIX_RAMP_MS  5.0      //  its gain's fall and rise (raised cosine)
+#define MASTER_TP_FIX_SHARE    0.05     //  dips over more of the track: lower the
+                                        //  limiter's ceiling instead
 
 void
 master_opts_default (master_opts_t *opts, const profile_t *profile, int source_rate_hz)
@@ -703,6 +722,84 @@ s_check_opts (const audio_t *in, const master_opts_t *o, char *err, size_t err_s
     return 0;
 }
 
+//  Local true-peak corrections. The accurate check (dsp/tp_check.h) can
+//  find overs that the limiter's 4x detector missed: content near the
+//  Nyquist frequency (a click, a burst of cymbal), which other meters
+//  read higher still: there, peaks from MASTER_TP_FIX_DB under the limit
+//  count (those the check reads MASTER_TP_HF_DB over the 4x meter). Where
+//  they are few, s_tp_fix lowers the gain there only: around each run of
+//  them a dip to MASTER_TP_FIX_DB under the limit (at its highest peak),
+//  flat over every sample the check's interpolator reads for them, with
+//  raised-cosine ramps of MASTER_TP_FIX_RAMP_MS; runs closer than two
+//  ramps share one dip. Where the dips would cover more than
+//  MASTER_TP_FIX_SHARE of the track, such content runs all along and the
+//  limiter's ceiling is lowered instead (s_master).
+
+//  Walks the runs of overs (see above) and dips buf around each (when
+//  buf is not NULL). Returns the frames the dips cover.
+static int64_t
+s_tp_runs (const tp_over_t *ov, size_t n, int rate_hz, double limit_dbtp, float *buf,
+           int64_t frames, int ch)
+{
+    const int64_t ramp = (int64_t) llround (MASTER_TP_FIX_RAMP_MS * 1e-3 * rate_hz);
+    const int64_t half = TP_CHECK_TAPS / 2 + 1;        //  interpolator support, each side
+    //  a little under the floor of the listing, so that a check after
+    //  the correction does not list the same peaks again
+    const double target = pow (10.0, (limit_dbtp - MASTER_TP_FIX_DB - 0.05) / 20.0);
+    int64_t covered = 0;
+    for (size_t i = 0; i < n; ) {
+        size_t e = i + 1;
+        float peak = ov [i].peak;
+        while (e < n && ov [e].frame - ov [e - 1].frame <= 2 * (half + ramp)) {
+            peak = ov [e].peak > peak ? ov [e].peak : peak;
+            e++;
+        }
+        const double r = target / peak;
+        const int64_t f0 = ov [i].frame - half, f1 = ov [e - 1].frame + half + 1;
+        for (int64_t t = f0 - ramp; buf && t < f1 + ramp; t++) {
+            if (t < 0 || t >= frames)
+                continue;
+            double w = 1.0;                         //  depth: 0 none, 1 full
+            if (t < f0)
+                w = 0.5 - 0.5 * cos (M_PI * (double) (t - (f0 - ramp)) / (double) ramp);
+            else
+            if (t >= f1)
+                w = 0.5 - 0.5 * cos (M_PI * (double) (f1 + ramp - t) / (double) ramp);
+            const float g = (float) (1.0 - (1.0 - r) * w);
+            for (int c = 0; c < ch; c++)
+                buf [t * ch + c] *= g;
+        }
+        covered += f1 - f0 + 2 * ramp;
+        i = e;
+    }
+    return covered;
+}
+
+//  Corrects buf where the accurate check reads it over limit_dbtp (or,
+//  near the Nyquist frequency, MASTER_TP_FIX_DB under it). One pass is
+//  enough: each dip is flat over every sample the check reads for the
+//  peaks it covers, so they read the dip's gain times what they read
+//  before, under the listing's floor; step 5 verifies the output.
+//  *fixed receives the frames the dips cover, if more than before.
+//  Returns 0 or MF_ERR_NOMEM.
+static int
+s_tp_fix (float *buf, int64_t frames, int ch, int rate_hz, double limit_dbtp, int64_t *fixed)
+{
+    tp_over_t *ov;
+    size_t n;
+    tp_check_result_t chk;
+    if (tp_check_overs (buf, frames, ch, rate_hz, limit_dbtp, limit_dbtp - MASTER_TP_FIX_DB,
+                        MASTER_TP_HF_DB, &ov, &n, &chk))
+        return MF_ERR_NOMEM;
+    int64_t covered = s_tp_runs (ov, n, rate_hz, limit_dbtp, buf, frames, ch);
+    free (ov);
+    *fixed = covered > *fixed ? covered : *fixed;
+    if (n)
+        log_debug ("master: %zu interval(s) read over %.2f dBTP (up to %.3f); lowered there",
+                   n, limit_dbtp, chk.true_peak_dbtp);
+    return 0;
+}
+
 //  One render of stage 3: out = limiter (pre * 10^(g/20)); limiter NULL
 //  means gain only. Fills the limiter statistics.
 static void
@@ -823,25 +920,46 @@ s_master (const audio_t *in, const master_opts_t *opts, audio_t *out,
     double gr_sus = 0.0;
     double lufs = -HUGE_VAL, lra = 0.0, g_prev = NAN, l_prev = NAN;
     int iters = 0, tp_attempt = 0;
+    //  local true-peak corrections (s_tp_fix): from the render the loop
+    //  would stop at on, every render is corrected before it is measured,
+    //  so that the loop lands on the corrected output's loudness
+    bool fixing = false;
+    int64_t fixed = 0;
 loudness_loop:
     for (;;) {
         s_render (pre, buf, samples, (size_t) frames, g, lim, &gr);
         iters++;
-        if (!loop)
-            break;
-        //  the accurate check on the first render: content near the
-        //  Nyquist frequency reads higher there than on the limiter's
-        //  detectors; lowering the ceiling now lets the renders the loop
-        //  makes anyway land under it (rarely a re-limit after step 5)
-        if (lim && iters == 1) {
-            tp_check_result_t chk1;
-            if (tp_check_run (buf, frames, ch, out_rate, ceiling - MASTER_TP_CHECK_DB, &chk1))
+        if (fixing && s_tp_fix (buf, frames, ch, out_rate, ceiling - MASTER_TP_CHECK_DB,
+                                &fixed))
+            goto nomem;
+        if (!loop) {
+            if (lim && !fixing && s_tp_fix (buf, frames, ch, out_rate,
+                                            ceiling - MASTER_TP_CHECK_DB, &fixed))
                 goto nomem;
+            break;
+        }
+        //  the accurate check on the first render: where the limiter's
+        //  detectors read content near the Nyquist frequency low all
+        //  along, its ceiling is lowered now, so that the renders the
+        //  loop makes anyway land under it; sparse overs are corrected
+        //  where they are, on the render the loop stops at
+        if (lim && iters == 1) {
+            tp_over_t *ov;
+            size_t n;
+            tp_check_result_t chk1;
+            const double limit = ceiling - MASTER_TP_CHECK_DB;
+            if (tp_check_overs (buf, frames, ch, out_rate, limit, limit - MASTER_TP_FIX_DB,
+                                MASTER_TP_HF_DB, &ov, &n, &chk1))
+                goto nomem;
+            int64_t covered = s_tp_runs (ov, n, out_rate, ceiling - MASTER_TP_CHECK_DB, NULL,
+                                         frames, ch);
+            free (ov);
             double over1 = chk1.true_peak_dbtp - (ceiling - MASTER_TP_CHECK_DB);
-            if (over1 > 0) {
+            if (over1 > 0 && (double) covered > MASTER_TP_FIX_SHARE * (double) frames) {
                 lc.ceiling_dbtp = fmax (lc.ceiling_dbtp - over1 - 0.02, -40.0);
-                log_debug ("master: first render reads %.3f dBTP (4x %.3f); limiting at %.3f",
-                           chk1.true_peak_dbtp, chk1.own_dbtp, lc.ceiling_dbtp);
+                log_debug ("master: first render reads %.3f dBTP (4x %.3f) over %.1f%% of "
+                           "it; limiting at %.3f", chk1.true_peak_dbtp, chk1.own_dbtp,
+                           100.0 * (double) covered / (double) frames, lc.ceiling_dbtp);
                 limiter_destroy (&lim);
                 lim = limiter_new (&lc, out_rate, ch);
                 if (!lim)
@@ -859,9 +977,32 @@ loudness_loop:
         double e = opts->target_lufs - lufs;
         log_debug ("master: loop %d gain %.3f dB -> %.3f LUFS (error %.3f LU, gr max %.2f dB, "
                    "sustained %.2f dB)", iters, g, lufs, e, gr.gr_max_db, gr_sus);
-        if (fabs (e) <= MASTER_LOOP_TOL_LU || iters >= MASTER_LOOP_MAX || !isfinite (lufs))
+        bool stop = fabs (e) <= MASTER_LOOP_TOL_LU || iters >= MASTER_LOOP_MAX
+                 || !isfinite (lufs);
+        bool at_cap = !stop && e > 0 && cap_known && fabs (g - g_cap) <= MASTER_CAP_TOL_DB;
+        if ((stop || at_cap) && lim && !fixing) {
+            //  the output this render gives, corrected where it reads over:
+            //  when the corrections cost loudness, the loop goes on with them
+            fixing = true;
+            int64_t before = fixed;
+            if (s_tp_fix (buf, frames, ch, out_rate, ceiling - MASTER_TP_CHECK_DB, &fixed))
+                goto nomem;
+            if (fixed > before) {
+                master_measure_loudness (buf, frames, ch, out_rate, &lufs, &lra);
+                double e2 = opts->target_lufs - lufs;
+                if (fabs (e2) > MASTER_LOOP_TOL_LU && iters < MASTER_LOOP_MAX
+                &&  isfinite (lufs) && !at_cap) {
+                    log_debug ("master: corrected -> %.3f LUFS (error %.3f LU); again",
+                               lufs, e2);
+                    e = e2;
+                    stop = false;
+                    g_prev = NAN;             //  the curve changed with the corrections
+                }
+            }
+        }
+        if (stop)
             break;
-        if (e > 0 && cap_known && fabs (g - g_cap) <= MASTER_CAP_TOL_DB) {
+        if (at_cap) {
             capped = true;                        //  the cap holds it here
             break;
         }
@@ -951,6 +1092,8 @@ loudness_loop:
     report->gr_avg_db = gr.frames ? gr.gr_sum_db / (double) gr.frames : 0.0;
     report->gr_sustained_db = gr_sus;
     report->gr_capped = capped;
+    report->tp_fixed_ms = 1e3 * (double) fixed / out_rate;
+    report->limiter_ceiling_dbtp = lim ? lc.ceiling_dbtp : NAN;
     if (capped)
         log_warn ("master: the target %.1f LUFS needs more than %.1f dB of sustained "
                   "limiting; delivered at %.2f LUFS", opts->target_lufs, max_gr,

@@ -18,7 +18,17 @@
     - a silent track's plan (no target, 0 dB): digital silence comes out
       as silence (24-bit) or dither only (16-bit), at the plan's rate,
       fades applied; a very quiet track (under the -70 LUFS gate) is not
-      raised toward any target.  */
+      raised toward any target;
+    - true-peak overs near the Nyquist frequency (three 20 ms bursts at
+      21 kHz in a mix) are corrected where they are: the delivered true
+      peak (accurate check, every interval refined) lands under the
+      ceiling and within 0.5 dB of it, the bursts add at most 40 ms of
+      corrections each, and the limiter's ceiling, its mean reduction and
+      the loudness range stay those of the same mix without the bursts
+      (the same, within 0.05 dB and 0.15 LU): the rest of the track is not
+      limited harder for them (lowering the whole track's ceiling, as
+      before, took 0.15 dB off it here: mean reduction +0.054 dB, range
+      -0.17 LU).  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,6 +43,7 @@
 #include "common/err.h"
 #include "worker/chain.h"
 #include "worker/master.h"
+#include "worker/dsp/tp_check.h"
 #include "master_mix.h"
 #include "testsig.h"
 
@@ -312,6 +323,46 @@ test_gr_cap_clicks (void **state)
     audio_free (&in);
 }
 
+//  Masters a with spotify's options: report and accurate true peak.
+static void
+s_master_tp (const audio_t *a, master_report_t *rep, double *tp, double *lra)
+{
+    master_opts_t o;
+    master_opts_default (&o, profile_find ("spotify"), a->rate_hz);
+    audio_t out;
+    char err [256];
+    assert_int_equal (master_run (a, &o, &out, rep, err, sizeof err), 0);
+    *tp = tp_check_max_dbtp (out.data, out.frames, out.channels, out.rate_hz);
+    s_ebur (&out, lra);
+    audio_free (&out);
+}
+
+static void
+test_tp_local (void **state)
+{
+    (void) state;
+    audio_t clean, bursts;
+    master_mix_generate (&clean, 30.0, 44100, 2, 1);
+    master_mix_generate (&bursts, 30.0, 44100, 2, 1);
+    master_mix_add_bursts (&bursts, 3, 0.020, 21000.0, 0.5);
+    master_report_t rc, rb;
+    double tp_c, tp_b, lra_c, lra_b;
+    s_master_tp (&clean, &rc, &tp_c, &lra_c);
+    s_master_tp (&bursts, &rb, &tp_b, &lra_b);
+    printf ("without bursts: gain %.3f dB, gr mean %.3f dB, LRA %.2f LU, true peak %.3f dBTP, "
+            "corrected %.1f ms\n", rc.gain_db, rc.gr_avg_db, lra_c, tp_c, rc.tp_fixed_ms);
+    printf ("with bursts:    gain %.3f dB, gr mean %.3f dB, LRA %.2f LU, true peak %.3f dBTP, "
+            "corrected %.1f ms\n", rb.gain_db, rb.gr_avg_db, lra_b, tp_b, rb.tp_fixed_ms);
+    assert_true (tp_b <= -1.0 - 0.05 + 1e-3 && tp_b >= -1.5);
+    //  each burst: 20 ms, its edges, the interpolator's reach and two ramps
+    assert_true (rb.tp_fixed_ms > rc.tp_fixed_ms && rb.tp_fixed_ms - rc.tp_fixed_ms <= 3 * 40.0);
+    assert_true (rb.limiter_ceiling_dbtp == rc.limiter_ceiling_dbtp);
+    assert_true (fabs (rb.gr_avg_db - rc.gr_avg_db) <= 0.05);
+    assert_true (fabs (lra_b - lra_c) <= 0.15);
+    audio_free (&clean);
+    audio_free (&bursts);
+}
+
 static void
 test_mono_rates_fades (void **state)
 {
@@ -463,6 +514,7 @@ main (void)
         cmocka_unit_test (test_deterministic),
         cmocka_unit_test (test_gr_cap),
         cmocka_unit_test (test_gr_cap_clicks),
+        cmocka_unit_test (test_tp_local),
         cmocka_unit_test (test_mono_rates_fades),
         cmocka_unit_test (test_bad_options),
         cmocka_unit_test (test_silent_plan),

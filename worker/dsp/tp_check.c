@@ -11,14 +11,15 @@
     with sinc(d) = sin (pi d) / (pi d) (cut off at the input Nyquist
     frequency, the ideal reconstruction's kernel), beta =
     TP_CHECK_KAISER_BETA, every branch normalised to unit DC gain; p = 0
-    is the sample itself. With 64 taps the response is flat within
-    about 0.01 dB to 0.94 times the Nyquist frequency (20.7 kHz at
-    44.1 kHz) and half way down at the Nyquist frequency itself, where
-    no finite interpolator can be exact (meters differ most there: on
-    limited noise with a rising tilt an ideal reconstruction, SoX's 16x
-    VHQ resampler (95% bandwidth) and FFmpeg's ebur128 filter read up to
-    0.4 dB apart; this one read at or above FFmpeg's on every file
-    measured, see tests/bench/bench_tp_meters.sh).
+    is the sample itself. With 128 taps the response of the half-sample
+    branch is flat within 0.01 dB to 0.965 times the Nyquist frequency
+    (21.3 kHz at 44.1 kHz), 4.7 dB down at 0.99 and nothing at the
+    Nyquist frequency itself, where no finite interpolator can be exact
+    (meters differ most there: on limited noise with a rising tilt an
+    ideal reconstruction, SoX's 16x VHQ resampler and FFmpeg's ebur128
+    filter read up to 0.4 dB apart, SoX the highest). With 64 taps (flat
+    to 0.93, 2 dB down at 0.97) this check read such noise 0.3 dB under
+    FFmpeg; with 128, within 0.15 dB of it (dsp_test_tp_accuracy).
 
     Layout: coefficients tap-major, all eight grid points of one tap side
     by side (coef[k * 8 + p]), so one tap is one 8-wide multiply-add over
@@ -83,7 +84,7 @@
 
 #define TP_CHECK_KAISER_BETA  6.0     //  side lobes near -60 dB
 #define TP_CHECK_CHUNK        4096    //  intervals per chunk
-#define TP_CHECK_MARGIN       64      //  samples kept on each side of a chunk
+#define TP_CHECK_MARGIN       128     //  samples kept on each side of a chunk
 #define TP_CHECK_SCAN         256     //  intervals per screen block (one bound)
 #define TP_CHECK_MAX_CHANNELS 8
 #define TP_CHECK_H            (TP_CHECK_TAPS / 2)
@@ -374,10 +375,41 @@ s_scan_avx2 (const float *z, size_t n, int channels, float *peak, float *step)
 //  maximum is its largest value, which is exactly ops->tp_block_max's
 //  answer (the kernels compute the same per-sample values, and maxima
 //  are exact), saving the second kernel pass on blocks at the screen.
+//  The intervals over a limit, as s_block finds them (tp_check_overs).
+typedef struct {
+    float      lim;             //  linear: intervals reading above it are listed,
+    float      lim_hf;          //  and above this one those whose accurate reading
+    float      hf;              //  is over hf times the 4x envelope's
+    int64_t    base;            //  interval index of the block's first interval
+    tp_over_t *v;
+    size_t     n, cap;
+    bool       nomem;
+} s_overs_t;
+
+//  Lists interval k of the block reading e (4x envelope env), when it is
+//  over the limits.
+static void
+s_over (s_overs_t *ov, int64_t k, float e, float env)
+{
+    if (!ov || !(e > ov->lim || (e > ov->lim_hf && e > ov->hf * env)))
+        return;
+    if (ov->n == ov->cap) {
+        size_t cap = ov->cap ? 2 * ov->cap : 256;
+        tp_over_t *v = realloc (ov->v, cap * sizeof *v);
+        if (!v) {
+            ov->nomem = true;
+            return;
+        }
+        ov->v = v;
+        ov->cap = cap;
+    }
+    ov->v [ov->n++] = (tp_over_t) { .frame = ov->base + k, .peak = e };
+}
+
 static void
 s_block (const dsp_ops_t *ops, const float *x0, int64_t len, const truepeak_filter_t *f,
          bool finite, float thr, float *restrict env, float *own, float *best,
-         int64_t *refined)
+         int64_t *refined, s_overs_t *ov)
 {
     float m = 0.0f;
     bool have_env = false;
@@ -443,6 +475,7 @@ s_block (const dsp_ops_t *ops, const float *x0, int64_t len, const truepeak_filt
     //  the maxima are the same in any order
     const float *pend [TP_CHECK_SCAN];
     float pend_b [TP_CHECK_SCAN], pend_c [TP_CHECK_SCAN], left [TP_CHECK_SCAN];
+    int64_t pend_k [TP_CHECK_SCAN];
     int n_pend = 0;
     float bst = *best;
     int64_t n_ref = 0;
@@ -452,26 +485,32 @@ s_block (const dsp_ops_t *ops, const float *x0, int64_t len, const truepeak_filt
             const float *xs = x0 + k - TP_CHECK_H + 1;
             n_ref++;
             if (!s_refine (xs, &e, &pend_b [n_pend], &pend_c [n_pend])) {
+                pend_k [n_pend] = k;
                 pend [n_pend++] = xs;
                 continue;
             }
+            s_over (ov, k, e, env [k]);
         }
         bst = e > bst ? e : bst;
     }
     //  the vertex is never above 9/8 of the largest grid point b (for
     //  a, c in [0, b] the parabola's rise over b is (a - c)^2 / (8 (2b -
     //  a - c)) <= b / 8), so where 1.13 b (room for rounding) is at or
-    //  under the answer so far, the left neighbour cannot matter
+    //  under the answer so far (and, when listing, the limit), the left
+    //  neighbour cannot matter
     int n_left = 0;
     for (int i = 0; i < n_pend; i++)
-        if (!((double) pend_b [i] * 1.13 <= (double) bst)) {
+        if (!((double) pend_b [i] * 1.13 <= (double) bst
+              && (!ov || (double) pend_b [i] * 1.13 <= (double) ov->lim_hf))) {
             pend [n_left] = pend [i];
+            pend_k [n_left] = pend_k [i];
             pend_b [n_left] = pend_b [i];
             pend_c [n_left++] = pend_c [i];
         }
     s_left (pend, n_left, left);
     for (int i = 0; i < n_left; i++) {
         float e = s_vertex (fabsf (left [i]), pend_b [i], pend_c [i]);
+        s_over (ov, pend_k [i], e, env [pend_k [i]]);
         bst = e > bst ? e : bst;
     }
     *best = bst;
@@ -556,10 +595,12 @@ s_bound (const s_bounds_t *b, float peak, float step, bool clipped)
     return isnan (m) ? m : u + 1e-4 * b->sum_abs_max * m + 1e-30;
 }
 
-int
-tp_check_run_ex (const float *interleaved, int64_t frames, int channels, int rate_hz,
-                 double floor_dbtp, bool prescreen, int64_t *bounded,
-                 tp_check_result_t *result)
+//  tp_check_run_ex, listing into ov (NULL: not wanted) the intervals over
+//  its limit.
+static int
+s_run (const float *interleaved, int64_t frames, int channels, int rate_hz,
+       double floor_dbtp, bool prescreen, int64_t *bounded, tp_check_result_t *result,
+       s_overs_t *ov)
 {
     memset (result, 0, sizeof *result);
     result->own_dbtp = result->true_peak_dbtp = HUGE_VAL;
@@ -663,14 +704,67 @@ tp_check_run_ex (const float *interleaved, int64_t frames, int channels, int rat
                     continue;
                 int64_t k0 = (int64_t) b * TP_CHECK_SCAN;
                 int64_t len = k0 + TP_CHECK_SCAN < n ? TP_CHECK_SCAN : n - k0;
+                if (ov)
+                    ov->base = s + k0;
                 s_block (ops, bufs [c] + TP_CHECK_MARGIN + k0, len, f, finite [b][c], thr,
-                         env, &own, &best, &result->refined);
+                         env, &own, &best, &result->refined, ov);
             }
     }
     result->intervals = (jend - jbeg) * channels;
     free (mem);
     result->own_dbtp = s_db (own);
     result->true_peak_dbtp = s_db (best);
+    return 0;
+}
+
+int
+tp_check_run_ex (const float *interleaved, int64_t frames, int channels, int rate_hz,
+                 double floor_dbtp, bool prescreen, int64_t *bounded,
+                 tp_check_result_t *result)
+{
+    return s_run (interleaved, frames, channels, rate_hz, floor_dbtp, prescreen, bounded,
+                  result, NULL);
+}
+
+//  Orders overs by frame, the higher reading first.
+static int
+s_over_cmp (const void *a, const void *b)
+{
+    const tp_over_t *x = a, *y = b;
+    if (x->frame != y->frame)
+        return x->frame < y->frame ? -1 : 1;
+    return (x->peak < y->peak) - (x->peak > y->peak);
+}
+
+int
+tp_check_overs (const float *interleaved, int64_t frames, int channels, int rate_hz,
+                double floor_dbtp, double hf_floor_dbtp, double hf_excess_db,
+                tp_over_t **overs, size_t *n_overs, tp_check_result_t *result)
+{
+    *overs = NULL;
+    *n_overs = 0;
+    if (!(hf_floor_dbtp <= floor_dbtp && hf_floor_dbtp >= floor_dbtp - TP_CHECK_SCREEN_DB))
+        return MF_ERR_INVALID;
+    s_overs_t ov = { .lim = (float) pow (10.0, floor_dbtp / 20.0),
+                     .lim_hf = (float) pow (10.0, hf_floor_dbtp / 20.0),
+                     .hf = (float) pow (10.0, hf_excess_db / 20.0) };
+    int rc = s_run (interleaved, frames, channels, rate_hz, floor_dbtp, true, NULL, result,
+                    &ov);
+    if (!rc && ov.nomem)
+        rc = MF_ERR_NOMEM;
+    if (rc) {
+        free (ov.v);
+        result->own_dbtp = result->true_peak_dbtp = HUGE_VAL;
+        return rc;
+    }
+    //  one entry per interval (the channels' highest)
+    qsort (ov.v, ov.n, sizeof *ov.v, s_over_cmp);
+    size_t n = 0;
+    for (size_t i = 0; i < ov.n; i++)
+        if (n == 0 || ov.v [i].frame != ov.v [n - 1].frame)
+            ov.v [n++] = ov.v [i];
+    *overs = ov.v;
+    *n_overs = n;
     return 0;
 }
 

@@ -29,7 +29,8 @@
     floor_dbtp - TP_CHECK_SCREEN_DB may be low by as much as the 4x meter
     is. With floor_dbtp = -HUGE_VAL every interval is refined (a full
     accurate meter). On limited masters the 4x envelope lay within 0.5 dB
-    of the refined reading; the screen keeps four times that.
+    of the refined reading, on limited noise with a rising tilt (content
+    up to the Nyquist frequency) within 1.6 dB: the screen keeps 2 dB.
 
     The signal is taken as preceded and followed by silence: the readings
     include the interpolator's head and tail, as truepeak.h's does.
@@ -49,7 +50,7 @@
 #include <stdint.h>
 
 #define TP_CHECK_PHASES      8      //  grid of the refinement (8x)
-#define TP_CHECK_TAPS        64     //  input samples per refinement branch
+#define TP_CHECK_TAPS        128    //  input samples per refinement branch
 #define TP_CHECK_SCREEN_DB   2.0    //  intervals this close to the floor are refined
 
 //  What one check found. dBTP values are -HUGE_VAL for silence.
@@ -71,6 +72,28 @@ typedef struct {
 //  ignores the code still sees "over").
 int tp_check_run (const float *interleaved, int64_t frames, int channels, int rate_hz,
                   double floor_dbtp, tp_check_result_t *result);
+
+//  An interval [frame, frame + 1) between input samples whose accurate
+//  reading is over a limit: its highest over the channels, linear.
+typedef struct {
+    int64_t frame;
+    float   peak;
+} tp_over_t;
+
+//  tp_check_run that also lists, in frame order, every interval whose
+//  accurate reading is above floor_dbtp, and every interval reading
+//  above hf_floor_dbtp (from floor_dbtp - TP_CHECK_SCREEN_DB to
+//  floor_dbtp) more than hf_excess_db over the 4x meter's envelope:
+//  content near the Nyquist frequency, which meters read furthest apart
+//  (the 4x meter lowest; this check's interpolator, half way down at the
+//  Nyquist frequency, low; meters with a wider passband higher). Into
+//  *overs (allocated, the caller frees it; NULL when none), their count
+//  into *n_overs: where a signal is over, for corrections made where it
+//  happens. Returns as tp_check_run, or MF_ERR_INVALID for hf_floor_dbtp
+//  out of its range.
+int tp_check_overs (const float *interleaved, int64_t frames, int channels, int rate_hz,
+                    double floor_dbtp, double hf_floor_dbtp, double hf_excess_db,
+                    tp_over_t **overs, size_t *n_overs, tp_check_result_t *result);
 
 //  tp_check_run with the sample-peak pre-screen (tp_check.c) on or off.
 //  Off is the reference: the 4x kernel on every screen block; on gives
