@@ -333,6 +333,10 @@ broker_new (const broker_cfg_t *cfg, char *err, size_t err_size)
         broker_destroy (&self);
         return NULL;
     }
+    //  what a broker killed while writing a cache entry left
+    size_t stale = cache_clear_temps (self->output_root);
+    if (stale)
+        log_info ("reuse cache: %zu temporary file(s) of an earlier run removed", stale);
     self->ctx = zmq_ctx_new ();
     self->sock = self->ctx ? zmq_socket (self->ctx, ZMQ_ROUTER) : NULL;
     if (!self->sock) {

@@ -350,8 +350,11 @@ cache_master_put (const char *out_root, const char *key, const char *src_rel,
         close (dfd);
 }
 
-size_t
-cache_sweep (const char *out_root, int64_t keep_s)
+//  Removes the entries not used for keep_s seconds (none when keep_s is
+//  negative) and the temporaries of killed writers: those older than an
+//  hour, or every one with all_temps. Returns how many files went.
+static size_t
+s_remove (const char *out_root, int64_t keep_s, bool all_temps)
 {
     int dfd = s_dir (out_root, false);
     if (dfd < 0)
@@ -369,12 +372,26 @@ cache_sweep (const char *out_root, int64_t keep_s)
         ||  fstatat (dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG (st.st_mode))
             continue;
         //  temporary files of a killed writer go after an hour
-        int64_t keep = e->d_name [0] == '.' ? 3600 : keep_s;
-        if ((int64_t) (now - st.st_mtime) > keep && unlinkat (dfd, e->d_name, 0) == 0)
+        bool temp = e->d_name [0] == '.';
+        int64_t age = (int64_t) (now - st.st_mtime);
+        bool old = temp ? all_temps || age > 3600 : keep_s >= 0 && age > keep_s;
+        if (old && unlinkat (dfd, e->d_name, 0) == 0)
             removed++;
     }
     if (d)
         closedir (d);
     close (dfd);
     return removed;
+}
+
+size_t
+cache_sweep (const char *out_root, int64_t keep_s)
+{
+    return s_remove (out_root, keep_s, false);
+}
+
+size_t
+cache_clear_temps (const char *out_root)
+{
+    return s_remove (out_root, -1, true);
 }

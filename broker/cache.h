@@ -84,4 +84,10 @@ void cache_master_put (const char *out_root, const char *key, const char *src_re
 //  files were removed.
 size_t cache_sweep (const char *out_root, int64_t keep_s);
 
+//  Removes every temporary file in the cache: at a broker's start, those
+//  of an earlier broker killed while writing an entry (a second broker
+//  writing to the same output root would only lose that write: every
+//  cache write is best effort). Returns how many files were removed.
+size_t cache_clear_temps (const char *out_root);
+
 #endif

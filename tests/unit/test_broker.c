@@ -470,6 +470,33 @@ test_restart_resumes (void **state)
     s_close (f, client);
 }
 
+//  A broker killed while writing a reuse-cache entry leaves its
+//  temporary file; the next broker on that output root removes it at its
+//  start (before, it stayed up to an hour, a stray file in the output
+//  root that fault_chaos_kill found), and keeps the cache's entries.
+static void
+test_restart_clears_cache_temps (void **state)
+{
+    s_farm_t *f = *state;
+    char dir [1300], tmp [1400], entry [1400];
+    snprintf (dir, sizeof dir, "%s/out-restart/.masterfarm/cache",
+              testsig_tmpdir ("test_broker"));
+    char cmd [1400];
+    snprintf (cmd, sizeof cmd, "mkdir -p '%s'", dir);
+    assert_int_equal (system (cmd), 0);
+    snprintf (tmp, sizeof tmp, "%s/.m-0123.wav.tmp-99999", dir);
+    snprintf (entry, sizeof entry, "%s/a-0123.pb", dir);
+    FILE *fp = fopen (tmp, "w");
+    assert_non_null (fp);
+    fclose (fp);
+    fp = fopen (entry, "w");
+    assert_non_null (fp);
+    fclose (fp);
+    s_restart (f);
+    assert_int_equal (access (tmp, F_OK), -1);
+    assert_int_equal (access (entry, F_OK), 0);
+}
+
 //  Attempts that broker restarts cut short are not held against the
 //  task: an album's analyze task dispatched across three restarts, then
 //  failing once, is queued again (not failed for good). (No-op tasks do
@@ -685,6 +712,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_three_attempts, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_malformed_and_unknown, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_restart_resumes, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_restart_clears_cache_temps, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_restart_no_strike, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_lost_no_strike, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_resource_backoff, s_setup, s_teardown),
