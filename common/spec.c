@@ -27,6 +27,7 @@
     Errors name "line N, column <name>".  */
 #include "common/spec.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -800,54 +801,6 @@ spec_dynamics_apply (chain_cfg_t *cfg, dynamics_t d)
         c->makeup_db = p.makeup_db;
 }
 
-//  Fills s with the built-in defaults (DESIGN.md's example values).
-void
-spec_settings_default (settings_t *s)
-{
-    memset (s, 0, sizeof *s);
-    s->profiles = 1u << PROFILE_SPOTIFY | 1u << PROFILE_CD;
-    s->loudness.policy = POLICY_ALBUM;
-    s->loudness.has_target = false;
-    s->loudness.target_lufs = -14.0;
-    s->loudness.has_true_peak = false;
-    s->loudness.true_peak_dbtp = -1.0;
-    s->loudness.max_deviation_lu = 3.0;
-    s->tonal.match = TONAL_ALBUM;
-    s->tonal.strength = 0.5;
-    s->tonal.max_db = 3.0;
-    s->tonal.reference_track = -1;
-
-    chain_cfg_t *c = &s->chain;
-    c->highpass_hz = 20.0;
-    c->highpass_order = 2;
-    c->n_eq = 0;
-    c->multiband.enabled = false;            //  off; values used when switched on
-    c->multiband.low_hz = 200.0;
-    c->multiband.high_hz = 3000.0;
-    c->multiband.band [0] = s_comp (-20.0, 2.0, 20.0, 200.0, 6.0);
-    c->multiband.band [1] = s_comp (-20.0, 2.0, 10.0, 150.0, 6.0);
-    c->multiband.band [2] = s_comp (-20.0, 2.0, 5.0, 100.0, 6.0);
-    c->comp_keys = 0;
-    spec_dynamics_apply (c, DYN_GENTLE);     //  level-aware, see spec.h
-    c->stereo.width = 1.0;
-    c->stereo.mono_below_hz = 0.0;
-    c->gain_db = 0.0;
-    c->limiter.enabled = true;
-    c->limiter.ceiling_dbtp = NAN;
-    c->limiter.lookahead_ms = 2.0;
-    c->limiter.release_ms = 80.0;
-    c->limiter.max_gr_db = 6.0;
-    c->dither = true;
-    c->noise_shaping = true;                 //  16-bit (cd): shaped TPDF by default
-
-    s->gap_s = 2.0;
-    s->fade_in_s = 0.0;
-    s->fade_out_s = 0.0;
-    s->crossfade_s = 0.0;
-    s->fade_curve = FADE_EQUAL_POWER;
-    s->trim = false;
-    s->trim_db = -60.0;
-}
 
 // ---------------------------------------------------------------------------
 //  Keys, by table
@@ -861,9 +814,10 @@ spec_settings_default (settings_t *s)
     by several tables at once (an album: its own keys, the album-level
     settings, the settings every level has); a key none of them has is
     reported where it stands, with the nearest key of those tables as a
-    "did you mean". The same tables write the canonical JSON (s_emit,
-    spec_to_json), so that what is read and what is written cannot drift
-    apart.  */
+    "did you mean". The same tables give the built-in defaults (s_defaults,
+    spec_settings_default) and write the canonical JSON (s_emit,
+    spec_to_json), so that what is read, what is assumed and what is
+    written cannot drift apart.  */
 
 //  How a key's value is read.
 typedef enum {
@@ -911,6 +865,9 @@ struct s_key_s {
     s_type_t           out;         //  S_CALL: written as this type (S_LATER: not written)
     s_write_fn        *write;       //  written by this instead
     bool             (*present) (const void *obj);  //  written only when true; NULL: always
+    bool               has_def;     //  def is the value when no level gives the key
+    double             def;         //  (S_NUM, S_INT, S_BOOL, S_ENUM, as the type
+                                    //  it is read or written as)
 };
 
 struct s_table_s {
@@ -934,6 +891,7 @@ typedef bool (s_misplaced_fn) (s_ctx_t *ctx, const char *path, const char *key);
 #define S_RANGE(...)        S_RANGE_ (__VA_ARGS__)
 #define S_RANGE_(l, h)      .lo = (l), .hi = (h)
 #define S_TABLE(keys)       { keys, sizeof keys / sizeof keys [0], 0 }
+#define S_DEF(v)            .has_def = true, .def = (v)
 #define S_FIELD(obj, key)   ((void *) ((char *) (obj) + (key)->offset))
 #define S_CFIELD(obj, key)  ((const void *) ((const char *) (obj) + (key)->offset))
 
@@ -1149,6 +1107,32 @@ s_emit (json_t *o, const s_table_t *table, const void *obj, bool *ok)
     }
 }
 
+//  Sets every key of table that has a default (and those of its
+//  sub-tables) in obj.
+static void
+s_defaults (const s_table_t *table, void *obj)
+{
+    for (size_t i = 0; i < table->n; i++) {
+        const s_key_t *k = &table->keys [i];
+        if (k->flags & table->skip)
+            continue;
+        void *field = S_FIELD (obj, k);
+        if (k->sub) {
+            s_defaults (k->sub, field);
+            continue;
+        }
+        if (!k->has_def)
+            continue;
+        switch (k->type == S_CALL ? k->out : k->type) {
+            case S_NUM:  *(double *) field = k->def; break;
+            case S_INT:  *(int *) field = (int) k->def; break;
+            case S_BOOL: *(bool *) field = k->def != 0.0; break;
+            case S_ENUM: *(int *) field = (int) k->def; break;
+            default:     assert (!"a default for a key of this type"); break;
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 //  Settings: the chain and its stages, loudness, tonal match
 
@@ -1254,11 +1238,12 @@ s_read_band (s_ctx_t *ctx, const json_t *x, const char *path, void *obj,
 }
 
 static const s_key_t s_multiband_keys [] = {
-    { "enabled", S_BOOL, S_AT (multiband_cfg_t, enabled) },
+    { "enabled", S_BOOL, S_AT (multiband_cfg_t, enabled), S_DEF (false) },  //  values
+                                                        //  used when it is switched on
     { "low_hz",  S_NUM,  S_AT (multiband_cfg_t, low_hz), S_RANGE (R_MB_LOW_HZ),
-                 .mark = S_MARK_CROSSOVER },
+                 .mark = S_MARK_CROSSOVER, S_DEF (200.0) },
     { "high_hz", S_NUM,  S_AT (multiband_cfg_t, high_hz), S_RANGE (R_MB_HIGH_HZ),
-                 .mark = S_MARK_CROSSOVER },
+                 .mark = S_MARK_CROSSOVER, S_DEF (3000.0) },
     { "low",     S_CALL, S_AT (multiband_cfg_t, band [0]), .read = s_read_band,
                  .sub = &s_band_table },
     { "mid",     S_CALL, S_AT (multiband_cfg_t, band [1]), .read = s_read_band,
@@ -1289,12 +1274,15 @@ s_read_multiband (s_ctx_t *ctx, const json_t *x, const char *path, void *obj,
 
 //  ceiling_dbtp null means "from the profile".
 static const s_key_t s_limiter_keys [] = {
-    { "enabled",      S_BOOL, S_AT (limiter_cfg_t, enabled) },
+    { "enabled",      S_BOOL, S_AT (limiter_cfg_t, enabled), S_DEF (true) },
     { "ceiling_dbtp", S_NUM,  S_AT (limiter_cfg_t, ceiling_dbtp), S_RANGE (R_CEILING_DBTP),
-                      .flags = S_NULL_NAN },
-    { "lookahead_ms", S_NUM,  S_AT (limiter_cfg_t, lookahead_ms), S_RANGE (R_LOOKAHEAD_MS) },
-    { "release_ms",   S_NUM,  S_AT (limiter_cfg_t, release_ms), S_RANGE (R_LIM_RELEASE_MS) },
-    { "max_gr_db",    S_NUM,  S_AT (limiter_cfg_t, max_gr_db), S_RANGE (R_MAX_GR_DB) },
+                      .flags = S_NULL_NAN, S_DEF (NAN) },
+    { "lookahead_ms", S_NUM,  S_AT (limiter_cfg_t, lookahead_ms), S_RANGE (R_LOOKAHEAD_MS),
+                      S_DEF (2.0) },
+    { "release_ms",   S_NUM,  S_AT (limiter_cfg_t, release_ms), S_RANGE (R_LIM_RELEASE_MS),
+                      S_DEF (80.0) },
+    { "max_gr_db",    S_NUM,  S_AT (limiter_cfg_t, max_gr_db), S_RANGE (R_MAX_GR_DB),
+                      S_DEF (6.0) },
 };
 static const s_table_t s_limiter_table = S_TABLE (s_limiter_keys);
 
@@ -1413,16 +1401,17 @@ s_read_highpass_order (s_ctx_t *ctx, const json_t *x, const char *path, void *ob
 }
 
 static const s_key_t s_stereo_keys [] = {
-    { "width",         S_NUM, S_AT (stereo_cfg_t, width), S_RANGE (R_WIDTH) },
-    { "mono_below_hz", S_NUM, S_AT (stereo_cfg_t, mono_below_hz), S_RANGE (R_MONO_BELOW_HZ) },
+    { "width",         S_NUM, S_AT (stereo_cfg_t, width), S_RANGE (R_WIDTH), S_DEF (1.0) },
+    { "mono_below_hz", S_NUM, S_AT (stereo_cfg_t, mono_below_hz), S_RANGE (R_MONO_BELOW_HZ),
+                       S_DEF (0.0) },
 };
 static const s_table_t s_stereo_table = S_TABLE (s_stereo_keys);
 
 static const s_key_t s_chain_keys [] = {
     { "highpass_hz",    S_CALL,   S_AT (chain_cfg_t, highpass_hz), .read = s_read_highpass_hz,
-                        .out = S_NUM },
+                        .out = S_NUM, S_DEF (20.0) },
     { "highpass_order", S_CALL,   S_AT (chain_cfg_t, highpass_order),
-                        .read = s_read_highpass_order, .out = S_INT },
+                        .read = s_read_highpass_order, .out = S_INT, S_DEF (2) },
     { "eq",             S_CALL,   .read = s_read_eq, .write = s_write_eq },
     { "multiband",      S_CALL,   S_AT (chain_cfg_t, multiband), .read = s_read_multiband,
                         .sub = &s_multiband_table },
@@ -1430,11 +1419,12 @@ static const s_key_t s_chain_keys [] = {
                         .sub = &s_comp_table },
     { "stereo",         S_OBJECT, S_AT (chain_cfg_t, stereo), .sub = &s_stereo_table,
                         .what = "{width, mono_below_hz}" },
-    { "gain_db",        S_NUM,    S_AT (chain_cfg_t, gain_db), S_RANGE (R_GAIN_DB) },
+    { "gain_db",        S_NUM,    S_AT (chain_cfg_t, gain_db), S_RANGE (R_GAIN_DB),
+                        S_DEF (0.0) },
     { "limiter",        S_CALL,   S_AT (chain_cfg_t, limiter), .read = s_read_limiter,
                         .sub = &s_limiter_table },
-    { "dither",         S_BOOL,   S_AT (chain_cfg_t, dither) },
-    { "noise_shaping",  S_BOOL,   S_AT (chain_cfg_t, noise_shaping) },
+    { "dither",         S_BOOL,   S_AT (chain_cfg_t, dither), S_DEF (true) },
+    { "noise_shaping",  S_BOOL,   S_AT (chain_cfg_t, noise_shaping), S_DEF (true) },
 };
 static const s_table_t s_chain_table = S_TABLE (s_chain_keys);
 
@@ -1611,9 +1601,11 @@ s_read_reference (s_ctx_t *ctx, const json_t *x, const char *path, void *obj,
 
 static const s_key_t s_tonal_keys [] = {
     { "match",           S_ENUM, S_AT (tonal_cfg_t, match), .names = s_match_names,
-                         .n_names = 3 },
-    { "strength",        S_NUM,  S_AT (tonal_cfg_t, strength), S_RANGE (R_STRENGTH) },
-    { "max_db",          S_NUM,  S_AT (tonal_cfg_t, max_db), S_RANGE (R_TONAL_MAX_DB) },
+                         .n_names = 3, S_DEF (TONAL_ALBUM) },
+    { "strength",        S_NUM,  S_AT (tonal_cfg_t, strength), S_RANGE (R_STRENGTH),
+                         S_DEF (0.5) },
+    { "max_db",          S_NUM,  S_AT (tonal_cfg_t, max_db), S_RANGE (R_TONAL_MAX_DB),
+                         S_DEF (3.0) },
     { "reference_track", S_CALL, .read = s_read_reference, .write = s_write_reference },
 };
 static const s_table_t s_tonal_table = S_TABLE (s_tonal_keys);
@@ -1633,14 +1625,14 @@ s_has_true_peak (const void *obj)
 
 static const s_key_t s_loudness_keys [] = {
     { "policy",           S_ENUM, S_AT (loudness_cfg_t, policy), .names = s_policy_names,
-                          .n_names = 4 },
+                          .n_names = 4, S_DEF (POLICY_ALBUM) },
     { "target_lufs",      S_NUM,  S_AT (loudness_cfg_t, target_lufs), S_RANGE (R_TARGET_LUFS),
-                          .mark = S_MARK_TARGET, .present = s_has_target },
+                          .mark = S_MARK_TARGET, .present = s_has_target, S_DEF (-14.0) },
     { "true_peak_dbtp",   S_NUM,  S_AT (loudness_cfg_t, true_peak_dbtp),
                           S_RANGE (R_TRUE_PEAK_DBTP), .mark = S_MARK_PEAK,
-                          .present = s_has_true_peak },
+                          .present = s_has_true_peak, S_DEF (-1.0) },
     { "max_deviation_lu", S_NUM,  S_AT (loudness_cfg_t, max_deviation_lu),
-                          S_RANGE (R_MAX_DEVIATION_LU) },
+                          S_RANGE (R_MAX_DEVIATION_LU), S_DEF (3.0) },
 };
 static const s_table_t s_loudness_table = S_TABLE (s_loudness_keys);
 
@@ -1666,17 +1658,36 @@ static const s_key_t s_settings_keys [] = {
     { "tonal",       S_OBJECT, S_AT (settings_t, tonal), .sub = &s_tonal_table },
     { "chain",       S_OBJECT, S_AT (settings_t, chain), .sub = &s_chain_table },
     { "dynamics",    S_ENUM, S_AT (settings_t, chain.dynamics), .names = s_dynamics_names,
-                     .n_names = DYN_COUNT },
-    { "gap_s",       S_NUM,  S_AT (settings_t, gap_s), S_RANGE (R_GAP_S) },
-    { "fade_in_s",   S_NUM,  S_AT (settings_t, fade_in_s), S_RANGE (R_FADE_S) },
-    { "fade_out_s",  S_NUM,  S_AT (settings_t, fade_out_s), S_RANGE (R_FADE_S) },
-    { "crossfade_s", S_NUM,  S_AT (settings_t, crossfade_s), S_RANGE (R_CROSSFADE_S) },
+                     .n_names = DYN_COUNT, S_DEF (DYN_GENTLE) },
+    { "gap_s",       S_NUM,  S_AT (settings_t, gap_s), S_RANGE (R_GAP_S), S_DEF (2.0) },
+    { "fade_in_s",   S_NUM,  S_AT (settings_t, fade_in_s), S_RANGE (R_FADE_S), S_DEF (0.0) },
+    { "fade_out_s",  S_NUM,  S_AT (settings_t, fade_out_s), S_RANGE (R_FADE_S), S_DEF (0.0) },
+    { "crossfade_s", S_NUM,  S_AT (settings_t, crossfade_s), S_RANGE (R_CROSSFADE_S),
+                     S_DEF (0.0) },
     { "fade_curve",  S_ENUM, S_AT (settings_t, fade_curve), .names = s_fade_names,
-                     .n_names = 5, .find = s_fade_find, .what = "fade curve" },
-    { "trim",        S_BOOL, S_AT (settings_t, trim) },
-    { "trim_db",     S_NUM,  S_AT (settings_t, trim_db), S_RANGE (R_TRIM_DB) },
+                     .n_names = 5, .find = s_fade_find, .what = "fade curve",
+                     S_DEF (FADE_EQUAL_POWER) },
+    { "trim",        S_BOOL, S_AT (settings_t, trim), S_DEF (false) },
+    { "trim_db",     S_NUM,  S_AT (settings_t, trim_db), S_RANGE (R_TRIM_DB), S_DEF (-60.0) },
 };
 static const s_table_t s_settings_table = S_TABLE (s_settings_keys);
+
+//  Fills s with the built-in defaults (DESIGN.md's example values): the
+//  tables' defaults, and what no key's default says (the profile set, no
+//  reference track, the multiband bands, the gentle dynamics preset).
+void
+spec_settings_default (settings_t *s)
+{
+    memset (s, 0, sizeof *s);
+    s_defaults (&s_settings_table, s);           //  "partial": hold (false)
+    s->profiles = 1u << PROFILE_SPOTIFY | 1u << PROFILE_CD;
+    s->tonal.reference_track = -1;
+    chain_cfg_t *c = &s->chain;
+    c->multiband.band [0] = s_comp (-20.0, 2.0, 20.0, 200.0, 6.0);
+    c->multiband.band [1] = s_comp (-20.0, 2.0, 10.0, 150.0, 6.0);
+    c->multiband.band [2] = s_comp (-20.0, 2.0, 5.0, 100.0, 6.0);
+    spec_dynamics_apply (c, DYN_GENTLE);     //  level-aware, see spec.h
+}
 
 // ---------------------------------------------------------------------------
 //  Spec lifecycle
