@@ -758,7 +758,8 @@ tp_check_overs (const float *interleaved, int64_t frames, int channels, int rate
         return rc;
     }
     //  one entry per interval (the channels' highest)
-    qsort (ov.v, ov.n, sizeof *ov.v, s_over_cmp);
+    if (ov.n)
+        qsort (ov.v, ov.n, sizeof *ov.v, s_over_cmp);
     size_t n = 0;
     for (size_t i = 0; i < ov.n; i++)
         if (n == 0 || ov.v [i].frame != ov.v [n - 1].frame)
