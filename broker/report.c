@@ -743,7 +743,7 @@ report_html (const report_input_t *in)
         s_put (&o, "planned spread between tracks %.2f LU</p>\n", rp->plan->spread_lu);
         s_put (&o, "<table><tr><th>#</th><th>in LUFS</th><th>gain dB</th><th>planned LUFS</th><th>out LUFS</th>"
                   "<th>out LRA LU</th><th>out dBTP</th><th>ceiling</th><th>GR max dB</th><th>GR mean dB</th>"
-                  "<th>start</th><th>length</th></tr>\n");
+                  "<th>peaks fixed ms</th><th>start</th><th>length</th></tr>\n");
         for (size_t i = 0; i < n; i++) {
             if (rp->delivered && !rp->delivered [i])
                 continue;
@@ -760,6 +760,7 @@ report_html (const report_input_t *in)
             s_cell (&o, tp->ceiling_dbtp, 1);
             s_cell (&o, mr ? mr->gr_max_db : NAN, 2);
             s_cell (&o, mr ? mr->gr_avg_db : NAN, 2);
+            s_cell (&o, mr ? mr->tp_fixed_ms : NAN, 0);     //  local true-peak corrections
             if (rp->layout && rp->rate_hz > 0) {
                 s_cell (&o, (double) rp->layout->tracks [i].start / rp->rate_hz, 3);
                 s_cell (&o, (double) rp->layout->tracks [i].length / rp->rate_hz, 3);

@@ -1843,18 +1843,24 @@ s_read_isrc (s_ctx_t *ctx, const json_t *x, const char *path, void *obj,
                "(2 letters, 3 letters or digits, 2 digits, 5 digits)");
 }
 
-//  Reads a UPC (null: none) or a release date (null: none).
+//  Reads a UPC (null: none): 12 or 13 digits.
 static void
-s_read_upc_or_date (s_ctx_t *ctx, const json_t *x, const char *path, void *obj,
-                    const s_key_t *key, void *arg)
+s_read_upc (s_ctx_t *ctx, const json_t *x, const char *path, void *obj,
+            const s_key_t *key, void *arg)
 {
     (void) arg;
     const char *s = s_get_str (ctx, x, path);
-    if (strcmp (key->name, "upc") == 0)
-        s_keep_if (ctx, path, obj, key, s, s && s_upc_ok (s), "UPC", "must be 12 or 13 digits");
-    else
-        s_keep_if (ctx, path, obj, key, s, s && s_date_ok (s), "date",
-                   "must be YYYY or YYYY-MM-DD");
+    s_keep_if (ctx, path, obj, key, s, s && s_upc_ok (s), "UPC", "must be 12 or 13 digits");
+}
+
+//  Reads a release date (null: none): YYYY or YYYY-MM-DD.
+static void
+s_read_date (s_ctx_t *ctx, const json_t *x, const char *path, void *obj,
+             const s_key_t *key, void *arg)
+{
+    (void) arg;
+    const char *s = s_get_str (ctx, x, path);
+    s_keep_if (ctx, path, obj, key, s, s && s_date_ok (s), "date", "must be YYYY or YYYY-MM-DD");
 }
 
 //  Reads an RFC 3339 timestamp into an int64_t of milliseconds, or null (0).
@@ -1903,9 +1909,10 @@ static const s_table_t s_track_table = S_TABLE (s_track_keys);
 static const s_key_t s_album_keys [] = {
     { "title",  S_TEXT, S_AT (spec_album_t, title) },
     { "artist", S_TEXT, S_AT (spec_album_t, artist), .flags = S_NULL_KEEPS },
-    { "upc",    S_CALL, S_AT (spec_album_t, upc), .flags = S_NULL_KEEPS, .read = s_read_upc_or_date, .out = S_TEXT },
+    { "upc",    S_CALL, S_AT (spec_album_t, upc), .flags = S_NULL_KEEPS, .read = s_read_upc,
+                .out = S_TEXT },
     { "date",   S_CALL, S_AT (spec_album_t, date), .flags = S_NULL_KEEPS,
-                .read = s_read_upc_or_date, .out = S_TEXT },
+                .read = s_read_date, .out = S_TEXT },
     { "genre",  S_TEXT, S_AT (spec_album_t, genre), .flags = S_NULL_KEEPS },
     { .name = "tracks", .type = S_LATER },
 };

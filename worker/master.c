@@ -69,6 +69,7 @@
 #include "common/err.h"
 #include "common/log.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -783,7 +784,8 @@ s_tp_runs (const tp_over_t *ov, size_t n, int rate_hz, double limit_dbtp, float 
 //  peaks it covers, so they read the dip's gain times what they read
 //  before, under the listing's floor; step 5 verifies the output.
 //  *fixed receives the frames the dips cover, if more than before.
-//  Returns 0 or MF_ERR_NOMEM.
+//  Returns the number of intervals corrected (0: buf unchanged) or
+//  MF_ERR_NOMEM.
 static int
 s_tp_fix (float *buf, int64_t frames, int ch, int rate_hz, double limit_dbtp, int64_t *fixed)
 {
@@ -799,7 +801,7 @@ s_tp_fix (float *buf, int64_t frames, int ch, int rate_hz, double limit_dbtp, in
     if (n)
         log_debug ("master: %zu interval(s) read over %.2f dBTP (up to %.3f); lowered there",
                    n, limit_dbtp, chk.true_peak_dbtp);
-    return 0;
+    return n < INT_MAX ? (int) n : INT_MAX;
 }
 
 //  One render of stage 3: out = limiter (pre * 10^(g/20)); limiter NULL
@@ -932,11 +934,11 @@ loudness_loop:
         s_render (pre, buf, samples, (size_t) frames, g, lim, &gr);
         iters++;
         if (fixing && s_tp_fix (buf, frames, ch, out_rate, ceiling - MASTER_TP_CHECK_DB,
-                                &fixed))
+                                &fixed) < 0)
             goto nomem;
         if (!loop) {
             if (lim && !fixing && s_tp_fix (buf, frames, ch, out_rate,
-                                            ceiling - MASTER_TP_CHECK_DB, &fixed))
+                                            ceiling - MASTER_TP_CHECK_DB, &fixed) < 0)
                 goto nomem;
             break;
         }
@@ -986,10 +988,11 @@ loudness_loop:
             //  the output this render gives, corrected where it reads over:
             //  when the corrections cost loudness, the loop goes on with them
             fixing = true;
-            int64_t before = fixed;
-            if (s_tp_fix (buf, frames, ch, out_rate, ceiling - MASTER_TP_CHECK_DB, &fixed))
+            int corrected = s_tp_fix (buf, frames, ch, out_rate, ceiling - MASTER_TP_CHECK_DB,
+                                      &fixed);
+            if (corrected < 0)
                 goto nomem;
-            if (fixed > before) {
+            if (corrected > 0) {
                 master_measure_loudness (buf, frames, ch, out_rate, &lufs, &lra);
                 double e2 = opts->target_lufs - lufs;
                 if (fabs (e2) > MASTER_LOOP_TOL_LU && iters < MASTER_LOOP_MAX
