@@ -102,6 +102,7 @@ typedef struct {
     uint8_t      resource;      //  attempts ended by a resource failure
     uint8_t      parked;        //  put back after a restart, waiting to be adopted
     int64_t      run_ms;        //  wall clock of the current attempt's dispatch (progress)
+    bool         reused;        //  completed from the reuse cache: no work (progress)
 } task_t;
 
 typedef struct {
@@ -132,6 +133,8 @@ typedef struct {
                                 //  submit (0: unreadable), for progress before analysis
     cache_stat_t  *in_stat;     //  n_tracks: each input's status before its analysis
                                 //  was dispatched (the reuse cache records it)
+    bool          *repeat;      //  n_tracks: the input is an earlier track's of the job,
+                                //  so its analysis will come from the reuse cache
     int64_t        report_ms;   //  when the report process started (monotonic ms)
 } album_t;
 

@@ -129,6 +129,7 @@ s_task_reused (broker_t *self, task_t *t, int widx, const Masterfarm__Result *re
                      (store_output_t *) outs, n_out);
     free (packed);
     core_task_done (t);
+    t->reused = true;
     self->n_reused++;
     log_info ("job %llu album %d track %d: %s%s%s reused (input and settings unchanged)",
               (unsigned long long) t->sched.job_id, t->album + 1, t->track + 1,

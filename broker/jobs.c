@@ -90,6 +90,7 @@ jobs_job_free (job_t *job)
         free (a->analyses);
         free (a->analyzed);
         free (a->in_stat);
+        free (a->repeat);
         free (a->analyze);
         free (a->master);
         free (a->sub.tracks);
@@ -129,6 +130,46 @@ jobs_noop_count (const char *text, char *err, size_t err_size)
         count = (long) json_integer_value (n);
     json_decref (o);
     return count;
+}
+
+typedef struct {
+    const char *path;
+    size_t      order;          //  album-major position in the job
+    bool       *mark;
+} s_input_t;
+
+static int
+s_input_cmp (const void *a, const void *b)
+{
+    const s_input_t *x = a, *y = b;
+    int c = strcmp (x->path, y->path);
+    return c ? c : (x->order > y->order) - (x->order < y->order);
+}
+
+//  Marks every track whose input file is an earlier track's of the same
+//  job (a compilation repeating an album's track, a catalog listing an
+//  album twice): once the first is analysed, the others' analyses come
+//  from the reuse cache, and progress counts no work for them.
+static void
+s_mark_repeats (job_t *job)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < job->n_albums; i++)
+        n += job->albums [i].spec->n_tracks;
+    s_input_t *in = n > 1 ? malloc (n * sizeof *in) : NULL;
+    if (!in)
+        return;                 //  no repeats known: progress counts every analysis
+    size_t k = 0;
+    for (size_t i = 0; i < job->n_albums; i++) {
+        album_t *a = &job->albums [i];
+        for (size_t t = 0; t < a->spec->n_tracks; t++, k++)
+            in [k] = (s_input_t) { a->spec->tracks [t].path ? a->spec->tracks [t].path : "",
+                                   k, &a->repeat [t] };
+    }
+    qsort (in, n, sizeof *in, s_input_cmp);
+    for (k = 1; k < n; k++)
+        *in [k].mark = *in [k].path && strcmp (in [k].path, in [k - 1].path) == 0;
+    free (in);
 }
 
 //  Creates the in-memory job from a store row (spec parsed, albums laid
@@ -184,8 +225,9 @@ jobs_job_new (const store_job_t *row)
         a->sub_idx = calloc (n, sizeof *a->sub_idx);
         a->dur_s = calloc (n, sizeof *a->dur_s);
         a->in_stat = calloc (n, sizeof *a->in_stat);
+        a->repeat = calloc (n, sizeof *a->repeat);
         if (!a->analyze || !a->master || !a->analyses || !a->analyzed || !a->sub_idx
-        ||  !a->dur_s || !a->in_stat) {
+        ||  !a->dur_s || !a->in_stat || !a->repeat) {
             jobs_job_free (job);
             return NULL;
         }
@@ -200,6 +242,7 @@ jobs_job_new (const store_job_t *row)
                 k = (size_t) -1;
             }
     }
+    s_mark_repeats (job);
     return job;
 }
 

@@ -592,11 +592,11 @@ status_report_cost (job_t *job, const album_t *a)
 
 //  Adds one task's cost to done or left: done for a finished task, the
 //  time it has run (at most 90% of its estimate) for a running one;
-//  failed and cancelled tasks are no work.
+//  failed, cancelled and reused tasks are no work.
 static void
 s_progress_add (const task_t *t, double cost_s, int64_t now_ms, double *done, double *left)
 {
-    if (!t || t->state == T_FAILED || t->state == T_CANCELLED)
+    if (!t || t->state == T_FAILED || t->state == T_CANCELLED || t->reused)
         return;
     if (t->state == T_DONE) {
         *done += cost_s;
@@ -649,7 +649,10 @@ s_status_progress (broker_t *self, job_t *job, status_t *s)
         for (size_t i = 0; i < a->spec->n_tracks; i++) {
             double sec = s_track_seconds (a, i);
             album_s += sec;
-            s_progress_add (a->analyze [i], sec * rate [CONTROL_ANALYZE], now, &done, &left);
+            //  A repeated input's analysis will be reused, unless it ran.
+            task_t *an = a->analyze [i];
+            bool reuse = a->repeat [i] && self->cfg.cache_days > 0 && an && an->state != T_DONE;
+            s_progress_add (an, reuse ? 0 : sec * rate [CONTROL_ANALYZE], now, &done, &left);
             n_an += status_task_running (a->analyze [i]);
             bool all = a->analyze [i] && a->analyze [i]->state == T_DONE, failed = false;
             failed = a->analyze [i] && a->analyze [i]->state == T_FAILED;
