@@ -87,6 +87,7 @@ s_to_json (const char *path, const measure_t *m)
     json_object_set_new (o, "true_peak_dbtp", s_num (m->true_peak_dbtp));
     json_object_set_new (o, "dc_offset_dbfs", s_num (m->dc_offset_dbfs));
     json_object_set_new (o, "clipped_samples", json_integer (m->clipped_samples));
+    json_object_set_new (o, "side_mid_db", s_num (m->side_mid_db));
     json_object_set_new (o, "lead_silence_frames", json_integer (m->lead_silence_frames));
     json_object_set_new (o, "trail_silence_frames", json_integer (m->trail_silence_frames));
     json_t *hz = json_array (), *db = json_array ();
@@ -134,6 +135,8 @@ s_print_table (const char *path, const measure_t *m)
     printf ("  sample peak       %s\n", s_level (b, sizeof b, m->sample_peak_dbfs, "dBFS", "silent"));
     printf ("  DC offset         %s\n", s_level (b, sizeof b, m->dc_offset_dbfs, "dBFS", "none"));
     printf ("  clipped samples   %8lld\n", (long long) m->clipped_samples);
+    if (m->channels == 2)
+        printf ("  side/mid          %s\n", s_level (b, sizeof b, m->side_mid_db, "dB", "no side"));
     printf ("  leading silence   %8.3f s (%lld frames)\n",
             (double) m->lead_silence_frames / m->rate_hz, (long long) m->lead_silence_frames);
     printf ("  trailing silence  %8.3f s (%lld frames)\n",

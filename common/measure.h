@@ -39,6 +39,9 @@ typedef struct {
     double  true_peak_dbtp;        //  own oversampling kernel
     double  dc_offset_dbfs;        //  largest |mean| over channels, dB
     int64_t clipped_samples;       //  samples at or beyond full scale (|x| >= 0.99999)
+    double  side_mid_db;           //  stereo width: 10 log10 (E_side / E_mid) with
+                                   //  M = (L + R) / 2, S = (L - R) / 2 over every frame
+                                   //  (-HUGE_VAL: no side); NAN when not stereo
 
     //  silence (below the threshold the analysis was run with)
     int64_t lead_silence_frames;

@@ -32,6 +32,7 @@ results_analysis_to_pb (const measure_t *m, Masterfarm__Analysis *pb, double ban
     pb->sample_peak_dbfs = m->sample_peak_dbfs;
     pb->true_peak_dbtp = m->true_peak_dbtp;
     pb->dc_offset_dbfs = m->dc_offset_dbfs;
+    pb->side_mid_db = m->side_mid_db;
     pb->clipped_samples = m->clipped_samples;
     pb->lead_silence_frames = m->lead_silence_frames;
     pb->trail_silence_frames = m->trail_silence_frames;
@@ -67,6 +68,7 @@ results_analysis_from_pb (const Masterfarm__Analysis *pb, measure_t *m)
     m->sample_peak_dbfs = pb->sample_peak_dbfs;
     m->true_peak_dbtp = pb->true_peak_dbtp;
     m->dc_offset_dbfs = pb->dc_offset_dbfs;
+    m->side_mid_db = m->channels == 2 ? pb->side_mid_db : NAN;
     m->clipped_samples = pb->clipped_samples;
     m->lead_silence_frames = pb->lead_silence_frames;
     m->trail_silence_frames = pb->trail_silence_frames;

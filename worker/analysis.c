@@ -91,6 +91,35 @@ s_lane_stats (const float *x, size_t n, double *sum, float *peak, int64_t *clipp
     }
 }
 
+//  Sums M^2 and S^2 over the frames (stereo only); see analysis.h.
+void
+analysis_mid_side (const float *x, int64_t frames, int channels,
+                    double *mid_e, double *side_e)
+{
+    *mid_e = 0.0;
+    *side_e = 0.0;
+    if (channels != 2)
+        return;
+    double m2 = 0.0, s2 = 0.0;
+    for (int64_t i = 0; i < frames; i++) {
+        double l = x [2 * i], r = x [2 * i + 1];
+        double m = 0.5 * (l + r), s = 0.5 * (l - r);
+        m2 += m * m;
+        s2 += s * s;
+    }
+    *mid_e = m2;
+    *side_e = s2;
+}
+
+//  The side/mid ratio in dB from the two energies; see analysis.h.
+double
+analysis_side_mid_db (double mid_e, double side_e)
+{
+    if (!(mid_e > 0.0))
+        return side_e > 0.0 ? HUGE_VAL : NAN;
+    return side_e > 0.0 ? 10.0 * log10 (side_e / mid_e) : -HUGE_VAL;
+}
+
 //  Sample statistics: sample peak, DC, clipped count, leading/trailing
 //  silence. Returns 0 or MF_ERR_FORMAT on a non-finite sample (err names
 //  it). A NaN or infinity makes a channel sum non-finite, which is how it
@@ -147,6 +176,9 @@ s_sample_stats (const audio_t *a, double silence_lin, measure_t *out,
     }
     out->sample_peak_dbfs = s_db (peak);
     out->dc_offset_dbfs = s_db (dc);
+    double mid_e, side_e;
+    analysis_mid_side (x, a->frames, ch, &mid_e, &side_e);
+    out->side_mid_db = ch == 2 ? analysis_side_mid_db (mid_e, side_e) : NAN;
     out->clipped_samples = clipped;
 
     //  silence: scan in from both ends for the first frame with a loud sample

@@ -105,4 +105,12 @@ void analysis_feed (analysis_stream_t *stream, int64_t frames);
 //  MF_ERR_INVALID) with err filled and out holding no allocation.
 int analysis_end (analysis_stream_t **stream, char *err, size_t err_size);
 
+//  Mid and side energies (sums of squares) of interleaved frames; zero
+//  unless channels is 2.
+void analysis_mid_side (const float *x, int64_t frames, int channels,
+                         double *mid_e, double *side_e);
+
+//  10 log10 (side_e / mid_e) (-HUGE_VAL when side_e is 0; NAN when both are).
+double analysis_side_mid_db (double mid_e, double side_e);
+
 #endif

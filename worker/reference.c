@@ -9,35 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-//  Sums M^2 and S^2 over the frames (stereo only); see reference.h.
-void
-reference_mid_side (const float *x, int64_t frames, int channels,
-                    double *mid_e, double *side_e)
-{
-    *mid_e = 0.0;
-    *side_e = 0.0;
-    if (channels != 2)
-        return;
-    double m2 = 0.0, s2 = 0.0;
-    for (int64_t i = 0; i < frames; i++) {
-        double l = x [2 * i], r = x [2 * i + 1];
-        double m = 0.5 * (l + r), s = 0.5 * (l - r);
-        m2 += m * m;
-        s2 += s * s;
-    }
-    *mid_e = m2;
-    *side_e = s2;
-}
-
-//  The side/mid ratio in dB from the two energies; see reference.h.
-double
-reference_side_mid_db (double mid_e, double side_e)
-{
-    if (!(mid_e > 0.0))
-        return side_e > 0.0 ? HUGE_VAL : NAN;
-    return side_e > 0.0 ? 10.0 * log10 (side_e / mid_e) : -HUGE_VAL;
-}
-
 //  Frees the analysis's blocks; see reference.h.
 void
 reference_free (reference_measure_t *r)
@@ -55,9 +26,7 @@ reference_analyse_audio (const audio_t *audio, reference_measure_t *out,
     int rc = analysis_run (audio, NULL, &out->m, err, err_size);
     if (rc)
         return rc;
-    double me, se;
-    reference_mid_side (audio->data, audio->frames, audio->channels, &me, &se);
-    out->side_mid_db = audio->channels == 2 ? reference_side_mid_db (me, se) : NAN;
+    out->side_mid_db = out->m.side_mid_db;
     return 0;
 }
 
@@ -121,7 +90,7 @@ reference_analyse_file (const char *path, double segment_s, reference_measure_t 
         a.frames = got;
         //  a last piece under 400 ms forms no block: it counts for width only
         double me, se;
-        reference_mid_side (a.data, a.frames, ch, &me, &se);
+        analysis_mid_side (a.data, a.frames, ch, &me, &se);
         mid_e += me;
         side_e += se;
         total += got;
@@ -216,7 +185,8 @@ reference_analyse_file (const char *path, double segment_s, reference_measure_t 
     for (int b = 0; b < MEASURE_BANDS; b++)
         out->m.band_db [b] = wsum > 0.0 && band [b] > 0.0 ? 10.0 * log10 (band [b] / wsum)
                                                           : -HUGE_VAL;
-    out->side_mid_db = ch == 2 ? reference_side_mid_db (mid_e, side_e) : NAN;
+    out->side_mid_db = ch == 2 ? analysis_side_mid_db (mid_e, side_e) : NAN;
+    out->m.side_mid_db = out->side_mid_db;
     rc = 0;
 done:
     if (sf_error (sf) != SF_ERR_NO_ERROR && rc == 0) {

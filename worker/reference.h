@@ -31,14 +31,6 @@ typedef struct {
     double    side_mid_db;       //  10 log10 (E_side / E_mid); NAN: not stereo
 } reference_measure_t;
 
-//  Mid and side energies (sums of squares) of interleaved frames; zero
-//  unless channels is 2.
-void reference_mid_side (const float *x, int64_t frames, int channels,
-                         double *mid_e, double *side_e);
-
-//  10 log10 (side_e / mid_e) (-HUGE_VAL when side_e is 0; NAN when both are).
-double reference_side_mid_db (double mid_e, double side_e);
-
 //  Analyses audio held in memory (a track to be matched). Returns 0 or
 //  the errors of analysis_run with err filled; free with reference_free.
 int reference_analyse_audio (const audio_t *audio, reference_measure_t *out,
