@@ -1599,6 +1599,109 @@ s_read_reference (s_ctx_t *ctx, const json_t *x, const char *path, void *obj,
                 "got %s", s_type_name (x));
 }
 
+//  Reads a reference file's path into a spec_ref_t.
+static void
+s_read_ref_path (s_ctx_t *ctx, const json_t *x, const char *path, void *obj,
+                 const s_key_t *key, void *arg)
+{
+    (void) key;
+    (void) arg;
+    spec_ref_t *r = obj;
+    const char *s = s_get_str (ctx, x, path);
+    if (!s)
+        return;
+    if (!fsutil_rel_path_ok (s) || s_has_control (s))
+        s_fail (ctx, path, false, "reference '%s' must be relative to the input root, "
+                "non-empty, without '..' or control characters", s);
+    else
+    if (strlen (s) >= sizeof r->path)
+        s_fail (ctx, path, false, "reference path is %zu bytes; at most %zu", strlen (s),
+                sizeof r->path - 1);
+    else
+        snprintf (r->path, sizeof r->path, "%s", s);
+}
+
+static const s_key_t s_ref_keys [] = {
+    { "path",   S_CALL, .read = s_read_ref_path },
+    { "weight", S_NUM,  S_AT (spec_ref_t, weight), S_RANGE (0.01, 100.0), S_DEF (1.0) },
+};
+static const s_table_t s_ref_table = S_TABLE (s_ref_keys);
+
+//  Reads tonal "reference": a file's path, or a list of paths and
+//  {"path", "weight"} objects; null: none.
+static void
+s_read_ref_files (s_ctx_t *ctx, const json_t *x, const char *path, void *obj,
+                  const s_key_t *key, void *arg)
+{
+    (void) key;
+    tonal_cfg_t *t = obj;
+    t->n_refs = 0;
+    memset (t->refs, 0, sizeof t->refs);
+    if (json_is_null (x))
+        return;
+    bool list = json_is_array (x);
+    size_t n = list ? json_array_size (x) : 1;
+    if ((!list && !json_is_string (x)) || n == 0 || n > SPEC_MAX_REFS) {
+        s_fail (ctx, path, false, "expected a reference file's path, or a list of 1 to %d "
+                "paths or {\"path\", \"weight\"} objects, got %s%s", SPEC_MAX_REFS,
+                list ? "a list of " : "", list ? (n ? "more" : "none") : s_type_name (x));
+        return;
+    }
+    char p [SPEC_PATH_MAX];
+    for (size_t i = 0; i < n; i++) {
+        const json_t *e = list ? json_array_get (x, i) : x;
+        spec_ref_t *r = &t->refs [i];
+        r->weight = 1.0;
+        if (list)
+            s_index_path (p, path, i);
+        else
+            snprintf (p, sizeof p, "%s", path);
+        if (json_is_object (e)) {
+            s_walk_object (ctx, e, p, &s_ref_table, r, arg);
+            if (!json_object_get (e, "path"))
+                s_fail (ctx, p, false, "missing 'path' (the reference file, relative to "
+                        "the input root)");
+        }
+        else
+        if (json_is_string (e))
+            s_read_ref_path (ctx, e, p, r, NULL, arg);
+        else
+            s_fail (ctx, p, false, "expected a path or {\"path\", \"weight\"}, got %s",
+                    s_type_name (e));
+    }
+    t->n_refs = (int) n;
+}
+
+//  Writes the reference files as a list of {"path", "weight"}.
+static void
+s_write_ref_files (json_t *o, const void *obj, const s_key_t *key, bool *ok)
+{
+    const tonal_cfg_t *t = obj;
+    json_t *list = json_array ();
+    for (int i = 0; list && i < t->n_refs; i++) {
+        json_t *e = json_object ();
+        s_set (e, "path", json_string (t->refs [i].path), ok);
+        s_set (e, "weight", json_real (t->refs [i].weight), ok);
+        if (!e || json_array_append_new (list, e))
+            *ok = false;
+    }
+    s_set (o, key->name, list, ok);
+}
+
+//  Whether reference files are given (their keys are written only then).
+static bool
+s_has_ref_files (const void *obj)
+{
+    return ((const tonal_cfg_t *) obj)->n_refs > 0;
+}
+
+static const s_key_t s_intensity_keys [] = {
+    { "tone",     S_NUM, S_AT (spec_intensity_t, tone), S_RANGE (0.0, 1.0), S_DEF (1.0) },
+    { "loudness", S_NUM, S_AT (spec_intensity_t, loudness), S_RANGE (0.0, 1.0), S_DEF (1.0) },
+    { "width",    S_NUM, S_AT (spec_intensity_t, width), S_RANGE (0.0, 1.0), S_DEF (1.0) },
+};
+static const s_table_t s_intensity_table = S_TABLE (s_intensity_keys);
+
 static const s_key_t s_tonal_keys [] = {
     { "match",           S_ENUM, S_AT (tonal_cfg_t, match), .names = s_match_names,
                          .n_names = 3, S_DEF (TONAL_ALBUM) },
@@ -1607,6 +1710,10 @@ static const s_key_t s_tonal_keys [] = {
     { "max_db",          S_NUM,  S_AT (tonal_cfg_t, max_db), S_RANGE (R_TONAL_MAX_DB),
                          S_DEF (3.0) },
     { "reference_track", S_CALL, .read = s_read_reference, .write = s_write_reference },
+    { "reference",       S_CALL, .read = s_read_ref_files, .write = s_write_ref_files,
+                         .present = s_has_ref_files },
+    { "intensity",       S_OBJECT, S_AT (tonal_cfg_t, intensity), .sub = &s_intensity_table,
+                         .what = "{tone, loudness, width}", .present = s_has_ref_files },
 };
 static const s_table_t s_tonal_table = S_TABLE (s_tonal_keys);
 
@@ -1770,11 +1877,21 @@ s_resolve_reference (s_ctx_t *ctx, tonal_cfg_t *t, const s_ref_t *ref,
                 t->reference_track, album_path, album->n_tracks);
         return;
     }
-    if (t->match == TONAL_REFERENCE && t->reference_track < 0) {
-        char p [SPEC_PATH_MAX];
+    char p [SPEC_PATH_MAX];
+    if (t->n_refs > 0 && t->reference_track >= 0)
         s_fail (ctx, s_key_path (p, album_path, "tonal"), false,
-                "tonal match 'reference' needs 'reference_track': a track index or path");
-    }
+                "give reference files ('reference') or a track of the album "
+                "('reference_track'), not both");
+    else
+    if (t->n_refs > 0 && t->match != TONAL_REFERENCE)
+        s_fail (ctx, s_key_path (p, album_path, "tonal"), false,
+                "reference files are matched with \"match\": \"reference\" (match is '%s')",
+                s_match_names [t->match <= TONAL_REFERENCE ? t->match : 0]);
+    else
+    if (t->match == TONAL_REFERENCE && t->reference_track < 0 && t->n_refs == 0)
+        s_fail (ctx, s_key_path (p, album_path, "tonal"), false,
+                "tonal match 'reference' needs 'reference' (a file or a list of files) or "
+                "'reference_track' (a track index or path)");
 }
 
 //  Reads an album's "partial" key: "hold" (the default: an album with a
@@ -2045,12 +2162,20 @@ s_parse_album (s_ctx_t *ctx, const json_t *v, const char *path, size_t index,
     }
     //  references can be resolved now that every track path is known
     s_resolve_reference (ctx, &al->s.tonal, &ref, al, path);
+    const tonal_cfg_t *at = &al->s.tonal;
     for (size_t i = 0; i < n; i++) {
+        tonal_cfg_t *tt = &al->tracks [i].s.tonal;
+        s_index_path (tp, p, i);
         if (refs [i].path == ref.path && strcmp (refs [i].where, ref.where) == 0)
-            al->tracks [i].s.tonal.reference_track = al->s.tonal.reference_track;
-        else {
-            s_index_path (tp, p, i);
-            s_resolve_reference (ctx, &al->tracks [i].s.tonal, &refs [i], al, path);
+            tt->reference_track = at->reference_track;
+        else
+            s_resolve_reference (ctx, tt, &refs [i], al, path);
+        //  one album, one set of references (its plan matches every track to them)
+        if (tt->n_refs != at->n_refs
+        ||  memcmp (tt->refs, at->refs, (size_t) at->n_refs * sizeof *at->refs) != 0) {
+            char kp [SPEC_PATH_MAX];
+            s_fail (ctx, s_key_path (kp, tp, "tonal"), false, "reference files are the "
+                    "album's: give them at the album level or in defaults");
         }
     }
     free (refs);
@@ -2761,6 +2886,33 @@ spec_load (const char *file, spec_errors_t *errs)
 
 //  Holds every track path inside input_root and checks it names a readable
 //  regular file; returns the number of errors added.
+//  Checks that rel is a readable regular file under input_root; returns 0,
+//  or 1 with an error at path.
+static int
+s_check_path (const char *input_root, const char *rel, const char *p, spec_errors_t *errs)
+{
+    char resolved [4096];
+    int rc = fsutil_path_inside (input_root, rel, resolved, sizeof resolved);
+    struct stat st;
+    if (rc == MF_ERR_INVALID)
+        spec_errors_add (errs, p, 0, 0, "'%s' leads outside the input root", rel ? rel : "");
+    else
+    if (rc == MF_ERR_NOTFOUND)
+        spec_errors_add (errs, p, 0, 0, "'%s' does not exist under the input root", rel);
+    else
+    if (rc != 0)
+        spec_errors_add (errs, p, 0, 0, "'%s' cannot be resolved: %s", rel, strerror (errno));
+    else
+    if (stat (resolved, &st) != 0 || !S_ISREG (st.st_mode))
+        spec_errors_add (errs, p, 0, 0, "'%s' is not a regular file", rel);
+    else
+    if (access (resolved, R_OK) != 0)
+        spec_errors_add (errs, p, 0, 0, "'%s' is not readable: %s", rel, strerror (errno));
+    else
+        return 0;
+    return 1;
+}
+
 int
 spec_check_paths (const job_spec_t *spec, const char *input_root,
                   spec_errors_t *errs)
@@ -2773,31 +2925,18 @@ spec_check_paths (const job_spec_t *spec, const char *input_root,
         return 1;
     }
     free (root_real);
-    char p [SPEC_PATH_MAX], resolved [4096];
-    for (size_t a = 0; spec && a < spec->n_albums; a++)
-        for (size_t t = 0; t < spec->albums [a].n_tracks; t++) {
-            const char *rel = spec->albums [a].tracks [t].path;
+    char p [SPEC_PATH_MAX];
+    for (size_t a = 0; spec && a < spec->n_albums; a++) {
+        const spec_album_t *al = &spec->albums [a];
+        for (size_t t = 0; t < al->n_tracks; t++) {
             snprintf (p, sizeof p, "$.albums[%zu].tracks[%zu].path", a, t);
-            int rc = fsutil_path_inside (input_root, rel, resolved, sizeof resolved);
-            struct stat st;
-            if (rc == MF_ERR_INVALID)
-                spec_errors_add (errs, p, 0, 0, "'%s' leads outside the input root", rel ? rel : "");
-            else
-            if (rc == MF_ERR_NOTFOUND)
-                spec_errors_add (errs, p, 0, 0, "'%s' does not exist under the input root", rel);
-            else
-            if (rc != 0)
-                spec_errors_add (errs, p, 0, 0, "'%s' cannot be resolved: %s", rel, strerror (errno));
-            else
-            if (stat (resolved, &st) != 0 || !S_ISREG (st.st_mode))
-                spec_errors_add (errs, p, 0, 0, "'%s' is not a regular file", rel);
-            else
-            if (access (resolved, R_OK) != 0)
-                spec_errors_add (errs, p, 0, 0, "'%s' is not readable: %s", rel, strerror (errno));
-            else
-                continue;
-            added++;
+            added += s_check_path (input_root, al->tracks [t].path, p, errs);
         }
+        for (int r = 0; r < al->s.tonal.n_refs; r++) {
+            snprintf (p, sizeof p, "$.albums[%zu].tonal.reference[%d]", a, r);
+            added += s_check_path (input_root, al->s.tonal.refs [r].path, p, errs);
+        }
+    }
     return added;
 }
 

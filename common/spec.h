@@ -23,6 +23,8 @@
 
 #define SPEC_MAX_EQ       16     //  parametric EQ bands per chain
 #define SPEC_MAX_TRACKS   999    //  tracks per album (cd allows 99)
+#define SPEC_MAX_REFS     8      //  reference files an album is matched to
+#define SPEC_REF_PATH     256    //  bytes of a reference file's path, with its NUL
 
 typedef enum {
     FADE_LINEAR = 0, FADE_EXPONENTIAL, FADE_LOGARITHMIC, FADE_SCURVE,
@@ -133,11 +135,31 @@ typedef struct {
     double max_deviation_lu;     //  0 .. 20 (hybrid)
 } loudness_cfg_t;
 
+//  How far a reference match goes in each aspect, 0 .. 1 (default 1).
+typedef struct {
+    double tone;                 //  the tonal curve's share
+    double loudness;             //  the album target moves this far from the
+                                 //  profile's toward the references' loudness
+    double width;                //  the side/mid ratio's share of the way to theirs
+} spec_intensity_t;
+
+//  A reference file to match (tonal "reference"), relative to the input root.
+typedef struct {
+    char   path [SPEC_REF_PATH];
+    double weight;               //  > 0; normalised over the album's references
+} spec_ref_t;
+
 typedef struct {
     tonal_match_t match;
     double strength;             //  0 .. 1
     double max_db;               //  0 .. 12
     int    reference_track;      //  index in the album for TONAL_REFERENCE, else -1
+    //  reference files (album level; tracks keep the album's): with them,
+    //  TONAL_REFERENCE matches each track to their weighted shape, their
+    //  loudness and their stereo width, each aspect by its own intensity
+    spec_ref_t refs [SPEC_MAX_REFS];
+    int    n_refs;
+    spec_intensity_t intensity;  //  tone and width per track; loudness the album's
 } tonal_cfg_t;
 
 typedef struct {

@@ -413,6 +413,94 @@ test_partial (void **state)
     spec_destroy (&spec);
 }
 
+//  Tonal "reference" files: a path or a weighted list, intensities per
+//  aspect (default 1), kept through spec_to_json; mistakes are named.
+static void
+test_reference_files (void **state)
+{
+    (void) state;
+    job_spec_t *spec = s_parse_ok (
+        "{\"defaults\": {\"tonal\": {\"match\": \"reference\", \"reference\": \"refs/a.wav\"}},"
+        " \"albums\": [{\"tracks\": [{\"path\": \"a.wav\"}]},"
+        " {\"tonal\": {\"reference\": [{\"path\": \"refs/b.wav\", \"weight\": 3}, \"refs/c.wav\"],"
+        "  \"intensity\": {\"tone\": 0.5, \"width\": 0}}, \"tracks\": [{\"path\": \"b.wav\","
+        "  \"tonal\": {\"intensity\": {\"tone\": 0.25}}}]}]}");
+    const tonal_cfg_t *t0 = &spec->albums [0].s.tonal, *t1 = &spec->albums [1].s.tonal;
+    assert_int_equal (t0->n_refs, 1);
+    assert_string_equal (t0->refs [0].path, "refs/a.wav");
+    assert_true (t0->refs [0].weight == 1.0);
+    assert_true (t0->intensity.tone == 1.0 && t0->intensity.loudness == 1.0
+                 && t0->intensity.width == 1.0);
+    assert_int_equal (t1->n_refs, 2);
+    assert_string_equal (t1->refs [1].path, "refs/c.wav");
+    assert_true (t1->refs [0].weight == 3.0 && t1->refs [1].weight == 1.0);
+    assert_true (t1->intensity.tone == 0.5 && t1->intensity.loudness == 1.0
+                 && t1->intensity.width == 0.0);
+    assert_true (spec->albums [1].tracks [0].s.tonal.intensity.tone == 0.25);
+    assert_int_equal (spec->albums [1].tracks [0].s.tonal.n_refs, 2);
+    char *json = spec_to_json (spec);
+    assert_non_null (json);
+    job_spec_t *again = s_parse_ok (json);
+    assert_int_equal (again->albums [1].s.tonal.n_refs, 2);
+    assert_true (again->albums [1].s.tonal.refs [0].weight == 3.0);
+    assert_true (again->albums [1].tracks [0].s.tonal.intensity.tone == 0.25);
+    char *json2 = spec_to_json (again);
+    assert_string_equal (json, json2);
+    free (json2);
+    spec_destroy (&again);
+    free (json);
+    spec_destroy (&spec);
+    //  without reference files no reference keys are written
+    spec = s_parse_ok ("{\"albums\": [{\"tracks\": [{\"path\": \"a.wav\"}]}]}");
+    json = spec_to_json (spec);
+    assert_null (strstr (json, "intensity"));
+    assert_null (strstr (json, "\"reference\""));
+    free (json);
+    spec_destroy (&spec);
+
+    static const struct { const char *tonal, *path, *needle; } cases [] = {
+        { "{\"match\": \"reference\", \"reference\": 5}", "$.albums[0].tonal.reference", "list of 1 to 8" },
+        { "{\"match\": \"reference\", \"reference\": []}", "$.albums[0].tonal.reference", "none" },
+        { "{\"match\": \"reference\", \"reference\": \"../r.wav\"}", "$.albums[0].tonal.reference", "'..'" },
+        { "{\"match\": \"reference\", \"reference\": [{\"pth\": \"r.wav\", \"path\": \"r.wav\"}]}",
+          "$.albums[0].tonal.reference[0].pth", "'path'" },
+        { "{\"match\": \"reference\", \"reference\": [{\"weight\": 2}]}",
+          "$.albums[0].tonal.reference[0]", "missing 'path'" },
+        { "{\"match\": \"reference\", \"reference\": [{\"path\": \"r.wav\", \"weight\": 0}]}",
+          "$.albums[0].tonal.reference[0].weight", "0.01" },
+        { "{\"match\": \"reference\", \"reference\": \"r.wav\", \"intensity\": {\"tone\": 2}}",
+          "$.albums[0].tonal.intensity.tone", "0 .. 1" },
+        { "{\"match\": \"reference\", \"reference\": \"r.wav\", \"intensity\": {\"wdth\": 1}}",
+          "$.albums[0].tonal.intensity.wdth", "'width'" },
+        { "{\"match\": \"album\", \"reference\": \"r.wav\"}", "$.albums[0].tonal", "\"match\": \"reference\"" },
+        { "{\"match\": \"reference\", \"reference\": \"r.wav\", \"reference_track\": 0}",
+          "$.albums[0].tonal", "not both" },
+    };
+    char text [1024];
+    for (size_t k = 0; k < sizeof cases / sizeof cases [0]; k++) {
+        snprintf (text, sizeof text, "{\"albums\": [{\"tonal\": %s, \"tracks\": [{\"path\": \"a.wav\"}]}]}",
+                  cases [k].tonal);
+        spec_errors_t errs = { 0 };
+        job_spec_t *bad = spec_parse_json (text, strlen (text), "case", &errs);
+        if (bad || errs.n < 1 || strcmp (errs.items [0].path, cases [k].path) != 0
+        ||  !strstr (errs.items [0].message, cases [k].needle)) {
+            fprintf (stderr, "case %zu: %s\n", k, text);
+            spec_errors_print (&errs, "case", stderr);
+            fail ();
+        }
+        spec_errors_clear (&errs);
+    }
+    //  a track cannot bring its own references
+    const char *own = "{\"albums\": [{\"tonal\": {\"match\": \"reference\", \"reference\": \"r.wav\"},"
+                      " \"tracks\": [{\"path\": \"a.wav\", \"tonal\": {\"reference\": \"s.wav\"}}]}]}";
+    spec_errors_t errs = { 0 };
+    assert_null (spec_parse_json (own, strlen (own), "case", &errs));
+    assert_int_equal (errs.n, 1);
+    assert_string_equal (errs.items [0].path, "$.albums[0].tracks[0].tonal");
+    assert_non_null (strstr (errs.items [0].message, "album's"));
+    spec_errors_clear (&errs);
+}
+
 //  ISRCs are normalised (dashes out, upper case) and checked; UPCs are 12/13 digits.
 static void
 test_identifiers (void **state)
@@ -1017,6 +1105,7 @@ main (void)
         cmocka_unit_test (test_data_examples),
         cmocka_unit_test (test_track_disc),
         cmocka_unit_test (test_partial),
+        cmocka_unit_test (test_reference_files),
         cmocka_unit_test (test_nul_byte),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
