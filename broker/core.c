@@ -99,6 +99,15 @@ core_staging (broker_t *self, const job_t *job, char *buf, size_t size)
 }
 
 //  Path of a master's intermediate, relative to the output root.
+const char *
+core_input_path (const album_t *a, size_t i)
+{
+    if (i < a->spec->n_tracks)
+        return a->spec->tracks [i].path;
+    i -= a->spec->n_tracks;
+    return i < a->n_refs ? a->spec->s.tonal.refs [i].path : NULL;
+}
+
 void
 core_intermediate_rel (const task_t *t, char *buf, size_t size)
 {

@@ -111,11 +111,14 @@ typedef struct {
     char           slug [FSUTIL_NAME_MAX + 16];
     int            state;       //  A_*
     pid_t          report_pid;  //  process writing report and manifest, 0: none
-    task_t     **analyze;     //  n_tracks
+    size_t         n_refs;      //  the album's reference files (tonal "reference"):
+                                //  analyses n_tracks .. n_tracks + n_refs - 1 of
+                                //  the per-input arrays below are theirs
+    task_t     **analyze;     //  n_tracks + n_refs
     task_t     **master;      //  n_tracks x PROFILE_COUNT, NULL when not wanted
     task_t      *assemble [PROFILE_COUNT];
-    measure_t     *analyses;    //  n_tracks
-    bool          *analyzed;    //  n_tracks
+    measure_t     *analyses;    //  n_tracks + n_refs
+    bool          *analyzed;    //  n_tracks + n_refs
     bool           planned;
     spec_album_t   sub;         //  the analysed tracks (tracks array owned)
     int           *sub_idx;     //  album track -> index in sub, -1
@@ -129,11 +132,11 @@ typedef struct {
     char          *error;       //  the last album-level failure (report, publish), or NULL
     char          *asm_files [PROFILE_COUNT]; //  names the done assembly's result gave,
                                 //  each ending in '\n' (what belongs in the folder)
-    double        *dur_s;       //  n_tracks: audio seconds from each file's header at
+    double        *dur_s;       //  n_tracks + n_refs: audio seconds from each file's header at
                                 //  submit (0: unreadable), for progress before analysis
-    cache_stat_t  *in_stat;     //  n_tracks: each input's status before its analysis
+    cache_stat_t  *in_stat;     //  n_tracks + n_refs: each input's status before its analysis
                                 //  was dispatched (the reuse cache records it)
-    bool          *repeat;      //  n_tracks: the input is an earlier track's of the job,
+    bool          *repeat;      //  n_tracks + n_refs: the input is an earlier track's of the job,
                                 //  so its analysis will come from the reuse cache
     int64_t        report_ms;   //  when the report process started (monotonic ms)
 } album_t;
@@ -267,6 +270,10 @@ void core_staging (broker_t *self, const job_t *job, char *buf, size_t size);
 
 //  Path of a master's intermediate, relative to the output root.
 void core_intermediate_rel (const task_t *t, char *buf, size_t size);
+
+//  The file an analysis of the album reads: track i's, or for i from
+//  n_tracks on the reference file's (NULL when out of range).
+const char *core_input_path (const album_t *a, size_t i);
 
 //  Path of an assembly attempt's private folder (shared storage: the
 //  worker writes there, the broker moves the files its result names into

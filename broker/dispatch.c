@@ -1,6 +1,7 @@
 /*  Dispatch (see dispatch.h).  */
 #include "broker/dispatch.h"
 
+#include <math.h>
 #include <string.h>
 #include <zmq.h>
 
@@ -53,6 +54,9 @@ s_master_plan (const album_t *a, const task_t *t, Masterfarm__Plan *plan)
     plan->fade_in_frames = tp->fade_in_frames;
     plan->fade_out_frames = tp->fade_out_frames;
     plan->out_rate_hz = (uint32_t) a->plans [t->profile].out_rate_hz;
+    plan->reference = a->plans [t->profile].reference;
+    plan->side_mid_to_db = plan->reference ? tp->side_mid_to_db : NAN;
+    plan->width_share = plan->reference ? tp->width_share : 0.0;
     return 0;
 }
 
@@ -153,7 +157,7 @@ s_cache_take (broker_t *self, task_t *t, int widx)
     album_t *a = &t->job->albums [t->album];
     const char *out_root = self->output_root;
     if (t->kind == K_ANALYZE) {
-        const char *rel = a->spec->tracks [t->track].path;
+        const char *rel = core_input_path (a, (size_t) t->track);
         cache_stat_t *st = &a->in_stat [t->track];
         cache_stat_input (self->input_root, rel, st);
         char sha [SHA256_HEX_SIZE], key [SHA256_HEX_SIZE];
@@ -230,7 +234,7 @@ dispatch_cache_put (broker_t *self, task_t *t, const Masterfarm__Result *res,
             cache_analysis_put (self->output_root, key, buf, size);
             free (buf);
         }
-        cache_input_put (self->output_root, a->spec->tracks [t->track].path,
+        cache_input_put (self->output_root, core_input_path (a, (size_t) t->track),
                          &a->in_stat [t->track], sha);
     }
     char key [SHA256_HEX_SIZE], rel [1024];
@@ -298,12 +302,17 @@ s_dispatch_one (broker_t *self, task_t *t, worker_info_t *w, int widx)
             rc = MF_ERR_NOMEM;
         if (t->kind == K_ANALYZE || t->kind == K_MASTER) {
             masterfarm__file_ref__init (&in_refs [0]);
-            in_refs [0].path = a->spec->tracks [t->track].path;
+            in_refs [0].path = (char *) core_input_path (a, (size_t) t->track);
             in_ptrs [0] = &in_refs [0];
             n_in = 1;
             if (!rc && inline_mode) {
                 char where [64];
-                snprintf (where, sizeof where, "album %d track %d", t->album + 1, t->track + 1);
+                if ((size_t) t->track < a->spec->n_tracks)
+                    snprintf (where, sizeof where, "album %d track %d", t->album + 1,
+                              t->track + 1);
+                else
+                    snprintf (where, sizeof where, "album %d reference %zu", t->album + 1,
+                              (size_t) t->track - a->spec->n_tracks + 1);
                 rc = s_read_frame (self->input_root, "input", where, in_refs [0].path,
                                    &frames [0], &owned [0],
                                    err, sizeof err);

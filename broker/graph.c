@@ -190,6 +190,19 @@ graph_album_plan (broker_t *self, job_t *job, album_t *a)
             a->sub.tracks [a->sub.n_tracks++] = a->spec->tracks [i];
         }
     }
+    //  The reference files' analyses (none unless the album has them).
+    planner_ref_t refs [SPEC_MAX_REFS];
+    char ref_err [CORE_ERR_LEN] = "";
+    for (size_t r = 0; r < a->n_refs && r < SPEC_MAX_REFS; r++) {
+        size_t i = n + r;
+        const task_t *an = a->analyze [i];
+        refs [r] = (planner_ref_t) { .m = &a->analyses [i], .weight = a->spec->s.tonal.refs [r].weight,
+                                     .side_mid_db = a->analyses [i].side_mid_db };
+        if (!a->analyzed [i] && !ref_err [0])
+            snprintf (ref_err, sizeof ref_err, "reference %s could not be analysed%s%s",
+                      a->spec->s.tonal.refs [r].path, an && an->last_error ? ": " : "",
+                      an && an->last_error ? an->last_error : "");
+    }
     for (int p = 0; p < PROFILE_COUNT; p++) {
         if (!(a->spec->s.profiles & (1u << p)))
             continue;
@@ -202,6 +215,9 @@ graph_album_plan (broker_t *self, job_t *job, album_t *a)
         if (a->sub.n_tracks == 0)
             snprintf (err, sizeof err, "no track of the album could be analysed");
         else
+        if (ref_err [0])
+            snprintf (err, sizeof err, "%s", ref_err);
+        else
         if (p == PROFILE_CD && (cd_frames = calloc (a->sub.n_tracks, sizeof *cd_frames))) {
             //  Red Book limits need the lengths: refuse before mastering.
             for (size_t k = 0; k < a->sub.n_tracks; k++)
@@ -213,7 +229,8 @@ graph_album_plan (broker_t *self, job_t *job, album_t *a)
         if (a->sub.n_tracks > 0 && !err [0]) {
             int rate = s_album_rate ((profile_id_t) p, an, a->sub.n_tracks);
             int rc = planner_plan_tracks (&a->sub, (const measure_t *const *) an, numbers,
-                                          (profile_id_t) p, rate, &a->plans [p], err, sizeof err);
+                                          refs, a->n_refs, (profile_id_t) p, rate,
+                                          &a->plans [p], err, sizeof err);
             if (rc == 0) {
                 a->plan_ok [p] = true;
                 store_plan_put (self->store, job->id, a->idx, p, a->plans [p].report_json);
@@ -453,7 +470,7 @@ graph_album_advance (broker_t *self, job_t *job, album_t *a)
     }
     //  1. Every analysis final: plan, then release or fail the masters.
     if (!a->planned) {
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n + a->n_refs; i++)
             if (!core_task_state_final (a->analyze [i]->state))
                 return;
         graph_album_replan (self, job, a);

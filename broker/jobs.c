@@ -58,7 +58,7 @@ s_task_add (broker_t *self, job_t *job, const store_task_t *row)
     if (t->album >= 0 && (size_t) t->album < job->n_albums) {
         album_t *a = &job->albums [t->album];
         size_t nt = a->spec->n_tracks;
-        if (t->kind == K_ANALYZE && t->track >= 0 && (size_t) t->track < nt)
+        if (t->kind == K_ANALYZE && t->track >= 0 && (size_t) t->track < nt + a->n_refs)
             a->analyze [t->track] = t;
         else
         if (t->kind == K_MASTER && t->track >= 0 && (size_t) t->track < nt
@@ -85,7 +85,7 @@ jobs_job_free (job_t *job)
     free (job->tasks);
     for (size_t i = 0; i < job->n_albums; i++) {
         album_t *a = &job->albums [i];
-        for (size_t t = 0; a->analyses && t < a->spec->n_tracks; t++)
+        for (size_t t = 0; a->analyses && t < a->spec->n_tracks + a->n_refs; t++)
             measure_free (&a->analyses [t]);
         free (a->analyses);
         free (a->analyzed);
@@ -155,16 +155,17 @@ s_mark_repeats (job_t *job)
 {
     size_t n = 0;
     for (size_t i = 0; i < job->n_albums; i++)
-        n += job->albums [i].spec->n_tracks;
+        n += job->albums [i].spec->n_tracks + job->albums [i].n_refs;
     s_input_t *in = n > 1 ? malloc (n * sizeof *in) : NULL;
     if (!in)
         return;                 //  no repeats known: progress counts every analysis
     size_t k = 0;
     for (size_t i = 0; i < job->n_albums; i++) {
         album_t *a = &job->albums [i];
-        for (size_t t = 0; t < a->spec->n_tracks; t++, k++)
-            in [k] = (s_input_t) { a->spec->tracks [t].path ? a->spec->tracks [t].path : "",
-                                   k, &a->repeat [t] };
+        for (size_t t = 0; t < a->spec->n_tracks + a->n_refs; t++, k++) {
+            const char *p = core_input_path (a, t);
+            in [k] = (s_input_t) { p ? p : "", k, &a->repeat [t] };
+        }
     }
     qsort (in, n, sizeof *in, s_input_cmp);
     for (k = 1; k < n; k++)
@@ -217,15 +218,17 @@ jobs_job_new (const store_job_t *row)
         album_t *a = &job->albums [i];
         a->idx = (int) i;
         a->spec = &job->spec->albums [i];
-        size_t n = a->spec->n_tracks ? a->spec->n_tracks : 1;
-        a->analyze = calloc (n, sizeof *a->analyze);
+        a->n_refs = a->spec->s.tonal.match == TONAL_REFERENCE
+                  ? (size_t) a->spec->s.tonal.n_refs : 0;
+        size_t n = a->spec->n_tracks ? a->spec->n_tracks : 1, n_in = n + a->n_refs;
+        a->analyze = calloc (n_in, sizeof *a->analyze);
         a->master = calloc (n * PROFILE_COUNT, sizeof *a->master);
-        a->analyses = calloc (n, sizeof *a->analyses);
-        a->analyzed = calloc (n, sizeof *a->analyzed);
+        a->analyses = calloc (n_in, sizeof *a->analyses);
+        a->analyzed = calloc (n_in, sizeof *a->analyzed);
         a->sub_idx = calloc (n, sizeof *a->sub_idx);
-        a->dur_s = calloc (n, sizeof *a->dur_s);
-        a->in_stat = calloc (n, sizeof *a->in_stat);
-        a->repeat = calloc (n, sizeof *a->repeat);
+        a->dur_s = calloc (n_in, sizeof *a->dur_s);
+        a->in_stat = calloc (n_in, sizeof *a->in_stat);
+        a->repeat = calloc (n_in, sizeof *a->repeat);
         if (!a->analyze || !a->master || !a->analyses || !a->analyzed || !a->sub_idx
         ||  !a->dur_s || !a->in_stat || !a->repeat) {
             jobs_job_free (job);
@@ -353,7 +356,7 @@ s_load_track (void *arg, uint64_t job_id, int album, int track, const void *data
     if (!job || album < 0 || (size_t) album >= job->n_albums)
         return 0;
     album_t *a = &job->albums [album];
-    if (track < 0 || (size_t) track >= a->spec->n_tracks)
+    if (track < 0 || (size_t) track >= a->spec->n_tracks + a->n_refs)
         return 0;
     Masterfarm__Analysis *pb = masterfarm__analysis__unpack (NULL, size, data);
     if (pb && results_analysis_from_pb (pb, &a->analyses [track]) == 0)

@@ -638,6 +638,97 @@ planner_album_lufs (const spec_album_t *album, const measure_t *const *tracks,
     return l;
 }
 
+//  The references' loudness, the weighted mean of their integrated
+//  loudness. Returns 0, or MF_ERR_INVALID with err naming a reference
+//  that has none.
+static int
+s_reference_lufs (const spec_album_t *album, const planner_ref_t *refs, size_t n_refs,
+                  double *lufs, char *err, size_t err_size)
+{
+    double sum = 0.0, wsum = 0.0;
+    for (size_t r = 0; r < n_refs; r++) {
+        const char *path = (int) r < album->s.tonal.n_refs ? album->s.tonal.refs [r].path : "?";
+        if (planner_track_silent (refs [r].m)) {
+            snprintf (err, err_size, "album \"%s\": reference %s has no measurable loudness",
+                      album->title ? album->title : "", path);
+            return MF_ERR_INVALID;
+        }
+        sum += refs [r].weight * refs [r].m->integrated_lufs;
+        wsum += refs [r].weight;
+    }
+    *lufs = wsum > 0.0 ? sum / wsum : NAN;
+    return isfinite (*lufs) ? 0 : MF_ERR_INVALID;
+}
+
+//  Matches every loud track to the album's references (tonal curve and
+//  side gain, planner_reference_match at the track's own intensities)
+//  and records the inputs and each track's distance in rep. Silent
+//  tracks are left alone. Returns 0 or planner_reference_match's error,
+//  err naming the track.
+static int
+s_plan_reference (const spec_album_t *album, const measure_t *const *a, size_t n,
+                  const int *numbers, const planner_ref_t *refs, size_t n_refs, double target,
+                  const bool *silent, album_plan_t *plan, json_t *rep, char *err,
+                  size_t err_size)
+{
+    const tonal_cfg_t *tc = &album->s.tonal;
+    plan->reference = true;
+    json_t *jt = json_object ();
+    json_object_set_new (rep, "tonal", jt);
+    json_object_set_new (jt, "match", json_string ("reference"));
+    json_t *jr = json_array ();
+    for (size_t r = 0; r < n_refs; r++) {
+        json_t *o = json_object ();
+        json_object_set_new (o, "path", json_string ((int) r < tc->n_refs ? tc->refs [r].path : "?"));
+        json_object_set_new (o, "weight", json_real (refs [r].weight));
+        json_object_set_new (o, "lufs", s_num (refs [r].m->integrated_lufs));
+        json_object_set_new (o, "side_mid_db", s_num (refs [r].side_mid_db));
+        json_object_set_new (o, "rate_hz", json_integer (refs [r].m->rate_hz));
+        json_object_set_new (o, "duration_s", s_num (refs [r].m->duration_s));
+        json_array_append_new (jr, o);
+    }
+    json_object_set_new (jt, "references", jr);
+    json_object_set_new (jt, "intensity", json_pack ("{s:f, s:f, s:f}", "tone", tc->intensity.tone,
+                                                     "loudness", tc->intensity.loudness,
+                                                     "width", tc->intensity.width));
+    json_object_set_new (jt, "max_db", json_real (tc->max_db));
+    json_object_set_new (jt, "method", json_string ("each track's shape moved toward the references' weighted shape (planner_tonal_curve at the tone intensity, capped at max_db, minimum-phase EQ); the master moves the side/mid energy ratio left by its pre-gain stages the width intensity's share of the way to the references' (in dB), a side gain within 0 .. 2"));
+    json_t *jd = json_array ();
+    bool shape_set = false;
+    for (size_t i = 0; i < n; i++) {
+        track_plan_t *tp = &plan->tracks [i];
+        memset (tp->tonal_db, 0, sizeof tp->tonal_db);
+        tp->side_mid_to_db = NAN;
+        tp->width_share = 0.0;
+        if (silent [i]) {
+            json_array_append_new (jd, json_null ());
+            continue;
+        }
+        const tonal_cfg_t *tt = &album->tracks [i].s.tonal;
+        planner_ref_cfg_t cfg = { .tone = tt->intensity.tone, .loudness = 0.0,
+                                  .width = tt->intensity.width, .max_db = tt->max_db };
+        planner_ref_plan_t rp;
+        char why [256];
+        if (planner_reference_match (a [i], a [i]->side_mid_db, refs, n_refs, &cfg, target,
+                                     &rp, why, sizeof why)) {
+            snprintf (err, err_size, "album \"%s\" track %d: %s",
+                      album->title ? album->title : "", numbers [i], why);
+            return MF_ERR_INVALID;
+        }
+        memcpy (tp->tonal_db, rp.tonal_db, sizeof tp->tonal_db);
+        tp->side_mid_to_db = rp.ref_side_mid_db;
+        tp->width_share = tt->intensity.width;
+        json_array_append_new (jd, s_num (rp.distance_db));
+        if (!shape_set) {
+            json_object_set_new (jt, "reference_side_mid_db", s_num (rp.ref_side_mid_db));
+            json_object_set_new (jt, "target_shape_db", s_bands (rp.ref_shape_db));
+            shape_set = true;
+        }
+    }
+    json_object_set_new (jt, "track_distance_db", jd);
+    return 0;
+}
+
 //  True when m holds no measurable loudness; see planner.h.
 bool
 planner_track_silent (const measure_t *m)
@@ -651,7 +742,7 @@ planner_plan_album (const spec_album_t *album, const measure_t *const *analyses,
                     profile_id_t profile, int out_rate_hz,
                     album_plan_t *plan, char *err, size_t err_size)
 {
-    return planner_plan_tracks (album, analyses, NULL, profile, out_rate_hz, plan,
+    return planner_plan_tracks (album, analyses, NULL, NULL, 0, profile, out_rate_hz, plan,
                                 err, err_size);
 }
 
@@ -660,7 +751,8 @@ planner_plan_album (const spec_album_t *album, const measure_t *const *analyses,
 //  track by its spec number) or MF_ERR_NOMEM.
 int
 planner_plan_tracks (const spec_album_t *album, const measure_t *const *analyses,
-                     const int *numbers, profile_id_t profile, int out_rate_hz,
+                     const int *numbers, const planner_ref_t *refs, size_t n_refs,
+                     profile_id_t profile, int out_rate_hz,
                      album_plan_t *plan, char *err, size_t err_size)
 {
     char scratch [8];
@@ -705,6 +797,16 @@ planner_plan_tracks (const spec_album_t *album, const measure_t *const *analyses
     }
 
     double target = profile_target_lufs (prof, lc->has_target, lc->target_lufs);
+    double ref_lufs = NAN;
+    if (n_refs > 0) {
+        if (s_reference_lufs (album, refs, n_refs, &ref_lufs, err, err_size)) {
+            free (no);
+            free (silent);
+            return MF_ERR_INVALID;
+        }
+        double t = target + album->s.tonal.intensity.loudness * (ref_lufs - target);
+        target = fmin (fmax (t, -40.0), -5.0);
+    }
     double ceiling = prof->ceiling_dbtp;
     if (lc->has_true_peak && lc->true_peak_dbtp < ceiling)
         ceiling = lc->true_peak_dbtp;
@@ -785,6 +887,8 @@ planner_plan_tracks (const spec_album_t *album, const measure_t *const *analyses
         track_plan_t *tp = &plan->tracks [i];
         const settings_t *ts = &album->tracks [i].s;
         tp->silent = silent [i];
+        tp->side_mid_to_db = NAN;
+        tp->width_share = 0.0;
         tp->gain_db = silent [i] ? 0.0 : gains [i];
         tp->target_lufs = silent [i] ? NAN : analyses [i]->integrated_lufs + gains [i];
         tp->ceiling_dbtp = ceiling;
@@ -804,7 +908,10 @@ planner_plan_tracks (const spec_album_t *album, const measure_t *const *analyses
     json_object_set_new (rep, "profile", json_string (prof->name));
     json_object_set_new (rep, "policy", json_string (s_policy_names [lc->policy]));
     json_object_set_new (rep, "target_lufs", json_real (target));
-    json_object_set_new (rep, "target_from", json_string (lc->has_target ? "job" : "profile"));
+    json_object_set_new (rep, "target_from", json_string (n_refs > 0 ? "reference"
+                                                          : lc->has_target ? "job" : "profile"));
+    if (n_refs > 0)
+        json_object_set_new (rep, "reference_lufs", s_num (ref_lufs));
     json_object_set_new (rep, "ceiling_dbtp", json_real (ceiling));
     json_object_set_new (rep, "max_deviation_lu", json_real (dev));
     json_object_set_new (rep, "out_rate_hz", json_integer (out_rate_hz));
@@ -818,7 +925,10 @@ planner_plan_tracks (const spec_album_t *album, const measure_t *const *analyses
     json_object_set_new (rep, "silent_method", json_string ("no measurable loudness (every block under the -70 LUFS absolute gate): gain 0 dB, no tonal correction, outside the album loudness"));
     json_object_set_new (rep, "spread_lu", s_num (plan->spread_lu));
 
-    int rc = s_plan_tonal (album, analyses, n, no, numbers != NULL, silent, plan, rep,
+    int rc = n_refs > 0
+           ? s_plan_reference (album, analyses, n, no, refs, n_refs, target, silent, plan, rep,
+                               err, err_size)
+           : s_plan_tonal (album, analyses, n, no, numbers != NULL, silent, plan, rep,
                            err, err_size);
     if (rc == 0) {
         json_t *jtr = json_array ();
@@ -842,6 +952,10 @@ planner_plan_tracks (const spec_album_t *album, const measure_t *const *analyses
             json_object_set_new (o, "fade_in_frames", json_integer (tp->fade_in_frames));
             json_object_set_new (o, "fade_out_frames", json_integer (tp->fade_out_frames));
             json_object_set_new (o, "tonal_db", s_bands (tp->tonal_db));
+            if (plan->reference) {
+                json_object_set_new (o, "side_mid_db", s_num (analyses [i]->side_mid_db));
+                json_object_set_new (o, "width_intensity", s_num (tp->width_share));
+            }
             json_array_append_new (jtr, o);
         }
         plan->report_json = json_dumps (rep, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION (10));

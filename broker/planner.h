@@ -22,12 +22,22 @@
 #include "common/spec.h"
 
 typedef struct {
+    const measure_t *m;                //  the reference's analysis
+    double           side_mid_db;      //  its side/mid energy ratio, dB (NAN: not stereo)
+    double           weight;           //  > 0; normalised over the references
+} planner_ref_t;
+
+typedef struct {
     double target_lufs;                //  planned output loudness of the track
     double gain_db;                    //  static gain: target_lufs - input loudness
     double ceiling_dbtp;
     double tonal_db [MEASURE_BANDS];   //  correction per band (0 when off)
     int64_t fade_in_frames;            //  at the output rate
     int64_t fade_out_frames;
+    double  side_mid_to_db;            //  reference match: the side/mid ratio the
+                                       //  master moves toward after its pre-gain
+                                       //  stages (NAN: no width change) ...
+    double  width_share;               //  ... this share of the way (0 .. 1)
     bool    silent;                    //  no measurable loudness: gain 0, no
                                        //  target (target_lufs NAN), no tonal
                                        //  correction, outside the album loudness
@@ -39,6 +49,8 @@ typedef struct {
     double        album_planned_lufs;  //  predicted album loudness after gains
     double        spread_lu;           //  max - min of planned track loudness
                                        //  (0 when no track has loudness)
+    bool          reference;           //  tonal curves and widths match reference files
+                                       //  (the tonal EQ runs minimum phase)
     int           out_rate_hz;         //  every master of the album renders at this
     track_plan_t *tracks;              //  n_tracks entries (owned)
     size_t        n_tracks;
@@ -62,8 +74,17 @@ int planner_plan_album (const spec_album_t *album, const measure_t *const *analy
 //  spec (1-based; NULL: i + 1). Messages and the record name tracks by
 //  these numbers, and album->s.tonal.reference_track (an index in the
 //  spec's album) is found among them.
+//
+//  With n_refs reference files (the album's tonal "reference", in its
+//  order, weights from the spec) the album is matched to them: its target
+//  moves from the profile's toward their weighted loudness by the album's
+//  loudness intensity, then every track gets planner_reference_match's
+//  tonal curve and side gain at its own tone and width intensities and
+//  max_db (the tonal "strength" is not used). MF_ERR_INVALID when a
+//  reference has no measurable loudness.
 int planner_plan_tracks (const spec_album_t *album, const measure_t *const *analyses,
-                         const int *numbers, profile_id_t profile, int out_rate_hz,
+                         const int *numbers, const planner_ref_t *refs, size_t n_refs,
+                         profile_id_t profile, int out_rate_hz,
                          album_plan_t *plan, char *err, size_t err_size);
 
 //  True when a track's measurement holds no measurable loudness: its
@@ -106,11 +127,6 @@ void planner_tonal_curve (const double *raw, const int *usable, double strength,
     Spectral distance (planner_spectral_distance): the RMS over the
     1/3-octave bands from 40 Hz to 16 kHz of the difference of two shapes,
     each relative to its own mean over those bands (dB).  */
-typedef struct {
-    const measure_t *m;                //  the reference's analysis
-    double           side_mid_db;      //  its side/mid energy ratio, dB (NAN: not stereo)
-    double           weight;           //  > 0; normalised over the references
-} planner_ref_t;
 
 typedef struct {
     double tone;                       //  0 .. 1

@@ -287,6 +287,11 @@ s_tree (const report_input_t *in)
                                  s_num (mr ? mr->limiter_ceiling_dbtp : NAN));
             json_object_set_new (t, "true_peak_fixed_ms", s_num (mr ? mr->tp_fixed_ms : NAN));
             json_object_set_new (t, "loop_iterations", mr ? json_integer (mr->loop_iterations) : json_null ());
+            //  a reference match's side gain and the side/mid ratio it reached
+            if (rp->plan->reference) {
+                json_object_set_new (t, "width", s_num (mr ? mr->width : NAN));
+                json_object_set_new (t, "side_mid_db", s_num (mr ? mr->side_mid_db : NAN));
+            }
             if (mr && mr->codec_checked) {
                 //  what the platforms' lossy versions peak at, decoded
                 json_t *k = json_object (), *ktp = json_object ();

@@ -126,7 +126,7 @@ requests_on_submit (broker_t *self, const wire_msg_t *msg)
                 rc = MF_ERR_IO;
         for (size_t ai = 0; !rc && job && ai < job->n_albums; ai++) {
             album_t *a = &job->albums [ai];
-            for (size_t t = 0; !rc && t < a->spec->n_tracks; t++)
+            for (size_t t = 0; !rc && t < a->spec->n_tracks + a->n_refs; t++)
                 if (!jobs_task_create (self, job, K_ANALYZE, (int) ai, (int) t, -1, T_QUEUED))
                     rc = MF_ERR_IO;
             for (size_t t = 0; !rc && t < a->spec->n_tracks; t++)
@@ -345,6 +345,16 @@ s_album_retry (broker_t *self, job_t *job, album_t *a, int only_track)
         if ((only_track < 0 || (int) i == only_track)
         &&  (a->analyze [i]->state == T_FAILED || a->analyze [i]->state == T_CANCELLED))
             analysis_failed = true;
+    //  a reference file's failed analysis failed every plan of the album
+    for (size_t r = 0; only_track < 0 && r < a->n_refs; r++) {
+        task_t *an = a->analyze [n + r];
+        if (an->state == T_FAILED || an->state == T_CANCELLED) {
+            s_task_reset (self, an, true);
+            a->replan = a->planned;
+            a->planned = false;
+            changed = true;
+        }
+    }
     bool profile_reset [PROFILE_COUNT] = { false };
     if (analysis_failed) {
         //  The plan the done masters were made with, to compare the next

@@ -475,8 +475,8 @@ status_job_durations (broker_t *self, job_t *job)
 {
     for (size_t ai = 0; ai < job->n_albums; ai++) {
         album_t *a = &job->albums [ai];
-        for (size_t i = 0; i < a->spec->n_tracks; i++)
-            a->dur_s [i] = control_audio_seconds (self->input_root, a->spec->tracks [i].path);
+        for (size_t i = 0; i < a->spec->n_tracks + a->n_refs; i++)
+            a->dur_s [i] = control_audio_seconds (self->input_root, core_input_path (a, i));
     }
 }
 
@@ -667,6 +667,14 @@ s_status_progress (broker_t *self, job_t *job, status_t *s)
             }
             t_done += all;
             t_failed += failed;
+        }
+        for (size_t r = 0; r < a->n_refs; r++) {
+            size_t i = a->spec->n_tracks + r;
+            task_t *an = a->analyze [i];
+            bool reuse = a->repeat [i] && self->cfg.cache_days > 0 && an && an->state != T_DONE;
+            s_progress_add (an, reuse ? 0 : s_track_seconds (a, i) * rate [CONTROL_ANALYZE], now,
+                            &done, &left);
+            n_an += status_task_running (an);
         }
         tracks_left = left - tracks_left;
         char assembling [96] = "", profiles [128] = "";

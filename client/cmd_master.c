@@ -238,7 +238,8 @@ s_reference (const char *file, const audio_t *in, const char *const *paths,
         memcpy (o->tonal_db, plan->tonal_db, sizeof o->tonal_db);
         o->chain.tonal_minimum_phase = true;
         o->target_lufs = plan->target_lufs;
-        o->chain.stereo.width = fmin (o->chain.stereo.width * plan->width, 2.0);
+        o->width_to_db = plan->ref_side_mid_db;
+        o->width_share = cfg->width;
     }
     reference_free (&track);
     for (size_t i = 0; i < done; i++)

@@ -121,6 +121,8 @@ results_master_json (const master_report_t *r)
     json_object_set_new (o, "limiter_ceiling_dbtp", s_num (r->limiter_ceiling_dbtp));
     json_object_set_new (o, "tp_fixed_ms", s_num (r->tp_fixed_ms));
     json_object_set_new (o, "loop_iterations", json_integer (r->loop_iterations));
+    json_object_set_new (o, "width", s_num (r->width));
+    json_object_set_new (o, "side_mid_db", s_num (r->side_mid_db));
     //  the glue compressor as it ran (threshold resolved from the loudness)
     json_t *c = json_object ();
     if (c) {
@@ -183,6 +185,8 @@ results_master_parse (const char *json, master_report_t *r)
     r->limiter_ceiling_dbtp = s_get (o, "limiter_ceiling_dbtp");
     r->tp_fixed_ms = s_get (o, "tp_fixed_ms");
     r->loop_iterations = (int) json_integer_value (json_object_get (o, "loop_iterations"));
+    r->width = s_get (o, "width");
+    r->side_mid_db = s_get (o, "side_mid_db");
     json_t *c = json_object_get (o, "compressor");
     if (json_is_object (c)) {
         r->compressor.enabled = json_is_true (json_object_get (c, "enabled"));

@@ -43,6 +43,8 @@ typedef struct {
                                  //  Nyquist frequency), 0: none
     int    loop_iterations;
     double tonal_db [MEASURE_BANDS]; //  correction applied (after bounds)
+    double width;                //  side gain a reference match applied (1: none)
+    double side_mid_db;          //  the side/mid ratio after it (NAN: not measured)
     comp_cfg_t compressor;       //  the glue compressor as it ran: a relative threshold
                                  //  resolved into threshold_db; enabled false when off
     double comp_gr_max_db;       //  its gain reduction, maximum

@@ -59,6 +59,7 @@
     single-threaded libsoxr, seeded dither), so the same input and
     options give the same bytes.  */
 #include "worker/master.h"
+#include "worker/analysis.h"
 #include "worker/chain.h"
 #include "worker/resample.h"
 #include "worker/dsp/dither.h"
@@ -115,6 +116,8 @@ master_opts_default (master_opts_t *opts, const profile_t *profile, int source_r
     opts->chain = s.chain;
     opts->fade_curve = FADE_EQUAL_POWER;
     opts->gain_db = NAN;
+    opts->width_to_db = NAN;
+    opts->width_share = 1.0;
     if (profile) {
         opts->target_lufs = profile_target_lufs (profile, false, NAN);
         opts->ceiling_dbtp = profile->ceiling_dbtp;
@@ -822,6 +825,37 @@ s_render (const float *pre, float *out, size_t samples, size_t frames, double ga
 
 //  master_run on in, whose samples are owned (freed) here whatever the
 //  outcome: the pre-gain stages run on them in place.
+//  Moves the side/mid ratio of stereo frames x toward opts->width_to_db by
+//  opts->width_share of the way, scaling the side signal (M = (L + R) / 2,
+//  S = (L - R) / 2) by a gain within 0 .. 2; records the gain and the
+//  ratio reached. Nothing changes without a target, for other channel
+//  counts, or without side or mid content.
+static void
+s_width_match (float *x, int64_t frames, int ch, const master_opts_t *opts,
+               master_report_t *report)
+{
+    report->width = 1.0;
+    report->side_mid_db = NAN;
+    if (ch != 2)
+        return;
+    double mid_e, side_e;
+    analysis_mid_side (x, frames, ch, &mid_e, &side_e);
+    double now = analysis_side_mid_db (mid_e, side_e);
+    report->side_mid_db = now;
+    if (!isfinite (opts->width_to_db) || !isfinite (now))
+        return;
+    double share = fmin (fmax (opts->width_share, 0.0), 1.0);
+    double w = fmin (fmax (pow (10.0, share * (opts->width_to_db - now) / 20.0), 0.0), 2.0);
+    const float m = (float) ((1.0 + w) / 2.0), s = (float) ((1.0 - w) / 2.0);
+    for (int64_t i = 0; i < frames; i++) {
+        float l = x [2 * i], r = x [2 * i + 1];
+        x [2 * i] = m * l + s * r;              //  M + w S
+        x [2 * i + 1] = s * l + m * r;          //  M - w S
+    }
+    report->width = w;
+    report->side_mid_db = now + 20.0 * log10 (w > 0.0 ? w : 1e-30);
+}
+
 static int
 s_master (const audio_t *in, const master_opts_t *opts, audio_t *out,
           master_report_t *report, char *err, size_t err_size)
@@ -881,6 +915,9 @@ s_master (const audio_t *in, const master_opts_t *opts, audio_t *out,
             goto fail;
         frames = rs.frames;
     }
+    //  a reference match's side gain, from the side/mid ratio the pre-gain
+    //  stages left in the band delivered
+    s_width_match (pre, frames, ch, opts, report);
     const size_t samples = (size_t) frames * (size_t) ch;
     buf = s_alloc_samples (samples ? samples : 1);
     if (!buf)

@@ -27,6 +27,11 @@ typedef struct {
     double       gain_db;        //  planned static gain; NAN: target - input loudness
     bool         has_tonal;      //  apply tonal_db
     double       tonal_db [MEASURE_BANDS];  //  1/3-octave correction curve, dB
+    double       width_to_db;    //  reference match: the side/mid ratio (dB) a stereo
+                                 //  track moves toward after the pre-gain stages,
+                                 //  width_share of the way (side gain within 0 .. 2);
+                                 //  NAN: no change
+    double       width_share;    //  0 .. 1
     int          out_rate_hz;    //  resample to this (libsoxr, very high quality)
     int          out_bits;       //  16 or 24 quantise (with dither if chain.dither
                                  //  and bits < 24); 32: float, no quantisation

@@ -381,6 +381,18 @@ s_master (s_run_t *r)
     o.has_tonal = t->plan->n_tonal_db == MEASURE_BANDS;
     for (size_t b = 0; o.has_tonal && b < MEASURE_BANDS; b++)
         o.tonal_db [b] = t->plan->tonal_db [b];
+    //  a reference match: minimum-phase tonal EQ, the width the plan found
+    if (t->plan->reference) {
+        if (!(t->plan->width_share >= 0.0 && t->plan->width_share <= 1.0)) {
+            spec_destroy (&spec);
+            audio_free (&in);
+            return s_fail (r, MF_ERR_PROTOCOL, "task %llu: plan width share %g; 0 .. 1",
+                           (unsigned long long) t->task_id, t->plan->width_share);
+        }
+        o.chain.tonal_minimum_phase = true;
+        o.width_to_db = t->plan->side_mid_to_db;
+        o.width_share = t->plan->width_share;
+    }
     //  the album's rate from the plan: every master of one album and
     //  profile has it, whatever each source's rate
     o.out_rate_hz = t->plan->out_rate_hz > 0 ? (int) t->plan->out_rate_hz

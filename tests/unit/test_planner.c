@@ -391,14 +391,14 @@ test_track_numbers (void **state)
     //  a missing analysis: the message names track 9, not 4
     const measure_t *keep = f.mp [3];
     f.mp [3] = NULL;
-    assert_int_equal (planner_plan_tracks (&f.album, f.mp, numbers, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), MF_ERR_INVALID);
+    assert_int_equal (planner_plan_tracks (&f.album, f.mp, numbers, NULL, 0, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), MF_ERR_INVALID);
     assert_non_null (strstr (err, "track 9"));
     assert_null (strstr (err, "track 4"));
     f.mp [3] = keep;
     //  the reference is spec track 5: the third entry keeps its shape
     f.album.s.tonal.match = TONAL_REFERENCE;
     f.album.s.tonal.reference_track = 4;
-    assert_int_equal (planner_plan_tracks (&f.album, f.mp, numbers, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), 0);
+    assert_int_equal (planner_plan_tracks (&f.album, f.mp, numbers, NULL, 0, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), 0);
     for (int b = 0; b < MEASURE_BANDS; b++)
         assert_true (fabs (plan.tracks [2].tonal_db [b]) < 1e-9);
     assert_true (fabs (plan.tracks [0].tonal_db [MEASURE_BANDS - 2]) > 0.1);
@@ -410,16 +410,16 @@ test_track_numbers (void **state)
     //  the reference is spec track 3, which is not in the list
     f.album.s.tonal.reference_track = 2;
     err [0] = 0;
-    assert_int_equal (planner_plan_tracks (&f.album, f.mp, numbers, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), MF_ERR_INVALID);
+    assert_int_equal (planner_plan_tracks (&f.album, f.mp, numbers, NULL, 0, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), MF_ERR_INVALID);
     assert_non_null (strstr (err, "track 3"));
     //  and spec track 12 (beyond the list's length) likewise
     f.album.s.tonal.reference_track = 11;
-    assert_int_equal (planner_plan_tracks (&f.album, f.mp, numbers, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), MF_ERR_INVALID);
+    assert_int_equal (planner_plan_tracks (&f.album, f.mp, numbers, NULL, 0, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), MF_ERR_INVALID);
     assert_non_null (strstr (err, "track 12 was not analysed"));
     //  a silent reference: nothing corrected, the record says why
     f.album.s.tonal.reference_track = 4;
     fx_silence (&f, 2, -HUGE_VAL);
-    assert_int_equal (planner_plan_tracks (&f.album, f.mp, numbers, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), 0);
+    assert_int_equal (planner_plan_tracks (&f.album, f.mp, numbers, NULL, 0, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), 0);
     for (size_t i = 0; i < 4; i++)
         for (int b = 0; b < MEASURE_BANDS; b++)
             assert_true (plan.tracks [i].tonal_db [b] == 0.0);
