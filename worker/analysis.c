@@ -15,7 +15,8 @@
         carried (at most one hop). Per hop, the energies of the last 32
         hops are kept for the 400 ms and 3 s windows, and per 400 ms block
         its energy and loudness (12 bytes a hop: the blocks are a result);
-      - the true-peak meter (streaming already);
+      - the true-peak meter, in whole chunks of S_CHUNK_FRAMES counted
+        from the track's start (a carry of less than one chunk);
       - the spectrum: each FFT frame is transformed once its n frames have
         arrived (those of a frame that straddles pieces are gathered in a
         buffer of one frame) and only its 30 band powers are kept (120
@@ -799,6 +800,8 @@ struct analysis_stream_s {
     char           err [256];
     s_stats_t      stats;
     truepeak_t    *tp;
+    float         *tp_carry;     //  frames for the true-peak meter short of a whole chunk
+    size_t         tp_n;
     s_spec_t       spec;
     s_loud_t       loud;
     float         *carry;        //  one thread: the frames of the hop under way
@@ -906,6 +909,32 @@ s_loud_feed (analysis_stream_t *s, const float *x, size_t frames)
     s->carry_n = frames;
 }
 
+//  Feeds the true-peak meter in whole chunks of S_CHUNK_FRAMES counted
+//  from the track's start, carrying the frames short of one: its kernels
+//  then see the same calls whatever the pieces (the meter's result does
+//  not depend on them in an optimised build, but a vector kernel's
+//  scalar tail may round differently without optimisation).
+static void
+s_tp_feed (analysis_stream_t *s, const float *x, size_t frames)
+{
+    const size_t ch = (size_t) s->channels;
+    if (s->tp_n > 0) {
+        size_t take = S_CHUNK_FRAMES - s->tp_n < frames ? S_CHUNK_FRAMES - s->tp_n : frames;
+        memcpy (s->tp_carry + s->tp_n * ch, x, take * ch * sizeof (float));
+        s->tp_n += take;
+        x += take * ch;
+        frames -= take;
+        if (s->tp_n < S_CHUNK_FRAMES)
+            return;
+        truepeak_process (s->tp, s->tp_carry, S_CHUNK_FRAMES);
+        s->tp_n = 0;
+    }
+    size_t whole = frames / S_CHUNK_FRAMES * S_CHUNK_FRAMES;
+    truepeak_process (s->tp, x, whole);
+    memcpy (s->tp_carry, x + whole * ch, (frames - whole) * ch * sizeof (float));
+    s->tp_n = frames - whole;
+}
+
 void
 analysis_stream_destroy (analysis_stream_t **stream_p)
 {
@@ -916,6 +945,7 @@ analysis_stream_destroy (analysis_stream_t **stream_p)
     s_loud_free (&s->loud);
     s_spec_free (&s->spec);
     truepeak_destroy (&s->tp);
+    free (s->tp_carry);
     free (s->carry);
     free (s);
     *stream_p = NULL;
@@ -976,7 +1006,8 @@ analysis_start (analysis_stream_t **stream_p, int channels, int rate_hz,
         rc = MF_ERR_NOMEM;
     }
     else
-    if (!(s->carry = malloc (s->loud.hop * (size_t) channels * sizeof (float)))) {
+    if (!(s->carry = malloc (s->loud.hop * (size_t) channels * sizeof (float)))
+    ||  !(s->tp_carry = malloc ((size_t) S_CHUNK_FRAMES * (size_t) channels * sizeof (float)))) {
         snprintf (err, err_size, "out of memory for the analysis");
         rc = MF_ERR_NOMEM;
     }
@@ -1039,7 +1070,7 @@ analysis_feed (analysis_stream_t *s, const float *x, int64_t frames,
         else
             s_loud_feed (s, c, len);
         s_stats_add (&s->stats, c, len);
-        truepeak_process (s->tp, c, len);
+        s_tp_feed (s, c, len);
         s_spec_add (&s->spec, c, len);
         done += len;
     }
@@ -1089,6 +1120,7 @@ analysis_finish (analysis_stream_t **stream_p, const char *format, measure_t *ou
     out->frames = s->frames;
     out->duration_s = (double) s->frames / s->rate_hz;
     s_stats_end (&s->stats, s->frames, out);
+    truepeak_process (s->tp, s->tp_carry, s->tp_n);
     out->true_peak_dbtp = truepeak_max_dbtp (s->tp);
     if (out->true_peak_dbtp < out->sample_peak_dbfs)
         out->true_peak_dbtp = out->sample_peak_dbfs;
