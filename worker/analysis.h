@@ -94,7 +94,7 @@ int analysis_run (const audio_t *audio, const analysis_cfg_t *cfg, measure_t *ou
 typedef struct analysis_stream_s analysis_stream_t;
 
 //  Starts an analysis of channels at rate_hz (cfg NULL: defaults). Sets
-//  FTZ/DAZ on the calling thread, which must also be the one that feeds.
+//  FTZ/DAZ on the calling thread (analysis_feed sets them on its thread too).
 //  Returns 0 with *stream set, or MF_ERR_INVALID (channels outside 1..8,
 //  rate outside 8..384 kHz, cfg out of range) or MF_ERR_NOMEM with err
 //  filled and *stream NULL.
