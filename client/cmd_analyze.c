@@ -1,7 +1,8 @@
 /*  masterfarm analyze FILE... [--json]: measures each file (worker/analysis.h)
     and prints a table per file, or one JSON array for all of them. A file
-    is decoded in pieces while the loudness meter, on a second thread,
-    measures the pieces already decoded.
+    is decoded in pieces into one reused buffer and each piece is fed to
+    the streaming analysis (libebur128 on a second thread), so memory does
+    not grow with the file's length.
 
     Every file is tried: a file that cannot be read or measured gets one
     line on stderr, "masterfarm analyze: FILE: what is wrong", and the
@@ -16,6 +17,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -159,52 +161,51 @@ s_print_table (const char *path, const measure_t *m)
     printf ("\n");
 }
 
-//  Frames decoded per piece while the loudness meter follows (about 0.37 s
-//  at 44.1 kHz: few wake-ups, and the meter starts almost at once).
+//  Frames decoded and measured per piece (about 0.37 s at 44.1 kHz, 512 kB
+//  at 8 channels: small against the caches' worth of work it brings).
 #define S_PIECE_FRAMES  16384
 
-//  Reads and measures one file, decoding it in pieces that the analysis
-//  follows as they arrive (worker/analysis.h). Returns 0 with m filled,
-//  or a negative mf_err_t with why holding "PATH: reason".
+//  Reads and measures one file, decoding it piece by piece into one buffer
+//  that the streaming analysis takes in turn (worker/analysis.h). Returns 0
+//  with m filled, or a negative mf_err_t with why holding "PATH: reason".
 static int
 s_measure (const char *path, const analysis_cfg_t *cfg, measure_t *m,
            char *why, size_t why_size)
 {
     char err [AUDIO_ERR_LEN];
-    audio_t audio;
-    audio_reader_t *reader = NULL;
-    int64_t cap_frames = 0;
-    int rc = audio_reader_open (path, &audio, &cap_frames, &reader, err, sizeof err);
+    audio_t info;
+    audio_seq_t *seq = NULL;
+    memset (m, 0, sizeof *m);
+    int rc = audio_seq_open (path, &info, &seq, err, sizeof err);
     if (rc) {
         snprintf (why, why_size, "%s", err);     //  the reader names the path
         return rc;
     }
-    analysis_stream_t *stream = NULL;
-    rc = analysis_begin (&stream, &audio, cap_frames, cfg, m, err, sizeof err);
     bool named = false;                          //  err begins with the path
-    for (int64_t n = 1; rc == 0 && n > 0; ) {
-        n = audio_reader_next (reader, &audio, S_PIECE_FRAMES, err, sizeof err);
-        if (n > 0)
-            analysis_feed (stream, audio.frames);
-        else
+    analysis_stream_t *stream = NULL;
+    float *buf = malloc ((size_t) S_PIECE_FRAMES * (size_t) info.channels * sizeof (float));
+    if (!buf) {
+        snprintf (err, sizeof err, "out of memory");
+        rc = MF_ERR_NOMEM;
+    }
+    else
+        rc = analysis_start (&stream, info.channels, info.rate_hz, cfg, err, sizeof err);
+    while (rc == 0) {
+        int64_t n = audio_seq_read (seq, buf, S_PIECE_FRAMES, err, sizeof err);
+        if (n == 0)
+            break;
         if (n < 0) {
             rc = (int) n;
             named = true;
         }
-    }
-    audio_reader_close (&reader);
-    if (stream) {
-        char err2 [AUDIO_ERR_LEN];
-        int rc2 = analysis_end (&stream, err2, sizeof err2);
-        if (rc == 0 && rc2) {
-            rc = rc2;
-            snprintf (err, sizeof err, "%s", err2);
-        }
         else
-        if (rc && rc2 == 0)
-            measure_free (m);                    //  the read failed after all
+            rc = analysis_feed (stream, buf, n, err, sizeof err);
     }
-    audio_free (&audio);
+    audio_seq_close (&seq);
+    free (buf);
+    if (rc == 0)
+        rc = analysis_finish (&stream, info.format, m, err, sizeof err);
+    analysis_stream_destroy (&stream);           //  a failed read: give up
     if (rc && named)
         snprintf (why, why_size, "%s", err);
     else

@@ -3,13 +3,33 @@
     a gated long-term 1/3-octave spectrum (fftw3f) and sample statistics.
     The method and every unit are described in analysis.h.
 
-    Passes over the audio: one for sample statistics (peak, DC, clipping,
-    silence, non-finite values), one through libebur128, one through the
-    true-peak meter, and one FFT per hop and channel, only for the frames
-    that lie in blocks above the gates. With two threads, libebur128 runs
-    on its own and follows the frames as the caller decodes them
-    (analysis_begin / analysis_feed / analysis_end); the other passes run
-    once the track is complete.  */
+    One pass over the audio as it arrives, in pieces of any size; nothing
+    holds the track. Each piece is checked for non-finite samples, then
+    goes, a chunk of S_CHUNK_FRAMES at a time (while it is in cache), to
+      - the sample statistics: peak, clipping, mid/side energies, the first
+        and last loud sample, and the channel sums for DC, summed as
+        analysis_run always summed them (float within blocks of
+        S_STATS_BLOCK samples counted from the track's start, double
+        across them), with the samples of an unfinished block carried;
+      - libebur128, in whole hops; the frames of an unfinished hop are
+        carried (at most one hop). Per hop, the energies of the last 32
+        hops are kept for the 400 ms and 3 s windows, and per 400 ms block
+        its energy and loudness (12 bytes a hop: the blocks are a result);
+      - the true-peak meter, in whole chunks of S_CHUNK_FRAMES counted
+        from the track's start (a carry of less than one chunk);
+      - the spectrum: each FFT frame is transformed once its n frames have
+        arrived (those of a frame that straddles pieces are gathered in a
+        buffer of one frame) and only its 30 band powers are kept (120
+        bytes every 2 hops); the gating that weights them needs every
+        block's energy, so it is done at the end.
+    What grows with the track is then about 0.7 kB per second of audio
+    (2.6 MB an hour), whatever the rate or channels.
+
+    With cfg->threads 2, libebur128 runs on a thread of its own, fed
+    through a ring of a few hops of frames (S_RING_FRAMES), while the
+    calling thread does the rest. Results are the same bit for bit with
+    one or two threads and with any piece size: every sum is formed in
+    the same order.  */
 #include "worker/analysis.h"
 #include "worker/dsp/cpu.h"
 #include "worker/dsp/truepeak.h"
@@ -19,8 +39,8 @@
 #include <fftw3.h>
 #include <math.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +49,10 @@
 #define S_ABS_GATE_LUFS    -70.0      //  BS.1770-4 absolute gate
 #define S_REL_GATE_LU      -10.0      //  BS.1770-4 relative gate
 #define S_FULL_SCALE_SINE  0.5        //  mean square of a 0 dBFS sine: the 0 dB spectrum reference
+#define S_CHUNK_FRAMES     8192       //  frames of a piece measured at a time (cache-sized)
+#define S_RING_FRAMES      65536      //  threads 2: about this many frames queued for libebur128
+#define S_HOP_HISTORY      32         //  hop energies kept: a 3 s window's 30 and the one leaving it
+#define S_FIRST_BLOCKS     600        //  blocks and spectrum rows allocated at first (a minute)
 
 //  fftw's planner is not thread-safe; plans are made and destroyed under this.
 static pthread_mutex_t s_fftw_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -91,6 +115,22 @@ s_lane_stats (const float *x, size_t n, double *sum, float *peak, int64_t *clipp
     }
 }
 
+//  Adds M^2 and S^2 of stereo frames to *m2 and *s2, frame after frame
+//  (the order analysis_run has always summed in).
+static void
+s_mid_side_add (const float *x, int64_t frames, double *m2_p, double *s2_p)
+{
+    double m2 = *m2_p, s2 = *s2_p;
+    for (int64_t i = 0; i < frames; i++) {
+        double l = x [2 * i], r = x [2 * i + 1];
+        double m = 0.5 * (l + r), s = 0.5 * (l - r);
+        m2 += m * m;
+        s2 += s * s;
+    }
+    *m2_p = m2;
+    *s2_p = s2;
+}
+
 //  Sums M^2 and S^2 over the frames (stereo only); see analysis.h.
 void
 analysis_mid_side (const float *x, int64_t frames, int channels,
@@ -98,17 +138,8 @@ analysis_mid_side (const float *x, int64_t frames, int channels,
 {
     *mid_e = 0.0;
     *side_e = 0.0;
-    if (channels != 2)
-        return;
-    double m2 = 0.0, s2 = 0.0;
-    for (int64_t i = 0; i < frames; i++) {
-        double l = x [2 * i], r = x [2 * i + 1];
-        double m = 0.5 * (l + r), s = 0.5 * (l - r);
-        m2 += m * m;
-        s2 += s * s;
-    }
-    *mid_e = m2;
-    *side_e = s2;
+    if (channels == 2)
+        s_mid_side_add (x, frames, mid_e, side_e);
 }
 
 //  The side/mid ratio in dB from the two energies; see analysis.h.
@@ -120,54 +151,144 @@ analysis_side_mid_db (double mid_e, double side_e)
     return side_e > 0.0 ? 10.0 * log10 (side_e / mid_e) : -HUGE_VAL;
 }
 
-//  Sample statistics: sample peak, DC, clipped count, leading/trailing
-//  silence. Returns 0 or MF_ERR_FORMAT on a non-finite sample (err names
-//  it). A NaN or infinity makes a channel sum non-finite, which is how it
-//  is found without a test per sample.
-static int
-s_sample_stats (const audio_t *a, double silence_lin, measure_t *out,
-                char *err, size_t err_size)
+//  The index of the first NaN or infinite value of x[0 .. n), or n. x * 0
+//  is 0 for every finite x and NaN otherwise, so 8 lanes of such products
+//  show a bad value in a block without a test per sample.
+static size_t
+s_find_nonfinite (const float *x, size_t n)
 {
-    const int ch = a->channels;
-    const size_t frames = (size_t) a->frames;
+    for (size_t base = 0; base < n; base += S_STATS_BLOCK) {
+        size_t len = n - base < S_STATS_BLOCK ? n - base : S_STATS_BLOCK;
+        const float *b = x + base;
+        float acc [S_STATS_LANES] = { 0 };
+        size_t i = 0;
+        for (; i + S_STATS_LANES <= len; i += S_STATS_LANES)
+            for (int j = 0; j < S_STATS_LANES; j++)
+                acc [j] += b [i + j] * 0.0f;
+        for (; i < len; i++)
+            acc [0] += b [i] * 0.0f;
+        bool bad = false;
+        for (int j = 0; j < S_STATS_LANES; j++)
+            bad = bad || acc [j] != 0.0f;
+        if (bad)
+            for (i = 0; i < len; i++)
+                if (!isfinite (b [i]))
+                    return base + i;
+    }
+    return n;
+}
+
+//  Sample statistics so far (see s_stats_add). With channels dividing 8,
+//  the channel sums are formed in 8 lanes over blocks of S_STATS_BLOCK
+//  samples counted from the track's first sample, as s_lane_stats does
+//  over a whole track; the samples of the block under way wait in blk.
+typedef struct {
+    int       channels;
+    bool      lanes;                    //  channels divide S_STATS_LANES
+    float     thr;                      //  silence threshold, linear
+    uint64_t  samples;                  //  samples seen
+    float     blk [S_STATS_BLOCK];      //  lanes: the samples of the block under way
+    size_t    blk_n;
+    double    lsum [S_STATS_LANES];     //  lanes: per-lane sums of the whole blocks
+    float     lpeak [S_STATS_LANES];
+    int64_t   lclip [S_STATS_LANES];
+    double    sum [MEASURE_MAX_CH];     //  no lanes: channel sums
+    float     peak;
+    int64_t   clipped;
+    double    mid_e, side_e;            //  stereo: sums of M^2 and S^2
+    int64_t   first_loud;               //  sample index of the first |x| >= thr, or -1
+    int64_t   last_loud;                //  and of the last
+} s_stats_t;
+
+//  Adds frames frames of interleaved samples to the statistics.
+static void
+s_stats_add (s_stats_t *st, const float *x, size_t frames)
+{
+    const int ch = st->channels;
     const size_t n = frames * (size_t) ch;
-    const float *x = a->data;
+    if (st->lanes) {
+        size_t i = 0;
+        if (st->blk_n > 0) {
+            size_t take = S_STATS_BLOCK - st->blk_n < n ? S_STATS_BLOCK - st->blk_n : n;
+            memcpy (st->blk + st->blk_n, x, take * sizeof (float));
+            st->blk_n += take;
+            i = take;
+            if (st->blk_n == S_STATS_BLOCK) {
+                s_lane_stats (st->blk, S_STATS_BLOCK, st->lsum, st->lpeak, st->lclip);
+                st->blk_n = 0;
+            }
+        }
+        size_t whole = (n - i) / S_STATS_BLOCK * S_STATS_BLOCK;
+        s_lane_stats (x + i, whole, st->lsum, st->lpeak, st->lclip);
+        i += whole;
+        memcpy (st->blk + st->blk_n, x + i, (n - i) * sizeof (float));
+        st->blk_n += n - i;
+    }
+    else {
+        float peak = st->peak;
+        int64_t clipped = st->clipped;
+        for (size_t i = 0; i < n; i++) {
+            float v = x [i];
+            float m = fabsf (v);
+            st->sum [i % (size_t) ch] += v;
+            peak = m > peak ? m : peak;
+            clipped += m >= S_CLIP_LEVEL;
+        }
+        st->peak = peak;
+        st->clipped = clipped;
+    }
+    if (ch == 2)
+        s_mid_side_add (x, (int64_t) frames, &st->mid_e, &st->side_e);
+
+    //  silence: the first loud sample once, the last one of every piece
+    const float thr = st->thr;
+    if (st->first_loud < 0)
+        for (size_t i = 0; i < n; i++)
+            if (fabsf (x [i]) >= thr) {
+                st->first_loud = (int64_t) (st->samples + i);
+                break;
+            }
+    if (st->first_loud >= 0)
+        for (size_t i = n; i-- > 0; )
+            if (fabsf (x [i]) >= thr) {
+                st->last_loud = (int64_t) (st->samples + i);
+                break;
+            }
+    st->samples += n;
+}
+
+//  Finishes the statistics of frames frames into out: sample peak, DC,
+//  side/mid, clipped count, leading and trailing silence.
+static void
+s_stats_end (s_stats_t *st, int64_t frames, measure_t *out)
+{
+    const int ch = st->channels;
     double sum [MEASURE_MAX_CH] = { 0 };
     float peak = 0.0f;
     int64_t clipped = 0;
-
-    //  the vectorised part: whole multiples of 8 samples when channels divides 8
-    size_t done = 0;
-    if (S_STATS_LANES % ch == 0) {
-        done = n / S_STATS_LANES * S_STATS_LANES;
-        double lsum [S_STATS_LANES] = { 0 };
-        float lpeak [S_STATS_LANES] = { 0 };
-        int64_t lclip [S_STATS_LANES] = { 0 };
-        s_lane_stats (x, done, lsum, lpeak, lclip);
+    if (st->lanes) {
+        //  the block under way: its whole multiples of 8 in lanes, the rest
+        //  (fewer than 8 samples) one by one, as over a whole track
+        size_t done = st->blk_n / S_STATS_LANES * S_STATS_LANES;
+        s_lane_stats (st->blk, done, st->lsum, st->lpeak, st->lclip);
         for (int j = 0; j < S_STATS_LANES; j++) {
-            sum [j % ch] += lsum [j];
-            peak = lpeak [j] > peak ? lpeak [j] : peak;
-            clipped += lclip [j];
+            sum [j % ch] += st->lsum [j];
+            peak = st->lpeak [j] > peak ? st->lpeak [j] : peak;
+            clipped += st->lclip [j];
+        }
+        for (size_t i = done; i < st->blk_n; i++) {
+            float v = st->blk [i];
+            float m = fabsf (v);
+            sum [i % (size_t) ch] += v;     //  the block starts on a frame
+            peak = m > peak ? m : peak;
+            clipped += m >= S_CLIP_LEVEL;
         }
     }
-    for (size_t i = done; i < n; i++) {
-        float v = x [i];
-        float m = fabsf (v);
-        sum [i % (size_t) ch] += v;
-        peak = m > peak ? m : peak;
-        clipped += m >= S_CLIP_LEVEL;
+    else {
+        memcpy (sum, st->sum, sizeof sum);
+        peak = st->peak;
+        clipped = st->clipped;
     }
-    bool finite = true;
-    for (int c = 0; c < ch; c++)
-        finite = finite && isfinite (sum [c]);
-    if (!finite || !isfinite (peak))
-        for (size_t i = 0; i < n; i++)
-            if (!isfinite (x [i])) {
-                snprintf (err, err_size, "frame %zu of channel %zu is %s; cannot measure",
-                          i / (size_t) ch, i % (size_t) ch + 1,
-                          isnan (x [i]) ? "NaN" : "infinite");
-                return MF_ERR_FORMAT;
-            }
     double dc = 0.0;
     for (int c = 0; c < ch; c++) {
         double m = fabs (sum [c] / (double) frames);
@@ -176,237 +297,201 @@ s_sample_stats (const audio_t *a, double silence_lin, measure_t *out,
     }
     out->sample_peak_dbfs = s_db (peak);
     out->dc_offset_dbfs = s_db (dc);
-    double mid_e, side_e;
-    analysis_mid_side (x, a->frames, ch, &mid_e, &side_e);
-    out->side_mid_db = ch == 2 ? analysis_side_mid_db (mid_e, side_e) : NAN;
+    out->side_mid_db = ch == 2 ? analysis_side_mid_db (st->mid_e, st->side_e) : NAN;
     out->clipped_samples = clipped;
-
-    //  silence: scan in from both ends for the first frame with a loud sample
-    const float thr = (float) silence_lin;
-    size_t first = n;
-    for (size_t i = 0; i < n; i++)
-        if (fabsf (x [i]) >= thr) {
-            first = i;
-            break;
-        }
-    if (first == n) {
-        out->lead_silence_frames = (int64_t) frames;
-        out->trail_silence_frames = (int64_t) frames;
-        return 0;
+    if (st->first_loud < 0) {
+        out->lead_silence_frames = frames;   //  silent both ways
+        out->trail_silence_frames = frames;
     }
-    size_t last = first;
-    for (size_t i = n; i-- > first; )
-        if (fabsf (x [i]) >= thr) {
-            last = i;
-            break;
-        }
-    out->lead_silence_frames = (int64_t) (first / (size_t) ch);
-    out->trail_silence_frames = (int64_t) (frames - 1 - last / (size_t) ch);
-    return 0;
+    else {
+        out->lead_silence_frames = st->first_loud / ch;
+        out->trail_silence_frames = frames - 1 - st->last_loud / ch;
+    }
 }
 
-//  Frames decoded so far, published by the thread that decodes to the
-//  loudness thread: avail only grows; done says it is final.
+//  Loudness through libebur128, fed whole hops (s_loud_hop), then the
+//  partial last hop (s_loud_rest); s_loud_end hands out the results.
 typedef struct {
-    pthread_mutex_t lock;
-    pthread_cond_t  cond;
-    _Atomic size_t  avail;
-    _Atomic bool    done;
-} s_progress_t;
+    ebur128_state *st;
+    size_t   hop;                       //  frames per hop: libebur128's 100 ms, (rate + 5) / 10
+    bool     fast;                      //  rate a multiple of 10: a 100 ms window is one hop
+    size_t   n_hops;                    //  whole hops fed
+    double   hop_e [S_HOP_HISTORY];     //  energy of hop h at h % S_HOP_HISTORY
+    double   sum4, sum30;               //  running sums of the last 4 and 30 hop energies
+    double   max_m, max_s;              //  largest momentary and short-term, as energies
+    bool     have_m;
+    double  *block_e;                   //  per 400 ms block: energy
+    float   *block_lufs;                //  and loudness (ANALYSIS_FLOOR_LUFS when silent)
+    size_t   n_blocks;
+    size_t   cap_blocks;                //  room in block_e and block_lufs
+    int      rc;                        //  0, or the first failure (err says what)
+    char     err [256];
+} s_loud_t;
 
-//  Waits until at least need frames are decoded or decoding is over;
-//  returns the frames decoded and sets *done when that count is final.
-static size_t
-s_progress_wait (s_progress_t *p, size_t need, bool *done)
-{
-    bool d = atomic_load_explicit (&p->done, memory_order_acquire);
-    size_t n = atomic_load_explicit (&p->avail, memory_order_acquire);
-    if (n < need && !d) {
-        pthread_mutex_lock (&p->lock);
-        for (;;) {
-            d = atomic_load_explicit (&p->done, memory_order_acquire);
-            n = atomic_load_explicit (&p->avail, memory_order_acquire);
-            if (n >= need || d)
-                break;
-            pthread_cond_wait (&p->cond, &p->lock);
-        }
-        pthread_mutex_unlock (&p->lock);
-    }
-    *done = d;
-    return n;
-}
-
-//  Publishes frames decoded (and, with done, that no more will come).
-static void
-s_progress_post (s_progress_t *p, size_t avail, bool done)
-{
-    atomic_store_explicit (&p->avail, avail, memory_order_release);
-    if (done)
-        atomic_store_explicit (&p->done, true, memory_order_release);
-    pthread_mutex_lock (&p->lock);
-    pthread_cond_broadcast (&p->cond);
-    pthread_mutex_unlock (&p->lock);
-}
-
-//  Loudness through libebur128: integrated, LRA, max M and S, and the
-//  400 ms gating blocks into out->block_lufs, their energies into
-//  *block_e_p (n_blocks doubles, owned by the caller after return).
-//  Returns 0, MF_ERR_NOMEM or MF_ERR_INTERNAL (libebur128 refused frames).
-//  a->frames is the final count when prog is NULL; with
-//  prog, a->data holds cap_frames frames of which prog says how many are
-//  decoded, and the final count is the one prog ends with.
+//  Sets up the meter for channels at rate_hz. Returns 0 or MF_ERR_NOMEM
+//  with L->err filled.
 static int
-s_loudness (const audio_t *a, size_t cap_frames, s_progress_t *prog, measure_t *out,
-            double **block_e_p, char *err, size_t err_size)
+s_loud_init (s_loud_t *L, int channels, int rate_hz)
 {
-    const int ch = a->channels;
-    const size_t hop = (size_t) (a->rate_hz + 5) / 10;      //  libebur128's 100 ms
-    bool done = prog == NULL;
-    size_t frames = prog ? s_progress_wait (prog, hop, &done) : (size_t) a->frames;
-    const size_t cap_hops = (prog ? cap_frames : frames) / hop;
-    size_t n_hops = 0;
-    size_t n_blocks = 0;
-    //  a 100 ms loudness window equals the hop only when rate is a multiple of 10
-    const bool fast = a->rate_hz % 10 == 0;
-    int rc = MF_ERR_NOMEM;
-
-    ebur128_state *st = ebur128_init ((unsigned) ch, (unsigned long) a->rate_hz,
-                                      EBUR128_MODE_I | EBUR128_MODE_LRA
-                                      | EBUR128_MODE_M | EBUR128_MODE_S);
-    const size_t cap_blocks = cap_hops >= 4 ? cap_hops - 3 : 0;
-    double *hop_e = calloc (cap_hops + 1, sizeof (double));
-    double *block_e = calloc (cap_blocks + 1, sizeof (double));
-    float *block_lufs = calloc (cap_blocks + 1, sizeof (float));
-    if (!st || !hop_e || !block_e || !block_lufs) {
-        snprintf (err, err_size, "out of memory for the loudness meter");
-        goto done;
+    memset (L, 0, sizeof *L);
+    L->hop = (size_t) (rate_hz + 5) / 10;
+    L->fast = rate_hz % 10 == 0;
+    L->st = ebur128_init ((unsigned) channels, (unsigned long) rate_hz,
+                          EBUR128_MODE_I | EBUR128_MODE_LRA
+                          | EBUR128_MODE_M | EBUR128_MODE_S);
+    L->cap_blocks = S_FIRST_BLOCKS;
+    L->block_e = malloc (L->cap_blocks * sizeof (double));
+    L->block_lufs = malloc (L->cap_blocks * sizeof (float));
+    if (!L->st || !L->block_e || !L->block_lufs) {
+        snprintf (L->err, sizeof L->err, "out of memory for the loudness meter");
+        return L->rc = MF_ERR_NOMEM;
     }
     //  mono is dual-mono (BS.1770: a mono channel heard on two
     //  loudspeakers counts twice, +3.01 dB), as master.c's meter
-    if (ch == 1)
-        ebur128_set_channel (st, 0, EBUR128_DUAL_MONO);
-    if (ch >= 7)
-        ebur128_set_channel (st, 6, EBUR128_LEFT_SURROUND);
-    if (ch >= 8)
-        ebur128_set_channel (st, 7, EBUR128_RIGHT_SURROUND);
+    if (channels == 1)
+        ebur128_set_channel (L->st, 0, EBUR128_DUAL_MONO);
+    if (channels >= 7)
+        ebur128_set_channel (L->st, 6, EBUR128_LEFT_SURROUND);
+    if (channels >= 8)
+        ebur128_set_channel (L->st, 7, EBUR128_RIGHT_SURROUND);
+    return 0;
+}
 
-    double max_m = 0.0, max_s = 0.0;       //  as energies
-    bool have_m = false;
-    double sum4 = 0.0, sum30 = 0.0;        //  running sums of hop energies
-    for (size_t h = 0; h < cap_hops; h++) {
-        if ((h + 1) * hop > frames) {
-            if (done)
-                break;
-            frames = s_progress_wait (prog, (h + 1) * hop, &done);
-            if ((h + 1) * hop > frames)
-                break;
-        }
-        n_hops = h + 1;
-        if (ebur128_add_frames_float (st, a->data + h * hop * (size_t) ch, hop) != EBUR128_SUCCESS) {
-            snprintf (err, err_size, "the loudness meter failed");
-            rc = MF_ERR_INTERNAL;
-            goto done;
-        }
-        double em, es;
-        if (fast) {
-            double l;
-            ebur128_loudness_window (st, 100, &l);
-            hop_e [h] = s_energy (l);
-            sum4 += hop_e [h];
-            if (h >= 4)
-                sum4 -= hop_e [h - 4];
-            sum30 += hop_e [h];
-            if (h >= 30)
-                sum30 -= hop_e [h - 30];
-            //  resum now and then so that the running sums cannot drift
-            if (h % 64 == 63) {
-                sum4 = 0.0;
-                for (size_t k = h >= 3 ? h - 3 : 0; k <= h; k++)
-                    sum4 += hop_e [k];
-                sum30 = 0.0;
-                for (size_t k = h >= 29 ? h - 29 : 0; k <= h; k++)
-                    sum30 += hop_e [k];
-            }
-            em = sum4 / 4.0;
-            es = sum30 / 30.0;
-        }
-        else {
-            double lm, ls;
-            ebur128_loudness_momentary (st, &lm);
-            ebur128_loudness_shortterm (st, &ls);
-            em = s_energy (lm);
-            es = s_energy (ls);
-        }
-        if (em < 0.0)
-            em = 0.0;                      //  rounding of the running sum
-        if (es < 0.0)
-            es = 0.0;
-        if (!have_m || em > max_m)
-            max_m = em;
-        if (!have_m || es > max_s)
-            max_s = es;
-        have_m = true;
-        if (h >= 3) {
-            //  the block is summed afresh (not from the running sum) for accuracy
-            double e = fast ? (hop_e [h] + hop_e [h - 1] + hop_e [h - 2] + hop_e [h - 3]) / 4.0 : em;
-            block_e [h - 3] = e;
-            double l = s_lufs (e);
-            block_lufs [h - 3] = isfinite (l) ? (float) l : (float) ANALYSIS_FLOOR_LUFS;
-        }
+//  Frees what the meter holds (not the results handed out); NULL-safe parts.
+static void
+s_loud_free (s_loud_t *L)
+{
+    if (L->st)
+        ebur128_destroy (&L->st);           //  libebur128's destroy is not NULL-safe
+    free (L->block_e);
+    free (L->block_lufs);
+    L->block_e = NULL;
+    L->block_lufs = NULL;
+}
+
+//  Takes a momentary and a short-term energy into the maxima.
+static void
+s_loud_max (s_loud_t *L, double em, double es)
+{
+    if (!L->have_m || em > L->max_m)
+        L->max_m = em;
+    if (!L->have_m || es > L->max_s)
+        L->max_s = es;
+    L->have_m = true;
+}
+
+//  Feeds one whole hop (L->hop interleaved frames at x): the 100 ms
+//  energy, the running 400 ms and 3 s windows and, from the 4th hop on,
+//  the 400 ms block that ends with it. After a failure it does nothing.
+static void
+s_loud_hop (s_loud_t *L, const float *x)
+{
+    if (L->rc)
+        return;
+    const size_t h = L->n_hops;
+    if (ebur128_add_frames_float (L->st, x, L->hop) != EBUR128_SUCCESS) {
+        snprintf (L->err, sizeof L->err, "the loudness meter failed");
+        L->rc = MF_ERR_INTERNAL;
+        return;
     }
-    while (!done)
-        frames = s_progress_wait (prog, (size_t) -1, &done);
-    n_blocks = n_hops >= 4 ? n_hops - 3 : 0;
-    //  the partial last hop: counts for M and S (the meter at the very end)
-    size_t rest = frames - n_hops * hop;
-    if (rest > 0) {
-        ebur128_add_frames_float (st, a->data + n_hops * hop * (size_t) ch, rest);
+    L->n_hops = h + 1;
+    double *e = L->hop_e;
+    #define S_E(k) e [(k) % S_HOP_HISTORY]
+    double em, es;
+    if (L->fast) {
+        double l;
+        ebur128_loudness_window (L->st, 100, &l);
+        S_E (h) = s_energy (l);
+        L->sum4 += S_E (h);
+        if (h >= 4)
+            L->sum4 -= S_E (h - 4);
+        L->sum30 += S_E (h);
+        if (h >= 30)
+            L->sum30 -= S_E (h - 30);
+        //  resum now and then so that the running sums cannot drift
+        if (h % 64 == 63) {
+            L->sum4 = 0.0;
+            for (size_t k = h >= 3 ? h - 3 : 0; k <= h; k++)
+                L->sum4 += S_E (k);
+            L->sum30 = 0.0;
+            for (size_t k = h >= 29 ? h - 29 : 0; k <= h; k++)
+                L->sum30 += S_E (k);
+        }
+        em = L->sum4 / 4.0;
+        es = L->sum30 / 30.0;
+    }
+    else {
         double lm, ls;
-        ebur128_loudness_momentary (st, &lm);
-        ebur128_loudness_shortterm (st, &ls);
-        double em = s_energy (lm), es = s_energy (ls);
-        if (!have_m || em > max_m)
-            max_m = em;
-        if (!have_m || es > max_s)
-            max_s = es;
+        ebur128_loudness_momentary (L->st, &lm);
+        ebur128_loudness_shortterm (L->st, &ls);
+        em = s_energy (lm);
+        es = s_energy (ls);
     }
+    if (em < 0.0)
+        em = 0.0;                           //  rounding of the running sum
+    if (es < 0.0)
+        es = 0.0;
+    s_loud_max (L, em, es);
+    if (h >= 3) {
+        if (L->n_blocks == L->cap_blocks) {
+            size_t cap = L->cap_blocks * 2;
+            double *be = realloc (L->block_e, cap * sizeof (double));
+            if (be)
+                L->block_e = be;
+            float *bl = be ? realloc (L->block_lufs, cap * sizeof (float)) : NULL;
+            if (!bl) {
+                snprintf (L->err, sizeof L->err, "out of memory for the loudness blocks");
+                L->rc = MF_ERR_NOMEM;
+                return;
+            }
+            L->block_lufs = bl;
+            L->cap_blocks = cap;
+        }
+        //  the block is summed afresh (not from the running sum) for accuracy
+        double be = L->fast ? (S_E (h) + S_E (h - 1) + S_E (h - 2) + S_E (h - 3)) / 4.0 : em;
+        double l = s_lufs (be);
+        L->block_e [L->n_blocks] = be;
+        L->block_lufs [L->n_blocks] = isfinite (l) ? (float) l : (float) ANALYSIS_FLOOR_LUFS;
+        L->n_blocks++;
+    }
+    #undef S_E
+}
+
+//  Feeds the partial last hop (frames < L->hop, may be 0): it counts for
+//  the momentary and short-term maxima (the meter at the very end).
+static void
+s_loud_rest (s_loud_t *L, const float *x, size_t frames)
+{
+    if (L->rc || frames == 0)
+        return;
+    ebur128_add_frames_float (L->st, x, frames);
+    double lm, ls;
+    ebur128_loudness_momentary (L->st, &lm);
+    ebur128_loudness_shortterm (L->st, &ls);
+    s_loud_max (L, s_energy (lm), s_energy (ls));
+}
+
+//  Writes integrated loudness, LRA, the maxima and the blocks into out
+//  (out->block_lufs is handed over). Returns L->rc.
+static int
+s_loud_end (s_loud_t *L, measure_t *out)
+{
+    if (L->rc)
+        return L->rc;
     double gl, lra;
-    if (ebur128_loudness_global (st, &gl) != EBUR128_SUCCESS)
+    if (ebur128_loudness_global (L->st, &gl) != EBUR128_SUCCESS)
         gl = -HUGE_VAL;
-    if (ebur128_loudness_range (st, &lra) != EBUR128_SUCCESS || !isfinite (lra))
+    if (ebur128_loudness_range (L->st, &lra) != EBUR128_SUCCESS || !isfinite (lra))
         lra = 0.0;
     out->integrated_lufs = isfinite (gl) ? gl : -HUGE_VAL;
     out->lra_lu = lra;
-    out->max_momentary_lufs = s_lufs (max_m);
-    out->max_shortterm_lufs = s_lufs (max_s);
-    out->block_lufs = block_lufs;
-    out->n_blocks = n_blocks;
-    block_lufs = NULL;
-    *block_e_p = block_e;
-    block_e = NULL;
-    rc = 0;
-done:
-    if (st)
-        ebur128_destroy (&st);             //  libebur128's destroy is not NULL-safe
-    free (hop_e);
-    free (block_e);
-    free (block_lufs);
-    return rc;
+    out->max_momentary_lufs = s_lufs (L->max_m);
+    out->max_shortterm_lufs = s_lufs (L->max_s);
+    out->block_lufs = L->block_lufs;
+    out->n_blocks = L->n_blocks;
+    L->block_lufs = NULL;
+    return 0;
 }
-
-//  Spectrum frames: Hann-windowed frames of n samples (the largest power
-//  of two <= 2 hops), one every S_FRAME_HOPS hops, so a 400 ms block holds
-//  one or two whole frames.
-#define S_FRAME_HOPS  2
-
-typedef struct {
-    size_t  hop;           //  frames per 100 ms hop
-    size_t  n;             //  FFT length
-    size_t  stride;        //  frames between frame starts (S_FRAME_HOPS hops)
-    size_t  n_frames;      //  whole frames in the track (may be 0)
-    size_t  n_rows;        //  rows in band_p: n_frames, or 1 zero-padded frame
-    float  *band_p;        //  n_rows x MEASURE_BANDS band powers, mean over channels
-} s_frames_t;
 
 //  dst[i] = src[i * stride] * win[i] for i < len, zeros up to n.
 static void
@@ -445,126 +530,209 @@ s_power (const float *restrict spec, size_t k)
     return spec [2 * k] * spec [2 * k] + spec [2 * k + 1] * spec [2 * k + 1];
 }
 
-//  Computes every frame's band powers (in units of the mean square of a
-//  full-scale sine) into f->band_p. Returns 0 or MF_ERR_NOMEM.
+//  Spectrum frames: Hann-windowed frames of n samples (the largest power
+//  of two <= 2 hops), one every S_FRAME_HOPS hops, so a 400 ms block holds
+//  one or two whole frames. Frames do not overlap (n <= stride): the
+//  frames between them are never needed.
+#define S_FRAME_HOPS  2
+
+typedef struct {
+    int          channels;
+    size_t       hop;          //  frames per 100 ms hop
+    size_t       n;            //  FFT length
+    size_t       stride;       //  frames between frame starts (S_FRAME_HOPS hops)
+    int64_t      pos;          //  stream frames seen
+    float       *buf;          //  n frames x channels: a frame gathered across pieces
+    size_t       buf_n;        //  frames of the next frame gathered so far
+    size_t       n_frames;     //  whole frames transformed
+    size_t       n_rows;       //  rows in band_p: n_frames, or 1 zero-padded frame
+    size_t       cap_rows;     //  room in band_p
+    float       *band_p;       //  n_rows x MEASURE_BANDS band powers, mean over channels
+    float       *in, *in2;     //  FFT input (stereo: in2 the second channel)
+    fftwf_complex *spec;
+    float       *win;          //  periodic Hann window
+    fftwf_plan   plan;
+    size_t       k0 [MEASURE_BANDS], k1 [MEASURE_BANDS];   //  band b: bins k0 .. k1
+    float        w0 [MEASURE_BANDS], w1 [MEASURE_BANDS];   //  weights of the edge bins
+    float        scale;        //  to units of the mean square of a full-scale sine
+    int          rc;           //  0 or MF_ERR_NOMEM (band_p could not grow)
+} s_spec_t;
+
+//  Sets up the spectrum for channels at rate_hz. Returns 0 or MF_ERR_NOMEM.
 static int
-s_spectrum_frames (const audio_t *a, s_frames_t *f, char *err, size_t err_size)
+s_spec_init (s_spec_t *f, int channels, int rate_hz)
 {
-    const int ch = a->channels;
-    const size_t frames = (size_t) a->frames;
     memset (f, 0, sizeof *f);
-    f->hop = (size_t) (a->rate_hz + 5) / 10;
+    const int ch = channels;
+    f->channels = ch;
+    f->hop = (size_t) (rate_hz + 5) / 10;
     f->n = 1;
     while (f->n * 2 <= 2 * f->hop)
         f->n *= 2;
     f->stride = S_FRAME_HOPS * f->hop;
     const size_t n = f->n, n_bins = n / 2 + 1;
-    f->n_frames = frames >= n ? (frames - n) / f->stride + 1 : 0;
-    f->n_rows = f->n_frames ? f->n_frames : 1;
-    int rc = MF_ERR_NOMEM;
-
-    float *in = fftwf_malloc (n * sizeof (float));
-    float *in2 = fftwf_malloc (n * sizeof (float));  //  stereo: the second channel
-    fftwf_complex *spec = fftwf_malloc (n_bins * sizeof (fftwf_complex));
-    float *win = malloc (n * sizeof (float));
-    f->band_p = calloc (f->n_rows * MEASURE_BANDS, sizeof (float));
-    fftwf_plan plan = NULL;
-    if (in && spec) {
+    f->in = fftwf_malloc (n * sizeof (float));
+    f->in2 = fftwf_malloc (n * sizeof (float));
+    f->spec = fftwf_malloc (n_bins * sizeof (fftwf_complex));
+    f->win = malloc (n * sizeof (float));
+    f->buf = malloc (n * (size_t) ch * sizeof (float));
+    f->cap_rows = S_FIRST_BLOCKS / S_FRAME_HOPS;
+    f->band_p = malloc (f->cap_rows * MEASURE_BANDS * sizeof (float));
+    if (f->in && f->spec) {
         pthread_mutex_lock (&s_fftw_lock);
-        plan = fftwf_plan_dft_r2c_1d ((int) n, in, spec, FFTW_ESTIMATE);
+        f->plan = fftwf_plan_dft_r2c_1d ((int) n, f->in, f->spec, FFTW_ESTIMATE);
         pthread_mutex_unlock (&s_fftw_lock);
     }
-    if (!in || !in2 || !spec || !win || !f->band_p || !plan) {
-        snprintf (err, err_size, "out of memory for the spectrum");
-        free (f->band_p);
-        f->band_p = NULL;
-        goto done;
-    }
+    if (!f->in || !f->in2 || !f->spec || !f->win || !f->buf || !f->band_p || !f->plan)
+        return f->rc = MF_ERR_NOMEM;
     //  periodic Hann window and its power sum
     double w2 = 0.0;
     for (size_t i = 0; i < n; i++) {
-        win [i] = (float) (0.5 - 0.5 * cos (2.0 * M_PI * (double) i / (double) n));
-        w2 += (double) win [i] * win [i];
+        f->win [i] = (float) (0.5 - 0.5 * cos (2.0 * M_PI * (double) i / (double) n));
+        w2 += (double) f->win [i] * f->win [i];
     }
     //  Band b spans [u_lo, u_hi) in bins; bin k stands for [k - 1/2, k + 1/2),
     //  so the two edge bins count with the fraction of them inside the band
     //  (noise then reads its true band power, not a whole number of bins).
     //  DC is left out (u >= 1/2); the Nyquist bin stands for half a bin
     //  on the one-sided axis (u <= n/2).
-    size_t k0 [MEASURE_BANDS], k1 [MEASURE_BANDS];
-    float w0 [MEASURE_BANDS], w1 [MEASURE_BANDS];
     for (int b = 0; b < MEASURE_BANDS; b++) {
-        double u_lo = 1000.0 * pow (10.0, ((double) b - 16.5) / 10.0) * (double) n / a->rate_hz;
-        double u_hi = 1000.0 * pow (10.0, ((double) b - 15.5) / 10.0) * (double) n / a->rate_hz;
+        double u_lo = 1000.0 * pow (10.0, ((double) b - 16.5) / 10.0) * (double) n / rate_hz;
+        double u_hi = 1000.0 * pow (10.0, ((double) b - 15.5) / 10.0) * (double) n / rate_hz;
         u_lo = fmax (u_lo, 0.5);
         u_hi = fmin (u_hi, (double) (n / 2));
         if (u_hi <= u_lo) {
-            k0 [b] = 1;
-            k1 [b] = 0;                         //  empty: above Nyquist
+            f->k0 [b] = 1;
+            f->k1 [b] = 0;                      //  empty: above Nyquist
             continue;
         }
-        k0 [b] = (size_t) floor (u_lo + 0.5);
-        k1 [b] = (size_t) floor (u_hi + 0.5);
-        if (k1 [b] > n / 2)
-            k1 [b] = n / 2;
-        if (k0 [b] == k1 [b]) {
-            w0 [b] = (float) (u_hi - u_lo);
-            w1 [b] = 0.0f;
+        f->k0 [b] = (size_t) floor (u_lo + 0.5);
+        f->k1 [b] = (size_t) floor (u_hi + 0.5);
+        if (f->k1 [b] > n / 2)
+            f->k1 [b] = n / 2;
+        if (f->k0 [b] == f->k1 [b]) {
+            f->w0 [b] = (float) (u_hi - u_lo);
+            f->w1 [b] = 0.0f;
         }
         else {
-            w0 [b] = (float) ((double) k0 [b] + 0.5 - u_lo);
-            w1 [b] = (float) (u_hi - ((double) k1 [b] - 0.5));
+            f->w0 [b] = (float) ((double) f->k0 [b] + 0.5 - u_lo);
+            f->w1 [b] = (float) (u_hi - ((double) f->k1 [b] - 0.5));
         }
     }
     //  one-sided spectrum: every bin counts twice (Parseval), see above for Nyquist
-    const float scale = (float) (2.0 / ((double) n * w2 * ch * S_FULL_SCALE_SINE));
+    f->scale = (float) (2.0 / ((double) n * w2 * ch * S_FULL_SCALE_SINE));
+    return 0;
+}
 
-    for (size_t r = 0; r < f->n_rows; r++) {
-        size_t start = r * f->stride;
-        size_t len = start + n <= frames ? n : frames - start;
-        float *row = f->band_p + r * MEASURE_BANDS;
-        if (ch == 2)
-            s_window2 (in, in2, a->data + start * 2, win, len, n);
-        for (int c = 0; c < ch; c++) {
-            float *x = ch == 2 && c == 1 ? in2 : in;
-            if (ch != 2)
-                s_window (x, a->data + start * (size_t) ch + (size_t) c, (size_t) ch,
-                          win, len, n);
-            //  new-array execute: in and in2 are both fftwf_malloc'd (aligned alike)
-            fftwf_execute_dft_r2c (plan, x, spec);
-            const float *sp = (const float *) spec;
-            for (int b = 0; b < MEASURE_BANDS; b++) {
-                if (k1 [b] < k0 [b])
-                    continue;
-                float acc = w0 [b] * s_power (sp, k0 [b]);
-                if (k1 [b] > k0 [b]) {
-                    for (size_t k = k0 [b] + 1; k < k1 [b]; k++)
-                        acc += s_power (sp, k);
-                    acc += w1 [b] * s_power (sp, k1 [b]);
-                }
-                row [b] += acc * scale;
+//  Frees what the spectrum holds.
+static void
+s_spec_free (s_spec_t *f)
+{
+    if (f->plan) {
+        pthread_mutex_lock (&s_fftw_lock);
+        fftwf_destroy_plan (f->plan);
+        pthread_mutex_unlock (&s_fftw_lock);
+        f->plan = NULL;
+    }
+    fftwf_free (f->in);
+    fftwf_free (f->in2);
+    fftwf_free (f->spec);
+    free (f->win);
+    free (f->buf);
+    free (f->band_p);
+    memset (f, 0, sizeof *f);
+}
+
+//  Appends the band powers of one frame: len interleaved frames at src
+//  (len <= n; zeros after them). Sets f->rc when band_p cannot grow.
+static void
+s_spec_row (s_spec_t *f, const float *src, size_t len)
+{
+    const int ch = f->channels;
+    const size_t n = f->n;
+    if (f->n_rows == f->cap_rows) {
+        float *p = realloc (f->band_p, f->cap_rows * 2 * MEASURE_BANDS * sizeof (float));
+        if (!p) {
+            f->rc = MF_ERR_NOMEM;
+            return;
+        }
+        f->band_p = p;
+        f->cap_rows *= 2;
+    }
+    float *row = f->band_p + f->n_rows * MEASURE_BANDS;
+    memset (row, 0, MEASURE_BANDS * sizeof (float));
+    if (ch == 2)
+        s_window2 (f->in, f->in2, src, f->win, len, n);
+    for (int c = 0; c < ch; c++) {
+        float *x = ch == 2 && c == 1 ? f->in2 : f->in;
+        if (ch != 2)
+            s_window (x, src + (size_t) c, (size_t) ch, f->win, len, n);
+        //  new-array execute: in and in2 are both fftwf_malloc'd (aligned alike)
+        fftwf_execute_dft_r2c (f->plan, x, f->spec);
+        const float *sp = (const float *) f->spec;
+        for (int b = 0; b < MEASURE_BANDS; b++) {
+            if (f->k1 [b] < f->k0 [b])
+                continue;
+            float acc = f->w0 [b] * s_power (sp, f->k0 [b]);
+            if (f->k1 [b] > f->k0 [b]) {
+                for (size_t k = f->k0 [b] + 1; k < f->k1 [b]; k++)
+                    acc += s_power (sp, k);
+                acc += f->w1 [b] * s_power (sp, f->k1 [b]);
             }
+            row [b] += acc * f->scale;
         }
     }
-    rc = 0;
-done:
-    if (plan) {
-        pthread_mutex_lock (&s_fftw_lock);
-        fftwf_destroy_plan (plan);
-        pthread_mutex_unlock (&s_fftw_lock);
+    f->n_rows++;
+}
+
+//  Takes frames interleaved frames: every FFT frame that completes is
+//  transformed at once, straight from x when it lies wholly inside, else
+//  gathered in f->buf first.
+static void
+s_spec_add (s_spec_t *f, const float *x, size_t frames)
+{
+    const size_t ch = (size_t) f->channels;
+    const int64_t end = f->pos + (int64_t) frames;
+    while (f->rc == 0) {
+        //  the next frame needed: frame n_frames, from its start or where it was left
+        int64_t want = (int64_t) (f->n_frames * f->stride + f->buf_n);
+        if (want >= end)
+            break;
+        size_t at = (size_t) (want - f->pos);
+        size_t take = f->n - f->buf_n;
+        if (take > (size_t) (end - want))
+            take = (size_t) (end - want);
+        if (f->buf_n == 0 && take == f->n)
+            s_spec_row (f, x + at * ch, f->n);
+        else {
+            memcpy (f->buf + f->buf_n * ch, x + at * ch, take * ch * sizeof (float));
+            f->buf_n += take;
+            if (f->buf_n < f->n)
+                break;
+            s_spec_row (f, f->buf, f->n);
+            f->buf_n = 0;
+        }
+        if (f->rc == 0)
+            f->n_frames++;
     }
-    fftwf_free (in);
-    fftwf_free (in2);
-    fftwf_free (spec);
-    free (win);
-    return rc;
+    f->pos = end;
+}
+
+//  Ends the frames: a track shorter than one frame gets its one
+//  zero-padded frame. Returns f->rc.
+static int
+s_spec_end (s_spec_t *f)
+{
+    if (f->rc == 0 && f->n_frames == 0)
+        s_spec_row (f, f->buf, f->buf_n);
+    return f->rc;
 }
 
 //  The long-term spectrum into out->band_db: the mean over the gating
 //  blocks above both gates of each block's mean frame power (see
 //  analysis.h), or the mean over all frames when no block passes.
 static void
-s_spectrum_combine (const s_frames_t *f, const double *block_e, size_t n_blocks,
+s_spectrum_combine (const s_spec_t *f, const double *block_e, size_t n_blocks,
                     measure_t *out)
 {
     double band [MEASURE_BANDS] = { 0 };
@@ -608,61 +776,199 @@ s_spectrum_combine (const s_frames_t *f, const double *block_e, size_t n_blocks,
     }
 }
 
-//  The loudness pass as a thread of its own (analysis_cfg_t.threads 2).
+//  threads 2: frames queued for the loudness thread. buf holds cap frames
+//  (a whole number of hops, so that a hop never wraps around); frames
+//  [tail, head) of the stream wait at (index % cap). Only the caller's
+//  thread moves head, only the loudness thread moves tail.
 typedef struct {
-    const audio_t *audio;
-    size_t         cap_frames;
-    s_progress_t  *prog;           //  NULL: audio->frames are all there
-    measure_t     *out;
-    double        *block_e;
-    int            rc;
-    char           err [256];
-} s_loudness_job_t;
+    pthread_t        thread;
+    pthread_mutex_t  lock;
+    pthread_cond_t   cond;       //  head, tail, done or quit changed
+    float           *buf;
+    size_t           cap;        //  frames
+    uint64_t         head;       //  frames queued, ever
+    uint64_t         tail;       //  frames measured, ever
+    bool             done;       //  no more frames will come
+    bool             quit;       //  abandoned: stop at once
+} s_ring_t;
 
-//  Runs s_loudness for a job, with FTZ/DAZ set on this thread.
+struct analysis_stream_s {
+    int            channels;
+    int            rate_hz;
+    int64_t        frames;       //  fed so far
+    int            rc;           //  0, or the first failure of a feed (err says what)
+    char           err [256];
+    s_stats_t      stats;
+    truepeak_t    *tp;
+    float         *tp_carry;     //  frames for the true-peak meter short of a whole chunk
+    size_t         tp_n;
+    s_spec_t       spec;
+    s_loud_t       loud;
+    float         *carry;        //  one thread: the frames of the hop under way
+    size_t         carry_n;
+    s_ring_t       ring;
+    bool           threaded;     //  the loudness thread runs
+};
+
+//  The loudness thread: measures whole hops as they are queued, then the
+//  partial last one once no more frames will come.
 static void *
-s_loudness_thread (void *arg)
+s_loud_thread (void *arg)
 {
-    s_loudness_job_t *job = arg;
+    analysis_stream_t *s = arg;
+    s_ring_t *q = &s->ring;
+    const size_t hop = s->loud.hop, ch = (size_t) s->channels;
     cpu_set_ftz_daz ();
-    job->rc = s_loudness (job->audio, job->cap_frames, job->prog, job->out,
-                          &job->block_e, job->err, sizeof job->err);
+    pthread_mutex_lock (&q->lock);
+    for (;;) {
+        while (q->head - q->tail < hop && !q->done && !q->quit)
+            pthread_cond_wait (&q->cond, &q->lock);
+        if (q->quit)
+            break;
+        size_t avail = (size_t) (q->head - q->tail);
+        const float *x = q->buf + (size_t) (q->tail % q->cap) * ch;
+        pthread_mutex_unlock (&q->lock);
+        if (avail < hop) {
+            s_loud_rest (&s->loud, x, avail);     //  done: the rest does not wrap
+            pthread_mutex_lock (&q->lock);
+            break;
+        }
+        s_loud_hop (&s->loud, x);
+        pthread_mutex_lock (&q->lock);
+        q->tail += hop;
+        pthread_cond_broadcast (&q->cond);
+    }
+    pthread_mutex_unlock (&q->lock);
     return NULL;
 }
 
-struct analysis_stream_s {
-    const audio_t    *audio;
-    analysis_cfg_t    cfg;
-    measure_t        *out;
-    s_progress_t      prog;
-    s_loudness_job_t  job;
-    pthread_t         thread;
-    bool              threaded;
-};
+//  Queues frames for the loudness thread, waiting while the ring is full.
+static void
+s_ring_push (s_ring_t *q, const float *x, size_t frames, size_t ch)
+{
+    while (frames > 0) {
+        pthread_mutex_lock (&q->lock);
+        while (q->head - q->tail == q->cap)
+            pthread_cond_wait (&q->cond, &q->lock);
+        size_t room = q->cap - (size_t) (q->head - q->tail);
+        size_t at = (size_t) (q->head % q->cap);
+        pthread_mutex_unlock (&q->lock);
+        size_t n = frames < room ? frames : room;
+        if (n > q->cap - at)
+            n = q->cap - at;
+        memcpy (q->buf + at * ch, x, n * ch * sizeof (float));
+        pthread_mutex_lock (&q->lock);
+        q->head += n;
+        pthread_cond_broadcast (&q->cond);
+        pthread_mutex_unlock (&q->lock);
+        x += n * ch;
+        frames -= n;
+    }
+}
+
+//  Stops the loudness thread: after the frames queued (quit false) or at
+//  once (quit true); then frees the ring.
+static void
+s_ring_stop (analysis_stream_t *s, bool quit)
+{
+    s_ring_t *q = &s->ring;
+    if (s->threaded) {
+        pthread_mutex_lock (&q->lock);
+        q->done = true;
+        q->quit = quit;
+        pthread_cond_broadcast (&q->cond);
+        pthread_mutex_unlock (&q->lock);
+        pthread_join (q->thread, NULL);
+        pthread_mutex_destroy (&q->lock);
+        pthread_cond_destroy (&q->cond);
+        s->threaded = false;
+    }
+    free (q->buf);
+    q->buf = NULL;
+}
+
+//  One thread: feeds libebur128 whole hops, carrying an unfinished one.
+static void
+s_loud_feed (analysis_stream_t *s, const float *x, size_t frames)
+{
+    const size_t hop = s->loud.hop, ch = (size_t) s->channels;
+    if (s->carry_n > 0) {
+        size_t take = hop - s->carry_n < frames ? hop - s->carry_n : frames;
+        memcpy (s->carry + s->carry_n * ch, x, take * ch * sizeof (float));
+        s->carry_n += take;
+        x += take * ch;
+        frames -= take;
+        if (s->carry_n < hop)
+            return;
+        s_loud_hop (&s->loud, s->carry);
+        s->carry_n = 0;
+    }
+    for (; frames >= hop; frames -= hop, x += hop * ch)
+        s_loud_hop (&s->loud, x);
+    memcpy (s->carry, x, frames * ch * sizeof (float));
+    s->carry_n = frames;
+}
+
+//  Feeds the true-peak meter in whole chunks of S_CHUNK_FRAMES counted
+//  from the track's start, carrying the frames short of one: its kernels
+//  then see the same calls whatever the pieces (the meter's result does
+//  not depend on them in an optimised build, but a vector kernel's
+//  scalar tail may round differently without optimisation).
+static void
+s_tp_feed (analysis_stream_t *s, const float *x, size_t frames)
+{
+    const size_t ch = (size_t) s->channels;
+    if (s->tp_n > 0) {
+        size_t take = S_CHUNK_FRAMES - s->tp_n < frames ? S_CHUNK_FRAMES - s->tp_n : frames;
+        memcpy (s->tp_carry + s->tp_n * ch, x, take * ch * sizeof (float));
+        s->tp_n += take;
+        x += take * ch;
+        frames -= take;
+        if (s->tp_n < S_CHUNK_FRAMES)
+            return;
+        truepeak_process (s->tp, s->tp_carry, S_CHUNK_FRAMES);
+        s->tp_n = 0;
+    }
+    size_t whole = frames / S_CHUNK_FRAMES * S_CHUNK_FRAMES;
+    truepeak_process (s->tp, x, whole);
+    memcpy (s->tp_carry, x + whole * ch, (frames - whole) * ch * sizeof (float));
+    s->tp_n = frames - whole;
+}
+
+void
+analysis_stream_destroy (analysis_stream_t **stream_p)
+{
+    if (!stream_p || !*stream_p)
+        return;
+    analysis_stream_t *s = *stream_p;
+    s_ring_stop (s, true);
+    s_loud_free (&s->loud);
+    s_spec_free (&s->spec);
+    truepeak_destroy (&s->tp);
+    free (s->tp_carry);
+    free (s->carry);
+    free (s);
+    *stream_p = NULL;
+}
 
 int
-analysis_begin (analysis_stream_t **stream, const audio_t *audio, int64_t cap_frames,
-                const analysis_cfg_t *cfg, measure_t *out, char *err, size_t err_size)
+analysis_start (analysis_stream_t **stream_p, int channels, int rate_hz,
+                const analysis_cfg_t *cfg, char *err, size_t err_size)
 {
     analysis_cfg_t defaults;
-    *stream = NULL;
+    *stream_p = NULL;
     if (!cfg) {
         analysis_cfg_default (&defaults);
         cfg = &defaults;
     }
-    memset (out, 0, sizeof *out);
-    if (!audio || !audio->data || cap_frames < 1) {
-        snprintf (err, err_size, "no audio frames to measure");
-        return MF_ERR_INVALID;
-    }
-    if (audio->channels < 1 || audio->channels > MEASURE_MAX_CH) {
+    if (channels < 1 || channels > MEASURE_MAX_CH) {
         snprintf (err, err_size, "%d channels; 1 to %d can be measured",
-                  audio->channels, MEASURE_MAX_CH);
+                  channels, MEASURE_MAX_CH);
         return MF_ERR_INVALID;
     }
-    if (audio->rate_hz < AUDIO_MIN_RATE_HZ || audio->rate_hz > AUDIO_MAX_RATE_HZ) {
+    if (rate_hz < AUDIO_MIN_RATE_HZ || rate_hz > AUDIO_MAX_RATE_HZ) {
         snprintf (err, err_size, "sample rate %d Hz; %d to %d Hz can be measured",
-                  audio->rate_hz, AUDIO_MIN_RATE_HZ, AUDIO_MAX_RATE_HZ);
+                  rate_hz, AUDIO_MIN_RATE_HZ, AUDIO_MAX_RATE_HZ);
         return MF_ERR_INVALID;
     }
     if (!(cfg->silence_dbfs < 0.0 && cfg->silence_dbfs > -200.0)) {
@@ -679,128 +985,167 @@ analysis_begin (analysis_stream_t **stream, const audio_t *audio, int64_t cap_fr
         snprintf (err, err_size, "out of memory for the analysis");
         return MF_ERR_NOMEM;
     }
-    s->audio = audio;
-    s->cfg = *cfg;
-    s->out = out;
-    pthread_mutex_init (&s->prog.lock, NULL);
-    pthread_cond_init (&s->prog.cond, NULL);
-    atomic_init (&s->prog.avail, 0);
-    atomic_init (&s->prog.done, false);
-    s->job.audio = audio;
-    s->job.cap_frames = (size_t) cap_frames;
-    s->job.prog = &s->prog;
-    s->job.out = out;
-    //  loudness (libebur128) on a second thread if asked and possible; it
-    //  writes only the loudness fields and block_lufs of out, and follows
-    //  the frames as analysis_feed publishes them
-    s->threaded = cfg->threads == 2
-               && pthread_create (&s->thread, NULL, s_loudness_thread, &s->job) == 0;
-    *stream = s;
+    s->channels = channels;
+    s->rate_hz = rate_hz;
+    s->stats.channels = channels;
+    s->stats.lanes = S_STATS_LANES % channels == 0;
+    s->stats.thr = (float) pow (10.0, cfg->silence_dbfs / 20.0);
+    s->stats.first_loud = -1;
+    s->stats.last_loud = -1;
+    int rc = s_loud_init (&s->loud, channels, rate_hz);
+    if (rc)
+        snprintf (err, err_size, "%s", s->loud.err);
+    else
+    if (s_spec_init (&s->spec, channels, rate_hz)) {
+        snprintf (err, err_size, "out of memory for the spectrum");
+        rc = MF_ERR_NOMEM;
+    }
+    else
+    if (!(s->tp = truepeak_new (rate_hz, channels))) {
+        snprintf (err, err_size, "out of memory for the true-peak meter");
+        rc = MF_ERR_NOMEM;
+    }
+    else
+    if (!(s->carry = malloc (s->loud.hop * (size_t) channels * sizeof (float)))
+    ||  !(s->tp_carry = malloc ((size_t) S_CHUNK_FRAMES * (size_t) channels * sizeof (float)))) {
+        snprintf (err, err_size, "out of memory for the analysis");
+        rc = MF_ERR_NOMEM;
+    }
+    if (rc) {
+        analysis_stream_destroy (&s);
+        return rc;
+    }
+    //  libebur128 on a second thread if asked and possible (else on this one)
+    if (cfg->threads == 2) {
+        s_ring_t *q = &s->ring;
+        size_t hops = S_RING_FRAMES / s->loud.hop;
+        q->cap = (hops > 2 ? hops : 2) * s->loud.hop;
+        q->buf = malloc (q->cap * (size_t) channels * sizeof (float));
+        if (q->buf) {
+            pthread_mutex_init (&q->lock, NULL);
+            pthread_cond_init (&q->cond, NULL);
+            s->threaded = pthread_create (&q->thread, NULL, s_loud_thread, s) == 0;
+            if (!s->threaded) {
+                pthread_mutex_destroy (&q->lock);
+                pthread_cond_destroy (&q->cond);
+                free (q->buf);
+                q->buf = NULL;
+            }
+        }
+    }
+    cpu_set_ftz_daz ();
+    *stream_p = s;
     return 0;
 }
 
-void
-analysis_feed (analysis_stream_t *stream, int64_t frames)
+int
+analysis_feed (analysis_stream_t *s, const float *x, int64_t frames,
+               char *err, size_t err_size)
 {
-    if (stream->threaded && frames > 0)
-        s_progress_post (&stream->prog, (size_t) frames, false);
-}
-
-//  Frees a stream after its thread (if any) has ended.
-static void
-s_stream_free (analysis_stream_t *s)
-{
-    pthread_mutex_destroy (&s->prog.lock);
-    pthread_cond_destroy (&s->prog.cond);
-    free (s->job.block_e);
-    free (s);
+    if (s->rc == 0 && (frames < 0 || (frames > 0 && !x))) {
+        snprintf (s->err, sizeof s->err, "%lld frames fed to the analysis", (long long) frames);
+        s->rc = MF_ERR_INVALID;
+    }
+    if (s->rc) {
+        snprintf (err, err_size, "%s", s->err);
+        return s->rc;
+    }
+    const size_t ch = (size_t) s->channels;
+    const size_t n = (size_t) frames * ch;
+    size_t bad = s_find_nonfinite (x, n);
+    if (bad < n) {
+        snprintf (s->err, sizeof s->err, "frame %lld of channel %zu is %s; cannot measure",
+                  (long long) s->frames + (long long) (bad / ch), bad % ch + 1,
+                  isnan (x [bad]) ? "NaN" : "infinite");
+        snprintf (err, err_size, "%s", s->err);
+        return s->rc = MF_ERR_FORMAT;
+    }
+    cpu_set_ftz_daz ();
+    for (size_t done = 0; done < (size_t) frames; ) {
+        size_t len = (size_t) frames - done < S_CHUNK_FRAMES ? (size_t) frames - done
+                                                              : S_CHUNK_FRAMES;
+        const float *c = x + done * ch;
+        if (s->threaded)
+            s_ring_push (&s->ring, c, len, ch);
+        else
+            s_loud_feed (s, c, len);
+        s_stats_add (&s->stats, c, len);
+        s_tp_feed (s, c, len);
+        s_spec_add (&s->spec, c, len);
+        done += len;
+    }
+    s->frames += frames;
+    if (s->spec.rc) {
+        snprintf (s->err, sizeof s->err, "out of memory for the spectrum");
+        snprintf (err, err_size, "%s", s->err);
+        return s->rc = s->spec.rc;
+    }
+    return 0;
 }
 
 int
-analysis_end (analysis_stream_t **stream, char *err, size_t err_size)
+analysis_finish (analysis_stream_t **stream_p, const char *format, measure_t *out,
+                 char *err, size_t err_size)
 {
-    analysis_stream_t *s = *stream;
-    *stream = NULL;
-    const audio_t *audio = s->audio;
-    measure_t *out = s->out;
+    analysis_stream_t *s = *stream_p;
+    memset (out, 0, sizeof *out);
+    //  the loudness of the frames still queued, and of the partial last hop
     if (s->threaded)
-        s_progress_post (&s->prog, audio->frames > 0 ? (size_t) audio->frames : 0, true);
-    if (audio->frames < 1) {
-        if (s->threaded)
-            pthread_join (s->thread, NULL);
-        s_stream_free (s);
-        measure_free (out);
+        s_ring_stop (s, s->rc != 0);        //  after a failed feed: at once
+    else
+        s_loud_rest (&s->loud, s->carry, s->carry_n);
+    int rc = s->rc;
+    if (rc)
+        snprintf (err, err_size, "%s", s->err);
+    else
+    if (s->frames < 1) {
         snprintf (err, err_size, "no audio frames to measure");
-        return MF_ERR_INVALID;
+        rc = MF_ERR_INVALID;
     }
-    cpu_set_ftz_daz ();
-
-    snprintf (out->format, sizeof out->format, "%s", audio->format);
-    out->rate_hz = audio->rate_hz;
-    out->channels = audio->channels;
-    out->frames = audio->frames;
-    out->duration_s = (double) audio->frames / audio->rate_hz;
-
-    //  the loudness thread started before the check for non-finite samples
-    //  below (libebur128 does not fail on them); its results are dropped
-    //  if that check fails
-    int rc = s_sample_stats (audio, pow (10.0, s->cfg.silence_dbfs / 20.0), out, err, err_size);
+    else
+    if ((rc = s_loud_end (&s->loud, out)))
+        snprintf (err, err_size, "%s", s->loud.err);
+    else
+    if ((rc = s_spec_end (&s->spec)))
+        snprintf (err, err_size, "out of memory for the spectrum");
     if (rc) {
-        if (s->threaded)
-            pthread_join (s->thread, NULL);
-        s_stream_free (s);
         measure_free (out);
+        analysis_stream_destroy (stream_p);
         return rc;
     }
-    if (!s->threaded) {
-        s->job.prog = NULL;
-        s_loudness_thread (&s->job);
-    }
-
-    s_frames_t frames;
-    char err2 [256] = "";
-    int rc_tp = 0;
-    truepeak_t *tp = truepeak_new (audio->rate_hz, audio->channels);
-    if (tp) {
-        truepeak_process (tp, audio->data, (size_t) audio->frames);
-        out->true_peak_dbtp = truepeak_max_dbtp (tp);
-        if (out->true_peak_dbtp < out->sample_peak_dbfs)
-            out->true_peak_dbtp = out->sample_peak_dbfs;
-        truepeak_destroy (&tp);
-    }
-    else {
-        snprintf (err2, sizeof err2, "out of memory for the true-peak meter");
-        rc_tp = MF_ERR_NOMEM;
-    }
-    char err3 [256] = "";
-    int rc_sp = s_spectrum_frames (audio, &frames, err3, sizeof err3);
-    if (s->threaded)
-        pthread_join (s->thread, NULL);
-
-    rc = s->job.rc ? s->job.rc : rc_tp ? rc_tp : rc_sp;
-    if (rc == 0)
-        s_spectrum_combine (&frames, s->job.block_e, out->n_blocks, out);
-    else
-        snprintf (err, err_size, "%s", s->job.rc ? s->job.err : rc_tp ? err2 : err3);
-    free (frames.band_p);
-    s_stream_free (s);
-    if (rc)
-        measure_free (out);
-    return rc;
+    cpu_set_ftz_daz ();
+    snprintf (out->format, sizeof out->format, "%s", format ? format : "");
+    out->rate_hz = s->rate_hz;
+    out->channels = s->channels;
+    out->frames = s->frames;
+    out->duration_s = (double) s->frames / s->rate_hz;
+    s_stats_end (&s->stats, s->frames, out);
+    truepeak_process (s->tp, s->tp_carry, s->tp_n);
+    out->true_peak_dbtp = truepeak_max_dbtp (s->tp);
+    if (out->true_peak_dbtp < out->sample_peak_dbfs)
+        out->true_peak_dbtp = out->sample_peak_dbfs;
+    s_spectrum_combine (&s->spec, s->loud.block_e, out->n_blocks, out);
+    analysis_stream_destroy (stream_p);
+    return 0;
 }
 
 int
 analysis_run (const audio_t *audio, const analysis_cfg_t *cfg, measure_t *out,
               char *err, size_t err_size)
 {
+    memset (out, 0, sizeof *out);
     if (!audio || !audio->data || audio->frames < 1) {
-        memset (out, 0, sizeof *out);
         snprintf (err, err_size, "no audio frames to measure");
         return MF_ERR_INVALID;
     }
     analysis_stream_t *s;
-    int rc = analysis_begin (&s, audio, audio->frames, cfg, out, err, err_size);
+    int rc = analysis_start (&s, audio->channels, audio->rate_hz, cfg, err, err_size);
     if (rc)
         return rc;
-    return analysis_end (&s, err, err_size);
+    rc = analysis_feed (s, audio->data, audio->frames, err, err_size);
+    if (rc) {
+        analysis_stream_destroy (&s);
+        return rc;
+    }
+    return analysis_finish (&s, audio->format, out, err, err_size);
 }

@@ -1,6 +1,11 @@
-/*  Analysis of one track: everything common/measure.h holds, from audio in
-    memory. `masterfarm analyze` and the farm's analyze task both call
-    analysis_run.
+/*  Analysis of one track: everything common/measure.h holds, from audio
+    fed in pieces of any size as it is decoded (analysis_start /
+    analysis_feed / analysis_finish), so that its memory does not grow
+    with the track beyond about 0.7 kB per second of audio (the gating
+    blocks and the spectrum frames' band powers, see analysis.c), or from
+    audio in memory (analysis_run, the same in one piece). `masterfarm
+    analyze` and the farm's analyze task of a file stream; the results are
+    the same bit for bit whatever the pieces.
 
     Loudness (ITU-R BS.1770-4, EBU R128, EBU Tech 3341/3342) comes from
     libebur128 in modes I and LRA (which include M and S); its true-peak
@@ -72,7 +77,8 @@ typedef struct {
 void analysis_cfg_default (analysis_cfg_t *cfg);
 
 //  Measures audio (cfg NULL: defaults) into out, which is overwritten;
-//  out->block_lufs is allocated here (free with measure_free). Sets
+//  out->block_lufs is allocated here (free with measure_free). The
+//  streaming analysis below, fed the whole track as one piece. Sets
 //  FTZ/DAZ on the calling thread. Returns 0, MF_ERR_INVALID (audio
 //  empty or outside 1..8 channels, 8..384 kHz, or cfg out of range),
 //  MF_ERR_FORMAT (a NaN or infinite sample; err says which),
@@ -80,30 +86,41 @@ void analysis_cfg_default (analysis_cfg_t *cfg);
 int analysis_run (const audio_t *audio, const analysis_cfg_t *cfg, measure_t *out,
                   char *err, size_t err_size);
 
-//  Analysis of a track while it is decoded: analysis_begin with audio
-//  whose data has room for cap_frames frames (channels, rate and format
-//  set, frames decoded so far in audio->frames), analysis_feed after each
-//  piece is decoded into audio->data, analysis_end once audio->frames is
-//  final (at most cap_frames). With cfg->threads 2 the loudness meter
-//  follows the decoded frames on its own thread; the rest is measured in
-//  analysis_end. The results are those of analysis_run on the final
-//  audio, which must not move or change until analysis_end returns.
+//  An analysis fed in pieces: analysis_start, analysis_feed for each
+//  piece of interleaved frames in order, analysis_finish (or
+//  analysis_stream_destroy to give up). It keeps no audio: a carry of
+//  less than one hop (and one FFT frame) between pieces. With
+//  cfg->threads 2 the loudness meter runs on a thread of its own.
 typedef struct analysis_stream_s analysis_stream_t;
 
-//  Starts an analysis into out (overwritten). Returns 0 with *stream set,
-//  or MF_ERR_INVALID (channels, rate, cfg or cap_frames out of range) or
-//  MF_ERR_NOMEM with err filled and *stream NULL.
-int analysis_begin (analysis_stream_t **stream, const audio_t *audio, int64_t cap_frames,
-                    const analysis_cfg_t *cfg, measure_t *out, char *err, size_t err_size);
+//  Starts an analysis of channels at rate_hz (cfg NULL: defaults). Sets
+//  FTZ/DAZ on the calling thread (analysis_feed sets them on its thread too).
+//  Returns 0 with *stream set, or MF_ERR_INVALID (channels outside 1..8,
+//  rate outside 8..384 kHz, cfg out of range) or MF_ERR_NOMEM with err
+//  filled and *stream NULL.
+int analysis_start (analysis_stream_t **stream, int channels, int rate_hz,
+                    const analysis_cfg_t *cfg, char *err, size_t err_size);
 
-//  Says that the first frames frames of audio->data are decoded (a count
-//  that only grows).
-void analysis_feed (analysis_stream_t *stream, int64_t frames);
+//  Measures the next frames frames (frames * channels floats at x; frames
+//  may be 0). Returns 0, or MF_ERR_FORMAT (a NaN or infinite sample: err
+//  names its frame in the track and its channel, "frame 48000 of channel
+//  2 is NaN; cannot measure"), MF_ERR_NOMEM or MF_ERR_INVALID (frames < 0)
+//  with err filled; after a failure every later feed and the finish
+//  return it again.
+int analysis_feed (analysis_stream_t *stream, const float *x, int64_t frames,
+                   char *err, size_t err_size);
 
-//  Finishes the analysis and frees the stream (*stream becomes NULL).
-//  Returns 0 with out filled, or the errors of analysis_run (no frames:
-//  MF_ERR_INVALID) with err filled and out holding no allocation.
-int analysis_end (analysis_stream_t **stream, char *err, size_t err_size);
+//  Finishes the analysis into out (overwritten; format copied into
+//  out->format, NULL for ""; out->block_lufs allocated here, free with
+//  measure_free) and frees the stream (*stream becomes NULL). Returns 0,
+//  or a feed's failure, MF_ERR_INVALID (no frames fed), MF_ERR_NOMEM or
+//  MF_ERR_INTERNAL (libebur128 refused the frames), with err filled and
+//  out holding no allocation.
+int analysis_finish (analysis_stream_t **stream, const char *format, measure_t *out,
+                     char *err, size_t err_size);
+
+//  Abandons an analysis (a read failed); NULL-safe; *stream becomes NULL.
+void analysis_stream_destroy (analysis_stream_t **stream);
 
 //  Mid and side energies (sums of squares) of interleaved frames; zero
 //  unless channels is 2.

@@ -509,6 +509,122 @@ audio_reader_close (audio_reader_t **reader)
     *reader = NULL;
 }
 
+//  A file read once from start to end (see audio_seq_open_fd).
+struct audio_seq_s {
+    SNDFILE    *sf;
+    int         fd;             //  owned (audio_seq_open), or -1 (the caller's)
+    char       *name;
+    int         channels;
+    int64_t     claim;          //  the header's frame count: reads stop there
+    int64_t     got;            //  frames read so far
+    bool        check;          //  not integer PCM: check every sample
+    bool        ended;
+};
+
+int
+audio_seq_open_fd (int fd, const char *name, audio_t *info, audio_seq_t **seq,
+                   char *err, size_t err_size)
+{
+    *seq = NULL;
+    audio_seq_t *q = calloc (1, sizeof *q);
+    if (!q || !(q->name = strdup (name))) {
+        free (q);
+        snprintf (err, err_size, "%s: out of memory", name);
+        return MF_ERR_NOMEM;
+    }
+    q->fd = -1;
+    SF_INFO sfi;
+    sf_count_t file_bytes = 0;
+    int rc = 0;
+    q->sf = s_open_fd (fd, name, &sfi, &file_bytes, &rc, err, err_size);
+    if (q->sf)
+        rc = s_check_shape (&sfi, name, err, err_size);
+    //  the checks of s_read_all on the header
+    if (!rc && sfi.frames <= 0) {
+        snprintf (err, err_size, "%s: no audio frames (empty or truncated data)", name);
+        rc = MF_ERR_FORMAT;
+    }
+    if (!rc && sfi.frames > (sf_count_t) 384000 * 3600 * 6) {
+        snprintf (err, err_size, "%s: header claims %lld frames; that is more than 6 hours",
+                  name, (long long) sfi.frames);
+        rc = MF_ERR_FORMAT;
+    }
+    if (rc) {
+        audio_seq_close (&q);
+        return rc;
+    }
+    sf_command (q->sf, SFC_SET_NORM_FLOAT, NULL, SF_TRUE);
+    q->channels = sfi.channels;
+    q->claim = sfi.frames;
+    q->check = !s_integer_pcm (sfi.format);
+    memset (info, 0, sizeof *info);
+    info->frames = sfi.frames;
+    info->channels = sfi.channels;
+    info->rate_hz = sfi.samplerate;
+    s_describe (&sfi, info);
+    *seq = q;
+    return 0;
+}
+
+int
+audio_seq_open (const char *path, audio_t *info, audio_seq_t **seq,
+                char *err, size_t err_size)
+{
+    *seq = NULL;
+    int rc = 0;
+    int fd = s_open_path (path, &rc, err, err_size);
+    if (fd < 0)
+        return rc;
+    rc = audio_seq_open_fd (fd, path, info, seq, err, err_size);
+    if (rc)
+        close (fd);
+    else
+        (*seq)->fd = fd;
+    return rc;
+}
+
+int64_t
+audio_seq_read (audio_seq_t *q, float *buf, int64_t max_frames, char *err, size_t err_size)
+{
+    int64_t want = q->claim - q->got < max_frames ? q->claim - q->got : max_frames;
+    if (q->ended || want <= 0)
+        return 0;
+    sf_count_t n = sf_readf_float (q->sf, buf, want);
+    if (n <= 0) {
+        q->ended = true;
+        if (q->got > 0)
+            return 0;                //  a truncated file yields what is there
+        snprintf (err, err_size, "%s: cannot read audio data (%s)", q->name, sf_strerror (q->sf));
+        return MF_ERR_FORMAT;
+    }
+    const size_t ch = (size_t) q->channels;
+    for (size_t i = 0; q->check && i < (size_t) n * ch; i++)
+        if (!isfinite (buf [i])) {
+            snprintf (err, err_size, "%s: sample %lld of channel %zu is %s; the file is corrupt",
+                      q->name, (long long) q->got + (long long) (i / ch), i % ch + 1,
+                      isnan (buf [i]) ? "NaN" : "infinite");
+            q->ended = true;
+            return MF_ERR_FORMAT;
+        }
+    q->got += n;
+    return n;
+}
+
+void
+audio_seq_close (audio_seq_t **seq)
+{
+    if (!seq || !*seq)
+        return;
+    audio_seq_t *q = *seq;
+    if (q->sf)
+        sf_close (q->sf);
+    if (q->fd >= 0)
+        close (q->fd);
+    free (q->name);
+    free (q);
+    *seq = NULL;
+}
+
 //  Virtual I/O over a memory buffer, for inline storage.
 typedef struct {
     const unsigned char *bytes;

@@ -90,6 +90,35 @@ int64_t audio_reader_next (audio_reader_t *reader, audio_t *audio, int64_t max_f
 //  Closes the reader (not the audio: free that with audio_free); NULL-safe.
 void audio_reader_close (audio_reader_t **reader);
 
+//  A file read once, start to end, in pieces into the caller's buffer:
+//  what streams through (the analysis) takes memory for one piece, not
+//  the track. The frames and the errors are those of audio_read: reads
+//  stop at the header's count or where the data ends (a truncated file
+//  yields what is there), and samples that are not integer PCM are
+//  checked for NaN and infinity piece by piece.
+typedef struct audio_seq_s audio_seq_t;
+
+//  Opens the file at fd for a read from its start (name in messages; fd
+//  stays the caller's, to close after audio_seq_close) or the file at
+//  path (opened and closed here). info gets channels, rate, format and
+//  in frames the header's count (a claim: at most that many come),
+//  info->data NULL. Returns 0 or the errors of audio_read on the header
+//  with err filled; on failure *seq is NULL.
+int audio_seq_open_fd (int fd, const char *name, audio_t *info, audio_seq_t **seq,
+                       char *err, size_t err_size);
+int audio_seq_open (const char *path, audio_t *info, audio_seq_t **seq,
+                    char *err, size_t err_size);
+
+//  Reads up to max_frames frames into buf (interleaved, room for
+//  max_frames * channels floats). Returns the frames read, 0 at the end,
+//  or MF_ERR_FORMAT with err filled ("PATH: sample N of channel C is NaN;
+//  the file is corrupt", or no frame could be read at all).
+int64_t audio_seq_read (audio_seq_t *seq, float *buf, int64_t max_frames,
+                        char *err, size_t err_size);
+
+//  Closes the read (and the file, when audio_seq_open opened it); NULL-safe.
+void audio_seq_close (audio_seq_t **seq);
+
 //  A file read at any position in pieces (seekable formats: the album
 //  stage reads mastered tracks this way, a piece at a time).
 typedef struct audio_stream_s audio_stream_t;

@@ -324,21 +324,81 @@ s_clear_dir (const char *dir)
     closedir (d);
 }
 
-//  Analyze: the track's measurements.
+//  Frames an analyze task decodes and measures at a time (0.37 s at 44.1 kHz).
+#define S_ANALYZE_PIECE  16384
+
+//  Analyze of a file input: opened beneath the input root as s_read_input
+//  opens it, decoded piece by piece into one buffer that the streaming
+//  analysis takes in turn, so the task's memory does not grow with the
+//  track; then the SHA-256 of the very bytes decoded (in the page cache
+//  now), as s_read_input takes it. Returns 0 with r->measure and sha, or
+//  an error with r->err.
+static int
+s_analyze_file (s_run_t *r, char sha [SHA256_HEX_SIZE])
+{
+    const Masterfarm__Task *t = r->task;
+    if (t->n_inputs < 1)
+        return s_fail (r, MF_ERR_PROTOCOL, "task %llu: input 0 missing",
+                       (unsigned long long) t->task_id);
+    const char *rel = t->inputs [0]->path;
+    char path [4096];
+    int rc = s_join (r, t->input_root, rel, path, sizeof path);
+    if (rc)
+        return rc;
+    int fd = fsutil_open_beneath (t->input_root, rel, O_RDONLY, 0);
+    if (fd < 0) {
+        char why [160];
+        fsutil_beneath_strerror (fd, errno, "input", why, sizeof why);
+        return s_fail (r, fd == MF_ERR_INVALID ? MF_ERR_INVALID : MF_ERR_IO,
+                       "album %u track %u: %s: %s", t->album + 1, t->track + 1, rel, why);
+    }
+    audio_t info;
+    audio_seq_t *seq = NULL;
+    analysis_stream_t *stream = NULL;
+    float *buf = NULL;
+    rc = audio_seq_open_fd (fd, path, &info, &seq, r->err, sizeof r->err);
+    if (!rc && !(buf = malloc ((size_t) S_ANALYZE_PIECE * (size_t) info.channels
+                               * sizeof (float))))
+        rc = s_fail (r, MF_ERR_NOMEM, "%s: out of memory", path);
+    if (!rc)
+        rc = analysis_start (&stream, info.channels, info.rate_hz, NULL, r->err, sizeof r->err);
+    while (!rc) {
+        int64_t n = audio_seq_read (seq, buf, S_ANALYZE_PIECE, r->err, sizeof r->err);
+        if (n == 0)
+            break;
+        rc = n < 0 ? (int) n : analysis_feed (stream, buf, n, r->err, sizeof r->err);
+    }
+    audio_seq_close (&seq);
+    free (buf);
+    if (!rc)
+        rc = analysis_finish (&stream, info.format, &r->measure, r->err, sizeof r->err);
+    analysis_stream_destroy (&stream);              //  a failed read: give up
+    if (!rc && s_hash_fd (fd, sha))
+        sha [0] = '\0';
+    close (fd);
+    return rc;
+}
+
+//  Analyze: the track's measurements; a file input streams
+//  (s_analyze_file), an inline one is in memory already.
 static int
 s_analyze (s_run_t *r)
 {
-    audio_t in = { 0 };
     char sha [SHA256_HEX_SIZE] = "";
-    int rc = s_read_input (r, 0, &in, sha);
+    int rc;
+    if (r->task->storage == MASTERFARM__STORAGE__STORAGE_INLINE) {
+        audio_t in = { 0 };
+        rc = s_read_input (r, 0, &in, sha);
+        if (rc)
+            return rc;
+        rc = analysis_run (&in, NULL, &r->measure, r->err, sizeof r->err);
+        audio_free (&in);
+    }
+    else
+        rc = s_analyze_file (r, sha);
     if (rc)
         return rc;
-    rc = analysis_run (&in, NULL, &r->measure, r->err, sizeof r->err);
-    if (!rc)
-        snprintf (r->measure.input_sha256, sizeof r->measure.input_sha256, "%s", sha);
-    audio_free (&in);
-    if (rc)
-        return rc;
+    snprintf (r->measure.input_sha256, sizeof r->measure.input_sha256, "%s", sha);
     results_analysis_to_pb (&r->measure, &r->analysis, r->band);
     r->result.analysis = &r->analysis;
     return 0;

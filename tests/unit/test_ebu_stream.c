@@ -1,13 +1,12 @@
-/*  The analysis of a track while it is decoded (analysis_begin / _feed /
-    _end, worker/analysis.h) and the piecewise reader (audio_reader_*,
-    worker/audio_io.h) give exactly the results of analysis_run and
-    audio_read: every field of measure_t and every gating block compared
-    bit for bit (tolerance: none, the same arithmetic on the same
-    samples), with pieces of 1 frame up to the whole track, threads 1 and
-    2, a final count below the buffer's room (a truncated file), and no
-    frames at all. The signals are noise and a sine at 44.1 kHz, whose
-    length is not a whole number of 100 ms hops, and a mono 8001 Hz one
-    (a rate that is not a multiple of 10).  */
+/*  The streaming analysis (analysis_start / _feed / _finish,
+    worker/analysis.h) and the piecewise readers (audio_reader_*,
+    audio_seq_*, worker/audio_io.h) give exactly the results of
+    analysis_run and audio_read: every field of measure_t and every gating
+    block compared bit for bit (tolerance: none, the same arithmetic on
+    the same samples), with pieces of 1 frame up to the whole track,
+    threads 1 and 2, and no frames at all. The signals are noise and a
+    sine at 44.1 kHz, whose length is not a whole number of 100 ms hops,
+    and a mono 8001 Hz one (a rate that is not a multiple of 10).  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -49,34 +48,31 @@ s_assert_same (const measure_t *a, const measure_t *b)
         assert_memory_equal (a->block_lufs, b->block_lufs, a->n_blocks * sizeof (float));
 }
 
-//  Measures the first frames frames of src through the stream API from a
-//  buffer with room for cap_frames, fed piece frames at a time.
+//  Measures src through the stream API, fed piece frames at a time from
+//  a buffer of its own (so that nothing may rely on the track in memory).
 static void
-s_stream (const audio_t *src, int64_t frames, int64_t cap_frames, int64_t piece,
-          int threads, measure_t *out)
+s_stream (const audio_t *src, int64_t piece, int threads, measure_t *out)
 {
-    audio_t a = *src;
-    a.data = calloc ((size_t) cap_frames * (size_t) src->channels, sizeof (float));
-    assert_non_null (a.data);
-    a.frames = 0;
+    const size_t ch = (size_t) src->channels;
+    int64_t room = piece < src->frames ? piece : src->frames;
+    float *buf = malloc ((size_t) room * ch * sizeof (float));
+    assert_non_null (buf);
     analysis_cfg_t cfg;
     analysis_cfg_default (&cfg);
     cfg.threads = threads;
     char err [256];
     analysis_stream_t *s = NULL;
-    assert_int_equal (analysis_begin (&s, &a, cap_frames, &cfg, out, err, sizeof err), 0);
+    assert_int_equal (analysis_start (&s, src->channels, src->rate_hz, &cfg, err, sizeof err), 0);
     assert_non_null (s);
-    while (a.frames < frames) {
-        int64_t n = frames - a.frames < piece ? frames - a.frames : piece;
-        memcpy (a.data + (size_t) a.frames * (size_t) a.channels,
-                src->data + (size_t) a.frames * (size_t) a.channels,
-                (size_t) n * (size_t) a.channels * sizeof (float));
-        a.frames += n;
-        analysis_feed (s, a.frames);
+    for (int64_t at = 0; at < src->frames; at += room) {
+        int64_t n = src->frames - at < room ? src->frames - at : room;
+        memcpy (buf, src->data + (size_t) at * ch, (size_t) n * ch * sizeof (float));
+        assert_int_equal (analysis_feed (s, buf, n, err, sizeof err), 0);
+        memset (buf, 0xff, (size_t) n * ch * sizeof (float));   //  NaN: must not be read again
     }
-    assert_int_equal (analysis_end (&s, err, sizeof err), 0);
+    assert_int_equal (analysis_finish (&s, src->format, out, err, sizeof err), 0);
     assert_null (s);
-    free (a.data);
+    free (buf);
 }
 
 //  A track of noise and a sine, with a silent start.
@@ -101,7 +97,7 @@ test_stream_same_as_run (void **state)
         { 8001 * 4 + 17, 1, 8001 },
         { 48000 / 5, 6, 48000 },                   //  shorter than a 400 ms block
     };
-    const int64_t pieces [] = { 1, 777, 4410, 16384, 1 << 30 };
+    const int64_t pieces [] = { 1, 7, 777, 4096, 4410, 16384, 1 << 30 };
     for (size_t t = 0; t < sizeof tracks / sizeof tracks [0]; t++) {
         audio_t a;
         s_track (&a, tracks [t].frames, tracks [t].channels, tracks [t].rate_hz);
@@ -116,11 +112,7 @@ test_stream_same_as_run (void **state)
                 if (pieces [p] == 1 && a.frames > 100000)
                     continue;                       //  keep the test short
                 measure_t m;
-                s_stream (&a, a.frames, a.frames, pieces [p], threads, &m);
-                s_assert_same (&ref, &m);
-                measure_free (&m);
-                //  room for more frames than come (a truncated file)
-                s_stream (&a, a.frames, a.frames + 3 * a.rate_hz, pieces [p], threads, &m);
+                s_stream (&a, pieces [p], threads, &m);
                 s_assert_same (&ref, &m);
                 measure_free (&m);
             }
@@ -134,10 +126,6 @@ static void
 test_stream_no_frames (void **state)
 {
     (void) state;
-    audio_t a;
-    s_track (&a, 44100, 2, 44100);
-    int64_t frames = a.frames;
-    a.frames = 0;
     for (int threads = 1; threads <= 2; threads++) {
         analysis_cfg_t cfg;
         analysis_cfg_default (&cfg);
@@ -145,24 +133,25 @@ test_stream_no_frames (void **state)
         measure_t m;
         char err [256];
         analysis_stream_t *s = NULL;
-        assert_int_equal (analysis_begin (&s, &a, frames, &cfg, &m, err, sizeof err), 0);
-        assert_int_equal (analysis_end (&s, err, sizeof err), MF_ERR_INVALID);
+        assert_int_equal (analysis_start (&s, 2, 44100, &cfg, err, sizeof err), 0);
+        assert_int_equal (analysis_feed (s, NULL, 0, err, sizeof err), 0);
+        assert_int_equal (analysis_finish (&s, "x", &m, err, sizeof err), MF_ERR_INVALID);
         assert_null (s);
         assert_null (m.block_lufs);
         assert_non_null (strstr (err, "no audio frames"));
         //  bad input is refused at the start
-        assert_int_equal (analysis_begin (&s, &a, 0, &cfg, &m, err, sizeof err), MF_ERR_INVALID);
+        assert_int_equal (analysis_start (&s, 9, 44100, &cfg, err, sizeof err), MF_ERR_INVALID);
         assert_null (s);
+        assert_int_equal (analysis_start (&s, 2, 7999, &cfg, err, sizeof err), MF_ERR_INVALID);
+        assert_null (s);
+        //  abandoned half-way, with the loudness thread running
+        assert_int_equal (analysis_start (&s, 2, 44100, &cfg, err, sizeof err), 0);
+        float piece [2 * 1000] = { 0.25f };
+        assert_int_equal (analysis_feed (s, piece, 1000, err, sizeof err), 0);
+        analysis_stream_destroy (&s);
+        assert_null (s);
+        analysis_stream_destroy (&s);               //  NULL-safe
     }
-    a.channels = 9;
-    measure_t m;
-    char err [256];
-    analysis_stream_t *s = NULL;
-    assert_int_equal (analysis_begin (&s, &a, frames, NULL, &m, err, sizeof err), MF_ERR_INVALID);
-    assert_null (s);
-    a.channels = 2;
-    a.frames = frames;
-    audio_free (&a);
 }
 
 //  Reads path with audio_reader in pieces and checks it against audio_read.
@@ -193,6 +182,37 @@ s_check_reader (const char *path, int64_t piece)
     audio_free (&ref);
 }
 
+//  Reads path with audio_seq in pieces and checks it against audio_read.
+static void
+s_check_seq (const char *path, int64_t piece)
+{
+    audio_t ref, info;
+    char err [AUDIO_ERR_LEN];
+    assert_int_equal (audio_read (path, &ref, err, sizeof err), 0);
+    audio_seq_t *q = NULL;
+    assert_int_equal (audio_seq_open (path, &info, &q, err, sizeof err), 0);
+    assert_non_null (q);
+    assert_null (info.data);
+    assert_int_equal (info.channels, ref.channels);
+    assert_int_equal (info.rate_hz, ref.rate_hz);
+    assert_string_equal (info.format, ref.format);
+    float *buf = malloc ((size_t) piece * (size_t) ref.channels * sizeof (float));
+    assert_non_null (buf);
+    int64_t at = 0, n;
+    const size_t ch = (size_t) ref.channels;
+    while ((n = audio_seq_read (q, buf, piece, err, sizeof err)) > 0) {
+        assert_true (at + n <= ref.frames);
+        assert_memory_equal (buf, ref.data + (size_t) at * ch, (size_t) n * ch * sizeof (float));
+        at += n;
+    }
+    assert_int_equal (n, 0);
+    assert_int_equal (at, ref.frames);
+    audio_seq_close (&q);
+    assert_null (q);
+    free (buf);
+    audio_free (&ref);
+}
+
 static void
 test_reader_same_as_read (void **state)
 {
@@ -207,6 +227,8 @@ test_reader_same_as_read (void **state)
         testsig_write_wav (path, &a, bits [b]);
         s_check_reader (path, 1000);
         s_check_reader (path, 1 << 30);
+        s_check_seq (path, 1000);
+        s_check_seq (path, 1 << 20);
         remove (path);
     }
     audio_free (&a);
@@ -220,6 +242,11 @@ test_reader_same_as_read (void **state)
     assert_null (r);
     assert_non_null (strstr (err, "missing.wav: cannot open"));
     audio_reader_close (&r);                        //  NULL-safe
+    audio_seq_t *q = NULL;
+    assert_int_equal (audio_seq_open (path, &none, &q, err, sizeof err), MF_ERR_IO);
+    assert_null (q);
+    assert_non_null (strstr (err, "missing.wav: cannot open"));
+    audio_seq_close (&q);                           //  NULL-safe
 }
 
 int
