@@ -96,7 +96,8 @@ s_run (run_t *r, const reference_measure_t *refm, const double *weight, size_t n
     memcpy (o.tonal_db, r->plan.tonal_db, sizeof o.tonal_db);
     o.chain.tonal_minimum_phase = true;
     o.target_lufs = r->plan.target_lufs;
-    o.chain.stereo.width = fmin (o.chain.stereo.width * r->plan.width, 2.0);
+    o.width_to_db = r->plan.ref_side_mid_db;       //  as masterfarm master --reference
+    o.width_share = width;
     r->ceiling = isnan (o.chain.limiter.ceiling_dbtp) ? o.ceiling_dbtp : o.chain.limiter.ceiling_dbtp;
     rc = master_run_take (&in, &o, &out, &r->rep, err, sizeof err);
     if (rc)
