@@ -1,5 +1,6 @@
-/*  Track analysis: libebur128 loudness fed in 100 ms hops, BS.1770-4
-    gating blocks formed from hop energies, the oversampled true-peak meter,
+/*  Track analysis: K-weighted loudness in 100 ms hops (worker/kweight.h,
+    the conventions of libebur128, which the tests compare it with),
+    BS.1770-4 gating blocks formed from hop energies, the oversampled true-peak meter,
     a gated long-term 1/3-octave spectrum (fftw3f) and sample statistics.
     The method and every unit are described in analysis.h.
 
@@ -11,10 +12,11 @@
         analysis_run always summed them (float within blocks of
         S_STATS_BLOCK samples counted from the track's start, double
         across them), with the samples of an unfinished block carried;
-      - libebur128, in whole hops; the frames of an unfinished hop are
-        carried (at most one hop). Per hop, the energies of the last 32
-        hops are kept for the 400 ms and 3 s windows, and per 400 ms block
-        its energy and loudness (12 bytes a hop: the blocks are a result);
+      - the loudness meter, in whole hops; the frames of an unfinished
+        hop are carried (at most one hop). Per hop its energy is kept
+        (for the 400 ms and 3 s windows, the integrated loudness and the
+        range), and per 400 ms block its energy and loudness (20 bytes a
+        hop);
       - the true-peak meter, in whole chunks of S_CHUNK_FRAMES counted
         from the track's start (a carry of less than one chunk);
       - the spectrum: each FFT frame is transformed once its n frames have
@@ -22,20 +24,20 @@
         buffer of one frame) and only its 30 band powers are kept (120
         bytes every 2 hops); the gating that weights them needs every
         block's energy, so it is done at the end.
-    What grows with the track is then about 0.7 kB per second of audio
-    (2.6 MB an hour), whatever the rate or channels.
+    What grows with the track is then about 0.8 kB per second of audio
+    (2.9 MB an hour), whatever the rate or channels.
 
-    With cfg->threads 2, libebur128 runs on a thread of its own, fed
+    With cfg->threads 2, the loudness meter runs on a thread of its own, fed
     through a ring of a few hops of frames (S_RING_FRAMES), while the
     calling thread does the rest. Results are the same bit for bit with
     one or two threads and with any piece size: every sum is formed in
     the same order.  */
 #include "worker/analysis.h"
+#include "worker/kweight.h"
 #include "worker/dsp/cpu.h"
 #include "worker/dsp/truepeak.h"
 #include "common/err.h"
 
-#include <ebur128.h>
 #include <fftw3.h>
 #include <math.h>
 #include <pthread.h>
@@ -50,8 +52,7 @@
 #define S_REL_GATE_LU      -10.0      //  BS.1770-4 relative gate
 #define S_FULL_SCALE_SINE  0.5        //  mean square of a 0 dBFS sine: the 0 dB spectrum reference
 #define S_CHUNK_FRAMES     8192       //  frames of a piece measured at a time (cache-sized)
-#define S_RING_FRAMES      65536      //  threads 2: about this many frames queued for libebur128
-#define S_HOP_HISTORY      32         //  hop energies kept: a 3 s window's 30 and the one leaving it
+#define S_RING_FRAMES      65536      //  threads 2: about this many frames queued for the meter
 #define S_FIRST_BLOCKS     600        //  blocks and spectrum rows allocated at first (a minute)
 
 //  fftw's planner is not thread-safe; plans are made and destroyed under this.
@@ -309,14 +310,16 @@ s_stats_end (s_stats_t *st, int64_t frames, measure_t *out)
     }
 }
 
-//  Loudness through libebur128, fed whole hops (s_loud_hop), then the
-//  partial last hop (s_loud_rest); s_loud_end hands out the results.
+//  Loudness from K-weighted hop energies (worker/kweight.h), fed whole
+//  hops (s_loud_hop), then the partial last hop (s_loud_rest); s_loud_end
+//  hands out the results. Every hop's energy is kept (8 bytes per 100 ms)
+//  for the integrated loudness and the range at the end.
 typedef struct {
-    ebur128_state *st;
-    size_t   hop;                       //  frames per hop: libebur128's 100 ms, (rate + 5) / 10
-    bool     fast;                      //  rate a multiple of 10: a 100 ms window is one hop
+    kweight_filter_t k;
+    size_t   hop;                       //  frames per hop, (rate + 5) / 10
     size_t   n_hops;                    //  whole hops fed
-    double   hop_e [S_HOP_HISTORY];     //  energy of hop h at h % S_HOP_HISTORY
+    double  *hop_e;                     //  every hop's energy
+    size_t   cap_hops;
     double   sum4, sum30;               //  running sums of the last 4 and 30 hop energies
     double   max_m, max_s;              //  largest momentary and short-term, as energies
     bool     have_m;
@@ -334,37 +337,28 @@ static int
 s_loud_init (s_loud_t *L, int channels, int rate_hz)
 {
     memset (L, 0, sizeof *L);
-    L->hop = (size_t) (rate_hz + 5) / 10;
-    L->fast = rate_hz % 10 == 0;
-    L->st = ebur128_init ((unsigned) channels, (unsigned long) rate_hz,
-                          EBUR128_MODE_I | EBUR128_MODE_LRA
-                          | EBUR128_MODE_M | EBUR128_MODE_S);
+    kweight_filter_init (&L->k, channels, rate_hz);
+    L->hop = (size_t) kweight_hop_frames (rate_hz);
     L->cap_blocks = S_FIRST_BLOCKS;
+    L->cap_hops = S_FIRST_BLOCKS;
     L->block_e = malloc (L->cap_blocks * sizeof (double));
     L->block_lufs = malloc (L->cap_blocks * sizeof (float));
-    if (!L->st || !L->block_e || !L->block_lufs) {
+    L->hop_e = malloc (L->cap_hops * sizeof (double));
+    if (!L->block_e || !L->block_lufs || !L->hop_e) {
         snprintf (L->err, sizeof L->err, "out of memory for the loudness meter");
         return L->rc = MF_ERR_NOMEM;
     }
-    //  mono is dual-mono (BS.1770: a mono channel heard on two
-    //  loudspeakers counts twice, +3.01 dB), as master.c's meter
-    if (channels == 1)
-        ebur128_set_channel (L->st, 0, EBUR128_DUAL_MONO);
-    if (channels >= 7)
-        ebur128_set_channel (L->st, 6, EBUR128_LEFT_SURROUND);
-    if (channels >= 8)
-        ebur128_set_channel (L->st, 7, EBUR128_RIGHT_SURROUND);
     return 0;
 }
 
-//  Frees what the meter holds (not the results handed out); NULL-safe parts.
+//  Frees what the meter holds (not the results handed out).
 static void
 s_loud_free (s_loud_t *L)
 {
-    if (L->st)
-        ebur128_destroy (&L->st);           //  libebur128's destroy is not NULL-safe
+    free (L->hop_e);
     free (L->block_e);
     free (L->block_lufs);
+    L->hop_e = NULL;
     L->block_e = NULL;
     L->block_lufs = NULL;
 }
@@ -389,72 +383,77 @@ s_loud_hop (s_loud_t *L, const float *x)
     if (L->rc)
         return;
     const size_t h = L->n_hops;
-    if (ebur128_add_frames_float (L->st, x, L->hop) != EBUR128_SUCCESS) {
-        snprintf (L->err, sizeof L->err, "the loudness meter failed");
-        L->rc = MF_ERR_INTERNAL;
-        return;
-    }
-    L->n_hops = h + 1;
-    double *e = L->hop_e;
-    #define S_E(k) e [(k) % S_HOP_HISTORY]
-    double em, es;
-    if (L->fast) {
-        double l;
-        ebur128_loudness_window (L->st, 100, &l);
-        S_E (h) = s_energy (l);
-        L->sum4 += S_E (h);
-        if (h >= 4)
-            L->sum4 -= S_E (h - 4);
-        L->sum30 += S_E (h);
-        if (h >= 30)
-            L->sum30 -= S_E (h - 30);
-        //  resum now and then so that the running sums cannot drift
-        if (h % 64 == 63) {
-            L->sum4 = 0.0;
-            for (size_t k = h >= 3 ? h - 3 : 0; k <= h; k++)
-                L->sum4 += S_E (k);
-            L->sum30 = 0.0;
-            for (size_t k = h >= 29 ? h - 29 : 0; k <= h; k++)
-                L->sum30 += S_E (k);
+    if (h == L->cap_hops) {
+        double *e = realloc (L->hop_e, 2 * L->cap_hops * sizeof (double));
+        if (!e) {
+            snprintf (L->err, sizeof L->err, "out of memory for the loudness hops");
+            L->rc = MF_ERR_NOMEM;
+            return;
         }
-        em = L->sum4 / 4.0;
-        es = L->sum30 / 30.0;
+        L->hop_e = e;
+        L->cap_hops *= 2;
     }
-    else {
-        double lm, ls;
-        ebur128_loudness_momentary (L->st, &lm);
-        ebur128_loudness_shortterm (L->st, &ls);
-        em = s_energy (lm);
-        es = s_energy (ls);
+    if (h >= 3 && L->n_blocks == L->cap_blocks) {
+        size_t cap = L->cap_blocks * 2;
+        double *be = realloc (L->block_e, cap * sizeof (double));
+        if (be)
+            L->block_e = be;
+        float *bl = be ? realloc (L->block_lufs, cap * sizeof (float)) : NULL;
+        if (!bl) {
+            snprintf (L->err, sizeof L->err, "out of memory for the loudness blocks");
+            L->rc = MF_ERR_NOMEM;
+            return;
+        }
+        L->block_lufs = bl;
+        L->cap_blocks = cap;
     }
+    double *e = L->hop_e;
+    e [h] = kweight_filter_sum (&L->k, x, (int64_t) L->hop) / (double) L->hop;
+    L->n_hops = h + 1;
+    L->sum4 += e [h];
+    if (h >= 4)
+        L->sum4 -= e [h - 4];
+    L->sum30 += e [h];
+    if (h >= 30)
+        L->sum30 -= e [h - 30];
+    //  resum now and then so that the running sums cannot drift
+    if (h % 64 == 63) {
+        L->sum4 = 0.0;
+        for (size_t k = h >= 3 ? h - 3 : 0; k <= h; k++)
+            L->sum4 += e [k];
+        L->sum30 = 0.0;
+        for (size_t k = h >= 29 ? h - 29 : 0; k <= h; k++)
+            L->sum30 += e [k];
+    }
+    double em = L->sum4 / 4.0, es = L->sum30 / 30.0;
     if (em < 0.0)
         em = 0.0;                           //  rounding of the running sum
     if (es < 0.0)
         es = 0.0;
     s_loud_max (L, em, es);
     if (h >= 3) {
-        if (L->n_blocks == L->cap_blocks) {
-            size_t cap = L->cap_blocks * 2;
-            double *be = realloc (L->block_e, cap * sizeof (double));
-            if (be)
-                L->block_e = be;
-            float *bl = be ? realloc (L->block_lufs, cap * sizeof (float)) : NULL;
-            if (!bl) {
-                snprintf (L->err, sizeof L->err, "out of memory for the loudness blocks");
-                L->rc = MF_ERR_NOMEM;
-                return;
-            }
-            L->block_lufs = bl;
-            L->cap_blocks = cap;
-        }
         //  the block is summed afresh (not from the running sum) for accuracy
-        double be = L->fast ? (S_E (h) + S_E (h - 1) + S_E (h - 2) + S_E (h - 3)) / 4.0 : em;
+        double be = (e [h] + e [h - 1] + e [h - 2] + e [h - 3]) / 4.0;
         double l = s_lufs (be);
         L->block_e [L->n_blocks] = be;
         L->block_lufs [L->n_blocks] = isfinite (l) ? (float) l : (float) ANALYSIS_FLOOR_LUFS;
         L->n_blocks++;
     }
-    #undef S_E
+}
+
+//  The mean energy of the last span hops' worth of frames ending with a
+//  partial hop whose frames sum to part over n frames: the whole hops
+//  before it, and of the oldest the share the window still holds.
+static double
+s_loud_window (const s_loud_t *L, size_t span, double part, size_t n)
+{
+    const size_t h = L->n_hops, hop = L->hop;
+    double sum = part;
+    for (size_t k = 1; k < span && k <= h; k++)
+        sum += L->hop_e [h - k] * (double) hop;
+    if (span <= h)
+        sum += L->hop_e [h - span] * (double) (hop - n);
+    return sum / (double) (span * hop);
 }
 
 //  Feeds the partial last hop (frames < L->hop, may be 0): it counts for
@@ -464,11 +463,8 @@ s_loud_rest (s_loud_t *L, const float *x, size_t frames)
 {
     if (L->rc || frames == 0)
         return;
-    ebur128_add_frames_float (L->st, x, frames);
-    double lm, ls;
-    ebur128_loudness_momentary (L->st, &lm);
-    ebur128_loudness_shortterm (L->st, &ls);
-    s_loud_max (L, s_energy (lm), s_energy (ls));
+    double part = kweight_filter_sum (&L->k, x, (int64_t) frames);
+    s_loud_max (L, s_loud_window (L, 4, part, frames), s_loud_window (L, 30, part, frames));
 }
 
 //  Writes integrated loudness, LRA, the maxima and the blocks into out
@@ -478,13 +474,10 @@ s_loud_end (s_loud_t *L, measure_t *out)
 {
     if (L->rc)
         return L->rc;
-    double gl, lra;
-    if (ebur128_loudness_global (L->st, &gl) != EBUR128_SUCCESS)
-        gl = -HUGE_VAL;
-    if (ebur128_loudness_range (L->st, &lra) != EBUR128_SUCCESS || !isfinite (lra))
-        lra = 0.0;
+    double gl = kweight_integrated (L->hop_e, (int64_t) L->n_hops);
+    double lra = kweight_range (L->hop_e, (int64_t) L->n_hops);
     out->integrated_lufs = isfinite (gl) ? gl : -HUGE_VAL;
-    out->lra_lu = lra;
+    out->lra_lu = isfinite (lra) ? lra : 0.0;
     out->max_momentary_lufs = s_lufs (L->max_m);
     out->max_shortterm_lufs = s_lufs (L->max_s);
     out->block_lufs = L->block_lufs;
@@ -887,7 +880,7 @@ s_ring_stop (analysis_stream_t *s, bool quit)
     q->buf = NULL;
 }
 
-//  One thread: feeds libebur128 whole hops, carrying an unfinished one.
+//  One thread: feeds the loudness meter whole hops, carrying an unfinished one.
 static void
 s_loud_feed (analysis_stream_t *s, const float *x, size_t frames)
 {
@@ -1015,7 +1008,7 @@ analysis_start (analysis_stream_t **stream_p, int channels, int rate_hz,
         analysis_stream_destroy (&s);
         return rc;
     }
-    //  libebur128 on a second thread if asked and possible (else on this one)
+    //  the loudness meter on a second thread if asked and possible (else on this one)
     if (cfg->threads == 2) {
         s_ring_t *q = &s->ring;
         size_t hops = S_RING_FRAMES / s->loud.hop;

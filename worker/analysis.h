@@ -1,24 +1,27 @@
 /*  Analysis of one track: everything common/measure.h holds, from audio
     fed in pieces of any size as it is decoded (analysis_start /
     analysis_feed / analysis_finish), so that its memory does not grow
-    with the track beyond about 0.7 kB per second of audio (the gating
-    blocks and the spectrum frames' band powers, see analysis.c), or from
+    with the track beyond about 0.8 kB per second of audio (the hop
+    energies, gating blocks and spectrum frames' band powers, see
+    analysis.c), or from
     audio in memory (analysis_run, the same in one piece). `masterfarm
     analyze` and the farm's analyze task of a file stream; the results are
     the same bit for bit whatever the pieces.
 
     Loudness (ITU-R BS.1770-4, EBU R128, EBU Tech 3341/3342) comes from
-    libebur128 in modes I and LRA (which include M and S); its true-peak
-    mode is not used. The signal is fed in hops of 100 ms (libebur128's
-    own block grid, (rate + 5) / 10 frames); after every hop the loudness
-    of the last 100 ms is read, and the 400 ms blocks (4 hops) and 3 s
-    short-term windows (30 hops) are formed from those hop energies:
+    the K-weighted meter of worker/kweight.h, which follows libebur128's
+    conventions (the tests hold it to libebur128 and to the EBU's test
+    signals). The signal is filtered in hops of 100 ms ((rate + 5) / 10
+    frames, libebur128's grid); each hop's K-weighted energy is kept,
+    and the 400 ms blocks (4 hops) and 3 s short-term windows (30 hops)
+    are formed from those hop energies:
       - block_lufs[i]: the 400 ms block ending at (i + 4) hops, only for
         complete blocks; a silent block reads ANALYSIS_FLOOR_LUFS.
       - max_momentary / max_shortterm: the largest 400 ms / 3 s loudness
         at any hop end, the time before the start counting as silence
         (what a meter started with the track shows).
-    Integrated loudness and LRA are libebur128's. measure_gated_loudness
+    Integrated loudness and LRA: kweight_integrated and kweight_range over
+    the hop energies. measure_gated_loudness
     over one track's blocks reproduces the integrated loudness (tested).
 
     True peak: worker/dsp/truepeak.h (4x/2x/1x by rate), at least the
@@ -49,10 +52,10 @@
     channel stays below cfg->silence_dbfs (a silent track is silent both
     ways: lead = trail = frames).
 
-    Channels: 1 to 8 in libebur128's default order (L R C LFE Ls Rs), the
+    Channels: 1 to 8 in the order L R C LFE Ls Rs (libebur128's), the
     LFE (4th) left out of loudness; a 7th and 8th channel are taken as
     back surrounds (7.1: L R C LFE Ls Rs Lb Rb) with the surround weight
-    +1.5 dB of BS.1770-4. Mono is measured dual-mono (EBUR128_DUAL_MONO:
+    +1.5 dB of BS.1770-4. Mono is measured dual-mono (as libebur128's EBUR128_DUAL_MONO:
     the channel heard on two loudspeakers, counted twice, +3.01 dB), so a
     mono file reads what its two-channel copy reads.  */
 #ifndef MF_ANALYSIS_H
@@ -68,7 +71,7 @@
 
 typedef struct {
     double silence_dbfs;   //  leading/trailing silence threshold, dBFS (< 0)
-    int    threads;        //  1 (or 0), or 2: libebur128 runs on a second thread
+    int    threads;        //  1 (or 0), or 2: the loudness meter runs on a second thread
                            //  while this one does peaks and spectrum (same results)
 } analysis_cfg_t;
 
@@ -82,7 +85,7 @@ void analysis_cfg_default (analysis_cfg_t *cfg);
 //  FTZ/DAZ on the calling thread. Returns 0, MF_ERR_INVALID (audio
 //  empty or outside 1..8 channels, 8..384 kHz, or cfg out of range),
 //  MF_ERR_FORMAT (a NaN or infinite sample; err says which),
-//  MF_ERR_NOMEM, or MF_ERR_INTERNAL (libebur128 refused the frames). On failure err holds one line, out holds no allocation.
+//  MF_ERR_NOMEM, or MF_ERR_INTERNAL. On failure err holds one line, out holds no allocation.
 int analysis_run (const audio_t *audio, const analysis_cfg_t *cfg, measure_t *out,
                   char *err, size_t err_size);
 
@@ -114,7 +117,7 @@ int analysis_feed (analysis_stream_t *stream, const float *x, int64_t frames,
 //  out->format, NULL for ""; out->block_lufs allocated here, free with
 //  measure_free) and frees the stream (*stream becomes NULL). Returns 0,
 //  or a feed's failure, MF_ERR_INVALID (no frames fed), MF_ERR_NOMEM or
-//  MF_ERR_INTERNAL (libebur128 refused the frames), with err filled and
+//  MF_ERR_INTERNAL, with err filled and
 //  out holding no allocation.
 int analysis_finish (analysis_stream_t **stream, const char *format, measure_t *out,
                      char *err, size_t err_size);

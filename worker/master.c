@@ -61,6 +61,7 @@
 #include "worker/master.h"
 #include "worker/analysis.h"
 #include "worker/chain.h"
+#include "worker/kweight.h"
 #include "worker/resample.h"
 #include "worker/dsp/dither.h"
 #include "worker/dsp/dsp_ops.h"
@@ -142,36 +143,6 @@ master_opts_default (master_opts_t *opts, const profile_t *profile, int source_r
     opts->gain_db = 0.0;
     opts->out_rate_hz = source_rate_hz;
     opts->out_bits = 32;
-}
-
-//  K-weighting (ITU-R BS.1770-4 Annex 1) for any rate: the high shelf
-//  (f0 1681.97 Hz, +3.99984 dB, Q 0.7071752) and the RLB high-pass (f0
-//  38.1355 Hz, Q 0.5003271) designed by the bilinear transform from their
-//  analogue prototypes, as libebur128 and the standard's 48 kHz
-//  coefficients do. Fills b[2][3], a[2][3] (a[.][0] = 1).
-static void
-s_kweight_coefs (int rate_hz, double b [2][3], double a [2][3])
-{
-    double f0 = 1681.974450955533, g = 3.999843853973347, q = 0.7071752369554196;
-    double k = tan (M_PI * f0 / rate_hz);
-    double vh = pow (10.0, g / 20.0), vb = pow (vh, 0.4996667741545416);
-    double a0 = 1.0 + k / q + k * k;
-    b [0][0] = (vh + vb * k / q + k * k) / a0;
-    b [0][1] = 2.0 * (k * k - vh) / a0;
-    b [0][2] = (vh - vb * k / q + k * k) / a0;
-    a [0][0] = 1.0;
-    a [0][1] = 2.0 * (k * k - 1.0) / a0;
-    a [0][2] = (1.0 - k / q + k * k) / a0;
-    f0 = 38.13547087602444;
-    q = 0.5003270373238773;
-    k = tan (M_PI * f0 / rate_hz);
-    a0 = 1.0 + k / q + k * k;
-    b [1][0] = 1.0;
-    b [1][1] = -2.0;
-    b [1][2] = 1.0;
-    a [1][0] = 1.0;
-    a [1][1] = 2.0 * (k * k - 1.0) / a0;
-    a [1][2] = (1.0 - k / q + k * k) / a0;
 }
 
 #define S_LANES 4
@@ -412,19 +383,6 @@ s_kweight_hops_stereo (const float *data, int64_t hop, int64_t n_hops, int rate_
 #undef S_VSTEP
 }
 
-//  Channel weights (BS.1770-4 Table 3, in the layout analysis.h uses:
-//  L R C LFE Ls Rs Lb Rb); mono is dual-mono, the channel heard on two
-//  loudspeakers and counted twice (+3.01 dB; libebur128's
-//  EBUR128_DUAL_MONO, as the analysis measures it).
-static void
-s_channel_weights (int channels, double w [AUDIO_MAX_CHANNELS])
-{
-    for (int c = 0; c < channels; c++)
-        w [c] = c == 3 ? 0.0 : c >= 4 ? 1.41 : 1.0;
-    if (channels == 1)
-        w [0] = 2.0;
-}
-
 //  K-weighted energy per 100 ms hop (channel-weighted sum), allocated;
 //  NULL when there are fewer than 4 hops or on out of memory.
 static double *
@@ -435,9 +393,9 @@ s_hop_energies (const float *data, int64_t frames, int channels, int rate_hz,
     if (!data || frames <= 0 || channels < 1 || channels > AUDIO_MAX_CHANNELS || rate_hz <= 0)
         return NULL;
     double b [2][3], a [2][3];
-    s_kweight_coefs (rate_hz, b, a);
-    double w [AUDIO_MAX_CHANNELS];
-    s_channel_weights (channels, w);
+    kweight_coefs (rate_hz, b, a);
+    double w [KWEIGHT_MAX_CH];
+    kweight_channel_weights (channels, w);
     const int64_t hop = (rate_hz + 5) / 10;           //  100 ms, as libebur128
     const int64_t n_hops = frames / hop;
     if (n_hops < 4)
@@ -458,89 +416,6 @@ s_hop_energies (const float *data, int64_t frames, int channels, int rate_hz,
     return hop_e;
 }
 
-//  BS.1770-4 integrated loudness from hop energies: 400 ms blocks every
-//  100 ms, absolute gate -70 LUFS, relative gate -10 LU.
-static double
-s_integrated (const double *hop_e, int64_t n_hops)
-{
-    const int64_t n_blocks = n_hops - 3;
-    const double abs_gate = pow (10.0, (-70.0 + 0.691) / 10.0);
-    double sum = 0.0;
-    int64_t n = 0;
-    for (int64_t k = 0; k < n_blocks; k++) {
-        double e = 0.25 * (hop_e [k] + hop_e [k + 1] + hop_e [k + 2] + hop_e [k + 3]);
-        if (e > abs_gate) {
-            sum += e;
-            n++;
-        }
-    }
-    if (n == 0)
-        return -HUGE_VAL;
-    double rel_gate = sum / (double) n * 0.1;
-    double sum2 = 0.0;
-    int64_t n2 = 0;
-    for (int64_t k = 0; k < n_blocks; k++) {
-        double e = 0.25 * (hop_e [k] + hop_e [k + 1] + hop_e [k + 2] + hop_e [k + 3]);
-        if (e > abs_gate && e > rel_gate) {
-            sum2 += e;
-            n2++;
-        }
-    }
-    return n2 > 0 ? -0.691 + 10.0 * log10 (sum2 / (double) n2) : -HUGE_VAL;
-}
-
-//  qsort order for doubles, ascending.
-static int
-s_cmp_double (const void *a, const void *b)
-{
-    double x = *(const double *) a, y = *(const double *) b;
-    return x < y ? -1 : x > y;
-}
-
-//  Loudness range (EBU Tech 3342) from hop energies, with libebur128's
-//  conventions: 3 s short-term windows every 1 s (the first ending at
-//  3 s), absolute gate -70 LUFS, relative gate -20 LU, the 10th and 95th
-//  percentiles at index (n - 1) p + 0.5 of the sorted energies.
-static double
-s_range (const double *hop_e, int64_t n_hops)
-{
-    if (n_hops < 30)
-        return 0.0;
-    int64_t n_st = (n_hops - 30) / 10 + 1;
-    double *st = malloc ((size_t) n_st * sizeof (double));
-    if (!st)
-        return 0.0;
-    const double abs_gate = pow (10.0, (-70.0 + 0.691) / 10.0);
-    int64_t n = 0;
-    double sum = 0.0;
-    for (int64_t k = 0; k < n_st; k++) {
-        double e = 0.0;
-        for (int64_t h = 10 * k; h < 10 * k + 30; h++)
-            e += hop_e [h];
-        e /= 30.0;
-        if (e >= abs_gate) {
-            st [n++] = e;
-            sum += e;
-        }
-    }
-    double lra = 0.0;
-    if (n > 0) {
-        double rel_gate = sum / (double) n * 0.01;       //  -20 LU
-        int64_t m = 0;
-        for (int64_t k = 0; k < n; k++)
-            if (st [k] >= rel_gate)
-                st [m++] = st [k];
-        if (m > 0) {
-            qsort (st, (size_t) m, sizeof (double), s_cmp_double);
-            size_t lo = (size_t) ((double) (m - 1) * 0.10 + 0.5);
-            size_t hi = (size_t) ((double) (m - 1) * 0.95 + 0.5);
-            lra = 10.0 * log10 (st [hi]) - 10.0 * log10 (st [lo]);
-        }
-    }
-    free (st);
-    return lra;
-}
-
 double
 master_loudness_lufs (const float *data, int64_t frames, int channels, int rate_hz)
 {
@@ -548,7 +423,7 @@ master_loudness_lufs (const float *data, int64_t frames, int channels, int rate_
     double *hop_e = s_hop_energies (data, frames, channels, rate_hz, &n_hops);
     if (!hop_e)
         return -HUGE_VAL;
-    double lufs = s_integrated (hop_e, n_hops);
+    double lufs = kweight_integrated (hop_e, n_hops);
     free (hop_e);
     return lufs;
 }
@@ -559,21 +434,18 @@ master_measure_loudness (const float *data, int64_t frames, int channels, int ra
 {
     int64_t n_hops;
     double *hop_e = s_hop_energies (data, frames, channels, rate_hz, &n_hops);
-    *lufs = hop_e ? s_integrated (hop_e, n_hops) : -HUGE_VAL;
-    *lra_lu = hop_e ? s_range (hop_e, n_hops) : 0.0;
+    *lufs = hop_e ? kweight_integrated (hop_e, n_hops) : -HUGE_VAL;
+    *lra_lu = hop_e ? kweight_range (hop_e, n_hops) : 0.0;
     free (hop_e);
 }
 
 //  The loudness meter fed in pieces (see master.h): the K-weighting
-//  filters run serially with their state kept between pieces, which is
-//  the one pass s_kweight_hops's lanes stand in for.
+//  filters run serially (kweight_filter_t) with their state kept between
+//  pieces, which is the one pass s_kweight_hops's lanes stand in for.
 struct master_meter_s {
-    int      channels;
+    kweight_filter_t k;
     int64_t  hop;                //  frames per 100 ms
     int64_t  in_hop;             //  frames of the current hop so far
-    double   b [2][3], a [2][3];
-    double   w [AUDIO_MAX_CHANNELS];
-    double   st [AUDIO_MAX_CHANNELS][4];
     double   acc;                //  weighted energy of the current hop
     double  *hop_e;
     int64_t  n_hops, cap;
@@ -582,39 +454,28 @@ struct master_meter_s {
 master_meter_t *
 master_meter_new (int channels, int rate_hz)
 {
-    if (channels < 1 || channels > AUDIO_MAX_CHANNELS || rate_hz <= 0)
+    if (channels < 1 || channels > AUDIO_MAX_CHANNELS || channels > KWEIGHT_MAX_CH
+    ||  rate_hz <= 0)
         return NULL;
     master_meter_t *m = calloc (1, sizeof *m);
     if (!m)
         return NULL;
-    m->channels = channels;
-    m->hop = (rate_hz + 5) / 10;
-    s_kweight_coefs (rate_hz, m->b, m->a);
-    s_channel_weights (channels, m->w);
+    kweight_filter_init (&m->k, channels, rate_hz);
+    m->hop = kweight_hop_frames (rate_hz);
     return m;
 }
 
 int
 master_meter_add (master_meter_t *m, const float *data, int64_t frames)
 {
-    const double b00 = m->b [0][0], b01 = m->b [0][1], b02 = m->b [0][2];
-    const double a01 = m->a [0][1], a02 = m->a [0][2], a11 = m->a [1][1], a12 = m->a [1][2];
-    const size_t ch = (size_t) m->channels;
-    for (int64_t f = 0; f < frames; f++) {
-        for (size_t c = 0; c < ch; c++) {
-            if (m->w [c] <= 0.0)
-                continue;
-            double *s = m->st [c];
-            double v = data [(size_t) f * ch + c];
-            double y = b00 * v + s [0];
-            s [0] = (b01 * v + s [1]) - a01 * y;
-            s [1] = b02 * v - a02 * y;
-            double z = y + s [2];
-            s [2] = (-2.0 * y + s [3]) - a11 * z;
-            s [3] = y - a12 * z;
-            m->acc += m->w [c] * z * z;
-        }
-        if (++m->in_hop < m->hop)
+    const size_t ch = (size_t) m->k.channels;
+    while (frames > 0) {
+        int64_t n = m->hop - m->in_hop < frames ? m->hop - m->in_hop : frames;
+        m->acc += kweight_filter_sum (&m->k, data, n);
+        data += (size_t) n * ch;
+        frames -= n;
+        m->in_hop += n;
+        if (m->in_hop < m->hop)
             continue;
         if (m->n_hops == m->cap) {
             int64_t cap = m->cap ? 2 * m->cap : 1024;
@@ -635,8 +496,8 @@ void
 master_meter_result (const master_meter_t *m, double *lufs, double *lra_lu)
 {
     bool some = m && m->n_hops >= 4;
-    *lufs = some ? s_integrated (m->hop_e, m->n_hops) : -HUGE_VAL;
-    *lra_lu = some ? s_range (m->hop_e, m->n_hops) : 0.0;
+    *lufs = some ? kweight_integrated (m->hop_e, m->n_hops) : -HUGE_VAL;
+    *lra_lu = some ? kweight_range (m->hop_e, m->n_hops) : 0.0;
 }
 
 void
