@@ -440,6 +440,58 @@ s_put_lufs (s_out_t *o, double v)
         s_put (o, "none (silent)");
 }
 
+//  The reference match of a profile whose plan has one: the references
+//  and intensities (from the plan's record), then per track the distance
+//  to their shape before the match, its side/mid ratio in and out and
+//  the side gain that moved it.
+static void
+s_put_reference (s_out_t *o, const report_input_t *in, const report_profile_t *rp)
+{
+    if (!rp->plan->reference || !rp->plan->report_json)
+        return;
+    json_t *rec = json_loads (rp->plan->report_json, 0, NULL);
+    json_t *t = json_object_get (rec, "tonal"), *refs = json_object_get (t, "references");
+    json_t *in_t = json_object_get (t, "intensity"), *dist = json_object_get (t, "track_distance_db");
+    json_t *ptracks = json_object_get (rec, "tracks");
+    s_put (o, "<h3>Reference match</h3>\n<ul>\n");
+    size_t k;
+    json_t *r;
+    json_array_foreach (refs, k, r) {
+        s_put (o, "<li>");
+        s_put_esc (o, json_string_value (json_object_get (r, "path")));
+        s_put (o, ": weight %g, %.2f LUFS, side/mid %.2f dB, %lld Hz, %.1f s</li>\n",
+               json_number_value (json_object_get (r, "weight")),
+               json_number_value (json_object_get (r, "lufs")),
+               json_number_value (json_object_get (r, "side_mid_db")),
+               (long long) json_integer_value (json_object_get (r, "rate_hz")),
+               json_number_value (json_object_get (r, "duration_s")));
+    }
+    s_put (o, "</ul>\n<p>intensities: tone %g, loudness %g, width %g; tonal correction capped at "
+           "%g dB, minimum phase; album target %.2f LUFS (the references' loudness %.2f LUFS)</p>\n",
+           json_number_value (json_object_get (in_t, "tone")),
+           json_number_value (json_object_get (in_t, "loudness")),
+           json_number_value (json_object_get (in_t, "width")),
+           json_number_value (json_object_get (t, "max_db")), rp->plan->album_target_lufs,
+           json_number_value (json_object_get (rec, "reference_lufs")));
+    s_put (o, "<table><tr><th>#</th><th>distance before dB</th><th>side/mid in dB</th>"
+              "<th>side gain</th><th>side/mid out dB</th></tr>\n");
+    for (size_t i = 0; i < in->album->n_tracks; i++) {
+        if (rp->delivered && !rp->delivered [i])
+            continue;
+        const master_report_t *mr = rp->masters ? &rp->masters [i] : NULL;
+        json_t *d = json_array_get (dist, i), *pt = json_array_get (ptracks, i);
+        s_put (o, "<tr><td>%d</td>", s_number (in, i));
+        s_cell (o, json_is_number (d) ? json_number_value (d) : NAN, 2);
+        json_t *sm = json_object_get (pt, "side_mid_db");
+        s_cell (o, json_is_number (sm) ? json_number_value (sm) : NAN, 2);
+        s_cell (o, mr ? mr->width : NAN, 3);
+        s_cell (o, mr ? mr->side_mid_db : NAN, 2);
+        s_put (o, "</tr>\n");
+    }
+    s_put (o, "</table>\n");
+    json_decref (rec);
+}
+
 //  The glue compressor of each track as it ran (report.json's chain), one
 //  line per track, for report.html.
 static void
@@ -782,6 +834,7 @@ report_html (const report_input_t *in)
             s_put (&o, "<h3>Output spectra (shape)</h3>\n");
             s_plot_bands (&o, n, s_get_out, rp, 1, "dB");
         }
+        s_put_reference (&o, in, rp);
         s_put_dynamics (&o, in, rp);
         s_put_codecs (&o, in, rp);
     }
