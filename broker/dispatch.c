@@ -135,8 +135,11 @@ s_task_reused (broker_t *self, task_t *t, int widx, const Masterfarm__Result *re
     core_task_done (t);
     t->reused = true;
     self->n_reused++;
-    log_info ("job %llu album %d track %d: %s%s%s reused (input and settings unchanged)",
-              (unsigned long long) t->sched.job_id, t->album + 1, t->track + 1,
+    const album_t *a = &t->job->albums [t->album];
+    bool ref = t->kind == K_ANALYZE && (size_t) t->track >= a->spec->n_tracks;
+    log_info ("job %llu album %d %s %d: %s%s%s reused (input and settings unchanged)",
+              (unsigned long long) t->sched.job_id, t->album + 1, ref ? "reference" : "track",
+              ref ? t->track - (int) a->spec->n_tracks + 1 : t->track + 1,
               t->kind == K_ANALYZE ? "analysis" : "master",
               t->kind == K_MASTER ? " " : "",
               t->kind == K_MASTER ? profile_get ((profile_id_t) t->profile)->name : "");

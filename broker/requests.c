@@ -621,6 +621,7 @@ typedef struct {
     size_t                   n;
     size_t                   bytes;
     bool                     truncated;
+    const job_t             *job;
 } s_logs_t;
 
 //  Copies one attempt row into the reply (strings owned).
@@ -641,6 +642,13 @@ s_logs_row (void *arg, const store_attempt_t *at)
     x->kind = (char *) core_kind_name (at->kind);
     x->album = at->album >= 0 ? (uint32_t) at->album + 1 : 0;
     x->track = at->track >= 0 ? (uint32_t) at->track + 1 : 0;
+    //  an album's reference file: after its tracks in the task numbering
+    const album_t *a = at->album >= 0 && (size_t) at->album < l->job->n_albums
+                     ? &l->job->albums [at->album] : NULL;
+    if (a && at->track >= 0 && (size_t) at->track >= a->spec->n_tracks) {
+        x->reference = (char *) core_input_path (a, (size_t) at->track);
+        x->track = 0;
+    }
     x->profile = p ? (char *) p->name : (char *) "";
     x->attempt = (uint32_t) (at->attempt > 0 ? at->attempt : 0);
     x->worker = strdup (at->worker ? at->worker : "");
@@ -677,7 +685,7 @@ requests_on_logs (broker_t *self, const wire_msg_t *msg)
         core_send_error (self, msg, MF_ERR_INVALID, text);
         return;
     }
-    s_logs_t l = { 0 };
+    s_logs_t l = { .job = job };
     l.rows = calloc (S_LOGS_MAX, sizeof *l.rows);
     l.ptrs = calloc (S_LOGS_MAX, sizeof *l.ptrs);
     int rc = l.rows && l.ptrs ? 0 : MF_ERR_NOMEM;

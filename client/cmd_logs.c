@@ -52,6 +52,8 @@ s_print_text (const Masterfarm__LogsReply *r)
         printf ("album %u", a->album);
         if (a->track)
             printf (" track %u", a->track);
+        if (a->reference && *a->reference)
+            printf (" reference %s", a->reference);
         printf (" %s%s%s attempt %u on %s: %s .. %s", a->kind, a->profile && *a->profile ? " " : "",
                 a->profile ? a->profile : "", a->attempt,
                 a->worker && *a->worker ? a->worker : "?", start, end);
@@ -93,6 +95,9 @@ s_to_json (const Masterfarm__LogsReply *r)
             "ended_ms", (json_int_t) a->ended_ms, "ok", (int) a->ok,
             "error", a->error ? a->error : "",
             "stderr_tail", a->stderr_tail ? a->stderr_tail : ""));
+        if (a->reference && *a->reference)
+            json_object_set_new (json_array_get (list, i), "reference",
+                                 json_string (a->reference));
     }
     return json_pack ("{s:I, s:o, s:b}", "job_id", (json_int_t) r->job_id, "attempts", list,
                       "truncated", (int) r->truncated);
