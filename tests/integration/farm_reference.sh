@@ -22,7 +22,8 @@
 #      lands on spotify's -14 LUFS.
 #   4. a reference that does not exist is refused at submit, naming the
 #      spec path; a silent reference holds the album with a reason that
-#      names the file.
+#      names the file; so does one that is not audio, and once it is
+#      fixed the same command again delivers the album.
 . "$MF_SRC/tests/lib/farm_lib.sh"
 command -v sox >/dev/null && command -v ffmpeg >/dev/null || { echo "sox and ffmpeg are needed"; exit 77; }
 
@@ -197,4 +198,31 @@ tail -n 6 "$T/silent.log"
 [ $rc != 0 ] || fail "an album matched to a silent reference was delivered"
 grep -q "refs/silence.wav has no measurable loudness" "$T/silent.log" \
     || fail "the failure does not name the silent reference"
+
+# A reference that is not audio fails its analysis and holds the album;
+# once the file is fixed, the same command again analyses it, plans and
+# delivers (the tracks' analyses are not redone).
+head -c 50000 /dev/urandom >"$T/in/refs/broken.wav"
+job broken '{"match": "reference", "reference": "refs/broken.wav", "max_db": 6}'
+set +e
+"$MASTERFARM" run "$T/in/broken.json" -o "$T/out-broken" -j 1 >"$T/broken1.log" 2>&1
+rc=$?
+set -e
+tail -n 4 "$T/broken1.log"
+[ $rc != 0 ] || fail "an album matched to a reference that is not audio was delivered"
+grep -q "reference refs/broken.wav could not be analysed" "$T/broken1.log" \
+    || fail "the failure does not name the broken reference"
+cp "$T/in/refs/bright.wav" "$T/in/refs/broken.wav"
+"$MASTERFARM" run "$T/in/broken.json" -o "$T/out-broken" -j 1 >"$T/broken2.log" 2>&1 \
+    || { cat "$T/broken2.log"; fail "the run after fixing the reference did not deliver"; }
+tail -n 3 "$T/broken2.log"
+[ "$(track_outputs "$T/out-broken" spotify)" = 2 ] || fail "the fixed run did not deliver 2 spotify tracks"
+[ "$(grep -c "job 2 album 1 track [12]: analysis reused" "$T/out-broken/.masterfarm/broker.log")" = 2 ] \
+    || fail "the fixed run analysed the tracks again"
+python3 - "$T/out-broken" <<'PYEOF' || fail "the fixed run's report does not name the reference"
+import glob, json, sys
+rep = json.load(open(glob.glob(sys.argv[1] + '/*/report.json')[0]))
+refs = rep['profiles'][0]['plan']['tonal']['references']
+sys.exit(0 if [r['path'] for r in refs] == ['refs/broken.wav'] else 1)
+PYEOF
 farm_pass
