@@ -320,7 +320,9 @@ s_task_cancel (broker_t *self, task_t *t)
 static void
 s_task_reset (broker_t *self, task_t *t, bool queue)
 {
-    t->attempts = 0;
+    //  the failure counts start again; the attempt numbers go on, so the
+    //  attempts before the retry keep their place in the log and a late
+    //  result of one of them is not taken for the retry's
     graph_task_counts_clear (self, t);
     t->sched.avoid_worker = -1;
     s_task_withdraw (self, t);

@@ -5,7 +5,8 @@
 # 1), and an unknown job id is an error (exit 1). Retry: a job whose track
 # crashes its task process fails; the workers are replaced by healthy ones
 # and `masterfarm retry` queues the failed work again; the job then
-# completes with every track delivered.
+# completes with every track delivered, and `masterfarm logs` still lists
+# every failed attempt, the retry's numbered after them.
 . "$MF_SRC/tests/lib/farm_lib.sh"
 
 gen_album "$T/in" --tracks 4 --seconds 3 --seed 12 --mark 1:hangme --mark 3:crashme \
@@ -51,6 +52,9 @@ set -e
 [ $rc = 1 ] || fail "the job with a crashing track did not fail (watch exit $rc)"
 stop_group "$c1"
 stop_group "$c2"
+# what `masterfarm logs` holds of the crashing track before the retry
+"$MASTERFARM" logs "$job2" --album 1 --track 3 --broker "$BROKER_URL" >"$T/logs1.out"
+failed1=$(grep -c "analyze attempt .*, failed$" "$T/logs1.out" || true)
 start_worker good-w1
 start_worker good-w2
 "$MASTERFARM" retry "$job2" --broker "$BROKER_URL" || fail "retry of a failed job failed"
@@ -58,6 +62,15 @@ start_worker good-w2
     || { cat "$T/watch3.out"; fail "the retried job did not complete"; }
 [ "$(job_field "$job2" 'sum(t["state"] == "done" for t in j["tracks"])')" = 4 ] \
     || fail "not every track is done after the retry"
+# The retry's attempt is added to the record: the failed attempts before
+# it are all still listed, each under its own number.
+"$MASTERFARM" logs "$job2" --album 1 --track 3 --broker "$BROKER_URL" >"$T/logs2.out"
+cat "$T/logs2.out"
+[ "$failed1" -ge 1 ] || fail "no failed attempt of the crashing track was logged"
+[ "$(grep -c "analyze attempt .*, failed$" "$T/logs2.out")" = "$failed1" ] \
+    || fail "the retry lost failed attempts from the log (before: $failed1)"
+[ "$(grep -c "analyze attempt $((failed1 + 1)) .*, ok$" "$T/logs2.out")" = 1 ] \
+    || fail "the retry's analysis is not logged as attempt $((failed1 + 1))"
 n=$(verify_manifests "$T/out") || fail "manifest check: $n"
 # The re-delivered album holds this spec's tracks and nothing left over
 # from the first delivery (which lacked the failed track, so its numbers
