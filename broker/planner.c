@@ -349,13 +349,11 @@ planner_spectral_distance (const double *a_db, const double *b_db)
 
 //  Reference match; see planner.h.
 int
-planner_reference_match (const measure_t *track, double track_side_mid_db,
-                         const planner_ref_t *refs, size_t n_refs,
+planner_reference_match (const measure_t *track, const planner_ref_t *refs, size_t n_refs,
                          const planner_ref_cfg_t *cfg, double profile_target_lufs,
                          planner_ref_plan_t *out, char *err, size_t err_size)
 {
     memset (out, 0, sizeof *out);
-    out->width = 1.0;
     out->target_lufs = profile_target_lufs;
     out->ref_side_mid_db = NAN;
     if (!track || !refs || n_refs == 0 || !cfg) {
@@ -434,10 +432,6 @@ planner_reference_match (const measure_t *track, double track_side_mid_db,
     out->target_lufs = fmin (fmax (t, -40.0), -5.0);
 
     out->ref_side_mid_db = sm_w > 0.0 ? sm_sum / sm_w : NAN;
-    if (isfinite (out->ref_side_mid_db) && isfinite (track_side_mid_db)) {
-        double w = pow (10.0, cfg->width * (out->ref_side_mid_db - track_side_mid_db) / 20.0);
-        out->width = fmin (fmax (w, 0.0), 2.0);
-    }
     return 0;
 }
 
@@ -709,7 +703,7 @@ s_plan_reference (const spec_album_t *album, const measure_t *const *a, size_t n
                                   .width = tt->intensity.width, .max_db = tt->max_db };
         planner_ref_plan_t rp;
         char why [256];
-        if (planner_reference_match (a [i], a [i]->side_mid_db, refs, n_refs, &cfg, target,
+        if (planner_reference_match (a [i], refs, n_refs, &cfg, target,
                                      &rp, why, sizeof why)) {
             snprintf (err, err_size, "album \"%s\" track %d: %s",
                       album->title ? album->title : "", numbers [i], why);

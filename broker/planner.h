@@ -118,11 +118,13 @@ void planner_tonal_curve (const double *raw, const int *usable, double strength,
                 max_gr_db still bound what is delivered: a reference
                 louder than the limiter may reach is met only that far
                 (the master report says gr_capped)
-      width     side gain w = 10^(width * (R_ref - R_track) / 20) on the
-                stereo stage, R the side/mid energy ratio in dB (weighted
-                mean over the stereo references), bounded to 0 .. 2; 1
-                (unchanged) when the track or every reference is not
-                stereo or has no side content
+      width     the references' side/mid energy ratio R_ref in dB (the
+                weighted mean over the stereo references; NAN when none
+                is stereo with side content); the master moves the ratio
+                its pre-gain stages leave R width of the way toward it
+                with a side gain 10^(width * (R_ref - R) / 20) bounded to
+                0 .. 2 (worker/master.h width_to_db, width_share): the
+                tonal EQ changes R, so the gain is found after it
 
     Spectral distance (planner_spectral_distance): the RMS over the
     1/3-octave bands from 40 Hz to 16 kHz of the difference of two shapes,
@@ -138,20 +140,18 @@ typedef struct {
 typedef struct {
     double tonal_db [MEASURE_BANDS];   //  correction curve (minimum phase)
     double target_lufs;                //  blended loudness target
-    double width;                      //  side gain for the stereo stage
     double ref_lufs;                   //  weighted reference loudness
     double ref_side_mid_db;            //  weighted reference side/mid (NAN: none)
     double distance_db;                //  spectral distance track -> target, before
     double ref_shape_db [MEASURE_BANDS];   //  the target shape
 } planner_ref_plan_t;
 
-//  Plans the match of track (side/mid ratio track_side_mid_db) to n_refs
-//  references; profile_target_lufs is where loudness intensity 0 lands.
+//  Plans the match of track to n_refs references; profile_target_lufs is
+//  where loudness intensity 0 lands.
 //  Returns 0 or MF_ERR_INVALID (no reference, a weight not > 0, an
 //  intensity out of 0 .. 1, a reference or the track without measurable
 //  loudness; err says which).
-int planner_reference_match (const measure_t *track, double track_side_mid_db,
-                             const planner_ref_t *refs, size_t n_refs,
+int planner_reference_match (const measure_t *track, const planner_ref_t *refs, size_t n_refs,
                              const planner_ref_cfg_t *cfg, double profile_target_lufs,
                              planner_ref_plan_t *out, char *err, size_t err_size);
 

@@ -228,7 +228,7 @@ s_reference (const char *file, const audio_t *in, const char *const *paths,
                                         .side_mid_db = refm [done].side_mid_db,
                                         .weight = weights [done] };
     }
-    if (rc == 0 && planner_reference_match (&track.m, track.side_mid_db, refs, n, cfg,
+    if (rc == 0 && planner_reference_match (&track.m, refs, n, cfg,
                                             o->target_lufs, plan, err, sizeof err)) {
         fprintf (stderr, "masterfarm master: %s: %s\n", file, err);
         rc = -1;
@@ -553,8 +553,9 @@ missing:
         for (int k = 0; k < MEASURE_BANDS; k++)
             peak = fmax (peak, fabs (rplan.tonal_db [k]));
         printf ("match     spectral distance %.2f dB before; tonal EQ up to %.2f dB "
-                "(minimum phase, cap %.1f dB); side gain %.2f\n", rplan.distance_db, peak,
-                rcfg.max_db, rplan.width);
+                "(minimum phase, cap %.1f dB); side gain %.2f, side/mid %s dB\n",
+                rplan.distance_db, peak, rcfg.max_db, rep.width,
+                s_num (b, sizeof b, rep.side_mid_db));
     }
     if (!isfinite (rep.in_lufs) || !isfinite (rep.out_lufs))
         printf ("note      no gated loudness (silence, or shorter than 0.4 s): the loudness "

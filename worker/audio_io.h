@@ -66,30 +66,6 @@ int audio_read_fd (int fd, const char *name, audio_t *out, char *err, size_t err
 int audio_read_mem (const void *bytes, size_t size, const char *name,
                     audio_t *out, char *err, size_t err_size);
 
-//  A file read in pieces, so that work on the first frames can start
-//  while the rest is decoded (masterfarm analyze).
-typedef struct audio_reader_s audio_reader_t;
-
-//  Opens path for a read in pieces into one buffer: out gets the buffer
-//  (out->data, room for *cap_frames frames, the header's count), channels,
-//  rate and format, and out->frames = 0. Integer PCM whose header count
-//  fits in the file is decoded piece by piece by audio_reader_next; any
-//  other file is read whole here with every check of audio_read (and
-//  handed out by the first audio_reader_next). Returns 0 or the errors of
-//  audio_read with err filled; on failure *reader is NULL, *out untouched.
-int audio_reader_open (const char *path, audio_t *out, int64_t *cap_frames,
-                       audio_reader_t **reader, char *err, size_t err_size);
-
-//  Decodes up to max_frames more frames after audio->frames into
-//  audio->data and adds them to audio->frames. Returns the frames added,
-//  0 at the end (a truncated file ends early), or MF_ERR_FORMAT with err
-//  filled when the file holds no frame at all.
-int64_t audio_reader_next (audio_reader_t *reader, audio_t *audio, int64_t max_frames,
-                           char *err, size_t err_size);
-
-//  Closes the reader (not the audio: free that with audio_free); NULL-safe.
-void audio_reader_close (audio_reader_t **reader);
-
 //  A file read once, start to end, in pieces into the caller's buffer:
 //  what streams through (the analysis) takes memory for one piece, not
 //  the track. The frames and the errors are those of audio_read: reads

@@ -684,27 +684,26 @@ s_render (const float *pre, float *out, size_t samples, size_t frames, double ga
         dsp_ops ()->scale (out, pre, gain, samples);
 }
 
-//  master_run on in, whose samples are owned (freed) here whatever the
-//  outcome: the pre-gain stages run on them in place.
 //  Moves the side/mid ratio of stereo frames x toward opts->width_to_db by
 //  opts->width_share of the way, scaling the side signal (M = (L + R) / 2,
 //  S = (L - R) / 2) by a gain within 0 .. 2; records the gain and the
-//  ratio reached. Nothing changes without a target, for other channel
-//  counts, or without side or mid content.
+//  ratio reached. Nothing is measured or changed without a target or
+//  with a share of 0, nor for other channel counts; nothing changes
+//  without side or mid content.
 static void
 s_width_match (float *x, int64_t frames, int ch, const master_opts_t *opts,
                master_report_t *report)
 {
     report->width = 1.0;
     report->side_mid_db = NAN;
-    if (ch != 2)
-        return;
+    if (ch != 2 || !isfinite (opts->width_to_db) || !(opts->width_share > 0.0))
+        return;                     //  nothing to match: no pass over the track
     double mid_e, side_e;
     analysis_mid_side (x, frames, ch, &mid_e, &side_e);
     double now = analysis_side_mid_db (mid_e, side_e);
     report->side_mid_db = now;
-    if (!isfinite (opts->width_to_db) || !isfinite (now))
-        return;
+    if (!isfinite (now))
+        return;                     //  no mid or no side content
     double share = fmin (fmax (opts->width_share, 0.0), 1.0);
     double w = fmin (fmax (pow (10.0, share * (opts->width_to_db - now) / 20.0), 0.0), 2.0);
     const float m = (float) ((1.0 + w) / 2.0), s = (float) ((1.0 - w) / 2.0);
@@ -717,6 +716,8 @@ s_width_match (float *x, int64_t frames, int ch, const master_opts_t *opts,
     report->side_mid_db = now + 20.0 * log10 (w > 0.0 ? w : 1e-30);
 }
 
+//  master_run on in, whose samples are owned (freed) here whatever the
+//  outcome: the pre-gain stages run on them in place.
 static int
 s_master (const audio_t *in, const master_opts_t *opts, audio_t *out,
           master_report_t *report, char *err, size_t err_size)

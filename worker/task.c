@@ -170,6 +170,35 @@ s_hash_fd (int fd, char hex [SHA256_HEX_SIZE])
     return 0;
 }
 
+//  Opens input i of a shared-storage task beneath its root (the output
+//  root for an assembly's intermediates), its full path into path.
+//  Returns the descriptor, or a negative error with r->err.
+static int
+s_open_input (s_run_t *r, size_t i, char *path, size_t path_size)
+{
+    const Masterfarm__Task *t = r->task;
+    const char *root = t->kind == MASTERFARM__TASK_KIND__KIND_ASSEMBLE ? t->output_root
+                                                                       : t->input_root;
+    const char *what = root == t->output_root ? "output" : "input";
+    const char *rel = t->inputs [i]->path;
+    int rc = s_join (r, root, rel, path, path_size);
+    if (rc)
+        return rc;
+    //  Opened beneath the root now, not only checked at submit: a file
+    //  swapped for a symlink to elsewhere since then is refused here.
+    int fd = fsutil_open_beneath (root, rel, O_RDONLY, 0);
+    if (fd < 0) {
+        char why [160];
+        fsutil_beneath_strerror (fd, errno, what, why, sizeof why);
+        int code = fd == MF_ERR_INVALID ? MF_ERR_INVALID : MF_ERR_IO;
+        if (root == t->output_root)
+            return s_fail (r, code, "%s: %s", rel, why);
+        return s_fail (r, code, "album %u track %u: %s: %s", t->album + 1, t->track + 1,
+                       rel, why);
+    }
+    return fd;
+}
+
 //  Reads input i of the task into audio. Returns 0 or an error with r->err.
 static int
 s_read_input (s_run_t *r, size_t i, audio_t *audio, char *sha_hex)
@@ -187,28 +216,11 @@ s_read_input (s_run_t *r, size_t i, audio_t *audio, char *sha_hex)
         return audio_read_mem (r->in_frames [i], r->in_sizes [i], t->inputs [i]->path,
                                audio, r->err, sizeof r->err);
     }
-    //  Assembly reads the intermediates the master tasks wrote.
-    const char *root = t->kind == MASTERFARM__TASK_KIND__KIND_ASSEMBLE ? t->output_root
-                                                                       : t->input_root;
-    const char *what = root == t->output_root ? "output" : "input";
-    const char *rel = t->inputs [i]->path;
     char path [4096];
-    int rc = s_join (r, root, rel, path, sizeof path);
-    if (rc)
-        return rc;
-    //  Opened beneath the root now, not only checked at submit: a file
-    //  swapped for a symlink to elsewhere since then is refused here.
-    int fd = fsutil_open_beneath (root, rel, O_RDONLY, 0);
-    if (fd < 0) {
-        char why [160];
-        fsutil_beneath_strerror (fd, errno, what, why, sizeof why);
-        int code = fd == MF_ERR_INVALID ? MF_ERR_INVALID : MF_ERR_IO;
-        if (root == t->output_root)
-            return s_fail (r, code, "%s: %s", rel, why);
-        return s_fail (r, code, "album %u track %u: %s: %s", t->album + 1, t->track + 1,
-                       rel, why);
-    }
-    rc = audio_read_fd (fd, path, audio, r->err, sizeof r->err);
+    int fd = s_open_input (r, i, path, sizeof path);
+    if (fd < 0)
+        return fd;
+    int rc = audio_read_fd (fd, path, audio, r->err, sizeof r->err);
     //  the digest of the very bytes just decoded (they are in the page
     //  cache now): the broker keys what it reuses on it
     if (!rc && sha_hex && s_hash_fd (fd, sha_hex))
@@ -340,18 +352,11 @@ s_analyze_file (s_run_t *r, char sha [SHA256_HEX_SIZE])
     if (t->n_inputs < 1)
         return s_fail (r, MF_ERR_PROTOCOL, "task %llu: input 0 missing",
                        (unsigned long long) t->task_id);
-    const char *rel = t->inputs [0]->path;
     char path [4096];
-    int rc = s_join (r, t->input_root, rel, path, sizeof path);
-    if (rc)
-        return rc;
-    int fd = fsutil_open_beneath (t->input_root, rel, O_RDONLY, 0);
-    if (fd < 0) {
-        char why [160];
-        fsutil_beneath_strerror (fd, errno, "input", why, sizeof why);
-        return s_fail (r, fd == MF_ERR_INVALID ? MF_ERR_INVALID : MF_ERR_IO,
-                       "album %u track %u: %s: %s", t->album + 1, t->track + 1, rel, why);
-    }
+    int fd = s_open_input (r, 0, path, sizeof path);
+    if (fd < 0)
+        return fd;
+    int rc;
     audio_t info;
     audio_seq_t *seq = NULL;
     analysis_stream_t *stream = NULL;

@@ -2,7 +2,8 @@
     process). The results it returns travel as common/results.h says.
 
     Kinds (proto/masterfarm.proto TaskKind):
-      analyze   read the track, analysis_run, return the Analysis
+      analyze   read the track in pieces into the streaming analysis
+                (analysis_start / _feed / _finish), return the Analysis
       master    read the track, master_run with the task's settings and
                 Plan, quantised to the profile's word and written as a
                 32-bit float WAV at the output rate (the intermediate the

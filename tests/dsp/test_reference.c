@@ -87,7 +87,7 @@ s_run (run_t *r, const reference_measure_t *refm, const double *weight, size_t n
     master_opts_t o;
     const profile_t *prof = profile_find ("spotify");
     master_opts_default (&o, prof, in.rate_hz);
-    int rc = planner_reference_match (&r->in.m, r->in.side_mid_db, refs, n, &cfg,
+    int rc = planner_reference_match (&r->in.m, refs, n, &cfg,
                                       o.target_lufs, &r->plan, err, sizeof err);
     if (rc)
         printf ("# %s\n", err);
@@ -155,7 +155,7 @@ test_reference_one (void **state)
     printf ("#   spectral distance to the reference: %.2f dB before, %.2f dB at tone 1 "
             "(cut %.0f %%), %.2f dB at tone 0.5 (cut %.0f %%)\n", d0, d1, 100 * cut1, dh, 100 * cuth);
     printf ("#   side/mid: track %.2f dB, reference %.2f dB, output %.2f dB (side gain %.2f)\n",
-            full.in.side_mid_db, ref.side_mid_db, full.out.side_mid_db, full.plan.width);
+            full.in.side_mid_db, ref.side_mid_db, full.out.side_mid_db, full.rep.width);
     printf ("#   loudness: reference %.2f LUFS; tone/loudness 1: target %.2f, out %.2f LUFS; "
             "0.5: target %.2f, out %.2f LUFS (profile -14)\n", ref.m.integrated_lufs,
             full.plan.target_lufs, full.out.m.integrated_lufs, half.plan.target_lufs,

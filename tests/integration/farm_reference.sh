@@ -180,22 +180,25 @@ if bad:
     sys.exit('; '.join(bad))
 PYEOF
 
+# run_fails NAME LOG WHAT: masterfarm run of job NAME into out-NAME (one
+# worker), its output in LOG and shown; the test fails with WHAT when it
+# exits 0.
+run_fails () {
+    local rc
+    set +e
+    "$MASTERFARM" run "$T/in/$1.json" -o "$T/out-$1" -j 1 >"$T/$2" 2>&1
+    rc=$?
+    set -e
+    tail -n 6 "$T/$2"
+    [ $rc != 0 ] || fail "$3"
+}
+
 # A missing reference is refused at submit; a silent one holds the album.
 job missing '{"match": "reference", "reference": ["refs/bright.wav", "refs/none.wav"]}'
-set +e
-"$MASTERFARM" run "$T/in/missing.json" -o "$T/out-missing" -j 1 >"$T/missing.log" 2>&1
-rc=$?
-set -e
-cat "$T/missing.log"
-[ $rc != 0 ] || fail "a job with a missing reference ran"
+run_fails missing missing.log "a job with a missing reference ran"
 grep -q 'tonal.reference\[1\].*refs/none.wav' "$T/missing.log" || fail "the error does not name the missing reference"
 job silent '{"match": "reference", "reference": "refs/silence.wav"}'
-set +e
-"$MASTERFARM" run "$T/in/silent.json" -o "$T/out-silent" -j 1 >"$T/silent.log" 2>&1
-rc=$?
-set -e
-tail -n 6 "$T/silent.log"
-[ $rc != 0 ] || fail "an album matched to a silent reference was delivered"
+run_fails silent silent.log "an album matched to a silent reference was delivered"
 grep -q "refs/silence.wav has no measurable loudness" "$T/silent.log" \
     || fail "the failure does not name the silent reference"
 
@@ -204,12 +207,7 @@ grep -q "refs/silence.wav has no measurable loudness" "$T/silent.log" \
 # delivers (the tracks' analyses are not redone).
 head -c 50000 /dev/urandom >"$T/in/refs/broken.wav"
 job broken '{"match": "reference", "reference": "refs/broken.wav", "max_db": 6}'
-set +e
-"$MASTERFARM" run "$T/in/broken.json" -o "$T/out-broken" -j 1 >"$T/broken1.log" 2>&1
-rc=$?
-set -e
-tail -n 4 "$T/broken1.log"
-[ $rc != 0 ] || fail "an album matched to a reference that is not audio was delivered"
+run_fails broken broken1.log "an album matched to a reference that is not audio was delivered"
 grep -q "reference refs/broken.wav could not be analysed" "$T/broken1.log" \
     || fail "the failure does not name the broken reference"
 cp "$T/in/refs/bright.wav" "$T/in/refs/broken.wav"

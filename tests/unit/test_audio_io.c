@@ -3,7 +3,7 @@
     - a hostile WAV whose LIST chunk holds a sub-chunk far longer than the
       LIST (libsndfile 1.2 walks such a LIST for ever) is refused with a
       message naming the chunk and the byte, by audio_read, audio_read_fd,
-      audio_reader_open and audio_read_mem alike; each call runs in a child
+      audio_seq_open and audio_read_mem alike; each call runs in a child
       process with a 10 s alarm, so a hang fails the test instead of
       stopping it;
     - a sub-chunk a few bytes past the end of its LIST is refused the same
@@ -32,7 +32,7 @@
 #include "worker/audio_io.h"
 
 //  Which entry point a child process opens the file with.
-typedef enum { VIA_PATH, VIA_FD, VIA_READER, VIA_MEM } via_t;
+typedef enum { VIA_PATH, VIA_FD, VIA_SEQ, VIA_MEM } via_t;
 
 //  Opens path with via in a child process under a 10 s alarm; returns the
 //  child's result in *rc and its message in err. Fails the test when the
@@ -59,11 +59,10 @@ s_open_in_child (const char *path, via_t via, int *rc, char *err, size_t err_siz
             r = fd < 0 ? MF_ERR_IO : audio_read_fd (fd, path, &audio, msg, sizeof msg);
         }
         else
-        if (via == VIA_READER) {
-            audio_reader_t *reader = NULL;
-            int64_t cap = 0;
-            r = audio_reader_open (path, &audio, &cap, &reader, msg, sizeof msg);
-            audio_reader_close (&reader);
+        if (via == VIA_SEQ) {
+            audio_seq_t *seq = NULL;
+            r = audio_seq_open (path, &audio, &seq, msg, sizeof msg);
+            audio_seq_close (&seq);
         }
         else {
             static unsigned char bytes [1 << 20];
@@ -170,7 +169,7 @@ test_list_edges (void **state)
     //  INFO, ICMT of 40 bytes in a LIST of 20
     static const unsigned char past [] = "INFOICMT\x28\0\0\0hello world";
     s_write_wav (path, past, 20, 20);
-    s_open_in_child (path, VIA_READER, &rc, err, sizeof err);
+    s_open_in_child (path, VIA_SEQ, &rc, err, sizeof err);
     assert_int_equal (rc, MF_ERR_FORMAT);
     assert_non_null (strstr (err, "malformed WAV: LIST chunk at byte 36 has a sub-chunk of 40 bytes"
                                   " past its end (at byte 48)"));
