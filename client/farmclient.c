@@ -577,6 +577,7 @@ typedef struct {
     int64_t  plain_ms;                        //  plain mode: when the last line was printed
     int      plain_state;                     //  ... and the state and counts it showed
     uint32_t plain_done, plain_failed;
+    int      silent_s;                        //  the broker's silence last shown (s), 0: none
 } s_view_t;
 
 //  Formats seconds as H:MM:SS or M:SS into buf; "--:--" when unknown.
@@ -763,6 +764,9 @@ s_view_draw (s_view_t *v, const Masterfarm__JobStatus *job)
     snprintf (counts, sizeof counts, "albums: %u done, %u running, %u waiting, %u held%s",
               c.done, c.running, c.waiting, c.held, c.failed ? ", some not delivered" : "");
 
+    if (v->silent_s > 0 && !v->cfg->tty)
+        fprintf (out, "broker answering again\n");
+    v->silent_s = 0;
     if (v->cfg->tty) {
         int rows = s_term_size (out, true), cols = s_term_size (out, false);
         if (v->lines_drawn > 0)
@@ -939,6 +943,33 @@ s_watch_send (farmclient_t *self, uint64_t job_id)
     return s_send (self, MASTERFARM__MSG_TYPE__WATCH, &req.base);
 }
 
+//  Says that the broker has been silent for silent_ms (it sends an event
+//  every heartbeat, so seconds of silence mean it is stopped or out of
+//  reach): on a terminal a line under the view, updated each second;
+//  plain, one line when the silence begins. The next event clears it.
+static void
+s_view_silent (s_view_t *v, int silent_ms, int lost_ms)
+{
+    int s = silent_ms / 1000;
+    if (v->cfg->quiet || v->cfg->json || s <= v->silent_s)
+        return;
+    FILE *out = v->cfg->out;
+    if (v->cfg->tty) {
+        if (v->silent_s > 0)
+            fprintf (out, "\033[1A");
+        else
+            v->lines_drawn++;
+        s_tty_line (out, s_term_size (out, false), "  broker silent for %d s: still asking "
+                    "(watch gives up after %d s)", s, lost_ms / 1000);
+    }
+    else
+    if (v->silent_s == 0)
+        fprintf (out, "broker silent for %d s: still asking (watch gives up after %d s)\n",
+                 s, lost_ms / 1000);
+    fflush (out);
+    v->silent_s = s;
+}
+
 //  The watch loop: events drawn as they come, the request re-sent after
 //  S_WATCH_RESEND_MS of silence, given up after cfg->lost_ms.
 int
@@ -974,6 +1005,8 @@ farmclient_watch (farmclient_t *self, uint64_t job_id, const farmclient_watch_cf
                 s_set_error (self, "lost broker at %s: no word for %d s", self->url, silent / 1000);
                 return MF_ERR_TIMEOUT;
             }
+            if (heard && silent >= S_WATCH_RESEND_MS)
+                s_view_silent (&view, silent, lost_ms);
             //  The broker may have restarted and forgotten us: ask again.
             if (now - last_sent >= S_WATCH_RESEND_MS && now - last_heard >= S_WATCH_RESEND_MS) {
                 if (s_watch_send (self, job_id) != 0)

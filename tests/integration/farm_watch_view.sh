@@ -5,6 +5,8 @@
 #    then counts of the others) and never more lines than the terminal
 #    has (run under `script` with stty rows 8);
 #  - on a tall terminal every album has its row, with title and profiles;
+#  - a broker that stops answering is said (seconds of silence), and no
+#    longer once it answers again;
 #  - run ends with one summary (albums delivered and held, tracks, audio,
 #    wall time, speed, failures, output root), not a line per album folder.
 . "$MF_SRC/tests/lib/farm_lib.sh"
@@ -44,6 +46,33 @@ script -qfec "stty rows 40 cols 160; '$MASTERFARM' watch $job --broker '$BROKER_
 n=$(tr -d '\r' <"$T/tty40.out" | grep -cE 'Album [0-9]+ .*\[#+\] +2/2 tracks \(spotify\)')
 [ "$n" = 14 ] || { cat -v "$T/tty40.out"; fail "$n album rows on a tall terminal, expected 14"; }
 log "watch: compact view on 8 rows, 14 album rows on 40"
+
+# A broker that stops answering (SIGSTOP for 5 s, a paused job so that
+# nothing else changes): watch says so, plain and on a terminal, and
+# says so no more once events come again.
+job2=$(submit "$T/in/catalog.json")
+"$MASTERFARM" pause "$job2" --broker "$BROKER_URL" >/dev/null || fail "pause failed"
+"$MASTERFARM" watch "$job2" --broker "$BROKER_URL" --plain >"$T/silent-plain.out" 2>&1 &
+wp=$!
+script -qfec "stty rows 40 cols 160; '$MASTERFARM' watch $job2 --broker '$BROKER_URL'" /dev/null \
+    >"$T/silent-tty.out" 2>&1 &
+wt=$!
+sleep 1.5
+kill -STOP "$BROKER_PID"
+sleep 5
+kill -CONT "$BROKER_PID"
+sleep 2
+"$MASTERFARM" cancel "$job2" --broker "$BROKER_URL" >/dev/null || fail "cancel failed"
+wait "$wp" || true
+wait "$wt" || true
+cat "$T/silent-plain.out"
+grep -qx "broker silent for 3 s: still asking (watch gives up after 60 s)" "$T/silent-plain.out" \
+    || fail "plain watch did not say the broker was silent"
+grep -qx "broker answering again" "$T/silent-plain.out" \
+    || fail "plain watch did not say the broker answered again"
+grep -q "broker silent for [45] s: still asking" "$T/silent-tty.out" \
+    || { cat -v "$T/silent-tty.out"; fail "the terminal view did not count the broker's silence"; }
+log "watch: a silent broker is said, plain and on a terminal"
 
 # run: one summary, failures named, no line per album folder.
 gen_album "$T/in2" --tracks 2 --seconds 3 --seed 9 --mark 2:crashme --profiles spotify
