@@ -33,7 +33,9 @@
       crescendo, steps, peaks at both ends, NaN and infinite samples;
       1 to 8 channels; 8 to 192 kHz; floors from -HUGE_VAL to +HUGE_VAL;
       lengths around the chunk and block sizes; and random cases with a
-      printed seed.  */
+      printed seed. The same check fed in pieces of random sizes
+      (tp_stream_*, as master_run renders) returns the same, bit for bit,
+      and lists the same overs as tp_check_overs.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -243,6 +245,58 @@ test_master_near_nyquist (void **state)
     audio_free (&src);
 }
 
+//  The check fed in pieces of pseudo-random sizes (1 frame to three
+//  chunks) gives the whole-signal check's return code and result, bit
+//  for bit, and the overs tp_check_overs lists (floor_dbtp, and 0.4 dB
+//  under it near the Nyquist frequency).
+static void
+s_same_stream (const char *what, const float *buf, int64_t frames, int channels,
+               int rate_hz, double floor_dbtp, int rc_whole, const tp_check_result_t *whole)
+{
+    static uint64_t lcg = 2026;
+    const double hf_floor = floor_dbtp - 0.4;
+    tp_over_t *ov_whole = NULL, *ov_got = NULL;
+    size_t n_whole = 0, n_got = 0;
+    tp_check_result_t r_whole, got;
+    int rc_ov = tp_check_overs (buf, frames, channels, rate_hz, floor_dbtp, hf_floor, 0.1,
+                                &ov_whole, &n_whole, &r_whole);
+    tp_stream_t *st = tp_stream_new (frames, channels, rate_hz, floor_dbtp, hf_floor, 0.1,
+                                     true);
+    if (rc_whole) {
+        //  arguments out of range: refused at once
+        assert_null (st);
+        free (ov_whole);
+        return;
+    }
+    assert_int_equal (rc_ov, 0);
+    assert_non_null (st);
+    for (int64_t t = 0; t < frames; ) {
+        lcg = lcg * 6364136223846793005ULL + 1442695040888963407ULL;
+        int64_t n = 1 + (int64_t) ((lcg >> 33) % (3 * 4096));
+        n = n < frames - t ? n : frames - t;
+        assert_int_equal (tp_stream_feed (st, buf + t * channels, n), 0);
+        t += n;
+    }
+    assert_int_equal (tp_stream_finish (st, &got, &ov_got, &n_got), 0);
+    tp_stream_destroy (&st);
+    if (memcmp (&got, whole, sizeof got) != 0 || memcmp (&r_whole, whole, sizeof got) != 0)
+        fail_msg ("%s (%lld frames x %d at %d Hz, floor %g dBTP): in pieces own %.17g "
+                  "check %.17g refined %lld; whole own %.17g check %.17g refined %lld",
+                  what, (long long) frames, channels, rate_hz, floor_dbtp, got.own_dbtp,
+                  got.true_peak_dbtp, (long long) got.refined, whole->own_dbtp,
+                  whole->true_peak_dbtp, (long long) whole->refined);
+    bool same = n_got == n_whole;
+    for (size_t i = 0; same && i < n_got; i++)
+        same = ov_got [i].frame == ov_whole [i].frame
+            && memcmp (&ov_got [i].peak, &ov_whole [i].peak, sizeof (float)) == 0;
+    if (!same)
+        fail_msg ("%s (%lld frames x %d at %d Hz, floor %g dBTP): in pieces %zu overs, "
+                  "whole %zu", what, (long long) frames, channels, rate_hz, floor_dbtp,
+                  n_got, n_whole);
+    free (ov_whole);
+    free (ov_got);
+}
+
 //  Checks buf with and without the pre-screen at floor_dbtp: same return
 //  code and the same result, bit for bit; returns the share of the
 //  intervals that the pre-screen settled (0 .. 1).
@@ -268,6 +322,7 @@ s_same (const char *what, const float *buf, int64_t frames, int channels, int ra
                   (long long) ref.intervals, rc_got, got.own_dbtp, got.true_peak_dbtp,
                   (long long) got.refined, (long long) got.intervals);
     assert_true (bounded >= 0 && bounded <= got.intervals);
+    s_same_stream (what, buf, frames, channels, rate_hz, floor_dbtp, rc_got, &got);
     return got.intervals > 0 ? (double) bounded / (double) got.intervals : 0.0;
 }
 

@@ -73,6 +73,7 @@
 #include "worker/dsp/truepeak.h"
 #include "common/err.h"
 
+#include <assert.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -245,13 +246,14 @@ s_refine (const float *xs, float *e, float *b, float *c)
 
 //  Copies the samples of frames t0 .. t0 + len - 1 of every channel into
 //  bufs [c][0 .. len-1] in one pass over the interleaved source, zeros
-//  outside the signal.
+//  outside the signal of frames frames. x holds the signal's frames from
+//  x0 on, at least those of t0 .. t0 + len - 1 within the signal.
 static void
-s_load (const float *x, int64_t frames, int channels, int64_t t0, int64_t len,
+s_load (const float *x, int64_t x0, int64_t frames, int channels, int64_t t0, int64_t len,
         float *const *bufs)
 {
     if (t0 >= 0 && t0 + len <= frames) {
-        const float *src = x + t0 * channels;
+        const float *src = x + (t0 - x0) * channels;
         if (channels == 2) {
             float *restrict b0 = bufs [0], *restrict b1 = bufs [1];
             int64_t i = 0;
@@ -279,7 +281,7 @@ s_load (const float *x, int64_t frames, int channels, int64_t t0, int64_t len,
     for (int64_t i = 0; i < len; i++) {
         int64_t t = t0 + i;
         for (int c = 0; c < channels; c++)
-            bufs [c][i] = t >= 0 && t < frames ? x [t * channels + c] : 0.0f;
+            bufs [c][i] = t >= 0 && t < frames ? x [(t - x0) * channels + c] : 0.0f;
     }
 }
 
@@ -595,6 +597,172 @@ s_bound (const s_bounds_t *b, float peak, float step, bool clipped)
     return isnan (m) ? m : u + 1e-4 * b->sum_abs_max * m + 1e-30;
 }
 
+//  One check, whole or fed in pieces: the intervals from before the
+//  first sample to after the last (the interpolators' head and tail) are
+//  screened in chunks of TP_CHECK_CHUNK, in order; a chunk reads the
+//  frames TP_CHECK_MARGIN before its first interval to TP_CHECK_MARGIN
+//  after its last (the pre-screen's reach, bounds.lo and bounds.hi, is
+//  within the margins).
+typedef struct {
+    const dsp_ops_t         *ops;
+    const truepeak_filter_t *f;
+    int64_t     frames;
+    int         channels;
+    bool        prescreen;
+    float       thr;                //  the screen, linear
+    float       own, best;          //  running maxima, linear
+    s_bounds_t  bounds;
+    float      *mem;                //  the channels' chunk buffers, then env
+    float      *bufs [TP_CHECK_MAX_CHANNELS];
+    float      *env;
+    int64_t     next, end;          //  first interval of the next chunk, past the last
+    int64_t     refined, bounded;
+    s_overs_t  *ov;                 //  NULL: not listed
+} s_check_t;
+
+//  Starts a check of frames frames. Returns 0, MF_ERR_INVALID for
+//  arguments out of range or MF_ERR_NOMEM.
+static int
+s_check_init (s_check_t *k, int64_t frames, int channels, int rate_hz, double floor_dbtp,
+              bool prescreen, s_overs_t *ov)
+{
+    memset (k, 0, sizeof *k);
+    if (frames < 0 || channels < 1 || channels > TP_CHECK_MAX_CHANNELS
+    ||  rate_hz < 8000 || rate_hz > 768000 || isnan (floor_dbtp))
+        return MF_ERR_INVALID;
+    pthread_once (&s_coef_once, s_coef_init);
+    k->ops = dsp_ops ();
+    k->f = truepeak_filter (rate_hz);
+    k->frames = frames;
+    k->channels = channels;
+    k->prescreen = prescreen;
+    k->ov = ov;
+    const int64_t stride = TP_CHECK_CHUNK + 2 * TP_CHECK_MARGIN;
+    k->mem = malloc ((size_t) (stride * channels + TP_CHECK_CHUNK) * sizeof (float));
+    if (!k->mem)
+        return MF_ERR_NOMEM;
+    for (int c = 0; c < channels; c++)
+        k->bufs [c] = k->mem + c * stride;
+    k->env = k->mem + stride * channels;
+    k->thr = floor_dbtp == -HUGE_VAL ? 0.0f
+           : (float) pow (10.0, (floor_dbtp - TP_CHECK_SCREEN_DB) / 20.0);
+    s_bounds_init (&k->bounds, k->f);
+    assert (k->bounds.lo <= TP_CHECK_MARGIN && k->bounds.hi <= TP_CHECK_MARGIN);
+    k->next = -TP_CHECK_H - 1;
+    k->end = frames + TP_CHECK_H + 1;
+    return 0;
+}
+
+//  The frame after the last one the next chunk reads within the signal.
+static int64_t
+s_check_needs (const s_check_t *k)
+{
+    int64_t n = k->end - k->next < TP_CHECK_CHUNK ? k->end - k->next : TP_CHECK_CHUNK;
+    int64_t last = k->next + n + TP_CHECK_MARGIN;
+    return last < k->frames ? last : k->frames;
+}
+
+//  Screens (and refines) the next chunk of intervals. x holds the
+//  signal's frames from x0 on: at least those the chunk reads.
+static void
+s_check_chunk (s_check_t *k, const float *x, int64_t x0)
+{
+    const int channels = k->channels;
+    const int64_t frames = k->frames, s = k->next;
+    int64_t n = k->end - s < TP_CHECK_CHUNK ? k->end - s : TP_CHECK_CHUNK;
+    k->next += n;
+    const int nb = (int) ((n + TP_CHECK_SCAN - 1) / TP_CHECK_SCAN);
+    //  per block and channel: needs the screen proper; its samples
+    //  are finite (see s_block)
+    bool need [TP_CHECK_CHUNK / TP_CHECK_SCAN][TP_CHECK_MAX_CHANNELS];
+    bool finite [TP_CHECK_CHUNK / TP_CHECK_SCAN][TP_CHECK_MAX_CHANNELS];
+    bool any [TP_CHECK_CHUNK / TP_CHECK_SCAN];
+    int n_need = nb;
+    for (int b = 0; b < nb; b++) {
+        any [b] = true;
+        for (int c = 0; c < channels; c++) {
+            need [b][c] = true;
+            finite [b][c] = false;
+        }
+    }
+    if (k->prescreen) {
+        //  a block whose bound stays under the screen and at or under
+        //  both running maxima cannot change them (its 4x maximum is
+        //  under the bound) nor need refinement: skipped. NaN fails
+        //  both tests: such blocks take the 4x kernel, as before.
+        const double lim = k->own < k->best ? k->own : k->best;
+        n_need = 0;
+        for (int b = 0; b < nb; b++) {
+            int64_t k0 = (int64_t) b * TP_CHECK_SCAN;
+            int64_t len = k0 + TP_CHECK_SCAN < n ? TP_CHECK_SCAN : n - k0;
+            int64_t f0 = s + k0 - k->bounds.lo, f1 = s + k0 + len + k->bounds.hi;
+            bool clipped = f0 < 0 || f1 > frames;
+            f0 = f0 < 0 ? 0 : f0;
+            f1 = f1 > frames ? frames : f1;
+            float peak [TP_CHECK_MAX_CHANNELS] = { 0 };
+            float step [TP_CHECK_MAX_CHANNELS] = { 0 };
+            if (f1 > f0)
+                s_scan (x + (f0 - x0) * channels, (size_t) ((f1 - f0) * channels),
+                        channels, peak, step);
+            any [b] = false;
+            for (int c = 0; c < channels; c++) {
+                double u = s_bound (&k->bounds, peak [c], step [c], clipped);
+                finite [b][c] = peak [c] <= 1e30f;
+                need [b][c] = !(u < (double) k->thr && u <= lim);
+                any [b] |= need [b][c];
+                if (!need [b][c])
+                    k->bounded += len;
+            }
+            n_need += any [b];
+        }
+    }
+    if (n_need == 0)
+        return;
+    //  load the runs of blocks that need the 4x kernel, each with the
+    //  margins, into the same places as a load of the whole chunk
+    for (int b = 0; b < nb; ) {
+        if (!any [b]) {
+            b++;
+            continue;
+        }
+        int e = b;
+        while (e < nb && any [e])
+            e++;
+        int64_t k0 = (int64_t) b * TP_CHECK_SCAN;
+        int64_t k1 = (int64_t) e * TP_CHECK_SCAN < n ? (int64_t) e * TP_CHECK_SCAN : n;
+        float *dst [TP_CHECK_MAX_CHANNELS];
+        for (int c = 0; c < channels; c++)
+            dst [c] = k->bufs [c] + k0;
+        s_load (x, x0, frames, channels, s + k0 - TP_CHECK_MARGIN,
+                k1 - k0 + 2 * TP_CHECK_MARGIN, dst);
+        b = e;
+    }
+    for (int c = 0; c < channels; c++)
+        for (int b = 0; b < nb; b++) {
+            if (!need [b][c])
+                continue;
+            int64_t k0 = (int64_t) b * TP_CHECK_SCAN;
+            int64_t len = k0 + TP_CHECK_SCAN < n ? TP_CHECK_SCAN : n - k0;
+            if (k->ov)
+                k->ov->base = s + k0;
+            s_block (k->ops, k->bufs [c] + TP_CHECK_MARGIN + k0, len, k->f, finite [b][c],
+                     k->thr, k->env, &k->own, &k->best, &k->refined, k->ov);
+        }
+}
+
+//  Ends a check whose chunks have all run: the readings into *result.
+static void
+s_check_end (s_check_t *k, tp_check_result_t *result)
+{
+    memset (result, 0, sizeof *result);
+    result->refined = k->refined;
+    result->intervals = (k->end + TP_CHECK_H + 1) * k->channels;
+    result->own_dbtp = s_db (k->own);
+    result->true_peak_dbtp = s_db (k->best);
+    free (k->mem);
+    k->mem = NULL;
+}
+
 //  tp_check_run_ex, listing into ov (NULL: not wanted) the intervals over
 //  its limit.
 static int
@@ -606,114 +774,17 @@ s_run (const float *interleaved, int64_t frames, int channels, int rate_hz,
     result->own_dbtp = result->true_peak_dbtp = HUGE_VAL;
     if (bounded)
         *bounded = 0;
-    if (!interleaved || frames < 0 || channels < 1 || channels > TP_CHECK_MAX_CHANNELS
-    ||  rate_hz < 8000 || rate_hz > 768000 || isnan (floor_dbtp))
+    if (!interleaved)
         return MF_ERR_INVALID;
-    pthread_once (&s_coef_once, s_coef_init);
-    const dsp_ops_t *ops = dsp_ops ();
-    const truepeak_filter_t *f = truepeak_filter (rate_hz);
-    const int64_t stride = TP_CHECK_CHUNK + 2 * TP_CHECK_MARGIN;
-    float *mem = malloc ((size_t) (stride * channels + TP_CHECK_CHUNK) * sizeof (float));
-    if (!mem)
-        return MF_ERR_NOMEM;
-    float *bufs [TP_CHECK_MAX_CHANNELS];
-    for (int c = 0; c < channels; c++)
-        bufs [c] = mem + c * stride;
-    float *env = mem + stride * channels;
-    float thr = floor_dbtp == -HUGE_VAL ? 0.0f
-              : (float) pow (10.0, (floor_dbtp - TP_CHECK_SCREEN_DB) / 20.0);
-    float own = 0.0f, best = 0.0f;
-    //  pre-screen: the 4x reading of a block's intervals uses the frames
-    //  lo before its first interval to hi after its last
-    s_bounds_t bounds;
-    s_bounds_init (&bounds, f);
-    //  intervals from before the first sample to after the last: the
-    //  interpolators' head and tail
-    const int64_t jbeg = -TP_CHECK_H - 1, jend = frames + TP_CHECK_H + 1;
-    for (int64_t s = jbeg; s < jend; s += TP_CHECK_CHUNK) {
-        int64_t n = jend - s < TP_CHECK_CHUNK ? jend - s : TP_CHECK_CHUNK;
-        const int nb = (int) ((n + TP_CHECK_SCAN - 1) / TP_CHECK_SCAN);
-        //  per block and channel: needs the screen proper; its samples
-        //  are finite (see s_block)
-        bool need [TP_CHECK_CHUNK / TP_CHECK_SCAN][TP_CHECK_MAX_CHANNELS];
-        bool finite [TP_CHECK_CHUNK / TP_CHECK_SCAN][TP_CHECK_MAX_CHANNELS];
-        bool any [TP_CHECK_CHUNK / TP_CHECK_SCAN];
-        int n_need = nb;
-        for (int b = 0; b < nb; b++) {
-            any [b] = true;
-            for (int c = 0; c < channels; c++) {
-                need [b][c] = true;
-                finite [b][c] = false;
-            }
-        }
-        if (prescreen) {
-            //  a block whose bound stays under the screen and at or under
-            //  both running maxima cannot change them (its 4x maximum is
-            //  under the bound) nor need refinement: skipped. NaN fails
-            //  both tests: such blocks take the 4x kernel, as before.
-            const double lim = own < best ? own : best;
-            n_need = 0;
-            for (int b = 0; b < nb; b++) {
-                int64_t k0 = (int64_t) b * TP_CHECK_SCAN;
-                int64_t len = k0 + TP_CHECK_SCAN < n ? TP_CHECK_SCAN : n - k0;
-                int64_t f0 = s + k0 - bounds.lo, f1 = s + k0 + len + bounds.hi;
-                bool clipped = f0 < 0 || f1 > frames;
-                f0 = f0 < 0 ? 0 : f0;
-                f1 = f1 > frames ? frames : f1;
-                float peak [TP_CHECK_MAX_CHANNELS] = { 0 };
-                float step [TP_CHECK_MAX_CHANNELS] = { 0 };
-                if (f1 > f0)
-                    s_scan (interleaved + f0 * channels, (size_t) ((f1 - f0) * channels),
-                            channels, peak, step);
-                any [b] = false;
-                for (int c = 0; c < channels; c++) {
-                    double u = s_bound (&bounds, peak [c], step [c], clipped);
-                    finite [b][c] = peak [c] <= 1e30f;
-                    need [b][c] = !(u < (double) thr && u <= lim);
-                    any [b] |= need [b][c];
-                    if (!need [b][c] && bounded)
-                        *bounded += len;
-                }
-                n_need += any [b];
-            }
-        }
-        if (n_need == 0)
-            continue;
-        //  load the runs of blocks that need the 4x kernel, each with the
-        //  margins, into the same places as a load of the whole chunk
-        for (int b = 0; b < nb; ) {
-            if (!any [b]) {
-                b++;
-                continue;
-            }
-            int e = b;
-            while (e < nb && any [e])
-                e++;
-            int64_t k0 = (int64_t) b * TP_CHECK_SCAN;
-            int64_t k1 = (int64_t) e * TP_CHECK_SCAN < n ? (int64_t) e * TP_CHECK_SCAN : n;
-            float *dst [TP_CHECK_MAX_CHANNELS];
-            for (int c = 0; c < channels; c++)
-                dst [c] = bufs [c] + k0;
-            s_load (interleaved, frames, channels, s + k0 - TP_CHECK_MARGIN,
-                    k1 - k0 + 2 * TP_CHECK_MARGIN, dst);
-            b = e;
-        }
-        for (int c = 0; c < channels; c++)
-            for (int b = 0; b < nb; b++) {
-                if (!need [b][c])
-                    continue;
-                int64_t k0 = (int64_t) b * TP_CHECK_SCAN;
-                int64_t len = k0 + TP_CHECK_SCAN < n ? TP_CHECK_SCAN : n - k0;
-                if (ov)
-                    ov->base = s + k0;
-                s_block (ops, bufs [c] + TP_CHECK_MARGIN + k0, len, f, finite [b][c], thr,
-                         env, &own, &best, &result->refined, ov);
-            }
-    }
-    result->intervals = (jend - jbeg) * channels;
-    free (mem);
-    result->own_dbtp = s_db (own);
-    result->true_peak_dbtp = s_db (best);
+    s_check_t k;
+    int rc = s_check_init (&k, frames, channels, rate_hz, floor_dbtp, prescreen, ov);
+    if (rc)
+        return rc;
+    while (k.next < k.end)
+        s_check_chunk (&k, interleaved, 0);
+    if (bounded)
+        *bounded = k.bounded;
+    s_check_end (&k, result);
     return 0;
 }
 
@@ -736,6 +807,37 @@ s_over_cmp (const void *a, const void *b)
     return (x->peak < y->peak) - (x->peak > y->peak);
 }
 
+//  Sorts the listed intervals, keeps one entry per interval (the
+//  channels' highest) and hands the list over to *overs, *n_overs.
+static void
+s_overs_take (s_overs_t *ov, tp_over_t **overs, size_t *n_overs)
+{
+    if (ov->n)
+        qsort (ov->v, ov->n, sizeof *ov->v, s_over_cmp);
+    size_t n = 0;
+    for (size_t i = 0; i < ov->n; i++)
+        if (n == 0 || ov->v [i].frame != ov->v [n - 1].frame)
+            ov->v [n++] = ov->v [i];
+    *overs = ov->v;
+    *n_overs = n;
+    ov->v = NULL;
+    ov->n = ov->cap = 0;
+}
+
+//  The listing's limits, linear; false when hf_floor_dbtp is out of its
+//  range.
+static bool
+s_overs_init (s_overs_t *ov, double floor_dbtp, double hf_floor_dbtp, double hf_excess_db)
+{
+    memset (ov, 0, sizeof *ov);
+    if (!(hf_floor_dbtp <= floor_dbtp && hf_floor_dbtp >= floor_dbtp - TP_CHECK_SCREEN_DB))
+        return false;
+    ov->lim = (float) pow (10.0, floor_dbtp / 20.0);
+    ov->lim_hf = (float) pow (10.0, hf_floor_dbtp / 20.0);
+    ov->hf = (float) pow (10.0, hf_excess_db / 20.0);
+    return true;
+}
+
 int
 tp_check_overs (const float *interleaved, int64_t frames, int channels, int rate_hz,
                 double floor_dbtp, double hf_floor_dbtp, double hf_excess_db,
@@ -743,11 +845,9 @@ tp_check_overs (const float *interleaved, int64_t frames, int channels, int rate
 {
     *overs = NULL;
     *n_overs = 0;
-    if (!(hf_floor_dbtp <= floor_dbtp && hf_floor_dbtp >= floor_dbtp - TP_CHECK_SCREEN_DB))
+    s_overs_t ov;
+    if (!s_overs_init (&ov, floor_dbtp, hf_floor_dbtp, hf_excess_db))
         return MF_ERR_INVALID;
-    s_overs_t ov = { .lim = (float) pow (10.0, floor_dbtp / 20.0),
-                     .lim_hf = (float) pow (10.0, hf_floor_dbtp / 20.0),
-                     .hf = (float) pow (10.0, hf_excess_db / 20.0) };
     int rc = s_run (interleaved, frames, channels, rate_hz, floor_dbtp, true, NULL, result,
                     &ov);
     if (!rc && ov.nomem)
@@ -757,15 +857,123 @@ tp_check_overs (const float *interleaved, int64_t frames, int channels, int rate
         result->own_dbtp = result->true_peak_dbtp = HUGE_VAL;
         return rc;
     }
-    //  one entry per interval (the channels' highest)
-    if (ov.n)
-        qsort (ov.v, ov.n, sizeof *ov.v, s_over_cmp);
-    size_t n = 0;
-    for (size_t i = 0; i < ov.n; i++)
-        if (n == 0 || ov.v [i].frame != ov.v [n - 1].frame)
-            ov.v [n++] = ov.v [i];
-    *overs = ov.v;
-    *n_overs = n;
+    s_overs_take (&ov, overs, n_overs);
+    return 0;
+}
+
+//  A check fed in pieces (see tp_check.h): the pieces go into a window
+//  that holds the frames the next chunk reads; each chunk runs as soon as
+//  they are all there, and the frames no later chunk reads are dropped.
+struct tp_stream_s {
+    s_check_t  k;
+    s_overs_t  ov;
+    bool       list;
+    float     *win;                 //  frames w0 .. w1 - 1 of the signal
+    int64_t    w0, w1, cap;         //  cap: frames the window has room for
+    int64_t    fed;
+    int        rc;                  //  first failure, sticky
+};
+
+tp_stream_t *
+tp_stream_new (int64_t frames, int channels, int rate_hz, double floor_dbtp,
+               double hf_floor_dbtp, double hf_excess_db, bool list)
+{
+    tp_stream_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->list = list;
+    if (list && !s_overs_init (&self->ov, floor_dbtp, hf_floor_dbtp, hf_excess_db)) {
+        free (self);
+        return NULL;
+    }
+    if (s_check_init (&self->k, frames, channels, rate_hz, floor_dbtp, true,
+                      list ? &self->ov : NULL)) {
+        free (self->k.mem);
+        free (self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+tp_stream_destroy (tp_stream_t **self_p)
+{
+    if (!*self_p)
+        return;
+    tp_stream_t *self = *self_p;
+    free (self->k.mem);
+    free (self->ov.v);
+    free (self->win);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Runs every chunk whose frames the window holds, then drops the frames
+//  no later chunk reads.
+static void
+s_stream_run (tp_stream_t *self)
+{
+    s_check_t *k = &self->k;
+    const int64_t ch = k->channels;
+    while (k->next < k->end && s_check_needs (k) <= self->w1)
+        s_check_chunk (k, self->win, self->w0);
+    int64_t keep = k->next - TP_CHECK_MARGIN;
+    keep = keep < self->w0 ? self->w0 : keep > self->w1 ? self->w1 : keep;
+    if (keep > self->w0) {
+        memmove (self->win, self->win + (keep - self->w0) * ch,
+                 (size_t) ((self->w1 - keep) * ch) * sizeof (float));
+        self->w0 = keep;
+    }
+}
+
+int
+tp_stream_feed (tp_stream_t *self, const float *interleaved, int64_t frames)
+{
+    if (self->rc)
+        return self->rc;
+    const int64_t ch = self->k.channels;
+    if (frames < 0 || self->fed + frames > self->k.frames)
+        return self->rc = MF_ERR_INVALID;
+    self->fed += frames;
+    if (self->w1 - self->w0 + frames > self->cap) {
+        int64_t cap = self->w1 - self->w0 + frames + TP_CHECK_CHUNK + 2 * TP_CHECK_MARGIN;
+        float *w = realloc (self->win, (size_t) (cap * ch) * sizeof (float));
+        if (!w)
+            return self->rc = MF_ERR_NOMEM;
+        self->win = w;
+        self->cap = cap;
+    }
+    memcpy (self->win + (self->w1 - self->w0) * ch, interleaved,
+            (size_t) (frames * ch) * sizeof (float));
+    self->w1 += frames;
+    s_stream_run (self);
+    if (self->ov.nomem)
+        self->rc = MF_ERR_NOMEM;
+    return self->rc;
+}
+
+int
+tp_stream_finish (tp_stream_t *self, tp_check_result_t *result, tp_over_t **overs,
+                  size_t *n_overs)
+{
+    if (overs) {
+        *overs = NULL;
+        *n_overs = 0;
+    }
+    if (!self->rc && self->fed != self->k.frames)
+        self->rc = MF_ERR_INVALID;
+    if (!self->rc)
+        s_stream_run (self);
+    if (!self->rc && self->ov.nomem)
+        self->rc = MF_ERR_NOMEM;
+    if (self->rc || self->k.next < self->k.end) {
+        memset (result, 0, sizeof *result);
+        result->own_dbtp = result->true_peak_dbtp = HUGE_VAL;
+        return self->rc ? self->rc : MF_ERR_INVALID;
+    }
+    s_check_end (&self->k, result);
+    if (overs && self->list)
+        s_overs_take (&self->ov, overs, n_overs);
     return 0;
 }
 

@@ -111,4 +111,31 @@ int tp_check_run_ex (const float *interleaved, int64_t frames, int channels, int
 double tp_check_max_dbtp (const float *interleaved, int64_t frames, int channels,
                           int rate_hz);
 
+//  A check fed in pieces, for a signal that is rendered piece by piece
+//  and never held whole: the same readings (and, with list, the same
+//  overs as tp_check_overs, limits as there) as the whole-signal calls on
+//  the concatenation of the pieces, bit for bit. frames is the signal's
+//  whole length, known in advance. It holds about TP_CHECK_CHUNK frames
+//  plus the largest piece fed. NULL on arguments out of range or out of
+//  memory.
+typedef struct tp_stream_s tp_stream_t;
+tp_stream_t *tp_stream_new (int64_t frames, int channels, int rate_hz, double floor_dbtp,
+                            double hf_floor_dbtp, double hf_excess_db, bool list);
+
+//  Frees the check; NULL-safe; sets *self_p to NULL.
+void tp_stream_destroy (tp_stream_t **self_p);
+
+//  Feeds the next frames frames (interleaved). Returns 0, MF_ERR_NOMEM,
+//  or MF_ERR_INVALID when the pieces run past the length given; a failure
+//  sticks (finish returns it).
+int tp_stream_feed (tp_stream_t *self, const float *interleaved, int64_t frames);
+
+//  Ends the check once every frame has been fed: the readings into
+//  *result and, when listed and overs is not NULL, the overs into *overs
+//  (the caller frees it) and their count into *n_overs. Returns 0,
+//  the first failure of a feed, or MF_ERR_INVALID when fewer frames than
+//  the length came; result then holds +HUGE_VAL readings.
+int tp_stream_finish (tp_stream_t *self, tp_check_result_t *result, tp_over_t **overs,
+                      size_t *n_overs);
+
 #endif
