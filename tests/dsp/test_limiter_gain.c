@@ -4,7 +4,9 @@
     (the generic de-interleave), tracks shorter and longer than the
     latency, gains that limit hard and gains that leave the signal under
     the ceiling (where the detector's skip of quiet chunks is taken), and
-    the same statistics. Also: quiet passages between loud bursts (the
+    the same statistics; and limiter_run_gain_part, in parts of one to
+    five blocks into another buffer and in place over the input, gives
+    the same again. Also: quiet passages between loud bursts (the
     detector skips the quiet chunks) keep the output's true peak under
     the ceiling, as the truepeak meter reads it.  */
 #include <setjmp.h>
@@ -69,6 +71,40 @@ s_case (int ch, size_t frames, double gain_db)
     assert_true (sa.frames == sb.frames);
     assert_true (sa.gr_sum_db == sb.gr_sum_db);
     assert_true (sa.gr_max_db == sb.gr_max_db);
+    //  in parts, into c and in place over a copy of src in d
+    float *c = malloc ((n + 1) * sizeof (float));
+    float *d = malloc ((n + 1) * sizeof (float));
+    assert_non_null (c);
+    assert_non_null (d);
+    memcpy (d, src, n * sizeof (float));
+    limiter_t *lc = limiter_new (&cfg, 44100, ch);
+    limiter_t *ld = limiter_new (&cfg, 44100, ch);
+    assert_non_null (lc);
+    assert_non_null (ld);
+    const size_t lat = (size_t) limiter_latency_frames (lc);
+    uint64_t lcg = frames + (uint64_t) ch;
+    for (size_t from = 0; from < frames || from == 0; ) {
+        lcg = lcg * 6364136223846793005ULL + 1442695040888963407ULL;
+        size_t part = (1 + (size_t) ((lcg >> 33) % 5)) * LIMITER_BLOCK_FRAMES;
+        if (frames < lat || from + part + lat > frames)
+            part = frames - from;           //  the last part takes the rest
+        limiter_run_gain_part (lc, c + from * (size_t) ch, src, frames, from, part, gain);
+        limiter_run_gain_part (ld, d + from * (size_t) ch, d, frames, from, part, gain);
+        from += part;
+        if (frames == 0)
+            break;
+    }
+    assert_memory_equal (c, b, n * sizeof (float));
+    assert_memory_equal (d, b, n * sizeof (float));
+    dyn_stats_t sc;
+    limiter_stats (lc, &sc);
+    assert_true (sc.frames == sb.frames && sc.gr_sum_db == sb.gr_sum_db
+              && sc.gr_max_db == sb.gr_max_db);
+    assert_true (limiter_gr_sustained_db (lc) == limiter_gr_sustained_db (lb));
+    limiter_destroy (&lc);
+    limiter_destroy (&ld);
+    free (c);
+    free (d);
     if (gain_db > 6.0 && frames > 10000) {
         //  the output's true peak stays at or under the ceiling (the
         //  limiter aims LIMITER_MARGIN_DB lower; 0.01 dB for the meter's
@@ -92,7 +128,7 @@ static void
 test_gain_equals_scale_then_run (void **state)
 {
     (void) state;
-    const size_t lengths [] = { 0, 1, 17, 88, 89, 600, 4095, 44100 };
+    const size_t lengths [] = { 0, 1, 17, 88, 89, 600, 4095, 44100, 200000 };
     const double gains_db [] = { -6.0, 0.0, 12.0 };
     for (int ch = 1; ch <= 3; ch++)
         for (size_t k = 0; k < sizeof lengths / sizeof lengths [0]; k++)

@@ -1017,6 +1017,38 @@ limiter_run_gain (limiter_t *self, float *dst, const float *src, size_t frames, 
     s_run (self, dst, src, frames, gain);
 }
 
+void
+limiter_run_gain_part (limiter_t *self, float *dst, const float *src, size_t frames,
+                       size_t from, size_t n, float gain)
+{
+    assert (self && ((dst && src) || frames == 0));
+    assert (from + n <= frames);
+    const size_t ch = (size_t) self->channels;
+    const size_t lat = (size_t) self->latency;
+    if (frames < lat) {
+        assert (from == 0 && n == frames);
+        s_run (self, dst, src, frames, gain);
+        return;
+    }
+    //  as s_run, one part at a time: the feeding of the first L input
+    //  frames with the first part, the drain with the last
+    if (from == 0) {
+        limiter_reset (self);
+        s_feed (self, src, lat, gain);
+    }
+    const size_t body = frames - lat;
+    size_t m = 0;
+    if (from < body) {
+        m = from + n < body ? n : body - from;
+        assert (from + n == frames || m % LIMITER_BLOCK_FRAMES == 0);
+        s_process (self, dst, src + (from + lat) * ch, m, gain);
+    }
+    if (from + n > body) {
+        assert (from + n == frames && from <= body);
+        s_drain (self, dst + m * ch, lat);
+    }
+}
+
 double
 limiter_gr_sustained_db (const limiter_t *self)
 {

@@ -93,6 +93,20 @@ void limiter_run (limiter_t *self, float *buf, size_t frames);
 void limiter_run_gain (limiter_t *self, float *dst, const float *src, size_t frames,
                        float gain);
 
+//  limiter_run_gain one part at a time, for a caller that renders a
+//  track in pieces: output frames from .. from + n - 1 of what
+//  limiter_run_gain (self, ..., src, frames, gain) would give, into dst
+//  (dst [0] is output frame from), bit for bit. src is the whole signal.
+//  Parts come in order and without gaps from from = 0 (which resets);
+//  every part but the last is a whole number of LIMITER_BLOCK_FRAMES and
+//  ends at least the latency before frames; the last ends at frames (a
+//  signal shorter than the latency is one part). dst may be src + from *
+//  channels (the output overwrites the input it no longer needs) or lie
+//  outside src. Statistics as after limiter_run_gain once the last part
+//  has run. Never allocates.
+void limiter_run_gain_part (limiter_t *self, float *dst, const float *src, size_t frames,
+                            size_t from, size_t n, float gain);
+
 //  Gain-reduction statistics over the output frames that correspond to
 //  input frames (not the initial silence of the delay line).
 void limiter_stats (const limiter_t *self, dyn_stats_t *stats);
