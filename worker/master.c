@@ -946,8 +946,7 @@ s_master (const audio_t *in, const master_opts_t *opts, audio_t *out,
     if (out_rate != in->rate_hz) {
         audio_t tmp = { .data = pre, .frames = in->frames, .channels = ch,
                         .rate_hz = in->rate_hz };
-        rc = resample_audio (&tmp, out_rate, &rs, err, err_size);
-        free (pre);
+        rc = resample_audio_take (&tmp, out_rate, &rs, err, err_size);     //  frees pre
         pre = rs.data;
         rs.data = NULL;
         if (rc)

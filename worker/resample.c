@@ -8,6 +8,8 @@
 #include <soxr.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <string.h>
 
 #define RESAMPLE_SCRATCH_FRAMES 4096
@@ -165,9 +167,24 @@ resample_process (resample_t *self, const float *in, size_t in_frames,
     return (int64_t) done;
 }
 
-int
-resample_audio (const audio_t *in, int out_rate_hz, audio_t *out,
-                char *err, size_t err_size)
+//  Gives the pages wholly inside frames [*released, upto) of x back to
+//  the kernel (they read as zeros afterwards) and moves *released on.
+static void
+s_release (float *x, size_t ch, size_t *released, size_t upto)
+{
+    const uintptr_t page = (uintptr_t) sysconf (_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t) (x + *released * ch), b = (uintptr_t) (x + upto * ch);
+    a = (a + page - 1) / page * page;
+    b = b / page * page;
+    if (b > a && madvise ((void *) a, b - a, MADV_DONTNEED) == 0)
+        *released = upto;
+}
+
+//  resample_audio; with release, the input's pages are given back as the
+//  conversion passes them.
+static int
+s_resample (const audio_t *in, bool release, int out_rate_hz, audio_t *out,
+            char *err, size_t err_size)
 {
     if (out_rate_hz < AUDIO_MIN_RATE_HZ || out_rate_hz > AUDIO_MAX_RATE_HZ
     ||  in->rate_hz < AUDIO_MIN_RATE_HZ || in->rate_hz > AUDIO_MAX_RATE_HZ) {
@@ -190,7 +207,7 @@ resample_audio (const audio_t *in, int out_rate_hz, audio_t *out,
     //  into its own buffers first (memory of several tracks); piecewise
     //  its output is the same, sample for sample
     int64_t got = 0;
-    size_t pos = 0;
+    size_t pos = 0, released = 0;
     do {
         size_t step = (size_t) in->frames - pos;
         if (step > RESAMPLE_PIECE_FRAMES)
@@ -204,6 +221,10 @@ resample_audio (const audio_t *in, int out_rate_hz, audio_t *out,
         }
         got += n;
         pos += step;
+        //  a piece behind: libsoxr may still hold pointers into the last
+        if (release && pos > 2 * RESAMPLE_PIECE_FRAMES
+        &&  pos - 2 * RESAMPLE_PIECE_FRAMES >= released + RESAMPLE_PIECE_FRAMES)
+            s_release (in->data, ch, &released, pos - 2 * RESAMPLE_PIECE_FRAMES);
     } while (pos < (size_t) in->frames);
     while (got >= 0 && got < want) {
         int64_t n = resample_process (rs, NULL, 0, true, data + (size_t) got * ch,
@@ -234,4 +255,19 @@ resample_audio (const audio_t *in, int out_rate_hz, audio_t *out,
     out->is_float = in->is_float;
     memcpy (out->format, in->format, sizeof out->format);
     return 0;
+}
+
+int
+resample_audio (const audio_t *in, int out_rate_hz, audio_t *out,
+                char *err, size_t err_size)
+{
+    return s_resample (in, false, out_rate_hz, out, err, err_size);
+}
+
+int
+resample_audio_take (audio_t *in, int out_rate_hz, audio_t *out, char *err, size_t err_size)
+{
+    int rc = s_resample (in, true, out_rate_hz, out, err, err_size);
+    audio_free (in);
+    return rc;
 }

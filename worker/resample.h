@@ -45,4 +45,11 @@ int64_t resample_process (resample_t *self, const float *in, size_t in_frames,
 int resample_audio (const audio_t *in, int out_rate_hz, audio_t *out,
                     char *err, size_t err_size);
 
+//  resample_audio that takes in's samples: in is emptied (audio_free)
+//  whatever the outcome, and its samples are given back to the kernel as the
+//  conversion passes them, so that input and output together hold about
+//  one copy of the longer of the two, not both whole.
+int resample_audio_take (audio_t *in, int out_rate_hz, audio_t *out, char *err,
+                         size_t err_size);
+
 #endif
