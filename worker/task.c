@@ -480,7 +480,9 @@ s_master (s_run_t *r)
     if (rc)
         return rc;
 
-    //  Write the intermediate: 32-bit float WAV, lossless for the grid.
+    //  Write the intermediate in the delivered word (16 or 24-bit PCM: the
+    //  master's samples lie on its grid, so the WAV holds them exactly,
+    //  in less room than floats), or 32-bit float.
     char dir [4096] = "", path [4096], tmp [4200] = "";
     int dirfd = -1;
     bool inline_mode = t->storage == MASTERFARM__STORAGE__STORAGE_INLINE;
@@ -502,7 +504,8 @@ s_master (s_run_t *r)
     if (!rc && fsutil_temp_path (path, tmp, sizeof tmp))
         rc = s_fail (r, MF_ERR_INVALID, "%s: path too long", path);
     if (!rc)
-        rc = audio_write (tmp, &out, OUT_WAV, 32, NULL, r->err, sizeof r->err);
+        rc = audio_write (tmp, &out, OUT_WAV, out.bits == 16 || out.bits == 24 ? out.bits : 32,
+                          NULL, r->err, sizeof r->err);
     if (!rc && fsutil_commit_temp (tmp, path))
         rc = s_fail (r, MF_ERR_IO, "%s: cannot commit the output: %s", path, strerror (errno));
     if (rc && !inline_mode) {
