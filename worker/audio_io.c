@@ -75,20 +75,28 @@ s_integer_pcm (int format)
     }
 }
 
-//  A buffer of samples floats (free with free). Large buffers are aligned
-//  to 2 MiB and offered to the kernel as transparent huge pages, which
-//  cuts the page faults of filling them (a hint only).
-static float *
-s_alloc_samples (size_t samples)
+float *
+audio_alloc_samples (size_t samples)
 {
     const size_t huge = (size_t) 2 << 20;
     size_t bytes = samples * sizeof (float);
-    if (bytes < 4 * huge)
+    if (bytes < 256 * 1024)
         return malloc (bytes ? bytes : 1);
-    size_t rounded = (bytes + huge - 1) / huge * huge;
-    float *p = aligned_alloc (huge, rounded);
+    float *p;
+    size_t rounded = bytes;
+    if (bytes >= 4 * huge) {
+        rounded = (bytes + huge - 1) / huge * huge;
+        p = aligned_alloc (huge, rounded);
+        if (p)
+            madvise (p, rounded, MADV_HUGEPAGE);
+    }
+    else
+        p = malloc (bytes);
+    //  all of it is written soon: its pages in one call rather than one
+    //  fault each (an old kernel refuses; the faults then come as usual)
     if (p)
-        madvise (p, rounded, MADV_HUGEPAGE);
+        madvise ((void *) ((uintptr_t) p & ~(uintptr_t) 4095),
+                 rounded + ((uintptr_t) p & 4095), MADV_POPULATE_WRITE);
     return p;
 }
 
@@ -139,7 +147,7 @@ s_read_all (SNDFILE *sf, const SF_INFO *info, const char *name, sf_count_t file_
     int bps = s_sample_bytes (info->format);
     if (bps > 0 && file_bytes > 0 && info->frames <= file_bytes / ((sf_count_t) ch * bps))
         cap = info->frames;
-    float *data = s_alloc_samples ((size_t) cap * ch);
+    float *data = audio_alloc_samples ((size_t) cap * ch);
     if (!data) {
         snprintf (err, err_size, "%s: out of memory for %lld frames",
                   name, (long long) cap);

@@ -156,4 +156,11 @@ int audio_write_level (const char *path, const audio_t *audio, out_format_t form
 //  Frees the samples; NULL-safe; leaves the struct zeroed.
 void audio_free (audio_t *audio);
 
+//  A buffer of samples floats that is about to be written whole (free
+//  with free): from 256 KiB its pages are populated in one call instead
+//  of one fault each, from 8 MiB it is aligned to 2 MiB and offered to
+//  the kernel as transparent huge pages (hints: the memory is the same
+//  without them). NULL when out of memory.
+float *audio_alloc_samples (size_t samples);
+
 #endif

@@ -573,23 +573,6 @@ master_meter_destroy (master_meter_t **m)
     *m = NULL;
 }
 
-//  A sample buffer (free with free). Buffers of a whole track are
-//  aligned to 2 MiB and offered to the kernel as transparent huge pages,
-//  which cuts the page faults of touching them by 512x (a hint only).
-static float *
-s_alloc_samples (size_t samples)
-{
-    const size_t huge = (size_t) 2 << 20;
-    size_t bytes = samples * sizeof (float);
-    if (bytes < 4 * huge)
-        return malloc (bytes);
-    size_t rounded = (bytes + huge - 1) / huge * huge;
-    float *p = aligned_alloc (huge, rounded);
-    if (p)
-        madvise (p, rounded, MADV_HUGEPAGE);
-    return p;
-}
-
 //  Checks the options that chain_new does not (ranges of master.h).
 static int
 s_check_opts (const audio_t *in, const master_opts_t *o, char *err, size_t err_size)
@@ -984,7 +967,8 @@ s_master (const audio_t *in, const master_opts_t *opts, audio_t *out,
     //  room for a piece of a render (the limiter's latency stays with
     //  its ceiling)
     const int64_t lat = lim ? limiter_latency_frames (lim) : 0;
-    buf = malloc ((size_t) ((S_PIECE_FRAMES + lat) * ch) * sizeof (float));
+    buf = audio_alloc_samples ((size_t) (((frames < S_PIECE_FRAMES ? frames : S_PIECE_FRAMES)
+                                          + lat) * ch));
     if (!buf)
         goto nomem;
     //  The cap is learnt from the renders: once the limiter acts, its
@@ -1302,7 +1286,7 @@ master_run (const audio_t *in, const master_opts_t *opts, audio_t *out,
     own.data = NULL;
     if (in->data && in->frames > 0 && in->channels > 0) {
         const size_t samples = (size_t) in->frames * (size_t) in->channels;
-        own.data = s_alloc_samples (samples);
+        own.data = audio_alloc_samples (samples);
         if (!own.data) {
             memset (report, 0, sizeof *report);
             snprintf (err, err_size, "mastering: out of memory");

@@ -194,7 +194,7 @@ s_resample (const audio_t *in, bool release, int out_rate_hz, audio_t *out,
     }
     int64_t want = resample_out_frames (in->frames, in->rate_hz, out_rate_hz);
     size_t ch = (size_t) in->channels;
-    float *data = malloc ((size_t) (want > 0 ? want : 1) * ch * sizeof (float));
+    float *data = audio_alloc_samples ((size_t) (want > 0 ? want : 1) * ch);
     resample_t *rs = resample_new (in->channels, in->rate_hz, out_rate_hz);
     if (!data || !rs) {
         free (data);

@@ -861,9 +861,11 @@ tp_check_overs (const float *interleaved, int64_t frames, int channels, int rate
     return 0;
 }
 
-//  A check fed in pieces (see tp_check.h): the pieces go into a window
-//  that holds the frames the next chunk reads; each chunk runs as soon as
-//  they are all there, and the frames no later chunk reads are dropped.
+//  A check fed in pieces (see tp_check.h). A chunk whose frames all lie
+//  in the piece being fed is checked there, in place; one that also
+//  needs frames from before the piece reads them from a small window
+//  that keeps the tail of what came before (less than a chunk and its
+//  margins), the piece's frames it needs appended.
 struct tp_stream_s {
     s_check_t  k;
     s_overs_t  ov;
@@ -886,8 +888,10 @@ tp_stream_new (int64_t frames, int channels, int rate_hz, double floor_dbtp,
         free (self);
         return NULL;
     }
+    self->cap = TP_CHECK_CHUNK + 2 * TP_CHECK_MARGIN;
     if (s_check_init (&self->k, frames, channels, rate_hz, floor_dbtp, true,
-                      list ? &self->ov : NULL)) {
+                      list ? &self->ov : NULL)
+    ||  !(self->win = malloc ((size_t) (self->cap * channels) * sizeof (float)))) {
         free (self->k.mem);
         free (self);
         return NULL;
@@ -908,22 +912,38 @@ tp_stream_destroy (tp_stream_t **self_p)
     *self_p = NULL;
 }
 
-//  Runs every chunk whose frames the window holds, then drops the frames
-//  no later chunk reads.
-static void
-s_stream_run (tp_stream_t *self)
+//  The first frame the next chunk reads within the signal.
+static int64_t
+s_check_reads_from (const s_check_t *k)
 {
-    s_check_t *k = &self->k;
-    const int64_t ch = k->channels;
-    while (k->next < k->end && s_check_needs (k) <= self->w1)
-        s_check_chunk (k, self->win, self->w0);
-    int64_t keep = k->next - TP_CHECK_MARGIN;
-    keep = keep < self->w0 ? self->w0 : keep > self->w1 ? self->w1 : keep;
-    if (keep > self->w0) {
-        memmove (self->win, self->win + (keep - self->w0) * ch,
-                 (size_t) ((self->w1 - keep) * ch) * sizeof (float));
-        self->w0 = keep;
-    }
+    int64_t first = k->next - TP_CHECK_MARGIN;
+    return first > 0 ? first : 0;
+}
+
+//  Drops the window's frames before frame from.
+static void
+s_window_trim (tp_stream_t *self, int64_t from)
+{
+    const int64_t ch = self->k.channels;
+    if (from <= self->w0)
+        return;
+    assert (from <= self->w1);
+    memmove (self->win, self->win + (from - self->w0) * ch,
+             (size_t) ((self->w1 - from) * ch) * sizeof (float));
+    self->w0 = from;
+}
+
+//  Appends frames w1 .. upto - 1 from piece x (frames t0 on) to the window.
+static void
+s_window_fill (tp_stream_t *self, const float *x, int64_t t0, int64_t upto)
+{
+    const int64_t ch = self->k.channels;
+    if (upto <= self->w1)
+        return;
+    assert (upto - self->w0 <= self->cap && self->w1 >= t0);
+    memcpy (self->win + (self->w1 - self->w0) * ch, x + (self->w1 - t0) * ch,
+            (size_t) ((upto - self->w1) * ch) * sizeof (float));
+    self->w1 = upto;
 }
 
 int
@@ -931,22 +951,31 @@ tp_stream_feed (tp_stream_t *self, const float *interleaved, int64_t frames)
 {
     if (self->rc)
         return self->rc;
-    const int64_t ch = self->k.channels;
-    if (frames < 0 || self->fed + frames > self->k.frames)
+    s_check_t *k = &self->k;
+    if (frames < 0 || self->fed + frames > k->frames)
         return self->rc = MF_ERR_INVALID;
-    self->fed += frames;
-    if (self->w1 - self->w0 + frames > self->cap) {
-        int64_t cap = self->w1 - self->w0 + frames + TP_CHECK_CHUNK + 2 * TP_CHECK_MARGIN;
-        float *w = realloc (self->win, (size_t) (cap * ch) * sizeof (float));
-        if (!w)
-            return self->rc = MF_ERR_NOMEM;
-        self->win = w;
-        self->cap = cap;
+    //  the window holds frames w0 .. t0 - 1, from what the next chunk reads
+    const int64_t t0 = self->fed, t1 = t0 + frames;
+    self->fed = t1;
+    while (k->next < k->end && s_check_needs (k) <= t1) {
+        int64_t from = s_check_reads_from (k);
+        if (from >= t0)
+            s_check_chunk (k, interleaved, t0);         //  all in the piece
+        else {
+            s_window_trim (self, from);
+            s_window_fill (self, interleaved, t0, s_check_needs (k));
+            s_check_chunk (k, self->win, self->w0);
+        }
     }
-    memcpy (self->win + (self->w1 - self->w0) * ch, interleaved,
-            (size_t) (frames * ch) * sizeof (float));
-    self->w1 += frames;
-    s_stream_run (self);
+    //  what the next chunk reads of all that came so far: less than a
+    //  chunk and its margins
+    int64_t keep = s_check_reads_from (k);
+    keep = keep < t1 ? keep : t1;
+    if (keep >= t0)
+        self->w0 = self->w1 = keep;
+    else
+        s_window_trim (self, keep);
+    s_window_fill (self, interleaved, t0, t1);
     if (self->ov.nomem)
         self->rc = MF_ERR_NOMEM;
     return self->rc;
@@ -962,8 +991,9 @@ tp_stream_finish (tp_stream_t *self, tp_check_result_t *result, tp_over_t **over
     }
     if (!self->rc && self->fed != self->k.frames)
         self->rc = MF_ERR_INVALID;
-    if (!self->rc)
-        s_stream_run (self);
+    //  the chunks after the last frame read the window alone
+    while (!self->rc && self->k.next < self->k.end)
+        s_check_chunk (&self->k, self->win, self->w0);
     if (!self->rc && self->ov.nomem)
         self->rc = MF_ERR_NOMEM;
     if (self->rc || self->k.next < self->k.end) {
