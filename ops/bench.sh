@@ -16,9 +16,10 @@
 #   scaling   masterfarm run with 1 and with 2 workers: wall-clock ratio
 #   tasks     CPU per task on a catalog of 4 s tracks; broker dispatch
 #             rate and memory per queued task (tests/bench_dispatch)
-#   memory    peak RSS of master on a short and a long mix against one
-#             float copy of the track + 64 MB, of analyze (short and long:
-#             it should not grow), and of the farm's processes
+#   memory    peak RSS of master on a short and a long mix, and on a
+#             96 kHz mix delivered at 48 kHz, against one float copy of
+#             the track + 64 MB, of analyze (short and long: it should
+#             not grow), and of the farm's processes
 #
 # CPU is user + system time of the whole command and its children
 # (/usr/bin/time); each masterfarm and peer figure is the best of REPEAT
@@ -54,9 +55,9 @@ for t in ffmpeg sox python3; do
     command -v $t > /dev/null || { echo "bench.sh: $t is needed (ops/install-deps.sh)" >&2; exit 1; }
 done
 if [ $QUICK = 1 ]; then
-    MIX_S=60 LONG_S=600 ALBUMS=2 TRACKS=4 TRACK_S=20 TINY=60
+    MIX_S=60 LONG_S=600 HI_S=120 ALBUMS=2 TRACKS=4 TRACK_S=20 TINY=60
 else
-    MIX_S=240 LONG_S=1800 ALBUMS=3 TRACKS=6 TRACK_S=60 TINY=200
+    MIX_S=240 LONG_S=1800 HI_S=600 ALBUMS=3 TRACKS=6 TRACK_S=60 TINY=200
 fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/mf-bench.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
@@ -95,6 +96,7 @@ echo
 # ------------------------------------------------------------------ material
 "$BIN/tests/tool_master_mix" "$TMP/mix.wav" "$MIX_S" 44100 2 24 > /dev/null
 "$BIN/tests/tool_master_mix" "$TMP/long.wav" "$LONG_S" 44100 2 24 > /dev/null
+"$BIN/tests/tool_master_mix" "$TMP/hi.wav" "$HI_S" 96000 2 24 > /dev/null
 "$BIN/tests/tool_gen_album" "$TMP/cat" --albums "$ALBUMS" --tracks "$TRACKS" \
     --seconds "$TRACK_S" --profiles spotify --seed 7 > /dev/null
 "$BIN/tests/tool_gen_album" "$TMP/tiny" --albums $((TINY / 10)) --tracks 10 --seconds 4 \
@@ -206,6 +208,7 @@ echo
 # ------------------------------------------------------------------ memory
 run_cpu "$TMP/ms" "$MF" master "$TMP/mix.wav" -o "$TMP/ms.flac" --profile spotify
 run_cpu "$TMP/ml" "$MF" master "$TMP/long.wav" -o "$TMP/ml.flac" --profile spotify
+run_cpu "$TMP/mh" "$MF" master "$TMP/hi.wav" -o "$TMP/mh.flac" --profile spotify
 run_cpu "$TMP/as" "$MF" analyze "$TMP/mix.wav"
 run_cpu "$TMP/al" "$MF" analyze "$TMP/long.wav"
 copy_mb () { awk -v s="$1" 'BEGIN { printf "%.0f", s * 44100 * 2 * 4 / 1048576 }'; }
@@ -217,6 +220,10 @@ for x in "ms $MIX_S" "ml $LONG_S"; do
     printf "  master %5d s        %7s   %7s\n" "$2" "$pk" "$bound"
     put "master_${2}s_peak_mb" "$pk"; put "master_${2}s_bound_mb" "$bound"
 done
+pk=$(mb "$(field "$TMP/mh" 3)")
+bound=$(( $(copy_mb "$HI_S") * 96000 / 44100 + 64 ))
+printf "  master %5d s 96 kHz -> 48 kHz  %s   %s\n" "$HI_S" "$pk" "$bound"
+put "master_96k_${HI_S}s_peak_mb" "$pk"; put "master_96k_${HI_S}s_bound_mb" "$bound"
 printf "  analyze %4d s        %7s\n" "$MIX_S" "$(mb "$(field "$TMP/as" 3)")"
 printf "  analyze %4d s        %7s\n" "$LONG_S" "$(mb "$(field "$TMP/al" 3)")"
 printf "  farm run (largest process)  %s\n" "$(mb "$(field "$TMP/f2" 3)")"
@@ -240,6 +247,7 @@ goal "master x realtime per core" "$(get master_x_realtime_per_core)" ">=" 300
 goal "master CPU vs ffmpeg chain (x less)" "$(get master_vs_ffmpeg)" ">=" 30
 goal "analyze CPU vs ffmpeg ebur128 (x less)" "$(get analyze_vs_ffmpeg)" ">=" 4
 goal "master ${LONG_S} s peak MB" "$(get "master_${LONG_S}s_peak_mb")" "<=" "$(get "master_${LONG_S}s_bound_mb")"
+goal "master ${HI_S} s 96 kHz peak MB" "$(get "master_96k_${HI_S}s_peak_mb")" "<=" "$(get "master_96k_${HI_S}s_bound_mb")"
 goal "analyze peak MB, long / short" "$(ratio "$(get analyze_long_peak_mb)" "$(get analyze_short_peak_mb)")" "<=" 1.2
 goal "CPU per task on 4 s tracks (ms)" "$(get task_cpu_ms)" "<=" 10
 goal "scaling 1 -> 2 workers" "$(get farm_scaling)" ">=" 1.8
