@@ -674,26 +674,39 @@ requests_on_logs (broker_t *self, const wire_msg_t *msg)
     if (!job)
         return;
     char text [128];
-    if ((req->track && !req->album) || (req->album && req->album > job->n_albums)
-    ||  (req->track && req->track > job->albums [req->album - 1].spec->n_tracks)) {
-        if (req->track && !req->album)
-            snprintf (text, sizeof text, "a track number needs an album number");
+    const album_t *a = req->album && req->album <= job->n_albums
+                     ? &job->albums [req->album - 1] : NULL;
+    if (((req->track || req->reference) && !req->album) || (req->track && req->reference)
+    ||  (req->album && !a) || (req->track && req->track > a->spec->n_tracks)
+    ||  (req->reference && req->reference > a->n_refs)) {
+        if ((req->track || req->reference) && !req->album)
+            snprintf (text, sizeof text, "a track or reference number needs an album number");
         else
-        if (req->album > job->n_albums)
+        if (req->track && req->reference)
+            snprintf (text, sizeof text, "a track or a reference, not both");
+        else
+        if (!a)
             snprintf (text, sizeof text, "job %llu has no album %u",
                       (unsigned long long) job->id, req->album);
         else
+        if (req->track)
             snprintf (text, sizeof text, "album %u has no track %u", req->album, req->track);
+        else
+            snprintf (text, sizeof text, "album %u has %zu reference file(s), not %u",
+                      req->album, a->n_refs, req->reference);
         core_send_error (self, msg, MF_ERR_INVALID, text);
         return;
     }
+    //  an album's reference files come after its tracks in the task numbering
+    int track = req->reference ? (int) (a->spec->n_tracks + req->reference) - 1
+                               : (int) req->track - 1;
     s_logs_t l = { .job = job };
     l.rows = calloc (S_LOGS_MAX, sizeof *l.rows);
     l.ptrs = calloc (S_LOGS_MAX, sizeof *l.ptrs);
     int rc = l.rows && l.ptrs ? 0 : MF_ERR_NOMEM;
     if (!rc)
-        rc = store_attempts_load (self->store, job->id, (int) req->album - 1,
-                                  (int) req->track - 1, s_logs_row, &l);
+        rc = store_attempts_load (self->store, job->id, (int) req->album - 1, track,
+                                  s_logs_row, &l);
     if (rc < 0)
         core_send_error (self, msg, rc, rc == MF_ERR_NOMEM ? "the broker is out of memory"
                                                         : "the broker cannot read its state "

@@ -20,7 +20,8 @@ static void
 s_help (FILE *out)
 {
     fprintf (out,
-        "usage: masterfarm logs JOB [--album A [--track N]] --broker URL [--json]\n"
+        "usage: masterfarm logs JOB [--album A [--track N | --reference K]] --broker URL\n"
+        "                       [--json]\n"
         "\n"
         "Every attempt of the job's tasks (analyze, master per profile, assemble\n"
         "per profile): worker, start and end time, outcome, error, and the tail of\n"
@@ -28,6 +29,8 @@ s_help (FILE *out)
         "\n"
         "  --album A      only album A (its number in status, from 1)\n"
         "  --track N      only track N of that album (as in the spec, from 1)\n"
+        "  --reference K  only the analysis of that album's reference file K (in\n"
+        "                 the order of its tonal \"reference\" list, from 1)\n"
         "  --broker URL   the broker, tcp://HOST:PORT or ipc://PATH\n"
         "                 (default: $MASTERFARM_BROKER)\n"
         FARMCLIENT_KEYS_HELP
@@ -103,13 +106,13 @@ s_to_json (const Masterfarm__LogsReply *r)
                       "truncated", (int) r->truncated);
 }
 
-//  masterfarm logs JOB [--album A [--track N]] --broker URL [--json].
+//  masterfarm logs JOB [--album A [--track N | --reference K]] --broker URL [--json].
 int
 cmd_logs (int argc, char **argv)
 {
     const char *job_text = NULL;
     farmclient_opts_t opts = { .timeout_s = FARMCLIENT_TIMEOUT_MS / 1000.0 };
-    long album = 0, track = 0;
+    long album = 0, track = 0, reference = 0;
     bool as_json = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv [i];
@@ -124,12 +127,13 @@ cmd_logs (int argc, char **argv)
         }
         else if (!strcmp (a, "--json"))
             as_json = true;
-        else if ((!strcmp (a, "--album") || !strcmp (a, "--track")) && i + 1 >= argc) {
+        else if ((!strcmp (a, "--album") || !strcmp (a, "--track")
+                  || !strcmp (a, "--reference")) && i + 1 >= argc) {
             fprintf (stderr, "masterfarm logs: %s needs a value\n", a);
             return EXIT_USAGE;
         }
-        else if (!strcmp (a, "--album") || !strcmp (a, "--track")) {
-            long *slot = a [2] == 'a' ? &album : &track;
+        else if (!strcmp (a, "--album") || !strcmp (a, "--track") || !strcmp (a, "--reference")) {
+            long *slot = a [2] == 'a' ? &album : a [2] == 't' ? &track : &reference;
             if (!cli_long (argv [++i], 1, 1000000, slot)) {
                 fprintf (stderr, "masterfarm logs: %s needs a number from 1 (got '%s')\n", a,
                          argv [i]);
@@ -153,15 +157,20 @@ cmd_logs (int argc, char **argv)
                  job_text ? job_text : "");
         return EXIT_USAGE;
     }
-    if (track && !album) {
-        fprintf (stderr, "masterfarm logs: --track needs --album\n");
+    if ((track || reference) && !album) {
+        fprintf (stderr, "masterfarm logs: --%s needs --album\n", track ? "track" : "reference");
+        return EXIT_USAGE;
+    }
+    if (track && reference) {
+        fprintf (stderr, "masterfarm logs: --track or --reference, not both\n");
         return EXIT_USAGE;
     }
     farmclient_t *fc = farmclient_open ("logs", &opts);
     if (!fc)
         return EXIT_USAGE;
     Masterfarm__LogsReply *reply = NULL;
-    int rc = farmclient_logs (fc, job_id, (uint32_t) album, (uint32_t) track, &reply);
+    int rc = farmclient_logs (fc, job_id, (uint32_t) album, (uint32_t) track,
+                              (uint32_t) reference, &reply);
     int code = EXIT_OK;
     if (rc != 0) {
         fprintf (stderr, "masterfarm logs: job %" PRIu64 ": %s\n", job_id, farmclient_error (fc));

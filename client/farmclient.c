@@ -499,13 +499,14 @@ farmclient_job_command (farmclient_t *self, uint32_t type, uint64_t job_id)
 //  LOGS of a job, an album or a track; ERROR becomes an error code.
 int
 farmclient_logs (farmclient_t *self, uint64_t job_id, uint32_t album, uint32_t track,
-                 Masterfarm__LogsReply **reply_out)
+                 uint32_t reference, Masterfarm__LogsReply **reply_out)
 {
     *reply_out = NULL;
     Masterfarm__LogsRequest req = MASTERFARM__LOGS_REQUEST__INIT;
     req.job_id = job_id;
     req.album = album;
     req.track = track;
+    req.reference = reference;
     void *body;
     int rc = s_ask (self, MASTERFARM__MSG_TYPE__LOGS, &req.base, &body);
     *reply_out = body;

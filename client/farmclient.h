@@ -142,11 +142,13 @@ int farmclient_job_request (farmclient_t *self, uint32_t type, const Masterfarm_
                             uint32_t *count);
 
 //  Asks for the attempts log of a job (album and track: numbers from 1,
-//  0: all). On 0, *reply_out holds the LogsReply (free with
+//  0: all; reference: the album's reference file, number from 1, instead
+//  of a track). On 0, *reply_out holds the LogsReply (free with
 //  masterfarm__logs_reply__free_unpacked). Returns as farmclient_status,
-//  and MF_ERR_PROTOCOL for an album or track the job does not have.
+//  and MF_ERR_PROTOCOL for an album, track or reference the job does not
+//  have.
 int farmclient_logs (farmclient_t *self, uint64_t job_id, uint32_t album, uint32_t track,
-                     Masterfarm__LogsReply **reply_out);
+                     uint32_t reference, Masterfarm__LogsReply **reply_out);
 
 typedef struct {
     FILE *out;              //  where progress goes (stdout)

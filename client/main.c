@@ -26,7 +26,7 @@ static const s_command_t s_commands [] = {
     { "priority", cmd_priority, "priority JOB N --broker URL             priority 0 .. 9 of queued tasks" },
     { "pause",   cmd_pause,   "pause JOB --broker URL                     dispatch nothing new of the job" },
     { "resume",  cmd_resume,  "resume JOB --broker URL                    dispatch a paused job again" },
-    { "logs",    cmd_logs,    "logs JOB [--album A [--track N]] --broker URL   every attempt: worker, times, error, stderr" },
+    { "logs",    cmd_logs,    "logs JOB [--album A [--track N | --reference K]] --broker URL   every attempt: worker, times, error, stderr" },
     { "keygen",  cmd_keygen,  "keygen NAME [--force]                      CURVE key pair: NAME.key, NAME.pub" },
 };
 

@@ -24,6 +24,8 @@
 #      spec path; a silent reference holds the album with a reason that
 #      names the file; so does one that is not audio, and once it is
 #      fixed the same command again delivers the album.
+#   5. `masterfarm logs --album 1 --reference K` lists the analysis of
+#      the album's reference file K alone, and refuses a K it has not.
 . "$MF_SRC/tests/lib/farm_lib.sh"
 command -v sox >/dev/null && command -v ffmpeg >/dev/null || { echo "sox and ffmpeg are needed"; exit 77; }
 
@@ -223,4 +225,24 @@ rep = json.load(open(glob.glob(sys.argv[1] + '/*/report.json')[0]))
 refs = rep['profiles'][0]['plan']['tonal']['references']
 sys.exit(0 if [r['path'] for r in refs] == ['refs/broken.wav'] else 1)
 PYEOF
+
+# `masterfarm logs --reference K` lists the analysis of reference file K
+# of the album alone; a number the album does not have is refused.
+start_broker "$T/state.db" "$T/in" "$T/out-logs"
+start_worker logs-w
+jl=$(submit "$T/in/two.json")
+"$MASTERFARM" watch "$jl" --broker "$BROKER_URL" --plain >"$T/watch-logs.out" 2>&1 \
+    || { cat "$T/watch-logs.out"; fail "the two-reference job did not complete"; }
+"$MASTERFARM" logs "$jl" --album 1 --reference 2 --broker "$BROKER_URL" >"$T/logs-ref.out" \
+    || fail "logs --reference 2 failed"
+cat "$T/logs-ref.out"
+[ "$(grep -c "attempt" "$T/logs-ref.out")" = 1 ] && grep -q "refs/dark.wav" "$T/logs-ref.out" \
+    && ! grep -q "refs/bright.wav" "$T/logs-ref.out" \
+    || fail "logs --reference 2 does not list the analysis of refs/dark.wav alone"
+set +e
+"$MASTERFARM" logs "$jl" --album 1 --reference 3 --broker "$BROKER_URL" 2>"$T/logs-ref3.err"
+rc=$?
+set -e
+[ $rc = 1 ] && grep -q "reference file(s), not 3" "$T/logs-ref3.err" \
+    || { cat "$T/logs-ref3.err"; fail "logs --reference 3 was not refused (exit $rc)"; }
 farm_pass
