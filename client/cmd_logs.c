@@ -140,23 +140,12 @@ cmd_logs (int argc, char **argv)
                 return EXIT_USAGE;
             }
         }
-        else if (a [0] == '-') {
-            fprintf (stderr, "masterfarm logs: unknown option '%s' (see --help)\n", a);
+        else if (farmclient_job_positional ("logs", a, &job_text))
             return EXIT_USAGE;
-        }
-        else if (job_text) {
-            fprintf (stderr, "masterfarm logs: one job id at a time\n");
-            return EXIT_USAGE;
-        }
-        else
-            job_text = a;
     }
-    uint64_t job_id = 0;
-    if (farmclient_parse_job_id (job_text, &job_id) != 0) {
-        fprintf (stderr, "masterfarm logs: give the job id that submit printed (got '%s')\n",
-                 job_text ? job_text : "");
+    uint64_t job_id;
+    if (farmclient_job_arg ("logs", job_text, &job_id))
         return EXIT_USAGE;
-    }
     if ((track || reference) && !album) {
         fprintf (stderr, "masterfarm logs: --%s needs --album\n", track ? "track" : "reference");
         return EXIT_USAGE;

@@ -85,23 +85,12 @@ cmd_watch (int argc, char **argv)
                 return EXIT_USAGE;
             }
         }
-        else if (a [0] == '-') {
-            fprintf (stderr, "masterfarm watch: unknown option '%s' (see --help)\n", a);
+        else if (farmclient_job_positional ("watch", a, &job_text))
             return EXIT_USAGE;
-        }
-        else if (job_text) {
-            fprintf (stderr, "masterfarm watch: one job id at a time\n");
-            return EXIT_USAGE;
-        }
-        else
-            job_text = a;
     }
-    uint64_t job_id = 0;
-    if (farmclient_parse_job_id (job_text, &job_id) != 0) {
-        fprintf (stderr, "masterfarm watch: give the job id that submit printed (got '%s')\n",
-                 job_text ? job_text : "");
+    uint64_t job_id;
+    if (farmclient_job_arg ("watch", job_text, &job_id))
         return EXIT_USAGE;
-    }
     farmclient_t *fc = farmclient_open ("watch", &opts);
     if (!fc)
         return EXIT_USAGE;

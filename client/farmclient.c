@@ -1173,6 +1173,32 @@ farmclient_parse_job_id (const char *text, uint64_t *job_id)
     return 0;
 }
 
+int
+farmclient_job_positional (const char *command, const char *a, const char **job_text)
+{
+    if (a [0] == '-') {
+        fprintf (stderr, "masterfarm %s: unknown option '%s' (see --help)\n", command, a);
+        return 2;
+    }
+    if (*job_text) {
+        fprintf (stderr, "masterfarm %s: one job id at a time\n", command);
+        return 2;
+    }
+    *job_text = a;
+    return 0;
+}
+
+int
+farmclient_job_arg (const char *command, const char *job_text, uint64_t *job_id)
+{
+    *job_id = 0;
+    if (farmclient_parse_job_id (job_text, job_id) == 0)
+        return 0;
+    fprintf (stderr, "masterfarm %s: give the job id that submit printed (got '%s')\n",
+             command, job_text ? job_text : "");
+    return 2;
+}
+
 //  --broker wins over MASTERFARM_BROKER.
 const char *
 farmclient_broker_url (const char *option_value)
@@ -1228,25 +1254,14 @@ farmclient_cmd_job (const char *command, uint32_t type, const char *what,
                 return 2;
             }
         }
-        else if (a [0] == '-') {
-            fprintf (stderr, "masterfarm %s: unknown option '%s' (see --help)\n", command, a);
-            return 2;
-        }
-        else if (!job_text)
-            job_text = a;
-        else if (is_prio && !prio_text)
+        else if (is_prio && job_text && !prio_text && a [0] != '-')
             prio_text = a;
-        else {
-            fprintf (stderr, "masterfarm %s: one job id at a time\n", command);
+        else if (farmclient_job_positional (command, a, &job_text))
             return 2;
-        }
     }
-    uint64_t job_id = 0;
-    if (farmclient_parse_job_id (job_text, &job_id) != 0) {
-        fprintf (stderr, "masterfarm %s: give the job id that submit printed (got '%s')\n",
-                 command, job_text ? job_text : "");
+    uint64_t job_id;
+    if (farmclient_job_arg (command, job_text, &job_id))
         return 2;
-    }
     long priority = 0;
     if (is_prio && (!prio_text || !cli_long (prio_text, 0, 9, &priority))) {
         fprintf (stderr, "masterfarm %s: give the new priority, a whole number from 0 to 9 "

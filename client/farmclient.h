@@ -200,6 +200,16 @@ void farmclient_print_spec_errors (FILE *out, const char *origin,
 //  Parses a job id ("12"). Returns 0 or MF_ERR_INVALID.
 int farmclient_parse_job_id (const char *text, uint64_t *job_id);
 
+//  An argument a of command that none of its options took, where the
+//  command takes one job id: an unknown option or a second id is refused
+//  on stderr, else a becomes *job_text. Returns 0, or EXIT_USAGE (2)
+//  when refused.
+int farmclient_job_positional (const char *command, const char *a, const char **job_text);
+
+//  The job id of job_text (which may be NULL) into *job_id. Returns 0, or
+//  EXIT_USAGE (2) after saying on stderr that a job id is needed.
+int farmclient_job_arg (const char *command, const char *job_text, uint64_t *job_id);
+
 //  The broker URL from --broker (value may be NULL) or else the
 //  MASTERFARM_BROKER environment variable; NULL when neither is set.
 const char *farmclient_broker_url (const char *option_value);
