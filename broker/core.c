@@ -2,6 +2,7 @@
     states, paths under the staging root, task state changes that keep the
     job's counters and the store in step, and sending a message.  */
 #include "broker/core.h"
+#include "common/array.h"
 
 #include <string.h>
 #include <zmq.h>
@@ -289,14 +290,8 @@ core_kind_name (int kind)
 int
 core_tasks_push (task_t ***list, size_t *n, size_t *cap, size_t first_cap, task_t *t)
 {
-    if (*n == *cap) {
-        size_t grown = *cap ? *cap * 2 : first_cap;
-        task_t **more = realloc (*list, grown * sizeof *more);
-        if (!more)
-            return MF_ERR_NOMEM;
-        *list = more;
-        *cap = grown;
-    }
+    if (array_reserve (list, cap, *n + 1, sizeof **list, first_cap))
+        return MF_ERR_NOMEM;
     (*list) [(*n)++] = t;
     return 0;
 }

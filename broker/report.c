@@ -8,6 +8,7 @@
     frequency axis; the tonal corrections). No scripts, no external
     resources, so it opens anywhere and can be archived with the masters.  */
 #include "broker/report.h"
+#include "common/array.h"
 #include "common/err.h"
 #include "common/fsutil.h"
 
@@ -383,14 +384,10 @@ s_put (s_out_t *o, const char *fmt, ...)
             o->len += (size_t) k;
             return;
         }
-        size_t cap = (o->cap ? o->cap * 2 : 16384) + (size_t) k;
-        char *nb = realloc (o->buf, cap);
-        if (!nb) {
+        if (array_reserve (&o->buf, &o->cap, o->len + (size_t) k + 1, 1, 16384)) {
             o->failed = 1;
             return;
         }
-        o->buf = nb;
-        o->cap = cap;
     }
 }
 

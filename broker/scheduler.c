@@ -2,6 +2,7 @@
     ordered by priority, deadline and submission, and a table of workers
     with their slots, held tasks and per-job failure strikes.  */
 #include "broker/scheduler.h"
+#include "common/array.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -130,14 +131,8 @@ scheduler_push (scheduler_t *self, sched_task_t *task)
 {
     if (task->heap_index != SCHED_NOT_QUEUED)
         return 0;
-    if (self->size == self->cap) {
-        size_t cap = self->cap ? self->cap * 2 : 1024;
-        sched_task_t **heap = realloc (self->heap, cap * sizeof *heap);
-        if (!heap)
-            return MF_ERR_NOMEM;
-        self->heap = heap;
-        self->cap = cap;
-    }
+    if (array_reserve (&self->heap, &self->cap, self->size + 1, sizeof *self->heap, 1024))
+        return MF_ERR_NOMEM;
     task->deferred = false;
     self->by_priority [s_priority (task)]++;
     s_place (self, self->size++, task);

@@ -6,6 +6,7 @@
     character is wrong) and keeps the allowed keys sorted in binary for a
     binary search per handshake.  */
 #include "common/keys.h"
+#include "common/array.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -375,15 +376,9 @@ keys_allow_load (const char *dir, size_t *n_skipped, char *err, size_t err_size)
                 (*n_skipped)++;
             continue;
         }
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            s_entry_t *ne = realloc (entries, nc * sizeof *ne);
-            if (!ne) {
-                nomem = true;
-                break;
-            }
-            entries = ne;
-            cap = nc;
+        if (array_reserve (&entries, &cap, n + 1, sizeof *entries, 16)) {
+            nomem = true;
+            break;
         }
         zmq_z85_decode (entries [n].key, z85);
         entries [n].name = strndup (de->d_name, len - 4);

@@ -9,6 +9,7 @@
     setting is spec_settings_default's. Errors name "line N, column
     <name>", and parsing goes on after each.  */
 #include "common/spec.h"
+#include "common/array.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -52,14 +53,8 @@ typedef struct {
 static int
 s_record_push (s_record_t *r, char *text, int column)
 {
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 16;
-        s_field_t *f = realloc (r->f, cap * sizeof *f);
-        if (!f)
-            return MF_ERR_NOMEM;
-        r->f = f;
-        r->cap = cap;
-    }
+    if (array_reserve (&r->f, &r->cap, r->n + 1, sizeof *r->f, 16))
+        return MF_ERR_NOMEM;
     r->f [r->n].text = text;
     r->f [r->n].column = column;
     r->n++;
@@ -117,26 +112,18 @@ s_csv_record (s_csv_t *c, s_record_t *r, spec_errors_t *errs, size_t *n_errors)
                     c->line++;
                     c->line_start = c->p;
                 }
-                if (n + 2 > cap) {
-                    char *bigger = realloc (buf, cap *= 2);
-                    if (!bigger) {
-                        free (buf);
-                        return MF_ERR_NOMEM;
-                    }
-                    buf = bigger;
+                if (array_reserve (&buf, &cap, n + 2, 1, 64)) {
+                    free (buf);
+                    return MF_ERR_NOMEM;
                 }
                 buf [n++] = ch;
             }
         }
         else
             while (c->p < c->end && *c->p != ',' && *c->p != '\n' && *c->p != '\r') {
-                if (n + 2 > cap) {
-                    char *bigger = realloc (buf, cap *= 2);
-                    if (!bigger) {
-                        free (buf);
-                        return MF_ERR_NOMEM;
-                    }
-                    buf = bigger;
+                if (array_reserve (&buf, &cap, n + 2, 1, 64)) {
+                    free (buf);
+                    return MF_ERR_NOMEM;
                 }
                 buf [n++] = *c->p++;
             }

@@ -10,6 +10,7 @@
     value. The index is built on the first error only, so a clean spec
     costs nothing extra. Columns count bytes from 1.  */
 #include "common/spec_ctx.h"
+#include "common/array.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -31,14 +32,8 @@ spec_errors_addv (spec_errors_t *errs, const char *path, int line, int column,
 {
     if (!errs)
         return 0;
-    if (errs->n == errs->cap) {
-        size_t cap = errs->cap ? errs->cap * 2 : 8;
-        spec_error_t *items = realloc (errs->items, cap * sizeof *items);
-        if (!items)
-            return MF_ERR_NOMEM;
-        errs->items = items;
-        errs->cap = cap;
-    }
+    if (array_reserve (&errs->items, &errs->cap, errs->n + 1, sizeof *errs->items, 8))
+        return MF_ERR_NOMEM;
     char *message = NULL;
     if (vasprintf (&message, fmt, ap) < 0)
         return MF_ERR_NOMEM;
@@ -177,15 +172,9 @@ s_walk_add (s_walk_t *w, const char *path, int kl, int kc)
 {
     if (w->failed)
         return;
-    if (w->n == w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 64;
-        s_pos_t *items = realloc (w->items, cap * sizeof *items);
-        if (!items) {
-            w->failed = true;
-            return;
-        }
-        w->items = items;
-        w->cap = cap;
+    if (array_reserve (&w->items, &w->cap, w->n + 1, sizeof *w->items, 64)) {
+        w->failed = true;
+        return;
     }
     char *copy = strdup (path);
     if (!copy) {

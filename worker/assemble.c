@@ -49,6 +49,7 @@
     belongs to at once. What it holds is two pieces, whatever the
     album's length.  */
 #include "worker/assemble.h"
+#include "common/array.h"
 #include "common/err.h"
 #include "common/fsutil.h"
 #include "common/log.h"
@@ -121,12 +122,8 @@ s_text_add (s_text_t *t, const char *fmt, ...)
             t->len += (size_t) k;
             return 0;
         }
-        size_t cap = (t->cap ? t->cap * 2 : 1024) + (size_t) k;
-        char *nb = realloc (t->buf, cap);
-        if (!nb)
+        if (array_reserve (&t->buf, &t->cap, t->len + (size_t) k + 1, 1, 1024))
             return -1;
-        t->buf = nb;
-        t->cap = cap;
     }
 }
 

@@ -70,6 +70,7 @@
     single-threaded libsoxr, seeded dither), so the same input and
     options give the same bytes.  */
 #include "worker/master.h"
+#include "common/array.h"
 #include "worker/analysis.h"
 #include "worker/chain.h"
 #include "worker/kweight.h"
@@ -481,7 +482,8 @@ struct master_meter_s {
     int64_t  in_hop;             //  frames of the current hop so far
     double   acc;                //  weighted energy of the current hop
     double  *hop_e;
-    int64_t  n_hops, cap;
+    int64_t  n_hops;
+    size_t   cap;
 };
 
 master_meter_t *
@@ -503,17 +505,7 @@ master_meter_new (int channels, int rate_hz)
 static int
 s_meter_reserve (master_meter_t *m, int64_t n)
 {
-    if (m->n_hops + n <= m->cap)
-        return 0;
-    int64_t cap = m->cap ? 2 * m->cap : 1024;
-    while (cap < m->n_hops + n)
-        cap *= 2;
-    double *e = realloc (m->hop_e, (size_t) cap * sizeof *e);
-    if (!e)
-        return MF_ERR_NOMEM;
-    m->hop_e = e;
-    m->cap = cap;
-    return 0;
+    return array_reserve (&m->hop_e, &m->cap, (size_t) (m->n_hops + n), sizeof *m->hop_e, 1024);
 }
 
 int

@@ -11,6 +11,7 @@
     u64 number of data frames, then per frame u64 size and its bytes
     (host byte order: both ends are the same binary).  */
 #include "worker/worker.h"
+#include "common/array.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -859,16 +860,10 @@ static void
 s_read_child (worker_t *self, s_child_t *c)
 {
     while (true) {
-        if (c->cap - c->len < 65536) {
-            size_t cap = c->cap ? c->cap * 2 : 131072;
-            uint8_t *buf = realloc (c->buf, cap);
-            if (!buf) {
-                s_kill (c);
-                c->len = 0;
-                continue;
-            }
-            c->buf = buf;
-            c->cap = cap;
+        if (array_reserve (&c->buf, &c->cap, c->len + 65536, 1, 131072)) {
+            s_kill (c);
+            c->len = 0;
+            continue;
         }
         ssize_t n = read (c->fd, c->buf + c->len, c->cap - c->len);
         if (n > 0) {

@@ -69,6 +69,7 @@
     alone; more than a third of that is reading the file once, at the
     memory's speed. Allocates one buffer per call.  */
 #include "worker/dsp/tp_check.h"
+#include "common/array.h"
 #include "worker/dsp/dsp_ops.h"
 #include "worker/dsp/truepeak.h"
 #include "common/err.h"
@@ -395,15 +396,9 @@ s_over (s_overs_t *ov, int64_t k, float e, float env)
 {
     if (!ov || !(e > ov->lim || (e > ov->lim_hf && e > ov->hf * env)))
         return;
-    if (ov->n == ov->cap) {
-        size_t cap = ov->cap ? 2 * ov->cap : 256;
-        tp_over_t *v = realloc (ov->v, cap * sizeof *v);
-        if (!v) {
-            ov->nomem = true;
-            return;
-        }
-        ov->v = v;
-        ov->cap = cap;
+    if (array_reserve (&ov->v, &ov->cap, ov->n + 1, sizeof *ov->v, 256)) {
+        ov->nomem = true;
+        return;
     }
     ov->v [ov->n++] = (tp_over_t) { .frame = ov->base + k, .peak = e };
 }
