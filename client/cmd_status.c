@@ -287,16 +287,12 @@ cmd_status (int argc, char **argv)
     const char *only_state = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv [i];
-        int kc = farmclient_option ("status", argc, argv, &i, &opts);
-        if (kc < 0)
-            return EXIT_USAGE;
-        if (kc > 0)
+        int kc = farmclient_option ("status", argc, argv, &i, &opts, s_help);
+        if (kc == FARMCLIENT_OPT_TAKEN)
             continue;
-        if (!strcmp (a, "--help") || !strcmp (a, "-h")) {
-            s_help (stdout);
-            return EXIT_OK;
-        }
-        else if (!strcmp (a, "--json"))
+        if (kc != FARMCLIENT_OPT_OTHER)
+            return kc == FARMCLIENT_OPT_HELP ? EXIT_OK : EXIT_USAGE;
+        if (!strcmp (a, "--json"))
             as_json = true;
         else if (!strcmp (a, "--failed"))
             only_failed = true;

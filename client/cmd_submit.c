@@ -71,16 +71,12 @@ cmd_submit (int argc, char **argv)
     bool as_json = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv [i];
-        int kc = farmclient_option ("submit", argc, argv, &i, &opts);
-        if (kc < 0)
-            return EXIT_USAGE;
-        if (kc > 0)
+        int kc = farmclient_option ("submit", argc, argv, &i, &opts, s_help);
+        if (kc == FARMCLIENT_OPT_TAKEN)
             continue;
-        if (!strcmp (a, "--help") || !strcmp (a, "-h")) {
-            s_help (stdout);
-            return EXIT_OK;
-        }
-        else if (!strcmp (a, "--noop") && i + 1 >= argc) {
+        if (kc != FARMCLIENT_OPT_OTHER)
+            return kc == FARMCLIENT_OPT_HELP ? EXIT_OK : EXIT_USAGE;
+        if (!strcmp (a, "--noop") && i + 1 >= argc) {
             fprintf (stderr, "masterfarm submit: %s needs a value\n", a);
             return EXIT_USAGE;
         }

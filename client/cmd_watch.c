@@ -60,16 +60,12 @@ cmd_watch (int argc, char **argv)
     double lost_s = 60;
     for (int i = 1; i < argc; i++) {
         const char *a = argv [i];
-        int kc = farmclient_option ("watch", argc, argv, &i, &opts);
-        if (kc < 0)
-            return EXIT_USAGE;
-        if (kc > 0)
+        int kc = farmclient_option ("watch", argc, argv, &i, &opts, s_help);
+        if (kc == FARMCLIENT_OPT_TAKEN)
             continue;
-        if (!strcmp (a, "--help") || !strcmp (a, "-h")) {
-            s_help (stdout);
-            return EXIT_OK;
-        }
-        else if (!strcmp (a, "--plain"))
+        if (kc != FARMCLIENT_OPT_OTHER)
+            return kc == FARMCLIENT_OPT_HELP ? EXIT_OK : EXIT_USAGE;
+        if (!strcmp (a, "--plain"))
             plain = true;
         else if (!strcmp (a, "--quiet"))
             quiet = true;

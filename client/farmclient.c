@@ -126,34 +126,38 @@ farmclient_new (const char *url, int timeout_ms, char *err, size_t err_size)
 //  The shared options; see farmclient.h.
 int
 farmclient_option (const char *command, int argc, char **argv, int *i,
-                   farmclient_opts_t *opts)
+                   farmclient_opts_t *opts, void (*help) (FILE *out))
 {
     const char *a = argv [*i];
+    if (help && (!strcmp (a, "--help") || !strcmp (a, "-h"))) {
+        help (stdout);
+        return FARMCLIENT_OPT_HELP;
+    }
     const char **slot = !strcmp (a, "--curve-key") ? &opts->keys.curve_key_path
                       : !strcmp (a, "--broker-key") ? &opts->keys.broker_key_path : NULL;
     if (slot) {
         if (*i + 1 >= argc || !argv [*i + 1][0]) {
             fprintf (stderr, "masterfarm %s: %s needs a file\n", command, a);
-            return -1;
+            return FARMCLIENT_OPT_BAD;
         }
         *slot = argv [++*i];
-        return 1;
+        return FARMCLIENT_OPT_TAKEN;
     }
     bool timeout = opts->timeout_s > 0 && !strcmp (a, "--timeout");
     if (!timeout && strcmp (a, "--broker"))
-        return 0;
+        return FARMCLIENT_OPT_OTHER;
     if (*i + 1 >= argc) {
         fprintf (stderr, "masterfarm %s: %s needs a value\n", command, a);
-        return -1;
+        return FARMCLIENT_OPT_BAD;
     }
     if (!timeout)
         opts->broker = argv [++*i];
     else
     if (!cli_double (argv [++*i], 0.0, 3600.0, &opts->timeout_s) || opts->timeout_s <= 0) {
         fprintf (stderr, "masterfarm %s: --timeout needs seconds in (0, 3600]\n", command);
-        return -1;
+        return FARMCLIENT_OPT_BAD;
     }
-    return 1;
+    return FARMCLIENT_OPT_TAKEN;
 }
 
 //  The client the shared options ask for; see farmclient.h.
@@ -1221,10 +1225,10 @@ farmclient_cmd_job (const char *command, uint32_t type, const char *what,
     bool is_prio = type == MASTERFARM__MSG_TYPE__PRIORITY;
     for (int i = 1; i < argc; i++) {
         const char *a = argv [i];
-        int kc = farmclient_option (command, argc, argv, &i, &opts);
-        if (kc < 0)
+        int kc = farmclient_option (command, argc, argv, &i, &opts, NULL);
+        if (kc == FARMCLIENT_OPT_BAD)
             return 2;
-        if (kc > 0)
+        if (kc == FARMCLIENT_OPT_TAKEN)
             continue;
         if (!strcmp (a, "--help") || !strcmp (a, "-h")) {
             printf ("usage: masterfarm %s JOB%s --broker URL%s [--curve-key FILE "

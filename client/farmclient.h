@@ -66,13 +66,24 @@ typedef struct {
     farmclient_keys_t keys;          //  --curve-key, --broker-key
 } farmclient_opts_t;
 
+//  What farmclient_option made of an argument.
+enum {
+    FARMCLIENT_OPT_BAD   = -1,  //  a shared option's value missing or out of range
+    FARMCLIENT_OPT_OTHER = 0,   //  not a shared option: the command's own
+    FARMCLIENT_OPT_TAKEN = 1,   //  a shared option, stored
+    FARMCLIENT_OPT_HELP  = 2    //  --help or -h: the help was printed
+};
+
 //  Option parsing for the commands: when argv[*i] is a shared option
 //  (--broker, --curve-key, --broker-key, and --timeout when opts->timeout_s
-//  is set), stores its value in opts, advances *i past it and returns 1;
-//  returns 0 for any other argument, -1 (message printed, naming command)
-//  when its value is missing or out of range.
+//  is set), stores its value in opts, advances *i past it and returns
+//  FARMCLIENT_OPT_TAKEN; for --help or -h, when help is not NULL, prints
+//  the help with it to stdout and returns FARMCLIENT_OPT_HELP; returns
+//  FARMCLIENT_OPT_OTHER for any other argument, FARMCLIENT_OPT_BAD
+//  (message printed, naming command) when a value is missing or out of
+//  range.
 int farmclient_option (const char *command, int argc, char **argv, int *i,
-                       farmclient_opts_t *opts);
+                       farmclient_opts_t *opts, void (*help) (FILE *out));
 
 //  The client the options ask for. NULL after printing why, naming
 //  command: no broker given (neither --broker nor $MASTERFARM_BROKER), or
