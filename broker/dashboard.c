@@ -2,34 +2,14 @@
     JSON view, every string escaped, a small inline style sheet and a meta
     refresh instead of a script.  */
 #include "broker/dashboard.h"
+#include "common/array.h"
+#include "common/text.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct {
-    char   *buf;
-    size_t  len;
-    size_t  cap;
-    bool    oom;
-} s_out_t;
-
-//  Makes room for n more bytes (and a NUL); sets oom on failure.
-static bool
-s_grow (char **buf, size_t len, size_t *cap, size_t n)
-{
-    if (len + n + 1 <= *cap)
-        return true;
-    size_t c = (*cap + n + 1) * 2;
-    char *b = realloc (*buf, c);
-    if (!b)
-        return false;
-    *buf = b;
-    *cap = c;
-    return true;
-}
 
 int
 dashboard_escape (char **out, size_t *len, size_t *cap, const char *text)
@@ -45,14 +25,17 @@ dashboard_escape (char **out, size_t *len, size_t *cap, const char *text)
             default:   break;
         }
         size_t n = rep ? strlen (rep) : 1;
-        if (!s_grow (out, *len, cap, n))
+        if (array_reserve (out, cap, *len + n + 1, 1, 64))
             return -1;
         memcpy (*out + *len, rep ? rep : p, n);
         *len += n;
         (*out) [*len] = 0;
     }
-    if (!*out && !s_grow (out, *len, cap, 0))
-        return -1;
+    if (!*out) {
+        if (array_reserve (out, cap, *len + 1, 1, 64))
+            return -1;
+        (*out) [*len] = 0;
+    }
     return 0;
 }
 
@@ -75,32 +58,12 @@ dashboard_string (const char *text)
     return s;
 }
 
-//  Appends markup written by this file (not escaped).
-static void
-s_put (s_out_t *o, const char *fmt, ...)
-{
-    if (o->oom)
-        return;
-    va_list ap;
-    va_start (ap, fmt);
-    int n = vsnprintf (NULL, 0, fmt, ap);
-    va_end (ap);
-    if (n < 0 || !s_grow (&o->buf, o->len, &o->cap, (size_t) n)) {
-        o->oom = true;
-        return;
-    }
-    va_start (ap, fmt);
-    vsnprintf (o->buf + o->len, o->cap - o->len, fmt, ap);
-    va_end (ap);
-    o->len += (size_t) n;
-}
-
 //  Appends a string escaped.
 static void
-s_text (s_out_t *o, const char *text)
+s_text (text_t *o, const char *text)
 {
-    if (!o->oom && dashboard_escape (&o->buf, &o->len, &o->cap, text))
-        o->oom = true;
+    if (!o->failed && dashboard_escape (&o->buf, &o->len, &o->cap, text))
+        o->failed = true;
 }
 
 //  A member's string, or "".
@@ -120,7 +83,7 @@ s_num (const json_t *obj, const char *key)
 
 //  A state name as a CSS class: letters and '-' only.
 static void
-s_state (s_out_t *o, const char *state)
+s_state (text_t *o, const char *state)
 {
     char cls [32];
     size_t j = 0;
@@ -128,9 +91,9 @@ s_state (s_out_t *o, const char *state)
         if ((*p >= 'a' && *p <= 'z') || *p == '-')
             cls [j++] = *p;
     cls [j] = 0;
-    s_put (o, "<span class=\"st st-%s\">", cls);
+    text_printf (o, "<span class=\"st st-%s\">", cls);
     s_text (o, state);
-    s_put (o, "</span>");
+    text_printf (o, "</span>");
 }
 
 static const char s_style [] =
@@ -150,24 +113,24 @@ static const char s_style [] =
 
 //  The workers table.
 static void
-s_workers (s_out_t *o, const json_t *workers)
+s_workers (text_t *o, const json_t *workers)
 {
-    s_put (o, "<h2>Workers (%zu)</h2>\n", json_array_size (workers));
+    text_printf (o, "<h2>Workers (%zu)</h2>\n", json_array_size (workers));
     if (json_array_size (workers) == 0) {
-        s_put (o, "<p class=\"muted\">No worker connected.</p>\n");
+        text_printf (o, "<p class=\"muted\">No worker connected.</p>\n");
         return;
     }
-    s_put (o, "<table id=\"workers\"><tr><th>worker</th><th>version</th><th>slots</th>"
+    text_printf (o, "<table id=\"workers\"><tr><th>worker</th><th>version</th><th>slots</th>"
               "<th>busy</th><th>done</th><th>failed</th><th>last heard</th>"
               "<th>current tasks</th></tr>\n");
     size_t i;
     json_t *w;
     json_array_foreach (workers, i, w) {
-        s_put (o, "<tr><td>");
+        text_printf (o, "<tr><td>");
         s_text (o, s_str (w, "name"));
-        s_put (o, "</td><td class=\"version\">");
+        text_printf (o, "</td><td class=\"version\">");
         s_text (o, s_str (w, "version"));
-        s_put (o, "</td><td class=\"n\">%.0f</td><td class=\"n\">%.0f</td><td class=\"n\">%.0f"
+        text_printf (o, "</td><td class=\"n\">%.0f</td><td class=\"n\">%.0f</td><td class=\"n\">%.0f"
                   "</td><td class=\"n\">%.0f</td><td class=\"n\">%.1f s ago</td><td>",
                s_num (w, "slots"), s_num (w, "busy"), s_num (w, "done"), s_num (w, "failed"),
                s_num (w, "seen_ago_s"));
@@ -175,130 +138,125 @@ s_workers (s_out_t *o, const json_t *workers)
         json_t *t;
         json_array_foreach (json_object_get (w, "tasks"), k, t) {
             if (k)
-                s_put (o, "<br>");
+                text_printf (o, "<br>");
             s_text (o, json_string_value (t));
         }
-        s_put (o, "</td></tr>\n");
+        text_printf (o, "</td></tr>\n");
     }
-    s_put (o, "</table>\n");
+    text_printf (o, "</table>\n");
 }
 
 //  One album: its state, profiles, report links and track rows.
 static void
-s_album (s_out_t *o, const json_t *album)
+s_album (text_t *o, const json_t *album)
 {
-    s_put (o, "<h3>");
+    text_printf (o, "<h3>");
     s_text (o, s_str (album, "title"));
-    s_put (o, " ");
+    text_printf (o, " ");
     s_state (o, s_str (album, "state"));
-    s_put (o, " <span class=\"muted\">profiles: ");
+    text_printf (o, " <span class=\"muted\">profiles: ");
     s_text (o, s_str (album, "profiles"));
-    s_put (o, "</span>");
+    text_printf (o, "</span>");
     const char *html = s_str (album, "report_html"), *json = s_str (album, "report_json");
     if (*html) {
-        s_put (o, " &middot; <a class=\"report\" href=\"");
+        text_printf (o, " &middot; <a class=\"report\" href=\"");
         s_text (o, html);
-        s_put (o, "\">report</a>");
+        text_printf (o, "\">report</a>");
     }
     if (*json) {
-        s_put (o, " &middot; <a href=\"");
+        text_printf (o, " &middot; <a href=\"");
         s_text (o, json);
-        s_put (o, "\">report.json</a>");
+        text_printf (o, "\">report.json</a>");
     }
-    s_put (o, "</h3>\n");
+    text_printf (o, "</h3>\n");
     const json_t *tracks = json_object_get (album, "tracks");
     if (json_array_size (tracks) == 0)
         return;
-    s_put (o, "<table class=\"tracks\"><tr><th>#</th><th>track</th><th>state</th>"
+    text_printf (o, "<table class=\"tracks\"><tr><th>#</th><th>track</th><th>state</th>"
               "<th>attempts</th><th>last error</th></tr>\n");
     size_t i;
     json_t *t;
     json_array_foreach (tracks, i, t) {
-        s_put (o, "<tr><td class=\"n\">%.0f</td><td>", s_num (t, "number"));
+        text_printf (o, "<tr><td class=\"n\">%.0f</td><td>", s_num (t, "number"));
         s_text (o, s_str (t, "title"));
-        s_put (o, "</td><td>");
+        text_printf (o, "</td><td>");
         s_state (o, s_str (t, "state"));
-        s_put (o, "</td><td class=\"n\">%.0f</td><td class=\"err\">", s_num (t, "attempts"));
+        text_printf (o, "</td><td class=\"n\">%.0f</td><td class=\"err\">", s_num (t, "attempts"));
         s_text (o, s_str (t, "error"));
-        s_put (o, "</td></tr>\n");
+        text_printf (o, "</td></tr>\n");
     }
-    s_put (o, "</table>\n");
+    text_printf (o, "</table>\n");
 }
 
 //  One job: summary line, albums, failures.
 static void
-s_job (s_out_t *o, const json_t *job)
+s_job (text_t *o, const json_t *job)
 {
-    s_put (o, "<div class=\"job\" id=\"job-%.0f\"><b>job %.0f</b> ", s_num (job, "id"),
+    text_printf (o, "<div class=\"job\" id=\"job-%.0f\"><b>job %.0f</b> ", s_num (job, "id"),
            s_num (job, "id"));
     s_text (o, s_str (job, "name"));
-    s_put (o, " ");
+    text_printf (o, " ");
     s_state (o, s_str (job, "state"));
-    s_put (o, " <span class=\"muted\">priority %.0f &middot; tasks %.0f/%.0f done, %.0f failed"
+    text_printf (o, " <span class=\"muted\">priority %.0f &middot; tasks %.0f/%.0f done, %.0f failed"
               " &middot; audio %.1f/%.1f s &middot; submitted ",
            s_num (job, "priority"), s_num (job, "tasks_done"), s_num (job, "tasks_total"),
            s_num (job, "tasks_failed"), s_num (job, "audio_done_s"), s_num (job, "audio_total_s"));
     s_text (o, s_str (job, "submitted"));
-    s_put (o, "</span>\n");
+    text_printf (o, "</span>\n");
     size_t i;
     json_t *a;
     json_array_foreach (json_object_get (job, "albums"), i, a)
         s_album (o, a);
     const json_t *failures = json_object_get (job, "failures");
     if (json_array_size (failures) > 0) {
-        s_put (o, "<h3>Failures</h3>\n<table class=\"failures\"><tr><th>album</th><th>track"
+        text_printf (o, "<h3>Failures</h3>\n<table class=\"failures\"><tr><th>album</th><th>track"
                   "</th><th>profile</th><th>reason</th></tr>\n");
         json_t *f;
         json_array_foreach (failures, i, f) {
-            s_put (o, "<tr><td>");
+            text_printf (o, "<tr><td>");
             s_text (o, s_str (f, "album_title"));
-            s_put (o, "</td><td>");
+            text_printf (o, "</td><td>");
             if (s_num (f, "track") > 0) {
-                s_put (o, "%.0f ", s_num (f, "track"));
+                text_printf (o, "%.0f ", s_num (f, "track"));
                 s_text (o, s_str (f, "track_title"));
             }
             else
-                s_put (o, "(album)");
-            s_put (o, "</td><td>");
+                text_printf (o, "(album)");
+            text_printf (o, "</td><td>");
             s_text (o, *s_str (f, "profile") ? s_str (f, "profile") : "all");
-            s_put (o, "</td><td class=\"err reason\">");
+            text_printf (o, "</td><td class=\"err reason\">");
             s_text (o, s_str (f, "reason"));
-            s_put (o, "</td></tr>\n");
+            text_printf (o, "</td></tr>\n");
         }
-        s_put (o, "</table>\n");
+        text_printf (o, "</table>\n");
     }
-    s_put (o, "</div>\n");
+    text_printf (o, "</div>\n");
 }
 
 char *
 dashboard_render (const json_t *view, size_t *size)
 {
-    s_out_t o = { 0 };
-    s_put (&o, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+    text_t o = { 0 };
+    text_printf (&o, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
                "<meta http-equiv=\"refresh\" content=\"%d\">\n"
                "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n"
                "<title>masterfarm broker</title>\n<style>%s</style></head><body>\n"
                "<h1>masterfarm broker</h1>\n<p class=\"muted\">version ",
            DASHBOARD_REFRESH_S, s_style);
     s_text (&o, s_str (view, "version"));
-    s_put (&o, " &middot; ");
+    text_printf (&o, " &middot; ");
     s_text (&o, s_str (view, "now"));
-    s_put (&o, " &middot; refreshes every %d s &middot; <a href=\"/metrics\">metrics</a>"
+    text_printf (&o, " &middot; refreshes every %d s &middot; <a href=\"/metrics\">metrics</a>"
                " &middot; <a href=\"/status.json\">status.json</a></p>\n",
            DASHBOARD_REFRESH_S);
     s_workers (&o, json_object_get (view, "workers"));
     const json_t *jobs = json_object_get (view, "jobs");
-    s_put (&o, "<h2>Jobs (%zu)</h2>\n", json_array_size (jobs));
+    text_printf (&o, "<h2>Jobs (%zu)</h2>\n", json_array_size (jobs));
     if (json_array_size (jobs) == 0)
-        s_put (&o, "<p class=\"muted\">No job.</p>\n");
+        text_printf (&o, "<p class=\"muted\">No job.</p>\n");
     //  Newest first.
     for (size_t i = json_array_size (jobs); i-- > 0;)
         s_job (&o, json_array_get (jobs, i));
-    s_put (&o, "</body></html>\n");
-    if (o.oom) {
-        free (o.buf);
-        return NULL;
-    }
-    *size = o.len;
-    return o.buf;
+    text_printf (&o, "</body></html>\n");
+    return text_take (&o, size);
 }

@@ -2,6 +2,7 @@
     Written by hand: the format is a few lines per family and a client
     library would bring its own registry and threads for nothing.  */
 #include "broker/metrics.h"
+#include "common/text.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -33,56 +34,19 @@ struct _metrics_t {
     double        audio_mastered_s;
 };
 
-typedef struct {
-    char   *buf;
-    size_t  len;
-    size_t  cap;
-    bool    oom;
-} s_out_t;
-
-//  Appends formatted text; sets oom on failure.
-static void
-s_put (s_out_t *o, const char *fmt, ...)
-{
-    if (o->oom)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start (ap, fmt);
-        int n = vsnprintf (o->buf + o->len, o->cap - o->len, fmt, ap);
-        va_end (ap);
-        if (n < 0) {
-            o->oom = true;
-            return;
-        }
-        if (o->len + (size_t) n < o->cap) {
-            o->len += (size_t) n;
-            return;
-        }
-        size_t cap = (o->cap + (size_t) n + 1) * 2;
-        char *b = realloc (o->buf, cap);
-        if (!b) {
-            o->oom = true;
-            return;
-        }
-        o->buf = b;
-        o->cap = cap;
-    }
-}
-
 //  The # HELP and # TYPE lines of a family.
 static void
-s_family (s_out_t *o, const char *name, const char *type, const char *help)
+s_family (text_t *o, const char *name, const char *type, const char *help)
 {
-    s_put (o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    text_printf (o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 //  A family of one unlabelled sample.
 static void
-s_single (s_out_t *o, const char *name, const char *type, const char *help, uint64_t v)
+s_single (text_t *o, const char *name, const char *type, const char *help, uint64_t v)
 {
     s_family (o, name, type, help);
-    s_put (o, "%s %llu\n", name, (unsigned long long) v);
+    text_printf (o, "%s %llu\n", name, (unsigned long long) v);
 }
 
 metrics_t *
@@ -137,26 +101,26 @@ metrics_task_failed (metrics_t *self, int kind, bool retried)
 
 //  One counter family labelled by task kind (analyze .. noop).
 static void
-s_by_kind (s_out_t *o, const char *name, const char *help, const uint64_t *v)
+s_by_kind (text_t *o, const char *name, const char *help, const uint64_t *v)
 {
     s_family (o, name, "counter", help);
     for (int k = 1; k < METRICS_KINDS; k++)
-        s_put (o, "%s{kind=\"%s\"} %llu\n", name, s_kind [k], (unsigned long long) v [k]);
+        text_printf (o, "%s{kind=\"%s\"} %llu\n", name, s_kind [k], (unsigned long long) v [k]);
 }
 
 char *
 metrics_render (const metrics_t *self, const metrics_sample_t *s, size_t *size)
 {
-    s_out_t o = { 0 };
+    text_t o = { 0 };
     s_family (&o, "masterfarm_jobs", "gauge", "Jobs the broker holds, by state.");
     for (int i = 1; i < METRICS_JOB_STATES; i++)
-        s_put (&o, "masterfarm_jobs{state=\"%s\"} %llu\n", s_job_state [i],
+        text_printf (&o, "masterfarm_jobs{state=\"%s\"} %llu\n", s_job_state [i],
                (unsigned long long) s->jobs [i]);
     s_family (&o, "masterfarm_tasks_queued", "gauge",
               "Tasks in the queue waiting for a worker slot, by the priority of their "
               "job (0-9).");
     for (int p = 0; p < METRICS_PRIORITIES; p++)
-        s_put (&o, "masterfarm_tasks_queued{priority=\"%d\"} %llu\n", p,
+        text_printf (&o, "masterfarm_tasks_queued{priority=\"%d\"} %llu\n", p,
                (unsigned long long) s->queued [p]);
     s_single (&o, "masterfarm_tasks_deferred", "gauge",
               "Tasks waiting for the backoff after a resource failure.", s->deferred);
@@ -176,18 +140,18 @@ metrics_render (const metrics_t *self, const metrics_sample_t *s, size_t *size)
         uint64_t cum = 0;
         for (size_t b = 0; b < S_BUCKETS; b++) {
             cum += h->buckets [b];
-            s_put (&o, "masterfarm_task_duration_seconds_bucket{kind=\"%s\",le=\"%g\"} %llu\n",
+            text_printf (&o, "masterfarm_task_duration_seconds_bucket{kind=\"%s\",le=\"%g\"} %llu\n",
                    s_kind [k], s_bounds [b], (unsigned long long) cum);
         }
-        s_put (&o, "masterfarm_task_duration_seconds_bucket{kind=\"%s\",le=\"+Inf\"} %llu\n",
+        text_printf (&o, "masterfarm_task_duration_seconds_bucket{kind=\"%s\",le=\"+Inf\"} %llu\n",
                s_kind [k], (unsigned long long) h->count);
-        s_put (&o, "masterfarm_task_duration_seconds_sum{kind=\"%s\"} %.6f\n", s_kind [k], h->sum);
-        s_put (&o, "masterfarm_task_duration_seconds_count{kind=\"%s\"} %llu\n", s_kind [k],
+        text_printf (&o, "masterfarm_task_duration_seconds_sum{kind=\"%s\"} %.6f\n", s_kind [k], h->sum);
+        text_printf (&o, "masterfarm_task_duration_seconds_count{kind=\"%s\"} %llu\n", s_kind [k],
                (unsigned long long) h->count);
     }
     s_family (&o, "masterfarm_audio_mastered_seconds_total", "counter",
               "Seconds of audio mastered (one per track and profile).");
-    s_put (&o, "masterfarm_audio_mastered_seconds_total %.3f\n", self->audio_mastered_s);
+    text_printf (&o, "masterfarm_audio_mastered_seconds_total %.3f\n", self->audio_mastered_s);
     s_by_kind (&o, "masterfarm_task_attempts_failed_total",
                "Task attempts that failed (the task's error, a resource failure or the loss "
                "of its worker), by kind.",
@@ -217,10 +181,5 @@ metrics_render (const metrics_t *self, const metrics_sample_t *s, size_t *size)
               "Workers declared dead after missed heartbeats.", s->workers_expired);
     s_single (&o, "masterfarm_curve_denied_total", "counter",
               "Connections refused by the CURVE allow-list.", s->curve_denied);
-    if (o.oom) {
-        free (o.buf);
-        return NULL;
-    }
-    *size = o.len;
-    return o.buf;
+    return text_take (&o, size);
 }

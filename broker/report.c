@@ -8,6 +8,7 @@
     frequency axis; the tonal corrections). No scripts, no external
     resources, so it opens anywhere and can be archived with the masters.  */
 #include "broker/report.h"
+#include "common/text.h"
 #include "common/array.h"
 #include "common/err.h"
 #include "common/fsutil.h"
@@ -360,81 +361,50 @@ report_json (const report_input_t *in)
     return text;
 }
 
-//  A growing text buffer for the HTML page.
-typedef struct { char *buf; size_t len, cap; int failed; } s_out_t;
-
-static void s_put (s_out_t *o, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
-
-//  Appends printf-style text; on OOM marks the buffer failed.
-static void
-s_put (s_out_t *o, const char *fmt, ...)
-{
-    if (o->failed)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start (ap, fmt);
-        int k = vsnprintf (o->buf ? o->buf + o->len : NULL, o->buf ? o->cap - o->len : 0, fmt, ap);
-        va_end (ap);
-        if (k < 0) {
-            o->failed = 1;
-            return;
-        }
-        if (o->buf && o->len + (size_t) k < o->cap) {
-            o->len += (size_t) k;
-            return;
-        }
-        if (array_reserve (&o->buf, &o->cap, o->len + (size_t) k + 1, 1, 16384)) {
-            o->failed = 1;
-            return;
-        }
-    }
-}
-
 //  Appends text with HTML special characters escaped.
 static void
-s_put_esc (s_out_t *o, const char *s)
+s_put_esc (text_t *o, const char *s)
 {
     for (; s && *s; s++) {
         switch (*s) {
-            case '<': s_put (o, "&lt;"); break;
-            case '>': s_put (o, "&gt;"); break;
-            case '&': s_put (o, "&amp;"); break;
-            case '"': s_put (o, "&quot;"); break;
-            default:  s_put (o, "%c", *s);
+            case '<': text_printf (o, "&lt;"); break;
+            case '>': text_printf (o, "&gt;"); break;
+            case '&': text_printf (o, "&amp;"); break;
+            case '"': text_printf (o, "&quot;"); break;
+            default:  text_printf (o, "%c", *s);
         }
     }
 }
 
 //  A number cell: value with decimals, or an en dash for unknown.
 static void
-s_cell (s_out_t *o, double v, int decimals)
+s_cell (text_t *o, double v, int decimals)
 {
     if (isfinite (v))
-        s_put (o, "<td>%.*f</td>", decimals, v);
+        text_printf (o, "<td>%.*f</td>", decimals, v);
     else
-        s_put (o, "<td>&ndash;</td>");
+        text_printf (o, "<td>&ndash;</td>");
 }
 
 //  A loudness cell: value, or "silent" for a track with no measurable
 //  loudness (m), or an en dash for unknown.
 static void
-s_cell_lufs (s_out_t *o, double v, const measure_t *m)
+s_cell_lufs (text_t *o, double v, const measure_t *m)
 {
     if (!isfinite (v) && m && planner_track_silent (m))
-        s_put (o, "<td>silent</td>");
+        text_printf (o, "<td>silent</td>");
     else
         s_cell (o, v, 2);
 }
 
 //  A loudness in running text: "-14.00 LUFS" or "none (silent)".
 static void
-s_put_lufs (s_out_t *o, double v)
+s_put_lufs (text_t *o, double v)
 {
     if (isfinite (v))
-        s_put (o, "%.2f LUFS", v);
+        text_printf (o, "%.2f LUFS", v);
     else
-        s_put (o, "none (silent)");
+        text_printf (o, "none (silent)");
 }
 
 //  The reference match of a profile whose plan has one: the references
@@ -442,7 +412,7 @@ s_put_lufs (s_out_t *o, double v)
 //  to their shape before the match, its side/mid ratio in and out and
 //  the side gain that moved it.
 static void
-s_put_reference (s_out_t *o, const report_input_t *in, const report_profile_t *rp)
+s_put_reference (text_t *o, const report_input_t *in, const report_profile_t *rp)
 {
     if (!rp->plan->reference || !rp->plan->report_json)
         return;
@@ -450,82 +420,82 @@ s_put_reference (s_out_t *o, const report_input_t *in, const report_profile_t *r
     json_t *t = json_object_get (rec, "tonal"), *refs = json_object_get (t, "references");
     json_t *in_t = json_object_get (t, "intensity"), *dist = json_object_get (t, "track_distance_db");
     json_t *ptracks = json_object_get (rec, "tracks");
-    s_put (o, "<h3>Reference match</h3>\n<ul>\n");
+    text_printf (o, "<h3>Reference match</h3>\n<ul>\n");
     size_t k;
     json_t *r;
     json_array_foreach (refs, k, r) {
-        s_put (o, "<li>");
+        text_printf (o, "<li>");
         s_put_esc (o, json_string_value (json_object_get (r, "path")));
-        s_put (o, ": weight %g, %.2f LUFS, side/mid %.2f dB, %lld Hz, %.1f s</li>\n",
+        text_printf (o, ": weight %g, %.2f LUFS, side/mid %.2f dB, %lld Hz, %.1f s</li>\n",
                json_number_value (json_object_get (r, "weight")),
                json_number_value (json_object_get (r, "lufs")),
                json_number_value (json_object_get (r, "side_mid_db")),
                (long long) json_integer_value (json_object_get (r, "rate_hz")),
                json_number_value (json_object_get (r, "duration_s")));
     }
-    s_put (o, "</ul>\n<p>intensities: tone %g, loudness %g, width %g; tonal correction capped at "
+    text_printf (o, "</ul>\n<p>intensities: tone %g, loudness %g, width %g; tonal correction capped at "
            "%g dB, minimum phase; album target %.2f LUFS (the references' loudness %.2f LUFS)</p>\n",
            json_number_value (json_object_get (in_t, "tone")),
            json_number_value (json_object_get (in_t, "loudness")),
            json_number_value (json_object_get (in_t, "width")),
            json_number_value (json_object_get (t, "max_db")), rp->plan->album_target_lufs,
            json_number_value (json_object_get (rec, "reference_lufs")));
-    s_put (o, "<table><tr><th>#</th><th>distance before dB</th><th>side/mid in dB</th>"
+    text_printf (o, "<table><tr><th>#</th><th>distance before dB</th><th>side/mid in dB</th>"
               "<th>side gain</th><th>side/mid out dB</th></tr>\n");
     for (size_t i = 0; i < in->album->n_tracks; i++) {
         if (rp->delivered && !rp->delivered [i])
             continue;
         const master_report_t *mr = rp->masters ? &rp->masters [i] : NULL;
         json_t *d = json_array_get (dist, i), *pt = json_array_get (ptracks, i);
-        s_put (o, "<tr><td>%d</td>", s_number (in, i));
+        text_printf (o, "<tr><td>%d</td>", s_number (in, i));
         s_cell (o, json_is_number (d) ? json_number_value (d) : NAN, 2);
         json_t *sm = json_object_get (pt, "side_mid_db");
         s_cell (o, json_is_number (sm) ? json_number_value (sm) : NAN, 2);
         s_cell (o, mr ? mr->width : NAN, 3);
         s_cell (o, mr ? mr->side_mid_db : NAN, 2);
-        s_put (o, "</tr>\n");
+        text_printf (o, "</tr>\n");
     }
-    s_put (o, "</table>\n");
+    text_printf (o, "</table>\n");
     json_decref (rec);
 }
 
 //  The glue compressor of each track as it ran (report.json's chain), one
 //  line per track, for report.html.
 static void
-s_put_dynamics (s_out_t *o, const report_input_t *in, const report_profile_t *rp)
+s_put_dynamics (text_t *o, const report_input_t *in, const report_profile_t *rp)
 {
-    s_put (o, "<h3>Dynamics</h3>\n<ul>\n");
+    text_printf (o, "<h3>Dynamics</h3>\n<ul>\n");
     for (size_t i = 0; i < in->album->n_tracks; i++) {
         if (rp->delivered && !rp->delivered [i])
             continue;
         const chain_cfg_t *c = &in->album->tracks [i].s.chain;
         const master_report_t *mr = rp->masters ? &rp->masters [i] : NULL;
         const comp_cfg_t *k = mr ? &mr->compressor : &c->compressor;
-        s_put (o, "<li>%d: %s, ", s_number (in, i), spec_dynamics_name (c->dynamics));
+        text_printf (o, "<li>%d: %s, ", s_number (in, i), spec_dynamics_name (c->dynamics));
         if (!k->enabled)
-            s_put (o, "glue compressor off</li>\n");
+            text_printf (o, "glue compressor off</li>\n");
         else {
             bool dbfs = mr || !c->compressor.relative;        //  resolved, or absolute
             if (dbfs)
-                s_put (o, "threshold %.1f dBFS", k->threshold_db);
+                text_printf (o, "threshold %.1f dBFS", k->threshold_db);
             if (c->compressor.relative)
-                s_put (o, "%sloudness %+.1f LU%s", dbfs ? " (" : "threshold ",
+                text_printf (o, "%sloudness %+.1f LU%s", dbfs ? " (" : "threshold ",
                        c->compressor.threshold_lu, dbfs ? ")" : "");
-            s_put (o, ", %g:1, knee %g dB, attack %g ms, release %g ms", k->ratio, k->knee_db,
+            text_printf (o, ", %g:1, knee %g dB, attack %g ms, release %g ms", k->ratio, k->knee_db,
                    k->attack_ms, k->release_ms);
             if (mr && isfinite (mr->comp_gr_max_db))
-                s_put (o, "; gain reduction max %.2f dB, mean %.2f dB", mr->comp_gr_max_db,
+                text_printf (o, "; gain reduction max %.2f dB, mean %.2f dB", mr->comp_gr_max_db,
                        mr->comp_gr_avg_db);
-            s_put (o, "</li>\n");
+            text_printf (o, "</li>\n");
         }
     }
-    s_put (o, "</ul>\n");
+    text_printf (o, "</ul>\n");
 }
 
 //  The lossy round trips of the tracks that had them (codec_check): the
 //  decoded true peak per codec, and the ceiling codec_safe limited to.
 static void
-s_put_codecs (s_out_t *o, const report_input_t *in, const report_profile_t *rp)
+s_put_codecs (text_t *o, const report_input_t *in, const report_profile_t *rp)
 {
     bool any = false;
     for (size_t i = 0; rp->masters && i < in->album->n_tracks; i++) {
@@ -533,39 +503,39 @@ s_put_codecs (s_out_t *o, const report_input_t *in, const report_profile_t *rp)
         if ((rp->delivered && !rp->delivered [i]) || !mr->codec_checked)
             continue;
         if (!any)
-            s_put (o, "<h3>Lossy round trips (decoded true peak, dBTP)</h3>\n<ul>\n");
+            text_printf (o, "<h3>Lossy round trips (decoded true peak, dBTP)</h3>\n<ul>\n");
         any = true;
-        s_put (o, "<li>%d:", s_number (in, i));
+        text_printf (o, "<li>%d:", s_number (in, i));
         for (int c = 0; c < CODEC_COUNT; c++) {
             if (mr->codec_available [c])
-                s_put (o, " %s %.2f at %.0f kbps%s", codec_name (c),
+                text_printf (o, " %s %.2f at %.0f kbps%s", codec_name (c),
                        mr->codec_true_peak_dbtp [c], mr->codec_kbps [c],
                        c + 1 < CODEC_COUNT ? "," : "");
             else
-                s_put (o, " %s not measured%s", codec_name (c), c + 1 < CODEC_COUNT ? "," : "");
+                text_printf (o, " %s not measured%s", codec_name (c), c + 1 < CODEC_COUNT ? "," : "");
         }
         if (mr->codec_safe)
-            s_put (o, "; limited to %.2f dBTP (%d mastering%s)", mr->codec_ceiling_dbtp,
+            text_printf (o, "; limited to %.2f dBTP (%d mastering%s)", mr->codec_ceiling_dbtp,
                    mr->codec_passes, mr->codec_passes == 1 ? "" : "s");
-        s_put (o, "</li>\n");
+        text_printf (o, "</li>\n");
     }
     if (any)
-        s_put (o, "</ul>\n");
+        text_printf (o, "</ul>\n");
 }
 
 //  Plot frame: axes, y grid lines from y0 to y1 every step (value units).
 static void
-s_axes (s_out_t *o, double y0, double y1, double step, const char *ylabel)
+s_axes (text_t *o, double y0, double y1, double step, const char *ylabel)
 {
     int w = PLOT_W - PLOT_L - 10, h = PLOT_H - PLOT_B - PLOT_T;
-    s_put (o, "<rect x='%d' y='%d' width='%d' height='%d' fill='none' stroke='#999'/>\n", PLOT_L, PLOT_T, w, h);
+    text_printf (o, "<rect x='%d' y='%d' width='%d' height='%d' fill='none' stroke='#999'/>\n", PLOT_L, PLOT_T, w, h);
     for (double v = ceil (y0 / step) * step; v <= y1 + 1e-9; v += step) {
         double y = PLOT_T + h - (v - y0) / (y1 - y0) * h;
-        s_put (o, "<line x1='%d' x2='%d' y1='%.1f' y2='%.1f' stroke='#eee'/>"
+        text_printf (o, "<line x1='%d' x2='%d' y1='%.1f' y2='%.1f' stroke='#eee'/>"
                   "<text x='%d' y='%.1f' font-size='10' text-anchor='end'>%g</text>\n",
                PLOT_L, PLOT_L + w, y, y, PLOT_L - 4, y + 3, v);
     }
-    s_put (o, "<text x='12' y='%d' font-size='11' transform='rotate(-90 12 %d)' text-anchor='middle'>%s</text>\n",
+    text_printf (o, "<text x='12' y='%d' font-size='11' transform='rotate(-90 12 %d)' text-anchor='middle'>%s</text>\n",
            PLOT_T + h / 2, PLOT_T + h / 2, ylabel);
 }
 
@@ -590,7 +560,7 @@ s_xband (int b)
 //  Loudness per track: input (grey), planned (outline), output (colour),
 //  and the target line, for one profile.
 static void
-s_plot_loudness (s_out_t *o, const report_input_t *in, const report_profile_t *rp)
+s_plot_loudness (text_t *o, const report_input_t *in, const report_profile_t *rp)
 {
     size_t n = in->album->n_tracks;
     double lo = rp->plan->album_target_lufs, hi = lo;
@@ -604,43 +574,43 @@ s_plot_loudness (s_out_t *o, const report_input_t *in, const report_profile_t *r
     }
     lo = floor (lo / 2.0) * 2.0 - 2.0;
     hi = ceil (hi / 2.0) * 2.0 + 2.0;
-    s_put (o, "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' role='img' aria-label='loudness per track'>\n", PLOT_W, PLOT_H);
+    text_printf (o, "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' role='img' aria-label='loudness per track'>\n", PLOT_W, PLOT_H);
     s_axes (o, lo, hi, 2.0, "LUFS");
     int w = PLOT_W - PLOT_L - 10;
     double slot = (double) w / (double) (n ? n : 1);
     double ty = s_ypix (rp->plan->album_target_lufs, lo, hi);
-    s_put (o, "<line x1='%d' x2='%d' y1='%.1f' y2='%.1f' stroke='#d62728' stroke-dasharray='5,3'/>"
+    text_printf (o, "<line x1='%d' x2='%d' y1='%.1f' y2='%.1f' stroke='#d62728' stroke-dasharray='5,3'/>"
               "<text x='%d' y='%.1f' font-size='10' fill='#d62728'>target %.1f</text>\n",
            PLOT_L, PLOT_L + w, ty, ty, PLOT_L + 4, ty - 3, rp->plan->album_target_lufs);
     for (size_t i = 0; i < n; i++) {
         double x = PLOT_L + slot * ((double) i + 0.5);
         double li = in->analyses [i]->integrated_lufs, lp = rp->plan->tracks [i].target_lufs, lo_ = s_track_out (rp, i);
         if (isfinite (li))
-            s_put (o, "<circle cx='%.1f' cy='%.1f' r='4' fill='#bbb'><title>track %d in %.2f LUFS</title></circle>\n",
+            text_printf (o, "<circle cx='%.1f' cy='%.1f' r='4' fill='#bbb'><title>track %d in %.2f LUFS</title></circle>\n",
                    x - 8, s_ypix (li, lo, hi), s_number (in, i), li);
         if (isfinite (lp))
-            s_put (o, "<rect x='%.1f' y='%.1f' width='10' height='10' fill='none' stroke='#333'><title>track %d planned %.2f LUFS</title></rect>\n",
+            text_printf (o, "<rect x='%.1f' y='%.1f' width='10' height='10' fill='none' stroke='#333'><title>track %d planned %.2f LUFS</title></rect>\n",
                    x - 5, s_ypix (lp, lo, hi) - 5, s_number (in, i), lp);
         if (isfinite (lo_))
-            s_put (o, "<circle cx='%.1f' cy='%.1f' r='4' fill='#1f77b4'><title>track %d out %.2f LUFS</title></circle>\n",
+            text_printf (o, "<circle cx='%.1f' cy='%.1f' r='4' fill='#1f77b4'><title>track %d out %.2f LUFS</title></circle>\n",
                    x + 8, s_ypix (lo_, lo, hi), s_number (in, i), lo_);
-        s_put (o, "<text x='%.1f' y='%d' font-size='10' text-anchor='middle'>%d</text>\n", x, PLOT_H - PLOT_B + 14, s_number (in, i));
+        text_printf (o, "<text x='%.1f' y='%d' font-size='10' text-anchor='middle'>%d</text>\n", x, PLOT_H - PLOT_B + 14, s_number (in, i));
     }
-    s_put (o, "<text x='%d' y='%d' font-size='10'>grey: input, square: planned, blue: output</text>\n",
+    text_printf (o, "<text x='%d' y='%d' font-size='10'>grey: input, square: planned, blue: output</text>\n",
            PLOT_L, PLOT_H - 4);
-    s_put (o, "</svg>\n");
+    text_printf (o, "</svg>\n");
 }
 
 //  Spectra (or corrections) per track as polylines on a log frequency axis.
 //  get(i, b) gives the value; shape removes each curve's mean when set.
 static void
-s_plot_bands (s_out_t *o, size_t n, double (*get) (const void *, size_t, int), const void *ctx,
+s_plot_bands (text_t *o, size_t n, double (*get) (const void *, size_t, int), const void *ctx,
               int shape, const char *label)
 {
     double lo = HUGE_VAL, hi = -HUGE_VAL;
     double *v = calloc (n * MEASURE_BANDS + 1, sizeof *v);
     if (!v) {
-        o->failed = 1;
+        o->failed = true;
         return;
     }
     for (size_t i = 0; i < n; i++) {
@@ -675,25 +645,25 @@ s_plot_bands (s_out_t *o, size_t n, double (*get) (const void *, size_t, int), c
     hi = ceil (hi / step) * step;
     if (hi - lo < step)
         hi = lo + step;
-    s_put (o, "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' role='img' aria-label='%s'>\n", PLOT_W, PLOT_H, label);
+    text_printf (o, "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' role='img' aria-label='%s'>\n", PLOT_W, PLOT_H, label);
     s_axes (o, lo, hi, step, label);
     static const int ticks [] = { 0, 6, 12, 16, 20, 26, 29 };   //  25, 100, 400, 1k, 2.5k, 10k, 20k Hz
     for (size_t k = 0; k < sizeof ticks / sizeof ticks [0]; k++) {
         double hz = measure_band_hz (ticks [k]);
-        s_put (o, "<text x='%.1f' y='%d' font-size='10' text-anchor='middle'>%g%s</text>\n",
+        text_printf (o, "<text x='%.1f' y='%d' font-size='10' text-anchor='middle'>%g%s</text>\n",
                s_xband (ticks [k]), PLOT_H - PLOT_B + 14, hz >= 1000 ? hz / 1000 : hz, hz >= 1000 ? "k" : "");
     }
-    s_put (o, "<text x='%d' y='%d' font-size='10'>Hz (1/3-octave bands)</text>\n", PLOT_W / 2, PLOT_H - 4);
+    text_printf (o, "<text x='%d' y='%d' font-size='10'>Hz (1/3-octave bands)</text>\n", PLOT_W / 2, PLOT_H - 4);
     for (size_t i = 0; i < n; i++) {
-        s_put (o, "<polyline fill='none' stroke='%s' stroke-width='1.3' points='", s_colours [i % N_COLOURS]);
+        text_printf (o, "<polyline fill='none' stroke='%s' stroke-width='1.3' points='", s_colours [i % N_COLOURS]);
         for (int b = 0; b < MEASURE_BANDS; b++) {
             double x = v [i * MEASURE_BANDS + b];
             if (isfinite (x))
-                s_put (o, "%.1f,%.1f ", s_xband (b), s_ypix (x, lo, hi));
+                text_printf (o, "%.1f,%.1f ", s_xband (b), s_ypix (x, lo, hi));
         }
-        s_put (o, "'><title>track %zu</title></polyline>\n", i + 1);
+        text_printf (o, "'><title>track %zu</title></polyline>\n", i + 1);
     }
-    s_put (o, "</svg>\n");
+    text_printf (o, "</svg>\n");
     free (v);
 }
 
@@ -724,78 +694,78 @@ report_html (const report_input_t *in)
         return NULL;
     const spec_album_t *al = in->album;
     size_t n = al->n_tracks;
-    s_out_t o = { 0 };
-    s_put (&o, "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>");
+    text_t o = { 0 };
+    text_printf (&o, "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>");
     s_put_esc (&o, al->title);
-    s_put (&o, " - mastering report</title>\n<style>body{font-family:sans-serif;margin:2em;max-width:1100px}"
+    text_printf (&o, " - mastering report</title>\n<style>body{font-family:sans-serif;margin:2em;max-width:1100px}"
               "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:2px 6px;"
               "text-align:right;font-size:13px}td.l,th.l{text-align:left}h2{margin-top:2em}"
               ".key span{display:inline-block;margin-right:1em;font-size:12px}</style></head><body>\n");
-    s_put (&o, "<h1>");
+    text_printf (&o, "<h1>");
     s_put_esc (&o, al->title);
-    s_put (&o, "</h1>\n<p>");
+    text_printf (&o, "</h1>\n<p>");
     s_put_esc (&o, al->artist);
     if (al->upc) {
-        s_put (&o, " &middot; UPC ");
+        text_printf (&o, " &middot; UPC ");
         s_put_esc (&o, al->upc);
     }
-    s_put (&o, " &middot; %zu tracks &middot; album input loudness ", n);
+    text_printf (&o, " &middot; %zu tracks &middot; album input loudness ", n);
     s_put_lufs (&o, planner_album_lufs (al, in->analyses, NULL));
-    s_put (&o, " (BS.1770-4 gating over all tracks' blocks)</p>\n");
+    text_printf (&o, " (BS.1770-4 gating over all tracks' blocks)</p>\n");
 
     if (in->incomplete || in->n_missing) {
-        s_put (&o, "<h2>Incomplete delivery</h2>\n<p>Not delivered:</p>\n<ul>\n");
+        text_printf (&o, "<h2>Incomplete delivery</h2>\n<p>Not delivered:</p>\n<ul>\n");
         for (size_t i = 0; i < in->n_missing; i++) {
             const report_missing_t *m = &in->missing [i];
-            s_put (&o, "<li>");
+            text_printf (&o, "<li>");
             if (m->track > 0) {
-                s_put (&o, "track %d &ldquo;", m->track);
+                text_printf (&o, "track %d &ldquo;", m->track);
                 s_put_esc (&o, m->title);
-                s_put (&o, "&rdquo;");
+                text_printf (&o, "&rdquo;");
             }
             else
-                s_put (&o, "album");
-            s_put (&o, ", %s: ", m->profile ? m->profile : "every profile");
+                text_printf (&o, "album");
+            text_printf (&o, ", %s: ", m->profile ? m->profile : "every profile");
             s_put_esc (&o, m->reason);
-            s_put (&o, "</li>\n");
+            text_printf (&o, "</li>\n");
         }
-        s_put (&o, "</ul>\n");
+        text_printf (&o, "</ul>\n");
     }
 
     //  inputs
-    s_put (&o, "<h2>Input</h2>\n<table><tr><th>#</th><th class='l'>title</th><th class='l'>ISRC</th><th>s</th>"
+    text_printf (&o, "<h2>Input</h2>\n<table><tr><th>#</th><th class='l'>title</th><th class='l'>ISRC</th><th>s</th>"
               "<th>LUFS</th><th>LRA LU</th><th>dBTP</th><th>clipped</th></tr>\n");
     for (size_t i = 0; i < n; i++) {
         const measure_t *m = in->analyses [i];
-        s_put (&o, "<tr><td>%d</td><td class='l'>", s_number (in, i));
+        text_printf (&o, "<tr><td>%d</td><td class='l'>", s_number (in, i));
         s_put_esc (&o, al->tracks [i].title);
-        s_put (&o, "</td><td class='l'>");
+        text_printf (&o, "</td><td class='l'>");
         s_put_esc (&o, al->tracks [i].isrc);
-        s_put (&o, "</td>");
+        text_printf (&o, "</td>");
         s_cell (&o, m->duration_s, 2);
         s_cell_lufs (&o, m->integrated_lufs, m);
         s_cell (&o, m->lra_lu, 1);
         s_cell (&o, m->true_peak_dbtp, 2);
-        s_put (&o, "<td>%lld</td></tr>\n", (long long) m->clipped_samples);
+        text_printf (&o, "<td>%lld</td></tr>\n", (long long) m->clipped_samples);
     }
-    s_put (&o, "</table>\n<div class='key'>");
+    text_printf (&o, "</table>\n<div class='key'>");
     for (size_t i = 0; i < n; i++)
-        s_put (&o, "<span style='color:%s'>&#9632; track %d</span>", s_colours [i % N_COLOURS], s_number (in, i));
-    s_put (&o, "</div>\n<h3>Input spectra (shape: each track's mean level removed)</h3>\n");
+        text_printf (&o, "<span style='color:%s'>&#9632; track %d</span>", s_colours [i % N_COLOURS], s_number (in, i));
+    text_printf (&o, "</div>\n<h3>Input spectra (shape: each track's mean level removed)</h3>\n");
     s_plot_bands (&o, n, s_get_in, in, 1, "dB");
 
     for (size_t p = 0; p < in->n_profiles; p++) {
         const report_profile_t *rp = &in->profiles [p];
         const profile_t *prof = profile_get (rp->profile);
         double out_album = s_album_out (in->album, rp, n);
-        s_put (&o, "<h2>Profile %s</h2>\n<p>album target %.2f LUFS, planned ",
+        text_printf (&o, "<h2>Profile %s</h2>\n<p>album target %.2f LUFS, planned ",
                prof ? prof->name : "?", rp->plan->album_target_lufs);
         s_put_lufs (&o, rp->plan->album_planned_lufs);
-        s_put (&o, ", ");
+        text_printf (&o, ", ");
         if (isfinite (out_album))
-            s_put (&o, "measured %.2f LUFS, ", out_album);
-        s_put (&o, "planned spread between tracks %.2f LU</p>\n", rp->plan->spread_lu);
-        s_put (&o, "<table><tr><th>#</th><th>in LUFS</th><th>gain dB</th><th>planned LUFS</th><th>out LUFS</th>"
+            text_printf (&o, "measured %.2f LUFS, ", out_album);
+        text_printf (&o, "planned spread between tracks %.2f LU</p>\n", rp->plan->spread_lu);
+        text_printf (&o, "<table><tr><th>#</th><th>in LUFS</th><th>gain dB</th><th>planned LUFS</th><th>out LUFS</th>"
                   "<th>out LRA LU</th><th>out dBTP</th><th>ceiling</th><th>GR max dB</th><th>GR mean dB</th>"
                   "<th>peaks fixed ms</th><th>start</th><th>length</th></tr>\n");
         for (size_t i = 0; i < n; i++) {
@@ -804,7 +774,7 @@ report_html (const report_input_t *in)
             const track_plan_t *tp = &rp->plan->tracks [i];
             const master_report_t *mr = rp->masters ? &rp->masters [i] : NULL;
             const measure_t *om = rp->outputs ? rp->outputs [i] : NULL;
-            s_put (&o, "<tr><td>%d</td>", s_number (in, i));
+            text_printf (&o, "<tr><td>%d</td>", s_number (in, i));
             s_cell_lufs (&o, in->analyses [i]->integrated_lufs, in->analyses [i]);
             s_cell (&o, mr ? mr->gain_db : tp->gain_db, 2);
             s_cell_lufs (&o, tp->target_lufs, tp->silent ? in->analyses [i] : NULL);
@@ -820,27 +790,23 @@ report_html (const report_input_t *in)
                 s_cell (&o, (double) rp->layout->tracks [i].length / rp->rate_hz, 3);
             }
             else
-                s_put (&o, "<td>&ndash;</td><td>&ndash;</td>");
-            s_put (&o, "</tr>\n");
+                text_printf (&o, "<td>&ndash;</td><td>&ndash;</td>");
+            text_printf (&o, "</tr>\n");
         }
-        s_put (&o, "</table>\n<h3>Loudness per track</h3>\n");
+        text_printf (&o, "</table>\n<h3>Loudness per track</h3>\n");
         s_plot_loudness (&o, in, rp);
-        s_put (&o, "<h3>Tonal correction per track (dB)</h3>\n");
+        text_printf (&o, "<h3>Tonal correction per track (dB)</h3>\n");
         s_plot_bands (&o, n, s_get_tonal, rp, 0, "dB");
         if (rp->outputs) {
-            s_put (&o, "<h3>Output spectra (shape)</h3>\n");
+            text_printf (&o, "<h3>Output spectra (shape)</h3>\n");
             s_plot_bands (&o, n, s_get_out, rp, 1, "dB");
         }
         s_put_reference (&o, in, rp);
         s_put_dynamics (&o, in, rp);
         s_put_codecs (&o, in, rp);
     }
-    s_put (&o, "<p style='font-size:11px;color:#777'>Every number here is also in report.json.</p>\n</body></html>\n");
-    if (o.failed) {
-        free (o.buf);
-        return NULL;
-    }
-    return o.buf;
+    text_printf (&o, "<p style='font-size:11px;color:#777'>Every number here is also in report.json.</p>\n</body></html>\n");
+    return text_take (&o, NULL);
 }
 
 //  report_write_beneath with album_dir's folder (created if missing) as

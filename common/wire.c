@@ -219,6 +219,20 @@ s_add_frame (wire_msg_t *msg, const void *data, size_t size)
     return 0;
 }
 
+//  Drops a message that could not be read whole, keeping who sent it
+//  and how big it was (for the warning and the reply).
+static void
+s_drop_keep_sender (wire_msg_t *msg)
+{
+    uint8_t id [WIRE_MAX_ID_BYTES + 1];
+    size_t id_size = msg->id_size, bytes = msg->bytes;
+    memcpy (id, msg->id, sizeof id);
+    wire_msg_clear (msg);
+    memcpy (msg->id, id, sizeof id);
+    msg->id_size = id_size;
+    msg->bytes = bytes;
+}
+
 int
 wire_decode (const wire_frame_t *frames, size_t n_frames, wire_msg_t *msg)
 {
@@ -232,15 +246,8 @@ wire_decode (const wire_frame_t *frames, size_t n_frames, wire_msg_t *msg)
     int rc = s_decode_envelope (frames [0].data, frames [0].size, msg);
     for (size_t i = 1; rc == 0 && i < n_frames; i++)
         rc = s_add_frame (msg, frames [i].data, frames [i].size);
-    if (rc) {
-        uint8_t id [WIRE_MAX_ID_BYTES + 1];
-        size_t id_size = msg->id_size, bytes = msg->bytes;
-        memcpy (id, msg->id, sizeof id);
-        wire_msg_clear (msg);
-        memcpy (msg->id, id, sizeof id);
-        msg->id_size = id_size;
-        msg->bytes = bytes;
-    }
+    if (rc)
+        s_drop_keep_sender (msg);
     return rc;
 }
 
@@ -295,16 +302,8 @@ wire_recv (void *socket, bool router, wire_msg_t *msg, int flags)
     }
     if (rc == 0 && !have_env)
         rc = WIRE_MALFORMED;
-    if (rc) {
-        //  Keep who sent it and how big it was; drop the rest.
-        uint8_t id [WIRE_MAX_ID_BYTES + 1];
-        size_t id_size = msg->id_size, bytes = msg->bytes;
-        memcpy (id, msg->id, sizeof id);
-        wire_msg_clear (msg);
-        memcpy (msg->id, id, sizeof id);
-        msg->id_size = id_size;
-        msg->bytes = bytes;
-    }
+    if (rc)
+        s_drop_keep_sender (msg);
     (void) n_parts;
     return rc;
 }

@@ -49,6 +49,7 @@
     belongs to at once. What it holds is two pieces, whatever the
     album's length.  */
 #include "worker/assemble.h"
+#include "common/text.h"
 #include "common/array.h"
 #include "common/err.h"
 #include "common/fsutil.h"
@@ -100,32 +101,6 @@ assemble_silence (const audio_t *a, double threshold_db, int64_t *lead, int64_t 
     *trail = t;
 }
 
-//  A growing text buffer for the CUE sheet.
-typedef struct { char *buf; size_t len, cap; } s_text_t;
-
-//  Appends printf-style text to a growing buffer. Returns 0 or -1 (OOM).
-static int
-s_text_add (s_text_t *t, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
-
-//  (definition of the above)
-static int
-s_text_add (s_text_t *t, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start (ap, fmt);
-        int k = vsnprintf (t->buf ? t->buf + t->len : NULL, t->buf ? t->cap - t->len : 0, fmt, ap);
-        va_end (ap);
-        if (k < 0)
-            return -1;
-        if (t->buf && t->len + (size_t) k < t->cap) {
-            t->len += (size_t) k;
-            return 0;
-        }
-        if (array_reserve (&t->buf, &t->cap, t->len + (size_t) k + 1, 1, 1024))
-            return -1;
-    }
-}
 
 //  Copies a string for a quoted CUE field: '"' becomes '\'', control
 //  characters become spaces, at most 80 bytes (CD-TEXT field size).
@@ -154,44 +129,39 @@ char *
 assemble_cue_text (const spec_album_t *album, const profile_t *profile,
                    const assemble_layout_t *layout, int rate_hz)
 {
-    s_text_t t = { 0 };
+    text_t t = { 0 };
     char q [96], a [96], m0 [64], m1 [64];
-    int rc = 0;
-    rc |= s_text_add (&t, "REM COMMENT \"masterfarm %s\"\n", profile->name);
+    text_printf (&t, "REM COMMENT \"masterfarm %s\"\n", profile->name);
     if (album->upc && *album->upc) {
         //  CATALOG is 13 digits (EAN-13); a 12-digit UPC-A gets a leading 0
-        rc |= s_text_add (&t, "CATALOG %s%s\n", strlen (album->upc) == 12 ? "0" : "", album->upc);
+        text_printf (&t, "CATALOG %s%s\n", strlen (album->upc) == 12 ? "0" : "", album->upc);
     }
     s_cue_quote (album->artist, a, sizeof a);
     s_cue_quote (album->title, q, sizeof q);
     if (album->artist)
-        rc |= s_text_add (&t, "PERFORMER \"%s\"\n", a);
-    rc |= s_text_add (&t, "TITLE \"%s\"\n", q);
-    rc |= s_text_add (&t, "FILE \"album.%s\" WAVE\n", profile->ext);
+        text_printf (&t, "PERFORMER \"%s\"\n", a);
+    text_printf (&t, "TITLE \"%s\"\n", q);
+    text_printf (&t, "FILE \"album.%s\" WAVE\n", profile->ext);
     for (size_t i = 0; i < layout->n_tracks && i < album->n_tracks; i++) {
         const spec_track_t *st = &album->tracks [i];
         const assemble_track_t *lt = &layout->tracks [i];
-        rc |= s_text_add (&t, "  TRACK %02zu AUDIO\n", i + 1);
+        text_printf (&t, "  TRACK %02zu AUDIO\n", i + 1);
         s_cue_quote (st->title, q, sizeof q);
-        rc |= s_text_add (&t, "    TITLE \"%s\"\n", q);
+        text_printf (&t, "    TITLE \"%s\"\n", q);
         const char *perf = st->artist ? st->artist : album->artist;
         if (perf) {
             s_cue_quote (perf, a, sizeof a);
-            rc |= s_text_add (&t, "    PERFORMER \"%s\"\n", a);
+            text_printf (&t, "    PERFORMER \"%s\"\n", a);
         }
         if (st->isrc && strlen (st->isrc) == 12)
-            rc |= s_text_add (&t, "    ISRC %s\n", st->isrc);
+            text_printf (&t, "    ISRC %s\n", st->isrc);
         s_msf (lt->pregap, rate_hz, m0, sizeof m0);
         s_msf (lt->start, rate_hz, m1, sizeof m1);
         if (lt->pregap < lt->start && strcmp (m0, m1) != 0)
-            rc |= s_text_add (&t, "    INDEX 00 %s\n", m0);
-        rc |= s_text_add (&t, "    INDEX 01 %s\n", m1);
+            text_printf (&t, "    INDEX 00 %s\n", m0);
+        text_printf (&t, "    INDEX 01 %s\n", m1);
     }
-    if (rc) {
-        free (t.buf);
-        return NULL;
-    }
-    return t.buf;
+    return text_take (&t, NULL);
 }
 
 //  A file of the album written in pieces under a temporary name and
