@@ -147,16 +147,11 @@ main (int argc, char **argv)
                 cfg.cache_days = (int) n;
                 break;
             }
-            case 'h': s_usage (stdout); return 0;
-            case 'V': printf ("%s %s\n", "masterfarm-broker", MF_VERSION); return 0;
-            default:  s_usage (stderr); return 2;
+            default:  return cli_daemon_option (c, "masterfarm-broker", s_usage);
         }
     }
-    if (optind < argc) {
-        fprintf (stderr, "masterfarm-broker: unexpected argument '%s'\n", argv [optind]);
-        s_usage (stderr);
+    if (cli_daemon_operands (argc, argv, optind, "masterfarm-broker", s_usage))
         return 2;
-    }
     const char *missing = !cfg.bind_url ? "--bind URL" : !cfg.state_path ? "--state FILE"
                         : !cfg.input_root ? "--input-root DIR"
                         : !cfg.output_root ? "--output-root DIR" : NULL;
@@ -199,14 +194,7 @@ main (int argc, char **argv)
         fprintf (stderr, "masterfarm-broker: %s\n", err);
         return 2;
     }
-    struct sigaction sa;
-    memset (&sa, 0, sizeof sa);
-    sa.sa_handler = s_on_signal;
-    sigaction (SIGTERM, &sa, NULL);
-    sigaction (SIGINT, &sa, NULL);
-    sa.sa_handler = s_on_hup;
-    sigaction (SIGHUP, &sa, NULL);
-    signal (SIGPIPE, SIG_IGN);
+    cli_daemon_signals (s_on_signal, s_on_hup);
     int rc = broker_run (b);
     broker_destroy (&b);
     return rc ? 1 : 0;

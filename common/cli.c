@@ -1,7 +1,10 @@
 /*  Command-line values (cli.h).  */
 #include "common/cli.h"
 
+#include "common/version.h"
+
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,4 +64,45 @@ cli_split_long_opts (int argc, char **argv, int *argc_out)
     out [n] = NULL;
     *argc_out = n;
     return out;
+}
+
+int
+cli_daemon_option (int c, const char *prog, void (*usage) (FILE *out))
+{
+    if (c == 'h') {
+        usage (stdout);
+        return 0;
+    }
+    if (c == 'V') {
+        printf ("%s %s\n", prog, MF_VERSION);
+        return 0;
+    }
+    usage (stderr);
+    return 2;
+}
+
+int
+cli_daemon_operands (int argc, char **argv, int optind, const char *prog,
+                     void (*usage) (FILE *out))
+{
+    if (optind >= argc)
+        return 0;
+    fprintf (stderr, "%s: unexpected argument '%s'\n", prog, argv [optind]);
+    usage (stderr);
+    return 2;
+}
+
+void
+cli_daemon_signals (void (*on_stop) (int), void (*on_hup) (int))
+{
+    struct sigaction sa;
+    memset (&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigaction (SIGTERM, &sa, NULL);
+    sigaction (SIGINT, &sa, NULL);
+    if (on_hup) {
+        sa.sa_handler = on_hup;
+        sigaction (SIGHUP, &sa, NULL);
+    }
+    signal (SIGPIPE, SIG_IGN);
 }

@@ -90,16 +90,11 @@ main (int argc, char **argv)
                 cfg.slots = (int) n;
                 break;
             }
-            case 'h': s_usage (stdout); return 0;
-            case 'V': printf ("%s %s\n", "masterfarm-worker", MF_VERSION); return 0;
-            default:  s_usage (stderr); return 2;
+            default:  return cli_daemon_option (c, "masterfarm-worker", s_usage);
         }
     }
-    if (optind < argc) {
-        fprintf (stderr, "masterfarm-worker: unexpected argument '%s'\n", argv [optind]);
-        s_usage (stderr);
+    if (cli_daemon_operands (argc, argv, optind, "masterfarm-worker", s_usage))
         return 2;
-    }
     if (!cfg.connect_url) {
         fprintf (stderr, "masterfarm-worker: --connect URL is required "
                  "(e.g. --connect tcp://127.0.0.1:5555)\n");
@@ -116,12 +111,7 @@ main (int argc, char **argv)
         fprintf (stderr, "masterfarm-worker: %s\n", err);
         return 2;
     }
-    struct sigaction sa;
-    memset (&sa, 0, sizeof sa);
-    sa.sa_handler = s_on_signal;
-    sigaction (SIGTERM, &sa, NULL);
-    sigaction (SIGINT, &sa, NULL);
-    signal (SIGPIPE, SIG_IGN);
+    cli_daemon_signals (s_on_signal, NULL);
     int rc = worker_run (w);
     worker_destroy (&w);
     return rc ? 1 : 0;
