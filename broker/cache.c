@@ -68,18 +68,7 @@ s_write_at (int dfd, const char *name, const void *data, size_t len)
     int fd = openat (dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0)
         return -1;
-    const char *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t n = write (fd, p, left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        p += n;
-        left -= (size_t) n;
-    }
-    int rc = left == 0 && fsync (fd) == 0 ? 0 : -1;
+    int rc = fsutil_write_all (fd, data, len);
     close (fd);
     if (!rc && renameat (dfd, tmp, dfd, name))
         rc = -1;
@@ -291,10 +280,10 @@ cache_master_get (const char *out_root, const char *key, const char *dest_rel,
         s_tmp_name (base, tmp, sizeof tmp);
         unlinkat (pfd, tmp, 0);
         if (pfd >= 0 && linkat (dfd, wav_name, pfd, tmp, 0) == 0) {
-            if (renameat (pfd, tmp, pfd, base) == 0)
-                hit = true;
-            else
-                unlinkat (pfd, tmp, 0);
+            hit = renameat (pfd, tmp, pfd, base) == 0;
+            //  a rename onto another link of the same file does nothing
+            //  and succeeds (rename(2)): the temporary name goes anyway
+            unlinkat (pfd, tmp, 0);
         }
     }
     if (hit) {
@@ -330,11 +319,11 @@ cache_master_put (const char *out_root, const char *key, const char *src_rel,
     if (pfd >= 0 && fstatat (pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG (st.st_mode)
     &&  st.st_size == (off_t) bytes) {
         unlinkat (dfd, tmp, 0);
-        ok = linkat (pfd, base, dfd, tmp, 0) == 0;
-        if (ok && renameat (dfd, tmp, dfd, wav_name)) {
-            unlinkat (dfd, tmp, 0);
-            ok = false;
-        }
+        ok = linkat (pfd, base, dfd, tmp, 0) == 0 && renameat (dfd, tmp, dfd, wav_name) == 0;
+        //  a broker that restarts puts again an intermediate that is the
+        //  cache's file already: the rename does nothing (rename(2)), and
+        //  the temporary name must go all the same
+        unlinkat (dfd, tmp, 0);
     }
     //  the description last: an entry is whole when it is there
     json_t *o = ok ? json_pack ("{sssIss}", "report", report, "bytes", (json_int_t) bytes,

@@ -116,9 +116,8 @@ s_rename_and_sync (const char *tmp_path, const char *final_path)
     return fsutil_fsync_dir (dir);
 }
 
-//  Writes len bytes to the open fd and fsyncs it; 0 or -1 with errno.
-static int
-s_write_all (int fd, const void *data, size_t len)
+int
+fsutil_write_all (int fd, const void *data, size_t len)
 {
     const char *p = data;
     size_t left = len;
@@ -150,7 +149,7 @@ fsutil_write_atomic (const char *path, const void *data, size_t len)
     int fd = open (tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
         return MF_ERR_IO;
-    if (s_write_all (fd, data, len) != 0)
+    if (fsutil_write_all (fd, data, len) != 0)
         goto fail;
     if (close (fd) != 0) {
         fd = -1;
@@ -592,7 +591,7 @@ fsutil_write_atomic_beneath (const char *root, const char *rel, const void *data
     }
     int fd = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     rc = fd >= 0 ? 0 : MF_ERR_IO;
-    if (!rc && s_write_all (fd, data, len) != 0)
+    if (!rc && fsutil_write_all (fd, data, len) != 0)
         rc = MF_ERR_IO;
     if (fd >= 0 && close (fd) != 0 && !rc)
         rc = MF_ERR_IO;

@@ -44,6 +44,10 @@ int fsutil_fsync_dir (const char *dir);
 //  too small.
 int fsutil_temp_path (const char *final_path, char *buf, size_t size);
 
+//  Writes len bytes to the open fd (again after an interruption) and
+//  fsyncs it. Returns 0, or -1 with errno (EIO for a write of nothing).
+int fsutil_write_all (int fd, const void *data, size_t len);
+
 //  Writes len bytes to path atomically (see above), file mode 0644.
 //  The folder must exist. Returns 0 or MF_ERR_IO (temporary file removed).
 int fsutil_write_atomic (const char *path, const void *data, size_t len);

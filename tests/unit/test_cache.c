@@ -1,13 +1,15 @@
 /*  broker/cache: keys, the input status shortcut (a file changed, or
     changed too recently to be trusted, is not found), analyses, masters
     linked into place whole, entries that do not check out are misses,
-    and the sweep of unused entries.  */
+    a master put or got again where the same file is already linked
+    leaves no temporary name behind, and the sweep of unused entries.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,6 +190,52 @@ test_cache_master (void **state)
     assert_false (cache_master_get (out, key, "job-4/t1.wav", &report, &bytes, got));
 }
 
+//  The names in dir that start with a dot (temporary names), "." and
+//  ".." aside.
+static int
+s_hidden (const char *dir)
+{
+    DIR *d = opendir (dir);
+    assert_non_null (d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir (d)))
+        if (e->d_name [0] == '.' && strcmp (e->d_name, ".") && strcmp (e->d_name, ".."))
+            n++;
+    closedir (d);
+    return n;
+}
+
+//  A broker that restarts puts a master again whose intermediate is
+//  already the cache's file (one inode, two links), and gets into a
+//  place that already holds it: rename () of a link onto another link
+//  of the same file does nothing, and the temporary name must still go.
+static void
+test_cache_master_again (void **state)
+{
+    (void) state;
+    char in [512], out [512], path [700], dir [700];
+    s_roots (in, out, sizeof in);
+    snprintf (path, sizeof path, "%s/job-1", out);
+    assert_int_equal (mkdir (path, 0755), 0);
+    snprintf (path, sizeof path, "%s/job-1/t1.wav", out);
+    s_write (path, "intermediate audio");
+    const char *sha = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    char key [SHA256_HEX_SIZE], got [SHA256_HEX_SIZE], *report = NULL;
+    int64_t bytes = 0;
+    const void *parts [] = { "again" };
+    size_t lens [] = { 5 };
+    cache_key (key, "master", parts, lens, 1);
+    cache_master_put (out, key, "job-1/t1.wav", "{}", 18, sha);
+    cache_master_put (out, key, "job-1/t1.wav", "{}", 18, sha);
+    snprintf (dir, sizeof dir, "%s/" CACHE_DIR, out);
+    assert_int_equal (s_hidden (dir), 0);
+    assert_true (cache_master_get (out, key, "job-1/t1.wav", &report, &bytes, got));
+    free (report);
+    snprintf (dir, sizeof dir, "%s/job-1", out);
+    assert_int_equal (s_hidden (dir), 0);
+}
+
 static void
 test_cache_sweep (void **state)
 {
@@ -228,6 +276,7 @@ main (void)
         cmocka_unit_test (test_cache_input),
         cmocka_unit_test (test_cache_analysis),
         cmocka_unit_test (test_cache_master),
+        cmocka_unit_test (test_cache_master_again),
         cmocka_unit_test (test_cache_sweep),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
