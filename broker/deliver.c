@@ -200,6 +200,16 @@ s_opendir (int fd, const char *label, const char *rel, char *err, size_t err_siz
     return d;
 }
 
+//  The next entry of d other than "." and ".."; NULL at the end.
+static struct dirent *
+s_next (DIR *d)
+{
+    struct dirent *e;
+    while ((e = readdir (d)) && (!strcmp (e->d_name, ".") || !strcmp (e->d_name, "..")))
+        ;
+    return e;
+}
+
 //  Collects the regular files under the folder fd (relative paths from
 //  the album folder, rel being fd's own; label is the album folder for
 //  messages), with their sizes and SHA-256 when hash. Folders are
@@ -215,8 +225,8 @@ s_walk (int fd, const char *label, const char *rel, int depth, bool hash, s_list
         return MF_ERR_IO;
     int rc = 0;
     struct dirent *e;
-    while (rc == 0 && (e = readdir (d))) {
-        if (strcmp (e->d_name, ".") == 0 || strcmp (e->d_name, "..") == 0 || s_skip (e->d_name, rel))
+    while (rc == 0 && (e = s_next (d))) {
+        if (s_skip (e->d_name, rel))
             continue;
         char sub [4096];
         snprintf (sub, sizeof sub, "%s%s%s", rel, rel [0] ? "/" : "", e->d_name);
@@ -316,9 +326,7 @@ s_prune (int fd, const char *label, const char *rel, int depth, const char *cons
         return MF_ERR_IO;
     int rc = 0;
     struct dirent *e;
-    while (rc == 0 && (e = readdir (d))) {
-        if (strcmp (e->d_name, ".") == 0 || strcmp (e->d_name, "..") == 0)
-            continue;
+    while (rc == 0 && (e = s_next (d))) {
         char sub [4096];
         snprintf (sub, sizeof sub, "%s%s%s", rel, rel [0] ? "/" : "", e->d_name);
         struct stat st;
