@@ -194,7 +194,9 @@ s_resample (const audio_t *in, bool release, int out_rate_hz, audio_t *out,
     }
     int64_t want = resample_out_frames (in->frames, in->rate_hz, out_rate_hz);
     size_t ch = (size_t) in->channels;
-    float *data = audio_alloc_samples ((size_t) (want > 0 ? want : 1) * ch);
+    //  filled as the input is consumed (and, with release, given back):
+    //  its pages come as they are written, not all at once
+    float *data = malloc ((size_t) (want > 0 ? want : 1) * ch * sizeof (float));
     resample_t *rs = resample_new (in->channels, in->rate_hz, out_rate_hz);
     if (!data || !rs) {
         free (data);
