@@ -880,26 +880,55 @@ s_ring_stop (analysis_stream_t *s, bool quit)
     q->buf = NULL;
 }
 
+//  Feeds x (frames interleaved frames of ch channels) to fn in whole
+//  blocks of block frames counted from the stream's start: a multiple of
+//  block at a time, the frames short of a block carried in carry
+//  (*carry_n of them) to the next call.
+static void
+s_blocks (float *carry, size_t *carry_n, size_t block, size_t ch, const float *x,
+          size_t frames, void (*fn) (analysis_stream_t *s, const float *x, size_t frames),
+          analysis_stream_t *s)
+{
+    if (*carry_n > 0) {
+        size_t take = block - *carry_n < frames ? block - *carry_n : frames;
+        memcpy (carry + *carry_n * ch, x, take * ch * sizeof (float));
+        *carry_n += take;
+        x += take * ch;
+        frames -= take;
+        if (*carry_n < block)
+            return;
+        fn (s, carry, block);
+        *carry_n = 0;
+    }
+    size_t whole = frames / block * block;
+    if (whole)
+        fn (s, x, whole);
+    memcpy (carry, x + whole * ch, (frames - whole) * ch * sizeof (float));
+    *carry_n = frames - whole;
+}
+
+//  Whole hops into the loudness meter.
+static void
+s_loud_hops (analysis_stream_t *s, const float *x, size_t frames)
+{
+    const size_t hop = s->loud.hop, ch = (size_t) s->channels;
+    for (; frames >= hop; frames -= hop, x += hop * ch)
+        s_loud_hop (&s->loud, x);
+}
+
+//  Whole chunks into the true-peak meter.
+static void
+s_tp_chunks (analysis_stream_t *s, const float *x, size_t frames)
+{
+    truepeak_process (s->tp, x, frames);
+}
+
 //  One thread: feeds the loudness meter whole hops, carrying an unfinished one.
 static void
 s_loud_feed (analysis_stream_t *s, const float *x, size_t frames)
 {
-    const size_t hop = s->loud.hop, ch = (size_t) s->channels;
-    if (s->carry_n > 0) {
-        size_t take = hop - s->carry_n < frames ? hop - s->carry_n : frames;
-        memcpy (s->carry + s->carry_n * ch, x, take * ch * sizeof (float));
-        s->carry_n += take;
-        x += take * ch;
-        frames -= take;
-        if (s->carry_n < hop)
-            return;
-        s_loud_hop (&s->loud, s->carry);
-        s->carry_n = 0;
-    }
-    for (; frames >= hop; frames -= hop, x += hop * ch)
-        s_loud_hop (&s->loud, x);
-    memcpy (s->carry, x, frames * ch * sizeof (float));
-    s->carry_n = frames;
+    s_blocks (s->carry, &s->carry_n, s->loud.hop, (size_t) s->channels, x, frames,
+              s_loud_hops, s);
 }
 
 //  Feeds the true-peak meter in whole chunks of S_CHUNK_FRAMES counted
@@ -910,22 +939,8 @@ s_loud_feed (analysis_stream_t *s, const float *x, size_t frames)
 static void
 s_tp_feed (analysis_stream_t *s, const float *x, size_t frames)
 {
-    const size_t ch = (size_t) s->channels;
-    if (s->tp_n > 0) {
-        size_t take = S_CHUNK_FRAMES - s->tp_n < frames ? S_CHUNK_FRAMES - s->tp_n : frames;
-        memcpy (s->tp_carry + s->tp_n * ch, x, take * ch * sizeof (float));
-        s->tp_n += take;
-        x += take * ch;
-        frames -= take;
-        if (s->tp_n < S_CHUNK_FRAMES)
-            return;
-        truepeak_process (s->tp, s->tp_carry, S_CHUNK_FRAMES);
-        s->tp_n = 0;
-    }
-    size_t whole = frames / S_CHUNK_FRAMES * S_CHUNK_FRAMES;
-    truepeak_process (s->tp, x, whole);
-    memcpy (s->tp_carry, x + whole * ch, (frames - whole) * ch * sizeof (float));
-    s->tp_n = frames - whole;
+    s_blocks (s->tp_carry, &s->tp_n, S_CHUNK_FRAMES, (size_t) s->channels, x, frames,
+              s_tp_chunks, s);
 }
 
 void

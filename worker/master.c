@@ -89,7 +89,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #define MASTER_LOOP_TOL_LU     0.03     //  stop when within this of the target
                                         //  (master.h promises 0.05)

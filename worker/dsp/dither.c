@@ -20,6 +20,20 @@
 static const double s_shape [DITHER_SHAPE_TAPS] = { 1.623, -0.982, 0.109 };
 #define S_ROUND_MAGIC 6755399441055744.0     //  1.5 * 2^52
 
+//  Rounds one sample to the grid (scale steps per unit, lsb per step),
+//  clamped to kmin .. kmax steps: the scalar form of the vector loops,
+//  for their tails. Returns 1 when it clamped, else 0.
+static inline int
+s_round_one (float *x, double scale, double kmin, double kmax, double lsb)
+{
+    double k = ((double) *x * scale + S_ROUND_MAGIC) - S_ROUND_MAGIC;
+    int clamped = (k < kmin) + (k > kmax);
+    k = k < kmin ? kmin : k;
+    k = k > kmax ? kmax : k;
+    *x = (float) (k * lsb);
+    return clamped;
+}
+
 //  GNU C vectors for the plain-rounding path (SSE2 on x86-64).
 typedef float     s_v4f_t __attribute__ ((vector_size (16)));
 typedef double    s_v4d_t __attribute__ ((vector_size (32)));
@@ -111,13 +125,8 @@ s_round_avx (float *data, size_t n, float scale, float lsb, float kmin, float km
         }
         _mm256_storeu_ps (data + i, _mm256_mul_ps (k, vl));
     }
-    for (; i < n; i++) {
-        double k = ((double) data [i] * scale + S_ROUND_MAGIC) - S_ROUND_MAGIC;
-        clamped += (k < kmin) + (k > kmax);
-        k = k < kmin ? kmin : k;
-        k = k > kmax ? kmax : k;
-        data [i] = (float) (k * lsb);
-    }
+    for (; i < n; i++)
+        clamped += s_round_one (&data [i], scale, kmin, kmax, lsb);
     return clamped;
 }
 #endif
@@ -160,13 +169,8 @@ dither_process (dither_t *self, float *data, size_t frames)
             memcpy (data + i, &y, sizeof y);
         }
         clamped += vc [0] + vc [1] + vc [2] + vc [3];
-        for (; i < n; i++) {
-            double k = ((double) data [i] * scale + S_ROUND_MAGIC) - S_ROUND_MAGIC;
-            clamped += (k < kmin) + (k > kmax);
-            k = k < kmin ? kmin : k;
-            k = k > kmax ? kmax : k;
-            data [i] = (float) (k * lsb);
-        }
+        for (; i < n; i++)
+            clamped += s_round_one (&data [i], scale, kmin, kmax, lsb);
         self->clamped += clamped;
         return;
     }

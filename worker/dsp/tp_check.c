@@ -255,24 +255,8 @@ s_load (const float *x, int64_t x0, int64_t frames, int channels, int64_t t0, in
 {
     if (t0 >= 0 && t0 + len <= frames) {
         const float *src = x + (t0 - x0) * channels;
-        if (channels == 2) {
-            float *restrict b0 = bufs [0], *restrict b1 = bufs [1];
-            int64_t i = 0;
-            //  four frames at a time: two loads, two shuffles, two stores
-            for (; i + 4 <= len; i += 4) {
-                tp_v4 u, v;
-                memcpy (&u, src + 2 * i, sizeof u);
-                memcpy (&v, src + 2 * i + 4, sizeof v);
-                tp_v4 l = __builtin_shufflevector (u, v, 0, 2, 4, 6);
-                tp_v4 r = __builtin_shufflevector (u, v, 1, 3, 5, 7);
-                memcpy (b0 + i, &l, sizeof l);
-                memcpy (b1 + i, &r, sizeof r);
-            }
-            for (; i < len; i++) {
-                b0 [i] = src [2 * i];
-                b1 [i] = src [2 * i + 1];
-            }
-        }
+        if (channels == 2)
+            truepeak_split_stereo (src, (size_t) len, bufs [0], bufs [1]);
         else
             for (int64_t i = 0; i < len; i++)
                 for (int c = 0; c < channels; c++)

@@ -185,6 +185,27 @@ truepeak_destroy (truepeak_t **self_p)
 //  gcc (12 and later) and clang both take.
 typedef float s_v4f_t __attribute__ ((vector_size (16)));
 
+void
+truepeak_split_stereo (const float *interleaved, size_t frames, float *restrict left,
+                       float *restrict right)
+{
+    size_t i = 0;
+    //  four frames at a time: two loads, two shuffles, two stores
+    for (; i + 4 <= frames; i += 4) {
+        s_v4f_t a, b;
+        memcpy (&a, interleaved + 2 * i, sizeof a);
+        memcpy (&b, interleaved + 2 * i + 4, sizeof b);
+        s_v4f_t l = __builtin_shufflevector (a, b, 0, 2, 4, 6);
+        s_v4f_t r = __builtin_shufflevector (a, b, 1, 3, 5, 7);
+        memcpy (left + i, &l, sizeof l);
+        memcpy (right + i, &r, sizeof r);
+    }
+    for (; i < frames; i++) {
+        left [i] = interleaved [2 * i];
+        right [i] = interleaved [2 * i + 1];
+    }
+}
+
 //  Copies n interleaved frames behind each channel's history, in one
 //  pass over the source.
 static void
@@ -197,22 +218,7 @@ s_load_all (truepeak_t *self, const float *interleaved, size_t n)
         return;
     }
     if (ch == 2) {
-        float *d0 = self->buf [0] + h, *d1 = self->buf [1] + h;
-        size_t i = 0;
-        //  four frames at a time: two loads, two shuffles, two stores
-        for (; i + 4 <= n; i += 4) {
-            s_v4f_t a, b;
-            memcpy (&a, interleaved + 2 * i, sizeof a);
-            memcpy (&b, interleaved + 2 * i + 4, sizeof b);
-            s_v4f_t l = __builtin_shufflevector (a, b, 0, 2, 4, 6);
-            s_v4f_t r = __builtin_shufflevector (a, b, 1, 3, 5, 7);
-            memcpy (d0 + i, &l, sizeof l);
-            memcpy (d1 + i, &r, sizeof r);
-        }
-        for (; i < n; i++) {
-            d0 [i] = interleaved [2 * i];
-            d1 [i] = interleaved [2 * i + 1];
-        }
+        truepeak_split_stereo (interleaved, n, self->buf [0] + h, self->buf [1] + h);
         return;
     }
     for (size_t i = 0; i < n; i++)

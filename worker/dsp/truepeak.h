@@ -75,6 +75,11 @@ truepeak_t *truepeak_new (int rate_hz, int channels);
 //  Frees the meter; NULL-safe; sets *self_p to NULL.
 void truepeak_destroy (truepeak_t **self_p);
 
+//  Splits frames interleaved stereo frames into left and right (the
+//  meters' one pass over the source, four frames at a time).
+void truepeak_split_stereo (const float *interleaved, size_t frames, float *restrict left,
+                            float *restrict right);
+
 //  Accumulates frames frames of interleaved samples (frames * channels
 //  floats). frames may be 0.
 void truepeak_process (truepeak_t *self, const float *interleaved, size_t frames);
