@@ -8,9 +8,11 @@
 #include "worker/dsp/tonal_eq.h"
 #include "worker/dsp/biquad.h"
 
+#include <emmintrin.h>
 #include <fftw3.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,20 +44,43 @@ struct tonal_eq_s {
     int             n_sections;
 };
 
+//  Where the curve is read at freq_hz: between centres *i and *i + 1 at
+//  fraction *t, or at centre *i alone (*t < 0: below the first centre or
+//  from the last one on).
+static void
+s_curve_at (double freq_hz, int *i, double *t)
+{
+    double f0 = measure_band_hz (0), fn = measure_band_hz (MEASURE_BANDS - 1);
+    *t = -1;
+    if (!(freq_hz > f0)) {
+        *i = 0;
+        return;
+    }
+    if (freq_hz >= fn) {
+        *i = MEASURE_BANDS - 1;
+        return;
+    }
+    int k = 0;
+    while (k < MEASURE_BANDS - 2 && measure_band_hz (k + 1) <= freq_hz)
+        k++;
+    double a = log2 (measure_band_hz (k)), b = log2 (measure_band_hz (k + 1));
+    *i = k;
+    *t = (log2 (freq_hz) - a) / (b - a);
+}
+
+static double
+s_curve (const double *band_db, int i, double t)
+{
+    return t < 0 ? band_db [i] : band_db [i] + t * (band_db [i + 1] - band_db [i]);
+}
+
 double
 tonal_eq_curve_db (const double *band_db, double freq_hz)
 {
-    double f0 = measure_band_hz (0), fn = measure_band_hz (MEASURE_BANDS - 1);
-    if (!(freq_hz > f0))
-        return band_db [0];
-    if (freq_hz >= fn)
-        return band_db [MEASURE_BANDS - 1];
-    int i = 0;
-    while (i < MEASURE_BANDS - 2 && measure_band_hz (i + 1) <= freq_hz)
-        i++;
-    double a = log2 (measure_band_hz (i)), b = log2 (measure_band_hz (i + 1));
-    double t = (log2 (freq_hz) - a) / (b - a);
-    return band_db [i] + t * (band_db [i + 1] - band_db [i]);
+    int i;
+    double t;
+    s_curve_at (freq_hz, &i, &t);
+    return s_curve (band_db, i, t);
 }
 
 bool
@@ -77,90 +102,188 @@ s_grid (int rate_hz)
     return g;
 }
 
-//  Linear-phase taps (G + 1) by frequency sampling on G bins.
+//  What a FIR design keeps across its iterations: the grid's buffers and
+//  plans, where each bin reads the curve, and the taps' window. The
+//  iterations change only the curve's values, so none of this is made
+//  again per iteration.
+typedef struct {
+    int            n;              //  grid: G (linear) or 4G (minimum) bins
+    float         *buf;            //  n samples
+    fftwf_complex *spec;           //  n/2 + 1 bins
+    fftwf_plan     inv, fwd;       //  spec -> buf; buf -> spec (minimum only)
+    int           *at_i;           //  n/2 + 1: s_curve_at of each bin
+    double        *at_t;
+    double        *win;            //  G + 1: the taps' window
+} s_design_t;
+
+static void
+s_design_free (s_design_t *d)
+{
+    pthread_mutex_lock (&s_fftw_lock);
+    if (d->inv)
+        fftwf_destroy_plan (d->inv);
+    if (d->fwd)
+        fftwf_destroy_plan (d->fwd);
+    pthread_mutex_unlock (&s_fftw_lock);
+    fftwf_free (d->buf);
+    fftwf_free (d->spec);
+    free (d->at_i);
+    free (d->at_t);
+    free (d->win);
+    memset (d, 0, sizeof *d);
+}
+
+//  Linear: the curve on G bins, a Blackman window centred on G + 1 taps.
+//  Minimum: the curve on 4G bins, the last eighth of the G + 1 taps faded
+//  by half a Hann window.
 static int
-s_design_linear (tonal_eq_t *self, const double *band_db)
+s_design_init (s_design_t *d, const tonal_eq_t *self)
 {
     const int g = self->g;
-    float *buf = fftwf_malloc (sizeof (float) * (size_t) g);
-    fftwf_complex *spec = fftwf_malloc (sizeof (fftwf_complex) * (size_t) (g / 2 + 1));
-    if (!buf || !spec) {
-        fftwf_free (buf);
-        fftwf_free (spec);
+    const bool linear = self->mode == TONAL_EQ_LINEAR;
+    memset (d, 0, sizeof *d);
+    d->n = linear ? g : 4 * g;
+    d->buf = fftwf_malloc (sizeof (float) * (size_t) d->n);
+    d->spec = fftwf_malloc (sizeof (fftwf_complex) * (size_t) (d->n / 2 + 1));
+    d->at_i = malloc (sizeof (int) * (size_t) (d->n / 2 + 1));
+    d->at_t = malloc (sizeof (double) * (size_t) (d->n / 2 + 1));
+    d->win = malloc (sizeof (double) * (size_t) (g + 1));
+    if (!d->buf || !d->spec || !d->at_i || !d->at_t || !d->win) {
+        s_design_free (d);
         return -1;
     }
-    for (int k = 0; k <= g / 2; k++) {
-        double f = (double) k * self->rate_hz / g;
-        spec [k][0] = (float) pow (10.0, tonal_eq_curve_db (band_db, f) / 20.0);
-        spec [k][1] = 0.0f;
-    }
     pthread_mutex_lock (&s_fftw_lock);
-    fftwf_plan p = fftwf_plan_dft_c2r_1d (g, spec, buf, FFTW_ESTIMATE);
+    d->inv = fftwf_plan_dft_c2r_1d (d->n, d->spec, d->buf, FFTW_ESTIMATE);
+    if (!linear)
+        d->fwd = fftwf_plan_dft_r2c_1d (d->n, d->buf, d->spec, FFTW_ESTIMATE);
     pthread_mutex_unlock (&s_fftw_lock);
-    fftwf_execute (p);
-    for (int n = 0; n <= g; n++) {
-        int idx = ((n - g / 2) % g + g) % g;
-        double w = 0.42 - 0.5 * cos (2 * M_PI * n / g) + 0.08 * cos (4 * M_PI * n / g);
-        self->taps [n] = (float) (buf [idx] / g * w);
+    if (!d->inv || (!linear && !d->fwd)) {
+        s_design_free (d);
+        return -1;
     }
-    pthread_mutex_lock (&s_fftw_lock);
-    fftwf_destroy_plan (p);
-    pthread_mutex_unlock (&s_fftw_lock);
-    fftwf_free (buf);
-    fftwf_free (spec);
+    //  s_curve_at for every bin, the centres found by walking up with the
+    //  bins rather than searched per bin, their logarithms taken once
+    double lg [MEASURE_BANDS];
+    for (int i = 0; i < MEASURE_BANDS; i++)
+        lg [i] = log2 (measure_band_hz (i));
+    const double f0 = measure_band_hz (0), fn = measure_band_hz (MEASURE_BANDS - 1);
+    int i = 0;
+    for (int k = 0; k <= d->n / 2; k++) {
+        double f = (double) k * self->rate_hz / d->n;
+        d->at_t [k] = -1;
+        if (!(f > f0))
+            d->at_i [k] = 0;
+        else
+        if (f >= fn)
+            d->at_i [k] = MEASURE_BANDS - 1;
+        else {
+            while (i < MEASURE_BANDS - 2 && measure_band_hz (i + 1) <= f)
+                i++;
+            d->at_i [k] = i;
+            d->at_t [k] = (log2 (f) - lg [i]) / (lg [i + 1] - lg [i]);
+        }
+    }
+    const int fade = g / 8;
+    for (int n = 0; n <= g; n++)
+        if (linear)
+            d->win [n] = 0.42 - 0.5 * cos (2 * M_PI * n / g) + 0.08 * cos (4 * M_PI * n / g);
+        else
+            d->win [n] = n > g - fade ? 0.5 + 0.5 * cos (M_PI * (n - (g - fade)) / fade) : 1.0;
     return 0;
 }
 
-//  Minimum-phase taps (G + 1) from the folded real cepstrum on 4G bins.
-static int
-s_design_minimum (tonal_eq_t *self, const double *band_db)
+//  Linear-phase taps (G + 1) by frequency sampling on G bins.
+static void
+s_design_linear (tonal_eq_t *self, s_design_t *d, const double *band_db)
 {
-    const int g = self->g, n = 4 * g;
-    float *c = fftwf_malloc (sizeof (float) * (size_t) n);
-    fftwf_complex *spec = fftwf_malloc (sizeof (fftwf_complex) * (size_t) (n / 2 + 1));
-    if (!c || !spec) {
-        fftwf_free (c);
-        fftwf_free (spec);
-        return -1;
-    }
-    pthread_mutex_lock (&s_fftw_lock);
-    fftwf_plan inv = fftwf_plan_dft_c2r_1d (n, spec, c, FFTW_ESTIMATE);
-    fftwf_plan fwd = fftwf_plan_dft_r2c_1d (n, c, spec, FFTW_ESTIMATE);
-    pthread_mutex_unlock (&s_fftw_lock);
-    //  log magnitude (natural log of the linear gain)
-    for (int k = 0; k <= n / 2; k++) {
-        double f = (double) k * self->rate_hz / n;
-        spec [k][0] = (float) (tonal_eq_curve_db (band_db, f) * (M_LN10 / 20.0));
+    const int g = self->g;
+    float *buf = d->buf;
+    fftwf_complex *spec = d->spec;
+    for (int k = 0; k <= g / 2; k++) {
+        spec [k][0] = (float) pow (10.0, s_curve (band_db, d->at_i [k], d->at_t [k]) / 20.0);
         spec [k][1] = 0.0f;
     }
-    fftwf_execute (inv);                        //  real cepstrum * n
+    fftwf_execute (d->inv);
+    for (int n = 0; n <= g; n++) {
+        int idx = ((n - g / 2) % g + g) % g;
+        self->taps [n] = (float) (buf [idx] / g * d->win [n]);
+    }
+}
+
+//  Minimum-phase taps (G + 1) from the folded real cepstrum on 4G bins.
+static void
+s_design_minimum (tonal_eq_t *self, s_design_t *d, const double *band_db)
+{
+    const int g = self->g, n = d->n;
+    float *c = d->buf;
+    fftwf_complex *spec = d->spec;
+    //  log magnitude (natural log of the linear gain)
+    for (int k = 0; k <= n / 2; k++) {
+        spec [k][0] = (float) (s_curve (band_db, d->at_i [k], d->at_t [k]) * (M_LN10 / 20.0));
+        spec [k][1] = 0.0f;
+    }
+    fftwf_execute (d->inv);                     //  real cepstrum * n
     for (int i = 0; i < n; i++)
         c [i] /= (float) n;
     for (int i = 1; i < n / 2; i++)
         c [i] *= 2.0f;
     for (int i = n / 2 + 1; i < n; i++)
         c [i] = 0.0f;
-    fftwf_execute (fwd);                        //  log of the minimum-phase spectrum
+    fftwf_execute (d->fwd);                     //  log of the minimum-phase spectrum
     for (int k = 0; k <= n / 2; k++) {
         double m = exp (spec [k][0]), ph = spec [k][1];
         spec [k][0] = (float) (m * cos (ph));
         spec [k][1] = (float) (m * sin (ph));
     }
-    fftwf_execute (inv);                        //  impulse response * n
-    int fade = g / 8;
-    for (int i = 0; i <= g; i++) {
-        double w = 1.0;
-        if (i > g - fade)
-            w = 0.5 + 0.5 * cos (M_PI * (i - (g - fade)) / fade);
-        self->taps [i] = (float) (c [i] / n * w);
+    fftwf_execute (d->inv);                     //  impulse response * n
+    for (int i = 0; i <= g; i++)
+        self->taps [i] = (float) (c [i] / n * d->win [i]);
+}
+
+//  The taps' magnitude in dB at n_freq frequencies, as
+//  tonal_eq_response_db reads each, in one pass over the taps: the
+//  frequencies' phasors advance side by side, two to a vector, so the
+//  pass is bound by throughput rather than by each phasor's chain of
+//  multiplies. Every frequency's arithmetic is the scalar one's, in the
+//  same order, so the figures are the same to the bit.
+static void
+s_fir_response_db (const tonal_eq_t *self, const double *freq_hz, int n_freq, double *db)
+{
+    enum { MAXF = MEASURE_BANDS + 1 };
+    double w [MAXF], cw [MAXF], sw [MAXF], c [MAXF], s [MAXF];
+    double re [MAXF], im [MAXF];
+    const int m = (n_freq + 1) & ~1;            //  pairs; a spare lane reads 0 Hz
+    for (int j = 0; j < m; j++) {
+        w [j] = j < n_freq ? 2 * M_PI * freq_hz [j] / self->rate_hz : 0.0;
+        cw [j] = cos (w [j]);
+        sw [j] = sin (w [j]);
+        re [j] = im [j] = 0;
     }
-    pthread_mutex_lock (&s_fftw_lock);
-    fftwf_destroy_plan (inv);
-    fftwf_destroy_plan (fwd);
-    pthread_mutex_unlock (&s_fftw_lock);
-    fftwf_free (c);
-    fftwf_free (spec);
-    return 0;
+    for (int n0 = 0; n0 <= self->g; n0 += 256) {
+        //  set exactly every 256 taps so that rounding cannot build up
+        for (int j = 0; j < m; j++) {
+            c [j] = cos (w [j] * n0);
+            s [j] = sin (w [j] * n0);
+        }
+        const int end = n0 + 256 <= self->g + 1 ? n0 + 256 : self->g + 1;
+        for (int j = 0; j < m; j += 2) {
+            __m128d vc = _mm_loadu_pd (c + j), vs = _mm_loadu_pd (s + j);
+            __m128d vre = _mm_loadu_pd (re + j), vim = _mm_loadu_pd (im + j);
+            const __m128d vcw = _mm_loadu_pd (cw + j), vsw = _mm_loadu_pd (sw + j);
+            for (int n = n0; n < end; n++) {
+                const __m128d t = _mm_set1_pd ((double) self->taps [n]);
+                vre = _mm_add_pd (vre, _mm_mul_pd (t, vc));
+                vim = _mm_sub_pd (vim, _mm_mul_pd (t, vs));
+                __m128d c_next = _mm_sub_pd (_mm_mul_pd (vc, vcw), _mm_mul_pd (vs, vsw));
+                vs = _mm_add_pd (_mm_mul_pd (vs, vcw), _mm_mul_pd (vc, vsw));
+                vc = c_next;
+            }
+            _mm_storeu_pd (re + j, vre);
+            _mm_storeu_pd (im + j, vim);
+        }
+    }
+    for (int j = 0; j < n_freq; j++)
+        db [j] = 10 * log10 (re [j] * re [j] + im [j] * im [j] + 1e-300);
 }
 
 //  Solves a (n x n, row-major) x = b by Gaussian elimination with partial
@@ -288,24 +411,33 @@ tonal_eq_new (const double *band_db, tonal_eq_mode_t mode, int rate_hz, int chan
     pthread_mutex_unlock (&s_fftw_lock);
     //  design, then pre-compensate the curve at the centres by the error
     //  the window's smoothing leaves there, and design again
-    double adj [MEASURE_BANDS];
+    double adj [MEASURE_BANDS], at_hz [MEASURE_BANDS], got_db [MEASURE_BANDS];
+    int at_band [MEASURE_BANDS], n_at = 0;
     memcpy (adj, band_db, sizeof adj);
-    int rc = !self->fwd || !self->inv ? -1 : 0;
+    for (int i = 0; i < MEASURE_BANDS; i++)
+        if (measure_band_hz (i) < 0.45 * rate_hz) {
+            at_band [n_at] = i;
+            at_hz [n_at++] = measure_band_hz (i);
+        }
+    s_design_t d;
+    int rc = !self->fwd || !self->inv ? -1 : s_design_init (&d, self);
     for (int iter = 0; rc == 0 && iter < 6; iter++) {
-        rc = mode == TONAL_EQ_LINEAR ? s_design_linear (self, adj)
-                                     : s_design_minimum (self, adj);
+        if (mode == TONAL_EQ_LINEAR)
+            s_design_linear (self, &d, adj);
+        else
+            s_design_minimum (self, &d, adj);
+        s_fir_response_db (self, at_hz, n_at, got_db);
         double worst = 0;
-        for (int i = 0; rc == 0 && i < MEASURE_BANDS; i++) {
-            double f = measure_band_hz (i);
-            if (f >= 0.45 * rate_hz)
-                continue;
-            double e = tonal_eq_response_db (self, f) - band_db [i];
-            adj [i] -= e;
+        for (int j = 0; j < n_at; j++) {
+            double e = got_db [j] - band_db [at_band [j]];
+            adj [at_band [j]] -= e;
             worst = fmax (worst, fabs (e));
         }
         if (worst < 0.01)
             break;
     }
+    if (rc == 0)
+        s_design_free (&d);
     if (rc) {
         tonal_eq_destroy (&self);
         return NULL;
@@ -470,22 +602,9 @@ tonal_eq_response_db (const tonal_eq_t *self, double freq_hz)
                                                       freq_hz, self->rate_hz) : 0.0;
     //  the taps' DTFT at w: the phasor e^(-i w n) advances by one complex
     //  multiply per tap instead of a sin and a cos (which made the
-    //  design's 31-band checks the largest cost of a master task), set
-    //  exactly every 256 taps so that rounding cannot build up (relative
-    //  error below 1e-13)
-    const double w = 2 * M_PI * freq_hz / self->rate_hz;
-    const double cw = cos (w), sw = sin (w);
-    double re = 0, im = 0, c = 1, s = 0;
-    for (int n = 0; n <= self->g; n++) {
-        if ((n & 255) == 0) {
-            c = cos (w * n);
-            s = sin (w * n);
-        }
-        re += self->taps [n] * c;
-        im -= self->taps [n] * s;
-        double c_next = c * cw - s * sw;
-        s = s * cw + c * sw;
-        c = c_next;
-    }
-    return 10 * log10 (re * re + im * im + 1e-300);
+    //  design's band checks the largest cost of a master task), set
+    //  exactly every 256 taps (relative error below 1e-13)
+    double db;
+    s_fir_response_db (self, &freq_hz, 1, &db);
+    return db;
 }
