@@ -16,12 +16,13 @@ track_attempts () {
     job_field "$job" "[t for t in j['tracks'] if t['track'] == 0][0]['attempts']"
 }
 holds_attempt () { [ "$(track_attempts)" = "$1" ]; }
-task_child () { pgrep -P "$worker" >/dev/null; }
+# the worker's task process that hangs (idle ones wait beside it)
+task_child () { pgrep -P "$worker" -x mf-task-hang >/dev/null; }
 
 for round in 1 2 3; do
     wait_for "the worker to hold attempt $round of the first track" 30 holds_attempt "$round"
     wait_for "the task process of attempt $round" 10 task_child
-    child=$(pgrep -P "$worker" | head -n 1)
+    child=$(pgrep -P "$worker" -x mf-task-hang | head -n 1)
     killed_at=$(now_us)
     log "round $round: kill -9 of task process $child (worker $worker lives)"
     kill -KILL "$child"

@@ -50,12 +50,24 @@ workers = [int(p) for p in sys.argv[7:]]
 expected = float(expected)
 tick = os.sysconf('SC_CLK_TCK')
 
+def stat(pid):
+    return open('/proc/%d/stat' % pid).read().rsplit(')', 1)[1].split()
+
 def cpu_s():
-    """CPU seconds of the workers and their finished task processes."""
+    """CPU seconds of the workers and their task processes, running or
+    ended (a task process runs many tasks: its time counts as it goes)."""
     total = 0
     for pid in workers:
-        f = open('/proc/%d/stat' % pid).read().rsplit(')', 1)[1].split()
-        total += sum(int(x) for x in f[11:15])      # utime stime cutime cstime
+        total += sum(int(x) for x in stat(pid)[11:15])   # utime stime cutime cstime
+    for d in os.listdir('/proc'):
+        if not d.isdigit():
+            continue
+        try:
+            f = stat(int(d))
+        except OSError:
+            continue
+        if int(f[1]) in workers:                           # ppid
+            total += int(f[11]) + int(f[12])
     return total / tick
 
 def status():
