@@ -557,6 +557,7 @@ s_runner_main (worker_t *self, int cmd_fd, int fd, pid_t parent)
     prctl (PR_SET_PDEATHSIG, SIGKILL);
     if (getppid () != parent)
         _exit (5);
+    prctl (PR_SET_NAME, "mf-task");              //  what ps and top show
     signal (SIGTERM, SIG_DFL);
     signal (SIGINT, SIG_DFL);
     signal (SIGPIPE, SIG_DFL);
