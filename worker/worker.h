@@ -2,12 +2,14 @@
 
     One DEALER socket to the broker (identity "<host>-<pid>"). On connect
     the worker sends READY with its slots; then it runs at most `slots`
-    tasks at once, each in a forked task process with an address-space and
-    a CPU-time limit, so that a crash, an abort, a runaway allocation or a
-    signal fails that task alone ("task process killed by signal N") and
-    the worker carries on. The task process sends its Result (and, inline,
-    its output bytes) back through a pipe. No-op tasks are answered at once
-    without a process.
+    tasks at once, each slot's in a task process of its own (forked when
+    the slot first needs it, kept for its next tasks) with an address-space
+    limit and a CPU-time limit per task, so that a crash, an abort, a
+    runaway allocation or a signal fails that task alone ("task process
+    killed by signal N") and the worker carries on with a new process for
+    the slot. Tasks go to the task process, and its Result (and, inline,
+    its output bytes) come back, through pipes. No-op tasks are answered at
+    once without a process.
 
     Liveness: a HEARTBEAT every WORKER_HEARTBEAT_MS with the free slots
     and the tasks held. A broker silent for WORKER_LIVENESS intervals is
