@@ -125,6 +125,7 @@ rc=$?
 set -e
 [ $rc = 2 ] || fail "priority 12 exited $rc, expected 2"
 start_worker prio1
+p1=$LAST_PID
 wait_for "jobs $ja and $jb to finish" 60 job_final "$ja"
 wait_for "job $jb to finish" 60 job_final "$jb"
 first () { mf logs "$1" --json | jq_py 'min(x["started_ms"] for x in d["attempts"])'; }
@@ -133,11 +134,16 @@ fb=$(first "$jb")
 [ "$fb" -lt "$fa" ] || fail "job $jb (priority 9) started at $fb, after job $ja at $fa"
 log "priority: job $jb raised to 9 started first"
 
-# pause: the job dispatches nothing, across a broker restart, until resumed
-# (a task dispatched before the pause arrived finishes).
+# pause: the job dispatches nothing, across a broker restart, until resumed.
+# It repeats an earlier job, so only its two assemblies are left to run:
+# with a worker connected they could be done before the pause reached the
+# broker. So the job comes while no worker is connected, and a worker
+# that connects after the pause gets nothing of it.
+stop_group "$p1"
 jc=$(submit "$T/in/job.json")
 mf pause "$jc" >/dev/null || fail "pause failed"
 [ "$(job_field "$jc" 'j["paused"]')" = True ] || fail "status does not say paused"
+start_worker pause1
 idle () { [ "$(job_field "$jc" 'sum(t["state"] in ("dispatched", "running") for t in j["tracks"])')" = 0 ]; }
 wait_for "the tasks of job $jc dispatched before the pause to finish" 20 idle
 attempts () { mf logs "$jc" --json | jq_py 'len(d["attempts"])'; }
