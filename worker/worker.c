@@ -872,70 +872,79 @@ s_start_task (worker_t *self, wire_msg_t *msg)
     s_send (self, MASTERFARM__MSG_TYPE__PROGRESS, &p.base, NULL, 0);
 }
 
-//  Parses what a task process sent and forwards it as RESULT. Returns 0,
-//  or MF_ERR_FORMAT when the bytes are not a complete result.
+//  Walks what a task process sent: u64 result size, the packed Result,
+//  u64 number of data frames, then per frame u64 size and its bytes.
+//  Returns 0 when it is whole, with the Result's offset and size and the
+//  frame count, the frames too when frames is not NULL; MF_ERR_FORMAT
+//  when it is not (yet).
 static int
-s_forward_result (worker_t *self, s_child_t *c)
+s_result_walk (const s_child_t *c, size_t *res_at, size_t *res_size,
+               wire_frame_t *frames, uint64_t *n_frames)
 {
-    size_t pos = 0;
     uint64_t n;
+    size_t pos = 0;
     if (c->len < sizeof n)
         return MF_ERR_FORMAT;
     memcpy (&n, c->buf, sizeof n);
     pos = sizeof n;
-    if (n > c->len - pos)
+    if (n > c->len - pos || c->len - pos - n < sizeof n)
         return MF_ERR_FORMAT;
-    Masterfarm__Result *res = masterfarm__result__unpack (NULL, n, c->buf + pos);
-    if (!res)
-        return MF_ERR_FORMAT;
+    *res_at = pos;
+    *res_size = (size_t) n;
     pos += n;
-    uint64_t n_frames = 0;
-    wire_frame_t *frames = NULL;
-    int rc = 0;
-    if (c->len - pos < sizeof n_frames)
-        rc = MF_ERR_FORMAT;
-    else {
-        memcpy (&n_frames, c->buf + pos, sizeof n_frames);
-        pos += sizeof n_frames;
-        if (n_frames > WIRE_MAX_FRAMES)
-            rc = MF_ERR_FORMAT;
-        else
-        if (n_frames && !(frames = calloc (n_frames, sizeof *frames)))
-            rc = MF_ERR_NOMEM;
-    }
-    for (uint64_t i = 0; !rc && i < n_frames; i++) {
-        uint64_t size;
-        if (c->len - pos < sizeof size) {
-            rc = MF_ERR_FORMAT;
-            break;
+    memcpy (n_frames, c->buf + pos, sizeof *n_frames);
+    pos += sizeof *n_frames;
+    if (*n_frames > WIRE_MAX_FRAMES)
+        return MF_ERR_FORMAT;
+    for (uint64_t i = 0; i < *n_frames; i++) {
+        if (c->len - pos < sizeof n)
+            return MF_ERR_FORMAT;
+        memcpy (&n, c->buf + pos, sizeof n);
+        pos += sizeof n;
+        if (n > c->len - pos)
+            return MF_ERR_FORMAT;
+        if (frames) {
+            frames [i].data = c->buf + pos;
+            frames [i].size = n;
         }
-        memcpy (&size, c->buf + pos, sizeof size);
-        pos += sizeof size;
-        if (size > c->len - pos) {
-            rc = MF_ERR_FORMAT;
-            break;
-        }
-        frames [i].data = c->buf + pos;
-        frames [i].size = size;
-        pos += size;
+        pos += n;
     }
-    if (!rc) {
-        res->task_id = c->task_id;
-        res->attempt = c->attempt;
-        if (c->tail_len && (!res->stderr_tail || !*res->stderr_tail))
-            res->stderr_tail = c->tail;     //  not freed by free_unpacked: restored below
-        s_send (self, MASTERFARM__MSG_TYPE__RESULT, &res->base, frames, n_frames);
-        if (n_frames == 0)
-            s_cache_put (self, &res->base);
-        if (!res->ok)
-            log_info ("worker %s: task %llu failed: %s", self->id,
-                      (unsigned long long) c->task_id, res->error ? res->error : "?");
+    return 0;
+}
+
+//  Forwards a whole result (s_result_walk) as RESULT. Returns 0,
+//  MF_ERR_FORMAT when the bytes are not a result, or MF_ERR_NOMEM.
+static int
+s_forward_result (worker_t *self, s_child_t *c)
+{
+    size_t at, size;
+    uint64_t n_frames;
+    if (s_result_walk (c, &at, &size, NULL, &n_frames))
+        return MF_ERR_FORMAT;
+    wire_frame_t *frames = n_frames ? calloc (n_frames, sizeof *frames) : NULL;
+    if (n_frames && !frames)
+        return MF_ERR_NOMEM;
+    s_result_walk (c, &at, &size, frames, &n_frames);
+    Masterfarm__Result *res = masterfarm__result__unpack (NULL, size, c->buf + at);
+    if (!res) {
+        free (frames);
+        return MF_ERR_FORMAT;
     }
+    res->task_id = c->task_id;
+    res->attempt = c->attempt;
+    if (c->tail_len && (!res->stderr_tail || !*res->stderr_tail))
+        res->stderr_tail = c->tail;         //  not freed by free_unpacked: restored below
+    s_send (self, MASTERFARM__MSG_TYPE__RESULT, &res->base, frames, n_frames);
+    if (n_frames == 0)
+        s_cache_put (self, &res->base);
+    if (!res->ok)
+        log_info ("worker %s: task %llu failed: %s", self->id,
+                  (unsigned long long) c->task_id, res->error ? res->error : "?");
     free (frames);
     if (res->stderr_tail == c->tail)
         res->stderr_tail = (char *) protobuf_c_empty_string;
     masterfarm__result__free_unpacked (res, NULL);
-    return rc;
+    return 0;
 }
 
 //  Reads what a task process wrote to stderr: copied to the worker's own
@@ -1063,35 +1072,6 @@ s_reap (worker_t *self, s_child_t *c)
     s_task_end (self, c);
 }
 
-//  True if what the task process sent so far is a whole result (the
-//  framing of s_forward_result, sizes only).
-static bool
-s_result_complete (const s_child_t *c)
-{
-    uint64_t n;
-    size_t pos = 0;
-    if (c->len < sizeof n)
-        return false;
-    memcpy (&n, c->buf, sizeof n);
-    pos = sizeof n;
-    if (n > c->len - pos || c->len - pos - n < sizeof n)
-        return false;
-    pos += n;
-    uint64_t n_frames;
-    memcpy (&n_frames, c->buf + pos, sizeof n_frames);
-    pos += sizeof n_frames;
-    for (uint64_t i = 0; i < n_frames; i++) {
-        if (c->len - pos < sizeof n)
-            return false;
-        memcpy (&n, c->buf + pos, sizeof n);
-        pos += sizeof n;
-        if (n > c->len - pos)
-            return false;
-        pos += n;
-    }
-    return true;
-}
-
 //  The task process sent its task's whole result: forward it, and keep
 //  the process for the next task unless it has run its share.
 static void
@@ -1127,7 +1107,9 @@ s_read_child (worker_t *self, s_child_t *c)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN) {
-            if (c->used && !c->killed && s_result_complete (c))
+            size_t at, size;
+            uint64_t n_frames;
+            if (c->used && !c->killed && !s_result_walk (c, &at, &size, NULL, &n_frames))
                 s_task_done (self, c);
             return;
         }

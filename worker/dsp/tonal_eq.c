@@ -44,11 +44,21 @@ struct tonal_eq_s {
     int             n_sections;
 };
 
+//  The centres' log2, which the curve is interpolated over.
+static void
+s_centres_log2 (double lg [MEASURE_BANDS])
+{
+    for (int i = 0; i < MEASURE_BANDS; i++)
+        lg [i] = log2 (measure_band_hz (i));
+}
+
 //  Where the curve is read at freq_hz: between centres *i and *i + 1 at
 //  fraction *t, or at centre *i alone (*t < 0: below the first centre or
-//  from the last one on).
+//  from the last one on). The search for the centres starts at *i (0, or
+//  the answer for a lower frequency), so a grid read upwards is walked
+//  once rather than searched per bin.
 static void
-s_curve_at (double freq_hz, int *i, double *t)
+s_curve_at (double freq_hz, const double lg [MEASURE_BANDS], int *i, double *t)
 {
     double f0 = measure_band_hz (0), fn = measure_band_hz (MEASURE_BANDS - 1);
     *t = -1;
@@ -60,12 +70,11 @@ s_curve_at (double freq_hz, int *i, double *t)
         *i = MEASURE_BANDS - 1;
         return;
     }
-    int k = 0;
+    int k = *i < MEASURE_BANDS - 2 ? *i : MEASURE_BANDS - 2;
     while (k < MEASURE_BANDS - 2 && measure_band_hz (k + 1) <= freq_hz)
         k++;
-    double a = log2 (measure_band_hz (k)), b = log2 (measure_band_hz (k + 1));
     *i = k;
-    *t = (log2 (freq_hz) - a) / (b - a);
+    *t = (log2 (freq_hz) - lg [k]) / (lg [k + 1] - lg [k]);
 }
 
 static double
@@ -77,9 +86,10 @@ s_curve (const double *band_db, int i, double t)
 double
 tonal_eq_curve_db (const double *band_db, double freq_hz)
 {
-    int i;
-    double t;
-    s_curve_at (freq_hz, &i, &t);
+    double lg [MEASURE_BANDS], t;
+    int i = 0;
+    s_centres_log2 (lg);
+    s_curve_at (freq_hz, lg, &i, &t);
     return s_curve (band_db, i, t);
 }
 
@@ -161,27 +171,11 @@ s_design_init (s_design_t *d, const tonal_eq_t *self)
         s_design_free (d);
         return -1;
     }
-    //  s_curve_at for every bin, the centres found by walking up with the
-    //  bins rather than searched per bin, their logarithms taken once
     double lg [MEASURE_BANDS];
-    for (int i = 0; i < MEASURE_BANDS; i++)
-        lg [i] = log2 (measure_band_hz (i));
-    const double f0 = measure_band_hz (0), fn = measure_band_hz (MEASURE_BANDS - 1);
-    int i = 0;
-    for (int k = 0; k <= d->n / 2; k++) {
-        double f = (double) k * self->rate_hz / d->n;
-        d->at_t [k] = -1;
-        if (!(f > f0))
-            d->at_i [k] = 0;
-        else
-        if (f >= fn)
-            d->at_i [k] = MEASURE_BANDS - 1;
-        else {
-            while (i < MEASURE_BANDS - 2 && measure_band_hz (i + 1) <= f)
-                i++;
-            d->at_i [k] = i;
-            d->at_t [k] = (log2 (f) - lg [i]) / (lg [i + 1] - lg [i]);
-        }
+    s_centres_log2 (lg);
+    for (int k = 0, i = 0; k <= d->n / 2; k++) {
+        s_curve_at ((double) k * self->rate_hz / d->n, lg, &i, &d->at_t [k]);
+        d->at_i [k] = i;
     }
     const int fade = g / 8;
     for (int n = 0; n <= g; n++)
