@@ -12,7 +12,8 @@
     - Analytic: a full-scale sine at fs/4 and 45 degrees has samples at
       -3.01 dBFS and a true peak of 0 dBTP; the 4x grid lands on it, so
       within 0.05 dB (filter ripple).
-    - Chunked processing equals one block exactly (printed seed).
+    - Chunked processing equals one block exactly (printed seed), and
+      each kernel reads a sample the same wherever it falls in a call.
     - The limiter detector: an impulse shows at peak_out[delay_frames].  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -122,6 +123,53 @@ test_simd_equals_generic (void **state)
         s_compare_isa (&ref, &ops, odd, 2, 5, &rng);
         s_compare_isa (&ref, &ops, odd, 4, 80, &rng);
         printf ("  %s: equal to generic within 1e-6 * max|x| * taps\n", ops.isa_name);
+    }
+}
+
+//  A sample's reading does not depend on where it falls in a call: every
+//  kernel gives, for each input sample, exactly what it gives for that
+//  sample alone (n = 1, the scalar step). The SIMD kernels take samples
+//  16 or 8 at a time and the rest one by one, so a call's length moves
+//  samples between those paths; the meter's chunked reading and the
+//  streaming check's (tp_check.h) equal the one-block reading only if
+//  the paths agree to the bit.
+static void
+test_position_independent (void **state)
+{
+    (void) state;
+    testsig_rng_t rng;
+    testsig_rng_seed (&rng, s_seed ^ 0x7777);
+    const size_t n = 999;
+    for (int isa = DSP_ISA_GENERIC; isa <= (int) dsp_isa_best (); isa++) {
+        dsp_ops_t ops;
+        dsp_ops_init_isa (&ops, (dsp_isa_t) isa);
+        int rates [] = { 44100, 96000 };
+        for (int r = 0; r < 2; r++) {
+            const truepeak_filter_t *f = truepeak_filter (rates [r]);
+            const float *coef = f->coef + f->taps;
+            const int phases = f->phases - 1, taps = f->taps;
+            const size_t hist = (size_t) taps - 1;
+            float *xbuf = malloc ((hist + n) * sizeof (float));
+            float *x = xbuf + hist;
+            s_noise (xbuf, hist + n, 1.0, &rng);
+            float *block = malloc (n * sizeof (float));
+            ops.tp_peaks (x, n, coef, phases, taps, block);
+            for (size_t i = 0; i < n; i++) {
+                float one;
+                ops.tp_peaks (x + i, 1, coef, phases, taps, &one);
+                if (one != block [i])
+                    fail_msg ("%s tp_peaks at %d Hz, sample %zu: %.9g in a block of %zu, "
+                              "%.9g alone (seed %llu)", ops.isa_name, rates [r], i, block [i],
+                              n, one, (unsigned long long) s_seed);
+                float m = ops.tp_block_max (x + i, 1, coef, phases, taps);
+                if (m != one)
+                    fail_msg ("%s tp_block_max at %d Hz, sample %zu: %.9g, tp_peaks %.9g "
+                              "(seed %llu)", ops.isa_name, rates [r], i, m, one,
+                              (unsigned long long) s_seed);
+            }
+            free (block);
+            free (xbuf);
+        }
     }
 }
 
@@ -394,6 +442,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_bad_args),
         cmocka_unit_test (test_simd_equals_generic),
+        cmocka_unit_test (test_position_independent),
         cmocka_unit_test (test_detector_delay),
         cmocka_unit_test (test_chunked_equals_block),
         cmocka_unit_test (test_sines_vs_libebur128),

@@ -25,7 +25,12 @@
 #define TP_AVX2_MAX_COEF   256         //  packed vectors on the stack: 8 KiB
 #define TP_AVX2_MAX_PHASES   4
 
-//  Scalar reference for one input sample: max |y| over the phases.
+//  One input sample: max |y| over the phases, with the vector lanes'
+//  arithmetic (one fused multiply-add per tap, in the same order), so
+//  that a sample reads the same whether it falls in a vector step or in
+//  the scalar rest of a call. fmaf says so explicitly: contracting
+//  c * x + y into an FMA is the compiler's choice (gcc does it when
+//  optimising, not at -O0).
 static inline float
 s_peak_one (const float *x, size_t i, const float *coef, int phases, int taps)
 {
@@ -34,7 +39,7 @@ s_peak_one (const float *x, size_t i, const float *coef, int phases, int taps)
         const float *c = coef + (size_t) p * taps;
         float y = 0.0f;
         for (int k = 0; k < taps; k++)
-            y += c [k] * x [(ptrdiff_t) i - k];
+            y = fmaf (c [k], x [(ptrdiff_t) i - k], y);
         if (fabsf (y) > m)
             m = fabsf (y);
     }
