@@ -20,6 +20,10 @@
 #include "common/results.h"
 #include "worker/codec_check.h"
 
+//  The targets master_run takes: from BS.1770's absolute gate to 0 LUFS.
+#define MASTER_TARGET_MIN_LUFS  -70.0
+#define MASTER_TARGET_MAX_LUFS    0.0
+
 typedef struct {
     chain_cfg_t  chain;          //  stages and their parameters (validated)
     double       target_lufs;    //  where the output must land, after limiting

@@ -11,6 +11,10 @@
     - two runs give identical samples, and identical files (byte compare);
     - a target that would need more than max_gr_db of limiting stops at
       the cap (gr_capped, gain reduction about max_gr_db);
+    - an album plan's targets outside the range a job may ask for (one
+      album gain puts a loud short track at -3 LUFS next to a long quiet
+      one, or a quiet interlude at -50 LUFS) master: the loud one stops
+      at the cap, flagged, the quiet one lands on its target;
     - mono stays mono; 8 kHz and 384 kHz sources either master or are
       refused with a reason;
     - out-of-range options are refused before processing, naming the
@@ -399,6 +403,41 @@ test_mono_rates_fades (void **state)
     }
 }
 
+//  The album policies give every track the album's gain, so a track's
+//  planned loudness can lie outside the -40 .. -5 LUFS a job may ask for:
+//  a loud track beside a long quiet one (its plan -3 LUFS), a quiet
+//  interlude (-50 LUFS). Both master: the first stops at the limiter's
+//  cap and says so, the second lands on its target.
+static void
+test_album_plan_targets (void **state)
+{
+    (void) state;
+    audio_t in, out;
+    master_mix_generate (&in, 8.0, 44100, 2, 6);
+    double in_lufs = master_loudness_lufs (in.data, in.frames, 2, 44100);
+    double targets [] = { -3.0, -50.0 };
+    for (int k = 0; k < 2; k++) {
+        master_opts_t o;
+        master_opts_default (&o, profile_find ("spotify"), 44100);
+        o.target_lufs = targets [k];
+        o.gain_db = targets [k] - in_lufs;          //  as the planner gives it
+        master_report_t rep;
+        char err [256] = "";
+        int rc = master_run (&in, &o, &out, &rep, err, sizeof err);
+        if (rc)
+            fail_msg ("plan target %.1f LUFS refused: %s", targets [k], err);
+        printf ("  plan %.1f LUFS: out %.2f LUFS, %.2f dBTP, capped %d\n", targets [k],
+                rep.out_lufs, rep.out_true_peak_dbtp, rep.gr_capped);
+        assert_true (rep.out_true_peak_dbtp <= -1.0);
+        if (k == 0)
+            assert_true (rep.gr_capped && rep.out_lufs < -5.0);
+        else
+            assert_true (!rep.gr_capped && fabs (rep.out_lufs - targets [k]) < 0.1);
+        audio_free (&out);
+    }
+    audio_free (&in);
+}
+
 //  The master task's plan for a silent track: no target (NAN) and 0 dB.
 //  Digital silence at 48 kHz mastered for cd at the album's 44.1 kHz
 //  with fades: dither only (within 6 LSB of zero), one render, no gain;
@@ -481,7 +520,7 @@ test_bad_options (void **state)
         { "ceiling +1", "ceiling" },
         { "eq above nyquist", "eq[0].freq_hz" },
         { "bits 12", "out_bits" },
-        { "target -2", "target_lufs" },
+        { "target +1", "target_lufs" },
     };
     for (int k = 0; k < 6; k++) {
         master_opts_default (&o, profile_find ("spotify"), 48000);
@@ -492,7 +531,7 @@ test_bad_options (void **state)
             case 3: o.chain.n_eq = 1;
                     o.chain.eq [0] = (eq_band_t) { EQ_PEAK, 30000.0, 3.0, 1.0 }; break;
             case 4: o.out_bits = 12; break;
-            case 5: o.target_lufs = -2.0; break;
+            case 5: o.target_lufs = 1.0; break;
         }
         memset (&out, 0, sizeof out);
         int rc = master_run (&in, &o, &out, &rep, err, sizeof err);
@@ -518,6 +557,7 @@ main (void)
         cmocka_unit_test (test_mono_rates_fades),
         cmocka_unit_test (test_bad_options),
         cmocka_unit_test (test_silent_plan),
+        cmocka_unit_test (test_album_plan_targets),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
