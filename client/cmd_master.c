@@ -100,6 +100,11 @@ s_help (FILE *out)
         "                      until every decoded version is at or under it\n"
         "  --help              this text\n"
         "\n"
+        "A track whose samples (as 32-bit floats) take MASTERFARM_SPILL_MB (default\n"
+        "1024) or more is held in an unnamed file in the output's folder instead\n"
+        "of memory, which the kernel pages: it masters within less memory than\n"
+        "its size, at the disk's speed. MASTERFARM_SPILL_MB=0 never does.\n"
+        "\n"
         "Exit status: 0 written, 1 the file failed, 2 bad usage.\n");
 }
 
@@ -453,6 +458,16 @@ missing:
         return EXIT_USAGE;
     }
     spec_errors_clear (&errs);
+
+    //  a track too long for memory spills to a file beside the output
+    char out_dir [4096];
+    snprintf (out_dir, sizeof out_dir, "%s", out_path);
+    char *slash = strrchr (out_dir, '/');
+    if (slash)
+        *(slash == out_dir ? slash + 1 : slash) = '\0';
+    else
+        snprintf (out_dir, sizeof out_dir, ".");
+    audio_spill_setup_env (out_dir);
 
     audio_t in = { 0 }, out = { 0 };
     char err [AUDIO_ERR_LEN];

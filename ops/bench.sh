@@ -20,13 +20,18 @@
 #             96 kHz mix delivered at 48 kHz, against one float copy of
 #             the track + 64 MB, of analyze (short and long: it should
 #             not grow), and of the farm's processes
+#   long      (--long only; root, a memory cgroup and about 20 GB of free
+#             disk) a 3-hour 96 kHz stereo FLAC mastered for spotify in a
+#             4 GiB memory cgroup, its samples spilled to a file
+#             (MASTERFARM_SPILL_MB), and again without spilling
 #
 # CPU is user + system time of the whole command and its children
 # (/usr/bin/time); each masterfarm and peer figure is the best of REPEAT
 # runs taken in turn, so that a change of load hits both.
 #
-# usage: bash ops/bench.sh [--quick] [--build DIR] [--json FILE] [--repeat N]
+# usage: bash ops/bench.sh [--quick] [--long] [--build DIR] [--json FILE] [--repeat N]
 #   --quick     shorter material (about 2 minutes in all)
+#   --long      add the 3-hour 96 kHz master in 4 GiB (about 6 minutes more)
 #   --build     the build folder (default: build, made by ops/build.sh)
 #   --json      where the figures go (default: bench-results.json)
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -35,14 +40,16 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN="$ROOT/build"
 JSON="bench-results.json"
 QUICK=0
+LONG=0
 REPEAT=2
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1 ;;
+        --long) LONG=1 ;;
         --build) BIN=$(cd "$2" && pwd); shift ;;
         --json) JSON=$2; shift ;;
         --repeat) REPEAT=$2; shift ;;
-        -h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -231,6 +238,62 @@ put analyze_short_peak_mb "$(mb "$(field "$TMP/as" 3)")"
 put analyze_long_peak_mb "$(mb "$(field "$TMP/al" 3)")"
 echo
 
+# ------------------------------------------------------------------ long
+# in_cgroup NAME BYTES OUT CMD...: runs CMD in a new memory cgroup limited
+# to BYTES (v1, or v2 with the memory controller); OUT gets "rc wall_s
+# peak_mb". Returns 2 when no memory cgroup can be made.
+in_cgroup () {
+    local name=$1 lim=$2 out=$3 cg v=1 t0 rc
+    shift 3
+    if [ -w /sys/fs/cgroup/memory ]; then
+        cg=/sys/fs/cgroup/memory/$name
+        mkdir "$cg" && echo "$lim" > "$cg/memory.limit_in_bytes" || return 2
+    elif grep -qw memory /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; then
+        v=2 cg=/sys/fs/cgroup/$name
+        mkdir "$cg" && echo "$lim" > "$cg/memory.max" && echo 0 > "$cg/memory.swap.max" \
+            || return 2
+    else
+        return 2
+    fi
+    t0=$(date +%s.%N)
+    bash -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$cg" "$@" \
+        > "$TMP/cmd.out" 2> "$TMP/cmd.err"
+    rc=$?
+    local peak
+    if [ $v = 1 ]; then peak=$(cat "$cg/memory.max_usage_in_bytes"); else peak=$(cat "$cg/memory.peak" 2>/dev/null || echo 0); fi
+    awk -v r="$rc" -v t0="$t0" -v t1="$(date +%s.%N)" -v p="$peak" \
+        'BEGIN { printf "%d %.1f %.0f\n", r, t1 - t0, p / 1048576 }' > "$out"
+    rmdir "$cg" 2>/dev/null
+    return 0
+}
+if [ $LONG = 1 ]; then
+    "$BIN/tests/tool_master_mix" "$TMP/h600.wav" 600 96000 2 24 > /dev/null
+    sox "$TMP/h600.wav" -C 0 "$TMP/h3h.flac" repeat 17 && rm -f "$TMP/h600.wav"
+    lim=$((4096 * 1048576))
+    echo "long: a 3-hour 96 kHz stereo FLAC (8.3 GB as float) to spotify (48 kHz), in a 4 GiB cgroup"
+    if in_cgroup "mf-bench-$$" "$lim" "$TMP/lg" "$MF" master "$TMP/h3h.flac" \
+            -o "$TMP/h3h-out.flac" --profile spotify; then
+        rm -f "$TMP/h3h-out.flac"
+        in_cgroup "mf-bench0-$$" "$lim" "$TMP/lg0" env MASTERFARM_SPILL_MB=0 \
+            "$MF" master "$TMP/h3h.flac" -o "$TMP/h3h-out.flac" --profile spotify
+        for x in "lg spilled" "lg0 in memory"; do
+            set -- $x
+            r=$(field "$TMP/$1" 1)
+            printf "  %-10s exit %3s  %7s s wall  cgroup peak %5s MB  %s\n" "$2" "$r" \
+                "$(field "$TMP/$1" 2)" "$(field "$TMP/$1" 3)" \
+                "$([ "$r" = 0 ] && echo mastered || echo "not mastered (killed at the limit)")"
+        done
+        put long_3h_96k_rc "$(field "$TMP/lg" 1)"
+        put long_3h_96k_wall_s "$(field "$TMP/lg" 2)"
+        put long_3h_96k_cgroup_peak_mb "$(field "$TMP/lg" 3)"
+        put long_3h_96k_unspilled_rc "$(field "$TMP/lg0" 1)"
+    else
+        echo "  n/a: no memory cgroup can be made here (needs root and cgroup v1, or v2 with memory)"
+    fi
+    rm -f "$TMP/h3h.flac" "$TMP/h3h-out.flac"
+    echo
+fi
+
 # ------------------------------------------------------------------ goals
 get () { awk -v k="$1" '$1 == k { print $2 }' "$FIG"; }
 goal () {   # goal NAME MEASURED OP TARGET
@@ -251,6 +314,10 @@ goal "master ${HI_S} s 96 kHz peak MB" "$(get "master_96k_${HI_S}s_peak_mb")" "<
 goal "analyze peak MB, long / short" "$(ratio "$(get analyze_long_peak_mb)" "$(get analyze_short_peak_mb)")" "<=" 1.2
 goal "CPU per task on 4 s tracks (ms)" "$(get task_cpu_ms)" "<=" 10
 goal "scaling 1 -> 2 workers" "$(get farm_scaling)" ">=" 1.8
+if [ $LONG = 1 ]; then
+    r=$(get long_3h_96k_rc)
+    goal "master 3 h 96 kHz in 4 GiB (exit status)" "${r:-null}" "<=" 0
+fi
 
 python3 - "$FIG" "$JSON" "$QUICK" <<'PYEOF'
 import json, sys

@@ -882,7 +882,7 @@ s_master (const audio_t *in, const master_opts_t *opts, audio_t *out,
     memset (report, 0, sizeof *report);
     int rc = s_check_opts (in, opts, err, err_size);
     if (rc) {
-        free (pre);
+        audio_free_samples (pre);
         return rc;
     }
     const int ch = in->channels, out_rate = opts->out_rate_hz;
@@ -903,7 +903,7 @@ s_master (const audio_t *in, const master_opts_t *opts, audio_t *out,
     report->compressor = pre_cfg.compressor;
     chain_t *chain = chain_new (&pre_cfg, tonal, ceiling, in->rate_hz, ch, err, err_size);
     if (!chain) {
-        free (pre);
+        audio_free_samples (pre);
         return MF_ERR_INVALID;
     }
 
@@ -1268,7 +1268,7 @@ fail:
     free (dips.v);
     chain_destroy (&chain);
     limiter_destroy (&lim);
-    free (pre);
+    audio_free_samples (pre);
     free (buf);
     audio_free (&rs);
     return rc;
@@ -1374,7 +1374,7 @@ master_run_codec (audio_t *in, const master_opts_t *opts, int kbps, bool safe,
             o.ceiling_dbtp = limit;
         audio_free (out);
     }
-    free (in->data);                 //  as master_run_take: the samples go
+    audio_free_samples (in->data);               //  as master_run_take: the samples go
     in->data = NULL;
     return rc;
 }

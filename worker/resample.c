@@ -8,8 +8,6 @@
 #include <soxr.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/mman.h>
-#include <unistd.h>
 #include <string.h>
 
 #define RESAMPLE_SCRATCH_FRAMES 4096
@@ -172,12 +170,8 @@ resample_process (resample_t *self, const float *in, size_t in_frames,
 static void
 s_release (float *x, size_t ch, size_t *released, size_t upto)
 {
-    const uintptr_t page = (uintptr_t) sysconf (_SC_PAGESIZE);
-    uintptr_t a = (uintptr_t) (x + *released * ch), b = (uintptr_t) (x + upto * ch);
-    a = (a + page - 1) / page * page;
-    b = b / page * page;
-    if (b > a && madvise ((void *) a, b - a, MADV_DONTNEED) == 0)
-        *released = upto;
+    audio_release_samples (x, *released * ch, upto * ch);
+    *released = upto;
 }
 
 //  resample_audio; with release, the input's pages are given back as the
@@ -196,10 +190,10 @@ s_resample (const audio_t *in, bool release, int out_rate_hz, audio_t *out,
     size_t ch = (size_t) in->channels;
     //  filled as the input is consumed (and, with release, given back):
     //  its pages come as they are written, not all at once
-    float *data = malloc ((size_t) (want > 0 ? want : 1) * ch * sizeof (float));
+    float *data = audio_alloc_samples_lazy ((size_t) (want > 0 ? want : 1) * ch);
     resample_t *rs = resample_new (in->channels, in->rate_hz, out_rate_hz);
     if (!data || !rs) {
-        free (data);
+        audio_free_samples (data);
         resample_destroy (&rs);
         snprintf (err, err_size, "resampling %d Hz to %d Hz: out of memory",
                   in->rate_hz, out_rate_hz);
@@ -243,7 +237,7 @@ s_resample (const audio_t *in, bool release, int out_rate_hz, audio_t *out,
     }
     resample_destroy (&rs);
     if (got < 0) {
-        free (data);
+        audio_free_samples (data);
         snprintf (err, err_size, "resampling %d Hz to %d Hz: libsoxr failed",
                   in->rate_hz, out_rate_hz);
         return MF_ERR_INTERNAL;

@@ -431,6 +431,12 @@ s_master (s_run_t *r)
         return s_fail (r, MF_ERR_PROTOCOL, "task %llu: track %u not in its album",
                        (unsigned long long) t->task_id, t->track);
     }
+    //  a track too long for memory spills to a file in the output root
+    //  (or the temporary folder), where its intermediate goes anyway
+    const char *tmp_root = getenv ("TMPDIR");
+    audio_spill_setup_env (t->storage != MASTERFARM__STORAGE__STORAGE_INLINE && t->output_root
+                           && *t->output_root ? t->output_root
+                           : tmp_root && *tmp_root ? tmp_root : "/tmp");
     audio_t in = { 0 }, out = { 0 };
     int rc = s_read_input (r, 0, &in, NULL);
     if (rc) {

@@ -561,11 +561,15 @@ s_runner_main (worker_t *self, int cmd_fd, int fd, pid_t parent)
     signal (SIGTERM, SIG_DFL);
     signal (SIGINT, SIG_DFL);
     signal (SIGPIPE, SIG_DFL);
+    //  RLIMIT_DATA bounds the process's private memory (heap and
+    //  anonymous mappings), not its address space: the shared mapping of
+    //  a spilled track (audio_io.h) is the file's, paged by the kernel,
+    //  and does not count
 #if !defined (__SANITIZE_ADDRESS__)
     if (self->cfg.mem_limit_mb > 0) {
         struct rlimit rl;
         rl.rlim_cur = rl.rlim_max = (rlim_t) self->cfg.mem_limit_mb << 20;
-        setrlimit (RLIMIT_AS, &rl);
+        setrlimit (RLIMIT_DATA, &rl);
     }
 #endif
     while (true) {

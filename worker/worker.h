@@ -59,7 +59,7 @@ typedef struct {
     int         slots;            //  tasks at once, >= 1
     const char *worker_id;        //  NULL: "<host>-<pid>"
     int64_t     task_timeout_ms;  //  wall-clock limit per task, 0: none
-    int64_t     mem_limit_mb;     //  RLIMIT_AS of a task process, 0: none
+    int64_t     mem_limit_mb;     //  RLIMIT_DATA of a task process, 0: none
     int64_t     cpu_limit_s;      //  RLIMIT_CPU of a task process, 0: none
     const char *curve_key_path;   //  this worker's key pair (NAME.key), NULL: plaintext
     const char *broker_key_path;  //  the broker's public key (NAME.pub); both or neither
