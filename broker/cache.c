@@ -159,6 +159,36 @@ cache_stat_input (const char *input_root, const char *rel, cache_stat_t *st)
     st->ok = now_ns - newest > (int64_t) CACHE_RACY_S * 1000000000;
 }
 
+void
+cache_stat_format (const cache_stat_t *st, char *buf, size_t size)
+{
+    if (st->ino == 0)
+        snprintf (buf, size, "%s", "");
+    else
+        snprintf (buf, size, "%" PRIu64 " %" PRIu64 " %" PRId64 " %" PRId64 " %" PRId64,
+                  st->dev, st->ino, st->size, st->mtime_ns, st->ctime_ns);
+}
+
+bool
+cache_stat_parse (const char *text, cache_stat_t *st)
+{
+    memset (st, 0, sizeof *st);
+    if (!text || sscanf (text, "%" SCNu64 " %" SCNu64 " %" SCNd64 " %" SCNd64 " %" SCNd64,
+                         &st->dev, &st->ino, &st->size, &st->mtime_ns, &st->ctime_ns) != 5) {
+        memset (st, 0, sizeof *st);
+        return false;
+    }
+    return true;
+}
+
+bool
+cache_stat_same (const cache_stat_t *then, const cache_stat_t *now)
+{
+    return then->ino != 0 && now->ino != 0 && then->dev == now->dev && then->ino == now->ino
+        && then->size == now->size && then->mtime_ns == now->mtime_ns
+        && then->ctime_ns == now->ctime_ns;
+}
+
 //  The name of an input's status entry.
 static void
 s_input_name (const char *rel, char *buf, size_t size)

@@ -49,6 +49,16 @@ typedef struct {
 //  CACHE_RACY_S seconds ago.
 void cache_stat_input (const char *input_root, const char *rel, cache_stat_t *st);
 
+//  st as one line of text ("dev ino size mtime_ns ctime_ns"; "" when not
+//  taken), and back (false, and a status not taken, for anything else).
+void cache_stat_format (const cache_stat_t *st, char *buf, size_t size);
+bool cache_stat_parse (const char *text, cache_stat_t *st);
+
+//  Whether a file's status now (now) is still the one taken before it
+//  was read (then): the same file, unchanged. False when either was not
+//  taken.
+bool cache_stat_same (const cache_stat_t *then, const cache_stat_t *now);
+
 //  The digest recorded for rel when its status still equals st. Returns
 //  true and fills sha, or false.
 bool cache_input_get (const char *out_root, const char *rel, const cache_stat_t *st,

@@ -154,15 +154,20 @@ s_task_reused (broker_t *self, task_t *t, int widx, const Masterfarm__Result *re
 static bool
 s_cache_take (broker_t *self, task_t *t, int widx)
 {
-    if (self->cfg.cache_days <= 0 || t->album < 0 || t->track < 0
-    ||  (t->kind != K_ANALYZE && t->kind != K_MASTER))
+    if (t->album < 0 || t->track < 0 || (t->kind != K_ANALYZE && t->kind != K_MASTER))
         return false;
     album_t *a = &t->job->albums [t->album];
     const char *out_root = self->output_root;
+    //  an analysis's input status, taken before the file is read, goes
+    //  with the analysis (a retry analyses again a file changed since)
+    if (t->kind == K_ANALYZE)
+        cache_stat_input (self->input_root, core_input_path (a, (size_t) t->track),
+                          &a->in_stat [t->track]);
+    if (self->cfg.cache_days <= 0)
+        return false;
     if (t->kind == K_ANALYZE) {
         const char *rel = core_input_path (a, (size_t) t->track);
         cache_stat_t *st = &a->in_stat [t->track];
-        cache_stat_input (self->input_root, rel, st);
         char sha [SHA256_HEX_SIZE], key [SHA256_HEX_SIZE];
         char *data = NULL;
         size_t size = 0;
@@ -186,7 +191,10 @@ s_cache_take (broker_t *self, task_t *t, int widx)
         measure_free (&a->analyses [t->track]);
         a->analyses [t->track] = m;
         a->analyzed [t->track] = true;
-        store_track_analysis (self->store, t->sched.job_id, t->album, t->track, data, size);
+        char input [160];
+        cache_stat_format (st, input, sizeof input);
+        store_track_analysis (self->store, t->sched.job_id, t->album, t->track, data, size,
+                              input);
         free (data);
         s_task_reused (self, t, widx, NULL, NULL, 0);
         return true;

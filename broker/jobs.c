@@ -191,6 +191,7 @@ jobs_job_new (const store_job_t *row)
     job->paused = row->paused;
     job->started_ms = row->started_ms;
     job->finished_ms = row->finished_ms;
+    job->idle_ms = row->idle_ms;
     const char *format = row->format ? row->format : "json";
     if (strcmp (format, "noop") == 0) {
         job->noop = true;
@@ -349,7 +350,8 @@ s_load_task (void *arg, const store_task_t *row)
 
 //  Loads one stored analysis into its album.
 static int
-s_load_track (void *arg, uint64_t job_id, int album, int track, const void *data, size_t size)
+s_load_track (void *arg, uint64_t job_id, int album, int track, const void *data, size_t size,
+              const char *input)
 {
     s_load_t *l = arg;
     job_t *job = core_job_find (l->self, job_id);
@@ -359,8 +361,10 @@ s_load_track (void *arg, uint64_t job_id, int album, int track, const void *data
     if (track < 0 || (size_t) track >= a->spec->n_tracks + a->n_refs)
         return 0;
     Masterfarm__Analysis *pb = masterfarm__analysis__unpack (NULL, size, data);
-    if (pb && results_analysis_from_pb (pb, &a->analyses [track]) == 0)
+    if (pb && results_analysis_from_pb (pb, &a->analyses [track]) == 0) {
         a->analyzed [track] = true;
+        cache_stat_parse (input, &a->in_stat [track]);
+    }
     if (pb)
         masterfarm__analysis__free_unpacked (pb, NULL);
     return 0;

@@ -9,6 +9,7 @@
 #include "broker/jobs.h"
 #include "broker/status.h"
 
+static bool s_album_failing (const album_t *a, int only_track);
 static int s_retry_check (const job_t *job, const Masterfarm__JobRequest *req, char *why,
                           size_t size);
 
@@ -347,6 +348,27 @@ s_album_retry (broker_t *self, job_t *job, album_t *a, int only_track)
         if ((only_track < 0 || (int) i == only_track)
         &&  (a->analyze [i]->state == T_FAILED || a->analyze [i]->state == T_CANCELLED))
             analysis_failed = true;
+    //  What the operator fixed may be a file: a track too short for the
+    //  cd, a wrong mix. In an album the retry runs again, a done analysis
+    //  whose file is not the one it read (its status, taken before the
+    //  read, differs) is made again, with every master of its track; an
+    //  unknown status counts as changed.
+    bool *moved = calloc (n ? n : 1, sizeof *moved);
+    if (moved && s_album_failing (a, only_track))
+        for (size_t i = 0; i < n; i++) {
+            if ((only_track >= 0 && (int) i != only_track) || a->analyze [i]->state != T_DONE)
+                continue;
+            cache_stat_t now;
+            cache_stat_input (self->input_root, core_input_path (a, i), &now);
+            if (cache_stat_same (&a->in_stat [i], &now))
+                continue;
+            moved [i] = true;
+            analysis_failed = true;
+            log_info ("job %llu album %d track %zu: %s %s; analysing it again",
+                      (unsigned long long) job->id, a->idx + 1, i + 1, core_input_path (a, i),
+                      a->in_stat [i].ino ? "changed since it was analysed"
+                                         : "may have changed (its status was not recorded)");
+        }
     //  a reference file's failed analysis failed every plan of the album
     for (size_t r = 0; only_track < 0 && r < a->n_refs; r++) {
         task_t *an = a->analyze [n + r];
@@ -369,14 +391,16 @@ s_album_retry (broker_t *self, job_t *job, album_t *a, int only_track)
         a->replan = a->planned;
         a->planned = false;
         for (size_t i = 0; i < n; i++) {
-            if (a->analyze [i]->state != T_FAILED && a->analyze [i]->state != T_CANCELLED)
+            bool redo = moved && moved [i];
+            if (a->analyze [i]->state != T_FAILED && a->analyze [i]->state != T_CANCELLED
+            &&  !redo)
                 continue;
             if (only_track >= 0 && (int) i != only_track)
                 continue;
             s_task_reset (self, a->analyze [i], true);
             for (int p = 0; p < PROFILE_COUNT; p++) {
                 task_t *m = a->master [i * PROFILE_COUNT + p];
-                if (m && m->state != T_DONE) {
+                if (m && (m->state != T_DONE || redo)) {
                     s_task_reset (self, m, false);
                     profile_reset [p] = true;
                 }
@@ -384,6 +408,7 @@ s_album_retry (broker_t *self, job_t *job, album_t *a, int only_track)
         }
         changed = true;
     }
+    free (moved);
     for (size_t i = 0; i < n; i++)
         for (int p = 0; p < PROFILE_COUNT; p++) {
             task_t *m = a->master [i * PROFILE_COUNT + p];
@@ -521,9 +546,25 @@ s_retry_check (const job_t *job, const Masterfarm__JobRequest *req, char *why, s
                   a->spec->n_tracks);
         return -1;
     }
+    if (!s_album_failing (a, req->track ? (int) req->track - 1 : -1)) {
+        if (req->track)
+            snprintf (why, size, "nothing failed in album %u track %u", req->album, req->track);
+        else
+            snprintf (why, size, "nothing failed in album %u", req->album);
+        return -1;
+    }
+    return 0;
+}
+
+//  Whether something of album a failed or was cancelled (of track
+//  only_track's tasks, when >= 0), or the album is held: what a RETRY
+//  runs again.
+static bool
+s_album_failing (const album_t *a, int only_track)
+{
     bool failed = false;
     for (size_t i = 0; i < a->spec->n_tracks; i++) {
-        if (req->track && i + 1 != req->track)
+        if (only_track >= 0 && (int) i != only_track)
             continue;
         const task_t *an = a->analyze [i];
         failed = failed || (an && (an->state == T_FAILED || an->state == T_CANCELLED));
@@ -532,20 +573,11 @@ s_retry_check (const job_t *job, const Masterfarm__JobRequest *req, char *why, s
             failed = failed || (m && (m->state == T_FAILED || m->state == T_CANCELLED));
         }
     }
-    for (int p = 0; !req->track && p < PROFILE_COUNT; p++) {
+    for (int p = 0; only_track < 0 && p < PROFILE_COUNT; p++) {
         const task_t *as = a->assemble [p];
         failed = failed || (as && (as->state == T_FAILED || as->state == T_CANCELLED));
     }
-    if (!req->track && (a->state == A_HELD || a->state == A_PUBLISH_FAILED))
-        failed = true;
-    if (!failed) {
-        if (req->track)
-            snprintf (why, size, "nothing failed in album %u track %u", req->album, req->track);
-        else
-            snprintf (why, size, "nothing failed in album %u", req->album);
-        return -1;
-    }
-    return 0;
+    return failed || (only_track < 0 && (a->state == A_HELD || a->state == A_PUBLISH_FAILED));
 }
 
 //  PRIORITY, PAUSE and RESUME of a job.

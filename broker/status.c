@@ -512,6 +512,16 @@ s_track_stage (const album_t *a, size_t i, char *buf, size_t size)
                                     profile_get ((profile_id_t) p)->name);
 }
 
+//  A job that had ended runs again (a retry) at now_ms: the time it sat
+//  ended is not time it ran.
+static void
+s_job_resumes (job_t *job, int64_t now_ms)
+{
+    if (job->started_ms > 0 && job->finished_ms > 0 && now_ms > job->finished_ms)
+        job->idle_ms += now_ms - job->finished_ms;
+    job->finished_ms = 0;
+}
+
 //  Records a job's first dispatch.
 void
 status_job_started (broker_t *self, job_t *job, int64_t now_ms)
@@ -520,8 +530,8 @@ status_job_started (broker_t *self, job_t *job, int64_t now_ms)
         return;
     if (job->started_ms == 0)
         job->started_ms = now_ms;
-    job->finished_ms = 0;
-    store_job_times (self->store, job->id, job->started_ms, 0);
+    s_job_resumes (job, now_ms);
+    store_job_times (self->store, job->id, job->started_ms, 0, job->idle_ms);
 }
 
 //  Records that a job reached a final state (finished) or left it again
@@ -529,11 +539,14 @@ status_job_started (broker_t *self, job_t *job, int64_t now_ms)
 void
 status_job_finished (broker_t *self, job_t *job, bool finished)
 {
-    int64_t at = finished ? clock_wall_ms () : 0;
+    int64_t now = clock_wall_ms ();
     if ((job->finished_ms > 0) == finished)
         return;
-    job->finished_ms = at;
-    store_job_times (self->store, job->id, job->started_ms, at);
+    if (finished)
+        job->finished_ms = now;
+    else
+        s_job_resumes (job, now);
+    store_job_times (self->store, job->id, job->started_ms, job->finished_ms, job->idle_ms);
 }
 
 //  The cost-model kind of a task, or -1.
@@ -740,10 +753,13 @@ s_status_progress (broker_t *self, job_t *job, status_t *s)
     }
     bool final = core_job_state_final (job->state) || job->state == J_WAITING;
     int64_t end = final && job->finished_ms > 0 ? job->finished_ms : now;
-    double running_s = job->started_ms > 0 ? (end - job->started_ms) / 1000.0 : 0;
+    double running_s = job->started_ms > 0 ? (end - job->started_ms - job->idle_ms) / 1000.0 : 0;
+    if (running_s < 0)
+        running_s = 0;
     s->js.paused = job->paused;
     s->js.started_ms = job->started_ms;
     s->js.finished_ms = job->finished_ms;
+    s->js.running_s = running_s;
     s->js.work_done = done + left > 0 ? done / (done + left) : final ? 1 : 0;
     s->js.eta_s = final ? 0 : control_eta_s (done, left + tail_idle, running_s);
     if (!final && s->js.eta_s >= 0 && chain_s > s->js.eta_s)

@@ -30,6 +30,7 @@ static const struct { const char *table, *column; } s_added_columns [] = {
     { "tasks", "resource INT DEFAULT 0" }, { "tasks", "retry_at_ms INT DEFAULT 0" },
     { "jobs", "paused INT DEFAULT 0" }, { "jobs", "started_ms INT DEFAULT 0" },
     { "jobs", "finished_ms INT DEFAULT 0" }, { "attempts", "stderr TEXT" },
+    { "tracks", "input TEXT" }, { "jobs", "idle_ms INT DEFAULT 0" },
 };
 
 static const char *s_schema =
@@ -37,11 +38,11 @@ static const char *s_schema =
     "CREATE TABLE IF NOT EXISTS jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT,"
     "  priority INT, deadline_ms INT, deliver_at_ms INT, submitted_ms INT, state INT,"
     "  format TEXT, spec TEXT, origin TEXT, updated_ms INT, paused INT DEFAULT 0,"
-    "  started_ms INT DEFAULT 0, finished_ms INT DEFAULT 0);"
+    "  started_ms INT DEFAULT 0, finished_ms INT DEFAULT 0, idle_ms INT DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS albums (job_id INT, idx INT, slug TEXT, state INT,"
     "  PRIMARY KEY (job_id, idx));"
     "CREATE TABLE IF NOT EXISTS tracks (job_id INT, album INT, idx INT, analysis BLOB,"
-    "  PRIMARY KEY (job_id, album, idx));"
+    "  input TEXT, PRIMARY KEY (job_id, album, idx));"
     "CREATE TABLE IF NOT EXISTS plans (job_id INT, album INT, profile INT, plan TEXT,"
     "  PRIMARY KEY (job_id, album, profile));"
     "CREATE TABLE IF NOT EXISTS tasks (id INTEGER PRIMARY KEY AUTOINCREMENT, job_id INT,"
@@ -351,7 +352,7 @@ store_jobs_load (store_t *self, store_job_fn *fn, void *arg)
         return MF_ERR_IO;
     sqlite3_stmt *st = s_query (self, "SELECT id, name, priority, deadline_ms, deliver_at_ms,"
                                 " submitted_ms, state, format, spec, origin, paused, started_ms,"
-                                " finished_ms FROM jobs ORDER BY id");
+                                " finished_ms, idle_ms FROM jobs ORDER BY id");
     if (!st)
         return MF_ERR_IO;
     int rc, cb = 0;
@@ -370,6 +371,7 @@ store_jobs_load (store_t *self, store_job_fn *fn, void *arg)
             .paused = sqlite3_column_int (st, 10) != 0,
             .started_ms = sqlite3_column_int64 (st, 11),
             .finished_ms = sqlite3_column_int64 (st, 12),
+            .idle_ms = sqlite3_column_int64 (st, 13),
         };
         cb = fn (arg, &j);
     }
@@ -415,7 +417,7 @@ store_tracks_load (store_t *self, store_track_fn *fn, void *arg)
 {
     if (store_sync (self))
         return MF_ERR_IO;
-    sqlite3_stmt *st = s_query (self, "SELECT job_id, album, idx, analysis FROM tracks"
+    sqlite3_stmt *st = s_query (self, "SELECT job_id, album, idx, analysis, input FROM tracks"
                                 " ORDER BY job_id, album, idx");
     if (!st)
         return MF_ERR_IO;
@@ -423,7 +425,8 @@ store_tracks_load (store_t *self, store_track_fn *fn, void *arg)
     while (cb == 0 && (rc = sqlite3_step (st)) == SQLITE_ROW)
         cb = fn (arg, (uint64_t) sqlite3_column_int64 (st, 0), sqlite3_column_int (st, 1),
                  sqlite3_column_int (st, 2), sqlite3_column_blob (st, 3),
-                 (size_t) sqlite3_column_bytes (st, 3));
+                 (size_t) sqlite3_column_bytes (st, 3),
+                 (const char *) sqlite3_column_text (st, 4));
     return s_load_end (self, st, cb ? SQLITE_DONE : rc, cb, "load tracks");
 }
 

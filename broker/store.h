@@ -53,6 +53,7 @@ typedef struct {
     bool        paused;         //  dispatches nothing new
     int64_t     started_ms;     //  first dispatch, 0: not yet
     int64_t     finished_ms;    //  final state reached, 0: not yet
+    int64_t     idle_ms;        //  time spent ended before retries
 } store_job_t;
 
 //  One attempt of a task, for `masterfarm logs`.
@@ -184,9 +185,11 @@ int store_attempt_begin (store_t *self, uint64_t task_id, int attempt,
 int store_attempt_end (store_t *self, uint64_t task_id, int attempt, bool ok,
                        const char *error, int64_t now_ms);
 
-//  Stores a track's analysis (packed Analysis). Returns 0 or MF_ERR_IO.
+//  Stores a track's analysis (packed Analysis) with the status of the
+//  input file it read (cache_stat_format; NULL or "": unknown). Returns 0
+//  or MF_ERR_IO.
 int store_track_analysis (store_t *self, uint64_t job_id, int album, int track,
-                          const void *analysis, size_t size);
+                          const void *analysis, size_t size, const char *input);
 
 //  Stores an album plan as JSON text. Returns 0 or MF_ERR_IO.
 int store_plan_put (store_t *self, uint64_t job_id, int album, int profile,
@@ -208,7 +211,7 @@ int store_worker_put (store_t *self, const char *id, int slots, int64_t last_see
 typedef int (store_job_fn) (void *arg, const store_job_t *job);
 typedef int (store_task_fn) (void *arg, const store_task_t *task);
 typedef int (store_track_fn) (void *arg, uint64_t job_id, int album, int track,
-                              const void *analysis, size_t size);
+                              const void *analysis, size_t size, const char *input);
 typedef int (store_album_fn) (void *arg, uint64_t job_id, int album, int state);
 
 int store_jobs_load (store_t *self, store_job_fn *fn, void *arg);
@@ -222,7 +225,8 @@ int store_job_control (store_t *self, uint64_t job_id, int priority, bool paused
 
 //  Records when a job was first dispatched and when it reached a final
 //  state (0: not yet), wall clock ms. Returns 0, MF_ERR_NOMEM or MF_ERR_IO.
-int store_job_times (store_t *self, uint64_t job_id, int64_t started_ms, int64_t finished_ms);
+int store_job_times (store_t *self, uint64_t job_id, int64_t started_ms, int64_t finished_ms,
+                     int64_t idle_ms);
 
 //  Records the tail of an attempt's stderr. Returns 0, MF_ERR_NOMEM or
 //  MF_ERR_IO.

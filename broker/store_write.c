@@ -61,8 +61,8 @@ static const char *s_sql [STORE_SQL_COUNT] = {
         "UPDATE attempts SET ended_ms = ?, ok = ?, error = ? "
         "WHERE task_id = ? AND attempt = ?",
     [STORE_SQL_TRACK_PUT] =
-        "INSERT OR REPLACE INTO tracks (job_id, album, idx, analysis) "
-        "VALUES (?,?,?,?)",
+        "INSERT OR REPLACE INTO tracks (job_id, album, idx, analysis, input) "
+        "VALUES (?,?,?,?,?)",
     [STORE_SQL_PLAN_PUT] =
         "INSERT OR REPLACE INTO plans (job_id, album, profile, plan) "
         "VALUES (?,?,?,?)",
@@ -78,7 +78,7 @@ static const char *s_sql [STORE_SQL_COUNT] = {
     [STORE_SQL_JOB_CONTROL] =
         "UPDATE jobs SET priority = ?, paused = ? WHERE id = ?",
     [STORE_SQL_JOB_TIMES] =
-        "UPDATE jobs SET started_ms = ?, finished_ms = ? WHERE id = ?",
+        "UPDATE jobs SET started_ms = ?, finished_ms = ?, idle_ms = ? WHERE id = ?",
     [STORE_SQL_ATT_STDERR] =
         "UPDATE attempts SET stderr = ? WHERE task_id = ? AND attempt = ?",
 };
@@ -276,13 +276,14 @@ s_do_attempt_end (store_t *self, uint64_t task_id, int attempt, bool ok,
 //  Runs store_track_analysis's write on the connection. Returns 0 or MF_ERR_IO.
 static int
 s_do_track_analysis (store_t *self, uint64_t job_id, int album, int track,
-                      const void *analysis, size_t size)
+                      const void *analysis, size_t size, const char *input)
 {
     sqlite3_stmt *st = s_stmt (self, STORE_SQL_TRACK_PUT);
     sqlite3_bind_int64 (st, 1, (sqlite3_int64) job_id);
     sqlite3_bind_int (st, 2, album);
     sqlite3_bind_int (st, 3, track);
     sqlite3_bind_blob (st, 4, analysis, (int) size, SQLITE_TRANSIENT);
+    s_bind_text (st, 5, input);
     return s_done (self, st, "store analysis");
 }
 
@@ -340,7 +341,8 @@ s_do_control (store_t *self, const store_op_t *op)
     if (op->kind == STORE_SQL_JOB_TIMES) {
         sqlite3_bind_int64 (st, 1, op->job.started_ms);
         sqlite3_bind_int64 (st, 2, op->job.finished_ms);
-        sqlite3_bind_int64 (st, 3, (sqlite3_int64) op->id);
+        sqlite3_bind_int64 (st, 3, op->job.idle_ms);
+        sqlite3_bind_int64 (st, 4, (sqlite3_int64) op->id);
         return s_done (self, st, "store job times");
     }
     s_bind_text (st, 1, op->s [0]);
@@ -410,7 +412,7 @@ s_op_run (store_t *self, store_op_t *op)
                                      op->t);
         case STORE_SQL_TRACK_PUT:
             return s_do_track_analysis (self, op->id, op->i [0], op->i [1], op->blob,
-                                        op->blob_size);
+                                        op->blob_size, op->s [0]);
         case STORE_SQL_PLAN_PUT:
             return s_do_plan_put (self, op->id, op->i [0], op->i [1], op->s [0]);
         case STORE_SQL_ALBUM_PUT:
@@ -799,7 +801,7 @@ store_attempt_end (store_t *self, uint64_t task_id, int attempt, bool success,
 
 int
 store_track_analysis (store_t *self, uint64_t job_id, int album, int track,
-                      const void *analysis, size_t size)
+                      const void *analysis, size_t size, const char *input)
 {
     store_op_t *op = s_op_new (STORE_SQL_TRACK_PUT);
     if (!op)
@@ -808,6 +810,7 @@ store_track_analysis (store_t *self, uint64_t job_id, int album, int track,
     op->id = job_id;
     op->i [0] = album;
     op->i [1] = track;
+    op->s [0] = s_dup (input, &ok);
     op->blob = malloc (size ? size : 1);
     if (op->blob)
         memcpy (op->blob, analysis, size);
@@ -875,7 +878,8 @@ store_job_control (store_t *self, uint64_t job_id, int priority, bool paused)
 }
 
 int
-store_job_times (store_t *self, uint64_t job_id, int64_t started_ms, int64_t finished_ms)
+store_job_times (store_t *self, uint64_t job_id, int64_t started_ms, int64_t finished_ms,
+                 int64_t idle_ms)
 {
     store_op_t *op = s_op_new (STORE_SQL_JOB_TIMES);
     if (!op)
@@ -883,6 +887,7 @@ store_job_times (store_t *self, uint64_t job_id, int64_t started_ms, int64_t fin
     op->id = job_id;
     op->job.started_ms = started_ms;
     op->job.finished_ms = finished_ms;
+    op->job.idle_ms = idle_ms;
     return s_op_add (self, op, true);
 }
 

@@ -378,7 +378,10 @@ workers_on_result (broker_t *self, worker_info_t *w, const wire_msg_t *msg)
             uint8_t *abuf = malloc (asz ? asz : 1);
             if (abuf) {
                 masterfarm__analysis__pack (res->analysis, abuf);
-                store_track_analysis (self->store, t->sched.job_id, t->album, t->track, abuf, asz);
+                char input [160];
+                cache_stat_format (&a->in_stat [t->track], input, sizeof input);
+                store_track_analysis (self->store, t->sched.job_id, t->album, t->track, abuf, asz,
+                                      input);
                 free (abuf);
             }
             //  The analysis lives in `tracks`; keep the task row small.

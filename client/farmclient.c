@@ -893,7 +893,8 @@ s_view_final (s_view_t *v, const Masterfarm__JobStatus *job)
         else
             other++;
     }
-    double wall_s = job->started_ms > 0 && job->finished_ms >= job->started_ms
+    double wall_s = job->running_s > 0 ? job->running_s
+                  : job->started_ms > 0 && job->finished_ms >= job->started_ms
                   ? (job->finished_ms - job->started_ms) / 1000.0
                   : (clock_mono_ms () - v->start_ms) / 1000.0;
     char audio [32], wall [32];
@@ -1108,6 +1109,7 @@ farmclient_job_to_json (const Masterfarm__JobStatus *j)
     json_object_set_new (o, "speed", json_real (j->speed));
     json_object_set_new (o, "started_ms", json_integer ((json_int_t) j->started_ms));
     json_object_set_new (o, "finished_ms", json_integer ((json_int_t) j->finished_ms));
+    json_object_set_new (o, "running_s", json_real (j->running_s));
     return o;
 }
 

@@ -5,7 +5,8 @@
 # --profile spotify` does the same from a folder of files (titles from
 # file names). Re-running into the same folder replaces the delivery (the
 # earlier one is kept aside); an interrupted run resumes; a CSV catalog
-# runs too. Every command answers --help with 0 and bad usage with 2.
+# runs too. A failed run retried after a file was fixed analyses that file
+# again. Every command answers --help with 0 and bad usage with 2.
 . "$MF_SRC/tests/lib/farm_lib.sh"
 
 for c in run album submit status watch cancel retry priority pause resume logs; do
@@ -41,8 +42,11 @@ diff -u "$T/first.digest" <(audio_digest "$T/out") >&2 || fail "a re-run gave ot
 log "second run into the same folder: earlier delivery kept aside, same bytes"
 
 # Interrupted with Ctrl-C (SIGINT) mid-job, then run again: it resumes the
-# same job from the state in OUT/.masterfarm and completes it.
-gen_album "$T/in-int" --tracks 6 --seconds 5 --seed 9 --profiles spotify,cd
+# same job from the state in OUT/.masterfarm and completes it. The first
+# run's worker hangs on track 6 (the MASTERFARM_FAULT test hook), so that
+# the job cannot end before the interrupt, however fast the rest goes.
+gen_album "$T/in-int" --tracks 6 --seconds 5 --seed 9 --profiles spotify,cd --mark 6:hangme
+MASTERFARM_FAULT=hang:hangme \
 "$MASTERFARM" run "$T/in-int/job.json" -o "$T/out-int" -j 1 --input-root "$T/in-int" \
     >"$T/int1.out" 2>&1 &
 run_pid=$!
@@ -121,6 +125,40 @@ again=$(sqlite3 "$T/out-fix/.masterfarm/state.db" \
      WHERE t.track IN (0, 2) AND t.kind IN (1, 2) GROUP BY t.id HAVING COUNT (*) > 1")
 [ -z "$again" ] || fail "untouched tracks' tasks ran again after the fix"
 log "failed run, fixed source, same command: only the failed track ran again"
+
+# A track that analysed fine but is too short for the cd (3 s; Red Book
+# needs 4): the cd plan fails. The file is fixed (made 5 s long) and the
+# same command run again: the changed file is analysed again (not planned
+# from its old analysis), the album is delivered, and the tracks whose
+# files did not change are not analysed again.
+gen_album "$T/in-short" --tracks 3 --seconds 6 --seed 8 --profiles cd
+short="$T/in-short/album1/$(ls "$T/in-short/album1" | sed -n 2p)"
+sox "$short" "$T/short.wav" trim 0 3 && mv "$T/short.wav" "$short"
+set +e
+"$MASTERFARM" run "$T/in-short/job.json" -o "$T/out-short" -j 2 --quiet >"$T/short1.out" 2>&1
+rc=$?
+set -e
+[ $rc = 1 ] || { cat "$T/short1.out"; fail "a run with a 3 s cd track exited $rc, expected 1"; }
+grep -q "track 2: 3.00 s long, Red Book (cd) needs at least 4 s" "$T/short1.out" \
+    || { cat "$T/short1.out"; fail "run did not say that track 2 is too short"; }
+sox "$short" "$T/short.wav" pad 0 2 && mv "$T/short.wav" "$short"
+# The job's wall time and speed count the time it ran, not the time it
+# sat failed between the two runs.
+sleep 8
+t0=$SECONDS
+"$MASTERFARM" run "$T/in-short/job.json" -o "$T/out-short" -j 2 --quiet >"$T/short2.out" 2>&1 \
+    || { cat "$T/short2.out"; fail "the run after lengthening the track did not exit 0"; }
+wall=$(grep -o "wall time [0-9:]*" "$T/short2.out" | awk -F'[ :]' '{ print $3 * 60 + $4 }')
+[ -n "$wall" ] && [ "$wall" -le $((SECONDS - t0 + 4)) ] \
+    || fail "the retried job says 'wall time' of ${wall:-?} s; it ran about $((SECONDS - t0 + 2)) s"
+grep -q "retrying job 1 of an earlier run" "$T/short2.out" || fail "the second run did not retry job 1"
+n=$(verify_manifests "$T/out-short") || fail "manifest check after the fix: $n"
+[ "$(track_outputs "$T/out-short" cd)" = 3 ] || fail "expected 3 cd masters after the fix"
+again=$(sqlite3 "$T/out-short/.masterfarm/state.db" \
+    "SELECT t.track FROM attempts a JOIN tasks t ON t.id = a.task_id
+     WHERE t.kind = 1 GROUP BY t.id HAVING COUNT (*) > 1")
+[ "$again" = 1 ] || fail "analysed again: tracks '$again' (state numbers), expected only 1"
+log "a track too short for the cd, lengthened, same command: analysed again and delivered"
 
 # An empty folder is an error a person can act on.
 mkdir -p "$T/empty"
