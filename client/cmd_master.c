@@ -467,7 +467,7 @@ missing:
         *(slash == out_dir ? slash + 1 : slash) = '\0';
     else
         snprintf (out_dir, sizeof out_dir, ".");
-    audio_spill_setup_env (out_dir);
+    samples_spill_setup_env (out_dir);
 
     audio_t in = { 0 }, out = { 0 };
     char err [AUDIO_ERR_LEN];

@@ -276,7 +276,7 @@ if [ $LONG = 1 ]; then
         rm -f "$TMP/h3h-out.flac"
         in_cgroup "mf-bench0-$$" "$lim" "$TMP/lg0" env MASTERFARM_SPILL_MB=0 \
             "$MF" master "$TMP/h3h.flac" -o "$TMP/h3h-out.flac" --profile spotify
-        for x in "lg spilled" "lg0 in memory"; do
+        for x in "lg spilled" "lg0 unspilled"; do
             set -- $x
             r=$(field "$TMP/$1" 1)
             printf "  %-10s exit %3s  %7s s wall  cgroup peak %5s MB  %s\n" "$2" "$r" \

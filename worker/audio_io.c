@@ -2,12 +2,9 @@
     with every check a corrupt or hostile file needs, and tagged writes.  */
 #include "worker/audio_io.h"
 #include "common/err.h"
-#include "common/log.h"
 
 #include <FLAC/metadata.h>
-#include <errno.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sndfile.h>
@@ -16,7 +13,6 @@
 #include <string.h>
 #include <fcntl.h>
 #include <unistd.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 
 //  Describes the libsndfile format as text for reports.
@@ -78,209 +74,6 @@ s_integer_pcm (int format)
     }
 }
 
-//  --- sample buffers ----------------------------------------------------
-
-//  Spilled buffers: each an unlinked file in s_spill.dir, mapped shared.
-#define S_SPILL_MAX 16
-
-static struct {
-    pthread_mutex_t lock;
-    char            dir [4096];        //  "": no spilling
-    size_t          min_bytes;
-    struct {
-        float *p;
-        size_t bytes;
-        int    fd;
-    } map [S_SPILL_MAX];
-} s_spill = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
-void
-audio_spill_setup (const char *dir, size_t min_bytes)
-{
-    pthread_mutex_lock (&s_spill.lock);
-    snprintf (s_spill.dir, sizeof s_spill.dir, "%s", dir && min_bytes ? dir : "");
-    s_spill.min_bytes = min_bytes;
-    pthread_mutex_unlock (&s_spill.lock);
-}
-
-void
-audio_spill_setup_env (const char *dir)
-{
-    long long mb = AUDIO_SPILL_MB_DEFAULT;
-    const char *v = getenv ("MASTERFARM_SPILL_MB");
-    if (v && *v) {
-        char *end;
-        errno = 0;
-        long long x = strtoll (v, &end, 10);
-        if (errno || *end || x < 0 || x > (1LL << 30))
-            log_warn ("MASTERFARM_SPILL_MB='%s': not a number of MB from 0; %lld it is",
-                      v, mb);
-        else
-            mb = x;
-    }
-    audio_spill_setup (dir, (size_t) mb << 20);
-}
-
-//  The slot of spilled buffer p, or -1 (caller holds the lock).
-static int
-s_spill_find (const float *p)
-{
-    for (int i = 0; p && i < S_SPILL_MAX; i++)
-        if (s_spill.map [i].p == p)
-            return i;
-    return -1;
-}
-
-//  A spilled buffer of bytes, or NULL (too small to spill, spilling off,
-//  or it failed: then the caller takes anonymous memory, and a failure
-//  is logged with its reason). The file's blocks are reserved up front,
-//  so that a full disk is an error here rather than SIGBUS on a write.
-static float *
-s_spill_alloc (size_t bytes)
-{
-    float *p = NULL;
-    pthread_mutex_lock (&s_spill.lock);
-    int slot = s_spill_find (NULL);
-    for (int i = 0; slot < 0 && i < S_SPILL_MAX; i++)
-        if (!s_spill.map [i].p)
-            slot = i;
-    if (!*s_spill.dir || bytes < s_spill.min_bytes || slot < 0)
-        goto done;
-    int fd = open (s_spill.dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    const char *what = "cannot create an unnamed file";
-    if (fd >= 0) {
-        what = "cannot reserve its blocks";
-        int rc = fallocate (fd, 0, 0, (off_t) bytes);
-        if (rc && (errno == EOPNOTSUPP || errno == ENOSYS)) {
-            what = "cannot size it";
-            rc = ftruncate (fd, (off_t) bytes);
-        }
-        if (rc == 0) {
-            what = "cannot map it";
-            void *m = mmap (NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-            if (m != MAP_FAILED) {
-                p = m;
-                madvise (m, bytes, MADV_SEQUENTIAL);
-                s_spill.map [slot].p = p;
-                s_spill.map [slot].bytes = bytes;
-                s_spill.map [slot].fd = fd;
-                log_debug ("audio: %.1f MB of samples in a file in %s", bytes / 1e6,
-                           s_spill.dir);
-                goto done;
-            }
-        }
-    }
-    log_warn ("audio: %.1f MB of samples kept in memory: a file in %s for them: %s: %s",
-              bytes / 1e6, s_spill.dir, what, strerror (errno));
-    if (fd >= 0)
-        close (fd);
-done:
-    pthread_mutex_unlock (&s_spill.lock);
-    return p;
-}
-
-float *
-audio_alloc_samples (size_t samples)
-{
-    const size_t huge = (size_t) 2 << 20;
-    size_t bytes = samples * sizeof (float);
-    if (bytes < 256 * 1024)
-        return malloc (bytes ? bytes : 1);
-    float *p = s_spill_alloc (bytes);
-    if (p)
-        return p;
-    size_t rounded = bytes;
-    if (bytes >= 4 * huge) {
-        rounded = (bytes + huge - 1) / huge * huge;
-        p = aligned_alloc (huge, rounded);
-        if (p)
-            madvise (p, rounded, MADV_HUGEPAGE);
-    }
-    else
-        p = malloc (bytes);
-    //  all of it is written soon: its pages in one call rather than one
-    //  fault each (an old kernel refuses; the faults then come as usual)
-    if (p)
-        madvise ((void *) ((uintptr_t) p & ~(uintptr_t) 4095),
-                 rounded + ((uintptr_t) p & 4095), MADV_POPULATE_WRITE);
-    return p;
-}
-
-float *
-audio_alloc_samples_lazy (size_t samples)
-{
-    size_t bytes = samples * sizeof (float);
-    float *p = bytes >= 256 * 1024 ? s_spill_alloc (bytes) : NULL;
-    return p ? p : malloc (bytes ? bytes : 1);
-}
-
-float *
-audio_realloc_samples (float *p, size_t old_samples, size_t samples)
-{
-    size_t bytes = samples * sizeof (float), old = old_samples * sizeof (float);
-    pthread_mutex_lock (&s_spill.lock);
-    int slot = s_spill_find (p);
-    if (slot >= 0) {
-        //  a spilled buffer stays one: the file grows, the mapping follows
-        float *q = NULL;
-        int fd = s_spill.map [slot].fd;
-        if (bytes <= s_spill.map [slot].bytes
-        ||  fallocate (fd, 0, 0, (off_t) bytes) == 0 || ftruncate (fd, (off_t) bytes) == 0) {
-            void *m = mremap (p, s_spill.map [slot].bytes, bytes, MREMAP_MAYMOVE);
-            if (m != MAP_FAILED) {
-                q = m;
-                s_spill.map [slot].p = q;
-                s_spill.map [slot].bytes = bytes;
-            }
-        }
-        pthread_mutex_unlock (&s_spill.lock);
-        return q;
-    }
-    pthread_mutex_unlock (&s_spill.lock);
-    float *q = bytes >= 256 * 1024 ? s_spill_alloc (bytes) : NULL;
-    if (!q)
-        return realloc (p, bytes ? bytes : 1);
-    memcpy (q, p, old < bytes ? old : bytes);
-    free (p);
-    return q;
-}
-
-void
-audio_free_samples (float *p)
-{
-    if (!p)
-        return;
-    pthread_mutex_lock (&s_spill.lock);
-    int slot = s_spill_find (p);
-    if (slot >= 0) {
-        munmap (p, s_spill.map [slot].bytes);
-        close (s_spill.map [slot].fd);
-        s_spill.map [slot].p = NULL;
-    }
-    pthread_mutex_unlock (&s_spill.lock);
-    if (slot < 0)
-        free (p);
-}
-
-void
-audio_release_samples (float *p, size_t from, size_t to)
-{
-    const uintptr_t page = (uintptr_t) sysconf (_SC_PAGESIZE);
-    uintptr_t a = (uintptr_t) (p + from), b = (uintptr_t) (p + to);
-    a = (a + page - 1) / page * page;
-    b = b / page * page;
-    if (b <= a)
-        return;
-    pthread_mutex_lock (&s_spill.lock);
-    int slot = s_spill_find (p);
-    if (slot >= 0)
-        //  the file's blocks too: no writeback of what is done with
-        fallocate (s_spill.map [slot].fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                   (off_t) (a - (uintptr_t) p), (off_t) (b - a));
-    pthread_mutex_unlock (&s_spill.lock);
-    madvise ((void *) a, b - a, MADV_DONTNEED);
-}
-
 //  The channels and rate a file must have to be read. Returns 0 or
 //  MF_ERR_UNSUPPORTED with err naming what.
 static int
@@ -328,7 +121,7 @@ s_read_all (SNDFILE *sf, const SF_INFO *info, const char *name, sf_count_t file_
     int bps = s_sample_bytes (info->format);
     if (bps > 0 && file_bytes > 0 && info->frames <= file_bytes / ((sf_count_t) ch * bps))
         cap = info->frames;
-    float *data = audio_alloc_samples ((size_t) cap * ch);
+    float *data = samples_alloc ((size_t) cap * ch);
     if (!data) {
         snprintf (err, err_size, "%s: out of memory for %lld frames",
                   name, (long long) cap);
@@ -341,11 +134,11 @@ s_read_all (SNDFILE *sf, const SF_INFO *info, const char *name, sf_count_t file_
             if (cap >= info->frames)
                 break;
             sf_count_t grown = cap < info->frames / 2 ? cap * 2 : info->frames;
-            float *bigger = audio_realloc_samples (data, (size_t) cap * ch, (size_t) grown * ch);
+            float *bigger = samples_realloc (data, (size_t) cap * ch, (size_t) grown * ch);
             if (!bigger) {
                 snprintf (err, err_size, "%s: out of memory for %lld frames",
                           name, (long long) grown);
-                audio_free_samples (data);
+                samples_free (data);
                 return MF_ERR_NOMEM;
             }
             data = bigger;
@@ -358,7 +151,7 @@ s_read_all (SNDFILE *sf, const SF_INFO *info, const char *name, sf_count_t file_
     }
     if (got <= 0) {
         snprintf (err, err_size, "%s: cannot read audio data (%s)", name, sf_strerror (sf));
-        audio_free_samples (data);
+        samples_free (data);
         return MF_ERR_FORMAT;
     }
     //  integer PCM decodes to finite samples; anything else is checked
@@ -368,7 +161,7 @@ s_read_all (SNDFILE *sf, const SF_INFO *info, const char *name, sf_count_t file_
             snprintf (err, err_size, "%s: sample %zu of channel %zu is %s; the file is corrupt",
                       name, i / (size_t) info->channels, i % (size_t) info->channels + 1,
                       isnan (data [i]) ? "NaN" : "infinite");
-            audio_free_samples (data);
+            samples_free (data);
             return MF_ERR_FORMAT;
         }
     memset (out, 0, sizeof *out);
@@ -1164,6 +957,6 @@ audio_free (audio_t *audio)
 {
     if (!audio)
         return;
-    audio_free_samples (audio->data);
+    samples_free (audio->data);
     memset (audio, 0, sizeof *audio);
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "common/profile.h"
+#include "worker/samples.h"
 
 #define AUDIO_MAX_CHANNELS   8
 #define AUDIO_MIN_RATE_HZ    8000
@@ -18,7 +19,8 @@
 #define AUDIO_ERR_LEN        512
 
 typedef struct {
-    float  *data;          //  interleaved samples, frames * channels (owned)
+    float  *data;          //  interleaved samples, frames * channels (owned;
+                           //  from samples.h's allocator or malloc)
     int64_t frames;        //  per channel
     int     channels;      //  1 .. AUDIO_MAX_CHANNELS
     int     rate_hz;
@@ -153,45 +155,8 @@ int audio_write_level (const char *path, const audio_t *audio, out_format_t form
                        int bits, int flac_level, const audio_tags_t *tags,
                        char *err, size_t err_size);
 
-//  Frees the samples; NULL-safe; leaves the struct zeroed.
+//  Frees the samples (heap or spilled, see samples.h); NULL-safe; leaves
+//  the struct zeroed.
 void audio_free (audio_t *audio);
-
-//  Whole-track sample buffers. A buffer of samples floats that is about
-//  to be written whole: from 256 KiB its pages are populated in one call
-//  instead of one fault each, from 8 MiB it is aligned to 2 MiB and
-//  offered to the kernel as transparent huge pages (hints: the memory is
-//  the same without them). NULL when out of memory. Free it with
-//  audio_free_samples (or audio_free), which also takes malloc's.
-//
-//  Spilling (audio_spill_setup): a buffer of at least min_bytes is made
-//  instead in an unnamed file in dir (O_TMPFILE: it has no name and goes
-//  with the process), mapped shared, its blocks reserved up front. Its
-//  pages are then the file's, which the kernel writes out and drops
-//  under memory pressure instead of failing: a track larger than the
-//  memory at hand still masters, at the cost of the disk's speed. Every
-//  pass over a track is sequential, which suits that. When the file
-//  cannot be made (no O_TMPFILE, a full disk), the buffer is anonymous
-//  memory as usual and a warning says why.
-void audio_spill_setup (const char *dir, size_t min_bytes);
-
-//  audio_spill_setup with min_bytes from MASTERFARM_SPILL_MB (MB; 0: never
-//  spill; default AUDIO_SPILL_MB_DEFAULT: a track's float copy of 1 GiB is
-//  about 100 minutes of 44.1 kHz stereo, 47 of 96 kHz).
-#define AUDIO_SPILL_MB_DEFAULT 1024
-void audio_spill_setup_env (const char *dir);
-float *audio_alloc_samples (size_t samples);
-
-//  The same without populating the pages (a buffer filled gradually).
-float *audio_alloc_samples_lazy (size_t samples);
-
-//  p (from the functions above, malloc or NULL) resized to samples
-//  floats, the first old_samples kept; NULL on failure (p unchanged).
-float *audio_realloc_samples (float *p, size_t old_samples, size_t samples);
-
-void audio_free_samples (float *p);
-
-//  Gives the pages wholly inside samples [from, to) of buffer p back (a
-//  spilled buffer's file blocks too); they read as zeros afterwards.
-void audio_release_samples (float *p, size_t from, size_t to);
 
 #endif

@@ -882,7 +882,7 @@ s_master (const audio_t *in, const master_opts_t *opts, audio_t *out,
     memset (report, 0, sizeof *report);
     int rc = s_check_opts (in, opts, err, err_size);
     if (rc) {
-        audio_free_samples (pre);
+        samples_free (pre);
         return rc;
     }
     const int ch = in->channels, out_rate = opts->out_rate_hz;
@@ -903,7 +903,7 @@ s_master (const audio_t *in, const master_opts_t *opts, audio_t *out,
     report->compressor = pre_cfg.compressor;
     chain_t *chain = chain_new (&pre_cfg, tonal, ceiling, in->rate_hz, ch, err, err_size);
     if (!chain) {
-        audio_free_samples (pre);
+        samples_free (pre);
         return MF_ERR_INVALID;
     }
 
@@ -963,7 +963,7 @@ s_master (const audio_t *in, const master_opts_t *opts, audio_t *out,
     //  room for a piece of a render (the limiter's latency stays with
     //  its ceiling)
     const int64_t lat = lim ? limiter_latency_frames (lim) : 0;
-    buf = audio_alloc_samples ((size_t) (((frames < S_PIECE_FRAMES ? frames : S_PIECE_FRAMES)
+    buf = samples_alloc ((size_t) (((frames < S_PIECE_FRAMES ? frames : S_PIECE_FRAMES)
                                           + lat) * ch));
     if (!buf)
         goto nomem;
@@ -1268,7 +1268,7 @@ fail:
     free (dips.v);
     chain_destroy (&chain);
     limiter_destroy (&lim);
-    audio_free_samples (pre);
+    samples_free (pre);
     free (buf);
     audio_free (&rs);
     return rc;
@@ -1282,7 +1282,7 @@ master_run (const audio_t *in, const master_opts_t *opts, audio_t *out,
     own.data = NULL;
     if (in->data && in->frames > 0 && in->channels > 0) {
         const size_t samples = (size_t) in->frames * (size_t) in->channels;
-        own.data = audio_alloc_samples (samples);
+        own.data = samples_alloc (samples);
         if (!own.data) {
             memset (report, 0, sizeof *report);
             snprintf (err, err_size, "mastering: out of memory");
@@ -1374,7 +1374,7 @@ master_run_codec (audio_t *in, const master_opts_t *opts, int kbps, bool safe,
             o.ceiling_dbtp = limit;
         audio_free (out);
     }
-    audio_free_samples (in->data);               //  as master_run_take: the samples go
+    samples_free (in->data);               //  as master_run_take: the samples go
     in->data = NULL;
     return rc;
 }

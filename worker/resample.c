@@ -170,7 +170,7 @@ resample_process (resample_t *self, const float *in, size_t in_frames,
 static void
 s_release (float *x, size_t ch, size_t *released, size_t upto)
 {
-    audio_release_samples (x, *released * ch, upto * ch);
+    samples_release (x, *released * ch, upto * ch);
     *released = upto;
 }
 
@@ -190,10 +190,10 @@ s_resample (const audio_t *in, bool release, int out_rate_hz, audio_t *out,
     size_t ch = (size_t) in->channels;
     //  filled as the input is consumed (and, with release, given back):
     //  its pages come as they are written, not all at once
-    float *data = audio_alloc_samples_lazy ((size_t) (want > 0 ? want : 1) * ch);
+    float *data = samples_alloc_lazy ((size_t) (want > 0 ? want : 1) * ch);
     resample_t *rs = resample_new (in->channels, in->rate_hz, out_rate_hz);
     if (!data || !rs) {
-        audio_free_samples (data);
+        samples_free (data);
         resample_destroy (&rs);
         snprintf (err, err_size, "resampling %d Hz to %d Hz: out of memory",
                   in->rate_hz, out_rate_hz);
@@ -237,7 +237,7 @@ s_resample (const audio_t *in, bool release, int out_rate_hz, audio_t *out,
     }
     resample_destroy (&rs);
     if (got < 0) {
-        audio_free_samples (data);
+        samples_free (data);
         snprintf (err, err_size, "resampling %d Hz to %d Hz: libsoxr failed",
                   in->rate_hz, out_rate_hz);
         return MF_ERR_INTERNAL;

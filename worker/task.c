@@ -434,7 +434,7 @@ s_master (s_run_t *r)
     //  a track too long for memory spills to a file in the output root
     //  (or the temporary folder), where its intermediate goes anyway
     const char *tmp_root = getenv ("TMPDIR");
-    audio_spill_setup_env (t->storage != MASTERFARM__STORAGE__STORAGE_INLINE && t->output_root
+    samples_spill_setup_env (t->storage != MASTERFARM__STORAGE__STORAGE_INLINE && t->output_root
                            && *t->output_root ? t->output_root
                            : tmp_root && *tmp_root ? tmp_root : "/tmp");
     audio_t in = { 0 }, out = { 0 };

@@ -1,0 +1,115 @@
+/*  Whole-track sample buffers (worker/samples.h).
+
+    - spilled buffers (samples_spill_setup): a buffer from the threshold
+      is a shared mapping of an unnamed file in the spill folder, one
+      under it is not; growing keeps the samples (a heap buffer that grows
+      past the threshold moves into a file), releasing zeroes only the
+      pages given back, freeing unmaps; a folder where no file can be made
+      leaves the buffer in memory, still usable; no name is left behind.  */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "worker/audio_io.h"
+#include "worker/samples.h"
+
+//  Whether p is the start of a mapping of a file in dir (/proc/self/maps
+//  names an O_TMPFILE file "dir/#inode (deleted)").
+static bool
+s_mapped_from (const void *p, const char *dir)
+{
+    FILE *f = fopen ("/proc/self/maps", "r");
+    assert_non_null (f);
+    char line [4096];
+    bool found = false;
+    while (!found && fgets (line, sizeof line, f)) {
+        unsigned long lo;
+        if (sscanf (line, "%lx-", &lo) == 1 && lo == (unsigned long) (uintptr_t) p)
+            found = strstr (line, dir) != NULL;
+    }
+    fclose (f);
+    return found;
+}
+
+static void
+test_spill_buffers (void **state)
+{
+    (void) state;
+    const char *tmp = getenv ("MF_TEST_TMP");
+    char dir [4096];
+    snprintf (dir, sizeof dir, "%s/spill-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    assert_non_null (mkdtemp (dir));
+    const size_t mib = 1 << 20, n = mib / 2;         //  2 MiB of floats
+    samples_spill_setup (dir, mib);
+
+    float *p = samples_alloc (n);
+    assert_non_null (p);
+    assert_true (s_mapped_from (p, dir));
+    for (size_t i = 0; i < n; i++)
+        p [i] = (float) i;
+    float *q = samples_realloc (p, n, 4 * n);
+    assert_non_null (q);
+    assert_true (s_mapped_from (q, dir));
+    for (size_t i = 0; i < n; i++)
+        if (q [i] != (float) i)
+            fail_msg ("sample %zu is %g after growing, not %zu", i, q [i], i);
+    for (size_t i = n; i < 4 * n; i++)
+        q [i] = 1.0f;
+    //  pages wholly inside [0, n) read as zeros; the rest is kept
+    samples_release (q, 0, n);
+    for (size_t i = 0; i < n; i++)
+        assert_true (q [i] == 0.0f);
+    for (size_t i = n; i < 4 * n; i++)
+        assert_true (q [i] == 1.0f);
+    samples_free (q);
+    assert_false (s_mapped_from (q, dir));
+
+    //  under the threshold: the heap; grown past it: into a file
+    float *h = samples_alloc (1000);
+    assert_non_null (h);
+    assert_false (s_mapped_from (h, dir));
+    for (size_t i = 0; i < 1000; i++)
+        h [i] = (float) i;
+    h = samples_realloc (h, 1000, n);
+    assert_non_null (h);
+    assert_true (s_mapped_from (h, dir));
+    for (size_t i = 0; i < 1000; i++)
+        assert_true (h [i] == (float) i);
+    audio_t a = { .data = h, .frames = (int64_t) n, .channels = 1, .rate_hz = 44100 };
+    audio_free (&a);
+    assert_false (s_mapped_from (h, dir));
+
+    //  nowhere to spill: memory as usual (and a warning)
+    char gone [4200];
+    snprintf (gone, sizeof gone, "%s/missing", dir);
+    samples_spill_setup (gone, mib);
+    float *m = samples_alloc (n);
+    assert_non_null (m);
+    assert_false (s_mapped_from (m, gone));
+    m [n - 1] = 2.0f;
+    samples_free (m);
+
+    samples_spill_setup (NULL, 0);
+    float *off = samples_alloc (n);
+    assert_false (s_mapped_from (off, dir));
+    samples_free (off);
+    //  an unnamed file leaves no name behind
+    assert_int_equal (rmdir (dir), 0);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_spill_buffers),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
