@@ -256,8 +256,9 @@ in_cgroup () {
         return 2
     fi
     t0=$(date +%s.%N)
-    bash -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$cg" "$@" \
-        > "$TMP/cmd.out" 2> "$TMP/cmd.err"
+    # in a subshell, so that a kill at the limit is not announced here
+    ( bash -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$cg" "$@" \
+        > "$TMP/cmd.out" 2> "$TMP/cmd.err"; exit $? ) 2> /dev/null
     rc=$?
     local peak
     if [ $v = 1 ]; then peak=$(cat "$cg/memory.max_usage_in_bytes"); else peak=$(cat "$cg/memory.peak" 2>/dev/null || echo 0); fi
