@@ -55,6 +55,17 @@ samples_spill_setup_env (const char *dir)
     samples_spill_setup (dir, (size_t) mb << 20);
 }
 
+//  Makes the file fd bytes long with its blocks reserved (a filesystem
+//  without fallocate: sized only). Returns 0, or -1 with errno.
+static int
+s_reserve (int fd, size_t bytes)
+{
+    int rc = fallocate (fd, 0, 0, (off_t) bytes);
+    if (rc && (errno == EOPNOTSUPP || errno == ENOSYS))
+        rc = ftruncate (fd, (off_t) bytes);
+    return rc;
+}
+
 //  The slot of spilled buffer p, or -1 (caller holds the lock).
 static int
 s_spill_find (const float *p)
@@ -84,12 +95,7 @@ s_spill_alloc (size_t bytes)
     const char *what = "cannot create an unnamed file";
     if (fd >= 0) {
         what = "cannot reserve its blocks";
-        int rc = fallocate (fd, 0, 0, (off_t) bytes);
-        if (rc && (errno == EOPNOTSUPP || errno == ENOSYS)) {
-            what = "cannot size it";
-            rc = ftruncate (fd, (off_t) bytes);
-        }
-        if (rc == 0) {
+        if (s_reserve (fd, bytes) == 0) {
             what = "cannot map it";
             void *m = mmap (NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
             if (m != MAP_FAILED) {
@@ -156,10 +162,12 @@ samples_realloc (float *p, size_t old_samples, size_t samples)
     int slot = s_spill_find (p);
     if (slot >= 0) {
         //  a spilled buffer stays one: the file grows, the mapping follows
+        //  (a full disk fails here, not as SIGBUS on a write later)
         float *q = NULL;
         int fd = s_spill.map [slot].fd;
-        if (bytes <= s_spill.map [slot].bytes
-        ||  fallocate (fd, 0, 0, (off_t) bytes) == 0 || ftruncate (fd, (off_t) bytes) == 0) {
+        const char *what = "cannot reserve its blocks";
+        if (bytes <= s_spill.map [slot].bytes || s_reserve (fd, bytes) == 0) {
+            what = "cannot map it";
             void *m = mremap (p, s_spill.map [slot].bytes, bytes, MREMAP_MAYMOVE);
             if (m != MAP_FAILED) {
                 q = m;
@@ -167,6 +175,9 @@ samples_realloc (float *p, size_t old_samples, size_t samples)
                 s_spill.map [slot].bytes = bytes;
             }
         }
+        if (!q)
+            log_warn ("audio: growing the file of samples in %s to %.1f MB: %s: %s",
+                      s_spill.dir, bytes / 1e6, what, strerror (errno));
         pthread_mutex_unlock (&s_spill.lock);
         return q;
     }
