@@ -85,7 +85,7 @@ s_spill_alloc (size_t bytes)
 {
     float *p = NULL;
     pthread_mutex_lock (&s_spill.lock);
-    int slot = s_spill_find (NULL);
+    int slot = -1;
     for (int i = 0; slot < 0 && i < S_SPILL_MAX; i++)
         if (!s_spill.map [i].p)
             slot = i;
