@@ -113,9 +113,19 @@ void
 core_intermediate_rel (const task_t *t, char *buf, size_t size)
 {
     const profile_t *p = profile_get ((profile_id_t) t->profile);
-    snprintf (buf, size, CORE_STAGING "/job-%llu/work/a%d/t%d-%s.wav",
+    //  A master the album correction made again goes to a name of its
+    //  round: a task process of an earlier round that outlived its worker
+    //  cannot write over it.
+    int round = 0;
+    if (t->album >= 0 && t->job->albums && (size_t) t->album < t->job->n_albums
+    &&  t->profile >= 0 && t->profile < PROFILE_COUNT)
+        round = t->job->albums [t->album].shift_rounds [t->profile];
+    char suffix [16] = "";
+    if (round > 0)
+        snprintf (suffix, sizeof suffix, "-r%d", round);
+    snprintf (buf, size, CORE_STAGING "/job-%llu/work/a%d/t%d-%s%s.wav",
               (unsigned long long) t->sched.job_id, (int) t->album, (int) t->track,
-              p ? p->name : "x");
+              p ? p->name : "x", suffix);
 }
 
 //  Path of an assembly attempt's private folder (shared storage: the

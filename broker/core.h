@@ -139,6 +139,15 @@ typedef struct {
     bool          *repeat;      //  n_tracks + n_refs: the input is an earlier track's of the job,
                                 //  so its analysis will come from the reuse cache
     int64_t        report_ms;   //  when the report process started (monotonic ms)
+    //  The album correction per profile (planner_album_correct; graph.c):
+    double        *shift [PROFILE_COUNT];      //  n_tracks: dB added to each track's planned
+                                               //  loudness and gain, NULL: none
+    int            shift_rounds [PROFILE_COUNT];  //  corrections made
+    double         shift_read [PROFILE_COUNT][PLANNER_ALBUM_ROUNDS + 1];
+                                               //  the mastered album's loudness, each time
+                                               //  it was read (NAN: not read)
+    bool           shift_done [PROFILE_COUNT]; //  read, and no correction to make (memory
+                                               //  only: a restart reads it again)
 } album_t;
 
 //  One reason an album is not complete: a track (number in the spec) of
@@ -269,7 +278,8 @@ void core_log_task (const task_t *t, const worker_info_t *w);
 //  The staging root of a job: OUTPUT_ROOT/.masterfarm/job-<id>.
 void core_staging (broker_t *self, const job_t *job, char *buf, size_t size);
 
-//  Path of a master's intermediate, relative to the output root.
+//  Path of a master's intermediate, relative to the output root (named
+//  after the album correction's round from the first correction on).
 void core_intermediate_rel (const task_t *t, char *buf, size_t size);
 
 //  The file an analysis of the album reads: track i's, or for i from

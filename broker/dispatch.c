@@ -95,7 +95,8 @@ s_master_key (broker_t *self, task_t *t, char key [SHA256_HEX_SIZE])
     const void *parts [] = { MF_VERSION, sha, prof->name, &track, settings, packed };
     size_t lens [] = { strlen (MF_VERSION), strlen (sha), strlen (prof->name), sizeof track,
                        strlen (settings), size };
-    cache_key (key, "master", parts, lens, 6);
+    //  "blocks": its report carries the output blocks the album correction reads
+    cache_key (key, "master+blocks", parts, lens, 6);
     free (packed);
     return true;
 }

@@ -1,7 +1,9 @@
 /*  The album task graph (see graph.h).  */
 #include "broker/graph.h"
 
+#include <jansson.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -163,6 +165,262 @@ s_album_rate (profile_id_t p, const measure_t *const *an, size_t n)
     return rate;
 }
 
+/*  The album correction (planner_album_correct). When every track of a
+    complete album is mastered for a profile, the album's loudness is read
+    from the masters' delivered blocks before the album is assembled; off
+    its plan by more than PLANNER_ALBUM_TOL_LU (the chain's dynamics
+    stages move the blocks' spread, which the plan cannot see), the
+    tracks' planned loudness and gains move by the shifts solved on the
+    delivered blocks and the tracks are mastered again, at most
+    PLANNER_ALBUM_ROUNDS times. The shifts are kept in the state and
+    applied whenever the album is planned again (a restart); a retry that
+    analyses a track again drops them with the plan they were made for.  */
+
+//  The album correction of profile p as JSON, NULL on out of memory.
+static json_t *
+s_shift_json (const album_t *a, int p)
+{
+    json_t *o = json_object (), *sh = json_array (), *rd = json_array ();
+    if (!o || !sh || !rd) {
+        json_decref (o);
+        json_decref (sh);
+        json_decref (rd);
+        return NULL;
+    }
+    for (size_t i = 0; i < a->spec->n_tracks; i++)
+        json_array_append_new (sh, a->shift [p] && a->sub_idx [i] >= 0
+                                   ? json_real (a->shift [p][i]) : json_null ());
+    for (int r = 0; r <= PLANNER_ALBUM_ROUNDS; r++)
+        if (isfinite (a->shift_read [p][r]))
+            json_array_append_new (rd, json_real (a->shift_read [p][r]));
+    json_object_set_new (o, "rounds", json_integer (a->shift_rounds [p]));
+    json_object_set_new (o, "shift_db", sh);
+    json_object_set_new (o, "album_read_lufs", rd);
+    json_object_set_new (o, "tolerance_lu", json_real (PLANNER_ALBUM_TOL_LU));
+    json_object_set_new (o, "method", json_string (
+        "after mastering, the album's loudness gated over the masters' delivered blocks "
+        "(edges at gaps included); off the plan by more than the tolerance, the policy is "
+        "solved again on those blocks and the tracks are mastered again with their planned "
+        "loudness moved by shift_db (by track number; null: not in the album)"));
+    return o;
+}
+
+//  Puts the album correction of profile p into its plan's record.
+static void
+s_shift_record (album_t *a, int p)
+{
+    album_plan_t *plan = &a->plans [p];
+    json_t *rec = plan->report_json ? json_loads (plan->report_json, 0, NULL) : NULL;
+    json_t *c = json_is_object (rec) ? s_shift_json (a, p) : NULL;
+    char *text = NULL;
+    if (c) {
+        json_object_set_new (rec, "album_correction", c);
+        text = json_dumps (rec, JSON_COMPACT | JSON_REAL_PRECISION (17));
+    }
+    json_decref (rec);
+    if (text) {
+        free (plan->report_json);
+        plan->report_json = text;
+    }
+}
+
+//  Moves the planned loudness and gain of the tracks of profile p's plan
+//  by shift (per album track, dB).
+static void
+s_shift_move (album_t *a, int p, const double *shift)
+{
+    album_plan_t *plan = &a->plans [p];
+    for (size_t i = 0; i < a->spec->n_tracks; i++) {
+        int k = a->sub_idx [i];
+        if (k < 0 || (size_t) k >= plan->n_tracks || plan->tracks [k].silent)
+            continue;
+        plan->tracks [k].target_lufs += shift [i];
+        plan->tracks [k].gain_db += shift [i];
+    }
+}
+
+//  Stores the album correction of profile p and the plan's record.
+static void
+s_shift_store (broker_t *self, job_t *job, album_t *a, int p)
+{
+    s_shift_record (a, p);
+    json_t *c = s_shift_json (a, p);
+    char *text = c ? json_dumps (c, JSON_COMPACT | JSON_REAL_PRECISION (17)) : NULL;
+    json_decref (c);
+    store_shift_put (self->store, job->id, a->idx, p, text);
+    store_plan_put (self->store, job->id, a->idx, p, a->plans [p].report_json);
+    free (text);
+}
+
+//  Forgets every album correction of the album (a retry planned it anew).
+static void
+s_shift_drop (broker_t *self, job_t *job, album_t *a)
+{
+    for (int p = 0; p < PROFILE_COUNT; p++) {
+        if (a->shift [p] || a->shift_rounds [p])
+            store_shift_put (self->store, job->id, a->idx, p, NULL);
+        free (a->shift [p]);
+        a->shift [p] = NULL;
+        a->shift_rounds [p] = 0;
+        a->shift_done [p] = false;
+        for (int r = 0; r <= PLANNER_ALBUM_ROUNDS; r++)
+            a->shift_read [p][r] = NAN;
+    }
+}
+
+int
+graph_album_shift_load (album_t *a, int p, const char *text)
+{
+    json_t *o = text ? json_loads (text, 0, NULL) : NULL;
+    json_t *sh = json_object_get (o, "shift_db"), *rd = json_object_get (o, "album_read_lufs");
+    json_int_t rounds = json_integer_value (json_object_get (o, "rounds"));
+    size_t n = a->spec->n_tracks;
+    int rc = 0;
+    if (!json_is_array (sh) || json_array_size (sh) != n || !json_is_array (rd)
+    ||  rounds < 0 || rounds > PLANNER_ALBUM_ROUNDS || p < 0 || p >= PROFILE_COUNT)
+        rc = MF_ERR_FORMAT;
+    double *v = rc ? NULL : calloc (n ? n : 1, sizeof *v);
+    if (!rc && !v)
+        rc = MF_ERR_NOMEM;
+    for (size_t i = 0; !rc && i < n; i++)
+        v [i] = json_is_number (json_array_get (sh, i))
+              ? json_number_value (json_array_get (sh, i)) : 0.0;
+    if (!rc) {
+        free (a->shift [p]);
+        a->shift [p] = v;
+        a->shift_rounds [p] = (int) rounds;
+        for (int r = 0; r <= PLANNER_ALBUM_ROUNDS; r++) {
+            json_t *x = json_array_get (rd, (size_t) r);
+            a->shift_read [p][r] = json_is_number (x) ? json_number_value (x) : NAN;
+        }
+    }
+    json_decref (o);
+    return rc;
+}
+
+//  Reads profile p's mastered album (every track of it done) and, when
+//  it is off its plan, moves the plan and queues the masters again.
+//  Returns true when masters were queued: the assembly waits for them.
+static bool
+s_album_correct (broker_t *self, job_t *job, album_t *a, int p)
+{
+    const loudness_policy_t policy = a->sub.s.loudness.policy;
+    album_plan_t *plan = &a->plans [p];
+    size_t n = a->spec->n_tracks, nk = plan->n_tracks;
+    if (a->shift_done [p])
+        return false;
+    if ((policy != POLICY_ALBUM && policy != POLICY_HYBRID) || nk == 0
+    ||  nk != a->sub.n_tracks) {
+        a->shift_done [p] = true;
+        return false;
+    }
+    const char *pname = profile_get ((profile_id_t) p)->name;
+    measure_t *outs = calloc (nk, sizeof *outs);
+    const measure_t **op = calloc (nk, sizeof *op);
+    double *sk = calloc (nk, sizeof *sk), *shift = calloc (n ? n : 1, sizeof *shift);
+    int rc = outs && op && sk && shift ? 0 : MF_ERR_NOMEM;
+    for (size_t i = 0; !rc && i < n; i++) {
+        int k = a->sub_idx [i];
+        const task_t *m = a->master [i * PROFILE_COUNT + p];
+        if (k < 0 || (size_t) k >= nk)
+            continue;
+        op [k] = &outs [k];
+        float *b = NULL;
+        size_t nb = 0;
+        rc = m && m->report ? results_master_blocks (m->report, &b, &nb) : MF_ERR_FORMAT;
+        outs [k].block_lufs = b;
+        outs [k].n_blocks = nb;
+        if (!rc && nb == 0 && !plan->tracks [k].silent)
+            rc = MF_ERR_FORMAT;              //  a master of an earlier version: no blocks
+    }
+    double measured = NAN;
+    if (!rc)
+        rc = planner_album_correct (&a->sub, plan, op, sk, &measured);
+    for (size_t k = 0; outs && k < nk; k++)
+        free (outs [k].block_lufs);
+    free (outs);
+    free (op);
+    int r = a->shift_rounds [p];
+    if (rc == MF_ERR_NOMEM) {
+        free (sk);
+        free (shift);
+        log_error ("job %llu album %d profile %s: out of memory reading the mastered album",
+                   (unsigned long long) job->id, a->idx + 1, pname);
+        return false;                        //  read again at the next event
+    }
+    if (rc < 0) {
+        log_info ("job %llu album %d profile %s: the mastered album's loudness cannot be "
+                  "read (%s); assembled as planned", (unsigned long long) job->id, a->idx + 1,
+                  pname, rc == MF_ERR_FORMAT ? "a master's report carries no blocks"
+                                             : "no track has loudness");
+        rc = 0;
+    }
+    else
+        a->shift_read [p][r] = measured;
+    double sh_min = HUGE_VAL, sh_max = -HUGE_VAL;
+    for (size_t i = 0; i < n; i++) {
+        int k = a->sub_idx [i];
+        shift [i] = k >= 0 && (size_t) k < nk ? sk [k] : 0.0;
+        if (k >= 0 && (size_t) k < nk && !plan->tracks [k].silent) {
+            sh_min = fmin (sh_min, shift [i]);
+            sh_max = fmax (sh_max, shift [i]);
+        }
+    }
+    free (sk);
+    if (rc == 1 && r < PLANNER_ALBUM_ROUNDS && !a->shift [p])
+        a->shift [p] = calloc (n ? n : 1, sizeof *a->shift [p]);
+    if (rc == 1 && r < PLANNER_ALBUM_ROUNDS && a->shift [p]) {
+        for (size_t i = 0; i < n; i++)
+            a->shift [p][i] += shift [i];
+        s_shift_move (a, p, shift);
+        a->shift_rounds [p] = r + 1;
+        s_shift_store (self, job, a, p);
+        char moved [64];
+        if (sh_min < sh_max - 0.005)
+            snprintf (moved, sizeof moved, "%+.2f .. %+.2f dB", sh_min, sh_max);
+        else
+            snprintf (moved, sizeof moved, "%+.2f dB", sh_max);
+        log_info ("job %llu album %d profile %s: mastered, the album reads %.2f LUFS against "
+                  "its plan of %.2f (the chain's dynamics moved its blocks); its tracks' "
+                  "planned loudness moves by %s and they are mastered again (correction %d "
+                  "of at most %d)", (unsigned long long) job->id, a->idx + 1, pname, measured,
+                  plan->album_planned_lufs, moved, r + 1, PLANNER_ALBUM_ROUNDS);
+        //  every master of the round, those that did not move too (silent
+        //  tracks, hybrid's at a bound): the round names their files
+        //  (core_intermediate_rel); the reuse cache has the unmoved ones
+        for (size_t i = 0; i < n; i++) {
+            task_t *m = a->master [i * PROFILE_COUNT + p];
+            if (!m || a->sub_idx [i] < 0)
+                continue;
+            m->reused = false;                //  attempts go on: their record is kept
+            graph_task_counts_clear (self, m);
+            m->sched.avoid_worker = -1;
+            core_task_queue (self, m);
+        }
+        free (shift);
+        return true;
+    }
+    free (shift);
+    if (rc == 1)
+        log_warn ("job %llu album %d profile %s: after %d corrections the album reads %.2f "
+                  "LUFS against its plan of %.2f; assembled as it is",
+                  (unsigned long long) job->id, a->idx + 1, pname, r, measured,
+                  plan->album_planned_lufs);
+    if (r > 0)
+        s_shift_store (self, job, a, p);     //  the last reading, for the record
+    a->shift_done [p] = true;
+    //  the reports are kept for the album's report: without their blocks
+    for (size_t i = 0; i < n; i++) {
+        task_t *m = a->master [i * PROFILE_COUNT + p];
+        char *lean = m && m->report ? results_master_drop_blocks (m->report) : NULL;
+        if (lean) {
+            free (m->report);
+            m->report = lean;
+        }
+    }
+    return false;
+}
+
 //  Plans every profile of an album from the analysed tracks and releases
 //  or fails the master tasks.
 void
@@ -233,6 +491,10 @@ graph_album_plan (broker_t *self, job_t *job, album_t *a)
                                           &a->plans [p], err, sizeof err);
             if (rc == 0) {
                 a->plan_ok [p] = true;
+                if (a->shift [p] && a->shift_rounds [p] > 0) {
+                    s_shift_move (a, p, a->shift [p]);
+                    s_shift_record (a, p);
+                }
                 store_plan_put (self->store, job->id, a->idx, p, a->plans [p].report_json);
             }
             else
@@ -434,9 +696,19 @@ graph_album_replan (broker_t *self, job_t *job, album_t *a)
     album_plan_t old [PROFILE_COUNT];
     bool old_ok [PROFILE_COUNT];
     int *old_idx = a->replan ? malloc ((n ? n : 1) * sizeof *old_idx) : NULL;
+    bool corrected [PROFILE_COUNT];
+    for (int p = 0; p < PROFILE_COUNT; p++)
+        corrected [p] = a->shift_rounds [p] > 0;
+    if (a->replan)
+        s_shift_drop (self, job, a);         //  made for the analyses a retry redoes
     if (old_idx) {
         memcpy (old, a->plans, sizeof old);
         memcpy (old_ok, a->plan_ok, sizeof old_ok);
+        //  a corrected profile's masters are all made again: their files
+        //  are named after the correction's round (core_intermediate_rel)
+        for (int p = 0; p < PROFILE_COUNT; p++)
+            if (corrected [p])
+                old_ok [p] = false;
         memcpy (old_idx, a->sub_idx, n * sizeof *old_idx);
         memset (a->plans, 0, sizeof a->plans);
     }
@@ -516,6 +788,10 @@ graph_album_advance (broker_t *self, job_t *job, album_t *a)
         if (!mastered && !a->spec->s.partial_deliver) {
             core_task_set (self, as, T_FAILED, "not assembled: the album is held (a track or "
                         "profile failed, and the spec does not ask for \"partial\": \"deliver\")");
+            continue;
+        }
+        if (mastered && a->plan_ok [p] && s_album_correct (self, job, a, p)) {
+            masters_final = false;           //  mastered again first
             continue;
         }
         if (ok > 0 && !s_assemble_may_start (self, a)) {

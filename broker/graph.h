@@ -45,6 +45,10 @@ bool graph_album_mastered (const album_t *a);
 //  because of a cause listed are not repeated. Returns the count.
 size_t graph_album_failures (const album_t *a, failure_t *out, size_t cap);
 
+//  Sets the album correction of profile p from the JSON the state keeps
+//  (store_shift_put). Returns 0, MF_ERR_FORMAT or MF_ERR_NOMEM.
+int graph_album_shift_load (album_t *a, int p, const char *text);
+
 //  Plans the album; after a retry's new analyses, keeps the masters
 //  whose plan did not change.
 void graph_album_replan (broker_t *self, job_t *job, album_t *a);

@@ -1,6 +1,8 @@
 /*  Jobs and their tasks in memory (see jobs.h).  */
 #include "broker/jobs.h"
 
+#include <math.h>
+
 #include <string.h>
 
 #include "broker/graph.h"
@@ -102,6 +104,7 @@ jobs_job_free (job_t *job)
             free (a->asm_files [p]);
             planner_plan_free (&a->plans [p]);
             free (a->plan_err [p]);
+            free (a->shift [p]);
         }
     }
     free (job->albums);
@@ -230,6 +233,9 @@ jobs_job_new (const store_job_t *row)
         a->dur_s = calloc (n_in, sizeof *a->dur_s);
         a->in_stat = calloc (n_in, sizeof *a->in_stat);
         a->repeat = calloc (n_in, sizeof *a->repeat);
+        for (int p = 0; p < PROFILE_COUNT; p++)
+            for (int r = 0; r <= PLANNER_ALBUM_ROUNDS; r++)
+                a->shift_read [p][r] = NAN;
         if (!a->analyze || !a->master || !a->analyses || !a->analyzed || !a->sub_idx
         ||  !a->dur_s || !a->in_stat || !a->repeat) {
             jobs_job_free (job);
@@ -381,6 +387,21 @@ s_load_album (void *arg, uint64_t job_id, int album, int state)
     return 0;
 }
 
+//  Loads one album correction into its album.
+static int
+s_load_shift (void *arg, uint64_t job_id, int album, int profile, const char *text)
+{
+    s_load_t *l = arg;
+    job_t *job = core_job_find (l->self, job_id);
+    if (!job || album < 0 || (size_t) album >= job->n_albums)
+        return 0;
+    int rc = graph_album_shift_load (&job->albums [album], profile, text);
+    if (rc == MF_ERR_FORMAT)
+        log_warn ("job %llu album %d: a damaged album correction in the state file; "
+                  "the album is planned without it", (unsigned long long) job_id, album + 1);
+    return rc == MF_ERR_NOMEM ? rc : 0;
+}
+
 //  Rebuilds memory from the state file and moves every open job on.
 int
 jobs_load (broker_t *self)
@@ -397,6 +418,8 @@ jobs_load (broker_t *self)
         rc = store_tracks_load (self->store, s_load_track, &l);
     if (!rc)
         rc = store_albums_load (self->store, s_load_album, &l);
+    if (!rc)
+        rc = store_shifts_load (self->store, s_load_shift, &l);
     if (rc)
         return rc;
     size_t queued = 0;

@@ -632,6 +632,71 @@ planner_album_lufs (const spec_album_t *album, const measure_t *const *tracks,
     return l;
 }
 
+int
+planner_album_correct (const spec_album_t *album, const album_plan_t *plan,
+                       const measure_t *const *outputs, double *shift_db,
+                       double *measured_lufs)
+{
+    const size_t n = plan->n_tracks;
+    const loudness_cfg_t *lc = &album->s.loudness;
+    *measured_lufs = NAN;
+    for (size_t i = 0; i < n; i++)
+        shift_db [i] = 0.0;
+    if ((lc->policy != POLICY_ALBUM && lc->policy != POLICY_HYBRID)
+    ||  n == 0 || n != album->n_tracks)
+        return MF_ERR_INVALID;
+    for (size_t i = 0; i < n; i++)
+        if (!outputs [i] || (outputs [i]->n_blocks && !outputs [i]->block_lufs))
+            return MF_ERR_INVALID;
+    //  the delivered blocks under the planned loudness: the solver's
+    //  brackets and hybrid's clamp go by a track's integrated loudness
+    measure_t *view = calloc (n, sizeof *view);
+    const measure_t **vp = calloc (n, sizeof *vp);
+    bool *silent = calloc (n, sizeof *silent);
+    double *gains = calloc (n, sizeof *gains);
+    measure_t *ext = NULL;
+    const measure_t **extp = NULL;
+    s_union_t u = { 0 };
+    int rc = view && vp && silent && gains ? 0 : MF_ERR_NOMEM;
+    size_t n_loud = 0;
+    for (size_t i = 0; !rc && i < n; i++) {
+        view [i] = *outputs [i];
+        silent [i] = plan->tracks [i].silent || !isfinite (plan->tracks [i].target_lufs);
+        view [i].integrated_lufs = silent [i] ? -HUGE_VAL : plan->tracks [i].target_lufs;
+        vp [i] = &view [i];
+        n_loud += !silent [i];
+    }
+    if (!rc && s_edge_blocks (album, vp, n, &ext, &extp) < 0)
+        rc = MF_ERR_NOMEM;
+    if (!rc && s_union_init (&u, extp, n))
+        rc = MF_ERR_NOMEM;
+    const double want = plan->album_planned_lufs;
+    if (!rc) {
+        *measured_lufs = s_album_lufs (&u, NULL);
+        if (n_loud == 0 || !isfinite (*measured_lufs) || !isfinite (want))
+            rc = MF_ERR_INVALID;
+    }
+    if (!rc && fabs (*measured_lufs - want) > PLANNER_ALBUM_TOL_LU) {
+        double dev = lc->max_deviation_lu >= 0.0 ? lc->max_deviation_lu : 0.0;
+        //  hybrid's window is around the album target, which its plan
+        //  hits unless every track sits at a bound
+        bool hybrid = lc->policy == POLICY_HYBRID;
+        s_solve_album_gain (&u, hybrid ? plan->album_target_lufs : want, hybrid, dev, silent,
+                            gains);
+        for (size_t i = 0; i < n; i++)
+            shift_db [i] = silent [i] ? 0.0 : gains [i];
+        rc = 1;
+    }
+    s_union_free (&u);
+    if (ext)
+        s_edge_free (ext, extp, n);
+    free (gains);
+    free (silent);
+    free (vp);
+    free (view);
+    return rc;
+}
+
 //  The references' loudness, the weighted mean of their integrated
 //  loudness. Returns 0, or MF_ERR_INVALID with err naming a reference
 //  that has none.

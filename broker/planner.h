@@ -87,6 +87,33 @@ int planner_plan_tracks (const spec_album_t *album, const measure_t *const *anal
                          profile_id_t profile, int out_rate_hz,
                          album_plan_t *plan, char *err, size_t err_size);
 
+/*  The album correction. The plan predicts the album's loudness from the
+    tracks' input blocks moved by their gains; the master lands every
+    track on its planned loudness, but its dynamics stages change how a
+    track's blocks spread (a compressor lifts quiet passages over the
+    album's relative gate, a limiter trims the loud ones), so the album
+    as delivered can read off the plan though every track is on its own.
+    After every track of a complete album is mastered, outputs[i] holds
+    track i's delivered blocks (block_lufs, n_blocks; nothing else is
+    read), gated as the album file would be (edges at gaps included).
+    When that reading, *measured_lufs, is off the plan's album loudness by
+    more than PLANNER_ALBUM_TOL_LU, the album's policy is solved again on
+    the delivered blocks: album, the common shift g with the album at its
+    planned loudness; hybrid, each track's target + g clamped to
+    target +- max_deviation_lu again. shift_db[i] (n_tracks of them; 0
+    for silent tracks) is what track i's planned loudness and gain move
+    by; mastered again there, the album lands on the plan (the shift is
+    small, and the chain responds to it nearly as a gain). Returns 1 with
+    the shifts, 0 when the album is within the tolerance (shifts 0),
+    MF_ERR_INVALID when the policy has no album target (track, loudest),
+    an output is missing or the album has no loudness, MF_ERR_NOMEM.  */
+#define PLANNER_ALBUM_TOL_LU   0.05
+#define PLANNER_ALBUM_ROUNDS   2       //  corrections at most, per album and profile
+
+int planner_album_correct (const spec_album_t *album, const album_plan_t *plan,
+                           const measure_t *const *outputs, double *shift_db,
+                           double *measured_lufs);
+
 //  True when a track's measurement holds no measurable loudness: its
 //  integrated loudness is not finite (every block under the absolute
 //  gate) or it has no 400 ms block.

@@ -132,6 +132,28 @@ s_album_out (const spec_album_t *album, const report_profile_t *rp, size_t n)
     return NAN;
 }
 
+//  The album correction of a plan (graph.c), one sentence; nothing when
+//  the album was not corrected.
+static void
+s_put_correction (text_t *o, const album_plan_t *plan)
+{
+    json_t *rec = plan->report_json ? json_loads (plan->report_json, 0, NULL) : NULL;
+    json_t *c = json_object_get (rec, "album_correction");
+    json_t *reads = json_object_get (c, "album_read_lufs");
+    json_int_t rounds = json_integer_value (json_object_get (c, "rounds"));
+    if (rounds > 0 && json_array_size (reads) > 0) {
+        text_printf (o, "<p>Corrected after mastering: the mastered album read ");
+        for (size_t r = 0; r < json_array_size (reads); r++)
+            text_printf (o, "%s%.2f LUFS", r == 0 ? "" : r + 1 == json_array_size (reads)
+                                                         ? " and then " : ", ",
+                         json_number_value (json_array_get (reads, r)));
+        text_printf (o, " (the chain's dynamics move the blocks the album is gated on); the "
+                     "tracks were mastered again%s with their planned loudness moved to "
+                     "land it on the plan.</p>\n", rounds == 1 ? "" : ", twice,");
+    }
+    json_decref (rec);
+}
+
 //  Track i's output loudness for a profile: measured, master's, or NAN.
 static double
 s_track_out (const report_profile_t *rp, size_t i)
@@ -765,6 +787,7 @@ report_html (const report_input_t *in)
         if (isfinite (out_album))
             text_printf (&o, "measured %.2f LUFS, ", out_album);
         text_printf (&o, "planned spread between tracks %.2f LU</p>\n", rp->plan->spread_lu);
+        s_put_correction (&o, rp->plan);
         text_printf (&o, "<table><tr><th>#</th><th>in LUFS</th><th>gain dB</th><th>planned LUFS</th><th>out LUFS</th>"
                   "<th>out LRA LU</th><th>out dBTP</th><th>ceiling</th><th>GR max dB</th><th>GR mean dB</th>"
                   "<th>peaks fixed ms</th><th>start</th><th>length</th></tr>\n");

@@ -31,6 +31,7 @@ static const struct { const char *table, *column; } s_added_columns [] = {
     { "jobs", "paused INT DEFAULT 0" }, { "jobs", "started_ms INT DEFAULT 0" },
     { "jobs", "finished_ms INT DEFAULT 0" }, { "attempts", "stderr TEXT" },
     { "tracks", "input TEXT" }, { "jobs", "idle_ms INT DEFAULT 0" },
+    { "plans", "shift TEXT" },
 };
 
 static const char *s_schema =
@@ -44,7 +45,7 @@ static const char *s_schema =
     "CREATE TABLE IF NOT EXISTS tracks (job_id INT, album INT, idx INT, analysis BLOB,"
     "  input TEXT, PRIMARY KEY (job_id, album, idx));"
     "CREATE TABLE IF NOT EXISTS plans (job_id INT, album INT, profile INT, plan TEXT,"
-    "  PRIMARY KEY (job_id, album, profile));"
+    "  shift TEXT, PRIMARY KEY (job_id, album, profile));"
     "CREATE TABLE IF NOT EXISTS tasks (id INTEGER PRIMARY KEY AUTOINCREMENT, job_id INT,"
     "  kind INT, album INT, track INT, profile INT, state INT, attempts INT,"
     "  last_error TEXT, result BLOB, strikes INT DEFAULT 0, lost INT DEFAULT 0,"
@@ -444,6 +445,22 @@ store_albums_load (store_t *self, store_album_fn *fn, void *arg)
         cb = fn (arg, (uint64_t) sqlite3_column_int64 (st, 0), sqlite3_column_int (st, 1),
                  sqlite3_column_int (st, 2));
     return s_load_end (self, st, cb ? SQLITE_DONE : rc, cb, "load albums");
+}
+
+int
+store_shifts_load (store_t *self, store_shift_fn *fn, void *arg)
+{
+    if (store_sync (self))
+        return MF_ERR_IO;
+    sqlite3_stmt *st = s_query (self, "SELECT job_id, album, profile, shift FROM plans"
+                                " WHERE shift IS NOT NULL ORDER BY job_id, album, profile");
+    if (!st)
+        return MF_ERR_IO;
+    int rc, cb = 0;
+    while (cb == 0 && (rc = sqlite3_step (st)) == SQLITE_ROW)
+        cb = fn (arg, (uint64_t) sqlite3_column_int64 (st, 0), sqlite3_column_int (st, 1),
+                 sqlite3_column_int (st, 2), (const char *) sqlite3_column_text (st, 3));
+    return s_load_end (self, st, cb ? SQLITE_DONE : rc, cb, "load album corrections");
 }
 
 int

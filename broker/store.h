@@ -9,6 +9,9 @@
       albums    per job and album: slug and state (open, reported, published)
       tracks    per job, album and track: the analysis (Analysis protobuf)
       plans     per job, album and profile: the album plan (JSON, for the record)
+                and the album correction (JSON: the shifts of the tracks'
+                planned loudness after mastering, and what the album read;
+                NULL: none), which the plan is made with again at start
       tasks     every task: kind, album, track, profile, state, attempts,
                 last error, result (Result protobuf), and what the attempts
                 ended by: strikes (the task's own failures), lost (its
@@ -195,6 +198,11 @@ int store_track_analysis (store_t *self, uint64_t job_id, int album, int track,
 int store_plan_put (store_t *self, uint64_t job_id, int album, int profile,
                     const char *plan_json);
 
+//  Stores an album correction as JSON text (NULL: none), keeping the plan.
+//  Returns 0 or MF_ERR_IO.
+int store_shift_put (store_t *self, uint64_t job_id, int album, int profile,
+                     const char *shift_json);
+
 //  Sets an album's slug and state (0 open, 1 reported, 2 published).
 //  Returns 0 or MF_ERR_IO.
 int store_album_set (store_t *self, uint64_t job_id, int album, const char *slug,
@@ -213,11 +221,14 @@ typedef int (store_task_fn) (void *arg, const store_task_t *task);
 typedef int (store_track_fn) (void *arg, uint64_t job_id, int album, int track,
                               const void *analysis, size_t size, const char *input);
 typedef int (store_album_fn) (void *arg, uint64_t job_id, int album, int state);
+typedef int (store_shift_fn) (void *arg, uint64_t job_id, int album, int profile,
+                              const char *shift_json);
 
 int store_jobs_load (store_t *self, store_job_fn *fn, void *arg);
 int store_tasks_load (store_t *self, store_task_fn *fn, void *arg);
 int store_tracks_load (store_t *self, store_track_fn *fn, void *arg);
 int store_albums_load (store_t *self, store_album_fn *fn, void *arg);
+int store_shifts_load (store_t *self, store_shift_fn *fn, void *arg);
 
 //  Records a job's priority and whether it is paused. Returns 0,
 //  MF_ERR_NOMEM or MF_ERR_IO.

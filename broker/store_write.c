@@ -64,8 +64,11 @@ static const char *s_sql [STORE_SQL_COUNT] = {
         "INSERT OR REPLACE INTO tracks (job_id, album, idx, analysis, input) "
         "VALUES (?,?,?,?,?)",
     [STORE_SQL_PLAN_PUT] =
-        "INSERT OR REPLACE INTO plans (job_id, album, profile, plan) "
-        "VALUES (?,?,?,?)",
+        "INSERT INTO plans (job_id, album, profile, plan) VALUES (?,?,?,?) "
+        "ON CONFLICT (job_id, album, profile) DO UPDATE SET plan = excluded.plan",
+    [STORE_SQL_SHIFT_PUT] =
+        "INSERT INTO plans (job_id, album, profile, shift) VALUES (?,?,?,?) "
+        "ON CONFLICT (job_id, album, profile) DO UPDATE SET shift = excluded.shift",
     [STORE_SQL_ALBUM_PUT] =
         "INSERT OR REPLACE INTO albums (job_id, idx, slug, state) "
         "VALUES (?,?,?,?)",
@@ -289,15 +292,16 @@ s_do_track_analysis (store_t *self, uint64_t job_id, int album, int track,
 
 //  Runs store_plan_put's write on the connection. Returns 0 or MF_ERR_IO.
 static int
-s_do_plan_put (store_t *self, uint64_t job_id, int album, int profile,
+s_do_plan_put (store_t *self, int sql, uint64_t job_id, int album, int profile,
                 const char *plan_json)
 {
-    sqlite3_stmt *st = s_stmt (self, STORE_SQL_PLAN_PUT);
+    sqlite3_stmt *st = s_stmt (self, sql);
     sqlite3_bind_int64 (st, 1, (sqlite3_int64) job_id);
     sqlite3_bind_int (st, 2, album);
     sqlite3_bind_int (st, 3, profile);
     s_bind_text (st, 4, plan_json);
-    return s_done (self, st, "store plan");
+    return s_done (self, st, sql == STORE_SQL_PLAN_PUT ? "store plan"
+                                                       : "store album correction");
 }
 
 //  Runs store_album_set's write on the connection. Returns 0 or MF_ERR_IO.
@@ -414,7 +418,8 @@ s_op_run (store_t *self, store_op_t *op)
             return s_do_track_analysis (self, op->id, op->i [0], op->i [1], op->blob,
                                         op->blob_size, op->s [0]);
         case STORE_SQL_PLAN_PUT:
-            return s_do_plan_put (self, op->id, op->i [0], op->i [1], op->s [0]);
+        case STORE_SQL_SHIFT_PUT:
+            return s_do_plan_put (self, op->kind, op->id, op->i [0], op->i [1], op->s [0]);
         case STORE_SQL_ALBUM_PUT:
             return s_do_album_set (self, op->id, op->i [0], op->s [0], op->i [1]);
         case STORE_SQL_TASK_COUNTS:
@@ -832,6 +837,21 @@ store_plan_put (store_t *self, uint64_t job_id, int album, int profile,
     op->i [0] = album;
     op->i [1] = profile;
     op->s [0] = s_dup (plan_json, &ok);
+    return s_op_add (self, op, ok);
+}
+
+int
+store_shift_put (store_t *self, uint64_t job_id, int album, int profile,
+                 const char *shift_json)
+{
+    store_op_t *op = s_op_new (STORE_SQL_SHIFT_PUT);
+    if (!op)
+        return MF_ERR_NOMEM;
+    bool ok = true;
+    op->id = job_id;
+    op->i [0] = album;
+    op->i [1] = profile;
+    op->s [0] = shift_json ? s_dup (shift_json, &ok) : NULL;
     return s_op_add (self, op, ok);
 }
 

@@ -99,6 +99,8 @@ s_get (json_t *o, const char *key)
     return json_is_number (v) ? json_number_value (v) : -HUGE_VAL;
 }
 
+static char *s_blocks_encode (const float *v, size_t n);
+
 char *
 results_master_json (const master_report_t *r)
 {
@@ -158,7 +160,133 @@ results_master_json (const master_report_t *r)
         json_object_set_new (k, "passes", json_integer (r->codec_passes));
         json_object_set_new (o, "codec", k);
     }
+    if (r->out_blocks && r->n_out_blocks) {
+        char *b64 = s_blocks_encode (r->out_blocks, r->n_out_blocks);
+        if (!b64) {
+            json_decref (o);
+            return NULL;
+        }
+        json_object_set_new (o, "out_blocks", json_string (b64));
+        free (b64);
+    }
     char *text = json_dumps (o, JSON_COMPACT | JSON_REAL_PRECISION (17));
+    json_decref (o);
+    return text;
+}
+
+//  A master report's blocks (see results_master_blocks) in base64, NULL on
+//  out of memory.
+#define S_BLOCK_FLOOR_CLU   -32768
+#define S_BLOCK_FLOOR_LUFS  -200.0      //  worker/analysis.h ANALYSIS_FLOOR_LUFS
+static const char s_b64 [] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static char *
+s_blocks_encode (const float *v, size_t n)
+{
+    size_t bytes = 2 * n;
+    char *out = malloc ((bytes + 2) / 3 * 4 + 1);
+    uint8_t *raw = malloc (bytes ? bytes : 1);
+    if (!out || !raw) {
+        free (out);
+        free (raw);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        double c = isfinite (v [i]) ? round (100.0 * v [i]) : -HUGE_VAL;
+        int16_t q = c <= S_BLOCK_FLOOR_CLU ? S_BLOCK_FLOOR_CLU
+                  : c >= INT16_MAX ? INT16_MAX : (int16_t) c;
+        raw [2 * i] = (uint8_t) ((uint16_t) q & 0xff);
+        raw [2 * i + 1] = (uint8_t) ((uint16_t) q >> 8);
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < bytes; i += 3) {
+        uint32_t w = (uint32_t) raw [i] << 16;
+        if (i + 1 < bytes) w |= (uint32_t) raw [i + 1] << 8;
+        if (i + 2 < bytes) w |= raw [i + 2];
+        out [o++] = s_b64 [(w >> 18) & 63];
+        out [o++] = s_b64 [(w >> 12) & 63];
+        out [o++] = i + 1 < bytes ? s_b64 [(w >> 6) & 63] : '=';
+        out [o++] = i + 2 < bytes ? s_b64 [w & 63] : '=';
+    }
+    out [o] = '\0';
+    free (raw);
+    return out;
+}
+
+//  The value of base64 digit c, or -1.
+static int
+s_b64_value (char c)
+{
+    const char *p = c ? strchr (s_b64, c) : NULL;
+    return p ? (int) (p - s_b64) : -1;
+}
+
+int
+results_master_blocks (const char *json, float **blocks, size_t *n)
+{
+    *blocks = NULL;
+    *n = 0;
+    json_t *o = json ? json_loads (json, 0, NULL) : NULL;
+    if (!json_is_object (o)) {
+        json_decref (o);
+        return MF_ERR_FORMAT;
+    }
+    json_t *b = json_object_get (o, "out_blocks");
+    const char *txt = json_string_value (b);
+    size_t len = txt ? strlen (txt) : 0;
+    int rc = b && !txt ? MF_ERR_FORMAT : 0;
+    if (rc || len == 0) {
+        json_decref (o);
+        return rc;
+    }
+    size_t pad = len >= 4 && txt [len - 1] == '=' ? (txt [len - 2] == '=' ? 2 : 1) : 0;
+    size_t bytes = len % 4 ? 0 : len / 4 * 3 - pad;
+    if (bytes == 0 || bytes % 2)
+        rc = MF_ERR_FORMAT;
+    uint8_t *raw = rc ? NULL : malloc (bytes + 2);
+    float *v = rc ? NULL : malloc (bytes / 2 * sizeof *v);
+    if (!rc && (!raw || !v))
+        rc = MF_ERR_NOMEM;
+    for (size_t i = 0, at = 0; !rc && i < len; i += 4) {
+        uint32_t w = 0;
+        for (size_t k = 0; k < 4; k++) {
+            bool padding = i + 4 == len && k >= 4 - pad;
+            int d = padding ? 0 : s_b64_value (txt [i + k]);
+            if (d < 0 || (!padding && txt [i + k] == '=')) {
+                rc = MF_ERR_FORMAT;
+                break;
+            }
+            w = w << 6 | (uint32_t) d;
+        }
+        raw [at++] = (uint8_t) (w >> 16);
+        raw [at++] = (uint8_t) (w >> 8);
+        raw [at++] = (uint8_t) w;
+    }
+    for (size_t i = 0; !rc && i < bytes / 2; i++) {
+        int16_t q = (int16_t) (uint16_t) (raw [2 * i] | raw [2 * i + 1] << 8);
+        v [i] = q == S_BLOCK_FLOOR_CLU ? (float) S_BLOCK_FLOOR_LUFS : (float) (q / 100.0);
+    }
+    free (raw);
+    json_decref (o);
+    if (rc) {
+        free (v);
+        return rc;
+    }
+    *blocks = v;
+    *n = bytes / 2;
+    return 0;
+}
+
+char *
+results_master_drop_blocks (const char *json)
+{
+    json_t *o = json ? json_loads (json, 0, NULL) : NULL;
+    char *text = NULL;
+    if (json_is_object (o)) {
+        json_object_del (o, "out_blocks");
+        text = json_dumps (o, JSON_COMPACT | JSON_REAL_PRECISION (17));
+    }
     json_decref (o);
     return text;
 }

@@ -57,6 +57,12 @@ typedef struct {
     bool   codec_safe;           //  the ceiling was lowered until they were under it
     double codec_ceiling_dbtp;   //  the ceiling the delivered master was limited to
     int    codec_passes;         //  masterings it took (1: as planned)
+    //  the delivered output's 400 ms blocks (measure.h's convention), not
+    //  owned: results_master_json carries them as "out_blocks" when set
+    //  (results_master_blocks reads them back); results_master_parse
+    //  leaves them NULL
+    const float *out_blocks;
+    size_t       n_out_blocks;
 } master_report_t;
 
 //  Fills pb from m; pb points into m's arrays (band_db and block_lufs are
@@ -74,6 +80,19 @@ char *results_master_json (const master_report_t *r);
 
 //  Parses results_master_json's output. Returns 0 or MF_ERR_FORMAT.
 int results_master_parse (const char *json, master_report_t *r);
+
+//  The output blocks a master report carries ("out_blocks": each block's
+//  loudness in hundredths of an LU as a 16-bit little-endian integer,
+//  the lot in base64; -32768 is ANALYSIS_FLOOR_LUFS or less), into
+//  *blocks (allocated; NULL and 0 when there are none). Rounding moves a
+//  block by at most 0.005 LU. Returns 0, MF_ERR_FORMAT (not a report, or
+//  blocks that do not decode) or MF_ERR_NOMEM.
+int results_master_blocks (const char *json, float **blocks, size_t *n);
+
+//  A copy of a master report without its output blocks (the album stage
+//  keeps reports after it has read them), or NULL on out of memory or a
+//  text that is not a JSON object.
+char *results_master_drop_blocks (const char *json);
 
 //  An album layout and its rate as JSON (caller frees), NULL on out of memory.
 char *results_layout_json (const assemble_layout_t *layout, int rate_hz);

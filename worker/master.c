@@ -554,6 +554,28 @@ master_meter_result (const master_meter_t *m, double *lufs, double *lra_lu)
     *lra_lu = some ? kweight_range (m->hop_e, m->n_hops) : 0.0;
 }
 
+int
+master_meter_blocks (const master_meter_t *m, master_blocks_t *blocks)
+{
+    free (blocks->lufs);
+    blocks->lufs = NULL;
+    blocks->n = 0;
+    int64_t n = m && m->n_hops >= 4 ? m->n_hops - 3 : 0;
+    if (n == 0)
+        return 0;
+    blocks->lufs = malloc ((size_t) n * sizeof *blocks->lufs);
+    if (!blocks->lufs)
+        return MF_ERR_NOMEM;
+    for (int64_t k = 0; k < n; k++) {
+        const double *h = m->hop_e + k;
+        double e = 0.25 * (h [0] + h [1] + h [2] + h [3]);
+        double l = e > 0.0 ? -0.691 + 10.0 * log10 (e) : -HUGE_VAL;
+        blocks->lufs [k] = l > ANALYSIS_FLOOR_LUFS ? (float) l : (float) ANALYSIS_FLOOR_LUFS;
+    }
+    blocks->n = (size_t) n;
+    return 0;
+}
+
 void
 master_meter_destroy (master_meter_t **m)
 {
@@ -811,13 +833,14 @@ s_render (float *pre, int64_t frames, int ch, int rate_hz, const master_opts_t *
 //  checked against limit_dbtp: the readings into *chk and, when overs is
 //  not NULL, the overs into *overs (the caller frees it). A render that
 //  delivers (fades and word) is measured before them and checked after:
-//  the check is the delivered output's. Returns 0, MF_ERR_NOMEM or a
-//  failure of the check.
+//  the check is the delivered output's. A measured render's meter goes
+//  to *keep (destroying the one there) when keep is not NULL. Returns 0,
+//  MF_ERR_NOMEM or a failure of the check.
 static int
 s_render_measured (float *pre, int64_t frames, int ch, int rate_hz, const master_opts_t *opts,
                    const s_render_t *base, bool measure, double limit_dbtp, float *scratch,
                    dyn_stats_t *gr, double *lufs, double *lra, tp_over_t **overs,
-                   size_t *n_overs, tp_check_result_t *chk)
+                   size_t *n_overs, tp_check_result_t *chk, master_meter_t **keep)
 {
     s_render_t r = *base;
     *lufs = -HUGE_VAL;
@@ -835,6 +858,11 @@ s_render_measured (float *pre, int64_t frames, int ch, int rate_hz, const master
         rc = tp_stream_finish (r.tp, chk, overs, n_overs);
     if (!rc && measure)
         master_meter_result (r.meter, lufs, lra);
+    if (!rc && measure && keep) {
+        master_meter_destroy (keep);
+        *keep = r.meter;
+        r.meter = NULL;
+    }
     master_meter_destroy (&r.meter);
     tp_stream_destroy (&r.tp);
     return rc;
@@ -879,6 +907,7 @@ s_master (const audio_t *in, const master_opts_t *opts, audio_t *out,
           master_report_t *report, char *err, size_t err_size)
 {
     float *pre = in->data;
+    master_meter_t *last_meter = NULL;  //  the last measured render's meter
     memset (report, 0, sizeof *report);
     int rc = s_check_opts (in, opts, err, err_size);
     if (rc) {
@@ -1005,7 +1034,8 @@ loudness_loop:
         free (ov);
         ov = NULL;
         rc = s_render_measured (pre, frames, ch, out_rate, opts, &r, loop, limit, buf, &gr,
-                                &lufs, &lra, lim ? &ov : NULL, &n_ov, lim ? &chk1 : NULL);
+                                &lufs, &lra, lim ? &ov : NULL, &n_ov, lim ? &chk1 : NULL,
+                                &last_meter);
         if (rc)
             goto fail_render;
         if (fixing) {
@@ -1017,7 +1047,7 @@ loudness_loop:
                 r.dips = &dips;
                 r.deliver = true;
                 rc = s_render_measured (pre, frames, ch, out_rate, opts, &r, loop, limit, buf,
-                                        &gr, &lufs, &lra, NULL, NULL, &chk_v);
+                                        &gr, &lufs, &lra, NULL, NULL, &chk_v, &last_meter);
                 if (rc)
                     goto fail_render;
                 verified = true;
@@ -1083,7 +1113,8 @@ loudness_loop:
                 rc_r.dips = &dips;
                 rc_r.deliver = true;
                 rc = s_render_measured (pre, frames, ch, out_rate, opts, &rc_r, true, limit,
-                                        buf, &gr, &lufs, &lra, NULL, NULL, &chk_v);
+                                        buf, &gr, &lufs, &lra, NULL, NULL, &chk_v,
+                                        &last_meter);
                 if (rc)
                     goto fail_render;
                 verified = true;
@@ -1194,8 +1225,12 @@ loudness_loop:
         f.meter = remeasure ? master_meter_new (ch, out_rate) : NULL;
         rc = remeasure && !f.meter ? MF_ERR_NOMEM
            : s_render (pre, frames, ch, out_rate, opts, &f, buf, &gr);
-        if (!rc && remeasure)
+        if (!rc && remeasure) {
             master_meter_result (f.meter, &report->out_lufs, &report->out_lra_lu);
+            master_meter_destroy (&last_meter);
+            last_meter = f.meter;
+            f.meter = NULL;
+        }
         master_meter_destroy (&f.meter);
         if (rc)
             goto fail_render;
@@ -1240,6 +1275,11 @@ loudness_loop:
                   "limiting; delivered at %.2f LUFS", opts->target_lufs, max_gr,
                   report->out_lufs);
     report->loop_iterations = iters;
+    //  the delivered output's blocks: the last measured render is the
+    //  delivered one (remeasured above when fades or word would move it)
+    if (opts->blocks && master_meter_blocks (last_meter, opts->blocks))
+        goto nomem;
+    master_meter_destroy (&last_meter);
 
     memset (out, 0, sizeof *out);
     out->data = pre;
@@ -1264,6 +1304,7 @@ nomem:
     snprintf (err, err_size, "mastering: out of memory");
     rc = MF_ERR_NOMEM;
 fail:
+    master_meter_destroy (&last_meter);
     free (ov);
     free (dips.v);
     chain_destroy (&chain);

@@ -24,6 +24,16 @@
 #define MASTER_TARGET_MIN_LUFS  -70.0
 #define MASTER_TARGET_MAX_LUFS    0.0
 
+//  The delivered output's 400 ms gating blocks, in measure.h's convention
+//  (block i ends at (i + 4) * 100 ms; a silent one reads
+//  ANALYSIS_FLOOR_LUFS): what the album stage gates the album's output
+//  loudness on before it assembles (broker/planner.h
+//  planner_album_correct). lufs is malloc'd; the caller frees it.
+typedef struct {
+    float  *lufs;
+    size_t  n;
+} master_blocks_t;
+
 typedef struct {
     chain_cfg_t  chain;          //  stages and their parameters (validated)
     double       target_lufs;    //  where the output must land, after limiting
@@ -42,6 +52,8 @@ typedef struct {
     double       fade_in_s;      //  0 in the album flow (assemble fades)
     double       fade_out_s;
     fade_curve_t fade_curve;
+    master_blocks_t *blocks;     //  not NULL: filled with the delivered output's
+                                 //  blocks (what it held before is freed)
 } master_opts_t;
 
 
@@ -106,6 +118,9 @@ typedef struct master_meter_s master_meter_t;
 master_meter_t *master_meter_new (int channels, int rate_hz);
 int master_meter_add (master_meter_t *meter, const float *data, int64_t frames);
 void master_meter_result (const master_meter_t *meter, double *lufs, double *lra_lu);
+//  The 400 ms blocks measured so far into *blocks (master_blocks_t; what
+//  it held is freed). Returns 0 or MF_ERR_NOMEM.
+int master_meter_blocks (const master_meter_t *meter, master_blocks_t *blocks);
 void master_meter_destroy (master_meter_t **meter);
 
 #endif

@@ -473,6 +473,10 @@ s_master (s_run_t *r)
     o.fade_out_s = 0;
     master_report_t rep;
     memset (&rep, 0, sizeof rep);
+    //  the output's blocks go back with the report: the broker gates the
+    //  album's output loudness on them before it assembles
+    master_blocks_t blocks = { NULL, 0 };
+    o.blocks = &blocks;
     //  the lossy round trips, when the spec asks for them for this profile
     const settings_t *ts = &album->tracks [t->track].s;
     uint32_t bit = 1u << profile->id;
@@ -483,8 +487,10 @@ s_master (s_run_t *r)
         rc = master_run_take (&in, &o, &out, &rep, r->err, sizeof r->err);
     audio_free (&in);
     spec_destroy (&spec);
-    if (rc)
+    if (rc) {
+        free (blocks.lufs);
         return rc;
+    }
 
     //  Write the intermediate in the delivered word (16 or 24-bit PCM: the
     //  master's samples lie on its grid, so the WAV holds them exactly,
@@ -537,9 +543,13 @@ s_master (s_run_t *r)
         s_rm_tempdir (dir);
     if (dirfd >= 0)
         close (dirfd);
+    rep.out_blocks = blocks.lufs;
+    rep.n_out_blocks = blocks.n;
+    if (!rc)
+        r->report_json = results_master_json (&rep);
+    free (blocks.lufs);
     if (rc)
         return rc;
-    r->report_json = results_master_json (&rep);
     if (!r->report_json)
         return s_fail (r, MF_ERR_NOMEM, "out of memory");
     r->result.report_json = r->report_json;

@@ -15,6 +15,8 @@
       album gain puts a loud short track at -3 LUFS next to a long quiet
       one, or a quiet interlude at -50 LUFS) master: the loud one stops
       at the cap, flagged, the quiet one lands on its target;
+    - the delivered output's 400 ms blocks handed back for the album
+      stage are those libebur128 reads on the output (within 0.01 LU);
     - mono stays mono; 8 kHz and 384 kHz sources either master or are
       refused with a reason;
     - out-of-range options are refused before processing, naming the
@@ -438,6 +440,60 @@ test_album_plan_targets (void **state)
     audio_free (&in);
 }
 
+//  The delivered output's blocks (opts.blocks, what the album stage
+//  gates the album on) are those libebur128 reads on the output: its
+//  momentary loudness after every 100 ms is the 400 ms block ending
+//  there. Both ways the master takes them: from the loop's last render
+//  (24-bit, no fades) and from the delivered render measured again
+//  (16-bit with dither, and fades). Within 0.01 LU for every block over
+//  the absolute gate; the same count.
+static void
+test_output_blocks (void **state)
+{
+    (void) state;
+    audio_t in, out;
+    master_mix_generate (&in, 12.0, 44100, 2, 7);
+    const char *profiles [] = { "spotify", "cd" };
+    for (int k = 0; k < 2; k++) {
+        master_opts_t o;
+        master_opts_default (&o, profile_find (profiles [k]), 44100);
+        if (k == 1) {
+            o.fade_in_s = 0.5;
+            o.fade_out_s = 1.0;
+        }
+        master_blocks_t blocks = { NULL, 0 };
+        o.blocks = &blocks;
+        master_report_t rep;
+        char err [256] = "";
+        assert_int_equal (master_run (&in, &o, &out, &rep, err, sizeof err), 0);
+        ebur128_state *st = ebur128_init (2, (unsigned long) out.rate_hz, EBUR128_MODE_M);
+        const int64_t hop = out.rate_hz / 10;
+        size_t n = 0;
+        double worst = 0.0;
+        for (int64_t h = 0; (h + 1) * hop <= out.frames; h++) {
+            ebur128_add_frames_float (st, out.data + h * hop * 2, (size_t) hop);
+            if (h < 3)
+                continue;
+            double m;
+            ebur128_loudness_momentary (st, &m);
+            assert_true (n < blocks.n);
+            if (m > -70.0)
+                worst = fmax (worst, fabs (blocks.lufs [n] - m));
+            else
+                assert_true (blocks.lufs [n] < -69.9f);
+            n++;
+        }
+        ebur128_destroy (&st);
+        printf ("  %s: %zu blocks, largest difference to libebur128 %.4f LU\n", profiles [k],
+                blocks.n, worst);
+        assert_int_equal (n, blocks.n);
+        assert_true (worst <= 0.01);
+        free (blocks.lufs);
+        audio_free (&out);
+    }
+    audio_free (&in);
+}
+
 //  The master task's plan for a silent track: no target (NAN) and 0 dB.
 //  Digital silence at 48 kHz mastered for cd at the album's 44.1 kHz
 //  with fades: dither only (within 6 LSB of zero), one render, no gain;
@@ -558,6 +614,7 @@ main (void)
         cmocka_unit_test (test_bad_options),
         cmocka_unit_test (test_silent_plan),
         cmocka_unit_test (test_album_plan_targets),
+        cmocka_unit_test (test_output_blocks),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -78,12 +78,19 @@ run_farm () {
         local ids redone
         ids=$(paste -sd, "$T/$name.done-at-kill")
         if [ -n "$ids" ]; then
+            # the masters of an album the broker corrected are made again
+            # by design, once per round (README "The album as mastered is read")
+            local corrected="SELECT t.id FROM tasks t JOIN plans p ON p.job_id = t.job_id
+                AND p.album = t.album AND p.profile = t.profile
+                WHERE t.kind = 2 AND p.shift IS NOT NULL"
             redone=$(sqlite3 "$T/$name.db" \
-                "SELECT count(*) FROM attempts WHERE task_id IN ($ids) AND started_ms >= $kill_ms")
+                "SELECT count(*) FROM attempts WHERE task_id IN ($ids) AND started_ms >= $kill_ms
+                    AND task_id NOT IN ($corrected)")
             [ "$redone" = 0 ] || fail "$name: $redone finished task(s) were dispatched again"
             local twice
             twice=$(sqlite3 "$T/$name.db" \
-                "SELECT count(*) FROM (SELECT task_id FROM attempts WHERE ok = 1 GROUP BY task_id HAVING count(*) > 1)")
+                "SELECT count(*) FROM (SELECT task_id FROM attempts WHERE ok = 1
+                    AND task_id NOT IN ($corrected) GROUP BY task_id HAVING count(*) > 1)")
             [ "$twice" = 0 ] || fail "$name: $twice task(s) succeeded more than once"
         fi
         # Files committed with those tasks were not rewritten: same inode

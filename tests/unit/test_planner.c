@@ -688,6 +688,136 @@ test_album_edges (void **state)
     fx_free (&f);
 }
 
+//  Music-like levels for the first three tracks: 200 loud blocks within
+//  +-1 dB of lv[i], then 200 quiet ones spread from 10 to 22 dB under it
+//  (identical blocks would cross a gate all at once, in one step).
+static void
+s_spread (fx_t *f, const double *lv)
+{
+    for (size_t i = 0; i < 3; i++)
+        for (size_t b = 0; b < 400; b++)
+            f->m [i].block_lufs [b] = (float) (b < 200 ? lv [i] - 1.0 + 0.01 * (double) b
+                                                       : lv [i] - 10.0 - 0.06 * (double) (b - 200));
+}
+
+//  Outputs of a mastered album: each track's input blocks moved by its
+//  planned gain, its quiet blocks (under quiet_lufs at the input) lifted
+//  by lift dB as a compressor would, and the whole moved by more dB.
+static void
+s_outputs (const fx_t *f, const album_plan_t *plan, double quiet_lufs, double lift,
+           const double *more, measure_t *out, const measure_t **op)
+{
+    for (size_t i = 0; i < f->album.n_tracks; i++) {
+        const measure_t *m = &f->m [i];
+        memset (&out [i], 0, sizeof out [i]);
+        out [i].n_blocks = m->n_blocks;
+        out [i].block_lufs = calloc (m->n_blocks ? m->n_blocks : 1, sizeof (float));
+        for (size_t b = 0; b < m->n_blocks; b++) {
+            double l = m->block_lufs [b];
+            if (l > -150.0)
+                l += plan->tracks [i].gain_db + (l < quiet_lufs ? lift : 0.0)
+                   + (more ? more [i] : 0.0);
+            out [i].block_lufs [b] = (float) l;
+        }
+        op [i] = &out [i];
+    }
+}
+
+//  The album correction: an album whose quiet passages a compressor
+//  lifted reads off its plan; the shifts, solved on the delivered
+//  blocks, bring it back to the plan (exactly, as a gain); the album
+//  read again is within the tolerance and needs nothing; hybrid keeps
+//  every track inside target +- max_deviation_lu; silent tracks do not
+//  move; policies without an album target and missing outputs are
+//  refused.
+static void
+test_album_correct (void **state)
+{
+    (void) state;
+    //  three tracks of loud and quiet passages
+    double lv [4] = { -12.0, -18.0, -15.0, -300.0 };
+    int nb [4] = { 400, 400, 400, 100 };
+    fx_t f;
+    fx_init (&f, 3, lv, nb);
+    s_spread (&f, lv);
+    album_plan_t plan;
+    char err [256];
+    assert_int_equal (planner_plan_album (&f.album, f.mp, PROFILE_SPOTIFY, 48000, &plan, err,
+                                          sizeof err), 0);
+    assert_true (fabs (plan.album_planned_lufs - (-14.0)) < 1e-4);
+    measure_t out [4];
+    const measure_t *op [4];
+    double shift [4], read;
+    //  as planned: nothing to correct
+    s_outputs (&f, &plan, -25.0, 0.0, NULL, out, op);
+    assert_int_equal (planner_album_correct (&f.album, &plan, op, shift, &read), 0);
+    assert_true (fabs (read - (-14.0)) < 1e-3);
+    for (int i = 0; i < 3; i++) {
+        assert_true (shift [i] == 0.0);
+        free (out [i].block_lufs);
+    }
+    //  quiet blocks lifted by 8 dB: over the relative gate, louder album
+    s_outputs (&f, &plan, -25.0, 8.0, NULL, out, op);
+    assert_int_equal (planner_album_correct (&f.album, &plan, op, shift, &read), 1);
+    printf ("#   lifted: album reads %.3f LUFS, shift %.3f dB\n", read, shift [0]);
+    //  (lifted over the album's relative gate, the quiet blocks now count
+    //  and pull the album's reading down)
+    assert_true (fabs (read - (-14.0)) > PLANNER_ALBUM_TOL_LU);
+    assert_true (shift [0] * (read - (-14.0)) < 0.0);
+    assert_true (shift [1] == shift [0] && shift [2] == shift [0]);
+    //  mastered again with the shift (a gain here): on the plan, nothing more
+    assert_true (fabs (planner_album_lufs (&f.album, op, shift) - (-14.0)) < 1e-4);
+    for (int i = 0; i < 3; i++)
+        free (out [i].block_lufs);
+    double more [3] = { shift [0], shift [1], shift [2] };
+    s_outputs (&f, &plan, -25.0, 8.0, more, out, op);
+    assert_int_equal (planner_album_correct (&f.album, &plan, op, shift, &read), 0);
+    assert_true (fabs (read - (-14.0)) < 1e-3);
+    for (int i = 0; i < 3; i++)
+        free (out [i].block_lufs);
+    //  policies without an album target, and a missing output
+    s_outputs (&f, &plan, -25.0, 8.0, NULL, out, op);
+    f.album.s.loudness.policy = POLICY_TRACK;
+    assert_int_equal (planner_album_correct (&f.album, &plan, op, shift, &read), MF_ERR_INVALID);
+    f.album.s.loudness.policy = POLICY_LOUDEST;
+    assert_int_equal (planner_album_correct (&f.album, &plan, op, shift, &read), MF_ERR_INVALID);
+    f.album.s.loudness.policy = POLICY_ALBUM;
+    op [1] = NULL;
+    assert_int_equal (planner_album_correct (&f.album, &plan, op, shift, &read), MF_ERR_INVALID);
+    for (int i = 0; i < 3; i++)
+        free (out [i].block_lufs);
+    planner_plan_free (&plan);
+    fx_free (&f);
+
+    //  hybrid, with a silent fourth track: the clamp holds, silence stays
+    fx_init (&f, 4, lv, nb);
+    s_spread (&f, lv);
+    for (size_t b = 0; b < 100; b++)
+        f.m [3].block_lufs [b] = -200.0f;
+    f.m [3].integrated_lufs = -HUGE_VAL;
+    f.album.s.loudness.policy = POLICY_HYBRID;
+    f.album.s.loudness.max_deviation_lu = 2.0;
+    assert_int_equal (planner_plan_album (&f.album, f.mp, PROFILE_SPOTIFY, 48000, &plan, err,
+                                          sizeof err), 0);
+    assert_true (plan.tracks [3].silent);
+    s_outputs (&f, &plan, -25.0, 4.0, NULL, out, op);
+    assert_int_equal (planner_album_correct (&f.album, &plan, op, shift, &read), 1);
+    assert_true (shift [3] == 0.0);
+    for (int i = 0; i < 3; i++) {
+        double t = plan.tracks [i].target_lufs + shift [i];
+        printf ("#   hybrid: track %d planned %.3f, shift %.3f\n", i + 1,
+                plan.tracks [i].target_lufs, shift [i]);
+        assert_true (t >= -14.0 - 2.0 - 1e-9 && t <= -14.0 + 2.0 + 1e-9);
+    }
+    printf ("#   hybrid: album read %.4f, after the shifts %.4f, planned %.4f\n", read,
+            planner_album_lufs (&f.album, op, shift), plan.album_planned_lufs);
+    assert_true (fabs (planner_album_lufs (&f.album, op, shift) - plan.album_planned_lufs) < 1e-4);
+    for (int i = 0; i < 4; i++)
+        free (out [i].block_lufs);
+    planner_plan_free (&plan);
+    fx_free (&f);
+}
+
 int
 main (void)
 {
@@ -707,6 +837,7 @@ main (void)
         cmocka_unit_test (test_tonal_bass_notes_smooth),
         cmocka_unit_test (test_tonal_strength_scales),
         cmocka_unit_test (test_album_edges),
+        cmocka_unit_test (test_album_correct),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

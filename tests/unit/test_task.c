@@ -123,6 +123,62 @@ test_json_round_trips (void **state)
     assert_int_equal (results_layout_parse ("{}", &l2, &rate), MF_ERR_FORMAT);
 }
 
+//  A master report's output blocks: carried in hundredths of an LU (every
+//  length mod 3 of the base64, the floor and -inf), read back within
+//  0.005 LU, dropped on request; a report without them has none, and
+//  blocks that do not decode are refused.
+static void
+test_master_blocks (void **state)
+{
+    (void) state;
+    for (size_t n = 1; n <= 7; n++) {
+        float v [7] = { -14.004f, -23.456f, -200.0f, -(float) HUGE_VAL, 3.2f, -69.99f, -0.001f };
+        master_report_t r;
+        memset (&r, 0, sizeof r);
+        r.out_lufs = -14.0;
+        r.out_blocks = v;
+        r.n_out_blocks = n;
+        char *json = results_master_json (&r);
+        assert_non_null (json);
+        float *b = NULL;
+        size_t nb = 0;
+        assert_int_equal (results_master_blocks (json, &b, &nb), 0);
+        assert_int_equal (nb, n);
+        for (size_t i = 0; i < n; i++) {
+            float want = isfinite (v [i]) ? v [i] : -200.0f;
+            assert_true (fabsf (b [i] - want) <= 0.0051f);
+        }
+        free (b);
+        master_report_t r2;
+        assert_int_equal (results_master_parse (json, &r2), 0);
+        assert_null (r2.out_blocks);
+        assert_true (r2.out_lufs == -14.0);
+        char *lean = results_master_drop_blocks (json);
+        assert_non_null (lean);
+        assert_null (strstr (lean, "out_blocks"));
+        assert_true (strlen (lean) < strlen (json));
+        assert_int_equal (results_master_blocks (lean, &b, &nb), 0);
+        assert_null (b);
+        assert_int_equal (nb, 0);
+        free (lean);
+        free (json);
+    }
+    float *b = NULL;
+    size_t nb = 0;
+    assert_int_equal (results_master_blocks ("{\"out_blocks\": \"AAA\"}", &b, &nb), MF_ERR_FORMAT);
+    assert_int_equal (results_master_blocks ("{\"out_blocks\": \"AA*A\"}", &b, &nb), MF_ERR_FORMAT);
+    assert_int_equal (results_master_blocks ("{\"out_blocks\": \"AA==\"}", &b, &nb), MF_ERR_FORMAT);
+    assert_int_equal (results_master_blocks ("{\"out_blocks\": 3}", &b, &nb), MF_ERR_FORMAT);
+    assert_int_equal (results_master_blocks ("{\"out_blocks\": \"A=AA\"}", &b, &nb), MF_ERR_FORMAT);
+    assert_int_equal (results_master_blocks ("[1", &b, &nb), MF_ERR_FORMAT);
+    assert_null (b);
+    //  two bytes, one block: 0xe8 0xfd is -536, -5.36 LU
+    assert_int_equal (results_master_blocks ("{\"out_blocks\": \"6P0=\"}", &b, &nb), 0);
+    assert_int_equal (nb, 1);
+    assert_true (fabsf (b [0] - (-5.36f)) < 1e-5f);
+    free (b);
+}
+
 //  A no-op task succeeds at once; an unknown kind fails with a message.
 static void
 test_noop_and_unknown (void **state)
@@ -238,6 +294,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_analysis_round_trip),
         cmocka_unit_test (test_json_round_trips),
+        cmocka_unit_test (test_master_blocks),
         cmocka_unit_test (test_noop_and_unknown),
         cmocka_unit_test (test_analyze),
     };

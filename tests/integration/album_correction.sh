@@ -1,0 +1,112 @@
+#!/bin/bash
+# The album correction: an album of orchestral and dense mixes, album
+# policy at -14 LUFS, with a glue compressor. Every track lands on its
+# planned loudness, but the chain's dynamics change how the tracks'
+# 400 ms blocks spread, so the album as mastered reads off its plan; the
+# broker reads the album from the masters' blocks before assembling,
+# moves the tracks' planned loudness and masters them again.
+# A fifth track is digital silence (planned silent: it does not move).
+#   1. `masterfarm run`: the report records the correction (first reading
+#      more than 0.1 LU off, the last within 0.05), FFmpeg's ebur128 reads
+#      the album file within 0.1 LU of the target (DESIGN.md's promise),
+#      and every track's master is within 0.1 LU of its corrected plan.
+#   2. The same job on a broker killed (kill -9) just after it queued the
+#      correction's masters, its worker stopped with it, then restarted on
+#      the same state: the correction is made once (the stored shifts are
+#      applied when the album is planned again), and the audio files and
+#      CUE sheet are byte-identical to those of step 1.
+. "$MF_SRC/tests/lib/farm_lib.sh"
+command -v ffmpeg >/dev/null || fail "ffmpeg is needed as the independent meter"
+
+mkdir -p "$T/in"
+"$MF_BIN/tests/tool_orch_mix" "$T/in/o1.wav" 20 44100 2 24 1
+"$MF_BIN/tests/tool_master_mix" "$T/in/d2.wav" 15
+"$MF_BIN/tests/tool_orch_mix" "$T/in/o3.wav" 25 44100 2 24 3
+"$MF_BIN/tests/tool_master_mix" "$T/in/d4.wav" 12 48000
+# a hidden track of digital silence: planned silent, never moved, still
+# mastered again with its album
+python3 - "$T/in/s5.wav" <<'EOF'
+import sys, wave
+w = wave.open(sys.argv[1], "wb")
+w.setnchannels(2); w.setsampwidth(3); w.setframerate(44100)
+w.writeframes(bytes(6 * 44100 * 5))
+w.close()
+EOF
+cat >"$T/in/job.json" <<'EOF'
+{ "name": "Album correction",
+  "defaults": { "profiles": ["spotify"],
+    "loudness": {"policy": "album", "target_lufs": -14.0, "true_peak_dbtp": -1.0},
+    "chain": {"compressor": {"threshold_db": -24, "ratio": 3, "attack_ms": 30,
+                             "release_ms": 250, "knee_db": 6}} },
+  "albums": [ {"title": "Dynamics", "artist": "Label",
+     "tracks": [ {"path": "o1.wav", "title": "One"}, {"path": "d2.wav", "title": "Two"},
+                 {"path": "o3.wav", "title": "Three"}, {"path": "d4.wav", "title": "Four"},
+                 {"path": "s5.wav", "title": "Hidden"} ] } ] }
+EOF
+
+# ebur128 FILE: FFmpeg's integrated loudness of FILE (3 decimals).
+ebur128 () {
+    ffmpeg -nostats -hide_banner -i "$1" \
+        -af "ebur128=metadata=1,ametadata=mode=print:key=lavfi.r128.I:file=/dev/stdout" \
+        -f null - 2>/dev/null | tail -n 1 | sed 's/.*=//'
+}
+
+# 1. One run, as a label would make it.
+"$MASTERFARM" run "$T/in/job.json" -o "$T/a" --quiet >"$T/run.out" 2>&1 \
+    || { cat "$T/run.out"; fail "masterfarm run did not exit 0"; }
+grep -h "album reads" "$T/a/.masterfarm/broker.log" | sed 's/.*\] //' || true
+album=$(echo "$T"/a/*/spotify/album.flac)
+[ -f "$album" ] || fail "no album file in $T/a"
+I=$(ebur128 "$album")
+log "album file: ffmpeg ebur128 reads $I LUFS (target -14)"
+python3 - "$(dirname "$(dirname "$album")")/report.json" "$I" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+I = float(sys.argv[2])
+p = r["profiles"][0]
+assert abs(I + 14.0) <= 0.1, "ffmpeg reads the album at %.3f LUFS, target -14" % I
+c = p["plan"].get("album_correction")
+assert c, "the report records no album correction"
+reads = c["album_read_lufs"]
+print("album read %s over %d correction(s), shifts %s" % (reads, c["rounds"], c["shift_db"]))
+assert c["rounds"] >= 1 and len(reads) == c["rounds"] + 1, c
+assert abs(reads[0] + 14.0) > 0.1, "the album read on its plan before the correction: %s" % reads
+assert abs(reads[-1] + 14.0) <= 0.05, "the corrected album reads %s" % reads
+assert c["shift_db"][4] == 0.0, "the silent track moved: %s" % c["shift_db"]
+for t in p["tracks"]:
+    if t["silent"]:
+        continue
+    assert abs(t["output_lufs"] - t["planned_lufs"]) <= 0.1, t
+    print("track %d: planned %.3f, output %.3f" % (t["index"], t["planned_lufs"], t["output_lufs"]))
+EOF
+
+# 2. The broker killed just after it queued the correction's masters.
+start_broker "$T/b.db" "$T/in" "$T/b"
+port=${BROKER_URL##*:}
+start_worker w1
+w1=$LAST_PID
+job=$(submit "$T/in/job.json")
+log "job $job submitted"
+deadline=$(( $(now_us) + 120000000 ))
+until grep -q "mastered again (correction 1" "$T/broker.log"; do
+    [ "$(now_us)" -lt "$deadline" ] || fail "the broker made no correction"
+    sleep 0.02
+done
+kill -STOP -- "-$w1"
+kill -KILL "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null || true
+kill -KILL -- "-$w1"
+log "broker killed after queueing the correction"
+done_at_kill=$(sqlite3 "$T/b.db" "SELECT count(*) FROM tasks WHERE job_id = $job AND kind = 3 AND state = 4")
+[ "$done_at_kill" = 0 ] || fail "the album was assembled before the kill; nothing was interrupted"
+[ -n "$(sqlite3 "$T/b.db" "SELECT shift FROM plans WHERE job_id = $job AND shift IS NOT NULL")" ] \
+    || fail "the correction is not in the state file"
+start_broker "$T/b.db" "$T/in" "$T/b" "$port"
+start_worker w2
+watch_expect "$job" 0 "$T/watch.out"
+n=$(grep -c "mastered again (correction" "$T/broker.log")
+[ "$n" = 1 ] || fail "the correction was made $n times; once expected"
+diff <(audio_digest "$T/a" | sed 's/  .*\//  /') <(audio_digest "$T/b" | sed 's/  .*\//  /') \
+    || fail "the restarted farm's audio differs from the uninterrupted run's"
+log "restarted farm: the correction made once, $(audio_digest "$T/b" | wc -l) files byte-identical"
+farm_pass
