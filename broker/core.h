@@ -140,7 +140,8 @@ typedef struct {
                                 //  so its analysis will come from the reuse cache
     int64_t        report_ms;   //  when the report process started (monotonic ms)
     //  The album correction per profile (planner_album_correct; graph.c):
-    double        *shift [PROFILE_COUNT];      //  n_tracks: dB added to each track's planned
+    double        *shift [PROFILE_COUNT];      //  PLANNER_ALBUM_ROUNDS x n_tracks: dB each
+                                               //  round added to each track's planned
                                                //  loudness and gain, NULL: none
     int            shift_rounds [PROFILE_COUNT];  //  corrections made
     double         shift_read [PROFILE_COUNT][PLANNER_ALBUM_ROUNDS + 1];

@@ -187,14 +187,30 @@ s_shift_json (const album_t *a, int p)
         json_decref (rd);
         return NULL;
     }
-    for (size_t i = 0; i < a->spec->n_tracks; i++)
+    //  the shift of each track over the rounds (for people), and each
+    //  round's (what a restarted broker adds again, in the same order, so
+    //  that it plans the same bits)
+    const size_t n = a->spec->n_tracks;
+    json_t *per = json_array ();
+    for (size_t i = 0; i < n; i++) {
+        double sum = 0.0;
+        for (int r = 0; a->shift [p] && r < a->shift_rounds [p]; r++)
+            sum += a->shift [p][(size_t) r * n + i];
         json_array_append_new (sh, a->shift [p] && a->sub_idx [i] >= 0
-                                   ? json_real (a->shift [p][i]) : json_null ());
+                                   ? json_real (sum) : json_null ());
+    }
+    for (int r = 0; per && a->shift [p] && r < a->shift_rounds [p]; r++) {
+        json_t *row = json_array ();
+        for (size_t i = 0; row && i < n; i++)
+            json_array_append_new (row, json_real (a->shift [p][(size_t) r * n + i]));
+        json_array_append_new (per, row ? row : json_null ());
+    }
     for (int r = 0; r <= PLANNER_ALBUM_ROUNDS; r++)
         if (isfinite (a->shift_read [p][r]))
             json_array_append_new (rd, json_real (a->shift_read [p][r]));
     json_object_set_new (o, "rounds", json_integer (a->shift_rounds [p]));
     json_object_set_new (o, "shift_db", sh);
+    json_object_set_new (o, "round_shift_db", per ? per : json_null ());
     json_object_set_new (o, "album_read_lufs", rd);
     json_object_set_new (o, "tolerance_lu", json_real (PLANNER_ALBUM_TOL_LU));
     json_object_set_new (o, "method", json_string (
@@ -225,7 +241,7 @@ s_shift_record (album_t *a, int p)
 }
 
 //  Moves the planned loudness and gain of the tracks of profile p's plan
-//  by shift (per album track, dB).
+//  by shift (one round's, per album track, dB).
 static void
 s_shift_move (album_t *a, int p, const double *shift)
 {
@@ -272,19 +288,30 @@ int
 graph_album_shift_load (album_t *a, int p, const char *text)
 {
     json_t *o = text ? json_loads (text, 0, NULL) : NULL;
-    json_t *sh = json_object_get (o, "shift_db"), *rd = json_object_get (o, "album_read_lufs");
+    json_t *per = json_object_get (o, "round_shift_db"), *rd = json_object_get (o, "album_read_lufs");
     json_int_t rounds = json_integer_value (json_object_get (o, "rounds"));
     size_t n = a->spec->n_tracks;
     int rc = 0;
-    if (!json_is_array (sh) || json_array_size (sh) != n || !json_is_array (rd)
+    if (!json_is_array (per) || json_array_size (per) != (size_t) rounds || !json_is_array (rd)
     ||  rounds < 0 || rounds > PLANNER_ALBUM_ROUNDS || p < 0 || p >= PROFILE_COUNT)
         rc = MF_ERR_FORMAT;
-    double *v = rc ? NULL : calloc (n ? n : 1, sizeof *v);
+    double *v = rc ? NULL : calloc (PLANNER_ALBUM_ROUNDS * (n ? n : 1), sizeof *v);
     if (!rc && !v)
         rc = MF_ERR_NOMEM;
-    for (size_t i = 0; !rc && i < n; i++)
-        v [i] = json_is_number (json_array_get (sh, i))
-              ? json_number_value (json_array_get (sh, i)) : 0.0;
+    for (json_int_t r = 0; !rc && r < rounds; r++) {
+        json_t *row = json_array_get (per, (size_t) r);
+        if (!json_is_array (row) || json_array_size (row) != n)
+            rc = MF_ERR_FORMAT;
+        for (size_t i = 0; !rc && i < n; i++) {
+            json_t *x = json_array_get (row, i);
+            if (!json_is_number (x) || !isfinite (json_number_value (x)))
+                rc = MF_ERR_FORMAT;
+            else
+                v [(size_t) r * n + i] = json_number_value (x);
+        }
+    }
+    if (rc)
+        free (v);
     if (!rc) {
         free (a->shift [p]);
         a->shift [p] = v;
@@ -368,10 +395,10 @@ s_album_correct (broker_t *self, job_t *job, album_t *a, int p)
     }
     free (sk);
     if (rc == 1 && r < PLANNER_ALBUM_ROUNDS && !a->shift [p])
-        a->shift [p] = calloc (n ? n : 1, sizeof *a->shift [p]);
+        a->shift [p] = calloc (PLANNER_ALBUM_ROUNDS * (n ? n : 1), sizeof *a->shift [p]);
     if (rc == 1 && r < PLANNER_ALBUM_ROUNDS && a->shift [p]) {
         for (size_t i = 0; i < n; i++)
-            a->shift [p][i] += shift [i];
+            a->shift [p][(size_t) r * n + i] = shift [i];
         s_shift_move (a, p, shift);
         a->shift_rounds [p] = r + 1;
         s_shift_store (self, job, a, p);
@@ -492,7 +519,9 @@ graph_album_plan (broker_t *self, job_t *job, album_t *a)
             if (rc == 0) {
                 a->plan_ok [p] = true;
                 if (a->shift [p] && a->shift_rounds [p] > 0) {
-                    s_shift_move (a, p, a->shift [p]);
+                    size_t nt = a->spec->n_tracks;
+                    for (int r = 0; r < a->shift_rounds [p]; r++)
+                        s_shift_move (a, p, a->shift [p] + (size_t) r * nt);
                     s_shift_record (a, p);
                 }
                 store_plan_put (self->store, job->id, a->idx, p, a->plans [p].report_json);
@@ -775,6 +804,18 @@ graph_album_advance (broker_t *self, job_t *job, album_t *a)
         if (a->master [i] && !core_task_state_final (a->master [i]->state))
             masters_final = false;
     bool mastered = masters_final && graph_album_mastered (a);
+    //  Every profile's album correction before any assembly: an assembly
+    //  dispatched while another profile's masters run again would take
+    //  the album for a partial one (dispatch.c) and leave its album file out.
+    if (mastered) {
+        bool again = false;
+        for (int p = 0; p < PROFILE_COUNT; p++)
+            if (a->assemble [p] && a->assemble [p]->state == T_BLOCKED && a->plan_ok [p]
+            &&  s_album_correct (self, job, a, p))
+                again = true;
+        if (again)
+            return;                          //  mastered again first
+    }
     for (int p = 0; p < PROFILE_COUNT && masters_final; p++) {
         task_t *as = a->assemble [p];
         if (!as || as->state != T_BLOCKED)
@@ -788,10 +829,6 @@ graph_album_advance (broker_t *self, job_t *job, album_t *a)
         if (!mastered && !a->spec->s.partial_deliver) {
             core_task_set (self, as, T_FAILED, "not assembled: the album is held (a track or "
                         "profile failed, and the spec does not ask for \"partial\": \"deliver\")");
-            continue;
-        }
-        if (mastered && a->plan_ok [p] && s_album_correct (self, job, a, p)) {
-            masters_final = false;           //  mastered again first
             continue;
         }
         if (ok > 0 && !s_assemble_may_start (self, a)) {

@@ -1,15 +1,16 @@
 #!/bin/bash
 # The album correction: an album of orchestral and dense mixes, album
-# policy at -14 LUFS, with a glue compressor. Every track lands on its
+# policy at -14 LUFS, with a glue compressor, for spotify and cd. Every track lands on its
 # planned loudness, but the chain's dynamics change how the tracks'
 # 400 ms blocks spread, so the album as mastered reads off its plan; the
 # broker reads the album from the masters' blocks before assembling,
 # moves the tracks' planned loudness and masters them again.
 # A fifth track is digital silence (planned silent: it does not move).
 #   1. `masterfarm run`: the report records the correction (first reading
-#      more than 0.1 LU off, the last within 0.05), FFmpeg's ebur128 reads
-#      the album file within 0.1 LU of the target (DESIGN.md's promise),
-#      and every track's master is within 0.1 LU of its corrected plan.
+#      more than 0.1 LU off, the last within 0.05) for both profiles, each
+#      has its album file and CUE sheet, FFmpeg's ebur128 reads each album
+#      file within 0.1 LU of the target (DESIGN.md's promise), and every
+#      track's master is within 0.1 LU of its corrected plan.
 #   2. The same job on a broker killed (kill -9) just after it queued the
 #      correction's masters, its worker stopped with it, then restarted on
 #      the same state: the correction is made once (the stored shifts are
@@ -34,7 +35,7 @@ w.close()
 EOF
 cat >"$T/in/job.json" <<'EOF'
 { "name": "Album correction",
-  "defaults": { "profiles": ["spotify"],
+  "defaults": { "profiles": ["spotify", "cd"],
     "loudness": {"policy": "album", "target_lufs": -14.0, "true_peak_dbtp": -1.0},
     "chain": {"compressor": {"threshold_db": -24, "ratio": 3, "attack_ms": 30,
                              "release_ms": 250, "knee_db": 6}} },
@@ -55,29 +56,38 @@ ebur128 () {
 "$MASTERFARM" run "$T/in/job.json" -o "$T/a" --quiet >"$T/run.out" 2>&1 \
     || { cat "$T/run.out"; fail "masterfarm run did not exit 0"; }
 grep -h "album reads" "$T/a/.masterfarm/broker.log" | sed 's/.*\] //' || true
-album=$(echo "$T"/a/*/spotify/album.flac)
-[ -f "$album" ] || fail "no album file in $T/a"
-I=$(ebur128 "$album")
-log "album file: ffmpeg ebur128 reads $I LUFS (target -14)"
-python3 - "$(dirname "$(dirname "$album")")/report.json" "$I" <<'EOF'
+report=$(echo "$T"/a/*/report.json)
+[ -f "$report" ] || fail "no report in $T/a"
+dir=$(dirname "$report")
+for f in spotify/album.flac spotify/album.cue cd/album.wav cd/album.cue; do
+    [ -f "$dir/$f" ] || fail "$f is missing: $(ls "$dir"/*)"
+done
+I_spotify=$(ebur128 "$dir/spotify/album.flac")
+I_cd=$(ebur128 "$dir/cd/album.wav")
+log "album files: ffmpeg ebur128 reads $I_spotify (spotify), $I_cd (cd) LUFS; target -14"
+python3 - "$report" "$I_spotify" "$I_cd" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
-I = float(sys.argv[2])
-p = r["profiles"][0]
-assert abs(I + 14.0) <= 0.1, "ffmpeg reads the album at %.3f LUFS, target -14" % I
-c = p["plan"].get("album_correction")
-assert c, "the report records no album correction"
-reads = c["album_read_lufs"]
-print("album read %s over %d correction(s), shifts %s" % (reads, c["rounds"], c["shift_db"]))
-assert c["rounds"] >= 1 and len(reads) == c["rounds"] + 1, c
-assert abs(reads[0] + 14.0) > 0.1, "the album read on its plan before the correction: %s" % reads
-assert abs(reads[-1] + 14.0) <= 0.05, "the corrected album reads %s" % reads
-assert c["shift_db"][4] == 0.0, "the silent track moved: %s" % c["shift_db"]
-for t in p["tracks"]:
-    if t["silent"]:
-        continue
-    assert abs(t["output_lufs"] - t["planned_lufs"]) <= 0.1, t
-    print("track %d: planned %.3f, output %.3f" % (t["index"], t["planned_lufs"], t["output_lufs"]))
+reading = {"spotify": float(sys.argv[2]), "cd": float(sys.argv[3])}
+assert sorted(p["profile"] for p in r["profiles"]) == ["cd", "spotify"], r["profiles"]
+for p in r["profiles"]:
+    name, I = p["profile"], reading[p["profile"]]
+    assert abs(I + 14.0) <= 0.1, "%s: ffmpeg reads the album at %.3f LUFS, target -14" % (name, I)
+    c = p["plan"].get("album_correction")
+    assert c, "%s: the report records no album correction" % name
+    reads = c["album_read_lufs"]
+    print("%s: album read %s over %d correction(s), shifts %s" % (name, reads, c["rounds"],
+                                                                  c["shift_db"]))
+    assert c["rounds"] >= 1 and len(reads) == c["rounds"] + 1, c
+    assert abs(reads[0] + 14.0) > 0.1, "%s: on its plan before the correction: %s" % (name, reads)
+    assert abs(reads[-1] + 14.0) <= 0.05, "%s: the corrected album reads %s" % (name, reads)
+    assert c["shift_db"][4] == 0.0, "%s: the silent track moved: %s" % (name, c["shift_db"])
+    for t in p["tracks"]:
+        if t["silent"]:
+            continue
+        assert abs(t["output_lufs"] - t["planned_lufs"]) <= 0.1, t
+        print("  track %d: planned %.3f, output %.3f" % (t["index"], t["planned_lufs"],
+                                                         t["output_lufs"]))
 EOF
 
 # 2. The broker killed just after it queued the correction's masters.
@@ -105,8 +115,8 @@ start_broker "$T/b.db" "$T/in" "$T/b" "$port"
 start_worker w2
 watch_expect "$job" 0 "$T/watch.out"
 n=$(grep -c "mastered again (correction" "$T/broker.log")
-[ "$n" = 1 ] || fail "the correction was made $n times; once expected"
+[ "$n" = 2 ] || fail "$n corrections were made; one per profile expected"
 diff <(audio_digest "$T/a" | sed 's/  .*\//  /') <(audio_digest "$T/b" | sed 's/  .*\//  /') \
     || fail "the restarted farm's audio differs from the uninterrupted run's"
-log "restarted farm: the correction made once, $(audio_digest "$T/b" | wc -l) files byte-identical"
+log "restarted farm: one correction per profile, $(audio_digest "$T/b" | wc -l) files byte-identical"
 farm_pass
