@@ -825,34 +825,34 @@ store_track_analysis (store_t *self, uint64_t job_id, int album, int track,
     return s_op_add (self, op, ok);
 }
 
-int
-store_plan_put (store_t *self, uint64_t job_id, int album, int profile,
-                const char *plan_json)
+//  Queues a write of a plans row's plan or shift column (kind). Returns 0
+//  or MF_ERR_NOMEM.
+static int
+s_plan_op (store_t *self, int kind, uint64_t job_id, int album, int profile, const char *text)
 {
-    store_op_t *op = s_op_new (STORE_SQL_PLAN_PUT);
+    store_op_t *op = s_op_new (kind);
     if (!op)
         return MF_ERR_NOMEM;
     bool ok = true;
     op->id = job_id;
     op->i [0] = album;
     op->i [1] = profile;
-    op->s [0] = s_dup (plan_json, &ok);
+    op->s [0] = s_dup (text, &ok);
     return s_op_add (self, op, ok);
+}
+
+int
+store_plan_put (store_t *self, uint64_t job_id, int album, int profile,
+                const char *plan_json)
+{
+    return s_plan_op (self, STORE_SQL_PLAN_PUT, job_id, album, profile, plan_json);
 }
 
 int
 store_shift_put (store_t *self, uint64_t job_id, int album, int profile,
                  const char *shift_json)
 {
-    store_op_t *op = s_op_new (STORE_SQL_SHIFT_PUT);
-    if (!op)
-        return MF_ERR_NOMEM;
-    bool ok = true;
-    op->id = job_id;
-    op->i [0] = album;
-    op->i [1] = profile;
-    op->s [0] = shift_json ? s_dup (shift_json, &ok) : NULL;
-    return s_op_add (self, op, ok);
+    return s_plan_op (self, STORE_SQL_SHIFT_PUT, job_id, album, profile, shift_json);
 }
 
 int
