@@ -658,7 +658,7 @@ s_status_progress (broker_t *self, job_t *job, status_t *s)
     for (size_t ai = 0; ai < job->n_albums; ai++) {
         album_t *a = &job->albums [ai];
         double album_s = 0, tracks_left = left;
-        uint32_t n_an = 0, n_ma = 0, t_done = 0, t_failed = 0;
+        uint32_t n_an = 0, n_ma = 0, n_again = 0, t_done = 0, t_failed = 0;
         for (size_t i = 0; i < a->spec->n_tracks; i++) {
             double sec = s_track_seconds (a, i);
             album_s += sec;
@@ -674,7 +674,12 @@ s_status_progress (broker_t *self, job_t *job, status_t *s)
                 if (!m)
                     continue;
                 s_progress_add (m, sec * master_rate [p], now, &done, &left);
+                //  the masters the album correction made before this round
+                //  (graph.c): work done, so that progress does not go back
+                if (!m->reused)
+                    done += a->shift_rounds [p] * sec * master_rate [p];
                 n_ma += status_task_running (m);
+                n_again += a->shift_rounds [p] > 0 && status_task_running (m);
                 all = all && m->state == T_DONE;
                 failed = failed || m->state == T_FAILED;
             }
@@ -736,7 +741,9 @@ s_status_progress (broker_t *self, job_t *job, status_t *s)
             if (n_an)
                 k += (size_t) snprintf (stage + k, size - k, "analyze %u", n_an);
             if (n_ma && k + 1 < size)
-                k += (size_t) snprintf (stage + k, size - k, "%smaster %u", k ? ", " : "", n_ma);
+                k += (size_t) snprintf (stage + k, size - k, "%smaster %u%s", k ? ", " : "", n_ma,
+                                        n_again ? " again (album loudness)"
+                                                : "");
             if (ka && k + 1 < size)
                 k += (size_t) snprintf (stage + k, size - k, "%sassemble%s", k ? ", " : "",
                                         assembling);
