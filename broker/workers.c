@@ -216,8 +216,12 @@ s_assembly_commit (broker_t *self, task_t *t, const Masterfarm__Result *res,
 bool
 workers_adopt (broker_t *self, worker_info_t *w, task_t *t, uint32_t attempt)
 {
-    if (!t || t->state != T_QUEUED || t->worker >= 0 || t->attempts != (int) attempt
-    ||  core_job_state_final (t->job->state))
+    //  only a task the restart put back (parked): a queued one that was
+    //  not running then (a master the album correction queued again, its
+    //  attempt number still that of its done attempt) must not take a
+    //  result a worker sends again after it reconnects
+    if (!t || !t->parked || t->state != T_QUEUED || t->worker >= 0
+    ||  t->attempts != (int) attempt || core_job_state_final (t->job->state))
         return false;
     int widx = (int) (w - self->workers);
     scheduler_remove (self->sched, &t->sched);
