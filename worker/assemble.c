@@ -43,8 +43,8 @@
 
     Memory. The album is never held whole: the tracks are read through an
     assemble_source_t, and the timeline is built, quantised (the dither
-    carrying on from piece to piece), measured and written ASSEMBLE_PIECE
-    frames at a time (a crossfade in one piece, so that its peak is known
+    carrying on from piece to piece), measured and written a few seconds at
+    a time (a crossfade in one piece, so that its peak is known
     before it is written), to the album file and to the slice the piece
     belongs to at once. What it holds is two pieces, whatever the
     album's length.  */
@@ -57,6 +57,7 @@
 #include "worker/dsp/dither.h"
 #include "worker/dsp/fade.h"
 #include "worker/dsp/truepeak.h"
+#include "worker/kweight.h"
 #include "worker/master.h"
 
 #include <math.h>
@@ -455,9 +456,16 @@ assemble_album_stream (const spec_album_t *album, const profile_t *profile,
         rc = assemble_layout (album, profile, rate, len, layout, err, err_size);
     if (rc)
         goto done;
-    //  pieces: ASSEMBLE_PIECE frames, or a whole crossfade (its peak is
-    //  checked before it is written)
-    int64_t cap = ASSEMBLE_PIECE;
+    //  pieces: ASSEMBLE_PIECE frames or more, a whole number of the
+    //  meter's 100 ms hops and at least ASSEMBLE_PIECE_HOPS of them, so
+    //  that the album's loudness is measured on the meter's side-by-side
+    //  path (master_meter_add) rather than frame by frame; or a whole
+    //  crossfade (its peak is checked before it is written)
+    const int64_t hop = kweight_hop_frames (rate);
+    int64_t piece_n = ASSEMBLE_PIECE_HOPS * hop;
+    if (piece_n < ASSEMBLE_PIECE)
+        piece_n = (ASSEMBLE_PIECE + hop - 1) / hop * hop;
+    int64_t cap = piece_n;
     for (size_t i = 0; i < n_tracks; i++) {
         layout->tracks [i].trim_lead = lead [i];
         layout->tracks [i].trim_trail = trail [i];
@@ -503,8 +511,8 @@ assemble_album_stream (const spec_album_t *album, const profile_t *profile,
     //  written to the album file and to the slice it belongs to
     size_t first = 0, slice = 0;
     for (int64_t pos = 0; pos < layout->total_frames && !rc; ) {
-        int64_t q = pos + ASSEMBLE_PIECE < layout->total_frames ? pos + ASSEMBLE_PIECE
-                                                               : layout->total_frames;
+        int64_t q = pos + piece_n < layout->total_frames ? pos + piece_n
+                                                        : layout->total_frames;
         size_t xf = 0;                    //  the track whose crossfade is this piece
         for (size_t i = 1; i < n_tracks; i++) {
             const assemble_track_t *lt = &layout->tracks [i];

@@ -63,7 +63,8 @@ typedef struct {
     void  *arg;
 } assemble_source_t;
 
-#define ASSEMBLE_PIECE  65536     //  frames built and written at a time
+#define ASSEMBLE_PIECE  65536     //  frames built and written at a time, at least
+#define ASSEMBLE_PIECE_HOPS  32   //  and at least this many 100 ms meter hops
 
 //  assemble_album_part on tracks read through src in pieces: the memory
 //  it holds does not grow with the album (two pieces, or a crossfade).
