@@ -47,7 +47,13 @@
     a time (a crossfade in one piece, so that its peak is known
     before it is written), to the album file and to the slice the piece
     belongs to at once. What it holds is two pieces, whatever the
-    album's length.  */
+    album's length.
+
+    FLAC. The album file of a FLAC profile is not encoded a second time:
+    its frames are the track files' frames as they are encoded, joined
+    (worker/flac_out.h), since the track files tile the album. Where they
+    do not, or a track would end on a block too short to join (under 16
+    frames), the album file is encoded from the pieces like the others.  */
 #include "worker/assemble.h"
 #include "common/text.h"
 #include "common/array.h"
@@ -57,6 +63,7 @@
 #include "worker/dsp/dither.h"
 #include "worker/dsp/fade.h"
 #include "worker/dsp/truepeak.h"
+#include "worker/flac_out.h"
 #include "worker/kweight.h"
 #include "worker/master.h"
 
@@ -171,6 +178,7 @@ typedef struct {
     char            path [4096];
     char            tmp [4200];
     audio_writer_t *w;
+    flac_join_t    *join;          //  instead of w: the album joined from its tracks
 } s_out_t;
 
 //  Creates dir/name's temporary file. Returns 0 or an error with err.
@@ -191,11 +199,58 @@ s_out_open (s_out_t *o, const char *dir, const char *name, int rate_hz, int chan
     return rc;
 }
 
+//  The album file of a FLAC profile as its tracks' frames joined
+//  (flac_out.h), when the track files tile the album and their lengths
+//  allow it. Returns 0 with o->join NULL when they do not, 0 with the
+//  file created, or an error.
+static int
+s_out_open_join (s_out_t *o, const char *dir, const char *name, const assemble_layout_t *layout,
+                 size_t n_tracks, int rate_hz, int channels, const profile_t *profile,
+                 const audio_tags_t *tags, char *err, size_t err_size)
+{
+    memset (o, 0, sizeof *o);
+    if (profile->format != OUT_FLAC || n_tracks == 0)
+        return 0;
+    int block = flac_block_frames (profile->flac_level, rate_hz, channels, profile->bits);
+    if (block <= 0)
+        return 0;
+    int64_t *len = malloc (n_tracks * sizeof *len);
+    if (!len) {
+        snprintf (err, err_size, "out of memory");
+        return MF_ERR_NOMEM;
+    }
+    int64_t at = 0;
+    bool fixed = true, tiled = true;
+    for (size_t i = 0; i < n_tracks && tiled; i++) {
+        const assemble_track_t *lt = &layout->tracks [i];
+        tiled = lt->slice_start == at && lt->slice_frames > 0;
+        len [i] = lt->slice_frames;
+        at += lt->slice_frames;
+        if (i + 1 < n_tracks && len [i] % block)
+            fixed = false;
+    }
+    tiled = tiled && at == layout->total_frames && flac_join_fits (len, n_tracks, block);
+    free (len);
+    if (!tiled)
+        return 0;
+    if (snprintf (o->path, sizeof o->path, "%s/%s", dir, name) >= (int) sizeof o->path
+    ||  fsutil_temp_path (o->path, o->tmp, sizeof o->tmp) != 0) {
+        snprintf (err, err_size, "%s/%s: path too long", dir, name);
+        return MF_ERR_INVALID;
+    }
+    int rc = flac_join_open (o->tmp, rate_hz, channels, profile->bits, tags, fixed, &o->join,
+                             err, err_size);
+    if (rc)
+        remove (o->tmp);
+    return rc;
+}
+
 //  Finishes the file and renames it into place. Returns 0 or an error.
 static int
 s_out_commit (s_out_t *o, char *err, size_t err_size)
 {
-    int rc = audio_writer_close (&o->w, err, err_size);
+    int rc = o->join ? flac_join_close (&o->join, err, err_size)
+                     : audio_writer_close (&o->w, err, err_size);
     if (rc) {
         remove (o->tmp);
         return rc;
@@ -211,10 +266,11 @@ s_out_commit (s_out_t *o, char *err, size_t err_size)
 static void
 s_out_abort (s_out_t *o)
 {
-    if (!o->w)
+    if (!o->w && !o->join)
         return;
     char ignored [8];
     audio_writer_close (&o->w, ignored, sizeof ignored);
+    flac_join_close (&o->join, ignored, sizeof ignored);
     remove (o->tmp);
 }
 
@@ -502,7 +558,11 @@ assemble_album_stream (const spec_album_t *album, const profile_t *profile,
                            .comment = "masterfarm album" };
     if (whole) {
         snprintf (name, sizeof name, "album.%s", profile->ext);
-        rc = s_out_open (&album_out, out_dir, name, rate, ch, profile, &atags, err, err_size);
+        rc = s_out_open_join (&album_out, out_dir, name, layout, n_tracks, rate, ch, profile,
+                              &atags, err, err_size);
+        if (!rc && !album_out.join)
+            rc = s_out_open (&album_out, out_dir, name, rate, ch, profile, &atags, err,
+                             err_size);
         if (rc)
             goto done;
     }
@@ -555,7 +615,7 @@ assemble_album_stream (const spec_album_t *album, const profile_t *profile,
         //  crossfades and fades included
         if (whole && master_meter_add (meter, piece, n))
             rc = MF_ERR_NOMEM;
-        if (!rc && whole)
+        if (!rc && album_out.w)
             rc = audio_writer_write (album_out.w, piece, n, err, err_size);
         for (int64_t done_f = 0; !rc && done_f < n && slice < n_tracks; ) {
             const assemble_track_t *lt = &layout->tracks [slice];
@@ -587,12 +647,13 @@ assemble_album_stream (const spec_album_t *album, const profile_t *profile,
                     rc = MF_ERR_INVALID;
                     break;
                 }
-                //  the writer keeps the tags by pointer: their strings are
-                //  the spec's, the numbers copied
+                //  the writer takes the tags when it opens
                 rc = s_out_open (&slice_out, out_dir, name, rate, ch, profile, &tags, err,
                                  err_size);
                 if (rc)
                     break;
+                if (album_out.join)
+                    audio_writer_join (slice_out.w, album_out.join);
             }
             int64_t m = end - at < n - done_f ? end - at : n - done_f;
             rc = audio_writer_write (slice_out.w, piece + (size_t) done_f * ch, m, err,

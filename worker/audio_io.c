@@ -2,8 +2,8 @@
     with every check a corrupt or hostile file needs, and tagged writes.  */
 #include "worker/audio_io.h"
 #include "common/err.h"
+#include "worker/flac_out.h"
 
-#include <FLAC/metadata.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -572,106 +572,10 @@ s_riff_aiff_tags (SNDFILE *sf, const audio_tags_t *tags)
     }
 }
 
-//  Sets NAME=value in a Vorbis comment block, replacing any NAME there.
-static bool
-s_vc_set (FLAC__StreamMetadata *vc, const char *name, const char *value)
-{
-    if (!value || !*value)
-        return true;
-    FLAC__StreamMetadata_VorbisComment_Entry e;
-    if (!FLAC__metadata_object_vorbiscomment_entry_from_name_value_pair (&e, name, value))
-        return false;
-    //  copy false: the block takes e's bytes (they stay ours on failure)
-    if (FLAC__metadata_object_vorbiscomment_replace_comment (vc, e, true, false))
-        return true;
-    free (e.entry);
-    return false;
-}
-
-//  The same with a positive number; 0 is not written.
-static bool
-s_vc_set_int (FLAC__StreamMetadata *vc, const char *name, int value)
-{
-    char num [16];
-    snprintf (num, sizeof num, "%d", value);
-    return value <= 0 || s_vc_set (vc, name, num);
-}
-
-//  Writes tags as the Vorbis comment block of the FLAC file at path,
-//  through libFLAC's metadata interface (libsndfile has no field for
-//  ISRC, BARCODE, ALBUMARTIST, TRACKTOTAL or DISCNUMBER). Returns 0 or
-//  MF_ERR_IO / MF_ERR_NOMEM with err filled.
-static int
-s_flac_tags (const char *path, const audio_tags_t *tags, char *err, size_t err_size)
-{
-    FLAC__Metadata_Chain *chain = FLAC__metadata_chain_new ();
-    FLAC__Metadata_Iterator *it = FLAC__metadata_iterator_new ();
-    int rc = 0;
-    if (!chain || !it) {
-        snprintf (err, err_size, "%s: out of memory for the FLAC tags", path);
-        rc = MF_ERR_NOMEM;
-        goto done;
-    }
-    if (!FLAC__metadata_chain_read (chain, path)) {
-        snprintf (err, err_size, "%s: cannot read the written FLAC metadata (%s)", path,
-                  FLAC__Metadata_ChainStatusString [FLAC__metadata_chain_status (chain)]);
-        rc = MF_ERR_IO;
-        goto done;
-    }
-    //  the file's Vorbis comment block, or a new one after STREAMINFO
-    FLAC__StreamMetadata *vc = NULL;
-    FLAC__metadata_iterator_init (it, chain);
-    do {
-        if (FLAC__metadata_iterator_get_block_type (it) == FLAC__METADATA_TYPE_VORBIS_COMMENT)
-            vc = FLAC__metadata_iterator_get_block (it);
-    } while (!vc && FLAC__metadata_iterator_next (it));
-    if (!vc) {
-        FLAC__metadata_iterator_init (it, chain);
-        vc = FLAC__metadata_object_new (FLAC__METADATA_TYPE_VORBIS_COMMENT);
-        if (vc && !FLAC__metadata_iterator_insert_block_after (it, vc)) {
-            FLAC__metadata_object_delete (vc);
-            vc = NULL;
-        }
-    }
-    bool ok = vc
-           && s_vc_set (vc, "TITLE", tags->title)
-           && s_vc_set (vc, "ARTIST", tags->artist)
-           && s_vc_set (vc, "ALBUM", tags->album)
-           && s_vc_set (vc, "ALBUMARTIST", tags->album_artist)
-           && s_vc_set_int (vc, "TRACKNUMBER", tags->track_number)
-           && s_vc_set_int (vc, "TRACKTOTAL", tags->track_total)
-           && s_vc_set_int (vc, "DISCNUMBER", tags->disc_number)
-           && s_vc_set (vc, "ISRC", tags->isrc)
-           && s_vc_set (vc, "BARCODE", tags->barcode)
-           && s_vc_set (vc, "DATE", tags->date)
-           && s_vc_set (vc, "GENRE", tags->genre)
-           && s_vc_set (vc, "COMMENT", tags->comment);
-    if (!ok) {
-        snprintf (err, err_size, "%s: cannot set the FLAC tags (a value that is not "
-                  "UTF-8, or out of memory)", path);
-        rc = vc ? MF_ERR_INVALID : MF_ERR_NOMEM;
-        goto done;
-    }
-    FLAC__metadata_chain_sort_padding (chain);
-    if (!FLAC__metadata_chain_write (chain, true, false)) {
-        snprintf (err, err_size, "%s: cannot write the FLAC tags (%s)", path,
-                  FLAC__Metadata_ChainStatusString [FLAC__metadata_chain_status (chain)]);
-        rc = MF_ERR_IO;
-    }
-done:
-    if (it)
-        FLAC__metadata_iterator_delete (it);
-    if (chain)
-        FLAC__metadata_chain_delete (chain);
-    return rc;
-}
-
 struct audio_writer_s {
     SNDFILE           *sf;
+    flac_out_t        *flac;       //  FLAC: libFLAC's encoder (flac_out.h)
     char              *path;
-    out_format_t       format;
-    bool               has_tags;
-    audio_tags_t       tags;
     int64_t            frames;
 };
 
@@ -695,6 +599,23 @@ audio_writer_open (const char *path, int rate_hz, int channels, out_format_t for
         return MF_ERR_UNSUPPORTED;
     }
     info.format = major | sub;
+    if (format == OUT_FLAC) {
+        audio_writer_t *w = calloc (1, sizeof *w);
+        if (!w || !(w->path = strdup (path))) {
+            free (w);
+            snprintf (err, err_size, "%s: out of memory", path);
+            return MF_ERR_NOMEM;
+        }
+        int rc = flac_out_open (path, rate_hz, channels, bits, flac_level, tags, &w->flac,
+                                err, err_size);
+        if (rc) {
+            free (w->path);
+            free (w);
+            return rc;
+        }
+        *writer = w;
+        return 0;
+    }
     if (!sf_format_check (&info)) {
         snprintf (err, err_size, "%s: %d channels at %d Hz, %d-bit cannot be written in this format",
                   path, channels, rate_hz, bits);
@@ -713,21 +634,11 @@ audio_writer_open (const char *path, int rate_hz, int channels, out_format_t for
         free (w);
         return MF_ERR_IO;
     }
-    w->format = format;
-    if (tags) {
-        w->has_tags = true;
-        w->tags = *tags;
-    }
     sf_command (w->sf, SFC_SET_CLIPPING, NULL, SF_TRUE);
     //  libsndfile's float->int scaling is x * 2^(bits-1) with clipping;
     //  turn off its normalisation-free path so 1.0 maps to full scale.
     sf_command (w->sf, SFC_SET_NORM_FLOAT, NULL, SF_TRUE);
-    if (format == OUT_FLAC && flac_level >= 0 && flac_level <= 8) {
-        //  libsndfile maps 0..1 onto the presets 0..8
-        double level = flac_level / 8.0;
-        sf_command (w->sf, SFC_SET_COMPRESSION_LEVEL, &level, sizeof level);
-    }
-    if (tags && format != OUT_FLAC)
+    if (tags)
         s_riff_aiff_tags (w->sf, tags);
     *writer = w;
     return 0;
@@ -737,6 +648,12 @@ int
 audio_writer_write (audio_writer_t *w, const float *data, int64_t frames,
                     char *err, size_t err_size)
 {
+    if (w->flac) {
+        int rc = flac_out_write (w->flac, data, frames, err, err_size);
+        if (rc == 0)
+            w->frames += frames;
+        return rc;
+    }
     sf_count_t put = sf_writef_float (w->sf, data, frames);
     if (put != frames) {
         snprintf (err, err_size, "%s: write failed after %lld of %lld frames (%s)",
@@ -748,6 +665,13 @@ audio_writer_write (audio_writer_t *w, const float *data, int64_t frames,
     return 0;
 }
 
+void
+audio_writer_join (audio_writer_t *w, flac_join_t *join)
+{
+    if (w->flac)
+        flac_out_join (w->flac, join);
+}
+
 int
 audio_writer_close (audio_writer_t **writer, char *err, size_t err_size)
 {
@@ -756,12 +680,13 @@ audio_writer_close (audio_writer_t **writer, char *err, size_t err_size)
         return 0;
     *writer = NULL;
     int rc = 0;
+    if (w->flac)
+        rc = flac_out_close (&w->flac, err, err_size);
+    else
     if (sf_close (w->sf) != 0) {
         snprintf (err, err_size, "%s: close failed", w->path);
         rc = MF_ERR_IO;
     }
-    if (rc == 0 && w->has_tags && w->format == OUT_FLAC)
-        rc = s_flac_tags (w->path, &w->tags, err, err_size);
     free (w->path);
     free (w);
     return rc;
@@ -787,7 +712,6 @@ audio_write_level (const char *path, const audio_t *audio, out_format_t format,
     rc = audio_writer_write (w, audio->data, audio->frames, err, err_size);
     if (rc) {
         char ignored [8];
-        w->has_tags = false;
         audio_writer_close (&w, ignored, sizeof ignored);
         return rc;
     }

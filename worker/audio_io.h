@@ -125,19 +125,25 @@ void audio_stream_close (audio_stream_t **stream);
 typedef struct audio_writer_s audio_writer_t;
 
 //  Creates path for rate_hz and channels in format with bits, as
-//  audio_write (tags, kept by pointer until close, as it writes them);
-//  flac_level 0..8 is the FLAC encoder's preset (-1: libsndfile's, 5).
+//  audio_write (tags: WAV and AIFF take them here, FLAC copies them);
+//  flac_level 0..8 is libFLAC's preset (-1: its default, 5).
 //  Returns 0 or audio_write's errors with err filled.
 int audio_writer_open (const char *path, int rate_hz, int channels, out_format_t format,
                        int bits, int flac_level, const audio_tags_t *tags,
                        audio_writer_t **writer, char *err, size_t err_size);
 
+//  A FLAC writer's frames and samples also go to join (flac_out.h: the
+//  album file made of its tracks' frames); other formats ignore it.
+typedef struct flac_join_s flac_join_t;
+void audio_writer_join (audio_writer_t *writer, flac_join_t *join);
+
 //  Appends frames. Returns 0 or MF_ERR_IO with err filled.
 int audio_writer_write (audio_writer_t *writer, const float *data, int64_t frames,
                         char *err, size_t err_size);
 
-//  Finishes the file (FLAC tags written after the audio). Returns 0 or
-//  MF_ERR_IO / the tag errors of audio_write; NULL-safe. The file is
+//  Finishes the file (a FLAC file's tags are written before its audio,
+//  its STREAMINFO completed here). Returns 0 or MF_ERR_IO with err;
+//  NULL-safe. The file is
 //  left in place either way (the caller removes a failed one).
 int audio_writer_close (audio_writer_t **writer, char *err, size_t err_size);
 

@@ -6,7 +6,8 @@
 # DATE and GENRE Vorbis comments (read back with metaflac and ffprobe),
 # the WAV masters their RIFF INFO fields (ffprobe). `masterfarm master
 # --title --artist --album --isrc` writes the same; a bad ISRC or date in
-# a spec, or a bad --isrc, is refused naming where it is.
+# a spec, or a bad --isrc, is refused naming where it is. The album FLAC
+# passes flac -t (CRCs and MD5) and decodes to its tracks back to back.
 . "$MF_SRC/tests/lib/farm_lib.sh"
 
 command -v metaflac >/dev/null || { echo "metaflac not installed"; exit 77; }
@@ -53,6 +54,20 @@ done
 tags=$(metaflac --export-tags-to=- "$(dirname "$flac")/album.flac")
 has "$tags" "BARCODE=0123456789012" "album.flac"
 has "$tags" "ALBUMARTIST=The Testers" "album.flac"
+# the album file is its tracks' frames joined (worker/flac_out.h): flac -t
+# checks every frame's CRCs and the MD5 of its STREAMINFO, and ffmpeg
+# decodes it to the tracks' samples back to back
+if command -v flac >/dev/null; then
+    for f in "$(dirname "$flac")"/*.flac; do
+        flac -t -s "$f" 2>"$T/flac_t.err" || fail "flac -t $f: $(cat "$T/flac_t.err")"
+        ! grep -q . "$T/flac_t.err" || fail "flac -t $f warns: $(cat "$T/flac_t.err")"
+    done
+fi
+pcm () { ffmpeg -v error -i "$1" -f s32le - | sha256sum | cut -c1-64; }
+a=$(pcm "$(dirname "$flac")/album.flac")
+t=$(for f in "$(dirname "$flac")"/0*.flac; do ffmpeg -v error -i "$f" -f s32le -; done |
+    sha256sum | cut -c1-64)
+[ "$a" = "$t" ] || fail "album.flac does not decode to its tracks' samples back to back"
 
 wav=$(find "$T/out" -path "*/apple/01 - *.wav" | head -n 1)
 [ -n "$wav" ] || { find "$T/out"; fail "no WAV master of track 1"; }

@@ -1,0 +1,598 @@
+/*  FLAC output through libFLAC, and the album joined from its tracks'
+    frames (see flac_out.h).  */
+#include "worker/flac_out.h"
+#include "common/err.h"
+#include "common/md5.h"
+
+#include <FLAC/metadata.h>
+#include <FLAC/stream_encoder.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_PADDING     8192        //  room for tags edited later, as flac(1) leaves
+#define S_CHUNK       4096        //  frames converted at a time
+#define S_MIN_BLOCK   16          //  RFC 9639: no smaller block but the last
+
+struct flac_join_s {
+    FILE     *f;
+    char     *path;
+    bool      fixed;              //  frame numbers, else sample numbers
+    int       channels, bits, rate_hz;
+    uint64_t  samples;            //  frames joined so far
+    uint64_t  frame_no;
+    uint64_t  pcm;                //  frames whose samples went into md5
+    uint32_t  min_block, max_block, last_block;
+    uint32_t  min_frame, max_frame;
+    md5_ctx_t md5;
+    uint8_t  *pack;               //  samples as the MD5 takes them
+    char      err [256];          //  the first failure, kept for close
+};
+
+struct flac_out_s {
+    FLAC__StreamEncoder  *enc;
+    FLAC__StreamMetadata *meta [2];
+    FILE                 *f;
+    char                 *path;
+    int                   channels, bits;
+    int32_t              *buf;
+    flac_join_t          *join;
+    bool                  io_failed;
+    int64_t               frames;
+};
+
+// --------------------------------------------------------------- tags
+
+//  Sets NAME=value in a Vorbis comment block, replacing any NAME there.
+static bool
+s_vc_set (FLAC__StreamMetadata *vc, const char *name, const char *value)
+{
+    if (!value || !*value)
+        return true;
+    FLAC__StreamMetadata_VorbisComment_Entry e;
+    if (!FLAC__metadata_object_vorbiscomment_entry_from_name_value_pair (&e, name, value))
+        return false;
+    //  copy false: the block takes e's bytes (they stay ours on failure)
+    if (FLAC__metadata_object_vorbiscomment_replace_comment (vc, e, true, false))
+        return true;
+    free (e.entry);
+    return false;
+}
+
+//  The same with a positive number; 0 is not written.
+static bool
+s_vc_set_int (FLAC__StreamMetadata *vc, const char *name, int value)
+{
+    char num [16];
+    snprintf (num, sizeof num, "%d", value);
+    return value <= 0 || s_vc_set (vc, name, num);
+}
+
+//  The metadata after STREAMINFO: the tags (Vorbis comment) and padding.
+//  Returns 0, MF_ERR_INVALID (a value that is not UTF-8) or MF_ERR_NOMEM.
+static int
+s_meta (const audio_tags_t *tags, FLAC__StreamMetadata *meta [2])
+{
+    meta [0] = FLAC__metadata_object_new (FLAC__METADATA_TYPE_VORBIS_COMMENT);
+    meta [1] = FLAC__metadata_object_new (FLAC__METADATA_TYPE_PADDING);
+    if (!meta [0] || !meta [1])
+        return MF_ERR_NOMEM;
+    meta [1]->length = S_PADDING;
+    if (!tags)
+        return 0;
+    FLAC__StreamMetadata *vc = meta [0];
+    bool ok = s_vc_set (vc, "TITLE", tags->title)
+           && s_vc_set (vc, "ARTIST", tags->artist)
+           && s_vc_set (vc, "ALBUM", tags->album)
+           && s_vc_set (vc, "ALBUMARTIST", tags->album_artist)
+           && s_vc_set_int (vc, "TRACKNUMBER", tags->track_number)
+           && s_vc_set_int (vc, "TRACKTOTAL", tags->track_total)
+           && s_vc_set_int (vc, "DISCNUMBER", tags->disc_number)
+           && s_vc_set (vc, "ISRC", tags->isrc)
+           && s_vc_set (vc, "BARCODE", tags->barcode)
+           && s_vc_set (vc, "DATE", tags->date)
+           && s_vc_set (vc, "GENRE", tags->genre)
+           && s_vc_set (vc, "COMMENT", tags->comment);
+    return ok ? 0 : MF_ERR_INVALID;
+}
+
+static void
+s_meta_free (FLAC__StreamMetadata *meta [2])
+{
+    for (int i = 0; i < 2; i++)
+        if (meta [i])
+            FLAC__metadata_object_delete (meta [i]);
+    meta [0] = meta [1] = NULL;
+}
+
+// --------------------------------------------------------------- frames
+
+static uint8_t  s_crc8 [256];
+static uint16_t s_crc16 [256];
+
+//  The CRC tables of RFC 9639: CRC-8 polynomial 0x07, CRC-16 0x8005,
+//  both MSB first from 0.
+static void
+s_crc_init (void)
+{
+    if (s_crc16 [1])
+        return;
+    for (int i = 0; i < 256; i++) {
+        uint8_t c8 = (uint8_t) i;
+        uint16_t c16 = (uint16_t) (i << 8);
+        for (int k = 0; k < 8; k++) {
+            c8 = (uint8_t) (c8 & 0x80 ? (c8 << 1) ^ 0x07 : c8 << 1);
+            c16 = (uint16_t) (c16 & 0x8000 ? (c16 << 1) ^ 0x8005 : c16 << 1);
+        }
+        s_crc8 [i] = c8;
+        s_crc16 [i] = c16;
+    }
+}
+
+static uint16_t
+s_crc16_of (uint16_t crc, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        crc = (uint16_t) ((crc << 8) ^ s_crc16 [(crc >> 8) ^ p [i]]);
+    return crc;
+}
+
+//  The coded number of a frame header (RFC 9639, 9.1.5: UTF-8's scheme
+//  extended to 36 bits) into out; returns its length.
+static size_t
+s_coded_number (uint64_t v, uint8_t out [7])
+{
+    if (v < 0x80) {
+        out [0] = (uint8_t) v;
+        return 1;
+    }
+    size_t n = v < 0x800 ? 2 : v < 0x10000 ? 3 : v < 0x200000 ? 4 : v < 0x4000000 ? 5
+             : v < 0x80000000u ? 6 : 7;
+    for (size_t i = n - 1; i > 0; i--) {
+        out [i] = (uint8_t) (0x80 | (v & 0x3f));
+        v >>= 6;
+    }
+    out [0] = n == 7 ? 0xfe : (uint8_t) ((0xff00u >> n) | v);
+    return n;
+}
+
+//  Records the join's first failure.
+static void
+s_join_fail (flac_join_t *j, const char *fmt, const char *what)
+{
+    if (!j->err [0])
+        snprintf (j->err, sizeof j->err, fmt, j->path, what);
+}
+
+//  Appends one encoded frame of samples frames to the album, its header
+//  renumbered: buf is the whole frame as libFLAC wrote it (fixed block
+//  size, frame number).
+static void
+s_join_frame (flac_join_t *j, const uint8_t *buf, size_t bytes, uint32_t samples)
+{
+    if (j->err [0])
+        return;
+    //  the header: sync and strategy, sizes, the coded frame number,
+    //  block size and rate where coded at the end, then its CRC-8
+    if (bytes < 8 || buf [0] != 0xff || buf [1] != 0xf8) {
+        s_join_fail (j, "%s: %s", "a track's frame has no fixed-block header");
+        return;
+    }
+    size_t at = 4, len = 0;
+    uint8_t b = buf [at];
+    while (len < 8 && (b & (0x80 >> len)))
+        len++;                                        //  its leading ones
+    len = len == 0 ? 1 : len;
+    if ((len < 2 && (b & 0x80)) || len > 7) {
+        s_join_fail (j, "%s: %s", "a track's frame number is not coded as FLAC codes it");
+        return;
+    }
+    at += len;
+    unsigned bs = buf [2] >> 4, sr = buf [2] & 0xf;
+    size_t tail = (bs == 6 ? 1 : bs == 7 ? 2 : 0) + (sr == 12 ? 1 : sr == 13 || sr == 14 ? 2 : 0);
+    size_t head = at + tail + 1;                      //  with the CRC-8
+    if (bytes < head + 2) {
+        s_join_fail (j, "%s: %s", "a track's frame is shorter than its header");
+        return;
+    }
+    uint8_t h [16] = { 0xff, (uint8_t) (j->fixed ? 0xf8 : 0xf9), buf [2], buf [3] };
+    size_t n = 4 + s_coded_number (j->fixed ? j->frame_no : j->samples, h + 4);
+    memcpy (h + n, buf + at, tail);
+    n += tail;
+    uint8_t c8 = 0;
+    for (size_t i = 0; i < n; i++)
+        c8 = s_crc8 [c8 ^ h [i]];
+    h [n++] = c8;
+    const uint8_t *body = buf + head;
+    size_t body_n = bytes - head - 2;
+    uint16_t c16 = s_crc16_of (s_crc16_of (0, h, n), body, body_n);
+    uint8_t crc [2] = { (uint8_t) (c16 >> 8), (uint8_t) c16 };
+    if (fwrite (h, 1, n, j->f) != n || fwrite (body, 1, body_n, j->f) != body_n
+    ||  fwrite (crc, 1, 2, j->f) != 2) {
+        s_join_fail (j, "%s: cannot write: %s", strerror (errno));
+        return;
+    }
+    //  block sizes: the last block's is not a bound (RFC 9639, 8.2)
+    if (j->last_block) {
+        if (!j->min_block || j->last_block < j->min_block)
+            j->min_block = j->last_block;
+        if (j->last_block > j->max_block)
+            j->max_block = j->last_block;
+    }
+    j->last_block = samples;
+    uint32_t size = (uint32_t) (n + body_n + 2);
+    if (!j->min_frame || size < j->min_frame)
+        j->min_frame = size;
+    if (size > j->max_frame)
+        j->max_frame = size;
+    j->samples += samples;
+    j->frame_no++;
+}
+
+//  Feeds the album's MD5 with frames of interleaved samples, as RFC 9639
+//  (8.2) signs them: each sample little-endian in whole bytes.
+static void
+s_join_pcm (flac_join_t *j, const int32_t *x, int64_t frames)
+{
+    const size_t bps = (size_t) (j->bits + 7) / 8;
+    const size_t n = (size_t) frames * (size_t) j->channels;
+    uint8_t *p = j->pack;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t v = (uint32_t) x [i];
+        for (size_t k = 0; k < bps; k++)
+            *p++ = (uint8_t) (v >> (8 * k));
+    }
+    md5_update (&j->md5, j->pack, n * bps);
+    j->pcm += (uint64_t) frames;
+}
+
+// --------------------------------------------------------------- encoder
+
+static FLAC__StreamEncoderWriteStatus
+s_write (const FLAC__StreamEncoder *enc, const FLAC__byte buf [], size_t bytes,
+         uint32_t samples, uint32_t current_frame, void *arg)
+{
+    (void) enc;
+    (void) current_frame;
+    flac_out_t *o = arg;
+    if (fwrite (buf, 1, bytes, o->f) != bytes) {
+        o->io_failed = true;
+        return FLAC__STREAM_ENCODER_WRITE_STATUS_FATAL_ERROR;
+    }
+    if (samples > 0 && o->join)
+        s_join_frame (o->join, buf, bytes, samples);
+    return FLAC__STREAM_ENCODER_WRITE_STATUS_OK;
+}
+
+static FLAC__StreamEncoderSeekStatus
+s_seek (const FLAC__StreamEncoder *enc, FLAC__uint64 offset, void *arg)
+{
+    (void) enc;
+    flac_out_t *o = arg;
+    return fseeko (o->f, (off_t) offset, SEEK_SET) ? FLAC__STREAM_ENCODER_SEEK_STATUS_ERROR
+                                                   : FLAC__STREAM_ENCODER_SEEK_STATUS_OK;
+}
+
+static FLAC__StreamEncoderTellStatus
+s_tell (const FLAC__StreamEncoder *enc, FLAC__uint64 *offset, void *arg)
+{
+    (void) enc;
+    flac_out_t *o = arg;
+    off_t at = ftello (o->f);
+    if (at < 0)
+        return FLAC__STREAM_ENCODER_TELL_STATUS_ERROR;
+    *offset = (FLAC__uint64) at;
+    return FLAC__STREAM_ENCODER_TELL_STATUS_OK;
+}
+
+static FLAC__StreamEncoderWriteStatus
+s_discard (const FLAC__StreamEncoder *enc, const FLAC__byte buf [], size_t bytes,
+           uint32_t samples, uint32_t current_frame, void *arg)
+{
+    (void) enc, (void) buf, (void) bytes, (void) samples, (void) current_frame, (void) arg;
+    return FLAC__STREAM_ENCODER_WRITE_STATUS_OK;
+}
+
+int
+flac_block_frames (int level, int rate_hz, int channels, int bits)
+{
+    //  libFLAC settles a preset's block size for the rate when it starts
+    FLAC__StreamEncoder *e = FLAC__stream_encoder_new ();
+    if (!e)
+        return 0;
+    FLAC__stream_encoder_set_compression_level (e, level >= 0 && level <= 8 ? (unsigned) level : 5);
+    FLAC__stream_encoder_set_channels (e, (unsigned) channels);
+    FLAC__stream_encoder_set_bits_per_sample (e, (unsigned) bits);
+    FLAC__stream_encoder_set_sample_rate (e, (unsigned) rate_hz);
+    int n = 0;
+    if (FLAC__stream_encoder_init_stream (e, s_discard, NULL, NULL, NULL, NULL)
+        == FLAC__STREAM_ENCODER_INIT_STATUS_OK)
+        n = (int) FLAC__stream_encoder_get_blocksize (e);
+    FLAC__stream_encoder_finish (e);
+    FLAC__stream_encoder_delete (e);
+    return n;
+}
+
+//  Frees what flac_out_open made (the file closed, not removed).
+static void
+s_out_free (flac_out_t *o)
+{
+    if (o->enc)
+        FLAC__stream_encoder_delete (o->enc);
+    if (o->f)
+        fclose (o->f);
+    s_meta_free (o->meta);
+    free (o->buf);
+    free (o->path);
+    free (o);
+}
+
+int
+flac_out_open (const char *path, int rate_hz, int channels, int bits, int level,
+               const audio_tags_t *tags, flac_out_t **out, char *err, size_t err_size)
+{
+    *out = NULL;
+    if ((bits != 16 && bits != 24) || channels < 1 || channels > 8
+    ||  rate_hz < 1 || rate_hz > 655350) {
+        snprintf (err, err_size, "%s: %d channels at %d Hz, %d-bit cannot be written as FLAC "
+                  "(16 or 24 bits, 1 to 8 channels)", path, channels, rate_hz, bits);
+        return MF_ERR_UNSUPPORTED;
+    }
+    flac_out_t *o = calloc (1, sizeof *o);
+    if (!o || !(o->path = strdup (path))
+    ||  !(o->buf = malloc ((size_t) S_CHUNK * (size_t) channels * sizeof *o->buf))
+    ||  !(o->enc = FLAC__stream_encoder_new ())) {
+        if (o)
+            s_out_free (o);
+        snprintf (err, err_size, "%s: out of memory", path);
+        return MF_ERR_NOMEM;
+    }
+    o->channels = channels;
+    o->bits = bits;
+    int rc = s_meta (tags, o->meta);
+    if (rc) {
+        snprintf (err, err_size, rc == MF_ERR_INVALID
+                  ? "%s: cannot set the FLAC tags (a value that is not UTF-8)"
+                  : "%s: out of memory for the FLAC tags", path);
+        s_out_free (o);
+        return rc;
+    }
+    o->f = fopen (path, "w+b");
+    if (!o->f) {
+        snprintf (err, err_size, "%s: cannot create (%s)", path, strerror (errno));
+        s_out_free (o);
+        return MF_ERR_IO;
+    }
+    setvbuf (o->f, NULL, _IOFBF, 1 << 18);
+    FLAC__StreamEncoder *e = o->enc;
+    FLAC__stream_encoder_set_compression_level (e, level >= 0 && level <= 8 ? (unsigned) level : 5);
+    FLAC__stream_encoder_set_channels (e, (unsigned) channels);
+    FLAC__stream_encoder_set_bits_per_sample (e, (unsigned) bits);
+    FLAC__stream_encoder_set_sample_rate (e, (unsigned) rate_hz);
+    FLAC__stream_encoder_set_metadata (e, o->meta, 2);
+    FLAC__StreamEncoderInitStatus st =
+        FLAC__stream_encoder_init_stream (e, s_write, s_seek, s_tell, NULL, o);
+    if (st != FLAC__STREAM_ENCODER_INIT_STATUS_OK) {
+        snprintf (err, err_size, "%s: cannot start the FLAC encoder (%s)", path,
+                  st == FLAC__STREAM_ENCODER_INIT_STATUS_ENCODER_ERROR
+                  ? FLAC__StreamEncoderStateString [FLAC__stream_encoder_get_state (e)]
+                  : FLAC__StreamEncoderInitStatusString [st]);
+        rc = o->io_failed ? MF_ERR_IO : MF_ERR_UNSUPPORTED;
+        s_out_free (o);
+        return rc;
+    }
+    *out = o;
+    return 0;
+}
+
+void
+flac_out_join (flac_out_t *out, flac_join_t *join)
+{
+    out->join = join;
+}
+
+int
+flac_out_write (flac_out_t *o, const float *data, int64_t frames, char *err, size_t err_size)
+{
+    //  as libsndfile converts float for FLAC: x * 2^(bits-1), clipped
+    const float scale = (float) (1 << (o->bits - 1));
+    const int32_t top = (1 << (o->bits - 1)) - 1, bottom = -(1 << (o->bits - 1));
+    const size_t ch = (size_t) o->channels;
+    for (int64_t at = 0; at < frames; at += S_CHUNK) {
+        int64_t n = frames - at < S_CHUNK ? frames - at : S_CHUNK;
+        const float *x = data + (size_t) at * ch;
+        for (size_t i = 0; i < (size_t) n * ch; i++) {
+            float v = x [i] * scale;
+            o->buf [i] = v >= (float) top ? top : v <= (float) bottom ? bottom
+                       : (int32_t) lrintf (v);
+        }
+        if (o->join && !o->join->err [0])
+            s_join_pcm (o->join, o->buf, n);
+        if (!FLAC__stream_encoder_process_interleaved (o->enc, o->buf, (uint32_t) n)) {
+            snprintf (err, err_size, "%s: write failed after %lld frames (%s)", o->path,
+                      (long long) (o->frames + at), o->io_failed ? strerror (errno)
+                      : FLAC__StreamEncoderStateString [FLAC__stream_encoder_get_state (o->enc)]);
+            return MF_ERR_IO;
+        }
+    }
+    o->frames += frames;
+    return 0;
+}
+
+int
+flac_out_close (flac_out_t **out, char *err, size_t err_size)
+{
+    flac_out_t *o = *out;
+    if (!o)
+        return 0;
+    *out = NULL;
+    int rc = 0;
+    if (!FLAC__stream_encoder_finish (o->enc) || o->io_failed) {
+        snprintf (err, err_size, "%s: cannot finish the FLAC file (%s)", o->path,
+                  o->io_failed ? "a write failed"
+                  : FLAC__StreamEncoderStateString [FLAC__stream_encoder_get_state (o->enc)]);
+        rc = MF_ERR_IO;
+    }
+    FILE *f = o->f;
+    o->f = NULL;
+    if (fclose (f) != 0 && !rc) {
+        snprintf (err, err_size, "%s: close failed (%s)", o->path, strerror (errno));
+        rc = MF_ERR_IO;
+    }
+    s_out_free (o);
+    return rc;
+}
+
+// --------------------------------------------------------------- join
+
+bool
+flac_join_fits (const int64_t *lengths, size_t n, int block)
+{
+    for (size_t i = 0; i + 1 < n; i++) {
+        int64_t r = block > 0 ? lengths [i] % block : 0;
+        if (lengths [i] <= 0 || (r > 0 && r < S_MIN_BLOCK))
+            return false;
+    }
+    return n > 0 && lengths [n - 1] > 0;
+}
+
+//  Captures the header libFLAC writes at init (fLaC, STREAMINFO, then the
+//  given metadata) into a memory buffer.
+typedef struct {
+    uint8_t *p;
+    size_t   n, cap;
+} s_mem_t;
+
+static FLAC__StreamEncoderWriteStatus
+s_mem_write (const FLAC__StreamEncoder *enc, const FLAC__byte buf [], size_t bytes,
+             uint32_t samples, uint32_t current_frame, void *arg)
+{
+    (void) enc;
+    (void) samples;
+    (void) current_frame;
+    s_mem_t *m = arg;
+    if (m->n + bytes > m->cap) {
+        size_t cap = (m->n + bytes) * 2;
+        uint8_t *p = realloc (m->p, cap);
+        if (!p)
+            return FLAC__STREAM_ENCODER_WRITE_STATUS_FATAL_ERROR;
+        m->p = p;
+        m->cap = cap;
+    }
+    memcpy (m->p + m->n, buf, bytes);
+    m->n += bytes;
+    return FLAC__STREAM_ENCODER_WRITE_STATUS_OK;
+}
+
+int
+flac_join_open (const char *path, int rate_hz, int channels, int bits,
+                const audio_tags_t *tags, bool fixed, flac_join_t **join,
+                char *err, size_t err_size)
+{
+    *join = NULL;
+    s_crc_init ();
+    if ((bits != 16 && bits != 24) || channels < 1 || channels > 8 || rate_hz < 1) {
+        snprintf (err, err_size, "%s: %d channels at %d Hz, %d-bit cannot be written as FLAC",
+                  path, channels, rate_hz, bits);
+        return MF_ERR_UNSUPPORTED;
+    }
+    //  the header as libFLAC writes it (so the tags are serialised by
+    //  the same code as the tracks'); its STREAMINFO is replaced at close
+    FLAC__StreamMetadata *meta [2] = { NULL, NULL };
+    int rc = s_meta (tags, meta);
+    s_mem_t head = { 0 };
+    FLAC__StreamEncoder *e = rc ? NULL : FLAC__stream_encoder_new ();
+    if (!rc && !e)
+        rc = MF_ERR_NOMEM;
+    if (!rc) {
+        FLAC__stream_encoder_set_channels (e, (unsigned) channels);
+        FLAC__stream_encoder_set_bits_per_sample (e, (unsigned) bits);
+        FLAC__stream_encoder_set_sample_rate (e, (unsigned) rate_hz);
+        FLAC__stream_encoder_set_metadata (e, meta, 2);
+        if (FLAC__stream_encoder_init_stream (e, s_mem_write, NULL, NULL, NULL, &head)
+            != FLAC__STREAM_ENCODER_INIT_STATUS_OK || head.n < 42)
+            rc = MF_ERR_NOMEM;
+        FLAC__stream_encoder_finish (e);
+    }
+    if (e)
+        FLAC__stream_encoder_delete (e);
+    s_meta_free (meta);
+    flac_join_t *j = rc ? NULL : calloc (1, sizeof *j);
+    if (j && (!(j->path = strdup (path))
+          ||  !(j->pack = malloc ((size_t) S_CHUNK * (size_t) channels * 4)))) {
+        free (j->path);
+        free (j);
+        j = NULL;
+    }
+    if (!rc && !j)
+        rc = MF_ERR_NOMEM;
+    if (rc) {
+        snprintf (err, err_size, rc == MF_ERR_INVALID
+                  ? "%s: cannot set the FLAC tags (a value that is not UTF-8)"
+                  : "%s: out of memory", path);
+        free (head.p);
+        return rc;
+    }
+    j->fixed = fixed;
+    j->channels = channels;
+    j->bits = bits;
+    j->rate_hz = rate_hz;
+    md5_init (&j->md5);
+    j->f = fopen (path, "w+b");
+    if (!j->f || fwrite (head.p, 1, head.n, j->f) != head.n) {
+        snprintf (err, err_size, "%s: cannot create (%s)", path, strerror (errno));
+        snprintf (j->err, sizeof j->err, "%s", err);
+        free (head.p);
+        flac_join_close (&j, NULL, 0);
+        return MF_ERR_IO;
+    }
+    setvbuf (j->f, NULL, _IOFBF, 1 << 18);
+    free (head.p);
+    *join = j;
+    return 0;
+}
+
+int
+flac_join_close (flac_join_t **join, char *err, size_t err_size)
+{
+    flac_join_t *j = *join;
+    if (!j)
+        return 0;
+    *join = NULL;
+    if (!j->err [0] && j->pcm != j->samples)
+        snprintf (j->err, sizeof j->err, "%s: %llu frames of samples for %llu encoded",
+                  j->path, (unsigned long long) j->pcm, (unsigned long long) j->samples);
+    if (!j->err [0] && j->f) {
+        //  STREAMINFO (RFC 9639, 8.2), at byte 8 after "fLaC" and the
+        //  block's header; one block only: both bounds are its size
+        uint32_t lo = j->min_block ? j->min_block : j->last_block;
+        uint32_t hi = j->max_block ? j->max_block : j->last_block;
+        uint8_t si [34];
+        si [0] = (uint8_t) (lo >> 8);
+        si [1] = (uint8_t) lo;
+        si [2] = (uint8_t) (hi >> 8);
+        si [3] = (uint8_t) hi;
+        for (int i = 0; i < 3; i++) {
+            si [4 + i] = (uint8_t) (j->min_frame >> (16 - 8 * i));
+            si [7 + i] = (uint8_t) (j->max_frame >> (16 - 8 * i));
+        }
+        uint64_t v = (uint64_t) j->rate_hz << 44 | (uint64_t) (j->channels - 1) << 41
+                   | (uint64_t) (j->bits - 1) << 36 | (j->samples & 0xfffffffffull);
+        for (int i = 0; i < 8; i++)
+            si [10 + i] = (uint8_t) (v >> (56 - 8 * i));
+        md5_final (&j->md5, si + 18);
+        if (fseeko (j->f, 8, SEEK_SET) || fwrite (si, 1, sizeof si, j->f) != sizeof si)
+            snprintf (j->err, sizeof j->err, "%s: cannot write: %s", j->path, strerror (errno));
+    }
+    if (j->f && fclose (j->f) != 0 && !j->err [0])
+        snprintf (j->err, sizeof j->err, "%s: close failed (%s)", j->path, strerror (errno));
+    int rc = j->err [0] ? MF_ERR_IO : 0;
+    if (rc && err)
+        snprintf (err, err_size, "%s", j->err);
+    free (j->pack);
+    free (j->path);
+    free (j);
+    return rc;
+}
