@@ -145,6 +145,52 @@ s_crc16_of (uint16_t crc, const uint8_t *p, size_t n)
     return crc;
 }
 
+//  a * b mod P, P the CRC-16 polynomial x^16 + x^15 + x^2 + 1, for
+//  polynomials over GF(2) of degree under 16 (bit i: the term x^i).
+static uint16_t
+s_gf_mul (uint16_t a, uint16_t b)
+{
+    uint16_t r = 0;
+    for (int i = 15; i >= 0; i--) {
+        r = (uint16_t) (r & 0x8000 ? (r << 1) ^ 0x8005 : r << 1);
+        if (b >> i & 1)
+            r ^= a;
+    }
+    return r;
+}
+
+//  x^(8 n) mod P: n zero bytes' worth of the CRC's shift.
+static uint16_t
+s_gf_zeros (size_t n)
+{
+    uint16_t r = 1, base = 0x0100;                    //  x^8
+    for (; n; n >>= 1) {
+        if (n & 1)
+            r = s_gf_mul (r, base);
+        base = s_gf_mul (base, base);
+    }
+    return r;
+}
+
+//  The CRC-16 of header h (n bytes) followed by the body of a frame whose
+//  CRC-16 with header old (old_n bytes) instead was old_crc, without
+//  reading the body: this CRC (from 0, no final xor) is M(x) x^16 mod P,
+//  linear in the message, and leading zero bytes leave it unchanged; so
+//  with both headers padded at the front to one length, the two CRCs
+//  differ by CRC(h ^ old) moved over the body's bytes.
+static uint16_t
+s_crc16_rehead (uint16_t old_crc, const uint8_t *old, size_t old_n, const uint8_t *h,
+                size_t n, size_t body_n)
+{
+    uint8_t d [32] = { 0 };
+    size_t len = n > old_n ? n : old_n;
+    for (size_t i = 0; i < old_n; i++)
+        d [len - old_n + i] ^= old [i];
+    for (size_t i = 0; i < n; i++)
+        d [len - n + i] ^= h [i];
+    return old_crc ^ s_gf_mul (s_crc16_of (0, d, len), s_gf_zeros (body_n));
+}
+
 //  The coded number of a frame header (RFC 9639, 9.1.5: UTF-8's scheme
 //  extended to 36 bits) into out; returns its length.
 static size_t
@@ -213,7 +259,8 @@ s_join_frame (flac_join_t *j, const uint8_t *buf, size_t bytes, uint32_t samples
     h [n++] = c8;
     const uint8_t *body = buf + head;
     size_t body_n = bytes - head - 2;
-    uint16_t c16 = s_crc16_of (s_crc16_of (0, h, n), body, body_n);
+    uint16_t old_crc = (uint16_t) (buf [bytes - 2] << 8 | buf [bytes - 1]);
+    uint16_t c16 = s_crc16_rehead (old_crc, buf, head, h, n, body_n);
     uint8_t crc [2] = { (uint8_t) (c16 >> 8), (uint8_t) c16 };
     if (fwrite (h, 1, n, j->f) != n || fwrite (body, 1, body_n, j->f) != body_n
     ||  fwrite (crc, 1, 2, j->f) != 2) {
