@@ -4,6 +4,7 @@
 #include "common/err.h"
 #include "worker/flac_out.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -92,85 +93,12 @@ s_check_shape (const SF_INFO *info, const char *name, char *err, size_t err_size
     return 0;
 }
 
-//  Reads every frame from an open handle and validates it. file_bytes is
-//  the size of the file (0 when unknown): a header whose frames fit in it
-//  is believed at once, one allocation of the whole track.
-static int
-s_read_all (SNDFILE *sf, const SF_INFO *info, const char *name, sf_count_t file_bytes,
-            audio_t *out, char *err, size_t err_size)
+//  Reads a 32-bit chunk size, little or (RIFX) big endian.
+static uint32_t
+s_u32 (const unsigned char *b, bool big)
 {
-    int rc = s_check_shape (info, name, err, err_size);
-    if (rc)
-        return rc;
-    if (info->frames <= 0) {
-        snprintf (err, err_size, "%s: no audio frames (empty or truncated data)", name);
-        return MF_ERR_FORMAT;
-    }
-    //  cap at 6 hours of 8 channels at 384 kHz so a lying header cannot ask for terabytes
-    if (info->frames > (sf_count_t) 384000 * 3600 * 6) {
-        snprintf (err, err_size, "%s: header claims %lld frames; that is more than 6 hours",
-                  name, (long long) info->frames);
-        return MF_ERR_FORMAT;
-    }
-    //  the header's frame count is a claim, not a fact: read in chunks and
-    //  grow the buffer, so that a few bytes with a lying header cannot
-    //  make us allocate gigabytes
-    //  (the whole claimed size when the file can hold it uncompressed)
-    size_t ch = (size_t) info->channels;
-    sf_count_t cap = info->frames < 65536 ? info->frames : 65536;
-    int bps = s_sample_bytes (info->format);
-    if (bps > 0 && file_bytes > 0 && info->frames <= file_bytes / ((sf_count_t) ch * bps))
-        cap = info->frames;
-    float *data = samples_alloc ((size_t) cap * ch);
-    if (!data) {
-        snprintf (err, err_size, "%s: out of memory for %lld frames",
-                  name, (long long) cap);
-        return MF_ERR_NOMEM;
-    }
-    sf_command (sf, SFC_SET_NORM_FLOAT, NULL, SF_TRUE);
-    sf_count_t got = 0;
-    for (;;) {
-        if (got == cap) {
-            if (cap >= info->frames)
-                break;
-            sf_count_t grown = cap < info->frames / 2 ? cap * 2 : info->frames;
-            float *bigger = samples_realloc (data, (size_t) cap * ch, (size_t) grown * ch);
-            if (!bigger) {
-                snprintf (err, err_size, "%s: out of memory for %lld frames",
-                          name, (long long) grown);
-                samples_free (data);
-                return MF_ERR_NOMEM;
-            }
-            data = bigger;
-            cap = grown;
-        }
-        sf_count_t n = sf_readf_float (sf, data + (size_t) got * ch, cap - got);
-        if (n <= 0)
-            break;
-        got += n;
-    }
-    if (got <= 0) {
-        snprintf (err, err_size, "%s: cannot read audio data (%s)", name, sf_strerror (sf));
-        samples_free (data);
-        return MF_ERR_FORMAT;
-    }
-    //  integer PCM decodes to finite samples; anything else is checked
-    bool check = !s_integer_pcm (info->format);
-    for (size_t i = 0; check && i < (size_t) got * (size_t) info->channels; i++)
-        if (!isfinite (data [i])) {
-            snprintf (err, err_size, "%s: sample %zu of channel %zu is %s; the file is corrupt",
-                      name, i / (size_t) info->channels, i % (size_t) info->channels + 1,
-                      isnan (data [i]) ? "NaN" : "infinite");
-            samples_free (data);
-            return MF_ERR_FORMAT;
-        }
-    memset (out, 0, sizeof *out);
-    out->data = data;
-    out->frames = got;               //  a truncated file yields what is there
-    out->channels = info->channels;
-    out->rate_hz = info->samplerate;
-    s_describe (info, out);
-    return 0;
+    return big ? (uint32_t) b [0] << 24 | (uint32_t) b [1] << 16 | (uint32_t) b [2] << 8 | b [3]
+               : (uint32_t) b [3] << 24 | (uint32_t) b [2] << 16 | (uint32_t) b [1] << 8 | b [0];
 }
 
 //  Where a RIFF walk reads its bytes: an open file (by pread, so the offset
@@ -194,12 +122,127 @@ s_src_read (const s_src_t *src, int64_t off, unsigned char *buf, size_t n)
     return pread (src->fd, buf, n, (off_t) off) == (ssize_t) n;
 }
 
-//  Reads a 32-bit chunk size, little or (RIFX) big endian.
-static uint32_t
-s_u32 (const unsigned char *b, bool big)
+//  A plain PCM WAV's samples where they lie in the file, read and
+//  converted here rather than through libsndfile's layers (which read in
+//  small pieces and convert one sample at a time): the same floats,
+//  x / 2^(bits-1), as libsndfile's normalised reading gives.
+typedef struct {
+    s_src_t  src;
+    int64_t  data_off;           //  byte of frame 0
+    int64_t  frames;             //  whole frames the data chunk holds in the file
+    int      bps;                //  bytes per sample: 2 or 3
+    int      channels;
+} s_pcm_t;
+
+static uint16_t
+s_le16 (const unsigned char *b)
 {
-    return big ? (uint32_t) b [0] << 24 | (uint32_t) b [1] << 16 | (uint32_t) b [2] << 8 | b [3]
-               : (uint32_t) b [3] << 24 | (uint32_t) b [2] << 16 | (uint32_t) b [1] << 8 | b [0];
+    return (uint16_t) (b [0] | b [1] << 8);
+}
+
+//  Whether the file at src, which libsndfile opened as info, is a RIFF
+//  WAVE of 16- or 24-bit integer PCM (format 1, or extensible with the
+//  PCM subformat and every bit valid) whose 'fmt ' agrees with info and
+//  whose data chunk holds exactly info->frames: then *p says where the
+//  samples are. Anything else (RIFX, RF64, a data size libsndfile had to
+//  guess) is left to libsndfile.
+static bool
+s_pcm_find (const s_src_t *src, const SF_INFO *info, s_pcm_t *p)
+{
+    static const unsigned char pcm_guid [16] = {
+        1, 0, 0, 0, 0, 0, 0x10, 0, 0x80, 0, 0, 0xaa, 0, 0x38, 0x9b, 0x71 };
+    int type = info->format & SF_FORMAT_TYPEMASK, sub = info->format & SF_FORMAT_SUBMASK;
+    if ((type != SF_FORMAT_WAV && type != SF_FORMAT_WAVEX)
+    ||  (sub != SF_FORMAT_PCM_16 && sub != SF_FORMAT_PCM_24) || src->size <= 0)
+        return false;
+    const int bps = sub == SF_FORMAT_PCM_16 ? 2 : 3;
+    unsigned char h [40];
+    if (!s_src_read (src, 0, h, 12) || memcmp (h, "RIFF", 4) || memcmp (h + 8, "WAVE", 4))
+        return false;
+    bool fmt_ok = false;
+    for (int64_t pos = 12; src->size - pos >= 8 && s_src_read (src, pos, h, 8); ) {
+        uint32_t size = s_u32 (h + 4, false);
+        if (!memcmp (h, "fmt ", 4)) {
+            if (fmt_ok || size < 16 || !s_src_read (src, pos + 8, h, size >= 40 ? 40 : 16))
+                return false;
+            unsigned tag = s_le16 (h), ch = s_le16 (h + 2), align = s_le16 (h + 12);
+            unsigned bits = s_le16 (h + 14);
+            bool ext = tag == 0xfffe && size >= 40 && s_le16 (h + 18) == bits
+                    && !memcmp (h + 24, pcm_guid, 16);
+            fmt_ok = (tag == 1 || ext) && (int) ch == info->channels
+                  && bits == 8u * (unsigned) bps && align == ch * (unsigned) bps;
+            if (!fmt_ok)
+                return false;
+        }
+        else
+        if (!memcmp (h, "data", 4)) {
+            if (!fmt_ok)
+                return false;
+            int64_t bytes = (int64_t) size;
+            if (bytes > src->size - (pos + 8))
+                bytes = src->size - (pos + 8);
+            int64_t frames = bytes / ((int64_t) bps * info->channels);
+            if (frames != info->frames || frames <= 0)
+                return false;
+            *p = (s_pcm_t) { *src, pos + 8, frames, bps, info->channels };
+            return true;
+        }
+        pos += 8 + (int64_t) size + (size & 1);
+    }
+    return false;
+}
+
+//  Reads frames [at, at + n) of p into buf as float; returns the frames
+//  read (fewer at the end of the data or of a file cut short), or -1
+//  when the file cannot be read.
+static int64_t
+s_pcm_read (const s_pcm_t *p, int64_t at, float *buf, int64_t n)
+{
+    enum { S_BOUNCE = 49152 };          //  a whole number of frames of any width
+    unsigned char raw [S_BOUNCE];
+    const int64_t fb = (int64_t) p->bps * p->channels;
+    if (at < 0 || at >= p->frames)
+        return 0;
+    if (n > p->frames - at)
+        n = p->frames - at;
+    int64_t done = 0;
+    while (done < n) {
+        int64_t m = n - done < S_BOUNCE / fb ? n - done : S_BOUNCE / fb;
+        int64_t off = p->data_off + (at + done) * fb;
+        size_t want = (size_t) (m * fb), got = 0;
+        if (p->src.mem) {
+            memcpy (raw, p->src.mem + off, want);
+            got = want;
+        }
+        else
+            while (got < want) {
+                ssize_t r = pread (p->src.fd, raw + got, want - got, (off_t) off + (off_t) got);
+                if (r < 0 && errno == EINTR)
+                    continue;
+                if (r < 0)
+                    return -1;
+                if (r == 0)
+                    break;
+                got += (size_t) r;
+            }
+        m = (int64_t) got / fb;
+        float *y = buf + (size_t) (done * p->channels);
+        const size_t k = (size_t) (m * p->channels);
+        if (p->bps == 2)
+            for (size_t i = 0; i < k; i++)
+                y [i] = (float) (int16_t) s_le16 (raw + 2 * i) * (1.0f / 32768.0f);
+        else
+            for (size_t i = 0; i < k; i++) {
+                const unsigned char *b = raw + 3 * i;
+                int32_t v = (int32_t) ((uint32_t) b [0] << 8 | (uint32_t) b [1] << 16
+                                       | (uint32_t) b [2] << 24) >> 8;
+                y [i] = (float) v * (1.0f / 8388608.0f);
+            }
+        done += m;
+        if ((size_t) m * (size_t) fb < want)
+            break;                      //  the file ends early
+    }
+    return done;
 }
 
 //  Most chunks a WAV header walk visits before it gives up on the file.
@@ -347,6 +390,91 @@ s_open_path (const char *path, int *rc, char *err, size_t err_size)
     return fd;
 }
 
+//  Reads every frame from an open handle and validates it. file_bytes is
+//  the size of the file (0 when unknown): a header whose frames fit in it
+//  is believed at once, one allocation of the whole track. src: where a
+//  plain PCM WAV's bytes can be read directly (s_pcm_find), or NULL.
+static int
+s_read_all (SNDFILE *sf, const SF_INFO *info, const s_src_t *src, const char *name,
+            sf_count_t file_bytes, audio_t *out, char *err, size_t err_size)
+{
+    int rc = s_check_shape (info, name, err, err_size);
+    if (rc)
+        return rc;
+    if (info->frames <= 0) {
+        snprintf (err, err_size, "%s: no audio frames (empty or truncated data)", name);
+        return MF_ERR_FORMAT;
+    }
+    //  cap at 6 hours of 8 channels at 384 kHz so a lying header cannot ask for terabytes
+    if (info->frames > (sf_count_t) 384000 * 3600 * 6) {
+        snprintf (err, err_size, "%s: header claims %lld frames; that is more than 6 hours",
+                  name, (long long) info->frames);
+        return MF_ERR_FORMAT;
+    }
+    //  the header's frame count is a claim, not a fact: read in chunks and
+    //  grow the buffer, so that a few bytes with a lying header cannot
+    //  make us allocate gigabytes
+    //  (the whole claimed size when the file can hold it uncompressed)
+    size_t ch = (size_t) info->channels;
+    sf_count_t cap = info->frames < 65536 ? info->frames : 65536;
+    int bps = s_sample_bytes (info->format);
+    if (bps > 0 && file_bytes > 0 && info->frames <= file_bytes / ((sf_count_t) ch * bps))
+        cap = info->frames;
+    float *data = samples_alloc ((size_t) cap * ch);
+    if (!data) {
+        snprintf (err, err_size, "%s: out of memory for %lld frames",
+                  name, (long long) cap);
+        return MF_ERR_NOMEM;
+    }
+    sf_command (sf, SFC_SET_NORM_FLOAT, NULL, SF_TRUE);
+    s_pcm_t pcm;
+    bool fast = src && s_pcm_find (src, info, &pcm);
+    sf_count_t got = 0;
+    for (;;) {
+        if (got == cap) {
+            if (cap >= info->frames)
+                break;
+            sf_count_t grown = cap < info->frames / 2 ? cap * 2 : info->frames;
+            float *bigger = samples_realloc (data, (size_t) cap * ch, (size_t) grown * ch);
+            if (!bigger) {
+                snprintf (err, err_size, "%s: out of memory for %lld frames",
+                          name, (long long) grown);
+                samples_free (data);
+                return MF_ERR_NOMEM;
+            }
+            data = bigger;
+            cap = grown;
+        }
+        sf_count_t n = fast ? s_pcm_read (&pcm, got, data + (size_t) got * ch, cap - got)
+                            : sf_readf_float (sf, data + (size_t) got * ch, cap - got);
+        if (n <= 0)
+            break;
+        got += n;
+    }
+    if (got <= 0) {
+        snprintf (err, err_size, "%s: cannot read audio data (%s)", name, sf_strerror (sf));
+        samples_free (data);
+        return MF_ERR_FORMAT;
+    }
+    //  integer PCM decodes to finite samples; anything else is checked
+    bool check = !s_integer_pcm (info->format);
+    for (size_t i = 0; check && i < (size_t) got * (size_t) info->channels; i++)
+        if (!isfinite (data [i])) {
+            snprintf (err, err_size, "%s: sample %zu of channel %zu is %s; the file is corrupt",
+                      name, i / (size_t) info->channels, i % (size_t) info->channels + 1,
+                      isnan (data [i]) ? "NaN" : "infinite");
+            samples_free (data);
+            return MF_ERR_FORMAT;
+        }
+    memset (out, 0, sizeof *out);
+    out->data = data;
+    out->frames = got;               //  a truncated file yields what is there
+    out->channels = info->channels;
+    out->rate_hz = info->samplerate;
+    s_describe (info, out);
+    return 0;
+}
+
 int
 audio_read_fd (int fd, const char *name, audio_t *out, char *err, size_t err_size)
 {
@@ -356,7 +484,8 @@ audio_read_fd (int fd, const char *name, audio_t *out, char *err, size_t err_siz
     SNDFILE *sf = s_open_fd (fd, name, &info, &file_bytes, &rc, err, err_size);
     if (!sf)
         return rc;
-    rc = s_read_all (sf, &info, name, file_bytes, out, err, err_size);
+    s_src_t src = { fd, NULL, (int64_t) file_bytes };
+    rc = s_read_all (sf, &info, &src, name, file_bytes, out, err, err_size);
     sf_close (sf);
     return rc;
 }
@@ -383,6 +512,8 @@ struct audio_seq_s {
     int64_t     got;            //  frames read so far
     bool        check;          //  not integer PCM: check every sample
     bool        ended;
+    bool        fast;           //  plain PCM WAV: read through pcm
+    s_pcm_t     pcm;
 };
 
 int
@@ -418,6 +549,8 @@ audio_seq_open_fd (int fd, const char *name, audio_t *info, audio_seq_t **seq,
         return rc;
     }
     sf_command (q->sf, SFC_SET_NORM_FLOAT, NULL, SF_TRUE);
+    s_src_t src = { fd, NULL, (int64_t) file_bytes };
+    q->fast = s_pcm_find (&src, &sfi, &q->pcm);
     q->channels = sfi.channels;
     q->claim = sfi.frames;
     q->check = !s_integer_pcm (sfi.format);
@@ -453,7 +586,8 @@ audio_seq_read (audio_seq_t *q, float *buf, int64_t max_frames, char *err, size_
     int64_t want = q->claim - q->got < max_frames ? q->claim - q->got : max_frames;
     if (q->ended || want <= 0)
         return 0;
-    sf_count_t n = sf_readf_float (q->sf, buf, want);
+    sf_count_t n = q->fast ? s_pcm_read (&q->pcm, q->got, buf, want)
+                           : sf_readf_float (q->sf, buf, want);
     if (n <= 0) {
         q->ended = true;
         if (q->got > 0)
@@ -543,7 +677,7 @@ audio_read_mem (const void *bytes, size_t size, const char *name,
         snprintf (err, err_size, "%s: not a readable audio file (%s)", name, sf_strerror (NULL));
         return MF_ERR_FORMAT;
     }
-    int rc = s_read_all (sf, &info, name, (sf_count_t) size, out, err, err_size);
+    int rc = s_read_all (sf, &info, &src, name, (sf_count_t) size, out, err, err_size);
     sf_close (sf);
     return rc;
 }
@@ -727,13 +861,15 @@ struct audio_stream_s {
     int64_t     frames;
     int64_t     pos;             //  libsndfile's read position, in frames
     bool        check;           //  not integer PCM: check every sample
+    bool        fast;            //  plain PCM WAV: read through pcm
+    s_pcm_t     pcm;
 };
 
 //  Finishes audio_stream_open_*: the checks of audio_read on the header
 //  and the frames the data can hold.
 static int
-s_stream_setup (audio_stream_t *st, const SF_INFO *info, sf_count_t data_bytes,
-                audio_t *out, char *err, size_t err_size)
+s_stream_setup (audio_stream_t *st, const SF_INFO *info, const s_src_t *src,
+                sf_count_t data_bytes, audio_t *out, char *err, size_t err_size)
 {
     const char *name = st->name;
     int rc = s_check_shape (info, name, err, err_size);
@@ -752,6 +888,7 @@ s_stream_setup (audio_stream_t *st, const SF_INFO *info, sf_count_t data_bytes,
         return MF_ERR_FORMAT;
     }
     sf_command (st->sf, SFC_SET_NORM_FLOAT, NULL, SF_TRUE);
+    st->fast = s_pcm_find (src, info, &st->pcm) && st->pcm.frames == frames;
     st->channels = info->channels;
     st->frames = frames;
     st->check = !s_integer_pcm (info->format);
@@ -778,8 +915,9 @@ audio_stream_open_fd (int fd, const char *name, audio_stream_t **stream, audio_t
     sf_count_t file_bytes = 0;
     int rc = 0;
     st->sf = s_open_fd (fd, name, &sfi, &file_bytes, &rc, err, err_size);
+    s_src_t src = { fd, NULL, (int64_t) file_bytes };
     if (st->sf)
-        rc = s_stream_setup (st, &sfi, file_bytes, info, err, err_size);
+        rc = s_stream_setup (st, &sfi, &src, file_bytes, info, err, err_size);
     if (rc) {
         audio_stream_close (&st);
         return rc;
@@ -817,7 +955,7 @@ audio_stream_open_mem (const void *bytes, size_t size, const char *name,
         rc = MF_ERR_FORMAT;
     }
     else
-        rc = s_stream_setup (st, &sfi, (sf_count_t) size, info, err, err_size);
+        rc = s_stream_setup (st, &sfi, &src, (sf_count_t) size, info, err, err_size);
     if (rc) {
         audio_stream_close (&st);
         return rc;
@@ -834,6 +972,16 @@ audio_stream_read (audio_stream_t *st, int64_t at, float *buf, int64_t n,
         snprintf (err, err_size, "%s: frames %lld to %lld asked of %lld", st->name,
                   (long long) at, (long long) (at + n), (long long) st->frames);
         return MF_ERR_INVALID;
+    }
+    if (st->fast) {
+        int64_t got = s_pcm_read (&st->pcm, at, buf, n);
+        if (got != n) {
+            snprintf (err, err_size, got < 0 ? "%s: cannot read at frame %lld: %s"
+                      : "%s: truncated: the file ends before frame %lld%s", st->name,
+                      (long long) (at + (got > 0 ? got : 0)), got < 0 ? strerror (errno) : "");
+            return MF_ERR_FORMAT;
+        }
+        return 0;
     }
     if (at != st->pos) {
         if (sf_seek (st->sf, at, SEEK_SET) != at) {

@@ -41,6 +41,7 @@ struct flac_out_s {
     FLAC__StreamMetadata *meta [2];
     FILE                 *f;
     char                 *iobuf;
+    uint64_t              at;          //  the file position (no lseek per frame)
     char                 *path;
     int                   channels, bits;
     int32_t              *buf;
@@ -314,6 +315,7 @@ s_write (const FLAC__StreamEncoder *enc, const FLAC__byte buf [], size_t bytes,
         o->io_failed = true;
         return FLAC__STREAM_ENCODER_WRITE_STATUS_FATAL_ERROR;
     }
+    o->at += bytes;
     if (samples > 0 && o->join)
         s_join_frame (o->join, buf, bytes, samples);
     return FLAC__STREAM_ENCODER_WRITE_STATUS_OK;
@@ -324,8 +326,10 @@ s_seek (const FLAC__StreamEncoder *enc, FLAC__uint64 offset, void *arg)
 {
     (void) enc;
     flac_out_t *o = arg;
-    return fseeko (o->f, (off_t) offset, SEEK_SET) ? FLAC__STREAM_ENCODER_SEEK_STATUS_ERROR
-                                                   : FLAC__STREAM_ENCODER_SEEK_STATUS_OK;
+    if (fseeko (o->f, (off_t) offset, SEEK_SET))
+        return FLAC__STREAM_ENCODER_SEEK_STATUS_ERROR;
+    o->at = offset;
+    return FLAC__STREAM_ENCODER_SEEK_STATUS_OK;
 }
 
 static FLAC__StreamEncoderTellStatus
@@ -333,10 +337,7 @@ s_tell (const FLAC__StreamEncoder *enc, FLAC__uint64 *offset, void *arg)
 {
     (void) enc;
     flac_out_t *o = arg;
-    off_t at = ftello (o->f);
-    if (at < 0)
-        return FLAC__STREAM_ENCODER_TELL_STATUS_ERROR;
-    *offset = (FLAC__uint64) at;
+    *offset = o->at;
     return FLAC__STREAM_ENCODER_TELL_STATUS_OK;
 }
 

@@ -11,7 +11,9 @@
     - valid WAVs with LIST/INFO chunks still open: written by libsndfile
       (strings before and after the audio, odd-length strings) and by
       ffmpeg (-metadata title/artist); a sox WAV (sox writes no LIST chunk
-      to WAV, its comment is dropped) opens too.  */
+      to WAV, its comment is dropped) opens too;
+    - plain 16- and 24-bit PCM WAVs, read without libsndfile's conversion,
+      give libsndfile's floats and frame counts exactly.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -238,6 +240,102 @@ test_valid_info_opens (void **state)
     }
 }
 
+
+//  What libsndfile itself reads from path: every frame as normalised float.
+static float *
+s_sndfile_floats (const char *path, int64_t *frames)
+{
+    SF_INFO info;
+    memset (&info, 0, sizeof info);
+    SNDFILE *sf = sf_open (path, SFM_READ, &info);
+    assert_non_null (sf);
+    float *x = malloc ((size_t) (info.frames + 1) * (size_t) info.channels * sizeof *x);
+    sf_command (sf, SFC_SET_NORM_FLOAT, NULL, SF_TRUE);
+    *frames = sf_readf_float (sf, x, info.frames);
+    sf_close (sf);
+    return x;
+}
+
+//  Plain PCM WAVs are read without libsndfile's conversion (audio_io.c,
+//  s_pcm_read): 16- and 24-bit, WAV and WAVE_FORMAT_EXTENSIBLE, 1 to 3
+//  channels, INFO strings before the data, every code including both
+//  ends of the word, and a file cut in the middle of a frame. Whole
+//  reads, sequential reads and reads at any position give exactly the
+//  floats libsndfile gives, and the same number of frames.
+static void
+test_plain_pcm_as_libsndfile (void **state)
+{
+    (void) state;
+    static const int formats [] = { SF_FORMAT_WAV | SF_FORMAT_PCM_16,
+                                    SF_FORMAT_WAV | SF_FORMAT_PCM_24,
+                                    SF_FORMAT_WAVEX | SF_FORMAT_PCM_16,
+                                    SF_FORMAT_WAVEX | SF_FORMAT_PCM_24 };
+    for (size_t fi = 0; fi < sizeof formats / sizeof formats [0]; fi++)
+        for (int ch = 1; ch <= 3; ch++)
+            for (int cut = 0; cut < 2; cut++) {
+                char path [512], err [256];
+                s_tmp (path, sizeof path, "pcm.wav");
+                SF_INFO info = { .samplerate = 48000, .channels = ch, .format = formats [fi] };
+                SNDFILE *sf = sf_open (path, SFM_WRITE, &info);
+                assert_non_null (sf);
+                sf_set_string (sf, SF_STR_TITLE, "odd");
+                const int64_t frames = 70001;
+                int32_t *v = malloc ((size_t) frames * (size_t) ch * sizeof *v);
+                uint32_t r = 12345;
+                for (int64_t i = 0; i < frames * ch; i++) {
+                    r = r * 1664525u + 1013904223u;
+                    v [i] = (int32_t) (r & 0xffffff00u);       //  every 24-bit code
+                }
+                v [0] = INT32_MIN;
+                v [1 % (frames * ch)] = INT32_MAX & ~0xff;
+                assert_int_equal (sf_writef_int (sf, v, frames), frames);
+                sf_close (sf);
+                free (v);
+                if (cut) {                      //  cut mid-frame, header left claiming all
+                    struct stat st;
+                    assert_int_equal (stat (path, &st), 0);
+                    assert_int_equal (truncate (path, st.st_size - 1000 - 1), 0);
+                }
+                int64_t want_n;
+                float *want = s_sndfile_floats (path, &want_n);
+                audio_t a;
+                assert_int_equal (audio_read (path, &a, err, sizeof err), 0);
+                assert_int_equal (a.frames, want_n);
+                assert_memory_equal (a.data, want, (size_t) want_n * ch * sizeof (float));
+                audio_free (&a);
+                //  in pieces, start to end
+                audio_seq_t *q;
+                audio_t info2;
+                assert_int_equal (audio_seq_open (path, &info2, &q, err, sizeof err), 0);
+                float *buf = malloc ((size_t) frames * (size_t) ch * sizeof *buf);
+                int64_t got = 0, n;
+                while ((n = audio_seq_read (q, buf + got * ch, 7000, err, sizeof err)) > 0)
+                    got += n;
+                assert_true (n == 0);
+                audio_seq_close (&q);
+                assert_int_equal (got, want_n);
+                assert_memory_equal (buf, want, (size_t) want_n * ch * sizeof (float));
+                //  at positions, backwards
+                int fd = open (path, O_RDONLY);
+                audio_stream_t *st;
+                assert_int_equal (audio_stream_open_fd (fd, path, &st, &info2, err, sizeof err), 0);
+                assert_int_equal (info2.frames, want_n);
+                for (int64_t at = want_n; at > 0; ) {
+                    int64_t k = at < 9000 ? at : 9000;
+                    at -= k;
+                    assert_int_equal (audio_stream_read (st, at, buf, k, err, sizeof err), 0);
+                    assert_memory_equal (buf, want + at * ch, (size_t) k * ch * sizeof (float));
+                }
+                assert_int_not_equal (audio_stream_read (st, want_n - 5, buf, 10, err,
+                                                         sizeof err), 0);
+                audio_stream_close (&st);
+                close (fd);
+                free (buf);
+                free (want);
+                unlink (path);
+            }
+}
+
 int
 main (void)
 {
@@ -245,6 +343,7 @@ main (void)
         cmocka_unit_test (test_hostile_list_refused),
         cmocka_unit_test (test_list_edges),
         cmocka_unit_test (test_valid_info_opens),
+        cmocka_unit_test (test_plain_pcm_as_libsndfile),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
