@@ -564,11 +564,7 @@ s_cmp_names (const void *a, const void *b)
 }
 
 //  Records every finished file in dir as an output (sorted by name);
-//  inline: also as data frames, with their SHA-256. Shared storage: with
-//  their sizes only, since the broker hashes every delivered file where
-//  it lies when it writes the album's manifest (broker/deliver.c), and a
-//  digest read here first would be the same bytes hashed twice.
-//  Returns 0 or an error.
+//  inline: also as data frames. Returns 0 or an error.
 static int
 s_collect_dir (s_run_t *r, const char *dir, bool inline_mode)
 {
@@ -591,12 +587,11 @@ s_collect_dir (s_run_t *r, const char *dir, bool inline_mode)
             rc = s_fail (r, MF_ERR_NOMEM, "out of memory");
         if (!rc) {
             snprintf (path, sizeof path, "%s/%s", dir, names [i]);
-            if (stat (path, &st) || !S_ISREG (st.st_mode)
-            ||  (inline_mode && sha256_file_hex (path, sha)))
+            if (stat (path, &st) || !S_ISREG (st.st_mode) || sha256_file_hex (path, sha))
                 rc = s_fail (r, MF_ERR_IO, "%s: cannot read back the output", path);
         }
         if (!rc)
-            rc = s_add_ref (r, names [i], (uint64_t) st.st_size, inline_mode ? sha : NULL);
+            rc = s_add_ref (r, names [i], (uint64_t) st.st_size, sha);
         if (!rc && inline_mode)
             rc = s_add_frame_file (r, path);
         free (names [i]);
