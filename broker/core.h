@@ -132,6 +132,8 @@ typedef struct {
     char          *error;       //  the last album-level failure (report, publish), or NULL
     char          *asm_files [PROFILE_COUNT]; //  names the done assembly's result gave,
                                 //  each ending in '\n' (what belongs in the folder)
+    char          *asm_sums [PROFILE_COUNT];  //  shared storage: "bytes sha256 name\n" of
+                                //  those files, as the worker hashed them (manifest)
     double        *dur_s;       //  n_tracks + n_refs: audio seconds from each file's header at
                                 //  submit (0: unreadable), for progress before analysis
     cache_stat_t  *in_stat;     //  n_tracks + n_refs: each input's status before its analysis

@@ -217,7 +217,8 @@ s_next (DIR *d)
 //  links, so nothing outside the album folder is read. Takes fd (closes
 //  it). Returns 0, MF_ERR_IO (err names the file) or MF_ERR_NOMEM.
 static int
-s_walk (int fd, const char *label, const char *rel, int depth, bool hash, s_list_t *list,
+s_walk (int fd, const char *label, const char *rel, int depth, bool hash,
+        const deliver_known_t *known, size_t n_known, s_list_t *list,
         char *err, size_t err_size)
 {
     DIR *d = s_opendir (fd, label, rel, err, err_size);
@@ -251,7 +252,8 @@ s_walk (int fd, const char *label, const char *rel, int depth, bool hash, s_list
                 rc = MF_ERR_IO;
             }
             else
-                rc = s_walk (sfd, label, sub, depth + 1, hash, list, err, err_size);
+                rc = s_walk (sfd, label, sub, depth + 1, hash, known, n_known, list, err,
+                             err_size);
         }
         else
         if (S_ISREG (st.st_mode)) {
@@ -267,6 +269,16 @@ s_walk (int fd, const char *label, const char *rel, int depth, bool hash, s_list
             }
             s_item_t *it = &list->items [list->n];
             memset (it, 0, sizeof *it);
+            const deliver_known_t *k = NULL;
+            for (size_t i = 0; hash && i < n_known && !k; i++)
+                if (known [i].path && known [i].sha256 && strlen (known [i].sha256) == 64
+                &&  known [i].bytes == (int64_t) st.st_size && !strcmp (known [i].path, sub))
+                    k = &known [i];
+            if (k) {
+                snprintf (it->hex, sizeof it->hex, "%s", k->sha256);
+                it->bytes = (int64_t) st.st_size;
+            }
+            else
             if (hash) {
                 int ffd = openat (dirfd (d), e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
                 int hrc = ffd < 0 ? MF_ERR_IO : s_hash_fd (ffd, it->hex, &it->bytes);
@@ -418,11 +430,21 @@ int
 deliver_manifest_write_status_beneath (const char *root, const char *album_rel,
                                        const char *status, char *err, size_t err_size)
 {
+    return deliver_manifest_write_known_beneath (root, album_rel, status, NULL, 0, err,
+                                                 err_size);
+}
+
+int
+deliver_manifest_write_known_beneath (const char *root, const char *album_rel,
+                                      const char *status, const deliver_known_t *known,
+                                      size_t n_known, char *err, size_t err_size)
+{
     s_list_t list = { 0 };
     char label [4400];
     snprintf (label, sizeof label, "%s/%s", root ? root : "", album_rel ? album_rel : "");
     int fd = s_album_open (root, album_rel, err, err_size);
-    int rc = fd < 0 ? fd : s_walk (fd, label, "", 0, true, &list, err, err_size);
+    int rc = fd < 0 ? fd : s_walk (fd, label, "", 0, true, known, n_known, &list, err,
+                                   err_size);
     json_t *jroot = json_object ();
     json_t *files = json_array ();
     if (!jroot || !files)
@@ -539,7 +561,7 @@ deliver_manifest_verify (const char *album_dir, char *err, size_t err_size)
             rc = MF_ERR_IO;
         }
         else
-            rc = s_walk (fd, album_dir, "", 0, false, &list, err, err_size);
+            rc = s_walk (fd, album_dir, "", 0, false, NULL, 0, &list, err, err_size);
         if (rc == 0 && list.n != json_array_size (files)) {
             snprintf (err, err_size, "%s: %zu files on disk, %zu in the manifest", album_dir,
                       list.n, json_array_size (files));

@@ -55,6 +55,23 @@ int deliver_manifest_write_status (const char *album_dir, const char *status,
 int deliver_manifest_write_status_beneath (const char *root, const char *album_rel,
                                            const char *status, char *err, size_t err_size);
 
+//  A digest already known for a file of an album: the worker that wrote
+//  it read it back from the shared storage and hashed it (path relative
+//  to the album folder).
+typedef struct {
+    const char *path;
+    int64_t     bytes;
+    const char *sha256;           //  64 hex digits
+} deliver_known_t;
+
+//  deliver_manifest_write_status_beneath taking the digest of a file from
+//  known when its path is there with the file's size, instead of reading
+//  the file again: an album's files are then hashed where they were made,
+//  not all again by the broker. Files without such an entry are hashed.
+int deliver_manifest_write_known_beneath (const char *root, const char *album_rel,
+                                          const char *status, const deliver_known_t *known,
+                                          size_t n_known, char *err, size_t err_size);
+
 //  Removes everything under album_dir that does not belong to the
 //  delivery: every entry whose path (relative, '/'-separated) is not one
 //  of keep's n_keep paths, and folders left empty. A missing album_dir

@@ -760,6 +760,52 @@ graph_album_replan (broker_t *self, job_t *job, album_t *a)
     a->replan = false;
 }
 
+//  The digests the album's assemblies gave for its files (see
+//  graph_asm_files_set), paths relative to the album folder, into *known
+//  (allocated, with its strings in *text). Returns how many, 0 on none or
+//  out of memory.
+static size_t
+s_known_digests (const album_t *a, deliver_known_t **known, char **text)
+{
+    *known = NULL;
+    *text = NULL;
+    size_t len = 1, n = 0;
+    for (int p = 0; p < PROFILE_COUNT; p++)
+        if (a->asm_sums [p] && a->assemble [p] && a->assemble [p]->state == T_DONE) {
+            len += strlen (a->asm_sums [p]) * 2 + 64;
+            for (const char *c = a->asm_sums [p]; *c; c++)
+                n += *c == '\n';
+        }
+    if (n == 0 || !(*known = calloc (n, sizeof **known)) || !(*text = malloc (len))) {
+        free (*known);
+        *known = NULL;
+        return 0;
+    }
+    char *w = *text;
+    size_t k = 0;
+    for (int p = 0; p < PROFILE_COUNT; p++) {
+        if (!a->asm_sums [p] || !a->assemble [p] || a->assemble [p]->state != T_DONE)
+            continue;
+        const char *prof = profile_get ((profile_id_t) p)->name;
+        for (const char *r = a->asm_sums [p]; *r && k < n; ) {
+            const char *nl = strchr (r, '\n');
+            unsigned long long bytes;
+            char sha [65];
+            int used = 0;
+            if (!nl || sscanf (r, "%llu %64s %n", &bytes, sha, &used) != 2 || used <= 0)
+                break;
+            deliver_known_t *e = &(*known) [k++];
+            e->bytes = (int64_t) bytes;
+            e->sha256 = w;
+            w += sprintf (w, "%s", sha) + 1;
+            e->path = w;
+            w += sprintf (w, "%s/%.*s", prof, (int) (nl - r - used), r + used) + 1;
+            r = nl + 1;
+        }
+    }
+    return k;
+}
+
 //  Moves an album's graph on as far as its task states allow.
 void
 graph_album_advance (broker_t *self, job_t *job, album_t *a)
@@ -952,6 +998,9 @@ graph_album_advance (broker_t *self, job_t *job, album_t *a)
                               !complete, missing, n_f };
         //  Hashing an album's files takes seconds: a child process writes
         //  the report and the manifest while the loop goes on (publish_reap_reports).
+        deliver_known_t *known;
+        char *known_text;
+        size_t n_known = s_known_digests (a, &known, &known_text);
         fflush (NULL);
         pid_t parent = getpid ();
         pid_t pid = fork ();
@@ -959,8 +1008,8 @@ graph_album_advance (broker_t *self, job_t *job, album_t *a)
             publish_report_child_detach (parent);
             rc = report_write_beneath (&in, out_root, album_rel, err, sizeof err);
             if (!rc)
-                rc = deliver_manifest_write_status_beneath (out_root, album_rel, status,
-                                                            err, sizeof err);
+                rc = deliver_manifest_write_known_beneath (out_root, album_rel, status, known,
+                                                           n_known, err, sizeof err);
             if (rc)
                 log_error ("job %llu album %s: %s", (unsigned long long) job->id, a->slug, err);
             _exit (rc ? 1 : 0);
@@ -973,9 +1022,11 @@ graph_album_advance (broker_t *self, job_t *job, album_t *a)
         else {
             rc = report_write_beneath (&in, out_root, album_rel, err, sizeof err);
             if (!rc)
-                rc = deliver_manifest_write_status_beneath (out_root, album_rel, status,
-                                                            err, sizeof err);
+                rc = deliver_manifest_write_known_beneath (out_root, album_rel, status, known,
+                                                           n_known, err, sizeof err);
         }
+        free (known);
+        free (known_text);
     }
     if (rc) {
         if (!err [0])
@@ -1004,9 +1055,11 @@ graph_album_advance (broker_t *self, job_t *job, album_t *a)
 }
 
 //  Keeps the names a done assembly's result gave (one per line) in its
-//  album: the files that belong in the profile's folder.
+//  album: the files that belong in the profile's folder; with sums (shared
+//  storage, where the files the worker hashed are the files delivered),
+//  also their sizes and digests for the album's manifest.
 void
-graph_asm_files_set (task_t *t, const Masterfarm__Result *res)
+graph_asm_files_set (task_t *t, const Masterfarm__Result *res, bool sums)
 {
     if (t->album < 0 || (size_t) t->album >= t->job->n_albums || t->profile < 0
     ||  t->profile >= PROFILE_COUNT || !t->job->albums)
@@ -1027,4 +1080,20 @@ graph_asm_files_set (task_t *t, const Masterfarm__Result *res)
     }
     free (a->asm_files [t->profile]);
     a->asm_files [t->profile] = names;
+    free (a->asm_sums [t->profile]);
+    a->asm_sums [t->profile] = NULL;
+    char *lines = sums ? malloc (len + res->n_outputs * 96) : NULL;
+    if (!lines)
+        return;
+    w = lines;
+    *w = 0;
+    for (size_t i = 0; i < res->n_outputs; i++) {
+        const char *name = res->outputs [i]->path, *sha = res->outputs [i]->sha256;
+        if (name && *name && !strchr (name, '/') && !strchr (name, '\n')
+        &&  sha && strlen (sha) == 64 && strspn (sha, "0123456789abcdef") == 64)
+            w += sprintf (w, "%llu %s %s\n", (unsigned long long) res->outputs [i]->size,
+                          sha, name);
+    }
+    a->asm_sums [t->profile] = lines;
 }
+

@@ -58,6 +58,6 @@ void graph_album_advance (broker_t *self, job_t *job, album_t *a);
 
 //  Keeps the names a done assembly's result gave (one per line) in its
 //  album: the files that belong in the profile's folder.
-void graph_asm_files_set (task_t *t, const Masterfarm__Result *res);
+void graph_asm_files_set (task_t *t, const Masterfarm__Result *res, bool sums);
 
 #endif

@@ -102,6 +102,7 @@ jobs_job_free (job_t *job)
         free (a->dur_s);
         for (int p = 0; p < PROFILE_COUNT; p++) {
             free (a->asm_files [p]);
+            free (a->asm_sums [p]);
             planner_plan_free (&a->plans [p]);
             free (a->plan_err [p]);
             free (a->shift [p]);
@@ -347,7 +348,7 @@ s_load_task (void *arg, const store_task_t *row)
         if (res && res->report_json)
             t->report = strdup (res->report_json);
         if (res && t->kind == K_ASSEMBLE)
-            graph_asm_files_set (t, res);
+            graph_asm_files_set (t, res, l->self->cfg.storage != BROKER_STORAGE_INLINE);
         if (res)
             masterfarm__result__free_unpacked (res, NULL);
     }

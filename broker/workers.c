@@ -398,7 +398,7 @@ workers_on_result (broker_t *self, worker_info_t *w, const wire_msg_t *msg)
             t->report = strdup (res->report_json);
         }
         if (t->kind == K_ASSEMBLE)
-            graph_asm_files_set (t, res);
+            graph_asm_files_set (t, res, self->cfg.storage != BROKER_STORAGE_INLINE);
         dispatch_cache_put (self, t, res, outs, n_out);
         store_task_done (self->store, t->sched.id, t->attempts, packed, size, outs, n_out);
         free (packed);

@@ -1,5 +1,6 @@
 /*  Delivery: folder layout and slugs, the manifest (checked against
-    sha256sum), verification catching a changed or missing file, and
+    sha256sum; digests known from the workers taken only for a matching
+    path and size), verification catching a changed or missing file, and
     deliver_at holding an album until its time on a fake clock, then
     publishing it with one rename, idempotently.  */
 #include <setjmp.h>
@@ -351,12 +352,86 @@ test_beneath_job_symlink (void **state)
     s_job_symlink ("deliver_job_link_walk", true);
 }
 
+
+//  The sha256 of the manifest entry for path in album's manifest.json.
+static const char *
+s_manifest_sha (const char *album, const char *want, char out [65])
+{
+    char path [1200];
+    snprintf (path, sizeof path, "%s/manifest.json", album);
+    json_error_t je;
+    json_t *m = json_load_file (path, 0, &je);
+    assert_non_null (m);
+    json_t *files = json_object_get (m, "files");
+    out [0] = 0;
+    for (size_t i = 0; i < json_array_size (files); i++) {
+        json_t *f = json_array_get (files, i);
+        if (!strcmp (json_string_value (json_object_get (f, "path")), want))
+            snprintf (out, 65, "%s", json_string_value (json_object_get (f, "sha256")));
+    }
+    json_decref (m);
+    return out;
+}
+
+//  Digests known from the workers that wrote the files: taken for a file
+//  whose path and size match (the file is not read again), ignored for
+//  one whose size differs (it is hashed), and files without one are
+//  hashed; with true digests the manifest is the one hashing gives.
+static void
+test_manifest_known (void **state)
+{
+    (void) state;
+    const char *root = testsig_tmpdir ("deliver_known");
+    char album [1024], sub [1100], err [512], a [65], b [65];
+    snprintf (album, sizeof album, "%s/alb", root);
+    snprintf (sub, sizeof sub, "%s/spotify", album);
+    s_put (album, "report.json", "{}\n");
+    s_put (sub, "01 - One.flac", "fLaC....one");
+    s_put (sub, "album.flac", "fLaC....album");
+    assert_int_equal (deliver_manifest_write (album, err, sizeof err), 0);
+    char one [65], alb [65], rep [65];
+    s_manifest_sha (album, "spotify/01 - One.flac", one);
+    s_manifest_sha (album, "spotify/album.flac", alb);
+    s_manifest_sha (album, "report.json", rep);
+    char path [1200];
+    snprintf (path, sizeof path, "%s/manifest.json", album);
+    char *hashed = NULL;
+    size_t n = 0;
+    FILE *f = fopen (path, "r");
+    assert_int_equal (getdelim (&hashed, &n, 0, f) > 0, 1);
+    fclose (f);
+    //  the true digests: the same manifest
+    deliver_known_t k [2] = { { "spotify/01 - One.flac", 11, one },
+                              { "spotify/album.flac", 13, alb } };
+    assert_int_equal (deliver_manifest_write_known_beneath (root, "alb", NULL, k, 2, err,
+                                                            sizeof err), 0);
+    char *again = NULL;
+    n = 0;
+    f = fopen (path, "r");
+    assert_int_equal (getdelim (&again, &n, 0, f) > 0, 1);
+    fclose (f);
+    assert_string_equal (again, hashed);
+    //  a digest is taken as given when path and size match; a size that
+    //  does not match the file's leaves it to be hashed
+    const char *fake = "0000000000000000000000000000000000000000000000000000000000000001";
+    deliver_known_t k2 [2] = { { "spotify/01 - One.flac", 11, fake },
+                               { "spotify/album.flac", 14, fake } };
+    assert_int_equal (deliver_manifest_write_known_beneath (root, "alb", NULL, k2, 2, err,
+                                                            sizeof err), 0);
+    assert_string_equal (s_manifest_sha (album, "spotify/01 - One.flac", a), fake);
+    assert_string_equal (s_manifest_sha (album, "spotify/album.flac", b), alb);
+    assert_string_equal (s_manifest_sha (album, "report.json", a), rep);
+    free (hashed);
+    free (again);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_layout),
         cmocka_unit_test (test_manifest),
+        cmocka_unit_test (test_manifest_known),
         cmocka_unit_test (test_deliver_at),
         cmocka_unit_test (test_prune),
         cmocka_unit_test (test_staging_symlink),
