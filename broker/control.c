@@ -39,10 +39,38 @@ control_costs_add (control_costs_t *costs, int kind, int variant, double audio_s
         return;
     costs->task_s [kind] += task_s;
     costs->audio_s [kind] += audio_s;
+    const double d = CONTROL_RECENT_DECAY;
+    costs->rt_task_s [kind] = costs->rt_task_s [kind] * d + task_s;
+    costs->rt_audio_s [kind] = costs->rt_audio_s [kind] * d + audio_s;
     if (variant >= 0 && variant < CONTROL_VARIANTS) {
         costs->var_task_s [kind][variant] += task_s;
         costs->var_audio_s [kind][variant] += audio_s;
+        costs->rt_var_task_s [kind][variant] = costs->rt_var_task_s [kind][variant] * d + task_s;
+        costs->rt_var_audio_s [kind][variant] = costs->rt_var_audio_s [kind][variant] * d
+                                              + audio_s;
     }
+}
+
+double
+control_pace (const control_costs_t *costs, int kind, int variant)
+{
+    if (kind < 0 || kind >= CONTROL_KINDS)
+        return 1.0;
+    double rt, avg;
+    if (variant >= 0 && variant < CONTROL_VARIANTS && costs->var_audio_s [kind][variant] > 0
+    &&  costs->rt_var_audio_s [kind][variant] > 0 && costs->var_task_s [kind][variant] > 0) {
+        rt = costs->rt_var_task_s [kind][variant] / costs->rt_var_audio_s [kind][variant];
+        avg = costs->var_task_s [kind][variant] / costs->var_audio_s [kind][variant];
+    }
+    else
+    if (costs->audio_s [kind] > 0 && costs->rt_audio_s [kind] > 0 && costs->task_s [kind] > 0) {
+        rt = costs->rt_task_s [kind] / costs->rt_audio_s [kind];
+        avg = costs->task_s [kind] / costs->audio_s [kind];
+    }
+    else
+        return 1.0;
+    double pace = rt / avg;
+    return !(pace >= 0.5) ? 0.5 : pace > 2.0 ? 2.0 : pace;
 }
 
 double

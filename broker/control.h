@@ -13,7 +13,9 @@
     fraction done is the cost of finished tasks plus the time running
     tasks have run so far (each at most 90% of its estimate), over the
     total; the ETA is the job's running time so far times the cost left
-    over the cost done. Masters and assemblies are also measured per
+    over the cost done, the cost left paced by how much slower the recent
+    tasks ran than the average (control_pace). Masters and assemblies are
+    also measured per
     profile (a cd assembly resamples, dithers and writes a CUE: it took
     twice a spotify one), and a profile's own rate is used once measured.
 
@@ -41,12 +43,20 @@ enum { CONTROL_ANALYZE, CONTROL_MASTER, CONTROL_ASSEMBLE, CONTROL_REPORT, CONTRO
 //  Variants of a kind measured apart (the profile ids of common/profile.h).
 #define CONTROL_VARIANTS        16
 
+//  Weight of a kind's earlier tasks when it records one more, in its
+//  recent rate: about the last 7 tasks count.
+#define CONTROL_RECENT_DECAY    0.7
+
 //  Measured costs of one job.
 typedef struct {
     double task_s [CONTROL_KINDS];    //  slot seconds of finished tasks
     double audio_s [CONTROL_KINDS];   //  audio seconds those tasks covered
     double var_task_s [CONTROL_KINDS][CONTROL_VARIANTS];    //  the same per variant
     double var_audio_s [CONTROL_KINDS][CONTROL_VARIANTS];
+    //  the same sums with the older tasks' weights decayed (recent rates)
+    double rt_task_s [CONTROL_KINDS], rt_audio_s [CONTROL_KINDS];
+    double rt_var_task_s [CONTROL_KINDS][CONTROL_VARIANTS];
+    double rt_var_audio_s [CONTROL_KINDS][CONTROL_VARIANTS];
 } control_costs_t;
 
 //  Seconds of audio in root/rel, read from the file's header (libsndfile;
@@ -66,6 +76,14 @@ double control_rate (const control_costs_t *costs, int kind);
 //  The same for one variant of kind (0 .. CONTROL_VARIANTS - 1): its own
 //  measured rate, else control_rate (costs, kind).
 double control_rate_variant (const control_costs_t *costs, int kind, int variant);
+
+//  How much slower (> 1) or faster the recent tasks of kind (its variant
+//  when measured, -1: the kind) ran than the job's average for it: the
+//  recent rate over the average, 1 when not measured, within 0.5 .. 2.
+//  A machine slows down in a job (the disk's write-back of what the job
+//  wrote, other work): the cost left is paced by it for the ETA, while
+//  the work fraction keeps the average rates.
+double control_pace (const control_costs_t *costs, int kind, int variant);
 
 //  Slot seconds the job's slots stay idle at its end, beside the cost
 //  left: with slots slots, an album ending with assemblies costing

@@ -606,13 +606,18 @@ status_report_cost (job_t *job, const album_t *a)
 //  Adds one task's cost to done or left: done for a finished task, the
 //  time it has run (at most 90% of its estimate) for a running one;
 //  failed, cancelled and reused tasks are no work.
+//  What is left also goes to *paced, times pace (control_pace).
+typedef struct {
+    double done, left, paced;
+} s_work_t;
+
 static void
-s_progress_add (const task_t *t, double cost_s, int64_t now_ms, double *done, double *left)
+s_progress_add (const task_t *t, double cost_s, double pace, int64_t now_ms, s_work_t *w)
 {
     if (!t || t->state == T_FAILED || t->state == T_CANCELLED || t->reused)
         return;
     if (t->state == T_DONE) {
-        *done += cost_s;
+        w->done += cost_s;
         return;
     }
     double ran = 0;
@@ -622,8 +627,9 @@ s_progress_add (const task_t *t, double cost_s, int64_t now_ms, double *done, do
         ran = 0.9 * cost_s;
     if (ran < 0)
         ran = 0;
-    *done += ran;
-    *left += cost_s - ran;
+    w->done += ran;
+    w->left += cost_s - ran;
+    w->paced += (cost_s - ran) * pace;
 }
 
 //  Fills the job's progress (work fraction, ETA, speed, times, paused)
@@ -633,17 +639,23 @@ s_status_progress (broker_t *self, job_t *job, status_t *s)
 {
     int64_t now = clock_wall_ms ();
     _Static_assert (PROFILE_COUNT <= CONTROL_VARIANTS, "a cost variant per profile");
-    double done = 0, left = 0, rate [CONTROL_KINDS], master_rate [PROFILE_COUNT],
-           asm_rate [PROFILE_COUNT];
-    for (int k = 0; k < CONTROL_KINDS; k++)
+    s_work_t w = { 0, 0, 0 };
+    double rate [CONTROL_KINDS], master_rate [PROFILE_COUNT], asm_rate [PROFILE_COUNT];
+    double pace [CONTROL_KINDS], master_pace [PROFILE_COUNT], asm_pace [PROFILE_COUNT];
+    for (int k = 0; k < CONTROL_KINDS; k++) {
         rate [k] = control_rate (&job->costs, k);
+        pace [k] = control_pace (&job->costs, k, -1);
+    }
     for (int p = 0; p < PROFILE_COUNT; p++) {
         master_rate [p] = control_rate_variant (&job->costs, CONTROL_MASTER, p);
         asm_rate [p] = control_rate_variant (&job->costs, CONTROL_ASSEMBLE, p);
+        master_pace [p] = control_pace (&job->costs, CONTROL_MASTER, p);
+        asm_pace [p] = control_pace (&job->costs, CONTROL_ASSEMBLE, p);
     }
     if (job->noop) {
-        done = job->done;
-        left = (double) job->n_tasks - job->done - job->failed - job->cancelled;
+        w.done = job->done;
+        w.left = (double) job->n_tasks - job->done - job->failed - job->cancelled;
+        w.paced = w.left;
     }
     if (s->asp && job->n_albums)
         s->album_text = calloc (job->n_albums, sizeof *s->album_text);
@@ -657,7 +669,7 @@ s_status_progress (broker_t *self, job_t *job, status_t *s)
     double chain_s = 0, tail_idle = 0;
     for (size_t ai = 0; ai < job->n_albums; ai++) {
         album_t *a = &job->albums [ai];
-        double album_s = 0, tracks_left = left;
+        double album_s = 0, tracks_left = w.left;
         uint32_t n_an = 0, n_ma = 0, n_again = 0, t_done = 0, t_failed = 0;
         for (size_t i = 0; i < a->spec->n_tracks; i++) {
             double sec = s_track_seconds (a, i);
@@ -665,7 +677,8 @@ s_status_progress (broker_t *self, job_t *job, status_t *s)
             //  A repeated input's analysis will be reused, unless it ran.
             task_t *an = a->analyze [i];
             bool reuse = a->repeat [i] && self->cfg.cache_days > 0 && an && an->state != T_DONE;
-            s_progress_add (an, reuse ? 0 : sec * rate [CONTROL_ANALYZE], now, &done, &left);
+            s_progress_add (an, reuse ? 0 : sec * rate [CONTROL_ANALYZE], pace [CONTROL_ANALYZE],
+                            now, &w);
             n_an += status_task_running (a->analyze [i]);
             bool all = a->analyze [i] && a->analyze [i]->state == T_DONE, failed = false;
             failed = a->analyze [i] && a->analyze [i]->state == T_FAILED;
@@ -673,11 +686,11 @@ s_status_progress (broker_t *self, job_t *job, status_t *s)
                 task_t *m = a->master [i * PROFILE_COUNT + p];
                 if (!m)
                     continue;
-                s_progress_add (m, sec * master_rate [p], now, &done, &left);
+                s_progress_add (m, sec * master_rate [p], master_pace [p], now, &w);
                 //  the masters the album correction made before this round
                 //  (graph.c): work done, so that progress does not go back
                 if (!m->reused)
-                    done += a->shift_rounds [p] * sec * master_rate [p];
+                    w.done += a->shift_rounds [p] * sec * master_rate [p];
                 n_ma += status_task_running (m);
                 n_again += a->shift_rounds [p] > 0 && status_task_running (m);
                 all = all && m->state == T_DONE;
@@ -690,11 +703,11 @@ s_status_progress (broker_t *self, job_t *job, status_t *s)
             size_t i = a->spec->n_tracks + r;
             task_t *an = a->analyze [i];
             bool reuse = a->repeat [i] && self->cfg.cache_days > 0 && an && an->state != T_DONE;
-            s_progress_add (an, reuse ? 0 : s_track_seconds (a, i) * rate [CONTROL_ANALYZE], now,
-                            &done, &left);
+            s_progress_add (an, reuse ? 0 : s_track_seconds (a, i) * rate [CONTROL_ANALYZE],
+                            pace [CONTROL_ANALYZE], now, &w);
             n_an += status_task_running (an);
         }
-        tracks_left = left - tracks_left;
+        tracks_left = w.left - tracks_left;
         char assembling [96] = "", profiles [128] = "";
         size_t ka = 0, kp = 0;
         double asm_left = 0, asm_sum = 0;
@@ -703,11 +716,11 @@ s_status_progress (broker_t *self, job_t *job, status_t *s)
             if (!as)
                 continue;
             const char *name = profile_get ((profile_id_t) p)->name;
-            double before = left;
-            s_progress_add (as, album_s * asm_rate [p], now, &done, &left);
-            asm_sum += left - before;
-            if (left - before > asm_left)
-                asm_left = left - before;
+            double before = w.left;
+            s_progress_add (as, album_s * asm_rate [p], asm_pace [p], now, &w);
+            asm_sum += w.left - before;
+            if (w.left - before > asm_left)
+                asm_left = w.left - before;
             if (status_task_running (as) && ka + 1 < sizeof assembling)
                 ka += (size_t) snprintf (assembling + ka, sizeof assembling - ka, " %s", name);
             if (kp + 1 < sizeof profiles)
@@ -717,16 +730,19 @@ s_status_progress (broker_t *self, job_t *job, status_t *s)
         //  The report: done once the album left the open state.
         double report_s = album_s * rate [CONTROL_REPORT];
         if (a->state != A_OPEN)
-            done += report_s;
+            w.done += report_s;
         else
         if (a->report_pid > 0) {
             double ran = a->report_ms > 0 ? (clock_mono_ms () - a->report_ms) / 1000.0 : 0;
             ran = ran < 0 ? 0 : ran > 0.9 * report_s ? 0.9 * report_s : ran;
-            done += ran;
-            left += report_s - ran;
+            w.done += ran;
+            w.left += report_s - ran;
+            w.paced += (report_s - ran) * pace [CONTROL_REPORT];
         }
-        else
-            left += report_s;
+        else {
+            w.left += report_s;
+            w.paced += report_s * pace [CONTROL_REPORT];
+        }
         double report_left = a->state != A_OPEN ? 0 : a->report_pid > 0 ? report_s / 2 : report_s;
         double chain = (slots > 0 ? tracks_left / (double) slots : tracks_left) + asm_left
                      + report_left;
@@ -767,8 +783,8 @@ s_status_progress (broker_t *self, job_t *job, status_t *s)
     s->js.started_ms = job->started_ms;
     s->js.finished_ms = job->finished_ms;
     s->js.running_s = running_s;
-    s->js.work_done = done + left > 0 ? done / (done + left) : final ? 1 : 0;
-    s->js.eta_s = final ? 0 : control_eta_s (done, left + tail_idle, running_s);
+    s->js.work_done = w.done + w.left > 0 ? w.done / (w.done + w.left) : final ? 1 : 0;
+    s->js.eta_s = final ? 0 : control_eta_s (w.done, w.paced + tail_idle, running_s);
     if (!final && s->js.eta_s >= 0 && chain_s > s->js.eta_s)
         s->js.eta_s = chain_s;
     if ((final ? running_s > 0 : running_s >= 1) && !job->noop)

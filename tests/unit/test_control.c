@@ -1,6 +1,7 @@
 /*  broker/control: durations read from headers (and 0 for what cannot be
     read or leaves the root), the cost rates (measured, or priors scaled
-    like the measured kinds) and the ETA arithmetic.  */
+    like the measured kinds), the pace of the recent tasks against the
+    average, and the ETA arithmetic.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -85,6 +86,39 @@ test_control_rate (void **state)
     assert_true (fabs (control_rate (&c, CONTROL_MASTER) - 0.1) < 1e-12);
 }
 
+
+//  The pace: 1 while nothing is measured or the tasks run steadily; when
+//  the recent tasks of a kind run slower than its average, the ratio of
+//  the two, which follows the change within a few tasks; per variant once
+//  the variant is measured; bounded to 0.5 .. 2.
+static void
+test_control_pace (void **state)
+{
+    (void) state;
+    control_costs_t c;
+    memset (&c, 0, sizeof c);
+    assert_true (control_pace (&c, CONTROL_MASTER, -1) == 1.0);
+    for (int i = 0; i < 20; i++)
+        control_costs_add (&c, CONTROL_MASTER, 0, 10.0, 1.0);
+    assert_true (fabs (control_pace (&c, CONTROL_MASTER, 0) - 1.0) < 1e-12);
+    //  the machine slows by 30%: after 5 tasks the pace reads most of it,
+    //  while the average has moved by a fifth of it
+    for (int i = 0; i < 5; i++)
+        control_costs_add (&c, CONTROL_MASTER, 0, 10.0, 1.3);
+    double avg = control_rate_variant (&c, CONTROL_MASTER, 0);
+    double pace = control_pace (&c, CONTROL_MASTER, 0);
+    assert_true (avg < 0.107);
+    assert_true (pace * avg > 0.12 && pace * avg < 0.13);
+    //  another variant not measured: the kind's pace
+    assert_true (fabs (control_pace (&c, CONTROL_MASTER, 3) - control_pace (&c, CONTROL_MASTER, -1))
+                 < 1e-12);
+    //  bounds
+    for (int i = 0; i < 5; i++)
+        control_costs_add (&c, CONTROL_MASTER, 0, 10.0, 100.0);
+    assert_true (control_pace (&c, CONTROL_MASTER, 0) == 2.0);
+    assert_true (control_pace (&c, 99, 0) == 1.0);
+}
+
 static void
 test_control_rate_variant (void **state)
 {
@@ -133,6 +167,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_control_audio_seconds),
         cmocka_unit_test (test_control_rate),
+        cmocka_unit_test (test_control_pace),
         cmocka_unit_test (test_control_rate_variant),
         cmocka_unit_test (test_control_tail_idle),
         cmocka_unit_test (test_control_eta),
