@@ -186,7 +186,8 @@ struct job_s {
     bool        paused;          //  dispatches nothing new (masterfarm pause)
     int64_t     started_ms;      //  first dispatch (wall clock), 0: not yet
     int64_t     finished_ms;     //  final state reached (wall clock), 0: not yet
-    int64_t     idle_ms;         //  time spent ended (failed) before retries
+    int64_t     idle_ms;         //  time not running: ended (failed) before retries, paused
+    int64_t     pause_ms;        //  wall ms the current pause began (0: not paused)
     control_costs_t costs;       //  measured task costs, for progress and ETA
     task_t  **held;            //  queued tasks taken off the queue while paused
     size_t      n_held;

@@ -193,6 +193,8 @@ jobs_job_new (const store_job_t *row)
     job->submitted_ms = row->submitted_ms;
     job->state = row->state;
     job->paused = row->paused;
+    //  a pause across a restart counts from the restart
+    job->pause_ms = job->paused ? clock_wall_ms () : 0;
     job->started_ms = row->started_ms;
     job->finished_ms = row->finished_ms;
     job->idle_ms = row->idle_ms;

@@ -622,6 +622,8 @@ requests_on_control_request (broker_t *self, const wire_msg_t *msg)
     if (msg->type == MASTERFARM__MSG_TYPE__PAUSE) {
         //  Queued tasks leave the queue when a worker would take them
         //  (dispatch_run); running ones finish.
+        if (!job->paused)
+            job->pause_ms = clock_wall_ms ();
         job->paused = true;
         for (size_t i = 0; i < job->n_tasks; i++)
             reply.count += status_task_running (job->tasks [i]);
@@ -629,6 +631,7 @@ requests_on_control_request (broker_t *self, const wire_msg_t *msg)
                   (unsigned long long) job->id, reply.count);
     }
     else {
+        status_job_unpaused (self, job);
         job->paused = false;
         for (size_t i = 0; i < job->n_held; i++) {
             task_t *t = job->held [i];

@@ -534,6 +534,21 @@ status_job_started (broker_t *self, job_t *job, int64_t now_ms)
     store_job_times (self->store, job->id, job->started_ms, 0, job->idle_ms);
 }
 
+//  A paused job resumes: the time it sat paused while it had started and
+//  not ended is not time it ran (its ETA and speed leave it out).
+void
+status_job_unpaused (broker_t *self, job_t *job)
+{
+    int64_t now = clock_wall_ms ();
+    if (job->paused && job->pause_ms > 0 && job->started_ms > 0 && job->finished_ms == 0) {
+        int64_t from = job->pause_ms > job->started_ms ? job->pause_ms : job->started_ms;
+        if (now > from)
+            job->idle_ms += now - from;
+        store_job_times (self->store, job->id, job->started_ms, 0, job->idle_ms);
+    }
+    job->pause_ms = 0;
+}
+
 //  Records that a job reached a final state (finished) or left it again
 //  (a retry).
 void
@@ -776,7 +791,13 @@ s_status_progress (broker_t *self, job_t *job, status_t *s)
     }
     bool final = core_job_state_final (job->state) || job->state == J_WAITING;
     int64_t end = final && job->finished_ms > 0 ? job->finished_ms : now;
-    double running_s = job->started_ms > 0 ? (end - job->started_ms - job->idle_ms) / 1000.0 : 0;
+    //  the current pause, as status_job_unpaused will count it
+    int64_t paused = 0;
+    if (!final && job->paused && job->pause_ms > 0 && job->started_ms > 0)
+        paused = end - (job->pause_ms > job->started_ms ? job->pause_ms : job->started_ms);
+    double running_s = job->started_ms > 0
+                     ? (end - job->started_ms - job->idle_ms - (paused > 0 ? paused : 0)) / 1000.0
+                     : 0;
     if (running_s < 0)
         running_s = 0;
     s->js.paused = job->paused;

@@ -51,6 +51,10 @@ void status_job_started (broker_t *self, job_t *job, int64_t now_ms);
 //  (a retry).
 void status_job_finished (broker_t *self, job_t *job, bool finished);
 
+//  Call before clearing job->paused: the time the job sat paused while it
+//  had started and not ended is added to its idle time (not running).
+void status_job_unpaused (broker_t *self, job_t *job);
+
 //  Records what a finished task cost: the time its slot was taken, from
 //  dispatch to result (what the task process measured, elapsed_s, leaves
 //  out its start, its input's transfer and its result's, which weigh on

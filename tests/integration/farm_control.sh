@@ -10,7 +10,8 @@
 #  - status --state STATE and --failed, for jobs and for tracks;
 #  - priority JOB N: the job raised runs first;
 #  - pause / resume: a paused job dispatches nothing, also after a broker
-#    restart, and finishes once resumed.
+#    restart, and finishes once resumed; the time it sits paused while it
+#    runs is not running time (running_s, behind ETA and speed).
 . "$MF_SRC/tests/lib/farm_lib.sh"
 
 gen_album "$T/in" --albums 2 --tracks 3 --seconds 3 --seed 21 --mark 2:crashme \
@@ -163,4 +164,30 @@ sleep 3
 mf resume "$jc" >/dev/null || fail "resume failed"
 watch_expect "$jc" 0 "$T/watch4.out"
 log "pause: nothing dispatched while paused (restart included); resumed job done"
+
+# A pause is not running time: a job paused while it runs keeps its
+# running time (status running_s, behind its ETA and speed) from the moment
+# of the pause until it is resumed; it runs on from there.
+stop_group "$LAST_PID"
+gen_album "$T/in" --albums 1 --tracks 6 --seconds 8 --seed 33 --profiles spotify,cd
+jp=$(submit "$T/in/job.json")
+start_worker pause2
+started () { [ "$(job_field "$jp" 'j["tasks_done"]')" -ge 2 ]; }
+wait_for "job $jp to run two tasks" 30 started
+mf pause "$jp" >/dev/null || fail "pause of job $jp failed"
+idle2 () { [ "$(job_field "$jp" 'sum(t["state"] in ("dispatched", "running") for t in j["tracks"])')" = 0 ]; }
+wait_for "the running tasks of job $jp to finish" 30 idle2
+job_is "$jp" running || fail "job $jp ended before it could be paused while running"
+r1=$(job_field "$jp" 'j["running_s"]')
+sleep 4
+r2=$(job_field "$jp" 'j["running_s"]')
+python3 -c "import sys; sys.exit(0 if float('$r2') - float('$r1') < 1.0 else 1)" \
+    || fail "job $jp's running time went from $r1 to $r2 s while it was paused"
+mf resume "$jp" >/dev/null || fail "resume of job $jp failed"
+sleep 2
+r3=$(job_field "$jp" 'j["running_s"]')
+python3 -c "import sys; sys.exit(0 if float('$r3') - float('$r2') < 3.5 else 1)" \
+    || fail "job $jp's running time went from $r2 to $r3 s over 2 s after the resume"
+watch_expect "$jp" 0 "$T/watch5.out"
+log "pause: running time $r1 s at the pause, $r2 s 4 s later, $r3 s 2 s after the resume"
 farm_pass
