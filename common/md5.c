@@ -7,6 +7,8 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "common/block64.h"
+
 static uint32_t s_k [64];
 static pthread_once_t s_k_once = PTHREAD_ONCE_INIT;
 
@@ -80,23 +82,8 @@ md5_init (md5_ctx_t *ctx)
 void
 md5_update (md5_ctx_t *ctx, const void *data, size_t len)
 {
-    const uint8_t *p = data;
     ctx->total_bytes += len;
-    if (ctx->block_len) {
-        size_t take = 64 - ctx->block_len < len ? 64 - ctx->block_len : len;
-        memcpy (ctx->block + ctx->block_len, p, take);
-        ctx->block_len += take;
-        p += take;
-        len -= take;
-        if (ctx->block_len < 64)
-            return;
-        s_block (ctx->state, ctx->block);
-        ctx->block_len = 0;
-    }
-    for (; len >= 64; p += 64, len -= 64)
-        s_block (ctx->state, p);
-    memcpy (ctx->block, p, len);
-    ctx->block_len = len;
+    block64_update (ctx->state, ctx->block, &ctx->block_len, s_block, data, len);
 }
 
 void

@@ -18,6 +18,7 @@
 #   include <immintrin.h>
 #endif
 
+#include "common/block64.h"
 #include "common/err.h"
 
 static const uint32_t s_k [64] = {
@@ -175,30 +176,8 @@ sha256_init (sha256_ctx_t *ctx)
 void
 sha256_update (sha256_ctx_t *ctx, const void *data, size_t len)
 {
-    const uint8_t *p = data;
     ctx->total_bytes += len;
-    if (ctx->block_len > 0) {
-        size_t take = 64 - ctx->block_len;
-        if (take > len)
-            take = len;
-        memcpy (ctx->block + ctx->block_len, p, take);
-        ctx->block_len += take;
-        p += take;
-        len -= take;
-        if (ctx->block_len < 64)
-            return;
-        s_block (ctx->state, ctx->block);
-        ctx->block_len = 0;
-    }
-    while (len >= 64) {
-        s_block (ctx->state, p);
-        p += 64;
-        len -= 64;
-    }
-    if (len > 0) {
-        memcpy (ctx->block, p, len);
-        ctx->block_len = len;
-    }
+    block64_update (ctx->state, ctx->block, &ctx->block_len, s_block, data, len);
 }
 
 //  Pads the message (5.1.1), hashes the last block(s), writes big-endian H0..H7.

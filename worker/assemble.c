@@ -181,18 +181,28 @@ typedef struct {
     flac_join_t    *join;          //  instead of w: the album joined from its tracks
 } s_out_t;
 
+//  dir/name and its temporary name into o. Returns 0 or MF_ERR_INVALID.
+static int
+s_out_paths (s_out_t *o, const char *dir, const char *name, char *err, size_t err_size)
+{
+    if (snprintf (o->path, sizeof o->path, "%s/%s", dir, name) >= (int) sizeof o->path
+    ||  fsutil_temp_path (o->path, o->tmp, sizeof o->tmp) != 0) {
+        snprintf (err, err_size, "%s/%s: path too long", dir, name);
+        return MF_ERR_INVALID;
+    }
+    return 0;
+}
+
 //  Creates dir/name's temporary file. Returns 0 or an error with err.
 static int
 s_out_open (s_out_t *o, const char *dir, const char *name, int rate_hz, int channels,
             const profile_t *profile, const audio_tags_t *tags, char *err, size_t err_size)
 {
     memset (o, 0, sizeof *o);
-    if (snprintf (o->path, sizeof o->path, "%s/%s", dir, name) >= (int) sizeof o->path
-    ||  fsutil_temp_path (o->path, o->tmp, sizeof o->tmp) != 0) {
-        snprintf (err, err_size, "%s/%s: path too long", dir, name);
-        return MF_ERR_INVALID;
-    }
-    int rc = audio_writer_open (o->tmp, rate_hz, channels, profile->format, profile->bits,
+    int rc = s_out_paths (o, dir, name, err, err_size);
+    if (rc)
+        return rc;
+    rc = audio_writer_open (o->tmp, rate_hz, channels, profile->format, profile->bits,
                                 profile->flac_level, tags, &o->w, err, err_size);
     if (rc)
         remove (o->tmp);
@@ -233,12 +243,10 @@ s_out_open_join (s_out_t *o, const char *dir, const char *name, const assemble_l
     free (len);
     if (!tiled)
         return 0;
-    if (snprintf (o->path, sizeof o->path, "%s/%s", dir, name) >= (int) sizeof o->path
-    ||  fsutil_temp_path (o->path, o->tmp, sizeof o->tmp) != 0) {
-        snprintf (err, err_size, "%s/%s: path too long", dir, name);
-        return MF_ERR_INVALID;
-    }
-    int rc = flac_join_open (o->tmp, rate_hz, channels, profile->bits, tags, fixed, &o->join,
+    int rc = s_out_paths (o, dir, name, err, err_size);
+    if (rc)
+        return rc;
+    rc = flac_join_open (o->tmp, rate_hz, channels, profile->bits, tags, fixed, &o->join,
                              err, err_size);
     if (rc)
         remove (o->tmp);
