@@ -49,7 +49,7 @@ log "catalog: 8 albums x 6 tracks, $expected s of audio"
 
 job=$(submit "$T/in/catalog.json")
 set +e
-python3 - "$MASTERFARM" "$BROKER_URL" "$job" "$expected" "$T/snapshots.txt" "$T/watch.jsonl" \
+STATE_DB="$T/state.db" python3 - "$MASTERFARM" "$BROKER_URL" "$job" "$expected" "$T/snapshots.txt" "$T/watch.jsonl" \
     "$w1" "$w2" <<'PYEOF'
 import json, os, subprocess, sys, time
 mf, url, job, expected, snap_path, watch_path = sys.argv[1:7]
@@ -87,7 +87,8 @@ deadline = time.time() + 240
 while True:
     t = time.time()
     j = status()
-    snaps.append((t, j['work_done'], j['eta_s'], j['audio_total_s'], j['state'], cpu_s()))
+    snaps.append((t, j['work_done'], j['eta_s'], j['audio_total_s'], j['state'], cpu_s(),
+                  time.time()))
     if len(snaps) == 1 and abs(j['audio_total_s'] - expected) > 0.05:
         sys.exit("first status: audio_total_s %.2f, the files hold %.2f s"
                  % (j['audio_total_s'], expected))
@@ -108,8 +109,8 @@ start = final['started_ms'] / 1000.0
 run_s = (final['finished_ms'] - final['started_ms']) / 1000.0
 with open(snap_path, 'w') as f:
     for s in snaps:
-        f.write("t=%.2f left=%.2f work=%.3f eta=%.2f audio=%.1f %s\n"
-                % (s[0] - snaps[0][0], end - s[0], s[1], s[2], s[3], s[4]))
+        f.write("t=%.2f left=%.2f work=%.3f eta=%.2f audio=%.1f %s round trip %.3f s\n"
+                % (s[0] - snaps[0][0], end - s[0], s[1], s[2], s[3], s[4], s[6] - s[0]))
 print("job ran %.1f s, %.1f s of audio, speed %.1fx" % (run_s, final['audio_total_s'],
                                                          final['speed']))
 bad, judged, rel = [], 0, {}
@@ -119,14 +120,18 @@ for frac in (0.25, 0.5, 0.75):
     if s is None:
         bad.append("no snapshot at %d%% of the work" % (frac * 100))
         continue
+    # The broker answered somewhere between the request and the reply: the
+    # time really left is end - s[6] to end - s[0]; the ETA is judged
+    # against the nearer end (a slow round trip is not an ETA's error).
     actual = end - s[0]
-    err = abs(s[2] - actual)
+    reply_left = end - s[6]
+    err = 0 if reply_left <= s[2] <= actual else min(abs(s[2] - actual), abs(s[2] - reply_left))
     share_before = (s[5] - cpu0) / (s[0] - snaps[0][0])
     share_after = (cpu_end - s[5]) / actual
-    print("at %3d%% (work %.3f): ETA %.2f s, really %.2f s left (%+.0f%%); workers' CPU "
-          "%.2f/s before, %.2f/s after"
-          % (frac * 100, s[1], s[2], actual, 100 * (s[2] - actual) / actual, share_before,
-             share_after))
+    print("at %3d%% (work %.3f): ETA %.2f s, really %.2f s left (%+.0f%%), status round trip "
+          "%.3f s; workers' CPU %.2f/s before, %.2f/s after"
+          % (frac * 100, s[1], s[2], actual, 100 * (s[2] - actual) / actual, s[6] - s[0],
+             share_before, share_after))
     if abs(share_after / share_before - 1) > 0.25:
         print("  not judged: the load changed")
         continue
@@ -156,6 +161,18 @@ else:
                    % (last['job']['speed'], final['speed']))
     print("late watcher: %d events, closing speed %.1fx" % (len(events), last['job']['speed']))
 if bad:
+    # What the job's last seconds held, from the broker's own record, so
+    # that a failure says where the time went.
+    import sqlite3
+    db = sqlite3.connect('file:%s?mode=ro' % os.environ['STATE_DB'], uri=True)
+    kinds = {1: 'analyze', 2: 'master', 3: 'assemble'}
+    rows = db.execute("SELECT t.kind, t.album, t.track, t.profile, a.worker, a.started_ms,"
+                      " a.ended_ms FROM tasks t JOIN attempts a ON a.task_id = t.id"
+                      " ORDER BY a.ended_ms DESC LIMIT 8").fetchall()
+    print("the last tasks (seconds before the job's end):")
+    for k, al, tr, pr, wk, st, en in reversed(rows):
+        print("  %-8s album %d track %d profile %d on %s: %.2f to %.2f"
+              % (kinds.get(k, k), al, tr, pr, wk, end - st / 1000.0, end - en / 1000.0))
     sys.exit("; ".join(bad))
 if judged < 2:
     print("only %d of 3 points judged: the machine's load changed too much" % judged)
