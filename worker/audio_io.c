@@ -437,10 +437,18 @@ s_read_all (SNDFILE *sf, const SF_INFO *info, const s_src_t *src, const char *na
             sf_count_t grown = cap < info->frames / 2 ? cap * 2 : info->frames;
             float *bigger = samples_realloc (data, (size_t) cap * ch, (size_t) grown * ch);
             if (!bigger) {
-                snprintf (err, err_size, "%s: out of memory for %lld frames",
-                          name, (long long) grown);
+                //  a spilled buffer grows on disk: its error is the disk's
+                int e = errno;
+                bool disk = e && e != ENOMEM;
+                if (disk)
+                    snprintf (err, err_size, "%s: no room on disk for %lld frames of samples: %s",
+                              name, (long long) grown, strerror (e));
+                else
+                    snprintf (err, err_size, "%s: out of memory for %lld frames",
+                              name, (long long) grown);
                 samples_free (data);
-                return MF_ERR_NOMEM;
+                errno = disk ? e : ENOMEM;
+                return disk ? MF_ERR_IO : MF_ERR_NOMEM;
             }
             data = bigger;
             cap = grown;
@@ -486,7 +494,9 @@ audio_read_fd (int fd, const char *name, audio_t *out, char *err, size_t err_siz
         return rc;
     s_src_t src = { fd, NULL, (int64_t) file_bytes };
     rc = s_read_all (sf, &info, &src, name, file_bytes, out, err, err_size);
+    int e = errno;                          //  the failure's, for the caller
     sf_close (sf);
+    errno = e;
     return rc;
 }
 
@@ -678,7 +688,9 @@ audio_read_mem (const void *bytes, size_t size, const char *name,
         return MF_ERR_FORMAT;
     }
     int rc = s_read_all (sf, &info, &src, name, (sf_count_t) size, out, err, err_size);
+    int e = errno;
     sf_close (sf);
+    errno = e;
     return rc;
 }
 

@@ -175,10 +175,12 @@ samples_realloc (float *p, size_t old_samples, size_t samples)
                 s_spill.map [slot].bytes = bytes;
             }
         }
+        int e = errno;
         if (!q)
             log_warn ("audio: growing the file of samples in %s to %.1f MB: %s: %s",
-                      s_spill.dir, bytes / 1e6, what, strerror (errno));
+                      s_spill.dir, bytes / 1e6, what, strerror (e));
         pthread_mutex_unlock (&s_spill.lock);
+        errno = e;
         return q;
     }
     pthread_mutex_unlock (&s_spill.lock);

@@ -37,7 +37,8 @@ float *samples_alloc (size_t samples);
 float *samples_alloc_lazy (size_t samples);
 
 //  p (from the functions above, malloc or NULL) resized to samples
-//  floats, the first old_samples kept; NULL on failure (p unchanged).
+//  floats, the first old_samples kept; NULL on failure (p unchanged),
+//  errno then ENOMEM, or the disk's error (ENOSPC) for a spilled buffer.
 float *samples_realloc (float *p, size_t old_samples, size_t samples);
 
 //  Frees p, from any of the above or malloc; NULL-safe.

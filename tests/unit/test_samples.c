@@ -5,19 +5,26 @@
       under it is not; growing keeps the samples (a heap buffer that grows
       past the threshold moves into a file), releasing zeroes only the
       pages given back, freeing unmaps; a folder where no file can be made
-      leaves the buffer in memory, still usable; no name is left behind.  */
+      leaves the buffer in memory, still usable; no name is left behind.
+    - a spilled buffer that cannot grow on its disk: the read that grew it
+      fails with the disk's error named (errno kept), not "out of memory".  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 
+#include "common/err.h"
 #include "worker/audio_io.h"
 #include "worker/samples.h"
 
@@ -105,11 +112,64 @@ test_spill_buffers (void **state)
     assert_int_equal (rmdir (dir), 0);
 }
 
+static void
+test_spill_grow_disk_full (void **state)
+{
+    (void) state;
+    const char *tmp = getenv ("MF_TEST_TMP");
+    char dir [4096], path [4200];
+    snprintf (dir, sizeof dir, "%s/spill-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    assert_non_null (mkdtemp (dir));
+    //  5 s of a quiet sine in FLAC: compressed, so its reading starts with
+    //  64 Ki frames and grows (the header's count is a claim)
+    const int64_t frames = 5 * 44100;
+    float *x = malloc ((size_t) frames * 2 * sizeof *x);
+    assert_non_null (x);
+    for (int64_t i = 0; i < frames; i++)
+        x [2 * i] = x [2 * i + 1] = 0.01f * sinf ((float) i * 0.05f);
+    audio_t a = { .data = x, .frames = frames, .channels = 2, .rate_hz = 44100 };
+    char err [512];
+    snprintf (path, sizeof path, "%s/quiet.flac", dir);
+    assert_int_equal (audio_write (path, &a, OUT_FLAC, 16, NULL, err, sizeof err), 0);
+    free (x);
+
+    //  the file behind the buffer may not grow past 1 MiB (EFBIG stands
+    //  in for a full disk: the same failing reservation)
+    samples_spill_setup (dir, 256 * 1024);
+    struct rlimit old, lim;
+    assert_int_equal (getrlimit (RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = 1 << 20;
+    void (*was) (int) = signal (SIGXFSZ, SIG_IGN);
+    assert_int_equal (setrlimit (RLIMIT_FSIZE, &lim), 0);
+    audio_t in = { 0 };
+    errno = 0;
+    int rc = audio_read (path, &in, err, sizeof err);
+    int e = errno;
+    assert_int_equal (setrlimit (RLIMIT_FSIZE, &old), 0);
+    signal (SIGXFSZ, was);
+    samples_spill_setup (NULL, 0);
+    audio_free (&in);
+    if (rc != MF_ERR_IO || e != EFBIG)
+        fail_msg ("growing past the file limit: rc %d, errno %d (%s): %s", rc, e, strerror (e),
+                  err);
+    if (!strstr (err, "quiet.flac") || !strstr (err, "no room on disk")
+    ||  !strstr (err, strerror (EFBIG)) || strstr (err, "memory"))
+        fail_msg ("the message does not name the disk's error: %s", err);
+    //  the same file reads whole when the buffer can grow
+    assert_int_equal (audio_read (path, &in, err, sizeof err), 0);
+    assert_int_equal (in.frames, frames);
+    audio_free (&in);
+    assert_int_equal (unlink (path), 0);
+    assert_int_equal (rmdir (dir), 0);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_spill_buffers),
+        cmocka_unit_test (test_spill_grow_disk_full),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
