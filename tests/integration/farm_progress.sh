@@ -18,12 +18,20 @@
 # (audio over first dispatch to end), not the speed of the time it
 # watched.
 #
-# No ETA foresees a change of the machine's load, and ctest runs other
-# tests beside this one: the CPU time the workers (and their task
-# processes) get per second is measured before and after each check
-# point, and a point where it changed by more than 25% is not judged
-# (said so in the output). Two of the three points must be judged, or the
-# test is skipped (exit 77) as too disturbed to tell.
+# No ETA foresees a change of the machine's load or speed, and ctest runs
+# other tests beside this one. Two measures are taken before and after
+# each check point, and a point where either changed is not judged (said
+# so in the output):
+#   - the CPU time the workers (and their task processes) get per second
+#     (more than 25% changed: the load);
+#   - the CPU time a fixed probe takes, `masterfarm analyze` of the same
+#     60 s file about once a second: the machine's speed (on a shared host
+#     it moved by half between two runs of this job, and by 12% within
+#     one, with the workers' share unchanged and the ETA off by as much).
+#     The ETA is judged scaled by the probe's time after the point over
+#     its time before; more than 30% changed is not judged.
+# Two of the three points must be judged, or the test is skipped (exit
+# 77) as too disturbed to tell.
 . "$MF_SRC/tests/lib/farm_lib.sh"
 
 # Long tracks are pink noise from sox (the generator's mixes take longer
@@ -35,6 +43,8 @@ for f in "$T"/in/album1/*.wav; do
         || fail "sox could not write $f"
     k=$((k + 1))
 done
+sox -n -r 44100 -b 24 -c 2 "$T/probe.wav" synth 60 pinknoise vol 0.3 \
+    || fail "sox could not write the probe"
 catalog_job "$T/in" 8 "$T/in/catalog.json"
 start_broker "$T/state.db" "$T/in" "$T/out"
 start_worker w1
@@ -49,9 +59,9 @@ log "catalog: 8 albums x 6 tracks, $expected s of audio"
 
 job=$(submit "$T/in/catalog.json")
 set +e
-STATE_DB="$T/state.db" python3 - "$MASTERFARM" "$BROKER_URL" "$job" "$expected" "$T/snapshots.txt" "$T/watch.jsonl" \
-    "$w1" "$w2" <<'PYEOF'
-import json, os, subprocess, sys, time
+STATE_DB="$T/state.db" PROBE="$T/probe.wav" python3 - "$MASTERFARM" "$BROKER_URL" "$job" "$expected" "$T/snapshots.txt" \
+    "$T/watch.jsonl" "$w1" "$w2" <<'PYEOF'
+import json, os, resource, subprocess, sys, time
 mf, url, job, expected, snap_path, watch_path = sys.argv[1:7]
 workers = [int(p) for p in sys.argv[7:]]
 expected = float(expected)
@@ -82,9 +92,25 @@ def status():
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out)['jobs'][0]
 
+probes = []
+def probe():
+    """CPU seconds a fixed piece of work takes now, with its time."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([mf, 'analyze', os.environ['PROBE']], check=True, stdout=subprocess.DEVNULL)
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    probes.append((time.time(), r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime))
+
+def probe_mean(t0, t1):
+    xs = [c for t, c in probes if t0 <= t < t1]
+    return sum(xs) / len(xs) if xs else None
+
 snaps, watcher = [], None
 deadline = time.time() + 240
+last_probe = 0
 while True:
+    if time.time() - last_probe >= 1.0:
+        probe()
+        last_probe = time.time()
     t = time.time()
     j = status()
     snaps.append((t, j['work_done'], j['eta_s'], j['audio_total_s'], j['state'], cpu_s(),
@@ -120,26 +146,37 @@ for frac in (0.25, 0.5, 0.75):
     if s is None:
         bad.append("no snapshot at %d%% of the work" % (frac * 100))
         continue
-    # The broker answered somewhere between the request and the reply: the
-    # time really left is end - s[6] to end - s[0]; the ETA is judged
-    # against the nearer end (a slow round trip is not an ETA's error).
     actual = end - s[0]
-    reply_left = end - s[6]
-    err = 0 if reply_left <= s[2] <= actual else min(abs(s[2] - actual), abs(s[2] - reply_left))
     share_before = (s[5] - cpu0) / (s[0] - snaps[0][0])
     share_after = (cpu_end - s[5]) / actual
+    probe_before, probe_after = probe_mean(0, s[0]), probe_mean(s[0], end)
+    slower = probe_after / probe_before if probe_before and probe_after else None
+    eta = s[2] * slower if slower and s[2] >= 0 else s[2]
     print("at %3d%% (work %.3f): ETA %.2f s, really %.2f s left (%+.0f%%), status round trip "
           "%.3f s; workers' CPU %.2f/s before, %.2f/s after"
           % (frac * 100, s[1], s[2], actual, 100 * (s[2] - actual) / actual, s[6] - s[0],
              share_before, share_after))
+    if slower:
+        print("  probe %.1f ms of CPU before, %.1f ms after: ETA at the machine's speed %.2f s "
+              "(%+.0f%%)" % (1000 * probe_before, 1000 * probe_after, eta,
+                             100 * (eta - actual) / actual))
     if abs(share_after / share_before - 1) > 0.25:
         print("  not judged: the load changed")
         continue
+    if not slower or abs(slower - 1) > 0.30:
+        print("  not judged: the machine's speed changed too much (or was not measured)")
+        continue
+    # The broker answered somewhere between the request and the reply: the
+    # time really left is end - s[6] to end - s[0]; the ETA is judged
+    # against the nearer end (a slow round trip is not an ETA's error).
+    reply_left = end - s[6]
+    err = 0 if reply_left <= eta <= actual else min(abs(eta - actual), abs(eta - reply_left))
     judged += 1
-    rel[frac] = (s[2] - actual) / run_s
+    rel[frac] = (eta - actual) / run_s
     # 20%, and never less than the status round trip can resolve.
     if s[2] < 0 or err > max(0.2 * actual, 0.5):
-        bad.append("ETA %.2f s at %d%%, the job took %.2f s more" % (s[2], frac * 100, actual))
+        bad.append("ETA %.2f s at %d%% (%.2f s at the machine's speed after), the job took %.2f s "
+                   "more" % (s[2], frac * 100, eta, actual))
 # The machine's speed shifts all three errors alike; work counted wrong
 # (reused analyses counted as work done) makes them drift as the job goes.
 if 0.25 in rel and 0.75 in rel and abs(rel[0.75] - rel[0.25]) > 0.15:
