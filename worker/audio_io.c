@@ -720,57 +720,10 @@ s_riff_aiff_tags (SNDFILE *sf, const audio_tags_t *tags)
 
 struct audio_writer_s {
     SNDFILE           *sf;
-    FILE              *f;          //  WAV and AIFF: libsndfile writes through it,
-    char              *fbuf;       //  with this buffer (S_WRITE_BUFFER bytes)
     flac_out_t        *flac;       //  FLAC: libFLAC's encoder (flac_out.h)
     char              *path;
     int64_t            frames;
 };
-
-//  WAV and AIFF go to the file through libsndfile's virtual I/O and a
-//  256 KiB stdio buffer: libsndfile's own writes are of 8 KiB (8190 bytes
-//  for 24-bit), and a write that covers part of a page cache folio has
-//  the rest of it zeroed first (3% of a cd catalog's CPU). Larger buffers
-//  cost more than they save: 1 MiB no longer stays in cache between the
-//  two copies. The bytes are libsndfile's either way.
-#define S_WRITE_BUFFER (256 << 10)
-
-static sf_count_t
-s_file_len (void *u)
-{
-    FILE *f = u;
-    struct stat st;
-    if (fflush (f) != 0 || fstat (fileno (f), &st) != 0)
-        return -1;
-    return (sf_count_t) st.st_size;
-}
-
-static sf_count_t
-s_file_seek (sf_count_t offset, int whence, void *u)
-{
-    FILE *f = u;
-    if (fseeko (f, (off_t) offset, whence) != 0)
-        return -1;
-    return (sf_count_t) ftello (f);
-}
-
-static sf_count_t
-s_file_read (void *ptr, sf_count_t count, void *u)
-{
-    return (sf_count_t) fread (ptr, 1, (size_t) count, (FILE *) u);
-}
-
-static sf_count_t
-s_file_write (const void *ptr, sf_count_t count, void *u)
-{
-    return (sf_count_t) fwrite (ptr, 1, (size_t) count, (FILE *) u);
-}
-
-static sf_count_t
-s_file_tell (void *u)
-{
-    return (sf_count_t) ftello ((FILE *) u);
-}
 
 int
 audio_writer_open (const char *path, int rate_hz, int channels, out_format_t format,
@@ -820,25 +773,9 @@ audio_writer_open (const char *path, int rate_hz, int channels, out_format_t for
         snprintf (err, err_size, "%s: out of memory", path);
         return MF_ERR_NOMEM;
     }
-    static SF_VIRTUAL_IO vio = { s_file_len, s_file_seek, s_file_read, s_file_write,
-                                 s_file_tell };
-    //  (glibc takes the size of a buffer only with the buffer itself)
-    w->fbuf = malloc (S_WRITE_BUFFER);
-    w->f = w->fbuf ? fopen (path, "w+e") : NULL;
-    if (!w->f || setvbuf (w->f, w->fbuf, _IOFBF, S_WRITE_BUFFER) != 0) {
-        snprintf (err, err_size, "%s: cannot create (%s)", path, strerror (errno));
-        if (w->f)
-            fclose (w->f);
-        free (w->fbuf);
-        free (w->path);
-        free (w);
-        return MF_ERR_IO;
-    }
-    w->sf = sf_open_virtual (&vio, SFM_WRITE, &info, w->f);
+    w->sf = sf_open (path, SFM_WRITE, &info);
     if (!w->sf) {
         snprintf (err, err_size, "%s: cannot create (%s)", path, sf_strerror (NULL));
-        fclose (w->f);
-        free (w->fbuf);
         free (w->path);
         free (w);
         return MF_ERR_IO;
@@ -863,15 +800,11 @@ audio_writer_write (audio_writer_t *w, const float *data, int64_t frames,
             w->frames += frames;
         return rc;
     }
-    errno = 0;
     sf_count_t put = sf_writef_float (w->sf, data, frames);
     if (put != frames) {
-        int e = errno;
-        //  the file's error (a full disk) when the file said one
         snprintf (err, err_size, "%s: write failed after %lld of %lld frames (%s)",
                   w->path, (long long) (w->frames + put), (long long) (w->frames + frames),
-                  ferror (w->f) && e ? strerror (e) : sf_strerror (w->sf));
-        errno = e;
+                  sf_strerror (w->sf));
         return MF_ERR_IO;
     }
     w->frames += frames;
@@ -895,23 +828,10 @@ audio_writer_close (audio_writer_t **writer, char *err, size_t err_size)
     int rc = 0;
     if (w->flac)
         rc = flac_out_close (&w->flac, err, err_size);
-    else {
-        //  a write the buffer held back fails here (a full disk)
-        bool failed = ferror (w->f) != 0;
-        if (sf_close (w->sf) != 0)
-            failed = true;
-        failed = ferror (w->f) != 0 || failed;
-        int e = errno;
-        if (fclose (w->f) != 0) {
-            failed = true;
-            e = errno;
-        }
-        free (w->fbuf);
-        if (failed) {
-            snprintf (err, err_size, "%s: close failed (%s)", w->path, strerror (e));
-            errno = e;
-            rc = MF_ERR_IO;
-        }
+    else
+    if (sf_close (w->sf) != 0) {
+        snprintf (err, err_size, "%s: close failed", w->path);
+        rc = MF_ERR_IO;
     }
     free (w->path);
     free (w);
