@@ -14,6 +14,9 @@
       spectrum lies at least 6 dB under the flat TPDF one.
     - Every output sample lies on the 16-bit grid; two runs with the same
       seed are identical; chunked processing equals one block.
+    - Stereo (its own loop): each channel's TPDF error has the power q^2/4
+      and its shaped error the same 6 dB less under 4 kHz, the two
+      channels' errors are uncorrelated, and chunks equal one block.
     - Plain rounding (24-bit output) is round-half-even with clamping,
       for every length 0..17 and a long run, bit for bit (a zero is +0,
       also from small negative input).  */
@@ -190,6 +193,83 @@ test_tpdf_noise_power (void **state)
     free (e);
 }
 
+//  The error of channel c of stereo y against x, de-interleaved into e.
+static void
+s_channel_error (const float *y, const float *x, int c, float *e)
+{
+    for (int i = 0; i < N; i++)
+        e [i] = y [2 * i + c] - x [2 * i + c];
+}
+
+static void
+test_stereo (void **state)
+{
+    (void) state;
+    float *x = malloc (sizeof (float) * 2 * N), *y = malloc (sizeof (float) * 2 * N);
+    float *z = malloc (sizeof (float) * 2 * N);
+    float *e [2] = { malloc (sizeof (float) * N), malloc (sizeof (float) * N) };
+    double *pf = malloc (sizeof (double) * (SEG / 2 + 1));
+    double *ps = malloc (sizeof (double) * (SEG / 2 + 1));
+    srand (7);
+    for (int i = 0; i < N; i++) {
+        x [2 * i] = (float) (0.1 * sin (2 * M_PI * 441.3 * i / RATE)
+                             + 1e-3 * (rand () / (double) RAND_MAX - 0.5));
+        x [2 * i + 1] = (float) (0.05 * sin (2 * M_PI * 1234.5 * i / RATE)
+                                 + 1e-3 * (rand () / (double) RAND_MAX - 0.5));
+    }
+    const double q = dither_lsb (16), theory_db = 10 * log10 (q * q / 4.0);
+    for (int c = 0; c < 2; c++) {
+        memcpy (y, x, sizeof (float) * 2 * N);
+        dither_t *d = dither_new (16, 2, DITHER_TPDF, 5);
+        dither_process (d, y, N);
+        dither_destroy (&d);
+        s_channel_error (y, x, c, e [c]);
+        double pw = 0;
+        for (int i = 0; i < N; i++)
+            pw += (double) e [c][i] * e [c][i];
+        printf ("stereo TPDF channel %d: error %.2f dBFS (theory %.2f)\n", c,
+                10 * log10 (pw / N), theory_db);
+        assert_true (fabs (10 * log10 (pw / N) - theory_db) < 1.0);
+        s_welch (e [c], pf);
+        memcpy (y, x, sizeof (float) * 2 * N);
+        d = dither_new (16, 2, DITHER_SHAPED, 5);
+        dither_process (d, y, N);
+        dither_destroy (&d);
+        for (int i = 0; i < 2 * N; i++) {
+            double k = y [i] * 32768.0;
+            assert_true (k == floor (k));
+        }
+        s_channel_error (y, x, c, e [c]);
+        s_welch (e [c], ps);
+        double shaped = 10 * log10 (s_floor (ps, 10, 400, -1000, 0) / s_floor (pf, 10, 400, -1000, 0));
+        printf ("stereo shaped channel %d vs flat below 4 kHz: %.1f dB\n", c, shaped);
+        assert_true (shaped < -6.0);
+    }
+    //  the last run's shaped errors of the two channels: uncorrelated
+    double sab = 0, saa = 0, sbb = 0;
+    for (int i = 0; i < N; i++) {
+        sab += (double) e [0][i] * e [1][i];
+        saa += (double) e [0][i] * e [0][i];
+        sbb += (double) e [1][i] * e [1][i];
+    }
+    printf ("stereo shaped error correlation %.4f\n", sab / sqrt (saa * sbb));
+    assert_true (fabs (sab / sqrt (saa * sbb)) < 0.02);
+    //  chunks of odd lengths equal one block
+    memcpy (z, x, sizeof (float) * 2 * N);
+    dither_t *d = dither_new (16, 2, DITHER_SHAPED, 5);
+    for (size_t at = 0, n = 1; at < (size_t) N; at += n, n = n * 3 + 1)
+        dither_process (d, z + 2 * at, at + n > (size_t) N ? (size_t) N - at : n);
+    dither_destroy (&d);
+    assert_memory_equal (y, z, sizeof (float) * 2 * N);
+    free (x);
+    free (y);
+    free (z);
+    free (e [0]);
+    free (e [1]);
+    free (pf);
+    free (ps);
+}
+
 static void
 test_deterministic_and_chunked (void **state)
 {
@@ -279,6 +359,7 @@ main (void)
         cmocka_unit_test (test_fading_sine_no_harmonics),
         cmocka_unit_test (test_tpdf_noise_power),
         cmocka_unit_test (test_deterministic_and_chunked),
+        cmocka_unit_test (test_stereo),
         cmocka_unit_test (test_rounding),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -86,18 +86,6 @@ dither_destroy (dither_t **self_p)
     }
 }
 
-//  Uniform in [0, 1) from xorshift64* (Vigna 2016), 53 bits.
-static inline double
-s_uniform (uint64_t *state)
-{
-    uint64_t x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return (double) ((x * 0x2545F4914F6CDD1Dull) >> 11) * (1.0 / 9007199254740992.0);
-}
-
 #ifdef S_ROUND_AVX
 //  Plain rounding of n samples with AVX, eight at a time; the clamp count.
 //  Same results as the double path: x * scale is exact in float (a power
@@ -130,6 +118,108 @@ s_round_avx (float *data, size_t n, float scale, float lsb, float kmin, float km
     return clamped;
 }
 #endif
+
+//  The dithered loops, in grid steps (x * scale, exact: scale is a power
+//  of two), so that the error fed back needs no scaling on its way round:
+//  per channel each sample waits for the previous one's error, and that
+//  chain is kept to one multiply-add, the dither's add, the rounding and
+//  the error's subtraction. Both uniform variates of a sample come from
+//  one xorshift64* draw (its top 26 bits and the 26 under them), so the
+//  generator's own chain is one step per sample.
+//  One sample of the loop: draws its dither from *rng, quantises u (in
+//  steps, the error feedback taken off when shaped) and returns the
+//  sample on the grid; *en gets the error to feed back (bounded).
+__attribute__ ((always_inline)) static inline double
+s_dither_one (uint64_t *rng, double u, double kmin, double kmax, int64_t *clamped, double *en)
+{
+    uint64_t x = *rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *rng = x;
+    uint64_t r = x * 0x2545F4914F6CDD1Dull;
+    const double unit = 1.0 / 67108864.0;             //  2^-26
+    double d = (double) (r >> 38) * unit + (double) ((r >> 12) & 0x3ffffff) * unit - 1.0;
+    //  round to nearest (ties to even) without a libm call: adding and
+    //  subtracting 1.5 * 2^52 leaves the integer part
+    double k = (u + d + S_ROUND_MAGIC) - S_ROUND_MAGIC;
+    if (k < kmin) {
+        k = kmin;
+        (*clamped)++;
+    }
+    else
+    if (k > kmax) {
+        k = kmax;
+        (*clamped)++;
+    }
+    //  the fed-back error bounded to a few steps, so that a clamp cannot
+    //  drive the loop unstable
+    double e = k - u;
+    *en = e > 4.0 ? 4.0 : e < -4.0 ? -4.0 : e;
+    return k;
+}
+
+//  The dithered loops, in grid steps (x * scale, exact: scale is a power
+//  of two), so that the error fed back needs no scaling on its way round:
+//  per channel each sample waits for the previous one's error, and that
+//  chain is kept to one multiply-add, the dither's add, the rounding and
+//  the error's subtraction, with the errors in registers (stereo has its
+//  own loop). Both uniform variates of a sample come from one xorshift64*
+//  draw (its top 26 bits and the 26 under them), so the generator's own
+//  chain is one step per sample.
+__attribute__ ((always_inline)) static inline void
+s_dither_run (dither_t *self, float *data, size_t frames, const bool shaped)
+{
+    const int ch = self->channels;
+    const double scale = self->scale, lsb = self->lsb;
+    const double kmin = self->kmin, kmax = self->kmax;
+    const double h0 = s_shape [0], h1 = s_shape [1], h2 = s_shape [2];
+    uint64_t rng = self->rng;
+    int64_t clamped = 0;
+    if (ch == 2) {
+        double a0 = self->err [0][0] * scale, a1 = self->err [0][1] * scale,
+               a2 = self->err [0][2] * scale;
+        double b0 = self->err [1][0] * scale, b1 = self->err [1][1] * scale,
+               b2 = self->err [1][2] * scale;
+        for (size_t i = 0; i < frames; i++) {
+            float *f = data + 2 * i;
+            double ua = (double) f [0] * scale, ub = (double) f [1] * scale, ea, eb;
+            if (shaped) {
+                ua = (ua - (h1 * a1 + h2 * a2)) - h0 * a0;
+                ub = (ub - (h1 * b1 + h2 * b2)) - h0 * b0;
+            }
+            double ka = s_dither_one (&rng, ua, kmin, kmax, &clamped, &ea);
+            double kb = s_dither_one (&rng, ub, kmin, kmax, &clamped, &eb);
+            if (shaped) {
+                a2 = a1, a1 = a0, a0 = ea;
+                b2 = b1, b1 = b0, b0 = eb;
+            }
+            f [0] = (float) (ka * lsb);
+            f [1] = (float) (kb * lsb);
+        }
+        self->err [0][0] = a0 * lsb, self->err [0][1] = a1 * lsb, self->err [0][2] = a2 * lsb;
+        self->err [1][0] = b0 * lsb, self->err [1][1] = b1 * lsb, self->err [1][2] = b2 * lsb;
+    }
+    else
+        for (size_t i = 0; i < frames; i++) {
+            float *f = data + i * (size_t) ch;
+            for (int c = 0; c < ch; c++) {
+                double *e = self->err [c];
+                double u = (double) f [c] * scale, en;
+                if (shaped)
+                    u = (u - (h1 * e [1] + h2 * e [2]) * scale) - h0 * e [0] * scale;
+                double k = s_dither_one (&rng, u, kmin, kmax, &clamped, &en);
+                if (shaped) {
+                    e [2] = e [1];
+                    e [1] = e [0];
+                    e [0] = en * lsb;
+                }
+                f [c] = (float) (k * lsb);
+            }
+        }
+    self->rng = rng;
+    self->clamped += clamped;
+}
 
 void
 dither_process (dither_t *self, float *data, size_t frames)
@@ -174,43 +264,10 @@ dither_process (dither_t *self, float *data, size_t frames)
         self->clamped += clamped;
         return;
     }
-    for (size_t i = 0; i < frames; i++)
-        for (int c = 0; c < ch; c++) {
-            float *s = &data [i * (size_t) ch + (size_t) c];
-            double v = *s;
-            double *e = self->err [c];
-            if (shaped)
-                v -= s_shape [0] * e [0] + s_shape [1] * e [1] + s_shape [2] * e [2];
-            double d = dith ? s_uniform (&self->rng) + s_uniform (&self->rng) - 1.0 : 0.0;
-            //  round to nearest (ties to even) without a libm call:
-            //  adding and subtracting 1.5 * 2^52 leaves the integer part
-            //  (|v * scale| < 2^51 always holds for audio)
-            double k = (v * scale + d + S_ROUND_MAGIC) - S_ROUND_MAGIC;
-            if (k < self->kmin) {
-                k = self->kmin;
-                self->clamped++;
-            }
-            else
-            if (k > self->kmax) {
-                k = self->kmax;
-                self->clamped++;
-            }
-            double y = k * lsb;
-            if (shaped) {
-                //  bound the fed-back error to a few LSB so a clamp cannot
-                //  drive the loop unstable
-                double en = y - v;
-                if (en > 4.0 * lsb)
-                    en = 4.0 * lsb;
-                else
-                if (en < -4.0 * lsb)
-                    en = -4.0 * lsb;
-                e [2] = e [1];
-                e [1] = e [0];
-                e [0] = en;
-            }
-            *s = (float) y;
-        }
+    if (shaped)
+        s_dither_run (self, data, frames, true);
+    else
+        s_dither_run (self, data, frames, false);
 }
 
 int64_t
