@@ -25,11 +25,13 @@
 #   - the CPU time the workers (and their task processes) get per second
 #     (more than 25% changed: the load);
 #   - the CPU time a fixed probe takes, `masterfarm analyze` of the same
-#     60 s file about once a second: the machine's speed (on a shared host
-#     it moved by half between two runs of this job, and by 12% within
-#     one, with the workers' share unchanged and the ETA off by as much).
-#     The ETA is judged scaled by the probe's time after the point over
-#     its time before; more than 30% changed is not judged.
+#     60 s file about once a second, median before and after: the
+#     machine's speed (on a shared host it moved by half between two runs
+#     of this job, and by 12% within one, with the workers' share
+#     unchanged and the ETA off by as much). More than 10% changed is not
+#     judged. (Scaling the ETA by it instead was tried: the probe's own
+#     scatter, up to 15% in 16 quiet runs whose ETAs were within 5%,
+#     then became the error.)
 # Two of the three points must be judged, or the test is skipped (exit
 # 77) as too disturbed to tell.
 . "$MF_SRC/tests/lib/farm_lib.sh"
@@ -100,9 +102,9 @@ def probe():
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     probes.append((time.time(), r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime))
 
-def probe_mean(t0, t1):
-    xs = [c for t, c in probes if t0 <= t < t1]
-    return sum(xs) / len(xs) if xs else None
+def probe_median(t0, t1):
+    xs = sorted(c for t, c in probes if t0 <= t < t1)
+    return (xs[len(xs) // 2] + xs[(len(xs) - 1) // 2]) / 2 if xs else None
 
 snaps, watcher = [], None
 deadline = time.time() + 240
@@ -149,34 +151,32 @@ for frac in (0.25, 0.5, 0.75):
     actual = end - s[0]
     share_before = (s[5] - cpu0) / (s[0] - snaps[0][0])
     share_after = (cpu_end - s[5]) / actual
-    probe_before, probe_after = probe_mean(0, s[0]), probe_mean(s[0], end)
+    probe_before, probe_after = probe_median(0, s[0]), probe_median(s[0], end)
     slower = probe_after / probe_before if probe_before and probe_after else None
-    eta = s[2] * slower if slower and s[2] >= 0 else s[2]
     print("at %3d%% (work %.3f): ETA %.2f s, really %.2f s left (%+.0f%%), status round trip "
           "%.3f s; workers' CPU %.2f/s before, %.2f/s after"
           % (frac * 100, s[1], s[2], actual, 100 * (s[2] - actual) / actual, s[6] - s[0],
              share_before, share_after))
     if slower:
-        print("  probe %.1f ms of CPU before, %.1f ms after: ETA at the machine's speed %.2f s "
-              "(%+.0f%%)" % (1000 * probe_before, 1000 * probe_after, eta,
-                             100 * (eta - actual) / actual))
+        print("  probe %.1f ms of CPU before, %.1f ms after (%+.0f%%)"
+              % (1000 * probe_before, 1000 * probe_after, 100 * (slower - 1)))
     if abs(share_after / share_before - 1) > 0.25:
         print("  not judged: the load changed")
         continue
-    if not slower or abs(slower - 1) > 0.30:
-        print("  not judged: the machine's speed changed too much (or was not measured)")
+    if not slower or abs(slower - 1) > 0.10:
+        print("  not judged: the machine's speed changed (or was not measured)")
         continue
     # The broker answered somewhere between the request and the reply: the
     # time really left is end - s[6] to end - s[0]; the ETA is judged
     # against the nearer end (a slow round trip is not an ETA's error).
+    eta = s[2]
     reply_left = end - s[6]
     err = 0 if reply_left <= eta <= actual else min(abs(eta - actual), abs(eta - reply_left))
     judged += 1
     rel[frac] = (eta - actual) / run_s
     # 20%, and never less than the status round trip can resolve.
     if s[2] < 0 or err > max(0.2 * actual, 0.5):
-        bad.append("ETA %.2f s at %d%% (%.2f s at the machine's speed after), the job took %.2f s "
-                   "more" % (s[2], frac * 100, eta, actual))
+        bad.append("ETA %.2f s at %d%%, the job took %.2f s more" % (s[2], frac * 100, actual))
 # The machine's speed shifts all three errors alike; work counted wrong
 # (reused analyses counted as work done) makes them drift as the job goes.
 if 0.25 in rel and 0.75 in rel and abs(rel[0.75] - rel[0.25]) > 0.15:
