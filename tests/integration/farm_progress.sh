@@ -210,6 +210,24 @@ if bad:
     for k, al, tr, pr, wk, st, en in reversed(rows):
         print("  %-8s album %d track %d profile %d on %s: %.2f to %.2f"
               % (kinds.get(k, k), al, tr, pr, wk, end - st / 1000.0, end - en / 1000.0))
+    # a stall (the broker busy, a worker waiting) shows as a long gap
+    # between one worker's tasks; a slowdown as tasks taking longer
+    rows = db.execute("SELECT a.worker, a.started_ms, a.ended_ms, t.kind FROM attempts a"
+                      " JOIN tasks t ON t.id = a.task_id ORDER BY a.worker, a.started_ms"
+                      ).fetchall()
+    gaps, thirds = [], {}
+    for prev, cur in zip(rows, rows[1:]):
+        if prev[0] == cur[0]:
+            gaps.append((cur[1] - prev[2], end - cur[1] / 1000.0, cur[0]))
+    for wk, st, en, k in rows:
+        key = (kinds.get(k, k), min(2, int(3 * (st / 1000.0 - start) / run_s)))
+        thirds.setdefault(key, []).append(en - st)
+    print("longest gaps between a worker's tasks: "
+          + ", ".join("%d ms on %s %.2f s before the end" % (g [0], g [2], g [1])
+                      for g in sorted(gaps)[-3:]))
+    print("mean task time by third of the job: "
+          + ", ".join("%s %d: %.0f ms" % (k[0], k[1] + 1, sum(v) / len(v))
+                      for k, v in sorted(thirds.items())))
     sys.exit("; ".join(bad))
 if judged < 2:
     print("only %d of 3 points judged: the machine's load changed too much" % judged)
