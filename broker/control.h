@@ -44,7 +44,7 @@ enum { CONTROL_ANALYZE, CONTROL_MASTER, CONTROL_ASSEMBLE, CONTROL_REPORT, CONTRO
 #define CONTROL_VARIANTS        16
 
 //  Weight of a kind's earlier tasks when it records one more, in its
-//  recent rate: about the last 7 tasks count.
+//  recent rate: about the last 3 tasks count (1 / (1 - 0.7)).
 #define CONTROL_RECENT_DECAY    0.7
 
 //  Measured costs of one job.
@@ -80,9 +80,9 @@ double control_rate_variant (const control_costs_t *costs, int kind, int variant
 //  How much slower (> 1) or faster the recent tasks of kind (its variant
 //  when measured, -1: the kind) ran than the job's average for it: the
 //  recent rate over the average, 1 when not measured, within 0.5 .. 2.
-//  A machine slows down in a job (the disk's write-back of what the job
-//  wrote, other work): the cost left is paced by it for the ETA, while
-//  the work fraction keeps the average rates.
+//  Tasks slow down as a job goes (the machine's speed moves under a
+//  shared host, other work takes its share): the cost left is paced by
+//  it for the ETA, while the work fraction keeps the average rates.
 double control_pace (const control_costs_t *costs, int kind, int variant);
 
 //  Slot seconds the job's slots stay idle at its end, beside the cost

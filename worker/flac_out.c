@@ -11,6 +11,7 @@
 #include <emmintrin.h>
 #endif
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,12 +121,12 @@ static uint8_t  s_crc8 [256];
 static uint16_t s_crc16 [256];
 
 //  The CRC tables of RFC 9639: CRC-8 polynomial 0x07, CRC-16 0x8005,
-//  both MSB first from 0.
+//  both MSB first from 0 (made once per process, s_crc_once).
+static pthread_once_t s_crc_once = PTHREAD_ONCE_INIT;
+
 static void
 s_crc_init (void)
 {
-    if (s_crc16 [1])
-        return;
     for (int i = 0; i < 256; i++) {
         uint8_t c8 = (uint8_t) i;
         uint16_t c16 = (uint16_t) (i << 8);
@@ -565,7 +566,7 @@ flac_join_open (const char *path, int rate_hz, int channels, int bits,
                 char *err, size_t err_size)
 {
     *join = NULL;
-    s_crc_init ();
+    pthread_once (&s_crc_once, s_crc_init);
     if ((bits != 16 && bits != 24) || channels < 1 || channels > 8 || rate_hz < 1) {
         snprintf (err, err_size, "%s: %d channels at %d Hz, %d-bit cannot be written as FLAC",
                   path, channels, rate_hz, bits);
