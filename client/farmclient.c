@@ -27,6 +27,9 @@
 #define S_WATCH_RESEND_MS   3000    //  re-send WatchRequest after this much silence
 #define S_WATCH_LOST_MS     60000   //  give up after this much silence
 #define S_BAR_WIDTH         28      //  characters in a progress bar
+#define S_BAR_MIN           8       //  ... at the least, on a narrow terminal
+#define S_TITLE_WIDTH       24      //  characters of an album's title
+#define S_TITLE_MIN         12      //  ... at the least, on a narrow terminal
 #define S_PLAIN_ALBUMS      20      //  plain mode: more albums get one counts line
 
 struct farmclient_t {
@@ -643,24 +646,32 @@ s_n_albums (const Masterfarm__JobStatus *job)
     return n;
 }
 
-//  One summary line for the job: state, work done, tasks, audio, speed, ETA.
+//  One summary line for the job: state, work done, tasks, audio, speed,
+//  ETA; short: the same in fewer words, the ETA second (for a narrow
+//  terminal, where the end of the line is cut).
 static void
-s_job_line (const Masterfarm__JobStatus *job, char *buf, size_t size)
+s_job_line (const Masterfarm__JobStatus *job, bool short_form, char *buf, size_t size)
 {
     char eta [32], done [32], total [32], speed [48], failed [32] = "";
     if (job->tasks_failed)
         snprintf (failed, sizeof failed, ", %u failed", job->tasks_failed);
     if (job->speed > 0)
-        snprintf (speed, sizeof speed, "%.1fx realtime", job->speed);
+        snprintf (speed, sizeof speed, short_form ? "%.1fx" : "%.1fx realtime", job->speed);
     else
         snprintf (speed, sizeof speed, "measuring speed");
-    snprintf (buf, size, "job %" PRIu64 " %s%s: %.0f%% of the work, %u/%u tasks%s, %s / %s "
-              "audio, %s, ETA %s", job->job_id, farmclient_job_state_name (job->state),
-              job->paused ? " (paused)" : "", 100 * job->work_done, job->tasks_done,
-              job->tasks_total, failed,
-              s_fmt_duration (job->audio_done_s, done, sizeof done),
-              s_fmt_duration (job->audio_total_s, total, sizeof total), speed,
-              s_fmt_duration (job->eta_s, eta, sizeof eta));
+    s_fmt_duration (job->audio_done_s, done, sizeof done);
+    s_fmt_duration (job->audio_total_s, total, sizeof total);
+    s_fmt_duration (job->eta_s, eta, sizeof eta);
+    const char *state = farmclient_job_state_name (job->state);
+    const char *paused = job->paused ? " (paused)" : "";
+    if (short_form)
+        snprintf (buf, size, "job %" PRIu64 " %s%s: %.0f%%, ETA %s, %u/%u tasks%s, %s/%s, %s",
+                  job->job_id, state, paused, 100 * job->work_done, eta, job->tasks_done,
+                  job->tasks_total, failed, done, total, speed);
+    else
+        snprintf (buf, size, "job %" PRIu64 " %s%s: %.0f%% of the work, %u/%u tasks%s, %s / %s "
+                  "audio, %s, ETA %s", job->job_id, state, paused, 100 * job->work_done,
+                  job->tasks_done, job->tasks_total, failed, done, total, speed, eta);
 }
 
 //  Rows (or columns) of the terminal out draws on: its window size, else
@@ -707,31 +718,61 @@ s_album_running (const Masterfarm__AlbumStatus *row, const s_album_sum_t *sum)
     return (row && row->stage && *row->stage) || sum->running > 0;
 }
 
-//  One album row: bar, title, tracks, profiles, what runs.
+//  Writes s cut or padded to w characters (UTF-8 code points) into out
+//  (room for 4 w + 1 bytes).
+static void
+s_fit (char *out, const char *s, int w)
+{
+    int n = 0;
+    size_t k = 0;
+    for (; *s; s++) {
+        bool lead = ((unsigned char) *s & 0xC0) != 0x80;
+        if (lead && n == w)
+            break;
+        n += lead;
+        out [k++] = *s;
+    }
+    for (; n < w; n++)
+        out [k++] = ' ';
+    out [k] = 0;
+}
+
+//  One album row: bar, title, tracks, profiles, what runs. On a narrow
+//  terminal the bar gives up columns (down to S_BAR_MIN), then the title
+//  (down to S_TITLE_MIN), before the row is cut at the edge, so that its
+//  state and what runs stay readable.
 static void
 s_album_line (FILE *out, int cols, const Masterfarm__JobStatus *job, uint32_t a,
               const s_album_sum_t *s)
 {
     const Masterfarm__AlbumStatus *row = s_album_row (job, a);
-    int fill = s->tracks ? (int) (S_BAR_WIDTH * s->progress / s->tracks + 0.5) : 0;
-    char bar [S_BAR_WIDTH + 1], title [64];
-    for (int i = 0; i < S_BAR_WIDTH; i++)
-        bar [i] = i < fill ? '#' : '-';
-    bar [S_BAR_WIDTH] = 0;
-    const char *t = row && row->title && *row->title ? row->title : "";
-    if (*t)
-        snprintf (title, sizeof title, "%-24.24s", t);
-    else
-        snprintf (title, sizeof title, "album %-18u", a + 1);
+    char name [64], title [4 * S_TITLE_WIDTH + 1], tail [512];
+    const char *t = row && row->title && *row->title ? row->title : NULL;
+    if (!t) {
+        snprintf (name, sizeof name, "album %u", a + 1);
+        t = name;
+    }
     char failed [32] = "";
     if (s->failed)
         snprintf (failed, sizeof failed, ", %u failed", s->failed);
     bool open = !row || !row->state || !strcmp (row->state, "open");
     bool runs = row && row->stage && *row->stage;
-    s_tty_line (out, cols, "  %3u %s [%s] %3u/%u tracks (%s)%s%s%s%s%s", a + 1, title, bar,
-                s->done, s->tracks, row && row->profiles ? row->profiles : "", failed,
-                open ? "" : ", ", open ? "" : row->state, runs ? ", running: " : "",
-                runs ? row->stage : "");
+    int n = snprintf (tail, sizeof tail, "%3u/%u tracks (%s)%s%s%s%s%s", s->done, s->tracks,
+                      row && row->profiles ? row->profiles : "", failed, open ? "" : ", ",
+                      open ? "" : row->state, runs ? ", running: " : "", runs ? row->stage : "");
+    //  "  NNN " title " [" bar "] " tail, within cols - 1
+    int room = cols - 1 - 6 - 4 - n;
+    int bar_w = room - S_TITLE_WIDTH, title_w = S_TITLE_WIDTH;
+    bar_w = bar_w > S_BAR_WIDTH ? S_BAR_WIDTH : bar_w < S_BAR_MIN ? S_BAR_MIN : bar_w;
+    if (room - bar_w < title_w)
+        title_w = room - bar_w < S_TITLE_MIN ? S_TITLE_MIN : room - bar_w;
+    s_fit (title, t, title_w);
+    int fill = s->tracks ? (int) (bar_w * s->progress / s->tracks + 0.5) : 0;
+    char bar [S_BAR_WIDTH + 1];
+    for (int i = 0; i < bar_w; i++)
+        bar [i] = i < fill ? '#' : '-';
+    bar [bar_w] = 0;
+    s_tty_line (out, cols, "  %3u %s [%s] %s", a + 1, title, bar, tail);
 }
 
 //  Draws one event: bars in place on a terminal (a compact view of the
@@ -742,7 +783,7 @@ s_view_draw (s_view_t *v, const Masterfarm__JobStatus *job)
 {
     FILE *out = v->cfg->out;
     char line [512];
-    s_job_line (job, line, sizeof line);
+    s_job_line (job, false, line, sizeof line);
     if (v->cfg->quiet)
         return;
     uint32_t n_albums = s_n_albums (job);
@@ -774,6 +815,8 @@ s_view_draw (s_view_t *v, const Masterfarm__JobStatus *job)
     v->silent_s = 0;
     if (v->cfg->tty) {
         int rows = s_term_size (out, true), cols = s_term_size (out, false);
+        if ((int) strlen (line) > cols - 1)
+            s_job_line (job, true, line, sizeof line);
         if (v->lines_drawn > 0)
             fprintf (out, "\033[%dA", v->lines_drawn);
         s_tty_line (out, cols, "%s", line);

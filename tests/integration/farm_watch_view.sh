@@ -45,7 +45,20 @@ script -qfec "stty rows 40 cols 160; '$MASTERFARM' watch $job --broker '$BROKER_
     >"$T/tty40.out" 2>&1 || fail "watch of the finished job failed"
 n=$(tr -d '\r' <"$T/tty40.out" | grep -cE 'Album [0-9]+ .*\[#+\] +2/2 tracks \(spotify\)')
 [ "$n" = 14 ] || { cat -v "$T/tty40.out"; fail "$n album rows on a tall terminal, expected 14"; }
-log "watch: compact view on 8 rows, 14 album rows on 40"
+# A narrow terminal (72 columns): the bar and then the title give up
+# columns, so that each row still ends with its state rather than being
+# cut at the edge.
+script -qfec "stty rows 40 cols 72; '$MASTERFARM' watch $job --broker '$BROKER_URL'" /dev/null \
+    >"$T/tty72.out" 2>&1 || fail "watch on 72 columns failed"
+n=$(tr -d '\r' <"$T/tty72.out" | grep -cE 'Album [0-9]+ .*\[#{8,}\] +2/2 tracks \(spotify\), published$' || true)
+[ "$n" = 14 ] || { cat -v "$T/tty72.out"; fail "$n whole album rows on 72 columns, expected 14"; }
+# every line redrawn in place fits, and the job line keeps its ETA
+long=$(tr -d '\r' <"$T/tty72.out" | grep -a $'^\x1b\\[2K' | sed 's/\x1b\[[0-9;]*[A-Za-z]//g' \
+       | awk 'length > 71' | wc -l)
+[ "$long" = 0 ] || { cat -v "$T/tty72.out"; fail "$long lines wider than 71 columns on a 72-column terminal"; }
+tr -d '\r' <"$T/tty72.out" | grep -aqE $'^\x1b\\[2Kjob [0-9]+ done: 100%, ETA 0:00, ' \
+    || { cat -v "$T/tty72.out"; fail "no job line with its ETA on 72 columns"; }
+log "watch: compact view on 8 rows, 14 album rows on 40, whole rows on 72 columns"
 
 # A broker that stops answering (SIGSTOP for 5 s, a paused job so that
 # nothing else changes): watch says so, plain and on a terminal, and
