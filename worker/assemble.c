@@ -68,6 +68,9 @@
 #include "worker/master.h"
 
 #include <math.h>
+#if defined (__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -295,22 +298,59 @@ s_true_peak_lin (const float *data, int channels, int rate_hz, int64_t frames)
     return isfinite (db) ? pow (10.0, db / 20.0) : 0.0;
 }
 
+//  True when sample x is off the grid of scale steps (scale = 2^(bits-1),
+//  bits <= 24) or out of [-1, 1): x * scale is exact in a float, and it is
+//  a step when it survives the round trip through an integer (clamped
+//  first, so that the conversion is defined; NaN is off).
+static inline bool
+s_off_grid (float x, float scale)
+{
+    float v = x * scale;
+    float c = fminf (fmaxf (v, -scale), scale);
+    return ((float) (int32_t) c != v) | (v >= scale);
+}
+
+//  True when any of n samples is off the grid (s_off_grid), four at a
+//  time where SSE2 is there: the conversion gives INT_MIN for NaN and
+//  out-of-range values, which then read as off.
+static bool
+s_any_off_grid (const float *x, size_t n, float scale)
+{
+    size_t i = 0;
+    bool any = false;
+#if defined (__SSE2__)
+    const __m128 hi = _mm_set1_ps (scale), lo = _mm_set1_ps (-scale);
+    __m128 bad = _mm_setzero_ps ();
+    for (; i + 4 <= n; i += 4) {
+        __m128 v = _mm_mul_ps (_mm_loadu_ps (x + i), hi);
+        __m128 r = _mm_cvtepi32_ps (_mm_cvttps_epi32 (v));
+        bad = _mm_or_ps (bad, _mm_or_ps (_mm_cmpneq_ps (r, v),
+                                         _mm_or_ps (_mm_cmpge_ps (v, hi), _mm_cmplt_ps (v, lo))));
+    }
+    any = _mm_movemask_ps (bad) != 0;
+#endif
+    for (; i < n; i++)
+        any |= s_off_grid (x [i], scale);
+    return any;
+}
+
 //  Quantises a piece of the album in place: frames holding any sample
 //  off the output grid are dithered (d, which carries on from piece to
-//  piece) in runs; frames on the grid stay.
+//  piece) in runs; frames on the grid stay. Most pieces are wholly on it
+//  (the masters were delivered in the same word), so they are checked
+//  first without a branch per sample.
 static void
 s_quantise (dither_t *d, float *data, int64_t frames, int channels, int bits)
 {
-    double scale = ldexp (1.0, bits - 1);
+    const float scale = ldexpf (1.0f, bits - 1);
+    if (!s_any_off_grid (data, (size_t) frames * (size_t) channels, scale))
+        return;
     int64_t run = -1;
     for (int64_t f = 0; f <= frames; f++) {
-        int off = 0;
+        bool off = false;
         if (f < frames)
-            for (int c = 0; c < channels; c++) {
-                double v = (double) data [(size_t) f * channels + c] * scale;
-                if (v != nearbyint (v) || v >= scale || v < -scale)
-                    off = 1;
-            }
+            for (int c = 0; c < channels; c++)
+                off |= s_off_grid (data [(size_t) f * channels + c], scale);
         if (off && run < 0)
             run = f;
         if (!off && run >= 0) {

@@ -624,11 +624,25 @@ test_quantise_once (void **state)
     spec_track_t t [1];
     s_album (&a, t, 1);
     t [0].s.fade_out_s = 0.5;
+    a.s.chain.dither = true;               //  TPDF, as a cd album has it
     audio_t tr;
     testsig_alloc (&tr, 44100 * 5, 2, 44100);
     testsig_add_noise (&tr, 0.1, 11);
     for (size_t k = 0; k < (size_t) tr.frames * 2; k++)
         tr.data [k] = (float) (nearbyint (tr.data [k] * 32768.0) / 32768.0);
+    //  the grid's edges, outside the fade: -1 is on it, +1 is not (over
+    //  the word), nor is a sample a third of a step off one
+    const int64_t on_neg = 30000, over = 90001, third = 150002, both = 180003;
+    tr.data [on_neg * 2] = -1.0f;
+    tr.data [over * 2 + 1] = 1.0f;
+    tr.data [third * 2] += (float) (1.0 / 3.0 / 32768.0);
+    tr.data [both * 2] = -1.0f;
+    tr.data [both * 2 + 1] = (float) (-1.0 + 1.0 / 3.0 / 32768.0);
+    //  a run of 4000 frames a third of a step off: dithered, not rounded
+    //  (rounding would give each the same error)
+    const int64_t run_from = 4000, run_to = 8000;
+    for (int64_t f = run_from; f < run_to; f++)
+        tr.data [f * 2] += (float) (1.0 / 3.0 / 32768.0);
     char err [512], path [1024];
     assemble_layout_t l;
     const char *dir = testsig_tmpdir ("assemble_q");
@@ -636,16 +650,34 @@ test_quantise_once (void **state)
     snprintf (path, sizeof path, "%s/album.wav", dir);
     audio_t whole;
     s_read (path, &whole);
-    int64_t fade_from = tr.frames - 22050, changed = 0;
+    int64_t fade_from = tr.frames - 22050, changed = 0, errors [17] = { 0 };
     for (int64_t f = 0; f < tr.frames; f++)
         for (int c = 0; c < 2; c++) {
             float in = tr.data [(size_t) f * 2 + c], out = whole.data [(size_t) (l.tracks [0].audio_start + f) * 2 + c];
-            if (f < fade_from)
+            //  a frame with a sample off the grid is dithered whole
+            bool in_run = f >= run_from && f < run_to;
+            bool frame_off = f == over || f == third || f == both || in_run;
+            bool off = (f == over && c == 1) || (f == third && c == 0)
+                    || (f == both && c == 1) || (in_run && c == 0);
+            if (in_run && c == 0) {
+                int e = (int) lrint ((out - in) * 3.0 * 32768.0);       //  thirds of a step
+                errors [e + 8 < 0 ? 0 : e + 8 > 16 ? 16 : e + 8]++;
+            }
+            if (f < fade_from && !frame_off)
                 assert_true (in == out);
+            else
+            if (f < fade_from) {
+                assert_true (!off || in != out);  //  now on the grid
+                assert_true (fabsf (in - out) < 4.0f / 32768.0f);
+            }
             else
                 changed += in != out;
         }
     assert_true (changed > 40000);         //  the fade did act
+    int kinds = 0;
+    for (int k = 0; k < 17; k++)
+        kinds += errors [k] > 100;
+    assert_true (kinds >= 2);
     audio_free (&whole);
     audio_free (&tr);
     assemble_layout_free (&l);
