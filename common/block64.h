@@ -9,10 +9,13 @@
 #include <string.h>
 
 //  Feeds len bytes: completes the pending block (block, *block_len bytes
-//  of it), compresses every whole block into state, keeps the rest.
+//  of it), compresses every whole block into state (compress takes n
+//  blocks at p, so that its state stays in registers between them),
+//  keeps the rest.
 static inline void
 block64_update (uint32_t *state, uint8_t block [64], size_t *block_len,
-                void (*compress) (uint32_t *, const uint8_t *), const void *data, size_t len)
+                void (*compress) (uint32_t *, const uint8_t *, size_t), const void *data,
+                size_t len)
 {
     const uint8_t *p = data;
     if (*block_len > 0) {
@@ -23,11 +26,13 @@ block64_update (uint32_t *state, uint8_t block [64], size_t *block_len,
         len -= take;
         if (*block_len < 64)
             return;
-        compress (state, block);
+        compress (state, block, 1);
         *block_len = 0;
     }
-    for (; len >= 64; p += 64, len -= 64)
-        compress (state, p);
+    if (len >= 64)
+        compress (state, p, len / 64);
+    p += len / 64 * 64;
+    len %= 64;
     memcpy (block, p, len);
     *block_len = len;
 }

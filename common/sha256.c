@@ -41,7 +41,7 @@ s_rotr (uint32_t x, int n)
 
 //  Processes one 64-byte block into the state (FIPS 180-4, 6.2.2).
 static void
-s_compress (uint32_t state [8], const uint8_t block [64])
+s_compress_one (uint32_t state [8], const uint8_t block [64])
 {
     uint32_t w [64];
     for (int t = 0; t < 16; t++)
@@ -68,16 +68,37 @@ s_compress (uint32_t state [8], const uint8_t block [64])
     state [4] += e; state [5] += f; state [6] += g; state [7] += h;
 }
 
+//  Processes n blocks at p.
+static void
+s_compress (uint32_t state [8], const uint8_t *p, size_t n)
+{
+    for (; n > 0; n--, p += 64)
+        s_compress_one (state, p);
+}
+
 #ifdef S_HAVE_SHANI
-//  The same block function with the SHA extensions. The state is held as
-//  ABEF / CDGH in two registers, as SHA256RNDS2 wants it; each step of
-//  four rounds adds W+K for those rounds and runs two SHA256RNDS2 (two
-//  rounds each). The message words W[4k..4k+3] (k >= 4) come from the
-//  sixteen before them: MSG1 adds sigma0 of W[t-15] to W[t-16], the add
-//  brings in W[t-7], MSG2 adds sigma1 of W[t-2] (FIPS 180-4, 6.2.2, step 1).
+//  The same block function with the SHA extensions, over n blocks. The
+//  state is held as ABEF / CDGH in two registers, as SHA256RNDS2 wants
+//  it, from the first block to the last; each step of four rounds adds
+//  W+K for those rounds and runs two SHA256RNDS2 (two rounds each). The
+//  message words sit in four registers, each holding four: from the
+//  fifth step on, the register of W[4k-16..] becomes W[4k..4k+3] (MSG1
+//  adds sigma0 of W[t-15] to W[t-16], the add brings in W[t-7], MSG2
+//  adds sigma1 of W[t-2]; FIPS 180-4, 6.2.2, step 1).
+#define S_ROUNDS4(w, k) do {                                                    \
+        __m128i wk = _mm_add_epi32 ((w), _mm_loadu_si128 ((const __m128i *) &s_k [4 * (k)])); \
+        cdgh = _mm_sha256rnds2_epu32 (cdgh, abef, wk);                           \
+        abef = _mm_sha256rnds2_epu32 (abef, cdgh, _mm_shuffle_epi32 (wk, 0x0E)); \
+    } while (0)
+#define S_SCHEDULE(w0, w1, w2, w3) do {                                         \
+        __m128i x = _mm_sha256msg1_epu32 ((w0), (w1));                           \
+        x = _mm_add_epi32 (x, _mm_alignr_epi8 ((w3), (w2), 4));                  \
+        (w0) = _mm_sha256msg2_epu32 (x, (w3));                                   \
+    } while (0)
+
 __attribute__ ((target ("sha,sse4.1,ssse3")))
 static void
-s_compress_shani (uint32_t state [8], const uint8_t block [64])
+s_compress_shani (uint32_t state [8], const uint8_t *p, size_t n)
 {
     const __m128i bswap = _mm_set_epi64x (0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
     __m128i dcba = _mm_loadu_si128 ((const __m128i *) &state [0]);
@@ -86,30 +107,36 @@ s_compress_shani (uint32_t state [8], const uint8_t block [64])
     __m128i efgh = _mm_shuffle_epi32 (hgfe, 0x1B);
     __m128i abef = _mm_alignr_epi8 (cdab, efgh, 8);
     __m128i cdgh = _mm_blend_epi16 (efgh, cdab, 0xF0);
-    const __m128i abef_in = abef, cdgh_in = cdgh;
-
-    __m128i w [4];                      //  ring: w[k % 4] holds W[4k .. 4k+3]
-    for (int k = 0; k < 16; k++) {
-        if (k < 4)
-            w [k] = _mm_shuffle_epi8 (_mm_loadu_si128 ((const __m128i *) (block + 16 * k)), bswap);
-        else {
-            __m128i x = _mm_sha256msg1_epu32 (w [k % 4], w [(k + 1) % 4]);
-            x = _mm_add_epi32 (x, _mm_alignr_epi8 (w [(k + 3) % 4], w [(k + 2) % 4], 4));
-            w [k % 4] = _mm_sha256msg2_epu32 (x, w [(k + 3) % 4]);
+    for (; n > 0; n--, p += 64) {
+        const __m128i abef_in = abef, cdgh_in = cdgh;
+        __m128i w0 = _mm_shuffle_epi8 (_mm_loadu_si128 ((const __m128i *) (p + 0)), bswap);
+        __m128i w1 = _mm_shuffle_epi8 (_mm_loadu_si128 ((const __m128i *) (p + 16)), bswap);
+        __m128i w2 = _mm_shuffle_epi8 (_mm_loadu_si128 ((const __m128i *) (p + 32)), bswap);
+        __m128i w3 = _mm_shuffle_epi8 (_mm_loadu_si128 ((const __m128i *) (p + 48)), bswap);
+        S_ROUNDS4 (w0, 0);
+        S_ROUNDS4 (w1, 1);
+        S_ROUNDS4 (w2, 2);
+        S_ROUNDS4 (w3, 3);
+        for (int k = 4; k < 16; k += 4) {
+            S_SCHEDULE (w0, w1, w2, w3);
+            S_ROUNDS4 (w0, k);
+            S_SCHEDULE (w1, w2, w3, w0);
+            S_ROUNDS4 (w1, k + 1);
+            S_SCHEDULE (w2, w3, w0, w1);
+            S_ROUNDS4 (w2, k + 2);
+            S_SCHEDULE (w3, w0, w1, w2);
+            S_ROUNDS4 (w3, k + 3);
         }
-        __m128i wk = _mm_add_epi32 (w [k % 4], _mm_loadu_si128 ((const __m128i *) &s_k [4 * k]));
-        //  rounds 4k, 4k+1 give the new ABEF; the old ABEF is then CDGH
-        //  for rounds 4k+2, 4k+3
-        cdgh = _mm_sha256rnds2_epu32 (cdgh, abef, wk);
-        abef = _mm_sha256rnds2_epu32 (abef, cdgh, _mm_shuffle_epi32 (wk, 0x0E));
+        abef = _mm_add_epi32 (abef, abef_in);
+        cdgh = _mm_add_epi32 (cdgh, cdgh_in);
     }
-    abef = _mm_add_epi32 (abef, abef_in);
-    cdgh = _mm_add_epi32 (cdgh, cdgh_in);
     __m128i feba = _mm_shuffle_epi32 (abef, 0x1B);
     __m128i dchg = _mm_shuffle_epi32 (cdgh, 0xB1);
     _mm_storeu_si128 ((__m128i *) &state [0], _mm_blend_epi16 (feba, dchg, 0xF0));
     _mm_storeu_si128 ((__m128i *) &state [4], _mm_alignr_epi8 (dchg, feba, 8));
 }
+#undef S_ROUNDS4
+#undef S_SCHEDULE
 
 //  True if the CPU has the SHA extensions and SSSE3/SSE4.1 (CPUID 7.0:EBX
 //  bit 29; 1:ECX bits 9 and 19).
@@ -128,9 +155,9 @@ s_cpu_has_shani (void)
 //  0: not chosen yet, 1: portable C, 2: SHA extensions.
 static int s_impl;
 
-//  Hashes one block with the chosen block function.
+//  Hashes n blocks at p with the chosen block function.
 static void
-s_block (uint32_t state [8], const uint8_t block [64])
+s_block (uint32_t state [8], const uint8_t *p, size_t n)
 {
     int impl = __atomic_load_n (&s_impl, __ATOMIC_RELAXED);
     if (impl == 0) {
@@ -139,11 +166,11 @@ s_block (uint32_t state [8], const uint8_t block [64])
     }
 #ifdef S_HAVE_SHANI
     if (impl == 2) {
-        s_compress_shani (state, block);
+        s_compress_shani (state, p, n);
         return;
     }
 #endif
-    s_compress (state, block);
+    s_compress (state, p, n);
 }
 
 //  Chooses the block function; the hardware one only if the CPU has it.
@@ -189,13 +216,13 @@ sha256_final (sha256_ctx_t *ctx, uint8_t digest [SHA256_DIGEST_BYTES])
     ctx->block [ctx->block_len++] = 0x80;
     if (ctx->block_len > 56) {
         memset (ctx->block + ctx->block_len, 0, 64 - ctx->block_len);
-        s_block (ctx->state, ctx->block);
+        s_block (ctx->state, ctx->block, 1);
         ctx->block_len = 0;
     }
     memset (ctx->block + ctx->block_len, 0, 56 - ctx->block_len);
     for (int i = 0; i < 8; i++)
         ctx->block [56 + i] = (uint8_t) (bits >> (56 - 8 * i));
-    s_block (ctx->state, ctx->block);
+    s_block (ctx->state, ctx->block, 1);
     for (int i = 0; i < 8; i++) {
         digest [4 * i]     = (uint8_t) (ctx->state [i] >> 24);
         digest [4 * i + 1] = (uint8_t) (ctx->state [i] >> 16);

@@ -73,6 +73,16 @@ test_md5_rfc1321 (void **state)
         s_md5_hex (msg, sizeof msg, piece, hex);
         assert_string_equal (hex, whole);
     }
+    //  many blocks in one call, and in uneven pieces: a million 'a'
+    //  (the digest md5sum gives)
+    char *ma = malloc (1000000);
+    assert_non_null (ma);
+    memset (ma, 'a', 1000000);
+    s_md5_hex (ma, 1000000, 1000000, hex);
+    assert_string_equal (hex, "7707d6ae4e027c70eea2a935c2296f21");
+    s_md5_hex (ma, 1000000, 4097, hex);
+    assert_string_equal (hex, "7707d6ae4e027c70eea2a935c2296f21");
+    free (ma);
 }
 
 //  Writes frames of a two-channel signal with bits through audio_writer
