@@ -1,6 +1,8 @@
 /*  Generated test signals and WAV fixtures.  */
 #include "testsig.h"
 
+#define _XOPEN_SOURCE 700        //  nftw
+#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +89,34 @@ testsig_db_to_lin (double db)
     return pow (10.0, db / 20.0);
 }
 
+//  The scratch directories this process made, removed when it exits
+//  (not by a forked child's exit; MF_KEEP=1 keeps them to look at).
+static char  *s_dirs [64];
+static int    s_n_dirs;
+static pid_t  s_owner;
+
+static int
+s_remove_entry (const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void) st;
+    (void) type;
+    (void) ftw;
+    remove (path);
+    return 0;
+}
+
+static void
+s_remove_dirs (void)
+{
+    const char *keep = getenv ("MF_KEEP");
+    for (int i = 0; i < s_n_dirs; i++) {
+        if (getpid () == s_owner && !(keep && *keep && strcmp (keep, "0")))
+            nftw (s_dirs [i], s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        free (s_dirs [i]);
+    }
+    s_n_dirs = 0;
+}
+
 const char *
 testsig_tmpdir (const char *tag)
 {
@@ -94,6 +124,13 @@ testsig_tmpdir (const char *tag)
     const char *base = getenv ("MF_TEST_TMP");
     snprintf (path, sizeof path, "%s/%s.%d", base && *base ? base : "/tmp",
               tag, (int) getpid ());
-    mkdir (path, 0755);
+    if (mkdir (path, 0755) == 0 && s_n_dirs < 64) {
+        if (s_n_dirs == 0 && s_owner == 0) {
+            s_owner = getpid ();
+            atexit (s_remove_dirs);
+        }
+        if (getpid () == s_owner)
+            s_dirs [s_n_dirs++] = strdup (path);
+    }
     return path;
 }

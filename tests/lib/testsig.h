@@ -32,7 +32,8 @@ void testsig_write_wav (const char *path, const audio_t *a, int bits);
 double testsig_db_to_lin (double db);
 
 //  A fresh scratch directory under MF_TEST_TMP (or /tmp) named after tag;
-//  returned string is static storage until the next call.
+//  returned string is static storage until the next call. The directories
+//  a test makes are removed when it exits (MF_KEEP=1 keeps them).
 const char *testsig_tmpdir (const char *tag);
 
 #endif
