@@ -13,6 +13,10 @@
 #   farm      masterfarm run (24-bit WAV in, spotify FLAC out with its
 #             album file, 2 workers) vs a script running ffmpeg's two-pass
 #             loudnorm per track on the same catalog: x realtime per core
+#   music     masterfarm run and the loudnorm script on music-like albums
+#             (orchestral and dense mixes, album policy), whose album
+#             correction masters tracks again: its cost, and how many
+#             albums needed it
 #   scaling   masterfarm run with 1 and with 2 workers: wall-clock ratio
 #   tasks     CPU per task on a catalog of 4 s tracks, and its overhead:
 #             what that catalog costs beyond the same audio time in 8
@@ -51,13 +55,14 @@ while [ $# -gt 0 ]; do
         --build) BIN=$(cd "$2" && pwd); shift ;;
         --json) JSON=$2; shift ;;
         --repeat) REPEAT=$2; shift ;;
-        -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
     esac
     shift
 done
 MF="$BIN/masterfarm"
-for t in "$MF" "$BIN/tests/tool_master_mix" "$BIN/tests/tool_gen_album" /usr/bin/time; do
+for t in "$MF" "$BIN/tests/tool_master_mix" "$BIN/tests/tool_orch_mix" "$BIN/tests/tool_gen_album" \
+         /usr/bin/time; do
     [ -x "$t" ] || { echo "bench.sh: $t is missing (run sh ops/build.sh first)" >&2; exit 1; }
 done
 for t in ffmpeg sox python3; do
@@ -65,8 +70,10 @@ for t in ffmpeg sox python3; do
 done
 if [ $QUICK = 1 ]; then
     MIX_S=60 LONG_S=600 HI_S=120 ALBUMS=2 TRACKS=4 TRACK_S=20 TINY=60
+    M_ALBUMS=2 M_TRACKS=2 M_TRACK_S=20
 else
     MIX_S=240 LONG_S=1800 HI_S=600 ALBUMS=3 TRACKS=6 TRACK_S=60 TINY=200
+    M_ALBUMS=2 M_TRACKS=4 M_TRACK_S=60
 fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/mf-bench.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
@@ -198,6 +205,49 @@ put farm_cpu_s "$f2"; put farm_x_realtime_per_core "$(xrt "$CAT_S" "$f2")"
 put farm_loudnorm_script_cpu_s "$fs"; put farm_vs_loudnorm_script "$(ratio "$fs" "$f2")"
 put farm_wall_1_worker_s "$w1"; put farm_wall_2_workers_s "$w2"; put farm_scaling "$(ratio "$w1" "$w2")"
 put farm_peak_rss_kb "$(field "$TMP/f2" 3)"
+echo
+
+# ------------------------------------------------------------------ music
+# The catalog above is mastered as planned. Music-like albums (orchestral
+# mixes with wide dynamics beside dense ones) are not: the limiter moves
+# their blocks, the album reads off its plan, and the album correction
+# masters its tracks again. This is the farm's cost on such a catalog.
+for a in $(seq "$M_ALBUMS"); do
+    mkdir -p "$TMP/music/a$a"
+    for t in $(seq "$M_TRACKS"); do
+        s=$((M_TRACK_S - 5 + 10 * (t % 2)))
+        if [ $((t % 2)) = 1 ]; then
+            "$BIN/tests/tool_orch_mix" "$TMP/music/a$a/t$t.wav" "$s" 44100 2 24 $((a * 10 + t)) > /dev/null
+        else
+            "$BIN/tests/tool_master_mix" "$TMP/music/a$a/t$t.wav" "$s" 44100 2 24 > /dev/null
+        fi
+    done
+done
+python3 - "$TMP/music" "$M_ALBUMS" "$M_TRACKS" <<'PYEOF'
+import json, sys
+root, na, nt = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+job = {"name": "music-like", "defaults": {"profiles": ["spotify"],
+       "loudness": {"policy": "album", "target_lufs": -14.0, "true_peak_dbtp": -1.0}},
+       "albums": [{"title": "Music %d" % a, "artist": "Bench",
+                   "tracks": [{"path": "a%d/t%d.wav" % (a, t), "title": "Track %d" % t}
+                              for t in range(1, nt + 1)]} for a in range(1, na + 1)]}
+json.dump(job, open(root + "/job.json", "w"), indent=1)
+PYEOF
+M_S=$(python3 -c 'import sys, wave
+print(round(sum(wave.open(f).getnframes() / 44100 for f in sys.argv[1:])))' "$TMP"/music/a*/t*.wav 2>/dev/null \
+      || echo $((M_ALBUMS * M_TRACKS * M_TRACK_S)))
+best "$TMP/fm" $REPEAT bash -c 'rm -rf "$TMP/mout"; "$MF" run "$TMP/music/job.json" -o "$TMP/mout" -j 2 --quiet'
+best "$TMP/fms" $REPEAT bash -c 'rm -rf "$TMP/mln"; loudnorm_script "$TMP/music" "$TMP/mln"'
+fm=$(field "$TMP/fm" 1) fms=$(field "$TMP/fms" 1)
+corr=$(grep -c "mastered again" "$TMP/mout/.masterfarm/broker.log" 2>/dev/null)
+printf "music-like (%d albums x %d orchestral and dense mixes, %d s, spotify, album policy)   CPU s   x realtime/core   vs masterfarm\n" \
+    "$M_ALBUMS" "$M_TRACKS" "$M_S"
+printf "  masterfarm run      %7.2f   %8s\n" "$fm" "$(xrt "$M_S" "$fm")"
+printf "  loudnorm script     %7.2f   %8s          %sx\n" "$fms" "$(xrt "$M_S" "$fms")" "$(ratio "$fms" "$fm")"
+printf "  album corrections: %s of %d albums mastered again to land on their plan\n" "${corr:-0}" "$M_ALBUMS"
+put music_cpu_s "$fm"; put music_x_realtime_per_core "$(xrt "$M_S" "$fm")"
+put music_loudnorm_script_cpu_s "$fms"; put music_vs_loudnorm_script "$(ratio "$fms" "$fm")"
+put music_album_corrections "${corr:-0}"
 echo
 
 # ------------------------------------------------------------------ tasks
