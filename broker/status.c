@@ -2,6 +2,7 @@
 #include "broker/status.h"
 
 #include <fcntl.h>
+#include <math.h>
 #include <string.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -681,9 +682,27 @@ s_status_progress (broker_t *self, job_t *job, status_t *s)
     for (size_t i = 0; i < self->n_workers; i++)
         if (self->workers [i].live)
             slots += self->workers [i].slots;
+    //  The album correction masters an album's tracks again when the album
+    //  as mastered reads off its plan (graph.c), which the plan cannot
+    //  foresee. Its share so far in this job, corrections per album read,
+    //  is expected of every album not read yet: music of one catalog
+    //  tends to need it all through or not at all. Nothing is expected
+    //  before the first album is read.
+    double again [PROFILE_COUNT];
+    for (int p = 0; p < PROFILE_COUNT; p++) {
+        int reads = 0, rounds = 0;
+        for (size_t ai = 0; ai < job->n_albums; ai++)
+            if (isfinite (job->albums [ai].shift_read [p][0])) {
+                reads++;
+                rounds += job->albums [ai].shift_rounds [p];
+            }
+        again [p] = reads ? (double) rounds / reads : 0.0;
+    }
     double chain_s = 0, tail_idle = 0;
     for (size_t ai = 0; ai < job->n_albums; ai++) {
         album_t *a = &job->albums [ai];
+        const loudness_policy_t policy = a->sub.s.loudness.policy;
+        const bool corrects = policy == POLICY_ALBUM || policy == POLICY_HYBRID;
         double album_s = 0, tracks_left = w.left;
         uint32_t n_an = 0, n_ma = 0, n_again = 0, t_done = 0, t_failed = 0;
         for (size_t i = 0; i < a->spec->n_tracks; i++) {
@@ -702,6 +721,11 @@ s_status_progress (broker_t *self, job_t *job, status_t *s)
                 if (!m)
                     continue;
                 s_progress_add (m, sec * master_rate [p], master_pace [p], now, &w);
+                if (corrects && again [p] > 0 && !isfinite (a->shift_read [p][0])) {
+                    double more = again [p] * sec * master_rate [p];
+                    w.left += more;
+                    w.paced += more * master_pace [p];
+                }
                 //  the masters the album correction made before this round
                 //  (graph.c): work done, so that progress does not go back
                 if (!m->reused)
