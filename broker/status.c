@@ -80,8 +80,19 @@ status_fill (broker_t *self, job_t *job, bool tracks, status_t *s)
     s->js.priority = (uint32_t) job->priority;
     s->js.deadline_ms = job->deadline_ms;
     s->js.deliver_at_ms = job->deliver_at_ms;
-    s->js.tasks_total = (uint32_t) job->n_tasks;
-    s->js.tasks_done = job->done;
+    //  A master the album correction queued again is a task run again:
+    //  counted once more in the total and, for the rounds before the last,
+    //  as done, so that tasks done never go back when a correction starts
+    uint32_t again = 0;
+    for (size_t ai = 0; ai < job->n_albums; ai++) {
+        const album_t *a = &job->albums [ai];
+        for (int p = 0; p < PROFILE_COUNT; p++)
+            for (size_t i = 0; a->shift_rounds [p] > 0 && i < a->spec->n_tracks; i++)
+                if (a->master [i * PROFILE_COUNT + p] && a->sub_idx && a->sub_idx [i] >= 0)
+                    again += (uint32_t) a->shift_rounds [p];
+    }
+    s->js.tasks_total = (uint32_t) job->n_tasks + again;
+    s->js.tasks_done = job->done + again;
     s->js.tasks_failed = job->failed;
     s->js.submitted_ms = job->submitted_ms;
     s->js.output_dir = self->output_root;

@@ -53,9 +53,29 @@ ebur128 () {
 }
 
 # 1. One run, as a label would make it.
-"$MASTERFARM" run "$T/in/job.json" -o "$T/a" --quiet >"$T/run.out" 2>&1 \
+"$MASTERFARM" run "$T/in/job.json" -o "$T/a" >"$T/run.out" 2>&1 \
     || { cat "$T/run.out"; fail "masterfarm run did not exit 0"; }
 grep -h "album reads" "$T/a/.masterfarm/broker.log" | sed 's/.*\] //' || true
+# The progress it printed: a master queued again is a task run again, so
+# the tasks done never go back, and the total at the end counts the 17
+# tasks of the job and each master a correction made again (5 tracks of
+# one profile a correction).
+rounds=$(grep -c "mastered again (correction" "$T/a/.masterfarm/broker.log" || true)
+python3 - "$T/run.out" "$rounds" <<'EOF' || fail "progress counts wrong (see $T/run.out)"
+import re, sys
+counts = []
+for l in open(sys.argv[1]).read().splitlines():
+    m = re.match(r'job \d+ (running|done): .*?(\d+)/(\d+) tasks', l)
+    if m:
+        counts.append((int(m.group(2)), int(m.group(3))))
+assert counts, "no progress lines"
+done = [c[0] for c in counts]
+assert all(b >= a for a, b in zip(done, done[1:])), "tasks done went back: %s" % done
+expect = 17 + 5 * int(sys.argv[2])
+assert counts[-1] == (expect, expect), "ends %d/%d tasks, expected %d/%d (%s corrections)" % (
+    counts[-1] + (expect, expect, sys.argv[2]))
+print("tasks done %s, ending %d/%d" % (done, expect, expect))
+EOF
 report=$(echo "$T"/a/*/report.json)
 [ -f "$report" ] || fail "no report in $T/a"
 dir=$(dirname "$report")
