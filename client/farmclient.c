@@ -719,20 +719,21 @@ s_album_running (const Masterfarm__AlbumStatus *row, const s_album_sum_t *sum)
 }
 
 //  Writes s cut or padded to w characters (UTF-8 code points) into out
-//  (room for 4 w + 1 bytes).
+//  (size bytes, at least 4 w + 1 for w whole characters); bytes from the
+//  broker that are not UTF-8 never write past it.
 static void
-s_fit (char *out, const char *s, int w)
+s_fit (char *out, size_t size, const char *s, int w)
 {
     int n = 0;
     size_t k = 0;
-    for (; *s; s++) {
+    for (; *s && k + 1 + (size_t) (w - n) < size; s++) {
         bool lead = ((unsigned char) *s & 0xC0) != 0x80;
         if (lead && n == w)
             break;
         n += lead;
         out [k++] = *s;
     }
-    for (; n < w; n++)
+    for (; n < w && k + 1 < size; n++)
         out [k++] = ' ';
     out [k] = 0;
 }
@@ -766,7 +767,7 @@ s_album_line (FILE *out, int cols, const Masterfarm__JobStatus *job, uint32_t a,
     bar_w = bar_w > S_BAR_WIDTH ? S_BAR_WIDTH : bar_w < S_BAR_MIN ? S_BAR_MIN : bar_w;
     if (room - bar_w < title_w)
         title_w = room - bar_w < S_TITLE_MIN ? S_TITLE_MIN : room - bar_w;
-    s_fit (title, t, title_w);
+    s_fit (title, sizeof title, t, title_w);
     int fill = s->tracks ? (int) (bar_w * s->progress / s->tracks + 0.5) : 0;
     char bar [S_BAR_WIDTH + 1];
     for (int i = 0; i < bar_w; i++)

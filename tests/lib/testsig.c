@@ -1,7 +1,6 @@
 /*  Generated test signals and WAV fixtures.  */
 #include "testsig.h"
 
-#define _XOPEN_SOURCE 700        //  nftw
 #include <ftw.h>
 #include <math.h>
 #include <stdio.h>
