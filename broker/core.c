@@ -119,7 +119,7 @@ core_intermediate_rel (const task_t *t, char *buf, size_t size)
     int round = 0;
     if (t->album >= 0 && t->job->albums && (size_t) t->album < t->job->n_albums
     &&  t->profile >= 0 && t->profile < PROFILE_COUNT)
-        round = t->job->albums [t->album].shift_rounds [t->profile];
+        round = album_master_rounds (&t->job->albums [t->album], t->profile);
     char suffix [16] = "";
     if (round > 0)
         snprintf (suffix, sizeof suffix, "-r%d", round);

@@ -150,8 +150,20 @@ typedef struct {
                                                //  the mastered album's loudness, each time
                                                //  it was read (NAN: not read)
     bool           shift_done [PROFILE_COUNT]; //  read, and no correction to make (memory
-                                               //  only: a restart reads it again)
+                                               //  only: a restart reads it again, unless
+                                               //  the last round is shift_post's)
+    bool           shift_post [PROFILE_COUNT]; //  the last round is a gain after the
+                                               //  limiter, which the assembly applies,
+                                               //  not masters made again (graph.c)
 } album_t;
+
+//  The album correction's rounds of profile p that mastered the tracks
+//  again (the last one may be a gain after the limiter instead).
+static inline int
+album_master_rounds (const album_t *a, int p)
+{
+    return a->shift_rounds [p] - (a->shift_post [p] && a->shift_rounds [p] > 0);
+}
 
 //  One reason an album is not complete: a track (number in the spec) of
 //  one profile or of every profile, or one profile's album.

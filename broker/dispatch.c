@@ -351,10 +351,16 @@ s_dispatch_one (broker_t *self, task_t *t, worker_info_t *w, int widx)
                 core_attempt_rel (t, out_path, sizeof out_path);
             out_ref.path = out_path;
             json_t *list = json_array ();
+            //  the album correction's gain after the limiter (graph.c), per track
+            json_t *post = a->shift_post [t->profile] ? json_array () : NULL;
             for (size_t i = 0; !rc && i < a->spec->n_tracks && n_in < cap; i++) {
                 task_t *mt = a->master [i * PROFILE_COUNT + t->profile];
                 if (!mt || mt->state != T_DONE)
                     continue;
+                int k = a->sub_idx [i];
+                if (post)
+                    json_array_append_new (post, json_real (k >= 0 && a->plan_ok [t->profile]
+                        ? a->plans [t->profile].tracks [k].post_gain_db : 0.0));
                 core_intermediate_rel (mt, in_paths [n_in], sizeof in_paths [n_in]);
                 masterfarm__file_ref__init (&in_refs [n_in]);
                 in_refs [n_in].path = in_paths [n_in];
@@ -374,6 +380,10 @@ s_dispatch_one (broker_t *self, task_t *t, worker_info_t *w, int widx)
             //  an incomplete album goes out as a partial delivery (per-track
             //  files under their spec numbers, no album file or CUE)
             json_t *o = json_pack ("{sosb}", "tracks", list, "partial", !graph_album_mastered (a));
+            if (o && post)
+                json_object_set_new (o, "gain_db", post);
+            else
+                json_decref (post);
             extra = json_dumps (o, JSON_COMPACT);
             json_decref (o);
             if (extra) {

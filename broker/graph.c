@@ -174,7 +174,20 @@ s_album_rate (profile_id_t p, const measure_t *const *an, size_t n)
     delivered blocks and the tracks are mastered again, at most
     PLANNER_ALBUM_ROUNDS times. The shifts are kept in the state and
     applied whenever the album is planned again (a restart); a retry that
-    analyses a track again drops them with the plan they were made for.  */
+    analyses a track again drops them with the plan they were made for.
+
+    A round that only lowers the tracks, by at most GRAPH_POST_MAX_DB, on
+    a profile of 24 bits or more without lossy round trips, is a gain
+    after the limiter instead (shift_post): the assembly scales each
+    master by its shift as it reads it, so nothing is mastered again. A
+    gain is exact on the delivered blocks, so the album lands where the
+    blocks so moved read (the reading recorded after it); every peak goes
+    down with it; at 24 bits rounding again adds noise some 140 dB under
+    full scale. Sixteen-bit masters are dithered: scaled and rounded
+    again they would carry two dithers, so cd masters again.  */
+
+#define GRAPH_POST_MAX_DB  1.0      //  a lowering past this masters again: the
+                                    //  limiter would be working for nothing
 
 //  The album correction of profile p as JSON, NULL on out of memory.
 static json_t *
@@ -209,6 +222,7 @@ s_shift_json (const album_t *a, int p)
         if (isfinite (a->shift_read [p][r]))
             json_array_append_new (rd, json_real (a->shift_read [p][r]));
     json_object_set_new (o, "rounds", json_integer (a->shift_rounds [p]));
+    json_object_set_new (o, "post_gain", json_boolean (a->shift_post [p]));
     json_object_set_new (o, "shift_db", sh);
     json_object_set_new (o, "round_shift_db", per ? per : json_null ());
     json_object_set_new (o, "album_read_lufs", rd);
@@ -217,7 +231,10 @@ s_shift_json (const album_t *a, int p)
         "after mastering, the album's loudness gated over the masters' delivered blocks "
         "(edges at gaps included); off the plan by more than the tolerance, the policy is "
         "solved again on those blocks and the tracks are mastered again with their planned "
-        "loudness moved by shift_db (by track number; null: not in the album)"));
+        "loudness moved by shift_db (by track number; null: not in the album); post_gain: "
+        "the last round only lowered the tracks, on a profile of 24 bits or more, and was "
+        "applied as a gain after the limiter when the album was assembled, not by mastering "
+        "again (a gain moves every block by itself, so the reading after it is exact)"));
     return o;
 }
 
@@ -241,17 +258,22 @@ s_shift_record (album_t *a, int p)
 }
 
 //  Moves the planned loudness and gain of the tracks of profile p's plan
-//  by shift (one round's, per album track, dB).
+//  by shift (one round's, per album track, dB), or their gain after the
+//  limiter when post.
 static void
-s_shift_move (album_t *a, int p, const double *shift)
+s_shift_move (album_t *a, int p, const double *shift, bool post)
 {
     album_plan_t *plan = &a->plans [p];
     for (size_t i = 0; i < a->spec->n_tracks; i++) {
         int k = a->sub_idx [i];
         if (k < 0 || (size_t) k >= plan->n_tracks || plan->tracks [k].silent)
             continue;
-        plan->tracks [k].target_lufs += shift [i];
-        plan->tracks [k].gain_db += shift [i];
+        if (post)
+            plan->tracks [k].post_gain_db += shift [i];
+        else {
+            plan->tracks [k].target_lufs += shift [i];
+            plan->tracks [k].gain_db += shift [i];
+        }
     }
 }
 
@@ -279,6 +301,7 @@ s_shift_drop (broker_t *self, job_t *job, album_t *a)
         a->shift [p] = NULL;
         a->shift_rounds [p] = 0;
         a->shift_done [p] = false;
+        a->shift_post [p] = false;
         for (int r = 0; r <= PLANNER_ALBUM_ROUNDS; r++)
             a->shift_read [p][r] = NAN;
     }
@@ -290,6 +313,7 @@ graph_album_shift_load (album_t *a, int p, const char *text)
     json_t *o = text ? json_loads (text, 0, NULL) : NULL;
     json_t *per = json_object_get (o, "round_shift_db"), *rd = json_object_get (o, "album_read_lufs");
     json_int_t rounds = json_integer_value (json_object_get (o, "rounds"));
+    bool post = json_is_true (json_object_get (o, "post_gain"));
     size_t n = a->spec->n_tracks;
     int rc = 0;
     if (!json_is_array (per) || json_array_size (per) != (size_t) rounds || !json_is_array (rd)
@@ -316,6 +340,9 @@ graph_album_shift_load (album_t *a, int p, const char *text)
         free (a->shift [p]);
         a->shift [p] = v;
         a->shift_rounds [p] = (int) rounds;
+        //  a gain after the limiter is the last round: nothing is read again
+        a->shift_post [p] = post && rounds > 0;
+        a->shift_done [p] = a->shift_post [p];
         for (int r = 0; r <= PLANNER_ALBUM_ROUNDS; r++) {
             json_t *x = json_array_get (rd, (size_t) r);
             a->shift_read [p][r] = json_is_number (x) ? json_number_value (x) : NAN;
@@ -360,14 +387,29 @@ s_album_correct (broker_t *self, job_t *job, album_t *a, int p)
         if (!rc && nb == 0 && !plan->tracks [k].silent)
             rc = MF_ERR_FORMAT;              //  a master of an earlier version: no blocks
     }
-    double measured = NAN;
+    double measured = NAN, after = NAN;
     if (!rc)
         rc = planner_album_correct (&a->sub, plan, op, sk, &measured);
+    int r = a->shift_rounds [p];
+    //  a round that only lowers, on 24 bits or more: a gain after the
+    //  limiter, the album read on the blocks that gain moves
+    bool post = rc == 1 && r < PLANNER_ALBUM_ROUNDS
+             && profile_get ((profile_id_t) p)->bits >= 24;
+    for (size_t k = 0; post && k < nk; k++) {
+        const uint32_t bit = 1u << p;
+        if (a->sub.tracks [k].s.codec_check & bit || a->sub.tracks [k].s.codec_safe & bit)
+            post = false;                    //  the round trips were measured as mastered
+        if (!plan->tracks [k].silent && !(sk [k] <= 0.0 && sk [k] >= -GRAPH_POST_MAX_DB))
+            post = false;
+    }
+    if (post) {
+        after = planner_album_lufs (&a->sub, op, sk);
+        post = isfinite (after);
+    }
     for (size_t k = 0; outs && k < nk; k++)
         free (outs [k].block_lufs);
     free (outs);
     free (op);
-    int r = a->shift_rounds [p];
     if (rc == MF_ERR_NOMEM) {
         free (sk);
         free (shift);
@@ -396,44 +438,63 @@ s_album_correct (broker_t *self, job_t *job, album_t *a, int p)
     free (sk);
     if (rc == 1 && r < PLANNER_ALBUM_ROUNDS && !a->shift [p])
         a->shift [p] = calloc (PLANNER_ALBUM_ROUNDS * (n ? n : 1), sizeof *a->shift [p]);
+    post = post && a->shift [p];
     if (rc == 1 && r < PLANNER_ALBUM_ROUNDS && a->shift [p]) {
         for (size_t i = 0; i < n; i++)
             a->shift [p][(size_t) r * n + i] = shift [i];
-        s_shift_move (a, p, shift);
+        s_shift_move (a, p, shift, post);
         a->shift_rounds [p] = r + 1;
+        a->shift_post [p] = post;
+        if (post)
+            a->shift_read [p][r + 1] = after;
         s_shift_store (self, job, a, p);
         char moved [64];
+        if (post && sh_min < sh_max - 0.005)
+            snprintf (moved, sizeof moved, "%.2f .. %.2f dB", -sh_max, -sh_min);
+        else
+        if (post)
+            snprintf (moved, sizeof moved, "%.2f dB", -sh_max);
+        else
         if (sh_min < sh_max - 0.005)
             snprintf (moved, sizeof moved, "%+.2f .. %+.2f dB", sh_min, sh_max);
         else
             snprintf (moved, sizeof moved, "%+.2f dB", sh_max);
-        log_info ("job %llu album %d profile %s: mastered, the album reads %.2f LUFS against "
-                  "its plan of %.2f (the chain's dynamics moved its blocks); its tracks' "
-                  "planned loudness moves by %s and they are mastered again (correction %d "
-                  "of at most %d)", (unsigned long long) job->id, a->idx + 1, pname, measured,
-                  plan->album_planned_lufs, moved, r + 1, PLANNER_ALBUM_ROUNDS);
-        //  every master of the round, those that did not move too (silent
-        //  tracks, hybrid's at a bound): the round names their files
-        //  (core_intermediate_rel); the reuse cache has the unmoved ones
-        for (size_t i = 0; i < n; i++) {
-            task_t *m = a->master [i * PROFILE_COUNT + p];
-            if (!m || a->sub_idx [i] < 0)
-                continue;
-            m->reused = false;                //  attempts go on: their record is kept
-            graph_task_counts_clear (self, m);
-            m->sched.avoid_worker = -1;
-            core_task_queue (self, m);
+        if (!post) {
+            log_info ("job %llu album %d profile %s: mastered, the album reads %.2f LUFS "
+                      "against its plan of %.2f (the chain's dynamics moved its blocks); its "
+                      "tracks' planned loudness moves by %s and they are mastered again "
+                      "(correction %d of at most %d)", (unsigned long long) job->id,
+                      a->idx + 1, pname, measured, plan->album_planned_lufs, moved, r + 1,
+                      PLANNER_ALBUM_ROUNDS);
+            //  every master of the round, those that did not move too (silent
+            //  tracks, hybrid's at a bound): the round names their files
+            //  (core_intermediate_rel); the reuse cache has the unmoved ones
+            for (size_t i = 0; i < n; i++) {
+                task_t *m = a->master [i * PROFILE_COUNT + p];
+                if (!m || a->sub_idx [i] < 0)
+                    continue;
+                m->reused = false;            //  attempts go on: their record is kept
+                graph_task_counts_clear (self, m);
+                m->sched.avoid_worker = -1;
+                core_task_queue (self, m);
+            }
+            free (shift);
+            return true;
         }
-        free (shift);
-        return true;
+        log_info ("job %llu album %d profile %s: mastered, the album reads %.2f LUFS against "
+                  "its plan of %.2f (the chain's dynamics moved its blocks); its tracks are "
+                  "lowered by %s after the limiter as the album is assembled, where it reads "
+                  "%.2f (correction %d of at most %d)", (unsigned long long) job->id,
+                  a->idx + 1, pname, measured, plan->album_planned_lufs, moved, after, r + 1,
+                  PLANNER_ALBUM_ROUNDS);
     }
     free (shift);
-    if (rc == 1)
+    if (rc == 1 && !post)
         log_warn ("job %llu album %d profile %s: after %d corrections the album reads %.2f "
                   "LUFS against its plan of %.2f; assembled as it is",
                   (unsigned long long) job->id, a->idx + 1, pname, r, measured,
                   plan->album_planned_lufs);
-    if (r > 0)
+    if (r > 0 && !post)
         s_shift_store (self, job, a, p);     //  the last reading, for the record
     a->shift_done [p] = true;
     //  the reports are kept for the album's report: without their blocks
@@ -521,7 +582,8 @@ graph_album_plan (broker_t *self, job_t *job, album_t *a)
                 if (a->shift [p] && a->shift_rounds [p] > 0) {
                     size_t nt = a->spec->n_tracks;
                     for (int r = 0; r < a->shift_rounds [p]; r++)
-                        s_shift_move (a, p, a->shift [p] + (size_t) r * nt);
+                        s_shift_move (a, p, a->shift [p] + (size_t) r * nt,
+                                      a->shift_post [p] && r + 1 == a->shift_rounds [p]);
                     s_shift_record (a, p);
                 }
                 store_plan_put (self->store, job->id, a->idx, p, a->plans [p].report_json);
@@ -727,7 +789,7 @@ graph_album_replan (broker_t *self, job_t *job, album_t *a)
     int *old_idx = a->replan ? malloc ((n ? n : 1) * sizeof *old_idx) : NULL;
     bool corrected [PROFILE_COUNT];
     for (int p = 0; p < PROFILE_COUNT; p++)
-        corrected [p] = a->shift_rounds [p] > 0;
+        corrected [p] = album_master_rounds (a, p) > 0;
     if (a->replan)
         s_shift_drop (self, job, a);         //  made for the analyses a retry redoes
     if (old_idx) {

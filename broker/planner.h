@@ -41,6 +41,11 @@ typedef struct {
     bool    silent;                    //  no measurable loudness: gain 0, no
                                        //  target (target_lufs NAN), no tonal
                                        //  correction, outside the album loudness
+    double  post_gain_db;              //  the album correction's gain after the
+                                       //  limiter, which the assembly applies
+                                       //  (broker/graph.c); 0: none. The master
+                                       //  lands on target_lufs, the delivered
+                                       //  track on target_lufs + post_gain_db
 } track_plan_t;
 
 typedef struct {

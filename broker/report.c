@@ -141,20 +141,61 @@ s_put_correction (text_t *o, const album_plan_t *plan)
     json_t *c = json_object_get (rec, "album_correction");
     json_t *reads = json_object_get (c, "album_read_lufs");
     json_int_t rounds = json_integer_value (json_object_get (c, "rounds"));
-    if (rounds > 0 && json_array_size (reads) > 0) {
+    //  the last round a gain after the limiter: its reading is the
+    //  blocks moved by it, not a mastered album
+    const bool post = json_is_true (json_object_get (c, "post_gain"));
+    const json_int_t again = rounds - (post && rounds > 0);
+    size_t n_read = json_array_size (reads);
+    if (post && n_read > 0)
+        n_read--;
+    if (rounds > 0 && n_read > 0) {
         text_printf (o, "<p>Corrected after mastering: the mastered album read ");
-        for (size_t r = 0; r < json_array_size (reads); r++)
-            text_printf (o, "%s%.2f LUFS", r == 0 ? "" : r + 1 == json_array_size (reads)
-                                                         ? " and then " : ", ",
+        for (size_t r = 0; r < n_read; r++)
+            text_printf (o, "%s%.2f LUFS", r == 0 ? "" : r + 1 == n_read ? " and then " : ", ",
                          json_number_value (json_array_get (reads, r)));
-        text_printf (o, " (the chain's dynamics move the blocks the album is gated on); the "
-                     "tracks were mastered again%s with their planned loudness moved to "
-                     "land it on the plan.</p>\n", rounds == 1 ? "" : ", twice,");
+        text_printf (o, " (the chain's dynamics move the blocks the album is gated on); ");
+        if (again > 0)
+            text_printf (o, "the tracks were mastered again%s with their planned loudness "
+                         "moved%s", again == 1 ? "" : ", twice,", post ? ", then" : "");
+        if (post) {
+            //  by how much: the last round's lowerings (silent tracks: none)
+            json_t *per = json_object_get (c, "round_shift_db");
+            json_t *row = json_array_get (per, json_array_size (per) - 1);
+            double lo = HUGE_VAL, hi = -HUGE_VAL;
+            for (size_t i = 0; i < json_array_size (row); i++) {
+                double v = json_number_value (json_array_get (row, i));
+                if (v < 0.0) {
+                    lo = fmin (lo, -v);
+                    hi = fmax (hi, -v);
+                }
+            }
+            char by [48] = "";
+            if (hi > lo + 0.005)
+                snprintf (by, sizeof by, " by %.2f to %.2f dB", lo, hi);
+            else
+            if (hi >= lo)
+                snprintf (by, sizeof by, " by %.2f dB", hi);
+            text_printf (o, "%s lowered%s after the limiter as the album was assembled (a "
+                         "gain moves every block by itself), to %.2f LUFS",
+                         again > 0 ? "" : "the tracks were", by,
+                         json_number_value (json_array_get (reads, n_read)));
+        }
+        text_printf (o, "%s.</p>\n", post ? "" : " to land it on the plan");
     }
     json_decref (rec);
 }
 
-//  Track i's output loudness for a profile: measured, master's, or NAN.
+//  Track i's planned loudness as delivered: the master's target moved by
+//  the album correction's gain after the limiter (0 but for a correction).
+static double
+s_track_planned (const report_profile_t *rp, size_t i)
+{
+    const track_plan_t *tp = &rp->plan->tracks [i];
+    return tp->target_lufs + tp->post_gain_db;
+}
+
+//  Track i's output loudness for a profile: measured, master's (moved by
+//  that gain, which moves every block by itself), or NAN.
 static double
 s_track_out (const report_profile_t *rp, size_t i)
 {
@@ -163,7 +204,18 @@ s_track_out (const report_profile_t *rp, size_t i)
     if (rp->outputs && rp->outputs [i])
         return rp->outputs [i]->integrated_lufs;
     if (rp->masters)
-        return rp->masters [i].out_lufs;
+        return rp->masters [i].out_lufs + rp->plan->tracks [i].post_gain_db;
+    return NAN;
+}
+
+//  Track i's output true peak: measured, master's moved by that gain, NAN.
+static double
+s_track_tp (const report_profile_t *rp, size_t i)
+{
+    if (rp->outputs && rp->outputs [i])
+        return rp->outputs [i]->true_peak_dbtp;
+    if (rp->masters)
+        return rp->masters [i].out_true_peak_dbtp + rp->plan->tracks [i].post_gain_db;
     return NAN;
 }
 
@@ -293,15 +345,17 @@ s_tree (const report_input_t *in)
             json_object_set_new (t, "loudness_channels",
                                  json_string (measure_loudness_channels (in->analyses [i]->channels)));
             json_object_set_new (t, "silent", json_boolean (tp->silent));
-            json_object_set_new (t, "planned_lufs", s_num (tp->target_lufs));
+            json_object_set_new (t, "planned_lufs", s_num (s_track_planned (rp, i)));
             json_object_set_new (t, "output_lufs", s_num (s_track_out (rp, i)));
             json_object_set_new (t, "input_lra_lu", s_num (in->analyses [i]->lra_lu));
             json_object_set_new (t, "output_lra_lu", s_num (om ? om->lra_lu : mr ? mr->out_lra_lu : NAN));
             json_object_set_new (t, "input_true_peak_dbtp", s_num (in->analyses [i]->true_peak_dbtp));
-            json_object_set_new (t, "output_true_peak_dbtp", s_num (om ? om->true_peak_dbtp : mr ? mr->out_true_peak_dbtp : NAN));
+            json_object_set_new (t, "output_true_peak_dbtp", s_num (s_track_tp (rp, i)));
             json_object_set_new (t, "ceiling_dbtp", s_num (tp->ceiling_dbtp));
             json_object_set_new (t, "planned_gain_db", s_num (tp->gain_db));
             json_object_set_new (t, "gain_db", s_num (mr ? mr->gain_db : tp->gain_db));
+            //  the album correction's gain after the limiter (the assembly's)
+            json_object_set_new (t, "post_gain_db", s_num (tp->post_gain_db));
             json_object_set_new (t, "tonal_db", s_bands (mr ? mr->tonal_db : tp->tonal_db));
             json_object_set_new (t, "limiter_gr_max_db", s_num (mr ? mr->gr_max_db : NAN));
             json_object_set_new (t, "limiter_gr_mean_db", s_num (mr ? mr->gr_avg_db : NAN));
@@ -587,7 +641,7 @@ s_plot_loudness (text_t *o, const report_input_t *in, const report_profile_t *rp
     size_t n = in->album->n_tracks;
     double lo = rp->plan->album_target_lufs, hi = lo;
     for (size_t i = 0; i < n; i++) {
-        double v [3] = { in->analyses [i]->integrated_lufs, rp->plan->tracks [i].target_lufs, s_track_out (rp, i) };
+        double v [3] = { in->analyses [i]->integrated_lufs, s_track_planned (rp, i), s_track_out (rp, i) };
         for (int k = 0; k < 3; k++)
             if (isfinite (v [k])) {
                 lo = fmin (lo, v [k]);
@@ -606,7 +660,7 @@ s_plot_loudness (text_t *o, const report_input_t *in, const report_profile_t *rp
            PLOT_L, PLOT_L + w, ty, ty, PLOT_L + 4, ty - 3, rp->plan->album_target_lufs);
     for (size_t i = 0; i < n; i++) {
         double x = PLOT_L + slot * ((double) i + 0.5);
-        double li = in->analyses [i]->integrated_lufs, lp = rp->plan->tracks [i].target_lufs, lo_ = s_track_out (rp, i);
+        double li = in->analyses [i]->integrated_lufs, lp = s_track_planned (rp, i), lo_ = s_track_out (rp, i);
         if (isfinite (li))
             text_printf (o, "<circle cx='%.1f' cy='%.1f' r='4' fill='#bbb'><title>track %d in %.2f LUFS</title></circle>\n",
                    x - 8, s_ypix (li, lo, hi), s_number (in, i), li);
@@ -800,10 +854,10 @@ report_html (const report_input_t *in)
             text_printf (&o, "<tr><td>%d</td>", s_number (in, i));
             s_cell_lufs (&o, in->analyses [i]->integrated_lufs, in->analyses [i]);
             s_cell (&o, mr ? mr->gain_db : tp->gain_db, 2);
-            s_cell_lufs (&o, tp->target_lufs, tp->silent ? in->analyses [i] : NULL);
+            s_cell_lufs (&o, s_track_planned (rp, i), tp->silent ? in->analyses [i] : NULL);
             s_cell_lufs (&o, s_track_out (rp, i), tp->silent ? in->analyses [i] : NULL);
             s_cell (&o, om ? om->lra_lu : mr ? mr->out_lra_lu : NAN, 1);
-            s_cell (&o, om ? om->true_peak_dbtp : mr ? mr->out_true_peak_dbtp : NAN, 2);
+            s_cell (&o, s_track_tp (rp, i), 2);
             s_cell (&o, tp->ceiling_dbtp, 1);
             s_cell (&o, mr ? mr->gr_max_db : NAN, 2);
             s_cell (&o, mr ? mr->gr_avg_db : NAN, 2);

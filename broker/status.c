@@ -87,9 +87,9 @@ status_fill (broker_t *self, job_t *job, bool tracks, status_t *s)
     for (size_t ai = 0; ai < job->n_albums; ai++) {
         const album_t *a = &job->albums [ai];
         for (int p = 0; p < PROFILE_COUNT; p++)
-            for (size_t i = 0; a->shift_rounds [p] > 0 && i < a->spec->n_tracks; i++)
+            for (size_t i = 0; album_master_rounds (a, p) > 0 && i < a->spec->n_tracks; i++)
                 if (a->master [i * PROFILE_COUNT + p] && a->sub_idx && a->sub_idx [i] >= 0)
-                    again += (uint32_t) a->shift_rounds [p];
+                    again += (uint32_t) album_master_rounds (a, p);
     }
     s->js.tasks_total = (uint32_t) job->n_tasks + again;
     s->js.tasks_done = job->done + again;
@@ -695,17 +695,18 @@ s_status_progress (broker_t *self, job_t *job, status_t *s)
             slots += self->workers [i].slots;
     //  The album correction masters an album's tracks again when the album
     //  as mastered reads off its plan (graph.c), which the plan cannot
-    //  foresee. Its share so far in this job, corrections per album read,
-    //  is expected of every album not read yet: music of one catalog
-    //  tends to need it all through or not at all. Nothing is expected
-    //  before the first album is read.
+    //  foresee (a correction made as a gain after the limiter, on 24 bits,
+    //  masters nothing). Its share so far in this job, master rounds per
+    //  album read, is expected of every album not read yet: music of one
+    //  catalog tends to need it all through or not at all. Nothing is
+    //  expected before the first album is read.
     double again [PROFILE_COUNT];
     for (int p = 0; p < PROFILE_COUNT; p++) {
         int reads = 0, rounds = 0;
         for (size_t ai = 0; ai < job->n_albums; ai++)
             if (isfinite (job->albums [ai].shift_read [p][0])) {
                 reads++;
-                rounds += job->albums [ai].shift_rounds [p];
+                rounds += album_master_rounds (&job->albums [ai], p);
             }
         again [p] = reads ? (double) rounds / reads : 0.0;
     }
@@ -740,9 +741,9 @@ s_status_progress (broker_t *self, job_t *job, status_t *s)
                 //  the masters the album correction made before this round
                 //  (graph.c): work done, so that progress does not go back
                 if (!m->reused)
-                    w.done += a->shift_rounds [p] * sec * master_rate [p];
+                    w.done += album_master_rounds (a, p) * sec * master_rate [p];
                 n_ma += status_task_running (m);
-                n_again += a->shift_rounds [p] > 0 && status_task_running (m);
+                n_again += album_master_rounds (a, p) > 0 && status_task_running (m);
                 all = all && m->state == T_DONE;
                 failed = failed || m->state == T_FAILED;
             }

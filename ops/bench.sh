@@ -211,7 +211,8 @@ echo
 # The catalog above is mastered as planned. Music-like albums (orchestral
 # mixes with wide dynamics beside dense ones) are not: the limiter moves
 # their blocks, the album reads off its plan, and the album correction
-# masters its tracks again. This is the farm's cost on such a catalog.
+# lowers its tracks after the limiter (24-bit, reading loud) or masters
+# them again. This is the farm's cost on such a catalog.
 for a in $(seq "$M_ALBUMS"); do
     mkdir -p "$TMP/music/a$a"
     for t in $(seq "$M_TRACKS"); do
@@ -239,15 +240,17 @@ print(round(sum(wave.open(f).getnframes() / 44100 for f in sys.argv[1:])))' "$TM
 best "$TMP/fm" $REPEAT bash -c 'rm -rf "$TMP/mout"; "$MF" run "$TMP/music/job.json" -o "$TMP/mout" -j 2 --quiet'
 best "$TMP/fms" $REPEAT bash -c 'rm -rf "$TMP/mln"; loudnorm_script "$TMP/music" "$TMP/mln"'
 fm=$(field "$TMP/fm" 1) fms=$(field "$TMP/fms" 1)
-corr=$(grep -c "mastered again" "$TMP/mout/.masterfarm/broker.log" 2>/dev/null)
+corr=$(grep -c "(correction 1 of" "$TMP/mout/.masterfarm/broker.log" 2>/dev/null)
+corr_m=$(grep -c "mastered again (correction" "$TMP/mout/.masterfarm/broker.log" 2>/dev/null)
 printf "music-like (%d albums x %d orchestral and dense mixes, %d s, spotify, album policy)   CPU s   x realtime/core   vs masterfarm\n" \
     "$M_ALBUMS" "$M_TRACKS" "$M_S"
 printf "  masterfarm run      %7.2f   %8s\n" "$fm" "$(xrt "$M_S" "$fm")"
 printf "  loudnorm script     %7.2f   %8s          %sx\n" "$fms" "$(xrt "$M_S" "$fms")" "$(ratio "$fms" "$fm")"
-printf "  album corrections: %s of %d albums mastered again to land on their plan\n" "${corr:-0}" "$M_ALBUMS"
+printf "  album corrections: %s of %d albums corrected to land on their plan, %s round(s) of masters made again\n" \
+    "${corr:-0}" "$M_ALBUMS" "${corr_m:-0}"
 put music_cpu_s "$fm"; put music_x_realtime_per_core "$(xrt "$M_S" "$fm")"
 put music_loudnorm_script_cpu_s "$fms"; put music_vs_loudnorm_script "$(ratio "$fms" "$fm")"
-put music_album_corrections "${corr:-0}"
+put music_album_corrections "${corr:-0}"; put music_master_rounds_again "${corr_m:-0}"
 echo
 
 # ------------------------------------------------------------------ tasks

@@ -25,6 +25,7 @@
 #include "common/sha256.h"
 #include "common/spec.h"
 #include "worker/analysis.h"
+#include "worker/dsp/dsp_ops.h"
 #include "worker/dsp/tonal_eq.h"
 
 #define S_ERR_LEN   1024
@@ -609,6 +610,9 @@ typedef struct {
     size_t           n;
     size_t           opened;       //  tracks opened so far
     int              rate_hz;      //  of the first track
+    float           *gain;         //  n linear gains after the limiter (the album
+                                   //  correction's), NULL: none
+    int             *channels;     //  n, each track's, as opened
 } s_asm_src_t;
 
 static int
@@ -649,6 +653,8 @@ s_asm_open (void *arg, size_t i, audio_t *info, char *err, size_t err_size)
     if (!rc && i == 0)
         src->rate_hz = info->rate_hz;
     if (!rc)
+        src->channels [i] = info->channels;
+    if (!rc)
         src->opened++;
     return rc;
 }
@@ -657,7 +663,10 @@ static int
 s_asm_read (void *arg, size_t i, int64_t at, float *buf, int64_t n, char *err, size_t err_size)
 {
     s_asm_src_t *src = arg;
-    return audio_stream_read (src->streams [i], at, buf, n, err, err_size);
+    int rc = audio_stream_read (src->streams [i], at, buf, n, err, err_size);
+    if (!rc && src->gain && src->gain [i] != 1.0f)
+        dsp_ops ()->scale (buf, buf, src->gain [i], (size_t) n * (size_t) src->channels [i]);
+    return rc;
 }
 
 //  Assemble: the album for one profile from its mastered intermediates.
@@ -694,10 +703,11 @@ s_assemble (s_run_t *r)
     sub.n_tracks = n;
     int *numbers = calloc (n ? n : 1, sizeof *numbers);
     s_asm_src_t src = { r, calloc (n ? n : 1, sizeof *src.streams),
-                        calloc (n ? n : 1, sizeof *src.fds), n, 0, 0 };
+                        calloc (n ? n : 1, sizeof *src.fds), n, 0, 0, NULL,
+                        calloc (n ? n : 1, sizeof *src.channels) };
     for (size_t i = 0; src.fds && i < n; i++)
         src.fds [i] = -1;
-    if (!rc && (!sub.tracks || !numbers || !src.streams || !src.fds))
+    if (!rc && (!sub.tracks || !numbers || !src.streams || !src.fds || !src.channels))
         rc = s_fail (r, MF_ERR_NOMEM, "out of memory");
     for (size_t i = 0; !rc && i < n; i++) {
         json_int_t k = json_integer_value (json_array_get (list, i));
@@ -708,6 +718,26 @@ s_assemble (s_run_t *r)
             sub.tracks [i] = album->tracks [k];
             numbers [i] = (int) k + 1;
         }
+    }
+    //  The album correction's gain after the limiter, per track: a
+    //  lowering (a gain up would take the peaks over the ceiling)
+    json_t *gains = extra ? json_object_get (extra, "gain_db") : NULL;
+    if (!rc && gains) {
+        if (!json_is_array (gains) || json_array_size (gains) != n)
+            rc = s_fail (r, MF_ERR_PROTOCOL, "task %llu: assemble gain_db must list one gain "
+                         "per track", (unsigned long long) t->task_id);
+        else
+        if (!(src.gain = calloc (n, sizeof *src.gain)))
+            rc = s_fail (r, MF_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; !rc && src.gain && i < n; i++) {
+        json_t *g = json_array_get (gains, i);
+        double db = json_is_number (g) ? json_number_value (g) : NAN;
+        if (!(db <= 0.0 && db >= -48.0))
+            rc = s_fail (r, MF_ERR_PROTOCOL, "task %llu: assemble gain_db [%zu] is not a "
+                         "lowering of at most 48 dB", (unsigned long long) t->task_id, i);
+        else
+            src.gain [i] = (float) pow (10.0, db / 20.0);
     }
     json_decref (extra);
 
@@ -742,6 +772,8 @@ s_assemble (s_run_t *r)
     }
     free (src.streams);
     free (src.fds);
+    free (src.gain);
+    free (src.channels);
     free (numbers);
     free (sub.tracks);
     spec_destroy (&spec);

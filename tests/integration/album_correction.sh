@@ -3,19 +3,24 @@
 # policy at -14 LUFS, with a glue compressor, for spotify and cd. Every track lands on its
 # planned loudness, but the chain's dynamics change how the tracks'
 # 400 ms blocks spread, so the album as mastered reads off its plan; the
-# broker reads the album from the masters' blocks before assembling,
-# moves the tracks' planned loudness and masters them again.
+# broker reads the album from the masters' blocks before assembling.
+# The album reads loud: cd (16-bit, dithered) moves the tracks' planned
+# loudness and masters them again; spotify (24-bit) lowers them by a gain
+# after the limiter as the album is assembled, mastering nothing again.
 # A fifth track is digital silence (planned silent: it does not move).
 #   1. `masterfarm run`: the report records the correction (first reading
-#      more than 0.1 LU off, the last within 0.05) for both profiles, each
-#      has its album file and CUE sheet, FFmpeg's ebur128 reads each album
-#      file within 0.1 LU of the target (DESIGN.md's promise), and every
-#      track's master is within 0.1 LU of its corrected plan.
+#      more than 0.1 LU off, the last within 0.05) for both profiles, cd's
+#      by mastering again and spotify's as a gain after the limiter (each
+#      track's post_gain_db its shift, its true peak under the ceiling),
+#      each has its album file and CUE sheet, FFmpeg's ebur128 reads each
+#      album file within 0.1 LU of the target (DESIGN.md's promise), and
+#      every track's master is within 0.1 LU of its corrected plan.
 #   2. The same job on a broker killed (kill -9) just after it queued the
 #      correction's masters, its worker stopped with it, then restarted on
 #      the same state: the correction is made once (the stored shifts are
-#      applied when the album is planned again), and the audio files and
-#      CUE sheet are byte-identical to those of step 1.
+#      applied when the album is planned again; spotify's gain is not
+#      made twice), and the audio files and CUE sheet are byte-identical
+#      to those of step 1.
 . "$MF_SRC/tests/lib/farm_lib.sh"
 command -v ffmpeg >/dev/null || fail "ffmpeg is needed as the independent meter"
 
@@ -99,6 +104,10 @@ for p in r["profiles"]:
     print("%s: album read %s over %d correction(s), shifts %s" % (name, reads, c["rounds"],
                                                                   c["shift_db"]))
     assert c["rounds"] >= 1 and len(reads) == c["rounds"] + 1, c
+    # spotify: one round, a gain after the limiter; cd: mastered again
+    assert c["post_gain"] == (name == "spotify"), "%s: post_gain %s" % (name, c["post_gain"])
+    if name == "spotify":
+        assert c["rounds"] == 1, c
     assert abs(reads[0] + 14.0) > 0.1, "%s: on its plan before the correction: %s" % (name, reads)
     assert abs(reads[-1] + 14.0) <= 0.05, "%s: the corrected album reads %s" % (name, reads)
     assert c["shift_db"][4] == 0.0, "%s: the silent track moved: %s" % (name, c["shift_db"])
@@ -106,6 +115,9 @@ for p in r["profiles"]:
         if t["silent"]:
             continue
         assert abs(t["output_lufs"] - t["planned_lufs"]) <= 0.1, t
+        assert t["output_true_peak_dbtp"] <= -1.0, t
+        post = c["shift_db"][t["index"] - 1] if name == "spotify" else 0.0
+        assert t["post_gain_db"] == post and post <= 0.0, (post, t)
         print("  track %d: planned %.3f, output %.3f" % (t["index"], t["planned_lufs"],
                                                          t["output_lufs"]))
 EOF
@@ -135,7 +147,9 @@ start_broker "$T/b.db" "$T/in" "$T/b" "$port"
 start_worker w2
 watch_expect "$job" 0 "$T/watch.out"
 n=$(grep -c "mastered again (correction" "$T/broker.log")
-[ "$n" = 2 ] || fail "$n corrections were made; one per profile expected"
+[ "$n" = 1 ] || fail "$n corrections mastered again; one (cd) expected"
+n=$(grep -c "after the limiter as the album is assembled" "$T/broker.log")
+[ "$n" = 1 ] || fail "$n corrections as a gain after the limiter; one (spotify) expected"
 diff <(audio_digest "$T/a" | sed 's/  .*\//  /') <(audio_digest "$T/b" | sed 's/  .*\//  /') \
     || fail "the restarted farm's audio differs from the uninterrupted run's"
 log "restarted farm: one correction per profile, $(audio_digest "$T/b" | wc -l) files byte-identical"

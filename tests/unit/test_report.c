@@ -280,12 +280,77 @@ test_report_silent (void **state)
     s_teardown ();
 }
 
+//  The album correction made as a gain after the limiter (broker/graph.c):
+//  each track's planned loudness, output loudness and true peak are the
+//  master's moved by its post_gain_db, which report.json gives, and the
+//  HTML says by how much the tracks were lowered and where the album lands.
+static void
+test_report_post_gain (void **state)
+{
+    (void) state;
+    s_setup ();
+    album_plan_t plan;
+    char err [512] = "";
+    assert_int_equal (planner_plan_album (&s_al, s_mp, PROFILE_SPOTIFY, 44100, &plan, err,
+                                          sizeof err), 0);
+    json_t *rec = json_loads (plan.report_json, 0, NULL);
+    assert_non_null (rec);
+    json_object_set_new (rec, "album_correction", json_pack (
+        "{sisbs[[fff]]s[ff]}", "rounds", 1, "post_gain", 1,
+        "round_shift_db", -0.25, -0.25, -0.25, "album_read_lufs", -13.75, -14.0));
+    free (plan.report_json);
+    plan.report_json = json_dumps (rec, JSON_COMPACT);
+    json_decref (rec);
+    master_report_t mr [N];
+    memset (mr, 0, sizeof mr);
+    for (int i = 0; i < N; i++) {
+        plan.tracks [i].post_gain_db = -0.25;
+        mr [i].in_lufs = s_m [i].integrated_lufs;
+        mr [i].out_lufs = plan.tracks [i].target_lufs + 0.01;
+        mr [i].out_true_peak_dbtp = -1.1;
+        mr [i].gain_db = plan.tracks [i].gain_db;
+    }
+    report_profile_t rp = { .profile = PROFILE_SPOTIFY, .plan = &plan, .masters = mr,
+                            .album_out_lufs = -14.0 };
+    report_input_t in = { .album = &s_al, .analyses = s_mp, .profiles = &rp, .n_profiles = 1 };
+    char *json = report_json (&in), *html = report_html (&in);
+    assert_non_null (json);
+    assert_non_null (html);
+    json_t *root = json_loads (json, 0, NULL);
+    json_t *tracks = json_object_get (json_array_get (json_object_get (root, "profiles"), 0),
+                                      "tracks");
+    assert_int_equal (json_array_size (tracks), N);
+    for (int i = 0; i < N; i++) {
+        json_t *t = json_array_get (tracks, i);
+        const double planned = plan.tracks [i].target_lufs - 0.25;
+        assert_true (fabs (json_number_value (json_object_get (t, "planned_lufs")) - planned) < 1e-6);
+        assert_true (fabs (json_number_value (json_object_get (t, "output_lufs"))
+                           - (planned + 0.01)) < 1e-6);
+        assert_true (fabs (json_number_value (json_object_get (t, "output_true_peak_dbtp"))
+                           - (-1.35)) < 1e-6);
+        assert_true (json_number_value (json_object_get (t, "post_gain_db")) == -0.25);
+        //  the master's own gain, before the limiter, is as it ran
+        assert_true (fabs (json_number_value (json_object_get (t, "gain_db"))
+                           - mr [i].gain_db) < 1e-6);
+    }
+    assert_non_null (strstr (html, "the mastered album read -13.75 LUFS ("));
+    assert_non_null (strstr (html, "the tracks were lowered by 0.25 dB after the limiter"));
+    assert_non_null (strstr (html, "to -14.00 LUFS."));
+    assert_null (strstr (html, "mastered again"));
+    json_decref (root);
+    free (json);
+    free (html);
+    planner_plan_free (&plan);
+    s_teardown ();
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_report_full),
         cmocka_unit_test (test_report_silent),
+        cmocka_unit_test (test_report_post_gain),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

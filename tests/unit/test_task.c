@@ -1,8 +1,9 @@
 /*  Tests of the worker's task bodies and the conversions the broker and
     worker share: Analysis <-> measure_t, master report and album layout
     JSON round trips (non-finite values travel as null), a no-op task, an
-    analyze task in shared and inline storage, and failures that name the
-    file (missing input, unknown kind) without crashing.  */
+    analyze task in shared and inline storage, an assemble task with the
+    album correction's gains after the limiter, and failures that name
+    the file (missing input, unknown kind) or the field without crashing.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -288,6 +289,101 @@ test_analyze (void **state)
     task_output_clear (&out);
 }
 
+//  Runs an assemble task of the two tracks in dir/m for spotify into
+//  dir/OUT with extra; returns the Result (caller frees).
+static Masterfarm__Result *
+s_assemble (const char *dir, const char *out_rel, const char *extra)
+{
+    static const char *spec = "{\"name\": \"g\", \"defaults\": {\"profiles\": [\"spotify\"], "
+        "\"gap_s\": 0}, \"albums\": [{\"title\": \"G\", \"artist\": \"A\", \"tracks\": "
+        "[{\"path\": \"a.wav\", \"title\": \"One\"}, {\"path\": \"b.wav\", \"title\": \"Two\"}]}]}";
+    Masterfarm__FileRef in [2], out = MASTERFARM__FILE_REF__INIT;
+    Masterfarm__FileRef *ins [2] = { &in [0], &in [1] }, *outs [1] = { &out };
+    masterfarm__file_ref__init (&in [0]);
+    masterfarm__file_ref__init (&in [1]);
+    in [0].path = (char *) "m/t0.wav";
+    in [1].path = (char *) "m/t1.wav";
+    out.path = (char *) out_rel;
+    Masterfarm__Task t = MASTERFARM__TASK__INIT;
+    t.task_id = 7;
+    t.attempt = 1;
+    t.kind = MASTERFARM__TASK_KIND__KIND_ASSEMBLE;
+    t.storage = MASTERFARM__STORAGE__STORAGE_SHARED;
+    t.profile = (char *) "spotify";
+    t.output_root = (char *) dir;
+    t.inputs = ins;
+    t.n_inputs = 2;
+    t.outputs = outs;
+    t.n_outputs = 1;
+    t.settings_json = (char *) spec;
+    t.extra.data = (uint8_t *) extra;
+    t.extra.len = strlen (extra);
+    task_output_t o;
+    assert_int_equal (task_run (&t, NULL, NULL, 0, &o), 0);
+    Masterfarm__Result *r = s_result (&o);
+    task_output_clear (&o);
+    return r;
+}
+
+//  Assemble with the album correction's gain after the limiter: each
+//  track comes out scaled by its own gain (to the 24-bit grid), the
+//  others untouched; a gain that is not a lowering, or a list that does
+//  not match the tracks, fails the task with its name.
+static void
+test_assemble_gain (void **state)
+{
+    const char *dir = testsig_tmpdir ("test_task_gain");
+    char path [1024];
+    snprintf (path, sizeof path, "%s/m", dir);
+    assert_int_equal (fsutil_mkdir_p (path, 0755), 0);
+    for (int k = 0; k < 2; k++) {
+        audio_t a;
+        testsig_alloc (&a, 44100, 2, 44100);
+        testsig_add_sine (&a, 997.0 + 300.0 * k, 0.5, 0.0, 0, 44100);
+        snprintf (path, sizeof path, "%s/m/t%d.wav", dir, k);
+        testsig_write_wav (path, &a, 24);
+        audio_free (&a);
+    }
+    Masterfarm__Result *r = s_assemble (dir, "plain", "{\"tracks\": [0, 1], \"partial\": false}");
+    assert_true (r->ok);
+    masterfarm__result__free_unpacked (r, NULL);
+    r = s_assemble (dir, "low", "{\"tracks\": [0, 1], \"partial\": false, "
+                                "\"gain_db\": [-0.5, 0]}");
+    assert_true (r->ok);
+    masterfarm__result__free_unpacked (r, NULL);
+    const char *names [2] = { "01 - One.flac", "02 - Two.flac" };
+    for (int k = 0; k < 2; k++) {
+        audio_t x, y;
+        char err [256];
+        snprintf (path, sizeof path, "%s/plain/%s", dir, names [k]);
+        assert_int_equal (audio_read (path, &x, err, sizeof err), 0);
+        snprintf (path, sizeof path, "%s/low/%s", dir, names [k]);
+        assert_int_equal (audio_read (path, &y, err, sizeof err), 0);
+        assert_int_equal (x.frames, 44100);
+        assert_int_equal (y.frames, x.frames);
+        const double g = k == 0 ? pow (10.0, -0.5 / 20.0) : 1.0;
+        double worst = 0.0;
+        for (size_t i = 0; i < (size_t) x.frames * 2; i++)
+            worst = fmax (worst, fabs ((double) y.data [i] - g * (double) x.data [i]));
+        //  one rounding to 24 bits (the scaled float rounds once more)
+        assert_true (worst <= 1.01 * 0x1p-23);
+        if (k == 1)
+            assert_true (worst == 0.0);
+        audio_free (&x);
+        audio_free (&y);
+    }
+    //  a gain up, a gain that is not a number, a list short of a track
+    const char *bad [3] = { "{\"tracks\": [0, 1], \"gain_db\": [0.5, 0]}",
+                            "{\"tracks\": [0, 1], \"gain_db\": [\"x\", 0]}",
+                            "{\"tracks\": [0, 1], \"gain_db\": [-1]}" };
+    for (int b = 0; b < 3; b++) {
+        r = s_assemble (dir, "bad", bad [b]);
+        assert_false (r->ok);
+        assert_non_null (strstr (r->error, "gain_db"));
+        masterfarm__result__free_unpacked (r, NULL);
+    }
+}
+
 int
 main (void)
 {
@@ -297,6 +393,7 @@ main (void)
         cmocka_unit_test (test_master_blocks),
         cmocka_unit_test (test_noop_and_unknown),
         cmocka_unit_test (test_analyze),
+        cmocka_unit_test (test_assemble_gain),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
