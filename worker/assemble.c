@@ -338,13 +338,20 @@ s_any_off_grid (const float *x, size_t n, float scale)
 //  off the output grid are dithered (d, which carries on from piece to
 //  piece) in runs; frames on the grid stay. Most pieces are wholly on it
 //  (the masters were delivered in the same word), so they are checked
-//  first without a branch per sample.
+//  first without a branch per sample. Where d only rounds (round_only:
+//  no dither, 24 bits), a sample on the grid rounds to itself, so a piece
+//  off it anywhere is rounded whole (the album correction's gain after
+//  the limiter puts every piece off it).
 static void
-s_quantise (dither_t *d, float *data, int64_t frames, int channels, int bits)
+s_quantise (dither_t *d, bool round_only, float *data, int64_t frames, int channels, int bits)
 {
     const float scale = ldexpf (1.0f, bits - 1);
     if (!s_any_off_grid (data, (size_t) frames * (size_t) channels, scale))
         return;
+    if (round_only) {
+        dither_process (d, data, (size_t) frames);
+        return;
+    }
     int64_t run = -1;
     for (int64_t f = 0; f <= frames; f++) {
         bool off = false;
@@ -581,8 +588,8 @@ assemble_album_stream (const spec_album_t *album, const profile_t *profile,
     tmp = malloc ((size_t) cap * ch * sizeof *tmp);
     if (whole)
         meter = master_meter_new (ch, rate);
+    dither_mode_t mode = DITHER_NONE;
     if (profile->bits < 32) {
-        dither_mode_t mode = DITHER_NONE;
         if (profile->bits < 24 && album->s.chain.dither)
             mode = album->s.chain.noise_shaping ? DITHER_SHAPED : DITHER_TPDF;
         dith = dither_new (profile->bits, ch, mode, s_seed (album, profile));
@@ -658,7 +665,7 @@ assemble_album_stream (const spec_album_t *album, const profile_t *profile,
             }
         }
         if (dith)
-            s_quantise (dith, piece, n, ch, profile->bits);
+            s_quantise (dith, mode == DITHER_NONE, piece, n, ch, profile->bits);
         //  the album's loudness as delivered: its own samples, gaps,
         //  crossfades and fades included
         if (whole && master_meter_add (meter, piece, n))
