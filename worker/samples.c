@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -26,7 +27,17 @@ static struct {
         size_t bytes;
         int    fd;
     } map [S_SPILL_MAX];
+    //  The largest huge-page buffer freed (at most S_KEEP_MAX bytes), kept
+    //  with its pages for the next one: a task process masters track
+    //  after track, and the kernel clears every fresh page it gives
+    struct {
+        float *p;
+        size_t bytes;                  //  malloc_usable_size
+    } keep;
 } s_spill = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+#define S_HUGE      ((size_t) 2 << 20)
+#define S_KEEP_MAX  ((size_t) 256 << 20)     //  about 12 minutes of 44.1 kHz stereo
 
 void
 samples_spill_setup (const char *dir, size_t min_bytes)
@@ -119,10 +130,33 @@ done:
     return p;
 }
 
+//  The kept buffer when it holds bytes (its pages past them given back,
+//  so that the process holds what it asked for), else NULL (a kept
+//  buffer too small is freed: a larger one is made now).
+static float *
+s_keep_take (size_t bytes)
+{
+    pthread_mutex_lock (&s_spill.lock);
+    float *p = s_spill.keep.p;
+    size_t have = s_spill.keep.bytes;
+    s_spill.keep.p = NULL;
+    s_spill.keep.bytes = 0;
+    pthread_mutex_unlock (&s_spill.lock);
+    if (p && have < bytes) {
+        free (p);
+        return NULL;
+    }
+    const size_t page = (size_t) sysconf (_SC_PAGESIZE);
+    size_t tail = (have - bytes) / page * page;
+    if (p && tail > 0)                  //  bytes is a whole number of huge pages
+        madvise ((char *) p + bytes, tail, MADV_DONTNEED);
+    return p;
+}
+
 float *
 samples_alloc (size_t samples)
 {
-    const size_t huge = (size_t) 2 << 20;
+    const size_t huge = S_HUGE;
     size_t bytes = samples * sizeof (float);
     if (bytes < 256 * 1024)
         return malloc (bytes ? bytes : 1);
@@ -132,9 +166,12 @@ samples_alloc (size_t samples)
     size_t rounded = bytes;
     if (bytes >= 4 * huge) {
         rounded = (bytes + huge - 1) / huge * huge;
-        p = aligned_alloc (huge, rounded);
-        if (p)
-            madvise (p, rounded, MADV_HUGEPAGE);
+        p = s_keep_take (rounded);
+        if (!p) {
+            p = aligned_alloc (huge, rounded);
+            if (p)
+                madvise (p, rounded, MADV_HUGEPAGE);
+        }
     }
     else
         p = malloc (bytes);
@@ -203,6 +240,18 @@ samples_free (float *p)
         munmap (p, s_spill.map [slot].bytes);
         close (s_spill.map [slot].fd);
         s_spill.map [slot].p = NULL;
+    }
+    if (slot < 0) {
+        //  a huge-page buffer is kept for the next one, the larger one
+        //  when one is kept already
+        size_t have = malloc_usable_size (p);
+        if ((uintptr_t) p % S_HUGE == 0 && have >= 4 * S_HUGE && have <= S_KEEP_MAX
+        &&  have > s_spill.keep.bytes) {
+            float *old = s_spill.keep.p;
+            s_spill.keep.p = p;
+            s_spill.keep.bytes = have;
+            p = old;
+        }
     }
     pthread_mutex_unlock (&s_spill.lock);
     if (slot < 0)

@@ -7,7 +7,10 @@
       pages given back, freeing unmaps; a folder where no file can be made
       leaves the buffer in memory, still usable; no name is left behind.
     - a spilled buffer that cannot grow on its disk: the read that grew it
-      fails with the disk's error named (errno kept), not "out of memory".  */
+      fails with the disk's error named (errno kept), not "out of memory".
+    - the buffer kept from one track to the next (no fresh pages to clear):
+      reused when it fits, its tail given back, the larger kept, none over
+      the bound.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 
 #include "common/err.h"
@@ -164,12 +168,88 @@ test_spill_grow_disk_full (void **state)
     assert_int_equal (rmdir (dir), 0);
 }
 
+//  The process's resident memory, MB.
+static double
+s_rss_mb (void)
+{
+    FILE *f = fopen ("/proc/self/statm", "r");
+    assert_non_null (f);
+    unsigned long size = 0, res = 0;
+    assert_int_equal (fscanf (f, "%lu %lu", &size, &res), 2);
+    fclose (f);
+    return (double) res * (double) sysconf (_SC_PAGESIZE) / 1048576.0;
+}
+
+//  Whether every page of [p, p + bytes) is resident (want true) or none is.
+static bool
+s_resident (const void *p, size_t bytes, bool want)
+{
+    const size_t page = (size_t) sysconf (_SC_PAGESIZE);
+    size_t n = (bytes + page - 1) / page;
+    unsigned char *v = malloc (n);
+    assert_non_null (v);
+    assert_int_equal (mincore ((void *) p, bytes, v), 0);
+    bool all = true;
+    for (size_t i = 0; i < n; i++)
+        all = all && ((v [i] & 1) != 0) == want;
+    free (v);
+    return all;
+}
+
+//  The buffer kept from one track to the next: a freed huge-page buffer
+//  comes back for the next one that fits, its pages past the new size
+//  given back; the larger of two freed is kept; one too small for the
+//  next is given back; one over the bound is freed for good.
+static void
+test_keep_buffer (void **state)
+{
+    (void) state;
+    samples_spill_setup (NULL, 0);
+    const size_t mb = (1u << 20) / sizeof (float);
+    float *a = samples_alloc (24 * mb);
+    assert_non_null (a);
+    memset (a, 1, 24 * mb * sizeof *a);
+    samples_free (a);
+    float *b = samples_alloc (24 * mb);
+    assert_ptr_equal (b, a);
+    samples_free (b);
+    //  a smaller one: the same pages, the tail given back
+    float *c = samples_alloc (10 * mb + 3);
+    assert_ptr_equal (c, a);
+    memset (c, 2, (10 * mb + 3) * sizeof *c);
+    assert_true (s_resident (c, 12u << 20, true));
+    assert_true (s_resident (c + 12 * mb, 12u << 20, false));
+    //  one larger while it is in use: a new buffer; freed after it, the
+    //  larger one is kept
+    float *d = samples_alloc (30 * mb);
+    assert_non_null (d);
+    assert_ptr_not_equal (d, c);
+    memset (d, 3, 30 * mb * sizeof *d);
+    samples_free (c);
+    samples_free (d);
+    float *e = samples_alloc (30 * mb);
+    assert_ptr_equal (e, d);
+    for (size_t i = 0; i < 30 * mb; i++)
+        e [i] = (float) i;                   //  usable as any buffer
+    samples_free (e);
+    //  past the bound: the kept one, too small, is given back first, and
+    //  this one when freed: the process holds 30 MB less than before
+    double before = s_rss_mb ();
+    float *f = samples_alloc (300 * mb);
+    assert_non_null (f);
+    samples_free (f);
+    double after = s_rss_mb ();
+    if (!(after < before - 20.0))
+        fail_msg ("resident %.1f MB before, %.1f MB after", before, after);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_spill_buffers),
         cmocka_unit_test (test_spill_grow_disk_full),
+        cmocka_unit_test (test_keep_buffer),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
