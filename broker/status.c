@@ -67,6 +67,17 @@ s_status_failures (job_t *job, bool albums, status_t *s)
     s->js.n_albums = job->n_albums;
 }
 
+//  Whether master m (of album a, profile p) has made its track's master:
+//  done, or done in a round before the album correction's last and made
+//  again now. Audio and tracks done count it, so they never go back when
+//  a correction starts; the job's work counts the round again.
+static bool
+s_master_made (const album_t *a, int p, const task_t *m)
+{
+    return m->state == T_DONE
+        || (album_master_rounds (a, p) > 0 && m->state != T_FAILED && m->state != T_CANCELLED);
+}
+
 //  Fills a JobStatus (with per-track rows when tracks is true); free with
 //  status_free.
 void
@@ -119,8 +130,9 @@ status_fill (broker_t *self, job_t *job, bool tracks, status_t *s)
             int attempts = an ? an->attempts : 0;
             const char *err = an ? an->last_error : NULL;
             double steps = 1 + n_prof, done = state == T_DONE ? 1 : 0;
+            bool made = false;
             if (state == T_DONE) {
-                bool all_done = true, any_run = false, any_failed = false;
+                bool all_done = true, all_made = true, any_run = false, any_failed = false;
                 for (int p = 0; p < PROFILE_COUNT; p++) {
                     task_t *m = a->master [i * PROFILE_COUNT + p];
                     if (!m)
@@ -129,6 +141,7 @@ status_fill (broker_t *self, job_t *job, bool tracks, status_t *s)
                         done++;
                     else
                         all_done = false;
+                    all_made = all_made && s_master_made (a, p, m);
                     if (m->state == T_DISPATCHED || m->state == T_RUNNING)
                         any_run = true;
                     if (m->state == T_FAILED || m->state == T_CANCELLED) {
@@ -148,9 +161,10 @@ status_fill (broker_t *self, job_t *job, bool tracks, status_t *s)
                 }
                 if (!any_failed)
                     state = all_done ? T_DONE : any_run ? T_RUNNING : T_QUEUED;
+                made = !any_failed && all_made;
             }
             s->js.audio_total_s += dur;
-            if (core_task_state_final (state) && state == T_DONE)
+            if (made)
                 s->js.audio_done_s += dur;
             if (tracks && k < n_tracks) {
                 Masterfarm__TrackStatus *ts = &s->ts [k];
@@ -744,7 +758,7 @@ s_status_progress (broker_t *self, job_t *job, status_t *s)
                     w.done += album_master_rounds (a, p) * sec * master_rate [p];
                 n_ma += status_task_running (m);
                 n_again += album_master_rounds (a, p) > 0 && status_task_running (m);
-                all = all && m->state == T_DONE;
+                all = all && s_master_made (a, p, m);
                 failed = failed || m->state == T_FAILED;
             }
             t_done += all;

@@ -17,7 +17,10 @@
 #      every track's master is within 0.1 LU of its corrected plan.
 #   2. The same job on a broker killed (kill -9) just after it queued the
 #      correction's masters, its worker stopped with it, then restarted on
-#      the same state: the correction is made once (the stored shifts are
+#      the same state: before a worker is back, the audio and tracks done
+#      are the whole album (each track was mastered once; progress does
+#      not go back when a correction starts). Then, with a worker, the
+#      correction is made once (the stored shifts are
 #      applied when the album is planned again; spotify's gain is not
 #      made twice), and the audio files and CUE sheet are byte-identical
 #      to those of step 1.
@@ -144,6 +147,17 @@ done_at_kill=$(sqlite3 "$T/b.db" "SELECT count(*) FROM tasks WHERE job_id = $job
 [ -n "$(sqlite3 "$T/b.db" "SELECT shift FROM plans WHERE job_id = $job AND shift IS NOT NULL")" ] \
     || fail "the correction is not in the state file"
 start_broker "$T/b.db" "$T/in" "$T/b" "$port"
+# Before a worker is back: every track was mastered once, so the audio
+# and the tracks done stay whole while the correction's masters wait.
+status_json "$job" | python3 -c '
+import json, sys
+j = json.load(sys.stdin)["jobs"][0]
+a = j["albums"][0]
+print("restarted, no worker: audio %.1f of %.1f s, %d of 5 tracks done, %d/%d tasks" % (
+    j["audio_done_s"], j["audio_total_s"], a["tracks_done"], j["tasks_done"], j["tasks_total"]))
+assert j["audio_total_s"] > 0 and abs(j["audio_done_s"] - j["audio_total_s"]) < 1e-6, j
+assert a["tracks_done"] == 5, a
+' || fail "progress went back when the correction queued its masters"
 start_worker w2
 watch_expect "$job" 0 "$T/watch.out"
 n=$(grep -c "mastered again (correction" "$T/broker.log")
