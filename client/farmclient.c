@@ -792,6 +792,17 @@ s_view_draw (s_view_t *v, const Masterfarm__JobStatus *job)
     if (!sums)
         return;
     s_album_sums (job, sums, n_albums);
+    //  the broker's count of an album's tracks done, where it gives one:
+    //  a track the album correction masters again was mastered once, so
+    //  the count (and the bar) does not go back (broker/status.c)
+    for (uint32_t a = 0; a < n_albums; a++) {
+        const Masterfarm__AlbumStatus *row = s_album_row (job, a);
+        if (!row || row->tracks != sums [a].tracks || row->tracks_done < sums [a].done)
+            continue;
+        sums [a].done = row->tracks_done;
+        if (sums [a].progress < sums [a].done)
+            sums [a].progress = sums [a].done;
+    }
     s_album_counts_t c = { 0 };
     for (uint32_t a = 0; a < n_albums; a++) {
         const Masterfarm__AlbumStatus *row = s_album_row (job, a);
