@@ -208,6 +208,17 @@ s_track_out (const report_profile_t *rp, size_t i)
     return NAN;
 }
 
+//  Track i's per-track file as written, its integrated loudness (lra
+//  false) or loudness range: its gaps and share of crossfades included,
+//  measured by the assembly; NAN when not measured.
+static double
+s_track_file (const report_profile_t *rp, size_t i, bool lra)
+{
+    if (!rp->layout || i >= rp->layout->n_tracks || (rp->delivered && !rp->delivered [i]))
+        return NAN;
+    return lra ? rp->layout->tracks [i].file_lra_lu : rp->layout->tracks [i].file_lufs;
+}
+
 //  Track i's output true peak: measured, master's moved by that gain, NAN.
 static double
 s_track_tp (const report_profile_t *rp, size_t i)
@@ -347,6 +358,8 @@ s_tree (const report_input_t *in)
             json_object_set_new (t, "silent", json_boolean (tp->silent));
             json_object_set_new (t, "planned_lufs", s_num (s_track_planned (rp, i)));
             json_object_set_new (t, "output_lufs", s_num (s_track_out (rp, i)));
+            json_object_set_new (t, "file_lufs", s_num (s_track_file (rp, i, false)));
+            json_object_set_new (t, "file_lra_lu", s_num (s_track_file (rp, i, true)));
             json_object_set_new (t, "input_lra_lu", s_num (in->analyses [i]->lra_lu));
             json_object_set_new (t, "output_lra_lu", s_num (om ? om->lra_lu : mr ? mr->out_lra_lu : NAN));
             json_object_set_new (t, "input_true_peak_dbtp", s_num (in->analyses [i]->true_peak_dbtp));
@@ -842,7 +855,7 @@ report_html (const report_input_t *in)
             text_printf (&o, "measured %.2f LUFS, ", out_album);
         text_printf (&o, "planned spread between tracks %.2f LU</p>\n", rp->plan->spread_lu);
         s_put_correction (&o, rp->plan);
-        text_printf (&o, "<table><tr><th>#</th><th>in LUFS</th><th>gain dB</th><th>planned LUFS</th><th>out LUFS</th>"
+        text_printf (&o, "<table><tr><th>#</th><th>in LUFS</th><th>gain dB</th><th>planned LUFS</th><th>out LUFS</th><th>file LUFS</th>"
                   "<th>out LRA LU</th><th>out dBTP</th><th>ceiling</th><th>GR max dB</th><th>GR mean dB</th>"
                   "<th>peaks fixed ms</th><th>start</th><th>length</th></tr>\n");
         for (size_t i = 0; i < n; i++) {
@@ -856,6 +869,7 @@ report_html (const report_input_t *in)
             s_cell (&o, mr ? mr->gain_db : tp->gain_db, 2);
             s_cell_lufs (&o, s_track_planned (rp, i), tp->silent ? in->analyses [i] : NULL);
             s_cell_lufs (&o, s_track_out (rp, i), tp->silent ? in->analyses [i] : NULL);
+            s_cell_lufs (&o, s_track_file (rp, i, false), tp->silent ? in->analyses [i] : NULL);
             s_cell (&o, om ? om->lra_lu : mr ? mr->out_lra_lu : NAN, 1);
             s_cell (&o, s_track_tp (rp, i), 2);
             s_cell (&o, tp->ceiling_dbtp, 1);

@@ -79,6 +79,8 @@ assemble_layout (const spec_album_t *album, const profile_t *profile, int rate_h
     if (!layout->tracks)
         return MF_ERR_NOMEM;
     layout->n_tracks = n;
+    for (size_t i = 0; i < n; i++)
+        layout->tracks [i].file_lufs = layout->tracks [i].file_lra_lu = NAN;
 
     int64_t pos = 0;          //  end of the previous track's audio
     for (size_t i = 0; i < n; i++) {

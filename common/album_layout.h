@@ -28,6 +28,8 @@ typedef struct {
     int64_t slice_start;  //  first frame of the per-track file: start, except
                           //  track 1 whose file also holds the pregap (0)
     int64_t slice_frames; //  frames in the per-track file (to the next start)
+    double  file_lufs;    //  the per-track file as written: integrated loudness
+    double  file_lra_lu;  //  (BS.1770-4) and loudness range; NAN until written
 } assemble_track_t;
 
 typedef struct {

@@ -376,6 +376,10 @@ results_layout_json (const assemble_layout_t *l, int rate_hz)
                                "xfade_in", (json_int_t) t->xfade_in,
                                "slice_start", (json_int_t) t->slice_start,
                                "slice_frames", (json_int_t) t->slice_frames);
+        if (e && isfinite (t->file_lufs))
+            json_object_set_new (e, "file_lufs", json_real (t->file_lufs));
+        if (e && isfinite (t->file_lra_lu))
+            json_object_set_new (e, "file_lra_lu", json_real (t->file_lra_lu));
         json_array_append_new (arr, e);
     }
     json_object_set_new (o, "tracks", arr);
@@ -424,6 +428,9 @@ results_layout_parse (const char *json, assemble_layout_t *l, int *rate_hz)
         t->xfade_in = json_integer_value (json_object_get (e, "xfade_in"));
         t->slice_start = json_integer_value (json_object_get (e, "slice_start"));
         t->slice_frames = json_integer_value (json_object_get (e, "slice_frames"));
+        json_t *fl = json_object_get (e, "file_lufs"), *fr = json_object_get (e, "file_lra_lu");
+        t->file_lufs = json_is_number (fl) ? json_number_value (fl) : NAN;
+        t->file_lra_lu = json_is_number (fr) ? json_number_value (fr) : NAN;
     }
     json_decref (o);
     return 0;

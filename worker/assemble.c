@@ -529,7 +529,7 @@ assemble_album_stream (const spec_album_t *album, const profile_t *profile,
     float *piece = NULL, *tmp = NULL;
     char *cue = NULL;
     dither_t *dith = NULL;
-    master_meter_t *meter = NULL;
+    master_meter_t *meter = NULL, *file_meter = NULL;
     s_out_t album_out = { 0 }, slice_out = { 0 };
     int rc = 0;
     if (!info || !lead || !trail || !len) {
@@ -707,22 +707,40 @@ assemble_album_stream (const spec_album_t *album, const profile_t *profile,
                                  err_size);
                 if (rc)
                     break;
+                //  the file's own loudness as written: its gaps and its
+                //  share of crossfades included, as any meter reads it
+                master_meter_destroy (&file_meter);
+                file_meter = master_meter_new (ch, rate);
+                if (!file_meter) {
+                    rc = MF_ERR_NOMEM;
+                    break;
+                }
                 if (album_out.join)
                     audio_writer_join (slice_out.w, album_out.join);
             }
             int64_t m = end - at < n - done_f ? end - at : n - done_f;
             rc = audio_writer_write (slice_out.w, piece + (size_t) done_f * ch, m, err,
                                      err_size);
+            if (!rc && master_meter_add (file_meter, piece + (size_t) done_f * ch, m))
+                rc = MF_ERR_NOMEM;
             done_f += m;
             if (!rc && at + m == end) {
                 rc = s_out_commit (&slice_out, err, err_size);
+                if (!rc)
+                    master_meter_result (file_meter, &layout->tracks [slice].file_lufs,
+                                         &layout->tracks [slice].file_lra_lu);
+                master_meter_destroy (&file_meter);
                 slice++;
             }
         }
         pos = q;
     }
-    if (!rc && slice_out.w)                      //  a last slice cut short (none expected)
+    if (!rc && slice_out.w) {                    //  a last slice cut short (none expected)
         rc = s_out_commit (&slice_out, err, err_size);
+        if (!rc && slice < n_tracks)
+            master_meter_result (file_meter, &layout->tracks [slice].file_lufs,
+                                 &layout->tracks [slice].file_lra_lu);
+    }
     if (!rc && whole) {
         rc = s_out_commit (&album_out, err, err_size);
         if (!rc)
@@ -744,6 +762,7 @@ done:
     s_out_abort (&slice_out);
     s_out_abort (&album_out);
     master_meter_destroy (&meter);
+    master_meter_destroy (&file_meter);
     dither_destroy (&dith);
     free (cue);
     free (piece);

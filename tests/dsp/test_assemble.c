@@ -263,6 +263,12 @@ s_check_album (const profile_t *prof, int with_xfade)
         assert_int_equal (l.tracks [i].slice_start, at);
         assert_int_equal (s.frames, l.tracks [i].slice_frames);
         assert_memory_equal (s.data, whole.data + (size_t) at * ch, (size_t) s.frames * ch * sizeof (float));
+        //  the file's loudness the assembly measured as it wrote it, as
+        //  libebur128 reads the file (gaps, fades, crossfades included)
+        double want = album_fixture_lufs (&s);
+        if (!(fabs (l.tracks [i].file_lufs - want) < 0.005))
+            fail_msg ("track %zu file: assembly reads %.4f LUFS, libebur128 %.4f", i + 1,
+                      l.tracks [i].file_lufs, want);
         at += s.frames;
         audio_free (&s);
     }

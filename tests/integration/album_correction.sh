@@ -119,10 +119,12 @@ for p in r["profiles"]:
             continue
         assert abs(t["output_lufs"] - t["planned_lufs"]) <= 0.1, t
         assert t["output_true_peak_dbtp"] <= -1.0, t
+        # the delivered file as the assembly measured it (its gaps in it)
+        assert isinstance(t["file_lufs"], float) and abs(t["file_lufs"] - t["planned_lufs"]) < 0.5, t
         post = c["shift_db"][t["index"] - 1] if name == "spotify" else 0.0
         assert t["post_gain_db"] == post and post <= 0.0, (post, t)
-        print("  track %d: planned %.3f, output %.3f" % (t["index"], t["planned_lufs"],
-                                                         t["output_lufs"]))
+        print("  track %d: planned %.3f, output %.3f, file %.3f" % (
+            t["index"], t["planned_lufs"], t["output_lufs"], t["file_lufs"]))
 EOF
 
 # 2. The broker killed just after it queued the correction's masters.

@@ -105,8 +105,10 @@ test_json_round_trips (void **state)
     assert_int_equal (results_master_parse (NULL, &r2), MF_ERR_FORMAT);
 
     assemble_track_t tr [2] = {
-        { .start = 88200, .pregap = 0, .length = 100000, .slice_start = 0, .slice_frames = 188200 },
-        { .start = 188200, .pregap = 188200, .length = 50000, .xfade_in = 10 },
+        { .start = 88200, .pregap = 0, .length = 100000, .slice_start = 0, .slice_frames = 188200,
+          .file_lufs = -14.25, .file_lra_lu = 6.5 },
+        { .start = 188200, .pregap = 188200, .length = 50000, .xfade_in = 10,
+          .file_lufs = NAN, .file_lra_lu = NAN },
     };
     assemble_layout_t l = { .total_frames = 238200, .tracks = tr, .n_tracks = 2 };
     json = results_layout_json (&l, 44100);
@@ -119,6 +121,9 @@ test_json_round_trips (void **state)
     assert_int_equal (l2.n_tracks, 2);
     assert_int_equal (l2.tracks [0].slice_frames, 188200);
     assert_int_equal (l2.tracks [1].xfade_in, 10);
+    //  the per-track file's loudness as measured, or unmeasured (null)
+    assert_true (l2.tracks [0].file_lufs == -14.25 && l2.tracks [0].file_lra_lu == 6.5);
+    assert_true (isnan (l2.tracks [1].file_lufs) && isnan (l2.tracks [1].file_lra_lu));
     assemble_layout_free (&l2);
     free (json);
     assert_int_equal (results_layout_parse ("{}", &l2, &rate), MF_ERR_FORMAT);
