@@ -609,7 +609,17 @@ typedef struct {
     double   progress;          //  sum of track progress, 0 .. tracks
 } s_album_sum_t;
 
+//  The album row of album a, or NULL.
+static const Masterfarm__AlbumStatus *
+s_album_row (const Masterfarm__JobStatus *job, uint32_t a)
+{
+    return a < job->n_albums && job->albums [a]->album == a ? job->albums [a] : NULL;
+}
+
 //  Sums tracks per album into sums (n_albums entries, zeroed by caller).
+//  The tracks done are the broker's count where its album row gives one:
+//  a track the album correction masters again was mastered once, so the
+//  count, and the bar, do not go back (broker/status.c).
 static void
 s_album_sums (const Masterfarm__JobStatus *job, s_album_sum_t *sums, uint32_t n_albums)
 {
@@ -630,6 +640,13 @@ s_album_sums (const Masterfarm__JobStatus *job, s_album_sum_t *sums, uint32_t n_
             ||  t->state == MASTERFARM__TASK_STATE__TASK_DISPATCHED)
                 a->running++;
             a->progress += t->progress > 0 && t->progress <= 1 ? t->progress : 0;
+        }
+    }
+    for (uint32_t k = 0; k < n_albums; k++) {
+        const Masterfarm__AlbumStatus *row = s_album_row (job, k);
+        if (row && row->tracks == sums [k].tracks && row->tracks_done > sums [k].done) {
+            sums [k].done = row->tracks_done;
+            sums [k].progress = fmax (sums [k].progress, sums [k].done);
         }
     }
 }
@@ -703,13 +720,6 @@ s_tty_line (FILE *out, int cols, const char *fmt, ...)
 //  Counts albums by what they are doing: done (published or reported),
 //  held, running (something of it runs), waiting, failed (not delivered).
 typedef struct { uint32_t done, held, running, waiting, failed; } s_album_counts_t;
-
-//  The album row of album a, or NULL.
-static const Masterfarm__AlbumStatus *
-s_album_row (const Masterfarm__JobStatus *job, uint32_t a)
-{
-    return a < job->n_albums && job->albums [a]->album == a ? job->albums [a] : NULL;
-}
 
 //  True when something of album a runs.
 static bool
@@ -792,17 +802,6 @@ s_view_draw (s_view_t *v, const Masterfarm__JobStatus *job)
     if (!sums)
         return;
     s_album_sums (job, sums, n_albums);
-    //  the broker's count of an album's tracks done, where it gives one:
-    //  a track the album correction masters again was mastered once, so
-    //  the count (and the bar) does not go back (broker/status.c)
-    for (uint32_t a = 0; a < n_albums; a++) {
-        const Masterfarm__AlbumStatus *row = s_album_row (job, a);
-        if (!row || row->tracks != sums [a].tracks || row->tracks_done < sums [a].done)
-            continue;
-        sums [a].done = row->tracks_done;
-        if (sums [a].progress < sums [a].done)
-            sums [a].progress = sums [a].done;
-    }
     s_album_counts_t c = { 0 };
     for (uint32_t a = 0; a < n_albums; a++) {
         const Masterfarm__AlbumStatus *row = s_album_row (job, a);
