@@ -53,6 +53,8 @@ s_master_plan (const album_t *a, const task_t *t, Masterfarm__Plan *plan)
     plan->n_tonal_db = MEASURE_BANDS;
     plan->fade_in_frames = tp->fade_in_frames;
     plan->fade_out_frames = tp->fade_out_frames;
+    plan->pad_lead_frames = tp->pad_lead_frames;
+    plan->pad_trail_frames = tp->pad_trail_frames;
     plan->out_rate_hz = (uint32_t) a->plans [t->profile].out_rate_hz;
     plan->reference = a->plans [t->profile].reference;
     plan->side_mid_to_db = plan->reference ? tp->side_mid_to_db : NAN;
@@ -95,8 +97,9 @@ s_master_key (broker_t *self, task_t *t, char key [SHA256_HEX_SIZE])
     const void *parts [] = { MF_VERSION, sha, prof->name, &track, settings, packed };
     size_t lens [] = { strlen (MF_VERSION), strlen (sha), strlen (prof->name), sizeof track,
                        strlen (settings), size };
-    //  "blocks": its report carries the output blocks the album correction reads
-    cache_key (key, "master+blocks", parts, lens, 6);
+    //  "blocks": its report carries the output blocks the album correction
+    //  reads; "file": it lands its per-track file (pads and fades) on the plan
+    cache_key (key, "master+blocks+file", parts, lens, 6);
     free (packed);
     return true;
 }

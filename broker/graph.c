@@ -735,7 +735,8 @@ s_track_plan_same (const track_plan_t *x, const track_plan_t *y)
                     || (isnan (x->target_lufs) && isnan (y->target_lufs));
     if (!same_target || x->silent != y->silent || x->gain_db != y->gain_db
     ||  x->ceiling_dbtp != y->ceiling_dbtp || x->fade_in_frames != y->fade_in_frames
-    ||  x->fade_out_frames != y->fade_out_frames)
+    ||  x->fade_out_frames != y->fade_out_frames || x->pad_lead_frames != y->pad_lead_frames
+    ||  x->pad_trail_frames != y->pad_trail_frames)
         return false;
     for (int b = 0; b < MEASURE_BANDS; b++)
         if (x->tonal_db [b] != y->tonal_db [b])

@@ -22,11 +22,20 @@
     models them so that its album loudness is the album file's: wherever
     a track meets a gap of at least 300 ms (or the pregap), three blocks
     at the first (last) block's level plus 10 log10 (k/4), k = 1..3, are
-    added to the track's blocks for every album-level computation. A
-    track's own planned loudness is that of its audio alone, what the
-    master measures and what a meter reads over the track (the per-track
-    file also holds the next track's gap, whose edge lowers a whole-file
-    reading the same way).
+    added to the track's blocks for every album-level computation. The
+    fades the assembly makes are modelled on the blocks too: each block of
+    an analysis is moved by the mean power the fades leave over its span.
+
+    A track's planned loudness is that of its per-track file, what a
+    label's meter reads: the file holds the track's audio with its fades,
+    the silence after it (the next track's gap) and, for track 1, the
+    pregap before it, so its edge blocks lower the reading as above (0.25
+    LU on a 10 s track between two 2 s gaps). The policies go by each
+    track's loudness as its file will hold it (input_file_lufs: its blocks
+    with its fades and its file's edges), and the master lands the file
+    on the plan (the pads and fades travel with the plan). In the album
+    policy every track still gets the one album gain. A crossfade is not
+    modelled: a crossfaded file also holds part of its neighbour.
 
     Policies (T = target, L_i = track loudness, D = max_deviation_lu):
       track    g_i = T - L_i
@@ -70,7 +79,9 @@
     silent tracks only is planned too (every gain 0). Messages name
     tracks by their number in the spec (planner_plan_tracks).  */
 #include "broker/planner.h"
+#include "common/album_layout.h"
 #include "common/err.h"
+#include "common/fade.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -556,13 +567,23 @@ s_plan_tonal (const spec_album_t *album, const measure_t *const *a, size_t n,
     return 0;
 }
 
+//  What s_edge_blocks models (flags).
+#define S_EDGES_FILE   1    //  each per-track file's edges (track 1's pregap, the
+                            //  next track's gap: assemble_file_pads), not the album's
+#define S_EDGES_FADES  2    //  the blocks are an analysis's, before the fades: each is
+                            //  weighted by the power the spec's fades leave on it
+
+//  An edge holds partial blocks when its silence is at least this long.
+#define S_EDGE_MIN_S   0.3
+
 //  Copies of the tracks' measures whose blocks include the edge blocks
-//  next to gaps (see the top of this file). Returns the number of edges
-//  (>= 0) with *ext and *extp allocated (free with s_edge_free), or -1
-//  when out of memory.
+//  next to gaps (see the top of this file), for the album file or, with
+//  S_EDGES_FILE, for each track's own file (cd: the profile's pregap).
+//  Returns the number of edges (>= 0) with *ext and *extp allocated (free
+//  with s_edge_free), or -1 when out of memory.
 static int
-s_edge_blocks (const spec_album_t *album, const measure_t *const *a, size_t n,
-               measure_t **ext_p, const measure_t ***extp_p)
+s_edge_blocks (const spec_album_t *album, const measure_t *const *a, size_t n, int flags,
+               bool cd, measure_t **ext_p, const measure_t ***extp_p)
 {
     measure_t *ext = calloc (n, sizeof *ext);
     const measure_t **extp = calloc (n, sizeof *extp);
@@ -577,8 +598,19 @@ s_edge_blocks (const spec_album_t *album, const measure_t *const *a, size_t n,
         ext [i] = *m;
         extp [i] = &ext [i];
         const settings_t *ts = &album->tracks [i].s;
-        bool lead = ts->gap_s >= 0.3 && (i == 0 || album->tracks [i - 1].s.crossfade_s <= 0.0);
-        bool trail = i + 1 < n && album->tracks [i + 1].s.gap_s >= 0.3 && ts->crossfade_s <= 0.0;
+        bool lead, trail;
+        if (flags & S_EDGES_FILE) {
+            int64_t pl, pt;
+            assemble_file_pads (album, cd, 1000, i, &pl, &pt);
+            lead = pl >= S_EDGE_MIN_S * 1000;
+            trail = pt >= S_EDGE_MIN_S * 1000;
+        }
+        else {
+            lead = ts->gap_s >= S_EDGE_MIN_S
+                && (i == 0 || album->tracks [i - 1].s.crossfade_s <= 0.0);
+            trail = i + 1 < n && album->tracks [i + 1].s.gap_s >= S_EDGE_MIN_S
+                 && ts->crossfade_s <= 0.0;
+        }
         ext [i].block_lufs = malloc ((m->n_blocks + 6) * sizeof (float));
         if (!ext [i].block_lufs) {
             for (size_t k = 0; k < i; k++)
@@ -589,12 +621,29 @@ s_edge_blocks (const spec_album_t *album, const measure_t *const *a, size_t n,
         }
         if (m->n_blocks > 0)
             memcpy (ext [i].block_lufs, m->block_lufs, m->n_blocks * sizeof (float));
-        for (int k = 1; m->n_blocks > 0 && k <= 3; k++) {
+        //  the fades, block by block (block k spans hops k .. k + 3)
+        int64_t rate = m->rate_hz > 0 ? m->rate_hz : 0;
+        int64_t fin = assemble_frames (ts->fade_in_s, (int) rate);
+        int64_t fout = assemble_frames (ts->fade_out_s, (int) rate);
+        if ((flags & S_EDGES_FADES) && (fin > 0 || fout > 0) && m->frames > 0) {
+            int64_t hop = (rate + 5) / 10;
+            for (size_t k = 0; k < m->n_blocks; k++) {
+                int64_t from = (int64_t) k * hop, to = from + 4 * hop;
+                if (from >= fin && to <= m->frames - fout)
+                    continue;
+                double w = fade_power_mean (ts->fade_curve, m->frames, fin, fout, from, to);
+                ext [i].block_lufs [k] = w > 1e-20 ? m->block_lufs [k] + (float) (10.0 * log10 (w))
+                                                   : (float) -200.0;
+            }
+        }
+        const float *b = ext [i].block_lufs;
+        size_t nb = m->n_blocks;
+        for (int k = 1; nb > 0 && k <= 3; k++) {
             double part = 10.0 * log10 (k / 4.0);
             if (lead)
-                ext [i].block_lufs [ext [i].n_blocks++] = (float) (m->block_lufs [0] + part);
+                ext [i].block_lufs [ext [i].n_blocks++] = (float) (b [0] + part);
             if (trail)
-                ext [i].block_lufs [ext [i].n_blocks++] = (float) (m->block_lufs [m->n_blocks - 1] + part);
+                ext [i].block_lufs [ext [i].n_blocks++] = (float) (b [nb - 1] + part);
         }
         n_edges += lead + trail;
     }
@@ -625,7 +674,7 @@ planner_album_lufs (const spec_album_t *album, const measure_t *const *tracks,
             return -HUGE_VAL;
     measure_t *ext = NULL;
     const measure_t **extp = NULL;
-    if (s_edge_blocks (album, tracks, album->n_tracks, &ext, &extp) < 0)
+    if (s_edge_blocks (album, tracks, album->n_tracks, 0, false, &ext, &extp) < 0)
         return NAN;
     double l = measure_gated_loudness (extp, gain_db, album->n_tracks);
     s_edge_free (ext, extp, album->n_tracks);
@@ -666,7 +715,7 @@ planner_album_correct (const spec_album_t *album, const album_plan_t *plan,
         vp [i] = &view [i];
         n_loud += !silent [i];
     }
-    if (!rc && s_edge_blocks (album, vp, n, &ext, &extp) < 0)
+    if (!rc && s_edge_blocks (album, vp, n, 0, false, &ext, &extp) < 0)
         rc = MF_ERR_NOMEM;
     if (!rc && s_union_init (&u, extp, n))
         rc = MF_ERR_NOMEM;
@@ -887,12 +936,22 @@ planner_plan_tracks (const spec_album_t *album, const measure_t *const *analyses
         return MF_ERR_NOMEM;
     }
 
-    //  blocks as the album file holds them: each track's own plus its
-    //  edge blocks next to silence (see the top of this file)
-    measure_t *ext = NULL;
-    const measure_t **extp = NULL;
-    int n_edges = s_edge_blocks (album, analyses, n, &ext, &extp);
-    if (n_edges < 0) {
+    //  blocks as the album file holds them: each track's own, with its
+    //  fades, plus its edge blocks next to silence; and each track's
+    //  loudness as its per-track file holds it (see the top of this file)
+    measure_t *ext = NULL, *fext = NULL;
+    const measure_t **extp = NULL, **fextp = NULL;
+    int n_edges = s_edge_blocks (album, analyses, n, S_EDGES_FADES, prof->cd, &ext, &extp);
+    int n_file_edges = n_edges < 0 ? -1
+                     : s_edge_blocks (album, analyses, n, S_EDGES_FADES | S_EDGES_FILE, prof->cd,
+                                      &fext, &fextp);
+    double *file_lufs = calloc (n, sizeof *file_lufs);
+    if (n_edges < 0 || n_file_edges < 0 || !file_lufs) {
+        if (n_edges >= 0)
+            s_edge_free (ext, extp, n);
+        if (n_file_edges >= 0)
+            s_edge_free (fext, fextp, n);
+        free (file_lufs);
         free (gains);
         free (no);
         free (silent);
@@ -900,10 +959,18 @@ planner_plan_tracks (const spec_album_t *album, const measure_t *const *analyses
         planner_plan_free (plan);
         return MF_ERR_NOMEM;
     }
+    for (size_t i = 0; i < n; i++) {
+        file_lufs [i] = silent [i] ? -HUGE_VAL : measure_gated_loudness (&fextp [i], NULL, 1);
+        if (!isfinite (file_lufs [i]))
+            file_lufs [i] = analyses [i]->integrated_lufs;
+        ext [i].integrated_lufs = file_lufs [i];        //  hybrid's clamp goes by it
+    }
+    s_edge_free (fext, fextp, n);
     s_union_t alb = { 0 };
     if (s_union_init (&alb, extp, n) != 0) {
         s_union_free (&alb);
         s_edge_free (ext, extp, n);
+        free (file_lufs);
         free (gains);
         free (no);
         free (silent);
@@ -920,15 +987,15 @@ planner_plan_tracks (const spec_album_t *album, const measure_t *const *analyses
         if (silent [i])
             continue;
         in_mean += analyses [i]->integrated_lufs / (double) n_loud;
-        if (analyses [i]->integrated_lufs > lmax)
-            lmax = analyses [i]->integrated_lufs;
+        if (file_lufs [i] > lmax)
+            lmax = file_lufs [i];
     }
     double album_gain = NAN;
     if (n_loud > 0)
     switch (lc->policy) {
         case POLICY_TRACK:
             for (size_t i = 0; i < n; i++)
-                gains [i] = silent [i] ? 0.0 : target - analyses [i]->integrated_lufs;
+                gains [i] = silent [i] ? 0.0 : target - file_lufs [i];
             break;
         case POLICY_ALBUM:
             album_gain = s_solve_album_gain (&alb, target, 0, 0.0, silent, gains);
@@ -949,12 +1016,14 @@ planner_plan_tracks (const spec_album_t *album, const measure_t *const *analyses
         tp->side_mid_to_db = NAN;
         tp->width_share = 0.0;
         tp->gain_db = silent [i] ? 0.0 : gains [i];
-        tp->target_lufs = silent [i] ? NAN : analyses [i]->integrated_lufs + gains [i];
+        tp->target_lufs = silent [i] ? NAN : file_lufs [i] + gains [i];
         tp->ceiling_dbtp = ceiling;
         if (isfinite (ts->chain.limiter.ceiling_dbtp) && ts->chain.limiter.ceiling_dbtp < ceiling)
             tp->ceiling_dbtp = ts->chain.limiter.ceiling_dbtp;
         tp->fade_in_frames = (int64_t) llround (ts->fade_in_s * out_rate_hz);
         tp->fade_out_frames = (int64_t) llround (ts->fade_out_s * out_rate_hz);
+        assemble_file_pads (album, prof->cd, out_rate_hz, i, &tp->pad_lead_frames,
+                            &tp->pad_trail_frames);
         if (silent [i])
             continue;
         if (tp->target_lufs < pmin) pmin = tp->target_lufs;
@@ -999,6 +1068,8 @@ planner_plan_tracks (const spec_album_t *album, const measure_t *const *analyses
             json_object_set_new (o, "silent", json_boolean (tp->silent));
             json_object_set_new (o, "path", album->tracks [i].path ? json_string (album->tracks [i].path) : json_null ());
             json_object_set_new (o, "input_lufs", s_num (analyses [i]->integrated_lufs));
+            json_object_set_new (o, "input_file_lufs", s_num (tp->silent ? -HUGE_VAL
+                                                                         : file_lufs [i]));
             json_object_set_new (o, "input_true_peak_dbtp", s_num (analyses [i]->true_peak_dbtp));
             json_object_set_new (o, "duration_s", s_num (analyses [i]->duration_s));
             json_object_set_new (o, "blocks", json_integer ((json_int_t) analyses [i]->n_blocks));
@@ -1010,6 +1081,8 @@ planner_plan_tracks (const spec_album_t *album, const measure_t *const *analyses
             json_object_set_new (o, "ceiling_dbtp", s_num (tp->ceiling_dbtp));
             json_object_set_new (o, "fade_in_frames", json_integer (tp->fade_in_frames));
             json_object_set_new (o, "fade_out_frames", json_integer (tp->fade_out_frames));
+            json_object_set_new (o, "pad_lead_frames", json_integer (tp->pad_lead_frames));
+            json_object_set_new (o, "pad_trail_frames", json_integer (tp->pad_trail_frames));
             json_object_set_new (o, "tonal_db", s_bands (tp->tonal_db));
             if (plan->reference) {
                 json_object_set_new (o, "side_mid_db", s_num (analyses [i]->side_mid_db));
@@ -1022,6 +1095,7 @@ planner_plan_tracks (const spec_album_t *album, const measure_t *const *analyses
             rc = MF_ERR_NOMEM;
     }
     json_decref (rep);
+    free (file_lufs);
     free (gains);
     free (no);
     free (silent);

@@ -34,6 +34,10 @@ typedef struct {
     double tonal_db [MEASURE_BANDS];   //  correction per band (0 when off)
     int64_t fade_in_frames;            //  at the output rate
     int64_t fade_out_frames;
+    int64_t pad_lead_frames;           //  silence the track's file holds before
+                                       //  its audio (track 1: the pregap) and
+    int64_t pad_trail_frames;          //  after it (the next track's gap), at the
+                                       //  output rate; 0 at a crossfade
     double  side_mid_to_db;            //  reference match: the side/mid ratio the
                                        //  master moves toward after its pre-gain
                                        //  stages (NAN: no width change) ...

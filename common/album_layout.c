@@ -26,6 +26,22 @@ assemble_frames (double seconds, int rate_hz)
     return seconds > 0.0 ? (int64_t) llround (seconds * rate_hz) : 0;
 }
 
+void
+assemble_file_pads (const spec_album_t *album, bool cd, int rate_hz, size_t i,
+                    int64_t *lead, int64_t *trail)
+{
+    *lead = *trail = 0;
+    if (!album || i >= album->n_tracks)
+        return;
+    if (i == 0) {
+        *lead = assemble_frames (album->tracks [0].s.gap_s, rate_hz);
+        if (cd && *lead < assemble_frames (CD_MIN_PREGAP_S, rate_hz))
+            *lead = assemble_frames (CD_MIN_PREGAP_S, rate_hz);
+    }
+    if (i + 1 < album->n_tracks && assemble_frames (album->tracks [i].s.crossfade_s, rate_hz) <= 0)
+        *trail = assemble_frames (album->tracks [i + 1].s.gap_s, rate_hz);
+}
+
 const char *
 assemble_album_title (const spec_album_t *album)
 {

@@ -8,6 +8,7 @@
 #ifndef MF_ALBUM_LAYOUT_H
 #define MF_ALBUM_LAYOUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,6 +63,15 @@ void assemble_layout_free (assemble_layout_t *layout);
 
 //  Seconds to frames at rate_hz, rounded to the nearest (0 for <= 0).
 int64_t assemble_frames (double seconds, int rate_hz);
+
+//  The silence track i's per-track file holds around its audio, in frames
+//  at rate_hz, as assemble_layout places it: before it, track 1's pregap
+//  (at least 2 s on cd); after it, the next track's gap, none where the
+//  two crossfade (the file then ends where the crossfade starts). The
+//  master lands the file, silence and fades included, on its plan.
+//  Within a CD frame (588 frames) of the layout's, which rounds.
+void assemble_file_pads (const spec_album_t *album, bool cd, int rate_hz, size_t i,
+                         int64_t *lead, int64_t *trail);
 
 //  The album's title for messages ("" when none).
 const char *assemble_album_title (const spec_album_t *album);

@@ -11,7 +11,7 @@
     first sample, the start of the overlap: what is heard from the
     boundary on belongs to the new track. Fades (fade_in_s, fade_out_s,
     fade_curve) act on the track's own audio, after trim, using
-    worker/dsp/fade.h.
+    common/fade.h.
 
     Slices. Track i's file holds frames [start_i, start_i+1): its audio
     and the following track's gap; the first file also holds the pregap
@@ -61,7 +61,7 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "worker/dsp/dither.h"
-#include "worker/dsp/fade.h"
+#include "common/fade.h"
 #include "worker/dsp/truepeak.h"
 #include "worker/flac_out.h"
 #include "worker/kweight.h"

@@ -77,7 +77,7 @@
 #include "worker/resample.h"
 #include "worker/dsp/dither.h"
 #include "worker/dsp/dsp_ops.h"
-#include "worker/dsp/fade.h"
+#include "common/fade.h"
 #include "worker/dsp/limiter.h"
 #include "worker/dsp/tp_check.h"
 #include "common/err.h"
@@ -554,26 +554,161 @@ master_meter_result (const master_meter_t *m, double *lufs, double *lra_lu)
     *lra_lu = some ? kweight_range (m->hop_e, m->n_hops) : 0.0;
 }
 
-int
-master_meter_blocks (const master_meter_t *m, master_blocks_t *blocks)
+//  The 400 ms blocks of n_hops hop energies into *blocks (see
+//  master_meter_blocks). Returns 0 or MF_ERR_NOMEM.
+static int
+s_blocks_of_hops (const double *hop_e, int64_t n_hops, master_blocks_t *blocks)
 {
     free (blocks->lufs);
     blocks->lufs = NULL;
     blocks->n = 0;
-    int64_t n = m && m->n_hops >= 4 ? m->n_hops - 3 : 0;
+    int64_t n = hop_e && n_hops >= 4 ? n_hops - 3 : 0;
     if (n == 0)
         return 0;
     blocks->lufs = malloc ((size_t) n * sizeof *blocks->lufs);
     if (!blocks->lufs)
         return MF_ERR_NOMEM;
     for (int64_t k = 0; k < n; k++) {
-        const double *h = m->hop_e + k;
+        const double *h = hop_e + k;
         double e = 0.25 * (h [0] + h [1] + h [2] + h [3]);
         double l = e > 0.0 ? -0.691 + 10.0 * log10 (e) : -HUGE_VAL;
         blocks->lufs [k] = l > ANALYSIS_FLOOR_LUFS ? (float) l : (float) ANALYSIS_FLOOR_LUFS;
     }
     blocks->n = (size_t) n;
     return 0;
+}
+
+int
+master_meter_blocks (const master_meter_t *m, master_blocks_t *blocks)
+{
+    return s_blocks_of_hops (m ? m->hop_e : NULL, m ? m->n_hops : 0, blocks);
+}
+
+//  Whether o describes a per-track file around the master (master.h).
+static bool
+s_file_model (const master_opts_t *o)
+{
+    return o->file_lead_frames > 0 || o->file_trail_frames > 0
+        || o->file_fade_in_frames > 0 || o->file_fade_out_frames > 0;
+}
+
+//  Silent hops after the master that can still change a reading: three
+//  finish the blocks over its end, thirty the 3 s windows of the loudness
+//  range; past those every block and window is silent (under the gates).
+//  The K-weighting filters ring into the silence for S_FILE_RING_HOPS
+//  (their slowest pole, the 38 Hz high-pass, is down 200 dB in 100 ms).
+#define S_FILE_TAIL_HOPS 30
+#define S_FILE_RING_HOPS 2
+
+//  A meter for a render: with a per-track file whose silence before the
+//  master is not whole hops, the first hop starts with its rest, so that
+//  the meter's hops are the file's (silence through filters at rest is
+//  silence: only the count is set).
+static master_meter_t *
+s_meter_new (const master_opts_t *o, int ch, int rate_hz)
+{
+    master_meter_t *m = master_meter_new (ch, rate_hz);
+    if (m && o->file_lead_frames > 0)
+        m->in_hop = o->file_lead_frames % m->hop;
+    return m;
+}
+
+//  The hops of meter m (s_meter_new, fed a whole render) as a meter
+//  reads them in the per-track file of o: each hop's energy times the
+//  power the file's fades leave on it (fade_power_mean: the fades move
+//  slowly against a hop, so the K-weighted energy scales with the mean
+//  squared gain); with pads, the file's silence before (whole hops of it)
+//  and after: the partial last hop completed by it and the filters'
+//  ring into it (the filters go on from the meter's state), then silent
+//  hops. *hops is malloc'd (NULL when there is none). Returns 0 or
+//  MF_ERR_NOMEM.
+static int
+s_file_hops (const master_meter_t *m, const master_opts_t *o, bool pads, double **hops,
+             int64_t *n_hops)
+{
+    *hops = NULL;
+    *n_hops = 0;
+    const int64_t hop = m->hop;
+    const int64_t skew = o->file_lead_frames > 0 ? o->file_lead_frames % hop : 0;
+    const int64_t frames = m->n_hops * hop + m->in_hop - skew;     //  the master's
+    const int64_t lead = pads ? o->file_lead_frames / hop : 0;
+    int64_t trail = 0;
+    bool partial = false;
+    if (pads && o->file_trail_frames > 0) {
+        //  a hop the file does not complete is not read
+        int64_t rest = o->file_trail_frames - (m->in_hop > 0 ? hop - m->in_hop : 0);
+        partial = m->in_hop > 0 && rest >= 0;
+        trail = rest > 0 ? rest / hop : 0;
+        trail = trail < S_FILE_TAIL_HOPS ? trail : S_FILE_TAIL_HOPS;
+    }
+    int64_t n = lead + m->n_hops + partial + trail;
+    double *h = n > 0 ? calloc ((size_t) n, sizeof *h) : NULL;
+    if (n > 0 && !h)
+        return MF_ERR_NOMEM;
+    //  hop k of the meter spans frames k * hop - skew .. of the master
+    for (int64_t k = 0; k < m->n_hops; k++)
+        h [lead + k] = m->hop_e [k] * fade_power_mean (o->fade_curve, frames,
+                                                       o->file_fade_in_frames,
+                                                       o->file_fade_out_frames,
+                                                       k * hop - skew, (k + 1) * hop - skew);
+    if (partial || trail > 0) {
+        kweight_filter_t k = m->k;
+        float *zero = calloc ((size_t) (hop * k.channels), sizeof *zero);
+        if (!zero) {
+            free (h);
+            return MF_ERR_NOMEM;
+        }
+        int64_t at = lead + m->n_hops;
+        if (partial) {
+            double acc = m->acc + kweight_filter_sum (&k, zero, hop - m->in_hop);
+            h [at++] = acc / (double) hop
+                     * fade_power_mean (o->fade_curve, frames, o->file_fade_in_frames,
+                                        o->file_fade_out_frames, m->n_hops * hop - skew, frames);
+        }
+        for (int64_t t = 0; t < trail && t < S_FILE_RING_HOPS; t++)
+            h [at + t] = kweight_filter_sum (&k, zero, hop) / (double) hop;
+        free (zero);
+    }
+    *hops = h;
+    *n_hops = n;
+    return 0;
+}
+
+//  The reading of a measured render (integrated loudness and range): its
+//  meter's, or with a per-track file around the master, the file's.
+//  Returns 0 or MF_ERR_NOMEM.
+static int
+s_meter_reading (const master_meter_t *m, const master_opts_t *o, double *lufs, double *lra)
+{
+    if (!s_file_model (o)) {
+        master_meter_result (m, lufs, lra);
+        return 0;
+    }
+    double *h;
+    int64_t n;
+    if (s_file_hops (m, o, true, &h, &n))
+        return MF_ERR_NOMEM;
+    bool some = n >= 4;
+    *lufs = some ? kweight_integrated (h, n) : -HUGE_VAL;
+    *lra = some ? kweight_range (h, n) : 0.0;
+    free (h);
+    return 0;
+}
+
+//  The delivered blocks of a measured render: with a per-track file,
+//  with its fades. Returns 0 or MF_ERR_NOMEM.
+static int
+s_meter_blocks (const master_meter_t *m, const master_opts_t *o, master_blocks_t *blocks)
+{
+    if (!m || !s_file_model (o))
+        return master_meter_blocks (m, blocks);
+    double *h;
+    int64_t n;
+    if (s_file_hops (m, o, false, &h, &n))
+        return MF_ERR_NOMEM;
+    int rc = s_blocks_of_hops (h, n, blocks);
+    free (h);
+    return rc;
 }
 
 void
@@ -845,7 +980,7 @@ s_render_measured (float *pre, int64_t frames, int ch, int rate_hz, const master
     s_render_t r = *base;
     *lufs = -HUGE_VAL;
     *lra = 0.0;
-    r.meter = measure ? master_meter_new (ch, rate_hz) : NULL;
+    r.meter = measure ? s_meter_new (opts, ch, rate_hz) : NULL;
     r.meter_raw = r.deliver;
     r.tp = chk ? tp_stream_new (frames, ch, rate_hz, limit_dbtp,
                                 overs ? limit_dbtp - MASTER_TP_FIX_DB : limit_dbtp,
@@ -857,7 +992,7 @@ s_render_measured (float *pre, int64_t frames, int ch, int rate_hz, const master
     if (!rc && chk)
         rc = tp_stream_finish (r.tp, chk, overs, n_overs);
     if (!rc && measure)
-        master_meter_result (r.meter, lufs, lra);
+        rc = s_meter_reading (r.meter, opts, lufs, lra);
     if (!rc && measure && keep) {
         master_meter_destroy (keep);
         *keep = r.meter;
@@ -1222,11 +1357,12 @@ loudness_loop:
     {
         s_render_t f = deliver;
         f.in_place = true;
-        f.meter = remeasure ? master_meter_new (ch, out_rate) : NULL;
+        f.meter = remeasure ? s_meter_new (opts, ch, out_rate) : NULL;
         rc = remeasure && !f.meter ? MF_ERR_NOMEM
            : s_render (pre, frames, ch, out_rate, opts, &f, buf, &gr);
+        if (!rc && remeasure)
+            rc = s_meter_reading (f.meter, opts, &report->out_lufs, &report->out_lra_lu);
         if (!rc && remeasure) {
-            master_meter_result (f.meter, &report->out_lufs, &report->out_lra_lu);
             master_meter_destroy (&last_meter);
             last_meter = f.meter;
             f.meter = NULL;
@@ -1277,7 +1413,7 @@ loudness_loop:
     report->loop_iterations = iters;
     //  the delivered output's blocks: the last measured render is the
     //  delivered one (remeasured above when fades or word would move it)
-    if (opts->blocks && master_meter_blocks (last_meter, opts->blocks))
+    if (opts->blocks && s_meter_blocks (last_meter, opts, opts->blocks))
         goto nomem;
     master_meter_destroy (&last_meter);
 

@@ -54,6 +54,18 @@ typedef struct {
     fade_curve_t fade_curve;
     master_blocks_t *blocks;     //  not NULL: filled with the delivered output's
                                  //  blocks (what it held before is freed)
+    //  The per-track file the master goes into (the album flow): it holds
+    //  file_lead_frames of silence before the master and file_trail_frames
+    //  after it (the pregap; the next track's gap), and the assembly fades
+    //  it in and out over file_fade_in_frames and file_fade_out_frames
+    //  (fade_curve). The loudness loop reads the master as a meter reads
+    //  that file, so the file lands on target_lufs: out_lufs and out_lra_lu
+    //  are the file's, and blocks carry its fades (not its silence, which
+    //  the album plan models itself). All 0: the master alone.
+    int64_t      file_lead_frames;
+    int64_t      file_trail_frames;
+    int64_t      file_fade_in_frames;
+    int64_t      file_fade_out_frames;
 } master_opts_t;
 
 

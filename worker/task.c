@@ -472,6 +472,26 @@ s_master (s_run_t *r)
     o.out_bits = profile->bits;
     o.fade_in_s = 0;                     //  assemble does the fades
     o.fade_out_s = 0;
+    //  the per-track file around the master: its silence and fades (the
+    //  loop lands the file on the target); at most an hour of each
+    const int64_t hour = 3600 * (int64_t) o.out_rate_hz;
+    const int64_t file [4] = { t->plan->pad_lead_frames, t->plan->pad_trail_frames,
+                               t->plan->fade_in_frames, t->plan->fade_out_frames };
+    static const char *const file_names [4] = { "pad_lead_frames", "pad_trail_frames",
+                                                "fade_in_frames", "fade_out_frames" };
+    for (int k = 0; k < 4; k++)
+        if (file [k] < 0 || file [k] > hour) {
+            spec_destroy (&spec);
+            audio_free (&in);
+            return s_fail (r, MF_ERR_PROTOCOL, "task %llu: plan %s %lld; 0 .. %lld",
+                           (unsigned long long) t->task_id, file_names [k],
+                           (long long) file [k], (long long) hour);
+        }
+    o.file_lead_frames = file [0];
+    o.file_trail_frames = file [1];
+    o.file_fade_in_frames = file [2];
+    o.file_fade_out_frames = file [3];
+    o.fade_curve = album->tracks [t->track].s.fade_curve;
     master_report_t rep;
     memset (&rep, 0, sizeof rep);
     //  the output's blocks go back with the report: the broker gates the

@@ -22,7 +22,7 @@
 #include "common/fsutil.h"
 #include "testsig.h"
 #include "worker/assemble.h"
-#include "worker/dsp/fade.h"
+#include "common/fade.h"
 #include "worker/dsp/truepeak.h"
 
 //  An album spec of n tracks with neutral settings (no audio).

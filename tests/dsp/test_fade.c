@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "worker/dsp/fade.h"
+#include "common/fade.h"
 
 //  The formulas of fade.h, restated.
 static double
@@ -152,6 +152,38 @@ test_parse (void **state)
     assert_string_equal (fade_curve_name (FADE_LOGARITHMIC), "logarithmic");
 }
 
+//  fade_power_mean is the mean squared gain fade_buffer applies: on a
+//  buffer of ones faded in and out (overlapping fades included), over
+//  spans inside, across and past the fades, for every curve.
+static void
+test_power_mean (void **state)
+{
+    (void) state;
+    const int64_t frames = 5000;
+    const int64_t fades [][2] = { { 1200, 800 }, { 0, 3000 }, { 3000, 3000 }, { 7000, 0 } };
+    const int64_t spans [][2] = { { 0, 400 }, { 100, 1500 }, { 2000, 3000 }, { 4100, 5000 },
+                                  { 4500, 6000 }, { 0, 5000 }, { 300, 300 } };
+    float *x = malloc ((size_t) frames * sizeof *x);
+    assert_non_null (x);
+    for (int c = 0; c < 5; c++)
+        for (size_t f = 0; f < sizeof fades / sizeof fades [0]; f++) {
+            for (int64_t i = 0; i < frames; i++)
+                x [i] = 1.0f;
+            fade_buffer (x, frames, 1, (fade_curve_t) c, fades [f][0], fades [f][1]);
+            for (size_t s = 0; s < sizeof spans / sizeof spans [0]; s++) {
+                int64_t a = spans [s][0], b = spans [s][1];
+                double sum = 0.0;
+                for (int64_t i = a; i < b; i++)
+                    sum += i < frames ? (double) x [i] * x [i] : 1.0;
+                double want = b > a ? sum / (double) (b - a) : 1.0;
+                double got = fade_power_mean ((fade_curve_t) c, frames, fades [f][0],
+                                              fades [f][1], a, b);
+                assert_true (fabs (got - want) < 1e-6);
+            }
+        }
+    free (x);
+}
+
 int
 main (void)
 {
@@ -160,6 +192,7 @@ main (void)
         cmocka_unit_test (test_envelope_on_sine),
         cmocka_unit_test (test_chunked),
         cmocka_unit_test (test_parse),
+        cmocka_unit_test (test_power_mean),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

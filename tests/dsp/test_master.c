@@ -50,6 +50,7 @@
 #include "worker/chain.h"
 #include "worker/master.h"
 #include "worker/dsp/tp_check.h"
+#include "common/fade.h"
 #include "master_mix.h"
 #include "testsig.h"
 
@@ -494,6 +495,68 @@ test_output_blocks (void **state)
     audio_free (&in);
 }
 
+//  The per-track file around a master (master.h, file_*): the loop lands
+//  the file, its silence and the assembly's fades included, on the
+//  target, and the master's reading is the file's. For each case the file
+//  is built here (silence, the master faded by fade_buffer, silence) and
+//  read by libebur128: within 0.01 LU of the master's out_lufs and
+//  within the loop's 0.05 LU (plus that) of the target. Cases: the
+//  pregap and a gap after, whole hops (spotify); a gap after and both
+//  fades, linear (cd, dithered); silence before that is not whole 100 ms
+//  hops and a gap after shorter than the last hop's rest (spotify).
+static void
+test_file_model (void **state)
+{
+    (void) state;
+    audio_t in;
+    master_mix_generate (&in, 12.0, 44100, 2, 11);
+    struct {
+        const char  *profile;
+        int64_t      lead, trail, fin, fout;
+        fade_curve_t curve;
+    } cases [] = {
+        { "spotify", 88200, 88200, 0, 0, FADE_EQUAL_POWER },
+        { "cd", 0, 66150, 22050, 88200, FADE_LINEAR },
+        { "spotify", 99225, 1000, 0, 44100, FADE_SCURVE },
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases [0]; k++) {
+        master_opts_t o;
+        master_opts_default (&o, profile_find (cases [k].profile), 44100);
+        o.file_lead_frames = cases [k].lead;
+        o.file_trail_frames = cases [k].trail;
+        o.file_fade_in_frames = cases [k].fin;
+        o.file_fade_out_frames = cases [k].fout;
+        o.fade_curve = cases [k].curve;
+        master_blocks_t blocks = { NULL, 0 };
+        o.blocks = &blocks;
+        audio_t out;
+        master_report_t rep;
+        char err [256] = "";
+        assert_int_equal (master_run (&in, &o, &out, &rep, err, sizeof err), 0);
+        double lra, alone = s_ebur (&out, &lra);
+        audio_t file;
+        testsig_alloc (&file, cases [k].lead + out.frames + cases [k].trail, 2, out.rate_hz);
+        memcpy (file.data + cases [k].lead * 2, out.data, (size_t) out.frames * 2 * sizeof (float));
+        fade_buffer (file.data + cases [k].lead * 2, out.frames, 2, cases [k].curve,
+                     cases [k].fin, cases [k].fout);
+        double read = s_ebur (&file, &lra);
+        printf ("  %s lead %lld trail %lld fades %lld/%lld: master alone %.3f, file %.4f, "
+                "master's reading %.4f, target %.1f LUFS\n", cases [k].profile,
+                (long long) cases [k].lead, (long long) cases [k].trail,
+                (long long) cases [k].fin, (long long) cases [k].fout, alone, read,
+                rep.out_lufs, o.target_lufs);
+        assert_true (fabs (read - rep.out_lufs) <= 0.01);
+        assert_true (fabs (read - o.target_lufs) <= 0.055);
+        assert_true (fabs (alone - read) >= 0.02);      //  the file model mattered
+        //  the blocks for the album carry the fades, not the silence
+        assert_true (blocks.n > 0 && blocks.n <= (size_t) (out.frames / (out.rate_hz / 10)));
+        free (blocks.lufs);
+        audio_free (&file);
+        audio_free (&out);
+    }
+    audio_free (&in);
+}
+
 //  The master task's plan for a silent track: no target (NAN) and 0 dB.
 //  Digital silence at 48 kHz mastered for cd at the album's 44.1 kHz
 //  with fades: dither only (within 6 LSB of zero), one render, no gain;
@@ -615,6 +678,7 @@ main (void)
         cmocka_unit_test (test_silent_plan),
         cmocka_unit_test (test_album_plan_targets),
         cmocka_unit_test (test_output_blocks),
+        cmocka_unit_test (test_file_model),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

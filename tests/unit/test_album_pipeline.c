@@ -130,6 +130,12 @@ s_run (run_t *r, loudness_policy_t policy, profile_id_t pid, tonal_match_t match
         o.has_tonal = match != TONAL_OFF;
         memcpy (o.tonal_db, r->plan.tracks [i].tonal_db, sizeof o.tonal_db);
         o.fade_in_s = o.fade_out_s = 0.0;
+        //  the per-track file around the master, as the master task sets it
+        o.file_lead_frames = r->plan.tracks [i].pad_lead_frames;
+        o.file_trail_frames = r->plan.tracks [i].pad_trail_frames;
+        o.file_fade_in_frames = r->plan.tracks [i].fade_in_frames;
+        o.file_fade_out_frames = r->plan.tracks [i].fade_out_frames;
+        o.fade_curve = r->f.album.tracks [i].s.fade_curve;
         if (master_run (&r->f.audio [i], &o, &mastered [i], &r->rep [i], err, sizeof err) != 0)
             fail_msg ("master_run track %zu: %s", i + 1, err);
         if (analysis_run (&mastered [i], NULL, &r->out [i], err, sizeof err) != 0)
@@ -164,15 +170,12 @@ s_check_loudness (run_t *r, loudness_policy_t policy, profile_id_t pid)
     double tl [N_TRACKS], tp;
     double worst_tp = -HUGE_VAL;
     for (size_t i = 0; i < r->f.n; i++) {
-        const assemble_track_t *t = &r->layout.tracks [i];
         assert_int_equal (fsutil_track_file_name ((int) i + 1, r->f.tracks [i].title, prof->ext, name, sizeof name), 0);
         snprintf (path, sizeof path, "%s/%s", r->dir, name);
-        //  the track's loudness over its own audio in the file (the file
-        //  also holds the next track's gap; see broker/planner.c, edges)
-        double dummy;
-        int64_t a0 = t->audio_start - t->slice_start;
-        s_ffmpeg (path, a0, a0 + t->audio_frames, &tl [i], &dummy);
-        s_ffmpeg (path, 0, 0, &dummy, &tp);
+        //  the per-track file as a label's meter reads it, the next
+        //  track's gap (and track 1's pregap) included: the plan's
+        //  loudness is the file's (broker/planner.c)
+        s_ffmpeg (path, 0, 0, &tl [i], &tp);
         printf ("#   track %zu: in %6.2f  planned %6.2f  master %6.2f  analysis %6.2f  ffmpeg %6.2f LUFS  tp %6.2f dBTP (ceiling %.1f)  gr max %.2f dB\n",
                 i + 1, r->in [i].integrated_lufs, r->plan.tracks [i].target_lufs, r->rep [i].out_lufs,
                 r->out [i].integrated_lufs, tl [i], tp,

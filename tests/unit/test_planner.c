@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "broker/planner.h"
+#include "common/fade.h"
 #include "common/err.h"
 
 #define MAXT 8
@@ -688,6 +689,75 @@ test_album_edges (void **state)
     fx_free (&f);
 }
 
+//  The plan is each per-track file's loudness (broker/planner.c): track
+//  1's file holds the pregap and the next track's gap, so its edge blocks
+//  (1/4, 2/4, 3/4 of its first and last block) lower its reading; the
+//  last track's file holds none. Two tracks of 40 blocks at -10 and -14
+//  LUFS, 2 s gaps. track policy: each file to the target (track 1's
+//  audio louder by the edges' effect); album policy: one gain, each
+//  file planned at its own reading plus it; the pads travel with the
+//  plan. A fade-out on track 2 (the blocks weighted by the power the
+//  fade leaves on them) lowers its file's planned loudness by what
+//  the weighted blocks read.
+static void
+test_file_loudness (void **state)
+{
+    (void) state;
+    double lv [2] = { -10.0, -14.0 };
+    int nb [2] = { 40, 40 };
+    fx_t f;
+    fx_init (&f, 2, lv, nb);
+    for (int i = 0; i < 2; i++) {
+        f.tracks [i].s.gap_s = 2.0;
+        f.m [i].frames = (int64_t) (nb [i] + 3) * 4800;
+    }
+    const double file1 = -10.0 + 10.0 * log10 (43.0 / 46.0);
+    album_plan_t plan;
+    char err [256];
+    f.album.s.loudness.policy = POLICY_TRACK;
+    assert_int_equal (planner_plan_album (&f.album, f.mp, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), 0);
+    assert_true (fabs (plan.tracks [0].target_lufs - (-14.0)) < 1e-9);
+    assert_true (fabs (plan.tracks [0].gain_db - (-14.0 - file1)) < 1e-5);
+    assert_true (fabs (plan.tracks [1].gain_db - 0.0) < 1e-9);
+    assert_int_equal (plan.tracks [0].pad_lead_frames, 96000);
+    assert_int_equal (plan.tracks [0].pad_trail_frames, 96000);
+    assert_int_equal (plan.tracks [1].pad_lead_frames, 0);
+    assert_int_equal (plan.tracks [1].pad_trail_frames, 0);
+    assert_non_null (strstr (plan.report_json, "\"input_file_lufs\""));
+    planner_plan_free (&plan);
+
+    f.album.s.loudness.policy = POLICY_ALBUM;
+    assert_int_equal (planner_plan_album (&f.album, f.mp, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), 0);
+    double g = plan.tracks [0].gain_db;
+    assert_true (fabs (plan.tracks [1].gain_db - g) < 1e-12);
+    assert_true (fabs (plan.tracks [0].target_lufs - (file1 + g)) < 1e-5);
+    assert_true (fabs (plan.tracks [1].target_lufs - (-14.0 + g)) < 1e-9);
+    planner_plan_free (&plan);
+
+    //  a 1 s fade-out on track 2 (equal power): its last blocks weighted
+    f.tracks [1].s.fade_out_s = 1.0;
+    f.tracks [1].s.fade_curve = FADE_EQUAL_POWER;
+    double sum = 0.0;
+    int n = 0;
+    for (int k = 0; k < nb [1]; k++) {
+        double w = fade_power_mean (FADE_EQUAL_POWER, f.m [1].frames, 0, 48000,
+                                    (int64_t) k * 4800, (int64_t) (k + 4) * 4800);
+        double l = -14.0 + 10.0 * log10 (w);
+        if (l > -24.0 - 0.5) {              //  well above the relative gate
+            sum += e_of (l);
+            n++;
+        }
+    }
+    assert_int_equal (planner_plan_album (&f.album, f.mp, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), 0);
+    g = plan.tracks [0].gain_db;
+    printf ("  track 2 faded: file planned %.4f, blocks weighted %.4f (+ gain %.3f)\n",
+            plan.tracks [1].target_lufs, l_of (sum / n) + g, g);
+    assert_true (plan.tracks [1].target_lufs < -14.0 + g - 0.05);
+    assert_true (fabs (plan.tracks [1].target_lufs - (l_of (sum / n) + g)) < 0.02);
+    planner_plan_free (&plan);
+    fx_free (&f);
+}
+
 //  Music-like levels for the first three tracks: 200 loud blocks within
 //  +-1 dB of lv[i], then 200 quiet ones spread from 10 to 22 dB under it
 //  (identical blocks would cross a gate all at once, in one step).
@@ -837,6 +907,7 @@ main (void)
         cmocka_unit_test (test_tonal_bass_notes_smooth),
         cmocka_unit_test (test_tonal_strength_scales),
         cmocka_unit_test (test_album_edges),
+        cmocka_unit_test (test_file_loudness),
         cmocka_unit_test (test_album_correct),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

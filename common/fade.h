@@ -19,8 +19,8 @@
     fade_gain (curve, i / n) (frame 0 silent, frame n the first untouched
     one); a fade-out over the last n frames gives its frame j the gain
     fade_gain (curve, 1 - (j + 1) / n) (the last frame silent).  */
-#ifndef MF_DSP_FADE_H
-#define MF_DSP_FADE_H
+#ifndef MF_FADE_H
+#define MF_FADE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -53,5 +53,13 @@ void fade_apply (float *data, size_t frames, int channels, fade_curve_t curve,
 //  fade_out_frames out (either may be 0; both are clamped to frames).
 void fade_buffer (float *data, int64_t frames, int channels, fade_curve_t curve,
                   int64_t fade_in_frames, int64_t fade_out_frames);
+
+//  The power the fades of fade_buffer leave on average over frames
+//  from .. to - 1 of a track of frames frames: the mean of the squared
+//  gain (1 outside the fades, frames past the track count as 1). What a
+//  loudness meter's energy over that span becomes, for content of even
+//  level within it. 1 for an empty span.
+double fade_power_mean (fade_curve_t curve, int64_t frames, int64_t fade_in_frames,
+                        int64_t fade_out_frames, int64_t from, int64_t to);
 
 #endif

@@ -1,7 +1,7 @@
 /*  Fade curves and their sample-accurate application (see fade.h for the
     formulas and the frame-position convention). Gains are computed in
     double per frame; fades are short, so no table is kept.  */
-#include "worker/dsp/fade.h"
+#include "common/fade.h"
 #include "common/err.h"
 
 #include <math.h>
@@ -93,4 +93,37 @@ fade_buffer (float *data, int64_t frames, int channels, fade_curve_t curve,
     if (fade_out_frames > 0)
         fade_apply (data + (size_t) (frames - fade_out_frames) * (size_t) channels,
                     (size_t) fade_out_frames, channels, curve, 0, fade_out_frames, true);
+}
+
+double
+fade_power_mean (fade_curve_t curve, int64_t frames, int64_t fade_in_frames,
+                 int64_t fade_out_frames, int64_t from, int64_t to)
+{
+    if (to <= from)
+        return 1.0;
+    int64_t fin = fade_in_frames < frames ? fade_in_frames : frames;
+    int64_t fout = fade_out_frames < frames ? fade_out_frames : frames;
+    fin = fin > 0 ? fin : 0;
+    fout = fout > 0 ? fout : 0;
+    //  unfaded frames count 1; the faded ones are summed frame by frame
+    double sum = 0.0;
+    int64_t faded = 0;
+    int64_t a = from > 0 ? from : 0, b = to < fin ? to : fin;
+    int64_t o0 = frames - fout;
+    for (int64_t k = a; k < b; k++) {
+        double g = fade_gain (curve, (double) k / (double) fin);
+        if (k >= o0)
+            g *= fade_gain (curve, 1.0 - (double) (k - o0 + 1) / (double) fout);
+        sum += g * g;
+        faded++;
+    }
+    a = from > o0 ? from : o0;
+    a = a > fin ? a : fin;                  //  frames under both fades are done
+    b = to < frames ? to : frames;
+    for (int64_t k = a; k < b && fout > 0; k++) {
+        double g = fade_gain (curve, 1.0 - (double) (k - o0 + 1) / (double) fout);
+        sum += g * g;
+        faded++;
+    }
+    return (sum + (double) (to - from - faded)) / (double) (to - from);
 }
