@@ -55,6 +55,10 @@ s_master_plan (const album_t *a, const task_t *t, Masterfarm__Plan *plan)
     plan->fade_out_frames = tp->fade_out_frames;
     plan->pad_lead_frames = tp->pad_lead_frames;
     plan->pad_trail_frames = tp->pad_trail_frames;
+    plan->cut_trail_frames = tp->cut_trail_frames;
+    plan->xfade_in_frames = tp->xfade_in_frames;
+    plan->xfade_in_lufs = tp->xfade_in_frames > 0 ? (double *) tp->xfade_in_lufs : NULL;
+    plan->n_xfade_in_lufs = tp->xfade_in_frames > 0 ? FADE_TAIL_SEGMENTS : 0;
     plan->out_rate_hz = (uint32_t) a->plans [t->profile].out_rate_hz;
     plan->reference = a->plans [t->profile].reference;
     plan->side_mid_to_db = plan->reference ? tp->side_mid_to_db : NAN;

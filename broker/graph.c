@@ -273,6 +273,10 @@ s_shift_move (album_t *a, int p, const double *shift, bool post)
         else {
             plan->tracks [k].target_lufs += shift [i];
             plan->tracks [k].gain_db += shift [i];
+            //  its tail in the next file, when they crossfade, moves with it
+            if ((size_t) k + 1 < plan->n_tracks && plan->tracks [k + 1].xfade_in_frames > 0)
+                for (int q = 0; q < FADE_TAIL_SEGMENTS; q++)
+                    plan->tracks [k + 1].xfade_in_lufs [q] += shift [i];
         }
     }
 }
@@ -736,8 +740,13 @@ s_track_plan_same (const track_plan_t *x, const track_plan_t *y)
     if (!same_target || x->silent != y->silent || x->gain_db != y->gain_db
     ||  x->ceiling_dbtp != y->ceiling_dbtp || x->fade_in_frames != y->fade_in_frames
     ||  x->fade_out_frames != y->fade_out_frames || x->pad_lead_frames != y->pad_lead_frames
-    ||  x->pad_trail_frames != y->pad_trail_frames)
+    ||  x->pad_trail_frames != y->pad_trail_frames || x->cut_trail_frames != y->cut_trail_frames
+    ||  x->xfade_in_frames != y->xfade_in_frames)
         return false;
+    for (int q = 0; q < FADE_TAIL_SEGMENTS; q++)
+        if (!(x->xfade_in_lufs [q] == y->xfade_in_lufs [q]
+              || (isnan (x->xfade_in_lufs [q]) && isnan (y->xfade_in_lufs [q]))))
+            return false;
     for (int b = 0; b < MEASURE_BANDS; b++)
         if (x->tonal_db [b] != y->tonal_db [b])
             return false;

@@ -34,8 +34,13 @@
     track's loudness as its file will hold it (input_file_lufs: its blocks
     with its fades and its file's edges), and the master lands the file
     on the plan (the pads and fades travel with the plan). In the album
-    policy every track still gets the one album gain. A crossfade is not
-    modelled: a crossfaded file also holds part of its neighbour.
+    policy every track still gets the one album gain. A crossfade ends
+    the file of the track before it where it starts, and the file of the
+    track after opens with it: that track under the crossfade's gain in,
+    and the tail of the track before under the gain out, which the plan
+    gives at FADE_TAIL_SEGMENTS levels along it (its blocks there, with its
+    fades, at its planned gain; where the tracks take their own gains, the
+    plan is made again once with the tail at the gains found).
 
     Policies (T = target, L_i = track loudness, D = max_deviation_lu):
       track    g_i = T - L_i
@@ -578,12 +583,18 @@ s_plan_tonal (const spec_album_t *album, const measure_t *const *a, size_t n,
 
 //  Copies of the tracks' measures whose blocks include the edge blocks
 //  next to gaps (see the top of this file), for the album file or, with
-//  S_EDGES_FILE, for each track's own file (cd: the profile's pregap).
+//  S_EDGES_FILE, for each track's own file (cd: the profile's pregap);
+//  then a file that opens with a crossfade holds the track's blocks
+//  there under the crossfade's gain and the track before's tail at the
+//  levels xin_lufs[i] (s_tail_levels, on the track's scale; NAN: not
+//  known) under the other.
 //  Returns the number of edges (>= 0) with *ext and *extp allocated (free
 //  with s_edge_free), or -1 when out of memory.
+typedef double s_tail_t [FADE_TAIL_SEGMENTS];
+
 static int
 s_edge_blocks (const spec_album_t *album, const measure_t *const *a, size_t n, int flags,
-               bool cd, measure_t **ext_p, const measure_t ***extp_p)
+               bool cd, const s_tail_t *xin_lufs, measure_t **ext_p, const measure_t ***extp_p)
 {
     measure_t *ext = calloc (n, sizeof *ext);
     const measure_t **extp = calloc (n, sizeof *extp);
@@ -599,11 +610,14 @@ s_edge_blocks (const spec_album_t *album, const measure_t *const *a, size_t n, i
         extp [i] = &ext [i];
         const settings_t *ts = &album->tracks [i].s;
         bool lead, trail;
+        int64_t cut = 0;                    //  frames of the track in the next file
         if (flags & S_EDGES_FILE) {
             int64_t pl, pt;
-            assemble_file_pads (album, cd, 1000, i, &pl, &pt);
+            assemble_file_pads (album, cd, 1000, i, &pl, &pt, &cut);
             lead = pl >= S_EDGE_MIN_S * 1000;
             trail = pt >= S_EDGE_MIN_S * 1000;
+            cut = assemble_frames (album->tracks [i].s.crossfade_s, m->rate_hz);
+            cut = cut > 0 && i + 1 < n ? cut : 0;
         }
         else {
             lead = ts->gap_s >= S_EDGE_MIN_S
@@ -636,8 +650,34 @@ s_edge_blocks (const spec_album_t *album, const measure_t *const *a, size_t n, i
                                                    : (float) -200.0;
             }
         }
+        //  a file that opens with a crossfade (equal power, sin in and cos
+        //  out: their squares sum to 1 at every frame)
+        int64_t xin = i > 0 && (flags & S_EDGES_FILE)
+                    ? assemble_frames (album->tracks [i - 1].s.crossfade_s, m->rate_hz) : 0;
+        if (xin > 0 && m->frames > 0) {
+            int64_t hop = (m->rate_hz + 5) / 10;
+            double seg [FADE_TAIL_SEGMENTS];
+            for (int q = 0; q < FADE_TAIL_SEGMENTS; q++)
+                seg [q] = xin_lufs && isfinite (xin_lufs [i][q]) ? s_energy (xin_lufs [i][q]) : 0.0;
+            for (size_t k = 0; k < m->n_blocks && (int64_t) k * hop < xin; k++) {
+                int64_t from = (int64_t) k * hop, to = from + 4 * hop;
+                double w = fade_power_mean (FADE_EQUAL_POWER, m->frames, xin, 0, from, to);
+                double e = s_energy (ext [i].block_lufs [k]) * w
+                         + fade_tail_mean (seg, xin, from, to);
+                ext [i].block_lufs [k] = e > 1e-20 ? (float) s_to_lufs (e) : (float) -200.0;
+            }
+        }
+        //  a crossfaded file ends where the crossfade starts: the blocks
+        //  it does not hold whole are not read (block k ends at frame
+        //  (k + 4) hops)
+        if (cut > 0 && m->frames > 0) {
+            int64_t hop = (m->rate_hz + 5) / 10;
+            while (ext [i].n_blocks > 0
+               &&  ((int64_t) ext [i].n_blocks + 3) * hop > m->frames - cut)
+                ext [i].n_blocks--;
+        }
         const float *b = ext [i].block_lufs;
-        size_t nb = m->n_blocks;
+        size_t nb = ext [i].n_blocks;
         for (int k = 1; nb > 0 && k <= 3; k++) {
             double part = 10.0 * log10 (k / 4.0);
             if (lead)
@@ -662,6 +702,53 @@ s_edge_free (measure_t *ext, const measure_t **extp, size_t n)
     free (extp);
 }
 
+//  The levels of track j's last xf frames (at its rate) that a crossfade
+//  lays under the next track, in FADE_TAIL_SEGMENTS even segments (LUFS,
+//  its input's scale, with its fades; -HUGE_VAL: silence): each from the
+//  block centred on it. False when there is nothing to read.
+static bool
+s_tail_levels (const measure_t *m, const settings_t *ts, int64_t xf,
+               double lv [FADE_TAIL_SEGMENTS])
+{
+    if (!m || m->n_blocks == 0 || !m->block_lufs || m->frames <= 0 || xf <= 0)
+        return false;
+    int64_t hop = (m->rate_hz + 5) / 10;
+    int64_t fin = assemble_frames (ts->fade_in_s, m->rate_hz);
+    int64_t fout = assemble_frames (ts->fade_out_s, m->rate_hz);
+    xf = xf < m->frames ? xf : m->frames;
+    for (int q = 0; q < FADE_TAIL_SEGMENTS; q++) {
+        int64_t a = m->frames - xf + xf * q / FADE_TAIL_SEGMENTS;
+        int64_t b = m->frames - xf + xf * (q + 1) / FADE_TAIL_SEGMENTS;
+        int64_t k = (a + b) / 2 / hop - 2;
+        k = k < 0 ? 0 : k >= (int64_t) m->n_blocks ? (int64_t) m->n_blocks - 1 : k;
+        double w = fade_power_mean (ts->fade_curve, m->frames, fin, fout, a, b > a ? b : a + 1);
+        double e = s_energy (m->block_lufs [k]) * w;
+        lv [q] = e > 1e-20 ? s_to_lufs (e) : -HUGE_VAL;
+    }
+    return true;
+}
+
+//  Each track's loudness as its per-track file holds it (see the top of
+//  this file) into file_lufs (a silent track's stays -HUGE_VAL; one whose
+//  file reads nothing keeps its own). Returns 0 or MF_ERR_NOMEM.
+static int
+s_file_loudness (const spec_album_t *album, const measure_t *const *a, size_t n, bool cd,
+                 const bool *silent, const s_tail_t *xin_lufs, double *file_lufs)
+{
+    measure_t *fext;
+    const measure_t **fextp;
+    if (s_edge_blocks (album, a, n, S_EDGES_FADES | S_EDGES_FILE, cd, xin_lufs, &fext,
+                       &fextp) < 0)
+        return MF_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        file_lufs [i] = silent [i] ? -HUGE_VAL : measure_gated_loudness (&fextp [i], NULL, 1);
+        if (!silent [i] && !isfinite (file_lufs [i]))
+            file_lufs [i] = a [i]->integrated_lufs;
+    }
+    s_edge_free (fext, fextp, n);
+    return 0;
+}
+
 //  Album loudness as the album file reads (edges included); see planner.h.
 double
 planner_album_lufs (const spec_album_t *album, const measure_t *const *tracks,
@@ -674,7 +761,7 @@ planner_album_lufs (const spec_album_t *album, const measure_t *const *tracks,
             return -HUGE_VAL;
     measure_t *ext = NULL;
     const measure_t **extp = NULL;
-    if (s_edge_blocks (album, tracks, album->n_tracks, 0, false, &ext, &extp) < 0)
+    if (s_edge_blocks (album, tracks, album->n_tracks, 0, false, NULL, &ext, &extp) < 0)
         return NAN;
     double l = measure_gated_loudness (extp, gain_db, album->n_tracks);
     s_edge_free (ext, extp, album->n_tracks);
@@ -715,7 +802,7 @@ planner_album_correct (const spec_album_t *album, const album_plan_t *plan,
         vp [i] = &view [i];
         n_loud += !silent [i];
     }
-    if (!rc && s_edge_blocks (album, vp, n, 0, false, &ext, &extp) < 0)
+    if (!rc && s_edge_blocks (album, vp, n, 0, false, NULL, &ext, &extp) < 0)
         rc = MF_ERR_NOMEM;
     if (!rc && s_union_init (&u, extp, n))
         rc = MF_ERR_NOMEM;
@@ -939,19 +1026,32 @@ planner_plan_tracks (const spec_album_t *album, const measure_t *const *analyses
     //  blocks as the album file holds them: each track's own, with its
     //  fades, plus its edge blocks next to silence; and each track's
     //  loudness as its per-track file holds it (see the top of this file)
-    measure_t *ext = NULL, *fext = NULL;
-    const measure_t **extp = NULL, **fextp = NULL;
-    int n_edges = s_edge_blocks (album, analyses, n, S_EDGES_FADES, prof->cd, &ext, &extp);
-    int n_file_edges = n_edges < 0 ? -1
-                     : s_edge_blocks (album, analyses, n, S_EDGES_FADES | S_EDGES_FILE, prof->cd,
-                                      &fext, &fextp);
+    measure_t *ext = NULL;
+    const measure_t **extp = NULL;
+    int n_edges = s_edge_blocks (album, analyses, n, S_EDGES_FADES, prof->cd, NULL, &ext, &extp);
     double *file_lufs = calloc (n, sizeof *file_lufs);
-    if (n_edges < 0 || n_file_edges < 0 || !file_lufs) {
+    s_tail_t *tail = calloc (n, sizeof *tail), *xin = calloc (n, sizeof *xin);
+    bool xfaded = false;
+    //  a file that opens with a crossfade holds the track before's tail:
+    //  its levels on this track's scale, first as if both took one gain
+    for (size_t i = 0; tail && xin && i < n; i++) {
+        bool has = i > 0 && !silent [i - 1] && album->tracks [i - 1].s.crossfade_s > 0.0
+                && s_tail_levels (analyses [i - 1], &album->tracks [i - 1].s,
+                                  assemble_frames (album->tracks [i - 1].s.crossfade_s,
+                                                   analyses [i - 1]->rate_hz), tail [i]);
+        for (int q = 0; q < FADE_TAIL_SEGMENTS; q++) {
+            tail [i][q] = has ? tail [i][q] : NAN;
+            xin [i][q] = tail [i][q];
+        }
+        xfaded = xfaded || has;
+    }
+    if (n_edges < 0 || !file_lufs || !tail || !xin
+    ||  s_file_loudness (album, analyses, n, prof->cd, silent, xin, file_lufs)) {
         if (n_edges >= 0)
             s_edge_free (ext, extp, n);
-        if (n_file_edges >= 0)
-            s_edge_free (fext, fextp, n);
         free (file_lufs);
+        free (tail);
+        free (xin);
         free (gains);
         free (no);
         free (silent);
@@ -959,18 +1059,15 @@ planner_plan_tracks (const spec_album_t *album, const measure_t *const *analyses
         planner_plan_free (plan);
         return MF_ERR_NOMEM;
     }
-    for (size_t i = 0; i < n; i++) {
-        file_lufs [i] = silent [i] ? -HUGE_VAL : measure_gated_loudness (&fextp [i], NULL, 1);
-        if (!isfinite (file_lufs [i]))
-            file_lufs [i] = analyses [i]->integrated_lufs;
+    for (size_t i = 0; i < n; i++)
         ext [i].integrated_lufs = file_lufs [i];        //  hybrid's clamp goes by it
-    }
-    s_edge_free (fext, fextp, n);
     s_union_t alb = { 0 };
     if (s_union_init (&alb, extp, n) != 0) {
         s_union_free (&alb);
         s_edge_free (ext, extp, n);
         free (file_lufs);
+        free (tail);
+        free (xin);
         free (gains);
         free (no);
         free (silent);
@@ -991,6 +1088,25 @@ planner_plan_tracks (const spec_album_t *album, const measure_t *const *analyses
             lmax = file_lufs [i];
     }
     double album_gain = NAN;
+    //  where tracks take their own gains (track, hybrid), a crossfaded
+    //  file's share of the track before moves with the two gains: one
+    //  more pass with the tail on this track's scale after them
+    for (int pass = 0; pass < 2; pass++) {
+    if (pass == 1) {
+        if (!xfaded || lc->policy == POLICY_ALBUM || lc->policy == POLICY_LOUDEST || n_loud == 0)
+            break;
+        for (size_t i = 1; i < n; i++)
+            for (int q = 0; q < FADE_TAIL_SEGMENTS; q++)
+                xin [i][q] = tail [i][q] + gains [i - 1] - gains [i];
+        if (s_file_loudness (album, analyses, n, prof->cd, silent, xin, file_lufs))
+            break;                      //  out of memory: the first pass stands
+        lmax = -HUGE_VAL;
+        for (size_t i = 0; i < n; i++) {
+            ext [i].integrated_lufs = file_lufs [i];
+            if (!silent [i] && file_lufs [i] > lmax)
+                lmax = file_lufs [i];
+        }
+    }
     if (n_loud > 0)
     switch (lc->policy) {
         case POLICY_TRACK:
@@ -1008,6 +1124,7 @@ planner_plan_tracks (const spec_album_t *album, const measure_t *const *analyses
             album_gain = s_solve_album_gain (&alb, target, 1, dev, silent, gains);
             break;
     }
+    }
     double pmin = HUGE_VAL, pmax = -HUGE_VAL;
     for (size_t i = 0; i < n; i++) {
         track_plan_t *tp = &plan->tracks [i];
@@ -1023,7 +1140,13 @@ planner_plan_tracks (const spec_album_t *album, const measure_t *const *analyses
         tp->fade_in_frames = (int64_t) llround (ts->fade_in_s * out_rate_hz);
         tp->fade_out_frames = (int64_t) llround (ts->fade_out_s * out_rate_hz);
         assemble_file_pads (album, prof->cd, out_rate_hz, i, &tp->pad_lead_frames,
-                            &tp->pad_trail_frames);
+                            &tp->pad_trail_frames, &tp->cut_trail_frames);
+        //  the track before's tail in this file, at its planned gain
+        tp->xfade_in_frames = i > 0 ? assemble_frames (album->tracks [i - 1].s.crossfade_s,
+                                                       out_rate_hz) : 0;
+        for (int q = 0; q < FADE_TAIL_SEGMENTS; q++)
+            tp->xfade_in_lufs [q] = i > 0 && isfinite (tail [i][q]) ? tail [i][q] + gains [i - 1]
+                                                                   : NAN;
         if (silent [i])
             continue;
         if (tp->target_lufs < pmin) pmin = tp->target_lufs;
@@ -1083,6 +1206,12 @@ planner_plan_tracks (const spec_album_t *album, const measure_t *const *analyses
             json_object_set_new (o, "fade_out_frames", json_integer (tp->fade_out_frames));
             json_object_set_new (o, "pad_lead_frames", json_integer (tp->pad_lead_frames));
             json_object_set_new (o, "pad_trail_frames", json_integer (tp->pad_trail_frames));
+            json_object_set_new (o, "cut_trail_frames", json_integer (tp->cut_trail_frames));
+            json_object_set_new (o, "xfade_in_frames", json_integer (tp->xfade_in_frames));
+            json_t *xl = json_array ();
+            for (int q = 0; tp->xfade_in_frames > 0 && q < FADE_TAIL_SEGMENTS; q++)
+                json_array_append_new (xl, s_num (tp->xfade_in_lufs [q]));
+            json_object_set_new (o, "xfade_in_lufs", xl);
             json_object_set_new (o, "tonal_db", s_bands (tp->tonal_db));
             if (plan->reference) {
                 json_object_set_new (o, "side_mid_db", s_num (analyses [i]->side_mid_db));
@@ -1096,6 +1225,8 @@ planner_plan_tracks (const spec_album_t *album, const measure_t *const *analyses
     }
     json_decref (rep);
     free (file_lufs);
+    free (tail);
+    free (xin);
     free (gains);
     free (no);
     free (silent);

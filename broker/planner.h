@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/fade.h"
 #include "common/measure.h"
 #include "common/profile.h"
 #include "common/spec.h"
@@ -37,7 +38,13 @@ typedef struct {
     int64_t pad_lead_frames;           //  silence the track's file holds before
                                        //  its audio (track 1: the pregap) and
     int64_t pad_trail_frames;          //  after it (the next track's gap), at the
-                                       //  output rate; 0 at a crossfade
+                                       //  output rate; 0 at a crossfade, where
+    int64_t cut_trail_frames;          //  its file ends this many frames before
+                                       //  its audio does (assemble_file_pads)
+    int64_t xfade_in_frames;           //  its file opens with a crossfade this long
+    double  xfade_in_lufs [FADE_TAIL_SEGMENTS];  //  ... over the track before's tail
+                                       //  at these levels along it, as planned
+                                       //  (common/fade.h; NAN: silent or unknown)
     double  side_mid_to_db;            //  reference match: the side/mid ratio the
                                        //  master moves toward after its pre-gain
                                        //  stages (NAN: no width change) ...

@@ -884,7 +884,10 @@ report_html (const report_input_t *in)
                 text_printf (&o, "<td>&ndash;</td><td>&ndash;</td>");
             text_printf (&o, "</tr>\n");
         }
-        text_printf (&o, "</table>\n<h3>Loudness per track</h3>\n");
+        text_printf (&o, "</table>\n<p style='font-size:12px;color:#555'>planned and out LUFS are "
+                  "each per-track file's, as a meter reads it: the gap after the track (track 1: "
+                  "also the pregap), its fades and crossfades included; file LUFS is the file as "
+                  "written.</p>\n<h3>Loudness per track</h3>\n");
         s_plot_loudness (&o, in, rp);
         text_printf (&o, "<h3>Tonal correction per track (dB)</h3>\n");
         s_plot_bands (&o, n, s_get_tonal, rp, 0, "dB");

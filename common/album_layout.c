@@ -28,9 +28,9 @@ assemble_frames (double seconds, int rate_hz)
 
 void
 assemble_file_pads (const spec_album_t *album, bool cd, int rate_hz, size_t i,
-                    int64_t *lead, int64_t *trail)
+                    int64_t *lead, int64_t *trail, int64_t *cut)
 {
-    *lead = *trail = 0;
+    *lead = *trail = *cut = 0;
     if (!album || i >= album->n_tracks)
         return;
     if (i == 0) {
@@ -38,7 +38,10 @@ assemble_file_pads (const spec_album_t *album, bool cd, int rate_hz, size_t i,
         if (cd && *lead < assemble_frames (CD_MIN_PREGAP_S, rate_hz))
             *lead = assemble_frames (CD_MIN_PREGAP_S, rate_hz);
     }
-    if (i + 1 < album->n_tracks && assemble_frames (album->tracks [i].s.crossfade_s, rate_hz) <= 0)
+    if (i + 1 >= album->n_tracks)
+        return;
+    *cut = assemble_frames (album->tracks [i].s.crossfade_s, rate_hz);
+    if (*cut <= 0)
         *trail = assemble_frames (album->tracks [i + 1].s.gap_s, rate_hz);
 }
 

@@ -66,12 +66,13 @@ int64_t assemble_frames (double seconds, int rate_hz);
 
 //  The silence track i's per-track file holds around its audio, in frames
 //  at rate_hz, as assemble_layout places it: before it, track 1's pregap
-//  (at least 2 s on cd); after it, the next track's gap, none where the
-//  two crossfade (the file then ends where the crossfade starts). The
-//  master lands the file, silence and fades included, on its plan.
-//  Within a CD frame (588 frames) of the layout's, which rounds.
+//  (at least 2 s on cd); after it, the next track's gap. Where it
+//  crossfades into the next track there is none, and its file ends where
+//  the crossfade starts: *cut is the frames of its audio the next track's
+//  file holds. The master lands the file, silence and fades included, on
+//  its plan. Within a CD frame (588 frames) of the layout's, which rounds.
 void assemble_file_pads (const spec_album_t *album, bool cd, int rate_hz, size_t i,
-                         int64_t *lead, int64_t *trail);
+                         int64_t *lead, int64_t *trail, int64_t *cut);
 
 //  The album's title for messages ("" when none).
 const char *assemble_album_title (const spec_album_t *album);

@@ -127,3 +127,17 @@ fade_power_mean (fade_curve_t curve, int64_t frames, int64_t fade_in_frames,
     }
     return (sum + (double) (to - from - faded)) / (double) (to - from);
 }
+
+double
+fade_tail_mean (const double *seg_energy, int64_t xfade, int64_t from, int64_t to)
+{
+    if (to <= from || xfade <= 0)
+        return 0.0;
+    double sum = 0.0;
+    int64_t a = from > 0 ? from : 0, b = to < xfade ? to : xfade;
+    for (int64_t k = a; k < b; k++) {
+        double g = fade_gain (FADE_EQUAL_POWER, 1.0 - (double) k / (double) xfade);
+        sum += g * g * seg_energy [(k * FADE_TAIL_SEGMENTS) / xfade];
+    }
+    return sum / (double) (to - from);
+}

@@ -62,4 +62,13 @@ void fade_buffer (float *data, int64_t frames, int channels, fade_curve_t curve,
 double fade_power_mean (fade_curve_t curve, int64_t frames, int64_t fade_in_frames,
                         int64_t fade_out_frames, int64_t from, int64_t to);
 
+//  A crossfade's tail: the track before, under its equal-power gain out
+//  (cos (pi/2 x) over xfade frames), at FADE_TAIL_SEGMENTS even levels
+//  along the crossfade (seg_energy: mean squares; 0 for silence). The
+//  mean over frames from .. to - 1 of the track that crossfades in (its
+//  frame 0 the crossfade's first) of the tail's energy: 0 past the
+//  crossfade, 0 for an empty span.
+#define FADE_TAIL_SEGMENTS 8
+double fade_tail_mean (const double *seg_energy, int64_t xfade, int64_t from, int64_t to);
+
 #endif

@@ -135,6 +135,8 @@ master_opts_default (master_opts_t *opts, const profile_t *profile, int source_r
     opts->gain_db = NAN;
     opts->width_to_db = NAN;
     opts->width_share = 1.0;
+    for (int q = 0; q < FADE_TAIL_SEGMENTS; q++)
+        opts->file_xfade_in_lufs [q] = NAN;
     if (profile) {
         opts->target_lufs = profile_target_lufs (profile, false, NAN);
         opts->ceiling_dbtp = profile->ceiling_dbtp;
@@ -589,7 +591,8 @@ static bool
 s_file_model (const master_opts_t *o)
 {
     return o->file_lead_frames > 0 || o->file_trail_frames > 0
-        || o->file_fade_in_frames > 0 || o->file_fade_out_frames > 0;
+        || o->file_fade_in_frames > 0 || o->file_fade_out_frames > 0
+        || o->file_cut_frames > 0 || o->file_xfade_in_frames > 0;
 }
 
 //  Silent hops after the master that can still change a reading: three
@@ -617,11 +620,13 @@ s_meter_new (const master_opts_t *o, int ch, int rate_hz)
 //  reads them in the per-track file of o: each hop's energy times the
 //  power the file's fades leave on it (fade_power_mean: the fades move
 //  slowly against a hop, so the K-weighted energy scales with the mean
-//  squared gain); with pads, the file's silence before (whole hops of it)
-//  and after: the partial last hop completed by it and the filters'
-//  ring into it (the filters go on from the meter's state), then silent
-//  hops. *hops is malloc'd (NULL when there is none). Returns 0 or
-//  MF_ERR_NOMEM.
+//  squared gain); with pads, the file's edges: a crossfade it opens with,
+//  the silence before (whole
+//  hops of it) and after (the partial last hop completed by it and the
+//  filters' ring into it, as the filters go on from the meter's state,
+//  then silent hops), or where it crossfades, its end before the
+//  master's (the hops it does not hold whole are not read). *hops is
+//  malloc'd (NULL when there is none). Returns 0 or MF_ERR_NOMEM.
 static int
 s_file_hops (const master_meter_t *m, const master_opts_t *o, bool pads, double **hops,
              int64_t *n_hops)
@@ -632,25 +637,44 @@ s_file_hops (const master_meter_t *m, const master_opts_t *o, bool pads, double 
     const int64_t skew = o->file_lead_frames > 0 ? o->file_lead_frames % hop : 0;
     const int64_t frames = m->n_hops * hop + m->in_hop - skew;     //  the master's
     const int64_t lead = pads ? o->file_lead_frames / hop : 0;
+    int64_t held = m->n_hops;                   //  the meter's hops the file holds
+    if (pads && o->file_cut_frames > 0) {
+        int64_t end = frames - o->file_cut_frames + skew;          //  in the meter's frames
+        held = end > 0 ? end / hop : 0;
+        held = held < m->n_hops ? held : m->n_hops;
+    }
     int64_t trail = 0;
     bool partial = false;
-    if (pads && o->file_trail_frames > 0) {
+    if (pads && o->file_trail_frames > 0 && held == m->n_hops) {
         //  a hop the file does not complete is not read
         int64_t rest = o->file_trail_frames - (m->in_hop > 0 ? hop - m->in_hop : 0);
         partial = m->in_hop > 0 && rest >= 0;
         trail = rest > 0 ? rest / hop : 0;
         trail = trail < S_FILE_TAIL_HOPS ? trail : S_FILE_TAIL_HOPS;
     }
-    int64_t n = lead + m->n_hops + partial + trail;
+    int64_t n = lead + held + partial + trail;
     double *h = n > 0 ? calloc ((size_t) n, sizeof *h) : NULL;
     if (n > 0 && !h)
         return MF_ERR_NOMEM;
-    //  hop k of the meter spans frames k * hop - skew .. of the master
-    for (int64_t k = 0; k < m->n_hops; k++)
+    //  hop k of the meter spans frames k * hop - skew .. of the master;
+    //  a file that opens with a crossfade holds the master under the
+    //  crossfade's gain (equal power) and the track before's tail, at the
+    //  plan's levels along it, under the other (their squares sum to 1)
+    const int64_t xin = pads ? o->file_xfade_in_frames : 0;
+    double seg [FADE_TAIL_SEGMENTS];
+    for (int q = 0; q < FADE_TAIL_SEGMENTS; q++)
+        seg [q] = isfinite (o->file_xfade_in_lufs [q])
+                ? pow (10.0, (o->file_xfade_in_lufs [q] + 0.691) / 10.0) : 0.0;
+    for (int64_t k = 0; k < held; k++) {
+        int64_t from = k * hop - skew, to = (k + 1) * hop - skew;
         h [lead + k] = m->hop_e [k] * fade_power_mean (o->fade_curve, frames,
                                                        o->file_fade_in_frames,
-                                                       o->file_fade_out_frames,
-                                                       k * hop - skew, (k + 1) * hop - skew);
+                                                       o->file_fade_out_frames, from, to);
+        if (from < xin) {
+            double w = fade_power_mean (FADE_EQUAL_POWER, frames, xin, 0, from, to);
+            h [lead + k] = h [lead + k] * w + fade_tail_mean (seg, xin, from, to);
+        }
+    }
     if (partial || trail > 0) {
         kweight_filter_t k = m->k;
         float *zero = calloc ((size_t) (hop * k.channels), sizeof *zero);

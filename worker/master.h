@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/fade.h"
 #include "common/measure.h"
 #include "common/spec.h"
 #include "worker/audio_io.h"
@@ -58,7 +59,8 @@ typedef struct {
     //  file_lead_frames of silence before the master and file_trail_frames
     //  after it (the pregap; the next track's gap), and the assembly fades
     //  it in and out over file_fade_in_frames and file_fade_out_frames
-    //  (fade_curve). The loudness loop reads the master as a meter reads
+    //  (fade_curve), and ends file_cut_frames before the master where it
+    //  crossfades. The loudness loop reads the master as a meter reads
     //  that file, so the file lands on target_lufs: out_lufs and out_lra_lu
     //  are the file's, and blocks carry its fades (not its silence, which
     //  the album plan models itself). All 0: the master alone.
@@ -66,6 +68,14 @@ typedef struct {
     int64_t      file_trail_frames;
     int64_t      file_fade_in_frames;
     int64_t      file_fade_out_frames;
+    int64_t      file_cut_frames;      //  a crossfade into the next track: the
+                                       //  file ends this many frames before the
+                                       //  master (the overlap is the next file's)
+    int64_t      file_xfade_in_frames; //  a crossfade from the track before: the
+    double       file_xfade_in_lufs [FADE_TAIL_SEGMENTS];  //  file opens with the
+                                       //  master under its gain over that track's
+                                       //  tail at these levels (fade_tail_mean;
+                                       //  NAN: silent or not known)
 } master_opts_t;
 
 

@@ -475,11 +475,13 @@ s_master (s_run_t *r)
     //  the per-track file around the master: its silence and fades (the
     //  loop lands the file on the target); at most an hour of each
     const int64_t hour = 3600 * (int64_t) o.out_rate_hz;
-    const int64_t file [4] = { t->plan->pad_lead_frames, t->plan->pad_trail_frames,
-                               t->plan->fade_in_frames, t->plan->fade_out_frames };
-    static const char *const file_names [4] = { "pad_lead_frames", "pad_trail_frames",
-                                                "fade_in_frames", "fade_out_frames" };
-    for (int k = 0; k < 4; k++)
+    const int64_t file [6] = { t->plan->pad_lead_frames, t->plan->pad_trail_frames,
+                               t->plan->fade_in_frames, t->plan->fade_out_frames,
+                               t->plan->cut_trail_frames, t->plan->xfade_in_frames };
+    static const char *const file_names [6] = { "pad_lead_frames", "pad_trail_frames",
+                                                "fade_in_frames", "fade_out_frames",
+                                                "cut_trail_frames", "xfade_in_frames" };
+    for (int k = 0; k < 6; k++)
         if (file [k] < 0 || file [k] > hour) {
             spec_destroy (&spec);
             audio_free (&in);
@@ -491,6 +493,21 @@ s_master (s_run_t *r)
     o.file_trail_frames = file [1];
     o.file_fade_in_frames = file [2];
     o.file_fade_out_frames = file [3];
+    o.file_cut_frames = file [4];
+    o.file_xfade_in_frames = file [5];
+    //  the tail's levels: a list of another length is refused; a level
+    //  out of range is silence (none, or not known)
+    if (t->plan->n_xfade_in_lufs != 0 && t->plan->n_xfade_in_lufs != FADE_TAIL_SEGMENTS) {
+        spec_destroy (&spec);
+        audio_free (&in);
+        return s_fail (r, MF_ERR_PROTOCOL, "task %llu: plan xfade_in_lufs has %zu levels; %d",
+                       (unsigned long long) t->task_id, t->plan->n_xfade_in_lufs,
+                       FADE_TAIL_SEGMENTS);
+    }
+    for (int q = 0; q < FADE_TAIL_SEGMENTS; q++) {
+        double xl = t->plan->n_xfade_in_lufs ? t->plan->xfade_in_lufs [q] : NAN;
+        o.file_xfade_in_lufs [q] = xl >= -200.0 && xl <= 20.0 ? xl : NAN;
+    }
     o.fade_curve = album->tracks [t->track].s.fade_curve;
     master_report_t rep;
     memset (&rep, 0, sizeof rep);

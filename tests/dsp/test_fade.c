@@ -182,6 +182,25 @@ test_power_mean (void **state)
             }
         }
     free (x);
+    //  fade_tail_mean: even levels of 1 give the gain out's mean square
+    //  (what the gain in leaves to 1, none past the crossfade); levels of 0
+    //  in half the segments give what the other half hold
+    double one [FADE_TAIL_SEGMENTS], half [FADE_TAIL_SEGMENTS];
+    for (int q = 0; q < FADE_TAIL_SEGMENTS; q++) {
+        one [q] = 1.0;
+        half [q] = q < FADE_TAIL_SEGMENTS / 2 ? 2.0 : 0.0;
+    }
+    const int64_t xf = 8000;
+    for (int64_t a = 0; a < 9000; a += 700) {
+        double want = 1.0 - fade_power_mean (FADE_EQUAL_POWER, xf, xf, 0, a, a + 900);
+        assert_true (fabs (fade_tail_mean (one, xf, a, a + 900) - want) < 1e-9);
+    }
+    double sum = 0.0;
+    for (int64_t k = 0; k < xf / 2; k++) {
+        double g = fade_gain (FADE_EQUAL_POWER, 1.0 - (double) k / (double) xf);
+        sum += 2.0 * g * g;
+    }
+    assert_true (fabs (fade_tail_mean (half, xf, 0, xf) - sum / (double) xf) < 1e-9);
 }
 
 int

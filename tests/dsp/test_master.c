@@ -503,7 +503,9 @@ test_output_blocks (void **state)
 //  within the loop's 0.05 LU (plus that) of the target. Cases: the
 //  pregap and a gap after, whole hops (spotify); a gap after and both
 //  fades, linear (cd, dithered); silence before that is not whole 100 ms
-//  hops and a gap after shorter than the last hop's rest (spotify).
+//  hops and a gap after shorter than the last hop's rest (spotify); a
+//  crossfade into the next track, its last 1.5 s in the next file, under
+//  a 2 s fade-out (cd).
 static void
 test_file_model (void **state)
 {
@@ -514,10 +516,12 @@ test_file_model (void **state)
         const char  *profile;
         int64_t      lead, trail, fin, fout;
         fade_curve_t curve;
+        int64_t      cut;
     } cases [] = {
-        { "spotify", 88200, 88200, 0, 0, FADE_EQUAL_POWER },
-        { "cd", 0, 66150, 22050, 88200, FADE_LINEAR },
-        { "spotify", 99225, 1000, 0, 44100, FADE_SCURVE },
+        { "spotify", 88200, 88200, 0, 0, FADE_EQUAL_POWER, 0 },
+        { "cd", 0, 66150, 22050, 88200, FADE_LINEAR, 0 },
+        { "spotify", 99225, 1000, 0, 44100, FADE_SCURVE, 0 },
+        { "cd", 0, 0, 0, 88200, FADE_EQUAL_POWER, 66150 },
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases [0]; k++) {
         master_opts_t o;
@@ -527,6 +531,7 @@ test_file_model (void **state)
         o.file_fade_in_frames = cases [k].fin;
         o.file_fade_out_frames = cases [k].fout;
         o.fade_curve = cases [k].curve;
+        o.file_cut_frames = cases [k].cut;
         master_blocks_t blocks = { NULL, 0 };
         o.blocks = &blocks;
         audio_t out;
@@ -539,11 +544,12 @@ test_file_model (void **state)
         memcpy (file.data + cases [k].lead * 2, out.data, (size_t) out.frames * 2 * sizeof (float));
         fade_buffer (file.data + cases [k].lead * 2, out.frames, 2, cases [k].curve,
                      cases [k].fin, cases [k].fout);
+        file.frames -= cases [k].cut;                   //  the crossfade is the next file's
         double read = s_ebur (&file, &lra);
-        printf ("  %s lead %lld trail %lld fades %lld/%lld: master alone %.3f, file %.4f, "
+        printf ("  %s lead %lld trail %lld cut %lld fades %lld/%lld: master alone %.3f, file %.4f, "
                 "master's reading %.4f, target %.1f LUFS\n", cases [k].profile,
                 (long long) cases [k].lead, (long long) cases [k].trail,
-                (long long) cases [k].fin, (long long) cases [k].fout, alone, read,
+                (long long) cases [k].cut, (long long) cases [k].fin, (long long) cases [k].fout, alone, read,
                 rep.out_lufs, o.target_lufs);
         assert_true (fabs (read - rep.out_lufs) <= 0.01);
         assert_true (fabs (read - o.target_lufs) <= 0.055);
@@ -554,6 +560,51 @@ test_file_model (void **state)
         audio_free (&file);
         audio_free (&out);
     }
+    audio_free (&in);
+
+    //  a file that opens with a 2 s crossfade over the track before's tail:
+    //  noise (stationary: its level known from a long stretch of it) under
+    //  the gain out, at -20 LUFS as the plan gives it, the master under the
+    //  gain in
+    const int64_t xin = 88200;
+    audio_t nb;
+    testsig_alloc (&nb, 30 * 44100, 2, 44100);
+    unsigned long long seed = 77;
+    for (int64_t i = 0; i < nb.frames * 2; i++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        nb.data [i] = (float) ((double) (seed >> 11) / 9007199254740992.0 - 0.5) * 0.2f;
+    }
+    double lra, nb_lufs = s_ebur (&nb, &lra);
+    float gain = (float) pow (10.0, (-20.0 - nb_lufs) / 20.0);
+    for (int64_t i = 0; i < nb.frames * 2; i++)
+        nb.data [i] *= gain;
+    master_opts_t o;
+    master_opts_default (&o, profile_find ("spotify"), 44100);
+    o.file_xfade_in_frames = xin;
+    for (int q = 0; q < FADE_TAIL_SEGMENTS; q++)
+        o.file_xfade_in_lufs [q] = -20.0;
+    o.file_trail_frames = 44100;
+    audio_t out, file;
+    master_report_t rep;
+    char err [256] = "";
+    master_mix_generate (&in, 12.0, 44100, 2, 12);
+    assert_int_equal (master_run (&in, &o, &out, &rep, err, sizeof err), 0);
+    testsig_alloc (&file, out.frames + 44100, 2, 44100);
+    for (int64_t f = 0; f < out.frames; f++) {
+        double gi = f < xin ? fade_gain (FADE_EQUAL_POWER, (double) f / (double) xin) : 1.0;
+        double go = f < xin ? fade_gain (FADE_EQUAL_POWER, 1.0 - (double) f / (double) xin) : 0.0;
+        for (int c = 0; c < 2; c++)
+            file.data [f * 2 + c] = (float) (gi * out.data [f * 2 + c]
+                                             + go * nb.data [(nb.frames - xin + f) * 2 + c]);
+    }
+    double read = s_ebur (&file, &lra), alone = s_ebur (&out, &lra);
+    printf ("  crossfade in over a -20 LUFS tail: master alone %.3f, file %.4f, master's "
+            "reading %.4f\n", alone, read, rep.out_lufs);
+    assert_true (fabs (read - rep.out_lufs) <= 0.02);
+    assert_true (fabs (read - o.target_lufs) <= 0.07);
+    audio_free (&file);
+    audio_free (&out);
+    audio_free (&nb);
     audio_free (&in);
 }
 

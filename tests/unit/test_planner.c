@@ -698,7 +698,7 @@ test_album_edges (void **state)
 //  file planned at its own reading plus it; the pads travel with the
 //  plan. A fade-out on track 2 (the blocks weighted by the power the
 //  fade leaves on them) lowers its file's planned loudness by what
-//  the weighted blocks read.
+//  the weighted blocks read. A crossfade ends a file early.
 static void
 test_file_loudness (void **state)
 {
@@ -733,6 +733,30 @@ test_file_loudness (void **state)
     assert_true (fabs (plan.tracks [0].target_lufs - (file1 + g)) < 1e-5);
     assert_true (fabs (plan.tracks [1].target_lufs - (-14.0 + g)) < 1e-9);
     planner_plan_free (&plan);
+
+    //  a 1 s crossfade from track 1 into track 2: track 1's file ends
+    //  where it starts (its last 10 blocks are not whole in it) and has no
+    //  trailing edge; the cut travels with the plan
+    f.tracks [0].s.crossfade_s = 1.0;
+    f.album.s.loudness.policy = POLICY_TRACK;
+    assert_int_equal (planner_plan_album (&f.album, f.mp, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), 0);
+    assert_true (fabs (plan.tracks [0].gain_db - (-14.0 - (-10.0 + 10.0 * log10 (31.5 / 33.0)))) < 1e-5);
+    assert_int_equal (plan.tracks [0].pad_trail_frames, 0);
+    assert_int_equal (plan.tracks [0].cut_trail_frames, 48000);
+    assert_int_equal (plan.tracks [1].cut_trail_frames, 0);
+    //  track 2's file opens with track 1's tail, at its level and gain
+    assert_int_equal (plan.tracks [1].xfade_in_frames, 48000);
+    for (int q = 0; q < FADE_TAIL_SEGMENTS; q++)
+        assert_true (fabs (plan.tracks [1].xfade_in_lufs [q] - (-10.0 + plan.tracks [0].gain_db)) < 1e-5);
+    //  so its file reads louder than its blocks alone: the tail, at -13.80
+    //  LUFS (track 1's file reads under its blocks, so its gain is -3.80),
+    //  meets a track at -14 under equal-power gains; track 2 comes down
+    printf ("  track 2 gain %.4f, track 1 gain %.4f\n", plan.tracks [1].gain_db,
+            plan.tracks [0].gain_db);
+    assert_true (plan.tracks [1].gain_db < -0.01 && plan.tracks [1].gain_db > -0.2);
+    planner_plan_free (&plan);
+    f.tracks [0].s.crossfade_s = 0.0;
+    f.album.s.loudness.policy = POLICY_ALBUM;
 
     //  a 1 s fade-out on track 2 (equal power): its last blocks weighted
     f.tracks [1].s.fade_out_s = 1.0;
