@@ -887,7 +887,19 @@ report_html (const report_input_t *in)
         text_printf (&o, "</table>\n<p style='font-size:12px;color:#555'>planned and out LUFS are "
                   "each per-track file's, as a meter reads it: the gap after the track (track 1: "
                   "also the pregap), its fades and crossfades included; file LUFS is the file as "
-                  "written.</p>\n<h3>Loudness per track</h3>\n");
+                  "written.</p>\n");
+        //  a track the limiter's bound held under its plan says so
+        for (size_t i = 0; rp->masters && i < n; i++) {
+            const master_report_t *mr = &rp->masters [i];
+            if ((rp->delivered && !rp->delivered [i]) || !mr->gr_capped)
+                continue;
+            text_printf (&o, "<p>Track %d is held under its plan by the limiter's bound: "
+                         "%.2f LUFS would need more than %.1f dB of sustained gain reduction "
+                         "(chain.limiter.max_gr_db), so it was delivered at %.2f LUFS.</p>\n",
+                         s_number (in, i), s_track_planned (rp, i),
+                         in->album->tracks [i].s.chain.limiter.max_gr_db, s_track_out (rp, i));
+        }
+        text_printf (&o, "<h3>Loudness per track</h3>\n");
         s_plot_loudness (&o, in, rp);
         text_printf (&o, "<h3>Tonal correction per track (dB)</h3>\n");
         s_plot_bands (&o, n, s_get_tonal, rp, 0, "dB");

@@ -283,7 +283,8 @@ test_report_silent (void **state)
 //  The album correction made as a gain after the limiter (broker/graph.c):
 //  each track's planned loudness, output loudness and true peak are the
 //  master's moved by its post_gain_db, which report.json gives, and the
-//  HTML says by how much the tracks were lowered and where the album lands.
+//  HTML says by how much the tracks were lowered and where the album lands;
+//  a track the limiter's bound held under its plan is named.
 static void
 test_report_post_gain (void **state)
 {
@@ -337,6 +338,15 @@ test_report_post_gain (void **state)
     assert_non_null (strstr (html, "the tracks were lowered by 0.25 dB after the limiter"));
     assert_non_null (strstr (html, "to -14.00 LUFS."));
     assert_null (strstr (html, "mastered again"));
+    assert_null (strstr (html, "is held under its plan"));
+    //  a track the limiter's bound held under its plan is named, once
+    mr [1].gr_capped = true;
+    free (html);
+    html = report_html (&in);
+    assert_non_null (html);
+    const char *held = strstr (html, "Track 2 is held under its plan by the limiter's bound");
+    assert_non_null (held);
+    assert_null (strstr (held + strlen ("Track 2 is held"), "is held under its plan"));
     json_decref (root);
     free (json);
     free (html);
