@@ -137,6 +137,7 @@ master_opts_default (master_opts_t *opts, const profile_t *profile, int source_r
     opts->width_share = 1.0;
     for (int q = 0; q < FADE_TAIL_SEGMENTS; q++)
         opts->file_xfade_in_lufs [q] = NAN;
+    opts->file_trim_db = NAN;
     if (profile) {
         opts->target_lufs = profile_target_lufs (profile, false, NAN);
         opts->ceiling_dbtp = profile->ceiling_dbtp;
@@ -485,6 +486,10 @@ struct master_meter_s {
     double  *hop_e;
     int64_t  n_hops;
     size_t   cap;
+    //  a render's meter for a per-track file (s_meter_new): the frames
+    //  before the master's first that its first hop counts, and the
+    //  frames the assembly trims from the master's start and end
+    int64_t  skew, trim_lead, trim_trail;
 };
 
 master_meter_t *
@@ -592,7 +597,8 @@ s_file_model (const master_opts_t *o)
 {
     return o->file_lead_frames > 0 || o->file_trail_frames > 0
         || o->file_fade_in_frames > 0 || o->file_fade_out_frames > 0
-        || o->file_cut_frames > 0 || o->file_xfade_in_frames > 0;
+        || o->file_cut_frames > 0 || o->file_xfade_in_frames > 0
+        || isfinite (o->file_trim_db);
 }
 
 //  Silent hops after the master that can still change a reading: three
@@ -603,94 +609,132 @@ s_file_model (const master_opts_t *o)
 #define S_FILE_TAIL_HOPS 30
 #define S_FILE_RING_HOPS 2
 
-//  A meter for a render: with a per-track file whose silence before the
-//  master is not whole hops, the first hop starts with its rest, so that
-//  the meter's hops are the file's (silence through filters at rest is
-//  silence: only the count is set).
+//  The frames the assembly trims (worker/assemble.c: before the first
+//  and after the last frame with a sample at or over trim_db dBFS) from a
+//  render of pre at gain_db: the gain moves every sample the trim looks
+//  at, and the limiter leaves such quiet ones alone. 0 and 0 when no
+//  trim is asked (NAN) or nothing reaches it.
+static void
+s_trim (const float *pre, int64_t frames, int ch, double gain_db, double trim_db,
+        int64_t *lead, int64_t *trail)
+{
+    *lead = *trail = 0;
+    if (!isfinite (trim_db))
+        return;
+    const float thr = (float) pow (10.0, (trim_db - gain_db) / 20.0);
+    int64_t first = -1, last = -1;
+    for (int64_t f = 0; f < frames && first < 0; f++)
+        for (int c = 0; c < ch; c++)
+            if (fabsf (pre [(size_t) f * ch + c]) >= thr) {
+                first = f;
+                break;
+            }
+    for (int64_t f = frames - 1; f >= first && first >= 0 && last < 0; f--)
+        for (int c = 0; c < ch; c++)
+            if (fabsf (pre [(size_t) f * ch + c]) >= thr) {
+                last = f;
+                break;
+            }
+    if (first >= 0) {
+        *lead = first;
+        *trail = frames - 1 - last;
+    }
+}
+
+//  A meter for a render (of pre at gain_db): with a per-track file, its
+//  hops are the file's. The file's hop boundaries fall where the master's
+//  trimmed start lies after the silence before it; the meter's first hop
+//  starts with that many frames counted (silence through filters at rest
+//  is silence: only the count is set).
 static master_meter_t *
-s_meter_new (const master_opts_t *o, int ch, int rate_hz)
+s_meter_new (const master_opts_t *o, int ch, int rate_hz, const float *pre, int64_t frames,
+             double gain_db)
 {
     master_meter_t *m = master_meter_new (ch, rate_hz);
-    if (m && o->file_lead_frames > 0)
-        m->in_hop = o->file_lead_frames % m->hop;
+    if (!m || !s_file_model (o))
+        return m;
+    s_trim (pre, frames, ch, gain_db, o->file_trim_db, &m->trim_lead, &m->trim_trail);
+    int64_t skew = (o->file_lead_frames - m->trim_lead) % m->hop;
+    m->skew = skew < 0 ? skew + m->hop : skew;
+    m->in_hop = m->skew;
     return m;
 }
 
-//  The hops of meter m (s_meter_new, fed a whole render) as a meter
-//  reads them in the per-track file of o: each hop's energy times the
-//  power the file's fades leave on it (fade_power_mean: the fades move
-//  slowly against a hop, so the K-weighted energy scales with the mean
-//  squared gain); with pads, the file's edges: a crossfade it opens with,
-//  the silence before (whole
-//  hops of it) and after (the partial last hop completed by it and the
-//  filters' ring into it, as the filters go on from the meter's state,
-//  then silent hops), or where it crossfades, its end before the
-//  master's (the hops it does not hold whole are not read). *hops is
-//  malloc'd (NULL when there is none). Returns 0 or MF_ERR_NOMEM.
+//  The hops of meter m (s_meter_new, fed a whole render through
+//  s_meter_feed, with the file's fades and crossfade gain) as a meter
+//  reads them in the per-track file of o. The file holds the master's
+//  frames from its trimmed start to its trimmed end, or to where it
+//  crossfades into the next track. With pads, the file's edges: the
+//  track before's tail it opens with (at the plan's levels, under the
+//  crossfade's gain out), the silence before (whole hops of it) and
+//  after (the hop the master ends in, completed by it, the filters' ring
+//  into it as they go on from the meter's state when nothing was trimmed
+//  there, then silent hops); the master's trimmed frames in the file's
+//  edge hops stand for the file's silence (they are under the trim's
+//  threshold). Without pads, the hops of the whole master (the album's
+//  blocks). *hops is malloc'd (NULL when there is none). Returns 0 or
+//  MF_ERR_NOMEM.
 static int
 s_file_hops (const master_meter_t *m, const master_opts_t *o, bool pads, double **hops,
              int64_t *n_hops)
 {
     *hops = NULL;
     *n_hops = 0;
-    const int64_t hop = m->hop;
-    const int64_t skew = o->file_lead_frames > 0 ? o->file_lead_frames % hop : 0;
+    const int64_t hop = m->hop, skew = m->skew;
     const int64_t frames = m->n_hops * hop + m->in_hop - skew;     //  the master's
-    const int64_t lead = pads ? o->file_lead_frames / hop : 0;
-    int64_t held = m->n_hops;                   //  the meter's hops the file holds
-    if (pads && o->file_cut_frames > 0) {
-        int64_t end = frames - o->file_cut_frames + skew;          //  in the meter's frames
-        held = end > 0 ? end / hop : 0;
-        held = held < m->n_hops ? held : m->n_hops;
-    }
+    const int64_t t0 = m->trim_lead;                               //  the file's audio
+    const int64_t af = frames - m->trim_lead - m->trim_trail;      //  ... and its length
+    //  meter hop k spans master frames k * hop - skew .. (k + 1) * hop - skew
+    int64_t k0 = 0, k1 = m->n_hops;             //  the hops the file holds whole
+    bool partial = false;                       //  and the one it ends in
     int64_t trail = 0;
-    bool partial = false;
-    if (pads && o->file_trail_frames > 0 && held == m->n_hops) {
-        //  a hop the file does not complete is not read
-        int64_t rest = o->file_trail_frames - (m->in_hop > 0 ? hop - m->in_hop : 0);
-        partial = m->in_hop > 0 && rest >= 0;
-        trail = rest > 0 ? rest / hop : 0;
-        trail = trail < S_FILE_TAIL_HOPS ? trail : S_FILE_TAIL_HOPS;
+    const int64_t lead = pads ? o->file_lead_frames / hop : 0;
+    if (pads) {
+        k0 = (t0 - o->file_lead_frames % hop + skew) / hop;
+        int64_t end = t0 + af - o->file_cut_frames;
+        k1 = (end + skew) / hop;
+        k1 = k1 < m->n_hops ? k1 : m->n_hops;
+        k1 = k1 > k0 ? k1 : k0;
+        int64_t in_end = end + skew - k1 * hop;         //  frames of the end's hop
+        if (o->file_cut_frames <= 0 && o->file_trail_frames > 0) {
+            int64_t rest = o->file_trail_frames - (in_end > 0 ? hop - in_end : 0);
+            partial = in_end > 0 && rest >= 0;
+            trail = rest > 0 ? rest / hop : 0;
+            trail = trail < S_FILE_TAIL_HOPS ? trail : S_FILE_TAIL_HOPS;
+        }
     }
-    int64_t n = lead + held + partial + trail;
+    int64_t n = lead + (k1 - k0) + partial + trail;
     double *h = n > 0 ? calloc ((size_t) n, sizeof *h) : NULL;
     if (n > 0 && !h)
         return MF_ERR_NOMEM;
-    //  hop k of the meter spans frames k * hop - skew .. of the master;
-    //  a file that opens with a crossfade holds the master under the
-    //  crossfade's gain (equal power) and the track before's tail, at the
-    //  plan's levels along it, under the other (their squares sum to 1)
+    //  a file that opens with a crossfade holds the track before's tail
+    //  under the gain out (the master's gain in is in its hops)
     const int64_t xin = pads ? o->file_xfade_in_frames : 0;
     double seg [FADE_TAIL_SEGMENTS];
     for (int q = 0; q < FADE_TAIL_SEGMENTS; q++)
         seg [q] = isfinite (o->file_xfade_in_lufs [q])
                 ? pow (10.0, (o->file_xfade_in_lufs [q] + 0.691) / 10.0) : 0.0;
-    for (int64_t k = 0; k < held; k++) {
-        int64_t from = k * hop - skew, to = (k + 1) * hop - skew;
-        h [lead + k] = m->hop_e [k] * fade_power_mean (o->fade_curve, frames,
-                                                       o->file_fade_in_frames,
-                                                       o->file_fade_out_frames, from, to);
-        if (from < xin) {
-            double w = fade_power_mean (FADE_EQUAL_POWER, frames, xin, 0, from, to);
-            h [lead + k] = h [lead + k] * w + fade_tail_mean (seg, xin, from, to);
-        }
+    int64_t at = lead;
+    for (int64_t k = k0; k < k1 + partial; k++, at++) {
+        //  the hop's span in the file's audio
+        int64_t from = k * hop - skew - t0, to = from + hop;
+        h [at] = k < m->n_hops ? m->hop_e [k] : m->acc / (double) hop;
+        if (from < xin)
+            h [at] += fade_tail_mean (seg, xin, from, to);
     }
-    if (partial || trail > 0) {
-        kweight_filter_t k = m->k;
-        float *zero = calloc ((size_t) (hop * k.channels), sizeof *zero);
+    //  the filters ring into the silence after an untrimmed end
+    bool ring = m->trim_trail == 0 && k1 + partial >= m->n_hops;
+    if ((trail > 0 || partial) && ring) {
+        kweight_filter_t kf = m->k;
+        float *zero = calloc ((size_t) (hop * kf.channels), sizeof *zero);
         if (!zero) {
             free (h);
             return MF_ERR_NOMEM;
         }
-        int64_t at = lead + m->n_hops;
-        if (partial) {
-            double acc = m->acc + kweight_filter_sum (&k, zero, hop - m->in_hop);
-            h [at++] = acc / (double) hop
-                     * fade_power_mean (o->fade_curve, frames, o->file_fade_in_frames,
-                                        o->file_fade_out_frames, m->n_hops * hop - skew, frames);
-        }
+        if (partial && m->in_hop > 0)
+            h [at - 1] += kweight_filter_sum (&kf, zero, hop - m->in_hop) / (double) hop;
         for (int64_t t = 0; t < trail && t < S_FILE_RING_HOPS; t++)
-            h [at + t] = kweight_filter_sum (&k, zero, hop) / (double) hop;
+            h [at + t] = kweight_filter_sum (&kf, zero, hop) / (double) hop;
         free (zero);
     }
     *hops = h;
@@ -923,6 +967,37 @@ typedef struct {
     tp_stream_t    *tp;             //  checks the render, or NULL
 } s_render_t;
 
+//  Feeds meter m a piece of a render (frames from .. from + n - 1 of a
+//  master of frames frames): with a per-track file, as the file holds it,
+//  the file's fades and the crossfade it opens with applied to a copy in
+//  fbuf (the assembly's gains: worker/assemble.c) where the piece meets
+//  them. Returns 0 or MF_ERR_NOMEM.
+static int
+s_meter_feed (master_meter_t *m, const master_opts_t *o, const float *x, int64_t from,
+              int64_t n, int64_t frames, int ch, float *fbuf)
+{
+    if (fbuf) {
+        const int64_t t0 = m->trim_lead, af = frames - m->trim_lead - m->trim_trail;
+        const int64_t fin = o->file_fade_in_frames < af ? o->file_fade_in_frames : af;
+        const int64_t fout = o->file_fade_out_frames < af ? o->file_fade_out_frames : af;
+        const int64_t xin = o->file_xfade_in_frames;
+        const int64_t a = from - t0;                //  the piece in the file's audio
+        bool meets = (fin > 0 && a < fin) || (xin > 0 && a < xin)
+                  || (fout > 0 && a + n > af - fout);
+        if (meets && a + n > 0 && a < af) {
+            memcpy (fbuf, x, (size_t) (n * ch) * sizeof *fbuf);
+            if (fin > 0)
+                fade_apply (fbuf, (size_t) n, ch, o->fade_curve, a, fin, false);
+            if (fout > 0)
+                fade_apply (fbuf, (size_t) n, ch, o->fade_curve, a - (af - fout), fout, true);
+            if (xin > 0)
+                fade_apply (fbuf, (size_t) n, ch, FADE_EQUAL_POWER, a, xin, false);
+            x = fbuf;
+        }
+    }
+    return master_meter_add (m, x, n);
+}
+
 //  Runs render r of pre (frames frames of ch channels at rate_hz) with
 //  scratch room for S_PIECE_FRAMES plus the limiter's latency; fills the
 //  limiter statistics. Returns 0, MF_ERR_NOMEM, or a failure of the check.
@@ -951,6 +1026,17 @@ s_render (float *pre, int64_t frames, int ch, int rate_hz, const master_opts_t *
     const int64_t lat = r->lim ? limiter_latency_frames (r->lim) : 0;
     size_t next_dip = 0;
     int rc = 0;
+    //  room for a piece as the per-track file holds it, when it has fades
+    float *fbuf = NULL;
+    if (r->meter && (opts->file_fade_in_frames > 0 || opts->file_fade_out_frames > 0
+                     || opts->file_xfade_in_frames > 0)) {
+        int64_t most = (frames < S_PIECE_FRAMES ? frames : S_PIECE_FRAMES) + lat;
+        fbuf = malloc ((size_t) (most * ch) * sizeof *fbuf);
+        if (!fbuf) {
+            dither_destroy (&d);
+            return MF_ERR_NOMEM;
+        }
+    }
     for (int64_t from = 0; from < frames && !rc; ) {
         //  the last piece takes the rest when less than a latency would
         //  be left after a whole one (limiter_run_gain_part)
@@ -963,7 +1049,7 @@ s_render (float *pre, int64_t frames, int ch, int rate_hz, const master_opts_t *
             dsp_ops ()->scale (x, pre + from * ch, gain, (size_t) (n * ch));
         if (r->dips)
             s_dips_apply (r->dips, &next_dip, x, from, n, ch);
-        if (r->meter && r->meter_raw && master_meter_add (r->meter, x, n))
+        if (r->meter && r->meter_raw && s_meter_feed (r->meter, opts, x, from, n, frames, ch, fbuf))
             rc = MF_ERR_NOMEM;
         if (fin > from)
             fade_apply (x, (size_t) (fin - from < n ? fin - from : n), ch, opts->fade_curve,
@@ -975,7 +1061,8 @@ s_render (float *pre, int64_t frames, int ch, int rate_hz, const master_opts_t *
         }
         if (d)
             dither_process (d, x, (size_t) n);
-        if (!rc && r->meter && !r->meter_raw && master_meter_add (r->meter, x, n))
+        if (!rc && r->meter && !r->meter_raw
+        &&  s_meter_feed (r->meter, opts, x, from, n, frames, ch, fbuf))
             rc = MF_ERR_NOMEM;
         if (!rc && r->tp)
             rc = tp_stream_feed (r->tp, x, n);
@@ -984,6 +1071,7 @@ s_render (float *pre, int64_t frames, int ch, int rate_hz, const master_opts_t *
     if (r->lim)
         limiter_stats (r->lim, gr);
     dither_destroy (&d);
+    free (fbuf);
     return rc;
 }
 
@@ -1004,7 +1092,7 @@ s_render_measured (float *pre, int64_t frames, int ch, int rate_hz, const master
     s_render_t r = *base;
     *lufs = -HUGE_VAL;
     *lra = 0.0;
-    r.meter = measure ? s_meter_new (opts, ch, rate_hz) : NULL;
+    r.meter = measure ? s_meter_new (opts, ch, rate_hz, pre, frames, base->gain_db) : NULL;
     r.meter_raw = r.deliver;
     r.tp = chk ? tp_stream_new (frames, ch, rate_hz, limit_dbtp,
                                 overs ? limit_dbtp - MASTER_TP_FIX_DB : limit_dbtp,
@@ -1381,7 +1469,7 @@ loudness_loop:
     {
         s_render_t f = deliver;
         f.in_place = true;
-        f.meter = remeasure ? s_meter_new (opts, ch, out_rate) : NULL;
+        f.meter = remeasure ? s_meter_new (opts, ch, out_rate, pre, frames, f.gain_db) : NULL;
         rc = remeasure && !f.meter ? MF_ERR_NOMEM
            : s_render (pre, frames, ch, out_rate, opts, &f, buf, &gr);
         if (!rc && remeasure)

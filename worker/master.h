@@ -59,8 +59,8 @@ typedef struct {
     //  file_lead_frames of silence before the master and file_trail_frames
     //  after it (the pregap; the next track's gap), and the assembly fades
     //  it in and out over file_fade_in_frames and file_fade_out_frames
-    //  (fade_curve), and ends file_cut_frames before the master where it
-    //  crossfades. The loudness loop reads the master as a meter reads
+    //  (fade_curve) after trimming the master's silence (file_trim_db), and
+    //  ends file_cut_frames before the master where it crossfades. The loudness loop reads the master as a meter reads
     //  that file, so the file lands on target_lufs: out_lufs and out_lra_lu
     //  are the file's, and blocks carry its fades (not its silence, which
     //  the album plan models itself). All 0: the master alone.
@@ -76,6 +76,8 @@ typedef struct {
                                        //  master under its gain over that track's
                                        //  tail at these levels (fade_tail_mean;
                                        //  NAN: silent or not known)
+    double       file_trim_db;         //  the assembly trims the master's start
+                                       //  and end under this (dBFS; NAN: no trim)
 } master_opts_t;
 
 

@@ -509,6 +509,7 @@ s_master (s_run_t *r)
         o.file_xfade_in_lufs [q] = xl >= -200.0 && xl <= 20.0 ? xl : NAN;
     }
     o.fade_curve = album->tracks [t->track].s.fade_curve;
+    o.file_trim_db = album->tracks [t->track].s.trim ? album->tracks [t->track].s.trim_db : NAN;
     master_report_t rep;
     memset (&rep, 0, sizeof rep);
     //  the output's blocks go back with the report: the broker gates the

@@ -13,6 +13,10 @@
 #   2. Album policy at -18 LUFS, spotify: the same tracks with 1.5 s gaps
 #      and a 2.25 s pregap, the song crossfading for 2 s into the
 #      interlude; one album gain for every track.
+#   3. Track policy with trim, spotify: the intro and interlude with 1 s
+#      and 0.7 s of digital silence before them and 0.5 s and 1 s after,
+#      which the assembly trims before it fades them (1 s in; 0.5 s in and
+#      1 s out).
 # Every per-track file, read by libebur128 (loudgain) and by FFmpeg's
 # ebur128, is within 0.1 LU of the report's planned loudness, and the
 # report's file_lufs (the assembly's reading) is within 0.02 LU of the
@@ -28,6 +32,24 @@ mkdir -p "$T/in"
 "$MF_BIN/tests/tool_master_mix" "$T/in/song.wav" 20
 "$MF_BIN/tests/tool_orch_mix" "$T/in/inter.wav" 10 44100 2 24 7
 "$MF_BIN/tests/tool_master_mix" "$T/in/song2.wav" 25 48000
+# silence around a WAV: pad IN OUT BEFORE_S AFTER_S
+pad () {
+    python3 - "$@" <<'PY'
+import sys, wave
+r = wave.open(sys.argv[1], "rb")
+p = r.getparams()
+data = r.readframes(p.nframes)
+r.close()
+frame = p.nchannels * p.sampwidth
+w = wave.open(sys.argv[2], "wb")
+w.setparams(p)
+w.writeframes(bytes(int(float(sys.argv[3]) * p.framerate) * frame) + data
+              + bytes(int(float(sys.argv[4]) * p.framerate) * frame))
+w.close()
+PY
+}
+pad "$T/in/intro.wav" "$T/in/intro_pad.wav" 1.0 0.5
+pad "$T/in/inter.wav" "$T/in/inter_pad.wav" 0.7 1.0
 cat >"$T/in/job.json" <<'EOF'
 { "name": "File loudness",
   "defaults": { "profiles": ["spotify", "cd"],
@@ -44,6 +66,12 @@ cat >"$T/in/job.json" <<'EOF'
      "tracks": [ {"path": "intro.wav", "title": "Intro", "gap_s": 2.25},
                  {"path": "song.wav", "title": "Song", "fade_out_s": 3.0, "crossfade_s": 2.0},
                  {"path": "inter.wav", "title": "Interlude", "fade_in_s": 1.0},
+                 {"path": "song2.wav", "title": "Song 2"} ] },
+    {"title": "Trimmed", "artist": "Label", "profiles": ["spotify"], "trim": true,
+     "tracks": [ {"path": "intro_pad.wav", "title": "Intro", "fade_in_s": 1.0},
+                 {"path": "song.wav", "title": "Song"},
+                 {"path": "inter_pad.wav", "title": "Interlude", "fade_in_s": 0.5,
+                  "fade_out_s": 1.0},
                  {"path": "song2.wav", "title": "Song 2"} ] } ] }
 EOF
 
@@ -102,5 +130,5 @@ sys.exit(1 if bad else 0)
 EOF
     checked=$((checked + 1))
 done
-[ "$checked" = 2 ] || fail "expected 2 albums' reports, found $checked"
+[ "$checked" = 3 ] || fail "expected 3 albums' reports, found $checked"
 farm_pass
