@@ -633,48 +633,41 @@ s_edge_blocks (const spec_album_t *album, const measure_t *const *a, size_t n, i
             free (extp);
             return -1;
         }
-        if (m->n_blocks > 0)
-            memcpy (ext [i].block_lufs, m->block_lufs, m->n_blocks * sizeof (float));
-        //  the fades, block by block (block k spans hops k .. k + 3)
-        int64_t rate = m->rate_hz > 0 ? m->rate_hz : 0;
-        int64_t fin = assemble_frames (ts->fade_in_s, (int) rate);
-        int64_t fout = assemble_frames (ts->fade_out_s, (int) rate);
-        if ((flags & S_EDGES_FADES) && (fin > 0 || fout > 0) && m->frames > 0) {
-            int64_t hop = (rate + 5) / 10;
-            for (size_t k = 0; k < m->n_blocks; k++) {
-                int64_t from = (int64_t) k * hop, to = from + 4 * hop;
-                if (from >= fin && to <= m->frames - fout)
-                    continue;
-                double w = fade_power_mean (ts->fade_curve, m->frames, fin, fout, from, to);
-                ext [i].block_lufs [k] = w > 1e-20 ? m->block_lufs [k] + (float) (10.0 * log10 (w))
-                                                   : (float) -200.0;
-            }
-        }
+        //  the track's audio as the album holds it: with trim, without the
+        //  silence the analysis found around it (its threshold is trim's
+        //  default, on the input's scale); t0 .. t0 + af of its frames
+        const int64_t rate = m->rate_hz > 0 ? m->rate_hz : 0, hop = (rate + 5) / 10;
+        const bool trim = ts->trim && m->frames > 0
+                       && m->lead_silence_frames + m->trail_silence_frames < m->frames;
+        const int64_t t0 = trim ? m->lead_silence_frames : 0;
+        const int64_t af = m->frames - t0 - (trim ? m->trail_silence_frames : 0);
+        const int64_t fin = assemble_frames (ts->fade_in_s, (int) rate);
+        const int64_t fout = assemble_frames (ts->fade_out_s, (int) rate);
         //  a file that opens with a crossfade (equal power, sin in and cos
         //  out: their squares sum to 1 at every frame)
-        int64_t xin = i > 0 && (flags & S_EDGES_FILE)
-                    ? assemble_frames (album->tracks [i - 1].s.crossfade_s, m->rate_hz) : 0;
-        if (xin > 0 && m->frames > 0) {
-            int64_t hop = (m->rate_hz + 5) / 10;
-            double seg [FADE_TAIL_SEGMENTS];
-            for (int q = 0; q < FADE_TAIL_SEGMENTS; q++)
-                seg [q] = xin_lufs && isfinite (xin_lufs [i][q]) ? s_energy (xin_lufs [i][q]) : 0.0;
-            for (size_t k = 0; k < m->n_blocks && (int64_t) k * hop < xin; k++) {
-                int64_t from = (int64_t) k * hop, to = from + 4 * hop;
-                double w = fade_power_mean (FADE_EQUAL_POWER, m->frames, xin, 0, from, to);
-                double e = s_energy (ext [i].block_lufs [k]) * w
-                         + fade_tail_mean (seg, xin, from, to);
-                ext [i].block_lufs [k] = e > 1e-20 ? (float) s_to_lufs (e) : (float) -200.0;
-            }
-        }
-        //  a crossfaded file ends where the crossfade starts: the blocks
-        //  it does not hold whole are not read (block k ends at frame
-        //  (k + 4) hops)
-        if (cut > 0 && m->frames > 0) {
-            int64_t hop = (m->rate_hz + 5) / 10;
-            while (ext [i].n_blocks > 0
-               &&  ((int64_t) ext [i].n_blocks + 3) * hop > m->frames - cut)
-                ext [i].n_blocks--;
+        const int64_t xin = i > 0 && (flags & S_EDGES_FILE)
+                          ? assemble_frames (album->tracks [i - 1].s.crossfade_s, (int) rate) : 0;
+        double seg [FADE_TAIL_SEGMENTS];
+        for (int q = 0; q < FADE_TAIL_SEGMENTS; q++)
+            seg [q] = xin > 0 && xin_lufs && isfinite (xin_lufs [i][q])
+                    ? s_energy (xin_lufs [i][q]) : 0.0;
+        //  the blocks the audio holds whole, to where a crossfaded file ends
+        //  (block k spans hops k .. k + 3 of the track), with the fades
+        ext [i].n_blocks = 0;
+        for (size_t k = 0; k < m->n_blocks; k++) {
+            int64_t from = (int64_t) k * hop - t0, to = from + 4 * hop;   //  in the audio
+            if (trim && (from < 0 || to > af))
+                continue;
+            if (cut > 0 && to > af - cut)
+                continue;
+            double e = s_energy (m->block_lufs [k]);
+            if ((flags & S_EDGES_FADES) && (from < fin || to > af - fout))
+                e *= fade_power_mean (ts->fade_curve, af, fin, fout, from, to);
+            if (from < xin)
+                e = e * fade_power_mean (FADE_EQUAL_POWER, af, xin, 0, from, to)
+                  + fade_tail_mean (seg, xin, from, to);
+            ext [i].block_lufs [ext [i].n_blocks++] = e > 1e-20 ? (float) s_to_lufs (e)
+                                                                : (float) -200.0;
         }
         const float *b = ext [i].block_lufs;
         size_t nb = ext [i].n_blocks;
@@ -713,15 +706,19 @@ s_tail_levels (const measure_t *m, const settings_t *ts, int64_t xf,
     if (!m || m->n_blocks == 0 || !m->block_lufs || m->frames <= 0 || xf <= 0)
         return false;
     int64_t hop = (m->rate_hz + 5) / 10;
+    //  the audio as the album holds it (with trim, without its silence)
+    const bool trim = ts->trim && m->lead_silence_frames + m->trail_silence_frames < m->frames;
+    const int64_t t0 = trim ? m->lead_silence_frames : 0;
+    const int64_t af = m->frames - t0 - (trim ? m->trail_silence_frames : 0);
     int64_t fin = assemble_frames (ts->fade_in_s, m->rate_hz);
     int64_t fout = assemble_frames (ts->fade_out_s, m->rate_hz);
-    xf = xf < m->frames ? xf : m->frames;
+    xf = xf < af ? xf : af;
     for (int q = 0; q < FADE_TAIL_SEGMENTS; q++) {
-        int64_t a = m->frames - xf + xf * q / FADE_TAIL_SEGMENTS;
-        int64_t b = m->frames - xf + xf * (q + 1) / FADE_TAIL_SEGMENTS;
-        int64_t k = (a + b) / 2 / hop - 2;
+        int64_t a = af - xf + xf * q / FADE_TAIL_SEGMENTS;
+        int64_t b = af - xf + xf * (q + 1) / FADE_TAIL_SEGMENTS;
+        int64_t k = (t0 + (a + b) / 2) / hop - 2;
         k = k < 0 ? 0 : k >= (int64_t) m->n_blocks ? (int64_t) m->n_blocks - 1 : k;
-        double w = fade_power_mean (ts->fade_curve, m->frames, fin, fout, a, b > a ? b : a + 1);
+        double w = fade_power_mean (ts->fade_curve, af, fin, fout, a, b > a ? b : a + 1);
         double e = s_energy (m->block_lufs [k]) * w;
         lv [q] = e > 1e-20 ? s_to_lufs (e) : -HUGE_VAL;
     }

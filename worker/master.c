@@ -671,8 +671,8 @@ s_meter_new (const master_opts_t *o, int ch, int rate_hz, const float *pre, int6
 //  into it as they go on from the meter's state when nothing was trimmed
 //  there, then silent hops); the master's trimmed frames in the file's
 //  edge hops stand for the file's silence (they are under the trim's
-//  threshold). Without pads, the hops of the whole master (the album's
-//  blocks). *hops is malloc'd (NULL when there is none). Returns 0 or
+//  threshold). Without pads, the hops of the trimmed master (the
+//  album's blocks). *hops is malloc'd (NULL when there is none). Returns 0 or
 //  MF_ERR_NOMEM.
 static int
 s_file_hops (const master_meter_t *m, const master_opts_t *o, bool pads, double **hops,
@@ -689,6 +689,13 @@ s_file_hops (const master_meter_t *m, const master_opts_t *o, bool pads, double 
     bool partial = false;                       //  and the one it ends in
     int64_t trail = 0;
     const int64_t lead = pads ? o->file_lead_frames / hop : 0;
+    if (!pads && (m->trim_lead > 0 || m->trim_trail > 0)) {
+        //  the album's blocks: the hops of the trimmed master
+        k0 = (t0 + skew + hop - 1) / hop;
+        k1 = (t0 + af + skew) / hop;
+        k1 = k1 < m->n_hops ? k1 : m->n_hops;
+        k1 = k1 > k0 ? k1 : k0;
+    }
     if (pads) {
         k0 = (t0 - o->file_lead_frames % hop + skew) / hop;
         int64_t end = t0 + af - o->file_cut_frames;

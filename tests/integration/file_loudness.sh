@@ -4,25 +4,26 @@
 # meter). A per-track file holds more than its master: track 1's file the
 # 2 s pregap, every file but the last the next track's gap, and the
 # fades the assembly makes. On short, dynamic tracks those move a
-# whole-file reading by a quarter of a LU (a 10 s intro between two 2 s
-# gaps read -14.25 for a plan of -14.00), so the plan is the file's and
-# the master lands the file on it.
+# whole-file reading by a third of a LU (this intro, 10 s between two 2 s
+# gaps, read -14.36 for a plan of -14.00 when the plan was the master's
+# alone), so the plan is the file's and the master lands the file on it.
 #   1. Track policy at -14 LUFS, spotify and cd: a 10 s orchestral intro
 #      (pregap and gap), a dense song with a 3 s fade-out, a 10 s
 #      interlude after a 3 s gap with a linear 0.5 s fade-in, a last song.
 #   2. Album policy at -18 LUFS, spotify: the same tracks with 1.5 s gaps
 #      and a 2.25 s pregap, the song crossfading for 2 s into the
 #      interlude; one album gain for every track.
-#   3. Track policy with trim, spotify: the intro and interlude with 1 s
-#      and 0.7 s of digital silence before them and 0.5 s and 1 s after,
-#      which the assembly trims before it fades them (1 s in; 0.5 s in and
-#      1 s out).
+#   3. Album policy at -16 LUFS with trim, spotify: the intro and
+#      interlude with 1 s and 0.7 s of digital silence before them and
+#      0.5 s and 1 s after, which the assembly trims before it fades them
+#      (1 s in; 0.5 s in and 1 s out).
 # Every per-track file, read by libebur128 (loudgain) and by FFmpeg's
 # ebur128, is within 0.1 LU of the report's planned loudness, and the
 # report's file_lufs (the assembly's reading) is within 0.02 LU of the
 # master's output_lufs (0.05 for a file that opens with a crossfade: it
 # also holds the track before's tail, which its master reads at the
-# levels the plan gives it). No master is capped by the limiter's bound here.
+# levels the plan gives it). No master is capped by the limiter's bound
+# here.
 . "$MF_SRC/tests/lib/farm_lib.sh"
 command -v ffmpeg >/dev/null || fail "ffmpeg is needed as an independent meter"
 command -v loudgain >/dev/null || fail "loudgain is needed as an independent meter"
@@ -68,6 +69,7 @@ cat >"$T/in/job.json" <<'EOF'
                  {"path": "inter.wav", "title": "Interlude", "fade_in_s": 1.0},
                  {"path": "song2.wav", "title": "Song 2"} ] },
     {"title": "Trimmed", "artist": "Label", "profiles": ["spotify"], "trim": true,
+     "loudness": {"policy": "album", "target_lufs": -16.0},
      "tracks": [ {"path": "intro_pad.wav", "title": "Intro", "fade_in_s": 1.0},
                  {"path": "song.wav", "title": "Song"},
                  {"path": "inter_pad.wav", "title": "Interlude", "fade_in_s": 0.5,

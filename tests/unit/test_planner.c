@@ -782,6 +782,38 @@ test_file_loudness (void **state)
     fx_free (&f);
 }
 
+//  trim: the assembly cuts the silence the analysis found around a
+//  track, and with it the blocks over its edges. One track at -14 LUFS
+//  after 0.3 s of silence: its first three blocks hold 1/4, 2/4, 3/4 of a
+//  full one's energy. Without trim they lower its reading (its gain goes
+//  up); with trim the plan reads the track as its file holds it, -14.
+static void
+test_file_trim (void **state)
+{
+    (void) state;
+    double lv [1] = { -14.0 };
+    int nb [1] = { 40 };
+    fx_t f;
+    fx_init (&f, 1, lv, nb);
+    f.album.s.loudness.policy = POLICY_TRACK;
+    f.album.s.loudness.target_lufs = -16.0;
+    f.m [0].frames = (int64_t) (40 + 3) * 4800;
+    f.m [0].lead_silence_frames = 3 * 4800;
+    for (int k = 0; k < 3; k++)
+        f.m [0].block_lufs [k] = (float) (-14.0 + 10.0 * log10 ((k + 1) / 4.0));
+    album_plan_t plan;
+    char err [256];
+    assert_int_equal (planner_plan_album (&f.album, f.mp, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), 0);
+    double untrimmed = plan.tracks [0].gain_db;
+    planner_plan_free (&plan);
+    f.tracks [0].s.trim = true;
+    assert_int_equal (planner_plan_album (&f.album, f.mp, PROFILE_SPOTIFY, 48000, &plan, err, sizeof err), 0);
+    assert_true (fabs (plan.tracks [0].gain_db - (-2.0)) < 1e-5);
+    assert_true (untrimmed > -2.0 + 0.01);
+    planner_plan_free (&plan);
+    fx_free (&f);
+}
+
 //  Music-like levels for the first three tracks: 200 loud blocks within
 //  +-1 dB of lv[i], then 200 quiet ones spread from 10 to 22 dB under it
 //  (identical blocks would cross a gate all at once, in one step).
@@ -932,6 +964,7 @@ main (void)
         cmocka_unit_test (test_tonal_strength_scales),
         cmocka_unit_test (test_album_edges),
         cmocka_unit_test (test_file_loudness),
+        cmocka_unit_test (test_file_trim),
         cmocka_unit_test (test_album_correct),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
