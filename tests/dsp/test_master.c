@@ -597,7 +597,8 @@ test_file_model (void **state)
         double go = f < xin ? fade_gain (FADE_EQUAL_POWER, 1.0 - (double) f / (double) xin) : 0.0;
         for (int c = 0; c < 2; c++)
             file.data [f * 2 + c] = (float) (gi * out.data [f * 2 + c]
-                                             + go * nb.data [(nb.frames - xin + f) * 2 + c]);
+                                             + (f < xin ? go * nb.data [(nb.frames - xin + f) * 2 + c]
+                                                        : 0.0));
     }
     double read = s_ebur (&file, &lra), alone = s_ebur (&out, &lra);
     printf ("  crossfade in over a -20 LUFS tail: master alone %.3f, file %.4f, master's "
