@@ -102,8 +102,9 @@ s_master_key (broker_t *self, task_t *t, char key [SHA256_HEX_SIZE])
     size_t lens [] = { strlen (MF_VERSION), strlen (sha), strlen (prof->name), sizeof track,
                        strlen (settings), size };
     //  "blocks": its report carries the output blocks the album correction
-    //  reads; "file": it lands its per-track file (pads and fades) on the plan
-    cache_key (key, "master+blocks+file", parts, lens, 6);
+    //  reads; "file": it lands its per-track file (pads and fades) on the
+    //  plan; "word24": a 16-bit profile's master comes undithered in 24 bits
+    cache_key (key, "master+blocks+file+word24", parts, lens, 6);
     free (packed);
     return true;
 }

@@ -177,14 +177,15 @@ s_album_rate (profile_id_t p, const measure_t *const *an, size_t n)
     analyses a track again drops them with the plan they were made for.
 
     A round that only lowers the tracks, by at most GRAPH_POST_MAX_DB, on
-    a profile of 24 bits or more without lossy round trips, is a gain
-    after the limiter instead (shift_post): the assembly scales each
-    master by its shift as it reads it, so nothing is mastered again. A
-    gain is exact on the delivered blocks, so the album lands where the
-    blocks so moved read (the reading recorded after it); every peak goes
-    down with it; at 24 bits rounding again adds noise some 140 dB under
-    full scale. Sixteen-bit masters are dithered: scaled and rounded
-    again they would carry two dithers, so cd masters again.  */
+    a profile without lossy round trips, is a gain after the limiter
+    instead (shift_post): the assembly scales each master by its shift as
+    it reads it, so nothing is mastered again. A gain is exact on the
+    delivered blocks, so the album lands where the blocks so moved read
+    (the reading recorded after it); every peak goes down with it. The
+    masters come in 24 bits (or float) whatever the profile's word: on 24
+    bits rounding again adds noise some 140 dB under full scale, and a
+    16-bit profile (cd) is dithered once, by the assembly, after the
+    gain.  */
 
 #define GRAPH_POST_MAX_DB  1.0      //  a lowering past this masters again: the
                                     //  limiter would be working for nothing
@@ -232,7 +233,7 @@ s_shift_json (const album_t *a, int p)
         "(edges at gaps included); off the plan by more than the tolerance, the policy is "
         "solved again on those blocks and the tracks are mastered again with their planned "
         "loudness moved by shift_db (by track number; null: not in the album); post_gain: "
-        "the last round only lowered the tracks, on a profile of 24 bits or more, and was "
+        "the last round only lowered the tracks and was "
         "applied as a gain after the limiter when the album was assembled, not by mastering "
         "again (a gain moves every block by itself, so the reading after it is exact)"));
     return o;
@@ -395,10 +396,9 @@ s_album_correct (broker_t *self, job_t *job, album_t *a, int p)
     if (!rc)
         rc = planner_album_correct (&a->sub, plan, op, sk, &measured);
     int r = a->shift_rounds [p];
-    //  a round that only lowers, on 24 bits or more: a gain after the
-    //  limiter, the album read on the blocks that gain moves
-    bool post = rc == 1 && r < PLANNER_ALBUM_ROUNDS
-             && profile_get ((profile_id_t) p)->bits >= 24;
+    //  a round that only lowers: a gain after the limiter, the album
+    //  read on the blocks that gain moves
+    bool post = rc == 1 && r < PLANNER_ALBUM_ROUNDS;
     for (size_t k = 0; post && k < nk; k++) {
         const uint32_t bit = 1u << p;
         if (a->sub.tracks [k].s.codec_check & bit || a->sub.tracks [k].s.codec_safe & bit)

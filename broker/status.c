@@ -709,8 +709,8 @@ s_status_progress (broker_t *self, job_t *job, status_t *s)
             slots += self->workers [i].slots;
     //  The album correction masters an album's tracks again when the album
     //  as mastered reads off its plan (graph.c), which the plan cannot
-    //  foresee (a correction made as a gain after the limiter, on 24 bits,
-    //  masters nothing). Its share so far in this job, master rounds per
+    //  foresee (a correction made as a gain after the limiter masters
+    //  nothing). Its share so far in this job, master rounds per
     //  album read, is expected of every album not read yet: music of one
     //  catalog tends to need it all through or not at all. Nothing is
     //  expected before the first album is read.

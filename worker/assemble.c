@@ -34,12 +34,18 @@
     burner or DDP tool has to add the silence.
 
     Quantisation happens once, on the whole album: samples already on the
-    output grid (mastered tracks quantised by the master stage, silence)
-    are kept bit for bit; frames that fades or crossfades moved off the
-    grid are dithered again (TPDF for 16-bit when chain.dither, rounding
-    otherwise) with one generator seeded from the album, so a re-run
-    writes the same bytes. Overlaps whose equal-power sum would exceed
-    the true-peak ceiling are brought under it by a smooth gain dip.
+    output grid (24-bit masters, silence) are kept bit for bit; frames off
+    it are quantised (TPDF dither, noise-shaped when chain.noise_shaping,
+    for 16-bit when chain.dither; rounding otherwise) with a generator
+    seeded from the album and started again at each track's file, so a
+    re-run writes the same bytes and a track's file does not change when
+    another track does. Frames off
+    the grid: a 16-bit profile's masters, which come in 24 bits so that
+    their only dither is this one, whatever fades, crossfades or gain
+    after the limiter act on them; and on 24 bits, what fades,
+    crossfades and that gain moved. Overlaps whose equal-power sum would
+    exceed the true-peak ceiling are brought under it by a smooth gain
+    dip.
 
     Memory. The album is never held whole: the tracks are read through an
     assemble_source_t, and the timeline is built, quantised (the dither
@@ -336,8 +342,8 @@ s_any_off_grid (const float *x, size_t n, float scale)
 
 //  Quantises a piece of the album in place: frames holding any sample
 //  off the output grid are dithered (d, which carries on from piece to
-//  piece) in runs; frames on the grid stay. Most pieces are wholly on it
-//  (the masters were delivered in the same word), so they are checked
+//  piece) in runs; frames on the grid stay. On 24 bits most pieces are
+//  wholly on it (the masters come in that word), so they are checked
 //  first without a branch per sample. Where d only rounds (round_only:
 //  no dither, 24 bits), a sample on the grid rounds to itself, so a piece
 //  off it anywhere is rounded whole (the album correction's gain after
@@ -367,15 +373,40 @@ s_quantise (dither_t *d, bool round_only, float *data, int64_t frames, int chann
     }
 }
 
-//  A seed for the album's dither from its title and the profile (FNV-1a).
+//  A seed for the dither of slice (a track's file) from the album's
+//  title, the profile and the slice's number (FNV-1a).
 static uint64_t
-s_seed (const spec_album_t *album, const profile_t *profile)
+s_seed (const spec_album_t *album, const profile_t *profile, size_t slice)
 {
     uint64_t h = 1469598103934665603ull;
     for (const char *p = album->title ? album->title : ""; *p; p++)
         h = (h ^ (unsigned char) *p) * 1099511628211ull;
     h = (h ^ (uint64_t) profile->id) * 1099511628211ull;
+    h = (h ^ (uint64_t) slice) * 1099511628211ull;
     return h ? h : 1;
+}
+
+//  Quantises piece (frames from pos on) in stretches that each lie in one
+//  slice: the dither starts again from its slice's seed where a slice
+//  starts (*next: the next slice to start), so that a track's file is the
+//  same bytes whatever the tracks before it hold.
+static void
+s_quantise_slices (dither_t *d, bool round_only, const spec_album_t *album,
+                   const profile_t *profile, const assemble_layout_t *layout, size_t *next,
+                   float *piece, int64_t pos, int64_t frames, int channels)
+{
+    for (int64_t from = 0; from < frames; ) {
+        while (*next < layout->n_tracks && layout->tracks [*next].slice_start <= pos + from) {
+            dither_reseed (d, s_seed (album, profile, *next));
+            (*next)++;
+        }
+        int64_t to = frames;
+        if (*next < layout->n_tracks && layout->tracks [*next].slice_start < pos + frames)
+            to = layout->tracks [*next].slice_start - pos;
+        s_quantise (d, round_only, piece + (size_t) from * channels, to - from, channels,
+                    profile->bits);
+        from = to;
+    }
 }
 
 //  assemble_silence on a track read through src in pieces into buf.
@@ -592,7 +623,7 @@ assemble_album_stream (const spec_album_t *album, const profile_t *profile,
     if (profile->bits < 32) {
         if (profile->bits < 24 && album->s.chain.dither)
             mode = album->s.chain.noise_shaping ? DITHER_SHAPED : DITHER_TPDF;
-        dith = dither_new (profile->bits, ch, mode, s_seed (album, profile));
+        dith = dither_new (profile->bits, ch, mode, s_seed (album, profile, 0));
     }
     if (!piece || !tmp || (whole && !meter) || (profile->bits < 32 && !dith)) {
         rc = MF_ERR_NOMEM;
@@ -624,7 +655,7 @@ assemble_album_stream (const spec_album_t *album, const profile_t *profile,
 
     //  the timeline, piece by piece: built in float, quantised once, then
     //  written to the album file and to the slice it belongs to
-    size_t first = 0, slice = 0;
+    size_t first = 0, slice = 0, dith_slice = 0;
     for (int64_t pos = 0; pos < layout->total_frames && !rc; ) {
         int64_t q = pos + piece_n < layout->total_frames ? pos + piece_n
                                                         : layout->total_frames;
@@ -665,7 +696,8 @@ assemble_album_stream (const spec_album_t *album, const profile_t *profile,
             }
         }
         if (dith)
-            s_quantise (dith, mode == DITHER_NONE, piece, n, ch, profile->bits);
+            s_quantise_slices (dith, mode == DITHER_NONE, album, profile, layout, &dith_slice,
+                               piece, pos, n, ch);
         //  the album's loudness as delivered: its own samples, gaps,
         //  crossfades and fades included
         if (whole && master_meter_add (meter, piece, n))

@@ -118,6 +118,10 @@
                                         //  limits is delivered without a
                                         //  second check (rounding to 24 bits
                                         //  moves readings by < 4e-6 dB)
+#define MASTER_LATER_ROOM_LSB  12.0     //  a later dither moves a sample by at most
+                                        //  1.5 steps, 5.6 noise-shaped (dither.h:
+                                        //  1.5 (1 + 1.623 + 0.982 + 0.109)); twice
+                                        //  that, rounded up, between samples
 #define MASTER_TP_FIX_RAMP_MS  5.0      //  its gain's fall and rise (raised cosine)
 #define MASTER_TP_FIX_SHARE    0.02     //  dips over more of the track: lower the
                                         //  limiter's ceiling instead (ten clicks
@@ -828,6 +832,12 @@ s_check_opts (const audio_t *in, const master_opts_t *o, char *err, size_t err_s
         snprintf (err, err_size, "out_bits: %d; 16, 24 or 32 (float)", o->out_bits);
         return MF_ERR_INVALID;
     }
+    if (o->later_bits != 0 && !(o->later_bits >= 8 && o->later_bits < o->out_bits
+                                && o->later_bits <= 24)) {
+        snprintf (err, err_size, "later_bits: %d; 0, or 8 .. 24 and under out_bits %d",
+                  o->later_bits, o->out_bits);
+        return MF_ERR_INVALID;
+    }
     //  wider than a job may ask for (-40 .. -5, spec and CLI): the album
     //  policies give every track the album's gain, which can plan a loud
     //  track above -5 LUFS (it then stops at the limiter's cap, flagged)
@@ -1169,8 +1179,12 @@ s_master (const audio_t *in, const master_opts_t *opts, audio_t *out,
         return rc;
     }
     const int ch = in->channels, out_rate = opts->out_rate_hz;
-    const double ceiling = isnan (opts->chain.limiter.ceiling_dbtp)
-                         ? opts->ceiling_dbtp : opts->chain.limiter.ceiling_dbtp;
+    double ceiling = isnan (opts->chain.limiter.ceiling_dbtp)
+                   ? opts->ceiling_dbtp : opts->chain.limiter.ceiling_dbtp;
+    //  quantised later to a shorter word: room for that dither's excursion
+    if (opts->later_bits > 0)
+        ceiling = 20.0 * log10 (pow (10.0, ceiling / 20.0)
+                                - ldexp (MASTER_LATER_ROOM_LSB, 1 - opts->later_bits));
     const double *tonal = opts->has_tonal ? opts->tonal_db : NULL;
     if (tonal)
         memcpy (report->tonal_db, opts->tonal_db, sizeof report->tonal_db);

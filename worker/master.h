@@ -50,6 +50,11 @@ typedef struct {
     int          out_rate_hz;    //  resample to this (libsoxr, very high quality)
     int          out_bits;       //  16 or 24 quantise (with dither if chain.dither
                                  //  and bits < 24); 32: float, no quantisation
+    int          later_bits;     //  0, or the shorter word the assembly quantises
+                                 //  this master to (the album flow hands a 16-bit
+                                 //  profile's masters over in 24 bits): the
+                                 //  true-peak checks keep room under the ceiling
+                                 //  for that dither
     double       fade_in_s;      //  0 in the album flow (assemble fades)
     double       fade_out_s;
     fade_curve_t fade_curve;

@@ -469,7 +469,11 @@ s_master (s_run_t *r)
     //  profile has it, whatever each source's rate
     o.out_rate_hz = t->plan->out_rate_hz > 0 ? (int) t->plan->out_rate_hz
                                              : profile_output_rate (profile, in.rate_hz);
-    o.out_bits = profile->bits;
+    //  a word under 24 bits is the assembly's to make: it dithers the
+    //  album's timeline once (fades, crossfades and any gain after the
+    //  limiter included), so the master hands over 24-bit samples
+    o.out_bits = profile->bits < 24 ? 24 : profile->bits;
+    o.later_bits = profile->bits < 24 ? profile->bits : 0;
     o.fade_in_s = 0;                     //  assemble does the fades
     o.fade_out_s = 0;
     //  the per-track file around the master: its silence and fades (the
@@ -531,9 +535,9 @@ s_master (s_run_t *r)
         return rc;
     }
 
-    //  Write the intermediate in the delivered word (16 or 24-bit PCM: the
-    //  master's samples lie on its grid, so the WAV holds them exactly,
-    //  in less room than floats), or 32-bit float.
+    //  Write the intermediate in the master's word (24-bit PCM: its
+    //  samples lie on that grid, so the WAV holds them exactly, in less
+    //  room than floats), or 32-bit float.
     char dir [4096] = "", path [4096], tmp [4200] = "";
     int dirfd = -1;
     bool inline_mode = t->storage == MASTERFARM__STORAGE__STORAGE_INLINE;

@@ -689,6 +689,127 @@ test_quantise_once (void **state)
     assemble_layout_free (&l);
 }
 
+//  A cd album from masters on the 24-bit grid, as the farm hands them
+//  over: the assembly dithers them to 16 bits once. With TPDF the total
+//  error of one dither has power q^2/4 (dither.h), white; a second dither
+//  on top would double it. Gaps stay digital silence.
+static void
+test_dither_24_once (void **state)
+{
+    (void) state;
+    spec_album_t a;
+    spec_track_t t [2];
+    s_album (&a, t, 2);
+    a.s.chain.dither = true;
+    a.s.chain.noise_shaping = false;
+    for (size_t i = 0; i < 2; i++) {
+        t [i].s = a.s;
+        t [i].s.gap_s = 2.0;
+    }
+    audio_t tr [2];
+    for (int i = 0; i < 2; i++) {
+        testsig_alloc (&tr [i], 44100 * 6, 2, 44100);
+        testsig_add_noise (&tr [i], 0.1, 21 + (uint64_t) i);
+        for (size_t k = 0; k < (size_t) tr [i].frames * 2; k++)
+            tr [i].data [k] = (float) (nearbyint (tr [i].data [k] * 8388608.0) / 8388608.0);
+    }
+    char err [512], path [1024];
+    assemble_layout_t l;
+    const char *dir = testsig_tmpdir ("assemble_d24");
+    assert_int_equal (assemble_album (&a, profile_get (PROFILE_CD), tr, 2, dir, &l, err,
+                                      sizeof err), 0);
+    snprintf (path, sizeof path, "%s/album.wav", dir);
+    audio_t whole;
+    s_read (path, &whole);
+    assert_int_equal (whole.bits, 16);
+    const double q = 1.0 / 32768.0;
+    double sum = 0.0, sum2 = 0.0, cross = 0.0, sig2 = 0.0;
+    int64_t n = 0;
+    for (int i = 0; i < 2; i++) {
+        const int64_t at = l.tracks [i].audio_start;
+        for (int64_t f = 0; f < tr [i].frames; f++)
+            for (int c = 0; c < 2; c++) {
+                double in = tr [i].data [(size_t) f * 2 + c];
+                double e = whole.data [(size_t) (at + f) * 2 + c] - in;
+                assert_true (fabs (e) <= 1.5 * q + 1e-12);   //  TPDF: at most 1.5 steps
+                sum += e;
+                sum2 += e * e;
+                cross += e * in;
+                sig2 += in * in;
+                n++;
+            }
+        //  the gap before each track: zeros, bit for bit
+        for (int64_t f = at - 44100; f < at; f++)
+            assert_true (whole.data [(size_t) f * 2] == 0.0f
+                         && whole.data [(size_t) f * 2 + 1] == 0.0f);
+    }
+    double mean = sum / (double) n, power = sum2 / (double) n / (q * q);
+    printf ("# 24-bit masters dithered to 16: error mean %.3g steps, power %.4f q^2 "
+            "(one TPDF dither 0.25, two 0.5)\n", mean / q, power);
+    assert_true (fabs (mean / q) < 0.01);
+    assert_true (power > 0.24 && power < 0.26);
+    //  independent of the signal (first moment): correlation near 0
+    assert_true (fabs (cross / sqrt (sum2 * sig2)) < 0.01);
+    audio_free (&whole);
+    for (int i = 0; i < 2; i++)
+        audio_free (&tr [i]);
+    assemble_layout_free (&l);
+}
+
+//  A track's cd file does not change when another track does: the
+//  dither starts again at each file, from its own seed. Track 1 comes
+//  longer and different the second time; tracks 2 and 3 (with fades and
+//  their gaps) are the same samples, so their files are the same bytes.
+static void
+test_dither_per_file (void **state)
+{
+    (void) state;
+    spec_album_t a;
+    spec_track_t t [3];
+    s_album (&a, t, 3);
+    a.s.chain.dither = true;
+    a.s.chain.noise_shaping = true;
+    for (size_t i = 0; i < 3; i++) {
+        t [i].s = a.s;
+        t [i].s.gap_s = 1.0;
+        t [i].s.fade_in_s = 0.3;
+        t [i].s.fade_out_s = 0.7;
+    }
+    audio_t tr [3];
+    char dirs [2][512];
+    for (int run = 0; run < 2; run++) {
+        for (int i = 0; i < 3; i++) {
+            testsig_alloc (&tr [i], 44100 * (i == 0 && run ? 7 : 5), 2, 44100);
+            testsig_add_noise (&tr [i], 0.1, (uint64_t) (31 + i + (i == 0 ? 10 * run : 0)));
+            for (size_t k = 0; k < (size_t) tr [i].frames * 2; k++)
+                tr [i].data [k] = (float) (nearbyint (tr [i].data [k] * 8388608.0) / 8388608.0);
+        }
+        char err [512];
+        assemble_layout_t l;
+        snprintf (dirs [run], sizeof dirs [run], "%s/%d", testsig_tmpdir ("assemble_pf"), run);
+        assert_int_equal (assemble_album (&a, profile_get (PROFILE_CD), tr, 3, dirs [run], &l,
+                                          err, sizeof err), 0);
+        assemble_layout_free (&l);
+        for (int i = 0; i < 3; i++)
+            audio_free (&tr [i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        char name [256], p0 [1024], p1 [1024];
+        assert_int_equal (fsutil_track_file_name (i + 1, t [i].title, "wav", name, sizeof name), 0);
+        snprintf (p0, sizeof p0, "%s/%s", dirs [0], name);
+        snprintf (p1, sizeof p1, "%s/%s", dirs [1], name);
+        audio_t x, y;
+        s_read (p0, &x);
+        s_read (p1, &y);
+        bool same = x.frames == y.frames
+                 && !memcmp (x.data, y.data, (size_t) x.frames * 2 * sizeof *x.data);
+        printf ("# track %d's cd file: %s\n", i + 1, same ? "the same samples" : "changed");
+        assert_true (i == 0 ? !same : same);
+        audio_free (&x);
+        audio_free (&y);
+    }
+}
+
 int
 main (void)
 {
@@ -703,6 +824,8 @@ main (void)
         cmocka_unit_test (test_crossfade_ceiling),
         cmocka_unit_test (test_trim),
         cmocka_unit_test (test_quantise_once),
+        cmocka_unit_test (test_dither_24_once),
+        cmocka_unit_test (test_dither_per_file),
         cmocka_unit_test (test_album_stream_memory),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -4,13 +4,16 @@
 # planned loudness, but the chain's dynamics change how the tracks'
 # 400 ms blocks spread, so the album as mastered reads off its plan; the
 # broker reads the album from the masters' blocks before assembling.
-# The album reads loud: cd (16-bit, dithered) moves the tracks' planned
-# loudness and masters them again; spotify (24-bit) lowers them by a gain
-# after the limiter as the album is assembled, mastering nothing again.
+# The album reads loud: spotify, which asks for the lossy round trips
+# (codec_check, measured on the master), moves the tracks' planned
+# loudness and masters them again; cd lowers them by a gain after the
+# limiter as the album is assembled, mastering nothing again: its masters
+# come in 24 bits and the assembly dithers the album to 16 bits once,
+# after the gain (its true peak read again by FFmpeg, under the ceiling).
 # A fifth track is digital silence (planned silent: it does not move).
 #   1. `masterfarm run`: the report records the correction (first reading
-#      more than 0.1 LU off, the last within 0.05) for both profiles, cd's
-#      by mastering again and spotify's as a gain after the limiter (each
+#      more than 0.1 LU off, the last within 0.05) for both profiles,
+#      spotify's by mastering again and cd's as a gain after the limiter (each
 #      track's post_gain_db its shift, its true peak under the ceiling),
 #      each has its album file and CUE sheet, FFmpeg's ebur128 reads each
 #      album file within 0.1 LU of the target (DESIGN.md's promise), and
@@ -21,7 +24,7 @@
 #      are the whole album (each track was mastered once; progress does
 #      not go back when a correction starts). Then, with a worker, the
 #      correction is made once (the stored shifts are
-#      applied when the album is planned again; spotify's gain is not
+#      applied when the album is planned again; cd's gain is not
 #      made twice), and the audio files and CUE sheet are byte-identical
 #      to those of step 1.
 . "$MF_SRC/tests/lib/farm_lib.sh"
@@ -43,7 +46,7 @@ w.close()
 EOF
 cat >"$T/in/job.json" <<'EOF'
 { "name": "Album correction",
-  "defaults": { "profiles": ["spotify", "cd"],
+  "defaults": { "profiles": [{"name": "spotify", "codec_check": true}, "cd"],
     "loudness": {"policy": "album", "target_lufs": -14.0, "true_peak_dbtp": -1.0},
     "chain": {"compressor": {"threshold_db": -24, "ratio": 3, "attack_ms": 30,
                              "release_ms": 250, "knee_db": 6}} },
@@ -107,9 +110,9 @@ for p in r["profiles"]:
     print("%s: album read %s over %d correction(s), shifts %s" % (name, reads, c["rounds"],
                                                                   c["shift_db"]))
     assert c["rounds"] >= 1 and len(reads) == c["rounds"] + 1, c
-    # spotify: one round, a gain after the limiter; cd: mastered again
-    assert c["post_gain"] == (name == "spotify"), "%s: post_gain %s" % (name, c["post_gain"])
-    if name == "spotify":
+    # cd: one round, a gain after the limiter; spotify: mastered again
+    assert c["post_gain"] == (name == "cd"), "%s: post_gain %s" % (name, c["post_gain"])
+    if name == "cd":
         assert c["rounds"] == 1, c
     assert abs(reads[0] + 14.0) > 0.1, "%s: on its plan before the correction: %s" % (name, reads)
     assert abs(reads[-1] + 14.0) <= 0.05, "%s: the corrected album reads %s" % (name, reads)
@@ -121,11 +124,43 @@ for p in r["profiles"]:
         assert t["output_true_peak_dbtp"] <= -1.0, t
         # the delivered file as the assembly measured it (its gaps in it)
         assert isinstance(t["file_lufs"], float) and abs(t["file_lufs"] - t["planned_lufs"]) < 0.5, t
-        post = c["shift_db"][t["index"] - 1] if name == "spotify" else 0.0
+        post = c["shift_db"][t["index"] - 1] if name == "cd" else 0.0
         assert t["post_gain_db"] == post and post <= 0.0, (post, t)
         print("  track %d: planned %.3f, output %.3f, file %.3f" % (
             t["index"], t["planned_lufs"], t["output_lufs"], t["file_lufs"]))
 EOF
+
+# cd's files as delivered: 16-bit, the gain and the dither applied by the
+# assembly; each within 0.1 LU of its corrected plan by FFmpeg, and its true
+# peak under the ceiling by the product's own meter (-1.0) and FFmpeg's
+# (4x, which reads up to 0.1 dB high on limited material).
+for f in "$dir"/cd/[0-9]*.wav; do
+    n=$(basename "$f" | cut -c1-2)
+    "$MASTERFARM" analyze --json "$f" > "$T/an.json" || fail "analyze $f"
+    ffmpeg -hide_banner -nostats -i "$f" \
+        -af ebur128=peak=true:metadata=1,ametadata=mode=print:file=- -f null - 2> /dev/null \
+        | awk -F= '/lavfi.r128.I=/ { i = $2 }
+                   /lavfi.r128.true_peaks_ch/ { if ($2 > p) p = $2 }
+                   END { printf "%s %.3f\n", i, 20 * log(p) / log(10) }' > "$T/ff.txt"
+    python3 - "$report" "$T/an.json" "$T/ff.txt" "$((10#$n))" <<'EOF2' || fail "cd file $f"
+import json, sys
+r, a = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))[0]
+I, tp = (float(x) for x in open(sys.argv[3]).read().split())
+t = [t for p in r["profiles"] if p["profile"] == "cd" for t in p["tracks"]
+     if t["index"] == int(sys.argv[4])][0]
+assert a["format"] == "WAV PCM 16-bit", a["format"]
+if t["silent"]:
+    # digital silence stays digital silence: nothing to dither
+    assert a["true_peak_dbtp"] is None and a["sample_peak_dbfs"] is None, a
+    print("  cd file %d: %s, digital silence" % (t["index"], a["format"]))
+    sys.exit(0)
+print("  cd file %d: %s, ffmpeg I %.3f TP %.3f, own true peak %.3f; plan %.3f" % (
+    t["index"], a["format"], I, tp, a["true_peak_dbtp"], t["planned_lufs"]))
+assert a["true_peak_dbtp"] <= -1.0, a["true_peak_dbtp"]
+assert tp <= -0.9, tp
+assert abs(I - t["planned_lufs"]) <= 0.1, (I, t["planned_lufs"])
+EOF2
+done
 
 # 2. The broker killed just after it queued the correction's masters.
 start_broker "$T/b.db" "$T/in" "$T/b"
@@ -140,6 +175,13 @@ until grep -q "mastered again (correction 1" "$T/broker.log"; do
     sleep 0.02
 done
 kill -STOP -- "-$w1"
+# the broker logs each profile's correction as it makes it and commits
+# them with the event: killed once both are in the state file
+until [ "$(sqlite3 "$T/b.db" "SELECT count(*) FROM plans WHERE job_id = $job
+                              AND shift IS NOT NULL" 2>/dev/null)" = 2 ]; do
+    [ "$(now_us)" -lt "$deadline" ] || fail "the corrections never reached the state file"
+    sleep 0.02
+done
 kill -KILL "$BROKER_PID"
 wait "$BROKER_PID" 2>/dev/null || true
 kill -KILL -- "-$w1"
@@ -163,9 +205,9 @@ assert a["tracks_done"] == 5, a
 start_worker w2
 watch_expect "$job" 0 "$T/watch.out"
 n=$(grep -c "mastered again (correction" "$T/broker.log")
-[ "$n" = 1 ] || fail "$n corrections mastered again; one (cd) expected"
+[ "$n" = 1 ] || fail "$n corrections mastered again; one (spotify) expected"
 n=$(grep -c "after the limiter as the album is assembled" "$T/broker.log")
-[ "$n" = 1 ] || fail "$n corrections as a gain after the limiter; one (spotify) expected"
+[ "$n" = 1 ] || fail "$n corrections as a gain after the limiter; one (cd) expected"
 diff <(audio_digest "$T/a" | sed 's/  .*\//  /') <(audio_digest "$T/b" | sed 's/  .*\//  /') \
     || fail "the restarted farm's audio differs from the uninterrupted run's"
 log "restarted farm: one correction per profile, $(audio_digest "$T/b" | wc -l) files byte-identical"

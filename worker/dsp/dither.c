@@ -78,6 +78,13 @@ dither_new (int bits, int channels, dither_mode_t mode, uint64_t seed)
 }
 
 void
+dither_reseed (dither_t *self, uint64_t seed)
+{
+    self->rng = seed ? seed : 0x2545F4914F6CDD1Dull;
+    memset (self->err, 0, sizeof self->err);
+}
+
+void
 dither_destroy (dither_t **self_p)
 {
     if (self_p && *self_p) {

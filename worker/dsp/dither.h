@@ -51,6 +51,11 @@ typedef struct dither_s dither_t;
 //  bad arguments or out of memory.
 dither_t *dither_new (int bits, int channels, dither_mode_t mode, uint64_t seed);
 
+//  Starts it again as dither_new with seed left it: the generator from
+//  seed, no error fed back (a new stretch whose bytes must not depend on
+//  what was quantised before it).
+void dither_reseed (dither_t *self, uint64_t seed);
+
 //  Frees it; NULL-safe; sets *self_p to NULL.
 void dither_destroy (dither_t **self_p);
 
