@@ -2,6 +2,7 @@
 #include "broker/control.h"
 
 #include <fcntl.h>
+#include <stdbool.h>
 #include <sndfile.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,23 +13,37 @@ static const double s_prior [CONTROL_KINDS] = {
     CONTROL_PRIOR_ANALYZE, CONTROL_PRIOR_MASTER, CONTROL_PRIOR_ASSEMBLE, CONTROL_PRIOR_REPORT
 };
 
+//  root/rel's header into info; false when it cannot be read.
+static bool
+s_header (const char *root, const char *rel, SF_INFO *info)
+{
+    memset (info, 0, sizeof *info);
+    if (!root || !rel || !fsutil_rel_path_ok (rel))
+        return false;
+    int fd = fsutil_open_beneath (root, rel, O_RDONLY, 0);
+    if (fd < 0)
+        return false;
+    SNDFILE *sf = sf_open_fd (fd, SFM_READ, info, 1);      //  closes fd
+    if (!sf)
+        return false;
+    sf_close (sf);
+    return true;
+}
+
 double
 control_audio_seconds (const char *root, const char *rel)
 {
-    if (!root || !rel || !fsutil_rel_path_ok (rel))
-        return 0;
-    int fd = fsutil_open_beneath (root, rel, O_RDONLY, 0);
-    if (fd < 0)
-        return 0;
     SF_INFO info;
-    memset (&info, 0, sizeof info);
-    SNDFILE *sf = sf_open_fd (fd, SFM_READ, &info, 1);     //  closes fd
-    if (!sf)
-        return 0;
-    sf_close (sf);
-    if (info.samplerate <= 0 || info.frames <= 0)
+    if (!s_header (root, rel, &info) || info.samplerate <= 0 || info.frames <= 0)
         return 0;
     return (double) info.frames / info.samplerate;
+}
+
+int
+control_audio_channels (const char *root, const char *rel)
+{
+    SF_INFO info;
+    return s_header (root, rel, &info) && info.channels > 0 ? info.channels : 0;
 }
 
 void

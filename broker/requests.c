@@ -62,6 +62,41 @@ s_change_commit (broker_t *self, const wire_msg_t *msg, Masterfarm__JobReply *re
                    NULL, 0);
 }
 
+//  Checks each album's channel counts from the tracks' headers: the
+//  assembly copies a mono track to both channels of a stereo album, and
+//  cd is two-channel (Red Book), so an album's tracks are all mono or
+//  stereo, or all of one channel count, and cd takes mono or stereo. A
+//  header that cannot be read is left to the track's analysis.
+static void
+s_check_channels (broker_t *self, const job_spec_t *spec, spec_errors_t *errs)
+{
+    char path [64];
+    for (size_t a = 0; a < spec->n_albums; a++) {
+        const spec_album_t *al = &spec->albums [a];
+        int first = 0;
+        size_t first_t = 0;
+        for (size_t t = 0; t < al->n_tracks; t++) {
+            int ch = control_audio_channels (self->input_root, al->tracks [t].path);
+            if (ch <= 0)
+                continue;
+            snprintf (path, sizeof path, "$.albums[%zu].tracks[%zu].path", a, t);
+            if ((al->s.profiles & (1u << PROFILE_CD)) && ch > 2)
+                spec_errors_add (errs, path, 0, 0, "'%s' has %d channels; cd is two-channel "
+                                 "(Red Book): give a stereo mix, or leave cd out of this "
+                                 "album's profiles", al->tracks [t].path, ch);
+            if (!first) {
+                first = ch;
+                first_t = t;
+            }
+            else
+            if (ch != first && (ch > 2 || first > 2))
+                spec_errors_add (errs, path, 0, 0, "'%s' has %d channels where track %zu has "
+                                 "%d; an album's tracks are all mono or stereo, or all of one "
+                                 "channel count", al->tracks [t].path, ch, first_t + 1, first);
+        }
+    }
+}
+
 //  SUBMIT: validate fully, persist, answer with the id or every error.
 void
 requests_on_submit (broker_t *self, const wire_msg_t *msg)
@@ -88,8 +123,8 @@ requests_on_submit (broker_t *self, const wire_msg_t *msg)
     if (strcmp (format, "json") == 0 || strcmp (format, "csv") == 0) {
         spec = format [0] == 'j' ? spec_parse_json (text, strlen (text), origin, &errs)
                                  : spec_parse_csv (text, strlen (text), origin, &errs);
-        if (spec)
-            spec_check_paths (spec, self->input_root, &errs);
+        if (spec && spec_check_paths (spec, self->input_root, &errs) == 0)
+            s_check_channels (self, spec, &errs);
         for (size_t i = 0; spec && i < spec->n_albums; i++) {
             char err [CORE_ERR_LEN] = "", path [48];
             if ((spec->albums [i].s.profiles & (1u << PROFILE_CD))

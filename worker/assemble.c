@@ -13,6 +13,13 @@
     fade_curve) act on the track's own audio, after trim, using
     common/fade.h.
 
+    Channels. A mono track in a stereo album is copied to both channels:
+    its loudness is dual-mono throughout (ITU-R BS.1770: a mono channel
+    played on two loudspeakers), so the copy reads what its master read.
+    cd is two-channel (Red Book): a mono album goes out as dual mono.
+    Any other mix of channel counts is refused (the broker refuses it at
+    submit already).
+
     Slices. Track i's file holds frames [start_i, start_i+1): its audio
     and the following track's gap; the first file also holds the pregap
     (from frame 0), so the files played back to back are the album file.
@@ -437,10 +444,11 @@ s_silence_stream (const assemble_source_t *src, size_t i, int64_t frames, int ch
 }
 
 //  Adds track i's contribution to album frames [pos, pos + n) into out:
-//  its frames read through src, with its fades and crossfade gains.
+//  its frames read through src (tc channels; a mono track in a stereo
+//  album, ch 2, is copied to both), with its fades and crossfade gains.
 static int
 s_add_track (const spec_album_t *album, const assemble_layout_t *layout, size_t i,
-             const assemble_source_t *src, int rate, int ch, int64_t pos, int64_t n,
+             const assemble_source_t *src, int rate, int ch, int tc, int64_t pos, int64_t n,
              float *out, float *tmp, char *err, size_t err_size)
 {
     const assemble_track_t *lt = &layout->tracks [i];
@@ -453,6 +461,11 @@ s_add_track (const spec_album_t *album, const assemble_layout_t *layout, size_t 
     int rc = src->read (src->arg, i, lt->trim_lead + t0, tmp, m, err, err_size);
     if (rc)
         return rc;
+    //  a mono track in a stereo album: copied to both channels, from the
+    //  end so that it can be done in place
+    if (tc == 1 && ch == 2)
+        for (int64_t f = m - 1; f >= 0; f--)
+            tmp [2 * f] = tmp [2 * f + 1] = tmp [f];
     //  the gains in the order the whole-track form applies them: fade in,
     //  fade out, crossfade in, crossfade out
     const settings_t *st = &album->tracks [i].s;
@@ -571,15 +584,29 @@ assemble_album_stream (const spec_album_t *album, const profile_t *profile,
         rc = src->open (src->arg, i, &info [i], err, err_size);
     if (rc)
         goto done;
-    int rate = info [0].rate_hz, ch = info [0].channels;
+    int rate = info [0].rate_hz, ch = 0;
     for (size_t i = 0; i < n_tracks; i++)
-        if (info [i].rate_hz != rate || info [i].channels != ch) {
-            snprintf (err, err_size, "album \"%s\" track %d: %d Hz %d ch, track %d has %d Hz %d ch; all tracks must match",
-                      assemble_album_title (album), assemble_track_number (album, i), info [i].rate_hz, info [i].channels,
-                      assemble_track_number (album, 0), rate, ch);
+        ch = info [i].channels > ch ? info [i].channels : ch;
+    //  cd is two-channel (Red Book): a mono album goes out as dual mono
+    if (profile->id == PROFILE_CD && ch == 1)
+        ch = 2;
+    for (size_t i = 0; i < n_tracks; i++) {
+        //  a mono track in a stereo album is copied to both channels: its
+        //  loudness is dual-mono already (the master's and the plan's)
+        bool up = info [i].channels == 1 && ch == 2;
+        if (info [i].rate_hz != rate || (info [i].channels != ch && !up)
+        ||  (profile->id == PROFILE_CD && ch != 2)) {
+            snprintf (err, err_size, "album \"%s\" track %d: %d Hz, %d channels, where track "
+                      "%d has %d Hz, %d channels; an album's tracks are at one rate, and "
+                      "all mono or stereo or all of one channel count%s",
+                      assemble_album_title (album), assemble_track_number (album, i),
+                      info [i].rate_hz, info [i].channels, assemble_track_number (album, 0),
+                      rate, info [0].channels,
+                      profile->id == PROFILE_CD ? " (cd: mono or stereo)" : "");
             rc = MF_ERR_INVALID;
             goto done;
         }
+    }
 
     //  trim (a read of each trimmed track), then the timeline
     tmp = malloc ((size_t) ASSEMBLE_PIECE * ch * sizeof *tmp);
@@ -590,8 +617,8 @@ assemble_album_stream (const spec_album_t *album, const profile_t *profile,
     for (size_t i = 0; i < n_tracks && !rc; i++) {
         const settings_t *s = &album->tracks [i].s;
         if (s->trim)
-            rc = s_silence_stream (src, i, info [i].frames, ch, s->trim_db, tmp, &lead [i],
-                                   &trail [i], err, err_size);
+            rc = s_silence_stream (src, i, info [i].frames, info [i].channels, s->trim_db, tmp,
+                                   &lead [i], &trail [i], err, err_size);
         len [i] = info [i].frames - lead [i] - trail [i];
     }
     if (!rc)
@@ -678,8 +705,8 @@ assemble_album_stream (const spec_album_t *album, const profile_t *profile,
                                    + layout->tracks [first].audio_frames <= pos)
             first++;
         for (size_t i = first; i < n_tracks && !rc && layout->tracks [i].audio_start < q; i++)
-            rc = s_add_track (album, layout, i, src, rate, ch, pos, n, piece, tmp, err,
-                              err_size);
+            rc = s_add_track (album, layout, i, src, rate, ch, info [i].channels, pos, n,
+                              piece, tmp, err, err_size);
         if (rc)
             break;
         //  an overlap over the ceiling: a smooth dip to 1 / (sin + cos), -3 dB

@@ -270,6 +270,48 @@ test_stereo (void **state)
     free (ps);
 }
 
+//  Dual mono (the same samples in both channels, as a mono track in a
+//  stereo album): both modes give both channels the same output, with the
+//  error of one channel's dither (TPDF: q^2/4; shaped: still on the
+//  grid). A stretch of true stereo after it is dithered per channel.
+static void
+test_dual_mono (void **state)
+{
+    (void) state;
+    float *x = malloc (sizeof (float) * 2 * N), *y = malloc (sizeof (float) * 2 * N);
+    for (int i = 0; i < N; i++) {
+        float v = (float) (0.1 * sin (2 * M_PI * 441.3 * i / RATE));
+        x [2 * i] = v;
+        x [2 * i + 1] = i < N / 2 ? v : -v;       //  the second half: stereo
+    }
+    const double q = dither_lsb (16);
+    for (int shaped = 0; shaped < 2; shaped++) {
+        memcpy (y, x, sizeof (float) * 2 * N);
+        dither_t *d = dither_new (16, 2, shaped ? DITHER_SHAPED : DITHER_TPDF, 5);
+        dither_process (d, y, N);
+        dither_destroy (&d);
+        double pw = 0;
+        int same = 0, diff_noise = 0;
+        for (int i = 0; i < N / 2; i++) {
+            same += y [2 * i] == y [2 * i + 1];
+            double e = (double) y [2 * i] - x [2 * i];
+            pw += e * e;
+        }
+        for (int i = N / 2; i < N; i++)
+            diff_noise += y [2 * i] + y [2 * i + 1] != 0.0f;   //  -v and v: own dithers
+        printf ("dual mono, %s: %d of %d frames the same in both channels, error %.3f q^2; "
+                "stereo after it: %d of %d frames with their own dither\n",
+                shaped ? "shaped" : "TPDF", same, N / 2, pw / (N / 2) / (q * q), diff_noise,
+                N / 2);
+        assert_int_equal (same, N / 2);
+        if (!shaped)
+            assert_true (fabs (pw / (N / 2) / (q * q) - 0.25) < 0.02);
+        assert_true (diff_noise > N / 8);          //  linked, it would be none
+    }
+    free (x);
+    free (y);
+}
+
 static void
 test_deterministic_and_chunked (void **state)
 {
@@ -360,6 +402,7 @@ main (void)
         cmocka_unit_test (test_tpdf_noise_power),
         cmocka_unit_test (test_deterministic_and_chunked),
         cmocka_unit_test (test_stereo),
+        cmocka_unit_test (test_dual_mono),
         cmocka_unit_test (test_rounding),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -191,6 +191,19 @@ s_dither_run (dither_t *self, float *data, size_t frames, const bool shaped)
         for (size_t i = 0; i < frames; i++) {
             float *f = data + 2 * i;
             double ua = (double) f [0] * scale, ub = (double) f [1] * scale, ea, eb;
+            if (f [0] == f [1]) {
+                //  the same sample in both channels (dual mono): one
+                //  dither for both, so that they stay the same
+                if (shaped)
+                    ua = (ua - (h1 * a1 + h2 * a2)) - h0 * a0;
+                double ka = s_dither_one (&rng, ua, kmin, kmax, &clamped, &ea);
+                if (shaped) {
+                    a2 = a1, a1 = a0, a0 = ea;
+                    b2 = a2, b1 = a1, b0 = a0;
+                }
+                f [0] = f [1] = (float) (ka * lsb);
+                continue;
+            }
             if (shaped) {
                 ua = (ua - (h1 * a1 + h2 * a2)) - h0 * a0;
                 ub = (ub - (h1 * b1 + h2 * b2)) - h0 * b0;

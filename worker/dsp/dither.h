@@ -28,6 +28,10 @@
                       (designed for 44.1 kHz; at other rates it is still a
                       valid shaped dither, the weighting merely shifts).
 
+    Stereo: a frame whose two samples are equal takes one dither for
+    both (channel 1's fed-back error becomes channel 0's), so that dual
+    mono (a mono track in a stereo album) stays dual mono, bit for bit.
+
     The random numbers come from a seeded xorshift64* generator per
     instance, so a re-run is byte-identical and chunked processing equals
     one block. Samples that would fall outside the grid are clamped (and
