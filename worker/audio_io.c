@@ -340,6 +340,50 @@ s_riff_check (const s_src_t *src, const char *name, char *err, size_t err_size)
     return true;
 }
 
+//  True when libsndfile's log of sf says the audio data chunk ('data' of
+//  WAV and its kin, 'SSND' of AIFF) claims more bytes than the file holds
+//  from there: the file was cut short (a copy or a write that did not
+//  finish). libsndfile then reads what is there, as if that were all; we
+//  refuse it, with both sizes into *claimed and *held. A claim of 0 or
+//  all ones is a header written before its length was known (a recorder
+//  that streams), not a cut: its data runs to the end of the file.
+static bool
+s_cut_short (SNDFILE *sf, long long *claimed, long long *held)
+{
+    char log [4096] = "";
+    sf_command (sf, SFC_GET_LOG_INFO, log, sizeof log);
+    for (char *line = log; line && *line; ) {
+        char *next = strchr (line, '\n');
+        if (next)
+            *next++ = '\0';
+        char id [8];
+        long long a, b;
+        if (sscanf (line, " %7s : %lld (should be %lld)", id, &a, &b) == 3
+        &&  (!strcmp (id, "data") || !strcmp (id, "SSND"))
+        &&  a > b && a != 0xffffffffll && b >= 0) {
+            *claimed = a;
+            *held = b;
+            return true;
+        }
+        line = next;
+    }
+    return false;
+}
+
+//  True when the header's frame count of format is exact, so that decoding
+//  fewer frames means the file was cut short: not for MPEG audio, whose
+//  count libsndfile may estimate from the bitrate.
+static bool
+s_exact_length (int format)
+{
+#ifdef SF_FORMAT_MPEG
+    if ((format & SF_FORMAT_TYPEMASK) == SF_FORMAT_MPEG)
+        return false;
+#endif
+    (void) format;
+    return true;
+}
+
 //  Opens the file at fd (named path in messages) with libsndfile into
 //  *info; libsndfile does not own fd (the caller closes it after
 //  sf_close). On failure err holds one line saying why and NULL is
@@ -371,6 +415,15 @@ s_open_fd (int fd, const char *path, SF_INFO *info, sf_count_t *file_bytes, int 
         else
             snprintf (err, err_size, "%s: not a readable audio file (%s)",
                       path, sf_strerror (NULL));
+        return NULL;
+    }
+    long long claimed, held;
+    if (s_cut_short (sf, &claimed, &held)) {
+        snprintf (err, err_size, "%s: truncated: its header gives %lld bytes of audio data, "
+                  "the file holds %lld (%.0f%%); copy the whole file again", path, claimed,
+                  held, 100.0 * (double) held / (double) claimed);
+        sf_close (sf);
+        *rc = MF_ERR_FORMAT;
         return NULL;
     }
     *file_bytes = have_st && S_ISREG (st.st_mode) ? (sf_count_t) st.st_size : 0;
@@ -474,9 +527,19 @@ s_read_all (SNDFILE *sf, const SF_INFO *info, const s_src_t *src, const char *na
             samples_free (data);
             return MF_ERR_FORMAT;
         }
+    //  a header that claims more than the data decodes to: cut short
+    //  (a compressed file; PCM is caught at open)
+    if (got < info->frames && s_exact_length (info->format)) {
+        snprintf (err, err_size, "%s: truncated: its header gives %lld frames, the file "
+                  "decodes to %lld (%.0f%%); copy the whole file again", name,
+                  (long long) info->frames, (long long) got,
+                  100.0 * (double) got / (double) info->frames);
+        samples_free (data);
+        return MF_ERR_FORMAT;
+    }
     memset (out, 0, sizeof *out);
     out->data = data;
-    out->frames = got;               //  a truncated file yields what is there
+    out->frames = got;
     out->channels = info->channels;
     out->rate_hz = info->samplerate;
     s_describe (info, out);
@@ -519,6 +582,7 @@ struct audio_seq_s {
     char       *name;
     int         channels;
     int64_t     claim;          //  the header's frame count: reads stop there
+    bool        exact;          //  and it is exact (s_exact_length)
     int64_t     got;            //  frames read so far
     bool        check;          //  not integer PCM: check every sample
     bool        ended;
@@ -563,6 +627,7 @@ audio_seq_open_fd (int fd, const char *name, audio_t *info, audio_seq_t **seq,
     q->fast = s_pcm_find (&src, &sfi, &q->pcm);
     q->channels = sfi.channels;
     q->claim = sfi.frames;
+    q->exact = s_exact_length (sfi.format);
     q->check = !s_integer_pcm (sfi.format);
     memset (info, 0, sizeof *info);
     info->frames = sfi.frames;
@@ -600,9 +665,16 @@ audio_seq_read (audio_seq_t *q, float *buf, int64_t max_frames, char *err, size_
                            : sf_readf_float (q->sf, buf, want);
     if (n <= 0) {
         q->ended = true;
-        if (q->got > 0)
-            return 0;                //  a truncated file yields what is there
-        snprintf (err, err_size, "%s: cannot read audio data (%s)", q->name, sf_strerror (q->sf));
+        if (q->got > 0 && !q->exact)
+            return 0;                //  an estimated length: what is there
+        if (q->got > 0)              //  short of the header's claim: cut short
+            snprintf (err, err_size, "%s: truncated: its header gives %lld frames, the file "
+                      "decodes to %lld (%.0f%%); copy the whole file again", q->name,
+                      (long long) q->claim, (long long) q->got,
+                      100.0 * (double) q->got / (double) q->claim);
+        else
+            snprintf (err, err_size, "%s: cannot read audio data (%s)", q->name,
+                      sf_strerror (q->sf));
         return MF_ERR_FORMAT;
     }
     const size_t ch = (size_t) q->channels;

@@ -1,6 +1,7 @@
 #!/bin/bash
 # An album with a failed track (track 3 of 4, its source file corrupt),
 # two profiles (spotify and cd):
+#  - a source cut short (its header claiming more) fails as truncated;
 #  - by default the album is held: nothing of it in the output root, the
 #    job fails, and status, watch and run name the album, track 3 (its
 #    number in the spec), the profile scope and the reason;
@@ -37,6 +38,22 @@ title3=$(json_get 'd["albums"][0]["tracks"][2]["title"]' <"$T/in/job.json")
 ref_digest=$(audio_digest "$T/ref")
 slug=$(cd "$T/ref" && ls)
 log "reference album: $slug"
+
+# Track 3's source cut short (a copy that did not finish: its header still
+# claims it all): failed as truncated, not delivered shorter.
+cp "$T/in/$track3" "$T/track3.good"
+head -c $(( $(stat -c %s "$T/track3.good") / 2 )) "$T/track3.good" >"$T/in/$track3"
+set +e
+"$MASTERFARM" run "$T/in/job.json" -o "$T/cut-out" -j 2 >"$T/cut.out" 2>&1
+rc=$?
+set -e
+cat "$T/cut.out"
+[ $rc = 1 ] || fail "run with a truncated track exited $rc, expected 1"
+grep -F "failed: album \"$album_title\" track 3 \"$title3\", every profile: " "$T/cut.out" \
+    | grep -q "truncated: its header gives" \
+    || fail "run does not name track 3 as truncated"
+[ -z "$(ls "$T/cut-out")" ] || fail "run published an album with a truncated track"
+cp "$T/track3.good" "$T/in/$track3"
 
 # Track 3's source becomes unreadable (not audio).
 cp "$T/in/$track3" "$T/track3.good"

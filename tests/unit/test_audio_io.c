@@ -259,9 +259,10 @@ s_sndfile_floats (const char *path, int64_t *frames)
 //  Plain PCM WAVs are read without libsndfile's conversion (audio_io.c,
 //  s_pcm_read): 16- and 24-bit, WAV and WAVE_FORMAT_EXTENSIBLE, 1 to 3
 //  channels, INFO strings before the data, every code including both
-//  ends of the word, and a file cut in the middle of a frame. Whole
-//  reads, sequential reads and reads at any position give exactly the
-//  floats libsndfile gives, and the same number of frames.
+//  ends of the word. Whole reads, sequential reads and reads at any
+//  position give exactly the floats libsndfile gives, and the same number
+//  of frames. A file cut in the middle of a frame (its header claiming
+//  all of it) is refused by each as truncated.
 static void
 test_plain_pcm_as_libsndfile (void **state)
 {
@@ -295,6 +296,21 @@ test_plain_pcm_as_libsndfile (void **state)
                     struct stat st;
                     assert_int_equal (stat (path, &st), 0);
                     assert_int_equal (truncate (path, st.st_size - 1000 - 1), 0);
+                    //  refused by every reader, not read as far as it goes
+                    audio_t a, i2;
+                    audio_seq_t *q;
+                    audio_stream_t *as;
+                    assert_int_equal (audio_read (path, &a, err, sizeof err), MF_ERR_FORMAT);
+                    assert_non_null (strstr (err, "truncated: its header gives"));
+                    assert_int_equal (audio_seq_open (path, &i2, &q, err, sizeof err),
+                                      MF_ERR_FORMAT);
+                    assert_non_null (strstr (err, "truncated"));
+                    int fd = open (path, O_RDONLY);
+                    assert_int_equal (audio_stream_open_fd (fd, path, &as, &i2, err, sizeof err),
+                                      MF_ERR_FORMAT);
+                    close (fd);
+                    unlink (path);
+                    continue;
                 }
                 int64_t want_n;
                 float *want = s_sndfile_floats (path, &want_n);
