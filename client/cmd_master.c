@@ -42,6 +42,7 @@
 #include "worker/audio_io.h"
 #include "worker/master.h"
 #include "worker/reference.h"
+#include "worker/samples.h"
 
 #include <errno.h>
 #include <math.h>
@@ -494,6 +495,22 @@ missing:
         fprintf (stderr, "masterfarm master: %s: %s\n", file, err);
         audio_free (&in);
         return rc == MF_ERR_INVALID ? EXIT_USAGE : EXIT_FAILED;
+    }
+    //  cd is two-channel (Red Book): a mono master goes out as dual mono,
+    //  as the farm's cd files do (the same dithered samples in both)
+    if (profile && profile->id == PROFILE_CD && out.channels == 1) {
+        float *two = samples_realloc (out.data, (size_t) out.frames, (size_t) out.frames * 2);
+        if (!two) {
+            fprintf (stderr, "masterfarm master: %s: out of memory for the second channel\n",
+                     file);
+            audio_free (&in);
+            audio_free (&out);
+            return EXIT_FAILED;
+        }
+        for (int64_t f = out.frames - 1; f >= 0; f--)
+            two [2 * f] = two [2 * f + 1] = two [f];
+        out.data = two;
+        out.channels = 2;
     }
     char tmp [4200];
     if (fsutil_temp_path (out_path, tmp, sizeof tmp)) {

@@ -7,7 +7,8 @@
 #      ebur128 (mono loudness is dual-mono throughout, so the copy reads
 #      what the master read); the album files are two-channel.
 #   2. A mono album: spotify keeps it mono; cd, two-channel by the Red
-#      Book, delivers it as dual mono.
+#      Book, delivers it as dual mono; so does `masterfarm master --profile
+#      cd` of a mono file.
 #   3. Refused at submit, before any work, each with the track's JSON path
 #      and what to do: a 6-channel track among stereo ones; a 6-channel
 #      track for cd.
@@ -101,6 +102,22 @@ job mono spotify,cd m2.wav m4.wav
 check "$T/o2" '{"spotify": [1, 1], "cd": [2, 2], "mono": [0, 1]}' \
     || fail "the mono album's files"
 log "mono album: spotify mono, cd dual mono"
+
+# The same for one track: `masterfarm master --profile cd` of a mono file.
+"$MASTERFARM" master "$T/in/m2.wav" -o "$T/m2_cd.wav" --profile cd > "$T/m2_cd.out" 2>&1 \
+    || { cat "$T/m2_cd.out"; fail "master --profile cd of a mono file failed"; }
+python3 - "$T/m2_cd.wav" <<'EOF' || fail "master --profile cd of a mono file"
+import subprocess, sys
+ch = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=channels", "-of",
+                     "csv=p=0", sys.argv[1]], capture_output=True, text=True).stdout.strip()
+assert ch == "2", "master --profile cd of a mono file: %s channels" % ch
+pcm = subprocess.run(["ffmpeg", "-v", "error", "-i", sys.argv[1], "-f", "s16le", "-"],
+                     capture_output=True).stdout
+left = b"".join(pcm[k:k + 2] for k in range(0, len(pcm), 4))
+right = b"".join(pcm[k + 2:k + 4] for k in range(0, len(pcm), 4))
+assert left == right, "its channels differ"
+print("master --profile cd of a mono file: dual mono, %d frames" % (len(pcm) // 4))
+EOF
 
 # 3. Refused at submit.
 job six spotify,cd s1.wav six.wav
