@@ -748,13 +748,71 @@ s_fit (char *out, size_t size, const char *s, int w)
     out [k] = 0;
 }
 
-//  One album row: bar, title, tracks, profiles, what runs. On a narrow
-//  terminal the bar gives up columns (down to S_BAR_MIN), then the title
-//  (down to S_TITLE_MIN), before the row is cut at the edge, so that its
-//  state and what runs stay readable.
+//  Album a's row after its bar, at a level of compaction: 0 whole
+//  ("5/5 tracks (spotify cd), running: assemble cd"); 1 without the
+//  profiles (the same for most albums of a job); 2 without "running: ";
+//  3 without "tracks". Returns its length.
+static int
+s_album_tail (const Masterfarm__JobStatus *job, uint32_t a, const s_album_sum_t *s,
+              int level, char *tail, size_t size)
+{
+    const Masterfarm__AlbumStatus *row = s_album_row (job, a);
+    char failed [32] = "", prof [160] = "";
+    if (s->failed)
+        snprintf (failed, sizeof failed, ", %u failed", s->failed);
+    if (level < 1)
+        snprintf (prof, sizeof prof, " (%s)", row && row->profiles ? row->profiles : "");
+    bool open = !row || !row->state || !strcmp (row->state, "open");
+    bool runs = row && row->stage && *row->stage;
+    int n = snprintf (tail, size, "%3u/%u%s%s%s%s%s%s%s", s->done, s->tracks,
+                      level < 3 ? " tracks" : "", prof, failed, open ? "" : ", ",
+                      open ? "" : row->state, runs ? (level < 2 ? ", running: " : ", ") : "",
+                      runs ? row->stage : "");
+    return n < 0 ? 0 : n >= (int) size ? (int) size - 1 : n;
+}
+
+//  The widths every album row of one draw shares, so that their bars and
+//  what follows stand in columns: the least compaction at which the
+//  longest row fits in cols with a title of S_TITLE_MIN and a bar of
+//  S_BAR_MIN; then the bar takes what is left up to S_BAR_WIDTH, and the
+//  title the rest up to S_TITLE_WIDTH. A row still too long is cut at the
+//  edge.
+typedef struct {
+    int level, title_w, bar_w;
+} s_rows_fit_t;
+
+static s_rows_fit_t
+s_rows_fit (int cols, const Masterfarm__JobStatus *job, const uint32_t *which, uint32_t n,
+            const s_album_sum_t *sums)
+{
+    s_rows_fit_t f = { 0, S_TITLE_WIDTH, S_BAR_WIDTH };
+    int room = 0;
+    for (f.level = 0; f.level <= 3; f.level++) {
+        int longest = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            char tail [512];
+            int len = s_album_tail (job, which [i], &sums [which [i]], f.level, tail,
+                                    sizeof tail);
+            longest = len > longest ? len : longest;
+        }
+        //  "  NNN " title " [" bar "] " tail, within cols - 1
+        room = cols - 1 - 6 - 4 - longest;
+        if (room >= S_TITLE_MIN + S_BAR_MIN || f.level == 3)
+            break;
+    }
+    f.bar_w = room - S_TITLE_WIDTH;
+    f.bar_w = f.bar_w > S_BAR_WIDTH ? S_BAR_WIDTH : f.bar_w < S_BAR_MIN ? S_BAR_MIN : f.bar_w;
+    f.title_w = room - f.bar_w;
+    f.title_w = f.title_w > S_TITLE_WIDTH ? S_TITLE_WIDTH
+              : f.title_w < S_TITLE_MIN ? S_TITLE_MIN : f.title_w;
+    return f;
+}
+
+//  One album row: title, bar, tracks, profiles, what runs, in the widths
+//  all rows of the draw share (s_rows_fit).
 static void
 s_album_line (FILE *out, int cols, const Masterfarm__JobStatus *job, uint32_t a,
-              const s_album_sum_t *s)
+              const s_album_sum_t *s, const s_rows_fit_t *fit)
 {
     const Masterfarm__AlbumStatus *row = s_album_row (job, a);
     char name [64], title [4 * S_TITLE_WIDTH + 1], tail [512];
@@ -763,26 +821,13 @@ s_album_line (FILE *out, int cols, const Masterfarm__JobStatus *job, uint32_t a,
         snprintf (name, sizeof name, "album %u", a + 1);
         t = name;
     }
-    char failed [32] = "";
-    if (s->failed)
-        snprintf (failed, sizeof failed, ", %u failed", s->failed);
-    bool open = !row || !row->state || !strcmp (row->state, "open");
-    bool runs = row && row->stage && *row->stage;
-    int n = snprintf (tail, sizeof tail, "%3u/%u tracks (%s)%s%s%s%s%s", s->done, s->tracks,
-                      row && row->profiles ? row->profiles : "", failed, open ? "" : ", ",
-                      open ? "" : row->state, runs ? ", running: " : "", runs ? row->stage : "");
-    //  "  NNN " title " [" bar "] " tail, within cols - 1
-    int room = cols - 1 - 6 - 4 - n;
-    int bar_w = room - S_TITLE_WIDTH, title_w = S_TITLE_WIDTH;
-    bar_w = bar_w > S_BAR_WIDTH ? S_BAR_WIDTH : bar_w < S_BAR_MIN ? S_BAR_MIN : bar_w;
-    if (room - bar_w < title_w)
-        title_w = room - bar_w < S_TITLE_MIN ? S_TITLE_MIN : room - bar_w;
-    s_fit (title, sizeof title, t, title_w);
-    int fill = s->tracks ? (int) (bar_w * s->progress / s->tracks + 0.5) : 0;
+    s_album_tail (job, a, s, fit->level, tail, sizeof tail);
+    s_fit (title, sizeof title, t, fit->title_w);
+    int fill = s->tracks ? (int) (fit->bar_w * s->progress / s->tracks + 0.5) : 0;
     char bar [S_BAR_WIDTH + 1];
-    for (int i = 0; i < bar_w; i++)
+    for (int i = 0; i < fit->bar_w; i++)
         bar [i] = i < fill ? '#' : '-';
-    bar [bar_w] = 0;
+    bar [fit->bar_w] = 0;
     s_tty_line (out, cols, "  %3u %s [%s] %s", a + 1, title, bar, tail);
 }
 
@@ -832,19 +877,20 @@ s_view_draw (s_view_t *v, const Masterfarm__JobStatus *job)
             fprintf (out, "\033[%dA", v->lines_drawn);
         s_tty_line (out, cols, "%s", line);
         int lines = 1;
-        if ((int) n_albums + 2 <= rows) {
-            for (uint32_t a = 0; a < n_albums; a++, lines++)
-                s_album_line (out, cols, job, a, &sums [a]);
-        }
-        else {
-            //  Compact: the running albums as far as they fit, then counts.
-            int room = rows - 3, shown = 0;
-            for (uint32_t a = 0; a < n_albums && shown < room; a++)
-                if (s_album_running (s_album_row (job, a), &sums [a])) {
-                    s_album_line (out, cols, job, a, &sums [a]);
-                    shown++;
-                    lines++;
-                }
+        uint32_t *which = calloc (n_albums ? n_albums : 1, sizeof *which);
+        uint32_t shown = 0;
+        bool all = (int) n_albums + 2 <= rows;
+        //  all the albums, or (compact) the running ones as far as they
+        //  fit, then counts
+        for (uint32_t a = 0; which && a < n_albums; a++)
+            if (all || (s_album_running (s_album_row (job, a), &sums [a])
+                        && (int) shown < rows - 3))
+                which [shown++] = a;
+        s_rows_fit_t fit = s_rows_fit (cols, job, which, shown, sums);
+        for (uint32_t i = 0; i < shown; i++, lines++)
+            s_album_line (out, cols, job, which [i], &sums [which [i]], &fit);
+        free (which);
+        if (!all) {
             char more [48] = "";
             if ((uint32_t) shown < c.running)
                 snprintf (more, sizeof more, " (%u running not shown)",

@@ -19,8 +19,11 @@ start_worker w1
 start_worker w2
 job=$(submit "$T/in/catalog.json")
 
-# tty: 8 rows, 14 albums.
-script -qfec "stty rows 8 cols 120; '$MASTERFARM' watch $job --broker '$BROKER_URL'" /dev/null \
+# tty: 8 rows, 14 albums, 72 columns: the running albums' rows share their
+# columns (the bars stand one under the other) and each ends with what runs,
+# whole: on a narrow terminal the rows drop the profiles, then "running: ",
+# before anything is cut.
+script -qfec "stty rows 8 cols 72; '$MASTERFARM' watch $job --broker '$BROKER_URL'" /dev/null \
     >"$T/tty8.out" 2>&1 || { cat -v "$T/tty8.out"; fail "watch on a terminal failed"; }
 python3 - "$T/tty8.out" <<'PYEOF' || fail "compact view wrong (see $T/tty8.out)"
 import re, sys
@@ -34,7 +37,15 @@ for f in frames:
     assert len(lines) <= 7, "a frame of %d lines on an 8-row terminal:\n%s" % (len(lines), f)
     assert lines[0].replace('\x1b[2K', '').startswith('job '), "frame starts %r" % lines[0]
     assert 'albums: ' in lines[-1], "frame does not end with the counts: %r" % lines[-1]
-    running_rows += sum(1 for l in lines if re.search(r'Album \d+ .*running: ', l))
+    rows = [l.replace('\x1b[2K', '') for l in lines if re.search(r'Album \d+ ', l)]
+    assert len(set(r.index(' [') for r in rows)) <= 1, "rows not in columns:\n%s" % "\n".join(rows)
+    for r in rows:
+        assert len(r) <= 71, "a row wider than 71 columns: %r" % r
+        assert re.search(r'\] +\d+/\d+( tracks)?( \(spotify\))?(, [a-z-]+)?'
+                         r'(, (running: )?(analyze|master [0-9]+( again \(album loudness\))?'
+                         r'|assemble spotify|report)( [a-z0-9 ()]+)?)?$', r), \
+            "a row cut or garbled: %r" % r
+    running_rows += sum(1 for r in rows if re.search(r', (running: )?(analyze|master|assemble)', r))
 assert running_rows > 0, "no running album row with its title was drawn"
 assert re.search(r'14 albums \(14 delivered, 0 held\)', raw), "no final summary"
 print("%d frames, %d running-album rows" % (len(frames), running_rows))
