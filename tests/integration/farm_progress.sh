@@ -54,6 +54,14 @@ done
 sox -n -r 44100 -b 24 -c 2 "$T/probe.wav" synth 60 pinknoise vol 0.3 \
     || fail "sox could not write the probe"
 catalog_job "$T/in" 8 "$T/in/catalog.json"
+# The page cache as the suite's earlier tests left it (gigabytes written)
+# slowed this job's tasks by 16% to 68% as it went on, after a sync too,
+# and the points went unjudged; with the cache dropped first (root only,
+# as CI runs) the job keeps its pace. Elsewhere the test runs as it is.
+sync
+if [ -w /proc/sys/vm/drop_caches ]; then
+    echo 3 > /proc/sys/vm/drop_caches || true
+fi
 start_broker "$T/state.db" "$T/in" "$T/out"
 start_worker w1
 w1=$LAST_PID
