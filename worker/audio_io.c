@@ -301,9 +301,10 @@ s_riff_check_list (const s_src_t *src, const char *kind, int64_t at, uint32_t le
 //  When the file at src is a RIFF/RIFX/RF64 WAVE, walks its top-level chunks
 //  (each id, size and body padded to even; past the data chunk when it fits
 //  in the file, for the chunks libsndfile also reads after it) and checks
-//  every LIST/INFO chunk with s_riff_check_list, before libsndfile sees the
-//  file. Anything that is not such a WAV, and chunks running past the end
-//  of the file, are left to libsndfile (it reads those without harm).
+//  every LIST/INFO chunk with s_riff_check_list, and that the data chunk
+//  is in the file whole, before libsndfile sees the file. Anything that is
+//  not such a WAV, and other chunks running past the end of the file, are
+//  left to libsndfile (it reads those without harm).
 //  Returns false with err set, naming the chunk and the byte, when refused.
 static bool
 s_riff_check (const s_src_t *src, const char *name, char *err, size_t err_size)
@@ -332,6 +333,18 @@ s_riff_check (const s_src_t *src, const char *name, char *err, size_t err_size)
         else
         if (!memcmp (h, "data", 4) && rf64)
             return true;        //  its size is in the ds64 chunk
+        else
+        if (!memcmp (h, "data", 4) && size != 0 && size != 0xffffffffu
+        &&  pos + 8 + (int64_t) size > src->size) {
+            //  cut short (a length not yet known is 0 or all ones): said
+            //  here too, as libsndfile's log, which s_cut_short reads, is
+            //  short and a long header can push its data line out of it
+            long long held = (long long) (src->size - pos - 8);
+            snprintf (err, err_size, "%s: truncated: its header gives %lu bytes of audio "
+                      "data, the file holds %lld (%.0f%%); copy the whole file again", name,
+                      (unsigned long) size, held, 100.0 * (double) held / (double) size);
+            return false;
+        }
         int64_t next = pos + 8 + (int64_t) size + (size & 1);
         if (next > src->size)
             return true;
@@ -350,7 +363,7 @@ s_riff_check (const s_src_t *src, const char *name, char *err, size_t err_size)
 static bool
 s_cut_short (SNDFILE *sf, long long *claimed, long long *held)
 {
-    char log [4096] = "";
+    char log [4096] = "";            //  libsndfile keeps 2048 bytes of it
     sf_command (sf, SFC_GET_LOG_INFO, log, sizeof log);
     for (char *line = log; line && *line; ) {
         char *next = strchr (line, '\n');
@@ -368,6 +381,19 @@ s_cut_short (SNDFILE *sf, long long *claimed, long long *held)
         line = next;
     }
     return false;
+}
+
+//  s_cut_short as an error into err; true when sf is cut short.
+static bool
+s_cut_short_err (SNDFILE *sf, const char *name, char *err, size_t err_size)
+{
+    long long claimed, held;
+    if (!s_cut_short (sf, &claimed, &held))
+        return false;
+    snprintf (err, err_size, "%s: truncated: its header gives %lld bytes of audio data, "
+              "the file holds %lld (%.0f%%); copy the whole file again", name, claimed, held,
+              100.0 * (double) held / (double) claimed);
+    return true;
 }
 
 //  True when the header's frame count of format is exact, so that decoding
@@ -417,11 +443,7 @@ s_open_fd (int fd, const char *path, SF_INFO *info, sf_count_t *file_bytes, int 
                       path, sf_strerror (NULL));
         return NULL;
     }
-    long long claimed, held;
-    if (s_cut_short (sf, &claimed, &held)) {
-        snprintf (err, err_size, "%s: truncated: its header gives %lld bytes of audio data, "
-                  "the file holds %lld (%.0f%%); copy the whole file again", path, claimed,
-                  held, 100.0 * (double) held / (double) claimed);
+    if (s_cut_short_err (sf, path, err, err_size)) {
         sf_close (sf);
         *rc = MF_ERR_FORMAT;
         return NULL;
@@ -759,7 +781,8 @@ audio_read_mem (const void *bytes, size_t size, const char *name,
         snprintf (err, err_size, "%s: not a readable audio file (%s)", name, sf_strerror (NULL));
         return MF_ERR_FORMAT;
     }
-    int rc = s_read_all (sf, &info, &src, name, (sf_count_t) size, out, err, err_size);
+    int rc = s_cut_short_err (sf, name, err, err_size) ? MF_ERR_FORMAT
+           : s_read_all (sf, &info, &src, name, (sf_count_t) size, out, err, err_size);
     int e = errno;
     sf_close (sf);
     errno = e;
@@ -1038,6 +1061,9 @@ audio_stream_open_mem (const void *bytes, size_t size, const char *name,
         snprintf (err, err_size, "%s: not a readable audio file (%s)", name, sf_strerror (NULL));
         rc = MF_ERR_FORMAT;
     }
+    else
+    if (s_cut_short_err (st->sf, name, err, err_size))
+        rc = MF_ERR_FORMAT;
     else
         rc = s_stream_setup (st, &sfi, &src, (sf_count_t) size, info, err, err_size);
     if (rc) {

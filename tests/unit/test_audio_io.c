@@ -23,6 +23,7 @@
 #include <signal.h>
 #include <sndfile.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,11 +353,73 @@ test_plain_pcm_as_libsndfile (void **state)
             }
 }
 
+//  A file cut short (a copy that did not finish), WAV and AIFF, read from
+//  a file and from memory (inline storage): refused as truncated, naming
+//  both lengths. A WAV whose data length was never filled in (all ones,
+//  as a recorder that streams leaves it) reads whole.
+static void
+test_cut_short (void **state)
+{
+    (void) state;
+    static const int formats [] = { SF_FORMAT_WAV | SF_FORMAT_PCM_24,
+                                    SF_FORMAT_AIFF | SF_FORMAT_PCM_24 };
+    for (size_t fi = 0; fi < 2; fi++) {
+        char path [512], err [256];
+        s_tmp (path, sizeof path, fi ? "cut.aiff" : "cut.wav");
+        SF_INFO info = { .samplerate = 44100, .channels = 2, .format = formats [fi] };
+        SNDFILE *sf = sf_open (path, SFM_WRITE, &info);
+        assert_non_null (sf);
+        float *v = calloc (2 * 44100, sizeof *v);
+        for (int i = 0; i < 2 * 44100; i++)
+            v [i] = 0.25f * (float) sin (i * 0.01);
+        assert_int_equal (sf_writef_float (sf, v, 44100), 44100);
+        sf_close (sf);
+        free (v);
+        FILE *f = fopen (path, "rb");
+        assert_non_null (f);
+        unsigned char *bytes = malloc (1 << 20);
+        size_t n = fread (bytes, 1, 1 << 20, f);
+        fclose (f);
+        if (!fi) {
+            //  the data length left unknown: whole
+            unsigned char *u = malloc (n);
+            memcpy (u, bytes, n);
+            for (size_t k = 12; k + 8 <= n; k++)
+                if (!memcmp (u + k, "data", 4)) {
+                    memset (u + k + 4, 0xff, 4);
+                    break;
+                }
+            audio_t a;
+            assert_int_equal (audio_read_mem (u, n, "unknown.wav", &a, err, sizeof err), 0);
+            assert_int_equal (a.frames, 44100);
+            audio_free (&a);
+            free (u);
+        }
+        //  two thirds of it
+        size_t cut = n * 2 / 3;
+        assert_int_equal (truncate (path, (off_t) cut), 0);
+        audio_t a;
+        assert_int_equal (audio_read (path, &a, err, sizeof err), MF_ERR_FORMAT);
+        printf ("%s\n", err);
+        assert_non_null (strstr (err, "truncated: its header gives"));
+        assert_int_equal (audio_read_mem (bytes, cut, path, &a, err, sizeof err), MF_ERR_FORMAT);
+        assert_non_null (strstr (err, "truncated: its header gives"));
+        audio_stream_t *st;
+        audio_t i2;
+        assert_int_equal (audio_stream_open_mem (bytes, cut, path, &st, &i2, err, sizeof err),
+                          MF_ERR_FORMAT);
+        assert_non_null (strstr (err, "truncated"));
+        free (bytes);
+        unlink (path);
+    }
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_hostile_list_refused),
+        cmocka_unit_test (test_cut_short),
         cmocka_unit_test (test_list_edges),
         cmocka_unit_test (test_valid_info_opens),
         cmocka_unit_test (test_plain_pcm_as_libsndfile),
