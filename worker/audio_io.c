@@ -298,6 +298,19 @@ s_riff_check_list (const s_src_t *src, const char *kind, int64_t at, uint32_t le
     return true;
 }
 
+//  The words for a file cut short into err: what its header claims
+//  (bytes of audio data, or frames where it decodes to fewer) against
+//  what it holds.
+static void
+s_say_cut (char *err, size_t err_size, const char *name, long long claimed, long long held,
+           bool frames)
+{
+    snprintf (err, err_size, "%s: truncated: its header gives %lld %s, the file %s %lld "
+              "(%.0f%%); copy the whole file again", name, claimed,
+              frames ? "frames" : "bytes of audio data", frames ? "decodes to" : "holds",
+              held, claimed > 0 ? 100.0 * (double) held / (double) claimed : 0.0);
+}
+
 //  When the file at src is a RIFF/RIFX/RF64 WAVE, walks its top-level chunks
 //  (each id, size and body padded to even; past the data chunk when it fits
 //  in the file, for the chunks libsndfile also reads after it) and checks
@@ -339,10 +352,8 @@ s_riff_check (const s_src_t *src, const char *name, char *err, size_t err_size)
             //  cut short (a length not yet known is 0 or all ones): said
             //  here too, as libsndfile's log, which s_cut_short reads, is
             //  short and a long header can push its data line out of it
-            long long held = (long long) (src->size - pos - 8);
-            snprintf (err, err_size, "%s: truncated: its header gives %lu bytes of audio "
-                      "data, the file holds %lld (%.0f%%); copy the whole file again", name,
-                      (unsigned long) size, held, 100.0 * (double) held / (double) size);
+            s_say_cut (err, err_size, name, (long long) size,
+                       (long long) (src->size - pos - 8), false);
             return false;
         }
         int64_t next = pos + 8 + (int64_t) size + (size & 1);
@@ -354,7 +365,8 @@ s_riff_check (const s_src_t *src, const char *name, char *err, size_t err_size)
 }
 
 //  True when libsndfile's log of sf says the audio data chunk ('data' of
-//  WAV and its kin, 'SSND' of AIFF) claims more bytes than the file holds
+//  WAV and its kin, 'SSND' of AIFF; a plain WAV's is also checked by
+//  s_riff_check, as the log is short) claims more bytes than the file holds
 //  from there: the file was cut short (a copy or a write that did not
 //  finish). libsndfile then reads what is there, as if that were all; we
 //  refuse it, with both sizes into *claimed and *held. A claim of 0 or
@@ -390,9 +402,7 @@ s_cut_short_err (SNDFILE *sf, const char *name, char *err, size_t err_size)
     long long claimed, held;
     if (!s_cut_short (sf, &claimed, &held))
         return false;
-    snprintf (err, err_size, "%s: truncated: its header gives %lld bytes of audio data, "
-              "the file holds %lld (%.0f%%); copy the whole file again", name, claimed, held,
-              100.0 * (double) held / (double) claimed);
+    s_say_cut (err, err_size, name, claimed, held, false);
     return true;
 }
 
@@ -552,10 +562,7 @@ s_read_all (SNDFILE *sf, const SF_INFO *info, const s_src_t *src, const char *na
     //  a header that claims more than the data decodes to: cut short
     //  (a compressed file; PCM is caught at open)
     if (got < info->frames && s_exact_length (info->format)) {
-        snprintf (err, err_size, "%s: truncated: its header gives %lld frames, the file "
-                  "decodes to %lld (%.0f%%); copy the whole file again", name,
-                  (long long) info->frames, (long long) got,
-                  100.0 * (double) got / (double) info->frames);
+        s_say_cut (err, err_size, name, (long long) info->frames, (long long) got, true);
         samples_free (data);
         return MF_ERR_FORMAT;
     }
@@ -690,10 +697,7 @@ audio_seq_read (audio_seq_t *q, float *buf, int64_t max_frames, char *err, size_
         if (q->got > 0 && !q->exact)
             return 0;                //  an estimated length: what is there
         if (q->got > 0)              //  short of the header's claim: cut short
-            snprintf (err, err_size, "%s: truncated: its header gives %lld frames, the file "
-                      "decodes to %lld (%.0f%%); copy the whole file again", q->name,
-                      (long long) q->claim, (long long) q->got,
-                      100.0 * (double) q->got / (double) q->claim);
+            s_say_cut (err, err_size, q->name, (long long) q->claim, (long long) q->got, true);
         else
             snprintf (err, err_size, "%s: cannot read audio data (%s)", q->name,
                       sf_strerror (q->sf));

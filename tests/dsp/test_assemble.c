@@ -689,6 +689,31 @@ test_quantise_once (void **state)
     assemble_layout_free (&l);
 }
 
+//  A cd album spec of n tracks with dither (noise-shaped or flat TPDF) and
+//  gap_s before each track, the album's settings on every track.
+static void
+s_cd_album (spec_album_t *a, spec_track_t *t, size_t n, bool shaped, double gap_s)
+{
+    s_album (a, t, n);
+    a->s.chain.dither = true;
+    a->s.chain.noise_shaping = shaped;
+    for (size_t i = 0; i < n; i++) {
+        t [i].s = a->s;
+        t [i].s.gap_s = gap_s;
+    }
+}
+
+//  Stereo noise (0.1, seed) of seconds at 44.1 kHz on the 24-bit grid, as
+//  the farm's masters come to the assembly.
+static void
+s_noise24 (audio_t *tr, double seconds, uint64_t seed)
+{
+    testsig_alloc (tr, (int64_t) (44100 * seconds), 2, 44100);
+    testsig_add_noise (tr, 0.1, seed);
+    for (size_t k = 0; k < (size_t) tr->frames * 2; k++)
+        tr->data [k] = (float) (nearbyint (tr->data [k] * 8388608.0) / 8388608.0);
+}
+
 //  A cd album from masters on the 24-bit grid, as the farm hands them
 //  over: the assembly dithers them to 16 bits once. With TPDF the total
 //  error of one dither has power q^2/4 (dither.h), white; a second dither
@@ -699,20 +724,10 @@ test_dither_24_once (void **state)
     (void) state;
     spec_album_t a;
     spec_track_t t [2];
-    s_album (&a, t, 2);
-    a.s.chain.dither = true;
-    a.s.chain.noise_shaping = false;
-    for (size_t i = 0; i < 2; i++) {
-        t [i].s = a.s;
-        t [i].s.gap_s = 2.0;
-    }
+    s_cd_album (&a, t, 2, false, 2.0);
     audio_t tr [2];
-    for (int i = 0; i < 2; i++) {
-        testsig_alloc (&tr [i], 44100 * 6, 2, 44100);
-        testsig_add_noise (&tr [i], 0.1, 21 + (uint64_t) i);
-        for (size_t k = 0; k < (size_t) tr [i].frames * 2; k++)
-            tr [i].data [k] = (float) (nearbyint (tr [i].data [k] * 8388608.0) / 8388608.0);
-    }
+    for (int i = 0; i < 2; i++)
+        s_noise24 (&tr [i], 6.0, 21 + (uint64_t) i);
     char err [512], path [1024];
     assemble_layout_t l;
     const char *dir = testsig_tmpdir ("assemble_d24");
@@ -766,24 +781,17 @@ test_dither_per_file (void **state)
     (void) state;
     spec_album_t a;
     spec_track_t t [3];
-    s_album (&a, t, 3);
-    a.s.chain.dither = true;
-    a.s.chain.noise_shaping = true;
+    s_cd_album (&a, t, 3, true, 1.0);
     for (size_t i = 0; i < 3; i++) {
-        t [i].s = a.s;
-        t [i].s.gap_s = 1.0;
         t [i].s.fade_in_s = 0.3;
         t [i].s.fade_out_s = 0.7;
     }
     audio_t tr [3];
     char dirs [2][512];
     for (int run = 0; run < 2; run++) {
-        for (int i = 0; i < 3; i++) {
-            testsig_alloc (&tr [i], 44100 * (i == 0 && run ? 7 : 5), 2, 44100);
-            testsig_add_noise (&tr [i], 0.1, (uint64_t) (31 + i + (i == 0 ? 10 * run : 0)));
-            for (size_t k = 0; k < (size_t) tr [i].frames * 2; k++)
-                tr [i].data [k] = (float) (nearbyint (tr [i].data [k] * 8388608.0) / 8388608.0);
-        }
+        for (int i = 0; i < 3; i++)
+            s_noise24 (&tr [i], i == 0 && run ? 7.0 : 5.0,
+                       (uint64_t) (31 + i + (i == 0 ? 10 * run : 0)));
         char err [512];
         assemble_layout_t l;
         snprintf (dirs [run], sizeof dirs [run], "%s/%d", testsig_tmpdir ("assemble_pf"), run);

@@ -39,36 +39,32 @@ ref_digest=$(audio_digest "$T/ref")
 slug=$(cd "$T/ref" && ls)
 log "reference album: $slug"
 
+# run_bad NAME WHY: masterfarm run with track 3's source broken (WHY) exits
+# 1, names album, track 3 and the reason, and publishes nothing; the
+# output in $T/NAME.out.
+run_bad () {
+    set +e
+    "$MASTERFARM" run "$T/in/job.json" -o "$T/$1-out" -j 2 >"$T/$1.out" 2>&1
+    local rc=$?
+    set -e
+    cat "$T/$1.out"
+    [ $rc = 1 ] || fail "run with a $2 track exited $rc, expected 1"
+    grep -qF "failed: album \"$album_title\" track 3 \"$title3\", every profile: " "$T/$1.out" \
+        || fail "run does not name album, track 3 and the reason ($2)"
+    [ -z "$(ls "$T/$1-out")" ] || fail "run published an incomplete album: $(ls "$T/$1-out")"
+}
+cp "$T/in/$track3" "$T/track3.good"
+
 # Track 3's source cut short (a copy that did not finish: its header still
 # claims it all): failed as truncated, not delivered shorter.
-cp "$T/in/$track3" "$T/track3.good"
 head -c $(( $(stat -c %s "$T/track3.good") / 2 )) "$T/track3.good" >"$T/in/$track3"
-set +e
-"$MASTERFARM" run "$T/in/job.json" -o "$T/cut-out" -j 2 >"$T/cut.out" 2>&1
-rc=$?
-set -e
-cat "$T/cut.out"
-[ $rc = 1 ] || fail "run with a truncated track exited $rc, expected 1"
-grep -F "failed: album \"$album_title\" track 3 \"$title3\", every profile: " "$T/cut.out" \
-    | grep -q "truncated: its header gives" \
+run_bad cut truncated
+grep -F "track 3 \"$title3\", every profile: " "$T/cut.out" | grep -q "truncated: its header gives" \
     || fail "run does not name track 3 as truncated"
-[ -z "$(ls "$T/cut-out")" ] || fail "run published an album with a truncated track"
-cp "$T/track3.good" "$T/in/$track3"
 
 # Track 3's source becomes unreadable (not audio).
-cp "$T/in/$track3" "$T/track3.good"
 head -c 100000 /dev/urandom >"$T/in/$track3"
-
-# masterfarm run: exits 1, names album, track 3 and the reason; publishes nothing.
-set +e
-"$MASTERFARM" run "$T/in/job.json" -o "$T/run-out" -j 2 >"$T/run.out" 2>&1
-rc=$?
-set -e
-cat "$T/run.out"
-[ $rc = 1 ] || fail "run with a corrupt track exited $rc, expected 1"
-grep -qF "failed: album \"$album_title\" track 3 \"$title3\", every profile: " "$T/run.out" \
-    || fail "run does not name album, track 3 and the reason"
-[ -z "$(ls "$T/run-out")" ] || fail "run published an incomplete album: $(ls "$T/run-out")"
+run_bad run corrupt
 
 # The farm: held by default.
 start_broker "$T/state.db" "$T/in" "$T/out"
