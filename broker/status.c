@@ -522,6 +522,34 @@ status_task_running (const task_t *t)
     return t && (t->state == T_DISPATCHED || t->state == T_RUNNING);
 }
 
+//  True while a task waits for a worker to take it.
+static bool
+s_task_queued (const task_t *t)
+{
+    return t && t->state == T_QUEUED;
+}
+
+//  What an album that runs nothing waits for a worker to take, the
+//  earliest stage first: "analyze 4", "master 2" or "assemble cd"
+//  (profiles: " cd ..." as listed), or "" when idle is false or nothing
+//  is queued (it waits for other tracks, or is done).
+static void
+s_album_queued (char *buf, size_t size, bool idle, uint32_t analyze, uint32_t master,
+                const char *profiles)
+{
+    buf [0] = 0;
+    if (!idle)
+        return;
+    if (analyze)
+        snprintf (buf, size, "analyze %u", analyze);
+    else
+    if (master)
+        snprintf (buf, size, "master %u", master);
+    else
+    if (*profiles)
+        snprintf (buf, size, "assemble%s", profiles);
+}
+
 //  What runs of a track now: "analyze", "master spotify cd" or "".
 static void
 s_track_stage (const album_t *a, size_t i, char *buf, size_t size)
@@ -731,6 +759,7 @@ s_status_progress (broker_t *self, job_t *job, status_t *s)
         const bool corrects = policy == POLICY_ALBUM || policy == POLICY_HYBRID;
         double album_s = 0, tracks_left = w.left;
         uint32_t n_an = 0, n_ma = 0, n_again = 0, t_done = 0, t_failed = 0;
+        uint32_t q_an = 0, q_ma = 0;            //  waiting for a worker
         for (size_t i = 0; i < a->spec->n_tracks; i++) {
             double sec = s_track_seconds (a, i);
             album_s += sec;
@@ -740,6 +769,7 @@ s_status_progress (broker_t *self, job_t *job, status_t *s)
             s_progress_add (an, reuse ? 0 : sec * rate [CONTROL_ANALYZE], pace [CONTROL_ANALYZE],
                             now, &w);
             n_an += status_task_running (a->analyze [i]);
+            q_an += s_task_queued (a->analyze [i]);
             bool all = a->analyze [i] && a->analyze [i]->state == T_DONE, failed = false;
             failed = a->analyze [i] && a->analyze [i]->state == T_FAILED;
             for (int p = 0; p < PROFILE_COUNT; p++) {
@@ -757,6 +787,7 @@ s_status_progress (broker_t *self, job_t *job, status_t *s)
                 if (!m->reused)
                     w.done += album_master_rounds (a, p) * sec * master_rate [p];
                 n_ma += status_task_running (m);
+                q_ma += s_task_queued (m);
                 n_again += album_master_rounds (a, p) > 0 && status_task_running (m);
                 all = all && s_master_made (a, p, m);
                 failed = failed || m->state == T_FAILED;
@@ -773,8 +804,8 @@ s_status_progress (broker_t *self, job_t *job, status_t *s)
             n_an += status_task_running (an);
         }
         tracks_left = w.left - tracks_left;
-        char assembling [96] = "", profiles [128] = "";
-        size_t ka = 0, kp = 0;
+        char assembling [96] = "", profiles [128] = "", queued [96] = "";
+        size_t ka = 0, kp = 0, kq = 0;
         double asm_left = 0, asm_sum = 0;
         for (int p = 0; p < PROFILE_COUNT; p++) {
             task_t *as = a->assemble [p];
@@ -788,6 +819,8 @@ s_status_progress (broker_t *self, job_t *job, status_t *s)
                 asm_left = w.left - before;
             if (status_task_running (as) && ka + 1 < sizeof assembling)
                 ka += (size_t) snprintf (assembling + ka, sizeof assembling - ka, " %s", name);
+            if (s_task_queued (as) && kq + 1 < sizeof queued)
+                kq += (size_t) snprintf (queued + kq, sizeof queued - kq, " %s", name);
             if (kp + 1 < sizeof profiles)
                 kp += (size_t) snprintf (profiles + kp, sizeof profiles - kp, "%s%s",
                                          kp ? " " : "", name);
@@ -831,12 +864,17 @@ s_status_progress (broker_t *self, job_t *job, status_t *s)
             if (a->report_pid > 0 && k + 1 < size)
                 snprintf (stage + k, size - k, "%sreport", k ? ", " : "");
             snprintf (s->album_text [ai][1], sizeof s->album_text [ai][1], "%s", profiles);
+            //  nothing of it runs: what it waits for a worker to take, so
+            //  that an album at 4/4 tracks is not read as stuck
+            s_album_queued (s->album_text [ai][2], sizeof s->album_text [ai][2],
+                            a->state == A_OPEN && !*stage, q_an, q_ma, queued);
             Masterfarm__AlbumStatus *x = s->js.albums [ai];
             x->tracks = (uint32_t) a->spec->n_tracks;
             x->tracks_done = t_done;
             x->tracks_failed = t_failed;
             x->stage = stage;
             x->profiles = s->album_text [ai][1];
+            x->queued = s->album_text [ai][2];
         }
     }
     bool final = core_job_state_final (job->state) || job->state == J_WAITING;

@@ -16,7 +16,8 @@ typedef struct {
     Masterfarm__AlbumStatus  *as;
     Masterfarm__AlbumStatus **asp;
     char                    (*track_stage) [64];   //  per track row (tracks mode)
-    char                    (*album_text) [2][128]; //  per album: stage, profiles
+    char                    (*album_text) [3][128]; //  per album: stage, profiles,
+                                                    //  queued
 } status_t;
 
 //  Fills a JobStatus (with per-track rows when tracks is true); free with

@@ -101,6 +101,9 @@ s_print_text (const Masterfarm__StatusReply *r, uint64_t job_id)
                     x->profiles ? x->profiles : "", x->title ? x->title : "");
             if (x->stage && *x->stage)
                 printf ("%57s running: %s\n", "", x->stage);
+            else
+            if (x->queued && *x->queued)
+                printf ("%57s queued: %s\n", "", x->queued);
         }
         printf ("\nALBUM TRACK STATE       ATTEMPTS PROGRESS  TITLE / LAST ERROR\n");
         for (size_t t = 0; t < j->n_tracks; t++) {

@@ -764,10 +764,12 @@ s_album_tail (const Masterfarm__JobStatus *job, uint32_t a, const s_album_sum_t 
         snprintf (prof, sizeof prof, " (%s)", row && row->profiles ? row->profiles : "");
     bool open = !row || !row->state || !strcmp (row->state, "open");
     bool runs = row && row->stage && *row->stage;
+    bool waits = !runs && row && row->queued && *row->queued;
     int n = snprintf (tail, size, "%3u/%u%s%s%s%s%s%s%s", s->done, s->tracks,
                       level < 3 ? " tracks" : "", prof, failed, open ? "" : ", ",
-                      open ? "" : row->state, runs ? (level < 2 ? ", running: " : ", ") : "",
-                      runs ? row->stage : "");
+                      open ? "" : row->state,
+                      runs ? (level < 2 ? ", running: " : ", ") : waits ? ", queued: " : "",
+                      runs ? row->stage : waits ? row->queued : "");
     return n < 0 ? 0 : n >= (int) size ? (int) size - 1 : n;
 }
 
@@ -924,6 +926,9 @@ s_view_draw (s_view_t *v, const Masterfarm__JobStatus *job)
                          sums [a].failed ? ", some failed" : "");
                 if (row && row->stage && *row->stage)
                     fprintf (out, ", running: %s", row->stage);
+                else
+                if (row && row->queued && *row->queued)
+                    fprintf (out, ", queued: %s", row->queued);
                 fputc ('\n', out);
             }
         }
@@ -1009,10 +1014,12 @@ s_view_final (s_view_t *v, const Masterfarm__JobStatus *job)
             fprintf (out, ", %u not delivered", other);
         fputc (')', out);
     }
-    fprintf (out, ", %u track%s (%u done, %u failed), %u/%u tasks\n", tracks,
-             tracks == 1 ? "" : "s", t_done, t_failed, job->tasks_done, job->tasks_total);
-    fprintf (out, "  audio %s, wall time %s", s_fmt_duration (job->audio_total_s, audio,
-             sizeof audio), s_fmt_duration (wall_s, wall, sizeof wall));
+    //  two lines that fit 80 columns for a catalog of hundreds of albums
+    fprintf (out, ", %u track%s (%u done, %u failed)\n", tracks, tracks == 1 ? "" : "s",
+             t_done, t_failed);
+    fprintf (out, "  %u/%u tasks, audio %s, wall time %s", job->tasks_done, job->tasks_total,
+             s_fmt_duration (job->audio_total_s, audio, sizeof audio),
+             s_fmt_duration (wall_s, wall, sizeof wall));
     if (job->speed > 0)
         fprintf (out, ", %.1fx realtime", job->speed);
     else
@@ -1182,12 +1189,13 @@ farmclient_job_to_json (const Masterfarm__JobStatus *j)
     for (size_t a = 0; a < j->n_albums; a++) {
         const Masterfarm__AlbumStatus *x = j->albums [a];
         json_array_append_new (albums, json_pack (
-            "{s:I, s:s, s:s, s:b, s:I, s:I, s:I, s:s, s:s}", "album", (json_int_t) x->album,
+            "{s:I, s:s, s:s, s:b, s:I, s:I, s:I, s:s, s:s, s:s}", "album", (json_int_t) x->album,
             "title", x->title ? x->title : "", "state", x->state ? x->state : "",
             "complete", (int) x->complete, "tracks", (json_int_t) x->tracks,
             "tracks_done", (json_int_t) x->tracks_done,
             "tracks_failed", (json_int_t) x->tracks_failed,
-            "stage", x->stage ? x->stage : "", "profiles", x->profiles ? x->profiles : ""));
+            "stage", x->stage ? x->stage : "", "queued", x->queued ? x->queued : "",
+            "profiles", x->profiles ? x->profiles : ""));
     }
     json_t *o = json_pack (
         "{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:s, s:o, s:o, s:o}",

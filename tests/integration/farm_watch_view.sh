@@ -7,8 +7,10 @@
 #  - on a tall terminal every album has its row, with title and profiles;
 #  - a broker that stops answering is said (seconds of silence), and no
 #    longer once it answers again;
-#  - run ends with one summary (albums delivered and held, tracks, audio,
-#    wall time, speed, failures, output root), not a line per album folder.
+#  - an album that runs nothing says what of it waits for a worker
+#    (status, text and JSON): its analyses, then its assembly;
+#  - run ends with one summary (albums delivered and held, tracks, tasks,
+#    audio, wall time, speed, failures, output root), not a line per album folder.
 . "$MF_SRC/tests/lib/farm_lib.sh"
 command -v script >/dev/null || { echo "SKIP: script (util-linux) is not installed"; exit 77; }
 
@@ -16,7 +18,9 @@ gen_album "$T/in" --tracks 2 --seconds 3 --seed 8 --profiles spotify
 catalog_job "$T/in" 14 "$T/in/catalog.json"
 start_broker "$T/state.db" "$T/in" "$T/out"
 start_worker w1
+w1=$LAST_PID
 start_worker w2
+w2=$LAST_PID
 job=$(submit "$T/in/catalog.json")
 
 # tty: 8 rows, 14 albums, 72 columns: the running albums' rows share their
@@ -98,6 +102,31 @@ grep -q "broker silent for [45] s: still asking" "$T/silent-tty.out" \
     || { cat -v "$T/silent-tty.out"; fail "the terminal view did not count the broker's silence"; }
 log "watch: a silent broker is said, plain and on a terminal"
 
+# An album that runs nothing says what of it waits for a worker. The
+# assembly hangs on a worker (test hook), which is then killed: the album
+# is at 2/2 tracks with its assembly queued and no worker to take it.
+kill -TERM -- -"$w1" -"$w2"
+gen_album "$T/in4" --tracks 2 --seconds 2 --seed 11 --profiles spotify
+job4=$(submit "$T/in4/job.json")
+wait_for "album 1 of job $job4 to say its analyses are queued" 30 \
+    bash -c "'$MASTERFARM' status $job4 --broker '$BROKER_URL' | grep -q 'queued: analyze 2'"
+start_worker w3 MASTERFARM_FAULT=hang:/work/a0/
+w3=$LAST_PID
+wait_for "album 1 of job $job4 to run its assembly" 60 \
+    bash -c "'$MASTERFARM' status $job4 --broker '$BROKER_URL' | grep -q 'running: assemble spotify'"
+kill -9 -- -"$w3"
+wait_for "album 1 of job $job4 to say its assembly is queued" 30 \
+    bash -c "'$MASTERFARM' status $job4 --broker '$BROKER_URL' | grep -q 'queued: assemble spotify'"
+status_json "$job4" >"$T/q-asm.json"
+python3 - "$T/q-asm.json" <<'PYEOF' || fail "status --json of a queued assembly wrong (see $T/q-asm.json)"
+import json, sys
+a = json.load(open(sys.argv[1]))['jobs'][0]['albums'][0]
+assert (a['tracks_done'], a['stage'], a['queued'], a['state']) == (2, '', 'assemble spotify', 'open'), a
+PYEOF
+start_worker w4
+wait_for "job $job4 to finish" 60 bash -c "'$MASTERFARM' status $job4 --broker '$BROKER_URL' | grep -q published"
+log "status: an idle album names what waits (queued: analyze 2 / assemble spotify)"
+
 # run: one summary, failures named, no line per album folder.
 gen_album "$T/in2" --tracks 2 --seconds 3 --seed 9 --mark 2:crashme --profiles spotify
 catalog_job "$T/in2" 3 "$T/in2/catalog.json"
@@ -108,7 +137,7 @@ catalog_job "$T/in3" 12 "$T/in3/catalog.json"
 cat "$T/run-ok.out"
 grep -qE '^job [0-9]+ done: 12 albums \(12 delivered, 0 held\), 24 tracks \(24 done, 0 failed\)' "$T/run-ok.out" \
     || fail "run's summary lacks albums and tracks"
-grep -qE '^  audio 1:12, wall time [0-9]+:[0-9]{2}, [0-9.]+x realtime$' "$T/run-ok.out" \
+grep -qE '^  [0-9]+/[0-9]+ tasks, audio 1:12, wall time [0-9]+:[0-9]{2}, [0-9.]+x realtime$' "$T/run-ok.out" \
     || fail "run's summary lacks audio, wall time or speed"
 grep -qx "outputs: $(cd "$T/run-ok" && pwd)" "$T/run-ok.out" || fail "run's summary lacks the output root"
 [ "$(wc -l <"$T/run-ok.out")" -le 4 ] || fail "run printed more than its summary"
