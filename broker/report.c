@@ -475,6 +475,22 @@ s_cell (text_t *o, double v, int decimals)
         text_printf (o, "<td>&ndash;</td>");
 }
 
+//  A source cell: the file's format, rate and channels as an engineer
+//  reads them ("WAV PCM 24-bit, 44.1 kHz, mono"); mono is played as dual
+//  mono, and a mono track in a stereo album fills both channels.
+static void
+s_cell_source (text_t *o, const measure_t *m)
+{
+    char ch [16];
+    if (m->channels == 1 || m->channels == 2)
+        snprintf (ch, sizeof ch, "%s", m->channels == 1 ? "mono" : "stereo");
+    else
+        snprintf (ch, sizeof ch, "%d ch", m->channels);
+    text_printf (o, "<td class='l'>");
+    s_put_esc (o, m->format);
+    text_printf (o, ", %g kHz, %s</td>", m->rate_hz / 1000.0, ch);
+}
+
 //  A loudness cell: value, or "silent" for a track with no measurable
 //  loudness (m), or an en dash for unknown.
 static void
@@ -822,8 +838,8 @@ report_html (const report_input_t *in)
     }
 
     //  inputs
-    text_printf (&o, "<h2>Input</h2>\n<table><tr><th>#</th><th class='l'>title</th><th class='l'>ISRC</th><th>s</th>"
-              "<th>LUFS</th><th>LRA LU</th><th>dBTP</th><th>clipped</th></tr>\n");
+    text_printf (&o, "<h2>Input</h2>\n<table><tr><th>#</th><th class='l'>title</th><th class='l'>ISRC</th>"
+              "<th class='l'>source</th><th>s</th><th>LUFS</th><th>LRA LU</th><th>dBTP</th><th>clipped</th></tr>\n");
     for (size_t i = 0; i < n; i++) {
         const measure_t *m = in->analyses [i];
         text_printf (&o, "<tr><td>%d</td><td class='l'>", s_number (in, i));
@@ -831,6 +847,7 @@ report_html (const report_input_t *in)
         text_printf (&o, "</td><td class='l'>");
         s_put_esc (&o, al->tracks [i].isrc);
         text_printf (&o, "</td>");
+        s_cell_source (&o, m);
         s_cell (&o, m->duration_s, 2);
         s_cell_lufs (&o, m->integrated_lufs, m);
         s_cell (&o, m->lra_lu, 1);

@@ -172,7 +172,7 @@ test_report_full (void **state)
     snprintf (cmd, sizeof cmd,
               "python3 -c \"import re,sys,xml.etree.ElementTree as E;t=open(sys.argv[1]).read();"
               "s=re.findall(r'<svg.*?</svg>',t,re.S);assert len(s)==4,len(s);[E.fromstring(x) for x in s];"
-              "assert 'Report &lt;Test&gt; &amp; Co' in t;assert 'nan' not in t.lower().replace('nano','')\" '%s'", path);
+              "assert 'Report &lt;Test&gt; &amp; Co' in t;assert '<td class=\\'l\\'>WAV PCM 24-bit, 44.1 kHz, stereo</td>' in t;assert 'nan' not in t.lower().replace('nano','')\" '%s'", path);
     assert_int_equal (system (cmd), 0);
 
     //  refusals
@@ -201,7 +201,8 @@ test_report_full (void **state)
 //  A silent track (digital silence in, silence out) among loud ones: the
 //  plan succeeds, report.json says "silent" with nulls and never -inf or
 //  NaN, report.html shows "silent" in the loudness cells; an album of
-//  silent tracks only has no album loudness, said in words.
+//  silent tracks only has no album loudness, said in words. The input
+//  table names a mono source.
 static void
 test_report_silent (void **state)
 {
@@ -233,6 +234,7 @@ test_report_silent (void **state)
     report_profile_t rp = { .profile = PROFILE_SPOTIFY, .plan = &plan, .masters = mr,
                             .outputs = s_op, .album_out_lufs = NAN };
     report_input_t in = { .album = &s_al, .analyses = s_mp, .profiles = &rp, .n_profiles = 1 };
+    s_m [1].channels = 1;                       //  a mono source is named so
     for (int pass = 0; pass < 2; pass++) {
         char *json = report_json (&in), *html = report_html (&in);
         assert_non_null (json);
@@ -242,6 +244,7 @@ test_report_silent (void **state)
             assert_null (strstr (html, *b));
         }
         assert_non_null (strstr (html, "<td>silent</td>"));
+        assert_non_null (strstr (html, "<td class='l'>WAV PCM 24-bit, 44.1 kHz, mono</td>"));
         json_t *root = json_loads (json, 0, NULL);
         assert_non_null (root);
         json_t *t1 = json_array_get (json_object_get (root, "tracks"), 1);
