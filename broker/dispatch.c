@@ -9,6 +9,7 @@
 #include "broker/status.h"
 
 static int s_job_hold (broker_t *self, task_t *t, int widx);
+static bool s_input_moved (broker_t *self, task_t *t, int widx);
 
 //  Reads a file for inline storage into a frame, opened beneath root (what
 //  names it in messages; where, when not NULL, prefixes them, e.g. "album 1
@@ -467,12 +468,27 @@ dispatch_run (broker_t *self)
             //  A paused job's task is held aside until the job resumes.
             if (t->job->paused && s_job_hold (self, t, (int) i) == 0)
                 continue;
+            //  a master of a file changed since its analysis fails here
+            if (t->kind == K_MASTER && s_input_moved (self, t, (int) i))
+                continue;
             if (s_cache_take (self, t, (int) i))
                 continue;
             s_dispatch_one (self, t, w, (int) i);
         }
     }
     self->rr = (self->rr + 1) % n;
+}
+
+//  True when master t's input changed since its analysis (it has failed
+//  then, see graph_master_input_moved): the slot the scheduler gave
+//  worker widx for it is handed back.
+static bool
+s_input_moved (broker_t *self, task_t *t, int widx)
+{
+    if (!graph_master_input_moved (self, t))
+        return false;
+    scheduler_release (self->sched, widx);
+    return true;
 }
 
 //  Holds a paused job's task (just taken off the queue for worker widx)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "broker/cache.h"
 #include "broker/publish.h"
 
 //  True when an album's ready assembly should be queued now. An assembly
@@ -132,6 +133,29 @@ graph_task_attempt_failed (broker_t *self, task_t *t, int worker, const char *er
     else
         scheduler_push (self->sched, &t->sched);
     t->job->dirty = true;
+}
+
+bool
+graph_master_input_moved (broker_t *self, task_t *t)
+{
+    if (t->kind != K_MASTER || t->album < 0 || t->track < 0)
+        return false;
+    album_t *a = &t->job->albums [t->album];
+    if ((size_t) t->track >= a->spec->n_tracks || !a->in_stat || !a->in_stat [t->track].ino)
+        return false;
+    const char *rel = core_input_path (a, (size_t) t->track);
+    cache_stat_t now;
+    cache_stat_input (self->input_root, rel, &now);
+    if (cache_stat_same (&a->in_stat [t->track], &now))
+        return false;
+    char err [CORE_ERR_LEN];
+    snprintf (err, sizeof err, "%s %s after its analysis; it is not mastered from audio its plan "
+              "and report did not measure: run the job again (or masterfarm retry) to analyse "
+              "it again", rel, now.ino ? "changed" : "went missing");
+    log_warn ("task %llu failed: %s", (unsigned long long) t->sched.id, err);
+    core_task_set (self, t, T_FAILED, err);
+    graph_task_final (self, t);
+    return true;
 }
 
 //  The one-album spec JSON the album's tasks carry.

@@ -28,6 +28,14 @@ void graph_task_counts_clear (broker_t *self, task_t *t);
 void graph_task_attempt_failed (broker_t *self, task_t *t, int worker, const char *error,
                                 attempt_end_t end);
 
+//  True when master task t would read, or has read, a file that is not
+//  the one its track's analysis read (the input's status, taken before
+//  that read, differs now): the task then fails for good, with no strike
+//  against a worker, and says what to do. A status not recorded is no
+//  change. The plan, tonal EQ and report were made from the analysis,
+//  so a master of other audio would deliver something they do not say.
+bool graph_master_input_moved (broker_t *self, task_t *t);
+
 //  The one-album spec JSON the album's tasks carry.
 const char *graph_album_json (job_t *job, album_t *a);
 

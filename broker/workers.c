@@ -313,6 +313,13 @@ workers_on_result (broker_t *self, worker_info_t *w, const wire_msg_t *msg)
     bool resource = !ok && res->error_class == MASTERFARM__ERROR_CLASS__ERROR_RESOURCE;
     if (!ok)
         snprintf (err, sizeof err, "%s", res->error && *res->error ? res->error : "failed");
+    //  A master whose input changed while it ran read audio its plan did
+    //  not measure: it fails for good, no strike against this worker.
+    if (ok && graph_master_input_moved (self, t)) {
+        store_attempt_end (self->store, t->sched.id, t->attempts, false, t->last_error, now);
+        log_ctx_set (NULL);
+        return;
+    }
 
     //  Outputs: inline bytes written here; shared ones recorded as named.
     size_t n_out = res->n_outputs < SPEC_MAX_TRACKS + 8 ? res->n_outputs : 0;

@@ -411,7 +411,8 @@ s_analyze (s_run_t *r)
 }
 
 //  Master: the track through the chain with its plan, quantised to the
-//  profile's word, written as a float WAV intermediate.
+//  profile's word (24 bits for cd: the assembly dithers), written as a
+//  WAV intermediate.
 static int
 s_master (s_run_t *r)
 {
