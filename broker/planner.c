@@ -613,11 +613,9 @@ s_edge_blocks (const spec_album_t *album, const measure_t *const *a, size_t n, i
         int64_t cut = 0;                    //  frames of the track in the next file
         if (flags & S_EDGES_FILE) {
             int64_t pl, pt;
-            assemble_file_pads (album, cd, 1000, i, &pl, &pt, &cut);
-            lead = pl >= S_EDGE_MIN_S * 1000;
-            trail = pt >= S_EDGE_MIN_S * 1000;
-            cut = assemble_frames (album->tracks [i].s.crossfade_s, m->rate_hz);
-            cut = cut > 0 && i + 1 < n ? cut : 0;
+            assemble_file_pads (album, cd, m->rate_hz, i, &pl, &pt, &cut);
+            lead = m->rate_hz > 0 && pl >= S_EDGE_MIN_S * m->rate_hz;
+            trail = m->rate_hz > 0 && pt >= S_EDGE_MIN_S * m->rate_hz;
         }
         else {
             lead = ts->gap_s >= S_EDGE_MIN_S
