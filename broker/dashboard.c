@@ -81,6 +81,22 @@ s_num (const json_t *obj, const char *key)
     return json_number_value (json_object_get (obj, key));
 }
 
+//  A duration as m:ss or h:mm:ss ("--:--" when not a number).
+static void
+s_duration (text_t *o, const json_t *v)
+{
+    double s = json_is_number (v) ? json_number_value (v) : -1;
+    if (!(s >= 0) || s > 1e9) {
+        text_printf (o, "--:--");
+        return;
+    }
+    long t = (long) (s + 0.5);
+    if (t >= 3600)
+        text_printf (o, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+    else
+        text_printf (o, "%ld:%02ld", t / 60, t % 60);
+}
+
 //  A state name as a CSS class: letters and '-' only.
 static void
 s_state (text_t *o, const char *state)
@@ -109,7 +125,7 @@ static const char s_style [] =
     ".st-running,.st-dispatched,.st-open{background:#bbdefb}"
     ".st-failed,.st-not-delivered,.st-held{background:#ffcdd2}"
     ".st-cancelled,.st-blocked,.st-waiting-delivery{background:#fff3c4}"
-    ".err{color:#b00020}.muted{color:#777}";
+    ".err{color:#b00020}.muted{color:#777}.stage{color:#0d47a1}";
 
 //  The workers table.
 static void
@@ -154,6 +170,17 @@ s_album (text_t *o, const json_t *album)
     s_text (o, s_str (album, "title"));
     text_printf (o, " ");
     s_state (o, s_str (album, "state"));
+    if (*s_str (album, "stage")) {
+        text_printf (o, " <span class=\"stage\">running: ");
+        s_text (o, s_str (album, "stage"));
+        text_printf (o, "</span>");
+    }
+    else
+    if (*s_str (album, "queued")) {
+        text_printf (o, " <span class=\"stage\">queued: ");
+        s_text (o, s_str (album, "queued"));
+        text_printf (o, "</span>");
+    }
     text_printf (o, " <span class=\"muted\">profiles: ");
     s_text (o, s_str (album, "profiles"));
     text_printf (o, "</span>");
@@ -202,6 +229,13 @@ s_job (text_t *o, const json_t *job)
            s_num (job, "priority"), s_num (job, "tasks_done"), s_num (job, "tasks_total"),
            s_num (job, "tasks_failed"), s_num (job, "audio_done_s"), s_num (job, "audio_total_s"));
     s_text (o, s_str (job, "submitted"));
+    text_printf (o, "</span><br><span class=\"progress\">%.0f%% of the work &middot; ETA ",
+                 100.0 * s_num (job, "work_done"));
+    s_duration (o, json_object_get (job, "eta_s"));
+    if (s_num (job, "speed") > 0)
+        text_printf (o, " &middot; %.1fx realtime", s_num (job, "speed"));
+    else
+        text_printf (o, " &middot; measuring speed");
     text_printf (o, "</span>\n");
     size_t i;
     json_t *a;

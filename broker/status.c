@@ -272,6 +272,10 @@ s_view_album (const job_t *job, size_t ai, const status_t *st)
                            "state", core_album_state_name (a->state), "profiles", profiles);
     if (!o)
         return NULL;
+    //  what runs of it, or what of it waits for a worker
+    const Masterfarm__AlbumStatus *as = ai < st->js.n_albums ? st->js.albums [ai] : NULL;
+    json_object_set_new (o, "stage", dashboard_string (as ? as->stage : NULL));
+    json_object_set_new (o, "queued", dashboard_string (as ? as->queued : NULL));
     if (s_album_has_report (a)) {
         snprintf (link, sizeof link, "/report/%llu/%zu/report.html",
                   (unsigned long long) job->id, ai);
@@ -310,6 +314,14 @@ s_view_job (broker_t *self, job_t *job)
         "tasks_failed", (json_int_t) st.js.tasks_failed,
         "audio_done_s", st.js.audio_done_s, "audio_total_s", st.js.audio_total_s,
         "submitted", when);
+    //  the progress status and watch give (null when not known yet)
+    if (o) {
+        json_object_set_new (o, "work_done", json_real (st.js.work_done));
+        json_object_set_new (o, "eta_s", isfinite (st.js.eta_s) && st.js.eta_s >= 0
+                                         ? json_real (st.js.eta_s) : json_null ());
+        json_object_set_new (o, "speed", st.js.speed > 0 ? json_real (st.js.speed)
+                                                         : json_null ());
+    }
     json_t *albums = json_array (), *failures = json_array ();
     for (size_t ai = 0; o && albums && ai < job->n_albums; ai++)
         json_array_append_new (albums, s_view_album (job, ai, &st));

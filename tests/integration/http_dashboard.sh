@@ -6,7 +6,8 @@
 #    state (1 and 3 done, 2 failed); the worker shows its version (the
 #    project's) and slots, and while the job runs its current task (a
 #    first worker hangs in track 3's analysis, MASTERFARM_FAULT, until it
-#    is stopped; a second one does the job); the
+#    is stopped; a second one does the job), with what the album runs
+#    and the job's work done and ETA; the
 #    failure table gives the reason status gives; the album links its
 #    report.html and report.json, which are served (200) and are the
 #    album's;
@@ -56,6 +57,17 @@ grep -qF "<br>job $job analyze, album 1, track 3, attempt 1<" "$T/during.html" \
     || grep -qF "<td>job $job analyze, album 1, track 3, attempt 1<" "$T/during.html" \
     || fail "the page does not show the current task"
 log "current task shown: job $job analyze, album 1, track 3, attempt 1"
+# ...and what the album runs, and the job's progress as status gives it.
+grep -qF '<span class="stage">running: analyze 1</span>' "$T/during.html" \
+    || fail "the page does not show what the album runs"
+grep -qE '<span class="progress">[0-9]+% of the work &middot; ETA ([0-9]+:[0-9]{2}|--:--) &middot; ' \
+    "$T/during.html" || fail "the page does not show the job's work done and ETA"
+python3 - "$T/during.json" <<'PY' || fail "status.json lacks the album's stage or the job's progress"
+import json, sys
+j = json.load(open(sys.argv[1]))["jobs"][0]
+assert 0 < j["work_done"] < 1 and "eta_s" in j and "speed" in j, j
+assert j["albums"][0]["stage"] == "analyze 1" and j["albums"][0]["queued"] == "", j["albums"][0]
+PY
 # SIGTERM to the worker alone: it hands its task back (not a failure).
 kill -TERM "$w1"
 wait "$w1" || true
