@@ -39,11 +39,18 @@ control_audio_seconds (const char *root, const char *rel)
     return (double) info.frames / info.samplerate;
 }
 
-int
-control_audio_channels (const char *root, const char *rel)
+bool
+control_audio_header (const char *root, const char *rel, int *channels, double *seconds)
 {
     SF_INFO info;
-    return s_header (root, rel, &info) && info.channels > 0 ? info.channels : 0;
+    *channels = 0;
+    *seconds = 0;
+    if (!s_header (root, rel, &info) || info.channels <= 0)
+        return false;
+    *channels = info.channels;
+    if (info.samplerate > 0 && info.frames > 0)
+        *seconds = (double) info.frames / info.samplerate;
+    return true;
 }
 
 void

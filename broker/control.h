@@ -64,9 +64,10 @@ typedef struct {
 //  the file cannot be opened or read: it fails later, in its analysis.
 double control_audio_seconds (const char *root, const char *rel);
 
-//  The channel count in root/rel's header, the same way; 0 when the file
-//  cannot be opened or read.
-int control_audio_channels (const char *root, const char *rel);
+//  The channel count and seconds of audio in root/rel's header, the same
+//  way, read once; false (both 0) when the file cannot be opened or read.
+bool control_audio_header (const char *root, const char *rel, int *channels,
+                           double *seconds);
 
 //  Records a finished task of kind (and variant, the task's profile, or
 //  -1) that covered audio_s seconds of audio in task_s seconds.

@@ -643,7 +643,7 @@ s_publish (int sfd, int dfd, const char *src, const char *dst, const char *slug,
     }
     if (fsync (dfd) != 0 || fsync (sfd) != 0)
         log_warn ("deliver: fsync failed after publishing %s as %s", src, dst);
-    log_info ("delivered %s", dst);
+    log_debug ("delivered %s", dst);
     return 0;
 }
 

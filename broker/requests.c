@@ -62,25 +62,39 @@ s_change_commit (broker_t *self, const wire_msg_t *msg, Masterfarm__JobReply *re
                    NULL, 0);
 }
 
-//  Checks each album's channel counts from the tracks' headers: the
-//  assembly copies a mono track to both channels of a stereo album, and
-//  cd is two-channel (Red Book), so an album's tracks are all mono or
-//  stereo, or all of one channel count, and cd takes mono or stereo. A
-//  header that cannot be read is left to the track's analysis.
+//  What the tracks' headers show cannot be assembled, as errors, each
+//  header read once. The assembly copies a mono track to both channels of
+//  a stereo album, and cd is two-channel (Red Book), so an album's tracks
+//  are all mono or stereo, or all of one channel count, and cd takes mono
+//  or stereo. cd's limits: at most 99 tracks and, when every header
+//  reads, each track at least 4 s between its INDEX 01 and the next
+//  track's pregap, as the album's gaps and crossfades lay it out (a track
+//  its trimmed silence makes shorter fails at its plan). A header that
+//  cannot be read is left to the track's analysis.
 static void
-s_check_channels (broker_t *self, const job_spec_t *spec, spec_errors_t *errs)
+s_check_inputs (broker_t *self, const job_spec_t *spec, spec_errors_t *errs)
 {
     char path [64];
     for (size_t a = 0; a < spec->n_albums; a++) {
         const spec_album_t *al = &spec->albums [a];
+        const bool cd = al->s.profiles & (1u << PROFILE_CD);
+        int64_t *cd_frames = cd ? calloc (al->n_tracks ? al->n_tracks : 1, sizeof *cd_frames)
+                                : NULL;
+        bool lengths = cd_frames != NULL;
         int first = 0;
         size_t first_t = 0;
         for (size_t t = 0; t < al->n_tracks; t++) {
-            int ch = control_audio_channels (self->input_root, al->tracks [t].path);
+            int ch;
+            double sec;
+            control_audio_header (self->input_root, al->tracks [t].path, &ch, &sec);
+            if (cd_frames && sec > 0)
+                cd_frames [t] = assemble_frames (sec, profile_get (PROFILE_CD)->rate_hz);
+            else
+                lengths = false;
             if (ch <= 0)
                 continue;
             snprintf (path, sizeof path, "$.albums[%zu].tracks[%zu].path", a, t);
-            if ((al->s.profiles & (1u << PROFILE_CD)) && ch > 2)
+            if (cd && ch > 2)
                 spec_errors_add (errs, path, 0, 0, "'%s' has %d channels; cd is two-channel "
                                  "(Red Book): give a stereo mix, or leave cd out of this "
                                  "album's profiles", al->tracks [t].path, ch);
@@ -94,6 +108,11 @@ s_check_channels (broker_t *self, const job_spec_t *spec, spec_errors_t *errs)
                                  "%d; an album's tracks are all mono or stereo, or all of one "
                                  "channel count", al->tracks [t].path, ch, first_t + 1, first);
         }
+        char err [CORE_ERR_LEN] = "";
+        snprintf (path, sizeof path, "$.albums[%zu]", a);
+        if (cd && assemble_check_cd (al, lengths ? cd_frames : NULL, err, sizeof err))
+            spec_errors_add (errs, path, 0, 0, "%s (profile cd)", err);
+        free (cd_frames);
     }
 }
 
@@ -123,9 +142,11 @@ requests_on_submit (broker_t *self, const wire_msg_t *msg)
     if (strcmp (format, "json") == 0 || strcmp (format, "csv") == 0) {
         spec = format [0] == 'j' ? spec_parse_json (text, strlen (text), origin, &errs)
                                  : spec_parse_csv (text, strlen (text), origin, &errs);
-        if (spec && spec_check_paths (spec, self->input_root, &errs) == 0)
-            s_check_channels (self, spec, &errs);
-        for (size_t i = 0; spec && i < spec->n_albums; i++) {
+        bool paths_ok = spec && spec_check_paths (spec, self->input_root, &errs) == 0;
+        if (paths_ok)
+            s_check_inputs (self, spec, &errs);
+        for (size_t i = 0; spec && !paths_ok && i < spec->n_albums; i++) {
+            //  bad paths: the cd limits that need no header
             char err [CORE_ERR_LEN] = "", path [48];
             if ((spec->albums [i].s.profiles & (1u << PROFILE_CD))
             &&  assemble_check_cd (&spec->albums [i], NULL, err, sizeof err)) {

@@ -50,8 +50,8 @@ int assemble_layout (const spec_album_t *album, const profile_t *profile, int ra
                      char *err, size_t err_size);
 
 //  Red Book check the broker can run at submit time: 1..99 tracks and,
-//  when track_frames
-//  (lengths at 44.1 kHz after trim) is not NULL, the whole layout
+//  when track_frames (lengths at 44.1 kHz: after trim at the plan, from
+//  the headers at submit) is not NULL, the whole layout
 //  including every track at least 4 s from its INDEX 01 to the next
 //  track's INDEX 00 (or the end). Returns 0, or MF_ERR_INVALID with the
 //  reason (which track, which rule) in err.

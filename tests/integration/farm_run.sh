@@ -6,7 +6,8 @@
 # file names). Re-running into the same folder replaces the delivery (the
 # earlier one is kept aside); an interrupted run resumes; a CSV catalog
 # runs too. A failed run retried after a file was fixed analyses that file
-# again. Every command answers --help with 0 and bad usage with 2.
+# again. A track too short for the cd by its header is refused at submit.
+# Every command answers --help with 0 and bad usage with 2.
 . "$MF_SRC/tests/lib/farm_lib.sh"
 
 for c in run album submit status watch cancel retry priority pause resume logs; do
@@ -126,22 +127,46 @@ again=$(sqlite3 "$T/out-fix/.masterfarm/state.db" \
 [ -z "$again" ] || fail "untouched tracks' tasks ran again after the fix"
 log "failed run, fixed source, same command: only the failed track ran again"
 
-# A track that analysed fine but is too short for the cd (3 s; Red Book
-# needs 4): the cd plan fails. The file is fixed (made 5 s long) and the
-# same command run again: the changed file is analysed again (not planned
-# from its old analysis), the album is delivered, and the tracks whose
-# files did not change are not analysed again.
+# A track too short for the cd (3 s; Red Book needs 4): its header says
+# so, and the job is refused at submit, naming the album and track, with
+# nothing run.
 gen_album "$T/in-short" --tracks 3 --seconds 6 --seed 8 --profiles cd
 short="$T/in-short/album1/$(ls "$T/in-short/album1" | sed -n 2p)"
-sox "$short" "$T/short.wav" trim 0 3 && mv "$T/short.wav" "$short"
+cp "$short" "$T/short-whole.wav"
+sox "$T/short-whole.wav" "$short" trim 0 3
+set +e
+"$MASTERFARM" run "$T/in-short/job.json" -o "$T/out-short0" -j 2 --quiet >"$T/short0.out" 2>&1
+rc=$?
+set -e
+cat "$T/short0.out"
+[ $rc = 1 ] || fail "a run with a 3 s cd track exited $rc, expected 1"
+grep -qF '$.albums[0]: album "Generated Album 1" track 2: 3.00 s long, Red Book (cd) needs at least 4 s per track (profile cd)' \
+    "$T/short0.out" || fail "the submit did not refuse track 2 as too short for cd"
+grep -q "nothing was run" "$T/short0.out" || fail "run did not say that nothing was run"
+[ ! -e "$T/out-short0/.masterfarm/state.db" ] || [ "$(sqlite3 "$T/out-short0/.masterfarm/state.db" \
+    'SELECT COUNT (*) FROM attempts')" = 0 ] || fail "tasks ran for a refused job"
+# A track long enough by its header but too short once its silence is
+# trimmed (3 s of audio and 3 s of silence, "trim": true): the cd plan
+# fails. The file is fixed (5 s of audio) and the same command run again:
+# the changed file is analysed again (not planned from its old analysis),
+# the album is delivered, and the tracks whose files did not change are
+# not analysed again.
+python3 - "$T/in-short/job.json" <<'PY'
+import json, sys
+p = sys.argv[1]
+j = json.load(open(p))
+j["defaults"]["trim"] = True
+json.dump(j, open(p, "w"), indent=1)
+PY
+sox "$T/short-whole.wav" "$short" trim 0 3 pad 0 3
 set +e
 "$MASTERFARM" run "$T/in-short/job.json" -o "$T/out-short" -j 2 --quiet >"$T/short1.out" 2>&1
 rc=$?
 set -e
-[ $rc = 1 ] || { cat "$T/short1.out"; fail "a run with a 3 s cd track exited $rc, expected 1"; }
-grep -q "track 2: 3.00 s long, Red Book (cd) needs at least 4 s" "$T/short1.out" \
+[ $rc = 1 ] || { cat "$T/short1.out"; fail "a run with a cd track trimmed to 3 s exited $rc, expected 1"; }
+grep -qE "track 2: 3\.[0-9]{2} s long, Red Book \(cd\) needs at least 4 s" "$T/short1.out" \
     || { cat "$T/short1.out"; fail "run did not say that track 2 is too short"; }
-sox "$short" "$T/short.wav" pad 0 2 && mv "$T/short.wav" "$short"
+sox "$T/short-whole.wav" "$short" trim 0 5
 # The job's wall time and speed count the time it ran, not the time it
 # sat failed between the two runs.
 sleep 8
