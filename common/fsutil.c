@@ -658,14 +658,49 @@ static const char *const s_latin1 [64] = {
     "d", "n", "o", "o", "o", "o", "o", NULL, "o", "u", "u", "u", "u", "y", "th", "y"
 };
 
+//  ASCII letter of U+0100 .. U+017F (Latin Extended-A: Central European,
+//  Baltic, Turkish letters); '2' marks the ligatures IJ ij OE oe.
+static const char s_latin_a [] =
+    "AaAaAaCcCcCcCcDdDdEeEeEeEeEeGgGgGgGgHhHhIiIiIiIiIi22JjKkkLlLlLlL"
+    "lLlNnNnNnnNnOoOoOo22RrRrRrSsSsSsSsTtTtTtUuUuUuUuUuUuWwYyYZzZzZzs";
+
+//  True for a code point of a script without an ASCII spelling here
+//  whose letters and digits a name keeps as they are: Latin Extended-B
+//  and Additional (Vietnamese), Greek, Cyrillic, Armenian, Hebrew, Arabic,
+//  the Indic scripts, Thai, Georgian, Hangul, kana, CJK ideographs, and
+//  fullwidth letters and digits. Symbols, emoji, punctuation and
+//  controls are not kept.
+static bool
+s_kept_letter (uint32_t cp)
+{
+    return (cp >= 0x180 && cp <= 0x24F) || (cp >= 0x370 && cp <= 0x3FF && cp != 0x37E
+                                                && cp != 0x387)
+        || (cp >= 0x400 && cp <= 0x52F && (cp < 0x482 || cp > 0x489))
+        || (cp >= 0x531 && cp <= 0x587) || (cp >= 0x5D0 && cp <= 0x5EA)
+        || (cp >= 0x620 && cp <= 0x64A) || (cp >= 0x660 && cp <= 0x669)
+        || (cp >= 0x671 && cp <= 0x6D3) || (cp >= 0x900 && cp <= 0xDFF)
+        || (cp >= 0xE01 && cp <= 0xE5B) || (cp >= 0x10A0 && cp <= 0x10FF)
+        || (cp >= 0x1100 && cp <= 0x11FF) || (cp >= 0x1E00 && cp <= 0x1EFF)
+        || (cp >= 0x3041 && cp <= 0x3096) || (cp >= 0x30A1 && cp <= 0x30FA)
+        || cp == 0x30FC || (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0x4E00 && cp <= 0x9FFF)
+        || (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF)
+        || (cp >= 0xFF10 && cp <= 0xFF19) || (cp >= 0xFF21 && cp <= 0xFF3A)
+        || (cp >= 0xFF41 && cp <= 0xFF5A) || (cp >= 0xFF66 && cp <= 0xFF9D);
+}
+
 //  Reads one character of UTF-8 text at *p and advances *p past it.
-//  Returns its ASCII spelling: a one-character string in one (for ASCII),
-//  a transliteration, or NULL for a character with none (including bytes
-//  that are not valid UTF-8, which are consumed one at a time).
+//  Returns how a name spells it: in one (at least 5 bytes), the ASCII
+//  character itself or, for a letter of a script kept as it is
+//  (s_kept_letter), its UTF-8 bytes (*kept set; Greek and Cyrillic
+//  capitals made small when lower); else a transliteration; "" for a
+//  combining mark (the accent of a decomposed letter: "o" then U+0308
+//  reads "o"); NULL for a character with none (symbols, punctuation,
+//  controls, and bytes that are not valid UTF-8, consumed one at a time).
 static const char *
-s_next_ascii (const unsigned char **p, char one [2])
+s_next_char (const unsigned char **p, char one [5], bool lower, bool *kept)
 {
     const unsigned char *s = *p;
+    *kept = false;
     if (s [0] < 0x80) {
         one [0] = (char) s [0];
         one [1] = '\0';
@@ -679,14 +714,49 @@ s_next_ascii (const unsigned char **p, char one [2])
             break;
         }
     *p = s + n;
-    if (n == 2) {
-        unsigned cp = (unsigned) (s [0] & 0x1F) << 6 | (s [1] & 0x3F);
-        if (cp >= 0xC0 && cp <= 0xFF)
-            return s_latin1 [cp - 0xC0];
-        if (cp == 0x152) return "OE";
-        if (cp == 0x153) return "oe";
+    uint32_t cp = n == 2 ? (uint32_t) (s [0] & 0x1F) << 6 | (s [1] & 0x3F)
+                : n == 3 ? (uint32_t) (s [0] & 0x0F) << 12 | (uint32_t) (s [1] & 0x3F) << 6
+                           | (s [2] & 0x3F)
+                : n == 4 ? (uint32_t) (s [0] & 0x07) << 18 | (uint32_t) (s [1] & 0x3F) << 12
+                           | (uint32_t) (s [2] & 0x3F) << 6 | (s [3] & 0x3F)
+                : 0;
+    //  overlong forms and surrogates are not text
+    if (n == 1 || (n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000)
+    ||  (cp >= 0xD800 && cp <= 0xDFFF))
+        return NULL;
+    if (cp >= 0xC0 && cp <= 0xFF)
+        return s_latin1 [cp - 0xC0];
+    if (cp >= 0x100 && cp <= 0x17F) {
+        char c = s_latin_a [cp - 0x100];
+        if (c == '2')
+            return cp == 0x132 ? "IJ" : cp == 0x133 ? "ij" : cp == 0x152 ? "OE" : "oe";
+        one [0] = c;
+        one [1] = '\0';
+        return one;
     }
-    return NULL;
+    if ((cp >= 0x300 && cp <= 0x36F) || (cp >= 0x1AB0 && cp <= 0x1AFF)
+    ||  (cp >= 0x1DC0 && cp <= 0x1DFF) || (cp >= 0xFE20 && cp <= 0xFE2F))
+        return "";
+    if (!s_kept_letter (cp))
+        return NULL;
+    if (lower) {
+        if ((cp >= 0x391 && cp <= 0x3A9) || (cp >= 0x410 && cp <= 0x42F))
+            cp += 0x20;
+        else
+        if (cp >= 0x400 && cp <= 0x40F)
+            cp += 0x50;
+    }
+    if (cp < 0x800) {
+        one [0] = (char) (0xC0 | cp >> 6);
+        one [1] = (char) (0x80 | (cp & 0x3F));
+        one [2] = '\0';
+    }
+    else {
+        memcpy (one, s, (size_t) n);        //  no case below: as written
+        one [n] = '\0';
+    }
+    *kept = true;
+    return one;
 }
 
 //  Lower-case ASCII folder name of a title, at most FSUTIL_NAME_MAX bytes.
@@ -699,10 +769,24 @@ fsutil_slugify (const char *title, char *buf, size_t size)
     size_t len = 0;
     bool dash = false;                  //  a separator is pending
     const unsigned char *p = (const unsigned char *) (title ? title : "");
-    char one [2];
+    char one [5];
     bool full = false;
     while (*p && !full) {
-        const char *a = s_next_ascii (&p, one);
+        bool kept;
+        const char *a = s_next_char (&p, one, true, &kept);
+        if (kept) {                         //  a letter of another script, whole
+            size_t k = strlen (a), need = (dash && len > 0 ? 1 : 0) + k;
+            if (len + need > limit) {
+                full = true;
+                break;
+            }
+            if (dash && len > 0)
+                buf [len++] = '-';
+            dash = false;
+            memcpy (buf + len, a, k);
+            len += k;
+            continue;
+        }
         for (; a && *a && !full; a++) {
             char c = *a;
             if (c >= 'A' && c <= 'Z')
@@ -741,9 +825,18 @@ fsutil_safe_name (const char *title, char *buf, size_t size)
     size_t limit = size - 1 < FSUTIL_NAME_MAX ? size - 1 : FSUTIL_NAME_MAX;
     size_t len = 0;
     const unsigned char *p = (const unsigned char *) (title ? title : "");
-    char one [2];
+    char one [5];
     while (*p && len < limit) {
-        const char *a = s_next_ascii (&p, one);
+        bool kept;
+        const char *a = s_next_char (&p, one, false, &kept);
+        if (kept) {                         //  a letter of another script, whole
+            size_t k = strlen (a);
+            if (len + k > limit)
+                break;
+            memcpy (buf + len, a, k);
+            len += k;
+            continue;
+        }
         if (!a)
             a = "_";
         for (; *a && len < limit; a++) {

@@ -16,10 +16,14 @@
 
     Names: fsutil_slugify makes folder names ("Back Catalog: 1971/79" ->
     "back-catalog-1971-79"); fsutil_safe_name keeps case and spaces for
-    human-facing file names ("AC/DC: Live?" -> "AC_DC_ Live_"). Both give
-    ASCII only (common Latin-1 letters lose their accents), never a slash,
-    never a leading dot, at most FSUTIL_NAME_MAX bytes, and the same result
-    for the same input.  */
+    human-facing file names ("AC/DC: Live?" -> "AC_DC_ Live_"). Latin
+    letters are spelt in ASCII (Latin-1 and Latin Extended-A lose their
+    accents: "Dvořák" -> "Dvorak"); the letters and digits of other scripts
+    (Greek, Cyrillic, Hebrew, Arabic, Indic, Thai, Hangul, kana, CJK, ...)
+    are kept in UTF-8, so that a Japanese or Russian catalog keeps its
+    titles; symbols, emoji and controls are not. Never a slash, never a
+    leading dot, at most FSUTIL_NAME_MAX bytes (never cut within a
+    character), and the same result for the same input.  */
 #ifndef MF_FSUTIL_H
 #define MF_FSUTIL_H
 
@@ -140,7 +144,8 @@ const char *fsutil_beneath_strerror (int rc, int err, const char *what,
 //  the component walk as on a kernel without openat2.
 void fsutil_beneath_force_walk (bool walk);
 
-//  Folder-name slug: lower-case ASCII letters and digits, runs of anything
+//  Folder-name slug: lower-case letters and digits (see above: other
+//  scripts' letters kept, Greek and Cyrillic made small), runs of anything
 //  else become one '-', no leading/trailing '-', at most FSUTIL_NAME_MAX
 //  bytes; "untitled" if nothing is left. size must be > FSUTIL_NAME_MAX
 //  for an untruncated result. Returns buf.

@@ -8,6 +8,7 @@
 # --title --artist --album --isrc` writes the same; a bad ISRC or date in
 # a spec, or a bad --isrc, is refused naming where it is. The album FLAC
 # passes flac -t (CRCs and MD5) and decodes to its tracks back to back.
+# Japanese and Russian titles are kept in folder and file names.
 . "$MF_SRC/tests/lib/farm_lib.sh"
 
 command -v metaflac >/dev/null || { echo "metaflac not installed"; exit 77; }
@@ -123,4 +124,34 @@ set -e
 grep -q 'albums\[0\].tracks\[1\].isrc' "$T/bad.out" || fail "no JSON path for the ISRC: $(cat "$T/bad.out")"
 grep -q 'albums\[0\].date' "$T/bad.out" || fail "no JSON path for the date: $(cat "$T/bad.out")"
 log "bad ISRC and date refused: $(tr '\n' '|' <<<"$(cat "$T/bad.out")")"
+
+# --- titles in other scripts ----------------------------------------------------
+# A Japanese and a Russian album: the folders and file names keep their
+# titles (not "untitled", "untitled-2" and "01 - ______.flac"), the tags
+# carry them exactly, and the manifests check out with sha256sum.
+gen_album "$T/in3" --albums 2 --tracks 2 --seconds 3 --seed 6 --profiles spotify
+python3 - "$T/in3/job.json" <<'PY'
+import json, sys
+p = sys.argv[1]
+j = json.load(open(p))
+a, b = j["albums"]
+a.update(title="夜行列車", artist="たま")
+a["tracks"][0]["title"], a["tracks"][1]["title"] = "さよなら人類", "らんちう ♪"
+b.update(title="Группа крови", artist="Кино")
+b["tracks"][0]["title"], b["tracks"][1]["title"] = "Группа крови", "Закрой за мной дверь?"
+json.dump(j, open(p, "w"), indent=2, ensure_ascii=False)
+PY
+"$MASTERFARM" run "$T/in3/job.json" -o "$T/out3" -j 2 >"$T/run3.out" 2>&1 \
+    || { cat "$T/run3.out"; fail "masterfarm run of the other scripts did not exit 0"; }
+for f in "たま-夜行列車/spotify/01 - さよなら人類.flac" "たま-夜行列車/spotify/02 - らんちう _.flac" \
+         "кино-группа-крови/spotify/01 - Группа крови.flac" \
+         "кино-группа-крови/spotify/02 - Закрой за мной дверь_.flac"; do
+    [ -f "$T/out3/$f" ] || { find "$T/out3" -path '*/.masterfarm' -prune -o -print; fail "no $f"; }
+done
+has "$(metaflac --export-tags-to=- "$T/out3/кино-группа-крови/spotify/02 - Закрой за мной дверь_.flac")" \
+    "TITLE=Закрой за мной дверь?" "Russian title tag"
+has "$(metaflac --export-tags-to=- "$T/out3/たま-夜行列車/spotify/01 - さよなら人類.flac")" \
+    "ALBUM=夜行列車" "Japanese album tag"
+n=$(verify_manifests "$T/out3") || fail "manifests of the other scripts: $n"
+log "Japanese and Russian titles kept in folder and file names and tags; $n files verified"
 farm_pass

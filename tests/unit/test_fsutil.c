@@ -290,7 +290,9 @@ test_sandbox (void **state)
     assert_int_equal (fsutil_path_inside (root, "sib/x.wav", NULL, 0), MF_ERR_INVALID);
 }
 
-//  Slugs: ASCII, lower case, no leading dot, bounded, stable.
+//  Slugs: lower case, Latin letters in ASCII and other scripts' letters
+//  as written, no leading dot, bounded (never within a character),
+//  stable.
 static void
 test_slugify (void **state)
 {
@@ -301,7 +303,33 @@ test_slugify (void **state)
     assert_string_equal (fsutil_slugify ("  ..hidden", buf, sizeof buf), "hidden");
     assert_string_equal (fsutil_slugify ("Caf\xc3\xa9 M\xc3\xbcller \xc3\x86ther", buf, sizeof buf),
                          "cafe-muller-aether");
-    assert_string_equal (fsutil_slugify ("\xe6\x97\xa5\xe6\x9c\xac", buf, sizeof buf), "untitled");
+    //  Japanese, Russian (capitals made small), Greek, Korean: kept
+    assert_string_equal (fsutil_slugify ("\xe5\xa4\x9c\xe8\xa1\x8c\xe5\x88\x97\xe8\xbb\x8a "
+                                         "\xf0\x9f\x9a\x82", buf, sizeof buf),
+                         "\xe5\xa4\x9c\xe8\xa1\x8c\xe5\x88\x97\xe8\xbb\x8a");     //  夜行列車 🚂
+    assert_string_equal (fsutil_slugify ("\xd0\x9a\xd0\xb8\xd0\xbd\xd0\xbe: \xd0\x81\xd0\xbb\xd0\xba\xd0\xb0",
+                                         buf, sizeof buf),
+                         "\xd0\xba\xd0\xb8\xd0\xbd\xd0\xbe-\xd1\x91\xd0\xbb\xd0\xba\xd0\xb0");    //  Кино: Ёлка
+    assert_string_equal (fsutil_slugify ("\xce\x9d\xcf\x8d\xcf\x87\xcf\x84\xce\xb1", buf, sizeof buf),
+                         "\xce\xbd\xcf\x8d\xcf\x87\xcf\x84\xce\xb1");                   //  Νύχτα
+    assert_string_equal (fsutil_slugify ("\xeb\xb0\xa4 1", buf, sizeof buf), "\xeb\xb0\xa4-1");
+    //  Central European letters in ASCII; a decomposed accent is dropped
+    assert_string_equal (fsutil_slugify ("Dvo\xc5\x99\xc3\xa1k \xc5\x81\xc3\xb3" "d\xc5\xba", buf, sizeof buf),
+                         "dvorak-lodz");
+    assert_string_equal (fsutil_slugify ("Bjo\xcc\x88rk", buf, sizeof buf), "bjork");
+    //  symbols and emoji alone: nothing left
+    assert_string_equal (fsutil_slugify ("\xf0\x9f\x9a\x82 \xe2\x99\xaa", buf, sizeof buf), "untitled");
+    //  overlong and surrogate forms are not letters
+    assert_string_equal (fsutil_slugify ("a\xc0\xaf" "b\xed\xa0\x80" "c", buf, sizeof buf), "a-b-c");
+    //  bounded at a whole character
+    {
+        char cjk [200] = "";
+        for (int i = 0; i < 40; i++)
+            strcat (cjk, "\xe5\xa4\x9c");
+        fsutil_slugify (cjk, buf, sizeof buf);
+        assert_int_equal (strlen (buf), 78);                         //  26 whole characters
+        assert_int_equal (strncmp (buf, cjk, 78), 0);
+    }
     assert_string_equal (fsutil_slugify ("", buf, sizeof buf), "untitled");
     assert_string_equal (fsutil_slugify (NULL, buf, sizeof buf), "untitled");
     assert_string_equal (fsutil_slugify ("\xff\xfe broken", buf, sizeof buf), "broken");
@@ -477,6 +505,22 @@ test_safe_name (void **state)
     assert_string_equal (fsutil_safe_name ("..", buf, sizeof buf), "untitled");
     assert_string_equal (fsutil_safe_name ("end. ", buf, sizeof buf), "end");
     assert_string_equal (fsutil_safe_name ("Caf\xc3\xa9", buf, sizeof buf), "Cafe");
+    //  other scripts' letters as written, case kept; symbols become '_'
+    assert_string_equal (fsutil_safe_name ("\xd0\x93\xd1\x80\xd1\x83\xd0\xbf\xd0\xbf\xd0\xb0 "
+                                           "\xd0\xba\xd1\x80\xd0\xbe\xd0\xb2\xd0\xb8?", buf, sizeof buf),
+                         "\xd0\x93\xd1\x80\xd1\x83\xd0\xbf\xd0\xbf\xd0\xb0 "
+                         "\xd0\xba\xd1\x80\xd0\xbe\xd0\xb2\xd0\xb8_");            //  Группа крови?
+    assert_string_equal (fsutil_safe_name ("\xe3\x81\x95\xe3\x82\x88\xe3\x81\xaa\xe3\x82\x89 \xe2\x99\xaa",
+                                           buf, sizeof buf),
+                         "\xe3\x81\x95\xe3\x82\x88\xe3\x81\xaa\xe3\x82\x89 _");         //  さよなら ♪
+    assert_string_equal (fsutil_safe_name ("G\xc3\xbcl\xc5\x9f" "en", buf, sizeof buf), "Gulsen");
+    {
+        char cjk [200] = "";
+        for (int i = 0; i < 40; i++)
+            strcat (cjk, "\xe3\x81\x95");
+        fsutil_safe_name (cjk, buf, sizeof buf);
+        assert_int_equal (strlen (buf), 78);                         //  never within a character
+    }
     assert_string_equal (fsutil_safe_name ("a\tb", buf, sizeof buf), "a_b");
     char name [200];
     assert_int_equal (fsutil_track_file_name (1, "Intro", "flac", name, sizeof name), 0);
