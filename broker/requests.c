@@ -67,10 +67,11 @@ s_change_commit (broker_t *self, const wire_msg_t *msg, Masterfarm__JobReply *re
 //  a stereo album, and cd is two-channel (Red Book), so an album's tracks
 //  are all mono or stereo, or all of one channel count, and cd takes mono
 //  or stereo. cd's limits: at most 99 tracks and, when every header
-//  reads, each track at least 4 s between its INDEX 01 and the next
-//  track's pregap, as the album's gaps and crossfades lay it out (a track
-//  its trimmed silence makes shorter fails at its plan). A header that
-//  cannot be read is left to the track's analysis.
+//  reads and no track is trimmed, each track at least 4 s between its
+//  INDEX 01 and the next track's pregap and the whole disc within 80:00,
+//  as the album's gaps and crossfades lay it out (trimmed albums are
+//  checked at their plan). A header that cannot be read is left to the
+//  track's analysis.
 static void
 s_check_inputs (broker_t *self, const job_spec_t *spec, spec_errors_t *errs)
 {
@@ -87,7 +88,9 @@ s_check_inputs (broker_t *self, const job_spec_t *spec, spec_errors_t *errs)
             int ch;
             double sec;
             control_audio_header (self->input_root, al->tracks [t].path, &ch, &sec);
-            if (cd_frames && sec > 0)
+            //  trimmed silence shortens a track after its header: its
+            //  album's length is then the plan's to check
+            if (cd_frames && sec > 0 && !al->tracks [t].s.trim)
                 cd_frames [t] = assemble_frames (sec, profile_get (PROFILE_CD)->rate_hz);
             else
                 lengths = false;

@@ -14,6 +14,7 @@
 #define CD_MAX_TRACKS       99
 #define CD_MIN_PREGAP_S     2.0
 #define CD_MIN_TRACK_S      4.0
+#define CD_MAX_S            (80 * 60)     //  an 80-minute disc: 360,000 frames of 1/75 s
 
 //  Rounds x to the nearest multiple of m (ties up).
 static int64_t s_round_to (int64_t x, int64_t m) { return ((x + m / 2) / m) * m; }
@@ -151,6 +152,15 @@ assemble_layout (const spec_album_t *album, const profile_t *profile, int rate_h
         pos = t->audio_start + track_frames [i];
     }
     layout->total_frames = cd ? s_ceil_to (pos, CD_FRAME) : pos;
+    if (cd && layout->total_frames > (int64_t) CD_MAX_S * CD_RATE_HZ) {
+        long s = (long) (layout->total_frames / CD_RATE_HZ);
+        snprintf (err, err_size, "album \"%s\": %ld:%02ld long with its gaps, an 80-minute CD "
+                  "holds at most 80:00; make each disc of the set an album of its own, or "
+                  "leave cd out of this album's profiles", assemble_album_title (album),
+                  s / 60, s % 60);
+        assemble_layout_free (layout);
+        return MF_ERR_INVALID;
+    }
     for (size_t i = 0; i < n; i++) {
         assemble_track_t *t = &layout->tracks [i];
         int64_t next = i + 1 < n ? layout->tracks [i + 1].start : layout->total_frames;

@@ -53,7 +53,8 @@ int assemble_layout (const spec_album_t *album, const profile_t *profile, int ra
 //  when track_frames (lengths at 44.1 kHz: after trim at the plan, from
 //  the headers at submit) is not NULL, the whole layout
 //  including every track at least 4 s from its INDEX 01 to the next
-//  track's INDEX 00 (or the end). Returns 0, or MF_ERR_INVALID with the
+//  track's INDEX 00 (or the end) and the whole programme, pregap and gaps
+//  included, within 80:00 (an 80-minute disc). Returns 0, or MF_ERR_INVALID with the
 //  reason (which track, which rule) in err.
 int assemble_check_cd (const spec_album_t *album, const int64_t *track_frames,
                        char *err, size_t err_size);

@@ -167,6 +167,22 @@ test_cd_refusals (void **state)
     int64_t sub [3] = { 44100 * 5, 44100 * 5, 44100 * 3 };
     assert_int_equal (assemble_check_cd (&a, sub, err, sizeof err), MF_ERR_INVALID);
     assert_non_null (strstr (err, "track 9"));
+    //  an 80-minute disc: three tracks of 26:38 and the 2 s gaps fit
+    //  (80:00 in all, with the 2 s pregap); one second more does not
+    for (int i = 0; i < 3; i++) {
+        t [i].number = 0;
+        t [i].s.gap_s = 2.0;
+        sub [i] = (int64_t) 44100 * (26 * 60 + 38);
+    }
+    assert_int_equal (assemble_check_cd (&a, sub, err, sizeof err), 0);
+    sub [2] += 44100 * 2;
+    assert_int_equal (assemble_check_cd (&a, sub, err, sizeof err), MF_ERR_INVALID);
+    assert_non_null (strstr (err, "80:02 long with its gaps, an 80-minute CD holds at most 80:00"));
+    //  streaming profiles have no such limit
+    assemble_layout_t lo;
+    assert_int_equal (assemble_layout (&a, profile_get (PROFILE_SPOTIFY), 44100, sub, &lo, err,
+                                       sizeof err), 0);
+    assemble_layout_free (&lo);
 }
 
 //  Silence finder for trim.
