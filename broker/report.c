@@ -133,9 +133,11 @@ s_album_out (const spec_album_t *album, const report_profile_t *rp, size_t n)
 }
 
 //  The album correction of a plan (graph.c), one sentence; nothing when
-//  the album was not corrected.
+//  the album was not corrected. measured: the album file's loudness as
+//  assembled (NAN: not known), said too where the reading on the masters'
+//  blocks after the gain differs from it.
 static void
-s_put_correction (text_t *o, const album_plan_t *plan)
+s_put_correction (text_t *o, const album_plan_t *plan, double measured)
 {
     json_t *rec = plan->report_json ? json_loads (plan->report_json, 0, NULL) : NULL;
     json_t *c = json_object_get (rec, "album_correction");
@@ -175,10 +177,13 @@ s_put_correction (text_t *o, const album_plan_t *plan)
             else
             if (hi >= lo)
                 snprintf (by, sizeof by, " by %.2f dB", hi);
+            double to = json_number_value (json_array_get (reads, n_read));
             text_printf (o, "%s lowered%s after the limiter as the album was assembled (a "
                          "gain moves every block by itself), to %.2f LUFS",
-                         again > 0 ? "" : "the tracks were", by,
-                         json_number_value (json_array_get (reads, n_read)));
+                         again > 0 ? "" : "the tracks were", by, to);
+            if (isfinite (measured) && fabs (measured - to) >= 0.005)
+                text_printf (o, " on the masters' blocks; the album file as assembled reads "
+                             "%.2f LUFS", measured);
         }
         text_printf (o, "%s.</p>\n", post ? "" : " to land it on the plan");
     }
@@ -871,7 +876,7 @@ report_html (const report_input_t *in)
         if (isfinite (out_album))
             text_printf (&o, "measured %.2f LUFS, ", out_album);
         text_printf (&o, "planned spread between tracks %.2f LU</p>\n", rp->plan->spread_lu);
-        s_put_correction (&o, rp->plan);
+        s_put_correction (&o, rp->plan, rp->album_out_lufs);
         text_printf (&o, "<table><tr><th>#</th><th>in LUFS</th><th>gain dB</th><th>planned LUFS</th><th>out LUFS</th><th>file LUFS</th>"
                   "<th>out LRA LU</th><th>out dBTP</th><th>ceiling</th><th>GR max dB</th><th>GR mean dB</th>"
                   "<th>peaks fixed ms</th><th>start</th><th>length</th></tr>\n");

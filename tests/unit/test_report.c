@@ -286,7 +286,8 @@ test_report_silent (void **state)
 //  The album correction made as a gain after the limiter (broker/graph.c):
 //  each track's planned loudness, output loudness and true peak are the
 //  master's moved by its post_gain_db, which report.json gives, and the
-//  HTML says by how much the tracks were lowered and where the album lands;
+//  HTML says by how much the tracks were lowered and where the album lands
+//  (and what the album file reads, when that differs);
 //  a track the limiter's bound held under its plan is named.
 static void
 test_report_post_gain (void **state)
@@ -350,6 +351,13 @@ test_report_post_gain (void **state)
     const char *held = strstr (html, "Track 2 is held under its plan by the limiter's bound");
     assert_non_null (held);
     assert_null (strstr (held + strlen ("Track 2 is held"), "is held under its plan"));
+    //  an album file that reads other than the blocks so moved says so
+    rp.album_out_lufs = -13.96;
+    free (html);
+    html = report_html (&in);
+    assert_non_null (html);
+    assert_non_null (strstr (html, "to -14.00 LUFS on the masters' blocks; the album file as "
+                                   "assembled reads -13.96 LUFS."));
     json_decref (root);
     free (json);
     free (html);
