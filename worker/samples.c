@@ -1,5 +1,6 @@
-/*  Whole-track sample buffers (see samples.h): populated and huge-page
-    heap buffers, or shared mappings of unnamed files when spilled.  */
+/*  Whole-track sample buffers (see samples.h): populated heap buffers
+    (the largest kept for the next track), or shared mappings of unnamed
+    files when spilled.  */
 #include "worker/samples.h"
 #include "common/log.h"
 
@@ -27,7 +28,7 @@ static struct {
         size_t bytes;
         int    fd;
     } map [S_SPILL_MAX];
-    //  The largest huge-page buffer freed (at most S_KEEP_MAX bytes), kept
+    //  The largest 2 MiB-aligned buffer freed (at most S_KEEP_MAX bytes), kept
     //  with its pages for the next one: a task process masters track
     //  after track, and the kernel clears every fresh page it gives
     struct {
@@ -148,7 +149,7 @@ s_keep_take (size_t bytes)
     }
     const size_t page = (size_t) sysconf (_SC_PAGESIZE);
     size_t tail = (have - bytes) / page * page;
-    if (p && tail > 0)                  //  bytes is a whole number of huge pages
+    if (p && tail > 0)                  //  bytes is a whole number of 2 MiB
         madvise ((char *) p + bytes, tail, MADV_DONTNEED);
     return p;
 }
@@ -167,11 +168,8 @@ samples_alloc (size_t samples)
     if (bytes >= 4 * huge) {
         rounded = (bytes + huge - 1) / huge * huge;
         p = s_keep_take (rounded);
-        if (!p) {
+        if (!p)
             p = aligned_alloc (huge, rounded);
-            if (p)
-                madvise (p, rounded, MADV_HUGEPAGE);
-        }
     }
     else
         p = malloc (bytes);
@@ -242,7 +240,7 @@ samples_free (float *p)
         s_spill.map [slot].p = NULL;
     }
     if (slot < 0) {
-        //  a huge-page buffer is kept for the next one, the larger one
+        //  a 2 MiB-aligned buffer is kept for the next one, the larger one
         //  when one is kept already
         size_t have = malloc_usable_size (p);
         if ((uintptr_t) p % S_HUGE == 0 && have >= 4 * S_HUGE && have <= S_KEEP_MAX

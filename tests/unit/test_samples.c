@@ -196,7 +196,7 @@ s_resident (const void *p, size_t bytes, bool want)
     return all;
 }
 
-//  The buffer kept from one track to the next: a freed huge-page buffer
+//  The buffer kept from one track to the next: a freed 2 MiB-aligned buffer
 //  comes back for the next one that fits, its pages past the new size
 //  given back; the larger of two freed is kept; one too small for the
 //  next is given back; one over the bound is freed for good.
