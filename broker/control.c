@@ -8,14 +8,16 @@
 #include <unistd.h>
 
 #include "common/fsutil.h"
+#include "common/sflog.h"
 
 static const double s_prior [CONTROL_KINDS] = {
     CONTROL_PRIOR_ANALYZE, CONTROL_PRIOR_MASTER, CONTROL_PRIOR_ASSEMBLE, CONTROL_PRIOR_REPORT
 };
 
-//  root/rel's header into info; false when it cannot be read.
+//  root/rel's header into info, and whether libsndfile found its data cut
+//  short (cut may be NULL); false when it cannot be read.
 static bool
-s_header (const char *root, const char *rel, SF_INFO *info)
+s_header_cut (const char *root, const char *rel, SF_INFO *info, bool *cut)
 {
     memset (info, 0, sizeof *info);
     if (!root || !rel || !fsutil_rel_path_ok (rel))
@@ -26,8 +28,21 @@ s_header (const char *root, const char *rel, SF_INFO *info)
     SNDFILE *sf = sf_open_fd (fd, SFM_READ, info, 1);      //  closes fd
     if (!sf)
         return false;
+    if (cut) {
+        char log [4096] = "";
+        long long claimed, held;
+        sf_command (sf, SFC_GET_LOG_INFO, log, sizeof log);
+        *cut = sflog_cut_short (log, &claimed, &held);
+    }
     sf_close (sf);
     return true;
+}
+
+//  root/rel's header into info; false when it cannot be read.
+static bool
+s_header (const char *root, const char *rel, SF_INFO *info)
+{
+    return s_header_cut (root, rel, info, NULL);
 }
 
 double
@@ -45,10 +60,12 @@ control_audio_header (const char *root, const char *rel, int *channels, double *
     SF_INFO info;
     *channels = 0;
     *seconds = 0;
-    if (!s_header (root, rel, &info) || info.channels <= 0)
+    bool cut = false;
+    if (!s_header_cut (root, rel, &info, &cut) || info.channels <= 0)
         return false;
     *channels = info.channels;
-    if (info.samplerate > 0 && info.frames > 0)
+    //  a file cut short: its length is not known (its analysis says why)
+    if (info.samplerate > 0 && info.frames > 0 && !cut)
         *seconds = (double) info.frames / info.samplerate;
     return true;
 }

@@ -1,6 +1,7 @@
 /*  Audio file I/O with libsndfile: whole-file reads into interleaved float
     with every check a corrupt or hostile file needs, and tagged writes.  */
 #include "worker/audio_io.h"
+#include "common/sflog.h"
 #include "common/err.h"
 #include "worker/flac_out.h"
 
@@ -377,22 +378,7 @@ s_cut_short (SNDFILE *sf, long long *claimed, long long *held)
 {
     char log [4096] = "";            //  libsndfile keeps 2048 bytes of it
     sf_command (sf, SFC_GET_LOG_INFO, log, sizeof log);
-    for (char *line = log; line && *line; ) {
-        char *next = strchr (line, '\n');
-        if (next)
-            *next++ = '\0';
-        char id [8];
-        long long a, b;
-        if (sscanf (line, " %7s : %lld (should be %lld)", id, &a, &b) == 3
-        &&  (!strcmp (id, "data") || !strcmp (id, "SSND"))
-        &&  a > b && a != 0xffffffffll && b >= 0) {
-            *claimed = a;
-            *held = b;
-            return true;
-        }
-        line = next;
-    }
-    return false;
+    return sflog_cut_short (log, claimed, held);
 }
 
 //  s_cut_short as an error into err; true when sf is cut short.
