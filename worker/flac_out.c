@@ -16,6 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+//  libFLAC's switch for the MD5 of the samples: exported by libFLAC since
+//  1.1.3 but declared in its protected header only (flac(1) declares it
+//  as here for --no-md5-sum). The MD5 is made here instead (s_sign).
+extern FLAC__bool FLAC__stream_encoder_set_do_md5 (FLAC__StreamEncoder *encoder,
+                                                   FLAC__bool value);
+
 #define S_PADDING     8192        //  room for tags edited later, as flac(1) leaves
 #define S_CHUNK       4096        //  frames converted at a time
 #define S_MIN_BLOCK   16          //  RFC 9639: no smaller block but the last
@@ -33,7 +39,6 @@ struct flac_join_s {
     uint32_t  min_block, max_block, last_block;
     uint32_t  min_frame, max_frame;
     md5_ctx_t md5;
-    uint8_t  *pack;               //  samples as the MD5 takes them
     char      err [256];          //  the first failure, kept for close
 };
 
@@ -46,6 +51,8 @@ struct flac_out_s {
     char                 *path;
     int                   channels, bits;
     int32_t              *buf;
+    uint8_t              *pack;        //  samples as the MD5 takes them
+    md5_ctx_t             md5;         //  the file's samples (libFLAC's is off)
     flac_join_t          *join;
     bool                  io_failed;
     int64_t               frames;
@@ -286,21 +293,34 @@ s_join_frame (flac_join_t *j, const uint8_t *buf, size_t bytes, uint32_t samples
     j->frame_no++;
 }
 
-//  Feeds the album's MD5 with frames of interleaved samples, as RFC 9639
-//  (8.2) signs them: each sample little-endian in whole bytes.
-static void
-s_join_pcm (flac_join_t *j, const int32_t *x, int64_t frames)
+//  n samples as RFC 9639 (8.2) has the MD5 sign them: each little-endian
+//  in whole bytes (bps of them). Returns the bytes written to p, which
+//  has room for 4 bytes per sample (a 24-bit sample is stored as a
+//  32-bit word, the next one over its top byte).
+static size_t
+s_pack (const int32_t *x, size_t n, size_t bps, uint8_t *p)
 {
-    const size_t bps = (size_t) (j->bits + 7) / 8;
-    const size_t n = (size_t) frames * (size_t) j->channels;
-    uint8_t *p = j->pack;
+#if defined (__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (bps == 3) {
+        for (size_t i = 0; i < n; i++)
+            memcpy (p + 3 * i, &x [i], 4);
+        return 3 * n;
+    }
+    if (bps == 2) {
+        for (size_t i = 0; i < n; i++) {
+            uint16_t v = (uint16_t) x [i];
+            memcpy (p + 2 * i, &v, 2);
+        }
+        return 2 * n;
+    }
+#endif
+    uint8_t *q = p;
     for (size_t i = 0; i < n; i++) {
         uint32_t v = (uint32_t) x [i];
         for (size_t k = 0; k < bps; k++)
-            *p++ = (uint8_t) (v >> (8 * k));
+            *q++ = (uint8_t) (v >> (8 * k));
     }
-    md5_update (&j->md5, j->pack, n * bps);
-    j->pcm += (uint64_t) frames;
+    return (size_t) (q - p);
 }
 
 // --------------------------------------------------------------- encoder
@@ -381,6 +401,7 @@ s_out_free (flac_out_t *o)
     free (o->iobuf);
     s_meta_free (o->meta);
     free (o->buf);
+    free (o->pack);
     free (o->path);
     free (o);
 }
@@ -399,6 +420,7 @@ flac_out_open (const char *path, int rate_hz, int channels, int bits, int level,
     flac_out_t *o = calloc (1, sizeof *o);
     if (!o || !(o->path = strdup (path))
     ||  !(o->buf = malloc ((size_t) S_CHUNK * (size_t) channels * sizeof *o->buf))
+    ||  !(o->pack = malloc ((size_t) S_CHUNK * (size_t) channels * 4))
     ||  !(o->iobuf = malloc (S_IOBUF))
     ||  !(o->enc = FLAC__stream_encoder_new ())) {
         if (o)
@@ -408,6 +430,7 @@ flac_out_open (const char *path, int rate_hz, int channels, int bits, int level,
     }
     o->channels = channels;
     o->bits = bits;
+    md5_init (&o->md5);
     int rc = s_meta (tags, o->meta);
     if (rc) {
         snprintf (err, err_size, rc == MF_ERR_INVALID
@@ -429,6 +452,8 @@ flac_out_open (const char *path, int rate_hz, int channels, int bits, int level,
     FLAC__stream_encoder_set_bits_per_sample (e, (unsigned) bits);
     FLAC__stream_encoder_set_sample_rate (e, (unsigned) rate_hz);
     FLAC__stream_encoder_set_metadata (e, o->meta, 2);
+    //  the MD5 is ours (s_sign): an album's is made beside its tracks'
+    FLAC__stream_encoder_set_do_md5 (e, false);
     FLAC__StreamEncoderInitStatus st =
         FLAC__stream_encoder_init_stream (e, s_write, s_seek, s_tell, NULL, o);
     if (st != FLAC__STREAM_ENCODER_INIT_STATUS_OK) {
@@ -472,6 +497,22 @@ s_to_int (const float *x, int32_t *y, size_t n, float scale, int32_t top, int32_
     }
 }
 
+//  Feeds the file's MD5, and its album's, with the n frames in o->buf:
+//  both chains run side by side over the same bytes.
+static void
+s_sign (flac_out_t *o, int64_t n)
+{
+    size_t bytes = s_pack (o->buf, (size_t) n * (size_t) o->channels,
+                           (size_t) (o->bits + 7) / 8, o->pack);
+    flac_join_t *j = o->join;
+    if (j && !j->err [0]) {
+        md5_update2 (&o->md5, &j->md5, o->pack, bytes);
+        j->pcm += (uint64_t) n;
+    }
+    else
+        md5_update (&o->md5, o->pack, bytes);
+}
+
 int
 flac_out_write (flac_out_t *o, const float *data, int64_t frames, char *err, size_t err_size)
 {
@@ -482,8 +523,7 @@ flac_out_write (flac_out_t *o, const float *data, int64_t frames, char *err, siz
     for (int64_t at = 0; at < frames; at += S_CHUNK) {
         int64_t n = frames - at < S_CHUNK ? frames - at : S_CHUNK;
         s_to_int (data + (size_t) at * ch, o->buf, (size_t) n * ch, scale, top, bottom);
-        if (o->join && !o->join->err [0])
-            s_join_pcm (o->join, o->buf, n);
+        s_sign (o, n);
         if (!FLAC__stream_encoder_process_interleaved (o->enc, o->buf, (uint32_t) n)) {
             snprintf (err, err_size, "%s: write failed after %lld frames (%s)", o->path,
                       (long long) (o->frames + at), o->io_failed ? strerror (errno)
@@ -507,6 +547,14 @@ flac_out_close (flac_out_t **out, char *err, size_t err_size)
         snprintf (err, err_size, "%s: cannot finish the FLAC file (%s)", o->path,
                   o->io_failed ? "a write failed"
                   : FLAC__StreamEncoderStateString [FLAC__stream_encoder_get_state (o->enc)]);
+        rc = MF_ERR_IO;
+    }
+    //  the signature in STREAMINFO (RFC 9639, 8.2: 18 bytes into the
+    //  block, which follows "fLaC" and the block's 4-byte header)
+    uint8_t md5 [MD5_DIGEST_BYTES];
+    md5_final (&o->md5, md5);
+    if (!rc && (fseeko (o->f, 8 + 18, SEEK_SET) || fwrite (md5, 1, sizeof md5, o->f) != sizeof md5)) {
+        snprintf (err, err_size, "%s: cannot write the MD5 (%s)", o->path, strerror (errno));
         rc = MF_ERR_IO;
     }
     FILE *f = o->f;
@@ -594,11 +642,9 @@ flac_join_open (const char *path, int rate_hz, int channels, int bits,
         FLAC__stream_encoder_delete (e);
     s_meta_free (meta);
     flac_join_t *j = rc ? NULL : calloc (1, sizeof *j);
-    if (j && (!(j->path = strdup (path)) || !(j->iobuf = malloc (S_IOBUF))
-          ||  !(j->pack = malloc ((size_t) S_CHUNK * (size_t) channels * 4)))) {
+    if (j && (!(j->path = strdup (path)) || !(j->iobuf = malloc (S_IOBUF)))) {
         free (j->path);
         free (j->iobuf);
-        free (j->pack);
         free (j);
         j = NULL;
     }
@@ -669,7 +715,6 @@ flac_join_close (flac_join_t **join, char *err, size_t err_size)
     if (rc && err)
         snprintf (err, err_size, "%s", j->err);
     free (j->iobuf);
-    free (j->pack);
     free (j->path);
     free (j);
     return rc;

@@ -3,8 +3,9 @@
 
     flac_out: one file, encoded at a libFLAC preset, its tags (a Vorbis
     comment block) written with the header, before the audio, and the
-    STREAMINFO (sizes, sample count, MD5 of the samples) completed by
-    libFLAC when the file is finished. Samples are float on the output
+    STREAMINFO (sizes, sample count) completed by libFLAC when the file is
+    finished; the MD5 of the samples is made here and written then (with
+    an album's, the two side by side over the same bytes). Samples are float on the output
     grid: x * 2^(bits-1) rounded to nearest, clipped to the word, as
     libsndfile converts them, so the decoded samples are the same.
 

@@ -489,6 +489,20 @@ s_read_all (int fd, void *buf, size_t len)
     return 0;
 }
 
+static double
+s_tv_s (const struct timeval *tv)
+{
+    return (double) tv->tv_sec + 1e-6 * (double) tv->tv_usec;
+}
+
+static const char *
+s_kind_name (Masterfarm__TaskKind kind)
+{
+    return kind == MASTERFARM__TASK_KIND__KIND_ANALYZE ? "analyze"
+         : kind == MASTERFARM__TASK_KIND__KIND_MASTER ? "master"
+         : kind == MASTERFARM__TASK_KIND__KIND_ASSEMBLE ? "assemble" : "other";
+}
+
 //  One task in the task process: its CPU limit, test hooks, the task, the
 //  result down the pipe. Exits the process where the task cannot go on.
 static void
@@ -532,8 +546,16 @@ s_runner_task (worker_t *self, int fd, const Masterfarm__Task *task,
     }
 
     task_output_t out;
+    struct rusage r0, r1;
+    getrusage (RUSAGE_SELF, &r0);
     if (task_run (task, frames, frame_sizes, n_frames, &out))
         _exit (3);
+    getrusage (RUSAGE_SELF, &r1);
+    log_debug ("task %llu (%s) used %.3f s of CPU (%.3f s in the kernel)",
+               (unsigned long long) task->task_id, s_kind_name (task->kind),
+               s_tv_s (&r1.ru_utime) - s_tv_s (&r0.ru_utime)
+               + s_tv_s (&r1.ru_stime) - s_tv_s (&r0.ru_stime),
+               s_tv_s (&r1.ru_stime) - s_tv_s (&r0.ru_stime));
     log_ctx_set (NULL);
     uint64_t n = out.result_size;
     int rc = s_write_all (fd, &n, sizeof n) || s_write_all (fd, out.result, out.result_size);
