@@ -6,15 +6,17 @@
     Masters asks for the hi-res source), tidal and hires keep the source
     rate up to 192 kHz; cd is 44.1 kHz and broadcast 48 kHz.
 
-    FLAC presets: 3 for the platforms that transcode what they ingest
+    FLAC presets: 1 for the platforms that transcode what they ingest
     (spotify, youtube, amazon), 5 (libFLAC's default) for tidal and hires,
-    whose files reach listeners. Measured with flac on delivered 24-bit
-    spotify masters of 240 s generated mixes (best of five): against -4,
-    -3 is 1.16% larger on a dense pop mix and 0.36% on an orchestral one,
-    for 10% less encoding CPU (0.555 against 0.614 s, 0.536 against 0.584);
-    -4 against -5 was 0.03% larger for 24% less on a delivered album.
-    Presets 0 to 2 (fixed predictors only) were no faster than 3 in a
-    whole master and are larger.
+    whose files reach listeners. Measured in libFLAC (no MD5, best of
+    five) on delivered 24-bit spotify masters of 240 s generated mixes:
+    against -3, -1 takes 15 to 17% less encoding CPU (0.242 against
+    0.286 s on a dense mix, 0.233 against 0.279 on an orchestral one,
+    0.251 against 0.302 at 48 kHz) and is 0.10%, 1.35% and 1.44% larger;
+    a whole `masterfarm master` of the dense mix took 6% less CPU (mean
+    of seven, 0.857 against 0.911 s). -2 is slower than -3, -0 loses
+    mid-side stereo. -4 against -5 was 0.03% larger for 24% less on a
+    delivered album.
 
     Lossy streams (the codec check's bitrate): spotify 160 kbps (its Ogg
     Vorbis "high" quality), youtube 160 (its Opus audio), apple 256 (AAC
@@ -29,13 +31,13 @@
 //  rate, cd, extension, FLAC preset, typical lossy stream in kbps
 static const profile_t s_profiles [PROFILE_COUNT] = {
     { PROFILE_SPOTIFY,   "spotify",   -14.0, false, -1.0, OUT_FLAC, 24, RATE_SOURCE, 0,
-      false, "flac", 3, 160 },
+      false, "flac", 1, 160 },
     { PROFILE_APPLE,     "apple",     -16.0, false, -1.0, OUT_WAV,  24, RATE_SOURCE_UPTO, 192000,
       false, "wav", -1, 256 },
     { PROFILE_YOUTUBE,   "youtube",   -14.0, false, -1.0, OUT_FLAC, 24, RATE_SOURCE, 0,
-      false, "flac", 3, 160 },
+      false, "flac", 1, 160 },
     { PROFILE_AMAZON,    "amazon",    -14.0, false, -2.0, OUT_FLAC, 24, RATE_SOURCE, 0,
-      false, "flac", 3, 256 },
+      false, "flac", 1, 256 },
     { PROFILE_TIDAL,     "tidal",     -14.0, false, -1.0, OUT_FLAC, 24, RATE_SOURCE_UPTO, 192000,
       false, "flac", 5, 320 },
     { PROFILE_CD,        "cd",        -14.0, true,  -1.0, OUT_WAV,  16, RATE_FIXED, 44100,
