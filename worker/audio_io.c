@@ -200,7 +200,7 @@ static int64_t
 s_pcm_read (const s_pcm_t *p, int64_t at, float *buf, int64_t n)
 {
     enum { S_BOUNCE = 49152 };          //  a whole number of frames of any width
-    unsigned char raw [S_BOUNCE];
+    unsigned char raw [S_BOUNCE + 1];   //  + 1: a 24-bit sample is read as 32 bits
     const int64_t fb = (int64_t) p->bps * p->channels;
     if (at < 0 || at >= p->frames)
         return 0;
@@ -233,12 +233,22 @@ s_pcm_read (const s_pcm_t *p, int64_t at, float *buf, int64_t n)
             for (size_t i = 0; i < k; i++)
                 y [i] = (float) (int16_t) s_le16 (raw + 2 * i) * (1.0f / 32768.0f);
         else
+#if defined (__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            //  the sample's three bytes and the next one as a word, the
+            //  sample moved to its top (sign included): v / 256 is the value
+            for (size_t i = 0; i < k; i++) {
+                uint32_t w;
+                memcpy (&w, raw + 3 * i, 4);
+                y [i] = (float) (int32_t) (w << 8) * (1.0f / 2147483648.0f);
+            }
+#else
             for (size_t i = 0; i < k; i++) {
                 const unsigned char *b = raw + 3 * i;
                 int32_t v = (int32_t) ((uint32_t) b [0] << 8 | (uint32_t) b [1] << 16
                                        | (uint32_t) b [2] << 24) >> 8;
                 y [i] = (float) v * (1.0f / 8388608.0f);
             }
+#endif
         done += m;
         if ((size_t) m * (size_t) fb < want)
             break;                      //  the file ends early
