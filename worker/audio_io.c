@@ -3,9 +3,13 @@
 #include "worker/audio_io.h"
 #include "common/sflog.h"
 #include "common/err.h"
+#include "common/sha256.h"
 #include "worker/flac_out.h"
 
 #include <errno.h>
+#if defined (__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -957,6 +961,141 @@ audio_write_level (const char *path, const audio_t *audio, out_format_t format,
         return rc;
     }
     return audio_writer_close (&w, err, err_size);
+}
+
+//  Little-endian 16- and 32-bit values into p.
+static void
+s_put16 (uint8_t *p, uint32_t v)
+{
+    p [0] = (uint8_t) v;
+    p [1] = (uint8_t) (v >> 8);
+}
+
+static void
+s_put32 (uint8_t *p, uint32_t v)
+{
+    s_put16 (p, v);
+    s_put16 (p + 2, v >> 16);
+}
+
+//  n samples as libsndfile's clipping float-to-24-bit path makes them:
+//  x * 2^31 rounded to nearest (lrintf), clipped at full scale, its top
+//  three bytes. Samples on the 24-bit grid (what a master gives) come out
+//  exactly. p has room for one byte more than 3 n (a sample's three bytes
+//  are stored as a word, the next sample over its top byte).
+static void
+s_f2let (const float *x, size_t n, uint8_t *p)
+{
+    size_t i = 0;
+#if defined (__SSE2__) && defined (__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    //  cvtps2dq rounds as lrintf and gives INT32_MIN where the value is out
+    //  of range: right for -2^31 and below, fixed up to INT32_MAX at +2^31
+    //  and above (and to 0 for NaN, what lrintf's long leaves in 32 bits)
+    const __m128 scale = _mm_set1_ps (2147483648.0f);
+    for (; i + 4 <= n; i += 4) {
+        __m128 v = _mm_mul_ps (_mm_loadu_ps (x + i), scale);
+        __m128i w = _mm_cvtps_epi32 (v);
+        __m128i top = _mm_castps_si128 (_mm_cmpge_ps (v, scale));
+        __m128i nan = _mm_castps_si128 (_mm_cmpunord_ps (v, v));
+        w = _mm_andnot_si128 (nan, _mm_xor_si128 (w, top));     //  NaN: 0, as lrintf's long
+        w = _mm_srai_epi32 (w, 8);
+        uint32_t q [4];
+        _mm_storeu_si128 ((__m128i *) q, w);
+        for (int k = 0; k < 4; k++)
+            memcpy (p + 3 * (i + (size_t) k), &q [k], 4);
+    }
+#endif
+    for (; i < n; i++) {
+        float v = x [i] * 2147483648.0f;
+        uint32_t w = v >= 2147483647.0 ? 0x7fffffffu
+                   : v <= -2147483648.0 ? 0x80000000u : (uint32_t) lrintf (v);
+        p [3 * i] = (uint8_t) (w >> 8);
+        p [3 * i + 1] = (uint8_t) (w >> 16);
+        p [3 * i + 2] = (uint8_t) (w >> 24);
+    }
+}
+
+//  Writes n bytes at p to fd and into the hash.
+static int
+s_write_hashed (int fd, sha256_ctx_t *ctx, const uint8_t *p, size_t n)
+{
+    sha256_update (ctx, p, n);
+    while (n > 0) {
+        ssize_t w = write (fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return MF_ERR_IO;
+        p += w;
+        n -= (size_t) w;
+    }
+    return 0;
+}
+
+int
+audio_write_wav24_sha (const char *path, const audio_t *audio, char *sha_hex,
+                       char *err, size_t err_size)
+{
+    enum { S_FRAMES = 8192 };
+    const int ch = audio->channels;
+    const uint64_t data = (uint64_t) (audio->frames > 0 ? audio->frames : 0) * 3u
+                        * (uint64_t) (ch > 0 ? ch : 0);
+    const uint64_t pad = data & 1;      //  RIFF pads a chunk to an even length
+    if (ch < 1 || ch > 2 || audio->rate_hz < 1 || data > 0xffffffffu - 38u
+    ||  (audio->frames > 0 && !audio->data)) {
+        snprintf (err, err_size, "%s: not a case written here", path);
+        return MF_ERR_UNSUPPORTED;
+    }
+    //  the canonical header (RIFF, "fmt " of WAVE_FORMAT_PCM, "data"),
+    //  as libsndfile writes an untagged 16- or 24-bit mono or stereo WAV,
+    //  and a pad byte after data of odd length
+    uint8_t h [44];
+    memcpy (h, "RIFF", 4);
+    s_put32 (h + 4, (uint32_t) (36 + data + pad));
+    memcpy (h + 8, "WAVEfmt ", 8);
+    s_put32 (h + 16, 16);
+    s_put16 (h + 20, 1);
+    s_put16 (h + 22, (uint32_t) ch);
+    s_put32 (h + 24, (uint32_t) audio->rate_hz);
+    s_put32 (h + 28, (uint32_t) audio->rate_hz * 3u * (uint32_t) ch);
+    s_put16 (h + 32, 3u * (uint32_t) ch);
+    s_put16 (h + 34, 24);
+    memcpy (h + 36, "data", 4);
+    s_put32 (h + 40, (uint32_t) data);
+    uint8_t *buf = malloc ((size_t) S_FRAMES * 3 * (size_t) ch + 1);
+    int fd = buf ? open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
+    if (fd < 0) {
+        snprintf (err, err_size, "%s: cannot create (%s)", path,
+                  buf ? strerror (errno) : "out of memory");
+        free (buf);
+        return MF_ERR_IO;
+    }
+    sha256_ctx_t ctx;
+    sha256_init (&ctx);
+    int rc = s_write_hashed (fd, &ctx, h, sizeof h);
+    for (int64_t at = 0; !rc && at < audio->frames; at += S_FRAMES) {
+        int64_t n = audio->frames - at < S_FRAMES ? audio->frames - at : S_FRAMES;
+        size_t k = (size_t) n * (size_t) ch;
+        s_f2let (audio->data + (size_t) at * (size_t) ch, k, buf);
+        rc = s_write_hashed (fd, &ctx, buf, 3 * k);
+    }
+    const uint8_t zero = 0;
+    if (!rc && pad)
+        rc = s_write_hashed (fd, &ctx, &zero, 1);
+    int saved = errno;
+    if (close (fd) != 0 && !rc) {
+        saved = errno;
+        rc = MF_ERR_IO;
+    }
+    free (buf);
+    if (rc) {
+        snprintf (err, err_size, "%s: write failed (%s)", path, strerror (saved));
+        return rc;
+    }
+    uint8_t digest [SHA256_DIGEST_BYTES];
+    sha256_final (&ctx, digest);
+    sha256_hex (digest, sha_hex);
+    return 0;
 }
 
 //  A file read at any position (see audio_stream_open_fd).

@@ -161,6 +161,15 @@ int audio_write_level (const char *path, const audio_t *audio, out_format_t form
                        int bits, int flac_level, const audio_tags_t *tags,
                        char *err, size_t err_size);
 
+//  Writes audio to path as a 24-bit PCM WAV with no tags, in one pass,
+//  and gives the SHA-256 of the bytes written (hex): the file libsndfile
+//  writes for it (audio_write), byte for byte, without reading it back
+//  to hash it. Mono or stereo, under 4 GiB of samples; MF_ERR_UNSUPPORTED
+//  (nothing written) otherwise, for audio_write to take. Returns 0,
+//  MF_ERR_UNSUPPORTED or MF_ERR_IO with err filled.
+int audio_write_wav24_sha (const char *path, const audio_t *audio, char *sha_hex,
+                           char *err, size_t err_size);
+
 //  Frees the samples (heap or spilled, see samples.h); NULL-safe; leaves
 //  the struct zeroed.
 void audio_free (audio_t *audio);

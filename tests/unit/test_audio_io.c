@@ -13,7 +13,10 @@
       ffmpeg (-metadata title/artist); a sox WAV (sox writes no LIST chunk
       to WAV, its comment is dropped) opens too;
     - plain 16- and 24-bit PCM WAVs, read without libsndfile's conversion,
-      give libsndfile's floats and frame counts exactly.  */
+      give libsndfile's floats and frame counts exactly;
+    - the one-pass 24-bit WAV writer gives the bytes libsndfile writes for
+      the same floats (on the grid, between its steps, at and beyond full
+      scale; mono and stereo, odd lengths) and the SHA-256 of the file.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,6 +35,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/sha256.h"
 #include "worker/audio_io.h"
 
 //  Which entry point a child process opens the file with.
@@ -414,6 +418,76 @@ test_cut_short (void **state)
     }
 }
 
+//  The whole of a file, malloc'd; its length in *n.
+static uint8_t *
+s_slurp (const char *path, size_t *n)
+{
+    FILE *f = fopen (path, "rb");
+    assert_non_null (f);
+    fseek (f, 0, SEEK_END);
+    long len = ftell (f);
+    fseek (f, 0, SEEK_SET);
+    uint8_t *b = malloc ((size_t) len + 1);
+    assert_non_null (b);
+    assert_int_equal (fread (b, 1, (size_t) len, f), (size_t) len);
+    fclose (f);
+    *n = (size_t) len;
+    return b;
+}
+
+static void
+test_wav24_sha_as_libsndfile (void **state)
+{
+    (void) state;
+    static const int64_t lengths [] = { 0, 1, 7, 10001, 20000 };
+    uint32_t seed = 99;
+    for (int ch = 1; ch <= 2; ch++)
+        for (size_t li = 0; li < sizeof lengths / sizeof lengths [0]; li++) {
+            const int64_t frames = lengths [li];
+            const size_t n = (size_t) frames * (size_t) ch;
+            float *x = malloc ((n ? n : 1) * sizeof *x);
+            assert_non_null (x);
+            for (size_t i = 0; i < n; i++) {
+                seed = seed * 1664525u + 1013904223u;
+                double u = (double) (seed >> 8) / 16777216.0;          //  0 .. 1
+                switch (i % 5) {
+                    case 0:  x [i] = (float) (2.4 * u - 1.2); break;   //  anywhere, clips
+                    case 1:  x [i] = (float) (floor ((2 * u - 1) * 8388608.0) / 8388608.0);
+                             break;                                    //  on the grid
+                    case 2:  x [i] = (float) ((floor ((2 * u - 1) * 8388608.0) + 0.5)
+                                              / 8388608.0); break;     //  half a step
+                    case 3:  x [i] = (float) ((2 * u - 1) * 1e-6); break;
+                    default: x [i] = i % 2 ? 1.0f : -1.0f; break;       //  full scale
+                }
+            }
+            audio_t a = { .data = x, .frames = frames, .channels = ch, .rate_hz = 48000 };
+            char ref [1024], got [1024], err [256], sha [SHA256_HEX_SIZE], want [SHA256_HEX_SIZE];
+            s_tmp (ref, sizeof ref, "w24_ref.wav");
+            s_tmp (got, sizeof got, "w24_got.wav");
+            assert_int_equal (audio_write (ref, &a, OUT_WAV, 24, NULL, err, sizeof err), 0);
+            assert_int_equal (audio_write_wav24_sha (got, &a, sha, err, sizeof err), 0);
+            size_t nr, ng;
+            uint8_t *br = s_slurp (ref, &nr), *bg = s_slurp (got, &ng);
+            assert_int_equal (ng, nr);
+            assert_memory_equal (bg, br, nr);
+            assert_int_equal (sha256_file_hex (got, want), 0);
+            assert_string_equal (sha, want);
+            free (br);
+            free (bg);
+            free (x);
+            unlink (ref);
+            unlink (got);
+        }
+    //  more than two channels are left to libsndfile
+    float z [6] = { 0 };
+    audio_t six = { .data = z, .frames = 1, .channels = 6, .rate_hz = 48000 };
+    char path [1024], err [256], sha [SHA256_HEX_SIZE];
+    s_tmp (path, sizeof path, "w24_six.wav");
+    assert_int_equal (audio_write_wav24_sha (path, &six, sha, err, sizeof err),
+                      MF_ERR_UNSUPPORTED);
+    assert_int_equal (access (path, F_OK), -1);
+}
+
 int
 main (void)
 {
@@ -423,6 +497,7 @@ main (void)
         cmocka_unit_test (test_list_edges),
         cmocka_unit_test (test_valid_info_opens),
         cmocka_unit_test (test_plain_pcm_as_libsndfile),
+        cmocka_unit_test (test_wav24_sha_as_libsndfile),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
