@@ -204,8 +204,20 @@ core_rm_entry (const char *path, const struct stat *st, int flag, struct FTW *ft
     return 0;
 }
 
-//  Sends a message to a peer; drops it (logged) when the peer cannot take it.
 void
+core_task_hand_back (broker_t *self, task_t *t)
+{
+    if (t->attempts > 0)
+        t->attempts--;
+    t->sched.avoid_worker = -1;
+    t->state = T_QUEUED;
+    store_task_update (self->store, t->sched.id, T_QUEUED, t->attempts, NULL);
+    scheduler_push (self->sched, &t->sched);
+    t->job->dirty = true;
+}
+
+//  Sends a message to a peer; drops it (logged) when the peer cannot take it.
+int
 core_send (broker_t *self, const uint8_t *id, size_t id_size, uint32_t type,
            const ProtobufCMessage *body, const wire_frame_t *frames, size_t n_frames)
 {
@@ -217,6 +229,7 @@ core_send (broker_t *self, const uint8_t *id, size_t id_size, uint32_t type,
         log_warn ("cannot send %s to %s: %s", wire_type_name (type), name,
                   rc == MF_ERR_IO ? zmq_strerror (zmq_errno ()) : mf_strerror (rc));
     }
+    return rc;
 }
 
 //  Answers a request with an Error.

@@ -320,12 +320,17 @@ void core_task_queue (broker_t *self, task_t *t);
 //  Removes a task from its worker's held list and frees the slot.
 void core_task_unhold (broker_t *self, task_t *t);
 
+//  Queues again a task taken back from a worker (unheld) that did not run
+//  it: the attempt does not count, and no worker is avoided.
+void core_task_hand_back (broker_t *self, task_t *t);
+
 //  nftw callback: removes one file or (empty by then) folder.
 int core_rm_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw);
 
-//  Sends a message to a peer; drops it (logged) when the peer cannot take it.
-void core_send (broker_t *self, const uint8_t *id, size_t id_size, uint32_t type,
-                const ProtobufCMessage *body, const wire_frame_t *frames, size_t n_frames);
+//  Sends a message to a peer; drops it (logged) when the peer cannot take
+//  it. Returns 0, or the error when it was dropped.
+int core_send (broker_t *self, const uint8_t *id, size_t id_size, uint32_t type,
+               const ProtobufCMessage *body, const wire_frame_t *frames, size_t n_frames);
 
 //  Answers a request with an Error.
 void core_send_error (broker_t *self, const wire_msg_t *msg, int code, const char *text);

@@ -2,6 +2,7 @@
 #include "broker/dispatch.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
 
@@ -267,8 +268,26 @@ dispatch_cache_put (broker_t *self, task_t *t, const Masterfarm__Result *res,
     }
 }
 
+//  Test hook (MASTERFARM_FAULT=unsent:PATTERN): true, once per broker,
+//  for the first task whose input path holds PATTERN, whose TASK message
+//  is then dropped as a send that fails would drop it.
+static bool
+s_fault_unsent (const char *input)
+{
+    static bool fired;
+    const char *f = getenv ("MASTERFARM_FAULT");
+    if (fired || !f || strncmp (f, "unsent:", 7) != 0 || !f [7] || !input
+    ||  !strstr (input, f + 7))
+        return false;
+    fired = true;
+    return true;
+}
+
 //  Dispatches a task to a worker: state, attempt record, TASK message.
-static void
+//  False when the message could not be sent: the task is then queued
+//  again as it was (the attempt does not count), and the worker gets no
+//  more in this round.
+static bool
 s_dispatch_one (broker_t *self, task_t *t, worker_info_t *w, int widx)
 {
     job_t *job = t->job;
@@ -314,6 +333,7 @@ s_dispatch_one (broker_t *self, task_t *t, worker_info_t *w, int widx)
     Masterfarm__Plan plan = MASTERFARM__PLAN__INIT;
     char *extra = NULL;
     char err [CORE_ERR_LEN] = "";
+    bool sent = true;
     int rc = in_refs && in_ptrs && in_paths && frames && owned ? 0 : MF_ERR_NOMEM;
 
     if (t->kind != K_NOOP && t->album >= 0) {
@@ -421,8 +441,20 @@ s_dispatch_one (broker_t *self, task_t *t, worker_info_t *w, int widx)
     else {
         log_debug ("task %llu attempt %d (%s) to %s", (unsigned long long) t->sched.id,
                    t->attempts, wire_type_name (MASTERFARM__MSG_TYPE__TASK), w->name);
-        core_send (self, w->id, w->id_size, MASTERFARM__MSG_TYPE__TASK, &m.base,
-                   n_frames ? frames : NULL, n_frames);
+        int src = MF_ERR_IO;
+        if (s_fault_unsent (n_in > 0 ? in_refs [0].path : NULL))
+            log_warn ("test hook: TASK to %s not sent", w->name);
+        else
+            src = core_send (self, w->id, w->id_size, MASTERFARM__MSG_TYPE__TASK, &m.base,
+                             n_frames ? frames : NULL, n_frames);
+        if (src) {
+            //  the worker never had it: queued again, not lost with it
+            core_task_unhold (self, t);
+            store_attempt_end (self->store, t->sched.id, t->attempts, false,
+                               "the task could not be sent to its worker", now);
+            core_task_hand_back (self, t);
+            sent = false;
+        }
     }
     log_ctx_set (NULL);
     for (size_t i = 0; i < n_frames; i++)
@@ -433,6 +465,7 @@ s_dispatch_one (broker_t *self, task_t *t, worker_info_t *w, int widx)
     free (in_ptrs);
     free (in_refs);
     free (extra);
+    return sent;
 }
 
 //  Gives queued tasks to workers with free slots, round robin.
@@ -473,7 +506,8 @@ dispatch_run (broker_t *self)
                 continue;
             if (s_cache_take (self, t, (int) i))
                 continue;
-            s_dispatch_one (self, t, w, (int) i);
+            if (!s_dispatch_one (self, t, w, (int) i))
+                break;
         }
     }
     self->rr = (self->rr + 1) % n;

@@ -28,15 +28,8 @@ workers_lost (broker_t *self, worker_info_t *w, const char *reason, bool expired
         if (expired) {
             graph_task_attempt_failed (self, t, widx, reason, ATTEMPT_END_LOST);
         }
-        else {
-            if (t->attempts > 0)
-                t->attempts--;
-            t->sched.avoid_worker = -1;
-            t->state = T_QUEUED;
-            store_task_update (self->store, t->sched.id, T_QUEUED, t->attempts, NULL);
-            scheduler_push (self->sched, &t->sched);
-            t->job->dirty = true;
-        }
+        else
+            core_task_hand_back (self, t);
     }
     //  Unlink from the hash.
     size_t b = core_hash (w->id, w->id_size);

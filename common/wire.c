@@ -133,8 +133,15 @@ wire_send (void *socket, const void *id, size_t id_size, uint32_t type,
     int rc = wire_encode (type, seq, body, &buf, &size);
     if (rc)
         return rc;
+    //  A send interrupted by a signal (a child process ending) queued
+    //  nothing (ZeroMQ checks its commands before it takes the part): it
+    //  is made again, never taken for a peer that cannot take the message.
     int more = n_frames > 0 ? ZMQ_SNDMORE : 0;
-    if (id_size > 0 && zmq_send (socket, id, id_size, flags | ZMQ_SNDMORE) < 0) {
+    int r;
+    while (id_size > 0 && (r = zmq_send (socket, id, id_size, flags | ZMQ_SNDMORE)) < 0
+           && zmq_errno () == EINTR)
+        ;
+    if (id_size > 0 && r < 0) {
         free (buf);
         return MF_ERR_IO;
     }
@@ -145,13 +152,19 @@ wire_send (void *socket, const void *id, size_t id_size, uint32_t type,
     }
     //  Once the routing id is out the rest of the message is atomic in
     //  ZeroMQ, so later parts do not fail with EAGAIN.
-    if (zmq_msg_send (&m, socket, (id_size ? 0 : flags) | more) < 0) {
+    while ((r = zmq_msg_send (&m, socket, (id_size ? 0 : flags) | more)) < 0
+           && zmq_errno () == EINTR)
+        ;
+    if (r < 0) {
         zmq_msg_close (&m);
         return MF_ERR_IO;
     }
     for (size_t i = 0; i < n_frames; i++) {
         int f = i + 1 < n_frames ? ZMQ_SNDMORE : 0;
-        if (zmq_send (socket, frames [i].data, frames [i].size, f) < 0)
+        while ((r = zmq_send (socket, frames [i].data, frames [i].size, f)) < 0
+               && zmq_errno () == EINTR)
+            ;
+        if (r < 0)
             return MF_ERR_IO;
     }
     return 0;
