@@ -274,8 +274,12 @@ dispatch_cache_put (broker_t *self, task_t *t, const Masterfarm__Result *res,
 static bool
 s_fault_unsent (const char *input)
 {
-    static bool fired;
-    const char *f = getenv ("MASTERFARM_FAULT");
+    static bool fired, read;
+    static const char *f;
+    if (!read) {
+        f = getenv ("MASTERFARM_FAULT");
+        read = true;
+    }
     if (fired || !f || strncmp (f, "unsent:", 7) != 0 || !f [7] || !input
     ||  !strstr (input, f + 7))
         return false;

@@ -121,6 +121,18 @@ s_free_cb (void *data, void *hint)
     free (data);
 }
 
+//  zmq_send, made again when a signal interrupts it: ZeroMQ then queued
+//  nothing (it fails before it takes the part), so the part is not lost
+//  nor sent twice. A signal here is most often a child process ending.
+static int
+s_send_part (void *socket, const void *data, size_t size, int flags)
+{
+    int r;
+    while ((r = zmq_send (socket, data, size, flags)) < 0 && zmq_errno () == EINTR)
+        ;
+    return r;
+}
+
 int
 wire_send (void *socket, const void *id, size_t id_size, uint32_t type,
            uint64_t seq, const ProtobufCMessage *body,
@@ -133,15 +145,8 @@ wire_send (void *socket, const void *id, size_t id_size, uint32_t type,
     int rc = wire_encode (type, seq, body, &buf, &size);
     if (rc)
         return rc;
-    //  A send interrupted by a signal (a child process ending) queued
-    //  nothing (ZeroMQ checks its commands before it takes the part): it
-    //  is made again, never taken for a peer that cannot take the message.
     int more = n_frames > 0 ? ZMQ_SNDMORE : 0;
-    int r;
-    while (id_size > 0 && (r = zmq_send (socket, id, id_size, flags | ZMQ_SNDMORE)) < 0
-           && zmq_errno () == EINTR)
-        ;
-    if (id_size > 0 && r < 0) {
+    if (id_size > 0 && s_send_part (socket, id, id_size, flags | ZMQ_SNDMORE) < 0) {
         free (buf);
         return MF_ERR_IO;
     }
@@ -152,6 +157,7 @@ wire_send (void *socket, const void *id, size_t id_size, uint32_t type,
     }
     //  Once the routing id is out the rest of the message is atomic in
     //  ZeroMQ, so later parts do not fail with EAGAIN.
+    int r;
     while ((r = zmq_msg_send (&m, socket, (id_size ? 0 : flags) | more)) < 0
            && zmq_errno () == EINTR)
         ;
@@ -159,14 +165,10 @@ wire_send (void *socket, const void *id, size_t id_size, uint32_t type,
         zmq_msg_close (&m);
         return MF_ERR_IO;
     }
-    for (size_t i = 0; i < n_frames; i++) {
-        int f = i + 1 < n_frames ? ZMQ_SNDMORE : 0;
-        while ((r = zmq_send (socket, frames [i].data, frames [i].size, f)) < 0
-               && zmq_errno () == EINTR)
-            ;
-        if (r < 0)
+    for (size_t i = 0; i < n_frames; i++)
+        if (s_send_part (socket, frames [i].data, frames [i].size,
+                         i + 1 < n_frames ? ZMQ_SNDMORE : 0) < 0)
             return MF_ERR_IO;
-    }
     return 0;
 }
 
