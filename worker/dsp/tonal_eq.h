@@ -24,7 +24,7 @@
                          equals the curve. No latency.
 
     The FIRs run as FFT overlap-add (fftw3f, FFTW_ESTIMATE plans so that
-    results are deterministic) in blocks of G frames; streaming output is
+    results are deterministic) in blocks of 3G frames (FFTs of 4G points); streaming output is
     delayed by tonal_eq_latency_frames (block + filter delay), and
     tonal_eq_run compensates it for a whole buffer. Accuracy: the magnitude
     at every band centre is within TONAL_EQ_TOL_DB of the curve for curves
