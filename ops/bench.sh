@@ -93,10 +93,17 @@ run_cpu () {
 
 # best OUT N CMD...: the run with the least CPU of N
 best () {
-    local out=$1 n=$2 i
-    shift 2
+    best_fresh "$1" "$2" "" "${@:3}"
+}
+
+# best_fresh OUT N DIR CMD...: best, with DIR removed before each run and
+# outside its timing (an output folder the run must find empty)
+best_fresh () {
+    local out=$1 n=$2 dir=$3 i
+    shift 3
     : > "$out"
     for i in $(seq "$n"); do
+        [ -z "$dir" ] || rm -rf "$dir"
         run_cpu "$TMP/one.txt" "$@" || return 1
         if [ ! -s "$out" ] || awk 'NR == FNR { a = $1; next } { exit !(a < $1) }' \
                 "$TMP/one.txt" "$out"; then
@@ -188,12 +195,10 @@ loudnorm_script () {   # loudnorm_script JOB_DIR OUT: ffmpeg two-pass loudnorm p
     done
 }
 export -f loudnorm_script
-farm () { rm -rf "$TMP/out$1"; "$MF" run "$TMP/cat/job.json" -o "$TMP/out$1" -j "$1" --quiet; }
-export -f farm
 export MF TMP
-best "$TMP/f2" $REPEAT bash -c 'farm 2'
-best "$TMP/fs" $REPEAT bash -c 'rm -rf "$TMP/ln"; loudnorm_script "$TMP/cat" "$TMP/ln"'
-best "$TMP/f1" 1 bash -c 'farm 1'
+best_fresh "$TMP/f2" $REPEAT "$TMP/out2" "$MF" run "$TMP/cat/job.json" -o "$TMP/out2" -j 2 --quiet
+best_fresh "$TMP/fs" $REPEAT "$TMP/ln" bash -c 'loudnorm_script "$TMP/cat" "$TMP/ln"'
+best_fresh "$TMP/f1" 1 "$TMP/out1" "$MF" run "$TMP/cat/job.json" -o "$TMP/out1" -j 1 --quiet
 f2=$(field "$TMP/f2" 1) fs=$(field "$TMP/fs" 1)
 w2=$(field "$TMP/f2" 2) w1=$(field "$TMP/f1" 2)
 printf "farm (%d albums x %d tracks x %d s, spotify, 2 workers)   CPU s   x realtime/core   vs masterfarm\n" \
@@ -237,8 +242,8 @@ PYEOF
 M_S=$(python3 -c 'import sys, wave
 print(round(sum(wave.open(f).getnframes() / 44100 for f in sys.argv[1:])))' "$TMP"/music/a*/t*.wav 2>/dev/null \
       || echo $((M_ALBUMS * M_TRACKS * M_TRACK_S)))
-best "$TMP/fm" $REPEAT bash -c 'rm -rf "$TMP/mout"; "$MF" run "$TMP/music/job.json" -o "$TMP/mout" -j 2 --quiet'
-best "$TMP/fms" $REPEAT bash -c 'rm -rf "$TMP/mln"; loudnorm_script "$TMP/music" "$TMP/mln"'
+best_fresh "$TMP/fm" $REPEAT "$TMP/mout" "$MF" run "$TMP/music/job.json" -o "$TMP/mout" -j 2 --quiet
+best_fresh "$TMP/fms" $REPEAT "$TMP/mln" bash -c 'loudnorm_script "$TMP/music" "$TMP/mln"'
 fm=$(field "$TMP/fm" 1) fms=$(field "$TMP/fms" 1)
 corr=$(grep -c "(correction 1 of" "$TMP/mout/.masterfarm/broker.log" 2>/dev/null)
 corr_m=$(grep -c "mastered again (correction" "$TMP/mout/.masterfarm/broker.log" 2>/dev/null)
@@ -254,8 +259,8 @@ put music_album_corrections "${corr:-0}"; put music_master_rounds_again "${corr_
 echo
 
 # ------------------------------------------------------------------ tasks
-best "$TMP/t" $REPEAT bash -c 'rm -rf "$TMP/tout"; "$MF" run "$TMP/tiny/job.json" -o "$TMP/tout" -j 2 --quiet'
-best "$TMP/tl" $REPEAT bash -c 'rm -rf "$TMP/tlout"; "$MF" run "$TMP/tinylong/job.json" -o "$TMP/tlout" -j 2 --quiet'
+best_fresh "$TMP/t" $REPEAT "$TMP/tout" "$MF" run "$TMP/tiny/job.json" -o "$TMP/tout" -j 2 --quiet
+best_fresh "$TMP/tl" $REPEAT "$TMP/tlout" "$MF" run "$TMP/tinylong/job.json" -o "$TMP/tlout" -j 2 --quiet
 tasks=$(sqlite3 "$TMP/tout/.masterfarm/state.db" "SELECT count(*) FROM tasks" 2>/dev/null \
         || echo $((TINY * 2 + TINY / 10)))
 tasks_l=$(sqlite3 "$TMP/tlout/.masterfarm/state.db" "SELECT count(*) FROM tasks" 2>/dev/null \
