@@ -7,12 +7,12 @@
 # alone goes over it is stopped (SIGXCPU) and reported as such.
 . "$MF_SRC/tests/lib/farm_lib.sh"
 
-# Four albums of six 30-second tracks (pink noise from sox: the
+# Four albums of six 40-second tracks (pink noise from sox: the
 # generator's mixes take longer to make than the job takes to run).
 gen_album "$T/in" --albums 4 --tracks 6 --seconds 2 --seed 12 --profiles spotify
 k=0
 for f in "$T"/in/album*/*.wav; do
-    sox -n -r 44100 -b 24 -c 2 "$f" synth 30 pinknoise vol 0.$((1 + k % 7)) \
+    sox -n -r 44100 -b 24 -c 2 "$f" synth 40 pinknoise vol 0.$((1 + k % 7)) \
         || fail "sox could not write $f"
     k=$((k + 1))
 done
