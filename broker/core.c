@@ -205,9 +205,9 @@ core_rm_entry (const char *path, const struct stat *st, int flag, struct FTW *ft
 }
 
 void
-core_task_hand_back (broker_t *self, task_t *t)
+core_task_hand_back (broker_t *self, task_t *t, bool counted)
 {
-    if (t->attempts > 0)
+    if (!counted && t->attempts > 0)
         t->attempts--;
     t->sched.avoid_worker = -1;
     t->state = T_QUEUED;

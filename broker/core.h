@@ -103,6 +103,8 @@ typedef struct {
     uint8_t      parked;        //  put back after a restart, waiting to be adopted
     int64_t      run_ms;        //  wall clock of the current attempt's dispatch (progress)
     bool         reused;        //  completed from the reuse cache: no work (progress)
+    bool         check_input;   //  a master sent with its input's analysed digest,
+                                //  the file's status having changed since
 } task_t;
 
 typedef struct {
@@ -320,9 +322,10 @@ void core_task_queue (broker_t *self, task_t *t);
 //  Removes a task from its worker's held list and frees the slot.
 void core_task_unhold (broker_t *self, task_t *t);
 
-//  Queues again a task taken back from a worker (unheld) that did not run
-//  it: the attempt does not count, and no worker is avoided.
-void core_task_hand_back (broker_t *self, task_t *t);
+//  Queues again a task taken back from a worker (unheld), no worker
+//  avoided. counted: the attempt stays on record (it ran, its result was
+//  put aside); else it does not count (the worker never ran it).
+void core_task_hand_back (broker_t *self, task_t *t, bool counted);
 
 //  nftw callback: removes one file or (empty by then) folder.
 int core_rm_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw);

@@ -213,7 +213,8 @@ s_cache_take (broker_t *self, task_t *t, int widx)
     char key [SHA256_HEX_SIZE], rel [1024], sha [SHA256_HEX_SIZE];
     char *report = NULL;
     int64_t bytes = 0;
-    if (!s_master_key (self, t, key))
+    //  an input whose status changed is read, to check its content
+    if (t->check_input || !s_master_key (self, t, key))
         return false;
     core_intermediate_rel (t, rel, sizeof rel);
     if (!cache_master_get (out_root, key, rel, &report, &bytes, sha))
@@ -368,6 +369,10 @@ s_dispatch_one (broker_t *self, task_t *t, worker_info_t *w, int widx)
             }
         }
         if (t->kind == K_MASTER) {
+            //  its input's status changed since the analysis: the worker
+            //  checks the content against the digest the analysis read
+            if (t->check_input)
+                in_refs [0].sha256 = a->analyses [t->track].input_sha256;
             core_intermediate_rel (t, out_path, sizeof out_path);
             out_ref.path = out_path;
             if (s_master_plan (a, t, &plan))
@@ -456,7 +461,7 @@ s_dispatch_one (broker_t *self, task_t *t, worker_info_t *w, int widx)
             core_task_unhold (self, t);
             store_attempt_end (self->store, t->sched.id, t->attempts, false,
                                "the task could not be sent to its worker", now);
-            core_task_hand_back (self, t);
+            core_task_hand_back (self, t, false);
             sent = false;
         }
     }

@@ -135,27 +135,60 @@ graph_task_attempt_failed (broker_t *self, task_t *t, int worker, const char *er
     t->job->dirty = true;
 }
 
-bool
-graph_master_input_moved (broker_t *self, task_t *t)
+//  The status of master t's input now into *now; false when there is
+//  nothing to compare (not a track's master, or no status recorded).
+static bool
+s_master_input_now (broker_t *self, task_t *t, cache_stat_t *now)
 {
     if (t->kind != K_MASTER || t->album < 0 || t->track < 0)
         return false;
     album_t *a = &t->job->albums [t->album];
     if ((size_t) t->track >= a->spec->n_tracks || !a->in_stat || !a->in_stat [t->track].ino)
         return false;
-    const char *rel = core_input_path (a, (size_t) t->track);
-    cache_stat_t now;
-    cache_stat_input (self->input_root, rel, &now);
-    if (cache_stat_same (&a->in_stat [t->track], &now))
-        return false;
+    cache_stat_input (self->input_root, core_input_path (a, (size_t) t->track), now);
+    return true;
+}
+
+void
+graph_master_input_failed (broker_t *self, task_t *t, const char *how)
+{
+    album_t *a = &t->job->albums [t->album];
     char err [CORE_ERR_LEN];
     snprintf (err, sizeof err, "%s %s after its analysis; it is not mastered from audio its plan "
               "and report did not measure: run the job again (or masterfarm retry) to analyse "
-              "it again", rel, now.ino ? "changed" : "went missing");
+              "it again", core_input_path (a, (size_t) t->track), how);
     log_warn ("task %llu failed: %s", (unsigned long long) t->sched.id, err);
     core_task_set (self, t, T_FAILED, err);
     graph_task_final (self, t);
+}
+
+bool
+graph_master_input_moved (broker_t *self, task_t *t)
+{
+    t->check_input = false;
+    cache_stat_t now;
+    if (!s_master_input_now (self, t, &now))
+        return false;
+    album_t *a = &t->job->albums [t->album];
+    if (cache_stat_same (&a->in_stat [t->track], &now))
+        return false;
+    if (now.ino && a->analyses [t->track].input_sha256 [0]) {
+        log_info ("task %llu: %s: its status changed after its analysis; the master checks "
+                  "its content against the analysed digest", (unsigned long long) t->sched.id,
+                  core_input_path (a, (size_t) t->track));
+        t->check_input = true;
+        return false;
+    }
+    graph_master_input_failed (self, t, now.ino ? "changed" : "went missing");
     return true;
+}
+
+bool
+graph_master_input_status_moved (broker_t *self, task_t *t)
+{
+    cache_stat_t now;
+    return s_master_input_now (self, t, &now)
+        && !cache_stat_same (&t->job->albums [t->album].in_stat [t->track], &now);
 }
 
 //  The one-album spec JSON the album's tasks carry.

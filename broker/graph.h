@@ -28,13 +28,27 @@ void graph_task_counts_clear (broker_t *self, task_t *t);
 void graph_task_attempt_failed (broker_t *self, task_t *t, int worker, const char *error,
                                 attempt_end_t end);
 
-//  True when master task t would read, or has read, a file that is not
-//  the one its track's analysis read (the input's status, taken before
-//  that read, differs now): the task then fails for good, with no strike
-//  against a worker, and says what to do. A status not recorded is no
-//  change. The plan, tonal EQ and report were made from the analysis,
-//  so a master of other audio would deliver something they do not say.
+//  Before master task t is dispatched: whether its track's file is still
+//  the one the analysis read. The plan, tonal EQ and report were made
+//  from the analysis, so a master of other audio would deliver something
+//  they do not say. A status (taken before the analysis read the file)
+//  that still matches, or was not recorded, is no change. A status that
+//  changed with the analysis's digest known sets t->check_input: the
+//  task carries the digest and the worker checks the file's content
+//  against it (a chmod, a touch or a copy of the same bytes changes the
+//  status, not the audio). A file gone, or changed with no digest known,
+//  fails t for good (true), with no strike against a worker, saying what
+//  to do.
 bool graph_master_input_moved (broker_t *self, task_t *t);
+
+//  After master task t reported success without checking its input's
+//  content: whether the file's status differs now from the analysis's
+//  (the file may have changed while the master read it).
+bool graph_master_input_status_moved (broker_t *self, task_t *t);
+
+//  Fails master task t for good, with no strike against a worker: its
+//  input is not the file its analysis read (how: "changed", "went missing").
+void graph_master_input_failed (broker_t *self, task_t *t, const char *how);
 
 //  The one-album spec JSON the album's tasks carry.
 const char *graph_album_json (job_t *job, album_t *a);

@@ -29,7 +29,7 @@ workers_lost (broker_t *self, worker_info_t *w, const char *reason, bool expired
             graph_task_attempt_failed (self, t, widx, reason, ATTEMPT_END_LOST);
         }
         else
-            core_task_hand_back (self, t);
+            core_task_hand_back (self, t, false);
     }
     //  Unlink from the hash.
     size_t b = core_hash (w->id, w->id_size);
@@ -306,10 +306,25 @@ workers_on_result (broker_t *self, worker_info_t *w, const wire_msg_t *msg)
     bool resource = !ok && res->error_class == MASTERFARM__ERROR_CLASS__ERROR_RESOURCE;
     if (!ok)
         snprintf (err, sizeof err, "%s", res->error && *res->error ? res->error : "failed");
-    //  A master whose input changed while it ran read audio its plan did
-    //  not measure: it fails for good, no strike against this worker.
-    if (ok && graph_master_input_moved (self, t)) {
-        store_attempt_end (self->store, t->sched.id, t->attempts, false, t->last_error, now);
+    //  A master whose input's status changed while it ran, its content not
+    //  checked, may have read audio its plan did not measure: its result
+    //  is put aside and it runs again with the content checked
+    //  (graph_master_input_moved), with no strike against this worker.
+    if (ok && !t->check_input && graph_master_input_status_moved (self, t)) {
+        const char *why = "its input's status changed while it ran: mastered again, with the "
+                          "content checked against the analysis";
+        log_info ("task %llu: %s", (unsigned long long) t->sched.id, why);
+        store_attempt_end (self->store, t->sched.id, t->attempts, false, why, now);
+        core_task_hand_back (self, t, true);
+        log_ctx_set (NULL);
+        return;
+    }
+    //  A master whose input is not the file its analysis read fails for
+    //  good, no strike against this worker.
+    if (!ok && t->kind == K_MASTER
+    &&  res->error_class == MASTERFARM__ERROR_CLASS__ERROR_INPUT_CHANGED) {
+        store_attempt_end (self->store, t->sched.id, t->attempts, false, err, now);
+        graph_master_input_failed (self, t, "changed");
         log_ctx_set (NULL);
         return;
     }

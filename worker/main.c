@@ -1,6 +1,6 @@
 /*  masterfarm-worker: connects to a broker and runs tasks, one per slot,
     each in its own process (see worker/worker.h). The fault-injection
-    hook of the tests (MASTERFARM_FAULT=crash:TEXT|hang:TEXT, see
+    hook of the tests (MASTERFARM_FAULT=crash:TEXT|hang:TEXT|slow:TEXT, see
     worker/worker.c) is left out of the user's help on purpose.  */
 #include <getopt.h>
 #include <signal.h>

@@ -38,6 +38,7 @@ typedef struct {
     size_t         n_in;
     char           err [S_ERR_LEN];
     int            err_errno;   //  errno when the error line was set (I/O, memory)
+    bool           input_changed;  //  a master's input is not what its analysis read
     //  Result being built.
     Masterfarm__Result  result;
     Masterfarm__Analysis analysis;
@@ -440,8 +441,31 @@ s_master (s_run_t *r)
                            && *t->output_root ? t->output_root
                            : tmp_root && *tmp_root ? tmp_root : "/tmp");
     audio_t in = { 0 }, out = { 0 };
-    int rc = s_read_input (r, 0, &in, NULL);
+    //  the digest its analysis read, when the broker asks for the content
+    //  to be checked (the file's status changed since)
+    const char *want = t->n_inputs > 0 && t->inputs [0]->sha256 && *t->inputs [0]->sha256
+                     ? t->inputs [0]->sha256 : NULL;
+    if (want && (strlen (want) != 64 || strspn (want, "0123456789abcdef") != 64)) {
+        spec_destroy (&spec);
+        return s_fail (r, MF_ERR_PROTOCOL, "task %llu: input digest '%.80s' is not SHA-256 hex",
+                       (unsigned long long) t->task_id, want);
+    }
+    char in_sha [SHA256_HEX_SIZE] = "";
+    int rc = s_read_input (r, 0, &in, want ? in_sha : NULL);
+    if (!rc && want && !in_sha [0])
+        rc = s_fail (r, MF_ERR_IO, "album %u track %u: %s: cannot read it again to check it",
+                     t->album + 1, t->track + 1, t->inputs [0]->path);
+    if (!rc && want && strcmp (in_sha, want)) {
+        r->input_changed = true;
+        rc = s_fail (r, MF_ERR_FORMAT, "album %u track %u: %s: its content is not the one its "
+                     "analysis read (SHA-256 %.16s..., analysed %.16s...)", t->album + 1,
+                     t->track + 1, t->inputs [0]->path, in_sha, want);
+    }
+    if (want && !rc)
+        log_info ("album %u track %u: %s: its content is the one its analysis read",
+                  t->album + 1, t->track + 1, t->inputs [0]->path);
     if (rc) {
+        audio_free (&in);
         spec_destroy (&spec);
         return rc;
     }
@@ -914,6 +938,8 @@ task_run (const Masterfarm__Task *task, void *const *in_frames,
             r->result.error_class = MASTERFARM__ERROR_CLASS__ERROR_RESOURCE;
             r->result.error_errno = e;
         }
+        if (r->input_changed)
+            r->result.error_class = MASTERFARM__ERROR_CLASS__ERROR_INPUT_CHANGED;
         //  A failed task returns no outputs.
         r->result.analysis = NULL;
         for (size_t i = 0; i < r->n_frames; i++)

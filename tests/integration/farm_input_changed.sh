@@ -6,6 +6,11 @@
 #    naming the file and what to do; nothing of the album is published
 #    (the plan, tonal EQ and report were made from the old file, so a
 #    master of the new one would deliver what they do not say);
+#  - track 3's file is copied over with the same bytes (a new inode, its
+#    times kept) and its mode changed, as a sync or a chmod does: its
+#    status changed, its audio did not. Its master checks the content
+#    against the analysis's SHA-256, says so in the worker's log, and
+#    completes;
 #  - `masterfarm retry` analyses the new file and masters the album from
 #    it: the report's input loudness of track 1 is the new file's, and its
 #    delivered file is within 0.1 LU of its plan by FFmpeg's meter.
@@ -20,6 +25,7 @@ gen_album "$T/in" --tracks 3 --seconds 4 --seed 31 --profiles spotify
 track1=$(json_get 'd["albums"][0]["tracks"][0]["path"]' <"$T/in/job.json")
 track2=$(json_get 'd["albums"][0]["tracks"][1]["path"]' <"$T/in/job.json")
 title1=$(json_get 'd["albums"][0]["tracks"][0]["title"]' <"$T/in/job.json")
+track3=$(json_get 'd["albums"][0]["tracks"][2]["path"]' <"$T/in/job.json")
 
 start_broker "$T/state.db" "$T/in" "$T/out"
 start_worker wa MASTERFARM_FAULT=hang:"$track2"
@@ -34,6 +40,10 @@ wait_for "tracks 1 and 3 to be analysed" 60 bash -c \
 # The corrected mix: 6 dB quieter, written next to it and renamed over it.
 sox "$T/in/$track1" "$T/in/new.wav" vol 0.5
 mv "$T/in/new.wav" "$T/in/$track1"
+# Track 3: the same bytes in a new file, renamed over it; then a chmod.
+cp --preserve=mode,timestamps "$T/in/$track3" "$T/in/same.wav"
+mv "$T/in/same.wav" "$T/in/$track3"
+chmod g+w "$T/in/$track3"
 kill -9 -- -"$wa" -"$wb"
 start_worker wc
 watch_expect "$job" 1 "$T/watch.out"
@@ -47,6 +57,12 @@ grep -F "failed: album" "$T/watch.out" | grep -F "track 1 \"$title1\"" \
 strikes=$(sqlite3 -readonly "$T/state.db" "SELECT strikes FROM tasks WHERE kind = 2 AND track = 0")
 [ "$strikes" = 0 ] || fail "the changed file counted $strikes strikes"
 log "a master of a file changed since its analysis fails, the album is held"
+# track 3's master ran, checked its unchanged content, and is done
+state3=$(sqlite3 -readonly "$T/state.db" "SELECT state FROM tasks WHERE kind = 2 AND track = 2")
+[ "$state3" = 4 ] || fail "track 3's master (same bytes, new status) is in state $state3, not done"
+grep -qF "$track3: its content is the one its analysis read" "$T"/*.log \
+    || fail "no worker log says track 3's content was checked"
+log "a file copied over with the same bytes and chmodded: its master checks the content and runs"
 
 # retry: analysed again, mastered from the new file, published.
 "$MASTERFARM" retry "$job" --broker "$BROKER_URL" >/dev/null || fail "retry refused"
