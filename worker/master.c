@@ -1510,9 +1510,9 @@ loudness_loop:
     }
     //  the render checked above is the one delivered, bit for bit (the
     //  same pieces through the same stages): its check stands; debug
-    //  builds check the delivered samples again to show it
+    //  builds (MF_DEBUG_CHECKS) check the delivered samples again to show it
     tp_check_result_t chk = chk_v;
-#ifdef NDEBUG
+#ifndef MF_DEBUG_CHECKS
     if (!verified)
 #endif
     {
