@@ -133,6 +133,19 @@ compressor_process (compressor_t *self, float *buf, size_t frames)
         }
         double y_l = self->y_l, gr_max = self->stats.gr_max_db, gr_sum = 0.0;
         for (size_t i = 0; i < n; i++) {
+            //  Where the gain computer asks for nothing (x_l = 0, under the
+            //  knee: most frames of most music), the step below is the
+            //  release alone, y_l = a_rel y_l exactly (b_rel 0 adds +0),
+            //  and y_l falls, so gr_max stays: that run takes one multiply
+            //  per frame on the recursion's path instead of the select's
+            //  chain. The same values to the bit.
+            while (xl [i] == 0.0) {
+                y_l = a_tab [0] * y_l;
+                self->gain_db [i] = (float) (makeup_db - y_l);
+                gr_sum += y_l;
+                if (++i == n)
+                    goto block_done;
+            }
             double x_l = xl [i];
             //  Both the attack and the release step, then a select: the
             //  decision flips with the signal (a jump would be
@@ -152,6 +165,7 @@ compressor_process (compressor_t *self, float *buf, size_t frames)
             gr_sum += y_l;
             gr_max = y_l > gr_max ? y_l : gr_max;
         }
+    block_done:
         self->y_l = y_l;
         self->stats.gr_max_db = gr_max;
         self->stats.gr_sum_db += gr_sum;
