@@ -12,6 +12,11 @@
     - Analytic: a full-scale sine at fs/4 and 45 degrees has samples at
       -3.01 dBFS and a true peak of 0 dBTP; the 4x grid lands on it, so
       within 0.05 dB (filter ripple).
+    - The meter skips the interpolation of chunks that provably cannot
+      raise its maximum: a loud start, then quiet noise, then a ++-- pattern
+      whose samples lie under the start's but whose true peak is 3 dB
+      above them, reads exactly what the same signal without the loud
+      start reads (the pattern's peak).
     - Chunked processing equals one block exactly (printed seed), and
       each kernel reads a sample the same wherever it falls in a call.
     - The limiter detector: an impulse shows at peak_out[delay_frames].  */
@@ -290,6 +295,49 @@ test_intersample_peaks (void **state)
     }
 }
 
+//  A loud start (a 100 Hz sine at 0.8) must not hide a later peak whose
+//  samples are lower (a ++-- pattern at 0.75, true peak 0.75 sqrt 2):
+//  the reading equals that of the signal without the start.
+static void
+test_screen_keeps_late_peaks (void **state)
+{
+    (void) state;
+    int rates [] = { 44100, 48000, 96000 };
+    for (int r = 0; r < 3; r++) {
+        int rate = rates [r];
+        size_t a = (size_t) rate, b = 2 * (size_t) rate, c = (size_t) rate / 2, n = a + b + c;
+        float *x = calloc (2 * n, sizeof (float)), *y = calloc (2 * n, sizeof (float));
+        assert_non_null (x);
+        assert_non_null (y);
+        uint64_t rng = 12345;
+        for (size_t i = 0; i < n; i++)
+            for (int ch = 0; ch < 2; ch++) {
+                rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+                float v;
+                if (i < a)
+                    v = (float) (0.8 * sin (2.0 * M_PI * 100.0 * (double) i / rate));
+                else if (i < a + b)
+                    v = (float) (((double) (rng >> 40) / 16777216.0 - 0.5) * 0.02);
+                else
+                    v = (i / 2) % 2 ? -0.75f : 0.75f;
+                x [2 * i + ch] = v;
+                y [2 * i + ch] = i < a ? 0.0f : v;
+            }
+        truepeak_t *tx = truepeak_new (rate, 2), *ty = truepeak_new (rate, 2);
+        truepeak_process (tx, x, n);
+        truepeak_process (ty, y, n);
+        double rx = truepeak_max_dbtp (tx), ry = truepeak_max_dbtp (ty);
+        printf ("  %d Hz: loud start then a later peak: %.4f dBTP (without the start %.4f)\n",
+                rate, rx, ry);
+        assert_true (rx == ry);
+        assert_true (rx > 20.0 * log10 (0.8) + 1.0);
+        truepeak_destroy (&tx);
+        truepeak_destroy (&ty);
+        free (x);
+        free (y);
+    }
+}
+
 //  White Gaussian noise (flat up to Nyquist: the hardest case for two
 //  different interpolators): within 0.2 dB of libebur128. Fixed seeds, so
 //  the test is repeatable; over 60 other seeds the largest difference
@@ -444,6 +492,7 @@ main (void)
         cmocka_unit_test (test_simd_equals_generic),
         cmocka_unit_test (test_position_independent),
         cmocka_unit_test (test_detector_delay),
+        cmocka_unit_test (test_screen_keeps_late_peaks),
         cmocka_unit_test (test_chunked_equals_block),
         cmocka_unit_test (test_sines_vs_libebur128),
         cmocka_unit_test (test_intersample_peaks),
