@@ -23,7 +23,9 @@
       - the meter: truepeak_new / truepeak_process / truepeak_max_dbtp.
         Processing in chunks of any size gives exactly the same result as
         one block. The reading includes the filter's tail, as if the
-        signal were followed by silence, without changing the state.
+        signal were followed by silence, without changing the state. A
+        chunk whose sample peak times the filter's gain bound cannot
+        exceed the maximum so far is not interpolated (the same reading).
       - the limiter's detector: truepeak_peaks (interleaved, per frame max
         over channels) or truepeak_peaks_channel (one channel), writing a
         per-input-sample envelope peak_out[i] = max over phases of |y| of
