@@ -117,7 +117,7 @@ s_rename_and_sync (const char *tmp_path, const char *final_path)
 }
 
 int
-fsutil_write_all (int fd, const void *data, size_t len)
+fsutil_write_full (int fd, const void *data, size_t len)
 {
     const char *p = data;
     size_t left = len;
@@ -133,7 +133,13 @@ fsutil_write_all (int fd, const void *data, size_t len)
         p += w;
         left -= (size_t) w;
     }
-    return fsync (fd);
+    return 0;
+}
+
+int
+fsutil_write_all (int fd, const void *data, size_t len)
+{
+    return fsutil_write_full (fd, data, len) ? -1 : fsync (fd);
 }
 
 //  Writes data under path so that readers see the old or the whole new

@@ -48,8 +48,11 @@ int fsutil_fsync_dir (const char *dir);
 //  too small.
 int fsutil_temp_path (const char *final_path, char *buf, size_t size);
 
-//  Writes len bytes to the open fd (again after an interruption) and
-//  fsyncs it. Returns 0, or -1 with errno (EIO for a write of nothing).
+//  Writes len bytes to the open fd, again after an interruption or a
+//  short write. Returns 0, or -1 with errno (EIO for a write of nothing).
+int fsutil_write_full (int fd, const void *data, size_t len);
+
+//  fsutil_write_full, then fsyncs fd. Returns 0, or -1 with errno.
 int fsutil_write_all (int fd, const void *data, size_t len);
 
 //  Writes len bytes to path atomically (see above), file mode 0644.

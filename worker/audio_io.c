@@ -3,6 +3,7 @@
 #include "worker/audio_io.h"
 #include "common/sflog.h"
 #include "common/err.h"
+#include "common/fsutil.h"
 #include "common/sha256.h"
 #include "worker/flac_out.h"
 
@@ -1020,16 +1021,7 @@ static int
 s_write_hashed (int fd, sha256_ctx_t *ctx, const uint8_t *p, size_t n)
 {
     sha256_update (ctx, p, n);
-    while (n > 0) {
-        ssize_t w = write (fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return MF_ERR_IO;
-        p += w;
-        n -= (size_t) w;
-    }
-    return 0;
+    return fsutil_write_full (fd, p, n) ? MF_ERR_IO : 0;
 }
 
 int

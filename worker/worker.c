@@ -38,6 +38,7 @@
 
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/fsutil.h"
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/version.h"
@@ -454,23 +455,6 @@ s_kill_all (worker_t *self)
         s_kill (&self->children [i]);
 }
 
-//  Writes all of buf to fd. Returns 0 or -1.
-static int
-s_write_all (int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-    while (len > 0) {
-        ssize_t n = write (fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t) n;
-    }
-    return 0;
-}
-
 //  Reads len bytes from fd. Returns 0, 1 at end of file before the
 //  first byte, or -1.
 static int
@@ -561,12 +545,13 @@ s_runner_task (worker_t *self, int fd, const Masterfarm__Task *task,
                s_tv_s (&r1.ru_stime) - s_tv_s (&r0.ru_stime));
     log_ctx_set (NULL);
     uint64_t n = out.result_size;
-    int rc = s_write_all (fd, &n, sizeof n) || s_write_all (fd, out.result, out.result_size);
+    int rc = fsutil_write_full (fd, &n, sizeof n)
+          || fsutil_write_full (fd, out.result, out.result_size);
     n = out.n_frames;
-    rc = rc || s_write_all (fd, &n, sizeof n);
+    rc = rc || fsutil_write_full (fd, &n, sizeof n);
     for (size_t i = 0; !rc && i < out.n_frames; i++) {
         n = out.frame_sizes [i];
-        rc = s_write_all (fd, &n, sizeof n) || s_write_all (fd, out.frames [i], n);
+        rc = fsutil_write_full (fd, &n, sizeof n) || fsutil_write_full (fd, out.frames [i], n);
     }
     if (rc)
         _exit (4);
@@ -716,14 +701,15 @@ s_runner_send (s_child_t *c, const wire_msg_t *msg)
         return ENOMEM;
     protobuf_c_message_pack (msg->body, packed);
     uint64_t n = size;
-    int rc = s_write_all (c->cmd_fd, &n, sizeof n) || s_write_all (c->cmd_fd, packed, size);
+    int rc = fsutil_write_full (c->cmd_fd, &n, sizeof n)
+          || fsutil_write_full (c->cmd_fd, packed, size);
     free (packed);
     n = msg->n_frames;
-    rc = rc || s_write_all (c->cmd_fd, &n, sizeof n);
+    rc = rc || fsutil_write_full (c->cmd_fd, &n, sizeof n);
     for (size_t i = 0; !rc && i < msg->n_frames; i++) {
         n = msg->frame_sizes [i];
-        rc = s_write_all (c->cmd_fd, &n, sizeof n)
-          || s_write_all (c->cmd_fd, msg->frames [i], msg->frame_sizes [i]);
+        rc = fsutil_write_full (c->cmd_fd, &n, sizeof n)
+          || fsutil_write_full (c->cmd_fd, msg->frames [i], msg->frame_sizes [i]);
     }
     return rc ? (errno ? errno : EPIPE) : 0;
 }
