@@ -472,10 +472,17 @@ missing:
 
     audio_t in = { 0 }, out = { 0 };
     char err [AUDIO_ERR_LEN];
+    //  the loudness loop may read the file again (master_opts_t.reload)
+    audio_again_t again = { .fd = -1, .name = file };
+    bool marked = audio_again_mark (&again, err, sizeof err) == 0;
     int rc = audio_read (file, &in, err, sizeof err);
     if (rc) {
         fprintf (stderr, "masterfarm master: %s\n", err);
         return EXIT_FAILED;
+    }
+    if (marked) {
+        o.reload = audio_read_again;
+        o.reload_arg = &again;
     }
     o.out_rate_hz = profile ? profile_output_rate (profile, in.rate_hz) : in.rate_hz;
     if (format == OUT_FLAC && o.out_bits == 32)

@@ -42,6 +42,9 @@ typedef struct {
                                  //  the limiter's detector missed, near the
                                  //  Nyquist frequency), 0: none
     int    loop_iterations;
+    int    renders;              //  passes of the gain and limiter over the track
+                                 //  (the loop's, its corrections', the delivered
+                                 //  output's); not in the JSON
     double tonal_db [MEASURE_BANDS]; //  correction applied (after bounds)
     double width;                //  side gain a reference match applied (1: none)
     double side_mid_db;          //  the side/mid ratio after it (NAN: not measured)

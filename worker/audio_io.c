@@ -593,6 +593,57 @@ audio_read_fd (int fd, const char *name, audio_t *out, char *err, size_t err_siz
     return rc;
 }
 
+//  The status of again's file into st. Returns 0 or MF_ERR_IO with err.
+static int
+s_again_status (const audio_again_t *again, struct stat *st, char *err, size_t err_size)
+{
+    if ((again->fd >= 0 ? fstat (again->fd, st) : stat (again->name, st)) == 0)
+        return 0;
+    snprintf (err, err_size, "%s: cannot read its status: %s", again->name, strerror (errno));
+    return MF_ERR_IO;
+}
+
+int
+audio_again_mark (audio_again_t *again, char *err, size_t err_size)
+{
+    struct stat st;
+    if (again->bytes)
+        return 0;
+    int rc = s_again_status (again, &st, err, err_size);
+    if (rc)
+        return rc;
+    again->marked = true;
+    again->dev = (int64_t) st.st_dev;
+    again->ino = (int64_t) st.st_ino;
+    again->length = (int64_t) st.st_size;
+    again->mtime_ns = (int64_t) st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    return 0;
+}
+
+int
+audio_read_again (void *arg, audio_t *out, char *err, size_t err_size)
+{
+    audio_again_t *again = arg;
+    if (again->bytes)
+        return audio_read_mem (again->bytes, again->size, again->name, out, err, err_size);
+    audio_again_t now = *again;
+    int rc = audio_again_mark (&now, err, err_size);
+    if (rc)
+        return rc;
+    if (!again->marked || now.dev != again->dev || now.ino != again->ino
+    ||  now.length != again->length || now.mtime_ns != again->mtime_ns) {
+        snprintf (err, err_size, "%s: changed while it was being mastered", again->name);
+        return MF_ERR_IO;
+    }
+    if (again->fd < 0)
+        return audio_read (again->name, out, err, err_size);
+    if (lseek (again->fd, 0, SEEK_SET) != 0) {
+        snprintf (err, err_size, "%s: cannot read it again: %s", again->name, strerror (errno));
+        return MF_ERR_IO;
+    }
+    return audio_read_fd (again->fd, again->name, out, err, err_size);
+}
+
 int
 audio_read (const char *path, audio_t *out, char *err, size_t err_size)
 {

@@ -68,6 +68,30 @@ int audio_read_fd (int fd, const char *name, audio_t *out, char *err, size_t err
 int audio_read_mem (const void *bytes, size_t size, const char *name,
                     audio_t *out, char *err, size_t err_size);
 
+//  A source to be read again as it was read (master_opts_t.reload): from
+//  bytes (size of them) when not NULL, else from fd when not -1 (the
+//  caller's, left open), else from the file name. audio_again_mark takes
+//  the file's status before its first read.
+typedef struct {
+    const void *bytes;
+    size_t      size;
+    int         fd;
+    const char *name;
+    bool        marked;
+    int64_t     dev, ino, length, mtime_ns;     //  its status (what a write moves)
+} audio_again_t;
+
+//  Takes the status of the file of again (nothing for bytes). Returns 0,
+//  or MF_ERR_IO with err.
+int audio_again_mark (audio_again_t *again, char *err, size_t err_size);
+
+//  The source of again (an audio_again_t) read again from its start, as
+//  audio_read: when a file is another one, or its size or modification
+//  time are not those marked (a chmod is no change), MF_ERR_IO with
+//  "NAME: changed while it was being mastered" instead. Fits
+//  master_opts_t.reload.
+int audio_read_again (void *again, audio_t *out, char *err, size_t err_size);
+
 //  A file read once, start to end, in pieces into the caller's buffer:
 //  what streams through (the analysis) takes memory for one piece, not
 //  the track. The frames and the errors are those of audio_read: reads

@@ -83,6 +83,14 @@ typedef struct {
                                        //  NAN: silent or not known)
     double       file_trim_db;         //  the assembly trims the master's start
                                        //  and end under this (dBFS; NAN: no trim)
+    //  Reads the input again into *in (the samples the master was given,
+    //  in a buffer of samples_alloc), or returns an error with err. Given,
+    //  the render the loudness loop stops on is made over the track's
+    //  samples rather than made a second time, and the input is read again
+    //  on the rare occasions the loop goes on from it. NULL: every
+    //  render keeps the samples. master_run sets its own (a copy of in).
+    int        (*reload) (void *arg, audio_t *in, char *err, size_t err_size);
+    void        *reload_arg;
 } master_opts_t;
 
 

@@ -39,6 +39,7 @@ typedef struct {
     char           err [S_ERR_LEN];
     int            err_errno;   //  errno when the error line was set (I/O, memory)
     bool           input_changed;  //  a master's input is not what its analysis read
+    audio_again_t  again;       //  a master's input, to read again (its fd closed at the end)
     //  Result being built.
     Masterfarm__Result  result;
     Masterfarm__Analysis analysis;
@@ -203,7 +204,7 @@ s_open_input (s_run_t *r, size_t i, char *path, size_t path_size)
 
 //  Reads input i of the task into audio. Returns 0 or an error with r->err.
 static int
-s_read_input (s_run_t *r, size_t i, audio_t *audio, char *sha_hex)
+s_read_input (s_run_t *r, size_t i, audio_t *audio, char *sha_hex, audio_again_t *again)
 {
     const Masterfarm__Task *t = r->task;
     if (i >= t->n_inputs)
@@ -215,6 +216,9 @@ s_read_input (s_run_t *r, size_t i, audio_t *audio, char *sha_hex)
                            (unsigned long long) t->task_id, i);
         if (sha_hex)
             sha256_buffer_hex (r->in_frames [i], r->in_sizes [i], sha_hex);
+        if (again)
+            *again = (audio_again_t) { .bytes = r->in_frames [i], .size = r->in_sizes [i],
+                                       .fd = -1, .name = t->inputs [i]->path };
         return audio_read_mem (r->in_frames [i], r->in_sizes [i], t->inputs [i]->path,
                                audio, r->err, sizeof r->err);
     }
@@ -222,12 +226,25 @@ s_read_input (s_run_t *r, size_t i, audio_t *audio, char *sha_hex)
     int fd = s_open_input (r, i, path, sizeof path);
     if (fd < 0)
         return fd;
+    //  kept open to be read again (its status now, to know it unchanged then)
+    if (again) {
+        *again = (audio_again_t) { .fd = fd, .name = t->inputs [i]->path };
+        if (audio_again_mark (again, r->err, sizeof r->err)) {
+            close (fd);
+            again->fd = -1;
+            return MF_ERR_IO;
+        }
+    }
     int rc = audio_read_fd (fd, path, audio, r->err, sizeof r->err);
     //  the digest of the very bytes just decoded (they are in the page
     //  cache now): the broker keys what it reuses on it
     if (!rc && sha_hex && s_hash_fd (fd, sha_hex))
         sha_hex [0] = '\0';
-    close (fd);
+    if (!again || rc) {
+        close (fd);
+        if (again)
+            again->fd = -1;
+    }
     return rc;
 }
 
@@ -395,7 +412,7 @@ s_analyze (s_run_t *r)
     int rc;
     if (r->task->storage == MASTERFARM__STORAGE__STORAGE_INLINE) {
         audio_t in = { 0 };
-        rc = s_read_input (r, 0, &in, sha);
+        rc = s_read_input (r, 0, &in, sha, NULL);
         if (rc)
             return rc;
         rc = analysis_run (&in, NULL, &r->measure, r->err, sizeof r->err);
@@ -451,7 +468,7 @@ s_master (s_run_t *r)
                        (unsigned long long) t->task_id, want);
     }
     char in_sha [SHA256_HEX_SIZE] = "";
-    int rc = s_read_input (r, 0, &in, want ? in_sha : NULL);
+    int rc = s_read_input (r, 0, &in, want ? in_sha : NULL, &r->again);
     if (!rc && want && !in_sha [0])
         rc = s_fail (r, MF_ERR_IO, "album %u track %u: %s: cannot read it again to check it",
                      t->album + 1, t->track + 1, t->inputs [0]->path);
@@ -548,6 +565,9 @@ s_master (s_run_t *r)
     //  the lossy round trips, when the spec asks for them for this profile
     const settings_t *ts = &album->tracks [t->track].s;
     uint32_t bit = 1u << profile->id;
+    //  the loudness loop may read the input again (master_opts_t.reload)
+    o.reload = audio_read_again;
+    o.reload_arg = &r->again;
     if (ts->codec_check & bit)
         rc = master_run_codec (&in, &o, profile->lossy_kbps, (ts->codec_safe & bit) != 0,
                                &out, &rep, r->err, sizeof r->err);
@@ -909,6 +929,7 @@ task_run (const Masterfarm__Task *task, void *const *in_frames,
     r->in_frames = in_frames;
     r->in_sizes = in_sizes;
     r->n_in = n_in;
+    r->again.fd = -1;
     masterfarm__result__init (&r->result);
     masterfarm__analysis__init (&r->analysis);
     r->result.task_id = task->task_id;
@@ -955,6 +976,8 @@ task_run (const Masterfarm__Task *task, void *const *in_frames,
         free (r->frames [i]);
     free (r->report_json);
     measure_free (&r->measure);
+    if (r->again.fd >= 0)
+        close (r->again.fd);
     free (r);
     if (prc)
         task_output_clear (out);

@@ -16,7 +16,11 @@
       give libsndfile's floats and frame counts exactly;
     - the one-pass 24-bit WAV writer gives the bytes libsndfile writes for
       the same floats (on the grid, between its steps, at and beyond full
-      scale; mono and stereo, odd lengths) and the SHA-256 of the file.  */
+      scale; mono and stereo, odd lengths) and the SHA-256 of the file;
+    - a source read again (audio_read_again, the master's reload) gives
+      the same samples by path, by descriptor and from memory; a file
+      whose status changed since it was marked (touched, rewritten) is
+      refused with "changed while it was being mastered".  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -362,6 +366,60 @@ test_plain_pcm_as_libsndfile (void **state)
 //  both lengths. A WAV whose data length was never filled in (all ones,
 //  as a recorder that streams leaves it) reads whole.
 static void
+test_read_again (void **state)
+{
+    (void) state;
+    char path [512], err [256];
+    s_tmp (path, sizeof path, "again.wav");
+    SF_INFO info = { .samplerate = 48000, .channels = 2, .format = SF_FORMAT_WAV | SF_FORMAT_PCM_24 };
+    SNDFILE *sf = sf_open (path, SFM_WRITE, &info);
+    assert_non_null (sf);
+    float v [2 * 4800];
+    for (int i = 0; i < 2 * 4800; i++)
+        v [i] = 0.5f * (float) sin (i * 0.003);
+    assert_int_equal (sf_writef_float (sf, v, 4800), 4800);
+    sf_close (sf);
+    audio_t first, again;
+    assert_int_equal (audio_read (path, &first, err, sizeof err), 0);
+    //  by path, by descriptor (read to its end first), from memory
+    int fd = open (path, O_RDONLY);
+    assert_true (fd >= 0);
+    audio_again_t by_path = { .fd = -1, .name = path }, by_fd = { .fd = fd, .name = "again.wav" };
+    assert_int_equal (audio_again_mark (&by_path, err, sizeof err), 0);
+    assert_int_equal (audio_again_mark (&by_fd, err, sizeof err), 0);
+    assert_int_equal (audio_read_fd (fd, "again.wav", &again, err, sizeof err), 0);
+    audio_free (&again);
+    audio_again_t *both [2] = { &by_path, &by_fd };
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal (audio_read_again (both [k], &again, err, sizeof err), 0);
+        assert_int_equal (again.frames, first.frames);
+        assert_memory_equal (again.data, first.data, (size_t) first.frames * 2 * sizeof (float));
+        audio_free (&again);
+    }
+    FILE *f = fopen (path, "rb");
+    unsigned char bytes [65536];
+    size_t n = fread (bytes, 1, sizeof bytes, f);
+    fclose (f);
+    audio_again_t mem = { .bytes = bytes, .size = n, .fd = -1, .name = "again.wav" };
+    assert_int_equal (audio_read_again (&mem, &again, err, sizeof err), 0);
+    assert_memory_equal (again.data, first.data, (size_t) first.frames * 2 * sizeof (float));
+    audio_free (&again);
+    //  touched: its times move, its samples do not; refused all the same
+    struct timespec ts [2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+    assert_int_equal (utimensat (AT_FDCWD, path, ts, 0), 0);
+    for (int k = 0; k < 2; k++) {
+        memset (&again, 0, sizeof again);
+        assert_int_equal (audio_read_again (both [k], &again, err, sizeof err), MF_ERR_IO);
+        printf ("touched: %s\n", err);
+        assert_non_null (strstr (err, "changed while it was being mastered"));
+        assert_null (again.data);
+    }
+    close (fd);
+    audio_free (&first);
+    unlink (path);
+}
+
+static void
 test_cut_short (void **state)
 {
     (void) state;
@@ -494,6 +552,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_hostile_list_refused),
         cmocka_unit_test (test_cut_short),
+        cmocka_unit_test (test_read_again),
         cmocka_unit_test (test_list_edges),
         cmocka_unit_test (test_valid_info_opens),
         cmocka_unit_test (test_plain_pcm_as_libsndfile),
