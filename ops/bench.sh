@@ -9,7 +9,8 @@
 #   master    masterfarm master --profile spotify vs an ffmpeg chain
 #             (two-pass loudnorm, linear, then alimiter) and a sox chain
 #             (compand, gain to the target, limiter), on a mix that needs
-#             limiting: x realtime per core and ratios
+#             limiting: x realtime per core and ratios; and both writing
+#             24-bit WAV instead of FLAC, to show what the encoding takes
 #   farm      masterfarm run (24-bit WAV in, spotify FLAC out with its
 #             album file, 2 workers) vs a script running ffmpeg's two-pass
 #             loudnorm per track on the same catalog: x realtime per core
@@ -164,8 +165,10 @@ ff_chain () {
     local mi mtp mlra mth off
     mi=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["input_i"], d["input_tp"], d["input_lra"], d["input_thresh"], d["target_offset"])' "$j")
     set -- "$1" "$2" $mi
+    local codec=(-c:a flac -sample_fmt s32)
+    [[ $2 == *.wav ]] && codec=(-c:a pcm_s24le)
     ffmpeg -hide_banner -nostats -y -i "$1" -af "loudnorm=I=-14:TP=-1:LRA=20:measured_I=$3:measured_TP=$4:measured_LRA=$5:measured_thresh=$6:offset=$7:linear=true,alimiter=limit=0.89:level=false" \
-        -c:a flac -sample_fmt s32 "$2"
+        "${codec[@]}" "$2"
 }
 export -f ff_chain
 best "$TMP/m_ff" $REPEAT bash -c 'ff_chain "$0" "$1"' "$TMP/mix.wav" "$TMP/m_ff.flac"
@@ -180,6 +183,15 @@ printf "  sox chain           %7.3f   %8s          %sx\n" "$m_sx" "$(xrt "$MIX_S
 put master_cpu_s "$m_mf"; put master_x_realtime_per_core "$(xrt "$MIX_S" "$m_mf")"
 put master_ffmpeg_cpu_s "$m_ff"; put master_sox_cpu_s "$m_sx"
 put master_vs_ffmpeg "$(ratio "$m_ff" "$m_mf")"; put master_vs_sox "$(ratio "$m_sx" "$m_mf")"
+#  the same two writing 24-bit WAV: the chains without their FLAC encoders
+best "$TMP/mw_mf" $REPEAT "$MF" master "$TMP/mix.wav" -o "$TMP/mw.wav" --profile spotify
+best "$TMP/mw_ff" $REPEAT bash -c 'ff_chain "$0" "$1"' "$TMP/mix.wav" "$TMP/mw_ff.wav"
+mw_mf=$(field "$TMP/mw_mf" 1) mw_ff=$(field "$TMP/mw_ff" 1)
+printf "  WAV out, no FLAC encoding:\n"
+printf "  masterfarm master   %7.3f   %8s\n" "$mw_mf" "$(xrt "$MIX_S" "$mw_mf")"
+printf "  ffmpeg chain        %7.3f   %8s          %sx\n" "$mw_ff" "$(xrt "$MIX_S" "$mw_ff")" "$(ratio "$mw_ff" "$mw_mf")"
+put master_wav_cpu_s "$mw_mf"; put master_wav_ffmpeg_cpu_s "$mw_ff"
+put master_wav_vs_ffmpeg "$(ratio "$mw_ff" "$mw_mf")"
 echo
 
 # ------------------------------------------------------------------ farm
