@@ -105,6 +105,17 @@ status_fill (broker_t *self, job_t *job, bool tracks, status_t *s)
     s->js.tasks_total = (uint32_t) job->n_tasks + again;
     s->js.tasks_done = job->done + again;
     s->js.tasks_failed = job->failed;
+    //  tasks waiting out a backoff (graph.c), and why: the job makes no
+    //  progress while they wait, and its watchers are told the cause
+    s->js.retrying = (char *) "";
+    for (size_t i = 0; i < job->n_tasks; i++) {
+        const task_t *t = job->tasks [i];
+        if (t->state != T_QUEUED || !t->sched.deferred)
+            continue;
+        s->js.tasks_retrying++;
+        if (t->last_error && *t->last_error)
+            s->js.retrying = t->last_error;
+    }
     s->js.submitted_ms = job->submitted_ms;
     s->js.output_dir = self->output_root;
     size_t n_tracks = 0;
@@ -314,6 +325,10 @@ s_view_job (broker_t *self, job_t *job)
         "tasks_failed", (json_int_t) st.js.tasks_failed,
         "audio_done_s", st.js.audio_done_s, "audio_total_s", st.js.audio_total_s,
         "submitted", when);
+    if (o) {
+        json_object_set_new (o, "tasks_retrying", json_integer (st.js.tasks_retrying));
+        json_object_set_new (o, "retrying", dashboard_string (st.js.retrying));
+    }
     //  the progress status and watch give (null when not known yet)
     if (o) {
         json_object_set_new (o, "work_done", json_real (st.js.work_done));

@@ -584,7 +584,7 @@ typedef struct {
     int64_t  start_ms;
     int64_t  plain_ms;                        //  plain mode: when the last line was printed
     int      plain_state;                     //  ... and the state and counts it showed
-    uint32_t plain_done, plain_failed;
+    uint32_t plain_done, plain_failed, plain_retrying;
     int      silent_s;                        //  the broker's silence last shown (s), 0: none
 } s_view_t;
 
@@ -879,6 +879,20 @@ s_view_draw (s_view_t *v, const Masterfarm__JobStatus *job)
             fprintf (out, "\033[%dA", v->lines_drawn);
         s_tty_line (out, cols, "%s", line);
         int lines = 1;
+        if (job->tasks_retrying) {
+            //  the error's end (its cause) when all of it does not fit
+            const char *why = job->retrying && *job->retrying ? job->retrying : "?";
+            char head [64];
+            int n = snprintf (head, sizeof head, "  waiting to try again: %u task(s): ",
+                              job->tasks_retrying);
+            int room = cols - 1 - n;
+            if (room > 8 && (int) strlen (why) > room)
+                s_tty_line (out, cols, "%s...%s", head, why + strlen (why) - (room - 3));
+            else
+                s_tty_line (out, cols, "%s%s", head, why);
+            lines++;
+            rows--;
+        }
         uint32_t *which = calloc (n_albums ? n_albums : 1, sizeof *which);
         uint32_t shown = 0;
         bool all = (int) n_albums + 2 <= rows;
@@ -908,13 +922,18 @@ s_view_draw (s_view_t *v, const Masterfarm__JobStatus *job)
         //  more tasks are done, at most one a second (logs stay short).
         int64_t now = clock_mono_ms ();
         bool changed = v->plain_ms == 0 || (int) job->state != v->plain_state
-                    || job->tasks_failed != v->plain_failed;
+                    || job->tasks_failed != v->plain_failed
+                    || job->tasks_retrying != v->plain_retrying;
         if (changed || (job->tasks_done != v->plain_done && now - v->plain_ms >= 1000)) {
             v->plain_ms = now;
             v->plain_state = (int) job->state;
             v->plain_done = job->tasks_done;
             v->plain_failed = job->tasks_failed;
+            v->plain_retrying = job->tasks_retrying;
             fprintf (out, "%s\n", line);
+            if (job->tasks_retrying)
+                fprintf (out, "  waiting to try again: %u task(s): %s\n", job->tasks_retrying,
+                         job->retrying && *job->retrying ? job->retrying : "?");
             if (n_albums > S_PLAIN_ALBUMS)
                 fprintf (out, "  %s\n", counts);
             for (uint32_t a = 0; a < n_albums && n_albums > 1 && n_albums <= S_PLAIN_ALBUMS; a++) {
@@ -1212,6 +1231,8 @@ farmclient_job_to_json (const Masterfarm__JobStatus *j)
         "output_dir", j->output_dir ? j->output_dir : "",
         "tracks", tracks, "failures", failures, "albums", albums);
     json_object_set_new (o, "paused", json_boolean (j->paused));
+    json_object_set_new (o, "tasks_retrying", json_integer (j->tasks_retrying));
+    json_object_set_new (o, "retrying", json_string (j->retrying ? j->retrying : ""));
     json_object_set_new (o, "work_done", json_real (j->work_done));
     json_object_set_new (o, "eta_s", json_real (j->eta_s));
     json_object_set_new (o, "speed", json_real (j->speed));

@@ -2,7 +2,8 @@
 # Full disks, on small tmpfs mounts made by the test (root needed; skips
 # with exit 77 otherwise, saying why):
 #   A. the output root is full when a job runs: the tasks fail with a
-#      clear error (the path and "No space left on device"), the broker
+#      clear error (the path and "No space left on device"), status and
+#      watch say that tasks wait to try again and why, the broker
 #      stays up and answers, and once space is back the job completes
 #      (by itself through a backoff, or with `masterfarm retry JOB`),
 #      byte-identical to an undisturbed run;
@@ -94,6 +95,18 @@ status_json "$job" | json_get '"\n".join(sorted({t["last_error"] for t in d["job
 sed 's/^/  error: /' "$T/a.errors"
 check "A: the error names the output path and 'No space left on device'" \
     grep -qE "$T/outfs/out.*No space left on device|No space left on device.*$T/outfs/out" "$T/a.errors"
+# what the job waits for, as status and watch tell an operator: tasks
+# waiting out their backoff, and the cause
+retrying_said () {
+    "$MASTERFARM" status "$1" --broker "$BROKER_URL" --timeout 5 >"$T/a.status" 2>&1 \
+        && grep -q "^waiting to try again: [0-9]* task(s) after a failure of the machine: .*No space left on device" "$T/a.status" \
+        && status_json "$1" | json_get 'd["jobs"][0]["tasks_retrying"]' | grep -qv '^0$'
+}
+wait_for "A: status to say the job waits to try again, and why" 60 retrying_said "$job"
+grep "waiting to try again" "$T/a.status" | sed 's/^/  /'
+timeout 4 "$MASTERFARM" watch "$job" --broker "$BROKER_URL" --plain >"$T/a.watch-full" 2>&1 || true
+check "A: watch says the job waits to try again, and why" \
+    grep -q "^  waiting to try again: [0-9]* task(s): .*No space left on device" "$T/a.watch-full"
 check "A: the broker is alive" kill -0 "$BROKER_PID"
 check "A: the broker answers status" status_json
 check "A: both workers are alive" kill -0 "$aw1" "$aw2"
