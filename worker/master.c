@@ -1225,15 +1225,21 @@ s_prepare (float *src, const audio_t *in, const master_opts_t *opts,
     return 0;
 }
 
-//  The input of in read again by opts->reload and made ready as at the
-//  start (s_prepare), after a delivered render went over it: the same
-//  samples, or an error (another length, channel count or rate: the
-//  source changed). Returns 0 or an error with err.
+//  When a delivered render went over *pre (*spent), the input of in read
+//  again by opts->reload and made ready as at the start (s_prepare) in its
+//  place: the same samples, or an error (another length, channel count or
+//  rate: the source changed). Returns 0 (*spent cleared) or an error with
+//  err (*pre NULL).
 static int
 s_reload (const audio_t *in, const master_opts_t *opts, const chain_cfg_t *pre_cfg,
-          const double *tonal, double ceiling, float **pre, int64_t *frames,
+          const double *tonal, double ceiling, float **pre, int64_t *frames, bool *spent,
           master_report_t *report, char *err, size_t err_size)
 {
+    if (!*spent)
+        return 0;
+    samples_free (*pre);
+    *pre = NULL;
+    *spent = false;
     audio_t again = { 0 };
     int rc = opts->reload (opts->reload_arg, &again, err, err_size);
     if (!rc && (again.frames != in->frames || again.channels != in->channels
@@ -1499,15 +1505,10 @@ loudness_loop:
             capped = true;                        //  the cap holds it here
             break;
         }
-        if (pre_spent) {
-            samples_free (pre);
-            pre = NULL;
-            rc = s_reload (in, opts, &pre_cfg, tonal, ceiling, &pre, &frames, report,
-                           err, err_size);
-            if (rc)
-                goto fail;
-            pre_spent = false;
-        }
+        rc = s_reload (in, opts, &pre_cfg, tonal, ceiling, &pre, &frames, &pre_spent, report,
+                       err, err_size);
+        if (rc)
+            goto fail;
         //  first step: the limiter took D = g + pre - L; heavier limiting
         //  means a flatter L(g): guess slope 1 - D/2 (the secant after that)
         double d = g + pre_lufs - lufs;
@@ -1574,15 +1575,10 @@ loudness_loop:
         if (over > 0) {
             verified = false;
             delivered = false;
-            if (pre_spent) {
-                samples_free (pre);
-                pre = NULL;
-                rc = s_reload (in, opts, &pre_cfg, tonal, ceiling, &pre, &frames, report,
-                               err, err_size);
-                if (rc)
-                    goto fail;
-                pre_spent = false;
-            }
+            rc = s_reload (in, opts, &pre_cfg, tonal, ceiling, &pre, &frames, &pre_spent,
+                           report, err, err_size);
+            if (rc)
+                goto fail;
             //  over: lower the limiter's ceiling by the excess and run the
             //  loudness loop again from the last gain (it re-trims the gain)
             tp_attempt++;
