@@ -923,6 +923,10 @@ s_status_progress (broker_t *self, job_t *job, status_t *s)
     s->js.eta_s = final ? 0 : control_eta_s (w.done, w.paced + tail_idle, running_s);
     if (!final && s->js.eta_s >= 0 && chain_s > s->js.eta_s)
         s->js.eta_s = chain_s;
+    //  tasks waiting out a backoff wait on the machine (a full disk), not
+    //  on the work: no estimate holds until they run again
+    if (!final && s->js.tasks_retrying)
+        s->js.eta_s = -1;
     if ((final ? running_s > 0 : running_s >= 1) && !job->noop)
         s->js.speed = final ? s->js.audio_done_s / running_s
                             : s->js.audio_total_s * s->js.work_done / running_s;

@@ -100,7 +100,8 @@ check "A: the error names the output path and 'No space left on device'" \
 retrying_said () {
     "$MASTERFARM" status "$1" --broker "$BROKER_URL" --timeout 5 >"$T/a.status" 2>&1 \
         && grep -q "^waiting to try again: [0-9]* task(s) after a failure of the machine: .*No space left on device" "$T/a.status" \
-        && status_json "$1" | json_get 'd["jobs"][0]["tasks_retrying"]' | grep -qv '^0$'
+        && status_json "$1" | json_get '(d["jobs"][0]["tasks_retrying"], d["jobs"][0].get("eta_s"))' \
+            | grep -q '^([1-9][0-9]*, -1\(\.0\)\?)$'
 }
 wait_for "A: status to say the job waits to try again, and why" 60 retrying_said "$job"
 grep "waiting to try again" "$T/a.status" | sed 's/^/  /'
