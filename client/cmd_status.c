@@ -91,9 +91,11 @@ s_print_text (const Masterfarm__StatusReply *r, uint64_t job_id)
             printf ("deliver at: %s\n", clock_format_rfc3339 (j->deliver_at_ms, buf, sizeof buf));
         if (j->output_dir && *j->output_dir)
             printf ("outputs: %s\n", j->output_dir);
-        if (j->tasks_retrying)
-            printf ("waiting to try again: %u task(s) after a failure of the machine: %s\n",
-                    j->tasks_retrying, j->retrying && *j->retrying ? j->retrying : "?");
+        if (j->tasks_retrying) {
+            char head [128];
+            const char *why = farmclient_retrying (j, false, head, sizeof head);
+            printf ("%s%s\n", head, why);
+        }
         //  Albums: title, profiles, tracks done and failed, what runs.
         if (j->n_albums)
             printf ("\nALBUM TRACKS  DONE FAILED  STATE          PROFILES        TITLE / RUNNING\n");

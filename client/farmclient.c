@@ -881,15 +881,13 @@ s_view_draw (s_view_t *v, const Masterfarm__JobStatus *job)
         int lines = 1;
         if (job->tasks_retrying) {
             //  the error's end (its cause) when all of it does not fit
-            const char *why = job->retrying && *job->retrying ? job->retrying : "?";
-            char head [64];
-            int n = snprintf (head, sizeof head, "  waiting to try again: %u task(s): ",
-                              job->tasks_retrying);
-            int room = cols - 1 - n;
+            char head [128];
+            const char *why = farmclient_retrying (job, true, head, sizeof head);
+            int room = cols - 1 - 2 - (int) strlen (head);
             if (room > 8 && (int) strlen (why) > room)
-                s_tty_line (out, cols, "%s...%s", head, why + strlen (why) - (room - 3));
+                s_tty_line (out, cols, "  %s...%s", head, why + strlen (why) - (room - 3));
             else
-                s_tty_line (out, cols, "%s%s", head, why);
+                s_tty_line (out, cols, "  %s%s", head, why);
             lines++;
             rows--;
         }
@@ -931,9 +929,11 @@ s_view_draw (s_view_t *v, const Masterfarm__JobStatus *job)
             v->plain_failed = job->tasks_failed;
             v->plain_retrying = job->tasks_retrying;
             fprintf (out, "%s\n", line);
-            if (job->tasks_retrying)
-                fprintf (out, "  waiting to try again: %u task(s): %s\n", job->tasks_retrying,
-                         job->retrying && *job->retrying ? job->retrying : "?");
+            if (job->tasks_retrying) {
+                char head [128];
+                const char *why = farmclient_retrying (job, false, head, sizeof head);
+                fprintf (out, "  %s%s\n", head, why);
+            }
             if (n_albums > S_PLAIN_ALBUMS)
                 fprintf (out, "  %s\n", counts);
             for (uint32_t a = 0; a < n_albums && n_albums > 1 && n_albums <= S_PLAIN_ALBUMS; a++) {
@@ -954,6 +954,14 @@ s_view_draw (s_view_t *v, const Masterfarm__JobStatus *job)
     }
     fflush (out);
     free (sums);
+}
+
+const char *
+farmclient_retrying (const Masterfarm__JobStatus *job, bool brief, char *head, size_t size)
+{
+    snprintf (head, size, "waiting to try again: %u task(s)%s: ", job->tasks_retrying,
+              brief ? "" : " after a failure of the machine");
+    return job->retrying && *job->retrying ? job->retrying : "?";
 }
 
 void

@@ -189,6 +189,13 @@ struct json_t *farmclient_job_to_json (const Masterfarm__JobStatus *job);
 //  Short lower-case names of states ("running", "done", ...).
 const char *farmclient_job_state_name (int state);
 
+//  What a job's tasks waiting out a backoff wait for (job->tasks_retrying
+//  > 0): "waiting to try again: N task(s) after a failure of the machine: "
+//  (brief: without "after ... machine", for a terminal's line) into head
+//  (size bytes), and the error returned (its last one; "?" when none).
+const char *farmclient_retrying (const Masterfarm__JobStatus *job, bool brief, char *head,
+                                 size_t size);
+
 //  Prints a job's failures to out, one line each with the album title,
 //  the track number as in the spec, the profile and the reason, then a
 //  line per album that is held (not published) or published incomplete.

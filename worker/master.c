@@ -1376,17 +1376,17 @@ s_master (const audio_t *in, const master_opts_t *opts, audio_t *out,
     //  With a way to read the input again (opts->reload), the render with
     //  the corrections where the loop stops, which is made as delivered,
     //  is made over pre: when it stands, it is the delivered output and
-    //  no render is made again for it (pre_spent and delivered set); when
+    //  no render is made again for it (pre_spent set after the loop); when
     //  the loop goes on from it, the input is read again and made ready
-    //  as at the start. The loop stops on that render for most tracks.
-    bool pre_spent = false, delivered = false;
+    //  as at the start (s_reload). The loop stops on that render for most
+    //  tracks.
+    bool pre_spent = false;
 loudness_loop:
     for (;;) {
         size_t n_ov = 0;
         s_render_t r = { .gain_db = g, .lim = lim };
         iters++;
         verified = false;
-        delivered = false;
         assert (!pre_spent);            //  read again before any render
         free (ov);
         ov = NULL;
@@ -1485,7 +1485,6 @@ loudness_loop:
                 if (rc)
                     goto fail_render;
                 verified = true;
-                delivered = pre_spent;
                 double e2 = opts->target_lufs - lufs;
                 if (fabs (e2) > MASTER_LOOP_TOL_LU && iters < MASTER_LOOP_MAX
                 &&  isfinite (lufs) && !at_cap) {
@@ -1494,7 +1493,6 @@ loudness_loop:
                     e = e2;
                     stop = false;
                     verified = false;
-                    delivered = false;
                     g_prev = NAN;             //  the curve changed with the corrections
                 }
             }
@@ -1574,7 +1572,6 @@ loudness_loop:
         double over = fmax (chk_v.own_dbtp - ceiling, chk_v.true_peak_dbtp - limit);
         if (over > 0) {
             verified = false;
-            delivered = false;
             rc = s_reload (in, opts, &pre_cfg, tonal, ceiling, &pre, &frames, &pre_spent,
                            report, err, err_size);
             if (rc)
@@ -1595,8 +1592,7 @@ loudness_loop:
     }
     //  the delivered output, over pre (unless the render the loop stopped
     //  on was made there); measured again when remeasure
-    assert (pre_spent == delivered);
-    if (delivered && remeasure) {
+    if (pre_spent && remeasure) {
         rc = s_meter_reading (out_meter, opts, &report->out_lufs, &report->out_lra_lu);
         if (rc)
             goto fail_render;
@@ -1604,7 +1600,7 @@ loudness_loop:
         last_meter = out_meter;
         out_meter = NULL;
     }
-    if (!delivered) {
+    if (!pre_spent) {
         s_render_t f = deliver;
         f.in_place = true;
         f.meter = remeasure ? s_meter_new (opts, ch, out_rate, pre, frames, f.gain_db) : NULL;

@@ -398,15 +398,11 @@ s_again (void *arg, audio_t *out, char *err, size_t err_size)
 {
     s_again_t *a = arg;
     a->calls++;
-    *out = *a->in;
-    out->frames -= a->changed;
-    size_t n = (size_t) out->frames * (size_t) out->channels;
-    out->data = samples_alloc (n);
-    if (!out->data) {
+    if (s_copy (a->in, out)) {
         snprintf (err, err_size, "out of memory");
         return MF_ERR_NOMEM;
     }
-    memcpy (out->data, a->in->data, n * sizeof (float));
+    out->frames -= a->changed;
     return 0;
 }
 

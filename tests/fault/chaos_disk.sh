@@ -107,7 +107,7 @@ wait_for "A: status to say the job waits to try again, and why" 60 retrying_said
 grep "waiting to try again" "$T/a.status" | sed 's/^/  /'
 timeout 4 "$MASTERFARM" watch "$job" --broker "$BROKER_URL" --plain >"$T/a.watch-full" 2>&1 || true
 check "A: watch says the job waits to try again, and why" \
-    grep -q "^  waiting to try again: [0-9]* task(s): .*No space left on device" "$T/a.watch-full"
+    grep -q "^  waiting to try again: [0-9]* task(s) after a failure of the machine: .*No space left on device" "$T/a.watch-full"
 check "A: the broker is alive" kill -0 "$BROKER_PID"
 check "A: the broker answers status" status_json
 check "A: both workers are alive" kill -0 "$aw1" "$aw2"
