@@ -11,6 +11,9 @@
 #if defined (__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined (__x86_64__) && defined (__GNUC__)
+#include <tmmintrin.h>
+#endif
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -198,6 +201,25 @@ s_pcm_find (const s_src_t *src, const SF_INFO *info, s_pcm_t *p)
     return false;
 }
 
+#if defined (__x86_64__) && defined (__GNUC__)
+//  The loop of s_pcm_read for 24-bit samples with SSSE3, four at a
+//  time: each moved to the top of a word, as there, so the floats are
+//  the same. Reads 16 bytes for 12, so stops 5 samples short of k;
+//  returns the samples done.
+__attribute__ ((target ("ssse3"))) static size_t
+s_s24_float_ssse3 (const unsigned char *raw, float *y, size_t k)
+{
+    const __m128i top = _mm_setr_epi8 (-1, 0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11);
+    const __m128 scale = _mm_set1_ps (1.0f / 2147483648.0f);
+    size_t i = 0;
+    for (; i + 5 <= k; i += 4) {
+        __m128i w = _mm_shuffle_epi8 (_mm_loadu_si128 ((const __m128i *) (raw + 3 * i)), top);
+        _mm_storeu_ps (y + i, _mm_mul_ps (_mm_cvtepi32_ps (w), scale));
+    }
+    return i;
+}
+#endif
+
 //  Reads frames [at, at + n) of p into buf as float; returns the frames
 //  read (fewer at the end of the data or of a file cut short), or -1
 //  when the file cannot be read.
@@ -239,13 +261,20 @@ s_pcm_read (const s_pcm_t *p, int64_t at, float *buf, int64_t n)
                 y [i] = (float) (int16_t) s_le16 (raw + 2 * i) * (1.0f / 32768.0f);
         else
 #if defined (__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        {
             //  the sample's three bytes and the next one as a word, the
             //  sample moved to its top (sign included): v / 256 is the value
-            for (size_t i = 0; i < k; i++) {
+            size_t i = 0;
+#if defined (__x86_64__) && defined (__GNUC__)
+            if (__builtin_cpu_supports ("ssse3"))
+                i = s_s24_float_ssse3 (raw, y, k);
+#endif
+            for (; i < k; i++) {
                 uint32_t w;
                 memcpy (&w, raw + 3 * i, 4);
                 y [i] = (float) (int32_t) (w << 8) * (1.0f / 2147483648.0f);
             }
+        }
 #else
             for (size_t i = 0; i < k; i++) {
                 const unsigned char *b = raw + 3 * i;

@@ -1,8 +1,9 @@
-/*  FLAC output through libFLAC, and the album joined from its tracks'
-    frames (see flac_out.h).  */
+/*  FLAC output, coded by flac_enc or libFLAC, and the album joined from
+    its tracks' frames (see flac_out.h).  */
 #include "worker/flac_out.h"
 #include "common/err.h"
 #include "common/md5.h"
+#include "worker/flac_enc.h"
 
 #include <FLAC/metadata.h>
 #include <FLAC/stream_encoder.h>
@@ -10,8 +11,10 @@
 #if defined (__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined (__x86_64__) && defined (__GNUC__)
+#include <tmmintrin.h>
+#endif
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +46,13 @@ struct flac_join_s {
 };
 
 struct flac_out_s {
-    FLAC__StreamEncoder  *enc;
+    FLAC__StreamEncoder  *enc;         //  presets with linear prediction
+    flac_enc_t           *fast;        //  or the fixed-predictor presets'
+    int32_t              *block;       //  fast: the block being filled
+    uint32_t              block_n, fill;
+    uint64_t              frame_no;
+    uint32_t              min_frame, max_frame;
+    int                   rate_hz;
     FLAC__StreamMetadata *meta [2];
     FILE                 *f;
     char                 *iobuf;
@@ -124,36 +133,6 @@ s_meta_free (FLAC__StreamMetadata *meta [2])
 
 // --------------------------------------------------------------- frames
 
-static uint8_t  s_crc8 [256];
-static uint16_t s_crc16 [256];
-
-//  The CRC tables of RFC 9639: CRC-8 polynomial 0x07, CRC-16 0x8005,
-//  both MSB first from 0 (made once per process, s_crc_once).
-static pthread_once_t s_crc_once = PTHREAD_ONCE_INIT;
-
-static void
-s_crc_init (void)
-{
-    for (int i = 0; i < 256; i++) {
-        uint8_t c8 = (uint8_t) i;
-        uint16_t c16 = (uint16_t) (i << 8);
-        for (int k = 0; k < 8; k++) {
-            c8 = (uint8_t) (c8 & 0x80 ? (c8 << 1) ^ 0x07 : c8 << 1);
-            c16 = (uint16_t) (c16 & 0x8000 ? (c16 << 1) ^ 0x8005 : c16 << 1);
-        }
-        s_crc8 [i] = c8;
-        s_crc16 [i] = c16;
-    }
-}
-
-static uint16_t
-s_crc16_of (uint16_t crc, const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        crc = (uint16_t) ((crc << 8) ^ s_crc16 [(crc >> 8) ^ p [i]]);
-    return crc;
-}
-
 //  a * b mod P, P the CRC-16 polynomial x^16 + x^15 + x^2 + 1, for
 //  polynomials over GF(2) of degree under 16 (bit i: the term x^i).
 static uint16_t
@@ -197,26 +176,7 @@ s_crc16_rehead (uint16_t old_crc, const uint8_t *old, size_t old_n, const uint8_
         d [len - old_n + i] ^= old [i];
     for (size_t i = 0; i < n; i++)
         d [len - n + i] ^= h [i];
-    return old_crc ^ s_gf_mul (s_crc16_of (0, d, len), s_gf_zeros (body_n));
-}
-
-//  The coded number of a frame header (RFC 9639, 9.1.5: UTF-8's scheme
-//  extended to 36 bits) into out; returns its length.
-static size_t
-s_coded_number (uint64_t v, uint8_t out [7])
-{
-    if (v < 0x80) {
-        out [0] = (uint8_t) v;
-        return 1;
-    }
-    size_t n = v < 0x800 ? 2 : v < 0x10000 ? 3 : v < 0x200000 ? 4 : v < 0x4000000 ? 5
-             : v < 0x80000000u ? 6 : 7;
-    for (size_t i = n - 1; i > 0; i--) {
-        out [i] = (uint8_t) (0x80 | (v & 0x3f));
-        v >>= 6;
-    }
-    out [0] = n == 7 ? 0xfe : (uint8_t) ((0xff00u >> n) | v);
-    return n;
+    return old_crc ^ s_gf_mul (flac_crc16 (0, d, len), s_gf_zeros (body_n));
 }
 
 //  Records the join's first failure.
@@ -259,13 +219,11 @@ s_join_frame (flac_join_t *j, const uint8_t *buf, size_t bytes, uint32_t samples
         return;
     }
     uint8_t h [16] = { 0xff, (uint8_t) (j->fixed ? 0xf8 : 0xf9), buf [2], buf [3] };
-    size_t n = 4 + s_coded_number (j->fixed ? j->frame_no : j->samples, h + 4);
+    size_t n = 4 + flac_coded_number (j->fixed ? j->frame_no : j->samples, h + 4);
     memcpy (h + n, buf + at, tail);
     n += tail;
-    uint8_t c8 = 0;
-    for (size_t i = 0; i < n; i++)
-        c8 = s_crc8 [c8 ^ h [i]];
-    h [n++] = c8;
+    h [n] = flac_crc8 (h, n);
+    n++;
     const uint8_t *body = buf + head;
     size_t body_n = bytes - head - 2;
     uint16_t old_crc = (uint16_t) (buf [bytes - 2] << 8 | buf [bytes - 1]);
@@ -293,6 +251,22 @@ s_join_frame (flac_join_t *j, const uint8_t *buf, size_t bytes, uint32_t samples
     j->frame_no++;
 }
 
+#if defined (__x86_64__) && defined (__GNUC__)
+//  The 24-bit loop of s_pack with SSSE3, four samples at a time (16 bytes
+//  stored for 12: the next store or the room of p takes the 4 more);
+//  returns the samples done.
+__attribute__ ((target ("ssse3"))) static size_t
+s_pack24_ssse3 (const int32_t *x, size_t n, uint8_t *p)
+{
+    const __m128i low3 = _mm_setr_epi8 (0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        _mm_storeu_si128 ((__m128i *) (p + 3 * i),
+                          _mm_shuffle_epi8 (_mm_loadu_si128 ((const __m128i *) (x + i)), low3));
+    return i;
+}
+#endif
+
 //  n samples as RFC 9639 (8.2) has the MD5 sign them: each little-endian
 //  in whole bytes (bps of them). Returns the bytes written to p, which
 //  has room for 4 bytes per sample (a 24-bit sample is stored as a
@@ -302,7 +276,12 @@ s_pack (const int32_t *x, size_t n, size_t bps, uint8_t *p)
 {
 #if defined (__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     if (bps == 3) {
-        for (size_t i = 0; i < n; i++)
+        size_t i = 0;
+#if defined (__x86_64__) && defined (__GNUC__)
+        if (__builtin_cpu_supports ("ssse3"))
+            i = s_pack24_ssse3 (x, n, p);
+#endif
+        for (; i < n; i++)
             memcpy (p + 3 * i, &x [i], 4);
         return 3 * n;
     }
@@ -321,6 +300,91 @@ s_pack (const int32_t *x, size_t n, size_t bps, uint8_t *p)
             *q++ = (uint8_t) (v >> (8 * k));
     }
     return (size_t) (q - p);
+}
+
+// --------------------------------------------------------------- header
+
+//  Captures the header libFLAC writes at init (fLaC, STREAMINFO, then the
+//  given metadata) into a memory buffer.
+typedef struct {
+    uint8_t *p;
+    size_t   n, cap;
+} s_mem_t;
+
+static FLAC__StreamEncoderWriteStatus
+s_mem_write (const FLAC__StreamEncoder *enc, const FLAC__byte buf [], size_t bytes,
+             uint32_t samples, uint32_t current_frame, void *arg)
+{
+    (void) enc;
+    (void) samples;
+    (void) current_frame;
+    s_mem_t *m = arg;
+    if (m->n + bytes > m->cap) {
+        size_t cap = (m->n + bytes) * 2;
+        uint8_t *p = realloc (m->p, cap);
+        if (!p)
+            return FLAC__STREAM_ENCODER_WRITE_STATUS_FATAL_ERROR;
+        m->p = p;
+        m->cap = cap;
+    }
+    memcpy (m->p + m->n, buf, bytes);
+    m->n += bytes;
+    return FLAC__STREAM_ENCODER_WRITE_STATUS_OK;
+}
+
+//  The header of a file whose frames are not libFLAC's (a join, or the
+//  fixed-predictor presets'), as libFLAC writes it, so the tags are
+//  serialised by the same code as every file's; its STREAMINFO is
+//  replaced at close (s_streaminfo). Returns 0, MF_ERR_INVALID (a tag
+//  that is not UTF-8) or MF_ERR_NOMEM; head->p is the caller's to free.
+static int
+s_head (const audio_tags_t *tags, int rate_hz, int channels, int bits, s_mem_t *head)
+{
+    FLAC__StreamMetadata *meta [2] = { NULL, NULL };
+    int rc = s_meta (tags, meta);
+    FLAC__StreamEncoder *e = rc ? NULL : FLAC__stream_encoder_new ();
+    if (!rc && !e)
+        rc = MF_ERR_NOMEM;
+    if (!rc) {
+        FLAC__stream_encoder_set_channels (e, (unsigned) channels);
+        FLAC__stream_encoder_set_bits_per_sample (e, (unsigned) bits);
+        FLAC__stream_encoder_set_sample_rate (e, (unsigned) rate_hz);
+        FLAC__stream_encoder_set_metadata (e, meta, 2);
+        if (FLAC__stream_encoder_init_stream (e, s_mem_write, NULL, NULL, NULL, head)
+            != FLAC__STREAM_ENCODER_INIT_STATUS_OK || head->n < 42)
+            rc = MF_ERR_NOMEM;
+        FLAC__stream_encoder_finish (e);
+    }
+    if (e)
+        FLAC__stream_encoder_delete (e);
+    s_meta_free (meta);
+    return rc;
+}
+
+//  Writes the STREAMINFO (RFC 9639, 8.2) at byte 8 of f, after "fLaC" and
+//  the block's header: block sizes lo to hi, frame sizes, the format,
+//  samples frames, and the MD5 of md5. Returns 0, or -1 with errno.
+static int
+s_streaminfo (FILE *f, uint32_t lo, uint32_t hi, uint32_t min_frame, uint32_t max_frame,
+              int rate_hz, int channels, int bits, uint64_t samples, md5_ctx_t *md5)
+{
+    uint8_t si [34];
+    si [0] = (uint8_t) (lo >> 8);
+    si [1] = (uint8_t) lo;
+    si [2] = (uint8_t) (hi >> 8);
+    si [3] = (uint8_t) hi;
+    for (int i = 0; i < 3; i++) {
+        si [4 + i] = (uint8_t) (min_frame >> (16 - 8 * i));
+        si [7 + i] = (uint8_t) (max_frame >> (16 - 8 * i));
+    }
+    uint64_t v = (uint64_t) rate_hz << 44 | (uint64_t) (channels - 1) << 41
+               | (uint64_t) (bits - 1) << 36 | (samples & 0xfffffffffull);
+    for (int i = 0; i < 8; i++)
+        si [10 + i] = (uint8_t) (v >> (56 - 8 * i));
+    md5_final (md5, si + 18);
+    if (fseeko (f, 8, SEEK_SET) || fwrite (si, 1, sizeof si, f) != sizeof si)
+        return -1;
+    return 0;
 }
 
 // --------------------------------------------------------------- encoder
@@ -396,6 +460,8 @@ s_out_free (flac_out_t *o)
 {
     if (o->enc)
         FLAC__stream_encoder_delete (o->enc);
+    flac_enc_free (o->fast);
+    free (o->block);
     if (o->f)
         fclose (o->f);
     free (o->iobuf);
@@ -417,12 +483,18 @@ flac_out_open (const char *path, int rate_hz, int channels, int bits, int level,
                   "(16 or 24 bits, 1 to 8 channels)", path, channels, rate_hz, bits);
         return MF_ERR_UNSUPPORTED;
     }
+    //  the fixed-predictor presets are coded here (flac_enc.h), in
+    //  libFLAC's block size for them; the others by libFLAC
+    bool fast = flac_enc_covers (level);
+    int block = fast ? flac_block_frames (level, rate_hz, channels, bits) : 0;
     flac_out_t *o = calloc (1, sizeof *o);
     if (!o || !(o->path = strdup (path))
-    ||  !(o->buf = malloc ((size_t) S_CHUNK * (size_t) channels * sizeof *o->buf))
     ||  !(o->pack = malloc ((size_t) S_CHUNK * (size_t) channels * 4))
     ||  !(o->iobuf = malloc (S_IOBUF))
-    ||  !(o->enc = FLAC__stream_encoder_new ())) {
+    ||  (fast ? !(o->fast = flac_enc_new (channels, bits, rate_hz, level, block))
+             || !(o->block = malloc ((size_t) block * (size_t) channels * sizeof *o->block))
+              : !(o->buf = malloc ((size_t) S_CHUNK * (size_t) channels * sizeof *o->buf))
+             || !(o->enc = FLAC__stream_encoder_new ()))) {
         if (o)
             s_out_free (o);
         snprintf (err, err_size, "%s: out of memory", path);
@@ -430,22 +502,33 @@ flac_out_open (const char *path, int rate_hz, int channels, int bits, int level,
     }
     o->channels = channels;
     o->bits = bits;
+    o->rate_hz = rate_hz;
+    o->block_n = (uint32_t) block;
     md5_init (&o->md5);
-    int rc = s_meta (tags, o->meta);
+    s_mem_t head = { 0 };
+    int rc = fast ? s_head (tags, rate_hz, channels, bits, &head) : s_meta (tags, o->meta);
     if (rc) {
         snprintf (err, err_size, rc == MF_ERR_INVALID
                   ? "%s: cannot set the FLAC tags (a value that is not UTF-8)"
                   : "%s: out of memory for the FLAC tags", path);
+        free (head.p);
         s_out_free (o);
         return rc;
     }
     o->f = fopen (path, "w+b");
-    if (!o->f) {
+    if (o->f)
+        setvbuf (o->f, o->iobuf, _IOFBF, S_IOBUF);
+    if (!o->f || (fast && fwrite (head.p, 1, head.n, o->f) != head.n)) {
         snprintf (err, err_size, "%s: cannot create (%s)", path, strerror (errno));
+        free (head.p);
         s_out_free (o);
         return MF_ERR_IO;
     }
-    setvbuf (o->f, o->iobuf, _IOFBF, S_IOBUF);
+    free (head.p);
+    if (fast) {
+        *out = o;
+        return 0;
+    }
     FLAC__StreamEncoder *e = o->enc;
     FLAC__stream_encoder_set_compression_level (e, level >= 0 && level <= 8 ? (unsigned) level : 5);
     FLAC__stream_encoder_set_channels (e, (unsigned) channels);
@@ -497,12 +580,12 @@ s_to_int (const float *x, int32_t *y, size_t n, float scale, int32_t top, int32_
     }
 }
 
-//  Feeds the file's MD5, and its album's, with the n frames in o->buf:
-//  both chains run side by side over the same bytes.
+//  Feeds the file's MD5, and its album's, with the n frames at x: both
+//  chains run side by side over the same bytes.
 static void
-s_sign (flac_out_t *o, int64_t n)
+s_sign (flac_out_t *o, const int32_t *x, int64_t n)
 {
-    size_t bytes = s_pack (o->buf, (size_t) n * (size_t) o->channels,
+    size_t bytes = s_pack (x, (size_t) n * (size_t) o->channels,
                            (size_t) (o->bits + 7) / 8, o->pack);
     flac_join_t *j = o->join;
     if (j && !j->err [0]) {
@@ -513,6 +596,29 @@ s_sign (flac_out_t *o, int64_t n)
         md5_update (&o->md5, o->pack, bytes);
 }
 
+//  Codes the block filled so far as the next frame, and writes it to the
+//  file and its album.
+static int
+s_frame (flac_out_t *o, char *err, size_t err_size)
+{
+    const uint8_t *frame;
+    size_t bytes = flac_enc_frame (o->fast, o->block, o->fill, o->frame_no, &frame);
+    if (fwrite (frame, 1, bytes, o->f) != bytes) {
+        snprintf (err, err_size, "%s: write failed after %llu frames (%s)", o->path,
+                  (unsigned long long) (o->frame_no * o->block_n), strerror (errno));
+        return MF_ERR_IO;
+    }
+    if (o->join)
+        s_join_frame (o->join, frame, bytes, o->fill);
+    if (!o->min_frame || bytes < o->min_frame)
+        o->min_frame = (uint32_t) bytes;
+    if (bytes > o->max_frame)
+        o->max_frame = (uint32_t) bytes;
+    o->frame_no++;
+    o->fill = 0;
+    return 0;
+}
+
 int
 flac_out_write (flac_out_t *o, const float *data, int64_t frames, char *err, size_t err_size)
 {
@@ -520,18 +626,53 @@ flac_out_write (flac_out_t *o, const float *data, int64_t frames, char *err, siz
     const float scale = (float) (1 << (o->bits - 1));
     const int32_t top = (1 << (o->bits - 1)) - 1, bottom = -(1 << (o->bits - 1));
     const size_t ch = (size_t) o->channels;
-    for (int64_t at = 0; at < frames; at += S_CHUNK) {
+    for (int64_t at = 0; at < frames;) {
         int64_t n = frames - at < S_CHUNK ? frames - at : S_CHUNK;
-        s_to_int (data + (size_t) at * ch, o->buf, (size_t) n * ch, scale, top, bottom);
-        s_sign (o, n);
-        if (!FLAC__stream_encoder_process_interleaved (o->enc, o->buf, (uint32_t) n)) {
-            snprintf (err, err_size, "%s: write failed after %lld frames (%s)", o->path,
-                      (long long) (o->frames + at), o->io_failed ? strerror (errno)
-                      : FLAC__StreamEncoderStateString [FLAC__stream_encoder_get_state (o->enc)]);
-            return MF_ERR_IO;
+        if (o->fast) {
+            //  into the block; a full block is coded at once
+            n = n < o->block_n - o->fill ? n : o->block_n - o->fill;
+            int32_t *x = o->block + (size_t) o->fill * ch;
+            s_to_int (data + (size_t) at * ch, x, (size_t) n * ch, scale, top, bottom);
+            s_sign (o, x, n);
+            o->fill += (uint32_t) n;
+            int rc = o->fill == o->block_n ? s_frame (o, err, err_size) : 0;
+            if (rc)
+                return rc;
         }
+        else {
+            s_to_int (data + (size_t) at * ch, o->buf, (size_t) n * ch, scale, top, bottom);
+            s_sign (o, o->buf, n);
+            if (!FLAC__stream_encoder_process_interleaved (o->enc, o->buf, (uint32_t) n)) {
+                snprintf (err, err_size, "%s: write failed after %lld frames (%s)", o->path,
+                          (long long) (o->frames + at), o->io_failed ? strerror (errno)
+                          : FLAC__StreamEncoderStateString [FLAC__stream_encoder_get_state (o->enc)]);
+                return MF_ERR_IO;
+            }
+        }
+        at += n;
     }
     o->frames += frames;
+    return 0;
+}
+
+//  Finishes a file coded by libFLAC: it completes the STREAMINFO, the
+//  signature of which (18 bytes into the block, after "fLaC" and the
+//  block's 4-byte header) is ours.
+static int
+s_finish_libflac (flac_out_t *o, char *err, size_t err_size)
+{
+    if (!FLAC__stream_encoder_finish (o->enc) || o->io_failed) {
+        snprintf (err, err_size, "%s: cannot finish the FLAC file (%s)", o->path,
+                  o->io_failed ? "a write failed"
+                  : FLAC__StreamEncoderStateString [FLAC__stream_encoder_get_state (o->enc)]);
+        return MF_ERR_IO;
+    }
+    uint8_t md5 [MD5_DIGEST_BYTES];
+    md5_final (&o->md5, md5);
+    if (fseeko (o->f, 8 + 18, SEEK_SET) || fwrite (md5, 1, sizeof md5, o->f) != sizeof md5) {
+        snprintf (err, err_size, "%s: cannot write the MD5 (%s)", o->path, strerror (errno));
+        return MF_ERR_IO;
+    }
     return 0;
 }
 
@@ -543,20 +684,20 @@ flac_out_close (flac_out_t **out, char *err, size_t err_size)
         return 0;
     *out = NULL;
     int rc = 0;
-    if (!FLAC__stream_encoder_finish (o->enc) || o->io_failed) {
-        snprintf (err, err_size, "%s: cannot finish the FLAC file (%s)", o->path,
-                  o->io_failed ? "a write failed"
-                  : FLAC__StreamEncoderStateString [FLAC__stream_encoder_get_state (o->enc)]);
-        rc = MF_ERR_IO;
+    if (o->fast) {
+        //  the last block, then the STREAMINFO: a fixed block size
+        //  stream, every block but the last of block_n frames
+        rc = o->fill > 0 ? s_frame (o, err, err_size) : 0;
+        if (!rc && s_streaminfo (o->f, o->block_n, o->block_n, o->min_frame, o->max_frame,
+                                 o->rate_hz, o->channels, o->bits, (uint64_t) o->frames,
+                                 &o->md5)) {
+            snprintf (err, err_size, "%s: cannot write the STREAMINFO (%s)", o->path,
+                      strerror (errno));
+            rc = MF_ERR_IO;
+        }
     }
-    //  the signature in STREAMINFO (RFC 9639, 8.2: 18 bytes into the
-    //  block, which follows "fLaC" and the block's 4-byte header)
-    uint8_t md5 [MD5_DIGEST_BYTES];
-    md5_final (&o->md5, md5);
-    if (!rc && (fseeko (o->f, 8 + 18, SEEK_SET) || fwrite (md5, 1, sizeof md5, o->f) != sizeof md5)) {
-        snprintf (err, err_size, "%s: cannot write the MD5 (%s)", o->path, strerror (errno));
-        rc = MF_ERR_IO;
-    }
+    else
+        rc = s_finish_libflac (o, err, err_size);
     FILE *f = o->f;
     o->f = NULL;
     if (fclose (f) != 0 && !rc) {
@@ -580,67 +721,19 @@ flac_join_fits (const int64_t *lengths, size_t n, int block)
     return n > 0 && lengths [n - 1] > 0;
 }
 
-//  Captures the header libFLAC writes at init (fLaC, STREAMINFO, then the
-//  given metadata) into a memory buffer.
-typedef struct {
-    uint8_t *p;
-    size_t   n, cap;
-} s_mem_t;
-
-static FLAC__StreamEncoderWriteStatus
-s_mem_write (const FLAC__StreamEncoder *enc, const FLAC__byte buf [], size_t bytes,
-             uint32_t samples, uint32_t current_frame, void *arg)
-{
-    (void) enc;
-    (void) samples;
-    (void) current_frame;
-    s_mem_t *m = arg;
-    if (m->n + bytes > m->cap) {
-        size_t cap = (m->n + bytes) * 2;
-        uint8_t *p = realloc (m->p, cap);
-        if (!p)
-            return FLAC__STREAM_ENCODER_WRITE_STATUS_FATAL_ERROR;
-        m->p = p;
-        m->cap = cap;
-    }
-    memcpy (m->p + m->n, buf, bytes);
-    m->n += bytes;
-    return FLAC__STREAM_ENCODER_WRITE_STATUS_OK;
-}
-
 int
 flac_join_open (const char *path, int rate_hz, int channels, int bits,
                 const audio_tags_t *tags, bool fixed, flac_join_t **join,
                 char *err, size_t err_size)
 {
     *join = NULL;
-    pthread_once (&s_crc_once, s_crc_init);
     if ((bits != 16 && bits != 24) || channels < 1 || channels > 8 || rate_hz < 1) {
         snprintf (err, err_size, "%s: %d channels at %d Hz, %d-bit cannot be written as FLAC",
                   path, channels, rate_hz, bits);
         return MF_ERR_UNSUPPORTED;
     }
-    //  the header as libFLAC writes it (so the tags are serialised by
-    //  the same code as the tracks'); its STREAMINFO is replaced at close
-    FLAC__StreamMetadata *meta [2] = { NULL, NULL };
-    int rc = s_meta (tags, meta);
     s_mem_t head = { 0 };
-    FLAC__StreamEncoder *e = rc ? NULL : FLAC__stream_encoder_new ();
-    if (!rc && !e)
-        rc = MF_ERR_NOMEM;
-    if (!rc) {
-        FLAC__stream_encoder_set_channels (e, (unsigned) channels);
-        FLAC__stream_encoder_set_bits_per_sample (e, (unsigned) bits);
-        FLAC__stream_encoder_set_sample_rate (e, (unsigned) rate_hz);
-        FLAC__stream_encoder_set_metadata (e, meta, 2);
-        if (FLAC__stream_encoder_init_stream (e, s_mem_write, NULL, NULL, NULL, &head)
-            != FLAC__STREAM_ENCODER_INIT_STATUS_OK || head.n < 42)
-            rc = MF_ERR_NOMEM;
-        FLAC__stream_encoder_finish (e);
-    }
-    if (e)
-        FLAC__stream_encoder_delete (e);
-    s_meta_free (meta);
+    int rc = s_head (tags, rate_hz, channels, bits, &head);
     flac_join_t *j = rc ? NULL : calloc (1, sizeof *j);
     if (j && (!(j->path = strdup (path)) || !(j->iobuf = malloc (S_IOBUF)))) {
         free (j->path);
@@ -688,25 +781,11 @@ flac_join_close (flac_join_t **join, char *err, size_t err_size)
         snprintf (j->err, sizeof j->err, "%s: %llu frames of samples for %llu encoded",
                   j->path, (unsigned long long) j->pcm, (unsigned long long) j->samples);
     if (!j->err [0] && j->f) {
-        //  STREAMINFO (RFC 9639, 8.2), at byte 8 after "fLaC" and the
-        //  block's header; one block only: both bounds are its size
+        //  one block only: both bounds are its size
         uint32_t lo = j->min_block ? j->min_block : j->last_block;
         uint32_t hi = j->max_block ? j->max_block : j->last_block;
-        uint8_t si [34];
-        si [0] = (uint8_t) (lo >> 8);
-        si [1] = (uint8_t) lo;
-        si [2] = (uint8_t) (hi >> 8);
-        si [3] = (uint8_t) hi;
-        for (int i = 0; i < 3; i++) {
-            si [4 + i] = (uint8_t) (j->min_frame >> (16 - 8 * i));
-            si [7 + i] = (uint8_t) (j->max_frame >> (16 - 8 * i));
-        }
-        uint64_t v = (uint64_t) j->rate_hz << 44 | (uint64_t) (j->channels - 1) << 41
-                   | (uint64_t) (j->bits - 1) << 36 | (j->samples & 0xfffffffffull);
-        for (int i = 0; i < 8; i++)
-            si [10 + i] = (uint8_t) (v >> (56 - 8 * i));
-        md5_final (&j->md5, si + 18);
-        if (fseeko (j->f, 8, SEEK_SET) || fwrite (si, 1, sizeof si, j->f) != sizeof si)
+        if (s_streaminfo (j->f, lo, hi, j->min_frame, j->max_frame, j->rate_hz, j->channels,
+                          j->bits, j->samples, &j->md5))
             snprintf (j->err, sizeof j->err, "%s: cannot write: %s", j->path, strerror (errno));
     }
     if (j->f && fclose (j->f) != 0 && !j->err [0])

@@ -1,11 +1,13 @@
-/*  FLAC files written through libFLAC's stream encoder, and an album file
-    joined from its tracks' encoded frames.
+/*  FLAC files, and an album file joined from its tracks' encoded frames.
 
-    flac_out: one file, encoded at a libFLAC preset, its tags (a Vorbis
-    comment block) written with the header, before the audio, and the
-    STREAMINFO (sizes, sample count) completed by libFLAC when the file is
-    finished; the MD5 of the samples is made here and written then (with
-    an album's, the two side by side over the same bytes). Samples are float on the output
+    flac_out: one file at a preset level. The fixed-predictor presets (0
+    to 2, the streaming profiles') are coded by flac_enc.h's encoder, the
+    presets with linear prediction by libFLAC's stream encoder. Either
+    way the header (STREAMINFO, the tags as a Vorbis comment block, then
+    padding) is written by libFLAC before the audio, and the STREAMINFO's
+    sizes, sample count and MD5 of the samples are completed when the
+    file is finished (the MD5 made here; with an album's, the two side by
+    side over the same bytes). Samples are float on the output
     grid: x * 2^(bits-1) rounded to nearest, clipped to the word, as
     libsndfile converts them, so the decoded samples are the same.
 
@@ -57,7 +59,7 @@ void flac_out_join (flac_out_t *out, flac_join_t *join);
 int flac_out_write (flac_out_t *out, const float *data, int64_t frames,
                     char *err, size_t err_size);
 
-//  Finishes the file (libFLAC completes its STREAMINFO) and closes it.
+//  Finishes the file (its last frame, then its STREAMINFO) and closes it.
 //  Returns 0 or MF_ERR_IO with err; NULL-safe. The file is left in place
 //  either way (the caller removes a failed one).
 int flac_out_close (flac_out_t **out, char *err, size_t err_size);

@@ -4,11 +4,15 @@
       pieces of every length from 1 to 130 bytes; two contexts fed the
       same pieces side by side (md5_update2), each from its own offset in
       its block, give what each gives alone;
-    - flac_out: 16- and 24-bit files read back sample for sample, samples
-      on the output grid exact and out-of-range ones clipped to the word;
-      the tags are in the Vorbis comment block, which precedes the audio;
-    - flac_join: albums joined from track files of lengths that end on a
-      part block (variable block size) or on whole blocks (fixed), read by
+    - flac_out: 16- and 24-bit files, coded by libFLAC (preset 3) and by
+      flac_enc (preset 1), read back sample for sample, samples on the
+      output grid exact and out-of-range ones clipped to the word; libFLAC's
+      decoder finds no CRC error, the MD5 matches, the block sizes are the
+      preset's; the tags are in the Vorbis comment block, which precedes
+      the audio;
+    - flac_join: albums joined (from both encoders' frames) from track
+      files of lengths that end on a part block (variable block size) or
+      on whole blocks (fixed), read by
       libFLAC's own decoder with MD5 checking on: no CRC error, the MD5 of
       the STREAMINFO matches, every frame numbered where it lies, the
       first frame's blocking strategy bit as the lengths ask,
@@ -140,9 +144,10 @@ test_md5_two (void **state)
 }
 
 //  Writes frames of a two-channel signal with bits through audio_writer
-//  (FLAC) and reads them back: on the grid exactly, clipped beyond it.
+//  (FLAC at preset level) and reads them back: on the grid exactly,
+//  clipped beyond it.
 static void
-s_round_trip (int bits)
+s_round_trip (int bits, int level)
 {
     const int64_t n = 10000;
     const double q = ldexp (1.0, bits - 1);
@@ -156,11 +161,11 @@ s_round_trip (int bits)
     x [0] = 1.0f;
     x [1] = -1.0f;
     char path [512], err [256];
-    snprintf (path, sizeof path, "%s/rt%d.flac", testsig_tmpdir ("flac_out"), bits);
+    snprintf (path, sizeof path, "%s/rt%d-%d.flac", testsig_tmpdir ("flac_out"), bits, level);
     audio_tags_t tags = { .title = "Tïtle", .artist = "A", .isrc = "GBAAA2600001",
                           .track_number = 3, .track_total = 9 };
     audio_writer_t *w;
-    assert_int_equal (audio_writer_open (path, 48000, 2, OUT_FLAC, bits, 3, &tags, &w, err,
+    assert_int_equal (audio_writer_open (path, 48000, 2, OUT_FLAC, bits, level, &tags, &w, err,
                                          sizeof err), 0);
     assert_int_equal (audio_writer_write (w, x, 6000, err, sizeof err), 0);
     assert_int_equal (audio_writer_write (w, x + 12000, n - 6000, err, sizeof err), 0);
@@ -274,29 +279,38 @@ static void
 test_flac_out_round_trip (void **state)
 {
     (void) state;
-    for (int bits = 16; bits <= 24; bits += 8) {
-        s_round_trip (bits);
-        //  the STREAMINFO's MD5 is there and is the samples'
-        char path [512];
-        snprintf (path, sizeof path, "%s/rt%d.flac", testsig_tmpdir ("flac_out"), bits);
-        s_decoded_t d;
-        assert_true (s_decode (path, &d));
-        assert_int_equal (d.si.bits_per_sample, (unsigned) bits);
-        free (d.pcm);
-    }
+    //  libFLAC's encoder (preset 3) and flac_enc's (preset 1)
+    for (int level = 1; level <= 3; level += 2)
+        for (int bits = 16; bits <= 24; bits += 8) {
+            s_round_trip (bits, level);
+            //  the STREAMINFO's MD5 is there and is the samples'; no CRC
+            //  fails; the block sizes are the preset's
+            char path [512];
+            snprintf (path, sizeof path, "%s/rt%d-%d.flac", testsig_tmpdir ("flac_out"), bits,
+                      level);
+            s_decoded_t d;
+            assert_true (s_decode (path, &d));
+            assert_int_equal (d.crc_errors + d.other_errors + d.misnumbered, 0);
+            assert_int_equal (d.si.bits_per_sample, (unsigned) bits);
+            assert_int_equal (d.si.total_samples, 10000);
+            int block = flac_block_frames (level, 48000, 2, bits);
+            assert_int_equal (d.si.min_blocksize, block);
+            assert_int_equal (d.si.max_blocksize, block);
+            free (d.pcm);
+        }
 }
 
-//  Tracks of these lengths (48 kHz stereo, 24-bit, preset 3) written as
-//  files and joined into album.flac; checks the album as the header says.
+//  Tracks of these lengths (48 kHz stereo, 24-bit, at preset level, the
+//  preset's block size being block) written as files and joined into
+//  album.flac; checks the album as the header says.
 static void
-s_join (const int64_t *len, size_t n, bool expect_fixed)
+s_join (const int64_t *len, size_t n, bool expect_fixed, int level, int block)
 {
-    const int block = flac_block_frames (3, 48000, 2, 24);
-    assert_int_equal (block, 4096);
+    assert_int_equal (flac_block_frames (level, 48000, 2, 24), block);
     assert_true (flac_join_fits (len, n, block));
     const char *dir = testsig_tmpdir ("flac_join");
     char path [512], err [256];
-    snprintf (path, sizeof path, "%s/album%d.flac", dir, expect_fixed);
+    snprintf (path, sizeof path, "%s/album%d-%d.flac", dir, expect_fixed, level);
     audio_tags_t at = { .album = "Joined", .title = "Joined" };
     flac_join_t *j;
     assert_int_equal (flac_join_open (path, 48000, 2, 24, &at, expect_fixed, &j, err,
@@ -314,9 +328,9 @@ s_join (const int64_t *len, size_t n, bool expect_fixed)
     int64_t at_f = 0;
     for (size_t i = 0; i < n; i++) {
         char tp [512];
-        snprintf (tp, sizeof tp, "%s/t%zu-%d.flac", dir, i, expect_fixed);
+        snprintf (tp, sizeof tp, "%s/t%zu-%d-%d.flac", dir, i, expect_fixed, level);
         audio_writer_t *w;
-        assert_int_equal (audio_writer_open (tp, 48000, 2, OUT_FLAC, 24, 3, NULL, &w, err,
+        assert_int_equal (audio_writer_open (tp, 48000, 2, OUT_FLAC, 24, level, NULL, &w, err,
                                              sizeof err), 0);
         audio_writer_join (w, j);
         for (int64_t k = 0; k < len [i]; k += 3000) {  //  pieces not on blocks
@@ -378,20 +392,28 @@ s_join (const int64_t *len, size_t n, bool expect_fixed)
     free (x);
 }
 
+//  Both encoders: libFLAC's at preset 3 (blocks of 4096), flac_enc's at
+//  preset 1 (1152).
 static void
 test_flac_join_variable (void **state)
 {
     (void) state;
-    int64_t len [] = { 3 * 4096, 2 * 4096 + 100, 5000, 16, 4096 + 17, 7777 };
-    s_join (len, sizeof len / sizeof len [0], false);
+    for (int level = 1; level <= 3; level += 2) {
+        int64_t b = level == 3 ? 4096 : 1152;
+        int64_t len [] = { 3 * b, 2 * b + 100, 5000, 16, b + 17, 7777 };
+        s_join (len, sizeof len / sizeof len [0], false, level, (int) b);
+    }
 }
 
 static void
 test_flac_join_fixed (void **state)
 {
     (void) state;
-    int64_t len [] = { 2 * 4096, 4096, 5 * 4096, 1234 };
-    s_join (len, sizeof len / sizeof len [0], true);
+    for (int level = 1; level <= 3; level += 2) {
+        int64_t b = level == 3 ? 4096 : 1152;
+        int64_t len [] = { 2 * b, b, 5 * b, 1234 };
+        s_join (len, sizeof len / sizeof len [0], true, level, (int) b);
+    }
 }
 
 static void
