@@ -10,7 +10,8 @@
 #             (two-pass loudnorm, linear, then alimiter) and a sox chain
 #             (compand, gain to the target, limiter), on a mix that needs
 #             limiting: x realtime per core and ratios; and both writing
-#             24-bit WAV instead of FLAC, to show what the encoding takes
+#             24-bit WAV instead of FLAC, to show what the encoding takes;
+#             then masterfarm's FLAC encoder against libFLAC's on the mix
 #   farm      masterfarm run (24-bit WAV in, spotify FLAC out with its
 #             album file, 2 workers) vs a script running ffmpeg's two-pass
 #             loudnorm per track on the same catalog: x realtime per core
@@ -192,6 +193,15 @@ printf "  masterfarm master   %7.3f   %8s\n" "$mw_mf" "$(xrt "$MIX_S" "$mw_mf")"
 printf "  ffmpeg chain        %7.3f   %8s          %sx\n" "$mw_ff" "$(xrt "$MIX_S" "$mw_ff")" "$(ratio "$mw_ff" "$mw_mf")"
 put master_wav_cpu_s "$mw_mf"; put master_wav_ffmpeg_cpu_s "$mw_ff"
 put master_wav_vs_ffmpeg "$(ratio "$mw_ff" "$mw_mf")"
+#  the FLAC encoders themselves on the mix: masterfarm's and libFLAC's at
+#  preset 1, CPU and the frames' size (tests/bench/bench_flac.c)
+if [ -x "$BIN/tests/bench_flac" ]; then
+    fl=$("$BIN/tests/bench_flac" "$TMP/mix.wav")
+    printf "  FLAC encoding alone (preset 1): %s\n" "$fl"
+    put flac_enc_cpu_s "$(echo "$fl" | awk '{ print $2 }')"
+    put flac_libflac_cpu_s "$(echo "$fl" | awk '{ print $5 }')"
+    put flac_enc_size_vs_libflac_pct "$(echo "$fl" | awk '{ sub (/%$/, "", $NF); print $NF }')"
+fi
 echo
 
 # ------------------------------------------------------------------ farm
