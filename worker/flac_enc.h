@@ -38,6 +38,10 @@ flac_enc_t *flac_enc_new (int channels, int bits, int rate_hz, int level, int ma
 size_t flac_enc_frame (flac_enc_t *e, const int32_t *x, uint32_t n, uint64_t frame_no,
                        const uint8_t **frame);
 
+//  From now on e codes with its portable loops only, not the SIMD ones
+//  (which give the same bytes): for the tests, which run both.
+void flac_enc_plain (flac_enc_t *e);
+
 //  Frees e; NULL-safe.
 void flac_enc_free (flac_enc_t *e);
 
