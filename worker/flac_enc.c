@@ -173,12 +173,32 @@ flac_coded_number (uint64_t v, uint8_t out [7])
 // --------------------------------------------------------------- bits
 
 //  A big-endian bit writer: acc holds n bits not yet stored (n < 32
-//  between calls), stored 32 at a time.
+//  between calls), stored 32 at a time by s_put, in whole bytes by
+//  s_spill.
 typedef struct {
     uint8_t  *p;
     uint64_t  acc;
     int       n;
 } s_bits_t;
+
+//  v stored big-endian at p.
+static inline void
+s_store_be32 (uint8_t *p, uint32_t v)
+{
+#if !defined (__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap32 (v);
+#endif
+    memcpy (p, &v, 4);
+}
+
+static inline void
+s_store_be64 (uint8_t *p, uint64_t v)
+{
+#if !defined (__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64 (v);
+#endif
+    memcpy (p, &v, 8);
+}
 
 //  Appends the low len bits of v (len 0..32, v below 2^len).
 static inline void
@@ -188,10 +208,20 @@ s_put (s_bits_t *w, uint32_t v, int len)
     w->n += len;
     if (w->n >= 32) {
         w->n -= 32;
-        uint32_t word = __builtin_bswap32 ((uint32_t) (w->acc >> w->n));
-        memcpy (w->p, &word, 4);
+        s_store_be32 (w->p, (uint32_t) (w->acc >> w->n));
         w->p += 4;
     }
+}
+
+//  Stores the whole bytes of the n (1 to 64) bits pending in acc at *p
+//  without a branch: 8 bytes, of which the whole ones are kept (a frame's
+//  buffer has room for 8 bytes past its end); n keeps the rest (0 to 7).
+static inline void
+s_spill (uint64_t acc, int *n, uint8_t **p)
+{
+    s_store_be64 (*p, acc << (64 - *n));
+    *p += *n >> 3;
+    *n &= 7;
 }
 
 //  Appends v as a signed number of len bits (two's complement).
@@ -538,9 +568,9 @@ s_plan_residual (const flac_enc_t *e, const uint32_t *u, uint32_t n, int order, 
 }
 
 //  Rice codes u [0 .. len) with parameter k (9.2.7.2): each as its
-//  quotient in unary (q zeros and a one) then its k low bits, in one put
-//  when they fit in 32 bits, else the zeros 32 at a time first. The
-//  writer's state is kept in registers through the loop.
+//  quotient in unary (q zeros and a one) then its k low bits, appended
+//  at once when they fit in 32 bits, else the zeros 32 at a time first.
+//  The writer's state is kept in registers through the loop.
 static void
 s_rice_c (s_bits_t *w, const uint32_t *u, uint32_t len, int k)
 {
@@ -551,16 +581,10 @@ s_rice_c (s_bits_t *w, const uint32_t *u, uint32_t len, int k)
     for (uint32_t i = 0; i < len; i++) {
         uint32_t q = u [i] >> k;
         if (q + 1 + (uint32_t) k <= 32) {
-            //  without a branch: the pending bits (at most 39) stored as
-            //  8 bytes, of which the whole ones are kept (the buffer has
-            //  room for the 8 bytes past its last word)
-            int bits = (int) q + 1 + k;
+            int bits = (int) q + 1 + k;              //  n: at most 31 + 32
             acc = acc << bits | (top | (u [i] & mask));
             n += bits;
-            uint64_t out = __builtin_bswap64 (acc << (64 - n));
-            memcpy (p, &out, 8);
-            p += n >> 3;
-            n &= 7;
+            s_spill (acc, &n, &p);
             continue;
         }
         *w = (s_bits_t) { .p = p, .acc = acc, .n = n };
@@ -605,12 +629,8 @@ s_rice_avx2 (s_bits_t *w, const uint32_t *u, uint32_t len, int k)
         uint64_t acc = w->acc;
         int n = w->n;
         uint8_t *p = w->p;
-        if (n >= 8) {
-            uint64_t out = __builtin_bswap64 (acc << (64 - n));
-            memcpy (p, &out, 8);
-            p += n >> 3;
-            n &= 7;
-        }
+        if (n >= 8)
+            s_spill (acc, &n, &p);
         for (int j = 0; j < 64; j += 2) {
             uint32_t b2 = bits [j] + bits [j + 1];
             if (b2 <= 57) {
@@ -620,17 +640,11 @@ s_rice_avx2 (s_bits_t *w, const uint32_t *u, uint32_t len, int k)
             else {
                 acc = acc << bits [j] | code [j];
                 n += (int) bits [j];
-                uint64_t out = __builtin_bswap64 (acc << (64 - n));
-                memcpy (p, &out, 8);
-                p += n >> 3;
-                n &= 7;
+                s_spill (acc, &n, &p);
                 acc = acc << bits [j + 1] | code [j + 1];
                 n += (int) bits [j + 1];
             }
-            uint64_t out = __builtin_bswap64 (acc << (64 - n));
-            memcpy (p, &out, 8);
-            p += n >> 3;
-            n &= 7;
+            s_spill (acc, &n, &p);
         }
         *w = (s_bits_t) { .p = p, .acc = acc, .n = n };
     }
