@@ -18,7 +18,7 @@
 
 struct flac_enc_s {
     int       channels, bits, level;
-    bool      avx2;
+    const struct s_loops_s *loops;   //  the loops over samples (s_loops_*)
     uint32_t  max_block;
     uint32_t  loose, coded;       //  level 1: frames per stereo choice; frames coded
     int       pair;               //  the stereo coding last chosen
@@ -244,6 +244,16 @@ s_flush (s_bits_t *w)
     return w->p;
 }
 
+//  The loops over samples: portable, or with AVX2 where the CPU has it
+//  (the same bytes either way; flac_enc_plain chooses the portable ones).
+typedef struct s_loops_s {
+    void (*order_sums) (const int32_t *x, size_t n, uint64_t sum [S_MAX_ORDER + 1]);
+    void (*fold_residual) (const int32_t *x, uint32_t n, int k, uint32_t *u);
+    void (*sum_or) (const uint32_t *u, uint32_t n, uint64_t *sum, uint32_t *or);
+    void (*rice) (s_bits_t *w, const uint32_t *u, uint32_t len, int k);
+    void (*split_stereo) (flac_enc_t *e, const int32_t *x, uint32_t n);
+} s_loops_t;
+
 // --------------------------------------------------------------- residual
 
 //  A residual folded to unsigned (9.2.7.2: 0, -1, 1, -2 ... as 0, 1, 2, 3).
@@ -420,45 +430,6 @@ s_sum_or_avx2 (const uint32_t *u, uint32_t n, uint64_t *sum, uint32_t *or)
 }
 #endif
 
-static void
-s_order_sums (const flac_enc_t *e, const int32_t *x, size_t n, uint64_t sum [S_MAX_ORDER + 1])
-{
-#if defined (S_X86)
-    if (e->avx2) {
-        s_order_sums_avx2 (x, n, sum);
-        return;
-    }
-#endif
-    (void) e;
-    s_order_sums_c (x, n, sum);
-}
-
-static void
-s_fold_residual (const flac_enc_t *e, const int32_t *x, uint32_t n, int k, uint32_t *u)
-{
-#if defined (S_X86)
-    if (e->avx2) {
-        s_fold_residual_avx2 (x, n, k, u);
-        return;
-    }
-#endif
-    (void) e;
-    s_fold_residual_c (x, n, k, u);
-}
-
-static void
-s_sum_or (const flac_enc_t *e, const uint32_t *u, uint32_t n, uint64_t *sum, uint32_t *or)
-{
-#if defined (S_X86)
-    if (e->avx2) {
-        s_sum_or_avx2 (u, n, sum, or);
-        return;
-    }
-#endif
-    (void) e;
-    s_sum_or_c (u, n, sum, or);
-}
-
 //  Bits of n folded residuals summing to s with Rice parameter k, at
 //  most: each takes k + 1 bits and its quotient in unary, and the
 //  quotients sum to at most s >> k.
@@ -521,7 +492,7 @@ s_plan_residual (const flac_enc_t *e, const uint32_t *u, uint32_t n, int order, 
     const uint32_t *r = u;
     for (int p = 0; p < (1 << top); p++) {
         uint32_t len = p == 0 ? per - (uint32_t) order : per;
-        s_sum_or (e, r, len, &sum [p], &orv [p]);
+        e->loops->sum_or (r, len, &sum [p], &orv [p]);
         r += len;
     }
     //  each coarser order from the finer one's pairs; keep the best
@@ -652,21 +623,6 @@ s_rice_avx2 (s_bits_t *w, const uint32_t *u, uint32_t len, int k)
 }
 #endif
 
-//  Rice codes u [0 .. len) with parameter k (9.2.7.2): each as its
-//  quotient in unary (q zeros and a one) then its k low bits.
-static void
-s_rice (const flac_enc_t *e, s_bits_t *w, const uint32_t *u, uint32_t len, int k)
-{
-#if defined (S_X86)
-    if (e->avx2) {
-        s_rice_avx2 (w, u, len, k);
-        return;
-    }
-#endif
-    (void) e;
-    s_rice_c (w, u, len, k);
-}
-
 //  Writes the folded residual u [0 .. n - order) as planned (9.2.7).
 static void
 s_write_residual (const flac_enc_t *e, s_bits_t *w, const uint32_t *u, uint32_t n,
@@ -689,7 +645,7 @@ s_write_residual (const flac_enc_t *e, s_bits_t *w, const uint32_t *u, uint32_t 
         }
         else {
             s_put (w, plan->param [p], pw);
-            s_rice (e, w, r, len, plan->param [p]);
+            e->loops->rice (w, r, len, plan->param [p]);
         }
         r += len;
     }
@@ -728,13 +684,13 @@ s_plan_channel (const flac_enc_t *e, const int32_t *x, uint32_t n, int bps, uint
     if (n <= S_MAX_ORDER)
         return;
     uint64_t sums [S_MAX_ORDER + 1];
-    s_order_sums (e, x, n, sums);
+    e->loops->order_sums (x, n, sums);
     int k = 0;
     for (int i = 1; i <= S_MAX_ORDER; i++)
         if (sums [i] < sums [k])
             k = i;
     s_plan_t plan = { .order = k };
-    s_fold_residual (e, x, n, k, res);
+    e->loops->fold_residual (x, n, k, res);
     s_plan_residual (e, res, n, k, &plan);
     uint64_t bits = 8 + (uint64_t) k * (uint64_t) bps + plan.bits;
     if (bits < c->bits) {
@@ -811,6 +767,58 @@ s_plan_stereo (flac_enc_t *e, uint32_t n, s_sub_t sub [4])
     return best;
 }
 
+// --------------------------------------------------------------- loops
+
+//  Splits n stereo frames of x into left, right, mid and side (10.2).
+static void
+s_split_stereo_c (flac_enc_t *e, const int32_t *x, uint32_t n)
+{
+    int32_t *restrict l = e->chan [0], *restrict r = e->chan [1];
+    int32_t *restrict m = e->mid, *restrict s = e->side;
+    for (uint32_t i = 0; i < n; i++) {
+        l [i] = x [2 * i];
+        r [i] = x [2 * i + 1];
+        m [i] = (x [2 * i] + x [2 * i + 1]) >> 1;
+        s [i] = x [2 * i] - x [2 * i + 1];
+    }
+}
+
+#if defined (S_X86)
+//  s_split_stereo_c with AVX2, four frames at a time.
+__attribute__ ((target ("avx2"))) static void
+s_split_stereo_avx2 (flac_enc_t *e, const int32_t *x, uint32_t n)
+{
+    int32_t *restrict l = e->chan [0], *restrict r = e->chan [1];
+    int32_t *restrict m = e->mid, *restrict s = e->side;
+    const __m256i lr = _mm256_setr_epi32 (0, 2, 4, 6, 1, 3, 5, 7);
+    uint32_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        __m256i v = _mm256_permutevar8x32_epi32 (
+            _mm256_loadu_si256 ((const __m256i *) (x + 2 * i)), lr);
+        __m128i a = _mm256_castsi256_si128 (v), b = _mm256_extracti128_si256 (v, 1);
+        _mm_storeu_si128 ((__m128i *) (l + i), a);
+        _mm_storeu_si128 ((__m128i *) (r + i), b);
+        _mm_storeu_si128 ((__m128i *) (m + i), _mm_srai_epi32 (_mm_add_epi32 (a, b), 1));
+        _mm_storeu_si128 ((__m128i *) (s + i), _mm_sub_epi32 (a, b));
+    }
+    for (; i < n; i++) {
+        l [i] = x [2 * i];
+        r [i] = x [2 * i + 1];
+        m [i] = (x [2 * i] + x [2 * i + 1]) >> 1;
+        s [i] = x [2 * i] - x [2 * i + 1];
+    }
+}
+#endif
+
+static const s_loops_t s_loops_c = {
+    s_order_sums_c, s_fold_residual_c, s_sum_or_c, s_rice_c, s_split_stereo_c
+};
+#if defined (S_X86)
+static const s_loops_t s_loops_avx2 = {
+    s_order_sums_avx2, s_fold_residual_avx2, s_sum_or_avx2, s_rice_avx2, s_split_stereo_avx2
+};
+#endif
+
 // --------------------------------------------------------------- frames
 
 bool
@@ -866,7 +874,11 @@ flac_enc_new (int channels, int bits, int rate_hz, int level, int max_block)
     e->bits = bits;
     e->level = level;
     e->max_block = (uint32_t) max_block;
-    e->avx2 = cpu_has_avx2_fma ();
+    e->loops = &s_loops_c;
+#if defined (S_X86)
+    if (cpu_has_avx2_fma ())
+        e->loops = &s_loops_avx2;
+#endif
     //  as libFLAC's loose mid-side: a choice every 0.4 s
     e->loose = (uint32_t) ((double) rate_hz * 0.4 / (double) max_block + 0.5);
     e->loose = e->loose ? e->loose : 1;
@@ -893,7 +905,7 @@ flac_enc_new (int channels, int bits, int rate_hz, int level, int max_block)
 void
 flac_enc_plain (flac_enc_t *e)
 {
-    e->avx2 = false;
+    e->loops = &s_loops_c;
 }
 
 void
@@ -909,59 +921,6 @@ flac_enc_free (flac_enc_t *e)
         free (e->res [c]);
     free (e->out);
     free (e);
-}
-
-//  Splits n stereo frames of x into left, right, mid and side (10.2).
-static void
-s_split_stereo_c (flac_enc_t *e, const int32_t *x, uint32_t n)
-{
-    int32_t *restrict l = e->chan [0], *restrict r = e->chan [1];
-    int32_t *restrict m = e->mid, *restrict s = e->side;
-    for (uint32_t i = 0; i < n; i++) {
-        l [i] = x [2 * i];
-        r [i] = x [2 * i + 1];
-        m [i] = (x [2 * i] + x [2 * i + 1]) >> 1;
-        s [i] = x [2 * i] - x [2 * i + 1];
-    }
-}
-
-#if defined (S_X86)
-//  s_split_stereo_c with AVX2, four frames at a time.
-__attribute__ ((target ("avx2"))) static void
-s_split_stereo_avx2 (flac_enc_t *e, const int32_t *x, uint32_t n)
-{
-    int32_t *restrict l = e->chan [0], *restrict r = e->chan [1];
-    int32_t *restrict m = e->mid, *restrict s = e->side;
-    const __m256i lr = _mm256_setr_epi32 (0, 2, 4, 6, 1, 3, 5, 7);
-    uint32_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        __m256i v = _mm256_permutevar8x32_epi32 (
-            _mm256_loadu_si256 ((const __m256i *) (x + 2 * i)), lr);
-        __m128i a = _mm256_castsi256_si128 (v), b = _mm256_extracti128_si256 (v, 1);
-        _mm_storeu_si128 ((__m128i *) (l + i), a);
-        _mm_storeu_si128 ((__m128i *) (r + i), b);
-        _mm_storeu_si128 ((__m128i *) (m + i), _mm_srai_epi32 (_mm_add_epi32 (a, b), 1));
-        _mm_storeu_si128 ((__m128i *) (s + i), _mm_sub_epi32 (a, b));
-    }
-    for (; i < n; i++) {
-        l [i] = x [2 * i];
-        r [i] = x [2 * i + 1];
-        m [i] = (x [2 * i] + x [2 * i + 1]) >> 1;
-        s [i] = x [2 * i] - x [2 * i + 1];
-    }
-}
-#endif
-
-static void
-s_split_stereo (flac_enc_t *e, const int32_t *x, uint32_t n)
-{
-#if defined (S_X86)
-    if (e->avx2) {
-        s_split_stereo_avx2 (e, x, n);
-        return;
-    }
-#endif
-    s_split_stereo_c (e, x, n);
 }
 
 //  The header's block size bits, and what they put at its end (9.1.2).
@@ -996,7 +955,7 @@ flac_enc_frame (flac_enc_t *e, const int32_t *x, uint32_t n, uint64_t frame_no,
     //  the channels, and a stereo block's mid and side (10.2)
     bool stereo = ch == 2 && e->level > 0;
     if (stereo)
-        s_split_stereo (e, x, n);
+        e->loops->split_stereo (e, x, n);
     else
         for (int c = 0; c < ch; c++) {
             int32_t *restrict d = e->chan [c];

@@ -335,10 +335,13 @@ s_mem_write (const FLAC__StreamEncoder *enc, const FLAC__byte buf [], size_t byt
 //  The header of a file whose frames are not libFLAC's (a join, or the
 //  fixed-predictor presets'), as libFLAC writes it, so the tags are
 //  serialised by the same code as every file's; its STREAMINFO is
-//  replaced at close (s_streaminfo). Returns 0, MF_ERR_INVALID (a tag
-//  that is not UTF-8) or MF_ERR_NOMEM; head->p is the caller's to free.
+//  replaced at close (s_streaminfo). *block, unless NULL, gets the
+//  preset level's block size, as libFLAC settles it. Returns 0,
+//  MF_ERR_INVALID (a tag that is not UTF-8) or MF_ERR_NOMEM; head->p is
+//  the caller's to free.
 static int
-s_head (const audio_tags_t *tags, int rate_hz, int channels, int bits, s_mem_t *head)
+s_head (const audio_tags_t *tags, int rate_hz, int channels, int bits, int level,
+        s_mem_t *head, int *block)
 {
     FLAC__StreamMetadata *meta [2] = { NULL, NULL };
     int rc = s_meta (tags, meta);
@@ -346,6 +349,8 @@ s_head (const audio_tags_t *tags, int rate_hz, int channels, int bits, s_mem_t *
     if (!rc && !e)
         rc = MF_ERR_NOMEM;
     if (!rc) {
+        FLAC__stream_encoder_set_compression_level (e, level >= 0 && level <= 8
+                                                       ? (unsigned) level : 5);
         FLAC__stream_encoder_set_channels (e, (unsigned) channels);
         FLAC__stream_encoder_set_bits_per_sample (e, (unsigned) bits);
         FLAC__stream_encoder_set_sample_rate (e, (unsigned) rate_hz);
@@ -353,6 +358,8 @@ s_head (const audio_tags_t *tags, int rate_hz, int channels, int bits, s_mem_t *
         if (FLAC__stream_encoder_init_stream (e, s_mem_write, NULL, NULL, NULL, head)
             != FLAC__STREAM_ENCODER_INIT_STATUS_OK || head->n < 42)
             rc = MF_ERR_NOMEM;
+        else if (block)
+            *block = (int) FLAC__stream_encoder_get_blocksize (e);
         FLAC__stream_encoder_finish (e);
     }
     if (e)
@@ -486,7 +493,16 @@ flac_out_open (const char *path, int rate_hz, int channels, int bits, int level,
     //  the fixed-predictor presets are coded here (flac_enc.h), in
     //  libFLAC's block size for them; the others by libFLAC
     bool fast = flac_enc_covers (level);
-    int block = fast ? flac_block_frames (level, rate_hz, channels, bits) : 0;
+    s_mem_t head = { 0 };
+    int block = 0;
+    int rc = fast ? s_head (tags, rate_hz, channels, bits, level, &head, &block) : 0;
+    if (rc) {
+        snprintf (err, err_size, rc == MF_ERR_INVALID
+                  ? "%s: cannot set the FLAC tags (a value that is not UTF-8)"
+                  : "%s: out of memory for the FLAC tags", path);
+        free (head.p);
+        return rc;
+    }
     flac_out_t *o = calloc (1, sizeof *o);
     if (!o || !(o->path = strdup (path))
     ||  !(o->pack = malloc ((size_t) S_CHUNK * (size_t) channels * 4))
@@ -497,6 +513,7 @@ flac_out_open (const char *path, int rate_hz, int channels, int bits, int level,
              || !(o->enc = FLAC__stream_encoder_new ()))) {
         if (o)
             s_out_free (o);
+        free (head.p);
         snprintf (err, err_size, "%s: out of memory", path);
         return MF_ERR_NOMEM;
     }
@@ -505,8 +522,7 @@ flac_out_open (const char *path, int rate_hz, int channels, int bits, int level,
     o->rate_hz = rate_hz;
     o->block_n = (uint32_t) block;
     md5_init (&o->md5);
-    s_mem_t head = { 0 };
-    int rc = fast ? s_head (tags, rate_hz, channels, bits, &head) : s_meta (tags, o->meta);
+    rc = fast ? 0 : s_meta (tags, o->meta);
     if (rc) {
         snprintf (err, err_size, rc == MF_ERR_INVALID
                   ? "%s: cannot set the FLAC tags (a value that is not UTF-8)"
@@ -733,7 +749,7 @@ flac_join_open (const char *path, int rate_hz, int channels, int bits,
         return MF_ERR_UNSUPPORTED;
     }
     s_mem_t head = { 0 };
-    int rc = s_head (tags, rate_hz, channels, bits, &head);
+    int rc = s_head (tags, rate_hz, channels, bits, -1, &head, NULL);
     flac_join_t *j = rc ? NULL : calloc (1, sizeof *j);
     if (j && (!(j->path = strdup (path)) || !(j->iobuf = malloc (S_IOBUF)))) {
         free (j->path);
